@@ -1,0 +1,132 @@
+# perfprobe - a native performance probe for Linux.
+#
+# Targets:
+#   make              build/libperfprobe.so and build/perfprobe
+#   make test         every test; ends with "N passed, N failed"
+#   make bench        overhead ratios, measured side by side (docs/bench.md)
+#   make demo         install missing packages if root, build, run the example
+#   make deps         install the Debian packages the tests and bench need
+#   make install      PREFIX=/usr/local DESTDIR= (library, CLI, header, .pc)
+#   make uninstall
+#   make asan         the unit tests under AddressSanitizer + UBSan
+#   make clean
+#
+# Knobs: CC, CFLAGS (extra flags), PREFIX, DESTDIR, V=1 (show commands).
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       := build
+VERSION := 0.1.0
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+BASE     := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP
+SHIMFLAGS := $(BASE) -fPIC -fvisibility=hidden -fexceptions \
+             -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
+             -fno-builtin-free -ftls-model=initial-exec
+ALL_CFLAGS = $(CFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SHIM_SRC := shim/preload.c shim/cxx.c shim/counters.c shim/mappings.c \
+            shim/options.c shim/os_linux.c shim/buf.c shim/sampler.c \
+            shim/timeline.c shim/report.c shim/core.c
+SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
+CLI_SRC  := tools/perfprobe.c
+TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
+TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.cc))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
+
+.PHONY: all test bench demo deps install uninstall asan clean check-flags
+
+all: $(B)/libperfprobe.so $(B)/perfprobe
+
+# Objects are rebuilt when the flags change.
+$(B)/.flags: check-flags
+	@:
+check-flags:
+	@mkdir -p $(B)
+	@echo '$(CC) $(SHIMFLAGS) $(ALL_CFLAGS)' | cmp -s - $(B)/.flags || \
+	  echo '$(CC) $(SHIMFLAGS) $(ALL_CFLAGS)' > $(B)/.flags
+
+$(B)/shim/%.o: shim/%.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(SHIMFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libperfprobe.so: $(SHIM_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -pthread -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl
+
+$(B)/perfprobe: $(CLI_SRC) $(B)/.flags
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(BASE) $(ALL_CFLAGS) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC)
+
+# ---- tests -----------------------------------------------------------------
+
+$(B)/tests/%: tests/progs/%.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(BASE) -Ilibprobe -o $@ $< $(shell sed -n 's,^// link: ,,p' $<)
+
+$(B)/tests/%: tests/progs/%.cc $(B)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $@")
+	$(Q)g++ -O2 -g -Wall -Wextra -Werror -pthread -Ilibprobe -o $@ $< $(shell sed -n 's,^// link: ,,p' $<)
+
+# Unit tests drive the shim's pure parts directly, under ASan and UBSan.
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+UNIT_LIB := shim/buf.c shim/mappings.c shim/options.c shim/os_linux.c
+$(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@ (asan)")
+	$(Q)$(CC) $(BASE) $(SAN) -Ishim -o $@ $< $(UNIT_LIB) -ldl
+
+$(B)/pp-options: tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c $(B)/.flags
+	$(Q)$(CC) $(BASE) -Ishim -o $@ tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c
+
+test: all $(TEST_PROGS) $(TEST_CXX) $(UNIT_BIN) $(B)/pp-options
+	$(Q)bash tests/run.sh
+
+asan: $(UNIT_BIN)
+	$(Q)for t in $(UNIT_BIN); do $$t || exit 1; done
+
+bench: all $(B)/tests/churn
+	$(Q)bash bench/bench.sh
+
+demo: deps-quiet all $(B)/tests/demo
+	$(Q)bash examples/demo.sh
+
+deps:
+	$(Q)bash tools/install-deps.sh
+
+deps-quiet:
+	$(Q)bash tools/install-deps.sh --if-root
+
+# ---- install ---------------------------------------------------------------
+
+LIBDIR := $(PREFIX)/lib
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/perfprobe
+	install -m 755 $(B)/libperfprobe.so $(DESTDIR)$(LIBDIR)/libperfprobe.so
+	install -m 755 $(B)/perfprobe $(DESTDIR)$(PREFIX)/bin/perfprobe
+	install -m 644 libprobe/perf_probe.h $(DESTDIR)$(PREFIX)/include/perf_probe.h
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/perfprobe/
+	sed -e 's,@PREFIX@,$(PREFIX),' -e 's,@LIBDIR@,$(LIBDIR),' -e 's,@VERSION@,$(VERSION),' \
+	    tools/perfprobe.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/perfprobe.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libperfprobe.so $(DESTDIR)$(PREFIX)/bin/perfprobe \
+	      $(DESTDIR)$(PREFIX)/include/perf_probe.h $(DESTDIR)$(LIBDIR)/pkgconfig/perfprobe.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/perfprobe
+
+clean:
+	rm -rf $(B)
+
+-include $(SHIM_OBJ:.o=.d)

@@ -1,0 +1,154 @@
+/*
+ * buf.c - formatting into caller-owned fixed buffers.
+ *
+ * The shim may not use stdio (it allocates, takes locks, and may be the
+ * very thing being interposed), so numbers, fixed-point seconds and JSON
+ * strings are formatted here by hand.  A buffer that fills up silently
+ * drops the rest; callers size their buffers for the records they write.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+void pp_buf_raw(struct pp_buf *b, const char *s, size_t n)
+{
+    if (b->len >= b->cap)
+        return;
+    if (n > b->cap - b->len)
+        n = b->cap - b->len;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+void pp_buf_str(struct pp_buf *b, const char *s)
+{
+    pp_buf_raw(b, s, strlen(s));
+}
+
+void pp_buf_u64(struct pp_buf *b, uint64_t v)
+{
+    char tmp[24];
+    int i = (int)sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    pp_buf_raw(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+void pp_buf_i64(struct pp_buf *b, int64_t v)
+{
+    if (v < 0) {
+        pp_buf_raw(b, "-", 1);
+        pp_buf_u64(b, (uint64_t)0 - (uint64_t)v);
+    } else {
+        pp_buf_u64(b, (uint64_t)v);
+    }
+}
+
+void pp_buf_fixed(struct pp_buf *b, int64_t v, unsigned scale, unsigned decimals)
+{
+    uint64_t pow = 1, mag;
+    int neg = v < 0;
+    mag = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (decimals > scale)
+        decimals = scale;
+    for (unsigned i = decimals; i < scale; i++)
+        pow *= 10;
+    mag = (mag + pow / 2) / pow;                  /* round to `decimals` */
+    uint64_t unit = 1;
+    for (unsigned i = 0; i < decimals; i++)
+        unit *= 10;
+    if (neg && mag)
+        pp_buf_raw(b, "-", 1);
+    pp_buf_u64(b, mag / unit);
+    if (decimals) {
+        char frac[20];
+        uint64_t f = mag % unit;
+        for (int i = (int)decimals - 1; i >= 0; i--) {
+            frac[i] = (char)('0' + f % 10);
+            f /= 10;
+        }
+        pp_buf_raw(b, ".", 1);
+        pp_buf_raw(b, frac, decimals);
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) { n = 2; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 3; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 4; min = 0x10000; }
+    else return 0;
+    if (n > avail)
+        return 0;
+    unsigned cp = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+void pp_buf_json_str(struct pp_buf *b, const char *s, size_t max_in)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s) {
+        pp_buf_str(b, "null");
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strnlen(s, max_in);
+    pp_buf_raw(b, "\"", 1);
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            pp_buf_raw(b, e, 2);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            pp_buf_raw(b, e, 6);
+            i++;
+        } else if (c < 0x80) {
+            pp_buf_raw(b, (const char *)p + i, 1);
+            i++;
+        } else {
+            size_t n = utf8_len(p + i, len - i);
+            if (n == 0) {
+                pp_buf_raw(b, "\\ufffd", 6);
+                i++;
+            } else {
+                pp_buf_raw(b, (const char *)p + i, n);
+                i += n;
+            }
+        }
+    }
+    pp_buf_raw(b, "\"", 1);
+}
+
+void pp_buf_key(struct pp_buf *b, const char *key)
+{
+    if (b->len && b->len <= b->cap && b->p[b->len - 1] != '{' &&
+        b->p[b->len - 1] != '[')
+        pp_buf_raw(b, ",", 1);
+    pp_buf_raw(b, "\"", 1);
+    pp_buf_str(b, key);
+    pp_buf_raw(b, "\":", 2);
+}
+
+void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n)
+{
+    for (size_t i = n; i < width; i++)
+        pp_buf_raw(b, " ", 1);
+    pp_buf_raw(b, s, n);
+}

@@ -1,0 +1,239 @@
+/*
+ * counters.c - live heap bytes, their peak, and call counts, without a lock
+ * or a shared atomic on the allocation path.
+ *
+ * Each thread owns a slot.  An allocation adds its usable size to the
+ * slot's `pending` delta and remembers the highest value `pending` reached
+ * since the last fold (`pending_max`).  When |pending| reaches
+ * PERFPROBE_BATCH bytes the slot is folded: one fetch_add on the global
+ * figure, and the candidate peak `global_before + pending_max` is raised
+ * into the global peaks with compare-and-swap.  With one thread the peak is
+ * exact; with T threads it can be off by less than (T-1) x BATCH, the most
+ * the other threads can hold unfolded (docs/design.md).
+ *
+ * Slot fields are _Atomic but written only by their owner, with relaxed
+ * loads and stores (plain moves on x86-64), so that the sampler can read
+ * them without a data race: the current heap is the global figure plus
+ * every slot's pending delta, exact up to the calls in flight.
+ *
+ * Slots come from raw mmap, are never freed, and are recycled when a thread
+ * exits (a pthread key destructor folds the slot and releases it).
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <string.h>
+
+struct slot {
+    _Atomic int64_t  pending;
+    _Atomic int64_t  pending_max;
+    _Atomic uint64_t allocs, frees, reallocs;
+    _Atomic int      in_use;
+    struct slot     *next;
+} __attribute__((aligned(64)));    /* one cache line each: no false sharing */
+
+static _Atomic(struct slot *) slots;
+static _Atomic int64_t g_heap, g_peak, g_window_peak;
+/* calls made by threads whose slot is gone (late thread-exit frees) */
+static _Atomic uint64_t g_allocs, g_frees, g_reallocs;
+
+static __thread struct slot *my_slot PP_TLS;
+static __thread int my_slot_dead PP_TLS;
+static pthread_key_t exit_key;
+static int exit_key_ok;
+
+#define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
+#define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+
+static void raise_max(_Atomic int64_t *m, int64_t v)
+{
+    int64_t cur = LOAD(*m);
+    while (v > cur &&
+           !atomic_compare_exchange_weak_explicit(m, &cur, v, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+static void key_destructor(void *arg)
+{
+    (void)arg;
+    pp_counters_thread_exit();
+}
+
+void pp_counters_init(void)
+{
+    if (!exit_key_ok && pthread_key_create(&exit_key, key_destructor) == 0)
+        exit_key_ok = 1;
+}
+
+static struct slot *slot_acquire(void)
+{
+    for (struct slot *s = atomic_load(&slots); s; s = s->next) {
+        int zero = 0;
+        if (LOAD(s->in_use) == 0 &&
+            atomic_compare_exchange_strong(&s->in_use, &zero, 1))
+            return s;
+    }
+    /* a fresh page of slots; all but the first go on the free list */
+    size_t page = 4096, n = page / sizeof(struct slot);
+    struct slot *block = pp_os_map(page);
+    if (!block)
+        return NULL;
+    memset(block, 0, page);
+    for (size_t i = 0; i < n; i++) {
+        STORE(block[i].in_use, i == 0);
+        struct slot *head = atomic_load(&slots);
+        do
+            block[i].next = head;
+        while (!atomic_compare_exchange_weak(&slots, &head, &block[i]));
+    }
+    return &block[0];
+}
+
+static struct slot *self(void)
+{
+    struct slot *s = my_slot;
+    if (PP_LIKELY(s != NULL))
+        return s;
+    if (my_slot_dead)
+        return NULL;
+    s = slot_acquire();
+    my_slot = s;
+    /* pthread_setspecific for a low key uses the thread descriptor's
+     * static array: it does not allocate */
+    if (s && exit_key_ok)
+        pthread_setspecific(exit_key, s);
+    return s;
+}
+
+static void fold(struct slot *s)
+{
+    int64_t d = LOAD(s->pending), m = LOAD(s->pending_max);
+    STORE(s->pending, 0);
+    STORE(s->pending_max, 0);
+    int64_t before = atomic_fetch_add_explicit(&g_heap, d, memory_order_relaxed);
+    int64_t cand = before + (m > 0 ? m : 0);
+    raise_max(&g_peak, cand);
+    raise_max(&g_window_peak, cand);
+}
+
+static inline void add(struct slot *s, int64_t d)
+{
+    int64_t p = LOAD(s->pending) + d;
+    STORE(s->pending, p);
+    if (p > LOAD(s->pending_max))
+        STORE(s->pending_max, p);
+    int64_t lim = (int64_t)pp_opt.batch_bytes;
+    if (p >= lim || p <= -lim)
+        fold(s);
+}
+
+/* Slow path for threads past their slot's destructor. */
+static void add_global(int64_t d)
+{
+    int64_t before = atomic_fetch_add(&g_heap, d);
+    raise_max(&g_peak, before + d);
+    raise_max(&g_window_peak, before + d);
+}
+
+void pp_count_alloc(size_t usable)
+{
+    struct slot *s = self();
+    if (PP_UNLIKELY(!s)) {
+        atomic_fetch_add(&g_allocs, 1);
+        add_global((int64_t)usable);
+        return;
+    }
+    STORE(s->allocs, LOAD(s->allocs) + 1);
+    add(s, (int64_t)usable);
+}
+
+void pp_count_free(size_t usable)
+{
+    struct slot *s = self();
+    if (PP_UNLIKELY(!s)) {
+        atomic_fetch_add(&g_frees, 1);
+        add_global(-(int64_t)usable);
+        return;
+    }
+    STORE(s->frees, LOAD(s->frees) + 1);
+    add(s, -(int64_t)usable);
+}
+
+void pp_count_realloc(size_t old_usable, size_t new_usable)
+{
+    struct slot *s = self();
+    int64_t d = (int64_t)new_usable - (int64_t)old_usable;
+    if (PP_UNLIKELY(!s)) {
+        atomic_fetch_add(&g_reallocs, 1);
+        add_global(d);
+        return;
+    }
+    STORE(s->reallocs, LOAD(s->reallocs) + 1);
+    add(s, d);
+}
+
+void pp_counters_flush_self(void)
+{
+    struct slot *s = my_slot;
+    if (s)
+        fold(s);
+}
+
+void pp_counters_thread_exit(void)
+{
+    struct slot *s = my_slot;
+    if (!s)
+        return;
+    fold(s);
+    my_slot = NULL;
+    my_slot_dead = 1;
+    STORE(s->in_use, 0);     /* counts stay in the slot for the totals */
+}
+
+void pp_counters_read(struct pp_heap *out, int reset_window)
+{
+    int64_t pending = 0;
+    uint64_t a = LOAD(g_allocs), f = LOAD(g_frees), r = LOAD(g_reallocs);
+    for (struct slot *s = atomic_load(&slots); s; s = s->next) {
+        pending += LOAD(s->pending);
+        a += LOAD(s->allocs);
+        f += LOAD(s->frees);
+        r += LOAD(s->reallocs);
+    }
+    int64_t bytes = LOAD(g_heap) + pending;
+    raise_max(&g_peak, bytes);
+    raise_max(&g_window_peak, bytes);
+    out->bytes = bytes;
+    out->peak = LOAD(g_peak);
+    out->window_peak = reset_window
+        ? atomic_exchange_explicit(&g_window_peak, bytes, memory_order_relaxed)
+        : LOAD(g_window_peak);
+    if (out->window_peak < bytes)
+        out->window_peak = bytes;
+    out->allocs = a;
+    out->frees = f;
+    out->reallocs = r;
+}
+
+/* In a forked child only the forking thread survives: fold every other
+ * slot (its bytes are in the child's copy of the heap) and free it.  The
+ * child's call counts start from zero; its heap starts where the parent's
+ * was. */
+void pp_counters_after_fork_child(void)
+{
+    for (struct slot *s = atomic_load(&slots); s; s = s->next) {
+        fold(s);
+        STORE(s->allocs, 0);
+        STORE(s->frees, 0);
+        STORE(s->reallocs, 0);
+        if (s != my_slot)
+            STORE(s->in_use, 0);
+    }
+    STORE(g_allocs, 0);
+    STORE(g_frees, 0);
+    STORE(g_reallocs, 0);
+    int64_t now = LOAD(g_heap);
+    STORE(g_peak, now);
+    STORE(g_window_peak, now);
+}

@@ -1,0 +1,201 @@
+/*
+ * internal.h - what the shim's files share with each other.
+ *
+ * Nothing declared here is exported from libperfprobe.so: the library is
+ * built with -fvisibility=hidden and only the interposed libc names and the
+ * public perf_* API carry PP_EXPORT.  Names shared between files start with
+ * pp_; everything else in a file is static.  Declarations are grouped under
+ * the file that defines them.
+ */
+#ifndef PP_INTERNAL_H
+#define PP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PP_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define PP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PP_EXPORT      __attribute__((visibility("default")))
+/* initial-exec: a TLS access is one %fs-relative load, and never calls
+ * __tls_get_addr (which may allocate on first use). */
+#define PP_TLS         __attribute__((tls_model("initial-exec")))
+
+/* ---- preload.c: the interposed functions --------------------------------- */
+
+/* Non-zero while this thread is inside one of the shim's hooks (or is the
+ * sampler thread): nested allocator calls go straight to the real allocator
+ * and are neither counted nor tracked. */
+extern __thread int pp_in_hook PP_TLS;
+
+/* The real allocator, resolved once with dlsym(RTLD_NEXT, ...). */
+struct pp_real {
+    void *(*malloc)(size_t);
+    void  (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int   (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*usable)(void *);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int   (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+    /* jemalloc's non-standard API; NULL when jemalloc is not loaded */
+    void *(*mallocx)(size_t, int);
+    void *(*rallocx)(void *, size_t, int);
+    size_t (*xallocx)(void *, size_t, size_t, int);
+    void  (*dallocx)(void *, int);
+    void  (*sdallocx)(void *, size_t, int);
+};
+extern struct pp_real pp_real;
+void pp_resolve(void);
+/* "glibc" or "jemalloc": which allocator the hooks forward to */
+const char *pp_allocator_name(void);
+
+/* ---- options.c: every PERFPROBE_* setting -------------------------------- */
+
+struct pp_options {
+    char     output[4096];   /* timeline path template (%p, %n not expanded) */
+    uint64_t interval_ms;
+    int      quiet;
+    int      follow;
+    uint64_t batch_bytes;
+    int      signals;
+};
+extern struct pp_options pp_opt;
+void pp_options_load(void);
+const char *pp_getenv(const char *name);
+
+struct pp_option_doc { const char *name, *def, *desc; };
+/* The rows of the options table, for the generated documentation. */
+const struct pp_option_doc *pp_options_doc(size_t *n);
+
+/* ---- os_linux.c: everything that talks to the kernel ---------------------- */
+
+uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
+uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
+void  pp_write_all(int fd, const char *p, size_t n);
+void *pp_os_map(size_t len);                     /* raw mmap syscall */
+void  pp_os_unmap(void *p, size_t len);
+
+struct pp_proc {
+    uint64_t rss, hwm;                   /* VmRSS, VmHWM (bytes) */
+    uint64_t rss_anon, rss_file, rss_shmem;
+};
+int  pp_proc_read(struct pp_proc *out);          /* 0 on success */
+void pp_proc_reopen(void);                       /* after fork */
+
+struct pp_cpu { uint64_t user_ns, sys_ns, minflt, majflt; };
+void pp_cpu_read(struct pp_cpu *out);
+
+/* ---- buf.c: JSON and text formatting into fixed buffers ------------------- */
+
+struct pp_buf { char *p; size_t len, cap; };
+void pp_buf_raw(struct pp_buf *b, const char *s, size_t n);
+void pp_buf_str(struct pp_buf *b, const char *s);
+void pp_buf_u64(struct pp_buf *b, uint64_t v);
+void pp_buf_i64(struct pp_buf *b, int64_t v);
+/* v / 10^scale printed with `decimals` digits after the point (rounded) */
+void pp_buf_fixed(struct pp_buf *b, int64_t v, unsigned scale, unsigned decimals);
+/* A JSON string literal: quotes, escapes, invalid UTF-8 replaced by U+FFFD.
+ * At most max_in input bytes are used (longer input is cut on a character
+ * boundary); NULL prints null. */
+void pp_buf_json_str(struct pp_buf *b, const char *s, size_t max_in);
+/* ,"key":  (no comma when the buffer ends with '{') */
+void pp_buf_key(struct pp_buf *b, const char *key);
+/* right-aligned text column helpers for the exit table */
+void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n);
+
+/* ---- counters.c: heap bytes and call counts ------------------------------- */
+
+void pp_count_alloc(size_t usable);
+void pp_count_free(size_t usable);
+void pp_count_realloc(size_t old_usable, size_t new_usable);
+
+struct pp_heap {
+    int64_t  bytes;          /* live bytes handed out now */
+    int64_t  peak;           /* peak since start */
+    int64_t  window_peak;    /* peak since the previous read with reset */
+    uint64_t allocs, frees, reallocs;
+};
+void pp_counters_read(struct pp_heap *out, int reset_window);
+void pp_counters_flush_self(void);
+void pp_counters_thread_exit(void);
+void pp_counters_after_fork_child(void);
+void pp_counters_init(void);
+
+/* ---- mappings.c: the program's own mmap'd ranges -------------------------- */
+
+enum { PP_MAP_ANON = 0, PP_MAP_FILE = 1 };
+void pp_map_add(uintptr_t addr, size_t len, int kind);
+void pp_map_remove(uintptr_t addr, size_t len);
+/* mremap: [old, old+old_len) became [neu, neu+new_len); keep_old for
+ * MREMAP_DONTUNMAP */
+void pp_map_move(uintptr_t old, size_t old_len, uintptr_t neu, size_t new_len,
+                 int keep_old);
+struct pp_maps {
+    uint64_t anon, file;     /* bytes mapped now */
+    uint64_t peak;           /* peak of anon+file since start */
+    uint64_t window_peak;    /* peak since the previous read with reset */
+    uint64_t ranges;
+};
+/* nonblock: for the signal handler, read without waiting for the lock */
+void pp_map_read(struct pp_maps *out, int reset_window, int nonblock);
+void pp_map_lock(void);
+void pp_map_unlock(void);
+void pp_map_after_fork_child(void);      /* unlocks; peaks start afresh */
+
+/* ---- sampler.c: the background thread and one sample ---------------------- */
+
+struct pp_sample {
+    uint64_t t_ns;           /* since start */
+    struct pp_proc proc;
+    struct pp_cpu cpu;
+    struct pp_heap heap;
+    struct pp_maps maps;
+};
+enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2 };
+void pp_sample_take(struct pp_sample *s, int flags);
+void pp_sampler_start(void);
+void pp_sampler_stop(void);
+
+/* ---- timeline.c: the JSON Lines file ------------------------------------- */
+
+void pp_timeline_open(void);
+void pp_timeline_sample(const struct pp_sample *s, int force);
+void pp_timeline_signal(int signo);   /* from a signal handler: never waits */
+void pp_timeline_summary(const struct pp_sample *end);
+const char *pp_timeline_path(void);               /* "" when none */
+uint64_t pp_timeline_samples(void);
+void pp_timeline_lock(void);
+void pp_timeline_unlock(void);
+void pp_timeline_after_fork_child(void);
+
+/* ---- report.c: the table printed on stderr at exit ------------------------ */
+
+void pp_report_table(const struct pp_sample *end);
+
+/* ---- core.c: start-up, fork, signals and exit ----------------------------- */
+
+struct pp_state {
+    uint64_t start_ns;       /* CLOCK_MONOTONIC at start-up */
+    uint64_t start_unix_ns;
+    pid_t    pid, ppid, root_pid;
+    int      is_root;        /* the first traced process of the tree */
+    int      first_image;    /* ... before any exec: nothing traced ran before */
+    int      active;         /* the shim is fully initialised */
+    struct pp_sample first;  /* the sample taken at start-up */
+    dev_t    stderr_dev;     /* what fd 2 was at start-up, so that the table */
+    ino_t    stderr_ino;     /* never goes into a file that reused the number */
+    char     program[256];
+};
+extern struct pp_state pp_state;
+/* one line on stderr: "perfprobe: warning: " a b c d */
+void pp_warn(const char *a, const char *b, const char *c, const char *d);
+void pp_finish(void);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * os_linux.c - everything the shim asks of the kernel, behind one small
+ * interface (clocks, raw mappings, /proc/self/status, getrusage, write).
+ *
+ * A port to another system is a new file beside this one.  Nothing here
+ * goes through stdio or the allocator: /proc/self/status is opened once and
+ * read with pread into a static buffer (fscanf "could potentially deadlock
+ * us", as heaptrack notes), and the shim's own memory comes straight from
+ * the mmap system call so that it never reaches the hooks.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t pp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t pp_unix_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void pp_write_all(int fd, const char *p, size_t n)
+{
+    int saved = errno;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    errno = saved;
+}
+
+void *pp_os_map(size_t len)
+{
+    long r = syscall(SYS_mmap, 0L, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1L, 0L);
+    if (r < 0 && r > -4096)
+        return NULL;
+    return (void *)r;
+}
+
+void pp_os_unmap(void *p, size_t len)
+{
+    syscall(SYS_munmap, p, len);
+}
+
+/* ---- /proc/self/status ---------------------------------------------------- */
+
+static int status_fd = -1;
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void pp_proc_reopen(void)
+{
+    int saved = errno;
+    if (status_fd >= 0)
+        close(status_fd);
+    /* /proc/self is resolved when opened: a forked child must reopen */
+    status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    errno = saved;
+}
+
+/* "VmRSS:\t   1234 kB" -> bytes; 0 when the field is missing */
+static uint64_t field_kb(const char *text, const char *name)
+{
+    const char *p = strstr(text, name);
+    uint64_t v = 0;
+    if (!p)
+        return 0;
+    p += strlen(name);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v * 1024;
+}
+
+int pp_proc_read(struct pp_proc *out)
+{
+    static char text[4096];
+    int saved = errno, rc = -1;
+    memset(out, 0, sizeof *out);
+    /* The signal handler may call this while the sampler holds the lock:
+     * it then goes without rather than waiting. */
+    if (pthread_mutex_trylock(&status_lock) != 0)
+        return -1;
+    for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
+        if (status_fd < 0 || attempt > 0)
+            pp_proc_reopen();
+        if (status_fd < 0)
+            break;
+        ssize_t n = pread(status_fd, text, sizeof text - 1, 0);
+        if (n <= 0)
+            continue;
+        text[n] = 0;
+        /* the program may have closed our descriptor and reused the number */
+        if (strncmp(text, "Name:", 5) != 0 || !strstr(text, "VmRSS:"))
+            continue;
+        out->rss = field_kb(text, "\nVmRSS:");
+        out->hwm = field_kb(text, "\nVmHWM:");
+        out->rss_anon = field_kb(text, "\nRssAnon:");
+        out->rss_file = field_kb(text, "\nRssFile:");
+        out->rss_shmem = field_kb(text, "\nRssShmem:");
+        rc = 0;
+    }
+    pthread_mutex_unlock(&status_lock);
+    errno = saved;
+    return rc;
+}
+
+void pp_cpu_read(struct pp_cpu *out)
+{
+    struct rusage ru;
+    int saved = errno;
+    memset(out, 0, sizeof *out);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        out->user_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000u +
+                       (uint64_t)ru.ru_utime.tv_usec * 1000u;
+        out->sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000u +
+                      (uint64_t)ru.ru_stime.tv_usec * 1000u;
+        out->minflt = (uint64_t)ru.ru_minflt;
+        out->majflt = (uint64_t)ru.ru_majflt;
+    }
+    errno = saved;
+}

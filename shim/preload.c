@@ -1,0 +1,451 @@
+/*
+ * preload.c - the interposed allocator and mmap functions, and nothing else.
+ *
+ * Each hook calls the real function (resolved once with dlsym(RTLD_NEXT))
+ * and hands the result to counters.c or mappings.c.  Three hazards shape
+ * this file:
+ *
+ *  - Bootstrap.  dlsym itself calls calloc (and malloc for its error
+ *    strings) before the real allocator is known.  While resolving, those
+ *    calls are served from a static arena; its pointers are recognised by
+ *    address and never reach the real free.
+ *  - Recursion.  Anything done inside a hook may allocate.  pp_in_hook, an
+ *    initial-exec TLS flag, sends nested calls straight to the real
+ *    functions, uncounted: they are the allocator's or the shim's business.
+ *    mmap made while the flag is set is the allocator getting memory for
+ *    the heap (jemalloc does this) and is not counted again as a mapping.
+ *  - Foreign allocators.  When jemalloc is the allocator, its own API
+ *    (mallocx, rallocx, xallocx, dallocx, sdallocx) is interposed too.
+ *    Without jemalloc those names still work, over the standard functions;
+ *    mallctl and friends are deliberately not exported, so a program that
+ *    probes for jemalloc through weak references (folly) is not fooled.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread int pp_in_hook PP_TLS;
+struct pp_real pp_real;
+
+static _Atomic int resolving, resolved;
+static int is_jemalloc;
+
+/* ---- bootstrap arena ------------------------------------------------------ */
+
+static char boot_buf[64 * 1024] __attribute__((aligned(64)));
+static _Atomic size_t boot_used;
+
+static int is_boot(const void *p)
+{
+    return (const char *)p >= boot_buf && (const char *)p < boot_buf + sizeof boot_buf;
+}
+
+static void *boot_alloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    size_t at = atomic_fetch_add(&boot_used, n);
+    if (at + n > sizeof boot_buf)
+        return NULL;
+    return boot_buf + at;          /* static storage: already zero */
+}
+
+static void *boot_aligned(size_t align, size_t n)
+{
+    if (align < 16 || (align & (align - 1)) || align > 4096)
+        return NULL;
+    char *p = boot_alloc(n + align);
+    return p ? (void *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1)) : NULL;
+}
+
+/* ---- resolution ----------------------------------------------------------- */
+
+#define RESOLVE(field, name) (*(void **)&pp_real.field = dlsym(RTLD_NEXT, name))
+
+static int same_object(void *a, void *b)
+{
+    Dl_info ia, ib;
+    if (!a || !b || !dladdr(a, &ia) || !dladdr(b, &ib))
+        return 0;
+    return ia.dli_fbase == ib.dli_fbase;
+}
+
+void pp_resolve(void)
+{
+    int expected = 0;
+    if (atomic_load(&resolved))
+        return;
+    if (!atomic_compare_exchange_strong(&resolving, &expected, 1)) {
+        while (!atomic_load(&resolved))     /* another thread is at it */
+            ;
+        return;
+    }
+    RESOLVE(malloc, "malloc");
+    RESOLVE(free, "free");
+    RESOLVE(calloc, "calloc");
+    RESOLVE(realloc, "realloc");
+    RESOLVE(posix_memalign, "posix_memalign");
+    RESOLVE(aligned_alloc, "aligned_alloc");
+    RESOLVE(memalign, "memalign");
+    RESOLVE(valloc, "valloc");
+    RESOLVE(usable, "malloc_usable_size");
+    RESOLVE(mmap, "mmap");
+    RESOLVE(munmap, "munmap");
+    RESOLVE(mremap, "mremap");
+    RESOLVE(mallocx, "mallocx");
+    /* jemalloc's API is used only when jemalloc also provides malloc:
+     * mixing two allocators' blocks would be fatal */
+    if (pp_real.mallocx && same_object((void *)pp_real.mallocx, (void *)pp_real.malloc)) {
+        is_jemalloc = 1;
+        RESOLVE(rallocx, "rallocx");
+        RESOLVE(xallocx, "xallocx");
+        RESOLVE(dallocx, "dallocx");
+        RESOLVE(sdallocx, "sdallocx");
+    } else {
+        pp_real.mallocx = NULL;
+    }
+    atomic_store(&resolved, 1);
+    atomic_store(&resolving, 0);
+}
+
+const char *pp_allocator_name(void)
+{
+    return is_jemalloc ? "jemalloc" : "glibc";
+}
+
+/* The common prologue: resolve on first use; nested calls pass through. */
+#define ENTER_OR(passthrough)                                           \
+    do {                                                                \
+        if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed))) \
+            pp_resolve();                                               \
+        if (pp_in_hook)                                                 \
+            return passthrough;                                         \
+        pp_in_hook = 1;                                                 \
+    } while (0)
+#define LEAVE() (pp_in_hook = 0)
+
+static inline int in_bootstrap(void)
+{
+    return atomic_load_explicit(&resolving, memory_order_relaxed) &&
+           !atomic_load_explicit(&resolved, memory_order_relaxed);
+}
+
+/* ---- the malloc family ---------------------------------------------------- */
+
+PP_EXPORT void *malloc(size_t n)
+{
+    if (PP_UNLIKELY(in_bootstrap()))
+        return boot_alloc(n);
+    ENTER_OR(pp_real.malloc(n));
+    void *p = pp_real.malloc(n);
+    if (p)
+        pp_count_alloc(pp_real.usable(p));
+    LEAVE();
+    return p;
+}
+
+PP_EXPORT void free(void *p)
+{
+    if (!p || PP_UNLIKELY(is_boot(p)))
+        return;
+    if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed)))
+        pp_resolve();
+    if (pp_in_hook) {
+        pp_real.free(p);
+        return;
+    }
+    pp_in_hook = 1;
+    pp_count_free(pp_real.usable(p));
+    pp_real.free(p);
+    LEAVE();
+}
+
+PP_EXPORT void *calloc(size_t n, size_t size)
+{
+    if (PP_UNLIKELY(in_bootstrap())) {
+        if (size && n > SIZE_MAX / size)
+            return NULL;
+        return boot_alloc(n * size);
+    }
+    ENTER_OR(pp_real.calloc(n, size));
+    void *p = pp_real.calloc(n, size);
+    if (p)
+        pp_count_alloc(pp_real.usable(p));
+    LEAVE();
+    return p;
+}
+
+PP_EXPORT void *realloc(void *p, size_t n)
+{
+    if (PP_UNLIKELY(is_boot(p))) {
+        /* a bootstrap block moves to the real heap; its size is unknown,
+         * so copy what fits before the end of the arena */
+        void *q = malloc(n);
+        size_t avail = (size_t)(boot_buf + sizeof boot_buf - (char *)p);
+        if (q)
+            memcpy(q, p, n < avail ? n : avail);
+        return q;
+    }
+    if (PP_UNLIKELY(in_bootstrap()))
+        return p ? NULL : boot_alloc(n);
+    ENTER_OR(pp_real.realloc(p, n));
+    size_t old = p ? pp_real.usable(p) : 0;
+    void *q = pp_real.realloc(p, n);
+    if (!p) {
+        if (q)
+            pp_count_alloc(pp_real.usable(q));
+    } else if (q) {
+        pp_count_realloc(old, pp_real.usable(q));
+    } else if (n == 0) {
+        pp_count_free(old);              /* realloc(p, 0) freed p */
+    }
+    LEAVE();
+    return q;
+}
+
+PP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, n * size);
+}
+
+PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (PP_UNLIKELY(in_bootstrap()))
+        return (*out = boot_aligned(align, n)) ? 0 : ENOMEM;
+    ENTER_OR(pp_real.posix_memalign(out, align, n));
+    int rc = pp_real.posix_memalign(out, align, n);
+    if (rc == 0 && *out)
+        pp_count_alloc(pp_real.usable(*out));
+    LEAVE();
+    return rc;
+}
+
+#define ALIGNED_HOOK(name, params, args, bootargs)                                \
+    PP_EXPORT void *name params                                         \
+    {                                                                   \
+        if (PP_UNLIKELY(in_bootstrap()))                                \
+            return boot_aligned bootargs;                               \
+        ENTER_OR(pp_real.name args);                                    \
+        void *p = pp_real.name args;                                    \
+        if (p)                                                          \
+            pp_count_alloc(pp_real.usable(p));                          \
+        LEAVE();                                                        \
+        return p;                                                       \
+    }
+
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED_HOOK(valloc, (size_t n), (n), (4096, n))
+
+/* pvalloc is glibc-only (jemalloc lacks it): built on memalign so that the
+ * block always comes from the allocator that will free it. */
+PP_EXPORT void *pvalloc(size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (n > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    n = n ? (n + page - 1) & ~(page - 1) : page;
+    return memalign(page, n);
+}
+
+/* C23 */
+PP_EXPORT void free_sized(void *p, size_t size)
+{
+    (void)size;
+    free(p);
+}
+
+PP_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+    (void)align;
+    (void)size;
+    free(p);
+}
+
+/* ---- jemalloc's API ------------------------------------------------------- */
+
+#define MALLOCX_ALIGN_MASK 0x3f
+#define MALLOCX_ZERO       0x40
+
+static size_t flag_align(int flags)
+{
+    int lg = flags & MALLOCX_ALIGN_MASK;
+    return lg ? (size_t)1 << lg : 0;
+}
+
+PP_EXPORT void *mallocx(size_t size, int flags)
+{
+    if (PP_UNLIKELY(!atomic_load(&resolved)))
+        pp_resolve();
+    if (!pp_real.mallocx) {                       /* no jemalloc: emulate */
+        size_t a = flag_align(flags);
+        void *p = a > 16 ? memalign(a, size) : malloc(size);
+        if (p && (flags & MALLOCX_ZERO))
+            memset(p, 0, size);
+        return p;
+    }
+    ENTER_OR(pp_real.mallocx(size, flags));
+    void *p = pp_real.mallocx(size, flags);
+    if (p)
+        pp_count_alloc(pp_real.usable(p));
+    LEAVE();
+    return p;
+}
+
+PP_EXPORT void *rallocx(void *p, size_t size, int flags)
+{
+    if (PP_UNLIKELY(!atomic_load(&resolved)))
+        pp_resolve();
+    if (!pp_real.mallocx) {
+        size_t a = flag_align(flags), old = pp_real.usable(p);
+        void *q;
+        if (a > 16) {
+            q = memalign(a, size);
+            if (q) {
+                memcpy(q, p, old < size ? old : size);
+                free(p);
+            }
+        } else {
+            q = realloc(p, size);
+        }
+        if (q && (flags & MALLOCX_ZERO) && size > old)
+            memset((char *)q + old, 0, size - old);
+        return q;
+    }
+    ENTER_OR(pp_real.rallocx(p, size, flags));
+    size_t old = pp_real.usable(p);
+    void *q = pp_real.rallocx(p, size, flags);
+    if (q)
+        pp_count_realloc(old, pp_real.usable(q));
+    LEAVE();
+    return q;
+}
+
+PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
+{
+    if (PP_UNLIKELY(!atomic_load(&resolved)))
+        pp_resolve();
+    if (!pp_real.mallocx)               /* cannot resize in place: report the size */
+        return pp_real.usable(p);
+    ENTER_OR(pp_real.xallocx(p, size, extra, flags));
+    size_t old = pp_real.usable(p);
+    size_t now = pp_real.xallocx(p, size, extra, flags);
+    if (now != old)
+        pp_count_realloc(old, now);
+    LEAVE();
+    return now;
+}
+
+PP_EXPORT void dallocx(void *p, int flags)
+{
+    if (PP_UNLIKELY(!atomic_load(&resolved)))
+        pp_resolve();
+    if (!pp_real.mallocx) {
+        free(p);
+        return;
+    }
+    if (pp_in_hook) {
+        pp_real.dallocx(p, flags);
+        return;
+    }
+    pp_in_hook = 1;
+    pp_count_free(pp_real.usable(p));
+    pp_real.dallocx(p, flags);
+    LEAVE();
+}
+
+PP_EXPORT void sdallocx(void *p, size_t size, int flags)
+{
+    if (PP_UNLIKELY(!atomic_load(&resolved)))
+        pp_resolve();
+    if (!pp_real.mallocx) {
+        free(p);
+        return;
+    }
+    if (pp_in_hook) {
+        pp_real.sdallocx(p, size, flags);
+        return;
+    }
+    pp_in_hook = 1;
+    pp_count_free(pp_real.usable(p));
+    pp_real.sdallocx(p, size, flags);
+    LEAVE();
+}
+
+/* ---- mmap, munmap, mremap ------------------------------------------------- */
+
+static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return MAP_FAILED;
+    }
+    return (void *)r;
+}
+
+PP_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed))) {
+        if (in_bootstrap())
+            return raw_mmap(addr, len, prot, flags, fd, off);
+        pp_resolve();
+    }
+    void *p = pp_real.mmap(addr, len, prot, flags, fd, off);
+    /* inside a hook, mmap is the allocator feeding its heap */
+    if (p != MAP_FAILED && !pp_in_hook)
+        pp_map_add((uintptr_t)p, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
+    return p;
+}
+
+PP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+PP_EXPORT int munmap(void *addr, size_t len)
+{
+    if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed))) {
+        if (in_bootstrap())
+            return (int)syscall(SYS_munmap, addr, len);
+        pp_resolve();
+    }
+    int rc = pp_real.munmap(addr, len);
+    if (rc == 0)
+        pp_map_remove((uintptr_t)addr, len);
+    return rc;
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+PP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    void *target = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        target = va_arg(ap, void *);
+        va_end(ap);
+    }
+    if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed)))
+        pp_resolve();
+    void *p = pp_real.mremap(old, old_len, new_len, flags, target);
+    if (p != MAP_FAILED)
+        pp_map_move((uintptr_t)old, old_len, (uintptr_t)p, new_len,
+                    (flags & MREMAP_DONTUNMAP) != 0);
+    return p;
+}

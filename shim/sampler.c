@@ -1,0 +1,77 @@
+/*
+ * sampler.c - one sample of the process, and the thread that takes one every
+ * PERFPROBE_INTERVAL_MS.
+ *
+ * The thread is created with every signal blocked (it inherits the mask in
+ * force at pthread_create), so the program's signals always land on its own
+ * threads, and it runs its whole life with pp_in_hook set, so nothing it does
+ * is ever counted as the program's.  It is detached and never joined: at
+ * exit it is told to stop and the summary is written under the timeline
+ * lock, after which it can write nothing more.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+static _Atomic int stop;
+
+void pp_sample_take(struct pp_sample *s, int flags)
+{
+    s->t_ns = pp_now_ns() - pp_state.start_ns;
+    pp_proc_read(&s->proc);
+    pp_cpu_read(&s->cpu);
+    pp_counters_read(&s->heap, flags & PP_SAMPLE_RESET);
+    pp_map_read(&s->maps, flags & PP_SAMPLE_RESET, flags & PP_SAMPLE_NONBLOCK);
+}
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    pp_in_hook = 1;
+    uint64_t interval = pp_opt.interval_ms * 1000000u;
+    uint64_t next = pp_now_ns();
+    while (!atomic_load(&stop)) {
+        next += interval;
+        struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+        if (atomic_load(&stop))
+            break;
+        struct pp_sample s;
+        pp_sample_take(&s, PP_SAMPLE_RESET);
+        pp_timeline_sample(&s, 0);
+        uint64_t now = pp_now_ns();
+        if (now > next + interval)      /* fell behind (suspended?): no burst */
+            next = now;
+    }
+    return NULL;
+}
+
+void pp_sampler_start(void)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    sigset_t all, old;
+    int saved = errno;
+
+    atomic_store(&stop, 0);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    if (pthread_create(&t, &attr, sampler_main, NULL) != 0)
+        pp_warn("cannot start the sampler thread; only the summary will be "
+                "recorded", "", "", "");
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+}
+
+void pp_sampler_stop(void)
+{
+    atomic_store(&stop, 1);
+}

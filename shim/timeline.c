@@ -1,0 +1,295 @@
+/*
+ * timeline.c - the JSON Lines file: a header, samples as they are taken,
+ * and a summary at normal exit (docs/format.md).
+ *
+ * Every record is formatted into a buffer and handed to the kernel with a
+ * single write(2) under one mutex, so the file is complete up to the last
+ * record whatever kills the process, and lines from different threads never
+ * interleave.  Samples whose memory figures did not change since the last
+ * written one are skipped, except once a second, which keeps an idle or
+ * CPU-bound process's file small without losing a peak.
+ *
+ * The program may close our descriptor and reuse its number (daemons close
+ * every fd): the file's device and inode are checked before each write and
+ * the file is reopened for append when they no longer match, so a record
+ * never lands in one of the program's files.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FORMAT_VERSION 1
+
+static int fd = -1;
+static dev_t fd_dev;
+static ino_t fd_ino;
+static char path[4200];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t samples_written, samples_taken, last_written_ns;
+static struct pp_sample last;
+static int have_last, closed;
+
+const char *pp_timeline_path(void) { return path; }
+uint64_t pp_timeline_samples(void) { return samples_written; }
+void pp_timeline_lock(void) { pthread_mutex_lock(&lock); }
+void pp_timeline_unlock(void) { pthread_mutex_unlock(&lock); }
+
+/* ---- the path ------------------------------------------------------------- */
+
+/* Expand %p (pid), %n (program name) and %% in the template.  A process
+ * started from a traced one whose template has no %p gets ".PID" before a
+ * final ".jsonl" (or at the end), so that it never overwrites another's.
+ * `copy` > 1 adds ".COPY" the same way, for a name that is taken. */
+static void expand_path(unsigned copy)
+{
+    struct pp_buf b = {path, 0, sizeof path - 1};
+    const char *t = pp_opt.output;
+    int add_pid = !strstr(t, "%p") && !pp_state.is_root;
+    size_t tlen = strlen(t), cut = tlen;
+    if ((add_pid || copy > 1) && tlen > 6 && strcmp(t + tlen - 6, ".jsonl") == 0)
+        cut = tlen - 6;
+    for (size_t i = 0; i < cut; i++) {
+        if (t[i] == '%' && t[i + 1] == 'p') {
+            pp_buf_u64(&b, (uint64_t)pp_state.pid);
+            i++;
+        } else if (t[i] == '%' && t[i + 1] == 'n') {
+            pp_buf_str(&b, pp_state.program);
+            i++;
+        } else if (t[i] == '%' && t[i + 1] == '%') {
+            pp_buf_raw(&b, "%", 1);
+            i++;
+        } else {
+            pp_buf_raw(&b, t + i, 1);
+        }
+    }
+    if (add_pid) {
+        pp_buf_raw(&b, ".", 1);
+        pp_buf_u64(&b, (uint64_t)pp_state.pid);
+    }
+    if (copy > 1) {
+        pp_buf_raw(&b, ".", 1);
+        pp_buf_u64(&b, copy);
+    }
+    pp_buf_raw(&b, t + cut, tlen - cut);
+    path[b.len] = 0;
+}
+
+static int open_file(int flags)
+{
+    int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644);
+    struct stat st;
+    if (f >= 0 && fstat(f, &st) == 0) {
+        fd_dev = st.st_dev;
+        fd_ino = st.st_ino;
+    }
+    return f;
+}
+
+/* The descriptor still refers to our file? If not, reopen for append. */
+static int check_fd(void)
+{
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) == 0 && st.st_dev == fd_dev && st.st_ino == fd_ino)
+        return 0;
+    fd = open_file(O_APPEND);
+    return fd < 0 ? -1 : 0;
+}
+
+static void emit(struct pp_buf *b)
+{
+    pp_buf_raw(b, "\n", 1);
+    if (b->len == b->cap)              /* cut short: keep the line valid */
+        return;
+    if (check_fd() == 0)
+        pp_write_all(fd, b->p, b->len);
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+static void key_u64(struct pp_buf *b, const char *k, uint64_t v) { pp_buf_key(b, k); pp_buf_u64(b, v); }
+static void key_i64(struct pp_buf *b, const char *k, int64_t v) { pp_buf_key(b, k); pp_buf_i64(b, v); }
+static void key_s(struct pp_buf *b, const char *k, uint64_t ns, unsigned dec)
+{
+    pp_buf_key(b, k);
+    pp_buf_fixed(b, (int64_t)ns, 9, dec);
+}
+
+static void header(void)
+{
+    static char cmd[4096];
+    char line[8192];
+    struct pp_buf b = {line, 0, sizeof line - 1};
+    int cf = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = cf >= 0 ? read(cf, cmd, sizeof cmd - 1) : -1;
+    if (cf >= 0)
+        close(cf);
+    pp_buf_str(&b, "{\"type\":\"header\",\"format\":\"perfprobe-timeline\"");
+    key_u64(&b, "version", FORMAT_VERSION);
+    key_u64(&b, "pid", (uint64_t)pp_state.pid);
+    key_u64(&b, "ppid", (uint64_t)pp_state.ppid);
+    key_u64(&b, "root_pid", (uint64_t)pp_state.root_pid);
+    pp_buf_key(&b, "program");
+    pp_buf_json_str(&b, pp_state.program, sizeof pp_state.program);
+    pp_buf_key(&b, "argv");
+    pp_buf_raw(&b, "[", 1);
+    for (ssize_t i = 0; n > 0 && i < n; i += (ssize_t)strlen(cmd + i) + 1) {
+        cmd[n] = 0;
+        if (i)
+            pp_buf_raw(&b, ",", 1);
+        pp_buf_json_str(&b, cmd + i, (size_t)(n - i));
+    }
+    pp_buf_raw(&b, "]", 1);
+    pp_buf_key(&b, "start_unix_s");
+    pp_buf_fixed(&b, (int64_t)pp_state.start_unix_ns, 9, 6);
+    key_u64(&b, "interval_ms", pp_opt.interval_ms);
+    key_u64(&b, "batch_bytes", pp_opt.batch_bytes);
+    key_u64(&b, "page_size", (uint64_t)sysconf(_SC_PAGESIZE));
+    pp_buf_key(&b, "allocator");
+    pp_buf_json_str(&b, pp_allocator_name(), 32);
+    pp_buf_raw(&b, "}", 1);
+    emit(&b);
+}
+
+/* The first traced process replaces an old file of the same name, as a
+ * re-run should; any later image (a descendant, or the root after exec,
+ * which keeps its pid) never does, and takes the next free ".N" instead. */
+void pp_timeline_open(void)
+{
+    unsigned copy = 1;
+    do {
+        expand_path(copy);
+        fd = open_file(pp_state.first_image ? O_TRUNC : O_EXCL);
+    } while (fd < 0 && errno == EEXIST && ++copy < 1000);
+    if (fd < 0) {
+        pp_warn("cannot write the timeline to '", path, "': ", strerror(errno));
+        path[0] = 0;
+        return;
+    }
+    header();
+}
+
+/* the compact sample line; keys are short because it is the bulk of the file */
+static void sample_line(struct pp_buf *b, const struct pp_sample *s)
+{
+    pp_buf_str(b, "{\"type\":\"sample\"");
+    key_s(b, "t_s", s->t_ns, 4);
+    key_u64(b, "rss", s->proc.rss);
+    key_u64(b, "hwm", s->proc.hwm);
+    key_i64(b, "heap", s->heap.bytes);
+    key_i64(b, "heap_max", s->heap.window_peak);
+    key_u64(b, "anon", s->maps.anon);
+    key_u64(b, "file", s->maps.file);
+    key_s(b, "user_s", s->cpu.user_ns, 3);
+    key_s(b, "sys_s", s->cpu.sys_ns, 3);
+    key_u64(b, "minflt", s->cpu.minflt);
+    key_u64(b, "majflt", s->cpu.majflt);
+    pp_buf_raw(b, "}", 1);
+}
+
+static int changed(const struct pp_sample *s)
+{
+    return !have_last || s->proc.rss != last.proc.rss ||
+           s->heap.bytes != last.heap.bytes ||
+           s->heap.window_peak != last.heap.bytes ||
+           s->maps.anon != last.maps.anon || s->maps.file != last.maps.file;
+}
+
+void pp_timeline_sample(const struct pp_sample *s, int force)
+{
+    char line[512];
+    pthread_mutex_lock(&lock);
+    samples_taken++;
+    if (!closed && fd >= 0 &&
+        (force || changed(s) || s->t_ns - last_written_ns >= 1000000000u)) {
+        struct pp_buf b = {line, 0, sizeof line};
+        sample_line(&b, s);
+        emit(&b);
+        samples_written++;
+        last_written_ns = s->t_ns;
+        last = *s;
+        have_last = 1;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void pp_timeline_signal(int signo)
+{
+    static char line[1024];
+    struct pp_sample s;
+    if (pthread_mutex_trylock(&lock) != 0)
+        return;                        /* never wait in a signal handler */
+    if (!closed && fd >= 0) {
+        pp_sample_take(&s, PP_SAMPLE_NONBLOCK);
+        struct pp_buf b = {line, 0, sizeof line};
+        sample_line(&b, &s);
+        emit(&b);
+        samples_written++;
+        b.len = 0;
+        pp_buf_str(&b, "{\"type\":\"signal\"");
+        key_s(&b, "t_s", s.t_ns, 6);
+        key_u64(&b, "signal", (uint64_t)signo);
+        pp_buf_raw(&b, "}", 1);
+        emit(&b);
+    }
+    closed = 1;
+    pthread_mutex_unlock(&lock);
+}
+
+void pp_timeline_summary(const struct pp_sample *end)
+{
+    char line[2048];
+    struct timespec until;
+    /* a thread killed mid-write, or exit() from a signal handler that
+     * interrupted a writer, must not hang the exit: wait a second at most */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    if (pthread_mutex_timedlock(&lock, &until) != 0)
+        return;
+    if (!closed && fd >= 0) {
+        struct pp_buf b = {line, 0, sizeof line};
+        pp_buf_str(&b, "{\"type\":\"summary\"");
+        key_s(&b, "t_s", end->t_ns, 6);
+        key_s(&b, "wall_s", end->t_ns, 6);
+        key_s(&b, "cpu_user_s", end->cpu.user_ns, 6);
+        key_s(&b, "cpu_sys_s", end->cpu.sys_ns, 6);
+        key_u64(&b, "peak_rss_bytes", end->proc.hwm);
+        key_u64(&b, "rss_bytes_at_exit", end->proc.rss);
+        key_i64(&b, "peak_heap_bytes", end->heap.peak);
+        key_i64(&b, "heap_bytes_at_exit", end->heap.bytes);
+        key_u64(&b, "peak_mmap_bytes", end->maps.peak);
+        key_u64(&b, "mmap_anon_bytes_at_exit", end->maps.anon);
+        key_u64(&b, "mmap_file_bytes_at_exit", end->maps.file);
+        key_u64(&b, "allocs", end->heap.allocs);
+        key_u64(&b, "frees", end->heap.frees);
+        key_u64(&b, "reallocs", end->heap.reallocs);
+        key_u64(&b, "minflt", end->cpu.minflt);
+        key_u64(&b, "majflt", end->cpu.majflt);
+        key_u64(&b, "samples", samples_written);
+        key_u64(&b, "samples_taken", samples_taken);
+        pp_buf_raw(&b, "}", 1);
+        emit(&b);
+    }
+    closed = 1;        /* the lock is kept: nothing is written after this */
+}
+
+/* In a forked child: the parent's descriptor is the parent's file. */
+void pp_timeline_after_fork_child(void)
+{
+    if (fd >= 0)
+        close(fd);
+    fd = -1;
+    samples_written = samples_taken = last_written_ns = 0;
+    have_last = closed = 0;
+    pthread_mutex_unlock(&lock);
+    if (pp_opt.output[0])
+        pp_timeline_open();
+}

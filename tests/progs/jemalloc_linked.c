@@ -1,0 +1,3 @@
+/* jemalloc_stats, linked against jemalloc instead of preloading it. */
+// link: -ljemalloc
+#include "jemalloc_stats.c"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# install-deps.sh - install the Debian packages perfprobe's tests (and, with
+# --bench, its benchmarks) need.  Run as root it installs what is missing
+# with apt-get; otherwise it prints the one apt-get line to run and exits 1.
+#
+#   --bench     also the packages `make bench` compares against
+#   --if-root   never fail: install when root, otherwise only say what is missing
+set -u
+want=(gcc g++ make binutils jq libjemalloc-dev libjemalloc2 libjansson-dev
+      python3 perl sqlite3 bash clang)
+if_root=0
+for a in "$@"; do
+    case "$a" in
+    --bench) want+=(heaptrack libc-devtools hyperfine) ;;
+    --if-root) if_root=1 ;;
+    *) echo "usage: $0 [--bench] [--if-root]" >&2; exit 2 ;;
+    esac
+done
+missing=()
+for p in "${want[@]}"; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+    [ "$st" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "perfprobe: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || { echo "perfprobe: apt-get update failed" >&2; exit 1; }
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+        { echo "perfprobe: apt-get install ${missing[*]} failed" >&2; exit 1; }
+    exit 0
+fi
+echo "perfprobe: missing packages; run: sudo apt-get install ${missing[*]}" >&2
+[ $if_root = 1 ] && exit 0
+exit 1
