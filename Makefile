@@ -81,7 +81,7 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_LIB := shim/buf.c shim/mappings.c shim/options.c shim/os_linux.c
+UNIT_LIB := shim/buf.c shim/mappings.c shim/options.c shim/os_linux.c shim/counters.c
 $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (asan)")

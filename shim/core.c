@@ -176,6 +176,27 @@ static void fork_child(void)
     pp_in_hook = saved;
 }
 
+/* A relative PERFPROBE_OUTPUT is made absolute once, by the first process,
+ * so that descendants that change directory still write beside it. */
+static void absolute_output(void)
+{
+    static char entry[sizeof pp_opt.output + 32] = "PERFPROBE_OUTPUT=";
+    struct pp_buf b = {entry, 17, sizeof entry - 1};
+    char cwd[4096];
+    if (pp_opt.output[0] != '/') {
+        if (!getcwd(cwd, sizeof cwd))
+            return;
+        pp_buf_str(&b, cwd);
+        pp_buf_raw(&b, "/", 1);
+    }
+    pp_buf_str(&b, pp_opt.output);
+    if (b.len >= sizeof pp_opt.output + 16)
+        return;
+    entry[b.len] = 0;
+    memcpy(pp_opt.output, entry + 17, b.len - 17 + 1);
+    env_set(entry);
+}
+
 static void program_name(void)
 {
     const char *name = program_invocation_short_name;
@@ -200,8 +221,6 @@ __attribute__((constructor(101))) static void pp_init(void)
     pp_in_hook = 1;
 
     pp_resolve();
-    pp_options_load();
-    pp_counters_init();
     pp_state.pid = getpid();
     pp_state.ppid = getppid();
     program_name();
@@ -219,11 +238,16 @@ __attribute__((constructor(101))) static void pp_init(void)
     pp_state.is_root = root_pid == 0 || root_pid == (uint64_t)pp_state.pid;
     pp_state.root_pid = pp_state.is_root ? pp_state.pid : (pid_t)root_pid;
     pp_state.first_image = root == NULL;
-    if (pp_state.is_root && !root) {
+
+    /* descendants see the same settings: only the first process warns */
+    pp_options_load(pp_state.first_image);
+    pp_counters_init();
+    if (pp_state.first_image) {
         struct pp_buf b = {root_entry, 15, sizeof root_entry - 1};
         pp_buf_u64(&b, (uint64_t)pp_state.pid);
         root_entry[b.len] = 0;
         env_set(root_entry);
+        absolute_output();
     }
     if (!pp_opt.follow)
         unfollow();

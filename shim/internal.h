@@ -67,7 +67,7 @@ struct pp_options {
     int      signals;
 };
 extern struct pp_options pp_opt;
-void pp_options_load(void);
+void pp_options_load(int warn);     /* warn: print bad values on stderr */
 const char *pp_getenv(const char *name);
 
 struct pp_option_doc { const char *name, *def, *desc; };

@@ -137,13 +137,13 @@ static void bad(const struct row *r, const char *val, const char *why)
     pp_write_all(2, b.p, b.len);
 }
 
-static void apply(const struct row *r, const char *val, int is_default)
+static void apply(const struct row *r, const char *val, int quiet)
 {
     switch (r->kind) {
     case K_PATH: {
         size_t n = strlen(val);
         if (n == 0 || n >= sizeof pp_opt.output) {
-            if (!is_default)
+            if (!quiet)
                 bad(r, val, n ? "is too long" : "is empty");
             return;
         }
@@ -151,19 +151,19 @@ static void apply(const struct row *r, const char *val, int is_default)
         return;
     }
     case K_BOOL:
-        if (parse_bool(val, (int *)r->field) && !is_default)
+        if (parse_bool(val, (int *)r->field) && !quiet)
             bad(r, val, "is not a boolean (1/0, true/false, yes/no, on/off)");
         return;
     case K_UINT:
     case K_SIZE: {
         uint64_t v;
         if (parse_uint(val, r->kind == K_SIZE, &v)) {
-            if (!is_default)
+            if (!quiet)
                 bad(r, val, r->kind == K_SIZE ? "is not a size" : "is not a number");
             return;
         }
         if (v < r->min || v > r->max) {
-            if (!is_default)
+            if (!quiet)
                 bad(r, val, "is out of range");
             return;
         }
@@ -173,13 +173,13 @@ static void apply(const struct row *r, const char *val, int is_default)
     }
 }
 
-void pp_options_load(void)
+void pp_options_load(int warn)
 {
     for (size_t i = 0; i < NROWS; i++) {
         apply(&rows[i], rows[i].def, 1);
         const char *v = pp_getenv(rows[i].name);
         if (v)
-            apply(&rows[i], v, 0);
+            apply(&rows[i], v, !warn);
     }
 }
 

@@ -170,7 +170,8 @@ void pp_timeline_open(void)
         fd = open_file(pp_state.first_image ? O_TRUNC : O_EXCL);
     } while (fd < 0 && errno == EEXIST && ++copy < 1000);
     if (fd < 0) {
-        pp_warn("cannot write the timeline to '", path, "': ", strerror(errno));
+        if (pp_state.first_image)
+            pp_warn("cannot write the timeline to '", path, "': ", strerror(errno));
         path[0] = 0;
         return;
     }

@@ -1,0 +1,51 @@
+# lib.sh - helpers for the t*.sh test scripts (sourced).  Scripts run in an
+# empty scratch directory; $S is the shim, $T the test programs.
+set -u
+
+# Debian's own interpreter, not a version manager's wrapper script
+PY=/usr/bin/python3
+
+ok()   { echo "ok - $*"; }
+fail() { echo "FAIL - $*"; }
+
+# check DESC CMD...: ok when CMD succeeds
+check() {
+    local desc=$1; shift
+    if "$@"; then ok "$desc"; else fail "$desc"; fi
+}
+
+# eq DESC ACTUAL EXPECTED
+eq() {
+    if [ "$2" = "$3" ]; then ok "$1 ($2)"; else fail "$1: got '$2', expected '$3'"; fi
+}
+
+# within DESC ACTUAL EXPECTED PCT: |actual - expected| <= pct% of expected
+within() {
+    if awk -v a="$2" -v e="$3" -v p="$4" 'BEGIN { d = a - e; if (d < 0) d = -d;
+            exit !(a != "" && e != "" && e + 0 > 0 && d <= e * p / 100) }'; then
+        ok "$1 ($2 vs $3, within $4%)"
+    else
+        fail "$1: got '$2', expected '$3' within $4%"
+    fi
+}
+
+# le DESC A B: A <= B (integers)
+le() {
+    if [ -n "$2" ] && [ -n "$3" ] && [ "$2" -le "$3" ]; then ok "$1 ($2 <= $3)"
+    else fail "$1: '$2' is not <= '$3'"; fi
+}
+
+# traced OUT CMD...: run CMD under the shim, quietly, timeline in OUT
+traced() {
+    local out=$1; shift
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$out LD_PRELOAD=$S "$@"
+}
+
+# summary FILE KEY: a field of the summary line
+summary() { jq -r "select(.type == \"summary\") | .$2" "$1"; }
+
+# fact FILE KEY: a "key value" line a test program wrote
+fact() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+
+# valid_jsonl FILE: every line parses as a JSON object
+valid_jsonl() { jq -e -s 'length > 0 and all(.[]; type == "object")' "$1" >/dev/null; }

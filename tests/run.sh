@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# run.sh - runs every test: the unit tests (built with ASan and UBSan) and the
+# numbered shell scripts t*.sh, each under a generous timeout so that a hang
+# fails instead of stalling.  Each check prints "ok - ..." or "FAIL - ...";
+# the last line is "N passed, N failed".
+#
+#   bash tests/run.sh [PATTERN]     only scripts whose name contains PATTERN
+set -u
+cd "$(dirname "$0")/.."
+export PP_ROOT=$PWD
+export S=$PWD/build/libperfprobe.so T=$PWD/build/tests
+export TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/perfprobe-test.XXXXXX")
+trap 'rm -rf "$TMPROOT"' EXIT
+# settings from the caller's environment must not change what tests see
+for v in $(env | sed -n 's/^\(PERFPROBE_[A-Z_]*\)=.*/\1/p'); do unset "$v"; done
+unset LD_PRELOAD
+
+pattern=${1:-}
+passed=0 failed=0
+tally() {   # name, output file, exit status
+    local p f
+    p=$(grep -c '^ok - ' "$2")
+    f=$(grep -c '^FAIL - ' "$2")
+    if [ "$3" != 0 ] && [ "$f" = 0 ]; then
+        echo "FAIL - $1 exited with status $3"
+        f=1
+    fi
+    if [ "$p" = 0 ] && [ "$f" = 0 ]; then
+        echo "FAIL - $1 checked nothing"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+for u in build/unit/test_*; do
+    [ -x "$u" ] || continue
+    [ -n "$pattern" ] && [[ "$u" != *"$pattern"* ]] && continue
+    echo "# $u"
+    out=$TMPROOT/$(basename "$u").out
+    timeout 300 "$u" >"$out" 2>&1
+    rc=$?
+    grep -E '^(ok|FAIL) - |ERROR|runtime error' "$out"
+    tally "$u" "$out" $rc
+done
+
+for t in tests/t[0-9]*.sh; do
+    [ -n "$pattern" ] && [[ "$t" != *"$pattern"* ]] && continue
+    echo "# $t"
+    out=$TMPROOT/$(basename "$t").out
+    work=$TMPROOT/$(basename "$t" .sh)
+    mkdir -p "$work"
+    (cd "$work" && timeout 600 bash "$PP_ROOT/$t") >"$out" 2>&1
+    rc=$?
+    [ $rc = 124 ] && echo "FAIL - $t timed out" >>"$out"
+    grep -E '^(ok|FAIL) - |^#' "$out"
+    tally "$t" "$out" $rc
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

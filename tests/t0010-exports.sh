@@ -1,0 +1,16 @@
+# The library exports the interposed names and nothing else.
+. "$PP_ROOT/tests/lib.sh"
+
+expected="_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t
+_ZdaPvm _ZdaPvmSt11align_val_t _ZdlPv _ZdlPvRKSt9nothrow_t _ZdlPvSt11align_val_t
+_ZdlPvSt11align_val_tRKSt9nothrow_t _ZdlPvm _ZdlPvmSt11align_val_t _Znam _ZnamRKSt9nothrow_t
+_ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_t
+_ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dallocx exit free
+free_aligned_sized free_sized malloc mallocx memalign mmap mmap64 mremap munmap posix_memalign
+pvalloc rallocx realloc reallocarray sdallocx valloc xallocx"
+want=$(echo $expected | tr ' ' '\n' | sort)
+got=$(nm -D --defined-only "$S" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort)
+eq "exported symbols are exactly the hooks" "$(echo $got)" "$(echo $want)"
+# mallctl is deliberately absent (folly-style jemalloc detection)
+check "mallctl is not exported" bash -c "! nm -D --defined-only '$S' | grep -qw mallctl"
+check "no C++ runtime is linked" bash -c "! ldd '$S' | grep -q libstdc++"
