@@ -3,7 +3,7 @@
 # Targets:
 #   make              build/libperfprobe.so and build/perfprobe
 #   make test         every test; ends with "N passed, N failed"
-#   make bench        overhead ratios, measured side by side (docs/bench.md)
+#   make bench        overhead ratios, measured side by side (BENCH_ARGS=--quick)
 #   make demo         install missing packages if root, build, run the example
 #   make deps         install the Debian packages the tests and bench need
 #   make install      PREFIX=/usr/local DESTDIR= (library, CLI, header, .pc)
@@ -23,7 +23,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 BASE     := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP
 SHIMFLAGS := $(BASE) -fPIC -fvisibility=hidden -fexceptions \
              -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
-             -fno-builtin-free -ftls-model=initial-exec
+             -fno-builtin-free -ftls-model=initial-exec -flto
 ALL_CFLAGS = $(CFLAGS)
 
 ifeq ($(V),1)
@@ -42,7 +42,7 @@ TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all test bench demo deps install uninstall asan clean check-flags
+.PHONY: all test bench demo deps deps-quiet install uninstall asan clean check-flags
 
 all: $(B)/libperfprobe.so $(B)/perfprobe
 
@@ -61,7 +61,7 @@ $(B)/shim/%.o: shim/%.c $(B)/.flags
 
 $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -pthread -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl
+	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl
 
 $(B)/perfprobe: $(CLI_SRC) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@")
@@ -96,10 +96,19 @@ test: all $(TEST_PROGS) $(TEST_CXX) $(UNIT_BIN) $(B)/pp-options
 asan: $(UNIT_BIN)
 	$(Q)for t in $(UNIT_BIN); do $$t || exit 1; done
 
-bench: all $(B)/tests/churn
-	$(Q)bash bench/bench.sh
+$(B)/bench/churn: bench/churn.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE) -o $@ $<
 
-demo: deps-quiet all $(B)/tests/demo
+bench: all $(B)/bench/churn
+	$(Q)bash tools/install-deps.sh --bench --if-root
+	$(Q)/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
+
+$(B)/examples/demo: examples/demo.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE) -o $@ $<
+
+demo: deps-quiet all $(B)/examples/demo
 	$(Q)bash examples/demo.sh
 
 deps:

@@ -66,7 +66,7 @@ void pp_counters_init(void)
         exit_key_ok = 1;
 }
 
-static struct slot *slot_acquire(void)
+__attribute__((noinline)) static struct slot *slot_acquire(void)
 {
     for (struct slot *s = atomic_load(&slots); s; s = s->next) {
         int zero = 0;
@@ -90,11 +90,9 @@ static struct slot *slot_acquire(void)
     return &block[0];
 }
 
-static struct slot *self(void)
+__attribute__((noinline)) static struct slot *new_self(void)
 {
-    struct slot *s = my_slot;
-    if (PP_LIKELY(s != NULL))
-        return s;
+    struct slot *s;
     if (my_slot_dead)
         return NULL;
     s = slot_acquire();
@@ -106,7 +104,13 @@ static struct slot *self(void)
     return s;
 }
 
-static void fold(struct slot *s)
+static inline struct slot *self(void)
+{
+    struct slot *s = my_slot;
+    return PP_LIKELY(s != NULL) ? s : new_self();
+}
+
+__attribute__((noinline)) static void fold(struct slot *s)
 {
     int64_t d = LOAD(s->pending), m = LOAD(s->pending_max);
     STORE(s->pending, 0);
@@ -121,10 +125,10 @@ static inline void add(struct slot *s, int64_t d)
 {
     int64_t p = LOAD(s->pending) + d;
     STORE(s->pending, p);
-    if (p > LOAD(s->pending_max))
+    if (d > 0 && p > LOAD(s->pending_max))        /* only growth can peak */
         STORE(s->pending_max, p);
     int64_t lim = (int64_t)pp_opt.batch_bytes;
-    if (p >= lim || p <= -lim)
+    if (PP_UNLIKELY(p >= lim || p <= -lim))
         fold(s);
 }
 

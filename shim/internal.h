@@ -53,6 +53,9 @@ struct pp_real {
 };
 extern struct pp_real pp_real;
 void pp_resolve(void);
+/* usable size of a live block: the allocator's malloc_usable_size, or for
+ * glibc an equivalent that reads only the block's own header */
+size_t pp_usable(void *p);
 /* "glibc" or "jemalloc": which allocator the hooks forward to */
 const char *pp_allocator_name(void);
 

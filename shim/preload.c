@@ -34,7 +34,9 @@
 __thread int pp_in_hook PP_TLS;
 struct pp_real pp_real;
 
-static _Atomic int resolving, resolved;
+enum { UNRESOLVED, RESOLVING, READY };
+static _Atomic int state;
+static __thread int resolving_here PP_TLS;
 static int is_jemalloc;
 
 /* ---- bootstrap arena ------------------------------------------------------ */
@@ -64,6 +66,52 @@ static void *boot_aligned(size_t align, size_t n)
     return p ? (void *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1)) : NULL;
 }
 
+/* ---- usable size ---------------------------------------------------------- */
+
+/* glibc's malloc_usable_size reads the header of the *next* chunk (to see
+ * whether this one is in use), a cache miss on the allocation path that
+ * costs more than everything else the shim does.  The size of an in-use
+ * chunk is in the word just before the block: usable bytes are the chunk
+ * size less one header word, or two when the chunk was mmapped.  This is
+ * used only when the allocator is glibc's and a self-test at start-up
+ * agrees with the real function on blocks of every kind. */
+static size_t glibc_usable(void *p)
+{
+    size_t word = ((size_t *)p)[-1];
+    return (word & ~(size_t)7) - ((word & 2) ? 16 : 8);
+}
+
+static int usable_is_glibc;
+
+static inline size_t usable(void *p)
+{
+    return PP_LIKELY(usable_is_glibc) ? glibc_usable(p) : pp_real.usable(p);
+}
+
+size_t pp_usable(void *p)
+{
+    return usable(p);
+}
+
+static void choose_usable(void)
+{
+    static const size_t sizes[] = {1, 24, 25, 100, 1000, 4096, 70000, 200000, 5 << 20};
+    void *blocks[sizeof sizes / sizeof *sizes];
+    int agree = !is_jemalloc && pp_real.usable;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        blocks[i] = pp_real.malloc(sizes[i]);
+        if (!blocks[i] || glibc_usable(blocks[i]) != pp_real.usable(blocks[i]))
+            agree = 0;
+    }
+    void *al = NULL;
+    if (pp_real.posix_memalign(&al, 4096, 10000) != 0 || glibc_usable(al) != pp_real.usable(al))
+        agree = 0;
+    pp_real.free(al);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        pp_real.free(blocks[i]);
+    usable_is_glibc = agree;
+}
+
 /* ---- resolution ----------------------------------------------------------- */
 
 #define RESOLVE(field, name) (*(void **)&pp_real.field = dlsym(RTLD_NEXT, name))
@@ -78,14 +126,15 @@ static int same_object(void *a, void *b)
 
 void pp_resolve(void)
 {
-    int expected = 0;
-    if (atomic_load(&resolved))
+    int expected = UNRESOLVED;
+    if (atomic_load(&state) == READY || resolving_here)
         return;
-    if (!atomic_compare_exchange_strong(&resolving, &expected, 1)) {
-        while (!atomic_load(&resolved))     /* another thread is at it */
+    if (!atomic_compare_exchange_strong(&state, &expected, RESOLVING)) {
+        while (atomic_load(&state) != READY)     /* another thread is at it */
             ;
         return;
     }
+    resolving_here = 1;
     RESOLVE(malloc, "malloc");
     RESOLVE(free, "free");
     RESOLVE(calloc, "calloc");
@@ -110,8 +159,9 @@ void pp_resolve(void)
     } else {
         pp_real.mallocx = NULL;
     }
-    atomic_store(&resolved, 1);
-    atomic_store(&resolving, 0);
+    choose_usable();
+    resolving_here = 0;
+    atomic_store(&state, READY);
 }
 
 const char *pp_allocator_name(void)
@@ -119,10 +169,20 @@ const char *pp_allocator_name(void)
     return is_jemalloc ? "jemalloc" : "glibc";
 }
 
+static inline int ready(void)
+{
+    return atomic_load_explicit(&state, memory_order_relaxed) == READY;
+}
+
+static inline int in_bootstrap(void)
+{
+    return atomic_load_explicit(&state, memory_order_relaxed) == RESOLVING;
+}
+
 /* The common prologue: resolve on first use; nested calls pass through. */
 #define ENTER_OR(passthrough)                                           \
     do {                                                                \
-        if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed))) \
+        if (PP_UNLIKELY(!ready()))                                      \
             pp_resolve();                                               \
         if (pp_in_hook)                                                 \
             return passthrough;                                         \
@@ -130,38 +190,36 @@ const char *pp_allocator_name(void)
     } while (0)
 #define LEAVE() (pp_in_hook = 0)
 
-static inline int in_bootstrap(void)
-{
-    return atomic_load_explicit(&resolving, memory_order_relaxed) &&
-           !atomic_load_explicit(&resolved, memory_order_relaxed);
-}
-
 /* ---- the malloc family ---------------------------------------------------- */
 
-PP_EXPORT void *malloc(size_t n)
+/* flatten: with -flto the counting code is inlined into the hottest hooks */
+PP_EXPORT __attribute__((flatten)) void *malloc(size_t n)
 {
-    if (PP_UNLIKELY(in_bootstrap()))
-        return boot_alloc(n);
+    if (PP_UNLIKELY(!ready())) {
+        if (in_bootstrap())
+            return boot_alloc(n);
+        pp_resolve();
+    }
     ENTER_OR(pp_real.malloc(n));
     void *p = pp_real.malloc(n);
     if (p)
-        pp_count_alloc(pp_real.usable(p));
+        pp_count_alloc(usable(p));
     LEAVE();
     return p;
 }
 
-PP_EXPORT void free(void *p)
+PP_EXPORT __attribute__((flatten)) void free(void *p)
 {
     if (!p || PP_UNLIKELY(is_boot(p)))
         return;
-    if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed)))
+    if (PP_UNLIKELY(!ready()))
         pp_resolve();
     if (pp_in_hook) {
         pp_real.free(p);
         return;
     }
     pp_in_hook = 1;
-    pp_count_free(pp_real.usable(p));
+    pp_count_free(usable(p));
     pp_real.free(p);
     LEAVE();
 }
@@ -176,7 +234,7 @@ PP_EXPORT void *calloc(size_t n, size_t size)
     ENTER_OR(pp_real.calloc(n, size));
     void *p = pp_real.calloc(n, size);
     if (p)
-        pp_count_alloc(pp_real.usable(p));
+        pp_count_alloc(usable(p));
     LEAVE();
     return p;
 }
@@ -195,13 +253,13 @@ PP_EXPORT void *realloc(void *p, size_t n)
     if (PP_UNLIKELY(in_bootstrap()))
         return p ? NULL : boot_alloc(n);
     ENTER_OR(pp_real.realloc(p, n));
-    size_t old = p ? pp_real.usable(p) : 0;
+    size_t old = p ? usable(p) : 0;
     void *q = pp_real.realloc(p, n);
     if (!p) {
         if (q)
-            pp_count_alloc(pp_real.usable(q));
+            pp_count_alloc(usable(q));
     } else if (q) {
-        pp_count_realloc(old, pp_real.usable(q));
+        pp_count_realloc(old, usable(q));
     } else if (n == 0) {
         pp_count_free(old);              /* realloc(p, 0) freed p */
     }
@@ -225,7 +283,7 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     ENTER_OR(pp_real.posix_memalign(out, align, n));
     int rc = pp_real.posix_memalign(out, align, n);
     if (rc == 0 && *out)
-        pp_count_alloc(pp_real.usable(*out));
+        pp_count_alloc(usable(*out));
     LEAVE();
     return rc;
 }
@@ -238,7 +296,7 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         ENTER_OR(pp_real.name args);                                    \
         void *p = pp_real.name args;                                    \
         if (p)                                                          \
-            pp_count_alloc(pp_real.usable(p));                          \
+            pp_count_alloc(usable(p));                          \
         LEAVE();                                                        \
         return p;                                                       \
     }
@@ -287,7 +345,7 @@ static size_t flag_align(int flags)
 
 PP_EXPORT void *mallocx(size_t size, int flags)
 {
-    if (PP_UNLIKELY(!atomic_load(&resolved)))
+    if (PP_UNLIKELY(!ready()))
         pp_resolve();
     if (!pp_real.mallocx) {                       /* no jemalloc: emulate */
         size_t a = flag_align(flags);
@@ -299,17 +357,17 @@ PP_EXPORT void *mallocx(size_t size, int flags)
     ENTER_OR(pp_real.mallocx(size, flags));
     void *p = pp_real.mallocx(size, flags);
     if (p)
-        pp_count_alloc(pp_real.usable(p));
+        pp_count_alloc(usable(p));
     LEAVE();
     return p;
 }
 
 PP_EXPORT void *rallocx(void *p, size_t size, int flags)
 {
-    if (PP_UNLIKELY(!atomic_load(&resolved)))
+    if (PP_UNLIKELY(!ready()))
         pp_resolve();
     if (!pp_real.mallocx) {
-        size_t a = flag_align(flags), old = pp_real.usable(p);
+        size_t a = flag_align(flags), old = usable(p);
         void *q;
         if (a > 16) {
             q = memalign(a, size);
@@ -325,22 +383,22 @@ PP_EXPORT void *rallocx(void *p, size_t size, int flags)
         return q;
     }
     ENTER_OR(pp_real.rallocx(p, size, flags));
-    size_t old = pp_real.usable(p);
+    size_t old = usable(p);
     void *q = pp_real.rallocx(p, size, flags);
     if (q)
-        pp_count_realloc(old, pp_real.usable(q));
+        pp_count_realloc(old, usable(q));
     LEAVE();
     return q;
 }
 
 PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
 {
-    if (PP_UNLIKELY(!atomic_load(&resolved)))
+    if (PP_UNLIKELY(!ready()))
         pp_resolve();
     if (!pp_real.mallocx)               /* cannot resize in place: report the size */
-        return pp_real.usable(p);
+        return usable(p);
     ENTER_OR(pp_real.xallocx(p, size, extra, flags));
-    size_t old = pp_real.usable(p);
+    size_t old = usable(p);
     size_t now = pp_real.xallocx(p, size, extra, flags);
     if (now != old)
         pp_count_realloc(old, now);
@@ -350,7 +408,7 @@ PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
 
 PP_EXPORT void dallocx(void *p, int flags)
 {
-    if (PP_UNLIKELY(!atomic_load(&resolved)))
+    if (PP_UNLIKELY(!ready()))
         pp_resolve();
     if (!pp_real.mallocx) {
         free(p);
@@ -361,14 +419,14 @@ PP_EXPORT void dallocx(void *p, int flags)
         return;
     }
     pp_in_hook = 1;
-    pp_count_free(pp_real.usable(p));
+    pp_count_free(usable(p));
     pp_real.dallocx(p, flags);
     LEAVE();
 }
 
 PP_EXPORT void sdallocx(void *p, size_t size, int flags)
 {
-    if (PP_UNLIKELY(!atomic_load(&resolved)))
+    if (PP_UNLIKELY(!ready()))
         pp_resolve();
     if (!pp_real.mallocx) {
         free(p);
@@ -379,7 +437,7 @@ PP_EXPORT void sdallocx(void *p, size_t size, int flags)
         return;
     }
     pp_in_hook = 1;
-    pp_count_free(pp_real.usable(p));
+    pp_count_free(usable(p));
     pp_real.sdallocx(p, size, flags);
     LEAVE();
 }
@@ -398,7 +456,7 @@ static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 
 PP_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed))) {
+    if (PP_UNLIKELY(!ready())) {
         if (in_bootstrap())
             return raw_mmap(addr, len, prot, flags, fd, off);
         pp_resolve();
@@ -417,7 +475,7 @@ PP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 PP_EXPORT int munmap(void *addr, size_t len)
 {
-    if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed))) {
+    if (PP_UNLIKELY(!ready())) {
         if (in_bootstrap())
             return (int)syscall(SYS_munmap, addr, len);
         pp_resolve();
@@ -441,7 +499,7 @@ PP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         target = va_arg(ap, void *);
         va_end(ap);
     }
-    if (PP_UNLIKELY(!atomic_load_explicit(&resolved, memory_order_relaxed)))
+    if (PP_UNLIKELY(!ready()))
         pp_resolve();
     void *p = pp_real.mremap(old, old_len, new_len, flags, target);
     if (p != MAP_FAILED)

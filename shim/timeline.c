@@ -178,13 +178,16 @@ void pp_timeline_open(void)
     header();
 }
 
-/* the compact sample line; keys are short because it is the bulk of the file */
+/* The compact sample line; keys are short because it is the bulk of the
+ * file, and "hwm" appears only when the high-water mark moved since the
+ * previous sample line (readers carry the last value forward). */
 static void sample_line(struct pp_buf *b, const struct pp_sample *s)
 {
     pp_buf_str(b, "{\"type\":\"sample\"");
     key_s(b, "t_s", s->t_ns, 4);
     key_u64(b, "rss", s->proc.rss);
-    key_u64(b, "hwm", s->proc.hwm);
+    if (!have_last || s->proc.hwm != last.proc.hwm)
+        key_u64(b, "hwm", s->proc.hwm);
     key_i64(b, "heap", s->heap.bytes);
     key_i64(b, "heap_max", s->heap.window_peak);
     key_u64(b, "anon", s->maps.anon);

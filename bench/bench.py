@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""bench.py - perfprobe's overhead, measured side by side in one run.
+
+Every configuration of a workload is run in turn, round after round
+(interleaved, so that a noisy neighbour slows all of them alike), and the
+median wall time of each is divided by the median of the bare run.  Also
+measured: the shim's own resident memory (peak RSS with the shim minus
+without, on the same workload) and how fast the timeline grows.
+
+Usage: bench/bench.py [--rounds N] [--quick]
+"""
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIM = os.path.join(ROOT, "build", "libperfprobe.so")
+CHURN = os.path.join(ROOT, "build", "bench", "churn")
+PY = "/usr/bin/python3"
+TMP = tempfile.mkdtemp(prefix="perfprobe-bench.")
+
+
+def env_with(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PERFPROBE_") and k != "LD_PRELOAD"}
+    env.update(extra)
+    return env
+
+
+def wrappers():
+    """name -> (argv prefix, env) for each way of running a program."""
+    w = {
+        "bare": ([], env_with()),
+        "perfprobe": ([], env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1",
+                                   PERFPROBE_OUTPUT=os.path.join(TMP, "pp.%p.jsonl"))),
+    }
+    if shutil.which("heaptrack"):
+        w["heaptrack"] = (["heaptrack", "-o", os.path.join(TMP, "ht")], env_with())
+    if shutil.which("memusage"):
+        w["memusage"] = (["memusage", "--data=" + os.path.join(TMP, "mu.dat")], env_with())
+    return w
+
+
+def run_once(argv, env):
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dt = time.perf_counter() - t0
+    if r.returncode != 0:
+        sys.exit(f"bench: {' '.join(argv)} exited with {r.returncode}")
+    return dt
+
+
+def compare(title, cmd, names, rounds):
+    ws = wrappers()
+    names = [n for n in names if n in ws]
+    times = {n: [] for n in names}
+    for _ in range(rounds):
+        for n in names:
+            prefix, env = ws[n]
+            times[n].append(run_once(prefix + cmd, env))
+    base = statistics.median(times["bare"])
+    print(f"\n{title}\n  {'':<11}{'median s':>10}{'ratio':>9}   ({rounds} interleaved rounds)")
+    ratios = {}
+    for n in names:
+        m = statistics.median(times[n])
+        ratios[n] = m / base
+        print(f"  {n:<11}{m:>10.4f}{m / base:>8.2f}x")
+    return ratios
+
+
+def peak_rss_kib(argv, env):
+    """Peak RSS of one child, from a fresh helper so the maximum is its own."""
+    code = ("import resource, subprocess, sys\n"
+            "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([PY, "-c", code] + argv, env=env, capture_output=True, text=True)
+    return int(out.stdout.strip())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=11)
+    ap.add_argument("--quick", action="store_true", help="fewer rounds, shorter runs")
+    a = ap.parse_args()
+    rounds = 3 if a.quick else a.rounds
+    n = 2_000_000 if a.quick else 5_000_000
+    all4 = ["bare", "perfprobe", "heaptrack", "memusage"]
+    print(f"perfprobe bench: {os.cpu_count()} cpus, {rounds} rounds, medians")
+
+    r1 = compare(f"malloc/free churn, 1 thread, {n:,} ops", [CHURN, "1", str(n)], all4, rounds)
+    r2 = compare(f"malloc/free churn, 2 threads, {n:,} ops each",
+                 [CHURN, "2", str(n)], all4, rounds)
+    real = {}
+    progs = {
+        "python3": [PY, "-c", "import json; d=[{'k': i, 'v': str(i)} for i in range(300000)];"
+                    "s=json.dumps(d); json.loads(s)"],
+        "perl": ["perl", "-e", "my %h; $h{$_} = 'x' x ($_ % 200) for 1..400000; "
+                 "my $n = 0; $n += length($h{$_}) for keys %h; print $n"],
+        "sqlite3": ["sqlite3", ":memory:", "create table t(x, y); with recursive c(i) as "
+                    "(select 1 union all select i+1 from c where i < 300000) insert into t "
+                    "select i, hex(randomblob(16)) from c; create index ti on t(y); "
+                    "select count(*) from t;"],
+    }
+    for name, cmd in progs.items():
+        if shutil.which(cmd[0]):
+            real[name] = compare(f"real program: {name}", cmd, ["bare", "perfprobe"], rounds)
+
+    # the shim's own memory: same workload, peak RSS with and without
+    secs = 5 if a.quick else 20
+    ws = wrappers()
+    cmd = [CHURN, "2", "-s", str(secs)]
+    bare_kib = peak_rss_kib(cmd, ws["bare"][1])
+    shim_kib = peak_rss_kib(cmd, ws["perfprobe"][1])
+    print(f"\nshim's own memory ({secs} s of 2-thread churn): peak RSS {shim_kib} KiB "
+          f"with, {bare_kib} KiB without: {(shim_kib - bare_kib) / 1024:+.2f} MiB")
+
+    # timeline growth at the default interval, on a heap that never rests
+    growth = {}
+    for name, run in (("churn", cmd), ("sleep", ["sleep", str(secs)])):
+        out = os.path.join(TMP, f"growth-{name}.jsonl")
+        subprocess.run(run, env=env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1",
+                                         PERFPROBE_OUTPUT=out),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        size = os.path.getsize(out)
+        growth[name] = size / secs * 60 / 1e6
+        print(f"timeline growth, {name} for {secs} s at 10 ms: {size:,} bytes = "
+              f"{growth[name]:.2f} MB/minute")
+
+    print("\nsummary (goal in brackets)")
+    print(f"  churn 1 thread   perfprobe {r1['perfprobe']:.2f}x [<= 1.20]"
+          + (f"   heaptrack {r1['heaptrack']:.1f}x" if "heaptrack" in r1 else "")
+          + (f"   memusage {r1['memusage']:.2f}x" if "memusage" in r1 else ""))
+    print(f"  churn 2 threads  perfprobe {r2['perfprobe']:.2f}x [<= 1.30]"
+          + (f"   heaptrack {r2['heaptrack']:.1f}x" if "heaptrack" in r2 else "")
+          + (f"   memusage {r2['memusage']:.2f}x" if "memusage" in r2 else ""))
+    for name, r in real.items():
+        print(f"  {name:<16} perfprobe {r['perfprobe']:.2f}x [<= 1.05]")
+    print(f"  shim memory      {(shim_kib - bare_kib) / 1024:+.2f} MiB [< 16]")
+    print(f"  timeline         {growth['churn']:.2f} MB/minute busy, "
+          f"{growth['sleep']:.3f} idle [< 1]")
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# demo.sh - what `make demo` shows: the example program run under the shim,
+# the table it prints at exit, and the timeline file it leaves.
+set -eu
+cd "$(dirname "$0")/.."
+out=build/demo.jsonl
+echo "\$ build/perfprobe run -o $out -- build/examples/demo"
+build/perfprobe run -o "$out" -- build/examples/demo
+echo
+echo "The timeline, streamed while the program ran ($(wc -l < "$out") lines):"
+echo "\$ head -3 $out; tail -1 $out"
+head -3 "$out"
+echo "..."
+tail -1 "$out"
