@@ -58,6 +58,8 @@ void pp_resolve(void);
 size_t pp_usable(void *p);
 /* "glibc" or "jemalloc": which allocator the hooks forward to */
 const char *pp_allocator_name(void);
+/* "chunk-header" (glibc, read directly) or "malloc_usable_size" */
+const char *pp_usable_method(void);
 
 /* ---- options.c: every PERFPROBE_* setting -------------------------------- */
 

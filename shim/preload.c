@@ -25,6 +25,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -93,11 +94,17 @@ size_t pp_usable(void *p)
     return usable(p);
 }
 
+static int same_object(void *a, void *b);
+
 static void choose_usable(void)
 {
     static const size_t sizes[] = {1, 24, 25, 100, 1000, 4096, 70000, 200000, 5 << 20};
     void *blocks[sizeof sizes / sizeof *sizes];
-    int agree = !is_jemalloc && pp_real.usable;
+    /* only where malloc is libc's own: any other allocator's blocks have no
+     * glibc chunk header, and reading before one may fault */
+    if (!pp_real.usable || !same_object((void *)pp_real.malloc, (void *)gnu_get_libc_version))
+        return;
+    int agree = 1;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         blocks[i] = pp_real.malloc(sizes[i]);
         if (!blocks[i] || glibc_usable(blocks[i]) != pp_real.usable(blocks[i]))
@@ -167,6 +174,11 @@ void pp_resolve(void)
 const char *pp_allocator_name(void)
 {
     return is_jemalloc ? "jemalloc" : "glibc";
+}
+
+const char *pp_usable_method(void)
+{
+    return usable_is_glibc ? "chunk-header" : "malloc_usable_size";
 }
 
 static inline int ready(void)

@@ -155,6 +155,8 @@ static void header(void)
     key_u64(&b, "page_size", (uint64_t)sysconf(_SC_PAGESIZE));
     pp_buf_key(&b, "allocator");
     pp_buf_json_str(&b, pp_allocator_name(), 32);
+    pp_buf_key(&b, "usable_size");
+    pp_buf_json_str(&b, pp_usable_method(), 32);
     pp_buf_raw(&b, "}", 1);
     emit(&b);
 }

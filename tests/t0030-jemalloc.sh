@@ -6,6 +6,13 @@ JE=$(ldconfig -p | awk '/libjemalloc.so.2 /{print $NF; exit}')
 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=p.jsonl LD_PRELOAD="$S $JE" "$T/jemalloc_stats" p.facts
 eq "preloaded jemalloc: exit status" $? 0
 eq "preloaded jemalloc: header names the allocator" "$(head -1 p.jsonl | jq -r .allocator)" jemalloc
+eq "preloaded jemalloc: sizes come from malloc_usable_size" "$(head -1 p.jsonl | jq -r .usable_size)" \
+    malloc_usable_size
+# the glibc chunk-header shortcut must never read before a jemalloc block
+for i in $(seq 1 200); do
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=r.jsonl LD_PRELOAD="$S $JE" /bin/true || { echo "run $i: $?"; break; }
+done > crash.txt 2>&1
+eq "preloaded jemalloc: 200 start-ups without a crash" "$(cat crash.txt)" ""
 within "preloaded jemalloc: peak_heap_bytes vs stats.allocated" \
     "$(summary p.jsonl peak_heap_bytes)" "$(fact p.facts allocated)" 1
 
