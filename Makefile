@@ -34,7 +34,7 @@ endif
 
 SHIM_SRC := shim/preload.c shim/cxx.c shim/counters.c shim/mappings.c \
             shim/options.c shim/os_linux.c shim/buf.c shim/sampler.c \
-            shim/timeline.c shim/report.c shim/core.c
+            shim/timeline.c shim/report.c shim/core.c shim/probe.c shim/region.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC  := tools/perfprobe.c
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))

@@ -152,3 +152,34 @@ void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n)
         pp_buf_raw(b, " ", 1);
     pp_buf_raw(b, s, n);
 }
+
+void pp_buf_double(struct pp_buf *b, double v)
+{
+    if (v != v || v > 1.7e308 || v < -1.7e308) {
+        pp_buf_str(b, "null");
+        return;
+    }
+    double mag = v < 0 ? -v : v;
+    if (mag != 0 && (mag >= 1e15 || mag < 1e-4)) {
+        int e = 0;
+        while (mag >= 10) { mag /= 10; e++; }
+        while (mag < 1) { mag *= 10; e--; }
+        int64_t digits = (int64_t)(mag * 100000 + 0.5);     /* 6 significant */
+        if (digits >= 1000000) { digits /= 10; e++; }
+        if (v < 0)
+            pp_buf_raw(b, "-", 1);
+        pp_buf_fixed(b, digits, 5, 5);
+        pp_buf_raw(b, "e", 1);
+        pp_buf_i64(b, e);
+        return;
+    }
+    int64_t micro = (int64_t)(v * 1e6 + (v < 0 ? -0.5 : 0.5));
+    char tmp[48];
+    struct pp_buf t = {tmp, 0, sizeof tmp};
+    pp_buf_fixed(&t, micro, 6, 6);
+    while (t.len > 1 && tmp[t.len - 1] == '0')             /* trim 1.500000 -> 1.5 */
+        t.len--;
+    if (tmp[t.len - 1] == '.')
+        t.len--;
+    pp_buf_raw(b, tmp, t.len);
+}

@@ -145,6 +145,7 @@ static void start_recording(void)
 
 static void fork_prepare(void)
 {
+    pp_probe_lock();
     pp_timeline_lock();
     pp_map_lock();
 }
@@ -153,6 +154,7 @@ static void fork_parent(void)
 {
     pp_map_unlock();
     pp_timeline_unlock();
+    pp_probe_unlock();
 }
 
 static void fork_child(void)
@@ -160,17 +162,21 @@ static void fork_child(void)
     int saved = pp_in_hook;
     pp_in_hook = 1;
     pp_map_after_fork_child();
+    pp_tid_forget();
     pp_state.ppid = pp_state.pid;
     pp_state.pid = getpid();
     pp_state.is_root = 0;
     pp_state.first_image = 0;
     atomic_store(&finished, 0);
     pp_counters_after_fork_child();
-    pp_proc_reopen();
+    pp_region_after_fork_child();
+    pp_proc_after_fork();
     pp_state.start_ns = pp_now_ns();
     pp_state.start_unix_ns = pp_unix_ns();
     pp_timeline_after_fork_child();
     pp_sample_take(&pp_state.first, PP_SAMPLE_RESET);
+    pp_probe_after_fork_child();
+    pp_probe_unlock();
     pp_timeline_sample(&pp_state.first, 1);
     pp_sampler_start();
     pp_in_hook = saved;
@@ -242,6 +248,7 @@ __attribute__((constructor(101))) static void pp_init(void)
     /* descendants see the same settings: only the first process warns */
     pp_options_load(pp_state.first_image);
     pp_counters_init();
+    pp_region_init();
     if (pp_state.first_image) {
         struct pp_buf b = {root_entry, 15, sizeof root_entry - 1};
         pp_buf_u64(&b, (uint64_t)pp_state.pid);
@@ -300,7 +307,7 @@ __attribute__((destructor)) static void pp_fini(void)
 PP_EXPORT void exit(int status)
 {
     static _Atomic pid_t exiting;
-    pid_t me = gettid(), none = 0;
+    pid_t me = pp_tid(), none = 0;
     void (*real_exit)(int) = (void (*)(int))dlsym(RTLD_NEXT, "exit");
     if (!atomic_compare_exchange_strong(&exiting, &none, me) && none != me)
         for (;;)

@@ -33,7 +33,7 @@ struct slot {
 } __attribute__((aligned(64)));    /* one cache line each: no false sharing */
 
 static _Atomic(struct slot *) slots;
-static _Atomic int64_t g_heap, g_peak, g_window_peak;
+static _Atomic int64_t g_heap, g_peak, g_window_peak[PP_WINDOWS];
 /* calls made by threads whose slot is gone (late thread-exit frees) */
 static _Atomic uint64_t g_allocs, g_frees, g_reallocs;
 
@@ -118,7 +118,8 @@ __attribute__((noinline)) static void fold(struct slot *s)
     int64_t before = atomic_fetch_add_explicit(&g_heap, d, memory_order_relaxed);
     int64_t cand = before + (m > 0 ? m : 0);
     raise_max(&g_peak, cand);
-    raise_max(&g_window_peak, cand);
+    for (int w = 0; w < PP_WINDOWS; w++)
+        raise_max(&g_window_peak[w], cand);
 }
 
 static inline void add(struct slot *s, int64_t d)
@@ -137,7 +138,8 @@ static void add_global(int64_t d)
 {
     int64_t before = atomic_fetch_add(&g_heap, d);
     raise_max(&g_peak, before + d);
-    raise_max(&g_window_peak, before + d);
+    for (int w = 0; w < PP_WINDOWS; w++)
+        raise_max(&g_window_peak[w], before + d);
 }
 
 void pp_count_alloc(size_t usable)
@@ -195,7 +197,7 @@ void pp_counters_thread_exit(void)
     STORE(s->in_use, 0);     /* counts stay in the slot for the totals */
 }
 
-void pp_counters_read(struct pp_heap *out, int reset_window)
+void pp_counters_read(struct pp_heap *out, int window, int reset)
 {
     int64_t pending = 0;
     uint64_t a = LOAD(g_allocs), f = LOAD(g_frees), r = LOAD(g_reallocs);
@@ -207,12 +209,13 @@ void pp_counters_read(struct pp_heap *out, int reset_window)
     }
     int64_t bytes = LOAD(g_heap) + pending;
     raise_max(&g_peak, bytes);
-    raise_max(&g_window_peak, bytes);
+    for (int w = 0; w < PP_WINDOWS; w++)
+        raise_max(&g_window_peak[w], bytes);
     out->bytes = bytes;
     out->peak = LOAD(g_peak);
-    out->window_peak = reset_window
-        ? atomic_exchange_explicit(&g_window_peak, bytes, memory_order_relaxed)
-        : LOAD(g_window_peak);
+    out->window_peak = reset
+        ? atomic_exchange_explicit(&g_window_peak[window], bytes, memory_order_relaxed)
+        : LOAD(g_window_peak[window]);
     if (out->window_peak < bytes)
         out->window_peak = bytes;
     out->allocs = a;
@@ -239,5 +242,6 @@ void pp_counters_after_fork_child(void)
     STORE(g_reallocs, 0);
     int64_t now = LOAD(g_heap);
     STORE(g_peak, now);
-    STORE(g_window_peak, now);
+    for (int w = 0; w < PP_WINDOWS; w++)
+        STORE(g_window_peak[w], now);
 }

@@ -70,6 +70,7 @@ struct pp_options {
     int      follow;
     uint64_t batch_bytes;
     int      signals;
+    int      hwm;
 };
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values on stderr */
@@ -92,9 +93,14 @@ struct pp_proc {
     uint64_t rss_anon, rss_file, rss_shmem;
 };
 int  pp_proc_read(struct pp_proc *out);          /* 0 on success */
-void pp_proc_reopen(void);                       /* after fork */
+void pp_proc_reopen(void);
+uint64_t pp_proc_rss(void);                      /* statm: cheap */
+int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
+void pp_proc_after_fork(void);                   /* reopen every /proc/self file */
 
-struct pp_cpu { uint64_t user_ns, sys_ns, minflt, majflt; };
+/* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is
+ * the peak since the reset (see probe.c for when it can be trusted) */
+struct pp_cpu { uint64_t user_ns, sys_ns, minflt, majflt, maxrss; };
 void pp_cpu_read(struct pp_cpu *out);
 
 /* ---- buf.c: JSON and text formatting into fixed buffers ------------------- */
@@ -112,8 +118,15 @@ void pp_buf_fixed(struct pp_buf *b, int64_t v, unsigned scale, unsigned decimals
 void pp_buf_json_str(struct pp_buf *b, const char *s, size_t max_in);
 /* ,"key":  (no comma when the buffer ends with '{') */
 void pp_buf_key(struct pp_buf *b, const char *key);
+/* a double as JSON: up to 6 decimals, or 6 significant digits in
+ * exponent form for very large or small values; null when not finite */
+void pp_buf_double(struct pp_buf *b, double v);
 /* right-aligned text column helpers for the exit table */
 void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n);
+
+/* the calling thread's id, cached (reset in a forked child) */
+pid_t pp_tid(void);
+void pp_tid_forget(void);
 
 /* ---- counters.c: heap bytes and call counts ------------------------------- */
 
@@ -124,10 +137,13 @@ void pp_count_realloc(size_t old_usable, size_t new_usable);
 struct pp_heap {
     int64_t  bytes;          /* live bytes handed out now */
     int64_t  peak;           /* peak since start */
-    int64_t  window_peak;    /* peak since the previous read with reset */
+    int64_t  window_peak;    /* peak since the window was last reset */
     uint64_t allocs, frees, reallocs;
 };
-void pp_counters_read(struct pp_heap *out, int reset_window);
+/* Peak windows: the sampler's (between samples) and the probes' (between
+ * probes) are reset independently. */
+enum { PP_WIN_SAMPLE, PP_WIN_PROBE, PP_WINDOWS };
+void pp_counters_read(struct pp_heap *out, int window, int reset);
 void pp_counters_flush_self(void);
 void pp_counters_thread_exit(void);
 void pp_counters_after_fork_child(void);
@@ -168,12 +184,50 @@ void pp_sample_take(struct pp_sample *s, int flags);
 void pp_sampler_start(void);
 void pp_sampler_stop(void);
 
+/* ---- probe.c: perf_probe, perf_counter ----------------------------------- */
+
+struct pp_probe_record {
+    const char *label;
+    uint64_t t_ns, dt_ns, overhead_ns;
+    uint64_t rss, rss_start, rss_last;
+    int64_t  heap, heap_start, heap_last, peak_heap;
+    uint64_t peak_rss;
+    int      peak_rss_exact;
+    uint64_t allocs, frees, user_ns, sys_ns;     /* since the previous probe */
+};
+uint64_t pp_probe_hwm_floor(void);       /* all-time peak RSS before HWM resets */
+void pp_probe_note_rss(uint64_t rss);    /* the sampler's RSS, for sampled peaks */
+void pp_probe_after_fork_child(void);
+void pp_probe_lock(void);
+void pp_probe_unlock(void);
+size_t pp_probe_count(size_t *dropped);
+size_t pp_probe_rows(size_t i, const char **label, uint64_t *t_ns, uint64_t *dt_ns,
+                     uint64_t *rss, int64_t *heap);
+
+/* ---- region.c: perf_region_begin/end, latency histograms ------------------ */
+
+struct pp_region_stats {
+    const char *name, *path;
+    int      depth;
+    uint64_t count;
+    double   total_ns, mean_ns, min_ns, max_ns, span_ns;
+    double   p50_ns, p90_ns, p95_ns, p99_ns, p999_ns;
+};
+/* Regions seen so far, merged over threads; i from 0; 0 when past the end. */
+int pp_region_stats(size_t i, struct pp_region_stats *out);
+size_t pp_region_count(void);
+void pp_region_init(void);
+void pp_region_thread_exit(void);
+void pp_region_after_fork_child(void);
+
 /* ---- timeline.c: the JSON Lines file ------------------------------------- */
 
 void pp_timeline_open(void);
 void pp_timeline_sample(const struct pp_sample *s, int force);
 void pp_timeline_signal(int signo);   /* from a signal handler: never waits */
 void pp_timeline_summary(const struct pp_sample *end);
+void pp_timeline_probe(const struct pp_probe_record *r);
+void pp_timeline_counter(const char *name, double value, uint64_t t_ns);
 const char *pp_timeline_path(void);               /* "" when none */
 uint64_t pp_timeline_samples(void);
 void pp_timeline_lock(void);

@@ -45,6 +45,10 @@ static const struct row rows[] = {
      "Per-thread heap bytes counted before they are folded into the global "
      "figure; bounds the error of the global heap peak (see docs/design.md). "
      "0 folds on every call."},
+    {"PERFPROBE_HWM", K_BOOL, "1", &pp_opt.hwm, 0, 1,
+     "At each probe, reset the kernel's RSS high-water mark (/proc/self/clear_refs) "
+     "so that the RSS peak between probes is exact. With 0 the peak is the highest "
+     "sampled RSS, probes are cheaper, and the program's VmHWM is left alone."},
     {"PERFPROBE_SIGNALS", K_BOOL, "1", &pp_opt.signals, 0, 1,
      "On SIGINT, SIGTERM, SIGHUP or SIGQUIT whose action is the default, write "
      "a last sample before the process dies of the signal."},

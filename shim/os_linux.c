@@ -8,6 +8,7 @@
  * us", as heaptrack notes), and the shim's own memory comes straight from
  * the mmap system call so that it never reaches the hooks.
  */
+#define _GNU_SOURCE
 #include "internal.h"
 
 #include <errno.h>
@@ -62,6 +63,20 @@ void *pp_os_map(size_t len)
 void pp_os_unmap(void *p, size_t len)
 {
     syscall(SYS_munmap, p, len);
+}
+
+static __thread pid_t tid_cache PP_TLS;
+
+pid_t pp_tid(void)
+{
+    if (PP_UNLIKELY(!tid_cache))
+        tid_cache = gettid();
+    return tid_cache;
+}
+
+void pp_tid_forget(void)
+{
+    tid_cache = 0;
 }
 
 /* ---- /proc/self/status ---------------------------------------------------- */
@@ -127,6 +142,64 @@ int pp_proc_read(struct pp_proc *out)
     return rc;
 }
 
+/* ---- cheap RSS and the high-water mark, for probes ------------------------ */
+
+static int statm_fd = -1, clear_refs_fd = -2;      /* -2: not opened yet */
+
+/* Resident bytes from /proc/self/statm: a fraction of the cost of status. */
+uint64_t pp_proc_rss(void)
+{
+    char text[128];
+    int saved = errno;
+    uint64_t pages = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (statm_fd < 0 || attempt > 0) {
+            if (statm_fd >= 0)
+                close(statm_fd);
+            statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        }
+        ssize_t n = statm_fd >= 0 ? pread(statm_fd, text, sizeof text - 1, 0) : -1;
+        if (n <= 0)
+            continue;
+        text[n] = 0;
+        const char *p = text;
+        while (*p >= '0' && *p <= '9')           /* size */
+            p++;
+        if (*p != ' ')
+            continue;                            /* not statm: fd was reused */
+        p++;
+        while (*p >= '0' && *p <= '9')
+            pages = pages * 10 + (uint64_t)(*p++ - '0');
+        break;
+    }
+    errno = saved;
+    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Reset the kernel's RSS high-water mark to the current RSS (write "5" to
+ * /proc/self/clear_refs, Linux 4.0+).  Returns -1 where not permitted. */
+int pp_proc_hwm_reset(void)
+{
+    int saved = errno, rc = -1;
+    if (clear_refs_fd == -2)
+        clear_refs_fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (clear_refs_fd >= 0 && write(clear_refs_fd, "5", 1) == 1)
+        rc = 0;
+    errno = saved;
+    return rc;
+}
+
+void pp_proc_after_fork(void)
+{
+    pp_proc_reopen();
+    if (statm_fd >= 0)
+        close(statm_fd);
+    statm_fd = -1;
+    if (clear_refs_fd >= 0)
+        close(clear_refs_fd);
+    clear_refs_fd = -2;
+}
+
 void pp_cpu_read(struct pp_cpu *out)
 {
     struct rusage ru;
@@ -139,6 +212,7 @@ void pp_cpu_read(struct pp_cpu *out)
                       (uint64_t)ru.ru_stime.tv_usec * 1000u;
         out->minflt = (uint64_t)ru.ru_minflt;
         out->majflt = (uint64_t)ru.ru_majflt;
+        out->maxrss = (uint64_t)ru.ru_maxrss * 1024;
     }
     errno = saved;
 }

@@ -1,10 +1,12 @@
 /*
  * report.c - the table printed on stderr when the program exits.
  *
- * Start, peak and end of the run for time, RSS, heap and mmap, in the
- * spirit of the PerformanceTracker table people already read, then one line
- * of CPU and call counts and where the timeline went.  Written with
- * write(2) from a stack buffer; sizes are MiB (2^20 bytes).
+ * The program's probes in the layout of the PerformanceTracker table people
+ * already read (time, step time, RSS, heap and their changes, a TOTAL row),
+ * then start, peak and end of the run for time, RSS, heap and mmap, the
+ * regions' latency percentiles, and one line of CPU and call counts and
+ * where the timeline went.  Written with write(2); sizes are MiB (2^20
+ * bytes).
  */
 #include "internal.h"
 
@@ -49,10 +51,145 @@ static void row(struct pp_buf *b, const char *name, int64_t t_ns, int64_t rss,
     pp_buf_raw(b, "\n", 1);
 }
 
+static void fmt_dmib(struct pp_buf *b, int64_t bytes)
+{
+    if (bytes >= 0)
+        pp_buf_raw(b, "+", 1);
+    fmt_mib(b, bytes);
+}
+
+/* "123 ns", "12.34 µs", "12.34 ms", "1.234 s" */
+static void fmt_dur(struct pp_buf *b, int64_t ns)
+{
+    if (ns < 1000) {
+        pp_buf_i64(b, ns);
+        pp_buf_str(b, " ns");
+    } else if (ns < 1000000) {
+        pp_buf_fixed(b, ns, 3, 2);
+        pp_buf_str(b, " \xc2\xb5s");
+    } else if (ns < 1000000000) {
+        pp_buf_fixed(b, ns / 1000, 3, 2);
+        pp_buf_str(b, " ms");
+    } else {
+        pp_buf_fixed(b, ns / 1000000, 3, 3);
+        pp_buf_str(b, " s");
+    }
+}
+
+static void fmt_count(struct pp_buf *b, int64_t n)
+{
+    pp_buf_i64(b, n);
+}
+
+/* width in columns of a UTF-8 string (µ and Δ are one column, two bytes) */
+static size_t cols(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+static void cell_u(struct pp_buf *b, size_t width, void (*fmt)(struct pp_buf *, int64_t), int64_t v)
+{
+    char tmp[48];
+    struct pp_buf t = {tmp, 0, sizeof tmp};
+    fmt(&t, v);
+    size_t c = cols(t.p, t.len);
+    for (; c < width; c++)
+        pp_buf_raw(b, " ", 1);
+    pp_buf_raw(b, t.p, t.len);
+}
+
+static void label_cell(struct pp_buf *b, const char *s, size_t width)
+{
+    size_t n = strlen(s), c = 0, i = 0;
+    for (; i < n && c < width - 1; i++)        /* cut on a character boundary */
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            c++;
+    while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
+        i++;
+    for (size_t k = 0; k < i; k++)             /* control characters as '?' */
+        pp_buf_raw(b, (unsigned char)s[k] < 0x20 ? "?" : s + k, 1);
+    for (c = cols(s, i); c < width; c++)
+        pp_buf_raw(b, " ", 1);
+}
+
+#define WIDE "------------------------------------------------------------------------------------------\n"
+
+static void probe_rows(struct pp_buf *b)
+{
+    size_t dropped, n = pp_probe_count(&dropped);
+    const char *label;
+    uint64_t t, dt, rss, last_rss = pp_state.first.proc.rss;
+    int64_t heap, last_heap = pp_state.first.heap.bytes;
+    if (n == 0)
+        return;
+    pp_buf_str(b, "Probe                     Time (s)     \xce\x94t (s)   RSS (MiB)  \xce\x94RSS (MiB)"
+                  "  Heap (MiB) \xce\x94Heap (MiB)\n" WIDE);
+    for (size_t i = 0; pp_probe_rows(i, &label, &t, &dt, &rss, &heap); i++) {
+        label_cell(b, label, 24);
+        cell_u(b, 10, fmt_secs, (int64_t)t);
+        cell_u(b, 11, fmt_secs, (int64_t)dt);
+        cell_u(b, 12, fmt_mib, (int64_t)rss);
+        cell_u(b, 12, fmt_dmib, (int64_t)(rss - last_rss));
+        cell_u(b, 12, fmt_mib, heap);
+        cell_u(b, 12, fmt_dmib, heap - last_heap);
+        pp_buf_raw(b, "\n", 1);
+        last_rss = rss;
+        last_heap = heap;
+    }
+    pp_buf_str(b, WIDE "TOTAL                   ");
+    cell_u(b, 10, fmt_secs, (int64_t)t);
+    pp_buf_pad(b, 11 + 12, "", 0);
+    cell_u(b, 12, fmt_dmib, (int64_t)(last_rss - pp_state.first.proc.rss));
+    pp_buf_pad(b, 12, "", 0);
+    cell_u(b, 12, fmt_dmib, last_heap - pp_state.first.heap.bytes);
+    pp_buf_raw(b, "\n", 1);
+    if (dropped) {
+        pp_buf_str(b, "(and ");
+        pp_buf_u64(b, dropped);
+        pp_buf_str(b, " more probes: see the timeline)\n");
+    }
+    pp_buf_str(b, WIDE);
+}
+
+static void region_rows(struct pp_buf *b)
+{
+    struct pp_region_stats st;
+    if (pp_region_count() == 0)
+        return;
+    pp_buf_str(b, "Region                       count        mean         p50         p99"
+                  "         max     per s\n" WIDE);
+    for (size_t i = 0; pp_region_stats(i, &st); i++) {
+        char name[64];
+        struct pp_buf nb = {name, 0, sizeof name - 1};
+        for (int d = 0; d < st.depth && d < 8; d++)
+            pp_buf_raw(&nb, "  ", 2);
+        pp_buf_str(&nb, st.name);
+        name[nb.len] = 0;
+        label_cell(b, name, 24);
+        cell_u(b, 10, fmt_count, (int64_t)st.count);
+        cell_u(b, 12, fmt_dur, (int64_t)st.mean_ns);
+        cell_u(b, 12, fmt_dur, (int64_t)st.p50_ns);
+        cell_u(b, 12, fmt_dur, (int64_t)st.p99_ns);
+        cell_u(b, 12, fmt_dur, (int64_t)st.max_ns);
+        cell_u(b, 10, fmt_count, st.span_ns > 0 ? (int64_t)((double)st.count * 1e9 / st.span_ns) : 0);
+        pp_buf_raw(b, "\n", 1);
+    }
+    pp_buf_str(b, WIDE);
+}
+
 void pp_report_table(const struct pp_sample *end)
 {
-    char out[4096];
-    struct pp_buf b = {out, 0, sizeof out};
+    size_t dropped, cap = 8192 + (pp_probe_count(&dropped) + pp_region_count()) * 160;
+    char small[8192];
+    char *out = cap > sizeof small ? pp_os_map(cap) : small;
+    if (!out) {
+        out = small;
+        cap = sizeof small;
+    }
+    struct pp_buf b = {out, 0, cap};
     const struct pp_sample *s0 = &pp_state.first;
 
     pp_buf_str(&b, "\n" RULE "perfprobe: ");
@@ -60,6 +197,7 @@ void pp_report_table(const struct pp_sample *end)
     pp_buf_str(&b, " (pid ");
     pp_buf_u64(&b, (uint64_t)pp_state.pid);
     pp_buf_str(&b, ")\n" RULE);
+    probe_rows(&b);
     pp_buf_str(&b, "                      Time (s)     RSS (MiB)   Heap (MiB)   mmap (MiB)\n");
     pp_buf_str(&b, LINE);
     row(&b, "start", (int64_t)s0->t_ns, (int64_t)s0->proc.rss, s0->heap.bytes,
@@ -68,6 +206,7 @@ void pp_report_table(const struct pp_sample *end)
     row(&b, "exit", (int64_t)end->t_ns, (int64_t)end->proc.rss, end->heap.bytes,
         (int64_t)(end->maps.anon + end->maps.file));
     pp_buf_str(&b, LINE);
+    region_rows(&b);
     pp_buf_str(&b, "CPU ");
     pp_buf_fixed(&b, (int64_t)end->cpu.user_ns, 9, 3);
     pp_buf_str(&b, " s user, ");

@@ -22,8 +22,12 @@ void pp_sample_take(struct pp_sample *s, int flags)
 {
     s->t_ns = pp_now_ns() - pp_state.start_ns;
     pp_proc_read(&s->proc);
+    uint64_t floor = pp_probe_hwm_floor();     /* probes reset the kernel's mark */
+    if (s->proc.hwm < floor)
+        s->proc.hwm = floor;
+    pp_probe_note_rss(s->proc.rss);
     pp_cpu_read(&s->cpu);
-    pp_counters_read(&s->heap, flags & PP_SAMPLE_RESET);
+    pp_counters_read(&s->heap, PP_WIN_SAMPLE, flags & PP_SAMPLE_RESET);
     pp_map_read(&s->maps, flags & PP_SAMPLE_RESET, flags & PP_SAMPLE_NONBLOCK);
 }
 

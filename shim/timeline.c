@@ -104,13 +104,45 @@ static int check_fd(void)
     return fd < 0 ? -1 : 0;
 }
 
-static void emit(struct pp_buf *b)
+/* Probe and counter lines wait here (under the lock) and go out with the
+ * next sample, summary or signal record, in the same write: a probe costs
+ * no system call of its own, and a killed process still has every probe
+ * taken before its last sample. */
+#define PENDING_CAP (256 * 1024)
+static char *pending;
+static size_t pending_len;
+
+static void flush_pending(void)
+{
+    if (pending_len && check_fd() == 0)
+        pp_write_all(fd, pending, pending_len);
+    pending_len = 0;
+}
+
+/* Add a finished line to the pending ones; 0 if the line was cut short. */
+static int queue(struct pp_buf *b)
 {
     pp_buf_raw(b, "\n", 1);
-    if (b->len == b->cap)              /* cut short: keep the line valid */
-        return;
-    if (check_fd() == 0)
+    if (b->len == b->cap)              /* cut short: keep the file valid */
+        return 0;
+    if (!pending && !(pending = pp_os_map(PENDING_CAP)))
+        pending_len = 0;
+    if (pending && pending_len + b->len > PENDING_CAP)
+        flush_pending();
+    if (pending && b->len <= PENDING_CAP) {
+        memcpy(pending + pending_len, b->p, b->len);
+        pending_len += b->len;
+    } else if (check_fd() == 0) {
         pp_write_all(fd, b->p, b->len);
+    }
+    return 1;
+}
+
+/* A line that goes out now, with whatever is pending before it. */
+static void emit(struct pp_buf *b)
+{
+    queue(b);
+    flush_pending();
 }
 
 /* ---- records -------------------------------------------------------------- */
@@ -223,6 +255,8 @@ void pp_timeline_sample(const struct pp_sample *s, int force)
         last_written_ns = s->t_ns;
         last = *s;
         have_last = 1;
+    } else if (pending_len) {
+        flush_pending();
     }
     pthread_mutex_unlock(&lock);
 }
@@ -250,9 +284,106 @@ void pp_timeline_signal(int signo)
     pthread_mutex_unlock(&lock);
 }
 
+#define LABEL_MAX 4096              /* input bytes of a label or name kept */
+static char big[8 * LABEL_MAX];     /* probe and counter lines, under the lock */
+
+void pp_timeline_probe(const struct pp_probe_record *r)
+{
+    pthread_mutex_lock(&lock);
+    if (!closed && fd >= 0) {
+        struct pp_buf b = {big, 0, sizeof big};
+        pp_buf_str(&b, "{\"type\":\"probe\"");
+        pp_buf_key(&b, "label");
+        pp_buf_json_str(&b, r->label, LABEL_MAX);
+        key_u64(&b, "thread", (uint64_t)pp_tid());
+        key_s(&b, "t_s", r->t_ns, 6);
+        key_s(&b, "dt_s", r->dt_ns, 6);
+        key_s(&b, "overhead_s", r->overhead_ns, 6);
+        key_u64(&b, "rss_bytes", r->rss);
+        key_i64(&b, "d_rss_start", (int64_t)(r->rss - r->rss_start));
+        key_i64(&b, "d_rss_last", (int64_t)(r->rss - r->rss_last));
+        key_i64(&b, "heap_bytes", r->heap);
+        key_i64(&b, "d_heap_start", r->heap - r->heap_start);
+        key_i64(&b, "d_heap_last", r->heap - r->heap_last);
+        key_i64(&b, "peak_heap_since_last", r->peak_heap);
+        key_u64(&b, "peak_rss_since_last", r->peak_rss);
+        pp_buf_key(&b, "peak_rss_source");
+        pp_buf_str(&b, r->peak_rss_exact ? "\"hwm\"" : "\"sampled\"");
+        key_u64(&b, "allocs_since_last", r->allocs);
+        key_u64(&b, "frees_since_last", r->frees);
+        key_s(&b, "cpu_user_s_since_last", r->user_ns, 6);
+        key_s(&b, "cpu_sys_s_since_last", r->sys_ns, 6);
+        pp_buf_raw(&b, "}", 1);
+        queue(&b);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void pp_timeline_counter(const char *name, double value, uint64_t t_ns)
+{
+    pthread_mutex_lock(&lock);
+    if (!closed && fd >= 0) {
+        struct pp_buf b = {big, 0, sizeof big};
+        pp_buf_str(&b, "{\"type\":\"counter\"");
+        key_s(&b, "t_s", t_ns, 6);
+        pp_buf_key(&b, "name");
+        pp_buf_json_str(&b, name, LABEL_MAX);
+        pp_buf_key(&b, "value");
+        pp_buf_double(&b, value);
+        key_u64(&b, "thread", (uint64_t)pp_tid());
+        pp_buf_raw(&b, "}", 1);
+        queue(&b);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static void key_ns(struct pp_buf *b, const char *k, double ns)
+{
+    pp_buf_key(b, k);
+    pp_buf_double(b, ns < 1e15 ? (double)(int64_t)(ns + 0.5) : ns);
+}
+
+static void regions_json(struct pp_buf *b)
+{
+    struct pp_region_stats st;
+    pp_buf_key(b, "regions");
+    pp_buf_raw(b, "[", 1);
+    for (size_t i = 0; pp_region_stats(i, &st); i++) {
+        if (i)
+            pp_buf_raw(b, ",", 1);
+        pp_buf_raw(b, "{", 1);
+        pp_buf_key(b, "name");
+        pp_buf_json_str(b, st.name, LABEL_MAX);
+        pp_buf_key(b, "path");
+        pp_buf_json_str(b, st.path, 4 * LABEL_MAX);
+        key_u64(b, "depth", (uint64_t)st.depth);
+        key_u64(b, "count", st.count);
+        pp_buf_key(b, "total_s");
+        pp_buf_double(b, st.total_ns * 1e-9);
+        key_ns(b, "mean_ns", st.mean_ns);
+        key_ns(b, "min_ns", st.min_ns);
+        key_ns(b, "max_ns", st.max_ns);
+        key_ns(b, "p50_ns", st.p50_ns);
+        key_ns(b, "p90_ns", st.p90_ns);
+        key_ns(b, "p95_ns", st.p95_ns);
+        key_ns(b, "p99_ns", st.p99_ns);
+        key_ns(b, "p999_ns", st.p999_ns);
+        pp_buf_key(b, "per_s");
+        pp_buf_double(b, st.span_ns > 0 ? (double)st.count / (st.span_ns * 1e-9) : 0);
+        pp_buf_raw(b, "}", 1);
+    }
+    pp_buf_raw(b, "]", 1);
+}
+
 void pp_timeline_summary(const struct pp_sample *end)
 {
-    char line[2048];
+    char small[4096];
+    size_t cap = 4096 + pp_region_count() * (1024 + 5 * LABEL_MAX);
+    char *line = cap > sizeof small ? pp_os_map(cap) : NULL;
+    if (!line) {
+        line = small;
+        cap = sizeof small;
+    }
     struct timespec until;
     /* a thread killed mid-write, or exit() from a signal handler that
      * interrupted a writer, must not hang the exit: wait a second at most */
@@ -261,7 +392,7 @@ void pp_timeline_summary(const struct pp_sample *end)
     if (pthread_mutex_timedlock(&lock, &until) != 0)
         return;
     if (!closed && fd >= 0) {
-        struct pp_buf b = {line, 0, sizeof line};
+        struct pp_buf b = {line, 0, cap};
         pp_buf_str(&b, "{\"type\":\"summary\"");
         key_s(&b, "t_s", end->t_ns, 6);
         key_s(&b, "wall_s", end->t_ns, 6);
@@ -281,6 +412,9 @@ void pp_timeline_summary(const struct pp_sample *end)
         key_u64(&b, "majflt", end->cpu.majflt);
         key_u64(&b, "samples", samples_written);
         key_u64(&b, "samples_taken", samples_taken);
+        size_t dropped, probes = pp_probe_count(&dropped);
+        key_u64(&b, "probes", probes + dropped);
+        regions_json(&b);
         pp_buf_raw(&b, "}", 1);
         emit(&b);
     }
@@ -293,6 +427,7 @@ void pp_timeline_after_fork_child(void)
     if (fd >= 0)
         close(fd);
     fd = -1;
+    pending_len = 0;                   /* the parent writes those */
     samples_written = samples_taken = last_written_ns = 0;
     have_last = closed = 0;
     pthread_mutex_unlock(&lock);

@@ -29,7 +29,7 @@ int main(void)
     int64_t base_peak = 0;
     for (size_t k = 0; k < 4; k++) {
         pp_opt.batch_bytes = batches[k];
-        pp_counters_read(&h, 1);
+        pp_counters_read(&h, PP_WIN_SAMPLE, 1);
         int64_t start = h.bytes;
         /* climb to start + 3 MB in 3000 steps, drop back, climb to +1 MB */
         for (int i = 0; i < 3000; i++)
@@ -38,7 +38,7 @@ int main(void)
             pp_count_free(1000);
         for (int i = 0; i < 1000; i++)
             pp_count_alloc(1000);
-        pp_counters_read(&h, 1);
+        pp_counters_read(&h, PP_WIN_SAMPLE, 1);
         CHECK(h.bytes == start + 1000000, "batch %lu: current bytes exact (%ld)",
               (unsigned long)batches[k], (long)(h.bytes - start));
         CHECK(h.window_peak == start + 3000000, "batch %lu: peak exact with one thread (%ld)",
@@ -48,12 +48,12 @@ int main(void)
         base_peak = h.peak;
     }
     CHECK(base_peak >= 3000000, "the all-time peak is kept");
-    pp_counters_read(&h, 0);
+    pp_counters_read(&h, PP_WIN_SAMPLE, 0);
     CHECK(h.allocs == 4 * 4000 && h.frees == 4 * 4000, "call counts: %lu allocs, %lu frees",
           (unsigned long)h.allocs, (unsigned long)h.frees);
 
     pp_opt.batch_bytes = 65536;
-    pp_counters_read(&h, 1);
+    pp_counters_read(&h, PP_WIN_SAMPLE, 1);
     int64_t before = h.bytes;
     uint64_t allocs_before = h.allocs;
     pthread_t t[8];
@@ -61,7 +61,7 @@ int main(void)
         pthread_create(&t[i], NULL, worker, NULL);
     for (int i = 0; i < 8; i++)
         pthread_join(t[i], NULL);
-    pp_counters_read(&h, 1);
+    pp_counters_read(&h, PP_WIN_SAMPLE, 1);
     CHECK(h.bytes == before, "8 threads: back to where they started (%ld)", (long)(h.bytes - before));
     CHECK(h.allocs - allocs_before == 8 * 200 * 100, "8 threads: allocs exact");
     /* the true peak is at most 8 x 100 KB; the reported one is at least one
