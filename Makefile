@@ -36,7 +36,7 @@ SHIM_SRC := shim/preload.c shim/cxx.c shim/counters.c shim/mappings.c \
             shim/options.c shim/os_linux.c shim/buf.c shim/sampler.c \
             shim/timeline.c shim/report.c shim/core.c shim/probe.c shim/region.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
-CLI_SRC  := tools/perfprobe.c
+CLI_SRC  := tools/perfprobe.c tools/timeline_read.c tools/report.c tools/compare.c
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.cc))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -63,9 +63,9 @@ $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl
 
-$(B)/perfprobe: $(CLI_SRC) $(B)/.flags
+$(B)/perfprobe: $(CLI_SRC) tools/cli.h $(B)/.flags
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(BASE) $(ALL_CFLAGS) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC)
+	$(Q)$(CC) $(BASE) $(ALL_CFLAGS) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) -ljansson -lm
 
 # ---- tests -----------------------------------------------------------------
 
@@ -100,7 +100,11 @@ $(B)/bench/churn: bench/churn.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE) -o $@ $<
 
-bench: all $(B)/bench/churn
+$(B)/bench/probecost: bench/probecost.c libprobe/perf_probe.h $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE) -Ilibprobe -o $@ $<
+
+bench: all $(B)/bench/churn $(B)/bench/probecost
 	$(Q)bash tools/install-deps.sh --bench --if-root
 	$(Q)/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
 

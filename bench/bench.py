@@ -22,6 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIM = os.path.join(ROOT, "build", "libperfprobe.so")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
+PROBECOST = os.path.join(ROOT, "build", "bench", "probecost")
 PY = "/usr/bin/python3"
 TMP = tempfile.mkdtemp(prefix="perfprobe-bench.")
 
@@ -132,6 +133,31 @@ def main():
         print(f"timeline growth, {name} for {secs} s at 10 ms: {size:,} bytes = "
               f"{growth[name]:.2f} MB/minute")
 
+    # the probe API: what a program measures itself around the calls
+    def probecost(mode, n, env):
+        out = subprocess.run([PROBECOST, mode, str(n)], env=env, capture_output=True, text=True)
+        return dict(line.split() for line in out.stdout.splitlines())
+    shim_env = ws["perfprobe"][1]
+    nohwm_env = dict(shim_env, PERFPROBE_HWM="0")
+    med = lambda xs: statistics.median(xs)
+    pr = {k: [] for k in ("shim", "nohwm", "bare")}
+    rg = {k: [] for k in ("shim", "bare")}
+    for _ in range(5):
+        pr["shim"].append(float(probecost("probe", 20000, shim_env)["probe_median_ns"]))
+        pr["nohwm"].append(float(probecost("probe", 20000, nohwm_env)["probe_median_ns"]))
+        pr["bare"].append(float(probecost("probe", 20000, ws["bare"][1])["probe_median_ns"]))
+        rg["shim"].append(float(probecost("region", 10_000_000, shim_env)["region_pair_ns"]))
+        rg["bare"].append(float(probecost("region", 10_000_000, ws["bare"][1])["region_pair_ns"]))
+    print(f"\nperf_probe, median of 20,000 calls timed by the program (median of 5 runs):")
+    print(f"  under the shim                 {med(pr['shim']) / 1000:6.2f} us")
+    print(f"  under the shim, PERFPROBE_HWM=0 {med(pr['nohwm']) / 1000:5.2f} us")
+    print(f"  without the shim (clock only)  {med(pr['bare']) / 1000:6.3f} us")
+    print(f"region begin+end pair: {med(rg['shim']):.1f} ns under the shim, "
+          f"{med(rg['bare']):.2f} ns without")
+    small = peak_rss_kib([PROBECOST, "region", "1000000"], shim_env)
+    large = peak_rss_kib([PROBECOST, "region", "10000000"], shim_env)
+    print(f"peak RSS after 1M region pairs {small} KiB, after 10M {large} KiB")
+
     print("\nsummary (goal in brackets)")
     print(f"  churn 1 thread   perfprobe {r1['perfprobe']:.2f}x [<= 1.20]"
           + (f"   heaptrack {r1['heaptrack']:.1f}x" if "heaptrack" in r1 else "")
@@ -144,6 +170,11 @@ def main():
     print(f"  shim memory      {(shim_kib - bare_kib) / 1024:+.2f} MiB [< 16]")
     print(f"  timeline         {growth['churn']:.2f} MB/minute busy, "
           f"{growth['sleep']:.3f} idle [< 1]")
+    print(f"  perf_probe       {med(pr['shim']) / 1000:.2f} us, {med(pr['nohwm']) / 1000:.2f} us "
+          f"with PERFPROBE_HWM=0 [<= 3]")
+    print(f"  region pair      {med(rg['shim']):.1f} ns [<= 50], {med(rg['bare']):.2f} ns "
+          f"without the shim [<= 2]")
+    print(f"  10M regions      {large - small:+d} KiB over 1M [0]")
     shutil.rmtree(TMP, ignore_errors=True)
 
 

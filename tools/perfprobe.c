@@ -1,27 +1,32 @@
 /*
- * perfprobe.c - the command-line front end.
+ * perfprobe.c - the command-line front end: main, the command table, `run`
+ * and `report`.
  *
  * A table of commands, as git does it: each takes argc/argv after the
  * command name and returns the process exit status.  Exit codes: 0 ok,
  * 1 a check failed, 2 usage or input error; `run` exits with the traced
- * program's own status (or 128 + signal).
+ * program's own status (or 128 + signal).  docs/cli.md documents each.
  */
 #define _GNU_SOURCE
+#include "cli.h"
+
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
+#include <signal.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef PP_VERSION
 #define PP_VERSION "dev"
 #endif
 
-static int error(const char *fmt, ...)
+int error(const char *fmt, ...)
 {
     va_list ap;
     fputs("perfprobe: ", stderr);
@@ -106,16 +111,186 @@ static int is_static_elf(const char *file)
 /* ---- run ------------------------------------------------------------------- */
 
 static const char run_usage[] =
-    "usage: perfprobe run [-o FILE] [-i MS] [-q] -- CMD [ARGS...]\n"
+    "usage: perfprobe run [-o FILE] [-i MS] [-q] [-n RUNS] [--stacks MODE] -- CMD [ARGS...]\n"
     "\n"
-    "Runs CMD under libperfprobe.so and exits with CMD's own status.\n"
-    "  -o FILE   timeline file (PERFPROBE_OUTPUT; %p = pid, %n = program)\n"
-    "  -i MS     sampling interval in milliseconds (PERFPROBE_INTERVAL_MS)\n"
-    "  -q        no table on stderr at exit (PERFPROBE_QUIET=1)\n";
+    "Runs CMD under libperfprobe.so and exits with CMD's own status (128 + signal\n"
+    "when it was killed).\n"
+    "  -o FILE        timeline file (PERFPROBE_OUTPUT; %p = pid, %n = program)\n"
+    "  -i MS          sampling interval in milliseconds (PERFPROBE_INTERVAL_MS)\n"
+    "  -q             no table on stderr at exit (PERFPROBE_QUIET=1)\n"
+    "  -n RUNS        cold repeats: run CMD RUNS times, one timeline each\n"
+    "                 (FILE.runK.jsonl), and print per probe and per region the\n"
+    "                 mean, stdev, min, median and max across the runs\n"
+    "  --stacks MODE  allocation call stacks: only 'none' in this version\n";
+
+/* The timeline path of run K of a repeat: "out.jsonl" -> "out.run3.jsonl". */
+static void run_path(char *out, size_t n, const char *base, int k)
+{
+    size_t l = strlen(base);
+    if (l > 6 && !strcmp(base + l - 6, ".jsonl"))
+        snprintf(out, n, "%.*s.run%d.jsonl", (int)(l - 6), base, k);
+    else
+        snprintf(out, n, "%s.run%d.jsonl", base, k);
+}
+
+static int status_of(int st)
+{
+    return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;
+}
+
+struct stat5 { double mean, stdev, min, median, max; int n; };
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static struct stat5 stats(double *v, int n)
+{
+    struct stat5 s = {NAN, NAN, NAN, NAN, NAN, n};
+    if (n == 0)
+        return s;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++)
+        sum += v[i];
+    s.mean = sum / n;
+    for (int i = 0; i < n; i++)
+        sq += (v[i] - s.mean) * (v[i] - s.mean);
+    s.stdev = n > 1 ? sqrt(sq / (n - 1)) : 0;
+    s.min = v[0];
+    s.max = v[n - 1];
+    s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return s;
+}
+
+static void stat_row(const char *name, const char *key, double *v, int n)
+{
+    struct stat5 s = stats(v, n);
+    char c[5][48];
+    double x[5] = {s.mean, s.stdev, s.min, s.median, s.max};
+    for (int i = 0; i < 5; i++)
+        fmt_value(c[i], sizeof c[i], key, x[i]);
+    printf("%-36s %12s %12s %12s %12s %12s\n", name, c[0], c[1], c[2], c[3], c[4]);
+}
+
+/* Per summary figure, probe (label and occurrence, from the first run) and
+ * region (path): the five statistics across the runs. */
+static void repeat_table(struct run *runs, int n)
+{
+    double *v = calloc((size_t)n, sizeof *v);
+    char name[600];
+    printf("\n%d runs: mean, stdev, min, median and max across the runs\n", n);
+    printf("%-36s %12s %12s %12s %12s %12s\n", "", "mean", "stdev", "min", "median", "max");
+    static const char *const keys[] = {"wall_s", "cpu_user_s", "cpu_sys_s", "peak_rss_bytes",
+                                       "peak_heap_bytes", "heap_bytes_at_exit", NULL};
+    for (int k = 0; keys[k]; k++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (run_value(&runs[i], keys[k], &v[m]) == 0)
+                m++;
+        stat_row(keys[k], keys[k], v, m);
+    }
+    static const char *const pkeys[] = {"dt_s", "d_rss_last", "d_heap_last", NULL};
+    size_t j;
+    json_t *p;
+    json_array_foreach(runs[0].probes, j, p) {
+        const char *label = json_string_value(json_object_get(p, "label"));
+        int occ = 0;
+        for (size_t q = 0; q < j; q++) {
+            const char *l = json_string_value(json_object_get(json_array_get(runs[0].probes, q), "label"));
+            occ += l && label && !strcmp(l, label);
+        }
+        for (int k = 0; pkeys[k]; k++) {
+            int m = 0;
+            for (int i = 0; i < n; i++) {
+                int seen = 0;
+                size_t q;
+                json_t *x;
+                json_array_foreach(runs[i].probes, q, x) {
+                    const char *l = json_string_value(json_object_get(x, "label"));
+                    if (l && label && !strcmp(l, label) && seen++ == occ) {
+                        json_t *val = json_object_get(x, pkeys[k]);
+                        if (json_is_number(val))
+                            v[m++] = json_number_value(val);
+                        break;
+                    }
+                }
+            }
+            snprintf(name, sizeof name, "probe %.20s %s", label ? label : "(null)", pkeys[k]);
+            stat_row(name, pkeys[k], v, m);
+        }
+    }
+    static const char *const rkeys[] = {"mean_ns", "p50_ns", "p99_ns", "per_s", NULL};
+    json_array_foreach(runs[0].regions, j, p) {
+        const char *path = json_string_value(json_object_get(p, "path"));
+        for (int k = 0; rkeys[k]; k++) {
+            char key[600];
+            snprintf(key, sizeof key, "region.%s.%s", path ? path : "", rkeys[k]);
+            int m = 0;
+            for (int i = 0; i < n; i++)
+                if (run_value(&runs[i], key, &v[m]) == 0)
+                    m++;
+            snprintf(name, sizeof name, "region %.20s %s", path ? path : "", rkeys[k]);
+            stat_row(name, rkeys[k], v, m);
+        }
+    }
+    free(v);
+}
+
+static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char *cmd)
+{
+    char base[PATH_MAX];
+    const char *name = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+    if (out)
+        snprintf(base, sizeof base, "%s", out);
+    else
+        snprintf(base, sizeof base, "perfprobe.%.200s.jsonl", name);
+    if (strchr(base, '%'))
+        return error("run: -n needs a plain -o FILE, without %%p or %%n");
+    struct run *runs = calloc((size_t)runs_wanted, sizeof *runs);
+    int done = 0, rc = 0;
+    setenv("PERFPROBE_QUIET", "1", 1);
+    for (int k = 1; k <= runs_wanted; k++) {
+        char path[PATH_MAX + 16];
+        run_path(path, sizeof path, base, k);
+        pid_t c = fork();
+        if (c < 0)
+            return error("run: fork: %s", strerror(errno));
+        if (c == 0) {
+            setenv("PERFPROBE_OUTPUT", path, 1);
+            execv(cmd, cmdv);
+            error("run: cannot execute %s: %s", cmd, strerror(errno));
+            _exit(127);
+        }
+        int st;
+        while (waitpid(c, &st, 0) < 0 && errno == EINTR)
+            ;
+        fprintf(stderr, "perfprobe: run %d of %d: %s, status %d\n", k, runs_wanted, path,
+                status_of(st));
+        if (status_of(st) != 0) {
+            rc = status_of(st);
+            break;
+        }
+        if (run_read(path, &runs[done]) < 0) {
+            rc = EXIT_USAGE;
+            break;
+        }
+        done++;
+    }
+    if (done)
+        repeat_table(runs, done);
+    for (int i = 0; i < done; i++)
+        run_free(&runs[i]);
+    free(runs);
+    return rc;
+}
 
 static int cmd_run(int argc, char **argv)
 {
-    int i = 1;
+    int i = 1, repeats = 0;
+    const char *out = NULL;
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -124,10 +299,23 @@ static int cmd_run(int argc, char **argv)
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(run_usage, stdout);
             return 0;
-        } else if ((strcmp(a, "-o") == 0 || strcmp(a, "-i") == 0) && i + 1 < argc) {
-            setenv(a[1] == 'o' ? "PERFPROBE_OUTPUT" : "PERFPROBE_INTERVAL_MS", argv[++i], 1);
+        } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
+            out = argv[++i];
+            setenv("PERFPROBE_OUTPUT", out, 1);
+        } else if (strcmp(a, "-i") == 0 && i + 1 < argc) {
+            setenv("PERFPROBE_INTERVAL_MS", argv[++i], 1);
         } else if (strcmp(a, "-q") == 0) {
             setenv("PERFPROBE_QUIET", "1", 1);
+        } else if (strcmp(a, "-n") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 10000)
+                return error("run: -n '%s' is not a number of runs (1-10000)", argv[i]);
+            repeats = (int)n;
+        } else if (strcmp(a, "--stacks") == 0 && i + 1 < argc) {
+            if (strcmp(argv[++i], "none") != 0)
+                return error("run: --stacks %s: allocation call stacks are not recorded by "
+                             "this version; only 'none' is accepted", argv[i]);
         } else if (a[0] == '-') {
             fputs(run_usage, stderr);
             return error("run: unknown option '%s'", a);
@@ -141,7 +329,7 @@ static int cmd_run(int argc, char **argv)
     }
     char shim[PATH_MAX], cmd[PATH_MAX];
     if (find_shim(shim, sizeof shim) < 0)
-        return error("run: libperfprobe.so not found beside %s or in ../lib", "perfprobe");
+        return error("run: libperfprobe.so not found beside the perfprobe executable or in ../lib");
     if (find_command(argv[i], cmd, sizeof cmd) < 0)
         return error("run: %s: command not found", argv[i]);
     if (is_static_elf(cmd))
@@ -153,8 +341,58 @@ static int cmd_run(int argc, char **argv)
         return error("run: out of memory");
     setenv("LD_PRELOAD", preload, 1);
     unsetenv("PERFPROBE_ROOT");         /* this run starts a new tree */
+    if (repeats)
+        return run_repeats(repeats, out, argv + i, cmd);
     execv(cmd, argv + i);
     return error("run: cannot execute %s: %s", cmd, strerror(errno));
+}
+
+/* ---- report -------------------------------------------------------------------- */
+
+static const char report_usage[] =
+    "usage: perfprobe report [--json|--csv|--markdown] FILE|DIR...\n"
+    "\n"
+    "Prints timelines: the text table by default. --json prints one object with\n"
+    "keys summary, probes and regions (several files: {\"processes\": [...]}).\n"
+    "A file whose process was killed gets a summary rebuilt from its samples,\n"
+    "with \"complete\": false. A directory means every *.jsonl in it (a fork tree).\n";
+
+static int cmd_report(int argc, char **argv)
+{
+    enum format fmt = FMT_TEXT;
+    char **files = calloc((size_t)argc, sizeof *files);
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) fmt = FMT_JSON;
+        else if (!strcmp(argv[i], "--csv")) fmt = FMT_CSV;
+        else if (!strcmp(argv[i], "--markdown")) fmt = FMT_MARKDOWN;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(report_usage, stdout);
+            free(files);
+            return EXIT_OK;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fputs(report_usage, stderr);
+            free(files);
+            return error("report: unknown option '%s'", argv[i]);
+        } else {
+            files[n++] = argv[i];
+        }
+    }
+    if (!n) {
+        fputs(report_usage, stderr);
+        free(files);
+        return error("report: no FILE");
+    }
+    struct run *runs;
+    int nr = runs_read(n, files, &runs);
+    free(files);
+    if (nr < 0)
+        return EXIT_USAGE;
+    report_runs(stdout, runs, nr, fmt);
+    for (int i = 0; i < nr; i++)
+        run_free(&runs[i]);
+    free(runs);
+    return EXIT_OK;
 }
 
 /* ---- the table ------------------------------------------------------------- */
@@ -174,7 +412,10 @@ static const struct cmd {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
-    {"run", cmd_run, "run a program under the shim"},
+    {"run", cmd_run, "run a program under the shim (-n RUNS: cold repeats)"},
+    {"report", cmd_report, "print timelines as text, JSON, CSV or Markdown"},
+    {"diff", cmd_diff, "compare two timelines"},
+    {"check", cmd_check, "the CI gate: fail on limits and regressions"},
     {"help", cmd_help, "list the commands"},
     {"version", cmd_version, "print the version"},
 };
@@ -184,6 +425,8 @@ static int cmd_help(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("usage: perfprobe COMMAND [ARGS...]   (perfprobe COMMAND --help)\n\n");
+    printf("exit codes: 0 ok, 1 a check failed, 2 usage or input error;\n"
+           "run exits with the program's own status\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         printf("  %-10s %s\n", commands[i].name, commands[i].summary);
     return 0;
@@ -201,7 +444,11 @@ int main(int argc, char **argv)
     if (strcmp(name, "--version") == 0)
         name = "version";
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(commands[i].name, name) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(commands[i].name, name) == 0) {
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            if (fflush(stdout) != 0 && rc == EXIT_OK)
+                return error("cannot write the output: %s", strerror(errno));
+            return rc;
+        }
     return error("'%s' is not a command; see 'perfprobe help'", argv[1]);
 }

@@ -1,0 +1,62 @@
+/*
+ * cli.h - what the perfprobe command's files share.
+ *
+ * perfprobe.c holds main, the command table and `run`; timeline_read.c
+ * turns a timeline file into a `struct run` (with jansson: input we did not
+ * write is parsed by a well-kept library, never by hand); report.c prints
+ * runs as text, JSON, CSV or Markdown; compare.c has `diff` and `check`.
+ */
+#ifndef PP_CLI_H
+#define PP_CLI_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+/* exit codes */
+enum { EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_USAGE = 2 };
+
+/* ---- perfprobe.c ----------------------------------------------------------- */
+
+/* prints "perfprobe: ..." on stderr and returns EXIT_USAGE */
+int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- timeline_read.c ------------------------------------------------------- */
+
+struct run {
+    char   *path;
+    json_t *header;      /* the header line */
+    json_t *summary;     /* the summary line, or one rebuilt from the samples;
+                            always has "complete" */
+    json_t *probes;      /* array of probe records */
+    json_t *regions;     /* array, from the summary (empty when incomplete) */
+    json_t *counters;    /* array of counter records */
+    json_t *signal;      /* the signal record, or NULL */
+    long    pid, ppid, root_pid;
+};
+
+/* Read one timeline file.  On error prints one line and returns -1. */
+int run_read(const char *path, struct run *out);
+void run_free(struct run *r);
+/* Expand the arguments (files, or directories of *.jsonl) into runs, sorted
+ * by pid.  Returns the count, or -1 after printing the error. */
+int runs_read(int n, char **paths, struct run **out);
+
+/* ---- report.c ---------------------------------------------------------------- */
+
+enum format { FMT_TEXT, FMT_JSON, FMT_CSV, FMT_MARKDOWN };
+void report_runs(FILE *f, struct run *runs, int n, enum format fmt);
+json_t *run_to_json(const struct run *r);
+/* "12.3 MiB", "1.234 s", "12.34 µs" */
+void fmt_value(char *buf, size_t n, const char *key, double v);
+
+/* ---- compare.c --------------------------------------------------------------- */
+
+int cmd_diff(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+/* the value of KEY ("peak_rss_bytes", "probe.LABEL.FIELD",
+ * "region.PATH.FIELD") in a run; 0 when there is no such value */
+int run_value(const struct run *r, const char *key, double *out);
+/* "200M" for a _bytes key, "10us" for a _ns key, "0.5" ...; 0 on success */
+int parse_limit(const char *key, const char *text, double *out);
+
+#endif
