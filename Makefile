@@ -9,6 +9,7 @@
 #   make install      PREFIX=/usr/local DESTDIR= (library, CLI, header, .pc)
 #   make uninstall
 #   make asan         the unit tests under AddressSanitizer + UBSan
+#   make fuzz         libFuzzer on the timeline reader (FUZZ_SECONDS=60)
 #   make clean
 #
 # Knobs: CC, CFLAGS (extra flags), PREFIX, DESTDIR, V=1 (show commands).
@@ -42,7 +43,7 @@ TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all test bench demo deps deps-quiet install uninstall asan clean check-flags
+.PHONY: all test bench demo deps deps-quiet install uninstall asan fuzz fuzz-deps clean check-flags
 
 all: $(B)/libperfprobe.so $(B)/perfprobe
 
@@ -90,7 +91,26 @@ $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 $(B)/pp-options: tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c $(B)/.flags
 	$(Q)$(CC) $(BASE) -Ishim -o $@ tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c
 
-test: all $(TEST_PROGS) $(TEST_CXX) $(UNIT_BIN) $(B)/pp-options
+# The CLI under ASan and UBSan, for replaying inputs that once broke it.
+$(B)/perfprobe-asan: $(CLI_SRC) tools/cli.h $(B)/.flags
+	@$(if $(Q),echo "  CC      $@ (asan)")
+	$(Q)$(CC) $(BASE) $(SAN) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) -ljansson -lm
+
+# make fuzz: libFuzzer on the timeline reader (clang), FUZZ_SECONDS long.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := tools/fuzz_reader.c tools/timeline_read.c tools/report.c tools/compare.c
+$(B)/fuzz_reader: $(FUZZ_SRC) tools/cli.h $(B)/.flags
+	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror -o $@ $(FUZZ_SRC) -ljansson -lm
+
+fuzz-deps:
+	$(Q)bash tools/install-deps.sh --fuzz --if-root
+
+fuzz: fuzz-deps $(B)/fuzz_reader
+	$(Q)mkdir -p $(B)/fuzz-corpus && cp tests/fuzz/corpus/* $(B)/fuzz-corpus/
+	$(Q)$(B)/fuzz_reader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -artifact_prefix=$(B)/fuzz- $(B)/fuzz-corpus tests/fuzz/regress
+
+test: all $(TEST_PROGS) $(TEST_CXX) $(UNIT_BIN) $(B)/pp-options $(B)/perfprobe-asan
 	$(Q)bash tests/run.sh
 
 asan: $(UNIT_BIN)

@@ -4,6 +4,7 @@
 # with apt-get; otherwise it prints the one apt-get line to run and exits 1.
 #
 #   --bench     also the packages `make bench` compares against
+#   --fuzz      also clang's runtime for `make fuzz`
 #   --if-root   never fail: install when root, otherwise only say what is missing
 set -u
 want=(gcc g++ make binutils jq libjemalloc-dev libjemalloc2 libjansson-dev
@@ -12,8 +13,9 @@ if_root=0
 for a in "$@"; do
     case "$a" in
     --bench) want+=(heaptrack libc-devtools hyperfine) ;;
+    --fuzz) want+=(libclang-rt-14-dev) ;;
     --if-root) if_root=1 ;;
-    *) echo "usage: $0 [--bench] [--if-root]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--bench] [--fuzz] [--if-root]" >&2; exit 2 ;;
     esac
 done
 missing=()
