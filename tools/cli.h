@@ -46,6 +46,8 @@ int runs_read(int n, char **paths, struct run **out);
 enum format { FMT_TEXT, FMT_JSON, FMT_CSV, FMT_MARKDOWN };
 void report_runs(FILE *f, struct run *runs, int n, enum format fmt);
 json_t *run_to_json(const struct run *r);
+/* S padded to WIDTH columns (UTF-8 aware), on the left when RIGHT */
+void pad(FILE *f, const char *s, int width, int right);
 /* "12.3 MiB", "1.234 s", "12.34 µs" */
 void fmt_value(char *buf, size_t n, const char *key, double v);
 

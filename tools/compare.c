@@ -355,8 +355,13 @@ static void diff_row(const char *name, const char *key, double a, double b, doub
         snprintf(spct, sizeof spct, "%+.1f%%", pct);
     if (isnan(a) || isnan(b))
         snprintf(sd, sizeof sd, "-");
-    printf("%s %-40s %14s %14s %14s %9s\n", mark || isnan(a) || isnan(b) ? "!" : " ",
-           name, sa, sb, sd, spct);
+    printf("%s ", mark || isnan(a) || isnan(b) ? "!" : " ");
+    pad(stdout, name, 40, 0);
+    pad(stdout, sa, 15, 1);
+    pad(stdout, sb, 15, 1);
+    pad(stdout, sd, 15, 1);
+    pad(stdout, spct, 10, 1);
+    putchar('\n');
 }
 
 static const char *const diff_probe_keys[] = {"dt_s", "d_rss_last", "d_heap_last",

@@ -170,9 +170,12 @@ static void stat_row(const char *name, const char *key, double *v, int n)
     struct stat5 s = stats(v, n);
     char c[5][48];
     double x[5] = {s.mean, s.stdev, s.min, s.median, s.max};
-    for (int i = 0; i < 5; i++)
+    pad(stdout, name, 36, 0);
+    for (int i = 0; i < 5; i++) {
         fmt_value(c[i], sizeof c[i], key, x[i]);
-    printf("%-36s %12s %12s %12s %12s %12s\n", name, c[0], c[1], c[2], c[3], c[4]);
+        pad(stdout, c[i], 13, 1);
+    }
+    putchar('\n');
 }
 
 /* Per summary figure, probe (label and occurrence, from the first run) and

@@ -70,7 +70,7 @@ static const char *const region_keys[] = {
 /* ---- text -------------------------------------------------------------------- */
 
 /* printf's width counts bytes; Δ and µ are two bytes and one column */
-static void pad(FILE *f, const char *s, int width, int right)
+void pad(FILE *f, const char *s, int width, int right)
 {
     int cols = 0;
     for (const char *p = s; *p; p++)
