@@ -146,10 +146,12 @@ deps-quiet:
 LIBDIR := $(PREFIX)/lib
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
-	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/perfprobe
+	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/perfprobe \
+	           $(DESTDIR)$(PREFIX)/share/perfprobe/python
 	install -m 755 $(B)/libperfprobe.so $(DESTDIR)$(LIBDIR)/libperfprobe.so
 	install -m 755 $(B)/perfprobe $(DESTDIR)$(PREFIX)/bin/perfprobe
 	install -m 644 libprobe/perf_probe.h $(DESTDIR)$(PREFIX)/include/perf_probe.h
+	install -m 644 libprobe/python/perfprobe.py $(DESTDIR)$(PREFIX)/share/perfprobe/python/
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/perfprobe/
 	sed -e 's,@PREFIX@,$(PREFIX),' -e 's,@LIBDIR@,$(LIBDIR),' -e 's,@VERSION@,$(VERSION),' \
 	    tools/perfprobe.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/perfprobe.pc
@@ -157,7 +159,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libperfprobe.so $(DESTDIR)$(PREFIX)/bin/perfprobe \
 	      $(DESTDIR)$(PREFIX)/include/perf_probe.h $(DESTDIR)$(LIBDIR)/pkgconfig/perfprobe.pc
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/perfprobe
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/perfprobe $(DESTDIR)$(PREFIX)/share/perfprobe
 
 clean:
 	rm -rf $(B)

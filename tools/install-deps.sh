@@ -8,7 +8,7 @@
 #   --if-root   never fail: install when root, otherwise only say what is missing
 set -u
 want=(gcc g++ make binutils jq libjemalloc-dev libjemalloc2 libjansson-dev
-      python3 perl sqlite3 bash clang)
+      python3 perl sqlite3 bash clang pkgconf libc6-dev)
 if_root=0
 for a in "$@"; do
     case "$a" in
