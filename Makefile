@@ -35,7 +35,8 @@ endif
 
 SHIM_SRC := shim/preload.c shim/cxx.c shim/counters.c shim/mappings.c \
             shim/options.c shim/os_linux.c shim/buf.c shim/sampler.c \
-            shim/timeline.c shim/report.c shim/core.c shim/probe.c shim/region.c
+            shim/timeline.c shim/report.c shim/core.c shim/probe.c shim/region.c \
+            shim/rss_parts.c
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC  := tools/perfprobe.c tools/timeline_read.c tools/report.c tools/compare.c
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
@@ -82,7 +83,8 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_LIB := shim/buf.c shim/mappings.c shim/options.c shim/os_linux.c shim/counters.c
+UNIT_LIB := shim/buf.c shim/mappings.c shim/options.c shim/os_linux.c shim/counters.c \
+            tests/unit/stubs.c
 $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (asan)")

@@ -148,10 +148,12 @@ static void fork_prepare(void)
     pp_probe_lock();
     pp_timeline_lock();
     pp_map_lock();
+    pp_stacks_lock();
 }
 
 static void fork_parent(void)
 {
+    pp_stacks_unlock();
     pp_map_unlock();
     pp_timeline_unlock();
     pp_probe_unlock();
@@ -163,6 +165,9 @@ static void fork_child(void)
     pp_in_hook = 1;
     pp_map_after_fork_child();
     pp_tid_forget();
+    pp_stacks_after_fork_child();
+    pp_stack_register();                 /* the forking thread, if not main */
+    pp_parts_after_fork_child();
     pp_state.ppid = pp_state.pid;
     pp_state.pid = getpid();
     pp_state.is_root = 0;
@@ -279,7 +284,7 @@ void pp_finish(void)
     struct pp_sample end;
     pp_sampler_stop();
     pp_counters_flush_self();
-    pp_sample_take(&end, PP_SAMPLE_RESET);
+    pp_sample_take(&end, PP_SAMPLE_RESET | PP_SAMPLE_PARTS);
     pp_timeline_sample(&end, 1);
     pp_timeline_summary(&end);
     /* Some programs close stderr in an atexit handler (coreutils do), and

@@ -97,6 +97,7 @@ __attribute__((noinline)) static struct slot *new_self(void)
         return NULL;
     s = slot_acquire();
     my_slot = s;
+    pp_stack_register();
     /* pthread_setspecific for a low key uses the thread descriptor's
      * static array: it does not allocate */
     if (s && exit_key_ok)
@@ -192,6 +193,7 @@ void pp_counters_thread_exit(void)
     if (!s)
         return;
     fold(s);
+    pp_stack_unregister();
     my_slot = NULL;
     my_slot_dead = 1;
     STORE(s->in_use, 0);     /* counts stay in the slot for the totals */

@@ -60,6 +60,7 @@ size_t pp_usable(void *p);
 const char *pp_allocator_name(void);
 /* "chunk-header" (glibc, read directly) or "malloc_usable_size" */
 const char *pp_usable_method(void);
+int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident);
 
 /* ---- options.c: every PERFPROBE_* setting -------------------------------- */
 
@@ -71,6 +72,8 @@ struct pp_options {
     uint64_t batch_bytes;
     int      signals;
     int      hwm;
+    int      parts;
+    uint64_t parts_stride;
 };
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values on stderr */
@@ -87,6 +90,9 @@ uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
 void  pp_write_all(int fd, const char *p, size_t n);
 void *pp_os_map(size_t len);                     /* raw mmap syscall */
 void  pp_os_unmap(void *p, size_t len);
+uint64_t pp_os_resident(uintptr_t addr, size_t len);   /* mincore */
+uint64_t pp_os_resident_own(void);               /* the shim's own mappings */
+uint64_t pp_os_resident_main_stack(void);
 
 struct pp_proc {
     uint64_t rss, hwm;                   /* VmRSS, VmHWM (bytes) */
@@ -169,6 +175,25 @@ void pp_map_read(struct pp_maps *out, int reset_window, int nonblock);
 void pp_map_lock(void);
 void pp_map_unlock(void);
 void pp_map_after_fork_child(void);      /* unlocks; peaks start afresh */
+uint64_t pp_map_resident_anon(void);     /* resident bytes of the anon ranges */
+
+/* ---- rss_parts.c: where every resident byte is ------------------------------ */
+
+struct pp_parts {
+    uint64_t rss;                        /* VmRSS, read with the parts */
+    uint64_t heap, mmap, file, stack, other;      /* add up to rss */
+    uint64_t shmem, perfprobe;           /* what "other" holds */
+    int64_t  heap_untouched;             /* heap bytes handed out, not resident */
+    int      has_je;
+    uint64_t je_allocated, je_active, je_resident;
+};
+int  pp_rss_parts(struct pp_parts *out, int64_t heap_bytes);
+void pp_stack_register(void);
+void pp_stack_unregister(void);
+void pp_stacks_lock(void);
+void pp_stacks_unlock(void);
+void pp_stacks_after_fork_child(void);
+void pp_parts_after_fork_child(void);
 
 /* ---- sampler.c: the background thread and one sample ---------------------- */
 
@@ -178,8 +203,10 @@ struct pp_sample {
     struct pp_cpu cpu;
     struct pp_heap heap;
     struct pp_maps maps;
+    int      has_parts;
+    struct pp_parts parts;
 };
-enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2 };
+enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2, PP_SAMPLE_PARTS = 4 };
 void pp_sample_take(struct pp_sample *s, int flags);
 void pp_sampler_start(void);
 void pp_sampler_stop(void);
@@ -194,6 +221,7 @@ struct pp_probe_record {
     uint64_t peak_rss;
     int      peak_rss_exact;
     uint64_t allocs, frees, user_ns, sys_ns;     /* since the previous probe */
+    const struct pp_parts *parts;                 /* NULL when off */
 };
 uint64_t pp_probe_hwm_floor(void);       /* all-time peak RSS before HWM resets */
 void pp_probe_note_rss(uint64_t rss);    /* the sampler's RSS, for sampled peaks */
@@ -202,7 +230,10 @@ void pp_probe_lock(void);
 void pp_probe_unlock(void);
 size_t pp_probe_count(size_t *dropped);
 size_t pp_probe_rows(size_t i, const char **label, uint64_t *t_ns, uint64_t *dt_ns,
-                     uint64_t *rss, int64_t *heap);
+                     uint64_t *rss, int64_t *heap, const struct pp_parts **parts);
+/* the breakdown with the highest RSS seen so far (probes and samples) */
+void pp_parts_note(const struct pp_parts *p, uint64_t t_ns);
+int  pp_parts_peak(struct pp_parts *out, uint64_t *t_ns);
 
 /* ---- region.c: perf_region_begin/end, latency histograms ------------------ */
 

@@ -166,3 +166,15 @@ void pp_map_after_fork_child(void)
     peak = window_peak = bytes[0] + bytes[1];
     pthread_mutex_unlock(&lock);
 }
+
+/* Resident bytes of the program's own anonymous mappings (mincore). */
+uint64_t pp_map_resident_anon(void)
+{
+    uint64_t total = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < n_tab; i++)
+        if (tab[i].kind == PP_MAP_ANON)
+            total += pp_os_resident(tab[i].start, tab[i].end - tab[i].start);
+    pthread_mutex_unlock(&lock);
+    return total;
+}

@@ -49,6 +49,12 @@ static const struct row rows[] = {
      "At each probe, reset the kernel's RSS high-water mark (/proc/self/clear_refs) "
      "so that the RSS peak between probes is exact. With 0 the peak is the highest "
      "sampled RSS, probes are cheaper, and the program's VmHWM is left alone."},
+    {"PERFPROBE_PARTS", K_BOOL, "1", &pp_opt.parts, 0, 1,
+     "Break RSS down into heap, mmap, file, stack and other at every probe and at "
+     "exit (docs/rss.md)."},
+    {"PERFPROBE_PARTS_STRIDE", K_UINT, "20", &pp_opt.parts_stride, 0, 1000000,
+     "Every Nth sample also carries the breakdown (20: every 200 ms at the default "
+     "interval); 0 for none."},
     {"PERFPROBE_SIGNALS", K_BOOL, "1", &pp_opt.signals, 0, 1,
      "On SIGINT, SIGTERM, SIGHUP or SIGQUIT whose action is the default, write "
      "a last sample before the process dies of the signal."},

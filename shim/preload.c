@@ -176,6 +176,31 @@ const char *pp_allocator_name(void)
     return is_jemalloc ? "jemalloc" : "glibc";
 }
 
+/* jemalloc's own figures, through its mallctl; -1 when jemalloc is not the
+ * allocator.  Called with pp_in_hook set (mallctl may allocate). */
+int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident)
+{
+    static int (*ctl)(const char *, void *, size_t *, void *, size_t);
+    if (!is_jemalloc)
+        return -1;
+    if (!ctl)
+        *(void **)&ctl = dlsym(RTLD_NEXT, "mallctl");
+    if (!ctl)
+        return -1;
+    uint64_t epoch = 1;
+    size_t v, sz = sizeof epoch;
+    ctl("epoch", &epoch, &sz, &epoch, sz);
+    static const char *const names[] = {"stats.allocated", "stats.active", "stats.resident"};
+    uint64_t *dst[] = {allocated, active, resident};
+    for (int i = 0; i < 3; i++) {
+        sz = sizeof v;
+        if (ctl(names[i], &v, &sz, NULL, 0) != 0)
+            return -1;
+        *dst[i] = v;
+    }
+    return 0;
+}
+
 const char *pp_usable_method(void)
 {
     return usable_is_glibc ? "chunk-header" : "malloc_usable_size";

@@ -39,7 +39,13 @@
 #define ROW_LABEL  40
 #define HWM_SLACK  (1u << 20)    /* RSS growth tolerated between statm and reset */
 
-struct row { char label[ROW_LABEL]; uint64_t t_ns, dt_ns; uint64_t rss; int64_t heap; };
+struct row {
+    char label[ROW_LABEL];
+    uint64_t t_ns, dt_ns, rss;
+    int64_t heap;
+    int has_parts;
+    struct pp_parts parts;
+};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -83,7 +89,8 @@ static void start_window(uint64_t rss_now, uint64_t maxrss_before)
     window_exact = after.maxrss <= rss_now + HWM_SLACK;
 }
 
-static void keep_row(const char *label, uint64_t t_ns, uint64_t dt_ns, uint64_t rss, int64_t heap)
+static void keep_row(const char *label, uint64_t t_ns, uint64_t dt_ns, uint64_t rss, int64_t heap,
+                     const struct pp_parts *parts)
 {
     if (!rows) {
         rows = pp_os_map(MAX_ROWS * sizeof *rows);
@@ -102,6 +109,9 @@ static void keep_row(const char *label, uint64_t t_ns, uint64_t dt_ns, uint64_t 
     r->dt_ns = dt_ns;
     r->rss = rss;
     r->heap = heap;
+    r->has_parts = parts != NULL;
+    if (parts)
+        r->parts = *parts;
 }
 
 static void probe(const char *label, struct perf_probe_info *out)
@@ -111,11 +121,19 @@ static void probe(const char *label, struct perf_probe_info *out)
     pp_in_hook = 1;
     pthread_mutex_lock(&lock);
 
-    uint64_t rss = pp_proc_rss();
     struct pp_cpu cpu;
     struct pp_heap heap;
-    pp_cpu_read(&cpu);
+    struct pp_parts parts;
+    int has_parts = 0;
     pp_counters_read(&heap, PP_WIN_PROBE, 1);
+    uint64_t rss;
+    if (pp_opt.parts && pp_rss_parts(&parts, heap.bytes) == 0) {
+        rss = parts.rss;             /* the same reading as the parts */
+        has_parts = 1;
+    } else {
+        rss = pp_proc_rss();
+    }
+    pp_cpu_read(&cpu);
     if (!last.any) {                      /* the first window starts at start-up */
         last.rss = pp_state.first.proc.rss;
         last.heap = pp_state.first.heap.bytes;
@@ -145,9 +163,12 @@ static void probe(const char *label, struct perf_probe_info *out)
         .peak_heap = heap.window_peak, .peak_rss = peak_rss, .peak_rss_exact = exact,
         .allocs = heap.allocs - last.allocs, .frees = heap.frees - last.frees,
         .user_ns = cpu.user_ns - last.user_ns, .sys_ns = cpu.sys_ns - last.sys_ns,
+        .parts = has_parts ? &parts : NULL,
     };
     pp_timeline_probe(&rec);
-    keep_row(label, t_ns, dt_ns, rss, heap.bytes);
+    keep_row(label, t_ns, dt_ns, rss, heap.bytes, has_parts ? &parts : NULL);
+    if (has_parts)
+        pp_parts_note(&parts, t0 - pp_state.start_ns);
     if (out) {
         out->t_s = (double)t_ns * 1e-9;
         out->dt_s = (double)dt_ns * 1e-9;
@@ -223,10 +244,11 @@ PP_EXPORT void perf_counter(const char *name, double value)
 /* ---- the exit table's probe rows ----------------------------------------- */
 
 size_t pp_probe_rows(size_t i, const char **label, uint64_t *t_ns, uint64_t *dt_ns,
-                     uint64_t *rss, int64_t *heap)
+                     uint64_t *rss, int64_t *heap, const struct pp_parts **parts)
 {
     if (i >= n_rows)
         return 0;
+    *parts = rows[i].has_parts ? &rows[i].parts : NULL;
     *label = rows[i].label;
     *t_ns = rows[i].t_ns;
     *dt_ns = rows[i].dt_ns;

@@ -115,19 +115,34 @@ static void label_cell(struct pp_buf *b, const char *s, size_t width)
         pp_buf_raw(b, " ", 1);
 }
 
+/* the compact breakdown under a probe: where its RSS is */
+static void parts_line(struct pp_buf *b, const struct pp_parts *p)
+{
+    static const char *const names[] = {"heap ", "  mmap ", "  file ", "  stack ", "  other "};
+    uint64_t v[5] = {p->heap, p->mmap, p->file, p->stack, p->other};
+    pp_buf_str(b, "    RSS =");
+    for (int i = 0; i < 5; i++) {
+        pp_buf_raw(b, " ", 1);
+        pp_buf_str(b, names[i]);
+        fmt_mib(b, (int64_t)v[i]);
+    }
+    pp_buf_str(b, " MiB\n");
+}
+
 #define WIDE "------------------------------------------------------------------------------------------\n"
 
 static void probe_rows(struct pp_buf *b)
 {
     size_t dropped, n = pp_probe_count(&dropped);
     const char *label;
+    const struct pp_parts *parts;
     uint64_t t, dt, rss, last_rss = pp_state.first.proc.rss;
     int64_t heap, last_heap = pp_state.first.heap.bytes;
     if (n == 0)
         return;
     pp_buf_str(b, "Probe                     Time (s)     \xce\x94t (s)   RSS (MiB)  \xce\x94RSS (MiB)"
                   "  Heap (MiB) \xce\x94Heap (MiB)\n" WIDE);
-    for (size_t i = 0; pp_probe_rows(i, &label, &t, &dt, &rss, &heap); i++) {
+    for (size_t i = 0; pp_probe_rows(i, &label, &t, &dt, &rss, &heap, &parts); i++) {
         label_cell(b, label, 24);
         cell_u(b, 10, fmt_secs, (int64_t)t);
         cell_u(b, 11, fmt_secs, (int64_t)dt);
@@ -136,6 +151,8 @@ static void probe_rows(struct pp_buf *b)
         cell_u(b, 12, fmt_mib, heap);
         cell_u(b, 12, fmt_dmib, heap - last_heap);
         pp_buf_raw(b, "\n", 1);
+        if (parts)
+            parts_line(b, parts);
         last_rss = rss;
         last_heap = heap;
     }

@@ -29,6 +29,12 @@ void pp_sample_take(struct pp_sample *s, int flags)
     pp_cpu_read(&s->cpu);
     pp_counters_read(&s->heap, PP_WIN_SAMPLE, flags & PP_SAMPLE_RESET);
     pp_map_read(&s->maps, flags & PP_SAMPLE_RESET, flags & PP_SAMPLE_NONBLOCK);
+    s->has_parts = 0;
+    if ((flags & PP_SAMPLE_PARTS) && pp_opt.parts &&
+        pp_rss_parts(&s->parts, s->heap.bytes) == 0) {
+        s->has_parts = 1;
+        pp_parts_note(&s->parts, s->t_ns);
+    }
 }
 
 static void *sampler_main(void *arg)
@@ -36,7 +42,7 @@ static void *sampler_main(void *arg)
     (void)arg;
     pp_in_hook = 1;
     uint64_t interval = pp_opt.interval_ms * 1000000u;
-    uint64_t next = pp_now_ns();
+    uint64_t next = pp_now_ns(), n = 0;
     while (!atomic_load(&stop)) {
         next += interval;
         struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
@@ -45,7 +51,8 @@ static void *sampler_main(void *arg)
         if (atomic_load(&stop))
             break;
         struct pp_sample s;
-        pp_sample_take(&s, PP_SAMPLE_RESET);
+        int parts = pp_opt.parts_stride && ++n % pp_opt.parts_stride == 0;
+        pp_sample_take(&s, PP_SAMPLE_RESET | (parts ? PP_SAMPLE_PARTS : 0));
         pp_timeline_sample(&s, 0);
         uint64_t now = pp_now_ns();
         if (now > next + interval)      /* fell behind (suspended?): no burst */

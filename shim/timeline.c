@@ -230,6 +230,46 @@ static void sample_line(struct pp_buf *b, const struct pp_sample *s)
     key_s(b, "sys_s", s->cpu.sys_ns, 3);
     key_u64(b, "minflt", s->cpu.minflt);
     key_u64(b, "majflt", s->cpu.majflt);
+    if (s->has_parts) {               /* [heap, mmap, file, stack, other] */
+        const struct pp_parts *p = &s->parts;
+        uint64_t v[5] = {p->heap, p->mmap, p->file, p->stack, p->other};
+        pp_buf_key(b, "parts");
+        for (int i = 0; i < 5; i++) {
+            pp_buf_raw(b, i ? "," : "[", 1);
+            pp_buf_u64(b, v[i]);
+        }
+        pp_buf_raw(b, "]", 1);
+    }
+    pp_buf_raw(b, "}", 1);
+}
+
+/* "KEY":{"heap":...,"heap_untouched":N[,"jemalloc":{...}]}; the RSS the
+ * parts add up to is inside unless the record has it already (probes) */
+static void parts_json(struct pp_buf *b, const char *key, const struct pp_parts *p,
+                       const uint64_t *t_ns, int with_rss_outside)
+{
+    pp_buf_key(b, key);
+    pp_buf_raw(b, "{", 1);
+    if (t_ns)
+        key_s(b, "t_s", *t_ns, 4);
+    if (t_ns || !with_rss_outside)
+        key_u64(b, "rss_bytes", p->rss);
+    key_u64(b, "heap", p->heap);
+    key_u64(b, "mmap", p->mmap);
+    key_u64(b, "file", p->file);
+    key_u64(b, "stack", p->stack);
+    key_u64(b, "other", p->other);
+    key_u64(b, "shmem", p->shmem);
+    key_u64(b, "perfprobe", p->perfprobe);
+    key_i64(b, "heap_untouched", p->heap_untouched);
+    if (p->has_je) {
+        pp_buf_key(b, "jemalloc");
+        pp_buf_raw(b, "{", 1);
+        key_u64(b, "allocated", p->je_allocated);
+        key_u64(b, "active", p->je_active);
+        key_u64(b, "resident", p->je_resident);
+        pp_buf_raw(b, "}", 1);
+    }
     pp_buf_raw(b, "}", 1);
 }
 
@@ -313,6 +353,8 @@ void pp_timeline_probe(const struct pp_probe_record *r)
         key_u64(&b, "frees_since_last", r->frees);
         key_s(&b, "cpu_user_s_since_last", r->user_ns, 6);
         key_s(&b, "cpu_sys_s_since_last", r->sys_ns, 6);
+        if (r->parts)
+            parts_json(&b, "rss_parts", r->parts, NULL, 1);
         pp_buf_raw(&b, "}", 1);
         queue(&b);
     }
@@ -414,6 +456,12 @@ void pp_timeline_summary(const struct pp_sample *end)
         key_u64(&b, "samples_taken", samples_taken);
         size_t dropped, probes = pp_probe_count(&dropped);
         key_u64(&b, "probes", probes + dropped);
+        if (end->has_parts)
+            parts_json(&b, "rss_parts_at_exit", &end->parts, NULL, 0);
+        struct pp_parts peak;
+        uint64_t peak_t;
+        if (pp_parts_peak(&peak, &peak_t) == 0)
+            parts_json(&b, "rss_parts_at_peak", &peak, &peak_t, 0);
         regions_json(&b);
         pp_buf_raw(&b, "}", 1);
         emit(&b);
