@@ -126,7 +126,15 @@ $(B)/bench/probecost: bench/probecost.c libprobe/perf_probe.h $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE) -Ilibprobe -o $@ $<
 
-bench: all $(B)/bench/churn $(B)/bench/probecost
+$(B)/bench/manymaps: bench/manymaps.c libprobe/perf_probe.h $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE) -Ilibprobe -o $@ $<
+
+$(B)/bench/tick: bench/tick.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE) -o $@ $<
+
+bench: all $(B)/bench/churn $(B)/bench/probecost $(B)/bench/manymaps $(B)/bench/tick
 	$(Q)bash tools/install-deps.sh --bench --if-root
 	$(Q)/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
 

@@ -23,6 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIM = os.path.join(ROOT, "build", "libperfprobe.so")
 CHURN = os.path.join(ROOT, "build", "bench", "churn")
 PROBECOST = os.path.join(ROOT, "build", "bench", "probecost")
+MANYMAPS = os.path.join(ROOT, "build", "bench", "manymaps")
+TICK = os.path.join(ROOT, "build", "bench", "tick")
 PY = "/usr/bin/python3"
 TMP = tempfile.mkdtemp(prefix="perfprobe-bench.")
 
@@ -159,6 +161,18 @@ def main():
     print(f"peak RSS after 1M region pairs {small:.0f} KiB, after 10M {large:.0f} KiB "
           f"(medians of 5)")
 
+    # the RSS breakdown on a process with a thousand mappings
+    mm = [dict(line.split() for line in subprocess.run(
+        [MANYMAPS, "1000", "200", "5"], env=shim_env, capture_output=True, text=True).stdout.splitlines())
+        for _ in range(3)]
+    mm_probe = med([float(x["probe_median_ns"]) for x in mm])
+    mm_share = med([float(x["sampler_core_share"]) for x in mm])
+    tick = float(dict(line.split() for line in subprocess.run(
+        [TICK, "5"], capture_output=True, text=True).stdout.splitlines())["wakeup_core_share"])
+    print(f"\n1000 mappings: a probe with the RSS breakdown {mm_probe / 1000:.0f} us (median); "
+          f"the sampler at the default interval and stride uses {mm_share * 100:.2f}% of a core "
+          f"(a bare thread waking every 10 ms: {tick * 100:.2f}%) (medians of 3)")
+
     print("\nsummary (goal in brackets)")
     print(f"  churn 1 thread   perfprobe {r1['perfprobe']:.2f}x [<= 1.20]"
           + (f"   heaptrack {r1['heaptrack']:.1f}x" if "heaptrack" in r1 else "")
@@ -176,6 +190,8 @@ def main():
     print(f"  region pair      {med(rg['shim']):.1f} ns [<= 50], {med(rg['bare']):.2f} ns "
           f"without the shim [<= 2]")
     print(f"  10M regions      {large - small:+.0f} KiB over 1M [0]")
+    print(f"  1000 mappings    probe with breakdown {mm_probe / 1000:.0f} us [< 1000], "
+          f"sampler {mm_share * 100:.2f}% of a core [< 1] (bare 10 ms wakeups {tick * 100:.2f}%)")
     shutil.rmtree(TMP, ignore_errors=True)
 
 

@@ -138,7 +138,7 @@ static void start_recording(void)
     pp_state.start_ns = pp_now_ns();
     pp_state.start_unix_ns = pp_unix_ns();
     pp_timeline_open();
-    pp_sample_take(&pp_state.first, PP_SAMPLE_RESET);
+    pp_sample_take(&pp_state.first, PP_SAMPLE_RESET | PP_SAMPLE_STATUS);
     pp_timeline_sample(&pp_state.first, 1);
     pp_sampler_start();
 }
@@ -179,7 +179,7 @@ static void fork_child(void)
     pp_state.start_ns = pp_now_ns();
     pp_state.start_unix_ns = pp_unix_ns();
     pp_timeline_after_fork_child();
-    pp_sample_take(&pp_state.first, PP_SAMPLE_RESET);
+    pp_sample_take(&pp_state.first, PP_SAMPLE_RESET | PP_SAMPLE_STATUS);
     pp_probe_after_fork_child();
     pp_probe_unlock();
     pp_timeline_sample(&pp_state.first, 1);
@@ -284,7 +284,7 @@ void pp_finish(void)
     struct pp_sample end;
     pp_sampler_stop();
     pp_counters_flush_self();
-    pp_sample_take(&end, PP_SAMPLE_RESET | PP_SAMPLE_PARTS);
+    pp_sample_take(&end, PP_SAMPLE_RESET | PP_SAMPLE_PARTS | PP_SAMPLE_STATUS);
     pp_timeline_sample(&end, 1);
     pp_timeline_summary(&end);
     /* Some programs close stderr in an atexit handler (coreutils do), and

@@ -206,7 +206,9 @@ struct pp_sample {
     int      has_parts;
     struct pp_parts parts;
 };
-enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2, PP_SAMPLE_PARTS = 4 };
+/* RESET: start new peak windows; NONBLOCK: from a signal handler; PARTS:
+ * with the RSS breakdown; STATUS: read /proc/self/status (else statm only) */
+enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2, PP_SAMPLE_PARTS = 4, PP_SAMPLE_STATUS = 8 };
 void pp_sample_take(struct pp_sample *s, int flags);
 void pp_sampler_start(void);
 void pp_sampler_stop(void);

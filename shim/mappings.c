@@ -172,9 +172,17 @@ uint64_t pp_map_resident_anon(void)
 {
     uint64_t total = 0;
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < n_tab; i++)
-        if (tab[i].kind == PP_MAP_ANON)
-            total += pp_os_resident(tab[i].start, tab[i].end - tab[i].start);
+    for (size_t i = 0; i < n_tab;) {
+        if (tab[i].kind != PP_MAP_ANON) {
+            i++;
+            continue;
+        }
+        /* ranges that touch go to mincore as one span */
+        uintptr_t start = tab[i].start, end = tab[i].end;
+        for (i++; i < n_tab && tab[i].kind == PP_MAP_ANON && tab[i].start == end; i++)
+            end = tab[i].end;
+        total += pp_os_resident(start, end - start);
+    }
     pthread_mutex_unlock(&lock);
     return total;
 }

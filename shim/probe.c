@@ -151,6 +151,11 @@ static void probe(const char *label, struct perf_probe_info *out)
         if (peak_rss < last.rss)
             peak_rss = last.rss;
     }
+    /* the window runs from the previous probe's RSS to this one's (the
+     * kernel's counters behind VmRSS and the mark are approximate by a few
+     * pages, so the mark can read slightly below either) */
+    if (last.any && peak_rss < last.rss)
+        peak_rss = last.rss;
     if (peak_rss < rss)
         peak_rss = rss;
     uint64_t t_ns = t0 - pp_state.start_ns - overhead_ns;

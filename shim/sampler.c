@@ -18,10 +18,24 @@
 
 static _Atomic int stop;
 
+/* /proc/self/status costs ten times /proc/self/statm (it formats dozens of
+ * fields): every sample reads RSS from statm, and only every STATUS_STRIDE
+ * samples (and the breakdowns, and exit) read the high-water mark from
+ * status; in between the last value is carried. */
+#define STATUS_STRIDE 10
+
 void pp_sample_take(struct pp_sample *s, int flags)
 {
+    static struct pp_proc last_status;
     s->t_ns = pp_now_ns() - pp_state.start_ns;
-    pp_proc_read(&s->proc);
+    if ((flags & (PP_SAMPLE_STATUS | PP_SAMPLE_PARTS | PP_SAMPLE_NONBLOCK)) &&
+        pp_proc_read(&s->proc) == 0) {
+        if (!(flags & PP_SAMPLE_NONBLOCK))
+            last_status = s->proc;
+    } else {
+        s->proc = last_status;
+        s->proc.rss = pp_proc_rss();
+    }
     uint64_t floor = pp_probe_hwm_floor();     /* probes reset the kernel's mark */
     if (s->proc.hwm < floor)
         s->proc.hwm = floor;
@@ -51,8 +65,10 @@ static void *sampler_main(void *arg)
         if (atomic_load(&stop))
             break;
         struct pp_sample s;
-        int parts = pp_opt.parts_stride && ++n % pp_opt.parts_stride == 0;
-        pp_sample_take(&s, PP_SAMPLE_RESET | (parts ? PP_SAMPLE_PARTS : 0));
+        n++;
+        int parts = pp_opt.parts_stride && n % pp_opt.parts_stride == 0;
+        pp_sample_take(&s, PP_SAMPLE_RESET | (parts ? PP_SAMPLE_PARTS : 0) |
+                               (n % STATUS_STRIDE == 0 ? PP_SAMPLE_STATUS : 0));
         pp_timeline_sample(&s, 0);
         uint64_t now = pp_now_ns();
         if (now > next + interval)      /* fell behind (suspended?): no burst */

@@ -100,6 +100,22 @@ static void text_cell(FILE *f, const char *key, double v, int width)
     pad(f, b, width, 1);
 }
 
+/* "heap 10.18  mmap 0.00  file 1.37  stack 0.02  other 0.01 MiB" */
+static void text_parts(FILE *f, const char *lead, json_t *p)
+{
+    static const char *const names[] = {"heap", "mmap", "file", "stack", "other"};
+    if (!json_is_object(p))
+        return;
+    fprintf(f, "%s", lead);
+    for (int i = 0; i < 5; i++)
+        fprintf(f, "%s %.2f", names[i], num(p, names[i]) / 1048576.0), fputs(i < 4 ? "  " : "", f);
+    fprintf(f, " MiB");
+    double untouched = num(p, "heap_untouched");
+    if (untouched > 0)
+        fprintf(f, "; %.2f MiB of heap handed out but not resident", untouched / 1048576.0);
+    fputc('\n', f);
+}
+
 static void text_run(FILE *f, const struct run *r)
 {
     json_t *h = r->header, *s = r->summary;
@@ -128,6 +144,7 @@ static void text_run(FILE *f, const struct run *r)
             for (int k = 0; probe_keys[k]; k++)
                 text_cell(f, probe_keys[k], num(p, probe_keys[k]), 12);
             fputc('\n', f);
+            text_parts(f, "    RSS = ", json_object_get(p, "rss_parts"));
         }
     }
     for (int k = 0; summary_keys[k]; k++) {
@@ -138,6 +155,8 @@ static void text_run(FILE *f, const struct run *r)
         fmt_value(b, sizeof b, summary_keys[k], v);
         fprintf(f, "  %-26s %s\n", summary_keys[k], b);
     }
+    text_parts(f, "  RSS at exit = ", json_object_get(s, "rss_parts_at_exit"));
+    text_parts(f, "  RSS at peak = ", json_object_get(s, "rss_parts_at_peak"));
     if (json_array_size(r->regions)) {
         pad(f, "Region", 24, 0);
         for (int k = 0; region_keys[k]; k++)
