@@ -34,6 +34,10 @@ struct run {
     long    pid, ppid, root_pid;
 };
 
+/* a number field of a record, or dflt when missing or not a number */
+double json_num(json_t *o, const char *key, double dflt);
+int ends_with(const char *s, const char *suffix);
+
 /* Read one timeline file.  On error prints one line and returns -1. */
 int run_read(const char *path, struct run *out);
 void run_free(struct run *r);

@@ -17,17 +17,32 @@
 
 static double num(json_t *o, const char *k)
 {
-    json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static int ends(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
+    return json_num(o, k, NAN);
 }
 
 /* ---- naming a figure -------------------------------------------------------- */
+
+/* Every value KEY names in R (probes may repeat a label): calls fn for each;
+ * returns how many there were. */
+/* Calls fn for the field after the last dot of KEY in every element of
+ * ARRAY whose NAME_KEY equals the part of KEY between PREFIX and that dot. */
+static int each_named(json_t *array, const char *name_key, const char *key, size_t prefix,
+                      void (*fn)(void *, const char *, double), void *ctx)
+{
+    const char *dot = strrchr(key, '.');
+    size_t n = (size_t)(dot - key) - prefix, i;
+    json_t *p;
+    int found = 0;
+    json_array_foreach(array, i, p) {
+        const char *name = json_string_value(json_object_get(p, name_key));
+        double v = num(p, dot + 1);
+        if (name && strlen(name) == n && !strncmp(name, key + prefix, n) && !isnan(v)) {
+            fn(ctx, key, v);
+            found++;
+        }
+    }
+    return found;
+}
 
 /* Every value KEY names in R (probes may repeat a label): calls fn for each;
  * returns how many there were. */
@@ -35,41 +50,15 @@ static int each_value(const struct run *r, const char *key,
                       void (*fn)(void *, const char *, double), void *ctx)
 {
     const char *dot = strrchr(key, '.');
-    int found = 0;
-    if (!strncmp(key, "probe.", 6) && dot > key + 6) {
-        size_t n = (size_t)(dot - key - 6);
-        size_t i;
-        json_t *p;
-        json_array_foreach(r->probes, i, p) {
-            const char *label = json_string_value(json_object_get(p, "label"));
-            double v = num(p, dot + 1);
-            if (label && strlen(label) == n && !strncmp(label, key + 6, n) && !isnan(v)) {
-                fn(ctx, key, v);
-                found++;
-            }
-        }
-        return found;
-    }
-    if (!strncmp(key, "region.", 7) && dot > key + 7) {
-        size_t n = (size_t)(dot - key - 7);
-        size_t i;
-        json_t *p;
-        json_array_foreach(r->regions, i, p) {
-            const char *path = json_string_value(json_object_get(p, "path"));
-            double v = num(p, dot + 1);
-            if (path && strlen(path) == n && !strncmp(path, key + 7, n) && !isnan(v)) {
-                fn(ctx, key, v);
-                found++;
-            }
-        }
-        return found;
-    }
+    if (!strncmp(key, "probe.", 6) && dot > key + 6)
+        return each_named(r->probes, "label", key, 6, fn, ctx);
+    if (!strncmp(key, "region.", 7) && dot > key + 7)
+        return each_named(r->regions, "path", key, 7, fn, ctx);
     double v = num(r->summary, key);
-    if (!isnan(v)) {
-        fn(ctx, key, v);
-        found = 1;
-    }
-    return found;
+    if (isnan(v))
+        return 0;
+    fn(ctx, key, v);
+    return 1;
 }
 
 static void first_value(void *ctx, const char *key, double v)
@@ -99,7 +88,7 @@ int parse_limit(const char *key, const char *text, double *out)
     double mul = 1;
     const char *u = end;
     int sized = strstr(key, "_bytes") || !strncmp(key, "d_rss", 5) || !strncmp(key, "d_heap", 6) ||
-                ends(key, "_since_last");
+                ends_with(key, "_since_last");
     const char *field = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
     sized |= !strncmp(field, "d_rss", 5) || !strncmp(field, "d_heap", 6) ||
              !strncmp(field, "peak_heap", 9) || !strncmp(field, "peak_rss", 8);
@@ -117,7 +106,7 @@ int parse_limit(const char *key, const char *text, double *out)
         if (i == sizeof units / sizeof *units)
             return -1;
         mul = muls[i];
-    } else if (ends(field, "_ns") || ends(field, "_s")) {
+    } else if (ends_with(field, "_ns") || ends_with(field, "_s")) {
         static const char *const units[] = {"ns", "us", "\xc2\xb5s", "ms", "s"};
         static const double ns[] = {1, 1e3, 1e3, 1e6, 1e9};
         size_t i;
@@ -126,7 +115,7 @@ int parse_limit(const char *key, const char *text, double *out)
                 break;
         if (i == 5)
             return -1;
-        mul = ends(field, "_ns") ? ns[i] : ns[i] / 1e9;
+        mul = ends_with(field, "_ns") ? ns[i] : ns[i] / 1e9;
     } else {
         if (!strcmp(u, "k") || !strcmp(u, "K")) mul = 1e3;
         else if (!strcmp(u, "M")) mul = 1e6;

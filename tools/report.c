@@ -14,14 +14,7 @@
 
 static double num(json_t *o, const char *k)
 {
-    json_t *v = json_object_get(o, k);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static int ends(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
+    return json_num(o, k, NAN);
 }
 
 void fmt_value(char *buf, size_t n, const char *key, double v)
@@ -34,13 +27,13 @@ void fmt_value(char *buf, size_t n, const char *key, double v)
         else if (a >= 1048576.0) snprintf(buf, n, "%.2f MiB", v / 1048576.0);
         else if (a >= 1024.0) snprintf(buf, n, "%.2f KiB", v / 1024.0);
         else snprintf(buf, n, "%.0f B", v);
-    } else if (ends(key, "_ns")) {
+    } else if (ends_with(key, "_ns")) {
         double a = fabs(v);
         if (a < 1e3) snprintf(buf, n, "%.0f ns", v);
         else if (a < 1e6) snprintf(buf, n, "%.2f \xc2\xb5s", v / 1e3);
         else if (a < 1e9) snprintf(buf, n, "%.2f ms", v / 1e6);
         else snprintf(buf, n, "%.3f s", v / 1e9);
-    } else if (ends(key, "_s")) {
+    } else if (ends_with(key, "_s")) {
         snprintf(buf, n, "%.4f s", v);
     } else if (v == floor(v) && fabs(v) < 1e15) {
         snprintf(buf, n, "%.0f", v);
@@ -91,7 +84,7 @@ static void text_cell(FILE *f, const char *key, double v, int width)
         snprintf(b, sizeof b, "%.4f", v);
     else if (!strncmp(key, "d_", 2))
         snprintf(b, sizeof b, "%+.2f", v / 1048576.0);
-    else if (strstr(key, "_bytes") || ends(key, "_since_last"))
+    else if (strstr(key, "_bytes") || ends_with(key, "_since_last"))
         snprintf(b, sizeof b, "%.2f", v / 1048576.0);
     else if (!strcmp(key, "per_s") || !strcmp(key, "count"))
         snprintf(b, sizeof b, "%.0f", v);
@@ -238,6 +231,48 @@ static void md_str(FILE *f, const char *s)
     }
 }
 
+/* One CSV or Markdown table: a row per probe (regions = 0) or region of
+ * every run, named by NAME_KEY, with the columns KEYS. */
+static void table_section(FILE *f, const struct run *runs, int n, int md, int regions,
+                          const char *name_key, const char *const *keys)
+{
+    const char *sep = md ? " | " : ",", *lead = md ? "| " : "", *tail = md ? " |" : "";
+    fprintf(f, "\n%sfile%s%s", lead, sep, name_key);
+    for (int k = 0; keys[k]; k++)
+        fprintf(f, "%s%s", sep, keys[k]);
+    fprintf(f, "%s\n", tail);
+    if (md) {
+        fprintf(f, "|---|---|");
+        for (int k = 0; keys[k]; k++)
+            fprintf(f, "---|");
+        fprintf(f, "\n");
+    }
+    size_t j;
+    json_t *p;
+    for (int i = 0; i < n; i++)
+        json_array_foreach(regions ? runs[i].regions : runs[i].probes, j, p) {
+            const char *name = json_string_value(json_object_get(p, name_key));
+            if (md) {
+                fprintf(f, "| %s | ", runs[i].path);
+                md_str(f, name);
+            } else {
+                csv_str(f, runs[i].path);
+                fputc(',', f);
+                csv_str(f, name);
+            }
+            for (int k = 0; keys[k]; k++) {
+                char b[64];
+                double v = num(p, keys[k]);
+                if (md)
+                    fmt_value(b, sizeof b, keys[k], v);
+                else
+                    snprintf(b, sizeof b, "%.17g", v);
+                fprintf(f, "%s%s", sep, b);
+            }
+            fprintf(f, "%s\n", tail);
+        }
+}
+
 static void table_runs(FILE *f, const struct run *runs, int n, int md)
 {
     const char *sep = md ? " | " : ",";
@@ -260,74 +295,8 @@ static void table_runs(FILE *f, const struct run *runs, int n, int md)
                 fprintf(f, ",%s,%.17g\n", summary_keys[k], v);
             }
         }
-    /* probes */
-    fprintf(f, "\n%sfile%slabel", lead, sep);
-    for (int k = 0; probe_keys[k]; k++)
-        fprintf(f, "%s%s", sep, probe_keys[k]);
-    fprintf(f, "%s\n", tail);
-    if (md) {
-        fprintf(f, "|---|---|");
-        for (int k = 0; probe_keys[k]; k++)
-            fprintf(f, "---|");
-        fprintf(f, "\n");
-    }
-    size_t j;
-    json_t *p;
-    for (int i = 0; i < n; i++)
-        json_array_foreach(runs[i].probes, j, p) {
-            const char *label = json_string_value(json_object_get(p, "label"));
-            if (md) {
-                fprintf(f, "| %s | ", runs[i].path);
-                md_str(f, label);
-            } else {
-                csv_str(f, runs[i].path);
-                fputc(',', f);
-                csv_str(f, label);
-            }
-            for (int k = 0; probe_keys[k]; k++) {
-                char b[64];
-                double v = num(p, probe_keys[k]);
-                if (md)
-                    fmt_value(b, sizeof b, probe_keys[k], v);
-                else
-                    snprintf(b, sizeof b, "%.17g", v);
-                fprintf(f, "%s%s", sep, b);
-            }
-            fprintf(f, "%s\n", tail);
-        }
-    /* regions */
-    fprintf(f, "\n%sfile%spath", lead, sep);
-    for (int k = 0; region_keys[k]; k++)
-        fprintf(f, "%s%s", sep, region_keys[k]);
-    fprintf(f, "%s\n", tail);
-    if (md) {
-        fprintf(f, "|---|---|");
-        for (int k = 0; region_keys[k]; k++)
-            fprintf(f, "---|");
-        fprintf(f, "\n");
-    }
-    for (int i = 0; i < n; i++)
-        json_array_foreach(runs[i].regions, j, p) {
-            const char *path = json_string_value(json_object_get(p, "path"));
-            if (md) {
-                fprintf(f, "| %s | ", runs[i].path);
-                md_str(f, path);
-            } else {
-                csv_str(f, runs[i].path);
-                fputc(',', f);
-                csv_str(f, path);
-            }
-            for (int k = 0; region_keys[k]; k++) {
-                char b[64];
-                double v = num(p, region_keys[k]);
-                if (md)
-                    fmt_value(b, sizeof b, region_keys[k], v);
-                else
-                    snprintf(b, sizeof b, "%.17g", v);
-                fprintf(f, "%s%s", sep, b);
-            }
-            fprintf(f, "%s\n", tail);
-        }
+    table_section(f, runs, n, md, 0, "label", probe_keys);
+    table_section(f, runs, n, md, 1, "path", region_keys);
 }
 
 void report_runs(FILE *f, struct run *runs, int n, enum format fmt)

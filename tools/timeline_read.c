@@ -21,11 +21,18 @@
 #define FORMAT_VERSION 1
 #define MAX_LINE (16u << 20)
 
-static double num(json_t *o, const char *k, double dflt)
+double json_num(json_t *o, const char *key, double dflt)
 {
-    json_t *v = json_object_get(o, k);
+    json_t *v = json_object_get(o, key);
     return json_is_number(v) ? json_number_value(v) : dflt;
 }
+
+int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
 
 /* ---- a summary rebuilt from the samples ----------------------------------- */
 
@@ -38,16 +45,16 @@ struct rebuild {
 static void rebuild_sample(struct rebuild *rb, json_t *s)
 {
     rb->samples++;
-    rb->rss = num(s, "rss", rb->rss);
-    rb->hwm = num(s, "hwm", rb->hwm);            /* carried forward when absent */
-    rb->heap = num(s, "heap", rb->heap);
-    rb->anon = num(s, "anon", rb->anon);
-    rb->file = num(s, "file", rb->file);
-    rb->user_s = num(s, "user_s", rb->user_s);
-    rb->sys_s = num(s, "sys_s", rb->sys_s);
-    rb->minflt = num(s, "minflt", rb->minflt);
-    rb->majflt = num(s, "majflt", rb->majflt);
-    double hmax = num(s, "heap_max", rb->heap);
+    rb->rss = json_num(s, "rss", rb->rss);
+    rb->hwm = json_num(s, "hwm", rb->hwm);            /* carried forward when absent */
+    rb->heap = json_num(s, "heap", rb->heap);
+    rb->anon = json_num(s, "anon", rb->anon);
+    rb->file = json_num(s, "file", rb->file);
+    rb->user_s = json_num(s, "user_s", rb->user_s);
+    rb->sys_s = json_num(s, "sys_s", rb->sys_s);
+    rb->minflt = json_num(s, "minflt", rb->minflt);
+    rb->majflt = json_num(s, "majflt", rb->majflt);
+    double hmax = json_num(s, "heap_max", rb->heap);
     if (rb->hwm > rb->peak_rss) rb->peak_rss = rb->hwm;
     if (rb->rss > rb->peak_rss) rb->peak_rss = rb->rss;
     if (hmax > rb->peak_heap) rb->peak_heap = hmax;
@@ -139,12 +146,12 @@ int run_read(const char *path, struct run *r)
                 goto out;
             }
             r->header = o;
-            r->pid = (long)num(o, "pid", 0);
-            r->ppid = (long)num(o, "ppid", 0);
-            r->root_pid = (long)num(o, "root_pid", 0);
+            r->pid = (long)json_num(o, "pid", 0);
+            r->ppid = (long)json_num(o, "ppid", 0);
+            r->root_pid = (long)json_num(o, "root_pid", 0);
             continue;
         }
-        double t = num(o, "t_s", -1);
+        double t = json_num(o, "t_s", -1);
         if (t > rb.t_s)
             rb.t_s = t;
         if (!type) {
