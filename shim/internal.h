@@ -101,6 +101,7 @@ struct pp_proc {
 int  pp_proc_read(struct pp_proc *out);          /* 0 on success */
 void pp_proc_reopen(void);
 uint64_t pp_proc_rss(void);                      /* statm: cheap */
+int pp_proc_statm(uint64_t *resident, uint64_t *shared);
 int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
 void pp_proc_after_fork(void);                   /* reopen every /proc/self file */
 
@@ -187,7 +188,9 @@ struct pp_parts {
     int      has_je;
     uint64_t je_allocated, je_active, je_resident;
 };
-int  pp_rss_parts(struct pp_parts *out, int64_t heap_bytes);
+/* quick: from statm, with the shared-memory and own-memory figures of the
+ * last full breakdown (a tenth of the cost); else from status, exact */
+int  pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick);
 void pp_stack_register(void);
 void pp_stack_unregister(void);
 void pp_stacks_lock(void);

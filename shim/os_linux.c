@@ -121,11 +121,14 @@ uint64_t pp_os_resident_own(void)
 }
 
 /* The main thread's stack: from the top (startstack, field 28 of
- * /proc/self/stat, read once) down, 64 KiB at a time, as far as it is
- * mapped. */
+ * /proc/self/stat, read once) down to the lowest page mapped.  The stack
+ * only grows down, so the lowest page found is remembered, and each call
+ * checks whether the mapping has grown below it, a page and then 64 KiB at a
+ * time: two mincore calls when nothing changed. */
 uint64_t pp_os_resident_main_stack(void)
 {
-    static uintptr_t top;
+    static uintptr_t top, low;
+    unsigned char vec[1];
     if (!top) {
         char text[1024];
         int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
@@ -139,29 +142,23 @@ uint64_t pp_os_resident_main_stack(void)
         for (int field = 2; p && *p && field < 28; p++)
             if (*p == ' ')
                 field++;
+        uintptr_t t = 0;
         while (p && *p >= '0' && *p <= '9')
-            top = top * 10 + (uintptr_t)(*p++ - '0');
-        if (!top)
+            t = t * 10 + (uintptr_t)(*p++ - '0');
+        if (!t)
             return 0;
-        top = (top + 4095) & ~(uintptr_t)4095;
+        top = (t + 4096) & ~(uintptr_t)4095;    /* the page above startstack */
+        low = top - 4096;
     }
-    uint64_t total = 0;
-    unsigned char vec[16];
-    for (uintptr_t hi = top; hi > 65536; hi -= 65536) {
-        if (mincore((void *)(hi - 65536), 65536, vec) == 0) {
-            for (int i = 0; i < 16; i++)
-                total += (uint64_t)(vec[i] & 1) * 4096;
-            continue;
-        }
-        /* the end of the mapping is in this chunk: page by page */
-        for (uintptr_t a = hi - 4096; a >= hi - 65536; a -= 4096) {
-            if (mincore((void *)a, 4096, vec) != 0)
-                break;
-            total += (uint64_t)(vec[0] & 1) * 4096;
-        }
-        break;
+    /* grow `low` down while the page below is mapped: one failing call
+     * when the stack has not grown, 64 KiB steps when it has */
+    unsigned char chunk[16];
+    while (low > 65536 && mincore((void *)(low - 4096), 4096, vec) == 0) {
+        low -= 4096;
+        while (low > 65536 && mincore((void *)(low - 65536), 65536, chunk) == 0)
+            low -= 65536;
     }
-    return total;
+    return pp_os_resident(low, top - low);
 }
 
 static __thread pid_t tid_cache PP_TLS;
@@ -248,9 +245,17 @@ static int statm_fd = -1, clear_refs_fd = -2;      /* -2: not opened yet */
 /* Resident bytes from /proc/self/statm: a fraction of the cost of status. */
 uint64_t pp_proc_rss(void)
 {
+    uint64_t rss, shared;
+    return pp_proc_statm(&rss, &shared) == 0 ? rss : 0;
+}
+
+/* statm's resident and shared fields (shared = file-backed + shared-memory
+ * pages), in bytes */
+int pp_proc_statm(uint64_t *resident, uint64_t *shared)
+{
     char text[128];
-    int saved = errno;
-    uint64_t pages = 0;
+    int saved = errno, rc = -1;
+    uint64_t pages = 0, sh = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (statm_fd < 0 || attempt > 0) {
             if (statm_fd >= 0)
@@ -269,10 +274,18 @@ uint64_t pp_proc_rss(void)
         p++;
         while (*p >= '0' && *p <= '9')
             pages = pages * 10 + (uint64_t)(*p++ - '0');
+        if (*p++ != ' ')
+            continue;
+        while (*p >= '0' && *p <= '9')
+            sh = sh * 10 + (uint64_t)(*p++ - '0');
+        rc = 0;
         break;
     }
     errno = saved;
-    return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    *resident = pages * page;
+    *shared = sh * page;
+    return rc;
 }
 
 /* Reset the kernel's RSS high-water mark to the current RSS (write "5" to

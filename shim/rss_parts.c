@@ -13,11 +13,17 @@
  * anonymous memory of its own).  The parts therefore add up to RSS by
  * construction, and each is measured, not estimated, except that last
  * residual.
+ *
+ * Probes take a quick breakdown: /proc/self/statm (resident, and shared =
+ * file-backed + shared-memory pages) instead of status, with the
+ * shared-memory and own-memory figures of the last full breakdown (the
+ * sampler takes one every PERFPROBE_PARTS_STRIDE samples, and at exit).
  */
 #define _GNU_SOURCE
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -81,15 +87,34 @@ static uint64_t resident_stacks(void)
     return total;
 }
 
-int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes)
+/* from the last full breakdown, for the quick ones */
+static _Atomic uint64_t last_shmem, last_own;
+
+int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick)
 {
     struct pp_proc proc;
     memset(out, 0, sizeof *out);
-    if (pp_proc_read(&proc) != 0)
-        return -1;
+    uint64_t own;
+    if (quick) {
+        /* statm: resident, and shared = file + shmem pages */
+        uint64_t shared, shmem = atomic_load(&last_shmem);
+        if (pp_proc_statm(&proc.rss, &shared) != 0)
+            return -1;
+        if (shmem > shared)
+            shmem = shared;
+        proc.rss_shmem = shmem;
+        proc.rss_file = shared - shmem;
+        proc.rss_anon = proc.rss > shared ? proc.rss - shared : 0;
+        own = atomic_load(&last_own);
+    } else {
+        if (pp_proc_read(&proc) != 0)
+            return -1;
+        own = pp_os_resident_own();
+        atomic_store(&last_shmem, proc.rss_shmem);
+        atomic_store(&last_own, own);
+    }
     uint64_t mmap = pp_map_resident_anon();
     uint64_t stack = resident_stacks();
-    uint64_t own = pp_os_resident_own();
     uint64_t anon = proc.rss_anon;
     /* mincore and the kernel's counters are read microseconds apart: keep
      * each measured part within the anonymous total */

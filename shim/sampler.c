@@ -45,7 +45,7 @@ void pp_sample_take(struct pp_sample *s, int flags)
     pp_map_read(&s->maps, flags & PP_SAMPLE_RESET, flags & PP_SAMPLE_NONBLOCK);
     s->has_parts = 0;
     if ((flags & PP_SAMPLE_PARTS) && pp_opt.parts &&
-        pp_rss_parts(&s->parts, s->heap.bytes) == 0) {
+        pp_rss_parts(&s->parts, s->heap.bytes, 0) == 0) {
         s->has_parts = 1;
         pp_parts_note(&s->parts, s->t_ns);
     }
