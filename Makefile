@@ -4,8 +4,9 @@
 #   make              build/libperfprobe.so and build/perfprobe
 #   make test         every test; ends with "N passed, N failed"
 #   make bench        overhead ratios, measured side by side (BENCH_ARGS=--quick)
-#   make demo         install missing packages if root, build, run the example
-#   make deps         install the Debian packages the tests and bench need
+#   make demo         install missing packages (as root; else print the apt-get
+#                     line and stop), build, run the bundled example
+#   make deps         install the Debian packages the build and the tests need
 #   make install      PREFIX=/usr/local DESTDIR= (library, CLI, header, .pc)
 #   make uninstall
 #   make asan         the unit tests under AddressSanitizer + UBSan
@@ -44,7 +45,7 @@ TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all test bench demo deps deps-quiet install uninstall asan fuzz fuzz-deps clean check-flags
+.PHONY: all test bench demo deps install uninstall asan fuzz fuzz-deps clean check-flags
 
 all: $(B)/libperfprobe.so $(B)/perfprobe
 
@@ -142,14 +143,12 @@ $(B)/examples/demo: examples/demo.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE) -o $@ $<
 
-demo: deps-quiet all $(B)/examples/demo
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all $(B)/examples/demo
 	$(Q)bash examples/demo.sh
 
 deps:
 	$(Q)bash tools/install-deps.sh
-
-deps-quiet:
-	$(Q)bash tools/install-deps.sh --if-root
 
 # ---- install ---------------------------------------------------------------
 

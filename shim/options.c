@@ -52,8 +52,8 @@ static const struct row rows[] = {
     {"PERFPROBE_PARTS", K_BOOL, "1", &pp_opt.parts, 0, 1,
      "Break RSS down into heap, mmap, file, stack and other at every probe and at "
      "exit (docs/rss.md)."},
-    {"PERFPROBE_PARTS_STRIDE", K_UINT, "50", &pp_opt.parts_stride, 0, 1000000,
-     "Every Nth sample also carries the breakdown (50: every 500 ms at the default "
+    {"PERFPROBE_PARTS_STRIDE", K_UINT, "100", &pp_opt.parts_stride, 0, 1000000,
+     "Every Nth sample also carries the breakdown (100: every second at the default "
      "interval); 0 for none."},
     {"PERFPROBE_SIGNALS", K_BOOL, "1", &pp_opt.signals, 0, 1,
      "On SIGINT, SIGTERM, SIGHUP or SIGQUIT whose action is the default, write "

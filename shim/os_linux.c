@@ -282,7 +282,9 @@ int pp_proc_statm(uint64_t *resident, uint64_t *shared)
         break;
     }
     errno = saved;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    static uint64_t page;
+    if (!page)
+        page = (uint64_t)sysconf(_SC_PAGESIZE);
     *resident = pages * page;
     *shared = sh * page;
     return rc;

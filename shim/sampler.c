@@ -22,7 +22,7 @@ static _Atomic int stop;
  * fields): every sample reads RSS from statm, and only every STATUS_STRIDE
  * samples (and the breakdowns, and exit) read the high-water mark from
  * status; in between the last value is carried. */
-#define STATUS_STRIDE 10
+#define STATUS_STRIDE 20
 
 void pp_sample_take(struct pp_sample *s, int flags)
 {
