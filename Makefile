@@ -139,9 +139,9 @@ bench: all $(B)/bench/churn $(B)/bench/probecost $(B)/bench/manymaps $(B)/bench/
 	$(Q)bash tools/install-deps.sh --bench --if-root
 	$(Q)/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
 
-$(B)/examples/demo: examples/demo.c $(B)/.flags
+$(B)/examples/demo: examples/demo.c libprobe/perf_probe.h $(B)/.flags
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(BASE) -o $@ $<
+	$(Q)$(CC) $(BASE) -Ilibprobe -o $@ $<
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(B)/examples/demo

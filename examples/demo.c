@@ -8,6 +8,8 @@
  *   encode   an output buffer grown with realloc, then a leaked index
  *   cleanup  frames freed
  *
+ * It marks each stage with perf_probe and each encoded chunk as a region,
+ * through libprobe/perf_probe.h (without the shim those calls do nothing).
  * It prints one line on stdout; everything else comes from the shim.
  */
 #include <stdio.h>
@@ -15,6 +17,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+
+#include "perf_probe.h"
 
 #define MiB (1024 * 1024)
 
@@ -34,6 +38,7 @@ int main(void)
         memset(frame[i], i + 1, 16 * MiB);
         pause_ms(60);
     }
+    perf_probe("loaded");
     unsigned char *scratch = mmap(NULL, 32 * MiB, PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (scratch == MAP_FAILED)
@@ -44,21 +49,26 @@ int main(void)
         sum += scratch[i];
     }
     pause_ms(80);
+    perf_probe("blurred");
     munmap(scratch, 32 * MiB);
     unsigned char *out = NULL;
     size_t len = 0;
     for (int chunk = 0; chunk < 64; chunk++) {        /* encode */
+        perf_region_begin("encode_chunk");
         out = realloc(out, len + 256 * 1024);
         memset(out + len, chunk, 256 * 1024);
         len += 256 * 1024;
+        perf_region_end("encode_chunk");
     }
     leaked_index = malloc(100000);                    /* leaked on purpose */
     memset(leaked_index, 0, 100000);
     pause_ms(60);
+    perf_probe("encoded");
     for (int i = 0; i < 3; i++)                       /* cleanup */
         free(frame[i]);
     free(out);
     pause_ms(40);
+    perf_probe("cleaned_up");
     printf("demo: processed 3 frames, checksum %lu\n", sum);
     return 0;
 }

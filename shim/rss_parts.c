@@ -89,13 +89,14 @@ static uint64_t resident_stacks(void)
 
 /* from the last full breakdown, for the quick ones */
 static _Atomic uint64_t last_shmem, last_own;
+static _Atomic int had_full;
 
 int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick)
 {
     struct pp_proc proc;
     memset(out, 0, sizeof *out);
     uint64_t own;
-    if (quick) {
+    if (quick && atomic_load(&had_full)) {
         /* statm: resident, and shared = file + shmem pages */
         uint64_t shared, shmem = atomic_load(&last_shmem);
         if (pp_proc_statm(&proc.rss, &shared) != 0)
@@ -112,6 +113,7 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick)
         own = pp_os_resident_own();
         atomic_store(&last_shmem, proc.rss_shmem);
         atomic_store(&last_own, own);
+        atomic_store(&had_full, 1);
     }
     uint64_t mmap = pp_map_resident_anon();
     uint64_t stack = resident_stacks();
@@ -165,4 +167,5 @@ int pp_parts_peak(struct pp_parts *out, uint64_t *t_ns)
 void pp_parts_after_fork_child(void)
 {
     have_peak = 0;
+    atomic_store(&had_full, 0);
 }
