@@ -216,11 +216,15 @@ static inline int in_bootstrap(void)
     return atomic_load_explicit(&state, memory_order_relaxed) == RESOLVING;
 }
 
-/* The common prologue: resolve on first use; nested calls pass through. */
-#define ENTER_OR(passthrough)                                           \
+/* Resolve the real functions on first use. */
+#define RESOLVE_FIRST()                                                 \
     do {                                                                \
         if (PP_UNLIKELY(!ready()))                                      \
             pp_resolve();                                               \
+    } while (0)
+/* Nested calls pass straight through; the others hold the flag. */
+#define ENTER_OR(passthrough)                                           \
+    do {                                                                \
         if (pp_in_hook)                                                 \
             return passthrough;                                         \
         pp_in_hook = 1;                                                 \
@@ -249,8 +253,7 @@ PP_EXPORT __attribute__((flatten)) void free(void *p)
 {
     if (!p || PP_UNLIKELY(is_boot(p)))
         return;
-    if (PP_UNLIKELY(!ready()))
-        pp_resolve();
+    RESOLVE_FIRST();
     if (pp_in_hook) {
         pp_real.free(p);
         return;
@@ -263,10 +266,10 @@ PP_EXPORT __attribute__((flatten)) void free(void *p)
 
 PP_EXPORT void *calloc(size_t n, size_t size)
 {
-    if (PP_UNLIKELY(in_bootstrap())) {
-        if (size && n > SIZE_MAX / size)
-            return NULL;
-        return boot_alloc(n * size);
+    if (PP_UNLIKELY(!ready())) {
+        if (in_bootstrap())
+            return size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size);
+        pp_resolve();
     }
     ENTER_OR(pp_real.calloc(n, size));
     void *p = pp_real.calloc(n, size);
@@ -287,8 +290,11 @@ PP_EXPORT void *realloc(void *p, size_t n)
             memcpy(q, p, n < avail ? n : avail);
         return q;
     }
-    if (PP_UNLIKELY(in_bootstrap()))
-        return p ? NULL : boot_alloc(n);
+    if (PP_UNLIKELY(!ready())) {
+        if (in_bootstrap())
+            return p ? NULL : boot_alloc(n);
+        pp_resolve();
+    }
     ENTER_OR(pp_real.realloc(p, n));
     size_t old = p ? usable(p) : 0;
     void *q = pp_real.realloc(p, n);
@@ -317,6 +323,7 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
     if (PP_UNLIKELY(in_bootstrap()))
         return (*out = boot_aligned(align, n)) ? 0 : ENOMEM;
+    RESOLVE_FIRST();
     ENTER_OR(pp_real.posix_memalign(out, align, n));
     int rc = pp_real.posix_memalign(out, align, n);
     if (rc == 0 && *out)
@@ -330,6 +337,7 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     {                                                                   \
         if (PP_UNLIKELY(in_bootstrap()))                                \
             return boot_aligned bootargs;                               \
+        RESOLVE_FIRST();                                                \
         ENTER_OR(pp_real.name args);                                    \
         void *p = pp_real.name args;                                    \
         if (p)                                                          \
@@ -382,8 +390,7 @@ static size_t flag_align(int flags)
 
 PP_EXPORT void *mallocx(size_t size, int flags)
 {
-    if (PP_UNLIKELY(!ready()))
-        pp_resolve();
+    RESOLVE_FIRST();
     if (!pp_real.mallocx) {                       /* no jemalloc: emulate */
         size_t a = flag_align(flags);
         void *p = a > 16 ? memalign(a, size) : malloc(size);
@@ -401,8 +408,7 @@ PP_EXPORT void *mallocx(size_t size, int flags)
 
 PP_EXPORT void *rallocx(void *p, size_t size, int flags)
 {
-    if (PP_UNLIKELY(!ready()))
-        pp_resolve();
+    RESOLVE_FIRST();
     if (!pp_real.mallocx) {
         size_t a = flag_align(flags), old = usable(p);
         void *q;
@@ -430,8 +436,7 @@ PP_EXPORT void *rallocx(void *p, size_t size, int flags)
 
 PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
 {
-    if (PP_UNLIKELY(!ready()))
-        pp_resolve();
+    RESOLVE_FIRST();
     if (!pp_real.mallocx)               /* cannot resize in place: report the size */
         return usable(p);
     ENTER_OR(pp_real.xallocx(p, size, extra, flags));
@@ -445,8 +450,7 @@ PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
 
 PP_EXPORT void dallocx(void *p, int flags)
 {
-    if (PP_UNLIKELY(!ready()))
-        pp_resolve();
+    RESOLVE_FIRST();
     if (!pp_real.mallocx) {
         free(p);
         return;
@@ -463,8 +467,7 @@ PP_EXPORT void dallocx(void *p, int flags)
 
 PP_EXPORT void sdallocx(void *p, size_t size, int flags)
 {
-    if (PP_UNLIKELY(!ready()))
-        pp_resolve();
+    RESOLVE_FIRST();
     if (!pp_real.mallocx) {
         free(p);
         return;
@@ -536,8 +539,7 @@ PP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         target = va_arg(ap, void *);
         va_end(ap);
     }
-    if (PP_UNLIKELY(!ready()))
-        pp_resolve();
+    RESOLVE_FIRST();
     void *p = pp_real.mremap(old, old_len, new_len, flags, target);
     if (p != MAP_FAILED)
         pp_map_move((uintptr_t)old, old_len, (uintptr_t)p, new_len,
