@@ -92,7 +92,7 @@ void *pp_os_map(size_t len);                     /* raw mmap syscall */
 void  pp_os_unmap(void *p, size_t len);
 uint64_t pp_os_resident(uintptr_t addr, size_t len);   /* mincore */
 uint64_t pp_os_resident_own(void);               /* the shim's own mappings */
-uint64_t pp_os_resident_main_stack(void);
+uint64_t pp_os_resident_main_stack(int quick);
 
 struct pp_proc {
     uint64_t rss, hwm;                   /* VmRSS, VmHWM (bytes) */

@@ -122,10 +122,13 @@ uint64_t pp_os_resident_own(void)
 
 /* The main thread's stack: from the top (startstack, field 28 of
  * /proc/self/stat, read once) down to the lowest page mapped.  The stack
- * only grows down, so the lowest page found is remembered, and each call
- * checks whether the mapping has grown below it, a page and then 64 KiB at a
- * time: two mincore calls when nothing changed. */
-uint64_t pp_os_resident_main_stack(void)
+ * only grows down, so the lowest page found is remembered.  A full look
+ * checks whether the mapping has grown below it (a page, then 64 KiB at a
+ * time); a quick one (probes) trusts the remembered page, lowered to the
+ * caller's own frame when the caller is the main thread, so that it costs
+ * one mincore call: growth deeper than that is found by the next full look
+ * (the sampler's breakdown, at most PERFPROBE_PARTS_STRIDE samples later). */
+uint64_t pp_os_resident_main_stack(int quick)
 {
     static uintptr_t top, low;
     unsigned char vec[1];
@@ -149,6 +152,12 @@ uint64_t pp_os_resident_main_stack(void)
             return 0;
         top = (t + 4096) & ~(uintptr_t)4095;    /* the page above startstack */
         low = top - 4096;
+    }
+    if (quick) {
+        uintptr_t here = (uintptr_t)&vec & ~(uintptr_t)4095;
+        if (pp_tid() == getpid() && here < low && here > top - (64u << 20))
+            low = here;
+        return pp_os_resident(low, top - low);
     }
     /* grow `low` down while the page below is mapped: one failing call
      * when the stack has not grown, 64 KiB steps when it has */

@@ -77,9 +77,9 @@ void pp_stacks_after_fork_child(void)
 void pp_stacks_lock(void) { pthread_mutex_lock(&stacks_lock); }
 void pp_stacks_unlock(void) { pthread_mutex_unlock(&stacks_lock); }
 
-static uint64_t resident_stacks(void)
+static uint64_t resident_stacks(int quick)
 {
-    uint64_t total = pp_os_resident_main_stack();
+    uint64_t total = pp_os_resident_main_stack(quick);
     pthread_mutex_lock(&stacks_lock);
     for (size_t i = 0; i < n_stacks; i++)
         total += pp_os_resident(stacks[i].addr, stacks[i].len);
@@ -96,7 +96,8 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick)
     struct pp_proc proc;
     memset(out, 0, sizeof *out);
     uint64_t own;
-    if (quick && atomic_load(&had_full)) {
+    quick = quick && atomic_load(&had_full);
+    if (quick) {
         /* statm: resident, and shared = file + shmem pages */
         uint64_t shared, shmem = atomic_load(&last_shmem);
         if (pp_proc_statm(&proc.rss, &shared) != 0)
@@ -116,7 +117,7 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick)
         atomic_store(&had_full, 1);
     }
     uint64_t mmap = pp_map_resident_anon();
-    uint64_t stack = resident_stacks();
+    uint64_t stack = resident_stacks(quick);
     uint64_t anon = proc.rss_anon;
     /* mincore and the kernel's counters are read microseconds apart: keep
      * each measured part within the anonymous total */
