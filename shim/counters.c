@@ -54,6 +54,15 @@ static void raise_max(_Atomic int64_t *m, int64_t v)
         ;
 }
 
+/* v is a heap figure that was reached: raise the all-time peak and every
+ * window's peak to it */
+static void raise_peaks(int64_t v)
+{
+    raise_max(&g_peak, v);
+    for (int w = 0; w < PP_WINDOWS; w++)
+        raise_max(&g_window_peak[w], v);
+}
+
 static void key_destructor(void *arg)
 {
     (void)arg;
@@ -117,10 +126,7 @@ __attribute__((noinline)) static void fold(struct slot *s)
     STORE(s->pending, 0);
     STORE(s->pending_max, 0);
     int64_t before = atomic_fetch_add_explicit(&g_heap, d, memory_order_relaxed);
-    int64_t cand = before + (m > 0 ? m : 0);
-    raise_max(&g_peak, cand);
-    for (int w = 0; w < PP_WINDOWS; w++)
-        raise_max(&g_window_peak[w], cand);
+    raise_peaks(before + (m > 0 ? m : 0));
 }
 
 static inline void add(struct slot *s, int64_t d)
@@ -137,10 +143,7 @@ static inline void add(struct slot *s, int64_t d)
 /* Slow path for threads past their slot's destructor. */
 static void add_global(int64_t d)
 {
-    int64_t before = atomic_fetch_add(&g_heap, d);
-    raise_max(&g_peak, before + d);
-    for (int w = 0; w < PP_WINDOWS; w++)
-        raise_max(&g_window_peak[w], before + d);
+    raise_peaks(atomic_fetch_add(&g_heap, d) + d);
 }
 
 void pp_count_alloc(size_t usable)
@@ -210,9 +213,7 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
         r += LOAD(s->reallocs);
     }
     int64_t bytes = LOAD(g_heap) + pending;
-    raise_max(&g_peak, bytes);
-    for (int w = 0; w < PP_WINDOWS; w++)
-        raise_max(&g_window_peak[w], bytes);
+    raise_peaks(bytes);
     out->bytes = bytes;
     out->peak = LOAD(g_peak);
     out->window_peak = reset
