@@ -188,9 +188,10 @@ struct pp_parts {
     int      has_je;
     uint64_t je_allocated, je_active, je_resident;
 };
-/* quick: from statm, with the shared-memory and own-memory figures of the
- * last full breakdown (a tenth of the cost); else from status, exact */
-int  pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick);
+/* With STATUS (a fresh /proc/self/status reading): a full breakdown.  With
+ * NULL: a quick one, from statm and the shared-memory and own-memory
+ * figures of the last full breakdown (the first one is always full). */
+int  pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc *status);
 void pp_stack_register(void);
 void pp_stack_unregister(void);
 void pp_stacks_lock(void);

@@ -127,7 +127,7 @@ static void probe(const char *label, struct perf_probe_info *out)
     int has_parts = 0;
     pp_counters_read(&heap, PP_WIN_PROBE, 1);
     uint64_t rss;
-    if (pp_opt.parts && pp_rss_parts(&parts, heap.bytes, 1) == 0) {
+    if (pp_opt.parts && pp_rss_parts(&parts, heap.bytes, NULL) == 0) {
         rss = parts.rss;             /* the same reading as the parts */
         has_parts = 1;
     } else {

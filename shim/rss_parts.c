@@ -91,12 +91,12 @@ static uint64_t resident_stacks(int quick)
 static _Atomic uint64_t last_shmem, last_own;
 static _Atomic int had_full;
 
-int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick)
+int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc *status)
 {
     struct pp_proc proc;
     memset(out, 0, sizeof *out);
     uint64_t own;
-    quick = quick && atomic_load(&had_full);
+    int quick = !status && atomic_load(&had_full);
     if (quick) {
         /* statm: resident, and shared = file + shmem pages */
         uint64_t shared, shmem = atomic_load(&last_shmem);
@@ -109,7 +109,9 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, int quick)
         proc.rss_anon = proc.rss > shared ? proc.rss - shared : 0;
         own = atomic_load(&last_own);
     } else {
-        if (pp_proc_read(&proc) != 0)
+        if (status)
+            proc = *status;
+        else if (pp_proc_read(&proc) != 0)
             return -1;
         own = pp_os_resident_own();
         atomic_store(&last_shmem, proc.rss_shmem);

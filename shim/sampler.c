@@ -27,15 +27,18 @@ static _Atomic int stop;
 void pp_sample_take(struct pp_sample *s, int flags)
 {
     static struct pp_proc last_status;
+    int fresh = 0;
     s->t_ns = pp_now_ns() - pp_state.start_ns;
     if ((flags & (PP_SAMPLE_STATUS | PP_SAMPLE_PARTS | PP_SAMPLE_NONBLOCK)) &&
         pp_proc_read(&s->proc) == 0) {
+        fresh = 1;
         if (!(flags & PP_SAMPLE_NONBLOCK))
             last_status = s->proc;
     } else {
         s->proc = last_status;
         s->proc.rss = pp_proc_rss();
     }
+    struct pp_proc status = s->proc;           /* as read, for the breakdown */
     uint64_t floor = pp_probe_hwm_floor();     /* probes reset the kernel's mark */
     if (s->proc.hwm < floor)
         s->proc.hwm = floor;
@@ -44,8 +47,9 @@ void pp_sample_take(struct pp_sample *s, int flags)
     pp_counters_read(&s->heap, PP_WIN_SAMPLE, flags & PP_SAMPLE_RESET);
     pp_map_read(&s->maps, flags & PP_SAMPLE_RESET, flags & PP_SAMPLE_NONBLOCK);
     s->has_parts = 0;
-    if ((flags & PP_SAMPLE_PARTS) && pp_opt.parts &&
-        pp_rss_parts(&s->parts, s->heap.bytes, 0) == 0) {
+    /* the breakdown reuses the status just read rather than read it again */
+    if ((flags & PP_SAMPLE_PARTS) && pp_opt.parts && fresh &&
+        pp_rss_parts(&s->parts, s->heap.bytes, &status) == 0) {
         s->has_parts = 1;
         pp_parts_note(&s->parts, s->t_ns);
     }
