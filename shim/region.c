@@ -174,12 +174,25 @@ void pp_region_thread_exit(void)
     }
 }
 
+/* a + sep + b, in a bump arena of 64 KiB chunks (a mapping per name would
+ * cost a page each and crowd the shim's own-mapping table); called with
+ * defs_lock held */
 static char *copy_str(const char *a, size_t na, const char *sep, const char *b, size_t nb)
 {
-    size_t ns = sep ? strlen(sep) : 0;
-    char *s = pp_os_map(na + ns + nb + 1);
-    if (!s)
-        return NULL;
+    static char *chunk;
+    static size_t used, cap;
+    size_t ns = sep ? strlen(sep) : 0, need = na + ns + nb + 1;
+    if (used + need > cap) {
+        cap = need > 65536 ? need : 65536;
+        chunk = pp_os_map(cap);
+        used = 0;
+        if (!chunk) {
+            cap = 0;
+            return NULL;
+        }
+    }
+    char *s = chunk + used;
+    used += need;
     memcpy(s, a, na);
     memcpy(s + na, sep ? sep : "", ns);
     memcpy(s + na + ns, b, nb);
