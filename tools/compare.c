@@ -126,6 +126,21 @@ int parse_limit(const char *key, const char *text, double *out)
     return 0;
 }
 
+/* "10" or "10%" as a non-negative percentage; 0 on success */
+static int parse_pct(const char *text, double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text)
+        return -1;
+    if (*end == '%')
+        end++;
+    if (*end || isnan(v) || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* ---- check --------------------------------------------------------------------- */
 
 static const char check_usage[] =
@@ -211,11 +226,7 @@ int cmd_check(int argc, char **argv)
         } else if (!strcmp(a, "--baseline") && i + 1 < argc) {
             baseline = argv[++i];
         } else if (!strcmp(a, "--max-regression") && i + 1 < argc) {
-            char *end;
-            max_regress = strtod(argv[++i], &end);
-            if (*end == '%')
-                end++;
-            if (*end || isnan(max_regress) || max_regress < 0)
+            if (parse_pct(argv[++i], &max_regress) < 0)
                 return error("check: --max-regression '%s' is not a percentage", argv[i]);
         } else if (!strcmp(a, "--allow-incomplete")) {
             allow_incomplete = 1;
@@ -390,11 +401,7 @@ int cmd_diff(int argc, char **argv)
             fputs(diff_usage, stdout);
             return EXIT_OK;
         } else if (!strcmp(argv[i], "--noise") && i + 1 < argc) {
-            char *end;
-            noise = strtod(argv[++i], &end);
-            if (*end == '%')
-                end++;
-            if (*end || isnan(noise) || noise < 0)
+            if (parse_pct(argv[++i], &noise) < 0)
                 return error("diff: --noise '%s' is not a percentage", argv[i]);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fputs(diff_usage, stderr);
