@@ -34,12 +34,12 @@ else
 Q := @
 endif
 
-SHIM_SRC := shim/preload.c shim/cxx.c shim/counters.c shim/mappings.c \
-            shim/options.c shim/os_linux.c shim/buf.c shim/sampler.c \
-            shim/timeline.c shim/report.c shim/core.c shim/probe.c shim/region.c \
-            shim/rss_parts.c
+# every file in shim/ is part of the library; every file in tools/ but the
+# fuzz target and the options-table printer is part of the command
+SHIM_SRC := $(sort $(wildcard shim/*.c))
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
-CLI_SRC  := tools/perfprobe.c tools/timeline_read.c tools/report.c tools/compare.c
+CLI_SRC  := $(sort $(filter-out tools/fuzz_reader.c tools/pp-options.c,$(wildcard tools/*.c)))
+CLI_LIBS := -ljansson -lm
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.cc))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -66,9 +66,9 @@ $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl
 
-$(B)/perfprobe: $(CLI_SRC) tools/cli.h $(B)/.flags
+$(B)/perfprobe: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(BASE) $(ALL_CFLAGS) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) -ljansson -lm
+	$(Q)$(CC) $(BASE) $(ALL_CFLAGS) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) $(CLI_LIBS)
 
 # ---- tests -----------------------------------------------------------------
 
@@ -95,9 +95,9 @@ $(B)/pp-options: tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c $(
 	$(Q)$(CC) $(BASE) -Ishim -o $@ tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c
 
 # The CLI under ASan and UBSan, for replaying inputs that once broke it.
-$(B)/perfprobe-asan: $(CLI_SRC) tools/cli.h $(B)/.flags
+$(B)/perfprobe-asan: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@ (asan)")
-	$(Q)$(CC) $(BASE) $(SAN) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) -ljansson -lm
+	$(Q)$(CC) $(BASE) $(SAN) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) $(CLI_LIBS)
 
 # make fuzz: libFuzzer on the timeline reader (clang), FUZZ_SECONDS long.
 FUZZ_SECONDS ?= 60
