@@ -114,7 +114,7 @@ fuzz: fuzz-deps $(B)/fuzz_reader
 	    -artifact_prefix=$(B)/fuzz- $(B)/fuzz-corpus tests/fuzz/regress
 
 test: all $(TEST_PROGS) $(TEST_CXX) $(UNIT_BIN) $(B)/pp-options $(B)/perfprobe-asan
-	$(Q)bash tests/run.sh
+	$(Q)B=$(B) bash tests/run.sh $(TESTS)
 
 asan: $(UNIT_BIN)
 	$(Q)for t in $(UNIT_BIN); do $$t || exit 1; done

@@ -8,7 +8,10 @@
 set -u
 cd "$(dirname "$0")/.."
 export PP_ROOT=$PWD
-export S=$PWD/build/libperfprobe.so T=$PWD/build/tests
+# B: the build directory (make test B=DIR passes it on)
+export B=${B:-build}
+export PP_BUILD=$PWD/$B
+export S=$PP_BUILD/libperfprobe.so T=$PP_BUILD/tests
 export TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/perfprobe-test.XXXXXX")
 trap 'rm -rf "$TMPROOT"' EXIT
 # settings from the caller's environment must not change what tests see
@@ -33,7 +36,7 @@ tally() {   # name, output file, exit status
     failed=$((failed + f))
 }
 
-for u in build/unit/test_*; do
+for u in "$B"/unit/test_*; do
     [ -x "$u" ] || continue
     [ -n "$pattern" ] && [[ "$u" != *"$pattern"* ]] && continue
     echo "# $u"

@@ -42,7 +42,7 @@ check "%n and %p expand" bash -c 'ls out-true-[0-9]*.jsonl >/dev/null'
 (LD_PRELOAD=$S PERFPROBE_QUIET=1 /bin/true)
 check "default name is perfprobe.NAME.PID.jsonl" bash -c 'ls perfprobe.true.[0-9]*.jsonl >/dev/null'
 
-"$PP_ROOT/build/pp-options" --markdown > gen.md
+"$PP_BUILD/pp-options" --markdown > gen.md
 awk '/<!-- options:begin -->/{f=1; next} /<!-- options:end -->/{f=0} f' \
     "$PP_ROOT/docs/settings.md" > doc.md
 check "docs/settings.md matches the options table" cmp -s gen.md doc.md

@@ -1,8 +1,8 @@
 # The perfprobe command: run, report, diff, check, each exit code, and
 # input it did not write.
 . "$PP_ROOT/tests/lib.sh"
-PP=$PP_ROOT/build/perfprobe
-ASAN=$PP_ROOT/build/perfprobe-asan
+PP=$PP_BUILD/perfprobe
+ASAN=$PP_BUILD/perfprobe-asan
 P=$PP_ROOT/tests/progs
 
 # ---- run ------------------------------------------------------------------------
