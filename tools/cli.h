@@ -31,6 +31,9 @@ struct run {
     json_t *regions;     /* array, from the summary (empty when incomplete) */
     json_t *counters;    /* array of counter records */
     json_t *signal;      /* the signal record, or NULL */
+    json_t *samples;     /* array of sample records, in file order */
+    json_t *region_windows; /* array of "regions" records (per-window region
+                               statistics), in file order */
     long    pid, ppid, root_pid;
 };
 

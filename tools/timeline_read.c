@@ -98,6 +98,8 @@ int run_read(const char *path, struct run *r)
     r->path = strdup(path);
     r->probes = json_array();
     r->counters = json_array();
+    r->samples = json_array();
+    r->region_windows = json_array();
     struct rebuild rb = {0};
     char *line = NULL;
     size_t cap = 0;
@@ -158,7 +160,9 @@ int run_read(const char *path, struct run *r)
             json_decref(o);
         } else if (!strcmp(type, "sample")) {
             rebuild_sample(&rb, o);
-            json_decref(o);
+            json_array_append_new(r->samples, o);
+        } else if (!strcmp(type, "regions")) {
+            json_array_append_new(r->region_windows, o);
         } else if (!strcmp(type, "probe")) {
             json_array_append_new(r->probes, o);
         } else if (!strcmp(type, "counter")) {
@@ -214,6 +218,8 @@ void run_free(struct run *r)
     json_decref(r->regions);
     json_decref(r->counters);
     json_decref(r->signal);
+    json_decref(r->samples);
+    json_decref(r->region_windows);
     memset(r, 0, sizeof *r);
 }
 
