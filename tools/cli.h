@@ -68,4 +68,15 @@ int run_value(const struct run *r, const char *key, double *out);
 /* "200M" for a _bytes key, "10us" for a _ns key, "0.5" ...; 0 on success */
 int parse_limit(const char *key, const char *text, double *out);
 
+/* ---- plot.c, trace.c, scale.c, watch.c: pictures (see draw.h) ---------------- */
+
+int cmd_plot(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_scale(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+/* The live view of `run --live`: follows the timeline of process CHILD
+ * (written to PATTERN as in PERFPROBE_OUTPUT, or the default name when
+ * NULL) until it exits; returns its wait status. */
+int watch_child(int child, const char *pattern);
+
 #endif

@@ -419,6 +419,7 @@ static const struct cmd {
     {"report", cmd_report, "print timelines as text, JSON, CSV or Markdown"},
     {"diff", cmd_diff, "compare two timelines"},
     {"check", cmd_check, "the CI gate: fail on limits and regressions"},
+    {"plot", cmd_plot, "draw timelines: HTML (interactive) or SVG"},
     {"help", cmd_help, "list the commands"},
     {"version", cmd_version, "print the version"},
 };
