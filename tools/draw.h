@@ -59,7 +59,8 @@ void chart_area(struct chart *c, const char *name, const char *color,
 /* A labelled vertical marker at time t (a probe). */
 void chart_vmark(struct chart *c, double t, const char *label, const char *color, int row);
 /* A labelled dot (a peak). */
-void chart_dot(struct chart *c, double t, double v, const char *label, const char *color);
+void chart_dot(struct chart *c, double t, double v, const char *label, const char *color,
+               int below);
 /* Vertical bars over categories 0..n-1 (labels under them). */
 void chart_bars(struct chart *c, const char *name, const char *color,
                 const char *const *labels, const double *v, int n);

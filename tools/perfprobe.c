@@ -420,6 +420,7 @@ static const struct cmd {
     {"diff", cmd_diff, "compare two timelines"},
     {"check", cmd_check, "the CI gate: fail on limits and regressions"},
     {"plot", cmd_plot, "draw timelines: HTML (interactive) or SVG"},
+    {"trace", cmd_trace, "write Chrome trace-event JSON for Perfetto"},
     {"help", cmd_help, "list the commands"},
     {"version", cmd_version, "print the version"},
 };

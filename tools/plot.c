@@ -352,7 +352,7 @@ static void memory_chart(FILE *f, int html, int y, struct run *runs, int nr, dou
             double pk = fmax(json_num(runs[k].summary, "peak_rss_bytes", 0), rss[k].v[im]);
             fmt_unit(v, sizeof v, AX_BYTES, pk);
             snprintf(lab, sizeof lab, "peak RSS %s", v);
-            chart_dot(&c, rss[k].t[im], pk, lab, "#d62728");
+            chart_dot(&c, rss[k].t[im], pk, lab, "#d62728", 0);
         }
         im = 0;
         for (size_t i = 0; i < heap[k].n; i++)
@@ -362,7 +362,7 @@ static void memory_chart(FILE *f, int html, int y, struct run *runs, int nr, dou
             double pk = fmax(json_num(runs[k].summary, "peak_heap_bytes", 0), heap[k].v[im]);
             fmt_unit(v, sizeof v, AX_BYTES, pk);
             snprintf(lab, sizeof lab, "peak heap %s", v);
-            chart_dot(&c, heap[k].t[im], pk, lab, "#1f2f5f");
+            chart_dot(&c, heap[k].t[im], pk, lab, "#1f2f5f", 1);
         }
     }
     int row = 0;
@@ -625,7 +625,7 @@ static int region_charts(FILE *f, int html, int y, struct run *runs, int nr)
                      path ? path : "?", (long long)json_num(g, "count", 0),
                      nr > 1 ? ", " : "", nr > 1 ? run_name(&runs[k], rn, sizeof rn) : "");
             chart_begin(&c, f, html, cid, title, 0, y + h, WIDTH, 200);
-            chart_axes(&c, 0, 7, pow(10, floor(log10(lo))), pow(10, ceil(log10(hi * 1.5))),
+            chart_axes(&c, 0, 7, pow(10, floor(log10(lo / 2))), pow(10, ceil(log10(hi * 1.5))),
                        AX_NONE, AX_NS, 0, 1);
             chart_bars(&c, "latency", run_color(k), labels, v, 7);
             chart_end(&c);

@@ -236,9 +236,22 @@ void chart_axes(struct chart *c, double x0, double x1, double y0, double y1,
             fprintf(f, "<text x=\"%.1f\" y=\"%d\">%s</text>\n", X(c, d), c->py + c->ph + 15, lab);
         }
     } else if (xu != AX_NONE) {
-        double step = nice_step(x1 - x0, 8);
+        /* time ticks in one unit for the whole axis, chosen by its span */
+        double span = x1 - x0, sc = 1;
+        const char *suf = "";
+        if (xu == AX_SEC) {
+            sc = span >= 300 ? 60 : span >= 2 ? 1 : 1e-3;
+            suf = span >= 300 ? " min" : span >= 2 ? " s" : " ms";
+        }
+        double step = nice_step(span / sc, 8) * sc;
         for (double d = ceil(x0 / step) * step; d <= x1 + step * 1e-9; d += step) {
-            fmt_unit(lab, sizeof lab, xu, fabs(d) < step * 1e-9 ? 0 : d);
+            if (xu == AX_SEC) {
+                char num[48];
+                trim_num(num, sizeof num, fabs(d) < step * 1e-9 ? 0 : d / sc, 3);
+                snprintf(lab, sizeof lab, "%s%s", num, suf);
+            } else {
+                fmt_unit(lab, sizeof lab, xu, fabs(d) < step * 1e-9 ? 0 : d);
+            }
             fprintf(f, "<text x=\"%.1f\" y=\"%d\">%s</text>\n", X(c, d), c->py + c->ph + 15, lab);
         }
     }
@@ -377,7 +390,8 @@ void chart_vmark(struct chart *c, double t, const char *label, const char *color
     fprintf(c->f, "</text></g><g class=\"pp-data\">\n");
 }
 
-void chart_dot(struct chart *c, double t, double v, const char *label, const char *color)
+void chart_dot(struct chart *c, double t, double v, const char *label, const char *color,
+               int below)
 {
     double x = X(c, t), y = Y(c, v);
     int right = x > c->px + c->pw * 0.7;
@@ -385,7 +399,7 @@ void chart_dot(struct chart *c, double t, double v, const char *label, const cha
             "data-y=\"%.1f\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" stroke=\"#fff\"/>"
             "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" font-weight=\"bold\" fill=\"%s\" "
             "text-anchor=\"%s\">", t, y, x, y, color, right ? x - 7 : x + 7,
-            y < c->py + 12 ? y + 12 : y - 5, color, right ? "end" : "start");
+            below || y < c->py + 12 ? y + 14 : y - 5, color, right ? "end" : "start");
     xml_text(c->f, label);
     fprintf(c->f, "</text></g></g><g class=\"pp-data\">\n");
 }
@@ -519,9 +533,10 @@ static const char script[] =
 " return {x:x,t:c.a+(x-c.px)/c.pw*(c.b-c.a)};}\n"
 "function ticks(c){var g=c.fr.querySelector('.pp-xaxis');if(!g||c.logx||!c.zoom)return;\n"
 " while(g.firstChild)g.removeChild(g.firstChild);\n"
-" var span=c.b-c.a,raw=span/8,p=Math.pow(10,Math.floor(Math.log10(raw))),m=raw/p,st=(m<1.5?1:m<3.5?2:m<7.5?5:10)*p;\n"
+" var span=c.b-c.a,sc=span>=300?60:span>=2?1:span>=2e-3?1e-3:1e-6,suf=span>=300?' min':span>=2?' s':span>=2e-3?' ms':' µs';\n"
+" var raw=span/sc/8,p=Math.pow(10,Math.floor(Math.log10(raw))),m=raw/p,st=(m<1.5?1:m<3.5?2:m<7.5?5:10)*p*sc;\n"
 " for(var d=Math.ceil(c.a/st)*st;d<=c.b+st*1e-9;d+=st){var t=document.createElementNS('http://www.w3.org/2000/svg','text');\n"
-"  t.setAttribute('x',(c.px+(d-c.a)/span*c.pw).toFixed(1));t.setAttribute('y',c.py+c.ph+15);t.textContent=fmt(2,Math.abs(d)<st*1e-9?0:d);g.appendChild(t);}}\n"
+"  t.setAttribute('x',(c.px+(d-c.a)/span*c.pw).toFixed(1));t.setAttribute('y',c.py+c.ph+15);t.textContent=parseFloat((d/sc).toPrecision(6))+suf;g.appendChild(t);}}\n"
 "function zoom(a,b){charts.forEach(function(c){if(!c.zoom)return;c.a=a;c.b=b;\n"
 " var k=(c.x1-c.x0)/(b-a),tx=c.px-k*X0(c,a);\n"
 " [].forEach.call(c.fr.querySelectorAll('.pp-data'),function(g){g.setAttribute('transform','matrix('+k+',0,0,1,'+tx+',0)');});\n"
