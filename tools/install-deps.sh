@@ -8,7 +8,8 @@
 #   --if-root   never fail: install when root, otherwise only say what is missing
 set -u
 want=(gcc g++ make binutils jq libjemalloc-dev libjemalloc2 libjansson-dev
-      python3 perl sqlite3 bash clang pkgconf libc6-dev)
+      python3 perl sqlite3 bash clang pkgconf libc6-dev
+      chromium tmux)   # the picture tests: a real browser, a real terminal
 if_root=0
 for a in "$@"; do
     case "$a" in
