@@ -421,6 +421,7 @@ static const struct cmd {
     {"check", cmd_check, "the CI gate: fail on limits and regressions"},
     {"plot", cmd_plot, "draw timelines: HTML (interactive) or SVG"},
     {"trace", cmd_trace, "write Chrome trace-event JSON for Perfetto"},
+    {"scale", cmd_scale, "run a command over input sizes: throughput, latency, memory"},
     {"help", cmd_help, "list the commands"},
     {"version", cmd_version, "print the version"},
 };
