@@ -55,8 +55,27 @@ void report_runs(FILE *f, struct run *runs, int n, enum format fmt);
 json_t *run_to_json(const struct run *r);
 /* S padded to WIDTH columns (UTF-8 aware), on the left when RIGHT */
 void pad(FILE *f, const char *s, int width, int right);
-/* "12.3 MiB", "1.234 s", "12.34 µs" */
+/* "12.3 MiB", "1.234 s", "12.34 µs", "1234/s", "12.5%" by the key's unit */
 void fmt_value(char *buf, size_t n, const char *key, double v);
+/* what a key (or the field after its last dot) measures */
+enum unit { U_COUNT, U_BYTES, U_NS, U_SECONDS, U_RATE, U_PCT };
+enum unit key_unit(const char *key);
+/* the shortest decimal that reads back as v; "" for NaN (CSV cells) */
+void fmt_num_csv(char *buf, size_t n, double v);
+struct report_opts {
+    const char *table;       /* one table only: summary, probes, regions, windows, samples */
+    int samples, windows;    /* add the samples / per-window region rows */
+    const char *from, *to;   /* --between: probe labels */
+};
+int report_runs_with(FILE *f, struct run *runs, int n, enum format fmt,
+                     const struct report_opts *o);
+int cmd_report(int argc, char **argv);
+/* region statistics merged from the per-window records that overlap
+ * (from, to] seconds; the covered span in *cover_from, *cover_to */
+json_t *regions_from_windows(const struct run *r, double from, double to,
+                             double *cover_from, double *cover_to);
+/* a run without summary regions (killed) gets them from its windows */
+void run_fill_regions(struct run *r);
 
 /* ---- compare.c --------------------------------------------------------------- */
 

@@ -6,6 +6,14 @@
  * labels and paths may contain dots).  Limits take units from the key:
  * sizes for *_bytes (K, M, G: powers of 1024), durations for *_ns and *_s
  * (ns, us, µs, ms, s), plain numbers otherwise (k, M, G: powers of 1000).
+ *
+ * A few summary figures are derived from the samples rather than stored:
+ * cpu_pct_mean and cpu_pct_max (CPU time over wall time, in % of one core;
+ * the max over any window of at least a second), avg_rss_bytes and
+ * avg_heap_bytes (time-weighted over the samples).
+ *
+ * `check` collects every result (limit, floor, regression) before printing
+ * it as text lines, JSON (--json) or JUnit XML (--junit FILE).
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -44,6 +52,69 @@ static int each_named(json_t *array, const char *name_key, const char *key, size
     return found;
 }
 
+/* ---- figures derived from the samples ------------------------------------------ */
+
+#define CPU_WINDOW_S 1.0
+
+/* time-weighted mean of sample field F, each value held until the next
+ * sample (the last one until the end of the run) */
+static double avg_sampled(const struct run *r, const char *f)
+{
+    size_t n = json_array_size(r->samples);
+    double end = json_num(r->summary, "wall_s", NAN), sum = 0, span = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_array_get(r->samples, i);
+        double t = num(s, "t_s"), v = num(s, f);
+        double next = i + 1 < n ? num(json_array_get(r->samples, i + 1), "t_s") : end;
+        if (isnan(t) || isnan(v) || isnan(next) || next < t)
+            continue;
+        sum += v * (next - t);
+        span += next - t;
+    }
+    if (span > 0)
+        return sum / span;
+    return n ? num(json_array_get(r->samples, n - 1), f) : NAN;
+}
+
+/* the highest CPU share over any window of at least CPU_WINDOW_S */
+static double cpu_pct_max(const struct run *r)
+{
+    size_t n = json_array_size(r->samples), j = 0;
+    double best = NAN;
+    for (size_t i = 0; i < n; i++) {
+        json_t *a = json_array_get(r->samples, i);
+        double ti = num(a, "t_s"), ci = num(a, "user_s") + num(a, "sys_s");
+        while (j + 1 < i && ti - num(json_array_get(r->samples, j + 1), "t_s") >= CPU_WINDOW_S)
+            j++;
+        json_t *b = json_array_get(r->samples, j);
+        double tj = num(b, "t_s"), cj = num(b, "user_s") + num(b, "sys_s");
+        if (ti - tj >= CPU_WINDOW_S && !isnan(ci) && !isnan(cj)) {
+            double pct = (ci - cj) / (ti - tj) * 100.0;
+            if (isnan(best) || pct > best)
+                best = pct;
+        }
+    }
+    return best;
+}
+
+static double derived(const struct run *r, const char *key)
+{
+    double wall = num(r->summary, "wall_s");
+    double mean = wall > 0 ? (num(r->summary, "cpu_user_s") + num(r->summary, "cpu_sys_s")) /
+                                 wall * 100.0 : NAN;
+    if (!strcmp(key, "cpu_pct_mean"))
+        return mean;
+    if (!strcmp(key, "cpu_pct_max")) {
+        double m = cpu_pct_max(r);
+        return isnan(m) ? mean : m;      /* a run shorter than a window */
+    }
+    if (!strcmp(key, "avg_rss_bytes"))
+        return avg_sampled(r, "rss");
+    if (!strcmp(key, "avg_heap_bytes"))
+        return avg_sampled(r, "heap");
+    return NAN;
+}
+
 /* Every value KEY names in R (probes may repeat a label): calls fn for each;
  * returns how many there were. */
 static int each_value(const struct run *r, const char *key,
@@ -55,6 +126,8 @@ static int each_value(const struct run *r, const char *key,
     if (!strncmp(key, "region.", 7) && dot > key + 7)
         return each_named(r->regions, "path", key, 7, fn, ctx);
     double v = num(r->summary, key);
+    if (isnan(v))
+        v = derived(r, key);
     if (isnan(v))
         return 0;
     fn(ctx, key, v);
@@ -144,92 +217,278 @@ static int parse_pct(const char *text, double *out)
 /* ---- check --------------------------------------------------------------------- */
 
 static const char check_usage[] =
-    "usage: perfprobe check FILE [--max KEY=VALUE]... [--thresholds FILE]\n"
-    "                       [--baseline B --max-regression PCT] [--allow-incomplete]\n"
+    "usage: perfprobe check FILE [--max KEY=VALUE]... [--min KEY=VALUE]...\n"
+    "                       [--thresholds FILE] [--baseline B [--max-regression PCT]\n"
+    "                       [--max-regression KEY=TOL]...] [--allow-incomplete]\n"
+    "                       [--json] [--junit FILE]\n"
     "\n"
-    "The CI gate. KEY is a summary key (peak_rss_bytes), probe.LABEL.FIELD or\n"
-    "region.PATH.FIELD; VALUE takes units (200M, 10us, 0.5). With a baseline,\n"
-    "a summary figure that grew by more than PCT percent fails.\n"
+    "The CI gate. KEY is a summary key (peak_rss_bytes, cpu_pct_max, avg_rss_bytes),\n"
+    "probe.LABEL.FIELD or region.PATH.FIELD; VALUE takes units (200M, 10us, 0.5, 100k).\n"
+    "--max is a ceiling, --min a floor (region.tick.per_s=100k). With a baseline,\n"
+    "--max-regression PCT watches the usual summary figures, and KEY=TOL any figure,\n"
+    "TOL a percentage (10%) or an amount in the key's unit (+4K, +50us); a figure is\n"
+    "worse when it grows, or for a throughput (per_s) when it falls.\n"
     "Exit 0 when everything holds, 1 with each violation listed, 2 on usage or\n"
     "input errors. An incomplete timeline fails unless --allow-incomplete.\n";
 
-struct limit_ctx { double limit; int failed; const char *text; };
+struct checks {
+    json_t *results;        /* one object per check */
+    int failed;
+    const struct run *r;
+};
 
-static void over_limit(void *ctx, const char *key, double v)
+static void result(struct checks *c, const char *key, const char *kind, int ok, double value,
+                   double limit, double base, const char *msg)
 {
-    struct limit_ctx *c = ctx;
-    char a[64], b[64];
-    fmt_value(a, sizeof a, strrchr(key, '.') ? strrchr(key, '.') + 1 : key, v);
-    fmt_value(b, sizeof b, strrchr(key, '.') ? strrchr(key, '.') + 1 : key, c->limit);
-    if (v > c->limit) {
-        printf("FAIL %s = %s, above the limit %s\n", key, a, b);
-        c->failed++;
-    } else {
-        printf("ok   %s = %s (limit %s)\n", key, a, b);
-    }
+    json_t *o = json_pack("{s:s, s:s, s:b, s:s}", "key", key, "kind", kind, "ok", ok,
+                          "message", msg);
+    if (!isnan(value))
+        json_object_set_new(o, "value", json_real(value));
+    if (!isnan(limit))
+        json_object_set_new(o, "limit", json_real(limit));
+    if (!isnan(base))
+        json_object_set_new(o, "baseline", json_real(base));
+    json_array_append_new(c->results, o);
+    c->failed += !ok;
 }
 
-/* one KEY=VALUE limit: 0 holds, 1 fails, -1 bad input */
-static int check_limit(const struct run *r, const char *spec)
+struct limit_ctx { struct checks *c; double limit; int floor, failed; };
+
+static void against_limit(void *ctx, const char *key, double v)
 {
-    char key[512];
-    const char *eq = strchr(spec, '=');
-    const char *val = eq ? eq + 1 : NULL;
-    if (eq && eq > spec && eq[-1] == '<')            /* KEY<=VALUE */
-        eq--;
-    if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof key) {
-        error("check: '%s' is not KEY=VALUE", spec);
+    struct limit_ctx *l = ctx;
+    char a[64], b[64], msg[800];
+    fmt_value(a, sizeof a, key, v);
+    fmt_value(b, sizeof b, key, l->limit);
+    int ok = l->floor ? v >= l->limit : v <= l->limit;
+    if (ok)
+        snprintf(msg, sizeof msg, "%s = %s (%s %s)", key, a, l->floor ? "at least" : "limit", b);
+    else
+        snprintf(msg, sizeof msg, "%s = %s, %s the %s %s", key, a, l->floor ? "below" : "above",
+                 l->floor ? "floor" : "limit", b);
+    result(l->c, key, l->floor ? "min" : "max", ok, v, l->limit, NAN, msg);
+    l->failed += !ok;
+}
+
+/* trim spaces and tabs at both ends, in place */
+static char *trim(char *s)
+{
+    char *e = s + strlen(s);
+    while (*s == ' ' || *s == '\t')
+        s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        *--e = 0;
+    return s;
+}
+
+/* "KEY=VALUE", "KEY <= VALUE" (a ceiling) or "KEY >= VALUE" (a floor, also
+ * when FLOOR): 0 holds, 1 fails, -1 bad input (the error names WHERE) */
+static int check_limit(struct checks *c, const char *spec, int floor, const char *where)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *eq = strchr(buf, '=');
+    if (eq && eq > buf && (eq[-1] == '<' || eq[-1] == '>')) {
+        floor |= eq[-1] == '>';
+        eq[-1] = ' ';
+    }
+    if (!eq) {
+        error("check: %s'%s' is not KEY=VALUE", where, spec);
         return -1;
     }
-    memcpy(key, spec, (size_t)(eq - spec));
-    key[eq - spec] = 0;
-    while (*val == ' ')
-        val++;
-    struct limit_ctx c = {0, 0, spec};
-    if (parse_limit(key, val, &c.limit) < 0) {
-        error("check: '%s': '%s' is not a value for %s", spec, val, key);
+    *eq = 0;
+    char *key = trim(buf), *val = trim(eq + 1);
+    if (!*key || strchr(key, ' ')) {
+        error("check: %s'%s' is not KEY=VALUE", where, spec);
         return -1;
     }
-    if (each_value(r, key, over_limit, &c) == 0) {
-        printf("FAIL %s: no such value in %s\n", key, r->path);
+    struct limit_ctx l = {c, 0, floor, 0};
+    if (parse_limit(key, val, &l.limit) < 0) {
+        error("check: %s'%s': '%s' is not a value for %s", where, spec, val, key);
+        return -1;
+    }
+    if (each_value(c->r, key, against_limit, &l) == 0) {
+        char msg[800];
+        snprintf(msg, sizeof msg, "%s: no such value in %s", key, c->r->path);
+        result(c, key, floor ? "min" : "max", 0, NAN, l.limit, NAN, msg);
         return 1;
     }
-    return c.failed ? 1 : 0;
+    return l.failed ? 1 : 0;
 }
 
-/* summary figures a baseline comparison watches: the ones where more is worse */
+/* Comments from '#' (at the start or after a space), blank lines skipped,
+ * spaces around the operator allowed; an error names the line. */
+static int check_file(struct checks *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        error("check: %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[1024], where[600];
+    int lineno = 0, failed = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        for (char *h = line; (h = strchr(h, '#')); h++)
+            if (h == line || h[-1] == ' ' || h[-1] == '\t') {
+                *h = 0;
+                break;
+            }
+        char *p = trim(line);
+        if (!*p)
+            continue;
+        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
+        int r = check_limit(c, p, 0, where);
+        if (r < 0) {
+            fclose(f);
+            return -1;
+        }
+        failed += r;
+    }
+    fclose(f);
+    return failed;
+}
+
+/* summary figures --max-regression PCT watches: the ones where more is worse */
 static const char *const regress_keys[] = {
     "wall_s", "cpu_user_s", "cpu_sys_s", "peak_rss_bytes", "peak_heap_bytes",
     "peak_mmap_bytes", "heap_bytes_at_exit", "allocs", NULL};
 
+struct tolerance { const char *key; double amount; int absolute; };
+
+/* "10", "10%" (percent) or "+VALUE" (an amount in KEY's unit); 0 on success */
+static int parse_tolerance(const char *key, const char *text, struct tolerance *t)
+{
+    t->key = key;
+    t->absolute = text[0] == '+';
+    if (t->absolute)
+        return parse_limit(key, text + 1, &t->amount);
+    return parse_pct(text, &t->amount);
+}
+
+/* NOW against WAS for KEY: worse is up, or down for a throughput */
+static void regression(struct checks *c, const char *key, double now, double was,
+                       const struct tolerance *t)
+{
+    int lower_worse = key_unit(key) == U_RATE;
+    double worse = lower_worse ? was - now : now - was;
+    double pct = was != 0 ? worse / fabs(was) * 100.0 : (worse > 0 ? INFINITY : 0);
+    int ok = t->absolute ? worse <= t->amount : pct <= t->amount;
+    char a[64], b[64], tol[64], msg[900];
+    fmt_value(a, sizeof a, key, now);
+    fmt_value(b, sizeof b, key, was);
+    if (t->absolute) {
+        fmt_value(tol, sizeof tol, key, t->amount);
+        snprintf(tol + strlen(tol), sizeof tol - strlen(tol), " worse");
+    } else {
+        snprintf(tol, sizeof tol, "%.1f%% worse", t->amount);
+    }
+    double change = was != 0 ? (now - was) / fabs(was) * 100.0 : (now != was ? INFINITY : 0);
+    snprintf(msg, sizeof msg, "%s %s %+.1f%%: %s, baseline %s (at most %s)", key,
+             ok ? "changed" : lower_worse ? "fell" : "grew", change, a, b, tol);
+    result(c, key, "regression", ok, now, NAN, was, msg);
+}
+
+static void xml_str(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default:
+            if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n')
+                fputc('?', f);
+            else
+                fputc(*s, f);
+        }
+    }
+}
+
+/* JUnit XML: a test case per check, a failure element for each that failed */
+static int write_junit(const char *path, const char *file, const struct checks *c)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return error("check: --junit %s: %s", path, strerror(errno));
+    size_t i;
+    json_t *o;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"%zu\" "
+               "failures=\"%d\">\n  <testsuite name=\"perfprobe check ",
+            json_array_size(c->results), c->failed);
+    xml_str(f, file);
+    fprintf(f, "\" tests=\"%zu\" failures=\"%d\">\n", json_array_size(c->results), c->failed);
+    json_array_foreach(c->results, i, o) {
+        fputs("    <testcase classname=\"perfprobe.check\" name=\"", f);
+        xml_str(f, json_string_value(json_object_get(o, "kind")));
+        fputc(' ', f);
+        xml_str(f, json_string_value(json_object_get(o, "key")));
+        fputs("\"", f);
+        if (json_is_true(json_object_get(o, "ok"))) {
+            fputs("/>\n", f);
+        } else {
+            fputs(">\n      <failure message=\"", f);
+            xml_str(f, json_string_value(json_object_get(o, "message")));
+            fputs("\"/>\n    </testcase>\n", f);
+        }
+    }
+    fputs("  </testsuite>\n</testsuites>\n", f);
+    if (fclose(f) != 0)
+        return error("check: --junit %s: %s", path, strerror(errno));
+    return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
-    const char *file = NULL, *baseline = NULL, *thresholds = NULL;
-    const char *limits[256];
-    int nlimits = 0, allow_incomplete = 0;
+    const char *file = NULL, *baseline = NULL, *junit = NULL;
+    const char *limits[256], *thresholds[16];
+    int floors[256];
+    struct tolerance tols[256];
+    int nlimits = 0, nthr = 0, ntols = 0, allow_incomplete = 0, as_json = 0;
     double max_regress = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(check_usage, stdout);
             return EXIT_OK;
-        } else if (!strcmp(a, "--max") && i + 1 < argc) {
+        } else if ((!strcmp(a, "--max") || !strcmp(a, "--min")) && i + 1 < argc) {
             if (nlimits == 256)
-                return error("check: too many --max");
+                return error("check: too many --max and --min");
+            floors[nlimits] = a[3] == 'i';
             limits[nlimits++] = argv[++i];
-        } else if (!strncmp(a, "--max=", 6)) {
+        } else if (!strncmp(a, "--max=", 6) || !strncmp(a, "--min=", 6)) {
             if (nlimits == 256)
-                return error("check: too many --max");
+                return error("check: too many --max and --min");
+            floors[nlimits] = a[3] == 'i';
             limits[nlimits++] = a + 6;
         } else if (!strcmp(a, "--thresholds") && i + 1 < argc) {
-            thresholds = argv[++i];
+            if (nthr == 16)
+                return error("check: too many --thresholds");
+            thresholds[nthr++] = argv[++i];
         } else if (!strcmp(a, "--baseline") && i + 1 < argc) {
             baseline = argv[++i];
         } else if (!strcmp(a, "--max-regression") && i + 1 < argc) {
-            if (parse_pct(argv[++i], &max_regress) < 0)
-                return error("check: --max-regression '%s' is not a percentage", argv[i]);
+            char *spec = argv[++i], *eq = strchr(spec, '=');
+            if (!eq) {
+                if (parse_pct(spec, &max_regress) < 0)
+                    return error("check: --max-regression '%s' is not a percentage", spec);
+                continue;
+            }
+            if (ntols == 256)
+                return error("check: too many --max-regression");
+            *eq = 0;
+            char *key = trim(spec), *val = trim(eq + 1);
+            if (!*key || parse_tolerance(key, val, &tols[ntols]) < 0)
+                return error("check: --max-regression %s=%s: not KEY=PCT%% or KEY=+AMOUNT "
+                             "in the key's unit", key, val);
+            ntols++;
         } else if (!strcmp(a, "--allow-incomplete")) {
             allow_incomplete = 1;
+        } else if (!strcmp(a, "--json")) {
+            as_json = 1;
+        } else if (!strcmp(a, "--junit") && i + 1 < argc) {
+            junit = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fputs(check_usage, stderr);
             return error("check: unknown option '%s'", a);
@@ -243,86 +502,91 @@ int cmd_check(int argc, char **argv)
         fputs(check_usage, stderr);
         return error("check: no FILE");
     }
-    if (baseline && isnan(max_regress))
-        return error("check: --baseline needs --max-regression PCT");
-    if (!baseline && !isnan(max_regress))
+    if (baseline && isnan(max_regress) && !ntols)
+        return error("check: --baseline needs --max-regression PCT or KEY=TOL");
+    if (!baseline && (!isnan(max_regress) || ntols))
         return error("check: --max-regression needs --baseline B");
-    if (!nlimits && !thresholds && !baseline)
-        return error("check: nothing to check (give --max, --thresholds or --baseline)");
+    if (!nlimits && !nthr && !baseline)
+        return error("check: nothing to check (give --max, --min, --thresholds or --baseline)");
 
     struct run r, b;
     if (run_read(file, &r) < 0)
         return EXIT_USAGE;
-    int failed = 0, rc = EXIT_OK;
-    if (!allow_incomplete && !json_is_true(json_object_get(r.summary, "complete"))) {
-        printf("FAIL %s is incomplete: the process did not exit normally\n", file);
-        failed++;
+    run_fill_regions(&r);
+    struct checks c = {json_array(), 0, &r};
+    int rc = EXIT_OK;
+    int complete = json_is_true(json_object_get(r.summary, "complete"));
+    if (!allow_incomplete || !complete) {
+        char msg[600];
+        snprintf(msg, sizeof msg, complete ? "%s is complete"
+                                           : "%s is incomplete: the process did not exit normally",
+                 file);
+        result(&c, "complete", "complete", complete || allow_incomplete, NAN, NAN, NAN, msg);
     }
-    for (int i = 0; i < nlimits; i++) {
-        int c = check_limit(&r, limits[i]);
-        if (c < 0) {
+    for (int i = 0; i < nlimits; i++)
+        if (check_limit(&c, limits[i], floors[i], "") < 0) {
             rc = EXIT_USAGE;
             goto out;
         }
-        failed += c;
-    }
-    if (thresholds) {
-        FILE *f = fopen(thresholds, "r");
-        if (!f) {
-            rc = error("check: %s: %s", thresholds, strerror(errno));
+    for (int i = 0; i < nthr; i++)
+        if (check_file(&c, thresholds[i]) < 0) {
+            rc = EXIT_USAGE;
             goto out;
         }
-        char line[1024];
-        int lineno = 0;
-        while (fgets(line, sizeof line, f)) {
-            lineno++;
-            char *p = line, *e = line + strlen(line);
-            while (*p == ' ' || *p == '\t')
-                p++;
-            while (e > p && (e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                *--e = 0;
-            if (!*p || *p == '#')
-                continue;
-            int c = check_limit(&r, p);
-            if (c < 0) {
-                fclose(f);
-                rc = error("check: %s:%d: bad line", thresholds, lineno);
-                goto out;
-            }
-            failed += c;
-        }
-        fclose(f);
-    }
     if (baseline) {
         if (run_read(baseline, &b) < 0) {
             rc = EXIT_USAGE;
             goto out;
         }
-        for (int k = 0; regress_keys[k]; k++) {
-            double now = num(r.summary, regress_keys[k]), was = num(b.summary, regress_keys[k]);
-            if (isnan(now) || isnan(was))
+        run_fill_regions(&b);
+        struct tolerance all = {NULL, max_regress, 0};
+        for (int k = 0; !isnan(max_regress) && regress_keys[k]; k++) {
+            double now, was;
+            int named = 0;
+            for (int t = 0; t < ntols; t++)
+                named |= !strcmp(tols[t].key, regress_keys[k]);
+            if (named || run_value(&r, regress_keys[k], &now) < 0 ||
+                run_value(&b, regress_keys[k], &was) < 0)
                 continue;
-            double pct = was > 0 ? (now - was) / was * 100.0 : (now > 0 ? INFINITY : 0);
-            char a[64], bb[64];
-            fmt_value(a, sizeof a, regress_keys[k], now);
-            fmt_value(bb, sizeof bb, regress_keys[k], was);
-            if (pct > max_regress) {
-                printf("FAIL %s grew %+.1f%%: %s, baseline %s (at most %+.1f%%)\n",
-                       regress_keys[k], pct, a, bb, max_regress);
-                failed++;
+            regression(&c, regress_keys[k], now, was, &all);
+        }
+        for (int t = 0; t < ntols; t++) {
+            double now, was;
+            int has_now = run_value(&r, tols[t].key, &now) == 0;
+            int has_was = run_value(&b, tols[t].key, &was) == 0;
+            if (has_now && has_was) {
+                regression(&c, tols[t].key, now, was, &tols[t]);
             } else {
-                printf("ok   %s %+.1f%%: %s, baseline %s\n", regress_keys[k], pct, a, bb);
+                char msg[800];
+                snprintf(msg, sizeof msg, "%s: no such value in %s", tols[t].key,
+                         has_now ? baseline : file);
+                result(&c, tols[t].key, "regression", 0, NAN, NAN, NAN, msg);
             }
         }
         run_free(&b);
     }
-    if (failed) {
-        printf("%d check%s failed\n", failed, failed == 1 ? "" : "s");
-        rc = EXIT_CHECK_FAILED;
+    rc = c.failed ? EXIT_CHECK_FAILED : EXIT_OK;
+    if (as_json) {
+        json_t *o = json_pack("{s:s, s:s?, s:b, s:i, s:O}", "file", file, "baseline", baseline,
+                              "passed", !c.failed, "failed", c.failed, "checks", c.results);
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        putchar('\n');
+        json_decref(o);
     } else {
-        printf("all checks passed\n");
+        size_t i;
+        json_t *o;
+        json_array_foreach(c.results, i, o)
+            printf("%s %s\n", json_is_true(json_object_get(o, "ok")) ? "ok  " : "FAIL",
+                   json_string_value(json_object_get(o, "message")));
+        if (c.failed)
+            printf("%d check%s failed\n", c.failed, c.failed == 1 ? "" : "s");
+        else
+            printf("all checks passed\n");
     }
+    if (junit && write_junit(junit, file, &c) != 0)
+        rc = EXIT_USAGE;
 out:
+    json_decref(c.results);
     run_free(&r);
     return rc;
 }
@@ -330,17 +594,33 @@ out:
 /* ---- diff ------------------------------------------------------------------------ */
 
 static const char diff_usage[] =
-    "usage: perfprobe diff [--noise PCT] A B\n"
+    "usage: perfprobe diff [--noise PCT] [--json] A B\n"
     "\n"
     "For the summary and each probe (matched by label and occurrence) and region\n"
     "(by path): A, B, the change and the percentage; '!' marks changes beyond the\n"
-    "noise threshold (default 5%).\n";
+    "noise threshold (default 5%). --json prints {\"a\", \"b\", \"noise_pct\", \"rows\": [{figure,\n"
+    "a, b, change, pct, marked}]} with the files' own numbers.\n";
+
+/* with --json, the rows are collected here instead of printed */
+static json_t *diff_json;
 
 static void diff_row(const char *name, const char *key, double a, double b, double noise)
 {
     char sa[64], sb[64], sd[64];
     if (isnan(a) && isnan(b))
         return;
+    if (diff_json) {
+        double pct = a != 0 ? (b - a) / fabs(a) * 100.0 : NAN;
+        json_t *o = json_pack("{s:s, s:b}", "figure", name,
+                              "marked", isnan(a) || isnan(b) || (!isnan(pct) && fabs(pct) > noise) ||
+                                            (a == 0 && b != 0));
+        json_object_set_new(o, "a", isnan(a) ? json_null() : json_real(a));
+        json_object_set_new(o, "b", isnan(b) ? json_null() : json_real(b));
+        json_object_set_new(o, "change", isnan(a) || isnan(b) ? json_null() : json_real(b - a));
+        json_object_set_new(o, "pct", isnan(pct) || isnan(b) ? json_null() : json_real(pct));
+        json_array_append_new(diff_json, o);
+        return;
+    }
     fmt_value(sa, sizeof sa, key, a);
     fmt_value(sb, sizeof sb, key, b);
     fmt_value(sd, sizeof sd, key, b - a);
@@ -366,7 +646,8 @@ static void diff_row(const char *name, const char *key, double a, double b, doub
 
 static const char *const diff_probe_keys[] = {"dt_s", "d_rss_last", "d_heap_last",
                                              "peak_heap_since_last", "peak_rss_since_last", NULL};
-static const char *const diff_region_keys[] = {"count", "mean_ns", "p50_ns", "p99_ns", "per_s", NULL};
+static const char *const diff_region_keys[] = {"count", "mean_ns", "min_ns", "p50_ns", "p95_ns",
+                                              "p99_ns", "max_ns", "per_s", NULL};
 
 /* the k-th probe (0-based) labelled LABEL, or NULL */
 static json_t *nth_probe(const struct run *r, const char *label, int k)
@@ -394,7 +675,7 @@ static int occurrence(const struct run *r, size_t upto, const char *label)
 int cmd_diff(int argc, char **argv)
 {
     const char *files[2];
-    int n = 0;
+    int n = 0, as_json = 0;
     double noise = 5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -403,6 +684,8 @@ int cmd_diff(int argc, char **argv)
         } else if (!strcmp(argv[i], "--noise") && i + 1 < argc) {
             if (parse_pct(argv[++i], &noise) < 0)
                 return error("diff: --noise '%s' is not a percentage", argv[i]);
+        } else if (!strcmp(argv[i], "--json")) {
+            as_json = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fputs(diff_usage, stderr);
             return error("diff: unknown option '%s'", argv[i]);
@@ -423,16 +706,29 @@ int cmd_diff(int argc, char **argv)
         run_free(&a);
         return EXIT_USAGE;
     }
-    printf("A: %s%s\nB: %s%s\n\n", a.path,
-           json_is_true(json_object_get(a.summary, "complete")) ? "" : " (incomplete)", b.path,
-           json_is_true(json_object_get(b.summary, "complete")) ? "" : " (incomplete)");
-    printf("  %-40s %14s %14s %14s %9s\n", "figure", "A", "B", "change", "%");
+    run_fill_regions(&a);
+    run_fill_regions(&b);
+    if (as_json) {
+        diff_json = json_array();
+    } else {
+        printf("A: %s%s\nB: %s%s\n\n", a.path,
+               json_is_true(json_object_get(a.summary, "complete")) ? "" : " (incomplete)", b.path,
+               json_is_true(json_object_get(b.summary, "complete")) ? "" : " (incomplete)");
+        printf("  %-40s %14s %14s %14s %9s\n", "figure", "A", "B", "change", "%");
+    }
     static const char *const keys[] = {
         "wall_s", "cpu_user_s", "cpu_sys_s", "peak_rss_bytes", "rss_bytes_at_exit",
         "peak_heap_bytes", "heap_bytes_at_exit", "peak_mmap_bytes", "allocs", "frees",
-        "minflt", "majflt", NULL};
-    for (int k = 0; keys[k]; k++)
-        diff_row(keys[k], keys[k], num(a.summary, keys[k]), num(b.summary, keys[k]), noise);
+        "minflt", "majflt", "cpu_pct_mean", "cpu_pct_max", "avg_rss_bytes", "avg_heap_bytes",
+        NULL};
+    for (int k = 0; keys[k]; k++) {
+        double va, vb;
+        if (run_value(&a, keys[k], &va) < 0)
+            va = NAN;
+        if (run_value(&b, keys[k], &vb) < 0)
+            vb = NAN;
+        diff_row(keys[k], keys[k], va, vb, noise);
+    }
 
     size_t i;
     json_t *p;
@@ -482,7 +778,19 @@ int cmd_diff(int argc, char **argv)
             diff_row(name, diff_region_keys[k], NAN, num(p, diff_region_keys[k]), noise);
         }
     }
-    printf("\n'!' marks a change beyond %.1f%% (--noise), or a figure only one file has\n", noise);
+    if (diff_json) {
+        json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:f, s:o}", "a", a.path, "b", b.path,
+                              "a_complete", json_is_true(json_object_get(a.summary, "complete")),
+                              "b_complete", json_is_true(json_object_get(b.summary, "complete")),
+                              "noise_pct", noise, "rows", diff_json);
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        putchar('\n');
+        json_decref(o);
+        diff_json = NULL;
+    } else {
+        printf("\n'!' marks a change beyond %.1f%% (--noise), or a figure only one file has\n",
+               noise);
+    }
     run_free(&a);
     run_free(&b);
     return EXIT_OK;

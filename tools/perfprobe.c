@@ -19,6 +19,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,22 +64,33 @@ static int find_shim(char *out, size_t len)
     return -1;
 }
 
-/* CMD as execvp would find it */
+/* CMD as execvp would find it: 0, -1 when there is no such file, -2 when
+ * there is one but it cannot be executed (OUT names it) */
 static int find_command(const char *cmd, char *out, size_t len)
 {
+    struct stat st;
     if (strchr(cmd, '/')) {
         snprintf(out, len, "%s", cmd);
-        return access(out, X_OK);
+        if (access(out, X_OK) == 0 && stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
+            return 0;
+        return access(out, F_OK) == 0 ? -2 : -1;
     }
+    char denied[PATH_MAX] = "";
     const char *path = getenv("PATH");
     if (!path)
         path = "/usr/bin:/bin";
     while (*path) {
         size_t n = strcspn(path, ":");
         snprintf(out, len, "%.*s/%s", (int)n, n ? path : ".", cmd);
-        if (access(out, X_OK) == 0)
+        if (access(out, X_OK) == 0 && stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
             return 0;
+        if (!denied[0] && access(out, F_OK) == 0 && stat(out, &st) == 0 && !S_ISDIR(st.st_mode))
+            snprintf(denied, sizeof denied, "%s", out);
         path += n + (path[n] == ':');
+    }
+    if (denied[0]) {
+        snprintf(out, len, "%s", denied);
+        return -2;
     }
     return -1;
 }
@@ -111,7 +124,7 @@ static int is_static_elf(const char *file)
 /* ---- run ------------------------------------------------------------------- */
 
 static const char run_usage[] =
-    "usage: perfprobe run [-o FILE] [-i MS] [-q] [-n RUNS] [--stacks MODE] -- CMD [ARGS...]\n"
+    "usage: perfprobe run [-o FILE] [-i MS] [-q] [-n RUNS [--json]] [--stacks MODE] -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD under libperfprobe.so and exits with CMD's own status (128 + signal\n"
     "when it was killed).\n"
@@ -121,7 +134,8 @@ static const char run_usage[] =
     "  -n RUNS        cold repeats: run CMD RUNS times, one timeline each\n"
     "                 (FILE.runK.jsonl), and print per probe and per region the\n"
     "                 mean, stdev, min, median and max across the runs\n"
-    "  --stacks MODE  allocation call stacks: only 'none' in this version\n";
+    "  --stacks MODE  allocation call stacks: sample (default), all or off\n"
+    "  --json         with -n: the table across the runs as one JSON object\n";
 
 /* The timeline path of run K of a repeat: "out.jsonl" -> "out.run3.jsonl". */
 static void run_path(char *out, size_t n, const char *base, int k)
@@ -165,11 +179,22 @@ static struct stat5 stats(double *v, int n)
     return s;
 }
 
+/* run -n --json: the rows are collected here instead of printed */
+static json_t *repeat_json;
+
 static void stat_row(const char *name, const char *key, double *v, int n)
 {
     struct stat5 s = stats(v, n);
     char c[5][48];
     double x[5] = {s.mean, s.stdev, s.min, s.median, s.max};
+    if (repeat_json) {
+        json_t *o = json_pack("{s:s, s:s, s:i}", "name", name, "key", key, "runs", n);
+        static const char *const k[] = {"mean", "stdev", "min", "median", "max"};
+        for (int q = 0; q < 5; q++)
+            json_object_set_new(o, k[q], isnan(x[q]) ? json_null() : json_real(x[q]));
+        json_array_append_new(repeat_json, o);
+        return;
+    }
     pad(stdout, name, 36, 0);
     for (int i = 0; i < 5; i++) {
         fmt_value(c[i], sizeof c[i], key, x[i]);
@@ -184,8 +209,10 @@ static void repeat_table(struct run *runs, int n)
 {
     double *v = calloc((size_t)n, sizeof *v);
     char name[600];
-    printf("\n%d runs: mean, stdev, min, median and max across the runs\n", n);
-    printf("%-36s %12s %12s %12s %12s %12s\n", "", "mean", "stdev", "min", "median", "max");
+    if (!repeat_json) {
+        printf("\n%d runs: mean, stdev, min, median and max across the runs\n", n);
+        printf("%-36s %12s %12s %12s %12s %12s\n", "", "mean", "stdev", "min", "median", "max");
+    }
     static const char *const keys[] = {"wall_s", "cpu_user_s", "cpu_sys_s", "peak_rss_bytes",
                                        "peak_heap_bytes", "heap_bytes_at_exit", NULL};
     for (int k = 0; keys[k]; k++) {
@@ -284,10 +311,172 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
     }
     if (done)
         repeat_table(runs, done);
+    if (repeat_json) {
+        json_t *files = json_array();
+        for (int k = 0; k < done; k++)
+            json_array_append_new(files, json_string(runs[k].path));
+        json_t *o = json_pack("{s:i, s:o, s:o}", "runs", done, "files", files, "rows",
+                              repeat_json);
+        json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        putchar('\n');
+        json_decref(o);
+        repeat_json = NULL;
+    }
     for (int i = 0; i < done; i++)
         run_free(&runs[i]);
     free(runs);
     return rc;
+}
+
+/* 1 when the dynamic loader will ignore LD_PRELOAD for FILE: a set-user-ID
+ * or set-group-ID program started by someone who is not its owner/group */
+static int setuid_program(const char *file)
+{
+    struct stat st;
+    if (stat(file, &st) != 0)
+        return 0;
+    return ((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+           ((st.st_mode & S_ISGID) && st.st_gid != getegid());
+}
+
+/* PERFPROBE_OUTPUT's template for the process PID running CMD: %p, %n and
+ * %% expanded as the shim would (the shim then finds no % left). */
+static void expand_template(char *out, size_t n, const char *t, long pid, const char *cmd)
+{
+    const char *base = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+    size_t j = 0;
+    for (size_t k = 0; t[k] && j + 1 < n; k++) {
+        if (t[k] == '%' && t[k + 1] == 'p') {
+            j += (size_t)snprintf(out + j, n - j, "%ld", pid);
+            k++;
+        } else if (t[k] == '%' && t[k + 1] == 'n') {
+            for (const char *c = base; *c && j + 1 < n; c++) {
+                int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                         (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.' ||
+                         *c == '+';
+                out[j++] = ok ? *c : '_';
+            }
+            k++;
+        } else if (t[k] == '%' && t[k + 1] == '%') {
+            out[j++] = '%';
+            k++;
+        } else {
+            out[j++] = t[k];
+        }
+        if (j >= n)
+            j = n - 1;
+    }
+    out[j] = 0;
+}
+
+/* The program died of a signal: the shim installs no handler, so the
+ * record of it comes from here, appended to the tree's file (after a
+ * newline if the last record was cut short by the kill). */
+static void record_signal(const char *path, long pid, int sig, int core)
+{
+    struct stat st;
+    int fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+        char last = '\n', line[160];
+        if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+            last = '\n';
+        int n = snprintf(line, sizeof line,
+                         "%s{\"type\":\"signal\",\"pid\":%ld,\"signal\":%d,\"core\":%s,"
+                         "\"recorded_by\":\"perfprobe run\"}\n",
+                         last == '\n' ? "" : "\n", pid, sig, core ? "true" : "false");
+        if (write(fd, line, (size_t)n) != n)
+            error("run: cannot record the signal in %s: %s", path, strerror(errno));
+    }
+    close(fd);
+}
+
+static pid_t child_pid;
+
+static void forward_signal(int sig)
+{
+    if (child_pid > 0)
+        kill(child_pid, sig);
+}
+
+/* Run CMD in a child and wait: perfprobe's own exit mirrors the child's
+ * (the same status, or death by the same signal).  Ctrl-C and Ctrl-\ reach
+ * the child from the terminal; signals sent to perfprobe alone (kill,
+ * timeout) are passed on to it. */
+static int run_once(const char *out, char **cmdv, const char *cmd)
+{
+    char tmpl[PATH_MAX], path[PATH_MAX + 64];
+    const char *name = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+    if (out)
+        snprintf(tmpl, sizeof tmpl, "%s", out);
+    else
+        snprintf(tmpl, sizeof tmpl, "perfprobe.%%n.%%p.jsonl");
+    (void)name;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t c = fork();
+    if (c < 0)
+        return error("run: fork: %s", strerror(errno));
+    if (c == 0) {
+        expand_template(path, sizeof path, tmpl, (long)getpid(), cmd);
+        setenv("PERFPROBE_OUTPUT", path, 1);
+        execv(cmd, cmdv);
+        error("run: cannot execute %s: %s", cmd, strerror(errno));
+        _exit(127);
+    }
+    child_pid = c;
+    expand_template(path, sizeof path, tmpl, (long)c, cmd);
+    struct sigaction ign = {0}, fwd = {0};
+    ign.sa_handler = SIG_IGN;
+    fwd.sa_handler = forward_signal;
+    sigaction(SIGINT, &ign, NULL);
+    sigaction(SIGQUIT, &ign, NULL);
+    static const int passed[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
+    for (size_t k = 0; k < sizeof passed / sizeof *passed; k++)
+        sigaction(passed[k], &fwd, NULL);
+    int st;
+    while (waitpid(c, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+    if (!WIFSIGNALED(st))
+        return 1;
+    int sig = WTERMSIG(st);
+    record_signal(path, (long)c, sig, WCOREDUMP(st) != 0);
+    /* die the same way, without a core file of perfprobe's own */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    fflush(stdout);
+    raise(sig);
+    return 128 + sig;
+}
+
+/* The directory of -o FILE exists and is writable (a %p or %n in it is
+ * left to the shim): else one line and -1, before anything runs. */
+static int check_output_dir(const char *out)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(out, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) + (slash == out) : 1,
+             slash ? out : ".");
+    struct stat st;
+    if (strchr(dir, '%'))
+        return 0;
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        error("run: -o %s: the directory %s does not exist", out, dir);
+        return -1;
+    }
+    if (access(dir, W_OK | X_OK) < 0) {
+        error("run: -o %s: the directory %s is not writable", out, dir);
+        return -1;
+    }
+    return 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -306,7 +495,14 @@ static int cmd_run(int argc, char **argv)
             out = argv[++i];
             setenv("PERFPROBE_OUTPUT", out, 1);
         } else if (strcmp(a, "-i") == 0 && i + 1 < argc) {
-            setenv("PERFPROBE_INTERVAL_MS", argv[++i], 1);
+            char *end;
+            long ms = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || ms < 1 || ms > 60000)
+                return error("run: -i '%s' is not an interval in milliseconds (1-60000)", argv[i]);
+            setenv("PERFPROBE_INTERVAL_MS", argv[i], 1);
+        } else if (strcmp(a, "--json") == 0) {
+            json_decref(repeat_json);
+            repeat_json = json_array();
         } else if (strcmp(a, "-q") == 0) {
             setenv("PERFPROBE_QUIET", "1", 1);
         } else if (strcmp(a, "-n") == 0 && i + 1 < argc) {
@@ -316,9 +512,10 @@ static int cmd_run(int argc, char **argv)
                 return error("run: -n '%s' is not a number of runs (1-10000)", argv[i]);
             repeats = (int)n;
         } else if (strcmp(a, "--stacks") == 0 && i + 1 < argc) {
-            if (strcmp(argv[++i], "none") != 0)
-                return error("run: --stacks %s: allocation call stacks are not recorded by "
-                             "this version; only 'none' is accepted", argv[i]);
+            const char *m = argv[++i];
+            if (strcmp(m, "none") && strcmp(m, "off") && strcmp(m, "sample") && strcmp(m, "all"))
+                return error("run: --stacks %s: not off, sample or all", m);
+            setenv("PERFPROBE_STACKS", strcmp(m, "none") ? m : "off", 1);
         } else if (a[0] == '-') {
             fputs(run_usage, stderr);
             return error("run: unknown option '%s'", a);
@@ -330,10 +527,17 @@ static int cmd_run(int argc, char **argv)
         fputs(run_usage, stderr);
         return error("run: no command given");
     }
+    if (repeat_json && !repeats)
+        return error("run: --json is for the table of -n RUNS");
+    if (out && check_output_dir(out) < 0)
+        return EXIT_USAGE;
     char shim[PATH_MAX], cmd[PATH_MAX];
     if (find_shim(shim, sizeof shim) < 0)
         return error("run: libperfprobe.so not found beside the perfprobe executable or in ../lib");
-    if (find_command(argv[i], cmd, sizeof cmd) < 0)
+    int found = find_command(argv[i], cmd, sizeof cmd);
+    if (found == -2)
+        return error("run: %s: permission denied (not an executable file)", cmd);
+    if (found < 0)
         return error("run: %s: command not found", argv[i]);
     if (is_static_elf(cmd))
         return error("run: %s is statically linked; LD_PRELOAD cannot reach it", cmd);
@@ -343,59 +547,13 @@ static int cmd_run(int argc, char **argv)
     if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "") < 0)
         return error("run: out of memory");
     setenv("LD_PRELOAD", preload, 1);
-    unsetenv("PERFPROBE_ROOT");         /* this run starts a new tree */
+    unsetenv("PERFPROBE_TREE");         /* this run starts a new tree */
+    if (setuid_program(cmd))
+        fprintf(stderr, "perfprobe: warning: %s is set-user-ID or set-group-ID: the dynamic "
+                "loader ignores LD_PRELOAD for it, so it will run untraced\n", cmd);
     if (repeats)
         return run_repeats(repeats, out, argv + i, cmd);
-    execv(cmd, argv + i);
-    return error("run: cannot execute %s: %s", cmd, strerror(errno));
-}
-
-/* ---- report -------------------------------------------------------------------- */
-
-static const char report_usage[] =
-    "usage: perfprobe report [--json|--csv|--markdown] FILE|DIR...\n"
-    "\n"
-    "Prints timelines: the text table by default. --json prints one object with\n"
-    "keys summary, probes and regions (several files: {\"processes\": [...]}).\n"
-    "A file whose process was killed gets a summary rebuilt from its samples,\n"
-    "with \"complete\": false. A directory means every *.jsonl in it (a fork tree).\n";
-
-static int cmd_report(int argc, char **argv)
-{
-    enum format fmt = FMT_TEXT;
-    char **files = calloc((size_t)argc, sizeof *files);
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) fmt = FMT_JSON;
-        else if (!strcmp(argv[i], "--csv")) fmt = FMT_CSV;
-        else if (!strcmp(argv[i], "--markdown")) fmt = FMT_MARKDOWN;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(report_usage, stdout);
-            free(files);
-            return EXIT_OK;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fputs(report_usage, stderr);
-            free(files);
-            return error("report: unknown option '%s'", argv[i]);
-        } else {
-            files[n++] = argv[i];
-        }
-    }
-    if (!n) {
-        fputs(report_usage, stderr);
-        free(files);
-        return error("report: no FILE");
-    }
-    struct run *runs;
-    int nr = runs_read(n, files, &runs);
-    free(files);
-    if (nr < 0)
-        return EXIT_USAGE;
-    report_runs(stdout, runs, nr, fmt);
-    for (int i = 0; i < nr; i++)
-        run_free(&runs[i]);
-    free(runs);
-    return EXIT_OK;
+    return run_once(out, argv + i, cmd);
 }
 
 /* ---- the table ------------------------------------------------------------- */
