@@ -135,6 +135,7 @@ static const char run_usage[] =
     "                 (FILE.runK.jsonl), and print per probe and per region the\n"
     "                 mean, stdev, min, median and max across the runs\n"
     "  --stacks MODE  allocation call stacks: sample (default), all or off\n"
+    "  --live         a live view of the timeline in the terminal while CMD runs\n"
     "  --json         with -n: the table across the runs as one JSON object\n";
 
 /* The timeline path of run K of a repeat: "out.jsonl" -> "out.run3.jsonl". */
@@ -404,8 +405,12 @@ static void forward_signal(int sig)
  * (the same status, or death by the same signal).  Ctrl-C and Ctrl-\ reach
  * the child from the terminal; signals sent to perfprobe alone (kill,
  * timeout) are passed on to it. */
+/* run --live: the view when stdout is a terminal (nothing otherwise) */
+static int live_view;
+
 static int run_once(const char *out, char **cmdv, const char *cmd)
 {
+    int st_live = 0;
     char tmpl[PATH_MAX], path[PATH_MAX + 64];
     const char *name = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
     if (out)
@@ -427,6 +432,8 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     }
     child_pid = c;
     expand_template(path, sizeof path, tmpl, (long)c, cmd);
+    if (live_view)
+        st_live = watch_child(c, path);     /* watch.c: it waits for the child */
     struct sigaction ign = {0}, fwd = {0};
     ign.sa_handler = SIG_IGN;
     fwd.sa_handler = forward_signal;
@@ -435,8 +442,8 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     static const int passed[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
     for (size_t k = 0; k < sizeof passed / sizeof *passed; k++)
         sigaction(passed[k], &fwd, NULL);
-    int st;
-    while (waitpid(c, &st, 0) < 0 && errno == EINTR)
+    int st = st_live;
+    while (!live_view && waitpid(c, &st, 0) < 0 && errno == EINTR)
         ;
     if (WIFEXITED(st))
         return WEXITSTATUS(st);
@@ -505,6 +512,10 @@ static int cmd_run(int argc, char **argv)
             repeat_json = json_array();
         } else if (strcmp(a, "-q") == 0) {
             setenv("PERFPROBE_QUIET", "1", 1);
+        } else if (strcmp(a, "--live") == 0) {
+            live_view = isatty(1);          /* the last screen replaces the table */
+            if (live_view)
+                setenv("PERFPROBE_QUIET", "1", 1);
         } else if (strcmp(a, "-n") == 0 && i + 1 < argc) {
             char *end;
             long n = strtol(argv[++i], &end, 10);
@@ -580,6 +591,7 @@ static const struct cmd {
     {"plot", cmd_plot, "draw timelines: HTML (interactive) or SVG"},
     {"trace", cmd_trace, "write Chrome trace-event JSON for Perfetto"},
     {"scale", cmd_scale, "run a command over input sizes: throughput, latency, memory"},
+    {"watch", cmd_watch, "a live view of a timeline as it is written"},
     {"help", cmd_help, "list the commands"},
     {"version", cmd_version, "print the version"},
 };
