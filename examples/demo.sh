@@ -12,3 +12,8 @@ echo "\$ head -3 $out; tail -1 $out"
 head -3 "$out"
 echo "..."
 tail -1 "$out"
+echo
+echo "The same run as pictures (memory by part, CPU, faults, the region), one file:"
+echo "\$ build/perfprobe plot $out -o build/demo.html"
+build/perfprobe plot "$out" -o build/demo.html
+echo "report: $PWD/build/demo.html"

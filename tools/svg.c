@@ -383,9 +383,10 @@ void chart_vmark(struct chart *c, double t, const char *label, const char *color
             x, x, c->py, c->py + c->ph, color);
     /* labels live outside the zoomed group (text must not stretch): the
      * script moves them by their data-t */
+    int right = x > c->px + c->pw - 70;     /* near the right edge: label on the left */
     fprintf(c->f, "</g><g class=\"pp-labels\"><text class=\"pp-probe-label\" data-t=\"%.9g\" "
-            "x=\"%.1f\" y=\"%d\" fill=\"%s\" font-size=\"10\">", t, x + 2,
-            c->py + 11 + 11 * (row % 4), color);
+            "x=\"%.1f\" y=\"%d\" fill=\"%s\" font-size=\"10\"%s>", t, right ? x - 2 : x + 2,
+            c->py + 11 + 11 * (row % 4), color, right ? " text-anchor=\"end\"" : "");
     xml_text(c->f, label);
     fprintf(c->f, "</text></g><g class=\"pp-data\">\n");
 }
@@ -541,7 +542,7 @@ static const char script[] =
 " var k=(c.x1-c.x0)/(b-a),tx=c.px-k*X0(c,a);\n"
 " [].forEach.call(c.fr.querySelectorAll('.pp-data'),function(g){g.setAttribute('transform','matrix('+k+',0,0,1,'+tx+',0)');});\n"
 " [].forEach.call(c.fr.querySelectorAll('[data-t]'),function(el){var x=c.px+(num(el,'t')-a)/(b-a)*c.pw;\n"
-"  if(el.tagName=='text')el.setAttribute('x',(x+2).toFixed(1));\n"
+"  if(el.tagName=='text')el.setAttribute('x',(el.getAttribute('text-anchor')=='end'?x-2:x+2).toFixed(1));\n"
 "  else{var ci=el.querySelector('circle'),tx2=el.querySelector('text');ci.setAttribute('cx',x.toFixed(1));tx2.setAttribute('x',(x+7).toFixed(1));tx2.setAttribute('text-anchor','start');}});\n"
 " ticks(c);});}\n"
 "charts.forEach(function(c){\n"
