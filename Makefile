@@ -39,7 +39,7 @@ endif
 SHIM_SRC := $(sort $(wildcard shim/*.c))
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC  := $(sort $(filter-out tools/fuzz_reader.c tools/pp-options.c,$(wildcard tools/*.c)))
-CLI_LIBS := -ljansson -lm
+CLI_LIBS := -ljansson -lm -ldw -lelf -lz
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.cc))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -101,9 +101,9 @@ $(B)/perfprobe-asan: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags
 
 # make fuzz: libFuzzer on the timeline reader (clang), FUZZ_SECONDS long.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := tools/fuzz_reader.c tools/timeline_read.c tools/report.c tools/compare.c
+FUZZ_SRC := tools/fuzz_reader.c tools/timeline_read.c tools/report.c tools/compare.c tools/sites.c tools/symbols.c
 $(B)/fuzz_reader: $(FUZZ_SRC) tools/cli.h $(B)/.flags
-	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror -o $@ $(FUZZ_SRC) -ljansson -lm
+	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror -o $@ $(FUZZ_SRC) -ljansson -lm -ldw -lelf -lz
 
 fuzz-deps:
 	$(Q)bash tools/install-deps.sh --fuzz --if-root

@@ -34,6 +34,7 @@ struct run {
     json_t *samples;     /* array of sample records, in file order */
     json_t *region_windows; /* array of "regions" records (per-window region
                                statistics), in file order */
+    json_t *site_records; /* module, stack and sites records (sites.c) */
     long    pid, ppid, root_pid;
 };
 
@@ -86,6 +87,21 @@ int cmd_check(int argc, char **argv);
 int run_value(const struct run *r, const char *key, double *out);
 /* "200M" for a _bytes key, "10us" for a _ns key, "0.5" ...; 0 on success */
 int parse_limit(const char *key, const char *text, double *out);
+
+/* ---- sites.c: allocation sites (docs/sites.md) ------------------------------ */
+
+/* `report --sites`: the top sites of each run as text; with BETWEEN0 and
+ * BETWEEN1 (probe labels) the sites that grew between the two probes.
+ * Returns an exit code. */
+int sites_report(FILE *f, struct run *runs, int n, const char *between0, const char *between1);
+/* the "sites" key of `report --json` (NULL when the run has none) */
+json_t *sites_to_json(const struct run *r);
+/* `diff`: the sites of two runs matched by their symbolised stacks, as text
+ * on F, or as rows appended to JSON_ROWS when not NULL */
+void sites_diff(FILE *f, const struct run *a, const struct run *b, json_t *json_rows,
+                double noise);
+int cmd_flame(int argc, char **argv);
+int cmd_pprof(int argc, char **argv);
 
 /* ---- plot.c, trace.c, scale.c, watch.c: pictures (see draw.h) ---------------- */
 

@@ -589,6 +589,8 @@ static const struct cmd {
     {"diff", cmd_diff, "compare two timelines"},
     {"check", cmd_check, "the CI gate: fail on limits and regressions"},
     {"plot", cmd_plot, "draw timelines: HTML (interactive) or SVG"},
+    {"flame", cmd_flame, "allocation sites as folded stacks (flame graphs)"},
+    {"pprof", cmd_pprof, "allocation sites as a pprof heap profile (.pb.gz)"},
     {"trace", cmd_trace, "write Chrome trace-event JSON for Perfetto"},
     {"scale", cmd_scale, "run a command over input sizes: throughput, latency, memory"},
     {"watch", cmd_watch, "a live view of a timeline as it is written"},

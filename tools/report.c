@@ -543,12 +543,14 @@ static void tree(FILE *f, const struct run *runs, int n, long parent, int depth,
 
 json_t *run_to_json(const struct run *r)
 {
-    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
+    json_t *sites = sites_to_json(r), *o = json_pack("{s:s, s:I, s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
                      "file", r->path, "pid", (json_int_t)r->pid, "ppid", (json_int_t)r->ppid,
                      "root_pid", (json_int_t)r->root_pid, "complete",
                      json_object_get(r->summary, "complete"), "header", r->header,
                      "summary", r->summary, "probes", r->probes, "regions", r->regions,
                      "counters", r->counters);
+    if (sites)
+        json_object_set_new(o, "sites", sites);
     return o;
 }
 
@@ -830,6 +832,7 @@ int cmd_report(int argc, char **argv)
 {
     enum format fmt = FMT_TEXT;
     struct report_opts o = {0};
+    int sites = 0;
     char **files = calloc((size_t)argc, sizeof *files);
     int n = 0;
     for (int i = 1; i < argc; i++) {
@@ -838,6 +841,7 @@ int cmd_report(int argc, char **argv)
         else if (!strcmp(a, "--csv")) fmt = FMT_CSV;
         else if (!strcmp(a, "--markdown")) fmt = FMT_MARKDOWN;
         else if (!strcmp(a, "--samples")) o.samples = 1;
+        else if (!strcmp(a, "--sites")) sites = 1;
         else if (!strcmp(a, "--windows")) o.windows = 1;
         else if (!strcmp(a, "--table") && i + 1 < argc) o.table = argv[++i];
         else if (!strcmp(a, "--between") && i + 2 < argc) {
@@ -876,7 +880,8 @@ int cmd_report(int argc, char **argv)
     free(files);
     if (nr < 0)
         return EXIT_USAGE;
-    int rc = report_runs_with(stdout, runs, nr, fmt, &o);
+    int rc = sites ? sites_report(stdout, runs, nr, o.from, o.to)
+                   : report_runs_with(stdout, runs, nr, fmt, &o);
     for (int i = 0; i < nr; i++)
         run_free(&runs[i]);
     free(runs);

@@ -100,6 +100,7 @@ int run_read(const char *path, struct run *r)
     r->counters = json_array();
     r->samples = json_array();
     r->region_windows = json_array();
+    r->site_records = json_array();
     struct rebuild rb = {0};
     char *line = NULL;
     size_t cap = 0;
@@ -165,6 +166,9 @@ int run_read(const char *path, struct run *r)
             json_array_append_new(r->region_windows, o);
         } else if (!strcmp(type, "probe")) {
             json_array_append_new(r->probes, o);
+        } else if (!strcmp(type, "module") || !strcmp(type, "stack") ||
+                   !strcmp(type, "sites")) {
+            json_array_append_new(r->site_records, o);
         } else if (!strcmp(type, "counter")) {
             json_array_append_new(r->counters, o);
         } else if (!strcmp(type, "signal")) {
@@ -220,6 +224,7 @@ void run_free(struct run *r)
     json_decref(r->signal);
     json_decref(r->samples);
     json_decref(r->region_windows);
+    json_decref(r->site_records);
     memset(r, 0, sizeof *r);
 }
 
