@@ -7,13 +7,14 @@
 #   make demo         install missing packages (as root; else print the apt-get
 #                     line and stop), build, run the bundled example
 #   make deps         install the Debian packages the build and the tests need
-#   make install      PREFIX=/usr/local DESTDIR= (library, CLI, header, .pc)
+#   make install      PREFIX=/usr/local DESTDIR= (library, CLI, header, .pc,
+#                     the Python module where python3 finds it: PYTHONDIR)
 #   make uninstall
 #   make asan         the unit tests under AddressSanitizer + UBSan
 #   make fuzz         libFuzzer on the timeline reader (FUZZ_SECONDS=60)
 #   make clean
 #
-# Knobs: CC, CFLAGS (extra flags), PREFIX, DESTDIR, V=1 (show commands).
+# Knobs: CC, CFLAGS (extra flags), PREFIX, DESTDIR, PYTHONDIR, V=1 (show commands).
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -153,14 +154,19 @@ deps:
 # ---- install ---------------------------------------------------------------
 
 LIBDIR := $(PREFIX)/lib
+# the Python module goes where Debian's python3 looks: /usr/lib/python3/
+# dist-packages for PREFIX=/usr, PREFIX/lib/python3.X/dist-packages otherwise
+# (on sys.path for /usr/local; any other PREFIX needs PYTHONPATH=PYTHONDIR)
+PYVER := $(shell /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
+PYTHONDIR ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/python$(PYVER)/dist-packages)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
 	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/perfprobe \
-	           $(DESTDIR)$(PREFIX)/share/perfprobe/python
+	           $(DESTDIR)$(PYTHONDIR)
 	install -m 755 $(B)/libperfprobe.so $(DESTDIR)$(LIBDIR)/libperfprobe.so
 	install -m 755 $(B)/perfprobe $(DESTDIR)$(PREFIX)/bin/perfprobe
 	install -m 644 libprobe/perf_probe.h $(DESTDIR)$(PREFIX)/include/perf_probe.h
-	install -m 644 libprobe/python/perfprobe.py $(DESTDIR)$(PREFIX)/share/perfprobe/python/
+	install -m 644 libprobe/python/perfprobe.py $(DESTDIR)$(PYTHONDIR)/perfprobe.py
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/perfprobe/
 	sed -e 's,@PREFIX@,$(PREFIX),' -e 's,@LIBDIR@,$(LIBDIR),' -e 's,@VERSION@,$(VERSION),' \
 	    tools/perfprobe.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/perfprobe.pc
@@ -168,7 +174,8 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libperfprobe.so $(DESTDIR)$(PREFIX)/bin/perfprobe \
 	      $(DESTDIR)$(PREFIX)/include/perf_probe.h $(DESTDIR)$(LIBDIR)/pkgconfig/perfprobe.pc
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/perfprobe $(DESTDIR)$(PREFIX)/share/perfprobe
+	rm -f $(DESTDIR)$(PYTHONDIR)/perfprobe.py
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/perfprobe
 
 clean:
 	rm -rf $(B)

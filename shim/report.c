@@ -6,12 +6,21 @@
  * then start, peak and end of the run for time, RSS, heap and mmap, the
  * regions' latency percentiles, and one line of CPU and call counts and
  * where the timeline went.  Written with write(2); sizes are MiB (2^20
- * bytes).
+ * bytes).  The label column is as wide as the longest label (up to
+ * LABEL_MAX columns; a longer one gets a line of its own, never cut), so
+ * that labels which differ only at the end stay apart.
+ *
+ * PERFPROBE_QUIET is read again here, at exit, so that a program may turn
+ * the table off itself once it has printed its own (the Python tracker).
  */
 #include "internal.h"
 
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#define LABEL_MIN 24
+#define LABEL_MAX 60
 
 #define RULE "======================================================================\n"
 #define LINE "----------------------------------------------------------------------\n"
@@ -101,18 +110,34 @@ static void cell_u(struct pp_buf *b, size_t width, void (*fmt)(struct pp_buf *, 
     pp_buf_raw(b, t.p, t.len);
 }
 
+/* A label padded to WIDTH columns; a longer one (up to 4 KiB) is printed
+ * whole on a line of its own and the row goes on under it. */
 static void label_cell(struct pp_buf *b, const char *s, size_t width)
 {
-    size_t n = strlen(s), c = 0, i = 0;
-    for (; i < n && c < width - 1; i++)        /* cut on a character boundary */
-        if (((unsigned char)s[i] & 0xc0) != 0x80)
-            c++;
-    while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80)
-        i++;
-    for (size_t k = 0; k < i; k++)             /* control characters as '?' */
+    size_t n = strnlen(s, 4096), c;
+    for (size_t k = 0; k < n; k++)             /* control characters as '?' */
         pp_buf_raw(b, (unsigned char)s[k] < 0x20 ? "?" : s + k, 1);
-    for (c = cols(s, i); c < width; c++)
+    c = cols(s, n);
+    if (c > width - 1) {
+        pp_buf_raw(b, "\n", 1);
+        c = 0;
+    }
+    for (; c < width; c++)
         pp_buf_raw(b, " ", 1);
+}
+
+/* the label column: the longest label + 2, within LABEL_MIN..LABEL_MAX */
+static size_t fit(size_t longest)
+{
+    size_t w = longest + 2;
+    return w < LABEL_MIN ? LABEL_MIN : w > LABEL_MAX ? LABEL_MAX : w;
+}
+
+static void rule(struct pp_buf *b, size_t width)
+{
+    for (size_t i = 0; i < width; i++)
+        pp_buf_raw(b, "-", 1);
+    pp_buf_raw(b, "\n", 1);
 }
 
 /* the compact breakdown under a probe: where its RSS is */
@@ -129,7 +154,6 @@ static void parts_line(struct pp_buf *b, const struct pp_parts *p)
     pp_buf_str(b, " MiB\n");
 }
 
-#define WIDE "------------------------------------------------------------------------------------------\n"
 
 static void probe_rows(struct pp_buf *b)
 {
@@ -140,10 +164,17 @@ static void probe_rows(struct pp_buf *b)
     int64_t heap, last_heap = pp_state.first.heap.bytes;
     if (n == 0)
         return;
-    pp_buf_str(b, "Probe                     Time (s)     \xce\x94t (s)   RSS (MiB)  \xce\x94RSS (MiB)"
-                  "  Heap (MiB) \xce\x94Heap (MiB)\n" WIDE);
+    size_t longest = 0;
+    for (size_t i = 0; pp_probe_rows(i, &label, &t, &dt, &rss, &heap, &parts); i++)
+        if (label && cols(label, strnlen(label, 4096)) > longest)
+            longest = cols(label, strnlen(label, 4096));
+    size_t w = fit(longest);
+    label_cell(b, "Probe", w);
+    pp_buf_str(b, "  Time (s)     \xce\x94t (s)   RSS (MiB)  \xce\x94RSS (MiB)"
+                  "  Heap (MiB) \xce\x94Heap (MiB)\n");
+    rule(b, w + 66);
     for (size_t i = 0; pp_probe_rows(i, &label, &t, &dt, &rss, &heap, &parts); i++) {
-        label_cell(b, label, 24);
+        label_cell(b, label ? label : "(null)", w);
         cell_u(b, 10, fmt_secs, (int64_t)t);
         cell_u(b, 11, fmt_secs, (int64_t)dt);
         cell_u(b, 12, fmt_mib, (int64_t)rss);
@@ -156,7 +187,8 @@ static void probe_rows(struct pp_buf *b)
         last_rss = rss;
         last_heap = heap;
     }
-    pp_buf_str(b, WIDE "TOTAL                   ");
+    rule(b, w + 66);
+    label_cell(b, "TOTAL", w);
     cell_u(b, 10, fmt_secs, (int64_t)t);
     pp_buf_pad(b, 11 + 12, "", 0);
     cell_u(b, 12, fmt_dmib, (int64_t)(last_rss - pp_state.first.proc.rss));
@@ -168,7 +200,7 @@ static void probe_rows(struct pp_buf *b)
         pp_buf_u64(b, dropped);
         pp_buf_str(b, " more probes: see the timeline)\n");
     }
-    pp_buf_str(b, WIDE);
+    rule(b, w + 66);
 }
 
 static void region_rows(struct pp_buf *b)
@@ -176,30 +208,52 @@ static void region_rows(struct pp_buf *b)
     struct pp_region_stats st;
     if (pp_region_count() == 0)
         return;
-    pp_buf_str(b, "Region                       count        mean         p50         p99"
-                  "         max     per s\n" WIDE);
+    size_t longest = 0;
     for (size_t i = 0; pp_region_stats(i, &st); i++) {
-        char name[64];
+        size_t c = cols(st.name, strnlen(st.name, 4096)) + 2 * (size_t)(st.depth < 8 ? st.depth : 8);
+        if (c > longest)
+            longest = c;
+    }
+    size_t w = fit(longest);
+    label_cell(b, "Region", w);
+    pp_buf_str(b, "     count        mean         min         p50         p95         p99"
+                  "         max     per s\n");
+    rule(b, w + 94);
+    for (size_t i = 0; pp_region_stats(i, &st); i++) {
+        char name[4200];
         struct pp_buf nb = {name, 0, sizeof name - 1};
         for (int d = 0; d < st.depth && d < 8; d++)
             pp_buf_raw(&nb, "  ", 2);
-        pp_buf_str(&nb, st.name);
+        pp_buf_raw(&nb, st.name, strnlen(st.name, 4096));
         name[nb.len] = 0;
-        label_cell(b, name, 24);
+        label_cell(b, name, w);
         cell_u(b, 10, fmt_count, (int64_t)st.count);
         cell_u(b, 12, fmt_dur, (int64_t)st.mean_ns);
+        cell_u(b, 12, fmt_dur, (int64_t)st.min_ns);
         cell_u(b, 12, fmt_dur, (int64_t)st.p50_ns);
+        cell_u(b, 12, fmt_dur, (int64_t)st.p95_ns);
         cell_u(b, 12, fmt_dur, (int64_t)st.p99_ns);
         cell_u(b, 12, fmt_dur, (int64_t)st.max_ns);
         cell_u(b, 10, fmt_count, st.span_ns > 0 ? (int64_t)((double)st.count * 1e9 / st.span_ns) : 0);
         pp_buf_raw(b, "\n", 1);
     }
-    pp_buf_str(b, WIDE);
+    rule(b, w + 94);
+}
+
+/* PERFPROBE_QUIET as it is now: 1, true, yes or on */
+static int quiet_now(void)
+{
+    const char *q = pp_getenv("PERFPROBE_QUIET");
+    return q && (!strcmp(q, "1") || !strcasecmp(q, "true") || !strcasecmp(q, "yes") ||
+                 !strcasecmp(q, "on"));
 }
 
 void pp_report_table(const struct pp_sample *end)
 {
-    size_t dropped, cap = 8192 + (pp_probe_count(&dropped) + pp_region_count()) * 160;
+    if (quiet_now())
+        return;
+    /* a row is at most a 4 KiB label, its wrap and the columns */
+    size_t dropped, cap = 8192 + (pp_probe_count(&dropped) + pp_region_count()) * (4096 + 256);
     char small[8192];
     char *out = cap > sizeof small ? pp_os_map(cap) : small;
     if (!out) {

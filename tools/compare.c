@@ -160,12 +160,15 @@ int parse_limit(const char *key, const char *text, double *out)
         end++;
     double mul = 1;
     const char *u = end;
-    int sized = strstr(key, "_bytes") || !strncmp(key, "d_rss", 5) || !strncmp(key, "d_heap", 6) ||
-                ends_with(key, "_since_last");
+    enum unit unit = key_unit(key);
+    int sized = unit == U_BYTES;
     const char *field = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
-    sized |= !strncmp(field, "d_rss", 5) || !strncmp(field, "d_heap", 6) ||
-             !strncmp(field, "peak_heap", 9) || !strncmp(field, "peak_rss", 8);
-    if (!*u) {
+    char ub[32];
+    if (unit == U_RATE && ends_with(u, "/s") && strlen(u) < sizeof ub) {   /* "100k/s" */
+        snprintf(ub, sizeof ub, "%.*s", (int)strlen(u) - 2, u);
+        u = ub;
+    }
+    if (!*u || (unit == U_PCT && !strcmp(u, "%"))) {
         mul = 1;
     } else if (sized) {
         static const char *const units[] = {"B", "K", "KB", "KiB", "M", "MB", "MiB", "G", "GB", "GiB", "T", "TB", "TiB"};
@@ -179,7 +182,7 @@ int parse_limit(const char *key, const char *text, double *out)
         if (i == sizeof units / sizeof *units)
             return -1;
         mul = muls[i];
-    } else if (ends_with(field, "_ns") || ends_with(field, "_s")) {
+    } else if (unit == U_NS || unit == U_SECONDS) {
         static const char *const units[] = {"ns", "us", "\xc2\xb5s", "ms", "s"};
         static const double ns[] = {1, 1e3, 1e3, 1e6, 1e9};
         size_t i;

@@ -20,7 +20,15 @@ back to RSS from /proc/self/statm and says that the heap is unknown.
     for p in tracker.probes:
         print(p.label, p.elapsed_since_last, p.delta_since_last, p.delta_heap_since_last)
 
-Times exclude the cost of taking the probes themselves.  Sizes are bytes.
+Times exclude the cost of taking the probes themselves.  Sizes are bytes;
+the table prints them in MB of 1024 * 1024 bytes, as the seed's tracker
+did (``bytes / (1024**2)``), and says so.
+
+One table: with ``verbose=True`` the tracker prints its table when the
+``with`` block ends, and under the shim it then sets PERFPROBE_QUIET=1 in
+the environment, which the shim reads again at exit, so the same probes are
+not printed a second time; with ``verbose=False`` there is no table at all.
+The timeline file keeps everything either way.
 """
 import ctypes
 import os
@@ -67,7 +75,7 @@ def _load():
 
 
 _shim = _load()
-# names passed to the shim stay alive here: it caches them by address
+# the encoded names, kept so that each is encoded once
 _names = {}
 
 
@@ -91,6 +99,25 @@ def _rss() -> int:
         return int(f.read().split()[1]) * _PAGE
 
 
+_NOT_MMAP = (b"[heap]", b"[stack]", b"[vvar]", b"[vdso]", b"[vsyscall]")
+
+
+def _mmap_bytes() -> int:
+    """Size of the anonymous mappings (no file, not the brk heap or a stack):
+    CPython's object arenas, and malloc's large blocks (which the heap
+    column counts too)."""
+    total = 0
+    with open("/proc/self/maps", "rb") as f:
+        for line in f:
+            parts = line.split(None, 5)
+            name = parts[5].strip() if len(parts) > 5 else b""
+            if parts[4] != b"0" or (name and (not name.startswith(b"[") or name in _NOT_MMAP)):
+                continue
+            lo, hi = parts[0].split(b"-")
+            total += int(hi, 16) - int(lo, 16)
+    return total
+
+
 @dataclass
 class ProbeResult:
     label: str
@@ -99,6 +126,7 @@ class ProbeResult:
     total_memory_bytes: int           # process RSS
     delta_since_start: int            # RSS change since the tracker was entered
     delta_since_last: int             # RSS change since the previous probe
+    mmap_bytes: int = 0               # anonymous mappings (CPython's arenas...)
     heap_bytes: Optional[int] = None  # live native heap (None: shim not loaded)
     delta_heap_since_start: Optional[int] = None
     delta_heap_since_last: Optional[int] = None
@@ -161,6 +189,7 @@ class PerformanceTracker:
         self._start = None
         self._last = None
         self._peak_rss = 0
+        self._start_mmap = 0
         self._overhead = 0.0
 
     # -- measuring ---------------------------------------------------------
@@ -179,6 +208,7 @@ class PerformanceTracker:
         self._overhead = 0.0
         t, rss, heap, _ = self._measure(f"{self.name}: start")
         self._start = self._last = (t, rss, heap)
+        self._start_mmap = _mmap_bytes()
         self._peak_rss = rss
         return self
 
@@ -188,7 +218,7 @@ class PerformanceTracker:
         tl, rssl, heapl = self._last
         r = ProbeResult(label=label, elapsed_since_start=t - t0, elapsed_since_last=t - tl,
                         total_memory_bytes=rss, delta_since_start=rss - rss0,
-                        delta_since_last=rss - rssl)
+                        delta_since_last=rss - rssl, mmap_bytes=_mmap_bytes())
         if info is not None:
             r.heap_bytes = heap
             r.delta_heap_since_start = heap - heap0
@@ -222,34 +252,45 @@ class PerformanceTracker:
         self.result = MemoryResult(current_bytes=rss - rss0, peak_bytes=self._peak_rss - rss0)
         if self.verbose:
             self.print_table()
+        if _shim is not None:
+            # one table: the shim reads this again at exit (see the top)
+            os.environ["PERFPROBE_QUIET"] = "1"
         return False
 
     # -- reporting ---------------------------------------------------------
     def print_table(self, file=None):
+        """The seed's table, with the native heap and mmap columns.  MB are
+        1024 * 1024 bytes, as in the seed (its bytes / (1024**2))."""
         out = file or sys.stdout
         mb = 1024 * 1024
-        w = 86
+        width = max([24] + [len(p.label) + 2 for p in self.probes])
+        width = min(width, 60)
+        w = width + 71
         print("=" * w, file=out)
         print(f"Performance Measurement: {self.name}", file=out)
         if not self.heap_available:
             print("(heap unknown: libperfprobe.so is not loaded; memory is RSS only)", file=out)
         print("=" * w, file=out)
-        print(f"{'Probe':<24}{'Time (s)':>10}{'Δt (s)':>10}{'RSS (MB)':>11}{'ΔRSS (MB)':>11}"
-              f"{'Heap (MB)':>10}{'ΔHeap (MB)':>11}", file=out)
+        print(f"{'Probe':<{width}}{'Time (s)':>10}{'Δt (s)':>10}{'Mem (MB)':>12}{'ΔMem (MB)':>11}"
+              f"{'Heap (MB)':>10}{'ΔHeap (MB)':>11}{'Δmmap (MB)':>11}", file=out)
         print("-" * w, file=out)
+        last_mmap = self._start_mmap
         for p in self.probes:
             heap = f"{p.heap_bytes / mb:10.2f}" if p.heap_bytes is not None else f"{'n/a':>10}"
             dheap = (f"{p.delta_heap_since_last / mb:+11.2f}"
                      if p.delta_heap_since_last is not None else f"{'n/a':>11}")
-            print(f"{p.label[:23]:<24}{p.elapsed_since_start:10.4f}{p.elapsed_since_last:10.4f}"
-                  f"{p.total_memory_bytes / mb:11.2f}{p.delta_since_last / mb:+11.2f}"
-                  f"{heap}{dheap}", file=out)
+            label = p.label if len(p.label) < width else p.label + "\n" + " " * width
+            print(f"{label:<{width}}{p.elapsed_since_start:10.4f}{p.elapsed_since_last:10.4f}"
+                  f"{p.total_memory_bytes / mb:12.2f}{p.delta_since_last / mb:+11.2f}"
+                  f"{heap}{dheap}{(p.mmap_bytes - last_mmap) / mb:+11.2f}", file=out)
+            last_mmap = p.mmap_bytes
         print("-" * w, file=out)
         total = self._end[0] - self._start[0]
-        dheap = (f"{(self._end[2] - self._start[2]) / mb:+21.2f}"
+        dheap = (f"{'':>10}{(self._end[2] - self._start[2]) / mb:+11.2f}"
                  if self._end[2] is not None else "")
-        print(f"{'TOTAL':<24}{total:10.4f}{'':>10}{'':>11}"
+        print(f"{'TOTAL':<{width}}{total:10.4f}{'':>10}{'':>12}"
               f"{(self._end[1] - self._start[1]) / mb:+11.2f}{dheap}", file=out)
-        print(f"peak RSS {self._peak_rss / mb:.2f} MB "
-              f"(+{self.result.peak_bytes / mb:.2f} MB over the start)", file=out)
+        print(f"peak Mem {self._peak_rss / mb:.2f} MB "
+              f"(+{self.result.peak_bytes / mb:.2f} MB over the start); "
+              f"MB = 1024 * 1024 bytes", file=out)
         print("=" * w, file=out)

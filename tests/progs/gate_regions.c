@@ -1,0 +1,132 @@
+/*
+ * gate_regions.c FACTS MODE - regions whose latencies and counts are known,
+ * for the region-window tests.  Every occurrence is also timed by the
+ * program itself (CLOCK_MONOTONIC around begin/end), and the figures are
+ * written to FACTS as "key value" lines: the ground truth.
+ *
+ *   phases  probe "phase_a", 200 ticks of ~1 ms, probe "phase_b", 100 ticks
+ *           of ~3 ms on a second thread with three deliberately slow ones
+ *           (20, 30 and 40 ms), probe "end"; 300 ms without regions around
+ *           every probe, so no window holds occurrences of two phases
+ *   names   one snprintf buffer reused for "stage0".."stage3", stage K
+ *           begun K+1 times
+ *   killed  200 ticks of ~1 ms, then "ready" on stdout and sleep until killed
+ */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <perf_probe.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void sleep_ns(long long ns)
+{
+    struct timespec t = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+    while (nanosleep(&t, &t) != 0)
+        ;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* N ticks of the region "tick", the i-th sleeping durs(i) ns; the
+ * program's own durations go into OUT */
+static void ticks(int n, long long (*durs)(int), long long *out)
+{
+    for (int i = 0; i < n; i++) {
+        long long t0 = now_ns();
+        perf_region_begin("tick");
+        sleep_ns(durs(i));
+        perf_region_end("tick");
+        out[i] = now_ns() - t0;
+    }
+}
+
+/* facts PREFIX_count, _min, _p50, _max, _total from the program's own timings */
+static void summarise(const char *prefix, long long *d, int n)
+{
+    char k[64];
+    long long total = 0;
+    for (int i = 0; i < n; i++)
+        total += d[i];
+    qsort(d, (size_t)n, sizeof *d, cmp_ll);
+    snprintf(k, sizeof k, "%s_count", prefix), fact(k, n);
+    snprintf(k, sizeof k, "%s_min", prefix), fact(k, d[0]);
+    snprintf(k, sizeof k, "%s_p50", prefix), fact(k, d[(n + 1) / 2 - 1]);
+    snprintf(k, sizeof k, "%s_max", prefix), fact(k, d[n - 1]);
+    snprintf(k, sizeof k, "%s_total", prefix), fact(k, total);
+}
+
+static long long one_ms(int i) { (void)i; return 1000000; }
+
+/* 3 ms, except three slow ones of 20, 30 and 40 ms */
+static long long three_ms(int i)
+{
+    return i == 10 ? 20000000 : i == 50 ? 40000000 : i == 90 ? 30000000 : 3000000;
+}
+
+static long long b_durs[100];
+
+static void *phase_b(void *arg)
+{
+    (void)arg;
+    fact("b_thread", syscall(SYS_gettid));
+    ticks(100, three_ms, b_durs);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    static long long a[200];
+    if (argc < 3)
+        return 2;
+    facts_open(argv[1]);
+    if (!strcmp(argv[2], "phases")) {
+        sleep_ns(300000000);
+        perf_probe("phase_a");
+        sleep_ns(300000000);
+        ticks(200, one_ms, a);
+        summarise("a", a, 200);
+        sleep_ns(300000000);
+        perf_probe("phase_b");
+        sleep_ns(300000000);
+        pthread_t t;
+        pthread_create(&t, NULL, phase_b, NULL);
+        pthread_join(t, NULL);
+        summarise("b", b_durs, 100);
+        sleep_ns(300000000);
+        perf_probe("end");
+        sleep_ns(300000000);
+    } else if (!strcmp(argv[2], "names")) {
+        char buf[32];
+        for (int k = 0; k < 4; k++)
+            for (int j = 0; j <= k; j++) {
+                snprintf(buf, sizeof buf, "stage%d", k);
+                perf_region_begin(buf);
+                sleep_ns(100000);
+                perf_region_end(buf);
+            }
+    } else if (!strcmp(argv[2], "killed")) {
+        ticks(200, one_ms, a);
+        summarise("a", a, 200);
+        if (write(1, "ready\n", 6) != 6)
+            return 1;
+        for (;;)
+            sleep_ns(1000000000);
+    } else {
+        return 2;
+    }
+    return 0;
+}
