@@ -64,6 +64,9 @@ void chart_dot(struct chart *c, double t, double v, const char *label, const cha
 /* Vertical bars over categories 0..n-1 (labels under them). */
 void chart_bars(struct chart *c, const char *name, const char *color,
                 const char *const *labels, const double *v, int n);
+/* Bars from x0[i] to x1[i], of height v[i] (a histogram). */
+void chart_rects(struct chart *c, const char *name, const char *color, const double *x0,
+                 const double *x1, const double *v, size_t n);
 /* Points joined by a line, with dots: small series on a log axis (scale). */
 void chart_points(struct chart *c, const char *name, const char *color,
                   const double *x, const double *v, size_t n);

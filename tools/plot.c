@@ -556,7 +556,13 @@ static int latency_charts(FILE *f, int html, int y, struct run *runs, int nr, do
                     const char *p = json_string_value(json_object_get(g, "path"));
                     if (!p || strcmp(p, path))
                         continue;
+                    /* a window covers (t0_s, t_s]: a step over its span */
                     double t = off + json_num(w, "t_s", 0);
+                    double t0 = off + json_num(w, "t0_s", json_num(w, "t_s", 0));
+                    if (t0 < t) {
+                        ts_push(&p50, t0, json_num(g, "p50_ns", NAN));
+                        ts_push(&p99, t0, json_num(g, "p99_ns", NAN));
+                    }
                     ts_push(&p50, t, json_num(g, "p50_ns", NAN));
                     ts_push(&p99, t, json_num(g, "p99_ns", NAN));
                 }
@@ -597,6 +603,89 @@ static int latency_charts(FILE *f, int html, int y, struct run *runs, int nr, do
     return h;
 }
 
+/* A region's histogram, summed over its window records ("hist": bucket
+ * and count pairs, in ticks of unit_ns).  Buckets are log-linear
+ * (docs/probes.md): one per tick below 128, then 64 per power of two.
+ * Returns the number of non-empty buckets, with their bounds in ns, or 0
+ * when there is none or it does not agree with the region's own count,
+ * min and max (then the percentile bars are drawn instead). */
+static size_t region_hist(const struct run *r, const char *path, double count, double mn,
+                          double mx, double **lo, double **hi, double **cnt)
+{
+    enum { NB = 128 + 64 * 40 };
+    double *c = calloc(NB, sizeof *c), unit = NAN, total = 0;
+    size_t i;
+    json_t *w;
+    json_array_foreach(r->region_windows, i, w) {
+        size_t j;
+        json_t *g;
+        json_array_foreach(json_object_get(w, "regions"), j, g) {
+            const char *p = json_string_value(json_object_get(g, "path"));
+            json_t *h = json_object_get(g, "hist");
+            if (!p || strcmp(p, path) || !json_is_object(h))
+                continue;
+            double u = json_num(h, "unit_ns", NAN);
+            if (isnan(unit))
+                unit = u;
+            if (u != unit) {
+                free(c);
+                return 0;
+            }
+            json_t *b = json_object_get(h, "b");
+            for (size_t k = 0; k + 1 < json_array_size(b); k += 2) {
+                double bi = json_number_value(json_array_get(b, k));
+                double n = json_number_value(json_array_get(b, k + 1));
+                if (bi >= 0 && bi < NB) {
+                    c[(size_t)bi] += n;
+                    total += n;
+                }
+            }
+        }
+    }
+    size_t m = 0, first = NB, last = 0;
+    for (size_t b = 0; b < NB; b++)
+        if (c[b] > 0) {
+            m++;
+            if (first == NB)
+                first = b;
+            last = b;
+        }
+    *lo = malloc((m + 1) * sizeof **lo);
+    *hi = malloc((m + 1) * sizeof **hi);
+    *cnt = malloc((m + 1) * sizeof **cnt);
+    m = 0;
+    for (size_t b = 0; b < NB; b++) {
+        if (!(c[b] > 0))
+            continue;
+        double a, z;
+        if (b < 128) {
+            a = (double)b;
+            z = a + 1;
+        } else {
+            double base = ldexp(128, (int)((b - 128) / 64));
+            a = base + (double)((b - 128) % 64) * base / 64;
+            z = a + base / 64;
+        }
+        (*lo)[m] = a * unit;
+        (*hi)[m] = z * unit;
+        (*cnt)[m++] = c[b];
+    }
+    free(c);
+    /* the self-check: the same count, min and max inside the end buckets */
+    int ok = m > 0 && isfinite(unit) && fabs(total - count) < 0.5 &&
+             mn >= (*lo)[0] * 0.99 - 1 && mn <= (*hi)[0] * 1.01 + 1 &&
+             mx >= (*lo)[m - 1] * 0.99 - 1 && mx <= (*hi)[m - 1] * 1.01 + 1;
+    (void)first;
+    (void)last;
+    if (!ok) {
+        free(*lo);
+        free(*hi);
+        free(*cnt);
+        return 0;
+    }
+    return m;
+}
+
 /* the latency distribution of each region: min, percentiles and max */
 static int region_charts(FILE *f, int html, int y, struct run *runs, int nr)
 {
@@ -620,18 +709,244 @@ static int region_charts(FILE *f, int html, int y, struct run *runs, int nr)
                 continue;
             struct chart c;
             char cid[64], title[700], rn[300];
+            double *bl, *bh, *bc;
+            size_t nb = path ? region_hist(&runs[k], path, json_num(g, "count", 0), v[0], v[6],
+                                           &bl, &bh, &bc) : 0;
             snprintf(cid, sizeof cid, "region-%d", id++);
-            snprintf(title, sizeof title, "Region %s: latency distribution, %lld occurrences%s%s",
-                     path ? path : "?", (long long)json_num(g, "count", 0),
+            snprintf(title, sizeof title, "Region %s: %s, %lld occurrences%s%s",
+                     path ? path : "?", nb ? "latency histogram" : "latency distribution",
+                     (long long)json_num(g, "count", 0),
                      nr > 1 ? ", " : "", nr > 1 ? run_name(&runs[k], rn, sizeof rn) : "");
             chart_begin(&c, f, html, cid, title, 0, y + h, WIDTH, 200);
-            chart_axes(&c, 0, 7, pow(10, floor(log10(lo / 2))), pow(10, ceil(log10(hi * 1.5))),
-                       AX_NONE, AX_NS, 0, 1);
-            chart_bars(&c, "latency", run_color(k), labels, v, 7);
+            if (nb) {
+                double top = 0;
+                for (size_t q = 0; q < nb; q++)
+                    top = fmax(top, bc[q]);
+                chart_axes(&c, bl[0] / 1.2, bh[nb - 1] * 1.2, 0, top * 1.15, AX_NS, AX_COUNT,
+                           1, 0);
+                chart_rects(&c, "occurrences", run_color(k), bl, bh, bc, nb);
+                static const char *const mk[] = {"p50_ns", "p99_ns"};
+                static const char *const ml[] = {"p50 ", "p99 "};
+                for (int q = 0; q < 2; q++) {
+                    char lab[80], val[64];
+                    fmt_unit(val, sizeof val, AX_NS, json_num(g, mk[q], 0));
+                    snprintf(lab, sizeof lab, "%s%s", ml[q], val);
+                    chart_vmark(&c, json_num(g, mk[q], 0), lab, "#333", q);
+                }
+                free(bl);
+                free(bh);
+                free(bc);
+            } else {
+                chart_axes(&c, 0, 7, pow(10, floor(log10(lo / 2))),
+                           pow(10, ceil(log10(hi * 1.5))), AX_NONE, AX_NS, 0, 1);
+                chart_bars(&c, "latency", run_color(k), labels, v, 7);
+            }
             chart_end(&c);
             h += 200;
         }
     }
+    return h;
+}
+
+/* ---- allocation sites ------------------------------------------------------------------ */
+
+/* The sites come from sites.c (`report --sites`), when it is built in: a
+ * weak reference, so that this file does not depend on it. */
+#pragma weak sites_to_json
+json_t *sites_to_json(const struct run *r);
+
+struct fnode {
+    char *name;
+    double v;
+    struct fnode *kid;
+    int nkid, cap;
+};
+
+static struct fnode *fnode_child(struct fnode *n, const char *name)
+{
+    for (int i = 0; i < n->nkid; i++)
+        if (!strcmp(n->kid[i].name, name))
+            return &n->kid[i];
+    if (n->nkid == n->cap) {
+        n->cap = n->cap ? n->cap * 2 : 4;
+        n->kid = realloc(n->kid, (size_t)n->cap * sizeof *n->kid);
+    }
+    struct fnode *k = &n->kid[n->nkid++];
+    memset(k, 0, sizeof *k);
+    k->name = strdup(name);
+    return k;
+}
+
+static void fnode_free(struct fnode *n)
+{
+    for (int i = 0; i < n->nkid; i++)
+        fnode_free(&n->kid[i]);
+    free(n->kid);
+    free(n->name);
+}
+
+static int fnode_depth(const struct fnode *n)
+{
+    int d = 0;
+    for (int i = 0; i < n->nkid; i++) {
+        int k = fnode_depth(&n->kid[i]);
+        if (k > d)
+            d = k;
+    }
+    return d + 1;
+}
+
+#define FLAME_ROW 17
+#define FLAME_MAX_DEPTH 40
+
+static void flame_draw(FILE *f, const struct fnode *n, double x, double w, int depth,
+                       double total, enum axis_unit u)
+{
+    if (w < 0.5 || depth >= FLAME_MAX_DEPTH)
+        return;
+    unsigned h = 5381;
+    for (const char *p = n->name; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    char val[64];
+    fmt_unit(val, sizeof val, u, n->v);
+    fprintf(f, "<g class=\"pp-frame-box\"><title>");
+    xml_text(f, n->name);
+    fprintf(f, " - %s (%.1f%%)</title><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
+            "fill=\"hsl(%u,75%%,%u%%)\" stroke=\"#fff\" stroke-width=\"0.5\"/>", val,
+            total > 0 ? n->v / total * 100 : 0, x, 30 + depth * FLAME_ROW, w, FLAME_ROW - 1,
+            10 + h % 40, 58 + (h / 40) % 14);
+    int chars = (int)(w / 6.2) - 1;
+    if (chars >= 3) {
+        char label[256];
+        snprintf(label, sizeof label, "%s", n->name);
+        if ((int)strlen(label) > chars) {
+            label[chars > 2 ? chars - 2 : 0] = 0;
+            strcat(label, "..");
+        }
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10.5\">", x + 3,
+                30 + depth * FLAME_ROW + 12);
+        xml_text(f, label);
+        fprintf(f, "</text>");
+    }
+    fprintf(f, "</g>\n");
+    double cx = x;
+    for (int i = 0; i < n->nkid; i++) {
+        double cw = n->v > 0 ? w * n->kid[i].v / n->v : 0;
+        flame_draw(f, &n->kid[i], cx, cw, depth + 1, total, u);
+        cx += cw;
+    }
+}
+
+/* An icicle flame graph of KEY ("peak_bytes" or "alloc_bytes"): the whole
+ * at the top, callers above their callees; returns its height. */
+static int flame_chart(FILE *f, int html, int y, json_t *sites, const char *key,
+                       const char *id, const char *title)
+{
+    struct fnode root = {0};
+    root.name = strdup("all");
+    size_t i;
+    json_t *s;
+    json_array_foreach(sites, i, s) {
+        double v = json_num(s, key, 0);
+        if (!(v > 0))
+            continue;
+        json_t *fr = json_object_get(s, "frames");
+        struct fnode *n = &root;
+        root.v += v;
+        for (size_t k = json_array_size(fr); k-- > 0;) {   /* outermost first */
+            json_t *x = json_array_get(fr, k);
+            const char *fn = json_string_value(json_object_get(x, "fn"));
+            const char *file = json_string_value(json_object_get(x, "file"));
+            char name[600];
+            /* a frame is a function at a line: two call sites in one function differ */
+            if (file && json_num(x, "line", 0) > 0)
+                snprintf(name, sizeof name, "%s (%s:%.0f)", fn ? fn : "?",
+                         strrchr(file, '/') ? strrchr(file, '/') + 1 : file,
+                         json_num(x, "line", 0));
+            else
+                snprintf(name, sizeof name, "%s", fn ? fn : "?");
+            n = fnode_child(n, name);
+            n->v += v;
+        }
+        if (!json_array_size(fr))
+            fnode_child(n, "(no stack)")->v += v;
+    }
+    int h = 0;
+    if (root.v > 0) {
+        int depth = fnode_depth(&root);
+        if (depth > FLAME_MAX_DEPTH)
+            depth = FLAME_MAX_DEPTH;
+        h = 30 + depth * FLAME_ROW + 8;
+        fprintf(f, "<svg class=\"pp-chart pp-flame\" id=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" "
+                "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\"", id, WIDTH, h, WIDTH, h);
+        if (!html)
+            fprintf(f, " x=\"0\" y=\"%d\"", y);
+        fprintf(f, " font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" "
+                "height=\"%d\" fill=\"#fff\"/>\n<text class=\"pp-title\" x=\"10\" y=\"18\" "
+                "font-size=\"13\" font-weight=\"bold\">", WIDTH, h);
+        char val[64];
+        fmt_unit(val, sizeof val, AX_BYTES, root.v);
+        xml_text(f, title);
+        fprintf(f, ": %s</text>\n", val);
+        flame_draw(f, &root, 10, WIDTH - 20, 0, root.v, AX_BYTES);
+        fprintf(f, "</svg>\n");
+    }
+    fnode_free(&root);
+    return h;
+}
+
+static void sites_table(FILE *f, json_t *sites)
+{
+    fputs("<table><tr><th>site (innermost frame)</th><th>live at heap peak</th>"
+          "<th>allocated</th><th>allocations</th><th>live at exit</th></tr>\n", f);
+    size_t i;
+    json_t *s;
+    json_array_foreach(sites, i, s) {
+        if (i == 15)
+            break;
+        json_t *fr = json_array_get(json_object_get(s, "frames"), 0);
+        const char *fn = json_string_value(json_object_get(fr, "fn"));
+        const char *file = json_string_value(json_object_get(fr, "file"));
+        char a[64], b[64], c[64], where[600];
+        fmt_unit(a, sizeof a, AX_BYTES, json_num(s, "peak_bytes", 0));
+        fmt_unit(b, sizeof b, AX_BYTES, json_num(s, "alloc_bytes", 0));
+        fmt_unit(c, sizeof c, AX_BYTES, json_num(s, "live_bytes", 0));
+        snprintf(where, sizeof where, "%s%s%s", fn ? fn : "(no stack)", file ? "  " : "",
+                 file ? file : "");
+        if (file && json_num(fr, "line", 0) > 0)
+            snprintf(where + strlen(where), sizeof where - strlen(where), ":%.0f",
+                     json_num(fr, "line", 0));
+        fputs("<tr><td>", f);
+        xml_text(f, where);
+        fprintf(f, "</td><td>%s</td><td>%s</td><td>%.0f%s</td><td>%s</td></tr>\n", a, b,
+                json_num(s, "allocs", 0),
+                json_is_true(json_object_get(s, "estimated")) ? " (est.)" : "", c);
+    }
+    fputs("</table>\n", f);
+}
+
+/* flame graphs and the table for the main process, when it has sites */
+static int sites_charts(FILE *f, int html, int y, struct run *runs, int nr)
+{
+    if (!sites_to_json)
+        return 0;
+    json_t *sites = sites_to_json(&runs[main_run(runs, nr)]);
+    if (!json_array_size(sites)) {
+        json_decref(sites);
+        return 0;
+    }
+    int h = 0;
+    if (html) {
+        fputs("<h2>Allocation sites</h2>\n", f);
+        sites_table(f, sites);
+        fputs("<p class=\"note\">Hover a frame for its bytes; callers are above their "
+              "callees.</p>\n", f);
+    }
+    h += flame_chart(f, html, y + h, sites, "peak_bytes", "flame-peak",
+                     "Allocation sites: live at the heap peak");
+    h += flame_chart(f, html, y + h, sites, "alloc_bytes", "flame-alloc",
+                     "Allocation sites: bytes allocated");
+    json_decref(sites);
     return h;
 }
 
@@ -693,6 +1008,7 @@ static int all_charts(FILE *f, int html, int y0, struct run *runs, int nr)
     if ((has_windows || has_regions) && html) fputs("<h2>Regions</h2>\n", f);
     y += latency_charts(f, html, y, runs, nr, x1);
     y += region_charts(f, html, y, runs, nr);
+    y += sites_charts(f, html, y, runs, nr);
     return y - y0;
 }
 

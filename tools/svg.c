@@ -431,6 +431,21 @@ void chart_bars(struct chart *c, const char *name, const char *color,
     legend_add(c, name, color, 1);
 }
 
+void chart_rects(struct chart *c, const char *name, const char *color, const double *x0,
+                 const double *x1, const double *v, size_t n)
+{
+    series_open(c, name, "bar");
+    double base = c->py + c->ph;
+    for (size_t i = 0; i < n; i++) {
+        double a = X(c, x0[i]), b = X(c, x1[i]);
+        if (b - a < 1)
+            b = a + 1;                     /* a bucket is at least a pixel wide */
+        fprintf(c->f, "M%.1f %.1fH%.1fV%.1fH%.1fZ", a, base, b, Y(c, v[i]), a);
+    }
+    fprintf(c->f, "\" fill=\"%s\"/>\n", color);
+    legend_add(c, name, color, 1);
+}
+
 void chart_points(struct chart *c, const char *name, const char *color,
                   const double *x, const double *v, size_t n)
 {
