@@ -68,8 +68,12 @@ wall=$(jq .summary.wall_s cpu.json)
 cpu=$(jq '.summary.cpu_user_s + .summary.cpu_sys_s' cpu.json)
 within "cpu_pct_mean is CPU time over wall time" "$(jq .summary.cpu_pct_mean cpu.json)" \
     "$(awk -v c="$cpu" -v w="$wall" 'BEGIN { print c / w * 100 }')" 0.01
-within "cpu_pct_max is the 2 s spin's share, as the program measured it" \
-    "$(jq .summary.cpu_pct_max cpu.json)" "$spin" 10
+# the busiest window of a second or more is at least the 2 s spin's own share
+# (a loaded machine may give the spin less than a core, unevenly), and one
+# spinning thread is at most one core
+le "cpu_pct_max is at least the 2 s spin's share, as the program measured it" \
+    "$(awk -v s="$spin" 'BEGIN { printf "%d", s * 0.9 }')" "$(jq '.summary.cpu_pct_max | ceil' cpu.json)"
+le "cpu_pct_max is at most one core" "$(jq '.summary.cpu_pct_max | floor' cpu.json)" 105
 le "cpu_pct_max is above the run's mean" "$(jq '.summary.cpu_pct_mean | floor' cpu.json)" \
     "$(jq '.summary.cpu_pct_max | ceil' cpu.json)"
 within "avg_heap_bytes: 64 MiB held for the time the program held it" \

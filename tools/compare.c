@@ -301,7 +301,7 @@ static int check_limit(struct checks *c, const char *spec, int floor, const char
     }
     *eq = 0;
     char *key = trim(buf), *val = trim(eq + 1);
-    if (!*key || strchr(key, ' ')) {
+    if (!*key) {
         error("check: %s'%s' is not KEY=VALUE", where, spec);
         return -1;
     }
