@@ -19,11 +19,11 @@ cat > svgfacts.py <<'PY'
 import sys, re, xml.etree.ElementTree as ET
 NS = "{http://www.w3.org/2000/svg}"
 root = ET.parse(sys.argv[1]).getroot()
-charts = [e for e in root.iter(NS + "svg") if e.get("class") == "pp-chart"] or \
+charts = [e for e in root.iter(NS + "svg") if "pp-chart" in (e.get("class") or "").split()] or \
          ([root] if root.get("class") == "pp-chart" else [])
 print("charts", ",".join(c.get("id") for c in charts))
 for c in charts:
-    fr = next(g for g in c.iter(NS + "g") if g.get("class") == "pp-frame")
+    fr = next((g for g in c.iter(NS + "g") if g.get("class") == "pp-frame"), None)
     for p in c.iter(NS + "path"):
         if "pp-series" in (p.get("class") or ""):
             print("series", c.get("id"), p.get("data-name").replace(" ", "_"))
@@ -49,14 +49,21 @@ mib() { awk -v b="$1" 'BEGIN { v = b / 1048576; p = v >= 100 ? 0 : v >= 10 ? 1 :
 eq "plot -o x.svg exits 0" $? 0
 $PY svgfacts.py pm.svg > pm.facts.svg
 eq "the SVG is well-formed XML (Python's parser)" $? 0
-eq "charts: memory, CPU, faults, the counter, the region" \
-    "$(sed -n 's/^charts //p' pm.facts.svg)" "memory,cpu,faults,counter-0,region-0"
+# what the timeline holds decides the charts: window records give latency
+# over time, sites records give the flame graphs
+has() { jq -s "any(.[]; $1)" pm.jsonl; }
+want=memory,cpu,faults,counter-0
+[ "$(has '.type == "regions"')" = true ] && want=$want,latency-0
+want=$want,region-0
+[ "$(has '.type == "sites"')" = true ] && want=$want,flame-peak,flame-alloc
+eq "charts: memory, CPU, faults, the counter, the region (and what the file has)" \
+    "$(sed -n 's/^charts //p' pm.facts.svg)" "$want"
 for s in RSS live_heap heap_part file_part; do
     eq "memory chart has the series $s" "$(grep -c "^series memory $s\$" pm.facts.svg)" 1
 done
 eq "counter chart is the program's counter" "$(grep -c '^series counter-0 items$' pm.facts.svg)" 1
 eq "probe labels are the timeline's, in order" \
-    "$(awk '$1 == "probe" { print $3 }' pm.facts.svg | paste -sd,)" \
+    "$(awk '$1 == "probe" && $2 == "memory" { print $3 }' pm.facts.svg | paste -sd,)" \
     "$(jq -r 'select(.type == "probe") | .label' pm.jsonl | paste -sd,)"
 maxrss=$(jq -s '[.[] | select(.type == "sample") | .rss] | max' pm.jsonl)
 within "the RSS line's highest point, read back from pixels, is the highest sampled RSS" \
@@ -68,6 +75,43 @@ eq "the peak heap label is the summary's peak heap" \
     "$(awk '$1 == "peak" && $3 ~ /heap/ { print $3 }' pm.facts.svg)" \
     "peak_heap_$(mib "$(summary pm.jsonl peak_heap_bytes)")"
 le "the program's 48 MiB is under the peak heap" "$(fact pm.facts held)" "$(summary pm.jsonl peak_heap_bytes)"
+
+# Region histograms and allocation sites, drawn when the timeline has them
+# (per-window region records with "hist"; sites records)
+if [ "$(has '.type == "regions" and any(.regions[]; .path == "work" and has("hist"))')" = true ]; then
+    eq "the region chart is a histogram of the 200 occurrences" \
+        "$(grep -o 'Region work: latency histogram, 200 occurrences' pm.svg | head -1)" \
+        "Region work: latency histogram, 200 occurrences"
+    $PY - > bars <<'PY'
+import re, xml.etree.ElementTree as ET
+NS = "{http://www.w3.org/2000/svg}"
+for c in ET.parse("pm.svg").getroot().iter(NS + "svg"):
+    if c.get("id") == "region-0":
+        for p in c.iter(NS + "path"):
+            if "pp-bar" in (p.get("class") or ""):
+                print(p.get("d").count("M"))
+PY
+    eq "one bar per non-empty bucket of the windows' histograms" "$(cat bars)" \
+        "$(jq -s '[.[] | select(.type == "regions") | .regions[] | select(.path == "work") | .hist.b |
+                   [range(0; length; 2) as $i | {b: .[$i], n: .[$i + 1]}] | .[]] |
+                  group_by(.b) | map(select(map(.n) | add > 0)) | length' pm.jsonl)"
+else
+    eq "no histogram in the timeline: the percentile bars" \
+        "$(grep -c 'Region work: latency distribution' pm.svg)" 1
+fi
+if [ "$(has '.type == "sites"')" = true ]; then
+    "$P" report --json pm.jsonl > pm.report.json
+    for k in peak alloc; do
+        key=$([ $k = peak ] && echo peak_bytes || echo alloc_bytes)
+        total=$(jq "[.sites[] | .$key] | add" pm.report.json)
+        eq "flame graph of $key is drawn" \
+            "$(grep -o "<svg class=\"pp-chart pp-flame\" id=\"flame-$k\"" pm.svg | wc -l)" 1
+        check "its total is report --json's sum over the sites, $(mib "$total" | tr _ ' ')" \
+            grep -q "bytes\?[^<]*: $(mib "$total" | tr _ ' ')</text>" pm.svg
+    done
+else
+    eq "no sites in the timeline: no flame graph" "$(grep -c 'pp-flame' pm.svg)" 0
+fi
 
 # HTML: one file, nothing fetched
 "$P" plot pm.jsonl -o pm.html
@@ -108,12 +152,12 @@ within "drag from 25% zooms from 25% of the run" "$(echo $zoom | cut -d' ' -f1)"
 within "to 75% of the run" "$(echo $zoom | cut -d' ' -f2)" "$(awk -v x="$x1" 'BEGIN { print x * 3 / 4 }')" 1
 check "the time axis was redrawn for the zoomed span" \
     grep -q 'class="pp-data" transform="matrix(2' html.dom
-check "hover shows the RSS at the pointer" grep -qE '^tip .*\|RSS: [0-9.]+ [KMG]iB' ready
+check "hover shows the RSS at the pointer" grep -qE '^tip .*\|RSS: [0-9.]+ ([KMG]i)?B' ready
 le "the screenshot is not blank (distinct colours)" 20 "$(sed -n 's/^colours //p' html.check)"
 
 bash "$PP_ROOT/tools/browser-check.sh" "file://$PWD/pm.svg" svg > svg.check
 eq "the SVG renders without a console message" "$(sed -n 's/^console //p' svg.check)" 0
-eq "its charts are in the DOM" "$(grep -o 'class="pp-chart"' svg.dom | wc -l)" 5
+eq "its charts are in the DOM" "$(grep -o 'class="pp-chart' svg.dom | wc -l)" "$(grep -o 'class="pp-chart' pm.svg | wc -l)"
 le "its screenshot is not blank" 20 "$(sed -n 's/^colours //p' svg.check)"
 
 # A 10-minute run at the default interval: 60,000 samples, regions windows.

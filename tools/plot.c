@@ -750,10 +750,7 @@ static int region_charts(FILE *f, int html, int y, struct run *runs, int nr)
 
 /* ---- allocation sites ------------------------------------------------------------------ */
 
-/* The sites come from sites.c (`report --sites`), when it is built in: a
- * weak reference, so that this file does not depend on it. */
-#pragma weak sites_to_json
-json_t *sites_to_json(const struct run *r);
+/* The sites come from sites.c (symbolised, as `report --sites` shows them). */
 
 struct fnode {
     char *name;
@@ -925,11 +922,9 @@ static void sites_table(FILE *f, json_t *sites)
     fputs("</table>\n", f);
 }
 
-/* flame graphs and the table for the main process, when it has sites */
+/* flame graphs and the table for the main process, when its file has sites */
 static int sites_charts(FILE *f, int html, int y, struct run *runs, int nr)
 {
-    if (!sites_to_json)
-        return 0;
     json_t *sites = sites_to_json(&runs[main_run(runs, nr)]);
     if (!json_array_size(sites)) {
         json_decref(sites);
