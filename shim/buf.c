@@ -183,3 +183,31 @@ void pp_buf_double(struct pp_buf *b, double v)
         t.len--;
     pp_buf_raw(b, tmp, t.len);
 }
+
+/* One warning line on stderr: "perfprobe: warning: " a b c d.  Control
+ * characters in a path or value are escaped, so that it stays one line. */
+void pp_warn(const char *a, const char *b, const char *c, const char *d)
+{
+    char line[1024];
+    const char *parts[] = {a, b, c, d};
+    struct pp_buf buf = {line, 0, sizeof line - 1};
+    pp_buf_str(&buf, "perfprobe: warning: ");
+    /* one line, whatever a path or value holds */
+    for (int i = 0; i < 4; i++)
+        for (const char *p = parts[i]; p && *p && buf.len < buf.cap - 1; p++) {
+            char ch = *p;
+            if ((unsigned char)ch < 0x20 || ch == 0x7f) {
+                char esc[5] = {'\\', 'x', "0123456789abcdef"[(ch >> 4) & 15],
+                               "0123456789abcdef"[ch & 15], 0};
+                if (ch == '\n')
+                    memcpy(esc, "\\n", 3);
+                pp_buf_str(&buf, esc);
+            } else {
+                pp_buf_raw(&buf, &ch, 1);
+            }
+        }
+    if (buf.len > buf.cap - 1)
+        buf.len = buf.cap - 1;
+    line[buf.len++] = '\n';
+    pp_write_all(2, buf.p, buf.len);
+}

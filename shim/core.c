@@ -1,21 +1,29 @@
 /*
- * core.c - the shim's life cycle: start-up, fork, exec, fatal signals, exit.
+ * core.c - the shim's life cycle: start-up, fork, exec, exit, and the few
+ * moments when the program needs to be alone.
  *
  * Start-up runs as a constructor of the preloaded library, before the
  * program's own constructors, with pp_in_hook set so that nothing the shim
- * does is counted.  The report is written once, from a destructor: those run
- * from _dl_fini, after the program's atexit handlers and static destructors,
- * and a run-once flag keeps several threads calling exit() from reporting
- * twice.  _exit and fatal signals skip destructors, which is why the
- * timeline is streamed; for the catchable fatal signals whose action is the
- * default, a handler writes a last sample, restores the default action and
- * re-raises, so the process dies exactly as it would have.
+ * does is counted.  The summary is written once, from a destructor: those
+ * run from _dl_fini, after the program's atexit handlers and static
+ * destructors.  _exit and fatal signals skip destructors, which is why the
+ * timeline is streamed, one write(2) a record: a killed process keeps
+ * everything up to its last record without any signal handler, so the shim
+ * never touches a signal disposition (a handler is visible: CPython only
+ * installs KeyboardInterrupt when SIGINT is SIG_DFL, and programs that save
+ * and restore handlers with signal() lose SA_RESETHAND).
  *
- * fork: the child gets its own file, counts and sampler (pthread_atfork,
- * with the shim's locks held across the fork).  exec: LD_PRELOAD carries
- * the shim into new programs; PERFPROBE_FOLLOW=0 removes it.  A traced
- * process marks its descendants with PERFPROBE_ROOT=<pid> in the
- * environment, so that only the first process prints the table.
+ * Who may touch the shim's state: the process that set it up.  A vfork
+ * child shares the parent's memory until it execs or exits, and a raw
+ * clone child has a copy of it but no atfork handlers: both are recognised
+ * by their pid and leave every counter, lock and file alone.
+ *
+ * A process tree writes one file.  The first process creates it and puts
+ * PERFPROBE_TREE=<root pid>:<dev>:<ino>:<pid>:<image>:<path> into the
+ * environment; every later image (a forked child, an exec'd program, the
+ * root after an exec) appends to that file if it is still the same file.
+ * PERFPROBE_FOLLOW says how far the shim follows: all, exec (an exec
+ * continues the trace, a fork does not: the wrapper case) or none.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -23,29 +31,28 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
 
 struct pp_state pp_state;
-static _Atomic int finished;
+static _Atomic int finished, summary_done, exit_calls;
+/* set by a vfork child that called exit(): it ran, in the parent's memory,
+ * the parent's exit handlers (glibc's list is consumed as it runs) */
+static _Atomic int handlers_taken;
+static void (*real_exit)(int);
 
-void pp_warn(const char *a, const char *b, const char *c, const char *d)
+/* Is the caller the process whose state this is? (not a vfork or raw
+ * clone child) */
+static int own_process(void)
 {
-    char line[1024];
-    struct pp_buf buf = {line, 0, sizeof line - 1};
-    pp_buf_str(&buf, "perfprobe: warning: ");
-    pp_buf_str(&buf, a);
-    pp_buf_str(&buf, b);
-    pp_buf_str(&buf, c);
-    pp_buf_str(&buf, d);
-    pp_buf_raw(&buf, "\n", 1);
-    if (buf.len == buf.cap)
-        line[buf.len - 1] = '\n';
-    pp_write_all(2, buf.p, buf.len);
+    return pp_state.active && getpid() == pp_state.pid;
 }
 
 /* ---- the environment, changed without the allocator ----------------------- */
@@ -72,7 +79,8 @@ static void env_set(const char *entry)
     environ = copy;
 }
 
-/* PERFPROBE_FOLLOW=0: drop every libperfprobe* entry from LD_PRELOAD. */
+/* Drop every libperfprobe* entry from LD_PRELOAD, so that what this
+ * process execs is not traced. */
 static void unfollow(void)
 {
     static char entry[4096 + 12] = "LD_PRELOAD=";
@@ -99,45 +107,52 @@ static void unfollow(void)
     env_set(entry);
 }
 
-/* ---- signals -------------------------------------------------------------- */
-
-static const int fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-
-static void on_fatal_signal(int signo)
+const char *pp_follow_name(void)
 {
-    int saved_errno = errno, saved_flag = pp_in_hook;
-    pp_in_hook = 1;
-    if (!atomic_exchange(&finished, 1))
-        pp_timeline_signal(signo);
-    /* SA_RESETHAND restored the default action: raise again, and the
-     * signal is delivered as soon as this handler returns */
-    raise(signo);
-    pp_in_hook = saved_flag;
-    errno = saved_errno;
+    return pp_opt.follow == PP_FOLLOW_ALL ? "all" : pp_opt.follow == PP_FOLLOW_EXEC ? "exec" : "none";
 }
 
-static void install_signal_handlers(void)
+/* ---- the tree ------------------------------------------------------------- */
+
+static uint64_t num(const char **p)
 {
-    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
-        struct sigaction old, sa;
-        if (sigaction(fatal_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
-            (old.sa_flags & SA_SIGINFO))
-            continue;                   /* the program's choice stands */
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_fatal_signal;
-        sa.sa_flags = SA_RESETHAND | SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        sigaction(fatal_signals[i], &sa, NULL);
-    }
+    uint64_t v = 0;
+    while (**p >= '0' && **p <= '9')
+        v = v * 10 + (uint64_t)(*(*p)++ - '0');
+    if (**p == ':')
+        (*p)++;
+    return v;
+}
+
+/* Rewrite PERFPROBE_TREE with this image's pid and image number. */
+static void tree_export(uint64_t dev, uint64_t ino, const char *path)
+{
+    static char entry[4096 + 128];
+    struct pp_buf b = {entry, 0, sizeof entry - 1};
+    pp_buf_str(&b, "PERFPROBE_TREE=");
+    pp_buf_u64(&b, (uint64_t)pp_state.root_pid);
+    pp_buf_raw(&b, ":", 1);
+    pp_buf_u64(&b, dev);
+    pp_buf_raw(&b, ":", 1);
+    pp_buf_u64(&b, ino);
+    pp_buf_raw(&b, ":", 1);
+    pp_buf_u64(&b, (uint64_t)pp_state.pid);
+    pp_buf_raw(&b, ":", 1);
+    pp_buf_u64(&b, (uint64_t)pp_state.image);
+    pp_buf_raw(&b, ":", 1);
+    pp_buf_str(&b, path);
+    if (b.len >= b.cap)
+        return;
+    entry[b.len] = 0;
+    env_set(entry);
 }
 
 /* ---- start-up ------------------------------------------------------------- */
 
+static sigset_t program_mask;        /* the main thread's mask at start-up */
+
 static void start_recording(void)
 {
-    pp_state.start_ns = pp_now_ns();
-    pp_state.start_unix_ns = pp_unix_ns();
-    pp_timeline_open();
     pp_sample_take(&pp_state.first, PP_SAMPLE_RESET | PP_SAMPLE_STATUS);
     pp_timeline_sample(&pp_state.first, 1);
     pp_sampler_start();
@@ -148,12 +163,10 @@ static void fork_prepare(void)
     pp_probe_lock();
     pp_timeline_lock();
     pp_map_lock();
-    pp_stacks_lock();
 }
 
 static void fork_parent(void)
 {
-    pp_stacks_unlock();
     pp_map_unlock();
     pp_timeline_unlock();
     pp_probe_unlock();
@@ -165,47 +178,61 @@ static void fork_child(void)
     pp_in_hook = 1;
     pp_map_after_fork_child();
     pp_tid_forget();
-    pp_stacks_after_fork_child();
-    pp_stack_register();                 /* the forking thread, if not main */
     pp_parts_after_fork_child();
     pp_state.ppid = pp_state.pid;
     pp_state.pid = getpid();
     pp_state.is_root = 0;
-    pp_state.first_image = 0;
+    pp_state.image = 0;
     atomic_store(&finished, 0);
+    atomic_store(&summary_done, 0);
+    atomic_store(&exit_calls, 0);
     pp_counters_after_fork_child();
     pp_region_after_fork_child();
+    pp_sites_after_fork_child();
     pp_proc_after_fork();
+    pp_probe_after_fork_child();
+    pp_probe_unlock();
+    if (pp_opt.follow != PP_FOLLOW_ALL) {
+        /* not followed: this child and what it execs are not traced */
+        pp_timeline_forget();
+        pp_timeline_unlock();
+        unfollow();
+        pp_state.active = 0;
+        pp_in_hook = saved;
+        return;
+    }
     pp_state.start_ns = pp_now_ns();
     pp_state.start_unix_ns = pp_unix_ns();
     pp_timeline_after_fork_child();
+    uint64_t dev, ino;
+    const char *path;
+    if (pp_timeline_identity(&dev, &ino, &path) == 0)
+        tree_export(dev, ino, path);
     pp_sample_take(&pp_state.first, PP_SAMPLE_RESET | PP_SAMPLE_STATUS);
-    pp_probe_after_fork_child();
-    pp_probe_unlock();
     pp_timeline_sample(&pp_state.first, 1);
     pp_sampler_start();
     pp_in_hook = saved;
 }
 
 /* A relative PERFPROBE_OUTPUT is made absolute once, by the first process,
- * so that descendants that change directory still write beside it. */
+ * so that descendants that change directory still write to the same file. */
 static void absolute_output(void)
 {
-    static char entry[sizeof pp_opt.output + 32] = "PERFPROBE_OUTPUT=";
-    struct pp_buf b = {entry, 17, sizeof entry - 1};
     char cwd[4096];
-    if (pp_opt.output[0] != '/') {
-        if (!getcwd(cwd, sizeof cwd))
-            return;
-        pp_buf_str(&b, cwd);
-        pp_buf_raw(&b, "/", 1);
-    }
-    pp_buf_str(&b, pp_opt.output);
-    if (b.len >= sizeof pp_opt.output + 16)
+    struct pp_buf b;
+    static char abs_path[sizeof pp_opt.output];
+    if (!pp_opt.output[0] || pp_opt.output[0] == '/')
         return;
-    entry[b.len] = 0;
-    memcpy(pp_opt.output, entry + 17, b.len - 17 + 1);
-    env_set(entry);
+    if (!getcwd(cwd, sizeof cwd))
+        return;
+    b = (struct pp_buf){abs_path, 0, sizeof abs_path - 1};
+    pp_buf_str(&b, cwd);
+    pp_buf_raw(&b, "/", 1);
+    pp_buf_str(&b, pp_opt.output);
+    if (b.len >= b.cap)
+        return;
+    abs_path[b.len] = 0;
+    memcpy(pp_opt.output, abs_path, b.len + 1);
 }
 
 static void program_name(void)
@@ -223,76 +250,105 @@ static void program_name(void)
         memcpy(pp_state.program, "program", 8);
     else
         pp_state.program[j] = 0;
+    ssize_t n = readlink("/proc/self/exe", pp_state.exe, sizeof pp_state.exe - 1);
+    pp_state.exe[n > 0 ? n : 0] = 0;
 }
 
 __attribute__((constructor(101))) static void pp_init(void)
 {
-    static char root_entry[40] = "PERFPROBE_ROOT=";
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
 
     pp_resolve();
+    *(void **)&real_exit = dlsym(RTLD_NEXT, "exit");
+    pthread_sigmask(SIG_SETMASK, NULL, &program_mask);
     pp_state.pid = getpid();
     pp_state.ppid = getppid();
     program_name();
-    struct stat st;
-    if (fstat(2, &st) == 0) {
-        pp_state.stderr_dev = st.st_dev;
-        pp_state.stderr_ino = st.st_ino;
-    }
 
-    const char *root = pp_getenv("PERFPROBE_ROOT");
-    uint64_t root_pid = 0;
-    for (const char *p = root; p && *p >= '0' && *p <= '9'; p++)
-        root_pid = root_pid * 10 + (uint64_t)(*p - '0');
-    /* the root itself after an exec keeps its pid, and stays the root */
-    pp_state.is_root = root_pid == 0 || root_pid == (uint64_t)pp_state.pid;
-    pp_state.root_pid = pp_state.is_root ? pp_state.pid : (pid_t)root_pid;
-    pp_state.first_image = root == NULL;
+    /* PERFPROBE_TREE: root pid, the file's device and inode, the pid and
+     * image number of the image that wrote it, the file's path */
+    const char *tree = pp_getenv("PERFPROBE_TREE");
+    uint64_t root = 0, dev = 0, ino = 0, prev_pid = 0, prev_image = 0;
+    const char *tree_path = NULL;
+    if (tree) {
+        const char *p = tree;
+        root = num(&p);
+        dev = num(&p);
+        ino = num(&p);
+        prev_pid = num(&p);
+        prev_image = num(&p);
+        tree_path = *p ? p : NULL;
+    }
+    pp_state.first_image = tree == NULL;
+    pp_state.root_pid = root ? (pid_t)root : pp_state.pid;
+    pp_state.is_root = pp_state.root_pid == pp_state.pid;
+    /* the same pid as the image that exported the tree: an exec */
+    pp_state.image = prev_pid == (uint64_t)pp_state.pid ? (int)prev_image + 1 : 0;
+    pp_state.stderr_ok = pp_fd_identity(2, &pp_state.stderr_dev, &pp_state.stderr_ino);
 
     /* descendants see the same settings: only the first process warns */
     pp_options_load(pp_state.first_image);
     pp_counters_init();
+    pp_sites_init();
     pp_region_init();
-    if (pp_state.first_image) {
-        struct pp_buf b = {root_entry, 15, sizeof root_entry - 1};
-        pp_buf_u64(&b, (uint64_t)pp_state.pid);
-        root_entry[b.len] = 0;
-        env_set(root_entry);
+    pp_allocator_check(pp_state.first_image);
+    if (pp_state.first_image)
         absolute_output();
-    }
-    if (!pp_opt.follow)
+    if (pp_opt.follow == PP_FOLLOW_NONE)
         unfollow();
+
+    pp_state.start_ns = pp_now_ns();
+    pp_state.start_unix_ns = pp_unix_ns();
+    pp_timeline_open(dev, ino, tree ? tree_path : NULL);
+    uint64_t fdev, fino;
+    const char *fpath;
+    if (pp_timeline_identity(&fdev, &fino, &fpath) == 0)
+        tree_export(fdev, fino, fpath);
 
     start_recording();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
-    if (pp_opt.signals)
-        install_signal_handlers();
     pp_state.active = 1;
 
     pp_in_hook = saved;
     errno = saved_errno;
 }
 
-/* Called once, at exit (or by the first of several threads calling it). */
+/* Another thread is writing the summary and this one is about to end the
+ * process: give it 200 ms at most. */
+static void await_summary(void)
+{
+    for (int i = 0; i < 2000 && !atomic_load(&summary_done); i++) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The summary and the table, once per image. */
 void pp_finish(void)
 {
-    if (!pp_state.active || atomic_exchange(&finished, 1))
+    if (!own_process())
         return;
+    if (atomic_exchange(&finished, 1)) {
+        await_summary();
+        return;
+    }
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
     struct pp_sample end;
     pp_sampler_stop();
+    pp_allocator_tick();
     pp_counters_flush_self();
     pp_sample_take(&end, PP_SAMPLE_RESET | PP_SAMPLE_PARTS | PP_SAMPLE_STATUS);
     pp_timeline_sample(&end, 1);
+    pp_sites_exit();
     pp_timeline_summary(&end);
+    atomic_store(&summary_done, 1);
     /* Some programs close stderr in an atexit handler (coreutils do), and
      * the number may since belong to another file: then the table is left
      * out; the timeline has the same figures. */
-    struct stat st;
-    if (!pp_opt.quiet && pp_state.is_root && fstat(2, &st) == 0 &&
-        st.st_dev == pp_state.stderr_dev && st.st_ino == pp_state.stderr_ino)
+    if (!pp_opt.quiet && pp_state.is_root && pp_state.stderr_ok &&
+        pp_fd_same(2, pp_state.stderr_dev, pp_state.stderr_ino))
         pp_report_table(&end);
     pp_in_hook = saved;
     errno = saved_errno;
@@ -303,20 +359,225 @@ __attribute__((destructor)) static void pp_fini(void)
     pp_finish();
 }
 
-/* exit() from several threads at once: the first caller runs the exit
- * handlers and the destructors (and so the report); without this, a second
- * caller that finds the handler list already empty goes on to _exit and
- * ends the process before the report is written.  Later callers wait for
- * the first, as glibc itself does since 2.41; a nested call from an exit
- * handler on the exiting thread passes straight through. */
+/* ---- exit ----------------------------------------------------------------- */
+
+/* exit() from several threads at once: on glibc before 2.41 the first
+ * caller runs the exit handlers while a second one, finding the list
+ * empty, goes straight on to _exit and ends the process, perhaps before
+ * the first has written the summary.  So any caller after the first makes
+ * sure the summary is out before it goes on: it writes it itself, or, if
+ * another thread is writing it, waits for that write at most 200 ms (as
+ * does the destructor of a first caller that finds a later one writing).
+ * Nobody is ever held longer than that, and exit itself is unchanged (the
+ * real exit runs, with the caller's status, on the caller's thread). */
 PP_EXPORT void exit(int status)
 {
-    static _Atomic pid_t exiting;
-    pid_t me = pp_tid(), none = 0;
-    void (*real_exit)(int) = (void (*)(int))dlsym(RTLD_NEXT, "exit");
-    if (!atomic_compare_exchange_strong(&exiting, &none, me) && none != me)
-        for (;;)
-            pause();
+    if (!real_exit)
+        *(void **)&real_exit = dlsym(RTLD_NEXT, "exit");
+    if (!own_process()) {
+        if (pp_state.active)
+            atomic_store(&handlers_taken, 1);
+    } else if (atomic_fetch_add(&exit_calls, 1) > 0) {
+        pp_finish();
+    }
     real_exit(status);
     __builtin_unreachable();
+}
+
+/* On the sampler thread, once a sample. */
+void pp_core_tick(void)
+{
+    pp_allocator_tick();
+    /* A vfork child that called exit() ran this process's exit handlers
+     * as the child, in this process's memory, and glibc forgets them (and
+     * accepts no new ones): the program's own handlers and the shim's
+     * summary will not run at this process's exit.  The timeline says so
+     * now; its samples go on as for a killed process. */
+    if (atomic_exchange(&handlers_taken, 0)) {
+        char line[256];
+        struct pp_buf b = {line, 0, sizeof line};
+        pp_buf_str(&b, "{\"type\":\"note\",\"text\":\"a vfork child called exit() and ran "
+                       "this process's exit handlers: no summary will be written\"}");
+        pp_timeline_record(&b);
+    }
+}
+
+/* The sampler found that every thread of the program has ended (main
+ * called pthread_exit, and so did the others): glibc's last thread would
+ * now call exit(0), but the sampler keeps the count above zero.  It makes
+ * that call itself, as the program's, with the program's signal mask. */
+void pp_program_gone(void)
+{
+    pp_in_hook = 0;
+    pthread_sigmask(SIG_SETMASK, &program_mask, NULL);
+    exit(0);
+}
+
+/* ---- exec ----------------------------------------------------------------- */
+
+/* An exec ends this image: its last sample and an "exec" record go out
+ * first, and if the exec fails an "exec_failed" record says so. */
+static int exec_begin(const char *file, char *const argv[])
+{
+    if (!own_process())
+        return 0;
+    int saved = pp_in_hook, saved_errno = errno;
+    pp_in_hook = 1;
+    if (pp_opt.follow == PP_FOLLOW_NONE && pp_state.is_root && pp_state.image == 0) {
+        pp_warn("PERFPROBE_FOLLOW=none: '", file ? file : "?",
+                "' started by exec is not traced", "");
+    }
+    struct pp_sample s;
+    pp_counters_flush_self();
+    pp_sample_take(&s, PP_SAMPLE_STATUS);
+    pp_timeline_sample(&s, 1);
+    pp_timeline_exec(file, argv, 0);
+    pp_in_hook = saved;
+    errno = saved_errno;
+    return 1;
+}
+
+static void exec_failed(int began, const char *file)
+{
+    if (!began)
+        return;
+    int saved = pp_in_hook, saved_errno = errno;
+    pp_in_hook = 1;
+    pp_timeline_exec(file, NULL, saved_errno ? saved_errno : ENOEXEC);
+    pp_in_hook = saved;
+    errno = saved_errno;
+}
+
+#define REAL(name)                                                       \
+    static __typeof__(name) *real_##name;                                \
+    if (!real_##name)                                                    \
+        *(void **)&real_##name = dlsym(RTLD_NEXT, #name)
+
+PP_EXPORT int execve(const char *file, char *const argv[], char *const envp[])
+{
+    REAL(execve);
+    int b = exec_begin(file, argv);
+    int rc = real_execve(file, argv, envp);
+    exec_failed(b, file);
+    return rc;
+}
+
+PP_EXPORT int execv(const char *file, char *const argv[])
+{
+    REAL(execv);
+    int b = exec_begin(file, argv);
+    int rc = real_execv(file, argv);
+    exec_failed(b, file);
+    return rc;
+}
+
+PP_EXPORT int execvp(const char *file, char *const argv[])
+{
+    REAL(execvp);
+    int b = exec_begin(file, argv);
+    int rc = real_execvp(file, argv);
+    exec_failed(b, file);
+    return rc;
+}
+
+PP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    REAL(execvpe);
+    int b = exec_begin(file, argv);
+    int rc = real_execvpe(file, argv, envp);
+    exec_failed(b, file);
+    return rc;
+}
+
+PP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    REAL(fexecve);
+    int b = exec_begin(argv[0] ? argv[0] : "(fexecve)", argv);
+    int rc = real_fexecve(fd, argv, envp);
+    exec_failed(b, "(fexecve)");
+    return rc;
+}
+
+/* execl, execlp, execle: the arguments are gathered into an array on the
+ * stack and passed to the v-form above, as glibc itself does. */
+#define GATHER(first, ap, argv, n, extra)                                  \
+    size_t n = 1;                                                          \
+    va_start(ap, first);                                                   \
+    while (va_arg(ap, char *))                                             \
+        n++;                                                               \
+    va_end(ap);                                                            \
+    char *argv[n + 1];                                                     \
+    argv[0] = (char *)first;                                               \
+    va_start(ap, first);                                                   \
+    for (size_t i = 1; i <= n; i++)                                        \
+        argv[i] = va_arg(ap, char *);                                      \
+    extra;                                                                 \
+    va_end(ap)
+
+PP_EXPORT int execl(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    GATHER(arg, ap, argv, n, (void)0);
+    return execv(file, argv);
+}
+
+PP_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    GATHER(arg, ap, argv, n, (void)0);
+    return execvp(file, argv);
+}
+
+PP_EXPORT int execle(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    char *const *envp;
+    GATHER(arg, ap, argv, n, envp = va_arg(ap, char *const *));
+    return execve(file, argv, envp);
+}
+
+/* ---- moments the program must be alone ------------------------------------ */
+
+/* unshare(CLONE_NEWUSER), unshare(CLONE_FS) and setns into a user or mount
+ * namespace fail with EINVAL in a multi-threaded process.  The program
+ * does not know about the sampler thread, so while it makes these calls
+ * the thread is stopped (and its exit awaited), then started again. */
+static int alone_begin(void)
+{
+    if (!own_process() || atomic_load(&finished))
+        return 0;
+    int saved = pp_in_hook;
+    pp_in_hook = 1;
+    int stopped = pp_sampler_pause();
+    pp_in_hook = saved;
+    return stopped;
+}
+
+static void alone_end(int stopped)
+{
+    if (!stopped)
+        return;
+    int saved = pp_in_hook, saved_errno = errno;
+    pp_in_hook = 1;
+    pp_sampler_start();
+    pp_in_hook = saved;
+    errno = saved_errno;
+}
+
+PP_EXPORT int unshare(int flags)
+{
+    REAL(unshare);
+    int stopped = alone_begin();
+    int rc = real_unshare(flags);
+    alone_end(stopped);
+    return rc;
+}
+
+PP_EXPORT int setns(int fd, int nstype)
+{
+    REAL(setns);
+    int stopped = alone_begin();
+    int rc = real_setns(fd, nstype);
+    alone_end(stopped);
+    return rc;
 }

@@ -29,6 +29,8 @@ struct slot {
     _Atomic int64_t  pending_max;
     _Atomic uint64_t allocs, frees, reallocs;
     _Atomic int      in_use;
+    _Atomic uintptr_t stack_hint;  /* an address on the owner's stack */
+    _Atomic pid_t    tid;
     struct slot     *next;
 } __attribute__((aligned(64)));    /* one cache line each: no false sharing */
 
@@ -37,6 +39,8 @@ static _Atomic int64_t g_heap, g_peak, g_window_peak[PP_WINDOWS];
 /* calls made by threads whose slot is gone (late thread-exit frees) */
 static _Atomic uint64_t g_allocs, g_frees, g_reallocs;
 
+static _Atomic int went_negative;
+static _Atomic uint64_t stack_generation;   /* threads that left a hint */
 static __thread struct slot *my_slot PP_TLS;
 static __thread int my_slot_dead PP_TLS;
 static pthread_key_t exit_key;
@@ -106,10 +110,19 @@ __attribute__((noinline)) static struct slot *new_self(void)
         return NULL;
     s = slot_acquire();
     my_slot = s;
-    pp_stack_register();
+    if (!s)
+        return NULL;
+    /* Where this thread's stack is, for the RSS breakdown: one address on
+     * it, found by the sampler in /proc/self/maps later.  Nothing here may
+     * take a lock: pthread_getattr_np, the obvious way, holds the thread's
+     * lock while it calls realloc, and the JVM and Ruby make their threads'
+     * first allocation inside it. */
+    STORE(s->stack_hint, (uintptr_t)__builtin_frame_address(0));
+    STORE(s->tid, pp_tid());
+    atomic_fetch_add_explicit(&stack_generation, 1, memory_order_relaxed);
     /* pthread_setspecific for a low key uses the thread descriptor's
      * static array: it does not allocate */
-    if (s && exit_key_ok)
+    if (exit_key_ok)
         pthread_setspecific(exit_key, s);
     return s;
 }
@@ -196,7 +209,7 @@ void pp_counters_thread_exit(void)
     if (!s)
         return;
     fold(s);
-    pp_stack_unregister();
+    STORE(s->stack_hint, 0);
     my_slot = NULL;
     my_slot_dead = 1;
     STORE(s->in_use, 0);     /* counts stay in the slot for the totals */
@@ -213,6 +226,13 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
         r += LOAD(s->reallocs);
     }
     int64_t bytes = LOAD(g_heap) + pending;
+    /* frees of blocks that were allocated past the hooks (a library loaded
+     * with RTLD_DEEPBIND, memory from before the shim was ready) can take
+     * the figure below zero: it is clamped, and the summary says why */
+    if (bytes < 0) {
+        STORE(went_negative, 1);
+        bytes = 0;
+    }
     raise_peaks(bytes);
     out->bytes = bytes;
     out->peak = LOAD(g_peak);
@@ -237,9 +257,13 @@ void pp_counters_after_fork_child(void)
         STORE(s->allocs, 0);
         STORE(s->frees, 0);
         STORE(s->reallocs, 0);
-        if (s != my_slot)
+        if (s != my_slot) {
             STORE(s->in_use, 0);
+            STORE(s->stack_hint, 0);
+        }
     }
+    if (my_slot)
+        STORE(my_slot->tid, pp_tid());
     STORE(g_allocs, 0);
     STORE(g_frees, 0);
     STORE(g_reallocs, 0);
@@ -247,4 +271,26 @@ void pp_counters_after_fork_child(void)
     STORE(g_peak, now);
     for (int w = 0; w < PP_WINDOWS; w++)
         STORE(g_window_peak[w], now);
+}
+
+int pp_counters_went_negative(void)
+{
+    return LOAD(went_negative);
+}
+
+uint64_t pp_counters_stack_generation(void)
+{
+    return LOAD(stack_generation);
+}
+
+size_t pp_counters_stack_hints(uintptr_t *out, size_t max)
+{
+    size_t n = 0;
+    pid_t main_tid = pp_state.pid;
+    for (struct slot *s = atomic_load(&slots); s && n < max; s = s->next) {
+        uintptr_t h = LOAD(s->stack_hint);
+        if (h && LOAD(s->in_use) && LOAD(s->tid) != main_tid)
+            out[n++] = h;
+    }
+    return n;
 }

@@ -41,9 +41,6 @@ struct pp_real {
     void *(*valloc)(size_t);
     void *(*pvalloc)(size_t);
     size_t (*usable)(void *);
-    void *(*mmap)(void *, size_t, int, int, int, off_t);
-    int   (*munmap)(void *, size_t);
-    void *(*mremap)(void *, size_t, size_t, int, ...);
     /* jemalloc's non-standard API; NULL when jemalloc is not loaded */
     void *(*mallocx)(size_t, int);
     void *(*rallocx)(void *, size_t, int);
@@ -56,27 +53,42 @@ void pp_resolve(void);
 /* usable size of a live block: the allocator's malloc_usable_size, or for
  * glibc an equivalent that reads only the block's own header */
 size_t pp_usable(void *p);
-/* "glibc" or "jemalloc": which allocator the hooks forward to */
+/* "glibc", "jemalloc", "tcmalloc", "mimalloc" or the library's name: whose
+ * malloc the hooks forward to; and that library's path */
 const char *pp_allocator_name(void);
+const char *pp_allocator_library(void);
+/* 0 when the program's malloc is not the shim's (another allocator was
+ * preloaded before it, or the executable defines malloc) */
+int pp_heap_counted(void);
+/* At start-up: find whose malloc the program calls; WARN: say so on stderr
+ * when it is not the shim's. */
+void pp_allocator_check(int warn);
+/* On the sampler thread: warnings that hooks may not print themselves. */
+void pp_allocator_tick(void);
+/* Why the heap figures are not exact, if they are not: up to MAX reasons. */
+int pp_inexact_reasons(const char **out, int max);
 /* "chunk-header" (glibc, read directly) or "malloc_usable_size" */
 const char *pp_usable_method(void);
 int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident);
 
 /* ---- options.c: every PERFPROBE_* setting -------------------------------- */
 
+enum { PP_FOLLOW_NONE = 0, PP_FOLLOW_EXEC = 1, PP_FOLLOW_ALL = 2 };
 struct pp_options {
     char     output[4096];   /* timeline path template (%p, %n not expanded) */
     uint64_t interval_ms;
     int      quiet;
-    int      follow;
+    int      follow;         /* PP_FOLLOW_* */
     uint64_t batch_bytes;
-    int      signals;
     int      hwm;
     int      parts;
     uint64_t parts_stride;
+    uint64_t region_window_ms;
+    char     stacks[16];     /* off, sample or all (sites.c) */
+    uint64_t sample_bytes, stack_depth, stack_table, top, seed;
 };
 extern struct pp_options pp_opt;
-void pp_options_load(int warn);     /* warn: print bad values on stderr */
+void pp_options_load(int warn);     /* warn: print bad values and unknown names */
 const char *pp_getenv(const char *name);
 
 struct pp_option_doc { const char *name, *def, *desc; };
@@ -84,6 +96,20 @@ struct pp_option_doc { const char *name, *def, *desc; };
 const struct pp_option_doc *pp_options_doc(size_t *n);
 
 /* ---- os_linux.c: everything that talks to the kernel ---------------------- */
+
+/* A descriptor the shim keeps: moved far above the program's numbers, and
+ * known by device and inode so that a number the program closed (and may
+ * have reused) is forgotten, never closed or written.  */
+struct pp_fd { int fd; dev_t dev; ino_t ino; };
+/* keep FD (moved high) in F; closes FD and returns -1 when the limit on
+ * descriptors is too small to keep any (then use a descriptor per call) */
+int  pp_fd_adopt(struct pp_fd *f, int fd);
+int  pp_fd_ok(struct pp_fd *f);          /* still ours? else forgotten */
+void pp_fd_drop(struct pp_fd *f);        /* close it if it is still ours */
+int  pp_fd_can_keep(void);
+/* the identity of descriptor FD; 1 when it is open */
+int  pp_fd_identity(int fd, dev_t *dev, ino_t *ino);
+int  pp_fd_same(int fd, dev_t dev, ino_t ino);
 
 uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
 uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
@@ -97,10 +123,11 @@ uint64_t pp_os_resident_main_stack(int quick);
 struct pp_proc {
     uint64_t rss, hwm;                   /* VmRSS, VmHWM (bytes) */
     uint64_t rss_anon, rss_file, rss_shmem;
+    uint64_t threads;
 };
 int  pp_proc_read(struct pp_proc *out);          /* 0 on success */
-void pp_proc_reopen(void);
 uint64_t pp_proc_rss(void);                      /* statm: cheap */
+int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
 int pp_proc_statm(uint64_t *resident, uint64_t *shared);
 int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
 void pp_proc_after_fork(void);                   /* reopen every /proc/self file */
@@ -131,6 +158,10 @@ void pp_buf_double(struct pp_buf *b, double v);
 /* right-aligned text column helpers for the exit table */
 void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n);
 
+/* one line on stderr: "perfprobe: warning: " a b c d (control characters
+ * escaped: a path never splits the line) */
+void pp_warn(const char *a, const char *b, const char *c, const char *d);
+
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);
 void pp_tid_forget(void);
@@ -155,6 +186,13 @@ void pp_counters_flush_self(void);
 void pp_counters_thread_exit(void);
 void pp_counters_after_fork_child(void);
 void pp_counters_init(void);
+/* An address on the stack of every thread that has counted an allocation
+ * (recorded by the thread itself, without a lock); up to MAX.  The main
+ * thread is left out. */
+size_t pp_counters_stack_hints(uintptr_t *out, size_t max);
+uint64_t pp_counters_stack_generation(void);  /* grows with each new hint */
+/* 1 once the live heap would have gone below zero (clamped at 0) */
+int pp_counters_went_negative(void);
 
 /* ---- mappings.c: the program's own mmap'd ranges -------------------------- */
 
@@ -192,11 +230,6 @@ struct pp_parts {
  * NULL: a quick one, from statm and the shared-memory and own-memory
  * figures of the last full breakdown (the first one is always full). */
 int  pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc *status);
-void pp_stack_register(void);
-void pp_stack_unregister(void);
-void pp_stacks_lock(void);
-void pp_stacks_unlock(void);
-void pp_stacks_after_fork_child(void);
 void pp_parts_after_fork_child(void);
 
 /* ---- sampler.c: the background thread and one sample ---------------------- */
@@ -216,6 +249,12 @@ enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2, PP_SAMPLE_PARTS = 4, PP_SAMP
 void pp_sample_take(struct pp_sample *s, int flags);
 void pp_sampler_start(void);
 void pp_sampler_stop(void);
+int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
+void pp_sampler_after_fork_child(void);
+/* the highest RSS the shim itself observed (samples and probes): the peak
+ * reported is never below it */
+void pp_rss_seen(uint64_t rss);
+void pp_rss_seen_reset(uint64_t rss);
 
 /* ---- probe.c: perf_probe, perf_counter ----------------------------------- */
 
@@ -256,13 +295,25 @@ size_t pp_region_count(void);
 void pp_region_init(void);
 void pp_region_thread_exit(void);
 void pp_region_after_fork_child(void);
+/* From the sampler thread once per PERFPROBE_REGION_WINDOW_MS (and once at
+ * exit): a "regions" record for the occurrences that ended since the last
+ * call.  Serialised internally; writes nothing when nothing ended. */
+void pp_region_window(void);
 
 /* ---- timeline.c: the JSON Lines file ------------------------------------- */
 
-void pp_timeline_open(void);
+/* the tree's file (TREE_PATH, known by device and inode) or, with NULL, a
+ * new file from PERFPROBE_OUTPUT */
+void pp_timeline_open(uint64_t tree_dev, uint64_t tree_ino, const char *tree_path);
+int  pp_timeline_identity(uint64_t *dev, uint64_t *ino, const char **path);
+/* Write a record: B holds a whole JSON object that starts {"type":"NAME";
+ * "pid" and the newline are added.  Any thread outside an allocator hook. */
+void pp_timeline_record(struct pp_buf *b);
 void pp_timeline_sample(const struct pp_sample *s, int force);
-void pp_timeline_signal(int signo);   /* from a signal handler: never waits */
+/* before exec (FAILED_ERRNO 0), or after an exec that failed */
+void pp_timeline_exec(const char *file, char *const argv[], int failed_errno);
 void pp_timeline_summary(const struct pp_sample *end);
+void pp_timeline_forget(void);        /* a child that is not followed */
 void pp_timeline_probe(const struct pp_probe_record *r);
 void pp_timeline_counter(const char *name, double value, uint64_t t_ns);
 const char *pp_timeline_path(void);               /* "" when none */
@@ -275,6 +326,59 @@ void pp_timeline_after_fork_child(void);
 
 void pp_report_table(const struct pp_sample *end);
 
+/* ---- sites.c, unwind.c, modules.c: allocation sites ---------------------- */
+
+enum { PP_STACKS_OFF, PP_STACKS_SAMPLE, PP_STACKS_ALL };
+#define PP_STACK_MAX 256
+extern int pp_sites_mode;
+/* bytes this thread may still allocate before its next sampled block */
+extern __thread int64_t pp_site_countdown PP_TLS;
+extern _Atomic uint64_t pp_site_tracked;         /* live tracked blocks */
+void pp_site_sampled(void *p, size_t usable);
+void pp_site_untrack(void *p, size_t usable);
+/* In a hook, after the real allocator returned block P of USABLE bytes:
+ * one thread-local subtraction unless the block is sampled. */
+static inline void pp_site_alloc(void *p, size_t usable)
+{
+    if (PP_UNLIKELY((pp_site_countdown -= (int64_t)usable) < 0))
+        pp_site_sampled(p, usable);
+}
+/* In a hook, before the real allocator frees P: one load unless blocks
+ * are tracked. */
+static inline void pp_site_free(void *p, size_t usable)
+{
+    if (PP_UNLIKELY(atomic_load_explicit(&pp_site_tracked, memory_order_relaxed) != 0))
+        pp_site_untrack(p, usable);
+}
+static inline void pp_track_alloc(void *p, size_t usable)
+{
+    pp_count_alloc(usable);
+    pp_site_alloc(p, usable);
+}
+static inline void pp_track_free(void *p, size_t usable)
+{
+    pp_count_free(usable);
+    pp_site_free(p, usable);
+}
+/* realloc: the old block was pp_site_free'd before the call */
+static inline void pp_track_realloc(void *q, size_t old_usable, size_t new_usable)
+{
+    pp_count_realloc(old_usable, new_usable);
+    pp_site_alloc(q, new_usable);
+}
+void pp_sites_init(void);
+void pp_sites_probe(const char *label);       /* outside hooks */
+void pp_sites_exit(void);
+void pp_sites_after_fork_child(void);
+int  pp_unwind(uintptr_t *out, int max);
+void pp_unwind_init(void);
+void pp_unwind_flush(void);
+void pp_modules_init(void);
+void pp_modules_refresh(void);
+int  pp_modules_find(uintptr_t addr);
+void pp_modules_write(struct pp_buf *b);
+void pp_modules_after_fork_child(void);
+
 /* ---- core.c: start-up, fork, signals and exit ----------------------------- */
 
 struct pp_state {
@@ -283,15 +387,19 @@ struct pp_state {
     pid_t    pid, ppid, root_pid;
     int      is_root;        /* the first traced process of the tree */
     int      first_image;    /* ... before any exec: nothing traced ran before */
-    int      active;         /* the shim is fully initialised */
+    int      image;          /* images of this pid before this one (execs) */
+    int      active;         /* the shim is fully initialised (and recording) */
     struct pp_sample first;  /* the sample taken at start-up */
-    dev_t    stderr_dev;     /* what fd 2 was at start-up, so that the table */
-    ino_t    stderr_ino;     /* never goes into a file that reused the number */
+    int      stderr_ok;      /* fd 2 was open at start-up, as this file: */
+    dev_t    stderr_dev;     /* the table never goes into a file that */
+    ino_t    stderr_ino;     /* reused the number */
     char     program[256];
+    char     exe[4096];
 };
 extern struct pp_state pp_state;
-/* one line on stderr: "perfprobe: warning: " a b c d */
-void pp_warn(const char *a, const char *b, const char *c, const char *d);
 void pp_finish(void);
+void pp_program_gone(void);          /* from the sampler: every thread ended */
+void pp_core_tick(void);             /* from the sampler, once a sample */
+const char *pp_follow_name(void);
 
 #endif

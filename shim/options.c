@@ -18,7 +18,7 @@ extern char **environ;
 
 struct pp_options pp_opt;
 
-enum kind { K_PATH, K_BOOL, K_UINT, K_SIZE };
+enum kind { K_PATH, K_BOOL, K_UINT, K_SIZE, K_FOLLOW };
 
 struct row {
     const char *name;
@@ -31,16 +31,21 @@ struct row {
 
 static const struct row rows[] = {
     {"PERFPROBE_OUTPUT", K_PATH, "perfprobe.%n.%p.jsonl", pp_opt.output, 0, 0,
-     "Timeline file. `%p` becomes the pid, `%n` the program name. A process "
-     "started by a traced process (fork or exec) whose path has no `%p` gets "
-     "`.PID` inserted before `.jsonl`."},
+     "Timeline file, one for the whole process tree: `%p` becomes the first "
+     "process's pid, `%n` its program name. Every process the program starts "
+     "(fork or exec) writes into the same file. Empty: no file. The file is "
+     "never opened through a symbolic link, and must be a regular file of the "
+     "user's own (docs/robustness.md)."},
     {"PERFPROBE_INTERVAL_MS", K_UINT, "10", &pp_opt.interval_ms, 1, 60000,
      "Sampling interval of the background thread, in milliseconds (1-60000)."},
     {"PERFPROBE_QUIET", K_BOOL, "0", &pp_opt.quiet, 0, 1,
      "Do not print the table on stderr at exit."},
-    {"PERFPROBE_FOLLOW", K_BOOL, "1", &pp_opt.follow, 0, 1,
-     "Trace programs this one execs. With 0 the shim removes itself from "
-     "LD_PRELOAD at start-up."},
+    {"PERFPROBE_FOLLOW", K_FOLLOW, "all", &pp_opt.follow, 0, 2,
+     "Which processes are traced: `all` (every process of the tree: forks "
+     "and execs; also 1/true/yes/on), `exec` (the first process and the "
+     "programs it becomes by exec, not its forked children: a wrapper "
+     "script that execs the real program) or `none` (the first process "
+     "only; also 0/false/no/off)."},
     {"PERFPROBE_BATCH", K_SIZE, "64K", &pp_opt.batch_bytes, 0, 1ull << 30,
      "Per-thread heap bytes counted before they are folded into the global "
      "figure; bounds the error of the global heap peak (see docs/design.md). "
@@ -55,9 +60,26 @@ static const struct row rows[] = {
     {"PERFPROBE_PARTS_STRIDE", K_UINT, "100", &pp_opt.parts_stride, 0, 1000000,
      "Every Nth sample also carries the breakdown (100: every second at the default "
      "interval); 0 for none."},
-    {"PERFPROBE_SIGNALS", K_BOOL, "1", &pp_opt.signals, 0, 1,
-     "On SIGINT, SIGTERM, SIGHUP or SIGQUIT whose action is the default, write "
-     "a last sample before the process dies of the signal."},
+    {"PERFPROBE_REGION_WINDOW_MS", K_UINT, "1000", &pp_opt.region_window_ms, 10, 3600000,
+     "Regions over time: every this many milliseconds the occurrences of each region "
+     "that ended in the window are written as a `regions` record (10-3600000)."},
+    {"PERFPROBE_STACKS", K_PATH, "sample", pp_opt.stacks, 0, sizeof pp_opt.stacks,
+     "Allocation sites (docs/sites.md): `sample` records the call stack of a sample "
+     "of the allocations, `all` of every one (exact, slower), `off` of none."},
+    {"PERFPROBE_SAMPLE_BYTES", K_SIZE, "512K", &pp_opt.sample_bytes, 1, 1ull << 40,
+     "With `PERFPROBE_STACKS=sample`: the mean number of bytes allocated between two "
+     "sampled allocations (per thread)."},
+    {"PERFPROBE_STACK_DEPTH", K_UINT, "64", &pp_opt.stack_depth, 1, 256,
+     "Frames kept per call stack (1-256); deeper stacks are cut."},
+    {"PERFPROBE_STACK_TABLE", K_SIZE, "64M", &pp_opt.stack_table, 1ull << 20, 1ull << 36,
+     "Memory for the table of distinct call stacks; when it is full, new stacks "
+     "count under one `(overflow)` site."},
+    {"PERFPROBE_TOP", K_UINT, "100", &pp_opt.top, 1, 100000,
+     "Sites written at each probe and at exit: the top N by live bytes and the top N "
+     "by allocated bytes; the others are summed in one row."},
+    {"PERFPROBE_SEED", K_UINT, "0", &pp_opt.seed, 0, UINT64_MAX,
+     "Seed of the sampling of allocation sites; 0 seeds from the clock. With a seed, "
+     "a run that allocates the same way samples the same blocks."},
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -132,19 +154,19 @@ static int parse_uint(const char *s, int sized, uint64_t *out)
 
 static void bad(const struct row *r, const char *val, const char *why)
 {
-    /* perfprobe: warning: PERFPROBE_INTERVAL_MS="abc" is not a number; using 10 */
-    char line[512];
-    struct pp_buf b = {line, 0, sizeof line};
-    pp_buf_str(&b, "perfprobe: warning: ");
-    pp_buf_str(&b, r->name);
-    pp_buf_str(&b, "=\"");
-    pp_buf_raw(&b, val, strnlen(val, 64));
+    /* perfprobe: warning: PERFPROBE_INTERVAL_MS="abc" is not a number; using 10
+     * (pp_warn keeps it on one line whatever the value holds) */
+    char value[80], tail[256];
+    size_t n = strnlen(val, 64);
+    memcpy(value, val, n);
+    value[n] = 0;
+    struct pp_buf b = {tail, 0, sizeof tail - 1};
     pp_buf_str(&b, "\" ");
     pp_buf_str(&b, why);
     pp_buf_str(&b, "; using ");
     pp_buf_str(&b, r->def);
-    pp_buf_str(&b, "\n");
-    pp_write_all(2, b.p, b.len);
+    tail[b.len] = 0;
+    pp_warn(r->name, "=\"", value, tail);
 }
 
 static void apply(const struct row *r, const char *val, int quiet)
@@ -152,12 +174,24 @@ static void apply(const struct row *r, const char *val, int quiet)
     switch (r->kind) {
     case K_PATH: {
         size_t n = strlen(val);
-        if (n == 0 || n >= sizeof pp_opt.output) {
+        if (n == 0 || n >= (r->max ? r->max : sizeof pp_opt.output)) {
             if (!quiet)
                 bad(r, val, n ? "is too long" : "is empty");
             return;
         }
         memcpy(r->field, val, n + 1);
+        return;
+    }
+    case K_FOLLOW: {
+        int b;
+        if (lower_eq(val, "all") || (parse_bool(val, &b) == 0 && b))
+            *(int *)r->field = PP_FOLLOW_ALL;
+        else if (lower_eq(val, "exec"))
+            *(int *)r->field = PP_FOLLOW_EXEC;
+        else if (lower_eq(val, "none") || parse_bool(val, &b) == 0)
+            *(int *)r->field = PP_FOLLOW_NONE;
+        else if (!quiet)
+            bad(r, val, "is not one of all, exec, none");
         return;
     }
     case K_BOOL:
@@ -183,6 +217,68 @@ static void apply(const struct row *r, const char *val, int quiet)
     }
 }
 
+/* Names the shim sets itself, for the processes it starts. */
+static const char *const internal_names[] = {"PERFPROBE_TREE"};
+
+/* Edit distance between two names (short strings: a small table). */
+static size_t distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t d[64], prev;
+    if (na > 63 || nb > 63)
+        return 99;
+    for (size_t j = 0; j <= nb; j++)
+        d[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        prev = d[0];
+        d[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t cur = d[j];
+            size_t best = prev + (a[i - 1] != b[j - 1]);
+            if (d[j] + 1 < best)
+                best = d[j] + 1;
+            if (d[j - 1] + 1 < best)
+                best = d[j - 1] + 1;
+            d[j] = best;
+            prev = cur;
+        }
+    }
+    return d[nb];
+}
+
+/* A PERFPROBE_* variable that names no setting is most likely a typo. */
+static void check_unknown(void)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "PERFPROBE_", 10) != 0)
+            continue;
+        size_t n = strcspn(*e, "=");
+        int known = 0;
+        for (size_t i = 0; i < NROWS && !known; i++)
+            known = strlen(rows[i].name) == n && strncmp(rows[i].name, *e, n) == 0;
+        for (size_t i = 0; i < sizeof internal_names / sizeof *internal_names && !known; i++)
+            known = strlen(internal_names[i]) == n && strncmp(internal_names[i], *e, n) == 0;
+        if (known)
+            continue;
+        const char *best = NULL;
+        size_t best_d = 99;
+        for (size_t i = 0; i < NROWS; i++) {
+            size_t d = distance(*e, n, rows[i].name, strlen(rows[i].name));
+            if (d < best_d) {
+                best_d = d;
+                best = rows[i].name;
+            }
+        }
+        char name[80];
+        size_t k = n < sizeof name - 1 ? n : sizeof name - 1;
+        memcpy(name, *e, k);
+        name[k] = 0;
+        if (best && best_d <= 4)
+            pp_warn("unknown setting ", name, " ignored; did you mean ", best);
+        else
+            pp_warn("unknown setting ", name, " ignored (see docs/settings.md)", "");
+    }
+}
+
 void pp_options_load(int warn)
 {
     for (size_t i = 0; i < NROWS; i++) {
@@ -191,6 +287,8 @@ void pp_options_load(int warn)
         if (v)
             apply(&rows[i], v, !warn);
     }
+    if (warn)
+        check_unknown();
 }
 
 const struct pp_option_doc *pp_options_doc(size_t *n)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,11 +53,12 @@ void pp_write_all(int fd, const char *p, size_t n)
 }
 
 /* The shim's own mappings are remembered, so that the RSS breakdown can
- * name the memory perfprobe itself holds. */
-#define OWN_MAX 1024
-static struct { uintptr_t addr; size_t len; } own[OWN_MAX];
-static size_t n_own;
-static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;
+ * name the memory perfprobe itself holds.  pp_os_map is called from inside
+ * allocator hooks (a new thread's counter slot), so the list takes no lock:
+ * entries are claimed with one atomic add and cleared on unmap. */
+#define OWN_MAX 4096
+static struct { _Atomic uintptr_t addr; _Atomic size_t len; } own[OWN_MAX];
+static _Atomic size_t n_own;
 
 void *pp_os_map(size_t len)
 {
@@ -64,26 +66,24 @@ void *pp_os_map(size_t len)
                      MAP_PRIVATE | MAP_ANONYMOUS, -1L, 0L);
     if (r < 0 && r > -4096)
         return NULL;
-    pthread_mutex_lock(&own_lock);
-    if (n_own < OWN_MAX) {
-        own[n_own].addr = (uintptr_t)r;
-        own[n_own].len = len;
-        n_own++;
+    size_t i = atomic_fetch_add(&n_own, 1);
+    if (i < OWN_MAX) {
+        atomic_store(&own[i].addr, (uintptr_t)r);
+        atomic_store(&own[i].len, len);
     }
-    pthread_mutex_unlock(&own_lock);
     return (void *)r;
 }
 
 void pp_os_unmap(void *p, size_t len)
 {
     syscall(SYS_munmap, p, len);
-    pthread_mutex_lock(&own_lock);
-    for (size_t i = 0; i < n_own; i++)
-        if (own[i].addr == (uintptr_t)p) {
-            own[i] = own[--n_own];
+    size_t n = atomic_load(&n_own);
+    for (size_t i = 0; i < n && i < OWN_MAX; i++)
+        if (atomic_load(&own[i].addr) == (uintptr_t)p) {
+            atomic_store(&own[i].len, 0);
+            atomic_store(&own[i].addr, 0);
             break;
         }
-    pthread_mutex_unlock(&own_lock);
 }
 
 /* Resident bytes of [addr, addr+len): mincore, a page at a time in the
@@ -113,10 +113,13 @@ uint64_t pp_os_resident(uintptr_t addr, size_t len)
 uint64_t pp_os_resident_own(void)
 {
     uint64_t total = 0;
-    pthread_mutex_lock(&own_lock);
-    for (size_t i = 0; i < n_own; i++)
-        total += pp_os_resident(own[i].addr, own[i].len);
-    pthread_mutex_unlock(&own_lock);
+    size_t n = atomic_load(&n_own);
+    for (size_t i = 0; i < n && i < OWN_MAX; i++) {
+        uintptr_t a = atomic_load(&own[i].addr);
+        size_t len = atomic_load(&own[i].len);
+        if (a && len)
+            total += pp_os_resident(a, len);
+    }
     return total;
 }
 
@@ -184,20 +187,109 @@ void pp_tid_forget(void)
     tid_cache = 0;
 }
 
-/* ---- /proc/self/status ---------------------------------------------------- */
+/* ---- descriptors the shim holds ------------------------------------------ */
 
-static int status_fd = -1;
-static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The lowest free descriptor belongs to the program: programs close numbers
+ * they never opened (bash closes pipe ends twice, daemons close everything,
+ * closefrom), reopen 0-2 expecting the lowest numbers, or run with a tiny
+ * RLIMIT_NOFILE.  So a descriptor the shim keeps is moved up, out of the
+ * program's way, and is known by device and inode: before each use it is
+ * checked, and a number the program closed (and perhaps reused) is simply
+ * forgotten, never closed or written.  Under a limit too small to spare
+ * any number the shim keeps none: each use opens, reads and closes. */
+static int fd_base(void)
+{
+    static int base = -2;
+    if (base == -2) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 64)
+            base = -1;
+        else
+            base = rl.rlim_cur > 1024 ? 1000 : (int)rl.rlim_cur - 24;
+    }
+    return base;
+}
 
-void pp_proc_reopen(void)
+int pp_fd_adopt(struct pp_fd *f, int fd)
+{
+    struct stat st;
+    int saved = errno, base = fd_base();
+    f->fd = -1;
+    if (fd < 0)
+        return -1;
+    if (base < 0 || fstat(fd, &st) != 0) {
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    int high = fd >= base ? fd : fcntl(fd, F_DUPFD_CLOEXEC, base);
+    if (high != fd)
+        close(fd);
+    errno = saved;
+    if (high < 0)
+        return -1;
+    f->fd = high;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    return 0;
+}
+
+int pp_fd_ok(struct pp_fd *f)
+{
+    struct stat st;
+    int saved = errno, ok = f->fd >= 0 && fstat(f->fd, &st) == 0 &&
+                            st.st_dev == f->dev && st.st_ino == f->ino;
+    errno = saved;
+    if (!ok)
+        f->fd = -1;          /* the number is the program's now: forget it */
+    return ok;
+}
+
+void pp_fd_drop(struct pp_fd *f)
+{
+    if (pp_fd_ok(f))
+        close(f->fd);
+    f->fd = -1;
+}
+
+int pp_fd_can_keep(void)
+{
+    return fd_base() >= 0;
+}
+
+/* Read a /proc file from offset 0 into buf (NUL-terminated), through the
+ * kept descriptor f when there is one.  Returns the length, or -1. */
+static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t cap)
 {
     int saved = errno;
-    if (status_fd >= 0)
-        close(status_fd);
-    /* /proc/self is resolved when opened: a forked child must reopen */
-    status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = -1;
+    if (f->fd >= 0 && pp_fd_ok(f))
+        n = pread(f->fd, buf, cap - 1, 0);
+    if (n <= 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            n = pread(fd, buf, cap - 1, 0);
+            if (f->fd < 0 && pp_fd_can_keep())
+                pp_fd_adopt(f, fd);      /* keeps it, high, or closes it */
+            else
+                close(fd);
+        }
+    }
     errno = saved;
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    return n;
 }
+
+/* ---- /proc/self/status, stat, statm --------------------------------------- */
+
+/* "/proc/self" is resolved when a file is opened: after fork the child
+ * forgets the parent's descriptors (closing them: they are still ours). */
+static struct pp_fd status_fd = {-1, 0, 0}, stat_fd = {-1, 0, 0}, statm_fd = {-1, 0, 0};
+static struct pp_fd clear_refs_fd = {-1, 0, 0};
+static int clear_refs_denied;
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* "VmRSS:\t   1234 kB" -> bytes; 0 when the field is missing */
 static uint64_t field_kb(const char *text, const char *name)
@@ -217,39 +309,32 @@ static uint64_t field_kb(const char *text, const char *name)
 int pp_proc_read(struct pp_proc *out)
 {
     static char text[4096];
-    int saved = errno, rc = -1;
+    int rc = -1;
     memset(out, 0, sizeof *out);
-    /* The signal handler may call this while the sampler holds the lock:
-     * it then goes without rather than waiting. */
     if (pthread_mutex_trylock(&status_lock) != 0)
-        return -1;
-    for (int attempt = 0; attempt < 2 && rc < 0; attempt++) {
-        if (status_fd < 0 || attempt > 0)
-            pp_proc_reopen();
-        if (status_fd < 0)
-            break;
-        ssize_t n = pread(status_fd, text, sizeof text - 1, 0);
-        if (n <= 0)
-            continue;
-        text[n] = 0;
-        /* the program may have closed our descriptor and reused the number */
-        if (strncmp(text, "Name:", 5) != 0 || !strstr(text, "VmRSS:"))
-            continue;
+        return -1;                      /* another thread is reading it */
+    if (proc_read(&status_fd, "/proc/self/status", text, sizeof text) > 0 &&
+        strncmp(text, "Name:", 5) == 0 && strstr(text, "VmRSS:")) {
         out->rss = field_kb(text, "\nVmRSS:");
         out->hwm = field_kb(text, "\nVmHWM:");
         out->rss_anon = field_kb(text, "\nRssAnon:");
         out->rss_file = field_kb(text, "\nRssFile:");
         out->rss_shmem = field_kb(text, "\nRssShmem:");
+        uint64_t th = field_kb(text, "\nThreads:") / 1024;
+        out->threads = th;
         rc = 0;
     }
     pthread_mutex_unlock(&status_lock);
-    errno = saved;
     return rc;
 }
 
-/* ---- cheap RSS and the high-water mark, for probes ------------------------ */
-
-static int statm_fd = -1, clear_refs_fd = -2;      /* -2: not opened yet */
+static uint64_t page_size(void)
+{
+    static uint64_t page;
+    if (!page)
+        page = (uint64_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
 
 /* Resident bytes from /proc/self/statm: a fraction of the cost of status. */
 uint64_t pp_proc_rss(void)
@@ -263,40 +348,52 @@ uint64_t pp_proc_rss(void)
 int pp_proc_statm(uint64_t *resident, uint64_t *shared)
 {
     char text[128];
-    int saved = errno, rc = -1;
     uint64_t pages = 0, sh = 0;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (statm_fd < 0 || attempt > 0) {
-            if (statm_fd >= 0)
-                close(statm_fd);
-            statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-        }
-        ssize_t n = statm_fd >= 0 ? pread(statm_fd, text, sizeof text - 1, 0) : -1;
-        if (n <= 0)
-            continue;
-        text[n] = 0;
-        const char *p = text;
-        while (*p >= '0' && *p <= '9')           /* size */
-            p++;
-        if (*p != ' ')
-            continue;                            /* not statm: fd was reused */
+    *resident = *shared = 0;
+    if (proc_read(&statm_fd, "/proc/self/statm", text, sizeof text) <= 0)
+        return -1;
+    const char *p = text;
+    while (*p >= '0' && *p <= '9')           /* size */
         p++;
-        while (*p >= '0' && *p <= '9')
-            pages = pages * 10 + (uint64_t)(*p++ - '0');
-        if (*p++ != ' ')
+    if (*p++ != ' ')
+        return -1;
+    while (*p >= '0' && *p <= '9')
+        pages = pages * 10 + (uint64_t)(*p++ - '0');
+    if (*p++ != ' ')
+        return -1;
+    while (*p >= '0' && *p <= '9')
+        sh = sh * 10 + (uint64_t)(*p++ - '0');
+    *resident = pages * page_size();
+    *shared = sh * page_size();
+    return 0;
+}
+
+/* RSS and the number of threads from /proc/self/stat (fields 20 and 24),
+ * one read per sample: the sampler needs to know when it is the last
+ * thread alive. */
+int pp_proc_stat(uint64_t *rss, uint64_t *threads)
+{
+    char text[1024];
+    if (proc_read(&stat_fd, "/proc/self/stat", text, sizeof text) <= 0)
+        return -1;
+    const char *p = strrchr(text, ')');        /* the name may hold spaces */
+    if (!p)
+        return -1;
+    uint64_t v[25] = {0};
+    int field = 2;
+    for (p++; *p && field < 24; p++) {
+        if (*p == ' ') {
+            field++;
             continue;
-        while (*p >= '0' && *p <= '9')
-            sh = sh * 10 + (uint64_t)(*p++ - '0');
-        rc = 0;
-        break;
+        }
+        if (*p >= '0' && *p <= '9')
+            v[field] = v[field] * 10 + (uint64_t)(*p - '0');
     }
-    errno = saved;
-    static uint64_t page;
-    if (!page)
-        page = (uint64_t)sysconf(_SC_PAGESIZE);
-    *resident = pages * page;
-    *shared = sh * page;
-    return rc;
+    if (field < 24)
+        return -1;
+    *threads = v[20];
+    *rss = v[24] * page_size();
+    return 0;
 }
 
 /* Reset the kernel's RSS high-water mark to the current RSS (write "5" to
@@ -304,9 +401,25 @@ int pp_proc_statm(uint64_t *resident, uint64_t *shared)
 int pp_proc_hwm_reset(void)
 {
     int saved = errno, rc = -1;
-    if (clear_refs_fd == -2)
-        clear_refs_fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
-    if (clear_refs_fd >= 0 && write(clear_refs_fd, "5", 1) == 1)
+    if (clear_refs_denied)
+        return -1;
+    if (clear_refs_fd.fd < 0 || !pp_fd_ok(&clear_refs_fd)) {
+        int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            clear_refs_denied = errno == EACCES || errno == EPERM || errno == ENOENT;
+            errno = saved;
+            return -1;
+        }
+        if (pp_fd_can_keep())
+            pp_fd_adopt(&clear_refs_fd, fd);
+        if (clear_refs_fd.fd < 0) {
+            rc = write(fd, "5", 1) == 1 ? 0 : -1;
+            close(fd);
+            errno = saved;
+            return rc;
+        }
+    }
+    if (write(clear_refs_fd.fd, "5", 1) == 1)
         rc = 0;
     errno = saved;
     return rc;
@@ -314,13 +427,12 @@ int pp_proc_hwm_reset(void)
 
 void pp_proc_after_fork(void)
 {
-    pp_proc_reopen();
-    if (statm_fd >= 0)
-        close(statm_fd);
-    statm_fd = -1;
-    if (clear_refs_fd >= 0)
-        close(clear_refs_fd);
-    clear_refs_fd = -2;
+    pp_fd_drop(&status_fd);
+    pp_fd_drop(&stat_fd);
+    pp_fd_drop(&statm_fd);
+    pp_fd_drop(&clear_refs_fd);
+    clear_refs_denied = 0;
+    pthread_mutex_init(&status_lock, NULL);
 }
 
 void pp_cpu_read(struct pp_cpu *out)
@@ -338,4 +450,24 @@ void pp_cpu_read(struct pp_cpu *out)
         out->maxrss = (uint64_t)ru.ru_maxrss * 1024;
     }
     errno = saved;
+}
+
+int pp_fd_identity(int fd, dev_t *dev, ino_t *ino)
+{
+    struct stat st;
+    int saved = errno;
+    if (fstat(fd, &st) != 0) {
+        errno = saved;
+        return 0;
+    }
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return 1;
+}
+
+int pp_fd_same(int fd, dev_t dev, ino_t ino)
+{
+    dev_t d;
+    ino_t i;
+    return pp_fd_identity(fd, &d, &i) && d == dev && i == ino;
 }

@@ -151,9 +151,6 @@ void pp_resolve(void)
     RESOLVE(memalign, "memalign");
     RESOLVE(valloc, "valloc");
     RESOLVE(usable, "malloc_usable_size");
-    RESOLVE(mmap, "mmap");
-    RESOLVE(munmap, "munmap");
-    RESOLVE(mremap, "mremap");
     RESOLVE(mallocx, "mallocx");
     /* jemalloc's API is used only when jemalloc also provides malloc:
      * mixing two allocators' blocks would be fatal */
@@ -171,10 +168,147 @@ void pp_resolve(void)
     atomic_store(&state, READY);
 }
 
+/* ---- whose allocator ------------------------------------------------------ */
+
+enum { PROBING = 2 };               /* pp_in_hook while checking */
+static int probe_hit;
+static char alloc_lib[512];         /* the library the real malloc is in */
+static char program_alloc_lib[512]; /* ... and the one the program calls */
+static int heap_counted = 1;
+static _Atomic int deepbind_seen, deepbind_warned;
+
+/* our own malloc, not whatever the name resolves to */
+extern void *pp_malloc_self(size_t) __attribute__((alias("malloc"), visibility("hidden")));
+
+static void library_of(void *fn, char *out, size_t cap)
+{
+    Dl_info info;
+    const char *name = fn && dladdr(fn, &info) && info.dli_fname ? info.dli_fname : "";
+    if (!*name && fn)
+        name = "the program";
+    size_t n = strlen(name);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, name, n);
+    out[n] = 0;
+}
+
+static const char *classify(const char *lib)
+{
+    const char *base = strrchr(lib, '/');
+    base = base ? base + 1 : lib;
+    if (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0)
+        return "glibc";
+    if (strstr(base, "jemalloc"))
+        return "jemalloc";
+    if (strstr(base, "tcmalloc"))
+        return "tcmalloc";
+    if (strstr(base, "mimalloc"))
+        return "mimalloc";
+    return *base ? base : "unknown";
+}
+
 const char *pp_allocator_name(void)
 {
-    return is_jemalloc ? "jemalloc" : "glibc";
+    return classify(heap_counted ? alloc_lib : program_alloc_lib);
 }
+
+const char *pp_allocator_library(void)
+{
+    return heap_counted ? alloc_lib : program_alloc_lib;
+}
+
+int pp_heap_counted(void)
+{
+    return heap_counted;
+}
+
+/* Does the program's malloc reach the hooks?  The address dlsym gives is
+ * not enough (in a non-PIE executable that takes malloc's address it is
+ * the executable's own PLT slot), so malloc is called through it once,
+ * with pp_in_hook set to PROBING: the hook, if reached, notes it and
+ * passes the call through. */
+void pp_allocator_check(int warn)
+{
+    library_of((void *)pp_real.malloc, alloc_lib, sizeof alloc_lib);
+    void *(*used)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
+    void (*used_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
+    if (!used || !used_free || (void *)used == (void *)pp_malloc_self)
+        return;
+    int saved = pp_in_hook;
+    probe_hit = 0;
+    pp_in_hook = PROBING;
+    void *p = used(24);
+    pp_in_hook = saved;
+    if (probe_hit) {
+        pp_real.free(p);
+        return;
+    }
+    used_free(p);
+    heap_counted = 0;
+    library_of((void *)used, program_alloc_lib, sizeof program_alloc_lib);
+    if (warn)
+        pp_warn("the program calls the malloc of ", program_alloc_lib,
+                " (loaded before libperfprobe.so): heap figures are not recorded ",
+                "(put libperfprobe.so first in LD_PRELOAD)");
+}
+
+void pp_allocator_tick(void)
+{
+    if (atomic_load(&deepbind_seen) && !atomic_exchange(&deepbind_warned, 1))
+        pp_warn("a library was loaded with RTLD_DEEPBIND: its own calls to malloc and "
+                "free bypass the shim, so the heap figures are not exact", "", "", "");
+}
+
+int pp_inexact_reasons(const char **out, int max)
+{
+    int n = 0;
+    if (!heap_counted && n < max)
+        out[n++] = "malloc is not the shim's: another allocator comes first";
+    if (atomic_load(&deepbind_seen) && n < max)
+        out[n++] = "RTLD_DEEPBIND: a library's allocations bypass the hooks";
+    if (pp_counters_went_negative() && n < max)
+        out[n++] = "more bytes freed than allocated through the hooks: heap clamped at 0";
+    return n;
+}
+
+/* dlopen: only to notice RTLD_DEEPBIND (a library loaded with it calls
+ * libc's malloc directly, past the hooks, and may free through them).
+ * The hook must not change which object dlopen believes called it: glibc
+ * searches the caller's RUNPATH and expands $ORIGIN relative to the
+ * caller.  So it is a few instructions that record the flag and jump (not
+ * call) to the real dlopen, which then sees the program's return address. */
+#if defined(__x86_64__)
+void *pp_real_dlopen __attribute__((visibility("hidden")));
+__attribute__((used, visibility("hidden"))) void *pp_resolve_dlopen(void)
+{
+    if (!pp_real_dlopen)
+        pp_real_dlopen = dlsym(RTLD_NEXT, "dlopen");
+    return pp_real_dlopen;
+}
+__attribute__((used, visibility("hidden"))) _Atomic int *pp_deepbind_flag = &deepbind_seen;
+__asm__(".text\n"
+        ".globl dlopen\n"
+        ".type dlopen, @function\n"
+        "dlopen:\n"
+        "    test $0x8, %esi\n"                 /* RTLD_DEEPBIND */
+        "    jz 1f\n"
+        "    mov pp_deepbind_flag(%rip), %rax\n"
+        "    movl $1, (%rax)\n"
+        "1:  mov pp_real_dlopen(%rip), %rax\n"
+        "    test %rax, %rax\n"
+        "    jz 2f\n"
+        "    jmp *%rax\n"
+        "2:  push %rdi\n"
+        "    push %rsi\n"
+        "    sub $8, %rsp\n"
+        "    call pp_resolve_dlopen\n"
+        "    add $8, %rsp\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "    jmp *%rax\n"
+        ".size dlopen, .-dlopen\n");
+#endif
 
 /* jemalloc's own figures, through its mallctl; -1 when jemalloc is not the
  * allocator.  Called with pp_in_hook set (mallctl may allocate). */
@@ -225,8 +359,11 @@ static inline int in_bootstrap(void)
 /* Nested calls pass straight through; the others hold the flag. */
 #define ENTER_OR(passthrough)                                           \
     do {                                                                \
-        if (pp_in_hook)                                                 \
+        if (pp_in_hook) {                                               \
+            if (PP_UNLIKELY(pp_in_hook == PROBING))                     \
+                probe_hit = 1;                                          \
             return passthrough;                                         \
+        }                                                               \
         pp_in_hook = 1;                                                 \
     } while (0)
 #define LEAVE() (pp_in_hook = 0)
@@ -244,7 +381,7 @@ PP_EXPORT __attribute__((flatten)) void *malloc(size_t n)
     ENTER_OR(pp_real.malloc(n));
     void *p = pp_real.malloc(n);
     if (p)
-        pp_count_alloc(usable(p));
+        pp_track_alloc(p, usable(p));
     LEAVE();
     return p;
 }
@@ -259,7 +396,7 @@ PP_EXPORT __attribute__((flatten)) void free(void *p)
         return;
     }
     pp_in_hook = 1;
-    pp_count_free(usable(p));
+    pp_track_free(p, usable(p));
     pp_real.free(p);
     LEAVE();
 }
@@ -274,7 +411,7 @@ PP_EXPORT void *calloc(size_t n, size_t size)
     ENTER_OR(pp_real.calloc(n, size));
     void *p = pp_real.calloc(n, size);
     if (p)
-        pp_count_alloc(usable(p));
+        pp_track_alloc(p, usable(p));
     LEAVE();
     return p;
 }
@@ -297,12 +434,13 @@ PP_EXPORT void *realloc(void *p, size_t n)
     }
     ENTER_OR(pp_real.realloc(p, n));
     size_t old = p ? usable(p) : 0;
+    pp_site_free(p, old);
     void *q = pp_real.realloc(p, n);
     if (!p) {
         if (q)
-            pp_count_alloc(usable(q));
+            pp_track_alloc(q, usable(q));
     } else if (q) {
-        pp_count_realloc(old, usable(q));
+        pp_track_realloc(q, old, usable(q));
     } else if (n == 0) {
         pp_count_free(old);              /* realloc(p, 0) freed p */
     }
@@ -327,7 +465,7 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     ENTER_OR(pp_real.posix_memalign(out, align, n));
     int rc = pp_real.posix_memalign(out, align, n);
     if (rc == 0 && *out)
-        pp_count_alloc(usable(*out));
+        pp_track_alloc(*out, usable(*out));
     LEAVE();
     return rc;
 }
@@ -341,7 +479,7 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         ENTER_OR(pp_real.name args);                                    \
         void *p = pp_real.name args;                                    \
         if (p)                                                          \
-            pp_count_alloc(usable(p));                          \
+            pp_track_alloc(p, usable(p));                          \
         LEAVE();                                                        \
         return p;                                                       \
     }
@@ -401,7 +539,7 @@ PP_EXPORT void *mallocx(size_t size, int flags)
     ENTER_OR(pp_real.mallocx(size, flags));
     void *p = pp_real.mallocx(size, flags);
     if (p)
-        pp_count_alloc(usable(p));
+        pp_track_alloc(p, usable(p));
     LEAVE();
     return p;
 }
@@ -427,9 +565,10 @@ PP_EXPORT void *rallocx(void *p, size_t size, int flags)
     }
     ENTER_OR(pp_real.rallocx(p, size, flags));
     size_t old = usable(p);
+    pp_site_free(p, old);
     void *q = pp_real.rallocx(p, size, flags);
     if (q)
-        pp_count_realloc(old, usable(q));
+        pp_track_realloc(q, old, usable(q));
     LEAVE();
     return q;
 }
@@ -460,7 +599,7 @@ PP_EXPORT void dallocx(void *p, int flags)
         return;
     }
     pp_in_hook = 1;
-    pp_count_free(usable(p));
+    pp_track_free(p, usable(p));
     pp_real.dallocx(p, flags);
     LEAVE();
 }
@@ -477,35 +616,41 @@ PP_EXPORT void sdallocx(void *p, size_t size, int flags)
         return;
     }
     pp_in_hook = 1;
-    pp_count_free(usable(p));
+    pp_track_free(p, usable(p));
     pp_real.sdallocx(p, size, flags);
     LEAVE();
 }
 
 /* ---- mmap, munmap, mremap ------------------------------------------------- */
 
-static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+/* These are system calls made directly, never through dlsym'd pointers:
+ * an allocator preloaded before the shim (jemalloc) calls mmap during its
+ * own initialisation, holding its init lock, and resolving anything there
+ * (dlsym's error path calls malloc) would wait on that same lock.
+ * Updating the range table takes the shim's own lock; pp_in_hook is held
+ * meanwhile so that a signal handler calling mmap on this thread passes
+ * straight through instead of waiting for it. */
+static long sys_ret(long r)
 {
-    long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
     if (r < 0 && r > -4096) {
         errno = (int)-r;
-        return MAP_FAILED;
+        return -1;
     }
-    return (void *)r;
+    return r;
 }
 
 PP_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    if (PP_UNLIKELY(!ready())) {
-        if (in_bootstrap())
-            return raw_mmap(addr, len, prot, flags, fd, off);
-        pp_resolve();
-    }
-    void *p = pp_real.mmap(addr, len, prot, flags, fd, off);
+    long r = sys_ret(syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+    if (r == -1)
+        return MAP_FAILED;
     /* inside a hook, mmap is the allocator feeding its heap */
-    if (p != MAP_FAILED && !pp_in_hook)
-        pp_map_add((uintptr_t)p, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
-    return p;
+    if (!pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_add((uintptr_t)r, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
+        pp_in_hook = 0;
+    }
+    return (void *)r;
 }
 
 PP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -515,14 +660,12 @@ PP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 PP_EXPORT int munmap(void *addr, size_t len)
 {
-    if (PP_UNLIKELY(!ready())) {
-        if (in_bootstrap())
-            return (int)syscall(SYS_munmap, addr, len);
-        pp_resolve();
-    }
-    int rc = pp_real.munmap(addr, len);
-    if (rc == 0)
+    int rc = (int)sys_ret(syscall(SYS_munmap, addr, len));
+    if (rc == 0 && !pp_in_hook && ready()) {
+        pp_in_hook = 1;
         pp_map_remove((uintptr_t)addr, len);
+        pp_in_hook = 0;
+    }
     return rc;
 }
 
@@ -539,10 +682,14 @@ PP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         target = va_arg(ap, void *);
         va_end(ap);
     }
-    RESOLVE_FIRST();
-    void *p = pp_real.mremap(old, old_len, new_len, flags, target);
-    if (p != MAP_FAILED)
-        pp_map_move((uintptr_t)old, old_len, (uintptr_t)p, new_len,
+    long r = sys_ret(syscall(SYS_mremap, old, old_len, new_len, flags, target));
+    if (r == -1)
+        return MAP_FAILED;
+    if (!pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_move((uintptr_t)old, old_len, (uintptr_t)r, new_len,
                     (flags & MREMAP_DONTUNMAP) != 0);
-    return p;
+        pp_in_hook = 0;
+    }
+    return (void *)r;
 }

@@ -133,6 +133,7 @@ static void probe(const char *label, struct perf_probe_info *out)
     } else {
         rss = pp_proc_rss();
     }
+    pp_rss_seen(rss);
     pp_cpu_read(&cpu);
     if (!last.any) {                      /* the first window starts at start-up */
         last.rss = pp_state.first.proc.rss;
@@ -171,6 +172,7 @@ static void probe(const char *label, struct perf_probe_info *out)
         .parts = has_parts ? &parts : NULL,
     };
     pp_timeline_probe(&rec);
+    pp_sites_probe(label);
     keep_row(label, t_ns, dt_ns, rss, heap.bytes, has_parts ? &parts : NULL);
     if (has_parts)
         pp_parts_note(&parts, t0 - pp_state.start_ns);
@@ -217,6 +219,7 @@ void pp_probe_after_fork_child(void)
     window_exact = 0;
     atomic_store(&sampled_max, pp_state.first.proc.rss);
     atomic_store(&hwm_floor, 0);
+    pp_rss_seen_reset(0);
 }
 
 void pp_probe_lock(void)   { pthread_mutex_lock(&lock); }

@@ -6,7 +6,8 @@
  * anonymous, file-backed and shared-memory pages.  The anonymous part is
  * then divided with mincore over address ranges the shim knows: the
  * program's own anonymous mappings (the ones mmap hands it, tracked by
- * mappings.c), the threads' stacks (recorded when a thread first allocates)
+ * mappings.c), the threads' stacks (found from an address each thread leaves
+ * when it first allocates)
  * and the main stack, and the shim's own memory.  What is left of the
  * anonymous pages is the allocator's: the brk heap, glibc's arenas and
  * mmapped chunks, jemalloc's extents (and whatever other library keeps
@@ -22,67 +23,118 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_STACKS 1024
+/* Threads' stacks.  Each thread leaves one address on its stack in its
+ * counter slot (counters.c) when it first allocates; a full breakdown,
+ * on the sampler thread, finds the mapping around each such address in
+ * /proc/self/maps and remembers the ranges for the quick breakdowns. */
+#define MAX_STACKS 4096
 
-static struct { pid_t tid; uintptr_t addr; size_t len; } stacks[MAX_STACKS];
+static struct { uintptr_t start, end; } stacks[MAX_STACKS];
 static size_t n_stacks;
 static pthread_mutex_t stacks_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Called on a thread's first allocation (inside a hook): remember its stack.
- * pthread_getattr_np reads the thread descriptor for a non-main thread; the
- * main thread's stack is found from /proc/self/stat instead. */
-void pp_stack_register(void)
+/* Shell sort: qsort may call malloc, and the sampler stays off the
+ * program's heap (a thread that allocates gets an arena of its own). */
+static void sort_uptr(uintptr_t *v, size_t n)
 {
-    pthread_attr_t attr;
-    void *addr;
-    size_t len;
-    pid_t tid = pp_tid();
-    if (tid == getpid() || pthread_getattr_np(pthread_self(), &attr) != 0)
-        return;
-    int ok = pthread_attr_getstack(&attr, &addr, &len) == 0;
-    pthread_attr_destroy(&attr);
-    pthread_mutex_lock(&stacks_lock);
-    if (ok && n_stacks < MAX_STACKS) {
-        stacks[n_stacks].tid = tid;
-        stacks[n_stacks].addr = (uintptr_t)addr;
-        stacks[n_stacks].len = len;
-        n_stacks++;
-    }
-    pthread_mutex_unlock(&stacks_lock);
-}
-
-void pp_stack_unregister(void)
-{
-    pid_t tid = pp_tid();
-    pthread_mutex_lock(&stacks_lock);
-    for (size_t i = 0; i < n_stacks; i++)
-        if (stacks[i].tid == tid) {
-            stacks[i] = stacks[--n_stacks];
-            break;
+    for (size_t gap = n / 2; gap > 0; gap /= 2)
+        for (size_t i = gap; i < n; i++) {
+            uintptr_t x = v[i];
+            size_t j = i;
+            for (; j >= gap && v[j - gap] > x; j -= gap)
+                v[j] = v[j - gap];
+            v[j] = x;
         }
-    pthread_mutex_unlock(&stacks_lock);
 }
 
-void pp_stacks_after_fork_child(void)
+static uintptr_t hex(const char **p)
 {
-    n_stacks = 0;       /* only the forking thread lives on; it registers again */
+    uintptr_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        if (c >= '0' && c <= '9')
+            v = v * 16 + (uintptr_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v * 16 + (uintptr_t)(c - 'a' + 10);
+        else
+            return v;
+    }
+}
+
+/* Stream /proc/self/maps and keep each mapping that holds a hint. */
+static void find_stacks(void)
+{
+    static uintptr_t hints[MAX_STACKS];
+    static char buf[65536];
+    size_t nh = pp_counters_stack_hints(hints, MAX_STACKS), found = 0;
+    if (nh == 0) {
+        pthread_mutex_lock(&stacks_lock);
+        n_stacks = 0;
+        pthread_mutex_unlock(&stacks_lock);
+        return;
+    }
+    sort_uptr(hints, nh);
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&stacks_lock);
+    size_t have = 0, h = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *line = buf, *nl;
+        while ((nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
+            const char *p = line;
+            uintptr_t start = hex(&p);
+            p++;
+            uintptr_t end = hex(&p);
+            while (h < nh && hints[h] < start)
+                h++;
+            if (h < nh && hints[h] < end && found < MAX_STACKS) {
+                stacks[found].start = start;
+                stacks[found].end = end;
+                found++;
+                while (h < nh && hints[h] < end)
+                    h++;
+            }
+            line = nl + 1;
+        }
+        have -= (size_t)(line - buf);
+        memmove(buf, line, have);
+        if (h >= nh)
+            break;
+    }
+    close(fd);
+    n_stacks = found;
     pthread_mutex_unlock(&stacks_lock);
 }
 
-void pp_stacks_lock(void) { pthread_mutex_lock(&stacks_lock); }
-void pp_stacks_unlock(void) { pthread_mutex_unlock(&stacks_lock); }
+void pp_parts_after_fork_stacks(void)
+{
+    pthread_mutex_init(&stacks_lock, NULL);
+    n_stacks = 0;
+}
 
 static uint64_t resident_stacks(int quick)
 {
+    static _Atomic uint64_t seen_generation;
     uint64_t total = pp_os_resident_main_stack(quick);
+    uint64_t gen = pp_counters_stack_generation();
+    /* a quick look trusts the ranges found last, unless threads came */
+    if (!quick || atomic_exchange(&seen_generation, gen) != gen)
+        find_stacks();
     pthread_mutex_lock(&stacks_lock);
     for (size_t i = 0; i < n_stacks; i++)
-        total += pp_os_resident(stacks[i].addr, stacks[i].len);
+        total += pp_os_resident(stacks[i].start, stacks[i].end - stacks[i].start);
     pthread_mutex_unlock(&stacks_lock);
     return total;
 }
@@ -169,6 +221,7 @@ int pp_parts_peak(struct pp_parts *out, uint64_t *t_ns)
 
 void pp_parts_after_fork_child(void)
 {
+    pp_parts_after_fork_stacks();
     have_peak = 0;
     atomic_store(&had_full, 0);
 }

@@ -5,18 +5,36 @@
  * The thread is created with every signal blocked (it inherits the mask in
  * force at pthread_create), so the program's signals always land on its own
  * threads, and it runs its whole life with pp_in_hook set, so nothing it does
- * is ever counted as the program's.  It is detached and never joined: at
- * exit it is told to stop and the summary is written under the timeline
- * lock, after which it can write nothing more.
+ * is ever counted as the program's.  At exit it is told to stop and is not
+ * waited for; when the program must be single-threaded for a moment
+ * (unshare, setns: core.c) it is stopped, joined and started again.  If
+ * every thread of the program has ended (main called pthread_exit), it
+ * ends the process as glibc's last thread would, with exit(0).
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
 
 static _Atomic int stop;
+static _Atomic uint64_t rss_seen_max;
+
+void pp_rss_seen(uint64_t rss)
+{
+    uint64_t cur = atomic_load(&rss_seen_max);
+    while (rss > cur && !atomic_compare_exchange_weak(&rss_seen_max, &cur, rss))
+        ;
+}
+
+void pp_rss_seen_reset(uint64_t rss)
+{
+    atomic_store(&rss_seen_max, rss);
+}
 
 /* /proc/self/status costs ten times /proc/self/statm (it formats dozens of
  * fields): every sample reads RSS from statm, and only every STATUS_STRIDE
@@ -35,9 +53,17 @@ void pp_sample_take(struct pp_sample *s, int flags)
         if (!(flags & PP_SAMPLE_NONBLOCK))
             last_status = s->proc;
     } else {
+        uint64_t threads = 0;
         s->proc = last_status;
-        s->proc.rss = pp_proc_rss();
+        if (pp_proc_stat(&s->proc.rss, &threads) == 0)
+            s->proc.threads = threads;
     }
+    /* the kernel updates its high-water mark lazily: it is never below an
+     * RSS the shim itself saw */
+    if (s->proc.rss > atomic_load(&rss_seen_max))
+        atomic_store(&rss_seen_max, s->proc.rss);
+    if (s->proc.hwm < atomic_load(&rss_seen_max))
+        s->proc.hwm = atomic_load(&rss_seen_max);
     struct pp_proc status = s->proc;           /* as read, for the breakdown */
     uint64_t floor = pp_probe_hwm_floor();     /* probes reset the kernel's mark */
     if (s->proc.hwm < floor)
@@ -55,46 +81,99 @@ void pp_sample_take(struct pp_sample *s, int flags)
     }
 }
 
+/* The thread sleeps on a condition variable (CLOCK_MONOTONIC), so that it
+ * can be woken at once to stop. */
+static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake;
+static pthread_t thread;
+static int running;
+
+/* Is the program's every thread gone? The main thread, once it called
+ * pthread_exit, stays in the count as a zombie until the process ends, so
+ * with two threads left (it and the sampler) its state tells. */
+static int program_gone(uint64_t threads)
+{
+    char path[64], text[512];
+    if (threads == 0 || threads > 2)
+        return 0;
+    struct pp_buf b = {path, 0, sizeof path - 1};
+    pp_buf_str(&b, "/proc/self/task/");
+    pp_buf_u64(&b, (uint64_t)pp_state.pid);
+    pp_buf_str(&b, "/stat");
+    path[b.len] = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    text[n] = 0;
+    const char *p = strrchr(text, ')');
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 static void *sampler_main(void *arg)
 {
     (void)arg;
     pp_in_hook = 1;
     uint64_t interval = pp_opt.interval_ms * 1000000u;
     uint64_t next = pp_now_ns(), n = 0;
+    uint64_t window = pp_opt.region_window_ms * 1000000u, next_window = next + window;
+    pthread_mutex_lock(&wake_lock);
     while (!atomic_load(&stop)) {
         next += interval;
         struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        while (!atomic_load(&stop) &&
+               pthread_cond_timedwait(&wake, &wake_lock, &ts) != ETIMEDOUT)
             ;
         if (atomic_load(&stop))
             break;
+        pthread_mutex_unlock(&wake_lock);
         struct pp_sample s;
         n++;
         int parts = pp_opt.parts_stride && n % pp_opt.parts_stride == 0;
         pp_sample_take(&s, PP_SAMPLE_RESET | (parts ? PP_SAMPLE_PARTS : 0) |
                                (n % STATUS_STRIDE == 0 ? PP_SAMPLE_STATUS : 0));
         pp_timeline_sample(&s, 0);
+        pp_core_tick();
+        if (program_gone(s.proc.threads)) {
+            pp_program_gone();            /* exit(0), as glibc's last thread */
+            return NULL;
+        }
         uint64_t now = pp_now_ns();
+        if (now >= next_window) {       /* regions over time (region.c) */
+            pp_region_window();
+            next_window = now + window;
+        }
         if (now > next + interval)      /* fell behind (suspended?): no burst */
             next = now;
+        pthread_mutex_lock(&wake_lock);
     }
+    pthread_mutex_unlock(&wake_lock);
     return NULL;
 }
 
 void pp_sampler_start(void)
 {
-    pthread_t t;
     pthread_attr_t attr;
+    pthread_condattr_t ca;
     sigset_t all, old;
     int saved = errno;
 
+    /* after fork, the parent's lock and thread are not this process's */
+    pthread_mutex_init(&wake_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wake, &ca);
+    pthread_condattr_destroy(&ca);
     atomic_store(&stop, 0);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 128 * 1024);
-    if (pthread_create(&t, &attr, sampler_main, NULL) != 0)
+    running = pthread_create(&thread, &attr, sampler_main, NULL) == 0;
+    if (!running)
         pp_warn("cannot start the sampler thread; only the summary will be "
                 "recorded", "", "", "");
     pthread_attr_destroy(&attr);
@@ -102,7 +181,41 @@ void pp_sampler_start(void)
     errno = saved;
 }
 
+/* Tell the thread to stop; it is not waited for (at exit, the process
+ * ends around it). */
 void pp_sampler_stop(void)
 {
     atomic_store(&stop, 1);
+    pp_region_window();                 /* the last, partial window */
+    pthread_mutex_lock(&wake_lock);
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&wake_lock);
+}
+
+/* Stop the thread and wait until the kernel no longer counts it, for a
+ * program that must be single-threaded for a moment.  1 if it was running. */
+int pp_sampler_pause(void)
+{
+    uint64_t rss, before = 0, now = 0;
+    if (!running || pthread_equal(thread, pthread_self()))
+        return 0;
+    pp_proc_stat(&rss, &before);
+    pp_sampler_stop();
+    pthread_join(thread, NULL);
+    running = 0;
+    /* pthread_join returns when the thread's tid is cleared, a moment
+     * before the kernel takes it out of the thread group */
+    for (int i = 0; i < 2000 && before; i++) {
+        if (pp_proc_stat(&rss, &now) != 0 || now < before)
+            break;
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    return 1;
+}
+
+/* In a forked child the thread does not exist. */
+void pp_sampler_after_fork_child(void)
+{
+    running = 0;
 }

@@ -1,18 +1,26 @@
 /*
- * timeline.c - the JSON Lines file: a header, samples as they are taken,
- * and a summary at normal exit (docs/format.md).
+ * timeline.c - the JSON Lines file: a header per process image, samples as
+ * they are taken, probes and counters as they happen, and a summary at
+ * normal exit (docs/format.md).
  *
- * Every record is formatted into a buffer and handed to the kernel with a
- * single write(2) under one mutex, so the file is complete up to the last
- * record whatever kills the process, and lines from different threads never
- * interleave.  Samples whose memory figures did not change since the last
- * written one are skipped, except once a second, which keeps an idle or
- * CPU-bound process's file small without losing a peak.
+ * One file holds a whole process tree.  The first process creates it; every
+ * later image (a forked child, the program an exec started, the root after
+ * an exec) appends to the same file, which it finds through PERFPROBE_TREE
+ * in the environment and recognises by device and inode.  Every record
+ * carries the writer's pid, and each is handed to the kernel in a single
+ * write(2) on a descriptor opened with O_APPEND, so records of different
+ * processes and threads never interleave and a killed process leaves
+ * everything up to its last record: no signal handler is needed, and none
+ * is installed.
  *
- * The program may close our descriptor and reuse its number (daemons close
- * every fd): the file's device and inode are checked before each write and
- * the file is reopened for append when they no longer match, so a record
- * never lands in one of the program's files.
+ * The file is opened as carefully as a setuid program would: O_NOFOLLOW
+ * (a symbolic link planted in /tmp is refused), O_NONBLOCK (a FIFO never
+ * blocks start-up), regular files only, an existing file replaced only when
+ * it belongs to the user and has no other links.  The descriptor lives far
+ * above the program's numbers and is checked before every write (see
+ * pp_fd_adopt in os_linux.c).  A write that fails (a full disk) is reported
+ * once; a record cut short is ended by a newline before the next one, so
+ * that one damaged line never swallows the record after it.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -25,37 +33,44 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
 
-static int fd = -1;
-static dev_t fd_dev;
-static ino_t fd_ino;
+static struct pp_fd out = {-1, 0, 0};
+static dev_t file_dev;
+static ino_t file_ino;
+static int have_file;
 static char path[4200];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t samples_written, samples_taken, last_written_ns;
 static struct pp_sample last;
-static int have_last, closed;
+static int have_last, closed, torn, failing;
+/* set while this thread writes: a record from a signal handler that
+ * interrupted a write on the same thread is dropped, never waited for */
+static __thread int writing PP_TLS;
 
-const char *pp_timeline_path(void) { return path; }
+const char *pp_timeline_path(void) { return have_file ? path : ""; }
 uint64_t pp_timeline_samples(void) { return samples_written; }
 void pp_timeline_lock(void) { pthread_mutex_lock(&lock); }
 void pp_timeline_unlock(void) { pthread_mutex_unlock(&lock); }
 
-/* ---- the path ------------------------------------------------------------- */
+int pp_timeline_identity(uint64_t *dev, uint64_t *ino, const char **p)
+{
+    if (!have_file)
+        return -1;
+    *dev = (uint64_t)file_dev;
+    *ino = (uint64_t)file_ino;
+    *p = path;
+    return 0;
+}
 
-/* Expand %p (pid), %n (program name) and %% in the template.  A process
- * started from a traced one whose template has no %p gets ".PID" before a
- * final ".jsonl" (or at the end), so that it never overwrites another's.
- * `copy` > 1 adds ".COPY" the same way, for a name that is taken. */
-static void expand_path(unsigned copy)
+/* ---- opening the file ----------------------------------------------------- */
+
+/* Expand %p (pid), %n (program name) and %% in the template. */
+static void expand_path(void)
 {
     struct pp_buf b = {path, 0, sizeof path - 1};
     const char *t = pp_opt.output;
-    int add_pid = !strstr(t, "%p") && !pp_state.is_root;
-    size_t tlen = strlen(t), cut = tlen;
-    if ((add_pid || copy > 1) && tlen > 6 && strcmp(t + tlen - 6, ".jsonl") == 0)
-        cut = tlen - 6;
-    for (size_t i = 0; i < cut; i++) {
+    for (size_t i = 0; t[i]; i++) {
         if (t[i] == '%' && t[i + 1] == 'p') {
             pp_buf_u64(&b, (uint64_t)pp_state.pid);
             i++;
@@ -69,80 +84,196 @@ static void expand_path(unsigned copy)
             pp_buf_raw(&b, t + i, 1);
         }
     }
-    if (add_pid) {
-        pp_buf_raw(&b, ".", 1);
-        pp_buf_u64(&b, (uint64_t)pp_state.pid);
-    }
-    if (copy > 1) {
-        pp_buf_raw(&b, ".", 1);
-        pp_buf_u64(&b, copy);
-    }
-    pp_buf_raw(&b, t + cut, tlen - cut);
     path[b.len] = 0;
 }
 
-static int open_file(int flags)
+/* O_NONBLOCK: opening a FIFO must not wait for a reader. */
+#define OPEN_FLAGS (O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+
+/* Why open failed, in the user's terms. */
+static const char *open_error(int err)
 {
-    int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644);
     struct stat st;
-    if (f >= 0 && fstat(f, &st) == 0) {
-        fd_dev = st.st_dev;
-        fd_ino = st.st_ino;
-    }
-    return f;
+    if (err == ELOOP)
+        return "is a symbolic link (not followed)";
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return "is not a regular file";
+    return strerror(err);
 }
 
-/* The descriptor still refers to our file? If not, reopen for append. */
-static int check_fd(void)
+static const char *refuse_reason(const struct stat *st, int created)
+{
+    if (!S_ISREG(st->st_mode))
+        return "is not a regular file";
+    if (st->st_uid != geteuid())
+        return "belongs to another user";
+    if (!created && st->st_nlink > 1)
+        return "has other hard links";
+    return NULL;
+}
+
+/* The root's first image: a new file, or the user's own old one emptied. */
+static int create_file(const char **why)
 {
     struct stat st;
+    int created = 1;
+    int fd = open(path, OPEN_FLAGS | O_CREAT | O_EXCL, 0644);
+    if (fd < 0 && errno == EEXIST) {
+        created = 0;
+        fd = open(path, OPEN_FLAGS);
+    }
+    if (fd < 0) {
+        *why = open_error(errno);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || (*why = refuse_reason(&st, created)) != NULL ||
+        (!created && ftruncate(fd, 0) != 0)) {
+        if (!*why)
+            *why = strerror(errno);
+        close(fd);
+        return -1;
+    }
+    file_dev = st.st_dev;
+    file_ino = st.st_ino;
+    return fd;
+}
+
+/* A later image: the tree's file, and only if it is still that file. */
+static int reopen_file(const char **why)
+{
+    struct stat st;
+    int fd = open(path, OPEN_FLAGS);
+    if (fd < 0) {
+        *why = open_error(errno);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != file_dev ||
+        st.st_ino != file_ino) {
+        *why = "was replaced by another file";
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A descriptor to write to now: the kept one if it is still ours, else the
+ * file opened again (and kept if the limit allows).  *transient is set when
+ * the caller must close it after the write. */
+static int writable_fd(int *transient)
+{
+    const char *why;
+    *transient = 0;
+    if (out.fd >= 0 && pp_fd_ok(&out))
+        return out.fd;
+    int fd = reopen_file(&why);
     if (fd < 0)
         return -1;
-    if (fstat(fd, &st) == 0 && st.st_dev == fd_dev && st.st_ino == fd_ino)
-        return 0;
-    fd = open_file(O_APPEND);
-    return fd < 0 ? -1 : 0;
-}
-
-/* Probe and counter lines wait here (under the lock) and go out with the
- * next sample, summary or signal record, in the same write: a probe costs
- * no system call of its own, and a killed process still has every probe
- * taken before its last sample. */
-#define PENDING_CAP (256 * 1024)
-static char *pending;
-static size_t pending_len;
-
-static void flush_pending(void)
-{
-    if (pending_len && check_fd() == 0)
-        pp_write_all(fd, pending, pending_len);
-    pending_len = 0;
-}
-
-/* Add a finished line to the pending ones; 0 if the line was cut short. */
-static int queue(struct pp_buf *b)
-{
-    pp_buf_raw(b, "\n", 1);
-    if (b->len == b->cap)              /* cut short: keep the file valid */
-        return 0;
-    if (!pending && !(pending = pp_os_map(PENDING_CAP)))
-        pending_len = 0;
-    if (pending && pending_len + b->len > PENDING_CAP)
-        flush_pending();
-    if (pending && b->len <= PENDING_CAP) {
-        memcpy(pending + pending_len, b->p, b->len);
-        pending_len += b->len;
-    } else if (check_fd() == 0) {
-        pp_write_all(fd, b->p, b->len);
+    if (pp_fd_can_keep() && pp_fd_adopt(&out, fd) == 0)
+        return out.fd;
+    if (out.fd < 0 && !pp_fd_can_keep()) {
+        *transient = 1;
+        return fd;
     }
+    return -1;
+}
+
+static void report_failure(int err)
+{
+    if (failing)
+        return;
+    failing = 1;
+    pp_warn("cannot write the timeline '", path, "': ", strerror(err));
+}
+
+/* One record, whole, in as few writes as the kernel allows. */
+static void put(const char *p, size_t n)
+{
+    int transient, saved = errno;
+    int fd = writable_fd(&transient);
+    if (fd < 0) {
+        errno = saved;
+        return;
+    }
+    if (torn) {                       /* end the damaged line first */
+        if (write(fd, "\n", 1) == 1)
+            torn = 0;
+    }
+    size_t done = 0;
+    while (!torn && done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            report_failure(w < 0 ? errno : ENOSPC);
+            torn = done > 0;
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (done == n)
+        failing = 0;
+    if (transient)
+        close(fd);
+    errno = saved;
+}
+
+/* Add "pid" after the record's type and a newline, then write it. */
+static void emit(struct pp_buf *b)
+{
+    char tail[8192];
+    const char *type_end = NULL;
+    if (b->len > 9 && memcmp(b->p, "{\"type\":\"", 9) == 0)
+        type_end = memchr(b->p + 9, '"', b->len - 9);
+    if (!type_end || b->len + 32 > b->cap) {
+        pp_buf_raw(b, "\n", 1);
+        if (b->len < b->cap)
+            put(b->p, b->len);
+        return;
+    }
+    size_t at = (size_t)(type_end + 1 - b->p), rest = b->len - at;
+    char *heap_tail = NULL;
+    char *t = tail;
+    if (rest > sizeof tail) {
+        heap_tail = pp_os_map(rest);
+        if (!heap_tail)
+            return;
+        t = heap_tail;
+    }
+    memcpy(t, b->p + at, rest);
+    b->len = at;
+    pp_buf_str(b, ",\"pid\":");
+    pp_buf_u64(b, (uint64_t)pp_state.pid);
+    pp_buf_raw(b, t, rest);
+    pp_buf_raw(b, "\n", 1);
+    if (heap_tail)
+        pp_os_unmap(heap_tail, rest);
+    if (b->len < b->cap)              /* a record cut short is never written */
+        put(b->p, b->len);
+}
+
+/* Take the lock unless this thread already writes (a signal handler). */
+static int enter(void)
+{
+    if (writing)
+        return 0;
+    writing = 1;
+    pthread_mutex_lock(&lock);
     return 1;
 }
 
-/* A line that goes out now, with whatever is pending before it. */
-static void emit(struct pp_buf *b)
+static void leave(void)
 {
-    queue(b);
-    flush_pending();
+    pthread_mutex_unlock(&lock);
+    writing = 0;
+}
+
+void pp_timeline_record(struct pp_buf *b)
+{
+    if (!have_file || !enter())
+        return;
+    if (!closed)
+        emit(b);
+    leave();
 }
 
 /* ---- records -------------------------------------------------------------- */
@@ -155,61 +286,94 @@ static void key_s(struct pp_buf *b, const char *k, uint64_t ns, unsigned dec)
     pp_buf_fixed(b, (int64_t)ns, 9, dec);
 }
 
+static void key_str(struct pp_buf *b, const char *k, const char *v, size_t max)
+{
+    pp_buf_key(b, k);
+    pp_buf_json_str(b, v, max);
+}
+
+/* ["arg0","arg1",...] from a NUL-separated list of n bytes */
+static void argv_json(struct pp_buf *b, const char *args, size_t n)
+{
+    pp_buf_raw(b, "[", 1);
+    for (size_t i = 0; i < n; i += strnlen(args + i, n - i) + 1) {
+        if (i)
+            pp_buf_raw(b, ",", 1);
+        pp_buf_json_str(b, args + i, n - i);
+    }
+    pp_buf_raw(b, "]", 1);
+}
+
 static void header(void)
 {
-    static char cmd[4096];
-    char line[8192];
+    static char cmd[4096], line[12288];
     struct pp_buf b = {line, 0, sizeof line - 1};
     int cf = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     ssize_t n = cf >= 0 ? read(cf, cmd, sizeof cmd - 1) : -1;
     if (cf >= 0)
         close(cf);
+    if (n > 0)
+        cmd[n] = 0;
     pp_buf_str(&b, "{\"type\":\"header\",\"format\":\"perfprobe-timeline\"");
     key_u64(&b, "version", FORMAT_VERSION);
     key_u64(&b, "pid", (uint64_t)pp_state.pid);
     key_u64(&b, "ppid", (uint64_t)pp_state.ppid);
     key_u64(&b, "root_pid", (uint64_t)pp_state.root_pid);
-    pp_buf_key(&b, "program");
-    pp_buf_json_str(&b, pp_state.program, sizeof pp_state.program);
+    key_u64(&b, "image", (uint64_t)pp_state.image);
+    key_str(&b, "program", pp_state.program, sizeof pp_state.program);
+    key_str(&b, "exe", pp_state.exe, sizeof pp_state.exe);
     pp_buf_key(&b, "argv");
-    pp_buf_raw(&b, "[", 1);
-    for (ssize_t i = 0; n > 0 && i < n; i += (ssize_t)strlen(cmd + i) + 1) {
-        cmd[n] = 0;
-        if (i)
-            pp_buf_raw(&b, ",", 1);
-        pp_buf_json_str(&b, cmd + i, (size_t)(n - i));
-    }
-    pp_buf_raw(&b, "]", 1);
+    argv_json(&b, cmd, n > 0 ? (size_t)n : 0);
     pp_buf_key(&b, "start_unix_s");
     pp_buf_fixed(&b, (int64_t)pp_state.start_unix_ns, 9, 6);
     key_u64(&b, "interval_ms", pp_opt.interval_ms);
     key_u64(&b, "batch_bytes", pp_opt.batch_bytes);
     key_u64(&b, "page_size", (uint64_t)sysconf(_SC_PAGESIZE));
-    pp_buf_key(&b, "allocator");
-    pp_buf_json_str(&b, pp_allocator_name(), 32);
-    pp_buf_key(&b, "usable_size");
-    pp_buf_json_str(&b, pp_usable_method(), 32);
+    key_str(&b, "allocator", pp_allocator_name(), 64);
+    key_str(&b, "allocator_library", pp_allocator_library(), 256);
+    pp_buf_key(&b, "heap_counted");
+    pp_buf_str(&b, pp_heap_counted() ? "true" : "false");
+    key_str(&b, "usable_size", pp_usable_method(), 32);
+    key_str(&b, "follow", pp_follow_name(), 16);
     pp_buf_raw(&b, "}", 1);
-    emit(&b);
+    pp_buf_raw(&b, "\n", 1);
+    if (b.len < b.cap)
+        put(b.p, b.len);
 }
 
-/* The first traced process replaces an old file of the same name, as a
- * re-run should; any later image (a descendant, or the root after exec,
- * which keeps its pid) never does, and takes the next free ".N" instead. */
-void pp_timeline_open(void)
+/* The root's first image creates the file (and replaces the user's own old
+ * one, as a re-run should); every later image of the tree appends to it.
+ * Called at start-up, before any other thread of the shim exists. */
+void pp_timeline_open(uint64_t tree_dev, uint64_t tree_ino, const char *tree_path)
 {
-    unsigned copy = 1;
-    do {
-        expand_path(copy);
-        fd = open_file(pp_state.first_image ? O_TRUNC : O_EXCL);
-    } while (fd < 0 && errno == EEXIST && ++copy < 1000);
+    const char *why = NULL;
+    int fd;
+    if (tree_path) {
+        size_t n = strlen(tree_path);
+        if (n >= sizeof path)
+            return;
+        memcpy(path, tree_path, n + 1);
+        file_dev = (dev_t)tree_dev;
+        file_ino = (ino_t)tree_ino;
+        fd = reopen_file(&why);
+    } else {
+        if (!pp_opt.output[0])
+            return;                       /* PERFPROBE_OUTPUT= : no file */
+        expand_path();
+        fd = create_file(&why);
+    }
     if (fd < 0) {
-        if (pp_state.first_image)
-            pp_warn("cannot write the timeline to '", path, "': ", strerror(errno));
-        path[0] = 0;
+        pp_warn("cannot write the timeline to '", path, "': ", why);
         return;
     }
+    if (pp_fd_adopt(&out, fd) != 0 && pp_fd_can_keep()) {
+        pp_warn("cannot keep the timeline '", path, "' open", "");
+        return;
+    }
+    have_file = 1;
+    pthread_mutex_lock(&lock);
     header();
+    pthread_mutex_unlock(&lock);
 }
 
 /* The compact sample line; keys are short because it is the bulk of the
@@ -283,11 +447,11 @@ static int changed(const struct pp_sample *s)
 
 void pp_timeline_sample(const struct pp_sample *s, int force)
 {
-    char line[512];
-    pthread_mutex_lock(&lock);
+    char line[640];
+    if (!have_file || !enter())
+        return;
     samples_taken++;
-    if (!closed && fd >= 0 &&
-        (force || changed(s) || s->t_ns - last_written_ns >= 1000000000u)) {
+    if (!closed && (force || changed(s) || s->t_ns - last_written_ns >= 1000000000u)) {
         struct pp_buf b = {line, 0, sizeof line};
         sample_line(&b, s);
         emit(&b);
@@ -295,33 +459,38 @@ void pp_timeline_sample(const struct pp_sample *s, int force)
         last_written_ns = s->t_ns;
         last = *s;
         have_last = 1;
-    } else if (pending_len) {
-        flush_pending();
     }
-    pthread_mutex_unlock(&lock);
+    leave();
 }
 
-void pp_timeline_signal(int signo)
+/* The image is about to be replaced by exec: say by what.  If the exec
+ * fails, a second record says so and the image goes on. */
+void pp_timeline_exec(const char *file, char *const argv[], int failed_errno)
 {
-    static char line[1024];
-    struct pp_sample s;
-    if (pthread_mutex_trylock(&lock) != 0)
-        return;                        /* never wait in a signal handler */
-    if (!closed && fd >= 0) {
-        pp_sample_take(&s, PP_SAMPLE_NONBLOCK);
+    static char line[12288];
+    if (!have_file || !enter())
+        return;
+    if (!closed) {
         struct pp_buf b = {line, 0, sizeof line};
-        sample_line(&b, &s);
-        emit(&b);
-        samples_written++;
-        b.len = 0;
-        pp_buf_str(&b, "{\"type\":\"signal\"");
-        key_s(&b, "t_s", s.t_ns, 6);
-        key_u64(&b, "signal", (uint64_t)signo);
+        pp_buf_str(&b, failed_errno ? "{\"type\":\"exec_failed\"" : "{\"type\":\"exec\"");
+        key_s(&b, "t_s", pp_now_ns() - pp_state.start_ns, 6);
+        key_str(&b, "path", file, 4096);
+        if (failed_errno)
+            key_str(&b, "error", strerror(failed_errno), 128);
+        else if (argv) {
+            pp_buf_key(&b, "argv");
+            pp_buf_raw(&b, "[", 1);
+            for (int i = 0; argv[i] && i < 64 && b.len + 600 < b.cap; i++) {
+                if (i)
+                    pp_buf_raw(&b, ",", 1);
+                pp_buf_json_str(&b, argv[i], 512);
+            }
+            pp_buf_raw(&b, "]", 1);
+        }
         pp_buf_raw(&b, "}", 1);
         emit(&b);
     }
-    closed = 1;
-    pthread_mutex_unlock(&lock);
+    leave();
 }
 
 #define LABEL_MAX 4096              /* input bytes of a label or name kept */
@@ -329,8 +498,9 @@ static char big[8 * LABEL_MAX];     /* probe and counter lines, under the lock *
 
 void pp_timeline_probe(const struct pp_probe_record *r)
 {
-    pthread_mutex_lock(&lock);
-    if (!closed && fd >= 0) {
+    if (!have_file || !enter())
+        return;
+    if (!closed) {
         struct pp_buf b = {big, 0, sizeof big};
         pp_buf_str(&b, "{\"type\":\"probe\"");
         pp_buf_key(&b, "label");
@@ -356,15 +526,16 @@ void pp_timeline_probe(const struct pp_probe_record *r)
         if (r->parts)
             parts_json(&b, "rss_parts", r->parts, NULL, 1);
         pp_buf_raw(&b, "}", 1);
-        queue(&b);
+        emit(&b);
     }
-    pthread_mutex_unlock(&lock);
+    leave();
 }
 
 void pp_timeline_counter(const char *name, double value, uint64_t t_ns)
 {
-    pthread_mutex_lock(&lock);
-    if (!closed && fd >= 0) {
+    if (!have_file || !enter())
+        return;
+    if (!closed) {
         struct pp_buf b = {big, 0, sizeof big};
         pp_buf_str(&b, "{\"type\":\"counter\"");
         key_s(&b, "t_s", t_ns, 6);
@@ -374,9 +545,9 @@ void pp_timeline_counter(const char *name, double value, uint64_t t_ns)
         pp_buf_double(&b, value);
         key_u64(&b, "thread", (uint64_t)pp_tid());
         pp_buf_raw(&b, "}", 1);
-        queue(&b);
+        emit(&b);
     }
-    pthread_mutex_unlock(&lock);
+    leave();
 }
 
 static void key_ns(struct pp_buf *b, const char *k, double ns)
@@ -420,20 +591,23 @@ static void regions_json(struct pp_buf *b)
 void pp_timeline_summary(const struct pp_sample *end)
 {
     char small[4096];
+    if (!have_file || writing)
+        return;
     size_t cap = 4096 + pp_region_count() * (1024 + 5 * LABEL_MAX);
     char *line = cap > sizeof small ? pp_os_map(cap) : NULL;
     if (!line) {
         line = small;
         cap = sizeof small;
     }
+    /* exit() from a signal handler that interrupted a writer on another
+     * thread must not hang the exit: wait a second at most */
     struct timespec until;
-    /* a thread killed mid-write, or exit() from a signal handler that
-     * interrupted a writer, must not hang the exit: wait a second at most */
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 1;
     if (pthread_mutex_timedlock(&lock, &until) != 0)
         return;
-    if (!closed && fd >= 0) {
+    writing = 1;
+    if (!closed) {
         struct pp_buf b = {line, 0, cap};
         pp_buf_str(&b, "{\"type\":\"summary\"");
         key_s(&b, "t_s", end->t_ns, 6);
@@ -456,6 +630,18 @@ void pp_timeline_summary(const struct pp_sample *end)
         key_u64(&b, "samples_taken", samples_taken);
         size_t dropped, probes = pp_probe_count(&dropped);
         key_u64(&b, "probes", probes + dropped);
+        pp_buf_key(&b, "heap_counted");
+        pp_buf_str(&b, pp_heap_counted() ? "true" : "false");
+        pp_buf_key(&b, "inexact");
+        pp_buf_raw(&b, "[", 1);
+        const char *why[8];
+        int n = pp_inexact_reasons(why, 8);
+        for (int i = 0; i < n; i++) {
+            if (i)
+                pp_buf_raw(&b, ",", 1);
+            pp_buf_json_str(&b, why[i], 256);
+        }
+        pp_buf_raw(&b, "]", 1);
         if (end->has_parts)
             parts_json(&b, "rss_parts_at_exit", &end->parts, NULL, 0);
         struct pp_parts peak;
@@ -466,19 +652,30 @@ void pp_timeline_summary(const struct pp_sample *end)
         pp_buf_raw(&b, "}", 1);
         emit(&b);
     }
-    closed = 1;        /* the lock is kept: nothing is written after this */
+    closed = 1;        /* nothing of this image is written after its summary */
+    writing = 0;
+    pthread_mutex_unlock(&lock);
 }
 
-/* In a forked child: the parent's descriptor is the parent's file. */
+/* In a forked child: the same file (the descriptor is inherited, and
+ * O_APPEND keeps the two processes' records whole), a header of its own,
+ * and counts that start afresh. */
 void pp_timeline_after_fork_child(void)
 {
-    if (fd >= 0)
-        close(fd);
-    fd = -1;
-    pending_len = 0;                   /* the parent writes those */
     samples_written = samples_taken = last_written_ns = 0;
     have_last = closed = 0;
+    writing = 0;
     pthread_mutex_unlock(&lock);
-    if (pp_opt.output[0])
-        pp_timeline_open();
+    if (have_file) {
+        pthread_mutex_lock(&lock);
+        header();
+        pthread_mutex_unlock(&lock);
+    }
+}
+
+/* A forked child that is not followed writes nothing. */
+void pp_timeline_forget(void)
+{
+    pp_fd_drop(&out);
+    have_file = 0;
 }

@@ -1,4 +1,7 @@
-# The library exports the interposed names and nothing else.
+# The library exports the interposed names and nothing else: the allocator,
+# mmap, exit, the exec family (to mark where an image ends), unshare and
+# setns (to step the sampler thread aside), dlopen (to notice RTLD_DEEPBIND,
+# by a jump that keeps the caller), and the public perf_* API.
 . "$PP_ROOT/tests/lib.sh"
 
 expected="_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t
@@ -8,6 +11,7 @@ _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_
 _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dallocx exit free
 free_aligned_sized free_sized malloc mallocx memalign mmap mmap64 mremap munmap posix_memalign
 pvalloc rallocx realloc reallocarray sdallocx valloc xallocx
+execve execv execvp execvpe execl execlp execle fexecve unshare setns dlopen
 perf_counter perf_probe perf_probe_ex perf_region_begin perf_region_end"
 want=$(echo $expected | tr ' ' '\n' | sort)
 got=$(nm -D --defined-only "$S" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort)
@@ -15,3 +19,7 @@ eq "exported symbols are exactly the hooks" "$(echo $got)" "$(echo $want)"
 # mallctl is deliberately absent (folly-style jemalloc detection)
 check "mallctl is not exported" bash -c "! nm -D --defined-only '$S' | grep -qw mallctl"
 check "no C++ runtime is linked" bash -c "! ldd '$S' | grep -q libstdc++"
+# dlopen jumps to the real one: glibc takes the caller's RUNPATH and $ORIGIN
+# from the return address, which a call from the shim would change
+check "dlopen is a jump, not a call (the caller stays the program)" bash -c \
+    "objdump -d --no-show-raw-insn '$S' | awk '/<dlopen>:/{f=1; next} f && /^\$/{exit} f' | grep -q 'jmp  *\\*%rax'"

@@ -19,7 +19,7 @@ within "peak_rss_bytes vs the program's own VmHWM" \
     "$(summary a.jsonl peak_rss_bytes)" "$(fact a.facts vmhwm)" 1
 check "timeline is valid JSON Lines" valid_jsonl a.jsonl
 eq "first line is the header" "$(head -1 a.jsonl | jq -r '.type + " " + .format + " " + (.version|tostring)')" \
-    "header perfprobe-timeline 1"
+    "header perfprobe-timeline 2"
 eq "every line after the header has t_s" "$(tail -n +2 a.jsonl | jq -s 'all(.[]; has("t_s"))')" true
 eq "glibc block sizes are read from the chunk header" "$(head -1 a.jsonl | jq -r .usable_size)" chunk-header
 eq "last line is the summary" "$(tail -1 a.jsonl | jq -r .type)" summary

@@ -1,25 +1,48 @@
-# A forked child and an exec'd program each write their own file.
+# A process tree writes one file: the root, a forked child and the image an
+# exec starts each get a header of their own, and every record says whose
+# it is.
 . "$PP_ROOT/tests/lib.sh"
 
 traced "$PWD/f.jsonl" "$T/forker" "$PWD"
 eq "exit status" $? 0
-eq "three timeline files" "$(ls *.jsonl | wc -l)" 3
+eq "one timeline file for the whole tree" "$(ls | grep -c jsonl)" 1
+check "the file is valid JSON Lines" valid_jsonl f.jsonl
+eq "three images: root, child, exec'd root" "$(grep -c '"type":"header"' f.jsonl)" 3
 root=$(head -1 f.jsonl | jq -r .pid)
-child=$(ls f.*.jsonl | grep -v "^f\.2\.jsonl$")
-eq "the forked child's file is named by its pid" "$child" "f.$(head -1 "$child" | jq -r .pid).jsonl"
-eq "the child's parent is the root" "$(head -1 "$child" | jq -r .ppid)" "$root"
-eq "the child knows the root" "$(head -1 "$child" | jq -r .root_pid)" "$root"
-eq "the child's file ends with its summary" "$(tail -1 "$child" | jq -r .type)" summary
-le "the child holds the parent's 1 MiB and its own 2 MiB" $((3 << 20)) "$(summary "$child" peak_heap_bytes)"
-eq "the child's counts start at the fork" "$(summary "$child" allocs)" 1
-eq "the exec'd image keeps the pid" "$(head -1 f.2.jsonl | jq -r .pid)" "$root"
-eq "the exec'd image has its own argv" "$(head -1 f.2.jsonl | jq -r '.argv[2]')" exec
-le "the exec'd image holds 3 MiB" $((3 << 20)) "$(summary f.2.jsonl peak_heap_bytes)"
-eq "the image before exec has no summary (exec runs no exit handlers)" \
-    "$(grep -c summary f.jsonl)" 0
-check "every file is valid JSON Lines" bash -c 'for f in *.jsonl; do jq -e . "$f" >/dev/null || exit 1; done'
+child=$(jq -r "select(.type == \"header\" and .pid != $root) | .pid" f.jsonl)
+eq "every record names its process" \
+    "$(jq -s 'map(select(.type != "header")) | all(.pid != null)' f.jsonl)" true
+eq "the child's parent is the root" "$(jq -r "select(.type == \"header\" and .pid == $child) | .ppid" f.jsonl)" "$root"
+eq "the child knows the root" "$(jq -r "select(.type == \"header\" and .pid == $child) | .root_pid" f.jsonl)" "$root"
+eq "the child ends with its summary" \
+    "$(jq -r "select(.pid == $child) | .type" f.jsonl | tail -1)" summary
+le "the child holds the parent's 1 MiB and its own 2 MiB" $((3 << 20)) \
+    "$(jq -r "select(.type == \"summary\" and .pid == $child) | .peak_heap_bytes" f.jsonl)"
+eq "the child's counts start at the fork" \
+    "$(jq -r "select(.type == \"summary\" and .pid == $child) | .allocs" f.jsonl)" 1
+eq "the exec'd image keeps the pid and is image 1" \
+    "$(jq -r "select(.type == \"header\" and .image == 1) | .pid" f.jsonl)" "$root"
+eq "the exec'd image has its own argv" \
+    "$(jq -r 'select(.type == "header" and .image == 1) | .argv[2]' f.jsonl)" exec
+eq "the image before the exec ends with an exec record naming the program" \
+    "$(jq -r "select(.pid == $root and (.type == \"exec\" or .type == \"summary\")) | .type + \" \" + (.path // \"\")" f.jsonl | head -1)" \
+    "exec /proc/self/exe"
+eq "one summary for the root's pid: the exec'd image's (exec runs no exit handlers)" \
+    "$(jq -r "select(.type == \"summary\" and .pid == $root) | .peak_heap_bytes >= $((3 << 20))" f.jsonl)" true
+
+# the reader: three images in start order, none called incomplete for exec
+"$PP_BUILD/perfprobe" report --json f.jsonl > r.json
+eq "report: the images in start order" "$(jq -r '[.processes[] | .pid] | map(tostring) | join(" ")' r.json)" \
+    "$root $child $root"
+eq "report: how each image ended" "$(jq -r '[.processes[] | .summary.ended] | join(" ")' r.json)" \
+    "exec exit exit"
 
 mkdir nofollow && cd nofollow
-PERFPROBE_FOLLOW=0 traced "$PWD/f.jsonl" "$T/forker" "$PWD"
-eq "PERFPROBE_FOLLOW=0: the exec'd program is not traced" "$(ls *.jsonl | sort | tr '\n' ' ')" \
-    "$(ls f.[0-9]*.jsonl) f.jsonl "
+PERFPROBE_FOLLOW=none traced "$PWD/f.jsonl" "$T/forker" "$PWD" 2> err.txt
+eq "PERFPROBE_FOLLOW=none: only the first process is traced" "$(grep -c '"type":"header"' f.jsonl)" 1
+check "PERFPROBE_FOLLOW=none: says the exec'd program is not traced" \
+    grep -q "PERFPROBE_FOLLOW=none: '/proc/self/exe' started by exec is not traced" err.txt
+cd .. && mkdir execonly && cd execonly
+PERFPROBE_FOLLOW=exec traced "$PWD/f.jsonl" "$T/forker" "$PWD"
+eq "PERFPROBE_FOLLOW=exec: the exec chain is traced, the forked child is not" \
+    "$(jq -r 'select(.type == "header") | .image' f.jsonl | tr '\n' ' ')" "0 1 "

@@ -35,15 +35,29 @@ struct run {
     json_t *region_windows; /* array of "regions" records (per-window region
                                statistics), in file order */
     json_t *site_records; /* module, stack and sites records (sites.c) */
+    json_t *exec;        /* the exec record that ended the image, or NULL */
+    const char *ended;   /* "exit", "exec", "signal" or "unknown" */
     long    pid, ppid, root_pid;
+    int     image;       /* the pid's images before this one (execs) */
+    int     processes;   /* run_read: how many images the file holds */
+    const char *main_why; /* run_read: why this image is the main one */
 };
 
 /* a number field of a record, or dflt when missing or not a number */
 double json_num(json_t *o, const char *key, double dflt);
 int ends_with(const char *s, const char *suffix);
 
-/* Read one timeline file.  On error prints one line and returns -1. */
+/* Read one timeline file: its main process image (run_main).  On error
+ * prints one line and returns -1. */
 int run_read(const char *path, struct run *out);
+/* Every process image of one file, in start order; the count, or -1. */
+int file_read(const char *path, struct run **out);
+/* Which image is the main process: CHOICE (a pid or a program name, from
+ * --process) or, with NULL, the first process's last image unless it is a
+ * wrapper whose child did the work.  *WHY says how it was chosen. */
+int run_main(const struct run *runs, int n, const char *choice, const char **why);
+/* --process, for run_read (NULL: automatic) */
+extern const char *run_process_choice;
 void run_free(struct run *r);
 /* Expand the arguments (files, or directories of *.jsonl) into runs, sorted
  * by pid.  Returns the count, or -1 after printing the error. */

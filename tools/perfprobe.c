@@ -196,6 +196,10 @@ static void stat_row(const char *name, const char *key, double *v, int n)
         json_array_append_new(repeat_json, o);
         return;
     }
+    if (strlen(name) > 35) {           /* a long label on a line of its own */
+        printf("%s\n", name);
+        name = "";
+    }
     pad(stdout, name, 36, 0);
     for (int i = 0; i < 5; i++) {
         fmt_value(c[i], sizeof c[i], key, x[i]);
@@ -249,11 +253,12 @@ static void repeat_table(struct run *runs, int n)
                     }
                 }
             }
-            snprintf(name, sizeof name, "probe %.20s %s", label ? label : "(null)", pkeys[k]);
+            snprintf(name, sizeof name, "probe %.500s %s", label ? label : "(null)", pkeys[k]);
             stat_row(name, pkeys[k], v, m);
         }
     }
-    static const char *const rkeys[] = {"mean_ns", "p50_ns", "p99_ns", "per_s", NULL};
+    static const char *const rkeys[] = {"mean_ns", "min_ns", "p50_ns", "p95_ns", "p99_ns",
+                                        "per_s", NULL};
     json_array_foreach(runs[0].regions, j, p) {
         const char *path = json_string_value(json_object_get(p, "path"));
         for (int k = 0; rkeys[k]; k++) {
@@ -263,7 +268,7 @@ static void repeat_table(struct run *runs, int n)
             for (int i = 0; i < n; i++)
                 if (run_value(&runs[i], key, &v[m]) == 0)
                     m++;
-            snprintf(name, sizeof name, "region %.20s %s", path ? path : "", rkeys[k]);
+            snprintf(name, sizeof name, "region %.500s %s", path ? path : "", rkeys[k]);
             stat_row(name, rkeys[k], v, m);
         }
     }
@@ -395,16 +400,18 @@ static void record_signal(const char *path, long pid, int sig, int core)
 
 static pid_t child_pid;
 
-static void forward_signal(int sig)
+/* A signal sent to perfprobe by a process (kill, timeout) is passed on;
+ * one from the terminal (Ctrl-C, Ctrl-\\, a hang-up) reached the child
+ * already, as a member of the same process group. */
+static void forward_signal(int sig, siginfo_t *info, void *ctx)
 {
-    if (child_pid > 0)
+    (void)ctx;
+    if (child_pid > 0 && info->si_code != SI_KERNEL)
         kill(child_pid, sig);
 }
 
 /* Run CMD in a child and wait: perfprobe's own exit mirrors the child's
- * (the same status, or death by the same signal).  Ctrl-C and Ctrl-\ reach
- * the child from the terminal; signals sent to perfprobe alone (kill,
- * timeout) are passed on to it. */
+ * (the same status, or death by the same signal). */
 /* run --live: the view when stdout is a terminal (nothing otherwise) */
 static int live_view;
 
@@ -434,12 +441,10 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     expand_template(path, sizeof path, tmpl, (long)c, cmd);
     if (live_view)
         st_live = watch_child(c, path);     /* watch.c: it waits for the child */
-    struct sigaction ign = {0}, fwd = {0};
-    ign.sa_handler = SIG_IGN;
-    fwd.sa_handler = forward_signal;
-    sigaction(SIGINT, &ign, NULL);
-    sigaction(SIGQUIT, &ign, NULL);
-    static const int passed[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
+    struct sigaction fwd = {0};
+    fwd.sa_sigaction = forward_signal;
+    fwd.sa_flags = SA_SIGINFO | SA_RESTART;
+    static const int passed[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
     for (size_t k = 0; k < sizeof passed / sizeof *passed; k++)
         sigaction(passed[k], &fwd, NULL);
     int st = st_live;
@@ -589,11 +594,11 @@ static const struct cmd {
     {"diff", cmd_diff, "compare two timelines"},
     {"check", cmd_check, "the CI gate: fail on limits and regressions"},
     {"plot", cmd_plot, "draw timelines: HTML (interactive) or SVG"},
-    {"flame", cmd_flame, "allocation sites as folded stacks (flame graphs)"},
-    {"pprof", cmd_pprof, "allocation sites as a pprof heap profile (.pb.gz)"},
     {"trace", cmd_trace, "write Chrome trace-event JSON for Perfetto"},
     {"scale", cmd_scale, "run a command over input sizes: throughput, latency, memory"},
     {"watch", cmd_watch, "a live view of a timeline as it is written"},
+    {"flame", cmd_flame, "allocation sites as folded stacks (flame graphs)"},
+    {"pprof", cmd_pprof, "allocation sites as a pprof heap profile (.pb.gz)"},
     {"help", cmd_help, "list the commands"},
     {"version", cmd_version, "print the version"},
 };

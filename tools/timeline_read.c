@@ -1,13 +1,20 @@
 /*
  * timeline_read.c - a timeline file (docs/format.md) into a struct run.
  *
- * Every line is parsed by jansson.  A file whose process was killed has no
- * summary: one is rebuilt from the samples (peak RSS from the kernel's
- * high-water marks, peak heap from the per-sample peaks, wall and CPU time
- * so far) and marked "complete": false.  A last line cut short by the kill
- * is dropped; any other damage is an input error: one line on stderr and
- * exit 2, whatever the bytes (empty file, random data, a 1 MB line, invalid
- * UTF-8, a format version this build does not know).
+ * Every line is parsed by jansson.  One file holds a process tree: each
+ * header starts a process image, and every later record belongs to the
+ * latest image of the pid it carries.  An image with no summary (killed,
+ * or replaced by exec) gets one rebuilt from its samples (peak RSS from the
+ * kernel's high-water marks, peak heap from the per-sample peaks, wall and
+ * CPU time so far), marked "complete": false, with "ended" saying why.
+ * A line that is not JSON (a record cut short by a full disk or a kill) is
+ * skipped and counted; a file that does not start with a header, an empty
+ * one, a 16 MiB line or a format version this build does not know is an
+ * input error: one line on stderr and exit 2.
+ *
+ * run_read gives the file's main process (run_main: the first process's
+ * last image, or the payload a wrapper spawned); runs_read gives every
+ * image, in start order.
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -18,7 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
 #define MAX_LINE (16u << 20)
 
 double json_num(json_t *o, const char *key, double dflt)
@@ -89,28 +96,133 @@ static int bad(const char *path, long line, const char *what)
     return -1;
 }
 
-int run_read(const char *path, struct run *r)
+/* A process image being read: the run and what rebuilds its summary. */
+struct image {
+    struct run run;
+    struct rebuild rb;
+    int exec_pending;      /* an exec record not (yet) followed by a failure */
+};
+
+static void image_start(struct image *im, const char *path, json_t *header)
 {
-    memset(r, 0, sizeof *r);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return bad(path, 0, strerror(errno));
+    struct run *r = &im->run;
+    memset(im, 0, sizeof *im);
     r->path = strdup(path);
+    r->header = header;
     r->probes = json_array();
     r->counters = json_array();
     r->samples = json_array();
     r->region_windows = json_array();
     r->site_records = json_array();
-    struct rebuild rb = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    long lineno = 0;
-    ssize_t len;
-    int rc = -1;
+    r->pid = (long)json_num(header, "pid", 0);
+    r->ppid = (long)json_num(header, "ppid", 0);
+    r->root_pid = (long)json_num(header, "root_pid", 0);
+    r->image = (int)json_num(header, "image", 0);
+}
 
-    while ((len = getdelim(&line, &cap, '\n', f)) > 0) {
+/* The image's summary: its own, or one rebuilt from its samples, with
+ * "complete" and, when there is no summary, how the image ended: "exec"
+ * (it became another program: not a failure), "signal" (killed, as
+ * recorded by perfprobe run) or "unknown" (killed, or still running). */
+static void image_finish(struct image *im)
+{
+    struct run *r = &im->run;
+    if (r->summary) {
+        r->regions = json_incref(json_object_get(r->summary, "regions"));
+        json_object_del(r->summary, "regions");
+        json_object_del(r->summary, "type");
+        json_object_set_new(r->summary, "complete", json_true());
+        r->ended = "exit";
+    } else {
+        r->summary = rebuild_summary(&im->rb);
+        json_object_set_new(r->summary, "complete", json_false());
+        if (im->exec_pending)
+            r->ended = "exec";
+        else if (r->signal)
+            r->ended = "signal";
+        else
+            r->ended = "unknown";
+        if (r->signal)
+            json_object_set(r->summary, "signal", json_object_get(r->signal, "signal"));
+    }
+    json_object_set_new(r->summary, "ended", json_string(r->ended));
+    if (r->exec)
+        json_object_set(r->summary, "exec", json_object_get(r->exec, "path"));
+    if (!json_is_array(r->regions)) {
+        json_decref(r->regions);
+        r->regions = json_array();
+    }
+}
+
+static void add_record(struct image *im, json_t *o, const char *type)
+{
+    struct run *r = &im->run;
+    double t = json_num(o, "t_s", -1);
+    if (t > im->rb.t_s)
+        im->rb.t_s = t;
+    if (!type) {
+        json_decref(o);
+    } else if (!strcmp(type, "sample")) {
+        rebuild_sample(&im->rb, o);
+        json_array_append_new(r->samples, o);
+    } else if (!strcmp(type, "regions")) {
+        json_array_append_new(r->region_windows, o);
+    } else if (!strcmp(type, "probe")) {
+        json_array_append_new(r->probes, o);
+    } else if (!strcmp(type, "module") || !strcmp(type, "stack") ||
+               !strcmp(type, "sites")) {
+        json_array_append_new(r->site_records, o);
+    } else if (!strcmp(type, "counter")) {
+        json_array_append_new(r->counters, o);
+    } else if (!strcmp(type, "exec")) {
+        json_decref(r->exec);
+        r->exec = o;
+        im->exec_pending = 1;
+    } else if (!strcmp(type, "exec_failed")) {
+        json_decref(o);
+        im->exec_pending = 0;
+    } else if (!strcmp(type, "signal")) {
+        json_decref(r->signal);
+        r->signal = o;
+    } else if (!strcmp(type, "summary")) {
+        json_decref(r->summary);
+        r->summary = o;
+        im->exec_pending = 0;
+    } else {
+        json_decref(o);              /* a record type from a later version */
+    }
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct run *x = a, *y = b;
+    double sx = json_num(x->header, "start_unix_s", 0), sy = json_num(y->header, "start_unix_s", 0);
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    return (x->image > y->image) - (x->image < y->image);
+}
+
+/* Every process image in one file, in start order.  Records carry the pid
+ * of the process that wrote them; a header starts a new image of its pid
+ * (the first of a new process, or the next after an exec).  Lines that are
+ * not JSON are skipped and counted: a full disk can leave a record cut
+ * short, ended by a newline before the next. */
+int file_read(const char *path, struct run **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return bad(path, 0, strerror(errno));
+    struct image *ims = NULL;
+    int n = 0, cap = 0, rc = -1;
+    long lineno = 0, damaged = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t len;
+
+    while ((len = getdelim(&line, &lcap, '\n', f)) > 0) {
         lineno++;
-        int last = line[len - 1] != '\n';
         if ((size_t)len > MAX_LINE) {
             bad(path, lineno, "line longer than 16 MiB");
             goto out;
@@ -119,98 +231,192 @@ int run_read(const char *path, struct run *r)
         json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
         if (!o || !json_is_object(o)) {
             json_decref(o);
-            if (last && lineno > 1)
-                break;                   /* cut short when the process died */
             if (lineno == 1) {
                 bad(path, 0, "not a perfprobe timeline (its first line is not a JSON header)");
                 goto out;
             }
-            char msg[300];
-            snprintf(msg, sizeof msg, "not valid JSON: %s", o ? "not an object" : jerr.text);
-            bad(path, lineno, msg);
-            goto out;
+            if (line[len - 1] == '\n' || len > 1)
+                damaged += line[len - 1] == '\n';
+            continue;                    /* damaged, or cut short at the end */
         }
         const char *type = json_string_value(json_object_get(o, "type"));
-        if (lineno == 1) {
+        if (type && !strcmp(type, "header")) {
             const char *fmtname = json_string_value(json_object_get(o, "format"));
-            if (!type || strcmp(type, "header") || !fmtname ||
-                strcmp(fmtname, "perfprobe-timeline")) {
+            json_int_t v = json_integer_value(json_object_get(o, "version"));
+            if (!fmtname || strcmp(fmtname, "perfprobe-timeline")) {
                 json_decref(o);
-                bad(path, 0, "not a perfprobe timeline (no header line)");
+                bad(path, lineno, "not a perfprobe timeline header");
                 goto out;
             }
-            json_int_t v = json_integer_value(json_object_get(o, "version"));
-            if (v != FORMAT_VERSION) {
+            if (v < 1 || v > FORMAT_VERSION) {
                 char msg[160];
                 json_decref(o);
                 snprintf(msg, sizeof msg, "timeline format version %lld is not supported "
-                         "(this perfprobe reads version %d)", (long long)v, FORMAT_VERSION);
+                         "(this perfprobe reads versions 1 to %d)", (long long)v, FORMAT_VERSION);
                 bad(path, 0, msg);
                 goto out;
             }
-            r->header = o;
-            r->pid = (long)json_num(o, "pid", 0);
-            r->ppid = (long)json_num(o, "ppid", 0);
-            r->root_pid = (long)json_num(o, "root_pid", 0);
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                ims = realloc(ims, (size_t)cap * sizeof *ims);
+            }
+            image_start(&ims[n++], path, o);
             continue;
         }
-        double t = json_num(o, "t_s", -1);
-        if (t > rb.t_s)
-            rb.t_s = t;
-        if (!type) {
+        if (n == 0) {
             json_decref(o);
-        } else if (!strcmp(type, "sample")) {
-            rebuild_sample(&rb, o);
-            json_array_append_new(r->samples, o);
-        } else if (!strcmp(type, "regions")) {
-            json_array_append_new(r->region_windows, o);
-        } else if (!strcmp(type, "probe")) {
-            json_array_append_new(r->probes, o);
-        } else if (!strcmp(type, "module") || !strcmp(type, "stack") ||
-                   !strcmp(type, "sites")) {
-            json_array_append_new(r->site_records, o);
-        } else if (!strcmp(type, "counter")) {
-            json_array_append_new(r->counters, o);
-        } else if (!strcmp(type, "signal")) {
-            json_decref(r->signal);
-            r->signal = o;
-        } else if (!strcmp(type, "summary")) {
-            json_decref(r->summary);
-            r->summary = o;
-        } else {
-            json_decref(o);              /* a record type from a later version */
+            bad(path, 0, "not a perfprobe timeline (no header line)");
+            goto out;
         }
+        /* the latest image of the record's pid; version 1 has no pid */
+        long pid = (long)json_num(o, "pid", -1);
+        struct image *im = &ims[n - 1];
+        if (pid >= 0)
+            for (int k = n - 1; k >= 0; k--)
+                if (ims[k].run.pid == pid) {
+                    im = &ims[k];
+                    break;
+                }
+        add_record(im, o, type);
     }
     if (ferror(f)) {
         bad(path, 0, strerror(errno));
         goto out;
     }
-    if (lineno == 0) {
+    if (lineno == 0 || n == 0) {
         bad(path, 0, "empty file, not a perfprobe timeline");
         goto out;
     }
-    if (r->summary) {
-        r->regions = json_incref(json_object_get(r->summary, "regions"));
-        json_object_del(r->summary, "regions");
-        json_object_del(r->summary, "type");
-        json_object_set_new(r->summary, "complete", json_true());
-    } else {
-        r->summary = rebuild_summary(&rb);
-        json_object_set_new(r->summary, "complete", json_false());
-        if (r->signal)
-            json_object_set(r->summary, "signal", json_object_get(r->signal, "signal"));
+    if (damaged)
+        fprintf(stderr, "perfprobe: %s: %ld damaged line%s skipped\n", path, damaged,
+                damaged == 1 ? "" : "s");
+    struct run *runs = calloc((size_t)n, sizeof *runs);
+    for (int k = 0; k < n; k++) {
+        image_finish(&ims[k]);
+        runs[k] = ims[k].run;
     }
-    if (!json_is_array(r->regions)) {
-        json_decref(r->regions);
-        r->regions = json_array();
-    }
-    rc = 0;
+    qsort(runs, (size_t)n, sizeof *runs, by_start);
+    *out = runs;
+    rc = n;
+    n = 0;
 out:
+    for (int k = 0; k < n; k++)
+        run_free(&ims[k].run);
+    free(ims);
     free(line);
     fclose(f);
-    if (rc)
-        run_free(r);
     return rc;
+}
+
+/* ---- the main process -------------------------------------------------------- */
+
+static double cpu_of(const struct run *r)
+{
+    return json_num(r->summary, "cpu_user_s", 0) + json_num(r->summary, "cpu_sys_s", 0);
+}
+
+static const char *name_of(const struct run *r)
+{
+    const char *p = json_string_value(json_object_get(r->header, "program"));
+    return p ? p : "";
+}
+
+/* The last image of PID among the runs, or -1. */
+static int last_image(const struct run *runs, int n, long pid)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (runs[i].pid == pid && (best < 0 || runs[i].image >= runs[best].image))
+            best = i;
+    return best;
+}
+
+int run_main(const struct run *runs, int n, const char *choice, const char **why)
+{
+    static char reason[256];
+    if (n <= 0)
+        return -1;
+    if (choice && *choice) {
+        char *end;
+        long pid = strtol(choice, &end, 10);
+        if (*end == 0 && end != choice) {
+            *why = "chosen with --process";
+            return last_image(runs, n, pid);
+        }
+        for (int i = 0; i < n; i++) {
+            const char *exe = json_string_value(json_object_get(runs[i].header, "exe"));
+            const char *base = exe ? strrchr(exe, '/') : NULL;
+            if (!strcmp(name_of(&runs[i]), choice) || (base && !strcmp(base + 1, choice))) {
+                *why = "chosen with --process";
+                return last_image(runs, n, runs[i].pid);
+            }
+        }
+        return -1;
+    }
+    /* the root: the process whose parent is not in the file */
+    long root = runs[0].root_pid ? runs[0].root_pid : runs[0].pid;
+    int main_i = last_image(runs, n, root);
+    if (main_i < 0)
+        main_i = 0;
+    *why = "the first process (its last image)";
+    if (n == 1)
+        return main_i;
+    /* A wrapper that spawned its payload and waited did almost no work
+     * itself: if the root used under 10% of the tree's CPU and one other
+     * process used at least half of it, that process is the main one. */
+    double total = 0, best = -1;
+    int best_i = -1;
+    for (int i = 0; i < n; i++) {
+        double c = cpu_of(&runs[i]);
+        total += c;
+        if (runs[i].pid != root) {
+            int li = last_image(runs, n, runs[i].pid);
+            if (li == i && c > best) {
+                best = c;
+                best_i = i;
+            }
+        }
+    }
+    double root_cpu = 0;
+    for (int i = 0; i < n; i++)
+        if (runs[i].pid == root)
+            root_cpu += cpu_of(&runs[i]);
+    if (best_i >= 0 && total > 0 && root_cpu < 0.1 * total && best >= 0.5 * total) {
+        snprintf(reason, sizeof reason,
+                 "pid %ld used %.0f%% of the tree's CPU while the first process, a "
+                 "wrapper, used %.0f%%", runs[best_i].pid, 100 * best / total,
+                 100 * root_cpu / total);
+        *why = reason;
+        return best_i;
+    }
+    return main_i;
+}
+
+const char *run_process_choice;
+
+int run_read(const char *path, struct run *r)
+{
+    struct run *runs;
+    const char *why;
+    memset(r, 0, sizeof *r);
+    int n = file_read(path, &runs);
+    if (n < 0)
+        return -1;
+    int m = run_main(runs, n, run_process_choice, &why);
+    if (m < 0) {
+        for (int k = 0; k < n; k++)
+            run_free(&runs[k]);
+        free(runs);
+        return bad(path, 0, "no process matches --process");
+    }
+    *r = runs[m];
+    r->processes = n;
+    r->main_why = why;
+    for (int k = 0; k < n; k++)
+        if (k != m)
+            run_free(&runs[k]);
+    free(runs);
+    return 0;
 }
 
 void run_free(struct run *r)
@@ -225,16 +431,11 @@ void run_free(struct run *r)
     json_decref(r->samples);
     json_decref(r->region_windows);
     json_decref(r->site_records);
+    json_decref(r->exec);
     memset(r, 0, sizeof *r);
 }
 
 /* ---- several files ------------------------------------------------------------ */
-
-static int by_pid(const void *a, const void *b)
-{
-    const struct run *x = a, *y = b;
-    return (x->pid > y->pid) - (x->pid < y->pid);
-}
 
 static int add_path(const char *p, char ***list, int *n, int *cap)
 {
@@ -275,24 +476,31 @@ int runs_read(int n, char **paths, struct run **out)
             add_path(paths[i], &files, &nf, &cap);
         }
     }
-    struct run *runs = calloc((size_t)nf, sizeof *runs);
-    int ok = 0;
-    for (int i = 0; i < nf; i++) {
-        if (run_read(files[i], &runs[i]) < 0) {
-            for (int j = 0; j < i; j++)
-                run_free(&runs[j]);
-            free(runs);
-            runs = NULL;
+    struct run *runs = NULL;
+    int ok = 0, failed = 0;
+    for (int i = 0; i < nf && !failed; i++) {
+        struct run *part;
+        int k = file_read(files[i], &part);
+        if (k < 0) {
+            failed = 1;
             break;
         }
-        ok++;
+        runs = realloc(runs, (size_t)(ok + k) * sizeof *runs);
+        memcpy(runs + ok, part, (size_t)k * sizeof *runs);
+        free(part);
+        ok += k;
     }
     for (int i = 0; i < nf; i++)
         free(files[i]);
     free(files);
-    if (!runs)
+    if (failed) {
+        for (int j = 0; j < ok; j++)
+            run_free(&runs[j]);
+        free(runs);
         return -1;
-    qsort(runs, (size_t)ok, sizeof *runs, by_pid);
+    }
+    if (nf > 1)
+        qsort(runs, (size_t)ok, sizeof *runs, by_start);
     *out = runs;
     return ok;
 }

@@ -8,7 +8,7 @@
 int main(void)
 {
     pp_options_load(1);
-    CHECK(pp_opt.interval_ms == 10 && pp_opt.batch_bytes == 65536 && pp_opt.follow == 1 &&
+    CHECK(pp_opt.interval_ms == 10 && pp_opt.batch_bytes == 65536 && pp_opt.follow == PP_FOLLOW_ALL &&
           pp_opt.quiet == 0 && strcmp(pp_opt.output, "perfprobe.%n.%p.jsonl") == 0,
           "defaults");
     setenv("PERFPROBE_INTERVAL_MS", "250", 1);
@@ -19,7 +19,14 @@ int main(void)
     pp_options_load(1);
     CHECK(pp_opt.interval_ms == 250, "number");
     CHECK(pp_opt.batch_bytes == 2u << 20, "size with M");
-    CHECK(pp_opt.quiet == 1 && pp_opt.follow == 0, "booleans in any case");
+    CHECK(pp_opt.quiet == 1 && pp_opt.follow == PP_FOLLOW_NONE, "booleans in any case");
+    setenv("PERFPROBE_FOLLOW", "Exec", 1);
+    pp_options_load(1);
+    CHECK(pp_opt.follow == PP_FOLLOW_EXEC, "follow: exec");
+    setenv("PERFPROBE_FOLLOW", "yes", 1);
+    pp_options_load(1);
+    CHECK(pp_opt.follow == PP_FOLLOW_ALL, "follow: a true boolean is all");
+    setenv("PERFPROBE_FOLLOW", "off", 1);
     CHECK(strcmp(pp_opt.output, "/tmp/x-%p.jsonl") == 0, "path");
     setenv("PERFPROBE_BATCH", "1KiB", 1);
     pp_options_load(1);

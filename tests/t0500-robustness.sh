@@ -1,0 +1,228 @@
+# The shim is invisible: real programs and programs that do what real
+# programs do behave the same bare and under the shim (exit status or
+# signal, stdout), never hang, and every timeline they leave is readable.
+# Each scenario is a row of docs/robustness.md.
+. "$PP_ROOT/tests/lib.sh"
+PP=$PP_BUILD/perfprobe
+LIBDIR=/usr/lib/x86_64-linux-gnu
+
+# same DESC CMD...: run CMD bare and under the shim (60 s at most each) and
+# compare the exit status and stdout; the timeline must be readable
+same() {
+    local desc=$1; shift
+    timeout -k 5 60 "$@" > bare.out 2> bare.err
+    local rb=$?
+    rm -f s.jsonl
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/s.jsonl LD_PRELOAD=$S timeout -k 5 60 "$@" \
+        > shim.out 2> shim.err
+    local rs=$?
+    eq "$desc: exit status as bare" "$rs" "$rb"
+    if cmp -s bare.out shim.out; then ok "$desc: stdout as bare"
+    else fail "$desc: stdout differs: $(diff bare.out shim.out | head -3 | tr '\n' ' ')"; fi
+    if [ -s s.jsonl ]; then
+        "$PP" report --json s.jsonl > /dev/null 2> rep.err
+        eq "$desc: the timeline is readable" $? 0
+    else
+        fail "$desc: no timeline"
+    fi
+}
+
+# ---- real programs --------------------------------------------------------------
+same "java -version" java -Xmx256m -version
+cat > Alloc.java <<'EOF'
+public class Alloc {
+    public static void main(String[] a) throws Exception {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> System.out.println("hook ran")));
+        java.util.List<int[]> keep = new java.util.ArrayList<>();
+        for (int i = 0; i < 200; i++) keep.add(new int[10000]);
+        Thread t = new Thread(() -> { long s = 0; for (int i = 0; i < 1000000; i++) s += i; });
+        t.start(); t.join();
+        System.out.println("ready " + keep.size());
+        System.out.flush();
+        Thread.sleep(30000);
+    }
+}
+EOF
+# java_term PRELOAD: the class's output and exit status after SIGTERM
+java_term() {
+    rm -f jt.out
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/j.jsonl LD_PRELOAD=$1 timeout -k 5 90 \
+        java -Xmx256m Alloc.java > jt.out 2> jt.err &
+    local pid=$! i=0
+    while ! grep -q ready jt.out 2>/dev/null && [ $i -lt 1500 ]; do sleep 0.05; i=$((i + 1)); done
+    kill -TERM "$(pgrep -f 'java -Xmx256m Alloc.java' | head -1)" 2>/dev/null
+    wait $pid
+    echo "$? $(tr '\n' ' ' < jt.out)"
+}
+bare_java=$(java_term "")
+eq "java: a class that allocates, SIGTERM runs its shutdown hook, as bare" \
+    "$(java_term "$S")" "$bare_java"
+
+same "ruby: threads" ruby -e 'ts = (1..4).map { |i| Thread.new { ("x" * 100_000 * i).size } }; p ts.map(&:value)'
+same "node" node -e 'let a = []; for (let i = 0; i < 100000; i++) a.push({i}); console.log(a.length)'
+same "python3: its SIGINT handler is installed (SIGINT was left at SIG_DFL)" \
+    /usr/bin/python3 -c 'import signal; print(signal.getsignal(signal.SIGINT))'
+
+# python3 under SIGINT: KeyboardInterrupt reaches the program's except block
+py_int() {
+    rm -f pi.out
+    LD_PRELOAD=$1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/pi.jsonl perl -e \
+        '$SIG{INT} = "DEFAULT"; exec @ARGV' /usr/bin/python3 -c '
+import time, sys
+try:
+    print("ready", flush=True); time.sleep(30)
+except KeyboardInterrupt:
+    print("caught"); sys.exit(7)' > pi.out &
+    local pid=$! i=0
+    while ! grep -q ready pi.out 2>/dev/null && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+    kill -INT $pid
+    wait $pid
+    echo "$? $(tr '\n' ' ' < pi.out)"
+}
+eq "python3: SIGINT raises KeyboardInterrupt, as bare" "$(py_int "$S")" "$(py_int "")"
+py_term() {
+    LD_PRELOAD=$1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/pt.jsonl /usr/bin/python3 -c '
+import time; print("ready", flush=True); time.sleep(30)' > pt.out &
+    local pid=$! i=0
+    while ! grep -q ready pt.out 2>/dev/null && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+    kill -TERM $pid
+    wait $pid
+    echo $?
+}
+eq "python3: SIGTERM kills it as bare" "$(py_term "$S")" "$(py_term "")"
+
+# git under SIGTERM while it waits for its editor: its sigchain handler
+# restores the previous handler with signal() and raises again
+git init -q repo && (cd repo && echo a > a && git add a && git -c user.name=t -c user.email=t@t commit -qm a)
+git_term() {
+    (cd repo && echo b >> a && LD_PRELOAD=$1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/../g.jsonl \
+        GIT_EDITOR="echo ready > ../gready; sleep 20;:" timeout -k 5 60 \
+        git -c user.name=t -c user.email=t@t commit -qa > /dev/null 2>&1) &
+    local pid=$! i=0
+    while [ ! -e gready ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+    rm -f gready
+    kill -TERM "$(pgrep -x git | head -1)"
+    wait $pid
+    echo $?
+}
+eq "git commit under SIGTERM: dies as bare (no loop)" "$(git_term "$S")" "$(git_term "")"
+same "a program that saves and restores its handler with signal() dies of its raise" \
+    "$T/robust_sigrestore"
+
+same "unshare -U -r (must be single-threaded)" unshare -U -r id -u
+eq "unshare -U -r: works bare here (so the comparison means something)" "$(cat bare.out)" 0
+
+# ---- descriptors ------------------------------------------------------------------
+pipes() {
+    for k in 1 2 3 4 5 6 7 8 9 10; do
+        LD_PRELOAD=$1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/p.jsonl \
+            bash -c 'for i in $(seq 100); do seq 1000 | wc -l; done' | sort | uniq -c | tr -s ' '
+    done | sort | uniq -c | tr -s ' '
+}
+eq "bash: 100 pipelines, 10 runs, every output line there" "$(pipes "$S")" " 10 100 1000"
+LD_PRELOAD=$S PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/e.jsonl \
+    bash -c 'exec 4>out4; for i in $(seq 50); do echo $i >&4; /bin/true; done; exec 4>&-'
+eq "bash: exec 4>file keeps every write" "$(wc -l < out4)" 50
+same "a daemon that closes every descriptor and reopens 0-2" "$T/robust_daemon" daemon.out
+eq "the daemon's file got its own line" "$(cat daemon.out)" "fd 3"
+eq "the daemon's output is nowhere in the timeline" "$(grep -c 'fd 3' s.jsonl)" 0
+same "a program started with stdout closed fails as bare" bash -c '/bin/echo hi >&-'
+echo hello > small.txt
+same "ulimit -n 5: cat still opens its file" bash -c 'ulimit -n 5; exec cat small.txt'
+same "ulimit -n 5: a pipeline of three" bash -c 'ulimit -n 5; cat small.txt | tr a-z A-Z | cat'
+
+# ---- exit and threads -------------------------------------------------------------
+same "main calls pthread_exit: the process ends when its worker does" "$T/robust_pthread_exit"
+eq "pthread_exit: the atexit handler ran" "$(cat shim.out)" atexit
+same "an atexit handler that forks a helper which exits" "$T/robust_atexit" fork
+same "an atexit handler that joins a worker which calls exit" "$T/robust_atexit" join
+same "vfork child calling exit after a failed exec; raw clone child" "$T/robust_vfork"
+vpid=$(jq -r 'select(.type == "header" and (.exe | endswith("robust_vfork"))) | .pid' s.jsonl)
+eq "vfork/clone: neither child wrote a record (only timeout and the program did)" \
+    "$(jq -r 'select(.type == "header") | .exe' s.jsonl | grep -c robust_vfork)" 1
+# glibc's exit in the vfork child ran (and used up) the parent's exit
+# handlers, so the parent has no summary: the file says why, and its
+# samples run to the end
+eq "vfork: the parent's file notes that its exit handlers were used up" \
+    "$(jq -r "select(.pid == $vpid and .type == \"note\") | .text" s.jsonl | grep -c 'vfork child called exit')" 1
+eq "vfork/clone: no summary from either child" "$(jq -r "select(.type == \"summary\" and .pid == $vpid)" s.jsonl | wc -l)" 0
+le "vfork/clone: the parent's last sample holds its 3 MiB" $((3 << 20)) \
+    "$(jq -s "map(select(.pid == $vpid and .type == \"sample\")) | last | .heap" s.jsonl)"
+
+for sig in SEGV ABRT QUIT PIPE; do
+    case $sig in
+    SEGV) cmd='kill -SEGV $$' ;; ABRT) cmd='kill -ABRT $$' ;; QUIT) cmd='kill -QUIT $$' ;;
+    PIPE) cmd='yes | head -1 > /dev/null; kill -PIPE $$' ;;
+    esac
+    same "death by SIG$sig" bash -c "ulimit -c 0; /bin/true; $cmd"
+done
+
+# ---- files ------------------------------------------------------------------------
+mkfifo fifo
+timeout -k 5 30 env PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/fifo LD_PRELOAD=$S /bin/echo ran > f.out 2> f.err
+eq "a FIFO as output: no hang, the program runs" "$? $(cat f.out)" "0 ran"
+check "a FIFO as output: one line says why" grep -q "is not a regular file" f.err
+eq "a FIFO as output: nothing else on stderr" "$(wc -l < f.err)" 1
+echo "victim's data" > victim
+ln -s "$PWD/victim" link.jsonl
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/link.jsonl LD_PRELOAD=$S /bin/echo ran > l.out 2> l.err
+eq "a symlink as output: the program runs" "$(cat l.out)" ran
+eq "a symlink as output: the file behind it is untouched" "$(cat victim)" "victim's data"
+check "a symlink as output: one line says why" grep -q "symbolic link" l.err
+if [ "$(id -u)" = 0 ]; then
+    echo "other's data" > other.jsonl && chown nobody other.jsonl
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/other.jsonl LD_PRELOAD=$S /bin/true 2> o.err
+    eq "another user's file: untouched" "$(cat other.jsonl)" "other's data"
+    check "another user's file: one line says why" grep -q "belongs to another user" o.err
+    cp /usr/bin/id suid_id && chown nobody suid_id && chmod u+s suid_id
+    "$PP" run -q -o su.jsonl -- ./suid_id -u > su.out 2> su.err
+    eq "a set-user-ID program runs (as its owner)" "$(cat su.out)" "$(id -u nobody)"
+    check "a set-user-ID program: perfprobe run says it cannot be traced" grep -q "set-user-ID" su.err
+else
+    ok "another user's file and set-user-ID: need root to set up (CI runs as root)"
+fi
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=/dev/full LD_PRELOAD=$S /bin/echo ran > d.out 2> d.err
+eq "/dev/full as output: the program runs" "$(cat d.out)" ran
+eq "/dev/full as output: one line on stderr" "$(grep -c 'perfprobe: warning: cannot write the timeline to ./dev/full.: is not a regular file' d.err)" 1
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$'/nonexistent/a\nb.jsonl' LD_PRELOAD=$S /bin/true 2> n.err
+eq "a newline in the path: the warning stays one line" "$(wc -l < n.err)" 1
+# a file size limit: writes fail part-way (EFBIG), as on a full disk
+bash -c "trap '' XFSZ; ulimit -f 8; exec env PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/big.jsonl \
+    PERFPROBE_INTERVAL_MS=1 LD_PRELOAD=$S /usr/bin/python3 -c 'import time; x=[bytearray(4096*i) for i in range(300)]; time.sleep(0.3); print(len(x))'" \
+    > big.out 2> big.err
+eq "a full file: the program runs on" "$? $(cat big.out)" "0 300"
+eq "a full file: said once" "$(grep -c 'cannot write the timeline' big.err)" 1
+"$PP" report --json big.jsonl > big.json 2> /dev/null
+eq "a full file: what was written is readable" "$? $(jq -r '.summary.complete' big.json)" "0 false"
+
+PERFPROBE_INTERVL_MS=5 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/t.jsonl LD_PRELOAD=$S /bin/true 2> u.err
+check "an unknown PERFPROBE_ name: says so, naming the closest setting" \
+    grep -q "unknown setting PERFPROBE_INTERVL_MS ignored; did you mean PERFPROBE_INTERVAL_MS" u.err
+
+# ---- other allocators, in both orders -------------------------------------------------
+for a in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc.so.4 mimalloc:libmimalloc.so.2; do
+    name=${a%%:*} lib=$LIBDIR/${a#*:}
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/a1.jsonl LD_PRELOAD="$S $lib" \
+        "$T/alloc_known" k1.facts 300 0 > /dev/null 2> a1.err
+    eq "$name after the shim: exit status" $? 0
+    eq "$name after the shim: named, and counted" \
+        "$(head -1 a1.jsonl | jq -r '.allocator + " " + (.heap_counted|tostring)')" "$name true"
+    le "$name after the shim: the peak heap holds what the program held" \
+        "$(fact k1.facts peak_usable)" "$(summary a1.jsonl peak_heap_bytes)"
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/a2.jsonl LD_PRELOAD="$lib $S" \
+        "$T/alloc_known" k2.facts 300 0 > /dev/null 2> a2.err
+    eq "$name before the shim: exit status" $? 0
+    eq "$name before the shim: not counted, and the file says so" \
+        "$(head -1 a2.jsonl | jq -r '.allocator + " " + (.heap_counted|tostring)')" "$name false"
+    eq "$name before the shim: one line says so" "$(grep -c 'heap figures are not recorded' a2.err)" 1
+done
+
+# ---- RTLD_DEEPBIND ---------------------------------------------------------------------
+printf '#include <stdlib.h>\nvoid *lib_give(size_t n) { return malloc(n); }\n' > give.c
+cc -shared -fPIC -o libgive.so give.c
+same "a library opened with RTLD_DEEPBIND" "$T/robust_deepbind" "$PWD/libgive.so"
+check "RTLD_DEEPBIND: one line says the heap is not exact" grep -q RTLD_DEEPBIND shim.err
+eq "RTLD_DEEPBIND: the heap never goes negative" \
+    "$(jq -s 'map(select(.type == "sample" or .type == "summary") | (.heap // .heap_bytes_at_exit)) | min >= 0' s.jsonl)" true
+eq "RTLD_DEEPBIND: the summary says why it is inexact" \
+    "$(jq -r 'select(.type == "summary" and .inexact != []) | .inexact | map(select(test("RTLD_DEEPBIND"))) | length' s.jsonl)" 1
