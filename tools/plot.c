@@ -13,8 +13,11 @@
  *   counters  one chart per perf_counter name;
  *   latency   p50 and p99 per window of each region (from "regions"
  *             records, when the timeline has them);
- *   regions   the latency distribution of each region (min, percentiles,
- *             max, from the summary), on a log scale.
+ *   regions   the latency histogram of each region, summed from the window
+ *             records' histograms (self-checked), else its percentiles as
+ *             bars, from the summary;
+ *   sites     when the file has allocation sites: the top sites table and
+ *             flame graphs of bytes live at the heap peak and allocated.
  * Several runs overlay: one colour per run.  Processes of one tree are
  * aligned on wall-clock time; unrelated runs each start at 0.
  */

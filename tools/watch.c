@@ -12,7 +12,8 @@
  * A screen: the process and its state, RSS with its parts as bars (the
  * latest breakdown), the live heap and mappings with their peaks, CPU % and
  * page faults over the last samples, the latest probes, and the regions so
- * far.  It fits 80x24 and adapts to larger terminals.  The last screen
+ * far, and the top allocation sites when the file has them (symbolised by
+ * sites.c).  It fits 80x24 and adapts to larger terminals.  The last screen
  * stays when the program ends.  When stdout is not a terminal nothing is
  * drawn live: `watch` prints one plain screen of the file as it is and
  * exits, `run --live` prints nothing of its own.
@@ -127,6 +128,13 @@ static int latest_parts(const struct run *r, double v[5], double *at)
         *at = tp;
     }
     return 1;
+}
+
+static int by_live(const void *x, const void *y)
+{
+    double a = json_num(*(json_t *const *)x, "live_bytes", 0);
+    double b = json_num(*(json_t *const *)y, "live_bytes", 0);
+    return (a < b) - (a > b);
 }
 
 static void draw(struct screen *s, const struct run *r, const char *path, const char *state)
@@ -247,6 +255,36 @@ static void draw(struct screen *s, const struct run *r, const char *path, const 
             fmt_unit(b, sizeof b, AX_NS, json_num(g, "p99_ns", 0));
             put(s, "%-30.30s %10.0f %10s %10s", p ? p : "?", count, a, b);
         }
+    }
+    /* top allocation sites by live bytes, when the file has sites and the
+     * screen has room */
+    if (s->rows - 1 - s->lines >= 4) {
+        json_t *sites = sites_to_json(r);
+        size_t n = json_array_size(sites);
+        if (n) {
+            json_t **v = malloc(n * sizeof *v);
+            for (size_t i = 0; i < n; i++)
+                v[i] = json_array_get(sites, i);
+            qsort(v, n, sizeof *v, by_live);
+            put(s, "%s", "");
+            put(s, "%-41s %10s %10s", "top sites (innermost frame)", "live", "allocated");
+            for (size_t i = 0; i < n && i < 3 && s->lines < s->rows - 1; i++) {
+                json_t *fr = json_array_get(json_object_get(v[i], "frames"), 0);
+                const char *fn = json_string_value(json_object_get(fr, "fn"));
+                const char *file = json_string_value(json_object_get(fr, "file"));
+                char where[300];
+                snprintf(where, sizeof where, "%s%s%s", fn ? fn : "(no stack)",
+                         file ? " " : "", file ? (strrchr(file, '/') ? strrchr(file, '/') + 1 : file) : "");
+                if (file && json_num(fr, "line", 0) > 0)
+                    snprintf(where + strlen(where), sizeof where - strlen(where), ":%.0f",
+                             json_num(fr, "line", 0));
+                fmt_unit(a, sizeof a, AX_BYTES, json_num(v[i], "live_bytes", 0));
+                fmt_unit(b, sizeof b, AX_BYTES, json_num(v[i], "alloc_bytes", 0));
+                put(s, "%-41.41s %10s %10s", where, a, b);
+            }
+            free(v);
+        }
+        json_decref(sites);
     }
 }
 
