@@ -345,10 +345,21 @@ static inline void pp_site_alloc(void *p, size_t usable)
 }
 /* In a hook, before the real allocator frees P: one load unless blocks
  * are tracked. */
+#define PP_SITE_FILTER_BITS 16
+extern _Atomic uint16_t *pp_site_filter;     /* sample mode: tracked blocks by hash */
+static inline size_t pp_site_filter_index(uintptr_t p)
+{
+    return (size_t)(((p >> 4) * 0x9e3779b97f4a7c15ull) >> (64 - PP_SITE_FILTER_BITS));
+}
 static inline void pp_site_free(void *p, size_t usable)
 {
-    if (PP_UNLIKELY(atomic_load_explicit(&pp_site_tracked, memory_order_relaxed) != 0))
+    if (PP_UNLIKELY(atomic_load_explicit(&pp_site_tracked, memory_order_relaxed) != 0)) {
+        _Atomic uint16_t *f = pp_site_filter;
+        if (f && !atomic_load_explicit(&f[pp_site_filter_index((uintptr_t)p)],
+                                       memory_order_relaxed))
+            return;
         pp_site_untrack(p, usable);
+    }
 }
 static inline void pp_track_alloc(void *p, size_t usable)
 {

@@ -1,0 +1,211 @@
+/*
+ * modules.c - the shim's own list of loaded modules (executable, shared
+ * libraries, plugins), so that stacks can be symbolised after the process
+ * is gone, even for a library unloaded before exit.
+ *
+ * A module is what dl_iterate_phdr reports: a path, a load bias and its
+ * PT_LOAD segments; the GNU build id is read from its PT_NOTE segments in
+ * memory.  The list only grows: an unloaded module keeps its entry, and a
+ * module loaded later at the same address gets a new one (look-ups go from
+ * the newest entry back).  Entries live in raw mmap memory and are
+ * published with a release store of the count, so look-ups take no lock.
+ *
+ * The list is refreshed at start-up, before each write of the sites, and
+ * from a hook when a new stack has a frame in no known module (a plugin
+ * just dlopen'd); a refresh is one dl_iterate_phdr walk under a try-lock,
+ * and a refresh already under way is not waited for.  Records go to the
+ * timeline from pp_modules_write, outside any hook.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_MODULES 4096
+#define MAX_RANGES  8
+#define PATH_ARENA  (1u << 20)
+
+struct module {
+    uintptr_t base, lo, hi;
+    int       nranges;
+    uintptr_t range[MAX_RANGES][2];
+    uint32_t  path_off, path_len;
+    uint8_t   build_id[32];
+    int       build_id_len;
+    _Atomic int written;
+};
+
+static struct module *mods;
+static _Atomic size_t n_mods;
+static char *paths;
+static size_t paths_used;
+static atomic_flag busy = ATOMIC_FLAG_INIT;
+static char exe_path[4096];
+
+static int known(uintptr_t base, uintptr_t lo, uintptr_t hi)
+{
+    size_t n = atomic_load_explicit(&n_mods, memory_order_acquire);
+    for (size_t i = n; i-- > 0;)
+        if (mods[i].base == base && mods[i].lo == lo && mods[i].hi == hi)
+            return 1;
+    return 0;
+}
+
+static void read_build_id(struct module *m, const struct dl_phdr_info *info)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const void *)p;
+            size_t name = (nh->n_namesz + 3) & ~3u, desc = (nh->n_descsz + 3) & ~3u;
+            const char *np = p + sizeof *nh, *dp = np + name;
+            if (dp + desc > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(np, "GNU", 4) &&
+                nh->n_descsz <= sizeof m->build_id) {
+                memcpy(m->build_id, dp, nh->n_descsz);
+                m->build_id_len = (int)nh->n_descsz;
+                return;
+            }
+            p = dp + desc;
+        }
+    }
+}
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < lo)
+            lo = a;
+        if (a + ph->p_memsz > hi)
+            hi = a + ph->p_memsz;
+    }
+    if (hi == 0 || known(info->dlpi_addr, lo, hi))
+        return 0;
+    size_t i = atomic_load_explicit(&n_mods, memory_order_relaxed);
+    if (i >= MAX_MODULES)
+        return 1;
+    struct module *m = &mods[i];
+    memset(m, 0, sizeof *m);
+    m->base = info->dlpi_addr;
+    m->lo = lo;
+    m->hi = hi;
+    for (int k = 0; k < info->dlpi_phnum && m->nranges < MAX_RANGES; k++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        m->range[m->nranges][0] = info->dlpi_addr + ph->p_vaddr;
+        m->range[m->nranges][1] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        m->nranges++;
+    }
+    const char *name = info->dlpi_name;
+    if (!name || !*name)
+        name = i == 0 ? exe_path : "";
+    size_t len = strnlen(name, 4095);
+    if (paths_used + len + 1 <= PATH_ARENA) {
+        memcpy(paths + paths_used, name, len);
+        paths[paths_used + len] = 0;
+        m->path_off = (uint32_t)paths_used;
+        m->path_len = (uint32_t)len;
+        paths_used += len + 1;
+    }
+    read_build_id(m, info);
+    atomic_store_explicit(&n_mods, i + 1, memory_order_release);
+    return 0;
+}
+
+void pp_modules_refresh(void)
+{
+    if (!mods || atomic_flag_test_and_set_explicit(&busy, memory_order_acquire))
+        return;
+    size_t before = atomic_load(&n_mods);
+    dl_iterate_phdr(add_module, NULL);
+    atomic_flag_clear_explicit(&busy, memory_order_release);
+    /* something new may sit where something unloaded was */
+    if (before && atomic_load(&n_mods) != before)
+        pp_unwind_flush();
+}
+
+int pp_modules_find(uintptr_t addr)
+{
+    size_t n = atomic_load_explicit(&n_mods, memory_order_acquire);
+    for (size_t i = n; i-- > 0;)
+        if (addr >= mods[i].lo && addr < mods[i].hi)
+            return (int)i;
+    return -1;
+}
+
+void pp_modules_init(void)
+{
+    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+    exe_path[n > 0 ? n : 0] = 0;
+    mods = pp_os_map(MAX_MODULES * sizeof *mods);
+    paths = pp_os_map(PATH_ARENA);
+    if (!mods || !paths) {
+        mods = NULL;
+        return;
+    }
+    pp_modules_refresh();
+}
+
+static const char hex[] = "0123456789abcdef";
+
+/* Write a record for each module not written yet in this process image. */
+void pp_modules_write(struct pp_buf *b)
+{
+    size_t n = mods ? atomic_load_explicit(&n_mods, memory_order_acquire) : 0;
+    for (size_t i = 0; i < n; i++) {
+        struct module *m = &mods[i];
+        if (atomic_exchange(&m->written, 1))
+            continue;
+        b->len = 0;
+        pp_buf_str(b, "{\"type\":\"module\",\"t_s\":");
+        pp_buf_fixed(b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
+        pp_buf_key(b, "id");
+        pp_buf_u64(b, i);
+        pp_buf_key(b, "path");
+        pp_buf_json_str(b, paths + m->path_off, m->path_len);
+        pp_buf_key(b, "build_id");
+        pp_buf_raw(b, "\"", 1);
+        for (int k = 0; k < m->build_id_len; k++) {
+            pp_buf_raw(b, &hex[m->build_id[k] >> 4], 1);
+            pp_buf_raw(b, &hex[m->build_id[k] & 15], 1);
+        }
+        pp_buf_raw(b, "\"", 1);
+        pp_buf_key(b, "base");
+        pp_buf_u64(b, m->base);
+        pp_buf_key(b, "ranges");
+        pp_buf_raw(b, "[", 1);
+        for (int k = 0; k < m->nranges; k++) {
+            pp_buf_str(b, k ? ",[" : "[");
+            pp_buf_u64(b, m->range[k][0]);
+            pp_buf_raw(b, ",", 1);
+            pp_buf_u64(b, m->range[k][1]);
+            pp_buf_raw(b, "]", 1);
+        }
+        pp_buf_str(b, "]}");
+        pp_timeline_record(b);
+    }
+}
+
+/* a forked child writes its own image: every module again */
+void pp_modules_after_fork_child(void)
+{
+    size_t n = mods ? atomic_load(&n_mods) : 0;
+    for (size_t i = 0; i < n; i++)
+        atomic_store(&mods[i].written, 0);
+    atomic_flag_clear(&busy);
+}
