@@ -43,6 +43,10 @@ def wrappers():
         "perfprobe": ([], env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1",
                                    PERFPROBE_OUTPUT=os.path.join(TMP, "pp.%p.jsonl"))),
     }
+    # allocation sites: perfprobe above is the default (sample)
+    for mode in ("off", "all"):
+        w["pp-" + mode] = ([], env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1", PERFPROBE_STACKS=mode,
+                                        PERFPROBE_OUTPUT=os.path.join(TMP, "pp.%p.jsonl")))
     if shutil.which("heaptrack"):
         w["heaptrack"] = (["heaptrack", "-o", os.path.join(TMP, "ht")], env_with())
     if shutil.which("memusage"):
@@ -93,7 +97,7 @@ def main():
     a = ap.parse_args()
     rounds = 3 if a.quick else a.rounds
     n = 2_000_000 if a.quick else 5_000_000
-    all4 = ["bare", "perfprobe", "heaptrack", "memusage"]
+    all4 = ["bare", "perfprobe", "pp-off", "pp-all", "heaptrack", "memusage"]
     print(f"perfprobe bench: {os.cpu_count()} cpus, {rounds} rounds, medians")
 
     r1 = compare(f"malloc/free churn, 1 thread, {n:,} ops", [CHURN, "1", str(n)], all4, rounds)
@@ -112,7 +116,8 @@ def main():
     }
     for name, cmd in progs.items():
         if shutil.which(cmd[0]):
-            real[name] = compare(f"real program: {name}", cmd, ["bare", "perfprobe"], rounds)
+            real[name] = compare(f"real program: {name}", cmd,
+                                 ["bare", "perfprobe", "pp-off", "pp-all", "heaptrack"], rounds)
 
     # the shim's own memory: same workload, peak RSS with and without
     secs = 5 if a.quick else 20
