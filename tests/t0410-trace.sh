@@ -59,6 +59,11 @@ eq "the process track is named by program and pid" \
     "$(jq -r '.traceEvents[] | select(.ph == "M" and .name == "process_name") | .args.name' pm.trace.json)" \
     "pic_mem (pid $(jq 'select(.type == "header") | .pid' pm.jsonl))"
 
+eq "the program's region occurrences kept by the timeline are complete events" \
+    "$(jq -c '[.traceEvents[] | select(.ph == "X") | [.args.path, (.ts | round), (.dur * 1000 | round), .tid]]' pm.trace.json)" \
+    "$(jq -sc '[.[] | select(.type == "regions") | .regions[] | .path as $p | (.slowest // [])[] |
+               [$p, (.start_s * 1000000 | round), .dur_ns, .thread]]' pm.jsonl)"
+
 # Region occurrences: the slowest of each window, as complete events
 $PY "$PP_ROOT/tests/progs/pic_synth.py" 500 synth.jsonl
 "$P" trace synth.jsonl -o synth.trace.json
