@@ -96,26 +96,46 @@ size_t pp_usable(void *p)
 
 static int same_object(void *a, void *b);
 
+/* The self-test must not touch the allocator: freeing a block glibc had
+ * mmapped raises its dynamic mmap and trim thresholds to that block's size
+ * for the rest of the run, so a program's 64-256 KiB blocks would then stay
+ * on the heap (more RSS, far fewer page faults than without the shim).  It
+ * therefore asks the real malloc_usable_size about fake chunks laid out in
+ * a scratch mapping of the shim's own (raw mmap, unmapped afterwards):
+ * in-use chunks of several sizes, in the main arena or another, whose next
+ * chunk says "previous in use", and mmapped chunks.  malloc_usable_size
+ * reads only those header words, exactly as for real blocks. */
 static void choose_usable(void)
 {
-    static const size_t sizes[] = {1, 24, 25, 100, 1000, 4096, 70000, 200000, 5 << 20};
-    void *blocks[sizeof sizes / sizeof *sizes];
+    static const size_t chunk[] = {32, 48, 112, 1040, 4112, 70016};
+    static const size_t mmapped[] = {135168, 200704, (5u << 20) + 4096};
+    enum { PREV_INUSE = 1, IS_MMAPPED = 2, NON_MAIN_ARENA = 4 };
+    const size_t scratch_len = 72 * 1024 + 4096;
     /* only where malloc is libc's own: any other allocator's blocks have no
      * glibc chunk header, and reading before one may fault */
     if (!pp_real.usable || !same_object((void *)pp_real.malloc, (void *)gnu_get_libc_version))
         return;
+    char *scratch = pp_os_map(scratch_len);
+    if (!scratch)
+        return;
+    size_t *hdr = (size_t *)scratch;        /* prev_size, size; block at +16 */
+    void *mem = scratch + 2 * sizeof(size_t);
     int agree = 1;
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-        blocks[i] = pp_real.malloc(sizes[i]);
-        if (!blocks[i] || glibc_usable(blocks[i]) != pp_real.usable(blocks[i]))
+    for (size_t i = 0; i < sizeof chunk / sizeof *chunk; i++)
+        for (size_t arena = 0; arena <= NON_MAIN_ARENA; arena += NON_MAIN_ARENA) {
+            size_t *next = (size_t *)(scratch + sizeof(size_t) + chunk[i]);
+            hdr[1] = chunk[i] | PREV_INUSE | arena;
+            next[0] = 32 | PREV_INUSE;      /* this chunk is in use */
+            if (glibc_usable(mem) != pp_real.usable(mem) || glibc_usable(mem) != chunk[i] - 8)
+                agree = 0;
+            next[0] = 0;
+        }
+    for (size_t i = 0; i < sizeof mmapped / sizeof *mmapped; i++) {
+        hdr[1] = mmapped[i] | IS_MMAPPED;
+        if (glibc_usable(mem) != pp_real.usable(mem) || glibc_usable(mem) != mmapped[i] - 16)
             agree = 0;
     }
-    void *al = NULL;
-    if (pp_real.posix_memalign(&al, 4096, 10000) != 0 || glibc_usable(al) != pp_real.usable(al))
-        agree = 0;
-    pp_real.free(al);
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
-        pp_real.free(blocks[i]);
+    pp_os_unmap(scratch, scratch_len);
     usable_is_glibc = agree;
 }
 
