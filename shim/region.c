@@ -15,6 +15,24 @@
  * it.  Memory is fixed (23 KiB a histogram) however many times a region
  * runs.  At exit the histograms are merged over threads for the summary.
  *
+ * Names are compared by content: the cache is keyed by the name's address,
+ * and a hit is trusted as it is only when that address lies in a read-only
+ * segment of a loaded object (a string literal, which cannot change; found
+ * once, on the cache miss, with dl_iterate_phdr).  A name in writable memory
+ * (a reused snprintf buffer, a Python bytes object) is compared with the
+ * region's stored name on every hit.
+ *
+ * Regions over time: once per window the sampler thread calls
+ * pp_region_window, which diffs every per-thread histogram against a
+ * snapshot it keeps beside it (the owner never sees the snapshot), merges
+ * the differences over threads and writes one "regions" record.  The three
+ * slowest occurrences of a window are kept by the owner in three slots per
+ * histogram, reached only when a duration beats the slots' floor (one
+ * compare on the hot path; a few slow-path calls per window); the merge
+ * reads them under a sequence count and lowers the floor to 0 for the next
+ * window.  An occurrence that ends at the very instant a window closes may
+ * be missing from "slowest" (never from the counts).
+ *
  * Timestamps are TSC ticks when the kernel itself trusts the TSC (its
  * clocksource is "tsc": invariant and synchronised), else CLOCK_MONOTONIC
  * nanoseconds.  Ticks are converted to nanoseconds only when reported,
@@ -26,7 +44,9 @@
 #define PERF_PROBE_IMPLEMENTATION
 #include "../libprobe/perf_probe.h"
 
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,13 +66,27 @@
 #define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
 
+#define NSLOW 3
+
+/* one occurrence among the slowest of a window: start and duration, ticks */
+struct slow { _Atomic uint64_t t0, d; };
+
 struct hist {
     _Atomic uint64_t count, sum, min, max, first, last;
+    /* owner: a duration above the floor goes to note_slow; the window merge
+     * stores 0 (a new window) */
+    _Atomic uint64_t slow_floor;
+    _Atomic uint32_t slow_seq;            /* odd while the owner writes slots */
+    struct slow slow[NSLOW];
     _Atomic uint64_t b[NBUCKETS];
+    /* the window merge's own: the figures at the previous window */
+    uint64_t snap_count, snap_sum;
+    uint64_t snap[NBUCKETS];
 };
 
 struct frame { int id; uint64_t t0; const char *name; };
-struct centry { const char *ptr; int parent; int id; };
+/* ro: the name is in read-only memory, a hit needs no content check */
+struct centry { const char *ptr; int parent; int id; int ro; };
 
 struct rthread {
     struct frame stack[MAX_DEPTH];
@@ -60,6 +94,7 @@ struct rthread {
     struct centry cache[CACHE];
     struct hist *_Atomic h[MAX_REGIONS];
     _Atomic int in_use;
+    _Atomic pid_t tid;                    /* the thread using it */
     struct rthread *next;
 };
 
@@ -73,6 +108,10 @@ static __thread struct rthread *my_rt PP_TLS;
 static pthread_key_t exit_key;
 static int use_tsc;
 static uint64_t tick0, mono0;
+/* ticks at which the current window started (stale slots are older) */
+static _Atomic uint64_t window_start;
+static pthread_mutex_t window_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t window_t0_ns;            /* since start: where this window began */
 
 /* ---- time ------------------------------------------------------------------ */
 
@@ -145,6 +184,7 @@ __attribute__((noinline)) static struct rthread *new_rthread(void)
     }
     rt->depth = rt->overflow = 0;
     memset(rt->cache, 0, sizeof rt->cache);
+    STORE(rt->tid, pp_tid());
     my_rt = rt;
     pthread_setspecific(exit_key, rt);
     return rt;
@@ -153,6 +193,9 @@ __attribute__((noinline)) static struct rthread *new_rthread(void)
 /* A forked child keeps only the forking thread: its regions start afresh. */
 void pp_region_after_fork_child(void)
 {
+    pthread_mutex_init(&window_lock, NULL);     /* the sampler may have held it */
+    window_t0_ns = 0;
+    STORE(window_start, ticks());
     for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {
         for (int i = 0; i < MAX_REGIONS; i++) {
             struct hist *h = atomic_load(&rt->h[i]);
@@ -163,6 +206,8 @@ void pp_region_after_fork_child(void)
         }
         if (rt != my_rt)
             STORE(rt->in_use, 0);
+        else
+            STORE(rt->tid, pp_tid());
     }
 }
 
@@ -240,19 +285,57 @@ __attribute__((noinline)) static int find_or_add(const char *name, int parent)
     return id;
 }
 
-static inline int lookup(struct rthread *rt, const char *name, int parent)
+/* the stored name of region ID is NAME (compared as find_or_add does) */
+static int same_name(int id, const char *name)
 {
-    unsigned slot = (unsigned)(((uintptr_t)name >> 3) ^ ((unsigned)parent * 0x9e37u)) & (CACHE - 1);
-    struct centry *c = &rt->cache[slot];
-    if (PP_LIKELY(c->ptr == name && c->parent == parent && c->ptr))
-        return c->id;
+    return strncmp(defs[id].name, name, NAME_MAX_IN) == 0;
+}
+
+struct ro_query { uintptr_t addr; int ro; };
+
+static int ro_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct ro_query *q = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr < lo + ph->p_memsz) {
+            q->ro = !(ph->p_flags & PF_W);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 when NAME lies in a read-only segment of a loaded object: a literal */
+static int in_read_only(const char *name)
+{
+    struct ro_query q = {(uintptr_t)name, 0};
+    dl_iterate_phdr(ro_segment, &q);
+    return q.ro;
+}
+
+__attribute__((noinline)) static int lookup_slow(struct centry *c, const char *name, int parent)
+{
     int id = find_or_add(name, parent);
     if (id >= 0) {
         c->ptr = name;
         c->parent = parent;
         c->id = id;
+        c->ro = in_read_only(name);
     }
     return id;
+}
+
+static inline int lookup(struct rthread *rt, const char *name, int parent)
+{
+    unsigned slot = (unsigned)(((uintptr_t)name >> 3) ^ ((unsigned)parent * 0x9e37u)) & (CACHE - 1);
+    struct centry *c = &rt->cache[slot];
+    if (PP_LIKELY(c->ptr == name && c->parent == parent && c->ptr) &&
+        (PP_LIKELY(c->ro) || same_name(c->id, name)))
+        return c->id;
+    return lookup_slow(c, name, parent);
 }
 
 /* ---- histograms ------------------------------------------------------------ */
@@ -290,6 +373,43 @@ __attribute__((noinline)) static struct hist *new_hist(struct rthread *rt, int i
     return h;
 }
 
+/* D beat the floor: it takes a slot that is empty, from an earlier window,
+ * or the fastest of the three, and the floor becomes the fastest slot once
+ * all three hold this window's occurrences.  The floor is replaced only if
+ * the window merge did not reset it meanwhile. */
+__attribute__((noinline)) static void note_slow(struct hist *h, uint64_t t0, uint64_t d,
+                                                 uint64_t floor_seen)
+{
+    uint64_t since = LOAD(window_start);
+    int pick = 0;
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < NSLOW; i++) {
+        uint64_t sd = LOAD(h->slow[i].d), st = LOAD(h->slow[i].t0);
+        uint64_t rank = sd == 0 || st + sd < since ? 0 : sd;   /* free slots first */
+        if (rank < best) {
+            best = rank;
+            pick = i;
+        }
+    }
+    if (best < d) {
+        uint32_t seq = LOAD(h->slow_seq);
+        STORE(h->slow_seq, seq + 1);
+        atomic_thread_fence(memory_order_release);
+        STORE(h->slow[pick].t0, t0);
+        STORE(h->slow[pick].d, d);
+        atomic_thread_fence(memory_order_release);
+        STORE(h->slow_seq, seq + 2);
+    }
+    uint64_t floor = UINT64_MAX;
+    for (int i = 0; i < NSLOW; i++) {
+        uint64_t sd = LOAD(h->slow[i].d), st = LOAD(h->slow[i].t0);
+        uint64_t rank = sd == 0 || st + sd < since ? 0 : sd;
+        if (rank < floor)
+            floor = rank;
+    }
+    atomic_compare_exchange_strong(&h->slow_floor, &floor_seen, floor);
+}
+
 static inline void record(struct rthread *rt, int id, uint64_t t0, uint64_t t1)
 {
     struct hist *h = atomic_load_explicit(&rt->h[id], memory_order_relaxed);
@@ -305,6 +425,9 @@ static inline void record(struct rthread *rt, int id, uint64_t t0, uint64_t t1)
         STORE(h->min, d);
     if (d > LOAD(h->max))
         STORE(h->max, d);
+    uint64_t floor = LOAD(h->slow_floor);
+    if (PP_UNLIKELY(d > floor))
+        note_slow(h, t0, d, floor);
     if (n == 0)
         STORE(h->first, t0);
     STORE(h->last, t1);
@@ -416,4 +539,211 @@ int pp_region_stats(size_t i, struct pp_region_stats *out)
         }
     }
     return 1;
+}
+
+/* ---- regions over time -------------------------------------------------------- */
+
+struct cand { uint64_t t0, d; pid_t tid; };
+
+/* ticks -> nanoseconds since the shim started */
+static double since_start_ns(uint64_t t, double rate)
+{
+    return (double)mono0 - (double)pp_state.start_ns + ((double)t - (double)tick0) / rate;
+}
+
+static void key_ns(struct pp_buf *b, const char *k, double ns)
+{
+    pp_buf_key(b, k);
+    pp_buf_u64(b, ns > 0 ? (uint64_t)(ns + 0.5) : 0);
+}
+
+/* One region's window: merged bucket differences in `win`, slowest in c. */
+static void window_region(struct pp_buf *b, int first_region, int id, const uint64_t *win,
+                          uint64_t count, uint64_t sum, const struct cand *c, int nc,
+                          double rate)
+{
+    unsigned lo = 0, hi = NBUCKETS - 1;
+    while (lo < hi && !win[lo])
+        lo++;
+    while (hi > lo && !win[hi])
+        hi--;
+    double min = bucket_mid(lo), max = nc ? (double)c[0].d : bucket_mid(hi);
+    if (max < min)
+        max = min;
+    pp_buf_str(b, first_region ? "{" : ",{");
+    pp_buf_key(b, "name");
+    pp_buf_json_str(b, defs[id].name, NAME_MAX_IN);
+    pp_buf_key(b, "path");
+    pp_buf_json_str(b, defs[id].path, PATH_MAX_IN);
+    pp_buf_key(b, "depth");
+    pp_buf_u64(b, (uint64_t)defs[id].depth);
+    pp_buf_key(b, "count");
+    pp_buf_u64(b, count);
+    key_ns(b, "total_ns", (double)sum / rate);
+    key_ns(b, "min_ns", min / rate);
+    key_ns(b, "max_ns", max / rate);
+    static const double qs[] = {0.50, 0.90, 0.95, 0.99};
+    static const char *const names[] = {"p50_ns", "p90_ns", "p95_ns", "p99_ns"};
+    for (int q = 0; q < 4; q++) {
+        uint64_t rank = (uint64_t)(qs[q] * (double)count + 0.999999), seen = 0;
+        double v = max;
+        if (rank < 1)
+            rank = 1;
+        for (unsigned i = lo; i <= hi; i++) {
+            seen += win[i];
+            if (seen >= rank) {
+                v = bucket_mid(i);
+                break;
+            }
+        }
+        key_ns(b, names[q], (v < min ? min : v > max ? max : v) / rate);
+    }
+    /* the buckets themselves: [index, count, index, count, ...] in ticks of
+     * unit_ns nanoseconds (docs/format.md has the bucket layout) */
+    pp_buf_key(b, "hist");
+    pp_buf_str(b, "{\"unit_ns\":");
+    pp_buf_double(b, 1.0 / rate);
+    pp_buf_str(b, ",\"b\":[");
+    int first = 1;
+    for (unsigned i = lo; i <= hi; i++)
+        if (win[i]) {
+            if (!first)
+                pp_buf_raw(b, ",", 1);
+            first = 0;
+            pp_buf_u64(b, i);
+            pp_buf_raw(b, ",", 1);
+            pp_buf_u64(b, win[i]);
+        }
+    pp_buf_str(b, "]}");
+    pp_buf_key(b, "slowest");
+    pp_buf_raw(b, "[", 1);
+    for (int k = 0; k < nc; k++) {
+        pp_buf_str(b, k ? ",{" : "{");
+        pp_buf_key(b, "start_s");
+        double at = since_start_ns(c[k].t0, rate);
+        pp_buf_fixed(b, at > 0 ? (int64_t)at : 0, 9, 6);
+        key_ns(b, "dur_ns", (double)c[k].d / rate);
+        pp_buf_key(b, "thread");
+        pp_buf_u64(b, (uint64_t)c[k].tid);
+        pp_buf_raw(b, "}", 1);
+    }
+    pp_buf_str(b, "]}");
+}
+
+/* keep the NSLOW slowest of the candidates, slowest first */
+static void keep_slow(struct cand *c, int *nc, struct cand x)
+{
+    int i;
+    if (*nc < NSLOW)
+        i = (*nc)++;
+    else if (c[NSLOW - 1].d < x.d)
+        i = NSLOW - 1;
+    else
+        return;
+    c[i] = x;
+    for (; i > 0 && c[i].d > c[i - 1].d; i--) {
+        struct cand t = c[i];
+        c[i] = c[i - 1];
+        c[i - 1] = t;
+    }
+}
+
+void pp_region_window(void)
+{
+    static uint64_t win[NBUCKETS];
+    static char *out;
+    static size_t out_cap;
+    pthread_mutex_lock(&window_lock);
+    int n = atomic_load(&n_defs);
+    uint64_t start = LOAD(window_start), now = ticks();
+    uint64_t t_ns = pp_now_ns() - pp_state.start_ns;
+    STORE(window_start, now);
+    if (n == 0) {                        /* no region yet: only the window moves */
+        window_t0_ns = t_ns;
+        pthread_mutex_unlock(&window_lock);
+        return;
+    }
+    double rate = tick_rate();
+    /* worst case per region: escaped name and path, numbers, and a bucket
+     * list of up to NBUCKETS pairs (a few hundred in practice) */
+    size_t need = 256 + (size_t)n * (6 * (NAME_MAX_IN + PATH_MAX_IN) + 1024) + 64 * 1024;
+    if (need > out_cap) {
+        if (out)
+            pp_os_unmap(out, out_cap);
+        out_cap = (need + 65535) & ~(size_t)65535;
+        out = pp_os_map(out_cap);
+        if (!out)
+            out_cap = 0;
+    }
+    if (!out) {
+        pthread_mutex_unlock(&window_lock);
+        return;
+    }
+    struct pp_buf b = {out, 0, out_cap - 64};
+    pp_buf_str(&b, "{\"type\":\"regions\"");
+    pp_buf_key(&b, "t_s");
+    pp_buf_fixed(&b, (int64_t)t_ns, 9, 6);
+    pp_buf_key(&b, "t0_s");
+    pp_buf_fixed(&b, (int64_t)window_t0_ns, 9, 6);
+    pp_buf_key(&b, "regions");
+    pp_buf_raw(&b, "[", 1);
+    int any = 0;
+    for (int id = 0; id < n; id++) {
+        uint64_t count = 0, sum = 0;
+        struct cand c[NSLOW];
+        int nc = 0, touched = 0;
+        for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {
+            struct hist *h = atomic_load(&rt->h[id]);
+            if (!h)
+                continue;
+            uint64_t hc = LOAD(h->count);
+            if (hc != h->snap_count) {
+                if (!touched)
+                    memset(win, 0, sizeof win);
+                touched = 1;
+                h->snap_count = hc;
+                uint64_t s = LOAD(h->sum);
+                sum += s - h->snap_sum;
+                h->snap_sum = s;
+                for (unsigned i = 0; i < NBUCKETS; i++) {
+                    uint64_t v = LOAD(h->b[i]);
+                    if (v != h->snap[i]) {
+                        win[i] += v - h->snap[i];
+                        count += v - h->snap[i];
+                        h->snap[i] = v;
+                    }
+                }
+            }
+            /* the slowest of this window: a consistent read of the slots */
+            struct slow sl[NSLOW];
+            for (int tries = 0; tries < 100; tries++) {
+                uint32_t s0 = atomic_load_explicit(&h->slow_seq, memory_order_acquire);
+                for (int k = 0; k < NSLOW; k++) {
+                    STORE(sl[k].t0, LOAD(h->slow[k].t0));
+                    STORE(sl[k].d, LOAD(h->slow[k].d));
+                }
+                atomic_thread_fence(memory_order_acquire);
+                if (!(s0 & 1) && s0 == LOAD(h->slow_seq))
+                    break;
+                STORE(sl[0].d, 0);
+                STORE(sl[1].d, 0);
+                STORE(sl[2].d, 0);
+            }
+            STORE(h->slow_floor, 0);
+            for (int k = 0; k < NSLOW; k++) {
+                uint64_t d = LOAD(sl[k].d), t0 = LOAD(sl[k].t0);
+                if (d && t0 + d >= start && t0 + d < now)
+                    keep_slow(c, &nc, (struct cand){t0, d, LOAD(rt->tid)});
+            }
+        }
+        if (!count)
+            continue;
+        window_region(&b, !any, id, win, count, sum, c, nc, rate);
+        any = 1;
+    }
+    pp_buf_str(&b, "]}");
+    window_t0_ns = t_ns;
+    if (any && b.len < b.cap)
+        pp_timeline_record(&b);
+    pthread_mutex_unlock(&window_lock);
 }

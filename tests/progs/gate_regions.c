@@ -7,7 +7,9 @@
  *   phases  probe "phase_a", 200 ticks of ~1 ms, probe "phase_b", 100 ticks
  *           of ~3 ms on a second thread with three deliberately slow ones
  *           (20, 30 and 40 ms), probe "end"; 300 ms without regions around
- *           every probe, so no window holds occurrences of two phases
+ *           every probe, so no window holds occurrences of two phases.  The
+ *           three slowest occurrences as the program timed them (on a busy
+ *           machine a 1 ms sleep may be among them) are facts too.
  *   names   one snprintf buffer reused for "stage0".."stage3", stage K
  *           begun K+1 times
  *   killed  200 ticks of ~1 ms, then "ready" on stdout and sleep until killed
@@ -41,17 +43,33 @@ static int cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* every occurrence as the program saw it: when it began (since the probe
+ * "phase_a"), how long it took, on which thread */
+struct occ { long long at, dur; long tid; };
+static struct occ occs[300];
+static int n_occs;
+static long long t_phase_a;
+
 /* N ticks of the region "tick", the i-th sleeping durs(i) ns; the
  * program's own durations go into OUT */
 static void ticks(int n, long long (*durs)(int), long long *out)
 {
+    long tid = syscall(SYS_gettid);
     for (int i = 0; i < n; i++) {
         long long t0 = now_ns();
         perf_region_begin("tick");
         sleep_ns(durs(i));
         perf_region_end("tick");
         out[i] = now_ns() - t0;
+        if (n_occs < 300)
+            occs[n_occs++] = (struct occ){t0 - t_phase_a, out[i], tid};
     }
+}
+
+static int slower(const void *a, const void *b)
+{
+    const struct occ *x = a, *y = b;
+    return (x->dur < y->dur) - (x->dur > y->dur);
 }
 
 /* facts PREFIX_count, _min, _p50, _max, _total from the program's own timings */
@@ -95,6 +113,7 @@ int main(int argc, char **argv)
     facts_open(argv[1]);
     if (!strcmp(argv[2], "phases")) {
         sleep_ns(300000000);
+        t_phase_a = now_ns();
         perf_probe("phase_a");
         sleep_ns(300000000);
         ticks(200, one_ms, a);
@@ -106,6 +125,15 @@ int main(int argc, char **argv)
         pthread_create(&t, NULL, phase_b, NULL);
         pthread_join(t, NULL);
         summarise("b", b_durs, 100);
+        qsort(occs, (size_t)n_occs, sizeof *occs, slower);
+        static const char *const k[3][3] = {{"slow1_ns", "slow1_tid", "slow1_at"},
+                                            {"slow2_ns", "slow2_tid", "slow2_at"},
+                                            {"slow3_ns", "slow3_tid", "slow3_at"}};
+        for (int i = 0; i < 3; i++) {
+            fact(k[i][0], occs[i].dur);
+            fact(k[i][1], occs[i].tid);
+            fact(k[i][2], occs[i].at);
+        }
         sleep_ns(300000000);
         perf_probe("end");
         sleep_ns(300000000);
