@@ -2,31 +2,53 @@
  * counters.c - live heap bytes, their peak, and call counts, without a lock
  * or a shared atomic on the allocation path.
  *
- * Each thread owns a slot.  An allocation adds its usable size to the
- * slot's `pending` delta and remembers the highest value `pending` reached
- * since the last fold (`pending_max`).  When |pending| reaches
- * PERFPROBE_BATCH bytes the slot is folded: one fetch_add on the global
- * figure, and the candidate peak `global_before + pending_max` is raised
- * into the global peaks with compare-and-swap.  With one thread the peak is
- * exact; with T threads it can be off by less than (T-1) x BATCH, the most
- * the other threads can hold unfolded (docs/design.md).
+ * Each thread owns a slot and adds every allocation's usable size to the
+ * slot's `pending` delta (and subtracts every free's).  The current heap is
+ * the global base plus every slot's delta, exact whenever it is read; the
+ * base changes only when a thread exits.  A free is a load and a store; an
+ * allocation also keeps the slot's own highest delta (`pending_max`) and
+ * compares the delta with the slot's alarm, `hi`.
  *
- * Slot fields are _Atomic but written only by their owner, with relaxed
- * loads and stores (plain moves on x86-64), so that the sampler can read
- * them without a data race: the current heap is the global figure plus
- * every slot's pending delta, exact up to the calls in flight.
+ * The peak is where the threads meet.  When a thread's delta passes its
+ * alarm, it adds up every slot (relaxed loads, no read-modify-write), raises
+ * the peaks to what the total reached, and sets its next alarm at its share
+ * of the headroom below the lowest peak it must keep (the all-time one and
+ * each window's), plus its share of a step of max(4 KiB, peak / 128) (never
+ * more than PERFPROBE_BATCH; 0: every allocation near a peak checks).  Far
+ * below the peak a thread therefore checks rarely; near it, once per step
+ * shared among the live threads, so that the growth no thread has checked
+ * stays below about one step (docs/design.md has the bound and the figures).
+ A check happens only at a new local maximum of the thread's delta, so
+ * what it adds up is the total at that moment.  With one thread, nothing
+ * else moves, so readers also count the slot's `pending_max` (its highest
+ * delta since the last check or read) against the total now: the peak is
+ * then exact, whatever the step.  With several threads a local maximum
+ * below the alarm is not counted (the others may have moved since): that
+ * is the error, less than about one step in all.
  *
- * Slots come from raw mmap, are never freed, and are recycled when a thread
- * exits (a pthread key destructor folds the slot and releases it).
+ * Readers (the sampler, a probe) add up the slots the same way.  A reader
+ * that starts a new peak window then sets every live slot's alarm to a
+ * sentinel and its `pending_max` to its delta now, so that the owner's next
+ * growth checks against the new window.  The owner installs its next alarm
+ * with a compare-and-swap on its own slot, so a reset that lands in the
+ * middle of a check is never overwritten.
+ *
+ * Slot fields are _Atomic but written only by their owner (except the alarm
+ * sentinel), with relaxed loads and stores (plain moves on x86-64).  Slots
+ * come from raw mmap, are never freed, and are recycled when a thread exits
+ * (a pthread key destructor folds the slot into the base and releases it).
  */
 #include "internal.h"
 
 #include <pthread.h>
 #include <string.h>
 
+#define ALARM_RESET INT64_MIN        /* "check at the next allocation" */
+
 struct slot {
     _Atomic int64_t  pending;
-    _Atomic int64_t  pending_max;
+    _Atomic int64_t  pending_max;    /* highest pending since the last check */
+    _Atomic int64_t  hi;             /* check when pending passes this */
     _Atomic uint64_t allocs, frees, reallocs;
     _Atomic int      in_use;
     _Atomic uintptr_t stack_hint;  /* an address on the owner's stack */
@@ -36,6 +58,7 @@ struct slot {
 
 static _Atomic(struct slot *) slots;
 static _Atomic int64_t g_heap, g_peak, g_window_peak[PP_WINDOWS];
+static _Atomic int64_t g_live;       /* threads holding a slot */
 /* calls made by threads whose slot is gone (late thread-exit frees) */
 static _Atomic uint64_t g_allocs, g_frees, g_reallocs;
 
@@ -65,6 +88,15 @@ static void raise_peaks(int64_t v)
     raise_max(&g_peak, v);
     for (int w = 0; w < PP_WINDOWS; w++)
         raise_max(&g_window_peak[w], v);
+}
+
+/* the heap now: the base plus every slot's delta */
+static int64_t total(void)
+{
+    int64_t sum = LOAD(g_heap);
+    for (struct slot *s = atomic_load(&slots); s; s = s->next)
+        sum += LOAD(s->pending);
+    return sum;
 }
 
 static void key_destructor(void *arg)
@@ -112,6 +144,10 @@ __attribute__((noinline)) static struct slot *new_self(void)
     my_slot = s;
     if (!s)
         return NULL;
+    STORE(s->pending, 0);
+    STORE(s->pending_max, 0);
+    STORE(s->hi, ALARM_RESET);
+    atomic_fetch_add_explicit(&g_live, 1, memory_order_relaxed);
     /* Where this thread's stack is, for the RSS breakdown: one address on
      * it, found by the sampler in /proc/self/maps later.  Nothing here may
      * take a lock: pthread_getattr_np, the obvious way, holds the thread's
@@ -133,30 +169,60 @@ static inline struct slot *self(void)
     return PP_LIKELY(s != NULL) ? s : new_self();
 }
 
-__attribute__((noinline)) static void fold(struct slot *s)
+/* The owner's check: its delta P, a new local maximum, passed its alarm. */
+__attribute__((noinline)) static void check(struct slot *s, int64_t p)
 {
-    int64_t d = LOAD(s->pending), m = LOAD(s->pending_max);
-    STORE(s->pending, 0);
-    STORE(s->pending_max, 0);
-    int64_t before = atomic_fetch_add_explicit(&g_heap, d, memory_order_relaxed);
-    raise_peaks(before + (m > 0 ? m : 0));
+    int64_t alarm = LOAD(s->hi);
+    int64_t now = total();
+    raise_peaks(now);
+    int64_t low = LOAD(g_peak);
+    for (int w = 0; w < PP_WINDOWS; w++) {
+        int64_t v = LOAD(g_window_peak[w]);
+        if (v < low)
+            low = v;
+    }
+    int64_t threads = LOAD(g_live), room = low - now;
+    if (threads < 1)
+        threads = 1;
+    int64_t step = LOAD(g_peak) / 128;
+    if (step < 4096)
+        step = 4096;
+    if ((uint64_t)step > pp_opt.batch_bytes)
+        step = (int64_t)pp_opt.batch_bytes;
+    int64_t next = p + (room > 0 ? room / threads : 0) + step / threads;
+    atomic_compare_exchange_strong_explicit(&s->hi, &alarm, next, memory_order_relaxed,
+                                            memory_order_relaxed);
 }
 
-static inline void add(struct slot *s, int64_t d)
+static inline void grow(struct slot *s, int64_t d)
 {
     int64_t p = LOAD(s->pending) + d;
     STORE(s->pending, p);
-    if (d > 0 && p > LOAD(s->pending_max))        /* only growth can peak */
+    if (p > LOAD(s->pending_max)) {                /* only growth can peak */
         STORE(s->pending_max, p);
-    int64_t lim = (int64_t)pp_opt.batch_bytes;
-    if (PP_UNLIKELY(p >= lim || p <= -lim))
-        fold(s);
+        if (PP_UNLIKELY(p > LOAD(s->hi)))
+            check(s, p);
+    }
+}
+
+/* fold the slot into the base (with one thread, its local maximum counted
+ * first) */
+static void fold(struct slot *s)
+{
+    int64_t d = LOAD(s->pending);
+    if (LOAD(g_live) <= 1)
+        raise_peaks(total() - d + LOAD(s->pending_max));
+    atomic_fetch_add_explicit(&g_heap, d, memory_order_relaxed);
+    STORE(s->pending, 0);
+    STORE(s->pending_max, 0);
+    STORE(s->hi, ALARM_RESET);
 }
 
 /* Slow path for threads past their slot's destructor. */
 static void add_global(int64_t d)
 {
-    raise_peaks(atomic_fetch_add(&g_heap, d) + d);
+    atomic_fetch_add(&g_heap, d);
+    raise_peaks(total());
 }
 
 void pp_count_alloc(size_t usable)
@@ -168,7 +234,7 @@ void pp_count_alloc(size_t usable)
         return;
     }
     STORE(s->allocs, LOAD(s->allocs) + 1);
-    add(s, (int64_t)usable);
+    grow(s, (int64_t)usable);
 }
 
 void pp_count_free(size_t usable)
@@ -180,7 +246,7 @@ void pp_count_free(size_t usable)
         return;
     }
     STORE(s->frees, LOAD(s->frees) + 1);
-    add(s, -(int64_t)usable);
+    STORE(s->pending, LOAD(s->pending) - (int64_t)usable);
 }
 
 void pp_count_realloc(size_t old_usable, size_t new_usable)
@@ -193,7 +259,10 @@ void pp_count_realloc(size_t old_usable, size_t new_usable)
         return;
     }
     STORE(s->reallocs, LOAD(s->reallocs) + 1);
-    add(s, d);
+    if (d > 0)
+        grow(s, d);
+    else
+        STORE(s->pending, LOAD(s->pending) + d);
 }
 
 void pp_counters_flush_self(void)
@@ -209,6 +278,7 @@ void pp_counters_thread_exit(void)
     if (!s)
         return;
     fold(s);
+    atomic_fetch_sub_explicit(&g_live, 1, memory_order_relaxed);
     STORE(s->stack_hint, 0);
     my_slot = NULL;
     my_slot_dead = 1;
@@ -225,7 +295,18 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
         f += LOAD(s->frees);
         r += LOAD(s->reallocs);
     }
-    int64_t bytes = LOAD(g_heap) + pending;
+    int64_t bytes = LOAD(g_heap) + pending, best = bytes;
+    /* with one thread, its local maximum since the last check or read */
+    int single = LOAD(g_live) <= 1;
+    for (struct slot *s = atomic_load(&slots); s && (single || reset); s = s->next) {
+        if (!LOAD(s->in_use))
+            continue;
+        int64_t p = LOAD(s->pending);
+        int64_t m = reset ? atomic_exchange_explicit(&s->pending_max, p, memory_order_relaxed)
+                          : LOAD(s->pending_max);
+        if (single && bytes - p + m > best)
+            best = bytes - p + m;
+    }
     /* frees of blocks that were allocated past the hooks (a library loaded
      * with RTLD_DEEPBIND, memory from before the shim was ready) can take
      * the figure below zero: it is clamped, and the summary says why */
@@ -233,14 +314,20 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
         STORE(went_negative, 1);
         bytes = 0;
     }
-    raise_peaks(bytes);
+    if (best < bytes)
+        best = bytes;
+    raise_peaks(best);
     out->bytes = bytes;
     out->peak = LOAD(g_peak);
     out->window_peak = reset
         ? atomic_exchange_explicit(&g_window_peak[window], bytes, memory_order_relaxed)
         : LOAD(g_window_peak[window]);
-    if (out->window_peak < bytes)
-        out->window_peak = bytes;
+    if (out->window_peak < best)
+        out->window_peak = best;
+    if (reset)              /* every thread's next growth checks the new window */
+        for (struct slot *s = atomic_load(&slots); s; s = s->next)
+            if (LOAD(s->in_use))
+                STORE(s->hi, ALARM_RESET);
     out->allocs = a;
     out->frees = f;
     out->reallocs = r;
@@ -264,6 +351,7 @@ void pp_counters_after_fork_child(void)
     }
     if (my_slot)
         STORE(my_slot->tid, pp_tid());
+    STORE(g_live, my_slot ? 1 : 0);
     STORE(g_allocs, 0);
     STORE(g_frees, 0);
     STORE(g_reallocs, 0);

@@ -64,9 +64,9 @@ int main(void)
     pp_counters_read(&h, PP_WIN_SAMPLE, 1);
     CHECK(h.bytes == before, "8 threads: back to where they started (%ld)", (long)(h.bytes - before));
     CHECK(h.allocs - allocs_before == 8 * 200 * 100, "8 threads: allocs exact");
-    /* the true peak is at most 8 x 100 KB; the reported one is at least one
-     * thread's 100 KB and at most the true peak plus 7 x batch */
-    CHECK(h.window_peak - before >= 100000 && h.window_peak - before <= 800000 + 7 * 65536,
+    /* the true peak is at least one thread's 100 KB and at most 8 x 100 KB;
+     * the reported one may miss a local maximum by less than a step */
+    CHECK(h.window_peak - before >= 100000 - 4096 && h.window_peak - before <= 800000 + 4096,
           "8 threads: peak within the bound (%ld)", (long)(h.window_peak - before));
     CHECK_DONE();
 }
