@@ -41,6 +41,8 @@ void pp_rss_seen_reset(uint64_t rss)
  * samples (and the breakdowns, and exit) read the high-water mark from
  * status; in between the last value is carried. */
 #define STATUS_STRIDE 20
+/* a breakdown whenever RSS passes the one at the peak by 1/PEAK_MARGIN */
+#define PEAK_MARGIN 128
 
 void pp_sample_take(struct pp_sample *s, int flags)
 {
@@ -78,6 +80,19 @@ void pp_sample_take(struct pp_sample *s, int flags)
         pp_rss_parts(&s->parts, s->heap.bytes, &status) == 0) {
         s->has_parts = 1;
         pp_parts_note(&s->parts, s->t_ns);
+    } else if (pp_opt.parts && !(flags & PP_SAMPLE_NONBLOCK)) {
+        /* RSS passed the breakdown at the peak by more than PEAK_MARGIN: a
+         * breakdown for rss_parts_at_peak (not written with the sample),
+         * so that it describes the peak RSS, not the largest breakdown
+         * the stride happened to take */
+        struct pp_parts peak;
+        uint64_t peak_t;
+        if (pp_parts_peak(&peak, &peak_t) != 0 ||
+            s->proc.rss > peak.rss + peak.rss / PEAK_MARGIN) {
+            struct pp_parts p;
+            if (pp_rss_parts(&p, s->heap.bytes, fresh ? &status : NULL) == 0)
+                pp_parts_note(&p, s->t_ns);
+        }
     }
 }
 
