@@ -297,6 +297,16 @@ __attribute__((constructor(101))) static void pp_init(void)
         absolute_output();
     if (pp_opt.follow == PP_FOLLOW_NONE)
         unfollow();
+    /* PERFPROBE_FOLLOW=exec: a program that a traced process started in a
+     * child (not by exec'ing itself) is not traced.  Removing the shim from
+     * the child's environ is not enough: shells build their children's
+     * environment from their own copy. */
+    if (pp_opt.follow == PP_FOLLOW_EXEC && tree && prev_pid != (uint64_t)pp_state.pid) {
+        unfollow();
+        pp_in_hook = saved;
+        errno = saved_errno;
+        return;
+    }
 
     pp_state.start_ns = pp_now_ns();
     pp_state.start_unix_ns = pp_unix_ns();
@@ -342,14 +352,18 @@ void pp_finish(void)
     pp_sample_take(&end, PP_SAMPLE_RESET | PP_SAMPLE_PARTS | PP_SAMPLE_STATUS);
     pp_timeline_sample(&end, 1);
     pp_sites_exit();
+    const char *table = pp_getenv("PERFPROBE_TABLE");
+    int table_record = !pp_opt.quiet && table && !strcmp(table, "record");
+    if (table_record)
+        pp_report_table(&end, 1);      /* perfprobe run prints the main one's */
     pp_timeline_summary(&end);
     atomic_store(&summary_done, 1);
     /* Some programs close stderr in an atexit handler (coreutils do), and
      * the number may since belong to another file: then the table is left
      * out; the timeline has the same figures. */
-    if (!pp_opt.quiet && pp_state.is_root && pp_state.stderr_ok &&
-        pp_fd_same(2, pp_state.stderr_dev, pp_state.stderr_ino))
-        pp_report_table(&end);
+    if (!table_record && !pp_opt.quiet && pp_state.is_root && pp_state.stderr_ok &&
+             pp_fd_same(2, pp_state.stderr_dev, pp_state.stderr_ino))
+        pp_report_table(&end, 0);
     pp_in_hook = saved;
     errno = saved_errno;
 }

@@ -324,7 +324,8 @@ void pp_timeline_after_fork_child(void);
 
 /* ---- report.c: the table printed on stderr at exit ------------------------ */
 
-void pp_report_table(const struct pp_sample *end);
+/* on stderr, or TO_RECORD into the timeline (PERFPROBE_TABLE=record) */
+void pp_report_table(const struct pp_sample *end, int to_record);
 
 /* ---- sites.c, unwind.c, modules.c: allocation sites ---------------------- */
 

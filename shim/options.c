@@ -218,7 +218,7 @@ static void apply(const struct row *r, const char *val, int quiet)
 }
 
 /* Names the shim sets itself, for the processes it starts. */
-static const char *const internal_names[] = {"PERFPROBE_TREE"};
+static const char *const internal_names[] = {"PERFPROBE_TREE", "PERFPROBE_TABLE"};
 
 /* Edit distance between two names (short strings: a small table). */
 static size_t distance(const char *a, size_t na, const char *b, size_t nb)

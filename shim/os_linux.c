@@ -381,7 +381,7 @@ int pp_proc_stat(uint64_t *rss, uint64_t *threads)
         return -1;
     uint64_t v[25] = {0};
     int field = 2;
-    for (p++; *p && field < 24; p++) {
+    for (p++; *p && field <= 24; p++) {
         if (*p == ' ') {
             field++;
             continue;
@@ -390,7 +390,7 @@ int pp_proc_stat(uint64_t *rss, uint64_t *threads)
             v[field] = v[field] * 10 + (uint64_t)(*p - '0');
     }
     if (field < 24)
-        return -1;
+        return -1;                             /* cut short */
     *threads = v[20];
     *rss = v[24] * page_size();
     return 0;

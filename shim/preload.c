@@ -79,14 +79,19 @@ static void *boot_aligned(size_t align, size_t n)
 static size_t glibc_usable(void *p)
 {
     size_t word = ((size_t *)p)[-1];
-    return (word & ~(size_t)7) - ((word & 2) ? 16 : 8);
+    return (word & ~(size_t)7) - 8 - ((word & 2) << 2);    /* IS_MMAPPED: 16 */
 }
 
 static int usable_is_glibc;
 
 static inline size_t usable(void *p)
 {
-    return PP_LIKELY(usable_is_glibc) ? glibc_usable(p) : pp_real.usable(p);
+    if (PP_UNLIKELY(!usable_is_glibc))
+        return pp_real.usable(p);
+    size_t word = ((size_t *)p)[-1];
+    if (PP_LIKELY(!(word & 2)))               /* not mmapped: no shifts */
+        return (word & ~(size_t)7) - 8;
+    return glibc_usable(p);
 }
 
 size_t pp_usable(void *p)
@@ -390,8 +395,9 @@ static inline int in_bootstrap(void)
 
 /* ---- the malloc family ---------------------------------------------------- */
 
-/* flatten: with -flto the counting code is inlined into the hottest hooks */
-PP_EXPORT __attribute__((flatten)) void *malloc(size_t n)
+/* with -flto the counting fast path is inlined into the hooks; its slow
+ * paths are out of line, so that a hook saves few registers */
+PP_EXPORT void *malloc(size_t n)
 {
     if (PP_UNLIKELY(!ready())) {
         if (in_bootstrap())
@@ -406,7 +412,7 @@ PP_EXPORT __attribute__((flatten)) void *malloc(size_t n)
     return p;
 }
 
-PP_EXPORT __attribute__((flatten)) void free(void *p)
+PP_EXPORT void free(void *p)
 {
     if (!p || PP_UNLIKELY(is_boot(p)))
         return;

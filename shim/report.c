@@ -248,7 +248,24 @@ static int quiet_now(void)
                  !strcasecmp(q, "on"));
 }
 
-void pp_report_table(const struct pp_sample *end)
+/* The table as a record of the timeline, {"type":"table","text":...}, for
+ * `perfprobe run` to print once the whole tree has ended (the main
+ * process's, which the shim alone cannot tell). */
+static void table_record(const char *text, size_t n)
+{
+    size_t cap = 6 * n + 64;
+    char *line = pp_os_map(cap);
+    if (!line)
+        return;
+    struct pp_buf b = {line, 0, cap};
+    pp_buf_str(&b, "{\"type\":\"table\",\"text\":");
+    pp_buf_json_str(&b, text, n);
+    pp_buf_raw(&b, "}", 1);
+    pp_timeline_record(&b);
+    pp_os_unmap(line, cap);
+}
+
+void pp_report_table(const struct pp_sample *end, int to_record)
 {
     if (quiet_now())
         return;
@@ -297,5 +314,8 @@ void pp_report_table(const struct pp_sample *end)
         pp_buf_str(&b, " samples)\n");
     }
     pp_buf_str(&b, RULE);
-    pp_write_all(2, b.p, b.len);
+    if (to_record)
+        table_record(b.p, b.len);
+    else
+        pp_write_all(2, b.p, b.len);
 }

@@ -36,6 +36,8 @@ struct run {
                                statistics), in file order */
     json_t *site_records; /* module, stack and sites records (sites.c) */
     json_t *exec;        /* the exec record that ended the image, or NULL */
+    json_t *table;       /* the exit table the shim wrote (PERFPROBE_TABLE), or NULL */
+    json_t *tree;        /* run_read: the whole file's tree (tree_build) */
     const char *ended;   /* "exit", "exec", "signal" or "unknown" */
     long    pid, ppid, root_pid;
     int     image;       /* the pid's images before this one (execs) */
@@ -127,5 +129,16 @@ int cmd_watch(int argc, char **argv);
  * (written to PATTERN as in PERFPROBE_OUTPUT, or the default name when
  * NULL) until it exits; returns its wait status. */
 int watch_child(int child, const char *pattern);
+
+/* ---- tree.c ---------------------------------------------------------------------- */
+
+/* The processes of a run (images of one pid joined) and the totals: CPU,
+ * the combined RSS over time and its peak ("rss" series WITH_SERIES). */
+json_t *tree_build(const struct run *runs, int n, int with_series);
+void tree_print(FILE *f, json_t *tree, long main_pid, const char *why, int max_lines);
+/* report FILE: the tree, then the main process (every image with ALL) */
+int tree_report(FILE *f, const char *path, enum format fmt, const struct report_opts *o, int all);
+/* after `run`: the main process's exit table and a line per other process */
+void tree_exit_table(const char *path);
 
 #endif

@@ -125,6 +125,13 @@ static int each_value(const struct run *r, const char *key,
         return each_named(r->probes, "label", key, 6, fn, ctx);
     if (!strncmp(key, "region.", 7) && dot > key + 7)
         return each_named(r->regions, "path", key, 7, fn, ctx);
+    if (!strncmp(key, "tree.", 5)) {       /* the whole process tree (tree.c) */
+        double t = json_num(json_object_get(r->tree, "totals"), key + 5, NAN);
+        if (isnan(t))
+            return 0;
+        fn(ctx, key, t);
+        return 1;
+    }
     double v = num(r->summary, key);
     if (isnan(v))
         v = derived(r, key);

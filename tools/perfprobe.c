@@ -303,9 +303,9 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
         int st;
         while (waitpid(c, &st, 0) < 0 && errno == EINTR)
             ;
-        fprintf(stderr, "perfprobe: run %d of %d: %s, status %d\n", k, runs_wanted, path,
-                status_of(st));
         if (status_of(st) != 0) {
+            fprintf(stderr, "perfprobe: run %d of %d: %s, status %d\n", k, runs_wanted, path,
+                    status_of(st));
             rc = status_of(st);
             break;
         }
@@ -313,6 +313,12 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
             rc = EXIT_USAGE;
             break;
         }
+        fprintf(stderr, "perfprobe: run %d of %d: %s, status %d, main process %s (pid %ld",
+                k, runs_wanted, path, status_of(st),
+                json_string_value(json_object_get(runs[done].header, "program")), runs[done].pid);
+        if (runs[done].processes > 1)
+            fprintf(stderr, "; %d process images: %s", runs[done].processes, runs[done].main_why);
+        fprintf(stderr, ")\n");
         done++;
     }
     if (done)
@@ -425,6 +431,9 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     else
         snprintf(tmpl, sizeof tmpl, "perfprobe.%%n.%%p.jsonl");
     (void)name;
+    /* every image writes its exit table into the file; this process
+     * prints the main one's when the whole tree has ended */
+    setenv("PERFPROBE_TABLE", "record", 1);
     fflush(stdout);
     fflush(stderr);
     pid_t c = fork();
@@ -439,6 +448,9 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     }
     child_pid = c;
     expand_template(path, sizeof path, tmpl, (long)c, cmd);
+    const char *quiet = getenv("PERFPROBE_QUIET");
+    int table = !(quiet && (!strcmp(quiet, "1") || !strcmp(quiet, "true") ||
+                            !strcmp(quiet, "yes") || !strcmp(quiet, "on")));
     if (live_view)
         st_live = watch_child(c, path);     /* watch.c: it waits for the child */
     struct sigaction fwd = {0};
@@ -450,12 +462,15 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     int st = st_live;
     while (!live_view && waitpid(c, &st, 0) < 0 && errno == EINTR)
         ;
+    if (WIFSIGNALED(st))
+        record_signal(path, (long)c, WTERMSIG(st), WCOREDUMP(st) != 0);
+    if (table && access(path, R_OK) == 0)
+        tree_exit_table(path);
     if (WIFEXITED(st))
         return WEXITSTATUS(st);
     if (!WIFSIGNALED(st))
         return 1;
     int sig = WTERMSIG(st);
-    record_signal(path, (long)c, sig, WCOREDUMP(st) != 0);
     /* die the same way, without a core file of perfprobe's own */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
@@ -620,6 +635,18 @@ int main(int argc, char **argv)
     if (argc < 2) {
         cmd_help(0, NULL);
         return 2;
+    }
+    /* --process NAME|PID, for every command that reads a process tree:
+     * which process is the main one (timeline_read.c, run_main) */
+    for (int i = 2; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--process")) {
+            run_process_choice = argv[i + 1];
+            memmove(argv + i, argv + i + 2, (size_t)(argc - i - 2 + 1) * sizeof *argv);
+            argc -= 2;
+            break;
+        }
     }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)

@@ -16,6 +16,8 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <sys/stat.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -826,13 +828,17 @@ static const char report_usage[] =
     "statistics for the phase from probe PROBE1 to the next probe PROBE2.\n"
     "A file whose process was killed gets a summary rebuilt from its samples,\n"
     "with \"complete\": false, and regions merged from its windows.\n"
-    "A directory means every *.jsonl in it (a fork tree).\n";
+    "A file that holds a process tree shows the tree (pid, programs, wall, CPU,\n"
+    "peak RSS and heap, how each ended), the tree's totals (CPU, the RSS of all\n"
+    "processes at once and its peak) and the main process's report (--process\n"
+    "NAME|PID chooses it; --all-processes reports every process image).\n"
+    "A directory means every *.jsonl in it.\n";
 
 int cmd_report(int argc, char **argv)
 {
     enum format fmt = FMT_TEXT;
     struct report_opts o = {0};
-    int sites = 0;
+    int sites = 0, all_processes = 0;
     char **files = calloc((size_t)argc, sizeof *files);
     int n = 0;
     for (int i = 1; i < argc; i++) {
@@ -842,6 +848,7 @@ int cmd_report(int argc, char **argv)
         else if (!strcmp(a, "--markdown")) fmt = FMT_MARKDOWN;
         else if (!strcmp(a, "--samples")) o.samples = 1;
         else if (!strcmp(a, "--sites")) sites = 1;
+        else if (!strcmp(a, "--all-processes")) all_processes = 1;
         else if (!strcmp(a, "--windows")) o.windows = 1;
         else if (!strcmp(a, "--table") && i + 1 < argc) o.table = argv[++i];
         else if (!strcmp(a, "--between") && i + 2 < argc) {
@@ -874,6 +881,13 @@ int cmd_report(int argc, char **argv)
         fputs(report_usage, stderr);
         free(files);
         return error("report: no FILE");
+    }
+    struct stat st;
+    if (n == 1 && !sites && stat(files[0], &st) == 0 && !S_ISDIR(st.st_mode)) {
+        /* one file: a process tree shows as the tree and its main process */
+        int rc = tree_report(stdout, files[0], fmt, &o, all_processes);
+        free(files);
+        return rc;
     }
     struct run *runs;
     int nr = runs_read(n, files, &runs);

@@ -178,6 +178,9 @@ static void add_record(struct image *im, json_t *o, const char *type)
         json_decref(r->exec);
         r->exec = o;
         im->exec_pending = 1;
+    } else if (!strcmp(type, "table")) {
+        json_decref(r->table);
+        r->table = o;
     } else if (!strcmp(type, "exec_failed")) {
         json_decref(o);
         im->exec_pending = 0;
@@ -409,7 +412,9 @@ int run_read(const char *path, struct run *r)
         free(runs);
         return bad(path, 0, "no process matches --process");
     }
+    json_t *tree = tree_build(runs, n, 0);
     *r = runs[m];
+    r->tree = tree;
     r->processes = n;
     r->main_why = why;
     for (int k = 0; k < n; k++)
@@ -432,6 +437,8 @@ void run_free(struct run *r)
     json_decref(r->region_windows);
     json_decref(r->site_records);
     json_decref(r->exec);
+    json_decref(r->table);
+    json_decref(r->tree);
     memset(r, 0, sizeof *r);
 }
 

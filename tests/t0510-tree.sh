@@ -1,0 +1,110 @@
+# One run, one story: a process tree (wrappers, exec chains, make, Python's
+# multiprocessing, 200 children) is one file, and every command picks the
+# main process out of it.
+. "$PP_ROOT/tests/lib.sh"
+PP=$PP_BUILD/perfprobe
+PY=/usr/bin/python3
+
+# a pyenv-style shim: runs helper processes, then execs the real python3
+mkdir -p pyenv uv
+cat > pyenv/python3 <<'SH'
+#!/bin/bash
+v=$(echo 3.11 | cut -d. -f1)
+[ -n "$v" ] && /bin/true
+exec /usr/bin/env /usr/bin/python3 "$@"
+SH
+# a uv-style wrapper: starts python3 as a child and waits for it
+cat > uv/python3 <<'SH'
+#!/bin/bash
+/usr/bin/python3 "$@"
+exit $?
+SH
+chmod +x pyenv/python3 uv/python3
+cat > work.py <<'PYEOF'
+import time
+x = bytearray(64 << 20)
+for i in range(0, len(x), 4096):
+    x[i] = 1
+t = time.time()
+while time.time() - t < 0.3:
+    sum(range(1000))
+print("done")
+PYEOF
+
+mkdir run1 && cd run1
+"$PP" run -o bench.jsonl -- ../pyenv/python3 ../work.py > out.txt 2> err.txt
+eq "pyenv-style: status and output" "$? $(cat out.txt)" "0 done"
+eq "pyenv-style: nothing but the one artifact in the directory" "$(ls | grep -v 'out.txt\|err.txt')" bench.jsonl
+"$PP" report --json bench.jsonl > r.json
+eq "pyenv-style: the main process is python3, the end of the exec chain" \
+    "$(jq -r '.main.program' r.json)" python3
+eq "pyenv-style: the root's images are bash, env, python3, joined by exec" \
+    "$(jq -r --argjson p "$(jq .main.pid r.json)" '.tree.processes[] | select(.pid == $p) | .programs | join(" ")' r.json)" \
+    "bash env python3"
+eq "pyenv-style: no image is incomplete because it exec'd" \
+    "$("$PP" report bench.jsonl | grep -c 'no summary')" 0
+le "pyenv-style: the report's summary is python's (64 MiB touched)" $((64 << 20)) \
+    "$(jq -r '.summary.peak_rss_bytes' r.json)"
+"$PP" check bench.jsonl --min peak_rss_bytes=64M > c.txt 2>&1
+eq "pyenv-style: check works on python's figures" $? 0
+eq "pyenv-style: the exit table is printed once" "$(grep -c '^perfprobe: ' err.txt)" 1
+check "pyenv-style: the exit table is python's" grep -q '^perfprobe: python3' err.txt
+check "pyenv-style: a line per other process" grep -q 'process tree: [0-9]* processes' err.txt
+cd ..
+
+mkdir run2 && cd run2
+"$PP" run -q -o uv.jsonl -- ../uv/python3 ../work.py > out.txt
+"$PP" report --json uv.jsonl > r.json
+eq "uv-style: the main process is the python3 child, not the wrapper" \
+    "$(jq -r '.main.program' r.json)" python3
+check "uv-style: the report says how it decided" grep -q "wrapper" <(jq -r .main.why r.json)
+root=$(head -1 uv.jsonl | jq .pid)
+check "uv-style: --process chooses the wrapper instead" \
+    test "$("$PP" report --json --process "$root" uv.jsonl | jq .main.pid)" = "$root"
+check "uv-style: --process by name" \
+    test "$("$PP" report --json --process bash uv.jsonl | jq -r .main.program)" = bash
+"$PP" run -n 2 -o rep.jsonl -- ../uv/python3 ../work.py > rep.txt 2> rep.err
+eq "run -n: each run's main process is python3" "$(grep -c 'main process python3' rep.err)" 2
+le "run -n: the cross-run table is python's (peak RSS mean)" $((64 << 20)) \
+    "$("$PP" run -n 1 --json -o rep1.jsonl -- ../uv/python3 ../work.py 2>/dev/null | tail -1 | jq '.rows[] | select(.key == "peak_rss_bytes") | .mean | floor')"
+cd ..
+
+mkdir run3 && cd run3
+PERFPROBE_FOLLOW=exec "$PP" run -q -o ex.jsonl -- ../pyenv/python3 ../work.py > /dev/null
+eq "PERFPROBE_FOLLOW=exec: the exec chain only, not the wrapper's helpers" \
+    "$(jq -r 'select(.type == "header") | .program' ex.jsonl | tr '\n' ' ')" "bash env python3 "
+cd ..
+
+# make -j2 and Python's multiprocessing
+printf 'all: a b c d\na b c d:\n\t@sleep 0.05; echo $@ > $@.out\n' > Makefile
+"$PP" run -q -o make.jsonl -- make -s -j2 > /dev/null
+eq "make -j2: every target built" "$(cat a.out b.out c.out d.out | tr '\n' ' ')" "a b c d "
+le "make -j2: one file with make and its recipes' shells" 5 "$("$PP" report --json make.jsonl | jq '.tree.totals.processes')"
+for method in fork spawn; do
+    printf '%s\n' 'import multiprocessing as mp' 'def sq(x): return x * x' \
+        "if __name__ == '__main__':" "    mp.set_start_method('$method')" \
+        '    with mp.Pool(2) as p: print(sum(p.map(sq, range(100))))' > mp_$method.py
+    "$PP" run -q -o mp-$method.jsonl -- $PY mp_$method.py > mp.out
+    eq "multiprocessing ($method): the result" "$(cat mp.out)" 328350
+    "$PP" report --json mp-$method.jsonl > mp.json
+    le "multiprocessing ($method): the pool's workers are in the one file" 3 "$(jq '.tree.totals.processes' mp.json)"
+    eq "multiprocessing ($method): the main process is the first python3" \
+        "$(jq -r .main.pid mp.json)" "$(head -1 mp-$method.jsonl | jq .pid)"
+done
+
+# 200 children: the totals against the processes' own figures
+"$PP" run -q -o fan.jsonl -- "$T/tree_fanout" 200
+"$PP" report --json fan.jsonl > fan.json
+eq "200 children: 201 processes" "$(jq .tree.totals.processes fan.json)" 201
+eq "200 children: the tree's CPU is the sum of the processes' own" \
+    "$(jq -s '[.[] | select(.type == "summary") | .cpu_user_s + .cpu_sys_s] | add * 1000 | round' fan.jsonl)" \
+    "$(jq '.tree.totals.cpu_s * 1000 | round' fan.json)"
+largest=$(jq -s '[.[] | select(.type == "summary") | .peak_rss_bytes] | max' fan.jsonl)
+sum=$(jq -s '[.[] | select(.type == "summary") | .peak_rss_bytes] | add' fan.jsonl)
+combined=$(jq '.tree.totals.peak_rss_bytes | floor' fan.json)
+le "200 children: the combined peak RSS is at least the largest process's" "$largest" "$combined"
+le "200 children: and at most the sum of all peaks" "$combined" "$sum"
+le "200 children: parent and a child were alive at once (combined above the largest)" \
+    "$((largest + (1 << 20)))" "$combined"
+"$PP" check fan.jsonl --max tree.peak_rss_bytes=1G --min tree.processes=201 > /dev/null
+eq "check: tree.* keys" $? 0
