@@ -79,9 +79,11 @@ PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/tree/t.%p.jsonl LD_PRELOAD=$S \
     bash -c "\"$T/pic_mem\" a.facts; \"$T/pic_mem\" b.facts; true"
 "$P" trace tree -o tree.trace.json
 eq "tree: every event has the keys its phase needs" "$(jq -f phases.jq tree.trace.json)" true
-eq "tree: one process track per process image" \
+eq "tree: one process track per process" \
     "$(jq -c '[.traceEvents[] | select(.ph == "M" and .name == "process_name") | .pid] | sort' tree.trace.json)" \
-    "$(cat tree/*.jsonl | jq -sc '[.[] | select(.type == "header") | .pid] | sort')"
+    "$(cat tree/*.jsonl | jq -sc '[.[] | select(.type == "header") | .pid] | unique')"
+eq "tree: a process that exec'd is named by its images in order" \
+    "$(jq -r '[.traceEvents[] | select(.ph == "M" and .name == "process_name") | .args.name] | map(select(test("pic_mem"))) | length' tree.trace.json)" 2
 eq "tree: the second child starts after the first ends, on the shared clock" \
     "$(jq '[.traceEvents[] | select(.ph == "i")] | sort_by(.ts) | map(.name) | join(",")' tree.trace.json)" \
     '"filled,freed,filled,freed"'

@@ -5,7 +5,8 @@
  *
  * The format is the published "Trace Event Format" (a JSON object with a
  * "traceEvents" array).  Per process image:
- *   "M" metadata   process_name, process_sort_index, thread_name
+ *   "M" metadata   process_name ("bash -> python3 (pid N)" when images of
+ *                  one pid exec'd one another), process_sort_index, thread_name
  *   "C" counters   RSS, live heap (with the peak between samples), own
  *                  mmap (anon, file), CPU % (user, sys), RSS parts (where
  *                  the timeline has a breakdown), and each perf_counter
@@ -61,12 +62,38 @@ static void counter(struct out *o, long pid, double ts, const char *name, const 
     fputs("}}", o->f);
 }
 
-static void one_run(struct out *o, struct run *r, double off, int sort)
+/* The process track's name: "prog (pid N)", or for a pid whose images
+ * exec'd one another "bash -> python3 (pid N)", in start order.  Written
+ * once per pid, with its first image. */
+static void process_meta(struct out *o, struct run *runs, int nr, int k, int sort)
 {
-    long pid = r->pid;
-    const char *prog = json_string_value(json_object_get(r->header, "program"));
-    char name[300];
-    snprintf(name, sizeof name, "%s (pid %ld)", prog ? prog : "?", pid);
+    long pid = runs[k].pid;
+    for (int i = 0; i < k; i++)
+        if (runs[i].pid == pid)
+            return;
+    char name[1200] = "";
+    size_t len = 0;
+    double last = -INFINITY;
+    for (int n = 0; n < nr; n++) {       /* images of this pid by start time */
+        int next = -1;
+        double best = INFINITY;
+        for (int i = 0; i < nr; i++) {
+            double st = json_num(runs[i].header, "start_unix_s", 0);
+            if (runs[i].pid == pid && st > last && st < best) {
+                best = st;
+                next = i;
+            }
+        }
+        if (next < 0)
+            break;
+        last = best;
+        const char *prog = json_string_value(json_object_get(runs[next].header, "program"));
+        len += (size_t)snprintf(name + len, len < sizeof name - 300 ? sizeof name - len : 0,
+                                "%s%s", len ? " -> " : "", prog ? prog : "?");
+        if (len >= sizeof name - 300)
+            break;
+    }
+    snprintf(name + strlen(name), sizeof name - strlen(name), " (pid %ld)", pid);
     ev(o, "M", pid, pid, 0);
     fputs(",\"name\":\"process_name\",\"args\":{\"name\":", o->f);
     jstr(o->f, name);
@@ -75,6 +102,11 @@ static void one_run(struct out *o, struct run *r, double off, int sort)
     fprintf(o->f, ",\"name\":\"process_sort_index\",\"args\":{\"sort_index\":%d}}", sort);
     ev(o, "M", pid, pid, 0);
     fputs(",\"name\":\"thread_name\",\"args\":{\"name\":\"main\"}}", o->f);
+}
+
+static void one_run(struct out *o, struct run *r, double off)
+{
+    long pid = r->pid;
 
     /* samples: RSS, heap, mmap, CPU %, parts */
     size_t i;
@@ -217,8 +249,10 @@ int cmd_trace(int argc, char **argv)
         /* processes of one tree share a clock; unrelated runs start at 0 */
         struct out o = {f, 1};
         fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[", f);
-        for (int k = 0; k < nr; k++)
-            one_run(&o, &runs[k], run_offset(runs, nr, k), k);
+        for (int k = 0; k < nr; k++) {
+            process_meta(&o, runs, nr, k, k);
+            one_run(&o, &runs[k], run_offset(runs, nr, k));
+        }
         fputs("\n]}\n", f);
         if (f != stdout && (ferror(f) | fclose(f)))
             rc = error("trace: %s: write failed", out);
