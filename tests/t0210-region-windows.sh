@@ -25,17 +25,16 @@ eq "windows follow each other (t0_s is the previous t_s)" \
 
 # the three slowest occurrences (as the program timed them), each with its
 # thread and start: the union of every window's "slowest" holds them
-slow='[.[] | select(.type == "regions") | .regions[].slowest[]] | sort_by(-.dur_ns) | .[:3]'
 pa=$(jq 'select(.type == "probe" and .label == "phase_a") | .t_s' ph.jsonl)
 pb=$(jq 'select(.type == "probe" and .label == "phase_b") | .t_s' ph.jsonl)
+# matched by thread and duration, not by rank: on a busy machine two of them
+# may be close enough to swap places
+top5=$(jq -s -c '[.[] | select(.type == "regions") | .regions[].slowest[]] | sort_by(-.dur_ns) | .[:5]' ph.jsonl)
 for k in 1 2 3; do
-    within "slowest $k: as long as the program timed it" \
-        "$(jq -s "$slow | .[$k - 1].dur_ns" ph.jsonl)" "$(fact ph.facts slow${k}_ns)" 1
-    eq "slowest $k: on the thread that ran it" \
-        "$(jq -s "$slow | .[$k - 1].thread" ph.jsonl)" "$(fact ph.facts slow${k}_tid)"
-    check "slowest $k: started when the program started it (within 2 ms)" \
-        awk -v s="$(jq -s "$slow | .[$k - 1].start_s" ph.jsonl)" -v p="$pa" -v at="$(fact ph.facts slow${k}_at)" \
-        'BEGIN { d = s - (p + at / 1e9); exit !(d < 0.002 && d > -0.002) }'
+    at=$(awk -v p="$pa" -v a="$(fact ph.facts slow${k}_at)" 'BEGIN { printf "%.6f", p + a / 1e9 }')
+    eq "slowest $k: there, on its thread, as long as the program timed it, started when it started" \
+        "$(jq -c --argjson d "$(fact ph.facts slow${k}_ns)" --argjson t "$(fact ph.facts slow${k}_tid)" --argjson at "$at" \
+            '[.[] | select(.thread == $t and (.dur_ns - $d | fabs) <= $d * 0.03 and (.start_s - $at | fabs) < 0.01)] | length > 0' <<< "$top5")" true
 done
 
 # report --between: one phase's statistics, from the windows
@@ -84,7 +83,11 @@ check "windows as text: a latency-over-time table" grep -q "^Region latency over
 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=k.jsonl LD_PRELOAD=$S "$G" k.facts killed > ready.txt &
 pid=$!
 for i in $(seq 1 500); do grep -q ready ready.txt && break; sleep 0.02; done
-sleep 0.3                          # several windows after the last tick
+# killed once the windows in the file hold every tick (at most 10 s)
+for i in $(seq 1 500); do
+    [ "$(jq -s '[.[] | select(.type == "regions") | .regions[].count] | add' k.jsonl 2>/dev/null)" = "$(fact k.facts a_count)" ] && break
+    sleep 0.02
+done
 kill -KILL $pid; wait $pid 2>/dev/null
 $PP report --json k.jsonl > k.json
 eq "killed: status" $? 0
