@@ -10,8 +10,10 @@ set -u
 want=(gcc g++ make binutils jq libjemalloc-dev libjemalloc2 libjansson-dev
       python3 perl sqlite3 bash clang pkgconf libc6-dev
       chromium tmux    # the picture tests: a real browser, a real terminal
-      libunwind-dev libdw-dev libelf-dev zlib1g-dev   # allocation sites
-      protobuf-compiler nodejs)   # the sites tests: protoc decodes pprof; node runs under the shim
+      libdw-dev libelf-dev zlib1g-dev   # allocation sites (symbols, pprof)
+      protobuf-compiler nodejs   # the sites tests: protoc decodes pprof; node runs under the shim
+      default-jdk-headless ruby git util-linux procps   # the robustness suite: real programs
+      libtcmalloc-minimal4 libgoogle-perftools4 libmimalloc2.0)   # ... and other allocators
 if_root=0
 for a in "$@"; do
     case "$a" in
