@@ -87,8 +87,8 @@ const char *run_color(int i);
 /* seconds from the earliest start to this run's start, when the runs are
  * processes of one tree (aligned on wall-clock time); else 0 */
 double run_offset(const struct run *runs, int n, int i);
-/* the run a command should show from a file that may hold several process
- * images: the root process's last image */
+/* the run a command shows from runs that may hold several process images:
+ * the main process, as run_main chooses it (0 when it cannot) */
 int main_run(const struct run *runs, int n);
 
 #endif

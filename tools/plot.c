@@ -86,18 +86,9 @@ double run_offset(const struct run *runs, int n, int i)
 
 int main_run(const struct run *runs, int n)
 {
-    int best = 0;
-    double start = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        if (runs[i].root_pid && runs[i].pid != runs[i].root_pid)
-            continue;
-        double s = json_num(runs[i].header, "start_unix_s", 0);
-        if (s >= start) {
-            start = s;
-            best = i;
-        }
-    }
-    return best;
+    const char *why;
+    int i = run_main(runs, n, run_process_choice, &why);   /* timeline_read.c */
+    return i >= 0 && i < n ? i : 0;
 }
 
 static double run_end(const struct run *r)
