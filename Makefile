@@ -65,7 +65,7 @@ $(B)/shim/%.o: shim/%.c $(B)/.flags
 
 $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lunwind -lm
+	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
 
 $(B)/perfprobe: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@")

@@ -385,7 +385,7 @@ void pp_sites_init(void)
     size_t slots = pow2_floor(budget / 4 / sizeof(uint32_t));
     if (slots < 4096)
         slots = 4096;
-    size_t nkeys = pp_sites_mode == PP_STACKS_ALL ? (size_t)1 << 24 : (size_t)1 << 18;
+    size_t nkeys = pp_sites_mode == PP_STACKS_ALL ? (size_t)1 << 24 : (size_t)1 << 16;
     index_slots = pp_os_map(slots * sizeof(uint32_t));
     arena_size = budget > slots * sizeof(uint32_t) ? budget - slots * sizeof(uint32_t) : 1 << 20;
     arena = pp_os_map(arena_size);

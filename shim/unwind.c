@@ -1,33 +1,38 @@
 /*
  * unwind.c - the call stack of an allocation, as return addresses.
  *
- * libunwind's unw_backtrace walks the stack from DWARF call-frame
- * information (.eh_frame), with the per-thread cache turned on so that a
- * stack seen before costs a few table look-ups per frame and no lock.  On a
- * cache miss libunwind looks the address up with dl_iterate_phdr, which
- * takes glibc's dl_load_write_lock: that lock is held by the loader only
- * for the few instructions that link or unlink a module (it never calls
- * malloc while holding it), so a hook waiting for it cannot deadlock with
- * the program (docs/sites.md).  Everything libunwind allocates on the
- * way goes straight to the real allocator: the caller holds pp_in_hook.
+ * The walk is libgcc's _Unwind_Backtrace: DWARF call-frame information
+ * (.eh_frame), the unwinder already present in every process that uses C++
+ * exceptions or pthread_cancel.  With glibc 2.35 or later and GCC 12 or
+ * later it finds the unwind table of an address with _dl_find_object, which
+ * takes no lock and never allocates (older ones fall back to
+ * dl_iterate_phdr and glibc's dl_load_write_lock, held by the loader only
+ * while it links or unlinks a module, never while it calls malloc).
+ *
+ * libunwind was the first choice and was measured; it was dropped for two
+ * hazards found under the robustness tests: linked into a preloaded
+ * library it interposes its own _Unwind_RaiseException and friends on the
+ * whole program (every C++ exception would go through it), and its
+ * initialisation keeps a pipe open on the two lowest free descriptors,
+ * which belong to the program (a daemon that closes every descriptor, or
+ * `ulimit -n 5`, then fails).  See docs/sites.md.
  *
  * A frame without unwind information (JIT code, hand-written assembly)
- * ends the walk: libunwind reports an error and the frames so far are kept.
- * The first walk is made at start-up, outside any allocator call, so that
- * libunwind's own one-time set-up (its caches, its TLS) is done before a
- * hook ever needs it.
+ * ends the walk: the unwinder reports the end of the stack and the frames
+ * so far are kept; memory without CFI is never read.  The first walk is
+ * made at start-up, outside any allocation, so that the unwinder's one-time
+ * set-up is done before a hook needs it.
  *
  * Frames inside libperfprobe.so itself (the hook, this file) are cut off
  * the top: the caller of malloc is the first frame recorded.
  */
 #define _GNU_SOURCE
-#define UNW_LOCAL_ONLY
 #include "internal.h"
 
 #include <dlfcn.h>
-#include <libunwind.h>
 #include <link.h>
 #include <string.h>
+#include <unwind.h>
 
 static uintptr_t self_lo, self_hi;     /* the shim's own text */
 
@@ -53,34 +58,42 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+struct walk {
+    uintptr_t *out;
+    int n, max, skipping;
+};
+
+static _Unwind_Reason_Code one_frame(struct _Unwind_Context *ctx, void *arg)
+{
+    struct walk *w = arg;
+    uintptr_t ip = (uintptr_t)_Unwind_GetIP(ctx);
+    if (!ip)
+        return _URC_END_OF_STACK;
+    if (w->skipping && ip >= self_lo && ip < self_hi)
+        return _URC_NO_REASON;                   /* the shim's own frames */
+    w->skipping = 0;
+    w->out[w->n++] = ip;
+    return w->n >= w->max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
 int pp_unwind(uintptr_t *out, int max)
 {
-    void *buf[PP_STACK_MAX + 16];
-    int want = max + 16;
-    if (want > (int)(sizeof buf / sizeof *buf))
-        want = (int)(sizeof buf / sizeof *buf);
-    int n = unw_backtrace(buf, want);
-    int i = 0, k = 0;
-    while (i < n && (uintptr_t)buf[i] >= self_lo && (uintptr_t)buf[i] < self_hi)
-        i++;
-    for (; i < n && k < max; i++) {
-        if (!buf[i])
-            break;
-        out[k++] = (uintptr_t)buf[i];
-    }
-    return k;
+    struct walk w = {out, 0, max, 1};
+    if (max <= 0)
+        return 0;
+    _Unwind_Backtrace(one_frame, &w);
+    return w.n;
 }
 
 void pp_unwind_init(void)
 {
     uintptr_t frames[4];
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&pp_unwind);
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     pp_unwind(frames, 4);
 }
 
-/* after a module was unloaded, its addresses may be reused by another */
+/* The unwinder keeps no cache of its own to flush after a dlclose:
+ * each walk looks the addresses up afresh. */
 void pp_unwind_flush(void)
 {
-    unw_flush_cache(unw_local_addr_space, 0, 0);
 }
