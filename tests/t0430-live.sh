@@ -12,15 +12,13 @@ check "tmux is installed (tools/install-deps.sh)" command -v tmux
 TM="tmux -L pp-live-$$ -f /dev/null"
 trap '$TM kill-server 2>/dev/null' EXIT
 
-# wait_for PANE TEXT: poll the pane until TEXT shows (bounded polls, no
-# time limit of our own: the runner has one); the pane is left in screen.txt
+# wait_for PANE TEXT: poll the pane until TEXT shows (no time limit of our
+# own: the runner's timeout fails a view that never shows it); the pane is
+# left in screen.txt
 wait_for() {
-    for _ in $(seq 1 1500); do
-        $TM capture-pane -p -t "$1" > screen.txt 2>/dev/null
-        grep -q "$2" screen.txt && return 0
+    until $TM capture-pane -p -t "$1" > screen.txt 2>/dev/null && grep -q "$2" screen.txt; do
         sleep 0.1
     done
-    return 1
 }
 # "48 MiB" as the view writes bytes
 human() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB", u, " "); i = 1; v = b;
@@ -49,8 +47,7 @@ le "no line wraps at 80 columns" \
 
 touch gate
 check "after the program ends the view says so" wait_for run 'exited with status 0'
-wait_for run . >/dev/null
-sleep 0.5
+wait_for run '^work '                 # the last line of the final screen is drawn
 $TM capture-pane -p -t run > final.txt
 check "the last screen stays" grep -q '^freed ' final.txt
 eq "regions at the end: the 200 occurrences the program ran" \
@@ -80,7 +77,7 @@ eq "watch piped: the probes" "$(awk '$1 == "filled" || $1 == "freed" { print $1 
 rm -f gate2
 traced w.jsonl "$T/pic_mem" w.facts gate2 &
 prog=$!
-for _ in $(seq 1 1500); do grep -q '"label":"filled"' w.jsonl 2>/dev/null && break; sleep 0.1; done
+until grep -q '"label":"filled"' w.jsonl 2>/dev/null; do sleep 0.1; done
 $TM new-session -d -s watch -x 80 -y 24 "cd '$PWD' && '$P' watch w.jsonl; sleep 600"
 check "watch shows the running program" wait_for watch 'running'
 check "watch shows its probe" grep -q '^filled ' screen.txt
