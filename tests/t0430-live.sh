@@ -79,8 +79,8 @@ traced w.jsonl "$T/pic_mem" w.facts gate2 &
 prog=$!
 until grep -q '"label":"filled"' w.jsonl 2>/dev/null; do sleep 0.1; done
 $TM new-session -d -s watch -x 80 -y 24 "cd '$PWD' && '$P' watch w.jsonl; sleep 600"
-check "watch shows the running program" wait_for watch 'running'
-check "watch shows its probe" grep -q '^filled ' screen.txt
+check "watch shows the running program's probe" wait_for watch '^filled '
+check "and says it is running" grep -q 'running' screen.txt
 touch gate2
 wait "$prog"
 check "watch ends with the program" wait_for watch 'exited'
