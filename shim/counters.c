@@ -43,13 +43,18 @@
 #include <pthread.h>
 #include <string.h>
 
-#define ALARM_RESET INT64_MIN        /* "check at the next allocation" */
+#define ALARM_RESET INT64_MIN
+/* the counting fast paths are inlined into the hooks (-flto); the internal.h
+ * declaration without `inline` makes these the external definitions too */
+#define PP_HOT __attribute__((always_inline)) inline        /* "check at the next allocation" */
 
 struct slot {
-    _Atomic int64_t  pending;
+    /* written by the owner with plain read-modify-writes (one `add` to
+     * memory each on x86-64), read by others with relaxed atomic loads */
+    int64_t          pending;
+    uint64_t         allocs, frees, reallocs;
     _Atomic int64_t  pending_max;    /* highest pending since the last check */
     _Atomic int64_t  hi;             /* check when pending passes this */
-    _Atomic uint64_t allocs, frees, reallocs;
     _Atomic int      in_use;
     _Atomic uintptr_t stack_hint;  /* an address on the owner's stack */
     _Atomic pid_t    tid;
@@ -71,6 +76,9 @@ static int exit_key_ok;
 
 #define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+/* the owner-written plain fields */
+#define RD(x)       __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WR(x, v)    __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 static void raise_max(_Atomic int64_t *m, int64_t v)
 {
@@ -95,7 +103,7 @@ static int64_t total(void)
 {
     int64_t sum = LOAD(g_heap);
     for (struct slot *s = atomic_load(&slots); s; s = s->next)
-        sum += LOAD(s->pending);
+        sum += RD(s->pending);
     return sum;
 }
 
@@ -144,7 +152,7 @@ __attribute__((noinline)) static struct slot *new_self(void)
     my_slot = s;
     if (!s)
         return NULL;
-    STORE(s->pending, 0);
+    WR(s->pending, 0);
     STORE(s->pending_max, 0);
     STORE(s->hi, ALARM_RESET);
     atomic_fetch_add_explicit(&g_live, 1, memory_order_relaxed);
@@ -196,8 +204,7 @@ __attribute__((noinline)) static void check(struct slot *s, int64_t p)
 
 static inline void grow(struct slot *s, int64_t d)
 {
-    int64_t p = LOAD(s->pending) + d;
-    STORE(s->pending, p);
+    int64_t p = s->pending += d;
     if (p > LOAD(s->pending_max)) {                /* only growth can peak */
         STORE(s->pending_max, p);
         if (PP_UNLIKELY(p > LOAD(s->hi)))
@@ -209,23 +216,23 @@ static inline void grow(struct slot *s, int64_t d)
  * first) */
 static void fold(struct slot *s)
 {
-    int64_t d = LOAD(s->pending);
+    int64_t d = RD(s->pending);
     if (LOAD(g_live) <= 1)
         raise_peaks(total() - d + LOAD(s->pending_max));
     atomic_fetch_add_explicit(&g_heap, d, memory_order_relaxed);
-    STORE(s->pending, 0);
+    WR(s->pending, 0);
     STORE(s->pending_max, 0);
     STORE(s->hi, ALARM_RESET);
 }
 
 /* Slow path for threads past their slot's destructor. */
-static void add_global(int64_t d)
+__attribute__((noinline, cold)) static void add_global(int64_t d)
 {
     atomic_fetch_add(&g_heap, d);
     raise_peaks(total());
 }
 
-void pp_count_alloc(size_t usable)
+PP_HOT void pp_count_alloc(size_t usable)
 {
     struct slot *s = self();
     if (PP_UNLIKELY(!s)) {
@@ -233,11 +240,11 @@ void pp_count_alloc(size_t usable)
         add_global((int64_t)usable);
         return;
     }
-    STORE(s->allocs, LOAD(s->allocs) + 1);
+    s->allocs++;
     grow(s, (int64_t)usable);
 }
 
-void pp_count_free(size_t usable)
+PP_HOT void pp_count_free(size_t usable)
 {
     struct slot *s = self();
     if (PP_UNLIKELY(!s)) {
@@ -245,11 +252,11 @@ void pp_count_free(size_t usable)
         add_global(-(int64_t)usable);
         return;
     }
-    STORE(s->frees, LOAD(s->frees) + 1);
-    STORE(s->pending, LOAD(s->pending) - (int64_t)usable);
+    s->frees++;
+    s->pending -= (int64_t)usable;
 }
 
-void pp_count_realloc(size_t old_usable, size_t new_usable)
+PP_HOT void pp_count_realloc(size_t old_usable, size_t new_usable)
 {
     struct slot *s = self();
     int64_t d = (int64_t)new_usable - (int64_t)old_usable;
@@ -258,11 +265,11 @@ void pp_count_realloc(size_t old_usable, size_t new_usable)
         add_global(d);
         return;
     }
-    STORE(s->reallocs, LOAD(s->reallocs) + 1);
+    s->reallocs++;
     if (d > 0)
         grow(s, d);
     else
-        STORE(s->pending, LOAD(s->pending) + d);
+        s->pending += d;
 }
 
 void pp_counters_flush_self(void)
@@ -290,10 +297,10 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
     int64_t pending = 0;
     uint64_t a = LOAD(g_allocs), f = LOAD(g_frees), r = LOAD(g_reallocs);
     for (struct slot *s = atomic_load(&slots); s; s = s->next) {
-        pending += LOAD(s->pending);
-        a += LOAD(s->allocs);
-        f += LOAD(s->frees);
-        r += LOAD(s->reallocs);
+        pending += RD(s->pending);
+        a += RD(s->allocs);
+        f += RD(s->frees);
+        r += RD(s->reallocs);
     }
     int64_t bytes = LOAD(g_heap) + pending, best = bytes;
     /* with one thread, its local maximum since the last check or read */
@@ -301,7 +308,7 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
     for (struct slot *s = atomic_load(&slots); s && (single || reset); s = s->next) {
         if (!LOAD(s->in_use))
             continue;
-        int64_t p = LOAD(s->pending);
+        int64_t p = RD(s->pending);
         int64_t m = reset ? atomic_exchange_explicit(&s->pending_max, p, memory_order_relaxed)
                           : LOAD(s->pending_max);
         if (single && bytes - p + m > best)
@@ -341,9 +348,9 @@ void pp_counters_after_fork_child(void)
 {
     for (struct slot *s = atomic_load(&slots); s; s = s->next) {
         fold(s);
-        STORE(s->allocs, 0);
-        STORE(s->frees, 0);
-        STORE(s->reallocs, 0);
+        WR(s->allocs, 0);
+        WR(s->frees, 0);
+        WR(s->reallocs, 0);
         if (s != my_slot) {
             STORE(s->in_use, 0);
             STORE(s->stack_hint, 0);
