@@ -31,7 +31,7 @@ eq "one summary for the root's pid: the exec'd image's (exec runs no exit handle
     "$(jq -r "select(.type == \"summary\" and .pid == $root) | .peak_heap_bytes >= $((3 << 20))" f.jsonl)" true
 
 # the reader: three images in start order, none called incomplete for exec
-"$PP_BUILD/perfprobe" report --json f.jsonl > r.json
+"$PP_BUILD/perfprobe" report --json --all-processes f.jsonl > r.json
 eq "report: the images in start order" "$(jq -r '[.processes[] | .pid] | map(tostring) | join(" ")' r.json)" \
     "$root $child $root"
 eq "report: how each image ended" "$(jq -r '[.processes[] | .summary.ended] | join(" ")' r.json)" \
