@@ -300,8 +300,10 @@ static int render(const char *path, const char *state, int tty, double *took)
         s.rows = ws.ws_row;
         s.cols = ws.ws_col;
     }
-    if (!tty)
+    if (!tty) {                          /* a file: no screen to fit */
         s.rows = 1000;
+        s.cols = 100;
+    }
     s.f = open_memstream(&s.buf, &s.len);
     double t0 = now_s();
     struct run *runs = NULL;
@@ -334,7 +336,7 @@ static int render(const char *path, const char *state, int tty, double *took)
             else if (done)
                 snprintf(st, sizeof st, "exited");
             else if (kill((pid_t)r->pid, 0) < 0 && errno == ESRCH)
-                snprintf(st, sizeof st, "gone (no summary: killed, _exit or exec)");
+                snprintf(st, sizeof st, "gone, no summary");
             else
                 snprintf(st, sizeof st, "running");
             state = st;
