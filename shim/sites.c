@@ -93,6 +93,8 @@ static _Atomic int peak_dirty;
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *out_mem;
 #define OUT_SIZE (4u << 20)
+struct hent { int64_t v; size_t i; };
+static struct hent *top_heap;          /* PERFPROBE_TOP entries */
 static struct stack **scratch;
 static size_t scratch_cap;
 static int warned_full;
@@ -395,7 +397,8 @@ void pp_sites_init(void)
     out_mem = pp_os_map(OUT_SIZE);
     scratch_cap = arena_size / sizeof(struct stack) + 1;
     scratch = pp_os_map(scratch_cap * sizeof *scratch);
-    if (!index_slots || !arena || !live || !out_mem || !scratch ||
+    top_heap = pp_os_map((size_t)pp_opt.top * sizeof *top_heap);
+    if (!index_slots || !arena || !live || !out_mem || !scratch || !top_heap ||
         (pp_sites_mode == PP_STACKS_SAMPLE && !pp_site_filter)) {
         pp_warn("cannot map the stack tables; allocation sites are off", "", "", "");
         pp_sites_mode = PP_STACKS_OFF;
@@ -497,28 +500,53 @@ static void fig_json(struct pp_buf *b, const struct fig *f, int when)
     key_i(b, "samples", f->samples);
 }
 
-/* the indices of the top n of scratch[0..count) by key, marked selected */
+/* Mark the top n of scratch[0..count) by key that are not marked yet:
+ * one pass with a min-heap of n entries, O(count log n). */
+static void sift_down(struct hent *h, size_t n, size_t k)
+{
+    for (;;) {
+        size_t l = 2 * k + 1, m = k;
+        if (l < n && h[l].v < h[m].v)
+            m = l;
+        if (l + 1 < n && h[l + 1].v < h[m].v)
+            m = l + 1;
+        if (m == k)
+            return;
+        struct hent t = h[k];
+        h[k] = h[m];
+        h[m] = t;
+        k = m;
+    }
+}
+
 static void select_top(size_t count, size_t n, int when, int by_alloc)
 {
-    for (size_t k = 0; k < n; k++) {
-        int64_t best = 0;
-        size_t bi = count;
-        /* n passes over the sites: n is small (PERFPROBE_TOP) */
-        for (size_t i = 0; i < count; i++) {
-            struct stack *s = scratch[i];
-            if (s->selected)
-                continue;
-            int64_t v = when == AT_PEAK ? s->peak_bytes
-                        : by_alloc ? LOAD(s->alloc_bytes) : LOAD(s->live_bytes);
-            if (v > best) {
-                best = v;
-                bi = i;
+    struct hent *h = top_heap;
+    size_t len = 0;
+    if (!h || !n)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        struct stack *s = scratch[i];
+        if (s->selected)
+            continue;
+        int64_t v = when == AT_PEAK ? s->peak_bytes
+                    : by_alloc ? LOAD(s->alloc_bytes) : LOAD(s->live_bytes);
+        if (v <= 0)
+            continue;
+        if (len < n) {
+            h[len++] = (struct hent){v, i};
+            for (size_t k = len - 1; k > 0 && h[(k - 1) / 2].v > h[k].v; k = (k - 1) / 2) {
+                struct hent t = h[k];
+                h[k] = h[(k - 1) / 2];
+                h[(k - 1) / 2] = t;
             }
+        } else if (v > h[0].v) {
+            h[0] = (struct hent){v, i};
+            sift_down(h, len, 0);
         }
-        if (bi == count)
-            return;
-        scratch[bi]->selected = 1;
     }
+    for (size_t k = 0; k < len; k++)
+        scratch[h[k].i]->selected = 1;
 }
 
 static void write_sites(int when, const char *label)

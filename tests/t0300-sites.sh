@@ -139,3 +139,18 @@ eq "diff: leak_site unchanged" \
     "0 false"
 "$P" diff all.jsonl big.jsonl > diff.txt
 check "diff: the text names big_site as changed" grep -q '^!.*+50.0%  big_site (sites_known.c:' diff.txt
+
+# ---- bounded records: PERFPROBE_TOP --------------------------------------------
+run_known top.jsonl top.facts PERFPROBE_STACKS=all PERFPROBE_TOP=2
+eq "PERFPROBE_TOP=2: at most 2 by live and 2 by allocated bytes in a record" \
+    "$(jq -s '[.[] | select(.type == "sites") | .rows | length] | max <= 4' top.jsonl)" true
+"$P" report --json top.jsonl > top.json
+eq "PERFPROBE_TOP=2: the two biggest allocators are the rows at exit" \
+    "$(jq -r '[.sites[] | select(.alloc_bytes > 10000000) | .frames[0].fn] | sort | join(" ")' top.json)" \
+    "big_site many_site"
+eq "PERFPROBE_TOP=2: the biggest leak is a row at exit" \
+    "$(jq -r '[.sites[] | select(.live_bytes > 0)] | max_by(.live_bytes) | .frames[0].fn' top.json)" leak_site
+"$P" flame top.jsonl -o top.folded
+eq "PERFPROBE_TOP=2: the rest row keeps the totals (folded total = all-mode total)" \
+    "$(awk '{ s += $NF } END { printf "%d", s }' top.folded)" \
+    "$(jq -s '[.[] | select(.type == "sites" and .at == "exit")][0] | ([.rows[].alloc_bytes] | add) + .rest.alloc_bytes' top.jsonl)"
