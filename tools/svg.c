@@ -219,6 +219,8 @@ void chart_axes(struct chart *c, double x0, double x1, double y0, double y1,
         }
     } else {
         double sc = unit_scale(yu, y1 - y0), step = nice_step((y1 - y0) / sc, 5) * sc;
+        if (yu == AX_COUNT && step < 1)
+            step = 1;                      /* no half occurrences */
         for (double d = ceil(y0 / step) * step; d <= y1 + step * 1e-9; d += step) {
             double yy = Y(c, d);
             fmt_unit(lab, sizeof lab, yu, fabs(d) < step * 1e-9 ? 0 : d);
