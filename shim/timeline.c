@@ -177,6 +177,7 @@ static int writable_fd(int *transient)
     return -1;
 }
 
+/* Said once per process: a disk that fills up again stays quiet. */
 static void report_failure(int err)
 {
     if (failing)
@@ -210,8 +211,6 @@ static void put(const char *p, size_t n)
         }
         done += (size_t)w;
     }
-    if (done == n)
-        failing = 0;
     if (transient)
         close(fd);
     errno = saved;

@@ -226,3 +226,38 @@ eq "RTLD_DEEPBIND: the heap never goes negative" \
     "$(jq -s 'map(select(.type == "sample" or .type == "summary") | (.heap // .heap_bytes_at_exit)) | min >= 0' s.jsonl)" true
 eq "RTLD_DEEPBIND: the summary says why it is inexact" \
     "$(jq -r 'select(.type == "summary" and .inexact != []) | .inexact | map(select(test("RTLD_DEEPBIND"))) | length' s.jsonl)" 1
+
+# ---- a disk that fills up and frees again ------------------------------------------
+# A small tmpfs in a private mount namespace (root: CI is), nearly filled;
+# the filler is removed while the program runs.  The record cut short when
+# the disk filled must not swallow the records written after space came back.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+    cat > enospc.sh <<'SH'
+mkdir -p mnt && mount -t tmpfs -o size=1m tmpfs mnt || exit 3
+head -c $((1024 * 1024 - 6000)) /dev/zero > mnt/filler 2>/dev/null
+( sleep 0.4; rm -f mnt/filler ) &
+PERFPROBE_QUIET=1 PERFPROBE_INTERVAL_MS=1 PERFPROBE_OUTPUT=$PWD/mnt/t.jsonl LD_PRELOAD=$1 \
+    /usr/bin/python3 -c '
+import time
+x, t = [], time.time()
+while time.time() - t < 1.0:
+    x.append(bytearray(1000)); time.sleep(0.0005)
+    if len(x) > 200: x.clear()
+print("ran")' > full.out 2> full.err
+echo $? > full.rc
+wait
+cp mnt/t.jsonl full.jsonl
+umount mnt
+SH
+    unshare -m bash enospc.sh "$S"
+    eq "a full disk: the program runs on" "$(cat full.rc) $(cat full.out)" "0 ran"
+    eq "a full disk: said once" "$(grep -c 'No space left on device' full.err)" 1
+    damaged=$(while IFS= read -r l; do printf '%s\n' "$l" | jq -e . > /dev/null 2>&1 || echo bad; done < full.jsonl | wc -l)
+    le "a full disk: at most the one record cut short is damaged" "$damaged" 1
+    "$PP" report --json full.jsonl > full.json 2> full.rep
+    eq "a full disk: the records after space came back are read, summary included" \
+        "$(jq -r '.summary.complete' full.json)" true
+    le "a full disk: samples from both sides of the gap" 50 "$(grep -c '"type":"sample"' full.jsonl)"
+else
+    fail "a full disk: needs root and unshare -m to make a small filesystem"
+fi
