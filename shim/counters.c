@@ -64,6 +64,7 @@ struct slot {
 static _Atomic(struct slot *) slots;
 static _Atomic int64_t g_heap, g_peak, g_window_peak[PP_WINDOWS];
 static _Atomic int64_t g_live;       /* threads holding a slot */
+static _Atomic uint64_t g_exited;    /* threads that released theirs */
 /* calls made by threads whose slot is gone (late thread-exit frees) */
 static _Atomic uint64_t g_allocs, g_frees, g_reallocs;
 
@@ -286,6 +287,7 @@ void pp_counters_thread_exit(void)
         return;
     fold(s);
     atomic_fetch_sub_explicit(&g_live, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_exited, 1, memory_order_relaxed);
     STORE(s->stack_hint, 0);
     my_slot = NULL;
     my_slot_dead = 1;
@@ -366,6 +368,11 @@ void pp_counters_after_fork_child(void)
     STORE(g_peak, now);
     for (int w = 0; w < PP_WINDOWS; w++)
         STORE(g_window_peak[w], now);
+}
+
+uint64_t pp_counters_threads_exited(void)
+{
+    return LOAD(g_exited);
 }
 
 int pp_counters_went_negative(void)

@@ -193,6 +193,8 @@ size_t pp_counters_stack_hints(uintptr_t *out, size_t max);
 uint64_t pp_counters_stack_generation(void);  /* grows with each new hint */
 /* 1 once the live heap would have gone below zero (clamped at 0) */
 int pp_counters_went_negative(void);
+/* threads that have exited so far (their slots released) */
+uint64_t pp_counters_threads_exited(void);
 
 /* ---- mappings.c: the program's own mmap'd ranges -------------------------- */
 

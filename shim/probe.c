@@ -19,6 +19,12 @@
  * clear_refs may not be written, the peak is the highest RSS the sampler
  * saw, and the record says "sampled" instead of "hwm".
  *
+ * Two system calls are saved where they cannot change the figure: the
+ * mark is not reset when it already equals the RSS now (getrusage read it
+ * as no higher: it already means "peak since now"), and the check after a
+ * reset is made only at the first one and after a thread has exited
+ * (signal->maxrss grows at no other time in a process image).
+ *
  * Because the mark is reset, the process's all-time peak is kept here
  * (hwm_floor) and folded into every sample's "hwm" and the summary.  The
  * mark is left alone until the program takes its first probe, so a program
@@ -58,6 +64,7 @@ static struct {
 static uint64_t overhead_ns;
 static int hwm_usable = -1;          /* -1: not tried; 0: no; 1: yes */
 static int window_exact;             /* this window's getrusage peak is exact */
+static uint64_t exits_checked = UINT64_MAX;  /* thread exits at the last check */
 static _Atomic uint64_t hwm_floor;   /* all-time peak RSS before the resets */
 static _Atomic uint64_t sampled_max; /* highest sampled RSS since the last probe */
 static struct row *rows;
@@ -73,20 +80,36 @@ static void raise_u64(_Atomic uint64_t *m, uint64_t v)
 uint64_t pp_probe_hwm_floor(void) { return atomic_load(&hwm_floor); }
 void pp_probe_note_rss(uint64_t rss) { raise_u64(&sampled_max, rss); }
 
+/* After a reset: still exact when no thread has exited since a check found
+ * signal->maxrss below the RSS (it has not grown since). */
+static int window_exact_known(uint64_t exits)
+{
+    if (exits != exits_checked)
+        return 0;
+    window_exact = 1;
+    return 1;
+}
+
 /* Reset the high-water mark and find out whether the next reading will
  * mean "peak since now".  Called with the lock held. */
 static void start_window(uint64_t rss_now, uint64_t maxrss_before)
 {
     raise_u64(&hwm_floor, maxrss_before);
+    uint64_t exits = pp_counters_threads_exited();
+    if (hwm_usable == 1 && window_exact && exits == exits_checked && maxrss_before <= rss_now)
+        return;              /* the mark is at the RSS now: as good as reset */
     window_exact = 0;
     if (hwm_usable == 0 || !pp_opt.hwm || pp_proc_hwm_reset() < 0) {
         hwm_usable = 0;
         return;
     }
     hwm_usable = 1;
+    if (window_exact_known(exits))
+        return;
     struct pp_cpu after;
     pp_cpu_read(&after);
     window_exact = after.maxrss <= rss_now + HWM_SLACK;
+    exits_checked = window_exact ? exits : UINT64_MAX;
 }
 
 static void keep_row(const char *label, uint64_t t_ns, uint64_t dt_ns, uint64_t rss, int64_t heap,
@@ -217,6 +240,7 @@ void pp_probe_after_fork_child(void)
     n_rows = n_dropped = 0;
     hwm_usable = -1;
     window_exact = 0;
+    exits_checked = UINT64_MAX;
     atomic_store(&sampled_max, pp_state.first.proc.rss);
     atomic_store(&hwm_floor, 0);
     pp_rss_seen_reset(0);
