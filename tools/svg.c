@@ -8,7 +8,7 @@
  * so no peak is lost) before anything is written, so the file stays small
  * and the SVG output, which must work without a script (CI artefacts,
  * READMEs), is the same drawing the HTML page shows.  The page adds about
- * 150 lines of plain JavaScript that read the drawing back for hover and
+ * 80 lines of plain JavaScript that read the drawing back for hover and
  * zoom; nothing is loaded from the network.  docs/pictures.md has the
  * measured sizes and times.
  *
