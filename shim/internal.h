@@ -282,6 +282,29 @@ size_t pp_probe_rows(size_t i, const char **label, uint64_t *t_ns, uint64_t *dt_
 void pp_parts_note(const struct pp_parts *p, uint64_t t_ns);
 int  pp_parts_peak(struct pp_parts *out, uint64_t *t_ns);
 
+/* ---- clock.c: the clock regions are timed with ---------------------------- */
+
+/* non-zero while the TSC is used (the CPU says it is invariant, and it has
+ * agreed with CLOCK_MONOTONIC so far) */
+extern _Atomic int pp_clock_tsc;
+void pp_clock_init(void);
+uint64_t pp_clock_raw(void);         /* rdtsc */
+uint64_t pp_clock_slow(void);        /* the ticks without the TSC */
+double pp_clock_rate(void);          /* ticks per nanosecond */
+const char *pp_clock_name(void);     /* "tsc", "monotonic", ... */
+void pp_clock_check(void);           /* the sampler thread, every sample */
+static inline uint64_t pp_ticks(void)
+{
+#if defined(__x86_64__)
+    if (PP_LIKELY(atomic_load_explicit(&pp_clock_tsc, memory_order_relaxed))) {
+        uint32_t lo, hi;
+        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        return ((uint64_t)hi << 32) | lo;
+    }
+#endif
+    return pp_clock_slow();
+}
+
 /* ---- region.c: perf_region_begin/end, latency histograms ------------------ */
 
 struct pp_region_stats {

@@ -33,10 +33,10 @@
  * window.  An occurrence that ends at the very instant a window closes may
  * be missing from "slowest" (never from the counts).
  *
- * Timestamps are TSC ticks when the kernel itself trusts the TSC (its
- * clocksource is "tsc": invariant and synchronised), else CLOCK_MONOTONIC
- * nanoseconds.  Ticks are converted to nanoseconds only when reported,
- * with a rate measured over the whole run against CLOCK_MONOTONIC.
+ * Timestamps are ticks of clock.c's clock (the TSC where the CPU says it
+ * is invariant, checked against CLOCK_MONOTONIC over the run, else
+ * CLOCK_MONOTONIC nanoseconds).  Ticks are converted to nanoseconds only
+ * when reported, with the rate clock.c measures.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -106,7 +106,6 @@ static pthread_mutex_t defs_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(struct rthread *) threads;
 static __thread struct rthread *my_rt PP_TLS;
 static pthread_key_t exit_key;
-static int use_tsc;
 static uint64_t tick0, mono0;
 /* ticks at which the current window started (stale slots are older) */
 static _Atomic uint64_t window_start;
@@ -117,24 +116,13 @@ static uint64_t window_t0_ns;            /* since start: where this window began
 
 static inline uint64_t ticks(void)
 {
-#if defined(__x86_64__)
-    if (PP_LIKELY(use_tsc)) {
-        uint32_t lo, hi;
-        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-        return ((uint64_t)hi << 32) | lo;
-    }
-#endif
-    return pp_now_ns();
+    return pp_ticks();
 }
 
-/* ticks per nanosecond, measured over the whole run so far (the reads of
- * the two clocks are ~30 ns apart: 1e-5 of a 3 ms run) */
+/* ticks per nanosecond (clock.c) */
 static double tick_rate(void)
 {
-    if (!use_tsc)
-        return 1.0;
-    uint64_t t = ticks(), m = pp_now_ns();
-    return m > mono0 && t > tick0 ? (double)(t - tick0) / (double)(m - mono0) : 1.0;
+    return pp_clock_rate();
 }
 
 static void thread_gone(void *arg)
@@ -145,17 +133,7 @@ static void thread_gone(void *arg)
 
 void pp_region_init(void)
 {
-    char src[32] = "";
-    int f = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                 O_RDONLY | O_CLOEXEC);
-    if (f >= 0) {
-        ssize_t n = read(f, src, sizeof src - 1);
-        src[n > 0 ? n : 0] = 0;
-        close(f);
-    }
-#if defined(__x86_64__)
-    use_tsc = strncmp(src, "tsc", 3) == 0;
-#endif
+    pp_clock_init();
     mono0 = pp_now_ns();
     tick0 = ticks();
     pthread_key_create(&exit_key, thread_gone);

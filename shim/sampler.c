@@ -152,6 +152,7 @@ static void *sampler_main(void *arg)
                                (n % STATUS_STRIDE == 0 ? PP_SAMPLE_STATUS : 0));
         pp_timeline_sample(&s, 0);
         pp_core_tick();
+        pp_clock_check();               /* the TSC against CLOCK_MONOTONIC */
         if (program_gone(s.proc.threads)) {
             pp_program_gone();            /* exit(0), as glibc's last thread */
             return NULL;

@@ -1,0 +1,25 @@
+# Region timings with the TSC (used where /proc/cpuinfo lists constant_tsc
+# and nonstop_tsc, converted with the rate measured over the run against
+# CLOCK_MONOTONIC, checked once a second) against the program's own
+# CLOCK_MONOTONIC around each occurrence: 60 spins of 25-31 ms, 1.7 s in
+# all, so that the sampler compares the clocks at least once.  The program
+# times a little more than the region (the calls themselves, well under a
+# microsecond, and any preemption between its clock read and the call): 0.2%
+# of the total covers that and the rate's error many times over; a single
+# occurrence can lose a preemption's length, so its checks allow 2%.
+. "$PP_ROOT/tests/lib.sh"
+
+traced r.jsonl "$T/cost_tsc" r.facts 60 25
+eq "exit status" $? 0
+reg() { jq -r "select(.type == \"summary\") | .regions[] | select(.name == \"spin\") | $1" r.jsonl; }
+eq "60 occurrences" "$(reg .count)" 60
+within "total time of the regions vs the program's clock" \
+    "$(reg '.total_s * 1e9 | floor')" "$(fact r.facts total_ns)" 0.2
+within "shortest occurrence vs the program's clock" "$(reg '.min_ns | floor')" "$(fact r.facts min_ns)" 2
+within "longest occurrence vs the program's clock" "$(reg '.max_ns | floor')" "$(fact r.facts max_ns)" 2
+if grep -q ' constant_tsc' /proc/cpuinfo && grep -q ' nonstop_tsc' /proc/cpuinfo; then
+    eq "the CPU says the TSC is invariant, and it agreed with CLOCK_MONOTONIC: no note of a fall back" \
+        "$(jq -r 'select(.type == "note") | .text' r.jsonl | grep -c TSC)" 0
+else
+    ok "no invariant TSC here: regions are timed with CLOCK_MONOTONIC"
+fi
