@@ -138,7 +138,7 @@ $(B)/bench/tick: bench/tick.c $(B)/.flags
 
 bench: all $(B)/bench/churn $(B)/bench/probecost $(B)/bench/manymaps $(B)/bench/tick
 	$(Q)bash tools/install-deps.sh --bench --if-root
-	$(Q)/usr/bin/python3 bench/bench.py $(BENCH_ARGS)
+	$(Q)B=$(B) /usr/bin/python3 bench/bench.py $(BENCH_ARGS)
 
 $(B)/examples/demo: examples/demo.c libprobe/perf_probe.h $(B)/.flags
 	@mkdir -p $(dir $@)

@@ -10,6 +10,7 @@ without, on the same workload) and how fast the timeline grows.
 Usage: bench/bench.py [--rounds N] [--quick]
 """
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -20,11 +21,12 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHIM = os.path.join(ROOT, "build", "libperfprobe.so")
-CHURN = os.path.join(ROOT, "build", "bench", "churn")
-PROBECOST = os.path.join(ROOT, "build", "bench", "probecost")
-MANYMAPS = os.path.join(ROOT, "build", "bench", "manymaps")
-TICK = os.path.join(ROOT, "build", "bench", "tick")
+BUILD = os.path.join(ROOT, os.environ.get("B") or "build")   # make bench B=DIR
+SHIM = os.path.join(BUILD, "libperfprobe.so")
+CHURN = os.path.join(BUILD, "bench", "churn")
+PROBECOST = os.path.join(BUILD, "bench", "probecost")
+MANYMAPS = os.path.join(BUILD, "bench", "manymaps")
+TICK = os.path.join(BUILD, "bench", "tick")
 PY = "/usr/bin/python3"
 TMP = tempfile.mkdtemp(prefix="perfprobe-bench.")
 
@@ -88,6 +90,59 @@ def peak_rss_kib(argv, env):
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     out = subprocess.run([PY, "-c", code] + argv, env=env, capture_output=True, text=True)
     return int(out.stdout.strip())
+
+
+def instructions(argv, env):
+    """Instructions the program executed (callgrind's Ir, all threads)."""
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    got = [int(l.split()[-1]) for l in out.stderr.splitlines() if "Collected :" in l]
+    if out.returncode != 0 or not got:
+        sys.exit(f"bench: callgrind on {' '.join(argv)} failed")
+    return got[-1]
+
+
+def calls_of(path):
+    """malloc-family calls in a timeline: the client's summary (valgrind's
+    launcher, also preloaded, ends in exec without one)."""
+    best = 0
+    with open(path) as f:
+        for line in f:
+            if '"type":"summary"' in line:
+                r = json.loads(line)
+                best = max(best, r["allocs"] + r["frees"] + r["reallocs"])
+    return best
+
+
+def extra_instructions(title, small, large, extra_env=None):
+    """Extra instructions per malloc-family call: callgrind counts bare and
+    under the shim, for a small and a large run of the same workload, so
+    that start-up (the shim's and the program's) cancels out.  The sampler
+    interval is set long: under valgrind a sample costs the same, but far
+    more of them fall into the run, and this measures the hooks."""
+    extra_env = extra_env or {}
+    bare = env_with(**extra_env)
+    ir, calls = {}, {}
+    for label, argv in (("small", small), ("large", large)):
+        ir["bare", label] = instructions(argv, bare)
+        for stacks in ("sample", "off"):
+            out = os.path.join(TMP, f"cg-{label}-{stacks}.jsonl")
+            if os.path.exists(out):
+                os.unlink(out)
+            shim = env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1", PERFPROBE_OUTPUT=out,
+                            PERFPROBE_INTERVAL_MS="60000", PERFPROBE_STACKS=stacks, **extra_env)
+            ir[stacks, label] = instructions(argv, shim)
+            calls[stacks, label] = calls_of(out)
+    bare_d = ir["bare", "large"] - ir["bare", "small"]
+    res = {}
+    for stacks in ("sample", "off"):
+        n = calls[stacks, "large"] - calls[stacks, "small"]
+        res[stacks] = ((ir[stacks, "large"] - ir[stacks, "small"]) - bare_d) / n
+    print(f"\n{title}: callgrind, {n:,} malloc-family calls")
+    print(f"  bare {bare_d / n:7.1f} instructions per call (the program and glibc's allocator)")
+    print(f"  extra under the shim: {res['sample']:5.1f} per call (default, PERFPROBE_STACKS=sample), "
+          f"{res['off']:5.1f} (PERFPROBE_STACKS=off)")
+    return res
 
 
 def main():
@@ -181,6 +236,20 @@ def main():
           f"the sampler at the default interval and stride uses {mm_share * 100:.2f}% of a core "
           f"(a bare thread waking every 10 ms: {tick * 100:.2f}%) (medians of 3)")
 
+    # instructions: exact, immune to the machine's load
+    cg = {}
+    if shutil.which("valgrind"):
+        n_cg = 100_000 if a.quick else 400_000
+        cg["churn"] = extra_instructions("instructions, churn 1 thread",
+                                         [CHURN, "1", "0"], [CHURN, "1", str(n_cg)])
+        items = 20_000 if a.quick else 100_000
+        cg["python3"] = extra_instructions(
+            "instructions, python3 (PYTHONMALLOC=malloc)",
+            [PY, "-c", "import json"],
+            [PY, "-c", f"import json; d=[{{'k': i, 'v': str(i)}} for i in range({items})];"
+                       "s=json.dumps(d); json.loads(s)"],
+            {"PYTHONMALLOC": "malloc"})
+
     print("\nsummary (goal in brackets)")
     print(f"  churn 1 thread   perfprobe {r1['perfprobe']:.2f}x [<= 1.20]"
           + (f"   heaptrack {r1['heaptrack']:.1f}x" if "heaptrack" in r1 else "")
@@ -190,6 +259,9 @@ def main():
           + (f"   memusage {r2['memusage']:.2f}x" if "memusage" in r2 else ""))
     for name, r in real.items():
         print(f"  {name:<16} perfprobe {r['perfprobe']:.2f}x [<= 1.05]")
+    for name, r in cg.items():
+        print(f"  {name:<16} {r['sample']:.1f} extra instructions per call, {r['off']:.1f} with "
+              f"PERFPROBE_STACKS=off [<= 35]")
     print(f"  shim memory      {(shim_kib - bare_kib) / 1024:+.2f} MiB [< 16]")
     print(f"  timeline         {growth['churn']:.2f} MB/minute busy, "
           f"{growth['sleep']:.3f} idle [< 1]")

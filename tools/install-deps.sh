@@ -17,7 +17,7 @@ want=(gcc g++ make binutils jq libjemalloc-dev libjemalloc2 libjansson-dev
 if_root=0
 for a in "$@"; do
     case "$a" in
-    --bench) want+=(heaptrack libc-devtools hyperfine) ;;
+    --bench) want+=(heaptrack libc-devtools hyperfine valgrind) ;;
     --fuzz) want+=(libclang-rt-14-dev) ;;
     --if-root) if_root=1 ;;
     *) echo "usage: $0 [--bench] [--fuzz] [--if-root]" >&2; exit 2 ;;
