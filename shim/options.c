@@ -47,9 +47,10 @@ static const struct row rows[] = {
      "script that execs the real program) or `none` (the first process "
      "only; also 0/false/no/off)."},
     {"PERFPROBE_BATCH", K_SIZE, "64K", &pp_opt.batch_bytes, 0, 1ull << 30,
-     "Per-thread heap bytes counted before they are folded into the global "
-     "figure; bounds the error of the global heap peak (see docs/design.md). "
-     "0 folds on every call."},
+     "Cap on the step a thread's heap may grow near a peak before the thread "
+     "adds up every thread's figures (the step is max(4 KiB, peak / 128)); "
+     "bounds the error of the heap peak with several threads (see docs/design.md). "
+     "0 checks at every allocation near a peak."},
     {"PERFPROBE_HWM", K_BOOL, "1", &pp_opt.hwm, 0, 1,
      "At each probe, reset the kernel's RSS high-water mark (/proc/self/clear_refs) "
      "so that the RSS peak between probes is exact. With 0 the peak is the highest "
