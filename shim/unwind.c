@@ -89,6 +89,8 @@ static _Unwind_Reason_Code one_frame(struct _Unwind_Context *ctx, void *arg)
 }
 
 static int (*lu_backtrace)(void **, int);
+static void (*lu_flush)(void *, uintptr_t, uintptr_t);
+static void *lu_as;
 
 int pp_unwind(uintptr_t *out, int max)
 {
@@ -145,6 +147,8 @@ static void load_libunwind(void)
         policy(*as, 2);                  /* UNW_CACHE_PER_THREAD */
         void *buf[4];
         backtrace_fn(buf, 4);
+        *(void **)&lu_flush = dlsym(h, "_Ux86_64_flush_cache");
+        lu_as = *as;
         lu_backtrace = backtrace_fn;
     }
     while (n > 0)
@@ -160,8 +164,10 @@ void pp_unwind_init(void)
     pp_unwind(frames, 4);
 }
 
-/* libgcc's unwinder keeps no cache to flush after a dlclose; libunwind's
- * is checked against the loader's own count of loads and unloads */
+/* After modules came or went: libunwind's cache may hold what was at a
+ * reused address.  (libgcc's unwinder keeps no such cache.) */
 void pp_unwind_flush(void)
 {
+    if (lu_flush)
+        lu_flush(lu_as, 0, 0);
 }
