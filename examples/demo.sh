@@ -13,7 +13,7 @@ head -3 "$out"
 echo "..."
 tail -1 "$out"
 echo
-echo "The same run as pictures (memory by part, CPU, faults, the region), one file:"
+echo "The same run as pictures (memory by part, CPU, faults, the region, allocation sites), one file:"
 echo "\$ build/perfprobe plot $out -o build/demo.html"
 build/perfprobe plot "$out" -o build/demo.html
-echo "report: $PWD/build/demo.html"
+echo "report: $PWD/build/demo.html (open it in a browser; it needs no network)"
