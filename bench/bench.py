@@ -251,7 +251,7 @@ def main():
             {"PYTHONMALLOC": "malloc"})
 
     print("\nsummary (goal in brackets)")
-    print(f"  churn 1 thread   perfprobe {r1['perfprobe']:.2f}x [<= 1.20]"
+    print(f"  churn 1 thread   perfprobe {r1['perfprobe']:.2f}x [<= 1.15]"
           + (f"   heaptrack {r1['heaptrack']:.1f}x" if "heaptrack" in r1 else "")
           + (f"   memusage {r1['memusage']:.2f}x" if "memusage" in r1 else ""))
     print(f"  churn 2 threads  perfprobe {r2['perfprobe']:.2f}x [<= 1.30]"
@@ -268,7 +268,7 @@ def main():
     print(f"  perf_probe       {med(pr['shim']) / 1000:.2f} us; {med(pr['noparts']) / 1000:.2f} us "
           f"without the breakdown; {med(pr['nohwm']) / 1000:.2f} us without it and the HWM "
           f"reset [<= 3]")
-    print(f"  region pair      {med(rg['shim']):.1f} ns [<= 50], {med(rg['bare']):.2f} ns "
+    print(f"  region pair      {med(rg['shim']):.1f} ns [<= 20], {med(rg['bare']):.2f} ns "
           f"without the shim [<= 2]")
     print(f"  10M regions      {large - small:+.0f} KiB over 1M [0]")
     print(f"  1000 mappings    probe with breakdown {mm_probe / 1000:.0f} us [< 1000], "
