@@ -53,6 +53,11 @@ print(','.join(e.get('id') for e in r.iter('{http://www.w3.org/2000/svg}svg') if
 eq "-o: throughput, time, latency, efficiency and memory against size" "$(cat ids)" \
     "throughput,time,latency,efficiency,memory"
 
+"$P" scale --values 1000,3000 --dir sc2 -o s.html -- "$T/pic_scale" {} > /dev/null 2>&1
+bash "$PP_ROOT/tools/browser-check.sh" "file://$PWD/s.html#pp-selftest" html > html.check
+eq "-o x.html: no console message or script error in Chromium" "$(sed -n 's/^console //p' html.check)" 0
+check "-o x.html: the page's script ran to its end" grep -q 'id="pp-ready" data-charts="5"' html.dom
+
 # no regions: values per second; {} inside an argument
 "$P" scale --values 3,7 --json --dir sc3 -- sh -c 'test "$1" = "x3y" || test "$1" = "x7y"' sh 'x{}y' > n.json
 eq "{} replaced inside an argument (the command checked it)" $? 0
