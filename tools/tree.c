@@ -306,7 +306,7 @@ void tree_exit_table(const char *path)
     const char *text = json_string_value(json_object_get(runs[m].table, "text"));
     if (text)
         fputs(text, stderr);
-    else
+    else if (!runs[m].ended || strcmp(runs[m].ended, "exit"))   /* quiet is no news */
         fprintf(stderr, "perfprobe: %s (pid %ld) left no exit table (%s); "
                 "perfprobe report %s\n",
                 json_string_value(json_object_get(runs[m].header, "program")), runs[m].pid,
