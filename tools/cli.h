@@ -19,6 +19,9 @@ enum { EXIT_OK = 0, EXIT_CHECK_FAILED = 1, EXIT_USAGE = 2 };
 
 /* prints "perfprobe: ..." on stderr and returns EXIT_USAGE */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "CMD FILE... -o OUT": the count of files, or -1 with *rc set */
+int files_and_output(int argc, char **argv, const char *cmd, const char *usage,
+                     const char *out_what, char ***files, const char **out, int *rc);
 
 /* ---- timeline_read.c ------------------------------------------------------- */
 

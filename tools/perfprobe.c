@@ -39,6 +39,40 @@ int error(const char *fmt, ...)
     return 2;
 }
 
+/* "CMD FILE... -o OUT" (plot, trace): the files (*files, freed by the
+ * caller) and OUT.  Returns the number of files, or -1 after --help (*rc
+ * EXIT_OK) or a usage error (*rc EXIT_USAGE, one line said). */
+int files_and_output(int argc, char **argv, const char *cmd, const char *usage,
+                     const char *out_what, char ***files, const char **out, int *rc)
+{
+    int n = 0;
+    *out = NULL;
+    *files = calloc((size_t)argc, sizeof **files);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+            *out = argv[++i];
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(usage, stdout);
+            *rc = EXIT_OK;
+            goto fail;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fputs(usage, stderr);
+            *rc = error("%s: unknown option '%s'", cmd, argv[i]);
+            goto fail;
+        } else {
+            (*files)[n++] = argv[i];
+        }
+    }
+    if (n && *out)
+        return n;
+    fputs(usage, stderr);
+    *rc = !n ? error("%s: no FILE", cmd) : error("%s: no -o %s", cmd, out_what);
+fail:
+    free(*files);
+    *files = NULL;
+    return -1;
+}
+
 /* ---- finding things ------------------------------------------------------- */
 
 /* libperfprobe.so beside this executable, or in ../lib after make install */

@@ -1050,29 +1050,12 @@ static const char plot_usage[] =
 
 int cmd_plot(int argc, char **argv)
 {
-    const char *out = NULL;
-    char **files = calloc((size_t)argc, sizeof *files);
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-            out = argv[++i];
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(plot_usage, stdout);
-            free(files);
-            return EXIT_OK;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fputs(plot_usage, stderr);
-            free(files);
-            return error("plot: unknown option '%s'", argv[i]);
-        } else {
-            files[n++] = argv[i];
-        }
-    }
-    if (!n || !out) {
-        fputs(plot_usage, stderr);
-        free(files);
-        return error(!n ? "plot: no FILE" : "plot: no -o OUT.html or OUT.svg");
-    }
+    const char *out;
+    char **files;
+    int parse_rc, n = files_and_output(argc, argv, "plot", plot_usage, "OUT.html or OUT.svg",
+                                       &files, &out, &parse_rc);
+    if (n < 0)
+        return parse_rc;
     int html = ends_with(out, ".html") || ends_with(out, ".htm");
     if (!html && !ends_with(out, ".svg")) {
         free(files);

@@ -213,29 +213,12 @@ static const char trace_usage[] =
 
 int cmd_trace(int argc, char **argv)
 {
-    const char *out = NULL;
-    char **files = calloc((size_t)argc, sizeof *files);
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-            out = argv[++i];
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(trace_usage, stdout);
-            free(files);
-            return EXIT_OK;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fputs(trace_usage, stderr);
-            free(files);
-            return error("trace: unknown option '%s'", argv[i]);
-        } else {
-            files[n++] = argv[i];
-        }
-    }
-    if (!n || !out) {
-        fputs(trace_usage, stderr);
-        free(files);
-        return error(!n ? "trace: no FILE" : "trace: no -o TRACE.json");
-    }
+    const char *out;
+    char **files;
+    int parse_rc, n = files_and_output(argc, argv, "trace", trace_usage, "TRACE.json", &files,
+                                       &out, &parse_rc);
+    if (n < 0)
+        return parse_rc;
     struct run *runs;
     int nr = runs_read(n, files, &runs);
     free(files);
