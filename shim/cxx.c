@@ -69,7 +69,7 @@ static void restore_flag(int *saved) { pp_in_hook = *saved; }
         HOLD_FLAG;                                                      \
         void *p = real args;                                            \
         if (p)                                                          \
-            pp_count_alloc(pp_usable(p));                          \
+            pp_track_alloc(p, pp_usable(p));                           \
         return p;                                                       \
     }
 
@@ -89,7 +89,7 @@ static void restore_flag(int *saved) { pp_in_hook = *saved; }
             return;                                                     \
         }                                                               \
         pp_in_hook = 1;                                                 \
-        pp_count_free(pp_usable(p));                               \
+        pp_track_free(p, pp_usable(p));                            \
         real args;                                                      \
         pp_in_hook = 0;                                                 \
     }

@@ -412,8 +412,11 @@ void pp_sites_init(void)
     overflow_site->size = (uint32_t)sizeof(struct stack);
     atomic_store(&arena_used, 8 + sizeof(struct stack));
     atomic_store(&overflow_site->ready, 1);
-    /* this thread may have allocated before the settings were read */
+    /* this thread may have allocated before the settings were read (a
+     * library's constructor that runs before the shim's, as libstdc++'s
+     * emergency pool does): start it afresh at its next allocation */
     thread_ready = 0;
+    pp_site_countdown = 0;
     atomic_store(&thread_seq, 0);
     pp_modules_init();
     pp_unwind_init();
