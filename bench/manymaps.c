@@ -5,7 +5,8 @@
  *
  * Makes N anonymous mappings of 64 KiB (each touched, every other one
  * read-only so that the kernel cannot merge them), times PROBES probes one
- * by one, then sleeps SECONDS and reports the CPU the process used while it
+ * by one (touching a new page of the heap before each, so that RSS moves
+ * and every probe takes a whole breakdown), then sleeps SECONDS and reports the CPU the process used while it
  * slept: the sampler's share of a core.
  */
 #include <stdio.h>
@@ -53,7 +54,9 @@ int main(int argc, char **argv)
             mprotect(p, 65536, PROT_READ);
     }
     double *t = calloc((size_t)probes, sizeof *t);
+    char *fresh = malloc((size_t)probes * 4096 + 4096);
     for (int i = 0; i < probes; i++) {
+        fresh[(size_t)i * 4096] = 1;
         double t0 = now_ns();
         perf_probe("p");
         t[i] = now_ns() - t0;

@@ -143,17 +143,43 @@ static uint64_t resident_stacks(int quick)
 static _Atomic uint64_t last_shmem, last_own;
 static _Atomic int had_full;
 
+/* The last quick breakdown and what it was taken against.  A probe in a
+ * loop that changes nothing gets it again, without the mincore calls:
+ * when resident and shared pages, the program's mappings and the set of
+ * threads are all as they were, no page can have moved between parts
+ * except by one part losing exactly as many pages as another gained. */
+static pthread_mutex_t quick_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pp_parts quick_last;
+static struct { uint64_t shared, anon, file, ranges, gen, own, shmem; int valid; } quick_key;
+
 int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc *status)
 {
     struct pp_proc proc;
     memset(out, 0, sizeof *out);
     uint64_t own;
     int quick = !status && atomic_load(&had_full);
+    struct pp_maps maps;
+    uint64_t shared = 0, gen = 0;
     if (quick) {
         /* statm: resident, and shared = file + shmem pages */
-        uint64_t shared, shmem = atomic_load(&last_shmem);
+        uint64_t shmem = atomic_load(&last_shmem);
         if (pp_proc_statm(&proc.rss, &shared) != 0)
             return -1;
+        pp_map_read(&maps, 0, 0);
+        gen = pp_counters_stack_generation();
+        pthread_mutex_lock(&quick_lock);
+        if (quick_key.valid && quick_last.rss == proc.rss && quick_key.shared == shared &&
+            quick_key.anon == maps.anon && quick_key.file == maps.file &&
+            quick_key.ranges == maps.ranges && quick_key.gen == gen &&
+            quick_key.own == atomic_load(&last_own) && quick_key.shmem == shmem) {
+            *out = quick_last;
+            pthread_mutex_unlock(&quick_lock);
+            out->heap_untouched = heap_bytes > (int64_t)out->heap ? heap_bytes - (int64_t)out->heap : 0;
+            out->has_je = pp_jemalloc_stats(&out->je_allocated, &out->je_active,
+                                            &out->je_resident) == 0;
+            return 0;
+        }
+        pthread_mutex_unlock(&quick_lock);
         if (shmem > shared)
             shmem = shared;
         proc.rss_shmem = shmem;
@@ -188,6 +214,19 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc 
     out->other = proc.rss - out->heap - out->mmap - out->stack - out->file;
     out->heap_untouched = heap_bytes > (int64_t)out->heap ? heap_bytes - (int64_t)out->heap : 0;
     out->has_je = pp_jemalloc_stats(&out->je_allocated, &out->je_active, &out->je_resident) == 0;
+    pthread_mutex_lock(&quick_lock);
+    quick_key.valid = quick;            /* a full breakdown starts afresh */
+    if (quick) {
+        quick_last = *out;
+        quick_key.shared = shared;
+        quick_key.anon = maps.anon;
+        quick_key.file = maps.file;
+        quick_key.ranges = maps.ranges;
+        quick_key.gen = gen;
+        quick_key.own = atomic_load(&last_own);
+        quick_key.shmem = proc.rss_shmem;
+    }
+    pthread_mutex_unlock(&quick_lock);
     return 0;
 }
 
@@ -224,4 +263,6 @@ void pp_parts_after_fork_child(void)
     pp_parts_after_fork_stacks();
     have_peak = 0;
     atomic_store(&had_full, 0);
+    pthread_mutex_init(&quick_lock, NULL);
+    quick_key.valid = 0;
 }
