@@ -261,3 +261,9 @@ SH
 else
     fail "a full disk: needs root and unshare -m to make a small filesystem"
 fi
+
+# ---- many threads, cancelled threads ------------------------------------------------
+same "100,000 short threads, then 8 cancelled while they sleep" "$T/robust_threads"
+main_sum() { jq -r "select(.type == \"summary\" and .pid == $(jq -r 'select(.type == "header" and (.exe | endswith("robust_threads"))) | .pid' s.jsonl)) | .$1" s.jsonl; }
+le "100,000 threads: every thread's allocation counted" 100008 "$(main_sum allocs)"
+le "cancelled threads: their 8 MiB is still live at exit" $((8 << 20)) "$(main_sum heap_bytes_at_exit)"
