@@ -47,6 +47,26 @@ uint64_t pp_clock_raw(void)
 #endif
 }
 
+/* Both clocks at (nearly) one instant: of a few tries, the one whose two
+ * TSC reads around CLOCK_MONOTONIC are closest, so that a preemption
+ * between the reads (milliseconds on a busy machine) never skews a rate. */
+static void clock_pair(uint64_t *tick, uint64_t *mono)
+{
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 5; i++) {
+        uint64_t t1 = pp_clock_raw(), m = pp_now_ns(), t2 = pp_clock_raw();
+        if (t2 >= t1 && t2 - t1 < best) {
+            best = t2 - t1;
+            *tick = t1 + (t2 - t1) / 2;
+            *mono = m;
+        }
+    }
+    if (best == UINT64_MAX) {               /* went backwards every time */
+        *mono = pp_now_ns();
+        *tick = pp_clock_raw();
+    }
+}
+
 static double as_double(uint64_t bits)
 {
     double d;
@@ -93,8 +113,12 @@ void pp_clock_init(void)
 #else
     int tsc = 0;
 #endif
-    mono0 = pp_now_ns();
-    tick0 = tsc ? pp_clock_raw() : mono0;
+    if (tsc) {
+        clock_pair(&tick0, &mono0);
+    } else {
+        mono0 = pp_now_ns();
+        tick0 = mono0;
+    }
     last_tick = tick0;
     last_mono = mono0;
     atomic_store(&pp_clock_tsc, tsc);
@@ -107,7 +131,8 @@ double pp_clock_rate(void)
         return as_double(bits);
     if (!atomic_load_explicit(&pp_clock_tsc, memory_order_relaxed))
         return 1.0;
-    uint64_t t = pp_clock_raw(), m = pp_now_ns();
+    uint64_t t, m;
+    clock_pair(&t, &m);
     return m > mono0 && t > tick0 ? (double)(t - tick0) / (double)(m - mono0) : 1.0;
 }
 
@@ -155,7 +180,8 @@ void pp_clock_check(void)
     }
     if (!atomic_load_explicit(&pp_clock_tsc, memory_order_relaxed))
         return;
-    uint64_t m = pp_now_ns(), t = pp_clock_raw();
+    uint64_t m, t;
+    clock_pair(&t, &m);
     if (m - last_mono < 1000000000u)
         return;
     if (t < last_tick) {

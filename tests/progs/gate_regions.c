@@ -50,17 +50,23 @@ static struct occ occs[300];
 static int n_occs;
 static long long t_phase_a;
 
-/* N ticks of the region "tick", the i-th sleeping durs(i) ns; the
- * program's own durations go into OUT */
-static void ticks(int n, long long (*durs)(int), long long *out)
+/* N ticks of the region "tick", the i-th sleeping durs(i) ns.  Each is
+ * timed twice by the program: from before perf_region_begin to after
+ * perf_region_end (OUT: never shorter than the shim's measure) and from
+ * after begin to before end (IN: never longer), so that a preemption just
+ * outside or just inside the region cannot make a check flaky. */
+static void ticks(int n, long long (*durs)(int), long long *out, long long *in)
 {
     long tid = syscall(SYS_gettid);
     for (int i = 0; i < n; i++) {
         long long t0 = now_ns();
         perf_region_begin("tick");
+        long long t1 = now_ns();
         sleep_ns(durs(i));
+        long long t2 = now_ns();
         perf_region_end("tick");
         out[i] = now_ns() - t0;
+        in[i] = t2 - t1;
         if (n_occs < 300)
             occs[n_occs++] = (struct occ){t0 - t_phase_a, out[i], tid};
     }
@@ -95,19 +101,19 @@ static long long three_ms(int i)
     return i == 10 ? 20000000 : i == 50 ? 40000000 : i == 90 ? 30000000 : 3000000;
 }
 
-static long long b_durs[100];
+static long long b_durs[100], b_in[100];
 
 static void *phase_b(void *arg)
 {
     (void)arg;
     fact("b_thread", syscall(SYS_gettid));
-    ticks(100, three_ms, b_durs);
+    ticks(100, three_ms, b_durs, b_in);
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    static long long a[200];
+    static long long a[200], a_in[200];
     if (argc < 3)
         return 2;
     facts_open(argv[1]);
@@ -116,8 +122,9 @@ int main(int argc, char **argv)
         t_phase_a = now_ns();
         perf_probe("phase_a");
         sleep_ns(300000000);
-        ticks(200, one_ms, a);
+        ticks(200, one_ms, a, a_in);
         summarise("a", a, 200);
+        summarise("a_in", a_in, 200);
         sleep_ns(300000000);
         perf_probe("phase_b");
         sleep_ns(300000000);
@@ -125,6 +132,7 @@ int main(int argc, char **argv)
         pthread_create(&t, NULL, phase_b, NULL);
         pthread_join(t, NULL);
         summarise("b", b_durs, 100);
+        summarise("b_in", b_in, 100);
         qsort(occs, (size_t)n_occs, sizeof *occs, slower);
         static const char *const k[3][3] = {{"slow1_ns", "slow1_tid", "slow1_at"},
                                             {"slow2_ns", "slow2_tid", "slow2_at"},
@@ -147,8 +155,9 @@ int main(int argc, char **argv)
                 perf_region_end(buf);
             }
     } else if (!strcmp(argv[2], "killed")) {
-        ticks(200, one_ms, a);
+        ticks(200, one_ms, a, a_in);
         summarise("a", a, 200);
+        summarise("a_in", a_in, 200);
         if (write(1, "ready\n", 6) != 6)
             return 1;
         for (;;)
