@@ -11,7 +11,8 @@ export PERFPROBE_REGION_WINDOW_MS=50
 # The program times each occurrence from inside the region (LO, never
 # longer than the shim's figure) and from outside it (HI, never shorter),
 # so a preemption next to a begin or end call moves neither bound past the
-# truth; PCT is the histogram's resolution, or the clocks' disagreement.
+# truth; PCT is the histogram's resolution (1%) and the TSC's rate against
+# CLOCK_MONOTONIC early in a run (seen up to 0.6% on a loaded machine).
 bounded() {
     if awk -v v="$2" -v lo="$3" -v hi="$4" -v p="$5" 'BEGIN {
             exit !(v != "" && lo != "" && hi != "" && v + 0 >= lo * (1 - p / 100) && v + 0 <= hi * (1 + p / 100)) }'; then
@@ -56,17 +57,17 @@ $PP report --json --between phase_a phase_b ph.jsonl > a.json
 eq "between a and b: status" $? 0
 eq "between a and b: the count of phase a" "$(jq '.regions[0].count' a.json)" "$(fact ph.facts a_count)"
 bounded "between a and b: total time as the program timed it" \
-    "$(jq '.regions[0].total_s * 1e9 | round' a.json)" "$(fact ph.facts a_in_total)" "$(fact ph.facts a_total)" 0.5
+    "$(jq '.regions[0].total_s * 1e9 | round' a.json)" "$(fact ph.facts a_in_total)" "$(fact ph.facts a_total)" 1
 bounded "between a and b: p50 as the program timed it (histogram within 1%)" \
-    "$(jq '.regions[0].p50_ns' a.json)" "$(fact ph.facts a_in_p50)" "$(fact ph.facts a_p50)" 1
-bounded "between a and b: min" "$(jq '.regions[0].min_ns' a.json)" "$(fact ph.facts a_in_min)" "$(fact ph.facts a_min)" 0.5
-bounded "between a and b: max" "$(jq '.regions[0].max_ns' a.json)" "$(fact ph.facts a_in_max)" "$(fact ph.facts a_max)" 0.5
+    "$(jq '.regions[0].p50_ns' a.json)" "$(fact ph.facts a_in_p50)" "$(fact ph.facts a_p50)" 2
+bounded "between a and b: min" "$(jq '.regions[0].min_ns' a.json)" "$(fact ph.facts a_in_min)" "$(fact ph.facts a_min)" 1
+bounded "between a and b: max" "$(jq '.regions[0].max_ns' a.json)" "$(fact ph.facts a_in_max)" "$(fact ph.facts a_max)" 1
 $PP report --json --between phase_b end ph.jsonl > b.json
 eq "between b and end: the count of phase b" "$(jq '.regions[0].count' b.json)" "$(fact ph.facts b_count)"
 bounded "between b and end: p50 of ~3 ms ticks" "$(jq '.regions[0].p50_ns' b.json)" \
-    "$(fact ph.facts b_in_p50)" "$(fact ph.facts b_p50)" 1
+    "$(fact ph.facts b_in_p50)" "$(fact ph.facts b_p50)" 2
 bounded "between b and end: max is the 40 ms one" "$(jq '.regions[0].max_ns' b.json)" \
-    "$(fact ph.facts b_in_max)" "$(fact ph.facts b_max)" 0.5
+    "$(fact ph.facts b_in_max)" "$(fact ph.facts b_max)" 1
 $PP report --between phase_a phase_b ph.jsonl > a.txt
 check "between (text): says which probes and windows" grep -q "^Regions between probes 'phase_a'" a.txt
 check "between (text): p95 and min columns" grep -Eq '^Region +count +mean +min +p50 +p90 +p95 +p99' a.txt
@@ -110,7 +111,7 @@ eq "killed: status" $? 0
 eq "killed: no summary" "$(jq .summary.complete k.json)" false
 eq "killed: the regions are there, every tick counted" "$(jq '.regions[0].count' k.json)" "$(fact k.facts a_count)"
 bounded "killed: p50 as the program timed it" "$(jq '.regions[0].p50_ns' k.json)" \
-    "$(fact k.facts a_in_p50)" "$(fact k.facts a_p50)" 1
+    "$(fact k.facts a_in_p50)" "$(fact k.facts a_p50)" 2
 $PP check k.jsonl --allow-incomplete --max "region.tick.count=$(fact k.facts a_count)" \
     --min "region.tick.count=$(fact k.facts a_count)" > kc.txt
 eq "killed: check gates on its regions" $? 0
