@@ -408,6 +408,9 @@ void pp_sites_probe(const char *label);       /* outside hooks */
 void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
 int  pp_unwind(uintptr_t *out, int max);
+struct dl_phdr_info;
+/* modules.c: [lo, hi) of a loaded object's PT_LOAD segments (hi 0: none) */
+void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
 void pp_unwind_init(void);
 void pp_unwind_flush(void);
 void pp_modules_init(void);

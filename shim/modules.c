@@ -78,21 +78,30 @@ static void read_build_id(struct module *m, const struct dl_phdr_info *info)
     }
 }
 
-static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
+/* The address range of a loaded object's PT_LOAD segments ([lo, hi);
+ * hi is 0 when it has none). */
+void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
 {
-    (void)size;
-    (void)arg;
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    *lo = UINTPTR_MAX;
+    *hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD)
             continue;
         uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-        if (a < lo)
-            lo = a;
-        if (a + ph->p_memsz > hi)
-            hi = a + ph->p_memsz;
+        if (a < *lo)
+            *lo = a;
+        if (a + ph->p_memsz > *hi)
+            *hi = a + ph->p_memsz;
     }
+}
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    uintptr_t lo, hi;
+    pp_module_range(info, &lo, &hi);
     if (hi == 0 || known(info->dlpi_addr, lo, hi))
         return 0;
     size_t i = atomic_load_explicit(&n_mods, memory_order_relaxed);

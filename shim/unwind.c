@@ -51,17 +51,8 @@ static uintptr_t self_lo, self_hi;     /* the shim's own text */
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    uintptr_t want = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD)
-            continue;
-        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-        if (a < lo)
-            lo = a;
-        if (a + ph->p_memsz > hi)
-            hi = a + ph->p_memsz;
-    }
+    uintptr_t want = (uintptr_t)arg, lo, hi;
+    pp_module_range(info, &lo, &hi);
     if (want >= lo && want < hi) {
         self_lo = lo;
         self_hi = hi;

@@ -29,6 +29,18 @@ within() {
     fi
 }
 
+# bounded DESC VALUE LO HI PCT: LO * (1 - PCT%) <= VALUE <= HI * (1 + PCT%):
+# a figure between two independent bounds (a program's own timing inside
+# and outside the calls it makes, say), give or take PCT
+bounded() {
+    if awk -v v="$2" -v lo="$3" -v hi="$4" -v p="$5" 'BEGIN {
+            exit !(v != "" && lo != "" && hi != "" && v + 0 >= lo * (1 - p / 100) && v + 0 <= hi * (1 + p / 100)) }'; then
+        ok "$1 ($3 <= $2 <= $4, $5%)"
+    else
+        fail "$1: $2 is not within [$3, $4] +/- $5%"
+    fi
+}
+
 # le DESC A B: A <= B (integers)
 le() {
     if [ -n "$2" ] && [ -n "$3" ] && [ "$2" -le "$3" ]; then ok "$1 ($2 <= $3)"

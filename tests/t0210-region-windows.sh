@@ -7,20 +7,12 @@ PP=$PP_BUILD/perfprobe
 G=$T/gate_regions
 export PERFPROBE_REGION_WINDOW_MS=50
 
-# bounded DESC VALUE LO HI PCT: LO * (1 - PCT%) <= VALUE <= HI * (1 + PCT%).
+# bounded (lib.sh): LO * (1 - PCT%) <= VALUE <= HI * (1 + PCT%).
 # The program times each occurrence from inside the region (LO, never
 # longer than the shim's figure) and from outside it (HI, never shorter),
 # so a preemption next to a begin or end call moves neither bound past the
 # truth; PCT is the histogram's resolution (1%) and the TSC's rate against
 # CLOCK_MONOTONIC early in a run (seen up to 0.6% on a loaded machine).
-bounded() {
-    if awk -v v="$2" -v lo="$3" -v hi="$4" -v p="$5" 'BEGIN {
-            exit !(v != "" && lo != "" && hi != "" && v + 0 >= lo * (1 - p / 100) && v + 0 <= hi * (1 + p / 100)) }'; then
-        ok "$1 ($3 <= $2 <= $4, $5%)"
-    else
-        fail "$1: $2 is not within [$3, $4] +/- $5%"
-    fi
-}
 
 traced ph.jsonl "$G" ph.facts phases
 eq "phases: status" $? 0

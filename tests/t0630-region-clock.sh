@@ -13,15 +13,6 @@ traced r.jsonl "$T/cost_tsc" r.facts 60 25
 eq "exit status" $? 0
 reg() { jq -r "select(.type == \"summary\") | .regions[] | select(.name == \"spin\") | $1" r.jsonl; }
 eq "60 occurrences" "$(reg .count)" 60
-# bounded DESC VALUE LO HI PCT: LO * (1 - PCT%) <= VALUE <= HI * (1 + PCT%)
-bounded() {
-    if awk -v v="$2" -v lo="$3" -v hi="$4" -v p="$5" 'BEGIN {
-            exit !(v != "" && lo != "" && hi != "" && v + 0 >= lo * (1 - p / 100) && v + 0 <= hi * (1 + p / 100)) }'; then
-        ok "$1 ($3 <= $2 <= $4, $5%)"
-    else
-        fail "$1: $2 is not within [$3, $4] +/- $5%"
-    fi
-}
 # the program's clock between the calls and around them bound the region
 bounded "total time of the regions vs the program's clock" \
     "$(reg '.total_s * 1e9 | floor')" "$(fact r.facts in_total_ns)" "$(fact r.facts total_ns)" 0.2
