@@ -13,7 +13,9 @@ within "rss_parts_at_peak is taken at the peak, not at the end" \
     "$(summary r.jsonl rss_parts_at_peak.rss_bytes)" "$peak" 2
 eq "the parts at the peak add up to their RSS" \
     "$(summary r.jsonl 'rss_parts_at_peak | .heap + .mmap + .file + .stack + .other == .rss_bytes')" true
-le "the heap part at the peak holds the 96 MiB touched" $((96 * 1048576)) \
+# the kept breakdown may be one sample short of the very top (it is renewed
+# when RSS passes it by 1/128): 98% of the 96 MiB, as for its RSS above
+le "the heap part at the peak holds the 96 MiB touched (within 2%)" $((96 * 1048576 * 98 / 100)) \
     "$(summary r.jsonl rss_parts_at_peak.heap)"
 
 # a real program whose RSS grows gradually: CPython building and parsing JSON
