@@ -262,6 +262,22 @@ static uint32_t untrack(uintptr_t p)
 
 /* ---- the hooks' slow paths ------------------------------------------------ */
 
+/* The next stack record in the arena that is ready, from *OFF (arena
+ * offsets below USED); NULL at the end. */
+static struct stack *next_stack(size_t *off, size_t used)
+{
+    while (*off < used && *off + sizeof(struct stack) <= arena_size) {
+        struct stack *s = (struct stack *)(arena + *off);
+        uint32_t sz = atomic_load_explicit(&s->size, memory_order_acquire);
+        if (!sz)
+            return NULL;
+        *off += sz;
+        if (atomic_load_explicit(&s->ready, memory_order_acquire))
+            return s;
+    }
+    return NULL;
+}
+
 /* what a sampled block of s bytes stands for */
 static void weigh(size_t s, int64_t *bytes, int64_t *blocks)
 {
@@ -280,15 +296,9 @@ static void snapshot_peak(int64_t v)
     if (atomic_flag_test_and_set_explicit(&snap_busy, memory_order_acquire))
         return;
     if (v > LOAD(est_peak)) {
-        size_t used = atomic_load(&arena_used);
-        for (size_t off = 8; off < used && off + sizeof(struct stack) <= arena_size;) {
-            struct stack *s = (struct stack *)(arena + off);
-            uint32_t sz = atomic_load_explicit(&s->size, memory_order_acquire);
-            if (!sz)
-                break;
-            off += sz;
-            if (!atomic_load_explicit(&s->ready, memory_order_acquire))
-                continue;
+        size_t off = 8, used = atomic_load(&arena_used);
+        struct stack *s;
+        while ((s = next_stack(&off, used)) != NULL) {
             s->peak_bytes = LOAD(s->live_bytes);
             s->peak_blocks = LOAD(s->live_blocks);
             s->peak_samples = LOAD(s->live_samples);
@@ -565,18 +575,11 @@ static void write_sites(int when, const char *label)
     }
     pp_modules_refresh();
 
-    size_t count = 0, used = atomic_load(&arena_used);
-    for (size_t off = 8; off < used && off + sizeof(struct stack) <= arena_size &&
-                         count < scratch_cap;) {
-        struct stack *s = (struct stack *)(arena + off);
-        uint32_t sz = atomic_load_explicit(&s->size, memory_order_acquire);
-        if (!sz)
-            break;
-        off += sz;
-        if (!atomic_load_explicit(&s->ready, memory_order_acquire))
-            continue;
-        s->selected = 0;
-        scratch[count++] = s;
+    size_t count = 0, off = 8, used = atomic_load(&arena_used);
+    struct stack *st;
+    while (count < scratch_cap && (st = next_stack(&off, used)) != NULL) {
+        st->selected = 0;
+        scratch[count++] = st;
     }
     size_t top = pp_opt.top;
     select_top(count, top, when, 0);

@@ -7,20 +7,7 @@
 P=$PP_BUILD/perfprobe
 
 # the shared library and the plugin, built here with debug information
-cat > siteslib.c <<'C'
-#include <malloc.h>
-#include <stdlib.h>
-void *volatile lib_sink[50];
-long long lib_alloc(void)
-{
-    long long bytes = 0;
-    for (int i = 0; i < 50; i++) {
-        lib_sink[i] = malloc(4000);
-        bytes += (long long)malloc_usable_size(lib_sink[i]);
-    }
-    return bytes;
-}
-C
+cp "$PP_ROOT/tests/progs/sites_lib.c.in" siteslib.c
 sed -e 's/lib_sink/plugin_sink/g; s/lib_alloc/plugin_alloc/; s/\[50\]/[20]/; s/i < 50/i < 20/; s/4000/8000/' \
     siteslib.c > sitesplug.c
 cc -shared -fPIC -g -O1 -o libsiteslib.so siteslib.c

@@ -35,20 +35,7 @@ message Location { uint64 id = 1; uint64 mapping_id = 2; uint64 address = 3; rep
 message Line { uint64 function_id = 1; int64 line = 2; }
 message Function { uint64 id = 1; int64 name = 2; int64 system_name = 3; int64 filename = 4; int64 start_line = 5; }
 PROTO
-cat > siteslib.c <<'C'
-#include <malloc.h>
-#include <stdlib.h>
-void *volatile lib_sink[50];
-long long lib_alloc(void)
-{
-    long long bytes = 0;
-    for (int i = 0; i < 50; i++) {
-        lib_sink[i] = malloc(4000);
-        bytes += (long long)malloc_usable_size(lib_sink[i]);
-    }
-    return bytes;
-}
-C
+cp "$PP_ROOT/tests/progs/sites_lib.c.in" siteslib.c
 sed -e 's/lib_sink/plugin_sink/g; s/lib_alloc/plugin_alloc/' siteslib.c > sitesplug.c
 cc -shared -fPIC -g -O1 -o libsiteslib.so siteslib.c
 cc -shared -fPIC -g -O1 -o libsitesplug.so sitesplug.c
