@@ -459,12 +459,10 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
 {
     int st_live = 0;
     char tmpl[PATH_MAX], path[PATH_MAX + 64];
-    const char *name = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
     if (out)
         snprintf(tmpl, sizeof tmpl, "%s", out);
     else
         snprintf(tmpl, sizeof tmpl, "perfprobe.%%n.%%p.jsonl");
-    (void)name;
     /* every image writes its exit table into the file; this process
      * prints the main one's when the whole tree has ended */
     setenv("PERFPROBE_TABLE", "record", 1);

@@ -238,9 +238,10 @@ int file_read(const char *path, struct run **out)
                 bad(path, 0, "not a perfprobe timeline (its first line is not a JSON header)");
                 goto out;
             }
-            if (line[len - 1] == '\n' || len > 1)
-                damaged += line[len - 1] == '\n';
-            continue;                    /* damaged, or cut short at the end */
+            /* damaged; a last line with no newline was cut short by the
+             * end of the writer and is not counted */
+            damaged += line[len - 1] == '\n';
+            continue;
         }
         const char *type = json_string_value(json_object_get(o, "type"));
         if (type && !strcmp(type, "header")) {

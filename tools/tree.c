@@ -138,10 +138,8 @@ json_t *tree_build(const struct run *runs, int n, int with_series)
         largest = fmax(largest, peak_rss);
         nproc++;
     }
-    double peak_t, combined = combined_peak(runs, n, &peak_t, NULL);
     json_t *series = with_series ? json_array() : NULL;
-    if (series)
-        combined_peak(runs, n, &peak_t, series);
+    double peak_t, combined = combined_peak(runs, n, &peak_t, series);
     if (combined < largest)
         combined = largest;
     json_t *totals = json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:f}", "processes", nproc,
