@@ -48,7 +48,7 @@
  * declaration without `inline` makes these the external definitions too */
 #define PP_HOT __attribute__((always_inline)) inline        /* "check at the next allocation" */
 
-struct slot {
+struct pp_slot {
     /* written by the owner with plain read-modify-writes (one `add` to
      * memory each on x86-64), read by others with relaxed atomic loads */
     int64_t          pending;
@@ -58,10 +58,10 @@ struct slot {
     _Atomic int      in_use;
     _Atomic uintptr_t stack_hint;  /* an address on the owner's stack */
     _Atomic pid_t    tid;
-    struct slot     *next;
+    struct pp_slot     *next;
 } __attribute__((aligned(64)));    /* one cache line each: no false sharing */
 
-static _Atomic(struct slot *) slots;
+static _Atomic(struct pp_slot *) slots;
 static _Atomic int64_t g_heap, g_peak, g_window_peak[PP_WINDOWS];
 static _Atomic int64_t g_live;       /* threads holding a slot */
 static _Atomic uint64_t g_exited;    /* threads that released theirs */
@@ -70,8 +70,8 @@ static _Atomic uint64_t g_allocs, g_frees, g_reallocs;
 
 static _Atomic int went_negative;
 static _Atomic uint64_t stack_generation;   /* threads that left a hint */
-static __thread struct slot *my_slot PP_TLS;
-static __thread int my_slot_dead PP_TLS;
+#define my_slot      (pp_hot.slot)
+#define my_slot_dead (pp_hot.slot_dead)
 static pthread_key_t exit_key;
 static int exit_key_ok;
 
@@ -103,7 +103,7 @@ static void raise_peaks(int64_t v)
 static int64_t total(void)
 {
     int64_t sum = LOAD(g_heap);
-    for (struct slot *s = atomic_load(&slots); s; s = s->next)
+    for (struct pp_slot *s = atomic_load(&slots); s; s = s->next)
         sum += RD(s->pending);
     return sum;
 }
@@ -120,23 +120,23 @@ void pp_counters_init(void)
         exit_key_ok = 1;
 }
 
-__attribute__((noinline)) static struct slot *slot_acquire(void)
+__attribute__((noinline)) static struct pp_slot *slot_acquire(void)
 {
-    for (struct slot *s = atomic_load(&slots); s; s = s->next) {
+    for (struct pp_slot *s = atomic_load(&slots); s; s = s->next) {
         int zero = 0;
         if (LOAD(s->in_use) == 0 &&
             atomic_compare_exchange_strong(&s->in_use, &zero, 1))
             return s;
     }
     /* a fresh page of slots; all but the first go on the free list */
-    size_t page = 4096, n = page / sizeof(struct slot);
-    struct slot *block = pp_os_map(page);
+    size_t page = 4096, n = page / sizeof(struct pp_slot);
+    struct pp_slot *block = pp_os_map(page);
     if (!block)
         return NULL;
     memset(block, 0, page);
     for (size_t i = 0; i < n; i++) {
         STORE(block[i].in_use, i == 0);
-        struct slot *head = atomic_load(&slots);
+        struct pp_slot *head = atomic_load(&slots);
         do
             block[i].next = head;
         while (!atomic_compare_exchange_weak(&slots, &head, &block[i]));
@@ -144,15 +144,19 @@ __attribute__((noinline)) static struct slot *slot_acquire(void)
     return &block[0];
 }
 
-__attribute__((noinline)) static struct slot *new_self(void)
+__attribute__((noinline)) static struct pp_slot *new_self(void)
 {
-    struct slot *s;
+    struct pp_slot *s;
     if (my_slot_dead)
         return NULL;
+    int saved = pp_in_hook;
+    pp_in_hook = 1;                 /* a signal handler's malloc passes by */
     s = slot_acquire();
     my_slot = s;
-    if (!s)
+    if (!s) {
+        pp_in_hook = saved;
         return NULL;
+    }
     WR(s->pending, 0);
     STORE(s->pending_max, 0);
     STORE(s->hi, ALARM_RESET);
@@ -169,17 +173,18 @@ __attribute__((noinline)) static struct slot *new_self(void)
      * static array: it does not allocate */
     if (exit_key_ok)
         pthread_setspecific(exit_key, s);
+    pp_in_hook = saved;
     return s;
 }
 
-static inline struct slot *self(void)
+static inline struct pp_slot *self(void)
 {
-    struct slot *s = my_slot;
+    struct pp_slot *s = my_slot;
     return PP_LIKELY(s != NULL) ? s : new_self();
 }
 
 /* The owner's check: its delta P, a new local maximum, passed its alarm. */
-__attribute__((noinline)) static void check(struct slot *s, int64_t p)
+__attribute__((noinline)) static void check(struct pp_slot *s, int64_t p)
 {
     int64_t alarm = LOAD(s->hi);
     int64_t now = total();
@@ -203,9 +208,23 @@ __attribute__((noinline)) static void check(struct slot *s, int64_t p)
                                             memory_order_relaxed);
 }
 
-static inline void grow(struct slot *s, int64_t d)
+/* pending += d, returning the new value, in one instruction where it can
+ * be: a signal handler that allocates on this thread between a load and a
+ * store would otherwise have its own change overwritten. */
+static inline int64_t add_pending(struct pp_slot *s, int64_t d)
 {
-    int64_t p = s->pending += d;
+#if defined(__x86_64__)
+    int64_t old = d;
+    __asm__("xaddq %0, %1" : "+r"(old), "+m"(s->pending));
+    return old + d;
+#else
+    return s->pending += d;
+#endif
+}
+
+static inline void grow(struct pp_slot *s, int64_t d)
+{
+    int64_t p = add_pending(s, d);
     if (p > LOAD(s->pending_max)) {                /* only growth can peak */
         STORE(s->pending_max, p);
         if (PP_UNLIKELY(p > LOAD(s->hi)))
@@ -215,7 +234,7 @@ static inline void grow(struct slot *s, int64_t d)
 
 /* fold the slot into the base (with one thread, its local maximum counted
  * first) */
-static void fold(struct slot *s)
+static void fold(struct pp_slot *s)
 {
     int64_t d = RD(s->pending);
     if (LOAD(g_live) <= 1)
@@ -235,7 +254,7 @@ __attribute__((noinline, cold)) static void add_global(int64_t d)
 
 PP_HOT void pp_count_alloc(size_t usable)
 {
-    struct slot *s = self();
+    struct pp_slot *s = self();
     if (PP_UNLIKELY(!s)) {
         atomic_fetch_add(&g_allocs, 1);
         add_global((int64_t)usable);
@@ -245,9 +264,40 @@ PP_HOT void pp_count_alloc(size_t usable)
     grow(s, (int64_t)usable);
 }
 
+PP_HOT int pp_count_alloc_quick(size_t usable)
+{
+    struct pp_slot *s = my_slot;
+    if (PP_UNLIKELY(!s))
+        return 0;
+    s->allocs++;
+    int64_t p = add_pending(s, (int64_t)usable);
+    return PP_UNLIKELY(p > LOAD(s->pending_max)) ? 2 : 1;
+}
+
+void pp_count_new_high(void)
+{
+    struct pp_slot *s = my_slot;
+    int64_t p = RD(s->pending);
+    if (p > LOAD(s->pending_max)) {
+        STORE(s->pending_max, p);
+        if (p > LOAD(s->hi))
+            check(s, p);
+    }
+}
+
+PP_HOT int pp_count_free_quick(size_t usable)
+{
+    struct pp_slot *s = my_slot;
+    if (PP_UNLIKELY(!s))
+        return 0;
+    s->frees++;
+    s->pending -= (int64_t)usable;      /* one instruction: see add_pending */
+    return 1;
+}
+
 PP_HOT void pp_count_free(size_t usable)
 {
-    struct slot *s = self();
+    struct pp_slot *s = self();
     if (PP_UNLIKELY(!s)) {
         atomic_fetch_add(&g_frees, 1);
         add_global(-(int64_t)usable);
@@ -259,7 +309,7 @@ PP_HOT void pp_count_free(size_t usable)
 
 PP_HOT void pp_count_realloc(size_t old_usable, size_t new_usable)
 {
-    struct slot *s = self();
+    struct pp_slot *s = self();
     int64_t d = (int64_t)new_usable - (int64_t)old_usable;
     if (PP_UNLIKELY(!s)) {
         atomic_fetch_add(&g_reallocs, 1);
@@ -275,14 +325,14 @@ PP_HOT void pp_count_realloc(size_t old_usable, size_t new_usable)
 
 void pp_counters_flush_self(void)
 {
-    struct slot *s = my_slot;
+    struct pp_slot *s = my_slot;
     if (s)
         fold(s);
 }
 
 void pp_counters_thread_exit(void)
 {
-    struct slot *s = my_slot;
+    struct pp_slot *s = my_slot;
     if (!s)
         return;
     fold(s);
@@ -298,7 +348,7 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
 {
     int64_t pending = 0;
     uint64_t a = LOAD(g_allocs), f = LOAD(g_frees), r = LOAD(g_reallocs);
-    for (struct slot *s = atomic_load(&slots); s; s = s->next) {
+    for (struct pp_slot *s = atomic_load(&slots); s; s = s->next) {
         pending += RD(s->pending);
         a += RD(s->allocs);
         f += RD(s->frees);
@@ -307,7 +357,7 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
     int64_t bytes = LOAD(g_heap) + pending, best = bytes;
     /* with one thread, its local maximum since the last check or read */
     int single = LOAD(g_live) <= 1;
-    for (struct slot *s = atomic_load(&slots); s && (single || reset); s = s->next) {
+    for (struct pp_slot *s = atomic_load(&slots); s && (single || reset); s = s->next) {
         if (!LOAD(s->in_use))
             continue;
         int64_t p = RD(s->pending);
@@ -334,7 +384,7 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
     if (out->window_peak < best)
         out->window_peak = best;
     if (reset)              /* every thread's next growth checks the new window */
-        for (struct slot *s = atomic_load(&slots); s; s = s->next)
+        for (struct pp_slot *s = atomic_load(&slots); s; s = s->next)
             if (LOAD(s->in_use))
                 STORE(s->hi, ALARM_RESET);
     out->allocs = a;
@@ -348,7 +398,7 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
  * was. */
 void pp_counters_after_fork_child(void)
 {
-    for (struct slot *s = atomic_load(&slots); s; s = s->next) {
+    for (struct pp_slot *s = atomic_load(&slots); s; s = s->next) {
         fold(s);
         WR(s->allocs, 0);
         WR(s->frees, 0);
@@ -389,7 +439,7 @@ size_t pp_counters_stack_hints(uintptr_t *out, size_t max)
 {
     size_t n = 0;
     pid_t main_tid = pp_state.pid;
-    for (struct slot *s = atomic_load(&slots); s && n < max; s = s->next) {
+    for (struct pp_slot *s = atomic_load(&slots); s && n < max; s = s->next) {
         uintptr_t h = LOAD(s->stack_hint);
         if (h && LOAD(s->in_use) && LOAD(s->tid) != main_tid)
             out[n++] = h;

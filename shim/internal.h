@@ -24,10 +24,24 @@
 
 /* ---- preload.c: the interposed functions --------------------------------- */
 
-/* Non-zero while this thread is inside one of the shim's hooks (or is the
- * sampler thread): nested allocator calls go straight to the real allocator
- * and are neither counted nor tracked. */
-extern __thread int pp_in_hook PP_TLS;
+/* What a hook reads on every call, in one initial-exec TLS block so that
+ * one GOT load finds all of it:
+ *   in_hook    non-zero while this thread is inside one of the shim's hooks
+ *              (or is the sampler thread): nested allocator calls go
+ *              straight to the real allocator, neither counted nor tracked;
+ *   slot       this thread's counter slot (counters.c), NULL until its
+ *              first counted call;
+ *   countdown  bytes this thread may still allocate before its next sampled
+ *              block (sites.c). */
+struct pp_slot;
+struct pp_hot {
+    int             in_hook;
+    int             slot_dead;      /* past the slot's thread-exit destructor */
+    struct pp_slot *slot;
+    int64_t         countdown;
+};
+extern __thread struct pp_hot pp_hot PP_TLS;
+#define pp_in_hook (pp_hot.in_hook)
 
 /* The real allocator, resolved once with dlsym(RTLD_NEXT, ...). */
 struct pp_real {
@@ -170,6 +184,13 @@ void pp_tid_forget(void);
 
 void pp_count_alloc(size_t usable);
 void pp_count_free(size_t usable);
+/* The hooks' fast path: count on this thread's slot and return 1; 0 when
+ * there is no slot yet (nothing counted: use pp_count_alloc/free); 2 when
+ * counted but the slot reached a new high, which pp_count_new_high() must
+ * then look at (out of line, so that the fast path keeps no registers). */
+int  pp_count_alloc_quick(size_t usable);
+int  pp_count_free_quick(size_t usable);
+void pp_count_new_high(void);
 void pp_count_realloc(size_t old_usable, size_t new_usable);
 
 struct pp_heap {
@@ -340,6 +361,9 @@ void pp_timeline_exec(const char *file, char *const argv[], int failed_errno);
 void pp_timeline_summary(const struct pp_sample *end);
 void pp_timeline_forget(void);        /* a child that is not followed */
 void pp_timeline_probe(const struct pp_probe_record *r);
+/* this thread's records until the release leave in one write */
+void pp_timeline_hold(void);
+void pp_timeline_release(void);
 void pp_timeline_counter(const char *name, double value, uint64_t t_ns);
 const char *pp_timeline_path(void);               /* "" when none */
 uint64_t pp_timeline_samples(void);
@@ -357,10 +381,11 @@ void pp_report_table(const struct pp_sample *end, int to_record);
 enum { PP_STACKS_OFF, PP_STACKS_SAMPLE, PP_STACKS_ALL };
 #define PP_STACK_MAX 256
 extern int pp_sites_mode;
-/* bytes this thread may still allocate before its next sampled block */
-extern __thread int64_t pp_site_countdown PP_TLS;
+#define pp_site_countdown (pp_hot.countdown)
 extern _Atomic uint64_t pp_site_tracked;         /* live tracked blocks */
-void pp_site_sampled(void *p, size_t usable);
+/* P was sampled: unwind, count and remember it (raises the hook flag
+ * itself); returns P */
+void *pp_site_sampled(void *p, size_t usable);
 void pp_site_untrack(void *p, size_t usable);
 /* In a hook, after the real allocator returned block P of USABLE bytes:
  * one thread-local subtraction unless the block is sampled. */
@@ -377,15 +402,18 @@ static inline size_t pp_site_filter_index(uintptr_t p)
 {
     return (size_t)(((p >> 4) * 0x9e3779b97f4a7c15ull) >> (64 - PP_SITE_FILTER_BITS));
 }
+static inline int pp_site_free_wanted(void *p)
+{
+    if (PP_LIKELY(atomic_load_explicit(&pp_site_tracked, memory_order_relaxed) == 0))
+        return 0;
+    _Atomic uint16_t *f = pp_site_filter;
+    return !f || atomic_load_explicit(&f[pp_site_filter_index((uintptr_t)p)],
+                                      memory_order_relaxed) != 0;
+}
 static inline void pp_site_free(void *p, size_t usable)
 {
-    if (PP_UNLIKELY(atomic_load_explicit(&pp_site_tracked, memory_order_relaxed) != 0)) {
-        _Atomic uint16_t *f = pp_site_filter;
-        if (f && !atomic_load_explicit(&f[pp_site_filter_index((uintptr_t)p)],
-                                       memory_order_relaxed))
-            return;
+    if (PP_UNLIKELY(pp_site_free_wanted(p)))
         pp_site_untrack(p, usable);
-    }
 }
 static inline void pp_track_alloc(void *p, size_t usable)
 {
@@ -408,11 +436,15 @@ void pp_sites_probe(const char *label);       /* outside hooks */
 void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
 int  pp_unwind(uintptr_t *out, int max);
+/* stacks walked so far, and how many of them libgcc's unwinder walked */
+void pp_unwind_counts(uint64_t *all, uint64_t *by_libgcc);
+/* cfi.c: the walk with remembered rules; -1 when libgcc must walk */
+int  pp_cfi_ready(void);
+int  pp_cfi_walk(uintptr_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi);
 struct dl_phdr_info;
 /* modules.c: [lo, hi) of a loaded object's PT_LOAD segments (hi 0: none) */
 void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
 void pp_unwind_init(void);
-void pp_unwind_flush(void);
 void pp_modules_init(void);
 void pp_modules_refresh(void);
 int  pp_modules_find(uintptr_t addr);

@@ -140,12 +140,8 @@ void pp_modules_refresh(void)
 {
     if (!mods || atomic_flag_test_and_set_explicit(&busy, memory_order_acquire))
         return;
-    size_t before = atomic_load(&n_mods);
     dl_iterate_phdr(add_module, NULL);
     atomic_flag_clear_explicit(&busy, memory_order_release);
-    /* something new may sit where something unloaded was */
-    if (before && atomic_load(&n_mods) != before)
-        pp_unwind_flush();
 }
 
 int pp_modules_find(uintptr_t addr)

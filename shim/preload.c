@@ -32,10 +32,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-__thread int pp_in_hook PP_TLS;
+__thread struct pp_hot pp_hot PP_TLS;
 struct pp_real pp_real;
 
-enum { UNRESOLVED, RESOLVING, READY };
+/* READY_GLIBC: resolved, and the allocator is glibc's (blocks carry its
+ * chunk header): the hooks' fast paths apply */
+enum { UNRESOLVED, RESOLVING, READY, READY_GLIBC };
 static _Atomic int state;
 static __thread int resolving_here PP_TLS;
 static int is_jemalloc;
@@ -50,13 +52,20 @@ static int is_boot(const void *p)
     return (const char *)p >= boot_buf && (const char *)p < boot_buf + sizeof boot_buf;
 }
 
+/* Each block is preceded by a header word with glibc's IS_MMAPPED bit
+ * set, so that free's fast path, which reads that word, sends it to the
+ * slow path, where it is recognised by address. */
+#define BOOT_MARK 2
+
 static void *boot_alloc(size_t n)
 {
-    n = (n + 15) & ~(size_t)15;
+    n = ((n + 15) & ~(size_t)15) + 16;
     size_t at = atomic_fetch_add(&boot_used, n);
     if (at + n > sizeof boot_buf)
         return NULL;
-    return boot_buf + at;          /* static storage: already zero */
+    char *p = boot_buf + at + 16;  /* static storage: already zero */
+    ((size_t *)p)[-1] = n | BOOT_MARK;
+    return p;
 }
 
 static void *boot_aligned(size_t align, size_t n)
@@ -64,7 +73,11 @@ static void *boot_aligned(size_t align, size_t n)
     if (align < 16 || (align & (align - 1)) || align > 4096)
         return NULL;
     char *p = boot_alloc(n + align);
-    return p ? (void *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1)) : NULL;
+    if (!p)
+        return NULL;
+    char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+    ((size_t *)q)[-1] |= BOOT_MARK;      /* q > p: inside p's block */
+    return q;
 }
 
 /* ---- usable size ---------------------------------------------------------- */
@@ -159,10 +172,10 @@ static int same_object(void *a, void *b)
 void pp_resolve(void)
 {
     int expected = UNRESOLVED;
-    if (atomic_load(&state) == READY || resolving_here)
+    if (atomic_load(&state) >= READY || resolving_here)
         return;
     if (!atomic_compare_exchange_strong(&state, &expected, RESOLVING)) {
-        while (atomic_load(&state) != READY)     /* another thread is at it */
+        while (atomic_load(&state) < READY)      /* another thread is at it */
             ;
         return;
     }
@@ -190,7 +203,7 @@ void pp_resolve(void)
     }
     choose_usable();
     resolving_here = 0;
-    atomic_store(&state, READY);
+    atomic_store(&state, usable_is_glibc ? READY_GLIBC : READY);
 }
 
 /* ---- whose allocator ------------------------------------------------------ */
@@ -367,7 +380,7 @@ const char *pp_usable_method(void)
 
 static inline int ready(void)
 {
-    return atomic_load_explicit(&state, memory_order_relaxed) == READY;
+    return atomic_load_explicit(&state, memory_order_relaxed) >= READY;
 }
 
 static inline int in_bootstrap(void)
@@ -395,9 +408,112 @@ static inline int in_bootstrap(void)
 
 /* ---- the malloc family ---------------------------------------------------- */
 
+/* ---- fast paths: glibc's allocator --------------------------------------- *
+ *
+ * With glibc's allocator the common calls take a shorter path: the hook
+ * flag is not raised around the real call, and free ends in a tail call.
+ * glibc's malloc, calloc and free call nothing that reaches a hook (their
+ * system calls are libc-internal), so no nested call can arrive while the
+ * real function runs; the counting that follows takes no lock and does not
+ * allocate, and its rare slow parts (a thread's first call, a peak check,
+ * a sampled stack) raise the flag themselves.  A signal handler that
+ * allocates meanwhile is simply counted, as at any other moment (the slot's
+ * running total is updated with one instruction).  Everything else (other
+ * allocators, nested calls, bootstrap, mmapped chunks) goes through the
+ * general hooks below. */
+static inline int fast(void)
+{
+    return PP_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) == READY_GLIBC) &&
+           PP_LIKELY(!pp_in_hook);
+}
+
+/* the rest of an allocation's tracking, out of line: the whole of it
+ * (mmapped chunk, or no slot yet), or after a count that reached a new high
+ * or a countdown that ran out (HOW: pp_count_alloc_quick's answer) */
+__attribute__((noinline)) static void *track_full(void *p)
+{
+    pp_in_hook = 1;
+    pp_track_alloc(p, usable(p));
+    pp_in_hook = 0;
+    return p;
+}
+
+__attribute__((noinline)) static void *track_rest(void *p, size_t u, int how)
+{
+    if (how == 2) {
+        pp_count_new_high();
+        if ((pp_site_countdown -= (int64_t)u) >= 0)
+            return p;
+    }
+    return pp_site_sampled(p, u);
+}
+
+static inline void *track_fast(void *p)
+{
+    size_t word = ((size_t *)p)[-1];
+    if (PP_UNLIKELY(word & 2))                  /* mmapped */
+        return track_full(p);
+    size_t u = (word & ~(size_t)7) - 8;
+    int how = pp_count_alloc_quick(u);
+    if (PP_UNLIKELY(how == 0))
+        return track_full(p);
+    if (PP_UNLIKELY(how == 2) || PP_UNLIKELY((pp_site_countdown -= (int64_t)u) < 0))
+        return track_rest(p, u, how);
+    return p;
+}
+
+__attribute__((noinline)) static void free_tracked(void *p, size_t u)
+{
+    pp_in_hook = 1;
+    pp_site_untrack(p, u);
+    pp_real.free(p);
+    pp_in_hook = 0;
+}
+
+static void *malloc_slow(size_t n);
+static void free_slow(void *p);
+static void *calloc_slow(size_t n, size_t size);
+
+PP_EXPORT void *malloc(size_t n)
+{
+    if (PP_LIKELY(fast())) {
+        void *p = pp_real.malloc(n);
+        return PP_LIKELY(p != NULL) ? track_fast(p) : p;
+    }
+    return malloc_slow(n);
+}
+
+PP_EXPORT void free(void *p)
+{
+    if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
+        size_t word = ((size_t *)p)[-1];
+        size_t u = (word & ~(size_t)7) - 8;
+        /* not mmapped (nor a boot block), and counted */
+        if (PP_LIKELY(!(word & 2)) && PP_LIKELY(pp_count_free_quick(u))) {
+            if (PP_UNLIKELY(pp_site_free_wanted(p)))
+                free_tracked(p, u);
+            else
+                pp_real.free(p);
+            return;
+        }
+    }
+    free_slow(p);
+}
+
+PP_EXPORT void *calloc(size_t n, size_t size)
+{
+    if (PP_LIKELY(fast())) {
+        void *p = pp_real.calloc(n, size);
+        return PP_LIKELY(p != NULL) ? track_fast(p) : p;
+    }
+    return calloc_slow(n, size);
+}
+
+/* ---- the malloc family ---------------------------------------------------- */
+
 /* with -flto the counting fast path is inlined into the hooks; its slow
  * paths are out of line, so that a hook saves few registers */
-PP_EXPORT void *malloc(size_t n)
+__attribute__((noinline)) static void *malloc_slow(size_t n)
 {
     if (PP_UNLIKELY(!ready())) {
         if (in_bootstrap())
@@ -412,7 +528,7 @@ PP_EXPORT void *malloc(size_t n)
     return p;
 }
 
-PP_EXPORT void free(void *p)
+__attribute__((noinline)) static void free_slow(void *p)
 {
     if (!p || PP_UNLIKELY(is_boot(p)))
         return;
@@ -427,7 +543,7 @@ PP_EXPORT void free(void *p)
     LEAVE();
 }
 
-PP_EXPORT void *calloc(size_t n, size_t size)
+__attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
 {
     if (PP_UNLIKELY(!ready())) {
         if (in_bootstrap())

@@ -194,8 +194,10 @@ static void probe(const char *label, struct perf_probe_info *out)
         .user_ns = cpu.user_ns - last.user_ns, .sys_ns = cpu.sys_ns - last.sys_ns,
         .parts = has_parts ? &parts : NULL,
     };
+    pp_timeline_hold();
     pp_timeline_probe(&rec);
     pp_sites_probe(label);
+    pp_timeline_release();
     keep_row(label, t_ns, dt_ns, rss, heap.bytes, has_parts ? &parts : NULL);
     if (has_parts)
         pp_parts_note(&parts, t0 - pp_state.start_ns);

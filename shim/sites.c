@@ -58,7 +58,6 @@ struct stack {
 };
 
 int pp_sites_mode;
-__thread int64_t pp_site_countdown PP_TLS;
 _Atomic uint64_t pp_site_tracked;
 static __thread int thread_ready PP_TLS;
 static __thread uint64_t rng PP_TLS;
@@ -310,7 +309,7 @@ static void snapshot_peak(int64_t v)
     atomic_flag_clear_explicit(&snap_busy, memory_order_release);
 }
 
-void pp_site_sampled(void *p, size_t usable)
+static void sampled(void *p, size_t usable)
 {
     if (PP_UNLIKELY(!thread_ready)) {
         thread_start();
@@ -345,6 +344,19 @@ void pp_site_sampled(void *p, size_t usable)
     int64_t v = ADD(est_live, bytes) + bytes, peak = LOAD(est_peak);
     if (v > peak + (peak >> 6) + 4096)
         snapshot_peak(v);
+}
+
+/* Flattened (the walk, the table and the weights inlined), so that the
+ * unwinder has one frame of the shim's to walk past instead of four: it
+ * costs over a thousand instructions a frame.  A hook's fast path reaches
+ * it by a tail call with the hook flag down; it raises the flag itself. */
+__attribute__((flatten)) void *pp_site_sampled(void *p, size_t usable)
+{
+    int saved = pp_in_hook;
+    pp_in_hook = 1;
+    sampled(p, usable);
+    pp_in_hook = saved;
+    return p;
 }
 
 void pp_site_untrack(void *p, size_t usable)
@@ -610,6 +622,12 @@ static void write_sites(int when, const char *label)
     }
     pp_buf_key(&b, "sites");
     pp_buf_u64(&b, count);
+    uint64_t walked, by_libgcc;
+    pp_unwind_counts(&walked, &by_libgcc);
+    pp_buf_key(&b, "walks");
+    pp_buf_u64(&b, walked);
+    pp_buf_key(&b, "walks_libgcc");
+    pp_buf_u64(&b, by_libgcc);
     if (atomic_load(&table_full))
         pp_buf_str(&b, ",\"table_full\":true");
     if (atomic_load(&blocks_full))

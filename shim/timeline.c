@@ -187,7 +187,7 @@ static void report_failure(int err)
 }
 
 /* One record, whole, in as few writes as the kernel allows. */
-static void put(const char *p, size_t n)
+static void write_out(const char *p, size_t n)
 {
     int transient, saved = errno;
     int fd = writable_fd(&transient);
@@ -214,6 +214,49 @@ static void put(const char *p, size_t n)
     if (transient)
         close(fd);
     errno = saved;
+}
+
+/* A probe's records (the probe, its sites, a module first seen) leave in
+ * one write: a system call is most of what a probe costs.  Between
+ * pp_timeline_hold and pp_timeline_release, which the probe calls under its
+ * own lock (one holder at a time), this thread's records gather here. */
+static __thread int holding PP_TLS;
+static int enter(void);
+static void leave(void);
+static char held[64 * 1024];
+static size_t held_len;
+
+static void put(const char *p, size_t n)
+{
+    if (!holding) {
+        write_out(p, n);
+        return;
+    }
+    if (held_len + n > sizeof held) {
+        write_out(held, held_len);
+        held_len = 0;
+    }
+    if (n > sizeof held) {
+        write_out(p, n);
+        return;
+    }
+    memcpy(held + held_len, p, n);
+    held_len += n;
+}
+
+void pp_timeline_hold(void)
+{
+    holding = 1;
+}
+
+void pp_timeline_release(void)
+{
+    holding = 0;
+    if (!held_len || !enter())
+        return;
+    write_out(held, held_len);
+    held_len = 0;
+    leave();
 }
 
 /* Add "pid" after the record's type and a newline, then write it. */
@@ -387,12 +430,17 @@ static void sample_line(struct pp_buf *b, const struct pp_sample *s)
         key_u64(b, "hwm", s->proc.hwm);
     key_i64(b, "heap", s->heap.bytes);
     key_i64(b, "heap_max", s->heap.window_peak);
-    key_u64(b, "anon", s->maps.anon);
-    key_u64(b, "file", s->maps.file);
+    /* fields that seldom move are written when they changed since the
+     * last sample line (readers carry them forward), as hwm above */
+    if (!have_last || s->maps.anon != last.maps.anon)
+        key_u64(b, "anon", s->maps.anon);
+    if (!have_last || s->maps.file != last.maps.file)
+        key_u64(b, "file", s->maps.file);
     key_s(b, "user_s", s->cpu.user_ns, 3);
     key_s(b, "sys_s", s->cpu.sys_ns, 3);
     key_u64(b, "minflt", s->cpu.minflt);
-    key_u64(b, "majflt", s->cpu.majflt);
+    if (!have_last || s->cpu.majflt != last.cpu.majflt)
+        key_u64(b, "majflt", s->cpu.majflt);
     if (s->has_parts) {               /* [heap, mmap, file, stack, other] */
         const struct pp_parts *p = &s->parts;
         uint64_t v[5] = {p->heap, p->mmap, p->file, p->stack, p->other};

@@ -24,7 +24,8 @@ site() { jq -r --arg fn "$2" "[.sites[] | select(.frames[0].fn == \$fn)][0].$3" 
 run_known all.jsonl all.facts PERFPROBE_STACKS=all
 "$P" report --json all.jsonl > all.json
 eq "all: the sites key says exact" "$(jq '[.sites[].estimated] | unique' -c all.json)" "[false]"
-for s in big many leak thread; do
+# vla_site's frame has a run-time size: its caller is found through %rbp
+for s in big many leak thread vla; do
     fn=${s}_site
     eq "all: $fn allocated bytes" "$(site all.json $fn alloc_bytes)" "$(fact all.facts ${s}_bytes)"
     eq "all: $fn allocations" "$(site all.json $fn allocs)" "$(fact all.facts ${s}_count)"
@@ -62,6 +63,12 @@ eq "all: the plugin's module record has its build id" \
 eq "all: each stack record is written once" \
     "$(jq -r 'select(.type == "stack") | .id' all.jsonl | sort | uniq -d | wc -l)" 0
 check "all: timeline is valid JSON Lines" valid_jsonl all.jsonl
+# every allocation of this program (plain C, no JIT, no signal frame) is
+# walked once, from remembered call-frame rules: libgcc never needed
+exit_sites() { jq -c 'select(.type == "sites" and .at == "exit")' "$1"; }
+eq "all: a walk per allocation" "$(exit_sites all.jsonl | jq .walks)" \
+    "$(jq 'select(.type == "summary") | .allocs + .reallocs' all.jsonl)"
+eq "all: no walk left to libgcc" "$(exit_sites all.jsonl | jq .walks_libgcc)" 0
 
 # report --sites names the sites; --between the one that grew
 "$P" report --sites all.jsonl > sites.txt

@@ -34,6 +34,16 @@ for mode in all sample; do
                   unique | all(. as $u | $st | index([$u]) != null)' fork.$mode.jsonl)" true
 done
 
+# the handler's stacks cross the signal frame: the remembered rules leave
+# those walks to libgcc, which goes on past it to main
+"$P" report --json signal.all.jsonl > sig.json
+eq "signal: the handler's site is unwound through the signal frame to main" \
+    "$(jq '[.sites[] | select(.frames[0].fn == "on_alarm") | [.frames[].fn] | index("main") != null] | any' sig.json)" true
+check "signal: those walks were libgcc's" \
+    test "$(jq 'select(.type == "sites" and .at == "exit") | .walks_libgcc' signal.all.jsonl)" -gt 0
+eq "signal: the program's own allocations were walked from remembered rules" \
+    "$(jq 'select(.type == "sites" and .at == "exit") | .walks - .walks_libgcc >= 250000' signal.all.jsonl)" true
+
 # the recursion's stack is cut at the depth limit (64) and says so
 eq "recursion: the stack is cut at PERFPROBE_STACK_DEPTH" \
     "$(jq -s '[.[] | select(.type == "stack" and .truncated) | .frames | length] | max' recurse.all.jsonl)" 64

@@ -163,6 +163,16 @@ static void add_record(struct image *im, json_t *o, const char *type)
     if (!type) {
         json_decref(o);
     } else if (!strcmp(type, "sample")) {
+        /* fields written only when they changed: carried forward here, so
+         * that every reader sees whole samples */
+        static const char *const carried[] = {"hwm", "anon", "file", "majflt"};
+        for (size_t k = 0; k < sizeof carried / sizeof *carried; k++)
+            if (!json_object_get(o, carried[k]) && im->rb.samples > 0) {
+                double v = !strcmp(carried[k], "hwm") ? im->rb.hwm
+                         : !strcmp(carried[k], "anon") ? im->rb.anon
+                         : !strcmp(carried[k], "file") ? im->rb.file : im->rb.majflt;
+                json_object_set_new(o, carried[k], json_integer((json_int_t)v));
+            }
         rebuild_sample(&im->rb, o);
         json_array_append_new(r->samples, o);
     } else if (!strcmp(type, "regions")) {

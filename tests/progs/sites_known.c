@@ -7,7 +7,9 @@
  *   leak    1000 blocks of 1000 bytes, never freed
  *   lib     lib_alloc() in LIB (dlopen'd, kept): 50 x 4000 bytes, never freed
  *   plugin  plugin_alloc() in PLUGIN, dlclose'd before exit: 20 x 8000, never freed
- *   thread  5000 blocks of 200 bytes on a second thread, freed */
+ *   thread  5000 blocks of 200 bytes on a second thread, freed
+ *   vla     3000 blocks of 300 bytes from a frame of run-time size (its
+ *           call-frame rule is %rbp-based: the walk must step through it), freed */
 // link: -ldl -pthread
 #include <dlfcn.h>
 #include <malloc.h>
@@ -17,8 +19,8 @@
 
 static void *big[64];
 static int n_big = 32;
-static long long big_bytes, many_bytes, leak_bytes, thread_bytes;
-static int big_line, many_line, leak_line, thread_line;
+static long long big_bytes, many_bytes, leak_bytes, thread_bytes, vla_bytes;
+static int big_line, many_line, leak_line, thread_line, vla_line;
 
 __attribute__((noinline, noclone)) static void big_site(void)
 {
@@ -61,6 +63,18 @@ __attribute__((noinline, noclone)) static void *thread_site(void *arg)
     return NULL;
 }
 
+__attribute__((noinline, noclone)) static void vla_site(int n)
+{
+    volatile char pad[n];
+    pad[0] = 1;
+    for (int i = 0; i < 3000; i++) {
+        char *p = malloc(300); vla_line = __LINE__;
+        test_sink = p;
+        vla_bytes += (long long)malloc_usable_size(p) + pad[0] - 1;
+        free(p);
+    }
+}
+
 static long long call_lib(const char *path, const char *fn, int close_it)
 {
     void *h = dlopen(path, RTLD_NOW);
@@ -90,6 +104,7 @@ int main(int argc, char **argv)
     pthread_t t;
     pthread_create(&t, NULL, thread_site, NULL);
     pthread_join(t, NULL);
+    vla_site(argc * 100);
     for (int i = 0; i < n_big; i++)
         free(big[i]);
     perf_probe("end");
@@ -109,5 +124,8 @@ int main(int argc, char **argv)
     fact("thread_bytes", thread_bytes);
     fact("thread_count", 5000);
     fact("thread_line", thread_line);
+    fact("vla_bytes", vla_bytes);
+    fact("vla_count", 3000);
+    fact("vla_line", vla_line);
     return 0;
 }

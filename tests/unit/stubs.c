@@ -6,3 +6,4 @@
 #include <unistd.h>
 
 struct pp_state pp_state;
+__thread struct pp_hot pp_hot;
