@@ -259,6 +259,13 @@ def main():
           + (f"   memusage {r2['memusage']:.2f}x" if "memusage" in r2 else ""))
     for name, r in real.items():
         print(f"  {name:<16} perfprobe {r['perfprobe']:.2f}x [<= 1.05]")
+    # allocation sites: `sample` is the default above; `all` against heaptrack
+    print(f"  churn 1 thread   sample {r1['perfprobe']:.2f}x [<= 1.25] (stacks off {r1['pp-off']:.2f}x)")
+    for name, r in [("churn 1 thread", r1), ("churn 2 threads", r2)] + list(real.items()):
+        if "heaptrack" in r and r["heaptrack"] > 1:
+            share = (r["pp-all"] - 1) / (r["heaptrack"] - 1)
+            print(f"  {name:<16} all {r['pp-all']:.2f}x: {share:.2f} of heaptrack's slowdown "
+                  f"({r['heaptrack']:.2f}x) [<= 0.5]")
     for name, r in cg.items():
         print(f"  {name:<16} {r['sample']:.1f} extra instructions per call, {r['off']:.1f} with "
               f"PERFPROBE_STACKS=off [<= 35]")

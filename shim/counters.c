@@ -264,25 +264,49 @@ PP_HOT void pp_count_alloc(size_t usable)
     grow(s, (int64_t)usable);
 }
 
+/* A growing heap sets a new high at every allocation: that is kept inline;
+ * only passing the alarm (2) calls out. */
+static inline int new_high(struct pp_slot *s, int64_t p)
+{
+    if (p > LOAD(s->pending_max)) {
+        STORE(s->pending_max, p);
+        if (PP_UNLIKELY(p > LOAD(s->hi)))
+            return 2;
+    }
+    return 1;
+}
+
 PP_HOT int pp_count_alloc_quick(size_t usable)
 {
     struct pp_slot *s = my_slot;
     if (PP_UNLIKELY(!s))
         return 0;
     s->allocs++;
-    int64_t p = add_pending(s, (int64_t)usable);
-    return PP_UNLIKELY(p > LOAD(s->pending_max)) ? 2 : 1;
+    return new_high(s, add_pending(s, (int64_t)usable));
+}
+
+PP_HOT int pp_count_realloc_quick(size_t old_usable, size_t new_usable)
+{
+    struct pp_slot *s = my_slot;
+    if (PP_UNLIKELY(!s))
+        return 0;
+    s->reallocs++;
+    int64_t d = (int64_t)new_usable - (int64_t)old_usable;
+    if (d <= 0) {
+        s->pending += d;                /* one instruction: see add_pending */
+        return 1;
+    }
+    return new_high(s, add_pending(s, d));
 }
 
 void pp_count_new_high(void)
 {
     struct pp_slot *s = my_slot;
     int64_t p = RD(s->pending);
-    if (p > LOAD(s->pending_max)) {
+    if (p > LOAD(s->pending_max))
         STORE(s->pending_max, p);
-        if (p > LOAD(s->hi))
-            check(s, p);
-    }
+    if (p > LOAD(s->hi))
+        check(s, p);
 }
 
 PP_HOT int pp_count_free_quick(size_t usable)

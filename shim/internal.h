@@ -186,10 +186,11 @@ void pp_count_alloc(size_t usable);
 void pp_count_free(size_t usable);
 /* The hooks' fast path: count on this thread's slot and return 1; 0 when
  * there is no slot yet (nothing counted: use pp_count_alloc/free); 2 when
- * counted but the slot reached a new high, which pp_count_new_high() must
- * then look at (out of line, so that the fast path keeps no registers). */
+ * counted but the slot passed its peak alarm, which pp_count_new_high()
+ * must then look at (out of line, so that the fast path keeps no registers). */
 int  pp_count_alloc_quick(size_t usable);
 int  pp_count_free_quick(size_t usable);
+int  pp_count_realloc_quick(size_t old_usable, size_t new_usable);
 void pp_count_new_high(void);
 void pp_count_realloc(size_t old_usable, size_t new_usable);
 
@@ -382,7 +383,8 @@ enum { PP_STACKS_OFF, PP_STACKS_SAMPLE, PP_STACKS_ALL };
 #define PP_STACK_MAX 256
 extern int pp_sites_mode;
 #define pp_site_countdown (pp_hot.countdown)
-extern _Atomic uint64_t pp_site_tracked;         /* live tracked blocks */
+/* sample: live tracked blocks (0: a free need not look); all: always 1 */
+extern _Atomic uint64_t pp_site_tracked;
 /* P was sampled: unwind, count and remember it (raises the hook flag
  * itself); returns P */
 void *pp_site_sampled(void *p, size_t usable);
@@ -436,8 +438,8 @@ void pp_sites_probe(const char *label);       /* outside hooks */
 void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
 int  pp_unwind(uintptr_t *out, int max);
-/* stacks walked so far, and how many of them libgcc's unwinder walked */
-void pp_unwind_counts(uint64_t *all, uint64_t *by_libgcc);
+/* stacks libgcc's unwinder walked so far (the others: cfi.c) */
+uint64_t pp_unwind_by_libgcc(void);
 /* cfi.c: the walk with remembered rules; -1 when libgcc must walk */
 int  pp_cfi_ready(void);
 int  pp_cfi_walk(uintptr_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi);

@@ -406,8 +406,6 @@ static inline int in_bootstrap(void)
     } while (0)
 #define LEAVE() (pp_in_hook = 0)
 
-/* ---- the malloc family ---------------------------------------------------- */
-
 /* ---- fast paths: glibc's allocator --------------------------------------- *
  *
  * With glibc's allocator the common calls take a shorter path: the hook
@@ -462,6 +460,29 @@ static inline void *track_fast(void *p)
     return p;
 }
 
+/* realloc moved or resized a block that was not tracked */
+__attribute__((noinline)) static void *retrack_full(void *q, size_t old)
+{
+    pp_in_hook = 1;
+    pp_track_realloc(q, old, usable(q));
+    pp_in_hook = 0;
+    return q;
+}
+
+static inline void *retrack_fast(void *q, size_t old)
+{
+    size_t word = ((size_t *)q)[-1];
+    if (PP_UNLIKELY(word & 2))                  /* mmapped */
+        return retrack_full(q, old);
+    size_t u = (word & ~(size_t)7) - 8;
+    int how = pp_count_realloc_quick(old, u);
+    if (PP_UNLIKELY(how == 0))
+        return retrack_full(q, old);
+    if (PP_UNLIKELY(how == 2) || PP_UNLIKELY((pp_site_countdown -= (int64_t)u) < 0))
+        return track_rest(q, u, how);
+    return q;
+}
+
 __attribute__((noinline)) static void free_tracked(void *p, size_t u)
 {
     pp_in_hook = 1;
@@ -473,6 +494,7 @@ __attribute__((noinline)) static void free_tracked(void *p, size_t u)
 static void *malloc_slow(size_t n);
 static void free_slow(void *p);
 static void *calloc_slow(size_t n, size_t size);
+static void *realloc_slow(void *p, size_t n);
 
 PP_EXPORT void *malloc(size_t n)
 {
@@ -507,6 +529,21 @@ PP_EXPORT void *calloc(size_t n, size_t size)
         return PP_LIKELY(p != NULL) ? track_fast(p) : p;
     }
     return calloc_slow(n, size);
+}
+
+/* a block that is neither mmapped nor tracked, resized (not to 0: glibc's
+ * realloc(p, 0) frees) */
+PP_EXPORT void *realloc(void *p, size_t n)
+{
+    if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
+        size_t word = ((size_t *)p)[-1];
+        if (PP_LIKELY(!(word & 2)) && PP_LIKELY(n != 0) && PP_LIKELY(!pp_site_free_wanted(p))) {
+            size_t old = (word & ~(size_t)7) - 8;
+            void *q = pp_real.realloc(p, n);
+            return PP_LIKELY(q != NULL) ? retrack_fast(q, old) : q;
+        }
+    }
+    return realloc_slow(p, n);
 }
 
 /* ---- the malloc family ---------------------------------------------------- */
@@ -558,7 +595,7 @@ __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
     return p;
 }
 
-PP_EXPORT void *realloc(void *p, size_t n)
+__attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
 {
     if (PP_UNLIKELY(is_boot(p))) {
         /* a bootstrap block moves to the real heap; its size is unknown,

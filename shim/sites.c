@@ -229,9 +229,10 @@ static int track(uintptr_t p, uint32_t ref)
             continue;
         }
         live[i].ref = ref;
-        if (pp_site_filter)
+        if (pp_site_filter) {
             ADD(pp_site_filter[pp_site_filter_index(p)], 1);
-        ADD(pp_site_tracked, 1);
+            ADD(pp_site_tracked, 1);
+        }
         return 1;
     }
     atomic_store(&blocks_full, 1);
@@ -251,9 +252,10 @@ static uint32_t untrack(uintptr_t p)
         uint32_t ref = live[i].ref;
         if (!atomic_compare_exchange_strong(&live[i].key, &k, TOMB))
             return 0;
-        if (pp_site_filter)
+        if (pp_site_filter) {
             ADD(pp_site_filter[pp_site_filter_index(p)], -1);
-        ADD(pp_site_tracked, -1);
+            ADD(pp_site_tracked, -1);
+        }
         return ref;
     }
     return 0;
@@ -333,14 +335,20 @@ static void sampled(void *p, size_t usable)
     struct stack *s = intern(frames, n);
     int64_t bytes, blocks;
     weigh(usable, &bytes, &blocks);
+    /* With `all` a sample is a block: the sample counts are the block
+     * counts, not kept twice (each of these is a locked add on a line that
+     * every thread allocating from the site shares) */
+    int sampling = pp_sites_mode == PP_STACKS_SAMPLE;
     ADD(s->alloc_bytes, bytes);
     ADD(s->alloc_blocks, blocks);
-    ADD(s->samples, 1);
+    if (sampling)
+        ADD(s->samples, 1);
     if (!track((uintptr_t)p, (uint32_t)(((char *)s - arena) / 8)))
         return;                 /* counted as allocated, not followed to its free */
     ADD(s->live_bytes, bytes);
     ADD(s->live_blocks, blocks);
-    ADD(s->live_samples, 1);
+    if (sampling)
+        ADD(s->live_samples, 1);
     int64_t v = ADD(est_live, bytes) + bytes, peak = LOAD(est_peak);
     if (v > peak + (peak >> 6) + 4096)
         snapshot_peak(v);
@@ -373,7 +381,8 @@ void pp_site_untrack(void *p, size_t usable)
     weigh(usable, &bytes, &blocks);
     ADD(s->live_bytes, -bytes);
     ADD(s->live_blocks, -blocks);
-    ADD(s->live_samples, -1);
+    if (pp_sites_mode == PP_STACKS_SAMPLE)
+        ADD(s->live_samples, -1);
     ADD(est_live, -bytes);
 }
 
@@ -416,6 +425,8 @@ void pp_sites_init(void)
     live = pp_os_map(nkeys * sizeof *live);
     if (pp_sites_mode == PP_STACKS_SAMPLE)
         pp_site_filter = pp_os_map(sizeof(uint16_t) << PP_SITE_FILTER_BITS);
+    else                                  /* all: every free looks its block up */
+        atomic_store(&pp_site_tracked, 1);
     out_mem = pp_os_map(OUT_SIZE);
     scratch_cap = arena_size / sizeof(struct stack) + 1;
     scratch = pp_os_map(scratch_cap * sizeof *scratch);
@@ -486,7 +497,8 @@ static void figures(struct stack *s, int when, struct fig *f)
     if (when == AT_PEAK) {
         f->live_bytes = s->peak_bytes;
         f->live_blocks = s->peak_blocks;
-        f->live_samples = s->peak_samples;
+        f->live_samples = pp_sites_mode == PP_STACKS_ALL ? s->peak_blocks / BLOCK_FP
+                                                         : s->peak_samples;
         return;
     }
     f->live_bytes = LOAD(s->live_bytes);
@@ -495,8 +507,9 @@ static void figures(struct stack *s, int when, struct fig *f)
     f->alloc_blocks = LOAD(s->alloc_blocks);
     f->new_bytes = f->alloc_bytes - s->prev_bytes;
     f->new_blocks = f->alloc_blocks - s->prev_blocks;
-    f->samples = LOAD(s->samples);
-    f->live_samples = LOAD(s->live_samples);
+    int all = pp_sites_mode == PP_STACKS_ALL;
+    f->samples = all ? f->alloc_blocks / BLOCK_FP : LOAD(s->samples);
+    f->live_samples = all ? f->live_blocks / BLOCK_FP : LOAD(s->live_samples);
 }
 
 static void add_fig(struct fig *a, const struct fig *b)
@@ -622,12 +635,15 @@ static void write_sites(int when, const char *label)
     }
     pp_buf_key(&b, "sites");
     pp_buf_u64(&b, count);
-    uint64_t walked, by_libgcc;
-    pp_unwind_counts(&walked, &by_libgcc);
+    /* a stack is walked for each sample (each block, with all) */
+    int64_t walked = 0;
+    for (size_t i = 0; i < count; i++)
+        walked += pp_sites_mode == PP_STACKS_ALL ? LOAD(scratch[i]->alloc_blocks) / BLOCK_FP
+                                                 : LOAD(scratch[i]->samples);
     pp_buf_key(&b, "walks");
-    pp_buf_u64(&b, walked);
+    pp_buf_u64(&b, (uint64_t)walked);
     pp_buf_key(&b, "walks_libgcc");
-    pp_buf_u64(&b, by_libgcc);
+    pp_buf_u64(&b, pp_unwind_by_libgcc());
     if (atomic_load(&table_full))
         pp_buf_str(&b, ",\"table_full\":true");
     if (atomic_load(&blocks_full))

@@ -67,14 +67,13 @@ static _Unwind_Reason_Code one_frame(struct _Unwind_Context *ctx, void *arg)
     return w->n >= w->max ? _URC_END_OF_STACK : _URC_NO_REASON;
 }
 
-static _Atomic uint64_t walks, walks_libgcc;
+static _Atomic uint64_t walks_libgcc;
 
 int pp_unwind(uintptr_t *out, int max)
 {
     struct walk w = {out, 0, max, 1};
     if (max <= 0)
         return 0;
-    atomic_fetch_add_explicit(&walks, 1, memory_order_relaxed);
     int fast = pp_cfi_walk(out, max, self_lo, self_hi);
     if (fast >= 0)
         return fast;
@@ -83,10 +82,9 @@ int pp_unwind(uintptr_t *out, int max)
     return w.n;
 }
 
-void pp_unwind_counts(uint64_t *all, uint64_t *by_libgcc)
+uint64_t pp_unwind_by_libgcc(void)
 {
-    *all = atomic_load_explicit(&walks, memory_order_relaxed);
-    *by_libgcc = atomic_load_explicit(&walks_libgcc, memory_order_relaxed);
+    return atomic_load_explicit(&walks_libgcc, memory_order_relaxed);
 }
 
 void pp_unwind_init(void)
@@ -97,6 +95,5 @@ void pp_unwind_init(void)
     pp_unwind(frames, 4);
     /* that walk (through the loader's start-up code, which libgcc walks)
      * was the unwinders' set-up, not an allocation's */
-    atomic_store(&walks, 0);
     atomic_store(&walks_libgcc, 0);
 }
