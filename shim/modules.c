@@ -96,10 +96,24 @@ void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *
     }
 }
 
+/* the loader's counts of objects loaded and unloaded, at the last refresh:
+ * while they stand still the list cannot have changed */
+static unsigned long long seen_adds, seen_subs;
+static int seen_any;
+
 static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    (void)size;
-    (void)arg;
+    int *first = arg;
+    if (*first) {
+        *first = 0;
+        if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+            if (seen_any && info->dlpi_adds == seen_adds && info->dlpi_subs == seen_subs)
+                return 1;                        /* nothing came or went */
+            seen_adds = info->dlpi_adds;
+            seen_subs = info->dlpi_subs;
+            seen_any = 1;
+        }
+    }
     uintptr_t lo, hi;
     pp_module_range(info, &lo, &hi);
     if (hi == 0 || known(info->dlpi_addr, lo, hi))
@@ -140,7 +154,8 @@ void pp_modules_refresh(void)
 {
     if (!mods || atomic_flag_test_and_set_explicit(&busy, memory_order_acquire))
         return;
-    dl_iterate_phdr(add_module, NULL);
+    int first = 1;
+    dl_iterate_phdr(add_module, &first);
     atomic_flag_clear_explicit(&busy, memory_order_release);
 }
 
