@@ -250,6 +250,36 @@ def main():
                        "s=json.dumps(d); json.loads(s)"],
             {"PYTHONMALLOC": "malloc"})
 
+    # whole programs, in instructions: the same ratios as the wall-time ones
+    # above, without the machine's noise (smaller inputs: callgrind is slow)
+    cg_prog = {}
+    if shutil.which("valgrind"):
+        k = 20_000 if a.quick else 100_000
+        small_progs = {
+            "python3": [PY, "-c", f"import json; d=[{{'k': i, 'v': str(i)}} for i in range({k})];"
+                        "s=json.dumps(d); json.loads(s)"],
+            "perl": ["perl", "-e", f"my %h; $h{{$_}} = 'x' x ($_ % 200) for 1..{k}; "
+                     "my $n = 0; $n += length($h{$_}) for keys %h; print $n"],
+            "sqlite3": ["sqlite3", ":memory:", "create table t(x, y); with recursive c(i) as "
+                        f"(select 1 union all select i+1 from c where i < {k}) insert into t "
+                        "select i, hex(randomblob(16)) from c; create index ti on t(y); "
+                        "select count(*) from t;"],
+        }
+        print(f"\nwhole programs in instructions (callgrind, {k:,} items), ratio to bare:")
+        for name, argv in small_progs.items():
+            if not shutil.which(argv[0]):
+                continue
+            env0 = env_with(PERL_HASH_SEED="0", PERL_PERTURB_KEYS="0")
+            bare_ir = instructions(argv, env0)
+            row = {}
+            for stacks in ("sample", "off", "all"):
+                row[stacks] = instructions(argv, dict(env0, LD_PRELOAD=SHIM, PERFPROBE_QUIET="1",
+                                                      PERFPROBE_STACKS=stacks,
+                                                      PERFPROBE_OUTPUT=os.path.join(TMP, "cgp.%p.jsonl"))) / bare_ir
+            cg_prog[name] = row
+            print(f"  {name:<10} sample {row['sample']:.3f}x   off {row['off']:.3f}x   all {row['all']:.3f}x"
+                  f"   (bare {bare_ir:,})")
+
     print("\nsummary (goal in brackets)")
     print(f"  churn 1 thread   perfprobe {r1['perfprobe']:.2f}x [<= 1.15]"
           + (f"   heaptrack {r1['heaptrack']:.1f}x" if "heaptrack" in r1 else "")
@@ -258,7 +288,8 @@ def main():
           + (f"   heaptrack {r2['heaptrack']:.1f}x" if "heaptrack" in r2 else "")
           + (f"   memusage {r2['memusage']:.2f}x" if "memusage" in r2 else ""))
     for name, r in real.items():
-        print(f"  {name:<16} perfprobe {r['perfprobe']:.2f}x [<= 1.05]")
+        print(f"  {name:<16} perfprobe {r['perfprobe']:.2f}x [<= 1.05]"
+              + (f"   in instructions {cg_prog[name]['sample']:.3f}x" if name in cg_prog else ""))
     # allocation sites: `sample` is the default above; `all` against heaptrack
     print(f"  churn 1 thread   sample {r1['perfprobe']:.2f}x [<= 1.25] (stacks off {r1['pp-off']:.2f}x)")
     for name, r in [("churn 1 thread", r1), ("churn 2 threads", r2)] + list(real.items()):
