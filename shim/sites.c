@@ -82,8 +82,15 @@ static struct slot *live;
 static size_t keys_mask;
 _Atomic uint16_t *pp_site_filter;    /* sample mode: tracked blocks by address hash */
 
-/* the peak copy */
+/* the peak copy.  est_live, the tracked bytes, is what decides when to
+ * copy; each thread adds its changes to it in steps of EST_STEP at least
+ * (with `all`, a locked add per small block on a line every thread shares
+ * cost more than the rest of the bookkeeping), so the copy can come up to
+ * EST_STEP per thread late.  A sampled block weighs R or more: with
+ * `sample` every change is added at once. */
+#define EST_STEP (16 * 1024)
 static _Atomic int64_t est_live, est_peak;
+static __thread int64_t est_mine PP_TLS;
 static atomic_flag snap_busy = ATOMIC_FLAG_INIT;
 static uint64_t peak_t_ns;
 static _Atomic int peak_dirty;
@@ -211,10 +218,15 @@ static inline size_t addr_hash(uintptr_t p, size_t mask)
 /* Blocks near each other in memory go to slots near each other (the
  * address itself, in 16-byte units, folded once): the table is touched
  * where the heap is, not all over, which keeps it in the caches and its
- * pages untouched where the heap is not. */
+ * pages untouched where the heap is not.  glibc's blocks are 32 bytes
+ * apart at least, so with glibc one slot per 32 bytes is as good and
+ * touches half as much of the table (with `all`, each newly touched page
+ * of it is a page fault). */
+static int slot_shift = 4;
+
 static inline size_t slot_index(uintptr_t p)
 {
-    return (size_t)((p >> 4) ^ (p >> 30)) & keys_mask;
+    return (size_t)((p >> slot_shift) ^ (p >> 30)) & keys_mask;
 }
 
 static int track(uintptr_t p, uint32_t ref)
@@ -349,7 +361,12 @@ static void sampled(void *p, size_t usable)
     ADD(s->live_blocks, blocks);
     if (sampling)
         ADD(s->live_samples, 1);
-    int64_t v = ADD(est_live, bytes) + bytes, peak = LOAD(est_peak);
+    est_mine += bytes;
+    if (est_mine < EST_STEP)
+        return;
+    int64_t d = est_mine;
+    est_mine = 0;
+    int64_t v = ADD(est_live, d) + d, peak = LOAD(est_peak);
     if (v > peak + (peak >> 6) + 4096)
         snapshot_peak(v);
 }
@@ -383,7 +400,11 @@ void pp_site_untrack(void *p, size_t usable)
     ADD(s->live_blocks, -blocks);
     if (pp_sites_mode == PP_STACKS_SAMPLE)
         ADD(s->live_samples, -1);
-    ADD(est_live, -bytes);
+    est_mine -= bytes;
+    if (est_mine <= -EST_STEP) {
+        ADD(est_live, est_mine);
+        est_mine = 0;
+    }
 }
 
 /* ---- start-up ------------------------------------------------------------- */
@@ -423,6 +444,7 @@ void pp_sites_init(void)
     arena_size = budget > slots * sizeof(uint32_t) ? budget - slots * sizeof(uint32_t) : 1 << 20;
     arena = pp_os_map(arena_size);
     live = pp_os_map(nkeys * sizeof *live);
+    slot_shift = strcmp(pp_usable_method(), "chunk-header") == 0 ? 5 : 4;
     if (pp_sites_mode == PP_STACKS_SAMPLE)
         pp_site_filter = pp_os_map(sizeof(uint16_t) << PP_SITE_FILTER_BITS);
     else                                  /* all: every free looks its block up */
