@@ -120,22 +120,14 @@ static uintptr_t encoded(struct cursor *c, uint8_t enc)
         memcpy(&v, c->p, 8);
         c->p += 8;
         break;
-    case 0x03: {
+    case 0x03:                          /* udata4 */
+    case 0x0b: {                        /* sdata4 */
         uint32_t u;
         if (c->end - c->p < 4)
             goto bad;
         memcpy(&u, c->p, 4);
         c->p += 4;
-        v = u;
-        break;
-    }
-    case 0x0b: {
-        int32_t s;
-        if (c->end - c->p < 4)
-            goto bad;
-        memcpy(&s, c->p, 4);
-        c->p += 4;
-        v = s;
+        v = (enc & 0x0f) == 0x0b ? (int64_t)(int32_t)u : (int64_t)u;
         break;
     }
     case 0x01: v = (int64_t)uleb(c); break;
@@ -231,9 +223,7 @@ static int run(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr_t t
         case 0x09:                                  /* register */
             reg = uleb(&c);
             (void)uleb(&c);
-            if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP)
-                return -1;
-            continue;
+            goto other_rule;
         case 0x0a:                                  /* remember_state */
             if (depth == 8)
                 return -1;
@@ -264,27 +254,19 @@ static int run(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr_t t
         case 0x10:                                  /* expression */
         case 0x16:                                  /* val_expression */
             reg = uleb(&c);
-            {
-                uint64_t n = uleb(&c);
-                if (c.bad || n > (uint64_t)(c.end - c.p))
-                    return -1;
-                c.p += n;
-            }
-            if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP)
+            delta = uleb(&c);                       /* the expression's length */
+            if (c.bad || delta > (uint64_t)(c.end - c.p))
                 return -1;
-            continue;
+            c.p += delta;
+            goto other_rule;
         case 0x14:                                  /* val_offset */
             reg = uleb(&c);
             (void)uleb(&c);
-            if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP)
-                return -1;
-            continue;
+            goto other_rule;
         case 0x15:                                  /* val_offset_sf */
             reg = uleb(&c);
             (void)sleb(&c);
-            if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP)
-                return -1;
-            continue;
+            goto other_rule;
         case 0x2e:                                  /* GNU_args_size */
             (void)uleb(&c);
             continue;
@@ -295,6 +277,11 @@ static int run(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr_t t
         default:                                    /* set_loc, def_cfa_expression, ... */
             return -1;
         }
+    other_rule:             /* a rule this walk cannot follow: fine unless
+                             * it is for a register the walk needs */
+        if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP)
+            return -1;
+        continue;
     advance:
         if (*loc + delta * code_align > target)
             return 0;
