@@ -142,6 +142,10 @@ struct pp_proc {
 int  pp_proc_read(struct pp_proc *out);          /* 0 on success */
 uint64_t pp_proc_rss(void);                      /* statm: cheap */
 int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
+/* the main thread has exited (as of the last pp_proc_stat) */
+int pp_proc_main_exited(void);
+/* /proc/self/maps on a kept descriptor at offset 0, or -1 */
+int pp_proc_maps_fd(void);
 int pp_proc_statm(uint64_t *resident, uint64_t *shared);
 int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
 void pp_proc_after_fork(void);                   /* reopen every /proc/self file */

@@ -131,19 +131,17 @@ uint64_t pp_os_resident_own(void)
  * caller's own frame when the caller is the main thread, so that it costs
  * one mincore call: growth deeper than that is found by the next full look
  * (the sampler's breakdown, at most PERFPROBE_PARTS_STRIDE samples later). */
+static struct pp_fd stat_fd;
+static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t cap);
+
 uint64_t pp_os_resident_main_stack(int quick)
 {
     static uintptr_t top, low;
     unsigned char vec[1];
     if (!top) {
         char text[1024];
-        int f = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-        ssize_t n = f >= 0 ? read(f, text, sizeof text - 1) : -1;
-        if (f >= 0)
-            close(f);
-        if (n <= 0)
+        if (proc_read(&stat_fd, "/proc/self/stat", text, sizeof text) <= 0)
             return 0;
-        text[n] = 0;
         const char *p = strrchr(text, ')');     /* the name may hold spaces */
         for (int field = 2; p && *p && field < 28; p++)
             if (*p == ' ')
@@ -370,7 +368,16 @@ int pp_proc_statm(uint64_t *resident, uint64_t *shared)
 
 /* RSS and the number of threads from /proc/self/stat (fields 20 and 24),
  * one read per sample: the sampler needs to know when it is the last
- * thread alive. */
+ * thread alive.  Field 3 is the state of the main thread (the thread group
+ * leader): Z once it has called pthread_exit while others run. */
+static _Atomic char main_state;
+
+int pp_proc_main_exited(void)
+{
+    char c = atomic_load(&main_state);
+    return c == 'Z' || c == 'X';
+}
+
 int pp_proc_stat(uint64_t *rss, uint64_t *threads)
 {
     char text[1024];
@@ -379,6 +386,8 @@ int pp_proc_stat(uint64_t *rss, uint64_t *threads)
     const char *p = strrchr(text, ')');        /* the name may hold spaces */
     if (!p)
         return -1;
+    if (p[1] == ' ' && p[2])
+        atomic_store(&main_state, p[2]);
     uint64_t v[25] = {0};
     int field = 2;
     for (p++; *p && field <= 24; p++) {
@@ -425,8 +434,24 @@ int pp_proc_hwm_reset(void)
     return rc;
 }
 
+/* /proc/self/maps through a kept descriptor, rewound; -1 when none can be
+ * kept (the caller then opens and closes one itself). */
+static struct pp_fd maps_fd = {-1, 0, 0};
+
+int pp_proc_maps_fd(void)
+{
+    if (maps_fd.fd >= 0 && pp_fd_ok(&maps_fd))
+        return lseek(maps_fd.fd, 0, SEEK_SET) == 0 ? maps_fd.fd : -1;
+    if (!pp_fd_can_keep())
+        return -1;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 && pp_fd_adopt(&maps_fd, fd) == 0 ? maps_fd.fd : -1;
+}
+
 void pp_proc_after_fork(void)
 {
+    pp_fd_drop(&maps_fd);
+    atomic_store(&main_state, 0);
     pp_fd_drop(&status_fd);
     pp_fd_drop(&stat_fd);
     pp_fd_drop(&statm_fd);

@@ -80,7 +80,8 @@ static void find_stacks(void)
         return;
     }
     sort_uptr(hints, nh);
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    int kept = pp_proc_maps_fd();
+    int fd = kept >= 0 ? kept : open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
     pthread_mutex_lock(&stacks_lock);
@@ -113,7 +114,8 @@ static void find_stacks(void)
         if (h >= nh)
             break;
     }
-    close(fd);
+    if (fd != kept)
+        close(fd);
     n_stacks = found;
     pthread_mutex_unlock(&stacks_lock);
 }

@@ -105,27 +105,14 @@ static int running;
 
 /* Is the program's every thread gone? The main thread, once it called
  * pthread_exit, stays in the count as a zombie until the process ends, so
- * with two threads left (it and the sampler) its state tells. */
+ * with two threads left (it and the sampler) its state tells: the sample
+ * just taken read it from /proc/self/stat.  (No descriptor is opened here:
+ * a number opened and closed by this thread each tick could be closed by
+ * the program in between, bash closes numbers twice, and then reused by it,
+ * and this thread's close would take the program's.) */
 static int program_gone(uint64_t threads)
 {
-    char path[64], text[512];
-    if (threads == 0 || threads > 2)
-        return 0;
-    struct pp_buf b = {path, 0, sizeof path - 1};
-    pp_buf_str(&b, "/proc/self/task/");
-    pp_buf_u64(&b, (uint64_t)pp_state.pid);
-    pp_buf_str(&b, "/stat");
-    path[b.len] = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    text[n] = 0;
-    const char *p = strrchr(text, ')');
-    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+    return threads > 0 && threads <= 2 && pp_proc_main_exited();
 }
 
 static void *sampler_main(void *arg)
