@@ -208,6 +208,16 @@ static int fd_base(void)
     return base;
 }
 
+/* Close FD, just opened by the shim as the file ST describes, unless it is
+ * no longer that file: another thread of the program may have closed the
+ * number (programs close numbers they never opened) and reused it. */
+static void close_if_still(int fd, const struct stat *st)
+{
+    struct stat now;
+    if (fstat(fd, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+        close(fd);
+}
+
 int pp_fd_adopt(struct pp_fd *f, int fd)
 {
     struct stat st;
@@ -222,7 +232,7 @@ int pp_fd_adopt(struct pp_fd *f, int fd)
     }
     int high = fd >= base ? fd : fcntl(fd, F_DUPFD_CLOEXEC, base);
     if (high != fd)
-        close(fd);
+        close_if_still(fd, &st);
     errno = saved;
     if (high < 0)
         return -1;
