@@ -36,9 +36,12 @@
 struct pp_slot;
 struct pp_hot {
     int             in_hook;
-    int             slot_dead;      /* past the slot's thread-exit destructor */
+    int             glibc;          /* 1: glibc's allocator is resolved (set by
+                                     * this thread's first slow call); with
+                                     * in_hook, one 8-byte compare */
     struct pp_slot *slot;
     int64_t         countdown;
+    int             slot_dead;      /* past the slot's thread-exit destructor */
 };
 extern __thread struct pp_hot pp_hot PP_TLS;
 #define pp_in_hook (pp_hot.in_hook)

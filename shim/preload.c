@@ -421,8 +421,21 @@ static inline int in_bootstrap(void)
  * general hooks below. */
 static inline int fast(void)
 {
-    return PP_LIKELY(atomic_load_explicit(&state, memory_order_relaxed) == READY_GLIBC) &&
-           PP_LIKELY(!pp_in_hook);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;                 /* in_hook == 0 and glibc == 1, in one load */
+    memcpy(&w, &pp_hot, sizeof w);
+    return PP_LIKELY(w == (uint64_t)1 << 32);
+#else
+    return PP_LIKELY(pp_hot.glibc == 1) && PP_LIKELY(!pp_hot.in_hook);
+#endif
+}
+
+/* After a slow call: this thread may take the fast path from now on (the
+ * state never goes back from READY_GLIBC). */
+static inline void note_fast(void)
+{
+    if (atomic_load_explicit(&state, memory_order_relaxed) == READY_GLIBC)
+        pp_hot.glibc = 1;
 }
 
 /* the rest of an allocation's tracking, out of line: the whole of it
@@ -552,6 +565,7 @@ PP_EXPORT void *realloc(void *p, size_t n)
  * paths are out of line, so that a hook saves few registers */
 __attribute__((noinline)) static void *malloc_slow(size_t n)
 {
+    note_fast();
     if (PP_UNLIKELY(!ready())) {
         if (in_bootstrap())
             return boot_alloc(n);
@@ -567,6 +581,7 @@ __attribute__((noinline)) static void *malloc_slow(size_t n)
 
 __attribute__((noinline)) static void free_slow(void *p)
 {
+    note_fast();
     if (!p || PP_UNLIKELY(is_boot(p)))
         return;
     RESOLVE_FIRST();
@@ -582,6 +597,7 @@ __attribute__((noinline)) static void free_slow(void *p)
 
 __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
 {
+    note_fast();
     if (PP_UNLIKELY(!ready())) {
         if (in_bootstrap())
             return size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size);
@@ -597,6 +613,7 @@ __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
 
 __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
 {
+    note_fast();
     if (PP_UNLIKELY(is_boot(p))) {
         /* a bootstrap block moves to the real heap; its size is unknown,
          * so copy what fits before the end of the arena */
