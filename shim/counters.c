@@ -161,6 +161,12 @@ __attribute__((noinline)) static struct pp_slot *new_self(void)
     STORE(s->pending_max, 0);
     STORE(s->hi, ALARM_RESET);
     atomic_fetch_add_explicit(&g_live, 1, memory_order_relaxed);
+    /* Every alarm was set for a share of the headroom among fewer threads:
+     * with one more, the shares would add up to more than the headroom, so
+     * every thread checks again at its next growth */
+    for (struct pp_slot *o = atomic_load(&slots); o; o = o->next)
+        if (o != s && LOAD(o->in_use))
+            STORE(o->hi, ALARM_RESET);
     /* Where this thread's stack is, for the RSS breakdown: one address on
      * it, found by the sampler in /proc/self/maps later.  Nothing here may
      * take a lock: pthread_getattr_np, the obvious way, holds the thread's
