@@ -136,29 +136,14 @@ void pp_buf_json_str(struct pp_buf *b, const char *s, size_t max_in)
     pp_buf_raw(b, "\"", 1);
 }
 
-/* `,"key":` in one pass (a record has dozens of keys, and a probe writes
- * two records) */
 void pp_buf_key(struct pp_buf *b, const char *key)
 {
-    size_t n = strlen(key);
-    if (b->len >= b->cap || b->cap - b->len < n + 4) {
-        if (b->len && b->len <= b->cap && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
-            pp_buf_raw(b, ",", 1);
-        pp_buf_raw(b, "\"", 1);
-        pp_buf_raw(b, key, n);
-        pp_buf_raw(b, "\":", 2);
-        return;
-    }
-    char *d = b->p + b->len;
-    if (b->len && d[-1] != '{' && d[-1] != '[')
-        *d++ = ',';
-    *d++ = '"';
-    for (size_t i = 0; i < n; i++)
-        d[i] = key[i];
-    d += n;
-    *d++ = '"';
-    *d++ = ':';
-    b->len = (size_t)(d - b->p);
+    if (b->len && b->len <= b->cap && b->p[b->len - 1] != '{' &&
+        b->p[b->len - 1] != '[')
+        pp_buf_raw(b, ",", 1);
+    pp_buf_raw(b, "\"", 1);
+    pp_buf_str(b, key);
+    pp_buf_raw(b, "\":", 2);
 }
 
 void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n)

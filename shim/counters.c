@@ -183,12 +183,6 @@ __attribute__((noinline)) static struct pp_slot *new_self(void)
     return s;
 }
 
-static inline struct pp_slot *self(void)
-{
-    struct pp_slot *s = my_slot;
-    return PP_LIKELY(s != NULL) ? s : new_self();
-}
-
 /* The owner's check: its delta P, a new local maximum, passed its alarm. */
 __attribute__((noinline)) static void check(struct pp_slot *s, int64_t p)
 {
@@ -228,16 +222,6 @@ static inline int64_t add_pending(struct pp_slot *s, int64_t d)
 #endif
 }
 
-static inline void grow(struct pp_slot *s, int64_t d)
-{
-    int64_t p = add_pending(s, d);
-    if (p > LOAD(s->pending_max)) {                /* only growth can peak */
-        STORE(s->pending_max, p);
-        if (PP_UNLIKELY(p > LOAD(s->hi)))
-            check(s, p);
-    }
-}
-
 /* fold the slot into the base (with one thread, its local maximum counted
  * first) */
 static void fold(struct pp_slot *s)
@@ -256,18 +240,6 @@ __attribute__((noinline, cold)) static void add_global(int64_t d)
 {
     atomic_fetch_add(&g_heap, d);
     raise_peaks(total());
-}
-
-PP_HOT void pp_count_alloc(size_t usable)
-{
-    struct pp_slot *s = self();
-    if (PP_UNLIKELY(!s)) {
-        atomic_fetch_add(&g_allocs, 1);
-        add_global((int64_t)usable);
-        return;
-    }
-    s->allocs++;
-    grow(s, (int64_t)usable);
 }
 
 /* A growing heap sets a new high at every allocation: that is kept inline;
@@ -325,32 +297,40 @@ PP_HOT int pp_count_free_quick(size_t usable)
     return 1;
 }
 
+/* The same counts for a thread without a slot yet: it takes one (or, past
+ * its slot's destructor, counts in the globals). */
+PP_HOT void pp_count_alloc(size_t usable)
+{
+    int how = pp_count_alloc_quick(usable);
+    if (PP_UNLIKELY(how == 0) && new_self())
+        how = pp_count_alloc_quick(usable);
+    if (PP_UNLIKELY(how == 0)) {
+        atomic_fetch_add(&g_allocs, 1);
+        add_global((int64_t)usable);
+    } else if (PP_UNLIKELY(how == 2)) {
+        pp_count_new_high();
+    }
+}
+
 PP_HOT void pp_count_free(size_t usable)
 {
-    struct pp_slot *s = self();
-    if (PP_UNLIKELY(!s)) {
-        atomic_fetch_add(&g_frees, 1);
-        add_global(-(int64_t)usable);
+    if (PP_LIKELY(pp_count_free_quick(usable)) || (new_self() && pp_count_free_quick(usable)))
         return;
-    }
-    s->frees++;
-    s->pending -= (int64_t)usable;
+    atomic_fetch_add(&g_frees, 1);
+    add_global(-(int64_t)usable);
 }
 
 PP_HOT void pp_count_realloc(size_t old_usable, size_t new_usable)
 {
-    struct pp_slot *s = self();
-    int64_t d = (int64_t)new_usable - (int64_t)old_usable;
-    if (PP_UNLIKELY(!s)) {
+    int how = pp_count_realloc_quick(old_usable, new_usable);
+    if (PP_UNLIKELY(how == 0) && new_self())
+        how = pp_count_realloc_quick(old_usable, new_usable);
+    if (PP_UNLIKELY(how == 0)) {
         atomic_fetch_add(&g_reallocs, 1);
-        add_global(d);
-        return;
+        add_global((int64_t)new_usable - (int64_t)old_usable);
+    } else if (PP_UNLIKELY(how == 2)) {
+        pp_count_new_high();
     }
-    s->reallocs++;
-    if (d > 0)
-        grow(s, d);
-    else
-        s->pending += d;
 }
 
 void pp_counters_flush_self(void)

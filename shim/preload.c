@@ -97,13 +97,22 @@ static size_t glibc_usable(void *p)
 
 static int usable_is_glibc;
 
+/* A glibc block's header word: 1 and its usable size in *U when the
+ * chunk is a heap chunk, 0 when it is mmapped (or a boot-arena block). */
+static inline int heap_chunk(const void *p, size_t *u)
+{
+    size_t word = ((const size_t *)p)[-1];
+    *u = (word & ~(size_t)7) - 8;
+    return !(word & 2);
+}
+
 static inline size_t usable(void *p)
 {
+    size_t u;
     if (PP_UNLIKELY(!usable_is_glibc))
         return pp_real.usable(p);
-    size_t word = ((size_t *)p)[-1];
-    if (PP_LIKELY(!(word & 2)))               /* not mmapped: no shifts */
-        return (word & ~(size_t)7) - 8;
+    if (PP_LIKELY(heap_chunk(p, &u)))         /* not mmapped: no shifts */
+        return u;
     return glibc_usable(p);
 }
 
@@ -438,13 +447,18 @@ static inline void note_fast(void)
         pp_hot.glibc = 1;
 }
 
-/* the rest of an allocation's tracking, out of line: the whole of it
- * (mmapped chunk, or no slot yet), or after a count that reached a new high
- * or a countdown that ran out (HOW: pp_count_alloc_quick's answer) */
-__attribute__((noinline)) static void *track_full(void *p)
+/* The tracking of block P that the real allocator just returned: for
+ * realloc (REALLOC set) the old block had OLD usable bytes.  track_full
+ * does all of it, out of line (an mmapped chunk, or no slot yet);
+ * track_rest what remains after a count that passed the peak alarm or a
+ * countdown that ran out (HOW: pp_count_*_quick's answer). */
+__attribute__((noinline)) static void *track_full(void *p, int realloc_, size_t old)
 {
     pp_in_hook = 1;
-    pp_track_alloc(p, usable(p));
+    if (realloc_)
+        pp_track_realloc(p, old, usable(p));
+    else
+        pp_track_alloc(p, usable(p));
     pp_in_hook = 0;
     return p;
 }
@@ -459,41 +473,17 @@ __attribute__((noinline)) static void *track_rest(void *p, size_t u, int how)
     return pp_site_sampled(p, u);
 }
 
-static inline void *track_fast(void *p)
+static inline void *track_fast(void *p, int realloc_, size_t old)
 {
-    size_t word = ((size_t *)p)[-1];
-    if (PP_UNLIKELY(word & 2))                  /* mmapped */
-        return track_full(p);
-    size_t u = (word & ~(size_t)7) - 8;
-    int how = pp_count_alloc_quick(u);
+    size_t u;
+    if (PP_UNLIKELY(!heap_chunk(p, &u)))
+        return track_full(p, realloc_, old);
+    int how = realloc_ ? pp_count_realloc_quick(old, u) : pp_count_alloc_quick(u);
     if (PP_UNLIKELY(how == 0))
-        return track_full(p);
+        return track_full(p, realloc_, old);
     if (PP_UNLIKELY(how == 2) || PP_UNLIKELY((pp_site_countdown -= (int64_t)u) < 0))
         return track_rest(p, u, how);
     return p;
-}
-
-/* realloc moved or resized a block that was not tracked */
-__attribute__((noinline)) static void *retrack_full(void *q, size_t old)
-{
-    pp_in_hook = 1;
-    pp_track_realloc(q, old, usable(q));
-    pp_in_hook = 0;
-    return q;
-}
-
-static inline void *retrack_fast(void *q, size_t old)
-{
-    size_t word = ((size_t *)q)[-1];
-    if (PP_UNLIKELY(word & 2))                  /* mmapped */
-        return retrack_full(q, old);
-    size_t u = (word & ~(size_t)7) - 8;
-    int how = pp_count_realloc_quick(old, u);
-    if (PP_UNLIKELY(how == 0))
-        return retrack_full(q, old);
-    if (PP_UNLIKELY(how == 2) || PP_UNLIKELY((pp_site_countdown -= (int64_t)u) < 0))
-        return track_rest(q, u, how);
-    return q;
 }
 
 __attribute__((noinline)) static void free_tracked(void *p, size_t u)
@@ -513,18 +503,17 @@ PP_EXPORT void *malloc(size_t n)
 {
     if (PP_LIKELY(fast())) {
         void *p = pp_real.malloc(n);
-        return PP_LIKELY(p != NULL) ? track_fast(p) : p;
+        return PP_LIKELY(p != NULL) ? track_fast(p, 0, 0) : p;
     }
     return malloc_slow(n);
 }
 
 PP_EXPORT void free(void *p)
 {
+    size_t u;
     if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
-        size_t word = ((size_t *)p)[-1];
-        size_t u = (word & ~(size_t)7) - 8;
         /* not mmapped (nor a boot block), and counted */
-        if (PP_LIKELY(!(word & 2)) && PP_LIKELY(pp_count_free_quick(u))) {
+        if (PP_LIKELY(heap_chunk(p, &u)) && PP_LIKELY(pp_count_free_quick(u))) {
             if (PP_UNLIKELY(pp_site_free_wanted(p)))
                 free_tracked(p, u);
             else
@@ -539,7 +528,7 @@ PP_EXPORT void *calloc(size_t n, size_t size)
 {
     if (PP_LIKELY(fast())) {
         void *p = pp_real.calloc(n, size);
-        return PP_LIKELY(p != NULL) ? track_fast(p) : p;
+        return PP_LIKELY(p != NULL) ? track_fast(p, 0, 0) : p;
     }
     return calloc_slow(n, size);
 }
@@ -548,12 +537,12 @@ PP_EXPORT void *calloc(size_t n, size_t size)
  * realloc(p, 0) frees) */
 PP_EXPORT void *realloc(void *p, size_t n)
 {
+    size_t old;
     if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
-        size_t word = ((size_t *)p)[-1];
-        if (PP_LIKELY(!(word & 2)) && PP_LIKELY(n != 0) && PP_LIKELY(!pp_site_free_wanted(p))) {
-            size_t old = (word & ~(size_t)7) - 8;
+        if (PP_LIKELY(heap_chunk(p, &old)) && PP_LIKELY(n != 0) &&
+            PP_LIKELY(!pp_site_free_wanted(p))) {
             void *q = pp_real.realloc(p, n);
-            return PP_LIKELY(q != NULL) ? retrack_fast(q, old) : q;
+            return PP_LIKELY(q != NULL) ? track_fast(q, 1, old) : q;
         }
     }
     return realloc_slow(p, n);
