@@ -195,7 +195,16 @@ __attribute__((noinline)) static void check(struct pp_slot *s, int64_t p)
         if (v < low)
             low = v;
     }
-    int64_t threads = LOAD(g_live), room = low - now;
+    /* what the other threads may still grow without a check of their own
+     * (up to their alarms) is not this thread's to share out: a thread that
+     * freed a lot keeps its old alarm, and would regrow into the same room */
+    int64_t reserved = 0;
+    for (struct pp_slot *o = atomic_load(&slots); o; o = o->next) {
+        int64_t h = LOAD(o->hi);
+        if (o != s && LOAD(o->in_use) && h != ALARM_RESET && h > RD(o->pending))
+            reserved += h - RD(o->pending);
+    }
+    int64_t threads = LOAD(g_live), room = low - now - reserved;
     if (threads < 1)
         threads = 1;
     int64_t step = LOAD(g_peak) / 128;
