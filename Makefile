@@ -85,15 +85,15 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_LIB := shim/buf.c shim/mappings.c shim/options.c shim/os_linux.c shim/counters.c \
+UNIT_LIB := shim/buf.c shim/mappings.c shim/options.c shim/os_linux.c shim/counters.c shim/lock.c \
             tests/unit/stubs.c
 $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (asan)")
 	$(Q)$(CC) $(BASE) $(SAN) -Ishim -o $@ $< $(UNIT_LIB) -ldl
 
-$(B)/pp-options: tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c $(B)/.flags
-	$(Q)$(CC) $(BASE) -Ishim -o $@ tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c
+$(B)/pp-options: tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c shim/lock.c $(B)/.flags
+	$(Q)$(CC) $(BASE) -Ishim -o $@ tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c shim/lock.c
 
 # The CLI under ASan and UBSan, for replaying inputs that once broke it.
 $(B)/perfprobe-asan: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags

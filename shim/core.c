@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <grp.h>
 
 extern char **environ;
 
@@ -423,6 +424,7 @@ void pp_core_tick(void)
 void pp_program_gone(void)
 {
     pp_in_hook = 0;
+    pp_single_mark_sampler(0);          /* the process's one thread now */
     pthread_sigmask(SIG_SETMASK, &program_mask, NULL);
     exit(0);
 }
@@ -593,5 +595,52 @@ PP_EXPORT int setns(int fd, int nstype)
     int stopped = alone_begin();
     int rc = real_setns(fd, nstype);
     alone_end(stopped);
+    return rc;
+}
+
+/* ---- credentials ---------------------------------------------------------- *
+ *
+ * glibc gives new credentials to every thread (set*id, setgroups) only when
+ * it knows the process has more than one; in a program with one thread of
+ * its own it believes so no longer (single.c), and the sampler would keep
+ * the old ones.  So from the first such call on it believes so again. */
+#define SETXID_HOOK(name, params, args)                                 \
+    PP_EXPORT int name params                                           \
+    {                                                                   \
+        REAL(name);                                                     \
+        pp_single_end();                                                \
+        return real_##name args;                                        \
+    }
+SETXID_HOOK(setuid, (uid_t u), (u))
+SETXID_HOOK(setgid, (gid_t g), (g))
+SETXID_HOOK(seteuid, (uid_t u), (u))
+SETXID_HOOK(setegid, (gid_t g), (g))
+SETXID_HOOK(setreuid, (uid_t r, uid_t e), (r, e))
+SETXID_HOOK(setregid, (gid_t r, gid_t e), (r, e))
+SETXID_HOOK(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
+SETXID_HOOK(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
+SETXID_HOOK(setgroups, (size_t n, const gid_t *list), (n, list))
+SETXID_HOOK(initgroups, (const char *user, gid_t group), (user, group))
+
+/* fork, and daemon, which calls glibc's fork inside libc: see single.c */
+PP_EXPORT pid_t fork(void)
+{
+    REAL(fork);
+    int began = pp_single_fork_begin();
+    pid_t pid = real_fork();
+    int saved = errno;
+    pp_single_fork_end(began);
+    errno = saved;
+    return pid;
+}
+
+PP_EXPORT int daemon(int nochdir, int noclose)
+{
+    REAL(daemon);
+    int began = pp_single_fork_begin();
+    int rc = real_daemon(nochdir, noclose);
+    int saved = errno;
+    pp_single_fork_end(began);
+    errno = saved;
     return rc;
 }

@@ -46,6 +46,48 @@ struct pp_hot {
 extern __thread struct pp_hot pp_hot PP_TLS;
 #define pp_in_hook (pp_hot.in_hook)
 
+/* ---- lock.c: the shim's own locks ----------------------------------------- *
+ *
+ * Not pthread mutexes: glibc locks those without an atomic instruction
+ * while it believes the process single-threaded, which the shim makes it
+ * believe while the program has one thread (single.c) although the sampler
+ * thread takes these locks too.  0 free, 1 held, 2 held with waiters. */
+typedef struct { _Atomic int v; } pp_lock_t;
+#define PP_LOCK_INIT {0}
+void pp_lock_wait(pp_lock_t *l);
+int  pp_lock_wait_until(pp_lock_t *l, uint64_t deadline_ns);  /* CLOCK_MONOTONIC */
+void pp_lock_wake(pp_lock_t *l);
+static inline int pp_trylock(pp_lock_t *l)    /* 0 when taken */
+{
+    int free_ = 0;
+    return !atomic_compare_exchange_strong_explicit(&l->v, &free_, 1, memory_order_acquire,
+                                                     memory_order_relaxed);
+}
+static inline void pp_lock(pp_lock_t *l)
+{
+    if (pp_trylock(l))
+        pp_lock_wait(l);
+}
+/* 0 when taken before DEADLINE_NS (pp_now_ns's clock), else -1 */
+static inline int pp_lock_until(pp_lock_t *l, uint64_t deadline_ns)
+{
+    return pp_trylock(l) ? pp_lock_wait_until(l, deadline_ns) : 0;
+}
+static inline void pp_unlock(pp_lock_t *l)
+{
+    if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2)
+        pp_lock_wake(l);
+}
+/* In a forked child: free, whoever held it in the parent */
+static inline void pp_lock_reset(pp_lock_t *l)
+{
+    atomic_store_explicit(&l->v, 0, memory_order_relaxed);
+}
+/* Sleep while *WORD == SEEN, until DEADLINE_NS at most (0: no deadline), or
+ * until pp_futex_wake(WORD) */
+void pp_futex_wait(_Atomic int *word, int seen, uint64_t deadline_ns);
+void pp_futex_wake(_Atomic int *word);
+
 /* The real allocator, resolved once with dlsym(RTLD_NEXT, ...). */
 struct pp_real {
     void *(*malloc)(size_t);
@@ -74,6 +116,8 @@ size_t pp_usable(void *p);
  * malloc the hooks forward to; and that library's path */
 const char *pp_allocator_name(void);
 const char *pp_allocator_library(void);
+/* 1 when the real allocator is glibc's (resolved, and its self-test passed) */
+int pp_allocator_is_glibc(void);
 /* 0 when the program's malloc is not the shim's (another allocator was
  * preloaded before it, or the executable defines malloc) */
 int pp_heap_counted(void);
@@ -282,6 +326,25 @@ void pp_sampler_start(void);
 void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
+/* ---- single.c: glibc's single-threaded shortcuts kept for the program ----- */
+
+/* Around the sampler's pthread_create: 1 when glibc believed the process
+ * single-threaded before it; then the flag is set back after it. */
+int  pp_single_before_create(void);
+void pp_single_after_create(int was_single, int created);
+/* From here on the process is treated as multi-threaded (set*id) */
+void pp_single_end(void);
+/* Around the real fork(): 1 when the flag was cleared for the call; END
+ * sets it back (in the parent and in the child) */
+int  pp_single_fork_begin(void);
+void pp_single_fork_end(int began);
+/* This thread is the sampler (ON=1), or no longer (it ends the process) */
+void pp_single_mark_sampler(int on);
+/* In a nested allocator call: 1 when it must not reach glibc's allocator
+ * (the sampler thread, while glibc takes no locks); counts it */
+int  pp_single_served_aside(void);
+uint64_t pp_single_aside_count(void);
+
 /* the highest RSS the shim itself observed (samples and probes): the peak
  * reported is never below it */
 void pp_rss_seen(uint64_t rss);

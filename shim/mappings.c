@@ -20,7 +20,7 @@ struct range { uintptr_t start, end; int kind; };
 static struct range *tab;
 static size_t n_tab, cap_tab;
 static uint64_t bytes[2], peak, window_peak;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t lock = PP_LOCK_INIT;
 
 static size_t page_round(size_t len)
 {
@@ -109,24 +109,24 @@ static void note_peak(void)
 void pp_map_add(uintptr_t addr, size_t len, int kind)
 {
     uintptr_t end = addr + page_round(len);
-    pthread_mutex_lock(&lock);
+    pp_lock(&lock);
     remove_locked(addr, end);                     /* MAP_FIXED over old ranges */
     insert_at(lower(addr), (struct range){addr, end, kind});
     note_peak();
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
 }
 
 void pp_map_remove(uintptr_t addr, size_t len)
 {
-    pthread_mutex_lock(&lock);
+    pp_lock(&lock);
     remove_locked(addr, addr + page_round(len));
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
 }
 
 void pp_map_move(uintptr_t old, size_t old_len, uintptr_t neu, size_t new_len,
                  int keep_old)
 {
-    pthread_mutex_lock(&lock);
+    pp_lock(&lock);
     size_t i = lower(old);
     if (i < n_tab && tab[i].start <= old) {       /* only ranges we track */
         int kind = tab[i].kind;
@@ -137,14 +137,14 @@ void pp_map_move(uintptr_t old, size_t old_len, uintptr_t neu, size_t new_len,
         insert_at(lower(neu), (struct range){neu, end, kind});
         note_peak();
     }
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
 }
 
 void pp_map_read(struct pp_maps *out, int reset_window, int nonblock)
 {
-    int locked = !nonblock || pthread_mutex_trylock(&lock) == 0;
+    int locked = !nonblock || pp_trylock(&lock) == 0;
     if (!nonblock)
-        pthread_mutex_lock(&lock);
+        pp_lock(&lock);
     /* without the lock (a signal arrived mid-update) the figures may be a
      * call old; they are read anyway, for a last sample */
     out->anon = bytes[PP_MAP_ANON];
@@ -155,23 +155,23 @@ void pp_map_read(struct pp_maps *out, int reset_window, int nonblock)
     if (reset_window && locked)
         window_peak = bytes[0] + bytes[1];
     if (locked)
-        pthread_mutex_unlock(&lock);
+        pp_unlock(&lock);
 }
 
-void pp_map_lock(void)   { pthread_mutex_lock(&lock); }
-void pp_map_unlock(void) { pthread_mutex_unlock(&lock); }
+void pp_map_lock(void)   { pp_lock(&lock); }
+void pp_map_unlock(void) { pp_unlock(&lock); }
 
 void pp_map_after_fork_child(void)
 {
     peak = window_peak = bytes[0] + bytes[1];
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
 }
 
 /* Resident bytes of the program's own anonymous mappings (mincore). */
 uint64_t pp_map_resident_anon(void)
 {
     uint64_t total = 0;
-    pthread_mutex_lock(&lock);
+    pp_lock(&lock);
     for (size_t i = 0; i < n_tab;) {
         if (tab[i].kind != PP_MAP_ANON) {
             i++;
@@ -183,6 +183,6 @@ uint64_t pp_map_resident_anon(void)
             end = tab[i].end;
         total += pp_os_resident(start, end - start);
     }
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
     return total;
 }

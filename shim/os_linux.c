@@ -297,7 +297,7 @@ static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t ca
 static struct pp_fd status_fd = {-1, 0, 0}, stat_fd = {-1, 0, 0}, statm_fd = {-1, 0, 0};
 static struct pp_fd clear_refs_fd = {-1, 0, 0};
 static int clear_refs_denied;
-static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t status_lock = PP_LOCK_INIT;
 
 /* "VmRSS:\t   1234 kB" -> bytes; 0 when the field is missing */
 static uint64_t field_kb(const char *text, const char *name)
@@ -319,7 +319,7 @@ int pp_proc_read(struct pp_proc *out)
     static char text[4096];
     int rc = -1;
     memset(out, 0, sizeof *out);
-    if (pthread_mutex_trylock(&status_lock) != 0)
+    if (pp_trylock(&status_lock) != 0)
         return -1;                      /* another thread is reading it */
     if (proc_read(&status_fd, "/proc/self/status", text, sizeof text) > 0 &&
         strncmp(text, "Name:", 5) == 0 && strstr(text, "VmRSS:")) {
@@ -332,7 +332,7 @@ int pp_proc_read(struct pp_proc *out)
         out->threads = th;
         rc = 0;
     }
-    pthread_mutex_unlock(&status_lock);
+    pp_unlock(&status_lock);
     return rc;
 }
 
@@ -467,7 +467,7 @@ void pp_proc_after_fork(void)
     pp_fd_drop(&statm_fd);
     pp_fd_drop(&clear_refs_fd);
     clear_refs_denied = 0;
-    pthread_mutex_init(&status_lock, NULL);
+    pp_lock_reset(&status_lock);
 }
 
 void pp_cpu_read(struct pp_cpu *out)

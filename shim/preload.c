@@ -260,6 +260,11 @@ const char *pp_allocator_name(void)
     return classify(heap_counted ? alloc_lib : program_alloc_lib);
 }
 
+int pp_allocator_is_glibc(void)
+{
+    return atomic_load(&state) == READY_GLIBC && !is_jemalloc;
+}
+
 const char *pp_allocator_library(void)
 {
     return heap_counted ? alloc_lib : program_alloc_lib;
@@ -300,11 +305,16 @@ void pp_allocator_check(int warn)
                 "(put libperfprobe.so first in LD_PRELOAD)");
 }
 
+static _Atomic int aside_warned;
+
 void pp_allocator_tick(void)
 {
     if (atomic_load(&deepbind_seen) && !atomic_exchange(&deepbind_warned, 1))
         pp_warn("a library was loaded with RTLD_DEEPBIND: its own calls to malloc and "
                 "free bypass the shim, so the heap figures are not exact", "", "", "");
+    if (pp_single_aside_count() && !atomic_exchange(&aside_warned, 1))
+        pp_warn("internal: the sampler thread called the allocator (served from "
+                "the shim's own arena)", "", "", "");
 }
 
 int pp_inexact_reasons(const char **out, int max)
@@ -326,8 +336,10 @@ int pp_inexact_reasons(const char **out, int max)
  * caller.  So it is a few instructions that record the flag and jump (not
  * call) to the real dlopen, which then sees the program's return address. */
 #if defined(__x86_64__)
-void *pp_real_dlopen __attribute__((visibility("hidden")));
-__attribute__((used, visibility("hidden"))) void *pp_resolve_dlopen(void)
+/* used and externally visible: read from the asm below, which LTO does not
+ * see, so it must keep the name whatever partition each lands in */
+void *pp_real_dlopen __attribute__((visibility("hidden"), used, externally_visible));
+__attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve_dlopen(void)
 {
     if (!pp_real_dlopen)
         pp_real_dlopen = dlsym(RTLD_NEXT, "dlopen");
@@ -397,22 +409,45 @@ static inline int in_bootstrap(void)
     return atomic_load_explicit(&state, memory_order_relaxed) == RESOLVING;
 }
 
+/* A nested call that must not reach glibc's allocator (single.c) */
+static int aside_wanted(void)
+{
+    return atomic_load_explicit(&state, memory_order_relaxed) == READY_GLIBC &&
+           pp_single_served_aside();
+}
+
+/* realloc served aside: the old block, whatever its kind, is left as is */
+static void *aside_realloc(void *p, size_t n)
+{
+    void *q = boot_alloc(n);
+    if (q && p) {
+        size_t old = is_boot(p) ? (((size_t *)p)[-1] & ~(size_t)15) - 16 : usable(p);
+        memcpy(q, p, old < n ? old : n);
+    }
+    return q;
+}
+
 /* Resolve the real functions on first use. */
 #define RESOLVE_FIRST()                                                 \
     do {                                                                \
         if (PP_UNLIKELY(!ready()))                                      \
             pp_resolve();                                               \
     } while (0)
-/* Nested calls pass straight through; the others hold the flag. */
-#define ENTER_OR(passthrough)                                           \
+/* Nested calls pass straight through, but for the sampler thread's while
+ * glibc's allocator takes no locks (single.c): those are served ASIDE, from
+ * the bootstrap arena.  The others hold the flag. */
+#define ENTER_OR_ASIDE(passthrough, aside)                              \
     do {                                                                \
         if (pp_in_hook) {                                               \
             if (PP_UNLIKELY(pp_in_hook == PROBING))                     \
                 probe_hit = 1;                                          \
+            if (PP_UNLIKELY(aside_wanted()))                            \
+                return aside;                                           \
             return passthrough;                                         \
         }                                                               \
         pp_in_hook = 1;                                                 \
     } while (0)
+#define ENTER_OR(passthrough) ENTER_OR_ASIDE(passthrough, passthrough)
 #define LEAVE() (pp_in_hook = 0)
 
 /* ---- fast paths: glibc's allocator --------------------------------------- *
@@ -560,7 +595,7 @@ __attribute__((noinline)) static void *malloc_slow(size_t n)
             return boot_alloc(n);
         pp_resolve();
     }
-    ENTER_OR(pp_real.malloc(n));
+    ENTER_OR_ASIDE(pp_real.malloc(n), boot_alloc(n));
     void *p = pp_real.malloc(n);
     if (p)
         pp_track_alloc(p, usable(p));
@@ -575,7 +610,8 @@ __attribute__((noinline)) static void free_slow(void *p)
         return;
     RESOLVE_FIRST();
     if (pp_in_hook) {
-        pp_real.free(p);
+        if (PP_LIKELY(!aside_wanted()))
+            pp_real.free(p);            /* else: left as is */
         return;
     }
     pp_in_hook = 1;
@@ -592,7 +628,8 @@ __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
             return size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size);
         pp_resolve();
     }
-    ENTER_OR(pp_real.calloc(n, size));
+    ENTER_OR_ASIDE(pp_real.calloc(n, size),
+                   size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size));
     void *p = pp_real.calloc(n, size);
     if (p)
         pp_track_alloc(p, usable(p));
@@ -617,7 +654,7 @@ __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
             return p ? NULL : boot_alloc(n);
         pp_resolve();
     }
-    ENTER_OR(pp_real.realloc(p, n));
+    ENTER_OR_ASIDE(pp_real.realloc(p, n), aside_realloc(p, n));
     size_t old = p ? usable(p) : 0;
     pp_site_free(p, old);
     void *q = pp_real.realloc(p, n);
@@ -647,7 +684,8 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     if (PP_UNLIKELY(in_bootstrap()))
         return (*out = boot_aligned(align, n)) ? 0 : ENOMEM;
     RESOLVE_FIRST();
-    ENTER_OR(pp_real.posix_memalign(out, align, n));
+    ENTER_OR_ASIDE(pp_real.posix_memalign(out, align, n),
+                   (*out = boot_aligned(align, n)) ? 0 : ENOMEM);
     int rc = pp_real.posix_memalign(out, align, n);
     if (rc == 0 && *out)
         pp_track_alloc(*out, usable(*out));
@@ -661,7 +699,7 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         if (PP_UNLIKELY(in_bootstrap()))                                \
             return boot_aligned bootargs;                               \
         RESOLVE_FIRST();                                                \
-        ENTER_OR(pp_real.name args);                                    \
+        ENTER_OR_ASIDE(pp_real.name args, boot_aligned bootargs);       \
         void *p = pp_real.name args;                                    \
         if (p)                                                          \
             pp_track_alloc(p, usable(p));                          \

@@ -53,7 +53,7 @@ struct row {
     struct pp_parts parts;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t lock = PP_LOCK_INIT;
 static struct {
     int      any;            /* a probe was taken */
     uint64_t t_ns;           /* overhead-corrected time of the previous probe */
@@ -142,7 +142,7 @@ static void probe(const char *label, struct perf_probe_info *out)
     uint64_t t0 = pp_now_ns();
     int saved = pp_in_hook;
     pp_in_hook = 1;
-    pthread_mutex_lock(&lock);
+    pp_lock(&lock);
 
     struct pp_cpu cpu;
     struct pp_heap heap;
@@ -231,7 +231,7 @@ static void probe(const char *label, struct perf_probe_info *out)
     start_window(rss, cpu.maxrss);
 
     overhead_ns += pp_now_ns() - t0;
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
     pp_in_hook = saved;
 }
 
@@ -248,8 +248,8 @@ void pp_probe_after_fork_child(void)
     pp_rss_seen_reset(0);
 }
 
-void pp_probe_lock(void)   { pthread_mutex_lock(&lock); }
-void pp_probe_unlock(void) { pthread_mutex_unlock(&lock); }
+void pp_probe_lock(void)   { pp_lock(&lock); }
+void pp_probe_unlock(void) { pp_unlock(&lock); }
 
 PP_EXPORT void perf_probe(const char *label)
 {

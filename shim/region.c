@@ -124,7 +124,7 @@ struct rdef { const char *name, *path; int parent, depth; };
 
 static struct rdef defs[MAX_REGIONS];
 static _Atomic int n_defs;
-static pthread_mutex_t defs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t defs_lock = PP_LOCK_INIT;
 static _Atomic(struct rthread *) threads;
 static __thread struct rthread *my_rt PP_TLS;
 static const char sentinel[] = "";
@@ -132,7 +132,7 @@ static pthread_key_t exit_key;
 static uint64_t tick0, mono0;
 /* ticks at which the current window started (stale slots are older) */
 static _Atomic uint64_t window_start;
-static pthread_mutex_t window_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t window_lock = PP_LOCK_INIT;
 static uint64_t window_t0_ns;            /* since start: where this window began */
 
 /* ---- time ------------------------------------------------------------------ */
@@ -199,7 +199,7 @@ __attribute__((noinline)) static struct rthread *new_rthread(void)
 /* A forked child keeps only the forking thread: its regions start afresh. */
 void pp_region_after_fork_child(void)
 {
-    pthread_mutex_init(&window_lock, NULL);     /* the sampler may have held it */
+    pp_lock_reset(&window_lock);     /* the sampler may have held it */
     window_t0_ns = 0;
     STORE(window_start, ticks());
     for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {
@@ -260,12 +260,12 @@ __attribute__((noinline)) static int find_or_add(const char *name, int parent)
         if (defs[i].parent == parent && strncmp(defs[i].name, name, len) == 0 &&
             defs[i].name[len] == 0)
             return i;
-    pthread_mutex_lock(&defs_lock);
+    pp_lock(&defs_lock);
     n = atomic_load(&n_defs);
     for (int i = 0; i < n; i++)                    /* another thread was quicker? */
         if (defs[i].parent == parent && strncmp(defs[i].name, name, len) == 0 &&
             defs[i].name[len] == 0) {
-            pthread_mutex_unlock(&defs_lock);
+            pp_unlock(&defs_lock);
             return i;
         }
     int id = -1;
@@ -287,7 +287,7 @@ __attribute__((noinline)) static int find_or_add(const char *name, int parent)
             atomic_store(&n_defs, n + 1);
         }
     }
-    pthread_mutex_unlock(&defs_lock);
+    pp_unlock(&defs_lock);
     return id;
 }
 
@@ -716,14 +716,14 @@ void pp_region_window(void)
     static uint64_t win[NBUCKETS];
     static char *out;
     static size_t out_cap;
-    pthread_mutex_lock(&window_lock);
+    pp_lock(&window_lock);
     int n = atomic_load(&n_defs);
     uint64_t start = LOAD(window_start), now = ticks();
     uint64_t t_ns = pp_now_ns() - pp_state.start_ns;
     STORE(window_start, now);
     if (n == 0) {                        /* no region yet: only the window moves */
         window_t0_ns = t_ns;
-        pthread_mutex_unlock(&window_lock);
+        pp_unlock(&window_lock);
         return;
     }
     double rate = tick_rate();
@@ -739,7 +739,7 @@ void pp_region_window(void)
             out_cap = 0;
     }
     if (!out) {
-        pthread_mutex_unlock(&window_lock);
+        pp_unlock(&window_lock);
         return;
     }
     struct pp_buf b = {out, 0, out_cap - 64};
@@ -808,5 +808,5 @@ void pp_region_window(void)
     window_t0_ns = t_ns;
     if (any && b.len < b.cap)
         pp_timeline_record(&b);
-    pthread_mutex_unlock(&window_lock);
+    pp_unlock(&window_lock);
 }

@@ -37,7 +37,7 @@
 
 static struct { uintptr_t start, end; } stacks[MAX_STACKS];
 static size_t n_stacks;
-static pthread_mutex_t stacks_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t stacks_lock = PP_LOCK_INIT;
 
 /* Shell sort: qsort may call malloc, and the sampler stays off the
  * program's heap (a thread that allocates gets an arena of its own). */
@@ -74,9 +74,9 @@ static void find_stacks(void)
     static char buf[65536];
     size_t nh = pp_counters_stack_hints(hints, MAX_STACKS), found = 0;
     if (nh == 0) {
-        pthread_mutex_lock(&stacks_lock);
+        pp_lock(&stacks_lock);
         n_stacks = 0;
-        pthread_mutex_unlock(&stacks_lock);
+        pp_unlock(&stacks_lock);
         return;
     }
     sort_uptr(hints, nh);
@@ -84,7 +84,7 @@ static void find_stacks(void)
     int fd = kept >= 0 ? kept : open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    pthread_mutex_lock(&stacks_lock);
+    pp_lock(&stacks_lock);
     size_t have = 0, h = 0;
     for (;;) {
         ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
@@ -117,12 +117,12 @@ static void find_stacks(void)
     if (fd != kept)
         close(fd);
     n_stacks = found;
-    pthread_mutex_unlock(&stacks_lock);
+    pp_unlock(&stacks_lock);
 }
 
 void pp_parts_after_fork_stacks(void)
 {
-    pthread_mutex_init(&stacks_lock, NULL);
+    pp_lock_reset(&stacks_lock);
     n_stacks = 0;
 }
 
@@ -134,10 +134,10 @@ static uint64_t resident_stacks(int quick)
     /* a quick look trusts the ranges found last, unless threads came */
     if (!quick || atomic_exchange(&seen_generation, gen) != gen)
         find_stacks();
-    pthread_mutex_lock(&stacks_lock);
+    pp_lock(&stacks_lock);
     for (size_t i = 0; i < n_stacks; i++)
         total += pp_os_resident(stacks[i].start, stacks[i].end - stacks[i].start);
-    pthread_mutex_unlock(&stacks_lock);
+    pp_unlock(&stacks_lock);
     return total;
 }
 
@@ -150,7 +150,7 @@ static _Atomic int had_full;
  * when resident and shared pages, the program's mappings and the set of
  * threads are all as they were, no page can have moved between parts
  * except by one part losing exactly as many pages as another gained. */
-static pthread_mutex_t quick_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t quick_lock = PP_LOCK_INIT;
 static struct pp_parts quick_last;
 static struct { uint64_t shared, anon, file, ranges, gen, own, shmem; int valid; } quick_key;
 
@@ -169,19 +169,19 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc 
             return -1;
         pp_map_read(&maps, 0, 0);
         gen = pp_counters_stack_generation();
-        pthread_mutex_lock(&quick_lock);
+        pp_lock(&quick_lock);
         if (quick_key.valid && quick_last.rss == proc.rss && quick_key.shared == shared &&
             quick_key.anon == maps.anon && quick_key.file == maps.file &&
             quick_key.ranges == maps.ranges && quick_key.gen == gen &&
             quick_key.own == atomic_load(&last_own) && quick_key.shmem == shmem) {
             *out = quick_last;
-            pthread_mutex_unlock(&quick_lock);
+            pp_unlock(&quick_lock);
             out->heap_untouched = heap_bytes > (int64_t)out->heap ? heap_bytes - (int64_t)out->heap : 0;
             out->has_je = pp_jemalloc_stats(&out->je_allocated, &out->je_active,
                                             &out->je_resident) == 0;
             return 0;
         }
-        pthread_mutex_unlock(&quick_lock);
+        pp_unlock(&quick_lock);
         if (shmem > shared)
             shmem = shared;
         proc.rss_shmem = shmem;
@@ -216,7 +216,7 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc 
     out->other = proc.rss - out->heap - out->mmap - out->stack - out->file;
     out->heap_untouched = heap_bytes > (int64_t)out->heap ? heap_bytes - (int64_t)out->heap : 0;
     out->has_je = pp_jemalloc_stats(&out->je_allocated, &out->je_active, &out->je_resident) == 0;
-    pthread_mutex_lock(&quick_lock);
+    pp_lock(&quick_lock);
     quick_key.valid = quick;            /* a full breakdown starts afresh */
     if (quick) {
         quick_last = *out;
@@ -228,7 +228,7 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc 
         quick_key.own = atomic_load(&last_own);
         quick_key.shmem = proc.rss_shmem;
     }
-    pthread_mutex_unlock(&quick_lock);
+    pp_unlock(&quick_lock);
     return 0;
 }
 
@@ -237,26 +237,26 @@ int pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc 
 static struct pp_parts peak_parts;
 static uint64_t peak_t_ns;
 static int have_peak;
-static pthread_mutex_t peak_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t peak_lock = PP_LOCK_INIT;
 
 void pp_parts_note(const struct pp_parts *p, uint64_t t_ns)
 {
-    pthread_mutex_lock(&peak_lock);
+    pp_lock(&peak_lock);
     if (!have_peak || p->rss > peak_parts.rss) {
         peak_parts = *p;
         peak_t_ns = t_ns;
         have_peak = 1;
     }
-    pthread_mutex_unlock(&peak_lock);
+    pp_unlock(&peak_lock);
 }
 
 int pp_parts_peak(struct pp_parts *out, uint64_t *t_ns)
 {
-    pthread_mutex_lock(&peak_lock);
+    pp_lock(&peak_lock);
     int ok = have_peak;
     *out = peak_parts;
     *t_ns = peak_t_ns;
-    pthread_mutex_unlock(&peak_lock);
+    pp_unlock(&peak_lock);
     return ok ? 0 : -1;
 }
 
@@ -265,6 +265,6 @@ void pp_parts_after_fork_child(void)
     pp_parts_after_fork_stacks();
     have_peak = 0;
     atomic_store(&had_full, 0);
-    pthread_mutex_init(&quick_lock, NULL);
+    pp_lock_reset(&quick_lock);
     quick_key.valid = 0;
 }

@@ -96,10 +96,10 @@ void pp_sample_take(struct pp_sample *s, int flags)
     }
 }
 
-/* The thread sleeps on a condition variable (CLOCK_MONOTONIC), so that it
- * can be woken at once to stop. */
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake;
+/* The thread sleeps on a futex word (until a CLOCK_MONOTONIC deadline), so
+ * that it can be woken at once to stop: not on a condition variable, whose
+ * mutex glibc may take with a plain store (lock.c). */
+static _Atomic int wake;
 static pthread_t thread;
 static int running;
 
@@ -119,19 +119,21 @@ static void *sampler_main(void *arg)
 {
     (void)arg;
     pp_in_hook = 1;
+    pp_single_mark_sampler(1);
     uint64_t interval = pp_opt.interval_ms * 1000000u;
     uint64_t next = pp_now_ns(), n = 0;
     uint64_t window = pp_opt.region_window_ms * 1000000u, next_window = next + window;
-    pthread_mutex_lock(&wake_lock);
     while (!atomic_load(&stop)) {
         next += interval;
-        struct timespec ts = {(time_t)(next / 1000000000u), (long)(next % 1000000000u)};
-        while (!atomic_load(&stop) &&
-               pthread_cond_timedwait(&wake, &wake_lock, &ts) != ETIMEDOUT)
-            ;
+        int seen;
+        while (!atomic_load(&stop) && pp_now_ns() < next) {
+            seen = atomic_load(&wake);
+            if (atomic_load(&stop))
+                break;
+            pp_futex_wait(&wake, seen, next);
+        }
         if (atomic_load(&stop))
             break;
-        pthread_mutex_unlock(&wake_lock);
         struct pp_sample s;
         n++;
         int parts = pp_opt.parts_stride && n % pp_opt.parts_stride == 0;
@@ -151,31 +153,24 @@ static void *sampler_main(void *arg)
         }
         if (now > next + interval)      /* fell behind (suspended?): no burst */
             next = now;
-        pthread_mutex_lock(&wake_lock);
     }
-    pthread_mutex_unlock(&wake_lock);
     return NULL;
 }
 
 void pp_sampler_start(void)
 {
     pthread_attr_t attr;
-    pthread_condattr_t ca;
     sigset_t all, old;
     int saved = errno;
 
-    /* after fork, the parent's lock and thread are not this process's */
-    pthread_mutex_init(&wake_lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&wake, &ca);
-    pthread_condattr_destroy(&ca);
     atomic_store(&stop, 0);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 128 * 1024);
+    int single = pp_single_before_create();
     running = pthread_create(&thread, &attr, sampler_main, NULL) == 0;
+    pp_single_after_create(single, running);
     if (!running)
         pp_warn("cannot start the sampler thread; only the summary will be "
                 "recorded", "", "", "");
@@ -190,9 +185,8 @@ void pp_sampler_stop(void)
 {
     atomic_store(&stop, 1);
     pp_region_window();                 /* the last, partial window */
-    pthread_mutex_lock(&wake_lock);
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&wake_lock);
+    atomic_fetch_add(&wake, 1);
+    pp_futex_wake(&wake);
 }
 
 /* Stop the thread and wait until the kernel no longer counts it, for a

@@ -96,7 +96,7 @@ static uint64_t peak_t_ns;
 static _Atomic int peak_dirty;
 
 /* writing */
-static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t write_lock = PP_LOCK_INIT;
 static char *out_mem;
 #define OUT_SIZE (4u << 20)
 struct hent { int64_t v; size_t i; };
@@ -613,7 +613,7 @@ static void write_sites(int when, const char *label)
 {
     if (pp_sites_mode == PP_STACKS_OFF)
         return;
-    pthread_mutex_lock(&write_lock);
+    pp_lock(&write_lock);
     struct pp_buf b = {out_mem, 0, OUT_SIZE - 64};
     if (atomic_load(&table_full) && !warned_full) {
         warned_full = 1;
@@ -704,7 +704,7 @@ static void write_sites(int when, const char *label)
     fig_json(&b, &rest, when);
     pp_buf_str(&b, "}}");
     pp_timeline_record(&b);
-    pthread_mutex_unlock(&write_lock);
+    pp_unlock(&write_lock);
 }
 
 void pp_sites_probe(const char *label)
@@ -725,7 +725,7 @@ void pp_sites_exit(void)
  * module is written again, and its generators are new. */
 void pp_sites_after_fork_child(void)
 {
-    pthread_mutex_init(&write_lock, NULL);
+    pp_lock_reset(&write_lock);
     atomic_flag_clear(&snap_busy);
     size_t used = atomic_load(&arena_used);
     for (size_t off = 8; arena && off < used && off + sizeof(struct stack) <= arena_size;) {

@@ -40,7 +40,7 @@ static dev_t file_dev;
 static ino_t file_ino;
 static int have_file;
 static char path[4200];
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_lock_t lock = PP_LOCK_INIT;
 static uint64_t samples_written, samples_taken, last_written_ns;
 static struct pp_sample last;
 static int have_last, closed, torn, failing;
@@ -50,8 +50,8 @@ static __thread int writing PP_TLS;
 
 const char *pp_timeline_path(void) { return have_file ? path : ""; }
 uint64_t pp_timeline_samples(void) { return samples_written; }
-void pp_timeline_lock(void) { pthread_mutex_lock(&lock); }
-void pp_timeline_unlock(void) { pthread_mutex_unlock(&lock); }
+void pp_timeline_lock(void) { pp_lock(&lock); }
+void pp_timeline_unlock(void) { pp_unlock(&lock); }
 
 int pp_timeline_identity(uint64_t *dev, uint64_t *ino, const char **p)
 {
@@ -299,13 +299,13 @@ static int enter(void)
     if (writing)
         return 0;
     writing = 1;
-    pthread_mutex_lock(&lock);
+    pp_lock(&lock);
     return 1;
 }
 
 static void leave(void)
 {
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
     writing = 0;
 }
 
@@ -413,9 +413,9 @@ void pp_timeline_open(uint64_t tree_dev, uint64_t tree_ino, const char *tree_pat
         return;
     }
     have_file = 1;
-    pthread_mutex_lock(&lock);
+    pp_lock(&lock);
     header();
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
 }
 
 /* The compact sample line; keys are short because it is the bulk of the
@@ -648,10 +648,7 @@ void pp_timeline_summary(const struct pp_sample *end)
     }
     /* exit() from a signal handler that interrupted a writer on another
      * thread must not hang the exit: wait a second at most */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 1;
-    if (pthread_mutex_timedlock(&lock, &until) != 0)
+    if (pp_lock_until(&lock, pp_now_ns() + 1000000000u) != 0)
         return;
     writing = 1;
     if (!closed) {
@@ -701,7 +698,7 @@ void pp_timeline_summary(const struct pp_sample *end)
     }
     closed = 1;        /* nothing of this image is written after its summary */
     writing = 0;
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
 }
 
 /* In a forked child: the same file (the descriptor is inherited, and
@@ -712,11 +709,11 @@ void pp_timeline_after_fork_child(void)
     samples_written = samples_taken = last_written_ns = 0;
     have_last = closed = 0;
     writing = 0;
-    pthread_mutex_unlock(&lock);
+    pp_unlock(&lock);
     if (have_file) {
-        pthread_mutex_lock(&lock);
+        pp_lock(&lock);
         header();
-        pthread_mutex_unlock(&lock);
+        pp_unlock(&lock);
     }
 }
 
