@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <grp.h>
@@ -397,6 +398,23 @@ PP_EXPORT void exit(int status)
     }
     real_exit(status);
     __builtin_unreachable();
+}
+
+/* _exit: the probe records the timeline still holds leave first.  It may
+ * be called from a signal handler, or by a vfork child (whose memory is
+ * the parent's): the lock is only tried, and a vfork child writes nothing.
+ * The real _exit is this one system call; no dlsym here. */
+PP_EXPORT void _exit(int status)
+{
+    if (own_process())
+        pp_timeline_flush(1);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+PP_EXPORT void _Exit(int status)
+{
+    _exit(status);
 }
 
 /* On the sampler thread, once a sample. */

@@ -326,6 +326,7 @@ void pp_sampler_start(void);
 void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
+int  pp_sampler_running(void);      /* 1 while the thread samples */
 /* ---- single.c: glibc's single-threaded shortcuts kept for the program ----- */
 
 /* Around the sampler's pthread_create: 1 when glibc believed the process
@@ -435,6 +436,8 @@ void pp_timeline_probe(const struct pp_probe_record *r);
 /* this thread's records until the release leave in one write */
 void pp_timeline_hold(void);
 void pp_timeline_release(void);
+/* write the held probe records now; NONBLOCK: only if the lock is free */
+void pp_timeline_flush(int nonblock);
 void pp_timeline_counter(const char *name, double value, uint64_t t_ns);
 const char *pp_timeline_path(void);               /* "" when none */
 uint64_t pp_timeline_samples(void);

@@ -133,6 +133,7 @@ uint64_t pp_os_resident_own(void)
  * (the sampler's breakdown, at most PERFPROBE_PARTS_STRIDE samples later). */
 static struct pp_fd stat_fd;
 static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t cap);
+static pid_t own_pid(void);
 
 uint64_t pp_os_resident_main_stack(int quick)
 {
@@ -156,7 +157,7 @@ uint64_t pp_os_resident_main_stack(int quick)
     }
     if (quick) {
         uintptr_t here = (uintptr_t)&vec & ~(uintptr_t)4095;
-        if (pp_tid() == getpid() && here < low && here > top - (64u << 20))
+        if (pp_tid() == own_pid() && here < low && here > top - (64u << 20))
             low = here;
         return pp_os_resident(low, top - low);
     }
@@ -172,6 +173,7 @@ uint64_t pp_os_resident_main_stack(int quick)
 }
 
 static __thread pid_t tid_cache PP_TLS;
+static pid_t pid_cache;
 
 pid_t pp_tid(void)
 {
@@ -180,9 +182,19 @@ pid_t pp_tid(void)
     return tid_cache;
 }
 
+/* the process's id, read once (a probe asks at every breakdown) */
+static pid_t own_pid(void)
+{
+    if (PP_UNLIKELY(!pid_cache))
+        pid_cache = getpid();
+    return pid_cache;
+}
+
+/* in a forked child, from its one thread */
 void pp_tid_forget(void)
 {
     tid_cache = 0;
+    pid_cache = 0;
 }
 
 /* ---- descriptors the shim holds ------------------------------------------ */

@@ -101,7 +101,7 @@ void pp_sample_take(struct pp_sample *s, int flags)
  * mutex glibc may take with a plain store (lock.c). */
 static _Atomic int wake;
 static pthread_t thread;
-static int running;
+static _Atomic int running;
 
 /* Is the program's every thread gone? The main thread, once it called
  * pthread_exit, stays in the count as a zombie until the process ends, so
@@ -140,6 +140,7 @@ static void *sampler_main(void *arg)
         pp_sample_take(&s, PP_SAMPLE_RESET | (parts ? PP_SAMPLE_PARTS : 0) |
                                (n % STATUS_STRIDE == 0 ? PP_SAMPLE_STATUS : 0));
         pp_timeline_sample(&s, 0);
+        pp_timeline_flush(0);           /* probe records held since */
         pp_core_tick();
         pp_clock_check();               /* the TSC against CLOCK_MONOTONIC */
         if (program_gone(s.proc.threads)) {
@@ -209,6 +210,11 @@ int pp_sampler_pause(void)
         nanosleep(&ts, NULL);
     }
     return 1;
+}
+
+int pp_sampler_running(void)
+{
+    return running && !atomic_load(&stop);
 }
 
 /* In a forked child the thread does not exist. */

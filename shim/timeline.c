@@ -216,32 +216,59 @@ static void write_out(const char *p, size_t n)
     errno = saved;
 }
 
-/* A probe's records (the probe, its sites, a module first seen) leave in
- * one write: a system call is most of what a probe costs.  Between
- * pp_timeline_hold and pp_timeline_release, which the probe calls under its
- * own lock (one holder at a time), this thread's records gather here. */
+/* A probe's records (the probe, its sites, a module first seen), which it
+ * gathers between pp_timeline_hold and pp_timeline_release, leave in one
+ * write, at once, as every other record: unless they come in a burst.  A
+ * system call is most of what a probe costs (two of its five were the
+ * check of the file and the write), so a probe that comes less than
+ * BURST_NS after the last write of probe records leaves its records here,
+ * and they go with the next write: the probe that finds the oldest held
+ * record BURST_NS old, or the buffer half full, or no sampler running;
+ * the next record of any other kind (a sample, a note, exec, the summary);
+ * the sampler's next tick, which writes what is held even with no sample
+ * to write; or _exit (core.c).  So an isolated probe is in the file at
+ * once, as before, and a killed process loses at most the probes of the
+ * last millisecond of a burst.  Everything here is under the timeline's
+ * lock. */
+#define BURST_NS 1000000u
 static __thread int holding PP_TLS;
 static int enter(void);
 static void leave(void);
 static char held[64 * 1024];
 static size_t held_len;
+static uint64_t held_since;             /* pp_now_ns of the oldest held record */
+static uint64_t held_written;           /* and of the last write of held ones */
+
+static void write_held(const char *p, size_t n)
+{
+    write_out(p, n);
+    held_len = 0;
+    held_written = pp_now_ns();
+}
 
 static void put(const char *p, size_t n)
 {
-    if (!holding) {
-        write_out(p, n);
+    if (holding && held_len + n <= sizeof held) {
+        if (!held_len)
+            held_since = pp_now_ns();
+        memcpy(held + held_len, p, n);
+        held_len += n;
         return;
     }
-    if (held_len + n > sizeof held) {
-        write_out(held, held_len);
-        held_len = 0;
-    }
-    if (n > sizeof held) {
-        write_out(p, n);
+    if (held_len && !holding && held_len + n <= sizeof held) {
+        memcpy(held + held_len, p, n);   /* after what is held, in one write */
+        write_held(held, held_len + n);
         return;
     }
-    memcpy(held + held_len, p, n);
-    held_len += n;
+    if (held_len)
+        write_held(held, held_len);
+    if (holding && n <= sizeof held) {
+        held_since = pp_now_ns();
+        memcpy(held, p, n);
+        held_len = n;
+        return;
+    }
+    write_out(p, n);
 }
 
 void pp_timeline_hold(void)
@@ -254,8 +281,28 @@ void pp_timeline_release(void)
     holding = 0;
     if (!held_len || !enter())
         return;
-    write_out(held, held_len);
-    held_len = 0;
+    uint64_t now = pp_now_ns();
+    if (now - held_written >= BURST_NS || now - held_since >= BURST_NS ||
+        held_len >= sizeof held / 2 || !pp_sampler_running())
+        write_held(held, held_len);
+    leave();
+}
+
+/* Write what is held now (the sampler, at each tick; _exit).  NONBLOCK:
+ * only if the lock is free at once. */
+void pp_timeline_flush(int nonblock)
+{
+    if (!held_len || writing)
+        return;
+    if (nonblock) {
+        if (pp_trylock(&lock) != 0)
+            return;
+        writing = 1;
+    } else if (!enter()) {
+        return;
+    }
+    if (held_len)
+        write_held(held, held_len);
     leave();
 }
 
@@ -706,6 +753,7 @@ void pp_timeline_summary(const struct pp_sample *end)
  * and counts that start afresh. */
 void pp_timeline_after_fork_child(void)
 {
+    held_len = 0;                       /* the parent's: it writes them */
     samples_written = samples_taken = last_written_ns = 0;
     have_last = closed = 0;
     writing = 0;
@@ -720,6 +768,7 @@ void pp_timeline_after_fork_child(void)
 /* A forked child that is not followed writes nothing. */
 void pp_timeline_forget(void)
 {
+    held_len = 0;
     pp_fd_drop(&out);
     have_file = 0;
 }

@@ -2,7 +2,8 @@
 # mmap, exit, the exec family (to mark where an image ends), unshare and
 # setns (to step the sampler thread aside), the set*id family (so that new
 # credentials reach the sampler thread too), fork and daemon (so that glibc
-# resets the child's locks and thread count), dlopen (to notice
+# resets the child's locks and thread count), _exit and _Exit (to write
+# the probe records still held), dlopen (to notice
 # RTLD_DEEPBIND, by a jump that keeps the caller), and the public perf_* API.
 . "$PP_ROOT/tests/lib.sh"
 
@@ -14,7 +15,7 @@ _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dal
 free_aligned_sized free_sized malloc mallocx memalign mmap mmap64 mremap munmap posix_memalign
 pvalloc rallocx realloc reallocarray sdallocx valloc xallocx
 execve execv execvp execvpe execl execlp execle fexecve unshare setns dlopen
-setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups initgroups fork daemon
+setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups initgroups fork daemon _exit _Exit
 perf_counter perf_probe perf_probe_ex perf_region_begin perf_region_end"
 want=$(echo $expected | tr ' ' '\n' | sort)
 got=$(nm -D --defined-only "$S" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort)
