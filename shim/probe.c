@@ -14,7 +14,14 @@
  * /proc/self/status).  getrusage reports max(signal->maxrss, mm hiwater);
  * signal->maxrss only grows, when a thread exits or at exec, and then only
  * to a high-water mark since the last reset, so the figure is exact as long
- * as signal->maxrss was not above the RSS at the reset.  That is checked
+ * as signal->maxrss was not above the RSS at the reset.  At exec it takes
+ * the old image's mark, which for a program just started is its
+ * launcher's RSS when it forked: a python3 parent's 200 MiB became the
+ * peak of a 2 MiB program.  So getrusage's figure counts as this image's
+ * only after a reset it was checked against; before a reset that is not,
+ * the peak so far is read from VmHWM (/proc/self/status, this address
+ * space's own), and while signal->maxrss stays above the RSS the mark is
+ * not reset at all (a reset could not be read back).  That is checked
  * right after each reset (a second getrusage); where it fails, or where
  * clear_refs may not be written, the peak is the highest RSS the sampler
  * saw, and the record says "sampled" instead of "hwm".
@@ -66,6 +73,7 @@ static int hwm_usable = -1;          /* -1: not tried; 0: no; 1: yes */
 static int window_exact;             /* this window's getrusage peak is exact */
 static uint64_t exits_checked = UINT64_MAX;  /* thread exits at the last check */
 static _Atomic uint64_t hwm_floor;   /* all-time peak RSS before the resets */
+static uint64_t masked_until;        /* signal->maxrss found above the RSS */
 static _Atomic uint64_t sampled_max; /* highest sampled RSS since the last probe */
 static struct row *rows;
 static size_t n_rows, n_dropped;
@@ -94,12 +102,31 @@ static int window_exact_known(uint64_t exits)
  * mean "peak since now".  Called with the lock held. */
 static void start_window(uint64_t rss_now, uint64_t maxrss_before)
 {
-    raise_u64(&hwm_floor, maxrss_before);
     uint64_t exits = pp_counters_threads_exited();
-    if (hwm_usable == 1 && window_exact && exits == exits_checked && maxrss_before <= rss_now)
+    int was_exact = hwm_usable == 1 && window_exact;
+    if (was_exact)                       /* this image's peak since the reset */
+        raise_u64(&hwm_floor, maxrss_before);
+    if (was_exact && exits == exits_checked && maxrss_before <= rss_now)
         return;              /* the mark is at the RSS now: as good as reset */
     window_exact = 0;
-    if (hwm_usable == 0 || !pp_opt.hwm || pp_proc_hwm_reset() < 0) {
+    if (hwm_usable == 0 || !pp_opt.hwm) {
+        hwm_usable = 0;
+        return;
+    }
+    /* signal->maxrss (the image before exec: the launcher's RSS at fork)
+     * above the RSS: until the RSS passes it, a reset could not be read
+     * back, so the mark is left alone and the window is a sampled one */
+    if (maxrss_before <= masked_until)
+        return;
+    /* getrusage's figure may be the image before exec's: the peak the
+     * reset is about to clear is read from VmHWM, this address space's */
+    if (!was_exact) {
+        struct pp_proc st;
+        if (pp_proc_read(&st) != 0)
+            return;                      /* not now: the mark is kept */
+        raise_u64(&hwm_floor, st.hwm);
+    }
+    if (pp_proc_hwm_reset() < 0) {
         hwm_usable = 0;
         return;
     }
@@ -110,6 +137,8 @@ static void start_window(uint64_t rss_now, uint64_t maxrss_before)
     pp_cpu_read(&after);
     window_exact = after.maxrss <= rss_now + HWM_SLACK;
     exits_checked = window_exact ? exits : UINT64_MAX;
+    if (!window_exact)
+        masked_until = after.maxrss;
 }
 
 static void keep_row(const char *label, uint64_t t_ns, uint64_t dt_ns, uint64_t rss, int64_t heap,
@@ -242,6 +271,7 @@ void pp_probe_after_fork_child(void)
     n_rows = n_dropped = 0;
     hwm_usable = -1;
     window_exact = 0;
+    masked_until = 0;
     exits_checked = UINT64_MAX;
     atomic_store(&sampled_max, pp_state.first.proc.rss);
     atomic_store(&hwm_floor, 0);
