@@ -125,9 +125,8 @@ static void *sampler_main(void *arg)
     uint64_t window = pp_opt.region_window_ms * 1000000u, next_window = next + window;
     while (!atomic_load(&stop)) {
         next += interval;
-        int seen;
         while (!atomic_load(&stop) && pp_now_ns() < next) {
-            seen = atomic_load(&wake);
+            int seen = atomic_load(&wake);
             if (atomic_load(&stop))
                 break;
             pp_futex_wait(&wake, seen, next);
