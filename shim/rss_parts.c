@@ -67,16 +67,15 @@ static uintptr_t hex(const char **p)
     }
 }
 
-/* Stream /proc/self/maps and keep each mapping that holds a hint. */
+/* Stream /proc/self/maps and keep each mapping that holds a hint.  Called
+ * with stacks_lock held. */
 static void find_stacks(void)
 {
     static uintptr_t hints[MAX_STACKS];
     static char buf[65536];
     size_t nh = pp_counters_stack_hints(hints, MAX_STACKS), found = 0;
     if (nh == 0) {
-        pp_lock(&stacks_lock);
         n_stacks = 0;
-        pp_unlock(&stacks_lock);
         return;
     }
     sort_uptr(hints, nh);
@@ -84,7 +83,6 @@ static void find_stacks(void)
     int fd = kept >= 0 ? kept : open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    pp_lock(&stacks_lock);
     size_t have = 0, h = 0;
     for (;;) {
         ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
@@ -117,7 +115,6 @@ static void find_stacks(void)
     if (fd != kept)
         close(fd);
     n_stacks = found;
-    pp_unlock(&stacks_lock);
 }
 
 void pp_parts_after_fork_stacks(void)
@@ -128,13 +125,18 @@ void pp_parts_after_fork_stacks(void)
 
 static uint64_t resident_stacks(int quick)
 {
-    static _Atomic uint64_t seen_generation;
+    static uint64_t seen_generation;
     uint64_t total = pp_os_resident_main_stack(quick);
     uint64_t gen = pp_counters_stack_generation();
-    /* a quick look trusts the ranges found last, unless threads came */
-    if (!quick || atomic_exchange(&seen_generation, gen) != gen)
-        find_stacks();
+    /* a quick look trusts the ranges found last, unless threads came; the
+     * look and the search are one step under the lock, so that a probe
+     * never counts the ranges while the sampler is still finding the new
+     * thread's (it read a stack part of 0 that way) */
     pp_lock(&stacks_lock);
+    if (!quick || seen_generation != gen) {
+        find_stacks();
+        seen_generation = gen;
+    }
     for (size_t i = 0; i < n_stacks; i++)
         total += pp_os_resident(stacks[i].start, stacks[i].end - stacks[i].start);
     pp_unlock(&stacks_lock);
