@@ -27,9 +27,9 @@
  * is the error, less than about one step in all.
  *
  * Readers (the sampler, a probe) add up the slots the same way.  A reader
- * that starts a new peak window then sets every live slot's alarm to a
- * sentinel and its `pending_max` to its delta now, so that the owner's next
- * growth checks against the new window.  The owner installs its next alarm
+ * that starts a new peak window then sets every live slot's alarm and its
+ * `pending_max` to sentinels, so that the owner's next allocation, even
+ * one below its old maximum after frees, checks against the new window.  The owner installs its next alarm
  * with a compare-and-swap on its own slot, so a reset that lands in the
  * middle of a check is never overwritten.
  *
@@ -44,6 +44,11 @@
 #include <string.h>
 
 #define ALARM_RESET INT64_MIN
+/* pending_max after a reset: whatever the delta, the owner's next
+ * allocation is a new local maximum, and so reaches its alarm compare (a
+ * delta that dipped and grew back below the old maximum would otherwise
+ * pass a reset alarm unchecked, and the reset slot reserves no room) */
+#define MAX_UNSET INT64_MIN
 /* the counting fast paths are inlined into the hooks (-flto); the internal.h
  * declaration without `inline` makes these the external definitions too */
 #define PP_HOT __attribute__((always_inline)) inline        /* "check at the next allocation" */
@@ -165,8 +170,10 @@ __attribute__((noinline)) static struct pp_slot *new_self(void)
      * with one more, the shares would add up to more than the headroom, so
      * every thread checks again at its next growth */
     for (struct pp_slot *o = atomic_load(&slots); o; o = o->next)
-        if (o != s && LOAD(o->in_use))
+        if (o != s && LOAD(o->in_use)) {
             STORE(o->hi, ALARM_RESET);
+            STORE(o->pending_max, MAX_UNSET);
+        }
     /* Where this thread's stack is, for the RSS breakdown: one address on
      * it, found by the sampler in /proc/self/maps later.  Nothing here may
      * take a lock: pthread_getattr_np, the obvious way, holds the thread's
@@ -235,9 +242,9 @@ static inline int64_t add_pending(struct pp_slot *s, int64_t d)
  * first) */
 static void fold(struct pp_slot *s)
 {
-    int64_t d = RD(s->pending);
-    if (LOAD(g_live) <= 1)
-        raise_peaks(total() - d + LOAD(s->pending_max));
+    int64_t d = RD(s->pending), m = LOAD(s->pending_max);
+    if (LOAD(g_live) <= 1 && m != MAX_UNSET)
+        raise_peaks(total() - d + m);
     atomic_fetch_add_explicit(&g_heap, d, memory_order_relaxed);
     WR(s->pending, 0);
     STORE(s->pending_max, 0);
@@ -380,9 +387,10 @@ void pp_counters_read(struct pp_heap *out, int window, int reset)
         if (!LOAD(s->in_use))
             continue;
         int64_t p = RD(s->pending);
-        int64_t m = reset ? atomic_exchange_explicit(&s->pending_max, p, memory_order_relaxed)
+        int64_t m = reset ? atomic_exchange_explicit(&s->pending_max, MAX_UNSET,
+                                                     memory_order_relaxed)
                           : LOAD(s->pending_max);
-        if (single && bytes - p + m > best)
+        if (single && m != MAX_UNSET && bytes - p + m > best)
             best = bytes - p + m;
     }
     /* frees of blocks that were allocated past the hooks (a library loaded
