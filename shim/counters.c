@@ -13,7 +13,8 @@
  * alarm, it adds up every slot (relaxed loads, no read-modify-write), raises
  * the peaks to what the total reached, and sets its next alarm at its share
  * of the headroom below the lowest peak it must keep (the all-time one and
- * each window's), plus its share of a step of max(4 KiB, peak / 128) (never
+ * each window's), plus its share of a step of max(4 KiB, peak / 512 with
+ * several threads, / 128 with one) (never
  * more than PERFPROBE_BATCH; 0: every allocation near a peak checks).  Far
  * below the peak a thread therefore checks rarely; near it, once per step
  * shared among the live threads, so that the growth no thread has checked
@@ -214,7 +215,11 @@ __attribute__((noinline)) static void check(struct pp_slot *s, int64_t p)
     int64_t threads = LOAD(g_live), room = low - now - reserved;
     if (threads < 1)
         threads = 1;
-    int64_t step = LOAD(g_peak) / 128;
+    /* with one thread the peak is exact whatever the step; with several,
+     * what no thread has checked is about one step, more when a thread is
+     * preempted between its count and its check: a finer step keeps that
+     * well inside 1% */
+    int64_t step = LOAD(g_peak) / (threads > 1 ? 512 : 128);
     if (step < 4096)
         step = 4096;
     if ((uint64_t)step > pp_opt.batch_bytes)

@@ -48,7 +48,7 @@ static const struct row rows[] = {
      "only; also 0/false/no/off)."},
     {"PERFPROBE_BATCH", K_SIZE, "64K", &pp_opt.batch_bytes, 0, 1ull << 30,
      "Cap on the step a thread's heap may grow near a peak before the thread "
-     "adds up every thread's figures (the step is max(4 KiB, peak / 128)); "
+     "adds up every thread's figures (the step is max(4 KiB, peak / 512) with several threads, peak / 128 with one); "
      "bounds the error of the heap peak with several threads (see docs/design.md). "
      "0 checks at every allocation near a peak."},
     {"PERFPROBE_HWM", K_BOOL, "1", &pp_opt.hwm, 0, 1,
