@@ -626,7 +626,7 @@ PP_EXPORT int setns(int fd, int nstype)
     PP_EXPORT int name params                                           \
     {                                                                   \
         REAL(name);                                                     \
-        pp_single_end();                                                \
+        (void)pp_single_end();                                          \
         return real_##name args;                                        \
     }
 SETXID_HOOK(setuid, (uid_t u), (u))
@@ -644,10 +644,10 @@ SETXID_HOOK(initgroups, (const char *user, gid_t group), (user, group))
 PP_EXPORT pid_t fork(void)
 {
     REAL(fork);
-    int began = pp_single_fork_begin();
+    int ended = pp_single_end();
     pid_t pid = real_fork();
     int saved = errno;
-    pp_single_fork_end(began);
+    pp_single_restore(ended);
     errno = saved;
     return pid;
 }
@@ -655,10 +655,10 @@ PP_EXPORT pid_t fork(void)
 PP_EXPORT int daemon(int nochdir, int noclose)
 {
     REAL(daemon);
-    int began = pp_single_fork_begin();
+    int ended = pp_single_end();
     int rc = real_daemon(nochdir, noclose);
     int saved = errno;
-    pp_single_fork_end(began);
+    pp_single_restore(ended);
     errno = saved;
     return rc;
 }

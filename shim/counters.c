@@ -14,8 +14,8 @@
  * the peaks to what the total reached, and sets its next alarm at its share
  * of the headroom below the lowest peak it must keep (the all-time one and
  * each window's), plus its share of a step of max(4 KiB, peak / 512 with
- * several threads, / 128 with one) (never
- * more than PERFPROBE_BATCH; 0: every allocation near a peak checks).  Far
+ * several threads, / 128 with one) (never more than PERFPROBE_BATCH; 0:
+ * every allocation near a peak checks).  Far
  * below the peak a thread therefore checks rarely; near it, once per step
  * shared among the live threads, so that the growth no thread has checked
  * stays below about one step (docs/design.md has the bound and the figures).
@@ -30,9 +30,10 @@
  * Readers (the sampler, a probe) add up the slots the same way.  A reader
  * that starts a new peak window then sets every live slot's alarm and its
  * `pending_max` to sentinels, so that the owner's next allocation, even
- * one below its old maximum after frees, checks against the new window.  The owner installs its next alarm
- * with a compare-and-swap on its own slot, so a reset that lands in the
- * middle of a check is never overwritten.
+ * one below its old maximum after frees, checks against the new window.
+ * The owner installs its next alarm with a compare-and-swap on its own
+ * slot, so a reset that lands in the middle of a check is never
+ * overwritten.
  *
  * Slot fields are _Atomic but written only by their owner (except the alarm
  * sentinel), with relaxed loads and stores (plain moves on x86-64).  Slots

@@ -333,12 +333,11 @@ int  pp_sampler_running(void);      /* 1 while the thread samples */
  * single-threaded before it; then the flag is set back after it. */
 int  pp_single_before_create(void);
 void pp_single_after_create(int was_single, int created);
-/* From here on the process is treated as multi-threaded (set*id) */
-void pp_single_end(void);
-/* Around the real fork(): 1 when the flag was cleared for the call; END
- * sets it back (in the parent and in the child) */
-int  pp_single_fork_begin(void);
-void pp_single_fork_end(int began);
+/* glibc is told the process is multi-threaded (for good before set*id,
+ * for the call around fork): 1 when the flag was cleared; RESTORE with that
+ * answer sets it back */
+int  pp_single_end(void);
+void pp_single_restore(int ended);
 /* This thread is the sampler (ON=1), or no longer (it ends the process) */
 void pp_single_mark_sampler(int on);
 /* In a nested allocator call: 1 when it must not reach glibc's allocator

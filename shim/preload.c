@@ -416,12 +416,13 @@ static int aside_wanted(void)
            pp_single_served_aside();
 }
 
-/* realloc served aside: the old block, whatever its kind, is left as is */
+/* realloc served aside: the old block (the allocator's: realloc_slow
+ * moves a bootstrap block before this point) is left as is */
 static void *aside_realloc(void *p, size_t n)
 {
     void *q = boot_alloc(n);
     if (q && p) {
-        size_t old = is_boot(p) ? (((size_t *)p)[-1] & ~(size_t)15) - 16 : usable(p);
+        size_t old = usable(p);
         memcpy(q, p, old < n ? old : n);
     }
     return q;

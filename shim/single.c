@@ -60,44 +60,40 @@ int pp_single_before_create(void)
     return flag_libc && *flag_libc && *flag_seen;
 }
 
+/* Both copies of the flag (glibc's pthread_create writes both too) */
+static void set_flag(char v)
+{
+    *flag_libc = v;
+    *flag_seen = v;
+}
+
 void pp_single_after_create(int was_single, int created)
 {
     if (was_single && created) {
-        *flag_libc = 1;
-        *flag_seen = 1;
+        set_flag(1);
         kept = 1;
     }
 }
 
-void pp_single_end(void)
-{
-    if (kept && *flag_libc) {
-        *flag_seen = 0;
-        *flag_libc = 0;
-    }
-}
-
-/* fork: glibc's fork decides from the flag whether to take and reset the
- * allocator's and stdio's locks, and in the child whether to reset its
- * thread count (which, left at the parent's, makes main's pthread_exit
- * skip the atexit handlers).  The sampler is a thread: for the call, glibc
- * is told so.  The child has one thread of the program's, as the parent
- * had: the flag is set back on both sides. */
-int pp_single_fork_begin(void)
+/* set*id() for good, fork() for the call: glibc's set*id changes the
+ * credentials of every thread, and its fork takes and resets the
+ * allocator's and stdio's locks and (in the child) its count of threads,
+ * only when the flag says the process has several.  Left at the parent's,
+ * that count makes a child's main calling pthread_exit skip the atexit
+ * handlers.  After fork the child has one thread of the program's, as the
+ * parent had: pp_single_restore sets the flag back on both sides. */
+int pp_single_end(void)
 {
     if (!kept || !*flag_libc)
         return 0;
-    *flag_seen = 0;
-    *flag_libc = 0;
+    set_flag(0);
     return 1;
 }
 
-void pp_single_fork_end(int began)
+void pp_single_restore(int ended)
 {
-    if (began) {
-        *flag_libc = 1;
-        *flag_seen = 1;
-    }
+    if (ended)
+        set_flag(1);
 }
 
 void pp_single_mark_sampler(int on)

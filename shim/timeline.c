@@ -248,27 +248,18 @@ static void write_held(const char *p, size_t n)
 
 static void put(const char *p, size_t n)
 {
-    if (holding && held_len + n <= sizeof held) {
-        if (!held_len)
-            held_since = pp_now_ns();
-        memcpy(held + held_len, p, n);
-        held_len += n;
+    if (held_len && held_len + n > sizeof held)
+        write_held(held, held_len);         /* no room: what is held goes first */
+    if (n > sizeof held - held_len || (!holding && !held_len)) {
+        write_out(p, n);                    /* too large, or nothing to join */
         return;
     }
-    if (held_len && !holding && held_len + n <= sizeof held) {
-        memcpy(held + held_len, p, n);   /* after what is held, in one write */
-        write_held(held, held_len + n);
-        return;
-    }
-    if (held_len)
-        write_held(held, held_len);
-    if (holding && n <= sizeof held) {
+    if (!held_len)
         held_since = pp_now_ns();
-        memcpy(held, p, n);
-        held_len = n;
-        return;
-    }
-    write_out(p, n);
+    memcpy(held + held_len, p, n);
+    held_len += n;
+    if (!holding)                           /* after what is held, in one write */
+        write_held(held, held_len);
 }
 
 void pp_timeline_hold(void)
