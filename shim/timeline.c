@@ -196,18 +196,22 @@ static void report_failure(int err)
  * stays for that case. */
 #define RESERVE (64 * 1024u)
 static size_t room;                     /* reserved bytes this process counts */
+static int no_reserve;                  /* the filesystem has no fallocate */
 static uint64_t lost_records, lost_bytes, lost_first_ns, lost_last_ns;
 static uint64_t samples_lost;           /* taken out of the summary's count */
 
 static int reserve(int fd, size_t n)
 {
-    if (room >= n)
+    if (room >= n || no_reserve)
         return 1;
     off_t end = lseek(fd, 0, SEEK_END);
     if (end < 0)
         return 1;                       /* not seekable: write and see */
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, end, (off_t)(RESERVE + n)) != 0)
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, end, (off_t)(RESERVE + n)) != 0) {
+        if (errno == EOPNOTSUPP)
+            no_reserve = 1;             /* written as before: a line may tear */
         return errno != ENOSPC && errno != EDQUOT && errno != EFBIG;
+    }
     room = RESERVE + n;
     return 1;
 }
