@@ -147,6 +147,7 @@ struct pp_options {
     uint64_t region_window_ms;
     char     stacks[16];     /* off, sample or all (sites.c) */
     uint64_t sample_bytes, stack_depth, stack_table, top, seed;
+    char     cpu[16];        /* CPU samples a second, or off (cpu.c) */
 };
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values and unknown names */
@@ -327,6 +328,14 @@ void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
 int  pp_sampler_running(void);      /* 1 while the thread samples */
+
+/* ---- cpu.c: CPU stacks sampled by the kernel, read by the sampler ---------- */
+
+void pp_cpu_tick(int final);        /* the sampler, each sample; FINAL at exit */
+void pp_cpu_after_fork_child(void);
+/* the region thread TID was in at CLOCK_MONOTONIC time T_NS (region.c):
+ * its path, or NULL */
+const char *pp_region_at(pid_t tid, uint64_t t_ns);
 /* ---- single.c: glibc's single-threaded shortcuts kept for the program ----- */
 
 /* Around the sampler's pthread_create: 1 when glibc believed the process
@@ -515,6 +524,9 @@ uint64_t pp_unwind_by_libgcc(void);
 /* cfi.c: the walk with remembered rules; -1 when libgcc must walk */
 int  pp_cfi_ready(void);
 int  pp_cfi_walk(uintptr_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi);
+/* the walk over a copied stack (a CPU sample's): reads only the copy */
+int  pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                      const void *copy, size_t size, int *complete);
 struct dl_phdr_info;
 /* modules.c: [lo, hi) of a loaded object's PT_LOAD segments (hi 0: none) */
 void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);

@@ -810,3 +810,30 @@ void pp_region_window(void)
         pp_timeline_record(&b);
     pp_unlock(&window_lock);
 }
+
+/* For CPU samples (cpu.c), from the sampler thread: the innermost region
+ * thread TID has open now that began before T_NS (CLOCK_MONOTONIC).  The
+ * owner's stack is read without its knowledge (it never waits for this): a
+ * frame read while it changes may give the region just begun or ended. */
+const char *pp_region_at(pid_t tid, uint64_t t_ns)
+{
+    for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {
+        if (!LOAD(rt->in_use) || LOAD(rt->tid) != tid)
+            continue;
+        int d = *(volatile int *)&rt->depth;
+        if (d > MAX_DEPTH)
+            d = MAX_DEPTH;
+        double rate = tick_rate();
+        for (; d > 0; d--) {
+            struct frame *f = &rt->stack[d];
+            uint64_t t0 = *(volatile uint64_t *)&f->t0;
+            int id = *(volatile int *)&f->id;
+            if (id < 0 || id >= atomic_load(&n_defs) || t0 < tick0 || rate <= 0)
+                continue;
+            if (mono0 + (uint64_t)((double)(t0 - tick0) / rate) <= t_ns)
+                return defs[id].path;
+        }
+        return NULL;
+    }
+    return NULL;
+}
