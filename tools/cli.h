@@ -107,6 +107,17 @@ int run_value(const struct run *r, const char *key, double *out);
 /* "200M" for a _bytes key, "10us" for a _ns key, "0.5" ...; 0 on success */
 int parse_limit(const char *key, const char *text, double *out);
 
+/* ---- cpu_report.c: CPU samples (docs/cpu.md) --------------------------------- */
+
+/* `report --cpu`: the functions by self and total samples of each run;
+ * REGION and FROM/TO (probe labels) may be NULL.  Returns an exit code. */
+int cpu_report(FILE *f, struct run *runs, int n, const char *region, const char *from,
+               const char *to);
+/* the "cpu" key of `report --json` (NULL when the run has no CPU records) */
+json_t *cpu_to_json(const struct run *r);
+int cpu_flame(int argc, char **argv);      /* flame --cpu */
+int cpu_pprof(int argc, char **argv);      /* pprof --cpu */
+
 /* ---- sites.c: allocation sites (docs/sites.md) ------------------------------ */
 
 /* `report --sites`: the top sites of each run as text; with BETWEEN0 and
