@@ -73,7 +73,7 @@ struct row { pid_t tid; uint32_t stack; const char *region; uint64_t count; };
 static struct ev *evs;
 static int n_evs;
 static int state;                    /* 0 not tried, 1 on, -1 off */
-static int warned_limit;
+static int warned_limit, info_written;
 static struct pp_fd task_dir = {-1, 0, 0};
 static uint64_t period_ns, hz;
 static size_t data_pages;
@@ -102,7 +102,7 @@ static void say_off(int err)
                             "a seccomp filter or the container)"
                       : err == ENOSYS ? "perf_event_open is not available"
                                       : "the kernel has no task-clock event here";
-    pp_warn(why, "; no CPU samples (PERFPROBE_CPU=off says nothing)", "", "");
+    pp_warn(why, "; no CPU samples (PERFPROBE_CPU=off: no attempt)", "", "");
     struct pp_buf b = {out, 0, OUT_BYTES - 64};
     pp_buf_str(&b, "{\"type\":\"cpu_info\",\"t_s\":");
     pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
@@ -424,6 +424,8 @@ static void drain(struct ev *e)
     __atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
 }
 
+static void write_info(void);
+
 /* ---- following the threads ------------------------------------------------- */
 
 static void follow(void)
@@ -471,6 +473,10 @@ static void follow(void)
                 continue;
             }
             int err = open_ev(tid);
+            if (err == 0 && !info_written) {
+                info_written = 1;
+                write_info();
+            }
             if (err == 0) {
                 if (n_evs && evs[n_evs - 1].tid == tid)
                     evs[n_evs - 1].seen = 1;
@@ -577,11 +583,8 @@ void pp_cpu_tick(int final)
     }
     if (!final)
         self_tid = pp_tid();          /* the sampler thread is not sampled */
-    if (state == 0) {
+    if (state == 0)
         state = final ? -1 : evs ? 1 : start();
-        if (state > 0)
-            write_info();
-    }
     if (state > 0) {
         if (!final)
             follow();
@@ -609,5 +612,6 @@ void pp_cpu_after_fork_child(void)
         arena_used = 1;
     }
     if (state > 0)
-        state = 0;                    /* cpu_info again, for the child */
+        state = 0;
+    info_written = 0;                 /* cpu_info again, for the child */
 }

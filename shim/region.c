@@ -812,25 +812,50 @@ void pp_region_window(void)
 }
 
 /* For CPU samples (cpu.c), from the sampler thread: the innermost region
- * thread TID has open now that began before T_NS (CLOCK_MONOTONIC).  The
- * owner's stack is read without its knowledge (it never waits for this): a
- * frame read while it changes may give the region just begun or ended. */
+ * thread TID was in at T_NS (CLOCK_MONOTONIC).  The owner's stack is read
+ * without its knowledge (it never waits for this, and its begin and end
+ * cost nothing more): an open frame counts from its begin; a frame above
+ * the open ones keeps the name, id and begin of the last region that ran
+ * at that depth, and its histogram the end of its last occurrence, so the
+ * latest occurrence at each depth is known even once it has ended.  An
+ * earlier occurrence that ended since the sample (several in one tick)
+ * gives the enclosing region instead; a frame read while it changes may
+ * give the region just begun or ended. */
+static uint64_t to_ns(uint64_t t, double rate)
+{
+    return t < tick0 ? 0 : mono0 + (uint64_t)((double)(t - tick0) / rate);
+}
+
 const char *pp_region_at(pid_t tid, uint64_t t_ns)
 {
+    double rate = tick_rate();
+    if (rate <= 0)
+        return NULL;
     for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {
         if (!LOAD(rt->in_use) || LOAD(rt->tid) != tid)
             continue;
-        int d = *(volatile int *)&rt->depth;
-        if (d > MAX_DEPTH)
-            d = MAX_DEPTH;
-        double rate = tick_rate();
-        for (; d > 0; d--) {
+        int depth = *(volatile int *)&rt->depth, n = atomic_load(&n_defs);
+        if (depth > MAX_DEPTH || depth < 0)
+            return NULL;
+        /* the ended frames above the open ones, innermost first */
+        int top = depth + 1;
+        while (top <= MAX_DEPTH && *(const char *volatile *)&rt->stack[top].name)
+            top++;
+        for (int d = top - 1; d > depth; d--) {
             struct frame *f = &rt->stack[d];
-            uint64_t t0 = *(volatile uint64_t *)&f->t0;
             int id = *(volatile int *)&f->id;
-            if (id < 0 || id >= atomic_load(&n_defs) || t0 < tick0 || rate <= 0)
+            uint64_t t0 = *(volatile uint64_t *)&f->t0;
+            if (id < 0 || id >= n)
                 continue;
-            if (mono0 + (uint64_t)((double)(t0 - tick0) / rate) <= t_ns)
+            struct hist *h = atomic_load(&rt->h[id]);
+            uint64_t t1 = h ? LOAD(h->last) : 0;
+            if (t1 >= t0 && to_ns(t0, rate) <= t_ns && t_ns <= to_ns(t1, rate))
+                return defs[id].path;
+        }
+        for (int d = depth; d > 0; d--) {
+            struct frame *f = &rt->stack[d];
+            int id = *(volatile int *)&f->id;
+            if (id >= 0 && id < n && to_ns(*(volatile uint64_t *)&f->t0, rate) <= t_ns)
                 return defs[id].path;
         }
         return NULL;
