@@ -590,6 +590,7 @@ void pp_cpu_tick(int final)
             follow();
         for (int i = 0; i < n_evs; i++)
             drain(&evs[i]);
+        pp_region_remember();
         if (state > 0)
             write_tick(final);
     }

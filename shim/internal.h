@@ -336,6 +336,7 @@ void pp_cpu_after_fork_child(void);
 /* the region thread TID was in at CLOCK_MONOTONIC time T_NS (region.c):
  * its path, or NULL */
 const char *pp_region_at(pid_t tid, uint64_t t_ns);
+void pp_region_remember(void);      /* after each tick's samples */
 /* ---- single.c: glibc's single-threaded shortcuts kept for the program ----- */
 
 /* Around the sampler's pthread_create: 1 when glibc believed the process

@@ -123,6 +123,7 @@ static void *sampler_main(void *arg)
     uint64_t interval = pp_opt.interval_ms * 1000000u;
     uint64_t next = pp_now_ns(), n = 0;
     uint64_t window = pp_opt.region_window_ms * 1000000u, next_window = next + window;
+    pp_cpu_tick(0);                     /* CPU events open from the start */
     while (!atomic_load(&stop)) {
         next += interval;
         while (!atomic_load(&stop) && pp_now_ns() < next) {

@@ -7,8 +7,9 @@
  *
  *   ratio    20 rounds on the main thread
  *   threads  4 threads, started 30 ms apart, 20 rounds each
- *   region   20 rounds; burn_a only inside perf_region_begin("hot")
- *   churn    a fork (the child burns, prints, exits 3), an exec of
+ *   region   20 rounds between the probes "begin" and "end"; burn_a only
+ *            inside perf_region_begin("hot")
+ *   churn    a fork (the child burns 10N steps, prints, _exits 3), an exec of
  *            /bin/echo in another child, and 16 short threads that exit
  *            while the main thread burns; prints a checksum, exits 7
  */
@@ -87,7 +88,11 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "ratio")) {
         rounds(0);
     } else if (!strcmp(argv[1], "region")) {
+        burn_b(steps);
+        perf_probe("begin");
         rounds(1);
+        perf_probe("end");
+        burn_b(steps);
     } else if (!strcmp(argv[1], "threads")) {
         pthread_t t[4];
         for (int i = 0; i < 4; i++) {
@@ -101,7 +106,7 @@ int main(int argc, char **argv)
         fflush(stdout);
         pid_t c = fork();
         if (c == 0) {
-            burn_a(steps);
+            burn_a(10 * steps);
             printf("child %d\n", sink != 0);
             fflush(stdout);
             _exit(3);
