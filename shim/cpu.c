@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,7 +72,7 @@ struct stk { uint64_t hash; uint32_t id, n, off; };
 struct row { pid_t tid; uint32_t stack; const char *region; uint64_t count; };
 
 static struct ev *evs;
-static int n_evs;
+static int n_evs, max_evs = MAX_EVENTS;
 static int state;                    /* 0 not tried, 1 on, -1 off */
 static int warned_limit, info_written;
 static struct pp_fd task_dir = {-1, 0, 0};
@@ -157,6 +158,11 @@ static int start(void)
     pp_cfi_ready();
     self_tid = pp_tid();
     arena_used = 1;                          /* offset 0: none */
+    /* an event is a descriptor, kept high, in the numbers a program near
+     * its limit would reach last: under a small limit few are taken */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur <= 4096)
+        max_evs = rl.rlim_cur >= 128 ? (int)(rl.rlim_cur / 64) : 1;
     return 1;
 }
 
@@ -466,9 +472,10 @@ static void follow(void)
                 evs[i].seen = 1;
                 continue;
             }
-            if (n_evs == MAX_EVENTS) {
+            if (n_evs >= max_evs) {
                 if (!warned_limit++)
-                    pp_warn("more threads than CPU sampling follows (1024); the "
+                    pp_warn("more threads than CPU sampling follows (1024, or one "
+                            "per 64 descriptors of a limit of 4096 or less); the "
                             "newest are not sampled", "", "", "");
                 continue;
             }
