@@ -122,3 +122,10 @@ eq "churn: the child's samples name the child's thread" \
     "$(jq -s --argjson m "$main" '[.[] | select(.type == "cpu" and .pid != $m) | .samples[][0] == .pid] | all' churn.jsonl)" true
 eq "churn: at exit only the main thread's event is open (threads that ended were closed)" \
     "$(jq -r --argjson m "$main" 'select(.type == "cpu" and .final and .pid == $m) | .events' churn.jsonl)" 1
+
+# ---- diff: CPU by function ---------------------------------------------------------
+"$P" report --json threads.jsonl > threads.json
+"$P" diff --json ratio.jsonl threads.jsonl > diff.json
+eq "diff --json: burn_a's self seconds in A and B are report's" \
+    "$(jq -r '.rows[] | select(.figure == "cpu.burn_a (cpu_burn.c).self_s") | "\(.a * 1000 | round) \(.b * 1000 | round)"' diff.json)" \
+    "$(jq -r '.cpu.functions[] | select(.function == "burn_a") | .self_s * 1000 | round' ratio.json) $(jq -r '.cpu.functions[] | select(.function == "burn_a") | .self_s * 1000 | round' threads.json)"

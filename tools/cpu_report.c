@@ -676,3 +676,82 @@ int cpu_pprof(int argc, char **argv)
     free_runs(runs, nr);
     return rc;
 }
+
+/* ---- diff: CPU by function ------------------------------------------------- */
+
+struct dfunc { char *key; double self[2], total[2]; };
+
+static int by_self_change(const void *x, const void *y)
+{
+    const struct dfunc *a = x, *b = y;
+    double ca = a->self[1] - a->self[0], cb = b->self[1] - b->self[0];
+    ca = ca < 0 ? -ca : ca;
+    cb = cb < 0 ? -cb : cb;
+    return ca < cb ? 1 : ca > cb ? -1 : strcmp(a->key, b->key);
+}
+
+/* `diff A B`: each function's self and total CPU seconds in both runs, as
+ * text on F (the 15 whose self time changed most) or, with JSON_ROWS, as
+ * rows "cpu.FUNCTION.self_s" and "cpu.FUNCTION.total_s" */
+void cpu_diff(FILE *f, const struct run *ra, const struct run *rb, json_t *json_rows,
+              double noise)
+{
+    struct cprof p[2];
+    int got[2];
+    got[0] = cprof_load(ra, NULL, &p[0]);
+    got[1] = cprof_load(rb, NULL, &p[1]);
+    if (got[0] <= 0 && got[1] <= 0)
+        return;
+    json_t *index = json_object();
+    struct dfunc *d = NULL;
+    size_t nd = 0;
+    for (int w = 0; w < 2; w++) {
+        for (int i = 0; got[w] > 0 && i < p[w].nf; i++) {
+            char key[1024];
+            func_text(&p[w].f[i], key, sizeof key);
+            json_t *v = json_object_get(index, key);
+            if (!v) {
+                d = realloc(d, (nd + 1) * sizeof *d);
+                memset(&d[nd], 0, sizeof *d);
+                d[nd].key = strdup(key);
+                v = json_integer((json_int_t)nd++);
+                json_object_set_new(index, key, v);
+            }
+            struct dfunc *e = &d[json_integer_value(v)];
+            e->self[w] += p[w].f[i].self * p[w].period_ns / 1e9;
+            e->total[w] += p[w].f[i].total * p[w].period_ns / 1e9;
+        }
+    }
+    qsort(d, nd, sizeof *d, by_self_change);
+    if (json_rows) {
+        for (size_t i = 0; i < nd; i++) {
+            static const char *const figs[] = {"self_s", "total_s"};
+            for (int k = 0; k < 2; k++) {
+                double a = k ? d[i].total[0] : d[i].self[0], b = k ? d[i].total[1] : d[i].self[1];
+                char name[1200];
+                snprintf(name, sizeof name, "cpu.%s.%s", d[i].key, figs[k]);
+                double pct = a != 0 ? (b - a) / (a < 0 ? -a : a) * 100.0 : 0;
+                json_t *o = json_pack("{s:s, s:b, s:f, s:f, s:f}", "figure", name, "marked",
+                                      (a == 0) != (b == 0) || (a != 0 && (pct > noise || -pct > noise)),
+                                      "a", a, "b", b, "change", b - a);
+                json_object_set_new(o, "pct", a != 0 ? json_real(pct) : json_null());
+                json_array_append_new(json_rows, o);
+            }
+        }
+    } else {
+        fprintf(f, "\nCPU by function (self seconds, estimated from samples), the %d that "
+                   "changed most:\n", nd < TOP ? (int)nd : TOP);
+        fprintf(f, "  %10s %10s %10s %10s  %s\n", "self A", "self B", "total A", "total B",
+                "function");
+        for (size_t i = 0; i < nd && i < TOP; i++)
+            fprintf(f, "  %9.3fs %9.3fs %9.3fs %9.3fs  %s\n", d[i].self[0], d[i].self[1],
+                    d[i].total[0], d[i].total[1], d[i].key);
+    }
+    for (size_t i = 0; i < nd; i++)
+        free(d[i].key);
+    free(d);
+    json_decref(index);
+    for (int w = 0; w < 2; w++)
+        if (got[w] > 0)
+            cprof_free(&p[w]);
+}
