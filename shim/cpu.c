@@ -34,7 +34,7 @@
  * perf events in a container) one line says so and the run goes on
  * without CPU samples.  A forked child forgets its parent's events (their
  * descriptors are closed, their buffers unmapped: they are the parent's
- * threads) and opens its own.
+ * threads; their buffers were not copied) and opens its own.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -179,9 +179,11 @@ static int still_ours(int fd, uint64_t id)
     return ok;
 }
 
-static void close_ev(struct ev *e)
+/* UNMAP: 0 in a forked child, which has no copy of the buffer (the kernel
+ * maps it VM_DONTCOPY): whatever is at that address now is not ours */
+static void close_ev(struct ev *e, int unmap)
 {
-    if (e->meta)
+    if (e->meta && unmap)
         syscall(SYS_munmap, e->meta, e->map_len);
     if (still_ours(e->fd, e->id))
         close(e->fd);
@@ -503,7 +505,7 @@ static void follow(void)
     for (int i = 0; i < n_evs;)
         if (!evs[i].seen) {
             drain(&evs[i]);          /* the thread ended: its last samples */
-            close_ev(&evs[i]);
+            close_ev(&evs[i], 1);
         } else {
             i++;
         }
@@ -610,7 +612,7 @@ void pp_cpu_after_fork_child(void)
 {
     pp_lock_reset(&lock);
     for (int i = n_evs; i-- > 0;)
-        close_ev(&evs[i]);
+        close_ev(&evs[i], 0);
     pp_fd_drop(&task_dir);
     n_rows = 0;
     lost = total = by_cfi = by_fp = t_first = 0;
