@@ -129,3 +129,12 @@ eq "churn: at exit only the main thread's event is open (threads that ended were
 eq "diff --json: burn_a's self seconds in A and B are report's" \
     "$(jq -r '.rows[] | select(.figure == "cpu.burn_a (cpu_burn.c).self_s") | "\(.a * 1000 | round) \(.b * 1000 | round)"' diff.json)" \
     "$(jq -r '.cpu.functions[] | select(.function == "burn_a") | .self_s * 1000 | round' ratio.json) $(jq -r '.cpu.functions[] | select(.function == "burn_a") | .self_s * 1000 | round' threads.json)"
+
+# ---- trace: CPU samples on each thread's track --------------------------------------
+"$P" trace threads.jsonl -o trace.json
+eq "trace: the CPU instants add up to report's samples" \
+    "$(jq '[.traceEvents[] | select(.cat == "cpu") | .args.samples] | add' trace.json)" \
+    "$(jq '.cpu.samples' threads.json)"
+eq "trace: they sit on the four workers' tracks (each a tid report counts)" \
+    "$(jq -c '[.traceEvents[] | select(.cat == "cpu") | .tid | tostring] | unique' trace.json | jq -c 'map(select(. as $t | '"$(jq -c '.cpu.threads | keys' threads.json)"' | index($t))) | length')" \
+    "$(jq '.cpu.threads | length' threads.json)"

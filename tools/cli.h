@@ -117,6 +117,11 @@ int cpu_report(FILE *f, struct run *runs, int n, const char *region, const char 
 json_t *cpu_to_json(const struct run *r);
 int cpu_flame(int argc, char **argv);      /* flame --cpu */
 int cpu_pprof(int argc, char **argv);      /* pprof --cpu */
+/* each row of R's cpu records, with the innermost function of its stack */
+void cpu_each_row(const struct run *r,
+                  void (*emit)(void *ctx, double t_s, long tid, const char *fn,
+                               const char *region, double samples),
+                  void *ctx);
 /* `diff`: CPU seconds by function in two runs, as text on F or as rows
  * appended to JSON_ROWS when not NULL */
 void cpu_diff(FILE *f, const struct run *a, const struct run *b, json_t *json_rows,

@@ -755,3 +755,36 @@ void cpu_diff(FILE *f, const struct run *ra, const struct run *rb, json_t *json_
         if (got[w] > 0)
             cprof_free(&p[w]);
 }
+
+/* ---- trace: CPU samples on each thread's track ------------------------------ */
+
+/* For each row of each cpu record of R, in file order: EMIT(CTX, time the
+ * samples were read, thread, innermost function, region or NULL, samples). */
+void cpu_each_row(const struct run *r,
+                  void (*emit)(void *ctx, double t_s, long tid, const char *fn,
+                               const char *region, double samples),
+                  void *ctx)
+{
+    struct cprof p;
+    if (cprof_load(r, NULL, &p) <= 0)
+        return;
+    json_t *o;
+    size_t i;
+    json_array_foreach(r->site_records, i, o) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (!type || strcmp(type, "cpu"))
+            continue;
+        size_t k;
+        json_t *row;
+        json_array_foreach(json_object_get(o, "samples"), k, row) {
+            char key[32];
+            snprintf(key, sizeof key, "%ld", (long)json_number_value(json_array_get(row, 1)));
+            json_t *at = json_object_get(p.index, key);
+            const char *fn = at ? p.v[json_integer_value(at)].frames[0].fn : "(unknown)";
+            emit(ctx, json_num(o, "t_s", 0), (long)json_number_value(json_array_get(row, 0)), fn,
+                 json_string_value(json_array_get(row, 2)),
+                 json_number_value(json_array_get(row, 3)));
+        }
+    }
+    cprof_free(&p);
+}
