@@ -138,3 +138,20 @@ eq "trace: the CPU instants add up to report's samples" \
 eq "trace: they sit on the four workers' tracks (each a tid report counts)" \
     "$(jq -c '[.traceEvents[] | select(.cat == "cpu") | .tid | tostring] | unique' trace.json | jq -c 'map(select(. as $t | '"$(jq -c '.cpu.threads | keys' threads.json)"' | index($t))) | length')" \
     "$(jq '.cpu.threads | length' threads.json)"
+
+# ---- an unprivileged user: samples under perf_event_paranoid <= 2, else one line -----
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+    U=$(mktemp -d /tmp/pp-t0950.XXXXXX)
+    chmod 777 "$U"
+    setpriv --reuid=65534 --regid=65534 --clear-groups env PERFPROBE_QUIET=1 \
+        PERFPROBE_OUTPUT="$U/u.jsonl" LD_PRELOAD=$S "$T/cpu_burn" ratio $STEPS > u.out 2> u.err
+    eq "unprivileged: exit status unchanged" "$?" 0
+    if [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -le 2 ]; then
+        within "unprivileged (paranoid $(cat /proc/sys/kernel/perf_event_paranoid)): burn_a has 75% of the samples" \
+            "$(self_pct "$U/u.jsonl" burn_a)" 75 6.7
+    else
+        eq "unprivileged (paranoid 3): one line says the kernel refuses" \
+            "$(grep -c 'refuses perf_event_open' u.err)" 1
+    fi
+    rm -rf "$U"
+fi
