@@ -24,7 +24,7 @@ VERSION := 0.1.0
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 BASE     := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP
-SHIMFLAGS := $(BASE) -fPIC -fvisibility=hidden -fexceptions \
+SHIMFLAGS := $(BASE) -Ishim -fPIC -fvisibility=hidden -fexceptions \
              -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
              -fno-builtin-free -ftls-model=initial-exec -flto
 ALL_CFLAGS = $(CFLAGS)
@@ -35,9 +35,11 @@ else
 Q := @
 endif
 
-# every file in shim/ is part of the library; every file in tools/ but the
-# fuzz target and the options-table printer is part of the command
-SHIM_SRC := $(sort $(wildcard shim/*.c))
+# the library: the hooks, the shared core and this system's layer (shim/sys/
+# linux/); every file in tools/ but the fuzz target and the options-table
+# printer is part of the command
+SYS      := linux
+SHIM_SRC := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/$(SYS)/*.c))
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC  := $(sort $(filter-out tools/fuzz_reader.c tools/pp-options.c,$(wildcard tools/*.c)))
 CLI_LIBS := -ljansson -lm -ldw -lelf -lz
@@ -85,15 +87,18 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_LIB := shim/buf.c shim/mappings.c shim/options.c shim/os_linux.c shim/counters.c shim/lock.c \
+UNIT_LIB := shim/core/buf.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c \
+            shim/core/counters.c shim/sys/linux/lock.c \
             tests/unit/stubs.c
 $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (asan)")
 	$(Q)$(CC) $(BASE) $(SAN) -Ishim -o $@ $< $(UNIT_LIB) -ldl
 
-$(B)/pp-options: tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c shim/lock.c $(B)/.flags
-	$(Q)$(CC) $(BASE) -Ishim -o $@ tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c shim/lock.c
+PP_OPTIONS_SRC := tools/pp-options.c shim/core/options.c shim/core/buf.c shim/sys/linux/os.c \
+                  shim/sys/linux/lock.c
+$(B)/pp-options: $(PP_OPTIONS_SRC) $(B)/.flags
+	$(Q)$(CC) $(BASE) -Ishim -o $@ $(PP_OPTIONS_SRC)
 
 # The CLI under ASan and UBSan, for replaying inputs that once broke it.
 $(B)/perfprobe-asan: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags

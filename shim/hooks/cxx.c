@@ -14,7 +14,7 @@
  * linked: the names are plain C symbols with their Itanium-ABI spellings.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "core/core.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>

@@ -23,7 +23,7 @@
  * that one damaged line never swallows the record after it.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * thread of its own (single.c) while its sampler thread takes the same
  * locks.  A futex word with atomic operations is all a lock needs here.
  */
-#include "internal.h"
+#include "sys/sys.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,28 +1,19 @@
 /*
- * internal.h - what the shim's files share with each other.
+ * core.h - the shared core: what counts, samples and writes.
  *
- * Nothing declared here is exported from libperfprobe.so: the library is
- * built with -fvisibility=hidden and only the interposed libc names and the
- * public perf_* API carry PP_EXPORT.  Names shared between files start with
- * pp_; everything else in a file is static.  Declarations are grouped under
- * the file that defines them.
+ * The files of shim/core/ share these declarations with each other and
+ * offer them to the hooks (shim/hooks/), which call down into the core;
+ * the core calls down into the system layer (shim/sys/sys.h) and never up
+ * into the hooks.  Names shared between files start with pp_; everything
+ * else in a file is static.  Declarations are grouped under the file that
+ * defines them.
  */
-#ifndef PP_INTERNAL_H
-#define PP_INTERNAL_H
+#ifndef PP_CORE_H
+#define PP_CORE_H
 
-#include <stdatomic.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
+#include "sys/sys.h"
 
-#define PP_LIKELY(x)   __builtin_expect(!!(x), 1)
-#define PP_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define PP_EXPORT      __attribute__((visibility("default")))
-/* initial-exec: a TLS access is one %fs-relative load, and never calls
- * __tls_get_addr (which may allocate on first use). */
-#define PP_TLS         __attribute__((tls_model("initial-exec")))
-
-/* ---- preload.c: the interposed functions --------------------------------- */
+/* ---- the hooks' per-thread block (defined by the hooks) ------------------ */
 
 /* What a hook reads on every call, in one initial-exec TLS block so that
  * one GOT load finds all of it:
@@ -46,91 +37,6 @@ struct pp_hot {
 extern __thread struct pp_hot pp_hot PP_TLS;
 #define pp_in_hook (pp_hot.in_hook)
 
-/* ---- lock.c: the shim's own locks ----------------------------------------- *
- *
- * Not pthread mutexes: glibc locks those without an atomic instruction
- * while it believes the process single-threaded, which the shim makes it
- * believe while the program has one thread (single.c) although the sampler
- * thread takes these locks too.  0 free, 1 held, 2 held with waiters. */
-typedef struct { _Atomic int v; } pp_lock_t;
-#define PP_LOCK_INIT {0}
-void pp_lock_wait(pp_lock_t *l);
-int  pp_lock_wait_until(pp_lock_t *l, uint64_t deadline_ns);  /* CLOCK_MONOTONIC */
-void pp_lock_wake(pp_lock_t *l);
-static inline int pp_trylock(pp_lock_t *l)    /* 0 when taken */
-{
-    int free_ = 0;
-    return !atomic_compare_exchange_strong_explicit(&l->v, &free_, 1, memory_order_acquire,
-                                                     memory_order_relaxed);
-}
-static inline void pp_lock(pp_lock_t *l)
-{
-    if (pp_trylock(l))
-        pp_lock_wait(l);
-}
-/* 0 when taken before DEADLINE_NS (pp_now_ns's clock), else -1 */
-static inline int pp_lock_until(pp_lock_t *l, uint64_t deadline_ns)
-{
-    return pp_trylock(l) ? pp_lock_wait_until(l, deadline_ns) : 0;
-}
-static inline void pp_unlock(pp_lock_t *l)
-{
-    if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2)
-        pp_lock_wake(l);
-}
-/* In a forked child: free, whoever held it in the parent */
-static inline void pp_lock_reset(pp_lock_t *l)
-{
-    atomic_store_explicit(&l->v, 0, memory_order_relaxed);
-}
-/* Sleep while *WORD == SEEN, until DEADLINE_NS at most (0: no deadline), or
- * until pp_futex_wake(WORD) */
-void pp_futex_wait(_Atomic int *word, int seen, uint64_t deadline_ns);
-void pp_futex_wake(_Atomic int *word);
-
-/* The real allocator, resolved once with dlsym(RTLD_NEXT, ...). */
-struct pp_real {
-    void *(*malloc)(size_t);
-    void  (*free)(void *);
-    void *(*calloc)(size_t, size_t);
-    void *(*realloc)(void *, size_t);
-    int   (*posix_memalign)(void **, size_t, size_t);
-    void *(*aligned_alloc)(size_t, size_t);
-    void *(*memalign)(size_t, size_t);
-    void *(*valloc)(size_t);
-    void *(*pvalloc)(size_t);
-    size_t (*usable)(void *);
-    /* jemalloc's non-standard API; NULL when jemalloc is not loaded */
-    void *(*mallocx)(size_t, int);
-    void *(*rallocx)(void *, size_t, int);
-    size_t (*xallocx)(void *, size_t, size_t, int);
-    void  (*dallocx)(void *, int);
-    void  (*sdallocx)(void *, size_t, int);
-};
-extern struct pp_real pp_real;
-void pp_resolve(void);
-/* usable size of a live block: the allocator's malloc_usable_size, or for
- * glibc an equivalent that reads only the block's own header */
-size_t pp_usable(void *p);
-/* "glibc", "jemalloc", "tcmalloc", "mimalloc" or the library's name: whose
- * malloc the hooks forward to; and that library's path */
-const char *pp_allocator_name(void);
-const char *pp_allocator_library(void);
-/* 1 when the real allocator is glibc's (resolved, and its self-test passed) */
-int pp_allocator_is_glibc(void);
-/* 0 when the program's malloc is not the shim's (another allocator was
- * preloaded before it, or the executable defines malloc) */
-int pp_heap_counted(void);
-/* At start-up: find whose malloc the program calls; WARN: say so on stderr
- * when it is not the shim's. */
-void pp_allocator_check(int warn);
-/* On the sampler thread: warnings that hooks may not print themselves. */
-void pp_allocator_tick(void);
-/* Why the heap figures are not exact, if they are not: up to MAX reasons. */
-int pp_inexact_reasons(const char **out, int max);
-/* "chunk-header" (glibc, read directly) or "malloc_usable_size" */
-const char *pp_usable_method(void);
-int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident);
 
 /* ---- options.c: every PERFPROBE_* setting -------------------------------- */
 
@@ -156,51 +62,6 @@ struct pp_option_doc { const char *name, *def, *desc; };
 /* The rows of the options table, for the generated documentation. */
 const struct pp_option_doc *pp_options_doc(size_t *n);
 
-/* ---- os_linux.c: everything that talks to the kernel ---------------------- */
-
-/* A descriptor the shim keeps: moved far above the program's numbers, and
- * known by device and inode so that a number the program closed (and may
- * have reused) is forgotten, never closed or written.  */
-struct pp_fd { int fd; dev_t dev; ino_t ino; };
-/* keep FD (moved high) in F; closes FD and returns -1 when the limit on
- * descriptors is too small to keep any (then use a descriptor per call) */
-int  pp_fd_adopt(struct pp_fd *f, int fd);
-int  pp_fd_ok(struct pp_fd *f);          /* still ours? else forgotten */
-void pp_fd_drop(struct pp_fd *f);        /* close it if it is still ours */
-int  pp_fd_can_keep(void);
-/* the identity of descriptor FD; 1 when it is open */
-int  pp_fd_identity(int fd, dev_t *dev, ino_t *ino);
-int  pp_fd_same(int fd, dev_t dev, ino_t ino);
-
-uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
-uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
-void  pp_write_all(int fd, const char *p, size_t n);
-void *pp_os_map(size_t len);                     /* raw mmap syscall */
-void  pp_os_unmap(void *p, size_t len);
-uint64_t pp_os_resident(uintptr_t addr, size_t len);   /* mincore */
-uint64_t pp_os_resident_own(void);               /* the shim's own mappings */
-uint64_t pp_os_resident_main_stack(int quick);
-
-struct pp_proc {
-    uint64_t rss, hwm;                   /* VmRSS, VmHWM (bytes) */
-    uint64_t rss_anon, rss_file, rss_shmem;
-    uint64_t threads;
-};
-int  pp_proc_read(struct pp_proc *out);          /* 0 on success */
-uint64_t pp_proc_rss(void);                      /* statm: cheap */
-int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
-/* the main thread has exited (as of the last pp_proc_stat) */
-int pp_proc_main_exited(void);
-/* /proc/self/maps on a kept descriptor at offset 0, or -1 */
-int pp_proc_maps_fd(void);
-int pp_proc_statm(uint64_t *resident, uint64_t *shared);
-int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
-void pp_proc_after_fork(void);                   /* reopen every /proc/self file */
-
-/* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is
- * the peak since the reset (see probe.c for when it can be trusted) */
-struct pp_cpu { uint64_t user_ns, sys_ns, minflt, majflt, maxrss; };
-void pp_cpu_read(struct pp_cpu *out);
 
 /* ---- buf.c: JSON and text formatting into fixed buffers ------------------- */
 
@@ -226,10 +87,6 @@ void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n);
 /* one line on stderr: "perfprobe: warning: " a b c d (control characters
  * escaped: a path never splits the line) */
 void pp_warn(const char *a, const char *b, const char *c, const char *d);
-
-/* the calling thread's id, cached (reset in a forked child) */
-pid_t pp_tid(void);
-void pp_tid_forget(void);
 
 /* ---- counters.c: heap bytes and call counts ------------------------------- */
 
@@ -291,7 +148,8 @@ void pp_map_unlock(void);
 void pp_map_after_fork_child(void);      /* unlocks; peaks start afresh */
 uint64_t pp_map_resident_anon(void);     /* resident bytes of the anon ranges */
 
-/* ---- rss_parts.c: where every resident byte is ------------------------------ */
+
+/* ---- parts.c: where every resident byte is --------------------------------- */
 
 struct pp_parts {
     uint64_t rss;                        /* VmRSS, read with the parts */
@@ -327,23 +185,6 @@ void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
 int  pp_sampler_running(void);      /* 1 while the thread samples */
-/* ---- single.c: glibc's single-threaded shortcuts kept for the program ----- */
-
-/* Around the sampler's pthread_create: 1 when glibc believed the process
- * single-threaded before it; then the flag is set back after it. */
-int  pp_single_before_create(void);
-void pp_single_after_create(int was_single, int created);
-/* glibc is told the process is multi-threaded (for good before set*id,
- * for the call around fork): 1 when the flag was cleared; RESTORE with that
- * answer sets it back */
-int  pp_single_end(void);
-void pp_single_restore(int ended);
-/* This thread is the sampler (ON=1), or no longer (it ends the process) */
-void pp_single_mark_sampler(int on);
-/* In a nested allocator call: 1 when it must not reach glibc's allocator
- * (the sampler thread, while glibc takes no locks); counts it */
-int  pp_single_served_aside(void);
-uint64_t pp_single_aside_count(void);
 
 /* the highest RSS the shim itself observed (samples and probes): the peak
  * reported is never below it */
@@ -374,28 +215,6 @@ size_t pp_probe_rows(size_t i, const char **label, uint64_t *t_ns, uint64_t *dt_
 void pp_parts_note(const struct pp_parts *p, uint64_t t_ns);
 int  pp_parts_peak(struct pp_parts *out, uint64_t *t_ns);
 
-/* ---- clock.c: the clock regions are timed with ---------------------------- */
-
-/* non-zero while the TSC is used (the CPU says it is invariant, and it has
- * agreed with CLOCK_MONOTONIC so far) */
-extern _Atomic int pp_clock_tsc;
-void pp_clock_init(void);
-uint64_t pp_clock_raw(void);         /* rdtsc */
-uint64_t pp_clock_slow(void);        /* the ticks without the TSC */
-double pp_clock_rate(void);          /* ticks per nanosecond */
-const char *pp_clock_name(void);     /* "tsc", "monotonic", ... */
-void pp_clock_check(void);           /* the sampler thread, every sample */
-static inline uint64_t pp_ticks(void)
-{
-#if defined(__x86_64__)
-    if (PP_LIKELY(atomic_load_explicit(&pp_clock_tsc, memory_order_relaxed))) {
-        uint32_t lo, hi;
-        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-        return ((uint64_t)hi << 32) | lo;
-    }
-#endif
-    return pp_clock_slow();
-}
 
 /* ---- region.c: perf_region_begin/end, latency histograms ------------------ */
 
@@ -449,7 +268,8 @@ void pp_timeline_after_fork_child(void);
 /* on stderr, or TO_RECORD into the timeline (PERFPROBE_TABLE=record) */
 void pp_report_table(const struct pp_sample *end, int to_record);
 
-/* ---- sites.c, unwind.c, modules.c: allocation sites ---------------------- */
+
+/* ---- sites.c: allocation sites --------------------------------------------- */
 
 enum { PP_STACKS_OFF, PP_STACKS_SAMPLE, PP_STACKS_ALL };
 #define PP_STACK_MAX 256
@@ -512,20 +332,8 @@ void pp_sites_after_fork_child(void);
 int  pp_unwind(uintptr_t *out, int max);
 /* stacks libgcc's unwinder walked so far (the others: cfi.c) */
 uint64_t pp_unwind_by_libgcc(void);
-/* cfi.c: the walk with remembered rules; -1 when libgcc must walk */
-int  pp_cfi_ready(void);
-int  pp_cfi_walk(uintptr_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi);
-struct dl_phdr_info;
-/* modules.c: [lo, hi) of a loaded object's PT_LOAD segments (hi 0: none) */
-void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
-void pp_unwind_init(void);
-void pp_modules_init(void);
-void pp_modules_refresh(void);
-int  pp_modules_find(uintptr_t addr);
-void pp_modules_write(struct pp_buf *b);
-void pp_modules_after_fork_child(void);
 
-/* ---- core.c: start-up, fork, signals and exit ----------------------------- */
+/* ---- life.c: start-up, fork, signals and exit ----------------------------- */
 
 struct pp_state {
     uint64_t start_ns;       /* CLOCK_MONOTONIC at start-up */
@@ -547,5 +355,6 @@ void pp_finish(void);
 void pp_program_gone(void);          /* from the sampler: every thread ended */
 void pp_core_tick(void);             /* from the sampler, once a sample */
 const char *pp_follow_name(void);
+
 
 #endif

@@ -10,7 +10,7 @@
  * Nothing here allocates: values are copied into static storage.  A value
  * that does not parse prints one warning line and the default is kept.
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <string.h>
 

@@ -50,10 +50,10 @@
  * when reported, with the rate clock.c measures.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "core/core.h"
 
 #define PERF_PROBE_IMPLEMENTATION
-#include "../libprobe/perf_probe.h"
+#include "../../libprobe/perf_probe.h"
 
 #include <elf.h>
 #include <fcntl.h>

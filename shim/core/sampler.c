@@ -11,7 +11,7 @@
  * every thread of the program has ended (main called pthread_exit), it
  * ends the process as glibc's last thread would, with exit(0).
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +115,32 @@ static int program_gone(uint64_t threads)
     return threads > 0 && threads <= 2 && pp_proc_main_exited();
 }
 
+/* A "note" record when the region clock fell back from the TSC. */
+static void clock_note(void)
+{
+    const char *why;
+    double got, want;
+    if (!pp_clock_fell_back(&why, &got, &want))
+        return;
+    char text[192], rec[320];
+    struct pp_buf t = {text, 0, sizeof text};
+    pp_buf_str(&t, "region timings use CLOCK_MONOTONIC from here on: the TSC ");
+    pp_buf_str(&t, why);
+    if (want > 0) {
+        pp_buf_str(&t, " (");
+        pp_buf_double(&t, got);
+        pp_buf_str(&t, " ticks/ns against ");
+        pp_buf_double(&t, want);
+        pp_buf_str(&t, ")");
+    }
+    struct pp_buf b = {rec, 0, sizeof rec};
+    pp_buf_str(&b, "{\"type\":\"note\"");
+    pp_buf_key(&b, "text");
+    pp_buf_json_str(&b, text, t.len);
+    pp_buf_raw(&b, "}", 1);
+    pp_timeline_record(&b);
+}
+
 static void *sampler_main(void *arg)
 {
     (void)arg;
@@ -142,6 +168,7 @@ static void *sampler_main(void *arg)
         pp_timeline_flush(0);           /* probe records held since */
         pp_core_tick();
         pp_clock_check();               /* the TSC against CLOCK_MONOTONIC */
+        clock_note();
         if (program_gone(s.proc.threads)) {
             pp_program_gone();            /* exit(0), as glibc's last thread */
             return NULL;

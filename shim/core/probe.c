@@ -39,10 +39,10 @@
  * probe is therefore always a sampled one.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "core/core.h"
 
 #define PERF_PROBE_IMPLEMENTATION
-#include "../libprobe/perf_probe.h"
+#include "../../libprobe/perf_probe.h"
 
 #include <pthread.h>
 #include <string.h>

@@ -17,11 +17,11 @@
  * 0.1%, and the TSC must not go backwards.  If it does not, the shim falls
  * back for the rest of the run: "ticks" become CLOCK_MONOTONIC scaled by the
  * rate measured until then (so that durations already recorded in ticks
- * and those recorded later convert alike), and a "note" record in the
- * timeline says so.  PERFPROBE_TSC is not a setting: the CPU decides.
+ * and those recorded later convert alike), and the sampler writes a "note"
+ * record in the timeline that says so.  PERFPROBE_TSC is not a setting: the CPU decides.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "sys/sys.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -33,7 +33,8 @@ static uint64_t tick0, mono0;             /* both clocks at start-up */
 static _Atomic uint64_t frozen_bits;      /* the rate after a fall back (double) */
 static uint64_t frozen_tick, frozen_mono; /* both clocks at the fall back */
 static uint64_t last_tick, last_mono;     /* at the previous check */
-static char fallback_why[160];
+static const char *fallback_why;       /* the fall back: why, and the rates */
+static double fallback_got, fallback_want;
 static _Atomic int note_due;
 
 uint64_t pp_clock_raw(void)
@@ -151,33 +152,26 @@ static void fall_back(double rate, const char *why, double got, double want)
     memcpy(&bits, &rate, sizeof bits);
     atomic_store_explicit(&frozen_bits, bits, memory_order_release);
     atomic_store(&pp_clock_tsc, 0);
-    struct pp_buf b = {fallback_why, 0, sizeof fallback_why - 1};
-    pp_buf_str(&b, "region timings use CLOCK_MONOTONIC from here on: the TSC ");
-    pp_buf_str(&b, why);
-    if (want > 0) {
-        pp_buf_str(&b, " (");
-        pp_buf_double(&b, got);
-        pp_buf_str(&b, " ticks/ns against ");
-        pp_buf_double(&b, want);
-        pp_buf_str(&b, ")");
-    }
-    fallback_why[b.len] = 0;
+    fallback_why = why;
+    fallback_got = got;
+    fallback_want = want;
     atomic_store(&note_due, 1);
 }
 
+int pp_clock_fell_back(const char **why, double *got, double *want)
+{
+    if (!atomic_exchange(&note_due, 0))
+        return 0;
+    *why = fallback_why;
+    *got = fallback_got;
+    *want = fallback_want;
+    return 1;
+}
+
 /* From the sampler thread: compare the clocks over the last second with
- * the run so far; fall back if they disagree.  Writes the note. */
+ * the run so far; fall back if they disagree (pp_clock_fell_back tells). */
 void pp_clock_check(void)
 {
-    if (atomic_exchange(&note_due, 0)) {
-        char rec[256];
-        struct pp_buf b = {rec, 0, sizeof rec};
-        pp_buf_str(&b, "{\"type\":\"note\"");
-        pp_buf_key(&b, "text");
-        pp_buf_json_str(&b, fallback_why, sizeof fallback_why);
-        pp_buf_raw(&b, "}", 1);
-        pp_timeline_record(&b);
-    }
     if (!atomic_load_explicit(&pp_clock_tsc, memory_order_relaxed))
         return;
     uint64_t m, t;

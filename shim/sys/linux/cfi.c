@@ -30,7 +30,7 @@
  * table only means the rule is computed again.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "sys/sys.h"
 
 #include <dlfcn.h>
 #include <string.h>

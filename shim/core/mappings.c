@@ -9,7 +9,7 @@
  * nothing measurable; the table's storage comes from raw mmap and grows by
  * doubling.
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <pthread.h>
 #include <string.h>

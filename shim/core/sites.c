@@ -34,7 +34,7 @@
  * bytes, and one "rest" row for all the others.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -609,6 +609,48 @@ static void select_top(size_t count, size_t n, int when, int by_alloc)
         scratch[h[k].i]->selected = 1;
 }
 
+/* A "module" record for each module not written yet in this process image,
+ * so that the stacks written next can be symbolised after the process is
+ * gone. */
+static void write_modules(struct pp_buf *b)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct pp_module_info m;
+    size_t n = pp_modules_count();
+    for (size_t i = 0; i < n; i++) {
+        if (!pp_modules_claim(i, &m))
+            continue;
+        b->len = 0;
+        pp_buf_str(b, "{\"type\":\"module\",\"t_s\":");
+        pp_buf_fixed(b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
+        pp_buf_key(b, "id");
+        pp_buf_u64(b, i);
+        pp_buf_key(b, "path");
+        pp_buf_json_str(b, m.path, m.path_len);
+        pp_buf_key(b, "build_id");
+        pp_buf_raw(b, "\"", 1);
+        for (int k = 0; k < m.build_id_len; k++) {
+            pp_buf_raw(b, &hex[m.build_id[k] >> 4], 1);
+            pp_buf_raw(b, &hex[m.build_id[k] & 15], 1);
+        }
+        pp_buf_raw(b, "\"", 1);
+        pp_buf_key(b, "base");
+        pp_buf_u64(b, m.base);
+        pp_buf_key(b, "ranges");
+        pp_buf_raw(b, "[", 1);
+        for (int k = 0; k < m.nranges; k++) {
+            pp_buf_str(b, k ? ",[" : "[");
+            pp_buf_u64(b, m.range[k][0]);
+            pp_buf_raw(b, ",", 1);
+            pp_buf_u64(b, m.range[k][1]);
+            pp_buf_raw(b, "]", 1);
+        }
+        pp_buf_str(b, "]}");
+        pp_timeline_record(b);
+    }
+}
+
+
 static void write_sites(int when, const char *label)
 {
     if (pp_sites_mode == PP_STACKS_OFF)
@@ -633,7 +675,7 @@ static void write_sites(int when, const char *label)
     if (when != AT_PEAK)
         select_top(count, top, when, 1);
 
-    pp_modules_write(&b);
+    write_modules(&b);
     for (size_t i = 0; i < count; i++)
         if (scratch[i]->selected)
             write_stack(&b, scratch[i]);

@@ -29,7 +29,7 @@
  * the top: the caller of malloc is the first frame recorded.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "sys/sys.h"
 
 #include <link.h>
 #include <unwind.h>

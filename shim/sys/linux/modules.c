@@ -13,11 +13,12 @@
  * The list is refreshed at start-up, before each write of the sites, and
  * from a hook when a new stack has a frame in no known module (a plugin
  * just dlopen'd); a refresh is one dl_iterate_phdr walk under a try-lock,
- * and a refresh already under way is not waited for.  Records go to the
- * timeline from pp_modules_write, outside any hook.
+ * and a refresh already under way is not waited for.  The core writes
+ * each module's record once per process image (pp_modules_claim), outside
+ * any hook.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "sys/sys.h"
 
 #include <elf.h>
 #include <link.h>
@@ -181,44 +182,24 @@ void pp_modules_init(void)
     pp_modules_refresh();
 }
 
-static const char hex[] = "0123456789abcdef";
-
-/* Write a record for each module not written yet in this process image. */
-void pp_modules_write(struct pp_buf *b)
+size_t pp_modules_count(void)
 {
-    size_t n = mods ? atomic_load_explicit(&n_mods, memory_order_acquire) : 0;
-    for (size_t i = 0; i < n; i++) {
-        struct module *m = &mods[i];
-        if (atomic_exchange(&m->written, 1))
-            continue;
-        b->len = 0;
-        pp_buf_str(b, "{\"type\":\"module\",\"t_s\":");
-        pp_buf_fixed(b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
-        pp_buf_key(b, "id");
-        pp_buf_u64(b, i);
-        pp_buf_key(b, "path");
-        pp_buf_json_str(b, paths + m->path_off, m->path_len);
-        pp_buf_key(b, "build_id");
-        pp_buf_raw(b, "\"", 1);
-        for (int k = 0; k < m->build_id_len; k++) {
-            pp_buf_raw(b, &hex[m->build_id[k] >> 4], 1);
-            pp_buf_raw(b, &hex[m->build_id[k] & 15], 1);
-        }
-        pp_buf_raw(b, "\"", 1);
-        pp_buf_key(b, "base");
-        pp_buf_u64(b, m->base);
-        pp_buf_key(b, "ranges");
-        pp_buf_raw(b, "[", 1);
-        for (int k = 0; k < m->nranges; k++) {
-            pp_buf_str(b, k ? ",[" : "[");
-            pp_buf_u64(b, m->range[k][0]);
-            pp_buf_raw(b, ",", 1);
-            pp_buf_u64(b, m->range[k][1]);
-            pp_buf_raw(b, "]", 1);
-        }
-        pp_buf_str(b, "]}");
-        pp_timeline_record(b);
-    }
+    return mods ? atomic_load_explicit(&n_mods, memory_order_acquire) : 0;
+}
+
+int pp_modules_claim(size_t i, struct pp_module_info *out)
+{
+    struct module *m = &mods[i];
+    if (atomic_exchange(&m->written, 1))
+        return 0;
+    out->path = paths + m->path_off;
+    out->path_len = m->path_len;
+    out->build_id = m->build_id;
+    out->build_id_len = m->build_id_len;
+    out->base = m->base;
+    out->nranges = m->nranges;
+    out->range = (const uintptr_t (*)[2])m->range;
+    return 1;
 }
 
 /* a forked child writes its own image: every module again */

@@ -6,7 +6,7 @@
  * strings are formatted here by hand.  A buffer that fills up silently
  * drops the rest; callers size their buffers for the records they write.
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <string.h>
 

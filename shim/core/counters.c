@@ -40,7 +40,7 @@
  * come from raw mmap, are never freed, and are recycled when a thread exits
  * (a pthread key destructor folds the slot into the base and releases it).
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <pthread.h>
 #include <string.h>

@@ -26,7 +26,7 @@
  * continues the trace, a fork does not: the wrapper case) or none.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "core/core.h"
 
 #include <dlfcn.h>
 #include <errno.h>

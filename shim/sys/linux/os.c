@@ -9,7 +9,7 @@
  * the mmap system call so that it never reaches the hooks.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "sys/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,7 +13,7 @@
  * PERFPROBE_QUIET is read again here, at exit, so that a program may turn
  * the table off itself once it has printed its own (the Python tracker).
  */
-#include "internal.h"
+#include "core/core.h"
 
 #include <string.h>
 #include <strings.h>

@@ -21,7 +21,7 @@
  *    probes for jemalloc through weak references (folly) is not fooled.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "core/core.h"
 
 #include <dlfcn.h>
 #include <errno.h>

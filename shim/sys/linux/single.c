@@ -26,7 +26,7 @@
  * libc's own (which malloc reads) and the executable's (which the program
  * and libstdc++ read).  pthread_create writes both; so does the shim.
  */
-#include "internal.h"
+#include "sys/sys.h"
 
 #include <dlfcn.h>
 
