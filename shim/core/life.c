@@ -252,8 +252,7 @@ static void program_name(void)
         memcpy(pp_state.program, "program", 8);
     else
         pp_state.program[j] = 0;
-    ssize_t n = readlink("/proc/self/exe", pp_state.exe, sizeof pp_state.exe - 1);
-    pp_state.exe[n > 0 ? n : 0] = 0;
+    pp_os_exe(pp_state.exe, sizeof pp_state.exe);
 }
 
 __attribute__((constructor(101))) static void pp_init(void)

@@ -297,31 +297,6 @@ static int same_name(int id, const char *name)
     return strncmp(defs[id].name, name, NAME_MAX_IN) == 0;
 }
 
-struct ro_query { uintptr_t addr; int ro; };
-
-static int ro_segment(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    struct ro_query *q = arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr < lo + ph->p_memsz) {
-            q->ro = !(ph->p_flags & PF_W);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* 1 when NAME lies in a read-only segment of a loaded object: a literal */
-static int in_read_only(const char *name)
-{
-    struct ro_query q = {(uintptr_t)name, 0};
-    dl_iterate_phdr(ro_segment, &q);
-    return q.ro;
-}
-
 __attribute__((noinline)) static int lookup_slow(struct centry *c, const char *name, int parent)
 {
     int id = find_or_add(name, parent);
@@ -329,7 +304,7 @@ __attribute__((noinline)) static int lookup_slow(struct centry *c, const char *n
         c->ptr = name;
         c->parent = parent;
         c->id = id;
-        c->ro = in_read_only(name);
+        c->ro = pp_os_read_only(name);
     }
     return id;
 }

@@ -388,10 +388,7 @@ static void header(void)
 {
     static char cmd[4096], line[12288];
     struct pp_buf b = {line, 0, sizeof line - 1};
-    int cf = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    ssize_t n = cf >= 0 ? read(cf, cmd, sizeof cmd - 1) : -1;
-    if (cf >= 0)
-        close(cf);
+    ssize_t n = pp_os_cmdline(cmd, sizeof cmd - 1);
     if (n > 0)
         cmd[n] = 0;
     pp_buf_str(&b, "{\"type\":\"header\",\"format\":\"perfprobe-timeline\"");

@@ -162,6 +162,13 @@ struct pp_cpu { uint64_t user_ns, sys_ns, minflt, majflt, maxrss; };
 void pp_cpu_read(struct pp_cpu *out);
 
 
+/* the program's command line (NUL-separated, as the kernel keeps it): bytes
+ * read into OUT, or -1 */
+ssize_t pp_os_cmdline(char *out, size_t cap);
+void pp_os_exe(char *out, size_t cap);           /* the executable's path */
+/* 1 when P lies in a read-only segment of a loaded object (a literal) */
+int  pp_os_read_only(const void *p);
+
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);
 void pp_tid_forget(void);

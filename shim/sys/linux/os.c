@@ -11,6 +11,8 @@
 #define _GNU_SOURCE
 #include "sys/sys.h"
 
+#include <link.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -517,4 +519,45 @@ int pp_fd_same(int fd, dev_t dev, ino_t ino)
     dev_t d;
     ino_t i;
     return pp_fd_identity(fd, &d, &i) && d == dev && i == ino;
+}
+
+/* ---- the program itself ---------------------------------------------------- */
+
+ssize_t pp_os_cmdline(char *out, size_t cap)
+{
+    int cf = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = cf >= 0 ? read(cf, out, cap) : -1;
+    if (cf >= 0)
+        close(cf);
+    return n;
+}
+
+void pp_os_exe(char *out, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+    out[n > 0 ? n : 0] = 0;
+}
+
+struct ro_query { uintptr_t addr; int ro; };
+
+static int ro_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct ro_query *q = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr < lo + ph->p_memsz) {
+            q->ro = !(ph->p_flags & PF_W);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int pp_os_read_only(const void *p)
+{
+    struct ro_query q = {(uintptr_t)p, 0};
+    dl_iterate_phdr(ro_segment, &q);
+    return q.ro;
 }
