@@ -28,8 +28,8 @@
  *
  * Names are compared by content: the cache is keyed by the name's address,
  * and a hit is trusted as it is only when that address lies in a read-only
- * segment of a loaded object (a string literal, which cannot change; found
- * once, on the cache miss, with dl_iterate_phdr).  A name in writable memory
+ * segment of a loaded object (a string literal, which cannot change; asked
+ * of the system layer once, on the cache miss).  A name in writable memory
  * (a reused snprintf buffer, a Python bytes object) is compared with the
  * region's stored name on every hit.
  *
@@ -55,9 +55,7 @@
 #define PERF_PROBE_IMPLEMENTATION
 #include "../../libprobe/perf_probe.h"
 
-#include <elf.h>
 #include <fcntl.h>
-#include <link.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
