@@ -33,6 +33,11 @@ struct pp_hot {
     struct pp_slot *slot;
     int64_t         countdown;
     int             slot_dead;      /* past the slot's thread-exit destructor */
+    /* bytes this thread has allocated: bytes_base + (cd_start - countdown);
+     * the countdown is only ever reset through sites.c, which folds what
+     * it counted down into bytes_base (regions read it, region.c) */
+    int64_t         cd_start;
+    uint64_t        bytes_base;
 };
 extern __thread struct pp_hot pp_hot PP_TLS;
 #define pp_in_hook (pp_hot.in_hook)
@@ -100,6 +105,16 @@ int  pp_count_alloc_quick(size_t usable);
 int  pp_count_free_quick(size_t usable);
 int  pp_count_realloc_quick(size_t old_usable, size_t new_usable);
 void pp_count_new_high(void);
+/* This thread's own figures, for a region it opens or ends: allocation
+ * calls (reallocs included), frees and its live-byte delta; 0 (and zeros)
+ * when it can have no counter slot. */
+int  pp_counters_self(uint64_t *calls, uint64_t *frees, int64_t *live);
+/* the bytes this thread has been handed by the allocator so far (usable
+ * sizes; a realloc counts its new block) */
+static inline uint64_t pp_counters_self_bytes(void)
+{
+    return pp_hot.bytes_base + (uint64_t)(pp_hot.cd_start - pp_hot.countdown);
+}
 void pp_count_realloc(size_t old_usable, size_t new_usable);
 
 struct pp_heap {
@@ -218,12 +233,25 @@ int  pp_parts_peak(struct pp_parts *out, uint64_t *t_ns);
 
 /* ---- region.c: perf_region_begin/end, latency histograms ------------------ */
 
+/* what one occurrence of a region allocated, over its occurrences: exact
+ * sums, extremes and mean; percentiles from the log-linear histogram */
+struct pp_region_allocs {
+    double   mean, p50, p99;
+    uint64_t max;
+};
 struct pp_region_stats {
     const char *name, *path;
     int      depth;
     uint64_t count;
     double   total_ns, mean_ns, min_ns, max_ns, span_ns;
     double   p50_ns, p90_ns, p95_ns, p99_ns, p999_ns;
+    /* the thread's own allocations inside each occurrence, nested regions
+     * included (self_*: those of nested regions left out) */
+    struct pp_region_allocs calls, bytes;
+    uint64_t frees;                        /* in all occurrences */
+    double   net_mean;                     /* live bytes an occurrence leaves */
+    int64_t  net_min, net_max;
+    double   self_calls_mean, self_bytes_mean;
 };
 /* Regions seen so far, merged over threads; i from 0; 0 when past the end. */
 int pp_region_stats(size_t i, struct pp_region_stats *out);

@@ -299,6 +299,20 @@ PP_HOT int pp_count_realloc_quick(size_t old_usable, size_t new_usable)
     return new_high(s, add_pending(s, d));
 }
 
+PP_HOT int pp_counters_self(uint64_t *calls, uint64_t *frees, int64_t *live)
+{
+    struct pp_slot *s = my_slot;
+    if (PP_UNLIKELY(!s) && !(s = new_self())) {
+        *calls = *frees = 0;
+        *live = 0;
+        return 0;
+    }
+    *calls = s->allocs + s->reallocs;
+    *frees = s->frees;
+    *live = s->pending;
+    return 1;
+}
+
 void pp_count_new_high(void)
 {
     struct pp_slot *s = my_slot;

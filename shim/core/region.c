@@ -92,6 +92,12 @@ struct hist {
     _Atomic uint32_t slow_seq;            /* odd while the owner writes slots */
     struct slow slow[NSLOW];
     _Atomic uint64_t b[NBUCKETS];
+    /* the owner's own allocations in each occurrence: calls, bytes (sums,
+     * maxima and histograms, laid out as b), frees, the live bytes it left
+     * (net), and calls and bytes without those of nested regions (self) */
+    _Atomic uint64_t a_sum, a_max, y_sum, y_max, f_sum, sa_sum, sy_sum;
+    _Atomic int64_t  n_sum, n_min, n_max;
+    _Atomic uint64_t ab[NBUCKETS], yb[NBUCKETS];
     /* the window merge's own: the figures at the previous window */
     uint64_t snap_count, snap_sum;
     uint64_t snap[NBUCKETS];
@@ -102,7 +108,15 @@ struct hist {
  * this depth with the same literal under the same parent (a loop) reuses
  * the id with two compares, without the cache. */
 #define NO_MEMO (-2)
-struct frame { const char *name; uint64_t t0; int id, memo; };
+struct frame {
+    const char *name;
+    uint64_t t0;
+    int id, memo;
+    /* the thread's figures at the begin (pp_counters_self), and the calls
+     * and bytes of the regions nested in this occurrence so far */
+    uint64_t calls0, frees0, bytes0, in_calls, in_bytes;
+    int64_t  live0;
+};
 /* ro: the name is in read-only memory, a hit needs no content check */
 struct centry { const char *ptr; int parent; int id; int ro; };
 
@@ -206,6 +220,8 @@ void pp_region_after_fork_child(void)
             if (h) {
                 memset(h, 0, sizeof *h);
                 STORE(h->min, UINT64_MAX);
+                STORE(h->n_min, INT64_MAX);
+                STORE(h->n_max, INT64_MIN);
             }
         }
         if (rt != my_rt)
@@ -353,6 +369,8 @@ __attribute__((noinline)) static struct hist *new_hist(struct rthread *rt, int i
     struct hist *h = pp_os_map(sizeof *h);
     if (h) {
         STORE(h->min, UINT64_MAX);
+        STORE(h->n_min, INT64_MAX);
+        STORE(h->n_max, INT64_MIN);
         atomic_store(&rt->h[id], h);
     }
     return h;
@@ -438,6 +456,62 @@ static inline __attribute__((always_inline)) void record(struct rthread *rt, int
     STORE(h->last, t1);
 }
 
+/* What the thread allocated between the begin of frame F and now, into F's
+ * histogram, and added to the enclosing frame UP's nested figures.  A
+ * region with no allocation (a tight loop) costs a compare and two
+ * increments. */
+static inline __attribute__((always_inline)) void record_allocs(struct rthread *rt, struct frame *f,
+                                                               struct frame *up)
+{
+    uint64_t calls1, frees1;
+    int64_t live1;
+    pp_counters_self(&calls1, &frees1, &live1);
+    uint64_t bytes1 = pp_counters_self_bytes();
+    struct hist *h = f->id >= 0 ? atomic_load_explicit(&rt->h[f->id], memory_order_relaxed) : NULL;
+    /* a fork in between starts the counts afresh: nothing is negative */
+    uint64_t calls = calls1 >= f->calls0 ? calls1 - f->calls0 : 0;
+    uint64_t bytes = bytes1 >= f->bytes0 ? bytes1 - f->bytes0 : 0;
+    up->in_calls += calls;
+    up->in_bytes += bytes;
+    if (!h)
+        return;
+    int64_t net = live1 - f->live0;
+    if (PP_LIKELY(calls == 0) && PP_LIKELY(frees1 == f->frees0) && PP_LIKELY(net == 0)) {
+        STORE(h->ab[0], LOAD(h->ab[0]) + 1);
+        STORE(h->yb[0], LOAD(h->yb[0]) + 1);
+        if (0 < LOAD(h->n_min))
+            STORE(h->n_min, 0);
+        if (0 > LOAD(h->n_max))
+            STORE(h->n_max, 0);
+        return;
+    }
+    STORE(h->a_sum, LOAD(h->a_sum) + calls);
+    STORE(h->y_sum, LOAD(h->y_sum) + bytes);
+    STORE(h->f_sum, LOAD(h->f_sum) + (frees1 - f->frees0));
+    STORE(h->sa_sum, LOAD(h->sa_sum) + (calls - f->in_calls));
+    STORE(h->sy_sum, LOAD(h->sy_sum) + (bytes - f->in_bytes));
+    STORE(h->n_sum, LOAD(h->n_sum) + net);
+    if (calls > LOAD(h->a_max))
+        STORE(h->a_max, calls);
+    if (bytes > LOAD(h->y_max))
+        STORE(h->y_max, bytes);
+    if (net < LOAD(h->n_min))
+        STORE(h->n_min, net);
+    if (net > LOAD(h->n_max))
+        STORE(h->n_max, net);
+    unsigned ba = bucket(calls), by = bucket(bytes);
+    STORE(h->ab[ba], LOAD(h->ab[ba]) + 1);
+    STORE(h->yb[by], LOAD(h->yb[by]) + 1);
+}
+
+/* the thread's figures as a region begins, into its frame F */
+static inline __attribute__((always_inline)) void begin_allocs(struct frame *f)
+{
+    pp_counters_self(&f->calls0, &f->frees0, &f->live0);
+    f->bytes0 = pp_counters_self_bytes();
+    f->in_calls = f->in_bytes = 0;
+}
+
 /* ---- the API ----------------------------------------------------------------- */
 
 /* A begin the frame slot does not remember: a new thread, a full stack, a
@@ -457,6 +531,7 @@ __attribute__((noinline)) static void begin_slow(struct rthread *rt, const char 
     f->name = name;
     f->memo = ro ? parent : NO_MEMO;
     rt->depth++;
+    begin_allocs(f);
     f->t0 = ticks();                       /* last: the look-up is not timed */
 }
 
@@ -476,6 +551,7 @@ PP_EXPORT void perf_region_begin(const char *name)
         return;
     }
     rt->depth = depth + 1;
+    begin_allocs(f);
     f->t0 = ticks();                       /* last: the look-up is not timed */
 }
 
@@ -497,6 +573,7 @@ __attribute__((noinline)) static void end_slow(struct rthread *rt, const char *n
     rt->depth = d - 1;
     if (rt->stack[d].id >= 0)
         record(rt, rt->stack[d].id, rt->stack[d].t0, t1);
+    record_allocs(rt, &rt->stack[d], &rt->stack[d - 1]);
 }
 
 PP_EXPORT void perf_region_end(const char *name)
@@ -515,6 +592,7 @@ PP_EXPORT void perf_region_end(const char *name)
     rt->depth = depth - 1;
     if (f->id >= 0)
         record(rt, f->id, f->t0, t1);
+    record_allocs(rt, f, f - 1);
 }
 
 /* ---- merged statistics ------------------------------------------------------ */
@@ -524,9 +602,29 @@ size_t pp_region_count(void)
     return (size_t)atomic_load(&n_defs);
 }
 
+/* the value at quantile Q of COUNT values in histogram M, at most MAX */
+static double hist_quantile(const uint64_t *m, uint64_t count, double q, uint64_t max)
+{
+    uint64_t rank = (uint64_t)(q * (double)count + 0.999999), seen = 0;
+    if (rank < 1)
+        rank = 1;
+    for (unsigned b = 0; b < NBUCKETS; b++) {
+        seen += m[b];
+        if (seen >= rank) {
+            double v = bucket_mid(b);
+            return v > (double)max ? (double)max : v;
+        }
+    }
+    return (double)max;
+}
+
 int pp_region_stats(size_t i, struct pp_region_stats *out)
 {
-    static uint64_t merged[NBUCKETS];
+    static uint64_t merged[NBUCKETS], m_calls[NBUCKETS], m_bytes[NBUCKETS];
+    uint64_t a_sum = 0, a_max = 0, y_sum = 0, y_max = 0, f_sum = 0, sa_sum = 0, sy_sum = 0;
+    int64_t n_sum = 0, n_min = INT64_MAX, n_max = INT64_MIN;
+    memset(m_calls, 0, sizeof m_calls);
+    memset(m_bytes, 0, sizeof m_bytes);
     if (i >= (size_t)atomic_load(&n_defs))
         return 0;
     uint64_t count = 0, sum = 0, min = UINT64_MAX, max = 0, first = UINT64_MAX, last = 0;
@@ -541,8 +639,21 @@ int pp_region_stats(size_t i, struct pp_region_stats *out)
         if (LOAD(h->max) > max) max = LOAD(h->max);
         if (LOAD(h->first) < first) first = LOAD(h->first);
         if (LOAD(h->last) > last) last = LOAD(h->last);
-        for (unsigned b = 0; b < NBUCKETS; b++)
+        for (unsigned b = 0; b < NBUCKETS; b++) {
             merged[b] += LOAD(h->b[b]);
+            m_calls[b] += LOAD(h->ab[b]);
+            m_bytes[b] += LOAD(h->yb[b]);
+        }
+        a_sum += LOAD(h->a_sum);
+        y_sum += LOAD(h->y_sum);
+        f_sum += LOAD(h->f_sum);
+        sa_sum += LOAD(h->sa_sum);
+        sy_sum += LOAD(h->sy_sum);
+        n_sum += LOAD(h->n_sum);
+        if (LOAD(h->a_max) > a_max) a_max = LOAD(h->a_max);
+        if (LOAD(h->y_max) > y_max) y_max = LOAD(h->y_max);
+        if (LOAD(h->n_min) < n_min) n_min = LOAD(h->n_min);
+        if (LOAD(h->n_max) > n_max) n_max = LOAD(h->n_max);
     }
     double rate = tick_rate();
     memset(out, 0, sizeof *out);
@@ -557,6 +668,27 @@ int pp_region_stats(size_t i, struct pp_region_stats *out)
     out->min_ns = (double)min / rate;
     out->max_ns = (double)max / rate;
     out->span_ns = (double)(last - first) / rate;
+    /* occurrences that ended with a histogram: every one but those of a
+     * thread that could have no counter slot (then all are) */
+    uint64_t n_alloc = 0;
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        n_alloc += m_calls[b];
+    if (n_alloc) {
+        out->calls.mean = (double)a_sum / (double)n_alloc;
+        out->calls.max = a_max;
+        out->calls.p50 = hist_quantile(m_calls, n_alloc, 0.50, a_max);
+        out->calls.p99 = hist_quantile(m_calls, n_alloc, 0.99, a_max);
+        out->bytes.mean = (double)y_sum / (double)n_alloc;
+        out->bytes.max = y_max;
+        out->bytes.p50 = hist_quantile(m_bytes, n_alloc, 0.50, y_max);
+        out->bytes.p99 = hist_quantile(m_bytes, n_alloc, 0.99, y_max);
+        out->frees = f_sum;
+        out->net_mean = (double)n_sum / (double)n_alloc;
+        out->net_min = n_min == INT64_MAX ? 0 : n_min;
+        out->net_max = n_max == INT64_MIN ? 0 : n_max;
+        out->self_calls_mean = (double)sa_sum / (double)n_alloc;
+        out->self_bytes_mean = (double)sy_sum / (double)n_alloc;
+    }
     static const double qs[] = {0.50, 0.90, 0.95, 0.99, 0.999};
     double *dst[] = {&out->p50_ns, &out->p90_ns, &out->p95_ns, &out->p99_ns, &out->p999_ns};
     for (int q = 0; q < 5; q++) {

@@ -323,23 +323,33 @@ static void snapshot_peak(int64_t v)
     atomic_flag_clear_explicit(&snap_busy, memory_order_release);
 }
 
+/* A new countdown for this thread; what the old one counted down is kept
+ * in bytes_base, so that the bytes a thread allocated stay known (regions
+ * read them: pp_counters_self_bytes). */
+static inline void set_countdown(int64_t v)
+{
+    pp_hot.bytes_base += (uint64_t)(pp_hot.cd_start - pp_site_countdown);
+    pp_site_countdown = v;
+    pp_hot.cd_start = v;
+}
+
 static void sampled(void *p, size_t usable)
 {
     if (PP_UNLIKELY(!thread_ready)) {
         thread_start();
         if (pp_sites_mode == PP_STACKS_OFF) {
-            pp_site_countdown = INT64_MAX / 2;
+            set_countdown(INT64_MAX / 2);
             return;
         }
-        pp_site_countdown = pp_sites_mode == PP_STACKS_SAMPLE ? next_gap() - (int64_t)usable : -1;
+        set_countdown(pp_sites_mode == PP_STACKS_SAMPLE ? next_gap() - (int64_t)usable : -1);
         if (pp_site_countdown >= 0)
             return;
     }
     if (pp_sites_mode == PP_STACKS_OFF) {
-        pp_site_countdown = INT64_MAX / 2;
+        set_countdown(INT64_MAX / 2);
         return;
     }
-    pp_site_countdown = pp_sites_mode == PP_STACKS_SAMPLE ? next_gap() : 0;
+    set_countdown(pp_sites_mode == PP_STACKS_SAMPLE ? next_gap() : 0);
     if (!p)
         return;
     uintptr_t frames[PP_STACK_MAX];
@@ -471,7 +481,7 @@ void pp_sites_init(void)
      * library's constructor that runs before the shim's, as libstdc++'s
      * emergency pool does): start it afresh at its next allocation */
     thread_ready = 0;
-    pp_site_countdown = 0;
+    set_countdown(0);
     atomic_store(&thread_seq, 0);
     pp_modules_init();
     pp_unwind_init();

@@ -638,6 +638,36 @@ static void key_ns(struct pp_buf *b, const char *k, double ns)
     pp_buf_double(b, ns < 1e15 ? (double)(int64_t)(ns + 0.5) : ns);
 }
 
+/* what each occurrence of a region allocated (docs/format.md) */
+static void region_allocs_json(struct pp_buf *b, const struct pp_region_stats *st)
+{
+    pp_buf_key(b, "allocs_per_call");
+    pp_buf_double(b, st->calls.mean);
+    pp_buf_key(b, "allocs_per_call_p50");
+    pp_buf_double(b, st->calls.p50);
+    pp_buf_key(b, "allocs_per_call_p99");
+    pp_buf_double(b, st->calls.p99);
+    key_u64(b, "allocs_per_call_max", st->calls.max);
+    pp_buf_key(b, "bytes_per_call");
+    pp_buf_double(b, st->bytes.mean);
+    pp_buf_key(b, "bytes_per_call_p50");
+    pp_buf_double(b, st->bytes.p50);
+    pp_buf_key(b, "bytes_per_call_p99");
+    pp_buf_double(b, st->bytes.p99);
+    key_u64(b, "bytes_per_call_max", st->bytes.max);
+    pp_buf_key(b, "net_bytes_per_call");
+    pp_buf_double(b, st->net_mean);
+    pp_buf_key(b, "net_bytes_min");
+    pp_buf_i64(b, st->net_min);
+    pp_buf_key(b, "net_bytes_max");
+    pp_buf_i64(b, st->net_max);
+    key_u64(b, "frees", st->frees);
+    pp_buf_key(b, "self_allocs_per_call");
+    pp_buf_double(b, st->self_calls_mean);
+    pp_buf_key(b, "self_bytes_per_call");
+    pp_buf_double(b, st->self_bytes_mean);
+}
+
 static void regions_json(struct pp_buf *b)
 {
     struct pp_region_stats st;
@@ -665,6 +695,7 @@ static void regions_json(struct pp_buf *b)
         key_ns(b, "p999_ns", st.p999_ns);
         pp_buf_key(b, "per_s");
         pp_buf_double(b, st.span_ns > 0 ? (double)st.count / (st.span_ns * 1e-9) : 0);
+        region_allocs_json(b, &st);
         pp_buf_raw(b, "}", 1);
     }
     pp_buf_raw(b, "]", 1);
@@ -675,7 +706,7 @@ void pp_timeline_summary(const struct pp_sample *end)
     char small[4096];
     if (!have_file || writing)
         return;
-    size_t cap = 4096 + pp_region_count() * (1024 + 5 * LABEL_MAX);
+    size_t cap = 4096 + pp_region_count() * (1536 + 5 * LABEL_MAX);
     char *line = cap > sizeof small ? pp_os_map(cap) : NULL;
     if (!line) {
         line = small;
