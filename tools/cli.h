@@ -48,6 +48,8 @@ struct run {
     const char *main_why; /* run_read: why this image is the main one */
 };
 
+/* The timeline path of run K (from 1) of `run -n`: "out.jsonl" -> "out.run3.jsonl" */
+void run_path(char *out, size_t n, const char *base, int k);
 /* a number field of a record, or dflt when missing or not a number */
 double json_num(json_t *o, const char *key, double dflt);
 int ends_with(const char *s, const char *suffix);

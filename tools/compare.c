@@ -18,6 +18,8 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <unistd.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -230,7 +232,7 @@ static const char check_usage[] =
     "usage: perfprobe check FILE [--max KEY=VALUE]... [--min KEY=VALUE]...\n"
     "                       [--thresholds FILE] [--baseline B [--max-regression PCT]\n"
     "                       [--max-regression KEY=TOL]...] [--allow-incomplete]\n"
-    "                       [--json] [--junit FILE]\n"
+    "                       [--repeat N [--stat median|min|max]] [--json] [--junit FILE]\n"
     "\n"
     "The CI gate. KEY is a summary key (peak_rss_bytes, cpu_pct_max, avg_rss_bytes),\n"
     "probe.LABEL.FIELD or region.PATH.FIELD; VALUE takes units (200M, 10us, 0.5, 100k).\n"
@@ -239,19 +241,79 @@ static const char check_usage[] =
     "TOL a percentage (10%) or an amount in the key's unit (+4K, +50us); a figure is\n"
     "worse when it grows, or for a throughput (per_s) when it falls.\n"
     "Exit 0 when everything holds, 1 with each violation listed, 2 on usage or\n"
-    "input errors. An incomplete timeline fails unless --allow-incomplete.\n";
+    "input errors. An incomplete timeline fails unless --allow-incomplete.\n"
+    "--repeat N reads the N runs `run -n N -o FILE` wrote (FILE.run1.jsonl, ...) and\n"
+    "checks each figure's median (or --stat min, max) across them, the baseline's too\n"
+    "when it was repeated.\n";
 
 struct checks {
     json_t *results;        /* one object per check */
     int failed;
     const struct run *r;
+    /* --repeat N: every figure is STAT ("median", "min" or "max") of the
+     * same figure in N runs (r is the first); b_runs likewise for the
+     * baseline when it was repeated too */
+    const struct run *runs, *b_runs;
+    int nruns, b_nruns;
+    const char *stat;
 };
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* KEY's first value in each of the N runs, reduced to STAT; -1 when a run
+ * lacks it */
+static int stat_value(const struct run *runs, int n, const char *stat, const char *key,
+                      double *out)
+{
+    double v[n > 0 ? n : 1];
+    for (int i = 0; i < n; i++)
+        if (run_value(&runs[i], key, &v[i]) < 0)
+            return -1;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    if (!strcmp(stat, "min"))
+        *out = v[0];
+    else if (!strcmp(stat, "max"))
+        *out = v[n - 1];
+    else
+        *out = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return 0;
+}
+
+/* KEY in the checked run (or its runs' statistic); -1 when missing */
+static int checked_value(const struct checks *c, const char *key, double *out)
+{
+    return c->nruns > 1 ? stat_value(c->runs, c->nruns, c->stat, key, out)
+                        : run_value(c->r, key, out);
+}
+
+static int baseline_value(const struct checks *c, const struct run *b, const char *key,
+                          double *out)
+{
+    return c->b_nruns > 1 ? stat_value(c->b_runs, c->b_nruns, c->stat, key, out)
+                          : run_value(b, key, out);
+}
 
 static void result(struct checks *c, const char *key, const char *kind, int ok, double value,
                    double limit, double base, const char *msg)
 {
     json_t *o = json_pack("{s:s, s:s, s:b, s:s}", "key", key, "kind", kind, "ok", ok,
                           "message", msg);
+    if (c->nruns > 1 && strcmp(kind, "complete")) {
+        char st[64];
+        snprintf(st, sizeof st, "%s of %d runs", c->stat, c->nruns);
+        json_object_set_new(o, "statistic", json_string(st));
+        size_t n = strlen(msg);
+        char *m = malloc(n + 80);
+        if (m) {
+            snprintf(m, n + 80, "%s [%s]", msg, st);
+            json_object_set_new(o, "message", json_string(m));
+            free(m);
+        }
+    }
     if (!isnan(value))
         json_object_set_new(o, "value", json_real(value));
     if (!isnan(limit))
@@ -317,7 +379,10 @@ static int check_limit(struct checks *c, const char *spec, int floor, const char
         error("check: %s'%s': '%s' is not a value for %s", where, spec, val, key);
         return -1;
     }
-    if (each_value(c->r, key, against_limit, &l) == 0) {
+    double sv;
+    if (c->nruns > 1 && checked_value(c, key, &sv) == 0)
+        against_limit(&l, key, sv);
+    else if (c->nruns > 1 || each_value(c->r, key, against_limit, &l) == 0) {
         char msg[800];
         snprintf(msg, sizeof msg, "%s: no such value in %s", key, c->r->path);
         result(c, key, floor ? "min" : "max", 0, NAN, l.limit, NAN, msg);
@@ -434,6 +499,11 @@ static int write_junit(const char *path, const char *file, const struct checks *
         xml_str(f, json_string_value(json_object_get(o, "kind")));
         fputc(' ', f);
         xml_str(f, json_string_value(json_object_get(o, "key")));
+        if (json_object_get(o, "statistic")) {
+            fputs(" (", f);
+            xml_str(f, json_string_value(json_object_get(o, "statistic")));
+            fputc(')', f);
+        }
         fputs("\"", f);
         if (json_is_true(json_object_get(o, "ok"))) {
             fputs("/>\n", f);
@@ -449,13 +519,47 @@ static int write_junit(const char *path, const char *file, const struct checks *
     return 0;
 }
 
+static void free_repeat(struct run *runs, int n)
+{
+    for (int k = 0; runs && k < n; k++)
+        run_free(&runs[k]);
+    free(runs);
+}
+
+/* The N timelines `run -n N -o BASE` wrote (BASE.run1.jsonl, ...), each
+ * read as check reads one; -1 (one line said why) when one is missing or
+ * unreadable. */
+static int read_repeat(const char *base, int n, struct run **out)
+{
+    struct run *runs = calloc((size_t)n, sizeof *runs);
+    if (!runs)
+        return error("check: out of memory"), -1;
+    for (int k = 0; k < n; k++) {
+        char path[4200];
+        run_path(path, sizeof path, base, k + 1);
+        if (access(path, F_OK) != 0) {
+            error("check: --repeat %d: %s: %s", n, path, strerror(errno));
+            free_repeat(runs, k);
+            return -1;
+        }
+        if (run_read(path, &runs[k]) < 0) {
+            free_repeat(runs, k);
+            return -1;
+        }
+        run_fill_regions(&runs[k]);
+    }
+    *out = runs;
+    return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
     const char *file = NULL, *baseline = NULL, *junit = NULL;
     const char *limits[256], *thresholds[16];
     int floors[256];
     struct tolerance tols[256];
-    int nlimits = 0, nthr = 0, ntols = 0, allow_incomplete = 0, as_json = 0;
+    int nlimits = 0, nthr = 0, ntols = 0, allow_incomplete = 0, as_json = 0, repeat = 0;
+    const char *stat = "median";
     double max_regress = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -493,6 +597,16 @@ int cmd_check(int argc, char **argv)
                 return error("check: --max-regression %s=%s: not KEY=PCT%% or KEY=+AMOUNT "
                              "in the key's unit", key, val);
             ntols++;
+        } else if (!strcmp(a, "--repeat") && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 10000)
+                return error("check: --repeat '%s' is not a number of runs (1-10000)", argv[i]);
+            repeat = (int)n;
+        } else if (!strcmp(a, "--stat") && i + 1 < argc) {
+            stat = argv[++i];
+            if (strcmp(stat, "median") && strcmp(stat, "min") && strcmp(stat, "max"))
+                return error("check: --stat '%s' is not median, min or max", stat);
         } else if (!strcmp(a, "--allow-incomplete")) {
             allow_incomplete = 1;
         } else if (!strcmp(a, "--json")) {
@@ -519,13 +633,35 @@ int cmd_check(int argc, char **argv)
     if (!nlimits && !nthr && !baseline)
         return error("check: nothing to check (give --max, --min, --thresholds or --baseline)");
 
-    struct run r, b;
-    if (run_read(file, &r) < 0)
-        return EXIT_USAGE;
-    run_fill_regions(&r);
-    struct checks c = {json_array(), 0, &r};
+    struct run r, b, *runs = NULL, *b_runs = NULL;
+    if (repeat) {
+        if (read_repeat(file, repeat, &runs) < 0)
+            return EXIT_USAGE;
+        r = runs[0];
+    } else {
+        if (run_read(file, &r) < 0)
+            return EXIT_USAGE;
+        run_fill_regions(&r);
+    }
+    struct checks c = {json_array(), 0, &r, runs, NULL, repeat, 0, stat};
+    /* a baseline repeated the same way is reduced the same way */
+    char b1[4200];
+    if (baseline && repeat) {
+        run_path(b1, sizeof b1, baseline, 1);
+        if (access(b1, F_OK) == 0) {
+            if (read_repeat(baseline, repeat, &b_runs) < 0) {
+                free_repeat(runs, repeat);
+                json_decref(c.results);
+                return EXIT_USAGE;
+            }
+            c.b_runs = b_runs;
+            c.b_nruns = repeat;
+        }
+    }
     int rc = EXIT_OK;
     int complete = json_is_true(json_object_get(r.summary, "complete"));
+    for (int k = 1; k < repeat; k++)
+        complete &= json_is_true(json_object_get(runs[k].summary, "complete"));
     if (!allow_incomplete || !complete) {
         char msg[600];
         snprintf(msg, sizeof msg, complete ? "%s is complete"
@@ -544,26 +680,29 @@ int cmd_check(int argc, char **argv)
             goto out;
         }
     if (baseline) {
-        if (run_read(baseline, &b) < 0) {
+        if (b_runs) {
+            b = b_runs[0];
+        } else if (run_read(baseline, &b) < 0) {
             rc = EXIT_USAGE;
             goto out;
+        } else {
+            run_fill_regions(&b);
         }
-        run_fill_regions(&b);
         struct tolerance all = {NULL, max_regress, 0};
         for (int k = 0; !isnan(max_regress) && regress_keys[k]; k++) {
             double now, was;
             int named = 0;
             for (int t = 0; t < ntols; t++)
                 named |= !strcmp(tols[t].key, regress_keys[k]);
-            if (named || run_value(&r, regress_keys[k], &now) < 0 ||
-                run_value(&b, regress_keys[k], &was) < 0)
+            if (named || checked_value(&c, regress_keys[k], &now) < 0 ||
+                baseline_value(&c, &b, regress_keys[k], &was) < 0)
                 continue;
             regression(&c, regress_keys[k], now, was, &all);
         }
         for (int t = 0; t < ntols; t++) {
             double now, was;
-            int has_now = run_value(&r, tols[t].key, &now) == 0;
-            int has_was = run_value(&b, tols[t].key, &was) == 0;
+            int has_now = checked_value(&c, tols[t].key, &now) == 0;
+            int has_was = baseline_value(&c, &b, tols[t].key, &was) == 0;
             if (has_now && has_was) {
                 regression(&c, tols[t].key, now, was, &tols[t]);
             } else {
@@ -573,7 +712,8 @@ int cmd_check(int argc, char **argv)
                 result(&c, tols[t].key, "regression", 0, NAN, NAN, NAN, msg);
             }
         }
-        run_free(&b);
+        if (!b_runs)
+            run_free(&b);
     }
     rc = c.failed ? EXIT_CHECK_FAILED : EXIT_OK;
     if (as_json) {
@@ -597,7 +737,12 @@ int cmd_check(int argc, char **argv)
         rc = EXIT_USAGE;
 out:
     json_decref(c.results);
-    run_free(&r);
+    if (repeat) {
+        free_repeat(runs, repeat);
+        free_repeat(b_runs, b_runs ? repeat : 0);
+    } else {
+        run_free(&r);
+    }
     return rc;
 }
 
@@ -657,7 +802,8 @@ static void diff_row(const char *name, const char *key, double a, double b, doub
 static const char *const diff_probe_keys[] = {"dt_s", "d_rss_last", "d_heap_last",
                                              "peak_heap_since_last", "peak_rss_since_last", NULL};
 static const char *const diff_region_keys[] = {"count", "mean_ns", "min_ns", "p50_ns", "p95_ns",
-                                              "p99_ns", "max_ns", "per_s", NULL};
+                                              "p99_ns", "max_ns", "per_s", "allocs_per_call",
+                                              "bytes_per_call", "net_bytes_per_call", NULL};
 
 /* the k-th probe (0-based) labelled LABEL, or NULL */
 static json_t *nth_probe(const struct run *r, const char *label, int k)

@@ -172,16 +172,6 @@ static const char run_usage[] =
     "  --live         a live view of the timeline in the terminal while CMD runs\n"
     "  --json         with -n: the table across the runs as one JSON object\n";
 
-/* The timeline path of run K of a repeat: "out.jsonl" -> "out.run3.jsonl". */
-static void run_path(char *out, size_t n, const char *base, int k)
-{
-    size_t l = strlen(base);
-    if (l > 6 && !strcmp(base + l - 6, ".jsonl"))
-        snprintf(out, n, "%.*s.run%d.jsonl", (int)(l - 6), base, k);
-    else
-        snprintf(out, n, "%s.run%d.jsonl", base, k);
-}
-
 static int status_of(int st)
 {
     return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 1;

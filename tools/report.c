@@ -36,7 +36,7 @@ enum unit key_unit(const char *key)
     for (int i = 0; sized[i]; i++)
         if (!strcmp(f, sized[i]))
             return U_BYTES;
-    if (strstr(f, "_bytes") || !strncmp(f, "d_rss", 5) || !strncmp(f, "d_heap", 6) ||
+    if (strstr(f, "_bytes") || !strncmp(f, "bytes_", 6) || !strncmp(f, "d_rss", 5) || !strncmp(f, "d_heap", 6) ||
         !strncmp(f, "peak_heap", 9) || !strncmp(f, "peak_rss", 8))
         return U_BYTES;
     if (ends_with(f, "_ns"))
@@ -320,9 +320,11 @@ static const char *const probe_titles[] = {
     "peak heap", "peak RSS", NULL};
 
 static const char *const region_keys[] = {
-    "count", "mean_ns", "min_ns", "p50_ns", "p90_ns", "p95_ns", "p99_ns", "max_ns", "per_s", NULL};
+    "count", "mean_ns", "min_ns", "p50_ns", "p90_ns", "p95_ns", "p99_ns", "max_ns", "per_s",
+    "allocs_per_call", "bytes_per_call", "net_bytes_per_call", NULL};
 static const char *const region_titles[] = {
-    "count", "mean", "min", "p50", "p90", "p95", "p99", "max", "per s", NULL};
+    "count", "mean", "min", "p50", "p90", "p95", "p99", "max", "per s",
+    "allocs/call", "bytes/call", "net/call", NULL};
 
 static const char *const window_keys[] = {
     "t_s", "count", "min_ns", "p50_ns", "p95_ns", "p99_ns", "max_ns", NULL};
@@ -403,6 +405,8 @@ static void text_cell(FILE *f, const char *key, double v, int width)
         snprintf(b, sizeof b, "%.3f", v);
     else if (!strncmp(key, "d_", 2))
         snprintf(b, sizeof b, "%+.2f", v / 1048576.0);
+    else if (ends_with(key, "_per_call"))      /* a mean of small numbers, as it is */
+        snprintf(b, sizeof b, v == floor(v) ? "%.0f" : "%.2f", v);
     else if (key_unit(key) == U_BYTES)
         snprintf(b, sizeof b, "%.2f", v / 1048576.0);
     else if (!strcmp(key, "cpu_pct"))

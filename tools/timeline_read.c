@@ -522,3 +522,13 @@ int runs_read(int n, char **paths, struct run **out)
     *out = runs;
     return ok;
 }
+
+/* The timeline path of run K of a repeat: "out.jsonl" -> "out.run3.jsonl". */
+void run_path(char *out, size_t n, const char *base, int k)
+{
+    size_t l = strlen(base);
+    if (l > 6 && !strcmp(base + l - 6, ".jsonl"))
+        snprintf(out, n, "%.*s.run%d.jsonl", (int)(l - 6), base, k);
+    else
+        snprintf(out, n, "%s.run%d.jsonl", base, k);
+}

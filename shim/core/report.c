@@ -90,6 +90,15 @@ static void fmt_count(struct pp_buf *b, int64_t n)
     pp_buf_i64(b, n);
 }
 
+/* a mean in hundredths: "4.5", "2339.62", "0" */
+static void fmt_mean(struct pp_buf *b, int64_t hundredths)
+{
+    if (hundredths % 100 == 0)
+        pp_buf_i64(b, hundredths / 100);
+    else
+        pp_buf_fixed(b, hundredths, 2, hundredths % 10 ? 2 : 1);
+}
+
 /* width in columns of a UTF-8 string (µ and Δ are one column, two bytes) */
 static size_t cols(const char *s, size_t n)
 {
@@ -217,8 +226,8 @@ static void region_rows(struct pp_buf *b)
     size_t w = fit(longest);
     label_cell(b, "Region", w);
     pp_buf_str(b, "     count        mean         min         p50         p95         p99"
-                  "         max     per s\n");
-    rule(b, w + 94);
+                  "         max     per s  allocs/call  bytes/call\n");
+    rule(b, w + 119);
     for (size_t i = 0; pp_region_stats(i, &st); i++) {
         char name[4200];
         struct pp_buf nb = {name, 0, sizeof name - 1};
@@ -235,9 +244,11 @@ static void region_rows(struct pp_buf *b)
         cell_u(b, 12, fmt_dur, (int64_t)st.p99_ns);
         cell_u(b, 12, fmt_dur, (int64_t)st.max_ns);
         cell_u(b, 10, fmt_count, st.span_ns > 0 ? (int64_t)((double)st.count * 1e9 / st.span_ns) : 0);
+        cell_u(b, 13, fmt_mean, (int64_t)(st.calls.mean * 100 + 0.5));
+        cell_u(b, 12, fmt_mean, (int64_t)(st.bytes.mean * 100 + 0.5));
         pp_buf_raw(b, "\n", 1);
     }
-    rule(b, w + 94);
+    rule(b, w + 119);
 }
 
 /* PERFPROBE_QUIET as it is now: 1, true, yes or on */
