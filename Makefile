@@ -39,7 +39,7 @@ endif
 # linux/); every file in tools/ but the fuzz target and the options-table
 # printer is part of the command
 SYS      := linux
-SHIM_SRC := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/$(SYS)/*.c))
+SHIM_SRC := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sys/$(SYS)/*.c))
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC  := $(sort $(filter-out tools/fuzz_reader.c tools/pp-options.c,$(wildcard tools/*.c)))
 CLI_LIBS := -ljansson -lm -ldw -lelf -lz
@@ -88,7 +88,7 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_LIB := shim/core/buf.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c \
-            shim/core/counters.c shim/sys/linux/lock.c \
+            shim/core/counters.c shim/sys/lock.c shim/sys/linux/futex.c \
             tests/unit/stubs.c
 $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@mkdir -p $(dir $@)
@@ -96,7 +96,7 @@ $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	$(Q)$(CC) $(BASE) $(SAN) -Ishim -o $@ $< $(UNIT_LIB) -ldl
 
 PP_OPTIONS_SRC := tools/pp-options.c shim/core/options.c shim/core/buf.c shim/sys/linux/os.c \
-                  shim/sys/linux/lock.c
+                  shim/sys/lock.c shim/sys/linux/futex.c
 $(B)/pp-options: $(PP_OPTIONS_SRC) $(B)/.flags
 	$(Q)$(CC) $(BASE) -Ishim -o $@ $(PP_OPTIONS_SRC)
 

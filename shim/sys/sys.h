@@ -2,7 +2,8 @@
  * sys.h - the system layer: what the shim asks of the operating system.
  *
  * Everything below this line is implemented once per system, in
- * shim/sys/<system>/ (today linux/).  The shared code above it (shim/core/,
+ * shim/sys/<system>/ (linux/, macos/), or once for all of them directly in
+ * shim/sys/ where the system's own primitives below it suffice.  The shared code above it (shim/core/,
  * which counts, samples and writes) and the hooks (shim/hooks/) reach the
  * system only through these functions; nothing here calls up into the
  * core or the hooks.  Names are pp_*; every function is documented here.
@@ -26,7 +27,7 @@
  * __tls_get_addr (which may allocate on first use). */
 #define PP_TLS         __attribute__((tls_model("initial-exec")))
 
-/* ---- lock.c: the shim's own locks ----------------------------------------- *
+/* ---- lock.c, <system>/futex.c: the shim's own locks ------------------------ *
  *
  * Not pthread mutexes: glibc locks those without an atomic instruction
  * while it believes the process single-threaded, which the shim makes it
@@ -67,6 +68,7 @@ static inline void pp_lock_reset(pp_lock_t *l)
  * until pp_futex_wake(WORD) */
 void pp_futex_wait(_Atomic int *word, int seen, uint64_t deadline_ns);
 void pp_futex_wake(_Atomic int *word);
+void pp_futex_wake_one(_Atomic int *word);
 
 /* ---- the real functions, and whose allocator they are ---------------------- */
 
