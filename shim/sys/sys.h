@@ -250,7 +250,8 @@ void pp_modules_init(void);
 void pp_modules_refresh(void);
 int  pp_modules_find(uintptr_t addr);
 /* What the timeline says of a module: its path, build id, load bias and
- * address ranges ([lo, hi) pairs). */
+ * address ranges ([lo, hi) pairs, at most PP_MODULE_RANGES). */
+#define PP_MODULE_RANGES 8
 struct pp_module_info {
     const char    *path;
     size_t         path_len;
@@ -261,6 +262,12 @@ struct pp_module_info {
     const uintptr_t (*range)[2];
 };
 size_t pp_modules_count(void);
+/* modules.c, from the scan: add a module unless it is known (same base and
+ * extent); 1 when the list is full */
+int  pp_module_add(const struct pp_module_info *m);
+/* <system>/modules.c: find the loaded modules, pp_module_add each (under
+ * the refresh's try-lock) */
+void pp_modules_scan(void);
 /* Module I, claimed for writing: 0 when it was already claimed in this
  * process image (a forked child claims every module again). */
 int  pp_modules_claim(size_t i, struct pp_module_info *out);
