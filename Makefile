@@ -87,7 +87,7 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_LIB := shim/core/buf.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c \
+UNIT_LIB := shim/core/buf.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c shim/sys/posix.c \
             shim/core/counters.c shim/sys/lock.c shim/sys/linux/futex.c \
             tests/unit/stubs.c
 $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
@@ -95,7 +95,7 @@ $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@$(if $(Q),echo "  CC      $@ (asan)")
 	$(Q)$(CC) $(BASE) $(SAN) -Ishim -o $@ $< $(UNIT_LIB) -ldl
 
-PP_OPTIONS_SRC := tools/pp-options.c shim/core/options.c shim/core/buf.c shim/sys/linux/os.c \
+PP_OPTIONS_SRC := tools/pp-options.c shim/core/options.c shim/core/buf.c shim/sys/linux/os.c shim/sys/posix.c \
                   shim/sys/lock.c shim/sys/linux/futex.c
 $(B)/pp-options: $(PP_OPTIONS_SRC) $(B)/.flags
 	$(Q)$(CC) $(BASE) -Ishim -o $@ $(PP_OPTIONS_SRC)

@@ -136,8 +136,11 @@ int  pp_fd_same(int fd, dev_t dev, ino_t ino);
 uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
 uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
 void  pp_write_all(int fd, const char *p, size_t n);
-void *pp_os_map(size_t len);                     /* raw mmap syscall */
+void *pp_os_map(size_t len);                     /* the shim's own memory */
 void  pp_os_unmap(void *p, size_t len);
+/* per system: memory straight from the kernel, past every hook */
+void *pp_os_map_raw(size_t len);
+void  pp_os_unmap_raw(void *p, size_t len);
 uint64_t pp_os_resident(uintptr_t addr, size_t len);   /* mincore */
 uint64_t pp_os_resident_own(void);               /* the shim's own mappings */
 uint64_t pp_os_resident_main_stack(int quick);
