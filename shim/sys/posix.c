@@ -73,7 +73,7 @@ uint64_t pp_os_resident(uintptr_t addr, size_t len)
         size_t n = (end - a + page - 1) / page;
         if (n > sizeof vec)
             n = sizeof vec;
-        if (mincore((void *)a, n * page, vec) == 0)
+        if (mincore((void *)a, n * page, (void *)vec) == 0)
             for (size_t i = 0; i < n; i++)
                 pages += vec[i] & 1;
         a += n * page;
