@@ -1,0 +1,28 @@
+/* exit_lines: prints N numbered lines (argv[1]) on stdout, flushes them,
+ * in one write (less than a pipe holds, so that none of it meets a dead
+ * reader), then waits (10 s at most) until the reader of stdout has gone (poll
+ * reports POLLERR on a pipe whose read end is closed) and exits 0.  Under
+ * `| head -1` the program itself never writes to the dead pipe: any
+ * SIGPIPE at its exit is someone else's. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 1000;
+    static char out[1 << 15];
+    setvbuf(stdout, out, _IOFBF, sizeof out);
+    for (int i = 1; i <= n; i++)
+        printf("line %d\n", i);
+    fflush(stdout);
+    for (int i = 0; i < 10000; i++) {
+        struct pollfd p = {1, 0, 0};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
