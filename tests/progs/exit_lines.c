@@ -1,12 +1,13 @@
-/* exit_lines: prints N numbered lines (argv[1]) on stdout, flushes them,
- * in one write (less than a pipe holds, so that none of it meets a dead
- * reader), then waits (10 s at most) until the reader of stdout has gone (poll
- * reports POLLERR on a pipe whose read end is closed) and exits 0.  Under
- * `| head -1` the program itself never writes to the dead pipe: any
+/* exit_lines: prints N numbered lines (argv[1]) on stdout in one write
+ * (less than a pipe holds, so that none of it meets a dead reader); then,
+ * if stdout is a pipe, waits (10 s at most) until its reader has gone
+ * (poll reports POLLERR on a pipe whose read end is closed) and exits 0.
+ * Under `| head -1` the program itself never writes to the dead pipe: any
  * SIGPIPE at its exit is someone else's. */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int main(int argc, char **argv)
@@ -17,6 +18,9 @@ int main(int argc, char **argv)
     for (int i = 1; i <= n; i++)
         printf("line %d\n", i);
     fflush(stdout);
+    struct stat st;
+    if (fstat(1, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return 0;
     for (int i = 0; i < 10000; i++) {
         struct pollfd p = {1, 0, 0};
         if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
