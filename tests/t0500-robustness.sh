@@ -145,7 +145,7 @@ eq "vfork/clone: neither child wrote a record (only timeout and the program did)
 # own exit all the same (t0700 checks it further)
 eq "vfork: the parent's file notes that its exit handlers were used up" \
     "$(jq -r "select(.pid == $vpid and .type == \"note\") | .text" s.jsonl | grep -c 'vfork child called exit')" 1
-eq "vfork/clone: one summary for the pid, the parent's" "$(jq -r "select(.type == \"summary\" and .pid == $vpid)" s.jsonl | wc -l)" 1
+eq "vfork/clone: one summary for the pid, the parent's" "$(jq -c "select(.type == \"summary\" and .pid == $vpid)" s.jsonl | wc -l)" 1
 le "vfork/clone: the parent's last sample holds its 3 MiB" $((3 << 20)) \
     "$(jq -s "map(select(.pid == $vpid and .type == \"sample\")) | last | .heap" s.jsonl)"
 
