@@ -63,7 +63,7 @@ enum { N_MAP = sizeof map_names / sizeof *map_names };
 static void *hook[N_TARGETS];
 static void *libc_map[N_MAP];
 static uintptr_t self_base, alloc_base;
-static int foreign, ready;
+static int foreign, ready, all_names;
 static uintptr_t base_of(void *fn);
 
 struct walk {
@@ -133,7 +133,8 @@ static void patch_relocs(const struct dl_phdr_info *info, const ElfW(Rela) *r, s
             continue;
         }
         int t = find_target(name);
-        if (t < 0 || !hook[t] || (targets[t].libc_only && foreign))
+        if (t < 0 || !hook[t] || (targets[t].libc_only && foreign) ||
+            (!targets[t].libc_only && !all_names))
             continue;
         write_slot(slot, hook[t], relro_lo, relro_hi);
         if (t == 0 && *slot == hook[t])
@@ -195,9 +196,11 @@ static uintptr_t base_of(void *fn)
     return fn && dladdr(fn, &di) ? (uintptr_t)di.dli_fbase : 0;
 }
 
-/* ALLOC_FN: the allocator's malloc; FOREIGN_: it is not glibc's.  Returns
- * the number of GOT slots for malloc that now reach the hook. */
-int pp_bind_all(void *alloc_fn, int foreign_)
+/* ALLOC_FN: the allocator's malloc; FOREIGN_: it is not glibc's; ALL: the
+ * standard names too (else only glibc's __libc_* names: with the shim first
+ * the loader already gave the others to the hooks).  Returns the number of
+ * GOT slots for malloc that now reach the hook. */
+int pp_bind_all(void *alloc_fn, int foreign_, int all)
 {
     if (!ready) {
         Dl_info di;
@@ -217,6 +220,7 @@ int pp_bind_all(void *alloc_fn, int foreign_)
         ready = 1;
     }
     foreign = foreign_;
+    all_names = all || foreign_;
     alloc_base = base_of(alloc_fn);
     struct walk w = {0};
     dl_iterate_phdr(bind_object, &w);

@@ -185,9 +185,10 @@ static int other_allocator_first(void *self)
 {
     Dl_info info;
     void *first = dlsym(RTLD_DEFAULT, "malloc");
-    if (!first || first == self || !dladdr(first, &info) || !info.dli_fname || !*info.dli_fname)
+    if (!first || first == self || !dladdr(first, &info) || !info.dli_fname ||
+        !strstr(info.dli_fname, ".so"))     /* not the executable (a PLT slot of its own) */
         return 0;
-    return !same_object(first, (void *)gnu_get_libc_version);
+    return !same_object(first, self) && !same_object(first, (void *)gnu_get_libc_version);
 }
 
 static int same_object(void *a, void *b)
@@ -312,7 +313,7 @@ void pp_allocator_check(int warn)
     library_of((void *)pp_real.malloc, alloc_lib, sizeof alloc_lib);
     /* references the loader did not give to the hooks (another allocator
      * first, RTLD_DEEPBIND, __libc_malloc): bind.c points them there */
-    if (pp_bind_all((void *)pp_real.malloc, foreign_first) > 0 && foreign_first) {
+    if (pp_bind_all((void *)pp_real.malloc, foreign_first, 0) > 0 && foreign_first) {
         heap_binding = "got";
         return;
     }
@@ -390,7 +391,7 @@ pp_dlopen_bound(const char *file, int mode)
     if (h) {
         int saved = pp_in_hook;
         pp_in_hook = 1;
-        pp_bind_all((void *)pp_real.malloc, foreign_first);
+        pp_bind_all((void *)pp_real.malloc, foreign_first, (mode & RTLD_DEEPBIND) != 0);
         pp_in_hook = saved;
     }
     return h;
