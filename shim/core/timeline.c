@@ -410,6 +410,7 @@ static void header(void)
     key_str(&b, "allocator_library", pp_allocator_library(), 256);
     pp_buf_key(&b, "heap_counted");
     pp_buf_str(&b, pp_heap_counted() ? "true" : "false");
+    key_str(&b, "heap_binding", pp_heap_binding(), 16);
     key_str(&b, "usable_size", pp_usable_method(), 32);
     key_str(&b, "follow", pp_follow_name(), 16);
     pp_buf_raw(&b, "}", 1);

@@ -105,6 +105,11 @@ int pp_allocator_is_glibc(void);
 /* 0 when the program's malloc is not the shim's (another allocator was
  * preloaded before it, or the executable defines malloc) */
 int pp_heap_counted(void);
+/* how the program's calls reach the hooks: "interposed", "got" (bind.c), "none" */
+const char *pp_heap_binding(void);
+/* bind.c: point loaded objects' allocator references at the hooks */
+int pp_bind_all(void *alloc_fn, int foreign, int all);
+extern _Atomic int pp_bind_active;
 /* At start-up: find whose malloc the program calls; WARN: say so on stderr
  * when it is not the shim's. */
 void pp_allocator_check(int warn);
