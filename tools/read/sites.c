@@ -14,7 +14,7 @@
  * (docs/sites.md).
  */
 #define _GNU_SOURCE
-#include "sites.h"
+#include "read/sites.h"
 
 #include <math.h>
 #include <stdlib.h>
