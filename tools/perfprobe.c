@@ -16,7 +16,6 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -27,51 +26,6 @@
 #ifndef PP_VERSION
 #define PP_VERSION "dev"
 #endif
-
-int error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("perfprobe: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 2;
-}
-
-/* "CMD FILE... -o OUT" (plot, trace): the files (*files, freed by the
- * caller) and OUT.  Returns the number of files, or -1 after --help (*rc
- * EXIT_OK) or a usage error (*rc EXIT_USAGE, one line said). */
-int files_and_output(int argc, char **argv, const char *cmd, const char *usage,
-                     const char *out_what, char ***files, const char **out, int *rc)
-{
-    int n = 0;
-    *out = NULL;
-    *files = calloc((size_t)argc, sizeof **files);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) {
-            *out = argv[++i];
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(usage, stdout);
-            *rc = EXIT_OK;
-            goto fail;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fputs(usage, stderr);
-            *rc = error("%s: unknown option '%s'", cmd, argv[i]);
-            goto fail;
-        } else {
-            (*files)[n++] = argv[i];
-        }
-    }
-    if (n && *out)
-        return n;
-    fputs(usage, stderr);
-    *rc = !n ? error("%s: no FILE", cmd) : error("%s: no -o %s", cmd, out_what);
-fail:
-    free(*files);
-    *files = NULL;
-    return -1;
-}
 
 /* ---- finding things ------------------------------------------------------- */
 
