@@ -28,19 +28,6 @@
 #define FORMAT_VERSION 2
 #define MAX_LINE (16u << 20)
 
-double json_num(json_t *o, const char *key, double dflt)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : dflt;
-}
-
-int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
-
 /* ---- a summary rebuilt from the samples ----------------------------------- */
 
 struct rebuild {
