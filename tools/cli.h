@@ -141,7 +141,5 @@ json_t *tree_build(const struct run *runs, int n, int with_series);
 void tree_print(FILE *f, json_t *tree, long main_pid, const char *why, int max_lines);
 /* report FILE: the tree, then the main process (every image with ALL) */
 int tree_report(FILE *f, const char *path, enum format fmt, const struct report_opts *o, int all);
-/* after `run`: the main process's exit table and a line per other process */
-void tree_exit_table(const char *path);
 
 #endif

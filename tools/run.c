@@ -108,6 +108,37 @@ static int is_static_elf(const char *file)
     return is_static;
 }
 
+/* ---- the table at the end of `perfprobe run` ---------------------------------- */
+
+static void tree_exit_table(const char *path)
+{
+    struct run *runs;
+    const char *why;
+    int n = file_read(path, &runs);
+    if (n < 0)
+        return;
+    int m = run_main(runs, n, run_process_choice, &why);
+    if (m < 0)
+        m = 0;
+    const char *text = json_string_value(json_object_get(runs[m].table, "text"));
+    if (text)
+        fputs(text, stderr);
+    else if (!runs[m].ended || strcmp(runs[m].ended, "exit"))   /* quiet is no news */
+        fprintf(stderr, "perfprobe: %s (pid %ld) left no exit table (%s); "
+                "perfprobe report %s\n",
+                json_string_value(json_object_get(runs[m].header, "program")), runs[m].pid,
+                runs[m].ended && !strcmp(runs[m].ended, "signal") ? "killed" : "no summary",
+                path);
+    if (n > 1) {
+        json_t *tree = tree_build(runs, n, 0);
+        tree_print(stderr, tree, runs[m].pid, why, 20);
+        json_decref(tree);
+    }
+    for (int i = 0; i < n; i++)
+        run_free(&runs[i]);
+    free(runs);
+}
+
 /* ---- run ------------------------------------------------------------------- */
 
 static const char run_usage[] =

@@ -757,6 +757,62 @@ void report_runs(FILE *f, struct run *runs, int n, enum format fmt)
     report_runs_with(f, runs, n, fmt, &o);
 }
 
+/* ---- report FILE, for a tree ------------------------------------------------------ */
+
+int tree_report(FILE *f, const char *path, enum format fmt, const struct report_opts *o,
+                int all)
+{
+    struct run *runs;
+    const char *why;
+    int n = file_read(path, &runs);
+    if (n < 0)
+        return EXIT_USAGE;
+    int rc = EXIT_OK;
+    int m = run_main(runs, n, run_process_choice, &why);
+    if (m < 0) {
+        rc = error("%s: no process matches --process %s", path, run_process_choice);
+        goto out;
+    }
+    if (n == 1 || all) {
+        rc = report_runs_with(f, all ? runs : runs + m, all ? n : 1, fmt, o);
+        goto out;
+    }
+    json_t *tree = tree_build(runs, n, o->samples);
+    if (fmt == FMT_JSON) {
+        /* the main process's object, with the tree beside it */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        rc = report_runs_with(mem, runs + m, 1, fmt, o);
+        fclose(mem);
+        json_t *obj = json_loadb(buf, len, 0, NULL);
+        free(buf);
+        if (!obj)
+            obj = json_object();
+        json_object_set_new(obj, "main", json_pack("{s:I, s:i, s:s, s:s}", "pid",
+                            (json_int_t)runs[m].pid, "image", runs[m].image, "program",
+                            json_string_value(json_object_get(runs[m].header, "program")),
+                            "why", why));
+        json_object_set_new(obj, "tree", tree);
+        json_dumpf(obj, f, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        fputc('\n', f);
+        json_decref(obj);
+    } else if (fmt == FMT_TEXT) {
+        tree_print(f, tree, runs[m].pid, why, 1000000);
+        fputc('\n', f);
+        json_decref(tree);
+        rc = report_runs_with(f, runs + m, 1, fmt, o);
+    } else {
+        json_decref(tree);
+        rc = report_runs_with(f, runs + m, 1, fmt, o);
+    }
+out:
+    for (int i = 0; i < n; i++)
+        run_free(&runs[i]);
+    free(runs);
+    return rc;
+}
+
 /* ---- the command ------------------------------------------------------------------ */
 
 static const char report_usage[] =
