@@ -104,6 +104,10 @@ int cmd_check(int argc, char **argv);
 /* the value of KEY ("peak_rss_bytes", "probe.LABEL.FIELD",
  * "region.PATH.FIELD") in a run; 0 when there is no such value */
 int run_value(const struct run *r, const char *key, double *out);
+/* Every value KEY names in R (probes may repeat a label): calls FN for
+ * each; returns how many there were. */
+int run_each_value(const struct run *r, const char *key,
+                   void (*fn)(void *, const char *, double), void *ctx);
 /* "200M" for a _bytes key, "10us" for a _ns key, "0.5" ...; 0 on success */
 int parse_limit(const char *key, const char *text, double *out);
 
