@@ -106,7 +106,9 @@ $(B)/perfprobe-asan: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 
 # make fuzz: libFuzzer on the timeline reader (clang), FUZZ_SECONDS long.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := tools/dev/fuzz_reader.c tools/read/timeline_read.c tools/report/report.c tools/report/compare.c tools/read/sites.c tools/read/symbols.c
+# the reader and the report; not read/usage.c: the target has its own error()
+FUZZ_SRC := tools/dev/fuzz_reader.c $(sort $(filter-out tools/read/usage.c,$(wildcard tools/read/*.c))) \
+            tools/report/report.c
 $(B)/fuzz_reader: $(FUZZ_SRC) $(CLI_HDR) $(B)/.flags
 	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror $(CLI_INC) -o $@ $(FUZZ_SRC) -ljansson -lm -ldw -lelf -lz
 

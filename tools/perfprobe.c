@@ -12,7 +12,10 @@
  * export/ (pprof), all on the reader, read/.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "draw/draw.h"
+#include "export/export.h"
+#include "read/read.h"
+#include "report/report.h"
 #include "run.h"
 
 #include <errno.h>

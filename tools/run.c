@@ -11,7 +11,10 @@
  * figures across the runs; with --live it shows the live view (watch.c).
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "draw/draw.h"
+#include "read/read.h"
+#include "report/report.h"
+#include "run.h"
 
 #include <elf.h>
 #include <errno.h>

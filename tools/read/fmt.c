@@ -9,7 +9,7 @@
  * the same way everywhere.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "read/read.h"
 
 #include <math.h>
 #include <string.h>

@@ -17,7 +17,7 @@
  * image, in start order.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "read/read.h"
 
 #include <dirent.h>
 #include <errno.h>

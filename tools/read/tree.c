@@ -20,7 +20,7 @@
  * (tree_exit_table, run.c); `check` reads tree.* keys.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "read/read.h"
 
 #include <math.h>
 #include <stdlib.h>

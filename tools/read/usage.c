@@ -10,7 +10,7 @@
  * its own silent error().
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "read/read.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
  * ones to its summary, and `run -n` tabulates them across repeats.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "read/read.h"
 
 #include <math.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * it as text lines, JSON (--json) or JUnit XML (--junit FILE).
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "report/report.h"
 
 #include <errno.h>
 #include <math.h>

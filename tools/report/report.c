@@ -14,7 +14,7 @@
  * (--between), of a killed run (which has no summary), or of the run.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "report/report.h"
 
 #include <sys/stat.h>
 
