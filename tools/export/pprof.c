@@ -15,7 +15,7 @@
  * protobuf reader accepts); the result is compressed with zlib.
  */
 #define _GNU_SOURCE
-#include "sites.h"
+#include "export/export.h"
 
 #include <stdlib.h>
 #include <string.h>

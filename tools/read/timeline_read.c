@@ -17,7 +17,7 @@
  * image, in start order.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "read/read.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,19 +27,6 @@
 
 #define FORMAT_VERSION 2
 #define MAX_LINE (16u << 20)
-
-double json_num(json_t *o, const char *key, double dflt)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : dflt;
-}
-
-int ends_with(const char *s, const char *suffix)
-{
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
 
 /* ---- a summary rebuilt from the samples ----------------------------------- */
 

@@ -7,7 +7,7 @@
  * the tests under AddressSanitizer.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "report/report.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-/* error() lives in perfprobe.c, which has main; the fuzzer brings its own,
- * silent one: rejecting bad input is the expected outcome */
+/* error() lives in read/usage.c, which the fuzzer leaves out to bring its
+ * own, silent one: rejecting bad input is the expected outcome */
 int error(const char *fmt, ...)
 {
     (void)fmt;

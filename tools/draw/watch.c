@@ -19,7 +19,7 @@
  * exits, `run --live` prints nothing of its own.
  */
 #define _GNU_SOURCE
-#include "draw.h"
+#include "draw/draw.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,7 +16,7 @@
  * efficiency and memory against size (log scale).
  */
 #define _GNU_SOURCE
-#include "draw.h"
+#include "draw/draw.h"
 
 #include <errno.h>
 #include <math.h>

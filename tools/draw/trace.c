@@ -18,7 +18,7 @@
  * the timeline's own numbers, unchanged, so a test can compare them.
  */
 #define _GNU_SOURCE
-#include "draw.h"
+#include "draw/draw.h"
 
 #include <errno.h>
 #include <math.h>

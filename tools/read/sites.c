@@ -14,7 +14,7 @@
  * (docs/sites.md).
  */
 #define _GNU_SOURCE
-#include "sites.h"
+#include "read/read.h"
 
 #include <math.h>
 #include <stdlib.h>

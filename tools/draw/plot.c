@@ -22,7 +22,7 @@
  * aligned on wall-clock time; unrelated runs each start at 0.
  */
 #define _GNU_SOURCE
-#include "draw.h"
+#include "draw/draw.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -1,7 +1,19 @@
 /*
- * draw.h - what the picture commands share (plot.c, svg.c, trace.c,
- * scale.c, watch.c): a small SVG chart writer and the series they pull
- * out of a struct run.
+ * draw.h - the commands that draw runs as pictures (tools/draw/): a small
+ * SVG chart writer and the series the commands pull out of a struct run.
+ *
+ *   svg.c    the chart writer and the HTML page around the charts
+ *   plot.c   `perfprobe plot`: a timeline as an HTML page or an SVG file
+ *   trace.c  `perfprobe trace`: Chrome trace-event JSON for Perfetto
+ *   scale.c  `perfprobe scale`: a program over input sizes, drawn with -o
+ *   watch.c  `perfprobe watch` and `run --live`: the live terminal view
+ *   flame.c  `perfprobe flame`: allocation sites as folded stacks, the
+ *            input of flame graph drawers
+ *
+ * A floor above the reader (read/read.h) and under the front end
+ * (perfprobe.c, run.c); it calls nothing in report/ or export/.  Inside
+ * the room, scale.c, trace.c and watch.c use plot.c (main_run,
+ * run_offset) and svg.c, and plot.c uses svg.c.
  *
  * The writer draws one chart at a time into a FILE as an <svg> element in
  * pixel coordinates.  A static SVG report is several charts nested in one
@@ -12,7 +24,7 @@
 #ifndef PP_DRAW_H
 #define PP_DRAW_H
 
-#include "cli.h"
+#include "read/read.h"
 
 #include <stddef.h>
 
@@ -90,5 +102,22 @@ double run_offset(const struct run *runs, int n, int i);
 /* the run a command shows from runs that may hold several process images:
  * the main process, as run_main chooses it (0 when it cannot) */
 int main_run(const struct run *runs, int n);
+/* `perfprobe plot FILE|DIR... -o OUT.html|OUT.svg` */
+int cmd_plot(int argc, char **argv);
+
+/* ---- trace.c, scale.c, watch.c, flame.c: the other commands ------------------ */
+
+/* `perfprobe trace FILE|DIR... -o trace.json` */
+int cmd_trace(int argc, char **argv);
+/* `perfprobe scale --values V1,V2,... [-n RUNS] [-o OUT] -- CMD ARGS...` */
+int cmd_scale(int argc, char **argv);
+/* `perfprobe watch FILE` */
+int cmd_watch(int argc, char **argv);
+/* The live view of `run --live`: follows the timeline of process CHILD
+ * (written to PATTERN as in PERFPROBE_OUTPUT, or the default name when
+ * NULL) until it exits; returns its wait status. */
+int watch_child(int child, const char *pattern);
+/* `perfprobe flame [--by alloc|live|peak|leaked] [-o OUT.folded] FILE` */
+int cmd_flame(int argc, char **argv);
 
 #endif

@@ -13,12 +13,14 @@
  * samples, so the combined peak is never reported below the largest single
  * process's peak.
  *
- * `report FILE` shows the tree and the main process's report; `run`
- * prints the main process's exit table (written into the file by the shim)
- * and one line per other process; `check` reads tree.* keys.
+ * The reader builds the tree of every file it reads (run_read); tree_print
+ * writes it as text.  `report FILE` shows the tree and the main process's
+ * report (tree_report, report/report.c); `run` prints the main process's
+ * exit table (written into the file by the shim) and this tree under it
+ * (tree_exit_table, run.c); `check` reads tree.* keys.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "read/read.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -231,91 +233,4 @@ void tree_print(FILE *f, json_t *tree, long main_pid, const char *why, int max_l
             "(the processes' own peaks add up to %s)\n", cpu, peak,
             num_of(tot, "peak_rss_t_s"), sum);
     free(shown);
-}
-
-/* ---- report FILE, for a tree ------------------------------------------------------ */
-
-int tree_report(FILE *f, const char *path, enum format fmt, const struct report_opts *o,
-                int all)
-{
-    struct run *runs;
-    const char *why;
-    int n = file_read(path, &runs);
-    if (n < 0)
-        return EXIT_USAGE;
-    int rc = EXIT_OK;
-    int m = run_main(runs, n, run_process_choice, &why);
-    if (m < 0) {
-        rc = error("%s: no process matches --process %s", path, run_process_choice);
-        goto out;
-    }
-    if (n == 1 || all) {
-        rc = report_runs_with(f, all ? runs : runs + m, all ? n : 1, fmt, o);
-        goto out;
-    }
-    json_t *tree = tree_build(runs, n, o->samples);
-    if (fmt == FMT_JSON) {
-        /* the main process's object, with the tree beside it */
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *mem = open_memstream(&buf, &len);
-        rc = report_runs_with(mem, runs + m, 1, fmt, o);
-        fclose(mem);
-        json_t *obj = json_loadb(buf, len, 0, NULL);
-        free(buf);
-        if (!obj)
-            obj = json_object();
-        json_object_set_new(obj, "main", json_pack("{s:I, s:i, s:s, s:s}", "pid",
-                            (json_int_t)runs[m].pid, "image", runs[m].image, "program",
-                            json_string_value(json_object_get(runs[m].header, "program")),
-                            "why", why));
-        json_object_set_new(obj, "tree", tree);
-        json_dumpf(obj, f, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        fputc('\n', f);
-        json_decref(obj);
-    } else if (fmt == FMT_TEXT) {
-        tree_print(f, tree, runs[m].pid, why, 1000000);
-        fputc('\n', f);
-        json_decref(tree);
-        rc = report_runs_with(f, runs + m, 1, fmt, o);
-    } else {
-        json_decref(tree);
-        rc = report_runs_with(f, runs + m, 1, fmt, o);
-    }
-out:
-    for (int i = 0; i < n; i++)
-        run_free(&runs[i]);
-    free(runs);
-    return rc;
-}
-
-/* ---- the table at the end of `perfprobe run` ---------------------------------- */
-
-void tree_exit_table(const char *path)
-{
-    struct run *runs;
-    const char *why;
-    int n = file_read(path, &runs);
-    if (n < 0)
-        return;
-    int m = run_main(runs, n, run_process_choice, &why);
-    if (m < 0)
-        m = 0;
-    const char *text = json_string_value(json_object_get(runs[m].table, "text"));
-    if (text)
-        fputs(text, stderr);
-    else if (!runs[m].ended || strcmp(runs[m].ended, "exit"))   /* quiet is no news */
-        fprintf(stderr, "perfprobe: %s (pid %ld) left no exit table (%s); "
-                "perfprobe report %s\n",
-                json_string_value(json_object_get(runs[m].header, "program")), runs[m].pid,
-                runs[m].ended && !strcmp(runs[m].ended, "signal") ? "killed" : "no summary",
-                path);
-    if (n > 1) {
-        json_t *tree = tree_build(runs, n, 0);
-        tree_print(stderr, tree, runs[m].pid, why, 20);
-        json_decref(tree);
-    }
-    for (int i = 0; i < n; i++)
-        run_free(&runs[i]);
-    free(runs);
 }

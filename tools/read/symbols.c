@@ -16,7 +16,7 @@
  * call instruction itself, whose line is the line of the call.
  */
 #define _GNU_SOURCE
-#include "sites.h"
+#include "read/read.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

@@ -20,7 +20,7 @@
  * points each way, so the script can take their difference.
  */
 #define _GNU_SOURCE
-#include "draw.h"
+#include "draw/draw.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
  * match `report --sites`.  Inlined calls are frames of their own.
  */
 #define _GNU_SOURCE
-#include "sites.h"
+#include "draw/draw.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * (--between), of a killed run (which has no summary), or of the run.
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "report/report.h"
 
 #include <sys/stat.h>
 
@@ -27,64 +27,7 @@ static double num(json_t *o, const char *k)
     return json_num(o, k, NAN);
 }
 
-/* ---- units ------------------------------------------------------------------- */
-
-enum unit key_unit(const char *key)
-{
-    const char *f = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
-    static const char *const sized[] = {"rss", "hwm", "heap", "heap_max", "anon", "file", NULL};
-    for (int i = 0; sized[i]; i++)
-        if (!strcmp(f, sized[i]))
-            return U_BYTES;
-    if (strstr(f, "_bytes") || !strncmp(f, "bytes_", 6) || !strncmp(f, "d_rss", 5) || !strncmp(f, "d_heap", 6) ||
-        !strncmp(f, "peak_heap", 9) || !strncmp(f, "peak_rss", 8))
-        return U_BYTES;
-    if (ends_with(f, "_ns"))
-        return U_NS;
-    if (!strcmp(f, "per_s") || ends_with(f, "_per_s"))
-        return U_RATE;
-    if (ends_with(f, "_pct") || !strncmp(f, "cpu_pct", 7))
-        return U_PCT;
-    if (ends_with(f, "_s"))
-        return U_SECONDS;
-    return U_COUNT;
-}
-
-void fmt_value(char *buf, size_t n, const char *key, double v)
-{
-    double a = fabs(v);
-    if (isnan(v)) {
-        snprintf(buf, n, "-");
-        return;
-    }
-    switch (key_unit(key)) {
-    case U_BYTES:
-        if (a >= 1073741824.0) snprintf(buf, n, "%.2f GiB", v / 1073741824.0);
-        else if (a >= 1048576.0) snprintf(buf, n, "%.2f MiB", v / 1048576.0);
-        else if (a >= 1024.0) snprintf(buf, n, "%.2f KiB", v / 1024.0);
-        else snprintf(buf, n, "%.0f B", v);
-        return;
-    case U_NS:
-        if (a < 1e3) snprintf(buf, n, "%.0f ns", v);
-        else if (a < 1e6) snprintf(buf, n, "%.2f \xc2\xb5s", v / 1e3);
-        else if (a < 1e9) snprintf(buf, n, "%.2f ms", v / 1e6);
-        else snprintf(buf, n, "%.3f s", v / 1e9);
-        return;
-    case U_RATE:
-        snprintf(buf, n, a >= 100 ? "%.0f/s" : "%.2f/s", v);
-        return;
-    case U_PCT:
-        snprintf(buf, n, "%.1f%%", v);
-        return;
-    case U_SECONDS:
-        snprintf(buf, n, "%.4f s", v);
-        return;
-    case U_COUNT:
-        if (v == floor(v) && a < 1e15) snprintf(buf, n, "%.0f", v);
-        else snprintf(buf, n, "%.4g", v);
-        return;
-    }
-}
+/* ---- numbers ----------------------------------------------------------------- */
 
 /* the shortest decimal that reads back as V (5.62443, not 5.6244300000000003) */
 void fmt_num_csv(char *buf, size_t n, double v)
@@ -816,6 +759,62 @@ void report_runs(FILE *f, struct run *runs, int n, enum format fmt)
 {
     struct report_opts o = {0};
     report_runs_with(f, runs, n, fmt, &o);
+}
+
+/* ---- report FILE, for a tree ------------------------------------------------------ */
+
+int tree_report(FILE *f, const char *path, enum format fmt, const struct report_opts *o,
+                int all)
+{
+    struct run *runs;
+    const char *why;
+    int n = file_read(path, &runs);
+    if (n < 0)
+        return EXIT_USAGE;
+    int rc = EXIT_OK;
+    int m = run_main(runs, n, run_process_choice, &why);
+    if (m < 0) {
+        rc = error("%s: no process matches --process %s", path, run_process_choice);
+        goto out;
+    }
+    if (n == 1 || all) {
+        rc = report_runs_with(f, all ? runs : runs + m, all ? n : 1, fmt, o);
+        goto out;
+    }
+    json_t *tree = tree_build(runs, n, o->samples);
+    if (fmt == FMT_JSON) {
+        /* the main process's object, with the tree beside it */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        rc = report_runs_with(mem, runs + m, 1, fmt, o);
+        fclose(mem);
+        json_t *obj = json_loadb(buf, len, 0, NULL);
+        free(buf);
+        if (!obj)
+            obj = json_object();
+        json_object_set_new(obj, "main", json_pack("{s:I, s:i, s:s, s:s}", "pid",
+                            (json_int_t)runs[m].pid, "image", runs[m].image, "program",
+                            json_string_value(json_object_get(runs[m].header, "program")),
+                            "why", why));
+        json_object_set_new(obj, "tree", tree);
+        json_dumpf(obj, f, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        fputc('\n', f);
+        json_decref(obj);
+    } else if (fmt == FMT_TEXT) {
+        tree_print(f, tree, runs[m].pid, why, 1000000);
+        fputc('\n', f);
+        json_decref(tree);
+        rc = report_runs_with(f, runs + m, 1, fmt, o);
+    } else {
+        json_decref(tree);
+        rc = report_runs_with(f, runs + m, 1, fmt, o);
+    }
+out:
+    for (int i = 0; i < n; i++)
+        run_free(&runs[i]);
+    free(runs);
+    return rc;
 }
 
 /* ---- the command ------------------------------------------------------------------ */
