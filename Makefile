@@ -39,8 +39,9 @@ endif
 # fuzz target and the options-table printer is part of the command
 SHIM_SRC := $(sort $(wildcard shim/*.c))
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
-CLI_SRC  := $(sort $(filter-out tools/fuzz_reader.c tools/pp-options.c,$(wildcard tools/*.c)))
-CLI_LIBS := -ljansson -lm -ldw -lelf -lz
+CLI_SRC  := $(sort $(filter-out tools/fuzz_reader.c tools/pp-options.c,$(wildcard tools/*.c))) \
+            $(sort $(wildcard tools/export/*.c))
+CLI_LIBS := -ljansson -lm -ldw -lelf -lz -lcurl
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.cc))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -67,7 +68,7 @@ $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
 
-$(B)/perfprobe: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags
+$(B)/perfprobe: $(CLI_SRC) $(wildcard tools/*.h tools/export/*.h) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(BASE) $(ALL_CFLAGS) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) $(CLI_LIBS)
 
@@ -96,13 +97,14 @@ $(B)/pp-options: tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c sh
 	$(Q)$(CC) $(BASE) -Ishim -o $@ tools/pp-options.c shim/options.c shim/buf.c shim/os_linux.c shim/lock.c
 
 # The CLI under ASan and UBSan, for replaying inputs that once broke it.
-$(B)/perfprobe-asan: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags
+$(B)/perfprobe-asan: $(CLI_SRC) $(wildcard tools/*.h tools/export/*.h) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@ (asan)")
 	$(Q)$(CC) $(BASE) $(SAN) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) $(CLI_LIBS)
 
 # make fuzz: libFuzzer on the timeline reader (clang), FUZZ_SECONDS long.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := tools/fuzz_reader.c tools/timeline_read.c tools/report.c tools/compare.c tools/sites.c tools/symbols.c
+FUZZ_SRC := tools/fuzz_reader.c tools/timeline_read.c tools/report.c tools/compare.c tools/sites.c tools/symbols.c \
+            tools/export/openmetrics.c
 $(B)/fuzz_reader: $(FUZZ_SRC) tools/cli.h $(B)/.flags
 	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror -o $@ $(FUZZ_SRC) -ljansson -lm -ldw -lelf -lz
 

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "export/openmetrics.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -646,6 +647,8 @@ static const struct cmd {
     {"watch", cmd_watch, "a live view of a timeline as it is written"},
     {"flame", cmd_flame, "allocation sites as folded stacks (flame graphs)"},
     {"pprof", cmd_pprof, "allocation sites as a pprof heap profile (.pb.gz)"},
+    {"push", cmd_push, "push a run's figures to a Prometheus Pushgateway"},
+    {"serve", cmd_serve, "serve /metrics for Prometheus from timelines being written"},
     {"help", cmd_help, "list the commands"},
     {"version", cmd_version, "print the version"},
 };
