@@ -13,6 +13,8 @@ fi
 check "prometheus, the pushgateway and promtool are installed (tools/install-deps.sh)" \
     command -v prometheus prometheus-pushgateway promtool
 
+# everything is on 127.0.0.1: no proxy from the environment in between
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null' EXIT
 
@@ -93,6 +95,15 @@ $P report --openmetrics --label 'note=a "quoted" back\slash
 newline' r1.jsonl > esc.txt
 check "label values escaped: \\\\, \\\" and \\n" \
     grep -qF 'note="a \"quoted\" back\\slash\nnewline"' esc.txt
+
+# a process tree: the root and its children, each with its own pid
+PERFPROBE_QUIET=1 $P run -q -o tree.jsonl -- sh -c "$T/prom_steps t1.facts 2 1; $T/prom_steps t2.facts 1 1; true"
+$P report --prometheus tree.jsonl > tree.txt
+$P report --json tree.jsonl | jq -r '.tree.processes[] | "\(.pid) \(.peak_rss_bytes)"' | sort > tree_want.txt
+sed -n 's/^perfprobe_rss_peak_bytes{.*pid="\([0-9]*\)"} \(.*\)/\1 \2/p' tree.txt | sort > tree_got.txt
+eq "tree: a peak RSS per process, equal to report --json's tree" "$(cat tree_got.txt)" "$(cat tree_want.txt)"
+eq "tree: roles" "$(sed -n 's/^perfprobe_rss_peak_bytes{program="\([a-z_]*\)",role="\([a-z]*\)".*/\1:\2/p' tree.txt | sort | tr '\n' ' ')" \
+    "prom_steps:child prom_steps:child sh:root "
 
 # ---- bad input: one line, status 2 ------------------------------------------------------
 one_line_2() {   # DESC CMD...: status 2 and exactly one line on stderr
