@@ -213,6 +213,12 @@ for i in $(seq 300); do
     sleep 0.1
 done
 eq "a second push to a group replaces it" "$v" 5
+# values the URL path must encode: spaces, UTF-8, a literal %2F, an empty one
+$P push "http://127.0.0.1:$PG" r1.jsonl --job 'odd job' --label 'host=a b é' --label 'x=%2F' --label e=
+eq "push with odd values" $? 0
+eq "the gateway decoded the odd values" \
+    "$(curl -s "http://127.0.0.1:$PG/api/v1/metrics" | jq -c '.data[].labels | select(.job == "odd job")')" \
+    '{"e":"","host":"a b é","job":"odd job","x":"%2F"}'
 
 # ---- serve, scraped while the program runs ----------------------------------------------
 printf 'this is not a timeline\n' > live/damaged.jsonl

@@ -300,7 +300,7 @@ void om_write(FILE *f, struct run *runs, int n, const struct om_labels *ls, enum
         for (int i = 0; i < n; i++) {
             if (runs[i].ended && !strcmp(runs[i].ended, "exec"))
                 continue;
-            struct who w = {&runs[i], ls, shown > 1};
+            struct who w = {&runs[i], ls, shown > 1 || ls->pid_always};
             json_t *s = runs[i].summary, *p;
             switch (fm->kind) {
             case K_COMPLETE:

@@ -11,6 +11,7 @@
 #define OM_MAX_LABELS 32
 
 struct om_labels {
+    int pid_always;      /* a pid label even when there is one process */
     int n;
     const char *key[OM_MAX_LABELS];
     const char *value[OM_MAX_LABELS];

@@ -240,7 +240,7 @@ enum { REQ_MAX = 8192, REQ_TIMEOUT_S = 5 };
 
 static void handle(int fd, char **paths, int np, const struct om_labels *ls, int *last_errors)
 {
-    char req[REQ_MAX + 1];
+    char req[REQ_MAX + 1] = "";
     size_t have = 0;
     double deadline = now_s() + REQ_TIMEOUT_S;
     while (!strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
@@ -303,7 +303,9 @@ static void handle(int fd, char **paths, int np, const struct om_labels *ls, int
 
 int cmd_serve(int argc, char **argv)
 {
-    struct om_labels ls = {0};
+    /* files come and go in a directory: every series names its pid, so
+     * that a second file does not rename the first one's series */
+    struct om_labels ls = {.pid_always = 1};
     const char *addr = "127.0.0.1:9464";
     char **paths = calloc((size_t)argc, sizeof *paths);
     int np = 0, rc = EXIT_USAGE;
@@ -351,8 +353,8 @@ int cmd_serve(int argc, char **argv)
     int last_errors = 0;
     while (!stop) {
         struct pollfd p = {lfd, POLLIN, 0};
-        if (poll(&p, 1, -1) <= 0)
-            continue;                       /* EINTR: the signal flag decides */
+        if (poll(&p, 1, 1000) <= 0)
+            continue;                       /* EINTR or a second gone: the flag decides */
         int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (cfd < 0)
             continue;
