@@ -264,6 +264,11 @@ check "serve: a vanished file is simply gone" grep -qx 'perfprobe_file_errors 0'
 curl -s -H 'Accept: application/openmetrics-text; version=1.0.0' "http://127.0.0.1:$SV/metrics" > om_live.txt
 eq "serve: OpenMetrics when asked" "$(tail -1 om_live.txt)" "# EOF"
 eq "serve: any other path is 404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SV/nope")" 404
+eq "serve: POST is 405" "$(curl -s -X POST -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SV/metrics")" 405
+eq "serve: a request over 8 KiB is 431" \
+    "$(curl -s -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SV/metrics")" 431
+eq "serve: every series names its pid" \
+    "$(grep -c '^perfprobe_rss_bytes{.*pid="[0-9]*"' after.txt)" 1
 # a client that connects and says nothing does not block the next scrape for good
 (exec 3<>"/dev/tcp/127.0.0.1/$SV"; sleep 8) &
 silent=$!
