@@ -36,7 +36,8 @@ Q := @
 endif
 
 # every file in shim/ is part of the library; every file in tools/ but the
-# fuzz target and the options-table printer is part of the command
+# fuzz target and the options-table printer, and every file in tools/export/
+# (report --openmetrics, push, serve), is part of the command
 SHIM_SRC := $(sort $(wildcard shim/*.c))
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC  := $(sort $(filter-out tools/fuzz_reader.c tools/pp-options.c,$(wildcard tools/*.c))) \
