@@ -46,7 +46,7 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 CLI_SRC  := $(sort $(wildcard tools/*.c) $(filter-out tools/dev/%,$(wildcard tools/*/*.c)))
 CLI_HDR  := $(wildcard tools/*.h tools/*/*.h)
 CLI_INC  := -Itools
-CLI_LIBS := -ljansson -lm -ldw -lelf -lz
+CLI_LIBS := -ljansson -lm -ldw -lelf -lz -lcurl
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.cc))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -113,7 +113,7 @@ $(B)/perfprobe-asan: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 FUZZ_SECONDS ?= 60
 # the reader and the report; not read/usage.c: the target has its own error()
 FUZZ_SRC := tools/dev/fuzz_reader.c $(sort $(filter-out tools/read/usage.c,$(wildcard tools/read/*.c))) \
-            tools/report/report.c
+            tools/report/report.c tools/export/openmetrics.c
 $(B)/fuzz_reader: $(FUZZ_SRC) $(CLI_HDR) $(B)/.flags
 	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror $(CLI_INC) -o $@ $(FUZZ_SRC) -ljansson -lm -ldw -lelf -lz
 

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "draw/draw.h"
 #include "export/export.h"
+#include "export/openmetrics.h"
 #include "read/read.h"
 #include "report/report.h"
 #include "run.h"
@@ -53,6 +54,8 @@ static const struct cmd {
     {"watch", cmd_watch, "a live view of a timeline as it is written"},
     {"flame", cmd_flame, "allocation sites as folded stacks (flame graphs)"},
     {"pprof", cmd_pprof, "allocation sites as a pprof heap profile (.pb.gz)"},
+    {"push", cmd_push, "push a run's figures to a Prometheus Pushgateway"},
+    {"serve", cmd_serve, "serve /metrics for Prometheus from timelines being written"},
     {"help", cmd_help, "list the commands"},
     {"version", cmd_version, "print the version"},
 };

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "report/report.h"
+#include "export/openmetrics.h"
 
 #include <sys/stat.h>
 
@@ -822,6 +823,7 @@ out:
 static const char report_usage[] =
     "usage: perfprobe report [--json|--csv|--markdown] [--table NAME] [--samples]\n"
     "                        [--windows] [--between PROBE1 PROBE2] FILE|DIR...\n"
+    "       perfprobe report --openmetrics|--prometheus [--label K=V]... FILE|DIR...\n"
     "\n"
     "Prints timelines: the text table by default. --json prints one object with\n"
     "keys summary, probes and regions (several files: {\"processes\": [...]}).\n"
@@ -839,6 +841,9 @@ static const char report_usage[] =
 
 int cmd_report(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--openmetrics") || !strcmp(argv[i], "--prometheus"))
+            return om_report(argc, argv);   /* export/openmetrics.c */
     enum format fmt = FMT_TEXT;
     struct report_opts o = {0};
     int sites = 0, all_processes = 0;
