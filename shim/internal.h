@@ -524,6 +524,16 @@ void pp_modules_refresh(void);
 int  pp_modules_find(uintptr_t addr);
 void pp_modules_write(struct pp_buf *b);
 void pp_modules_after_fork_child(void);
+/* pyframes.c: Python frames merged into a stack.  A Python frame is stored
+ * as PP_PY_MARK(id), a value no return address takes (written negative);
+ * its identity goes out in a "pyframe" record. */
+#define PP_PY_MARK(id)   ((uintptr_t)0 - (uintptr_t)(id))
+#define PP_IS_PY_MARK(v) ((intptr_t)(v) < 0)
+extern int pp_py_on;
+void pp_py_init(void);
+int  pp_py_merge(uintptr_t *frames, int n, int max);
+void pp_py_write(struct pp_buf *b);
+void pp_py_after_fork_child(void);
 
 /* ---- core.c: start-up, fork, signals and exit ----------------------------- */
 

@@ -190,7 +190,7 @@ static struct stack *intern(const uintptr_t *f, int n)
             /* a frame in no known module: a module loaded since the last
              * look, whose path and build id must be taken while it is here */
             for (int k = 0; k < n; k++)
-                if (pp_modules_find(f[k]) < 0) {
+                if (!PP_IS_PY_MARK(f[k]) && pp_modules_find(f[k]) < 0) {
                     pp_modules_refresh();
                     break;
                 }
@@ -344,6 +344,8 @@ static void sampled(void *p, size_t usable)
         return;
     uintptr_t frames[PP_STACK_MAX];
     int n = pp_unwind(frames, depth);
+    if (pp_py_on)
+        n = pp_py_merge(frames, n, PP_STACK_MAX);
     struct stack *s = intern(frames, n);
     int64_t bytes, blocks;
     weigh(usable, &bytes, &blocks);
@@ -475,6 +477,7 @@ void pp_sites_init(void)
     atomic_store(&thread_seq, 0);
     pp_modules_init();
     pp_unwind_init();
+    pp_py_init();
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -499,10 +502,17 @@ static void write_stack(struct pp_buf *b, struct stack *s)
     for (uint32_t i = 0; i < s->nframes; i++) {
         if (i)
             pp_buf_raw(b, ",", 1);
-        pp_buf_u64(b, s->frames[i]);
+        if (PP_IS_PY_MARK(s->frames[i]))
+            pp_buf_i64(b, (int64_t)s->frames[i]);
+        else
+            pp_buf_u64(b, s->frames[i]);
     }
     pp_buf_str(b, "]");
-    if ((int)s->nframes >= depth)
+    /* the native walk was cut (Python frames do not count) */
+    uint32_t native = 0;
+    for (uint32_t i = 0; i < s->nframes; i++)
+        native += !PP_IS_PY_MARK(s->frames[i]);
+    if ((int)native >= depth)
         pp_buf_str(b, ",\"truncated\":true");
     pp_buf_str(b, "}");
     pp_timeline_record(b);
@@ -634,6 +644,7 @@ static void write_sites(int when, const char *label)
         select_top(count, top, when, 1);
 
     pp_modules_write(&b);
+    pp_py_write(&b);
     for (size_t i = 0; i < count; i++)
         if (scratch[i]->selected)
             write_stack(&b, scratch[i]);
@@ -737,6 +748,7 @@ void pp_sites_after_fork_child(void)
         atomic_store(&s->written, 0);
     }
     pp_modules_after_fork_child();
+    pp_py_after_fork_child();
     thread_ready = 0;
     peak_t_ns = 0;                     /* the child's peak so far: its start */
     atomic_store(&peak_dirty, 1);
