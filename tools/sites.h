@@ -18,6 +18,8 @@ struct sym_frame {
     const char *module;      /* path of the module, or NULL */
     uint64_t    addr;        /* the return address as recorded */
     int         inlined;     /* an inlined call inside the next frame */
+    int         python;      /* a Python frame: fn, file, line from a pyframe record */
+    int         first_line;  /*   and its function's first line */
 };
 
 struct symbols;
