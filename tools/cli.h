@@ -113,6 +113,11 @@ int parse_limit(const char *key, const char *text, double *out);
  * BETWEEN1 (probe labels) the sites that grew between the two probes.
  * Returns an exit code. */
 int sites_report(FILE *f, struct run *runs, int n, const char *between0, const char *between1);
+/* the same for the runs of NFILES files: from one file that holds a process
+ * tree, its main process (--process chooses it) alone, or with ALL, first
+ * and then the others */
+int sites_report_files(FILE *f, struct run *runs, int n, int nfiles, int all,
+                       const char *between0, const char *between1);
 /* the "sites" key of `report --json` (NULL when the run has none) */
 json_t *sites_to_json(const struct run *r);
 /* `diff`: the sites of two runs matched by their symbolised stacks, as text

@@ -449,6 +449,26 @@ int sites_report(FILE *f, struct run *runs, int n, const char *b0, const char *b
     return EXIT_OK;
 }
 
+int sites_report_files(FILE *f, struct run *runs, int n, int nfiles, int all, const char *b0,
+                       const char *b1)
+{
+    if (nfiles != 1 || n <= 1)
+        return sites_report(f, runs, n, b0, b1);
+    const char *why;
+    int m = run_main(runs, n, run_process_choice, &why);
+    if (m < 0)
+        return error("report: no process matches --process %s", run_process_choice);
+    if (!all)
+        return sites_report(f, runs + m, 1, b0, b1);
+    struct run t = runs[0];            /* the main process first */
+    runs[0] = runs[m];
+    runs[m] = t;
+    int rc = sites_report(f, runs, n, b0, b1);
+    runs[m] = runs[0];
+    runs[0] = t;
+    return rc;
+}
+
 json_t *sites_to_json(const struct run *r)
 {
     struct sites s;
