@@ -1,13 +1,15 @@
 /*
  * offsets.c - prints, from one CPython version's own headers, the offsets
  * that shim/pyframes.c keeps in its table for that version, in the order
- * of struct pp_py_layout (shim/pyframes.h); t0900 compiles it against each
- * installed version's headers and compares with the table.
+ * of struct pp_py_layout (shim/pyframes.h).  Built with -DPP_TABLE it
+ * prints the table's row instead; t0900 builds both against each installed
+ * version's headers and compares them.
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #if PY_VERSION_HEX < 0x030B0000
 #include <frameobject.h>
 #else
@@ -15,6 +17,9 @@
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
 #include <internal/pycore_runtime.h>
+#endif
+#ifdef PP_TABLE
+#include "pyframes.h"
 #endif
 
 #define OFF(t, f) ((int)offsetof(t, f))
@@ -55,22 +60,43 @@ int main(void)
 #else
     int co_linetable = OFF(PyCodeObject, co_linetable);
 #endif
-    printf("%d.%d ts_frame=%d cf_current=%d fr_back=%d fr_code=%d fr_lasti=%d "
-           "if_previous=%d if_code=%d if_instr=%d if_owner=%d if_entry=%d "
-           "co_filename=%d co_name=%d co_qualname=%d co_firstlineno=%d co_linetable=%d "
-           "co_code=%d u_ascii_size=%d u_compact_size=%d u_utf8=%d owned_by_cstack=%d "
-           "bytes_size=%d bytes_data=%d ob_type=%d\n",
-           PY_MAJOR_VERSION, PY_MINOR_VERSION, ts_frame, cf_current, fr_back, fr_code, fr_lasti,
-           if_previous, if_code, if_instr, if_owner, if_entry, OFF(PyCodeObject, co_filename),
-           OFF(PyCodeObject, co_name), co_qualname, OFF(PyCodeObject, co_firstlineno),
-           co_linetable, co_code, (int)sizeof(PyASCIIObject), (int)sizeof(PyCompactUnicodeObject),
-           OFF(PyCompactUnicodeObject, utf8), owned_by_cstack, OFF(PyVarObject, ob_size),
-           OFF(PyBytesObject, ob_sval), OFF(PyObject, ob_type));
+    int row[] = {PY_MINOR_VERSION, ts_frame, cf_current, fr_back, fr_code, fr_lasti,
+                 if_previous, if_code, if_instr, if_owner, if_entry,
+                 OFF(PyCodeObject, co_filename), OFF(PyCodeObject, co_name), co_qualname,
+                 OFF(PyCodeObject, co_firstlineno), co_linetable, co_code,
+                 (int)sizeof(PyASCIIObject), (int)sizeof(PyCompactUnicodeObject),
+                 OFF(PyCompactUnicodeObject, utf8), owned_by_cstack};
+    /* what pyframes.c also assumes of every version */
+    if (OFF(PyObject, ob_type) != 8 || OFF(PyVarObject, ob_size) != 16 ||
+        OFF(PyBytesObject, ob_sval) != 32 || OFF(PyASCIIObject, length) != 16 ||
+        OFF(PyASCIIObject, state) != 32)
+        printf("object header differs\n");
+#ifdef PP_TABLE
+    static const struct pp_py_layout rows[] = {PP_PY_LAYOUTS};
+    const struct pp_py_layout *t = NULL;
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        if (rows[i].minor == PY_MINOR_VERSION)
+            t = &rows[i];
+    if (!t)
+        return 1;
+    int trow[] = {t->minor, t->ts_frame, t->cf_current, t->fr_back, t->fr_code, t->fr_lasti,
+                  t->if_previous, t->if_code, t->if_instr, t->if_owner, t->if_entry,
+                  t->co_filename, t->co_name, t->co_qualname, t->co_firstlineno,
+                  t->co_linetable, t->co_code, t->u_ascii_size, t->u_compact_size, t->u_utf8,
+                  t->owned_by_cstack};
+    memcpy(row, trow, sizeof row);
+#endif
+    for (size_t i = 0; i < sizeof row / sizeof *row; i++)
+        printf("%d%c", row[i], i + 1 < sizeof row / sizeof *row ? ' ' : '\n');
 #if PY_VERSION_HEX >= 0x030D0000
-    printf("debug cookie=%d version=%d free_threaded=%d ts_current_frame=%d if_previous=%d "
-           "if_executable=%d if_instr_ptr=%d if_owner=%d co_filename=%d co_name=%d "
-           "co_qualname=%d co_linetable=%d co_firstlineno=%d co_code_adaptive=%d\n",
-           OFF(_Py_DebugOffsets, cookie), OFF(_Py_DebugOffsets, version),
+#ifdef PP_TABLE
+    printf("debug %d %d %d %d %d %d %d %d %d %d %d %d %d\n", PP_PY_DBG_VERSION,
+           PP_PY_DBG_FREE_THREADED, PP_PY_DBG_TS_FRAME, PP_PY_DBG_IF_PREVIOUS, PP_PY_DBG_IF_CODE,
+           PP_PY_DBG_IF_INSTR, PP_PY_DBG_IF_OWNER, PP_PY_DBG_CO_FILENAME, PP_PY_DBG_CO_NAME,
+           PP_PY_DBG_CO_QUALNAME, PP_PY_DBG_CO_LINETABLE, PP_PY_DBG_CO_FIRSTLINENO,
+           PP_PY_DBG_CO_CODE);
+#else
+    printf("debug %d %d %d %d %d %d %d %d %d %d %d %d %d\n", OFF(_Py_DebugOffsets, version),
            OFF(_Py_DebugOffsets, free_threaded), OFF(_Py_DebugOffsets, thread_state.current_frame),
            OFF(_Py_DebugOffsets, interpreter_frame.previous),
            OFF(_Py_DebugOffsets, interpreter_frame.executable),
@@ -80,6 +106,7 @@ int main(void)
            OFF(_Py_DebugOffsets, code_object.qualname), OFF(_Py_DebugOffsets, code_object.linetable),
            OFF(_Py_DebugOffsets, code_object.firstlineno),
            OFF(_Py_DebugOffsets, code_object.co_code_adaptive));
+#endif
 #endif
     return 0;
 }
