@@ -150,6 +150,13 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 print("child", os.WEXITSTATUS(status))
 
+import multiprocessing
+def square_buffer(n):
+    return len(bytearray(n * 1000))
+if __name__ == "__main__":
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print("pool", pool.map(square_buffer, range(6)))
+
 try:
     keep = []
     for i in range(100_000):
@@ -278,4 +285,22 @@ if [ -n "$old" ]; then
         "perfprobe: warning: Python frames are not read: CPython 3.7; native frames only"
 else
     echo "# skip: no CPython 3.7 to check the refusal"
+fi
+
+# an application that embeds Python (libpython, Debian's): its own native
+# frames around the Python ones; a thread of its own has native frames only
+if cc -O1 -g $(/usr/bin/python3-config --includes) -o embed "$PP_ROOT/tests/python/embed.c" \
+      $(/usr/bin/python3-config --embed --ldflags) -pthread 2>/dev/null; then
+    PERFPROBE_TOP=100000 PERFPROBE_STACKS=all traced e.jsonl ./embed > e.out
+    eq "embedded: exit status and output" "$?:$(cat e.out)" "0:0"
+    eq "embedded: the bytearray's stack reads fill (<string>:2) < <module> (<string>:3) inside run_snippet < main" \
+        "$("$P" report --json e.jsonl | jq -r '[.sites[] | select(.alloc_bytes > 6900000 and .alloc_bytes < 7100000)][0]
+            | [.frames[] | select(.python or .fn == "run_snippet" or .fn == "main")
+               | if .python then "\(.fn) (\(.file):\(.line))" else .fn end] | join(" < ")')" \
+        "fill (<string>:2) < <module> (<string>:3) < run_snippet < main"
+    eq "embedded: the native thread's 10 blocks have no Python frame" \
+        "$("$P" report --json e.jsonl | jq '[.sites[] | select(any(.frames[]; .fn == "native_thread"))
+            | select(all(.frames[]; .python | not)) | .allocs] | add')" 10
+else
+    echo "# skip: no libpython to embed (python3-dev)"
 fi
