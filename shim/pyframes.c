@@ -308,6 +308,35 @@ static uint32_t ident(uintptr_t code, int line)
     return full_id;
 }
 
+/* The id of CODE at instruction LASTI.  Decoding a line table costs up to
+ * a few thousand instructions for a long function, so the answer is kept
+ * in a direct-mapped cache: one 64-bit word a slot, the high 40 bits of a
+ * hash of (code object, its file and name objects, first line, LASTI) and
+ * the id in the low 24, written and read whole (no torn entry, no lock).
+ * A code object freed and another made at its address has other name or
+ * file objects or first line, so a different hash, but for a collision of
+ * 40 bits. */
+#define CACHE_BITS 12
+#define ID_BITS    24
+static _Atomic uint64_t cache[1 << CACHE_BITS];
+
+static uint32_t frame_id(uintptr_t code, int64_t lasti, int first)
+{
+    uintptr_t fo = rd_ptr(code, L.co_filename);
+    uintptr_t no = rd_ptr(code, L.co_qualname >= 0 ? L.co_qualname : L.co_name);
+    uint64_t h = mix(mix(mix(mix(mix(7, code), fo), no), (uint64_t)(uint32_t)first),
+                     (uint64_t)lasti);
+    _Atomic uint64_t *slot = &cache[(h >> 7) & ((1 << CACHE_BITS) - 1)];
+    uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
+    uint64_t tag = h & ~(((uint64_t)1 << ID_BITS) - 1);
+    if ((e & ~(((uint64_t)1 << ID_BITS) - 1)) == tag && (e & (((uint64_t)1 << ID_BITS) - 1)))
+        return (uint32_t)(e & (((uint64_t)1 << ID_BITS) - 1));
+    uint32_t id = ident(code, code_line(code, lasti, first));
+    if (id && id != unreadable_id && id != full_id && id < ((uint32_t)1 << ID_BITS))
+        atomic_store_explicit(slot, tag | id, memory_order_relaxed);
+    return id;
+}
+
 /* ---- the walk -------------------------------------------------------------- */
 
 /* Python frames of this thread, innermost first, in ids[]; ends[g] is one
@@ -336,7 +365,7 @@ static int walk(uint32_t *ids, int *ends, int *ngroups)
                 goto bad;
             int lasti = *(const int *)(f + (uintptr_t)L.fr_lasti);
             int first = *(const int *)(code + (uintptr_t)L.co_firstlineno);
-            ids[n++] = ident(code, code_line(code, lasti, first));
+            ids[n++] = frame_id(code, lasti, first);
             ends[g++] = n;
             f = rd_ptr(f, L.fr_back);
             continue;
@@ -357,7 +386,7 @@ static int walk(uint32_t *ids, int *ends, int *ngroups)
         int64_t lasti = ins >= start ? (int64_t)(ins - start) / 2 : -1;
         if (lasti >= size)
             lasti = -1;
-        ids[n++] = ident(code, code_line(code, lasti, first));
+        ids[n++] = frame_id(code, lasti, first);
         if (L.if_entry >= 0 && *(const unsigned char *)(f + (uintptr_t)L.if_entry))
             ends[g++] = n;
         f = rd_ptr(f, L.if_previous);
