@@ -533,11 +533,20 @@ void pp_py_init(void)
 
 /* ---- writing --------------------------------------------------------------- */
 
+static _Atomic int map_written;         /* the pseudo-frame of mapping sites */
+
 /* a "pyframe" record for each identity not written yet (outside hooks) */
 void pp_py_write(struct pp_buf *b)
 {
     if (!ents)
         return;
+    if (pp_py_on && !atomic_exchange(&map_written, 1)) {
+        b->len = 0;
+        pp_buf_str(b, "{\"type\":\"pyframe\",\"id\":");
+        pp_buf_u64(b, (uint64_t)-(intptr_t)PP_MAP_MARK);
+        pp_buf_str(b, ",\"mapping\":true,\"name\":\"(pymalloc arena: anonymous mapping)\"}");
+        pp_timeline_record(b);
+    }
     for (size_t i = 0; i < ((size_t)1 << ENT_BITS); i++) {
         struct ent *e = &ents[i];
         if (!atomic_load_explicit(&e->ready, memory_order_acquire) ||
@@ -564,6 +573,7 @@ void pp_py_after_fork_child(void)
 {
     if (!ents)
         return;
+    atomic_store(&map_written, 0);
     for (size_t i = 0; i < ((size_t)1 << ENT_BITS); i++)
         atomic_store(&ents[i].written, 0);
 }

@@ -47,6 +47,13 @@ def grow_list(n, facts):
     facts.append("append_bytes %d" % total)
     return lst
 
+def hold_small(n, facts):
+    keep = [None] * n
+    for i in range(n):
+        keep[i] = (i, -i - 1000)  # L:arena
+    facts.append("arena_objects %d" % (n * (sys.getsizeof(keep[0]) + 2 * sys.getsizeof(10**6))))
+    return keep
+
 def worker_a(out):
     for i in range(K):
         out[i] = bytearray(10_000)  # L:thread_a
@@ -71,6 +78,7 @@ def main():
     b = make_buffer()
     s = many_small(N_SMALL)
     l = grow_list(100_000, facts)
+    h = hold_small(200_000, facts)
     oa, ob = [None] * K, [None] * K
     ta = threading.Thread(target=worker_a, args=(oa,))
     tb = threading.Thread(target=worker_b, args=(ob,))
@@ -86,10 +94,12 @@ EOF
 line() { grep -n "# L:$1\$" script.py | cut -d: -f1; }
 
 # the bytes and allocations of the sites whose innermost Python frame is
-# FN at script.py:LINE, from report --json
+# FN at script.py:LINE, from report --json: the malloc'd blocks, or with
+# ARENA=1 pymalloc's arenas (sites whose first frame is the arena)
 at_line() {  # FILE FN LINE FIELD
-    "$P" report --json "$1" | jq --arg fn "$2" --argjson l "$3" --arg k "$4" '
-        [.sites[] | select(([.frames[] | select(.python)][0]) as $p
+    "$P" report --json "$1" | jq --arg fn "$2" --argjson l "$3" --arg k "$4" --argjson a "${ARENA:-0}" '
+        [.sites[] | select((.frames[0].fn | startswith("(pymalloc arena")) == ($a == 1))
+         | select(([.frames[] | select(.python)][0]) as $p
                            | $p.fn == $fn and ($p.file | endswith("script.py")) and $p.line == $l)
          | .[$k]] | add // 0 | floor'
 }
@@ -224,6 +234,11 @@ for v in $versions; do
     bounded "$tag: all: of the sizes sys.getsizeof saw" \
         "$(at_line $f grow_list "$(line append)" alloc_bytes)" "$(fact facts.$name append_bytes)" \
         $(( $(fact facts.$name append_bytes) + steps * 4112 )) 0
+    arena=$(ARENA=1 at_line $f hold_small "$(line arena)" alloc_bytes)
+    bounded "$tag: all: pymalloc arenas at hold_small (script.py:$(line arena)) hold its 200000 tuples" \
+        "$arena" "$(fact facts.$name arena_objects)" $(( $(fact facts.$name arena_objects) * 2 + 4194304 )) 5
+    eq "$tag: all: whole arenas (256 KiB or 1 MiB each)" \
+        "$(( arena % 262144 ))" 0
     eq "$tag: all: thread A's 200 at worker_a, none of thread B's" \
         "$(at_line $f worker_a "$(line thread_a)" allocs)" 200
     eq "$tag: all: thread B's 200 at worker_b" "$(at_line $f worker_b "$(line thread_b)" allocs)" 200

@@ -116,7 +116,7 @@ static int python_frame(json_t *pyframes, long id, struct sym_frame *out)
     snprintf(key, sizeof key, "%ld", id);
     json_t *p = json_object_get(pyframes, key);
     memset(out, 0, sizeof *out);
-    out->python = 1;
+    out->python = !json_is_true(json_object_get(p, "mapping"));   /* else an arena */
     out->addr = (uint64_t)-id;
     out->fn = json_string_value(json_object_get(p, "name"));
     if (!out->fn)
