@@ -272,9 +272,10 @@ static uint32_t ident(uintptr_t code, int line)
         struct ent *e = &ents[i];
         uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
         if (k == key) {
-            /* being filled by another thread: wait for it is not allowed */
+            /* being filled by another thread, which may not be waited
+             * for: make a twin further on (the same frame, two ids) */
             if (!atomic_load_explicit(&e->ready, memory_order_acquire))
-                return unreadable_id;
+                continue;
             if (e->code == code && e->file_obj == fo && e->name_obj == no && e->line == line &&
                 e->first == first)
                 return e->id;
