@@ -287,8 +287,11 @@ static void chain_text(const struct site *e, char *buf, size_t n, int callers)
                 return;
             shown++;
         }
+        int in = 0;                     /* the innermost native frame with a name */
+        while (in < py - 1 && strstr(e->frames[in].fn, "+0x"))
+            in++;
         if (py > 0)
-            snprintf(buf + len, len < n ? n - len : 0, " [in %s]", e->frames[0].fn);
+            snprintf(buf + len, len < n ? n - len : 0, " [in %s]", e->frames[in].fn);
         return;
     }
     for (int i = 0, shown = 0; i < e->nframes && shown <= callers; i++) {
