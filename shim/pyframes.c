@@ -441,9 +441,15 @@ static void say_no(const char *why, const char *what)
         pp_warn("Python frames are not read: ", why, what, "; native frames only");
 }
 
+/* a symbol of the process, or 0; a failed look-up's message is taken off
+ * dlerror's slot, so that the program's own first dlerror() reads NULL as
+ * it would without the shim */
 static uintptr_t sym(const char *name)
 {
-    return (uintptr_t)dlsym(RTLD_DEFAULT, name);
+    void *p = dlsym(RTLD_DEFAULT, name);
+    if (!p)
+        (void)dlerror();
+    return (uintptr_t)p;
 }
 
 void pp_py_init(void)

@@ -319,3 +319,8 @@ if cc -O1 -g $(/usr/bin/python3-config --includes) -o embed "$PP_ROOT/tests/pyth
 else
     echo "# skip: no libpython to embed (python3-dev)"
 fi
+
+# a program without Python: the look-up of CPython's symbols leaves no
+# dlerror() behind
+eq "not Python: the program's first dlerror() reads NULL, as bare" \
+    "$(traced d.jsonl "$T/dlerror_first")" "$("$T/dlerror_first")"
