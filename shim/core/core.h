@@ -360,6 +360,23 @@ void pp_sites_after_fork_child(void);
 int  pp_unwind(uintptr_t *out, int max);
 /* stacks libgcc's unwinder walked so far (the others: cfi.c) */
 uint64_t pp_unwind_by_libgcc(void);
+/* pyframes.c: Python frames merged into a stack.  A Python frame is stored
+ * as PP_PY_MARK(id), a value no return address takes (written negative);
+ * its identity goes out in a "pyframe" record. */
+#define PP_PY_MARK(id)   ((uintptr_t)0 - (uintptr_t)(id))
+#define PP_IS_PY_MARK(v) ((intptr_t)(v) < 0)
+/* the innermost "frame" of a site that is an anonymous mapping (made by a
+ * Python interpreter's own allocator: pyframes.c), pyframe id 0 */
+#define PP_MAP_MARK      PP_PY_MARK(0x7fffffff)
+/* in a process running CPython, an anonymous private mmap made outside the
+ * allocator (pymalloc's arenas) is sampled as a site, and its munmap frees it */
+void pp_site_map(void *p, size_t len, int flags);
+void pp_site_unmap(void *p, size_t len);
+extern int pp_py_on;
+void pp_py_init(void);
+int  pp_py_merge(uintptr_t *frames, int n, int max);
+void pp_py_write(struct pp_buf *b);
+void pp_py_after_fork_child(void);
 
 /* ---- life.c: start-up, fork, signals and exit ----------------------------- */
 

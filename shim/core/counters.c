@@ -51,7 +51,7 @@
  * delta that dipped and grew back below the old maximum would otherwise
  * pass a reset alarm unchecked, and the reset slot reserves no room) */
 #define MAX_UNSET INT64_MIN
-/* the counting fast paths are inlined into the hooks (-flto); the internal.h
+/* the counting fast paths are inlined into the hooks (-flto); the core.h
  * declaration without `inline` makes these the external definitions too */
 #define PP_HOT __attribute__((always_inline)) inline        /* "check at the next allocation" */
 

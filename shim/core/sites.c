@@ -10,7 +10,7 @@
  * probability p = 1 - exp(-s/R), and a sampled block stands for s/p bytes
  * and 1/p blocks, which makes every figure an unbiased estimate
  * (docs/sites.md).  The hook's cost for an unsampled block is one
- * thread-local subtraction and a branch (pp_site_alloc in internal.h).
+ * thread-local subtraction and a branch (pp_site_alloc in core.h).
  *
  * Three tables, all in raw mmap memory, none behind a lock:
  *  - stacks: the stack table, de-duplicated by hash (open addressing over
@@ -38,6 +38,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #define BLOCK_FP 256                   /* blocks are counted in 1/256ths */
@@ -60,6 +61,7 @@ struct stack {
 int pp_sites_mode;
 _Atomic uint64_t pp_site_tracked;
 static __thread int thread_ready PP_TLS;
+static __thread int mapping_now PP_TLS;     /* pp_site_map is sampling */
 static __thread uint64_t rng PP_TLS;
 static _Atomic uint64_t thread_seq;
 
@@ -190,7 +192,7 @@ static struct stack *intern(const uintptr_t *f, int n)
             /* a frame in no known module: a module loaded since the last
              * look, whose path and build id must be taken while it is here */
             for (int k = 0; k < n; k++)
-                if (pp_modules_find(f[k]) < 0) {
+                if (!PP_IS_PY_MARK(f[k]) && pp_modules_find(f[k]) < 0) {
                     pp_modules_refresh();
                     break;
                 }
@@ -349,6 +351,14 @@ static void sampled(void *p, size_t usable)
         return;
     uintptr_t frames[PP_STACK_MAX];
     int n = pp_unwind(frames, depth);
+    if (pp_py_on) {
+        n = pp_py_merge(frames, n, PP_STACK_MAX - 1);
+        if (mapping_now) {              /* an anonymous mapping: say so first */
+            memmove(frames + 1, frames, (size_t)n * sizeof *frames);
+            frames[0] = PP_MAP_MARK;
+            n++;
+        }
+    }
     struct stack *s = intern(frames, n);
     int64_t bytes, blocks;
     weigh(usable, &bytes, &blocks);
@@ -387,6 +397,28 @@ __attribute__((flatten)) void *pp_site_sampled(void *p, size_t usable)
     sampled(p, usable);
     pp_in_hook = saved;
     return p;
+}
+
+/* Mappings as sites, only where pymalloc makes them (pyframes.c finds
+ * CPython): its arenas (256 KiB, 1 MiB from 3.10) and, from 3.11, the
+ * chunks of its frame stacks are anonymous private mappings made outside
+ * malloc.  Thread stacks (MAP_STACK) and fixed mappings are not. */
+void pp_site_map(void *p, size_t len, int flags)
+{
+    if (!pp_py_on || (flags & (MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED | MAP_STACK)) !=
+                         (MAP_ANONYMOUS | MAP_PRIVATE))
+        return;
+    if ((pp_site_countdown -= (int64_t)len) >= 0)
+        return;
+    mapping_now = 1;
+    pp_site_sampled(p, len);
+    mapping_now = 0;
+}
+
+void pp_site_unmap(void *p, size_t len)
+{
+    if (pp_py_on)
+        pp_site_free(p, len);
 }
 
 void pp_site_untrack(void *p, size_t usable)
@@ -480,6 +512,7 @@ void pp_sites_init(void)
     atomic_store(&thread_seq, 0);
     pp_modules_init();
     pp_unwind_init();
+    pp_py_init();
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -504,10 +537,17 @@ static void write_stack(struct pp_buf *b, struct stack *s)
     for (uint32_t i = 0; i < s->nframes; i++) {
         if (i)
             pp_buf_raw(b, ",", 1);
-        pp_buf_u64(b, s->frames[i]);
+        if (PP_IS_PY_MARK(s->frames[i]))
+            pp_buf_i64(b, (int64_t)s->frames[i]);
+        else
+            pp_buf_u64(b, s->frames[i]);
     }
     pp_buf_str(b, "]");
-    if ((int)s->nframes >= depth)
+    /* the native walk was cut (Python frames do not count) */
+    uint32_t native = 0;
+    for (uint32_t i = 0; i < s->nframes; i++)
+        native += !PP_IS_PY_MARK(s->frames[i]);
+    if ((int)native >= depth)
         pp_buf_str(b, ",\"truncated\":true");
     pp_buf_str(b, "}");
     pp_timeline_record(b);
@@ -681,6 +721,7 @@ static void write_sites(int when, const char *label)
         select_top(count, top, when, 1);
 
     write_modules(&b);
+    pp_py_write(&b);
     for (size_t i = 0; i < count; i++)
         if (scratch[i]->selected)
             write_stack(&b, scratch[i]);
@@ -784,6 +825,7 @@ void pp_sites_after_fork_child(void)
         atomic_store(&s->written, 0);
     }
     pp_modules_after_fork_child();
+    pp_py_after_fork_child();
     thread_ready = 0;
     peak_t_ns = 0;                     /* the child's peak so far: its start */
     atomic_store(&peak_dirty, 1);

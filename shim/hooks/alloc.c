@@ -945,6 +945,7 @@ PP_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
         pp_in_hook = 1;
         pp_map_add((uintptr_t)r, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
         pp_in_hook = 0;
+        pp_site_map((void *)r, len, flags);
     }
     return (void *)r;
 }
@@ -961,6 +962,7 @@ PP_EXPORT int munmap(void *addr, size_t len)
         pp_in_hook = 1;
         pp_map_remove((uintptr_t)addr, len);
         pp_in_hook = 0;
+        pp_site_unmap(addr, len);
     }
     return rc;
 }

@@ -85,7 +85,15 @@ int cmd_flame(int argc, char **argv)
             if (nr > 1)
                 fprintf(f, "pid %ld;", runs[r].pid);
             for (int k = x->nframes; k-- > 0;) {
-                fold_name(f, x->frames[k].fn);
+                if (x->frames[k].python) {   /* "file.py:function:line" */
+                    const char *fl = x->frames[k].file ? x->frames[k].file : "?";
+                    fold_name(f, strrchr(fl, '/') ? strrchr(fl, '/') + 1 : fl);
+                    fputc(':', f);
+                    fold_name(f, x->frames[k].fn);
+                    fprintf(f, ":%d", x->frames[k].line);
+                } else {
+                    fold_name(f, x->frames[k].fn);
+                }
                 if (k)
                     fputc(';', f);
             }

@@ -805,7 +805,7 @@ static void flame_draw(FILE *f, const struct fnode *n, double x, double w, int d
     fprintf(f, " - %s (%.1f%%)</title><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
             "fill=\"hsl(%u,75%%,%u%%)\" stroke=\"#fff\" stroke-width=\"0.5\"/>", val,
             total > 0 ? n->v / total * 100 : 0, x, 30 + depth * FLAME_ROW, w, FLAME_ROW - 1,
-            10 + h % 40, 58 + (h / 40) % 14);
+            strncmp(n->name, "py:", 3) ? 10 + h % 40 : 190 + h % 40, 58 + (h / 40) % 14);
     int chars = (int)(w / 6.2) - 1;
     if (chars >= 3) {
         char label[256];
@@ -849,9 +849,11 @@ static int flame_chart(FILE *f, int html, int y, json_t *sites, const char *key,
             const char *fn = json_string_value(json_object_get(x, "fn"));
             const char *file = json_string_value(json_object_get(x, "file"));
             char name[600];
-            /* a frame is a function at a line: two call sites in one function differ */
+            /* a frame is a function at a line: two call sites in one function
+             * differ; a Python frame reads "py:" (and is drawn blue) */
             if (file && json_num(x, "line", 0) > 0)
-                snprintf(name, sizeof name, "%s (%s:%.0f)", fn ? fn : "?",
+                snprintf(name, sizeof name, "%s%s (%s:%.0f)",
+                         json_is_true(json_object_get(x, "python")) ? "py:" : "", fn ? fn : "?",
                          strrchr(file, '/') ? strrchr(file, '/') + 1 : file,
                          json_num(x, "line", 0));
             else
@@ -895,7 +897,13 @@ static void sites_table(FILE *f, json_t *sites)
     json_array_foreach(sites, i, s) {
         if (i == 15)
             break;
-        json_t *fr = json_array_get(json_object_get(s, "frames"), 0);
+        json_t *fr = json_array_get(json_object_get(s, "frames"), 0), *x;
+        size_t k;
+        json_array_foreach(json_object_get(s, "frames"), k, x)   /* the Python line, if any */
+            if (json_is_true(json_object_get(x, "python"))) {
+                fr = x;
+                break;
+            }
         const char *fn = json_string_value(json_object_get(fr, "fn"));
         const char *file = json_string_value(json_object_get(fr, "file"));
         char a[64], b[64], c[64], where[600];

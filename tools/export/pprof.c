@@ -174,8 +174,10 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
                 int64_t lid = (int64_t)json_object_size(locs) + 1;
                 json_object_set_new(locs, key, json_integer(lid));
                 field(&tmp, 1, lid);
-                field(&tmp, 2, (int64_t)find_mapping(mods, addr ? addr - 1 : 0));
-                field(&tmp, 3, (int64_t)addr);
+                /* a Python frame is in no mapping and has no address */
+                int py = x->frames[f].python;
+                field(&tmp, 2, py ? 0 : (int64_t)find_mapping(mods, addr ? addr - 1 : 0));
+                field(&tmp, 3, py ? 0 : (int64_t)addr);
                 for (int h = f; h < g; h++) {
                     char fkey[1024];
                     snprintf(fkey, sizeof fkey, "%s\t%s", x->frames[h].fn,
@@ -188,6 +190,8 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
                         field(&sub, 2, str(&st, x->frames[h].fn));
                         field(&sub, 3, str(&st, x->frames[h].fn));
                         field(&sub, 4, str(&st, x->frames[h].file));
+                        if (x->frames[h].python)
+                            field(&sub, 5, x->frames[h].first_line);
                         message(&fbody, 5, &sub);
                     }
                     field(&sub, 1, json_integer_value(fid));

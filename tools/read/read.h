@@ -120,6 +120,8 @@ struct sym_frame {
     const char *module;      /* path of the module, or NULL */
     uint64_t    addr;        /* the return address as recorded */
     int         inlined;     /* an inlined call inside the next frame */
+    int         python;      /* a Python frame: fn, file, line from a pyframe record */
+    int         first_line;  /*   and its function's first line */
 };
 
 struct symbols;
@@ -174,6 +176,11 @@ void frame_text(const struct sym_frame *f, char *buf, size_t n);
  * BETWEEN1 (probe labels) the sites that grew between the two probes.
  * Returns an exit code. */
 int sites_report(FILE *f, struct run *runs, int n, const char *between0, const char *between1);
+/* the same for the runs of NFILES files: from one file that holds a process
+ * tree, its main process (--process chooses it) alone, or with ALL, first
+ * and then the others */
+int sites_report_files(FILE *f, struct run *runs, int n, int nfiles, int all,
+                       const char *between0, const char *between1);
 /* the "sites" key of `report --json`, plot and watch (NULL when the run
  * has none) */
 json_t *sites_to_json(const struct run *r);

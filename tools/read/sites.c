@@ -108,7 +108,28 @@ static void take_rows(struct sites *s, json_t *index, json_t *rec, int which)
     }
 }
 
-static void symbolise(struct sites *s, struct site *e, json_t *stacks)
+/* Python frame ID from its pyframe record; the strings live as long as
+ * the run's records */
+static int python_frame(json_t *pyframes, long id, struct sym_frame *out)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%ld", id);
+    json_t *p = json_object_get(pyframes, key);
+    memset(out, 0, sizeof *out);
+    out->python = !json_is_true(json_object_get(p, "mapping"));   /* else an arena */
+    out->addr = (uint64_t)-id;
+    out->fn = json_string_value(json_object_get(p, "name"));
+    if (!out->fn)
+        out->fn = "<python: unknown frame>";
+    out->file = json_string_value(json_object_get(p, "file"));
+    if (out->file && !*out->file)
+        out->file = NULL;
+    out->line = (int)json_num(p, "line", 0);
+    out->first_line = (int)json_num(p, "first_line", 0);
+    return 1;
+}
+
+static void symbolise(struct sites *s, struct site *e, json_t *stacks, json_t *pyframes)
 {
     char key[32];
     snprintf(key, sizeof key, "%ld", e->stack);
@@ -123,7 +144,12 @@ static void symbolise(struct sites *s, struct site *e, json_t *stacks)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t a = (uint64_t)json_number_value(json_array_get(fr, i));
+        double v = json_number_value(json_array_get(fr, i));
+        if (v < 0) {                    /* a Python frame (pyframes.c) */
+            e->nframes += python_frame(pyframes, (long)-v, e->frames + e->nframes);
+            continue;
+        }
+        uint64_t a = (uint64_t)v;
         e->nframes += symbols_lookup(s->sym, a, e->frames + e->nframes, MAX_INLINE);
     }
     if (!e->nframes) {
@@ -158,15 +184,16 @@ int sites_load(const struct run *r, struct sites *s, const char *b0, const char 
     s->estimated = !strcmp(json_string_value(json_object_get(any, "mode")) ?: "", "sample");
     s->sample_bytes = json_num(any, "sample_bytes", 0);
 
-    json_t *index = json_object(), *stacks = json_object();
+    json_t *index = json_object(), *stacks = json_object(), *pyframes = json_object();
     size_t i;
     json_t *o;
     json_array_foreach(recs, i, o) {
         const char *type = json_string_value(json_object_get(o, "type"));
-        if (type && !strcmp(type, "stack")) {
+        int py = type && !strcmp(type, "pyframe");
+        if (type && (py || !strcmp(type, "stack"))) {
             char key[32];
             snprintf(key, sizeof key, "%ld", (long)json_num(o, "id", -1));
-            json_object_set(stacks, key, o);
+            json_object_set(py ? pyframes : stacks, key, o);
         }
     }
     if (final)
@@ -190,9 +217,10 @@ int sites_load(const struct run *r, struct sites *s, const char *b0, const char 
 
     s->sym = symbols_new(recs);
     for (int k = 0; k < s->n; k++)
-        symbolise(s, &s->v[k], stacks);
+        symbolise(s, &s->v[k], stacks, pyframes);
     json_decref(index);
     json_decref(stacks);
+    json_decref(pyframes);
     return s->n > 0;
 }
 
@@ -213,7 +241,11 @@ static const char *base_name(const char *p)
 
 void frame_text(const struct sym_frame *f, char *buf, size_t n)
 {
-    if (f->file && f->line)
+    if (f->python && f->file)
+        snprintf(buf, n, "py:%s (%s:%d)", f->fn, base_name(f->file), f->line);
+    else if (f->python)
+        snprintf(buf, n, "py:%s", f->fn);
+    else if (f->file && f->line)
         snprintf(buf, n, "%s (%s:%d)", f->fn, base_name(f->file), f->line);
     else if (f->module && strchr(f->fn, '+') == NULL)
         snprintf(buf, n, "%s (%s)", f->fn, base_name(f->module));
@@ -233,11 +265,35 @@ static int boring(const struct sym_frame *f)
     return 0;
 }
 
-/* "inner (file:line) < caller < caller" */
+/* "inner (file:line) < caller < caller"; with Python frames, the Python
+ * ones with their lines, then the innermost native frame:
+ * "py:inner (a.py:3) < py:caller (a.py:9) [in _PyObject_Malloc]" */
 static void chain_text(const struct site *e, char *buf, size_t n, int callers)
 {
     size_t len = 0;
     buf[0] = 0;
+    int py = 0;
+    while (py < e->nframes && !e->frames[py].python)
+        py++;
+    if (py < e->nframes) {
+        for (int i = py, shown = 0; i < e->nframes && shown <= callers; i++) {
+            if (!e->frames[i].python)
+                continue;
+            char one[512];
+            frame_text(&e->frames[i], one, sizeof one);
+            len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%s", shown ? " < " : "",
+                                    one);
+            if (len >= n)
+                return;
+            shown++;
+        }
+        int in = 0;                     /* the innermost native frame with a name */
+        while (in < py - 1 && strstr(e->frames[in].fn, "+0x"))
+            in++;
+        if (py > 0)
+            snprintf(buf + len, len < n ? n - len : 0, " [in %s]", e->frames[in].fn);
+        return;
+    }
     for (int i = 0, shown = 0; i < e->nframes && shown <= callers; i++) {
         if (i && boring(&e->frames[i]))
             continue;
@@ -396,6 +452,26 @@ int sites_report(FILE *f, struct run *runs, int n, const char *b0, const char *b
     return EXIT_OK;
 }
 
+int sites_report_files(FILE *f, struct run *runs, int n, int nfiles, int all, const char *b0,
+                       const char *b1)
+{
+    if (nfiles != 1 || n <= 1)
+        return sites_report(f, runs, n, b0, b1);
+    const char *why;
+    int m = run_main(runs, n, run_process_choice, &why);
+    if (m < 0)
+        return error("report: no process matches --process %s", run_process_choice);
+    if (!all)
+        return sites_report(f, runs + m, 1, b0, b1);
+    struct run t = runs[0];            /* the main process first */
+    runs[0] = runs[m];
+    runs[m] = t;
+    int rc = sites_report(f, runs, n, b0, b1);
+    runs[m] = runs[0];
+    runs[0] = t;
+    return rc;
+}
+
 json_t *sites_to_json(const struct run *r)
 {
     struct sites s;
@@ -414,6 +490,8 @@ json_t *sites_to_json(const struct run *r)
             json_object_set_new(o, "module", y->module ? json_string(y->module) : json_null());
             if (y->inlined)
                 json_object_set_new(o, "inlined", json_true());
+            if (y->python)
+                json_object_set_new(o, "python", json_true());
             json_array_append_new(fr, o);
         }
         json_t *o = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "frames", fr,

@@ -902,7 +902,7 @@ int cmd_report(int argc, char **argv)
     free(files);
     if (nr < 0)
         return EXIT_USAGE;
-    int rc = sites ? sites_report(stdout, runs, nr, o.from, o.to)
+    int rc = sites ? sites_report_files(stdout, runs, nr, n, all_processes, o.from, o.to)
                    : report_runs_with(stdout, runs, nr, fmt, &o);
     for (int i = 0; i < nr; i++)
         run_free(&runs[i]);
