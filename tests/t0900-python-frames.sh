@@ -1,4 +1,4 @@
-# Python frames in allocation stacks (shim/pyframes.c), on every CPython
+# Python frames in allocation stacks (shim/core/pyframes.c), on every CPython
 # 3.8-3.13 on the machine (Debian's python3 and pyenv's versions; an absent
 # one is skipped with a line saying so).  Ground truth: what the script did
 # on purpose, at lines the test finds by their markers: one 50,000,000-byte
@@ -207,7 +207,7 @@ for v in $versions; do
     inc=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
     if [ -f "$inc/internal/pycore_frame.h" ] || [ "$minor" -lt 11 ]; then
         cc -I"$inc" -o off.$name "$PP_ROOT/tests/python/offsets.c" 2>/dev/null &&
-        cc -I"$PP_ROOT/shim" -DPP_TABLE -I"$inc" -o tab.$name "$PP_ROOT/tests/python/offsets.c"
+        cc -I"$PP_ROOT/shim/core" -DPP_TABLE -I"$inc" -o tab.$name "$PP_ROOT/tests/python/offsets.c"
         eq "$tag: the offsets table is what the headers say" "$(./tab.$name)" "$(./off.$name)"
     else
         echo "# skip: $tag: no internal headers to check the offsets against"

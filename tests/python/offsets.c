@@ -1,7 +1,7 @@
 /*
  * offsets.c - prints, from one CPython version's own headers, the offsets
  * that shim/pyframes.c keeps in its table for that version, in the order
- * of struct pp_py_layout (shim/pyframes.h).  Built with -DPP_TABLE it
+ * of struct pp_py_layout (shim/core/pyframes.h).  Built with -DPP_TABLE it
  * prints the table's row instead; t0900 builds both against each installed
  * version's headers and compares them.
  */
