@@ -320,6 +320,23 @@ else
     echo "# skip: no libpython to embed (python3-dev)"
 fi
 
+# an application that loads libpython itself, later, with dlopen(RTLD_LOCAL):
+# the shim meets the interpreter after it started, out of the global scope
+lib=$(/usr/bin/python3 -c "import os, sysconfig as s; print(os.path.join(s.get_config_var('LIBDIR'), s.get_config_var('INSTSONAME')))")
+if [ -f "$lib" ] && cc -O1 -g -o embed_dlopen "$PP_ROOT/tests/python/embed_dlopen.c" -ldl; then
+    ./embed_dlopen "$lib" > bare.out 2> bare.err
+    PERFPROBE_TOP=100000 PERFPROBE_STACKS=all traced d.jsonl ./embed_dlopen "$lib" > d.out 2> d.err
+    eq "dlopen'd: exit status, output and stderr as bare" "$?:$(cat d.out):$(cat d.err)" \
+        "0:$(cat bare.out):$(cat bare.err)"
+    eq "dlopen'd: the bytearray's stack reads fill (<string>:2) < <module> (<string>:3) < main" \
+        "$("$P" report --json d.jsonl | jq -r '[.sites[] | select(.alloc_bytes > 8900000 and .alloc_bytes < 9100000)][0]
+            | [.frames[] | select(.python or .fn == "main")
+               | if .python then "\(.fn) (\(.file):\(.line))" else .fn end] | join(" < ")')" \
+        "fill (<string>:2) < <module> (<string>:3) < main"
+else
+    echo "# skip: no shared libpython ($lib) to load"
+fi
+
 # a program without Python: the look-up of CPython's symbols leaves no
 # dlerror() behind
 eq "not Python: the program's first dlerror() reads NULL, as bare" \

@@ -374,6 +374,14 @@ void pp_site_map(void *p, size_t len, int flags);
 void pp_site_unmap(void *p, size_t len);
 extern int pp_py_on;
 void pp_py_init(void);
+/* dlopen calls so far (the dlopen hook counts them); the sampler looks for a
+ * libpython loaded late after each (pp_py_watch, every tick) */
+extern _Atomic unsigned pp_dlopens;
+void pp_py_watch(void);
+/* fork: no look in progress while the process is copied (the look takes the
+ * loader's locks, which a child must not inherit held) */
+void pp_py_fork_prepare(void);
+void pp_py_fork_done(void);
 int  pp_py_merge(uintptr_t *frames, int n, int max);
 void pp_py_write(struct pp_buf *b);
 void pp_py_after_fork_child(void);

@@ -167,6 +167,7 @@ static void start_recording(void)
 
 static void fork_prepare(void)
 {
+    pp_py_fork_prepare();
     pp_probe_lock();
     pp_timeline_lock();
     pp_map_lock();
@@ -177,12 +178,14 @@ static void fork_parent(void)
     pp_map_unlock();
     pp_timeline_unlock();
     pp_probe_unlock();
+    pp_py_fork_done();
 }
 
 static void fork_child(void)
 {
     int saved = pp_in_hook;
     pp_in_hook = 1;
+    pp_py_fork_done();
     pp_map_after_fork_child();
     pp_tid_forget();
     pp_parts_after_fork_child();

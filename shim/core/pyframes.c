@@ -444,20 +444,33 @@ static void say_no(const char *why, const char *what)
 /* a symbol of the process, or 0; a failed look-up's message is taken off
  * dlerror's slot, so that the program's own first dlerror() reads NULL as
  * it would without the shim */
+static uintptr_t scope;                  /* 0: the global scope; else a libpython's bias */
+
 static uintptr_t sym(const char *name)
 {
+    if (scope) {
+        uintptr_t a;
+        return pp_elf_symbol(scope, name, &a, NULL) == 0 ? a : 0;
+    }
     void *p = dlsym(RTLD_DEFAULT, name);
     if (!p)
         (void)dlerror();
     return (uintptr_t)p;
 }
 
+static int py_found;                    /* an interpreter was met, read or not */
+static int py_tried;                    /* pp_py_init ran: stacks are on */
+static size_t py_modules_seen;
+_Atomic unsigned pp_dlopens;
+
 void pp_py_init(void)
 {
-    pp_py_on = 0;
+    __atomic_store_n(&pp_py_on, 0, __ATOMIC_RELEASE);
+    py_tried = 1;
     uintptr_t eval = sym("_PyEval_EvalFrameDefault");
     if (!eval)
         return;                         /* no interpreter */
+    py_found = 1;
     int major = 0, minor = 0;
     const unsigned long *hex = (const unsigned long *)sym("Py_Version");
     if (hex) {
@@ -519,15 +532,23 @@ void pp_py_init(void)
     t_unicode = sym("PyUnicode_Type");
     t_bytes = sym("PyBytes_Type");
     t_frame = sym("PyFrame_Type");
-    Dl_info info;
-    const ElfW(Sym) *es = NULL;
-    if (!get_tstate || !t_code || !t_unicode || !t_bytes || !t_frame ||
-        !dladdr1((void *)eval, &info, (void **)&es, RTLD_DL_SYMENT) || !es || !es->st_size) {
+    size_t eval_size = 0;
+    if (scope) {
+        uintptr_t a;
+        if (pp_elf_symbol(scope, "_PyEval_EvalFrameDefault", &a, &eval_size) != 0)
+            eval_size = 0;
+    } else {
+        Dl_info info;
+        const ElfW(Sym) *es = NULL;
+        if (dladdr1((void *)eval, &info, (void **)&es, RTLD_DL_SYMENT) && es)
+            eval_size = es->st_size;
+    }
+    if (!get_tstate || !t_code || !t_unicode || !t_bytes || !t_frame || !eval_size) {
         say_no("symbols missing from CPython ", vs);
         return;
     }
     eval_lo = eval;
-    eval_hi = eval + es->st_size;       /* return addresses: (lo, hi] */
+    eval_hi = eval + eval_size;         /* return addresses: (lo, hi] */
     if (!ents) {
         ents = pp_os_map(sizeof(struct ent) << ENT_BITS);
         if (!ents)
@@ -535,7 +556,66 @@ void pp_py_init(void)
     }
     unreadable_id = ident(0, 0);
     full_id = ident(0, 1);
-    pp_py_on = 1;
+    __atomic_store_n(&pp_py_on, 1, __ATOMIC_RELEASE);
+}
+
+/* An interpreter loaded after the start: an application that embeds Python
+ * through dlopen, often RTLD_LOCAL, where a look-up in the global scope does
+ * not reach it.  After each dlopen the sampler thread looks at the loader's
+ * list for a second (the dlopen may still be running when the count moves);
+ * for a new libpython3 it reads the symbols from the library's own dynamic
+ * symbol table in memory (no loader call: the loader's look-ups allocate, and
+ * take no reference that would keep the library loaded).  Frames are read
+ * from then on: within a tick (PERFPROBE_INTERVAL_MS) of the dlopen's end. */
+#define WATCH_TICKS 100
+static pp_lock_t watch_lock = PP_LOCK_INIT;
+static unsigned dlopens_seen, watch_left;
+
+void pp_py_watch(void)
+{
+    unsigned c = atomic_load_explicit(&pp_dlopens, memory_order_relaxed);
+    if (c != dlopens_seen) {
+        dlopens_seen = c;
+        watch_left = WATCH_TICKS;
+    }
+    if (!watch_left || py_found || !py_tried)
+        return;
+    watch_left--;
+    if (pp_trylock(&watch_lock))
+        return;                         /* a fork is under way */
+    pp_modules_refresh();
+    size_t n = pp_modules_count();
+    for (size_t i = py_modules_seen; i < n && !py_found; i++) {
+        const char *path = pp_modules_path(i);
+        const char *base = path ? strrchr(path, '/') : NULL;
+        if (!base || strncmp(base + 1, "libpython3", 10) != 0)
+            continue;
+        scope = pp_modules_base(i);
+        if (scope)
+            pp_py_init();
+        scope = 0;
+    }
+    py_modules_seen = n;
+    pp_unlock(&watch_lock);
+}
+
+/* The look walks the loader's list (dl_iterate_phdr holds the loader's
+ * write lock meanwhile): a fork waits for a look in progress, so that the
+ * child does not inherit that lock held by a thread it does not have.  The
+ * wait is bounded (a thread that forks from inside a dlopen holds what the
+ * walk waits for); then the fork goes ahead. */
+static int watch_held;
+
+void pp_py_fork_prepare(void)
+{
+    watch_held = pp_lock_until(&watch_lock, pp_now_ns() + 50000000) == 0;
+}
+
+void pp_py_fork_done(void)
+{
+    if (watch_held)
+        pp_unlock(&watch_lock);
+    watch_held = 0;
 }
 
 /* ---- writing --------------------------------------------------------------- */

@@ -167,6 +167,7 @@ static void *sampler_main(void *arg)
         pp_timeline_sample(&s, 0);
         pp_timeline_flush(0);           /* probe records held since */
         pp_core_tick();
+        pp_py_watch();                  /* a libpython loaded late */
         pp_clock_check();               /* the TSC against CLOCK_MONOTONIC */
         clock_note();
         if (program_gone(s.proc.threads)) {

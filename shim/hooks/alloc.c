@@ -380,6 +380,8 @@ __attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve
     return pp_real_dlopen;
 }
 __attribute__((used, visibility("hidden"))) _Atomic int *pp_deepbind_flag = &deepbind_seen;
+/* dlopen calls so far (a libpython loaded late: pyframes.c's watch) */
+__attribute__((used, visibility("hidden"))) _Atomic unsigned *pp_dlopen_count = &pp_dlopens;
 __attribute__((used, visibility("hidden"))) _Atomic int *pp_bind_flag = &pp_bind_active;
 /* A library named by a path (a '/' and no '$': the caller's RUNPATH and
  * $ORIGIN play no part) opened with RTLD_DEEPBIND, or any while bind.c is
@@ -400,6 +402,8 @@ __asm__(".text\n"
         ".globl dlopen\n"
         ".type dlopen, @function\n"
         "dlopen:\n"
+        "    mov pp_dlopen_count(%rip), %rax\n"
+        "    lock incl (%rax)\n"
         "    test $0x8, %esi\n"                 /* RTLD_DEEPBIND */
         "    jnz 3f\n"
         "    mov pp_bind_flag(%rip), %rax\n"

@@ -270,6 +270,14 @@ struct pp_module_info {
     const uintptr_t (*range)[2];
 };
 size_t pp_modules_count(void);
+/* module I's path ("" for the executable's when unknown), NULL past the end */
+const char *pp_modules_path(size_t i);
+/* module I's load bias (0 past the end) */
+uintptr_t pp_modules_base(size_t i);
+/* <system>/modules.c: the address (and size) of a defined dynamic symbol of
+ * the module loaded at BIAS, read from its tables in memory (no loader
+ * call: no lock, no allocation); 0, or -1 when it has none by that name */
+int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size);
 /* modules.c, from the scan: add a module unless it is known (same base and
  * extent); 1 when the list is full */
 int  pp_module_add(const struct pp_module_info *m);
