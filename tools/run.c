@@ -145,7 +145,7 @@ static void tree_exit_table(const char *path)
 /* ---- run ------------------------------------------------------------------- */
 
 static const char run_usage[] =
-    "usage: perfprobe run [-o FILE] [-i MS] [-q] [-n RUNS [--json]] [--stacks MODE] -- CMD [ARGS...]\n"
+    "usage: perfprobe run [-o FILE] [-i MS] [-q] [-n RUNS [--json]] [--stacks MODE] [--cpu HZ|off] -- CMD [ARGS...]\n"
     "\n"
     "Runs CMD under libperfprobe.so and exits with CMD's own status (128 + signal\n"
     "when it was killed).\n"
@@ -156,6 +156,7 @@ static const char run_usage[] =
     "                 (FILE.runK.jsonl), and print per probe and per region the\n"
     "                 mean, stdev, min, median and max across the runs\n"
     "  --stacks MODE  allocation call stacks: sample (default), all or off\n"
+    "  --cpu HZ|off   CPU stacks sampled HZ times a second of each thread's CPU\n"
     "  --live         a live view of the timeline in the terminal while CMD runs\n"
     "  --json         with -n: the table across the runs as one JSON object\n";
 
@@ -551,6 +552,13 @@ int cmd_run(int argc, char **argv)
             if (*end || n < 1 || n > 10000)
                 return error("run: -n '%s' is not a number of runs (1-10000)", argv[i]);
             repeats = (int)n;
+        } else if (strcmp(a, "--cpu") == 0 && i + 1 < argc) {
+            const char *hz = argv[++i];
+            char *end;
+            long v = strtol(hz, &end, 10);
+            if (strcmp(hz, "off") && (*end || end == hz || v < 1 || v > 10000))
+                return error("run: --cpu %s: not a rate (1-10000 a second) or off", hz);
+            setenv("PERFPROBE_CPU", hz, 1);
         } else if (strcmp(a, "--stacks") == 0 && i + 1 < argc) {
             const char *m = argv[++i];
             if (strcmp(m, "none") && strcmp(m, "off") && strcmp(m, "sample") && strcmp(m, "all"))

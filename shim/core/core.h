@@ -58,6 +58,7 @@ struct pp_options {
     uint64_t region_window_ms;
     char     stacks[16];     /* off, sample or all (sites.c) */
     uint64_t sample_bytes, stack_depth, stack_table, top, seed;
+    char     cpu[16];        /* CPU samples a second, or off (cpu.c) */
 };
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values and unknown names */
@@ -200,6 +201,15 @@ void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
 int  pp_sampler_running(void);      /* 1 while the thread samples */
+
+/* ---- cpu.c: CPU stacks sampled by the kernel, read by the sampler ---------- */
+
+void pp_cpu_tick(int final);        /* the sampler, each sample; FINAL at exit */
+void pp_cpu_after_fork_child(void);
+/* the region thread TID was in at CLOCK_MONOTONIC time T_NS (region.c):
+ * its path, or NULL */
+const char *pp_region_at(pid_t tid, uint64_t t_ns);
+void pp_region_remember(void);      /* after each tick's samples */
 
 /* the highest RSS the shim itself observed (samples and probes): the peak
  * reported is never below it */
@@ -357,6 +367,8 @@ void pp_sites_init(void);
 void pp_sites_probe(const char *label);       /* outside hooks */
 void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
+/* a "module" record for each module not written yet in this image */
+void pp_sites_write_modules(struct pp_buf *b);
 int  pp_unwind(uintptr_t *out, int max);
 /* stacks libgcc's unwinder walked so far (the others: cfi.c) */
 uint64_t pp_unwind_by_libgcc(void);

@@ -199,6 +199,7 @@ static void fork_child(void)
     pp_counters_after_fork_child();
     pp_region_after_fork_child();
     pp_sites_after_fork_child();
+    pp_cpu_after_fork_child();
     pp_proc_after_fork();
     pp_probe_after_fork_child();
     pp_probe_unlock();
@@ -360,6 +361,7 @@ void pp_finish(void)
     pp_counters_flush_self();
     pp_sample_take(&end, PP_SAMPLE_RESET | PP_SAMPLE_PARTS | PP_SAMPLE_STATUS);
     pp_timeline_sample(&end, 1);
+    pp_cpu_tick(1);
     pp_sites_exit();
     const char *table = pp_getenv("PERFPROBE_TABLE");
     int table_record = !pp_opt.quiet && table && !strcmp(table, "record");

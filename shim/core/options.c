@@ -81,6 +81,9 @@ static const struct row rows[] = {
     {"PERFPROBE_SEED", K_UINT, "0", &pp_opt.seed, 0, UINT64_MAX,
      "Seed of the sampling of allocation sites; 0 seeds from the clock. With a seed, "
      "a run that allocates the same way samples the same blocks."},
+    {"PERFPROBE_CPU", K_PATH, "99", pp_opt.cpu, 0, sizeof pp_opt.cpu,
+     "CPU stacks (docs/cpu.md): samples a second of each thread's CPU time, taken by "
+     "the kernel (perf_event_open) and read by the sampler thread (1-10000), or `off`."},
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

@@ -657,7 +657,7 @@ static void select_top(size_t count, size_t n, int when, int by_alloc)
 /* A "module" record for each module not written yet in this process image,
  * so that the stacks written next can be symbolised after the process is
  * gone. */
-static void write_modules(struct pp_buf *b)
+void pp_sites_write_modules(struct pp_buf *b)
 {
     static const char hex[] = "0123456789abcdef";
     struct pp_module_info m;
@@ -720,7 +720,7 @@ static void write_sites(int when, const char *label)
     if (when != AT_PEAK)
         select_top(count, top, when, 1);
 
-    write_modules(&b);
+    pp_sites_write_modules(&b);
     pp_py_write(&b);
     for (size_t i = 0; i < count; i++)
         if (scratch[i]->selected)

@@ -250,6 +250,9 @@ uint64_t pp_unwind_by_libgcc(void);
 /* cfi.c: the walk with remembered rules; -1 when libgcc must walk */
 int  pp_cfi_ready(void);
 int  pp_cfi_walk(uintptr_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi);
+/* the walk over a copied stack (a CPU sample's): reads only the copy */
+int  pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                      const void *copy, size_t size, int *complete);
 struct dl_phdr_info;
 /* modules.c: [lo, hi) of a loaded object's PT_LOAD segments (hi 0: none) */
 void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);

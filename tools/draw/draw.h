@@ -9,6 +9,7 @@
  *   watch.c  `perfprobe watch` and `run --live`: the live terminal view
  *   flame.c  `perfprobe flame`: allocation sites as folded stacks, the
  *            input of flame graph drawers
+ *   cpu_flame.c  `flame --cpu`: CPU samples as folded stacks
  *
  * A floor above the reader (read/read.h) and under the front end
  * (perfprobe.c, run.c); it calls nothing in report/ or export/.  Inside
@@ -119,5 +120,8 @@ int cmd_watch(int argc, char **argv);
 int watch_child(int child, const char *pattern);
 /* `perfprobe flame [--by alloc|live|peak|leaked] [-o OUT.folded] FILE` */
 int cmd_flame(int argc, char **argv);
+
+/* cpu_flame.c: `flame --cpu FILE` (flame.c hands it ARGV) */
+int cpu_flame(int argc, char **argv);
 
 #endif

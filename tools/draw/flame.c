@@ -30,6 +30,9 @@ static void fold_name(FILE *f, const char *s)
 int cmd_flame(int argc, char **argv)
 {
     const char *by = "alloc", *out = NULL, *file = NULL;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--cpu"))
+            return cpu_flame(argc, argv);        /* cpu_flame.c */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--by") && i + 1 < argc) {
             by = argv[++i];

@@ -13,6 +13,8 @@
  *   "i" instants   probes, process-scoped, with their figures in args
  *   "X" complete   region occurrences the timeline keeps (the slowest few
  *                  per window, with their thread), microsecond ts and dur
+ *   "i" instants   CPU samples (read/cpu.c), thread-scoped on the sampled
+ *                  thread's track: the innermost function, samples, region
  * Every process of a tree is its own process track; their clocks are
  * aligned on wall-clock time (header start_unix_s).  Counter values are
  * the timeline's own numbers, unchanged, so a test can compare them.
@@ -104,6 +106,26 @@ static void process_meta(struct out *o, struct run *runs, int nr, int k, int sor
     fputs(",\"name\":\"thread_name\",\"args\":{\"name\":\"main\"}}", o->f);
 }
 
+struct cpu_ctx { struct out *o; long pid; double off; json_t *threads; };
+
+static void cpu_row(void *ctx, double t_s, long tid, const char *fn, const char *region,
+                    double samples)
+{
+    struct cpu_ctx *c = ctx;
+    ev(c->o, "i", c->pid, tid, (c->off + t_s) * 1e6);
+    fputs(",\"s\":\"t\",\"cat\":\"cpu\",\"name\":", c->o->f);
+    jstr(c->o->f, fn);
+    fprintf(c->o->f, ",\"args\":{\"samples\":%.17g,\"region\":", samples);
+    if (region)
+        jstr(c->o->f, region);
+    else
+        fputs("null", c->o->f);
+    fputs("}}", c->o->f);
+    char key[32];
+    snprintf(key, sizeof key, "%ld", tid);
+    json_object_set_new(c->threads, key, json_true());
+}
+
 static void one_run(struct out *o, struct run *r, double off)
 {
     long pid = r->pid;
@@ -191,6 +213,8 @@ static void one_run(struct out *o, struct run *r, double off)
             }
         }
     }
+    struct cpu_ctx cc = {o, pid, off, threads};
+    cpu_each_row(r, cpu_row, &cc);              /* CPU samples */
     const char *key;
     json_t *v;
     json_object_foreach(threads, key, v) {

@@ -4,6 +4,7 @@
  *
  *   pprof.c   `perfprobe pprof`: allocation sites as a gzip'd
  *             profile.proto heap profile
+ *   cpu_pprof.c  `pprof --cpu`: CPU samples as a profile.proto CPU profile
  *
  * A floor above the reader (read/read.h) and under the front end
  * (perfprobe.c); what an exporter needs from a run comes from the reader
@@ -21,5 +22,8 @@
 
 /* `perfprobe pprof [--at exit|peak|PROBE] [-o OUT.pb.gz] FILE` */
 int cmd_pprof(int argc, char **argv);
+
+/* cpu_pprof.c: `pprof --cpu FILE` (pprof.c hands it ARGV) */
+int cpu_pprof(int argc, char **argv);
 
 #endif

@@ -250,6 +250,9 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
 int cmd_pprof(int argc, char **argv)
 {
     const char *at = "exit", *out = NULL, *file = NULL;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--cpu"))
+            return cpu_pprof(argc, argv);        /* cpu_pprof.c */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--at") && i + 1 < argc) {
             at = argv[++i];

@@ -16,6 +16,7 @@
  *   value.c          the figures of a run by name (check, diff, run -n)
  *   symbols.c        return addresses to functions, files and lines (libdw)
  *   sites.c          the allocation sites of a run, symbolised (docs/sites.md)
+ *   cpu.c            the CPU samples of a run, by stack and function (docs/cpu.md)
  */
 #ifndef PP_READ_H
 #define PP_READ_H
@@ -188,5 +189,49 @@ json_t *sites_to_json(const struct run *r);
  * on F, or as rows appended to JSON_ROWS when not NULL */
 void sites_diff(FILE *f, const struct run *a, const struct run *b, json_t *json_rows,
                 double noise);
+
+/* ---- cpu.c: CPU samples (docs/cpu.md) -------------------------------------- */
+
+struct cstack {
+    long id;
+    struct sym_frame *frames;       /* innermost first, inlined calls expanded */
+    int n;
+    double samples;
+};
+
+struct cfunc { const char *fn, *file; double self, total; long mark; };
+
+struct cprof {
+    struct symbols *sym;
+    struct cstack *v;
+    int n;
+    json_t *index;                  /* stack id -> index in v */
+    double samples, period_ns;
+    json_t *threads;                /* tid -> samples */
+    struct cfunc *f;
+    int nf;
+    int has;                        /* the run has CPU records */
+    const char *off;                /* the shim's reason for none */
+};
+
+/* which samples count: inside REGION, between probes FROM and TO (NULLs: all) */
+struct cfilter { const char *region, *from, *to; };
+
+/* R's samples through FL (NULL: all) into P: 1 with samples, 0 without
+ * (P->off may say why), -1 on a bad filter (one line said) */
+int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p);
+void cprof_free(struct cprof *p);
+/* ARGV of `CMD --cpu [--region R] [--between P1 P2] [-o OUT] FILE` */
+int cpu_args(int argc, char **argv, const char *cmd, const char **out, const char **file,
+             struct cfilter *fl);
+/* every process image of FILE (runs_read), and their release */
+int cpu_read_one(const char *file, struct run **runs);
+void cpu_runs_free(struct run *runs, int n);
+/* For each row of each cpu record of R, in file order: EMIT(CTX, time the
+ * samples were read, thread, innermost function, region or NULL, samples). */
+void cpu_each_row(const struct run *r,
+                  void (*emit)(void *ctx, double t_s, long tid, const char *fn,
+                               const char *region, double samples),
+                  void *ctx);
 
 #endif

@@ -167,7 +167,7 @@ static void add_record(struct image *im, json_t *o, const char *type)
     } else if (!strcmp(type, "probe")) {
         json_array_append_new(r->probes, o);
     } else if (!strcmp(type, "module") || !strcmp(type, "stack") ||
-               !strcmp(type, "sites") || !strcmp(type, "pyframe")) {
+               !strcmp(type, "sites") || !strcmp(type, "pyframe") || !strncmp(type, "cpu", 3)) {
         json_array_append_new(r->site_records, o);
     } else if (!strcmp(type, "counter")) {
         json_array_append_new(r->counters, o);

@@ -805,6 +805,7 @@ int cmd_diff(int argc, char **argv)
         }
     }
     sites_diff(stdout, &a, &b, diff_json, noise);
+    cpu_diff(stdout, &a, &b, diff_json, noise);
     if (diff_json) {
         json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:f, s:o}", "a", a.path, "b", b.path,
                               "a_complete", json_is_true(json_object_get(a.summary, "complete")),

@@ -501,6 +501,9 @@ json_t *run_to_json(const struct run *r)
                      "counters", r->counters);
     if (sites)
         json_object_set_new(o, "sites", sites);
+    json_t *cpu = cpu_to_json(r);
+    if (cpu)
+        json_object_set_new(o, "cpu", cpu);
     return o;
 }
 
@@ -837,7 +840,10 @@ static const char report_usage[] =
     "peak RSS and heap, how each ended), the tree's totals (CPU, the RSS of all\n"
     "processes at once and its peak) and the main process's report (--process\n"
     "NAME|PID chooses it; --all-processes reports every process image).\n"
-    "A directory means every *.jsonl in it.\n";
+    "A directory means every *.jsonl in it.\n"
+    "--cpu prints where the CPU went instead: the functions by self and total\n"
+    "samples (--region NAME: only inside region NAME; --between: only between\n"
+    "the two probes); --sites the allocation sites.\n";
 
 int cmd_report(int argc, char **argv)
 {
@@ -846,7 +852,8 @@ int cmd_report(int argc, char **argv)
             return om_report(argc, argv);   /* export/openmetrics.c */
     enum format fmt = FMT_TEXT;
     struct report_opts o = {0};
-    int sites = 0, all_processes = 0;
+    int sites = 0, all_processes = 0, cpu = 0;
+    const char *region = NULL;
     char **files = calloc((size_t)argc, sizeof *files);
     int n = 0;
     for (int i = 1; i < argc; i++) {
@@ -856,6 +863,8 @@ int cmd_report(int argc, char **argv)
         else if (!strcmp(a, "--markdown")) fmt = FMT_MARKDOWN;
         else if (!strcmp(a, "--samples")) o.samples = 1;
         else if (!strcmp(a, "--sites")) sites = 1;
+        else if (!strcmp(a, "--cpu")) cpu = 1;
+        else if (!strcmp(a, "--region") && i + 1 < argc) region = argv[++i];
         else if (!strcmp(a, "--all-processes")) all_processes = 1;
         else if (!strcmp(a, "--windows")) o.windows = 1;
         else if (!strcmp(a, "--table") && i + 1 < argc) o.table = argv[++i];
@@ -891,7 +900,7 @@ int cmd_report(int argc, char **argv)
         return error("report: no FILE");
     }
     struct stat st;
-    if (n == 1 && !sites && stat(files[0], &st) == 0 && !S_ISDIR(st.st_mode)) {
+    if (n == 1 && !sites && !cpu && stat(files[0], &st) == 0 && !S_ISDIR(st.st_mode)) {
         /* one file: a process tree shows as the tree and its main process */
         int rc = tree_report(stdout, files[0], fmt, &o, all_processes);
         free(files);
@@ -902,7 +911,8 @@ int cmd_report(int argc, char **argv)
     free(files);
     if (nr < 0)
         return EXIT_USAGE;
-    int rc = sites ? sites_report_files(stdout, runs, nr, n, all_processes, o.from, o.to)
+    int rc = cpu ? cpu_report(stdout, runs, nr, region, o.from, o.to)
+           : sites ? sites_report_files(stdout, runs, nr, n, all_processes, o.from, o.to)
                    : report_runs_with(stdout, runs, nr, fmt, &o);
     for (int i = 0; i < nr; i++)
         run_free(&runs[i]);

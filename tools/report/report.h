@@ -5,6 +5,7 @@
  *              a file that holds a process tree as the tree and its main
  *              process
  *   compare.c  `perfprobe diff` and `perfprobe check` (the CI gate)
+ *   cpu.c      `report --cpu`, the "cpu" key of `report --json`, diff's CPU rows
  *
  * A floor above the reader (read/read.h) and under the front end
  * (perfprobe.c, run.c); it calls nothing in draw/ or export/.  compare.c
@@ -55,5 +56,18 @@ int cmd_diff(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 /* "200M" for a _bytes key, "10us" for a _ns key, "0.5" ...; 0 on success */
 int parse_limit(const char *key, const char *text, double *out);
+
+/* ---- cpu.c: CPU samples (docs/cpu.md) --------------------------------------- */
+
+/* `report --cpu`: the functions by self and total samples of each run;
+ * REGION and FROM/TO (probe labels) may be NULL.  Returns an exit code. */
+int cpu_report(FILE *f, struct run *runs, int n, const char *region, const char *from,
+               const char *to);
+/* the "cpu" key of `report --json` (NULL when the run has no CPU records) */
+json_t *cpu_to_json(const struct run *r);
+/* `diff`: CPU seconds by function in two runs, as text on F or as rows
+ * appended to JSON_ROWS when not NULL */
+void cpu_diff(FILE *f, const struct run *a, const struct run *b, json_t *json_rows,
+              double noise);
 
 #endif
