@@ -386,7 +386,7 @@ static pid_t child_pid;
 static void forward_signal(int sig, siginfo_t *info, void *ctx)
 {
     (void)ctx;
-    if (child_pid > 0 && info->si_code != SI_KERNEL)
+    if (child_pid > 0 && !sys_signal_from_kernel(info))
         kill(child_pid, sig);
 }
 

@@ -38,6 +38,11 @@ int sys_accept(int fd)
     return accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 }
 
+int sys_signal_from_kernel(const siginfo_t *info)
+{
+    return info->si_code == SI_KERNEL;
+}
+
 /* 1 when FILE is an ELF executable with no program interpreter: a static
  * binary, which the dynamic linker never sees, so LD_PRELOAD cannot work */
 static int is_static_elf(const char *file)

@@ -17,6 +17,7 @@
 #ifndef PP_SYS_H
 #define PP_SYS_H
 
+#include <signal.h>
 #include <stddef.h>
 
 /* the shim's file name: libperfprobe.so or libperfprobe.dylib */
@@ -28,6 +29,10 @@ int sys_self_exe(char *out, size_t len);
 /* socket(2) and accept(2) whose descriptor is closed on exec */
 int sys_socket(int domain, int type, int protocol);
 int sys_accept(int fd);
+
+/* 1 when signal INFO came from the kernel (the terminal's Ctrl-C, a
+ * hang-up), 0 when a process sent it; async-signal-safe */
+int sys_signal_from_kernel(const siginfo_t *info);
 
 /* Before `run` starts CMD with *ARGV: refuses (one line, EXIT_USAGE) what
  * the loader cannot reach, warns in one line when the shim will not load,
