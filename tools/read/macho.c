@@ -264,7 +264,7 @@ int macho_symbols(const struct macho_file *f, int slice, struct macho_syms *out)
         m->addr = value;
         m->name = strndup(name[0] == '_' ? name + 1 : name, name[0] == '_' ? len - 1 : len);
         /* the symbol ends where its section does, if nothing comes first */
-        m->end = sect >= 1 && sect <= sc.nsect && sect <= 255 ? sc.sect[sect - 1].hi : value;
+        m->end = sect >= 1 && sect <= sc.nsect ? sc.sect[sect - 1].hi : value;
     }
     qsort(out->v, out->n, sizeof *out->v, by_addr);
     for (size_t i = 0; i + 1 < out->n; i++)
