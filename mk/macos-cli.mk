@@ -103,3 +103,11 @@ $(B)/unit/test_launch: tests/unit/test_launch.c tools/sys/launch.c tools/read/ma
 	$(Q)$(CC) $(BASE) $(SAN) $(CLI_INC) -o $@ $< tools/sys/launch.c tools/read/macho.c
 
 test: $(B)/macho-syms
+
+# symbols_macho.c itself, on Linux, fed module records by t1010
+$(B)/macho-symbolise: tools/dev/macho-symbolise.c tools/read/symbols_macho.c tools/read/macho.c \
+                      tools/read/fmt.c tools/read/macho.h tools/read/read.h $(B)/.flags
+	$(Q)$(CC) $(BASE) $(CLI_INC) -o $@ tools/dev/macho-symbolise.c tools/read/symbols_macho.c \
+	    tools/read/macho.c tools/read/fmt.c -ljansson -lm
+
+test: $(B)/macho-symbolise

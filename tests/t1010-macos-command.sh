@@ -117,3 +117,29 @@ if [ -f p-fat ]; then
     eq "fat: two slices with objdump's UUIDs" \
        "$("$PP_BUILD/macho-syms" --slices p-fat | awk '{ print $3 }' | sort | tr '\n' ' ')" "$uuids"
 fi
+
+# ---- symbols_macho.c: module records as a Mac's run has them -----------------
+# base is the slide (as on Linux, the load bias): the image at 0x100000000
+# in its file, loaded 0x7a0000 higher; the return address is one past the
+# call, so alpha's first byte + 1 names alpha
+if [ -f p-fat ]; then
+    slide=$((0x7a0000)) lo=$((0x100000000 + 0x7a0000)) hi=$((0x100000000 + 0x7a0000 + 0x100000))
+    for a in arm64 x86_64; do
+        uuid=$(llvm-objdump --macho --arch $a --private-headers p-fat | awk '$1 == "uuid" { print $2 }')
+        rec="[{\"type\":\"module\",\"path\":\"$PWD/p-fat\",\"base\":$slide,\"build_id\":\"$uuid\",\"ranges\":[[$lo,$hi]]}]"
+        addrs=() want=
+        while read -r addr name; do
+            addrs+=($(printf '0x%x' $((0x$addr + slide + 1))))
+            want+="$name "
+        done < <(llvm-objdump --macho --arch $a --syms p-fat |
+                 awk '$3 == "F" && $4 == "__TEXT,__text" && $5 != "__mh_execute_header" { sub(/^_/, "", $5); print $1, $5 }' | sort)
+        eq "symbols_macho, fat file, the $a slice by its UUID: each return address names its function" \
+           "$("$PP_BUILD/macho-symbolise" "$rec" "${addrs[@]}" | awk '{ printf "%s ", $2 }')" "$want"
+    done
+    # a build id that matches no slice: the file is not trusted, image+offset
+    rec="[{\"type\":\"module\",\"path\":\"$PWD/p-fat\",\"base\":$slide,\"build_id\":\"00112233-4455-6677-8899-aabbccddeeff\",\"ranges\":[[$lo,$hi]]}]"
+    eq "symbols_macho: a rebuilt file (other UUID) gives p-fat+0xOFFSET from the image's start" \
+       "$("$PP_BUILD/macho-symbolise" "$rec" $(printf '0x%x' $((lo + 0x5f1))) | awk '{ print $2 }')" "p-fat+0x5f0"
+    eq "symbols_macho: an address in no module gives 0xADDR" \
+       "$("$PP_BUILD/macho-symbolise" "$rec" 0x1235 | awk '{ print $2 }')" "0x1234"
+fi
