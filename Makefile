@@ -43,7 +43,14 @@ endif
 SYS      := linux
 SHIM_SRC := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sys/$(SYS)/*.c))
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
-CLI_SRC  := $(sort $(wildcard tools/*.c) $(filter-out tools/dev/%,$(wildcard tools/*/*.c)))
+# The files of one system only: tools/sys/ has one per system (sys.h), and
+# the symbol reader is libdw's on Linux, Mach-O symbol tables on macOS
+# (mk/macos-cli.mk builds that one).
+CLI_LINUX := tools/sys/linux.c tools/read/symbols_elf.c
+CLI_MACOS := tools/sys/macos.c tools/sys/launch.c tools/read/symbols_macho.c tools/read/macho.c \
+             tools/export/push_none.c
+CLI_ALL  := $(sort $(wildcard tools/*.c) $(filter-out tools/dev/%,$(wildcard tools/*/*.c)))
+CLI_SRC  := $(filter-out $(CLI_MACOS),$(CLI_ALL))
 CLI_HDR  := $(wildcard tools/*.h tools/*/*.h)
 CLI_INC  := -Itools
 CLI_LIBS := -ljansson -lm -ldw -lelf -lz -lcurl
@@ -112,7 +119,7 @@ $(B)/perfprobe-asan: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 # make fuzz: libFuzzer on the timeline reader (clang), FUZZ_SECONDS long.
 FUZZ_SECONDS ?= 60
 # the reader and the report; not read/usage.c: the target has its own error()
-FUZZ_SRC := tools/dev/fuzz_reader.c $(sort $(filter-out tools/read/usage.c,$(wildcard tools/read/*.c))) \
+FUZZ_SRC := tools/dev/fuzz_reader.c $(sort $(filter-out tools/read/usage.c $(CLI_MACOS),$(wildcard tools/read/*.c))) \
             tools/report/report.c tools/export/openmetrics.c
 $(B)/fuzz_reader: $(FUZZ_SRC) $(CLI_HDR) $(B)/.flags
 	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror $(CLI_INC) -o $@ $(FUZZ_SRC) -ljansson -lm -ldw -lelf -lz
@@ -192,3 +199,8 @@ clean:
 	rm -rf $(B)
 
 -include $(SHIM_OBJ:.o=.d)
+
+# macOS, cross-built here with Zig (docs/macos.md): the library, and the
+# command (make macos-cli).
+-include mk/macos.mk
+-include mk/macos-cli.mk

@@ -1,9 +1,11 @@
 /*
  * run.c - `perfprobe run [-n RUNS] -- CMD`: runs a program under the shim.
  *
- * It finds libperfprobe.so beside this executable (or in ../lib after
- * make install) and the program as execvp would, refuses what LD_PRELOAD
- * cannot reach (a static binary), sets the shim's settings from the
+ * It finds the shim (libperfprobe.so, or .dylib on macOS) beside this
+ * executable (or in ../lib after make install) and the program as execvp
+ * would; sys/ refuses or warns about what the loader will not reach (a
+ * static binary; on macOS a protected one) and sets LD_PRELOAD or
+ * DYLD_INSERT_LIBRARIES; it sets the shim's settings from the
  * options, forwards the signals it gets to the child, and exits with the
  * child's own status (128 + signal when it was killed).  After the run it
  * prints the main process's exit table and a line per other process
@@ -15,8 +17,8 @@
 #include "read/read.h"
 #include "report/report.h"
 #include "run.h"
+#include "sys/sys.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,19 +33,17 @@
 
 /* ---- finding things ------------------------------------------------------- */
 
-/* libperfprobe.so beside this executable, or in ../lib after make install */
+/* the shim beside this executable, or in ../lib after make install */
 static int find_shim(char *out, size_t len)
 {
     char self[PATH_MAX / 2];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
+    if (sys_self_exe(self, sizeof self) < 0)
         return -1;
-    self[n] = 0;
     char *slash = strrchr(self, '/');
     *slash = 0;
-    static const char *const where[] = {"%s/libperfprobe.so", "%s/../lib/libperfprobe.so"};
+    static const char *const where[] = {"%s/%s", "%s/../lib/%s"};
     for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
-        snprintf(out, len, where[i], self);
+        snprintf(out, len, where[i], self, sys_shim_name);
         if (access(out, R_OK) == 0) {
             char real[PATH_MAX];
             if (realpath(out, real))
@@ -83,32 +83,6 @@ static int find_command(const char *cmd, char *out, size_t len)
         return -2;
     }
     return -1;
-}
-
-/* 1 when FILE is an ELF executable with no program interpreter: a static
- * binary, which the dynamic linker never sees, so LD_PRELOAD cannot work */
-static int is_static_elf(const char *file)
-{
-    Elf64_Ehdr eh;
-    int fd = open(file, O_RDONLY | O_CLOEXEC), is_static = 0;
-    if (fd < 0)
-        return 0;
-    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
-        memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64) {
-        is_static = 1;
-        for (int i = 0; i < eh.e_phnum; i++) {
-            Elf64_Phdr ph;
-            off_t at = (off_t)eh.e_phoff + (off_t)i * eh.e_phentsize;
-            if (pread(fd, &ph, sizeof ph, at) != (ssize_t)sizeof ph)
-                break;
-            if (ph.p_type == PT_INTERP) {
-                is_static = 0;
-                break;
-            }
-        }
-    }
-    close(fd);
-    return is_static;
 }
 
 /* ---- the table at the end of `perfprobe run` ---------------------------------- */
@@ -352,17 +326,6 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
     return rc;
 }
 
-/* 1 when the dynamic loader will ignore LD_PRELOAD for FILE: a set-user-ID
- * or set-group-ID program started by someone who is not its owner/group */
-static int setuid_program(const char *file)
-{
-    struct stat st;
-    if (stat(file, &st) != 0)
-        return 0;
-    return ((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
-           ((st.st_mode & S_ISGID) && st.st_gid != getegid());
-}
-
 /* PERFPROBE_OUTPUT's template for the process PID running CMD: %p, %n and
  * %% expanded as the shim would (the shim then finds no % left). */
 static void expand_template(char *out, size_t n, const char *t, long pid, const char *cmd)
@@ -424,7 +387,7 @@ static pid_t child_pid;
 static void forward_signal(int sig, siginfo_t *info, void *ctx)
 {
     (void)ctx;
-    if (child_pid > 0 && info->si_code != SI_KERNEL)
+    if (child_pid > 0 && !sys_signal_from_kernel(info))
         kill(child_pid, sig);
 }
 
@@ -581,25 +544,19 @@ int cmd_run(int argc, char **argv)
         return EXIT_USAGE;
     char shim[PATH_MAX], cmd[PATH_MAX];
     if (find_shim(shim, sizeof shim) < 0)
-        return error("run: libperfprobe.so not found beside the perfprobe executable or in ../lib");
+        return error("run: %s not found beside the perfprobe executable or in ../lib",
+                     sys_shim_name);
     int found = find_command(argv[i], cmd, sizeof cmd);
     if (found == -2)
         return error("run: %s: permission denied (not an executable file)", cmd);
     if (found < 0)
         return error("run: %s: command not found", argv[i]);
-    if (is_static_elf(cmd))
-        return error("run: %s is statically linked; LD_PRELOAD cannot reach it", cmd);
-
-    const char *old = getenv("LD_PRELOAD");
-    char *preload;
-    if (asprintf(&preload, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "") < 0)
-        return error("run: out of memory");
-    setenv("LD_PRELOAD", preload, 1);
+    char **cmdv = argv + i;
+    int rc = sys_run_prepare(shim, cmd, sizeof cmd, &cmdv);
+    if (rc)
+        return rc;
     unsetenv("PERFPROBE_TREE");         /* this run starts a new tree */
-    if (setuid_program(cmd))
-        fprintf(stderr, "perfprobe: warning: %s is set-user-ID or set-group-ID: the dynamic "
-                "loader ignores LD_PRELOAD for it, so it will run untraced\n", cmd);
     if (repeats)
-        return run_repeats(repeats, out, argv + i, cmd);
-    return run_once(out, argv + i, cmd);
+        return run_repeats(repeats, out, cmdv, cmd);
+    return run_once(out, cmdv, cmd);
 }

@@ -4,11 +4,11 @@
  * program scales with the size of its input.
  *
  * CMD runs RUNS times per value (each a fresh process: `perfprobe run -q`,
- * re-executed from /proc/self/exe, so every run is traced exactly as `run`
- * traces it), with every "{}" in ARGS replaced by the value.  Each run's
- * timeline is kept in DIR and read back through the reader; the figures
- * are the means over the runs of what `perfprobe report --json` says of
- * each: wall time, CPU %, peak RSS and heap, and per region its
+ * re-executed from this executable's own path (sys_self_exe), so every
+ * run is traced exactly as `run` traces it), with every "{}" in ARGS
+ * replaced by the value.  Each run's timeline is kept in DIR and read
+ * back through the reader; the figures are the means over the runs of
+ * what `perfprobe report --json` says of each: wall time, CPU %, peak RSS and heap, and per region its
  * percentiles and rate.  Throughput is the first top-level region's
  * occurrences per second when there are regions, else values per second;
  * scaling efficiency is each value's throughput over the smallest value's
@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "draw/draw.h"
+#include "sys/sys.h"
 
 #include <errno.h>
 #include <math.h>
@@ -65,10 +66,8 @@ static char **substitute(char **argv, int argc, const char *val)
 static int one_run(const char *path, char **cmd, int ncmd, const char *val)
 {
     char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
+    if (sys_self_exe(self, sizeof self) < 0)
         return -1;
-    self[n] = 0;
     char **args = substitute(cmd, ncmd, val);
     char **argv = calloc((size_t)ncmd + 7, sizeof *argv);
     int a = 0;

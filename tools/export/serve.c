@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "openmetrics.h"
+#include "sys/sys.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -76,7 +77,7 @@ static int listen_on(const char *addr)
     int e = getaddrinfo(host, port, &hints, &ai);
     if (e)
         return error("serve: --listen %s: %s", addr, gai_strerror(e)), -1;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    int fd = sys_socket(ai->ai_family, SOCK_STREAM, 0), one = 1;
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0) {
@@ -355,7 +356,7 @@ int cmd_serve(int argc, char **argv)
         struct pollfd p = {lfd, POLLIN, 0};
         if (poll(&p, 1, 1000) <= 0)
             continue;                       /* EINTR or a second gone: the flag decides */
-        int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        int cfd = sys_accept(lfd);
         if (cfd < 0)
             continue;
         struct timeval tv = {REQ_TIMEOUT_S, 0};

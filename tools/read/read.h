@@ -14,7 +14,8 @@
  *   timeline_read.c  a timeline file into runs: one per process image
  *   tree.c           the processes of a file as a tree, and its totals
  *   value.c          the figures of a run by name (check, diff, run -n)
- *   symbols.c        return addresses to functions, files and lines (libdw)
+ *   symbols_elf.c    return addresses to functions, files and lines (libdw; Linux)
+ *   symbols_macho.c  the same from Mach-O symbol tables (macOS; macho.c reads them)
  *   sites.c          the allocation sites of a run, symbolised (docs/sites.md)
  *   cpu.c            the CPU samples of a run, by stack and function (docs/cpu.md)
  */
@@ -112,7 +113,7 @@ int run_value(const struct run *r, const char *key, double *out);
 int run_each_value(const struct run *r, const char *key,
                    void (*fn)(void *, const char *, double), void *ctx);
 
-/* ---- symbols.c: addresses to functions, files and lines (libdw) ----------- */
+/* ---- symbols_elf.c (Linux), symbols_macho.c (macOS): addresses to functions - */
 
 struct sym_frame {
     const char *fn;          /* function, or "module+0xOFF" when unknown */

@@ -7,7 +7,7 @@
  * sites with their figures, and a "rest" row); see docs/format.md.  Here a
  * run's records are joined: each site gets its exit figures (or those of
  * the last probe when the process was killed), its live figures at the
- * peak, and its symbolised stack (symbols.c).
+ * peak, and its symbolised stack (symbols_elf.c, symbols_macho.c).
  *
  * In `sample` mode every figure is an estimate; its error bar is the
  * relative standard error from the number of samples behind it, 1/sqrt(n)

@@ -1,5 +1,5 @@
 /*
- * symbols.c - return addresses to function, source file and line, with
+ * symbols_elf.c - return addresses to function, source file and line, with
  * inlined calls, in the perfprobe command (never in the traced process).
  *
  * The module records of a run (path, load bias, build id) are reported to
