@@ -147,6 +147,7 @@ struct pp_options {
     uint64_t region_window_ms;
     char     stacks[16];     /* off, sample or all (sites.c) */
     uint64_t sample_bytes, stack_depth, stack_table, top, seed;
+    uint64_t dump_at;        /* site views from this RSS or heap (peakview.c) */
 };
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values and unknown names */
@@ -509,6 +510,12 @@ void pp_sites_init(void);
 void pp_sites_probe(const char *label);       /* outside hooks */
 void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
+int  pp_sites_view(const char *why);          /* the sampler thread (peakview.c) */
+int64_t pp_sites_peak_bytes(int *pending);
+/* ---- peakview.c, cgroup.c: site views that survive a kill ------------------ */
+void pp_peakview_tick(const struct pp_sample *s);
+/* the cgroup v2 memory limit and usage; 0 when there is none to read */
+int  pp_cgroup_memory(uint64_t *limit, uint64_t *current);
 int  pp_unwind(uintptr_t *out, int max);
 /* stacks libgcc's unwinder walked so far (the others: cfi.c) */
 uint64_t pp_unwind_by_libgcc(void);

@@ -29,7 +29,8 @@
  *    than 1/64 of it (so within 1.6% of the true peak).
  *
  * Records (stack, module, sites) are written at probes and at exit by
- * pp_sites_probe and pp_sites_exit, outside any hook.  Each sites record is
+ * pp_sites_probe and pp_sites_exit, and by the sampler thread as the peak
+ * climbs (pp_sites_view, called by peakview.c), outside any hook.  Each sites record is
  * bounded: the top PERFPROBE_TOP sites by live bytes and by allocated
  * bytes, and one "rest" row for all the others.
  */
@@ -508,7 +509,7 @@ static void write_stack(struct pp_buf *b, struct stack *s)
     pp_timeline_record(b);
 }
 
-enum { AT_PROBE, AT_PEAK, AT_EXIT };
+enum { AT_PROBE, AT_PEAK, AT_EXIT, AT_DUMP };
 
 struct fig { int64_t live_bytes, live_blocks, alloc_bytes, alloc_blocks, new_bytes, new_blocks,
              samples, live_samples; };
@@ -640,7 +641,8 @@ static void write_sites(int when, const char *label)
 
     b.len = 0;
     pp_buf_str(&b, "{\"type\":\"sites\",\"at\":\"");
-    pp_buf_str(&b, when == AT_PROBE ? "probe" : when == AT_PEAK ? "peak" : "exit");
+    pp_buf_str(&b, when == AT_PROBE ? "probe" : when == AT_PEAK ? "peak"
+                   : when == AT_DUMP ? "dump" : "exit");
     pp_buf_str(&b, "\"");
     if (label) {
         pp_buf_key(&b, "label");
@@ -719,6 +721,29 @@ void pp_sites_exit(void)
     atomic_store(&peak_dirty, 0);
     write_sites(AT_PEAK, NULL);
     write_sites(AT_EXIT, NULL);
+}
+
+/* From the sampler thread (peakview.c): the peak view when the copy moved
+ * since the last one was written; with WHY, also the live view now, as a
+ * "dump" record labelled WHY.  Returns 1 if a peak view was written. */
+int pp_sites_view(const char *why)
+{
+    if (pp_sites_mode == PP_STACKS_OFF)
+        return 0;
+    int peak = atomic_exchange(&peak_dirty, 0);
+    if (peak)
+        write_sites(AT_PEAK, NULL);
+    if (why)
+        write_sites(AT_DUMP, why);
+    return peak;
+}
+
+/* the tracked live total at the last peak copy, and whether that copy is
+ * newer than the last peak record */
+int64_t pp_sites_peak_bytes(int *pending)
+{
+    *pending = atomic_load(&peak_dirty);
+    return LOAD(est_peak);
 }
 
 /* The child of a fork starts its own image in the file: every stack and

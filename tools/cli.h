@@ -143,5 +143,9 @@ void tree_print(FILE *f, json_t *tree, long main_pid, const char *why, int max_l
 int tree_report(FILE *f, const char *path, enum format fmt, const struct report_opts *o, int all);
 /* after `run`: the main process's exit table and a line per other process */
 void tree_exit_table(const char *path);
+/* killed.c: the OOM killer's count in this cgroup (-1: none to read), and
+ * run's last line for a program killed by signal SIG */
+long oom_kill_count(void);
+void killed_line(FILE *f, const char *cmd, long pid, int sig, long oom_before);
 
 #endif

@@ -77,9 +77,17 @@ int cmd_flame(int argc, char **argv)
             continue;
         }
         any = 1;
+        /* killed before any probe: only the live-at-peak view is there */
+        int m = !s.has_final && metric < 2 ? 2 : metric;
+        if (!s.complete) {
+            char pre[64];
+            snprintf(pre, sizeof pre, "flame: pid %ld: %s", runs[r].pid,
+                     m != metric ? "--by peak " : "");
+            sites_killed_note(stderr, pre, &runs[r], &s);
+        }
         for (int i = 0; i < s.n; i++) {
             struct site *x = &s.v[i];
-            double v = metric == 0 ? x->alloc_bytes : metric == 2 ? x->peak_bytes : x->live_bytes;
+            double v = m == 0 ? x->alloc_bytes : m == 2 ? x->peak_bytes : x->live_bytes;
             if (v < 0.5)
                 continue;
             if (nr > 1)
@@ -91,7 +99,7 @@ int cmd_flame(int argc, char **argv)
             }
             fprintf(f, " %.0f\n", v);
         }
-        double rest = metric == 0 ? s.rest.alloc_bytes : metric == 2 ? s.rest.peak_bytes
+        double rest = m == 0 ? s.rest.alloc_bytes : m == 2 ? s.rest.peak_bytes
                                                                      : s.rest.live_bytes;
         if (rest >= 0.5)
             fprintf(f, "%s(other sites) %.0f\n", nr > 1 ? "pid;" : "", rest);

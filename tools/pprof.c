@@ -292,7 +292,11 @@ int cmd_pprof(int argc, char **argv)
             rc = EXIT_USAGE;
         if (got <= 0)
             continue;
-        encode(&runs[r], &s, peak, probe, &pbuf);
+        /* killed before any probe: only the live-at-peak view is there */
+        int pk = peak || (!s.has_final && !probe);
+        if (!s.complete)
+            sites_killed_note(stderr, pk && !peak ? "pprof: --at peak " : "pprof: ", &runs[r], &s);
+        encode(&runs[r], &s, pk, probe, &pbuf);
         sites_free(&s);
         done = 1;
     }

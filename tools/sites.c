@@ -140,7 +140,9 @@ int sites_load(const struct run *r, struct sites *s, const char *b0, const char 
     s->complete = final != NULL;
     if (!final)
         final = last_record(recs, "probe");
+    s->has_final = final != NULL;
     json_t *peak = last_record(recs, "peak");
+    s->peak_t = peak ? json_num(peak, "t_s", -1) : -1;
     json_t *r0 = NULL, *r1 = NULL;
     if (b0) {
         size_t i0 = 0, i1 = 0;
@@ -194,6 +196,19 @@ int sites_load(const struct run *r, struct sites *s, const char *b0, const char 
     json_decref(index);
     json_decref(stacks);
     return s->n > 0;
+}
+
+void sites_killed_note(FILE *f, const char *prefix, const struct run *r, const struct sites *s)
+{
+    if (s->complete)
+        return;
+    fprintf(f, "%s(a killed run: the process did not exit normally", prefix);
+    if (s->peak_t >= 0)
+        fprintf(f, "; live at the heap peak from the view taken %.3f s after start", s->peak_t);
+    if (s->has_final)
+        fprintf(f, "; other figures from its last probe");
+    fprintf(f, ")\n");
+    (void)r;
 }
 
 void sites_free(struct sites *s)
@@ -305,7 +320,7 @@ static void report_one(FILE *f, const struct run *r, struct sites *s, const char
         fprintf(f, "every allocation (exact)\n");
     }
     if (!s->complete)
-        fprintf(f, "   (the process did not exit normally: figures from its last probe)\n");
+        sites_killed_note(f, "   ", r, s);
     if (b0) {
         qsort(s->v, (size_t)s->n, sizeof *s->v, by_growth);
         fprintf(f, "\nlive bytes that grew between probes '%s' and '%s':\n", b0, b1);
@@ -346,6 +361,8 @@ static void report_one(FILE *f, const struct run *r, struct sites *s, const char
         bytes_text(d, sizeof d, s->rest.live_bytes);
         fprintf(f, "%12s %10s %12s %12s %6s  (%ld other sites)\n", a, b, c, d, "", s->rest.stack);
     }
+    if (!s->has_final)                  /* killed before any probe */
+        return;
     qsort(s->v, (size_t)s->n, sizeof *s->v, by_live);
     double tb = 0, tn = 0;
     int nl = 0;

@@ -52,6 +52,8 @@ struct sites {
     int      estimated;        /* sample mode */
     double   sample_bytes;
     int      complete;         /* an exit record was found */
+    int      has_final;        /* an exit or probe record was found */
+    double   peak_t;           /* when the peak view was taken (s), or -1 */
     struct site rest;          /* the sites summed in "rest" rows */
 };
 
@@ -61,6 +63,9 @@ struct sites {
  * run has no site records (s->n == 0), else 1. */
 int sites_load(const struct run *r, struct sites *s, const char *between0, const char *between1);
 void sites_free(struct sites *s);
+/* A killed run (no exit record): say so on F, with when its live-at-peak
+ * view was taken (PREFIX starts the line). */
+void sites_killed_note(FILE *f, const char *prefix, const struct run *r, const struct sites *s);
 /* "fn (file:line)" for frame F */
 void frame_text(const struct sym_frame *f, char *buf, size_t n);
 

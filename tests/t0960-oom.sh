@@ -1,0 +1,118 @@
+# When memory runs out: a program whose cache grows by 64 KiB every 100 us
+# from one function (tests/progs/grow_cache), killed with SIGKILL at a
+# random moment, leaves the live-at-peak site view in its timeline (written
+# by the sampler thread as the heap climbs), naming the growing function
+# with the bytes the program itself logged it had allocated by the last
+# sample; report, flame and pprof say the run was killed; `run` says by
+# which signal.  Under a cgroup v2 memory limit the kernel's OOM killer
+# does the kill, and `run` says so.  Bad PERFPROBE_DUMP_AT values get the
+# usual one line; PERFPROBE_DUMP_AT writes a "dump" view at the size.
+. "$PP_ROOT/tests/lib.sh"
+P=$PP_BUILD/perfprobe
+
+# the bytes the program had allocated when it was killed: the last of its log
+final_total() { od -An -v -t u8 -j 8 "$1" | tr -s ' ' '\n' | awk '$1 > m { m = $1 } END { print m }'; }
+wait_pid() {    # LOG: the program's pid, once it wrote it
+    local i=0 pid=
+    while [ $i -lt 500 ]; do
+        pid=$(od -An -t u8 -N8 "$1" 2>/dev/null | tr -d ' ')
+        [ -n "$pid" ] && [ "$pid" != 0 ] && { echo "$pid"; return; }
+        sleep 0.01; i=$((i + 1))
+    done
+}
+
+for k in 1 2 3; do
+    ms=$((500 + RANDOM % 1500))
+    rm -f g$k.log
+    PERFPROBE_SAMPLE_BYTES=64K "$P" run -q --stacks sample -o g$k.jsonl -- \
+        "$T/grow_cache" g$k.log 2> run$k.err &
+    runpid=$!
+    pid=$(wait_pid g$k.log)
+    sleep "$(awk -v m=$ms 'BEGIN { printf "%.3f", m / 1000 }')"
+    kill -KILL "$pid"
+    wait $runpid
+    eq "kill $k: run exits as the program died" $? 137
+    eq "kill $k: run's last line says killed by SIGKILL" \
+        "$(tail -n 1 run$k.err | sed 's/.*was killed by/killed by/')" "killed by signal 9 (SIGKILL)"
+    eq "kill $k: no exit record" "$(jq -s '[.[] | select(.type == "sites" and .at == "exit")] | length' g$k.jsonl)" 0
+    truth=$(final_total g$k.log)
+    view=$(jq -s '[.[] | select(.type == "sites" and .at == "peak")] | last' g$k.jsonl)
+    view_t=$(echo "$view" | jq .t_s)
+    stack=$(echo "$view" | jq '.rows | max_by(.live_bytes) | .stack')
+    bytes=$(echo "$view" | jq '.rows | max_by(.live_bytes) | .live_bytes')
+    "$P" report --json g$k.jsonl > g$k.json
+    eq "kill $k: the largest site of the view is grow_cache" \
+        "$(jq -r --argjson s "$stack" '.sites | max_by(.peak_bytes) | .frames[0].fn' g$k.json)" grow_cache
+    within "kill $k (at ${ms} ms): live at the peak (view at ${view_t} s) vs allocated when killed" \
+        "$bytes" "$truth" 10
+    "$P" report --sites g$k.jsonl > g$k.txt
+    check "kill $k: report --sites says killed and when the view was taken" \
+        grep -q "a killed run.*view taken $(printf %.3f "$view_t") s after start" g$k.txt
+    check "kill $k: report --sites names grow_cache at the peak" grep -q "grow_cache (grow_cache.c" g$k.txt
+    "$P" flame g$k.jsonl -o g$k.folded 2> flame$k.err
+    eq "kill $k: flame gives the peak view" "$(awk '/grow_cache/ { print $NF }' g$k.folded)" "$bytes"
+    check "kill $k: flame says killed" grep -q "a killed run" flame$k.err
+    "$P" pprof g$k.jsonl -o g$k.pb.gz 2> pprof$k.err
+    check "kill $k: pprof writes a profile and says killed" \
+        sh -c "[ -s g$k.pb.gz ] && grep -q 'a killed run' pprof$k.err"
+done
+
+# ---- PERFPROBE_DUMP_AT ---------------------------------------------------
+rm -f d.log
+PERFPROBE_DUMP_AT=40M traced d.jsonl "$T/grow_cache" d.log 104857600 &
+pid=$(wait_pid d.log)
+i=0
+while [ $i -lt 1000 ]; do
+    jq -e -s '[.[] | select(.type == "sample" and .heap >= 100000000)] | length > 5' d.jsonl \
+        > /dev/null 2>&1 && break
+    sleep 0.05; i=$((i + 1))
+done
+kill -KILL "$pid"
+wait
+dumps=$(jq -s -c '[.[] | select(.type == "sites" and .at == "dump")]' d.jsonl)
+first=$(echo "$dumps" | jq '.[0].t_s')
+# the larger of RSS and the heap at the sample the dump followed, and at the one before
+levels=$(jq -s -c --argjson t "$first" '[.[] | select(.type == "sample" and .t_s <= $t)
+         | [.rss, .heap] | max] | .[-2:]' d.jsonl)
+check "dump_at: the first dump view came at the sample where RSS or the heap reached 40M ($levels)" \
+    jq -e -n --argjson l "$levels" '$l[0] < 41943040 and $l[1] >= 41943040'
+# then one per further 5M (an eighth) up to 100M: 40, 45, ... 100 (within a sample)
+# (each at the sample that first reaches the next step: a sample's overshoot can skip one)
+bounded "dump_at: dumps every eighth of the size up to 100M" "$(echo "$dumps" | jq length)" 7 13 0
+eq "dump_at: the dump is labelled" "$(echo "$dumps" | jq -r '.[0].label')" dump_at
+"$P" report --json d.jsonl > d.json
+eq "dump_at: the peak view names grow_cache" "$(jq -r '.sites | max_by(.peak_bytes) | .frames[0].fn' d.json)" grow_cache
+for bad in garbage 12Q -5; do
+    PERFPROBE_DUMP_AT=$bad PERFPROBE_OUTPUT=bad.jsonl LD_PRELOAD=$S /bin/true 2> bad.err
+    eq "PERFPROBE_DUMP_AT=$bad: one warning line" "$(grep -c PERFPROBE_DUMP_AT bad.err)" 1
+done
+
+# ---- the kernel's OOM killer under a cgroup v2 memory limit ---------------
+cg_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+why=
+if [ -z "$cg_root" ]; then why="no cgroup v2 mounted"
+elif ! grep -qw memory "$cg_root/cgroup.controllers" 2>/dev/null; then
+    why="the memory controller is not available in cgroup v2 ($cg_root)"
+elif ! grep -qw memory "$cg_root/cgroup.subtree_control" 2>/dev/null; then
+    why="the memory controller is not enabled in $cg_root/cgroup.subtree_control"
+elif ! mkdir "$cg_root/pp-t0960-$$" 2>/dev/null; then why="$cg_root is not writable"
+fi
+if [ -n "$why" ]; then
+    ok "# SKIP the OOM-killer part: $why"
+else
+    cg=$cg_root/pp-t0960-$$
+    echo 200M > "$cg/memory.max"
+    echo 0 > "$cg/memory.swap.max" 2>/dev/null
+    rm -f o.log
+    sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+        env PERFPROBE_SAMPLE_BYTES=64K "$P" run -q -o o.jsonl -- "$T/grow_cache" o.log 2> o.err
+    eq "oom: run exits as the program died" $? 137
+    check "oom: run's last line says the OOM killer" sh -c "tail -n 1 o.err | grep -q \"OOM killer\""
+    eq "oom: the cgroup saw one OOM kill" "$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.events")" 1
+    check "oom: a dump view near the limit" jq -e -s \
+        '[.[] | select(.type == "sites" and .at == "dump" and .label == "cgroup_limit")] | length >= 1' o.jsonl
+    "$P" report --sites o.jsonl > o.txt
+    check "oom: report --sites names grow_cache from the killed run" \
+        sh -c 'grep -q "a killed run" o.txt && grep -q grow_cache o.txt'
+    rmdir "$cg"
+fi
