@@ -116,3 +116,42 @@ else
         sh -c 'grep -q "a killed run" o.txt && grep -q grow_cache o.txt'
     rmdir "$cg"
 fi
+
+# ---- resident, not only allocated ------------------------------------------
+# tests/progs/resident: 1 GiB of which it touched a known number of pages,
+# and 20 MB of small blocks all touched; both live at exit.  The figures
+# against the pages it touched on purpose (the small blocks' with `all`,
+# and with `sample` at 4 KiB, where the estimate's own error is 1.4%).
+for mode in sample all; do
+    traced r$mode.jsonl env PERFPROBE_STACKS=$mode PERFPROBE_SAMPLE_BYTES=4K "$T/resident" r$mode.facts 7000
+    "$P" report --json r$mode.jsonl > r$mode.json
+    rsite() { jq -r --arg fn "$2" "[.sites[] | select(.frames[0].fn == \$fn)][0].$3" "$1"; }
+    within "$mode: big_site resident at exit vs the pages touched" \
+        "$(rsite r$mode.json big_site resident_bytes)" "$(fact r$mode.facts big_resident)" 5
+    within "$mode: big_site resident at the peak vs the pages touched" \
+        "$(rsite r$mode.json big_site peak_resident_bytes)" "$(fact r$mode.facts big_resident)" 5
+    within "$mode: small_site resident (fully touched) vs its bytes" \
+        "$(rsite r$mode.json small_site resident_bytes)" "$(fact r$mode.facts small_bytes)" 5
+done
+traced rdef.jsonl "$T/resident" rdef.facts 7000
+"$P" report --json rdef.jsonl > rdef.json
+within "sample at the default 512K: big_site resident vs the pages touched" \
+    "$(rsite rdef.json big_site resident_bytes)" "$(fact rdef.facts big_resident)" 5
+"$P" report --sites rall.jsonl > rall.txt
+eq "report --sites: a resident column, big_site's" \
+    "$(grep -c '^ *allocated *allocs *at peak *at exit *resident' rall.txt) $(awk '/big_site/ { print $8 " " $9; exit }' rall.txt)" \
+    "1 $(awk -v b="$(rsite rall.json big_site resident_bytes)" 'BEGIN { printf "%.2f MiB", b / 1048576 }')"
+"$P" flame --by resident rall.jsonl -o rall.folded
+eq "flame --by resident: big_site's value" "$(awk '/;big_site / { print $NF }' rall.folded)" \
+    "$(rsite rall.json big_site resident_bytes)"
+if command -v protoc > /dev/null && [ -f "$PP_ROOT/tests/t0320-sites-pprof.sh" ]; then
+    sed -n '/^cat > profile.proto/,/^PROTO/p' "$PP_ROOT/tests/t0320-sites-pprof.sh" > mkproto.sh
+    . ./mkproto.sh
+    "$P" pprof rall.jsonl -o rall.pb.gz
+    zcat rall.pb.gz | protoc --decode=perftools.profiles.Profile profile.proto > rall.txt
+    eq "pprof: a fifth sample type, resident_space" \
+        "$(grep -c '^string_table: "resident_space"' rall.txt)" 1
+    eq "pprof: resident_space totals the sites' resident bytes" \
+        "$(awk '/^sample {/ { k = 0; s = 1 } s && /^  value:/ { if (k++ == 4) t += $2 } /^}/ { s = 0 }
+                END { printf "%d", t }' rall.txt)" "$(jq '[.sites[].resident_bytes] | add' rall.json)"
+fi

@@ -63,6 +63,7 @@ static struct site *site_of(struct sites *s, json_t *index, long stack)
     struct site *e = &s->v[s->n];
     memset(e, 0, sizeof *e);
     e->stack = stack;
+    e->resident = e->peak_resident = -1;
     json_object_set_new(index, key, json_integer(s->n));
     s->n++;
     return e;
@@ -88,11 +89,13 @@ static void take_rows(struct sites *s, json_t *index, json_t *rec, int which)
             e->alloc_bytes = alloc;
             e->allocs = json_num(row, "allocs", 0);
             e->samples = json_num(row, "samples", 0);
+            e->resident = json_num(row, "resident_bytes", -1);
             break;
         case F_PEAK:
             e->peak_bytes = live;
             e->peak_blocks = json_num(row, "live_blocks", 0);
             e->peak_samples = json_num(row, "live_samples", 0);
+            e->peak_resident = json_num(row, "resident_bytes", -1);
             break;
         case F_B0:
             e->v0 = live;
@@ -342,24 +345,33 @@ static void report_one(FILE *f, const struct run *r, struct sites *s, const char
     }
     qsort(s->v, (size_t)s->n, sizeof *s->v, by_alloc);
     fprintf(f, "\ntop sites by allocated bytes (and live at the heap peak):\n");
-    fprintf(f, "%12s %10s %12s %12s %6s  %s\n", "allocated", "allocs", "at peak", "at exit",
-            "±", "site");
+    /* resident: of the live bytes at exit (at the peak for a run killed
+     * before any probe) */
+    fprintf(f, "%12s %10s %12s %12s %12s %6s  %s\n", "allocated", "allocs", "at peak", "at exit",
+            "resident", "±", "site");
     for (int i = 0; i < s->n && i < TOP; i++) {
         struct site *x = &s->v[i];
+        char rs[32];
+        double res = s->has_final ? x->resident : x->peak_resident;
         bytes_text(a, sizeof a, x->alloc_bytes);
         snprintf(b, sizeof b, "%.0f", x->allocs);
         bytes_text(c, sizeof c, x->peak_bytes);
         bytes_text(d, sizeof d, x->live_bytes);
+        if (res >= 0)
+            bytes_text(rs, sizeof rs, res);
+        else
+            snprintf(rs, sizeof rs, "-");
         rse_text(e, sizeof e, s->estimated, x->samples);
         chain_text(x, chain, sizeof chain, 3);
-        fprintf(f, "%12s %10s %12s %12s %6s  %s\n", a, b, c, d, e, chain);
+        fprintf(f, "%12s %10s %12s %12s %12s %6s  %s\n", a, b, c, d, rs, e, chain);
     }
     if (s->rest.stack > 0) {
         bytes_text(a, sizeof a, s->rest.alloc_bytes);
         snprintf(b, sizeof b, "%.0f", s->rest.allocs);
         bytes_text(c, sizeof c, s->rest.peak_bytes);
         bytes_text(d, sizeof d, s->rest.live_bytes);
-        fprintf(f, "%12s %10s %12s %12s %6s  (%ld other sites)\n", a, b, c, d, "", s->rest.stack);
+        fprintf(f, "%12s %10s %12s %12s %12s %6s  (%ld other sites)\n", a, b, c, d, "", "",
+                s->rest.stack);
     }
     if (!s->has_final)                  /* killed before any probe */
         return;
@@ -440,6 +452,11 @@ json_t *sites_to_json(const struct run *r)
                               "peak_blocks", (json_int_t)x->peak_blocks,
                               "alloc_bytes", (json_int_t)x->alloc_bytes,
                               "allocs", (json_int_t)x->allocs, "estimated", s.estimated);
+        if (x->resident >= 0)
+            json_object_set_new(o, "resident_bytes", json_integer((json_int_t)x->resident));
+        if (x->peak_resident >= 0)
+            json_object_set_new(o, "peak_resident_bytes",
+                                json_integer((json_int_t)x->peak_resident));
         if (s.estimated) {
             json_object_set_new(o, "samples", json_integer((json_int_t)x->samples));
             json_object_set_new(o, "rse_alloc",

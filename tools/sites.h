@@ -39,6 +39,7 @@ struct site {
     int      truncated;
     double   live_bytes, live_blocks, live_samples;     /* at exit (or last probe) */
     double   peak_bytes, peak_blocks, peak_samples;     /* at the heap peak */
+    double   resident, peak_resident;                   /* of live_bytes, peak_bytes; -1 unknown */
     double   alloc_bytes, allocs, samples;              /* since start */
     double   v0, v1;                                    /* --between: live at the probes */
     double   a0, a1;                                    /*            allocated at the probes */
