@@ -512,6 +512,12 @@ void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
 int  pp_sites_view(const char *why);          /* the sampler thread (peakview.c) */
 int64_t pp_sites_peak_bytes(int *pending);
+/* leaks.c: the live blocks at exit, with `all` */
+struct pp_block { uintptr_t addr; size_t size; uint32_t ref; uint32_t pad; };
+size_t pp_sites_block_count(void);
+size_t pp_sites_blocks(struct pp_block *out, size_t cap);
+void pp_sites_lost(uint32_t ref, size_t size);
+int  pp_leaks_classify(void);
 /* ---- peakview.c, cgroup.c: site views that survive a kill ------------------ */
 void pp_peakview_tick(const struct pp_sample *s);
 /* the cgroup v2 memory limit and usage; 0 when there is none to read */

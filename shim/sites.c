@@ -52,6 +52,7 @@ struct stack {
     int64_t peak_bytes, peak_blocks, peak_samples;
     int64_t prev_bytes, prev_blocks;    /* allocated, at the previous probe */
     int64_t nonres_bytes;               /* not resident, at the last scan */
+    int64_t lost_bytes, lost_blocks;    /* at exit, unreachable (leaks.c) */
     uint32_t id, nframes;
     _Atomic uint32_t size;             /* of this entry in the arena: set first */
     _Atomic int ready, written;
@@ -79,7 +80,7 @@ static struct stack *overflow_site;    /* the first entry of the arena */
 static _Atomic int table_full, blocks_full;
 
 /* the live blocks */
-struct slot { _Atomic uintptr_t key; uint32_t ref; uint32_t size16; };  /* one access */
+struct slot { _Atomic uintptr_t key; uint32_t ref; uint32_t size8; };  /* one access */
 static struct slot *live;
 static size_t keys_mask;
 _Atomic uint16_t *pp_site_filter;    /* sample mode: tracked blocks by address hash */
@@ -99,7 +100,7 @@ static _Atomic int peak_dirty;
 
 /* writing */
 static pp_lock_t write_lock = PP_LOCK_INIT;
-static int exiting;
+static int exiting, leaks_done;
 static char *out_mem;
 #define OUT_SIZE (4u << 20)
 struct hent { int64_t v; size_t i; };
@@ -244,10 +245,9 @@ static int track(uintptr_t p, uint32_t ref, size_t usable)
             continue;
         }
         live[i].ref = ref;
-        /* for the resident scan: the size of a block past one page, in
-         * 16-byte units (up to 64 GiB) */
-        live[i].size16 = usable > 4096 ? (usable >> 4 > UINT32_MAX ? UINT32_MAX
-                                                                     : (uint32_t)(usable >> 4)) : 0;
+        /* for the resident scan and the leak check: the size in 8-byte
+         * units (up to 32 GiB) */
+        live[i].size8 = usable >> 3 > UINT32_MAX ? UINT32_MAX : (uint32_t)(usable >> 3);
         if (pp_site_filter) {
             ADD(pp_site_filter[pp_site_filter_index(p)], 1);
             ADD(pp_site_tracked, 1);
@@ -518,7 +518,8 @@ static void write_stack(struct pp_buf *b, struct stack *s)
 enum { AT_PROBE, AT_PEAK, AT_EXIT, AT_DUMP };
 
 struct fig { int64_t live_bytes, live_blocks, alloc_bytes, alloc_blocks, new_bytes, new_blocks,
-             samples, live_samples, resident; };   /* resident: -1 when not scanned */
+             samples, live_samples, resident, lost_bytes, lost_blocks; };
+/* resident: -1 when not scanned; lost_*: at exit after the leak check */
 
 static void figures(struct stack *s, int when, struct fig *f)
 {
@@ -553,6 +554,8 @@ static void add_fig(struct fig *a, const struct fig *b)
     a->live_samples += b->live_samples;
     if (b->resident >= 0)
         a->resident += b->resident;
+    a->lost_bytes += b->lost_bytes;
+    a->lost_blocks += b->lost_blocks;
 }
 
 static void fig_json(struct pp_buf *b, const struct fig *f, int when)
@@ -569,6 +572,10 @@ static void fig_json(struct pp_buf *b, const struct fig *f, int when)
     key_i(b, "new_bytes", f->new_bytes);
     key_i(b, "new_allocs", (f->new_blocks + BLOCK_FP / 2) / BLOCK_FP);
     key_i(b, "samples", f->samples);
+    if (when == AT_EXIT && leaks_done) {
+        key_i(b, "lost_bytes", f->lost_bytes);
+        key_i(b, "lost_blocks", f->lost_blocks);
+    }
 }
 
 /* Mark the top n of scratch[0..count) by key that are not marked yet:
@@ -650,10 +657,10 @@ static int resident_scan(size_t count)
     size_t used = atomic_load(&arena_used);
     for (size_t i = 0; i <= keys_mask; i++) {
         uintptr_t k = LOAD(live[i].key);
-        if (k == 0 || k == TOMB || !live[i].size16)
+        if (k == 0 || k == TOMB || live[i].size8 <= 4096 / 8)
             continue;
         uint32_t ref = live[i].ref;
-        size_t size = (size_t)live[i].size16 << 4;
+        size_t size = (size_t)live[i].size8 << 3;
         if (!ref || (size_t)ref * 8 >= used)
             continue;
         int64_t bytes, blocks;
@@ -661,6 +668,40 @@ static int resident_scan(size_t count)
         at(ref)->nonres_bytes += (int64_t)((double)bytes * nonresident_fraction(k, size) + 0.5);
     }
     return 1;
+}
+
+/* ---- the leak check (leaks.c) -------------------------------------------- */
+
+
+
+size_t pp_sites_block_count(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; live && i <= keys_mask; i++) {
+        uintptr_t k = LOAD(live[i].key);
+        n += k != 0 && k != TOMB;
+    }
+    return n;
+}
+
+size_t pp_sites_blocks(struct pp_block *out, size_t cap)
+{
+    size_t n = 0, used = atomic_load(&arena_used);
+    for (size_t i = 0; live && i <= keys_mask && n < cap; i++) {
+        uintptr_t k = LOAD(live[i].key);
+        uint32_t ref = live[i].ref;
+        if (k == 0 || k == TOMB || !ref || (size_t)ref * 8 >= used)
+            continue;
+        out[n++] = (struct pp_block){k, (size_t)live[i].size8 << 3, ref, 0};
+    }
+    return n;
+}
+
+void pp_sites_lost(uint32_t ref, size_t size)
+{
+    struct stack *s = at(ref);
+    s->lost_bytes += (int64_t)size;
+    s->lost_blocks += 1;
 }
 
 /* a site's resident bytes for a record: now, or (at the peak) its live
@@ -749,6 +790,8 @@ static void write_sites(int when, const char *label)
         struct stack *s = scratch[i];
         figures(s, when, &f);
         f.resident = resident ? resident_of(s, when, f.live_bytes) : -1;
+        f.lost_bytes = s->lost_bytes;
+        f.lost_blocks = s->lost_blocks;
         if (when == AT_PROBE) {
             s->prev_bytes = f.alloc_bytes;
             s->prev_blocks = f.alloc_blocks;
@@ -790,6 +833,8 @@ void pp_sites_exit(void)
     exiting = 1;
     atomic_store(&peak_dirty, 0);
     write_sites(AT_PEAK, NULL);
+    if (pp_sites_mode == PP_STACKS_ALL && live)
+        leaks_done = pp_leaks_classify() == 0;
     write_sites(AT_EXIT, NULL);
 }
 

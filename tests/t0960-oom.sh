@@ -155,3 +155,36 @@ if command -v protoc > /dev/null && [ -f "$PP_ROOT/tests/t0320-sites-pprof.sh" ]
         "$(awk '/^sample {/ { k = 0; s = 1 } s && /^  value:/ { if (k++ == 4) t += $2 } /^}/ { s = 0 }
                 END { printf "%d", t }' rall.txt)" "$(jq '[.sites[].resident_bytes] | add' rall.json)"
 fi
+
+# ---- leaks that are really leaks (--stacks all) ----------------------------
+# tests/progs/leaks: 100 blocks whose only pointer was overwritten, 200 on a
+# global list, a list of 50 whose head was dropped, one held by a variable
+# on a sleeping thread's stack.
+for k in 1 2 3; do
+    traced l$k.jsonl env PERFPROBE_STACKS=all "$T/leaks" l$k.facts
+    "$P" report --json l$k.jsonl > l$k.json
+    lsite() { jq -r --arg fn "$2" "[.sites[] | select(.frames[0].fn == \$fn)][0].$3" "$1"; }
+    eq "leaks $k: overwritten pointers: all definitely lost" \
+        "$(lsite l$k.json lost_site lost_blocks)/$(lsite l$k.json lost_site live_blocks)" \
+        "$(fact l$k.facts lost_blocks)/$(fact l$k.facts lost_blocks)"
+    eq "leaks $k: a global list: all still reachable" \
+        "$(lsite l$k.json reach_site lost_blocks)/$(lsite l$k.json reach_site live_blocks)" \
+        "0/$(fact l$k.facts reach_blocks)"
+    eq "leaks $k: reachable only from a lost block: lost" \
+        "$(lsite l$k.json chain_site lost_blocks)/$(lsite l$k.json chain_site live_blocks)" \
+        "$(fact l$k.facts chain_blocks)/$(fact l$k.facts chain_blocks)"
+    # thread_site's malloc is a tail call: the innermost frame is worker
+    eq "leaks $k: held on a thread's stack: reachable" \
+        "$(jq -r '[.sites[] | select(any(.frames[]; .fn == "worker"))][0] | "\(.lost_blocks)/\(.live_blocks)"' l$k.json)" \
+        "0/$(fact l$k.facts thread_blocks)"
+done
+lost=$(jq '[.sites[] | .lost_bytes] | add' l1.json)
+eq "leaks: check's leaked_definitely_bytes is the lost bytes" \
+    "$("$P" check l1.jsonl --max leaked_definitely_bytes=1G --json | jq '.checks[] | select(.key == "leaked_definitely_bytes") | .value | floor')" "$lost"
+"$P" check l1.jsonl --max leaked_definitely_bytes=$((lost - 1)) > /dev/null
+eq "leaks: check fails one byte under the lost bytes" $? 1
+"$P" report --sites l1.jsonl > l1.txt
+check "leaks: report --sites shows definitely lost apart from still reachable" \
+    grep -q "^definitely lost: .* in 150 blocks (2 sites); still reachable" l1.txt
+eq "leaks: sample mode has no leak check" \
+    "$(traced ls.jsonl "$T/leaks" ls.facts; jq '[.sites[]? | select(.lost_bytes)] | length' <("$P" report --json ls.jsonl))" 0

@@ -64,6 +64,7 @@ static struct site *site_of(struct sites *s, json_t *index, long stack)
     memset(e, 0, sizeof *e);
     e->stack = stack;
     e->resident = e->peak_resident = -1;
+    e->lost_bytes = e->lost_blocks = -1;
     json_object_set_new(index, key, json_integer(s->n));
     s->n++;
     return e;
@@ -90,6 +91,10 @@ static void take_rows(struct sites *s, json_t *index, json_t *rec, int which)
             e->allocs = json_num(row, "allocs", 0);
             e->samples = json_num(row, "samples", 0);
             e->resident = json_num(row, "resident_bytes", -1);
+            e->lost_bytes = json_num(row, "lost_bytes", -1);
+            e->lost_blocks = json_num(row, "lost_blocks", -1);
+            if (e->lost_bytes >= 0)
+                s->has_lost = 1;
             break;
         case F_PEAK:
             e->peak_bytes = live;
@@ -390,6 +395,36 @@ static void report_one(FILE *f, const struct run *r, struct sites *s, const char
             s->estimated ? " (estimated)" : "");
     if (!nl)
         return;
+    if (s->complete && s->has_lost) {
+        /* the leak check (--stacks all): unreachable blocks apart */
+        double lb = 0, ln = 0;
+        int ns = 0;
+        for (int i = 0; i < s->n; i++)
+            if (s->v[i].lost_bytes > 0) {
+                lb += s->v[i].lost_bytes;
+                ln += s->v[i].lost_blocks;
+                ns++;
+            }
+        bytes_text(a, sizeof a, lb);
+        bytes_text(b, sizeof b, tb - lb);
+        fprintf(f, "definitely lost: %s in %.0f blocks (%d sites); still reachable: %s\n", a, ln,
+                ns, b);
+        fprintf(f, "%12s %10s %12s %10s  %s\n", "lost", "blocks", "reachable", "blocks", "site");
+        for (int i = 0; i < s->n && i < TOP; i++) {
+            struct site *x = &s->v[i];
+            if (x->live_bytes <= 0)
+                break;
+            double lo = x->lost_bytes > 0 ? x->lost_bytes : 0;
+            double lk = x->lost_blocks > 0 ? x->lost_blocks : 0;
+            bytes_text(a, sizeof a, lo);
+            snprintf(b, sizeof b, "%.0f", lk);
+            bytes_text(c, sizeof c, x->live_bytes - lo);
+            snprintf(d, sizeof d, "%.0f", x->live_blocks - lk);
+            chain_text(x, chain, sizeof chain, 3);
+            fprintf(f, "%12s %10s %12s %10s  %s\n", a, b, c, d, chain);
+        }
+        return;
+    }
     fprintf(f, "%12s %10s %6s  %s\n", "bytes", "blocks", "±", "site");
     for (int i = 0; i < s->n && i < TOP; i++) {
         struct site *x = &s->v[i];
@@ -454,6 +489,10 @@ json_t *sites_to_json(const struct run *r)
                               "allocs", (json_int_t)x->allocs, "estimated", s.estimated);
         if (x->resident >= 0)
             json_object_set_new(o, "resident_bytes", json_integer((json_int_t)x->resident));
+        if (x->lost_bytes >= 0) {
+            json_object_set_new(o, "lost_bytes", json_integer((json_int_t)x->lost_bytes));
+            json_object_set_new(o, "lost_blocks", json_integer((json_int_t)x->lost_blocks));
+        }
         if (x->peak_resident >= 0)
             json_object_set_new(o, "peak_resident_bytes",
                                 json_integer((json_int_t)x->peak_resident));

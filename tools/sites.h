@@ -40,6 +40,7 @@ struct site {
     double   live_bytes, live_blocks, live_samples;     /* at exit (or last probe) */
     double   peak_bytes, peak_blocks, peak_samples;     /* at the heap peak */
     double   resident, peak_resident;                   /* of live_bytes, peak_bytes; -1 unknown */
+    double   lost_bytes, lost_blocks;                   /* of the leaks: unreachable; -1 unknown */
     double   alloc_bytes, allocs, samples;              /* since start */
     double   v0, v1;                                    /* --between: live at the probes */
     double   a0, a1;                                    /*            allocated at the probes */
@@ -54,6 +55,7 @@ struct sites {
     double   sample_bytes;
     int      complete;         /* an exit record was found */
     int      has_final;        /* an exit or probe record was found */
+    int      has_lost;         /* the exit record has the leak check's figures */
     double   peak_t;           /* when the peak view was taken (s), or -1 */
     struct site rest;          /* the sites summed in "rest" rows */
 };
