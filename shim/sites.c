@@ -37,9 +37,11 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define BLOCK_FP 256                   /* blocks are counted in 1/256ths */
 #define TOMB     ((uintptr_t)1)
@@ -638,6 +640,32 @@ static void select_top(size_t count, size_t n, int when, int by_alloc)
  * live bytes.  Outside hooks only: when a sites record is written.  With
  * `all` the table has 16M slots: the peak views the sampler writes while
  * the program runs skip the scan (and carry no resident figures). */
+/* Which pages of the table of tracked blocks were ever touched: the scans
+ * below step over the others (with `all` the table is 256 MiB of address
+ * space, mostly never touched).  A page swapped out is stepped over too. */
+#define SLOTS_PER_PAGE (4096 / sizeof(struct slot))
+static unsigned char *table_vec;
+
+static void table_pages(void)
+{
+    size_t bytes = (keys_mask + 1) * sizeof *live, pages = (bytes + 4095) / 4096;
+    int saved = errno;
+    if (!table_vec)
+        table_vec = pp_os_map(pages);
+    if (table_vec && mincore(live, bytes, table_vec) != 0)
+        memset(table_vec, 1, pages);    /* cannot tell: look at every page */
+    errno = saved;
+}
+
+/* slot i starts a page never touched: the first slot of the next page */
+static inline int untouched(size_t *i)
+{
+    if (!table_vec || *i % SLOTS_PER_PAGE || (table_vec[*i / SLOTS_PER_PAGE] & 1))
+        return 0;
+    *i += SLOTS_PER_PAGE - 1;           /* the loop adds the last one */
+    return 1;
+}
+
 static double nonresident_fraction(uintptr_t p, size_t size)
 {
     uintptr_t start = (p + 4095) & ~(uintptr_t)4095;
@@ -655,7 +683,10 @@ static int resident_scan(size_t count)
     for (size_t i = 0; i < count; i++)
         scratch[i]->nonres_bytes = 0;
     size_t used = atomic_load(&arena_used);
+    table_pages();
     for (size_t i = 0; i <= keys_mask; i++) {
+        if (untouched(&i))
+            continue;
         uintptr_t k = LOAD(live[i].key);
         if (k == 0 || k == TOMB || live[i].size8 <= 4096 / 8)
             continue;
@@ -677,7 +708,11 @@ static int resident_scan(size_t count)
 size_t pp_sites_block_count(void)
 {
     size_t n = 0;
+    if (live)
+        table_pages();
     for (size_t i = 0; live && i <= keys_mask; i++) {
+        if (untouched(&i))
+            continue;
         uintptr_t k = LOAD(live[i].key);
         n += k != 0 && k != TOMB;
     }
@@ -688,6 +723,8 @@ size_t pp_sites_blocks(struct pp_block *out, size_t cap)
 {
     size_t n = 0, used = atomic_load(&arena_used);
     for (size_t i = 0; live && i <= keys_mask && n < cap; i++) {
+        if (untouched(&i))
+            continue;
         uintptr_t k = LOAD(live[i].key);
         uint32_t ref = live[i].ref;
         if (k == 0 || k == TOMB || !ref || (size_t)ref * 8 >= used)
