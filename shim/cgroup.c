@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LIMIT_EVERY 100
@@ -29,10 +30,16 @@ static uint64_t limit_now, calls;
 static ssize_t read_path(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    dev_t dev;
+    ino_t ino;
     if (fd < 0)
         return -1;
+    int known = pp_fd_identity(fd, &dev, &ino);
     ssize_t n = pread(fd, buf, cap - 1, 0);
-    close(fd);
+    /* not if another thread of the program closed the number meanwhile
+     * and reused it */
+    if (known && pp_fd_same(fd, dev, ino))
+        close(fd);
     if (n <= 0)
         return -1;
     buf[n] = 0;

@@ -195,8 +195,11 @@ static void mapping_roots(uintptr_t *hints, size_t nh, uintptr_t tls, uintptr_t 
 {
     static char text[65536];
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    dev_t dev;
+    ino_t ino;
     if (fd < 0)
         return;
+    int known = pp_fd_identity(fd, &dev, &ino);
     size_t have = 0, h = 0;
     for (;;) {
         ssize_t n = read(fd, text + have, sizeof text - 1 - have);
@@ -231,7 +234,8 @@ static void mapping_roots(uintptr_t *hints, size_t nh, uintptr_t tls, uintptr_t 
         have -= (size_t)(line - text);
         memmove(text, line, have);
     }
-    close(fd);
+    if (known && pp_fd_same(fd, dev, ino))   /* not a number the program reused */
+        close(fd);
 }
 
 /* Classify; calls pp_sites_lost for each lost block.  0 when done. */
