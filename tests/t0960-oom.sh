@@ -82,6 +82,20 @@ bounded "dump_at: dumps every eighth of the size up to 100M" "$(echo "$dumps" | 
 eq "dump_at: the dump is labelled" "$(echo "$dumps" | jq -r '.[0].label')" dump_at
 "$P" report --json d.jsonl > d.json
 eq "dump_at: the peak view names grow_cache" "$(jq -r '.sites | max_by(.peak_bytes) | .frames[0].fn' d.json)" grow_cache
+# the same through run --dump-at
+rm -f rd.log
+"$P" run -q --dump-at 20M -o rd.jsonl -- "$T/grow_cache" rd.log 31457280 2> rd.err &
+runpid=$!
+pid=$(wait_pid rd.log)
+i=0
+while [ $i -lt 1000 ] && [ "$(final_total rd.log)" -lt 31457280 ]; do sleep 0.02; i=$((i + 1)); done
+sleep 0.3                                # a few samples at the top
+kill -KILL "$pid"
+wait $runpid
+check "run --dump-at 20M: dump views in the file" \
+    jq -e -s '[.[] | select(.type == "sites" and .at == "dump" and .label == "dump_at")] | length >= 1' rd.jsonl
+"$P" run -q --dump-at garbage -o rg.jsonl -- /bin/true 2> rg.err
+eq "run --dump-at garbage: the shim's one warning line" "$(grep -c 'PERFPROBE_DUMP_AT="garbage"' rg.err)" 1
 for bad in garbage 12Q -5; do
     PERFPROBE_DUMP_AT=$bad PERFPROBE_OUTPUT=bad.jsonl LD_PRELOAD=$S /bin/true 2> bad.err
     eq "PERFPROBE_DUMP_AT=$bad: one warning line" "$(grep -c PERFPROBE_DUMP_AT bad.err)" 1
