@@ -678,8 +678,11 @@ static double nonresident_fraction(uintptr_t p, size_t size)
 
 static int resident_scan(size_t count)
 {
+    static int at_exit;
     if (!live)
         return 0;
+    if (exiting && at_exit++)           /* the peak and exit records share one */
+        return 1;
     for (size_t i = 0; i < count; i++)
         scratch[i]->nonres_bytes = 0;
     size_t used = atomic_load(&arena_used);
