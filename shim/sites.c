@@ -86,6 +86,7 @@ struct slot { _Atomic uintptr_t key; uint32_t ref; uint32_t size8; };  /* one ac
 static struct slot *live;
 static size_t keys_mask;
 _Atomic uint16_t *pp_site_filter;    /* sample mode: tracked blocks by address hash */
+static _Atomic int64_t large_tracked;  /* tracked blocks past a page: the resident scan */
 
 /* the peak copy.  est_live, the tracked bytes, is what decides when to
  * copy; each thread adds its changes to it in steps of EST_STEP at least
@@ -250,6 +251,8 @@ static int track(uintptr_t p, uint32_t ref, size_t usable)
         /* for the resident scan and the leak check: the size in 8-byte
          * units (up to 32 GiB) */
         live[i].size8 = usable >> 3 > UINT32_MAX ? UINT32_MAX : (uint32_t)(usable >> 3);
+        if (usable > 4096)
+            ADD(large_tracked, 1);
         if (pp_site_filter) {
             ADD(pp_site_filter[pp_site_filter_index(p)], 1);
             ADD(pp_site_tracked, 1);
@@ -270,9 +273,11 @@ static uint32_t untrack(uintptr_t p)
             return 0;
         if (k != p)
             continue;
-        uint32_t ref = live[i].ref;
+        uint32_t ref = live[i].ref, size8 = live[i].size8;
         if (!atomic_compare_exchange_strong(&live[i].key, &k, TOMB))
             return 0;
+        if (size8 > 4096 / 8)
+            ADD(large_tracked, -1);
         if (pp_site_filter) {
             ADD(pp_site_filter[pp_site_filter_index(p)], -1);
             ADD(pp_site_tracked, -1);
@@ -683,6 +688,11 @@ static int resident_scan(size_t count)
         return 0;
     if (exiting && at_exit++)           /* the peak and exit records share one */
         return 1;
+    if (!LOAD(large_tracked)) {         /* every block resident: no scan */
+        for (size_t i = 0; i < count; i++)
+            scratch[i]->nonres_bytes = 0;
+        return 1;
+    }
     for (size_t i = 0; i < count; i++)
         scratch[i]->nonres_bytes = 0;
     size_t used = atomic_load(&arena_used);
