@@ -252,6 +252,10 @@ int pp_leaks_classify(void)
     if (!mem || !buf || !vec) {
         if (mem)
             pp_os_unmap(mem, bytes);
+        if (buf)
+            pp_os_unmap(buf, CHUNK);
+        if (vec)
+            pp_os_unmap(vec, CHUNK);
         return -1;
     }
     blk = (struct pp_block *)mem;
