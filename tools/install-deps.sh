@@ -13,7 +13,9 @@ want=(gcc g++ make binutils jq libjemalloc-dev libjemalloc2 libjansson-dev
       libdw-dev libelf-dev zlib1g-dev   # allocation sites (symbols, pprof)
       protobuf-compiler nodejs   # the sites tests: protoc decodes pprof; node runs under the shim
       default-jdk-headless ruby git util-linux procps   # the robustness suite: real programs
-      libtcmalloc-minimal4 libgoogle-perftools4 libmimalloc2.0)   # ... and other allocators
+      libtcmalloc-minimal4 libgoogle-perftools4 libmimalloc2.0   # ... and other allocators
+      libcurl4-openssl-dev curl prometheus prometheus-pushgateway
+      python3-dev)   # push and serve: libcurl; the real Prometheus and Pushgateway
 if_root=0
 for a in "$@"; do
     case "$a" in

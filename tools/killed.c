@@ -13,7 +13,7 @@
  * cgroup".)
  */
 #define _GNU_SOURCE
-#include "cli.h"
+#include "run.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -48,8 +48,11 @@ __attribute__((noinline)) static void chain_site(void)
  * there (a conservative scan would take it for a reference) */
 __attribute__((noinline)) static void scrub(void)
 {
-    volatile char junk[256 * 1024];
-    memset((char *)junk, 0, sizeof junk);
+    char junk[256 * 1024];
+    memset(junk, 0, sizeof junk);
+    /* the zeros must be written: without this the compiler drops the
+     * memset of an array nobody reads */
+    __asm__ volatile("" : : "r"(junk) : "memory");
 }
 
 /* F called 4 KiB below this frame, where scrub's zeros reach */
