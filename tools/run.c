@@ -130,6 +130,7 @@ static const char run_usage[] =
     "                 (FILE.runK.jsonl), and print per probe and per region the\n"
     "                 mean, stdev, min, median and max across the runs\n"
     "  --stacks MODE  allocation call stacks: sample (default), all or off\n"
+    "  --dump-at SIZE write the allocation-site views when RSS or the heap reaches SIZE\n"
     "  --cpu HZ|off   CPU stacks sampled HZ times a second of each thread's CPU\n"
     "  --live         a live view of the timeline in the terminal while CMD runs\n"
     "  --json         with -n: the table across the runs as one JSON object\n";
@@ -409,6 +410,7 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     setenv("PERFPROBE_TABLE", "record", 1);
     fflush(stdout);
     fflush(stderr);
+    long oom_before = oom_kill_count();
     pid_t c = fork();
     if (c < 0)
         return error("run: fork: %s", strerror(errno));
@@ -439,6 +441,8 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
         record_signal(path, (long)c, WTERMSIG(st), WCOREDUMP(st) != 0);
     if (table && access(path, R_OK) == 0)
         tree_exit_table(path);
+    if (WIFSIGNALED(st))
+        killed_line(stderr, cmd, (long)c, WTERMSIG(st), oom_before);
     if (WIFEXITED(st))
         return WEXITSTATUS(st);
     if (!WIFSIGNALED(st))
@@ -522,6 +526,8 @@ int cmd_run(int argc, char **argv)
             if (strcmp(hz, "off") && (*end || end == hz || v < 1 || v > 10000))
                 return error("run: --cpu %s: not a rate (1-10000 a second) or off", hz);
             setenv("PERFPROBE_CPU", hz, 1);
+        } else if (strcmp(a, "--dump-at") == 0 && i + 1 < argc) {
+            setenv("PERFPROBE_DUMP_AT", argv[++i], 1);   /* checked by the shim */
         } else if (strcmp(a, "--stacks") == 0 && i + 1 < argc) {
             const char *m = argv[++i];
             if (strcmp(m, "none") && strcmp(m, "off") && strcmp(m, "sample") && strcmp(m, "all"))

@@ -58,6 +58,7 @@ struct pp_options {
     uint64_t region_window_ms;
     char     stacks[16];     /* off, sample or all (sites.c) */
     uint64_t sample_bytes, stack_depth, stack_table, top, seed;
+    uint64_t dump_at;        /* site views from this RSS or heap (peakview.c) */
     char     cpu[16];        /* CPU samples a second, or off (cpu.c) */
 };
 extern struct pp_options pp_opt;
@@ -367,6 +368,16 @@ void pp_sites_init(void);
 void pp_sites_probe(const char *label);       /* outside hooks */
 void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
+int  pp_sites_view(const char *why);          /* the sampler thread (peakview.c) */
+int64_t pp_sites_peak_bytes(int *pending);
+/* leaks.c: the live blocks at exit, with `all` */
+struct pp_block { uintptr_t addr; size_t size; uint32_t ref; uint32_t pad; };
+size_t pp_sites_block_count(void);
+size_t pp_sites_blocks(struct pp_block *out, size_t cap);
+void pp_sites_lost(uint32_t ref, size_t size);
+int  pp_leaks_classify(void);
+/* ---- peakview.c, cgroup.c: site views that survive a kill ------------------ */
+void pp_peakview_tick(const struct pp_sample *s);
 /* a "module" record for each module not written yet in this image */
 void pp_sites_write_modules(struct pp_buf *b);
 int  pp_unwind(uintptr_t *out, int max);

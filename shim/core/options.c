@@ -70,6 +70,9 @@ static const struct row rows[] = {
     {"PERFPROBE_SAMPLE_BYTES", K_SIZE, "512K", &pp_opt.sample_bytes, 1, 1ull << 40,
      "With `PERFPROBE_STACKS=sample`: the mean number of bytes allocated between two "
      "sampled allocations (per thread)."},
+    {"PERFPROBE_DUMP_AT", K_SIZE, "0", &pp_opt.dump_at, 0, 1ull << 50,
+     "When RSS or the heap reaches this size, write the site views at once, and again "
+     "each time it grows by a further eighth of it (docs/sites.md); 0 for never."},
     {"PERFPROBE_STACK_DEPTH", K_UINT, "64", &pp_opt.stack_depth, 1, 256,
      "Frames kept per call stack (1-256); deeper stacks are cut."},
     {"PERFPROBE_STACK_TABLE", K_SIZE, "64M", &pp_opt.stack_table, 1ull << 20, 1ull << 36,

@@ -166,6 +166,7 @@ static void *sampler_main(void *arg)
         pp_sample_take(&s, PP_SAMPLE_RESET | (parts ? PP_SAMPLE_PARTS : 0) |
                                (n % STATUS_STRIDE == 0 ? PP_SAMPLE_STATUS : 0));
         pp_timeline_sample(&s, 0);
+        pp_peakview_tick(&s);           /* site views that survive a kill */
         pp_cpu_tick(0);                 /* CPU stacks (cpu.c) */
         pp_timeline_flush(0);           /* probe records held since */
         pp_core_tick();

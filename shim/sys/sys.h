@@ -292,4 +292,10 @@ void pp_modules_scan(void);
 int  pp_modules_claim(size_t i, struct pp_module_info *out);
 void pp_modules_after_fork_child(void);
 
+/* ---- cgroup.c: the memory limit the process runs under -------------------- */
+
+/* the cgroup v2 memory limit and usage (the sampler thread only); 0 when
+ * there is none to read */
+int  pp_cgroup_memory(uint64_t *limit, uint64_t *current);
+
 #endif

@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char flame_usage[] =
-    "usage: perfprobe flame [--by alloc|live|peak|leaked] [-o OUT.folded] FILE\n"
+    "usage: perfprobe flame [--by alloc|live|peak|leaked|resident] [-o OUT.folded] FILE\n"
     "\n"
     "Writes the allocation sites of FILE as folded stacks (one line per site:\n"
     "frames outermost first, separated by ';', then the value in bytes).\n";
@@ -52,9 +52,9 @@ int cmd_flame(int argc, char **argv)
         }
     }
     int metric = !strcmp(by, "alloc") ? 0 : !strcmp(by, "live") ? 1 : !strcmp(by, "peak") ? 2
-                 : !strcmp(by, "leaked") ? 3 : -1;
+                 : !strcmp(by, "leaked") ? 3 : !strcmp(by, "resident") ? 4 : -1;
     if (metric < 0)
-        return error("flame: --by %s: not alloc, live, peak or leaked", by);
+        return error("flame: --by %s: not alloc, live, peak, leaked or resident", by);
     if (!file) {
         fputs(flame_usage, stderr);
         return error("flame: no FILE");
@@ -80,9 +80,18 @@ int cmd_flame(int argc, char **argv)
             continue;
         }
         any = 1;
+        /* killed before any probe: only the live-at-peak view is there */
+        int m = !s.has_final && metric < 2 ? 2 : metric;
+        if (!s.complete) {
+            char pre[64];
+            snprintf(pre, sizeof pre, "flame: pid %ld: %s", runs[r].pid,
+                     m != metric ? "--by peak " : "");
+            sites_killed_note(stderr, pre, &runs[r], &s);
+        }
         for (int i = 0; i < s.n; i++) {
             struct site *x = &s.v[i];
-            double v = metric == 0 ? x->alloc_bytes : metric == 2 ? x->peak_bytes : x->live_bytes;
+            double v = m == 0 ? x->alloc_bytes : m == 2 ? x->peak_bytes
+                       : m == 4 ? (s.has_final ? x->resident : x->peak_resident) : x->live_bytes;
             if (v < 0.5)
                 continue;
             if (nr > 1)
@@ -102,7 +111,7 @@ int cmd_flame(int argc, char **argv)
             }
             fprintf(f, " %.0f\n", v);
         }
-        double rest = metric == 0 ? s.rest.alloc_bytes : metric == 2 ? s.rest.peak_bytes
+        double rest = m == 4 ? 0 : m == 0 ? s.rest.alloc_bytes : m == 2 ? s.rest.peak_bytes
                                                                      : s.rest.live_bytes;
         if (rest >= 0.5)
             fprintf(f, "%s(other sites) %.0f\n", nr > 1 ? "pid;" : "", rest);

@@ -124,8 +124,9 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
     struct pb tmp = {0}, sub = {0}, body = {0};
     str(&st, "");
     static const char *const types[][2] = {{"alloc_objects", "count"}, {"alloc_space", "bytes"},
-                                           {"inuse_objects", "count"}, {"inuse_space", "bytes"}};
-    for (int k = 0; k < 4; k++) {
+                                           {"inuse_objects", "count"}, {"inuse_space", "bytes"},
+                                           {"resident_space", "bytes"}};
+    for (int k = 0; k < 5; k++) {
         field(&tmp, 1, str(&st, types[k][0]));
         field(&tmp, 2, str(&st, types[k][1]));
         message(&body, 1, &tmp);               /* sample_type */
@@ -216,9 +217,11 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
             varint(&tmp, (uint64_t)json_integer_value(json_object_get(locs, key)));
             f = group_end(x, f);
         }
-        int64_t v[4] = {(int64_t)(alloc_n + 0.5), (int64_t)(alloc_b + 0.5), (int64_t)(live_n + 0.5),
-                        (int64_t)(live_b + 0.5)};
-        for (int q = 0; q < 4; q++) {            /* values: zero is written too */
+        /* resident: of the live bytes (unknown at a probe, or not scanned: 0) */
+        double res_b = at_peak ? x->peak_resident : at_probe ? -1 : x->resident;
+        int64_t v[5] = {(int64_t)(alloc_n + 0.5), (int64_t)(alloc_b + 0.5), (int64_t)(live_n + 0.5),
+                        (int64_t)(live_b + 0.5), res_b > 0 ? (int64_t)(res_b + 0.5) : 0};
+        for (int q = 0; q < 5; q++) {            /* values: zero is written too */
             varint(&tmp, 2 << 3);
             varint(&tmp, (uint64_t)v[q]);
         }
@@ -299,7 +302,11 @@ int cmd_pprof(int argc, char **argv)
             rc = EXIT_USAGE;
         if (got <= 0)
             continue;
-        encode(&runs[r], &s, peak, probe, &pbuf);
+        /* killed before any probe: only the live-at-peak view is there */
+        int pk = peak || (!s.has_final && !probe);
+        if (!s.complete)
+            sites_killed_note(stderr, pk && !peak ? "pprof: --at peak " : "pprof: ", &runs[r], &s);
+        encode(&runs[r], &s, pk, probe, &pbuf);
         sites_free(&s);
         done = 1;
     }

@@ -150,6 +150,8 @@ struct site {
     int      truncated;
     double   live_bytes, live_blocks, live_samples;     /* at exit (or last probe) */
     double   peak_bytes, peak_blocks, peak_samples;     /* at the heap peak */
+    double   resident, peak_resident;                   /* of live_bytes, peak_bytes; -1 unknown */
+    double   lost_bytes, lost_blocks;                   /* of the leaks: unreachable; -1 unknown */
     double   alloc_bytes, allocs, samples;              /* since start */
     double   v0, v1;                                    /* --between: live at the probes */
     double   a0, a1;                                    /*            allocated at the probes */
@@ -163,6 +165,9 @@ struct sites {
     int      estimated;        /* sample mode */
     double   sample_bytes;
     int      complete;         /* an exit record was found */
+    int      has_final;        /* an exit or probe record was found */
+    int      has_lost;         /* the exit record has the leak check's figures */
+    double   peak_t;           /* when the peak view was taken (s), or -1 */
     struct site rest;          /* the sites summed in "rest" rows */
 };
 
@@ -172,6 +177,9 @@ struct sites {
  * run has no site records (s->n == 0), else 1. */
 int sites_load(const struct run *r, struct sites *s, const char *between0, const char *between1);
 void sites_free(struct sites *s);
+/* A killed run (no exit record): say so on F, with when its live-at-peak
+ * view was taken (PREFIX starts the line). */
+void sites_killed_note(FILE *f, const char *prefix, const struct run *r, const struct sites *s);
 /* "fn (file:line)" for frame F */
 void frame_text(const struct sym_frame *f, char *buf, size_t n);
 /* `report --sites`: the top sites of each run as text; with BETWEEN0 and

@@ -63,6 +63,8 @@ static struct site *site_of(struct sites *s, json_t *index, long stack)
     struct site *e = &s->v[s->n];
     memset(e, 0, sizeof *e);
     e->stack = stack;
+    e->resident = e->peak_resident = -1;
+    e->lost_bytes = e->lost_blocks = -1;
     json_object_set_new(index, key, json_integer(s->n));
     s->n++;
     return e;
@@ -88,11 +90,17 @@ static void take_rows(struct sites *s, json_t *index, json_t *rec, int which)
             e->alloc_bytes = alloc;
             e->allocs = json_num(row, "allocs", 0);
             e->samples = json_num(row, "samples", 0);
+            e->resident = json_num(row, "resident_bytes", -1);
+            e->lost_bytes = json_num(row, "lost_bytes", -1);
+            e->lost_blocks = json_num(row, "lost_blocks", -1);
+            if (e->lost_bytes >= 0)
+                s->has_lost = 1;
             break;
         case F_PEAK:
             e->peak_bytes = live;
             e->peak_blocks = json_num(row, "live_blocks", 0);
             e->peak_samples = json_num(row, "live_samples", 0);
+            e->peak_resident = json_num(row, "resident_bytes", -1);
             break;
         case F_B0:
             e->v0 = live;
@@ -166,7 +174,9 @@ int sites_load(const struct run *r, struct sites *s, const char *b0, const char 
     s->complete = final != NULL;
     if (!final)
         final = last_record(recs, "probe");
+    s->has_final = final != NULL;
     json_t *peak = last_record(recs, "peak");
+    s->peak_t = peak ? json_num(peak, "t_s", -1) : -1;
     json_t *r0 = NULL, *r1 = NULL;
     if (b0) {
         size_t i0 = 0, i1 = 0;
@@ -222,6 +232,19 @@ int sites_load(const struct run *r, struct sites *s, const char *b0, const char 
     json_decref(stacks);
     json_decref(pyframes);
     return s->n > 0;
+}
+
+void sites_killed_note(FILE *f, const char *prefix, const struct run *r, const struct sites *s)
+{
+    if (s->complete)
+        return;
+    fprintf(f, "%s(a killed run: the process did not exit normally", prefix);
+    if (s->peak_t >= 0)
+        fprintf(f, "; live at the heap peak from the view taken %.3f s after start", s->peak_t);
+    if (s->has_final)
+        fprintf(f, "; other figures from its last probe");
+    fprintf(f, ")\n");
+    (void)r;
 }
 
 void sites_free(struct sites *s)
@@ -361,7 +384,7 @@ static void report_one(FILE *f, const struct run *r, struct sites *s, const char
         fprintf(f, "every allocation (exact)\n");
     }
     if (!s->complete)
-        fprintf(f, "   (the process did not exit normally: figures from its last probe)\n");
+        sites_killed_note(f, "   ", r, s);
     if (b0) {
         qsort(s->v, (size_t)s->n, sizeof *s->v, by_growth);
         fprintf(f, "\nlive bytes that grew between probes '%s' and '%s':\n", b0, b1);
@@ -383,25 +406,36 @@ static void report_one(FILE *f, const struct run *r, struct sites *s, const char
     }
     qsort(s->v, (size_t)s->n, sizeof *s->v, by_alloc);
     fprintf(f, "\ntop sites by allocated bytes (and live at the heap peak):\n");
-    fprintf(f, "%12s %10s %12s %12s %6s  %s\n", "allocated", "allocs", "at peak", "at exit",
-            "±", "site");
+    /* resident: of the live bytes at exit (at the peak for a run killed
+     * before any probe) */
+    fprintf(f, "%12s %10s %12s %12s %12s %6s  %s\n", "allocated", "allocs", "at peak", "at exit",
+            "resident", "±", "site");
     for (int i = 0; i < s->n && i < TOP; i++) {
         struct site *x = &s->v[i];
+        char rs[32];
+        double res = s->has_final ? x->resident : x->peak_resident;
         bytes_text(a, sizeof a, x->alloc_bytes);
         snprintf(b, sizeof b, "%.0f", x->allocs);
         bytes_text(c, sizeof c, x->peak_bytes);
         bytes_text(d, sizeof d, x->live_bytes);
+        if (res >= 0)
+            bytes_text(rs, sizeof rs, res);
+        else
+            snprintf(rs, sizeof rs, "-");
         rse_text(e, sizeof e, s->estimated, x->samples);
         chain_text(x, chain, sizeof chain, 3);
-        fprintf(f, "%12s %10s %12s %12s %6s  %s\n", a, b, c, d, e, chain);
+        fprintf(f, "%12s %10s %12s %12s %12s %6s  %s\n", a, b, c, d, rs, e, chain);
     }
     if (s->rest.stack > 0) {
         bytes_text(a, sizeof a, s->rest.alloc_bytes);
         snprintf(b, sizeof b, "%.0f", s->rest.allocs);
         bytes_text(c, sizeof c, s->rest.peak_bytes);
         bytes_text(d, sizeof d, s->rest.live_bytes);
-        fprintf(f, "%12s %10s %12s %12s %6s  (%ld other sites)\n", a, b, c, d, "", s->rest.stack);
+        fprintf(f, "%12s %10s %12s %12s %12s %6s  (%ld other sites)\n", a, b, c, d, "", "",
+                s->rest.stack);
     }
+    if (!s->has_final)                  /* killed before any probe */
+        return;
     qsort(s->v, (size_t)s->n, sizeof *s->v, by_live);
     double tb = 0, tn = 0;
     int nl = 0;
@@ -417,6 +451,36 @@ static void report_one(FILE *f, const struct run *r, struct sites *s, const char
             s->estimated ? " (estimated)" : "");
     if (!nl)
         return;
+    if (s->complete && s->has_lost) {
+        /* the leak check (--stacks all): unreachable blocks apart */
+        double lb = 0, ln = 0;
+        int ns = 0;
+        for (int i = 0; i < s->n; i++)
+            if (s->v[i].lost_bytes > 0) {
+                lb += s->v[i].lost_bytes;
+                ln += s->v[i].lost_blocks;
+                ns++;
+            }
+        bytes_text(a, sizeof a, lb);
+        bytes_text(b, sizeof b, tb - lb);
+        fprintf(f, "definitely lost: %s in %.0f blocks (%d sites); still reachable: %s\n", a, ln,
+                ns, b);
+        fprintf(f, "%12s %10s %12s %10s  %s\n", "lost", "blocks", "reachable", "blocks", "site");
+        for (int i = 0; i < s->n && i < TOP; i++) {
+            struct site *x = &s->v[i];
+            if (x->live_bytes <= 0)
+                break;
+            double lo = x->lost_bytes > 0 ? x->lost_bytes : 0;
+            double lk = x->lost_blocks > 0 ? x->lost_blocks : 0;
+            bytes_text(a, sizeof a, lo);
+            snprintf(b, sizeof b, "%.0f", lk);
+            bytes_text(c, sizeof c, x->live_bytes - lo);
+            snprintf(d, sizeof d, "%.0f", x->live_blocks - lk);
+            chain_text(x, chain, sizeof chain, 3);
+            fprintf(f, "%12s %10s %12s %10s  %s\n", a, b, c, d, chain);
+        }
+        return;
+    }
     fprintf(f, "%12s %10s %6s  %s\n", "bytes", "blocks", "±", "site");
     for (int i = 0; i < s->n && i < TOP; i++) {
         struct site *x = &s->v[i];
@@ -501,6 +565,15 @@ json_t *sites_to_json(const struct run *r)
                               "peak_blocks", (json_int_t)x->peak_blocks,
                               "alloc_bytes", (json_int_t)x->alloc_bytes,
                               "allocs", (json_int_t)x->allocs, "estimated", s.estimated);
+        if (x->resident >= 0)
+            json_object_set_new(o, "resident_bytes", json_integer((json_int_t)x->resident));
+        if (x->lost_bytes >= 0) {
+            json_object_set_new(o, "lost_bytes", json_integer((json_int_t)x->lost_bytes));
+            json_object_set_new(o, "lost_blocks", json_integer((json_int_t)x->lost_blocks));
+        }
+        if (x->peak_resident >= 0)
+            json_object_set_new(o, "peak_resident_bytes",
+                                json_integer((json_int_t)x->peak_resident));
         if (s.estimated) {
             json_object_set_new(o, "samples", json_integer((json_int_t)x->samples));
             json_object_set_new(o, "rse_alloc",

@@ -90,6 +90,25 @@ static double cpu_pct_max(const struct run *r)
     return best;
 }
 
+/* The bytes the leak check (--stacks all) found unreachable at exit: the
+ * exit sites record's rows and its rest; NAN without one. */
+static double leaked_definitely(const struct run *r)
+{
+    json_t *o, *found = NULL;
+    size_t i;
+    json_array_foreach(r->site_records, i, o)
+        if (!strcmp(json_string_value(json_object_get(o, "type")) ?: "", "sites") &&
+            !strcmp(json_string_value(json_object_get(o, "at")) ?: "", "exit"))
+            found = o;
+    json_t *rest = json_object_get(found, "rest");
+    if (!found || !json_object_get(rest, "lost_bytes"))
+        return NAN;
+    double sum = json_num(rest, "lost_bytes", 0);
+    json_array_foreach(json_object_get(found, "rows"), i, o)
+        sum += json_num(o, "lost_bytes", 0);
+    return sum;
+}
+
 static double derived(const struct run *r, const char *key)
 {
     double wall = num(r->summary, "wall_s");
@@ -105,6 +124,8 @@ static double derived(const struct run *r, const char *key)
         return avg_sampled(r, "rss");
     if (!strcmp(key, "avg_heap_bytes"))
         return avg_sampled(r, "heap");
+    if (!strcmp(key, "leaked_definitely_bytes"))
+        return leaked_definitely(r);
     return NAN;
 }
 
