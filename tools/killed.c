@@ -54,10 +54,26 @@ long oom_kill_count(void)
     return n;
 }
 
+/* the signal's name without "SIG" (sigabbrev_np is glibc's only) */
+static const char *sig_name(int sig)
+{
+    static const struct { int sig; const char *name; } names[] = {
+        {SIGHUP, "HUP"},   {SIGINT, "INT"},   {SIGQUIT, "QUIT"}, {SIGILL, "ILL"},
+        {SIGTRAP, "TRAP"}, {SIGABRT, "ABRT"}, {SIGBUS, "BUS"},   {SIGFPE, "FPE"},
+        {SIGKILL, "KILL"}, {SIGUSR1, "USR1"}, {SIGSEGV, "SEGV"}, {SIGUSR2, "USR2"},
+        {SIGPIPE, "PIPE"}, {SIGALRM, "ALRM"}, {SIGTERM, "TERM"}, {SIGXCPU, "XCPU"},
+        {SIGXFSZ, "XFSZ"}, {SIGSYS, "SYS"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (names[i].sig == sig)
+            return names[i].name;
+    return NULL;
+}
+
 void killed_line(FILE *f, const char *cmd, long pid, int sig, long oom_before)
 {
     long oom_after = oom_before >= 0 ? oom_kill_count() : -1;
-    const char *name = sigabbrev_np(sig);
+    const char *name = sig_name(sig);
     fprintf(f, "perfprobe: %s (pid %ld) was killed by signal %d (SIG%s)", cmd, pid, sig,
             name ? name : "?");
     if (sig == SIGKILL && oom_after > oom_before)
