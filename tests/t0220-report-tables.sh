@@ -46,7 +46,7 @@ check "report: a 100-column label is not cut: it has a line of its own" grep -q 
 
 # ---- units -----------------------------------------------------------------------------
 $PP report --markdown l.jsonl > r.md
-check "markdown: per_s as a rate" grep -Eq '^\| l.jsonl \| a region with a rather long name, thirty-nine \|.* [0-9.]+/s \|$' r.md
+check "markdown: per_s as a rate" grep -Eq '^\| l.jsonl \| a region with a rather long name, thirty-nine \|.* [0-9.]+/s \|.*\|$' r.md
 check "markdown: sizes in MiB" grep -Eq '^\| l.jsonl \| peak_heap_bytes \| 3.00 MiB \|' r.md
 $PP check l.jsonl --max peak_heap_bytes=1M > c.txt
 check "check: bytes in MiB, not raw" grep -Eq '^FAIL peak_heap_bytes = 3.00 MiB, above the limit 1.00 MiB' c.txt

@@ -1,6 +1,6 @@
 /* stubs.c - what the unit-tested files call in files the unit tests do not
  * link (core.c's state). */
-#include "internal.h"
+#include "core/core.h"
 
 #include <string.h>
 #include <unistd.h>

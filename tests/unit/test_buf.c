@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "internal.h"
+#include "core/core.h"
 
 static char out[4096];
 

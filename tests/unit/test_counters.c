@@ -4,7 +4,7 @@
 #include <pthread.h>
 
 #include "check.h"
-#include "internal.h"
+#include "core/core.h"
 
 
 static struct pp_heap h;

@@ -1,7 +1,7 @@
 /* test_mappings.c - the address-range table (shim/mappings.c), step by
  * step: every operation leaves exactly the bytes it should. */
 #include "check.h"
-#include "internal.h"
+#include "core/core.h"
 
 #define K 4096ul
 #define M (1024ul * 1024)

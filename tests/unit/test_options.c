@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "internal.h"
+#include "core/core.h"
 
 int main(void)
 {

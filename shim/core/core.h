@@ -1,0 +1,436 @@
+/*
+ * core.h - the shared core: what counts, samples and writes.
+ *
+ * The files of shim/core/ share these declarations with each other and
+ * offer them to the hooks (shim/hooks/), which call down into the core;
+ * the core calls down into the system layer (shim/sys/sys.h) and never up
+ * into the hooks.  Names shared between files start with pp_; everything
+ * else in a file is static.  Declarations are grouped under the file that
+ * defines them.
+ */
+#ifndef PP_CORE_H
+#define PP_CORE_H
+
+#include "sys/sys.h"
+
+/* ---- the hooks' per-thread block (defined by the hooks) ------------------ */
+
+/* What a hook reads on every call, in one initial-exec TLS block so that
+ * one GOT load finds all of it:
+ *   in_hook    non-zero while this thread is inside one of the shim's hooks
+ *              (or is the sampler thread): nested allocator calls go
+ *              straight to the real allocator, neither counted nor tracked;
+ *   slot       this thread's counter slot (counters.c), NULL until its
+ *              first counted call;
+ *   countdown  bytes this thread may still allocate before its next sampled
+ *              block (sites.c). */
+struct pp_slot;
+struct pp_hot {
+    int             in_hook;
+    int             glibc;          /* 1: glibc's allocator is resolved (set by
+                                     * this thread's first slow call); with
+                                     * in_hook, one 8-byte compare */
+    struct pp_slot *slot;
+    int64_t         countdown;
+    int             slot_dead;      /* past the slot's thread-exit destructor */
+    /* bytes this thread has allocated: bytes_base + (cd_start - countdown);
+     * the countdown is only ever reset through sites.c, which folds what
+     * it counted down into bytes_base (regions read it, region.c) */
+    int64_t         cd_start;
+    uint64_t        bytes_base;
+};
+extern __thread struct pp_hot pp_hot PP_TLS;
+#define pp_in_hook (pp_hot.in_hook)
+
+
+/* ---- options.c: every PERFPROBE_* setting -------------------------------- */
+
+enum { PP_FOLLOW_NONE = 0, PP_FOLLOW_EXEC = 1, PP_FOLLOW_ALL = 2 };
+struct pp_options {
+    char     output[4096];   /* timeline path template (%p, %n not expanded) */
+    uint64_t interval_ms;
+    int      quiet;
+    int      follow;         /* PP_FOLLOW_* */
+    uint64_t batch_bytes;
+    int      hwm;
+    int      parts;
+    uint64_t parts_stride;
+    uint64_t region_window_ms;
+    char     stacks[16];     /* off, sample or all (sites.c) */
+    uint64_t sample_bytes, stack_depth, stack_table, top, seed;
+    uint64_t dump_at;        /* site views from this RSS or heap (peakview.c) */
+    char     cpu[16];        /* CPU samples a second, or off (cpu.c) */
+};
+extern struct pp_options pp_opt;
+void pp_options_load(int warn);     /* warn: print bad values and unknown names */
+const char *pp_getenv(const char *name);
+
+struct pp_option_doc { const char *name, *def, *desc; };
+/* The rows of the options table, for the generated documentation. */
+const struct pp_option_doc *pp_options_doc(size_t *n);
+
+
+/* ---- buf.c: JSON and text formatting into fixed buffers ------------------- */
+
+struct pp_buf { char *p; size_t len, cap; };
+void pp_buf_raw(struct pp_buf *b, const char *s, size_t n);
+void pp_buf_str(struct pp_buf *b, const char *s);
+void pp_buf_u64(struct pp_buf *b, uint64_t v);
+void pp_buf_i64(struct pp_buf *b, int64_t v);
+/* v / 10^scale printed with `decimals` digits after the point (rounded) */
+void pp_buf_fixed(struct pp_buf *b, int64_t v, unsigned scale, unsigned decimals);
+/* A JSON string literal: quotes, escapes, invalid UTF-8 replaced by U+FFFD.
+ * At most max_in input bytes are used (longer input is cut on a character
+ * boundary); NULL prints null. */
+void pp_buf_json_str(struct pp_buf *b, const char *s, size_t max_in);
+/* ,"key":  (no comma when the buffer ends with '{') */
+void pp_buf_key(struct pp_buf *b, const char *key);
+/* a double as JSON: up to 6 decimals, or 6 significant digits in
+ * exponent form for very large or small values; null when not finite */
+void pp_buf_double(struct pp_buf *b, double v);
+/* right-aligned text column helpers for the exit table */
+void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n);
+
+/* one line on stderr: "perfprobe: warning: " a b c d (control characters
+ * escaped: a path never splits the line) */
+void pp_warn(const char *a, const char *b, const char *c, const char *d);
+
+/* ---- counters.c: heap bytes and call counts ------------------------------- */
+
+void pp_count_alloc(size_t usable);
+void pp_count_free(size_t usable);
+/* The hooks' fast path: count on this thread's slot and return 1; 0 when
+ * there is no slot yet (nothing counted: use pp_count_alloc/free); 2 when
+ * counted but the slot passed its peak alarm, which pp_count_new_high()
+ * must then look at (out of line, so that the fast path keeps no registers). */
+int  pp_count_alloc_quick(size_t usable);
+int  pp_count_free_quick(size_t usable);
+int  pp_count_realloc_quick(size_t old_usable, size_t new_usable);
+void pp_count_new_high(void);
+/* This thread's own figures, for a region it opens or ends: allocation
+ * calls (reallocs included), frees and its live-byte delta; 0 (and zeros)
+ * when it can have no counter slot. */
+int  pp_counters_self(uint64_t *calls, uint64_t *frees, int64_t *live);
+/* the bytes this thread has been handed by the allocator so far (usable
+ * sizes; a realloc counts its new block) */
+static inline uint64_t pp_counters_self_bytes(void)
+{
+    return pp_hot.bytes_base + (uint64_t)(pp_hot.cd_start - pp_hot.countdown);
+}
+void pp_count_realloc(size_t old_usable, size_t new_usable);
+
+struct pp_heap {
+    int64_t  bytes;          /* live bytes handed out now */
+    int64_t  peak;           /* peak since start */
+    int64_t  window_peak;    /* peak since the window was last reset */
+    uint64_t allocs, frees, reallocs;
+};
+/* Peak windows: the sampler's (between samples) and the probes' (between
+ * probes) are reset independently. */
+enum { PP_WIN_SAMPLE, PP_WIN_PROBE, PP_WINDOWS };
+void pp_counters_read(struct pp_heap *out, int window, int reset);
+void pp_counters_flush_self(void);
+void pp_counters_thread_exit(void);
+void pp_counters_after_fork_child(void);
+void pp_counters_init(void);
+/* An address on the stack of every thread that has counted an allocation
+ * (recorded by the thread itself, without a lock); up to MAX.  The main
+ * thread is left out. */
+size_t pp_counters_stack_hints(uintptr_t *out, size_t max);
+uint64_t pp_counters_stack_generation(void);  /* grows with each new hint */
+/* 1 once the live heap would have gone below zero (clamped at 0) */
+int pp_counters_went_negative(void);
+/* threads that have exited so far (their slots released) */
+uint64_t pp_counters_threads_exited(void);
+
+/* ---- mappings.c: the program's own mmap'd ranges -------------------------- */
+
+enum { PP_MAP_ANON = 0, PP_MAP_FILE = 1 };
+void pp_map_add(uintptr_t addr, size_t len, int kind);
+void pp_map_remove(uintptr_t addr, size_t len);
+/* mremap: [old, old+old_len) became [neu, neu+new_len); keep_old for
+ * MREMAP_DONTUNMAP */
+void pp_map_move(uintptr_t old, size_t old_len, uintptr_t neu, size_t new_len,
+                 int keep_old);
+struct pp_maps {
+    uint64_t anon, file;     /* bytes mapped now */
+    uint64_t peak;           /* peak of anon+file since start */
+    uint64_t window_peak;    /* peak since the previous read with reset */
+    uint64_t ranges;
+};
+/* nonblock: for the signal handler, read without waiting for the lock */
+void pp_map_read(struct pp_maps *out, int reset_window, int nonblock);
+void pp_map_lock(void);
+void pp_map_unlock(void);
+void pp_map_after_fork_child(void);      /* unlocks; peaks start afresh */
+uint64_t pp_map_resident_anon(void);     /* resident bytes of the anon ranges */
+
+
+/* ---- parts.c: where every resident byte is --------------------------------- */
+
+struct pp_parts {
+    uint64_t rss;                        /* VmRSS, read with the parts */
+    uint64_t heap, mmap, file, stack, other;      /* add up to rss */
+    uint64_t shmem, perfprobe;           /* what "other" holds */
+    int64_t  heap_untouched;             /* heap bytes handed out, not resident */
+    int      has_je;
+    uint64_t je_allocated, je_active, je_resident;
+};
+/* With STATUS (a fresh /proc/self/status reading): a full breakdown.  With
+ * NULL: a quick one, from statm and the shared-memory and own-memory
+ * figures of the last full breakdown (the first one is always full). */
+int  pp_rss_parts(struct pp_parts *out, int64_t heap_bytes, const struct pp_proc *status);
+void pp_parts_after_fork_child(void);
+
+/* ---- sampler.c: the background thread and one sample ---------------------- */
+
+struct pp_sample {
+    uint64_t t_ns;           /* since start */
+    struct pp_proc proc;
+    struct pp_cpu cpu;
+    struct pp_heap heap;
+    struct pp_maps maps;
+    int      has_parts;
+    struct pp_parts parts;
+};
+/* RESET: start new peak windows; NONBLOCK: from a signal handler; PARTS:
+ * with the RSS breakdown; STATUS: read /proc/self/status (else statm only) */
+enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2, PP_SAMPLE_PARTS = 4, PP_SAMPLE_STATUS = 8 };
+void pp_sample_take(struct pp_sample *s, int flags);
+void pp_sampler_start(void);
+void pp_sampler_stop(void);
+int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
+void pp_sampler_after_fork_child(void);
+int  pp_sampler_running(void);      /* 1 while the thread samples */
+
+/* ---- cpu.c: CPU stacks sampled by the kernel, read by the sampler ---------- */
+
+void pp_cpu_tick(int final);        /* the sampler, each sample; FINAL at exit */
+void pp_cpu_after_fork_child(void);
+/* the region thread TID was in at CLOCK_MONOTONIC time T_NS (region.c):
+ * its path, or NULL */
+const char *pp_region_at(pid_t tid, uint64_t t_ns);
+void pp_region_remember(void);      /* after each tick's samples */
+
+/* the highest RSS the shim itself observed (samples and probes): the peak
+ * reported is never below it */
+void pp_rss_seen(uint64_t rss);
+void pp_rss_seen_reset(uint64_t rss);
+
+/* ---- probe.c: perf_probe, perf_counter ----------------------------------- */
+
+struct pp_probe_record {
+    const char *label;
+    uint64_t t_ns, dt_ns, overhead_ns;
+    uint64_t rss, rss_start, rss_last;
+    int64_t  heap, heap_start, heap_last, peak_heap;
+    uint64_t peak_rss;
+    int      peak_rss_exact;
+    uint64_t allocs, frees, user_ns, sys_ns;     /* since the previous probe */
+    const struct pp_parts *parts;                 /* NULL when off */
+};
+uint64_t pp_probe_hwm_floor(void);       /* all-time peak RSS before HWM resets */
+void pp_probe_note_rss(uint64_t rss);    /* the sampler's RSS, for sampled peaks */
+void pp_probe_after_fork_child(void);
+void pp_probe_lock(void);
+void pp_probe_unlock(void);
+size_t pp_probe_count(size_t *dropped);
+size_t pp_probe_rows(size_t i, const char **label, uint64_t *t_ns, uint64_t *dt_ns,
+                     uint64_t *rss, int64_t *heap, const struct pp_parts **parts);
+/* the breakdown with the highest RSS seen so far (probes and samples) */
+void pp_parts_note(const struct pp_parts *p, uint64_t t_ns);
+int  pp_parts_peak(struct pp_parts *out, uint64_t *t_ns);
+
+
+/* ---- region.c: perf_region_begin/end, latency histograms ------------------ */
+
+/* what one occurrence of a region allocated, over its occurrences: exact
+ * sums, extremes and mean; percentiles from the log-linear histogram */
+struct pp_region_allocs {
+    double   mean, p50, p99;
+    uint64_t max;
+};
+struct pp_region_stats {
+    const char *name, *path;
+    int      depth;
+    uint64_t count;
+    double   total_ns, mean_ns, min_ns, max_ns, span_ns;
+    double   p50_ns, p90_ns, p95_ns, p99_ns, p999_ns;
+    /* the thread's own allocations inside each occurrence, nested regions
+     * included (self_*: those of nested regions left out) */
+    struct pp_region_allocs calls, bytes;
+    uint64_t frees;                        /* in all occurrences */
+    double   net_mean;                     /* live bytes an occurrence leaves */
+    int64_t  net_min, net_max;
+    double   self_calls_mean, self_bytes_mean;
+};
+/* Regions seen so far, merged over threads; i from 0; 0 when past the end. */
+int pp_region_stats(size_t i, struct pp_region_stats *out);
+size_t pp_region_count(void);
+void pp_region_init(void);
+void pp_region_thread_exit(void);
+void pp_region_after_fork_child(void);
+/* From the sampler thread once per PERFPROBE_REGION_WINDOW_MS (and once at
+ * exit): a "regions" record for the occurrences that ended since the last
+ * call.  Serialised internally; writes nothing when nothing ended. */
+void pp_region_window(void);
+
+/* ---- timeline.c: the JSON Lines file ------------------------------------- */
+
+/* the tree's file (TREE_PATH, known by device and inode) or, with NULL, a
+ * new file from PERFPROBE_OUTPUT */
+void pp_timeline_open(uint64_t tree_dev, uint64_t tree_ino, const char *tree_path);
+int  pp_timeline_identity(uint64_t *dev, uint64_t *ino, const char **path);
+/* Write a record: B holds a whole JSON object that starts {"type":"NAME";
+ * "pid" and the newline are added.  Any thread outside an allocator hook. */
+void pp_timeline_record(struct pp_buf *b);
+void pp_timeline_sample(const struct pp_sample *s, int force);
+/* before exec (FAILED_ERRNO 0), or after an exec that failed */
+void pp_timeline_exec(const char *file, char *const argv[], int failed_errno);
+void pp_timeline_summary(const struct pp_sample *end);
+void pp_timeline_forget(void);        /* a child that is not followed */
+void pp_timeline_probe(const struct pp_probe_record *r);
+/* this thread's records until the release leave in one write */
+void pp_timeline_hold(void);
+void pp_timeline_release(void);
+/* write the held probe records now; NONBLOCK: only if the lock is free */
+void pp_timeline_flush(int nonblock);
+void pp_timeline_counter(const char *name, double value, uint64_t t_ns);
+const char *pp_timeline_path(void);               /* "" when none */
+uint64_t pp_timeline_samples(void);
+void pp_timeline_lock(void);
+void pp_timeline_unlock(void);
+void pp_timeline_after_fork_child(void);
+
+/* ---- report.c: the table printed on stderr at exit ------------------------ */
+
+/* on stderr, or TO_RECORD into the timeline (PERFPROBE_TABLE=record) */
+void pp_report_table(const struct pp_sample *end, int to_record);
+
+
+/* ---- sites.c: allocation sites --------------------------------------------- */
+
+enum { PP_STACKS_OFF, PP_STACKS_SAMPLE, PP_STACKS_ALL };
+#define PP_STACK_MAX 256
+extern int pp_sites_mode;
+#define pp_site_countdown (pp_hot.countdown)
+/* sample: live tracked blocks (0: a free need not look); all: always 1 */
+extern _Atomic uint64_t pp_site_tracked;
+/* P was sampled: unwind, count and remember it (raises the hook flag
+ * itself); returns P */
+void *pp_site_sampled(void *p, size_t usable);
+void pp_site_untrack(void *p, size_t usable);
+/* In a hook, after the real allocator returned block P of USABLE bytes:
+ * one thread-local subtraction unless the block is sampled. */
+static inline void pp_site_alloc(void *p, size_t usable)
+{
+    if (PP_UNLIKELY((pp_site_countdown -= (int64_t)usable) < 0))
+        pp_site_sampled(p, usable);
+}
+/* In a hook, before the real allocator frees P: one load unless blocks
+ * are tracked. */
+#define PP_SITE_FILTER_BITS 16
+extern _Atomic uint16_t *pp_site_filter;     /* sample mode: tracked blocks by hash */
+static inline size_t pp_site_filter_index(uintptr_t p)
+{
+    return (size_t)(((p >> 4) * 0x9e3779b97f4a7c15ull) >> (64 - PP_SITE_FILTER_BITS));
+}
+static inline int pp_site_free_wanted(void *p)
+{
+    if (PP_LIKELY(atomic_load_explicit(&pp_site_tracked, memory_order_relaxed) == 0))
+        return 0;
+    _Atomic uint16_t *f = pp_site_filter;
+    return !f || atomic_load_explicit(&f[pp_site_filter_index((uintptr_t)p)],
+                                      memory_order_relaxed) != 0;
+}
+static inline void pp_site_free(void *p, size_t usable)
+{
+    if (PP_UNLIKELY(pp_site_free_wanted(p)))
+        pp_site_untrack(p, usable);
+}
+static inline void pp_track_alloc(void *p, size_t usable)
+{
+    pp_count_alloc(usable);
+    pp_site_alloc(p, usable);
+}
+static inline void pp_track_free(void *p, size_t usable)
+{
+    pp_count_free(usable);
+    pp_site_free(p, usable);
+}
+/* realloc: the old block was pp_site_free'd before the call */
+static inline void pp_track_realloc(void *q, size_t old_usable, size_t new_usable)
+{
+    pp_count_realloc(old_usable, new_usable);
+    pp_site_alloc(q, new_usable);
+}
+void pp_sites_init(void);
+void pp_sites_probe(const char *label);       /* outside hooks */
+void pp_sites_exit(void);
+void pp_sites_after_fork_child(void);
+int  pp_sites_view(const char *why);          /* the sampler thread (peakview.c) */
+int64_t pp_sites_peak_bytes(int *pending);
+/* leaks.c: the live blocks at exit, with `all` */
+struct pp_block { uintptr_t addr; size_t size; uint32_t ref; uint32_t pad; };
+size_t pp_sites_block_count(void);
+size_t pp_sites_blocks(struct pp_block *out, size_t cap);
+void pp_sites_lost(uint32_t ref, size_t size);
+int  pp_leaks_classify(void);
+/* ---- peakview.c, cgroup.c: site views that survive a kill ------------------ */
+void pp_peakview_tick(const struct pp_sample *s);
+/* a "module" record for each module not written yet in this image */
+void pp_sites_write_modules(struct pp_buf *b);
+int  pp_unwind(uintptr_t *out, int max);
+/* stacks libgcc's unwinder walked so far (the others: cfi.c) */
+uint64_t pp_unwind_by_libgcc(void);
+/* pyframes.c: Python frames merged into a stack.  A Python frame is stored
+ * as PP_PY_MARK(id), a value no return address takes (written negative);
+ * its identity goes out in a "pyframe" record. */
+#define PP_PY_MARK(id)   ((uintptr_t)0 - (uintptr_t)(id))
+#define PP_IS_PY_MARK(v) ((intptr_t)(v) < 0)
+/* the innermost "frame" of a site that is an anonymous mapping (made by a
+ * Python interpreter's own allocator: pyframes.c), pyframe id 0 */
+#define PP_MAP_MARK      PP_PY_MARK(0x7fffffff)
+/* in a process running CPython, an anonymous private mmap made outside the
+ * allocator (pymalloc's arenas) is sampled as a site, and its munmap frees it */
+void pp_site_map(void *p, size_t len, int flags);
+void pp_site_unmap(void *p, size_t len);
+extern int pp_py_on;
+void pp_py_init(void);
+/* dlopen calls so far (the dlopen hook counts them); the sampler looks for a
+ * libpython loaded late after each (pp_py_watch, every tick) */
+extern _Atomic unsigned pp_dlopens;
+void pp_py_watch(void);
+/* fork: no look in progress while the process is copied (the look takes the
+ * loader's locks, which a child must not inherit held) */
+void pp_py_fork_prepare(void);
+void pp_py_fork_done(void);
+int  pp_py_merge(uintptr_t *frames, int n, int max);
+void pp_py_write(struct pp_buf *b);
+void pp_py_after_fork_child(void);
+
+/* ---- life.c: start-up, fork, signals and exit ----------------------------- */
+
+struct pp_state {
+    uint64_t start_ns;       /* CLOCK_MONOTONIC at start-up */
+    uint64_t start_unix_ns;
+    pid_t    pid, ppid, root_pid;
+    int      is_root;        /* the first traced process of the tree */
+    int      first_image;    /* ... before any exec: nothing traced ran before */
+    int      image;          /* images of this pid before this one (execs) */
+    int      active;         /* the shim is fully initialised (and recording) */
+    struct pp_sample first;  /* the sample taken at start-up */
+    int      stderr_ok;      /* fd 2 was open at start-up, as this file: */
+    dev_t    stderr_dev;     /* the table never goes into a file that */
+    ino_t    stderr_ino;     /* reused the number */
+    char     program[256];
+    char     exe[4096];
+};
+extern struct pp_state pp_state;
+void pp_finish(void);
+void pp_program_gone(void);          /* from the sampler: every thread ended */
+void pp_core_tick(void);             /* from the sampler, once a sample */
+const char *pp_follow_name(void);
+
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * sampler.c - one sample of the process, and the thread that takes one every
+ * PERFPROBE_INTERVAL_MS.
+ *
+ * The thread is created with every signal blocked (it inherits the mask in
+ * force at pthread_create), so the program's signals always land on its own
+ * threads, and it runs its whole life with pp_in_hook set, so nothing it does
+ * is ever counted as the program's.  At exit it is told to stop and is not
+ * waited for; when the program must be single-threaded for a moment
+ * (unshare, setns: core.c) it is stopped, joined and started again.  If
+ * every thread of the program has ended (main called pthread_exit), it
+ * ends the process as glibc's last thread would, with exit(0).
+ */
+#include "core/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+static _Atomic int stop;
+static _Atomic uint64_t rss_seen_max;
+
+void pp_rss_seen(uint64_t rss)
+{
+    uint64_t cur = atomic_load(&rss_seen_max);
+    while (rss > cur && !atomic_compare_exchange_weak(&rss_seen_max, &cur, rss))
+        ;
+}
+
+void pp_rss_seen_reset(uint64_t rss)
+{
+    atomic_store(&rss_seen_max, rss);
+}
+
+/* /proc/self/status costs ten times /proc/self/statm (it formats dozens of
+ * fields): every sample reads RSS from statm, and only every STATUS_STRIDE
+ * samples (and the breakdowns, and exit) read the high-water mark from
+ * status; in between the last value is carried. */
+#define STATUS_STRIDE 20
+/* a breakdown whenever RSS passes the one at the peak by 1/PEAK_MARGIN */
+#define PEAK_MARGIN 128
+
+void pp_sample_take(struct pp_sample *s, int flags)
+{
+    static struct pp_proc last_status;
+    int fresh = 0;
+    s->t_ns = pp_now_ns() - pp_state.start_ns;
+    if ((flags & (PP_SAMPLE_STATUS | PP_SAMPLE_PARTS | PP_SAMPLE_NONBLOCK)) &&
+        pp_proc_read(&s->proc) == 0) {
+        fresh = 1;
+        if (!(flags & PP_SAMPLE_NONBLOCK))
+            last_status = s->proc;
+    } else {
+        uint64_t threads = 0;
+        s->proc = last_status;
+        if (pp_proc_stat(&s->proc.rss, &threads) == 0)
+            s->proc.threads = threads;
+    }
+    /* the kernel updates its high-water mark lazily: it is never below an
+     * RSS the shim itself saw */
+    if (s->proc.rss > atomic_load(&rss_seen_max))
+        atomic_store(&rss_seen_max, s->proc.rss);
+    if (s->proc.hwm < atomic_load(&rss_seen_max))
+        s->proc.hwm = atomic_load(&rss_seen_max);
+    struct pp_proc status = s->proc;           /* as read, for the breakdown */
+    uint64_t floor = pp_probe_hwm_floor();     /* probes reset the kernel's mark */
+    if (s->proc.hwm < floor)
+        s->proc.hwm = floor;
+    pp_probe_note_rss(s->proc.rss);
+    pp_cpu_read(&s->cpu);
+    pp_counters_read(&s->heap, PP_WIN_SAMPLE, flags & PP_SAMPLE_RESET);
+    pp_map_read(&s->maps, flags & PP_SAMPLE_RESET, flags & PP_SAMPLE_NONBLOCK);
+    s->has_parts = 0;
+    /* the breakdown reuses the status just read rather than read it again */
+    if ((flags & PP_SAMPLE_PARTS) && pp_opt.parts && fresh &&
+        pp_rss_parts(&s->parts, s->heap.bytes, &status) == 0) {
+        s->has_parts = 1;
+        pp_parts_note(&s->parts, s->t_ns);
+    } else if (pp_opt.parts && !(flags & PP_SAMPLE_NONBLOCK)) {
+        /* RSS passed the breakdown at the peak by more than PEAK_MARGIN: a
+         * breakdown for rss_parts_at_peak (not written with the sample),
+         * so that it describes the peak RSS, not the largest breakdown
+         * the stride happened to take */
+        struct pp_parts peak;
+        uint64_t peak_t;
+        if (pp_parts_peak(&peak, &peak_t) != 0 ||
+            s->proc.rss > peak.rss + peak.rss / PEAK_MARGIN) {
+            struct pp_parts p;
+            if (pp_rss_parts(&p, s->heap.bytes, fresh ? &status : NULL) == 0)
+                pp_parts_note(&p, s->t_ns);
+        }
+    }
+}
+
+/* The thread sleeps on a futex word (until a CLOCK_MONOTONIC deadline), so
+ * that it can be woken at once to stop: not on a condition variable, whose
+ * mutex glibc may take with a plain store (lock.c). */
+static _Atomic int wake;
+static pthread_t thread;
+static _Atomic int running;
+
+/* Is the program's every thread gone? The main thread, once it called
+ * pthread_exit, stays in the count as a zombie until the process ends, so
+ * with two threads left (it and the sampler) its state tells: the sample
+ * just taken read it from /proc/self/stat.  (No descriptor is opened here:
+ * a number opened and closed by this thread each tick could be closed by
+ * the program in between, bash closes numbers twice, and then reused by it,
+ * and this thread's close would take the program's.) */
+static int program_gone(uint64_t threads)
+{
+    return threads > 0 && threads <= 2 && pp_proc_main_exited();
+}
+
+/* A "note" record when the region clock fell back from the TSC. */
+static void clock_note(void)
+{
+    const char *why;
+    double got, want;
+    if (!pp_clock_fell_back(&why, &got, &want))
+        return;
+    char text[192], rec[320];
+    struct pp_buf t = {text, 0, sizeof text};
+    pp_buf_str(&t, "region timings use CLOCK_MONOTONIC from here on: the TSC ");
+    pp_buf_str(&t, why);
+    if (want > 0) {
+        pp_buf_str(&t, " (");
+        pp_buf_double(&t, got);
+        pp_buf_str(&t, " ticks/ns against ");
+        pp_buf_double(&t, want);
+        pp_buf_str(&t, ")");
+    }
+    struct pp_buf b = {rec, 0, sizeof rec};
+    pp_buf_str(&b, "{\"type\":\"note\"");
+    pp_buf_key(&b, "text");
+    pp_buf_json_str(&b, text, t.len);
+    pp_buf_raw(&b, "}", 1);
+    pp_timeline_record(&b);
+}
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    pp_in_hook = 1;
+    pp_single_mark_sampler(1);
+    uint64_t interval = pp_opt.interval_ms * 1000000u;
+    uint64_t next = pp_now_ns(), n = 0;
+    uint64_t window = pp_opt.region_window_ms * 1000000u, next_window = next + window;
+    pp_cpu_tick(0);                     /* CPU events open from the start */
+    while (!atomic_load(&stop)) {
+        next += interval;
+        while (!atomic_load(&stop) && pp_now_ns() < next) {
+            int seen = atomic_load(&wake);
+            if (atomic_load(&stop))
+                break;
+            pp_futex_wait(&wake, seen, next);
+        }
+        if (atomic_load(&stop))
+            break;
+        struct pp_sample s;
+        n++;
+        int parts = pp_opt.parts_stride && n % pp_opt.parts_stride == 0;
+        pp_sample_take(&s, PP_SAMPLE_RESET | (parts ? PP_SAMPLE_PARTS : 0) |
+                               (n % STATUS_STRIDE == 0 ? PP_SAMPLE_STATUS : 0));
+        pp_timeline_sample(&s, 0);
+        pp_peakview_tick(&s);           /* site views that survive a kill */
+        pp_cpu_tick(0);                 /* CPU stacks (cpu.c) */
+        pp_timeline_flush(0);           /* probe records held since */
+        pp_core_tick();
+        pp_py_watch();                  /* a libpython loaded late */
+        pp_clock_check();               /* the TSC against CLOCK_MONOTONIC */
+        clock_note();
+        if (program_gone(s.proc.threads)) {
+            pp_program_gone();            /* exit(0), as glibc's last thread */
+            return NULL;
+        }
+        uint64_t now = pp_now_ns();
+        if (now >= next_window) {       /* regions over time (region.c) */
+            pp_region_window();
+            next_window = now + window;
+        }
+        if (now > next + interval)      /* fell behind (suspended?): no burst */
+            next = now;
+    }
+    return NULL;
+}
+
+void pp_sampler_start(void)
+{
+    pthread_attr_t attr;
+    sigset_t all, old;
+    int saved = errno;
+
+    atomic_store(&stop, 0);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    int single = pp_single_before_create();
+    running = pthread_create(&thread, &attr, sampler_main, NULL) == 0;
+    pp_single_after_create(single, running);
+    if (!running)
+        pp_warn("cannot start the sampler thread; only the summary will be "
+                "recorded", "", "", "");
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+}
+
+/* Tell the thread to stop; it is not waited for (at exit, the process
+ * ends around it). */
+void pp_sampler_stop(void)
+{
+    atomic_store(&stop, 1);
+    pp_region_window();                 /* the last, partial window */
+    atomic_fetch_add(&wake, 1);
+    pp_futex_wake(&wake);
+}
+
+/* Stop the thread and wait until the kernel no longer counts it, for a
+ * program that must be single-threaded for a moment.  1 if it was running. */
+int pp_sampler_pause(void)
+{
+    uint64_t rss, before = 0, now = 0;
+    if (!running || pthread_equal(thread, pthread_self()))
+        return 0;
+    pp_proc_stat(&rss, &before);
+    pp_sampler_stop();
+    pthread_join(thread, NULL);
+    running = 0;
+    /* pthread_join returns when the thread's tid is cleared, a moment
+     * before the kernel takes it out of the thread group */
+    for (int i = 0; i < 2000 && before; i++) {
+        if (pp_proc_stat(&rss, &now) != 0 || now < before)
+            break;
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    return 1;
+}
+
+int pp_sampler_running(void)
+{
+    return running && !atomic_load(&stop);
+}
+
+/* In a forked child the thread does not exist. */
+void pp_sampler_after_fork_child(void)
+{
+    running = 0;
+}

@@ -1,0 +1,855 @@
+/*
+ * timeline.c - the JSON Lines file: a header per process image, samples as
+ * they are taken, probes and counters as they happen, and a summary at
+ * normal exit (docs/format.md).
+ *
+ * One file holds a whole process tree.  The first process creates it; every
+ * later image (a forked child, the program an exec started, the root after
+ * an exec) appends to the same file, which it finds through PERFPROBE_TREE
+ * in the environment and recognises by device and inode.  Every record
+ * carries the writer's pid, and each is handed to the kernel in a single
+ * write(2) on a descriptor opened with O_APPEND, so records of different
+ * processes and threads never interleave and a killed process leaves
+ * everything up to its last record: no signal handler is needed, and none
+ * is installed.
+ *
+ * The file is opened as carefully as a setuid program would: O_NOFOLLOW
+ * (a symbolic link planted in /tmp is refused), O_NONBLOCK (a FIFO never
+ * blocks start-up), regular files only, an existing file replaced only when
+ * it belongs to the user and has no other links.  The descriptor lives far
+ * above the program's numbers and is checked before every write (see
+ * pp_fd_adopt in os_linux.c).  A write that fails (a full disk) is reported
+ * once; a record cut short is ended by a newline before the next one, so
+ * that one damaged line never swallows the record after it.
+ */
+#define _GNU_SOURCE
+#include "core/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FORMAT_VERSION 2
+
+static struct pp_fd out = {-1, 0, 0};
+static dev_t file_dev;
+static ino_t file_ino;
+static int have_file;
+static char path[4200];
+static pp_lock_t lock = PP_LOCK_INIT;
+static uint64_t samples_written, samples_taken, last_written_ns;
+static struct pp_sample last;
+static int have_last, closed, torn, failing;
+/* set while this thread writes: a record from a signal handler that
+ * interrupted a write on the same thread is dropped, never waited for */
+static __thread int writing PP_TLS;
+
+const char *pp_timeline_path(void) { return have_file ? path : ""; }
+uint64_t pp_timeline_samples(void) { return samples_written; }
+void pp_timeline_lock(void) { pp_lock(&lock); }
+void pp_timeline_unlock(void) { pp_unlock(&lock); }
+
+int pp_timeline_identity(uint64_t *dev, uint64_t *ino, const char **p)
+{
+    if (!have_file)
+        return -1;
+    *dev = (uint64_t)file_dev;
+    *ino = (uint64_t)file_ino;
+    *p = path;
+    return 0;
+}
+
+/* ---- opening the file ----------------------------------------------------- */
+
+/* Expand %p (pid), %n (program name) and %% in the template. */
+static void expand_path(void)
+{
+    struct pp_buf b = {path, 0, sizeof path - 1};
+    const char *t = pp_opt.output;
+    for (size_t i = 0; t[i]; i++) {
+        if (t[i] == '%' && t[i + 1] == 'p') {
+            pp_buf_u64(&b, (uint64_t)pp_state.pid);
+            i++;
+        } else if (t[i] == '%' && t[i + 1] == 'n') {
+            pp_buf_str(&b, pp_state.program);
+            i++;
+        } else if (t[i] == '%' && t[i + 1] == '%') {
+            pp_buf_raw(&b, "%", 1);
+            i++;
+        } else {
+            pp_buf_raw(&b, t + i, 1);
+        }
+    }
+    path[b.len] = 0;
+}
+
+/* O_NONBLOCK: opening a FIFO must not wait for a reader. */
+#define OPEN_FLAGS (O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+
+/* Why open failed, in the user's terms. */
+static const char *open_error(int err)
+{
+    struct stat st;
+    if (err == ELOOP)
+        return "is a symbolic link (not followed)";
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return "is not a regular file";
+    return strerror(err);
+}
+
+static const char *refuse_reason(const struct stat *st, int created)
+{
+    if (!S_ISREG(st->st_mode))
+        return "is not a regular file";
+    if (st->st_uid != geteuid())
+        return "belongs to another user";
+    if (!created && st->st_nlink > 1)
+        return "has other hard links";
+    return NULL;
+}
+
+/* The root's first image: a new file, or the user's own old one emptied. */
+static int create_file(const char **why)
+{
+    struct stat st;
+    int created = 1;
+    int fd = open(path, OPEN_FLAGS | O_CREAT | O_EXCL, 0644);
+    if (fd < 0 && errno == EEXIST) {
+        created = 0;
+        fd = open(path, OPEN_FLAGS);
+    }
+    if (fd < 0) {
+        *why = open_error(errno);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || (*why = refuse_reason(&st, created)) != NULL ||
+        (!created && ftruncate(fd, 0) != 0)) {
+        if (!*why)
+            *why = strerror(errno);
+        close(fd);
+        return -1;
+    }
+    file_dev = st.st_dev;
+    file_ino = st.st_ino;
+    return fd;
+}
+
+/* A later image: the tree's file, and only if it is still that file. */
+static int reopen_file(const char **why)
+{
+    struct stat st;
+    int fd = open(path, OPEN_FLAGS);
+    if (fd < 0) {
+        *why = open_error(errno);
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != file_dev ||
+        st.st_ino != file_ino) {
+        *why = "was replaced by another file";
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A descriptor to write to now: the kept one if it is still ours, else the
+ * file opened again (and kept if the limit allows).  *transient is set when
+ * the caller must close it after the write. */
+static int writable_fd(int *transient)
+{
+    const char *why;
+    *transient = 0;
+    if (out.fd >= 0 && pp_fd_ok(&out))
+        return out.fd;
+    int fd = reopen_file(&why);
+    if (fd < 0)
+        return -1;
+    if (pp_fd_can_keep() && pp_fd_adopt(&out, fd) == 0)
+        return out.fd;
+    if (out.fd < 0 && !pp_fd_can_keep()) {
+        *transient = 1;
+        return fd;
+    }
+    return -1;
+}
+
+/* Said once per process: a disk that fills up again stays quiet. */
+static void report_failure(int err)
+{
+    if (failing)
+        return;
+    failing = 1;
+    pp_warn("cannot write the timeline '", path, "': ", strerror(err));
+}
+
+/* Room for records is reserved ahead of the end of the file, RESERVE bytes
+ * at a time, with fallocate(FALLOC_FL_KEEP_SIZE): an O_APPEND write into
+ * blocks the file already owns cannot run out of space, so a record goes in
+ * whole; when the reservation fails the record is skipped whole, counted,
+ * and a "gap" record says what was lost once room returns (docs/design.md,
+ * "The hazards").  Several processes of a tree share the blocks reserved,
+ * so each may find less room than it counted: the old torn-line path below
+ * stays for that case. */
+#define RESERVE (64 * 1024u)
+static size_t room;                     /* reserved bytes this process counts */
+static int no_reserve;                  /* the filesystem has no fallocate */
+static uint64_t lost_records, lost_bytes, lost_first_ns, lost_last_ns;
+static uint64_t samples_lost;           /* taken out of the summary's count */
+
+static int reserve(int fd, size_t n)
+{
+    if (room >= n || no_reserve)
+        return 1;
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0)
+        return 1;                       /* not seekable: write and see */
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, end, (off_t)(RESERVE + n)) != 0) {
+        if (errno == EOPNOTSUPP)
+            no_reserve = 1;             /* written as before: a line may tear */
+        return errno != ENOSPC && errno != EDQUOT && errno != EFBIG;
+    }
+    room = RESERVE + n;
+    return 1;
+}
+
+static void write_gap(int fd)
+{
+    char g[256];
+    struct pp_buf b = {g, 0, sizeof g};
+    pp_buf_str(&b, "{\"type\":\"gap\",\"pid\":");
+    pp_buf_u64(&b, (uint64_t)getpid());
+    pp_buf_key(&b, "records");
+    pp_buf_u64(&b, lost_records);
+    pp_buf_key(&b, "bytes");
+    pp_buf_u64(&b, lost_bytes);
+    pp_buf_key(&b, "from_s");
+    pp_buf_fixed(&b, (int64_t)lost_first_ns, 9, 6);
+    pp_buf_key(&b, "to_s");
+    pp_buf_fixed(&b, (int64_t)lost_last_ns, 9, 6);
+    pp_buf_raw(&b, "}\n", 2);
+    if (b.len < b.cap && reserve(fd, b.len) && write(fd, g, b.len) == (ssize_t)b.len) {
+        room -= room >= b.len ? b.len : room;
+        lost_records = lost_bytes = 0;
+    }
+}
+
+/* One record, whole, in as few writes as the kernel allows. */
+static void write_out(const char *p, size_t n)
+{
+    int transient, saved = errno;
+    int fd = writable_fd(&transient);
+    if (fd < 0) {
+        errno = saved;
+        return;
+    }
+    if (!reserve(fd, n + (lost_records ? 256 : 0))) {
+        report_failure(ENOSPC);
+        uint64_t now = pp_now_ns() - pp_state.start_ns;
+        if (!lost_records++)
+            lost_first_ns = now;
+        lost_last_ns = now;
+        lost_bytes += n;
+        for (size_t i = 0; i + 16 <= n; i++)        /* one line each */
+            if ((i == 0 || p[i - 1] == '\n') && !memcmp(p + i, "{\"type\":\"sample\"", 16))
+                samples_lost++;
+        if (transient)
+            close(fd);
+        errno = saved;
+        return;
+    }
+    if (lost_records)
+        write_gap(fd);
+    room -= room >= n ? n : room;
+    if (torn) {                       /* end the damaged line first */
+        if (write(fd, "\n", 1) == 1)
+            torn = 0;
+    }
+    size_t done = 0;
+    while (!torn && done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            report_failure(w < 0 ? errno : ENOSPC);
+            torn = done > 0;
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (transient)
+        close(fd);
+    errno = saved;
+}
+
+/* A probe's records (the probe, its sites, a module first seen), which it
+ * gathers between pp_timeline_hold and pp_timeline_release, leave in one
+ * write, at once, as every other record: unless they come in a burst.  A
+ * system call is most of what a probe costs (two of its five were the
+ * check of the file and the write), so a probe that comes less than
+ * BURST_NS after the last write of probe records leaves its records here,
+ * and they go with the next write: the probe that finds the oldest held
+ * record BURST_NS old, or the buffer half full, or no sampler running;
+ * the next record of any other kind (a sample, a note, exec, the summary);
+ * the sampler's next tick, which writes what is held even with no sample
+ * to write; or _exit (core.c).  So an isolated probe is in the file at
+ * once, as before, and a killed process loses at most the probes of the
+ * last millisecond of a burst.  Everything here is under the timeline's
+ * lock. */
+#define BURST_NS 1000000u
+static __thread int holding PP_TLS;
+static int enter(void);
+static void leave(void);
+static char held[64 * 1024];
+static size_t held_len;
+static uint64_t held_since;             /* pp_now_ns of the oldest held record */
+static uint64_t held_written;           /* and of the last write of held ones */
+
+static void write_held(const char *p, size_t n)
+{
+    write_out(p, n);
+    held_len = 0;
+    held_written = pp_now_ns();
+}
+
+static void put(const char *p, size_t n)
+{
+    if (held_len && held_len + n > sizeof held)
+        write_held(held, held_len);         /* no room: what is held goes first */
+    if (n > sizeof held - held_len || (!holding && !held_len)) {
+        write_out(p, n);                    /* too large, or nothing to join */
+        return;
+    }
+    if (!held_len)
+        held_since = pp_now_ns();
+    memcpy(held + held_len, p, n);
+    held_len += n;
+    if (!holding)                           /* after what is held, in one write */
+        write_held(held, held_len);
+}
+
+void pp_timeline_hold(void)
+{
+    holding = 1;
+}
+
+void pp_timeline_release(void)
+{
+    holding = 0;
+    if (!held_len || !enter())
+        return;
+    uint64_t now = pp_now_ns() - pp_state.start_ns;
+    if (now - held_written >= BURST_NS || now - held_since >= BURST_NS ||
+        held_len >= sizeof held / 2 || !pp_sampler_running())
+        write_held(held, held_len);
+    leave();
+}
+
+/* Write what is held now (the sampler, at each tick; _exit).  NONBLOCK:
+ * only if the lock is free at once. */
+void pp_timeline_flush(int nonblock)
+{
+    if (!held_len || writing)
+        return;
+    if (nonblock) {
+        if (pp_trylock(&lock) != 0)
+            return;
+        writing = 1;
+    } else if (!enter()) {
+        return;
+    }
+    if (held_len)
+        write_held(held, held_len);
+    leave();
+}
+
+/* Add "pid" after the record's type and a newline, then write it. */
+static void emit(struct pp_buf *b)
+{
+    char tail[8192];
+    const char *type_end = NULL;
+    if (b->len > 9 && memcmp(b->p, "{\"type\":\"", 9) == 0)
+        type_end = memchr(b->p + 9, '"', b->len - 9);
+    if (!type_end || b->len + 32 > b->cap) {
+        pp_buf_raw(b, "\n", 1);
+        if (b->len < b->cap)
+            put(b->p, b->len);
+        return;
+    }
+    size_t at = (size_t)(type_end + 1 - b->p), rest = b->len - at;
+    char *heap_tail = NULL;
+    char *t = tail;
+    if (rest > sizeof tail) {
+        heap_tail = pp_os_map(rest);
+        if (!heap_tail)
+            return;
+        t = heap_tail;
+    }
+    memcpy(t, b->p + at, rest);
+    b->len = at;
+    pp_buf_str(b, ",\"pid\":");
+    pp_buf_u64(b, (uint64_t)pp_state.pid);
+    pp_buf_raw(b, t, rest);
+    pp_buf_raw(b, "\n", 1);
+    if (heap_tail)
+        pp_os_unmap(heap_tail, rest);
+    if (b->len < b->cap)              /* a record cut short is never written */
+        put(b->p, b->len);
+}
+
+/* Take the lock unless this thread already writes (a signal handler). */
+static int enter(void)
+{
+    if (writing)
+        return 0;
+    writing = 1;
+    pp_lock(&lock);
+    return 1;
+}
+
+static void leave(void)
+{
+    pp_unlock(&lock);
+    writing = 0;
+}
+
+void pp_timeline_record(struct pp_buf *b)
+{
+    if (!have_file || !enter())
+        return;
+    if (!closed)
+        emit(b);
+    leave();
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+static void key_u64(struct pp_buf *b, const char *k, uint64_t v) { pp_buf_key(b, k); pp_buf_u64(b, v); }
+static void key_i64(struct pp_buf *b, const char *k, int64_t v) { pp_buf_key(b, k); pp_buf_i64(b, v); }
+static void key_dbl(struct pp_buf *b, const char *k, double v) { pp_buf_key(b, k); pp_buf_double(b, v); }
+static void key_s(struct pp_buf *b, const char *k, uint64_t ns, unsigned dec)
+{
+    pp_buf_key(b, k);
+    pp_buf_fixed(b, (int64_t)ns, 9, dec);
+}
+
+static void key_str(struct pp_buf *b, const char *k, const char *v, size_t max)
+{
+    pp_buf_key(b, k);
+    pp_buf_json_str(b, v, max);
+}
+
+/* ["arg0","arg1",...] from a NUL-separated list of n bytes */
+static void argv_json(struct pp_buf *b, const char *args, size_t n)
+{
+    pp_buf_raw(b, "[", 1);
+    for (size_t i = 0; i < n; i += strnlen(args + i, n - i) + 1) {
+        if (i)
+            pp_buf_raw(b, ",", 1);
+        pp_buf_json_str(b, args + i, n - i);
+    }
+    pp_buf_raw(b, "]", 1);
+}
+
+static void header(void)
+{
+    static char cmd[4096], line[12288];
+    struct pp_buf b = {line, 0, sizeof line - 1};
+    ssize_t n = pp_os_cmdline(cmd, sizeof cmd - 1);
+    if (n > 0)
+        cmd[n] = 0;
+    pp_buf_str(&b, "{\"type\":\"header\",\"format\":\"perfprobe-timeline\"");
+    key_u64(&b, "version", FORMAT_VERSION);
+    key_u64(&b, "pid", (uint64_t)pp_state.pid);
+    key_u64(&b, "ppid", (uint64_t)pp_state.ppid);
+    key_u64(&b, "root_pid", (uint64_t)pp_state.root_pid);
+    key_u64(&b, "image", (uint64_t)pp_state.image);
+    key_str(&b, "program", pp_state.program, sizeof pp_state.program);
+    key_str(&b, "exe", pp_state.exe, sizeof pp_state.exe);
+    pp_buf_key(&b, "argv");
+    argv_json(&b, cmd, n > 0 ? (size_t)n : 0);
+    pp_buf_key(&b, "start_unix_s");
+    pp_buf_fixed(&b, (int64_t)pp_state.start_unix_ns, 9, 6);
+    key_u64(&b, "interval_ms", pp_opt.interval_ms);
+    key_u64(&b, "batch_bytes", pp_opt.batch_bytes);
+    key_u64(&b, "page_size", (uint64_t)sysconf(_SC_PAGESIZE));
+    key_str(&b, "allocator", pp_allocator_name(), 64);
+    key_str(&b, "allocator_library", pp_allocator_library(), 256);
+    pp_buf_key(&b, "heap_counted");
+    pp_buf_str(&b, pp_heap_counted() ? "true" : "false");
+    key_str(&b, "heap_binding", pp_heap_binding(), 16);
+    key_str(&b, "usable_size", pp_usable_method(), 32);
+    key_str(&b, "follow", pp_follow_name(), 16);
+    pp_buf_raw(&b, "}", 1);
+    pp_buf_raw(&b, "\n", 1);
+    if (b.len < b.cap)
+        put(b.p, b.len);
+}
+
+/* The root's first image creates the file (and replaces the user's own old
+ * one, as a re-run should); every later image of the tree appends to it.
+ * Called at start-up, before any other thread of the shim exists. */
+void pp_timeline_open(uint64_t tree_dev, uint64_t tree_ino, const char *tree_path)
+{
+    const char *why = NULL;
+    int fd;
+    if (tree_path) {
+        size_t n = strlen(tree_path);
+        if (n >= sizeof path)
+            return;
+        memcpy(path, tree_path, n + 1);
+        file_dev = (dev_t)tree_dev;
+        file_ino = (ino_t)tree_ino;
+        fd = reopen_file(&why);
+    } else {
+        if (!pp_opt.output[0])
+            return;                       /* PERFPROBE_OUTPUT= : no file */
+        expand_path();
+        fd = create_file(&why);
+    }
+    if (fd < 0) {
+        pp_warn("cannot write the timeline to '", path, "': ", why);
+        return;
+    }
+    if (pp_fd_adopt(&out, fd) != 0 && pp_fd_can_keep()) {
+        pp_warn("cannot keep the timeline '", path, "' open", "");
+        return;
+    }
+    have_file = 1;
+    pp_lock(&lock);
+    header();
+    pp_unlock(&lock);
+}
+
+/* The compact sample line; keys are short because it is the bulk of the
+ * file, and "hwm" appears only when the high-water mark moved since the
+ * previous sample line (readers carry the last value forward). */
+static void sample_line(struct pp_buf *b, const struct pp_sample *s)
+{
+    pp_buf_str(b, "{\"type\":\"sample\"");
+    key_s(b, "t_s", s->t_ns, 4);
+    key_u64(b, "rss", s->proc.rss);
+    if (!have_last || s->proc.hwm != last.proc.hwm)
+        key_u64(b, "hwm", s->proc.hwm);
+    key_i64(b, "heap", s->heap.bytes);
+    key_i64(b, "heap_max", s->heap.window_peak);
+    /* fields that seldom move are written when they changed since the
+     * last sample line (readers carry them forward), as hwm above */
+    if (!have_last || s->maps.anon != last.maps.anon)
+        key_u64(b, "anon", s->maps.anon);
+    if (!have_last || s->maps.file != last.maps.file)
+        key_u64(b, "file", s->maps.file);
+    key_s(b, "user_s", s->cpu.user_ns, 3);
+    key_s(b, "sys_s", s->cpu.sys_ns, 3);
+    key_u64(b, "minflt", s->cpu.minflt);
+    if (!have_last || s->cpu.majflt != last.cpu.majflt)
+        key_u64(b, "majflt", s->cpu.majflt);
+    if (s->has_parts) {               /* [heap, mmap, file, stack, other] */
+        const struct pp_parts *p = &s->parts;
+        uint64_t v[5] = {p->heap, p->mmap, p->file, p->stack, p->other};
+        pp_buf_key(b, "parts");
+        for (int i = 0; i < 5; i++) {
+            pp_buf_raw(b, i ? "," : "[", 1);
+            pp_buf_u64(b, v[i]);
+        }
+        pp_buf_raw(b, "]", 1);
+    }
+    pp_buf_raw(b, "}", 1);
+}
+
+/* "KEY":{"heap":...,"heap_untouched":N[,"jemalloc":{...}]}; the RSS the
+ * parts add up to is inside unless the record has it already (probes) */
+static void parts_json(struct pp_buf *b, const char *key, const struct pp_parts *p,
+                       const uint64_t *t_ns, int with_rss_outside)
+{
+    pp_buf_key(b, key);
+    pp_buf_raw(b, "{", 1);
+    if (t_ns)
+        key_s(b, "t_s", *t_ns, 4);
+    if (t_ns || !with_rss_outside)
+        key_u64(b, "rss_bytes", p->rss);
+    key_u64(b, "heap", p->heap);
+    key_u64(b, "mmap", p->mmap);
+    key_u64(b, "file", p->file);
+    key_u64(b, "stack", p->stack);
+    key_u64(b, "other", p->other);
+    key_u64(b, "shmem", p->shmem);
+    key_u64(b, "perfprobe", p->perfprobe);
+    key_i64(b, "heap_untouched", p->heap_untouched);
+    if (p->has_je) {
+        pp_buf_key(b, "jemalloc");
+        pp_buf_raw(b, "{", 1);
+        key_u64(b, "allocated", p->je_allocated);
+        key_u64(b, "active", p->je_active);
+        key_u64(b, "resident", p->je_resident);
+        pp_buf_raw(b, "}", 1);
+    }
+    pp_buf_raw(b, "}", 1);
+}
+
+static int changed(const struct pp_sample *s)
+{
+    return !have_last || s->proc.rss != last.proc.rss ||
+           s->heap.bytes != last.heap.bytes ||
+           s->heap.window_peak != last.heap.bytes ||
+           s->maps.anon != last.maps.anon || s->maps.file != last.maps.file;
+}
+
+void pp_timeline_sample(const struct pp_sample *s, int force)
+{
+    char line[640];
+    if (!have_file || !enter())
+        return;
+    samples_taken++;
+    if (!closed && (force || changed(s) || s->t_ns - last_written_ns >= 1000000000u)) {
+        struct pp_buf b = {line, 0, sizeof line};
+        sample_line(&b, s);
+        emit(&b);
+        samples_written++;
+        last_written_ns = s->t_ns;
+        last = *s;
+        have_last = 1;
+    }
+    leave();
+}
+
+/* The image is about to be replaced by exec: say by what.  If the exec
+ * fails, a second record says so and the image goes on. */
+void pp_timeline_exec(const char *file, char *const argv[], int failed_errno)
+{
+    static char line[12288];
+    if (!have_file || !enter())
+        return;
+    if (!closed) {
+        struct pp_buf b = {line, 0, sizeof line};
+        pp_buf_str(&b, failed_errno ? "{\"type\":\"exec_failed\"" : "{\"type\":\"exec\"");
+        key_s(&b, "t_s", pp_now_ns() - pp_state.start_ns, 6);
+        key_str(&b, "path", file, 4096);
+        if (failed_errno)
+            key_str(&b, "error", strerror(failed_errno), 128);
+        else if (argv) {
+            pp_buf_key(&b, "argv");
+            pp_buf_raw(&b, "[", 1);
+            for (int i = 0; argv[i] && i < 64 && b.len + 600 < b.cap; i++) {
+                if (i)
+                    pp_buf_raw(&b, ",", 1);
+                pp_buf_json_str(&b, argv[i], 512);
+            }
+            pp_buf_raw(&b, "]", 1);
+        }
+        pp_buf_raw(&b, "}", 1);
+        emit(&b);
+    }
+    leave();
+}
+
+#define LABEL_MAX 4096              /* input bytes of a label or name kept */
+static char big[8 * LABEL_MAX];     /* probe and counter lines, under the lock */
+
+void pp_timeline_probe(const struct pp_probe_record *r)
+{
+    if (!have_file || !enter())
+        return;
+    if (!closed) {
+        struct pp_buf b = {big, 0, sizeof big};
+        pp_buf_str(&b, "{\"type\":\"probe\"");
+        pp_buf_key(&b, "label");
+        pp_buf_json_str(&b, r->label, LABEL_MAX);
+        key_u64(&b, "thread", (uint64_t)pp_tid());
+        key_s(&b, "t_s", r->t_ns, 6);
+        key_s(&b, "dt_s", r->dt_ns, 6);
+        key_s(&b, "overhead_s", r->overhead_ns, 6);
+        key_u64(&b, "rss_bytes", r->rss);
+        key_i64(&b, "d_rss_start", (int64_t)(r->rss - r->rss_start));
+        key_i64(&b, "d_rss_last", (int64_t)(r->rss - r->rss_last));
+        key_i64(&b, "heap_bytes", r->heap);
+        key_i64(&b, "d_heap_start", r->heap - r->heap_start);
+        key_i64(&b, "d_heap_last", r->heap - r->heap_last);
+        key_i64(&b, "peak_heap_since_last", r->peak_heap);
+        key_u64(&b, "peak_rss_since_last", r->peak_rss);
+        pp_buf_key(&b, "peak_rss_source");
+        pp_buf_str(&b, r->peak_rss_exact ? "\"hwm\"" : "\"sampled\"");
+        key_u64(&b, "allocs_since_last", r->allocs);
+        key_u64(&b, "frees_since_last", r->frees);
+        key_s(&b, "cpu_user_s_since_last", r->user_ns, 6);
+        key_s(&b, "cpu_sys_s_since_last", r->sys_ns, 6);
+        if (r->parts)
+            parts_json(&b, "rss_parts", r->parts, NULL, 1);
+        pp_buf_raw(&b, "}", 1);
+        emit(&b);
+    }
+    leave();
+}
+
+void pp_timeline_counter(const char *name, double value, uint64_t t_ns)
+{
+    if (!have_file || !enter())
+        return;
+    if (!closed) {
+        struct pp_buf b = {big, 0, sizeof big};
+        pp_buf_str(&b, "{\"type\":\"counter\"");
+        key_s(&b, "t_s", t_ns, 6);
+        pp_buf_key(&b, "name");
+        pp_buf_json_str(&b, name, LABEL_MAX);
+        pp_buf_key(&b, "value");
+        pp_buf_double(&b, value);
+        key_u64(&b, "thread", (uint64_t)pp_tid());
+        pp_buf_raw(&b, "}", 1);
+        emit(&b);
+    }
+    leave();
+}
+
+static void key_ns(struct pp_buf *b, const char *k, double ns)
+{
+    pp_buf_key(b, k);
+    pp_buf_double(b, ns < 1e15 ? (double)(int64_t)(ns + 0.5) : ns);
+}
+
+/* what each occurrence of a region allocated (docs/format.md) */
+static void region_allocs_json(struct pp_buf *b, const struct pp_region_stats *st)
+{
+    key_dbl(b, "allocs_per_call", st->calls.mean);
+    key_dbl(b, "allocs_per_call_p50", st->calls.p50);
+    key_dbl(b, "allocs_per_call_p99", st->calls.p99);
+    key_u64(b, "allocs_per_call_max", st->calls.max);
+    key_dbl(b, "bytes_per_call", st->bytes.mean);
+    key_dbl(b, "bytes_per_call_p50", st->bytes.p50);
+    key_dbl(b, "bytes_per_call_p99", st->bytes.p99);
+    key_u64(b, "bytes_per_call_max", st->bytes.max);
+    key_dbl(b, "net_bytes_per_call", st->net_mean);
+    key_i64(b, "net_bytes_min", st->net_min);
+    key_i64(b, "net_bytes_max", st->net_max);
+    key_u64(b, "frees", st->frees);
+    key_dbl(b, "self_allocs_per_call", st->self_calls_mean);
+    key_dbl(b, "self_bytes_per_call", st->self_bytes_mean);
+}
+
+static void regions_json(struct pp_buf *b)
+{
+    struct pp_region_stats st;
+    pp_buf_key(b, "regions");
+    pp_buf_raw(b, "[", 1);
+    for (size_t i = 0; pp_region_stats(i, &st); i++) {
+        if (i)
+            pp_buf_raw(b, ",", 1);
+        pp_buf_raw(b, "{", 1);
+        pp_buf_key(b, "name");
+        pp_buf_json_str(b, st.name, LABEL_MAX);
+        pp_buf_key(b, "path");
+        pp_buf_json_str(b, st.path, 4 * LABEL_MAX);
+        key_u64(b, "depth", (uint64_t)st.depth);
+        key_u64(b, "count", st.count);
+        pp_buf_key(b, "total_s");
+        pp_buf_double(b, st.total_ns * 1e-9);
+        key_ns(b, "mean_ns", st.mean_ns);
+        key_ns(b, "min_ns", st.min_ns);
+        key_ns(b, "max_ns", st.max_ns);
+        key_ns(b, "p50_ns", st.p50_ns);
+        key_ns(b, "p90_ns", st.p90_ns);
+        key_ns(b, "p95_ns", st.p95_ns);
+        key_ns(b, "p99_ns", st.p99_ns);
+        key_ns(b, "p999_ns", st.p999_ns);
+        pp_buf_key(b, "per_s");
+        pp_buf_double(b, st.span_ns > 0 ? (double)st.count / (st.span_ns * 1e-9) : 0);
+        region_allocs_json(b, &st);
+        pp_buf_raw(b, "}", 1);
+    }
+    pp_buf_raw(b, "]", 1);
+}
+
+void pp_timeline_summary(const struct pp_sample *end)
+{
+    char small[4096];
+    if (!have_file || writing)
+        return;
+    size_t cap = 4096 + pp_region_count() * (1536 + 5 * LABEL_MAX);
+    char *line = cap > sizeof small ? pp_os_map(cap) : NULL;
+    if (!line) {
+        line = small;
+        cap = sizeof small;
+    }
+    /* exit() from a signal handler that interrupted a writer on another
+     * thread must not hang the exit: wait a second at most */
+    if (pp_lock_until(&lock, pp_now_ns() + 1000000000u) != 0)
+        return;
+    writing = 1;
+    if (!closed) {
+        struct pp_buf b = {line, 0, cap};
+        pp_buf_str(&b, "{\"type\":\"summary\"");
+        key_s(&b, "t_s", end->t_ns, 6);
+        key_s(&b, "wall_s", end->t_ns, 6);
+        key_s(&b, "cpu_user_s", end->cpu.user_ns, 6);
+        key_s(&b, "cpu_sys_s", end->cpu.sys_ns, 6);
+        key_u64(&b, "peak_rss_bytes", end->proc.hwm);
+        key_u64(&b, "rss_bytes_at_exit", end->proc.rss);
+        key_i64(&b, "peak_heap_bytes", end->heap.peak);
+        key_i64(&b, "heap_bytes_at_exit", end->heap.bytes);
+        key_u64(&b, "peak_mmap_bytes", end->maps.peak);
+        key_u64(&b, "mmap_anon_bytes_at_exit", end->maps.anon);
+        key_u64(&b, "mmap_file_bytes_at_exit", end->maps.file);
+        key_u64(&b, "allocs", end->heap.allocs);
+        key_u64(&b, "frees", end->heap.frees);
+        key_u64(&b, "reallocs", end->heap.reallocs);
+        key_u64(&b, "minflt", end->cpu.minflt);
+        key_u64(&b, "majflt", end->cpu.majflt);
+        key_u64(&b, "samples", samples_written - samples_lost);
+        key_u64(&b, "samples_taken", samples_taken);
+        size_t dropped, probes = pp_probe_count(&dropped);
+        key_u64(&b, "probes", probes + dropped);
+        pp_buf_key(&b, "heap_counted");
+        pp_buf_str(&b, pp_heap_counted() ? "true" : "false");
+        pp_buf_key(&b, "inexact");
+        pp_buf_raw(&b, "[", 1);
+        const char *why[8];
+        int n = pp_inexact_reasons(why, 8);
+        for (int i = 0; i < n; i++) {
+            if (i)
+                pp_buf_raw(&b, ",", 1);
+            pp_buf_json_str(&b, why[i], 256);
+        }
+        pp_buf_raw(&b, "]", 1);
+        if (end->has_parts)
+            parts_json(&b, "rss_parts_at_exit", &end->parts, NULL, 0);
+        struct pp_parts peak;
+        uint64_t peak_t;
+        if (pp_parts_peak(&peak, &peak_t) == 0)
+            parts_json(&b, "rss_parts_at_peak", &peak, &peak_t, 0);
+        regions_json(&b);
+        pp_buf_raw(&b, "}", 1);
+        emit(&b);
+    }
+    closed = 1;        /* nothing of this image is written after its summary */
+    writing = 0;
+    pp_unlock(&lock);
+}
+
+/* In a forked child: the same file (the descriptor is inherited, and
+ * O_APPEND keeps the two processes' records whole), a header of its own,
+ * and counts that start afresh. */
+void pp_timeline_after_fork_child(void)
+{
+    held_len = 0;                       /* the parent's: it writes them */
+    samples_written = samples_taken = last_written_ns = 0;
+    samples_lost = lost_records = lost_bytes = 0;
+    room = 0;
+    have_last = closed = 0;
+    writing = 0;
+    pp_unlock(&lock);
+    if (have_file) {
+        pp_lock(&lock);
+        header();
+        pp_unlock(&lock);
+    }
+}
+
+/* A forked child that is not followed writes nothing. */
+void pp_timeline_forget(void)
+{
+    held_len = 0;
+    pp_fd_drop(&out);
+    have_file = 0;
+}

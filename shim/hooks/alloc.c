@@ -1,0 +1,997 @@
+/*
+ * preload.c - the interposed allocator and mmap functions, and nothing else.
+ *
+ * Each hook calls the real function (resolved once with dlsym(RTLD_NEXT))
+ * and hands the result to counters.c or mappings.c.  Three hazards shape
+ * this file:
+ *
+ *  - Bootstrap.  dlsym itself calls calloc (and malloc for its error
+ *    strings) before the real allocator is known.  While resolving, those
+ *    calls are served from a static arena; its pointers are recognised by
+ *    address and never reach the real free.
+ *  - Recursion.  Anything done inside a hook may allocate.  pp_in_hook, an
+ *    initial-exec TLS flag, sends nested calls straight to the real
+ *    functions, uncounted: they are the allocator's or the shim's business.
+ *    mmap made while the flag is set is the allocator getting memory for
+ *    the heap (jemalloc does this) and is not counted again as a mapping.
+ *  - Foreign allocators.  When jemalloc is the allocator, its own API
+ *    (mallocx, rallocx, xallocx, dallocx, sdallocx) is interposed too.
+ *    Without jemalloc those names still work, over the standard functions;
+ *    mallctl and friends are deliberately not exported, so a program that
+ *    probes for jemalloc through weak references (folly) is not fooled.
+ */
+#define _GNU_SOURCE
+#include "core/core.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <gnu/libc-version.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread struct pp_hot pp_hot PP_TLS;
+struct pp_real pp_real;
+
+/* READY_GLIBC: resolved, and the allocator is glibc's (blocks carry its
+ * chunk header): the hooks' fast paths apply */
+enum { UNRESOLVED, RESOLVING, READY, READY_GLIBC };
+static _Atomic int state;
+static __thread int resolving_here PP_TLS;
+static int is_jemalloc;
+
+/* ---- bootstrap arena ------------------------------------------------------ */
+
+static char boot_buf[64 * 1024] __attribute__((aligned(64)));
+static _Atomic size_t boot_used;
+
+static int is_boot(const void *p)
+{
+    return (const char *)p >= boot_buf && (const char *)p < boot_buf + sizeof boot_buf;
+}
+
+/* Each block is preceded by a header word with glibc's IS_MMAPPED bit
+ * set, so that free's fast path, which reads that word, sends it to the
+ * slow path, where it is recognised by address. */
+#define BOOT_MARK 2
+
+static void *boot_alloc(size_t n)
+{
+    n = ((n + 15) & ~(size_t)15) + 16;
+    size_t at = atomic_fetch_add(&boot_used, n);
+    if (at + n > sizeof boot_buf)
+        return NULL;
+    char *p = boot_buf + at + 16;  /* static storage: already zero */
+    ((size_t *)p)[-1] = n | BOOT_MARK;
+    return p;
+}
+
+static void *boot_aligned(size_t align, size_t n)
+{
+    if (align < 16 || (align & (align - 1)) || align > 4096)
+        return NULL;
+    char *p = boot_alloc(n + align);
+    if (!p)
+        return NULL;
+    char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+    ((size_t *)q)[-1] |= BOOT_MARK;      /* q > p: inside p's block */
+    return q;
+}
+
+/* ---- usable size ---------------------------------------------------------- */
+
+/* glibc's malloc_usable_size reads the header of the *next* chunk (to see
+ * whether this one is in use), a cache miss on the allocation path that
+ * costs more than everything else the shim does.  The size of an in-use
+ * chunk is in the word just before the block: usable bytes are the chunk
+ * size less one header word, or two when the chunk was mmapped.  This is
+ * used only when the allocator is glibc's and a self-test at start-up
+ * agrees with the real function on blocks of every kind. */
+static size_t glibc_usable(void *p)
+{
+    size_t word = ((size_t *)p)[-1];
+    return (word & ~(size_t)7) - 8 - ((word & 2) << 2);    /* IS_MMAPPED: 16 */
+}
+
+static int usable_is_glibc;
+
+/* A glibc block's header word: 1 and its usable size in *U when the
+ * chunk is a heap chunk, 0 when it is mmapped (or a boot-arena block). */
+static inline int heap_chunk(const void *p, size_t *u)
+{
+    size_t word = ((const size_t *)p)[-1];
+    *u = (word & ~(size_t)7) - 8;
+    return !(word & 2);
+}
+
+static inline size_t usable(void *p)
+{
+    size_t u;
+    if (PP_UNLIKELY(!usable_is_glibc))
+        return pp_real.usable(p);
+    if (PP_LIKELY(heap_chunk(p, &u)))         /* not mmapped: no shifts */
+        return u;
+    return glibc_usable(p);
+}
+
+size_t pp_usable(void *p)
+{
+    return usable(p);
+}
+
+static int same_object(void *a, void *b);
+
+/* The self-test must not touch the allocator: freeing a block glibc had
+ * mmapped raises its dynamic mmap and trim thresholds to that block's size
+ * for the rest of the run, so a program's 64-256 KiB blocks would then stay
+ * on the heap (more RSS, far fewer page faults than without the shim).  It
+ * therefore asks the real malloc_usable_size about fake chunks laid out in
+ * a scratch mapping of the shim's own (raw mmap, unmapped afterwards):
+ * in-use chunks of several sizes, in the main arena or another, whose next
+ * chunk says "previous in use", and mmapped chunks.  malloc_usable_size
+ * reads only those header words, exactly as for real blocks. */
+static void choose_usable(void)
+{
+    static const size_t chunk[] = {32, 48, 112, 1040, 4112, 70016};
+    static const size_t mmapped[] = {135168, 200704, (5u << 20) + 4096};
+    enum { PREV_INUSE = 1, IS_MMAPPED = 2, NON_MAIN_ARENA = 4 };
+    const size_t scratch_len = 72 * 1024 + 4096;
+    /* only where malloc is libc's own: any other allocator's blocks have no
+     * glibc chunk header, and reading before one may fault */
+    if (!pp_real.usable || !same_object((void *)pp_real.malloc, (void *)gnu_get_libc_version))
+        return;
+    char *scratch = pp_os_map(scratch_len);
+    if (!scratch)
+        return;
+    size_t *hdr = (size_t *)scratch;        /* prev_size, size; block at +16 */
+    void *mem = scratch + 2 * sizeof(size_t);
+    int agree = 1;
+    for (size_t i = 0; i < sizeof chunk / sizeof *chunk; i++)
+        for (size_t arena = 0; arena <= NON_MAIN_ARENA; arena += NON_MAIN_ARENA) {
+            size_t *next = (size_t *)(scratch + sizeof(size_t) + chunk[i]);
+            hdr[1] = chunk[i] | PREV_INUSE | arena;
+            next[0] = 32 | PREV_INUSE;      /* this chunk is in use */
+            if (glibc_usable(mem) != pp_real.usable(mem) || glibc_usable(mem) != chunk[i] - 8)
+                agree = 0;
+            next[0] = 0;
+        }
+    for (size_t i = 0; i < sizeof mmapped / sizeof *mmapped; i++) {
+        hdr[1] = mmapped[i] | IS_MMAPPED;
+        if (glibc_usable(mem) != pp_real.usable(mem) || glibc_usable(mem) != mmapped[i] - 16)
+            agree = 0;
+    }
+    pp_os_unmap(scratch, scratch_len);
+    usable_is_glibc = agree;
+}
+
+/* ---- resolution ----------------------------------------------------------- */
+
+/* our own malloc, not whatever the name resolves to */
+extern void *pp_malloc_self(size_t) __attribute__((alias("malloc"), visibility("hidden")));
+static int same_object(void *a, void *b);
+
+/* RTLD_NEXT; or, when another allocator was preloaded before the shim,
+ * the first definition (that allocator's: bind.c sends the program's calls
+ * to the hooks, which must forward to it) */
+static void *resolve_from = RTLD_NEXT;
+static int foreign_first;
+#define RESOLVE(field, name) (*(void **)&pp_real.field = dlsym(resolve_from, name))
+
+/* Is the first definition of malloc in a library loaded before the shim
+ * (not libc, not the executable)? */
+static int other_allocator_first(void *self)
+{
+    Dl_info info;
+    void *first = dlsym(RTLD_DEFAULT, "malloc");
+    if (!first || first == self || !dladdr(first, &info) || !info.dli_fname ||
+        !strstr(info.dli_fname, ".so"))     /* not the executable (a PLT slot of its own) */
+        return 0;
+    return !same_object(first, self) && !same_object(first, (void *)gnu_get_libc_version);
+}
+
+static int same_object(void *a, void *b)
+{
+    Dl_info ia, ib;
+    if (!a || !b || !dladdr(a, &ia) || !dladdr(b, &ib))
+        return 0;
+    return ia.dli_fbase == ib.dli_fbase;
+}
+
+void pp_resolve(void)
+{
+    int expected = UNRESOLVED;
+    if (atomic_load(&state) >= READY || resolving_here)
+        return;
+    if (!atomic_compare_exchange_strong(&state, &expected, RESOLVING)) {
+        while (atomic_load(&state) < READY)      /* another thread is at it */
+            ;
+        return;
+    }
+    resolving_here = 1;
+    if (other_allocator_first((void *)pp_malloc_self)) {
+        foreign_first = 1;
+        resolve_from = RTLD_DEFAULT;
+    }
+    RESOLVE(malloc, "malloc");
+    RESOLVE(free, "free");
+    RESOLVE(calloc, "calloc");
+    RESOLVE(realloc, "realloc");
+    RESOLVE(posix_memalign, "posix_memalign");
+    RESOLVE(aligned_alloc, "aligned_alloc");
+    RESOLVE(memalign, "memalign");
+    RESOLVE(valloc, "valloc");
+    RESOLVE(usable, "malloc_usable_size");
+    RESOLVE(mallocx, "mallocx");
+    /* jemalloc's API is used only when jemalloc also provides malloc:
+     * mixing two allocators' blocks would be fatal */
+    if (pp_real.mallocx && same_object((void *)pp_real.mallocx, (void *)pp_real.malloc)) {
+        is_jemalloc = 1;
+        RESOLVE(rallocx, "rallocx");
+        RESOLVE(xallocx, "xallocx");
+        RESOLVE(dallocx, "dallocx");
+        RESOLVE(sdallocx, "sdallocx");
+    } else {
+        pp_real.mallocx = NULL;
+    }
+    choose_usable();
+    resolving_here = 0;
+    atomic_store(&state, usable_is_glibc ? READY_GLIBC : READY);
+}
+
+/* ---- whose allocator ------------------------------------------------------ */
+
+enum { PROBING = 2 };               /* pp_in_hook while checking */
+static int probe_hit;
+static char alloc_lib[512];         /* the library the real malloc is in */
+static char program_alloc_lib[512]; /* ... and the one the program calls */
+static int heap_counted = 1;
+static _Atomic int deepbind_seen, deepbind_warned;
+static const char *heap_binding = "interposed";
+
+static void library_of(void *fn, char *out, size_t cap)
+{
+    Dl_info info;
+    const char *name = fn && dladdr(fn, &info) && info.dli_fname ? info.dli_fname : "";
+    if (!*name && fn)
+        name = "the program";
+    size_t n = strlen(name);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, name, n);
+    out[n] = 0;
+}
+
+static const char *classify(const char *lib)
+{
+    const char *base = strrchr(lib, '/');
+    base = base ? base + 1 : lib;
+    if (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0)
+        return "glibc";
+    if (strstr(base, "jemalloc"))
+        return "jemalloc";
+    if (strstr(base, "tcmalloc"))
+        return "tcmalloc";
+    if (strstr(base, "mimalloc"))
+        return "mimalloc";
+    return *base ? base : "unknown";
+}
+
+const char *pp_allocator_name(void)
+{
+    return classify(heap_counted ? alloc_lib : program_alloc_lib);
+}
+
+int pp_allocator_is_glibc(void)
+{
+    return atomic_load(&state) == READY_GLIBC && !is_jemalloc;
+}
+
+const char *pp_allocator_library(void)
+{
+    return heap_counted ? alloc_lib : program_alloc_lib;
+}
+
+int pp_heap_counted(void)
+{
+    return heap_counted;
+}
+
+const char *pp_heap_binding(void)
+{
+    return heap_counted ? heap_binding : "none";
+}
+
+/* Does the program's malloc reach the hooks?  The address dlsym gives is
+ * not enough (in a non-PIE executable that takes malloc's address it is
+ * the executable's own PLT slot), so malloc is called through it once,
+ * with pp_in_hook set to PROBING: the hook, if reached, notes it and
+ * passes the call through. */
+void pp_allocator_check(int warn)
+{
+    library_of((void *)pp_real.malloc, alloc_lib, sizeof alloc_lib);
+    /* references the loader did not give to the hooks (another allocator
+     * first, RTLD_DEEPBIND, __libc_malloc): bind.c points them there */
+    if (pp_bind_all((void *)pp_real.malloc, foreign_first, 0) > 0 && foreign_first) {
+        heap_binding = "got";
+        return;
+    }
+    void *(*used)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
+    void (*used_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
+    if (!used || !used_free || (void *)used == (void *)pp_malloc_self)
+        return;
+    int saved = pp_in_hook;
+    probe_hit = 0;
+    pp_in_hook = PROBING;
+    void *p = used(24);
+    pp_in_hook = saved;
+    if (probe_hit) {
+        pp_real.free(p);
+        return;
+    }
+    used_free(p);
+    heap_counted = 0;
+    library_of((void *)used, program_alloc_lib, sizeof program_alloc_lib);
+    if (warn)
+        pp_warn("the program calls the malloc of ", program_alloc_lib,
+                " (loaded before libperfprobe.so): heap figures are not recorded ",
+                "(put libperfprobe.so first in LD_PRELOAD)");
+}
+
+static _Atomic int aside_warned;
+
+void pp_allocator_tick(void)
+{
+    if (atomic_load(&deepbind_seen) && !atomic_exchange(&deepbind_warned, 1))
+        pp_warn("a library was loaded with RTLD_DEEPBIND: its own calls to malloc and "
+                "free bypass the shim, so the heap figures are not exact", "", "", "");
+    if (pp_single_aside_count() && !atomic_exchange(&aside_warned, 1))
+        pp_warn("internal: the sampler thread called the allocator (served from "
+                "the shim's own arena)", "", "", "");
+}
+
+int pp_inexact_reasons(const char **out, int max)
+{
+    int n = 0;
+    if (!heap_counted && n < max)
+        out[n++] = "malloc is not the shim's: another allocator comes first";
+    if (atomic_load(&deepbind_seen) && n < max)
+        out[n++] = "RTLD_DEEPBIND: a library's allocations bypass the hooks";
+    if (pp_counters_went_negative() && n < max)
+        out[n++] = "more bytes freed than allocated through the hooks: heap clamped at 0";
+    return n;
+}
+
+/* dlopen: only to notice RTLD_DEEPBIND (a library loaded with it calls
+ * libc's malloc directly, past the hooks, and may free through them).
+ * The hook must not change which object dlopen believes called it: glibc
+ * searches the caller's RUNPATH and expands $ORIGIN relative to the
+ * caller.  So it is a few instructions that record the flag and jump (not
+ * call) to the real dlopen, which then sees the program's return address. */
+#if defined(__x86_64__)
+/* used and externally visible: read from the asm below, which LTO does not
+ * see, so it must keep the name whatever partition each lands in */
+void *pp_real_dlopen __attribute__((visibility("hidden"), used, externally_visible));
+__attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve_dlopen(void)
+{
+    if (!pp_real_dlopen)
+        pp_real_dlopen = dlsym(RTLD_NEXT, "dlopen");
+    return pp_real_dlopen;
+}
+__attribute__((used, visibility("hidden"))) _Atomic int *pp_deepbind_flag = &deepbind_seen;
+/* dlopen calls so far (a libpython loaded late: pyframes.c's watch) */
+__attribute__((used, visibility("hidden"))) _Atomic unsigned *pp_dlopen_count = &pp_dlopens;
+__attribute__((used, visibility("hidden"))) _Atomic int *pp_bind_flag = &pp_bind_active;
+/* A library named by a path (a '/' and no '$': the caller's RUNPATH and
+ * $ORIGIN play no part) opened with RTLD_DEEPBIND, or any while bind.c is
+ * active, is opened from here and its references bound to the hooks. */
+__attribute__((used, externally_visible, visibility("hidden"))) void *
+pp_dlopen_bound(const char *file, int mode)
+{
+    void *h = ((void *(*)(const char *, int))pp_resolve_dlopen())(file, mode);
+    if (h) {
+        int saved = pp_in_hook;
+        pp_in_hook = 1;
+        pp_bind_all((void *)pp_real.malloc, foreign_first, (mode & RTLD_DEEPBIND) != 0);
+        pp_in_hook = saved;
+    }
+    return h;
+}
+__asm__(".text\n"
+        ".globl dlopen\n"
+        ".type dlopen, @function\n"
+        "dlopen:\n"
+        "    mov pp_dlopen_count(%rip), %rax\n"
+        "    lock incl (%rax)\n"
+        "    test $0x8, %esi\n"                 /* RTLD_DEEPBIND */
+        "    jnz 3f\n"
+        "    mov pp_bind_flag(%rip), %rax\n"
+        "    cmpl $0, (%rax)\n"
+        "    jz 1f\n"
+        "3:  test %rdi, %rdi\n"
+        "    jz 5f\n"
+        "    mov %rdi, %rax\n"
+        "    xor %edx, %edx\n"                  /* seen a '/' */
+        "4:  movzbl (%rax), %ecx\n"
+        "    test %ecx, %ecx\n"
+        "    jz 6f\n"
+        "    cmp $0x24, %ecx\n"                 /* '$' */
+        "    je 5f\n"
+        "    cmp $0x2f, %ecx\n"                 /* '/' */
+        "    jne 7f\n"
+        "    mov $1, %edx\n"
+        "7:  inc %rax\n"
+        "    jmp 4b\n"
+        "6:  test %edx, %edx\n"
+        "    jz 5f\n"
+        "    jmp pp_dlopen_bound\n"
+        "5:  test $0x8, %esi\n"
+        "    jz 1f\n"
+        "    mov pp_deepbind_flag(%rip), %rax\n"
+        "    movl $1, (%rax)\n"
+        "1:  mov pp_real_dlopen(%rip), %rax\n"
+        "    test %rax, %rax\n"
+        "    jz 2f\n"
+        "    jmp *%rax\n"
+        "2:  push %rdi\n"
+        "    push %rsi\n"
+        "    sub $8, %rsp\n"
+        "    call pp_resolve_dlopen\n"
+        "    add $8, %rsp\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "    jmp *%rax\n"
+        ".size dlopen, .-dlopen\n");
+#endif
+
+/* jemalloc's own figures, through its mallctl; -1 when jemalloc is not the
+ * allocator.  Called with pp_in_hook set (mallctl may allocate). */
+int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident)
+{
+    static int (*ctl)(const char *, void *, size_t *, void *, size_t);
+    if (!is_jemalloc)
+        return -1;
+    if (!ctl)
+        *(void **)&ctl = dlsym(resolve_from, "mallctl");
+    if (!ctl)
+        return -1;
+    uint64_t epoch = 1;
+    size_t v, sz = sizeof epoch;
+    ctl("epoch", &epoch, &sz, &epoch, sz);
+    static const char *const names[] = {"stats.allocated", "stats.active", "stats.resident"};
+    uint64_t *dst[] = {allocated, active, resident};
+    for (int i = 0; i < 3; i++) {
+        sz = sizeof v;
+        if (ctl(names[i], &v, &sz, NULL, 0) != 0)
+            return -1;
+        *dst[i] = v;
+    }
+    return 0;
+}
+
+const char *pp_usable_method(void)
+{
+    return usable_is_glibc ? "chunk-header" : "malloc_usable_size";
+}
+
+static inline int ready(void)
+{
+    return atomic_load_explicit(&state, memory_order_relaxed) >= READY;
+}
+
+static inline int in_bootstrap(void)
+{
+    return atomic_load_explicit(&state, memory_order_relaxed) == RESOLVING;
+}
+
+/* A nested call that must not reach glibc's allocator (single.c) */
+static int aside_wanted(void)
+{
+    return atomic_load_explicit(&state, memory_order_relaxed) == READY_GLIBC &&
+           pp_single_served_aside();
+}
+
+/* realloc served aside: the old block (the allocator's: realloc_slow
+ * moves a bootstrap block before this point) is left as is */
+static void *aside_realloc(void *p, size_t n)
+{
+    void *q = boot_alloc(n);
+    if (q && p) {
+        size_t old = usable(p);
+        memcpy(q, p, old < n ? old : n);
+    }
+    return q;
+}
+
+/* Resolve the real functions on first use. */
+#define RESOLVE_FIRST()                                                 \
+    do {                                                                \
+        if (PP_UNLIKELY(!ready()))                                      \
+            pp_resolve();                                               \
+    } while (0)
+/* Nested calls pass straight through, but for the sampler thread's while
+ * glibc's allocator takes no locks (single.c): those are served ASIDE, from
+ * the bootstrap arena.  The others hold the flag. */
+#define ENTER_OR_ASIDE(passthrough, aside)                              \
+    do {                                                                \
+        if (pp_in_hook) {                                               \
+            if (PP_UNLIKELY(pp_in_hook == PROBING))                     \
+                probe_hit = 1;                                          \
+            if (PP_UNLIKELY(aside_wanted()))                            \
+                return aside;                                           \
+            return passthrough;                                         \
+        }                                                               \
+        pp_in_hook = 1;                                                 \
+    } while (0)
+#define ENTER_OR(passthrough) ENTER_OR_ASIDE(passthrough, passthrough)
+#define LEAVE() (pp_in_hook = 0)
+
+/* ---- fast paths: glibc's allocator --------------------------------------- *
+ *
+ * With glibc's allocator the common calls take a shorter path: the hook
+ * flag is not raised around the real call, and free ends in a tail call.
+ * glibc's malloc, calloc and free call nothing that reaches a hook (their
+ * system calls are libc-internal), so no nested call can arrive while the
+ * real function runs; the counting that follows takes no lock and does not
+ * allocate, and its rare slow parts (a thread's first call, a peak check,
+ * a sampled stack) raise the flag themselves.  A signal handler that
+ * allocates meanwhile is simply counted, as at any other moment (the slot's
+ * running total is updated with one instruction).  Everything else (other
+ * allocators, nested calls, bootstrap, mmapped chunks) goes through the
+ * general hooks below. */
+static inline int fast(void)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t w;                 /* in_hook == 0 and glibc == 1, in one load */
+    memcpy(&w, &pp_hot, sizeof w);
+    return PP_LIKELY(w == (uint64_t)1 << 32);
+#else
+    return PP_LIKELY(pp_hot.glibc == 1) && PP_LIKELY(!pp_hot.in_hook);
+#endif
+}
+
+/* After a slow call: this thread may take the fast path from now on (the
+ * state never goes back from READY_GLIBC). */
+static inline void note_fast(void)
+{
+    if (atomic_load_explicit(&state, memory_order_relaxed) == READY_GLIBC)
+        pp_hot.glibc = 1;
+}
+
+/* The tracking of block P that the real allocator just returned: for
+ * realloc (REALLOC set) the old block had OLD usable bytes.  track_full
+ * does all of it, out of line (an mmapped chunk, or no slot yet);
+ * track_rest what remains after a count that passed the peak alarm or a
+ * countdown that ran out (HOW: pp_count_*_quick's answer). */
+__attribute__((noinline)) static void *track_full(void *p, int realloc_, size_t old)
+{
+    pp_in_hook = 1;
+    if (realloc_)
+        pp_track_realloc(p, old, usable(p));
+    else
+        pp_track_alloc(p, usable(p));
+    pp_in_hook = 0;
+    return p;
+}
+
+__attribute__((noinline)) static void *track_rest(void *p, size_t u, int how)
+{
+    if (how == 2) {
+        pp_count_new_high();
+        if ((pp_site_countdown -= (int64_t)u) >= 0)
+            return p;
+    }
+    return pp_site_sampled(p, u);
+}
+
+static inline void *track_fast(void *p, int realloc_, size_t old)
+{
+    size_t u;
+    if (PP_UNLIKELY(!heap_chunk(p, &u)))
+        return track_full(p, realloc_, old);
+    int how = realloc_ ? pp_count_realloc_quick(old, u) : pp_count_alloc_quick(u);
+    if (PP_UNLIKELY(how == 0))
+        return track_full(p, realloc_, old);
+    if (PP_UNLIKELY(how == 2) || PP_UNLIKELY((pp_site_countdown -= (int64_t)u) < 0))
+        return track_rest(p, u, how);
+    return p;
+}
+
+__attribute__((noinline)) static void free_tracked(void *p, size_t u)
+{
+    pp_in_hook = 1;
+    pp_site_untrack(p, u);
+    pp_real.free(p);
+    pp_in_hook = 0;
+}
+
+static void *malloc_slow(size_t n);
+static void free_slow(void *p);
+static void *calloc_slow(size_t n, size_t size);
+static void *realloc_slow(void *p, size_t n);
+
+PP_EXPORT void *malloc(size_t n)
+{
+    if (PP_LIKELY(fast())) {
+        void *p = pp_real.malloc(n);
+        return PP_LIKELY(p != NULL) ? track_fast(p, 0, 0) : p;
+    }
+    return malloc_slow(n);
+}
+
+PP_EXPORT void free(void *p)
+{
+    size_t u;
+    if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
+        /* not mmapped (nor a boot block), and counted */
+        if (PP_LIKELY(heap_chunk(p, &u)) && PP_LIKELY(pp_count_free_quick(u))) {
+            if (PP_UNLIKELY(pp_site_free_wanted(p)))
+                free_tracked(p, u);
+            else
+                pp_real.free(p);
+            return;
+        }
+    }
+    free_slow(p);
+}
+
+PP_EXPORT void *calloc(size_t n, size_t size)
+{
+    if (PP_LIKELY(fast())) {
+        void *p = pp_real.calloc(n, size);
+        return PP_LIKELY(p != NULL) ? track_fast(p, 0, 0) : p;
+    }
+    return calloc_slow(n, size);
+}
+
+/* a block that is neither mmapped nor tracked, resized (not to 0: glibc's
+ * realloc(p, 0) frees) */
+PP_EXPORT void *realloc(void *p, size_t n)
+{
+    size_t old;
+    if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
+        if (PP_LIKELY(heap_chunk(p, &old)) && PP_LIKELY(n != 0) &&
+            PP_LIKELY(!pp_site_free_wanted(p))) {
+            void *q = pp_real.realloc(p, n);
+            return PP_LIKELY(q != NULL) ? track_fast(q, 1, old) : q;
+        }
+    }
+    return realloc_slow(p, n);
+}
+
+/* ---- the malloc family ---------------------------------------------------- */
+
+/* with -flto the counting fast path is inlined into the hooks; its slow
+ * paths are out of line, so that a hook saves few registers */
+__attribute__((noinline)) static void *malloc_slow(size_t n)
+{
+    note_fast();
+    if (PP_UNLIKELY(!ready())) {
+        if (in_bootstrap())
+            return boot_alloc(n);
+        pp_resolve();
+    }
+    ENTER_OR_ASIDE(pp_real.malloc(n), boot_alloc(n));
+    void *p = pp_real.malloc(n);
+    if (p)
+        pp_track_alloc(p, usable(p));
+    LEAVE();
+    return p;
+}
+
+__attribute__((noinline)) static void free_slow(void *p)
+{
+    note_fast();
+    if (!p || PP_UNLIKELY(is_boot(p)))
+        return;
+    RESOLVE_FIRST();
+    if (pp_in_hook) {
+        if (PP_LIKELY(!aside_wanted()))
+            pp_real.free(p);            /* else: left as is */
+        return;
+    }
+    pp_in_hook = 1;
+    pp_track_free(p, usable(p));
+    pp_real.free(p);
+    LEAVE();
+}
+
+__attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
+{
+    note_fast();
+    if (PP_UNLIKELY(!ready())) {
+        if (in_bootstrap())
+            return size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size);
+        pp_resolve();
+    }
+    ENTER_OR_ASIDE(pp_real.calloc(n, size),
+                   size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size));
+    void *p = pp_real.calloc(n, size);
+    if (p)
+        pp_track_alloc(p, usable(p));
+    LEAVE();
+    return p;
+}
+
+__attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
+{
+    note_fast();
+    if (PP_UNLIKELY(is_boot(p))) {
+        /* a bootstrap block moves to the real heap; its size is unknown,
+         * so copy what fits before the end of the arena */
+        void *q = malloc(n);
+        size_t avail = (size_t)(boot_buf + sizeof boot_buf - (char *)p);
+        if (q)
+            memcpy(q, p, n < avail ? n : avail);
+        return q;
+    }
+    if (PP_UNLIKELY(!ready())) {
+        if (in_bootstrap())
+            return p ? NULL : boot_alloc(n);
+        pp_resolve();
+    }
+    ENTER_OR_ASIDE(pp_real.realloc(p, n), aside_realloc(p, n));
+    size_t old = p ? usable(p) : 0;
+    pp_site_free(p, old);
+    void *q = pp_real.realloc(p, n);
+    if (!p) {
+        if (q)
+            pp_track_alloc(q, usable(q));
+    } else if (q) {
+        pp_track_realloc(q, old, usable(q));
+    } else if (n == 0) {
+        pp_count_free(old);              /* realloc(p, 0) freed p */
+    }
+    LEAVE();
+    return q;
+}
+
+PP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, n * size);
+}
+
+PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (PP_UNLIKELY(in_bootstrap()))
+        return (*out = boot_aligned(align, n)) ? 0 : ENOMEM;
+    RESOLVE_FIRST();
+    ENTER_OR_ASIDE(pp_real.posix_memalign(out, align, n),
+                   (*out = boot_aligned(align, n)) ? 0 : ENOMEM);
+    int rc = pp_real.posix_memalign(out, align, n);
+    if (rc == 0 && *out)
+        pp_track_alloc(*out, usable(*out));
+    LEAVE();
+    return rc;
+}
+
+#define ALIGNED_HOOK(name, params, args, bootargs)                                \
+    PP_EXPORT void *name params                                         \
+    {                                                                   \
+        if (PP_UNLIKELY(in_bootstrap()))                                \
+            return boot_aligned bootargs;                               \
+        RESOLVE_FIRST();                                                \
+        ENTER_OR_ASIDE(pp_real.name args, boot_aligned bootargs);       \
+        void *p = pp_real.name args;                                    \
+        if (p)                                                          \
+            pp_track_alloc(p, usable(p));                          \
+        LEAVE();                                                        \
+        return p;                                                       \
+    }
+
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED_HOOK(valloc, (size_t n), (n), (4096, n))
+
+/* pvalloc is glibc-only (jemalloc lacks it): built on memalign so that the
+ * block always comes from the allocator that will free it. */
+PP_EXPORT void *pvalloc(size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (n > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    n = n ? (n + page - 1) & ~(page - 1) : page;
+    return memalign(page, n);
+}
+
+/* C23 */
+PP_EXPORT void free_sized(void *p, size_t size)
+{
+    (void)size;
+    free(p);
+}
+
+PP_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
+{
+    (void)align;
+    (void)size;
+    free(p);
+}
+
+/* ---- jemalloc's API ------------------------------------------------------- */
+
+#define MALLOCX_ALIGN_MASK 0x3f
+#define MALLOCX_ZERO       0x40
+
+static size_t flag_align(int flags)
+{
+    int lg = flags & MALLOCX_ALIGN_MASK;
+    return lg ? (size_t)1 << lg : 0;
+}
+
+PP_EXPORT void *mallocx(size_t size, int flags)
+{
+    RESOLVE_FIRST();
+    if (!pp_real.mallocx) {                       /* no jemalloc: emulate */
+        size_t a = flag_align(flags);
+        void *p = a > 16 ? memalign(a, size) : malloc(size);
+        if (p && (flags & MALLOCX_ZERO))
+            memset(p, 0, size);
+        return p;
+    }
+    ENTER_OR(pp_real.mallocx(size, flags));
+    void *p = pp_real.mallocx(size, flags);
+    if (p)
+        pp_track_alloc(p, usable(p));
+    LEAVE();
+    return p;
+}
+
+PP_EXPORT void *rallocx(void *p, size_t size, int flags)
+{
+    RESOLVE_FIRST();
+    if (!pp_real.mallocx) {
+        size_t a = flag_align(flags), old = usable(p);
+        void *q;
+        if (a > 16) {
+            q = memalign(a, size);
+            if (q) {
+                memcpy(q, p, old < size ? old : size);
+                free(p);
+            }
+        } else {
+            q = realloc(p, size);
+        }
+        if (q && (flags & MALLOCX_ZERO) && size > old)
+            memset((char *)q + old, 0, size - old);
+        return q;
+    }
+    ENTER_OR(pp_real.rallocx(p, size, flags));
+    size_t old = usable(p);
+    pp_site_free(p, old);
+    void *q = pp_real.rallocx(p, size, flags);
+    if (q)
+        pp_track_realloc(q, old, usable(q));
+    LEAVE();
+    return q;
+}
+
+PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
+{
+    RESOLVE_FIRST();
+    if (!pp_real.mallocx)               /* cannot resize in place: report the size */
+        return usable(p);
+    ENTER_OR(pp_real.xallocx(p, size, extra, flags));
+    size_t old = usable(p);
+    size_t now = pp_real.xallocx(p, size, extra, flags);
+    if (now != old)
+        pp_count_realloc(old, now);
+    LEAVE();
+    return now;
+}
+
+PP_EXPORT void dallocx(void *p, int flags)
+{
+    RESOLVE_FIRST();
+    if (!pp_real.mallocx) {
+        free(p);
+        return;
+    }
+    if (pp_in_hook) {
+        pp_real.dallocx(p, flags);
+        return;
+    }
+    pp_in_hook = 1;
+    pp_track_free(p, usable(p));
+    pp_real.dallocx(p, flags);
+    LEAVE();
+}
+
+PP_EXPORT void sdallocx(void *p, size_t size, int flags)
+{
+    RESOLVE_FIRST();
+    if (!pp_real.mallocx) {
+        free(p);
+        return;
+    }
+    if (pp_in_hook) {
+        pp_real.sdallocx(p, size, flags);
+        return;
+    }
+    pp_in_hook = 1;
+    pp_track_free(p, usable(p));
+    pp_real.sdallocx(p, size, flags);
+    LEAVE();
+}
+
+/* ---- mmap, munmap, mremap ------------------------------------------------- */
+
+/* These are system calls made directly, never through dlsym'd pointers:
+ * an allocator preloaded before the shim (jemalloc) calls mmap during its
+ * own initialisation, holding its init lock, and resolving anything there
+ * (dlsym's error path calls malloc) would wait on that same lock.
+ * Updating the range table takes the shim's own lock; pp_in_hook is held
+ * meanwhile so that a signal handler calling mmap on this thread passes
+ * straight through instead of waiting for it. */
+static long sys_ret(long r)
+{
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+PP_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    long r = sys_ret(syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+    if (r == -1)
+        return MAP_FAILED;
+    /* inside a hook, mmap is the allocator feeding its heap */
+    if (!pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_add((uintptr_t)r, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
+        pp_in_hook = 0;
+        pp_site_map((void *)r, len, flags);
+    }
+    return (void *)r;
+}
+
+PP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+PP_EXPORT int munmap(void *addr, size_t len)
+{
+    int rc = (int)sys_ret(syscall(SYS_munmap, addr, len));
+    if (rc == 0 && !pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_remove((uintptr_t)addr, len);
+        pp_in_hook = 0;
+        pp_site_unmap(addr, len);
+    }
+    return rc;
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+PP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    void *target = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        target = va_arg(ap, void *);
+        va_end(ap);
+    }
+    long r = sys_ret(syscall(SYS_mremap, old, old_len, new_len, flags, target));
+    if (r == -1)
+        return MAP_FAILED;
+    if (!pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_move((uintptr_t)old, old_len, (uintptr_t)r, new_len,
+                    (flags & MREMAP_DONTUNMAP) != 0);
+        pp_in_hook = 0;
+    }
+    return (void *)r;
+}

@@ -1,0 +1,121 @@
+/*
+ * cxx.c - C++ operator new and delete, interposed from C.
+ *
+ * With glibc, libstdc++'s operator new calls malloc, so preload.c sees it.
+ * Allocators such as jemalloc define operator new/delete themselves and
+ * never go through malloc, so a C++ program under jemalloc would be
+ * invisible.  These hooks forward to the next definition (libstdc++'s or
+ * the allocator's) with the re-entrancy flag set, so that whichever path
+ * the memory takes it is counted exactly once.
+ *
+ * operator new may throw std::bad_alloc through this C frame: the file is
+ * built with -fexceptions and the flag is restored by a cleanup attribute,
+ * which runs during unwinding as well as on return.  No C++ runtime is
+ * linked: the names are plain C symbols with their Itanium-ABI spellings.
+ */
+#define _GNU_SOURCE
+#include "core/core.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+
+enum {
+    NW, NA, NW_NT, NA_NT, NW_AL, NA_AL, NW_AL_NT, NA_AL_NT,
+    DL, DA, DL_SZ, DA_SZ, DL_NT, DA_NT, DL_AL, DA_AL, DL_SZ_AL, DA_SZ_AL,
+    DL_AL_NT, DA_AL_NT, N_OPS
+};
+
+static const char *const names[N_OPS] = {
+    "_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
+    "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+    "_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
+    "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm",
+    "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t",
+    "_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t",
+    "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",
+    "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+};
+
+static void *_Atomic next_fn[N_OPS];
+static _Atomic int looked_up[N_OPS];
+
+static void *next(int op)
+{
+    if (PP_UNLIKELY(!atomic_load_explicit(&looked_up[op], memory_order_acquire))) {
+        pp_resolve();
+        int saved = pp_in_hook;
+        pp_in_hook = 1;
+        atomic_store(&next_fn[op], dlsym(RTLD_NEXT, names[op]));
+        pp_in_hook = saved;
+        atomic_store_explicit(&looked_up[op], 1, memory_order_release);
+    }
+    return atomic_load_explicit(&next_fn[op], memory_order_relaxed);
+}
+
+static void restore_flag(int *saved) { pp_in_hook = *saved; }
+#define HOLD_FLAG \
+    int pp_saved_flag __attribute__((cleanup(restore_flag))) = pp_in_hook; \
+    pp_in_hook = 1
+
+/* new: forward, then count the block the next definition returned */
+#define NEW_HOOK(sym, op, params, args, fallback)                        \
+    PP_EXPORT void *sym params                                          \
+    {                                                                   \
+        void *(*real) params = (void *(*) params)next(op);              \
+        if (PP_UNLIKELY(!real))                                         \
+            return fallback;                                            \
+        if (pp_in_hook)                                                 \
+            return real args;                                           \
+        HOLD_FLAG;                                                      \
+        void *p = real args;                                            \
+        if (p)                                                          \
+            pp_track_alloc(p, pp_usable(p));                           \
+        return p;                                                       \
+    }
+
+/* delete: count, then forward */
+#define DELETE_HOOK(sym, op, params, args)                               \
+    PP_EXPORT void sym params                                           \
+    {                                                                   \
+        void (*real) params = (void (*) params)next(op);                \
+        if (!p)                                                         \
+            return;                                                     \
+        if (PP_UNLIKELY(!real)) {                                       \
+            free(p);                                                    \
+            return;                                                     \
+        }                                                               \
+        if (pp_in_hook) {                                               \
+            real args;                                                  \
+            return;                                                     \
+        }                                                               \
+        pp_in_hook = 1;                                                 \
+        pp_track_free(p, pp_usable(p));                            \
+        real args;                                                      \
+        pp_in_hook = 0;                                                 \
+    }
+
+NEW_HOOK(_Znwm, NW, (size_t n), (n), malloc(n))
+NEW_HOOK(_Znam, NA, (size_t n), (n), malloc(n))
+NEW_HOOK(_ZnwmRKSt9nothrow_t, NW_NT, (size_t n, const void *nt), (n, nt), malloc(n))
+NEW_HOOK(_ZnamRKSt9nothrow_t, NA_NT, (size_t n, const void *nt), (n, nt), malloc(n))
+NEW_HOOK(_ZnwmSt11align_val_t, NW_AL, (size_t n, size_t al), (n, al), aligned_alloc(al, n))
+NEW_HOOK(_ZnamSt11align_val_t, NA_AL, (size_t n, size_t al), (n, al), aligned_alloc(al, n))
+NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, NW_AL_NT,
+         (size_t n, size_t al, const void *nt), (n, al, nt), aligned_alloc(al, n))
+NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, NA_AL_NT,
+         (size_t n, size_t al, const void *nt), (n, al, nt), aligned_alloc(al, n))
+
+DELETE_HOOK(_ZdlPv, DL, (void *p), (p))
+DELETE_HOOK(_ZdaPv, DA, (void *p), (p))
+DELETE_HOOK(_ZdlPvm, DL_SZ, (void *p, size_t n), (p, n))
+DELETE_HOOK(_ZdaPvm, DA_SZ, (void *p, size_t n), (p, n))
+DELETE_HOOK(_ZdlPvRKSt9nothrow_t, DL_NT, (void *p, const void *nt), (p, nt))
+DELETE_HOOK(_ZdaPvRKSt9nothrow_t, DA_NT, (void *p, const void *nt), (p, nt))
+DELETE_HOOK(_ZdlPvSt11align_val_t, DL_AL, (void *p, size_t al), (p, al))
+DELETE_HOOK(_ZdaPvSt11align_val_t, DA_AL, (void *p, size_t al), (p, al))
+DELETE_HOOK(_ZdlPvmSt11align_val_t, DL_SZ_AL, (void *p, size_t n, size_t al), (p, n, al))
+DELETE_HOOK(_ZdaPvmSt11align_val_t, DA_SZ_AL, (void *p, size_t n, size_t al), (p, n, al))
+DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, DL_AL_NT,
+            (void *p, size_t al, const void *nt), (p, al, nt))
+DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, DA_AL_NT,
+            (void *p, size_t al, const void *nt), (p, al, nt))

@@ -1,0 +1,184 @@
+/*
+ * modules.c - the loaded modules as Linux's loader knows them, for the
+ * shim's list of modules (sys/modules.c).
+ *
+ * A module is what dl_iterate_phdr reports: a path, a load bias and its
+ * PT_LOAD segments; the GNU build id is read from its PT_NOTE segments in
+ * memory.  A walk stops at once when the loader's counts of objects loaded
+ * and unloaded have not moved since the last one.
+ */
+#define _GNU_SOURCE
+#include "sys/sys.h"
+
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+static char exe_path[4096];
+
+static int read_build_id(uint8_t *out, size_t cap, const struct dl_phdr_info *info)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const void *)p;
+            size_t name = (nh->n_namesz + 3) & ~3u, desc = (nh->n_descsz + 3) & ~3u;
+            const char *np = p + sizeof *nh, *dp = np + name;
+            if (dp + desc > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(np, "GNU", 4) &&
+                nh->n_descsz <= cap) {
+                memcpy(out, dp, nh->n_descsz);
+                return (int)nh->n_descsz;
+            }
+            p = dp + desc;
+        }
+    }
+    return 0;
+}
+
+/* The address range of a loaded object's PT_LOAD segments ([lo, hi);
+ * hi is 0 when it has none). */
+void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = UINTPTR_MAX;
+    *hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < *lo)
+            *lo = a;
+        if (a + ph->p_memsz > *hi)
+            *hi = a + ph->p_memsz;
+    }
+}
+
+/* the loader's counts of objects loaded and unloaded, at the last refresh:
+ * while they stand still the list cannot have changed */
+static unsigned long long seen_adds, seen_subs;
+static int seen_any;
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    int *first = arg;
+    if (*first) {
+        *first = 0;
+        if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+            if (seen_any && info->dlpi_adds == seen_adds && info->dlpi_subs == seen_subs)
+                return 1;                        /* nothing came or went */
+            seen_adds = info->dlpi_adds;
+            seen_subs = info->dlpi_subs;
+            seen_any = 1;
+        }
+    }
+    struct pp_module_info m;
+    uintptr_t range[PP_MODULE_RANGES][2];
+    uint8_t id[32];
+    memset(&m, 0, sizeof m);
+    m.base = info->dlpi_addr;
+    for (int k = 0; k < info->dlpi_phnum && m.nranges < PP_MODULE_RANGES; k++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        range[m.nranges][0] = info->dlpi_addr + ph->p_vaddr;
+        range[m.nranges][1] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        m.nranges++;
+    }
+    m.range = (const uintptr_t (*)[2])range;
+    const char *name = info->dlpi_name;
+    if (!name || !*name)
+        name = pp_modules_count() == 0 ? exe_path : "";
+    m.path = name;
+    m.path_len = strnlen(name, 4095);
+    m.build_id = id;
+    m.build_id_len = read_build_id(id, sizeof id, info);
+    return pp_module_add(&m);
+}
+
+void pp_modules_scan(void)
+{
+    if (!exe_path[0])
+        pp_os_exe(exe_path, sizeof exe_path);
+    int first = 1;
+    dl_iterate_phdr(add_module, &first);
+}
+
+/* ---- a symbol of a loaded module, from its dynamic symbol table ------------
+ * Read in memory, without the loader (whose look-ups take its locks and
+ * allocate): the ELF header at the load bias, PT_DYNAMIC, and the GNU hash
+ * table (or the SysV one's symbol count, scanned in order). */
+
+static uint32_t gnu_hash(const char *s)
+{
+    uint32_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h;
+}
+
+static int sym_match(const ElfW(Sym) *sym, const char *strtab, const char *name)
+{
+    return sym->st_shndx != SHN_UNDEF && sym->st_value && !strcmp(strtab + sym->st_name, name);
+}
+
+int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)bias;
+    if (!bias || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr)))
+        return -1;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(bias + eh->e_phoff);
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(bias + ph[i].p_vaddr);
+    if (!dyn)
+        return -1;
+    const ElfW(Sym) *symtab = NULL;
+    const char *strtab = NULL;
+    const uint32_t *gnu = NULL, *sysv = NULL;
+    for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+        uintptr_t v = d->d_un.d_ptr < bias ? bias + d->d_un.d_ptr : d->d_un.d_ptr;
+        switch (d->d_tag) {
+        case DT_SYMTAB: symtab = (const ElfW(Sym) *)v; break;
+        case DT_STRTAB: strtab = (const char *)v; break;
+        case DT_GNU_HASH: gnu = (const uint32_t *)v; break;
+        case DT_HASH: sysv = (const uint32_t *)v; break;
+        }
+    }
+    if (!symtab || !strtab)
+        return -1;
+    const ElfW(Sym) *hit = NULL;
+    if (gnu) {
+        uint32_t nb = gnu[0], off = gnu[1], nbloom = gnu[2];
+        const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(gnu + 4) + nbloom);
+        const uint32_t *chain = buckets + nb;
+        uint32_t h = gnu_hash(name);
+        uint32_t i = nb ? buckets[h % nb] : 0;
+        if (i >= off)
+            for (;; i++) {
+                uint32_t h2 = chain[i - off];
+                if ((h | 1) == (h2 | 1) && sym_match(&symtab[i], strtab, name)) {
+                    hit = &symtab[i];
+                    break;
+                }
+                if (h2 & 1)
+                    break;
+            }
+    } else if (sysv) {
+        for (uint32_t i = 0; i < sysv[1] && !hit; i++)
+            if (sym_match(&symtab[i], strtab, name))
+                hit = &symtab[i];
+    }
+    if (!hit)
+        return -1;
+    *addr = bias + hit->st_value;
+    if (size)
+        *size = hit->st_size;
+    return 0;
+}

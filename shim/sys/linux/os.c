@@ -1,0 +1,511 @@
+/*
+ * os_linux.c - everything the shim asks of the kernel, behind one small
+ * interface (clocks, raw mappings, /proc/self/status, getrusage, write).
+ *
+ * A port to another system is a new file beside this one.  Nothing here
+ * goes through stdio or the allocator: /proc/self/status is opened once and
+ * read with pread into a static buffer (fscanf "could potentially deadlock
+ * us", as heaptrack notes), and the shim's own memory comes straight from
+ * the mmap system call so that it never reaches the hooks.
+ */
+#define _GNU_SOURCE
+#include "sys/sys.h"
+
+#include <link.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A write to a pipe whose reader has gone raises SIGPIPE, which would end
+ * a program that itself wrote nothing more (`prog 2>&1 | head -1`: status
+ * 141 where it was 0).  So SIGPIPE is blocked in this thread during the
+ * write, and a SIGPIPE that became pending meanwhile (EPIPE's is directed
+ * at the thread) is taken away before the mask comes back; one the program
+ * had pending before is left there. */
+void pp_write_all(int fd, const char *p, size_t n)
+{
+    int saved = errno;
+    sigset_t pipe_set, old, before, after;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&before);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    int had = sigismember(&before, SIGPIPE) == 1;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    if (!had && sigpending(&after) == 0 && sigismember(&after, SIGPIPE) == 1) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+}
+
+/* The shim's own memory comes straight from the mmap system call, so that
+ * it never reaches the shim's own mmap hook (sys/posix.c keeps the list). */
+void *pp_os_map_raw(size_t len)
+{
+    long r = syscall(SYS_mmap, 0L, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1L, 0L);
+    return r < 0 && r > -4096 ? NULL : (void *)r;
+}
+
+void pp_os_unmap_raw(void *p, size_t len)
+{
+    syscall(SYS_munmap, p, len);
+}
+
+/* The main thread's stack: from the top (startstack, field 28 of
+ * /proc/self/stat, read once) down to the lowest page mapped.  The stack
+ * only grows down, so the lowest page found is remembered.  A full look
+ * checks whether the mapping has grown below it (a page, then 64 KiB at a
+ * time); a quick one (probes) trusts the remembered page, lowered to the
+ * caller's own frame when the caller is the main thread, so that it costs
+ * one mincore call: growth deeper than that is found by the next full look
+ * (the sampler's breakdown, at most PERFPROBE_PARTS_STRIDE samples later). */
+static struct pp_fd stat_fd;
+static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t cap);
+static pid_t own_pid(void);
+
+uint64_t pp_os_resident_main_stack(int quick)
+{
+    static uintptr_t top, low;
+    unsigned char vec[1];
+    if (!top) {
+        char text[1024];
+        if (proc_read(&stat_fd, "/proc/self/stat", text, sizeof text) <= 0)
+            return 0;
+        const char *p = strrchr(text, ')');     /* the name may hold spaces */
+        for (int field = 2; p && *p && field < 28; p++)
+            if (*p == ' ')
+                field++;
+        uintptr_t t = 0;
+        while (p && *p >= '0' && *p <= '9')
+            t = t * 10 + (uintptr_t)(*p++ - '0');
+        if (!t)
+            return 0;
+        top = (t + 4096) & ~(uintptr_t)4095;    /* the page above startstack */
+        low = top - 4096;
+    }
+    if (quick) {
+        uintptr_t here = (uintptr_t)&vec & ~(uintptr_t)4095;
+        if (pp_tid() == own_pid() && here < low && here > top - (64u << 20))
+            low = here;
+        return pp_os_resident(low, top - low);
+    }
+    /* grow `low` down while the page below is mapped: one failing call
+     * when the stack has not grown, 64 KiB steps when it has */
+    unsigned char chunk[16];
+    while (low > 65536 && mincore((void *)(low - 4096), 4096, vec) == 0) {
+        low -= 4096;
+        while (low > 65536 && mincore((void *)(low - 65536), 65536, chunk) == 0)
+            low -= 65536;
+    }
+    return pp_os_resident(low, top - low);
+}
+
+static __thread pid_t tid_cache PP_TLS;
+static pid_t pid_cache;
+
+pid_t pp_tid(void)
+{
+    if (PP_UNLIKELY(!tid_cache))
+        tid_cache = gettid();
+    return tid_cache;
+}
+
+/* the process's id, read once (a probe asks at every breakdown) */
+static pid_t own_pid(void)
+{
+    if (PP_UNLIKELY(!pid_cache))
+        pid_cache = getpid();
+    return pid_cache;
+}
+
+/* in a forked child, from its one thread */
+void pp_tid_forget(void)
+{
+    tid_cache = 0;
+    pid_cache = 0;
+}
+
+/* ---- descriptors the shim holds ------------------------------------------ */
+
+/* The lowest free descriptor belongs to the program: programs close numbers
+ * they never opened (bash closes pipe ends twice, daemons close everything,
+ * closefrom), reopen 0-2 expecting the lowest numbers, or run with a tiny
+ * RLIMIT_NOFILE.  So a descriptor the shim keeps is moved up, out of the
+ * program's way, and is known by device and inode: before each use it is
+ * checked, and a number the program closed (and perhaps reused) is simply
+ * forgotten, never closed or written.  Under a limit too small to spare
+ * any number the shim keeps none: each use opens, reads and closes. */
+static int fd_base(void)
+{
+    static int base = -2;
+    if (base == -2) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 64)
+            base = -1;
+        else
+            base = rl.rlim_cur > 1024 ? 1000 : (int)rl.rlim_cur - 24;
+    }
+    return base;
+}
+
+/* Close FD, just opened by the shim as the file ST describes, unless it is
+ * no longer that file: another thread of the program may have closed the
+ * number (programs close numbers they never opened) and reused it. */
+static void close_if_still(int fd, const struct stat *st)
+{
+    struct stat now;
+    if (fstat(fd, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+        close(fd);
+}
+
+int pp_fd_adopt(struct pp_fd *f, int fd)
+{
+    struct stat st;
+    int saved = errno, base = fd_base();
+    f->fd = -1;
+    if (fd < 0)
+        return -1;
+    if (base < 0 || fstat(fd, &st) != 0) {
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    int high = fd >= base ? fd : fcntl(fd, F_DUPFD_CLOEXEC, base);
+    if (high != fd)
+        close_if_still(fd, &st);
+    errno = saved;
+    if (high < 0)
+        return -1;
+    f->fd = high;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    return 0;
+}
+
+int pp_fd_ok(struct pp_fd *f)
+{
+    struct stat st;
+    int saved = errno, ok = f->fd >= 0 && fstat(f->fd, &st) == 0 &&
+                            st.st_dev == f->dev && st.st_ino == f->ino;
+    errno = saved;
+    if (!ok)
+        f->fd = -1;          /* the number is the program's now: forget it */
+    return ok;
+}
+
+void pp_fd_drop(struct pp_fd *f)
+{
+    if (pp_fd_ok(f))
+        close(f->fd);
+    f->fd = -1;
+}
+
+int pp_fd_can_keep(void)
+{
+    return fd_base() >= 0;
+}
+
+/* Read a /proc file from offset 0 into buf (NUL-terminated), through the
+ * kept descriptor f when there is one.  Returns the length, or -1. */
+static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t cap)
+{
+    int saved = errno;
+    ssize_t n = -1;
+    if (f->fd >= 0 && pp_fd_ok(f))
+        n = pread(f->fd, buf, cap - 1, 0);
+    if (n <= 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            n = pread(fd, buf, cap - 1, 0);
+            if (f->fd < 0 && pp_fd_can_keep())
+                pp_fd_adopt(f, fd);      /* keeps it, high, or closes it */
+            else
+                close(fd);
+        }
+    }
+    errno = saved;
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    return n;
+}
+
+/* ---- /proc/self/status, stat, statm --------------------------------------- */
+
+/* "/proc/self" is resolved when a file is opened: after fork the child
+ * forgets the parent's descriptors (closing them: they are still ours). */
+static struct pp_fd status_fd = {-1, 0, 0}, stat_fd = {-1, 0, 0}, statm_fd = {-1, 0, 0};
+static struct pp_fd clear_refs_fd = {-1, 0, 0};
+static int clear_refs_denied;
+static pp_lock_t status_lock = PP_LOCK_INIT;
+
+/* "VmRSS:\t   1234 kB" -> bytes; 0 when the field is missing */
+static uint64_t field_kb(const char *text, const char *name)
+{
+    const char *p = strstr(text, name);
+    uint64_t v = 0;
+    if (!p)
+        return 0;
+    p += strlen(name);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v * 1024;
+}
+
+int pp_proc_read(struct pp_proc *out)
+{
+    static char text[4096];
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    if (pp_trylock(&status_lock) != 0)
+        return -1;                      /* another thread is reading it */
+    if (proc_read(&status_fd, "/proc/self/status", text, sizeof text) > 0 &&
+        strncmp(text, "Name:", 5) == 0 && strstr(text, "VmRSS:")) {
+        out->rss = field_kb(text, "\nVmRSS:");
+        out->hwm = field_kb(text, "\nVmHWM:");
+        out->rss_anon = field_kb(text, "\nRssAnon:");
+        out->rss_file = field_kb(text, "\nRssFile:");
+        out->rss_shmem = field_kb(text, "\nRssShmem:");
+        uint64_t th = field_kb(text, "\nThreads:") / 1024;
+        out->threads = th;
+        rc = 0;
+    }
+    pp_unlock(&status_lock);
+    return rc;
+}
+
+static uint64_t page_size(void)
+{
+    static uint64_t page;
+    if (!page)
+        page = (uint64_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+/* Resident bytes from /proc/self/statm: a fraction of the cost of status. */
+uint64_t pp_proc_rss(void)
+{
+    uint64_t rss, shared;
+    return pp_proc_statm(&rss, &shared) == 0 ? rss : 0;
+}
+
+/* statm's resident and shared fields (shared = file-backed + shared-memory
+ * pages), in bytes */
+int pp_proc_statm(uint64_t *resident, uint64_t *shared)
+{
+    char text[128];
+    uint64_t pages = 0, sh = 0;
+    *resident = *shared = 0;
+    if (proc_read(&statm_fd, "/proc/self/statm", text, sizeof text) <= 0)
+        return -1;
+    const char *p = text;
+    while (*p >= '0' && *p <= '9')           /* size */
+        p++;
+    if (*p++ != ' ')
+        return -1;
+    while (*p >= '0' && *p <= '9')
+        pages = pages * 10 + (uint64_t)(*p++ - '0');
+    if (*p++ != ' ')
+        return -1;
+    while (*p >= '0' && *p <= '9')
+        sh = sh * 10 + (uint64_t)(*p++ - '0');
+    *resident = pages * page_size();
+    *shared = sh * page_size();
+    return 0;
+}
+
+/* RSS and the number of threads from /proc/self/stat (fields 20 and 24),
+ * one read per sample: the sampler needs to know when it is the last
+ * thread alive.  Field 3 is the state of the main thread (the thread group
+ * leader): Z once it has called pthread_exit while others run. */
+static _Atomic char main_state;
+
+int pp_proc_main_exited(void)
+{
+    char c = atomic_load(&main_state);
+    return c == 'Z' || c == 'X';
+}
+
+int pp_proc_stat(uint64_t *rss, uint64_t *threads)
+{
+    char text[1024];
+    if (proc_read(&stat_fd, "/proc/self/stat", text, sizeof text) <= 0)
+        return -1;
+    const char *p = strrchr(text, ')');        /* the name may hold spaces */
+    if (!p)
+        return -1;
+    if (p[1] == ' ' && p[2])
+        atomic_store(&main_state, p[2]);
+    uint64_t v[25] = {0};
+    int field = 2;
+    for (p++; *p && field <= 24; p++) {
+        if (*p == ' ') {
+            field++;
+            continue;
+        }
+        if (*p >= '0' && *p <= '9')
+            v[field] = v[field] * 10 + (uint64_t)(*p - '0');
+    }
+    if (field < 24)
+        return -1;                             /* cut short */
+    *threads = v[20];
+    *rss = v[24] * page_size();
+    return 0;
+}
+
+/* Reset the kernel's RSS high-water mark to the current RSS (write "5" to
+ * /proc/self/clear_refs, Linux 4.0+).  Returns -1 where not permitted. */
+int pp_proc_hwm_reset(void)
+{
+    int saved = errno, rc = -1;
+    if (clear_refs_denied)
+        return -1;
+    if (clear_refs_fd.fd < 0 || !pp_fd_ok(&clear_refs_fd)) {
+        int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            clear_refs_denied = errno == EACCES || errno == EPERM || errno == ENOENT;
+            errno = saved;
+            return -1;
+        }
+        if (pp_fd_can_keep())
+            pp_fd_adopt(&clear_refs_fd, fd);
+        if (clear_refs_fd.fd < 0) {
+            rc = write(fd, "5", 1) == 1 ? 0 : -1;
+            close(fd);
+            errno = saved;
+            return rc;
+        }
+    }
+    if (write(clear_refs_fd.fd, "5", 1) == 1)
+        rc = 0;
+    errno = saved;
+    return rc;
+}
+
+/* /proc/self/maps through a kept descriptor, rewound; -1 when none can be
+ * kept (the caller then opens and closes one itself). */
+static struct pp_fd maps_fd = {-1, 0, 0};
+
+int pp_proc_maps_fd(void)
+{
+    if (maps_fd.fd >= 0 && pp_fd_ok(&maps_fd))
+        return lseek(maps_fd.fd, 0, SEEK_SET) == 0 ? maps_fd.fd : -1;
+    if (!pp_fd_can_keep())
+        return -1;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 && pp_fd_adopt(&maps_fd, fd) == 0 ? maps_fd.fd : -1;
+}
+
+void pp_proc_after_fork(void)
+{
+    pp_fd_drop(&maps_fd);
+    atomic_store(&main_state, 0);
+    pp_fd_drop(&status_fd);
+    pp_fd_drop(&stat_fd);
+    pp_fd_drop(&statm_fd);
+    pp_fd_drop(&clear_refs_fd);
+    clear_refs_denied = 0;
+    pp_lock_reset(&status_lock);
+}
+
+void pp_cpu_read(struct pp_cpu *out)
+{
+    struct rusage ru;
+    int saved = errno;
+    memset(out, 0, sizeof *out);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        out->user_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000u +
+                       (uint64_t)ru.ru_utime.tv_usec * 1000u;
+        out->sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000u +
+                      (uint64_t)ru.ru_stime.tv_usec * 1000u;
+        out->minflt = (uint64_t)ru.ru_minflt;
+        out->majflt = (uint64_t)ru.ru_majflt;
+        out->maxrss = (uint64_t)ru.ru_maxrss * 1024;
+    }
+    errno = saved;
+}
+
+int pp_fd_identity(int fd, dev_t *dev, ino_t *ino)
+{
+    struct stat st;
+    int saved = errno;
+    if (fstat(fd, &st) != 0) {
+        errno = saved;
+        return 0;
+    }
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return 1;
+}
+
+int pp_fd_same(int fd, dev_t dev, ino_t ino)
+{
+    dev_t d;
+    ino_t i;
+    return pp_fd_identity(fd, &d, &i) && d == dev && i == ino;
+}
+
+/* ---- the program itself ---------------------------------------------------- */
+
+ssize_t pp_os_cmdline(char *out, size_t cap)
+{
+    int cf = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = cf >= 0 ? read(cf, out, cap) : -1;
+    if (cf >= 0)
+        close(cf);
+    return n;
+}
+
+void pp_os_exe(char *out, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+    out[n > 0 ? n : 0] = 0;
+}
+
+struct ro_query { uintptr_t addr; int ro; };
+
+static int ro_segment(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct ro_query *q = arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr < lo + ph->p_memsz) {
+            q->ro = !(ph->p_flags & PF_W);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int pp_os_read_only(const void *p)
+{
+    struct ro_query q = {(uintptr_t)p, 0};
+    dl_iterate_phdr(ro_segment, &q);
+    return q.ro;
+}

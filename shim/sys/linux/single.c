@@ -1,0 +1,115 @@
+/*
+ * single.c - a program with one thread stays single-threaded in glibc's eyes.
+ *
+ * glibc keeps a flag, __libc_single_threaded, that pthread_create clears
+ * for good.  While it is set, glibc's malloc takes no arena lock and
+ * frees to its fast bins without atomic instructions, and libstdc++ counts
+ * shared_ptr and locale references without them.  The sampler thread would
+ * clear it in every program, so a single-threaded program would run a
+ * different allocator path under the shim than bare (on python3, 8 more
+ * instructions per malloc-family call, which is more than the hooks).
+ *
+ * So after creating the sampler the shim sets the flag back, when it was
+ * set before and the allocator is glibc's.  That is safe because of what
+ * the sampler thread never does: it never calls glibc's allocator (any
+ * allocation it made would be served from the shim's own arena instead:
+ * preload.c, and counted here), never uses stdio, takes no pthread mutex
+ * (glibc takes those with a plain store too: the shim's locks are its own,
+ * lock.c), calls no library of the program's, and never touches what the
+ * program's thread uses without a lock.  Where glibc reads the flag for more than speed, the shim clears it
+ * first: set*id() changes the credentials of every thread only when the
+ * process is known to have several (core.c), and around fork() it is
+ * cleared for the call.  The program's own first
+ * pthread_create clears the flag as it would bare.
+ *
+ * The flag has two homes when the executable has a copy relocation for it:
+ * libc's own (which malloc reads) and the executable's (which the program
+ * and libstdc++ read).  pthread_create writes both; so does the shim.
+ */
+#include "sys/sys.h"
+
+#include <dlfcn.h>
+
+static volatile char *flag_libc;        /* libc's own storage */
+static volatile char *flag_seen;        /* the one the program resolves */
+static int kept;                        /* the shim set the flag back */
+static _Atomic uint64_t aside;          /* the sampler's allocations served aside */
+static __thread int on_sampler PP_TLS;
+
+/* Once, on the program's thread, before the first sampler starts. */
+static void resolve(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    flag_libc = dlsym(RTLD_NEXT, "__libc_single_threaded");
+    flag_seen = dlsym(RTLD_DEFAULT, "__libc_single_threaded");
+    if (!flag_libc || !flag_seen)
+        flag_libc = flag_seen = NULL;   /* glibc before 2.32: no flag */
+}
+
+/* Only with glibc's allocator: another one (jemalloc) is called from the
+ * sampler thread (its statistics) and takes pthread mutexes the program's
+ * thread takes too. */
+int pp_single_before_create(void)
+{
+    if (!pp_allocator_is_glibc())
+        return 0;
+    resolve();
+    return flag_libc && *flag_libc && *flag_seen;
+}
+
+/* Both copies of the flag (glibc's pthread_create writes both too) */
+static void set_flag(char v)
+{
+    *flag_libc = v;
+    *flag_seen = v;
+}
+
+void pp_single_after_create(int was_single, int created)
+{
+    if (was_single && created) {
+        set_flag(1);
+        kept = 1;
+    }
+}
+
+/* set*id() for good, fork() for the call: glibc's set*id changes the
+ * credentials of every thread, and its fork takes and resets the
+ * allocator's and stdio's locks and (in the child) its count of threads,
+ * only when the flag says the process has several.  Left at the parent's,
+ * that count makes a child's main calling pthread_exit skip the atexit
+ * handlers.  After fork the child has one thread of the program's, as the
+ * parent had: pp_single_restore sets the flag back on both sides. */
+int pp_single_end(void)
+{
+    if (!kept || !*flag_libc)
+        return 0;
+    set_flag(0);
+    return 1;
+}
+
+void pp_single_restore(int ended)
+{
+    if (ended)
+        set_flag(1);
+}
+
+void pp_single_mark_sampler(int on)
+{
+    on_sampler = on;
+}
+
+int pp_single_served_aside(void)
+{
+    if (!on_sampler || !flag_libc || !*flag_libc)
+        return 0;
+    atomic_fetch_add_explicit(&aside, 1, memory_order_relaxed);
+    return 1;
+}
+
+uint64_t pp_single_aside_count(void)
+{
+    return atomic_load(&aside);
+}

@@ -1,0 +1,301 @@
+/*
+ * sys.h - the system layer: what the shim asks of the operating system.
+ *
+ * Everything below this line is implemented once per system, in
+ * shim/sys/<system>/ (linux/, macos/), or once for all of them directly in
+ * shim/sys/ where the system's own primitives below it suffice.  The shared code above it (shim/core/,
+ * which counts, samples and writes) and the hooks (shim/hooks/) reach the
+ * system only through these functions; nothing here calls up into the
+ * core or the hooks.  Names are pp_*; every function is documented here.
+ *
+ * Nothing declared here is exported from the library: it is built with
+ * -fvisibility=hidden, and only the interposed libc names and the public
+ * perf_* API carry PP_EXPORT.
+ */
+#ifndef PP_SYS_H
+#define PP_SYS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PP_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define PP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PP_EXPORT      __attribute__((visibility("default")))
+/* initial-exec: a TLS access is one %fs-relative load, and never calls
+ * __tls_get_addr (which may allocate on first use). */
+#define PP_TLS         __attribute__((tls_model("initial-exec")))
+
+/* ---- lock.c, <system>/futex.c: the shim's own locks ------------------------ *
+ *
+ * Not pthread mutexes: glibc locks those without an atomic instruction
+ * while it believes the process single-threaded, which the shim makes it
+ * believe while the program has one thread (single.c) although the sampler
+ * thread takes these locks too.  0 free, 1 held, 2 held with waiters. */
+typedef struct { _Atomic int v; } pp_lock_t;
+#define PP_LOCK_INIT {0}
+void pp_lock_wait(pp_lock_t *l);
+int  pp_lock_wait_until(pp_lock_t *l, uint64_t deadline_ns);  /* CLOCK_MONOTONIC */
+void pp_lock_wake(pp_lock_t *l);
+static inline int pp_trylock(pp_lock_t *l)    /* 0 when taken */
+{
+    int free_ = 0;
+    return !atomic_compare_exchange_strong_explicit(&l->v, &free_, 1, memory_order_acquire,
+                                                     memory_order_relaxed);
+}
+static inline void pp_lock(pp_lock_t *l)
+{
+    if (pp_trylock(l))
+        pp_lock_wait(l);
+}
+/* 0 when taken before DEADLINE_NS (pp_now_ns's clock), else -1 */
+static inline int pp_lock_until(pp_lock_t *l, uint64_t deadline_ns)
+{
+    return pp_trylock(l) ? pp_lock_wait_until(l, deadline_ns) : 0;
+}
+static inline void pp_unlock(pp_lock_t *l)
+{
+    if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2)
+        pp_lock_wake(l);
+}
+/* In a forked child: free, whoever held it in the parent */
+static inline void pp_lock_reset(pp_lock_t *l)
+{
+    atomic_store_explicit(&l->v, 0, memory_order_relaxed);
+}
+/* Sleep while *WORD == SEEN, until DEADLINE_NS at most (0: no deadline), or
+ * until pp_futex_wake(WORD) */
+void pp_futex_wait(_Atomic int *word, int seen, uint64_t deadline_ns);
+void pp_futex_wake(_Atomic int *word);
+void pp_futex_wake_one(_Atomic int *word);
+
+/* ---- the real functions, and whose allocator they are ---------------------- */
+
+/* The real allocator, resolved once with dlsym(RTLD_NEXT, ...). */
+struct pp_real {
+    void *(*malloc)(size_t);
+    void  (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int   (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*usable)(void *);
+    /* jemalloc's non-standard API; NULL when jemalloc is not loaded */
+    void *(*mallocx)(size_t, int);
+    void *(*rallocx)(void *, size_t, int);
+    size_t (*xallocx)(void *, size_t, size_t, int);
+    void  (*dallocx)(void *, int);
+    void  (*sdallocx)(void *, size_t, int);
+};
+extern struct pp_real pp_real;
+void pp_resolve(void);
+/* usable size of a live block: the allocator's malloc_usable_size, or for
+ * glibc an equivalent that reads only the block's own header */
+size_t pp_usable(void *p);
+/* "glibc", "jemalloc", "tcmalloc", "mimalloc" or the library's name: whose
+ * malloc the hooks forward to; and that library's path */
+const char *pp_allocator_name(void);
+const char *pp_allocator_library(void);
+/* 1 when the real allocator is glibc's (resolved, and its self-test passed) */
+int pp_allocator_is_glibc(void);
+/* 0 when the program's malloc is not the shim's (another allocator was
+ * preloaded before it, or the executable defines malloc) */
+int pp_heap_counted(void);
+/* how the program's calls reach the hooks: "interposed", "got" (bind.c), "none" */
+const char *pp_heap_binding(void);
+/* bind.c: point loaded objects' allocator references at the hooks */
+int pp_bind_all(void *alloc_fn, int foreign, int all);
+extern _Atomic int pp_bind_active;
+/* At start-up: find whose malloc the program calls; WARN: say so on stderr
+ * when it is not the shim's. */
+void pp_allocator_check(int warn);
+/* On the sampler thread: warnings that hooks may not print themselves. */
+void pp_allocator_tick(void);
+/* Why the heap figures are not exact, if they are not: up to MAX reasons. */
+int pp_inexact_reasons(const char **out, int max);
+/* "chunk-header" (glibc, read directly) or "malloc_usable_size" */
+const char *pp_usable_method(void);
+int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident);
+
+
+/* ---- os.c: clocks, /proc, getrusage, raw mappings, descriptors ------------ */
+
+/* A descriptor the shim keeps: moved far above the program's numbers, and
+ * known by device and inode so that a number the program closed (and may
+ * have reused) is forgotten, never closed or written.  */
+struct pp_fd { int fd; dev_t dev; ino_t ino; };
+/* keep FD (moved high) in F; closes FD and returns -1 when the limit on
+ * descriptors is too small to keep any (then use a descriptor per call) */
+int  pp_fd_adopt(struct pp_fd *f, int fd);
+int  pp_fd_ok(struct pp_fd *f);          /* still ours? else forgotten */
+void pp_fd_drop(struct pp_fd *f);        /* close it if it is still ours */
+int  pp_fd_can_keep(void);
+/* the identity of descriptor FD; 1 when it is open */
+int  pp_fd_identity(int fd, dev_t *dev, ino_t *ino);
+int  pp_fd_same(int fd, dev_t dev, ino_t ino);
+
+uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
+uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
+void  pp_write_all(int fd, const char *p, size_t n);
+void *pp_os_map(size_t len);                     /* the shim's own memory */
+void  pp_os_unmap(void *p, size_t len);
+/* per system: memory straight from the kernel, past every hook */
+void *pp_os_map_raw(size_t len);
+void  pp_os_unmap_raw(void *p, size_t len);
+uint64_t pp_os_resident(uintptr_t addr, size_t len);   /* mincore */
+uint64_t pp_os_resident_own(void);               /* the shim's own mappings */
+uint64_t pp_os_resident_main_stack(int quick);
+
+struct pp_proc {
+    uint64_t rss, hwm;                   /* VmRSS, VmHWM (bytes) */
+    uint64_t rss_anon, rss_file, rss_shmem;
+    uint64_t threads;
+};
+int  pp_proc_read(struct pp_proc *out);          /* 0 on success */
+uint64_t pp_proc_rss(void);                      /* statm: cheap */
+int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
+/* the main thread has exited (as of the last pp_proc_stat) */
+int pp_proc_main_exited(void);
+/* /proc/self/maps on a kept descriptor at offset 0, or -1 */
+int pp_proc_maps_fd(void);
+int pp_proc_statm(uint64_t *resident, uint64_t *shared);
+int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
+void pp_proc_after_fork(void);                   /* reopen every /proc/self file */
+
+/* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is
+ * the peak since the reset (see probe.c for when it can be trusted) */
+struct pp_cpu { uint64_t user_ns, sys_ns, minflt, majflt, maxrss; };
+void pp_cpu_read(struct pp_cpu *out);
+
+
+/* the program's command line (NUL-separated, as the kernel keeps it): bytes
+ * read into OUT, or -1 */
+ssize_t pp_os_cmdline(char *out, size_t cap);
+void pp_os_exe(char *out, size_t cap);           /* the executable's path */
+/* 1 when P lies in a read-only segment of a loaded object (a literal) */
+int  pp_os_read_only(const void *p);
+
+/* the calling thread's id, cached (reset in a forked child) */
+pid_t pp_tid(void);
+void pp_tid_forget(void);
+
+/* ---- stacks.c: the threads' stacks ---------------------------------------- */
+
+/* Each thread that counts an allocation leaves an address on its stack
+ * (core/counters.c: pp_counters_stack_hints); the system layer finds the
+ * stack mapping around each and measures what of them is resident. */
+typedef size_t (*pp_stack_hints_fn)(uintptr_t *out, size_t max);
+/* Resident bytes of every thread's stack, the main one included.  QUICK:
+ * trust the ranges found last unless GENERATION moved (new threads), else
+ * search /proc/self/maps again around the addresses HINTS gives. */
+uint64_t pp_stacks_resident(int quick, uint64_t generation, pp_stack_hints_fn hints);
+void pp_stacks_after_fork_child(void);
+
+/* ---- single.c: glibc's single-threaded shortcuts kept for the program ----- */
+
+/* Around the sampler's pthread_create: 1 when glibc believed the process
+ * single-threaded before it; then the flag is set back after it. */
+int  pp_single_before_create(void);
+void pp_single_after_create(int was_single, int created);
+/* glibc is told the process is multi-threaded (for good before set*id,
+ * for the call around fork): 1 when the flag was cleared; RESTORE with that
+ * answer sets it back */
+int  pp_single_end(void);
+void pp_single_restore(int ended);
+/* This thread is the sampler (ON=1), or no longer (it ends the process) */
+void pp_single_mark_sampler(int on);
+/* In a nested allocator call: 1 when it must not reach glibc's allocator
+ * (the sampler thread, while glibc takes no locks); counts it */
+int  pp_single_served_aside(void);
+uint64_t pp_single_aside_count(void);
+
+
+/* ---- clock.c: the clock regions are timed with ---------------------------- */
+
+/* non-zero while the TSC is used (the CPU says it is invariant, and it has
+ * agreed with CLOCK_MONOTONIC so far) */
+extern _Atomic int pp_clock_tsc;
+void pp_clock_init(void);
+uint64_t pp_clock_raw(void);         /* rdtsc */
+uint64_t pp_clock_slow(void);        /* the ticks without the TSC */
+double pp_clock_rate(void);          /* ticks per nanosecond */
+const char *pp_clock_name(void);     /* "tsc", "monotonic", ... */
+void pp_clock_check(void);           /* the sampler thread, every sample */
+static inline uint64_t pp_ticks(void)
+{
+#if defined(__x86_64__)
+    if (PP_LIKELY(atomic_load_explicit(&pp_clock_tsc, memory_order_relaxed))) {
+        uint32_t lo, hi;
+        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        return ((uint64_t)hi << 32) | lo;
+    }
+#endif
+    return pp_clock_slow();
+}
+
+/* 1 once after the clock fell back from the TSC (from pp_clock_check):
+ * why, and the two rates (ticks/ns) that disagreed (WANT 0: none) */
+int pp_clock_fell_back(const char **why, double *got, double *want);
+
+/* ---- unwind.c, cfi.c, modules.c: call stacks and the loaded modules ------- */
+
+#define PP_STACK_MAX 256
+int  pp_unwind(uintptr_t *out, int max);
+/* stacks libgcc's unwinder walked so far (the others: cfi.c) */
+uint64_t pp_unwind_by_libgcc(void);
+/* cfi.c: the walk with remembered rules; -1 when libgcc must walk */
+int  pp_cfi_ready(void);
+int  pp_cfi_walk(uintptr_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi);
+/* the walk over a copied stack (a CPU sample's): reads only the copy */
+int  pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                      const void *copy, size_t size, int *complete);
+struct dl_phdr_info;
+/* modules.c: [lo, hi) of a loaded object's PT_LOAD segments (hi 0: none) */
+void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
+void pp_unwind_init(void);
+void pp_modules_init(void);
+void pp_modules_refresh(void);
+int  pp_modules_find(uintptr_t addr);
+/* What the timeline says of a module: its path, build id, load bias and
+ * address ranges ([lo, hi) pairs, at most PP_MODULE_RANGES). */
+#define PP_MODULE_RANGES 8
+struct pp_module_info {
+    const char    *path;
+    size_t         path_len;
+    const uint8_t *build_id;
+    int            build_id_len;
+    uintptr_t      base;
+    int            nranges;
+    const uintptr_t (*range)[2];
+};
+size_t pp_modules_count(void);
+/* module I's path ("" for the executable's when unknown), NULL past the end */
+const char *pp_modules_path(size_t i);
+/* module I's load bias (0 past the end) */
+uintptr_t pp_modules_base(size_t i);
+/* <system>/modules.c: the address (and size) of a defined dynamic symbol of
+ * the module loaded at BIAS, read from its tables in memory (no loader
+ * call: no lock, no allocation); 0, or -1 when it has none by that name */
+int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size);
+/* modules.c, from the scan: add a module unless it is known (same base and
+ * extent); 1 when the list is full */
+int  pp_module_add(const struct pp_module_info *m);
+/* <system>/modules.c: find the loaded modules, pp_module_add each (under
+ * the refresh's try-lock) */
+void pp_modules_scan(void);
+/* Module I, claimed for writing: 0 when it was already claimed in this
+ * process image (a forked child claims every module again). */
+int  pp_modules_claim(size_t i, struct pp_module_info *out);
+void pp_modules_after_fork_child(void);
+
+/* ---- cgroup.c: the memory limit the process runs under -------------------- */
+
+/* the cgroup v2 memory limit and usage (the sampler thread only); 0 when
+ * there is none to read */
+int  pp_cgroup_memory(uint64_t *limit, uint64_t *current);
+
+#endif
