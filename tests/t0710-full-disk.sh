@@ -50,6 +50,13 @@ SH
         "$(jq -r 'select(.type == "gap" and .records > 0 and .to_s >= .from_s) | .pid' "$1.jsonl" | wc -l)"
     "$PP" report --json "$1.jsonl" > "$1.json" 2> "$1.err"
     eq "$1: the report reads it" "$? $(jq -s 'length > 0' "$1.json")" "0 true"
+    eq "$1: report --json carries the main process's gaps as written" \
+        "$(jq -c '.gaps // [] | map(.records)' "$1.json")" \
+        "$(jq -sc --argjson p "$(jq '.pid' "$1.json")" 'map(select(.type == "gap" and .pid == $p) | .records)' "$1.jsonl")"
+    "$PP" report "$1.jsonl" > "$1.txt" 2>&1
+    check "$1: report says what a full disk kept out" grep -q "lost on a full disk: [1-9][0-9]* records" "$1.txt"
+    eq "$1: the header went in (the nearly full disk still took what fit)" \
+        "$(jq -r 'select(.type == "header") | .pid' "$1.jsonl" | wc -l)" $(($2 + 1))
 }
 
 run "one process" 0

@@ -187,7 +187,7 @@ static void report_failure(int err)
 }
 
 /* Room for records is reserved ahead of the end of the file, RESERVE bytes
- * at a time, with fallocate(FALLOC_FL_KEEP_SIZE): an O_APPEND write into
+ * at a time (pp_os_reserve: fallocate, keeping the size): an O_APPEND write into
  * blocks the file already owns cannot run out of space, so a record goes in
  * whole; when the reservation fails the record is skipped whole, counted,
  * and a "gap" record says what was lost once room returns (docs/design.md,
@@ -207,12 +207,20 @@ static int reserve(int fd, size_t n)
     off_t end = lseek(fd, 0, SEEK_END);
     if (end < 0)
         return 1;                       /* not seekable: write and see */
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, end, (off_t)(RESERVE + n)) != 0) {
-        if (errno == EOPNOTSUPP)
+    /* ahead when there is room for it, else just this record (a nearly
+     * full disk still takes the records that fit) */
+    size_t want = RESERVE + n;
+    int err;
+    while ((err = pp_os_reserve(fd, (uint64_t)end, want)) != 0) {
+        if (err == EOPNOTSUPP)
             no_reserve = 1;             /* written as before: a line may tear */
-        return errno != ENOSPC && errno != EDQUOT && errno != EFBIG;
+        if (want > n && (err == ENOSPC || err == EDQUOT)) {
+            want = n;
+            continue;
+        }
+        return err != ENOSPC && err != EDQUOT && err != EFBIG;
     }
-    room = RESERVE + n;
+    room = want;
     return 1;
 }
 
@@ -341,7 +349,7 @@ void pp_timeline_release(void)
     holding = 0;
     if (!held_len || !enter())
         return;
-    uint64_t now = pp_now_ns() - pp_state.start_ns;
+    uint64_t now = pp_now_ns();
     if (now - held_written >= BURST_NS || now - held_since >= BURST_NS ||
         held_len >= sizeof held / 2 || !pp_sampler_running())
         write_held(held, held_len);
