@@ -186,6 +186,65 @@ static void report_failure(int err)
     pp_warn("cannot write the timeline '", path, "': ", strerror(err));
 }
 
+/* Room for records is reserved ahead of the end of the file, RESERVE bytes
+ * at a time (pp_os_reserve: fallocate, keeping the size): an O_APPEND write into
+ * blocks the file already owns cannot run out of space, so a record goes in
+ * whole; when the reservation fails the record is skipped whole, counted,
+ * and a "gap" record says what was lost once room returns (docs/design.md,
+ * "The hazards").  Several processes of a tree share the blocks reserved,
+ * so each may find less room than it counted: the old torn-line path below
+ * stays for that case. */
+#define RESERVE (64 * 1024u)
+static size_t room;                     /* reserved bytes this process counts */
+static int no_reserve;                  /* the filesystem has no fallocate */
+static uint64_t lost_records, lost_bytes, lost_first_ns, lost_last_ns;
+static uint64_t samples_lost;           /* taken out of the summary's count */
+
+static int reserve(int fd, size_t n)
+{
+    if (room >= n || no_reserve)
+        return 1;
+    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0)
+        return 1;                       /* not seekable: write and see */
+    /* ahead when there is room for it, else just this record (a nearly
+     * full disk still takes the records that fit) */
+    size_t want = RESERVE + n;
+    int err;
+    while ((err = pp_os_reserve(fd, (uint64_t)end, want)) != 0) {
+        if (err == EOPNOTSUPP)
+            no_reserve = 1;             /* written as before: a line may tear */
+        if (want > n && (err == ENOSPC || err == EDQUOT)) {
+            want = n;
+            continue;
+        }
+        return err != ENOSPC && err != EDQUOT && err != EFBIG;
+    }
+    room = want;
+    return 1;
+}
+
+static void write_gap(int fd)
+{
+    char g[256];
+    struct pp_buf b = {g, 0, sizeof g};
+    pp_buf_str(&b, "{\"type\":\"gap\",\"pid\":");
+    pp_buf_u64(&b, (uint64_t)getpid());
+    pp_buf_key(&b, "records");
+    pp_buf_u64(&b, lost_records);
+    pp_buf_key(&b, "bytes");
+    pp_buf_u64(&b, lost_bytes);
+    pp_buf_key(&b, "from_s");
+    pp_buf_fixed(&b, (int64_t)lost_first_ns, 9, 6);
+    pp_buf_key(&b, "to_s");
+    pp_buf_fixed(&b, (int64_t)lost_last_ns, 9, 6);
+    pp_buf_raw(&b, "}\n", 2);
+    if (b.len < b.cap && reserve(fd, b.len) && write(fd, g, b.len) == (ssize_t)b.len) {
+        room -= room >= b.len ? b.len : room;
+        lost_records = lost_bytes = 0;
+    }
+}
+
 /* One record, whole, in as few writes as the kernel allows. */
 static void write_out(const char *p, size_t n)
 {
@@ -195,6 +254,24 @@ static void write_out(const char *p, size_t n)
         errno = saved;
         return;
     }
+    if (!reserve(fd, n + (lost_records ? 256 : 0))) {
+        report_failure(ENOSPC);
+        uint64_t now = pp_now_ns() - pp_state.start_ns;
+        if (!lost_records++)
+            lost_first_ns = now;
+        lost_last_ns = now;
+        lost_bytes += n;
+        for (size_t i = 0; i + 16 <= n; i++)        /* one line each */
+            if ((i == 0 || p[i - 1] == '\n') && !memcmp(p + i, "{\"type\":\"sample\"", 16))
+                samples_lost++;
+        if (transient)
+            close(fd);
+        errno = saved;
+        return;
+    }
+    if (lost_records)
+        write_gap(fd);
+    room -= room >= n ? n : room;
     if (torn) {                       /* end the damaged line first */
         if (write(fd, "\n", 1) == 1)
             torn = 0;
@@ -727,7 +804,7 @@ void pp_timeline_summary(const struct pp_sample *end)
         key_u64(&b, "reallocs", end->heap.reallocs);
         key_u64(&b, "minflt", end->cpu.minflt);
         key_u64(&b, "majflt", end->cpu.majflt);
-        key_u64(&b, "samples", samples_written);
+        key_u64(&b, "samples", samples_written - samples_lost);
         key_u64(&b, "samples_taken", samples_taken);
         size_t dropped, probes = pp_probe_count(&dropped);
         key_u64(&b, "probes", probes + dropped);
@@ -765,6 +842,8 @@ void pp_timeline_after_fork_child(void)
 {
     held_len = 0;                       /* the parent's: it writes them */
     samples_written = samples_taken = last_written_ns = 0;
+    samples_lost = lost_records = lost_bytes = 0;
+    room = 0;
     have_last = closed = 0;
     writing = 0;
     pp_unlock(&lock);

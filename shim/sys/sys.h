@@ -138,6 +138,9 @@ int  pp_fd_can_keep(void);
 int  pp_fd_identity(int fd, dev_t *dev, ino_t *ino);
 int  pp_fd_same(int fd, dev_t dev, ino_t ino);
 
+/* room for N bytes from offset AT of FD, reserved without changing the
+ * file's size: 0, or an errno (EOPNOTSUPP: the filesystem cannot) */
+int pp_os_reserve(int fd, uint64_t at, uint64_t n);
 uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
 uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
 void  pp_write_all(int fd, const char *p, size_t n);

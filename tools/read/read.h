@@ -62,6 +62,7 @@ struct run {
     json_t *regions;     /* array, from the summary (empty when incomplete) */
     json_t *counters;    /* array of counter records */
     json_t *signal;      /* the signal record, or NULL */
+    json_t *gaps;        /* array of gap records: what a full disk kept out of the file */
     json_t *samples;     /* array of sample records, in file order */
     json_t *region_windows; /* array of "regions" records (per-window region
                                statistics), in file order */

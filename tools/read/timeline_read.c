@@ -101,6 +101,7 @@ static void image_start(struct image *im, const char *path, json_t *header)
     r->samples = json_array();
     r->region_windows = json_array();
     r->site_records = json_array();
+    r->gaps = json_array();
     r->pid = (long)json_num(header, "pid", 0);
     r->ppid = (long)json_num(header, "ppid", 0);
     r->root_pid = (long)json_num(header, "root_pid", 0);
@@ -181,6 +182,8 @@ static void add_record(struct image *im, json_t *o, const char *type)
     } else if (!strcmp(type, "exec_failed")) {
         json_decref(o);
         im->exec_pending = 0;
+    } else if (!strcmp(type, "gap")) {
+        json_array_append_new(r->gaps, o);
     } else if (!strcmp(type, "signal")) {
         json_decref(r->signal);
         r->signal = o;
@@ -434,6 +437,7 @@ void run_free(struct run *r)
     json_decref(r->samples);
     json_decref(r->region_windows);
     json_decref(r->site_records);
+    json_decref(r->gaps);
     json_decref(r->exec);
     json_decref(r->table);
     json_decref(r->tree);

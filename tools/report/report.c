@@ -417,6 +417,14 @@ static void text_run(FILE *f, const struct run *r, const struct report_opts *o, 
                 json_integer_value(json_object_get(s, "signal")));
     else
         fprintf(f, " - no summary (killed, _exit or exec): rebuilt from the samples\n");
+    /* records a full disk kept out of the file (the shim's gap records) */
+    size_t gi;
+    json_t *g;
+    json_array_foreach(r->gaps, gi, g)
+        fprintf(f, "  lost on a full disk: %.0f records (%.0f bytes) written between %.3f s "
+                   "and %.3f s (the figures below count what is in the file)\n",
+                json_num(g, "records", 0), json_num(g, "bytes", 0), json_num(g, "from_s", 0),
+                json_num(g, "to_s", 0));
 
     if ((all || !strcmp(o->table, "probes")) && json_array_size(r->probes))
         text_table(f, r->probes, "Probe", "label", 0, probe_keys, probe_titles);
@@ -501,6 +509,8 @@ json_t *run_to_json(const struct run *r)
                      "counters", r->counters);
     if (sites)
         json_object_set_new(o, "sites", sites);
+    if (json_array_size(r->gaps))
+        json_object_set(o, "gaps", r->gaps);
     json_t *cpu = cpu_to_json(r);
     if (cpu)
         json_object_set_new(o, "cpu", cpu);

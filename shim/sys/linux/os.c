@@ -509,3 +509,12 @@ int pp_os_read_only(const void *p)
     dl_iterate_phdr(ro_segment, &q);
     return q.ro;
 }
+
+int pp_os_reserve(int fd, uint64_t at, uint64_t n)
+{
+    int saved = errno, rc = 0;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)at, (off_t)n) != 0)
+        rc = errno;
+    errno = saved;
+    return rc;
+}
