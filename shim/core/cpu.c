@@ -336,6 +336,8 @@ static void follow(void)
         }
     }
     errno = saved;
+    if (n == MAX_TIDS)
+        return;                      /* a list cut short: no thread is known gone */
     for (int i = 0; i < n_evs;)
         if (!evs[i].seen) {
             drain(&evs[i]);          /* the thread ended: its last samples */
