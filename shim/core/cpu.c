@@ -2,6 +2,9 @@
  * cpu.c - where the CPU goes: each thread's user stacks, sampled by the
  * kernel and read by the sampler thread.
  *
+ * This file is the policy and the record; the kernel's side (opening an
+ * event, its ring buffer, the list of threads) is sys/linux/perf.c.
+ *
  * The first rule forbids the usual profiler's tools (a SIGPROF handler, a
  * timer the program can see, work in the hooks), so the sampling is the
  * kernel's: one perf_event_open task-clock event per thread of the process
@@ -40,15 +43,8 @@
 #include "core/core.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/perf_event.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #define MAX_EVENTS   1024
 #define STACK_BYTES  8192u
@@ -57,21 +53,13 @@
 #define ARENA_BYTES  (8u << 20)              /* their frames */
 #define ROWS         4096                    /* rows of one tick's record */
 #define OUT_BYTES    (256u << 10)
-
-struct ev {
-    pid_t tid;
-    int fd;
-    uint64_t id;                             /* PERF_EVENT_IOC_ID */
-    struct perf_event_mmap_page *meta;
-    char *data;
-    size_t data_size, map_len;
-    int seen;                                /* listed this tick */
-};
+#define MAX_TIDS     8192                    /* threads listed a tick */
+#define SCRATCH      (STACK_BYTES + 4096 + MAX_FRAMES * 8)
 
 struct stk { uint64_t hash; uint32_t id, n, off; };
 struct row { pid_t tid; uint32_t stack; const char *region; uint64_t count; };
 
-static struct ev *evs;
+static struct pp_perf_ev *evs;
 static int n_evs, max_evs = MAX_EVENTS;
 static int state;                    /* 0 not tried, 1 on, -1 off */
 static int warned_limit, info_written;
@@ -90,7 +78,7 @@ static size_t n_rows;
 static uint64_t lost, total, by_cfi, by_fp, t_first;
 static char *out;
 static char *scratch;                /* a record that wraps the ring */
-static uint64_t *dents;
+static pid_t *tids;                  /* this tick's list */
 
 static pp_lock_t lock = PP_LOCK_INIT;
 
@@ -149,9 +137,9 @@ static int start(void)
     arena = pp_os_map(ARENA_BYTES);
     rows = pp_os_map(ROWS * sizeof *rows);
     out = pp_os_map(OUT_BYTES);
-    scratch = pp_os_map(STACK_BYTES + 4096 + MAX_FRAMES * 8 + 4096);
-    dents = pp_os_map(32768);
-    if (!evs || !stacks || !arena || !rows || !out || !scratch || !dents)
+    scratch = pp_os_map(SCRATCH + 4096);
+    tids = pp_os_map(MAX_TIDS * sizeof *tids);
+    if (!evs || !stacks || !arena || !rows || !out || !scratch || !tids)
         return -1;
     if (pp_sites_mode == PP_STACKS_OFF)
         pp_modules_init();                   /* sites.c did not */
@@ -168,83 +156,22 @@ static int start(void)
 
 /* ---- events ------------------------------------------------------------------ */
 
-/* is descriptor FD still event ID? (a number the program closed may be
- * another descriptor by now) */
-static int still_ours(int fd, uint64_t id)
+/* UNMAP: 0 in a forked child (sys/linux/perf.c) */
+static void close_ev(struct pp_perf_ev *e, int unmap)
 {
-    uint64_t now = 0;
-    int saved = errno;
-    int ok = fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ID, &now) == 0 && now == id;
-    errno = saved;
-    return ok;
-}
-
-/* UNMAP: 0 in a forked child, which has no copy of the buffer (the kernel
- * maps it VM_DONTCOPY): whatever is at that address now is not ours */
-static void close_ev(struct ev *e, int unmap)
-{
-    if (e->meta && unmap)
-        syscall(SYS_munmap, e->meta, e->map_len);
-    if (still_ours(e->fd, e->id))
-        close(e->fd);
+    pp_perf_close(e, unmap);
     *e = evs[--n_evs];
 }
 
 /* 0 opened (or the thread is gone), else the errno that refuses it */
 static int open_ev(pid_t tid)
 {
-    struct perf_event_attr a;
-    memset(&a, 0, sizeof a);
-    a.size = sizeof a;
-    a.type = PERF_TYPE_SOFTWARE;
-    a.config = PERF_COUNT_SW_TASK_CLOCK;
-    a.sample_period = period_ns;
-    a.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-                    PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-#if defined(__x86_64__)
-    a.sample_regs_user = (1u << 6) | (1u << 7) | (1u << 8);      /* bp, sp, ip */
-#endif
-    a.sample_stack_user = STACK_BYTES;
-    a.exclude_kernel = 1;
-    a.exclude_hv = 1;
-    a.exclude_callchain_kernel = 1;
-    a.use_clockid = 1;
-    a.clockid = CLOCK_MONOTONIC;
-    int saved = errno;
-    long fd = syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
-        errno = saved;
+    struct pp_perf_ev e;
+    int err = pp_perf_open(&e, tid, period_ns, data_pages, STACK_BYTES);
+    if (err)
         return err == ESRCH ? 0 : err;
-    }
-    struct ev e = {.tid = tid};
-    struct pp_fd f;
-    if (pp_fd_adopt(&f, (int)fd) != 0) {
-        errno = saved;
-        return EMFILE;
-    }
-    e.fd = f.fd;
-    if (ioctl(e.fd, PERF_EVENT_IOC_ID, &e.id) != 0)
-        goto fail;
-    e.data_size = data_pages * 4096;
-    e.map_len = e.data_size + 4096;
-    long m = syscall(SYS_mmap, 0L, e.map_len, PROT_READ | PROT_WRITE, MAP_SHARED, (long)e.fd, 0L);
-    if (m < 0 && m > -4096) {
-        e.meta = NULL;
-        int err = errno;
-        close(e.fd);
-        errno = saved;
-        return err == EPERM ? ENOMEM : err;    /* the locked-memory limit */
-    }
-    e.meta = (struct perf_event_mmap_page *)m;
-    e.data = (char *)m + 4096;
-    errno = saved;
     evs[n_evs++] = e;
     return 0;
-fail:
-    close(e.fd);
-    errno = saved;
-    return EINVAL;
 }
 
 /* ---- stacks ------------------------------------------------------------------ */
@@ -322,114 +249,41 @@ static void count(pid_t tid, uint32_t stack, const char *region)
 
 /* ---- reading the ring buffers ------------------------------------------------ */
 
-static uint64_t u64_at(const char **p, const char *end)
+static void sample(const struct pp_perf_sample *s)
 {
-    uint64_t v = 0;
-    if (*p + 8 <= end)
-        memcpy(&v, *p, 8);
-    *p += 8;
-    return v;
-}
-
-static void sample(const char *p, const char *end)
-{
-    uintptr_t frames[MAX_FRAMES], chain[MAX_FRAMES];
-    uint64_t ip = u64_at(&p, end);
-    uint64_t pidtid = u64_at(&p, end);
-    uint64_t t = u64_at(&p, end);
-    pid_t tid = (pid_t)(pidtid >> 32);
-    uint64_t nr = u64_at(&p, end);
-    int nchain = 0;
-    for (uint64_t i = 0; i < nr && p < end; i++) {
-        uint64_t a = u64_at(&p, end);
-        if (a >= (uint64_t)PERF_CONTEXT_MAX)
-            continue;                        /* PERF_CONTEXT_USER and such */
-        /* the kernel's first entry is the sampled ip; the others are
-         * return addresses */
-        if (nchain < MAX_FRAMES) {
-            chain[nchain] = nchain == 0 ? a + 1 : a;
-            nchain++;
-        }
-    }
-    uint64_t abi = u64_at(&p, end), bp = 0, sp = 0, rip = ip;
-    if (abi) {
-        bp = u64_at(&p, end);
-        sp = u64_at(&p, end);
-        rip = u64_at(&p, end);
-    }
-    uint64_t size = u64_at(&p, end), dyn = 0;
-    const char *copy = p;
-    if (size) {
-        p += size;
-        dyn = u64_at(&p, end);
-    }
-    if (p > end)
-        return;
-    if (dyn > size)
-        dyn = size;
+    uintptr_t frames[MAX_FRAMES];
     int n = -1, complete = 0;
-    if (abi && dyn)
-        n = pp_cfi_walk_copy(frames, MAX_FRAMES, (uintptr_t)rip, (uintptr_t)sp,
-                             (uintptr_t)bp, copy, (size_t)dyn, &complete);
+    if (s->has_regs && s->copy_len)
+        n = pp_cfi_walk_copy(frames, MAX_FRAMES, (uintptr_t)s->reg_ip, (uintptr_t)s->sp,
+                             (uintptr_t)s->bp, s->copy, s->copy_len, &complete);
     if (n > 0) {
         frames[0] += 1;        /* recorded as a return address would be */
         by_cfi++;
     }
-    if (n <= 0 || (!complete && nchain > n)) {
-        if (nchain == 0) {
-            frames[0] = (uintptr_t)ip + 1;
+    if (n <= 0 || (!complete && s->nchain > n)) {
+        if (s->nchain == 0) {
+            frames[0] = (uintptr_t)s->ip + 1;
             n = 1;
         } else {
-            memcpy(frames, chain, (size_t)nchain * sizeof *chain);
-            n = nchain;
+            n = s->nchain < MAX_FRAMES ? s->nchain : MAX_FRAMES;
+            memcpy(frames, s->chain, (size_t)n * sizeof *frames);
             by_fp++;
         }
     }
     if (!t_first)
-        t_first = t;
+        t_first = s->time;
     total++;
-    count(tid, intern(frames, n), pp_region_at(tid, t));
+    count(s->tid, intern(frames, n), pp_region_at(s->tid, s->time));
 }
 
-static void drain(struct ev *e)
+static struct pp_perf_sample one;    /* only the sampler thread: not on its stack */
+
+static void drain(struct pp_perf_ev *e)
 {
-    struct perf_event_mmap_page *m = e->meta;
-    uint64_t head = __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE);
-    uint64_t tail = m->data_tail;
-    size_t mask = e->data_size - 1;
-    while (tail + sizeof(struct perf_event_header) <= head) {
-        struct perf_event_header h;
-        size_t at = (size_t)(tail & mask);
-        const char *rec;
-        if (at + sizeof h <= e->data_size) {
-            memcpy(&h, e->data + at, sizeof h);
-        } else {
-            size_t first = e->data_size - at;
-            memcpy(&h, e->data + at, first);
-            memcpy((char *)&h + first, e->data, sizeof h - first);
-        }
-        if (h.size < sizeof h || tail + h.size > head)
-            break;
-        if (at + h.size <= e->data_size) {
-            rec = e->data + at;
-        } else if (h.size <= STACK_BYTES + 4096 + MAX_FRAMES * 8) {
-            size_t first = e->data_size - at;
-            memcpy(scratch, e->data + at, first);
-            memcpy(scratch + first, e->data, h.size - first);
-            rec = scratch;
-        } else {
-            rec = NULL;
-        }
-        if (rec && h.type == PERF_RECORD_SAMPLE)
-            sample(rec + sizeof h, rec + h.size);
-        else if (rec && h.type == PERF_RECORD_LOST && h.size >= sizeof h + 16) {
-            uint64_t n;
-            memcpy(&n, rec + sizeof h + 8, 8);
-            lost += n;
-        }
-        tail += h.size;
-    }
-    __atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
+    while (pp_perf_next(e, &one, scratch, SCRATCH))
+        sample(&one);
+    lost += e->lost;
+    e->lost = 0;
 }
 
 static void write_info(void);
@@ -438,70 +292,52 @@ static void write_info(void);
 
 static void follow(void)
 {
-    if (!pp_fd_ok(&task_dir)) {
-        int saved = errno;
-        int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        errno = saved;
-        if (fd < 0 || pp_fd_adopt(&task_dir, fd) != 0)
-            return;
-    }
+    int n = pp_task_list(&task_dir, tids, MAX_TIDS);
+    if (n < 0)
+        return;
     for (int i = 0; i < n_evs; i++)
         evs[i].seen = 0;
     int saved = errno;
-    if (lseek(task_dir.fd, 0, SEEK_SET) != 0) {
-        errno = saved;
-        return;
-    }
-    for (;;) {
-        long got = syscall(SYS_getdents64, task_dir.fd, dents, 32768);
-        if (got <= 0)
-            break;
-        for (long off = 0; off < got;) {
-            const char *d = (const char *)dents + off;
-            unsigned short reclen;
-            memcpy(&reclen, d + 16, 2);
-            const char *name = d + 19;
-            off += reclen;
-            pid_t tid = 0;
-            for (const char *c = name; *c >= '0' && *c <= '9'; c++)
-                tid = tid * 10 + (*c - '0');
-            if (tid <= 0 || tid == self_tid)
-                continue;
-            int i = 0;
-            while (i < n_evs && evs[i].tid != tid)
-                i++;
-            if (i < n_evs) {
-                evs[i].seen = 1;
-                continue;
-            }
-            if (n_evs >= max_evs) {
-                if (!warned_limit++)
-                    pp_warn("more threads than CPU sampling follows (1024, or one "
-                            "per 64 descriptors of a limit of 4096 or less); the "
-                            "newest are not sampled", "", "", "");
-                continue;
-            }
-            int err = open_ev(tid);
-            if (err == 0 && !info_written) {
-                info_written = 1;
-                write_info();
-            }
-            if (err == 0) {
-                if (n_evs && evs[n_evs - 1].tid == tid)
-                    evs[n_evs - 1].seen = 1;
-            } else if (n_evs == 0 && state == 1 && total == 0 && !warned_limit) {
-                /* the first thread already refused: the kernel says no */
-                state = -1;
-                say_off(err);
-                errno = saved;
-                return;
-            } else if (!warned_limit++) {
-                pp_warn("cannot sample a new thread's CPU (", strerror(err),
-                        "); it and later refused threads are not sampled", "");
-            }
+    for (int k = 0; k < n; k++) {
+        pid_t tid = tids[k];
+        if (tid == self_tid)
+            continue;
+        int i = 0;
+        while (i < n_evs && evs[i].tid != tid)
+            i++;
+        if (i < n_evs) {
+            evs[i].seen = 1;
+            continue;
+        }
+        if (n_evs >= max_evs) {
+            if (!warned_limit++)
+                pp_warn("more threads than CPU sampling follows (1024, or one "
+                        "per 64 descriptors of a limit of 4096 or less); the "
+                        "newest are not sampled", "", "", "");
+            continue;
+        }
+        int err = open_ev(tid);
+        if (err == 0 && !info_written) {
+            info_written = 1;
+            write_info();
+        }
+        if (err == 0) {
+            if (n_evs && evs[n_evs - 1].tid == tid)
+                evs[n_evs - 1].seen = 1;
+        } else if (n_evs == 0 && state == 1 && total == 0 && !warned_limit) {
+            /* the first thread already refused: the kernel says no */
+            state = -1;
+            say_off(err);
+            errno = saved;
+            return;
+        } else if (!warned_limit++) {
+            pp_warn("cannot sample a new thread's CPU (", strerror(err),
+                    "); it and later refused threads are not sampled", "");
         }
     }
     errno = saved;
+    if (n == MAX_TIDS)
+        return;                      /* a list cut short: no thread is known gone */
     for (int i = 0; i < n_evs;)
         if (!evs[i].seen) {
             drain(&evs[i]);          /* the thread ended: its last samples */

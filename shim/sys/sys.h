@@ -300,5 +300,48 @@ void pp_modules_after_fork_child(void);
 /* the cgroup v2 memory limit and usage (the sampler thread only); 0 when
  * there is none to read */
 int  pp_cgroup_memory(uint64_t *limit, uint64_t *current);
+/* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
+
+/* An event sampling thread TID's user stack every PERIOD_NS of its CPU
+ * time (task-clock, user mode only), with its ring buffer mapped. */
+struct pp_perf_ev {
+    pid_t tid;
+    int fd;                       /* above the program's numbers */
+    uint64_t id;                  /* PERF_EVENT_IOC_ID: closed only while it still is */
+    void *meta;                   /* the kernel's page, then the data pages */
+    char *data;
+    size_t data_size, map_len;
+    uint64_t head, tail, lost;    /* lost: samples the kernel dropped, so far */
+    int reading, seen;            /* seen: core's mark */
+};
+#define PP_PERF_CHAIN 128
+/* One sample: the thread, the time (CLOCK_MONOTONIC ns), the kernel's
+ * frame-pointer chain (first entry the ip + 1, the rest return addresses),
+ * the user registers (has_regs) and the copy of the top of the stack. */
+struct pp_perf_sample {
+    pid_t tid;
+    uint64_t ip, time, reg_ip, sp, bp;
+    int has_regs, nchain;
+    uintptr_t chain[PP_PERF_CHAIN];
+    const void *copy;
+    size_t copy_len;
+};
+/* 0 opened; else the errno that refuses it (ESRCH: the thread is gone;
+ * ENOMEM: the locked-memory allowance for buffers is spent). DATA_PAGES a
+ * power of two. Leaves errno as it was. */
+int  pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t data_pages,
+                  unsigned stack_bytes);
+/* close it if the number still is this event; UNMAP 0 in a forked child,
+ * which has no copy of the buffer (whatever is there is not the shim's) */
+void pp_perf_close(struct pp_perf_ev *e, int unmap);
+/* the next sample of E's buffer into S (1), or 0 when all is read (the
+ * space is then given back to the kernel); a record that wraps the ring is
+ * copied into SCRATCH (skipped when longer than SCRATCH_LEN). S points into
+ * the buffer or SCRATCH until the next call. */
+int  pp_perf_next(struct pp_perf_ev *e, struct pp_perf_sample *s, char *scratch,
+                  size_t scratch_len);
+/* the process's threads from /proc/self/task (DIR kept open, high, between
+ * calls): up to MAX ids into TIDS, their number, -1 when it cannot be read */
+int  pp_task_list(struct pp_fd *dir, pid_t *tids, int max);
 
 #endif
