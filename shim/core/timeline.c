@@ -199,6 +199,8 @@ static size_t room;                     /* reserved bytes this process counts */
 static int no_reserve;                  /* the filesystem has no fallocate */
 static uint64_t lost_records, lost_bytes, lost_first_ns, lost_last_ns;
 static uint64_t samples_lost;           /* taken out of the summary's count */
+static char lost_header[16384];         /* the header, when it was kept out */
+static size_t lost_header_len;
 
 static int reserve(int fd, size_t n)
 {
@@ -254,8 +256,14 @@ static void write_out(const char *p, size_t n)
         errno = saved;
         return;
     }
-    if (!reserve(fd, n + (lost_records ? 256 : 0))) {
+    if (!reserve(fd, n + (lost_records ? 256 + lost_header_len : 0))) {
         report_failure(ENOSPC);
+        /* the header is what tells a reader whose records these are: it is
+         * kept and goes in first once room returns */
+        if (n <= sizeof lost_header && !memcmp(p, "{\"type\":\"header\"", 16)) {
+            memcpy(lost_header, p, n);
+            lost_header_len = n;
+        }
         uint64_t now = pp_now_ns() - pp_state.start_ns;
         if (!lost_records++)
             lost_first_ns = now;
@@ -268,6 +276,14 @@ static void write_out(const char *p, size_t n)
             close(fd);
         errno = saved;
         return;
+    }
+    if (lost_header_len) {
+        if (write(fd, lost_header, lost_header_len) == (ssize_t)lost_header_len) {
+            room -= room >= lost_header_len ? lost_header_len : room;
+            lost_records--;
+            lost_bytes -= lost_header_len;
+        }
+        lost_header_len = 0;
     }
     if (lost_records)
         write_gap(fd);
@@ -848,6 +864,7 @@ void pp_timeline_after_fork_child(void)
     held_len = 0;                       /* the parent's: it writes them */
     samples_written = samples_taken = last_written_ns = 0;
     samples_lost = lost_records = lost_bytes = 0;
+    lost_header_len = 0;
     room = 0;
     have_last = closed = 0;
     writing = 0;
