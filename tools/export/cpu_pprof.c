@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "export/export.h"
+#include "export/pb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,78 +14,17 @@
 
 /* ---- pprof --cpu: profile.proto, encoded by hand --------------------------- */
 
-struct wire { unsigned char *p; size_t n, cap; };
-
-static void wput(struct wire *w, const void *d, size_t n)
+static void encode(const struct run *r, struct cprof *p, struct pb *out)
 {
-    if (w->n + n > w->cap) {
-        w->cap = (w->n + n) * 2 + 256;
-        w->p = realloc(w->p, w->cap);
-    }
-    memcpy(w->p + w->n, d, n);
-    w->n += n;
-}
-
-static void wvar(struct wire *w, uint64_t v)
-{
-    unsigned char t[10];
-    int n = 0;
-    for (;;) {
-        t[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (!v)
-            break;
-        t[n++] |= 0x80;
-    }
-    wput(w, t, (size_t)n + 1);
-}
-
-static void wint(struct wire *w, int fieldno, int64_t v)      /* zero is left out */
-{
-    if (v) {
-        wvar(w, (uint64_t)fieldno << 3);
-        wvar(w, (uint64_t)v);
-    }
-}
-
-static void wlen(struct wire *w, int fieldno, const void *d, size_t n)
-{
-    wvar(w, (uint64_t)fieldno << 3 | 2);
-    wvar(w, n);
-    wput(w, d, n);
-}
-
-static void wmsg(struct wire *w, int fieldno, struct wire *m)
-{
-    wlen(w, fieldno, m->p, m->n);
-    m->n = 0;
-}
-
-struct strtab { json_t *index; struct wire w; };
-
-static int64_t sid(struct strtab *s, const char *v)
-{
-    v = v ? v : "";
-    json_t *i = json_object_get(s->index, v);
-    if (i)
-        return json_integer_value(i);
-    int64_t n = (int64_t)json_object_size(s->index);
-    json_object_set_new(s->index, v, json_integer(n));
-    wlen(&s->w, 6, v, strlen(v));
-    return n;
-}
-
-static void encode(const struct run *r, struct cprof *p, struct wire *out)
-{
-    struct strtab st = {json_object(), {0}};
-    struct wire body = {0}, m = {0}, sub = {0}, locs = {0}, funcs = {0};
-    sid(&st, "");
-    wint(&m, 1, sid(&st, "samples"));
-    wint(&m, 2, sid(&st, "count"));
-    wmsg(&body, 1, &m);
-    wint(&m, 1, sid(&st, "cpu"));
-    wint(&m, 2, sid(&st, "nanoseconds"));
-    wmsg(&body, 1, &m);
+    struct pb_strings st = {json_object(), {0}};
+    struct pb body = {0}, m = {0}, sub = {0}, locs = {0}, funcs = {0};
+    pb_str(&st, "");
+    pb_field(&m, 1, pb_str(&st, "samples"));
+    pb_field(&m, 2, pb_str(&st, "count"));
+    pb_message(&body, 1, &m);
+    pb_field(&m, 1, pb_str(&st, "cpu"));
+    pb_field(&m, 2, pb_str(&st, "nanoseconds"));
+    pb_message(&body, 1, &m);
     /* mappings from the module records */
     json_t *o;
     size_t i;
@@ -109,21 +49,21 @@ static void encode(const struct run *r, struct cprof *p, struct wire *out)
         maps[nmap].lo = lo;
         maps[nmap].hi = hi;
         nmap++;
-        wint(&m, 1, nmap);
-        wint(&m, 2, (int64_t)lo);
-        wint(&m, 3, (int64_t)hi);
-        wint(&m, 5, sid(&st, json_string_value(json_object_get(o, "path"))));
-        wint(&m, 6, sid(&st, json_string_value(json_object_get(o, "build_id"))));
-        wint(&m, 7, 1);
-        wint(&m, 8, 1);
-        wmsg(&body, 3, &m);
+        pb_field(&m, 1, nmap);
+        pb_field(&m, 2, (int64_t)lo);
+        pb_field(&m, 3, (int64_t)hi);
+        pb_field(&m, 5, pb_str(&st, json_string_value(json_object_get(o, "path"))));
+        pb_field(&m, 6, pb_str(&st, json_string_value(json_object_get(o, "build_id"))));
+        pb_field(&m, 7, 1);
+        pb_field(&m, 8, 1);
+        pb_message(&body, 3, &m);
     }
     json_t *lidx = json_object(), *fidx = json_object();
     for (int k = 0; k < p->n; k++) {
         struct cstack *s = &p->v[k];
         if (s->samples <= 0)
             continue;
-        struct wire sample = {0};
+        struct pb sample = {0};
         for (int f = 0; f < s->n;) {
             uint64_t addr = s->frames[f].addr;
             int g = f + 1;
@@ -135,13 +75,13 @@ static void encode(const struct run *r, struct cprof *p, struct wire *out)
             if (!lid) {
                 lid = json_integer((json_int_t)json_object_size(lidx) + 1);
                 json_object_set_new(lidx, key, lid);
-                wint(&m, 1, json_integer_value(lid));
+                pb_field(&m, 1, json_integer_value(lid));
                 int mid = 0;
                 for (int q = 0; q < nmap; q++)
                     if (addr - 1 >= maps[q].lo && addr - 1 < maps[q].hi)
                         mid = q + 1;
-                wint(&m, 2, mid);
-                wint(&m, 3, (int64_t)addr);
+                pb_field(&m, 2, mid);
+                pb_field(&m, 3, (int64_t)addr);
                 for (int h = f; h < g; h++) {
                     char fk[1024];
                     snprintf(fk, sizeof fk, "%s\t%s", s->frames[h].fn,
@@ -150,39 +90,39 @@ static void encode(const struct run *r, struct cprof *p, struct wire *out)
                     if (!fid) {
                         fid = json_integer((json_int_t)json_object_size(fidx) + 1);
                         json_object_set_new(fidx, fk, fid);
-                        wint(&sub, 1, json_integer_value(fid));
-                        wint(&sub, 2, sid(&st, s->frames[h].fn));
-                        wint(&sub, 3, sid(&st, s->frames[h].fn));
-                        wint(&sub, 4, sid(&st, s->frames[h].file));
-                        wmsg(&funcs, 5, &sub);
+                        pb_field(&sub, 1, json_integer_value(fid));
+                        pb_field(&sub, 2, pb_str(&st, s->frames[h].fn));
+                        pb_field(&sub, 3, pb_str(&st, s->frames[h].fn));
+                        pb_field(&sub, 4, pb_str(&st, s->frames[h].file));
+                        pb_message(&funcs, 5, &sub);
                     }
-                    wint(&sub, 1, json_integer_value(fid));
-                    wint(&sub, 2, s->frames[h].line);
-                    wmsg(&m, 4, &sub);
+                    pb_field(&sub, 1, json_integer_value(fid));
+                    pb_field(&sub, 2, s->frames[h].line);
+                    pb_message(&m, 4, &sub);
                 }
-                wmsg(&locs, 4, &m);
+                pb_message(&locs, 4, &m);
             }
-            wvar(&sample, 1 << 3);
-            wvar(&sample, (uint64_t)json_integer_value(lid));
+            pb_varint(&sample, 1 << 3);
+            pb_varint(&sample, (uint64_t)json_integer_value(lid));
             f = g;
         }
-        wvar(&sample, 2 << 3);
-        wvar(&sample, (uint64_t)(s->samples + 0.5));
-        wvar(&sample, 2 << 3);
-        wvar(&sample, (uint64_t)(s->samples * p->period_ns + 0.5));
-        wmsg(&body, 2, &sample);
+        pb_varint(&sample, 2 << 3);
+        pb_varint(&sample, (uint64_t)(s->samples + 0.5));
+        pb_varint(&sample, 2 << 3);
+        pb_varint(&sample, (uint64_t)(s->samples * p->period_ns + 0.5));
+        pb_message(&body, 2, &sample);
         free(sample.p);
     }
-    wput(&body, locs.p, locs.n);
-    wput(&body, funcs.p, funcs.n);
-    wint(&m, 1, sid(&st, "cpu"));
-    wint(&m, 2, sid(&st, "nanoseconds"));
-    wmsg(&body, 11, &m);                        /* period_type */
-    wint(&body, 12, (int64_t)p->period_ns);     /* period */
-    wint(&body, 9, (int64_t)(json_num(r->header, "start_unix_s", 0) * 1e9));
-    wput(out, st.w.p, st.w.n);
-    wput(out, body.p, body.n);
-    free(st.w.p);
+    pb_put(&body, locs.p, locs.n);
+    pb_put(&body, funcs.p, funcs.n);
+    pb_field(&m, 1, pb_str(&st, "cpu"));
+    pb_field(&m, 2, pb_str(&st, "nanoseconds"));
+    pb_message(&body, 11, &m);                        /* period_type */
+    pb_field(&body, 12, (int64_t)p->period_ns);     /* period */
+    pb_field(&body, 9, (int64_t)(json_num(r->header, "start_unix_s", 0) * 1e9));
+    pb_put(out, st.out.p, st.out.n);
+    pb_put(out, body.p, body.n);
+    free(st.out.p);
     free(body.p);
     free(m.p);
     free(sub.p);
@@ -216,7 +156,7 @@ int cpu_pprof(int argc, char **argv)
         return EXIT_USAGE;
     }
     int rc = EXIT_OK, done = 0;
-    struct wire w = {0};
+    struct pb w = {0};
     for (int r = 0; r < nr && !done && rc == EXIT_OK; r++) {
         struct cprof p;
         int got = cprof_load(&runs[r], &fl, &p);

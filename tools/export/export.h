@@ -5,6 +5,7 @@
  *   pprof.c   `perfprobe pprof`: allocation sites as a gzip'd
  *             profile.proto heap profile
  *   cpu_pprof.c  `pprof --cpu`: CPU samples as a profile.proto CPU profile
+ *   pb.c      the protocol buffer wire types both write (pb.h, this room only)
  *
  * A floor above the reader (read/read.h) and under the front end
  * (perfprobe.c); what an exporter needs from a run comes from the reader

@@ -16,75 +16,11 @@
  */
 #define _GNU_SOURCE
 #include "export/export.h"
+#include "export/pb.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-/* ---- a growable byte buffer and the two wire types --------------------------- */
-
-struct pb { unsigned char *p; size_t n, cap; };
-
-static void put(struct pb *b, const void *d, size_t n)
-{
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-
-static void varint(struct pb *b, uint64_t v)
-{
-    unsigned char t[10];
-    int n = 0;
-    do {
-        t[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    put(b, t, (size_t)n);
-}
-
-/* field F as a varint (int64 and uint64 alike; zero is left out) */
-static void field(struct pb *b, int f, int64_t v)
-{
-    if (!v)
-        return;
-    varint(b, (uint64_t)f << 3);
-    varint(b, (uint64_t)v);
-}
-
-/* field F, length-delimited: a string or a nested message */
-static void bytes(struct pb *b, int f, const void *d, size_t n)
-{
-    varint(b, (uint64_t)f << 3 | 2);
-    varint(b, n);
-    put(b, d, n);
-}
-
-static void message(struct pb *b, int f, struct pb *m)
-{
-    bytes(b, f, m->p, m->n);
-    m->n = 0;
-}
-
-/* ---- the string table ----------------------------------------------------- */
-
-struct strings { json_t *index; struct pb out; };
-
-static int64_t str(struct strings *s, const char *v)
-{
-    if (!v)
-        v = "";
-    json_t *i = json_object_get(s->index, v);
-    if (i)
-        return json_integer_value(i);
-    int64_t n = (int64_t)json_object_size(s->index);
-    json_object_set_new(s->index, v, json_integer(n));
-    bytes(&s->out, 6, v, strlen(v));          /* Profile.string_table */
-    return n;
-}
 
 /* ---- the profile ------------------------------------------------------------ */
 
@@ -120,16 +56,16 @@ static int group_end(const struct site *x, int f)
 
 static void encode(const struct run *r, struct sites *s, int at_peak, int at_probe, struct pb *out)
 {
-    struct strings st = {json_object(), {0}};
+    struct pb_strings st = {json_object(), {0}};
     struct pb tmp = {0}, sub = {0}, body = {0};
-    str(&st, "");
+    pb_str(&st, "");
     static const char *const types[][2] = {{"alloc_objects", "count"}, {"alloc_space", "bytes"},
                                            {"inuse_objects", "count"}, {"inuse_space", "bytes"},
                                            {"resident_space", "bytes"}};
     for (int k = 0; k < 5; k++) {
-        field(&tmp, 1, str(&st, types[k][0]));
-        field(&tmp, 2, str(&st, types[k][1]));
-        message(&body, 1, &tmp);               /* sample_type */
+        pb_field(&tmp, 1, pb_str(&st, types[k][0]));
+        pb_field(&tmp, 2, pb_str(&st, types[k][1]));
+        pb_message(&body, 1, &tmp);               /* sample_type */
     }
     /* mappings: the module records */
     json_t *mods = json_array(), *o;
@@ -150,16 +86,16 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
         if (!hi)
             continue;
         json_array_append_new(mods, json_pack("{s:f, s:f}", "lo", (double)lo, "hi", (double)hi));
-        field(&tmp, 1, (int64_t)json_array_size(mods));
-        field(&tmp, 2, (int64_t)lo);
-        field(&tmp, 3, (int64_t)hi);
-        field(&tmp, 5, str(&st, json_string_value(json_object_get(o, "path"))));
-        field(&tmp, 6, str(&st, json_string_value(json_object_get(o, "build_id"))));
-        field(&tmp, 7, 1);                     /* has_functions */
-        field(&tmp, 8, 1);
-        field(&tmp, 9, 1);
-        field(&tmp, 10, 1);
-        message(&body, 3, &tmp);
+        pb_field(&tmp, 1, (int64_t)json_array_size(mods));
+        pb_field(&tmp, 2, (int64_t)lo);
+        pb_field(&tmp, 3, (int64_t)hi);
+        pb_field(&tmp, 5, pb_str(&st, json_string_value(json_object_get(o, "path"))));
+        pb_field(&tmp, 6, pb_str(&st, json_string_value(json_object_get(o, "build_id"))));
+        pb_field(&tmp, 7, 1);                     /* has_functions */
+        pb_field(&tmp, 8, 1);
+        pb_field(&tmp, 9, 1);
+        pb_field(&tmp, 10, 1);
+        pb_message(&body, 3, &tmp);
     }
     /* functions and locations, one location per distinct return address */
     json_t *funcs = json_object(), *locs = json_object();
@@ -174,11 +110,11 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
             if (!json_object_get(locs, key)) {
                 int64_t lid = (int64_t)json_object_size(locs) + 1;
                 json_object_set_new(locs, key, json_integer(lid));
-                field(&tmp, 1, lid);
+                pb_field(&tmp, 1, lid);
                 /* a Python frame is in no mapping and has no address */
                 int py = x->frames[f].python;
-                field(&tmp, 2, py ? 0 : (int64_t)find_mapping(mods, addr ? addr - 1 : 0));
-                field(&tmp, 3, py ? 0 : (int64_t)addr);
+                pb_field(&tmp, 2, py ? 0 : (int64_t)find_mapping(mods, addr ? addr - 1 : 0));
+                pb_field(&tmp, 3, py ? 0 : (int64_t)addr);
                 for (int h = f; h < g; h++) {
                     char fkey[1024];
                     snprintf(fkey, sizeof fkey, "%s\t%s", x->frames[h].fn,
@@ -187,19 +123,19 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
                     if (!fid) {
                         fid = json_integer((json_int_t)json_object_size(funcs) + 1);
                         json_object_set_new(funcs, fkey, fid);
-                        field(&sub, 1, json_integer_value(fid));
-                        field(&sub, 2, str(&st, x->frames[h].fn));
-                        field(&sub, 3, str(&st, x->frames[h].fn));
-                        field(&sub, 4, str(&st, x->frames[h].file));
+                        pb_field(&sub, 1, json_integer_value(fid));
+                        pb_field(&sub, 2, pb_str(&st, x->frames[h].fn));
+                        pb_field(&sub, 3, pb_str(&st, x->frames[h].fn));
+                        pb_field(&sub, 4, pb_str(&st, x->frames[h].file));
                         if (x->frames[h].python)
-                            field(&sub, 5, x->frames[h].first_line);
-                        message(&fbody, 5, &sub);
+                            pb_field(&sub, 5, x->frames[h].first_line);
+                        pb_message(&fbody, 5, &sub);
                     }
-                    field(&sub, 1, json_integer_value(fid));
-                    field(&sub, 2, x->frames[h].line);
-                    message(&tmp, 4, &sub);     /* Location.line */
+                    pb_field(&sub, 1, json_integer_value(fid));
+                    pb_field(&sub, 2, x->frames[h].line);
+                    pb_message(&tmp, 4, &sub);     /* Location.line */
                 }
-                message(&lbody, 4, &tmp);
+                pb_message(&lbody, 4, &tmp);
             }
             f = g;
         }
@@ -213,8 +149,8 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
             char key[32];
             uint64_t addr = x->frames[f].addr;
             snprintf(key, sizeof key, "%llx", (unsigned long long)addr);
-            varint(&tmp, 1 << 3);
-            varint(&tmp, (uint64_t)json_integer_value(json_object_get(locs, key)));
+            pb_varint(&tmp, 1 << 3);
+            pb_varint(&tmp, (uint64_t)json_integer_value(json_object_get(locs, key)));
             f = group_end(x, f);
         }
         /* resident: of the live bytes (unknown at a probe, or not scanned: 0) */
@@ -222,22 +158,22 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
         int64_t v[5] = {(int64_t)(alloc_n + 0.5), (int64_t)(alloc_b + 0.5), (int64_t)(live_n + 0.5),
                         (int64_t)(live_b + 0.5), res_b > 0 ? (int64_t)(res_b + 0.5) : 0};
         for (int q = 0; q < 5; q++) {            /* values: zero is written too */
-            varint(&tmp, 2 << 3);
-            varint(&tmp, (uint64_t)v[q]);
+            pb_varint(&tmp, 2 << 3);
+            pb_varint(&tmp, (uint64_t)v[q]);
         }
-        message(&body, 2, &tmp);
+        pb_message(&body, 2, &tmp);
     }
-    put(&body, lbody.p, lbody.n);
-    put(&body, fbody.p, fbody.n);
+    pb_put(&body, lbody.p, lbody.n);
+    pb_put(&body, fbody.p, fbody.n);
     /* period_type and period: one sample every sample_bytes */
-    field(&tmp, 1, str(&st, "space"));
-    field(&tmp, 2, str(&st, "bytes"));
-    message(&body, 11, &tmp);
-    field(&body, 12, s->estimated ? (int64_t)s->sample_bytes : 1);
-    field(&body, 9, (int64_t)(json_num(r->header, "start_unix_s", 0) * 1e9));
-    field(&body, 14, 4);                        /* default_sample_type: inuse_space */
-    put(out, st.out.p, st.out.n);
-    put(out, body.p, body.n);
+    pb_field(&tmp, 1, pb_str(&st, "space"));
+    pb_field(&tmp, 2, pb_str(&st, "bytes"));
+    pb_message(&body, 11, &tmp);
+    pb_field(&body, 12, s->estimated ? (int64_t)s->sample_bytes : 1);
+    pb_field(&body, 9, (int64_t)(json_num(r->header, "start_unix_s", 0) * 1e9));
+    pb_field(&body, 14, 4);                        /* default_sample_type: inuse_space */
+    pb_put(out, st.out.p, st.out.n);
+    pb_put(out, body.p, body.n);
     free(tmp.p);
     free(sub.p);
     free(body.p);
