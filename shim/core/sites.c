@@ -210,11 +210,6 @@ static struct stack *intern(const uintptr_t *f, int n)
 
 /* ---- the live blocks ------------------------------------------------------ */
 
-static inline size_t addr_hash(uintptr_t p, size_t mask)
-{
-    return (size_t)(((p >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & mask;
-}
-
 /* Blocks near each other in memory go to slots near each other (the
  * address itself, in 16-byte units, folded once): the table is touched
  * where the heap is, not all over, which keeps it in the caches and its
