@@ -36,13 +36,24 @@ Q := @
 endif
 
 # the library: the hooks, the shared core and this system's layer (shim/sys/
-# linux/); every file in tools/ but the fuzz target and the options-table
-# printer is part of the command
+# linux/); every C file in tools/ and in its rooms (tools/read/,
+# tools/report/, tools/draw/, tools/export/, and any room added later) is
+# part of the command, but for tools/dev/ (the fuzz target and the
+# options-table printer).  docs/design.md describes the rooms.
 SYS      := linux
 SHIM_SRC := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sys/$(SYS)/*.c))
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
-CLI_SRC  := $(sort $(filter-out tools/fuzz_reader.c tools/pp-options.c,$(wildcard tools/*.c)))
-CLI_LIBS := -ljansson -lm -ldw -lelf -lz
+# The files of one system only: tools/sys/ has one per system (sys.h), and
+# the symbol reader is libdw's on Linux, Mach-O symbol tables on macOS
+# (mk/macos-cli.mk builds that one).
+CLI_LINUX := tools/sys/linux.c tools/read/symbols_elf.c
+CLI_MACOS := tools/sys/macos.c tools/sys/launch.c tools/read/symbols_macho.c tools/read/macho.c \
+             tools/export/push_none.c
+CLI_ALL  := $(sort $(wildcard tools/*.c) $(filter-out tools/dev/%,$(wildcard tools/*/*.c)))
+CLI_SRC  := $(filter-out $(CLI_MACOS),$(CLI_ALL))
+CLI_HDR  := $(wildcard tools/*.h tools/*/*.h)
+CLI_INC  := -Itools
+CLI_LIBS := -ljansson -lm -ldw -lelf -lz -lcurl
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.cc))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -69,9 +80,9 @@ $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
 
-$(B)/perfprobe: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags
+$(B)/perfprobe: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(BASE) $(ALL_CFLAGS) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) $(CLI_LIBS)
+	$(Q)$(CC) $(BASE) $(ALL_CFLAGS) $(CLI_INC) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) $(CLI_LIBS)
 
 # ---- tests -----------------------------------------------------------------
 
@@ -95,21 +106,23 @@ $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@$(if $(Q),echo "  CC      $@ (asan)")
 	$(Q)$(CC) $(BASE) $(SAN) -Ishim -o $@ $< $(UNIT_LIB) -ldl
 
-PP_OPTIONS_SRC := tools/pp-options.c shim/core/options.c shim/core/buf.c shim/sys/linux/os.c shim/sys/posix.c \
-                  shim/sys/lock.c shim/sys/linux/futex.c
+PP_OPTIONS_SRC := tools/dev/pp-options.c shim/core/options.c shim/core/buf.c shim/sys/linux/os.c \
+                  shim/sys/posix.c shim/sys/lock.c shim/sys/linux/futex.c
 $(B)/pp-options: $(PP_OPTIONS_SRC) $(B)/.flags
 	$(Q)$(CC) $(BASE) -Ishim -o $@ $(PP_OPTIONS_SRC)
 
 # The CLI under ASan and UBSan, for replaying inputs that once broke it.
-$(B)/perfprobe-asan: $(CLI_SRC) $(wildcard tools/*.h) $(B)/.flags
+$(B)/perfprobe-asan: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@ (asan)")
-	$(Q)$(CC) $(BASE) $(SAN) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) $(CLI_LIBS)
+	$(Q)$(CC) $(BASE) $(SAN) $(CLI_INC) -DPP_VERSION='"$(VERSION)"' -o $@ $(CLI_SRC) $(CLI_LIBS)
 
 # make fuzz: libFuzzer on the timeline reader (clang), FUZZ_SECONDS long.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := tools/fuzz_reader.c tools/timeline_read.c tools/report.c tools/compare.c tools/sites.c tools/symbols.c
-$(B)/fuzz_reader: $(FUZZ_SRC) tools/cli.h $(B)/.flags
-	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror -o $@ $(FUZZ_SRC) -ljansson -lm -ldw -lelf -lz
+# the reader and the report; not read/usage.c: the target has its own error()
+FUZZ_SRC := tools/dev/fuzz_reader.c $(sort $(filter-out tools/read/usage.c $(CLI_MACOS),$(wildcard tools/read/*.c))) \
+            tools/report/report.c tools/export/openmetrics.c
+$(B)/fuzz_reader: $(FUZZ_SRC) $(CLI_HDR) $(B)/.flags
+	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror $(CLI_INC) -o $@ $(FUZZ_SRC) -ljansson -lm -ldw -lelf -lz
 
 fuzz-deps:
 	$(Q)bash tools/install-deps.sh --fuzz --if-root
@@ -186,3 +199,8 @@ clean:
 	rm -rf $(B)
 
 -include $(SHIM_OBJ:.o=.d)
+
+# macOS, cross-built here with Zig (docs/macos.md): the library, and the
+# command (make macos-cli).
+-include mk/macos.mk
+-include mk/macos-cli.mk

@@ -194,6 +194,10 @@ def main():
         growth[name] = size / secs * 60 / 1e6
         print(f"timeline growth, {name} for {secs} s at 10 ms: {size:,} bytes = "
               f"{growth[name]:.2f} MB/minute")
+        # of which the live-at-peak views the sampler streams (docs/sites.md)
+        with open(out, "rb") as f:
+            views = [len(l) for l in f if b'"type":"sites","pid"' in l and b'"at":"peak"' in l]
+        print(f"  of which {len(views)} peak site views: {sum(views):,} bytes")
 
     # the probe API: what a program measures itself around the calls
     def probecost(mode, n, env):

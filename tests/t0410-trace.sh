@@ -53,7 +53,7 @@ eq "CPU % is user_s and sys_s differentiated (to 1e-9)" \
     "$(jq -n --slurpfile g cpu.got --slurpfile w cpu.want \
         '$g[0] | length == ($w[0] | length) and ([range(0; length) as $i | (.[$i] - $w[0][$i]) | fabs < 1e-9] | all)')" true
 eq "probes are process-scoped instants with their labels" \
-    "$(jq -c '[.traceEvents[] | select(.ph == "i") | [.name, .s, (.ts | round)]]' pm.trace.json)" \
+    "$(jq -c '[.traceEvents[] | select(.ph == "i" and .cat == "probe") | [.name, .s, (.ts | round)]]' pm.trace.json)" \
     "$(jq -sc '[.[] | select(.type == "probe") | [.label, "p", ((.t_s + .overhead_s) * 1000000 | round)]]' pm.jsonl)"
 eq "the process track is named by program and pid" \
     "$(jq -r '.traceEvents[] | select(.ph == "M" and .name == "process_name") | .args.name' pm.trace.json)" \
@@ -85,7 +85,7 @@ eq "tree: one process track per process" \
 eq "tree: a process that exec'd is named by its images in order" \
     "$(jq -r '[.traceEvents[] | select(.ph == "M" and .name == "process_name") | .args.name] | map(select(test("pic_mem"))) | length' tree.trace.json)" 2
 eq "tree: the second child starts after the first ends, on the shared clock" \
-    "$(jq '[.traceEvents[] | select(.ph == "i")] | sort_by(.ts) | map(.name) | join(",")' tree.trace.json)" \
+    "$(jq '[.traceEvents[] | select(.ph == "i" and .cat == "probe")] | sort_by(.ts) | map(.name) | join(",")' tree.trace.json)" \
     '"filled,freed,filled,freed"'
 
 "$P" trace pm.jsonl 2>err; eq "no -o: exit 2" $? 2

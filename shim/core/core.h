@@ -58,6 +58,8 @@ struct pp_options {
     uint64_t region_window_ms;
     char     stacks[16];     /* off, sample or all (sites.c) */
     uint64_t sample_bytes, stack_depth, stack_table, top, seed;
+    uint64_t dump_at;        /* site views from this RSS or heap (peakview.c) */
+    char     cpu[16];        /* CPU samples a second, or off (cpu.c) */
 };
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values and unknown names */
@@ -200,6 +202,15 @@ void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
 int  pp_sampler_running(void);      /* 1 while the thread samples */
+
+/* ---- cpu.c: CPU stacks sampled by the kernel, read by the sampler ---------- */
+
+void pp_cpu_tick(int final);        /* the sampler, each sample; FINAL at exit */
+void pp_cpu_after_fork_child(void);
+/* the region thread TID was in at CLOCK_MONOTONIC time T_NS (region.c):
+ * its path, or NULL */
+const char *pp_region_at(pid_t tid, uint64_t t_ns);
+void pp_region_remember(void);      /* after each tick's samples */
 
 /* the highest RSS the shim itself observed (samples and probes): the peak
  * reported is never below it */
@@ -357,9 +368,46 @@ void pp_sites_init(void);
 void pp_sites_probe(const char *label);       /* outside hooks */
 void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
+int  pp_sites_view(const char *why);          /* the sampler thread (peakview.c) */
+int64_t pp_sites_peak_bytes(int *pending);
+/* leaks.c: the live blocks at exit, with `all` */
+struct pp_block { uintptr_t addr; size_t size; uint32_t ref; uint32_t pad; };
+size_t pp_sites_block_count(void);
+size_t pp_sites_blocks(struct pp_block *out, size_t cap);
+void pp_sites_lost(uint32_t ref, size_t size);
+int  pp_leaks_classify(void);
+/* ---- peakview.c, cgroup.c: site views that survive a kill ------------------ */
+void pp_peakview_tick(const struct pp_sample *s);
+/* a "module" record for each module not written yet in this image */
+void pp_sites_write_modules(struct pp_buf *b);
 int  pp_unwind(uintptr_t *out, int max);
 /* stacks libgcc's unwinder walked so far (the others: cfi.c) */
 uint64_t pp_unwind_by_libgcc(void);
+/* pyframes.c: Python frames merged into a stack.  A Python frame is stored
+ * as PP_PY_MARK(id), a value no return address takes (written negative);
+ * its identity goes out in a "pyframe" record. */
+#define PP_PY_MARK(id)   ((uintptr_t)0 - (uintptr_t)(id))
+#define PP_IS_PY_MARK(v) ((intptr_t)(v) < 0)
+/* the innermost "frame" of a site that is an anonymous mapping (made by a
+ * Python interpreter's own allocator: pyframes.c), pyframe id 0 */
+#define PP_MAP_MARK      PP_PY_MARK(0x7fffffff)
+/* in a process running CPython, an anonymous private mmap made outside the
+ * allocator (pymalloc's arenas) is sampled as a site, and its munmap frees it */
+void pp_site_map(void *p, size_t len, int flags);
+void pp_site_unmap(void *p, size_t len);
+extern int pp_py_on;
+void pp_py_init(void);
+/* dlopen calls so far (the dlopen hook counts them); the sampler looks for a
+ * libpython loaded late after each (pp_py_watch, every tick) */
+extern _Atomic unsigned pp_dlopens;
+void pp_py_watch(void);
+/* fork: no look in progress while the process is copied (the look takes the
+ * loader's locks, which a child must not inherit held) */
+void pp_py_fork_prepare(void);
+void pp_py_fork_done(void);
+int  pp_py_merge(uintptr_t *frames, int n, int max);
+void pp_py_write(struct pp_buf *b);
+void pp_py_after_fork_child(void);
 
 /* ---- life.c: start-up, fork, signals and exit ----------------------------- */
 

@@ -51,7 +51,7 @@
  * delta that dipped and grew back below the old maximum would otherwise
  * pass a reset alarm unchecked, and the reset slot reserves no room) */
 #define MAX_UNSET INT64_MIN
-/* the counting fast paths are inlined into the hooks (-flto); the internal.h
+/* the counting fast paths are inlined into the hooks (-flto); the core.h
  * declaration without `inline` makes these the external definitions too */
 #define PP_HOT __attribute__((always_inline)) inline        /* "check at the next allocation" */
 
@@ -225,6 +225,21 @@ __attribute__((noinline)) static void check(struct pp_slot *s, int64_t p)
         step = 4096;
     if ((uint64_t)step > pp_opt.batch_bytes)
         step = (int64_t)pp_opt.batch_bytes;
+    /* Room below zero: the others' alarms leave them more regrowth than
+     * the headroom (each was set while the rest were lower, and a thread
+     * that dipped may come back to its own maximum unchecked).  All of them
+     * at their alarms would pass the peak with no one looking, so their
+     * alarms are taken back and each checks at its next growth; the alarm
+     * goes first, as in a reader's reset. */
+    if (room < -step)
+        for (struct pp_slot *o = atomic_load(&slots); o; o = o->next) {
+            int64_t h = LOAD(o->hi);
+            if (o != s && LOAD(o->in_use) && h != ALARM_RESET && h > RD(o->pending) &&
+                atomic_compare_exchange_strong_explicit(&o->hi, &h, ALARM_RESET,
+                                                        memory_order_relaxed,
+                                                        memory_order_relaxed))
+                STORE(o->pending_max, MAX_UNSET);
+        }
     int64_t next = p + (room > 0 ? room / threads : 0) + step / threads;
     atomic_compare_exchange_strong_explicit(&s->hi, &alarm, next, memory_order_relaxed,
                                             memory_order_relaxed);

@@ -126,11 +126,14 @@ static uint64_t num(const char **p)
     return v;
 }
 
+/* this image's PERFPROBE_TREE entry, empty until exported */
+static char tree_entry[4096 + 128];
+
 /* Rewrite PERFPROBE_TREE with this image's pid and image number. */
 static void tree_export(uint64_t dev, uint64_t ino, const char *path)
 {
-    static char entry[4096 + 128];
-    struct pp_buf b = {entry, 0, sizeof entry - 1};
+    char *entry = tree_entry;
+    struct pp_buf b = {entry, 0, sizeof tree_entry - 1};
     pp_buf_str(&b, "PERFPROBE_TREE=");
     pp_buf_u64(&b, (uint64_t)pp_state.root_pid);
     pp_buf_raw(&b, ":", 1);
@@ -143,8 +146,10 @@ static void tree_export(uint64_t dev, uint64_t ino, const char *path)
     pp_buf_u64(&b, (uint64_t)pp_state.image);
     pp_buf_raw(&b, ":", 1);
     pp_buf_str(&b, path);
-    if (b.len >= b.cap)
+    if (b.len >= b.cap) {
+        entry[0] = 0;
         return;
+    }
     entry[b.len] = 0;
     env_set(entry);
 }
@@ -162,6 +167,7 @@ static void start_recording(void)
 
 static void fork_prepare(void)
 {
+    pp_py_fork_prepare();
     pp_probe_lock();
     pp_timeline_lock();
     pp_map_lock();
@@ -172,12 +178,14 @@ static void fork_parent(void)
     pp_map_unlock();
     pp_timeline_unlock();
     pp_probe_unlock();
+    pp_py_fork_done();
 }
 
 static void fork_child(void)
 {
     int saved = pp_in_hook;
     pp_in_hook = 1;
+    pp_py_fork_done();
     pp_map_after_fork_child();
     pp_tid_forget();
     pp_parts_after_fork_child();
@@ -191,6 +199,7 @@ static void fork_child(void)
     pp_counters_after_fork_child();
     pp_region_after_fork_child();
     pp_sites_after_fork_child();
+    pp_cpu_after_fork_child();
     pp_proc_after_fork();
     pp_probe_after_fork_child();
     pp_probe_unlock();
@@ -352,6 +361,7 @@ void pp_finish(void)
     pp_counters_flush_self();
     pp_sample_take(&end, PP_SAMPLE_RESET | PP_SAMPLE_PARTS | PP_SAMPLE_STATUS);
     pp_timeline_sample(&end, 1);
+    pp_cpu_tick(1);
     pp_sites_exit();
     const char *table = pp_getenv("PERFPROBE_TABLE");
     int table_record = !pp_opt.quiet && table && !strcmp(table, "record");
@@ -369,8 +379,33 @@ void pp_finish(void)
     errno = saved_errno;
 }
 
+/* A vfork child that calls exit() runs this process's exit handlers in
+ * its memory, and glibc then forgets them and refuses new ones: the parent
+ * would end without a summary.  The thread's TLS destructors, though, run
+ * at every exit() before the handlers, and the child (on the parent's
+ * thread, with its TLS) has already run them when it reaches this
+ * destructor: one registered now is left for the parent's own exit.  It
+ * writes the summary only at a process exit (exit() called, or main
+ * returned on the main thread), not when a thread ends. */
+int __cxa_thread_atexit_impl(void (*fn)(void *), void *arg, void *dso);
+extern void *__dso_handle;
+
+static void parent_exit(void *arg)
+{
+    (void)arg;
+    if (own_process() && (atomic_load(&exit_calls) > 0 || gettid() == pp_state.pid))
+        pp_finish();
+}
+
 __attribute__((destructor)) static void pp_fini(void)
 {
+    if (pp_state.active && getpid() != pp_state.pid && atomic_load(&handlers_taken)) {
+        int saved = pp_in_hook;
+        pp_in_hook = 1;
+        __cxa_thread_atexit_impl(parent_exit, NULL, &__dso_handle);
+        pp_in_hook = saved;
+        return;
+    }
     pp_finish();
 }
 
@@ -422,14 +457,15 @@ void pp_core_tick(void)
     pp_allocator_tick();
     /* A vfork child that called exit() ran this process's exit handlers
      * as the child, in this process's memory, and glibc forgets them (and
-     * accepts no new ones): the program's own handlers and the shim's
-     * summary will not run at this process's exit.  The timeline says so
-     * now; its samples go on as for a killed process. */
-    if (atomic_exchange(&handlers_taken, 0)) {
+     * accepts no new ones): the program's own handlers will not run at
+     * this process's exit (the shim's summary still does, see pp_fini).
+     * The timeline says so now. */
+    if (atomic_load(&handlers_taken) == 1) {
+        atomic_store(&handlers_taken, 2);
         char line[256];
         struct pp_buf b = {line, 0, sizeof line};
         pp_buf_str(&b, "{\"type\":\"note\",\"text\":\"a vfork child called exit() and ran "
-                       "this process's exit handlers: no summary will be written\"}");
+                       "this process's exit handlers: the program's will not run at its exit\"}");
         pp_timeline_record(&b);
     }
 }
@@ -456,6 +492,9 @@ static int exec_begin(const char *file, char *const argv[])
         return 0;
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
+    /* the exec record is the image's last: the sampler is stopped first,
+     * so that no sample of it can follow (started again if exec fails) */
+    int stopped = atomic_load(&finished) ? 0 : pp_sampler_pause();
     if (pp_opt.follow == PP_FOLLOW_NONE && pp_state.is_root && pp_state.image == 0) {
         pp_warn("PERFPROBE_FOLLOW=none: '", file ? file : "?",
                 "' started by exec is not traced", "");
@@ -467,7 +506,7 @@ static int exec_begin(const char *file, char *const argv[])
     pp_timeline_exec(file, argv, 0);
     pp_in_hook = saved;
     errno = saved_errno;
-    return 1;
+    return stopped ? 2 : 1;
 }
 
 static void exec_failed(int began, const char *file)
@@ -477,9 +516,59 @@ static void exec_failed(int began, const char *file)
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
     pp_timeline_exec(file, NULL, saved_errno ? saved_errno : ENOEXEC);
+    if (began == 2)
+        pp_sampler_start();
     pp_in_hook = saved;
     errno = saved_errno;
 }
+
+/* Shells (bash) hand exec their own export list, not environ, and it still
+ * holds the PERFPROBE_TREE of the process they forked from: the new image
+ * would take itself for that pid's image 0.  The entry in the array passed
+ * is replaced by this image's; the copy lives on the stack (or in a raw
+ * mapping for a very long environment, unmapped if the exec fails). */
+struct env_fix {
+    char **envp;
+    void *map;
+    size_t map_len;
+};
+
+static char *const *env_fixed(struct env_fix *f, char *const envp[], char **stack, size_t cap)
+{
+    f->map = NULL;
+    if (!envp || envp == environ || !own_process() || !tree_entry[0])
+        return envp;
+    size_t n = 0, at = (size_t)-1, klen = sizeof "PERFPROBE_TREE=" - 1;
+    for (; envp[n]; n++)
+        if (at == (size_t)-1 && !strncmp(envp[n], "PERFPROBE_TREE=", klen))
+            at = n;
+    if (at == (size_t)-1 || !strcmp(envp[at], tree_entry))
+        return envp;
+    char **copy = stack;
+    if (n + 1 > cap) {
+        f->map_len = (n + 1) * sizeof *copy;
+        copy = f->map = pp_os_map(f->map_len);
+        if (!copy)
+            return envp;
+    }
+    for (size_t i = 0; i < n; i++)
+        copy[i] = i == at ? tree_entry : envp[i];
+    copy[n] = NULL;
+    return copy;
+}
+
+static void env_fix_done(struct env_fix *f)
+{
+    int saved_errno = errno;
+    if (f->map)
+        pp_os_unmap(f->map, f->map_len);
+    errno = saved_errno;
+}
+
+#define ENV_FIX(envp)                                                    \
+    struct env_fix fix_;                                                 \
+    char *fix_stack_[256];                                               \
+    char *const *fixed_envp = env_fixed(&fix_, envp, fix_stack_, 256)
 
 #define REAL(name)                                                       \
     static __typeof__(name) *real_##name;                                \
@@ -489,9 +578,11 @@ static void exec_failed(int began, const char *file)
 PP_EXPORT int execve(const char *file, char *const argv[], char *const envp[])
 {
     REAL(execve);
+    ENV_FIX(envp);
     int b = exec_begin(file, argv);
-    int rc = real_execve(file, argv, envp);
+    int rc = real_execve(file, argv, fixed_envp);
     exec_failed(b, file);
+    env_fix_done(&fix_);
     return rc;
 }
 
@@ -516,18 +607,22 @@ PP_EXPORT int execvp(const char *file, char *const argv[])
 PP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     REAL(execvpe);
+    ENV_FIX(envp);
     int b = exec_begin(file, argv);
-    int rc = real_execvpe(file, argv, envp);
+    int rc = real_execvpe(file, argv, fixed_envp);
     exec_failed(b, file);
+    env_fix_done(&fix_);
     return rc;
 }
 
 PP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     REAL(fexecve);
+    ENV_FIX(envp);
     int b = exec_begin(argv[0] ? argv[0] : "(fexecve)", argv);
-    int rc = real_fexecve(fd, argv, envp);
+    int rc = real_fexecve(fd, argv, fixed_envp);
     exec_failed(b, "(fexecve)");
+    env_fix_done(&fix_);
     return rc;
 }
 

@@ -70,6 +70,9 @@ static const struct row rows[] = {
     {"PERFPROBE_SAMPLE_BYTES", K_SIZE, "512K", &pp_opt.sample_bytes, 1, 1ull << 40,
      "With `PERFPROBE_STACKS=sample`: the mean number of bytes allocated between two "
      "sampled allocations (per thread)."},
+    {"PERFPROBE_DUMP_AT", K_SIZE, "0", &pp_opt.dump_at, 0, 1ull << 50,
+     "When RSS or the heap reaches this size, write the site views at once, and again "
+     "each time it grows by a further eighth of it (docs/sites.md); 0 for never."},
     {"PERFPROBE_STACK_DEPTH", K_UINT, "64", &pp_opt.stack_depth, 1, 256,
      "Frames kept per call stack (1-256); deeper stacks are cut."},
     {"PERFPROBE_STACK_TABLE", K_SIZE, "64M", &pp_opt.stack_table, 1ull << 20, 1ull << 36,
@@ -81,6 +84,9 @@ static const struct row rows[] = {
     {"PERFPROBE_SEED", K_UINT, "0", &pp_opt.seed, 0, UINT64_MAX,
      "Seed of the sampling of allocation sites; 0 seeds from the clock. With a seed, "
      "a run that allocates the same way samples the same blocks."},
+    {"PERFPROBE_CPU", K_PATH, "99", pp_opt.cpu, 0, sizeof pp_opt.cpu,
+     "CPU stacks (docs/cpu.md): samples a second of each thread's CPU time, taken by "
+     "the kernel (perf_event_open) and read by the sampler thread (1-10000), or `off`."},
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

@@ -130,6 +130,10 @@ struct rthread {
     _Atomic int in_use;
     _Atomic pid_t tid;                    /* the thread using it */
     struct rthread *next;
+    /* the sampler's own (pp_region_remember): each slot's region and begin
+     * as it last saw them, for CPU samples taken before they changed */
+    int seen_id[MAX_DEPTH + 1];
+    uint64_t seen_t0[MAX_DEPTH + 1];
 };
 
 struct rdef { const char *name, *path; int parent, depth; };
@@ -198,8 +202,10 @@ __attribute__((noinline)) static struct rthread *new_rthread(void)
     rt->depth = rt->overflow = 0;
     memset(rt->cache, 0, sizeof rt->cache);
     memset(rt->stack, 0, sizeof rt->stack);
-    for (int i = 0; i <= MAX_DEPTH; i++)
+    for (int i = 0; i <= MAX_DEPTH; i++) {
         rt->stack[i].memo = NO_MEMO;
+        rt->seen_id[i] = -1;
+    }
     rt->stack[0].id = -1;
     rt->stack[0].name = sentinel;       /* no end matches it */
     STORE(rt->tid, pp_tid());
@@ -914,4 +920,86 @@ void pp_region_window(void)
     if (any && b.len < b.cap)
         pp_timeline_record(&b);
     pp_unlock(&window_lock);
+}
+
+/* For CPU samples (cpu.c), from the sampler thread: the innermost region
+ * thread TID was in at T_NS (CLOCK_MONOTONIC).  The owner's stack is read
+ * without its knowledge (it never waits for this, and its begin and end
+ * cost nothing more).  Each depth's slot keeps the name, id and begin of
+ * the last region run at that depth, open or ended, and the region's
+ * histogram the end of its last occurrence; the sampler also remembers
+ * what each slot held at its previous look (pp_region_remember), whose
+ * occurrence ended before the slot's present one began.  So two
+ * occurrences a depth are known each tick: the present one and the one
+ * before.  A sample in an occurrence older still (a region shorter than
+ * the sampling interval) gives the enclosing region; a frame read while it
+ * changes may give the region just begun or ended. */
+static uint64_t to_ns(uint64_t t, double rate)
+{
+    return t < tick0 ? 0 : mono0 + (uint64_t)((double)(t - tick0) / rate);
+}
+
+static uint64_t last_end(struct rthread *rt, int id)
+{
+    struct hist *h = atomic_load(&rt->h[id]);
+    return h ? LOAD(h->last) : 0;
+}
+
+const char *pp_region_at(pid_t tid, uint64_t t_ns)
+{
+    double rate = tick_rate();
+    if (rate <= 0)
+        return NULL;
+    for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {
+        if (!LOAD(rt->in_use) || LOAD(rt->tid) != tid)
+            continue;
+        int depth = *(volatile int *)&rt->depth, n = atomic_load(&n_defs);
+        if (depth > MAX_DEPTH || depth < 0)
+            return NULL;
+        int top = depth + 1;
+        while (top <= MAX_DEPTH && *(const char *volatile *)&rt->stack[top].name)
+            top++;
+        for (int d = top - 1; d > 0; d--) {           /* innermost first */
+            struct frame *f = &rt->stack[d];
+            int id = *(volatile int *)&f->id;
+            uint64_t t0 = *(volatile uint64_t *)&f->t0;
+            if (id >= 0 && id < n && to_ns(t0, rate) <= t_ns) {
+                if (d <= depth)
+                    return defs[id].path;              /* open */
+                uint64_t t1 = last_end(rt, id);
+                if (t1 >= t0 && t_ns <= to_ns(t1, rate))
+                    return defs[id].path;              /* ended since */
+                continue;
+            }
+            /* the occurrence the sampler saw here before this one */
+            int sid = rt->seen_id[d];
+            uint64_t s0 = rt->seen_t0[d];
+            if (sid < 0 || sid >= n || s0 >= t0 || to_ns(s0, rate) > t_ns)
+                continue;
+            uint64_t s1 = last_end(rt, sid);
+            if (s1 > t0 || s1 < s0)
+                s1 = t0;
+            if (t_ns <= to_ns(s1, rate))
+                return defs[sid].path;
+        }
+        return NULL;
+    }
+    return NULL;
+}
+
+/* After each tick's samples: what every slot holds now. */
+void pp_region_remember(void)
+{
+    for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {
+        if (!LOAD(rt->in_use))
+            continue;
+        for (int d = 1; d <= MAX_DEPTH; d++) {
+            if (!*(const char *volatile *)&rt->stack[d].name) {
+                rt->seen_id[d] = -1;
+                break;
+            }
+            rt->seen_id[d] = *(volatile int *)&rt->stack[d].id;
+            rt->seen_t0[d] = *(volatile uint64_t *)&rt->stack[d].t0;
+        }
+    }
 }

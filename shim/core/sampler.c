@@ -149,6 +149,7 @@ static void *sampler_main(void *arg)
     uint64_t interval = pp_opt.interval_ms * 1000000u;
     uint64_t next = pp_now_ns(), n = 0;
     uint64_t window = pp_opt.region_window_ms * 1000000u, next_window = next + window;
+    pp_cpu_tick(0);                     /* CPU events open from the start */
     while (!atomic_load(&stop)) {
         next += interval;
         while (!atomic_load(&stop) && pp_now_ns() < next) {
@@ -165,8 +166,11 @@ static void *sampler_main(void *arg)
         pp_sample_take(&s, PP_SAMPLE_RESET | (parts ? PP_SAMPLE_PARTS : 0) |
                                (n % STATUS_STRIDE == 0 ? PP_SAMPLE_STATUS : 0));
         pp_timeline_sample(&s, 0);
+        pp_peakview_tick(&s);           /* site views that survive a kill */
+        pp_cpu_tick(0);                 /* CPU stacks (cpu.c) */
         pp_timeline_flush(0);           /* probe records held since */
         pp_core_tick();
+        pp_py_watch();                  /* a libpython loaded late */
         pp_clock_check();               /* the TSC against CLOCK_MONOTONIC */
         clock_note();
         if (program_gone(s.proc.threads)) {

@@ -10,7 +10,7 @@
  * probability p = 1 - exp(-s/R), and a sampled block stands for s/p bytes
  * and 1/p blocks, which makes every figure an unbiased estimate
  * (docs/sites.md).  The hook's cost for an unsampled block is one
- * thread-local subtraction and a branch (pp_site_alloc in internal.h).
+ * thread-local subtraction and a branch (pp_site_alloc in core.h).
  *
  * Three tables, all in raw mmap memory, none behind a lock:
  *  - stacks: the stack table, de-duplicated by hash (open addressing over
@@ -29,16 +29,20 @@
  *    than 1/64 of it (so within 1.6% of the true peak).
  *
  * Records (stack, module, sites) are written at probes and at exit by
- * pp_sites_probe and pp_sites_exit, outside any hook.  Each sites record is
+ * pp_sites_probe and pp_sites_exit, and by the sampler thread as the peak
+ * climbs (pp_sites_view, called by peakview.c), outside any hook.  Each sites record is
  * bounded: the top PERFPROBE_TOP sites by live bytes and by allocated
  * bytes, and one "rest" row for all the others.
  */
 #define _GNU_SOURCE
 #include "core/core.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define BLOCK_FP 256                   /* blocks are counted in 1/256ths */
 #define TOMB     ((uintptr_t)1)
@@ -50,6 +54,8 @@ struct stack {
     _Atomic int64_t samples, live_samples;
     int64_t peak_bytes, peak_blocks, peak_samples;
     int64_t prev_bytes, prev_blocks;    /* allocated, at the previous probe */
+    int64_t nonres_bytes;               /* not resident, at the last scan */
+    int64_t lost_bytes, lost_blocks;    /* at exit, unreachable (leaks.c) */
     uint32_t id, nframes;
     _Atomic uint32_t size;             /* of this entry in the arena: set first */
     _Atomic int ready, written;
@@ -60,6 +66,7 @@ struct stack {
 int pp_sites_mode;
 _Atomic uint64_t pp_site_tracked;
 static __thread int thread_ready PP_TLS;
+static __thread int mapping_now PP_TLS;     /* pp_site_map is sampling */
 static __thread uint64_t rng PP_TLS;
 static _Atomic uint64_t thread_seq;
 
@@ -77,10 +84,11 @@ static struct stack *overflow_site;    /* the first entry of the arena */
 static _Atomic int table_full, blocks_full;
 
 /* the live blocks */
-struct slot { _Atomic uintptr_t key; uint32_t ref; uint32_t pad; };  /* one access */
+struct slot { _Atomic uintptr_t key; uint32_t ref; uint32_t size8; };  /* one access */
 static struct slot *live;
 static size_t keys_mask;
 _Atomic uint16_t *pp_site_filter;    /* sample mode: tracked blocks by address hash */
+static _Atomic int64_t large_tracked;  /* tracked blocks past a page: the resident scan */
 
 /* the peak copy.  est_live, the tracked bytes, is what decides when to
  * copy; each thread adds its changes to it in steps of EST_STEP at least
@@ -97,6 +105,7 @@ static _Atomic int peak_dirty;
 
 /* writing */
 static pp_lock_t write_lock = PP_LOCK_INIT;
+static int exiting, leaks_done;
 static char *out_mem;
 #define OUT_SIZE (4u << 20)
 struct hent { int64_t v; size_t i; };
@@ -190,7 +199,7 @@ static struct stack *intern(const uintptr_t *f, int n)
             /* a frame in no known module: a module loaded since the last
              * look, whose path and build id must be taken while it is here */
             for (int k = 0; k < n; k++)
-                if (pp_modules_find(f[k]) < 0) {
+                if (!PP_IS_PY_MARK(f[k]) && pp_modules_find(f[k]) < 0) {
                     pp_modules_refresh();
                     break;
                 }
@@ -224,7 +233,7 @@ static inline size_t slot_index(uintptr_t p)
     return (size_t)((p >> slot_shift) ^ (p >> 30)) & keys_mask;
 }
 
-static int track(uintptr_t p, uint32_t ref)
+static int track(uintptr_t p, uint32_t ref, size_t usable)
 {
     size_t i = slot_index(p);
     for (int step = 0; step < PROBE_LIMIT; step++, i = (i + 1) & keys_mask) {
@@ -236,6 +245,11 @@ static int track(uintptr_t p, uint32_t ref)
             continue;
         }
         live[i].ref = ref;
+        /* for the resident scan and the leak check: the size in 8-byte
+         * units (up to 32 GiB) */
+        live[i].size8 = usable >> 3 > UINT32_MAX ? UINT32_MAX : (uint32_t)(usable >> 3);
+        if (usable > 4096)
+            ADD(large_tracked, 1);
         if (pp_site_filter) {
             ADD(pp_site_filter[pp_site_filter_index(p)], 1);
             ADD(pp_site_tracked, 1);
@@ -256,9 +270,11 @@ static uint32_t untrack(uintptr_t p)
             return 0;
         if (k != p)
             continue;
-        uint32_t ref = live[i].ref;
+        uint32_t ref = live[i].ref, size8 = live[i].size8;
         if (!atomic_compare_exchange_strong(&live[i].key, &k, TOMB))
             return 0;
+        if (size8 > 4096 / 8)
+            ADD(large_tracked, -1);
         if (pp_site_filter) {
             ADD(pp_site_filter[pp_site_filter_index(p)], -1);
             ADD(pp_site_tracked, -1);
@@ -349,6 +365,14 @@ static void sampled(void *p, size_t usable)
         return;
     uintptr_t frames[PP_STACK_MAX];
     int n = pp_unwind(frames, depth);
+    if (pp_py_on) {
+        n = pp_py_merge(frames, n, PP_STACK_MAX - 1);
+        if (mapping_now) {              /* an anonymous mapping: say so first */
+            memmove(frames + 1, frames, (size_t)n * sizeof *frames);
+            frames[0] = PP_MAP_MARK;
+            n++;
+        }
+    }
     struct stack *s = intern(frames, n);
     int64_t bytes, blocks;
     weigh(usable, &bytes, &blocks);
@@ -360,7 +384,7 @@ static void sampled(void *p, size_t usable)
     ADD(s->alloc_blocks, blocks);
     if (sampling)
         ADD(s->samples, 1);
-    if (!track((uintptr_t)p, (uint32_t)(((char *)s - arena) / 8)))
+    if (!track((uintptr_t)p, (uint32_t)(((char *)s - arena) / 8), usable))
         return;                 /* counted as allocated, not followed to its free */
     ADD(s->live_bytes, bytes);
     ADD(s->live_blocks, blocks);
@@ -387,6 +411,28 @@ __attribute__((flatten)) void *pp_site_sampled(void *p, size_t usable)
     sampled(p, usable);
     pp_in_hook = saved;
     return p;
+}
+
+/* Mappings as sites, only where pymalloc makes them (pyframes.c finds
+ * CPython): its arenas (256 KiB, 1 MiB from 3.10) and, from 3.11, the
+ * chunks of its frame stacks are anonymous private mappings made outside
+ * malloc.  Thread stacks (MAP_STACK) and fixed mappings are not. */
+void pp_site_map(void *p, size_t len, int flags)
+{
+    if (!pp_py_on || (flags & (MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED | MAP_STACK)) !=
+                         (MAP_ANONYMOUS | MAP_PRIVATE))
+        return;
+    if ((pp_site_countdown -= (int64_t)len) >= 0)
+        return;
+    mapping_now = 1;
+    pp_site_sampled(p, len);
+    mapping_now = 0;
+}
+
+void pp_site_unmap(void *p, size_t len)
+{
+    if (pp_py_on)
+        pp_site_free(p, len);
 }
 
 void pp_site_untrack(void *p, size_t usable)
@@ -480,6 +526,7 @@ void pp_sites_init(void)
     atomic_store(&thread_seq, 0);
     pp_modules_init();
     pp_unwind_init();
+    pp_py_init();
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -504,19 +551,27 @@ static void write_stack(struct pp_buf *b, struct stack *s)
     for (uint32_t i = 0; i < s->nframes; i++) {
         if (i)
             pp_buf_raw(b, ",", 1);
-        pp_buf_u64(b, s->frames[i]);
+        if (PP_IS_PY_MARK(s->frames[i]))
+            pp_buf_i64(b, (int64_t)s->frames[i]);
+        else
+            pp_buf_u64(b, s->frames[i]);
     }
     pp_buf_str(b, "]");
-    if ((int)s->nframes >= depth)
+    /* the native walk was cut (Python frames do not count) */
+    uint32_t native = 0;
+    for (uint32_t i = 0; i < s->nframes; i++)
+        native += !PP_IS_PY_MARK(s->frames[i]);
+    if ((int)native >= depth)
         pp_buf_str(b, ",\"truncated\":true");
     pp_buf_str(b, "}");
     pp_timeline_record(b);
 }
 
-enum { AT_PROBE, AT_PEAK, AT_EXIT };
+enum { AT_PROBE, AT_PEAK, AT_EXIT, AT_DUMP };
 
 struct fig { int64_t live_bytes, live_blocks, alloc_bytes, alloc_blocks, new_bytes, new_blocks,
-             samples, live_samples; };
+             samples, live_samples, resident, lost_bytes, lost_blocks; };
+/* resident: -1 when not scanned; lost_*: at exit after the leak check */
 
 static void figures(struct stack *s, int when, struct fig *f)
 {
@@ -549,6 +604,10 @@ static void add_fig(struct fig *a, const struct fig *b)
     a->new_blocks += b->new_blocks;
     a->samples += b->samples;
     a->live_samples += b->live_samples;
+    if (b->resident >= 0)
+        a->resident += b->resident;
+    a->lost_bytes += b->lost_bytes;
+    a->lost_blocks += b->lost_blocks;
 }
 
 static void fig_json(struct pp_buf *b, const struct fig *f, int when)
@@ -556,6 +615,8 @@ static void fig_json(struct pp_buf *b, const struct fig *f, int when)
     key_i(b, "live_bytes", f->live_bytes);
     key_i(b, "live_blocks", (f->live_blocks + BLOCK_FP / 2) / BLOCK_FP);
     key_i(b, "live_samples", f->live_samples);
+    if (f->resident >= 0)
+        key_i(b, "resident_bytes", f->resident);
     if (when == AT_PEAK)
         return;
     key_i(b, "alloc_bytes", f->alloc_bytes);
@@ -563,6 +624,10 @@ static void fig_json(struct pp_buf *b, const struct fig *f, int when)
     key_i(b, "new_bytes", f->new_bytes);
     key_i(b, "new_allocs", (f->new_blocks + BLOCK_FP / 2) / BLOCK_FP);
     key_i(b, "samples", f->samples);
+    if (when == AT_EXIT && leaks_done) {
+        key_i(b, "lost_bytes", f->lost_bytes);
+        key_i(b, "lost_blocks", f->lost_blocks);
+    }
 }
 
 /* Mark the top n of scratch[0..count) by key that are not marked yet:
@@ -614,10 +679,142 @@ static void select_top(size_t count, size_t n, int when, int by_alloc)
         scratch[h[k].i]->selected = 1;
 }
 
+/* ---- resident bytes ------------------------------------------------------ */
+
+/* How much of each site's live memory is resident.  Each tracked block
+ * past one page is asked of mincore (its whole pages; a block freed and
+ * unmapped meanwhile counts as not resident); a block of a page or less counts as resident (it shares
+ * touched heap pages).  A block stands for its weight (weigh), so a site's
+ * resident estimate is its live bytes less, over its sampled large blocks,
+ * weight x the fraction not resident: unbiased, with the error bar of its
+ * live bytes.  Outside hooks only: when a sites record is written.  With
+ * `all` the table has 16M slots: the peak views the sampler writes while
+ * the program runs skip the scan (and carry no resident figures). */
+/* Which pages of the table of tracked blocks were ever touched: the scans
+ * below step over the others (with `all` the table is 256 MiB of address
+ * space, mostly never touched).  A page swapped out is stepped over too. */
+#define SLOTS_PER_PAGE (4096 / sizeof(struct slot))
+static unsigned char *table_vec;
+
+static void table_pages(void)
+{
+    size_t bytes = (keys_mask + 1) * sizeof *live, pages = (bytes + 4095) / 4096;
+    int saved = errno;
+    if (!table_vec)
+        table_vec = pp_os_map(pages);
+    if (table_vec && mincore(live, bytes, table_vec) != 0)
+        memset(table_vec, 1, pages);    /* cannot tell: look at every page */
+    errno = saved;
+}
+
+/* slot i starts a page never touched: the first slot of the next page */
+static inline int untouched(size_t *i)
+{
+    if (!table_vec || *i % SLOTS_PER_PAGE || (table_vec[*i / SLOTS_PER_PAGE] & 1))
+        return 0;
+    *i += SLOTS_PER_PAGE - 1;           /* the loop adds the last one */
+    return 1;
+}
+
+static double nonresident_fraction(uintptr_t p, size_t size)
+{
+    uintptr_t start = (p + 4095) & ~(uintptr_t)4095;
+    uintptr_t end = (p + size) & ~(uintptr_t)4095;
+    if (end <= start)
+        return 0.0;
+    /* the partial pages at either end are taken as resident as the rest */
+    return 1.0 - (double)pp_os_resident(start, end - start) / (double)(end - start);
+}
+
+static int resident_scan(size_t count)
+{
+    static int at_exit;
+    if (!live)
+        return 0;
+    if (exiting && at_exit++)           /* the peak and exit records share one */
+        return 1;
+    if (!LOAD(large_tracked)) {         /* every block resident: no scan */
+        for (size_t i = 0; i < count; i++)
+            scratch[i]->nonres_bytes = 0;
+        return 1;
+    }
+    for (size_t i = 0; i < count; i++)
+        scratch[i]->nonres_bytes = 0;
+    size_t used = atomic_load(&arena_used);
+    table_pages();
+    for (size_t i = 0; i <= keys_mask; i++) {
+        if (untouched(&i))
+            continue;
+        uintptr_t k = LOAD(live[i].key);
+        if (k == 0 || k == TOMB || live[i].size8 <= 4096 / 8)
+            continue;
+        uint32_t ref = live[i].ref;
+        size_t size = (size_t)live[i].size8 << 3;
+        if (!ref || (size_t)ref * 8 >= used)
+            continue;
+        int64_t bytes, blocks;
+        weigh(size, &bytes, &blocks);
+        at(ref)->nonres_bytes += (int64_t)((double)bytes * nonresident_fraction(k, size) + 0.5);
+    }
+    return 1;
+}
+
+/* ---- the leak check (leaks.c) -------------------------------------------- */
+
+
+
+size_t pp_sites_block_count(void)
+{
+    size_t n = 0;
+    if (live)
+        table_pages();
+    for (size_t i = 0; live && i <= keys_mask; i++) {
+        if (untouched(&i))
+            continue;
+        uintptr_t k = LOAD(live[i].key);
+        n += k != 0 && k != TOMB;
+    }
+    return n;
+}
+
+size_t pp_sites_blocks(struct pp_block *out, size_t cap)
+{
+    size_t n = 0, used = atomic_load(&arena_used);
+    for (size_t i = 0; live && i <= keys_mask && n < cap; i++) {
+        if (untouched(&i))
+            continue;
+        uintptr_t k = LOAD(live[i].key);
+        uint32_t ref = live[i].ref;
+        if (k == 0 || k == TOMB || !ref || (size_t)ref * 8 >= used)
+            continue;
+        out[n++] = (struct pp_block){k, (size_t)live[i].size8 << 3, ref, 0};
+    }
+    return n;
+}
+
+void pp_sites_lost(uint32_t ref, size_t size)
+{
+    struct stack *s = at(ref);
+    s->lost_bytes += (int64_t)size;
+    s->lost_blocks += 1;
+}
+
+/* a site's resident bytes for a record: now, or (at the peak) its live
+ * bytes at the peak times its resident share now */
+static int64_t resident_of(struct stack *s, int when, int64_t live_bytes)
+{
+    int64_t now = LOAD(s->live_bytes), res = now - s->nonres_bytes;
+    if (res < 0)
+        res = 0;
+    if (when != AT_PEAK)
+        return res;
+    return now > 0 ? (int64_t)((double)live_bytes * (double)res / (double)now + 0.5) : live_bytes;
+}
+
 /* A "module" record for each module not written yet in this process image,
  * so that the stacks written next can be symbolised after the process is
  * gone. */
-static void write_modules(struct pp_buf *b)
+void pp_sites_write_modules(struct pp_buf *b)
 {
     static const char hex[] = "0123456789abcdef";
     struct pp_module_info m;
@@ -680,14 +877,18 @@ static void write_sites(int when, const char *label)
     if (when != AT_PEAK)
         select_top(count, top, when, 1);
 
-    write_modules(&b);
+    pp_sites_write_modules(&b);
+    pp_py_write(&b);
     for (size_t i = 0; i < count; i++)
         if (scratch[i]->selected)
             write_stack(&b, scratch[i]);
+    int resident = !(when == AT_PEAK && pp_sites_mode == PP_STACKS_ALL && !exiting) &&
+                   resident_scan(count);
 
     b.len = 0;
     pp_buf_str(&b, "{\"type\":\"sites\",\"at\":\"");
-    pp_buf_str(&b, when == AT_PROBE ? "probe" : when == AT_PEAK ? "peak" : "exit");
+    pp_buf_str(&b, when == AT_PROBE ? "probe" : when == AT_PEAK ? "peak"
+                   : when == AT_DUMP ? "dump" : "exit");
     pp_buf_str(&b, "\"");
     if (label) {
         pp_buf_key(&b, "label");
@@ -721,10 +922,14 @@ static void write_sites(int when, const char *label)
     pp_buf_raw(&b, "[", 1);
     struct fig rest, f;
     memset(&rest, 0, sizeof rest);
+    rest.resident = resident ? 0 : -1;
     int first = 1, any_rest = 0;
     for (size_t i = 0; i < count; i++) {
         struct stack *s = scratch[i];
         figures(s, when, &f);
+        f.resident = resident ? resident_of(s, when, f.live_bytes) : -1;
+        f.lost_bytes = s->lost_bytes;
+        f.lost_blocks = s->lost_blocks;
         if (when == AT_PROBE) {
             s->prev_bytes = f.alloc_bytes;
             s->prev_blocks = f.alloc_blocks;
@@ -763,9 +968,35 @@ void pp_sites_probe(const char *label)
 
 void pp_sites_exit(void)
 {
+    exiting = 1;
     atomic_store(&peak_dirty, 0);
     write_sites(AT_PEAK, NULL);
+    if (pp_sites_mode == PP_STACKS_ALL && live)
+        leaks_done = pp_leaks_classify() == 0;
     write_sites(AT_EXIT, NULL);
+}
+
+/* From the sampler thread (peakview.c): the peak view when the copy moved
+ * since the last one was written; with WHY, also the live view now, as a
+ * "dump" record labelled WHY.  Returns 1 if a peak view was written. */
+int pp_sites_view(const char *why)
+{
+    if (pp_sites_mode == PP_STACKS_OFF)
+        return 0;
+    int peak = atomic_exchange(&peak_dirty, 0);
+    if (peak)
+        write_sites(AT_PEAK, NULL);
+    if (why)
+        write_sites(AT_DUMP, why);
+    return peak;
+}
+
+/* the tracked live total at the last peak copy, and whether that copy is
+ * newer than the last peak record */
+int64_t pp_sites_peak_bytes(int *pending)
+{
+    *pending = atomic_load(&peak_dirty);
+    return LOAD(est_peak);
 }
 
 /* The child of a fork starts its own image in the file: every stack and
@@ -784,6 +1015,7 @@ void pp_sites_after_fork_child(void)
         atomic_store(&s->written, 0);
     }
     pp_modules_after_fork_child();
+    pp_py_after_fork_child();
     thread_ready = 0;
     peak_t_ns = 0;                     /* the child's peak so far: its start */
     atomic_store(&peak_dirty, 1);

@@ -360,6 +360,7 @@ void pp_timeline_record(struct pp_buf *b)
 
 static void key_u64(struct pp_buf *b, const char *k, uint64_t v) { pp_buf_key(b, k); pp_buf_u64(b, v); }
 static void key_i64(struct pp_buf *b, const char *k, int64_t v) { pp_buf_key(b, k); pp_buf_i64(b, v); }
+static void key_dbl(struct pp_buf *b, const char *k, double v) { pp_buf_key(b, k); pp_buf_double(b, v); }
 static void key_s(struct pp_buf *b, const char *k, uint64_t ns, unsigned dec)
 {
     pp_buf_key(b, k);
@@ -410,6 +411,7 @@ static void header(void)
     key_str(&b, "allocator_library", pp_allocator_library(), 256);
     pp_buf_key(&b, "heap_counted");
     pp_buf_str(&b, pp_heap_counted() ? "true" : "false");
+    key_str(&b, "heap_binding", pp_heap_binding(), 16);
     key_str(&b, "usable_size", pp_usable_method(), 32);
     key_str(&b, "follow", pp_follow_name(), 16);
     pp_buf_raw(&b, "}", 1);
@@ -641,31 +643,20 @@ static void key_ns(struct pp_buf *b, const char *k, double ns)
 /* what each occurrence of a region allocated (docs/format.md) */
 static void region_allocs_json(struct pp_buf *b, const struct pp_region_stats *st)
 {
-    pp_buf_key(b, "allocs_per_call");
-    pp_buf_double(b, st->calls.mean);
-    pp_buf_key(b, "allocs_per_call_p50");
-    pp_buf_double(b, st->calls.p50);
-    pp_buf_key(b, "allocs_per_call_p99");
-    pp_buf_double(b, st->calls.p99);
+    key_dbl(b, "allocs_per_call", st->calls.mean);
+    key_dbl(b, "allocs_per_call_p50", st->calls.p50);
+    key_dbl(b, "allocs_per_call_p99", st->calls.p99);
     key_u64(b, "allocs_per_call_max", st->calls.max);
-    pp_buf_key(b, "bytes_per_call");
-    pp_buf_double(b, st->bytes.mean);
-    pp_buf_key(b, "bytes_per_call_p50");
-    pp_buf_double(b, st->bytes.p50);
-    pp_buf_key(b, "bytes_per_call_p99");
-    pp_buf_double(b, st->bytes.p99);
+    key_dbl(b, "bytes_per_call", st->bytes.mean);
+    key_dbl(b, "bytes_per_call_p50", st->bytes.p50);
+    key_dbl(b, "bytes_per_call_p99", st->bytes.p99);
     key_u64(b, "bytes_per_call_max", st->bytes.max);
-    pp_buf_key(b, "net_bytes_per_call");
-    pp_buf_double(b, st->net_mean);
-    pp_buf_key(b, "net_bytes_min");
-    pp_buf_i64(b, st->net_min);
-    pp_buf_key(b, "net_bytes_max");
-    pp_buf_i64(b, st->net_max);
+    key_dbl(b, "net_bytes_per_call", st->net_mean);
+    key_i64(b, "net_bytes_min", st->net_min);
+    key_i64(b, "net_bytes_max", st->net_max);
     key_u64(b, "frees", st->frees);
-    pp_buf_key(b, "self_allocs_per_call");
-    pp_buf_double(b, st->self_calls_mean);
-    pp_buf_key(b, "self_bytes_per_call");
-    pp_buf_double(b, st->self_bytes_mean);
+    key_dbl(b, "self_allocs_per_call", st->self_calls_mean);
+    key_dbl(b, "self_bytes_per_call", st->self_bytes_mean);
 }
 
 static void regions_json(struct pp_buf *b)

@@ -168,7 +168,28 @@ static void choose_usable(void)
 
 /* ---- resolution ----------------------------------------------------------- */
 
-#define RESOLVE(field, name) (*(void **)&pp_real.field = dlsym(RTLD_NEXT, name))
+/* our own malloc, not whatever the name resolves to */
+extern void *pp_malloc_self(size_t) __attribute__((alias("malloc"), visibility("hidden")));
+static int same_object(void *a, void *b);
+
+/* RTLD_NEXT; or, when another allocator was preloaded before the shim,
+ * the first definition (that allocator's: bind.c sends the program's calls
+ * to the hooks, which must forward to it) */
+static void *resolve_from = RTLD_NEXT;
+static int foreign_first;
+#define RESOLVE(field, name) (*(void **)&pp_real.field = dlsym(resolve_from, name))
+
+/* Is the first definition of malloc in a library loaded before the shim
+ * (not libc, not the executable)? */
+static int other_allocator_first(void *self)
+{
+    Dl_info info;
+    void *first = dlsym(RTLD_DEFAULT, "malloc");
+    if (!first || first == self || !dladdr(first, &info) || !info.dli_fname ||
+        !strstr(info.dli_fname, ".so"))     /* not the executable (a PLT slot of its own) */
+        return 0;
+    return !same_object(first, self) && !same_object(first, (void *)gnu_get_libc_version);
+}
 
 static int same_object(void *a, void *b)
 {
@@ -189,6 +210,10 @@ void pp_resolve(void)
         return;
     }
     resolving_here = 1;
+    if (other_allocator_first((void *)pp_malloc_self)) {
+        foreign_first = 1;
+        resolve_from = RTLD_DEFAULT;
+    }
     RESOLVE(malloc, "malloc");
     RESOLVE(free, "free");
     RESOLVE(calloc, "calloc");
@@ -223,9 +248,7 @@ static char alloc_lib[512];         /* the library the real malloc is in */
 static char program_alloc_lib[512]; /* ... and the one the program calls */
 static int heap_counted = 1;
 static _Atomic int deepbind_seen, deepbind_warned;
-
-/* our own malloc, not whatever the name resolves to */
-extern void *pp_malloc_self(size_t) __attribute__((alias("malloc"), visibility("hidden")));
+static const char *heap_binding = "interposed";
 
 static void library_of(void *fn, char *out, size_t cap)
 {
@@ -275,6 +298,11 @@ int pp_heap_counted(void)
     return heap_counted;
 }
 
+const char *pp_heap_binding(void)
+{
+    return heap_counted ? heap_binding : "none";
+}
+
 /* Does the program's malloc reach the hooks?  The address dlsym gives is
  * not enough (in a non-PIE executable that takes malloc's address it is
  * the executable's own PLT slot), so malloc is called through it once,
@@ -283,6 +311,12 @@ int pp_heap_counted(void)
 void pp_allocator_check(int warn)
 {
     library_of((void *)pp_real.malloc, alloc_lib, sizeof alloc_lib);
+    /* references the loader did not give to the hooks (another allocator
+     * first, RTLD_DEEPBIND, __libc_malloc): bind.c points them there */
+    if (pp_bind_all((void *)pp_real.malloc, foreign_first, 0) > 0 && foreign_first) {
+        heap_binding = "got";
+        return;
+    }
     void *(*used)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
     void (*used_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
     if (!used || !used_free || (void *)used == (void *)pp_malloc_self)
@@ -346,11 +380,53 @@ __attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve
     return pp_real_dlopen;
 }
 __attribute__((used, visibility("hidden"))) _Atomic int *pp_deepbind_flag = &deepbind_seen;
+/* dlopen calls so far (a libpython loaded late: pyframes.c's watch) */
+__attribute__((used, visibility("hidden"))) _Atomic unsigned *pp_dlopen_count = &pp_dlopens;
+__attribute__((used, visibility("hidden"))) _Atomic int *pp_bind_flag = &pp_bind_active;
+/* A library named by a path (a '/' and no '$': the caller's RUNPATH and
+ * $ORIGIN play no part) opened with RTLD_DEEPBIND, or any while bind.c is
+ * active, is opened from here and its references bound to the hooks. */
+__attribute__((used, externally_visible, visibility("hidden"))) void *
+pp_dlopen_bound(const char *file, int mode)
+{
+    void *h = ((void *(*)(const char *, int))pp_resolve_dlopen())(file, mode);
+    if (h) {
+        int saved = pp_in_hook;
+        pp_in_hook = 1;
+        pp_bind_all((void *)pp_real.malloc, foreign_first, (mode & RTLD_DEEPBIND) != 0);
+        pp_in_hook = saved;
+    }
+    return h;
+}
 __asm__(".text\n"
         ".globl dlopen\n"
         ".type dlopen, @function\n"
         "dlopen:\n"
+        "    mov pp_dlopen_count(%rip), %rax\n"
+        "    lock incl (%rax)\n"
         "    test $0x8, %esi\n"                 /* RTLD_DEEPBIND */
+        "    jnz 3f\n"
+        "    mov pp_bind_flag(%rip), %rax\n"
+        "    cmpl $0, (%rax)\n"
+        "    jz 1f\n"
+        "3:  test %rdi, %rdi\n"
+        "    jz 5f\n"
+        "    mov %rdi, %rax\n"
+        "    xor %edx, %edx\n"                  /* seen a '/' */
+        "4:  movzbl (%rax), %ecx\n"
+        "    test %ecx, %ecx\n"
+        "    jz 6f\n"
+        "    cmp $0x24, %ecx\n"                 /* '$' */
+        "    je 5f\n"
+        "    cmp $0x2f, %ecx\n"                 /* '/' */
+        "    jne 7f\n"
+        "    mov $1, %edx\n"
+        "7:  inc %rax\n"
+        "    jmp 4b\n"
+        "6:  test %edx, %edx\n"
+        "    jz 5f\n"
+        "    jmp pp_dlopen_bound\n"
+        "5:  test $0x8, %esi\n"
         "    jz 1f\n"
         "    mov pp_deepbind_flag(%rip), %rax\n"
         "    movl $1, (%rax)\n"
@@ -377,7 +453,7 @@ int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident)
     if (!is_jemalloc)
         return -1;
     if (!ctl)
-        *(void **)&ctl = dlsym(RTLD_NEXT, "mallctl");
+        *(void **)&ctl = dlsym(resolve_from, "mallctl");
     if (!ctl)
         return -1;
     uint64_t epoch = 1;
@@ -873,6 +949,7 @@ PP_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
         pp_in_hook = 1;
         pp_map_add((uintptr_t)r, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
         pp_in_hook = 0;
+        pp_site_map((void *)r, len, flags);
     }
     return (void *)r;
 }
@@ -889,6 +966,7 @@ PP_EXPORT int munmap(void *addr, size_t len)
         pp_in_hook = 1;
         pp_map_remove((uintptr_t)addr, len);
         pp_in_hook = 0;
+        pp_site_unmap(addr, len);
     }
     return rc;
 }

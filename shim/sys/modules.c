@@ -118,6 +118,20 @@ void pp_modules_init(void)
     pp_modules_refresh();
 }
 
+const char *pp_modules_path(size_t i)
+{
+    if (!mods || i >= atomic_load_explicit(&n_mods, memory_order_acquire))
+        return NULL;
+    return mods[i].path_len ? paths + mods[i].path_off : "";
+}
+
+uintptr_t pp_modules_base(size_t i)
+{
+    if (!mods || i >= atomic_load_explicit(&n_mods, memory_order_acquire))
+        return 0;
+    return mods[i].base;
+}
+
 size_t pp_modules_count(void)
 {
     return mods ? atomic_load_explicit(&n_mods, memory_order_acquire) : 0;

@@ -105,6 +105,11 @@ int pp_allocator_is_glibc(void);
 /* 0 when the program's malloc is not the shim's (another allocator was
  * preloaded before it, or the executable defines malloc) */
 int pp_heap_counted(void);
+/* how the program's calls reach the hooks: "interposed", "got" (bind.c), "none" */
+const char *pp_heap_binding(void);
+/* bind.c: point loaded objects' allocator references at the hooks */
+int pp_bind_all(void *alloc_fn, int foreign, int all);
+extern _Atomic int pp_bind_active;
 /* At start-up: find whose malloc the program calls; WARN: say so on stderr
  * when it is not the shim's. */
 void pp_allocator_check(int warn);
@@ -245,6 +250,9 @@ uint64_t pp_unwind_by_libgcc(void);
 /* cfi.c: the walk with remembered rules; -1 when libgcc must walk */
 int  pp_cfi_ready(void);
 int  pp_cfi_walk(uintptr_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi);
+/* the walk over a copied stack (a CPU sample's): reads only the copy */
+int  pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                      const void *copy, size_t size, int *complete);
 struct dl_phdr_info;
 /* modules.c: [lo, hi) of a loaded object's PT_LOAD segments (hi 0: none) */
 void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *hi);
@@ -265,6 +273,14 @@ struct pp_module_info {
     const uintptr_t (*range)[2];
 };
 size_t pp_modules_count(void);
+/* module I's path ("" for the executable's when unknown), NULL past the end */
+const char *pp_modules_path(size_t i);
+/* module I's load bias (0 past the end) */
+uintptr_t pp_modules_base(size_t i);
+/* <system>/modules.c: the address (and size) of a defined dynamic symbol of
+ * the module loaded at BIAS, read from its tables in memory (no loader
+ * call: no lock, no allocation); 0, or -1 when it has none by that name */
+int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size);
 /* modules.c, from the scan: add a module unless it is known (same base and
  * extent); 1 when the list is full */
 int  pp_module_add(const struct pp_module_info *m);
@@ -275,5 +291,11 @@ void pp_modules_scan(void);
  * process image (a forked child claims every module again). */
 int  pp_modules_claim(size_t i, struct pp_module_info *out);
 void pp_modules_after_fork_child(void);
+
+/* ---- cgroup.c: the memory limit the process runs under -------------------- */
+
+/* the cgroup v2 memory limit and usage (the sampler thread only); 0 when
+ * there is none to read */
+int  pp_cgroup_memory(uint64_t *limit, uint64_t *current);
 
 #endif

@@ -550,12 +550,80 @@ __attribute__((noinline)) int pp_cfi_walk(uintptr_t *out, int max, uintptr_t ski
     return n;
 }
 
+/* The same walk over another thread's stack, as the kernel copied it for a
+ * CPU sample (cpu.c): registers IP, SP, BP at the sample and SIZE bytes of
+ * the stack from SP in COPY.  Every read is from the copy; an address
+ * outside [SP, SP+SIZE) ends the walk.  OUT[0] is the sampled IP itself.
+ * Returns the number of frames, -1 when even the first frame's rule is
+ * unknown; *COMPLETE is 1 when the walk reached the stack's outermost frame
+ * (a rule that says so, or a zero return address). */
+int pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                     const void *copy, size_t size, int *complete)
+{
+    const uintptr_t sp0 = sp;
+    int n = 0;
+    *complete = 0;
+    if (!table || max <= 0)
+        return -1;
+    uintptr_t lo = 0, end = 0, eh = 0, obj = 0;
+    out[n++] = ip;
+    for (int steps = 0; n < max && steps < max + 64; steps++) {
+        uintptr_t target = steps ? ip - 1 : ip;
+        if (target - lo >= end - lo) {
+            struct dl_find_object fo;
+            if (_dl_find_object((void *)target, &fo) != 0)
+                return steps ? n : -1;
+            lo = (uintptr_t)fo.dlfo_map_start;
+            end = (uintptr_t)fo.dlfo_map_end;
+            eh = (uintptr_t)fo.dlfo_eh_frame;
+            obj = object_key(eh, end);
+        }
+        struct rule r;
+        /* the sampled address is not a return address: its row is its own,
+         * computed every time and never kept under a return address's key */
+        if (steps == 0) {
+            if (compute(target, (const uint8_t *)eh, &r) != 0)
+                return -1;
+        } else if (!lookup_home(ip, obj, &r) && lookup_slow(ip, target, eh, obj, &r) != 0) {
+            return n;
+        }
+        if (r.kind == KIND_END) {
+            *complete = 1;
+            break;
+        }
+        uintptr_t cfa = (r.cfa_reg == REG_RSP ? sp : bp) + (uintptr_t)(intptr_t)r.cfa_off;
+        if (cfa <= sp || cfa - sp0 > size)      /* not above, or past the copy */
+            break;
+        if (r.rbp_off) {
+            uintptr_t at = cfa + (uintptr_t)(intptr_t)r.rbp_off;
+            if (at < sp0 || at + 8 > sp0 + size)
+                break;
+            memcpy(&bp, (const char *)copy + (at - sp0), 8);
+        }
+        sp = cfa;
+        memcpy(&ip, (const char *)copy + (cfa - 8 - sp0), 8);
+        if (!ip) {
+            *complete = 1;
+            break;
+        }
+        out[n++] = ip;
+    }
+    return n;
+}
+
 #else  /* not x86-64, or a glibc without _dl_find_object: libgcc walks */
 
 int pp_cfi_ready(void) { return 0; }
 int pp_cfi_walk(uintptr_t *out, int max, uintptr_t skip_lo, uintptr_t skip_hi)
 {
     (void)out; (void)max; (void)skip_lo; (void)skip_hi;
+    return -1;
+}
+int pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                     const void *copy, size_t size, int *complete)
+{
+    (void)out; (void)max; (void)ip; (void)sp; (void)bp; (void)copy; (void)size;
+    *complete = 0;
     return -1;
 }
 

@@ -108,3 +108,77 @@ void pp_modules_scan(void)
     int first = 1;
     dl_iterate_phdr(add_module, &first);
 }
+
+/* ---- a symbol of a loaded module, from its dynamic symbol table ------------
+ * Read in memory, without the loader (whose look-ups take its locks and
+ * allocate): the ELF header at the load bias, PT_DYNAMIC, and the GNU hash
+ * table (or the SysV one's symbol count, scanned in order). */
+
+static uint32_t gnu_hash(const char *s)
+{
+    uint32_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h;
+}
+
+static int sym_match(const ElfW(Sym) *sym, const char *strtab, const char *name)
+{
+    return sym->st_shndx != SHN_UNDEF && sym->st_value && !strcmp(strtab + sym->st_name, name);
+}
+
+int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)bias;
+    if (!bias || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr)))
+        return -1;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(bias + eh->e_phoff);
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(bias + ph[i].p_vaddr);
+    if (!dyn)
+        return -1;
+    const ElfW(Sym) *symtab = NULL;
+    const char *strtab = NULL;
+    const uint32_t *gnu = NULL, *sysv = NULL;
+    for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+        uintptr_t v = d->d_un.d_ptr < bias ? bias + d->d_un.d_ptr : d->d_un.d_ptr;
+        switch (d->d_tag) {
+        case DT_SYMTAB: symtab = (const ElfW(Sym) *)v; break;
+        case DT_STRTAB: strtab = (const char *)v; break;
+        case DT_GNU_HASH: gnu = (const uint32_t *)v; break;
+        case DT_HASH: sysv = (const uint32_t *)v; break;
+        }
+    }
+    if (!symtab || !strtab)
+        return -1;
+    const ElfW(Sym) *hit = NULL;
+    if (gnu) {
+        uint32_t nb = gnu[0], off = gnu[1], nbloom = gnu[2];
+        const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(gnu + 4) + nbloom);
+        const uint32_t *chain = buckets + nb;
+        uint32_t h = gnu_hash(name);
+        uint32_t i = nb ? buckets[h % nb] : 0;
+        if (i >= off)
+            for (;; i++) {
+                uint32_t h2 = chain[i - off];
+                if ((h | 1) == (h2 | 1) && sym_match(&symtab[i], strtab, name)) {
+                    hit = &symtab[i];
+                    break;
+                }
+                if (h2 & 1)
+                    break;
+            }
+    } else if (sysv) {
+        for (uint32_t i = 0; i < sysv[1] && !hit; i++)
+            if (sym_match(&symtab[i], strtab, name))
+                hit = &symtab[i];
+    }
+    if (!hit)
+        return -1;
+    *addr = bias + hit->st_value;
+    if (size)
+        *size = hit->st_size;
+    return 0;
+}

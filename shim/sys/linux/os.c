@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -24,9 +25,21 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A write to a pipe whose reader has gone raises SIGPIPE, which would end
+ * a program that itself wrote nothing more (`prog 2>&1 | head -1`: status
+ * 141 where it was 0).  So SIGPIPE is blocked in this thread during the
+ * write, and a SIGPIPE that became pending meanwhile (EPIPE's is directed
+ * at the thread) is taken away before the mask comes back; one the program
+ * had pending before is left there. */
 void pp_write_all(int fd, const char *p, size_t n)
 {
     int saved = errno;
+    sigset_t pipe_set, old, before, after;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&before);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    int had = sigismember(&before, SIGPIPE) == 1;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
@@ -37,6 +50,12 @@ void pp_write_all(int fd, const char *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
+    if (!had && sigpending(&after) == 0 && sigismember(&after, SIGPIPE) == 1) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
 }
 

@@ -1,0 +1,627 @@
+/*
+ * cpu.c - where the CPU goes: each thread's user stacks, sampled by the
+ * kernel and read by the sampler thread.
+ *
+ * The first rule forbids the usual profiler's tools (a SIGPROF handler, a
+ * timer the program can see, work in the hooks), so the sampling is the
+ * kernel's: one perf_event_open task-clock event per thread of the process
+ * (pid = the thread's id, cpu = -1), which every PERFPROBE_CPU-th of a second
+ * of that thread's CPU time writes a sample into a ring buffer mapped here:
+ * the user registers (ip, sp, bp), a copy of the top STACK_BYTES of the user
+ * stack, and the kernel's frame-pointer walk of the user stack.  Nothing runs
+ * in the program's threads; the sampler thread, once a tick:
+ *   - lists /proc/self/task (a directory descriptor kept high, read from
+ *     offset 0 each tick) and opens an event for each thread it has not
+ *     seen, and drains then closes the event of each thread gone;
+ *   - drains every ring buffer: each sample's stack is walked over the copy
+ *     with cfi.c's call-frame walker, or, where that walk stops short of
+ *     the outermost frame, taken from the kernel's frame-pointer chain when
+ *     that is longer; stacks are de-duplicated in a table of this file's
+ *     own (only the sampler thread touches it: no lock) and written once as
+ *     "cpu_stack" records;
+ *   - attributes each sample to the innermost region its thread has open
+ *     (region.c, read from outside without the owner's help) and writes one
+ *     "cpu" record for the tick: [tid, stack, region, count] rows.
+ * The kernel only samples user mode (exclude_kernel, which
+ * perf_event_paranoid 2 requires): time spent in system calls is not seen.
+ *
+ * Descriptors follow the shim's rules: opened with O_CLOEXEC, moved above
+ * the program's numbers (pp_fd_adopt), and closed only after checking that
+ * the number still is this event (PERF_EVENT_IOC_ID: every perf descriptor
+ * shares one anonymous inode, so device and inode cannot tell).  Mappings
+ * are made with the raw system call, never through the shim's mmap hook.
+ * Where the kernel refuses (perf_event_paranoid 3, a seccomp filter, no
+ * perf events in a container) one line says so and the run goes on
+ * without CPU samples.  A forked child forgets its parent's events (their
+ * descriptors are closed, their buffers unmapped: they are the parent's
+ * threads; their buffers were not copied) and opens its own.
+ */
+#define _GNU_SOURCE
+#include "core/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_EVENTS   1024
+#define STACK_BYTES  8192u
+#define MAX_FRAMES   128
+#define STACK_SLOTS  (1u << 16)              /* distinct stacks, index */
+#define ARENA_BYTES  (8u << 20)              /* their frames */
+#define ROWS         4096                    /* rows of one tick's record */
+#define OUT_BYTES    (256u << 10)
+
+struct ev {
+    pid_t tid;
+    int fd;
+    uint64_t id;                             /* PERF_EVENT_IOC_ID */
+    struct perf_event_mmap_page *meta;
+    char *data;
+    size_t data_size, map_len;
+    int seen;                                /* listed this tick */
+};
+
+struct stk { uint64_t hash; uint32_t id, n, off; };
+struct row { pid_t tid; uint32_t stack; const char *region; uint64_t count; };
+
+static struct ev *evs;
+static int n_evs, max_evs = MAX_EVENTS;
+static int state;                    /* 0 not tried, 1 on, -1 off */
+static int warned_limit, info_written;
+static struct pp_fd task_dir = {-1, 0, 0};
+static uint64_t period_ns, hz;
+static size_t data_pages;
+static pid_t self_tid;
+
+static struct stk *stacks;
+static uintptr_t *arena;
+static size_t arena_used;
+static uint32_t n_stacks;
+
+static struct row *rows;
+static size_t n_rows;
+static uint64_t lost, total, by_cfi, by_fp, t_first;
+static char *out;
+static char *scratch;                /* a record that wraps the ring */
+static uint64_t *dents;
+
+static pp_lock_t lock = PP_LOCK_INIT;
+
+/* ---- starting ------------------------------------------------------------- */
+
+static void say_off(int err)
+{
+    const char *why = err == EACCES || err == EPERM
+                          ? "the kernel refuses perf_event_open (perf_event_paranoid, "
+                            "a seccomp filter or the container)"
+                      : err == ENOSYS ? "perf_event_open is not available"
+                                      : "the kernel has no task-clock event here";
+    pp_warn(why, "; no CPU samples (PERFPROBE_CPU=off: no attempt)", "", "");
+    struct pp_buf b = {out, 0, OUT_BYTES - 64};
+    pp_buf_str(&b, "{\"type\":\"cpu_info\",\"t_s\":");
+    pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
+    pp_buf_key(&b, "off");
+    pp_buf_json_str(&b, strerror(err), 128);
+    pp_buf_str(&b, "}");
+    pp_timeline_record(&b);
+}
+
+/* 1 to sample, 0 for off (and a warning for a value that is neither) */
+static int wanted(void)
+{
+    const char *v = pp_opt.cpu;
+    if (!v[0] || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no") ||
+        !strcmp(v, "false"))
+        return 0;
+    uint64_t n = 0;
+    const char *p = v;
+    for (; *p >= '0' && *p <= '9' && n < 100000; p++)
+        n = n * 10 + (uint64_t)(*p - '0');
+    if (*p || n < 1 || n > 10000) {
+        if (pp_state.first_image)
+            pp_warn("PERFPROBE_CPU=\"", v, "\" is not a rate (1-10000) or off; using ", "99");
+        n = 99;
+    }
+    hz = n;
+    period_ns = 1000000000u / n;
+    /* room for four ticks of samples, a power of two of pages */
+    uint64_t per_tick = n * pp_opt.interval_ms / 1000 + 1;
+    size_t want = (size_t)(per_tick * 4 * (STACK_BYTES + 1024)), pages = 4;
+    while (pages * 4096 < want && pages < 256)
+        pages *= 2;
+    data_pages = pages;
+    return 1;
+}
+
+static int start(void)
+{
+    if (!wanted())
+        return -1;
+    evs = pp_os_map(MAX_EVENTS * sizeof *evs);
+    stacks = pp_os_map(STACK_SLOTS * sizeof *stacks);
+    arena = pp_os_map(ARENA_BYTES);
+    rows = pp_os_map(ROWS * sizeof *rows);
+    out = pp_os_map(OUT_BYTES);
+    scratch = pp_os_map(STACK_BYTES + 4096 + MAX_FRAMES * 8 + 4096);
+    dents = pp_os_map(32768);
+    if (!evs || !stacks || !arena || !rows || !out || !scratch || !dents)
+        return -1;
+    if (pp_sites_mode == PP_STACKS_OFF)
+        pp_modules_init();                   /* sites.c did not */
+    pp_cfi_ready();
+    self_tid = pp_tid();
+    arena_used = 1;                          /* offset 0: none */
+    /* an event is a descriptor, kept high, in the numbers a program near
+     * its limit would reach last: under a small limit few are taken */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur <= 4096)
+        max_evs = rl.rlim_cur >= 128 ? (int)(rl.rlim_cur / 64) : 1;
+    return 1;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+/* is descriptor FD still event ID? (a number the program closed may be
+ * another descriptor by now) */
+static int still_ours(int fd, uint64_t id)
+{
+    uint64_t now = 0;
+    int saved = errno;
+    int ok = fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ID, &now) == 0 && now == id;
+    errno = saved;
+    return ok;
+}
+
+/* UNMAP: 0 in a forked child, which has no copy of the buffer (the kernel
+ * maps it VM_DONTCOPY): whatever is at that address now is not ours */
+static void close_ev(struct ev *e, int unmap)
+{
+    if (e->meta && unmap)
+        syscall(SYS_munmap, e->meta, e->map_len);
+    if (still_ours(e->fd, e->id))
+        close(e->fd);
+    *e = evs[--n_evs];
+}
+
+/* 0 opened (or the thread is gone), else the errno that refuses it */
+static int open_ev(pid_t tid)
+{
+    struct perf_event_attr a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.type = PERF_TYPE_SOFTWARE;
+    a.config = PERF_COUNT_SW_TASK_CLOCK;
+    a.sample_period = period_ns;
+    a.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+                    PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+#if defined(__x86_64__)
+    a.sample_regs_user = (1u << 6) | (1u << 7) | (1u << 8);      /* bp, sp, ip */
+#endif
+    a.sample_stack_user = STACK_BYTES;
+    a.exclude_kernel = 1;
+    a.exclude_hv = 1;
+    a.exclude_callchain_kernel = 1;
+    a.use_clockid = 1;
+    a.clockid = CLOCK_MONOTONIC;
+    int saved = errno;
+    long fd = syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        errno = saved;
+        return err == ESRCH ? 0 : err;
+    }
+    struct ev e = {.tid = tid};
+    struct pp_fd f;
+    if (pp_fd_adopt(&f, (int)fd) != 0) {
+        errno = saved;
+        return EMFILE;
+    }
+    e.fd = f.fd;
+    if (ioctl(e.fd, PERF_EVENT_IOC_ID, &e.id) != 0)
+        goto fail;
+    e.data_size = data_pages * 4096;
+    e.map_len = e.data_size + 4096;
+    long m = syscall(SYS_mmap, 0L, e.map_len, PROT_READ | PROT_WRITE, MAP_SHARED, (long)e.fd, 0L);
+    if (m < 0 && m > -4096) {
+        e.meta = NULL;
+        int err = errno;
+        close(e.fd);
+        errno = saved;
+        return err == EPERM ? ENOMEM : err;    /* the locked-memory limit */
+    }
+    e.meta = (struct perf_event_mmap_page *)m;
+    e.data = (char *)m + 4096;
+    errno = saved;
+    evs[n_evs++] = e;
+    return 0;
+fail:
+    close(e.fd);
+    errno = saved;
+    return EINVAL;
+}
+
+/* ---- stacks ------------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static void write_stack(uint32_t id, const uintptr_t *f, int n)
+{
+    struct pp_buf b = {out, 0, OUT_BYTES - 64};
+    pp_buf_str(&b, "{\"type\":\"cpu_stack\",\"t_s\":");
+    pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
+    pp_buf_key(&b, "id");
+    pp_buf_u64(&b, id);
+    pp_buf_key(&b, "frames");
+    pp_buf_raw(&b, "[", 1);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            pp_buf_raw(&b, ",", 1);
+        pp_buf_u64(&b, f[i]);
+    }
+    pp_buf_str(&b, "]}");
+    pp_timeline_record(&b);
+}
+
+/* the id of stack F[0..n) (0 when the table is full) */
+static uint32_t intern(const uintptr_t *f, int n)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        h = mix(h ^ f[i]);
+    for (uint32_t i = (uint32_t)h & (STACK_SLOTS - 1), k = 0; k < STACK_SLOTS / 2;
+         k++, i = (i + 1) & (STACK_SLOTS - 1)) {
+        struct stk *s = &stacks[i];
+        if (s->id) {
+            if (s->hash == h && s->n == (uint32_t)n &&
+                !memcmp(arena + s->off, f, (size_t)n * sizeof *f))
+                return s->id;
+            continue;
+        }
+        if (n_stacks >= STACK_SLOTS / 2 || arena_used + (size_t)n > ARENA_BYTES / sizeof *arena)
+            return 0;
+        memcpy(arena + arena_used, f, (size_t)n * sizeof *f);
+        *s = (struct stk){h, ++n_stacks, (uint32_t)n, (uint32_t)arena_used};
+        arena_used += (size_t)n;
+        for (int j = 0; j < n; j++)
+            if (pp_modules_find(f[j]) < 0) {
+                pp_modules_refresh();
+                break;
+            }
+        struct pp_buf b = {out, 0, OUT_BYTES - 64};
+        pp_sites_write_modules(&b);
+        write_stack(s->id, f, n);
+        return s->id;
+    }
+    return 0;
+}
+
+static void count(pid_t tid, uint32_t stack, const char *region)
+{
+    for (size_t i = n_rows; i-- > 0;)
+        if (rows[i].tid == tid && rows[i].stack == stack && rows[i].region == region) {
+            rows[i].count++;
+            return;
+        }
+    if (n_rows == ROWS)
+        return;
+    rows[n_rows++] = (struct row){tid, stack, region, 1};
+}
+
+/* ---- reading the ring buffers ------------------------------------------------ */
+
+static uint64_t u64_at(const char **p, const char *end)
+{
+    uint64_t v = 0;
+    if (*p + 8 <= end)
+        memcpy(&v, *p, 8);
+    *p += 8;
+    return v;
+}
+
+static void sample(const char *p, const char *end)
+{
+    uintptr_t frames[MAX_FRAMES], chain[MAX_FRAMES];
+    uint64_t ip = u64_at(&p, end);
+    uint64_t pidtid = u64_at(&p, end);
+    uint64_t t = u64_at(&p, end);
+    pid_t tid = (pid_t)(pidtid >> 32);
+    uint64_t nr = u64_at(&p, end);
+    int nchain = 0;
+    for (uint64_t i = 0; i < nr && p < end; i++) {
+        uint64_t a = u64_at(&p, end);
+        if (a >= (uint64_t)PERF_CONTEXT_MAX)
+            continue;                        /* PERF_CONTEXT_USER and such */
+        /* the kernel's first entry is the sampled ip; the others are
+         * return addresses */
+        if (nchain < MAX_FRAMES) {
+            chain[nchain] = nchain == 0 ? a + 1 : a;
+            nchain++;
+        }
+    }
+    uint64_t abi = u64_at(&p, end), bp = 0, sp = 0, rip = ip;
+    if (abi) {
+        bp = u64_at(&p, end);
+        sp = u64_at(&p, end);
+        rip = u64_at(&p, end);
+    }
+    uint64_t size = u64_at(&p, end), dyn = 0;
+    const char *copy = p;
+    if (size) {
+        p += size;
+        dyn = u64_at(&p, end);
+    }
+    if (p > end)
+        return;
+    if (dyn > size)
+        dyn = size;
+    int n = -1, complete = 0;
+    if (abi && dyn)
+        n = pp_cfi_walk_copy(frames, MAX_FRAMES, (uintptr_t)rip, (uintptr_t)sp,
+                             (uintptr_t)bp, copy, (size_t)dyn, &complete);
+    if (n > 0) {
+        frames[0] += 1;        /* recorded as a return address would be */
+        by_cfi++;
+    }
+    if (n <= 0 || (!complete && nchain > n)) {
+        if (nchain == 0) {
+            frames[0] = (uintptr_t)ip + 1;
+            n = 1;
+        } else {
+            memcpy(frames, chain, (size_t)nchain * sizeof *chain);
+            n = nchain;
+            by_fp++;
+        }
+    }
+    if (!t_first)
+        t_first = t;
+    total++;
+    count(tid, intern(frames, n), pp_region_at(tid, t));
+}
+
+static void drain(struct ev *e)
+{
+    struct perf_event_mmap_page *m = e->meta;
+    uint64_t head = __atomic_load_n(&m->data_head, __ATOMIC_ACQUIRE);
+    uint64_t tail = m->data_tail;
+    size_t mask = e->data_size - 1;
+    while (tail + sizeof(struct perf_event_header) <= head) {
+        struct perf_event_header h;
+        size_t at = (size_t)(tail & mask);
+        const char *rec;
+        if (at + sizeof h <= e->data_size) {
+            memcpy(&h, e->data + at, sizeof h);
+        } else {
+            size_t first = e->data_size - at;
+            memcpy(&h, e->data + at, first);
+            memcpy((char *)&h + first, e->data, sizeof h - first);
+        }
+        if (h.size < sizeof h || tail + h.size > head)
+            break;
+        if (at + h.size <= e->data_size) {
+            rec = e->data + at;
+        } else if (h.size <= STACK_BYTES + 4096 + MAX_FRAMES * 8) {
+            size_t first = e->data_size - at;
+            memcpy(scratch, e->data + at, first);
+            memcpy(scratch + first, e->data, h.size - first);
+            rec = scratch;
+        } else {
+            rec = NULL;
+        }
+        if (rec && h.type == PERF_RECORD_SAMPLE)
+            sample(rec + sizeof h, rec + h.size);
+        else if (rec && h.type == PERF_RECORD_LOST && h.size >= sizeof h + 16) {
+            uint64_t n;
+            memcpy(&n, rec + sizeof h + 8, 8);
+            lost += n;
+        }
+        tail += h.size;
+    }
+    __atomic_store_n(&m->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+static void write_info(void);
+
+/* ---- following the threads ------------------------------------------------- */
+
+static void follow(void)
+{
+    if (!pp_fd_ok(&task_dir)) {
+        int saved = errno;
+        int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        errno = saved;
+        if (fd < 0 || pp_fd_adopt(&task_dir, fd) != 0)
+            return;
+    }
+    for (int i = 0; i < n_evs; i++)
+        evs[i].seen = 0;
+    int saved = errno;
+    if (lseek(task_dir.fd, 0, SEEK_SET) != 0) {
+        errno = saved;
+        return;
+    }
+    for (;;) {
+        long got = syscall(SYS_getdents64, task_dir.fd, dents, 32768);
+        if (got <= 0)
+            break;
+        for (long off = 0; off < got;) {
+            const char *d = (const char *)dents + off;
+            unsigned short reclen;
+            memcpy(&reclen, d + 16, 2);
+            const char *name = d + 19;
+            off += reclen;
+            pid_t tid = 0;
+            for (const char *c = name; *c >= '0' && *c <= '9'; c++)
+                tid = tid * 10 + (*c - '0');
+            if (tid <= 0 || tid == self_tid)
+                continue;
+            int i = 0;
+            while (i < n_evs && evs[i].tid != tid)
+                i++;
+            if (i < n_evs) {
+                evs[i].seen = 1;
+                continue;
+            }
+            if (n_evs >= max_evs) {
+                if (!warned_limit++)
+                    pp_warn("more threads than CPU sampling follows (1024, or one "
+                            "per 64 descriptors of a limit of 4096 or less); the "
+                            "newest are not sampled", "", "", "");
+                continue;
+            }
+            int err = open_ev(tid);
+            if (err == 0 && !info_written) {
+                info_written = 1;
+                write_info();
+            }
+            if (err == 0) {
+                if (n_evs && evs[n_evs - 1].tid == tid)
+                    evs[n_evs - 1].seen = 1;
+            } else if (n_evs == 0 && state == 1 && total == 0 && !warned_limit) {
+                /* the first thread already refused: the kernel says no */
+                state = -1;
+                say_off(err);
+                errno = saved;
+                return;
+            } else if (!warned_limit++) {
+                pp_warn("cannot sample a new thread's CPU (", strerror(err),
+                        "); it and later refused threads are not sampled", "");
+            }
+        }
+    }
+    errno = saved;
+    for (int i = 0; i < n_evs;)
+        if (!evs[i].seen) {
+            drain(&evs[i]);          /* the thread ended: its last samples */
+            close_ev(&evs[i], 1);
+        } else {
+            i++;
+        }
+}
+
+/* ---- the record of a tick ------------------------------------------------- */
+
+static void write_tick(int final)
+{
+    if (!n_rows && !final)
+        return;
+    struct pp_buf b = {out, 0, OUT_BYTES - 64};
+    pp_buf_str(&b, "{\"type\":\"cpu\",\"t_s\":");
+    pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
+    pp_buf_key(&b, "period_ns");
+    pp_buf_u64(&b, period_ns);
+    if (lost) {
+        pp_buf_key(&b, "lost");
+        pp_buf_u64(&b, lost);
+        lost = 0;
+    }
+    if (final) {
+        pp_buf_str(&b, ",\"final\":true");
+        pp_buf_key(&b, "total");
+        pp_buf_u64(&b, total);
+        pp_buf_key(&b, "walked_cfi");
+        pp_buf_u64(&b, by_cfi);
+        pp_buf_key(&b, "walked_fp");
+        pp_buf_u64(&b, by_fp);
+        pp_buf_key(&b, "events");
+        pp_buf_u64(&b, (uint64_t)n_evs);
+    }
+    pp_buf_key(&b, "samples");
+    pp_buf_raw(&b, "[", 1);
+    for (size_t i = 0; i < n_rows; i++) {
+        if (b.len + 600 > b.cap)
+            break;
+        pp_buf_str(&b, i ? ",[" : "[");
+        pp_buf_u64(&b, (uint64_t)rows[i].tid);
+        pp_buf_raw(&b, ",", 1);
+        pp_buf_u64(&b, rows[i].stack);
+        pp_buf_raw(&b, ",", 1);
+        if (rows[i].region)
+            pp_buf_json_str(&b, rows[i].region, 256);
+        else
+            pp_buf_str(&b, "null");
+        pp_buf_raw(&b, ",", 1);
+        pp_buf_u64(&b, rows[i].count);
+        pp_buf_raw(&b, "]", 1);
+    }
+    pp_buf_str(&b, "]}");
+    n_rows = 0;
+    pp_timeline_record(&b);
+}
+
+static void write_info(void)
+{
+    struct pp_buf b = {out, 0, OUT_BYTES - 64};
+    pp_buf_str(&b, "{\"type\":\"cpu_info\",\"t_s\":");
+    pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
+    pp_buf_key(&b, "hz");
+    pp_buf_u64(&b, hz);
+    pp_buf_key(&b, "period_ns");
+    pp_buf_u64(&b, period_ns);
+    pp_buf_key(&b, "stack_bytes");
+    pp_buf_u64(&b, STACK_BYTES);
+    pp_buf_key(&b, "clock");
+    pp_buf_str(&b, "\"task-clock\"}");
+    pp_timeline_record(&b);
+}
+
+/* ---- the sampler's entry points ----------------------------------------------- */
+
+void pp_cpu_tick(int final)
+{
+    if (state < 0 || !pp_state.active)
+        return;
+    if (final) {
+        /* at exit, from the exiting thread: the sampler may be mid-tick */
+        if (pp_lock_until(&lock, pp_now_ns() + 50000000u) != 0)
+            return;
+    } else {
+        pp_lock(&lock);
+    }
+    if (!final)
+        self_tid = pp_tid();          /* the sampler thread is not sampled */
+    if (state == 0)
+        state = final ? -1 : evs ? 1 : start();
+    if (state > 0) {
+        if (!final)
+            follow();
+        for (int i = 0; i < n_evs; i++)
+            drain(&evs[i]);
+        pp_region_remember();
+        if (state > 0)
+            write_tick(final);
+    }
+    pp_unlock(&lock);
+}
+
+/* The parent's events are its threads': closed and unmapped here (the
+ * numbers are this process's copies), and the child starts afresh. */
+void pp_cpu_after_fork_child(void)
+{
+    pp_lock_reset(&lock);
+    for (int i = n_evs; i-- > 0;)
+        close_ev(&evs[i], 0);
+    pp_fd_drop(&task_dir);
+    n_rows = 0;
+    lost = total = by_cfi = by_fp = t_first = 0;
+    if (state > 0 && n_stacks) {      /* the child's image writes its own */
+        memset(stacks, 0, STACK_SLOTS * sizeof *stacks);
+        n_stacks = 0;
+        arena_used = 1;
+    }
+    if (state > 0)
+        state = 0;
+    info_written = 0;                 /* cpu_info again, for the child */
+}

@@ -1,0 +1,666 @@
+/*
+ * pyframes.c - the Python frames of an allocation, read from CPython's own
+ * structures inside the allocating thread.
+ *
+ * Why: the stack of an allocation made by a python3 program stops in the
+ * interpreter (`_PyObject_Malloc < PyByteArray_Resize < ...`), which says
+ * nothing the user can act on.  The Python function and line are in the
+ * interpreter's memory at that moment: the thread's state points to its
+ * chain of frames, each frame to its code object (file, name, first line,
+ * line table) and to the instruction it is at.  This file reads them while
+ * a sampled (or, with `all`, every) stack is recorded, and puts them into
+ * the native stack where the interpreter's evaluation frames
+ * (_PyEval_EvalFrameDefault) are; docs/sites.md says what is exact.
+ *
+ * Inside the hook: no lock, no allocation, no system call, no call into
+ * Python but one, PyGILState_GetThisThreadState, which loads the calling
+ * thread's own thread state (pthread_getspecific on the interpreter's
+ * key; it takes no lock, allocates nothing and cannot raise), so that a
+ * thread that does not hold the GIL still finds its own frames and never
+ * another thread's.  The chain read is the calling thread's own, which
+ * only that thread changes: at the moment of its own allocation it is
+ * consistent.  Every pointer is still checked before it is followed: in
+ * user space, aligned, and every object of the right type (PyCode_Type,
+ * PyUnicode_Type, PyBytes_Type, PyFrame_Type, compared with the addresses
+ * of the interpreter's type objects); a frame that fails gives one
+ * "<python: unreadable>" frame and ends the walk, which is also bounded
+ * (PY_MAX frames).
+ *
+ * A Python frame is an identity: (code object, its file and name objects,
+ * first line, line).  Identities are kept in a table of the shim's own
+ * (raw mmap, open addressing, published by compare-and-swap, no lock) with
+ * copies of the strings taken when first met, and each gets a small id.
+ * The stack stores the id as a marker value (PP_PY_MARK); pp_py_write puts
+ * a "pyframe" record for every new identity in the timeline before the
+ * stacks that use it, outside any hook.
+ *
+ * Versions: 3.8 to 3.13, release builds with the GIL.  Offsets come from
+ * the table in pyframes.h, or in 3.13 from the interpreter's own
+ * _Py_DebugOffsets.  Anything else (free-threaded, a Py_TRACE_REFS debug
+ * build, an unknown version) keeps native frames only, with one line on
+ * stderr saying why.
+ */
+#define _GNU_SOURCE
+#include "core/core.h"
+#include "pyframes.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PY_MAX     128               /* Python frames read per stack */
+#define ENT_BITS   14                /* identities in the table */
+#define FILE_MAX   192
+#define NAME_MAX_  112
+
+struct ent {
+    _Atomic uint64_t key;            /* hash; 0: free */
+    uintptr_t code, file_obj, name_obj;
+    int32_t  first, line;
+    uint32_t id;
+    _Atomic int ready, written;
+    char     file[FILE_MAX], name[NAME_MAX_];
+};
+
+int pp_py_on;                           /* frames are read */
+static struct pp_py_layout L;
+static uintptr_t eval_lo, eval_hi;      /* _PyEval_EvalFrameDefault */
+static uintptr_t t_code, t_unicode, t_bytes, t_frame;
+static void *(*get_tstate)(void);
+static struct ent *ents;
+static _Atomic uint32_t next_ent_id = 1;
+static _Atomic int ents_full;
+static uint32_t unreadable_id, full_id;
+
+/* ---- safe-looking reads ---------------------------------------------------- */
+
+static inline int ptr_ok(uintptr_t p)
+{
+    return p >= 65536 && p < ((uintptr_t)1 << 47) && (p & 7) == 0;
+}
+
+static inline uintptr_t rd_ptr(uintptr_t base, int off)
+{
+    return *(const uintptr_t *)(base + (uintptr_t)off);
+}
+
+static inline int is_a(uintptr_t obj, uintptr_t type)
+{
+    return ptr_ok(obj) && rd_ptr(obj, 8) == type;
+}
+
+/* ---- strings --------------------------------------------------------------- */
+
+static size_t put_utf8(char *out, size_t at, size_t cap, uint32_t c)
+{
+    if (c >= 0xd800 && c < 0xe000)
+        c = '?';                        /* a lone surrogate (surrogateescape) */
+    char b[4];
+    size_t n;
+    if (c < 0x80) {
+        b[0] = (char)c;
+        n = 1;
+    } else if (c < 0x800) {
+        b[0] = (char)(0xc0 | (c >> 6));
+        b[1] = (char)(0x80 | (c & 63));
+        n = 2;
+    } else if (c < 0x10000) {
+        b[0] = (char)(0xe0 | (c >> 12));
+        b[1] = (char)(0x80 | ((c >> 6) & 63));
+        b[2] = (char)(0x80 | (c & 63));
+        n = 3;
+    } else {
+        b[0] = (char)(0xf0 | (c >> 18));
+        b[1] = (char)(0x80 | ((c >> 12) & 63));
+        b[2] = (char)(0x80 | ((c >> 6) & 63));
+        b[3] = (char)(0x80 | (c & 63));
+        n = 4;
+    }
+    if (at + n >= cap)
+        return at;
+    memcpy(out + at, b, n);
+    return at + n;
+}
+
+/* a str object as UTF-8 (compact strings: every str the compiler makes) */
+static void copy_str(uintptr_t o, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (!is_a(o, t_unicode)) {
+        snprintf(out, cap, "<python: unreadable>");
+        return;
+    }
+    int64_t len = *(const int64_t *)(o + 16);
+    uint32_t state = *(const uint32_t *)(o + 32);
+    unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+    if (!compact || len < 0 || (kind != 1 && kind != 2 && kind != 4)) {
+        snprintf(out, cap, "<python: unreadable>");
+        return;
+    }
+    const unsigned char *d = (const unsigned char *)(o + (uintptr_t)(ascii ? L.u_ascii_size
+                                                                           : L.u_compact_size));
+    size_t at = 0;
+    for (int64_t i = 0; i < len && at + 1 < cap; i++) {
+        uint32_t c = kind == 1 ? d[i] : kind == 2 ? ((const uint16_t *)d)[i]
+                                                  : ((const uint32_t *)d)[i];
+        at = put_utf8(out, at, cap, c);
+        if (c >= 0x80 && at + 4 >= cap)
+            break;
+    }
+    out[at] = 0;
+}
+
+/* ---- line numbers ---------------------------------------------------------- */
+
+/* 3.8, 3.9: co_lnotab, (address, line) increments; LASTI in bytes */
+static int line_lnotab(const unsigned char *p, int64_t n, int line, int64_t lasti)
+{
+    int64_t addr = 0;
+    for (int64_t i = 0; i + 1 < n; i += 2) {
+        addr += p[i];
+        if (addr > lasti)
+            break;
+        line += (signed char)p[i + 1];
+    }
+    return line;
+}
+
+/* 3.10: co_linetable, (length in bytes, line increment or -128: none) */
+static int line_310(const unsigned char *p, int64_t n, int line, int64_t addr)
+{
+    int64_t end = 0;
+    for (int64_t i = 0; i + 1 < n; i += 2) {
+        end += p[i];
+        int d = (signed char)p[i + 1];
+        if (d != -128)
+            line += d;
+        if (addr < end)
+            return line;
+    }
+    return line;
+}
+
+static unsigned varint(const unsigned char **pp, const unsigned char *end)
+{
+    const unsigned char *p = *pp;
+    if (p >= end)
+        return 0;
+    unsigned b = *p++, v = b & 63, shift = 0;
+    while ((b & 64) && p < end && shift < 24) {
+        b = *p++;
+        shift += 6;
+        v |= (b & 63) << shift;
+    }
+    *pp = p;
+    return v;
+}
+
+/* 3.11+: the location table (Objects/locations.md); ADDR in code units */
+static int line_311(const unsigned char *p, int64_t n, int line, int64_t addr)
+{
+    const unsigned char *end = p + n;
+    int64_t at = 0;
+    while (p < end) {
+        unsigned first = *p;
+        if (!(first & 0x80)) {
+            p++;
+            continue;
+        }
+        unsigned code = (first >> 3) & 15;
+        const unsigned char *q = p + 1;
+        if (code == 13 || code == 14) {
+            unsigned u = varint(&q, end);
+            line += (u & 1) ? -(int)(u >> 1) : (int)(u >> 1);
+        } else if (code >= 10 && code <= 12) {
+            line += (int)code - 10;
+        }
+        at += (first & 7) + 1;
+        if (addr < at)
+            return line;
+        p++;
+        while (p < end && !(*p & 0x80))
+            p++;
+    }
+    return line;
+}
+
+/* the line of CODE at instruction offset LASTI (bytes in 3.8-3.9, code
+ * units after); -1: not started, the first line */
+static int code_line(uintptr_t code, int64_t lasti, int first)
+{
+    if (lasti < 0)
+        return first;
+    uintptr_t tab = rd_ptr(code, L.co_linetable);
+    if (!is_a(tab, t_bytes))
+        return first;
+    int64_t n = *(const int64_t *)(tab + 16);
+    const unsigned char *p = (const unsigned char *)(tab + 32);
+    if (n < 0 || n > (1 << 24))
+        return first;
+    if (L.minor <= 9)
+        return line_lnotab(p, n, first, lasti);
+    if (L.minor == 10)
+        return line_310(p, n, first, lasti * 2);
+    return line_311(p, n, first, lasti);
+}
+
+/* ---- identities ------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+static uint32_t ident(uintptr_t code, int line)
+{
+    if (!ents)
+        return 0;
+    uintptr_t fo = 0, no = 0;
+    int first = 0;
+    if (code) {
+        fo = rd_ptr(code, L.co_filename);
+        no = rd_ptr(code, L.co_qualname >= 0 ? L.co_qualname : L.co_name);
+        first = *(const int *)(code + (uintptr_t)L.co_firstlineno);
+    }
+    uint64_t key = mix(mix(mix(mix(mix(1, code), fo), no), (uint64_t)(uint32_t)first),
+                       (uint64_t)(uint32_t)line) | 1;
+    size_t mask = ((size_t)1 << ENT_BITS) - 1, i = key & mask;
+    for (size_t step = 0; step < 64; step++, i = (i + 1) & mask) {
+        struct ent *e = &ents[i];
+        uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
+        if (k == key) {
+            /* being filled by another thread, which may not be waited
+             * for: make a twin further on (the same frame, two ids) */
+            if (!atomic_load_explicit(&e->ready, memory_order_acquire))
+                continue;
+            if (e->code == code && e->file_obj == fo && e->name_obj == no && e->line == line &&
+                e->first == first)
+                return e->id;
+            continue;
+        }
+        if (k)
+            continue;
+        uint64_t zero = 0;
+        if (!atomic_compare_exchange_strong(&e->key, &zero, key)) {
+            i = (i - 1) & mask;
+            continue;
+        }
+        e->code = code;
+        e->file_obj = fo;
+        e->name_obj = no;
+        e->first = first;
+        e->line = line;
+        if (code) {
+            copy_str(fo, e->file, sizeof e->file);
+            copy_str(no, e->name, sizeof e->name);
+        } else {
+            snprintf(e->file, sizeof e->file, "%s", "");
+            snprintf(e->name, sizeof e->name, "%s",
+                     line ? "<python: frame table full>" : "<python: unreadable>");
+        }
+        e->id = atomic_fetch_add(&next_ent_id, 1);
+        atomic_store_explicit(&e->ready, 1, memory_order_release);
+        return e->id;
+    }
+    atomic_store(&ents_full, 1);
+    return full_id;
+}
+
+/* The id of CODE at instruction LASTI.  Decoding a line table costs up to
+ * a few thousand instructions for a long function, so the answer is kept
+ * in a direct-mapped cache: one 64-bit word a slot, the high 40 bits of a
+ * hash of (code object, its file and name objects, first line, LASTI) and
+ * the id in the low 24, written and read whole (no torn entry, no lock).
+ * A code object freed and another made at its address has other name or
+ * file objects or first line, so a different hash, but for a collision of
+ * 40 bits. */
+#define CACHE_BITS 12
+#define ID_BITS    24
+static _Atomic uint64_t cache[1 << CACHE_BITS];
+
+static uint32_t frame_id(uintptr_t code, int64_t lasti, int first)
+{
+    uintptr_t fo = rd_ptr(code, L.co_filename);
+    uintptr_t no = rd_ptr(code, L.co_qualname >= 0 ? L.co_qualname : L.co_name);
+    uint64_t h = mix(mix(mix(mix(mix(7, code), fo), no), (uint64_t)(uint32_t)first),
+                     (uint64_t)lasti);
+    _Atomic uint64_t *slot = &cache[(h >> 7) & ((1 << CACHE_BITS) - 1)];
+    uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
+    uint64_t tag = h & ~(((uint64_t)1 << ID_BITS) - 1);
+    if ((e & ~(((uint64_t)1 << ID_BITS) - 1)) == tag && (e & (((uint64_t)1 << ID_BITS) - 1)))
+        return (uint32_t)(e & (((uint64_t)1 << ID_BITS) - 1));
+    uint32_t id = ident(code, code_line(code, lasti, first));
+    if (id && id != unreadable_id && id != full_id && id < ((uint32_t)1 << ID_BITS))
+        atomic_store_explicit(slot, tag | id, memory_order_relaxed);
+    return id;
+}
+
+/* ---- the walk -------------------------------------------------------------- */
+
+/* Python frames of this thread, innermost first, in ids[]; ends[g] is one
+ * past the last frame run by the g-th innermost evaluation call */
+static int walk(uint32_t *ids, int *ends, int *ngroups)
+{
+    int n = 0, g = 0;
+    uintptr_t ts = (uintptr_t)get_tstate();
+    *ngroups = 0;
+    if (!ptr_ok(ts))
+        return 0;
+    uintptr_t f = rd_ptr(ts, L.ts_frame);
+    if (L.cf_current >= 0) {
+        if (!ptr_ok(f))
+            return 0;
+        f = rd_ptr(f, L.cf_current);
+    }
+    while (f && n < PY_MAX) {
+        if (!ptr_ok(f))
+            goto bad;
+        if (L.minor <= 10) {
+            if (!is_a(f, t_frame))
+                goto bad;
+            uintptr_t code = rd_ptr(f, L.fr_code);
+            if (!is_a(code, t_code))
+                goto bad;
+            int lasti = *(const int *)(f + (uintptr_t)L.fr_lasti);
+            int first = *(const int *)(code + (uintptr_t)L.co_firstlineno);
+            ids[n++] = frame_id(code, lasti, first);
+            ends[g++] = n;
+            f = rd_ptr(f, L.fr_back);
+            continue;
+        }
+        unsigned char owner = *(const unsigned char *)(f + (uintptr_t)L.if_owner);
+        if (L.owned_by_cstack >= 0 && owner == (unsigned)L.owned_by_cstack) {
+            if (g == 0 || ends[g - 1] != n)
+                ends[g++] = n;          /* the entry frame of an evaluation call */
+            f = rd_ptr(f, L.if_previous);
+            continue;
+        }
+        uintptr_t code = rd_ptr(f, L.if_code);
+        if (!is_a(code, t_code))
+            goto bad;
+        int first = *(const int *)(code + (uintptr_t)L.co_firstlineno);
+        uintptr_t ins = rd_ptr(f, L.if_instr), start = code + (uintptr_t)L.co_code;
+        int64_t size = *(const int64_t *)(code + 16);      /* code units */
+        int64_t lasti = ins >= start ? (int64_t)(ins - start) / 2 : -1;
+        if (lasti >= size)
+            lasti = -1;
+        ids[n++] = frame_id(code, lasti, first);
+        if (L.if_entry >= 0 && *(const unsigned char *)(f + (uintptr_t)L.if_entry))
+            ends[g++] = n;
+        f = rd_ptr(f, L.if_previous);
+    }
+    if (g == 0 || ends[g - 1] != n)
+        ends[g++] = n;
+    *ngroups = g;
+    return n;
+bad:
+    ids[n++] = unreadable_id;
+    ends[g++] = n;
+    *ngroups = g;
+    return n;
+}
+
+/* Merge the Python frames into the native stack FRAMES[0..N): each
+ * evaluation frame, innermost first, is replaced by the Python frames of
+ * its call; frames of calls whose evaluation frame was not seen (a cut
+ * stack) go at the end.  Returns the new count, at most MAX. */
+int pp_py_merge(uintptr_t *frames, int n, int max)
+{
+    uint32_t ids[PY_MAX + 1];
+    int ends[PY_MAX + 2], ng;
+    int np = walk(ids, ends, &ng);
+    if (np == 0)
+        return n;
+    uintptr_t out[PP_STACK_MAX];
+    int o = 0, g = 0, k = 0;
+    for (int i = 0; i < n && o < PP_STACK_MAX; i++) {
+        if (frames[i] > eval_lo && frames[i] <= eval_hi && g < ng) {
+            for (; k < ends[g] && o < PP_STACK_MAX; k++)
+                out[o++] = PP_PY_MARK(ids[k]);
+            g++;
+            continue;
+        }
+        out[o++] = frames[i];
+    }
+    for (; k < np && o < PP_STACK_MAX; k++)
+        out[o++] = PP_PY_MARK(ids[k]);
+    if (o > max)
+        o = max;
+    memcpy(frames, out, (size_t)o * sizeof *out);
+    return o;
+}
+
+/* ---- start-up -------------------------------------------------------------- */
+
+static void say_no(const char *why, const char *what)
+{
+    if (pp_state.first_image)
+        pp_warn("Python frames are not read: ", why, what, "; native frames only");
+}
+
+/* a symbol of the process, or 0; a failed look-up's message is taken off
+ * dlerror's slot, so that the program's own first dlerror() reads NULL as
+ * it would without the shim */
+static uintptr_t scope;                  /* 0: the global scope; else a libpython's bias */
+
+static uintptr_t sym(const char *name)
+{
+    if (scope) {
+        uintptr_t a;
+        return pp_elf_symbol(scope, name, &a, NULL) == 0 ? a : 0;
+    }
+    void *p = dlsym(RTLD_DEFAULT, name);
+    if (!p)
+        (void)dlerror();
+    return (uintptr_t)p;
+}
+
+static int py_found;                    /* an interpreter was met, read or not */
+static int py_tried;                    /* pp_py_init ran: stacks are on */
+static size_t py_modules_seen;
+_Atomic unsigned pp_dlopens;
+
+void pp_py_init(void)
+{
+    __atomic_store_n(&pp_py_on, 0, __ATOMIC_RELEASE);
+    py_tried = 1;
+    uintptr_t eval = sym("_PyEval_EvalFrameDefault");
+    if (!eval)
+        return;                         /* no interpreter */
+    py_found = 1;
+    int major = 0, minor = 0;
+    const unsigned long *hex = (const unsigned long *)sym("Py_Version");
+    if (hex) {
+        major = (int)(*hex >> 24);
+        minor = (int)((*hex >> 16) & 255);
+    } else {
+        const char *(*ver)(void) = (const char *(*)(void))sym("Py_GetVersion");
+        const char *v = ver ? ver() : NULL;
+        if (v && v[0] >= '0' && v[0] <= '9' && v[1] == '.') {
+            major = v[0] - '0';
+            minor = atoi(v + 2);
+        }
+    }
+    char vs[16];
+    snprintf(vs, sizeof vs, "%d.%d", major, minor);
+    static const struct pp_py_layout rows[] = {PP_PY_LAYOUTS};
+    const struct pp_py_layout *row = NULL;
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        if (major == 3 && rows[i].minor == minor)
+            row = &rows[i];
+    if (!row) {
+        say_no("CPython ", major ? vs : "of an unknown version");
+        return;
+    }
+    if (sym("_Py_PrintReferences") || sym("_Py_ForgetReference")) {
+        say_no("a debug build of CPython ", vs);
+        return;
+    }
+    L = *row;
+    if (minor >= 13) {
+        const char *rt = (const char *)sym("_PyRuntime");
+        if (!rt || memcmp(rt, "xdebugpy", 8) != 0) {
+            say_no("no _Py_DebugOffsets in CPython ", vs);
+            return;
+        }
+        uint64_t v = *(const uint64_t *)(rt + PP_PY_DBG_VERSION);
+        if (*(const uint64_t *)(rt + PP_PY_DBG_FREE_THREADED)) {
+            say_no("a free-threaded build of CPython ", vs);
+            return;
+        }
+        if ((v >> 24) == 3 && ((v >> 16) & 255) == 13) {
+#define DBG(field, at) L.field = (int)*(const uint64_t *)(rt + (at))
+            DBG(ts_frame, PP_PY_DBG_TS_FRAME);
+            DBG(if_previous, PP_PY_DBG_IF_PREVIOUS);
+            DBG(if_code, PP_PY_DBG_IF_CODE);
+            DBG(if_instr, PP_PY_DBG_IF_INSTR);
+            DBG(if_owner, PP_PY_DBG_IF_OWNER);
+            DBG(co_filename, PP_PY_DBG_CO_FILENAME);
+            DBG(co_name, PP_PY_DBG_CO_NAME);
+            DBG(co_qualname, PP_PY_DBG_CO_QUALNAME);
+            DBG(co_linetable, PP_PY_DBG_CO_LINETABLE);
+            DBG(co_firstlineno, PP_PY_DBG_CO_FIRSTLINENO);
+            DBG(co_code, PP_PY_DBG_CO_CODE);
+#undef DBG
+        }
+    }
+    get_tstate = (void *(*)(void))sym("PyGILState_GetThisThreadState");
+    t_code = sym("PyCode_Type");
+    t_unicode = sym("PyUnicode_Type");
+    t_bytes = sym("PyBytes_Type");
+    t_frame = sym("PyFrame_Type");
+    size_t eval_size = 0;
+    if (scope) {
+        uintptr_t a;
+        if (pp_elf_symbol(scope, "_PyEval_EvalFrameDefault", &a, &eval_size) != 0)
+            eval_size = 0;
+    } else {
+        Dl_info info;
+        const ElfW(Sym) *es = NULL;
+        if (dladdr1((void *)eval, &info, (void **)&es, RTLD_DL_SYMENT) && es)
+            eval_size = es->st_size;
+    }
+    if (!get_tstate || !t_code || !t_unicode || !t_bytes || !t_frame || !eval_size) {
+        say_no("symbols missing from CPython ", vs);
+        return;
+    }
+    eval_lo = eval;
+    eval_hi = eval + eval_size;         /* return addresses: (lo, hi] */
+    if (!ents) {
+        ents = pp_os_map(sizeof(struct ent) << ENT_BITS);
+        if (!ents)
+            return;
+    }
+    unreadable_id = ident(0, 0);
+    full_id = ident(0, 1);
+    __atomic_store_n(&pp_py_on, 1, __ATOMIC_RELEASE);
+}
+
+/* An interpreter loaded after the start: an application that embeds Python
+ * through dlopen, often RTLD_LOCAL, where a look-up in the global scope does
+ * not reach it.  After each dlopen the sampler thread looks at the loader's
+ * list for a second (the dlopen may still be running when the count moves);
+ * for a new libpython3 it reads the symbols from the library's own dynamic
+ * symbol table in memory (no loader call: the loader's look-ups allocate, and
+ * take no reference that would keep the library loaded).  Frames are read
+ * from then on: within a tick (PERFPROBE_INTERVAL_MS) of the dlopen's end. */
+#define WATCH_TICKS 100
+static pp_lock_t watch_lock = PP_LOCK_INIT;
+static unsigned dlopens_seen, watch_left;
+
+void pp_py_watch(void)
+{
+    unsigned c = atomic_load_explicit(&pp_dlopens, memory_order_relaxed);
+    if (c != dlopens_seen) {
+        dlopens_seen = c;
+        watch_left = WATCH_TICKS;
+    }
+    if (!watch_left || py_found || !py_tried)
+        return;
+    watch_left--;
+    if (pp_trylock(&watch_lock))
+        return;                         /* a fork is under way */
+    pp_modules_refresh();
+    size_t n = pp_modules_count();
+    for (size_t i = py_modules_seen; i < n && !py_found; i++) {
+        const char *path = pp_modules_path(i);
+        const char *base = path ? strrchr(path, '/') : NULL;
+        if (!base || strncmp(base + 1, "libpython3", 10) != 0)
+            continue;
+        scope = pp_modules_base(i);
+        if (scope)
+            pp_py_init();
+        scope = 0;
+    }
+    py_modules_seen = n;
+    pp_unlock(&watch_lock);
+}
+
+/* The look walks the loader's list (dl_iterate_phdr holds the loader's
+ * write lock meanwhile): a fork waits for a look in progress, so that the
+ * child does not inherit that lock held by a thread it does not have.  The
+ * wait is bounded (a thread that forks from inside a dlopen holds what the
+ * walk waits for); then the fork goes ahead. */
+static int watch_held;
+
+void pp_py_fork_prepare(void)
+{
+    watch_held = pp_lock_until(&watch_lock, pp_now_ns() + 50000000) == 0;
+}
+
+void pp_py_fork_done(void)
+{
+    if (watch_held)
+        pp_unlock(&watch_lock);
+    watch_held = 0;
+}
+
+/* ---- writing --------------------------------------------------------------- */
+
+static _Atomic int map_written;         /* the pseudo-frame of mapping sites */
+
+/* a "pyframe" record for each identity not written yet (outside hooks) */
+void pp_py_write(struct pp_buf *b)
+{
+    if (!ents)
+        return;
+    if (pp_py_on && !atomic_exchange(&map_written, 1)) {
+        b->len = 0;
+        pp_buf_str(b, "{\"type\":\"pyframe\",\"id\":");
+        pp_buf_u64(b, (uint64_t)-(intptr_t)PP_MAP_MARK);
+        pp_buf_str(b, ",\"mapping\":true,\"name\":\"(pymalloc arena: anonymous mapping)\"}");
+        pp_timeline_record(b);
+    }
+    for (size_t i = 0; i < ((size_t)1 << ENT_BITS); i++) {
+        struct ent *e = &ents[i];
+        if (!atomic_load_explicit(&e->ready, memory_order_acquire) ||
+            atomic_exchange(&e->written, 1))
+            continue;
+        b->len = 0;
+        pp_buf_str(b, "{\"type\":\"pyframe\",\"id\":");
+        pp_buf_u64(b, e->id);
+        pp_buf_key(b, "file");
+        pp_buf_json_str(b, e->file, sizeof e->file);
+        pp_buf_key(b, "name");
+        pp_buf_json_str(b, e->name, sizeof e->name);
+        pp_buf_key(b, "line");
+        pp_buf_i64(b, e->line);
+        pp_buf_key(b, "first_line");
+        pp_buf_i64(b, e->first);
+        pp_buf_str(b, "}");
+        pp_timeline_record(b);
+    }
+}
+
+/* a forked child writes its own records again */
+void pp_py_after_fork_child(void)
+{
+    if (!ents)
+        return;
+    atomic_store(&map_written, 0);
+    for (size_t i = 0; i < ((size_t)1 << ENT_BITS); i++)
+        atomic_store(&ents[i].written, 0);
+}

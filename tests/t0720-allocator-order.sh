@@ -1,0 +1,73 @@
+# Another allocator preloaded before the shim: the program's calls are still
+# counted (bind.c points them at the hooks) and that allocator's own mappings
+# are not the program's.  Also RTLD_DEEPBIND libraries and __libc_malloc.
+. "$PP_ROOT/tests/lib.sh"
+
+LIBDIR=/usr/lib/x86_64-linux-gnu
+# near DESC VALUE EXPECTED: EXPECTED <= VALUE <= EXPECTED + 64 (the calls libc
+# and the loader make on the program's behalf, counted as with the shim first)
+near() {
+    if [ -n "$2" ] && [ -n "$3" ] && [ "$2" -ge "$3" ] && [ "$2" -le $(($3 + 64)) ]; then
+        ok "$1 ($3 <= $2 <= $3 + 64)"
+    else fail "$1: '$2' is not within [$3, $3 + 64]"; fi
+}
+run() { # OUT FACTS PRELOAD PROGRAM ARGS...
+    local out=$1 facts=$2 pre=$3; shift 3
+    rm -f "$out"
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/$out LD_PRELOAD="$pre" "$@" > "$out.stdout" 2> "$out.stderr"
+}
+
+for a in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
+    name=${a%%:*} lib=$LIBDIR/${a#*:}
+    [ -e "$lib" ] || { fail "$name: $lib is not installed"; continue; }
+    LD_PRELOAD="$lib" "$T/alloc_known" bare.facts 3000 7 > bare.stdout 2> bare.stderr
+    bare_rc=$?
+    run first.jsonl first.facts "$S $lib" "$T/alloc_known" first.facts 3000 7
+    run before.jsonl before.facts "$lib $S" "$T/alloc_known" before.facts 3000 7
+    rc=$?
+    eq "$name before the shim: exit status as bare" "$rc" "$bare_rc"
+    eq "$name before the shim: stdout as bare" "$(cat before.jsonl.stdout)" "$(cat bare.stdout)"
+    eq "$name before the shim: nothing on stderr" "$(cat before.jsonl.stderr)" ""
+    eq "$name before the shim: counted, through the GOT" \
+        "$(head -1 before.jsonl | jq -r '[.allocator, .heap_counted, .heap_binding] | map(tostring) | join(" ")')" \
+        "$name true got"
+    check "$name before the shim: every line is JSON" valid_jsonl before.jsonl
+    # the program's own calls, at least (libc's own allocations add a few)
+    near "$name before the shim: allocations" "$(summary before.jsonl allocs)" "$(fact before.facts allocs)"
+    near "$name before the shim: frees" "$(summary before.jsonl frees)" "$(fact before.facts frees)"
+    within "$name before the shim: peak heap is what the program held" \
+        "$(summary before.jsonl peak_heap_bytes)" "$(fact before.facts peak_usable)" 1
+    within "$name before the shim: heap at exit is what it leaked" \
+        "$(summary before.jsonl heap_bytes_at_exit)" "$(fact before.facts leak_usable)" 1
+    eq "$name before the shim: mappings as with the shim first (the allocator's excluded)" \
+        "$(summary before.jsonl peak_mmap_bytes)" "$(summary first.jsonl peak_mmap_bytes)"
+done
+
+# jemalloc's own figure
+JE=$LIBDIR/libjemalloc.so.2
+run je.jsonl je.facts "$JE $S" "$T/jemalloc_stats" je.facts
+eq "jemalloc before the shim: exit status" $? 0
+within "jemalloc before the shim: peak_heap_bytes vs stats.allocated" \
+    "$(summary je.jsonl peak_heap_bytes)" "$(fact je.facts allocated)" 1
+
+# __libc_malloc and __libc_free, freed through free
+run lc.jsonl lc.facts "$S" "$T/alloc_libc" lc.facts 2000
+eq "__libc_malloc: exit status" $? 0
+within "__libc_malloc: peak heap is what the program held" \
+    "$(summary lc.jsonl peak_heap_bytes)" "$(fact lc.facts peak_usable)" 1
+near "__libc_malloc: allocations" "$(summary lc.jsonl allocs)" "$(fact lc.facts allocs)"
+check "__libc_malloc: frees never outnumber allocations" \
+    test "$(summary lc.jsonl frees)" -le "$(summary lc.jsonl allocs)"
+eq "__libc_malloc: exact" "$(summary lc.jsonl 'inexact | length')" 0
+
+# RTLD_DEEPBIND: the library's own malloc calls reach the hooks
+printf '#include <stdlib.h>\nvoid *lib_give(size_t n) { return malloc(n); }\n' > give.c
+cc -shared -fPIC -o libgive.so give.c
+run db.jsonl db.facts "$S" "$T/robust_deepbind" "$PWD/libgive.so"
+eq "RTLD_DEEPBIND: exit status" $? 0
+eq "RTLD_DEEPBIND: no warning" "$(cat db.jsonl.stderr)" ""
+le "RTLD_DEEPBIND: the peak heap holds the 1 MiB block the library gave" \
+    $((1 << 20)) "$(summary db.jsonl peak_heap_bytes)"
+check "RTLD_DEEPBIND: frees never outnumber allocations" \
+    test "$(summary db.jsonl frees)" -le "$(summary db.jsonl allocs)"
+eq "RTLD_DEEPBIND: exact" "$(summary db.jsonl 'inexact | length')" 0

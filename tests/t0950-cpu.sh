@@ -1,0 +1,158 @@
+# CPU stacks (docs/cpu.md): cpu_burn's burn_a and burn_b run the same loop
+# body 3:1 by step count, so the report must give them 75% and 25% of the
+# samples; samples times the period must agree with the kernel's own count
+# of user CPU (getrusage, the summary); a function run only inside a region
+# is attributed to it; the sampled program behaves as it does bare (forks,
+# execs, threads that end while sampled); where a seccomp filter refuses
+# perf_event_open, one line says so and nothing else changes; pprof --cpu
+# decodes with protoc and its totals are report --cpu's.
+. "$PP_ROOT/tests/lib.sh"
+P=$PP_BUILD/perfprobe
+STEPS=5000000
+export PERFPROBE_CPU=997
+
+# ---- the refusal path (runs whatever the kernel allows) ---------------------
+"$T/cpu_burn" ratio 2000000 > bare.out 2> bare.err
+bare_rc=$?
+PERFPROBE_OUTPUT=deny.jsonl LD_PRELOAD=$S PERFPROBE_QUIET=1 \
+    "$T/deny_perf" "$T/cpu_burn" ratio 2000000 > deny.out 2> deny.err
+eq "refused: exit status unchanged" "$?" "$bare_rc"
+check "refused: stdout unchanged" cmp -s bare.out deny.out
+eq "refused: one line on stderr, and only one" "$(wc -l < deny.err)" 1
+eq "refused: the line says the kernel refuses perf_event_open" \
+    "$(grep -c 'refuses perf_event_open' deny.err)" 1
+eq "refused: no CPU samples in the timeline" \
+    "$(jq -s '[.[] | select(.type == "cpu")] | length' deny.jsonl)" 0
+eq "refused: cpu_info says why" \
+    "$(jq -r 'select(.type == "cpu_info" and .off) | .off' deny.jsonl)" "Permission denied"
+check "refused: the timeline is valid JSON Lines" valid_jsonl deny.jsonl
+PERFPROBE_CPU=off PERFPROBE_OUTPUT=off.jsonl LD_PRELOAD=$S PERFPROBE_QUIET=1 \
+    "$T/deny_perf" "$T/cpu_burn" ratio 2000000 > off.out 2> off.err
+eq "PERFPROBE_CPU=off: no attempt, no line" "$(wc -c < off.err)" 0
+
+# ---- is sampling allowed here? ----------------------------------------------
+traced probe.jsonl "$T/cpu_burn" ratio 2000000 > /dev/null 2> probe.err
+if [ -z "$(jq -r 'select(.type == "cpu_info" and .hz) | .hz' probe.jsonl)" ]; then
+    echo "# skip: the kernel refuses perf_event_open here ($(cat probe.err)); no sampled checks"
+    exit 0
+fi
+
+# share NAME FILE [ARGS]: burn_a's self share (percent) in report --cpu
+self_pct() {
+    "$P" report --json "$1" | jq -r --arg f "$2" '.cpu.functions[] | select(.function == $f) | .self_pct'
+}
+
+# ---- one thread, 3:1 ----------------------------------------------------------
+traced ratio.jsonl "$T/cpu_burn" ratio $STEPS > /dev/null
+within "ratio: burn_a has 75% of the samples" "$(self_pct ratio.jsonl burn_a)" 75 6.7
+within "ratio: burn_b has 25% of the samples" "$(self_pct ratio.jsonl burn_b)" 25 20
+"$P" report --json ratio.jsonl > ratio.json
+# the kernel's user/system split is estimated from ticks, their sum is exact
+bounded "ratio: samples x period between 70% of the user CPU the kernel counted and 105% of user + system" \
+    "$(jq '.cpu.cpu_s' ratio.json)" "$(jq '.summary.cpu_user_s * 0.7' ratio.json)" \
+    "$(jq '(.summary.cpu_user_s + .summary.cpu_sys_s) * 1.05' ratio.json)" 0
+"$P" report --cpu ratio.jsonl > ratio.txt
+check "report --cpu: burn_a leads the self table" \
+    sh -c "sed -n '/by self/,/^\$/p' ratio.txt | sed -n 3p | grep -q burn_a"
+eq "ratio: every stack walked through main (call-frame walk of the copied stack)" \
+    "$(jq '[.cpu.functions[] | select(.function == "main")][0].total >= .cpu.samples * 0.98' ratio.json)" true
+
+# ---- four threads started 30 ms apart -----------------------------------------
+traced threads.jsonl "$T/cpu_burn" threads $STEPS > /dev/null
+within "threads: burn_a has 75% of the samples" "$(self_pct threads.jsonl burn_a)" 75 6.7
+eq "threads: four threads with over 100 samples each" \
+    "$("$P" report --json threads.jsonl | jq '[.cpu.threads[] | select(. > 100)] | length')" 4
+
+# ---- a region ---------------------------------------------------------------------
+traced region.jsonl "$T/cpu_burn" region $STEPS > /dev/null
+"$P" report --json region.jsonl > all.json
+a_all=$(jq '.cpu.functions[] | select(.function == "burn_a") | .self' all.json)
+"$P" report --cpu --region hot region.jsonl > hot.txt
+a_hot=$(awk '/by self/ { s = 1 } s && /burn_a/ { print $3; exit }' hot.txt)
+within "region: burn_a's samples are all inside hot" "$a_hot" "$a_all" 3
+eq "region: burn_b is never inside hot" "$(grep -c burn_b hot.txt)" 0
+"$P" report --cpu --between begin end region.jsonl > between.txt
+b_between=$(awk '/by self/ { s = 1 } s && /burn_b/ { print $3; exit }' between.txt)
+b_all=$(jq '.cpu.functions[] | select(.function == "burn_b") | .self' all.json)
+# burn_b runs `steps` before "begin", 20 x steps between, `steps` after "end"
+within "--between begin end: burn_b's samples between the probes are 20/22 of its all" \
+    "$b_between" "$(awk -v b="$b_all" 'BEGIN { print b * 20 / 22 }')" 8
+
+# ---- pprof --cpu and flame --cpu against report ------------------------------------
+"$P" pprof --cpu ratio.jsonl -o cpu.pb.gz
+zcat cpu.pb.gz | protoc --decode_raw > raw.txt
+eq "pprof --cpu: protoc decodes the profile" "$?" 0
+cat > profile.proto <<'PROTO'
+syntax = "proto3";
+package perftools.profiles;
+message Profile {
+  repeated ValueType sample_type = 1;
+  repeated Sample sample = 2;
+  repeated string string_table = 6;
+  int64 period = 12;
+}
+message ValueType { int64 type = 1; int64 unit = 2; }
+message Sample { repeated uint64 location_id = 1; repeated int64 value = 2; }
+PROTO
+zcat cpu.pb.gz | protoc --decode=perftools.profiles.Profile profile.proto > dec.txt 2> /dev/null
+eq "pprof --cpu: sample types samples/count and cpu/nanoseconds" \
+    "$(awk '/^string_table:/ { s[n++] = $2 } END { print s[1], s[2], s[3], s[4] }' dec.txt | tr -d '"')" \
+    "samples count cpu nanoseconds"
+eq "pprof --cpu: samples add up to report's" \
+    "$(awk '/^sample {/ { k = 0; s = 1 } s && /^  value:/ { t[k++] += $2 } /^}/ { s = 0 } END { print t[0] }' dec.txt)" \
+    "$(jq '.cpu.samples' ratio.json)"
+eq "pprof --cpu: nanoseconds add up to samples x period" \
+    "$(awk '/^sample {/ { k = 0; s = 1 } s && /^  value:/ { t[k++] += $2 } /^}/ { s = 0 } END { printf "%.0f\n", t[1] / 1e6 }' dec.txt)" \
+    "$(jq '.cpu.samples * .cpu.period_ns / 1e6 | round' ratio.json)"
+eq "flame --cpu: the folded values add up to the samples" \
+    "$("$P" flame --cpu ratio.jsonl | awk '{ t += $NF } END { print t }')" "$(jq '.cpu.samples' ratio.json)"
+check "flame --cpu: main;rounds;burn_a is a stack" sh -c "'$P' flame --cpu ratio.jsonl | grep -q 'main;rounds;burn_a '"
+
+# ---- forks, execs and threads that end while sampled --------------------------------
+"$T/cpu_burn" churn $STEPS > bare.out 2> bare.err
+bare_rc=$?
+traced churn.jsonl "$T/cpu_burn" churn $STEPS > churn.out 2> churn.err
+eq "churn: exit status unchanged" "$?" "$bare_rc"
+check "churn: stdout unchanged" cmp -s bare.out churn.out
+check "churn: stderr unchanged" cmp -s bare.err churn.err
+check "churn: the timeline is valid JSON Lines" valid_jsonl churn.jsonl
+main=$(jq -r 'select(.type == "header" and .image == 0) | .pid' churn.jsonl | head -1)
+eq "churn: the forked child's CPU samples are its own (another pid, burn_a)" \
+    "$(jq -s --argjson m "$main" '[.[] | select(.type == "cpu" and .pid != $m) | .samples[][3]] | add > 0' churn.jsonl)" true
+eq "churn: the child's samples name the child's thread" \
+    "$(jq -s --argjson m "$main" '[.[] | select(.type == "cpu" and .pid != $m) | .samples[][0] == .pid] | all' churn.jsonl)" true
+eq "churn: at exit only the main thread's event is open (threads that ended were closed)" \
+    "$(jq -r --argjson m "$main" 'select(.type == "cpu" and .final and .pid == $m) | .events' churn.jsonl)" 1
+
+# ---- diff: CPU by function ---------------------------------------------------------
+"$P" report --json threads.jsonl > threads.json
+"$P" diff --json ratio.jsonl threads.jsonl > diff.json
+eq "diff --json: burn_a's self seconds in A and B are report's" \
+    "$(jq -r '.rows[] | select(.figure == "cpu.burn_a (cpu_burn.c).self_s") | "\(.a * 1000 | round) \(.b * 1000 | round)"' diff.json)" \
+    "$(jq -r '.cpu.functions[] | select(.function == "burn_a") | .self_s * 1000 | round' ratio.json) $(jq -r '.cpu.functions[] | select(.function == "burn_a") | .self_s * 1000 | round' threads.json)"
+
+# ---- trace: CPU samples on each thread's track --------------------------------------
+"$P" trace threads.jsonl -o trace.json
+eq "trace: the CPU instants add up to report's samples" \
+    "$(jq '[.traceEvents[] | select(.cat == "cpu") | .args.samples] | add' trace.json)" \
+    "$(jq '.cpu.samples' threads.json)"
+eq "trace: they sit on the four workers' tracks (each a tid report counts)" \
+    "$(jq -c '[.traceEvents[] | select(.cat == "cpu") | .tid | tostring] | unique' trace.json | jq -c 'map(select(. as $t | '"$(jq -c '.cpu.threads | keys' threads.json)"' | index($t))) | length')" \
+    "$(jq '.cpu.threads | length' threads.json)"
+
+# ---- an unprivileged user: samples under perf_event_paranoid <= 2, else one line -----
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+    U=$(mktemp -d /tmp/pp-t0950.XXXXXX)
+    chmod 777 "$U"
+    setpriv --reuid=65534 --regid=65534 --clear-groups env PERFPROBE_QUIET=1 \
+        PERFPROBE_OUTPUT="$U/u.jsonl" LD_PRELOAD=$S "$T/cpu_burn" ratio $STEPS > u.out 2> u.err
+    eq "unprivileged: exit status unchanged" "$?" 0
+    if [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -le 2 ]; then
+        within "unprivileged (paranoid $(cat /proc/sys/kernel/perf_event_paranoid)): burn_a has 75% of the samples" \
+            "$(self_pct "$U/u.jsonl" burn_a)" 75 6.7
+    else
+        eq "unprivileged (paranoid 3): one line says the kernel refuses" \
+            "$(grep -c 'refuses perf_event_open' u.err)" 1
+    fi
+    rm -rf "$U"
+fi

@@ -1,0 +1,326 @@
+/*
+ * pprof.c - `perfprobe pprof`: allocation sites as a gzip'd profile.proto,
+ * the format of pprof, Pyroscope, Parca, Perfetto's UI and speedscope.
+ *
+ * The heap-profile convention: four sample types, alloc_objects/count,
+ * alloc_space/bytes, inuse_objects/count and inuse_space/bytes (the default),
+ * one sample per site, one location per return address (with a line per
+ * inlined call, innermost first), one function per name and file, one
+ * mapping per module with its build id.  "In use" is live at exit (the
+ * leaks), at the heap peak, or at a probe (--at).
+ *
+ * The messages are few and flat, so they are encoded here by hand from the
+ * published schema (github.com/google/pprof, proto/profile.proto):
+ * varints and length-delimited fields, repeated fields unpacked (which every
+ * protobuf reader accepts); the result is compressed with zlib.
+ */
+#define _GNU_SOURCE
+#include "export/export.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* ---- a growable byte buffer and the two wire types --------------------------- */
+
+struct pb { unsigned char *p; size_t n, cap; };
+
+static void put(struct pb *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+
+static void varint(struct pb *b, uint64_t v)
+{
+    unsigned char t[10];
+    int n = 0;
+    do {
+        t[n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    put(b, t, (size_t)n);
+}
+
+/* field F as a varint (int64 and uint64 alike; zero is left out) */
+static void field(struct pb *b, int f, int64_t v)
+{
+    if (!v)
+        return;
+    varint(b, (uint64_t)f << 3);
+    varint(b, (uint64_t)v);
+}
+
+/* field F, length-delimited: a string or a nested message */
+static void bytes(struct pb *b, int f, const void *d, size_t n)
+{
+    varint(b, (uint64_t)f << 3 | 2);
+    varint(b, n);
+    put(b, d, n);
+}
+
+static void message(struct pb *b, int f, struct pb *m)
+{
+    bytes(b, f, m->p, m->n);
+    m->n = 0;
+}
+
+/* ---- the string table ----------------------------------------------------- */
+
+struct strings { json_t *index; struct pb out; };
+
+static int64_t str(struct strings *s, const char *v)
+{
+    if (!v)
+        v = "";
+    json_t *i = json_object_get(s->index, v);
+    if (i)
+        return json_integer_value(i);
+    int64_t n = (int64_t)json_object_size(s->index);
+    json_object_set_new(s->index, v, json_integer(n));
+    bytes(&s->out, 6, v, strlen(v));          /* Profile.string_table */
+    return n;
+}
+
+/* ---- the profile ------------------------------------------------------------ */
+
+static const char pprof_usage[] =
+    "usage: perfprobe pprof [--at exit|peak|PROBE] [-o OUT.pb.gz] FILE\n"
+    "\n"
+    "Writes the allocation sites of FILE as a gzip'd pprof profile (heap\n"
+    "convention: alloc_objects, alloc_space, inuse_objects, inuse_space).\n"
+    "In use means live at exit (default), at the heap peak, or at the first\n"
+    "probe labelled PROBE.  OUT defaults to FILE with .pb.gz for .jsonl.\n";
+
+static uint64_t find_mapping(json_t *mods, uint64_t addr)
+{
+    size_t i;
+    json_t *m;
+    uint64_t found = 0;
+    json_array_foreach(mods, i, m) {
+        if (addr >= (uint64_t)json_num(m, "lo", 0) && addr < (uint64_t)json_num(m, "hi", 0))
+            found = i + 1;
+    }
+    return found;
+}
+
+/* the end of the frames of one return address: an address inside inlined
+ * code has a frame per inlined call, the last one not marked inlined */
+static int group_end(const struct site *x, int f)
+{
+    int g = f + 1;
+    while (g < x->nframes && x->frames[g].addr == x->frames[f].addr && x->frames[g - 1].inlined)
+        g++;
+    return g;
+}
+
+static void encode(const struct run *r, struct sites *s, int at_peak, int at_probe, struct pb *out)
+{
+    struct strings st = {json_object(), {0}};
+    struct pb tmp = {0}, sub = {0}, body = {0};
+    str(&st, "");
+    static const char *const types[][2] = {{"alloc_objects", "count"}, {"alloc_space", "bytes"},
+                                           {"inuse_objects", "count"}, {"inuse_space", "bytes"},
+                                           {"resident_space", "bytes"}};
+    for (int k = 0; k < 5; k++) {
+        field(&tmp, 1, str(&st, types[k][0]));
+        field(&tmp, 2, str(&st, types[k][1]));
+        message(&body, 1, &tmp);               /* sample_type */
+    }
+    /* mappings: the module records */
+    json_t *mods = json_array(), *o;
+    size_t i;
+    json_array_foreach(r->site_records, i, o) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (!type || strcmp(type, "module"))
+            continue;
+        uint64_t lo = UINT64_MAX, hi = 0;
+        size_t k;
+        json_t *rg;
+        json_array_foreach(json_object_get(o, "ranges"), k, rg) {
+            uint64_t a = (uint64_t)json_number_value(json_array_get(rg, 0));
+            uint64_t b = (uint64_t)json_number_value(json_array_get(rg, 1));
+            if (a < lo) lo = a;
+            if (b > hi) hi = b;
+        }
+        if (!hi)
+            continue;
+        json_array_append_new(mods, json_pack("{s:f, s:f}", "lo", (double)lo, "hi", (double)hi));
+        field(&tmp, 1, (int64_t)json_array_size(mods));
+        field(&tmp, 2, (int64_t)lo);
+        field(&tmp, 3, (int64_t)hi);
+        field(&tmp, 5, str(&st, json_string_value(json_object_get(o, "path"))));
+        field(&tmp, 6, str(&st, json_string_value(json_object_get(o, "build_id"))));
+        field(&tmp, 7, 1);                     /* has_functions */
+        field(&tmp, 8, 1);
+        field(&tmp, 9, 1);
+        field(&tmp, 10, 1);
+        message(&body, 3, &tmp);
+    }
+    /* functions and locations, one location per distinct return address */
+    json_t *funcs = json_object(), *locs = json_object();
+    struct pb fbody = {0}, lbody = {0};
+    for (int k = 0; k < s->n; k++) {
+        struct site *x = &s->v[k];
+        for (int f = 0; f < x->nframes;) {
+            uint64_t addr = x->frames[f].addr;
+            int g = group_end(x, f);
+            char key[32];
+            snprintf(key, sizeof key, "%llx", (unsigned long long)addr);
+            if (!json_object_get(locs, key)) {
+                int64_t lid = (int64_t)json_object_size(locs) + 1;
+                json_object_set_new(locs, key, json_integer(lid));
+                field(&tmp, 1, lid);
+                /* a Python frame is in no mapping and has no address */
+                int py = x->frames[f].python;
+                field(&tmp, 2, py ? 0 : (int64_t)find_mapping(mods, addr ? addr - 1 : 0));
+                field(&tmp, 3, py ? 0 : (int64_t)addr);
+                for (int h = f; h < g; h++) {
+                    char fkey[1024];
+                    snprintf(fkey, sizeof fkey, "%s\t%s", x->frames[h].fn,
+                             x->frames[h].file ? x->frames[h].file : "");
+                    json_t *fid = json_object_get(funcs, fkey);
+                    if (!fid) {
+                        fid = json_integer((json_int_t)json_object_size(funcs) + 1);
+                        json_object_set_new(funcs, fkey, fid);
+                        field(&sub, 1, json_integer_value(fid));
+                        field(&sub, 2, str(&st, x->frames[h].fn));
+                        field(&sub, 3, str(&st, x->frames[h].fn));
+                        field(&sub, 4, str(&st, x->frames[h].file));
+                        if (x->frames[h].python)
+                            field(&sub, 5, x->frames[h].first_line);
+                        message(&fbody, 5, &sub);
+                    }
+                    field(&sub, 1, json_integer_value(fid));
+                    field(&sub, 2, x->frames[h].line);
+                    message(&tmp, 4, &sub);     /* Location.line */
+                }
+                message(&lbody, 4, &tmp);
+            }
+            f = g;
+        }
+        /* the sample */
+        double live_n = at_peak ? x->peak_blocks : at_probe ? x->n0 : x->live_blocks;
+        double live_b = at_peak ? x->peak_bytes : at_probe ? x->v0 : x->live_bytes;
+        double alloc_n = at_probe ? x->c0 : x->allocs, alloc_b = at_probe ? x->a0 : x->alloc_bytes;
+        if (live_b <= 0 && alloc_b <= 0)
+            continue;
+        for (int f = 0; f < x->nframes;) {
+            char key[32];
+            uint64_t addr = x->frames[f].addr;
+            snprintf(key, sizeof key, "%llx", (unsigned long long)addr);
+            varint(&tmp, 1 << 3);
+            varint(&tmp, (uint64_t)json_integer_value(json_object_get(locs, key)));
+            f = group_end(x, f);
+        }
+        /* resident: of the live bytes (unknown at a probe, or not scanned: 0) */
+        double res_b = at_peak ? x->peak_resident : at_probe ? -1 : x->resident;
+        int64_t v[5] = {(int64_t)(alloc_n + 0.5), (int64_t)(alloc_b + 0.5), (int64_t)(live_n + 0.5),
+                        (int64_t)(live_b + 0.5), res_b > 0 ? (int64_t)(res_b + 0.5) : 0};
+        for (int q = 0; q < 5; q++) {            /* values: zero is written too */
+            varint(&tmp, 2 << 3);
+            varint(&tmp, (uint64_t)v[q]);
+        }
+        message(&body, 2, &tmp);
+    }
+    put(&body, lbody.p, lbody.n);
+    put(&body, fbody.p, fbody.n);
+    /* period_type and period: one sample every sample_bytes */
+    field(&tmp, 1, str(&st, "space"));
+    field(&tmp, 2, str(&st, "bytes"));
+    message(&body, 11, &tmp);
+    field(&body, 12, s->estimated ? (int64_t)s->sample_bytes : 1);
+    field(&body, 9, (int64_t)(json_num(r->header, "start_unix_s", 0) * 1e9));
+    field(&body, 14, 4);                        /* default_sample_type: inuse_space */
+    put(out, st.out.p, st.out.n);
+    put(out, body.p, body.n);
+    free(tmp.p);
+    free(sub.p);
+    free(body.p);
+    free(lbody.p);
+    free(fbody.p);
+    free(st.out.p);
+    json_decref(st.index);
+    json_decref(mods);
+    json_decref(funcs);
+    json_decref(locs);
+}
+
+int cmd_pprof(int argc, char **argv)
+{
+    const char *at = "exit", *out = NULL, *file = NULL;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--cpu"))
+            return cpu_pprof(argc, argv);        /* cpu_pprof.c */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--at") && i + 1 < argc) {
+            at = argv[++i];
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+            out = argv[++i];
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(pprof_usage, stdout);
+            return EXIT_OK;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fputs(pprof_usage, stderr);
+            return error("pprof: unknown option '%s'", argv[i]);
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            fputs(pprof_usage, stderr);
+            return error("pprof: one FILE only");
+        }
+    }
+    if (!file) {
+        fputs(pprof_usage, stderr);
+        return error("pprof: no FILE");
+    }
+    char *def = NULL;
+    if (!out) {
+        size_t n = strlen(file);
+        if (asprintf(&def, "%.*s.pb.gz", (int)(ends_with(file, ".jsonl") ? n - 6 : n), file) < 0)
+            return error("pprof: out of memory");
+        out = def;
+    }
+    struct run *runs;
+    int nr = runs_read(1, (char **)&file, &runs);
+    if (nr < 0) {
+        free(def);
+        return EXIT_USAGE;
+    }
+    int peak = !strcmp(at, "peak"), probe = !peak && strcmp(at, "exit");
+    int rc = EXIT_OK, done = 0;
+    struct pb pbuf = {0};
+    /* the first process image that has sites (a profile is one process) */
+    for (int r = 0; r < nr && !done && rc == EXIT_OK; r++) {
+        struct sites s;
+        int got = sites_load(&runs[r], &s, probe ? at : NULL, NULL);
+        if (got < 0)
+            rc = EXIT_USAGE;
+        if (got <= 0)
+            continue;
+        /* killed before any probe: only the live-at-peak view is there */
+        int pk = peak || (!s.has_final && !probe);
+        if (!s.complete)
+            sites_killed_note(stderr, pk && !peak ? "pprof: --at peak " : "pprof: ", &runs[r], &s);
+        encode(&runs[r], &s, pk, probe, &pbuf);
+        sites_free(&s);
+        done = 1;
+    }
+    if (rc == EXIT_OK && !done)
+        rc = error("pprof: %s: no allocation sites recorded", file);
+    if (rc == EXIT_OK) {
+        gzFile gz = gzopen(out, "wb");
+        if (!gz || gzwrite(gz, pbuf.p, (unsigned)pbuf.n) != (int)pbuf.n || gzclose(gz) != Z_OK)
+            rc = error("pprof: %s: cannot write", out);
+    }
+    free(pbuf.p);
+    free(def);
+    for (int i = 0; i < nr; i++)
+        run_free(&runs[i]);
+    free(runs);
+    return rc;
+}

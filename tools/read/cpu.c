@@ -1,0 +1,261 @@
+/*
+ * cpu.c - the CPU samples of a run, read from the cpu and cpu_stack records
+ * the shim's core/cpu.c writes (docs/cpu.md): each stack symbolised once,
+ * its samples counted, and per function the self and total samples, for the
+ * commands that show them (report/cpu.c, draw/cpu_flame.c, draw/trace.c,
+ * export/cpu_pprof.c).
+ *
+ * A sample stands for one period of its thread's CPU time (the record's
+ * period_ns), so a function's estimated time is its samples times the
+ * period.  Self counts the innermost frame (the innermost inlined call when
+ * the address lies in inlined code); total counts a function once per
+ * sample however often it recurs in the stack.  A filter keeps the samples
+ * taken while the thread was inside a region (the innermost open one or one
+ * around it), or those read after one probe and up to another (records are
+ * written once a tick: within one sampling interval of the probes).
+ */
+#define _GNU_SOURCE
+#include "read/read.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_INLINE 16
+
+static double probe_time(const struct run *r, const char *label, int *found)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(r->probes, i, o) {
+        const char *l = json_string_value(json_object_get(o, "label"));
+        if (l && !strcmp(l, label)) {
+            *found = 1;
+            return json_num(o, "t_s", 0);
+        }
+    }
+    *found = 0;
+    return 0;
+}
+
+/* is PATH ("a/b/c") inside region NAME: NAME is one of its parts, or the
+ * whole of it */
+static int in_region(const char *path, const char *name)
+{
+    if (!path)
+        return 0;
+    if (!strcmp(path, name))
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = path; (p = strstr(p, name)) != NULL; p++)
+        if ((p == path || p[-1] == '/') && (p[n] == 0 || p[n] == '/'))
+            return 1;
+    return 0;
+}
+
+static struct cstack *stack_of(struct cprof *p, json_t *stacks, long id)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%ld", id);
+    json_t *i = json_object_get(p->index, key);
+    if (i)
+        return &p->v[json_integer_value(i)];
+    json_t *rec = json_object_get(stacks, key);
+    p->v = realloc(p->v, (size_t)(p->n + 1) * sizeof *p->v);
+    struct cstack *s = &p->v[p->n];
+    memset(s, 0, sizeof *s);
+    s->id = id;
+    json_t *fr = json_object_get(rec, "frames");
+    size_t nf = json_array_size(fr);
+    s->frames = calloc(nf * MAX_INLINE + 1, sizeof *s->frames);
+    for (size_t k = 0; k < nf; k++) {
+        uint64_t a = (uint64_t)json_number_value(json_array_get(fr, k));
+        s->n += symbols_lookup(p->sym, a, s->frames + s->n, MAX_INLINE);
+    }
+    if (!rec || s->n == 0) {
+        s->frames[0] = (struct sym_frame){.fn = "(unknown)"};
+        s->n = 1;
+    }
+    json_object_set_new(p->index, key, json_integer(p->n));
+    return &p->v[p->n++];
+}
+
+static struct cfunc *func_of(struct cprof *p, json_t *fidx, const struct sym_frame *f)
+{
+    char key[2048];
+    snprintf(key, sizeof key, "%s\t%s", f->fn, f->file ? f->file : f->module ? f->module : "");
+    json_t *i = json_object_get(fidx, key);
+    if (i)
+        return &p->f[json_integer_value(i)];
+    p->f = realloc(p->f, (size_t)(p->nf + 1) * sizeof *p->f);
+    p->f[p->nf] = (struct cfunc){f->fn, f->file ? f->file : f->module, 0, 0, -1};
+    json_object_set_new(fidx, key, json_integer(p->nf));
+    return &p->f[p->nf++];
+}
+
+void cprof_free(struct cprof *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->v[i].frames);
+    free(p->v);
+    free(p->f);
+    json_decref(p->index);
+    json_decref(p->threads);
+    if (p->sym)
+        symbols_free(p->sym);
+    memset(p, 0, sizeof *p);
+}
+
+/* The CPU samples of run R that pass FL.  -1 with an error printed when a
+ * probe label is not found; 0 when the run has no CPU records; else 1. */
+int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
+{
+    memset(p, 0, sizeof *p);
+    double t0 = -1, t1 = 1e300;
+    int found;
+    if (fl && fl->from) {
+        t0 = probe_time(r, fl->from, &found);
+        if (!found)
+            return error("no probe labelled '%s' in %s (pid %ld)", fl->from, r->path, r->pid), -1;
+    }
+    if (fl && fl->to) {
+        t1 = probe_time(r, fl->to, &found);
+        if (!found)
+            return error("no probe labelled '%s' in %s (pid %ld)", fl->to, r->path, r->pid), -1;
+    }
+    json_t *stacks = json_object(), *o;
+    size_t i;
+    json_array_foreach(r->site_records, i, o) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (!type || strncmp(type, "cpu", 3))
+            continue;
+        p->has = 1;
+        if (!strcmp(type, "cpu_stack")) {
+            char key[32];
+            snprintf(key, sizeof key, "%ld", (long)json_num(o, "id", -1));
+            json_object_set(stacks, key, o);
+        } else if (!strcmp(type, "cpu_info") && json_object_get(o, "off")) {
+            p->off = json_string_value(json_object_get(o, "off"));
+        }
+    }
+    if (!p->has) {
+        json_decref(stacks);
+        return 0;
+    }
+    p->sym = symbols_new(r->site_records);
+    p->index = json_object();
+    p->threads = json_object();
+    json_array_foreach(r->site_records, i, o) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (!type || strcmp(type, "cpu"))
+            continue;
+        double t = json_num(o, "t_s", 0);
+        if (t <= t0 || t > t1)
+            continue;
+        p->period_ns = json_num(o, "period_ns", p->period_ns);
+        size_t k;
+        json_t *row;
+        json_array_foreach(json_object_get(o, "samples"), k, row) {
+            const char *region = json_string_value(json_array_get(row, 2));
+            if (fl && fl->region && !in_region(region, fl->region))
+                continue;
+            double c = json_number_value(json_array_get(row, 3));
+            long tid = (long)json_number_value(json_array_get(row, 0));
+            struct cstack *s = stack_of(p, stacks, (long)json_number_value(json_array_get(row, 1)));
+            s->samples += c;
+            p->samples += c;
+            char key[32];
+            snprintf(key, sizeof key, "%ld", tid);
+            json_object_set_new(p->threads, key,
+                                json_real(json_num(p->threads, key, 0) + c));
+        }
+    }
+    json_decref(stacks);
+    /* functions: self from the innermost frame, total once a stack */
+    json_t *fidx = json_object();
+    for (int k = 0; k < p->n; k++) {
+        struct cstack *s = &p->v[k];
+        if (s->samples <= 0)
+            continue;
+        func_of(p, fidx, &s->frames[0])->self += s->samples;
+        for (int f = 0; f < s->n; f++) {
+            struct cfunc *fn = func_of(p, fidx, &s->frames[f]);
+            if (fn->mark != k) {
+                fn->mark = k;
+                fn->total += s->samples;
+            }
+        }
+    }
+    json_decref(fidx);
+    return 1;
+}
+
+int cpu_read_one(const char *file, struct run **runs)
+{
+    return runs_read(1, (char **)&file, runs);
+}
+
+void cpu_runs_free(struct run *runs, int nr)
+{
+    for (int i = 0; i < nr; i++)
+        run_free(&runs[i]);
+    free(runs);
+}
+
+/* ARGV as flame's, with --cpu among them (and --region, --between) */
+int cpu_args(int argc, char **argv, const char *cmd, const char **out,
+               const char **file, struct cfilter *fl)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--cpu"))
+            continue;
+        if (!strcmp(argv[i], "-o") && i + 1 < argc)
+            *out = argv[++i];
+        else if (!strcmp(argv[i], "--region") && i + 1 < argc)
+            fl->region = argv[++i];
+        else if (!strcmp(argv[i], "--between") && i + 2 < argc) {
+            fl->from = argv[++i];
+            fl->to = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1])
+            return error("%s --cpu: unknown option '%s'", cmd, argv[i]);
+        else if (!*file)
+            *file = argv[i];
+        else
+            return error("%s: one FILE only", cmd);
+    }
+    if (!*file)
+        return error("%s: no FILE", cmd);
+    return 0;
+}
+
+/* ---- trace: CPU samples on each thread's track ------------------------------ */
+
+/* For each row of each cpu record of R, in file order: EMIT(CTX, time the
+ * samples were read, thread, innermost function, region or NULL, samples). */
+void cpu_each_row(const struct run *r,
+                  void (*emit)(void *ctx, double t_s, long tid, const char *fn,
+                               const char *region, double samples),
+                  void *ctx)
+{
+    struct cprof p;
+    if (cprof_load(r, NULL, &p) <= 0)
+        return;
+    json_t *o;
+    size_t i;
+    json_array_foreach(r->site_records, i, o) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (!type || strcmp(type, "cpu"))
+            continue;
+        size_t k;
+        json_t *row;
+        json_array_foreach(json_object_get(o, "samples"), k, row) {
+            char key[32];
+            snprintf(key, sizeof key, "%ld", (long)json_number_value(json_array_get(row, 1)));
+            json_t *at = json_object_get(p.index, key);
+            const char *fn = at ? p.v[json_integer_value(at)].frames[0].fn : "(unknown)";
+            emit(ctx, json_num(o, "t_s", 0), (long)json_number_value(json_array_get(row, 0)), fn,
+                 json_string_value(json_array_get(row, 2)),
+                 json_number_value(json_array_get(row, 3)));
+        }
+    }
+    cprof_free(&p);
+}

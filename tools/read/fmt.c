@@ -1,0 +1,89 @@
+/*
+ * fmt.c - the numbers of a record, in and out: a number field of a JSON
+ * record (json_num), the unit a figure's key implies (key_unit: *_bytes,
+ * *_ns, *_s, *_pct, per_s ...) and that figure written for a person
+ * (fmt_value: "12.34 MiB", "1.23 µs", "12.5%").
+ *
+ * The lowest floor of the reader: the reader itself, the process tree,
+ * the sites and every command's tables use these, so that one key prints
+ * the same way everywhere.
+ */
+#define _GNU_SOURCE
+#include "read/read.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- fields ------------------------------------------------------------------ */
+
+double json_num(json_t *o, const char *key, double dflt)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* ---- units ------------------------------------------------------------------- */
+
+enum unit key_unit(const char *key)
+{
+    const char *f = strrchr(key, '.') ? strrchr(key, '.') + 1 : key;
+    static const char *const sized[] = {"rss", "hwm", "heap", "heap_max", "anon", "file", NULL};
+    for (int i = 0; sized[i]; i++)
+        if (!strcmp(f, sized[i]))
+            return U_BYTES;
+    if (strstr(f, "_bytes") || !strncmp(f, "bytes_", 6) || !strncmp(f, "d_rss", 5) || !strncmp(f, "d_heap", 6) ||
+        !strncmp(f, "peak_heap", 9) || !strncmp(f, "peak_rss", 8))
+        return U_BYTES;
+    if (ends_with(f, "_ns"))
+        return U_NS;
+    if (!strcmp(f, "per_s") || ends_with(f, "_per_s"))
+        return U_RATE;
+    if (ends_with(f, "_pct") || !strncmp(f, "cpu_pct", 7))
+        return U_PCT;
+    if (ends_with(f, "_s"))
+        return U_SECONDS;
+    return U_COUNT;
+}
+
+void fmt_value(char *buf, size_t n, const char *key, double v)
+{
+    double a = fabs(v);
+    if (isnan(v)) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    switch (key_unit(key)) {
+    case U_BYTES:
+        if (a >= 1073741824.0) snprintf(buf, n, "%.2f GiB", v / 1073741824.0);
+        else if (a >= 1048576.0) snprintf(buf, n, "%.2f MiB", v / 1048576.0);
+        else if (a >= 1024.0) snprintf(buf, n, "%.2f KiB", v / 1024.0);
+        else snprintf(buf, n, "%.0f B", v);
+        return;
+    case U_NS:
+        if (a < 1e3) snprintf(buf, n, "%.0f ns", v);
+        else if (a < 1e6) snprintf(buf, n, "%.2f \xc2\xb5s", v / 1e3);
+        else if (a < 1e9) snprintf(buf, n, "%.2f ms", v / 1e6);
+        else snprintf(buf, n, "%.3f s", v / 1e9);
+        return;
+    case U_RATE:
+        snprintf(buf, n, a >= 100 ? "%.0f/s" : "%.2f/s", v);
+        return;
+    case U_PCT:
+        snprintf(buf, n, "%.1f%%", v);
+        return;
+    case U_SECONDS:
+        snprintf(buf, n, "%.4f s", v);
+        return;
+    case U_COUNT:
+        if (v == floor(v) && a < 1e15) snprintf(buf, n, "%.0f", v);
+        else snprintf(buf, n, "%.4g", v);
+        return;
+    }
+}
+

@@ -1,0 +1,521 @@
+/*
+ * timeline_read.c - a timeline file (docs/format.md) into a struct run.
+ *
+ * Every line is parsed by jansson.  One file holds a process tree: each
+ * header starts a process image, and every later record belongs to the
+ * latest image of the pid it carries.  An image with no summary (killed,
+ * or replaced by exec) gets one rebuilt from its samples (peak RSS from the
+ * kernel's high-water marks, peak heap from the per-sample peaks, wall and
+ * CPU time so far), marked "complete": false, with "ended" saying why.
+ * A line that is not JSON (a record cut short by a full disk or a kill) is
+ * skipped and counted; a file that does not start with a header, an empty
+ * one, a 16 MiB line or a format version this build does not know is an
+ * input error: one line on stderr and exit 2.
+ *
+ * run_read gives the file's main process (run_main: the first process's
+ * last image, or the payload a wrapper spawned); runs_read gives every
+ * image, in start order.
+ */
+#define _GNU_SOURCE
+#include "read/read.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FORMAT_VERSION 2
+#define MAX_LINE (16u << 20)
+
+/* ---- a summary rebuilt from the samples ----------------------------------- */
+
+struct rebuild {
+    long samples;
+    double t_s, rss, hwm, peak_rss, heap, peak_heap, anon, file, peak_mmap;
+    double user_s, sys_s, minflt, majflt;
+};
+
+static void rebuild_sample(struct rebuild *rb, json_t *s)
+{
+    rb->samples++;
+    rb->rss = json_num(s, "rss", rb->rss);
+    rb->hwm = json_num(s, "hwm", rb->hwm);            /* carried forward when absent */
+    rb->heap = json_num(s, "heap", rb->heap);
+    rb->anon = json_num(s, "anon", rb->anon);
+    rb->file = json_num(s, "file", rb->file);
+    rb->user_s = json_num(s, "user_s", rb->user_s);
+    rb->sys_s = json_num(s, "sys_s", rb->sys_s);
+    rb->minflt = json_num(s, "minflt", rb->minflt);
+    rb->majflt = json_num(s, "majflt", rb->majflt);
+    double hmax = json_num(s, "heap_max", rb->heap);
+    if (rb->hwm > rb->peak_rss) rb->peak_rss = rb->hwm;
+    if (rb->rss > rb->peak_rss) rb->peak_rss = rb->rss;
+    if (hmax > rb->peak_heap) rb->peak_heap = hmax;
+    if (rb->heap > rb->peak_heap) rb->peak_heap = rb->heap;
+    if (rb->anon + rb->file > rb->peak_mmap) rb->peak_mmap = rb->anon + rb->file;
+}
+
+static json_t *rebuild_summary(const struct rebuild *rb)
+{
+    return json_pack("{s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "t_s", rb->t_s, "wall_s", rb->t_s, "cpu_user_s", rb->user_s,
+                     "cpu_sys_s", rb->sys_s,
+                     "peak_rss_bytes", (json_int_t)rb->peak_rss,
+                     "rss_bytes_at_exit", (json_int_t)rb->rss,
+                     "peak_heap_bytes", (json_int_t)rb->peak_heap,
+                     "heap_bytes_at_exit", (json_int_t)rb->heap,
+                     "peak_mmap_bytes", (json_int_t)rb->peak_mmap,
+                     "mmap_anon_bytes_at_exit", (json_int_t)rb->anon,
+                     "mmap_file_bytes_at_exit", (json_int_t)rb->file,
+                     "minflt", (json_int_t)rb->minflt, "majflt", (json_int_t)rb->majflt,
+                     "samples", (json_int_t)rb->samples);
+}
+
+/* ---- one file ----------------------------------------------------------------- */
+
+static int bad(const char *path, long line, const char *what)
+{
+    if (line > 0)
+        error("%s:%ld: %s", path, line, what);
+    else
+        error("%s: %s", path, what);
+    return -1;
+}
+
+/* A process image being read: the run and what rebuilds its summary. */
+struct image {
+    struct run run;
+    struct rebuild rb;
+    int exec_pending;      /* an exec record not (yet) followed by a failure */
+};
+
+static void image_start(struct image *im, const char *path, json_t *header)
+{
+    struct run *r = &im->run;
+    memset(im, 0, sizeof *im);
+    r->path = strdup(path);
+    r->header = header;
+    r->probes = json_array();
+    r->counters = json_array();
+    r->samples = json_array();
+    r->region_windows = json_array();
+    r->site_records = json_array();
+    r->pid = (long)json_num(header, "pid", 0);
+    r->ppid = (long)json_num(header, "ppid", 0);
+    r->root_pid = (long)json_num(header, "root_pid", 0);
+    r->image = (int)json_num(header, "image", 0);
+}
+
+/* The image's summary: its own, or one rebuilt from its samples, with
+ * "complete" and, when there is no summary, how the image ended: "exec"
+ * (it became another program: not a failure), "signal" (killed, as
+ * recorded by perfprobe run) or "unknown" (killed, or still running). */
+static void image_finish(struct image *im)
+{
+    struct run *r = &im->run;
+    if (r->summary) {
+        r->regions = json_incref(json_object_get(r->summary, "regions"));
+        json_object_del(r->summary, "regions");
+        json_object_del(r->summary, "type");
+        json_object_set_new(r->summary, "complete", json_true());
+        r->ended = "exit";
+    } else {
+        r->summary = rebuild_summary(&im->rb);
+        json_object_set_new(r->summary, "complete", json_false());
+        if (im->exec_pending)
+            r->ended = "exec";
+        else if (r->signal)
+            r->ended = "signal";
+        else
+            r->ended = "unknown";
+        if (r->signal)
+            json_object_set(r->summary, "signal", json_object_get(r->signal, "signal"));
+    }
+    json_object_set_new(r->summary, "ended", json_string(r->ended));
+    if (r->exec)
+        json_object_set(r->summary, "exec", json_object_get(r->exec, "path"));
+    if (!json_is_array(r->regions)) {
+        json_decref(r->regions);
+        r->regions = json_array();
+    }
+}
+
+static void add_record(struct image *im, json_t *o, const char *type)
+{
+    struct run *r = &im->run;
+    double t = json_num(o, "t_s", -1);
+    if (t > im->rb.t_s)
+        im->rb.t_s = t;
+    if (!type) {
+        json_decref(o);
+    } else if (!strcmp(type, "sample")) {
+        /* fields written only when they changed: carried forward here, so
+         * that every reader sees whole samples */
+        static const char *const carried[] = {"hwm", "anon", "file", "majflt"};
+        for (size_t k = 0; k < sizeof carried / sizeof *carried; k++)
+            if (!json_object_get(o, carried[k]) && im->rb.samples > 0) {
+                double v = !strcmp(carried[k], "hwm") ? im->rb.hwm
+                         : !strcmp(carried[k], "anon") ? im->rb.anon
+                         : !strcmp(carried[k], "file") ? im->rb.file : im->rb.majflt;
+                json_object_set_new(o, carried[k], json_integer((json_int_t)v));
+            }
+        rebuild_sample(&im->rb, o);
+        json_array_append_new(r->samples, o);
+    } else if (!strcmp(type, "regions")) {
+        json_array_append_new(r->region_windows, o);
+    } else if (!strcmp(type, "probe")) {
+        json_array_append_new(r->probes, o);
+    } else if (!strcmp(type, "module") || !strcmp(type, "stack") ||
+               !strcmp(type, "sites") || !strcmp(type, "pyframe") || !strncmp(type, "cpu", 3)) {
+        json_array_append_new(r->site_records, o);
+    } else if (!strcmp(type, "counter")) {
+        json_array_append_new(r->counters, o);
+    } else if (!strcmp(type, "exec")) {
+        json_decref(r->exec);
+        r->exec = o;
+        im->exec_pending = 1;
+    } else if (!strcmp(type, "table")) {
+        json_decref(r->table);
+        r->table = o;
+    } else if (!strcmp(type, "exec_failed")) {
+        json_decref(o);
+        im->exec_pending = 0;
+    } else if (!strcmp(type, "signal")) {
+        json_decref(r->signal);
+        r->signal = o;
+    } else if (!strcmp(type, "summary")) {
+        json_decref(r->summary);
+        r->summary = o;
+        im->exec_pending = 0;
+    } else {
+        json_decref(o);              /* a record type from a later version */
+    }
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct run *x = a, *y = b;
+    double sx = json_num(x->header, "start_unix_s", 0), sy = json_num(y->header, "start_unix_s", 0);
+    if (sx != sy)
+        return sx < sy ? -1 : 1;
+    if (x->pid != y->pid)
+        return (x->pid > y->pid) - (x->pid < y->pid);
+    return (x->image > y->image) - (x->image < y->image);
+}
+
+/* Every process image in one file, in start order.  Records carry the pid
+ * of the process that wrote them; a header starts a new image of its pid
+ * (the first of a new process, or the next after an exec).  Lines that are
+ * not JSON are skipped and counted: a full disk can leave a record cut
+ * short, ended by a newline before the next. */
+int file_read(const char *path, struct run **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return bad(path, 0, strerror(errno));
+    struct image *ims = NULL;
+    int n = 0, cap = 0, rc = -1;
+    long lineno = 0, damaged = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t len;
+
+    while ((len = getdelim(&line, &lcap, '\n', f)) > 0) {
+        lineno++;
+        if ((size_t)len > MAX_LINE) {
+            bad(path, lineno, "line longer than 16 MiB");
+            goto out;
+        }
+        json_error_t jerr;
+        json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
+        if (!o || !json_is_object(o)) {
+            json_decref(o);
+            if (lineno == 1) {
+                bad(path, 0, "not a perfprobe timeline (its first line is not a JSON header)");
+                goto out;
+            }
+            /* damaged; a last line with no newline was cut short by the
+             * end of the writer and is not counted */
+            damaged += line[len - 1] == '\n';
+            continue;
+        }
+        const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && !strcmp(type, "header")) {
+            const char *fmtname = json_string_value(json_object_get(o, "format"));
+            json_int_t v = json_integer_value(json_object_get(o, "version"));
+            if (!fmtname || strcmp(fmtname, "perfprobe-timeline")) {
+                json_decref(o);
+                bad(path, lineno, "not a perfprobe timeline header");
+                goto out;
+            }
+            if (v < 1 || v > FORMAT_VERSION) {
+                char msg[160];
+                json_decref(o);
+                snprintf(msg, sizeof msg, "timeline format version %lld is not supported "
+                         "(this perfprobe reads versions 1 to %d)", (long long)v, FORMAT_VERSION);
+                bad(path, 0, msg);
+                goto out;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                ims = realloc(ims, (size_t)cap * sizeof *ims);
+            }
+            image_start(&ims[n++], path, o);
+            continue;
+        }
+        if (n == 0) {
+            json_decref(o);
+            bad(path, 0, "not a perfprobe timeline (no header line)");
+            goto out;
+        }
+        /* the latest image of the record's pid; version 1 has no pid */
+        long pid = (long)json_num(o, "pid", -1);
+        struct image *im = &ims[n - 1];
+        if (pid >= 0)
+            for (int k = n - 1; k >= 0; k--)
+                if (ims[k].run.pid == pid) {
+                    im = &ims[k];
+                    break;
+                }
+        add_record(im, o, type);
+    }
+    if (ferror(f)) {
+        bad(path, 0, strerror(errno));
+        goto out;
+    }
+    if (lineno == 0 || n == 0) {
+        bad(path, 0, "empty file, not a perfprobe timeline");
+        goto out;
+    }
+    if (damaged)
+        fprintf(stderr, "perfprobe: %s: %ld damaged line%s skipped\n", path, damaged,
+                damaged == 1 ? "" : "s");
+    struct run *runs = calloc((size_t)n, sizeof *runs);
+    for (int k = 0; k < n; k++) {
+        image_finish(&ims[k]);
+        runs[k] = ims[k].run;
+    }
+    qsort(runs, (size_t)n, sizeof *runs, by_start);
+    *out = runs;
+    rc = n;
+    n = 0;
+out:
+    for (int k = 0; k < n; k++)
+        run_free(&ims[k].run);
+    free(ims);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* ---- the main process -------------------------------------------------------- */
+
+static double cpu_of(const struct run *r)
+{
+    return json_num(r->summary, "cpu_user_s", 0) + json_num(r->summary, "cpu_sys_s", 0);
+}
+
+static const char *name_of(const struct run *r)
+{
+    const char *p = json_string_value(json_object_get(r->header, "program"));
+    return p ? p : "";
+}
+
+/* The last image of PID among the runs, or -1. */
+static int last_image(const struct run *runs, int n, long pid)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (runs[i].pid == pid && (best < 0 || runs[i].image >= runs[best].image))
+            best = i;
+    return best;
+}
+
+int run_main(const struct run *runs, int n, const char *choice, const char **why)
+{
+    static char reason[256];
+    if (n <= 0)
+        return -1;
+    if (choice && *choice) {
+        char *end;
+        long pid = strtol(choice, &end, 10);
+        if (*end == 0 && end != choice) {
+            *why = "chosen with --process";
+            return last_image(runs, n, pid);
+        }
+        for (int i = 0; i < n; i++) {
+            const char *exe = json_string_value(json_object_get(runs[i].header, "exe"));
+            const char *base = exe ? strrchr(exe, '/') : NULL;
+            if (!strcmp(name_of(&runs[i]), choice) || (base && !strcmp(base + 1, choice))) {
+                *why = "chosen with --process";
+                return last_image(runs, n, runs[i].pid);
+            }
+        }
+        return -1;
+    }
+    /* the root: the process whose parent is not in the file */
+    long root = runs[0].root_pid ? runs[0].root_pid : runs[0].pid;
+    int main_i = last_image(runs, n, root);
+    if (main_i < 0)
+        main_i = 0;
+    *why = "the first process (its last image)";
+    if (n == 1)
+        return main_i;
+    /* A wrapper that spawned its payload and waited did almost no work
+     * itself: if the root used under 10% of the tree's CPU and one other
+     * process used at least half of it, that process is the main one. */
+    double total = 0, best = -1;
+    int best_i = -1;
+    for (int i = 0; i < n; i++) {
+        double c = cpu_of(&runs[i]);
+        total += c;
+        if (runs[i].pid != root) {
+            int li = last_image(runs, n, runs[i].pid);
+            if (li == i && c > best) {
+                best = c;
+                best_i = i;
+            }
+        }
+    }
+    double root_cpu = 0;
+    for (int i = 0; i < n; i++)
+        if (runs[i].pid == root)
+            root_cpu += cpu_of(&runs[i]);
+    if (best_i >= 0 && total > 0 && root_cpu < 0.1 * total && best >= 0.5 * total) {
+        snprintf(reason, sizeof reason,
+                 "pid %ld used %.0f%% of the tree's CPU while the first process, a "
+                 "wrapper, used %.0f%%", runs[best_i].pid, 100 * best / total,
+                 100 * root_cpu / total);
+        *why = reason;
+        return best_i;
+    }
+    return main_i;
+}
+
+const char *run_process_choice;
+
+int run_read(const char *path, struct run *r)
+{
+    struct run *runs;
+    const char *why;
+    memset(r, 0, sizeof *r);
+    int n = file_read(path, &runs);
+    if (n < 0)
+        return -1;
+    int m = run_main(runs, n, run_process_choice, &why);
+    if (m < 0) {
+        for (int k = 0; k < n; k++)
+            run_free(&runs[k]);
+        free(runs);
+        return bad(path, 0, "no process matches --process");
+    }
+    json_t *tree = tree_build(runs, n, 0);
+    *r = runs[m];
+    r->tree = tree;
+    r->processes = n;
+    r->main_why = why;
+    for (int k = 0; k < n; k++)
+        if (k != m)
+            run_free(&runs[k]);
+    free(runs);
+    return 0;
+}
+
+void run_free(struct run *r)
+{
+    free(r->path);
+    json_decref(r->header);
+    json_decref(r->summary);
+    json_decref(r->probes);
+    json_decref(r->regions);
+    json_decref(r->counters);
+    json_decref(r->signal);
+    json_decref(r->samples);
+    json_decref(r->region_windows);
+    json_decref(r->site_records);
+    json_decref(r->exec);
+    json_decref(r->table);
+    json_decref(r->tree);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- several files ------------------------------------------------------------ */
+
+static int add_path(const char *p, char ***list, int *n, int *cap)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *list = realloc(*list, (size_t)*cap * sizeof **list);
+    }
+    (*list)[(*n)++] = strdup(p);
+    return 0;
+}
+
+int runs_read(int n, char **paths, struct run **out)
+{
+    char **files = NULL;
+    int nf = 0, cap = 0;
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            DIR *d = opendir(paths[i]);
+            struct dirent *e;
+            int found = 0;
+            while (d && (e = readdir(d))) {
+                size_t l = strlen(e->d_name);
+                if (l > 6 && !strcmp(e->d_name + l - 6, ".jsonl")) {
+                    char full[4096];
+                    snprintf(full, sizeof full, "%s/%s", paths[i], e->d_name);
+                    add_path(full, &files, &nf, &cap);
+                    found++;
+                }
+            }
+            if (d)
+                closedir(d);
+            if (!found) {
+                error("%s: no .jsonl timeline files in this directory", paths[i]);
+                return -1;
+            }
+        } else {
+            add_path(paths[i], &files, &nf, &cap);
+        }
+    }
+    struct run *runs = NULL;
+    int ok = 0, failed = 0;
+    for (int i = 0; i < nf && !failed; i++) {
+        struct run *part;
+        int k = file_read(files[i], &part);
+        if (k < 0) {
+            failed = 1;
+            break;
+        }
+        runs = realloc(runs, (size_t)(ok + k) * sizeof *runs);
+        memcpy(runs + ok, part, (size_t)k * sizeof *runs);
+        free(part);
+        ok += k;
+    }
+    for (int i = 0; i < nf; i++)
+        free(files[i]);
+    free(files);
+    if (failed) {
+        for (int j = 0; j < ok; j++)
+            run_free(&runs[j]);
+        free(runs);
+        return -1;
+    }
+    if (nf > 1)
+        qsort(runs, (size_t)ok, sizeof *runs, by_start);
+    *out = runs;
+    return ok;
+}
+
+/* The timeline path of run K of a repeat: "out.jsonl" -> "out.run3.jsonl". */
+void run_path(char *out, size_t n, const char *base, int k)
+{
+    size_t l = strlen(base);
+    if (l > 6 && !strcmp(base + l - 6, ".jsonl"))
+        snprintf(out, n, "%.*s.run%d.jsonl", (int)(l - 6), base, k);
+    else
+        snprintf(out, n, "%s.run%d.jsonl", base, k);
+}
