@@ -12,7 +12,7 @@
 # shim/sys/macos/ in place of shim/sys/linux/.
 #
 # Not done yet (docs/macos.md): the files in MSHIM_PENDING do not build for
-# macOS (glibc's and ELF's headers, Linux system calls, perf_event), and the
+# macOS (glibc's allocator internals, Linux system calls), and the
 # __interpose table is not written, so `make macos` stops at them.
 
 ZIG_VERSION ?= 0.11.0
@@ -24,8 +24,7 @@ MSHIM_SDK    = $(dir $(ZIG))lib/libc/darwin/libSystem.13.tbd
 # ELF only (binds the program's own references on Linux): no macOS twin.
 MSHIM_LINUX_ONLY := shim/hooks/bind.c
 # Shared files that still use Linux or glibc interfaces directly.
-MSHIM_PENDING := shim/hooks/alloc.c shim/core/life.c shim/core/leaks.c \
-                 shim/core/pyframes.c shim/core/cpu.c
+MSHIM_PENDING := shim/hooks/alloc.c shim/core/life.c
 MSHIM_ALL := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sys/macos/*.c))
 MSHIM_SRC := $(filter-out $(MSHIM_LINUX_ONLY),$(MSHIM_ALL))
 MSHIM_BUILDS := $(filter-out $(MSHIM_PENDING),$(MSHIM_SRC))

@@ -39,6 +39,8 @@
 #define _GNU_SOURCE
 #include "core/core.h"
 
+#if defined(__linux__)
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -625,3 +627,16 @@ void pp_cpu_after_fork_child(void)
         state = 0;
     info_written = 0;                 /* cpu_info again, for the child */
 }
+
+#else /* not Linux: CPU stacks come from perf_event, which only Linux has */
+
+/* macOS: no perf_event; the timeline has no CPU stacks (docs/macos.md) */
+void pp_cpu_tick(int final)
+{
+    (void)final;
+}
+
+void pp_cpu_after_fork_child(void)
+{
+}
+#endif

@@ -192,3 +192,14 @@ int pp_os_read_only(const void *p)
         return 0;
     return !(info.protection & VM_PROT_WRITE);
 }
+
+/* ---- memory limits ----------------------------------------------------------- */
+
+/* macOS has no cgroups: no limit to watch (the kernel's memorystatus
+ * limits are not readable by the process itself). */
+int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
+{
+    (void)limit;
+    (void)current;
+    return 0;
+}
