@@ -56,31 +56,83 @@ for a in arm64 x86_64; do
     eq "$a: each of the $n files is a 64-bit $cpu Mach-O object" "$bad" ""
 done
 
+# ---- the dylib checks --------------------------------------------------------
+# dylib_checks FILE CPU NAMES PUBLIC: FILE is a 64-bit Mach-O dylib for CPU
+# (ARM64, X86_64); its __DATA,__interpose binds each of NAMES to libSystem;
+# every bind, now or lazy, is to libSystem (flat-namespace is what
+# -undefined dynamic_lookup leaves); every undefined symbol is bound there;
+# its exports are exactly PUBLIC (mangled names, one a line)
+dylib_checks() {
+    local f=$1 cpu=$2 names=$3 public=$4 a
+    a=$(basename "$(dirname "$f")")/$(basename "$f")
+    eq "$a: a 64-bit Mach-O dylib of the architecture" \
+       "$(llvm-objdump --macho --private-header "$f" | awk '$1 == "MH_MAGIC_64" { print $2, $5 }')" "$cpu DYLIB"
+    llvm-objdump --macho --bind --lazy-bind "$f" > binds.txt
+    local ipose missing= fn und bound
+    ipose=$(awk '$1 ~ /^__DATA/ && $2 == "__interpose" { print $(NF-1) ":" $NF }' binds.txt | sort -u)
+    for fn in $names; do
+        grep -qx "libSystem:_$fn" <<< "$ipose" || missing="$missing $fn"
+    done
+    eq "$a: __interpose binds all $(wc -w <<< "$names") functions to libSystem" "$missing" ""
+    eq "$a: every bound symbol binds to libSystem" \
+       "$(awk '/^__/ { print $(NF-1) }' binds.txt | sort -u | tr '\n' ' ')" "libSystem "
+    und=$(llvm-objdump --macho --syms "$f" | awk '$2 == "*UND*" { print $3 }' | sort -u)
+    bound=$(awk '/^__/ && $(NF-1) == "libSystem" { print $NF }' binds.txt | sort -u)
+    eq "$a: every undefined symbol binds to libSystem, none to dynamic lookup" \
+       "$(comm -23 <(echo "$und") <(echo "$bound") | tr '\n' ' ')" ""
+    eq "$a: exports exactly the public API" \
+       "$(llvm-objdump --macho --exports-trie "$f" | awk '{ print $NF }' | grep '^_' | sort -u | tr '\n' ' ')" \
+       "$(sort -u <<< "$public" | tr '\n' ' ')"
+}
+
+# The checks themselves, on two small dylibs built here: one right (three
+# functions interposed, perf_probe exported), one linked with -undefined
+# dynamic_lookup.  Each check must pass on the first; asking for a fourth
+# function, another export, or reading the second must fail.
+sdk=$(dirname "$ZIG")/lib/libc/darwin/libSystem.13.tbd
+cat > good.c <<'C'
+#include <stdlib.h>
+#include <malloc/malloc.h>
+struct ip { const void *repl, *orig; };
+static void *my_malloc(size_t n) { return malloc(n); }
+static void my_free(void *p) { free(p); }
+static size_t my_size(const void *p) { return malloc_size(p); }
+__attribute__((used, section("__DATA,__interpose"))) static const struct ip table[] = {
+    { (const void *)my_malloc, (const void *)malloc },
+    { (const void *)my_free, (const void *)free },
+    { (const void *)my_size, (const void *)malloc_size },
+};
+__attribute__((visibility("default"))) int perf_probe(const char *s) { return s != 0; }
+C
+cat > flat.c <<'C'
+extern int not_in_libsystem(int);
+__attribute__((visibility("default"))) int perf_probe(const char *s) { return not_in_libsystem(s != 0); }
+C
+mkdir -p self
+"$ZIG" cc -target aarch64-macos.11.0 -O2 -fvisibility=hidden -c good.c -o good.o &&
+"$LD64" -arch arm64 -dylib -platform_version macos 11.0 13.0 -o self/good.dylib good.o "$sdk" &&
+"$ZIG" cc -target aarch64-macos.11.0 -O2 -fvisibility=hidden -c flat.c -o flat.o &&
+"$LD64" -arch arm64 -dylib -platform_version macos 11.0 13.0 -undefined dynamic_lookup \
+    -o self/flat.dylib flat.o "$sdk" || fail "the small dylibs did not build"
+dylib_checks self/good.dylib ARM64 "malloc free malloc_size" _perf_probe > right.txt
+eq "the checks pass on a right dylib" "$(grep -c '^ok' right.txt) $(grep -c '^FAIL' right.txt)" "5 0"
+dylib_checks self/good.dylib X86_64 "malloc free malloc_size calloc" "$(printf '_perf_probe\n_perf_probe_ex')" > wrong.txt
+eq "the checks fail on the wrong CPU, a function not interposed, a missing export" \
+   "$(grep '^FAIL' wrong.txt | sed -E 's/^FAIL - [^:]*: //; s/: got .*//' | tr '\n' '|')" \
+   "a 64-bit Mach-O dylib of the architecture|__interpose binds all 4 functions to libSystem|exports exactly the public API|"
+dylib_checks self/flat.dylib ARM64 "" _perf_probe > flat.txt
+eq "the checks fail on a symbol left to dynamic lookup" \
+   "$(grep '^FAIL' flat.txt | sed -E 's/^FAIL - [^:]*: //; s/: got .*//' | tr '\n' '|')" \
+   "every bound symbol binds to libSystem|every undefined symbol binds to libSystem, none to dynamic lookup|"
+
 # ---- the dylibs ------------------------------------------------------------
 if ! mk macos > dylib.out 2>&1; then
     miss=$(grep -o 'undefined symbol: [^ ]*' dylib.out | sort -u | head -5 | sed 's/undefined symbol: //' | tr '\n' ' ')
     ok "skipped: the dylib does not build yet (docs/macos.md): ${miss:+undefined: $miss}$(grep -m1 -o "[a-z/]*\.c:[0-9]*:[0-9]*: [a-z ]*error: .*" dylib.out)"
     exit 0
 fi
-public=$(nm -D --defined-only "$PP_BUILD/libperfprobe.so" | awk '$3 ~ /^perf_probe/ { print "_" $3 }' | sort -u)
+public=$(nm -D --defined-only "$PP_BUILD/libperfprobe.so" | awk '$3 ~ /^perf_probe/ { print "_" $3 }')
 for a in arm64 x86_64; do
-    f=$PP_BUILD/macos-$a/libperfprobe.dylib
-    cpu=$([ $a = arm64 ] && echo ARM64 || echo X86_64)
-    eq "$a: a 64-bit Mach-O dylib of the architecture" \
-       "$(llvm-objdump --macho --private-header "$f" | awk '$1 == "MH_MAGIC_64" { print $2, $5 }')" "$cpu DYLIB"
-    llvm-objdump --macho --bind --lazy-bind --weak-bind "$f" > binds.txt
-    # __DATA,__interpose: each entry's second word (the replaced function) is a bind
-    ipose=$(awk '$1 ~ /^__DATA/ && $2 == "__interpose" { print $(NF-1) ":" $NF }' binds.txt | sort -u)
-    missing=
-    for fn in $INTERPOSED; do
-        grep -qx "libSystem:_$fn" <<< "$ipose" || missing="$missing $fn"
-    done
-    eq "$a: __interpose binds all $(wc -w <<< "$INTERPOSED") functions to libSystem" "$missing" ""
-    eq "$a: every bound symbol binds to libSystem" \
-       "$(awk '/^__/ { print $(NF-1) }' binds.txt | sort -u | tr '\n' ' ')" "libSystem "
-    und=$(llvm-objdump --macho --syms "$f" | awk '$2 == "*UND*" { print $3 }' | sort -u)
-    bound=$(awk '/^__/ { print $NF }' binds.txt | sort -u)
-    eq "$a: no undefined symbol left to dynamic lookup" "$(comm -23 <(echo "$und") <(echo "$bound") | tr '\n' ' ')" ""
-    exports=$(llvm-objdump --macho --exports-trie "$f" | awk '{ print $NF }' | grep '^_' | sort -u)
-    eq "$a: exports exactly the public API" "$(tr '\n' ' ' <<< "$exports")" "$(tr '\n' ' ' <<< "$public")"
+    dylib_checks "$PP_BUILD/macos-$a/libperfprobe.dylib" "$([ $a = arm64 ] && echo ARM64 || echo X86_64)" \
+                 "$INTERPOSED" "$public"
 done
