@@ -12,6 +12,8 @@
 #   make uninstall
 #   make asan         the unit tests under AddressSanitizer + UBSan
 #   make fuzz         libFuzzer on the timeline reader (FUZZ_SECONDS=60)
+#   make macos        the shim for macOS, cross-built with Zig (mk/macos.mk,
+#                     docs/macos.md; does not link yet); make macos-cli the command
 #   make clean
 #
 # Knobs: CC, CFLAGS (extra flags), PREFIX, DESTDIR, PYTHONDIR, V=1 (show commands).

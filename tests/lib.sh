@@ -61,3 +61,12 @@ fact() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
 # valid_jsonl FILE: every line parses as a JSON object
 valid_jsonl() { jq -e -s 'length > 0 and all(.[]; type == "object")' "$1" >/dev/null; }
+
+# Every test but the cross-build checks runs the Linux library (LD_PRELOAD,
+# /proc, the kernel's figures): on another system (the macOS CI workflow,
+# .github/workflows/macos.yml) it is skipped with that reason.  A test that
+# runs there too sets PP_PORTABLE=1 before sourcing this file.
+if [ "$(uname -s)" != Linux ] && [ -z "${PP_PORTABLE:-}" ]; then
+    ok "skipped: $(basename "$0") needs Linux (LD_PRELOAD, /proc); this is $(uname -s)"
+    exit 0
+fi

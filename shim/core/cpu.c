@@ -42,6 +42,8 @@
 #define _GNU_SOURCE
 #include "core/core.h"
 
+#if defined(__linux__)
+
 #include <errno.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -461,3 +463,16 @@ void pp_cpu_after_fork_child(void)
         state = 0;
     info_written = 0;                 /* cpu_info again, for the child */
 }
+
+#else /* not Linux: CPU stacks come from perf_event, which only Linux has */
+
+/* macOS: no perf_event; the timeline has no CPU stacks (docs/macos.md) */
+void pp_cpu_tick(int final)
+{
+    (void)final;
+}
+
+void pp_cpu_after_fork_child(void)
+{
+}
+#endif

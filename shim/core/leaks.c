@@ -24,6 +24,8 @@
 #define _GNU_SOURCE
 #include "core/core.h"
 
+#if defined(__linux__)
+
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -298,3 +300,13 @@ int pp_leaks_classify(void)
     errno = saved;
     return rc;
 }
+
+#else /* not Linux: the roots are found through link.h's dl_iterate_phdr */
+
+/* macOS: the roots (ELF writable segments through dl_iterate_phdr) are
+ * not read; the check is not made there (docs/macos.md) */
+int pp_leaks_classify(void)
+{
+    return 1;
+}
+#endif

@@ -44,6 +44,8 @@
 #include "core/core.h"
 #include "pyframes.h"
 
+#if defined(__linux__)
+
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
@@ -664,3 +666,43 @@ void pp_py_after_fork_child(void)
     for (size_t i = 0; i < ((size_t)1 << ENT_BITS); i++)
         atomic_store(&ents[i].written, 0);
 }
+
+#else /* not Linux: libpython's symbols come from its GNU hash table in memory */
+
+/* macOS: libpython's symbols are read from its ELF hash table; not there
+ * (docs/macos.md), so no Python frames */
+int pp_py_on;
+_Atomic unsigned pp_dlopens;
+
+int pp_py_merge(uintptr_t *frames, int n, int max)
+{
+    (void)frames;
+    (void)max;
+    return n;
+}
+
+void pp_py_init(void)
+{
+}
+
+void pp_py_watch(void)
+{
+}
+
+void pp_py_fork_prepare(void)
+{
+}
+
+void pp_py_fork_done(void)
+{
+}
+
+void pp_py_write(struct pp_buf *b)
+{
+    (void)b;
+}
+
+void pp_py_after_fork_child(void)
+{
+}
+#endif

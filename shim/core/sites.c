@@ -42,7 +42,10 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <string.h>
-#include <sys/mman.h>
+
+#ifndef MAP_STACK
+#define MAP_STACK 0     /* macOS has no such flag: its thread stacks are not mmap'd here */
+#endif
 
 #define BLOCK_FP 256                   /* blocks are counted in 1/256ths */
 #define TOMB     ((uintptr_t)1)
@@ -702,7 +705,7 @@ static void table_pages(void)
     int saved = errno;
     if (!table_vec)
         table_vec = pp_os_map(pages);
-    if (table_vec && mincore(live, bytes, table_vec) != 0)
+    if (table_vec && mincore(live, bytes, (void *)table_vec) != 0)
         memset(table_vec, 1, pages);    /* cannot tell: look at every page */
     errno = saved;
 }

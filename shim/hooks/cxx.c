@@ -54,7 +54,7 @@ static void *next(int op)
 
 static void restore_flag(int *saved) { pp_in_hook = *saved; }
 #define HOLD_FLAG \
-    int pp_saved_flag __attribute__((cleanup(restore_flag))) = pp_in_hook; \
+    int pp_saved_flag __attribute__((cleanup(restore_flag), unused)) = pp_in_hook; \
     pp_in_hook = 1
 
 /* new: forward, then count the block the next definition returned */

@@ -25,39 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A write to a pipe whose reader has gone raises SIGPIPE, which would end
- * a program that itself wrote nothing more (`prog 2>&1 | head -1`: status
- * 141 where it was 0).  So SIGPIPE is blocked in this thread during the
- * write, and a SIGPIPE that became pending meanwhile (EPIPE's is directed
- * at the thread) is taken away before the mask comes back; one the program
- * had pending before is left there. */
-void pp_write_all(int fd, const char *p, size_t n)
-{
-    int saved = errno;
-    sigset_t pipe_set, old, before, after;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&before);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    int had = sigismember(&before, SIGPIPE) == 1;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    if (!had && sigpending(&after) == 0 && sigismember(&after, SIGPIPE) == 1) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = saved;
-}
 
 /* The shim's own memory comes straight from the mmap system call, so that
  * it never reaches the shim's own mmap hook (sys/posix.c keeps the list). */
@@ -145,86 +112,6 @@ void pp_tid_forget(void)
 {
     tid_cache = 0;
     pid_cache = 0;
-}
-
-/* ---- descriptors the shim holds ------------------------------------------ */
-
-/* The lowest free descriptor belongs to the program: programs close numbers
- * they never opened (bash closes pipe ends twice, daemons close everything,
- * closefrom), reopen 0-2 expecting the lowest numbers, or run with a tiny
- * RLIMIT_NOFILE.  So a descriptor the shim keeps is moved up, out of the
- * program's way, and is known by device and inode: before each use it is
- * checked, and a number the program closed (and perhaps reused) is simply
- * forgotten, never closed or written.  Under a limit too small to spare
- * any number the shim keeps none: each use opens, reads and closes. */
-static int fd_base(void)
-{
-    static int base = -2;
-    if (base == -2) {
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 64)
-            base = -1;
-        else
-            base = rl.rlim_cur > 1024 ? 1000 : (int)rl.rlim_cur - 24;
-    }
-    return base;
-}
-
-/* Close FD, just opened by the shim as the file ST describes, unless it is
- * no longer that file: another thread of the program may have closed the
- * number (programs close numbers they never opened) and reused it. */
-static void close_if_still(int fd, const struct stat *st)
-{
-    struct stat now;
-    if (fstat(fd, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)
-        close(fd);
-}
-
-int pp_fd_adopt(struct pp_fd *f, int fd)
-{
-    struct stat st;
-    int saved = errno, base = fd_base();
-    f->fd = -1;
-    if (fd < 0)
-        return -1;
-    if (base < 0 || fstat(fd, &st) != 0) {
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    int high = fd >= base ? fd : fcntl(fd, F_DUPFD_CLOEXEC, base);
-    if (high != fd)
-        close_if_still(fd, &st);
-    errno = saved;
-    if (high < 0)
-        return -1;
-    f->fd = high;
-    f->dev = st.st_dev;
-    f->ino = st.st_ino;
-    return 0;
-}
-
-int pp_fd_ok(struct pp_fd *f)
-{
-    struct stat st;
-    int saved = errno, ok = f->fd >= 0 && fstat(f->fd, &st) == 0 &&
-                            st.st_dev == f->dev && st.st_ino == f->ino;
-    errno = saved;
-    if (!ok)
-        f->fd = -1;          /* the number is the program's now: forget it */
-    return ok;
-}
-
-void pp_fd_drop(struct pp_fd *f)
-{
-    if (pp_fd_ok(f))
-        close(f->fd);
-    f->fd = -1;
-}
-
-int pp_fd_can_keep(void)
-{
-    return fd_base() >= 0;
 }
 
 /* Read a /proc file from offset 0 into buf (NUL-terminated), through the
@@ -447,26 +334,6 @@ void pp_cpu_read(struct pp_cpu *out)
         out->maxrss = (uint64_t)ru.ru_maxrss * 1024;
     }
     errno = saved;
-}
-
-int pp_fd_identity(int fd, dev_t *dev, ino_t *ino)
-{
-    struct stat st;
-    int saved = errno;
-    if (fstat(fd, &st) != 0) {
-        errno = saved;
-        return 0;
-    }
-    *dev = st.st_dev;
-    *ino = st.st_ino;
-    return 1;
-}
-
-int pp_fd_same(int fd, dev_t dev, ino_t ino)
-{
-    dev_t d;
-    ino_t i;
-    return pp_fd_identity(fd, &d, &i) && d == dev && i == ino;
 }
 
 /* ---- the program itself ---------------------------------------------------- */
