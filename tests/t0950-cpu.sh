@@ -107,6 +107,11 @@ eq "pprof --cpu: nanoseconds add up to samples x period" \
 eq "flame --cpu: the folded values add up to the samples" \
     "$("$P" flame --cpu ratio.jsonl | awk '{ t += $NF } END { print t }')" "$(jq '.cpu.samples' ratio.json)"
 check "flame --cpu: main;rounds;burn_a is a stack" sh -c "'$P' flame --cpu ratio.jsonl | grep -q 'main;rounds;burn_a '"
+"$P" plot ratio.jsonl -o cpu.html
+eq "plot: the HTML report draws the CPU flame graph" "$?:$(grep -c 'id="flame-cpu"' cpu.html)" "0:1"
+eq "plot: the CPU flame graph's whole is report --cpu's samples" \
+    "$(grep -o 'CPU: samples by stack: [0-9]*' cpu.html | awk '{print $NF}')" "$(jq '.cpu.samples' ratio.json)"
+check "plot: burn_a has a box in the CPU flame graph" grep -q '<title>burn_a (cpu_burn.c' cpu.html
 
 # ---- forks, execs and threads that end while sampled --------------------------------
 "$T/cpu_burn" churn $STEPS > bare.out 2> bare.err

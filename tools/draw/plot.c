@@ -17,7 +17,8 @@
  *             records' histograms (self-checked), else its percentiles as
  *             bars, from the summary;
  *   sites     when the file has allocation sites: the top sites table and
- *             flame graphs of bytes live at the heap peak and allocated.
+ *             flame graphs of bytes live at the heap peak and allocated,
+ *             and of the CPU samples.
  * Several runs overlay: one colour per run.  Processes of one tree are
  * aligned on wall-clock time; unrelated runs each start at 0.
  */
@@ -831,7 +832,7 @@ static void flame_draw(FILE *f, const struct fnode *n, double x, double w, int d
 /* An icicle flame graph of KEY ("peak_bytes" or "alloc_bytes"): the whole
  * at the top, callers above their callees; returns its height. */
 static int flame_chart(FILE *f, int html, int y, json_t *sites, const char *key,
-                       const char *id, const char *title)
+                       const char *id, const char *title, enum axis_unit u)
 {
     struct fnode root = {0};
     root.name = strdup("all");
@@ -878,10 +879,10 @@ static int flame_chart(FILE *f, int html, int y, json_t *sites, const char *key,
                 "height=\"%d\" fill=\"#fff\"/>\n<text class=\"pp-title\" x=\"10\" y=\"18\" "
                 "font-size=\"13\" font-weight=\"bold\">", WIDTH, h);
         char val[64];
-        fmt_unit(val, sizeof val, AX_BYTES, root.v);
+        fmt_unit(val, sizeof val, u, root.v);
         xml_text(f, title);
         fprintf(f, ": %s</text>\n", val);
-        flame_draw(f, &root, 10, WIDTH - 20, 0, root.v, AX_BYTES);
+        flame_draw(f, &root, 10, WIDTH - 20, 0, root.v, u);
         fprintf(f, "</svg>\n");
     }
     fnode_free(&root);
@@ -940,10 +941,47 @@ static int sites_charts(FILE *f, int html, int y, struct run *runs, int nr)
               "callees.</p>\n", f);
     }
     h += flame_chart(f, html, y + h, sites, "peak_bytes", "flame-peak",
-                     "Allocation sites: live at the heap peak");
+                     "Allocation sites: live at the heap peak", AX_BYTES);
     h += flame_chart(f, html, y + h, sites, "alloc_bytes", "flame-alloc",
-                     "Allocation sites: bytes allocated");
+                     "Allocation sites: bytes allocated", AX_BYTES);
     json_decref(sites);
+    return h;
+}
+
+/* The CPU flame graph of the main process, when its file has CPU samples
+ * (read/cpu.c): its stacks as the allocation charts' sites, valued in
+ * samples. */
+static int cpu_charts(FILE *f, int html, int y, struct run *runs, int nr)
+{
+    struct cprof p;
+    if (cprof_load(&runs[main_run(runs, nr)], NULL, &p) <= 0)
+        return 0;
+    json_t *stacks = json_array();
+    for (int i = 0; i < p.n; i++) {
+        const struct cstack *cs = &p.v[i];
+        if (!(cs->samples > 0))
+            continue;
+        json_t *fr = json_array();
+        for (int k = 0; k < cs->n; k++) {
+            const struct sym_frame *x = &cs->frames[k];
+            json_array_append_new(fr, json_pack("{s:s?, s:s?, s:i, s:b}", "fn", x->fn, "file",
+                                                x->file, "line", x->line, "python",
+                                                x->python));
+        }
+        json_array_append_new(stacks, json_pack("{s:f, s:o}", "samples", cs->samples,
+                                                "frames", fr));
+    }
+    cprof_free(&p);
+    int h = 0;
+    if (json_array_size(stacks)) {
+        if (html)
+            fputs("<h2>CPU</h2>\n<p class=\"note\">Stacks sampled by the kernel on each "
+                  "thread's CPU time (perfprobe report --cpu); hover a frame for its "
+                  "samples.</p>\n", f);
+        h = flame_chart(f, html, y, stacks, "samples", "flame-cpu", "CPU: samples by stack",
+                        AX_COUNT);
+    }
+    json_decref(stacks);
     return h;
 }
 
@@ -1006,6 +1044,7 @@ static int all_charts(FILE *f, int html, int y0, struct run *runs, int nr)
     y += latency_charts(f, html, y, runs, nr, x1);
     y += region_charts(f, html, y, runs, nr);
     y += sites_charts(f, html, y, runs, nr);
+    y += cpu_charts(f, html, y, runs, nr);
     return y - y0;
 }
 
