@@ -101,7 +101,15 @@ git_term() {
     local pid=$! i=0
     while [ ! -e gready ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
     rm -f gready
-    kill -TERM "$(pgrep -x git | head -1)"
+    # this run's git, not another git of the machine: the one below $pid
+    local g p
+    for g in $(pgrep -x git); do
+        p=$g
+        while [ "${p:-1}" -gt 1 ] && [ "$p" != "$pid" ]; do
+            p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)
+        done
+        [ "$p" = "$pid" ] && { kill -TERM "$g"; break; }
+    done
     wait $pid
     echo $?
 }
