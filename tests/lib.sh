@@ -70,3 +70,18 @@ if [ "$(uname -s)" != Linux ] && [ -z "${PP_PORTABLE:-}" ]; then
     ok "skipped: $(basename "$0") needs Linux (LD_PRELOAD, /proc); this is $(uname -s)"
     exit 0
 fi
+
+# below PID PGREP-ARGS...: the first process pgrep finds with those
+# arguments that descends from PID (not another user's of the machine)
+below() {
+    local top=$1 g p
+    shift
+    for g in $(pgrep "$@"); do
+        p=$g
+        while [ "${p:-1}" -gt 1 ] && [ "$p" != "$top" ]; do
+            p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)
+        done
+        [ "$p" = "$top" ] && { echo "$g"; return 0; }
+    done
+    return 1
+}

@@ -50,7 +50,7 @@ java_term() {
         java -Xmx256m Alloc.java > jt.out 2> jt.err &
     local pid=$! i=0
     while ! grep -q ready jt.out 2>/dev/null && [ $i -lt 1500 ]; do sleep 0.05; i=$((i + 1)); done
-    kill -TERM "$(pgrep -f 'java -Xmx256m Alloc.java' | head -1)" 2>/dev/null
+    kill -TERM "$(below $pid -f 'java -Xmx256m Alloc.java')" 2>/dev/null
     wait $pid
     echo "$? $(tr '\n' ' ' < jt.out)"
 }
@@ -101,15 +101,7 @@ git_term() {
     local pid=$! i=0
     while [ ! -e gready ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
     rm -f gready
-    # this run's git, not another git of the machine: the one below $pid
-    local g p
-    for g in $(pgrep -x git); do
-        p=$g
-        while [ "${p:-1}" -gt 1 ] && [ "$p" != "$pid" ]; do
-            p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)
-        done
-        [ "$p" = "$pid" ] && { kill -TERM "$g"; break; }
-    done
+    kill -TERM "$(below $pid -x git)"       # this run's git, not another of the machine
     wait $pid
     echo $?
 }
