@@ -31,19 +31,8 @@ static void encode(const struct run *r, struct cprof *p, struct pb *out)
     int nmap = 0;
     struct { uint64_t lo, hi; } *maps = NULL;
     json_array_foreach(r->site_records, i, o) {
-        const char *type = json_string_value(json_object_get(o, "type"));
-        if (!type || strcmp(type, "module"))
-            continue;
-        uint64_t lo = UINT64_MAX, hi = 0;
-        size_t k;
-        json_t *rg;
-        json_array_foreach(json_object_get(o, "ranges"), k, rg) {
-            uint64_t a = (uint64_t)json_number_value(json_array_get(rg, 0));
-            uint64_t b = (uint64_t)json_number_value(json_array_get(rg, 1));
-            lo = a < lo ? a : lo;
-            hi = b > hi ? b : hi;
-        }
-        if (!hi)
+        uint64_t lo, hi;
+        if (!module_extent(o, &lo, &hi) || !hi)
             continue;
         maps = realloc(maps, (size_t)(nmap + 1) * sizeof *maps);
         maps[nmap].lo = lo;

@@ -71,19 +71,8 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
     json_t *mods = json_array(), *o;
     size_t i;
     json_array_foreach(r->site_records, i, o) {
-        const char *type = json_string_value(json_object_get(o, "type"));
-        if (!type || strcmp(type, "module"))
-            continue;
-        uint64_t lo = UINT64_MAX, hi = 0;
-        size_t k;
-        json_t *rg;
-        json_array_foreach(json_object_get(o, "ranges"), k, rg) {
-            uint64_t a = (uint64_t)json_number_value(json_array_get(rg, 0));
-            uint64_t b = (uint64_t)json_number_value(json_array_get(rg, 1));
-            if (a < lo) lo = a;
-            if (b > hi) hi = b;
-        }
-        if (!hi)
+        uint64_t lo, hi;
+        if (!module_extent(o, &lo, &hi) || !hi)
             continue;
         json_array_append_new(mods, json_pack("{s:f, s:f}", "lo", (double)lo, "hi", (double)hi));
         pb_field(&tmp, 1, (int64_t)json_array_size(mods));

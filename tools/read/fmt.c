@@ -22,6 +22,26 @@ double json_num(json_t *o, const char *key, double dflt)
     return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
+int module_extent(json_t *o, uint64_t *lo, uint64_t *hi)
+{
+    const char *type = json_string_value(json_object_get(o, "type"));
+    json_t *ranges = json_object_get(o, "ranges"), *r;
+    if (!type || strcmp(type, "module") || !json_is_array(ranges))
+        return 0;
+    *lo = UINT64_MAX;
+    *hi = 0;
+    size_t k;
+    json_array_foreach(ranges, k, r) {
+        uint64_t a = (uint64_t)json_number_value(json_array_get(r, 0));
+        uint64_t b = (uint64_t)json_number_value(json_array_get(r, 1));
+        if (a < *lo)
+            *lo = a;
+        if (b > *hi)
+            *hi = b;
+    }
+    return 1;
+}
+
 int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);

@@ -44,6 +44,9 @@ void run_path(char *out, size_t n, const char *base, int k);
 
 /* a number field of a record, or dflt when missing or not a number */
 double json_num(json_t *o, const char *key, double dflt);
+/* a module record's extent: the lowest start and highest end of its
+ * "ranges" (HI 0 when it has none); 0 when O is not a module record */
+int module_extent(json_t *o, uint64_t *lo, uint64_t *hi);
 int ends_with(const char *s, const char *suffix);
 /* what a key (or the field after its last dot) measures */
 enum unit { U_COUNT, U_BYTES, U_NS, U_SECONDS, U_RATE, U_PCT };

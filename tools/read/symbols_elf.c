@@ -78,24 +78,16 @@ struct symbols *symbols_new(json_t *recs)
     if (s->dwfl)
         dwfl_report_begin(s->dwfl);
     json_array_foreach(recs, i, o) {
-        const char *type = json_string_value(json_object_get(o, "type"));
         const char *path = json_string_value(json_object_get(o, "path"));
         const char *bid = json_string_value(json_object_get(o, "build_id"));
-        json_t *ranges = json_object_get(o, "ranges");
-        if (!type || strcmp(type, "module") || !path || !json_is_array(ranges))
+        uint64_t lo, hi;
+        if (!module_extent(o, &lo, &hi) || !path)
             continue;
         struct mod *m = &s->mods[s->nmods++];
         m->path = keep(s, strdup(path));
         m->base = (uint64_t)json_num(o, "base", 0);
-        m->lo = UINT64_MAX;
-        size_t k;
-        json_t *r;
-        json_array_foreach(ranges, k, r) {
-            uint64_t a = (uint64_t)json_number_value(json_array_get(r, 0));
-            uint64_t b = (uint64_t)json_number_value(json_array_get(r, 1));
-            if (a < m->lo) m->lo = a;
-            if (b > m->hi) m->hi = b;
-        }
+        m->lo = lo;
+        m->hi = hi;
         if (!s->dwfl || !*path || path[0] != '/')
             continue;
         Dwfl_Module *dm = dwfl_report_elf(s->dwfl, path, path, -1, m->base, false);
