@@ -1,5 +1,6 @@
 # The library exports the interposed names and nothing else: the allocator,
-# mmap, exit, the exec family (to mark where an image ends), unshare and
+# mmap, exit, the exec family (to mark where an image ends), posix_spawn
+# (to fix the environment it passes), unshare and
 # setns (to step the sampler thread aside), the set*id family (so that new
 # credentials reach the sampler thread too), fork and daemon (so that glibc
 # resets the child's locks and thread count), _exit and _Exit (to write
@@ -14,7 +15,7 @@ _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_
 _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dallocx exit free
 free_aligned_sized free_sized malloc mallocx memalign mmap mmap64 mremap munmap posix_memalign
 pvalloc rallocx realloc reallocarray sdallocx valloc xallocx
-execve execv execvp execvpe execl execlp execle fexecve unshare setns dlopen
+execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns dlopen
 setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups initgroups fork daemon _exit _Exit
 perf_counter perf_probe perf_probe_ex perf_region_begin perf_region_end"
 want=$(echo $expected | tr ' ' '\n' | sort)

@@ -46,3 +46,26 @@ cd .. && mkdir execonly && cd execonly
 PERFPROBE_FOLLOW=exec traced "$PWD/f.jsonl" "$T/forker" "$PWD"
 eq "PERFPROBE_FOLLOW=exec: the exec chain is traced, the forked child is not" \
     "$(jq -r 'select(.type == "header") | .image' f.jsonl | tr '\n' ' ')" "0 1 "
+
+# A program that hands execveat and posix_spawn its own copy of the
+# environment (as shells do), holding the first process's PERFPROBE_TREE:
+# the image the forked child execs is still that child's second image.
+cd .. && mkdir spawn && cd spawn
+traced "$PWD/s.jsonl" "$T/spawner" > out.txt
+eq "spawner: exit status" $? 0
+check "spawner: the file is valid JSON Lines" valid_jsonl s.jsonl
+root=$(head -1 s.jsonl | jq -r .pid)
+read -r _ child _ spawned < out.txt
+eq "spawner: four images (root, forked child, its execveat, the spawned one)" \
+    "$(grep -c '"type":"header"' s.jsonl)" 4
+eq "execveat with an old environment: the exec'd image is the child's image 1" \
+    "$(jq -r 'select(.type == "header" and .argv[1] == "exec") | "\(.pid) \(.image)"' s.jsonl)" "$child 1"
+eq "execveat: the child's first image ends with an exec record naming the program" \
+    "$(jq -r "select(.pid == $child and (.type == \"exec\" or .type == \"summary\")) | .type + \" \" + (.path // \"\")" s.jsonl | head -1)" \
+    "exec /proc/self/exe"
+eq "posix_spawn: the spawned image is image 0 of its own pid, the root's child" \
+    "$(jq -r 'select(.type == "header" and .argv[1] == "spawned") | "\(.pid) \(.image) \(.ppid)"' s.jsonl)" "$spawned 0 $root"
+le "posix_spawn: the spawned image holds its 3 MiB" $((3 << 20)) \
+    "$(jq -r "select(.type == \"summary\" and .pid == $spawned) | .peak_heap_bytes" s.jsonl)"
+eq "(pid, image) names one image only" \
+    "$(jq -r 'select(.type == "header") | "\(.pid):\(.image)"' s.jsonl | sort | uniq -d)" ""

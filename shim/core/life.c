@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -622,6 +623,46 @@ PP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     int b = exec_begin(argv[0] ? argv[0] : "(fexecve)", argv);
     int rc = real_fexecve(fd, argv, fixed_envp);
     exec_failed(b, "(fexecve)");
+    env_fix_done(&fix_);
+    return rc;
+}
+
+/* execveat: glibc has it from 2.34; before, the system call itself. */
+PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+    REAL(execveat);
+    ENV_FIX(envp);
+    const char *name = path[0] ? path : argv[0] ? argv[0] : "(execveat)";
+    int b = exec_begin(name, argv);
+    int rc = real_execveat ? real_execveat(dirfd, path, argv, fixed_envp, flags)
+                           : (int)syscall(SYS_execveat, dirfd, path, argv, fixed_envp, flags);
+    exec_failed(b, name);
+    env_fix_done(&fix_);
+    return rc;
+}
+
+/* posix_spawn and posix_spawnp start a new process: no image of this one
+ * ends, and the child finds its place in the tree by itself.  Only the
+ * environment passed is fixed, as for execve (a shell's export list, or a
+ * copy the program made earlier, holds an older PERFPROBE_TREE).  The copy
+ * may live on the stack: the child has exec'd or failed when the call
+ * returns. */
+PP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    REAL(posix_spawn);
+    ENV_FIX(envp);
+    int rc = real_posix_spawn(pid, path, fa, attr, argv, fixed_envp);
+    env_fix_done(&fix_);
+    return rc;
+}
+
+PP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    REAL(posix_spawnp);
+    ENV_FIX(envp);
+    int rc = real_posix_spawnp(pid, file, fa, attr, argv, fixed_envp);
     env_fix_done(&fix_);
     return rc;
 }
