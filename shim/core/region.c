@@ -33,6 +33,12 @@
  * (a reused snprintf buffer, a Python bytes object) is compared with the
  * region's stored name on every hit.
  *
+ * What an occurrence allocated is the difference of the thread's own
+ * counters (counters.c) between its begin and its end; the highest live
+ * bytes inside it come from counters.c too (pp_counters_high_open/close,
+ * kept in the allocation hooks' new-high branch), and each frame keeps the
+ * enclosing region's highest so far to hand back at its end.
+ *
  * Regions over time: once per window the sampler thread calls
  * pp_region_window, which diffs every per-thread histogram against a
  * snapshot it keeps beside it (the owner never sees the snapshot), merges
