@@ -370,8 +370,11 @@ PP_HOT int64_t pp_counters_high_open(int64_t live)
      * it goes into the peaks first.  With several, readers do not use it,
      * and a lower one only makes the alarm compare more often. */
     if (m > live) {
-        if (LOAD(g_live) <= 1)
-            raise_peaks(LOAD(g_heap) + m);
+        /* the all-time peak is never below a window's: two compares */
+        int64_t v = LOAD(g_heap) + m;
+        if (LOAD(g_live) <= 1 &&
+            (v > LOAD(g_window_peak[0]) || v > LOAD(g_window_peak[PP_WINDOWS - 1])))
+            raise_peaks(v);
         STORE(s->pending_max, live);
     }
     return outer;
