@@ -34,6 +34,8 @@ for mode in sample all off; do
         "$(fact a.facts drain_peak)"
     eq "$mode: ... while it left less behind" "$(region a.jsonl drain net_bytes_min | awk '{ print ($1 < 0) }')" 1
     eq "$mode: a region with no allocation: peak 0" "$(region a.jsonl idle peak_bytes_per_call)" 0
+    eq "$mode: a region ended over a nested one left open: its own highest" \
+        "$(region a.jsonl outer peak_bytes_per_call_max)" "$(fact a.facts outer_peak)"
 done
 # the rolled-up peak is more than the nested one's (tick holds its own
 # blocks while inner runs), and more than the net bytes either leaves

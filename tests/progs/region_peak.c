@@ -13,7 +13,10 @@
  * 1 + k % 5 blocks of 2000 allocated.  Everything is freed before the end
  * but, when k % 4 == 0, the last 2000-byte block, which "drain" frees
  * after the loop (a region that only frees: its peak is 0).  "idle"
- * allocates nothing.  Outside any region the main thread allocates and
+ * allocates nothing; "outer" allocates 20000 bytes and frees them, then
+ * 3000 and, in a nested "lost" that is never ended, 7000 more: outer's
+ * peak is the 20000 from before "lost" began.
+ * Outside any region the main thread allocates and
  * frees 5000 bytes after each tick.
  *
  * MODE threads: a second thread allocates and frees blocks of 100 KB
@@ -178,6 +181,17 @@ int main(int argc, char **argv)
     }
     begin("idle", &id);
     int64_t idle_peak = end("idle");
+    /* "outer" ends with "lost", nested in it, never ended: lost's highest
+     * still counts in outer's */
+    struct open ou, lo;
+    begin("outer", &ou);
+    put(get(20000));
+    void *o1 = get(3000);
+    begin("lost", &lo);
+    put(get(7000));
+    put(o1);
+    depth--;                             /* "lost" is dropped, not ended */
+    int64_t outer_peak = end("outer");
 
     int64_t tsum = 0, tmax = 0, isum = 0, imax = 0;
     for (int k = 0; k < TICKS; k++) {
@@ -191,8 +205,9 @@ int main(int argc, char **argv)
     fprintf(f, "ticks %d\ntick_peak_sum %lld\ntick_peak_max %lld\n", TICKS, (long long)tsum,
             (long long)tmax);
     fprintf(f, "inner_peak_sum %lld\ninner_peak_max %lld\n", (long long)isum, (long long)imax);
-    fprintf(f, "drain_peak %lld\nidle_peak %lld\ntop_peak %lld\n", (long long)drain_peak,
-            (long long)idle_peak, (long long)top_peak);
+    fprintf(f, "drain_peak %lld\nidle_peak %lld\ntop_peak %lld\nouter_peak %lld\n",
+            (long long)drain_peak, (long long)idle_peak, (long long)top_peak,
+            (long long)outer_peak);
     fclose(f);
     return 0;
 }
