@@ -111,6 +111,14 @@ void pp_count_new_high(void);
  * calls (reallocs included), frees and its live-byte delta; 0 (and zeros)
  * when it can have no counter slot. */
 int  pp_counters_self(uint64_t *calls, uint64_t *frees, int64_t *live);
+/* A region opens on this thread with its live-byte delta at LIVE (from
+ * pp_counters_self): the highest delta from here on is kept, exactly.
+ * Returns what the enclosing region had reached (INT64_MAX: none open),
+ * which pp_counters_high_close takes back at the region's end; that returns
+ * the region's highest delta (INT64_MIN without a counter slot).  Every
+ * open must be closed, innermost first. */
+int64_t pp_counters_high_open(int64_t live);
+int64_t pp_counters_high_close(int64_t outer);
 /* the bytes this thread has been handed by the allocator so far (usable
  * sizes; a realloc counts its new block) */
 static inline uint64_t pp_counters_self_bytes(void)
@@ -263,6 +271,9 @@ struct pp_region_stats {
     double   net_mean;                     /* live bytes an occurrence leaves */
     int64_t  net_min, net_max;
     double   self_calls_mean, self_bytes_mean;
+    /* the highest live bytes reached inside an occurrence, above where it
+     * began (nested regions included) */
+    struct pp_region_allocs peak;
 };
 /* Regions seen so far, merged over threads; i from 0; 0 when past the end. */
 int pp_region_stats(size_t i, struct pp_region_stats *out);

@@ -35,6 +35,18 @@
  * slot, so a reset that lands in the middle of a check is never
  * overwritten.
  *
+ * Regions (region.c) ask for the highest delta inside each occurrence, and
+ * get it exactly, from the same branch: the slot's `reg_max` is raised at
+ * every new local maximum, so it only has to be that pending_max never
+ * exceeds the open region's highest delta so far.  A region's begin sets
+ * reg_max to the delta now and lowers pending_max to it (with one thread,
+ * counting the maximum it held into the peaks first, as a read would); a
+ * reset only ever lowers pending_max.  A nested begin hands back the outer
+ * region's reg_max, and its end restores the larger of the two.  Outside
+ * any region reg_max is INT64_MAX: the compare is never true, and costs an
+ * allocation that sets a new local maximum one compare of a field on the
+ * line it already holds.
+ *
  * Slot fields are _Atomic but written only by their owner (except the alarm
  * sentinel), with relaxed loads and stores (plain moves on x86-64).  Slots
  * come from raw mmap, are never freed, and are recycled when a thread exits
@@ -62,6 +74,8 @@ struct pp_slot {
     uint64_t         allocs, frees, reallocs;
     _Atomic int64_t  pending_max;    /* highest pending since the last check */
     _Atomic int64_t  hi;             /* check when pending passes this */
+    int64_t          reg_max;        /* owner only: the open region's highest
+                                      * pending (INT64_MAX: no region open) */
     _Atomic int      in_use;
     _Atomic uintptr_t stack_hint;  /* an address on the owner's stack */
     _Atomic pid_t    tid;
@@ -167,6 +181,7 @@ __attribute__((noinline)) static struct pp_slot *new_self(void)
     WR(s->pending, 0);
     STORE(s->pending_max, 0);
     STORE(s->hi, ALARM_RESET);
+    s->reg_max = INT64_MAX;
     atomic_fetch_add_explicit(&g_live, 1, memory_order_relaxed);
     /* Every alarm was set for a share of the headroom among fewer threads:
      * with one more, the shares would add up to more than the headroom, so
@@ -285,6 +300,8 @@ static inline int new_high(struct pp_slot *s, int64_t p)
 {
     if (p > LOAD(s->pending_max)) {
         STORE(s->pending_max, p);
+        if (PP_UNLIKELY(p > s->reg_max))  /* never true outside a region */
+            s->reg_max = p;
         if (PP_UNLIKELY(p > LOAD(s->hi)))
             return 2;
     }
@@ -334,8 +351,43 @@ void pp_count_new_high(void)
     int64_t p = RD(s->pending);
     if (p > LOAD(s->pending_max))
         STORE(s->pending_max, p);
+    if (p > s->reg_max)
+        s->reg_max = p;
     if (p > LOAD(s->hi))
         check(s, p);
+}
+
+PP_HOT int64_t pp_counters_high_open(int64_t live)
+{
+    struct pp_slot *s = my_slot;
+    if (PP_UNLIKELY(!s))
+        return INT64_MAX;
+    int64_t outer = s->reg_max, m = LOAD(s->pending_max);
+    s->reg_max = live;
+    /* every new maximum from here on must reach new_high's branch: the
+     * slot's highest delta comes down to the delta now.  With one thread,
+     * readers count that highest delta against the base (the exact peak):
+     * it goes into the peaks first.  With several, readers do not use it,
+     * and a lower one only makes the alarm compare more often. */
+    if (m > live) {
+        /* the all-time peak is never below a window's: two compares */
+        int64_t v = LOAD(g_heap) + m;
+        if (LOAD(g_live) <= 1 &&
+            (v > LOAD(g_window_peak[0]) || v > LOAD(g_window_peak[PP_WINDOWS - 1])))
+            raise_peaks(v);
+        STORE(s->pending_max, live);
+    }
+    return outer;
+}
+
+PP_HOT int64_t pp_counters_high_close(int64_t outer)
+{
+    struct pp_slot *s = my_slot;
+    if (PP_UNLIKELY(!s))
+        return INT64_MIN;
+    int64_t high = s->reg_max;
+    s->reg_max = high > outer ? high : outer;
+    return high;
 }
 
 PP_HOT int pp_count_free_quick(size_t usable)

@@ -33,6 +33,12 @@
  * (a reused snprintf buffer, a Python bytes object) is compared with the
  * region's stored name on every hit.
  *
+ * What an occurrence allocated is the difference of the thread's own
+ * counters (counters.c) between its begin and its end; the highest live
+ * bytes inside it come from counters.c too (pp_counters_high_open/close,
+ * kept in the allocation hooks' new-high branch), and each frame keeps the
+ * enclosing region's highest so far to hand back at its end.
+ *
  * Regions over time: once per window the sampler thread calls
  * pp_region_window, which diffs every per-thread histogram against a
  * snapshot it keeps beside it (the owner never sees the snapshot), merges
@@ -98,6 +104,12 @@ struct hist {
     _Atomic uint64_t a_sum, a_max, y_sum, y_max, f_sum, sa_sum, sy_sum;
     _Atomic int64_t  n_sum, n_min, n_max;
     _Atomic uint64_t ab[NBUCKETS], yb[NBUCKETS];
+    /* the highest live bytes inside each occurrence above its begin: sum,
+     * maximum, and a histogram whose bucket 0 is not kept (it is the
+     * occurrences the others leave: no store for a region that allocates
+     * nothing) */
+    _Atomic uint64_t p_sum, p_max;
+    _Atomic uint64_t pb[NBUCKETS];
     /* the window merge's own: the figures at the previous window */
     uint64_t snap_count, snap_sum;
     uint64_t snap[NBUCKETS];
@@ -116,6 +128,7 @@ struct frame {
      * and bytes of the regions nested in this occurrence so far */
     uint64_t calls0, frees0, bytes0, in_calls, in_bytes;
     int64_t  live0;
+    int64_t  outer_high;        /* the enclosing region's highest delta */
 };
 /* ro: the name is in read-only memory, a hit needs no content check */
 struct centry { const char *ptr; int parent; int id; int ro; };
@@ -477,6 +490,7 @@ static inline __attribute__((always_inline)) void record_allocs(struct rthread *
     /* a fork in between starts the counts afresh: nothing is negative */
     uint64_t calls = calls1 >= f->calls0 ? calls1 - f->calls0 : 0;
     uint64_t bytes = bytes1 >= f->bytes0 ? bytes1 - f->bytes0 : 0;
+    int64_t high = pp_counters_high_close(f->outer_high);
     up->in_calls += calls;
     up->in_bytes += bytes;
     if (!h)
@@ -508,6 +522,15 @@ static inline __attribute__((always_inline)) void record_allocs(struct rthread *
     unsigned ba = bucket(calls), by = bucket(bytes);
     STORE(h->ab[ba], LOAD(h->ab[ba]) + 1);
     STORE(h->yb[by], LOAD(h->yb[by]) + 1);
+    /* an occurrence with no allocation has none: the fast path above */
+    if (high > f->live0) {
+        uint64_t peak = (uint64_t)(high - f->live0);
+        unsigned bp = bucket(peak);
+        STORE(h->p_sum, LOAD(h->p_sum) + peak);
+        if (peak > LOAD(h->p_max))
+            STORE(h->p_max, peak);
+        STORE(h->pb[bp], LOAD(h->pb[bp]) + 1);
+    }
 }
 
 /* the thread's figures as a region begins, into its frame F */
@@ -516,6 +539,7 @@ static inline __attribute__((always_inline)) void begin_allocs(struct frame *f)
     pp_counters_self(&f->calls0, &f->frees0, &f->live0);
     f->bytes0 = pp_counters_self_bytes();
     f->in_calls = f->in_bytes = 0;
+    f->outer_high = pp_counters_high_open(f->live0);
 }
 
 /* ---- the API ----------------------------------------------------------------- */
@@ -576,6 +600,10 @@ __attribute__((noinline)) static void end_slow(struct rthread *rt, const char *n
         d--;
     if (d == 0)
         return;                            /* an end without a begin */
+    /* the dropped frames hand their highest delta on, innermost first, so
+     * that frame d's covers its whole occurrence */
+    for (int k = rt->depth; k > d; k--)
+        pp_counters_high_close(rt->stack[k].outer_high);
     rt->depth = d - 1;
     if (rt->stack[d].id >= 0)
         record(rt, rt->stack[d].id, rt->stack[d].t0, t1);
@@ -626,11 +654,13 @@ static double hist_quantile(const uint64_t *m, uint64_t count, double q, uint64_
 
 int pp_region_stats(size_t i, struct pp_region_stats *out)
 {
-    static uint64_t merged[NBUCKETS], m_calls[NBUCKETS], m_bytes[NBUCKETS];
+    static uint64_t merged[NBUCKETS], m_calls[NBUCKETS], m_bytes[NBUCKETS], m_peak[NBUCKETS];
     uint64_t a_sum = 0, a_max = 0, y_sum = 0, y_max = 0, f_sum = 0, sa_sum = 0, sy_sum = 0;
+    uint64_t p_sum = 0, p_max = 0;
     int64_t n_sum = 0, n_min = INT64_MAX, n_max = INT64_MIN;
     memset(m_calls, 0, sizeof m_calls);
     memset(m_bytes, 0, sizeof m_bytes);
+    memset(m_peak, 0, sizeof m_peak);
     if (i >= (size_t)atomic_load(&n_defs))
         return 0;
     uint64_t count = 0, sum = 0, min = UINT64_MAX, max = 0, first = UINT64_MAX, last = 0;
@@ -649,6 +679,7 @@ int pp_region_stats(size_t i, struct pp_region_stats *out)
             merged[b] += LOAD(h->b[b]);
             m_calls[b] += LOAD(h->ab[b]);
             m_bytes[b] += LOAD(h->yb[b]);
+            m_peak[b] += LOAD(h->pb[b]);
         }
         a_sum += LOAD(h->a_sum);
         y_sum += LOAD(h->y_sum);
@@ -660,6 +691,8 @@ int pp_region_stats(size_t i, struct pp_region_stats *out)
         if (LOAD(h->y_max) > y_max) y_max = LOAD(h->y_max);
         if (LOAD(h->n_min) < n_min) n_min = LOAD(h->n_min);
         if (LOAD(h->n_max) > n_max) n_max = LOAD(h->n_max);
+        p_sum += LOAD(h->p_sum);
+        if (LOAD(h->p_max) > p_max) p_max = LOAD(h->p_max);
     }
     double rate = tick_rate();
     memset(out, 0, sizeof *out);
@@ -694,6 +727,14 @@ int pp_region_stats(size_t i, struct pp_region_stats *out)
         out->net_max = n_max == INT64_MIN ? 0 : n_max;
         out->self_calls_mean = (double)sa_sum / (double)n_alloc;
         out->self_bytes_mean = (double)sy_sum / (double)n_alloc;
+        uint64_t above = 0;                  /* bucket 0: the rest */
+        for (unsigned b = 1; b < NBUCKETS; b++)
+            above += m_peak[b];
+        m_peak[0] = n_alloc > above ? n_alloc - above : 0;
+        out->peak.mean = (double)p_sum / (double)n_alloc;
+        out->peak.max = p_max;
+        out->peak.p50 = hist_quantile(m_peak, n_alloc, 0.50, p_max);
+        out->peak.p99 = hist_quantile(m_peak, n_alloc, 0.99, p_max);
     }
     static const double qs[] = {0.50, 0.90, 0.95, 0.99, 0.999};
     double *dst[] = {&out->p50_ns, &out->p90_ns, &out->p95_ns, &out->p99_ns, &out->p999_ns};

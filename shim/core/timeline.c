@@ -755,6 +755,10 @@ static void region_allocs_json(struct pp_buf *b, const struct pp_region_stats *s
     key_u64(b, "frees", st->frees);
     key_dbl(b, "self_allocs_per_call", st->self_calls_mean);
     key_dbl(b, "self_bytes_per_call", st->self_bytes_mean);
+    key_dbl(b, "peak_bytes_per_call", st->peak.mean);
+    key_dbl(b, "peak_bytes_per_call_p50", st->peak.p50);
+    key_dbl(b, "peak_bytes_per_call_p99", st->peak.p99);
+    key_u64(b, "peak_bytes_per_call_max", st->peak.max);
 }
 
 static void regions_json(struct pp_buf *b)
@@ -795,7 +799,7 @@ void pp_timeline_summary(const struct pp_sample *end)
     char small[4096];
     if (!have_file || writing)
         return;
-    size_t cap = 4096 + pp_region_count() * (1536 + 5 * LABEL_MAX);
+    size_t cap = 4096 + pp_region_count() * (2048 + 5 * LABEL_MAX);
     char *line = cap > sizeof small ? pp_os_map(cap) : NULL;
     if (!line) {
         line = small;

@@ -673,7 +673,8 @@ static const char *const diff_probe_keys[] = {"dt_s", "d_rss_last", "d_heap_last
                                              "peak_heap_since_last", "peak_rss_since_last", NULL};
 static const char *const diff_region_keys[] = {"count", "mean_ns", "min_ns", "p50_ns", "p95_ns",
                                               "p99_ns", "max_ns", "per_s", "allocs_per_call",
-                                              "bytes_per_call", "net_bytes_per_call", NULL};
+                                              "bytes_per_call", "net_bytes_per_call",
+                                              "peak_bytes_per_call", NULL};
 
 /* the k-th probe (0-based) labelled LABEL, or NULL */
 static json_t *nth_probe(const struct run *r, const char *label, int k)

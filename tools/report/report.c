@@ -265,10 +265,10 @@ static const char *const probe_titles[] = {
 
 static const char *const region_keys[] = {
     "count", "mean_ns", "min_ns", "p50_ns", "p90_ns", "p95_ns", "p99_ns", "max_ns", "per_s",
-    "allocs_per_call", "bytes_per_call", "net_bytes_per_call", NULL};
+    "allocs_per_call", "bytes_per_call", "net_bytes_per_call", "peak_bytes_per_call", NULL};
 static const char *const region_titles[] = {
     "count", "mean", "min", "p50", "p90", "p95", "p99", "max", "per s",
-    "allocs/call", "bytes/call", "net/call", NULL};
+    "allocs/call", "bytes/call", "net/call", "peak/call", NULL};
 
 static const char *const window_keys[] = {
     "t_s", "count", "min_ns", "p50_ns", "p95_ns", "p99_ns", "max_ns", NULL};
