@@ -35,6 +35,22 @@ done
 eq "tick allocs per call: p50" "$(region a.jsonl tick allocs_per_call_p50)" 4
 eq "tick allocs per call: p99" "$(region a.jsonl tick allocs_per_call_p99)" 6
 
+# the same figures for Prometheus (report --openmetrics), against the program's counts
+"$PP" report --openmetrics a.jsonl > om.txt
+om() { sed -n "s|^perfprobe_region_call_$1{.*region=\"$2\",stat=\"$3\"} ||p" om.txt; }
+eq "openmetrics: tick allocations, mean" "$(om allocations tick mean)" \
+    "$(awk '$1 == "tick_calls" { printf "%.10g\n", $2 / 500 }' a.facts)"
+eq "openmetrics: tick allocations, p50 and p99" "$(om allocations tick p50) $(om allocations tick p99)" "4 6"
+eq "openmetrics: tick allocations, max" "$(om allocations tick max)" "$(fact a.facts tick_max_calls)"
+eq "openmetrics: tick allocated bytes, mean" "$(om allocated_bytes tick mean)" \
+    "$(awk '$1 == "tick_bytes" { printf "%.10g\n", $2 / 500 }' a.facts)"
+eq "openmetrics: tick allocated bytes, max" "$(om allocated_bytes tick max)" "$(fact a.facts tick_max_bytes)"
+eq "openmetrics: tick net bytes, mean" "$(om net_bytes tick mean)" \
+    "$(awk '$1 == "tick_net" { printf "%.10g\n", $2 / 500 }' a.facts)"
+eq "openmetrics: nested tick/parse, 2 allocations per call" "$(om allocations tick/parse mean)" 2
+check "openmetrics: the byte families carry their unit" \
+    grep -qx '# UNIT perfprobe_region_call_allocated_bytes bytes' om.txt
+
 # under jemalloc (the hooks' general path, other size classes)
 rm -f j.jsonl
 LD_PRELOAD="$S /usr/lib/x86_64-linux-gnu/libjemalloc.so.2" PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/j.jsonl "$R" j.facts

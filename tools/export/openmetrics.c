@@ -18,7 +18,7 @@
 
 /* label names the writer sets itself; --label may not use them */
 static const char *const own_labels[] = {"program", "role", "pid", "region", "probe", "n",
-                                         "part", "mode", "kind", "op", "le", "job", NULL};
+                                         "part", "mode", "kind", "op", "le", "stat", "job", NULL};
 
 int om_label_name_ok(const char *name)
 {
@@ -234,6 +234,36 @@ static void region_hist(FILE *f, const struct who *w, const char *name, int only
     json_decref(paths);
 }
 
+/* The allocations made inside each occurrence of a region (from the
+ * summary: exact, the same on every run of a deterministic program), one
+ * sample per statistic: KEY is the summary's mean, KEY_p50, KEY_p99 and
+ * KEY_max the others.  The net bytes have a mean, a min and a max. */
+static void region_calls(FILE *f, const struct who *w, const char *name, const char *key)
+{
+    static const char *const stats[] = {"mean", "p50", "p99", "max", "min"};
+    size_t i;
+    json_t *x;
+    int net = !strcmp(key, "net_bytes");
+    json_array_foreach(w->r->regions, i, x) {
+        const char *path = json_string_value(json_object_get(x, "path"));
+        if (!path)
+            continue;
+        for (size_t k = 0; k < sizeof stats / sizeof *stats; k++) {
+            char field[96];
+            if (k == 0)
+                snprintf(field, sizeof field, "%s_per_call", key);
+            else if (net)
+                snprintf(field, sizeof field, "net_bytes_%s", stats[k]);
+            else
+                snprintf(field, sizeof field, "%s_per_call_%s", key, stats[k]);
+            if ((net && (k == 1 || k == 2)) || (!net && k == 4))
+                continue;
+            if (json_is_number(json_object_get(x, field)))
+                sample(f, w, name, "region", path, "stat", stats[k], json_num(x, field, 0));
+        }
+    }
+}
+
 /* probe figures: FIELD of every probe, labelled by label and occurrence */
 static void probes(FILE *f, const struct who *w, const char *name, const char *field)
 {
@@ -256,7 +286,7 @@ static void probes(FILE *f, const struct who *w, const char *name, const char *f
 }
 
 enum kind { K_SUMMARY, K_COMPLETE, K_PARTS_PEAK, K_PARTS_NOW, K_CPU, K_FAULTS, K_ALLOCS,
-            K_REGION_COUNT, K_REGION_HIST, K_PROBE };
+            K_REGION_COUNT, K_REGION_HIST, K_REGION_CALLS, K_PROBE };
 
 static const struct fam {
     const char *name, *type, *unit, *help;
@@ -277,6 +307,10 @@ static const struct fam {
     {"perfprobe_allocations", "counter", NULL, "allocator calls counted, by op (in the summary only: absent while running)", K_ALLOCS, NULL},
     {"perfprobe_region_occurrences", "counter", NULL, "occurrences of each region", K_REGION_COUNT, NULL},
     {"perfprobe_region_duration_seconds", "histogram", "seconds", "region latency, from the timeline's mergeable histograms", K_REGION_HIST, NULL},
+    {"perfprobe_region_call_allocations", "gauge", NULL, "allocations made inside one occurrence of a region by the thread in it, by stat (mean, p50, p99, max over occurrences; in the summary only)", K_REGION_CALLS, "allocs"},
+    {"perfprobe_region_call_allocated_bytes", "gauge", "bytes", "bytes allocated inside one occurrence of a region, by stat (mean, p50, p99, max)", K_REGION_CALLS, "bytes"},
+    {"perfprobe_region_call_net_bytes", "gauge", "bytes", "live bytes one occurrence of a region leaves behind, by stat (mean, min, max)", K_REGION_CALLS, "net_bytes"},
+    {"perfprobe_region_call_peak_bytes", "gauge", "bytes", "highest live heap reached inside one occurrence of a region, above its start, by stat (mean, p50, p99, max)", K_REGION_CALLS, "peak_bytes"},
     {"perfprobe_probe_time_seconds", "gauge", "seconds", "when each probe fired, since start", K_PROBE, "t_s"},
     {"perfprobe_probe_rss_bytes", "gauge", "bytes", "RSS at each probe", K_PROBE, "rss_bytes"},
     {"perfprobe_probe_heap_bytes", "gauge", "bytes", "heap at each probe", K_PROBE, "heap_bytes"},
@@ -339,6 +373,9 @@ void om_write(FILE *f, struct run *runs, int n, const struct om_labels *ls, enum
                 break;
             case K_REGION_HIST:
                 region_hist(f, &w, fm->name, 0);
+                break;
+            case K_REGION_CALLS:
+                region_calls(f, &w, fm->name, fm->key);
                 break;
             case K_PROBE:
                 probes(f, &w, fm->name, fm->key);
