@@ -7,7 +7,6 @@
 #define PP_OPENMETRICS_H
 
 #include "read/read.h"
-#include "report/report.h"   /* fmt_num_csv, run_fill_regions */
 
 #define OM_MAX_LABELS 32
 

@@ -107,3 +107,20 @@ void fmt_value(char *buf, size_t n, const char *key, double v)
     }
 }
 
+/* the shortest decimal that reads back as V (5.62443, not 5.6244300000000003) */
+void fmt_num_csv(char *buf, size_t n, double v)
+{
+    if (isnan(v)) {
+        snprintf(buf, n, "%s", "");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, n, "%.0f", v);
+        return;
+    }
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}

@@ -47,6 +47,8 @@ double json_num(json_t *o, const char *key, double dflt);
 /* a module record's extent: the lowest start and highest end of its
  * "ranges" (HI 0 when it has none); 0 when O is not a module record */
 int module_extent(json_t *o, uint64_t *lo, uint64_t *hi);
+/* the shortest decimal that reads back as v; "" for NaN (CSV cells) */
+void fmt_num_csv(char *buf, size_t n, double v);
 int ends_with(const char *s, const char *suffix);
 /* what a key (or the field after its last dot) measures */
 enum unit { U_COUNT, U_BYTES, U_NS, U_SECONDS, U_RATE, U_PCT };
@@ -116,6 +118,15 @@ int run_value(const struct run *r, const char *key, double *out);
  * each; returns how many there were. */
 int run_each_value(const struct run *r, const char *key,
                    void (*fn)(void *, const char *, double), void *ctx);
+
+/* ---- regions.c -------------------------------------------------------------- */
+
+/* region statistics merged from the per-window records that overlap
+ * (from, to] seconds; the covered span in *cover_from, *cover_to */
+json_t *regions_from_windows(const struct run *r, double from, double to,
+                             double *cover_from, double *cover_to);
+/* a run without summary regions (killed) gets them from its windows */
+void run_fill_regions(struct run *r);
 
 /* ---- symbols_elf.c (Linux), symbols_macho.c (macOS): addresses to functions - */
 

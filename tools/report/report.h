@@ -39,14 +39,6 @@ int tree_report(FILE *f, const char *path, enum format fmt, const struct report_
 json_t *run_to_json(const struct run *r);
 /* S padded to WIDTH columns (UTF-8 aware), on the left when RIGHT */
 void pad(FILE *f, const char *s, int width, int right);
-/* the shortest decimal that reads back as v; "" for NaN (CSV cells) */
-void fmt_num_csv(char *buf, size_t n, double v);
-/* region statistics merged from the per-window records that overlap
- * (from, to] seconds; the covered span in *cover_from, *cover_to */
-json_t *regions_from_windows(const struct run *r, double from, double to,
-                             double *cover_from, double *cover_to);
-/* a run without summary regions (killed) gets them from its windows */
-void run_fill_regions(struct run *r);
 
 /* ---- compare.c --------------------------------------------------------------- */
 
