@@ -199,7 +199,7 @@ void pp_sampler_start(void)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 128 * 1024);
-    int single = pp_single_before_create();
+    int single = pp_single_before_create(pp_allocator_is_glibc());
     running = pthread_create(&thread, &attr, sampler_main, NULL) == 0;
     pp_single_after_create(single, running);
     if (!running)

@@ -201,8 +201,9 @@ void pp_stacks_after_fork_child(void);
 /* ---- single.c: glibc's single-threaded shortcuts kept for the program ----- */
 
 /* Around the sampler's pthread_create: 1 when glibc believed the process
- * single-threaded before it; then the flag is set back after it. */
-int  pp_single_before_create(void);
+ * single-threaded before it (only offered with glibc's own allocator, which
+ * GLIBC_ALLOCATOR says); then the flag is set back after it. */
+int  pp_single_before_create(int glibc_allocator);
 void pp_single_after_create(int was_single, int created);
 /* glibc is told the process is multi-threaded (for good before set*id,
  * for the call around fork): 1 when the flag was cleared; RESTORE with that

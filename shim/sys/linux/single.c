@@ -49,12 +49,12 @@ static void resolve(void)
         flag_libc = flag_seen = NULL;   /* glibc before 2.32: no flag */
 }
 
-/* Only with glibc's allocator: another one (jemalloc) is called from the
- * sampler thread (its statistics) and takes pthread mutexes the program's
- * thread takes too. */
-int pp_single_before_create(void)
+/* Only with glibc's allocator (the caller says): another one (jemalloc) is
+ * called from the sampler thread (its statistics) and takes pthread
+ * mutexes the program's thread takes too. */
+int pp_single_before_create(int glibc_allocator)
 {
-    if (!pp_allocator_is_glibc())
+    if (!glibc_allocator)
         return 0;
     resolve();
     return flag_libc && *flag_libc && *flag_seen;

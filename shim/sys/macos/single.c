@@ -9,8 +9,9 @@
  */
 #include "sys/sys.h"
 
-int pp_single_before_create(void)
+int pp_single_before_create(int glibc_allocator)
 {
+    (void)glibc_allocator;
     return 0;
 }
 
