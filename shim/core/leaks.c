@@ -16,7 +16,7 @@
  * start or inside it) marks that block.  What stays unmarked is
  * "definitely lost".
  *
- * Memory is read with process_vm_readv on this process, never by loads,
+ * Memory is read by a system call on this process (pp_os_read_own), never by loads,
  * so that a page unmapped meanwhile (another thread freed a block) or a
  * guard page gives an error to skip, never a fault.  Where the system
  * forbids the call (a seccomp filter), nothing is classified.
@@ -27,14 +27,8 @@
 #if defined(__linux__)
 
 #include <errno.h>
-#include <fcntl.h>
-#include <link.h>
 #include <setjmp.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #define CHUNK (64 * 1024)
 #define MAX_HINTS 4096
@@ -101,11 +95,9 @@ static long find(uintptr_t v)
 /* Read [start, end) and mark what its words point to. */
 static void scan_read(uintptr_t start, uintptr_t end)
 {
-    pid_t self = getpid();
     while (start + 8 <= end) {
         size_t len = end - start < CHUNK ? (end - start) & ~(size_t)7 : CHUNK;
-        struct iovec local = {buf, len}, remote = {(void *)start, len};
-        ssize_t got = process_vm_readv(self, &local, 1, &remote, 1, 0);
+        ssize_t got = pp_os_read_own(buf, start, len);
         if (got < 0 && (errno == ENOSYS || errno == EPERM)) {
             read_failed = 1;
             return;
@@ -136,7 +128,7 @@ static void scan(uintptr_t start, uintptr_t end)
         size_t pages = (end - a + 4095) / 4096;
         if (pages > CHUNK)
             pages = CHUNK;
-        if (mincore((void *)a, pages * 4096, vec) != 0) {
+        if (pp_os_page_vector(a, pages, vec) != 0) {
             scan_read(a < start ? start : a, a + pages * 4096 < end ? a + pages * 4096 : end);
             a += pages * 4096;
             continue;
@@ -157,27 +149,10 @@ static void scan(uintptr_t start, uintptr_t end)
     }
 }
 
-static int module_roots(struct dl_phdr_info *info, size_t size, void *arg)
+static void module_root(uintptr_t start, uintptr_t end, void *arg)
 {
-    (void)size;
     (void)arg;
-    /* not the shim's own data: what it remembers is no reference of the
-     * program's */
-    uintptr_t mine = (uintptr_t)&nblk;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && mine >= a && mine < a + ph->p_memsz)
-            return 0;
-    }
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
-            uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-            scan(a, a + ph->p_memsz);
-        }
-    }
-    return 0;
+    scan(start, end);
 }
 
 static void sort_hints(uintptr_t *h, size_t n)    /* a few thousand at most */
@@ -190,54 +165,35 @@ static void sort_hints(uintptr_t *h, size_t n)    /* a few thousand at most */
         }
 }
 
-/* The mappings of /proc/self/maps that hold one of HINTS (sorted), each
- * scanned whole; a mapping with a tracked block in it only when STACK
- * (a thread's stack never holds heap blocks, but [heap] would). */
-static void mapping_roots(uintptr_t *hints, size_t nh, uintptr_t tls, uintptr_t sp)
+/* The mappings that hold one of the hints (sorted), each scanned whole; a
+ * mapping with a tracked block in it only when it is a stack (a thread's
+ * stack never holds heap blocks, but [heap] would). */
+struct roots {
+    const uintptr_t *hints;
+    size_t nh, h;
+    uintptr_t tls, sp;
+};
+
+static int mapping_root(uintptr_t s, uintptr_t e, int stack, void *arg)
 {
-    static char text[65536];
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    dev_t dev;
-    ino_t ino;
-    if (fd < 0)
-        return;
-    int known = pp_fd_identity(fd, &dev, &ino);
-    size_t have = 0, h = 0;
-    for (;;) {
-        ssize_t n = read(fd, text + have, sizeof text - 1 - have);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-        text[have] = 0;
-        char *line = text, *nl;
-        while ((nl = memchr(line, '\n', have - (size_t)(line - text))) != NULL) {
-            char *p = line;
-            uintptr_t s = (uintptr_t)strtoull(p, &p, 16);
-            uintptr_t e = (uintptr_t)strtoull(p + 1, &p, 16);
-            int stack = memmem(line, (size_t)(nl - line), "[stack]", 7) != NULL;
-            int hit = stack;
-            while (h < nh && hints[h] < s)
-                h++;
-            if (h < nh && hints[h] < e)
-                hit = 1;
-            if (tls >= s && tls < e) {
-                /* the static TLS: only if no block is in it */
-                int any = 0;
-                for (size_t k = 0; !any && k < nblk; k++)
-                    any = blk[k].addr >= s && blk[k].addr < e;
-                hit = hit || !any;
-            }
-            if (hit)                 /* this thread's: from its stack pointer up
+    struct roots *r = arg;
+    int hit = stack;
+    while (r->h < r->nh && r->hints[r->h] < s)
+        r->h++;
+    if (r->h < r->nh && r->hints[r->h] < e)
+        hit = 1;
+    if (r->tls >= s && r->tls < e) {
+        /* the static TLS: only if no block is in it */
+        int any = 0;
+        for (size_t k = 0; !any && k < nblk; k++)
+            any = blk[k].addr >= s && blk[k].addr < e;
+        hit = hit || !any;
+    }
+    if (hit)                         /* this thread's: from its stack pointer up
                                       * (below it, the stale copies of this
                                       * scan's own work) */
-                scan(sp >= s && sp < e ? sp : s, e);
-            line = nl + 1;
-        }
-        have -= (size_t)(line - text);
-        memmove(text, line, have);
-    }
-    if (known && pp_fd_same(fd, dev, ino))   /* not a number the program reused */
-        close(fd);
+        scan(r->sp >= s && r->sp < e ? r->sp : s, e);
+    return 0;
 }
 
 /* Classify; calls pp_sites_lost for each lost block.  0 when done. */
@@ -278,12 +234,13 @@ int pp_leaks_classify(void)
     size_t nh = pp_counters_stack_hints(hints, MAX_HINTS);
     hints[nh++] = (uintptr_t)&regs;
     sort_hints(hints, nh);
-    dl_iterate_phdr(module_roots, NULL);
+    pp_modules_each_writable(module_root, NULL);
     uintptr_t sp = (uintptr_t)&regs;
 #ifdef __x86_64__
     __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
 #endif
-    mapping_roots(hints, nh, (uintptr_t)&pp_in_hook, sp);
+    struct roots roots = {hints, nh, 0, (uintptr_t)&pp_in_hook, sp};
+    pp_os_mappings(0, mapping_root, &roots);
     while (nwork && !read_failed) {
         struct pp_block *b = &blk[work[--nwork]];
         scan(b->addr, b->addr + b->size);
@@ -301,7 +258,7 @@ int pp_leaks_classify(void)
     return rc;
 }
 
-#else /* not Linux: the roots are found through link.h's dl_iterate_phdr */
+#else /* not Linux: the system layer does not read the roots there yet */
 
 /* macOS: the roots (ELF writable segments through dl_iterate_phdr) are
  * not read; the check is not made there (docs/macos.md) */

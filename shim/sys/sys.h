@@ -186,6 +186,29 @@ int  pp_os_read_only(const void *p);
 pid_t pp_tid(void);
 void pp_tid_forget(void);
 
+/* ---- reading the process's own memory (the leak check, core/leaks.c) ------ *
+ *
+ * Linux only so far (the leak check is not made on macOS: docs/macos.md).
+ * Never from a hook. */
+#if defined(__linux__)
+/* each mapping in address order: FN(start, end, the main thread's stack,
+ * ARG), until FN returns nonzero; KEPT: for stacks.c, on the kept descriptor
+ * (one reader at a time: the sampler thread), else on a descriptor of its
+ * own.  0 when read to the end or stopped, -1 when it could not be read */
+typedef int (*pp_mapping_fn)(uintptr_t start, uintptr_t end, int main_stack, void *arg);
+int pp_os_mappings(int kept, pp_mapping_fn fn, void *arg);
+/* LEN bytes at ADDR of this process into DST by a system call, never a
+ * load, so that a page unmapped meanwhile is an error, not a fault: bytes
+ * copied (fewer at an unreadable page), or -1 with errno (ENOSYS, EPERM:
+ * the system forbids it) */
+ssize_t pp_os_read_own(void *dst, uintptr_t addr, size_t len);
+/* each writable segment (data, bss) of every loaded module but the shim's */
+void pp_modules_each_writable(void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg);
+/* mincore over PAGES 4 KiB pages from ADDR (aligned): bit 0 of VEC[i] set
+ * when page i is resident; 0, or -1 (not all of it mapped) */
+int pp_os_page_vector(uintptr_t addr, size_t pages, unsigned char *vec);
+#endif
+
 /* ---- stacks.c: the threads' stacks ---------------------------------------- */
 
 /* Each thread that counts an allocation leaves an address on its stack

@@ -182,3 +182,39 @@ int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *siz
         *size = hit->st_size;
     return 0;
 }
+
+/* ---- writable segments, the leak check's roots ------------------------------- */
+
+struct writable {
+    void (*fn)(uintptr_t start, uintptr_t end, void *arg);
+    void *arg;
+};
+
+static int each_writable(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct writable *w = arg;
+    (void)size;
+    /* not the shim's own data: what it remembers is no reference of the
+     * program's */
+    uintptr_t mine = (uintptr_t)&each_writable;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && mine >= a && mine < a + ph->p_memsz)
+            return 0;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
+            uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+            w->fn(a, a + ph->p_memsz, w->arg);
+        }
+    }
+    return 0;
+}
+
+void pp_modules_each_writable(void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg)
+{
+    struct writable w = {fn, arg};
+    dl_iterate_phdr(each_writable, &w);
+}

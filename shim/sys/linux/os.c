@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -384,4 +385,17 @@ int pp_os_reserve(int fd, uint64_t at, uint64_t n)
         rc = errno;
     errno = saved;
     return rc;
+}
+
+/* ---- the process's own memory, for the leak check ---------------------------- */
+
+int pp_os_page_vector(uintptr_t addr, size_t pages, unsigned char *vec)
+{
+    return mincore((void *)addr, pages * 4096, vec);
+}
+
+ssize_t pp_os_read_own(void *dst, uintptr_t addr, size_t len)
+{
+    struct iovec local = {dst, len}, remote = {(void *)addr, len};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 }

@@ -4,15 +4,12 @@
  * The RSS breakdown (core/parts.c) counts thread stacks as a part of their
  * own.  Linux gives no list of a process's stacks, so each thread leaves
  * an address on its stack when it first allocates (core/counters.c), and
- * this file finds the mapping around each such address in /proc/self/maps
- * and measures it with mincore.
+ * this file finds the mapping around each such address (maps.c) and
+ * measures it with mincore.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
 
-#include <fcntl.h>
-#include <string.h>
-#include <unistd.h>
 
 /* Threads' stacks.  Each thread leaves one address on its stack in its
  * counter slot (counters.c) when it first allocates; a full breakdown,
@@ -38,68 +35,41 @@ static void sort_uptr(uintptr_t *v, size_t n)
         }
 }
 
-static uintptr_t hex(const char **p)
+/* the hints, sorted, against the mappings in address order */
+struct finding {
+    const uintptr_t *hints;
+    size_t nh, h, found;
+};
+
+static int keep_stack(uintptr_t start, uintptr_t end, int main_stack, void *arg)
 {
-    uintptr_t v = 0;
-    for (;; (*p)++) {
-        char c = **p;
-        if (c >= '0' && c <= '9')
-            v = v * 16 + (uintptr_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = v * 16 + (uintptr_t)(c - 'a' + 10);
-        else
-            return v;
+    struct finding *f = arg;
+    (void)main_stack;
+    while (f->h < f->nh && f->hints[f->h] < start)
+        f->h++;
+    if (f->h < f->nh && f->hints[f->h] < end && f->found < MAX_STACKS) {
+        stacks[f->found].start = start;
+        stacks[f->found].end = end;
+        f->found++;
+        while (f->h < f->nh && f->hints[f->h] < end)
+            f->h++;
     }
+    return f->h >= f->nh;            /* every hint placed: stop */
 }
 
-/* Stream /proc/self/maps and keep each mapping that holds a hint.  Called
- * with stacks_lock held. */
+/* Keep each mapping that holds a hint.  Called with stacks_lock held. */
 static void find_stacks(pp_stack_hints_fn hints_of)
 {
     static uintptr_t hints[MAX_STACKS];
-    static char buf[65536];
-    size_t nh = hints_of(hints, MAX_STACKS), found = 0;
+    size_t nh = hints_of(hints, MAX_STACKS);
     if (nh == 0) {
         n_stacks = 0;
         return;
     }
     sort_uptr(hints, nh);
-    int kept = pp_proc_maps_fd();
-    int fd = kept >= 0 ? kept : open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    size_t have = 0, h = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-        buf[have] = 0;
-        char *line = buf, *nl;
-        while ((nl = memchr(line, '\n', have - (size_t)(line - buf))) != NULL) {
-            const char *p = line;
-            uintptr_t start = hex(&p);
-            p++;
-            uintptr_t end = hex(&p);
-            while (h < nh && hints[h] < start)
-                h++;
-            if (h < nh && hints[h] < end && found < MAX_STACKS) {
-                stacks[found].start = start;
-                stacks[found].end = end;
-                found++;
-                while (h < nh && hints[h] < end)
-                    h++;
-            }
-            line = nl + 1;
-        }
-        have -= (size_t)(line - buf);
-        memmove(buf, line, have);
-        if (h >= nh)
-            break;
-    }
-    if (fd != kept)
-        close(fd);
-    n_stacks = found;
+    struct finding f = {hints, nh, 0, 0};
+    if (pp_os_mappings(1, keep_stack, &f) == 0)
+        n_stacks = f.found;
 }
 
 void pp_stacks_after_fork_child(void)
