@@ -2,7 +2,8 @@
  * posix.c - what the shim asks of any POSIX system the same way: the
  * clocks, and the list of its own memory with how much of it is resident
  * (mincore), writing a whole buffer without SIGPIPE, and the descriptors
- * the shim keeps out of the program's way.  The mappings themselves come
+ * the shim keeps out of the program's way, and CPU time and faults
+ * (getrusage).  The mappings themselves come
  * from each system's raw primitive (pp_os_map_raw).
  */
 #include "sys/sys.h"
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -240,4 +242,30 @@ int pp_fd_same(int fd, dev_t dev, ino_t ino)
     dev_t d;
     ino_t i;
     return pp_fd_identity(fd, &d, &i) && d == dev && i == ino;
+}
+
+/* ---- CPU time and faults ------------------------------------------------------ */
+
+/* getrusage's ru_maxrss is in KiB on Linux, in bytes on macOS */
+#if defined(__APPLE__)
+#define MAXRSS_UNIT 1
+#else
+#define MAXRSS_UNIT 1024
+#endif
+
+void pp_cpu_read(struct pp_cpu *out)
+{
+    struct rusage ru;
+    int saved = errno;
+    memset(out, 0, sizeof *out);
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        out->user_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000u +
+                       (uint64_t)ru.ru_utime.tv_usec * 1000u;
+        out->sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000u +
+                      (uint64_t)ru.ru_stime.tv_usec * 1000u;
+        out->minflt = (uint64_t)ru.ru_minflt;
+        out->majflt = (uint64_t)ru.ru_majflt;
+        out->maxrss = (uint64_t)ru.ru_maxrss * MAXRSS_UNIT;
+    }
+    errno = saved;
 }

@@ -139,23 +139,6 @@ void pp_proc_after_fork(void)
 {
 }
 
-void pp_cpu_read(struct pp_cpu *out)
-{
-    struct rusage ru;
-    int saved = errno;
-    memset(out, 0, sizeof *out);
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        out->user_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000u +
-                       (uint64_t)ru.ru_utime.tv_usec * 1000u;
-        out->sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000u +
-                      (uint64_t)ru.ru_stime.tv_usec * 1000u;
-        out->minflt = (uint64_t)ru.ru_minflt;
-        out->majflt = (uint64_t)ru.ru_majflt;
-        out->maxrss = (uint64_t)ru.ru_maxrss;           /* bytes on macOS */
-    }
-    errno = saved;
-}
-
 /* the arguments as the kernel keeps them on Linux: NUL-separated */
 ssize_t pp_os_cmdline(char *out, size_t cap)
 {
