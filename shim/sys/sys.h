@@ -220,6 +220,11 @@ typedef size_t (*pp_stack_hints_fn)(uintptr_t *out, size_t max);
  * search /proc/self/maps again around the addresses HINTS gives. */
 uint64_t pp_stacks_resident(int quick, uint64_t generation, pp_stack_hints_fn hints);
 void pp_stacks_after_fork_child(void);
+/* per system: the mapping around each of HINTS (NH of them, may be
+ * reordered), each once, into OUT: how many, or -1 when the system's list
+ * could not be read */
+struct pp_range { uintptr_t start, end; };
+long pp_stacks_find(uintptr_t *hints, size_t nh, struct pp_range *out, size_t cap);
 
 /* ---- single.c: glibc's single-threaded shortcuts kept for the program ----- */
 

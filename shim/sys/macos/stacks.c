@@ -5,7 +5,7 @@
  * Each thread that allocates leaves an address on its stack (the core's
  * hints); the VM region around each address is the thread's stack (a
  * thread's stack is one region of its own, with a guard page below), found
- * with vm_region_64 and measured with mincore.  The main thread's stack
+ * with vm_region_64 (sys/stacks.c keeps and measures them).  The main thread's stack
  * (left out of the hints, as on Linux) is the region around the top the
  * system records for it.
  */
@@ -13,12 +13,6 @@
 
 #include <mach/mach.h>
 #include <pthread.h>
-
-#define MAX_STACKS 4096
-
-static struct { uintptr_t start, end; } stacks[MAX_STACKS];
-static size_t n_stacks;
-static pp_lock_t stacks_lock = PP_LOCK_INIT;
 
 /* the VM region that holds ADDR: [start, end), 0 when none does */
 static int region_of(uintptr_t addr, uintptr_t *start, uintptr_t *end)
@@ -38,39 +32,23 @@ static int region_of(uintptr_t addr, uintptr_t *start, uintptr_t *end)
     return 1;
 }
 
-static void find_stacks(pp_stack_hints_fn hints_of)
+long pp_stacks_find(uintptr_t *hints, size_t nh, struct pp_range *out, size_t cap)
 {
-    static uintptr_t hints[MAX_STACKS];
-    size_t nh = hints_of(hints, MAX_STACKS), found = 0;
-    for (size_t i = 0; i < nh && found < MAX_STACKS; i++) {
+    size_t found = 0;
+    for (size_t i = 0; i < nh && found < cap; i++) {
         uintptr_t s, e;
         if (!region_of(hints[i], &s, &e))
             continue;
         size_t k = 0;
-        while (k < found && stacks[k].start != s)
+        while (k < found && out[k].start != s)
             k++;
         if (k == found) {
-            stacks[found].start = s;
-            stacks[found].end = e;
+            out[found].start = s;
+            out[found].end = e;
             found++;
         }
     }
-    n_stacks = found;
-}
-
-uint64_t pp_stacks_resident(int quick, uint64_t gen, pp_stack_hints_fn hints_of)
-{
-    static uint64_t seen_generation;
-    uint64_t total = pp_os_resident_main_stack(quick);
-    pp_lock(&stacks_lock);
-    if (!quick || seen_generation != gen) {
-        find_stacks(hints_of);
-        seen_generation = gen;
-    }
-    for (size_t i = 0; i < n_stacks; i++)
-        total += pp_os_resident(stacks[i].start, stacks[i].end - stacks[i].start);
-    pp_unlock(&stacks_lock);
-    return total;
+    return (long)found;
 }
 
 /* the top of the main thread's stack: the library's initialisers run on
@@ -91,10 +69,4 @@ uint64_t pp_os_resident_main_stack(int quick)
             return 0;
     }
     return pp_os_resident(start, end - start);
-}
-
-void pp_stacks_after_fork_child(void)
-{
-    pp_lock_reset(&stacks_lock);
-    n_stacks = 0;
 }
