@@ -149,3 +149,37 @@ oom plain plain
 oom plain2 plain
 oom ns ns
 oom bind bind
+
+# ---- no limit: the same cgroup with its limit taken off ----------------------
+# (v1 writes "no limit" as a huge number, 0x7FFFFFFFFFFFF000 with 4 KiB
+# pages, v2 as "max"): grow_cache grows to 80 MiB, past where the views
+# came above, and is killed by the test.  No cgroup_limit view (a "none"
+# taken for a limit of 0 would write one at every sample), and the peak
+# views as anywhere.
+if [ $ver = 1 ]; then
+    [ -f "$cg/memory.memsw.limit_in_bytes" ] && echo -1 > "$cg/memory.memsw.limit_in_bytes"
+    echo -1 > "$cg/memory.limit_in_bytes"
+    nolimit=$(cat "$cg/memory.limit_in_bytes")
+else
+    echo max > "$cg/memory.max"
+    nolimit=$(cat "$cg/memory.max")
+fi
+rm -f free.log
+sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+    "$P" run -q -i 2 --stacks all -o free.jsonl -- "$T/grow_cache" free.log $((80 * 1024 * 1024)) 2> free.err &
+runpid=$!
+i=0
+while [ $i -lt 1000 ] && [ "$(final_total free.log 2>/dev/null || echo 0)" != $((80 * 1024 * 1024)) ]; do
+    sleep 0.02; i=$((i + 1))
+done
+sleep 0.1                                   # samples at the top
+pid=$(od -An -t u8 -N8 free.log | tr -d ' ')
+kill -KILL "$pid"
+wait $runpid
+eq "no limit ($nolimit): grow_cache reached 80 MiB and was killed by the test" \
+    "$(final_total free.log) $(tail -n 1 free.err | sed 's/.*was killed by/killed by/')" \
+    "$((80 * 1024 * 1024)) killed by signal 9 (SIGKILL)"
+eq "no limit ($nolimit): no cgroup_limit view" \
+    "$(records free.jsonl | jq -s '[.[] | select(.type == "sites" and .at == "dump")] | length')" 0
+check "no limit: the peak views were written as usual" \
+    sh -c "jq -c -R 'fromjson? // empty' free.jsonl | jq -e -s '[.[] | select(.type == \"sites\" and .at == \"peak\")] | length >= 3' > /dev/null"
