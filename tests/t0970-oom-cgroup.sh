@@ -26,6 +26,13 @@ total_at() { od -An -v -t u8 -j $((8 + 8 * $2)) -N 8 "$1" | tr -d ' '; }
 # kill is skipped (docs/format.md: a write that needs a new page of the
 # page cache is charged to the cgroup, and the OOM kill can come inside it)
 records() { jq -c -R 'fromjson? // empty' "$1"; }
+# FILE ends with a signal record, and every other line is JSON but the one
+# before it, which the kill may have cut short
+only_last_cut() {
+    jq -e -R -s 'split("\n") | map(select(length > 0))
+        | ([to_entries[] | select(((.value | fromjson? | 1) // 0) != 1) | .key] as $bad
+           | $bad == [] or $bad == [length - 2]) and (last | fromjson | .type == "signal")' "$1" > /dev/null
+}
 
 why= ver= root= cg=
 v2_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
@@ -114,9 +121,7 @@ oom() {
     local cut
     cut=$(($(wc -l < "$n.jsonl") - $(records "$n.jsonl" | wc -l)))
     check "$n: every line is JSON but the last before the signal record, if the kill cut it ($cut cut)" \
-        jq -e -R -s 'split("\n") | map(select(length > 0))
-            | ([to_entries[] | select(((.value | fromjson? | 1) // 0) != 1) | .key] as $bad
-               | $bad == [] or $bad == [length - 2]) and (last | fromjson | .type == "signal")' "$n.jsonl"
+        only_last_cut "$n.jsonl"
     local dump t_s usage limit ms
     dump=$(records "$n.jsonl" | jq -s -c '[.[] | select(.type == "sites" and .at == "dump" and .label == "cgroup_limit")] | first')
     check "$n: a dump view labelled cgroup_limit" [ "$dump" != null ]
@@ -149,6 +154,25 @@ oom plain plain
 oom plain2 plain
 oom ns ns
 oom bind bind
+
+# ---- a cgroup namespace without its own mount: the cgroup cannot be reached --
+# (/proc/self/cgroup says "/", the hierarchy's mount has "/.." as its root):
+# nothing is claimed, the kill is still counted by the kernel and named by
+# its signal
+rm -f bare.log
+before=$(oom_count)
+sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" unshare -C \
+    "$P" run -q -i 2 --stacks all -o bare.jsonl -- "$T/grow_cache" bare.log $((4 * LIMIT)) 2> bare.err &
+runpid=$!
+i=0
+while kill -0 $runpid 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+[ $i -lt 1200 ] || { fail "bare: still running after 120 s"; kill_left; }
+wait $runpid
+eq "bare namespace: the kernel's kill, run's line names the signal only" \
+    "$before -> $(oom_count): $(tail -n 1 bare.err | sed 's/.*was killed by/killed by/')" \
+    "$before -> $((before + 1)): killed by signal 9 (SIGKILL)"
+eq "bare namespace: no cgroup_limit view" \
+    "$(records bare.jsonl | jq -s '[.[] | select(.type == "sites" and .at == "dump")] | length')" 0
 
 # ---- no limit: the same cgroup with its limit taken off ----------------------
 # (v1 writes "no limit" as a huge number, 0x7FFFFFFFFFFFF000 with 4 KiB
