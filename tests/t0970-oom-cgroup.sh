@@ -44,7 +44,7 @@ elif [ -n "$v2_root" ] && grep -qw memory "$v2_root/cgroup.subtree_control" 2>/d
 elif [ -n "$v1_root" ]; then
     ver=1 root=$v1_root
 else
-    why="no memory controller: cgroup v2 ${v2_root:-not mounted} has none enabled, and v1 has no memory hierarchy"
+    why="no memory controller: not enabled in cgroup v2 (${v2_root:-not mounted}: cgroup.subtree_control), and no memory hierarchy of cgroup v1"
 fi
 if [ -z "$why" ] && ! mkdir "$root/pp-t0970-$$" 2>/dev/null; then
     why="cannot make a cgroup in $root (read-only?)"
@@ -124,7 +124,7 @@ oom() {
         only_last_cut "$n.jsonl"
     local dump t_s usage limit ms
     dump=$(records "$n.jsonl" | jq -s -c '[.[] | select(.type == "sites" and .at == "dump" and .label == "cgroup_limit")] | first')
-    check "$n: a dump view labelled cgroup_limit" [ "$dump" != null ]
+    check "$n: a dump view labelled cgroup_limit" test -n "$dump" -a "$dump" != null
     t_s=$(echo "$dump" | jq .t_s)
     usage=$(echo "$dump" | jq .cgroup_bytes)
     limit=$(echo "$dump" | jq .cgroup_limit)
