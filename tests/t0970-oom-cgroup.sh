@@ -66,6 +66,7 @@ cleanup() {
     while [ $i -lt 50 ] && [ -d "$cg" ] && ! rmdir "$cg" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP        # (then the EXIT trap runs)
 
 if [ $ver = 1 ]; then
     echo $LIMIT > "$cg/memory.limit_in_bytes"
