@@ -4,9 +4,9 @@
 # by the sampler thread as the heap climbs), naming the growing function
 # with the bytes the program itself logged it had allocated by the last
 # sample; report, flame and pprof say the run was killed; `run` says by
-# which signal.  Under a cgroup v2 memory limit the kernel's OOM killer
-# does the kill, and `run` says so.  Bad PERFPROBE_DUMP_AT values get the
-# usual one line; PERFPROBE_DUMP_AT writes a "dump" view at the size.
+# which signal.  (Under a cgroup memory limit, the kernel's OOM killer:
+# t0970.)  Bad PERFPROBE_DUMP_AT values get the usual one line;
+# PERFPROBE_DUMP_AT writes a "dump" view at the size.
 . "$PP_ROOT/tests/lib.sh"
 P=$PP_BUILD/perfprobe
 
@@ -101,35 +101,7 @@ for bad in garbage 12Q -5; do
     eq "PERFPROBE_DUMP_AT=$bad: one warning line" "$(grep -c PERFPROBE_DUMP_AT bad.err)" 1
 done
 
-# ---- the kernel's OOM killer under a cgroup v2 memory limit ---------------
-cg_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-why=
-if [ -z "$cg_root" ]; then why="no cgroup v2 mounted"
-elif ! grep -qw memory "$cg_root/cgroup.controllers" 2>/dev/null; then
-    why="the memory controller is not available in cgroup v2 ($cg_root)"
-elif ! grep -qw memory "$cg_root/cgroup.subtree_control" 2>/dev/null; then
-    why="the memory controller is not enabled in $cg_root/cgroup.subtree_control"
-elif ! mkdir "$cg_root/pp-t0960-$$" 2>/dev/null; then why="$cg_root is not writable"
-fi
-if [ -n "$why" ]; then
-    ok "# SKIP the OOM-killer part: $why"
-else
-    cg=$cg_root/pp-t0960-$$
-    echo 200M > "$cg/memory.max"
-    echo 0 > "$cg/memory.swap.max" 2>/dev/null
-    rm -f o.log
-    sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
-        env PERFPROBE_SAMPLE_BYTES=64K "$P" run -q -o o.jsonl -- "$T/grow_cache" o.log 2> o.err
-    eq "oom: run exits as the program died" $? 137
-    check "oom: run's last line says the OOM killer" sh -c "tail -n 1 o.err | grep -q \"OOM killer\""
-    eq "oom: the cgroup saw one OOM kill" "$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.events")" 1
-    check "oom: a dump view near the limit" jq -e -s \
-        '[.[] | select(.type == "sites" and .at == "dump" and .label == "cgroup_limit")] | length >= 1' o.jsonl
-    "$P" report --sites o.jsonl > o.txt
-    check "oom: report --sites names grow_cache from the killed run" \
-        sh -c 'grep -q "a killed run" o.txt && grep -q grow_cache o.txt'
-    rmdir "$cg"
-fi
+# (the kernel's OOM killer under a cgroup memory limit, v2 or v1: t0970)
 
 # ---- resident, not only allocated ------------------------------------------
 # tests/progs/resident: 1 GiB of which it touched a known number of pages,

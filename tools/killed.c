@@ -3,14 +3,22 @@
  * signal, and whether the kernel's OOM killer sent it.
  *
  * The OOM killer leaves one trace a process outside the victim can read:
- * the oom_kill count in memory.events of the cgroup (v2) the victim ran in,
- * which counts kills in that cgroup and below it.  `run` reads the count of
- * its own cgroup (the child starts in it) before it starts the program and
- * after the program ends; a count that moved while the program was killed
- * by SIGKILL means the OOM killer.  No cgroup v2, or no memory controller:
- * nothing is claimed.  (A kill of another process of the same cgroup in
- * that moment would be taken for the program's; the line says "in its
- * cgroup".)
+ * the oom_kill count of the cgroup the victim ran in.  cgroup v2: in
+ * memory.events, counting kills in that cgroup and below it.  cgroup v1
+ * (the memory hierarchy): the oom_kill line of memory.oom_control (kernel
+ * 4.13 and later), counting kills in that cgroup only.  `run` reads the
+ * count of its own cgroup (the child starts in it) before it starts the
+ * program and after the program ends; a count that moved while the program
+ * was killed by SIGKILL means the OOM killer.  v2 is read when its cgroup
+ * has a memory.events, else v1; neither: nothing is claimed.  (A kill of
+ * another process of the same cgroup in that moment would be taken for the
+ * program's; the line says "in its cgroup".)
+ *
+ * The cgroup's directory: the path of the process's line in
+ * /proc/self/cgroup ("0::PATH" for v2, "N:...memory...:PATH" for v1) is
+ * relative to the root of its cgroup namespace, as is the root field of
+ * the mount in /proc/self/mountinfo: the directory is the mount point
+ * followed by PATH less that root (shim/sys/linux/cgroup.c does the same).
  */
 #define _GNU_SOURCE
 #include "run.h"
@@ -19,30 +27,112 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static int cgroup_dir(char *out, size_t cap)
+/* whether the comma-separated LIST has the item WORD */
+static int has_item(const char *list, const char *word)
 {
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    char line[1024];
+    size_t k = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == k && !strncmp(p, word, k))
+            return 1;
+        p += n + (p[n] != 0);
+    }
+    return 0;
+}
+
+/* mountinfo's \ooo escapes, undone in place */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r;) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 4;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+}
+
+/* the mount of TYPE ("cgroup2", or "cgroup" with the memory controller)
+ * whose root holds PATH: OUT is its directory for PATH */
+static int under_mount(const char *type, const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    char line[4096];
     int found = 0;
     if (!f)
         return -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "0::", 3)) {
-            line[strcspn(line, "\n")] = 0;
-            snprintf(out, cap, "/sys/fs/cgroup%s", strcmp(line + 3, "/") ? line + 3 : "");
-            found = 1;
-        }
+    while (!found && fgets(line, sizeof line, f)) {
+        char *sep = strstr(line, " - "), *fld[5], *save = NULL;
+        if (!sep)
+            continue;
+        *sep = 0;
+        char *mtype = strtok_r(sep + 3, " \n", &save);
+        char *source = mtype ? strtok_r(NULL, " \n", &save) : NULL;
+        char *super = source ? strtok_r(NULL, " \n", &save) : NULL;
+        if (!super || strcmp(mtype, type) || (!strcmp(type, "cgroup") && !has_item(super, "memory")))
+            continue;
+        int n = 0;
+        save = NULL;
+        for (char *t = strtok_r(line, " ", &save); t && n < 5; t = strtok_r(NULL, " ", &save))
+            fld[n++] = t;
+        if (n < 5)
+            continue;
+        char *root = fld[3], *point = fld[4];
+        unescape(root);
+        unescape(point);
+        size_t r = strlen(root);
+        const char *rest;
+        if (!strcmp(root, "/"))
+            rest = path;
+        else if (!strncmp(path, root, r) && (path[r] == 0 || path[r] == '/'))
+            rest = path + r;
+        else
+            continue;
+        snprintf(out, cap, "%s%s", point, strcmp(rest, "/") ? rest : "");
+        found = 1;
+    }
     fclose(f);
     return found ? 0 : -1;
 }
 
-long oom_kill_count(void)
+/* the process's cgroup path in v2 (V1 0) or in v1's memory hierarchy */
+static int cgroup_path(int v1, char *out, size_t cap)
 {
-    char dir[1100], path[1200], line[256];
-    if (cgroup_dir(dir, sizeof dir) < 0)
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[4096];
+    int found = 0;
+    if (!f)
         return -1;
-    snprintf(path, sizeof path, "%s/memory.events", dir);
+    while (!found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c1 = *c2 = 0;
+        if (v1 ? has_item(c1 + 1, "memory") : !strcmp(line, "0") && !c1[1]) {
+            snprintf(out, cap, "%s", c2 + 1);
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found ? 0 : -1;
+}
+
+/* the oom_kill count in FILE of the cgroup in version V1 (0: v2); -1 when
+ * there is none to read */
+static long count_in(int v1, const char *file)
+{
+    char cg[2048], dir[3072], path[3200], line[256];
+    if (cgroup_path(v1, cg, sizeof cg) < 0 ||
+        under_mount(v1 ? "cgroup" : "cgroup2", cg, dir, sizeof dir) < 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/%s", dir, file);
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
@@ -52,6 +142,20 @@ long oom_kill_count(void)
             n = strtol(line + 9, NULL, 10);
     fclose(f);
     return n;
+}
+
+long oom_kill_count(const char **file)
+{
+    static const char *const files[2] = {"memory.events", "memory.oom_control"};
+    for (int v1 = 0; v1 < 2; v1++) {
+        long n = count_in(v1, files[v1]);
+        if (n >= 0) {
+            *file = files[v1];
+            return n;
+        }
+    }
+    *file = NULL;
+    return -1;
 }
 
 /* the signal's name without "SIG" (sigabbrev_np is glibc's only) */
@@ -72,12 +176,13 @@ static const char *sig_name(int sig)
 
 void killed_line(FILE *f, const char *cmd, long pid, int sig, long oom_before)
 {
-    long oom_after = oom_before >= 0 ? oom_kill_count() : -1;
+    const char *file = NULL;
+    long oom_after = oom_before >= 0 ? oom_kill_count(&file) : -1;
     const char *name = sig_name(sig);
     fprintf(f, "perfprobe: %s (pid %ld) was killed by signal %d (SIG%s)", cmd, pid, sig,
             name ? name : "?");
     if (sig == SIGKILL && oom_after > oom_before)
-        fprintf(f, ": the kernel's OOM killer (oom_kill in its cgroup's memory.events went "
-                   "from %ld to %ld)", oom_before, oom_after);
+        fprintf(f, ": the kernel's OOM killer (oom_kill in its cgroup's %s went from %ld to %ld)",
+                file, oom_before, oom_after);
     fprintf(f, "\n");
 }

@@ -410,7 +410,8 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     setenv("PERFPROBE_TABLE", "record", 1);
     fflush(stdout);
     fflush(stderr);
-    long oom_before = oom_kill_count();
+    const char *oom_file;
+    long oom_before = oom_kill_count(&oom_file);
     pid_t c = fork();
     if (c < 0)
         return error("run: fork: %s", strerror(errno));

@@ -14,9 +14,10 @@
  * [--live] -- CMD [ARGS...]`: exits with CMD's own status */
 int cmd_run(int argc, char **argv);
 
-/* killed.c: the OOM killer's count in this cgroup (-1: none to read), and
- * run's last line for a program killed by signal SIG */
-long oom_kill_count(void);
+/* killed.c: the OOM killer's count in this cgroup (-1: none to read), with
+ * the file it is read from (memory.events in v2, memory.oom_control in v1),
+ * and run's last line for a program killed by signal SIG */
+long oom_kill_count(const char **file);
 void killed_line(FILE *f, const char *cmd, long pid, int sig, long oom_before);
 
 #endif

@@ -379,7 +379,9 @@ void pp_sites_init(void);
 void pp_sites_probe(const char *label);       /* outside hooks */
 void pp_sites_exit(void);
 void pp_sites_after_fork_child(void);
-int  pp_sites_view(const char *why);          /* the sampler thread (peakview.c) */
+/* the sampler thread (peakview.c); CGROUP: {usage, limit} of the cgroup
+ * for a "cgroup_limit" dump, else NULL */
+int  pp_sites_view(const char *why, const uint64_t *cgroup);
 int64_t pp_sites_peak_bytes(int *pending);
 /* leaks.c: the live blocks at exit, with `all` */
 struct pp_block { uintptr_t addr; size_t size; uint32_t ref; uint32_t pad; };

@@ -17,9 +17,10 @@
  * PERFPROBE_DUMP_AT=SIZE: when RSS or the heap first reaches SIZE, the
  * peak view and the live view now ("dump") are written at once, and again
  * each time the larger of the two grows by a further SIZE/DUMP_STEP.
- * Under a cgroup v2 memory limit (cgroup.c), the same when the cgroup's
- * usage reaches CG_NEAR/100 of the limit, and again each time it grows by
- * a further 1/100 of the limit.
+ * Under a cgroup memory limit (cgroup.c: v2, or v1), the same when the
+ * cgroup's usage reaches CG_NEAR/100 of the limit, and again each time it
+ * grows by a further 1/100 of the limit; the dump record then carries the
+ * usage and the limit it was written at.
  */
 #include "core/core.h"
 
@@ -48,12 +49,17 @@ void pp_peakview_tick(const struct pp_sample *s)
             next_dump = level + step;
         }
     }
-    uint64_t limit, current;
+    uint64_t limit, current, cg[2], *cg_now = NULL;
     if (pp_cgroup_memory(&limit, &current)) {
         if (!next_cg)
             next_cg = limit / 100 * CG_NEAR;
         if (current >= next_cg) {
-            why = why ? why : "cgroup_limit";
+            if (!why) {
+                why = "cgroup_limit";
+                cg[0] = current;
+                cg[1] = limit;
+                cg_now = cg;
+            }
             next_cg = current + limit / 100;
         }
     }
@@ -65,7 +71,7 @@ void pp_peakview_tick(const struct pp_sample *s)
     if (!why && now - last_t < VIEW_GAP_NS &&
         (peak < VIEW_FLOOR || peak <= last_peak + last_peak / VIEW_STEP))
         return;
-    if (pp_sites_view(why) || why) {
+    if (pp_sites_view(why, cg_now) || why) {
         last_peak = peak;
         last_t = now;
     }

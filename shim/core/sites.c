@@ -856,6 +856,10 @@ void pp_sites_write_modules(struct pp_buf *b)
 }
 
 
+/* the cgroup's {usage, limit} for the dump record being written (set by
+ * the sampler thread around its write_sites: only AT_DUMP reads it) */
+static const uint64_t *dump_cgroup;
+
 static void write_sites(int when, const char *label)
 {
     if (pp_sites_mode == PP_STACKS_OFF)
@@ -900,6 +904,12 @@ static void write_sites(int when, const char *label)
     uint64_t t = when == AT_PEAK ? peak_t_ns : pp_now_ns() - pp_state.start_ns;
     pp_buf_key(&b, "t_s");
     pp_buf_fixed(&b, (int64_t)t, 9, 6);
+    if (when == AT_DUMP && dump_cgroup) {
+        pp_buf_key(&b, "cgroup_bytes");
+        pp_buf_u64(&b, dump_cgroup[0]);
+        pp_buf_key(&b, "cgroup_limit");
+        pp_buf_u64(&b, dump_cgroup[1]);
+    }
     pp_buf_key(&b, "mode");
     pp_buf_str(&b, pp_sites_mode == PP_STACKS_ALL ? "\"all\"" : "\"sample\"");
     if (pp_sites_mode == PP_STACKS_SAMPLE) {
@@ -981,16 +991,20 @@ void pp_sites_exit(void)
 
 /* From the sampler thread (peakview.c): the peak view when the copy moved
  * since the last one was written; with WHY, also the live view now, as a
- * "dump" record labelled WHY.  Returns 1 if a peak view was written. */
-int pp_sites_view(const char *why)
+ * "dump" record labelled WHY, with the cgroup's usage and limit when
+ * CGROUP is given.  Returns 1 if a peak view was written. */
+int pp_sites_view(const char *why, const uint64_t *cgroup)
 {
     if (pp_sites_mode == PP_STACKS_OFF)
         return 0;
     int peak = atomic_exchange(&peak_dirty, 0);
     if (peak)
         write_sites(AT_PEAK, NULL);
-    if (why)
+    if (why) {
+        dump_cgroup = cgroup;
         write_sites(AT_DUMP, why);
+        dump_cgroup = NULL;
+    }
     return peak;
 }
 

@@ -326,8 +326,9 @@ void pp_modules_after_fork_child(void);
 
 /* ---- cgroup.c: the memory limit the process runs under -------------------- */
 
-/* the cgroup v2 memory limit and usage (the sampler thread only); 0 when
- * there is none to read */
+/* the memory limit and usage of the process's cgroup, v2 (memory.max,
+ * memory.current) or else v1 (memory.limit_in_bytes, memory.usage_in_bytes)
+ * (the sampler thread only); 0 when there is none to read */
 int  pp_cgroup_memory(uint64_t *limit, uint64_t *current);
 /* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
 

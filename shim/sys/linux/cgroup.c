@@ -1,14 +1,28 @@
 /*
- * cgroup.c - the cgroup v2 memory limit the process runs under, for the
- * site view taken just before the limit is reached (peakview.c).
+ * cgroup.c - the memory limit of the cgroup the process runs under, for
+ * the site view taken just before the limit is reached (peakview.c).
  *
- * The process's cgroup is the "0::PATH" line of /proc/self/cgroup; its
- * limit is /sys/fs/cgroup/PATH/memory.max and its usage memory.current.
- * No cgroup v2, no such files, or a limit of "max": nothing is done (the
- * files are looked for once, and the limit read again every LIMIT_EVERY
- * calls, since it may be changed while the program runs).  Only the
- * sampler thread calls this; the descriptor of memory.current is kept
- * high, as the shim's other kept descriptors are (os.c).
+ * cgroup v2: the "0::PATH" line of /proc/self/cgroup, under the cgroup2
+ * mount; limit memory.max ("max": none), usage memory.current.  cgroup v1:
+ * the "N:...memory...:PATH" line, under the mount of type cgroup whose
+ * super options name the memory controller; limit memory.limit_in_bytes
+ * (v1 says "no limit" with a huge number, 0x7FFFFFFFFFFFF000 on 4 KiB
+ * pages: anything from 2^62 up is taken for none), usage
+ * memory.usage_in_bytes.  v2 is used when the process's v2 cgroup has a
+ * memory.max (the memory controller is on there), else v1, else nothing.
+ *
+ * PATH is relative to the root of the process's cgroup namespace, and a
+ * mount's root field in /proc/self/mountinfo (field 4) is the cgroup
+ * mounted, in the same terms: the directory is the mount point followed by
+ * PATH less that root (a container that sees its own cgroup mounted at
+ * /sys/fs/cgroup/memory reads "/docker/ID" in both).  A mount whose root
+ * does not hold PATH cannot reach the cgroup and is passed over.
+ *
+ * The files are looked for once, the limit is read again every LIMIT_EVERY
+ * calls (it may be changed while the program runs).  Only the sampler
+ * thread calls this, so the buffers are static: nothing is allocated.  The
+ * descriptor of the usage file is kept high, as the shim's other kept
+ * descriptors are (os.c); nothing is written, errno is kept.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
@@ -21,13 +35,227 @@
 #include <unistd.h>
 
 #define LIMIT_EVERY 100
+#define NO_LIMIT    (1ull << 62)      /* v1: at or above, "no limit" */
 
-static int state;                   /* 0 not looked, 1 found, -1 none */
+static int state;                     /* 0 not looked, 1 found, -1 none */
 static char dir[512];
+static const char *limit_file, *usage_file;
 static struct pp_fd cur_fd = {-1, 0, 0};
 static uint64_t limit_now, calls;
 
-static ssize_t read_path(const char *path, char *buf, size_t cap)
+/* ---- reading a file line by line, into static buffers ------------------- */
+
+/* A line longer than the buffer is passed over whole (mountinfo lines of
+ * overlay mounts can be long; a cgroup's line never is, here). */
+static struct {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    int known, eof;
+    size_t len, pos;
+    char buf[4096];
+} rd;
+
+static int lines_open(const char *path)
+{
+    rd.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rd.fd < 0)
+        return -1;
+    rd.known = pp_fd_identity(rd.fd, &rd.dev, &rd.ino);
+    rd.eof = 0;
+    rd.len = rd.pos = 0;
+    return 0;
+}
+
+static void lines_close(void)
+{
+    /* not if another thread of the program closed the number meanwhile
+     * and reused it */
+    if (rd.known && pp_fd_same(rd.fd, rd.dev, rd.ino))
+        close(rd.fd);
+    rd.fd = -1;
+}
+
+/* the next line, without its newline; NULL at the end */
+static char *lines_next(void)
+{
+    int skipping = 0;
+    for (;;) {
+        char *start = rd.buf + rd.pos;
+        char *nl = memchr(start, '\n', rd.len - rd.pos);
+        if (nl) {
+            *nl = 0;
+            rd.pos = (size_t)(nl + 1 - rd.buf);
+            if (!skipping)
+                return start;
+            skipping = 0;
+            continue;
+        }
+        if (rd.eof) {
+            if (rd.pos < rd.len && !skipping) {   /* a last line with no newline */
+                rd.buf[rd.len] = 0;
+                rd.pos = rd.len;
+                return start;
+            }
+            return NULL;
+        }
+        if (rd.pos == 0 && rd.len == sizeof rd.buf - 1) {
+            rd.len = 0;                 /* too long: drop it up to its newline */
+            skipping = 1;
+        } else {
+            memmove(rd.buf, start, rd.len - rd.pos);
+            rd.len -= rd.pos;
+        }
+        rd.pos = 0;
+        ssize_t n;
+        do
+            n = read(rd.fd, rd.buf + rd.len, sizeof rd.buf - 1 - rd.len);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            rd.eof = 1;
+        else
+            rd.len += (size_t)n;
+    }
+}
+
+/* ---- finding the cgroup's directory ---------------------------------------- */
+
+static char path_v1[512], path_v2[512];      /* from /proc/self/cgroup */
+static char dir_v1[512], dir_v2[512];        /* found under a mount */
+
+/* whether the comma-separated LIST has the item WORD */
+static int has_item(const char *list, const char *word)
+{
+    size_t k = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == k && !memcmp(p, word, k))
+            return 1;
+        p += n;
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
+static int copy_str(char *out, size_t cap, const char *s, size_t n)
+{
+    if (n + 1 > cap)
+        return -1;
+    memcpy(out, s, n);
+    out[n] = 0;
+    return 0;
+}
+
+static void read_cgroup_lines(void)
+{
+    if (lines_open("/proc/self/cgroup") < 0)
+        return;
+    char *line;
+    while ((line = lines_next()) != NULL) {
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c1 = *c2 = 0;
+        const char *path = c2 + 1;
+        if (!strcmp(line, "0") && !c1[1])
+            copy_str(path_v2, sizeof path_v2, path, strlen(path));
+        else if (has_item(c1 + 1, "memory"))
+            copy_str(path_v1, sizeof path_v1, path, strlen(path));
+    }
+    lines_close();
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo: undone in
+ * place */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r;) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 4;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+}
+
+/* OUT = MOUNT_POINT + (PATH less ROOT); -1 when ROOT does not hold PATH */
+static int join_under(char *out, size_t cap, const char *mount_point, const char *root,
+                      const char *path)
+{
+    size_t r = strlen(root);
+    const char *rest;
+    if (!strcmp(root, "/"))
+        rest = path;
+    else if (!strncmp(path, root, r) && (path[r] == 0 || path[r] == '/'))
+        rest = path + r;
+    else
+        return -1;
+    if (!strcmp(rest, "/"))
+        rest = "";
+    size_t m = strlen(mount_point), k = strlen(rest);
+    if (m + k + 1 > cap)
+        return -1;
+    memcpy(out, mount_point, m);
+    memcpy(out + m, rest, k + 1);
+    return 0;
+}
+
+/* one mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS
+ * [OPTIONAL...] - TYPE SOURCE SUPER_OPTIONS" */
+static void mount_line(char *line)
+{
+    char *f[6] = {0};
+    int n = 0;
+    char *p = line;
+    while (n < 6 && *p) {
+        f[n++] = p;
+        p += strcspn(p, " ");
+        if (*p)
+            *p++ = 0;
+    }
+    if (n < 6)
+        return;
+    char *sep = strstr(p, "- ");     /* after the optional fields */
+    if (!sep || (sep != p && sep[-1] != ' '))
+        return;
+    char *type = sep + 2, *source = type + strcspn(type, " ");
+    if (!*source)
+        return;
+    *source++ = 0;
+    char *super = source + strcspn(source, " ");
+    if (!*super)
+        return;
+    super++;
+    char *root = f[3], *point = f[4];
+    unescape(root);
+    unescape(point);
+    if (!strcmp(type, "cgroup2") && path_v2[0] && !dir_v2[0])
+        join_under(dir_v2, sizeof dir_v2, point, root, path_v2);
+    else if (!strcmp(type, "cgroup") && path_v1[0] && !dir_v1[0] && has_item(super, "memory"))
+        join_under(dir_v1, sizeof dir_v1, point, root, path_v1);
+}
+
+static int exists_in(const char *d, const char *name)
+{
+    char path[600];
+    size_t a = strlen(d), b = strlen(name);
+    if (a + b + 2 > sizeof path)
+        return 0;
+    memcpy(path, d, a);
+    path[a] = '/';
+    memcpy(path + a + 1, name, b + 1);
+    return access(path, R_OK) == 0;
+}
+
+/* ---- the limit and the usage ------------------------------------------------ */
+
+static ssize_t read_small(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     dev_t dev;
@@ -36,8 +264,6 @@ static ssize_t read_path(const char *path, char *buf, size_t cap)
         return -1;
     int known = pp_fd_identity(fd, &dev, &ino);
     ssize_t n = pread(fd, buf, cap - 1, 0);
-    /* not if another thread of the program closed the number meanwhile
-     * and reused it */
     if (known && pp_fd_same(fd, dev, ino))
         close(fd);
     if (n <= 0)
@@ -61,30 +287,38 @@ static void file_in(char *out, size_t cap, const char *name)
 static uint64_t read_limit(void)
 {
     char path[600], text[64];
-    file_in(path, sizeof path, "memory.max");
-    if (!path[0] || read_path(path, text, sizeof text) <= 0 || text[0] < '0' || text[0] > '9')
+    file_in(path, sizeof path, limit_file);
+    if (!path[0] || read_small(path, text, sizeof text) <= 0 || text[0] < '0' || text[0] > '9')
         return 0;                    /* "max", or unreadable */
-    return strtoull(text, NULL, 10);
+    uint64_t v = strtoull(text, NULL, 10);
+    return v >= NO_LIMIT ? 0 : v;
 }
 
 static int find(void)
 {
-    char text[1024];
-    if (read_path("/proc/self/cgroup", text, sizeof text) <= 0)
+    read_cgroup_lines();
+    if (!path_v1[0] && !path_v2[0])
         return -1;
-    char *line = strstr(text, "0::");
-    if (!line || (line != text && line[-1] != '\n'))
+    if (lines_open("/proc/self/mountinfo") < 0)
         return -1;
-    line += 3;
-    size_t n = strcspn(line, "\n");
-    static const char root[] = "/sys/fs/cgroup";
-    if (n + sizeof root >= sizeof dir)
+    char *line;
+    while ((line = lines_next()) != NULL)
+        mount_line(line);
+    lines_close();
+    const char *from;
+    if (dir_v2[0] && exists_in(dir_v2, "memory.max")) {
+        from = dir_v2;
+        limit_file = "memory.max";
+        usage_file = "memory.current";
+    } else if (dir_v1[0] && exists_in(dir_v1, "memory.limit_in_bytes")) {
+        from = dir_v1;
+        limit_file = "memory.limit_in_bytes";
+        usage_file = "memory.usage_in_bytes";
+    } else {
         return -1;
-    memcpy(dir, root, sizeof root - 1);
-    memcpy(dir + sizeof root - 1, line, n);
-    dir[sizeof root - 1 + n] = 0;
-    if (n == 1)                      /* "/": the root has no memory.max */
-        dir[sizeof root - 1] = 0;
+    }
+    if (copy_str(dir, sizeof dir, from, strlen(from)) < 0)
+        return -1;
     limit_now = read_limit();
     return 1;
 }
@@ -94,8 +328,10 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
     int saved = errno;
     if (!state)
         state = find();
-    if (state < 0)
+    if (state < 0) {
+        errno = saved;
         return 0;
+    }
     if (++calls % LIMIT_EVERY == 0)
         limit_now = read_limit();
     if (!limit_now) {
@@ -108,7 +344,7 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
         n = pread(cur_fd.fd, text, sizeof text - 1, 0);
     if (n <= 0) {
         char path[600];
-        file_in(path, sizeof path, "memory.current");
+        file_in(path, sizeof path, usage_file);
         int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
         if (fd >= 0) {
             n = pread(fd, text, sizeof text - 1, 0);
