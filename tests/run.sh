@@ -50,14 +50,19 @@ done
 for t in tests/t[0-9]*.sh; do
     [ -n "$pattern" ] && [[ "$t" != *"$pattern"* ]] && continue
     echo "# $t"
+    began=$SECONDS
     out=$TMPROOT/$(basename "$t").out
     work=$TMPROOT/$(basename "$t" .sh)
     mkdir -p "$work"
-    (cd "$work" && timeout 600 bash "$PP_ROOT/$t") >"$out" 2>&1
+    # a hang guard, not a speed limit: 600 s, or what the script's own
+    # "# timeout: SECONDS" line says (one that runs many programs)
+    limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$t" | head -1)
+    (cd "$work" && timeout "${limit:-600}" bash "$PP_ROOT/$t") >"$out" 2>&1
     rc=$?
     [ $rc = 124 ] && echo "FAIL - $t timed out" >>"$out"
     grep -E '^(ok|FAIL) - |^#' "$out"
     tally "$t" "$out" $rc
+    echo "# $t: $((SECONDS - began)) s"
 done
 
 echo "$passed passed, $failed failed"

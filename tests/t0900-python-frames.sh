@@ -12,6 +12,7 @@
 # with each version's own headers (offsetof).  Hostile: frames made and
 # unmade on 4 threads, recursion near the limit, fork, shutdown, Ctrl-C:
 # output and status the same with and without the shim.
+# timeout: 1800
 . "$PP_ROOT/tests/lib.sh"
 P=$PP_BUILD/perfprobe
 
