@@ -174,3 +174,30 @@ check "leaks: report --sites shows definitely lost apart from still reachable" \
     grep -q "^definitely lost: .* in 150 blocks (2 sites); still reachable" l1.txt
 eq "leaks: sample mode has no leak check" \
     "$(traced ls.jsonl "$T/leaks" ls.facts; jq '[.sites[]? | select(.lost_bytes)] | length' <("$P" report --json ls.jsonl))" 0
+
+# A kill inside a write can cut the last record short (t0970 saw it once
+# in ~180 OOM kills, at a page boundary).  `run` mends a cut record of the
+# killed pid in place: the same bytes become a "cut" record padded with
+# spaces, so every line is JSON again.  Made on purpose here: the program
+# appends a partial record of its own pid to its timeline, then SIGKILLs
+# itself.  A cut of another pid, or too short to name one, is left alone.
+cutrun() {   # NAME PARTIAL-PRINTF-FORMAT (%d: the program's pid)
+    "$P" run -q -o "$1.jsonl" -- sh -c "printf '$2' \$\$ >> \"\$PERFPROBE_OUTPUT\"; kill -9 \$\$" \
+        > /dev/null 2> "$1.err"
+}
+partial='{"type":"sample","pid":%d,"t_s":1.5,"rss":123456,"hwm":1'
+cutrun cut1 "$partial"
+pid=$(head -1 cut1.jsonl | jq .pid)
+len=$(printf "$partial" "$pid" | wc -c)
+eq "cut: every line of the file is JSON again" "$(jq -R 'fromjson? // "bad"' cut1.jsonl | grep -c '^"bad"$')" 0
+eq "cut: the cut record names the pid and the bytes cut" \
+    "$(jq -c 'select(.type == "cut")' cut1.jsonl)" "{\"type\":\"cut\",\"pid\":$pid,\"bytes\":$len}"
+eq "cut: it takes exactly the cut bytes (the file keeps its size)" \
+    "$(grep '"type":"cut"' cut1.jsonl | tr -d '\n' | wc -c)" "$len"
+eq "cut: the signal record follows it" "$(tail -1 cut1.jsonl | jq -c '[.type, .signal]')" '["signal",9]'
+"$P" report cut1.jsonl > /dev/null 2> cut1.rep
+check "cut: report counts it as one damaged line" grep -q "cut1.jsonl: 1 damaged line skipped" cut1.rep
+cutrun cut2 '{"ty'
+eq "cut too short to name a pid: left as it was" "$(grep -c '^{"ty{"type":"signal"\|^{"ty$' cut2.jsonl)" 1
+cutrun cut3 "$(echo "$partial" | sed 's/%d/1/')"
+eq "cut of another pid: left as it was" "$(grep -c '^{"type":"sample","pid":1,"t_s":1.5,"rss":123456,"hwm":1$' cut3.jsonl)" 1

@@ -360,6 +360,52 @@ static void expand_template(char *out, size_t n, const char *t, long pid, const 
 /* The program died of a signal: the shim installs no handler, so the
  * record of it comes from here, appended to the tree's file (after a
  * newline if the last record was cut short by the kill). */
+/* The killed program's last record may be cut short: a kill lands between
+ * two pages of a write (the OOM killer, when a cgroup at its limit cannot
+ * give the write its next page of the page cache).  When the file's last
+ * line has no newline and is a record of PID (so not a write of another,
+ * live process of the tree still going on), its bytes are overwritten in
+ * place by a record saying so, padded with spaces to the same length: the
+ * file keeps its size, and every line is JSON again.  A cut too short to
+ * name its pid, or to hold that record, stays as it is (readers skip it). */
+static void mend_cut(const char *path, long pid, off_t size)
+{
+    static char tail[65536];
+    off_t from = size > (off_t)sizeof tail ? size - (off_t)sizeof tail : 0;
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int rd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    ssize_t n = rd >= 0 ? pread(rd, tail, (size_t)(size - from), from) : -1;
+    if (fd < 0 || n != size - from)
+        goto out;
+    ssize_t nl = n - 1;
+    while (nl >= 0 && tail[nl] != '\n')
+        nl--;
+    if (nl < 0)                      /* the header itself, or a line too long */
+        goto out;
+    const char *cut = tail + nl + 1;
+    size_t len = (size_t)(n - nl - 1);
+    char who[48], rec[96];
+    int w = snprintf(who, sizeof who, "\"pid\":%ld", pid);
+    const char *at = memmem(cut, len, who, (size_t)w);
+    if (strncmp(cut, "{\"type\":\"", 9) != 0 || !at || at + w >= cut + len ||
+        (at[w] != ',' && at[w] != '}'))
+        goto out;
+    int r = snprintf(rec, sizeof rec, "{\"type\":\"cut\",\"pid\":%ld,\"bytes\":%zu}", pid, len);
+    if ((size_t)r > len)
+        goto out;
+    memcpy(tail + nl + 1, rec, (size_t)r);
+    memset(tail + nl + 1 + r, ' ', len - (size_t)r);
+    struct stat now;
+    if (fstat(fd, &now) == 0 && now.st_size == size &&
+        pwrite(fd, tail + nl + 1, len, size - (off_t)len) != (ssize_t)len)
+        error("run: cannot mend the record cut short in %s: %s", path, strerror(errno));
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rd >= 0)
+        close(rd);
+}
+
 static void record_signal(const char *path, long pid, int sig, int core)
 {
     struct stat st;
@@ -370,6 +416,8 @@ static void record_signal(const char *path, long pid, int sig, int core)
         char last = '\n', line[160];
         if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
             last = '\n';
+        if (last != '\n')
+            mend_cut(path, pid, st.st_size);
         int n = snprintf(line, sizeof line,
                          "%s{\"type\":\"signal\",\"pid\":%ld,\"signal\":%d,\"core\":%s,"
                          "\"recorded_by\":\"perfprobe run\"}\n",

@@ -244,6 +244,12 @@ int file_read(const char *path, struct run **out)
             continue;
         }
         const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && !strcmp(type, "cut")) {
+            /* a record cut short by a kill, mended by `perfprobe run` */
+            json_decref(o);
+            damaged++;
+            continue;
+        }
         if (type && !strcmp(type, "header")) {
             const char *fmtname = json_string_value(json_object_get(o, "format"));
             json_int_t v = json_integer_value(json_object_get(o, "version"));
