@@ -24,7 +24,7 @@ MSHIM_SDK    = $(dir $(ZIG))lib/libc/darwin/libSystem.13.tbd
 # ELF only (binds the program's own references on Linux): no macOS twin.
 MSHIM_LINUX_ONLY := shim/hooks/bind.c
 # Shared files that still use Linux or glibc interfaces directly.
-MSHIM_PENDING := shim/hooks/alloc.c shim/core/life.c
+MSHIM_PENDING :=
 MSHIM_ALL := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sys/macos/*.c))
 MSHIM_SRC := $(filter-out $(MSHIM_LINUX_ONLY),$(MSHIM_ALL))
 MSHIM_BUILDS := $(filter-out $(MSHIM_PENDING),$(MSHIM_SRC))
