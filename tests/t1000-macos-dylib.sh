@@ -32,10 +32,11 @@ fi
 
 # the functions the dylib must interpose (docs/macos.md), by C name: C++
 # operator new and delete are not among them (libc++abi's call malloc and
-# free through the table), nor vm_allocate and its kin (not written yet)
+# free through the table)
 INTERPOSED="malloc calloc realloc free malloc_size valloc posix_memalign aligned_alloc reallocf
 malloc_zone_malloc malloc_zone_calloc malloc_zone_realloc malloc_zone_free malloc_zone_memalign
-malloc_zone_valloc mmap munmap exit _exit _Exit fork execve posix_spawn posix_spawnp"
+malloc_zone_valloc mmap munmap vm_allocate vm_deallocate mach_vm_allocate mach_vm_deallocate
+exit _exit _Exit fork execve posix_spawn posix_spawnp"
 
 mk() { make -s -C "$PP_ROOT" B="$B" ZIG="$ZIG" ZIG_DIR="$ZIG_DIR" "$@"; }
 

@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #if defined(__APPLE__)
+#include <mach/mach.h>
 #include <malloc/malloc.h>
 #include <stdlib.h>
 #endif
@@ -1021,6 +1022,69 @@ PP_HOOK(int, munmap, (void *addr, size_t len))
     }
     return rc;
 }
+
+#if defined(__APPLE__)
+/* vm_allocate, mach_vm_allocate and their deallocations: Mach's own way to
+ * map anonymous memory into the task, which frameworks use as others use
+ * mmap.  Counted for this task as mmap's anonymous mappings are (not while
+ * a hook runs: that is the allocator feeding its zones).  mach_vm.h is
+ * not in every SDK's headers: the prototypes are MIG's. */
+kern_return_t mach_vm_allocate(vm_map_t task, mach_vm_address_t *addr, mach_vm_size_t size,
+                               int flags);
+kern_return_t mach_vm_deallocate(vm_map_t task, mach_vm_address_t addr, mach_vm_size_t size);
+
+static void vm_added(vm_map_t task, uintptr_t addr, size_t size)
+{
+    if (task == mach_task_self() && !pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_add(addr, size, PP_MAP_ANON);
+        pp_in_hook = 0;
+    }
+}
+
+static void vm_removed(vm_map_t task, uintptr_t addr, size_t size)
+{
+    if (task == mach_task_self() && !pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_remove(addr, size);
+        pp_in_hook = 0;
+    }
+}
+
+PP_HOOK(kern_return_t, vm_allocate, (vm_map_t task, vm_address_t *addr, vm_size_t size, int flags))
+{
+    kern_return_t kr = vm_allocate(task, addr, size, flags);
+    if (kr == KERN_SUCCESS)
+        vm_added(task, (uintptr_t)*addr, size);
+    return kr;
+}
+
+PP_HOOK(kern_return_t, vm_deallocate, (vm_map_t task, vm_address_t addr, vm_size_t size))
+{
+    kern_return_t kr = vm_deallocate(task, addr, size);
+    if (kr == KERN_SUCCESS)
+        vm_removed(task, (uintptr_t)addr, size);
+    return kr;
+}
+
+PP_HOOK(kern_return_t, mach_vm_allocate,
+        (vm_map_t task, mach_vm_address_t *addr, mach_vm_size_t size, int flags))
+{
+    kern_return_t kr = mach_vm_allocate(task, addr, size, flags);
+    if (kr == KERN_SUCCESS)
+        vm_added(task, (uintptr_t)*addr, (size_t)size);
+    return kr;
+}
+
+PP_HOOK(kern_return_t, mach_vm_deallocate,
+        (vm_map_t task, mach_vm_address_t addr, mach_vm_size_t size))
+{
+    kern_return_t kr = mach_vm_deallocate(task, addr, size);
+    if (kr == KERN_SUCCESS)
+        vm_removed(task, (uintptr_t)addr, (size_t)size);
+    return kr;
+}
+#endif /* __APPLE__ */
 
 #if defined(__linux__)
 PP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
