@@ -81,6 +81,7 @@ struct pp_tkey {
 #define PP_TKEY_INIT(type) {0, 0, sizeof(type), NULL, NULL}
 void *pp_tkey_block(struct pp_tkey *k);      /* a thread's first access */
 void *pp_tkey_lookup(unsigned long key);     /* pthread_getspecific */
+void pp_tkey_after_fork_child(void);         /* the pool's lock, free again */
 static inline void *pp_tkey_get(struct pp_tkey *k)
 {
     if (PP_LIKELY(atomic_load_explicit(&k->state, memory_order_acquire) == 2)) {

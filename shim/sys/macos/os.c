@@ -139,8 +139,11 @@ int pp_proc_hwm_reset(void)
     return -1;
 }
 
+/* no /proc files to reopen; the thread blocks' pool lock is freed (a
+ * thread of the parent may have held it at the fork) */
 void pp_proc_after_fork(void)
 {
+    pp_tkey_after_fork_child();
 }
 
 void pp_cpu_read(struct pp_cpu *out)

@@ -82,6 +82,11 @@ static void thread_ends(void *block)
     pp_unlock(&pool_lock);
 }
 
+void pp_tkey_after_fork_child(void)
+{
+    pp_lock_reset(&pool_lock);
+}
+
 void *pp_tkey_lookup(unsigned long key)
 {
     return pthread_getspecific((pthread_key_t)key);
