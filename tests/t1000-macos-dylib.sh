@@ -132,9 +132,10 @@ pair_checks() {
        "/usr/lib/libSystem.B.dylib "
 }
 
-# The checks themselves, on two small dylibs built here: one right (three
+# The checks themselves, on small dylibs built here: one right (three
 # functions interposed, perf_probe exported), one linked with -undefined
-# dynamic_lookup.  Each check must pass on the first; asking for a fourth
+# dynamic_lookup, one with two replacees swapped, one that loads a library
+# besides libSystem.  Each check must pass on the first; asking for a fourth
 # function, another export, or reading the second must fail.
 sdk=$(dirname "$ZIG")/lib/libc/darwin/libSystem.13.tbd
 cat > good.c <<'C'
@@ -165,7 +166,9 @@ mkdir -p self
 "$LD64" -arch x86_64 -dylib -platform_version macos 11.0 13.0 -o self/swapped.dylib swapped.o "$sdk" &&
 "$ZIG" cc -target aarch64-macos.11.0 -O2 -fvisibility=hidden -c flat.c -o flat.o &&
 "$LD64" -arch arm64 -dylib -platform_version macos 11.0 13.0 -undefined dynamic_lookup \
-    -o self/flat.dylib flat.o "$sdk" || fail "the small dylibs did not build"
+    -o self/flat.dylib flat.o "$sdk" &&
+"$LD64" -arch arm64 -dylib -platform_version macos 11.0 13.0 -o self/extra.dylib good.o \
+    self/flat.dylib "$sdk" || fail "the small dylibs did not build"
 dylib_checks self/good.dylib ARM64 "malloc free malloc_size" _perf_probe > right.txt
 eq "the checks pass on a right dylib" "$(grep -c '^ok' right.txt) $(grep -c '^FAIL' right.txt)" "5 0"
 dylib_checks self/good.dylib X86_64 "malloc free malloc_size calloc" "$(printf '_perf_probe\n_perf_probe_ex')" > wrong.txt
@@ -182,6 +185,10 @@ pair_checks self/swapped.dylib "malloc free malloc_size" > pairs.txt
 eq "the entry checks fail on two replacees swapped" \
    "$(grep '^FAIL' pairs.txt | sed -E 's/^FAIL - [^:]*: //; s/ \(.*//; s/: got .*//')" \
    "__interpose holds exactly {pp_hook_NAME, NAME} for the 3 functions"
+pair_checks self/extra.dylib "malloc free malloc_size" > pairs.txt
+eq "the entry checks fail on a dylib that loads another library too" \
+   "$(grep '^FAIL' pairs.txt | sed -E 's/^FAIL - [^:]*: //; s/: got .*//')" \
+   "loads libSystem and nothing else"
 
 # ---- the dylibs ------------------------------------------------------------
 if ! mk macos > dylib.out 2>&1; then
