@@ -69,8 +69,8 @@ struct pp_interpose { const void *replacement, *replacee; };
  * mappings, never the allocator) found through a pthread key created on
  * first use (macos/tls.c): pthread_getspecific is a load from the thread's
  * own TSD array, and neither it nor pthread_setspecific allocates.
- * PP_THREAD_BLOCK(type, name) defines NAME_at(), this thread's zeroed TYPE. */
-#if defined(__APPLE__)
+ * PP_THREAD_BLOCK(type, name) defines NAME_at(), this thread's zeroed TYPE.
+ * (Declared on every system: tests/unit/test_tkey.c runs tls.c on Linux.) */
 struct pp_tkey {
     _Atomic int   state;        /* 0 none, 1 being created, 2 ready */
     unsigned long key;          /* the pthread key */
@@ -94,7 +94,6 @@ static inline void *pp_tkey_get(struct pp_tkey *k)
 #define PP_THREAD_BLOCK(type, name)                                             \
     static struct pp_tkey name##_tkey = PP_TKEY_INIT(type);                     \
     static inline type *name##_at(void) { return (type *)pp_tkey_get(&name##_tkey); }
-#endif
 
 /* ---- lock.c, <system>/futex.c: the shim's own locks ------------------------ *
  *
