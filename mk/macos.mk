@@ -11,9 +11,10 @@
 # Linux library's (no copies): shim/hooks, shim/core, shim/sys, with
 # shim/sys/macos/ in place of shim/sys/linux/.
 #
-# Not done yet (docs/macos.md): the files in MSHIM_PENDING do not build for
-# macOS (glibc's allocator internals, Linux system calls), and the
-# __interpose table is not written, so `make macos` stops at them.
+# The hooks' __interpose table is written by the hooks themselves (PP_HOOK,
+# shim/sys/sys.h).  MSHIM_PENDING names shared files that do not build for
+# macOS yet: none today.  Nothing built here has run on a Mac
+# (docs/macos.md); t1000 reads the dylibs with LLVM's Mach-O reader.
 
 ZIG_VERSION ?= 0.11.0
 ZIG_DIR     ?= /opt/perfprobe-zig
