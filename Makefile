@@ -13,8 +13,12 @@
 #   make asan         the unit tests under AddressSanitizer + UBSan
 #   make fuzz         libFuzzer on the timeline reader (FUZZ_SECONDS=60)
 #   make macos        the shim for macOS, cross-built with Zig (mk/macos.mk,
-#                     docs/macos.md; does not link yet); make macos-cli the command
+#                     docs/macos.md); make macos-cli the command
 #   make clean
+#
+# On a Mac (uname -s: Darwin) plain `make` builds build/libperfprobe.dylib
+# and build/perfprobe for that Mac with its own cc instead (docs/macos.md);
+# the other targets are Linux's.
 #
 # Knobs: CC, CFLAGS (extra flags), PREFIX, DESTDIR, PYTHONDIR, V=1 (show commands).
 
@@ -43,7 +47,20 @@ endif
 # part of the command, but for tools/dev/ (the fuzz target and the
 # options-table printer).  docs/design.md describes the rooms.
 SYS      := linux
+SHIM_LIB := $(B)/libperfprobe.so
+UNAME_S  ?= $(shell uname -s)
+ifeq ($(UNAME_S),Darwin)
+SYS      := macos
+SHIM_LIB := $(B)/libperfprobe.dylib
+endif
 SHIM_SRC := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sys/$(SYS)/*.c))
+ifeq ($(SYS),macos)
+# as in mk/macos.mk: no ELF rebinding (bind.c); no initial-exec model or
+# LTO flags, which Mach-O's TLVs and the system linker do not take
+SHIM_SRC := $(filter-out shim/hooks/bind.c,$(SHIM_SRC))
+SHIMFLAGS := $(BASE) -Ishim -fPIC -fvisibility=hidden -fexceptions -fno-builtin-malloc \
+             -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
+endif
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 # The files of one system only: tools/sys/ has one per system (sys.h), and
 # the symbol reader is libdw's on Linux, Mach-O symbol tables on macOS
@@ -56,6 +73,13 @@ CLI_SRC  := $(filter-out $(CLI_MACOS),$(CLI_ALL))
 CLI_HDR  := $(wildcard tools/*.h tools/*/*.h)
 CLI_INC  := -Itools
 CLI_LIBS := -ljansson -lm -ldw -lelf -lz -lcurl
+ifeq ($(SYS),macos)
+# the macOS command: Mach-O symbols, no push (libcurl), jansson from Homebrew
+BREW     := $(shell brew --prefix 2>/dev/null)
+CLI_SRC  := $(filter-out $(CLI_LINUX) tools/export/push.c,$(CLI_ALL))
+CLI_INC  := -Itools $(if $(BREW),-I$(BREW)/include)
+CLI_LIBS := $(if $(BREW),-L$(BREW)/lib) -ljansson -lm -lz
+endif
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/%,$(wildcard tests/progs/*.c))
 TEST_CXX   := $(patsubst tests/progs/%.cc,$(B)/tests/%,$(wildcard tests/progs/*.cc))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -63,7 +87,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
 .PHONY: all test bench demo deps install uninstall asan fuzz fuzz-deps clean check-flags
 
-all: $(B)/libperfprobe.so $(B)/perfprobe
+all: $(SHIM_LIB) $(B)/perfprobe
 
 # Objects are rebuilt when the flags change.
 $(B)/.flags: check-flags
@@ -81,6 +105,11 @@ $(B)/shim/%.o: shim/%.c $(B)/.flags
 $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
+
+# a Mac's own linker: undefined symbols are errors by default there
+$(B)/libperfprobe.dylib: $(SHIM_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -dynamiclib -pthread -O2 -install_name @rpath/libperfprobe.dylib -o $@ $^
 
 $(B)/perfprobe: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@")

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # t1000 - the shim for macOS, cross-built (mk/macos.mk; docs/macos.md),
-# read with llvm-objdump --macho.  Today: every shim file that is meant to
-# build for macOS compiles for arm64 and x86_64 with warnings as errors
-# into a Mach-O object of that architecture.  When `make macos` links
-# build/macos-{arm64,x86_64}/libperfprobe.dylib (not yet: the files in
-# MSHIM_PENDING of mk/macos.mk are not ported), each dylib is checked: a
-# Mach-O dylib of its architecture; its __interpose section binds every
-# function of INTERPOSED to libSystem; it exports exactly the public API
-# (the Linux library's perf_probe* exports); every undefined symbol binds to
-# libSystem (none left to dynamic lookup).  Until then that part is
-# reported as skipped, with the linker's first missing symbols.
+# read with LLVM's own Mach-O reader (llvm-objdump --macho, llvm-nm).
+# Every shim file that is meant to build for macOS compiles for arm64 and
+# x86_64 with warnings as errors into a Mach-O object of that architecture,
+# and `make macos` links build/macos-{arm64,x86_64}/libperfprobe.dylib.
+# Each dylib is checked: a Mach-O dylib of its architecture that loads
+# libSystem and nothing else; its __interpose section binds every function
+# of INTERPOSED to libSystem, and its entries are exactly the pairs
+# {pp_hook_NAME, NAME} for those functions (the first word of each entry is
+# the address llvm-nm gives pp_hook_NAME, the second is bound to NAME); it
+# exports exactly the public API (the Linux library's perf_* exports);
+# every undefined symbol binds to libSystem (none left to dynamic lookup);
+# its only __thread variables (TLVs) are three no allocator hook touches.
+# Nothing here runs the dylib: that needs a Mac.
 # Installs nothing: without Zig or ld64.lld it skips with the reason,
 # unless CI=true.
 . "$PP_ROOT/tests/lib.sh"
@@ -27,11 +30,13 @@ if [ -n "$why" ]; then
     exit 0
 fi
 
-# the functions the dylib must interpose (docs/macos.md), by C name
-INTERPOSED="malloc calloc realloc free malloc_size malloc_usable_size valloc posix_memalign
-aligned_alloc reallocf malloc_zone_malloc malloc_zone_calloc malloc_zone_realloc malloc_zone_free
-malloc_zone_memalign malloc_zone_valloc mmap munmap vm_allocate vm_deallocate mach_vm_allocate
-mach_vm_deallocate exit _exit fork execve posix_spawn _Znwm _Znam _ZdlPv _ZdaPv"
+# the functions the dylib must interpose (docs/macos.md), by C name: C++
+# operator new and delete are not among them (libc++abi's call malloc and
+# free through the table)
+INTERPOSED="malloc calloc realloc free malloc_size valloc posix_memalign aligned_alloc reallocf
+malloc_zone_malloc malloc_zone_calloc malloc_zone_realloc malloc_zone_free malloc_zone_memalign
+malloc_zone_valloc mmap munmap vm_allocate vm_deallocate mach_vm_allocate mach_vm_deallocate
+exit _exit _Exit fork execve posix_spawn posix_spawnp"
 
 mk() { make -s -C "$PP_ROOT" B="$B" ZIG="$ZIG" ZIG_DIR="$ZIG_DIR" "$@"; }
 
@@ -85,22 +90,65 @@ dylib_checks() {
        "$(sort -u <<< "$public" | tr '\n' ' ')"
 }
 
-# The checks themselves, on two small dylibs built here: one right (three
+# pair_checks FILE NAMES: the __interpose entries of FILE are exactly the
+# pairs {_pp_hook_NAME, _NAME} for NAMES: an entry's first word (its
+# contents, rebased) is the address llvm-nm gives _pp_hook_NAME, and its
+# second word is bound to _NAME of libSystem
+pair_checks() {
+    local f=$1 names=$2 a addr rest w line got=
+    a=$(basename "$(dirname "$f")")/$(basename "$f")
+    declare -A sym=() bind=()
+    while read -r addr _ name; do
+        sym[$(printf %x $((16#$addr)))]=$name
+    done < <(llvm-nm "$f" | awk '$2 ~ /^[tT]$/')
+    while read -r addr name; do
+        bind[$(printf %x $((addr)))]=$name
+    done < <(llvm-objdump --macho --bind "$f" |
+             awk '$2 == "__interpose" && $(NF-1) == "libSystem" { print $3, $NF }')
+    # rows of 16 bytes: the address, then the bytes (x86_64) or 32-bit
+    # words (arm64) as llvm-objdump prints them, little-endian
+    while read -r addr rest; do
+        [[ $addr =~ ^[0-9a-f]+$ ]] || continue
+        local -a t=($rest) hx=()
+        if [ ${#t[0]} = 8 ]; then
+            hx=("${t[1]}${t[0]}")
+        else
+            hx=("${t[7]}${t[6]}${t[5]}${t[4]}${t[3]}${t[2]}${t[1]}${t[0]}")
+        fi
+        local hook=${sym[$(printf %x $((16#${hx[0]})))]:-} real=${bind[$(printf %x $((16#$addr + 8)))]:-}
+        if [ -n "$real" ] && [ "$hook" = "_pp_hook$real" ]; then
+            got="$got ${real#_}"
+        else
+            got="$got bad:$hook/$real"
+        fi
+    done < <(llvm-objdump --macho --section=__DATA,__interpose "$f" | tail -n +3)
+    eq "$a: __interpose holds exactly {pp_hook_NAME, NAME} for the $(wc -w <<< "$names") functions" \
+       "$(tr ' ' '\n' <<< "$got" | grep . | sort | tr '\n' ' ')" \
+       "$(tr ' \n' '\n\n' <<< "$names" | grep . | sort | tr '\n' ' ')"
+    local id
+    id=$(llvm-objdump --macho --dylib-id "$f" | awk 'NR == 2 { print $1 }')
+    eq "$a: loads libSystem and nothing else" \
+       "$(llvm-objdump --macho --dylibs-used "$f" | awk -v id="$id" 'NR > 1 && $1 != id { print $1 }' | tr '\n' ' ')" \
+       "/usr/lib/libSystem.B.dylib "
+}
+
+# The checks themselves, on small dylibs built here: one right (three
 # functions interposed, perf_probe exported), one linked with -undefined
-# dynamic_lookup.  Each check must pass on the first; asking for a fourth
+# dynamic_lookup, one with two replacees swapped, one that loads a library
+# besides libSystem.  Each check must pass on the first; asking for a fourth
 # function, another export, or reading the second must fail.
 sdk=$(dirname "$ZIG")/lib/libc/darwin/libSystem.13.tbd
 cat > good.c <<'C'
 #include <stdlib.h>
 #include <malloc/malloc.h>
 struct ip { const void *repl, *orig; };
-static void *my_malloc(size_t n) { return malloc(n); }
-static void my_free(void *p) { free(p); }
-static size_t my_size(const void *p) { return malloc_size(p); }
+void *pp_hook_malloc(size_t n) { return malloc(n); }
+void pp_hook_free(void *p) { free(p); }
+size_t pp_hook_malloc_size(const void *p) { return malloc_size(p); }
 __attribute__((used, section("__DATA,__interpose"))) static const struct ip table[] = {
-    { (const void *)my_malloc, (const void *)malloc },
-    { (const void *)my_free, (const void *)free },
-    { (const void *)my_size, (const void *)malloc_size },
+    { (const void *)pp_hook_malloc, (const void *)malloc },
+    { (const void *)pp_hook_free, (const void *)free },
+    { (const void *)pp_hook_malloc_size, (const void *)malloc_size },
 };
 __attribute__((visibility("default"))) int perf_probe(const char *s) { return s != 0; }
 C
@@ -108,12 +156,19 @@ cat > flat.c <<'C'
 extern int not_in_libsystem(int);
 __attribute__((visibility("default"))) int perf_probe(const char *s) { return not_in_libsystem(s != 0); }
 C
+# the same with two replacees swapped: pp_hook_free stands in for malloc_size
+sed 's/(const void \*)free }/(const void *)malloc_size }/; t; s/(const void \*)malloc_size }/(const void *)free }/' \
+    good.c > swapped.c
 mkdir -p self
 "$ZIG" cc -target aarch64-macos.11.0 -O2 -fvisibility=hidden -c good.c -o good.o &&
 "$LD64" -arch arm64 -dylib -platform_version macos 11.0 13.0 -o self/good.dylib good.o "$sdk" &&
+"$ZIG" cc -target x86_64-macos.11.0 -O2 -fvisibility=hidden -c swapped.c -o swapped.o &&
+"$LD64" -arch x86_64 -dylib -platform_version macos 11.0 13.0 -o self/swapped.dylib swapped.o "$sdk" &&
 "$ZIG" cc -target aarch64-macos.11.0 -O2 -fvisibility=hidden -c flat.c -o flat.o &&
 "$LD64" -arch arm64 -dylib -platform_version macos 11.0 13.0 -undefined dynamic_lookup \
-    -o self/flat.dylib flat.o "$sdk" || fail "the small dylibs did not build"
+    -o self/flat.dylib flat.o "$sdk" &&
+"$LD64" -arch arm64 -dylib -platform_version macos 11.0 13.0 -o self/extra.dylib good.o \
+    self/flat.dylib "$sdk" || fail "the small dylibs did not build"
 dylib_checks self/good.dylib ARM64 "malloc free malloc_size" _perf_probe > right.txt
 eq "the checks pass on a right dylib" "$(grep -c '^ok' right.txt) $(grep -c '^FAIL' right.txt)" "5 0"
 dylib_checks self/good.dylib X86_64 "malloc free malloc_size calloc" "$(printf '_perf_probe\n_perf_probe_ex')" > wrong.txt
@@ -124,15 +179,35 @@ dylib_checks self/flat.dylib ARM64 "" _perf_probe > flat.txt
 eq "the checks fail on a symbol left to dynamic lookup" \
    "$(grep '^FAIL' flat.txt | sed -E 's/^FAIL - [^:]*: //; s/: got .*//' | tr '\n' '|')" \
    "every bound symbol binds to libSystem|every undefined symbol binds to libSystem, none to dynamic lookup|"
+pair_checks self/good.dylib "malloc free malloc_size" > pairs.txt
+eq "the entry checks pass on a right dylib" "$(grep -c '^ok' pairs.txt) $(grep -c '^FAIL' pairs.txt)" "2 0"
+pair_checks self/swapped.dylib "malloc free malloc_size" > pairs.txt
+eq "the entry checks fail on two replacees swapped" \
+   "$(grep '^FAIL' pairs.txt | sed -E 's/^FAIL - [^:]*: //; s/ \(.*//; s/: got .*//')" \
+   "__interpose holds exactly {pp_hook_NAME, NAME} for the 3 functions"
+pair_checks self/extra.dylib "malloc free malloc_size" > pairs.txt
+eq "the entry checks fail on a dylib that loads another library too" \
+   "$(grep '^FAIL' pairs.txt | sed -E 's/^FAIL - [^:]*: //; s/: got .*//')" \
+   "loads libSystem and nothing else"
 
 # ---- the dylibs ------------------------------------------------------------
 if ! mk macos > dylib.out 2>&1; then
     miss=$(grep -o 'undefined symbol: [^ ]*' dylib.out | sort -u | head -5 | sed 's/undefined symbol: //' | tr '\n' ' ')
-    ok "skipped: the dylib does not build yet (docs/macos.md): ${miss:+undefined: $miss}$(grep -m1 -o "[a-z/]*\.c:[0-9]*:[0-9]*: [a-z ]*error: .*" dylib.out)"
+    fail "make macos: ${miss:+undefined: $miss}$(grep -m1 -o "[a-z/]*\.c:[0-9]*:[0-9]*: [a-z ]*error: .*" dylib.out)"
     exit 0
 fi
-public=$(nm -D --defined-only "$PP_BUILD/libperfprobe.so" | awk '$3 ~ /^perf_probe/ { print "_" $3 }')
+public=$(nm -D --defined-only "$PP_BUILD/libperfprobe.so" | awk '$3 ~ /^perf_/ { print "_" $3 }')
+eq "the public API of the Linux library" "$(echo $public)" \
+   "_perf_counter _perf_probe _perf_probe_ex _perf_region_begin _perf_region_end"
 for a in arm64 x86_64; do
     dylib_checks "$PP_BUILD/macos-$a/libperfprobe.dylib" "$([ $a = arm64 ] && echo ARM64 || echo X86_64)" \
                  "$INTERPOSED" "$public"
+    pair_checks "$PP_BUILD/macos-$a/libperfprobe.dylib" "$INTERPOSED"
+    # a TLV's first access on a thread calls malloc: the ones left are
+    # those no allocator hook touches (timeline.c's writing and holding,
+    # region.c's my_rt; docs/macos.md)
+    eq "macos-$a: the only __thread variables are the three no hook touches" \
+       "$(llvm-nm -m "$PP_BUILD/macos-$a/libperfprobe.dylib" |
+          awk '$2 == "(__DATA,__thread_vars)" { print $NF }' | sort | tr '\n' ' ')" \
+       "_holding _my_rt _writing "
 done

@@ -39,7 +39,14 @@ struct pp_hot {
     int64_t         cd_start;
     uint64_t        bytes_base;
 };
+#if defined(__APPLE__)
+/* a TLV would allocate on a thread's first access (sys.h: PP_THREAD_BLOCK) */
+typedef struct pp_hot pp_hot_t;       /* the tag is hidden by the macro below */
+extern struct pp_tkey pp_hot_tkey;
+#define pp_hot (*(pp_hot_t *)pp_tkey_get(&pp_hot_tkey))
+#else
 extern __thread struct pp_hot pp_hot PP_TLS;
+#endif
 #define pp_in_hook (pp_hot.in_hook)
 
 

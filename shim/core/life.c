@@ -24,23 +24,30 @@
  * root after an exec) appends to that file if it is still the same file.
  * PERFPROBE_FOLLOW says how far the shim follows: all, exec (an exec
  * continues the trace, a fork does not: the wrapper case) or none.
+ *
+ * The hooks here are PP_HOOK definitions (sys.h): exported names on Linux,
+ * an __interpose table on macOS, where only exit, _exit, _Exit, fork,
+ * execve, posix_spawn and posix_spawnp are hooked (the other exec forms
+ * call execve across images there, and the rest is glibc's or Linux's).
  */
 #define _GNU_SOURCE
 #include "core/core.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
 #include <grp.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#endif
 
 extern char **environ;
 
@@ -50,6 +57,11 @@ static _Atomic int finished, summary_done, exit_calls;
  * the parent's exit handlers (glibc's list is consumed as it runs) */
 static _Atomic int handlers_taken;
 static void (*real_exit)(int);
+#if defined(__APPLE__)
+#define FIND_REAL_EXIT() (real_exit = exit)       /* libSystem's: PP_HOOK */
+#else
+#define FIND_REAL_EXIT() (*(void **)&real_exit = pp_real_next("exit"))
+#endif
 
 /* Is the caller the process whose state this is? (not a vfork or raw
  * clone child) */
@@ -82,13 +94,14 @@ static void env_set(const char *entry)
     environ = copy;
 }
 
-/* Drop every libperfprobe* entry from LD_PRELOAD, so that what this
- * process execs is not traced. */
+/* Drop every libperfprobe* entry from LD_PRELOAD (macOS:
+ * DYLD_INSERT_LIBRARIES), so that what this process execs is not traced. */
 static void unfollow(void)
 {
-    static char entry[4096 + 12] = "LD_PRELOAD=";
-    const char *v = pp_getenv("LD_PRELOAD");
-    struct pp_buf b = {entry, 11, sizeof entry - 1};
+    enum { PREFIX = sizeof PP_PRELOAD_VAR };      /* with the '=' */
+    static char entry[4096 + PREFIX + 1] = PP_PRELOAD_VAR "=";
+    const char *v = pp_getenv(PP_PRELOAD_VAR);
+    struct pp_buf b = {entry, PREFIX, sizeof entry - 1};
     if (!v)
         return;
     while (*v) {
@@ -98,7 +111,7 @@ static void unfollow(void)
             if (*slash == '/')
                 base = slash + 1;
         if (n && strncmp(base, "libperfprobe", 12) != 0) {
-            if (b.len > 11)
+            if (b.len > PREFIX)
                 pp_buf_raw(&b, ":", 1);
             pp_buf_raw(&b, v, n);
         }
@@ -249,7 +262,7 @@ static void absolute_output(void)
 
 static void program_name(void)
 {
-    const char *name = program_invocation_short_name;
+    const char *name = pp_os_progname();
     size_t j = 0;
     /* keep it usable in a file name */
     for (size_t i = 0; name && name[i] && j < sizeof pp_state.program - 1; i++) {
@@ -271,7 +284,7 @@ __attribute__((constructor(101))) static void pp_init(void)
     pp_in_hook = 1;
 
     pp_resolve();
-    *(void **)&real_exit = dlsym(RTLD_NEXT, "exit");
+    FIND_REAL_EXIT();
     pthread_sigmask(SIG_SETMASK, NULL, &program_mask);
     pp_state.pid = getpid();
     pp_state.ppid = getppid();
@@ -388,13 +401,10 @@ void pp_finish(void)
  * destructor: one registered now is left for the parent's own exit.  It
  * writes the summary only at a process exit (exit() called, or main
  * returned on the main thread), not when a thread ends. */
-int __cxa_thread_atexit_impl(void (*fn)(void *), void *arg, void *dso);
-extern void *__dso_handle;
-
 static void parent_exit(void *arg)
 {
     (void)arg;
-    if (own_process() && (atomic_load(&exit_calls) > 0 || gettid() == pp_state.pid))
+    if (own_process() && (atomic_load(&exit_calls) > 0 || pp_os_main_thread()))
         pp_finish();
 }
 
@@ -403,7 +413,7 @@ __attribute__((destructor)) static void pp_fini(void)
     if (pp_state.active && getpid() != pp_state.pid && atomic_load(&handlers_taken)) {
         int saved = pp_in_hook;
         pp_in_hook = 1;
-        __cxa_thread_atexit_impl(parent_exit, NULL, &__dso_handle);
+        pp_os_thread_atexit(parent_exit, NULL);
         pp_in_hook = saved;
         return;
     }
@@ -421,10 +431,10 @@ __attribute__((destructor)) static void pp_fini(void)
  * does the destructor of a first caller that finds a later one writing).
  * Nobody is ever held longer than that, and exit itself is unchanged (the
  * real exit runs, with the caller's status, on the caller's thread). */
-PP_EXPORT void exit(int status)
+PP_HOOK(void, exit, (int status))
 {
     if (!real_exit)
-        *(void **)&real_exit = dlsym(RTLD_NEXT, "exit");
+        FIND_REAL_EXIT();
     if (!own_process()) {
         if (pp_state.active)
             atomic_store(&handlers_taken, 1);
@@ -438,18 +448,17 @@ PP_EXPORT void exit(int status)
 /* _exit: the probe records the timeline still holds leave first.  It may
  * be called from a signal handler, or by a vfork child (whose memory is
  * the parent's): the lock is only tried, and a vfork child writes nothing.
- * The real _exit is this one system call; no dlsym here. */
-PP_EXPORT void _exit(int status)
+ * The real _exit is one system call (pp_real_exit_now); no dlsym here. */
+PP_HOOK(void, _exit, (int status))
 {
     if (own_process())
         pp_timeline_flush(1);
-    for (;;)
-        syscall(SYS_exit_group, status);
+    pp_real_exit_now(status);
 }
 
-PP_EXPORT void _Exit(int status)
+PP_HOOK(void, _Exit, (int status))
 {
-    _exit(status);
+    PP_HOOKED(_exit)(status);
 }
 
 /* On the sampler thread, once a sample. */
@@ -480,7 +489,7 @@ void pp_program_gone(void)
     pp_in_hook = 0;
     pp_single_mark_sampler(0);          /* the process's one thread now */
     pthread_sigmask(SIG_SETMASK, &program_mask, NULL);
-    exit(0);
+    PP_HOOKED(exit)(0);
 }
 
 /* ---- exec ----------------------------------------------------------------- */
@@ -571,12 +580,9 @@ static void env_fix_done(struct env_fix *f)
     char *fix_stack_[256];                                               \
     char *const *fixed_envp = env_fixed(&fix_, envp, fix_stack_, 256)
 
-#define REAL(name)                                                       \
-    static __typeof__(name) *real_##name;                                \
-    if (!real_##name)                                                    \
-        *(void **)&real_##name = dlsym(RTLD_NEXT, #name)
+#define REAL(name) PP_REAL_FN(name)
 
-PP_EXPORT int execve(const char *file, char *const argv[], char *const envp[])
+PP_HOOK(int, execve, (const char *file, char *const argv[], char *const envp[]))
 {
     REAL(execve);
     ENV_FIX(envp);
@@ -587,6 +593,9 @@ PP_EXPORT int execve(const char *file, char *const argv[], char *const envp[])
     return rc;
 }
 
+#if defined(__linux__)
+/* glibc's exec forms call execve inside libc; libSystem's call it across
+ * images, through the table */
 PP_EXPORT int execv(const char *file, char *const argv[])
 {
     REAL(execv);
@@ -640,6 +649,7 @@ PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     env_fix_done(&fix_);
     return rc;
 }
+#endif
 
 /* posix_spawn and posix_spawnp start a new process: no image of this one
  * ends, and the child finds its place in the tree by itself.  Only the
@@ -647,8 +657,8 @@ PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
  * copy the program made earlier, holds an older PERFPROBE_TREE).  The copy
  * may live on the stack: the child has exec'd or failed when the call
  * returns. */
-PP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+PP_HOOK(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[]))
 {
     REAL(posix_spawn);
     ENV_FIX(envp);
@@ -657,8 +667,8 @@ PP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     return rc;
 }
 
-PP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
-                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+PP_HOOK(int, posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[]))
 {
     REAL(posix_spawnp);
     ENV_FIX(envp);
@@ -667,6 +677,7 @@ PP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     return rc;
 }
 
+#if defined(__linux__)
 /* execl, execlp, execle: the arguments are gathered into an array on the
  * stack and passed to the v-form above, as glibc itself does. */
 #define GATHER(first, ap, argv, n, extra)                                  \
@@ -705,7 +716,11 @@ PP_EXPORT int execle(const char *file, const char *arg, ...)
     return execve(file, argv, envp);
 }
 
-/* ---- moments the program must be alone ------------------------------------ */
+/* ---- moments the program must be alone ------------------------------------ *
+ *
+ * unshare, setns and the set*id family: Linux and glibc only (macOS has no
+ * namespaces, and libSystem's set*id is per process, with no single-thread
+ * shortcut to undo; its setgroups and initgroups also differ in type). */
 
 /* unshare(CLONE_NEWUSER), unshare(CLONE_FS) and setns into a user or mount
  * namespace fail with EINVAL in a multi-threaded process.  The program
@@ -774,9 +789,10 @@ SETXID_HOOK(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
 SETXID_HOOK(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
 SETXID_HOOK(setgroups, (size_t n, const gid_t *list), (n, list))
 SETXID_HOOK(initgroups, (const char *user, gid_t group), (user, group))
+#endif /* __linux__ */
 
 /* fork, and daemon, which calls glibc's fork inside libc: see single.c */
-PP_EXPORT pid_t fork(void)
+PP_HOOK(pid_t, fork, (void))
 {
     REAL(fork);
     int ended = pp_single_end();
@@ -787,6 +803,7 @@ PP_EXPORT pid_t fork(void)
     return pid;
 }
 
+#if defined(__linux__)
 PP_EXPORT int daemon(int nochdir, int noclose)
 {
     REAL(daemon);
@@ -797,3 +814,4 @@ PP_EXPORT int daemon(int nochdir, int noclose)
     errno = saved;
     return rc;
 }
+#endif

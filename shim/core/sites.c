@@ -68,9 +68,19 @@ struct stack {
 
 int pp_sites_mode;
 _Atomic uint64_t pp_site_tracked;
+#if defined(__APPLE__)
+/* the hooks reach these: no TLV there (sys.h: PP_THREAD_BLOCK) */
+struct sites_tls { int thread_ready, mapping_now; uint64_t rng; int64_t est_mine; };
+PP_THREAD_BLOCK(struct sites_tls, sites_tls)
+#define thread_ready (sites_tls_at()->thread_ready)
+#define mapping_now  (sites_tls_at()->mapping_now)
+#define rng          (sites_tls_at()->rng)
+#define est_mine     (sites_tls_at()->est_mine)
+#else
 static __thread int thread_ready PP_TLS;
 static __thread int mapping_now PP_TLS;     /* pp_site_map is sampling */
 static __thread uint64_t rng PP_TLS;
+#endif
 static _Atomic uint64_t thread_seq;
 
 static double mean_bytes;
@@ -101,7 +111,9 @@ static _Atomic int64_t large_tracked;  /* tracked blocks past a page: the reside
  * `sample` every change is added at once. */
 #define EST_STEP (16 * 1024)
 static _Atomic int64_t est_live, est_peak;
+#if !defined(__APPLE__)
 static __thread int64_t est_mine PP_TLS;
+#endif
 static atomic_flag snap_busy = ATOMIC_FLAG_INIT;
 static uint64_t peak_t_ns;
 static _Atomic int peak_dirty;

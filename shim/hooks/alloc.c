@@ -1,9 +1,11 @@
 /*
- * preload.c - the interposed allocator and mmap functions, and nothing else.
+ * alloc.c - the interposed allocator and mmap functions, and nothing else.
  *
- * Each hook calls the real function (resolved once with dlsym(RTLD_NEXT))
- * and hands the result to counters.c or mappings.c.  Three hazards shape
- * this file:
+ * Each hook calls the real function (resolved once by the system layer:
+ * sys/<system>/real.c) and hands the result to counters.c or mappings.c.
+ * On macOS the same bodies are the hooks of an __interpose table (sys.h:
+ * PP_HOOK), and the functions only glibc or Linux have are left out there.
+ * Three hazards shape this file:
  *
  *  - Bootstrap.  dlsym itself calls calloc (and malloc for its error
  *    strings) before the real allocator is known.  While resolving, those
@@ -25,21 +27,33 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <gnu/libc-version.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <mach/mach.h>
+#include <malloc/malloc.h>
+#include <stdlib.h>
+#endif
 
+#if defined(__APPLE__)
+struct pp_tkey pp_hot_tkey = PP_TKEY_INIT(pp_hot_t);
+#else
 __thread struct pp_hot pp_hot PP_TLS;
+#endif
 struct pp_real pp_real;
 
 /* READY_GLIBC: resolved, and the allocator is glibc's (blocks carry its
  * chunk header): the hooks' fast paths apply */
 enum { UNRESOLVED, RESOLVING, READY, READY_GLIBC };
 static _Atomic int state;
+#if defined(__APPLE__)
+PP_THREAD_BLOCK(int, resolving)
+#define resolving_here (*resolving_at())
+#else
 static __thread int resolving_here PP_TLS;
+#endif
 static int is_jemalloc;
 
 /* ---- bootstrap arena ------------------------------------------------------ */
@@ -121,8 +135,6 @@ size_t pp_usable(void *p)
     return usable(p);
 }
 
-static int same_object(void *a, void *b);
-
 /* The self-test must not touch the allocator: freeing a block glibc had
  * mmapped raises its dynamic mmap and trim thresholds to that block's size
  * for the rest of the run, so a program's 64-256 KiB blocks would then stay
@@ -140,7 +152,7 @@ static void choose_usable(void)
     const size_t scratch_len = 72 * 1024 + 4096;
     /* only where malloc is libc's own: any other allocator's blocks have no
      * glibc chunk header, and reading before one may fault */
-    if (!pp_real.usable || !same_object((void *)pp_real.malloc, (void *)gnu_get_libc_version))
+    if (!pp_real.usable || !pp_real_in_libc((void *)pp_real.malloc))
         return;
     char *scratch = pp_os_map(scratch_len);
     if (!scratch)
@@ -168,36 +180,18 @@ static void choose_usable(void)
 
 /* ---- resolution ----------------------------------------------------------- */
 
-/* our own malloc, not whatever the name resolves to */
+/* our own malloc, not whatever the name resolves to (Mach-O has no
+ * aliases: there the hook has a name of its own) */
+#if defined(__APPLE__)
+void *pp_hook_malloc(size_t n);
+#define pp_malloc_self pp_hook_malloc
+#else
 extern void *pp_malloc_self(size_t) __attribute__((alias("malloc"), visibility("hidden")));
-static int same_object(void *a, void *b);
+#endif
 
-/* RTLD_NEXT; or, when another allocator was preloaded before the shim,
- * the first definition (that allocator's: bind.c sends the program's calls
- * to the hooks, which must forward to it) */
-static void *resolve_from = RTLD_NEXT;
+/* another allocator was preloaded before the shim: the real functions are
+ * its (bind.c sends the program's calls to the hooks, which forward) */
 static int foreign_first;
-#define RESOLVE(field, name) (*(void **)&pp_real.field = dlsym(resolve_from, name))
-
-/* Is the first definition of malloc in a library loaded before the shim
- * (not libc, not the executable)? */
-static int other_allocator_first(void *self)
-{
-    Dl_info info;
-    void *first = dlsym(RTLD_DEFAULT, "malloc");
-    if (!first || first == self || !dladdr(first, &info) || !info.dli_fname ||
-        !strstr(info.dli_fname, ".so"))     /* not the executable (a PLT slot of its own) */
-        return 0;
-    return !same_object(first, self) && !same_object(first, (void *)gnu_get_libc_version);
-}
-
-static int same_object(void *a, void *b)
-{
-    Dl_info ia, ib;
-    if (!a || !b || !dladdr(a, &ia) || !dladdr(b, &ib))
-        return 0;
-    return ia.dli_fbase == ib.dli_fbase;
-}
 
 void pp_resolve(void)
 {
@@ -210,31 +204,7 @@ void pp_resolve(void)
         return;
     }
     resolving_here = 1;
-    if (other_allocator_first((void *)pp_malloc_self)) {
-        foreign_first = 1;
-        resolve_from = RTLD_DEFAULT;
-    }
-    RESOLVE(malloc, "malloc");
-    RESOLVE(free, "free");
-    RESOLVE(calloc, "calloc");
-    RESOLVE(realloc, "realloc");
-    RESOLVE(posix_memalign, "posix_memalign");
-    RESOLVE(aligned_alloc, "aligned_alloc");
-    RESOLVE(memalign, "memalign");
-    RESOLVE(valloc, "valloc");
-    RESOLVE(usable, "malloc_usable_size");
-    RESOLVE(mallocx, "mallocx");
-    /* jemalloc's API is used only when jemalloc also provides malloc:
-     * mixing two allocators' blocks would be fatal */
-    if (pp_real.mallocx && same_object((void *)pp_real.mallocx, (void *)pp_real.malloc)) {
-        is_jemalloc = 1;
-        RESOLVE(rallocx, "rallocx");
-        RESOLVE(xallocx, "xallocx");
-        RESOLVE(dallocx, "dallocx");
-        RESOLVE(sdallocx, "sdallocx");
-    } else {
-        pp_real.mallocx = NULL;
-    }
+    is_jemalloc = pp_real_resolve(&pp_real, (void *)pp_malloc_self, &foreign_first);
     choose_usable();
     resolving_here = 0;
     atomic_store(&state, usable_is_glibc ? READY_GLIBC : READY);
@@ -311,6 +281,13 @@ const char *pp_heap_binding(void)
 void pp_allocator_check(int warn)
 {
     library_of((void *)pp_real.malloc, alloc_lib, sizeof alloc_lib);
+#if defined(__APPLE__)
+    /* dyld applies the __interpose table to every image but the shim:
+     * there is no load order that puts another malloc first */
+    (void)warn;
+    (void)probe_hit;
+    return;
+#else
     /* references the loader did not give to the hooks (another allocator
      * first, RTLD_DEEPBIND, __libc_malloc): bind.c points them there */
     if (pp_bind_all((void *)pp_real.malloc, foreign_first, 0) > 0 && foreign_first) {
@@ -337,6 +314,7 @@ void pp_allocator_check(int warn)
         pp_warn("the program calls the malloc of ", program_alloc_lib,
                 " (loaded before libperfprobe.so): heap figures are not recorded ",
                 "(put libperfprobe.so first in LD_PRELOAD)");
+#endif
 }
 
 static _Atomic int aside_warned;
@@ -369,14 +347,14 @@ int pp_inexact_reasons(const char **out, int max)
  * searches the caller's RUNPATH and expands $ORIGIN relative to the
  * caller.  So it is a few instructions that record the flag and jump (not
  * call) to the real dlopen, which then sees the program's return address. */
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__linux__)
 /* used and externally visible: read from the asm below, which LTO does not
  * see, so it must keep the name whatever partition each lands in */
 void *pp_real_dlopen __attribute__((visibility("hidden"), used, externally_visible));
 __attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve_dlopen(void)
 {
     if (!pp_real_dlopen)
-        pp_real_dlopen = dlsym(RTLD_NEXT, "dlopen");
+        pp_real_dlopen = pp_real_next("dlopen");
     return pp_real_dlopen;
 }
 __attribute__((used, visibility("hidden"))) _Atomic int *pp_deepbind_flag = &deepbind_seen;
@@ -453,7 +431,7 @@ int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident)
     if (!is_jemalloc)
         return -1;
     if (!ctl)
-        *(void **)&ctl = dlsym(resolve_from, "mallctl");
+        *(void **)&ctl = pp_real_symbol("mallctl");
     if (!ctl)
         return -1;
     uint64_t epoch = 1;
@@ -611,7 +589,7 @@ static void free_slow(void *p);
 static void *calloc_slow(size_t n, size_t size);
 static void *realloc_slow(void *p, size_t n);
 
-PP_EXPORT void *malloc(size_t n)
+PP_HOOK(void *, malloc, (size_t n))
 {
     if (PP_LIKELY(fast())) {
         void *p = pp_real.malloc(n);
@@ -620,7 +598,7 @@ PP_EXPORT void *malloc(size_t n)
     return malloc_slow(n);
 }
 
-PP_EXPORT void free(void *p)
+PP_HOOK(void, free, (void *p))
 {
     size_t u;
     if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
@@ -636,7 +614,7 @@ PP_EXPORT void free(void *p)
     free_slow(p);
 }
 
-PP_EXPORT void *calloc(size_t n, size_t size)
+PP_HOOK(void *, calloc, (size_t n, size_t size))
 {
     if (PP_LIKELY(fast())) {
         void *p = pp_real.calloc(n, size);
@@ -647,7 +625,7 @@ PP_EXPORT void *calloc(size_t n, size_t size)
 
 /* a block that is neither mmapped nor tracked, resized (not to 0: glibc's
  * realloc(p, 0) frees) */
-PP_EXPORT void *realloc(void *p, size_t n)
+PP_HOOK(void *, realloc, (void *p, size_t n))
 {
     size_t old;
     if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
@@ -720,7 +698,7 @@ __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
     if (PP_UNLIKELY(is_boot(p))) {
         /* a bootstrap block moves to the real heap; its size is unknown,
          * so copy what fits before the end of the arena */
-        void *q = malloc(n);
+        void *q = PP_HOOKED(malloc)(n);
         size_t avail = (size_t)(boot_buf + sizeof boot_buf - (char *)p);
         if (q)
             memcpy(q, p, n < avail ? n : avail);
@@ -747,6 +725,8 @@ __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
     return q;
 }
 
+#if defined(__linux__)
+/* glibc's own entry points (reallocarray calls realloc inside libc) */
 PP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) {
@@ -755,8 +735,9 @@ PP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
     }
     return realloc(p, n * size);
 }
+#endif
 
-PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+PP_HOOK(int, posix_memalign, (void **out, size_t align, size_t n))
 {
     if (PP_UNLIKELY(in_bootstrap()))
         return (*out = boot_aligned(align, n)) ? 0 : ENOMEM;
@@ -771,7 +752,7 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 }
 
 #define ALIGNED_HOOK(name, params, args, bootargs)                                \
-    PP_EXPORT void *name params                                         \
+    PP_HOOK(void *, name, params)                                       \
     {                                                                   \
         if (PP_UNLIKELY(in_bootstrap()))                                \
             return boot_aligned bootargs;                               \
@@ -785,8 +766,91 @@ PP_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     }
 
 ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), (align, n))
-ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), (align, n))
 ALIGNED_HOOK(valloc, (size_t n), (n), (4096, n))
+
+#if defined(__APPLE__)
+/* ---- macOS: reallocf, malloc_size, the default zone ------------------------ *
+ *
+ * libSystem's reallocf calls realloc inside libsystem_malloc, and the
+ * malloc_zone_* functions are what frameworks call: neither reaches the
+ * hooks above by itself (a call inside one image is never interposed).
+ * Calls on the default zone go to the hooks, so that they are counted
+ * exactly as malloc's; other zones (a program's own) pass through.
+ * C++ operator new and delete need no hook here: libc++abi's call malloc
+ * and free from another image, through the table (cxx.c). */
+PP_HOOK(void *, reallocf, (void *p, size_t n))
+{
+    void *q = PP_HOOKED(realloc)(p, n);
+    if (!q && p && n)
+        PP_HOOKED(free)(p);
+    return q;
+}
+
+/* a block of the shim's bootstrap arena belongs to no zone */
+PP_HOOK(size_t, malloc_size, (const void *p))
+{
+    if (PP_UNLIKELY(is_boot(p)))
+        return 0;
+    return malloc_size(p);
+}
+
+extern malloc_zone_t **malloc_zones;    /* libmalloc's; [0] is the default */
+
+/* the default zone: malloc_default_zone()'s answer (a zone that forwards to
+ * the real one) or the real one (malloc_zone_from_ptr's answer) */
+static int default_zone(malloc_zone_t *z)
+{
+    static malloc_zone_t *virt;
+    if (!virt)
+        virt = malloc_default_zone();
+    return z == virt || (malloc_zones && z == malloc_zones[0]);
+}
+
+PP_HOOK(void *, malloc_zone_malloc, (malloc_zone_t *z, size_t n))
+{
+    return default_zone(z) ? PP_HOOKED(malloc)(n) : malloc_zone_malloc(z, n);
+}
+
+PP_HOOK(void *, malloc_zone_calloc, (malloc_zone_t *z, size_t n, size_t size))
+{
+    return default_zone(z) ? PP_HOOKED(calloc)(n, size) : malloc_zone_calloc(z, n, size);
+}
+
+PP_HOOK(void *, malloc_zone_valloc, (malloc_zone_t *z, size_t n))
+{
+    return default_zone(z) ? PP_HOOKED(valloc)(n) : malloc_zone_valloc(z, n);
+}
+
+PP_HOOK(void *, malloc_zone_realloc, (malloc_zone_t *z, void *p, size_t n))
+{
+    return default_zone(z) ? PP_HOOKED(realloc)(p, n) : malloc_zone_realloc(z, p, n);
+}
+
+PP_HOOK(void, malloc_zone_free, (malloc_zone_t *z, void *p))
+{
+    if (default_zone(z))
+        PP_HOOKED(free)(p);
+    else
+        malloc_zone_free(z, p);
+}
+
+/* any power of two: posix_memalign's floor is a pointer's size */
+PP_HOOK(void *, malloc_zone_memalign, (malloc_zone_t *z, size_t align, size_t n))
+{
+    void *p = NULL;
+    if (!default_zone(z))
+        return malloc_zone_memalign(z, align, n);
+    if (PP_HOOKED(posix_memalign)(&p, align < sizeof p ? sizeof p : align, n) != 0)
+        return NULL;
+    return p;
+}
+#endif /* __APPLE__ */
+
+#if defined(__linux__)
+/* memalign, pvalloc, the C23 frees, jemalloc's API, mmap64 and mremap are
+ * glibc's or Linux's: libSystem has none of them (jemalloc on macOS is a
+ * malloc zone, reached through malloc and the zone functions) */
+ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), (align, n))
 
 /* pvalloc is glibc-only (jemalloc lacks it): built on memalign so that the
  * block always comes from the allocator that will free it. */
@@ -920,48 +984,36 @@ PP_EXPORT void sdallocx(void *p, size_t size, int flags)
     pp_real.sdallocx(p, size, flags);
     LEAVE();
 }
+#endif /* __linux__ */
 
 /* ---- mmap, munmap, mremap ------------------------------------------------- */
 
-/* These are system calls made directly, never through dlsym'd pointers:
- * an allocator preloaded before the shim (jemalloc) calls mmap during its
- * own initialisation, holding its init lock, and resolving anything there
- * (dlsym's error path calls malloc) would wait on that same lock.
- * Updating the range table takes the shim's own lock; pp_in_hook is held
- * meanwhile so that a signal handler calling mmap on this thread passes
- * straight through instead of waiting for it. */
-static long sys_ret(long r)
-{
-    if (r < 0 && r > -4096) {
-        errno = (int)-r;
-        return -1;
-    }
-    return r;
-}
+/* The real functions are the system calls, made directly (pp_real_mmap),
+ * never through dlsym'd pointers: an allocator preloaded before the shim
+ * (jemalloc) calls mmap during its own initialisation, holding its init
+ * lock, and resolving anything there (dlsym's error path calls malloc)
+ * would wait on that same lock.  Updating the range table takes the shim's
+ * own lock; pp_in_hook is held meanwhile so that a signal handler calling
+ * mmap on this thread passes straight through instead of waiting for it. */
 
-PP_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+PP_HOOK(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_t off))
 {
-    long r = sys_ret(syscall(SYS_mmap, addr, len, prot, flags, fd, off));
-    if (r == -1)
-        return MAP_FAILED;
+    void *r = pp_real_mmap(addr, len, prot, flags, fd, off);
+    if (r == MAP_FAILED)
+        return r;
     /* inside a hook, mmap is the allocator feeding its heap */
     if (!pp_in_hook && ready()) {
         pp_in_hook = 1;
         pp_map_add((uintptr_t)r, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
         pp_in_hook = 0;
-        pp_site_map((void *)r, len, flags);
+        pp_site_map(r, len, flags);
     }
-    return (void *)r;
+    return r;
 }
 
-PP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+PP_HOOK(int, munmap, (void *addr, size_t len))
 {
-    return mmap(addr, len, prot, flags, fd, off);
-}
-
-PP_EXPORT int munmap(void *addr, size_t len)
-{
-    int rc = (int)sys_ret(syscall(SYS_munmap, addr, len));
+    int rc = pp_real_munmap(addr, len);
     if (rc == 0 && !pp_in_hook && ready()) {
         pp_in_hook = 1;
         pp_map_remove((uintptr_t)addr, len);
@@ -969,6 +1021,75 @@ PP_EXPORT int munmap(void *addr, size_t len)
         pp_site_unmap(addr, len);
     }
     return rc;
+}
+
+#if defined(__APPLE__)
+/* vm_allocate, mach_vm_allocate and their deallocations: Mach's own way to
+ * map anonymous memory into the task, which frameworks use as others use
+ * mmap.  Counted for this task as mmap's anonymous mappings are (not while
+ * a hook runs: that is the allocator feeding its zones).  mach_vm.h is
+ * not in every SDK's headers: the prototypes are MIG's. */
+kern_return_t mach_vm_allocate(vm_map_t task, mach_vm_address_t *addr, mach_vm_size_t size,
+                               int flags);
+kern_return_t mach_vm_deallocate(vm_map_t task, mach_vm_address_t addr, mach_vm_size_t size);
+
+static void vm_added(vm_map_t task, uintptr_t addr, size_t size)
+{
+    if (task == mach_task_self() && !pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_add(addr, size, PP_MAP_ANON);
+        pp_in_hook = 0;
+    }
+}
+
+static void vm_removed(vm_map_t task, uintptr_t addr, size_t size)
+{
+    if (task == mach_task_self() && !pp_in_hook && ready()) {
+        pp_in_hook = 1;
+        pp_map_remove(addr, size);
+        pp_in_hook = 0;
+    }
+}
+
+PP_HOOK(kern_return_t, vm_allocate, (vm_map_t task, vm_address_t *addr, vm_size_t size, int flags))
+{
+    kern_return_t kr = vm_allocate(task, addr, size, flags);
+    if (kr == KERN_SUCCESS)
+        vm_added(task, (uintptr_t)*addr, size);
+    return kr;
+}
+
+PP_HOOK(kern_return_t, vm_deallocate, (vm_map_t task, vm_address_t addr, vm_size_t size))
+{
+    kern_return_t kr = vm_deallocate(task, addr, size);
+    if (kr == KERN_SUCCESS)
+        vm_removed(task, (uintptr_t)addr, size);
+    return kr;
+}
+
+PP_HOOK(kern_return_t, mach_vm_allocate,
+        (vm_map_t task, mach_vm_address_t *addr, mach_vm_size_t size, int flags))
+{
+    kern_return_t kr = mach_vm_allocate(task, addr, size, flags);
+    if (kr == KERN_SUCCESS)
+        vm_added(task, (uintptr_t)*addr, (size_t)size);
+    return kr;
+}
+
+PP_HOOK(kern_return_t, mach_vm_deallocate,
+        (vm_map_t task, mach_vm_address_t addr, mach_vm_size_t size))
+{
+    kern_return_t kr = mach_vm_deallocate(task, addr, size);
+    if (kr == KERN_SUCCESS)
+        vm_removed(task, (uintptr_t)addr, (size_t)size);
+    return kr;
+}
+#endif /* __APPLE__ */
+
+#if defined(__linux__)
+PP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
 }
 
 #ifndef MREMAP_DONTUNMAP
@@ -984,14 +1105,15 @@ PP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         target = va_arg(ap, void *);
         va_end(ap);
     }
-    long r = sys_ret(syscall(SYS_mremap, old, old_len, new_len, flags, target));
-    if (r == -1)
-        return MAP_FAILED;
+    void *r = pp_real_mremap(old, old_len, new_len, flags, target);
+    if (r == MAP_FAILED)
+        return r;
     if (!pp_in_hook && ready()) {
         pp_in_hook = 1;
         pp_map_move((uintptr_t)old, old_len, (uintptr_t)r, new_len,
                     (flags & MREMAP_DONTUNMAP) != 0);
         pp_in_hook = 0;
     }
-    return (void *)r;
+    return r;
 }
+#endif /* __linux__ */

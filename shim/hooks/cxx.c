@@ -12,12 +12,20 @@
  * built with -fexceptions and the flag is restored by a cleanup attribute,
  * which runs during unwinding as well as on return.  No C++ runtime is
  * linked: the names are plain C symbols with their Itanium-ABI spellings.
+ *
+ * Linux only.  On macOS the default operator new and delete are libc++abi's,
+ * which call malloc and free from another image, through the __interpose
+ * table: every block is counted there once already.  Interposing the
+ * operators themselves would bind the table to libc++.1.dylib and load it
+ * into every traced program, C ones included.
  */
 #define _GNU_SOURCE
 #include "core/core.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
+
+#if defined(__linux__)
 
 enum {
     NW, NA, NW_NT, NA_NT, NW_AL, NA_AL, NW_AL_NT, NA_AL_NT,
@@ -119,3 +127,4 @@ DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, DL_AL_NT,
             (void *p, size_t al, const void *nt), (p, al, nt))
 DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, DA_AL_NT,
             (void *p, size_t al, const void *nt), (p, al, nt))
+#endif /* __linux__ */

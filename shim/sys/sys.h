@@ -27,6 +27,74 @@
  * __tls_get_addr (which may allocate on first use). */
 #define PP_TLS         __attribute__((tls_model("initial-exec")))
 
+/* ---- hooks: one body, each system's way of interposing -------------------- *
+ *
+ * PP_HOOK(ret, name, params) opens the definition of the hook for the C
+ * function NAME.  On Linux the hook is NAME itself, exported: the loader
+ * binds the program's references to the preloaded library's definition,
+ * and the real function is found with dlsym(RTLD_NEXT).  On macOS it is
+ * pp_hook_NAME (hidden) with an entry {pp_hook_NAME, NAME} in the
+ * __DATA,__interpose section: dyld points every other image's references
+ * to NAME at the hook, but not the interposing image's own, so there the
+ * real function is called by its own name.  (A dylib that defined NAME
+ * itself would call itself: the call binds inside the image.)
+ * PP_HOOKED(name) is the hook, for a call from the shim that must be
+ * counted (realloc of a bootstrap block calls malloc).
+ * PP_REAL_FN(name) declares real_NAME, the next definition. */
+#if defined(__APPLE__)
+struct pp_interpose { const void *replacement, *replacee; };
+#define PP_HOOKED(name) pp_hook_##name
+#define PP_HOOK(ret, name, params)                                              \
+    ret pp_hook_##name params;                                                  \
+    __attribute__((used, section("__DATA,__interpose"))) static const struct   \
+        pp_interpose pp_interpose_##name = {(const void *)pp_hook_##name,       \
+                                            (const void *)name};                \
+    ret pp_hook_##name params
+#define PP_REAL_FN(name) __typeof__(name) *const real_##name = name
+#else
+#define PP_HOOKED(name) name
+#define PP_HOOK(ret, name, params) PP_EXPORT ret name params
+#define PP_REAL_FN(name)                                                        \
+    static __typeof__(name) *real_##name;                                       \
+    if (!real_##name)                                                           \
+        *(void **)&real_##name = pp_real_next(#name)
+#endif
+
+/* ---- thread-local data that hooks touch ------------------------------------ *
+ *
+ * Linux: __thread with the initial-exec model (PP_TLS).  macOS: a __thread
+ * variable is a TLV whose first access on a thread calls malloc to make the
+ * thread's copy, and malloc is a hook that would touch it again.  There a
+ * hook's per-thread data is a block of the shim's own memory (raw
+ * mappings, never the allocator) found through a pthread key created on
+ * first use (macos/tls.c): pthread_getspecific is a load from the thread's
+ * own TSD array, and neither it nor pthread_setspecific allocates.
+ * PP_THREAD_BLOCK(type, name) defines NAME_at(), this thread's zeroed TYPE.
+ * (Declared on every system: tests/unit/test_tkey.c runs tls.c on Linux.) */
+struct pp_tkey {
+    _Atomic int   state;        /* 0 none, 1 being created, 2 ready */
+    unsigned long key;          /* the pthread key */
+    size_t        size;
+    void         *early;        /* the block used before the key exists */
+    void         *free_list;    /* blocks of ended threads */
+};
+#define PP_TKEY_INIT(type) {0, 0, sizeof(type), NULL, NULL}
+void *pp_tkey_block(struct pp_tkey *k);      /* a thread's first access */
+void *pp_tkey_lookup(unsigned long key);     /* pthread_getspecific */
+void pp_tkey_after_fork_child(void);         /* the pool's lock, free again */
+static inline void *pp_tkey_get(struct pp_tkey *k)
+{
+    if (PP_LIKELY(atomic_load_explicit(&k->state, memory_order_acquire) == 2)) {
+        void *p = pp_tkey_lookup(k->key);
+        if (PP_LIKELY(p != NULL))
+            return p;
+    }
+    return pp_tkey_block(k);
+}
+#define PP_THREAD_BLOCK(type, name)                                             \
+    static struct pp_tkey name##_tkey = PP_TKEY_INIT(type);                     \
+    static inline type *name##_at(void) { return (type *)pp_tkey_get(&name##_tkey); }
+
 /* ---- lock.c, <system>/futex.c: the shim's own locks ------------------------ *
  *
  * Not pthread mutexes: glibc locks those without an atomic instruction
@@ -72,7 +140,37 @@ void pp_futex_wake_one(_Atomic int *word);
 
 /* ---- the real functions, and whose allocator they are ---------------------- */
 
-/* The real allocator, resolved once with dlsym(RTLD_NEXT, ...). */
+/* ---- <system>/real.c: the functions the hooks stand in for ---------------- */
+
+struct pp_real;
+
+/* The next definition of NAME after the shim (Linux: dlsym(RTLD_NEXT)),
+ * or NULL */
+void *pp_real_next(const char *name);
+/* Fill pp_real with the real allocator (the next definitions: Linux
+ * dlsym(RTLD_NEXT), or the first definition when another allocator was
+ * preloaded before the shim, which is then *FOREIGN; macOS: libSystem's,
+ * by name).  SELF is the shim's own malloc hook.  Returns 1 when
+ * jemalloc's API (mallocx ...) is resolved and jemalloc is the allocator. */
+int  pp_real_resolve(struct pp_real *r, void *self, int *foreign);
+/* A symbol of the real allocator's library (mallctl), or NULL */
+void *pp_real_symbol(const char *name);
+/* 1 when FN is in the C library itself (glibc: its malloc is then the one
+ * with chunk headers); 0 on macOS, where nothing reads chunk headers */
+int  pp_real_in_libc(void *fn);
+/* 1 when A and B are in the same loaded object */
+int  pp_real_same_object(void *a, void *b);
+/* mmap, munmap, mremap, past every hook (Linux: the system calls, made
+ * directly: resolving anything inside an allocator's initialisation could
+ * wait on its own lock; macOS: libSystem's, by name).  errno is set as the
+ * real functions set it; MAP_FAILED / -1 on failure. */
+void *pp_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int   pp_real_munmap(void *addr, size_t len);
+void *pp_real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *target);
+/* end the process now, no handlers (Linux: exit_group; macOS: _exit) */
+__attribute__((noreturn)) void pp_real_exit_now(int status);
+
+/* The real allocator (<system>/real.c). */
 struct pp_real {
     void *(*malloc)(size_t);
     void  (*free)(void *);
@@ -181,6 +279,21 @@ ssize_t pp_os_cmdline(char *out, size_t cap);
 void pp_os_exe(char *out, size_t cap);           /* the executable's path */
 /* 1 when P lies in a read-only segment of a loaded object (a literal) */
 int  pp_os_read_only(const void *p);
+
+/* <system>/real.c, for life.c: the program's short name (Linux
+ * program_invocation_short_name, macOS getprogname); 1 on the process's
+ * main thread; FN(ARG) run when this thread ends, after its TLS
+ * destructors (Linux __cxa_thread_atexit_impl, macOS _tlv_atexit): 0 when
+ * registered */
+const char *pp_os_progname(void);
+int  pp_os_main_thread(void);
+int  pp_os_thread_atexit(void (*fn)(void *), void *arg);
+/* the variable that preloads the shim into the processes a program starts */
+#if defined(__APPLE__)
+#define PP_PRELOAD_VAR "DYLD_INSERT_LIBRARIES"
+#else
+#define PP_PRELOAD_VAR "LD_PRELOAD"
+#endif
 
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);

@@ -20,6 +20,7 @@
 
 #include <crt_externs.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libproc.h>
 #include <mach-o/dyld.h>
 #include <mach/mach.h>
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* calls from the dylib itself are not interposed: this is the real mmap */
@@ -41,7 +43,9 @@ void pp_os_unmap_raw(void *p, size_t len)
     munmap(p, len);
 }
 
-static __thread pid_t tid_cache PP_TLS;
+/* counters.c asks for it inside the hooks: not a TLV (sys.h) */
+PP_THREAD_BLOCK(pid_t, tid)
+#define tid_cache (*tid_at())
 
 pid_t pp_tid(void)
 {
@@ -135,8 +139,11 @@ int pp_proc_hwm_reset(void)
     return -1;
 }
 
+/* no /proc files to reopen; the thread blocks' pool lock is freed (a
+ * thread of the parent may have held it at the fork) */
 void pp_proc_after_fork(void)
 {
+    pp_tkey_after_fork_child();
 }
 
 /* the arguments as the kernel keeps them on Linux: NUL-separated */
@@ -185,4 +192,27 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
     (void)limit;
     (void)current;
     return 0;
+}
+
+/* F_PREALLOCATE: blocks past the physical end of the file, the size left
+ * as it is (what fallocate's KEEP_SIZE does on Linux).  The room wanted is
+ * what [at, at+n) needs beyond the blocks the file owns (st_blocks).  A
+ * filesystem that refuses says EOPNOTSUPP: the timeline then writes as
+ * without a reservation.  Not run on a Mac. */
+int pp_os_reserve(int fd, uint64_t at, uint64_t n)
+{
+    int saved = errno, rc = 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = errno;
+    } else {
+        uint64_t owned = (uint64_t)st.st_blocks * 512;
+        if (at + n > owned) {
+            fstore_t fs = {F_ALLOCATEALL, F_PEOFPOSMODE, 0, (off_t)(at + n - owned), 0};
+            if (fcntl(fd, F_PREALLOCATE, &fs) != 0)
+                rc = errno == ENOSPC || errno == EDQUOT || errno == EFBIG ? errno : EOPNOTSUPP;
+        }
+    }
+    errno = saved;
+    return rc;
 }

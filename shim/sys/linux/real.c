@@ -1,0 +1,146 @@
+/*
+ * real.c - the functions the hooks stand in for, as glibc's loader finds
+ * them: the next definition after the shim (dlsym(RTLD_NEXT)), the C
+ * library's own allocator recognised by its object, and the system calls
+ * behind mmap, munmap, mremap and _exit, made directly.
+ *
+ * A program may preload another allocator before the shim (jemalloc,
+ * tcmalloc): the first definition of malloc is then that allocator's, and
+ * the hooks forward to it (bind.c sends the program's calls to the hooks).
+ */
+#define _GNU_SOURCE
+#include "sys/sys.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <gnu/libc-version.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* RTLD_NEXT; or, when another allocator was preloaded before the shim,
+ * the first definition (that allocator's) */
+static void *resolve_from = RTLD_NEXT;
+#define RESOLVE(r, field, name) (*(void **)&(r)->field = dlsym(resolve_from, name))
+
+void *pp_real_next(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
+
+void *pp_real_symbol(const char *name)
+{
+    return dlsym(resolve_from, name);
+}
+
+int pp_real_same_object(void *a, void *b)
+{
+    Dl_info ia, ib;
+    if (!a || !b || !dladdr(a, &ia) || !dladdr(b, &ib))
+        return 0;
+    return ia.dli_fbase == ib.dli_fbase;
+}
+
+int pp_real_in_libc(void *fn)
+{
+    return pp_real_same_object(fn, (void *)gnu_get_libc_version);
+}
+
+/* Is the first definition of malloc in a library loaded before the shim
+ * (not libc, not the executable)? */
+static int other_allocator_first(void *self)
+{
+    Dl_info info;
+    void *first = dlsym(RTLD_DEFAULT, "malloc");
+    if (!first || first == self || !dladdr(first, &info) || !info.dli_fname ||
+        !strstr(info.dli_fname, ".so"))     /* not the executable (a PLT slot of its own) */
+        return 0;
+    return !pp_real_same_object(first, self) && !pp_real_in_libc(first);
+}
+
+int pp_real_resolve(struct pp_real *r, void *self, int *foreign)
+{
+    int jemalloc = 0;
+    if (other_allocator_first(self)) {
+        *foreign = 1;
+        resolve_from = RTLD_DEFAULT;
+    }
+    RESOLVE(r, malloc, "malloc");
+    RESOLVE(r, free, "free");
+    RESOLVE(r, calloc, "calloc");
+    RESOLVE(r, realloc, "realloc");
+    RESOLVE(r, posix_memalign, "posix_memalign");
+    RESOLVE(r, aligned_alloc, "aligned_alloc");
+    RESOLVE(r, memalign, "memalign");
+    RESOLVE(r, valloc, "valloc");
+    RESOLVE(r, usable, "malloc_usable_size");
+    RESOLVE(r, mallocx, "mallocx");
+    /* jemalloc's API is used only when jemalloc also provides malloc:
+     * mixing two allocators' blocks would be fatal */
+    if (r->mallocx && pp_real_same_object((void *)r->mallocx, (void *)r->malloc)) {
+        jemalloc = 1;
+        RESOLVE(r, rallocx, "rallocx");
+        RESOLVE(r, xallocx, "xallocx");
+        RESOLVE(r, dallocx, "dallocx");
+        RESOLVE(r, sdallocx, "sdallocx");
+    } else {
+        r->mallocx = NULL;
+    }
+    return jemalloc;
+}
+
+/* ---- the system calls ------------------------------------------------------ */
+
+static long sys_ret(long r)
+{
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+void *pp_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    long r = sys_ret(syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+    return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+int pp_real_munmap(void *addr, size_t len)
+{
+    return (int)sys_ret(syscall(SYS_munmap, addr, len));
+}
+
+void *pp_real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *target)
+{
+    long r = sys_ret(syscall(SYS_mremap, old, old_len, new_len, flags, target));
+    return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+/* the real _exit is this one system call; no dlsym */
+void pp_real_exit_now(int status)
+{
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+/* ---- the process ------------------------------------------------------------ */
+
+const char *pp_os_progname(void)
+{
+    return program_invocation_short_name;
+}
+
+int pp_os_main_thread(void)
+{
+    return gettid() == getpid();
+}
+
+int __cxa_thread_atexit_impl(void (*fn)(void *), void *arg, void *dso);
+extern void *__dso_handle;
+
+int pp_os_thread_atexit(void (*fn)(void *), void *arg)
+{
+    return __cxa_thread_atexit_impl(fn, arg, &__dso_handle);
+}
