@@ -31,6 +31,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <link.h>
+#include <sys/stat.h>
+#endif
 #if defined(__APPLE__)
 #include <mach/mach.h>
 #include <malloc/malloc.h>
@@ -376,6 +380,84 @@ pp_dlopen_bound(const char *file, int mode)
     }
     return h;
 }
+/* A bare name opened with RTLD_DEEPBIND (no '/', no '$'): the loader would
+ * look in the caller's search path, which the shim's own dlopen would not
+ * see.  glibc gives that path (dlinfo RTLD_DI_SERINFO, in the loader's
+ * order: the caller's DT_RPATH and its loaders', LD_LIBRARY_PATH, its
+ * DT_RUNPATH, then the system directories, before which the loader reads
+ * ld.so.cache).  The directories the caller has and the shim has not (its
+ * list ends with the same system directories, and the shim has no RPATH
+ * or RUNPATH of its own) are looked in here, in order: the first that
+ * holds the file gives the path to open.  Else the shim's own search
+ * (LD_LIBRARY_PATH, the cache, the system directories) is the caller's:
+ * the name is opened as it is.  NULL (the call goes on untouched, as
+ * before): a caller outside the base namespace, or a list glibc does not
+ * give.  The path lives in a per-thread buffer until the open. */
+static __thread char dlopen_path[4096] __attribute__((tls_model("initial-exec")));
+
+static Dl_serinfo *search_list(void *map, size_t *len)
+{
+    Dl_serinfo size;
+    if (dlinfo(map, RTLD_DI_SERINFOSIZE, &size) != 0)
+        return NULL;
+    Dl_serinfo *si = pp_os_map(size.dls_size);
+    if (!si)
+        return NULL;
+    *len = size.dls_size;
+    si->dls_size = size.dls_size;
+    si->dls_cnt = size.dls_cnt;
+    if (dlinfo(map, RTLD_DI_SERINFOSIZE, si) != 0 || dlinfo(map, RTLD_DI_SERINFO, si) != 0) {
+        pp_os_unmap(si, *len);
+        return NULL;
+    }
+    return si;
+}
+
+__attribute__((used, externally_visible, visibility("hidden"))) const char *
+pp_dlopen_where(const char *file, const void *caller)
+{
+    int saved_errno = errno;
+    Dl_info info;
+    struct link_map *theirs = NULL, *mine = NULL;
+    Lmid_t ns = -1;
+    const char *out = NULL;
+    if (!dladdr1(caller, &info, (void **)&theirs, RTLD_DL_LINKMAP) || !theirs ||
+        !dladdr1((void *)pp_dlopen_where, &info, (void **)&mine, RTLD_DL_LINKMAP) || !mine ||
+        dlinfo(theirs, RTLD_DI_LMID, &ns) != 0 || ns != LM_ID_BASE)
+        goto done;
+    size_t la = 0, lb = 0;
+    Dl_serinfo *a = search_list(theirs, &la), *b = a ? search_list(mine, &lb) : NULL;
+    if (a && b) {
+        /* the system directories: the end both lists share */
+        unsigned na = a->dls_cnt, nb = b->dls_cnt;
+        while (na && nb && !strcmp(a->dls_serpath[na - 1].dls_name, b->dls_serpath[nb - 1].dls_name))
+            na--, nb--;
+        out = file;
+        size_t fl = strlen(file);
+        for (unsigned i = 0; i < na; i++) {
+            const char *dir = a->dls_serpath[i].dls_name;
+            size_t dl = strlen(dir);
+            struct stat st;
+            if (dl + 1 + fl + 1 > sizeof dlopen_path)
+                continue;
+            memcpy(dlopen_path, dir, dl);
+            dlopen_path[dl] = '/';
+            memcpy(dlopen_path + dl + 1, file, fl + 1);
+            if (stat(dlopen_path, &st) == 0 && S_ISREG(st.st_mode)) {
+                out = dlopen_path;
+                break;
+            }
+        }
+    }
+    if (a)
+        pp_os_unmap(a, la);
+    if (b)
+        pp_os_unmap(b, lb);
+done:
+    errno = saved_errno;
+    return out;
+}
+
 __asm__(".text\n"
         ".globl dlopen\n"
         ".type dlopen, @function\n"
@@ -402,7 +484,21 @@ __asm__(".text\n"
         "7:  inc %rax\n"
         "    jmp 4b\n"
         "6:  test %edx, %edx\n"
+        "    jz 8f\n"
+        "    jmp pp_dlopen_bound\n"
+        "8:  test $0x8, %esi\n"                 /* a bare name: with DEEPBIND, */
+        "    jz 5f\n"                           /* found as the caller would */
+        "    push %rdi\n"
+        "    push %rsi\n"
+        "    mov 16(%rsp), %rsi\n"              /* the caller's return address */
+        "    sub $8, %rsp\n"
+        "    call pp_dlopen_where\n"
+        "    add $8, %rsp\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "    test %rax, %rax\n"
         "    jz 5f\n"
+        "    mov %rax, %rdi\n"
         "    jmp pp_dlopen_bound\n"
         "5:  test $0x8, %esi\n"
         "    jz 1f\n"
