@@ -32,6 +32,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #if defined(__linux__)
+#include <elf.h>
+#include <fcntl.h>
 #include <link.h>
 #include <sys/stat.h>
 #endif
@@ -392,8 +394,10 @@ pp_dlopen_bound(const char *file, int mode)
  * (LD_LIBRARY_PATH, the cache, the system directories) is the caller's:
  * the name is opened as it is.  NULL (the call goes on untouched, as
  * before): a caller outside the base namespace, or a list glibc does not
- * give.  The path lives in a per-thread buffer until the open. */
-static __thread char dlopen_path[4096] __attribute__((tls_model("initial-exec")));
+ * give.  The name to open is in a mapping of the shim's own (not the
+ * program's heap, nor per-thread memory every thread would pay for),
+ * unmapped after the open (pp_dlopen_owned). */
+#define WHERE_LEN 4096
 
 static Dl_serinfo *search_list(void *map, size_t *len)
 {
@@ -413,41 +417,55 @@ static Dl_serinfo *search_list(void *map, size_t *len)
     return si;
 }
 
-__attribute__((used, externally_visible, visibility("hidden"))) const char *
+/* The loader passes over a file of another class or machine (a 32-bit
+ * library in a directory of LD_LIBRARY_PATH) and looks further: so here. */
+static int elf_for_us(const char *path)
+{
+    unsigned char h[20];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, h, sizeof h, 0);
+    close(fd);
+    return n == (ssize_t)sizeof h && !memcmp(h, ELFMAG, SELFMAG) && h[EI_CLASS] == ELFCLASS64 &&
+           (h[18] | h[19] << 8) == EM_X86_64;
+}
+
+__attribute__((used, externally_visible, visibility("hidden"))) char *
 pp_dlopen_where(const char *file, const void *caller)
 {
     int saved_errno = errno;
     Dl_info info;
     struct link_map *theirs = NULL, *mine = NULL;
     Lmid_t ns = -1;
-    const char *out = NULL;
+    char *out = NULL;
     if (!dladdr1(caller, &info, (void **)&theirs, RTLD_DL_LINKMAP) || !theirs ||
         !dladdr1((void *)pp_dlopen_where, &info, (void **)&mine, RTLD_DL_LINKMAP) || !mine ||
         dlinfo(theirs, RTLD_DI_LMID, &ns) != 0 || ns != LM_ID_BASE)
         goto done;
-    size_t la = 0, lb = 0;
+    size_t la = 0, lb = 0, fl = strlen(file);
     Dl_serinfo *a = search_list(theirs, &la), *b = a ? search_list(mine, &lb) : NULL;
-    if (a && b) {
+    char *path = a && b && fl < WHERE_LEN ? pp_os_map(WHERE_LEN) : NULL;
+    if (path) {
         /* the system directories: the end both lists share */
         unsigned na = a->dls_cnt, nb = b->dls_cnt;
         while (na && nb && !strcmp(a->dls_serpath[na - 1].dls_name, b->dls_serpath[nb - 1].dls_name))
             na--, nb--;
-        out = file;
-        size_t fl = strlen(file);
-        for (unsigned i = 0; i < na; i++) {
+        int found = 0;
+        for (unsigned i = 0; i < na && !found; i++) {
             const char *dir = a->dls_serpath[i].dls_name;
             size_t dl = strlen(dir);
             struct stat st;
-            if (dl + 1 + fl + 1 > sizeof dlopen_path)
+            if (dl + 1 + fl + 1 > WHERE_LEN)
                 continue;
-            memcpy(dlopen_path, dir, dl);
-            dlopen_path[dl] = '/';
-            memcpy(dlopen_path + dl + 1, file, fl + 1);
-            if (stat(dlopen_path, &st) == 0 && S_ISREG(st.st_mode)) {
-                out = dlopen_path;
-                break;
-            }
+            memcpy(path, dir, dl);
+            path[dl] = '/';
+            memcpy(path + dl + 1, file, fl + 1);
+            found = stat(path, &st) == 0 && S_ISREG(st.st_mode) && elf_for_us(path);
         }
+        if (!found)                  /* the shim's own search is the rest */
+            memcpy(path, file, fl + 1);
+        out = path;
     }
     if (a)
         pp_os_unmap(a, la);
@@ -456,6 +474,16 @@ pp_dlopen_where(const char *file, const void *caller)
 done:
     errno = saved_errno;
     return out;
+}
+
+__attribute__((used, externally_visible, visibility("hidden"))) void *
+pp_dlopen_owned(char *path, int mode)
+{
+    void *h = pp_dlopen_bound(path, mode);
+    int saved_errno = errno;
+    pp_os_unmap(path, WHERE_LEN);
+    errno = saved_errno;
+    return h;
 }
 
 __asm__(".text\n"
@@ -499,7 +527,7 @@ __asm__(".text\n"
         "    test %rax, %rax\n"
         "    jz 5f\n"
         "    mov %rax, %rdi\n"
-        "    jmp pp_dlopen_bound\n"
+        "    jmp pp_dlopen_owned\n"
         "5:  test $0x8, %esi\n"
         "    jz 1f\n"
         "    mov pp_deepbind_flag(%rip), %rax\n"
