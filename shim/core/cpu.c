@@ -64,6 +64,10 @@ struct row { pid_t tid; uint32_t stack; const char *region; uint64_t count; };
 static struct pp_perf_ev *evs;
 static int n_evs, max_evs = MAX_EVENTS;
 static int state;                    /* 0 not tried, 1 on, -1 off */
+/* every buffer of start() is mapped: set last, so that a child forked
+ * while the parent's sampler was inside start() (some pointers set, others
+ * not yet) maps what is missing instead of taking the buffers for ready */
+static int started;
 static int warned_limit, info_written;
 static struct pp_fd task_dir = {-1, 0, 0};
 static uint64_t period_ns, hz;
@@ -134,13 +138,20 @@ static int start(void)
 {
     if (!wanted())
         return -1;
-    evs = pp_os_map(MAX_EVENTS * sizeof *evs);
-    stacks = pp_os_map(STACK_SLOTS * sizeof *stacks);
-    arena = pp_os_map(ARENA_BYTES);
-    rows = pp_os_map(ROWS * sizeof *rows);
-    out = pp_os_map(OUT_BYTES);
-    scratch = pp_os_map(SCRATCH + 4096);
-    tids = pp_os_map(MAX_TIDS * sizeof *tids);
+    if (!evs)
+        evs = pp_os_map(MAX_EVENTS * sizeof *evs);
+    if (!stacks)
+        stacks = pp_os_map(STACK_SLOTS * sizeof *stacks);
+    if (!arena)
+        arena = pp_os_map(ARENA_BYTES);
+    if (!rows)
+        rows = pp_os_map(ROWS * sizeof *rows);
+    if (!out)
+        out = pp_os_map(OUT_BYTES);
+    if (!scratch)
+        scratch = pp_os_map(SCRATCH + 4096);
+    if (!tids)
+        tids = pp_os_map(MAX_TIDS * sizeof *tids);
     if (!evs || !stacks || !arena || !rows || !out || !scratch || !tids)
         return -1;
     if (pp_sites_mode == PP_STACKS_OFF)
@@ -153,6 +164,7 @@ static int start(void)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur <= 4096)
         max_evs = rl.rlim_cur >= 128 ? (int)(rl.rlim_cur / 64) : 1;
+    started = 1;
     return 1;
 }
 
@@ -431,7 +443,7 @@ void pp_cpu_tick(int final)
     if (!final)
         self_tid = pp_tid();          /* the sampler thread is not sampled */
     if (state == 0)
-        state = final ? -1 : evs ? 1 : start();
+        state = final ? -1 : started ? 1 : start();
     if (state > 0) {
         if (!final)
             follow();
