@@ -419,6 +419,23 @@ void pp_py_fork_done(void);
 int  pp_py_merge(uintptr_t *frames, int n, int max);
 void pp_py_write(struct pp_buf *b);
 void pp_py_after_fork_child(void);
+/* CPU samples (cpu.c): another thread's Python frames, read by the sampler
+ * thread from outside while that thread runs (every read through the
+ * kernel, every object checked; a frame that fails is one unreadable frame
+ * and ends the walk).  ids innermost first; ends[g]: one past the last
+ * frame of the g-th innermost evaluation call; bad: the walk gave up */
+#define PP_PY_MAX 128
+struct pp_py_stack { int n, ng, bad; uint32_t ids[PP_PY_MAX + 1]; int ends[PP_PY_MAX + 2]; };
+/* thread TID's frames into S now: their number (0: no Python frames, or no
+ * thread state of TID found, or no interpreter read) */
+int  pp_py_read_thread(pid_t tid, struct pp_py_stack *s);
+/* how many of FRAMES[0..N) are the interpreter's evaluation frames */
+int  pp_py_evals(const uintptr_t *frames, int n);
+/* S merged into a sample's stack (OUTER: its native walk is complete, the
+ * evaluation calls are matched from the outermost); the new count */
+int  pp_py_merge_read(const struct pp_py_stack *s, uintptr_t *frames, int n, int max, int outer);
+/* V is the "<python: unreadable>" frame */
+int  pp_py_is_unreadable(uintptr_t v);
 
 /* ---- life.c: start-up, fork, signals and exit ----------------------------- */
 

@@ -78,6 +78,13 @@ static uint32_t n_stacks;
 static struct row *rows;
 static size_t n_rows;
 static uint64_t lost, total, by_cfi, by_fp, t_first;
+static uint64_t py_samples, py_unreadable, py_missed;   /* final record */
+
+/* the Python frames of the thread being drained, read once a drain at the
+ * first sample whose stack is in the interpreter (py_read: 0 not yet, 1
+ * read, -1 not to be read: the thread has ended) */
+static struct pp_py_stack py;
+static int py_read;
 static char *out;
 static char *scratch;                /* a record that wraps the ring */
 static pid_t *tids;                  /* this tick's list */
@@ -143,8 +150,10 @@ static int start(void)
     tids = pp_os_map(MAX_TIDS * sizeof *tids);
     if (!evs || !stacks || !arena || !rows || !out || !scratch || !tids)
         return -1;
-    if (pp_sites_mode == PP_STACKS_OFF)
+    if (pp_sites_mode == PP_STACKS_OFF) {
         pp_modules_init();                   /* sites.c did not */
+        pp_py_init();
+    }
     pp_cfi_ready();
     self_tid = pp_tid();
     arena_used = 1;                          /* offset 0: none */
@@ -198,7 +207,10 @@ static void write_stack(uint32_t id, const uintptr_t *f, int n)
     for (int i = 0; i < n; i++) {
         if (i)
             pp_buf_raw(&b, ",", 1);
-        pp_buf_u64(&b, f[i]);
+        if (PP_IS_PY_MARK(f[i]))
+            pp_buf_i64(&b, (int64_t)f[i]);   /* a Python frame: its pyframe id, negated */
+        else
+            pp_buf_u64(&b, f[i]);
     }
     pp_buf_str(&b, "]}");
     pp_timeline_record(&b);
@@ -225,12 +237,13 @@ static uint32_t intern(const uintptr_t *f, int n)
         *s = (struct stk){h, ++n_stacks, (uint32_t)n, (uint32_t)arena_used};
         arena_used += (size_t)n;
         for (int j = 0; j < n; j++)
-            if (pp_modules_find(f[j]) < 0) {
+            if (!PP_IS_PY_MARK(f[j]) && pp_modules_find(f[j]) < 0) {
                 pp_modules_refresh();
                 break;
             }
         struct pp_buf b = {out, 0, OUT_BYTES - 64};
         pp_sites_write_modules(&b);
+        pp_py_write(&b);                     /* the Python frames it names */
         write_stack(s->id, f, n);
         return s->id;
     }
@@ -251,9 +264,36 @@ static void count(pid_t tid, uint32_t stack, const char *region)
 
 /* ---- reading the ring buffers ------------------------------------------------ */
 
+static struct pp_perf_sample one;    /* only the sampler thread: not on its stack */
+static pid_t one_tid;                /* the thread of the sample being read */
+
+/* the thread's Python frames, read now, put where the sample's stack has
+ * the interpreter's evaluation frames */
+static int add_python(uintptr_t *frames, int n, int complete)
+{
+    if (py_read < 0 || pp_py_evals(frames, n) == 0)
+        return n;
+    if (py_read == 0) {
+        py_read = 1;
+        pp_py_read_thread(one_tid, &py);
+    }
+    if (py.n == 0) {
+        py_missed++;
+        return n;
+    }
+    n = pp_py_merge_read(&py, frames, n, PP_STACK_MAX, complete);
+    py_samples++;
+    for (int i = 0; i < n; i++)
+        if (pp_py_is_unreadable(frames[i])) {
+            py_unreadable++;
+            break;
+        }
+    return n;
+}
+
 static void sample(const struct pp_perf_sample *s)
 {
-    uintptr_t frames[MAX_FRAMES];
+    uintptr_t frames[PP_STACK_MAX];
     int n = -1, complete = 0;
     if (s->has_regs && s->copy_len)
         n = pp_cfi_walk_copy(frames, MAX_FRAMES, (uintptr_t)s->reg_ip, (uintptr_t)s->sp,
@@ -271,17 +311,20 @@ static void sample(const struct pp_perf_sample *s)
             memcpy(frames, s->chain, (size_t)n * sizeof *frames);
             by_fp++;
         }
+        complete = 0;
     }
+    one_tid = s->tid;
+    n = add_python(frames, n, complete);
     if (!t_first)
         t_first = s->time;
     total++;
     count(s->tid, intern(frames, n), pp_region_at(s->tid, s->time));
 }
 
-static struct pp_perf_sample one;    /* only the sampler thread: not on its stack */
-
-static void drain(struct pp_perf_ev *e)
+/* DONE: the thread has ended (its Python frames are not read) */
+static void drain(struct pp_perf_ev *e, int done)
 {
+    py_read = done ? -1 : 0;
     while (pp_perf_next(e, &one, scratch, SCRATCH))
         sample(&one);
     lost += e->lost;
@@ -342,7 +385,7 @@ static void follow(void)
         return;                      /* a list cut short: no thread is known gone */
     for (int i = 0; i < n_evs;)
         if (!evs[i].seen) {
-            drain(&evs[i]);          /* the thread ended: its last samples */
+            drain(&evs[i], 1);       /* the thread ended: its last samples */
             close_ev(&evs[i], 1);
         } else {
             i++;
@@ -375,6 +418,14 @@ static void write_tick(int final)
         pp_buf_u64(&b, by_fp);
         pp_buf_key(&b, "events");
         pp_buf_u64(&b, (uint64_t)n_evs);
+        if (py_samples || py_missed) {
+            pp_buf_key(&b, "python");
+            pp_buf_u64(&b, py_samples);
+            pp_buf_key(&b, "python_unreadable");
+            pp_buf_u64(&b, py_unreadable);
+            pp_buf_key(&b, "python_missed");
+            pp_buf_u64(&b, py_missed);
+        }
     }
     pp_buf_key(&b, "samples");
     pp_buf_raw(&b, "[", 1);
@@ -436,7 +487,7 @@ void pp_cpu_tick(int final)
         if (!final)
             follow();
         for (int i = 0; i < n_evs; i++)
-            drain(&evs[i]);
+            drain(&evs[i], 0);
         pp_region_remember();
         if (state > 0)
             write_tick(final);
@@ -454,6 +505,7 @@ void pp_cpu_after_fork_child(void)
     pp_fd_drop(&task_dir);
     n_rows = 0;
     lost = total = by_cfi = by_fp = t_first = 0;
+    py_samples = py_unreadable = py_missed = 0;
     if (state > 0 && n_stacks) {      /* the child's image writes its own */
         memset(stacks, 0, STACK_SLOTS * sizeof *stacks);
         n_stacks = 0;

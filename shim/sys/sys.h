@@ -182,6 +182,10 @@ void pp_os_exe(char *out, size_t cap);           /* the executable's path */
 /* 1 when P lies in a read-only segment of a loaded object (a literal) */
 int  pp_os_read_only(const void *p);
 
+/* LEN bytes of the process's own memory at SRC, read through the kernel
+ * (never a fault, whatever SRC is): 0, or EFAULT (not all mapped), or the
+ * errno that refuses the call (ENOSYS, EPERM) */
+int  pp_os_peek(void *dst, uintptr_t src, size_t len);
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);
 void pp_tid_forget(void);
