@@ -215,6 +215,12 @@ int  pp_sampler_running(void);      /* 1 while the thread samples */
 
 void pp_cpu_tick(int final);        /* the sampler, each sample; FINAL at exit */
 void pp_cpu_after_fork_child(void);
+/* between ticks: when the sampler should read the ring buffers again (0:
+ * at the next tick), and the read.  A thread that runs Python is read just
+ * after its next sample is due, so that the Python frames read are those
+ * of the moment of the sample, within a fraction of a millisecond */
+uint64_t pp_cpu_read_at(void);
+void pp_cpu_read_soon(void);
 /* the region thread TID was in at CLOCK_MONOTONIC time T_NS (region.c):
  * its path, or NULL */
 const char *pp_region_at(pid_t tid, uint64_t t_ns);
