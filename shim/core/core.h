@@ -222,6 +222,12 @@ int  pp_sampler_running(void);      /* 1 while the thread samples */
 
 void pp_cpu_tick(int final);        /* the sampler, each sample; FINAL at exit */
 void pp_cpu_after_fork_child(void);
+/* between ticks: when the sampler should read the ring buffers again (0:
+ * at the next tick), and the read.  A thread that runs Python is read just
+ * after its next sample is due, so that the Python frames read are those
+ * of the moment of the sample, within a fraction of a millisecond */
+uint64_t pp_cpu_read_at(void);
+void pp_cpu_read_soon(void);
 /* the region thread TID was in at CLOCK_MONOTONIC time T_NS (region.c):
  * its path, or NULL */
 const char *pp_region_at(pid_t tid, uint64_t t_ns);
@@ -428,6 +434,23 @@ void pp_py_fork_done(void);
 int  pp_py_merge(uintptr_t *frames, int n, int max);
 void pp_py_write(struct pp_buf *b);
 void pp_py_after_fork_child(void);
+/* CPU samples (cpu.c): another thread's Python frames, read by the sampler
+ * thread from outside while that thread runs (every read through the
+ * kernel, every object checked; a frame that fails is one unreadable frame
+ * and ends the walk).  ids innermost first; ends[g]: one past the last
+ * frame of the g-th innermost evaluation call; bad: the walk gave up */
+#define PP_PY_MAX 128
+struct pp_py_stack { int n, ng, bad; uint32_t ids[PP_PY_MAX + 1]; int ends[PP_PY_MAX + 2]; };
+/* thread TID's frames into S now: their number (0: no Python frames, or no
+ * thread state of TID found, or no interpreter read) */
+int  pp_py_read_thread(pid_t tid, struct pp_py_stack *s);
+/* how many of FRAMES[0..N) are the interpreter's evaluation frames */
+int  pp_py_evals(const uintptr_t *frames, int n);
+/* S merged into a sample's stack (OUTER: its native walk is complete, the
+ * evaluation calls are matched from the outermost); the new count */
+int  pp_py_merge_read(const struct pp_py_stack *s, uintptr_t *frames, int n, int max, int outer);
+/* V is the "<python: unreadable>" frame */
+int  pp_py_is_unreadable(uintptr_t v);
 
 /* ---- life.c: start-up, fork, signals and exit ----------------------------- */
 

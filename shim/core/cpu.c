@@ -82,6 +82,28 @@ static uint32_t n_stacks;
 static struct row *rows;
 static size_t n_rows;
 static uint64_t lost, total, by_cfi, by_fp, t_first;
+static uint64_t py_samples, py_unreadable, py_missed;   /* final record */
+static uint64_t py_age[3];           /* read < 1 ms, < 5 ms, later after the sample */
+static uint64_t py_read_ns;          /* when the thread's Python frames were read */
+
+/* the Python frames of the thread being drained, read once a drain at the
+ * first sample whose stack is in the interpreter (py_read: 0 not yet, 1
+ * read, -1 not to be read: the thread has ended) */
+static struct pp_py_stack py;
+static int py_read;
+
+/* The Python frames are read when the sampler drains a thread's buffer,
+ * not when the kernel took the sample: a tick (10 ms) later at worst, and
+ * the program may have moved on.  So a thread whose samples had Python
+ * frames is drained again between ticks, READ_AFTER past the moment its
+ * next sample is due if it keeps running (its last sample's time plus the
+ * period: the period is of the thread's CPU time), but no sooner than
+ * READ_GAP after this read (at high rates: fewer wake-ups).  A thread that
+ * does not run meanwhile has no sample then; it is read at the tick. */
+#define READ_AFTER 200000u
+#define READ_GAP   1000000u
+static uint64_t read_at;              /* 0: at the next tick */
+static uint64_t drained_early;
 static char *out;
 static char *scratch;                /* a record that wraps the ring */
 static pid_t *tids;                  /* this tick's list */
@@ -154,8 +176,10 @@ static int start(void)
         tids = pp_os_map(MAX_TIDS * sizeof *tids);
     if (!evs || !stacks || !arena || !rows || !out || !scratch || !tids)
         return -1;
-    if (pp_sites_mode == PP_STACKS_OFF)
+    if (pp_sites_mode == PP_STACKS_OFF) {
         pp_modules_init();                   /* sites.c did not */
+        pp_py_init();
+    }
     pp_cfi_ready();
     self_tid = pp_tid();
     arena_used = 1;                          /* offset 0: none */
@@ -210,7 +234,10 @@ static void write_stack(uint32_t id, const uintptr_t *f, int n)
     for (int i = 0; i < n; i++) {
         if (i)
             pp_buf_raw(&b, ",", 1);
-        pp_buf_u64(&b, f[i]);
+        if (PP_IS_PY_MARK(f[i]))
+            pp_buf_i64(&b, (int64_t)f[i]);   /* a Python frame: its pyframe id, negated */
+        else
+            pp_buf_u64(&b, f[i]);
     }
     pp_buf_str(&b, "]}");
     pp_timeline_record(&b);
@@ -237,12 +264,13 @@ static uint32_t intern(const uintptr_t *f, int n)
         *s = (struct stk){h, ++n_stacks, (uint32_t)n, (uint32_t)arena_used};
         arena_used += (size_t)n;
         for (int j = 0; j < n; j++)
-            if (pp_modules_find(f[j]) < 0) {
+            if (!PP_IS_PY_MARK(f[j]) && pp_modules_find(f[j]) < 0) {
                 pp_modules_refresh();
                 break;
             }
         struct pp_buf b = {out, 0, OUT_BYTES - 64};
         pp_sites_write_modules(&b);
+        pp_py_write(&b);                     /* the Python frames it names */
         write_stack(s->id, f, n);
         return s->id;
     }
@@ -263,9 +291,39 @@ static void count(pid_t tid, uint32_t stack, const char *region)
 
 /* ---- reading the ring buffers ------------------------------------------------ */
 
+static struct pp_perf_sample one;    /* only the sampler thread: not on its stack */
+static pid_t one_tid;                /* the thread of the sample being read */
+
+/* the thread's Python frames, read now, put where the sample's stack has
+ * the interpreter's evaluation frames */
+static int add_python(uintptr_t *frames, int n, int complete)
+{
+    if (py_read < 0 || pp_py_evals(frames, n) == 0)
+        return n;
+    if (py_read == 0) {
+        py_read = 1;
+        pp_py_read_thread(one_tid, &py);
+        py_read_ns = pp_now_ns();
+    }
+    if (py.n == 0) {
+        py_missed++;
+        return n;
+    }
+    n = pp_py_merge_read(&py, frames, n, PP_STACK_MAX, complete);
+    py_samples++;
+    uint64_t age = py_read_ns > one.time ? py_read_ns - one.time : 0;
+    py_age[age < 1000000 ? 0 : age < 5000000 ? 1 : 2]++;
+    for (int i = 0; i < n; i++)
+        if (pp_py_is_unreadable(frames[i])) {
+            py_unreadable++;
+            break;
+        }
+    return n;
+}
+
 static void sample(const struct pp_perf_sample *s)
 {
-    uintptr_t frames[MAX_FRAMES];
+    uintptr_t frames[PP_STACK_MAX];
     int n = -1, complete = 0;
     if (s->has_regs && s->copy_len)
         n = pp_cfi_walk_copy(frames, MAX_FRAMES, (uintptr_t)s->reg_ip, (uintptr_t)s->sp,
@@ -283,21 +341,36 @@ static void sample(const struct pp_perf_sample *s)
             memcpy(frames, s->chain, (size_t)n * sizeof *frames);
             by_fp++;
         }
+        complete = 0;
     }
+    one_tid = s->tid;
+    n = add_python(frames, n, complete);
     if (!t_first)
         t_first = s->time;
     total++;
     count(s->tid, intern(frames, n), pp_region_at(s->tid, s->time));
 }
 
-static struct pp_perf_sample one;    /* only the sampler thread: not on its stack */
-
-static void drain(struct pp_perf_ev *e)
+/* DONE: the thread has ended (its Python frames are not read) */
+static void drain(struct pp_perf_ev *e, int done)
 {
-    while (pp_perf_next(e, &one, scratch, SCRATCH))
+    py_read = done ? -1 : 0;
+    uint64_t last = 0;
+    while (pp_perf_next(e, &one, scratch, SCRATCH)) {
         sample(&one);
+        last = one.time;
+    }
     lost += e->lost;
     e->lost = 0;
+    if (py_read == 1 && py.n > 0 && last) {
+        uint64_t now = pp_now_ns(), at = last + period_ns + READ_AFTER;
+        if (at > now) {              /* else overdue: the thread is not running */
+            if (at < now + READ_GAP)
+                at = now + READ_GAP;
+            if (!read_at || at < read_at)
+                read_at = at;
+        }
+    }
 }
 
 static void write_info(void);
@@ -354,7 +427,7 @@ static void follow(void)
         return;                      /* a list cut short: no thread is known gone */
     for (int i = 0; i < n_evs;)
         if (!evs[i].seen) {
-            drain(&evs[i]);          /* the thread ended: its last samples */
+            drain(&evs[i], 1);       /* the thread ended: its last samples */
             close_ev(&evs[i], 1);
         } else {
             i++;
@@ -387,6 +460,25 @@ static void write_tick(int final)
         pp_buf_u64(&b, by_fp);
         pp_buf_key(&b, "events");
         pp_buf_u64(&b, (uint64_t)n_evs);
+        if (drained_early) {
+            pp_buf_key(&b, "read_between_ticks");
+            pp_buf_u64(&b, drained_early);
+        }
+        if (py_samples || py_missed) {
+            pp_buf_key(&b, "python");
+            pp_buf_u64(&b, py_samples);
+            pp_buf_key(&b, "python_unreadable");
+            pp_buf_u64(&b, py_unreadable);
+            pp_buf_key(&b, "python_missed");
+            pp_buf_u64(&b, py_missed);
+            pp_buf_str(&b, ",\"python_read_after\":{\"under_1ms\":");
+            pp_buf_u64(&b, py_age[0]);
+            pp_buf_str(&b, ",\"under_5ms\":");
+            pp_buf_u64(&b, py_age[1]);
+            pp_buf_str(&b, ",\"later\":");
+            pp_buf_u64(&b, py_age[2]);
+            pp_buf_str(&b, "}");
+        }
     }
     pp_buf_key(&b, "samples");
     pp_buf_raw(&b, "[", 1);
@@ -447,12 +539,32 @@ void pp_cpu_tick(int final)
     if (state > 0) {
         if (!final)
             follow();
+        if (read_at <= pp_now_ns())
+            read_at = 0;              /* a read still to come is kept */
         for (int i = 0; i < n_evs; i++)
-            drain(&evs[i]);
+            drain(&evs[i], 0);
         pp_region_remember();
         if (state > 0)
             write_tick(final);
     }
+    pp_unlock(&lock);
+}
+
+uint64_t pp_cpu_read_at(void)
+{
+    return state > 0 ? read_at : 0;
+}
+
+/* between ticks (the sampler thread): every thread's buffer, for the
+ * Python frames of the samples just taken */
+void pp_cpu_read_soon(void)
+{
+    read_at = 0;
+    if (state <= 0 || !pp_state.active || pp_trylock(&lock))
+        return;
+    drained_early++;
+    for (int i = 0; i < n_evs; i++)
+        drain(&evs[i], 0);
     pp_unlock(&lock);
 }
 
@@ -466,6 +578,9 @@ void pp_cpu_after_fork_child(void)
     pp_fd_drop(&task_dir);
     n_rows = 0;
     lost = total = by_cfi = by_fp = t_first = 0;
+    py_samples = py_unreadable = py_missed = drained_early = 0;
+    memset(py_age, 0, sizeof py_age);
+    read_at = 0;
     if (state > 0 && n_stacks) {      /* the child's image writes its own */
         memset(stacks, 0, STACK_SLOTS * sizeof *stacks);
         n_stacks = 0;
@@ -477,6 +592,15 @@ void pp_cpu_after_fork_child(void)
 }
 
 #else /* not Linux: CPU stacks come from perf_event, which only Linux has */
+
+uint64_t pp_cpu_read_at(void)
+{
+    return 0;
+}
+
+void pp_cpu_read_soon(void)
+{
+}
 
 /* macOS: no perf_event; the timeline has no CPU stacks (docs/macos.md) */
 void pp_cpu_tick(int final)

@@ -47,12 +47,14 @@
 #if defined(__linux__)
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PY_MAX     128               /* Python frames read per stack */
+#define PY_MAX     PP_PY_MAX         /* Python frames read per stack */
 #define ENT_BITS   14                /* identities in the table */
 #define FILE_MAX   192
 #define NAME_MAX_  112
@@ -66,7 +68,8 @@ struct ent {
     char     file[FILE_MAX], name[NAME_MAX_];
 };
 
-int pp_py_on;                           /* frames are read */
+int pp_py_on;                           /* frames are read into allocation stacks */
+static int py_ok;                       /* an interpreter whose frames can be read */
 static struct pp_py_layout L;
 static uintptr_t eval_lo, eval_hi;      /* _PyEval_EvalFrameDefault */
 static uintptr_t t_code, t_unicode, t_bytes, t_frame;
@@ -126,23 +129,9 @@ static size_t put_utf8(char *out, size_t at, size_t cap, uint32_t c)
     return at + n;
 }
 
-/* a str object as UTF-8 (compact strings: every str the compiler makes) */
-static void copy_str(uintptr_t o, char *out, size_t cap)
+/* the LEN characters of KIND (1, 2, 4 bytes) at D as UTF-8 */
+static void decode_str(const unsigned char *d, int64_t len, unsigned kind, char *out, size_t cap)
 {
-    out[0] = 0;
-    if (!is_a(o, t_unicode)) {
-        snprintf(out, cap, "<python: unreadable>");
-        return;
-    }
-    int64_t len = *(const int64_t *)(o + 16);
-    uint32_t state = *(const uint32_t *)(o + 32);
-    unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
-    if (!compact || len < 0 || (kind != 1 && kind != 2 && kind != 4)) {
-        snprintf(out, cap, "<python: unreadable>");
-        return;
-    }
-    const unsigned char *d = (const unsigned char *)(o + (uintptr_t)(ascii ? L.u_ascii_size
-                                                                           : L.u_compact_size));
     size_t at = 0;
     for (int64_t i = 0; i < len && at + 1 < cap; i++) {
         uint32_t c = kind == 1 ? d[i] : kind == 2 ? ((const uint16_t *)d)[i]
@@ -153,6 +142,32 @@ static void copy_str(uintptr_t o, char *out, size_t cap)
     }
     out[at] = 0;
 }
+
+/* a str's LEN and STATE: where its characters are (an offset), or 0 when
+ * it is not a compact string (every str the compiler makes is) */
+static uintptr_t str_data(int64_t len, uint32_t state, unsigned *kind)
+{
+    unsigned compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+    *kind = (state >> 2) & 7;
+    if (!compact || len < 0 || (*kind != 1 && *kind != 2 && *kind != 4))
+        return 0;
+    return (uintptr_t)(ascii ? L.u_ascii_size : L.u_compact_size);
+}
+
+/* a str object as UTF-8 */
+static void copy_str(uintptr_t o, char *out, size_t cap)
+{
+    unsigned kind;
+    int64_t len = is_a(o, t_unicode) ? *(const int64_t *)(o + 16) : -1;
+    uintptr_t at = len >= 0 ? str_data(len, *(const uint32_t *)(o + 32), &kind) : 0;
+    if (!at) {
+        snprintf(out, cap, "<python: unreadable>");
+        return;
+    }
+    decode_str((const unsigned char *)(o + at), len, kind, out, cap);
+}
+
+static void copy_str_far(uintptr_t o, char *out, size_t cap);
 
 /* ---- line numbers ---------------------------------------------------------- */
 
@@ -230,6 +245,8 @@ static int line_311(const unsigned char *p, int64_t n, int line, int64_t addr)
 
 /* the line of CODE at instruction offset LASTI (bytes in 3.8-3.9, code
  * units after); -1: not started, the first line */
+static int table_line(const unsigned char *p, int64_t n, int64_t lasti, int first);
+
 static int code_line(uintptr_t code, int64_t lasti, int first)
 {
     if (lasti < 0)
@@ -238,9 +255,14 @@ static int code_line(uintptr_t code, int64_t lasti, int first)
     if (!is_a(tab, t_bytes))
         return first;
     int64_t n = *(const int64_t *)(tab + 16);
-    const unsigned char *p = (const unsigned char *)(tab + 32);
     if (n < 0 || n > (1 << 24))
         return first;
+    return table_line((const unsigned char *)(tab + 32), n, lasti, first);
+}
+
+/* the line at LASTI from a line table P[0..N) */
+static int table_line(const unsigned char *p, int64_t n, int64_t lasti, int first)
+{
     if (L.minor <= 9)
         return line_lnotab(p, n, first, lasti);
     if (L.minor == 10)
@@ -256,17 +278,13 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h * 0xff51afd7ed558ccdull;
 }
 
-static uint32_t ident(uintptr_t code, int line)
+/* the identity of CODE (its file and name objects FO, NO, first line
+ * FIRST) at LINE; FAR: another thread's, whose strings are read through the
+ * kernel; CODE 0: a pseudo-frame (LINE 0 unreadable, 1 the table full) */
+static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int line, int far)
 {
     if (!ents)
         return 0;
-    uintptr_t fo = 0, no = 0;
-    int first = 0;
-    if (code) {
-        fo = rd_ptr(code, L.co_filename);
-        no = rd_ptr(code, L.co_qualname >= 0 ? L.co_qualname : L.co_name);
-        first = *(const int *)(code + (uintptr_t)L.co_firstlineno);
-    }
     uint64_t key = mix(mix(mix(mix(mix(1, code), fo), no), (uint64_t)(uint32_t)first),
                        (uint64_t)(uint32_t)line) | 1;
     size_t mask = ((size_t)1 << ENT_BITS) - 1, i = key & mask;
@@ -295,7 +313,10 @@ static uint32_t ident(uintptr_t code, int line)
         e->name_obj = no;
         e->first = first;
         e->line = line;
-        if (code) {
+        if (code && far) {
+            copy_str_far(fo, e->file, sizeof e->file);
+            copy_str_far(no, e->name, sizeof e->name);
+        } else if (code) {
             copy_str(fo, e->file, sizeof e->file);
             copy_str(no, e->name, sizeof e->name);
         } else {
@@ -323,20 +344,37 @@ static uint32_t ident(uintptr_t code, int line)
 #define ID_BITS    24
 static _Atomic uint64_t cache[1 << CACHE_BITS];
 
+/* the cached id of (CODE, FO, NO, FIRST, LASTI), or 0 with its slot and tag */
+static uint32_t cached(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int64_t lasti,
+                       _Atomic uint64_t **slot, uint64_t *tag)
+{
+    uint64_t h = mix(mix(mix(mix(mix(7, code), fo), no), (uint64_t)(uint32_t)first),
+                     (uint64_t)lasti);
+    *slot = &cache[(h >> 7) & ((1 << CACHE_BITS) - 1)];
+    uint64_t e = atomic_load_explicit(*slot, memory_order_relaxed);
+    *tag = h & ~(((uint64_t)1 << ID_BITS) - 1);
+    if ((e & ~(((uint64_t)1 << ID_BITS) - 1)) == *tag && (e & (((uint64_t)1 << ID_BITS) - 1)))
+        return (uint32_t)(e & (((uint64_t)1 << ID_BITS) - 1));
+    return 0;
+}
+
+static void cache_put(_Atomic uint64_t *slot, uint64_t tag, uint32_t id)
+{
+    if (id && id != unreadable_id && id != full_id && id < ((uint32_t)1 << ID_BITS))
+        atomic_store_explicit(slot, tag | id, memory_order_relaxed);
+}
+
 static uint32_t frame_id(uintptr_t code, int64_t lasti, int first)
 {
     uintptr_t fo = rd_ptr(code, L.co_filename);
     uintptr_t no = rd_ptr(code, L.co_qualname >= 0 ? L.co_qualname : L.co_name);
-    uint64_t h = mix(mix(mix(mix(mix(7, code), fo), no), (uint64_t)(uint32_t)first),
-                     (uint64_t)lasti);
-    _Atomic uint64_t *slot = &cache[(h >> 7) & ((1 << CACHE_BITS) - 1)];
-    uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
-    uint64_t tag = h & ~(((uint64_t)1 << ID_BITS) - 1);
-    if ((e & ~(((uint64_t)1 << ID_BITS) - 1)) == tag && (e & (((uint64_t)1 << ID_BITS) - 1)))
-        return (uint32_t)(e & (((uint64_t)1 << ID_BITS) - 1));
-    uint32_t id = ident(code, code_line(code, lasti, first));
-    if (id && id != unreadable_id && id != full_id && id < ((uint32_t)1 << ID_BITS))
-        atomic_store_explicit(slot, tag | id, memory_order_relaxed);
+    _Atomic uint64_t *slot;
+    uint64_t tag;
+    uint32_t id = cached(code, fo, no, first, lasti, &slot, &tag);
+    if (id)
+        return id;
+    id = ident(code, fo, no, first, code_line(code, lasti, first), 0);
+    cache_put(slot, tag, id);
     return id;
 }
 
@@ -409,13 +447,9 @@ bad:
  * evaluation frame, innermost first, is replaced by the Python frames of
  * its call; frames of calls whose evaluation frame was not seen (a cut
  * stack) go at the end.  Returns the new count, at most MAX. */
-int pp_py_merge(uintptr_t *frames, int n, int max)
+static int merge(const uint32_t *ids, const int *ends, int np, int ng, uintptr_t *frames,
+                 int n, int max)
 {
-    uint32_t ids[PY_MAX + 1];
-    int ends[PY_MAX + 2], ng;
-    int np = walk(ids, ends, &ng);
-    if (np == 0)
-        return n;
     uintptr_t out[PP_STACK_MAX];
     int o = 0, g = 0, k = 0;
     for (int i = 0; i < n && o < PP_STACK_MAX; i++) {
@@ -433,6 +467,313 @@ int pp_py_merge(uintptr_t *frames, int n, int max)
         o = max;
     memcpy(frames, out, (size_t)o * sizeof *out);
     return o;
+}
+
+int pp_py_merge(uintptr_t *frames, int n, int max)
+{
+    uint32_t ids[PY_MAX + 1];
+    int ends[PY_MAX + 2], ng;
+    int np = walk(ids, ends, &ng);
+    if (np == 0)
+        return n;
+    return merge(ids, ends, np, ng, frames, n, max);
+}
+
+/* ---- another thread's frames, from outside (the CPU sampler) ----------------
+ *
+ * The CPU sampler (cpu.c) reads the Python frames of a thread it has
+ * samples of while that thread runs on: nothing in it is consistent at the
+ * moment of the read, and any of it may be freed under the reader.  So
+ * every read here goes through the kernel (pp_os_peek: an address not
+ * mapped is an error, never a fault), every object is checked for its type
+ * before its fields are believed, and every walk is bounded.  A frame that
+ * fails ends the walk with one "<python: unreadable>" frame.  Only the
+ * sampler thread runs this (one buffer for line tables, no lock). */
+
+#define CODE_BYTES 384                  /* of a code object: every field read */
+#define FRAME_BYTES 128                 /* of a frame */
+#define LINES_MAX  (64u << 10)          /* a line table read whole up to this */
+#define TS_MAX     4096                 /* thread states looked at per search */
+#define TS_CACHE   256
+
+static uintptr_t runtime;               /* _PyRuntime */
+static int far_off;                     /* the kernel refused a read: no more */
+static int pthread_tid_at = -1;         /* the tid in glibc's struct pthread */
+static unsigned char *lines;            /* LINES_MAX, the sampler's */
+static struct { pid_t tid; uintptr_t ts; } ts_cache[TS_CACHE];
+
+static int peek(void *d, uintptr_t a, size_t n)
+{
+    if (far_off || a < 65536 || a >= ((uintptr_t)1 << 47) - n)
+        return -1;
+    int err = pp_os_peek(d, a, n);
+    if (err && err != EFAULT && !far_off) {
+        far_off = 1;
+        if (pp_state.first_image)
+            pp_warn("the kernel refuses process_vm_readv on the process itself; CPU "
+                    "samples keep the interpreter's native frames only", "", "", "");
+    }
+    return err ? -1 : 0;
+}
+
+static int peek_ptr(uintptr_t a, uintptr_t *v)
+{
+    *v = 0;
+    return (a & 7) ? -1 : peek(v, a, sizeof *v);
+}
+
+/* fields of a copy */
+static uintptr_t f_ptr(const void *b, int off)
+{
+    uintptr_t v;
+    memcpy(&v, (const char *)b + off, sizeof v);
+    return v;
+}
+
+static int64_t f_i64(const void *b, int off)
+{
+    int64_t v;
+    memcpy(&v, (const char *)b + off, sizeof v);
+    return v;
+}
+
+static int f_int(const void *b, int off)
+{
+    int v;
+    memcpy(&v, (const char *)b + off, sizeof v);
+    return v;
+}
+
+static void copy_str_far(uintptr_t o, char *out, size_t cap)
+{
+    unsigned char h[48], d[4 * FILE_MAX];
+    unsigned kind = 0;
+    int64_t len = -1;
+    uintptr_t at = 0;
+    if (ptr_ok(o) && peek(h, o, sizeof h) == 0 && f_ptr(h, 8) == t_unicode) {
+        len = f_i64(h, 16);
+        uint32_t state;
+        memcpy(&state, h + 32, sizeof state);
+        at = len >= 0 ? str_data(len, state, &kind) : 0;
+    }
+    if (at && len > (int64_t)cap)
+        len = (int64_t)cap;             /* more than fits is cut anyway */
+    if (!at || peek(d, o + at, (size_t)len * kind) != 0) {
+        snprintf(out, cap, "<python: unreadable>");
+        return;
+    }
+    decode_str(d, len, kind, out, cap);
+}
+
+/* the line of the code object copied in C (at CODE) at LASTI */
+static int line_far(const void *c, int64_t lasti, int first)
+{
+    if (lasti < 0)
+        return first;
+    unsigned char h[32];
+    uintptr_t tab = f_ptr(c, L.co_linetable);
+    if (!ptr_ok(tab) || peek(h, tab, sizeof h) != 0 || f_ptr(h, 8) != t_bytes)
+        return first;
+    int64_t n = f_i64(h, 16);
+    if (n < 0)
+        return first;
+    if (n > (int64_t)LINES_MAX)
+        n = LINES_MAX;                  /* a longer table: the line at its end */
+    if (peek(lines, tab + 32, (size_t)n) != 0)
+        return first;
+    return table_line(lines, n, lasti, first);
+}
+
+/* the id of the frame running CODE at LASTI (or, 3.11+, instruction INS),
+ * or 0 when CODE is not a code object */
+static uint32_t frame_id_far(uintptr_t code, int64_t lasti, uintptr_t ins)
+{
+    uint64_t c[CODE_BYTES / 8];
+    if (!ptr_ok(code) || peek(c, code, sizeof c) != 0 || f_ptr(c, 8) != t_code)
+        return 0;
+    int first = f_int(c, L.co_firstlineno);
+    if (L.minor >= 11) {
+        uintptr_t start = code + (uintptr_t)L.co_code;
+        lasti = ins >= start ? (int64_t)(ins - start) / 2 : -1;
+        if (lasti >= f_i64(c, 16))
+            lasti = -1;
+    }
+    uintptr_t fo = f_ptr(c, L.co_filename);
+    uintptr_t no = f_ptr(c, L.co_qualname >= 0 ? L.co_qualname : L.co_name);
+    _Atomic uint64_t *slot;
+    uint64_t tag;
+    uint32_t id = cached(code, fo, no, first, lasti, &slot, &tag);
+    if (id)
+        return id;
+    id = ident(code, fo, no, first, line_far(c, lasti, first), 1);
+    cache_put(slot, tag, id);
+    return id;
+}
+
+/* is TS the thread state of thread TID: its native_thread_id (3.11+), or
+ * the tid in the struct pthread its thread_id (pthread_self) points to */
+static int ts_is(uintptr_t ts, pid_t tid)
+{
+    uintptr_t v;
+    if (L.ts_native_id >= 0)
+        return peek_ptr(ts + (uintptr_t)L.ts_native_id, &v) == 0 && v == (uintptr_t)tid;
+    int32_t t;
+    return pthread_tid_at >= 0 && peek_ptr(ts + (uintptr_t)L.ts_thread_id, &v) == 0 &&
+           v && peek(&t, v + (uintptr_t)pthread_tid_at, sizeof t) == 0 && t == tid;
+}
+
+/* thread TID's PyThreadState, or 0: the interpreters' lists of threads */
+static uintptr_t ts_of(pid_t tid)
+{
+    unsigned h = ((unsigned)tid * 2654435761u) >> 24;
+    if (ts_cache[h].tid == tid && ts_is(ts_cache[h].ts, tid))
+        return ts_cache[h].ts;
+    uintptr_t interp;
+    if (!runtime || peek_ptr(runtime + (uintptr_t)L.rt_interp_head, &interp) != 0)
+        return 0;
+    int budget = TS_MAX;
+    for (int k = 0; interp && k < 64 && budget > 0; k++) {
+        uintptr_t ts;
+        if (!ptr_ok(interp) || peek_ptr(interp + (uintptr_t)L.is_threads, &ts) != 0)
+            return 0;
+        for (; ts && budget-- > 0;) {
+            if (!ptr_ok(ts))
+                break;
+            if (ts_is(ts, tid)) {
+                ts_cache[h].tid = tid;
+                ts_cache[h].ts = ts;
+                return ts;
+            }
+            if (peek_ptr(ts + (uintptr_t)L.ts_next, &ts) != 0)
+                break;
+        }
+        if (peek_ptr(interp + (uintptr_t)L.is_next, &interp) != 0)
+            return 0;
+    }
+    return 0;
+}
+
+/* glibc keeps a thread's id in its struct pthread (pthread_self()'s
+ * address): found once at an offset where the sampler's own holds its tid */
+static void find_pthread_tid(void)
+{
+    int32_t w[512];
+    pid_t me = pp_tid();
+    if (peek(w, (uintptr_t)pthread_self(), sizeof w) != 0)
+        return;
+    for (int i = 0; i < 512; i++)
+        if (w[i] == me) {
+            pthread_tid_at = i * 4;
+            return;
+        }
+}
+
+int pp_py_read_thread(pid_t tid, struct pp_py_stack *s)
+{
+    s->n = s->ng = s->bad = 0;
+    if (!py_ok || far_off)
+        return 0;
+    if (!lines) {
+        lines = pp_os_map(LINES_MAX);
+        if (!lines)
+            return 0;
+        if (L.ts_native_id < 0)
+            find_pthread_tid();
+    }
+    uintptr_t ts = ts_of(tid), f;
+    if (!ts || peek_ptr(ts + (uintptr_t)L.ts_frame, &f) != 0)
+        return 0;
+    if (L.cf_current >= 0 && f && (!ptr_ok(f) || peek_ptr(f + (uintptr_t)L.cf_current, &f)))
+        f = 1;                          /* unreadable */
+    int n = 0, g = 0;
+    uint64_t fb[FRAME_BYTES / 8];
+    while (f && n < PY_MAX) {
+        if (!ptr_ok(f) || peek(fb, f, sizeof fb) != 0)
+            goto bad;
+        uint32_t id;
+        if (L.minor <= 10) {
+            if (f_ptr(fb, 8) != t_frame)
+                goto bad;
+            if (!(id = frame_id_far(f_ptr(fb, L.fr_code), f_int(fb, L.fr_lasti), 0)))
+                goto bad;
+            s->ids[n++] = id;
+            s->ends[g++] = n;
+            f = f_ptr(fb, L.fr_back);
+            continue;
+        }
+        unsigned char owner = ((const unsigned char *)fb)[L.if_owner];
+        if (L.owned_by_cstack >= 0 && owner == (unsigned)L.owned_by_cstack) {
+            if (g == 0 || s->ends[g - 1] != n)
+                s->ends[g++] = n;
+            f = f_ptr(fb, L.if_previous);
+            continue;
+        }
+        if (!(id = frame_id_far(f_ptr(fb, L.if_code), 0, f_ptr(fb, L.if_instr))))
+            goto bad;
+        s->ids[n++] = id;
+        if (L.if_entry >= 0 && ((const unsigned char *)fb)[L.if_entry])
+            s->ends[g++] = n;
+        f = f_ptr(fb, L.if_previous);
+    }
+    if (n && (g == 0 || s->ends[g - 1] != n))
+        s->ends[g++] = n;
+    s->n = n;
+    s->ng = g;
+    return n;
+bad:
+    s->ids[n++] = unreadable_id;
+    s->ends[g++] = n;
+    s->n = n;
+    s->ng = g;
+    s->bad = 1;
+    return n;
+}
+
+int pp_py_evals(const uintptr_t *frames, int n)
+{
+    int e = 0;
+    for (int i = 0; i < n; i++)
+        e += frames[i] > eval_lo && frames[i] <= eval_hi;
+    return e;
+}
+
+/* S's frames merged into FRAMES[0..N), a sample's stack.  OUTER (the
+ * native walk reached the outermost frame and S was read whole): the
+ * evaluation calls are matched from the outermost, so that where the
+ * thread has since gone deeper the extra inner calls are left out, and
+ * where it has since returned from calls the sample was in, their
+ * evaluation frames become "<python: unreadable>"; else as pp_py_merge. */
+int pp_py_merge_read(const struct pp_py_stack *s, uintptr_t *frames, int n, int max, int outer)
+{
+    if (s->n == 0)
+        return n;
+    int e = pp_py_evals(frames, n);
+    if (!outer || s->bad || e == s->ng)
+        return merge(s->ids, s->ends, s->n, s->ng, frames, n, max);
+    uintptr_t out[PP_STACK_MAX];
+    int o = 0, shift = e - s->ng, ev = 0;
+    for (int i = 0; i < n && o < PP_STACK_MAX; i++) {
+        if (!(frames[i] > eval_lo && frames[i] <= eval_hi)) {
+            out[o++] = frames[i];
+            continue;
+        }
+        int g = ev++ - shift;
+        if (g < 0) {
+            out[o++] = PP_PY_MARK(unreadable_id);
+            continue;
+        }
+        for (int k = g ? s->ends[g - 1] : 0; k < s->ends[g] && o < PP_STACK_MAX; k++)
+            out[o++] = PP_PY_MARK(s->ids[k]);
+    }
+    if (o > max)
+        o = max;
+    memcpy(frames, out, (size_t)o * sizeof *out);
+    return o;
+}
+
+int pp_py_is_unreadable(uintptr_t v)
+{
+    return unreadable_id && v == PP_PY_MARK(unreadable_id);
 }
 
 /* ---- start-up -------------------------------------------------------------- */
@@ -468,6 +809,7 @@ _Atomic unsigned pp_dlopens;
 void pp_py_init(void)
 {
     __atomic_store_n(&pp_py_on, 0, __ATOMIC_RELEASE);
+    py_ok = 0;
     py_tried = 1;
     uintptr_t eval = sym("_PyEval_EvalFrameDefault");
     if (!eval)
@@ -526,6 +868,13 @@ void pp_py_init(void)
             DBG(co_linetable, PP_PY_DBG_CO_LINETABLE);
             DBG(co_firstlineno, PP_PY_DBG_CO_FIRSTLINENO);
             DBG(co_code, PP_PY_DBG_CO_CODE);
+            DBG(rt_interp_head, PP_PY_DBG_RT_INTERP_HEAD);
+            DBG(is_next, PP_PY_DBG_IS_NEXT);
+            DBG(is_threads, PP_PY_DBG_IS_THREADS);
+            DBG(ts_next, PP_PY_DBG_TS_NEXT);
+            DBG(ts_interp, PP_PY_DBG_TS_INTERP);
+            DBG(ts_thread_id, PP_PY_DBG_TS_THREAD_ID);
+            DBG(ts_native_id, PP_PY_DBG_TS_NATIVE_ID);
 #undef DBG
         }
     }
@@ -556,9 +905,12 @@ void pp_py_init(void)
         if (!ents)
             return;
     }
-    unreadable_id = ident(0, 0);
-    full_id = ident(0, 1);
-    __atomic_store_n(&pp_py_on, 1, __ATOMIC_RELEASE);
+    unreadable_id = ident(0, 0, 0, 0, 0, 0);
+    full_id = ident(0, 0, 0, 0, 1, 0);
+    runtime = sym("_PyRuntime");
+    py_ok = 1;
+    if (pp_sites_mode != PP_STACKS_OFF)
+        __atomic_store_n(&pp_py_on, 1, __ATOMIC_RELEASE);
 }
 
 /* An interpreter loaded after the start: an application that embeds Python

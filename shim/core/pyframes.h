@@ -31,15 +31,20 @@ struct pp_py_layout {
     int co_filename, co_name, co_qualname, co_firstlineno, co_linetable, co_code;
     int u_ascii_size, u_compact_size, u_utf8;   /* sizeof PyASCIIObject, PyCompactUnicodeObject */
     int owned_by_cstack;                        /* FRAME_OWNED_BY_CSTACK, 3.12+ */
+    /* finding another thread's state (the CPU sampler, from outside):
+     * _PyRuntime.interpreters.head, PyInterpreterState next and its first
+     * thread (tstate_head 3.8-3.10, threads.head after), PyThreadState next,
+     * interp, thread_id (pthread_self), native_thread_id (3.11+, else -1) */
+    int rt_interp_head, is_next, is_threads, ts_next, ts_interp, ts_thread_id, ts_native_id;
 };
 
-#define PP_PY_LAYOUTS                                                                      \
-    {8, 24, -1, 24, 32, 104, -1, -1, -1, -1, -1, 104, 112, -1, 40, 120, -1, 48, 72, 56, -1}, \
-    {9, 24, -1, 24, 32, 104, -1, -1, -1, -1, -1, 104, 112, -1, 40, 120, -1, 48, 72, 56, -1}, \
-    {10, 24, -1, 24, 32, 96, -1, -1, -1, -1, -1, 104, 112, -1, 40, 120, -1, 48, 72, 56, -1}, \
-    {11, 56, 8, -1, -1, -1, 48, 32, 56, 69, 68, 112, 120, 128, 72, 136, 184, 48, 72, 56, -1}, \
-    {12, 56, 0, -1, -1, -1, 8, 0, 56, 70, -1, 112, 120, 128, 68, 136, 192, 40, 56, 48, 3},   \
-    {13, 72, -1, -1, -1, -1, 8, 0, 56, 70, -1, 112, 120, 128, 68, 136, 200, 40, 56, 48, 3},
+#define PP_PY_LAYOUTS \
+    {8, 24, -1, 24, 32, 104, -1, -1, -1, -1, -1, 104, 112, -1, 40, 120, -1, 48, 72, 56, -1, 32, 0, 8, 8, 16, 176, -1}, \
+    {9, 24, -1, 24, 32, 104, -1, -1, -1, -1, -1, 104, 112, -1, 40, 120, -1, 48, 72, 56, -1, 32, 0, 8, 8, 16, 176, -1}, \
+    {10, 24, -1, 24, 32, 96, -1, -1, -1, -1, -1, 104, 112, -1, 40, 120, -1, 48, 72, 56, -1, 32, 0, 8, 8, 16, 176, -1}, \
+    {11, 56, 8, -1, -1, -1, 48, 32, 56, 69, 68, 112, 120, 128, 72, 136, 184, 48, 72, 56, -1, 40, 0, 16, 8, 16, 152, 160}, \
+    {12, 56, 0, -1, -1, -1, 8, 0, 56, 70, -1, 112, 120, 128, 68, 136, 192, 40, 56, 48, 3, 40, 0, 72, 8, 16, 136, 144}, \
+    {13, 72, -1, -1, -1, -1, 8, 0, 56, 70, -1, 112, 120, 128, 68, 136, 200, 40, 56, 48, 3, 632, 7264, 7344, 8, 16, 152, 160},
 
 /* where _Py_DebugOffsets (3.13) keeps the offsets above */
 #define PP_PY_DBG_VERSION        8
@@ -55,5 +60,12 @@ struct pp_py_layout {
 #define PP_PY_DBG_CO_LINETABLE   304
 #define PP_PY_DBG_CO_FIRSTLINENO 312
 #define PP_PY_DBG_CO_CODE        344
+#define PP_PY_DBG_RT_INTERP_HEAD 40
+#define PP_PY_DBG_IS_NEXT        64
+#define PP_PY_DBG_IS_THREADS     72
+#define PP_PY_DBG_TS_NEXT        168
+#define PP_PY_DBG_TS_INTERP      176
+#define PP_PY_DBG_TS_THREAD_ID   192
+#define PP_PY_DBG_TS_NATIVE_ID   200
 
 #endif

@@ -156,6 +156,14 @@ static void *sampler_main(void *arg)
             int seen = atomic_load(&wake);
             if (atomic_load(&stop))
                 break;
+            uint64_t soon = pp_cpu_read_at();   /* Python frames: cpu.c */
+            if (soon && soon < next) {
+                if (pp_now_ns() >= soon)
+                    pp_cpu_read_soon();
+                else
+                    pp_futex_wait(&wake, seen, soon);
+                continue;
+            }
             pp_futex_wait(&wake, seen, next);
         }
         if (atomic_load(&stop))

@@ -295,6 +295,10 @@ int  pp_os_thread_atexit(void (*fn)(void *), void *arg);
 #define PP_PRELOAD_VAR "LD_PRELOAD"
 #endif
 
+/* LEN bytes of the process's own memory at SRC, read through the kernel
+ * (never a fault, whatever SRC is): 0, or EFAULT (not all mapped), or the
+ * errno that refuses the call (ENOSYS, EPERM) */
+int  pp_os_peek(void *dst, uintptr_t src, size_t len);
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);
 void pp_tid_forget(void);

@@ -1,7 +1,8 @@
 /*
  * offsets.c - prints, from one CPython version's own headers, the offsets
  * that shim/pyframes.c keeps in its table for that version, in the order
- * of struct pp_py_layout (shim/core/pyframes.h).  Built with -DPP_TABLE it
+ * of struct pp_py_layout (shim/core/pyframes.h), with those the CPU
+ * sampler uses to find another thread's state.  Built with -DPP_TABLE it
  * prints the table's row instead; t0900 builds both against each installed
  * version's headers and compares them.
  */
@@ -15,8 +16,11 @@
 #else
 #include <internal/pycore_frame.h>
 #endif
-#if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x03090000
 #include <internal/pycore_runtime.h>
+#include <internal/pycore_interp.h>
+#else
+#include <internal/pycore_pystate.h>
 #endif
 #ifdef PP_TABLE
 #include "pyframes.h"
@@ -28,7 +32,13 @@ int main(void)
 {
     int ts_frame = -1, cf_current = -1, fr_back = -1, fr_code = -1, fr_lasti = -1;
     int if_previous = -1, if_code = -1, if_instr = -1, if_owner = -1, if_entry = -1;
-    int co_qualname = -1, co_code = -1, owned_by_cstack = -1;
+    int co_qualname = -1, co_code = -1, owned_by_cstack = -1, ts_native_id = -1;
+#if PY_VERSION_HEX < 0x030B0000
+    int is_threads = OFF(PyInterpreterState, tstate_head);
+#else
+    int is_threads = OFF(PyInterpreterState, threads.head);
+    ts_native_id = OFF(PyThreadState, native_thread_id);
+#endif
 #if PY_VERSION_HEX < 0x030B0000
     ts_frame = OFF(PyThreadState, frame);
     fr_back = OFF(PyFrameObject, f_back);
@@ -65,7 +75,10 @@ int main(void)
                  OFF(PyCodeObject, co_filename), OFF(PyCodeObject, co_name), co_qualname,
                  OFF(PyCodeObject, co_firstlineno), co_linetable, co_code,
                  (int)sizeof(PyASCIIObject), (int)sizeof(PyCompactUnicodeObject),
-                 OFF(PyCompactUnicodeObject, utf8), owned_by_cstack};
+                 OFF(PyCompactUnicodeObject, utf8), owned_by_cstack,
+                 OFF(_PyRuntimeState, interpreters.head), OFF(PyInterpreterState, next),
+                 is_threads, OFF(PyThreadState, next), OFF(PyThreadState, interp),
+                 OFF(PyThreadState, thread_id), ts_native_id};
     /* what pyframes.c also assumes of every version */
     if (OFF(PyObject, ob_type) != 8 || OFF(PyVarObject, ob_size) != 16 ||
         OFF(PyBytesObject, ob_sval) != 32 || OFF(PyASCIIObject, length) != 16 ||
@@ -83,19 +96,29 @@ int main(void)
                   t->if_previous, t->if_code, t->if_instr, t->if_owner, t->if_entry,
                   t->co_filename, t->co_name, t->co_qualname, t->co_firstlineno,
                   t->co_linetable, t->co_code, t->u_ascii_size, t->u_compact_size, t->u_utf8,
-                  t->owned_by_cstack};
+                  t->owned_by_cstack, t->rt_interp_head, t->is_next, t->is_threads, t->ts_next,
+                  t->ts_interp, t->ts_thread_id, t->ts_native_id};
     memcpy(row, trow, sizeof row);
 #endif
     for (size_t i = 0; i < sizeof row / sizeof *row; i++)
         printf("%d%c", row[i], i + 1 < sizeof row / sizeof *row ? ' ' : '\n');
 #if PY_VERSION_HEX >= 0x030D0000
 #ifdef PP_TABLE
+    printf("threads %d %d %d %d %d %d %d\n", PP_PY_DBG_RT_INTERP_HEAD, PP_PY_DBG_IS_NEXT,
+           PP_PY_DBG_IS_THREADS, PP_PY_DBG_TS_NEXT, PP_PY_DBG_TS_INTERP, PP_PY_DBG_TS_THREAD_ID,
+           PP_PY_DBG_TS_NATIVE_ID);
     printf("debug %d %d %d %d %d %d %d %d %d %d %d %d %d\n", PP_PY_DBG_VERSION,
            PP_PY_DBG_FREE_THREADED, PP_PY_DBG_TS_FRAME, PP_PY_DBG_IF_PREVIOUS, PP_PY_DBG_IF_CODE,
            PP_PY_DBG_IF_INSTR, PP_PY_DBG_IF_OWNER, PP_PY_DBG_CO_FILENAME, PP_PY_DBG_CO_NAME,
            PP_PY_DBG_CO_QUALNAME, PP_PY_DBG_CO_LINETABLE, PP_PY_DBG_CO_FIRSTLINENO,
            PP_PY_DBG_CO_CODE);
 #else
+    printf("threads %d %d %d %d %d %d %d\n", OFF(_Py_DebugOffsets, runtime_state.interpreters_head),
+           OFF(_Py_DebugOffsets, interpreter_state.next),
+           OFF(_Py_DebugOffsets, interpreter_state.threads_head),
+           OFF(_Py_DebugOffsets, thread_state.next), OFF(_Py_DebugOffsets, thread_state.interp),
+           OFF(_Py_DebugOffsets, thread_state.thread_id),
+           OFF(_Py_DebugOffsets, thread_state.native_thread_id));
     printf("debug %d %d %d %d %d %d %d %d %d %d %d %d %d\n", OFF(_Py_DebugOffsets, version),
            OFF(_Py_DebugOffsets, free_threaded), OFF(_Py_DebugOffsets, thread_state.current_frame),
            OFF(_Py_DebugOffsets, interpreter_frame.previous),

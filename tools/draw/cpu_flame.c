@@ -53,7 +53,16 @@ int cpu_flame(int argc, char **argv)
             if (nr > 1)
                 fprintf(f, "pid %ld;", runs[r].pid);
             for (int k = s->n; k-- > 0;) {
-                fold_name(f, s->frames[k].fn);
+                if (s->frames[k].python && s->frames[k].file) {
+                    /* "file.py:function:line", as flame's allocation stacks */
+                    const char *path = s->frames[k].file;
+                    fold_name(f, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+                    fputc(':', f);
+                    fold_name(f, s->frames[k].fn);
+                    fprintf(f, ":%d", s->frames[k].line);
+                } else {
+                    fold_name(f, s->frames[k].fn);
+                }
                 if (k)
                     fputc(';', f);
             }

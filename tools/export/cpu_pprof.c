@@ -65,12 +65,13 @@ static void encode(const struct run *r, struct cprof *p, struct pb *out)
                 lid = json_integer((json_int_t)json_object_size(lidx) + 1);
                 json_object_set_new(lidx, key, lid);
                 pb_field(&m, 1, json_integer_value(lid));
-                int mid = 0;
-                for (int q = 0; q < nmap; q++)
+                /* a Python frame is in no mapping and has no address */
+                int py = s->frames[f].python, mid = 0;
+                for (int q = 0; q < nmap && !py; q++)
                     if (addr - 1 >= maps[q].lo && addr - 1 < maps[q].hi)
                         mid = q + 1;
                 pb_field(&m, 2, mid);
-                pb_field(&m, 3, (int64_t)addr);
+                pb_field(&m, 3, py ? 0 : (int64_t)addr);
                 for (int h = f; h < g; h++) {
                     char fk[1024];
                     snprintf(fk, sizeof fk, "%s\t%s", s->frames[h].fn,
@@ -83,6 +84,8 @@ static void encode(const struct run *r, struct cprof *p, struct pb *out)
                         pb_field(&sub, 2, pb_str(&st, s->frames[h].fn));
                         pb_field(&sub, 3, pb_str(&st, s->frames[h].fn));
                         pb_field(&sub, 4, pb_str(&st, s->frames[h].file));
+                        if (s->frames[h].python)
+                            pb_field(&sub, 5, s->frames[h].first_line);
                         pb_message(&funcs, 5, &sub);
                     }
                     pb_field(&sub, 1, json_integer_value(fid));

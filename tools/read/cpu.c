@@ -52,7 +52,7 @@ static int in_region(const char *path, const char *name)
     return 0;
 }
 
-static struct cstack *stack_of(struct cprof *p, json_t *stacks, long id)
+static struct cstack *stack_of(struct cprof *p, json_t *stacks, json_t *pyframes, long id)
 {
     char key[32];
     snprintf(key, sizeof key, "%ld", id);
@@ -68,8 +68,12 @@ static struct cstack *stack_of(struct cprof *p, json_t *stacks, long id)
     size_t nf = json_array_size(fr);
     s->frames = calloc(nf * MAX_INLINE + 1, sizeof *s->frames);
     for (size_t k = 0; k < nf; k++) {
-        uint64_t a = (uint64_t)json_number_value(json_array_get(fr, k));
-        s->n += symbols_lookup(p->sym, a, s->frames + s->n, MAX_INLINE);
+        double v = json_number_value(json_array_get(fr, k));
+        if (v < 0) {                    /* a Python frame (the shim's pyframes.c) */
+            s->n += python_frame(pyframes, (long)-v, s->frames + s->n);
+            continue;
+        }
+        s->n += symbols_lookup(p->sym, (uint64_t)v, s->frames + s->n, MAX_INLINE);
     }
     if (!rec || s->n == 0) {
         s->frames[0] = (struct sym_frame){.fn = "(unknown)"};
@@ -82,14 +86,50 @@ static struct cstack *stack_of(struct cprof *p, json_t *stacks, long id)
 static struct cfunc *func_of(struct cprof *p, json_t *fidx, const struct sym_frame *f)
 {
     char key[2048];
-    snprintf(key, sizeof key, "%s\t%s", f->fn, f->file ? f->file : f->module ? f->module : "");
+    snprintf(key, sizeof key, "%s\t%s\t%d", f->fn, f->file ? f->file : f->module ? f->module : "",
+             f->python ? f->first_line : -1);
     json_t *i = json_object_get(fidx, key);
     if (i)
         return &p->f[json_integer_value(i)];
     p->f = realloc(p->f, (size_t)(p->nf + 1) * sizeof *p->f);
-    p->f[p->nf] = (struct cfunc){f->fn, f->file ? f->file : f->module, 0, 0, -1};
+    p->f[p->nf] = (struct cfunc){f->fn, f->file ? f->file : f->module, 0, 0, -1, f->python,
+                                 f->first_line};
     json_object_set_new(fidx, key, json_integer(p->nf));
     return &p->f[p->nf++];
+}
+
+static int by_samples(const void *a, const void *b)
+{
+    const struct cline *x = a, *y = b;
+    return x->samples != y->samples ? (x->samples < y->samples ? 1 : -1) : x->line - y->line;
+}
+
+/* the samples of each Python line, by the innermost Python frame */
+static void python_lines(struct cprof *p)
+{
+    json_t *idx = json_object();
+    for (int k = 0; k < p->n; k++) {
+        struct cstack *s = &p->v[k];
+        int f = 0;
+        while (f < s->n && !s->frames[f].python)
+            f++;
+        if (s->samples <= 0 || f == s->n)
+            continue;
+        const struct sym_frame *x = &s->frames[f];
+        char key[2048];
+        snprintf(key, sizeof key, "%s\t%s\t%d", x->fn, x->file ? x->file : "", x->line);
+        json_t *i = json_object_get(idx, key);
+        if (!i) {
+            p->l = realloc(p->l, (size_t)(p->nl + 1) * sizeof *p->l);
+            p->l[p->nl] = (struct cline){x->fn, x->file, x->line, 0};
+            i = json_integer(p->nl++);
+            json_object_set_new(idx, key, i);
+        }
+        p->l[json_integer_value(i)].samples += s->samples;
+    }
+    json_decref(idx);
+    if (p->nl)
+        qsort(p->l, (size_t)p->nl, sizeof *p->l, by_samples);
 }
 
 void cprof_free(struct cprof *p)
@@ -98,6 +138,7 @@ void cprof_free(struct cprof *p)
         free(p->v[i].frames);
     free(p->v);
     free(p->f);
+    free(p->l);
     json_decref(p->index);
     json_decref(p->threads);
     if (p->sym)
@@ -122,10 +163,16 @@ int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
         if (!found)
             return error("no probe labelled '%s' in %s (pid %ld)", fl->to, r->path, r->pid), -1;
     }
-    json_t *stacks = json_object(), *o;
+    json_t *stacks = json_object(), *pyframes = json_object(), *o;
     size_t i;
     json_array_foreach(r->site_records, i, o) {
         const char *type = json_string_value(json_object_get(o, "type"));
+        if (type && !strcmp(type, "pyframe")) {
+            char key[32];
+            snprintf(key, sizeof key, "%ld", (long)json_num(o, "id", -1));
+            json_object_set(pyframes, key, o);
+            continue;
+        }
         if (!type || strncmp(type, "cpu", 3))
             continue;
         p->has = 1;
@@ -139,6 +186,7 @@ int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
     }
     if (!p->has) {
         json_decref(stacks);
+        json_decref(pyframes);
         return 0;
     }
     p->sym = symbols_new(r->site_records);
@@ -160,7 +208,7 @@ int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
                 continue;
             double c = json_number_value(json_array_get(row, 3));
             long tid = (long)json_number_value(json_array_get(row, 0));
-            struct cstack *s = stack_of(p, stacks, (long)json_number_value(json_array_get(row, 1)));
+            struct cstack *s = stack_of(p, stacks, pyframes, (long)json_number_value(json_array_get(row, 1)));
             s->samples += c;
             p->samples += c;
             char key[32];
@@ -170,6 +218,7 @@ int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
         }
     }
     json_decref(stacks);
+    json_decref(pyframes);
     /* functions: self from the innermost frame, total once a stack */
     json_t *fidx = json_object();
     for (int k = 0; k < p->n; k++) {
@@ -186,6 +235,7 @@ int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
         }
     }
     json_decref(fidx);
+    python_lines(p);
     return 1;
 }
 

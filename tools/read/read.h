@@ -153,6 +153,10 @@ int symbols_lookup(struct symbols *s, uint64_t addr, struct sym_frame *out, int 
 
 /* ---- sites.c: allocation sites (docs/sites.md) ------------------------------ */
 
+/* the Python frame whose pyframe record (in PYFRAMES, keyed by id) has ID,
+ * into OUT; 1 */
+int python_frame(json_t *pyframes, long id, struct sym_frame *out);
+
 /* The sites are here, under every command, because report, diff, plot,
  * watch, flame and pprof all show them; their text forms (report --sites,
  * the sites part of diff) came with them, being a few lines of the same
@@ -223,7 +227,10 @@ struct cstack {
     double samples;
 };
 
-struct cfunc { const char *fn, *file; double self, total; long mark; };
+/* a function; PYTHON: a Python function, FIRST_LINE its first line */
+struct cfunc { const char *fn, *file; double self, total; long mark; int python, first_line; };
+/* a line of Python code: the samples whose innermost Python frame is there */
+struct cline { const char *fn, *file; int line; double samples; };
 
 struct cprof {
     struct symbols *sym;
@@ -234,6 +241,8 @@ struct cprof {
     json_t *threads;                /* tid -> samples */
     struct cfunc *f;
     int nf;
+    struct cline *l;                /* by Python line, most samples first */
+    int nl;
     int has;                        /* the run has CPU records */
     const char *off;                /* the shim's reason for none */
 };

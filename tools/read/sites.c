@@ -117,8 +117,8 @@ static void take_rows(struct sites *s, json_t *index, json_t *rec, int which)
 }
 
 /* Python frame ID from its pyframe record; the strings live as long as
- * the run's records */
-static int python_frame(json_t *pyframes, long id, struct sym_frame *out)
+ * the run's records (also the CPU samples': read/cpu.c) */
+int python_frame(json_t *pyframes, long id, struct sym_frame *out)
 {
     char key[32];
     snprintf(key, sizeof key, "%ld", id);

@@ -28,11 +28,17 @@ static int by_total(const void *a, const void *b)
                                                      : strcmp(x->fn, y->fn);
 }
 
+/* a Python function reads "py:name (file.py:FIRST)" (its first line, as
+ * cProfile names functions), as allocation sites name Python frames */
 static void func_text(const struct cfunc *f, char *buf, size_t n)
 {
     const char *file = f->file ? strrchr(f->file, '/') : NULL;
     file = file ? file + 1 : f->file;
-    if (file)
+    if (f->python && file)
+        snprintf(buf, n, "py:%s (%s:%d)", f->fn, file, f->first_line);
+    else if (f->python)
+        snprintf(buf, n, "py:%s", f->fn);
+    else if (file)
         snprintf(buf, n, "%s (%s)", f->fn, file);
     else
         snprintf(buf, n, "%s", f->fn);
@@ -76,6 +82,18 @@ static void report_one(FILE *out, const struct run *r, struct cprof *p, const st
     table(out, p, 0);
     fprintf(out, "\nby total time (samples with the function anywhere on the stack)\n");
     table(out, p, 1);
+    if (p->nl) {
+        fprintf(out, "\nby Python line (samples whose innermost Python frame is at the line)\n");
+        fprintf(out, "  %9s %7s %7s  %s\n", "time", "%", "samples", "line");
+        for (int i = 0; i < p->nl && i < TOP; i++) {
+            struct sym_frame x = {.fn = p->l[i].fn, .file = p->l[i].file, .line = p->l[i].line,
+                                  .python = 1};
+            char name[1024];
+            frame_text(&x, name, sizeof name);
+            fprintf(out, "  %8.3fs %6.1f%% %7.0f  %s\n", p->l[i].samples * p->period_ns / 1e9,
+                    100 * p->l[i].samples / p->samples, p->l[i].samples, name);
+        }
+    }
     if (json_object_size(p->threads) > 1) {
         fprintf(out, "\nby thread\n");
         const char *k;
@@ -135,9 +153,24 @@ json_t *cpu_to_json(const struct run *r)
                               "total_s", f->total * p.period_ns / 1e9);
         if (f->file)
             json_object_set_new(x, "file", json_string(f->file));
+        if (f->python) {
+            json_object_set_new(x, "python", json_true());
+            json_object_set_new(x, "first_line", json_integer(f->first_line));
+        }
         json_array_append_new(fs, x);
     }
     json_object_set_new(o, "functions", fs);
+    json_t *ls = json_array();
+    for (int i = 0; i < p.nl && i < 100; i++)
+        json_array_append_new(ls, json_pack("{s:s, s:s?, s:i, s:f, s:f}", "function", p.l[i].fn,
+                                            "file", p.l[i].file, "line", p.l[i].line,
+                                            "samples", p.l[i].samples, "pct",
+                                            p.samples > 0 ? 100 * p.l[i].samples / p.samples
+                                                          : 0.0));
+    if (p.nl)
+        json_object_set_new(o, "python_lines", ls);
+    else
+        json_decref(ls);
     json_t *th = json_object();
     const char *k;
     json_t *v;

@@ -1,0 +1,212 @@
+# Python frames in CPU samples (docs/cpu.md, shim/core/pyframes.c read from
+# the sampler thread), on Debian's python3 (always) and pyenv's 3.8-3.13
+# (each skipped with a line when absent).  Ground truths: what the script
+# does on purpose, and the native stack of the same sample:
+#   - burn_a and burn_b run one-line loops (at lines found by their
+#     markers) for 3 and 1 units of steps, in turns: burn_a must have 75% of
+#     the two functions' samples, burn_b 25% (within 5 points: the sampling
+#     error of about 800 samples is 1.5 points, the rest is for the reads
+#     that come after the program has moved on);
+#   - each sample's innermost Python frame at its function's loop line;
+#   - burn_a's loop is the only code that runs `&` (PyNumber_And, long_and),
+#     burn_b's the only one that runs `%` (PyNumber_Remainder, long_mod): a
+#     sample whose native stack is in one of them was taken in that
+#     function, so its Python frame must say so (the exactness of reading
+#     the frames after the sample, not at it);
+#   - two threads, one running only burn_a, one only burn_b (their native
+#     ids from threading.get_native_id): each thread's samples must carry
+#     its own function (the thread state found by the sampled thread's id);
+#   - the program's output and status are a bare run's; `<python:
+#     unreadable>` frames are counted and must be rare.
+. "$PP_ROOT/tests/lib.sh"
+P=$PP_BUILD/perfprobe
+export PERFPROBE_CPU=997
+
+# ---- is sampling allowed here? ----------------------------------------------
+traced probe.jsonl "$T/cpu_burn" ratio 200000 > /dev/null 2> probe.err
+if [ -z "$(jq -r 'select(.type == "cpu_info" and .hz) | .hz' probe.jsonl)" ]; then
+    echo "# skip: the kernel refuses perf_event_open here ($(cat probe.err)); no sampled checks"
+    exit 0
+fi
+
+cat > ab.py <<'EOF'
+import sys, threading
+
+def burn_a(n):
+    x = 0
+    for i in range(n): x = (x * 31 + i) & 0xffffff  # L:a
+    return x
+
+def burn_b(n):
+    x = 0
+    for i in range(n): x = (x * 17 + i) % 16777213  # L:b
+    return x
+
+def turns(steps, rounds):
+    t = 0
+    for r in range(rounds):
+        t += burn_a(3 * steps)
+        t += burn_b(steps)
+    return t
+
+def threads(steps, facts):
+    ids = {}
+    def run(name, fn):
+        ids[name] = threading.get_native_id()
+        fn(steps)
+    ta = threading.Thread(target=run, args=("a", burn_a))
+    tb = threading.Thread(target=run, args=("b", burn_b))
+    ta.start(); tb.start(); ta.join(); tb.join()
+    with open(facts, "w") as f:
+        f.write("tid_a %d\ntid_b %d\n" % (ids["a"], ids["b"]))
+
+if sys.argv[1] == "turns":
+    print(turns(int(sys.argv[2]), int(sys.argv[3])))
+    sys.exit(3)
+threads(int(sys.argv[2]), sys.argv[3])
+print("threads done")
+EOF
+line() { grep -n "# L:$1\$" ab.py | cut -d: -f1; }
+LA=$(line a) LB=$(line b)
+
+# the samples of each Python function, from report --json (total: the
+# function anywhere on the stack)
+fn_total() {  # JSON NAME
+    jq --arg f "$2" '[.cpu.functions[] | select(.python and .function == $f
+                      and (.file | endswith("ab.py"))) | .total] | add // 0' "$1"
+}
+
+# the innermost Python frame of every sample of FOLDED (flame --cpu) whose
+# native frames include a function matching C and that has Python frames at
+# all: "right wrong" for function FN at LINE
+native_truth() {  # FOLDED C FN LINE
+    awk -v c=";($2)(;| )" -v want="ab.py:$3:$4" '
+        $0 ~ c { n = $NF; s = $0; sub(/ [0-9]+$/, "", s); k = split(s, f, ";"); py = ""
+                 for (i = 1; i <= k; i++) if (f[i] ~ /\.py:/) py = f[i]
+                 if (py == "") next
+                 if (py == want) r += n; else w += n }
+        END { print r + 0, w + 0 }' "$1"
+}
+
+right_all=0 truth_all=0
+versions="debian:/usr/bin/python3"
+for m in 8 9 10 11 12 13; do
+    found=$(ls -d "$HOME"/.pyenv/versions/3.$m.*/bin/python3 2>/dev/null | sort -V | tail -1)
+    if [ -n "$found" ]; then versions="$versions 3.$m:$found"
+    else echo "# skip: no CPython 3.$m on this machine"; fi
+done
+
+for v in $versions; do
+    name=${v%%:*} py=${v#*:}
+    [ -x "$py" ] || { echo "# skip: $name: $py absent"; continue; }
+    ver=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+    tag="$name ($ver)"
+
+    # ---- turns: 3:1 ----------------------------------------------------------
+    "$py" ab.py turns 1000000 8 > bare.out 2> bare.err
+    bare_rc=$?
+    traced "t.$name.jsonl" "$py" ab.py turns 1000000 8 > t.out 2> t.err
+    eq "$tag: exit status unchanged" "$?" "$bare_rc"
+    check "$tag: stdout unchanged" cmp -s bare.out t.out
+    check "$tag: stderr unchanged" cmp -s bare.err t.err
+    check "$tag: the timeline is valid JSON Lines" valid_jsonl "t.$name.jsonl"
+    "$P" report --json "t.$name.jsonl" > t.json
+    a=$(fn_total t.json burn_a) b=$(fn_total t.json burn_b)
+    share_a=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + b > 0) printf "%.1f", 100 * a / (a + b) }')
+    share_b=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + b > 0) printf "%.1f", 100 * b / (a + b) }')
+    echo "# $tag: burn_a $a, burn_b $b samples"
+    within "$tag: burn_a has 75% of the two functions' samples" "$share_a" 75 6.7
+    within "$tag: burn_b has 25% of the two functions' samples" "$share_b" 25 20
+    eq "$tag: they are most of the samples (over 85%)" \
+        "$(jq --argjson a "$a" --argjson b "$b" '($a + $b) > .cpu.samples * 0.85' t.json)" true
+    # lines: each function's samples at its loop line
+    for f in a b; do
+        l=$([ $f = a ] && echo "$LA" || echo "$LB")
+        at=$(jq --arg f "burn_$f" --argjson l "$l" '[.cpu.python_lines[] | select(.function == $f
+                 and .line == $l) | .samples] | add // 0' t.json)
+        all=$(jq --arg f "burn_$f" '[.cpu.python_lines[] | select(.function == $f)
+                  | .samples] | add // 0' t.json)
+        bounded "$tag: burn_$f's samples at its loop line ab.py:$l (of $all)" "$at" \
+            "$(awk -v n="$all" 'BEGIN { print n * 0.98 }')" "$all" 0
+    done
+    "$P" report --cpu "t.$name.jsonl" > t.txt
+    check "$tag: report --cpu names burn_a with its file and first line" \
+        grep -q "py:burn_a (ab.py:$((LA - 2)))" t.txt
+    check "$tag: report --cpu names burn_b with its file and first line" \
+        grep -q "py:burn_b (ab.py:$((LB - 2)))" t.txt
+    check "$tag: report --cpu's Python lines give burn_a's loop line" \
+        sh -c "sed -n '/by Python line/,\$p' t.txt | grep -q 'py:burn_a (ab.py:$LA)'"
+    # the native stack says which function the sample was in
+    "$P" flame --cpu "t.$name.jsonl" > t.folded
+    # (long_and, long_mod: where the build has symbols for static functions)
+    set -- $(native_truth t.folded "PyNumber_And|long_and" burn_a "$LA")
+    ra=$1 wa=$2
+    set -- $(native_truth t.folded "PyNumber_Remainder|long_mod" burn_b "$LB")
+    rb=$1 wb=$2
+    echo "# $tag: in & $ra right, $wa wrong; in % $rb right, $wb wrong"
+    n=$((ra + wa + rb + wb))
+    right_all=$((right_all + ra + rb)) truth_all=$((truth_all + n))
+    if [ "$n" -ge 50 ]; then
+        bounded "$tag: of the samples in & or %, the Python frame is the function the native stack is in (90% or more)" \
+            "$((ra + rb))" "$(awk -v n=$n 'BEGIN { print n * 0.9 }')" "$n" 0
+    else
+        echo "# skip: $tag: $n samples in & or % (PyNumber_And, long_and, PyNumber_Remainder, long_mod): too few to judge this version alone"
+    fi
+    # unreadable frames: rare
+    fin=$(jq -c 'select(.type == "cpu" and .final)' "t.$name.jsonl")
+    pys=$(echo "$fin" | jq '.python // 0') unr=$(echo "$fin" | jq '.python_unreadable // 0')
+    shown=$(jq '[.cpu.python_lines[] | select(.function == "<python: unreadable>")
+                 | .samples] | add // 0' t.json)
+    echo "# $tag: $pys samples with Python frames, $unr with <python: unreadable> ($shown innermost)"
+    bounded "$tag: samples with Python frames (90% of all or more)" "$pys" \
+        "$(jq '.cpu.samples * 0.9' t.json)" "$(jq '.cpu.samples' t.json)" 0
+    bounded "$tag: <python: unreadable> in 1% of them or fewer" "$unr" 0 \
+        "$(awk -v n="$pys" 'BEGIN { print n * 0.01 }')" 0
+    le "$tag: report shows no more unreadable frames than the shim counted" "$shown" "$unr"
+
+    # ---- two threads: each its own frames ------------------------------------
+    "$py" ab.py threads 4000000 facts.bare > bare.out 2> bare.err
+    bare_rc=$?
+    traced "th.$name.jsonl" "$py" ab.py threads 4000000 facts > th.out 2> th.err
+    eq "$tag threads: exit status unchanged" "$?" "$bare_rc"
+    check "$tag threads: stdout unchanged" cmp -s bare.out th.out
+    ta=$(fact facts tid_a) tb=$(fact facts tid_b)
+    # per thread: samples whose innermost Python function is burn_a / burn_b
+    per_thread() {  # TID FN
+        jq -s --argjson t "$1" --arg f "$2" '
+            ([.[] | select(.type == "pyframe") | {key: (.id | tostring), value: .name}]
+             | from_entries) as $py
+            | ([.[] | select(.type == "cpu_stack") | {key: (.id | tostring), value:
+                 ([.frames[] | select(. < 0) | $py[(-.) | tostring]][0])}] | from_entries) as $st
+            | [.[] | select(.type == "cpu") | .samples[] | select(.[0] == $t)
+               | select($st[.[1] | tostring] == $f) | .[3]] | add // 0' "th.$name.jsonl"
+    }
+    aa=$(per_thread "$ta" burn_a) ab=$(per_thread "$ta" burn_b)
+    ba=$(per_thread "$tb" burn_a) bb=$(per_thread "$tb" burn_b)
+    echo "# $tag threads: thread a: burn_a $aa, burn_b $ab; thread b: burn_a $ba, burn_b $bb"
+    bounded "$tag threads: thread a's samples are burn_a's (over 50, 99% or more)" "$aa" \
+        "$(awk -v n=$((aa + ab)) 'BEGIN { print (n * 0.99 > 50 ? n * 0.99 : 50) }')" $((aa + ab)) 0
+    bounded "$tag threads: thread b's samples are burn_b's (over 50, 99% or more)" "$bb" \
+        "$(awk -v n=$((ba + bb)) 'BEGIN { print (n * 0.99 > 50 ? n * 0.99 : 50) }')" $((ba + bb)) 0
+done
+
+echo "# all versions: $right_all of $truth_all samples in & or % have the right Python frame"
+bounded "all versions: samples in & or % (100 or more)" "$truth_all" 100 1000000 0
+bounded "all versions: of those, the Python frame is the function the native stack is in (95% or more)" \
+    "$right_all" "$(awk -v n=$truth_all 'BEGIN { print n * 0.95 }')" "$truth_all" 0
+
+# ---- the readers: flame, pprof, plot (Debian's python3's run) ---------------------
+"$P" flame --cpu t.debian.jsonl > f.folded
+check "flame --cpu: Python frames as file.py:function:line" grep -q "ab.py:burn_a:$LA" f.folded
+"$P" pprof --cpu t.debian.jsonl -o cpu.pb.gz
+eq "pprof --cpu: written" "$?" 0
+if command -v protoc > /dev/null; then
+    zcat cpu.pb.gz | protoc --decode_raw > raw.txt
+    eq "pprof --cpu: protoc decodes the profile" "$?" 0
+    check "pprof --cpu: burn_a and ab.py in its strings" \
+        sh -c "grep -q '\"burn_a\"' raw.txt && grep -q 'ab.py\"' raw.txt"
+else
+    echo "# skip: no protoc to decode pprof --cpu"
+fi
+"$P" plot t.debian.jsonl -o cpu.html
+check "plot: the CPU flame graph has burn_a at its line" grep -q "<title>py:burn_a (ab.py:$LA)" cpu.html
