@@ -18,6 +18,10 @@ P=$PP_BUILD/perfprobe
 
 cat > script.py <<'EOF'
 import asyncio, sys, threading
+try:
+    import zlib
+except ImportError:
+    zlib = None
 
 N_BIG = 50_000_000
 N_SMALL = 20_000
@@ -74,8 +78,14 @@ async def produce(n):
         await asyncio.sleep(0)
     return out
 
+def compress_some():
+    if zlib is None:
+        return None
+    return zlib.compressobj(9)  # L:ext
+
 def main():
     facts = []
+    z = compress_some()
     b = make_buffer()
     s = many_small(N_SMALL)
     l = grow_list(100_000, facts)
@@ -251,6 +261,18 @@ for v in $versions; do
     eq "$tag: all: the bytearray's Python stack is make_buffer < main < <module>" \
         "$("$P" report --json $f | jq -r '[.sites[] | select(.alloc_bytes > 40000000)][0]
             | [.frames[] | select(.python) | .fn] | join(" < ")')" "make_buffer < main < <module>"
+    # a C extension called from Python: zlib's deflateInit2_ allocates its
+    # state natively; the stack has the Python line, then the C frames
+    if "$py" -c 'import zlib' 2>/dev/null; then
+        eq "$tag: all: zlib.compressobj's native blocks are at compress_some (script.py:$(line ext)), inside deflateInit2_" \
+            "$("$P" report --json $f | jq -r --argjson l "$(line ext)" '[.sites[]
+                | select(([.frames[] | select(.python)][0] | .fn == "compress_some" and .line == $l))
+                | (.frames | map(.fn) | index("deflateInit2_")) as $c
+                | (.frames | map(.python // false) | index(true)) as $p
+                | select($c != null and $c < $p)] | length > 0')" true
+    else
+        echo "# skip: $tag has no zlib module"
+    fi
     check "$tag: report --sites leads with the Python line" \
         grep -q "py:make_buffer (script.py:$(line buffer)) < py:main" <("$P" report --sites $f)
 

@@ -121,13 +121,18 @@ void pp_tid_forget(void)
  * thread is changing or freeing can be read.  0 when all was read, else an
  * errno (EFAULT: not all of it is mapped; ENOSYS, EPERM: the call is
  * refused, a seccomp filter).  Leaves errno as it was. */
+ssize_t pp_os_read_own(void *dst, uintptr_t addr, size_t len)
+{
+    struct iovec l = {dst, len}, r = {(void *)addr, len};
+    return syscall(SYS_process_vm_readv, (long)own_pid(), &l, 1L, &r, 1L, 0L);
+}
+
 int pp_os_peek(void *dst, uintptr_t src, size_t len)
 {
     if (len == 0)
         return 0;
     int saved = errno;
-    struct iovec l = {dst, len}, r = {(void *)src, len};
-    ssize_t got = syscall(SYS_process_vm_readv, (long)own_pid(), &l, 1L, &r, 1L, 0L);
+    ssize_t got = pp_os_read_own(dst, src, len);
     int err = got == (ssize_t)len ? 0 : got < 0 ? errno : EFAULT;
     errno = saved;
     return err;
@@ -393,10 +398,4 @@ int pp_os_reserve(int fd, uint64_t at, uint64_t n)
 int pp_os_page_vector(uintptr_t addr, size_t pages, unsigned char *vec)
 {
     return mincore((void *)addr, pages * 4096, vec);
-}
-
-ssize_t pp_os_read_own(void *dst, uintptr_t addr, size_t len)
-{
-    struct iovec local = {dst, len}, remote = {(void *)addr, len};
-    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 }
