@@ -249,6 +249,13 @@ cc -o rp/deepbind "$PP_ROOT/tests/progs/robust_deepbind.c" -I"$PP_ROOT/tests/pro
 (cd rp && same "RTLD_DEEPBIND, a bare name through the program's RUNPATH" ./deepbind libgive.so)
 mv rp/s.jsonl rp/shim.err . 2>/dev/null
 deepbind_counted "RTLD_DEEPBIND through RUNPATH" deepbind
+# $ORIGIN in the name: the directory of the program, as the loader expands it
+(cd rp && same "RTLD_DEEPBIND, \$ORIGIN/sub/libgive.so" ./deepbind '$ORIGIN/sub/libgive.so')
+mv rp/s.jsonl rp/shim.err . 2>/dev/null
+deepbind_counted "RTLD_DEEPBIND through \$ORIGIN" deepbind
+(cd rp && same "RTLD_DEEPBIND, \${ORIGIN}/sub/libgive.so" ./deepbind '${ORIGIN}/sub/libgive.so')
+mv rp/s.jsonl rp/shim.err . 2>/dev/null
+deepbind_counted "RTLD_DEEPBIND through \${ORIGIN}" deepbind
 # a name found nowhere: the same failure and message as bare
 printf '#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <stdio.h>\nint main(void) { void *h = dlopen("libnone-at-all.so", RTLD_NOW | RTLD_DEEPBIND); puts(h ? "opened" : dlerror()); return h != NULL; }\n' > dbnone.c
 cc -o dbnone dbnone.c -ldl

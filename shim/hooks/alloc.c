@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #if defined(__linux__)
+#include <sys/auxv.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -431,6 +432,59 @@ static int elf_for_us(const char *path)
            (h[18] | h[19] << 8) == EM_X86_64;
 }
 
+/* $ORIGIN (or ${ORIGIN}) in the name: the directory of the caller's object
+ * (of the executable, through /proc/self/exe, when the caller is the
+ * program), as the loader expands it.  0 (the call goes on untouched) for
+ * any other $ token ($LIB, $PLATFORM: the loader's own values), for a
+ * set-user-ID program (the loader restricts $ORIGIN there), or a name too
+ * long. */
+static int expand_origin(const char *file, const struct link_map *lm, char *out, size_t cap)
+{
+    char origin[4096];
+    size_t ol;
+    if (getauxval(AT_SECURE))
+        return 0;
+    if (lm->l_name && lm->l_name[0]) {
+        ol = strlen(lm->l_name);
+        if (ol >= sizeof origin)
+            return 0;
+        memcpy(origin, lm->l_name, ol + 1);
+    } else {
+        ssize_t n = readlink("/proc/self/exe", origin, sizeof origin - 1);
+        if (n <= 0)
+            return 0;
+        origin[n] = 0;
+    }
+    char *slash = strrchr(origin, '/');
+    if (!slash)
+        return 0;
+    ol = slash == origin ? 1 : (size_t)(slash - origin);
+    origin[ol] = 0;
+    size_t n = 0;
+    for (const char *p = file; *p;) {
+        size_t skip = 0;
+        if (!strncmp(p, "$ORIGIN", 7) && (p[7] == '/' || !p[7]))
+            skip = 7;
+        else if (!strncmp(p, "${ORIGIN}", 9))
+            skip = 9;
+        else if (*p == '$')
+            return 0;
+        if (skip) {
+            if (n + ol >= cap)
+                return 0;
+            memcpy(out + n, origin, ol);
+            n += ol;
+            p += skip;
+        } else {
+            if (n + 1 >= cap)
+                return 0;
+            out[n++] = *p++;
+        }
+    }
+    out[n] = 0;
+    return strchr(out, '/') != NULL;
+}
+
 __attribute__((used, externally_visible, visibility("hidden"))) char *
 pp_dlopen_where(const char *file, const void *caller)
 {
@@ -443,6 +497,14 @@ pp_dlopen_where(const char *file, const void *caller)
         !dladdr1((void *)pp_dlopen_where, &info, (void **)&mine, RTLD_DL_LINKMAP) || !mine ||
         dlinfo(theirs, RTLD_DI_LMID, &ns) != 0 || ns != LM_ID_BASE)
         goto done;
+    if (strchr(file, '$')) {
+        out = pp_os_map(WHERE_LEN);
+        if (out && !expand_origin(file, theirs, out, WHERE_LEN)) {
+            pp_os_unmap(out, WHERE_LEN);
+            out = NULL;
+        }
+        goto done;
+    }
     size_t la = 0, lb = 0, fl = strlen(file);
     Dl_serinfo *a = search_list(theirs, &la), *b = a ? search_list(mine, &lb) : NULL;
     char *path = a && b && fl < WHERE_LEN ? pp_os_map(WHERE_LEN) : NULL;
@@ -505,7 +567,7 @@ __asm__(".text\n"
         "    test %ecx, %ecx\n"
         "    jz 6f\n"
         "    cmp $0x24, %ecx\n"                 /* '$' */
-        "    je 5f\n"
+        "    je 8f\n"
         "    cmp $0x2f, %ecx\n"                 /* '/' */
         "    jne 7f\n"
         "    mov $1, %edx\n"
