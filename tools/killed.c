@@ -18,45 +18,18 @@
  * /proc/self/cgroup ("0::PATH" for v2, "N:...memory...:PATH" for v1) is
  * relative to the root of its cgroup namespace, as is the root field of
  * the mount in /proc/self/mountinfo: the directory is the mount point
- * followed by PATH less that root (shim/sys/linux/cgroup.c does the same).
+ * followed by PATH less that root (the lines are parsed as the shim's
+ * cgroup.c parses them: shim/sys/linux/cgroup_lines.h).
  */
 #define _GNU_SOURCE
 #include "run.h"
+#include "../shim/sys/linux/cgroup_lines.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* whether the comma-separated LIST has the item WORD */
-static int has_item(const char *list, const char *word)
-{
-    size_t k = strlen(word);
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        if (n == k && !strncmp(p, word, k))
-            return 1;
-        p += n + (p[n] != 0);
-    }
-    return 0;
-}
-
-/* mountinfo's \ooo escapes, undone in place */
-static void unescape(char *s)
-{
-    char *w = s;
-    for (char *r = s; *r;) {
-        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-            r[3] >= '0' && r[3] <= '7') {
-            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-            r += 4;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = 0;
-}
 
 /* the mount of TYPE ("cgroup2", or "cgroup" with the memory controller)
  * whose root holds PATH: OUT is its directory for PATH */
@@ -68,34 +41,12 @@ static int under_mount(const char *type, const char *path, char *out, size_t cap
     if (!f)
         return -1;
     while (!found && fgets(line, sizeof line, f)) {
-        char *sep = strstr(line, " - "), *fld[5], *save = NULL;
-        if (!sep)
+        char *root, *point, *mtype, *super;
+        line[strcspn(line, "\n")] = 0;
+        if (pp_cg_mount_line(line, &root, &point, &mtype, &super) < 0 || strcmp(mtype, type) ||
+            (!strcmp(type, "cgroup") && !pp_cg_has_item(super, "memory")))
             continue;
-        *sep = 0;
-        char *mtype = strtok_r(sep + 3, " \n", &save);
-        char *source = mtype ? strtok_r(NULL, " \n", &save) : NULL;
-        char *super = source ? strtok_r(NULL, " \n", &save) : NULL;
-        if (!super || strcmp(mtype, type) || (!strcmp(type, "cgroup") && !has_item(super, "memory")))
-            continue;
-        int n = 0;
-        save = NULL;
-        for (char *t = strtok_r(line, " ", &save); t && n < 5; t = strtok_r(NULL, " ", &save))
-            fld[n++] = t;
-        if (n < 5)
-            continue;
-        char *root = fld[3], *point = fld[4];
-        unescape(root);
-        unescape(point);
-        size_t r = strlen(root);
-        const char *rest;
-        if (!strcmp(root, "/"))
-            rest = path;
-        else if (!strncmp(path, root, r) && (path[r] == 0 || path[r] == '/'))
-            rest = path + r;
-        else
-            continue;
-        snprintf(out, cap, "%s%s", point, strcmp(rest, "/") ? rest : "");
-        found = 1;
+        found = pp_cg_join_under(out, cap, point, root, path) == 0;
     }
     fclose(f);
     return found ? 0 : -1;
@@ -110,13 +61,10 @@ static int cgroup_path(int v1, char *out, size_t cap)
     if (!f)
         return -1;
     while (!found && fgets(line, sizeof line, f)) {
+        const char *path;
         line[strcspn(line, "\n")] = 0;
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c1 = *c2 = 0;
-        if (v1 ? has_item(c1 + 1, "memory") : !strcmp(line, "0") && !c1[1]) {
-            snprintf(out, cap, "%s", c2 + 1);
+        if (pp_cg_cgroup_line(line, &path) == (v1 ? 1 : 2)) {
+            snprintf(out, cap, "%s", path);
             found = 1;
         }
     }

@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
+#include "sys/linux/cgroup_lines.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,21 +124,6 @@ static char *lines_next(void)
 static char path_v1[512], path_v2[512];      /* from /proc/self/cgroup */
 static char dir_v1[512], dir_v2[512];        /* found under a mount */
 
-/* whether the comma-separated LIST has the item WORD */
-static int has_item(const char *list, const char *word)
-{
-    size_t k = strlen(word);
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        if (n == k && !memcmp(p, word, k))
-            return 1;
-        p += n;
-        if (*p)
-            p++;
-    }
-    return 0;
-}
-
 static int copy_str(char *out, size_t cap, const char *s, size_t n)
 {
     if (n + 1 > cap)
@@ -153,92 +139,26 @@ static void read_cgroup_lines(void)
         return;
     char *line;
     while ((line = lines_next()) != NULL) {
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c1 = *c2 = 0;
-        const char *path = c2 + 1;
-        if (!strcmp(line, "0") && !c1[1])
+        const char *path;
+        int v = pp_cg_cgroup_line(line, &path);
+        if (v == 2)
             copy_str(path_v2, sizeof path_v2, path, strlen(path));
-        else if (has_item(c1 + 1, "memory"))
+        else if (v == 1)
             copy_str(path_v1, sizeof path_v1, path, strlen(path));
     }
     lines_close();
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo: undone in
- * place */
-static void unescape(char *s)
-{
-    char *w = s;
-    for (char *r = s; *r;) {
-        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-            r[3] >= '0' && r[3] <= '7') {
-            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-            r += 4;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = 0;
-}
-
-/* OUT = MOUNT_POINT + (PATH less ROOT); -1 when ROOT does not hold PATH */
-static int join_under(char *out, size_t cap, const char *mount_point, const char *root,
-                      const char *path)
-{
-    size_t r = strlen(root);
-    const char *rest;
-    if (!strcmp(root, "/"))
-        rest = path;
-    else if (!strncmp(path, root, r) && (path[r] == 0 || path[r] == '/'))
-        rest = path + r;
-    else
-        return -1;
-    if (!strcmp(rest, "/"))
-        rest = "";
-    size_t m = strlen(mount_point), k = strlen(rest);
-    if (m + k + 1 > cap)
-        return -1;
-    memcpy(out, mount_point, m);
-    memcpy(out + m, rest, k + 1);
-    return 0;
-}
-
-/* one mountinfo line: "ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS
- * [OPTIONAL...] - TYPE SOURCE SUPER_OPTIONS" */
 static void mount_line(char *line)
 {
-    char *f[6] = {0};
-    int n = 0;
-    char *p = line;
-    while (n < 6 && *p) {
-        f[n++] = p;
-        p += strcspn(p, " ");
-        if (*p)
-            *p++ = 0;
-    }
-    if (n < 6)
+    char *root, *point, *type, *super;
+    if (pp_cg_mount_line(line, &root, &point, &type, &super) < 0)
         return;
-    char *sep = strstr(p, "- ");     /* after the optional fields */
-    if (!sep || (sep != p && sep[-1] != ' '))
-        return;
-    char *type = sep + 2, *source = type + strcspn(type, " ");
-    if (!*source)
-        return;
-    *source++ = 0;
-    char *super = source + strcspn(source, " ");
-    if (!*super)
-        return;
-    super++;
-    char *root = f[3], *point = f[4];
-    unescape(root);
-    unescape(point);
     if (!strcmp(type, "cgroup2") && path_v2[0] && !dir_v2[0])
-        join_under(dir_v2, sizeof dir_v2, point, root, path_v2);
-    else if (!strcmp(type, "cgroup") && path_v1[0] && !dir_v1[0] && has_item(super, "memory"))
-        join_under(dir_v1, sizeof dir_v1, point, root, path_v1);
+        pp_cg_join_under(dir_v2, sizeof dir_v2, point, root, path_v2);
+    else if (!strcmp(type, "cgroup") && path_v1[0] && !dir_v1[0] &&
+             pp_cg_has_item(super, "memory"))
+        pp_cg_join_under(dir_v1, sizeof dir_v1, point, root, path_v1);
 }
 
 static int exists_in(const char *d, const char *name)
