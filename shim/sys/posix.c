@@ -3,11 +3,14 @@
  * clocks, and the list of its own memory with how much of it is resident
  * (mincore), writing a whole buffer without SIGPIPE, and the descriptors
  * the shim keeps out of the program's way, and CPU time and faults
- * (getrusage).  The mappings themselves come
+ * (getrusage), and which object a function is in (dladdr).  The mappings
+ * themselves come
  * from each system's raw primitive (pp_os_map_raw).
  */
+#define _GNU_SOURCE
 #include "sys/sys.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -268,4 +271,14 @@ void pp_cpu_read(struct pp_cpu *out)
         out->maxrss = (uint64_t)ru.ru_maxrss * MAXRSS_UNIT;
     }
     errno = saved;
+}
+
+/* ---- which object a function is in -------------------------------------------- */
+
+int pp_real_same_object(void *a, void *b)
+{
+    Dl_info ia, ib;
+    if (!a || !b || !dladdr(a, &ia) || !dladdr(b, &ib))
+        return 0;
+    return ia.dli_fbase == ib.dli_fbase;
 }

@@ -34,14 +34,6 @@ void *pp_real_symbol(const char *name)
     return dlsym(resolve_from, name);
 }
 
-int pp_real_same_object(void *a, void *b)
-{
-    Dl_info ia, ib;
-    if (!a || !b || !dladdr(a, &ia) || !dladdr(b, &ib))
-        return 0;
-    return ia.dli_fbase == ib.dli_fbase;
-}
-
 int pp_real_in_libc(void *fn)
 {
     return pp_real_same_object(fn, (void *)gnu_get_libc_version);

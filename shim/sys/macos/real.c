@@ -31,14 +31,6 @@ void *pp_real_symbol(const char *name)
     return NULL;                /* no jemalloc mallctl: the zone allocator */
 }
 
-int pp_real_same_object(void *a, void *b)
-{
-    Dl_info ia, ib;
-    if (!a || !b || !dladdr(a, &ia) || !dladdr(b, &ib))
-        return 0;
-    return ia.dli_fbase == ib.dli_fbase;
-}
-
 int pp_real_in_libc(void *fn)
 {
     (void)fn;
