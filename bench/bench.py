@@ -49,6 +49,11 @@ def wrappers():
     for mode in ("off", "all"):
         w["pp-" + mode] = ([], env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1", PERFPROBE_STACKS=mode,
                                         PERFPROBE_OUTPUT=os.path.join(TMP, "pp.%p.jsonl")))
+    # CPU sampling (docs/cpu.md): perfprobe above samples at the default
+    # rate; against none, and at 1 kHz
+    for name, rate in (("pp-nocpu", "off"), ("pp-cpu1k", "1000")):
+        w[name] = ([], env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1", PERFPROBE_CPU=rate,
+                                PERFPROBE_OUTPUT=os.path.join(TMP, "pp.%p.jsonl")))
     if shutil.which("heaptrack"):
         w["heaptrack"] = (["heaptrack", "-o", os.path.join(TMP, "ht")], env_with())
     if shutil.which("memusage"):
@@ -172,7 +177,8 @@ def main():
     for name, cmd in progs.items():
         if shutil.which(cmd[0]):
             real[name] = compare(f"real program: {name}", cmd,
-                                 ["bare", "perfprobe", "pp-off", "pp-all", "heaptrack"], rounds)
+                                 ["bare", "perfprobe", "pp-nocpu", "pp-cpu1k", "pp-off", "pp-all",
+                                  "heaptrack"], rounds)
 
     # the shim's own memory: same workload, peak RSS with and without
     secs = 5 if a.quick else 20
@@ -295,6 +301,10 @@ def main():
     for name, r in real.items():
         print(f"  {name:<16} perfprobe {r['perfprobe']:.2f}x [<= 1.05]"
               + (f"   in instructions {cg_prog[name]['sample']:.3f}x" if name in cg_prog else ""))
+    # CPU sampling: the default rate and 1 kHz, each against the shim without it
+    for name, r in real.items():
+        print(f"  {name:<16} CPU sampling {r['perfprobe'] / r['pp-nocpu']:.3f}x at the default "
+              f"rate [<= 1.02], {r['pp-cpu1k'] / r['pp-nocpu']:.3f}x at 1 kHz")
     # allocation sites: `sample` is the default above; `all` against heaptrack
     for name, r in [("churn 1 thread", r1), ("churn 2 threads", r2)] + list(real.items()):
         if "heaptrack" in r and r["heaptrack"] > 1:
