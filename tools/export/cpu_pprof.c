@@ -17,7 +17,7 @@
 static void encode(const struct run *r, struct cprof *p, struct pb *out)
 {
     struct pb_strings st = {json_object(), {0}};
-    struct pb body = {0}, m = {0}, sub = {0}, locs = {0}, funcs = {0};
+    struct pb body = {0}, m = {0}, locs = {0}, funcs = {0};
     pb_str(&st, "");
     pb_field(&m, 1, pb_str(&st, "samples"));
     pb_field(&m, 2, pb_str(&st, "count"));
@@ -55,44 +55,19 @@ static void encode(const struct run *r, struct cprof *p, struct pb *out)
         struct pb sample = {0};
         for (int f = 0; f < s->n;) {
             uint64_t addr = s->frames[f].addr;
-            int g = f + 1;
-            while (g < s->n && s->frames[g].addr == addr && s->frames[g - 1].inlined)
-                g++;
+            int g = pb_frame_group(s->frames, s->n, f);
             char key[64];
             snprintf(key, sizeof key, "%llx/%s", (unsigned long long)addr, s->frames[f].fn);
             json_t *lid = json_object_get(lidx, key);
             if (!lid) {
                 lid = json_integer((json_int_t)json_object_size(lidx) + 1);
                 json_object_set_new(lidx, key, lid);
-                pb_field(&m, 1, json_integer_value(lid));
-                /* a Python frame is in no mapping and has no address */
-                int py = s->frames[f].python, mid = 0;
-                for (int q = 0; q < nmap && !py; q++)
+                int mid = 0;
+                for (int q = 0; q < nmap; q++)
                     if (addr - 1 >= maps[q].lo && addr - 1 < maps[q].hi)
                         mid = q + 1;
-                pb_field(&m, 2, mid);
-                pb_field(&m, 3, py ? 0 : (int64_t)addr);
-                for (int h = f; h < g; h++) {
-                    char fk[1024];
-                    snprintf(fk, sizeof fk, "%s\t%s", s->frames[h].fn,
-                             s->frames[h].file ? s->frames[h].file : "");
-                    json_t *fid = json_object_get(fidx, fk);
-                    if (!fid) {
-                        fid = json_integer((json_int_t)json_object_size(fidx) + 1);
-                        json_object_set_new(fidx, fk, fid);
-                        pb_field(&sub, 1, json_integer_value(fid));
-                        pb_field(&sub, 2, pb_str(&st, s->frames[h].fn));
-                        pb_field(&sub, 3, pb_str(&st, s->frames[h].fn));
-                        pb_field(&sub, 4, pb_str(&st, s->frames[h].file));
-                        if (s->frames[h].python)
-                            pb_field(&sub, 5, s->frames[h].first_line);
-                        pb_message(&funcs, 5, &sub);
-                    }
-                    pb_field(&sub, 1, json_integer_value(fid));
-                    pb_field(&sub, 2, s->frames[h].line);
-                    pb_message(&m, 4, &sub);
-                }
-                pb_message(&locs, 4, &m);
+                pb_location(&locs, &funcs, fidx, &st, json_integer_value(lid), mid, addr,
+                            &s->frames[f], g - f);
             }
             pb_varint(&sample, 1 << 3);
             pb_varint(&sample, (uint64_t)json_integer_value(lid));
@@ -117,7 +92,6 @@ static void encode(const struct run *r, struct cprof *p, struct pb *out)
     free(st.out.p);
     free(body.p);
     free(m.p);
-    free(sub.p);
     free(locs.p);
     free(funcs.p);
     free(maps);

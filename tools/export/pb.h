@@ -27,4 +27,15 @@ void pb_message(struct pb *b, int f, struct pb *m);
 struct pb_strings { json_t *index; struct pb out; };
 int64_t pb_str(struct pb_strings *s, const char *v);
 
+struct sym_frame;
+/* the end of the group of frames from FR[F] that one return address
+ * expanded to (inlined calls, innermost first) */
+int pb_frame_group(const struct sym_frame *fr, int n, int f);
+/* Profile.location ID, into LOCS, for the frame group FR[0..N): in mapping
+ * MAPPING at ADDR (a Python frame: in none, at no address), a Line for
+ * each frame; each Function written once into FUNCS (FIDX: by name and
+ * file) */
+void pb_location(struct pb *locs, struct pb *funcs, json_t *fidx, struct pb_strings *st,
+                 int64_t id, int64_t mapping, uint64_t addr, const struct sym_frame *fr, int n);
+
 #endif

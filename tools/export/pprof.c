@@ -46,18 +46,10 @@ static uint64_t find_mapping(json_t *mods, uint64_t addr)
 
 /* the end of the frames of one return address: an address inside inlined
  * code has a frame per inlined call, the last one not marked inlined */
-static int group_end(const struct site *x, int f)
-{
-    int g = f + 1;
-    while (g < x->nframes && x->frames[g].addr == x->frames[f].addr && x->frames[g - 1].inlined)
-        g++;
-    return g;
-}
-
 static void encode(const struct run *r, struct sites *s, int at_peak, int at_probe, struct pb *out)
 {
     struct pb_strings st = {json_object(), {0}};
-    struct pb tmp = {0}, sub = {0}, body = {0};
+    struct pb tmp = {0}, body = {0};
     pb_str(&st, "");
     static const char *const types[][2] = {{"alloc_objects", "count"}, {"alloc_space", "bytes"},
                                            {"inuse_objects", "count"}, {"inuse_space", "bytes"},
@@ -93,38 +85,14 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
         struct site *x = &s->v[k];
         for (int f = 0; f < x->nframes;) {
             uint64_t addr = x->frames[f].addr;
-            int g = group_end(x, f);
+            int g = pb_frame_group(x->frames, x->nframes, f);
             char key[32];
             snprintf(key, sizeof key, "%llx", (unsigned long long)addr);
             if (!json_object_get(locs, key)) {
                 int64_t lid = (int64_t)json_object_size(locs) + 1;
                 json_object_set_new(locs, key, json_integer(lid));
-                pb_field(&tmp, 1, lid);
-                /* a Python frame is in no mapping and has no address */
-                int py = x->frames[f].python;
-                pb_field(&tmp, 2, py ? 0 : (int64_t)find_mapping(mods, addr ? addr - 1 : 0));
-                pb_field(&tmp, 3, py ? 0 : (int64_t)addr);
-                for (int h = f; h < g; h++) {
-                    char fkey[1024];
-                    snprintf(fkey, sizeof fkey, "%s\t%s", x->frames[h].fn,
-                             x->frames[h].file ? x->frames[h].file : "");
-                    json_t *fid = json_object_get(funcs, fkey);
-                    if (!fid) {
-                        fid = json_integer((json_int_t)json_object_size(funcs) + 1);
-                        json_object_set_new(funcs, fkey, fid);
-                        pb_field(&sub, 1, json_integer_value(fid));
-                        pb_field(&sub, 2, pb_str(&st, x->frames[h].fn));
-                        pb_field(&sub, 3, pb_str(&st, x->frames[h].fn));
-                        pb_field(&sub, 4, pb_str(&st, x->frames[h].file));
-                        if (x->frames[h].python)
-                            pb_field(&sub, 5, x->frames[h].first_line);
-                        pb_message(&fbody, 5, &sub);
-                    }
-                    pb_field(&sub, 1, json_integer_value(fid));
-                    pb_field(&sub, 2, x->frames[h].line);
-                    pb_message(&tmp, 4, &sub);     /* Location.line */
-                }
-                pb_message(&lbody, 4, &tmp);
+                pb_location(&lbody, &fbody, funcs, &st, lid, find_mapping(mods, addr ? addr - 1 : 0),
+                            addr, &x->frames[f], g - f);
             }
             f = g;
         }
@@ -140,7 +108,7 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
             snprintf(key, sizeof key, "%llx", (unsigned long long)addr);
             pb_varint(&tmp, 1 << 3);
             pb_varint(&tmp, (uint64_t)json_integer_value(json_object_get(locs, key)));
-            f = group_end(x, f);
+            f = pb_frame_group(x->frames, x->nframes, f);
         }
         /* resident: of the live bytes (unknown at a probe, or not scanned: 0) */
         double res_b = at_peak ? x->peak_resident : at_probe ? -1 : x->resident;
@@ -164,7 +132,6 @@ static void encode(const struct run *r, struct sites *s, int at_peak, int at_pro
     pb_put(out, st.out.p, st.out.n);
     pb_put(out, body.p, body.n);
     free(tmp.p);
-    free(sub.p);
     free(body.p);
     free(lbody.p);
     free(fbody.p);
