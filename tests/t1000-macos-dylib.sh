@@ -331,3 +331,34 @@ for a in arm64 x86_64; do
           awk '$2 == "(__DATA,__thread_vars)" { print $NF }' | sort | tr '\n' ' ')" \
        "_holding _my_rt _writing "
 done
+
+# ---- CPU samples on macOS: what runs while a thread is suspended -------------
+# sys/macos/perf.c suspends a thread to walk its stack; while it is
+# suspended nothing may allocate or take a lock (the thread may hold the
+# allocator's).  Read from the machine code: the calls in pp_perf_next from
+# its first thread_suspend to its last thread_resume (in address order, as
+# the compiler laid them out) are Mach calls and the walk; the walk calls
+# only its reader (one indirect call), and the reader only the kernel (or
+# memcpy).  Not run: that needs a Mac.
+calls() {   # calls FUNCTION DISASSEMBLY: the functions it calls, in address order
+    awk -v f="_$1:" '$0 == f { on = 1; next }
+        on && /^_[^ ]*:$/ { exit }
+        on && $2 ~ /^(bl|blr|b|callq|call|jmp|jmpq)$/ {
+            if ($0 ~ /symbol stub for: /) { sub(/.*symbol stub for: _/, ""); print }
+            else if ($3 ~ /^_/) print substr($3, 2)
+            else if ($2 == "blr" || $3 ~ /^\*/) print "(indirect)"
+        }' "$2"
+}
+for a in arm64 x86_64; do
+    llvm-objdump --macho -d --no-show-raw-insn "$PP_BUILD/macos-$a/libperfprobe.dylib" > dis-$a.txt
+    calls pp_perf_next dis-$a.txt > next-$a.txt
+    eq "macos-$a: pp_perf_next suspends and resumes a thread" \
+       "$(grep -cx thread_suspend next-$a.txt) $(grep -cx thread_resume next-$a.txt | awk '{ print ($1 > 0) }')" "1 1"
+    eq "macos-$a: while a thread is suspended: Mach calls and the walk only" \
+       "$(awk '$0 == "thread_suspend" { on = 1; next } on' next-$a.txt | tac |
+          awk '$0 == "thread_resume" && !seen { seen = 1; next } seen' | tac | sort -u | tr '\n' ' ')" \
+       "mach_vm_read_overwrite mach_vm_region pp_fp_walk thread_get_state thread_resume "
+    eq "macos-$a: the walk calls only its reader" "$(calls pp_fp_walk dis-$a.txt | sort -u | tr '\n' ' ')" "(indirect) "
+    eq "macos-$a: the reader calls only the kernel" \
+       "$(calls read_record dis-$a.txt | grep -vx memcpy | sort -u | tr '\n' ' ')" "mach_vm_read_overwrite "
+done
