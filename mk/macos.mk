@@ -34,7 +34,7 @@ MSHIM_SRC := $(filter-out $(MSHIM_LINUX_ONLY),$(MSHIM_ALL))
 MSHIM_BUILDS := $(filter-out $(MSHIM_PENDING),$(MSHIM_SRC))
 # As SHIMFLAGS, but for what clang on Mach-O takes (no initial-exec TLS
 # model, no LTO through Zig).
-MSHIM_FLAGS := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP -Ishim -fPIC \
+MSHIM_FLAGS := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP -Ishim -fPIC -fno-omit-frame-pointer \
                -fvisibility=hidden -fexceptions -fno-builtin-malloc \
                -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
 
@@ -49,7 +49,7 @@ define mshim_arch
 MSHIM_D_$(1) := $(B)/macos-$(1)
 MSHIM_OBJ_$(1) := $$(MSHIM_SRC:%.c=$$(MSHIM_D_$(1))/%.o)
 
-$$(MSHIM_D_$(1))/shim/%.o: shim/%.c | macos-check
+$$(MSHIM_D_$(1))/shim/%.o: shim/%.c mk/macos.mk | macos-check
 	@mkdir -p $$(dir $$@)
 	@$$(if $(Q),echo "  CC      $$< ($(1))")
 	$(Q)"$(ZIG)" cc -target $(2) $(MSHIM_FLAGS) -c $$< -o $$@

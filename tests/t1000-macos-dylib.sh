@@ -330,6 +330,29 @@ for a in arm64 x86_64; do
        "$(llvm-nm -m "$PP_BUILD/macos-$a/libperfprobe.dylib" |
           awk '$2 == "(__DATA,__thread_vars)" { print $NF }' | sort | tr '\n' ' ')" \
        "_holding _my_rt _writing "
+    # Unwinding: a throwing operator new unwinds through its hook, whose
+    # cleanup puts the re-entrancy flag back.  ld64.lld 14 copies arm64's
+    # __eh_frame without relocating its FDEs' addresses (they keep the
+    # object file's values), so no function may be left to DWARF unwind
+    # info: each has a compact entry (mk/macos.mk builds with frame
+    # pointers, which arm64's compact encoding needs, as Apple's ABI does),
+    # and the eight operator new hooks have an LSDA, with libSystem's
+    # ___gcc_personality_v0 as the personality.
+    f=$PP_BUILD/macos-$a/libperfprobe.dylib
+    llvm-objdump --macho --unwind-info "$f" > unwind-$a.txt
+    dwarf=$([ $a = arm64 ] && echo 3 || echo 4)     # the mode: bits 24-27
+    eq "macos-$a: every function unwinds by a compact entry, none by DWARF" \
+       "$(grep -o 'encoding\[[0-9]*\]=0x[0-9a-f]*' unwind-$a.txt | sed 's/.*=0x//' |
+          awk -v d=$dwarf 'length($1) == 8 && substr($1, 2, 1) == d' | sort -u | tr '\n' ' ')/$(grep -c 'encoding\[[0-9]*\]=0x' unwind-$a.txt | awk '{ print ($1 > 50) }')" "/1"
+    lsda=$(sed -n '/LSDA descriptors/,/Second level/p' unwind-$a.txt | grep -o 'function offset=0x[0-9a-f]*' |
+           sed 's/.*=0x//' | while read -r o; do
+               llvm-nm "$f" | awk -v o="$(printf %016x $((16#$o)))" '$1 == o { print $3 }'; done | sort | tr '\n' ' ')
+    eq "macos-$a: the eight operator new hooks have an LSDA (their cleanup)" "$lsda" \
+       "$(grep '^_Zn' <<< "$CXX_OPS" | sed 's/^/_pp_hook_/' | sort | tr '\n' ' ')"
+    pers=$(grep -A1 'Personality functions:' unwind-$a.txt | awk 'NR == 2 { print $2 }')
+    eq "macos-$a: the personality is libSystem's ___gcc_personality_v0" \
+       "$(llvm-objdump --macho --bind "$f" | awk -v p="$pers" '$3 == p { print $(NF-1), $NF }')" \
+       "libSystem ___gcc_personality_v0"
 done
 
 # ---- CPU samples on macOS: what runs while a thread is suspended -------------
