@@ -33,7 +33,10 @@ MSHIM_ALL := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sy
 MSHIM_SRC := $(filter-out $(MSHIM_LINUX_ONLY),$(MSHIM_ALL))
 MSHIM_BUILDS := $(filter-out $(MSHIM_PENDING),$(MSHIM_SRC))
 # As SHIMFLAGS, but for what clang on Mach-O takes (no initial-exec TLS
-# model, no LTO through Zig).
+# model, no LTO through Zig), with frame pointers: Zig's clang leaves them
+# out at -O2 for macOS (Apple's ABI keeps them), and arm64's functions then
+# fall back to DWARF unwind info, whose FDE addresses ld64.lld 14 does not
+# relocate (t1000 checks every function has a compact unwind entry).
 MSHIM_FLAGS := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP -Ishim -fPIC -fno-omit-frame-pointer \
                -fvisibility=hidden -fexceptions -fno-builtin-malloc \
                -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
