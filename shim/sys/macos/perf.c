@@ -103,17 +103,15 @@ int pp_task_list(struct pp_fd *dir, pid_t *tids, int max)
 {
     (void)dir;
     int saved = errno;
-    if (!ports) {
-        ports = pp_os_map(MAX_LIST * sizeof *ports);
-        ids = pp_os_map(MAX_LIST * sizeof *ids);
-        if (!ports || !ids)
-            return -1;
-    }
+    if (!ports && !(ports = pp_os_map(MAX_LIST * sizeof *ports)))
+        return errno = saved, -1;
+    if (!ids && !(ids = pp_os_map(MAX_LIST * sizeof *ids)))
+        return errno = saved, -1;
     forget_list();
     thread_act_array_t list;
     mach_msg_type_number_t n = 0;
     if (task_threads(mach_task_self(), &list, &n) != KERN_SUCCESS)
-        return -1;
+        return errno = saved, -1;
     list_pid = getpid();
     int k = 0;
     for (mach_msg_type_number_t i = 0; i < n; i++) {
@@ -144,10 +142,8 @@ int pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t dat
     if (i == n_list || tid == pp_tid())
         return ESRCH;
     int saved = errno;
-    if (!copy && !(copy = pp_os_map(COPY)))
-        return ENOMEM;
-    if (!pool && !(pool = pp_os_map(POOL * sizeof *pool)))
-        return ENOMEM;
+    if ((!copy && !(copy = pp_os_map(COPY))) || (!pool && !(pool = pp_os_map(POOL * sizeof *pool))))
+        return errno = saved, ENOMEM;
     struct thr *t = pool;
     while (t < pool + POOL && t->used)
         t++;
@@ -155,7 +151,7 @@ int pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t dat
         return ENOMEM;
     memset(t, 0, offsetof(struct thr, chain));
     if (mach_port_mod_refs(mach_task_self(), ports[i], MACH_PORT_RIGHT_SEND, 1) != KERN_SUCCESS)
-        return ESRCH;
+        return errno = saved, ESRCH;
     if (user_ns(ports[i], &t->cpu_ns) != 0) {
         mach_port_deallocate(mach_task_self(), ports[i]);
         errno = saved;
