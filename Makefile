@@ -106,10 +106,11 @@ $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
 
-# a Mac's own linker: undefined symbols are errors by default there
+# a Mac's own linker: undefined symbols are errors by default there;
+# libc++abi for C++ new/delete's __interpose entries (hooks/cxx.c)
 $(B)/libperfprobe.dylib: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -dynamiclib -pthread -O2 -install_name @rpath/libperfprobe.dylib -o $@ $^
+	$(Q)$(CC) -dynamiclib -pthread -O2 -install_name @rpath/libperfprobe.dylib -o $@ $^ -lc++abi
 
 $(B)/perfprobe: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 	@$(if $(Q),echo "  CC      $@")

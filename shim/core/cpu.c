@@ -38,11 +38,16 @@
  * without CPU samples.  A forked child forgets its parent's events (their
  * descriptors are closed, their buffers unmapped: they are the parent's
  * threads; their buffers were not copied) and opens its own.
+ *
+ * On macOS the same interface (sys.h) is sys/macos/perf.c: there is no
+ * perf_event, so the sampler thread takes each thread's stack itself,
+ * suspended for the time of a frame-pointer walk, once a drain when the
+ * thread has used a sampling period of CPU time; the samples come with
+ * the chain only (walked_fp), and cpu_info names the clock.  Built, not run
+ * on a Mac (docs/macos.md).
  */
 #define _GNU_SOURCE
 #include "core/core.h"
-
-#if defined(__linux__)
 
 #include <errno.h>
 #include <string.h>
@@ -57,6 +62,15 @@
 #define OUT_BYTES    (256u << 10)
 #define MAX_TIDS     8192                    /* threads listed a tick */
 #define SCRATCH      (STACK_BYTES + 4096 + MAX_FRAMES * 8)
+/* what cpu_info says the samples are: the kernel's task-clock event and its
+ * copy of the stack; on macOS the sampler's own (thread user time, no copy) */
+#if defined(__APPLE__)
+#define SAMPLE_CLOCK "thread-user-time"
+#define COPIED_BYTES 0u
+#else
+#define SAMPLE_CLOCK "task-clock"
+#define COPIED_BYTES STACK_BYTES
+#endif
 
 struct stk { uint64_t hash; uint32_t id, n, off; };
 struct row { pid_t tid; uint32_t stack; const char *region; uint64_t count; };
@@ -513,9 +527,9 @@ static void write_info(void)
     pp_buf_key(&b, "period_ns");
     pp_buf_u64(&b, period_ns);
     pp_buf_key(&b, "stack_bytes");
-    pp_buf_u64(&b, STACK_BYTES);
+    pp_buf_u64(&b, COPIED_BYTES);
     pp_buf_key(&b, "clock");
-    pp_buf_str(&b, "\"task-clock\"}");
+    pp_buf_str(&b, "\"" SAMPLE_CLOCK "\"}");
     pp_timeline_record(&b);
 }
 
@@ -590,25 +604,3 @@ void pp_cpu_after_fork_child(void)
         state = 0;
     info_written = 0;                 /* cpu_info again, for the child */
 }
-
-#else /* not Linux: CPU stacks come from perf_event, which only Linux has */
-
-uint64_t pp_cpu_read_at(void)
-{
-    return 0;
-}
-
-void pp_cpu_read_soon(void)
-{
-}
-
-/* macOS: no perf_event; the timeline has no CPU stacks (docs/macos.md) */
-void pp_cpu_tick(int final)
-{
-    (void)final;
-}
-
-void pp_cpu_after_fork_child(void)
-{
-}
-#endif

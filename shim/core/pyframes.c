@@ -1057,4 +1057,31 @@ void pp_py_write(struct pp_buf *b)
 void pp_py_after_fork_child(void)
 {
 }
+
+/* for core/cpu.c: no stack has the interpreter's evaluation frames */
+int pp_py_evals(const uintptr_t *frames, int n)
+{
+    (void)frames;
+    (void)n;
+    return 0;
+}
+
+int pp_py_read_thread(pid_t tid, struct pp_py_stack *s)
+{
+    (void)tid;
+    s->n = 0;
+    return -1;
+}
+
+int pp_py_merge_read(const struct pp_py_stack *s, uintptr_t *frames, int n, int max, int outer)
+{
+    (void)s, (void)frames, (void)max, (void)outer;
+    return n;
+}
+
+int pp_py_is_unreadable(uintptr_t v)
+{
+    (void)v;
+    return 0;
+}
 #endif

@@ -1,7 +1,7 @@
 /*
  * cxx.c - C++ operator new and delete, interposed from C.
  *
- * With glibc, libstdc++'s operator new calls malloc, so preload.c sees it.
+ * With glibc, libstdc++'s operator new calls malloc, so alloc.c sees it.
  * Allocators such as jemalloc define operator new/delete themselves and
  * never go through malloc, so a C++ program under jemalloc would be
  * invisible.  These hooks forward to the next definition (libstdc++'s or
@@ -11,13 +11,19 @@
  * operator new may throw std::bad_alloc through this C frame: the file is
  * built with -fexceptions and the flag is restored by a cleanup attribute,
  * which runs during unwinding as well as on return.  No C++ runtime is
- * linked: the names are plain C symbols with their Itanium-ABI spellings.
+ * linked on Linux: the names are plain C symbols with their Itanium-ABI
+ * spellings.
  *
- * Linux only.  On macOS the default operator new and delete are libc++abi's,
- * which call malloc and free from another image, through the __interpose
- * table: every block is counted there once already.  Interposing the
- * operators themselves would bind the table to libc++.1.dylib and load it
- * into every traced program, C ones included.
+ * macOS: the same twenty hooks, through the __interpose table (PP_HOOK).
+ * The operators are libc++abi's (/usr/lib/libc++abi.dylib defines them;
+ * libc++.1.dylib, which C++ programs link, re-exports them), so the table's
+ * replacees bind there: the dylib links against a stub of libc++abi that
+ * names only these twenty functions (shim/sys/macos/libc++abi.tbd), and a
+ * name misspelled here is a link error.  Inside the shim the name is
+ * libc++abi's own function (the table does not apply to the interposing
+ * image), so the real operator is called by name; it calls malloc or
+ * posix_memalign through the table, and the allocator hook, finding the
+ * flag set, passes the call through uncounted.
  */
 #define _GNU_SOURCE
 #include "core/core.h"
@@ -25,8 +31,31 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 
-#if defined(__linux__)
+#if defined(__linux__) || defined(__APPLE__)
 
+/* the operators, by their Itanium-ABI names (size_t is unsigned long, "m") */
+void *_Znwm(size_t n);
+void *_Znam(size_t n);
+void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt);
+void *_ZnamRKSt9nothrow_t(size_t n, const void *nt);
+void *_ZnwmSt11align_val_t(size_t n, size_t al);
+void *_ZnamSt11align_val_t(size_t n, size_t al);
+void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt);
+void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt);
+void _ZdlPv(void *p);
+void _ZdaPv(void *p);
+void _ZdlPvm(void *p, size_t n);
+void _ZdaPvm(void *p, size_t n);
+void _ZdlPvRKSt9nothrow_t(void *p, const void *nt);
+void _ZdaPvRKSt9nothrow_t(void *p, const void *nt);
+void _ZdlPvSt11align_val_t(void *p, size_t al);
+void _ZdaPvSt11align_val_t(void *p, size_t al);
+void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al);
+void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al);
+void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt);
+void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt);
+
+#if defined(__linux__)
 enum {
     NW, NA, NW_NT, NA_NT, NW_AL, NA_AL, NW_AL_NT, NA_AL_NT,
     DL, DA, DL_SZ, DA_SZ, DL_NT, DA_NT, DL_AL, DA_AL, DL_SZ_AL, DA_SZ_AL,
@@ -59,6 +88,12 @@ static void *next(int op)
     }
     return atomic_load_explicit(&next_fn[op], memory_order_relaxed);
 }
+/* the next definition of SYM: found once with dlsym, NULL when none */
+#define REAL_OP(sym, op, type) ((type)next(op))
+#else
+/* libc++abi's own SYM: the shim's reference binds there, never to the hook */
+#define REAL_OP(sym, op, type) (&sym)
+#endif
 
 static void restore_flag(int *saved) { pp_in_hook = *saved; }
 #define HOLD_FLAG \
@@ -67,9 +102,9 @@ static void restore_flag(int *saved) { pp_in_hook = *saved; }
 
 /* new: forward, then count the block the next definition returned */
 #define NEW_HOOK(sym, op, params, args, fallback)                        \
-    PP_EXPORT void *sym params                                          \
+    PP_HOOK(void *, sym, params)                                        \
     {                                                                   \
-        void *(*real) params = (void *(*) params)next(op);              \
+        void *(*real) params = REAL_OP(sym, op, void *(*) params);      \
         if (PP_UNLIKELY(!real))                                         \
             return fallback;                                            \
         if (pp_in_hook)                                                 \
@@ -83,9 +118,9 @@ static void restore_flag(int *saved) { pp_in_hook = *saved; }
 
 /* delete: count, then forward */
 #define DELETE_HOOK(sym, op, params, args)                               \
-    PP_EXPORT void sym params                                           \
+    PP_HOOK(void, sym, params)                                          \
     {                                                                   \
-        void (*real) params = (void (*) params)next(op);                \
+        void (*real) params = REAL_OP(sym, op, void (*) params);        \
         if (!p)                                                         \
             return;                                                     \
         if (PP_UNLIKELY(!real)) {                                       \
@@ -127,4 +162,4 @@ DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, DL_AL_NT,
             (void *p, size_t al, const void *nt), (p, al, nt))
 DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, DA_AL_NT,
             (void *p, size_t al, const void *nt), (p, al, nt))
-#endif /* __linux__ */
+#endif /* __linux__ || __APPLE__ */

@@ -491,4 +491,37 @@ int  pp_perf_next(struct pp_perf_ev *e, struct pp_perf_sample *s, char *scratch,
  * calls): up to MAX ids into TIDS, their number, -1 when it cannot be read */
 int  pp_task_list(struct pp_fd *dir, pid_t *tids, int max);
 
+/* ---- macos/perf.c, macos/fpwalk.c: the same CPU samples on macOS ----------- *
+ *
+ * macOS has no perf_event: there the sampler thread takes the samples
+ * itself, with no signal and nothing run in the program's threads.
+ * pp_task_list lists the task's threads (task_threads; DIR is unused) by
+ * the ids pp_tid gives.  pp_perf_open keeps a send right to the thread
+ * (E->id) and its state (E->meta, the shim's own memory); no descriptor
+ * (E->fd -1), no ring buffer (DATA_PAGES and STACK_BYTES unused).
+ * pp_perf_next, at the first call of a drain, reads the thread's user CPU
+ * time (thread_info) and, when at least PERIOD_NS of it has passed since the
+ * last sample, suspends the thread, reads pc, fp and sp (thread_get_state),
+ * walks its frame-pointer chain through the kernel (mach_vm_read_overwrite,
+ * never a load from the thread's stack) and resumes it; that stack is then
+ * handed out once per whole period of CPU time the thread used (the rest is
+ * carried to the next drain), as CHAIN only (HAS_REGS 0, no copy).  Nothing
+ * is allocated and no lock is taken while a thread is suspended.  The
+ * calling thread is never suspended (it has no samples).  pp_perf_close
+ * gives the right back, but in a forked child (UNMAP 0), where the parent's
+ * port names mean nothing. */
+
+/* the two words of a frame record at ADDR (the saved frame pointer, then
+ * the return address) into OUT: 0, or -1 when they cannot be read */
+typedef int (*pp_fp_read_fn)(void *ctx, uintptr_t addr, uintptr_t out[2]);
+/* A frame-pointer walk, pure (declared on every system:
+ * tests/unit/test_fpwalk.c runs it on Linux over a made-up stack): OUT[0]
+ * is PC + 1, then the return address of each frame record from FP on,
+ * masked with MASK (arm64: the pointer-authentication bits off), while the
+ * records lie within [LO, HI), aligned, each above the one before, READ
+ * succeeds and the return address is not 0; at most MAX entries.  Returns
+ * how many (0 when MAX is 0). */
+int pp_fp_walk(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t mask,
+               pp_fp_read_fn read, void *ctx, uintptr_t *out, int max);
+
 #endif

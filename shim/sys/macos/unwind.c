@@ -70,3 +70,18 @@ __attribute__((noinline)) int pp_unwind(uintptr_t *out, int max)
     }
     return n;
 }
+
+/* No call-frame walker on macOS (Linux's cfi.c reads .eh_frame): every
+ * stack is a frame-pointer walk, so core/cpu.c takes each sample's chain. */
+int pp_cfi_ready(void)
+{
+    return -1;
+}
+
+int pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                     const void *copy, size_t size, int *complete)
+{
+    (void)out, (void)max, (void)ip, (void)sp, (void)bp, (void)copy, (void)size;
+    *complete = 0;
+    return -1;
+}
