@@ -290,6 +290,7 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
         int st;
         while (waitpid(c, &st, 0) < 0 && errno == EINTR)
             ;
+        timeline_mend(path);            /* mend.c */
         if (status_of(st) != 0) {
             fprintf(stderr, "perfprobe: run %d of %d: %s, status %d\n", k, runs_wanted, path,
                     status_of(st));
@@ -488,6 +489,7 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
         ;
     if (WIFSIGNALED(st))
         record_signal(path, (long)c, WTERMSIG(st), WCOREDUMP(st) != 0);
+    timeline_mend(path);                /* mend.c: every line JSON again */
     if (table && access(path, R_OK) == 0)
         tree_exit_table(path);
     if (WIFSIGNALED(st))
