@@ -1,0 +1,122 @@
+# A process of a tree killed inside its write(2) leaves a record cut short
+# with no newline; the next record another process writes is glued after
+# it on the same line.  tests/progs/glue makes five such cuts on purpose
+# under `perfprobe run` (children write part of a record and SIGKILL
+# themselves; then the next child's header, or a record of known content,
+# follows), copies the file as it is before run mends it (what a bare
+# LD_PRELOAD run leaves), and with "tail" ends on a cut record with no
+# newline.  Checked against the program's facts (pids, offsets, lengths):
+# every complete line of the mended file is JSON (jq, Python's json line by
+# line), the size is kept, each glued record is whole on its own line, each
+# cut record's bytes is the length cut, no byte outside the damaged lines
+# changed, the unterminated tail is untouched, and `report` reads the same
+# from the unmended copy as from the mended file.
+. "$PP_ROOT/tests/lib.sh"
+P=$PP_BUILD/perfprobe
+
+# check.py FILE COPY FACTS: one "ok"/"FAIL" line per check
+cat > check.py <<'EOF'
+import json, sys
+path, copy, factsf = sys.argv[1:4]
+data = open(path, 'rb').read()
+orig = open(copy, 'rb').read()
+facts = {}
+for l in open(factsf):
+    k, v = l.split()
+    facts[k] = int(v)
+def check(desc, cond, got=''):
+    print(('ok - ' if cond else 'FAIL - ') + desc + (' (%s)' % got if got != '' else ''))
+def loads(b):
+    try:
+        return json.loads(b.decode())
+    except Exception:
+        return None
+def line_at(buf, at):            # the line starting at AT, newline included
+    end = buf.index(b'\n', at)
+    return buf[at:end + 1]
+pid = facts['pid']
+expect = {k: ('{"type":"sample","pid":%d,"t_s":%s,"rss":%d,"heap":%d}\n' % (pid, t, r, h)).encode()
+          for k, t, r, h in [('glued_1', '0.25', 52428800, 1048576),
+                             ('glued_2', '0.375', 41943040, 2097152),
+                             ('glued_3', '0.5', 31457280, 3145728)]}
+check('the file keeps its size', len(data) == len(orig), len(data))
+tail = facts.get('tail_at')
+body = data[:tail] if tail is not None else data
+lines = body.split(b'\n')
+check('the mended file ends with a newline before any tail', lines[-1] == b'')
+bad = [i + 1 for i, l in enumerate(lines[:-1]) if not isinstance(loads(l + b'\n'), dict)]
+check('every complete line is a JSON object for Python json.loads, none blank', bad == [],
+      '%d lines' % (len(lines) - 1))
+# the cut with its pid, then the next child's header on its own line
+a = facts['cut_a_at']; n = facts['cut_a_len']
+rec = data[a:a + n]
+check('cut_a: a cut record of the cut bytes, in their place', loads(rec) ==
+      {'type': 'cut', 'pid': facts['cut_a_pid'], 'bytes': n} and rec.endswith(b'\n'), rec.strip().decode())
+h = loads(line_at(data, a + n))
+check('cut_a: the glued header stands on its own line', h and h.get('type') == 'header' and
+      h.get('pid') == facts['b_pid'], h and h.get('pid'))
+# four bytes: spaces before the record glued to them
+c = facts['cut_c_at']
+check('cut_c: too short for a cut record: spaces', data[c:c + 4] == b'    ')
+check('glued_1: whole, after the spaces, on its own line',
+      line_at(data, c) == b'    ' + expect['glued_1'] and data[c - 1:c] == b'\n')
+d = facts['cut_d_at']; n = facts['cut_d_len']
+rec = data[d:d + n]
+check('cut_d: cut inside its pid: a cut record without one', loads(rec) ==
+      {'type': 'cut', 'bytes': n} and rec.endswith(b'\n'), rec.strip().decode())
+check('glued_2: whole on its own line', line_at(data, d + n) == expect['glued_2'])
+e = facts['cut_e_at']; n = facts['cut_e_len']
+rec = line_at(data, e)
+check('cut_e: a cut line alone: a cut record before its newline', len(rec) == n + 1 and
+      loads(rec) == {'type': 'cut', 'pid': facts['cut_e_pid'], 'bytes': n}, rec.strip().decode())
+f = facts['cut_f_at']
+check('cut_f: three bytes and their newline: spaces before the next line',
+      data[f:f + 4] == b'    ' and line_at(data, f) == b'    ' + expect['glued_3'])
+# no byte changed outside the damaged lines of the copy
+ranges, at = [], 0
+while True:
+    end = orig.find(b'\n', at)
+    if end < 0:
+        break
+    if not isinstance(loads(orig[at:end + 1]), dict):
+        ranges.append((at, end + 1))
+    at = end + 1
+diff = [i for i in range(len(orig)) if data[i] != orig[i]]
+outside = [i for i in diff if not any(lo <= i < hi for lo, hi in ranges)]
+check('bytes rewritten only inside the damaged lines of the copy',
+      diff and not outside, '%d bytes in %d lines' % (len(diff), len(ranges)))
+check('the copy had the five damaged lines', len(ranges) == 5, len(ranges))
+if tail is not None:
+    check('the unterminated tail is untouched', data[tail:] == orig[tail:] and
+          len(data) - tail == facts['tail_len'] and not data.endswith(b'\n'), data[tail:].decode())
+EOF
+
+for round in 1 2 3; do
+    for mode in whole tail; do
+        name=$mode$round
+        "$P" run -q --cpu off -i 60000 -o $name.jsonl -- "$T/glue" $name.facts $name.copy.jsonl \
+            $([ $mode = tail ] && echo tail) > /dev/null 2> $name.err
+        eq "$name: run exits as the program did" $? 0
+        $PY check.py $name.jsonl $name.copy.jsonl $name.facts | sed "s/^\(ok\|FAIL\) - /\1 - $name: /"
+        if [ $mode = whole ]; then
+            check "$name: jq reads every line of the mended file" jq -c . $name.jsonl > /dev/null
+            eq "$name: jq finds no line it cannot read" \
+                "$(jq -R 'fromjson? // "bad"' $name.jsonl | grep -c '^"bad"$')" 0
+        else
+            eq "$name: jq reads every line but the unterminated tail" \
+                "$(jq -R 'fromjson? // "bad"' $name.jsonl | grep -c '^"bad"$')" 1
+        fi
+        "$P" report --json $name.copy.jsonl > $name.copy.json 2> $name.copy.rep
+        "$P" report --json $name.jsonl > $name.json 2> $name.rep
+        eq "$name: report reads the same from the unmended copy and the mended file" \
+            "$(jq -S -c 'del(.file)' $name.copy.json | md5sum)" "$(jq -S -c 'del(.file)' $name.json | md5sum)"
+        eq "$name: report on the unmended copy has every process (the glued header recovered)" \
+            "$(jq '.tree.processes | length' $name.copy.json)" "$(grep -c '"type":"header"' $name.copy.jsonl)"
+        eq "$name: report on the unmended copy has the glued samples (peak RSS of glued_1)" \
+            "$(jq '.tree.processes[0].peak_rss_bytes' $name.copy.json)" 52428800
+        eq "$name: the unmended copy: five damaged lines, each counted" \
+            "$(cat $name.copy.rep)" "perfprobe: $name.copy.jsonl: 5 damaged lines skipped"
+        eq "$name: the mended file: its three cut records counted" \
+            "$(cat $name.rep)" "perfprobe: $name.jsonl: 3 damaged lines skipped"
+    done
+done
