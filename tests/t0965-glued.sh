@@ -120,3 +120,87 @@ for round in 1 2 3; do
             "$(cat $name.rep)" "perfprobe: $name.jsonl: 3 damaged lines skipped"
     done
 done
+
+# More shapes, written by a Python program under run (each a single write
+# of known bytes, after the shim's own first records; os._exit: nothing
+# after them): a blank line before a record; a cut glued to a 3 MiB record
+# (lines across the 1 MiB chunks the scan reads), then another cut after
+# it; a cut glued to a 17 MiB record (longer than any line the scan holds:
+# passed over, as readers refuse it too); short lines at the very end, with
+# no complete line after them.
+cat > writes.py <<'EOF2'
+import os, sys, json, shutil
+case = sys.argv[1]
+path = os.environ['PERFPROBE_OUTPUT']
+fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+pid = os.getpid()
+facts = {}
+def put(name, b):
+    facts[name] = [os.fstat(fd).st_size, len(b)]
+    os.write(fd, b)
+cut = ('{"type":"sample","pid":%d,"t_s":0.125,"rss":2097152,"hw' % pid).encode()
+if case == 'long':
+    put('blank', b'\n')
+    put('after_blank', b'{"type":"note","pid":%d,"text":"after a blank line"}\n' % pid)
+    put('cut1', cut)
+    put('big', b'{"type":"note","pid":%d,"text":"%s"}\n' % (pid, b'x' * (3 << 20)))
+    put('cut2', cut)
+    put('after_big', b'{"type":"note","pid":%d,"text":"after the big one"}\n' % pid)
+    put('cut3', cut)
+    put('huge', b'{"type":"note","pid":%d,"text":"%s"}\n' % (pid, b'y' * (17 << 20)))
+    put('short_end', b'ab\n')
+    put('blank_end', b'\n')
+else:
+    put('one_end', b'a\n')
+facts['pid'] = pid
+json.dump(facts, open(sys.argv[2], 'w'))
+shutil.copyfile(path, sys.argv[3])    # in this process: nothing written after
+os._exit(0)
+EOF2
+cat > check2.py <<'EOF2'
+import json, sys
+data = open(sys.argv[1], 'rb').read()
+orig = open(sys.argv[2], 'rb').read()
+f = json.load(open(sys.argv[3]))
+def check(desc, cond, got=''):
+    print(('ok - ' if cond else 'FAIL - ') + desc + (' (%s)' % got if got != '' else ''))
+def part(name, buf=data):
+    at, n = f[name]
+    return buf[at:at + n]
+def loads(b):
+    try:
+        return json.loads(b.decode())
+    except Exception:
+        return None
+check('the file keeps its size', len(data) == len(orig), len(data))
+if 'one_end' in f:
+    check('a one-byte line at the end, nothing after it: left as it was',
+          data == orig and data.endswith(b'\na\n'))
+    sys.exit(0)
+check('a blank line before a record: a space the record reads through',
+      part('blank') == b' ' and part('after_blank') == part('after_blank', orig))
+for c, nxt in [('cut1', 'big'), ('cut2', 'after_big')]:
+    rec = part(c)
+    check('%s: a cut record in its bytes, its last a newline' % c,
+          rec.endswith(b'\n') and loads(rec) == {'type': 'cut', 'pid': f['pid'], 'bytes': len(rec)},
+          rec.strip().decode())
+    check('%s: the record glued after it untouched, on its own line' % c, part(nxt) == part(nxt, orig))
+check('cut3 glued to a 17 MiB line: passed over, as it was', part('cut3') == part('cut3', orig)
+      and part('huge') == part('huge', orig))
+tail = data[f['short_end'][0]:]
+check('short lines at the end ("ab", a blank line): "{}" and spaces, one line', tail == b'{} \n', repr(tail))
+diff = [i for b in range(0, len(orig), 65536) if data[b:b + 65536] != orig[b:b + 65536]
+        for i in range(b, min(b + 65536, len(orig))) if data[i] != orig[i]]
+mended = [f['blank'], f['cut1'], f['cut2'], [f['short_end'][0], len(data) - f['short_end'][0]]]
+check('bytes rewritten: only those of the damaged lines',
+      diff and all(any(at <= i < at + n for at, n in mended) for i in diff), len(diff))
+lines = data.split(b'\n')
+bad = [i + 1 for i, l in enumerate(lines[:-1]) if loads(l) is None and len(l) < (16 << 20)]
+check('every line but the 17 MiB one is JSON for Python json.loads', bad == [] and lines[-1] == b'', bad)
+EOF2
+for case in long one; do
+    "$P" run -q --cpu off -i 60000 -o $case.jsonl -- $PY writes.py $case $case.facts $case.copy.jsonl \
+        > /dev/null 2> $case.err
+    eq "$case: run exits as the program did" $? 0
+    $PY check2.py $case.jsonl $case.copy.jsonl $case.facts | sed "s/^\(ok\|FAIL\) - /\1 - $case: /"
+done

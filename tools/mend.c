@@ -20,9 +20,10 @@
  *     them on the line reads through (leading whitespace);
  *   - a line of cut bytes alone (a full disk, or the killed program's last
  *     record, ended by the newline before run's signal record): a cut
- *     record padded with spaces before its newline; too short for one: the
- *     line and its newline become spaces before the next line, or `{}`
- *     when no complete line follows (a blank line is not JSON).
+ *     record padded with spaces before its newline; too short for one (a
+ *     blank line too): the line and its newline become spaces before the
+ *     next complete line, or `{}` and spaces when none follows (a line of
+ *     spaces is not JSON for Python's json.loads).
  *
  * P is the pid the cut bytes name right after their type; when they are
  * cut before it, the record has no pid.  The last piece of the file with
@@ -63,9 +64,7 @@ static void put(struct mender *m, const char *p, size_t n, off_t at)
     if (pwrite(m->fd, p, n, at) != (ssize_t)n) {
         error("run: cannot mend a damaged line of %s: %s", m->path, strerror(errno));
         m->failed = 1;
-        return;
     }
-    m->mended++;
 }
 
 /* the cut record for BYTES cut bytes in at most ROOM bytes: its length, or
@@ -87,52 +86,63 @@ static int cut_record(char *out, size_t room, long pid, size_t bytes)
 static const char spaces[] = "                                "
                              "                                ";
 
-/* a short line waits for the next complete one: it becomes spaces before it */
+/* Short damaged lines (too short for a cut record) wait, one after the
+ * other, for the next complete line: then all their bytes, newlines
+ * included, become spaces before it.  With no complete line after them:
+ * "{}" and spaces before their last newline (a line of spaces alone is not
+ * JSON); under 3 bytes in all, they are left. */
 static void settle_short(struct mender *m, int followed)
 {
-    if (!m->short_len)
+    size_t n = m->short_len;
+    if (!n)
         return;
-    char fill[sizeof spaces];
-    size_t n = m->short_len;           /* under 32 bytes: too short for a cut record */
-    memcpy(fill, spaces, n);
-    if (followed) {
-        put(m, fill, n, m->short_at);
-    } else if (n >= 3) {               /* "{}", spaces, the newline kept */
-        memcpy(fill, "{}", 2);
-        put(m, fill, n - 1, m->short_at);
-    }                                  /* one byte and its newline: left */
     m->short_len = 0;
+    if (!followed) {
+        if (n < 3)
+            return;
+        put(m, "{}", 2, m->short_at);
+        m->short_at += 2;
+        n -= 3;                            /* the last newline stays */
+    }
+    for (size_t done = 0; done < n && !m->failed;) {
+        size_t k = n - done < sizeof spaces - 1 ? n - done : sizeof spaces - 1;
+        put(m, spaces, k, m->short_at + (off_t)done);
+        done += k;
+    }
 }
 
 /* LINE: LEN bytes at AT, its newline the last */
 static void mend_line(struct mender *m, char *line, size_t len, off_t at)
 {
-    settle_short(m, 1);
-    if (json_text_valid(line, len))
-        return;
-    json_t *o = json_loadb(line, len, 0, NULL);
-    if (o) {                           /* JSON for jansson: not ours to judge */
-        json_decref(o);
+    json_t *o = NULL;
+    if (json_text_valid(line, len) || (o = json_loadb(line, len, 0, NULL))) {
+        json_decref(o);                /* JSON for jansson: not ours to judge */
+        settle_short(m, 1);
         return;
     }
     long split = line_resync(line, len);
     size_t n = split > 0 ? (size_t)split : len - 1;    /* the cut bytes */
     long pid = line_cut_pid(line, n);
+    int r = split > 0 ? (n > 1 ? cut_record(line, n - 1, pid, n) : -1)
+                      : cut_record(line, n, pid, n);
+    if (split <= 0 && r < 0) {         /* waits for the next line */
+        if (!m->short_len)
+            m->short_at = at;
+        m->short_len += len;
+        m->mended++;
+        return;
+    }
+    settle_short(m, 1);
+    m->mended++;
     if (split > 0) {
-        int r = n > 1 ? cut_record(line, n - 1, pid, n) : -1;
+        /* a cut record and a newline in place of the last cut byte, or
+         * spaces the glued record reads through */
         memset(line + (r > 0 ? r : 0), ' ', n - (size_t)(r > 0 ? r : 0));
         if (r > 0)
             line[n - 1] = '\n';
-        put(m, line, n, at);
-        return;
+    } else {
+        memset(line + r, ' ', n - (size_t)r);
     }
-    int r = cut_record(line, n, pid, n);
-    if (r < 0) {
-        m->short_at = at;
-        m->short_len = len;
-        return;
-    }
-    memset(line + r, ' ', n - (size_t)r);
     put(m, line, n, at);
 }
 
