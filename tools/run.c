@@ -368,7 +368,9 @@ static void expand_template(char *out, size_t n, const char *t, long pid, const 
  * live process of the tree still going on), its bytes are overwritten in
  * place by a record saying so, padded with spaces to the same length: the
  * file keeps its size, and every line is JSON again.  A cut too short to
- * name its pid, or to hold that record, stays as it is (readers skip it). */
+ * name its pid, or to hold that record, stays as it is: once the signal
+ * record has ended its line, timeline_mend (mend.c) mends it with every
+ * other damaged line of the file. */
 static void mend_cut(const char *path, long pid, off_t size)
 {
     static char tail[65536];

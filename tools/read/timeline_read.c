@@ -8,7 +8,11 @@
  * kernel's high-water marks, peak heap from the per-sample peaks, wall and
  * CPU time so far), marked "complete": false, with "ended" saying why.
  * A line that is not JSON (a record cut short by a full disk or a kill) is
- * skipped and counted; a file that does not start with a header, an empty
+ * skipped and counted, but for a whole record glued after the cut bytes (a
+ * process of the tree killed inside its write while another went on
+ * writing), which is read (line_resync, jsonline.c); a `cut` record (what
+ * `perfprobe run` mends such bytes into) or `{}` counts as a damaged line
+ * too.  A file that does not start with a header, an empty
  * one, a 16 MiB line or a format version this build does not know is an
  * input error: one line on stderr and exit 2.
  *
