@@ -150,6 +150,20 @@ if case == 'long':
     put('huge', b'{"type":"note","pid":%d,"text":"%s"}\n' % (pid, b'y' * (17 << 20)))
     put('short_end', b'ab\n')
     put('blank_end', b'\n')
+elif case == 'shapes':
+    # valid JSON of every shape the strict check must let through, each
+    # glued after a cut (the split needs the check to accept the record)
+    put('cut_v0', cut)
+    put('valid_0', ('{"type":"note","pid":%d,"text":"caf\\u00e9 \\ud83d\\ude00 \u00e9 \U0001F600 \\" \\\\ \\/ \\b\\f\\n\\r\\t",'
+                    '"n":-0.5e+10,"m":0,"k":1E-3,"a":[1,[2,{"b":null}],true,false],"e":{},"f":[]}\n' % pid).encode())
+    put('cut_v1', cut)
+    put('valid_1', b'{"type":"note" , "pid" :\t%d , "x" : [ ] , "y" : { } , "z" : "" }\r\n' % pid)
+    # not JSON (each long enough for a cut record)
+    bad = [b'"x":[1,2,]', b'"x":01', b'"x":"a\tb"', b'"x":"\\x41"', b'"x":"\xff\xfe"', b'"x":NaN',
+           b'"x":1.', b'"x":tru', b'"x":"\\u12"', b'"x":-', b'"x":{"a"}', b'"x":[1 2]']
+    for i, b in enumerate(bad):
+        put('bad_%d' % i, b'{"type":"note","pid":%d,%s,"pad":"........"}\n' % (pid, b))
+    put('end', b'{"type":"note","pid":%d}\n' % pid)
 else:
     put('one_end', b'a\n')
 facts['pid'] = pid
@@ -173,6 +187,29 @@ def loads(b):
     except Exception:
         return None
 check('the file keeps its size', len(data) == len(orig), len(data))
+if 'valid_0' in f:
+    def strict(b):
+        def no(c):
+            raise ValueError(c)
+        try:
+            json.loads(b.decode('utf-8'), parse_constant=no)
+            return True
+        except Exception:
+            return False
+    for k in sorted(f):
+        if k.startswith('valid_'):
+            rec = part('cut_v' + k[-1])
+            check('%s: JSON for Python, glued after a cut: left as it was, on its own line' % k,
+                  strict(part(k, orig)) and part(k) == part(k, orig) and
+                  loads(rec) == {'type': 'cut', 'pid': f['pid'], 'bytes': len(rec)}, part(k).strip().decode())
+        elif k.startswith('bad_'):
+            rec = part(k)
+            frag = part(k, orig).split(b',', 2)[2].rsplit(b',"pad"', 1)[0]
+            check('%s: not JSON for Python (%r), mended into a cut record' % (k, frag),
+                  not strict(part(k, orig)) and
+                  loads(rec) == {'type': 'cut', 'pid': f['pid'], 'bytes': len(rec) - 1} and rec.endswith(b'\n'),
+                  rec.strip().decode())
+    sys.exit(0)
 if 'one_end' in f:
     check('a one-byte line at the end, nothing after it: left as it was',
           data == orig and data.endswith(b'\na\n'))
@@ -198,7 +235,7 @@ lines = data.split(b'\n')
 bad = [i + 1 for i, l in enumerate(lines[:-1]) if loads(l) is None and len(l) < (16 << 20)]
 check('every line but the 17 MiB one is JSON for Python json.loads', bad == [] and lines[-1] == b'', bad)
 EOF2
-for case in long one; do
+for case in long shapes one; do
     "$P" run -q --cpu off -i 60000 -o $case.jsonl -- $PY writes.py $case $case.facts $case.copy.jsonl \
         > /dev/null 2> $case.err
     eq "$case: run exits as the program did" $? 0
