@@ -180,7 +180,7 @@ eq "leaks: sample mode has no leak check" \
 # killed pid in place: the same bytes become a "cut" record padded with
 # spaces, so every line is JSON again.  Made on purpose here: the program
 # appends a partial record of its own pid to its timeline, then SIGKILLs
-# itself.  A cut of another pid, or too short to name one, is left alone.
+# itself.  A cut of another pid, or too short to name one, is mended too (below).
 cutrun() {   # NAME PARTIAL-PRINTF-FORMAT (%d: the program's pid)
     "$P" run -q -o "$1.jsonl" -- sh -c "printf '$2' \$\$ >> \"\$PERFPROBE_OUTPUT\"; kill -9 \$\$" \
         > /dev/null 2> "$1.err"
@@ -197,7 +197,16 @@ eq "cut: it takes exactly the cut bytes (the file keeps its size)" \
 eq "cut: the signal record follows it" "$(tail -1 cut1.jsonl | jq -c '[.type, .signal]')" '["signal",9]'
 "$P" report cut1.jsonl > /dev/null 2> cut1.rep
 check "cut: report counts it as one damaged line" grep -q "cut1.jsonl: 1 damaged line skipped" cut1.rep
+# Too short to name a pid, or of another pid (a live writer's, maybe): the
+# last line is left as it is and the signal record goes after a newline;
+# that line, now complete, is mended by the scan of the whole file (t0965):
+# spaces before the next line when too short for a cut record, else a cut
+# record of the pid it names.
 cutrun cut2 '{"ty'
-eq "cut too short to name a pid: left as it was" "$(grep -c '^{"ty{"type":"signal"\|^{"ty$' cut2.jsonl)" 1
+eq "cut too short for a cut record: its 4 bytes and newline are spaces before the signal record" \
+    "$(tail -1 cut2.jsonl | sed 's/{.*//' | wc -c) $(tail -1 cut2.jsonl | jq -c '[.type, .signal]')" '6 ["signal",9]'
+eq "cut too short: every line of the file is JSON" "$(jq -R 'fromjson? // "bad"' cut2.jsonl | grep -c '^"bad"$')" 0
 cutrun cut3 "$(echo "$partial" | sed 's/%d/1/')"
-eq "cut of another pid: left as it was" "$(grep -c '^{"type":"sample","pid":1,"t_s":1.5,"rss":123456,"hwm":1$' cut3.jsonl)" 1
+eq "cut of another pid: mended after the signal record ended its line" \
+    "$(jq -c 'select(.type == "cut")' cut3.jsonl)" "{\"type\":\"cut\",\"pid\":1,\"bytes\":$(printf "$partial" 1 | wc -c)}"
+eq "cut of another pid: every line of the file is JSON" "$(jq -R 'fromjson? // "bad"' cut3.jsonl | grep -c '^"bad"$')" 0

@@ -290,6 +290,7 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
         int st;
         while (waitpid(c, &st, 0) < 0 && errno == EINTR)
             ;
+        timeline_mend(path);            /* mend.c */
         if (status_of(st) != 0) {
             fprintf(stderr, "perfprobe: run %d of %d: %s, status %d\n", k, runs_wanted, path,
                     status_of(st));
@@ -367,7 +368,9 @@ static void expand_template(char *out, size_t n, const char *t, long pid, const 
  * live process of the tree still going on), its bytes are overwritten in
  * place by a record saying so, padded with spaces to the same length: the
  * file keeps its size, and every line is JSON again.  A cut too short to
- * name its pid, or to hold that record, stays as it is (readers skip it). */
+ * name its pid, or to hold that record, stays as it is: once the signal
+ * record has ended its line, timeline_mend (mend.c) mends it with every
+ * other damaged line of the file. */
 static void mend_cut(const char *path, long pid, off_t size)
 {
     static char tail[65536];
@@ -488,6 +491,7 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
         ;
     if (WIFSIGNALED(st))
         record_signal(path, (long)c, WTERMSIG(st), WCOREDUMP(st) != 0);
+    timeline_mend(path);                /* mend.c: every line JSON again */
     if (table && access(path, R_OK) == 0)
         tree_exit_table(path);
     if (WIFSIGNALED(st))

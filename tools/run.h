@@ -20,4 +20,10 @@ int cmd_run(int argc, char **argv);
 long oom_kill_count(const char **file);
 void killed_line(FILE *f, const char *cmd, long pid, int sig, long oom_before);
 
+/* mend.c: the complete lines of the timeline PATH that are not JSON (a
+ * record cut short by a kill, alone or with the next record glued after
+ * it) mended in place, the file keeping its size: how many were rewritten,
+ * or -1 (not a timeline of this user's, or a write failed) */
+long timeline_mend(const char *path);
+
 #endif

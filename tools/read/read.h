@@ -12,6 +12,7 @@
  *   usage.c          error() and the "CMD FILE... -o OUT" arguments
  *   fmt.c            a record's number fields, the unit of a key, a value as text
  *   timeline_read.c  a timeline file into runs: one per process image
+ *   jsonline.c       a line's JSON validity, and the record glued after a cut one
  *   tree.c           the processes of a file as a tree, and its totals
  *   value.c          the figures of a run by name (check, diff, run -n)
  *   symbols_elf.c    return addresses to functions, files and lines (libdw; Linux)
@@ -55,6 +56,20 @@ enum unit { U_COUNT, U_BYTES, U_NS, U_SECONDS, U_RATE, U_PCT };
 enum unit key_unit(const char *key);
 /* "12.3 MiB", "1.234 s", "12.34 µs", "1234/s", "12.5%" by the key's unit */
 void fmt_value(char *buf, size_t n, const char *key, double v);
+
+/* ---- jsonline.c: damaged lines --------------------------------------------- */
+
+/* P..P+N is one JSON object between optional whitespace, by a strict check
+ * that builds nothing (RFC 8259; UTF-8 checked; nesting up to 512) */
+int json_text_valid(const char *p, size_t n);
+/* A line that is not JSON (LEN bytes, its newline included): the offset of
+ * the last `{"type":"` from which the rest of the line is one whole record
+ * (for json_text_valid and for jansson), or -1.  Before it: the bytes of a
+ * record cut short by a kill, glued to the next record written. */
+long line_resync(const char *line, size_t len);
+/* the pid a cut record names right after its type, or -1 when the cut
+ * bytes do not hold it whole */
+long line_cut_pid(const char *cut, size_t len);
 
 /* ---- timeline_read.c: a timeline file into runs ---------------------------- */
 

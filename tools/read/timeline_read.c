@@ -8,7 +8,11 @@
  * kernel's high-water marks, peak heap from the per-sample peaks, wall and
  * CPU time so far), marked "complete": false, with "ended" saying why.
  * A line that is not JSON (a record cut short by a full disk or a kill) is
- * skipped and counted; a file that does not start with a header, an empty
+ * skipped and counted, but for a whole record glued after the cut bytes (a
+ * process of the tree killed inside its write while another went on
+ * writing), which is read (line_resync, jsonline.c); a `cut` record (what
+ * `perfprobe run` mends such bytes into) or `{}` counts as a damaged line
+ * too.  A file that does not start with a header, an empty
  * one, a 16 MiB line or a format version this build does not know is an
  * input error: one line on stderr and exit 2.
  *
@@ -207,6 +211,61 @@ static int by_start(const void *a, const void *b)
     return (x->image > y->image) - (x->image < y->image);
 }
 
+/* One record of line LINENO: a header starts an image, a cut record is
+ * counted as a damaged line, any other goes to the latest image of its
+ * pid.  -1 (said on stderr) when the file is not a timeline we can read. */
+static int take_record(const char *path, long lineno, struct image **ims, int *n, int *cap,
+                       long *damaged, json_t *o)
+{
+    const char *type = json_string_value(json_object_get(o, "type"));
+    if ((type && !strcmp(type, "cut")) || json_object_size(o) == 0) {
+        /* a record cut short by a kill, mended by `perfprobe run` (into
+         * {} when too short for a cut record) */
+        json_decref(o);
+        (*damaged)++;
+        return 0;
+    }
+    if (type && !strcmp(type, "header")) {
+        const char *fmtname = json_string_value(json_object_get(o, "format"));
+        json_int_t v = json_integer_value(json_object_get(o, "version"));
+        if (!fmtname || strcmp(fmtname, "perfprobe-timeline")) {
+            json_decref(o);
+            bad(path, lineno, "not a perfprobe timeline header");
+            return -1;
+        }
+        if (v < 1 || v > FORMAT_VERSION) {
+            char msg[160];
+            json_decref(o);
+            snprintf(msg, sizeof msg, "timeline format version %lld is not supported "
+                     "(this perfprobe reads versions 1 to %d)", (long long)v, FORMAT_VERSION);
+            bad(path, 0, msg);
+            return -1;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 8;
+            *ims = realloc(*ims, (size_t)*cap * sizeof **ims);
+        }
+        image_start(&(*ims)[(*n)++], path, o);
+        return 0;
+    }
+    if (*n == 0) {
+        json_decref(o);
+        bad(path, 0, "not a perfprobe timeline (no header line)");
+        return -1;
+    }
+    /* the latest image of the record's pid; version 1 has no pid */
+    long pid = (long)json_num(o, "pid", -1);
+    struct image *im = &(*ims)[*n - 1];
+    if (pid >= 0)
+        for (int k = *n - 1; k >= 0; k--)
+            if ((*ims)[k].run.pid == pid) {
+                im = &(*ims)[k];
+                break;
+            }
+    add_record(im, o, type);
+    return 0;
+}
+
 /* Every process image in one file, in start order.  Records carry the pid
  * of the process that wrote them; a header starts a new image of its pid
  * (the first of a new process, or the next after an exec).  Lines that are
@@ -234,60 +293,34 @@ int file_read(const char *path, struct run **out)
         json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
         if (!o || !json_is_object(o)) {
             json_decref(o);
+            o = NULL;
             if (lineno == 1) {
                 bad(path, 0, "not a perfprobe timeline (its first line is not a JSON header)");
                 goto out;
             }
             /* damaged; a last line with no newline was cut short by the
              * end of the writer and is not counted */
-            damaged += line[len - 1] == '\n';
-            continue;
-        }
-        const char *type = json_string_value(json_object_get(o, "type"));
-        if (type && !strcmp(type, "cut")) {
-            /* a record cut short by a kill, mended by `perfprobe run` */
-            json_decref(o);
+            if (line[len - 1] != '\n')
+                continue;
             damaged++;
-            continue;
+            /* a record cut short by a kill, and the next record written
+             * glued after it (a file `perfprobe run` did not mend): the
+             * glued record is read, and the cut bytes too when only their
+             * newline was lost */
+            long at = line_resync(line, (size_t)len);
+            if (at <= 0)
+                continue;
+            json_t *cut = json_loadb(line, (size_t)at, 0, &jerr);
+            if (json_is_object(cut) && json_text_valid(line, (size_t)at)) {
+                if (take_record(path, lineno, &ims, &n, &cap, &damaged, cut) < 0)
+                    goto out;
+            } else {
+                json_decref(cut);
+            }
+            o = json_loadb(line + at, (size_t)(len - at), 0, &jerr);
         }
-        if (type && !strcmp(type, "header")) {
-            const char *fmtname = json_string_value(json_object_get(o, "format"));
-            json_int_t v = json_integer_value(json_object_get(o, "version"));
-            if (!fmtname || strcmp(fmtname, "perfprobe-timeline")) {
-                json_decref(o);
-                bad(path, lineno, "not a perfprobe timeline header");
-                goto out;
-            }
-            if (v < 1 || v > FORMAT_VERSION) {
-                char msg[160];
-                json_decref(o);
-                snprintf(msg, sizeof msg, "timeline format version %lld is not supported "
-                         "(this perfprobe reads versions 1 to %d)", (long long)v, FORMAT_VERSION);
-                bad(path, 0, msg);
-                goto out;
-            }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 8;
-                ims = realloc(ims, (size_t)cap * sizeof *ims);
-            }
-            image_start(&ims[n++], path, o);
-            continue;
-        }
-        if (n == 0) {
-            json_decref(o);
-            bad(path, 0, "not a perfprobe timeline (no header line)");
+        if (take_record(path, lineno, &ims, &n, &cap, &damaged, o) < 0)
             goto out;
-        }
-        /* the latest image of the record's pid; version 1 has no pid */
-        long pid = (long)json_num(o, "pid", -1);
-        struct image *im = &ims[n - 1];
-        if (pid >= 0)
-            for (int k = n - 1; k >= 0; k--)
-                if (ims[k].run.pid == pid) {
-                    im = &ims[k];
-                    break;
-                }
-        add_record(im, o, type);
     }
     if (ferror(f)) {
         bad(path, 0, strerror(errno));
