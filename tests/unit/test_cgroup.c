@@ -261,6 +261,13 @@ int main(void)
     CHECK(lim == 67108864 && got_usage == 5001216 && !strcmp(got_level, "v1/p"),
           "v1: no limit on the own cgroup, 64 MiB on the parent: %llu against %llu (%s)",
           (unsigned long long)lim, (unsigned long long)got_usage, got_level);
+    put("v1/p/memory.use_hierarchy", "0\n");
+    v1_stat("v1/p/k/memory.stat", none, none);
+    CHECK(chosen(1, "v1", "v1/p/k") == 0,
+          "v1: the parent's use_hierarchy 0 (older kernels): its limit does not hold for the child");
+    put("v1/p/memory.use_hierarchy", "1\n");
+    v1_stat("v1/p/k/memory.stat", "67108864", none);
+    CHECK(chosen(1, "v1", "v1/p/k") == 67108864, "v1: use_hierarchy 1: it does");
     put("v1/p/k/memory.limit_in_bytes", "33554432\n");
     v1_stat("v1/p/k/memory.stat", "33554432", none);
     lim = chosen(1, "v1", "v1/p/k");
