@@ -25,10 +25,11 @@
  * pages: anything from 2^62 up is taken for none) and
  * memory.usage_in_bytes, and the level with the least room left (limit
  * less usage; the deeper one of equals) is the one watched: its limit and
- * its usage.  (v1 on older kernels: a parent whose memory.use_hierarchy is
- * 0 does not charge its children, and the walk stops below it.)  v1 also says the limit of the whole chain, ancestors above
- * the mount's root included (a container's parents): hierarchical_memory_
- * limit and hierarchical_memsw_limit of the cgroup's memory.stat.  When
+ * its usage.  (v1 before kernel 5.11: a parent whose memory.use_hierarchy
+ * is 0 does not charge its children, and the walk stops below it.)  v1
+ * also says the limit of the whole chain, ancestors above the mount's root
+ * included (a container's parents): hierarchical_memory_limit and
+ * hierarchical_memsw_limit of the cgroup's memory.stat.  When
  * that is below every limit seen, it belongs to a cgroup out of sight, and
  * it is watched against the usage of the highest level in sight (a part of
  * that cgroup's usage: the view then comes late, never early).  v2 has no
@@ -303,7 +304,7 @@ static uint64_t choose(size_t *at, uint64_t *usage)
         len = pp_cg_parent(dir, len, top);
         uint64_t h;
         if (len && version == 1 && read_number(len, "memory.use_hierarchy", &h) && h == 0)
-            break;                  /* (kernels before 5.x) its children are not its charge */
+            break;                  /* (before 5.11) its children are not its charge */
     }
     if (version == 1) {
         uint64_t chain = v1_chain_limit(), cur;
