@@ -17,7 +17,8 @@
 # Then the limit on a parent only: the program in an unlimited child
 # cgroup (v2: a child without the memory controller, charged to the
 # parent), plainly (the parent in sight) and from inside a namespace rooted
-# at the child (the parent out of sight: v1's memory.stat says its limit);
+# at the child with the hierarchy mounted read-only there (the parent out
+# of sight: v1's memory.stat says its limit);
 # the kernel's count of the kill is the child's (v1: oom_control counts
 # kills in that cgroup only; v2's memory.events of the nearest cgroup with
 # the controller on).
@@ -100,6 +101,9 @@ oom_count() {
 
 # the hierarchy's mount, from inside a namespace
 if [ $ver = 1 ]; then mount_cg="mount -t cgroup -o memory cgroup"; else mount_cg="mount -t cgroup2 cgroup2"; fi
+# the same read-only, and the run stops (status 98) unless it is
+if [ $ver = 1 ]; then mount_ro="mount -t cgroup -o ro,memory cgroup"; else mount_ro="mount -t cgroup2 -o ro cgroup2"; fi
+is_ro='awk -v m="$0" '"'"'$5 == m && $6 ~ /^ro(,|$)/ { f = 1 } END { exit !f }'"'"' /proc/self/mountinfo || exit 98' 
 
 # oom NAME WAY [DIR]: run grow_cache under `run` in the cgroup DIR (the
 # limited one, or a child of it) until it is killed
@@ -117,6 +121,8 @@ oom() {
     plain) ;;
     ns)    mkdir -p mnt
            set -- unshare -C -m sh -c "$mount_cg \"\$0\" && exec \"\$@\"" "$PWD/mnt" "$@" ;;
+    nsro)  mkdir -p mnt
+           set -- unshare -C -m sh -c "$mount_ro \"\$0\" && $is_ro && exec \"\$@\"" "$PWD/mnt" "$@" ;;
     bind)  mkdir -p bnd
            set -- unshare -m sh -c "mount --bind \"$in\" \"\$0\" && umount -l \"$root\" && exec \"\$@\"" \
                "$PWD/bnd" "$@" ;;
@@ -189,7 +195,7 @@ fi
 pbefore=$(oom_count)
 oom parent plain "$cg/kid"
 if [ $ver = 1 ]; then
-    oom parent-ns ns "$cg/kid"
+    oom parent-ns nsro "$cg/kid"
 else
     ok "parent only, from a namespace rooted at the child: skipped, v2 has no figure for a limit out of sight (docs/sites.md)"
 fi
