@@ -1,23 +1,82 @@
 /* test_cgroup.c - the cgroup memory limit's reading (shim/sys/linux/
  * cgroup.c), on made-up files: the line reader, mountinfo lines (a mount's
  * root, escapes, optional fields, the memory controller among others),
- * and the limit files of v1 and v2.  The file is included whole, so that
- * its static parts can be driven one by one. */
+ * the walk up a cgroup's ancestors, and fake cgroup trees in a temporary
+ * directory with the kernel's file formats (v2: single values, "max";
+ * v1: single values, v1's "no limit", memory.stat's flat keys as a 6.x
+ * kernel writes them): the own cgroup without a limit under a limited
+ * parent and a grandparent with less, the level with the least room
+ * rather than the smallest limit, v1's hierarchical limit of a parent out
+ * of sight, missing files, and the sampler's call switching levels.  The
+ * file is included whole, so that its static parts can be driven one by
+ * one. */
 #include "check.h"
 #include "sys/linux/cgroup.c"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static char tmpdir[] = "/tmp/pp-test-cgroup-XXXXXX";
 
 static void put(const char *name, const char *text)
 {
-    char path[256];
+    char path[512];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
     FILE *f = fopen(path, "w");
     fputs(text, f);
     fclose(f);
+}
+
+static void gone(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    unlink(path);
+}
+
+static void made(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    mkdir(path, 0755);
+}
+
+/* the process's cgroup is tmpdir/CG, the hierarchy mounted at tmpdir/MNT,
+ * version V: the limit chosen, with the usage and the level (relative to
+ * tmpdir) it was read from */
+static uint64_t got_usage;
+static char got_level[512];
+static uint64_t chosen(int v, const char *mnt, const char *cg)
+{
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, cg);
+    top = strlen(tmpdir) + 1 + strlen(mnt);
+    version = v;
+    usage_file = v == 2 ? "memory.current" : "memory.usage_in_bytes";
+    size_t at = 0;
+    got_usage = 0;
+    uint64_t lim = choose(&at, &got_usage);
+    snprintf(got_level, sizeof got_level, "%.*s", at > strlen(tmpdir) ? (int)(at - strlen(tmpdir) - 1) : 0,
+             dir + strlen(tmpdir) + 1);
+    return lim;
+}
+
+/* a v1 memory.stat as kernel 6.x writes it, with these two limits */
+static void v1_stat(const char *name, const char *mem, const char *memsw)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "cache 4853760\nrss 2265088\nrss_huge 0\nshmem 0\nmapped_file 106496\n"
+             "dirty 1036288\nwriteback 0\nworkingset_refault_anon 0\n"
+             "workingset_refault_file 170\nswap 0\nswapcached 0\npgpgin 490586\n"
+             "pgpgout 489012\npgfault 614624\npgmajfault 12\ninactive_anon 2134016\n"
+             "active_anon 20480\ninactive_file 1781760\nactive_file 3072000\n"
+             "unevictable 0\nhierarchical_memory_limit %s\nhierarchical_memsw_limit %s\n"
+             "total_cache 4853760\ntotal_rss 2265088\ntotal_rss_huge 0\ntotal_shmem 0\n"
+             "total_mapped_file 106496\ntotal_dirty 1036288\ntotal_writeback 0\n"
+             "total_swap 0\ntotal_unevictable 0\n",
+             mem, memsw);
+    put(name, text);
 }
 
 /* mountinfo LINE for a process whose v1 memory path is V1 and v2 path V2:
@@ -38,7 +97,7 @@ int main(void)
         return 1;
 
     /* lines, one too long for the buffer, and a last one with no newline */
-    char *text = malloc(12000), path[256];
+    char *text = malloc(12000), path[512];
     size_t n = 0;
     n += (size_t)sprintf(text + n, "first\n");
     memset(text + n, 'x', 9000);
@@ -92,20 +151,196 @@ int main(void)
     mount_of("41 31 0:38 / /sys/fs/cgroup rw - cgroup2", "", "/x");
     CHECK(!dir_v2[0], "a line cut short: nothing");
 
-    /* the limit files */
-    snprintf(dir, sizeof dir, "%s", tmpdir);
-    limit_file = "memory.limit_in_bytes";
-    put(limit_file, "67108864\n");
-    CHECK(read_limit() == 67108864, "v1 limit: %llu", (unsigned long long)read_limit());
-    put(limit_file, "9223372036854771712\n");
-    CHECK(read_limit() == 0, "v1's no limit: none");
-    put(limit_file, "4611686018427387903\n");
-    CHECK(read_limit() == 4611686018427387903ull, "just under 2^62: a limit");
-    limit_file = "memory.max";
-    put(limit_file, "max\n");
-    CHECK(read_limit() == 0, "v2's max: none");
-    limit_file = "memory.missing";
-    CHECK(read_limit() == 0, "no file: none");
+    /* the walk up: pp_cg_parent */
+    {
+        const char *d = "/m/a//b";
+        size_t l1 = pp_cg_parent(d, strlen(d), 2), l2 = pp_cg_parent(d, l1, 2);
+        CHECK(l1 == 4 && l2 == 2 && pp_cg_parent(d, l2, 2) == 0,
+              "parents of /m/a//b under the mount /m: %zu (/m/a), %zu (/m), then none", l1, l2);
+        CHECK(pp_cg_parent("/m", 2, 2) == 0, "the mount point itself has no parent to read");
+        CHECK(pp_cg_parent("//a", 3, 1) == 1, "a mount at /: the parent of //a is / (1)");
+    }
+    /* flat keys */
+    {
+        uint64_t v = 7;
+        CHECK(pp_cg_key_value("oom_kill 3\n", "oom_kill", &v) && v == 3, "oom_kill 3: %llu",
+              (unsigned long long)v);
+        CHECK(!pp_cg_key_value("oom_kill_disable 0", "oom_kill", &v) &&
+                  !pp_cg_key_value("oom_group_kill 1", "oom_kill", &v) &&
+                  !pp_cg_key_value("oom_kill", "oom_kill", &v) &&
+                  !pp_cg_key_value("oom_kill x", "oom_kill", &v),
+              "oom_kill_disable, oom_group_kill, no value, not a number: not oom_kill");
+    }
+
+    /* the mount point's length, for the walk */
+    mount_of("35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory",
+             "/process_api/abc", "/");
+    CHECK(top_v1 == strlen("/sys/fs/cgroup/memory"), "v1 mount point's length %zu", top_v1);
+    mount_of("41 31 0:38 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw", "", "/user.slice/u");
+    CHECK(top_v2 == strlen("/sys/fs/cgroup"), "v2 mount point's length %zu", top_v2);
+
+    /* ---- v2: a fake tree, mounted at v2/; the process in v2/a/b/c -------- */
+    made("v2");
+    made("v2/a");
+    made("v2/a/b");
+    made("v2/a/b/c");
+    put("v2/a/b/c/memory.max", "max\n");
+    put("v2/a/b/c/memory.current", "1048576\n");
+    put("v2/a/b/memory.max", "209715200\n");
+    put("v2/a/b/memory.current", "10485760\n");
+    put("v2/a/memory.max", "104857600\n");
+    put("v2/a/memory.current", "20971520\n");
+    uint64_t lim = chosen(2, "v2", "v2/a/b/c");
+    CHECK(lim == 104857600 && got_usage == 20971520 && !strcmp(got_level, "v2/a"),
+          "v2: own max, parent 200 MiB, grandparent 100 MiB: %llu against %llu of %s",
+          (unsigned long long)lim, (unsigned long long)got_usage, got_level);
+    put("v2/a/memory.max", "max\n");
+    lim = chosen(2, "v2", "v2/a/b/c");
+    CHECK(lim == 209715200 && got_usage == 10485760 && !strcmp(got_level, "v2/a/b"),
+          "v2: only the parent limited: its %llu against its usage %llu (%s)",
+          (unsigned long long)lim, (unsigned long long)got_usage, got_level);
+    /* less room above: the own cgroup's limit is the smallest, but the
+     * parent's subtree (siblings) is nearer its own */
+    put("v2/a/b/c/memory.max", "52428800\n");
+    put("v2/a/b/c/memory.current", "5242880\n");
+    put("v2/a/b/memory.max", "104857600\n");
+    put("v2/a/b/memory.current", "94371840\n");
+    lim = chosen(2, "v2", "v2/a/b/c");
+    CHECK(lim == 104857600 && got_usage == 94371840 && !strcmp(got_level, "v2/a/b"),
+          "v2: own 50 MiB with 45 MiB room, parent 100 MiB with 10 MiB room: the parent's (%llu, %s)",
+          (unsigned long long)lim, got_level);
+    put("v2/a/b/memory.current", "5242880\n");
+    lim = chosen(2, "v2", "v2/a/b/c");
+    CHECK(lim == 52428800 && !strcmp(got_level, "v2/a/b/c"),
+          "v2: the same with the parent's room back: the own cgroup's (%llu, %s)",
+          (unsigned long long)lim, got_level);
+    put("v2/a/b/c/memory.max", "max\n");
+    put("v2/a/b/memory.max", "52428800\n");
+    put("v2/a/memory.max", "52428800\n");
+    put("v2/a/memory.current", "5242880\n");
+    lim = chosen(2, "v2", "v2/a/b/c");
+    CHECK(lim == 52428800 && !strcmp(got_level, "v2/a/b"), "v2: equal limits and room: the deeper (%s)",
+          got_level);
+    /* missing files: a level without the memory controller (no memory.max),
+     * a limit without its usage, a mount's root (no files at all) */
+    gone("v2/a/b/memory.max");
+    gone("v2/a/b/memory.current");
+    gone("v2/a/b/c/memory.max");
+    gone("v2/a/b/c/memory.current");
+    put("v2/a/memory.max", "73400320\n");
+    lim = chosen(2, "v2", "v2/a/b/c");
+    CHECK(lim == 73400320 && !strcmp(got_level, "v2/a"),
+          "v2: no memory files in the own cgroup and its parent: the grandparent's (%llu, %s)",
+          (unsigned long long)lim, got_level);
+    gone("v2/a/memory.current");
+    CHECK(chosen(2, "v2", "v2/a/b/c") == 0, "v2: a limit whose usage cannot be read: none");
+    put("v2/memory.max", "1048576\n");
+    put("v2/memory.current", "0\n");
+    CHECK(chosen(2, "v2/a", "v2/a/b/c") == 0, "v2: nothing read above the mount point");
+    lim = chosen(2, "v2", "v2/a/b/c");
+    CHECK(lim == 1048576 && !strcmp(got_level, "v2"), "v2: the mount point itself is read (%llu, %s)",
+          (unsigned long long)lim, got_level);
+    gone("v2/memory.max");
+    CHECK(chosen(2, "v2", "v2/a/b/c") == 0, "v2: no limit anywhere: none");
+
+    /* ---- v1: a fake tree mounted at v1/; the process in v1/p/k ----------- */
+    made("v1");
+    made("v1/p");
+    made("v1/p/k");
+    const char *none = "9223372036854771712";
+    put("v1/p/k/memory.limit_in_bytes", "9223372036854771712\n");
+    put("v1/p/k/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+    put("v1/p/k/memory.usage_in_bytes", "4096000\n");
+    v1_stat("v1/p/k/memory.stat", "67108864", none);
+    put("v1/p/memory.limit_in_bytes", "67108864\n");
+    put("v1/p/memory.memsw.limit_in_bytes", "67108864\n");
+    put("v1/p/memory.usage_in_bytes", "5001216\n");
+    put("v1/memory.limit_in_bytes", "9223372036854771712\n");
+    put("v1/memory.usage_in_bytes", "999999999\n");
+    lim = chosen(1, "v1", "v1/p/k");
+    CHECK(lim == 67108864 && got_usage == 5001216 && !strcmp(got_level, "v1/p"),
+          "v1: no limit on the own cgroup, 64 MiB on the parent: %llu against %llu (%s)",
+          (unsigned long long)lim, (unsigned long long)got_usage, got_level);
+    put("v1/p/memory.use_hierarchy", "0\n");
+    v1_stat("v1/p/k/memory.stat", none, none);
+    CHECK(chosen(1, "v1", "v1/p/k") == 0,
+          "v1: the parent's use_hierarchy 0 (older kernels): its limit does not hold for the child");
+    put("v1/p/memory.use_hierarchy", "1\n");
+    v1_stat("v1/p/k/memory.stat", "67108864", none);
+    CHECK(chosen(1, "v1", "v1/p/k") == 67108864, "v1: use_hierarchy 1: it does");
+    put("v1/p/k/memory.limit_in_bytes", "33554432\n");
+    v1_stat("v1/p/k/memory.stat", "33554432", none);
+    lim = chosen(1, "v1", "v1/p/k");
+    CHECK(lim == 33554432 && got_usage == 4096000 && !strcmp(got_level, "v1/p/k"),
+          "v1: own 32 MiB under the parent's 64: the own (%llu, %s)", (unsigned long long)lim,
+          got_level);
+    put("v1/p/k/memory.limit_in_bytes", "9223372036854771712\n");
+    v1_stat("v1/p/k/memory.stat", "67108864", none);
+    lim = chosen(1, "v1/p/k", "v1/p/k");
+    CHECK(lim == 67108864 && got_usage == 4096000 && !strcmp(got_level, "v1/p/k"),
+          "v1: the cgroup mounted as the root (a container), the parent's limit out of sight: "
+          "memory.stat's %llu against the highest usage in sight %llu (%s)",
+          (unsigned long long)lim, (unsigned long long)got_usage, got_level);
+    v1_stat("v1/p/k/memory.stat", "67108864", "50331648");
+    lim = chosen(1, "v1/p/k", "v1/p/k");
+    CHECK(lim == 50331648, "v1: a memory+swap limit out of sight below the memory one: %llu",
+          (unsigned long long)lim);
+    put("v1/p/k/memory.memsw.limit_in_bytes", "41943040\n");
+    put("v1/p/k/memory.limit_in_bytes", "41943040\n");
+    lim = chosen(1, "v1", "v1/p/k");
+    CHECK(lim == 41943040 && !strcmp(got_level, "v1/p/k"),
+          "v1: the chain's figure not below the limit in sight: the level in sight (%llu, %s)",
+          (unsigned long long)lim, got_level);
+    put("v1/p/k/memory.limit_in_bytes", "9223372036854771712\n");
+    put("v1/p/k/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+    gone("v1/p/k/memory.stat");
+    lim = chosen(1, "v1/p/k", "v1/p/k");
+    CHECK(lim == 0, "v1: no memory.stat and no limit in sight: none");
+    lim = chosen(1, "v1", "v1/p/k");
+    CHECK(lim == 67108864 && !strcmp(got_level, "v1/p"), "v1: no memory.stat, the parent's in sight (%s)",
+          got_level);
+    put("v1/p/memory.limit_in_bytes", "4611686018427387903\n");
+    gone("v1/p/memory.memsw.limit_in_bytes");
+    lim = chosen(1, "v1", "v1/p/k");
+    CHECK(lim == 4611686018427387903ull, "v1: just under 2^62 is a limit, no memsw file: %llu",
+          (unsigned long long)lim);
+    put("v1/p/memory.limit_in_bytes", "9223372036854771712\n");
+    CHECK(chosen(1, "v1", "v1/p/k") == 0, "v1: no limit anywhere (the root's huge number): none");
+
+    /* ---- the sampler's call: levels re-chosen every LIMIT_EVERY calls ------ */
+    put("v1/p/memory.limit_in_bytes", "67108864\n");
+    chosen(1, "v1", "v1/p/k");
+    state = 1;
+    calls = 0;
+    watched = 0;
+    uint64_t l = 0, c = 0;
+    int r = pp_cgroup_memory(&l, &c);
+    CHECK(r == 1 && l == 67108864 && c == 5001216, "first call: the parent's limit and usage (%llu, %llu)",
+          (unsigned long long)l, (unsigned long long)c);
+    put("v1/p/memory.usage_in_bytes", "6000640\n");
+    r = pp_cgroup_memory(&l, &c);
+    CHECK(r == 1 && c == 6000640, "the next: the parent's usage read again (%llu)", (unsigned long long)c);
+    put("v1/p/k/memory.limit_in_bytes", "8388608\n");
+    for (int i = 2; i < LIMIT_EVERY; i++)
+        pp_cgroup_memory(&l, &c);
+    CHECK(l == 67108864 && c == 6000640, "up to %d calls: the same level", LIMIT_EVERY);
+    r = pp_cgroup_memory(&l, &c);
+    CHECK(r == 1 && l == 8388608 && c == 4096000 && watched == strlen(dir),
+          "after %d: the own cgroup's new 8 MiB limit has less room: watched (%llu, %llu)", LIMIT_EVERY,
+          (unsigned long long)l, (unsigned long long)c);
+    put("v1/p/k/memory.usage_in_bytes", "4100096\n");
+    r = pp_cgroup_memory(&l, &c);
+    CHECK(r == 1 && c == 4100096, "and its usage read from then on (%llu)", (unsigned long long)c);
+    gone("v1/p/k/memory.usage_in_bytes");
+    if (cur_fd.fd >= 0)
+        pp_fd_drop(&cur_fd);
+    r = pp_cgroup_memory(&l, &c);
+    CHECK(r == 0, "the usage file gone: nothing");
+    pp_fd_drop(&cur_fd);
+    state = -1;
+    errno = 1234;
+    r = pp_cgroup_memory(&l, &c);
+    CHECK(r == 0 && errno == 1234, "no cgroup: nothing, errno kept");
 
     snprintf(path, sizeof path, "rm -rf %s", tmpdir);
     CHECK(system(path) == 0, "cleaned up");

@@ -1,28 +1,48 @@
 /*
- * cgroup.c - the memory limit of the cgroup the process runs under, for
- * the site view taken just before the limit is reached (peakview.c).
+ * cgroup.c - the memory limit the process runs under, and the usage it is
+ * measured against, for the site view taken just before the limit is
+ * reached (peakview.c).
  *
- * cgroup v2: the "0::PATH" line of /proc/self/cgroup, under the cgroup2
- * mount; limit memory.max ("max": none), usage memory.current.  cgroup v1:
- * the "N:...memory...:PATH" line, under the mount of type cgroup whose
- * super options name the memory controller; limit memory.limit_in_bytes
- * (v1 says "no limit" with a huge number, 0x7FFFFFFFFFFFF000 on 4 KiB
- * pages: anything from 2^62 up is taken for none), usage
- * memory.usage_in_bytes.  v2 is used when the process's v2 cgroup has a
- * memory.max (the memory controller is on there), else v1, else nothing.
- *
+ * The process's cgroup: cgroup v2's "0::PATH" line of /proc/self/cgroup,
+ * under the cgroup2 mount, or v1's "N:...memory...:PATH" line, under the
+ * mount of type cgroup whose super options name the memory controller.
  * PATH is relative to the root of the process's cgroup namespace, and a
  * mount's root field in /proc/self/mountinfo (field 4) is the cgroup
  * mounted, in the same terms: the directory is the mount point followed by
  * PATH less that root (a container that sees its own cgroup mounted at
  * /sys/fs/cgroup/memory reads "/docker/ID" in both).  A mount whose root
- * does not hold PATH cannot reach the cgroup and is passed over.
+ * does not hold PATH cannot reach the cgroup and is passed over.  v2 is
+ * used when its cgroup or an ancestor up to the mount point has a
+ * memory.max (the memory controller is on there: a cgroup without it is
+ * charged to the nearest ancestor with it), else v1, else nothing.
  *
- * The files are looked for once, the limit is read again every LIMIT_EVERY
- * calls (it may be changed while the program runs).  Only the sampler
- * thread calls this, so the buffers are static: nothing is allocated.  The
- * descriptor of the usage file is kept high, as the shim's other kept
- * descriptors are (os.c); nothing is written, errno is kept.
+ * The limit that binds is not only the cgroup's own: every ancestor's
+ * limit holds too (a container's, a systemd slice's), against the usage of
+ * that ancestor's whole subtree.  So each level from the cgroup up to the
+ * mount point is read, v2 memory.max ("max": none) and memory.current,
+ * v1 memory.limit_in_bytes and memory.memsw.limit_in_bytes (the smaller;
+ * v1 says "no limit" with a huge number, 0x7FFFFFFFFFFFF000 on 4 KiB
+ * pages: anything from 2^62 up is taken for none) and
+ * memory.usage_in_bytes, and the level with the least room left (limit
+ * less usage; the deeper one of equals) is the one watched: its limit and
+ * its usage.  (v1 before kernel 5.11: a parent whose memory.use_hierarchy
+ * is 0 does not charge its children, and the walk stops below it.)  v1
+ * also says the limit of the whole chain, ancestors above the mount's root
+ * included (a container's parents): hierarchical_memory_limit and
+ * hierarchical_memsw_limit of the cgroup's memory.stat.  When
+ * that is below every limit seen, it belongs to a cgroup out of sight, and
+ * it is watched against the usage of the highest level in sight (a part of
+ * that cgroup's usage: the view then comes late, never early).  v2 has no
+ * such figure: a limit above the mount's root is not seen.
+ *
+ * The files are looked for once; the levels' limits and usages are read
+ * again every LIMIT_EVERY calls (limits may be changed while the program
+ * runs, and which level has the least room may change), and between those
+ * only the watched level's usage.  At most MAX_LEVELS levels are read.
+ * Only the sampler thread calls this, so the buffers are static: nothing
+ * is allocated.  The descriptor of the watched usage file is kept high, as
+ * the shim's other kept descriptors are (os.c); nothing is written, errno
+ * is kept.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
@@ -37,12 +57,6 @@
 
 #define LIMIT_EVERY 100
 #define NO_LIMIT    (1ull << 62)      /* v1: at or above, "no limit" */
-
-static int state;                     /* 0 not looked, 1 found, -1 none */
-static char dir[512];
-static const char *limit_file, *usage_file;
-static struct pp_fd cur_fd = {-1, 0, 0};
-static uint64_t limit_now, calls;
 
 /* ---- reading a file line by line, into static buffers ------------------- */
 
@@ -123,6 +137,7 @@ static char *lines_next(void)
 
 static char path_v1[512], path_v2[512];      /* from /proc/self/cgroup */
 static char dir_v1[512], dir_v2[512];        /* found under a mount */
+static size_t top_v1, top_v2;                /* the mount point's length in those */
 
 static int copy_str(char *out, size_t cap, const char *s, size_t n)
 {
@@ -154,26 +169,43 @@ static void mount_line(char *line)
     char *root, *point, *type, *super;
     if (pp_cg_mount_line(line, &root, &point, &type, &super) < 0)
         return;
-    if (!strcmp(type, "cgroup2") && path_v2[0] && !dir_v2[0])
-        pp_cg_join_under(dir_v2, sizeof dir_v2, point, root, path_v2);
-    else if (!strcmp(type, "cgroup") && path_v1[0] && !dir_v1[0] &&
-             pp_cg_has_item(super, "memory"))
-        pp_cg_join_under(dir_v1, sizeof dir_v1, point, root, path_v1);
+    if (!strcmp(type, "cgroup2") && path_v2[0] && !dir_v2[0]) {
+        if (pp_cg_join_under(dir_v2, sizeof dir_v2, point, root, path_v2) == 0)
+            top_v2 = strlen(point);
+    } else if (!strcmp(type, "cgroup") && path_v1[0] && !dir_v1[0] &&
+               pp_cg_has_item(super, "memory")) {
+        if (pp_cg_join_under(dir_v1, sizeof dir_v1, point, root, path_v1) == 0)
+            top_v1 = strlen(point);
+    }
 }
 
-static int exists_in(const char *d, const char *name)
+/* PATH = the level D[0..LEN) followed by /NAME; 0, or -1 when too long */
+static int level_file(char *path, size_t cap, const char *d, size_t len, const char *name)
+{
+    size_t k = strlen(name);
+    if (len + k + 2 > cap)
+        return -1;
+    memcpy(path, d, len);
+    path[len] = '/';
+    memcpy(path + len + 1, name, k + 1);
+    return 0;
+}
+
+static int exists_at(const char *d, size_t len, const char *name)
 {
     char path[600];
-    size_t a = strlen(d), b = strlen(name);
-    if (a + b + 2 > sizeof path)
-        return 0;
-    memcpy(path, d, a);
-    path[a] = '/';
-    memcpy(path + a + 1, name, b + 1);
-    return access(path, R_OK) == 0;
+    return level_file(path, sizeof path, d, len, name) == 0 && access(path, R_OK) == 0;
 }
 
-/* ---- the limit and the usage ------------------------------------------------ */
+/* ---- the levels' limits and usages ----------------------------------------- */
+
+#define MAX_LEVELS 32
+
+static int version;                   /* 2 or 1 */
+static char dir[512];                 /* the process's cgroup */
+static size_t top;                    /* the mount point's length in dir */
+static size_t watched;                /* the level watched: dir[0..watched) */
+static const char *usage_file;
 
 static ssize_t read_small(const char *path, char *buf, size_t cap)
 {
@@ -192,26 +224,100 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
     return n;
 }
 
-static void file_in(char *out, size_t cap, const char *name)
-{
-    size_t d = strlen(dir), k = strlen(name);
-    if (d + k + 2 > cap) {
-        out[0] = 0;
-        return;
-    }
-    memcpy(out, dir, d);
-    out[d] = '/';
-    memcpy(out + d + 1, name, k + 1);
-}
-
-static uint64_t read_limit(void)
+/* the number in the file NAME of level LEN: 1 with *V set; 0 for "max",
+ * anything else that is not a number, or no file */
+static int read_number(size_t len, const char *name, uint64_t *v)
 {
     char path[600], text[64];
-    file_in(path, sizeof path, limit_file);
-    if (!path[0] || read_small(path, text, sizeof text) <= 0 || text[0] < '0' || text[0] > '9')
-        return 0;                    /* "max", or unreadable */
-    uint64_t v = strtoull(text, NULL, 10);
-    return v >= NO_LIMIT ? 0 : v;
+    if (level_file(path, sizeof path, dir, len, name) < 0 ||
+        read_small(path, text, sizeof text) <= 0 || text[0] < '0' || text[0] > '9')
+        return 0;
+    *v = strtoull(text, NULL, 10);
+    return 1;
+}
+
+/* a limit as read: 0 for none */
+static uint64_t as_limit(int found, uint64_t v)
+{
+    return found && v < NO_LIMIT ? v : 0;
+}
+
+static uint64_t smaller_limit(uint64_t a, uint64_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* the limit set on level LEN itself: 0 for none */
+static uint64_t level_limit(size_t len)
+{
+    uint64_t v = 0, w = 0;
+    if (version == 2) {
+        int f = read_number(len, "memory.max", &v);
+        return as_limit(f, v);
+    }
+    int f = read_number(len, "memory.limit_in_bytes", &v);
+    int g = read_number(len, "memory.memsw.limit_in_bytes", &w);
+    return smaller_limit(as_limit(f, v), as_limit(g, w));
+}
+
+/* v1: the smallest limit of the cgroup and all its ancestors, from its
+ * memory.stat; 0 for none */
+static uint64_t v1_chain_limit(void)
+{
+    char path[600];
+    uint64_t mem = 0, memsw = 0, v;
+    if (level_file(path, sizeof path, dir, strlen(dir), "memory.stat") < 0 ||
+        lines_open(path) < 0)
+        return 0;
+    char *line;
+    while ((line = lines_next()) != NULL) {
+        if (pp_cg_key_value(line, "hierarchical_memory_limit", &v))
+            mem = as_limit(1, v);
+        else if (pp_cg_key_value(line, "hierarchical_memsw_limit", &v))
+            memsw = as_limit(1, v);
+    }
+    lines_close();
+    return smaller_limit(mem, memsw);
+}
+
+/* Every level from the cgroup up to the mount point: the one with the
+ * least room left under its limit, *AT its length in dir; its limit, 0
+ * when there is none.  v1: the chain's limit too, when it is below every
+ * limit seen, against the highest level's usage. */
+static uint64_t choose(size_t *at, uint64_t *usage)
+{
+    uint64_t best = 0, room = 0, lowest = 0;
+    size_t len = strlen(dir), highest = len;
+    for (int n = 0; len && n < MAX_LEVELS; n++) {
+        uint64_t lim = level_limit(len), cur;
+        if (lim && read_number(len, usage_file, &cur)) {
+            uint64_t r = lim > cur ? lim - cur : 0;
+            if (!best || r < room) {
+                best = lim;
+                room = r;
+                *at = len;
+                *usage = cur;
+            }
+            lowest = smaller_limit(lowest, lim);
+        }
+        highest = len;
+        len = pp_cg_parent(dir, len, top);
+        uint64_t h;
+        if (len && version == 1 && read_number(len, "memory.use_hierarchy", &h) && h == 0)
+            break;                  /* (before 5.11) its children are not its charge */
+    }
+    if (version == 1) {
+        uint64_t chain = v1_chain_limit(), cur;
+        if (chain && (!lowest || chain < lowest) && read_number(highest, usage_file, &cur)) {
+            uint64_t r = chain > cur ? chain - cur : 0;
+            if (!best || r <= room) {
+                best = chain;
+                *at = highest;
+                *usage = cur;
+            }
+        }
+    }
+    return best;
 }
 
 static int find(void)
@@ -225,47 +331,46 @@ static int find(void)
     while ((line = lines_next()) != NULL)
         mount_line(line);
     lines_close();
-    const char *from;
-    if (dir_v2[0] && exists_in(dir_v2, "memory.max")) {
-        from = dir_v2;
-        limit_file = "memory.max";
+    int v2 = 0;
+    size_t len = dir_v2[0] ? strlen(dir_v2) : 0;
+    for (int n = 0; len && n < MAX_LEVELS && !v2; n++) {
+        v2 = exists_at(dir_v2, len, "memory.max");
+        len = pp_cg_parent(dir_v2, len, top_v2);
+    }
+    if (v2) {
+        copy_str(dir, sizeof dir, dir_v2, strlen(dir_v2));
+        top = top_v2;
+        version = 2;
         usage_file = "memory.current";
-    } else if (dir_v1[0] && exists_in(dir_v1, "memory.limit_in_bytes")) {
-        from = dir_v1;
-        limit_file = "memory.limit_in_bytes";
+    } else if (dir_v1[0] && exists_at(dir_v1, strlen(dir_v1), "memory.limit_in_bytes")) {
+        copy_str(dir, sizeof dir, dir_v1, strlen(dir_v1));
+        top = top_v1;
+        version = 1;
         usage_file = "memory.usage_in_bytes";
     } else {
         return -1;
     }
-    if (copy_str(dir, sizeof dir, from, strlen(from)) < 0)
-        return -1;
-    limit_now = read_limit();
     return 1;
 }
 
-int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
+/* ---- the sampler's call ----------------------------------------------------- */
+
+static int state;                     /* 0 not looked, 1 found, -1 none */
+static struct pp_fd cur_fd = {-1, 0, 0};
+static uint64_t limit_now, calls;
+
+/* the watched level's usage, through the kept descriptor when there is one */
+static int read_usage(uint64_t *v)
 {
-    int saved = errno;
-    if (!state)
-        state = find();
-    if (state < 0) {
-        errno = saved;
-        return 0;
-    }
-    if (++calls % LIMIT_EVERY == 0)
-        limit_now = read_limit();
-    if (!limit_now) {
-        errno = saved;
-        return 0;
-    }
     char text[64];
     ssize_t n = -1;
     if (cur_fd.fd >= 0 && pp_fd_ok(&cur_fd))
         n = pread(cur_fd.fd, text, sizeof text - 1, 0);
     if (n <= 0) {
         char path[600];
-        file_in(path, sizeof path, usage_file);
-        int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        int fd = level_file(path, sizeof path, dir, watched, usage_file) == 0
+                     ? open(path, O_RDONLY | O_CLOEXEC)
+                     : -1;
         if (fd >= 0) {
             n = pread(fd, text, sizeof text - 1, 0);
             if (cur_fd.fd < 0 && pp_fd_can_keep())
@@ -274,11 +379,39 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
                 close(fd);
         }
     }
-    errno = saved;
-    if (n <= 0)
+    if (n <= 0 || text[0] < '0' || text[0] > '9')
         return 0;
     text[n] = 0;
+    *v = strtoull(text, NULL, 10);
+    return 1;
+}
+
+int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
+{
+    int saved = errno, fresh = 0;
+    uint64_t usage = 0;
+    if (!state) {
+        state = find();
+        calls = 0;
+    }
+    if (state < 0) {
+        errno = saved;
+        return 0;
+    }
+    if (calls++ % LIMIT_EVERY == 0) {
+        size_t at = watched;
+        limit_now = choose(&at, &usage);
+        if (limit_now && at != watched) {
+            pp_fd_drop(&cur_fd);        /* another level's usage from now on */
+            watched = at;
+        }
+        fresh = 1;
+    }
+    int ok = limit_now && (fresh || read_usage(&usage));
+    errno = saved;
+    if (!ok)
+        return 0;
     *limit = limit_now;
-    *current = strtoull(text, NULL, 10);
+    *current = usage;
     return 1;
 }

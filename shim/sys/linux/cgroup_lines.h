@@ -8,11 +8,19 @@
  * "N:...memory...:PATH" for v1's memory hierarchy) is relative to the root
  * of its cgroup namespace, as is the root field of a cgroup mount in
  * mountinfo: the directory is the mount point followed by PATH less that
- * root.
+ * root.  Its ancestors that can be read are the directories between it and
+ * the mount point (pp_cg_parent): a limit set above the mount's root (on a
+ * container whose own cgroup is mounted as the root) has no directory here.
+ *
+ * The files read are single values ("67108864", or "max" in v2) and
+ * flat-keyed lines, "KEY VALUE" (memory.events, memory.stat,
+ * memory.oom_control): pp_cg_key_value.
  */
 #ifndef PP_CGROUP_LINES_H
 #define PP_CGROUP_LINES_H
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* whether the comma-separated LIST has the item WORD */
@@ -120,6 +128,32 @@ static inline int pp_cg_join_under(char *out, size_t cap, const char *mount_poin
     memcpy(out, mount_point, m);
     memcpy(out + m, rest, k + 1);
     return 0;
+}
+
+/* The parent of the directory D[0..LEN) while it is still at or below the
+ * mount point D[0..TOP): its length, or 0 when D[0..LEN) is the mount
+ * point (there is no parent to read). */
+static inline size_t pp_cg_parent(const char *d, size_t len, size_t top)
+{
+    if (len <= top)
+        return 0;
+    size_t i = len;
+    while (i > top && d[i - 1] != '/')
+        i--;
+    while (i > top && d[i - 1] == '/')
+        i--;
+    return i;
+}
+
+/* LINE is "KEY VALUE" (a line of a flat-keyed cgroup file, with or without
+ * its newline): 1 with *V set to VALUE, else 0 */
+static inline int pp_cg_key_value(const char *line, const char *key, uint64_t *v)
+{
+    size_t k = strlen(key);
+    if (strncmp(line, key, k) || line[k] != ' ' || line[k + 1] < '0' || line[k + 1] > '9')
+        return 0;
+    *v = strtoull(line + k + 1, NULL, 10);
+    return 1;
 }
 
 #endif
