@@ -40,7 +40,7 @@ struct pp_hot {
     uint64_t        bytes_base;
 };
 #if defined(__APPLE__)
-/* a TLV would allocate on a thread's first access (sys.h: PP_THREAD_BLOCK) */
+/* a TLV would allocate on a thread's first access (sys/macos/tls.h: PP_THREAD_BLOCK) */
 typedef struct pp_hot pp_hot_t;       /* the tag is hidden by the macro below */
 extern struct pp_tkey pp_hot_tkey;
 #define pp_hot (*(pp_hot_t *)pp_tkey_get(&pp_hot_tkey))

@@ -69,7 +69,7 @@ struct stack {
 int pp_sites_mode;
 _Atomic uint64_t pp_site_tracked;
 #if defined(__APPLE__)
-/* the hooks reach these: no TLV there (sys.h: PP_THREAD_BLOCK) */
+/* the hooks reach these: no TLV there (sys/macos/tls.h: PP_THREAD_BLOCK) */
 struct sites_tls { int thread_ready, mapping_now; uint64_t rng; int64_t est_mine; };
 PP_THREAD_BLOCK(struct sites_tls, sites_tls)
 #define thread_ready (sites_tls_at()->thread_ready)
