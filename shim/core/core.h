@@ -452,7 +452,7 @@ int  pp_py_merge_read(const struct pp_py_stack *s, uintptr_t *frames, int n, int
 /* V is the "<python: unreadable>" frame */
 int  pp_py_is_unreadable(uintptr_t v);
 
-/* ---- life.c: start-up, fork, signals and exit ----------------------------- */
+/* ---- life.c: start-up, fork, exec and exit -------------------------------- */
 
 struct pp_state {
     uint64_t start_ns;       /* CLOCK_MONOTONIC at start-up */
@@ -474,6 +474,31 @@ void pp_finish(void);
 void pp_program_gone(void);          /* from the sampler: every thread ended */
 void pp_core_tick(void);             /* from the sampler, once a sample */
 const char *pp_follow_name(void);
+/* What the process hooks (hooks/process.c) call.  exit: the summary made
+ * sure of, then the real exit; _exit: the held probe records written
+ * (the hook then ends the process itself). */
+__attribute__((noreturn)) void pp_exit(int status);
+void pp_exit_now_begin(void);
+/* An exec of FILE is about to replace this image: its last sample and the
+ * "exec" record.  Returns what pp_exec_failed takes back when the exec
+ * returned (it failed, with errno set): an "exec_failed" record. */
+int  pp_exec_begin(const char *file, char *const argv[]);
+void pp_exec_failed(int began, const char *file);
+/* The environment an exec or a spawn is given, with this image's
+ * PERFPROBE_TREE entry in place of an older one (ENVP itself when nothing
+ * is to change); the copy goes into STACK, CAP entries, or a raw mapping
+ * that pp_env_fix_done unmaps (errno kept). */
+struct pp_env_fix {
+    char **envp;
+    void *map;
+    size_t map_len;
+};
+char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap);
+void pp_env_fix_done(struct pp_env_fix *f);
+/* Linux: unshare and setns run with the sampler thread stopped; returns
+ * what pp_alone_end takes to start it again */
+int  pp_alone_begin(void);
+void pp_alone_end(int stopped);
 
 
 #endif
