@@ -44,11 +44,6 @@
 #include <stdlib.h>
 #endif
 
-#if defined(__APPLE__)
-struct pp_tkey pp_hot_tkey = PP_TKEY_INIT(pp_hot_t);
-#else
-__thread struct pp_hot pp_hot PP_TLS;
-#endif
 struct pp_real pp_real;
 
 /* READY_GLIBC: resolved, and the allocator is glibc's (blocks carry its
