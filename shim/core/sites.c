@@ -35,7 +35,7 @@
  * bytes, and one "rest" row for all the others.
  */
 #define _GNU_SOURCE
-#include "core/core.h"
+#include "core/sites.h"
 
 #include <errno.h>
 #include <math.h>
@@ -448,6 +448,22 @@ void pp_site_unmap(void *p, size_t len)
 {
     if (pp_py_on)
         pp_site_free(p, len);
+}
+
+/* the hooks' counting of a block, out of line (core.h; cxx.c) */
+void pp_track_alloc(void *p, size_t usable)
+{
+    pp_track_alloc_fast(p, usable);
+}
+
+void pp_track_free(void *p, size_t usable)
+{
+    pp_track_free_fast(p, usable);
+}
+
+void pp_track_realloc(void *q, size_t old_usable, size_t new_usable)
+{
+    pp_track_realloc_fast(q, old_usable, new_usable);
 }
 
 void pp_site_untrack(void *p, size_t usable)
