@@ -37,6 +37,8 @@ struct pp_options {
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values and unknown names */
 const char *pp_getenv(const char *name);
+/* PERFPROBE_FOLLOW's value by name: "all", "exec" or "none" */
+const char *pp_follow_name(void);
 
 struct pp_option_doc { const char *name, *def, *desc; };
 /* The rows of the options table, for the generated documentation. */
@@ -374,7 +376,7 @@ int  pp_py_merge_read(const struct pp_py_stack *s, uintptr_t *frames, int n, int
 /* V is the "<python: unreadable>" frame */
 int  pp_py_is_unreadable(uintptr_t v);
 
-/* ---- life.c: start-up, fork, exec and exit -------------------------------- */
+/* ---- state.c: the process's identity, kept by life.c, read by all --------- */
 
 struct pp_state {
     uint64_t start_ns;       /* CLOCK_MONOTONIC at start-up */
@@ -392,10 +394,12 @@ struct pp_state {
     char     exe[4096];
 };
 extern struct pp_state pp_state;
+
+/* ---- life.c: start-up, fork, exec and exit -------------------------------- */
+
 void pp_finish(void);
 void pp_program_gone(void);          /* from the sampler: every thread ended */
 void pp_core_tick(void);             /* from the sampler, once a sample */
-const char *pp_follow_name(void);
 /* What the process hooks (hooks/process.c) call.  exit: the summary made
  * sure of, then the real exit; _exit: the held probe records written
  * (the hook then ends the process itself). */

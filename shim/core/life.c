@@ -44,7 +44,6 @@
 
 extern char **environ;
 
-struct pp_state pp_state;
 static _Atomic int finished, summary_done, exit_calls;
 /* set by a vfork child that called exit(): it ran, in the parent's memory,
  * the parent's exit handlers (glibc's list is consumed as it runs) */
@@ -114,11 +113,6 @@ static void unfollow(void)
     }
     entry[b.len] = 0;
     env_set(entry);
-}
-
-const char *pp_follow_name(void)
-{
-    return pp_opt.follow == PP_FOLLOW_ALL ? "all" : pp_opt.follow == PP_FOLLOW_EXEC ? "exec" : "none";
 }
 
 /* ---- the tree ------------------------------------------------------------- */
