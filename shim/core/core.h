@@ -201,12 +201,13 @@ void pp_cpu_read_soon(void);
 const char *pp_region_at(pid_t tid, uint64_t t_ns);
 void pp_region_remember(void);      /* after each tick's samples */
 
+/* ---- probe.c: perf_probe, perf_counter ----------------------------------- */
+
 /* the highest RSS the shim itself observed (samples and probes): the peak
- * reported is never below it */
+ * reported is never below it.  pp_rss_seen raises it, _reset sets it. */
 void pp_rss_seen(uint64_t rss);
 void pp_rss_seen_reset(uint64_t rss);
-
-/* ---- probe.c: perf_probe, perf_counter ----------------------------------- */
+uint64_t pp_rss_seen_max(void);
 
 struct pp_probe_record {
     const char *label;

@@ -22,19 +22,6 @@
 #include <time.h>
 
 static _Atomic int stop;
-static _Atomic uint64_t rss_seen_max;
-
-void pp_rss_seen(uint64_t rss)
-{
-    uint64_t cur = atomic_load(&rss_seen_max);
-    while (rss > cur && !atomic_compare_exchange_weak(&rss_seen_max, &cur, rss))
-        ;
-}
-
-void pp_rss_seen_reset(uint64_t rss)
-{
-    atomic_store(&rss_seen_max, rss);
-}
 
 /* /proc/self/status costs ten times /proc/self/statm (it formats dozens of
  * fields): every sample reads RSS from statm, and only every STATUS_STRIDE
@@ -62,10 +49,10 @@ void pp_sample_take(struct pp_sample *s, int flags)
     }
     /* the kernel updates its high-water mark lazily: it is never below an
      * RSS the shim itself saw */
-    if (s->proc.rss > atomic_load(&rss_seen_max))
-        atomic_store(&rss_seen_max, s->proc.rss);
-    if (s->proc.hwm < atomic_load(&rss_seen_max))
-        s->proc.hwm = atomic_load(&rss_seen_max);
+    pp_rss_seen(s->proc.rss);
+    uint64_t seen = pp_rss_seen_max();
+    if (s->proc.hwm < seen)
+        s->proc.hwm = seen;
     struct pp_proc status = s->proc;           /* as read, for the breakdown */
     uint64_t floor = pp_probe_hwm_floor();     /* probes reset the kernel's mark */
     if (s->proc.hwm < floor)
