@@ -315,7 +315,12 @@ void pp_track_free(void *p, size_t usable);
 void pp_track_realloc(void *q, size_t old_usable, size_t new_usable);
 void pp_sites_init(void);
 void pp_sites_probe(const char *label);       /* outside hooks */
+/* at exit: the peak view; whether the leak check has a table to check
+ * (`all`); the exit view, LEAKS_CLASSIFIED when the check ran and
+ * succeeded (life.c runs them in this order, the check in between) */
 void pp_sites_exit(void);
+int  pp_sites_leak_check(void);
+void pp_sites_exit_view(int leaks_classified);
 void pp_sites_after_fork_child(void);
 /* the sampler thread (peakview.c); CGROUP: {usage, limit} of the cgroup
  * for a "cgroup_limit" dump, else NULL */

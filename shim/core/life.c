@@ -364,6 +364,7 @@ void pp_finish(void)
     pp_timeline_sample(&end, 1);
     pp_cpu_tick(1);
     pp_sites_exit();
+    pp_sites_exit_view(pp_sites_leak_check() && pp_leaks_classify() == 0);
     const char *table = pp_getenv("PERFPROBE_TABLE");
     int table_record = !pp_opt.quiet && table && !strcmp(table, "record");
     if (table_record)

@@ -29,7 +29,7 @@
  *    than 1/64 of it (so within 1.6% of the true peak).
  *
  * Records (stack, module, sites) are written at probes and at exit by
- * pp_sites_probe and pp_sites_exit, and by the sampler thread as the peak
+ * pp_sites_probe and pp_sites_exit(_view), and by the sampler thread as the peak
  * climbs (pp_sites_view, called by peakview.c), outside any hook.  Each sites record is
  * bounded: the top PERFPROBE_TOP sites by live bytes and by allocated
  * bytes, and one "rest" row for all the others.
@@ -1007,13 +1007,24 @@ void pp_sites_probe(const char *label)
         write_sites(AT_PEAK, NULL);
 }
 
+/* At exit (life.c): the peak view; then, with `all`, the leak check
+ * (leaks.c) when pp_sites_leak_check says there is a table to check; then
+ * the exit view, with the check's classes when LEAKS_DONE. */
 void pp_sites_exit(void)
 {
     exiting = 1;
     atomic_store(&peak_dirty, 0);
     write_sites(AT_PEAK, NULL);
-    if (pp_sites_mode == PP_STACKS_ALL && live_table)
-        leaks_done = pp_leaks_classify() == 0;
+}
+
+int pp_sites_leak_check(void)
+{
+    return pp_sites_mode == PP_STACKS_ALL && live_table;
+}
+
+void pp_sites_exit_view(int leaks_classified)
+{
+    leaks_done = leaks_classified;
     write_sites(AT_EXIT, NULL);
 }
 
