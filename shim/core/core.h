@@ -184,7 +184,6 @@ void pp_sampler_start(void);
 void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
-int  pp_sampler_running(void);      /* 1 while the thread samples */
 
 /* ---- cpu.c: CPU stacks sampled by the kernel, read by the sampler ---------- */
 
@@ -294,6 +293,9 @@ uint64_t pp_timeline_samples(void);
 void pp_timeline_lock(void);
 void pp_timeline_unlock(void);
 void pp_timeline_after_fork_child(void);
+/* ON: the sampler thread runs and writes held records at each tick (from
+ * sampler.c as it starts and stops); off, a release writes them at once */
+void pp_timeline_sampler_running(int on);
 
 /* ---- report.c: the table printed on stderr at exit ------------------------ */
 

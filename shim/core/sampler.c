@@ -196,6 +196,7 @@ void pp_sampler_start(void)
     pthread_attr_setstacksize(&attr, 128 * 1024);
     int single = pp_single_before_create(pp_allocator_is_glibc());
     running = pthread_create(&thread, &attr, sampler_main, NULL) == 0;
+    pp_timeline_sampler_running(running);
     pp_single_after_create(single, running);
     if (!running)
         pp_warn("cannot start the sampler thread; only the summary will be "
@@ -210,6 +211,7 @@ void pp_sampler_start(void)
 void pp_sampler_stop(void)
 {
     atomic_store(&stop, 1);
+    pp_timeline_sampler_running(0);
     pp_region_window();                 /* the last, partial window */
     atomic_fetch_add(&wake, 1);
     pp_futex_wake(&wake);
@@ -237,13 +239,9 @@ int pp_sampler_pause(void)
     return 1;
 }
 
-int pp_sampler_running(void)
-{
-    return running && !atomic_load(&stop);
-}
-
 /* In a forked child the thread does not exist. */
 void pp_sampler_after_fork_child(void)
 {
     running = 0;
+    pp_timeline_sampler_running(0);
 }
