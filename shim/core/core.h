@@ -13,42 +13,8 @@
 
 #include "sys/sys.h"
 
-/* ---- the hooks' per-thread block (defined by the hooks) ------------------ */
-
-/* What a hook reads on every call, in one initial-exec TLS block so that
- * one GOT load finds all of it:
- *   in_hook    non-zero while this thread is inside one of the shim's hooks
- *              (or is the sampler thread): nested allocator calls go
- *              straight to the real allocator, neither counted nor tracked;
- *   slot       this thread's counter slot (counters.c), NULL until its
- *              first counted call;
- *   countdown  bytes this thread may still allocate before its next sampled
- *              block (sites.c). */
-struct pp_slot;
-struct pp_hot {
-    int             in_hook;
-    int             glibc;          /* 1: glibc's allocator is resolved (set by
-                                     * this thread's first slow call); with
-                                     * in_hook, one 8-byte compare */
-    struct pp_slot *slot;
-    int64_t         countdown;
-    int             slot_dead;      /* past the slot's thread-exit destructor */
-    /* bytes this thread has allocated: bytes_base + (cd_start - countdown);
-     * the countdown is only ever reset through sites.c, which folds what
-     * it counted down into bytes_base (regions read it, region.c) */
-    int64_t         cd_start;
-    uint64_t        bytes_base;
-};
-#if defined(__APPLE__)
-/* a TLV would allocate on a thread's first access (sys.h: PP_THREAD_BLOCK) */
-typedef struct pp_hot pp_hot_t;       /* the tag is hidden by the macro below */
-extern struct pp_tkey pp_hot_tkey;
-#define pp_hot (*(pp_hot_t *)pp_tkey_get(&pp_hot_tkey))
-#else
-extern __thread struct pp_hot pp_hot PP_TLS;
-#endif
-#define pp_in_hook (pp_hot.in_hook)
-
+/* the hooks' per-thread block, pp_hot, and pp_in_hook (hot.c) */
+#include "core/hot.h"
 
 /* ---- options.c: every PERFPROBE_* setting -------------------------------- */
 
@@ -71,6 +37,8 @@ struct pp_options {
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values and unknown names */
 const char *pp_getenv(const char *name);
+/* PERFPROBE_FOLLOW's value by name: "all", "exec" or "none" */
+const char *pp_follow_name(void);
 
 struct pp_option_doc { const char *name, *def, *desc; };
 /* The rows of the options table, for the generated documentation. */
@@ -216,7 +184,6 @@ void pp_sampler_start(void);
 void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
-int  pp_sampler_running(void);      /* 1 while the thread samples */
 
 /* ---- cpu.c: CPU stacks sampled by the kernel, read by the sampler ---------- */
 
@@ -233,12 +200,13 @@ void pp_cpu_read_soon(void);
 const char *pp_region_at(pid_t tid, uint64_t t_ns);
 void pp_region_remember(void);      /* after each tick's samples */
 
+/* ---- probe.c: perf_probe, perf_counter ----------------------------------- */
+
 /* the highest RSS the shim itself observed (samples and probes): the peak
- * reported is never below it */
+ * reported is never below it.  pp_rss_seen raises it, _reset sets it. */
 void pp_rss_seen(uint64_t rss);
 void pp_rss_seen_reset(uint64_t rss);
-
-/* ---- probe.c: perf_probe, perf_counter ----------------------------------- */
+uint64_t pp_rss_seen_max(void);
 
 struct pp_probe_record {
     const char *label;
@@ -325,6 +293,9 @@ uint64_t pp_timeline_samples(void);
 void pp_timeline_lock(void);
 void pp_timeline_unlock(void);
 void pp_timeline_after_fork_child(void);
+/* ON: the sampler thread runs and writes held records at each tick (from
+ * sampler.c as it starts and stops); off, a release writes them at once */
+void pp_timeline_sampler_running(int on);
 
 /* ---- report.c: the table printed on stderr at exit ------------------------ */
 
@@ -337,60 +308,21 @@ void pp_report_table(const struct pp_sample *end, int to_record);
 enum { PP_STACKS_OFF, PP_STACKS_SAMPLE, PP_STACKS_ALL };
 #define PP_STACK_MAX 256
 extern int pp_sites_mode;
-#define pp_site_countdown (pp_hot.countdown)
-/* sample: live tracked blocks (0: a free need not look); all: always 1 */
-extern _Atomic uint64_t pp_site_tracked;
-/* P was sampled: unwind, count and remember it (raises the hook flag
- * itself); returns P */
-void *pp_site_sampled(void *p, size_t usable);
-void pp_site_untrack(void *p, size_t usable);
-/* In a hook, after the real allocator returned block P of USABLE bytes:
- * one thread-local subtraction unless the block is sampled. */
-static inline void pp_site_alloc(void *p, size_t usable)
-{
-    if (PP_UNLIKELY((pp_site_countdown -= (int64_t)usable) < 0))
-        pp_site_sampled(p, usable);
-}
-/* In a hook, before the real allocator frees P: one load unless blocks
- * are tracked. */
-#define PP_SITE_FILTER_BITS 16
-extern _Atomic uint16_t *pp_site_filter;     /* sample mode: tracked blocks by hash */
-static inline size_t pp_site_filter_index(uintptr_t p)
-{
-    return (size_t)(((p >> 4) * 0x9e3779b97f4a7c15ull) >> (64 - PP_SITE_FILTER_BITS));
-}
-static inline int pp_site_free_wanted(void *p)
-{
-    if (PP_LIKELY(atomic_load_explicit(&pp_site_tracked, memory_order_relaxed) == 0))
-        return 0;
-    _Atomic uint16_t *f = pp_site_filter;
-    return !f || atomic_load_explicit(&f[pp_site_filter_index((uintptr_t)p)],
-                                      memory_order_relaxed) != 0;
-}
-static inline void pp_site_free(void *p, size_t usable)
-{
-    if (PP_UNLIKELY(pp_site_free_wanted(p)))
-        pp_site_untrack(p, usable);
-}
-static inline void pp_track_alloc(void *p, size_t usable)
-{
-    pp_count_alloc(usable);
-    pp_site_alloc(p, usable);
-}
-static inline void pp_track_free(void *p, size_t usable)
-{
-    pp_count_free(usable);
-    pp_site_free(p, usable);
-}
+/* The hooks' counting of block P (counters.c, and sites.c's sampling),
+ * out of line (sites.c), for the C++ hooks (cxx.c); the allocator hooks
+ * use the inline forms (sites.h: pp_track_alloc_fast ...) */
+void pp_track_alloc(void *p, size_t usable);
+void pp_track_free(void *p, size_t usable);
 /* realloc: the old block was pp_site_free'd before the call */
-static inline void pp_track_realloc(void *q, size_t old_usable, size_t new_usable)
-{
-    pp_count_realloc(old_usable, new_usable);
-    pp_site_alloc(q, new_usable);
-}
+void pp_track_realloc(void *q, size_t old_usable, size_t new_usable);
 void pp_sites_init(void);
 void pp_sites_probe(const char *label);       /* outside hooks */
+/* at exit: the peak view; whether the leak check has a table to check
+ * (`all`); the exit view, LEAKS_CLASSIFIED when the check ran and
+ * succeeded (life.c runs them in this order, the check in between) */
 void pp_sites_exit(void);
+int  pp_sites_leak_check(void);
+void pp_sites_exit_view(int leaks_classified);
 void pp_sites_after_fork_child(void);
 /* the sampler thread (peakview.c); CGROUP: {usage, limit} of the cgroup
  * for a "cgroup_limit" dump, else NULL */
@@ -452,7 +384,7 @@ int  pp_py_merge_read(const struct pp_py_stack *s, uintptr_t *frames, int n, int
 /* V is the "<python: unreadable>" frame */
 int  pp_py_is_unreadable(uintptr_t v);
 
-/* ---- life.c: start-up, fork, signals and exit ----------------------------- */
+/* ---- state.c: the process's identity, kept by life.c, read by all --------- */
 
 struct pp_state {
     uint64_t start_ns;       /* CLOCK_MONOTONIC at start-up */
@@ -470,10 +402,37 @@ struct pp_state {
     char     exe[4096];
 };
 extern struct pp_state pp_state;
+
+/* ---- life.c: start-up, fork, exec and exit -------------------------------- */
+
 void pp_finish(void);
 void pp_program_gone(void);          /* from the sampler: every thread ended */
 void pp_core_tick(void);             /* from the sampler, once a sample */
-const char *pp_follow_name(void);
+/* What the process hooks (hooks/process.c) call.  exit: the summary made
+ * sure of, then the real exit; _exit: the held probe records written
+ * (the hook then ends the process itself). */
+__attribute__((noreturn)) void pp_exit(int status);
+void pp_exit_now_begin(void);
+/* An exec of FILE is about to replace this image: its last sample and the
+ * "exec" record.  Returns what pp_exec_failed takes back when the exec
+ * returned (it failed, with errno set): an "exec_failed" record. */
+int  pp_exec_begin(const char *file, char *const argv[]);
+void pp_exec_failed(int began, const char *file);
+/* The environment an exec or a spawn is given, with this image's
+ * PERFPROBE_TREE entry in place of an older one (ENVP itself when nothing
+ * is to change); the copy goes into STACK, CAP entries, or a raw mapping
+ * that pp_env_fix_done unmaps (errno kept). */
+struct pp_env_fix {
+    char **envp;
+    void *map;
+    size_t map_len;
+};
+char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap);
+void pp_env_fix_done(struct pp_env_fix *f);
+/* Linux: unshare and setns run with the sampler thread stopped; returns
+ * what pp_alone_end takes to start it again */
+int  pp_alone_begin(void);
+void pp_alone_end(int stopped);
 
 
 #endif

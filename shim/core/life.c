@@ -1,5 +1,5 @@
 /*
- * core.c - the shim's life cycle: start-up, fork, exec, exit, and the few
+ * life.c - the shim's life cycle: start-up, fork, exec, exit, and the few
  * moments when the program needs to be alone.
  *
  * Start-up runs as a constructor of the preloaded library, before the
@@ -25,10 +25,10 @@
  * PERFPROBE_FOLLOW says how far the shim follows: all, exec (an exec
  * continues the trace, a fork does not: the wrapper case) or none.
  *
- * The hooks here are PP_HOOK definitions (sys.h): exported names on Linux,
- * an __interpose table on macOS, where only exit, _exit, _Exit, fork,
- * execve, posix_spawn and posix_spawnp are hooked (the other exec forms
- * call execve across images there, and the rest is glibc's or Linux's).
+ * The interposed functions themselves (exit, the exec family, fork ...)
+ * are in hooks/process.c; they call the pp_exit, pp_exec, pp_env and
+ * pp_alone functions here.  Fork's own part is the pthread_atfork handlers
+ * registered at start-up.
  */
 #define _GNU_SOURCE
 #include "core/core.h"
@@ -36,22 +36,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__linux__)
-#include <grp.h>
-#include <sched.h>
-#include <sys/syscall.h>
-#endif
 
 extern char **environ;
 
-struct pp_state pp_state;
 static _Atomic int finished, summary_done, exit_calls;
 /* set by a vfork child that called exit(): it ran, in the parent's memory,
  * the parent's exit handlers (glibc's list is consumed as it runs) */
@@ -121,11 +113,6 @@ static void unfollow(void)
     }
     entry[b.len] = 0;
     env_set(entry);
-}
-
-const char *pp_follow_name(void)
-{
-    return pp_opt.follow == PP_FOLLOW_ALL ? "all" : pp_opt.follow == PP_FOLLOW_EXEC ? "exec" : "none";
 }
 
 /* ---- the tree ------------------------------------------------------------- */
@@ -377,6 +364,7 @@ void pp_finish(void)
     pp_timeline_sample(&end, 1);
     pp_cpu_tick(1);
     pp_sites_exit();
+    pp_sites_exit_view(pp_sites_leak_check() && pp_leaks_classify() == 0);
     const char *table = pp_getenv("PERFPROBE_TABLE");
     int table_record = !pp_opt.quiet && table && !strcmp(table, "record");
     if (table_record)
@@ -422,7 +410,10 @@ __attribute__((destructor)) static void pp_fini(void)
 
 /* ---- exit ----------------------------------------------------------------- */
 
-/* exit() from several threads at once: on glibc before 2.41 the first
+/* exit(), as the hook (hooks/process.c) makes it, and as the sampler makes
+ * it for a program whose threads have all ended.
+ *
+ * exit() from several threads at once: on glibc before 2.41 the first
  * caller runs the exit handlers while a second one, finding the list
  * empty, goes straight on to _exit and ends the process, perhaps before
  * the first has written the summary.  So any caller after the first makes
@@ -431,7 +422,7 @@ __attribute__((destructor)) static void pp_fini(void)
  * does the destructor of a first caller that finds a later one writing).
  * Nobody is ever held longer than that, and exit itself is unchanged (the
  * real exit runs, with the caller's status, on the caller's thread). */
-PP_HOOK(void, exit, (int status))
+void pp_exit(int status)
 {
     if (!real_exit)
         FIND_REAL_EXIT();
@@ -447,18 +438,11 @@ PP_HOOK(void, exit, (int status))
 
 /* _exit: the probe records the timeline still holds leave first.  It may
  * be called from a signal handler, or by a vfork child (whose memory is
- * the parent's): the lock is only tried, and a vfork child writes nothing.
- * The real _exit is one system call (pp_real_exit_now); no dlsym here. */
-PP_HOOK(void, _exit, (int status))
+ * the parent's): the lock is only tried, and a vfork child writes nothing. */
+void pp_exit_now_begin(void)
 {
     if (own_process())
         pp_timeline_flush(1);
-    pp_real_exit_now(status);
-}
-
-PP_HOOK(void, _Exit, (int status))
-{
-    PP_HOOKED(_exit)(status);
 }
 
 /* On the sampler thread, once a sample. */
@@ -489,14 +473,14 @@ void pp_program_gone(void)
     pp_in_hook = 0;
     pp_single_mark_sampler(0);          /* the process's one thread now */
     pthread_sigmask(SIG_SETMASK, &program_mask, NULL);
-    PP_HOOKED(exit)(0);
+    pp_exit(0);
 }
 
 /* ---- exec ----------------------------------------------------------------- */
 
 /* An exec ends this image: its last sample and an "exec" record go out
  * first, and if the exec fails an "exec_failed" record says so. */
-static int exec_begin(const char *file, char *const argv[])
+int pp_exec_begin(const char *file, char *const argv[])
 {
     if (!own_process())
         return 0;
@@ -519,7 +503,7 @@ static int exec_begin(const char *file, char *const argv[])
     return stopped ? 2 : 1;
 }
 
-static void exec_failed(int began, const char *file)
+void pp_exec_failed(int began, const char *file)
 {
     if (!began)
         return;
@@ -535,15 +519,9 @@ static void exec_failed(int began, const char *file)
 /* Shells (bash) hand exec their own export list, not environ, and it still
  * holds the PERFPROBE_TREE of the process they forked from: the new image
  * would take itself for that pid's image 0.  The entry in the array passed
- * is replaced by this image's; the copy lives on the stack (or in a raw
- * mapping for a very long environment, unmapped if the exec fails). */
-struct env_fix {
-    char **envp;
-    void *map;
-    size_t map_len;
-};
-
-static char *const *env_fixed(struct env_fix *f, char *const envp[], char **stack, size_t cap)
+ * is replaced by this image's; the copy goes into STACK (CAP entries) or,
+ * for a very long environment, a raw mapping that pp_env_fix_done unmaps. */
+char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap)
 {
     f->map = NULL;
     if (!envp || envp == environ || !own_process() || !tree_entry[0])
@@ -567,7 +545,7 @@ static char *const *env_fixed(struct env_fix *f, char *const envp[], char **stac
     return copy;
 }
 
-static void env_fix_done(struct env_fix *f)
+void pp_env_fix_done(struct pp_env_fix *f)
 {
     int saved_errno = errno;
     if (f->map)
@@ -575,158 +553,15 @@ static void env_fix_done(struct env_fix *f)
     errno = saved_errno;
 }
 
-#define ENV_FIX(envp)                                                    \
-    struct env_fix fix_;                                                 \
-    char *fix_stack_[256];                                               \
-    char *const *fixed_envp = env_fixed(&fix_, envp, fix_stack_, 256)
-
-#define REAL(name) PP_REAL_FN(name)
-
-PP_HOOK(int, execve, (const char *file, char *const argv[], char *const envp[]))
-{
-    REAL(execve);
-    ENV_FIX(envp);
-    int b = exec_begin(file, argv);
-    int rc = real_execve(file, argv, fixed_envp);
-    exec_failed(b, file);
-    env_fix_done(&fix_);
-    return rc;
-}
-
 #if defined(__linux__)
-/* glibc's exec forms call execve inside libc; libSystem's call it across
- * images, through the table */
-PP_EXPORT int execv(const char *file, char *const argv[])
-{
-    REAL(execv);
-    int b = exec_begin(file, argv);
-    int rc = real_execv(file, argv);
-    exec_failed(b, file);
-    return rc;
-}
-
-PP_EXPORT int execvp(const char *file, char *const argv[])
-{
-    REAL(execvp);
-    int b = exec_begin(file, argv);
-    int rc = real_execvp(file, argv);
-    exec_failed(b, file);
-    return rc;
-}
-
-PP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
-{
-    REAL(execvpe);
-    ENV_FIX(envp);
-    int b = exec_begin(file, argv);
-    int rc = real_execvpe(file, argv, fixed_envp);
-    exec_failed(b, file);
-    env_fix_done(&fix_);
-    return rc;
-}
-
-PP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
-{
-    REAL(fexecve);
-    ENV_FIX(envp);
-    int b = exec_begin(argv[0] ? argv[0] : "(fexecve)", argv);
-    int rc = real_fexecve(fd, argv, fixed_envp);
-    exec_failed(b, "(fexecve)");
-    env_fix_done(&fix_);
-    return rc;
-}
-
-/* execveat: glibc has it from 2.34; before, the system call itself. */
-PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
-{
-    REAL(execveat);
-    ENV_FIX(envp);
-    const char *name = path[0] ? path : argv[0] ? argv[0] : "(execveat)";
-    int b = exec_begin(name, argv);
-    int rc = real_execveat ? real_execveat(dirfd, path, argv, fixed_envp, flags)
-                           : (int)syscall(SYS_execveat, dirfd, path, argv, fixed_envp, flags);
-    exec_failed(b, name);
-    env_fix_done(&fix_);
-    return rc;
-}
-#endif
-
-/* posix_spawn and posix_spawnp start a new process: no image of this one
- * ends, and the child finds its place in the tree by itself.  Only the
- * environment passed is fixed, as for execve (a shell's export list, or a
- * copy the program made earlier, holds an older PERFPROBE_TREE).  The copy
- * may live on the stack: the child has exec'd or failed when the call
- * returns. */
-PP_HOOK(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[]))
-{
-    REAL(posix_spawn);
-    ENV_FIX(envp);
-    int rc = real_posix_spawn(pid, path, fa, attr, argv, fixed_envp);
-    env_fix_done(&fix_);
-    return rc;
-}
-
-PP_HOOK(int, posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
-                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[]))
-{
-    REAL(posix_spawnp);
-    ENV_FIX(envp);
-    int rc = real_posix_spawnp(pid, file, fa, attr, argv, fixed_envp);
-    env_fix_done(&fix_);
-    return rc;
-}
-
-#if defined(__linux__)
-/* execl, execlp, execle: the arguments are gathered into an array on the
- * stack and passed to the v-form above, as glibc itself does. */
-#define GATHER(first, ap, argv, n, extra)                                  \
-    size_t n = 1;                                                          \
-    va_start(ap, first);                                                   \
-    while (va_arg(ap, char *))                                             \
-        n++;                                                               \
-    va_end(ap);                                                            \
-    char *argv[n + 1];                                                     \
-    argv[0] = (char *)first;                                               \
-    va_start(ap, first);                                                   \
-    for (size_t i = 1; i <= n; i++)                                        \
-        argv[i] = va_arg(ap, char *);                                      \
-    extra;                                                                 \
-    va_end(ap)
-
-PP_EXPORT int execl(const char *file, const char *arg, ...)
-{
-    va_list ap;
-    GATHER(arg, ap, argv, n, (void)0);
-    return execv(file, argv);
-}
-
-PP_EXPORT int execlp(const char *file, const char *arg, ...)
-{
-    va_list ap;
-    GATHER(arg, ap, argv, n, (void)0);
-    return execvp(file, argv);
-}
-
-PP_EXPORT int execle(const char *file, const char *arg, ...)
-{
-    va_list ap;
-    char *const *envp;
-    GATHER(arg, ap, argv, n, envp = va_arg(ap, char *const *));
-    return execve(file, argv, envp);
-}
-
 /* ---- moments the program must be alone ------------------------------------ *
  *
- * unshare, setns and the set*id family: Linux and glibc only (macOS has no
- * namespaces, and libSystem's set*id is per process, with no single-thread
- * shortcut to undo; its setgroups and initgroups also differ in type). */
-
-/* unshare(CLONE_NEWUSER), unshare(CLONE_FS) and setns into a user or mount
+ * unshare(CLONE_NEWUSER), unshare(CLONE_FS) and setns into a user or mount
  * namespace fail with EINVAL in a multi-threaded process.  The program
  * does not know about the sampler thread, so while it makes these calls
- * the thread is stopped (and its exit awaited), then started again. */
-static int alone_begin(void)
+ * the thread is stopped (and its exit awaited), then started again.
+ * Linux only: macOS has no namespaces. */
+int pp_alone_begin(void)
 {
     if (!own_process() || atomic_load(&finished))
         return 0;
@@ -737,7 +572,7 @@ static int alone_begin(void)
     return stopped;
 }
 
-static void alone_end(int stopped)
+void pp_alone_end(int stopped)
 {
     if (!stopped)
         return;
@@ -746,72 +581,5 @@ static void alone_end(int stopped)
     pp_sampler_start();
     pp_in_hook = saved;
     errno = saved_errno;
-}
-
-PP_EXPORT int unshare(int flags)
-{
-    REAL(unshare);
-    int stopped = alone_begin();
-    int rc = real_unshare(flags);
-    alone_end(stopped);
-    return rc;
-}
-
-PP_EXPORT int setns(int fd, int nstype)
-{
-    REAL(setns);
-    int stopped = alone_begin();
-    int rc = real_setns(fd, nstype);
-    alone_end(stopped);
-    return rc;
-}
-
-/* ---- credentials ---------------------------------------------------------- *
- *
- * glibc gives new credentials to every thread (set*id, setgroups) only when
- * it knows the process has more than one; in a program with one thread of
- * its own it believes so no longer (single.c), and the sampler would keep
- * the old ones.  So from the first such call on it believes so again. */
-#define SETXID_HOOK(name, params, args)                                 \
-    PP_EXPORT int name params                                           \
-    {                                                                   \
-        REAL(name);                                                     \
-        (void)pp_single_end();                                          \
-        return real_##name args;                                        \
-    }
-SETXID_HOOK(setuid, (uid_t u), (u))
-SETXID_HOOK(setgid, (gid_t g), (g))
-SETXID_HOOK(seteuid, (uid_t u), (u))
-SETXID_HOOK(setegid, (gid_t g), (g))
-SETXID_HOOK(setreuid, (uid_t r, uid_t e), (r, e))
-SETXID_HOOK(setregid, (gid_t r, gid_t e), (r, e))
-SETXID_HOOK(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
-SETXID_HOOK(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
-SETXID_HOOK(setgroups, (size_t n, const gid_t *list), (n, list))
-SETXID_HOOK(initgroups, (const char *user, gid_t group), (user, group))
-#endif /* __linux__ */
-
-/* fork, and daemon, which calls glibc's fork inside libc: see single.c */
-PP_HOOK(pid_t, fork, (void))
-{
-    REAL(fork);
-    int ended = pp_single_end();
-    pid_t pid = real_fork();
-    int saved = errno;
-    pp_single_restore(ended);
-    errno = saved;
-    return pid;
-}
-
-#if defined(__linux__)
-PP_EXPORT int daemon(int nochdir, int noclose)
-{
-    REAL(daemon);
-    int ended = pp_single_end();
-    int rc = real_daemon(nochdir, noclose);
-    int saved = errno;
-    pp_single_restore(ended);
-    errno = saved;
-    return rc;
 }
 #endif

@@ -309,3 +309,8 @@ const struct pp_option_doc *pp_options_doc(size_t *n)
     *n = NROWS;
     return doc;
 }
+
+const char *pp_follow_name(void)
+{
+    return pp_opt.follow == PP_FOLLOW_ALL ? "all" : pp_opt.follow == PP_FOLLOW_EXEC ? "exec" : "none";
+}

@@ -85,6 +85,12 @@ static void raise_u64(_Atomic uint64_t *m, uint64_t v)
         ;
 }
 
+/* the highest RSS seen by the sampler or a probe (core.h) */
+static _Atomic uint64_t rss_seen_max;
+void pp_rss_seen(uint64_t rss) { raise_u64(&rss_seen_max, rss); }
+void pp_rss_seen_reset(uint64_t rss) { atomic_store(&rss_seen_max, rss); }
+uint64_t pp_rss_seen_max(void) { return atomic_load(&rss_seen_max); }
+
 uint64_t pp_probe_hwm_floor(void) { return atomic_load(&hwm_floor); }
 void pp_probe_note_rss(uint64_t rss) { raise_u64(&sampled_max, rss); }
 

@@ -22,19 +22,6 @@
 #include <time.h>
 
 static _Atomic int stop;
-static _Atomic uint64_t rss_seen_max;
-
-void pp_rss_seen(uint64_t rss)
-{
-    uint64_t cur = atomic_load(&rss_seen_max);
-    while (rss > cur && !atomic_compare_exchange_weak(&rss_seen_max, &cur, rss))
-        ;
-}
-
-void pp_rss_seen_reset(uint64_t rss)
-{
-    atomic_store(&rss_seen_max, rss);
-}
 
 /* /proc/self/status costs ten times /proc/self/statm (it formats dozens of
  * fields): every sample reads RSS from statm, and only every STATUS_STRIDE
@@ -62,10 +49,10 @@ void pp_sample_take(struct pp_sample *s, int flags)
     }
     /* the kernel updates its high-water mark lazily: it is never below an
      * RSS the shim itself saw */
-    if (s->proc.rss > atomic_load(&rss_seen_max))
-        atomic_store(&rss_seen_max, s->proc.rss);
-    if (s->proc.hwm < atomic_load(&rss_seen_max))
-        s->proc.hwm = atomic_load(&rss_seen_max);
+    pp_rss_seen(s->proc.rss);
+    uint64_t seen = pp_rss_seen_max();
+    if (s->proc.hwm < seen)
+        s->proc.hwm = seen;
     struct pp_proc status = s->proc;           /* as read, for the breakdown */
     uint64_t floor = pp_probe_hwm_floor();     /* probes reset the kernel's mark */
     if (s->proc.hwm < floor)
@@ -209,6 +196,7 @@ void pp_sampler_start(void)
     pthread_attr_setstacksize(&attr, 128 * 1024);
     int single = pp_single_before_create(pp_allocator_is_glibc());
     running = pthread_create(&thread, &attr, sampler_main, NULL) == 0;
+    pp_timeline_sampler_running(running);
     pp_single_after_create(single, running);
     if (!running)
         pp_warn("cannot start the sampler thread; only the summary will be "
@@ -223,6 +211,7 @@ void pp_sampler_start(void)
 void pp_sampler_stop(void)
 {
     atomic_store(&stop, 1);
+    pp_timeline_sampler_running(0);
     pp_region_window();                 /* the last, partial window */
     atomic_fetch_add(&wake, 1);
     pp_futex_wake(&wake);
@@ -250,13 +239,9 @@ int pp_sampler_pause(void)
     return 1;
 }
 
-int pp_sampler_running(void)
-{
-    return running && !atomic_load(&stop);
-}
-
 /* In a forked child the thread does not exist. */
 void pp_sampler_after_fork_child(void)
 {
     running = 0;
+    pp_timeline_sampler_running(0);
 }

@@ -29,13 +29,13 @@
  *    than 1/64 of it (so within 1.6% of the true peak).
  *
  * Records (stack, module, sites) are written at probes and at exit by
- * pp_sites_probe and pp_sites_exit, and by the sampler thread as the peak
+ * pp_sites_probe and pp_sites_exit(_view), and by the sampler thread as the peak
  * climbs (pp_sites_view, called by peakview.c), outside any hook.  Each sites record is
  * bounded: the top PERFPROBE_TOP sites by live bytes and by allocated
  * bytes, and one "rest" row for all the others.
  */
 #define _GNU_SOURCE
-#include "core/core.h"
+#include "core/sites.h"
 
 #include <errno.h>
 #include <math.h>
@@ -69,7 +69,7 @@ struct stack {
 int pp_sites_mode;
 _Atomic uint64_t pp_site_tracked;
 #if defined(__APPLE__)
-/* the hooks reach these: no TLV there (sys.h: PP_THREAD_BLOCK) */
+/* the hooks reach these: no TLV there (sys/macos/tls.h: PP_THREAD_BLOCK) */
 struct sites_tls { int thread_ready, mapping_now; uint64_t rng; int64_t est_mine; };
 PP_THREAD_BLOCK(struct sites_tls, sites_tls)
 #define thread_ready (sites_tls_at()->thread_ready)
@@ -84,7 +84,7 @@ static __thread uint64_t rng PP_TLS;
 static _Atomic uint64_t thread_seq;
 
 static double mean_bytes;
-static int depth;
+static int unwind_depth;
 
 /* the stack table */
 static _Atomic uint32_t *index_slots;
@@ -98,7 +98,7 @@ static _Atomic int table_full, blocks_full;
 
 /* the live blocks */
 struct slot { _Atomic uintptr_t key; uint32_t ref; uint32_t size8; };  /* one access */
-static struct slot *live;
+static struct slot *live_table;
 static size_t keys_mask;
 _Atomic uint16_t *pp_site_filter;    /* sample mode: tracked blocks by address hash */
 static _Atomic int64_t large_tracked;  /* tracked blocks past a page: the resident scan */
@@ -252,17 +252,17 @@ static int track(uintptr_t p, uint32_t ref, size_t usable)
 {
     size_t i = slot_index(p);
     for (int step = 0; step < PROBE_LIMIT; step++, i = (i + 1) & keys_mask) {
-        uintptr_t k = LOAD(live[i].key);
+        uintptr_t k = LOAD(live_table[i].key);
         if (k != 0 && k != TOMB)
             continue;
-        if (!atomic_compare_exchange_strong(&live[i].key, &k, p)) {
+        if (!atomic_compare_exchange_strong(&live_table[i].key, &k, p)) {
             i = (i - 1) & keys_mask;
             continue;
         }
-        live[i].ref = ref;
+        live_table[i].ref = ref;
         /* for the resident scan and the leak check: the size in 8-byte
          * units (up to 32 GiB) */
-        live[i].size8 = usable >> 3 > UINT32_MAX ? UINT32_MAX : (uint32_t)(usable >> 3);
+        live_table[i].size8 = usable >> 3 > UINT32_MAX ? UINT32_MAX : (uint32_t)(usable >> 3);
         if (usable > 4096)
             ADD(large_tracked, 1);
         if (pp_site_filter) {
@@ -280,13 +280,13 @@ static uint32_t untrack(uintptr_t p)
 {
     size_t i = slot_index(p);
     for (int step = 0; step < PROBE_LIMIT; step++, i = (i + 1) & keys_mask) {
-        uintptr_t k = LOAD(live[i].key);
+        uintptr_t k = LOAD(live_table[i].key);
         if (k == 0)
             return 0;
         if (k != p)
             continue;
-        uint32_t ref = live[i].ref, size8 = live[i].size8;
-        if (!atomic_compare_exchange_strong(&live[i].key, &k, TOMB))
+        uint32_t ref = live_table[i].ref, size8 = live_table[i].size8;
+        if (!atomic_compare_exchange_strong(&live_table[i].key, &k, TOMB))
             return 0;
         if (size8 > 4096 / 8)
             ADD(large_tracked, -1);
@@ -379,7 +379,7 @@ static void sampled(void *p, size_t usable)
     if (!p)
         return;
     uintptr_t frames[PP_STACK_MAX];
-    int n = pp_unwind(frames, depth);
+    int n = pp_unwind(frames, unwind_depth);
     if (pp_py_on) {
         n = pp_py_merge(frames, n, PP_STACK_MAX - 1);
         if (mapping_now) {              /* an anonymous mapping: say so first */
@@ -450,9 +450,25 @@ void pp_site_unmap(void *p, size_t len)
         pp_site_free(p, len);
 }
 
+/* the hooks' counting of a block, out of line (core.h; cxx.c) */
+void pp_track_alloc(void *p, size_t usable)
+{
+    pp_track_alloc_fast(p, usable);
+}
+
+void pp_track_free(void *p, size_t usable)
+{
+    pp_track_free_fast(p, usable);
+}
+
+void pp_track_realloc(void *q, size_t old_usable, size_t new_usable)
+{
+    pp_track_realloc_fast(q, old_usable, new_usable);
+}
+
 void pp_site_untrack(void *p, size_t usable)
 {
-    if (!p || !live)
+    if (!p || !live_table)
         return;
     if (pp_site_filter && !LOAD(pp_site_filter[pp_site_filter_index((uintptr_t)p)]))
         return;
@@ -496,9 +512,9 @@ void pp_sites_init(void)
     if (pp_sites_mode == PP_STACKS_OFF)
         return;
     mean_bytes = (double)(pp_opt.sample_bytes ? pp_opt.sample_bytes : 1);
-    depth = (int)pp_opt.stack_depth;
-    if (depth > PP_STACK_MAX)
-        depth = PP_STACK_MAX;
+    unwind_depth = (int)pp_opt.stack_depth;
+    if (unwind_depth > PP_STACK_MAX)
+        unwind_depth = PP_STACK_MAX;
 
     /* a quarter of the budget indexes the arena; at least 4096 slots */
     size_t budget = pp_opt.stack_table;
@@ -509,7 +525,7 @@ void pp_sites_init(void)
     index_slots = pp_os_map(slots * sizeof(uint32_t));
     arena_size = budget > slots * sizeof(uint32_t) ? budget - slots * sizeof(uint32_t) : 1 << 20;
     arena = pp_os_map(arena_size);
-    live = pp_os_map(nkeys * sizeof *live);
+    live_table = pp_os_map(nkeys * sizeof *live_table);
     slot_shift = strcmp(pp_usable_method(), "chunk-header") == 0 ? 5 : 4;
     if (pp_sites_mode == PP_STACKS_SAMPLE)
         pp_site_filter = pp_os_map(sizeof(uint16_t) << PP_SITE_FILTER_BITS);
@@ -519,11 +535,11 @@ void pp_sites_init(void)
     scratch_cap = arena_size / sizeof(struct stack) + 1;
     scratch = pp_os_map(scratch_cap * sizeof *scratch);
     top_heap = pp_os_map((size_t)pp_opt.top * sizeof *top_heap);
-    if (!index_slots || !arena || !live || !out_mem || !scratch || !top_heap ||
+    if (!index_slots || !arena || !live_table || !out_mem || !scratch || !top_heap ||
         (pp_sites_mode == PP_STACKS_SAMPLE && !pp_site_filter)) {
         pp_warn("cannot map the stack tables; allocation sites are off", "", "", "");
         pp_sites_mode = PP_STACKS_OFF;
-        live = NULL;
+        live_table = NULL;
         return;
     }
     index_mask = slots - 1;
@@ -576,7 +592,7 @@ static void write_stack(struct pp_buf *b, struct stack *s)
     uint32_t native = 0;
     for (uint32_t i = 0; i < s->nframes; i++)
         native += !PP_IS_PY_MARK(s->frames[i]);
-    if ((int)native >= depth)
+    if ((int)native >= unwind_depth)
         pp_buf_str(b, ",\"truncated\":true");
     pp_buf_str(b, "}");
     pp_timeline_record(b);
@@ -713,11 +729,11 @@ static unsigned char *table_vec;
 
 static void table_pages(void)
 {
-    size_t bytes = (keys_mask + 1) * sizeof *live, pages = (bytes + 4095) / 4096;
+    size_t bytes = (keys_mask + 1) * sizeof *live_table, pages = (bytes + 4095) / 4096;
     int saved = errno;
     if (!table_vec)
         table_vec = pp_os_map(pages);
-    if (table_vec && mincore(live, bytes, (void *)table_vec) != 0)
+    if (table_vec && mincore(live_table, bytes, (void *)table_vec) != 0)
         memset(table_vec, 1, pages);    /* cannot tell: look at every page */
     errno = saved;
 }
@@ -744,7 +760,7 @@ static double nonresident_fraction(uintptr_t p, size_t size)
 static int resident_scan(size_t count)
 {
     static int at_exit;
-    if (!live)
+    if (!live_table)
         return 0;
     if (exiting && at_exit++)           /* the peak and exit records share one */
         return 1;
@@ -760,11 +776,11 @@ static int resident_scan(size_t count)
     for (size_t i = 0; i <= keys_mask; i++) {
         if (untouched(&i))
             continue;
-        uintptr_t k = LOAD(live[i].key);
-        if (k == 0 || k == TOMB || live[i].size8 <= 4096 / 8)
+        uintptr_t k = LOAD(live_table[i].key);
+        if (k == 0 || k == TOMB || live_table[i].size8 <= 4096 / 8)
             continue;
-        uint32_t ref = live[i].ref;
-        size_t size = (size_t)live[i].size8 << 3;
+        uint32_t ref = live_table[i].ref;
+        size_t size = (size_t)live_table[i].size8 << 3;
         if (!ref || (size_t)ref * 8 >= used)
             continue;
         int64_t bytes, blocks;
@@ -781,12 +797,12 @@ static int resident_scan(size_t count)
 size_t pp_sites_block_count(void)
 {
     size_t n = 0;
-    if (live)
+    if (live_table)
         table_pages();
-    for (size_t i = 0; live && i <= keys_mask; i++) {
+    for (size_t i = 0; live_table && i <= keys_mask; i++) {
         if (untouched(&i))
             continue;
-        uintptr_t k = LOAD(live[i].key);
+        uintptr_t k = LOAD(live_table[i].key);
         n += k != 0 && k != TOMB;
     }
     return n;
@@ -795,14 +811,14 @@ size_t pp_sites_block_count(void)
 size_t pp_sites_blocks(struct pp_block *out, size_t cap)
 {
     size_t n = 0, used = atomic_load(&arena_used);
-    for (size_t i = 0; live && i <= keys_mask && n < cap; i++) {
+    for (size_t i = 0; live_table && i <= keys_mask && n < cap; i++) {
         if (untouched(&i))
             continue;
-        uintptr_t k = LOAD(live[i].key);
-        uint32_t ref = live[i].ref;
+        uintptr_t k = LOAD(live_table[i].key);
+        uint32_t ref = live_table[i].ref;
         if (k == 0 || k == TOMB || !ref || (size_t)ref * 8 >= used)
             continue;
-        out[n++] = (struct pp_block){k, (size_t)live[i].size8 << 3, ref, 0};
+        out[n++] = (struct pp_block){k, (size_t)live_table[i].size8 << 3, ref, 0};
     }
     return n;
 }
@@ -991,13 +1007,24 @@ void pp_sites_probe(const char *label)
         write_sites(AT_PEAK, NULL);
 }
 
+/* At exit (life.c): the peak view; then, with `all`, the leak check
+ * (leaks.c) when pp_sites_leak_check says there is a table to check; then
+ * the exit view, with the check's classes when LEAKS_DONE. */
 void pp_sites_exit(void)
 {
     exiting = 1;
     atomic_store(&peak_dirty, 0);
     write_sites(AT_PEAK, NULL);
-    if (pp_sites_mode == PP_STACKS_ALL && live)
-        leaks_done = pp_leaks_classify() == 0;
+}
+
+int pp_sites_leak_check(void)
+{
+    return pp_sites_mode == PP_STACKS_ALL && live_table;
+}
+
+void pp_sites_exit_view(int leaks_classified)
+{
+    leaks_done = leaks_classified;
     write_sites(AT_EXIT, NULL);
 }
 

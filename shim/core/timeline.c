@@ -319,7 +319,7 @@ static void write_out(const char *p, size_t n)
  * record BURST_NS old, or the buffer half full, or no sampler running;
  * the next record of any other kind (a sample, a note, exec, the summary);
  * the sampler's next tick, which writes what is held even with no sample
- * to write; or _exit (core.c).  So an isolated probe is in the file at
+ * to write; or _exit (life.c).  So an isolated probe is in the file at
  * once, as before, and a killed process loses at most the probes of the
  * last millisecond of a burst.  Everything here is under the timeline's
  * lock. */
@@ -331,6 +331,14 @@ static char held[64 * 1024];
 static size_t held_len;
 static uint64_t held_since;             /* pp_now_ns of the oldest held record */
 static uint64_t held_written;           /* and of the last write of held ones */
+/* the sampler thread runs and will write what is held at its next tick
+ * (sampler.c says so: pp_timeline_sampler_running) */
+static _Atomic int sampler_ticks;
+
+void pp_timeline_sampler_running(int on)
+{
+    atomic_store(&sampler_ticks, on);
+}
 
 static void write_held(const char *p, size_t n)
 {
@@ -367,7 +375,7 @@ void pp_timeline_release(void)
         return;
     uint64_t now = pp_now_ns();
     if (now - held_written >= BURST_NS || now - held_since >= BURST_NS ||
-        held_len >= sizeof held / 2 || !pp_sampler_running())
+        held_len >= sizeof held / 2 || !atomic_load(&sampler_ticks))
         write_held(held, held_len);
     leave();
 }

@@ -23,7 +23,7 @@
  *    probes for jemalloc through weak references (folly) is not fooled.
  */
 #define _GNU_SOURCE
-#include "core/core.h"
+#include "core/sites.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -44,11 +44,6 @@
 #include <stdlib.h>
 #endif
 
-#if defined(__APPLE__)
-struct pp_tkey pp_hot_tkey = PP_TKEY_INIT(pp_hot_t);
-#else
-__thread struct pp_hot pp_hot PP_TLS;
-#endif
 struct pp_real pp_real;
 
 /* READY_GLIBC: resolved, and the allocator is glibc's (blocks carry its
@@ -732,9 +727,9 @@ __attribute__((noinline)) static void *track_full(void *p, int realloc_, size_t 
 {
     pp_in_hook = 1;
     if (realloc_)
-        pp_track_realloc(p, old, usable(p));
+        pp_track_realloc_fast(p, old, usable(p));
     else
-        pp_track_alloc(p, usable(p));
+        pp_track_alloc_fast(p, usable(p));
     pp_in_hook = 0;
     return p;
 }
@@ -839,7 +834,7 @@ __attribute__((noinline)) static void *malloc_slow(size_t n)
     ENTER_OR_ASIDE(pp_real.malloc(n), boot_alloc(n));
     void *p = pp_real.malloc(n);
     if (p)
-        pp_track_alloc(p, usable(p));
+        pp_track_alloc_fast(p, usable(p));
     LEAVE();
     return p;
 }
@@ -856,7 +851,7 @@ __attribute__((noinline)) static void free_slow(void *p)
         return;
     }
     pp_in_hook = 1;
-    pp_track_free(p, usable(p));
+    pp_track_free_fast(p, usable(p));
     pp_real.free(p);
     LEAVE();
 }
@@ -873,7 +868,7 @@ __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
                    size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size));
     void *p = pp_real.calloc(n, size);
     if (p)
-        pp_track_alloc(p, usable(p));
+        pp_track_alloc_fast(p, usable(p));
     LEAVE();
     return p;
 }
@@ -901,9 +896,9 @@ __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
     void *q = pp_real.realloc(p, n);
     if (!p) {
         if (q)
-            pp_track_alloc(q, usable(q));
+            pp_track_alloc_fast(q, usable(q));
     } else if (q) {
-        pp_track_realloc(q, old, usable(q));
+        pp_track_realloc_fast(q, old, usable(q));
     } else if (n == 0) {
         pp_count_free(old);              /* realloc(p, 0) freed p */
     }
@@ -932,7 +927,7 @@ PP_HOOK(int, posix_memalign, (void **out, size_t align, size_t n))
                    (*out = boot_aligned(align, n)) ? 0 : ENOMEM);
     int rc = pp_real.posix_memalign(out, align, n);
     if (rc == 0 && *out)
-        pp_track_alloc(*out, usable(*out));
+        pp_track_alloc_fast(*out, usable(*out));
     LEAVE();
     return rc;
 }
@@ -946,7 +941,7 @@ PP_HOOK(int, posix_memalign, (void **out, size_t align, size_t n))
         ENTER_OR_ASIDE(pp_real.name args, boot_aligned bootargs);       \
         void *p = pp_real.name args;                                    \
         if (p)                                                          \
-            pp_track_alloc(p, usable(p));                          \
+            pp_track_alloc_fast(p, usable(p));                          \
         LEAVE();                                                        \
         return p;                                                       \
     }
@@ -1089,7 +1084,7 @@ PP_EXPORT void *mallocx(size_t size, int flags)
     ENTER_OR(pp_real.mallocx(size, flags));
     void *p = pp_real.mallocx(size, flags);
     if (p)
-        pp_track_alloc(p, usable(p));
+        pp_track_alloc_fast(p, usable(p));
     LEAVE();
     return p;
 }
@@ -1118,7 +1113,7 @@ PP_EXPORT void *rallocx(void *p, size_t size, int flags)
     pp_site_free(p, old);
     void *q = pp_real.rallocx(p, size, flags);
     if (q)
-        pp_track_realloc(q, old, usable(q));
+        pp_track_realloc_fast(q, old, usable(q));
     LEAVE();
     return q;
 }
@@ -1149,7 +1144,7 @@ PP_EXPORT void dallocx(void *p, int flags)
         return;
     }
     pp_in_hook = 1;
-    pp_track_free(p, usable(p));
+    pp_track_free_fast(p, usable(p));
     pp_real.dallocx(p, flags);
     LEAVE();
 }
@@ -1166,7 +1161,7 @@ PP_EXPORT void sdallocx(void *p, size_t size, int flags)
         return;
     }
     pp_in_hook = 1;
-    pp_track_free(p, usable(p));
+    pp_track_free_fast(p, usable(p));
     pp_real.sdallocx(p, size, flags);
     LEAVE();
 }

@@ -62,38 +62,14 @@ struct pp_interpose { const void *replacement, *replacee; };
 
 /* ---- thread-local data that hooks touch ------------------------------------ *
  *
- * Linux: __thread with the initial-exec model (PP_TLS).  macOS: a __thread
- * variable is a TLV whose first access on a thread calls malloc to make the
- * thread's copy, and malloc is a hook that would touch it again.  There a
- * hook's per-thread data is a block of the shim's own memory (raw
- * mappings, never the allocator) found through a pthread key created on
- * first use (macos/tls.c): pthread_getspecific is a load from the thread's
- * own TSD array, and neither it nor pthread_setspecific allocates.
- * PP_THREAD_BLOCK(type, name) defines NAME_at(), this thread's zeroed TYPE.
- * (Declared on every system: tests/unit/test_tkey.c runs tls.c on Linux.) */
-struct pp_tkey {
-    _Atomic int   state;        /* 0 none, 1 being created, 2 ready */
-    unsigned long key;          /* the pthread key */
-    size_t        size;
-    void         *early;        /* the block used before the key exists */
-    void         *free_list;    /* blocks of ended threads */
-};
-#define PP_TKEY_INIT(type) {0, 0, sizeof(type), NULL, NULL}
-void *pp_tkey_block(struct pp_tkey *k);      /* a thread's first access */
-void *pp_tkey_lookup(unsigned long key);     /* pthread_getspecific */
-void pp_tkey_after_fork_child(void);         /* the pool's lock, free again */
-static inline void *pp_tkey_get(struct pp_tkey *k)
-{
-    if (PP_LIKELY(atomic_load_explicit(&k->state, memory_order_acquire) == 2)) {
-        void *p = pp_tkey_lookup(k->key);
-        if (PP_LIKELY(p != NULL))
-            return p;
-    }
-    return pp_tkey_block(k);
-}
-#define PP_THREAD_BLOCK(type, name)                                             \
-    static struct pp_tkey name##_tkey = PP_TKEY_INIT(type);                     \
-    static inline type *name##_at(void) { return (type *)pp_tkey_get(&name##_tkey); }
+ * Linux: __thread with the initial-exec model (PP_TLS).  macOS: a block of
+ * the shim's own memory per thread, found through a pthread key
+ * (PP_THREAD_BLOCK, declared in sys/macos/tls.h with the rest of tls.c's
+ * interface), because a __thread variable there allocates on a thread's
+ * first access. */
+#if defined(__APPLE__)
+#include "sys/macos/tls.h"
+#endif
 
 /* ---- lock.c, <system>/futex.c: the shim's own locks ------------------------ *
  *

@@ -100,7 +100,7 @@ struct who {
 };
 
 /* NAME{the run's labels, K1="V1", K2="V2"} VALUE; K2 may be NULL, K1 too */
-static void sample(FILE *f, const struct who *w, const char *name, const char *k1,
+static void put_sample(FILE *f, const struct who *w, const char *name, const char *k1,
                    const char *v1, const char *k2, const char *v2, double v)
 {
     const struct run *r = w->r;
@@ -156,7 +156,7 @@ static void parts(FILE *f, const struct who *w, const char *name, json_t *p)
     json_t *v;
     json_object_foreach(p, key, v)
         if (json_is_number(v) && strcmp(key, "rss_bytes") && strcmp(key, "t_s"))
-            sample(f, w, name, "part", key, NULL, NULL, json_number_value(v));
+            put_sample(f, w, name, "part", key, NULL, NULL, json_number_value(v));
 }
 
 /* Region latency histograms, merged from the per-window records (the
@@ -216,20 +216,20 @@ static void region_hist(FILE *f, const struct who *w, const char *name, int only
                 }
             }
         if (only_counts) {
-            sample(f, w, name, "region", path, NULL, NULL, count);
+            put_sample(f, w, name, "region", path, NULL, NULL, count);
             continue;
         }
         char bucket[160], le[64];
         snprintf(bucket, sizeof bucket, "%s_bucket", name);
         for (int e = LE_LO; e <= LE_HI; e++) {
             fmt_num_csv(le, sizeof le, ldexp(1.0, e) * 1e-9);
-            sample(f, w, bucket, "region", path, "le", le, le_count[e - LE_LO]);
+            put_sample(f, w, bucket, "region", path, "le", le, le_count[e - LE_LO]);
         }
-        sample(f, w, bucket, "region", path, "le", "+Inf", count);
+        put_sample(f, w, bucket, "region", path, "le", "+Inf", count);
         snprintf(bucket, sizeof bucket, "%s_count", name);
-        sample(f, w, bucket, "region", path, NULL, NULL, count);
+        put_sample(f, w, bucket, "region", path, NULL, NULL, count);
         snprintf(bucket, sizeof bucket, "%s_sum", name);
-        sample(f, w, bucket, "region", path, NULL, NULL, total_ns * 1e-9);
+        put_sample(f, w, bucket, "region", path, NULL, NULL, total_ns * 1e-9);
     }
     json_decref(paths);
 }
@@ -259,7 +259,7 @@ static void region_calls(FILE *f, const struct who *w, const char *name, const c
             if ((net && (k == 1 || k == 2)) || (!net && k == 4))
                 continue;
             if (json_is_number(json_object_get(x, field)))
-                sample(f, w, name, "region", path, "stat", stats[k], json_num(x, field, 0));
+                put_sample(f, w, name, "region", path, "stat", stats[k], json_num(x, field, 0));
         }
     }
 }
@@ -281,16 +281,16 @@ static void probes(FILE *f, const struct who *w, const char *name, const char *f
         }
         char ns[16];
         snprintf(ns, sizeof ns, "%d", nth);
-        sample(f, w, name, "probe", l, "n", ns, json_number_value(json_object_get(p, field)));
+        put_sample(f, w, name, "probe", l, "n", ns, json_number_value(json_object_get(p, field)));
     }
 }
 
-enum kind { K_SUMMARY, K_COMPLETE, K_PARTS_PEAK, K_PARTS_NOW, K_CPU, K_FAULTS, K_ALLOCS,
+enum fam_kind { K_SUMMARY, K_COMPLETE, K_PARTS_PEAK, K_PARTS_NOW, K_CPU, K_FAULTS, K_ALLOCS,
             K_REGION_COUNT, K_REGION_HIST, K_REGION_CALLS, K_PROBE };
 
 static const struct fam {
     const char *name, *type, *unit, *help;
-    enum kind kind;
+    enum fam_kind kind;
     const char *key;     /* the summary key, or the probe field */
 } fams[] = {
     {"perfprobe_complete", "gauge", NULL, "1 when the timeline has its summary (the process ended), 0 while it runs or when it was killed", K_COMPLETE, NULL},
@@ -338,12 +338,12 @@ void om_write(FILE *f, struct run *runs, int n, const struct om_labels *ls, enum
             json_t *s = runs[i].summary, *p;
             switch (fm->kind) {
             case K_COMPLETE:
-                sample(f, &w, fm->name, NULL, NULL, NULL, NULL,
+                put_sample(f, &w, fm->name, NULL, NULL, NULL, NULL,
                        json_is_true(json_object_get(s, "complete")));
                 break;
             case K_SUMMARY:
                 if (json_is_number(json_object_get(s, fm->key)))
-                    sample(f, &w, fm->name, NULL, NULL, NULL, NULL, json_num(s, fm->key, 0));
+                    put_sample(f, &w, fm->name, NULL, NULL, NULL, NULL, json_num(s, fm->key, 0));
                 break;
             case K_PARTS_PEAK:
                 parts(f, &w, fm->name, json_object_get(s, "rss_parts_at_peak"));
@@ -354,18 +354,18 @@ void om_write(FILE *f, struct run *runs, int n, const struct om_labels *ls, enum
                 json_decref(p);
                 break;
             case K_CPU:
-                sample(f, &w, total, "mode", "user", NULL, NULL, json_num(s, "cpu_user_s", 0));
-                sample(f, &w, total, "mode", "system", NULL, NULL, json_num(s, "cpu_sys_s", 0));
+                put_sample(f, &w, total, "mode", "user", NULL, NULL, json_num(s, "cpu_user_s", 0));
+                put_sample(f, &w, total, "mode", "system", NULL, NULL, json_num(s, "cpu_sys_s", 0));
                 break;
             case K_FAULTS:
-                sample(f, &w, total, "kind", "minor", NULL, NULL, json_num(s, "minflt", 0));
-                sample(f, &w, total, "kind", "major", NULL, NULL, json_num(s, "majflt", 0));
+                put_sample(f, &w, total, "kind", "minor", NULL, NULL, json_num(s, "minflt", 0));
+                put_sample(f, &w, total, "kind", "major", NULL, NULL, json_num(s, "majflt", 0));
                 break;
             case K_ALLOCS:
                 if (json_is_number(json_object_get(s, "allocs"))) {
-                    sample(f, &w, total, "op", "alloc", NULL, NULL, json_num(s, "allocs", 0));
-                    sample(f, &w, total, "op", "free", NULL, NULL, json_num(s, "frees", 0));
-                    sample(f, &w, total, "op", "realloc", NULL, NULL, json_num(s, "reallocs", 0));
+                    put_sample(f, &w, total, "op", "alloc", NULL, NULL, json_num(s, "allocs", 0));
+                    put_sample(f, &w, total, "op", "free", NULL, NULL, json_num(s, "frees", 0));
+                    put_sample(f, &w, total, "op", "realloc", NULL, NULL, json_num(s, "reallocs", 0));
                 }
                 break;
             case K_REGION_COUNT:

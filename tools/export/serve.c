@@ -40,12 +40,12 @@ static const char serve_usage[] =
     "PORT; without a host (and by default, 127.0.0.1:9464) it listens on\n"
     "loopback only.  SIGINT or SIGTERM end it with status 0.\n";
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop_asked;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop = 1;
+    stop_asked = 1;
 }
 
 /* the listening socket for ADDR, or -1 after one line */
@@ -352,7 +352,7 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "perfprobe: serving http://%s%s%s:%s/metrics\n", strchr(host, ':') ? "[" : "",
             host, strchr(host, ':') ? "]" : "", port);
     int last_errors = 0;
-    while (!stop) {
+    while (!stop_asked) {
         struct pollfd p = {lfd, POLLIN, 0};
         if (poll(&p, 1, 1000) <= 0)
             continue;                       /* EINTR or a second gone: the flag decides */

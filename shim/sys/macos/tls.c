@@ -1,6 +1,6 @@
 /*
  * tls.c - per-thread blocks for the hooks on macOS, found through pthread
- * keys (sys.h: PP_THREAD_BLOCK).
+ * keys (tls.h: PP_THREAD_BLOCK).
  *
  * A __thread variable on macOS is a TLV: its first access on a thread
  * calls malloc to make the thread's copy, and malloc is one of the hooks
@@ -20,6 +20,7 @@
  * Not run on a Mac (docs/macos.md).
  */
 #include "sys/sys.h"
+#include "sys/macos/tls.h"
 
 #include <limits.h>
 #include <pthread.h>
