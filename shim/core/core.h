@@ -310,7 +310,8 @@ int  pp_timeline_identity(uint64_t *dev, uint64_t *ino, const char **path);
 void pp_timeline_record(struct pp_buf *b);
 void pp_timeline_sample(const struct pp_sample *s, int force);
 /* before exec (FAILED_ERRNO 0), or after an exec that failed */
-void pp_timeline_exec(const char *file, char *const argv[], int failed_errno);
+void pp_timeline_exec(const char *file, char *const argv[], int failed_errno, const char *untraced);
+void pp_timeline_untraced(long child, const char *file, const char *why);
 void pp_timeline_summary(const struct pp_sample *end);
 void pp_timeline_forget(void);        /* a child that is not followed */
 void pp_timeline_probe(const struct pp_probe_record *r);

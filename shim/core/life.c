@@ -34,6 +34,7 @@
 #include "core/core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -494,9 +495,30 @@ void pp_program_gone(void)
 
 /* ---- exec ----------------------------------------------------------------- */
 
+/* Why the program FILE, started with ENVP (NULL: environ), will run
+ * without the shim, or NULL: the preload variable of the environment it
+ * gets names no libperfprobe (a program that starts its children with an
+ * environment of its own making), or the loader will ignore the variable
+ * (sys.h).  SEARCH: FILE is looked up in PATH (execvp, posix_spawnp). */
+static const char *untraced(const char *file, char *const envp[], int search)
+{
+    if (!own_process() || pp_opt.follow == PP_FOLLOW_NONE)
+        return NULL;
+    char *const *e = envp ? envp : environ;
+    size_t klen = sizeof PP_PRELOAD_VAR;          /* with the '=' */
+    int preloaded = 0;
+    for (; e && *e && !preloaded; e++)
+        preloaded = !strncmp(*e, PP_PRELOAD_VAR "=", klen) && strstr(*e + klen, "libperfprobe");
+    if (!preloaded)
+        return "no " PP_PRELOAD_VAR " in its environment";
+    const char *path = pp_getenv("PATH");
+    return pp_os_exec_untraced(file, search ? (path ? path : "/bin:/usr/bin") : NULL);
+}
+
 /* An exec ends this image: its last sample and an "exec" record go out
- * first, and if the exec fails an "exec_failed" record says so. */
-static int exec_begin(const char *file, char *const argv[])
+ * first (saying when what it starts will not be traced, and why), and if
+ * the exec fails an "exec_failed" record says so. */
+static int exec_begin(const char *file, char *const argv[], const char *why)
 {
     if (!own_process())
         return 0;
@@ -513,7 +535,7 @@ static int exec_begin(const char *file, char *const argv[])
     pp_counters_flush_self();
     pp_sample_take(&s, PP_SAMPLE_STATUS);
     pp_timeline_sample(&s, 1);
-    pp_timeline_exec(file, argv, 0);
+    pp_timeline_exec(file, argv, 0, why);
     pp_in_hook = saved;
     errno = saved_errno;
     return stopped ? 2 : 1;
@@ -525,7 +547,7 @@ static void exec_failed(int began, const char *file)
         return;
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
-    pp_timeline_exec(file, NULL, saved_errno ? saved_errno : ENOEXEC);
+    pp_timeline_exec(file, NULL, saved_errno ? saved_errno : ENOEXEC, NULL);
     if (began == 2)
         pp_sampler_start();
     pp_in_hook = saved;
@@ -586,7 +608,7 @@ PP_HOOK(int, execve, (const char *file, char *const argv[], char *const envp[]))
 {
     REAL(execve);
     ENV_FIX(envp);
-    int b = exec_begin(file, argv);
+    int b = exec_begin(file, argv, untraced(file, fixed_envp, 0));
     int rc = real_execve(file, argv, fixed_envp);
     exec_failed(b, file);
     env_fix_done(&fix_);
@@ -599,7 +621,7 @@ PP_HOOK(int, execve, (const char *file, char *const argv[], char *const envp[]))
 PP_EXPORT int execv(const char *file, char *const argv[])
 {
     REAL(execv);
-    int b = exec_begin(file, argv);
+    int b = exec_begin(file, argv, untraced(file, NULL, 0));
     int rc = real_execv(file, argv);
     exec_failed(b, file);
     return rc;
@@ -608,7 +630,7 @@ PP_EXPORT int execv(const char *file, char *const argv[])
 PP_EXPORT int execvp(const char *file, char *const argv[])
 {
     REAL(execvp);
-    int b = exec_begin(file, argv);
+    int b = exec_begin(file, argv, untraced(file, NULL, 1));
     int rc = real_execvp(file, argv);
     exec_failed(b, file);
     return rc;
@@ -618,7 +640,7 @@ PP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     REAL(execvpe);
     ENV_FIX(envp);
-    int b = exec_begin(file, argv);
+    int b = exec_begin(file, argv, untraced(file, fixed_envp, 1));
     int rc = real_execvpe(file, argv, fixed_envp);
     exec_failed(b, file);
     env_fix_done(&fix_);
@@ -629,7 +651,7 @@ PP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     REAL(fexecve);
     ENV_FIX(envp);
-    int b = exec_begin(argv[0] ? argv[0] : "(fexecve)", argv);
+    int b = exec_begin(argv[0] ? argv[0] : "(fexecve)", argv, untraced(NULL, fixed_envp, 0));
     int rc = real_fexecve(fd, argv, fixed_envp);
     exec_failed(b, "(fexecve)");
     env_fix_done(&fix_);
@@ -642,7 +664,8 @@ PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     REAL(execveat);
     ENV_FIX(envp);
     const char *name = path[0] ? path : argv[0] ? argv[0] : "(execveat)";
-    int b = exec_begin(name, argv);
+    int b = exec_begin(name, argv, untraced(dirfd == AT_FDCWD || path[0] == '/' ? path : NULL,
+                                            fixed_envp, 0));
     int rc = real_execveat ? real_execveat(dirfd, path, argv, fixed_envp, flags)
                            : (int)syscall(SYS_execveat, dirfd, path, argv, fixed_envp, flags);
     exec_failed(b, name);
@@ -650,6 +673,21 @@ PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     return rc;
 }
 #endif
+
+/* A child started by posix_spawn that will run without the shim: an
+ * "untraced" record names it, so that it is never missed without a word. */
+static void spawned(int rc, const pid_t *pid, const char *file, char *const envp[], int search)
+{
+    if (rc != 0)
+        return;
+    int saved = pp_in_hook, saved_errno = errno;
+    pp_in_hook = 1;
+    const char *why = untraced(file, envp, search);
+    if (why)
+        pp_timeline_untraced(pid ? (long)*pid : -1, file, why);
+    pp_in_hook = saved;
+    errno = saved_errno;
+}
 
 /* posix_spawn and posix_spawnp start a new process: no image of this one
  * ends, and the child finds its place in the tree by itself.  Only the
@@ -663,6 +701,7 @@ PP_HOOK(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_
     REAL(posix_spawn);
     ENV_FIX(envp);
     int rc = real_posix_spawn(pid, path, fa, attr, argv, fixed_envp);
+    spawned(rc, pid, path, fixed_envp, 0);
     env_fix_done(&fix_);
     return rc;
 }
@@ -673,6 +712,7 @@ PP_HOOK(int, posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file
     REAL(posix_spawnp);
     ENV_FIX(envp);
     int rc = real_posix_spawnp(pid, file, fa, attr, argv, fixed_envp);
+    spawned(rc, pid, file, fixed_envp, 1);
     env_fix_done(&fix_);
     return rc;
 }
