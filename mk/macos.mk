@@ -36,8 +36,12 @@ MSHIM_BUILDS := $(filter-out $(MSHIM_PENDING),$(MSHIM_SRC))
 # model, no LTO through Zig), with frame pointers: Zig's clang leaves them
 # out at -O2 for macOS (Apple's ABI keeps them), and arm64's functions then
 # fall back to DWARF unwind info, whose FDE addresses ld64.lld 14 does not
-# relocate (t1000 checks every function has a compact unwind entry).
+# relocate (t1000 checks every function has a compact unwind entry).  For
+# the same reason no shrink-wrapping: a function whose early return comes
+# before its prologue (core/life.c's pp_exec_failed) gets DWARF unwind info
+# on arm64 too.
 MSHIM_FLAGS := -std=gnu11 -O2 -g -pthread $(WARN) -MMD -MP -Ishim -fPIC -fno-omit-frame-pointer \
+               -mllvm -enable-shrink-wrap=false \
                -fvisibility=hidden -fexceptions -fno-builtin-malloc \
                -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
 

@@ -106,11 +106,11 @@ static void tree_exit_table(const char *path)
                 json_string_value(json_object_get(runs[m].header, "program")), runs[m].pid,
                 runs[m].ended && !strcmp(runs[m].ended, "signal") ? "killed" : "no summary",
                 path);
-    if (n > 1) {
-        json_t *tree = tree_build(runs, n, 0);
+    json_t *tree = tree_build(runs, n, 0);
+    if (n > 1)
         tree_print(stderr, tree, runs[m].pid, why, 20);
-        json_decref(tree);
-    }
+    untraced_print(stderr, tree);
+    json_decref(tree);
     for (int i = 0; i < n; i++)
         run_free(&runs[i]);
     free(runs);

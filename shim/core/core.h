@@ -278,7 +278,8 @@ int  pp_timeline_identity(uint64_t *dev, uint64_t *ino, const char **path);
 void pp_timeline_record(struct pp_buf *b);
 void pp_timeline_sample(const struct pp_sample *s, int force);
 /* before exec (FAILED_ERRNO 0), or after an exec that failed */
-void pp_timeline_exec(const char *file, char *const argv[], int failed_errno);
+void pp_timeline_exec(const char *file, char *const argv[], int failed_errno, const char *untraced);
+void pp_timeline_untraced(long child, const char *file, const char *why);
 void pp_timeline_summary(const struct pp_sample *end);
 void pp_timeline_forget(void);        /* a child that is not followed */
 void pp_timeline_probe(const struct pp_probe_record *r);
@@ -416,7 +417,14 @@ void pp_exit_now_begin(void);
 /* An exec of FILE is about to replace this image: its last sample and the
  * "exec" record.  Returns what pp_exec_failed takes back when the exec
  * returned (it failed, with errno set): an "exec_failed" record. */
-int  pp_exec_begin(const char *file, char *const argv[]);
+int  pp_exec_begin(const char *file, char *const argv[], const char *untraced);
+/* Why FILE, started with ENVP (NULL: environ; SEARCH: looked up in PATH),
+ * will run without the shim (an environment without it, a set-user-ID
+ * program, ...; sys.h), or NULL: for the exec record, and for
+ * pp_spawned, which writes an "untraced" record after a posix_spawn that
+ * returned RC and *PID */
+const char *pp_untraced(const char *file, char *const envp[], int search);
+void pp_spawned(int rc, const pid_t *pid, const char *file, char *const envp[], int search);
 void pp_exec_failed(int began, const char *file);
 /* The environment an exec or a spawn is given, with this image's
  * PERFPROBE_TREE entry in place of an older one (ENVP itself when nothing

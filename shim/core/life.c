@@ -478,9 +478,45 @@ void pp_program_gone(void)
 
 /* ---- exec ----------------------------------------------------------------- */
 
+/* Why the program FILE, started with ENVP (NULL: environ), will run
+ * without the shim, or NULL: the preload variable of the environment it
+ * gets names no libperfprobe (a program that starts its children with an
+ * environment of its own making), or the loader will ignore the variable
+ * (sys.h).  SEARCH: FILE is looked up in PATH (execvp, posix_spawnp). */
+const char *pp_untraced(const char *file, char *const envp[], int search)
+{
+    if (!own_process() || pp_opt.follow == PP_FOLLOW_NONE)
+        return NULL;
+    char *const *e = envp ? envp : environ;
+    size_t klen = sizeof PP_PRELOAD_VAR;          /* with the '=' */
+    int preloaded = 0;
+    for (; e && *e && !preloaded; e++)
+        preloaded = !strncmp(*e, PP_PRELOAD_VAR "=", klen) && strstr(*e + klen, "libperfprobe");
+    if (!preloaded)
+        return "no " PP_PRELOAD_VAR " in its environment";
+    const char *path = pp_getenv("PATH");
+    return pp_os_exec_untraced(file, search ? (path ? path : "/bin:/usr/bin") : NULL);
+}
+
+/* A child started by posix_spawn that will run without the shim: an
+ * "untraced" record names it, so that it is never missed without a word. */
+void pp_spawned(int rc, const pid_t *pid, const char *file, char *const envp[], int search)
+{
+    if (rc != 0)
+        return;
+    int saved = pp_in_hook, saved_errno = errno;
+    pp_in_hook = 1;
+    const char *why = pp_untraced(file, envp, search);
+    if (why)
+        pp_timeline_untraced(pid ? (long)*pid : -1, file, why);
+    pp_in_hook = saved;
+    errno = saved_errno;
+}
+
 /* An exec ends this image: its last sample and an "exec" record go out
- * first, and if the exec fails an "exec_failed" record says so. */
-int pp_exec_begin(const char *file, char *const argv[])
+ * first (saying when what it starts will not be traced, and why), and if
+ * the exec fails an "exec_failed" record says so. */
+int pp_exec_begin(const char *file, char *const argv[], const char *why)
 {
     if (!own_process())
         return 0;
@@ -497,7 +533,7 @@ int pp_exec_begin(const char *file, char *const argv[])
     pp_counters_flush_self();
     pp_sample_take(&s, PP_SAMPLE_STATUS);
     pp_timeline_sample(&s, 1);
-    pp_timeline_exec(file, argv, 0);
+    pp_timeline_exec(file, argv, 0, why);
     pp_in_hook = saved;
     errno = saved_errno;
     return stopped ? 2 : 1;
@@ -509,7 +545,7 @@ void pp_exec_failed(int began, const char *file)
         return;
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
-    pp_timeline_exec(file, NULL, saved_errno ? saved_errno : ENOEXEC);
+    pp_timeline_exec(file, NULL, saved_errno ? saved_errno : ENOEXEC, NULL);
     if (began == 2)
         pp_sampler_start();
     pp_in_hook = saved;

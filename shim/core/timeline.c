@@ -655,7 +655,7 @@ void pp_timeline_sample(const struct pp_sample *s, int force)
 
 /* The image is about to be replaced by exec: say by what.  If the exec
  * fails, a second record says so and the image goes on. */
-void pp_timeline_exec(const char *file, char *const argv[], int failed_errno)
+void pp_timeline_exec(const char *file, char *const argv[], int failed_errno, const char *untraced)
 {
     static char line[12288];
     if (!have_file || !enter())
@@ -677,6 +677,30 @@ void pp_timeline_exec(const char *file, char *const argv[], int failed_errno)
             }
             pp_buf_raw(&b, "]", 1);
         }
+        if (!failed_errno && untraced) {
+            pp_buf_str(&b, ",\"traced\":false");
+            key_str(&b, "why", untraced, 128);
+        }
+        pp_buf_raw(&b, "}", 1);
+        emit(&b);
+    }
+    leave();
+}
+
+/* A child the program started (posix_spawn) that runs without the shim */
+void pp_timeline_untraced(long child, const char *file, const char *why)
+{
+    static char line[4608];
+    if (!have_file || !enter())
+        return;
+    if (!closed) {
+        struct pp_buf b = {line, 0, sizeof line};
+        pp_buf_str(&b, "{\"type\":\"untraced\"");
+        key_s(&b, "t_s", pp_now_ns() - pp_state.start_ns, 6);
+        if (child > 0)
+            key_u64(&b, "child", (uint64_t)child);
+        key_str(&b, "path", file ? file : "", 4096);
+        key_str(&b, "why", why, 128);
         pp_buf_raw(&b, "}", 1);
         emit(&b);
     }

@@ -19,6 +19,7 @@
 #include "core/core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -67,7 +68,7 @@ PP_HOOK(int, execve, (const char *file, char *const argv[], char *const envp[]))
 {
     REAL(execve);
     ENV_FIX(envp);
-    int b = pp_exec_begin(file, argv);
+    int b = pp_exec_begin(file, argv, pp_untraced(file, fixed_envp, 0));
     int rc = real_execve(file, argv, fixed_envp);
     pp_exec_failed(b, file);
     pp_env_fix_done(&fix_);
@@ -80,7 +81,7 @@ PP_HOOK(int, execve, (const char *file, char *const argv[], char *const envp[]))
 PP_EXPORT int execv(const char *file, char *const argv[])
 {
     REAL(execv);
-    int b = pp_exec_begin(file, argv);
+    int b = pp_exec_begin(file, argv, pp_untraced(file, NULL, 0));
     int rc = real_execv(file, argv);
     pp_exec_failed(b, file);
     return rc;
@@ -89,7 +90,7 @@ PP_EXPORT int execv(const char *file, char *const argv[])
 PP_EXPORT int execvp(const char *file, char *const argv[])
 {
     REAL(execvp);
-    int b = pp_exec_begin(file, argv);
+    int b = pp_exec_begin(file, argv, pp_untraced(file, NULL, 1));
     int rc = real_execvp(file, argv);
     pp_exec_failed(b, file);
     return rc;
@@ -99,7 +100,7 @@ PP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     REAL(execvpe);
     ENV_FIX(envp);
-    int b = pp_exec_begin(file, argv);
+    int b = pp_exec_begin(file, argv, pp_untraced(file, fixed_envp, 1));
     int rc = real_execvpe(file, argv, fixed_envp);
     pp_exec_failed(b, file);
     pp_env_fix_done(&fix_);
@@ -110,7 +111,7 @@ PP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     REAL(fexecve);
     ENV_FIX(envp);
-    int b = pp_exec_begin(argv[0] ? argv[0] : "(fexecve)", argv);
+    int b = pp_exec_begin(argv[0] ? argv[0] : "(fexecve)", argv, pp_untraced(NULL, fixed_envp, 0));
     int rc = real_fexecve(fd, argv, fixed_envp);
     pp_exec_failed(b, "(fexecve)");
     pp_env_fix_done(&fix_);
@@ -123,7 +124,8 @@ PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     REAL(execveat);
     ENV_FIX(envp);
     const char *name = path[0] ? path : argv[0] ? argv[0] : "(execveat)";
-    int b = pp_exec_begin(name, argv);
+    int b = pp_exec_begin(name, argv, pp_untraced(dirfd == AT_FDCWD || path[0] == '/' ? path : NULL,
+                                                  fixed_envp, 0));
     int rc = real_execveat ? real_execveat(dirfd, path, argv, fixed_envp, flags)
                            : (int)syscall(SYS_execveat, dirfd, path, argv, fixed_envp, flags);
     pp_exec_failed(b, name);
@@ -144,6 +146,7 @@ PP_HOOK(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_
     REAL(posix_spawn);
     ENV_FIX(envp);
     int rc = real_posix_spawn(pid, path, fa, attr, argv, fixed_envp);
+    pp_spawned(rc, pid, path, fixed_envp, 0);
     pp_env_fix_done(&fix_);
     return rc;
 }
@@ -154,6 +157,7 @@ PP_HOOK(int, posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file
     REAL(posix_spawnp);
     ENV_FIX(envp);
     int rc = real_posix_spawnp(pid, file, fa, attr, argv, fixed_envp);
+    pp_spawned(rc, pid, file, fixed_envp, 1);
     pp_env_fix_done(&fix_);
     return rc;
 }

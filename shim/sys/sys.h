@@ -264,6 +264,13 @@ int  pp_os_read_only(const void *p);
 const char *pp_os_progname(void);
 int  pp_os_main_thread(void);
 int  pp_os_thread_atexit(void (*fn)(void *), void *arg);
+/* <system>/secure.c, for the exec and spawn hooks: why the program FILE
+ * will run without the shim whatever its environment says ("set-user-ID",
+ * "set-group-ID", "file capabilities"; macOS: "System Integrity
+ * Protection"), or NULL.  PATH: the search list when FILE is looked up as
+ * execvp does (NULL: FILE is a path).  A few system calls; never a hook's
+ * fast path. */
+const char *pp_os_exec_untraced(const char *file, const char *path);
 /* the variable that preloads the shim into the processes a program starts */
 #if defined(__APPLE__)
 #define PP_PRELOAD_VAR "DYLD_INSERT_LIBRARIES"

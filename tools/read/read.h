@@ -88,6 +88,8 @@ struct run {
                                statistics), in file order */
     json_t *site_records; /* module, stack and sites records (sites.c) */
     json_t *exec;        /* the exec record that ended the image, or NULL */
+    json_t *untraced;    /* array of untraced records: children started
+                            (posix_spawn) that run without the shim */
     json_t *table;       /* the exit table the shim wrote (PERFPROBE_TABLE), or NULL */
     json_t *tree;        /* run_read: the whole file's tree (tree_build) */
     const char *ended;   /* "exit", "exec", "signal" or "unknown" */
@@ -121,6 +123,12 @@ json_t *tree_build(const struct run *runs, int n, int with_series);
 /* The tree as text, one line a process (at most MAX_LINES), then the totals;
  * MAIN_PID is marked, WHY says how it was chosen. */
 void tree_print(FILE *f, json_t *tree, long main_pid, const char *why, int max_lines);
+/* The programs the shim said run without it (an exec of a set-user-ID
+ * program, a child given an environment without the shim, ...): an array
+ * of {by, how, child, path, why} (the tree's "untraced"); untraced_print
+ * writes the tree's list as text, nothing when it is empty. */
+json_t *tree_untraced(const struct run *runs, int n);
+void untraced_print(FILE *f, json_t *tree);
 
 /* ---- value.c: the figures of a run by name ---------------------------------- */
 

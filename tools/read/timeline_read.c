@@ -106,6 +106,7 @@ static void image_start(struct image *im, const char *path, json_t *header)
     r->region_windows = json_array();
     r->site_records = json_array();
     r->gaps = json_array();
+    r->untraced = json_array();
     r->pid = (long)json_num(header, "pid", 0);
     r->ppid = (long)json_num(header, "ppid", 0);
     r->root_pid = (long)json_num(header, "root_pid", 0);
@@ -178,8 +179,11 @@ static void add_record(struct image *im, json_t *o, const char *type)
         json_array_append_new(r->counters, o);
     } else if (!strcmp(type, "exec")) {
         json_decref(r->exec);
+    json_decref(r->untraced);
         r->exec = o;
         im->exec_pending = 1;
+    } else if (!strcmp(type, "untraced")) {
+        json_array_append_new(r->untraced, o);
     } else if (!strcmp(type, "table")) {
         json_decref(r->table);
         r->table = o;

@@ -96,6 +96,60 @@ static double combined_peak(const struct run *runs, int n, double *peak_t, json_
     return peak;
 }
 
+/* ---- programs started without the shim ---------------------------------------- */
+
+/* What the shim said would run without it: an exec record with "traced":
+ * false (the image that follows writes nothing) and the untraced records
+ * of children started by posix_spawn.  One object each: by (the pid that
+ * started it), how ("exec" or "spawn"), child (its pid, for a spawn),
+ * path, why. */
+json_t *tree_untraced(const struct run *runs, int n)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *x = runs[i].exec;
+        if (x && json_is_false(json_object_get(x, "traced")))
+            json_array_append_new(list, json_pack("{s:I, s:s, s:O?, s:O?}", "by",
+                                  (json_int_t)runs[i].pid, "how", "exec",
+                                  "path", json_object_get(x, "path"),
+                                  "why", json_object_get(x, "why")));
+        size_t k;
+        json_array_foreach(runs[i].untraced, k, x) {
+            json_t *o = json_pack("{s:I, s:s, s:O?, s:O?}", "by", (json_int_t)runs[i].pid,
+                                  "how", "spawn", "path", json_object_get(x, "path"),
+                                  "why", json_object_get(x, "why"));
+            if (json_object_get(x, "child"))
+                json_object_set(o, "child", json_object_get(x, "child"));
+            json_array_append_new(list, o);
+        }
+    }
+    return list;
+}
+
+void untraced_print(FILE *f, json_t *tree)
+{
+    json_t *list = json_object_get(tree, "untraced"), *u;
+    size_t k, n = json_array_size(list);
+    if (!n)
+        return;
+    fprintf(f, "not traced: %zu program%s started without the shim (nothing of %s is in "
+            "the file):\n", n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
+    json_array_foreach(list, k, u) {
+        const char *path = json_string_value(json_object_get(u, "path"));
+        const char *why = json_string_value(json_object_get(u, "why"));
+        const char *how = json_string_value(json_object_get(u, "how"));
+        fprintf(f, "  %s (%s), ", path && *path ? path : "?", why ? why : "?");
+        if (!strcmp(how, "exec"))
+            fprintf(f, "exec'd by pid %lld\n", (long long)json_integer_value(json_object_get(u, "by")));
+        else if (json_object_get(u, "child"))
+            fprintf(f, "pid %lld, started by pid %lld\n",
+                    (long long)json_integer_value(json_object_get(u, "child")),
+                    (long long)json_integer_value(json_object_get(u, "by")));
+        else
+            fprintf(f, "started by pid %lld\n", (long long)json_integer_value(json_object_get(u, "by")));
+    }
+}
+
 /* ---- the tree ------------------------------------------------------------------- */
 
 json_t *tree_build(const struct run *runs, int n, int with_series)
@@ -140,15 +194,18 @@ json_t *tree_build(const struct run *runs, int n, int with_series)
         largest = fmax(largest, peak_rss);
         nproc++;
     }
+    json_t *untraced = tree_untraced(runs, n);
     json_t *series = with_series ? json_array() : NULL;
     double peak_t, combined = combined_peak(runs, n, &peak_t, series);
     if (combined < largest)
         combined = largest;
-    json_t *totals = json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:f}", "processes", nproc,
+    json_t *totals = json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:i}", "processes", nproc,
                                "images", n, "cpu_s", cpu, "peak_rss_bytes", combined,
                                "peak_rss_t_s", peak_t, "sum_of_peak_rss_bytes", sum_peaks,
-                               "largest_peak_rss_bytes", largest);
-    json_t *t = json_pack("{s:o, s:o}", "processes", procs, "totals", totals);
+                               "largest_peak_rss_bytes", largest,
+                               "untraced", (int)json_array_size(untraced));
+    json_t *t = json_pack("{s:o, s:o, s:o}", "processes", procs, "totals", totals,
+                          "untraced", untraced);
     if (series)
         json_object_set_new(t, "rss", series);
     return t;

@@ -357,6 +357,10 @@ json_t *run_to_json(const struct run *r)
     json_t *cpu = cpu_to_json(r);
     if (cpu)
         json_object_set_new(o, "cpu", cpu);
+    json_t *untraced = tree_untraced(r, 1);
+    if (json_array_size(untraced))
+        json_object_set(o, "untraced", untraced);
+    json_decref(untraced);
     return o;
 }
 
@@ -636,6 +640,11 @@ int tree_report(FILE *f, const char *path, enum format fmt, const struct report_
     }
     if (n == 1 || all) {
         rc = report_runs_with(f, all ? runs : runs + m, all ? n : 1, fmt, o);
+        if (fmt == FMT_TEXT) {
+            json_t *t = tree_build(runs, n, 0);
+            untraced_print(f, t);
+            json_decref(t);
+        }
         goto out;
     }
     json_t *tree = tree_build(runs, n, o->samples);
@@ -660,6 +669,7 @@ int tree_report(FILE *f, const char *path, enum format fmt, const struct report_
         json_decref(obj);
     } else if (fmt == FMT_TEXT) {
         tree_print(f, tree, runs[m].pid, why, 1000000);
+        untraced_print(f, tree);
         fputc('\n', f);
         json_decref(tree);
         rc = report_runs_with(f, runs + m, 1, fmt, o);
