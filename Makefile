@@ -163,7 +163,7 @@ $(B)/perfprobe-asan: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 FUZZ_SECONDS ?= 60
 # the reader and the report; not read/usage.c: the target has its own error()
 FUZZ_SRC := tools/dev/fuzz_reader.c $(sort $(filter-out tools/read/usage.c $(CLI_MACOS),$(wildcard tools/read/*.c))) \
-            tools/report/report.c tools/export/openmetrics.c
+            tools/report/report.c tools/report/cpu.c tools/export/openmetrics.c
 $(B)/fuzz_reader: $(FUZZ_SRC) $(CLI_HDR) $(B)/.flags
 	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror $(CLI_INC) -o $@ $(FUZZ_SRC) -ljansson -lm -ldw -lelf -lz
 

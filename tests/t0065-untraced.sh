@@ -86,3 +86,10 @@ else
     "$PP" report b.jsonl > b.txt 2>&1
     check "bash: report names it" grep -q "^  $PWD/suid_true (set-user-ID), exec'd by pid $kid" b.txt
 fi
+
+# one image that spawns an untraced child and then execs an untraced
+# program: both are listed (the exec record once freed the spawn's list)
+eq "a spawn and then an exec by one image: both listed" \
+    "$("$PP" report --json "$PP_ROOT/tests/fuzz/regress/exec-untraced.jsonl" |
+       jq -r '[.untraced[] | "\(.how):\(.path)"] | sort | join(" ")')" \
+    "exec:/usr/bin/sudo spawn:/bin/true"

@@ -179,7 +179,6 @@ static void add_record(struct image *im, json_t *o, const char *type)
         json_array_append_new(r->counters, o);
     } else if (!strcmp(type, "exec")) {
         json_decref(r->exec);
-    json_decref(r->untraced);
         r->exec = o;
         im->exec_pending = 1;
     } else if (!strcmp(type, "untraced")) {
@@ -482,6 +481,7 @@ void run_free(struct run *r)
     json_decref(r->site_records);
     json_decref(r->gaps);
     json_decref(r->exec);
+    json_decref(r->untraced);
     json_decref(r->table);
     json_decref(r->tree);
     memset(r, 0, sizeof *r);

@@ -46,7 +46,8 @@ static void func_text(const struct cfunc *f, char *buf, size_t n)
 
 static void table(FILE *out, struct cprof *p, int total_first)
 {
-    qsort(p->f, (size_t)p->nf, sizeof *p->f, total_first ? by_total : by_self);
+    if (p->nf > 0)
+        qsort(p->f, (size_t)p->nf, sizeof *p->f, total_first ? by_total : by_self);
     fprintf(out, "  %9s %7s %7s %10s %7s %7s  %s\n", "self", "self%", "samples", "total",
             "total%", "samples", "function");
     for (int i = 0; i < p->nf && i < TOP; i++) {
@@ -141,7 +142,8 @@ json_t *cpu_to_json(const struct run *r)
     json_object_set_new(o, "samples", json_integer((json_int_t)p.samples));
     json_object_set_new(o, "period_ns", json_integer((json_int_t)p.period_ns));
     json_object_set_new(o, "cpu_s", json_real(p.samples * p.period_ns / 1e9));
-    qsort(p.f, (size_t)p.nf, sizeof *p.f, by_total);
+    if (p.nf > 0)
+        qsort(p.f, (size_t)p.nf, sizeof *p.f, by_total);
     json_t *fs = json_array();
     for (int i = 0; i < p.nf && i < 100; i++) {
         struct cfunc *f = &p.f[i];
