@@ -152,6 +152,24 @@ for v in $versions; do
     else
         echo "# skip: $tag: $n samples in & or % (PyNumber_And, long_and, PyNumber_Remainder, long_mod): too few to judge this version alone"
     fi
+    # each Python frame a stack names has its pyframe record before the
+    # stack, and each identity is written once (pyframes.c writes only the
+    # identities made since its last write)
+    pyrec=$(jq -s -c 'reduce .[] as $r ({seen: {}, dup: 0, late: 0, used: 0};
+        if $r.type == "pyframe" then
+            "\($r.pid) \($r.id)" as $k
+            | if .seen[$k] then .dup += 1 else .seen[$k] = true end
+        elif $r.type == "cpu_stack" or $r.type == "stack" then
+            . as $st
+            | [$r.frames[] | select(. < 0) | "\($r.pid) \(-.)"] as $ids
+            | .used += ($ids | length)
+            | .late += ([$ids[] | select($st.seen[.] | not)] | length)
+        else . end) | [.used, .dup, .late]' "t.$name.jsonl")
+    echo "# $tag: Python frames in stacks, pyframe records written twice, named before their record: $pyrec"
+    bounded "$tag: stacks name Python frames" "$(echo "$pyrec" | jq '.[0]')" 1 100000000 0
+    eq "$tag: no pyframe record written twice" "$(echo "$pyrec" | jq '.[1]')" 0
+    eq "$tag: every Python frame in a stack has its pyframe record before it" \
+        "$(echo "$pyrec" | jq '.[2]')" 0
     # unreadable frames: rare
     fin=$(jq -c 'select(.type == "cpu" and .final)' "t.$name.jsonl")
     pys=$(echo "$fin" | jq '.python // 0') unr=$(echo "$fin" | jq '.python_unreadable // 0')
