@@ -19,8 +19,10 @@
  * each time the larger of the two grows by a further SIZE/DUMP_STEP.
  * Under a cgroup memory limit (cgroup.c: v2, or v1), the same when the
  * cgroup's usage reaches CG_NEAR/100 of the limit, and again each time it
- * grows by a further 1/100 of the limit; the dump record then carries the
- * usage and the limit it was written at.
+ * grows by a further 1/100 of the limit (counted afresh when the limit
+ * that binds changes: set anew, or another level of the cgroup tree has
+ * less room now); the dump record then carries the usage and the limit it
+ * was written at.
  */
 #include "core/core.h"
 
@@ -31,7 +33,7 @@
 #define CG_NEAR     90
 
 static int64_t last_peak;
-static uint64_t last_t, next_dump, next_cg;
+static uint64_t last_t, next_dump, next_cg, cg_limit;
 
 void pp_peakview_tick(const struct pp_sample *s)
 {
@@ -51,8 +53,10 @@ void pp_peakview_tick(const struct pp_sample *s)
     }
     uint64_t limit, current, cg[2], *cg_now = NULL;
     if (pp_cgroup_memory(&limit, &current)) {
-        if (!next_cg)
+        if (limit != cg_limit) {     /* the first read, or another limit binds now */
+            cg_limit = limit;
             next_cg = limit / 100 * CG_NEAR;
+        }
         if (current >= next_cg) {
             if (!why) {
                 why = "cgroup_limit";

@@ -426,9 +426,12 @@ void pp_modules_after_fork_child(void);
 
 /* ---- cgroup.c: the memory limit the process runs under -------------------- */
 
-/* the memory limit and usage of the process's cgroup, v2 (memory.max,
- * memory.current) or else v1 (memory.limit_in_bytes, memory.usage_in_bytes)
- * (the sampler thread only); 0 when there is none to read */
+/* the memory limit that binds the process and the usage it is held
+ * against: of its cgroup or of an ancestor up to the mount point, the level
+ * with the least room (v2 memory.max and memory.current; v1
+ * memory.limit_in_bytes or memory.memsw.limit_in_bytes, memory.usage_in_bytes,
+ * and memory.stat's hierarchical limits for one out of sight) (the sampler
+ * thread only); 0 when there is none to read */
 int  pp_cgroup_memory(uint64_t *limit, uint64_t *current);
 /* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
 
