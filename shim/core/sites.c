@@ -376,6 +376,8 @@ static void sampled(void *p, size_t usable)
         return;
     }
     set_countdown(pp_sites_mode == PP_STACKS_SAMPLE ? next_gap() : 0);
+    if (PP_UNLIKELY(pp_modules_wanted()))
+        pp_modules_refresh();           /* one the sampler left (modules.c) */
     if (!p)
         return;
     uintptr_t frames[PP_STACK_MAX];

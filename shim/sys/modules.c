@@ -15,7 +15,9 @@
  * The list is refreshed at start-up, before each write of the sites, and
  * from a hook when a new stack has a frame in no known module (a plugin
  * just loaded); a refresh is one scan under a try-lock, and a refresh
- * already under way is not waited for.  The core writes each module's
+ * already under way is not waited for.  The sampler thread does not scan
+ * while the loader's locks are off limits to it (single.c): its refresh is
+ * then left to the program's thread, at its next sampled allocation.  The core writes each module's
  * record once per process image (pp_modules_claim), outside any hook.
  */
 #include "sys/sys.h"
@@ -90,12 +92,28 @@ int pp_module_add(const struct pp_module_info *in)
     return 0;
 }
 
+/* a refresh the sampler could not make (single.c: pp_single_no_mutex),
+ * left to the program's next thread that asks for one */
+static _Atomic int wanted;
+
 void pp_modules_refresh(void)
 {
-    if (!mods || atomic_flag_test_and_set_explicit(&busy, memory_order_acquire))
+    if (!mods)
         return;
+    if (pp_single_no_mutex()) {
+        atomic_store_explicit(&wanted, 1, memory_order_relaxed);
+        return;
+    }
+    if (atomic_flag_test_and_set_explicit(&busy, memory_order_acquire))
+        return;
+    atomic_store_explicit(&wanted, 0, memory_order_relaxed);
     pp_modules_scan();
     atomic_flag_clear_explicit(&busy, memory_order_release);
+}
+
+int pp_modules_wanted(void)
+{
+    return atomic_load_explicit(&wanted, memory_order_relaxed);
 }
 
 int pp_modules_find(uintptr_t addr)

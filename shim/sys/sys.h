@@ -344,6 +344,10 @@ void pp_single_mark_sampler(int on);
  * (the sampler thread, while glibc takes no locks); counts it */
 int  pp_single_served_aside(void);
 uint64_t pp_single_aside_count(void);
+/* 1 on the sampler thread while glibc takes its pthread mutexes with a
+ * plain store (the flag kept): then the sampler must not take one that the
+ * program's thread takes, the loader's (dl_iterate_phdr) above all */
+int  pp_single_no_mutex(void);
 
 
 /* ---- clock.c: the clock regions are timed with ---------------------------- */
@@ -391,6 +395,9 @@ void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *
 void pp_unwind_init(void);
 void pp_modules_init(void);
 void pp_modules_refresh(void);
+/* 1 when a refresh was asked for on the sampler thread and left undone
+ * (pp_single_no_mutex): the program's thread makes it */
+int  pp_modules_wanted(void);
 int  pp_modules_find(uintptr_t addr);
 /* What the timeline says of a module: its path, build id, load bias and
  * address ranges ([lo, hi) pairs, at most PP_MODULE_RANGES). */

@@ -62,10 +62,24 @@ static struct slot *table;
 
 /* ---- reading the tables ------------------------------------------------- */
 
+/* BIAS: the bytes' own address minus where they are read from (a copy
+ * taken through the kernel: fetch below), for pc-relative pointers */
 struct cursor {
     const uint8_t *p, *end;
     int bad;
+    intptr_t bias;
 };
+
+/* LEN bytes of an object's tables at AT: in place, or (SAFE) copied into
+ * BUF through the kernel, for the sampler thread, which walks another
+ * thread's stack while that thread may unload the object (dlclose): a read
+ * in place could then fault.  NULL when the bytes are gone. */
+static const uint8_t *fetch(int safe, const uint8_t *at, size_t len, uint8_t *buf)
+{
+    if (!safe)
+        return at;
+    return pp_os_peek(buf, (uintptr_t)at, len) == 0 ? buf : NULL;
+}
 
 static uint64_t uleb(struct cursor *c)
 {
@@ -136,7 +150,7 @@ static uintptr_t encoded(struct cursor *c, uint8_t enc)
     }
     switch (enc & 0x70) {
     case 0x00: return (uintptr_t)v;
-    case 0x10: return (uintptr_t)at + (uintptr_t)v;
+    case 0x10: return (uintptr_t)at + (uintptr_t)c->bias + (uintptr_t)v;
     default: goto bad;
     }
 bad:
@@ -161,7 +175,7 @@ static int run(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr_t t
 {
     struct state saved[8];
     int depth = 0;
-    struct cursor c = {p, end, 0};
+    struct cursor c = {p, end, 0, 0};
     while (c.p < c.end && !c.bad) {
         uint8_t op = u8(&c), low = op & 0x3f;
         uint64_t reg, delta = 0;
@@ -313,49 +327,75 @@ static int run(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr_t t
 
 /* The rule for return address IP (TARGET: the address whose row applies,
  * IP itself for the first frame, IP - 1 for the others) in the object whose
- * .eh_frame_hdr is HDR.  Returns -1 when this walk cannot say. */
-static int compute(uintptr_t target, const uint8_t *hdr, struct rule *out)
+ * .eh_frame_hdr is HDR; SAFE: its tables are read through fetch().
+ * Returns -1 when this walk cannot say. */
+#define ENTRY_MAX 4096              /* an FDE or CIE longer is left to libgcc */
+
+static int compute(uintptr_t target, const uint8_t *hdr_at, struct rule *out, int safe)
 {
+    uint8_t hb[20], fb[4 + ENTRY_MAX], cb[4 + ENTRY_MAX], eb[8];
     /* .eh_frame_hdr: version 1, a sorted table of (start, FDE) as signed
      * 32-bit offsets from the header, as every linker writes it */
+    const uint8_t *hdr = hdr_at ? fetch(safe, hdr_at, sizeof hb, hb) : NULL;
     if (!hdr || hdr[0] != 1 || hdr[3] != 0x3b)
         return -1;
-    struct cursor c = {hdr + 4, hdr + 4 + 16, 0};
+    struct cursor c = {hdr + 4, hdr + 4 + 16, 0, hdr_at - hdr};
     (void)encoded(&c, hdr[1]);                       /* eh_frame_ptr */
     if (hdr[2] != 0x03 && hdr[2] != 0x0b)
         return -1;
     uint32_t count;
+    if (c.end - c.p < 4)
+        return -1;
     memcpy(&count, c.p, 4);
     c.p += 4;
     if (c.bad || count == 0)
         return -1;
-    const int32_t *tab = (const int32_t *)(const void *)c.p;
+    const uint8_t *tab = hdr_at + (c.p - hdr);     /* (start, FDE) pairs, in place */
+    int32_t e[2];
     size_t lo = 0, hi = count;
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
-        if ((uintptr_t)hdr + (uintptr_t)(intptr_t)tab[2 * mid] <= target)
+        const uint8_t *m = fetch(safe, tab + 8 * mid, 4, eb);
+        if (!m)
+            return -1;
+        memcpy(&e[0], m, 4);
+        if ((uintptr_t)hdr_at + (uintptr_t)(intptr_t)e[0] <= target)
             lo = mid;
         else
             hi = mid;
     }
-    if ((uintptr_t)hdr + (uintptr_t)(intptr_t)tab[2 * lo] > target)
+    const uint8_t *m = fetch(safe, tab + 8 * lo, 8, eb);
+    if (!m)
         return -1;
-    const uint8_t *fde = hdr + tab[2 * lo + 1];
+    memcpy(e, m, 8);
+    if ((uintptr_t)hdr_at + (uintptr_t)(intptr_t)e[0] > target)
+        return -1;
+    const uint8_t *fde_at = hdr_at + e[1];
 
     /* the FDE and its CIE */
     uint32_t len, cie_ptr;
+    const uint8_t *fde = fetch(safe, fde_at, 8, fb);
+    if (!fde)
+        return -1;
     memcpy(&len, fde, 4);
-    if (len == 0 || len == 0xffffffffu)
+    if (len == 0 || len == 0xffffffffu || (safe && len > ENTRY_MAX))
         return -1;
     memcpy(&cie_ptr, fde + 4, 4);
+    if (!(fde = fetch(safe, fde_at, 4 + (size_t)len, fb)))
+        return -1;
     const uint8_t *fde_end = fde + 4 + len;
-    const uint8_t *cie = fde + 4 - cie_ptr;
+    const uint8_t *cie_at = fde_at + 4 - cie_ptr;
+    const uint8_t *cie = fetch(safe, cie_at, 4, cb);
     uint32_t cie_len;
+    if (!cie)
+        return -1;
     memcpy(&cie_len, cie, 4);
-    if (cie_len == 0 || cie_len == 0xffffffffu)
+    if (cie_len == 0 || cie_len == 0xffffffffu || (safe && cie_len > ENTRY_MAX))
+        return -1;
+    if (!(cie = fetch(safe, cie_at, 4 + (size_t)cie_len, cb)))
         return -1;
     const uint8_t *cie_end = cie + 4 + cie_len;
-    struct cursor k = {cie + 8, cie_end, 0};
+    struct cursor k = {cie + 8, cie_end, 0, cie_at - cie};
     uint8_t version = u8(&k);
     const char *aug = (const char *)k.p;
     size_t aug_len = strnlen(aug, (size_t)(k.end - k.p));
@@ -390,7 +430,7 @@ static int compute(uintptr_t target, const uint8_t *hdr, struct rule *out)
         k.p = after;
     }
 
-    struct cursor f = {fde + 8, fde_end, 0};
+    struct cursor f = {fde + 8, fde_end, 0, fde_at - fde};
     uintptr_t start = encoded(&f, fde_enc);
     uintptr_t range = encoded(&f, fde_enc & 0x0f);
     if (f.bad || target < start || target - start >= range)
@@ -452,7 +492,7 @@ static inline int lookup_home(uintptr_t ip, uintptr_t obj, struct rule *out)
 
 /* the rest: the other slots, else computed (and kept when a slot is free) */
 __attribute__((noinline)) static int lookup_slow(uintptr_t ip, uintptr_t target, uintptr_t eh,
-                                                 uintptr_t obj, struct rule *out)
+                                                 uintptr_t obj, struct rule *out, int safe)
 {
     struct slot *h = home(ip);
     size_t at = (size_t)(h - table);
@@ -466,7 +506,7 @@ __attribute__((noinline)) static int lookup_slow(uintptr_t ip, uintptr_t target,
         if (k == 0)
             break;
     }
-    if (compute(target, (const uint8_t *)eh, out) != 0)
+    if (compute(target, (const uint8_t *)eh, out, safe) != 0)
         return -1;
     for (int i = 0; i < PROBES; i++) {
         struct slot *s = &table[(at + (size_t)i) & (SLOTS - 1)];
@@ -524,7 +564,7 @@ __attribute__((noinline)) int pp_cfi_walk(uintptr_t *out, int max, uintptr_t ski
             obj = object_key(eh, end);
         }
         struct rule r;
-        if (PP_UNLIKELY(!lookup_home(ip, obj, &r)) && lookup_slow(ip, target, eh, obj, &r) != 0)
+        if (PP_UNLIKELY(!lookup_home(ip, obj, &r)) && lookup_slow(ip, target, eh, obj, &r, 0) != 0)
             return -1;
         if (PP_UNLIKELY(r.kind == KIND_END))
             break;
@@ -556,7 +596,9 @@ __attribute__((noinline)) int pp_cfi_walk(uintptr_t *out, int max, uintptr_t ski
  * outside [SP, SP+SIZE) ends the walk.  OUT[0] is the sampled IP itself.
  * Returns the number of frames, -1 when even the first frame's rule is
  * unknown; *COMPLETE is 1 when the walk reached the stack's outermost frame
- * (a rule that says so, or a zero return address). */
+ * (a rule that says so, or a zero return address).  The thread may have
+ * unloaded an object of the sample since (dlclose): the objects' tables are
+ * read through the kernel here (compute's SAFE), never in place. */
 int pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintptr_t bp,
                      const void *copy, size_t size, int *complete)
 {
@@ -582,9 +624,9 @@ int pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintpt
         /* the sampled address is not a return address: its row is its own,
          * computed every time and never kept under a return address's key */
         if (steps == 0) {
-            if (compute(target, (const uint8_t *)eh, &r) != 0)
+            if (compute(target, (const uint8_t *)eh, &r, 1) != 0)
                 return -1;
-        } else if (!lookup_home(ip, obj, &r) && lookup_slow(ip, target, eh, obj, &r) != 0) {
+        } else if (!lookup_home(ip, obj, &r) && lookup_slow(ip, target, eh, obj, &r, 1) != 0) {
             return n;
         }
         if (r.kind == KIND_END) {

@@ -15,7 +15,8 @@
  * allocation it made would be served from the shim's own arena instead:
  * preload.c, and counted here), never uses stdio, takes no pthread mutex
  * (glibc takes those with a plain store too: the shim's locks are its own,
- * lock.c), calls no library of the program's, and never touches what the
+ * lock.c; nor the loader's, which are such mutexes: pp_single_no_mutex
+ * below), calls no library of the program's, and never touches what the
  * program's thread uses without a lock.  Where glibc reads the flag for more than speed, the shim clears it
  * first: set*id() changes the credentials of every thread only when the
  * process is known to have several (core.c), and around fork() it is
@@ -112,4 +113,18 @@ int pp_single_served_aside(void)
 uint64_t pp_single_aside_count(void)
 {
     return atomic_load(&aside);
+}
+
+/* glibc 2.34 and later lock and unlock a private pthread mutex with a
+ * plain store while the flag is set (pthread_mutex_lock's single-threaded
+ * shortcut), and the loader's own locks are such mutexes.  With the flag
+ * kept, a sampler waiting in dl_iterate_phdr for the loader's lock is never
+ * woken when the program's thread lets it go (a store, no futex wake), and
+ * both can take it at once: the program hung in dlopen, or the sampler in
+ * dl_iterate_phdr while it held the sites' lock a probe then waited on.
+ * So the sampler asks here first, and leaves the loader's list to the
+ * program's threads meanwhile (sys/modules.c). */
+int pp_single_no_mutex(void)
+{
+    return on_sampler && kept && flag_libc && *flag_libc;
 }

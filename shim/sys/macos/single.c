@@ -45,3 +45,8 @@ uint64_t pp_single_aside_count(void)
 {
     return 0;
 }
+
+int pp_single_no_mutex(void)
+{
+    return 0;
+}
