@@ -513,6 +513,7 @@ static int exec_begin(const char *file, char *const argv[])
     pp_counters_flush_self();
     pp_sample_take(&s, PP_SAMPLE_STATUS);
     pp_timeline_sample(&s, 1);
+    pp_cpu_flush();                     /* the CPU samples held (cpu.c) */
     pp_timeline_exec(file, argv, 0);
     pp_in_hook = saved;
     errno = saved_errno;
