@@ -51,7 +51,9 @@ check "killed: the timeline is valid JSON Lines" valid_jsonl k.jsonl
 eq "killed: report --cpu counts the samples kept" "$(jq '.cpu.samples' k.json)" "$kept"
 
 # ---- exec: the samples held are written before it ---------------------------------
-traced x.jsonl "$T/cpu_burn" exec 250000000 > /dev/null
+# (0.3 s of CPU: less than a record's 50 ticks, so that without the write
+# before the exec every sample of the image would be lost)
+traced x.jsonl "$T/cpu_burn" exec 75000000 > /dev/null
 main=$(jq -r 'select(.type == "header" and .image == 0) | .pid' x.jsonl)
 # the image's records come before its exec record
 jq -s --argjson m "$main" '(map(.type == "exec" and .pid == $m) | index(true)) as $x | .[:$x]' x.jsonl \
