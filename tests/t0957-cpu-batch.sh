@@ -98,3 +98,36 @@ eq "--between: report counts the rows jq finds read after begin and up to end" \
     "$(sed -n 's/.*: \([0-9]*\) CPU samples.*/\1/p' between.txt)" \
     "$(jq -s --argjson a "$b0" --argjson b "$b1" "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[]
         | select(.[4] / 1e6 > $a and .[4] / 1e6 <= $b) | .[3]] | add' r.jsonl)"
+
+# ---- files written before the batches: the readers read them the same ----------
+# (r.jsonl rewritten by jq in the old shape: a cpu record a tick with its
+# rows, a cpu_stack record with the whole frames for each node)
+jq -c -s "$CPU_JQ"'cpu_nodes as $n | .[]
+    | if .type == "cpu" and .ticks then
+        . as $r
+        | ((.stacks[] | {type: "cpu_stack", pid: $r.pid, t_s: $r.t_s, id: .[0],
+                         frames: (.[0] | cpu_frames($n))}),
+           (cpu_rows | group_by(.[4])[]
+            | {type: "cpu", pid: $r.pid, t_s: (.[0][4] / 1e6), period_ns: $r.period_ns,
+               samples: map(.[:4])}),
+           (if $r.final then $r | del(.ticks, .threads, .stacks, .t0) + {samples: []}
+            else empty end))
+      else . end' r.jsonl > r.old.jsonl
+eq "old shape: jq wrote a cpu record for each tick, and cpu_stack records" \
+    "$(jq -s '[.[] | select(.type == "cpu" and .samples != [])] | length' r.old.jsonl) $(jq -s '[.[] | select(.type == "cpu_stack")] | length > 0' r.old.jsonl)" \
+    "$(jq -s '[.[] | select(.type == "cpu") | .ticks[]] | length' r.jsonl) true"
+"$P" report --json r.old.jsonl > r.old.json
+eq "old shape: report --json's cpu is the batched file's" \
+    "$(jq -S -c .cpu r.old.json)" "$(jq -S -c .cpu r.json)"
+"$P" report --cpu --region hot r.old.jsonl > hot.old.txt
+"$P" report --cpu --between begin end r.old.jsonl > between.old.txt
+check "old shape: report --cpu --region and --between print the same" \
+    sh -c 'cmp -s hot.txt hot.old.txt && cmp -s between.txt between.old.txt'
+"$P" trace r.jsonl -o r.trace.json
+"$P" trace r.old.jsonl -o r.old.trace.json
+jq -c '[.traceEvents[] | select(.cat == "cpu")]' r.trace.json > r.instants
+jq -c '[.traceEvents[] | select(.cat == "cpu")]' r.old.trace.json > r.old.instants
+check "old shape: trace's CPU instants are the same (time, thread, function, region, samples)" \
+    cmp -s r.instants r.old.instants
+eq "old shape: trace has an instant a row" \
+    "$(jq length r.instants)" "$(jq -s "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[]] | length' r.jsonl)"

@@ -65,7 +65,7 @@
 #define MAX_THREADS  256                     /* (thread, region) pairs a record */
 #define MAX_PENDING  4096                    /* new nodes a record */
 #define OUT_BYTES    (256u << 10)
-#define OUT_ROOM     (OUT_BYTES - 8192)      /* what a record's estimate may reach */
+#define OUT_ROOM     (OUT_BYTES - 32768)     /* the estimate that ends a record (a sample adds 14 KB at most) */
 #define MAX_TIDS     8192                    /* threads listed a tick */
 #define SCRATCH      (STACK_BYTES + 4096 + MAX_FRAMES * 8)
 
