@@ -1,5 +1,5 @@
 # CPU records written in batches (docs/cpu.md, docs/format.md): one cpu
-# record holds the samples of up to 50 ticks.  A run killed with SIGKILL
+# record holds the samples of up to 50 ticks (the first ones 1, 2, 4 ...).  A run killed with SIGKILL
 # keeps every sample but those of its last 50 ticks and those the kernel
 # took since the last tick: against the kernel's count of the thread's CPU
 # time (/proc/PID/task/TID/stat) read just before the kill.  Before an exec
@@ -51,8 +51,8 @@ check "killed: the timeline is valid JSON Lines" valid_jsonl k.jsonl
 eq "killed: report --cpu counts the samples kept" "$(jq '.cpu.samples' k.json)" "$kept"
 
 # ---- exec: the samples held are written before it ---------------------------------
-# (0.3 s of CPU: less than a record's 50 ticks, so that without the write
-# before the exec every sample of the image would be lost)
+# (0.3 s of CPU, 30 ticks: records at the 1st, 3rd, 7th and 15th, so that
+# without the write before the exec about half the samples would be lost)
 traced x.jsonl "$T/cpu_burn" exec 75000000 > /dev/null
 main=$(jq -r 'select(.type == "header" and .image == 0) | .pid' x.jsonl)
 # the image's records come before its exec record

@@ -25,7 +25,8 @@
  *   - attributes each sample to the innermost region its thread has open
  *     (region.c, read from outside without the owner's help).
  * The ticks' samples are held and written together, one "cpu" record every
- * BATCH_TICKS ticks (and at exit, before an exec, when the batch is full):
+ * BATCH_TICKS ticks (the first ones sooner: 1, 2, 4 ... ticks; and at exit,
+ * before an exec, when the batch is full):
  * each tick's read time, and per tick its samples as stack ids, with the
  * batch's threads and regions and its new stack nodes said once a record
  * (docs/format.md).  A record a tick cost more than the samples themselves
@@ -61,6 +62,10 @@
 #define NODE_SLOTS   (1u << 17)              /* the stack tree's index */
 #define MAX_NODES    (NODE_SLOTS / 2)        /* its nodes */
 #define BATCH_TICKS  50                      /* ticks a cpu record holds at most */
+/* A record spans 1 tick, then 2, 4 ... up to BATCH_TICKS: a short-lived
+ * image (a forked child that ends with _exit, which runs no code of the
+ * shim) loses at most about half of its samples, a long one the last
+ * BATCH_TICKS ticks' */
 #define MAX_ENTRIES  8192                    /* (tick, thread, stack) counts a record */
 #define MAX_THREADS  256                     /* (thread, region) pairs a record */
 #define MAX_PENDING  4096                    /* new nodes a record */
@@ -102,6 +107,7 @@ static uint32_t n_tks;                /* ticks closed in the batch */
 static struct thr *thrs;
 static uint32_t n_thrs;
 static uint64_t tick_no, batch_tick;  /* sampler ticks; the batch's first */
+static unsigned batch_len = 1;        /* ticks this record may span */
 static size_t est;                    /* bytes the record may take */
 static uint64_t lost, total, by_cfi, by_fp, t_first;
 static uint64_t py_samples, py_unreadable, py_missed;   /* final record */
@@ -424,6 +430,7 @@ static void write_batch(int final)
     pp_buf_str(&b, "}");
     n_ents = tick_first = n_tks = n_thrs = n_pend = 0;
     est = 0;
+    batch_len = batch_len * 2 < BATCH_TICKS ? batch_len * 2 : BATCH_TICKS;
     pp_timeline_record(&b);
 }
 
@@ -646,7 +653,7 @@ void pp_cpu_tick(int final)
         pp_region_remember();
         if (state > 0) {
             close_tick();
-            if (final || (n_tks && tick_no + 1 - batch_tick >= BATCH_TICKS))
+            if (final || (n_tks && tick_no + 1 - batch_tick >= batch_len))
                 write_batch(final);
         }
     }
@@ -695,6 +702,7 @@ void pp_cpu_after_fork_child(void)
     pp_fd_drop(&task_dir);
     n_ents = tick_first = n_tks = n_thrs = n_pend = 0;
     est = 0;
+    batch_len = 1;
     lost = total = by_cfi = by_fp = t_first = 0;
     py_samples = py_unreadable = py_missed = drained_early = 0;
     memset(py_age, 0, sizeof py_age);
