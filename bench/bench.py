@@ -7,7 +7,7 @@ median wall time of each is divided by the median of the bare run.  Also
 measured: the shim's own resident memory (peak RSS with the shim minus
 without, on the same workload) and how fast the timeline grows.
 
-Usage: bench/bench.py [--rounds N] [--quick]
+Usage: bench/bench.py [--rounds N] [--quick] [--growth]
 """
 import argparse
 import json
@@ -150,11 +150,52 @@ def extra_instructions(title, small, large, extra_env=None):
     return res
 
 
+def timeline_growth(secs, runs, cpu=None):
+    """Timeline growth at the default interval: MB a minute for each
+    (name, argv) of RUNS, with PERFPROBE_CPU=CPU when given; the bytes by
+    record type for a busy run."""
+    growth = {}
+    for name, run in runs:
+        out = os.path.join(TMP, f"growth-{name}.jsonl")
+        extra = {"PERFPROBE_CPU": cpu} if cpu else {}
+        subprocess.run(run, env=env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1",
+                                         PERFPROBE_OUTPUT=out, **extra),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        size = os.path.getsize(out)
+        growth[name] = size / secs * 60 / 1e6
+        print(f"timeline growth, {name} for {secs} s at 10 ms"
+              f"{' (PERFPROBE_CPU=' + cpu + ')' if cpu else ''}: {size:,} bytes = "
+              f"{growth[name]:.2f} MB/minute")
+        by, n, views = {}, {}, []
+        with open(out, "rb") as f:
+            for line in f:
+                t = json.loads(line).get("type", "?")
+                by[t] = by.get(t, 0) + len(line)
+                n[t] = n.get(t, 0) + 1
+                # the live-at-peak views the sampler streams (docs/sites.md)
+                if t == "sites" and b'"at":"peak"' in line:
+                    views.append(len(line))
+        print(f"  of which {len(views)} peak site views: {sum(views):,} bytes")
+        if size > 100000:
+            print("  by record: " + ", ".join(
+                f"{t} {n[t]} x {by[t]:,} bytes ({by[t] / secs * 60 / 1e6:.3f} MB/minute)"
+                for t in sorted(by, key=by.get, reverse=True)))
+    return growth
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--quick", action="store_true", help="fewer rounds, shorter runs")
+    ap.add_argument("--growth", action="store_true",
+                    help="only the timeline growth on churn (20 s each: 2 threads and 1, "
+                         "with CPU sampling and without)")
     a = ap.parse_args()
+    if a.growth:
+        for t in ("2", "1"):
+            timeline_growth(20, [(f"churn{t}", [CHURN, t, "-s", "20"])])
+        timeline_growth(20, [("churn1-nocpu", [CHURN, "1", "-s", "20"])], cpu="off")
+        return
     rounds = 3 if a.quick else a.rounds
     n = 2_000_000 if a.quick else 5_000_000
     all4 = ["bare", "perfprobe", "pp-off", "pp-all", "heaptrack", "memusage"]
@@ -189,21 +230,7 @@ def main():
     print(f"\nshim's own memory ({secs} s of 2-thread churn): peak RSS {shim_kib} KiB "
           f"with, {bare_kib} KiB without: {(shim_kib - bare_kib) / 1024:+.2f} MiB")
 
-    # timeline growth at the default interval, on a heap that never rests
-    growth = {}
-    for name, run in (("churn", cmd), ("sleep", ["sleep", str(secs)])):
-        out = os.path.join(TMP, f"growth-{name}.jsonl")
-        subprocess.run(run, env=env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1",
-                                         PERFPROBE_OUTPUT=out),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        size = os.path.getsize(out)
-        growth[name] = size / secs * 60 / 1e6
-        print(f"timeline growth, {name} for {secs} s at 10 ms: {size:,} bytes = "
-              f"{growth[name]:.2f} MB/minute")
-        # of which the live-at-peak views the sampler streams (docs/sites.md)
-        with open(out, "rb") as f:
-            views = [len(l) for l in f if b'"type":"sites","pid"' in l and b'"at":"peak"' in l]
-        print(f"  of which {len(views)} peak site views: {sum(views):,} bytes")
+    growth = timeline_growth(secs, [("churn", cmd), ("sleep", ["sleep", str(secs)])])
 
     # the probe API: what a program measures itself around the calls
     def probecost(mode, n, env):

@@ -62,6 +62,38 @@ fact() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 # valid_jsonl FILE: every line parses as a JSON object
 valid_jsonl() { jq -e -s 'length > 0 and all(.[]; type == "object")' "$1" >/dev/null; }
 
+# CPU_JQ: jq definitions that decode cpu records by docs/format.md, apart
+# from the command's reader (tools/read/cpu.c), for either shape:
+#   cpu_rows            a cpu record's rows [tid, stack, region, count, t_us]
+#                       (t_us: when read, whole microseconds)
+#   cpu_frames($nodes)  a stack id's frames, innermost first, from an
+#                       object {id: [id, up, frame]} of every node of a file
+#                       (cpu_nodes: that object, from the slurped records)
+CPU_JQ='
+def cpu_rows:
+  . as $r
+  | ([($r.samples // [])[] | . + [($r.t_s * 1e6 | round)]])
+    + ([foreach ($r.ticks // [])[] as $tk (
+          {us: (($r.t0 // 0) * 1e6 | round)};
+          .us += $tk[0];
+          . as $s | [$tk[1:][]]
+          | reduce .[] as $e ({cur: 0, rows: []};
+              if ($e | type) == "number" and $e < 0 then .cur = (-$e - 1)
+              else .rows += [[$r.threads[.cur][0],
+                              (if ($e | type) == "array" then $e[0] else $e end),
+                              $r.threads[.cur][1],
+                              (if ($e | type) == "array" then $e[1] else 1 end),
+                              $s.us]]
+              end)
+          | .rows)] | add // []);
+def cpu_nodes:
+  [.[] | select(.type == "cpu") | (.stacks // [])[] | {key: (.[0] | tostring), value: .}]
+  | from_entries;
+def cpu_frames($nodes):
+  if . == 0 or $nodes[tostring] == null then []
+  else $nodes[tostring] as $n | [$n[2]] + ($n[1] | cpu_frames($nodes)) end;
+'
+
 # Every test but the cross-build checks runs the Linux library (LD_PRELOAD,
 # /proc, the kernel's figures): on another system (the macOS CI workflow,
 # .github/workflows/macos.yml) it is skipped with that reason.  A test that

@@ -57,7 +57,7 @@ want=memory,cpu,faults,counter-0
 want=$want,region-0
 [ "$(has '.type == "sites"')" = true ] && want=$want,flame-peak,flame-alloc
 # CPU samples (on by default where the kernel allows) give the CPU flame graph
-[ "$(has '.type == "cpu" and (.samples | length) > 0')" = true ] && want=$want,flame-cpu
+[ "$(has '.type == "cpu" and ((.samples // .ticks) | length) > 0')" = true ] && want=$want,flame-cpu
 eq "charts: memory, CPU, faults, the counter, the region (and what the file has)" \
     "$(sed -n 's/^charts //p' pm.facts.svg)" "$want"
 for s in RSS live_heap heap_part file_part; do

@@ -191,13 +191,16 @@ for v in $versions; do
     ta=$(fact facts tid_a) tb=$(fact facts tid_b)
     # per thread: samples whose innermost Python function is burn_a / burn_b
     per_thread() {  # TID FN
-        jq -s --argjson t "$1" --arg f "$2" '
+        jq -s --argjson t "$1" --arg f "$2" "$CPU_JQ"'
             ([.[] | select(.type == "pyframe") | {key: (.id | tostring), value: .name}]
              | from_entries) as $py
-            | ([.[] | select(.type == "cpu_stack") | {key: (.id | tostring), value:
-                 ([.frames[] | select(. < 0) | $py[(-.) | tostring]][0])}] | from_entries) as $st
-            | [.[] | select(.type == "cpu") | .samples[] | select(.[0] == $t)
-               | select($st[.[1] | tostring] == $f) | .[3]] | add // 0' "th.$name.jsonl"
+            | cpu_nodes as $nodes
+            | ([.[] | select(.type == "cpu_stack") | {key: (.id | tostring), value: .frames}]
+               | from_entries) as $old
+            | [.[] | select(.type == "cpu") | cpu_rows[] | select(.[0] == $t)
+               | select(([($old[.[1] | tostring] // (.[1] | cpu_frames($nodes)))[]
+                          | select(. < 0) | $py[(-.) | tostring]][0]) == $f) | .[3]]
+            | add // 0' "th.$name.jsonl"
     }
     aa=$(per_thread "$ta" burn_a) ab=$(per_thread "$ta" burn_b)
     ba=$(per_thread "$tb" burn_a) bb=$(per_thread "$tb" burn_b)

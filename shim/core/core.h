@@ -189,6 +189,7 @@ void pp_sampler_after_fork_child(void);
 
 void pp_cpu_tick(int final);        /* the sampler, each sample; FINAL at exit */
 void pp_cpu_after_fork_child(void);
+void pp_cpu_flush(void);           /* before an exec: the samples held, written */
 /* between ticks: when the sampler should read the ring buffers again (0:
  * at the next tick), and the read.  A thread that runs Python is read just
  * after its next sample is due, so that the Python frames read are those

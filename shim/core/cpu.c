@@ -19,12 +19,20 @@
  *   - drains every ring buffer: each sample's stack is walked over the copy
  *     with cfi.c's call-frame walker, or, where that walk stops short of
  *     the outermost frame, taken from the kernel's frame-pointer chain when
- *     that is longer; stacks are de-duplicated in a table of this file's
- *     own (only the sampler thread touches it: no lock) and written once as
- *     "cpu_stack" records;
+ *     that is longer; stacks are de-duplicated in a tree of this file's
+ *     own (a node is a frame and the stack of its callers: only the sampler
+ *     thread touches it, no lock), each node written once;
  *   - attributes each sample to the innermost region its thread has open
- *     (region.c, read from outside without the owner's help) and writes one
- *     "cpu" record for the tick: [tid, stack, region, count] rows.
+ *     (region.c, read from outside without the owner's help).
+ * The ticks' samples are held and written together, one "cpu" record every
+ * BATCH_TICKS ticks (the first ones sooner: 1, 2, 4 ... ticks; and at exit,
+ * before an exec, when the batch is full):
+ * each tick's read time, and per tick its samples as stack ids, with the
+ * batch's threads and regions and its new stack nodes said once a record
+ * (docs/format.md).  A record a tick cost more than the samples themselves
+ * on a busy program (docs/cpu.md: 1.64 MB a minute of timeline on churn,
+ * now under 1); a killed run loses the samples of its last BATCH_TICKS
+ * ticks at most.
  * The kernel only samples user mode (exclude_kernel, which
  * perf_event_paranoid 2 requires): time spent in system calls is not seen.
  *
@@ -56,10 +64,18 @@
 #define MAX_EVENTS   1024
 #define STACK_BYTES  8192u
 #define MAX_FRAMES   128
-#define STACK_SLOTS  (1u << 16)              /* distinct stacks, index */
-#define ARENA_BYTES  (8u << 20)              /* their frames */
-#define ROWS         4096                    /* rows of one tick's record */
+#define NODE_SLOTS   (1u << 17)              /* the stack tree's index */
+#define MAX_NODES    (NODE_SLOTS / 2)        /* its nodes */
+#define BATCH_TICKS  50                      /* ticks a cpu record holds at most */
+/* A record spans 1 tick, then 2, 4 ... up to BATCH_TICKS: a short-lived
+ * image (a forked child that ends with _exit, which runs no code of the
+ * shim) loses at most about half of its samples, a long one the last
+ * BATCH_TICKS ticks' */
+#define MAX_ENTRIES  8192                    /* (tick, thread, stack) counts a record */
+#define MAX_THREADS  256                     /* (thread, region) pairs a record */
+#define MAX_PENDING  4096                    /* new nodes a record */
 #define OUT_BYTES    (256u << 10)
+#define OUT_ROOM     (OUT_BYTES - 32768)     /* the estimate that ends a record (a sample adds 14 KB at most) */
 #define MAX_TIDS     8192                    /* threads listed a tick */
 #define SCRATCH      (STACK_BYTES + 4096 + MAX_FRAMES * 8)
 /* what cpu_info says the samples are: the kernel's task-clock event and its
@@ -72,8 +88,11 @@
 #define COPIED_BYTES STACK_BYTES
 #endif
 
-struct stk { uint64_t hash; uint32_t id, n, off; };
-struct row { pid_t tid; uint32_t stack; const char *region; uint64_t count; };
+struct node { uintptr_t frame; uint32_t up; };      /* up: the callers' node, 0 none */
+struct pend { uintptr_t frame; uint32_t id, up; };  /* a node not yet written */
+struct ent { uint32_t stack, count, thr; };         /* samples of a tick, thread, stack */
+struct tick { uint64_t us; uint32_t first; };       /* read at; its first entry */
+struct thr { pid_t tid; const char *region; };
 
 static struct pp_perf_ev *evs;
 static int n_evs, max_evs = MAX_EVENTS;
@@ -88,13 +107,22 @@ static uint64_t period_ns, hz;
 static size_t data_pages;
 static pid_t self_tid;
 
-static struct stk *stacks;
-static uintptr_t *arena;
-static size_t arena_used;
-static uint32_t n_stacks;
+static uint32_t *node_index;          /* NODE_SLOTS: node id, 0 empty */
+static struct node *nodes;            /* by id (0 unused) */
+static uint32_t n_nodes;
 
-static struct row *rows;
-static size_t n_rows;
+/* the batch: the record being gathered */
+static struct pend *pend;
+static uint32_t n_pend;
+static struct ent *ents;
+static uint32_t n_ents, tick_first;   /* entries; the open tick's first */
+static struct tick *tks;
+static uint32_t n_tks;                /* ticks closed in the batch */
+static struct thr *thrs;
+static uint32_t n_thrs;
+static uint64_t tick_no, batch_tick;  /* sampler ticks; the batch's first */
+static unsigned batch_len = 1;        /* ticks this record may span */
+static size_t est;                    /* bytes the record may take */
 static uint64_t lost, total, by_cfi, by_fp, t_first;
 static uint64_t py_samples, py_unreadable, py_missed;   /* final record */
 static uint64_t py_age[3];           /* read < 1 ms, < 5 ms, later after the sample */
@@ -176,19 +204,26 @@ static int start(void)
         return -1;
     if (!evs)
         evs = pp_os_map(MAX_EVENTS * sizeof *evs);
-    if (!stacks)
-        stacks = pp_os_map(STACK_SLOTS * sizeof *stacks);
-    if (!arena)
-        arena = pp_os_map(ARENA_BYTES);
-    if (!rows)
-        rows = pp_os_map(ROWS * sizeof *rows);
+    if (!node_index)
+        node_index = pp_os_map(NODE_SLOTS * sizeof *node_index);
+    if (!nodes)
+        nodes = pp_os_map((MAX_NODES + 1) * sizeof *nodes);
+    if (!pend)
+        pend = pp_os_map(MAX_PENDING * sizeof *pend);
+    if (!ents)
+        ents = pp_os_map(MAX_ENTRIES * sizeof *ents);
+    if (!tks)
+        tks = pp_os_map((BATCH_TICKS + 2) * sizeof *tks);
+    if (!thrs)
+        thrs = pp_os_map(MAX_THREADS * sizeof *thrs);
     if (!out)
         out = pp_os_map(OUT_BYTES);
     if (!scratch)
         scratch = pp_os_map(SCRATCH + 4096);
     if (!tids)
         tids = pp_os_map(MAX_TIDS * sizeof *tids);
-    if (!evs || !stacks || !arena || !rows || !out || !scratch || !tids)
+    if (!evs || !node_index || !nodes || !pend || !ents || !tks || !thrs || !out || !scratch ||
+        !tids)
         return -1;
     if (pp_sites_mode == PP_STACKS_OFF) {
         pp_modules_init();                   /* sites.c did not */
@@ -196,7 +231,6 @@ static int start(void)
     }
     pp_cfi_ready();
     self_tid = pp_tid();
-    arena_used = 1;                          /* offset 0: none */
     /* an event is a descriptor, kept high, in the numbers a program near
      * its limit would reach last: under a small limit few are taken */
     struct rlimit rl;
@@ -236,71 +270,211 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static void write_stack(uint32_t id, const uintptr_t *f, int n)
+/* the node of FRAME called from stack UP (0 when the tree is full); a new
+ * one joins the batch's, *FRESH set */
+static uint32_t node(uint32_t up, uintptr_t frame, int *fresh)
 {
-    struct pp_buf b = {out, 0, OUT_BYTES - 64};
-    pp_buf_str(&b, "{\"type\":\"cpu_stack\",\"t_s\":");
-    pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
-    pp_buf_key(&b, "id");
-    pp_buf_u64(&b, id);
-    pp_buf_key(&b, "frames");
-    pp_buf_raw(&b, "[", 1);
-    for (int i = 0; i < n; i++) {
-        if (i)
-            pp_buf_raw(&b, ",", 1);
-        if (PP_IS_PY_MARK(f[i]))
-            pp_buf_i64(&b, (int64_t)f[i]);   /* a Python frame: its pyframe id, negated */
-        else
-            pp_buf_u64(&b, f[i]);
-    }
-    pp_buf_str(&b, "]}");
-    pp_timeline_record(&b);
-}
-
-/* the id of stack F[0..n) (0 when the table is full) */
-static uint32_t intern(const uintptr_t *f, int n)
-{
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)n;
-    for (int i = 0; i < n; i++)
-        h = mix(h ^ f[i]);
-    for (uint32_t i = (uint32_t)h & (STACK_SLOTS - 1), k = 0; k < STACK_SLOTS / 2;
-         k++, i = (i + 1) & (STACK_SLOTS - 1)) {
-        struct stk *s = &stacks[i];
-        if (s->id) {
-            if (s->hash == h && s->n == (uint32_t)n &&
-                !memcmp(arena + s->off, f, (size_t)n * sizeof *f))
-                return s->id;
+    uint64_t h = mix(((uint64_t)up << 32) ^ mix(frame));
+    for (uint32_t i = (uint32_t)h & (NODE_SLOTS - 1), k = 0; k < NODE_SLOTS;
+         k++, i = (i + 1) & (NODE_SLOTS - 1)) {
+        uint32_t id = node_index[i];
+        if (id) {
+            if (nodes[id].up == up && nodes[id].frame == frame)
+                return id;
             continue;
         }
-        if (n_stacks >= STACK_SLOTS / 2 || arena_used + (size_t)n > ARENA_BYTES / sizeof *arena)
+        if (n_nodes >= MAX_NODES || n_pend >= MAX_PENDING)
             return 0;
-        memcpy(arena + arena_used, f, (size_t)n * sizeof *f);
-        *s = (struct stk){h, ++n_stacks, (uint32_t)n, (uint32_t)arena_used};
-        arena_used += (size_t)n;
-        for (int j = 0; j < n; j++)
-            if (!PP_IS_PY_MARK(f[j]) && pp_modules_find(f[j]) < 0) {
-                pp_modules_refresh();
-                break;
-            }
-        struct pp_buf b = {out, 0, OUT_BYTES - 64};
-        pp_sites_write_modules(&b);
-        pp_py_write(&b);                     /* the Python frames it names */
-        write_stack(s->id, f, n);
-        return s->id;
+        id = ++n_nodes;
+        node_index[i] = id;
+        nodes[id] = (struct node){frame, up};
+        pend[n_pend++] = (struct pend){frame, id, up};
+        est += 48;
+        if (!*fresh && !PP_IS_PY_MARK(frame) && pp_modules_find(frame) < 0)
+            pp_modules_refresh();
+        *fresh = 1;
+        return id;
     }
     return 0;
 }
 
+/* the id of stack F[0..n), innermost first: its innermost frame's node
+ * (0 when the tree is full) */
+static uint32_t intern(const uintptr_t *f, int n)
+{
+    uint32_t id = 0;
+    int fresh = 0;
+    for (int i = n; i-- > 0;)
+        if ((id = node(id, f[i], &fresh)) == 0)
+            break;
+    if (fresh) {                     /* before the record that uses them */
+        struct pp_buf b = {out, 0, OUT_BYTES - 64};
+        pp_sites_write_modules(&b);
+        pp_py_write(&b);             /* the Python frames it names */
+    }
+    return id;
+}
+
+/* ---- the batch: the cpu record ------------------------------------------- */
+
+static void close_tick(void)
+{
+    if (n_ents == tick_first)
+        return;                      /* nothing read this tick */
+    if (n_tks == 0)
+        batch_tick = tick_no;
+    tks[n_tks++] = (struct tick){(pp_now_ns() - pp_state.start_ns + 500) / 1000, tick_first};
+    tick_first = n_ents;
+    est += 24;
+}
+
+/* Every tick's read time (µs after "t0", then after the tick before) and
+ * its samples: a stack id a sample of the current thread (the batch's first
+ * at each tick's start), [stack, count] for several, -(k+1) to make the
+ * batch's k-th (thread, region) the current one. */
+static void write_ticks(struct pp_buf *b)
+{
+    if (n_tks) {
+        pp_buf_key(b, "t0");
+        pp_buf_fixed(b, (int64_t)tks[0].us, 6, 6);
+    }
+    pp_buf_key(b, "threads");
+    pp_buf_raw(b, "[", 1);
+    for (uint32_t k = 0; k < n_thrs; k++) {
+        pp_buf_str(b, k ? ",[" : "[");
+        pp_buf_u64(b, (uint64_t)thrs[k].tid);
+        pp_buf_raw(b, ",", 1);
+        if (thrs[k].region)
+            pp_buf_json_str(b, thrs[k].region, 256);
+        else
+            pp_buf_str(b, "null");
+        pp_buf_raw(b, "]", 1);
+    }
+    pp_buf_str(b, "]");
+    pp_buf_key(b, "stacks");
+    pp_buf_raw(b, "[", 1);
+    for (uint32_t i = 0; i < n_pend; i++) {
+        pp_buf_str(b, i ? ",[" : "[");
+        pp_buf_u64(b, pend[i].id);
+        pp_buf_raw(b, ",", 1);
+        pp_buf_u64(b, pend[i].up);
+        pp_buf_raw(b, ",", 1);
+        if (PP_IS_PY_MARK(pend[i].frame))
+            pp_buf_i64(b, (int64_t)pend[i].frame);   /* a Python frame: its pyframe id, negated */
+        else
+            pp_buf_u64(b, pend[i].frame);
+        pp_buf_raw(b, "]", 1);
+    }
+    pp_buf_str(b, "]");
+    pp_buf_key(b, "ticks");
+    pp_buf_raw(b, "[", 1);
+    for (uint32_t t = 0; t < n_tks; t++) {
+        pp_buf_str(b, t ? ",[" : "[");
+        pp_buf_u64(b, tks[t].us - tks[t ? t - 1 : 0].us);
+        uint32_t end = t + 1 < n_tks ? tks[t + 1].first : n_ents, cur = 0;
+        for (uint32_t i = tks[t].first; i < end; i++) {
+            const struct ent *e = &ents[i];
+            if (e->thr != cur) {
+                cur = e->thr;
+                pp_buf_raw(b, ",", 1);
+                pp_buf_i64(b, -(int64_t)cur - 1);
+            }
+            pp_buf_raw(b, ",", 1);
+            if (e->count > 1) {
+                pp_buf_raw(b, "[", 1);
+                pp_buf_u64(b, e->stack);
+                pp_buf_raw(b, ",", 1);
+                pp_buf_u64(b, e->count);
+                pp_buf_raw(b, "]", 1);
+            } else {
+                pp_buf_u64(b, e->stack);
+            }
+        }
+        pp_buf_raw(b, "]", 1);
+    }
+    pp_buf_str(b, "]");
+}
+
+static void write_batch(int final)
+{
+    close_tick();
+    if (!n_tks && !n_pend && !final)
+        return;
+    struct pp_buf b = {out, 0, OUT_BYTES - 64};
+    pp_buf_str(&b, "{\"type\":\"cpu\",\"t_s\":");
+    pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
+    pp_buf_key(&b, "period_ns");
+    pp_buf_u64(&b, period_ns);
+    if (lost) {
+        pp_buf_key(&b, "lost");
+        pp_buf_u64(&b, lost);
+        lost = 0;
+    }
+    if (final) {
+        pp_buf_str(&b, ",\"final\":true");
+        pp_buf_key(&b, "total");
+        pp_buf_u64(&b, total);
+        pp_buf_key(&b, "walked_cfi");
+        pp_buf_u64(&b, by_cfi);
+        pp_buf_key(&b, "walked_fp");
+        pp_buf_u64(&b, by_fp);
+        pp_buf_key(&b, "events");
+        pp_buf_u64(&b, (uint64_t)n_evs);
+        if (drained_early) {
+            pp_buf_key(&b, "read_between_ticks");
+            pp_buf_u64(&b, drained_early);
+        }
+        if (py_samples || py_missed) {
+            pp_buf_key(&b, "python");
+            pp_buf_u64(&b, py_samples);
+            pp_buf_key(&b, "python_unreadable");
+            pp_buf_u64(&b, py_unreadable);
+            pp_buf_key(&b, "python_missed");
+            pp_buf_u64(&b, py_missed);
+            pp_buf_str(&b, ",\"python_read_after\":{\"under_1ms\":");
+            pp_buf_u64(&b, py_age[0]);
+            pp_buf_str(&b, ",\"under_5ms\":");
+            pp_buf_u64(&b, py_age[1]);
+            pp_buf_str(&b, ",\"later\":");
+            pp_buf_u64(&b, py_age[2]);
+            pp_buf_str(&b, "}");
+        }
+    }
+    write_ticks(&b);
+    pp_buf_str(&b, "}");
+    n_ents = tick_first = n_tks = n_thrs = n_pend = 0;
+    est = 0;
+    batch_len = batch_len * 2 < BATCH_TICKS ? batch_len * 2 : BATCH_TICKS;
+    pp_timeline_record(&b);
+}
+
+/* the batch full (or its record as long as it may be): written now, the
+ * tick's samples so far as a tick read now */
+static void make_room(void)
+{
+    if (n_ents + 1 >= MAX_ENTRIES || n_thrs + 1 >= MAX_THREADS || est >= OUT_ROOM ||
+        n_pend + PP_STACK_MAX >= MAX_PENDING)
+        write_batch(0);
+}
+
 static void count(pid_t tid, uint32_t stack, const char *region)
 {
-    for (size_t i = n_rows; i-- > 0;)
-        if (rows[i].tid == tid && rows[i].stack == stack && rows[i].region == region) {
-            rows[i].count++;
+    for (uint32_t i = n_ents; i-- > tick_first;)
+        if (ents[i].stack == stack && thrs[ents[i].thr].tid == tid &&
+            thrs[ents[i].thr].region == region) {
+            ents[i].count++;
             return;
         }
-    if (n_rows == ROWS)
-        return;
-    rows[n_rows++] = (struct row){tid, stack, region, 1};
+    make_room();
+    uint32_t k = 0;
+    while (k < n_thrs && (thrs[k].tid != tid || thrs[k].region != region))
+        k++;
+    if (k == n_thrs) {
+        thrs[n_thrs++] = (struct thr){tid, region};
+        est += 40 + (region ? 6 * strlen(region) : 0);
+    }
+    ents[n_ents++] = (struct ent){stack, 1, k};
+    est += 32;
 }
 
 /* ---- reading the ring buffers ------------------------------------------------ */
@@ -362,7 +536,9 @@ static void sample(const struct pp_perf_sample *s)
     if (!t_first)
         t_first = s->time;
     total++;
-    count(s->tid, intern(frames, n), pp_region_at(s->tid, s->time));
+    make_room();                     /* the stack's new nodes fit the batch */
+    uint32_t id = intern(frames, n);
+    count(s->tid, id, pp_region_at(s->tid, s->time));
 }
 
 /* DONE: the thread has ended (its Python frames are not read) */
@@ -448,75 +624,6 @@ static void follow(void)
         }
 }
 
-/* ---- the record of a tick ------------------------------------------------- */
-
-static void write_tick(int final)
-{
-    if (!n_rows && !final)
-        return;
-    struct pp_buf b = {out, 0, OUT_BYTES - 64};
-    pp_buf_str(&b, "{\"type\":\"cpu\",\"t_s\":");
-    pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
-    pp_buf_key(&b, "period_ns");
-    pp_buf_u64(&b, period_ns);
-    if (lost) {
-        pp_buf_key(&b, "lost");
-        pp_buf_u64(&b, lost);
-        lost = 0;
-    }
-    if (final) {
-        pp_buf_str(&b, ",\"final\":true");
-        pp_buf_key(&b, "total");
-        pp_buf_u64(&b, total);
-        pp_buf_key(&b, "walked_cfi");
-        pp_buf_u64(&b, by_cfi);
-        pp_buf_key(&b, "walked_fp");
-        pp_buf_u64(&b, by_fp);
-        pp_buf_key(&b, "events");
-        pp_buf_u64(&b, (uint64_t)n_evs);
-        if (drained_early) {
-            pp_buf_key(&b, "read_between_ticks");
-            pp_buf_u64(&b, drained_early);
-        }
-        if (py_samples || py_missed) {
-            pp_buf_key(&b, "python");
-            pp_buf_u64(&b, py_samples);
-            pp_buf_key(&b, "python_unreadable");
-            pp_buf_u64(&b, py_unreadable);
-            pp_buf_key(&b, "python_missed");
-            pp_buf_u64(&b, py_missed);
-            pp_buf_str(&b, ",\"python_read_after\":{\"under_1ms\":");
-            pp_buf_u64(&b, py_age[0]);
-            pp_buf_str(&b, ",\"under_5ms\":");
-            pp_buf_u64(&b, py_age[1]);
-            pp_buf_str(&b, ",\"later\":");
-            pp_buf_u64(&b, py_age[2]);
-            pp_buf_str(&b, "}");
-        }
-    }
-    pp_buf_key(&b, "samples");
-    pp_buf_raw(&b, "[", 1);
-    for (size_t i = 0; i < n_rows; i++) {
-        if (b.len + 600 > b.cap)
-            break;
-        pp_buf_str(&b, i ? ",[" : "[");
-        pp_buf_u64(&b, (uint64_t)rows[i].tid);
-        pp_buf_raw(&b, ",", 1);
-        pp_buf_u64(&b, rows[i].stack);
-        pp_buf_raw(&b, ",", 1);
-        if (rows[i].region)
-            pp_buf_json_str(&b, rows[i].region, 256);
-        else
-            pp_buf_str(&b, "null");
-        pp_buf_raw(&b, ",", 1);
-        pp_buf_u64(&b, rows[i].count);
-        pp_buf_raw(&b, "]", 1);
-    }
-    pp_buf_str(&b, "]}");
-    n_rows = 0;
-    pp_timeline_record(&b);
-}
-
 static void write_info(void)
 {
     struct pp_buf b = {out, 0, OUT_BYTES - 64};
@@ -558,9 +665,26 @@ void pp_cpu_tick(int final)
         for (int i = 0; i < n_evs; i++)
             drain(&evs[i], 0);
         pp_region_remember();
-        if (state > 0)
-            write_tick(final);
+        if (state > 0) {
+            close_tick();
+            if (final || (n_tks && tick_no + 1 - batch_tick >= batch_len))
+                write_batch(final);
+        }
     }
+    if (!final)
+        tick_no++;
+    pp_unlock(&lock);
+}
+
+/* Before an exec (the sampler paused): the samples read or in the ring
+ * buffers, written. */
+void pp_cpu_flush(void)
+{
+    if (state <= 0 || !pp_state.active || pp_lock_until(&lock, pp_now_ns() + 50000000u) != 0)
+        return;
+    for (int i = 0; i < n_evs; i++)
+        drain(&evs[i], 0);
+    write_batch(0);
     pp_unlock(&lock);
 }
 
@@ -590,15 +714,16 @@ void pp_cpu_after_fork_child(void)
     for (int i = n_evs; i-- > 0;)
         close_ev(&evs[i], 0);
     pp_fd_drop(&task_dir);
-    n_rows = 0;
+    n_ents = tick_first = n_tks = n_thrs = n_pend = 0;
+    est = 0;
+    batch_len = 1;
     lost = total = by_cfi = by_fp = t_first = 0;
     py_samples = py_unreadable = py_missed = drained_early = 0;
     memset(py_age, 0, sizeof py_age);
     read_at = 0;
-    if (state > 0 && n_stacks) {      /* the child's image writes its own */
-        memset(stacks, 0, STACK_SLOTS * sizeof *stacks);
-        n_stacks = 0;
-        arena_used = 1;
+    if (state > 0 && n_nodes) {       /* the child's image writes its own */
+        memset(node_index, 0, NODE_SLOTS * sizeof *node_index);
+        n_nodes = 0;
     }
     if (state > 0)
         state = 0;

@@ -533,6 +533,7 @@ int pp_exec_begin(const char *file, char *const argv[], const char *why)
     pp_counters_flush_self();
     pp_sample_take(&s, PP_SAMPLE_STATUS);
     pp_timeline_sample(&s, 1);
+    pp_cpu_flush();                     /* the CPU samples held (cpu.c) */
     pp_timeline_exec(file, argv, 0, why);
     pp_in_hook = saved;
     errno = saved_errno;

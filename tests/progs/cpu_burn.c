@@ -12,6 +12,7 @@
  *   churn    a fork (the child burns 10N steps, prints, _exits 3), an exec of
  *            /bin/echo in another child, and 16 short threads that exit
  *            while the main thread burns; prints a checksum, exits 7
+ *   exec     burns 4N steps in burn_a, then execs /bin/true
  */
 #define _GNU_SOURCE
 #include <perf_probe.h>
@@ -102,6 +103,10 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < 4; i++)
             pthread_join(t[i], NULL);
+    } else if (!strcmp(argv[1], "exec")) {
+        burn_a(4 * steps);
+        execl("/bin/true", "true", (char *)NULL);
+        return 127;
     } else if (!strcmp(argv[1], "churn")) {
         fflush(stdout);
         pid_t c = fork();

@@ -11,12 +11,18 @@
  * the address lies in inlined code); total counts a function once per
  * sample however often it recurs in the stack.  A filter keeps the samples
  * taken while the thread was inside a region (the innermost open one or one
- * around it), or those read after one probe and up to another (records are
- * written once a tick: within one sampling interval of the probes).
+ * around it), or those read after one probe and up to another (by the time
+ * of the tick that read them: within one sampling interval of the probes).
+ *
+ * Two shapes of record (docs/format.md): one record a tick with its rows and
+ * cpu_stack records with whole stacks (files written before the batches),
+ * or one record every few ticks with each tick's time and samples and the
+ * stack tree's new nodes; rows_of and frames_of read both.
  */
 #define _GNU_SOURCE
 #include "read/read.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,19 +58,75 @@ static int in_region(const char *path, const char *name)
     return 0;
 }
 
-static struct cstack *stack_of(struct cprof *p, json_t *stacks, json_t *pyframes, long id)
+typedef void row_fn(void *ctx, double t_s, long tid, long stack, const char *region, double n);
+
+/* Each row of cpu record O: EMIT(CTX, time the samples were read, thread,
+ * stack id, region or NULL, samples), in the record's order.  A batched
+ * record's tick times are whole microseconds, summed as integers: the same
+ * doubles as the t_s the record of each tick had. */
+static void rows_of(json_t *o, row_fn *emit, void *ctx)
+{
+    size_t k;
+    json_t *x;
+    json_array_foreach(json_object_get(o, "samples"), k, x)
+        emit(ctx, json_num(o, "t_s", 0), (long)json_number_value(json_array_get(x, 0)),
+             (long)json_number_value(json_array_get(x, 1)), json_string_value(json_array_get(x, 2)),
+             json_number_value(json_array_get(x, 3)));
+    json_t *threads = json_object_get(o, "threads");
+    long long us = llround(json_num(o, "t0", 0) * 1e6);
+    json_array_foreach(json_object_get(o, "ticks"), k, x) {
+        us += (long long)json_number_value(json_array_get(x, 0));
+        double t = (double)us / 1e6;
+        json_t *cur = json_array_get(threads, 0);
+        for (size_t j = 1; j < json_array_size(x); j++) {
+            json_t *e = json_array_get(x, j);
+            double stack = json_number_value(json_is_array(e) ? json_array_get(e, 0) : e);
+            double n = json_is_array(e) ? json_number_value(json_array_get(e, 1)) : 1;
+            if (!json_is_array(e) && stack < 0) {       /* another thread or region */
+                cur = json_array_get(threads, (size_t)(-stack - 1));
+                continue;
+            }
+            emit(ctx, t, (long)json_number_value(json_array_get(cur, 0)), (long)stack,
+                 json_string_value(json_array_get(cur, 1)), n);
+        }
+    }
+}
+
+/* The frames of stack ID, innermost first: a cpu_stack record's, or the
+ * chain of nodes [id, up, frame] (a new array, to be freed; NULL: none). */
+static json_t *frames_of(json_t *stacks, json_t *nodes, long id)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%ld", id);
+    json_t *rec = json_object_get(stacks, key);
+    if (rec)
+        return json_incref(json_object_get(rec, "frames"));
+    json_t *fr = json_array();
+    for (long at = id; at > 0 && json_array_size(fr) < 4096;) {
+        snprintf(key, sizeof key, "%ld", at);
+        json_t *nd = json_object_get(nodes, key);
+        if (!nd)
+            break;
+        json_array_append(fr, json_array_get(nd, 2));
+        long up = (long)json_number_value(json_array_get(nd, 1));
+        at = up < at ? up : 0;       /* a node's callers are older than it */
+    }
+    return fr;
+}
+
+static struct cstack *stack_of(struct cprof *p, json_t *stacks, json_t *nodes, json_t *pyframes,
+                               long id)
 {
     char key[32];
     snprintf(key, sizeof key, "%ld", id);
     json_t *i = json_object_get(p->index, key);
     if (i)
         return &p->v[json_integer_value(i)];
-    json_t *rec = json_object_get(stacks, key);
     p->v = realloc(p->v, (size_t)(p->n + 1) * sizeof *p->v);
     struct cstack *s = &p->v[p->n];
     memset(s, 0, sizeof *s);
     s->id = id;
-    json_t *fr = json_object_get(rec, "frames");
+    json_t *fr = frames_of(stacks, nodes, id);
     size_t nf = json_array_size(fr);
     s->frames = calloc(nf * MAX_INLINE + 1, sizeof *s->frames);
     for (size_t k = 0; k < nf; k++) {
@@ -75,7 +137,8 @@ static struct cstack *stack_of(struct cprof *p, json_t *stacks, json_t *pyframes
         }
         s->n += symbols_lookup(p->sym, (uint64_t)v, s->frames + s->n, MAX_INLINE);
     }
-    if (!rec || s->n == 0) {
+    json_decref(fr);
+    if (s->n == 0) {
         s->frames[0] = (struct sym_frame){.fn = "(unknown)"};
         s->n = 1;
     }
@@ -146,6 +209,29 @@ void cprof_free(struct cprof *p)
     memset(p, 0, sizeof *p);
 }
 
+struct load_ctx {
+    struct cprof *p;
+    const struct cfilter *fl;
+    double t0, t1;
+    json_t *stacks, *nodes, *pyframes;
+};
+
+static void load_row(void *ctx, double t, long tid, long stack, const char *region, double c)
+{
+    struct load_ctx *lc = ctx;
+    struct cprof *p = lc->p;
+    if (t <= lc->t0 || t > lc->t1)
+        return;
+    if (lc->fl && lc->fl->region && !in_region(region, lc->fl->region))
+        return;
+    struct cstack *s = stack_of(p, lc->stacks, lc->nodes, lc->pyframes, stack);
+    s->samples += c;
+    p->samples += c;
+    char key[32];
+    snprintf(key, sizeof key, "%ld", tid);
+    json_object_set_new(p->threads, key, json_real(json_num(p->threads, key, 0) + c));
+}
+
 /* The CPU samples of run R that pass FL.  -1 with an error printed when a
  * probe label is not found; 0 when the run has no CPU records; else 1. */
 int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
@@ -163,7 +249,7 @@ int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
         if (!found)
             return error("no probe labelled '%s' in %s (pid %ld)", fl->to, r->path, r->pid), -1;
     }
-    json_t *stacks = json_object(), *pyframes = json_object(), *o;
+    json_t *stacks = json_object(), *nodes = json_object(), *pyframes = json_object(), *o;
     size_t i;
     json_array_foreach(r->site_records, i, o) {
         const char *type = json_string_value(json_object_get(o, "type"));
@@ -182,42 +268,35 @@ int cprof_load(const struct run *r, const struct cfilter *fl, struct cprof *p)
             json_object_set(stacks, key, o);
         } else if (!strcmp(type, "cpu_info") && json_object_get(o, "off")) {
             p->off = json_string_value(json_object_get(o, "off"));
+        } else if (!strcmp(type, "cpu")) {
+            size_t k;
+            json_t *nd;
+            json_array_foreach(json_object_get(o, "stacks"), k, nd) {
+                char key[32];
+                snprintf(key, sizeof key, "%ld", (long)json_number_value(json_array_get(nd, 0)));
+                json_object_set(nodes, key, nd);
+            }
         }
     }
     if (!p->has) {
         json_decref(stacks);
+        json_decref(nodes);
         json_decref(pyframes);
         return 0;
     }
     p->sym = symbols_new(r->site_records);
     p->index = json_object();
     p->threads = json_object();
+    struct load_ctx lc = {p, fl, t0, t1, stacks, nodes, pyframes};
     json_array_foreach(r->site_records, i, o) {
         const char *type = json_string_value(json_object_get(o, "type"));
         if (!type || strcmp(type, "cpu"))
             continue;
-        double t = json_num(o, "t_s", 0);
-        if (t <= t0 || t > t1)
-            continue;
         p->period_ns = json_num(o, "period_ns", p->period_ns);
-        size_t k;
-        json_t *row;
-        json_array_foreach(json_object_get(o, "samples"), k, row) {
-            const char *region = json_string_value(json_array_get(row, 2));
-            if (fl && fl->region && !in_region(region, fl->region))
-                continue;
-            double c = json_number_value(json_array_get(row, 3));
-            long tid = (long)json_number_value(json_array_get(row, 0));
-            struct cstack *s = stack_of(p, stacks, pyframes, (long)json_number_value(json_array_get(row, 1)));
-            s->samples += c;
-            p->samples += c;
-            char key[32];
-            snprintf(key, sizeof key, "%ld", tid);
-            json_object_set_new(p->threads, key,
-                                json_real(json_num(p->threads, key, 0) + c));
-        }
+        rows_of(o, load_row, &lc);
     }
     json_decref(stacks);
+    json_decref(nodes);
     json_decref(pyframes);
     /* functions: self from the innermost frame, total once a stack */
     json_t *fidx = json_object();
@@ -281,6 +360,23 @@ int cpu_args(int argc, char **argv, const char *cmd, const char **out,
 
 /* For each row of each cpu record of R, in file order: EMIT(CTX, time the
  * samples were read, thread, innermost function, region or NULL, samples). */
+struct each_ctx {
+    struct cprof *p;
+    void (*emit)(void *ctx, double t_s, long tid, const char *fn, const char *region,
+                 double samples);
+    void *ctx;
+};
+
+static void each_row(void *ctx, double t, long tid, long stack, const char *region, double c)
+{
+    struct each_ctx *ec = ctx;
+    char key[32];
+    snprintf(key, sizeof key, "%ld", stack);
+    json_t *at = json_object_get(ec->p->index, key);
+    ec->emit(ec->ctx, t, tid, at ? ec->p->v[json_integer_value(at)].frames[0].fn : "(unknown)",
+             region, c);
+}
+
 void cpu_each_row(const struct run *r,
                   void (*emit)(void *ctx, double t_s, long tid, const char *fn,
                                const char *region, double samples),
@@ -289,23 +385,13 @@ void cpu_each_row(const struct run *r,
     struct cprof p;
     if (cprof_load(r, NULL, &p) <= 0)
         return;
+    struct each_ctx ec = {&p, emit, ctx};
     json_t *o;
     size_t i;
     json_array_foreach(r->site_records, i, o) {
         const char *type = json_string_value(json_object_get(o, "type"));
-        if (!type || strcmp(type, "cpu"))
-            continue;
-        size_t k;
-        json_t *row;
-        json_array_foreach(json_object_get(o, "samples"), k, row) {
-            char key[32];
-            snprintf(key, sizeof key, "%ld", (long)json_number_value(json_array_get(row, 1)));
-            json_t *at = json_object_get(p.index, key);
-            const char *fn = at ? p.v[json_integer_value(at)].frames[0].fn : "(unknown)";
-            emit(ctx, json_num(o, "t_s", 0), (long)json_number_value(json_array_get(row, 0)), fn,
-                 json_string_value(json_array_get(row, 2)),
-                 json_number_value(json_array_get(row, 3)));
-        }
+        if (type && !strcmp(type, "cpu"))
+            rows_of(o, each_row, &ec);
     }
     cprof_free(&p);
 }
