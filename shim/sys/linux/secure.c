@@ -26,28 +26,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-/* FILE looked up in PATH as execvp does, into OUT; 0 when found */
-static int search(const char *file, const char *path, char *out, size_t cap)
-{
-    size_t flen = strlen(file);
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        const char *dir = n ? path : ".";
-        size_t dlen = n ? n : 1;
-        if (dlen + 1 + flen < cap) {
-            memcpy(out, dir, dlen);
-            out[dlen] = '/';
-            memcpy(out + dlen + 1, file, flen + 1);
-            if (access(out, X_OK) == 0)
-                return 0;
-        }
-        path += n;
-        if (*path)
-            path++;
-    }
-    return -1;
-}
-
 const char *pp_os_exec_untraced(const char *file, const char *path)
 {
     char found[PATH_MAX];
@@ -55,7 +33,7 @@ const char *pp_os_exec_untraced(const char *file, const char *path)
     if (!file || !*file)
         return NULL;
     if (path && !strchr(file, '/')) {
-        if (search(file, path, found, sizeof found) != 0)
+        if (pp_path_search(file, path, found, sizeof found) != 0)
             return NULL;
         file = found;
     }
