@@ -11,36 +11,12 @@
  * file is included whole, so that its static parts can be driven one by
  * one. */
 #include "check.h"
+#include "fakefs.h"
 #include "sys/linux/cgroup.c"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-
-static char tmpdir[] = "/tmp/pp-test-cgroup-XXXXXX";
-
-static void put(const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
-
-static void gone(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    unlink(path);
-}
-
-static void made(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    mkdir(path, 0755);
-}
 
 /* the process's cgroup is tmpdir/CG, the hierarchy mounted at tmpdir/MNT,
  * version V: the limit chosen, with the usage and the level (relative to

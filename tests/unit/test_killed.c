@@ -7,34 +7,10 @@
  * the oom_kill line (kernels before 4.13 have none: nothing is claimed).
  * The file is included whole, so that its static parts can be driven. */
 #include "check.h"
+#include "fakefs.h"
 #include "../../tools/killed.c"
 
 #include <sys/stat.h>
-
-static char tmpdir[] = "/tmp/pp-test-killed-XXXXXX";
-
-static void put(const char *name, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
-
-static void made(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    mkdir(path, 0755);
-}
-
-static void gone(const char *name)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    unlink(path);
-}
 
 /* the count for the cgroup tmpdir/CG, the hierarchy mounted at tmpdir/MNT */
 static long count(int v1, const char *mnt, const char *cg)
