@@ -180,7 +180,10 @@ struct pp_sample {
  * with the RSS breakdown; STATUS: read /proc/self/status (else statm only) */
 enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2, PP_SAMPLE_PARTS = 4, PP_SAMPLE_STATUS = 8 };
 void pp_sample_take(struct pp_sample *s, int flags);
-void pp_sampler_start(void);
+/* TICK: called on the thread once a sample; GONE: when every thread of the
+ * program has ended (it does not return).  life.c passes its own, so that
+ * the sampler calls nothing above it by name. */
+void pp_sampler_start(void (*tick)(void), void (*gone)(void));
 void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
@@ -407,8 +410,6 @@ extern struct pp_state pp_state;
 /* ---- life.c: start-up, fork, exec and exit -------------------------------- */
 
 void pp_finish(void);
-void pp_program_gone(void);          /* from the sampler: every thread ended */
-void pp_core_tick(void);             /* from the sampler, once a sample */
 /* What the process hooks (hooks/process.c) call.  exit: the summary made
  * sure of, then the real exit; _exit: the held probe records written
  * (the hook then ends the process itself). */
