@@ -45,6 +45,42 @@ struct pp_option_doc { const char *name, *def, *desc; };
 const struct pp_option_doc *pp_options_doc(size_t *n);
 
 
+/* ---- allocator.c: the real allocator, and whose it is --------------------- */
+
+/* the real functions (sys.h: struct pp_real), filled by pp_resolve */
+extern struct pp_real pp_real;
+/* Resolve the real functions (the hooks' first call, start-up); the
+ * calls made meanwhile are served from a bootstrap arena (allocator.h) */
+void pp_resolve(void);
+/* usable size of a live block: the allocator's malloc_usable_size, or for
+ * glibc an equivalent that reads only the block's own header (the inline
+ * form for the allocator hooks: allocator.h, pp_usable_fast) */
+size_t pp_usable(void *p);
+/* "chunk-header" (glibc, read directly) or "malloc_usable_size" */
+const char *pp_usable_method(void);
+/* "glibc", "jemalloc", "tcmalloc", "mimalloc" or the library's name: whose
+ * malloc the hooks forward to; and that library's path */
+const char *pp_allocator_name(void);
+const char *pp_allocator_library(void);
+/* 1 when the real allocator is glibc's (resolved, and its self-test passed) */
+int pp_allocator_is_glibc(void);
+/* 0 when the program's malloc is not the shim's (another allocator was
+ * preloaded before it, or the executable defines malloc) */
+int pp_heap_counted(void);
+/* how the program's calls reach the hooks: "interposed", "got" (bind.c), "none" */
+const char *pp_heap_binding(void);
+/* At start-up: find whose malloc the program calls; WARN: say so on stderr
+ * when it is not the shim's. */
+void pp_allocator_check(int warn);
+/* On the sampler thread: warnings that hooks may not print themselves. */
+void pp_allocator_tick(void);
+/* Why the heap figures are not exact, if they are not: up to MAX reasons. */
+int pp_inexact_reasons(const char **out, int max);
+/* jemalloc's stats.allocated, stats.active, stats.resident; -1 when
+ * jemalloc is not the allocator */
+int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident);
+
+
 /* ---- buf.c: JSON and text formatting into fixed buffers ------------------- */
 
 struct pp_buf { char *p; size_t len, cap; };
