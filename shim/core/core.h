@@ -319,7 +319,20 @@ void pp_timeline_sample(const struct pp_sample *s, int force);
 /* before exec (FAILED_ERRNO 0), or after an exec that failed */
 void pp_timeline_exec(const char *file, char *const argv[], int failed_errno, const char *untraced);
 void pp_timeline_untraced(long child, const char *file, const char *why);
-void pp_timeline_summary(const struct pp_sample *end);
+/* The summary (summary.c): 0 when no summary is to be written now (no
+ * file, a record of this thread's is being written, or the lock was not
+ * had within a second); else the lock is held until
+ * pp_timeline_summary_end, with *OPEN 1 when this image's records are not
+ * closed yet, and the sample lines written and samples taken.  The end
+ * writes B (a whole record, as pp_timeline_record's; NULL: none) when
+ * open, and closes the image's records. */
+int  pp_timeline_summary_begin(int *open, uint64_t *samples, uint64_t *samples_taken);
+void pp_timeline_summary_end(struct pp_buf *b);
+/* "KEY":{the RSS breakdown P}; T_NS: with its time; WITH_RSS_OUTSIDE: the
+ * record gives the RSS itself */
+void pp_timeline_parts(struct pp_buf *b, const char *key, const struct pp_parts *p,
+                       const uint64_t *t_ns, int with_rss_outside);
+#define PP_LABEL_MAX 4096      /* input bytes of a label or name a record keeps */
 void pp_timeline_forget(void);        /* a child that is not followed */
 void pp_timeline_probe(const struct pp_probe_record *r);
 /* this thread's records until the release leave in one write */
@@ -336,6 +349,12 @@ void pp_timeline_after_fork_child(void);
 /* ON: the sampler thread runs and writes held records at each tick (from
  * sampler.c as it starts and stops); off, a release writes them at once */
 void pp_timeline_sampler_running(int on);
+
+/* ---- summary.c: the timeline's last record --------------------------------- */
+
+/* The summary record of this image (at normal exit): END's figures, the
+ * probes, the regions, the RSS breakdowns, whether the heap is exact */
+void pp_summary_write(const struct pp_sample *end);
 
 /* ---- report.c: the table printed on stderr at exit ------------------------ */
 

@@ -378,7 +378,7 @@ void pp_finish(void)
     int table_record = !pp_opt.quiet && table && !strcmp(table, "record");
     if (table_record)
         pp_report_table(&end, 1);      /* perfprobe run prints the main one's */
-    pp_timeline_summary(&end);
+    pp_summary_write(&end);
     atomic_store(&summary_done, 1);
     /* Some programs close stderr in an atexit handler (coreutils do), and
      * the number may since belong to another file: then the table is left
