@@ -413,6 +413,9 @@ uint64_t pp_unwind_by_libgcc(void);
 void pp_site_map(void *p, size_t len, int flags);
 void pp_site_unmap(void *p, size_t len);
 extern int pp_py_on;
+/* set by sites.c when allocation stacks are on (before its pp_py_init):
+ * pp_py_init then turns pp_py_on on for an interpreter it can read */
+extern int pp_py_for_sites;
 void pp_py_init(void);
 /* dlopen calls so far (the dlopen hook counts them); the sampler looks for a
  * libpython loaded late after each (pp_py_watch, every tick) */
