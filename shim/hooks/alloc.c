@@ -329,8 +329,7 @@ static inline int in_bootstrap(void)
 /* A nested call that must not reach glibc's allocator (single.c) */
 static int aside_wanted(void)
 {
-    return ready_state() == PP_ALLOC_READY_GLIBC &&
-           pp_single_served_aside();
+    return ready_state() == PP_ALLOC_READY_GLIBC && pp_single_served_aside();
 }
 
 /* realloc served aside: the old block (the allocator's: realloc_slow
