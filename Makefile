@@ -55,9 +55,9 @@ SHIM_LIB := $(B)/libperfprobe.dylib
 endif
 SHIM_SRC := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sys/$(SYS)/*.c))
 ifeq ($(SYS),macos)
-# as in mk/macos.mk: no ELF rebinding (bind.c); no initial-exec model or
-# LTO flags, which Mach-O's TLVs and the system linker do not take
-SHIM_SRC := $(filter-out shim/hooks/bind.c,$(SHIM_SRC))
+# as in mk/macos.mk: no initial-exec model or LTO flags, which Mach-O's
+# TLVs and the system linker do not take (ELF rebinding, bind.c, is
+# sys/linux/'s)
 SHIMFLAGS := $(BASE) -Ishim -fPIC -fvisibility=hidden -fexceptions -fno-builtin-malloc \
              -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
 endif

@@ -25,8 +25,9 @@ MSHIM_SDK    = $(dir $(ZIG))lib/libc/darwin/libSystem.13.tbd
 # for it, so the shim carries one naming just those twenty functions
 MSHIM_CXXABI = shim/sys/macos/libc++abi.tbd
 
-# ELF only (binds the program's own references on Linux): no macOS twin.
-MSHIM_LINUX_ONLY := shim/hooks/bind.c
+# Shared files that are Linux's alone: none (ELF rebinding, bind.c, lives
+# in shim/sys/linux/, which is not built here).
+MSHIM_LINUX_ONLY :=
 # Shared files that still use Linux or glibc interfaces directly.
 MSHIM_PENDING :=
 MSHIM_ALL := $(sort $(wildcard shim/hooks/*.c shim/core/*.c shim/sys/*.c shim/sys/macos/*.c))

@@ -45,6 +45,42 @@ struct pp_option_doc { const char *name, *def, *desc; };
 const struct pp_option_doc *pp_options_doc(size_t *n);
 
 
+/* ---- allocator.c: the real allocator, and whose it is --------------------- */
+
+/* the real functions (sys.h: struct pp_real), filled by pp_resolve */
+extern struct pp_real pp_real;
+/* Resolve the real functions (the hooks' first call, start-up); the
+ * calls made meanwhile are served from a bootstrap arena (allocator.h) */
+void pp_resolve(void);
+/* usable size of a live block: the allocator's malloc_usable_size, or for
+ * glibc an equivalent that reads only the block's own header (the inline
+ * form for the allocator hooks: allocator.h, pp_usable_fast) */
+size_t pp_usable(void *p);
+/* "chunk-header" (glibc, read directly) or "malloc_usable_size" */
+const char *pp_usable_method(void);
+/* "glibc", "jemalloc", "tcmalloc", "mimalloc" or the library's name: whose
+ * malloc the hooks forward to; and that library's path */
+const char *pp_allocator_name(void);
+const char *pp_allocator_library(void);
+/* 1 when the real allocator is glibc's (resolved, and its self-test passed) */
+int pp_allocator_is_glibc(void);
+/* 0 when the program's malloc is not the shim's (another allocator was
+ * preloaded before it, or the executable defines malloc) */
+int pp_heap_counted(void);
+/* how the program's calls reach the hooks: "interposed", "got" (bind.c), "none" */
+const char *pp_heap_binding(void);
+/* At start-up: find whose malloc the program calls; WARN: say so on stderr
+ * when it is not the shim's. */
+void pp_allocator_check(int warn);
+/* On the sampler thread: warnings that hooks may not print themselves. */
+void pp_allocator_tick(void);
+/* Why the heap figures are not exact, if they are not: up to MAX reasons. */
+int pp_inexact_reasons(const char **out, int max);
+/* jemalloc's stats.allocated, stats.active, stats.resident; -1 when
+ * jemalloc is not the allocator */
+int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident);
+
+
 /* ---- buf.c: JSON and text formatting into fixed buffers ------------------- */
 
 struct pp_buf { char *p; size_t len, cap; };
@@ -180,7 +216,10 @@ struct pp_sample {
  * with the RSS breakdown; STATUS: read /proc/self/status (else statm only) */
 enum { PP_SAMPLE_RESET = 1, PP_SAMPLE_NONBLOCK = 2, PP_SAMPLE_PARTS = 4, PP_SAMPLE_STATUS = 8 };
 void pp_sample_take(struct pp_sample *s, int flags);
-void pp_sampler_start(void);
+/* TICK: called on the thread once a sample; GONE: when every thread of the
+ * program has ended (it does not return).  life.c passes its own, so that
+ * the sampler calls nothing above it by name. */
+void pp_sampler_start(void (*tick)(void), void (*gone)(void));
 void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
 void pp_sampler_after_fork_child(void);
@@ -281,7 +320,20 @@ void pp_timeline_sample(const struct pp_sample *s, int force);
 /* before exec (FAILED_ERRNO 0), or after an exec that failed */
 void pp_timeline_exec(const char *file, char *const argv[], int failed_errno, const char *untraced);
 void pp_timeline_untraced(long child, const char *file, const char *why);
-void pp_timeline_summary(const struct pp_sample *end);
+/* The summary (summary.c): 0 when no summary is to be written now (no
+ * file, a record of this thread's is being written, or the lock was not
+ * had within a second); else the lock is held until
+ * pp_timeline_summary_end, with *OPEN 1 when this image's records are not
+ * closed yet, and the sample lines written and samples taken.  The end
+ * writes B (a whole record, as pp_timeline_record's; NULL: none) when
+ * open, and closes the image's records. */
+int  pp_timeline_summary_begin(int *open, uint64_t *samples, uint64_t *samples_taken);
+void pp_timeline_summary_end(struct pp_buf *b);
+/* "KEY":{the RSS breakdown P}; T_NS: with its time; WITH_RSS_OUTSIDE: the
+ * record gives the RSS itself */
+void pp_timeline_parts(struct pp_buf *b, const char *key, const struct pp_parts *p,
+                       const uint64_t *t_ns, int with_rss_outside);
+#define PP_LABEL_MAX 4096      /* input bytes of a label or name a record keeps */
 void pp_timeline_forget(void);        /* a child that is not followed */
 void pp_timeline_probe(const struct pp_probe_record *r);
 /* this thread's records until the release leave in one write */
@@ -298,6 +350,12 @@ void pp_timeline_after_fork_child(void);
 /* ON: the sampler thread runs and writes held records at each tick (from
  * sampler.c as it starts and stops); off, a release writes them at once */
 void pp_timeline_sampler_running(int on);
+
+/* ---- summary.c: the timeline's last record --------------------------------- */
+
+/* The summary record of this image (at normal exit): END's figures, the
+ * probes, the regions, the RSS breakdowns, whether the heap is exact */
+void pp_summary_write(const struct pp_sample *end);
 
 /* ---- report.c: the table printed on stderr at exit ------------------------ */
 
@@ -356,6 +414,9 @@ uint64_t pp_unwind_by_libgcc(void);
 void pp_site_map(void *p, size_t len, int flags);
 void pp_site_unmap(void *p, size_t len);
 extern int pp_py_on;
+/* set by sites.c when allocation stacks are on (before its pp_py_init):
+ * pp_py_init then turns pp_py_on on for an interpreter it can read */
+extern int pp_py_for_sites;
 void pp_py_init(void);
 /* dlopen calls so far (the dlopen hook counts them); the sampler looks for a
  * libpython loaded late after each (pp_py_watch, every tick) */
@@ -408,8 +469,6 @@ extern struct pp_state pp_state;
 /* ---- life.c: start-up, fork, exec and exit -------------------------------- */
 
 void pp_finish(void);
-void pp_program_gone(void);          /* from the sampler: every thread ended */
-void pp_core_tick(void);             /* from the sampler, once a sample */
 /* What the process hooks (hooks/process.c) call.  exit: the summary made
  * sure of, then the real exit; _exit: the held probe records written
  * (the hook then ends the process itself). */

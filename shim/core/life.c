@@ -158,12 +158,21 @@ static void tree_export(uint64_t dev, uint64_t ino, const char *path)
 /* ---- start-up ------------------------------------------------------------- */
 
 static sigset_t program_mask;        /* the main thread's mask at start-up */
+static void core_tick(void);
+static void program_gone(void);
+
+/* the sampler thread calls back into this file: once a sample, and when
+ * the program's every thread has ended */
+static void start_sampler(void)
+{
+    pp_sampler_start(core_tick, program_gone);
+}
 
 static void start_recording(void)
 {
     pp_sample_take(&pp_state.first, PP_SAMPLE_RESET | PP_SAMPLE_STATUS);
     pp_timeline_sample(&pp_state.first, 1);
-    pp_sampler_start();
+    start_sampler();
 }
 
 static void fork_prepare(void)
@@ -222,7 +231,7 @@ static void fork_child(void)
         tree_export(dev, ino, path);
     pp_sample_take(&pp_state.first, PP_SAMPLE_RESET | PP_SAMPLE_STATUS);
     pp_timeline_sample(&pp_state.first, 1);
-    pp_sampler_start();
+    start_sampler();
     pp_in_hook = saved;
 }
 
@@ -369,7 +378,7 @@ void pp_finish(void)
     int table_record = !pp_opt.quiet && table && !strcmp(table, "record");
     if (table_record)
         pp_report_table(&end, 1);      /* perfprobe run prints the main one's */
-    pp_timeline_summary(&end);
+    pp_summary_write(&end);
     atomic_store(&summary_done, 1);
     /* Some programs close stderr in an atexit handler (coreutils do), and
      * the number may since belong to another file: then the table is left
@@ -446,7 +455,7 @@ void pp_exit_now_begin(void)
 }
 
 /* On the sampler thread, once a sample. */
-void pp_core_tick(void)
+static void core_tick(void)
 {
     pp_allocator_tick();
     /* A vfork child that called exit() ran this process's exit handlers
@@ -468,7 +477,7 @@ void pp_core_tick(void)
  * called pthread_exit, and so did the others): glibc's last thread would
  * now call exit(0), but the sampler keeps the count above zero.  It makes
  * that call itself, as the program's, with the program's signal mask. */
-void pp_program_gone(void)
+static void program_gone(void)
 {
     pp_in_hook = 0;
     pp_single_mark_sampler(0);          /* the process's one thread now */
@@ -548,7 +557,7 @@ void pp_exec_failed(int began, const char *file)
     pp_in_hook = 1;
     pp_timeline_exec(file, NULL, saved_errno ? saved_errno : ENOEXEC, NULL);
     if (began == 2)
-        pp_sampler_start();
+        start_sampler();
     pp_in_hook = saved;
     errno = saved_errno;
 }
@@ -615,7 +624,7 @@ void pp_alone_end(int stopped)
         return;
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
-    pp_sampler_start();
+    start_sampler();
     pp_in_hook = saved;
     errno = saved_errno;
 }

@@ -69,6 +69,7 @@ struct ent {
 };
 
 int pp_py_on;                           /* frames are read into allocation stacks */
+int pp_py_for_sites;                    /* ... wanted (sites.c says so) */
 static int py_ok;                       /* an interpreter whose frames can be read */
 static struct pp_py_layout L;
 static uintptr_t eval_lo, eval_hi;      /* _PyEval_EvalFrameDefault */
@@ -921,7 +922,7 @@ void pp_py_init(void)
     full_id = ident(0, 0, 0, 0, 1, 0);
     runtime = sym("_PyRuntime");
     py_ok = 1;
-    if (pp_sites_mode != PP_STACKS_OFF)
+    if (pp_py_for_sites)
         __atomic_store_n(&pp_py_on, 1, __ATOMIC_RELEASE);
 }
 
@@ -1047,6 +1048,7 @@ void pp_py_after_fork_child(void)
 /* macOS: libpython's symbols are read from its ELF hash table; not there
  * (docs/macos.md), so no Python frames */
 int pp_py_on;
+int pp_py_for_sites;
 _Atomic unsigned pp_dlopens;
 
 int pp_py_merge(uintptr_t *frames, int n, int max)

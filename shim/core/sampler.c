@@ -89,6 +89,9 @@ void pp_sample_take(struct pp_sample *s, int flags)
 static _Atomic int wake;
 static pthread_t thread;
 static _Atomic int running;
+/* what the thread calls up into the life cycle (life.c), given by
+ * pp_sampler_start: this file names nothing above it */
+static void (*tick_fn)(void), (*gone_fn)(void);
 
 /* Is the program's every thread gone? The main thread, once it called
  * pthread_exit, stays in the count as a zombie until the process ends, so
@@ -164,12 +167,12 @@ static void *sampler_main(void *arg)
         pp_peakview_tick(&s);           /* site views that survive a kill */
         pp_cpu_tick(0);                 /* CPU stacks (cpu.c) */
         pp_timeline_flush(0);           /* probe records held since */
-        pp_core_tick();
+        tick_fn();
         pp_py_watch();                  /* a libpython loaded late */
         pp_clock_check();               /* the TSC against CLOCK_MONOTONIC */
         clock_note();
         if (program_gone(s.proc.threads)) {
-            pp_program_gone();            /* exit(0), as glibc's last thread */
+            gone_fn();                  /* exit(0), as glibc's last thread */
             return NULL;
         }
         uint64_t now = pp_now_ns();
@@ -183,12 +186,14 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
-void pp_sampler_start(void)
+void pp_sampler_start(void (*tick)(void), void (*gone)(void))
 {
     pthread_attr_t attr;
     sigset_t all, old;
     int saved = errno;
 
+    tick_fn = tick;
+    gone_fn = gone;
     atomic_store(&stop, 0);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

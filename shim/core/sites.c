@@ -559,6 +559,7 @@ void pp_sites_init(void)
     atomic_store(&thread_seq, 0);
     pp_modules_init();
     pp_unwind_init();
+    pp_py_for_sites = 1;                  /* allocation stacks are on */
     pp_py_init();
 }
 

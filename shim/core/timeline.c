@@ -466,7 +466,6 @@ void pp_timeline_record(struct pp_buf *b)
 
 static void key_u64(struct pp_buf *b, const char *k, uint64_t v) { pp_buf_key(b, k); pp_buf_u64(b, v); }
 static void key_i64(struct pp_buf *b, const char *k, int64_t v) { pp_buf_key(b, k); pp_buf_i64(b, v); }
-static void key_dbl(struct pp_buf *b, const char *k, double v) { pp_buf_key(b, k); pp_buf_double(b, v); }
 static void key_s(struct pp_buf *b, const char *k, uint64_t ns, unsigned dec)
 {
     pp_buf_key(b, k);
@@ -599,7 +598,7 @@ static void sample_line(struct pp_buf *b, const struct pp_sample *s)
 
 /* "KEY":{"heap":...,"heap_untouched":N[,"jemalloc":{...}]}; the RSS the
  * parts add up to is inside unless the record has it already (probes) */
-static void parts_json(struct pp_buf *b, const char *key, const struct pp_parts *p,
+void pp_timeline_parts(struct pp_buf *b, const char *key, const struct pp_parts *p,
                        const uint64_t *t_ns, int with_rss_outside)
 {
     pp_buf_key(b, key);
@@ -707,7 +706,7 @@ void pp_timeline_untraced(long child, const char *file, const char *why)
     leave();
 }
 
-#define LABEL_MAX 4096              /* input bytes of a label or name kept */
+#define LABEL_MAX PP_LABEL_MAX
 static char big[8 * LABEL_MAX];     /* probe and counter lines, under the lock */
 
 void pp_timeline_probe(const struct pp_probe_record *r)
@@ -738,7 +737,7 @@ void pp_timeline_probe(const struct pp_probe_record *r)
         key_s(&b, "cpu_user_s_since_last", r->user_ns, 6);
         key_s(&b, "cpu_sys_s_since_last", r->sys_ns, 6);
         if (r->parts)
-            parts_json(&b, "rss_parts", r->parts, NULL, 1);
+            pp_timeline_parts(&b, "rss_parts", r->parts, NULL, 1);
         pp_buf_raw(&b, "}", 1);
         emit(&b);
     }
@@ -764,129 +763,28 @@ void pp_timeline_counter(const char *name, double value, uint64_t t_ns)
     leave();
 }
 
-static void key_ns(struct pp_buf *b, const char *k, double ns)
+/* The summary record (summary.c makes it): the image's last, written
+ * whole under the lock, after which nothing of this image is written.
+ * exit() from a signal handler that interrupted a writer on another
+ * thread must not hang the exit: the lock is waited for a second at
+ * most. */
+int pp_timeline_summary_begin(int *open, uint64_t *samples, uint64_t *samples_taken_)
 {
-    pp_buf_key(b, k);
-    pp_buf_double(b, ns < 1e15 ? (double)(int64_t)(ns + 0.5) : ns);
-}
-
-/* what each occurrence of a region allocated (docs/format.md) */
-static void region_allocs_json(struct pp_buf *b, const struct pp_region_stats *st)
-{
-    key_dbl(b, "allocs_per_call", st->calls.mean);
-    key_dbl(b, "allocs_per_call_p50", st->calls.p50);
-    key_dbl(b, "allocs_per_call_p99", st->calls.p99);
-    key_u64(b, "allocs_per_call_max", st->calls.max);
-    key_dbl(b, "bytes_per_call", st->bytes.mean);
-    key_dbl(b, "bytes_per_call_p50", st->bytes.p50);
-    key_dbl(b, "bytes_per_call_p99", st->bytes.p99);
-    key_u64(b, "bytes_per_call_max", st->bytes.max);
-    key_dbl(b, "net_bytes_per_call", st->net_mean);
-    key_i64(b, "net_bytes_min", st->net_min);
-    key_i64(b, "net_bytes_max", st->net_max);
-    key_u64(b, "frees", st->frees);
-    key_dbl(b, "self_allocs_per_call", st->self_calls_mean);
-    key_dbl(b, "self_bytes_per_call", st->self_bytes_mean);
-    key_dbl(b, "peak_bytes_per_call", st->peak.mean);
-    key_dbl(b, "peak_bytes_per_call_p50", st->peak.p50);
-    key_dbl(b, "peak_bytes_per_call_p99", st->peak.p99);
-    key_u64(b, "peak_bytes_per_call_max", st->peak.max);
-}
-
-static void regions_json(struct pp_buf *b)
-{
-    struct pp_region_stats st;
-    pp_buf_key(b, "regions");
-    pp_buf_raw(b, "[", 1);
-    for (size_t i = 0; pp_region_stats(i, &st); i++) {
-        if (i)
-            pp_buf_raw(b, ",", 1);
-        pp_buf_raw(b, "{", 1);
-        pp_buf_key(b, "name");
-        pp_buf_json_str(b, st.name, LABEL_MAX);
-        pp_buf_key(b, "path");
-        pp_buf_json_str(b, st.path, 4 * LABEL_MAX);
-        key_u64(b, "depth", (uint64_t)st.depth);
-        key_u64(b, "count", st.count);
-        pp_buf_key(b, "total_s");
-        pp_buf_double(b, st.total_ns * 1e-9);
-        key_ns(b, "mean_ns", st.mean_ns);
-        key_ns(b, "min_ns", st.min_ns);
-        key_ns(b, "max_ns", st.max_ns);
-        key_ns(b, "p50_ns", st.p50_ns);
-        key_ns(b, "p90_ns", st.p90_ns);
-        key_ns(b, "p95_ns", st.p95_ns);
-        key_ns(b, "p99_ns", st.p99_ns);
-        key_ns(b, "p999_ns", st.p999_ns);
-        pp_buf_key(b, "per_s");
-        pp_buf_double(b, st.span_ns > 0 ? (double)st.count / (st.span_ns * 1e-9) : 0);
-        region_allocs_json(b, &st);
-        pp_buf_raw(b, "}", 1);
-    }
-    pp_buf_raw(b, "]", 1);
-}
-
-void pp_timeline_summary(const struct pp_sample *end)
-{
-    char small[4096];
     if (!have_file || writing)
-        return;
-    size_t cap = 4096 + pp_region_count() * (2048 + 5 * LABEL_MAX);
-    char *line = cap > sizeof small ? pp_os_map(cap) : NULL;
-    if (!line) {
-        line = small;
-        cap = sizeof small;
-    }
-    /* exit() from a signal handler that interrupted a writer on another
-     * thread must not hang the exit: wait a second at most */
+        return 0;
     if (pp_lock_until(&lock, pp_now_ns() + 1000000000u) != 0)
-        return;
+        return 0;
     writing = 1;
-    if (!closed) {
-        struct pp_buf b = {line, 0, cap};
-        pp_buf_str(&b, "{\"type\":\"summary\"");
-        key_s(&b, "t_s", end->t_ns, 6);
-        key_s(&b, "wall_s", end->t_ns, 6);
-        key_s(&b, "cpu_user_s", end->cpu.user_ns, 6);
-        key_s(&b, "cpu_sys_s", end->cpu.sys_ns, 6);
-        key_u64(&b, "peak_rss_bytes", end->proc.hwm);
-        key_u64(&b, "rss_bytes_at_exit", end->proc.rss);
-        key_i64(&b, "peak_heap_bytes", end->heap.peak);
-        key_i64(&b, "heap_bytes_at_exit", end->heap.bytes);
-        key_u64(&b, "peak_mmap_bytes", end->maps.peak);
-        key_u64(&b, "mmap_anon_bytes_at_exit", end->maps.anon);
-        key_u64(&b, "mmap_file_bytes_at_exit", end->maps.file);
-        key_u64(&b, "allocs", end->heap.allocs);
-        key_u64(&b, "frees", end->heap.frees);
-        key_u64(&b, "reallocs", end->heap.reallocs);
-        key_u64(&b, "minflt", end->cpu.minflt);
-        key_u64(&b, "majflt", end->cpu.majflt);
-        key_u64(&b, "samples", samples_written - samples_lost);
-        key_u64(&b, "samples_taken", samples_taken);
-        size_t dropped, probes = pp_probe_count(&dropped);
-        key_u64(&b, "probes", probes + dropped);
-        pp_buf_key(&b, "heap_counted");
-        pp_buf_str(&b, pp_heap_counted() ? "true" : "false");
-        pp_buf_key(&b, "inexact");
-        pp_buf_raw(&b, "[", 1);
-        const char *why[8];
-        int n = pp_inexact_reasons(why, 8);
-        for (int i = 0; i < n; i++) {
-            if (i)
-                pp_buf_raw(&b, ",", 1);
-            pp_buf_json_str(&b, why[i], 256);
-        }
-        pp_buf_raw(&b, "]", 1);
-        if (end->has_parts)
-            parts_json(&b, "rss_parts_at_exit", &end->parts, NULL, 0);
-        struct pp_parts peak;
-        uint64_t peak_t;
-        if (pp_parts_peak(&peak, &peak_t) == 0)
-            parts_json(&b, "rss_parts_at_peak", &peak, &peak_t, 0);
-        regions_json(&b);
-        pp_buf_raw(&b, "}", 1);
-        emit(&b);
-    }
+    *open = !closed;
+    *samples = samples_written - samples_lost;
+    *samples_taken_ = samples_taken;
+    return 1;
+}
+
+void pp_timeline_summary_end(struct pp_buf *b)
+{
+    if (b && !closed)
+        emit(b);
     closed = 1;        /* nothing of this image is written after its summary */
     writing = 0;
     pp_unlock(&lock);

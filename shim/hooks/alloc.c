@@ -1,16 +1,19 @@
 /*
  * alloc.c - the interposed allocator and mmap functions, and nothing else.
  *
- * Each hook calls the real function (resolved once by the system layer:
- * sys/<system>/real.c) and hands the result to counters.c or mappings.c.
+ * Each hook calls the real function (resolved once, on the first call, by
+ * core/allocator.c over the system layer's sys/<system>/real.c) and hands
+ * the result to counters.c or mappings.c; the allocator's state, the
+ * bootstrap arena and the usable size are allocator.c's, read here
+ * through core/allocator.h.
  * On macOS the same bodies are the hooks of an __interpose table (sys.h:
  * PP_HOOK), and the functions only glibc or Linux have are left out there.
  * Three hazards shape this file:
  *
  *  - Bootstrap.  dlsym itself calls calloc (and malloc for its error
  *    strings) before the real allocator is known.  While resolving, those
- *    calls are served from a static arena; its pointers are recognised by
- *    address and never reach the real free.
+ *    calls are served from allocator.c's static arena; its pointers are
+ *    recognised by address and never reach the real free.
  *  - Recursion.  Anything done inside a hook may allocate.  pp_in_hook, an
  *    initial-exec TLS flag, sends nested calls straight to the real
  *    functions, uncounted: they are the allocator's or the shim's business.
@@ -23,6 +26,7 @@
  *    probes for jemalloc through weak references (folly) is not fooled.
  */
 #define _GNU_SOURCE
+#include "core/allocator.h"
 #include "core/sites.h"
 
 #include <dlfcn.h>
@@ -44,305 +48,6 @@
 #include <stdlib.h>
 #endif
 
-struct pp_real pp_real;
-
-/* READY_GLIBC: resolved, and the allocator is glibc's (blocks carry its
- * chunk header): the hooks' fast paths apply */
-enum { UNRESOLVED, RESOLVING, READY, READY_GLIBC };
-static _Atomic int state;
-#if defined(__APPLE__)
-PP_THREAD_BLOCK(int, resolving)
-#define resolving_here (*resolving_at())
-#else
-static __thread int resolving_here PP_TLS;
-#endif
-static int is_jemalloc;
-
-/* ---- bootstrap arena ------------------------------------------------------ */
-
-static char boot_buf[64 * 1024] __attribute__((aligned(64)));
-static _Atomic size_t boot_used;
-
-static int is_boot(const void *p)
-{
-    return (const char *)p >= boot_buf && (const char *)p < boot_buf + sizeof boot_buf;
-}
-
-/* Each block is preceded by a header word with glibc's IS_MMAPPED bit
- * set, so that free's fast path, which reads that word, sends it to the
- * slow path, where it is recognised by address. */
-#define BOOT_MARK 2
-
-static void *boot_alloc(size_t n)
-{
-    n = ((n + 15) & ~(size_t)15) + 16;
-    size_t at = atomic_fetch_add(&boot_used, n);
-    if (at + n > sizeof boot_buf)
-        return NULL;
-    char *p = boot_buf + at + 16;  /* static storage: already zero */
-    ((size_t *)p)[-1] = n | BOOT_MARK;
-    return p;
-}
-
-static void *boot_aligned(size_t align, size_t n)
-{
-    if (align < 16 || (align & (align - 1)) || align > 4096)
-        return NULL;
-    char *p = boot_alloc(n + align);
-    if (!p)
-        return NULL;
-    char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
-    ((size_t *)q)[-1] |= BOOT_MARK;      /* q > p: inside p's block */
-    return q;
-}
-
-/* ---- usable size ---------------------------------------------------------- */
-
-/* glibc's malloc_usable_size reads the header of the *next* chunk (to see
- * whether this one is in use), a cache miss on the allocation path that
- * costs more than everything else the shim does.  The size of an in-use
- * chunk is in the word just before the block: usable bytes are the chunk
- * size less one header word, or two when the chunk was mmapped.  This is
- * used only when the allocator is glibc's and a self-test at start-up
- * agrees with the real function on blocks of every kind. */
-static size_t glibc_usable(void *p)
-{
-    size_t word = ((size_t *)p)[-1];
-    return (word & ~(size_t)7) - 8 - ((word & 2) << 2);    /* IS_MMAPPED: 16 */
-}
-
-static int usable_is_glibc;
-
-/* A glibc block's header word: 1 and its usable size in *U when the
- * chunk is a heap chunk, 0 when it is mmapped (or a boot-arena block). */
-static inline int heap_chunk(const void *p, size_t *u)
-{
-    size_t word = ((const size_t *)p)[-1];
-    *u = (word & ~(size_t)7) - 8;
-    return !(word & 2);
-}
-
-static inline size_t usable(void *p)
-{
-    size_t u;
-    if (PP_UNLIKELY(!usable_is_glibc))
-        return pp_real.usable(p);
-    if (PP_LIKELY(heap_chunk(p, &u)))         /* not mmapped: no shifts */
-        return u;
-    return glibc_usable(p);
-}
-
-size_t pp_usable(void *p)
-{
-    return usable(p);
-}
-
-/* The self-test must not touch the allocator: freeing a block glibc had
- * mmapped raises its dynamic mmap and trim thresholds to that block's size
- * for the rest of the run, so a program's 64-256 KiB blocks would then stay
- * on the heap (more RSS, far fewer page faults than without the shim).  It
- * therefore asks the real malloc_usable_size about fake chunks laid out in
- * a scratch mapping of the shim's own (raw mmap, unmapped afterwards):
- * in-use chunks of several sizes, in the main arena or another, whose next
- * chunk says "previous in use", and mmapped chunks.  malloc_usable_size
- * reads only those header words, exactly as for real blocks. */
-static void choose_usable(void)
-{
-    static const size_t chunk[] = {32, 48, 112, 1040, 4112, 70016};
-    static const size_t mmapped[] = {135168, 200704, (5u << 20) + 4096};
-    enum { PREV_INUSE = 1, IS_MMAPPED = 2, NON_MAIN_ARENA = 4 };
-    const size_t scratch_len = 72 * 1024 + 4096;
-    /* only where malloc is libc's own: any other allocator's blocks have no
-     * glibc chunk header, and reading before one may fault */
-    if (!pp_real.usable || !pp_real_in_libc((void *)pp_real.malloc))
-        return;
-    char *scratch = pp_os_map(scratch_len);
-    if (!scratch)
-        return;
-    size_t *hdr = (size_t *)scratch;        /* prev_size, size; block at +16 */
-    void *mem = scratch + 2 * sizeof(size_t);
-    int agree = 1;
-    for (size_t i = 0; i < sizeof chunk / sizeof *chunk; i++)
-        for (size_t arena = 0; arena <= NON_MAIN_ARENA; arena += NON_MAIN_ARENA) {
-            size_t *next = (size_t *)(scratch + sizeof(size_t) + chunk[i]);
-            hdr[1] = chunk[i] | PREV_INUSE | arena;
-            next[0] = 32 | PREV_INUSE;      /* this chunk is in use */
-            if (glibc_usable(mem) != pp_real.usable(mem) || glibc_usable(mem) != chunk[i] - 8)
-                agree = 0;
-            next[0] = 0;
-        }
-    for (size_t i = 0; i < sizeof mmapped / sizeof *mmapped; i++) {
-        hdr[1] = mmapped[i] | IS_MMAPPED;
-        if (glibc_usable(mem) != pp_real.usable(mem) || glibc_usable(mem) != mmapped[i] - 16)
-            agree = 0;
-    }
-    pp_os_unmap(scratch, scratch_len);
-    usable_is_glibc = agree;
-}
-
-/* ---- resolution ----------------------------------------------------------- */
-
-/* our own malloc, not whatever the name resolves to (Mach-O has no
- * aliases: there the hook has a name of its own) */
-#if defined(__APPLE__)
-void *pp_hook_malloc(size_t n);
-#define pp_malloc_self pp_hook_malloc
-#else
-extern void *pp_malloc_self(size_t) __attribute__((alias("malloc"), visibility("hidden")));
-#endif
-
-/* another allocator was preloaded before the shim: the real functions are
- * its (bind.c sends the program's calls to the hooks, which forward) */
-static int foreign_first;
-
-void pp_resolve(void)
-{
-    int expected = UNRESOLVED;
-    if (atomic_load(&state) >= READY || resolving_here)
-        return;
-    if (!atomic_compare_exchange_strong(&state, &expected, RESOLVING)) {
-        while (atomic_load(&state) < READY)      /* another thread is at it */
-            ;
-        return;
-    }
-    resolving_here = 1;
-    is_jemalloc = pp_real_resolve(&pp_real, (void *)pp_malloc_self, &foreign_first);
-    choose_usable();
-    resolving_here = 0;
-    atomic_store(&state, usable_is_glibc ? READY_GLIBC : READY);
-}
-
-/* ---- whose allocator ------------------------------------------------------ */
-
-enum { PROBING = 2 };               /* pp_in_hook while checking */
-static int probe_hit;
-static char alloc_lib[512];         /* the library the real malloc is in */
-static char program_alloc_lib[512]; /* ... and the one the program calls */
-static int heap_counted = 1;
-static _Atomic int deepbind_seen, deepbind_warned;
-static const char *heap_binding = "interposed";
-
-static void library_of(void *fn, char *out, size_t cap)
-{
-    Dl_info info;
-    const char *name = fn && dladdr(fn, &info) && info.dli_fname ? info.dli_fname : "";
-    if (!*name && fn)
-        name = "the program";
-    size_t n = strlen(name);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, name, n);
-    out[n] = 0;
-}
-
-static const char *classify(const char *lib)
-{
-    const char *base = strrchr(lib, '/');
-    base = base ? base + 1 : lib;
-    if (strncmp(base, "libc.so", 7) == 0 || strncmp(base, "libc-", 5) == 0)
-        return "glibc";
-    if (strstr(base, "jemalloc"))
-        return "jemalloc";
-    if (strstr(base, "tcmalloc"))
-        return "tcmalloc";
-    if (strstr(base, "mimalloc"))
-        return "mimalloc";
-    return *base ? base : "unknown";
-}
-
-const char *pp_allocator_name(void)
-{
-    return classify(heap_counted ? alloc_lib : program_alloc_lib);
-}
-
-int pp_allocator_is_glibc(void)
-{
-    return atomic_load(&state) == READY_GLIBC && !is_jemalloc;
-}
-
-const char *pp_allocator_library(void)
-{
-    return heap_counted ? alloc_lib : program_alloc_lib;
-}
-
-int pp_heap_counted(void)
-{
-    return heap_counted;
-}
-
-const char *pp_heap_binding(void)
-{
-    return heap_counted ? heap_binding : "none";
-}
-
-/* Does the program's malloc reach the hooks?  The address dlsym gives is
- * not enough (in a non-PIE executable that takes malloc's address it is
- * the executable's own PLT slot), so malloc is called through it once,
- * with pp_in_hook set to PROBING: the hook, if reached, notes it and
- * passes the call through. */
-void pp_allocator_check(int warn)
-{
-    library_of((void *)pp_real.malloc, alloc_lib, sizeof alloc_lib);
-#if defined(__APPLE__)
-    /* dyld applies the __interpose table to every image but the shim:
-     * there is no load order that puts another malloc first */
-    (void)warn;
-    (void)probe_hit;
-    return;
-#else
-    /* references the loader did not give to the hooks (another allocator
-     * first, RTLD_DEEPBIND, __libc_malloc): bind.c points them there */
-    if (pp_bind_all((void *)pp_real.malloc, foreign_first, 0) > 0 && foreign_first) {
-        heap_binding = "got";
-        return;
-    }
-    void *(*used)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
-    void (*used_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
-    if (!used || !used_free || (void *)used == (void *)pp_malloc_self)
-        return;
-    int saved = pp_in_hook;
-    probe_hit = 0;
-    pp_in_hook = PROBING;
-    void *p = used(24);
-    pp_in_hook = saved;
-    if (probe_hit) {
-        pp_real.free(p);
-        return;
-    }
-    used_free(p);
-    heap_counted = 0;
-    library_of((void *)used, program_alloc_lib, sizeof program_alloc_lib);
-    if (warn)
-        pp_warn("the program calls the malloc of ", program_alloc_lib,
-                " (loaded before libperfprobe.so): heap figures are not recorded ",
-                "(put libperfprobe.so first in LD_PRELOAD)");
-#endif
-}
-
-static _Atomic int aside_warned;
-
-void pp_allocator_tick(void)
-{
-    if (atomic_load(&deepbind_seen) && !atomic_exchange(&deepbind_warned, 1))
-        pp_warn("a library was loaded with RTLD_DEEPBIND: its own calls to malloc and "
-                "free bypass the shim, so the heap figures are not exact", "", "", "");
-    if (pp_single_aside_count() && !atomic_exchange(&aside_warned, 1))
-        pp_warn("internal: the sampler thread called the allocator (served from "
-                "the shim's own arena)", "", "", "");
-}
-
-int pp_inexact_reasons(const char **out, int max)
-{
-    int n = 0;
-    if (!heap_counted && n < max)
-        out[n++] = "malloc is not the shim's: another allocator comes first";
-    if (atomic_load(&deepbind_seen) && n < max)
-        out[n++] = "RTLD_DEEPBIND: a library's allocations bypass the hooks";
-    if (pp_counters_went_negative() && n < max)
-        out[n++] = "more bytes freed than allocated through the hooks: heap clamped at 0";
-    return n;
-}
-
 /* dlopen: only to notice RTLD_DEEPBIND (a library loaded with it calls
  * libc's malloc directly, past the hooks, and may free through them).
  * The hook must not change which object dlopen believes called it: glibc
@@ -359,7 +64,7 @@ __attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve
         pp_real_dlopen = pp_real_next("dlopen");
     return pp_real_dlopen;
 }
-__attribute__((used, visibility("hidden"))) _Atomic int *pp_deepbind_flag = &deepbind_seen;
+__attribute__((used, visibility("hidden"))) _Atomic int *pp_deepbind_flag = &pp_deepbind_seen;
 /* dlopen calls so far (a libpython loaded late: pyframes.c's watch) */
 __attribute__((used, visibility("hidden"))) _Atomic unsigned *pp_dlopen_count = &pp_dlopens;
 __attribute__((used, visibility("hidden"))) _Atomic int *pp_bind_flag = &pp_bind_active;
@@ -373,7 +78,7 @@ pp_dlopen_bound(const char *file, int mode)
     if (h) {
         int saved = pp_in_hook;
         pp_in_hook = 1;
-        pp_bind_all((void *)pp_real.malloc, foreign_first, (mode & RTLD_DEEPBIND) != 0);
+        pp_bind_all((void *)pp_real.malloc, pp_alloc_foreign, (mode & RTLD_DEEPBIND) != 0);
         pp_in_hook = saved;
     }
     return h;
@@ -604,60 +309,36 @@ __asm__(".text\n"
         ".size dlopen, .-dlopen\n");
 #endif
 
-/* jemalloc's own figures, through its mallctl; -1 when jemalloc is not the
- * allocator.  Called with pp_in_hook set (mallctl may allocate). */
-int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident)
+/* The real allocator's state (allocator.c), as the hooks read it: no
+ * ordering needed, it only ever moves forward */
+static inline int ready_state(void)
 {
-    static int (*ctl)(const char *, void *, size_t *, void *, size_t);
-    if (!is_jemalloc)
-        return -1;
-    if (!ctl)
-        *(void **)&ctl = pp_real_symbol("mallctl");
-    if (!ctl)
-        return -1;
-    uint64_t epoch = 1;
-    size_t v, sz = sizeof epoch;
-    ctl("epoch", &epoch, &sz, &epoch, sz);
-    static const char *const names[] = {"stats.allocated", "stats.active", "stats.resident"};
-    uint64_t *dst[] = {allocated, active, resident};
-    for (int i = 0; i < 3; i++) {
-        sz = sizeof v;
-        if (ctl(names[i], &v, &sz, NULL, 0) != 0)
-            return -1;
-        *dst[i] = v;
-    }
-    return 0;
+    return atomic_load_explicit(&pp_alloc_state, memory_order_relaxed);
 }
 
-const char *pp_usable_method(void)
+static inline int resolved(void)
 {
-    return usable_is_glibc ? "chunk-header" : "malloc_usable_size";
-}
-
-static inline int ready(void)
-{
-    return atomic_load_explicit(&state, memory_order_relaxed) >= READY;
+    return ready_state() >= PP_ALLOC_READY;
 }
 
 static inline int in_bootstrap(void)
 {
-    return atomic_load_explicit(&state, memory_order_relaxed) == RESOLVING;
+    return ready_state() == PP_ALLOC_RESOLVING;
 }
 
 /* A nested call that must not reach glibc's allocator (single.c) */
 static int aside_wanted(void)
 {
-    return atomic_load_explicit(&state, memory_order_relaxed) == READY_GLIBC &&
-           pp_single_served_aside();
+    return ready_state() == PP_ALLOC_READY_GLIBC && pp_single_served_aside();
 }
 
 /* realloc served aside: the old block (the allocator's: realloc_slow
  * moves a bootstrap block before this point) is left as is */
 static void *aside_realloc(void *p, size_t n)
 {
-    void *q = boot_alloc(n);
+    void *q = pp_boot_alloc(n);
     if (q && p) {
-        size_t old = usable(p);
+        size_t old = pp_usable_fast(p);
         memcpy(q, p, old < n ? old : n);
     }
     return q;
@@ -666,7 +347,7 @@ static void *aside_realloc(void *p, size_t n)
 /* Resolve the real functions on first use. */
 #define RESOLVE_FIRST()                                                 \
     do {                                                                \
-        if (PP_UNLIKELY(!ready()))                                      \
+        if (PP_UNLIKELY(!resolved()))                                   \
             pp_resolve();                                               \
     } while (0)
 /* Nested calls pass straight through, but for the sampler thread's while
@@ -675,8 +356,8 @@ static void *aside_realloc(void *p, size_t n)
 #define ENTER_OR_ASIDE(passthrough, aside)                              \
     do {                                                                \
         if (pp_in_hook) {                                               \
-            if (PP_UNLIKELY(pp_in_hook == PROBING))                     \
-                probe_hit = 1;                                          \
+            if (PP_UNLIKELY(pp_in_hook == PP_IN_HOOK_PROBING))          \
+                pp_alloc_probe_hit = 1;                                 \
             if (PP_UNLIKELY(aside_wanted()))                            \
                 return aside;                                           \
             return passthrough;                                         \
@@ -714,7 +395,7 @@ static inline int fast(void)
  * state never goes back from READY_GLIBC). */
 static inline void note_fast(void)
 {
-    if (atomic_load_explicit(&state, memory_order_relaxed) == READY_GLIBC)
+    if (ready_state() == PP_ALLOC_READY_GLIBC)
         pp_hot.glibc = 1;
 }
 
@@ -727,9 +408,9 @@ __attribute__((noinline)) static void *track_full(void *p, int realloc_, size_t 
 {
     pp_in_hook = 1;
     if (realloc_)
-        pp_track_realloc_fast(p, old, usable(p));
+        pp_track_realloc_fast(p, old, pp_usable_fast(p));
     else
-        pp_track_alloc_fast(p, usable(p));
+        pp_track_alloc_fast(p, pp_usable_fast(p));
     pp_in_hook = 0;
     return p;
 }
@@ -747,7 +428,7 @@ __attribute__((noinline)) static void *track_rest(void *p, size_t u, int how)
 static inline void *track_fast(void *p, int realloc_, size_t old)
 {
     size_t u;
-    if (PP_UNLIKELY(!heap_chunk(p, &u)))
+    if (PP_UNLIKELY(!pp_heap_chunk(p, &u)))
         return track_full(p, realloc_, old);
     int how = realloc_ ? pp_count_realloc_quick(old, u) : pp_count_alloc_quick(u);
     if (PP_UNLIKELY(how == 0))
@@ -784,7 +465,7 @@ PP_HOOK(void, free, (void *p))
     size_t u;
     if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
         /* not mmapped (nor a boot block), and counted */
-        if (PP_LIKELY(heap_chunk(p, &u)) && PP_LIKELY(pp_count_free_quick(u))) {
+        if (PP_LIKELY(pp_heap_chunk(p, &u)) && PP_LIKELY(pp_count_free_quick(u))) {
             if (PP_UNLIKELY(pp_site_free_wanted(p)))
                 free_tracked(p, u);
             else
@@ -810,7 +491,7 @@ PP_HOOK(void *, realloc, (void *p, size_t n))
 {
     size_t old;
     if (PP_LIKELY(fast()) && PP_LIKELY(p != NULL)) {
-        if (PP_LIKELY(heap_chunk(p, &old)) && PP_LIKELY(n != 0) &&
+        if (PP_LIKELY(pp_heap_chunk(p, &old)) && PP_LIKELY(n != 0) &&
             PP_LIKELY(!pp_site_free_wanted(p))) {
             void *q = pp_real.realloc(p, n);
             return PP_LIKELY(q != NULL) ? track_fast(q, 1, old) : q;
@@ -826,15 +507,15 @@ PP_HOOK(void *, realloc, (void *p, size_t n))
 __attribute__((noinline)) static void *malloc_slow(size_t n)
 {
     note_fast();
-    if (PP_UNLIKELY(!ready())) {
+    if (PP_UNLIKELY(!resolved())) {
         if (in_bootstrap())
-            return boot_alloc(n);
+            return pp_boot_alloc(n);
         pp_resolve();
     }
-    ENTER_OR_ASIDE(pp_real.malloc(n), boot_alloc(n));
+    ENTER_OR_ASIDE(pp_real.malloc(n), pp_boot_alloc(n));
     void *p = pp_real.malloc(n);
     if (p)
-        pp_track_alloc_fast(p, usable(p));
+        pp_track_alloc_fast(p, pp_usable_fast(p));
     LEAVE();
     return p;
 }
@@ -842,7 +523,7 @@ __attribute__((noinline)) static void *malloc_slow(size_t n)
 __attribute__((noinline)) static void free_slow(void *p)
 {
     note_fast();
-    if (!p || PP_UNLIKELY(is_boot(p)))
+    if (!p || PP_UNLIKELY(pp_is_boot(p)))
         return;
     RESOLVE_FIRST();
     if (pp_in_hook) {
@@ -851,7 +532,7 @@ __attribute__((noinline)) static void free_slow(void *p)
         return;
     }
     pp_in_hook = 1;
-    pp_track_free_fast(p, usable(p));
+    pp_track_free_fast(p, pp_usable_fast(p));
     pp_real.free(p);
     LEAVE();
 }
@@ -859,16 +540,16 @@ __attribute__((noinline)) static void free_slow(void *p)
 __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
 {
     note_fast();
-    if (PP_UNLIKELY(!ready())) {
+    if (PP_UNLIKELY(!resolved())) {
         if (in_bootstrap())
-            return size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size);
+            return size && n > SIZE_MAX / size ? NULL : pp_boot_alloc(n * size);
         pp_resolve();
     }
     ENTER_OR_ASIDE(pp_real.calloc(n, size),
-                   size && n > SIZE_MAX / size ? NULL : boot_alloc(n * size));
+                   size && n > SIZE_MAX / size ? NULL : pp_boot_alloc(n * size));
     void *p = pp_real.calloc(n, size);
     if (p)
-        pp_track_alloc_fast(p, usable(p));
+        pp_track_alloc_fast(p, pp_usable_fast(p));
     LEAVE();
     return p;
 }
@@ -876,29 +557,29 @@ __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
 __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
 {
     note_fast();
-    if (PP_UNLIKELY(is_boot(p))) {
+    if (PP_UNLIKELY(pp_is_boot(p))) {
         /* a bootstrap block moves to the real heap; its size is unknown,
          * so copy what fits before the end of the arena */
         void *q = PP_HOOKED(malloc)(n);
-        size_t avail = (size_t)(boot_buf + sizeof boot_buf - (char *)p);
+        size_t avail = (size_t)(pp_boot_buf + PP_BOOT_SIZE - (char *)p);
         if (q)
             memcpy(q, p, n < avail ? n : avail);
         return q;
     }
-    if (PP_UNLIKELY(!ready())) {
+    if (PP_UNLIKELY(!resolved())) {
         if (in_bootstrap())
-            return p ? NULL : boot_alloc(n);
+            return p ? NULL : pp_boot_alloc(n);
         pp_resolve();
     }
     ENTER_OR_ASIDE(pp_real.realloc(p, n), aside_realloc(p, n));
-    size_t old = p ? usable(p) : 0;
+    size_t old = p ? pp_usable_fast(p) : 0;
     pp_site_free(p, old);
     void *q = pp_real.realloc(p, n);
     if (!p) {
         if (q)
-            pp_track_alloc_fast(q, usable(q));
+            pp_track_alloc_fast(q, pp_usable_fast(q));
     } else if (q) {
-        pp_track_realloc_fast(q, old, usable(q));
+        pp_track_realloc_fast(q, old, pp_usable_fast(q));
     } else if (n == 0) {
         pp_count_free(old);              /* realloc(p, 0) freed p */
     }
@@ -921,27 +602,27 @@ PP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 PP_HOOK(int, posix_memalign, (void **out, size_t align, size_t n))
 {
     if (PP_UNLIKELY(in_bootstrap()))
-        return (*out = boot_aligned(align, n)) ? 0 : ENOMEM;
+        return (*out = pp_boot_aligned(align, n)) ? 0 : ENOMEM;
     RESOLVE_FIRST();
     ENTER_OR_ASIDE(pp_real.posix_memalign(out, align, n),
-                   (*out = boot_aligned(align, n)) ? 0 : ENOMEM);
+                   (*out = pp_boot_aligned(align, n)) ? 0 : ENOMEM);
     int rc = pp_real.posix_memalign(out, align, n);
     if (rc == 0 && *out)
-        pp_track_alloc_fast(*out, usable(*out));
+        pp_track_alloc_fast(*out, pp_usable_fast(*out));
     LEAVE();
     return rc;
 }
 
-#define ALIGNED_HOOK(name, params, args, bootargs)                                \
+#define ALIGNED_HOOK(name, params, args, bootargs)                      \
     PP_HOOK(void *, name, params)                                       \
     {                                                                   \
         if (PP_UNLIKELY(in_bootstrap()))                                \
-            return boot_aligned bootargs;                               \
+            return pp_boot_aligned bootargs;                            \
         RESOLVE_FIRST();                                                \
-        ENTER_OR_ASIDE(pp_real.name args, boot_aligned bootargs);       \
+        ENTER_OR_ASIDE(pp_real.name args, pp_boot_aligned bootargs);    \
         void *p = pp_real.name args;                                    \
         if (p)                                                          \
-            pp_track_alloc_fast(p, usable(p));                          \
+            pp_track_alloc_fast(p, pp_usable_fast(p));                  \
         LEAVE();                                                        \
         return p;                                                       \
     }
@@ -970,7 +651,7 @@ PP_HOOK(void *, reallocf, (void *p, size_t n))
 /* a block of the shim's bootstrap arena belongs to no zone */
 PP_HOOK(size_t, malloc_size, (const void *p))
 {
-    if (PP_UNLIKELY(is_boot(p)))
+    if (PP_UNLIKELY(pp_is_boot(p)))
         return 0;
     return malloc_size(p);
 }
@@ -1084,7 +765,7 @@ PP_EXPORT void *mallocx(size_t size, int flags)
     ENTER_OR(pp_real.mallocx(size, flags));
     void *p = pp_real.mallocx(size, flags);
     if (p)
-        pp_track_alloc_fast(p, usable(p));
+        pp_track_alloc_fast(p, pp_usable_fast(p));
     LEAVE();
     return p;
 }
@@ -1093,7 +774,7 @@ PP_EXPORT void *rallocx(void *p, size_t size, int flags)
 {
     RESOLVE_FIRST();
     if (!pp_real.mallocx) {
-        size_t a = flag_align(flags), old = usable(p);
+        size_t a = flag_align(flags), old = pp_usable_fast(p);
         void *q;
         if (a > 16) {
             q = memalign(a, size);
@@ -1109,11 +790,11 @@ PP_EXPORT void *rallocx(void *p, size_t size, int flags)
         return q;
     }
     ENTER_OR(pp_real.rallocx(p, size, flags));
-    size_t old = usable(p);
+    size_t old = pp_usable_fast(p);
     pp_site_free(p, old);
     void *q = pp_real.rallocx(p, size, flags);
     if (q)
-        pp_track_realloc_fast(q, old, usable(q));
+        pp_track_realloc_fast(q, old, pp_usable_fast(q));
     LEAVE();
     return q;
 }
@@ -1122,9 +803,9 @@ PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
 {
     RESOLVE_FIRST();
     if (!pp_real.mallocx)               /* cannot resize in place: report the size */
-        return usable(p);
+        return pp_usable_fast(p);
     ENTER_OR(pp_real.xallocx(p, size, extra, flags));
-    size_t old = usable(p);
+    size_t old = pp_usable_fast(p);
     size_t now = pp_real.xallocx(p, size, extra, flags);
     if (now != old)
         pp_count_realloc(old, now);
@@ -1144,7 +825,7 @@ PP_EXPORT void dallocx(void *p, int flags)
         return;
     }
     pp_in_hook = 1;
-    pp_track_free_fast(p, usable(p));
+    pp_track_free_fast(p, pp_usable_fast(p));
     pp_real.dallocx(p, flags);
     LEAVE();
 }
@@ -1161,7 +842,7 @@ PP_EXPORT void sdallocx(void *p, size_t size, int flags)
         return;
     }
     pp_in_hook = 1;
-    pp_track_free_fast(p, usable(p));
+    pp_track_free_fast(p, pp_usable_fast(p));
     pp_real.sdallocx(p, size, flags);
     LEAVE();
 }
@@ -1183,7 +864,7 @@ PP_HOOK(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_
     if (r == MAP_FAILED)
         return r;
     /* inside a hook, mmap is the allocator feeding its heap */
-    if (!pp_in_hook && ready()) {
+    if (!pp_in_hook && resolved()) {
         pp_in_hook = 1;
         pp_map_add((uintptr_t)r, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
         pp_in_hook = 0;
@@ -1195,7 +876,7 @@ PP_HOOK(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_
 PP_HOOK(int, munmap, (void *addr, size_t len))
 {
     int rc = pp_real_munmap(addr, len);
-    if (rc == 0 && !pp_in_hook && ready()) {
+    if (rc == 0 && !pp_in_hook && resolved()) {
         pp_in_hook = 1;
         pp_map_remove((uintptr_t)addr, len);
         pp_in_hook = 0;
@@ -1216,7 +897,7 @@ kern_return_t mach_vm_deallocate(vm_map_t task, mach_vm_address_t addr, mach_vm_
 
 static void vm_added(vm_map_t task, uintptr_t addr, size_t size)
 {
-    if (task == mach_task_self() && !pp_in_hook && ready()) {
+    if (task == mach_task_self() && !pp_in_hook && resolved()) {
         pp_in_hook = 1;
         pp_map_add(addr, size, PP_MAP_ANON);
         pp_in_hook = 0;
@@ -1225,7 +906,7 @@ static void vm_added(vm_map_t task, uintptr_t addr, size_t size)
 
 static void vm_removed(vm_map_t task, uintptr_t addr, size_t size)
 {
-    if (task == mach_task_self() && !pp_in_hook && ready()) {
+    if (task == mach_task_self() && !pp_in_hook && resolved()) {
         pp_in_hook = 1;
         pp_map_remove(addr, size);
         pp_in_hook = 0;
@@ -1289,7 +970,7 @@ PP_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
     void *r = pp_real_mremap(old, old_len, new_len, flags, target);
     if (r == MAP_FAILED)
         return r;
-    if (!pp_in_hook && ready()) {
+    if (!pp_in_hook && resolved()) {
         pp_in_hook = 1;
         pp_map_move((uintptr_t)old, old_len, (uintptr_t)r, new_len,
                     (flags & MREMAP_DONTUNMAP) != 0);

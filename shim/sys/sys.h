@@ -114,8 +114,6 @@ void pp_futex_wait(_Atomic int *word, int seen, uint64_t deadline_ns);
 void pp_futex_wake(_Atomic int *word);
 void pp_futex_wake_one(_Atomic int *word);
 
-/* ---- the real functions, and whose allocator they are ---------------------- */
-
 /* ---- <system>/real.c: the functions the hooks stand in for ---------------- */
 
 struct pp_real;
@@ -126,7 +124,7 @@ void *pp_real_next(const char *name);
 /* Fill pp_real with the real allocator (the next definitions: Linux
  * dlsym(RTLD_NEXT), or the first definition when another allocator was
  * preloaded before the shim, which is then *FOREIGN; macOS: libSystem's,
- * by name).  SELF is the shim's own malloc hook.  Returns 1 when
+ * by name).  SELF is an address in the shim's own object.  Returns 1 when
  * jemalloc's API (mallocx ...) is resolved and jemalloc is the allocator. */
 int  pp_real_resolve(struct pp_real *r, void *self, int *foreign);
 /* A symbol of the real allocator's library (mallctl), or NULL */
@@ -165,35 +163,19 @@ struct pp_real {
     void  (*dallocx)(void *, int);
     void  (*sdallocx)(void *, size_t, int);
 };
-extern struct pp_real pp_real;
-void pp_resolve(void);
-/* usable size of a live block: the allocator's malloc_usable_size, or for
- * glibc an equivalent that reads only the block's own header */
-size_t pp_usable(void *p);
-/* "glibc", "jemalloc", "tcmalloc", "mimalloc" or the library's name: whose
- * malloc the hooks forward to; and that library's path */
-const char *pp_allocator_name(void);
-const char *pp_allocator_library(void);
-/* 1 when the real allocator is glibc's (resolved, and its self-test passed) */
-int pp_allocator_is_glibc(void);
-/* 0 when the program's malloc is not the shim's (another allocator was
- * preloaded before it, or the executable defines malloc) */
-int pp_heap_counted(void);
-/* how the program's calls reach the hooks: "interposed", "got" (bind.c), "none" */
-const char *pp_heap_binding(void);
-/* bind.c: point loaded objects' allocator references at the hooks */
+/* linux/bind.c (ELF only): point loaded objects' allocator references at
+ * the hooks: the GOT slots of every object but the shim's and the
+ * loader's whose relocation names an allocator function get the shim's
+ * definition of it (found by name in the shim's own object); the
+ * allocator's own references to mmap, munmap and mremap get libc's.
+ * ALLOC_FN: the allocator's malloc; FOREIGN: it is not glibc's; ALL: the
+ * standard names too (else only glibc's __libc_* names).  Returns the
+ * number of GOT slots for malloc that now reach the hook.  Takes the
+ * loader's lock: never inside a hook. */
 int pp_bind_all(void *alloc_fn, int foreign, int all);
+/* FOREIGN of the last pp_bind_all (read by the dlopen hook: bind after
+ * each dlopen) */
 extern _Atomic int pp_bind_active;
-/* At start-up: find whose malloc the program calls; WARN: say so on stderr
- * when it is not the shim's. */
-void pp_allocator_check(int warn);
-/* On the sampler thread: warnings that hooks may not print themselves. */
-void pp_allocator_tick(void);
-/* Why the heap figures are not exact, if they are not: up to MAX reasons. */
-int pp_inexact_reasons(const char **out, int max);
-/* "chunk-header" (glibc, read directly) or "malloc_usable_size" */
-const char *pp_usable_method(void);
-int pp_jemalloc_stats(uint64_t *allocated, uint64_t *active, uint64_t *resident);
 
 
 /* ---- os.c: clocks, /proc, getrusage, raw mappings, descriptors ------------ */

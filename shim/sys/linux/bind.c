@@ -15,9 +15,14 @@
  * pointed at libc's, so that the memory it maps for its heap is not
  * counted as the program's mappings.  Run in the constructor and after
  * a dlopen (never inside a hook): it takes the loader's lock.
+ *
+ * It is the system layer's (ELF and the loader's own lists; sys.h): it
+ * finds the hooks by name in the shim's own object, so neither the core
+ * that calls it at start-up (allocator.c) nor the dlopen hook is named
+ * here.  macOS needs no twin: dyld's __interpose table does this job.
  */
 #define _GNU_SOURCE
-#include "core/core.h"
+#include "sys/sys.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -26,7 +31,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* read by the dlopen hook's assembly (preload.c): bind after each dlopen */
+/* read by the dlopen hook (hooks/alloc.c): bind after each dlopen */
 _Atomic int pp_bind_active __attribute__((visibility("hidden")));
 
 /* which names go where: the shim's own definition of TO (or FROM) */
