@@ -167,10 +167,10 @@ struct state {
     int64_t rbp_off, ra_off;
 };
 
-/* Run instructions [p, end) until the row for TARGET is reached.  INIT is
+/* Run the CFA program [p, end) until the row for TARGET is reached.  INIT is
  * the state after the CIE's instructions (for DW_CFA_restore).  Returns 0
  * when it stopped for the target or the end, -1 on anything unsupported. */
-static int run(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr_t target,
+static int run_cfa(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr_t target,
                uint64_t code_align, int64_t data_align, struct state *s, const struct state *init)
 {
     struct state saved[8];
@@ -444,11 +444,11 @@ static int compute(uintptr_t target, const uint8_t *hdr_at, struct rule *out, in
 
     struct state s = {.cfa_reg = REG_RSP, .cfa_off = 8, .ra_off = -8};
     uintptr_t loc = start;
-    if (run(k.p, cie_end, &loc, UINTPTR_MAX, code_align, data_align, &s, &s) != 0)
+    if (run_cfa(k.p, cie_end, &loc, UINTPTR_MAX, code_align, data_align, &s, &s) != 0)
         return -1;
     struct state init = s;
     loc = start;
-    if (run(f.p, fde_end, &loc, target, code_align, data_align, &s, &init) != 0)
+    if (run_cfa(f.p, fde_end, &loc, target, code_align, data_align, &s, &init) != 0)
         return -1;
 
     if (s.ra_undefined) {
