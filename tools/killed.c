@@ -32,7 +32,7 @@
  * cgroup.c parses them: shim/sys/linux/cgroup_lines.h).
  */
 #define _GNU_SOURCE
-#include "run.h"
+#include "killed.h"
 #include "../shim/sys/linux/cgroup_lines.h"
 
 #include <signal.h>

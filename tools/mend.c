@@ -34,7 +34,7 @@
  */
 #define _GNU_SOURCE
 #include "read/read.h"
-#include "run.h"
+#include "mend.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -17,6 +17,8 @@
 #include "read/read.h"
 #include "report/report.h"
 #include "run.h"
+#include "killed.h"
+#include "mend.h"
 #include "sys/sys.h"
 
 #include <errno.h>
