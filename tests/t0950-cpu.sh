@@ -71,6 +71,17 @@ a_all=$(jq '.cpu.functions[] | select(.function == "burn_a") | .self' all.json)
 a_hot=$(awk '/by self/ { s = 1 } s && /burn_a/ { print $3; exit }' hot.txt)
 within "region: burn_a's samples are all inside hot" "$a_hot" "$a_all" 3
 eq "region: burn_b is never inside hot" "$(grep -c burn_b hot.txt)" 0
+# the sampler's look a few occurrences behind (a tick every 100 ms, an
+# occurrence every 20 ms or so): a sample is still put in the occurrence it
+# fell in, or in none, never in the gap between two (the regions' last
+# occurrences are kept, region.c; this put a quarter of burn_b's samples in
+# hot before)
+PERFPROBE_INTERVAL_MS=100 traced region100.jsonl "$T/cpu_burn" region $STEPS > /dev/null
+"$P" report --cpu --region hot region100.jsonl > hot100.txt
+eq "region, a tick every 100 ms: burn_b is never inside hot" "$(grep -c burn_b hot100.txt)" 0
+a_all=$("$P" report --json region100.jsonl | jq '.cpu.functions[] | select(.function == "burn_a") | .self')
+a_hot=$(awk '/by self/ { s = 1 } s && /burn_a/ { print $3; exit }' hot100.txt)
+bounded "region, a tick every 100 ms: burn_a's samples inside hot" "$a_hot" "$((a_all * 9 / 10))" "$a_all" 0
 "$P" report --cpu --between begin end region.jsonl > between.txt
 b_between=$(awk '/by self/ { s = 1 } s && /burn_b/ { print $3; exit }' between.txt)
 b_all=$(jq '.cpu.functions[] | select(.function == "burn_b") | .self' all.json)

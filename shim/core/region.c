@@ -87,8 +87,13 @@
 /* one occurrence among the slowest of a window: start and duration, ticks */
 struct slow { _Atomic uint64_t t0, d; };
 
+#define RING 16
+
 struct hist {
     _Atomic uint64_t count, sum, min, max, first, last;
+    /* the last RING occurrences, begin and end in ticks (entry: count %
+     * RING; the end stored last), for CPU samples (pp_region_at) */
+    _Atomic uint64_t ring[RING][2];
     /* owner: a duration above the floor goes to note_slow; the window merge
      * stores 0 (a new window) */
     _Atomic uint64_t slow_floor;
@@ -146,7 +151,6 @@ struct rthread {
     /* the sampler's own (pp_region_remember): each slot's region and begin
      * as it last saw them, for CPU samples taken before they changed */
     int seen_id[MAX_DEPTH + 1];
-    uint64_t seen_t0[MAX_DEPTH + 1];
 };
 
 struct rdef { const char *name, *path; int parent, depth; };
@@ -186,8 +190,7 @@ static void thread_gone(void *arg)
 void pp_region_init(void)
 {
     pp_clock_init();
-    mono0 = pp_now_ns();
-    tick0 = ticks();
+    pp_clock_origin(&tick0, &mono0);    /* one instant, not two reads apart */
     pthread_key_create(&exit_key, thread_gone);
 }
 
@@ -473,6 +476,9 @@ static inline __attribute__((always_inline)) void record(struct rthread *rt, int
     if (n == 0)
         STORE(h->first, t0);
     STORE(h->last, t1);
+    _Atomic uint64_t *e = h->ring[n & (RING - 1)];
+    STORE(e[0], t0);
+    atomic_store_explicit(&e[1], t1, memory_order_release);
 }
 
 /* What the thread allocated between the begin of frame F and now, into F's
@@ -965,25 +971,37 @@ void pp_region_window(void)
 
 /* For CPU samples (cpu.c), from the sampler thread: the innermost region
  * thread TID was in at T_NS (CLOCK_MONOTONIC).  The owner's stack is read
- * without its knowledge (it never waits for this, and its begin and end
- * cost nothing more).  Each depth's slot keeps the name, id and begin of
- * the last region run at that depth, open or ended, and the region's
- * histogram the end of its last occurrence; the sampler also remembers
- * what each slot held at its previous look (pp_region_remember), whose
- * occurrence ended before the slot's present one began.  So two
- * occurrences a depth are known each tick: the present one and the one
- * before.  A sample in an occurrence older still (a region shorter than
- * the sampling interval) gives the enclosing region; a frame read while it
- * changes may give the region just begun or ended. */
+ * without its knowledge (it never waits for this).  Each depth's slot
+ * keeps the name, id and begin of the last region run at that depth, open
+ * or ended, and each region's histogram the begin and end of its last RING
+ * occurrences on the thread; the sampler also remembers which region each
+ * slot held at its previous look (pp_region_remember).  A sample is in a
+ * region when it falls in an open occurrence begun before it, or in one of
+ * those last occurrences, of the slot's region or of the one seen there
+ * before: so a region is known for a sample up to RING of its occurrences
+ * back (more when the sampler thread was held up: a sample in an older one
+ * gives the enclosing region, never a region the thread was not in). */
 static uint64_t to_ns(uint64_t t, double rate)
 {
     return t < tick0 ? 0 : mono0 + (uint64_t)((double)(t - tick0) / rate);
 }
 
-static uint64_t last_end(struct rthread *rt, int id)
+/* 1 when one of the last RING occurrences of region ID on thread RT, as
+ * read whole (the end, the begin, the end again), contained T_NS */
+static int ended_at(struct rthread *rt, int id, uint64_t t_ns, double rate)
 {
     struct hist *h = atomic_load(&rt->h[id]);
-    return h ? LOAD(h->last) : 0;
+    if (!h)
+        return 0;
+    for (int i = 0; i < RING; i++) {
+        uint64_t e1 = atomic_load_explicit(&h->ring[i][1], memory_order_acquire);
+        uint64_t e0 = atomic_load_explicit(&h->ring[i][0], memory_order_acquire);
+        if (!e1 || e0 > e1 || atomic_load_explicit(&h->ring[i][1], memory_order_acquire) != e1)
+            continue;                     /* empty, or rewritten meanwhile */
+        if (to_ns(e0, rate) <= t_ns && t_ns <= to_ns(e1, rate))
+            return 1;
+    }
+    return 0;
 }
 
 const char *pp_region_at(pid_t tid, uint64_t t_ns)
@@ -1004,24 +1022,15 @@ const char *pp_region_at(pid_t tid, uint64_t t_ns)
             struct frame *f = &rt->stack[d];
             int id = *(volatile int *)&f->id;
             uint64_t t0 = *(volatile uint64_t *)&f->t0;
-            if (id >= 0 && id < n && to_ns(t0, rate) <= t_ns) {
-                if (d <= depth)
-                    return defs[id].path;              /* open */
-                uint64_t t1 = last_end(rt, id);
-                if (t1 >= t0 && t_ns <= to_ns(t1, rate))
-                    return defs[id].path;              /* ended since */
-                continue;
+            if (id >= 0 && id < n) {
+                if (d <= depth && to_ns(t0, rate) <= t_ns)
+                    return defs[id].path;          /* open, begun before it */
+                if (ended_at(rt, id, t_ns, rate))
+                    return defs[id].path;          /* one it ran before */
             }
-            /* the occurrence the sampler saw here before this one */
             int sid = rt->seen_id[d];
-            uint64_t s0 = rt->seen_t0[d];
-            if (sid < 0 || sid >= n || s0 >= t0 || to_ns(s0, rate) > t_ns)
-                continue;
-            uint64_t s1 = last_end(rt, sid);
-            if (s1 > t0 || s1 < s0)
-                s1 = t0;
-            if (t_ns <= to_ns(s1, rate))
-                return defs[sid].path;
+            if (sid >= 0 && sid < n && sid != id && ended_at(rt, sid, t_ns, rate))
+                return defs[sid].path;             /* the one seen here last tick */
         }
         return NULL;
     }
@@ -1040,7 +1049,6 @@ void pp_region_remember(void)
                 break;
             }
             rt->seen_id[d] = *(volatile int *)&rt->stack[d].id;
-            rt->seen_t0[d] = *(volatile uint64_t *)&rt->stack[d].t0;
         }
     }
 }

@@ -343,6 +343,8 @@ void pp_clock_init(void);
 uint64_t pp_clock_raw(void);         /* rdtsc */
 uint64_t pp_clock_slow(void);        /* the ticks without the TSC */
 double pp_clock_rate(void);          /* ticks per nanosecond */
+/* the ticks and CLOCK_MONOTONIC at start-up, read as one instant */
+void pp_clock_origin(uint64_t *tick, uint64_t *mono);
 const char *pp_clock_name(void);     /* "tsc", "monotonic", ... */
 void pp_clock_check(void);           /* the sampler thread, every sample */
 static inline uint64_t pp_ticks(void)

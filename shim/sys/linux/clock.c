@@ -125,6 +125,16 @@ void pp_clock_init(void)
     atomic_store(&pp_clock_tsc, tsc);
 }
 
+/* Both clocks at start-up, read as one instant (clock_pair): the origin
+ * that ticks are turned into CLOCK_MONOTONIC nanoseconds from.  Two reads
+ * one after the other could be a preemption apart (milliseconds on a busy
+ * machine), and every time converted from them that much off. */
+void pp_clock_origin(uint64_t *tick, uint64_t *mono)
+{
+    *tick = tick0;
+    *mono = mono0;
+}
+
 double pp_clock_rate(void)
 {
     uint64_t bits = atomic_load_explicit(&frozen_bits, memory_order_acquire);
