@@ -340,6 +340,12 @@ int  pp_single_end(void);
 void pp_single_restore(int ended);
 /* This thread is the sampler (ON=1), or no longer (it ends the process) */
 void pp_single_mark_sampler(int on);
+/* 1 when this thread may take a pthread mutex the program's threads take
+ * too (the loader's, in dl_iterate_phdr): a thread of the program's, or
+ * the sampler once glibc takes and frees mutexes with atomic operations
+ * for good.  Else the sampler must not: the program's thread could hold it
+ * at the same time, or free it without waking the sampler. */
+int  pp_single_may_lock(void);
 /* In a nested allocator call: 1 when it must not reach glibc's allocator
  * (the sampler thread, while glibc takes no locks); counts it */
 int  pp_single_served_aside(void);
@@ -417,7 +423,8 @@ int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *siz
  * extent); 1 when the list is full */
 int  pp_module_add(const struct pp_module_info *m);
 /* <system>/modules.c: find the loaded modules, pp_module_add each (under
- * the refresh's try-lock) */
+ * the refresh's try-lock); nothing on a thread that may not take the
+ * loader's lock (pp_single_may_lock) */
 void pp_modules_scan(void);
 /* Module I, claimed for writing: 0 when it was already claimed in this
  * process image (a forked child claims every module again). */

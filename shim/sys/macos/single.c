@@ -36,6 +36,11 @@ void pp_single_mark_sampler(int on)
     (void)on;
 }
 
+int pp_single_may_lock(void)
+{
+    return 1;
+}
+
 int pp_single_served_aside(void)
 {
     return 0;
