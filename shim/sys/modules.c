@@ -15,7 +15,9 @@
  * The list is refreshed at start-up, before each write of the sites, and
  * from a hook when a new stack has a frame in no known module (a plugin
  * just loaded); a refresh is one scan under a try-lock, and a refresh
- * already under way is not waited for.  The core writes each module's
+ * already under way is not waited for.  The scan holds the loader's lock:
+ * never under a lock of the shim's, and not at all on the sampler thread
+ * while glibc believes the process single-threaded (linux/modules.c).  The core writes each module's
  * record once per process image (pp_modules_claim), outside any hook.
  */
 #include "sys/sys.h"
