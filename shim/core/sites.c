@@ -895,6 +895,12 @@ static void write_sites(int when, const char *label)
 {
     if (pp_sites_mode == PP_STACKS_OFF)
         return;
+    /* before write_lock, never under it: the refresh waits for the
+     * loader's lock, which a thread of the program's may hold while it
+     * waits for write_lock (a probe from a dl_iterate_phdr callback or a
+     * constructor).  On the sampler thread it may not take it at all
+     * (sys/linux/modules.c). */
+    pp_modules_refresh();
     pp_lock(&write_lock);
     struct pp_buf b = {out_mem, 0, OUT_SIZE - 64};
     if (atomic_load(&table_full) && !warned_full) {
@@ -902,7 +908,6 @@ static void write_sites(int when, const char *label)
         pp_warn("the stack table (PERFPROBE_STACK_TABLE) is full; new stacks count "
                 "under \"(overflow)\"", "", "", "");
     }
-    pp_modules_refresh();
 
     size_t count = 0, off = 8, used = atomic_load(&arena_used);
     struct stack *st;

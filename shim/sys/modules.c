@@ -15,9 +15,11 @@
  * The list is refreshed at start-up, before each write of the sites, and
  * from a hook when a new stack has a frame in no known module (a plugin
  * just loaded); a refresh is one scan under a try-lock, and a refresh
- * already under way is not waited for.  The sampler thread does not scan
- * while the loader's locks are off limits to it (single.c): its refresh is
- * then left to the program's thread, at its next sampled allocation.  The core writes each module's
+ * already under way is not waited for.  The scan holds the loader's lock:
+ * never under a lock of the shim's, and not at all on the sampler thread
+ * while glibc may believe the process single-threaded (single.c,
+ * pp_single_may_lock): the sampler's refresh is then left to the
+ * program's thread, at its next sampled allocation (pp_modules_wanted).  The core writes each module's
  * record once per process image (pp_modules_claim), outside any hook.
  */
 #include "sys/sys.h"
@@ -92,7 +94,7 @@ int pp_module_add(const struct pp_module_info *in)
     return 0;
 }
 
-/* a refresh the sampler could not make (single.c: pp_single_no_mutex),
+/* a refresh the sampler could not make (single.c: pp_single_may_lock),
  * left to the program's next thread that asks for one */
 static _Atomic int wanted;
 
@@ -100,7 +102,7 @@ void pp_modules_refresh(void)
 {
     if (!mods)
         return;
-    if (pp_single_no_mutex()) {
+    if (!pp_single_may_lock()) {
         atomic_store_explicit(&wanted, 1, memory_order_relaxed);
         return;
     }

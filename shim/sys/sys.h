@@ -324,14 +324,16 @@ int  pp_single_end(void);
 void pp_single_restore(int ended);
 /* This thread is the sampler (ON=1), or no longer (it ends the process) */
 void pp_single_mark_sampler(int on);
+/* 1 when this thread may take a pthread mutex the program's threads take
+ * too (the loader's, in dl_iterate_phdr): a thread of the program's, or
+ * the sampler once glibc takes and frees mutexes with atomic operations
+ * for good.  Else the sampler must not: the program's thread could hold it
+ * at the same time, or free it without waking the sampler. */
+int  pp_single_may_lock(void);
 /* In a nested allocator call: 1 when it must not reach glibc's allocator
  * (the sampler thread, while glibc takes no locks); counts it */
 int  pp_single_served_aside(void);
 uint64_t pp_single_aside_count(void);
-/* 1 on the sampler thread while glibc takes its pthread mutexes with a
- * plain store (the flag kept): then the sampler must not take one that the
- * program's thread takes, the loader's (dl_iterate_phdr) above all */
-int  pp_single_no_mutex(void);
 
 
 /* ---- clock.c: the clock regions are timed with ---------------------------- */
@@ -382,7 +384,7 @@ void pp_unwind_init(void);
 void pp_modules_init(void);
 void pp_modules_refresh(void);
 /* 1 when a refresh was asked for on the sampler thread and left undone
- * (pp_single_no_mutex): the program's thread makes it */
+ * (pp_single_may_lock): the program's thread makes it */
 int  pp_modules_wanted(void);
 int  pp_modules_find(uintptr_t addr);
 /* What the timeline says of a module: its path, build id, load bias and
@@ -410,7 +412,8 @@ int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *siz
  * extent); 1 when the list is full */
 int  pp_module_add(const struct pp_module_info *m);
 /* <system>/modules.c: find the loaded modules, pp_module_add each (under
- * the refresh's try-lock) */
+ * the refresh's try-lock); nothing on a thread that may not take the
+ * loader's lock (pp_single_may_lock) */
 void pp_modules_scan(void);
 /* Module I, claimed for writing: 0 when it was already claimed in this
  * process image (a forked child claims every module again). */

@@ -101,8 +101,14 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
     return pp_module_add(&m);
 }
 
+/* dl_iterate_phdr holds the loader's lock, a pthread mutex, for the walk:
+ * not on the sampler thread while glibc frees it without a wake
+ * (single.c).  The program's threads refresh the list themselves when a
+ * stack has a frame in a module it lacks (sites.c), and at each probe. */
 void pp_modules_scan(void)
 {
+    if (!pp_single_may_lock())
+        return;
     if (!exe_path[0])
         pp_os_exe(exe_path, sizeof exe_path);
     int first = 1;

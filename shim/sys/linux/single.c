@@ -15,9 +15,10 @@
  * allocation it made would be served from the shim's own arena instead:
  * preload.c, and counted here), never uses stdio, takes no pthread mutex
  * (glibc takes those with a plain store too: the shim's locks are its own,
- * lock.c; nor the loader's, which are such mutexes: pp_single_no_mutex
- * below), calls no library of the program's, and never touches what the
- * program's thread uses without a lock.  Where glibc reads the flag for more than speed, the shim clears it
+ * lock.c), calls no library of the program's, and never touches what the
+ * program's thread uses without a lock.  The loader's lock is a pthread
+ * mutex too, held by dl_iterate_phdr: the sampler walks the loader's list
+ * only once the flag is 0 for good (pp_single_may_lock).  Where glibc reads the flag for more than speed, the shim clears it
  * first: set*id() changes the credentials of every thread only when the
  * process is known to have several (core.c), and around fork() it is
  * cleared for the call.  The program's own first
@@ -36,6 +37,18 @@ static volatile char *flag_seen;        /* the one the program resolves */
 static int kept;                        /* the shim set the flag back */
 static _Atomic uint64_t aside;          /* the sampler's allocations served aside */
 static __thread int on_sampler PP_TLS;
+/* Odd while the flag may go from 0 back to 1: from before the sampler's
+ * pthread_create until the flag is set back, and from pp_single_end until
+ * pp_single_restore (set*id never restores: it stays odd).  The flag goes
+ * back to 1 only inside such a window, so a 0 read between two equal even
+ * values stays 0 for good (pp_single_may_lock). */
+static _Atomic unsigned window;
+
+static void window_step(void)
+{
+    atomic_fetch_add(&window, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+}
 
 /* Once, on the program's thread, before the first sampler starts. */
 static void resolve(void)
@@ -58,7 +71,10 @@ int pp_single_before_create(int glibc_allocator)
     if (!glibc_allocator)
         return 0;
     resolve();
-    return flag_libc && *flag_libc && *flag_seen;
+    if (!flag_libc || !*flag_libc || !*flag_seen)
+        return 0;
+    window_step();                      /* pthread_create clears it: open */
+    return 1;
 }
 
 /* Both copies of the flag (glibc's pthread_create writes both too) */
@@ -74,6 +90,8 @@ void pp_single_after_create(int was_single, int created)
         set_flag(1);
         kept = 1;
     }
+    if (was_single)
+        window_step();                  /* closed: the flag as it will stay */
 }
 
 /* set*id() for good, fork() for the call: glibc's set*id changes the
@@ -87,14 +105,34 @@ int pp_single_end(void)
 {
     if (!kept || !*flag_libc)
         return 0;
+    window_step();
     set_flag(0);
     return 1;
 }
 
 void pp_single_restore(int ended)
 {
-    if (ended)
+    if (ended) {
         set_flag(1);
+        window_step();
+    }
+}
+
+/* glibc's pthread_mutex_lock takes a free mutex with a plain store, and
+ * pthread_mutex_unlock frees it with a plain store and wakes no waiter,
+ * whenever the flag is set (the recursive mutexes too: the loader's).
+ * The program's own threads may take any mutex: while the flag is set
+ * there is one of them.  The sampler may only once the flag is 0 for good:
+ * never set back by the shim, or cleared since by the program's own
+ * pthread_create. */
+int pp_single_may_lock(void)
+{
+    if (!on_sampler || !flag_libc)
+        return 1;
+    unsigned before = atomic_load(&window);
+    int set = *flag_libc;
+    atomic_thread_fence(memory_order_seq_cst);
+    return !set && !(before & 1) && atomic_load(&window) == before;
 }
 
 void pp_single_mark_sampler(int on)
@@ -113,18 +151,4 @@ int pp_single_served_aside(void)
 uint64_t pp_single_aside_count(void)
 {
     return atomic_load(&aside);
-}
-
-/* glibc 2.34 and later lock and unlock a private pthread mutex with a
- * plain store while the flag is set (pthread_mutex_lock's single-threaded
- * shortcut), and the loader's own locks are such mutexes.  With the flag
- * kept, a sampler waiting in dl_iterate_phdr for the loader's lock is never
- * woken when the program's thread lets it go (a store, no futex wake), and
- * both can take it at once: the program hung in dlopen, or the sampler in
- * dl_iterate_phdr while it held the sites' lock a probe then waited on.
- * So the sampler asks here first, and leaves the loader's list to the
- * program's threads meanwhile (sys/modules.c). */
-int pp_single_no_mutex(void)
-{
-    return on_sampler && kept && flag_libc && *flag_libc;
 }

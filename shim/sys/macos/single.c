@@ -36,17 +36,17 @@ void pp_single_mark_sampler(int on)
     (void)on;
 }
 
+int pp_single_may_lock(void)
+{
+    return 1;
+}
+
 int pp_single_served_aside(void)
 {
     return 0;
 }
 
 uint64_t pp_single_aside_count(void)
-{
-    return 0;
-}
-
-int pp_single_no_mutex(void)
 {
     return 0;
 }
