@@ -149,10 +149,45 @@ static void scan(uintptr_t start, uintptr_t end)
     }
 }
 
+/* The shim's own mappings, sorted: never roots.  The kernel merges an
+ * anonymous mapping with the one beside it when their flags agree, so one
+ * of them (this scan's own list of every live block, made at exit) can sit
+ * inside what /proc/self/maps shows as a thread's stack: scanned, it made
+ * every block reachable (1 run in 10 of t0960's leaks). */
+#define OWN_RANGES 4096
+static uintptr_t own_r[OWN_RANGES][2];
+static size_t n_own_r;
+
+static void sort_own(void)
+{
+    for (size_t i = 1; i < n_own_r; i++)
+        for (size_t j = i; j > 0 && own_r[j - 1][0] > own_r[j][0]; j--) {
+            uintptr_t t0 = own_r[j][0], t1 = own_r[j][1];
+            own_r[j][0] = own_r[j - 1][0];
+            own_r[j][1] = own_r[j - 1][1];
+            own_r[j - 1][0] = t0;
+            own_r[j - 1][1] = t1;
+        }
+}
+
+/* scan() of [start, end) less the shim's own mappings */
+static void scan_root(uintptr_t start, uintptr_t end)
+{
+    for (size_t i = 0; i < n_own_r && start < end; i++) {
+        if (own_r[i][1] <= start || own_r[i][0] >= end)
+            continue;
+        if (own_r[i][0] > start)
+            scan(start, own_r[i][0]);
+        start = own_r[i][1];
+    }
+    if (start < end)
+        scan(start, end);
+}
+
 static void module_root(uintptr_t start, uintptr_t end, void *arg)
 {
     (void)arg;
-    scan(start, end);
+    scan_root(start, end);
 }
 
 static void sort_hints(uintptr_t *h, size_t n)    /* a few thousand at most */
@@ -192,7 +227,7 @@ static int mapping_root(uintptr_t s, uintptr_t e, int stack, void *arg)
     if (hit)                         /* this thread's: from its stack pointer up
                                       * (below it, the stale copies of this
                                       * scan's own work) */
-        scan(r->sp >= s && r->sp < e ? r->sp : s, e);
+        scan_root(r->sp >= s && r->sp < e ? r->sp : s, e);
     return 0;
 }
 
@@ -223,6 +258,8 @@ int pp_leaks_classify(void)
     nwork = 0;
     read_failed = 0;
     sort_blocks();
+    n_own_r = pp_os_own_ranges(own_r, OWN_RANGES);
+    sort_own();
     lo_addr = nblk ? blk[0].addr : 0;
     hi_addr = nblk ? blk[nblk - 1].addr + blk[nblk - 1].size : 0;
 

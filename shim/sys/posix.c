@@ -93,6 +93,21 @@ uint64_t pp_os_resident(uintptr_t addr, size_t len)
     return pages * page;
 }
 
+size_t pp_os_own_ranges(uintptr_t (*out)[2], size_t max)
+{
+    size_t n = atomic_load(&n_own), k = 0;
+    for (size_t i = 0; i < n && i < OWN_MAX && k < max; i++) {
+        uintptr_t a = atomic_load(&own[i].addr);
+        size_t len = atomic_load(&own[i].len);
+        if (a && len) {
+            out[k][0] = a;
+            out[k][1] = a + len;
+            k++;
+        }
+    }
+    return k;
+}
+
 uint64_t pp_os_resident_own(void)
 {
     uint64_t total = 0;

@@ -207,6 +207,9 @@ void *pp_os_map_raw(size_t len);
 void  pp_os_unmap_raw(void *p, size_t len);
 uint64_t pp_os_resident(uintptr_t addr, size_t len);   /* mincore */
 uint64_t pp_os_resident_own(void);               /* the shim's own mappings */
+/* the shim's own mappings (pp_os_map) as [start, end) pairs into OUT, at
+ * most MAX: how many */
+size_t pp_os_own_ranges(uintptr_t (*out)[2], size_t max);
 uint64_t pp_os_resident_main_stack(int quick);
 
 struct pp_proc {
