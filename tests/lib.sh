@@ -103,6 +103,19 @@ if [ "$(uname -s)" != Linux ] && [ -z "${PP_PORTABLE:-}" ]; then
     exit 0
 fi
 
+# python_versions: $versions becomes "NAME:PATH ..." of Debian's python3 and
+# the newest pyenv CPython 3.8-3.13 on this machine; a "# skip" line says
+# which minor version is missing
+python_versions() {
+    local m found
+    versions="debian:/usr/bin/python3"
+    for m in 8 9 10 11 12 13; do
+        found=$(ls -d "$HOME"/.pyenv/versions/3.$m.*/bin/python3 2>/dev/null | sort -V | tail -1)
+        if [ -n "$found" ]; then versions="$versions 3.$m:$found"
+        else echo "# skip: no CPython 3.$m on this machine"; fi
+    done
+}
+
 # below PID PGREP-ARGS...: the first process pgrep finds with those
 # arguments that descends from PID (not another user's of the machine)
 below() {

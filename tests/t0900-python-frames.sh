@@ -200,12 +200,7 @@ threading.Thread(target=spin, daemon=True).start()
 print("done")
 EOF
 
-versions="debian:/usr/bin/python3"
-for m in 8 9 10 11 12 13; do
-    found=$(ls -d "$HOME"/.pyenv/versions/3.$m.*/bin/python3 2>/dev/null | sort -V | tail -1)
-    if [ -n "$found" ]; then versions="$versions 3.$m:$found"
-    else echo "# skip: no CPython 3.$m on this machine"; fi
-done
+python_versions
 
 for v in $versions; do
     name=${v%%:*} py=${v#*:}

@@ -89,12 +89,7 @@ native_truth() {  # FOLDED C FN LINE
 }
 
 right_all=0 truth_all=0
-versions="debian:/usr/bin/python3"
-for m in 8 9 10 11 12 13; do
-    found=$(ls -d "$HOME"/.pyenv/versions/3.$m.*/bin/python3 2>/dev/null | sort -V | tail -1)
-    if [ -n "$found" ]; then versions="$versions 3.$m:$found"
-    else echo "# skip: no CPython 3.$m on this machine"; fi
-done
+python_versions
 
 for v in $versions; do
     name=${v%%:*} py=${v#*:}
