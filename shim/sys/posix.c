@@ -298,26 +298,31 @@ int pp_real_same_object(void *a, void *b)
     return ia.dli_fbase == ib.dli_fbase;
 }
 
-/* FILE looked up in the directories of PATH as execvp does (an empty entry
- * is the working directory), into OUT: 0 when an executable file is found
- * there (secure.c, for what a spawn or exec will run) */
-int pp_path_search(const char *file, const char *path, char *out, size_t cap)
+/* The file an exec of FILE runs: FILE itself when it names a path or PATH
+ * is NULL (no search), else FILE looked up in the directories of PATH as
+ * execvp does (an empty entry is the working directory) into BUF; NULL
+ * when no executable is found there (secure.c) */
+const char *pp_exec_file(const char *file, const char *path, char *buf, size_t cap)
 {
+    if (!file || !*file)
+        return NULL;
+    if (!path || strchr(file, '/'))
+        return file;
     size_t flen = strlen(file);
     while (*path) {
         size_t n = strcspn(path, ":");
         const char *dir = n ? path : ".";
         size_t dlen = n ? n : 1;
         if (dlen + 1 + flen < cap) {
-            memcpy(out, dir, dlen);
-            out[dlen] = '/';
-            memcpy(out + dlen + 1, file, flen + 1);
-            if (access(out, X_OK) == 0)
-                return 0;
+            memcpy(buf, dir, dlen);
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, file, flen + 1);
+            if (access(buf, X_OK) == 0)
+                return buf;
         }
         path += n;
         if (*path)
             path++;
     }
-    return -1;
+    return NULL;
 }

@@ -256,8 +256,9 @@ int  pp_os_thread_atexit(void (*fn)(void *), void *arg);
  * execvp does (NULL: FILE is a path).  A few system calls; never a hook's
  * fast path. */
 const char *pp_os_exec_untraced(const char *file, const char *path);
-/* posix.c: FILE looked up in PATH as execvp does, into OUT; 0 when found */
-int pp_path_search(const char *file, const char *path, char *out, size_t cap);
+/* posix.c: the file an exec of FILE runs (looked up in PATH as execvp
+ * does, into BUF, unless FILE has a '/' or PATH is NULL), or NULL */
+const char *pp_exec_file(const char *file, const char *path, char *buf, size_t cap);
 /* the variable that preloads the shim into the processes a program starts */
 #if defined(__APPLE__)
 #define PP_PRELOAD_VAR "DYLD_INSERT_LIBRARIES"

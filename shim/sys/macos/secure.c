@@ -29,13 +29,8 @@ const char *pp_os_exec_untraced(const char *file, const char *path)
 {
     char found[PATH_MAX], real[PATH_MAX];
     struct stat st;
-    if (!file || !*file)
+    if (!(file = pp_exec_file(file, path, found, sizeof found)))
         return NULL;
-    if (path && !strchr(file, '/')) {
-        if (pp_path_search(file, path, found, sizeof found) != 0)
-            return NULL;
-        file = found;
-    }
     if (stat(file, &st) != 0 || !S_ISREG(st.st_mode) || !realpath(file, real))
         return NULL;
     if ((under(real, "/usr") && !under(real, "/usr/local")) || under(real, "/bin") ||
