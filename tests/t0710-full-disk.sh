@@ -11,7 +11,10 @@ if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
 fi
 
 # run NAME FORKS: a 1 MiB tmpfs nearly filled, the filler removed at 0.4 s
-# while a program allocates for 1 s (FORKS children writing to the same file)
+# while a program allocates (FORKS children writing to the same file), each
+# process until 0.6 s after it sees the filler gone: the full spell and the
+# room after it are what the program waits for, never a guess of how long
+# the machine takes to run the remover
 run() {
     cat > enospc.sh <<'SH'
 mkdir -p mnt && mount -t tmpfs -o size=1m tmpfs mnt || exit 3
@@ -24,10 +27,11 @@ kids = []
 for _ in range(int(sys.argv[1])):
     kids.append(os.fork())
     if kids[-1] == 0: break
-x, t = [], time.time()
-while time.time() - t < 1.0:
+x, gone = [], None
+while gone is None or time.time() - gone < 0.6:
     x.append(bytearray(1000)); time.sleep(0.0005)
     if len(x) > 200: x.clear()
+    if gone is None and not os.path.exists("mnt/filler"): gone = time.time()
 if 0 in kids: sys.exit(0)
 for k in kids: os.waitpid(k, 0)
 print("ran")' "$2" > full.out 2> full.err
