@@ -222,6 +222,9 @@ void pp_sample_take(struct pp_sample *s, int flags);
 void pp_sampler_start(void (*tick)(void), void (*gone)(void));
 void pp_sampler_stop(void);
 int  pp_sampler_pause(void);        /* stop and join; 1 if it was running */
+/* the sampler thread's id while it runs (the kernel may still list it for
+ * a moment after), -1 while it is being created, else 0 */
+pid_t pp_sampler_tid(void);
 void pp_sampler_after_fork_child(void);
 
 /* ---- cpu.c: CPU stacks sampled by the kernel, read by the sampler ---------- */

@@ -22,6 +22,14 @@
 #include <time.h>
 
 static _Atomic int stop;
+/* the thread's id while it runs; -1 from just before it is created until
+ * it says its id (the kernel counts it from its creation on) */
+static _Atomic pid_t tid;
+
+pid_t pp_sampler_tid(void)
+{
+    return atomic_load_explicit(&tid, memory_order_relaxed);
+}
 
 /* /proc/self/status costs ten times /proc/self/statm (it formats dozens of
  * fields): every sample reads RSS from statm, and only every STATUS_STRIDE
@@ -135,6 +143,7 @@ static void *sampler_main(void *arg)
 {
     (void)arg;
     pp_in_hook = 1;
+    atomic_store(&tid, pp_tid());
     pp_single_mark_sampler(1);
     uint64_t interval = pp_opt.interval_ms * 1000000u;
     uint64_t next = pp_now_ns(), n = 0;
@@ -172,6 +181,7 @@ static void *sampler_main(void *arg)
         pp_clock_check();               /* the TSC against CLOCK_MONOTONIC */
         clock_note();
         if (program_gone(s.proc.threads)) {
+            atomic_store(&tid, 0);
             gone_fn();                  /* exit(0), as glibc's last thread */
             return NULL;
         }
@@ -183,6 +193,7 @@ static void *sampler_main(void *arg)
         if (now > next + interval)      /* fell behind (suspended?): no burst */
             next = now;
     }
+    atomic_store(&tid, 0);
     return NULL;
 }
 
@@ -200,7 +211,10 @@ void pp_sampler_start(void (*tick)(void), void (*gone)(void))
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 128 * 1024);
     int single = pp_single_before_create(pp_allocator_is_glibc());
+    atomic_store(&tid, -1);
     running = pthread_create(&thread, &attr, sampler_main, NULL) == 0;
+    if (!running)
+        atomic_store(&tid, 0);
     pp_timeline_sampler_running(running);
     pp_single_after_create(single, running);
     if (!running)
@@ -248,5 +262,6 @@ int pp_sampler_pause(void)
 void pp_sampler_after_fork_child(void)
 {
     running = 0;
+    atomic_store(&tid, 0);
     pp_timeline_sampler_running(0);
 }

@@ -15,6 +15,7 @@
 #ifndef PP_SYS_H
 #define PP_SYS_H
 
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -227,6 +228,18 @@ int pp_proc_maps_fd(void);
 int pp_proc_statm(uint64_t *resident, uint64_t *shared);
 int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
 void pp_proc_after_fork(void);                   /* reopen every /proc/self file */
+#if defined(__linux__)
+/* <system>/selfstat.c: PATH is "/proc/self/stat" or "/proc/PID/stat" of
+ * this process */
+int pp_os_is_self_stat(const char *path);
+/* a stream (MODE: fopen's, for reading) over this process's stat text with
+ * num_threads less one when the thread HIDDEN is still listed after the
+ * read (-1: a thread being created, counted); NULL (errno kept) when it cannot be made: open the real file */
+FILE *pp_os_self_stat_stream(const char *mode, pid_t hidden);
+/* TEXT[0..N), a stat line, with num_threads less one into OUT: its length,
+ * or 0 when the line does not parse or the count is below 2 */
+size_t pp_os_stat_less_one_thread(const char *text, size_t n, char *out, size_t cap);
+#endif
 
 /* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is
  * the peak since the reset (see probe.c for when it can be trusted) */
