@@ -36,7 +36,9 @@
  * since the last one: at most 6 a minute, plus 6 for each doubling of the
  * heap past 1 MiB.  A move in a sample where another view was written is
  * kept for the next sample (its count before stays the one read before the
- * move); one refused by the rate limit is dropped.
+ * move); one refused by the rate limit is dropped.  The counts start afresh
+ * (no view for the first read) when another level is watched, and after a
+ * read that found none of them.
  */
 #include "core/core.h"
 
@@ -124,6 +126,8 @@ void pp_peakview_tick(const struct pp_sample *s)
                 counts_was = c;
                 counts_seen = 1;
             }
+        } else {
+            counts_seen = 0;            /* nothing to read: start afresh when there is */
         }
     }
     int pending;
