@@ -197,6 +197,12 @@ $(B)/bench/tick: bench/tick.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE) -o $@ $<
 
+# the sampler's cgroup reads, by hand inside a limited cgroup (docs/robustness.md)
+CGCOST_SRC := shim/sys/posix.c shim/sys/linux/os.c shim/sys/lock.c shim/sys/linux/futex.c
+$(B)/bench/cgcost: bench/cgcost.c shim/sys/linux/cgroup.c $(CGCOST_SRC) $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE) -O2 -Ishim -o $@ $< $(CGCOST_SRC)
+
 bench: all $(B)/bench/churn $(B)/bench/probecost $(B)/bench/manymaps $(B)/bench/tick
 	$(Q)bash tools/install-deps.sh --bench --if-root
 	$(Q)B=$(B) /usr/bin/python3 bench/bench.py $(BENCH_ARGS)
