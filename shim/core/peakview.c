@@ -129,6 +129,8 @@ void pp_peakview_tick(const struct pp_sample *s)
         } else {
             counts_seen = 0;            /* nothing to read: start afresh when there is */
         }
+    } else {
+        counts_seen = 0;                /* no limit now: the same */
     }
     int pending;
     int64_t peak = pp_sites_peak_bytes(&pending);

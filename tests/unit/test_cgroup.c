@@ -529,6 +529,13 @@ int main(void)
     calls = 0;
     put("v1/p/k/memory.failcnt", "20\n");
     CHECK(tick(120, 4 << 20) == 0, "the limits taken off, the count moved: none");
+    put("v1/p/k/memory.limit_in_bytes", "8388608\n");
+    put("v1/p/k/memory.failcnt", "30\n");
+    calls = 0;
+    CHECK(tick(130, 4 << 20) == 0, "the same limit set again, the count moved meanwhile (20 -> 30): "
+                                   "a first read again, none");
+    put("v1/p/k/memory.failcnt", "31\n");
+    CHECK(tick(140, 4 << 20) == 1 && view_cg.was == 30, "then 30 -> 31: a view");
     pp_fd_drop(&cur_fd);
     pp_fd_drop(&count_fd[0]);
     pp_fd_drop(&count_fd[1]);
