@@ -144,6 +144,8 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 UNIT_LIB := shim/core/buf.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c shim/sys/posix.c \
             shim/core/counters.c shim/sys/lock.c shim/sys/linux/futex.c \
             tests/unit/stubs.c
+# (the shim files a test includes whole)
+$(B)/unit/test_cgroup: shim/sys/linux/cgroup.c shim/sys/linux/cgroup_lines.h shim/core/peakview.c
 $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (asan)")

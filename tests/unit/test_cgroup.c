@@ -418,8 +418,20 @@ int main(void)
     gone("v2/a/memory.pressure");
     pp_fd_drop(&count_fd[1]);
     rc = pp_cgroup_counts(&cc);
-    CHECK(rc == 1 && cc.known == 3, "v2: no memory.pressure (PSI off): max and high only (known %u)",
-          cc.known);
+    CHECK(rc == 1 && cc.known == 3 && count_off[1] && count_fd[1].fd < 0,
+          "v2: no memory.pressure (PSI off): max and high only, not tried again (known %u)", cc.known);
+    put("v2/a/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=950\n");
+    rc = pp_cgroup_counts(&cc);
+    CHECK(cc.known == 3, "v2: memory.pressure back: still not read before the levels are");
+    calls = 0;
+    pp_cgroup_memory(&l, &c);
+    rc = pp_cgroup_counts(&cc);
+    CHECK(cc.known == 7 && cc.count[2] == 950 && cc.level == gen,
+          "v2: the levels read again: memory.pressure read (%llu), the same level",
+          (unsigned long long)cc.count[2]);
+    gone("v2/a/memory.pressure");
+    pp_fd_drop(&count_fd[1]);
+    count_off[1] = 1;
     gone("v2/a/memory.events");
     pp_fd_drop(&count_fd[0]);
     rc = pp_cgroup_counts(&cc);
@@ -509,7 +521,10 @@ int main(void)
     pp_fd_drop(&count_fd[0]);
     CHECK(tick(60, 4 << 20) == 0, "memory.failcnt gone: none");
     put("v1/p/memory.failcnt", "500\n");
-    CHECK(tick(70, 4 << 20) == 0, "back at 500: a first read again, none");
+    CHECK(tick(65, 4 << 20) == 0 && count_off[0], "back, but not tried again before the levels are read");
+    calls = 0;
+    CHECK(tick(70, 4 << 20) == 0 && !count_off[0],
+          "the levels read again: tried, back at 500: a first read again, none");
     put("v1/p/memory.failcnt", "501\n");
     CHECK(tick(80, 4 << 20) == 1 && view_cg.was == 500, "then 500 -> 501: a view");
     /* another level watched: afresh */

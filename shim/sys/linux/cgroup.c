@@ -52,11 +52,13 @@
  * stalled on memory; PSI, kernel 4.20 and later, where it is on); v1
  * memory.failcnt (a charge met memory.limit_in_bytes) and, when the level
  * has a memory+swap limit, memory.memsw.failcnt (v1 charges memory+swap
- * first: with both limits equal it is the one that counts).  A v1 limit
- * out of sight (memory.stat's) has no count to read: the failcnt of the
- * levels in sight counts their own limits only.  Each file is read whole
- * with one pread through a descriptor kept high like the usage's (two at
- * most), at each call; a file missing is left out (its bit in `known`).
+ * first; on kernel 6.18 neither moved with both limits equal: t0975).  A
+ * v1 limit out of sight (memory.stat's) has no count to read: the failcnt
+ * of the levels in sight counts their own limits only.  Each file is read
+ * whole with one pread through a descriptor kept high like the usage's
+ * (two at most), at each call; a file that cannot be read (missing, or
+ * memory.pressure with PSI off, which says EOPNOTSUPP) is left out (its bit
+ * in `known`) and not tried again until the levels are read again.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
@@ -386,6 +388,7 @@ static int find(void)
 static int state;                     /* 0 not looked, 1 found, -1 none */
 static struct pp_fd cur_fd = {-1, 0, 0};
 static struct pp_fd count_fd[2] = {{-1, 0, 0}, {-1, 0, 0}};
+static int count_off[2];              /* could not be read: not tried till the next choose */
 static uint64_t limit_now, calls;
 static unsigned generation;           /* moves when another level (or kind) is watched */
 static int watched_kind;              /* of the level watched: CHOSEN_* */
@@ -451,6 +454,7 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
             watched_kind = chosen_kind;
             generation++;
         }
+        count_off[0] = count_off[1] = 0;
         fresh = 1;
     }
     int ok = limit_now && (fresh || read_usage(&usage));
@@ -494,6 +498,18 @@ static int psi_some_total(const char *text, uint64_t *v)
     return 1;
 }
 
+/* count file K (NAME) of the watched level into TEXT: its length, or -1
+ * (then not tried again until the next choose) */
+static ssize_t read_count(int k, const char *name, char *text, size_t cap)
+{
+    if (count_off[k])
+        return -1;
+    ssize_t n = read_kept(&count_fd[k], name, text, cap);
+    if (n <= 0)
+        count_off[k] = 1;
+    return n;
+}
+
 int pp_cgroup_counts(struct pp_cgroup_counts *c)
 {
     int saved = errno;
@@ -507,7 +523,7 @@ int pp_cgroup_counts(struct pp_cgroup_counts *c)
         c->name[0] = "memory.events max";
         c->name[1] = "memory.events high";
         c->name[2] = "memory.pressure some";
-        if (read_kept(&count_fd[0], "memory.events", text, sizeof text) > 0) {
+        if (read_count(0, "memory.events", text, sizeof text) > 0) {
             if (text_key(text, "max", &v)) {
                 c->count[0] = v;
                 c->known |= 1u << 0;
@@ -517,7 +533,7 @@ int pp_cgroup_counts(struct pp_cgroup_counts *c)
                 c->known |= 1u << 1;
             }
         }
-        if (read_kept(&count_fd[1], "memory.pressure", text, sizeof text) > 0 &&
+        if (read_count(1, "memory.pressure", text, sizeof text) > 0 &&
             psi_some_total(text, &v)) {
             c->count[2] = v;
             c->known |= 1u << 2;
@@ -525,13 +541,13 @@ int pp_cgroup_counts(struct pp_cgroup_counts *c)
     } else {
         c->name[0] = "memory.failcnt";
         c->name[1] = "memory.memsw.failcnt";
-        if (read_kept(&count_fd[0], "memory.failcnt", text, sizeof text) > 0 &&
+        if (read_count(0, "memory.failcnt", text, sizeof text) > 0 &&
             text[0] >= '0' && text[0] <= '9') {
             c->count[0] = strtoull(text, NULL, 10);
             c->known |= 1u << 0;
         }
         if ((watched_kind & CHOSEN_MEMSW) &&
-            read_kept(&count_fd[1], "memory.memsw.failcnt", text, sizeof text) > 0 &&
+            read_count(1, "memory.memsw.failcnt", text, sizeof text) > 0 &&
             text[0] >= '0' && text[0] <= '9') {
             c->count[1] = strtoull(text, NULL, 10);
             c->known |= 1u << 1;
