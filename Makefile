@@ -144,6 +144,8 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 UNIT_LIB := shim/core/buf.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c shim/sys/posix.c \
             shim/core/counters.c shim/sys/lock.c shim/sys/linux/futex.c \
             tests/unit/stubs.c
+# (the shim files a test includes whole)
+$(B)/unit/test_cgroup: shim/sys/linux/cgroup.c shim/sys/linux/cgroup_lines.h shim/core/peakview.c
 $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (asan)")
@@ -196,6 +198,12 @@ $(B)/bench/manymaps: bench/manymaps.c libprobe/perf_probe.h $(B)/.flags
 $(B)/bench/tick: bench/tick.c $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE) -o $@ $<
+
+# the sampler's cgroup reads, by hand inside a limited cgroup (docs/robustness.md)
+CGCOST_SRC := shim/sys/posix.c shim/sys/linux/os.c shim/sys/lock.c shim/sys/linux/futex.c
+$(B)/bench/cgcost: bench/cgcost.c shim/sys/linux/cgroup.c $(CGCOST_SRC) $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(BASE) -O2 -Ishim -o $@ $< $(CGCOST_SRC)
 
 bench: all $(B)/bench/churn $(B)/bench/probecost $(B)/bench/manymaps $(B)/bench/tick
 	$(Q)bash tools/install-deps.sh --bench --if-root

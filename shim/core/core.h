@@ -387,9 +387,15 @@ void pp_sites_exit(void);
 int  pp_sites_leak_check(void);
 void pp_sites_exit_view(int leaks_classified);
 void pp_sites_after_fork_child(void);
-/* the sampler thread (peakview.c); CGROUP: {usage, limit} of the cgroup
- * for a "cgroup_limit" dump, else NULL */
-int  pp_sites_view(const char *why, const uint64_t *cgroup);
+/* the sampler thread (peakview.c); CGROUP: the cgroup's usage and limit
+ * for a "cgroup_limit" or "cgroup_pressure" dump (with the count that
+ * moved, before and now, for the latter), else NULL */
+struct pp_dump_cgroup {
+    uint64_t usage, limit;
+    const char *counter;              /* NULL: none */
+    uint64_t count, was;
+};
+int  pp_sites_view(const char *why, const struct pp_dump_cgroup *cgroup);
 int64_t pp_sites_peak_bytes(int *pending);
 /* leaks.c: the live blocks at exit, with `all` */
 struct pp_block { uintptr_t addr; size_t size; uint32_t ref; uint32_t pad; };

@@ -889,7 +889,7 @@ void pp_sites_write_modules(struct pp_buf *b)
 
 /* the cgroup's {usage, limit} for the dump record being written (set by
  * the sampler thread around its write_sites: only AT_DUMP reads it) */
-static const uint64_t *dump_cgroup;
+static const struct pp_dump_cgroup *dump_cgroup;
 
 static void write_sites(int when, const char *label)
 {
@@ -942,9 +942,17 @@ static void write_sites(int when, const char *label)
     pp_buf_fixed(&b, (int64_t)t, 9, 6);
     if (when == AT_DUMP && dump_cgroup) {
         pp_buf_key(&b, "cgroup_bytes");
-        pp_buf_u64(&b, dump_cgroup[0]);
+        pp_buf_u64(&b, dump_cgroup->usage);
         pp_buf_key(&b, "cgroup_limit");
-        pp_buf_u64(&b, dump_cgroup[1]);
+        pp_buf_u64(&b, dump_cgroup->limit);
+        if (dump_cgroup->counter) {
+            pp_buf_key(&b, "cgroup_counter");
+            pp_buf_json_str(&b, dump_cgroup->counter, 64);
+            pp_buf_key(&b, "cgroup_count");
+            pp_buf_u64(&b, dump_cgroup->count);
+            pp_buf_key(&b, "cgroup_count_was");
+            pp_buf_u64(&b, dump_cgroup->was);
+        }
     }
     pp_buf_key(&b, "mode");
     pp_buf_str(&b, pp_sites_mode == PP_STACKS_ALL ? "\"all\"" : "\"sample\"");
@@ -1040,7 +1048,7 @@ void pp_sites_exit_view(int leaks_classified)
  * since the last one was written; with WHY, also the live view now, as a
  * "dump" record labelled WHY, with the cgroup's usage and limit when
  * CGROUP is given.  Returns 1 if a peak view was written. */
-int pp_sites_view(const char *why, const uint64_t *cgroup)
+int pp_sites_view(const char *why, const struct pp_dump_cgroup *cgroup)
 {
     if (pp_sites_mode == PP_STACKS_OFF)
         return 0;

@@ -446,6 +446,27 @@ void pp_modules_after_fork_child(void);
  * and memory.stat's hierarchical limits for one out of sight) (the sampler
  * thread only); 0 when there is none to read */
 int  pp_cgroup_memory(uint64_t *limit, uint64_t *current);
+/* The kernel's own counts of the level pp_cgroup_memory watches meeting
+ * its limit, in order of precedence (name[i] says which; bit i of KNOWN
+ * when count[i] was read, a file missing is left out):
+ *  v2: 0 memory.events "max" (reclaim at memory.max), 1 memory.events
+ *      "high" (over memory.high), 2 memory.pressure "some" total (PSI:
+ *      microseconds stalled on memory);
+ *  v1: 0 memory.failcnt, 1 memory.memsw.failcnt (when the level has a
+ *      memory+swap limit).
+ * LEVEL moves when another level is watched (the counts start afresh).
+ * The sampler thread only, after pp_cgroup_memory returned 1; 0 when there
+ * is nothing to read (no limit, or a v1 limit out of sight: no count of
+ * its own in sight).  Kept descriptors (two at most), no allocation,
+ * errno kept. */
+#define PP_CG_COUNTS 3
+struct pp_cgroup_counts {
+    unsigned level;
+    unsigned known;
+    uint64_t count[PP_CG_COUNTS];
+    const char *name[PP_CG_COUNTS];
+};
+int  pp_cgroup_counts(struct pp_cgroup_counts *c);
 /* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
 
 /* An event sampling thread TID's user stack every PERIOD_NS of its CPU

@@ -8,11 +8,66 @@
  * parent and a grandparent with less, the level with the least room
  * rather than the smallest limit, v1's hierarchical limit of a parent out
  * of sight, missing files, and the sampler's call switching levels.  The
- * file is included whole, so that its static parts can be driven one by
- * one. */
+ * counts of the watched level meeting its limit: v2 memory.events and
+ * memory.pressure (PSI), v1 memory.failcnt and memory.memsw.failcnt, each
+ * missing in turn; and the sampler's decision (core/peakview.c, included
+ * too, with the site views it writes caught): a pressure view when a count
+ * moved between two reads, none on the first read, after a level change or
+ * a missing file, its rate limit, and a move in a sample that wrote
+ * another view kept for the next.  The files are included whole, so that
+ * their static parts can be driven one by one. */
 #include "check.h"
 #include "fakefs.h"
 #include "sys/linux/cgroup.c"
+#include "core/peakview.c"
+
+/* what peakview.c calls in sites.c: the views it writes, caught */
+int pp_sites_mode = PP_STACKS_ALL;
+static int views;
+static char view_why[64], view_counter[64];
+static struct pp_dump_cgroup view_cg;
+int pp_sites_view(const char *why, const struct pp_dump_cgroup *cg)
+{
+    views++;
+    snprintf(view_why, sizeof view_why, "%s", why ? why : "");
+    memset(&view_cg, 0, sizeof view_cg);
+    view_counter[0] = 0;
+    if (cg) {
+        view_cg = *cg;
+        snprintf(view_counter, sizeof view_counter, "%s", cg->counter ? cg->counter : "");
+    }
+    return 0;
+}
+int64_t pp_sites_peak_bytes(int *pending)
+{
+    *pending = 0;
+    return 0;
+}
+
+/* one sample at T seconds with HEAP bytes: whether a view was written */
+static int tick(double t, int64_t heap)
+{
+    struct pp_sample smp;
+    memset(&smp, 0, sizeof smp);
+    smp.t_ns = (uint64_t)(t * 1e9);
+    smp.heap.bytes = heap;
+    int before = views;
+    view_why[0] = 0;
+    pp_peakview_tick(&smp);
+    return views - before;
+}
+
+/* the sampler's state afresh, watching the process's cgroup DIR */
+static void watch_afresh(void)
+{
+    pp_fd_drop(&cur_fd);
+    pp_fd_drop(&count_fd[0]);
+    pp_fd_drop(&count_fd[1]);
+    state = 1;
+    calls = 0;
+    watched = 0;
+    watched_kind = 0;
+}
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +368,193 @@ int main(void)
     r = pp_cgroup_memory(&l, &c);
     CHECK(r == 0, "the usage file gone: nothing");
     pp_fd_drop(&cur_fd);
+
+    /* ---- parsing the counts' files -------------------------------------- */
+    {
+        char ev[] = "low 0\nhigh 17\nmax 123\noom 2\noom_kill 1\noom_group_kill 0\n";
+        uint64_t v = 0;
+        CHECK(text_key(ev, "max", &v) && v == 123, "memory.events: max 123 (%llu)", (unsigned long long)v);
+        CHECK(text_key(ev, "high", &v) && v == 17, "memory.events: high 17 (%llu)", (unsigned long long)v);
+        CHECK(!text_key(ev, "oom_kill_x", &v) && !text_key(ev, "ma", &v),
+              "memory.events: no key named like another");
+        CHECK(!strcmp(ev, "low 0\nhigh 17\nmax 123\noom 2\noom_kill 1\noom_group_kill 0\n"),
+              "memory.events: the text is left as it was");
+        char ev2[] = "low 0\nhigh 0\nmax 5";
+        CHECK(text_key(ev2, "max", &v) && v == 5, "memory.events: a last line with no newline");
+        CHECK(psi_some_total("some avg10=0.12 avg60=0.05 avg300=0.01 total=4567890\n"
+                             "full avg10=0.00 avg60=0.00 avg300=0.00 total=1234\n", &v) &&
+                  v == 4567890,
+              "memory.pressure: some's total, not full's (%llu)", (unsigned long long)v);
+        CHECK(!psi_some_total("full avg10=0.00 avg60=0.00 avg300=0.00 total=1234\n", &v) &&
+                  !psi_some_total("some avg10=0.00 avg60=0.00 avg300=0.00\n"
+                                  "full avg10=0.00 avg60=0.00 avg300=0.00 total=1234\n", &v) &&
+                  !psi_some_total("some total=x\n", &v) && !psi_some_total("", &v),
+              "memory.pressure: no some line, some without total (not full's), no number: none");
+    }
+
+    /* ---- v2 counts: memory.events and memory.pressure of the watched level */
+    made("v2/a/b");
+    made("v2/a/b/c");
+    put("v2/a/memory.max", "67108864\n");
+    put("v2/a/memory.current", "10485760\n");
+    put("v2/a/memory.events", "low 0\nhigh 0\nmax 40\noom 0\noom_kill 0\noom_group_kill 0\n");
+    put("v2/a/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=900\n"
+                                "full avg10=0.00 avg60=0.00 avg300=0.00 total=100\n");
+    chosen(2, "v2", "v2/a/b/c");
+    watch_afresh();
+    struct pp_cgroup_counts cc;
+    r = pp_cgroup_memory(&l, &c);
+    errno = 4321;
+    int rc = pp_cgroup_counts(&cc);
+    CHECK(r == 1 && rc == 1 && errno == 4321 && cc.known == 7 && cc.count[0] == 40 &&
+              cc.count[1] == 0 && cc.count[2] == 900 && !strcmp(cc.name[0], "memory.events max") &&
+              !strcmp(cc.name[1], "memory.events high") && !strcmp(cc.name[2], "memory.pressure some"),
+          "v2: the watched level's (v2/a) max 40, high 0, some total 900, errno kept (known %u)", cc.known);
+    unsigned gen = cc.level;
+    put("v2/a/memory.events", "low 0\nhigh 3\nmax 41\noom 0\noom_kill 0\noom_group_kill 0\n");
+    pp_cgroup_counts(&cc);
+    CHECK(cc.count[0] == 41 && cc.count[1] == 3 && cc.level == gen,
+          "v2: read again through the kept descriptor: max 41, high 3, same level");
+    gone("v2/a/memory.pressure");
+    pp_fd_drop(&count_fd[1]);
+    rc = pp_cgroup_counts(&cc);
+    CHECK(rc == 1 && cc.known == 3 && count_off[1] && count_fd[1].fd < 0,
+          "v2: no memory.pressure (PSI off): max and high only, not tried again (known %u)", cc.known);
+    put("v2/a/memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=950\n");
+    rc = pp_cgroup_counts(&cc);
+    CHECK(cc.known == 3, "v2: memory.pressure back: still not read before the levels are");
+    calls = 0;
+    pp_cgroup_memory(&l, &c);
+    rc = pp_cgroup_counts(&cc);
+    CHECK(cc.known == 7 && cc.count[2] == 950 && cc.level == gen,
+          "v2: the levels read again: memory.pressure read (%llu), the same level",
+          (unsigned long long)cc.count[2]);
+    gone("v2/a/memory.pressure");
+    pp_fd_drop(&count_fd[1]);
+    count_off[1] = 1;
+    gone("v2/a/memory.events");
+    pp_fd_drop(&count_fd[0]);
+    rc = pp_cgroup_counts(&cc);
+    CHECK(rc == 0 && cc.known == 0, "v2: neither file: nothing");
+
+    /* ---- v1 counts ---------------------------------------------------------- */
+    put("v1/p/memory.limit_in_bytes", "67108864\n");
+    put("v1/p/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+    put("v1/p/memory.usage_in_bytes", "5001216\n");
+    put("v1/p/memory.failcnt", "12\n");
+    put("v1/p/memory.memsw.failcnt", "3\n");
+    put("v1/p/k/memory.usage_in_bytes", "4096000\n");
+    put("v1/p/k/memory.limit_in_bytes", "9223372036854771712\n");
+    put("v1/p/k/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+    v1_stat("v1/p/k/memory.stat", "67108864", none);
+    chosen(1, "v1", "v1/p/k");
+    watch_afresh();
+    pp_cgroup_memory(&l, &c);
+    rc = pp_cgroup_counts(&cc);
+    CHECK(rc == 1 && cc.known == 1 && cc.count[0] == 12 && !strcmp(cc.name[0], "memory.failcnt"),
+          "v1: the parent's memory.failcnt 12; no memory+swap limit there: its memsw.failcnt not read "
+          "(known %u)", cc.known);
+    gen = cc.level;
+    put("v1/p/memory.memsw.limit_in_bytes", "67108864\n");
+    calls = 0;                          /* the levels read again at the next call */
+    pp_cgroup_memory(&l, &c);
+    rc = pp_cgroup_counts(&cc);
+    CHECK(rc == 1 && cc.known == 3 && cc.count[1] == 3 && !strcmp(cc.name[1], "memory.memsw.failcnt") &&
+              cc.level != gen,
+          "v1: a memory+swap limit set on it: memsw.failcnt 3 read too, counted as another level");
+    gone("v1/p/memory.failcnt");
+    pp_fd_drop(&count_fd[0]);
+    rc = pp_cgroup_counts(&cc);
+    CHECK(rc == 1 && cc.known == 2, "v1: no memory.failcnt: memsw's only (known %u)", cc.known);
+    put("v1/p/memory.failcnt", "12\n");
+    put("v1/p/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+    put("v1/p/memory.limit_in_bytes", "9223372036854771712\n");
+    put("v1/p/memory.memsw.limit_in_bytes", "9223372036854771712\n");
+    v1_stat("v1/p/k/memory.stat", none, none);
+    calls = 0;
+    CHECK(pp_cgroup_memory(&l, &c) == 0 && pp_cgroup_counts(&cc) == 0, "v1: no limit: no counts");
+    v1_stat("v1/p/k/memory.stat", "67108864", none);
+    CHECK(chosen(1, "v1/p/k", "v1/p/k") == 67108864, "v1: a limit out of sight (memory.stat's)");
+    watch_afresh();
+    pp_cgroup_memory(&l, &c);
+    CHECK(pp_cgroup_counts(&cc) == 0, "v1: a limit out of sight: no count of its own in sight, none");
+
+    /* ---- the sampler's decision (peakview.c) ------------------------------- */
+    put("v1/p/memory.limit_in_bytes", "67108864\n");
+    put("v1/p/memory.failcnt", "100\n");
+    put("v1/p/memory.usage_in_bytes", "5001216\n");
+    chosen(1, "v1", "v1/p/k");
+    watch_afresh();
+    CHECK(tick(1, 4 << 20) == 0, "first read (failcnt 100): no view");
+    CHECK(tick(1.01, 4 << 20) == 0, "nothing moved: no view");
+    put("v1/p/memory.failcnt", "103\n");
+    CHECK(tick(1.02, 4 << 20) == 1 && !strcmp(view_why, "cgroup_pressure") &&
+              !strcmp(view_counter, "memory.failcnt") && view_cg.was == 100 && view_cg.count == 103 &&
+              view_cg.usage == 5001216 && view_cg.limit == 67108864,
+          "failcnt 100 -> 103: a cgroup_pressure view with the usage, the limit and the count "
+          "(%s %s %llu -> %llu)", view_why, view_counter, (unsigned long long)view_cg.was,
+          (unsigned long long)view_cg.count);
+    put("v1/p/memory.failcnt", "110\n");
+    CHECK(tick(5, 4 << 20) == 0, "moved again 4 s later, the heap as it was: none (rate)");
+    put("v1/p/memory.failcnt", "111\n");
+    CHECK(tick(5.5, (4 << 20) + (4 << 20) / 8) == 0, "the heap grown by 1/8 exactly: none");
+    put("v1/p/memory.failcnt", "112\n");
+    CHECK(tick(6, (4 << 20) + (4 << 20) / 8 + 4096) == 1 && view_cg.was == 111 && view_cg.count == 112,
+          "the heap grown by more than 1/8 since the last: a view, counting from the read before "
+          "(%llu -> %llu)", (unsigned long long)view_cg.was, (unsigned long long)view_cg.count);
+    put("v1/p/memory.failcnt", "113\n");
+    CHECK(tick(15.9, 4 << 20) == 0, "9.9 s later: none");
+    put("v1/p/memory.failcnt", "114\n");
+    CHECK(tick(16, 4 << 20) == 1 && view_cg.was == 113, "10 s after the last one: a view");
+    CHECK(tick(30, 4 << 20) == 0, "nothing moved since: none, however long after");
+    /* the same sample writes a cgroup_limit view: the move waits one sample */
+    put("v1/p/memory.failcnt", "120\n");
+    put("v1/p/memory.usage_in_bytes", "62914560\n");
+    CHECK(tick(40, 4 << 20) == 1 && !strcmp(view_why, "cgroup_limit"),
+          "usage at 93.75%% and failcnt moved in one sample: the cgroup_limit view (%s)", view_why);
+    CHECK(tick(40.01, 4 << 20) == 1 && !strcmp(view_why, "cgroup_pressure") && view_cg.was == 114 &&
+              view_cg.count == 120,
+          "the next sample: the pressure view, from the count before (%llu -> %llu)",
+          (unsigned long long)view_cg.was, (unsigned long long)view_cg.count);
+    /* a missing file: afresh when it comes back */
+    gone("v1/p/memory.failcnt");
+    pp_fd_drop(&count_fd[0]);
+    CHECK(tick(60, 4 << 20) == 0, "memory.failcnt gone: none");
+    put("v1/p/memory.failcnt", "500\n");
+    CHECK(tick(65, 4 << 20) == 0 && count_off[0], "back, but not tried again before the levels are read");
+    calls = 0;
+    CHECK(tick(70, 4 << 20) == 0 && !count_off[0],
+          "the levels read again: tried, back at 500: a first read again, none");
+    put("v1/p/memory.failcnt", "501\n");
+    CHECK(tick(80, 4 << 20) == 1 && view_cg.was == 500, "then 500 -> 501: a view");
+    /* another level watched: afresh */
+    put("v1/p/k/memory.limit_in_bytes", "8388608\n");
+    put("v1/p/k/memory.failcnt", "7\n");
+    put("v1/p/memory.usage_in_bytes", "5001216\n");
+    calls = 0;
+    CHECK(tick(90, 4 << 20) == 0, "the own cgroup's 8 MiB limit watched now (failcnt 7): none");
+    CHECK(watched == strlen(dir), "(the own cgroup is the one watched)");
+    put("v1/p/k/memory.failcnt", "9\n");
+    CHECK(tick(100, 4 << 20) == 1 && view_cg.limit == 8388608 && view_cg.was == 7 && view_cg.count == 9,
+          "its count 7 -> 9: a view against its limit %llu", (unsigned long long)view_cg.limit);
+    /* no limit: nothing read, no view */
+    put("v1/p/k/memory.limit_in_bytes", "9223372036854771712\n");
+    put("v1/p/memory.limit_in_bytes", "9223372036854771712\n");
+    gone("v1/p/k/memory.stat");
+    calls = 0;
+    put("v1/p/k/memory.failcnt", "20\n");
+    CHECK(tick(120, 4 << 20) == 0, "the limits taken off, the count moved: none");
+    put("v1/p/k/memory.limit_in_bytes", "8388608\n");
+    put("v1/p/k/memory.failcnt", "30\n");
+    calls = 0;
+    CHECK(tick(130, 4 << 20) == 0, "the same limit set again, the count moved meanwhile (20 -> 30): "
+                                   "a first read again, none");
+    put("v1/p/k/memory.failcnt", "31\n");
+    CHECK(tick(140, 4 << 20) == 1 && view_cg.was == 30, "then 30 -> 31: a view");
+    pp_fd_drop(&cur_fd);
+    pp_fd_drop(&count_fd[0]);
+    pp_fd_drop(&count_fd[1]);
+
     state = -1;
     errno = 1234;
     r = pp_cgroup_memory(&l, &c);

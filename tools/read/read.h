@@ -198,6 +198,8 @@ struct site {
     double   v0, v1;                                    /* --between: live at the probes */
     double   a0, a1;                                    /*            allocated at the probes */
     double   n0, c0;                                    /*            blocks, allocs at the first */
+    double   dump_bytes[4];                             /* live at the last dump view of
+                                                         * each label (sites.dump) */
 };
 
 struct sites {
@@ -210,6 +212,10 @@ struct sites {
     int      has_final;        /* an exit or probe record was found */
     int      has_lost;         /* the exit record has the leak check's figures */
     double   peak_t;           /* when the peak view was taken (s), or -1 */
+    json_t  *dump[4];          /* the last dump view of each label (dump_at,
+                                * cgroup_limit, cgroup_pressure ...), by time */
+    int      dumps[4];         /* how many of each */
+    int      ndump;
     struct site rest;          /* the sites summed in "rest" rows */
 };
 

@@ -52,6 +52,38 @@ static json_t *probe_record(json_t *recs, const char *label, size_t from, size_t
     return NULL;
 }
 
+/* the last dump view of each label, and how many of each (at most 4
+ * labels; more are left out), in the order of their last views */
+static void dump_views(struct sites *s, json_t *recs)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(recs, i, o) {
+        const char *type = json_string_value(json_object_get(o, "type"));
+        const char *a = json_string_value(json_object_get(o, "at"));
+        if (!type || strcmp(type, "sites") || !a || strcmp(a, "dump"))
+            continue;
+        const char *l = json_string_value(json_object_get(o, "label"));
+        int k = 0;
+        while (k < s->ndump &&
+               strcmp(json_string_value(json_object_get(s->dump[k], "label")) ?: "", l ?: ""))
+            k++;
+        if (k == s->ndump) {
+            if (k == 4)
+                continue;
+            s->ndump++;
+            s->dumps[k] = 0;
+        }
+        int n = s->dumps[k] + 1;
+        for (; k + 1 < s->ndump; k++) {                  /* this label's last is the latest */
+            s->dump[k] = s->dump[k + 1];
+            s->dumps[k] = s->dumps[k + 1];
+        }
+        s->dump[k] = o;
+        s->dumps[k] = n;
+    }
+}
+
 static struct site *site_of(struct sites *s, json_t *index, long stack)
 {
     char key[32];
@@ -70,7 +102,7 @@ static struct site *site_of(struct sites *s, json_t *index, long stack)
     return e;
 }
 
-enum { F_FINAL, F_PEAK, F_B0, F_B1 };
+enum { F_FINAL, F_PEAK, F_B0, F_B1, F_DUMP };
 
 static void take_rows(struct sites *s, json_t *index, json_t *rec, int which)
 {
@@ -111,6 +143,9 @@ static void take_rows(struct sites *s, json_t *index, json_t *rec, int which)
         case F_B1:
             e->v1 = live;
             e->a1 = alloc;
+            break;
+        case F_DUMP:
+            e->dump_bytes[s->ndump] = live;
             break;
         }
     }
@@ -177,6 +212,7 @@ int sites_load(const struct run *r, struct sites *s, const char *b0, const char 
     s->has_final = final != NULL;
     json_t *peak = last_record(recs, "peak");
     s->peak_t = peak ? json_num(peak, "t_s", -1) : -1;
+    dump_views(s, recs);
     json_t *r0 = NULL, *r1 = NULL;
     if (b0) {
         size_t i0 = 0, i1 = 0;
@@ -214,6 +250,11 @@ int sites_load(const struct run *r, struct sites *s, const char *b0, const char 
         take_rows(s, index, r0, F_B0);
         if (r1)
             take_rows(s, index, r1, F_B1);
+    }
+    {
+        int nd = s->ndump;
+        for (s->ndump = 0; s->ndump < nd; s->ndump++)     /* (take_rows reads ndump) */
+            take_rows(s, index, s->dump[s->ndump], F_DUMP);
     }
     json_t *rest = json_object_get(final, "rest");
     s->rest.live_bytes = json_num(rest, "live_bytes", 0);
@@ -362,6 +403,46 @@ static int by_live(const void *a, const void *b)
            : (x->stack > y->stack) - (x->stack < y->stack);
 }
 
+static int dump_k;                  /* the view by_dump sorts by */
+static int by_dump(const void *a, const void *b)
+{
+    const struct site *x = a, *y = b;
+    double dx = x->dump_bytes[dump_k], dy = y->dump_bytes[dump_k];
+    return dx < dy ? 1 : dx > dy ? -1 : (x->stack > y->stack) - (x->stack < y->stack);
+}
+
+#define DUMP_TOP 5
+
+/* the last dump view of each label (docs/sites.md): what it was written
+ * at, and the sites live then */
+static void dump_section(FILE *f, struct sites *s)
+{
+    char a[32], b[32], chain[2048];
+    for (int k = 0; k < s->ndump; k++) {
+        json_t *d = s->dump[k];
+        const char *label = json_string_value(json_object_get(d, "label"));
+        fprintf(f, "\ndump view '%s' (the last of %d), %.3f s after start", label ? label : "",
+                s->dumps[k], json_num(d, "t_s", 0));
+        if (json_object_get(d, "cgroup_limit")) {
+            bytes_text(a, sizeof a, json_num(d, "cgroup_bytes", 0));
+            bytes_text(b, sizeof b, json_num(d, "cgroup_limit", 0));
+            fprintf(f, ": cgroup usage %s of its limit %s", a, b);
+            const char *counter = json_string_value(json_object_get(d, "cgroup_counter"));
+            if (counter)
+                fprintf(f, ", %s %.0f -> %.0f", counter, json_num(d, "cgroup_count_was", 0),
+                        json_num(d, "cgroup_count", 0));
+        }
+        fprintf(f, "\n%12s  %s\n", "live then", "site");
+        dump_k = k;
+        qsort(s->v, (size_t)s->n, sizeof *s->v, by_dump);
+        for (int i = 0; i < s->n && i < DUMP_TOP && s->v[i].dump_bytes[k] > 0; i++) {
+            bytes_text(a, sizeof a, s->v[i].dump_bytes[k]);
+            chain_text(&s->v[i], chain, sizeof chain, 3);
+            fprintf(f, "%12s  %s\n", a, chain);
+        }
+    }
+}
+
 static int by_growth(const void *a, const void *b)
 {
     const struct site *x = a, *y = b;
@@ -434,6 +515,7 @@ static void report_one(FILE *f, const struct run *r, struct sites *s, const char
         fprintf(f, "%12s %10s %12s %12s %12s %6s  (%ld other sites)\n", a, b, c, d, "", "",
                 s->rest.stack);
     }
+    dump_section(f, s);
     if (!s->has_final)                  /* killed before any probe */
         return;
     qsort(s->v, (size_t)s->n, sizeof *s->v, by_live);
@@ -583,6 +665,13 @@ json_t *sites_to_json(const struct run *r)
         }
         if (x->truncated)
             json_object_set_new(o, "truncated", json_true());
+        if (s.ndump) {
+            json_t *dv = json_object();
+            for (int k = 0; k < s.ndump; k++)
+                json_object_set_new(dv, json_string_value(json_object_get(s.dump[k], "label")) ?: "",
+                                    json_integer((json_int_t)x->dump_bytes[k]));
+            json_object_set_new(o, "dump_bytes", dv);
+        }
         json_array_append_new(arr, o);
     }
     sites_free(&s);

@@ -43,6 +43,22 @@
  * is allocated.  The descriptor of the watched usage file is kept high, as
  * the shim's other kept descriptors are (os.c); nothing is written, errno
  * is kept.
+ *
+ * The watched level's own counts of the kernel meeting its limit
+ * (pp_cgroup_counts), for the view taken when one moves (peakview.c): v2
+ * memory.events "max" (usage would have gone over memory.max and the
+ * kernel reclaimed; hierarchical) and "high" (over memory.high), and
+ * memory.pressure's "some" total (microseconds some task of the cgroup
+ * stalled on memory; PSI, kernel 4.20 and later, where it is on); v1
+ * memory.failcnt (a charge met memory.limit_in_bytes) and, when the level
+ * has a memory+swap limit, memory.memsw.failcnt (v1 charges memory+swap
+ * first; on kernel 6.18 neither moved with both limits equal: t0975).  A
+ * v1 limit out of sight (memory.stat's) has no count to read: the failcnt
+ * of the levels in sight counts their own limits only.  Each file is read
+ * whole with one pread through a descriptor kept high like the usage's
+ * (two at most), at each call; a file that cannot be read (missing, or
+ * memory.pressure with PSI off, which says EOPNOTSUPP) is left out (its bit
+ * in `known`) and not tried again until the levels are read again.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
@@ -201,6 +217,13 @@ static int exists_at(const char *d, size_t len, const char *name)
 
 #define MAX_LEVELS 32
 
+/* what the chosen level's counts are (choose): its own limit, with a
+ * memory+swap one (v1), or a limit out of sight (v1's chain: none) */
+#define CHOSEN_OWN   1
+#define CHOSEN_MEMSW 2
+#define CHOSEN_CHAIN 4
+static int chosen_kind;
+
 static int version;                   /* 2 or 1 */
 static char dir[512];                 /* the process's cgroup */
 static size_t top;                    /* the mount point's length in dir */
@@ -247,16 +270,19 @@ static uint64_t smaller_limit(uint64_t a, uint64_t b)
     return !a ? b : !b ? a : a < b ? a : b;
 }
 
-/* the limit set on level LEN itself: 0 for none */
-static uint64_t level_limit(size_t len)
+/* the limit set on level LEN itself: 0 for none; *MEMSW whether it has a
+ * memory+swap limit (v1) */
+static uint64_t level_limit(size_t len, int *memsw)
 {
     uint64_t v = 0, w = 0;
+    *memsw = 0;
     if (version == 2) {
         int f = read_number(len, "memory.max", &v);
         return as_limit(f, v);
     }
     int f = read_number(len, "memory.limit_in_bytes", &v);
     int g = read_number(len, "memory.memsw.limit_in_bytes", &w);
+    *memsw = as_limit(g, w) != 0;
     return smaller_limit(as_limit(f, v), as_limit(g, w));
 }
 
@@ -288,8 +314,10 @@ static uint64_t choose(size_t *at, uint64_t *usage)
 {
     uint64_t best = 0, room = 0, lowest = 0;
     size_t len = strlen(dir), highest = len;
+    chosen_kind = 0;
     for (int n = 0; len && n < MAX_LEVELS; n++) {
-        uint64_t lim = level_limit(len), cur;
+        int memsw;
+        uint64_t lim = level_limit(len, &memsw), cur;
         if (lim && read_number(len, usage_file, &cur)) {
             uint64_t r = lim > cur ? lim - cur : 0;
             if (!best || r < room) {
@@ -297,6 +325,7 @@ static uint64_t choose(size_t *at, uint64_t *usage)
                 room = r;
                 *at = len;
                 *usage = cur;
+                chosen_kind = CHOSEN_OWN | (memsw ? CHOSEN_MEMSW : 0);
             }
             lowest = smaller_limit(lowest, lim);
         }
@@ -314,6 +343,7 @@ static uint64_t choose(size_t *at, uint64_t *usage)
                 best = chain;
                 *at = highest;
                 *usage = cur;
+                chosen_kind = CHOSEN_CHAIN;
             }
         }
     }
@@ -357,31 +387,45 @@ static int find(void)
 
 static int state;                     /* 0 not looked, 1 found, -1 none */
 static struct pp_fd cur_fd = {-1, 0, 0};
+static struct pp_fd count_fd[2] = {{-1, 0, 0}, {-1, 0, 0}};
+static int count_off[2];              /* could not be read: not tried till the next choose */
 static uint64_t limit_now, calls;
+static unsigned generation;           /* moves when another level (or kind) is watched */
+static int watched_kind;              /* of the level watched: CHOSEN_* */
 
-/* the watched level's usage, through the kept descriptor when there is one */
-static int read_usage(uint64_t *v)
+/* the file NAME of the watched level, from its start, through the kept
+ * descriptor F (opened, and kept high when it can be, when it is not): its
+ * length in BUF, or -1 */
+static ssize_t read_kept(struct pp_fd *f, const char *name, char *buf, size_t cap)
 {
-    char text[64];
     ssize_t n = -1;
-    if (cur_fd.fd >= 0 && pp_fd_ok(&cur_fd))
-        n = pread(cur_fd.fd, text, sizeof text - 1, 0);
+    if (f->fd >= 0 && pp_fd_ok(f))
+        n = pread(f->fd, buf, cap - 1, 0);
     if (n <= 0) {
         char path[600];
-        int fd = level_file(path, sizeof path, dir, watched, usage_file) == 0
+        int fd = level_file(path, sizeof path, dir, watched, name) == 0
                      ? open(path, O_RDONLY | O_CLOEXEC)
                      : -1;
         if (fd >= 0) {
-            n = pread(fd, text, sizeof text - 1, 0);
-            if (cur_fd.fd < 0 && pp_fd_can_keep())
-                pp_fd_adopt(&cur_fd, fd);
+            n = pread(fd, buf, cap - 1, 0);
+            if (f->fd < 0 && pp_fd_can_keep())
+                pp_fd_adopt(f, fd);
             else
                 close(fd);
         }
     }
-    if (n <= 0 || text[0] < '0' || text[0] > '9')
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    return n;
+}
+
+/* the watched level's usage */
+static int read_usage(uint64_t *v)
+{
+    char text[64];
+    if (read_kept(&cur_fd, usage_file, text, sizeof text) <= 0 || text[0] < '0' || text[0] > '9')
         return 0;
-    text[n] = 0;
     *v = strtoull(text, NULL, 10);
     return 1;
 }
@@ -401,10 +445,16 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
     if (calls++ % LIMIT_EVERY == 0) {
         size_t at = watched;
         limit_now = choose(&at, &usage);
-        if (limit_now && at != watched) {
-            pp_fd_drop(&cur_fd);        /* another level's usage from now on */
+        if (limit_now && (at != watched || chosen_kind != watched_kind)) {
+            if (at != watched)
+                pp_fd_drop(&cur_fd);    /* another level's usage from now on */
+            pp_fd_drop(&count_fd[0]);
+            pp_fd_drop(&count_fd[1]);
             watched = at;
+            watched_kind = chosen_kind;
+            generation++;
         }
+        count_off[0] = count_off[1] = 0;
         fresh = 1;
     }
     int ok = limit_now && (fresh || read_usage(&usage));
@@ -414,4 +464,95 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
     *limit = limit_now;
     *current = usage;
     return 1;
+}
+
+/* ---- the watched level's counts of meeting its limit ------------------------ */
+
+/* the value of KEY in the flat-keyed TEXT ("max 12\nhigh 0\n"): 1 with *V */
+static int text_key(char *text, const char *key, uint64_t *v)
+{
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        int found = pp_cg_key_value(line, key, v);
+        if (nl)
+            *nl = '\n';
+        if (found)
+            return 1;
+        line = nl ? nl + 1 : NULL;
+    }
+    return 0;
+}
+
+/* PSI's "some avg10=0.00 avg60=0.00 avg300=0.00 total=N" line of TEXT:
+ * 1 with *V = N (microseconds) */
+static int psi_some_total(const char *text, uint64_t *v)
+{
+    if (strncmp(text, "some ", 5))
+        return 0;
+    const char *nl = strchr(text, '\n'), *t = strstr(text, " total=");
+    if (!t || (nl && t > nl) || t[7] < '0' || t[7] > '9')
+        return 0;
+    *v = strtoull(t + 7, NULL, 10);
+    return 1;
+}
+
+/* count file K (NAME) of the watched level into TEXT: its length, or -1
+ * (then not tried again until the next choose) */
+static ssize_t read_count(int k, const char *name, char *text, size_t cap)
+{
+    if (count_off[k])
+        return -1;
+    ssize_t n = read_kept(&count_fd[k], name, text, cap);
+    if (n <= 0)
+        count_off[k] = 1;
+    return n;
+}
+
+int pp_cgroup_counts(struct pp_cgroup_counts *c)
+{
+    int saved = errno;
+    char text[256];
+    uint64_t v;
+    memset(c, 0, sizeof *c);
+    if (state <= 0 || !limit_now || !(watched_kind & CHOSEN_OWN))
+        return 0;
+    c->level = generation;
+    if (version == 2) {
+        c->name[0] = "memory.events max";
+        c->name[1] = "memory.events high";
+        c->name[2] = "memory.pressure some";
+        if (read_count(0, "memory.events", text, sizeof text) > 0) {
+            if (text_key(text, "max", &v)) {
+                c->count[0] = v;
+                c->known |= 1u << 0;
+            }
+            if (text_key(text, "high", &v)) {
+                c->count[1] = v;
+                c->known |= 1u << 1;
+            }
+        }
+        if (read_count(1, "memory.pressure", text, sizeof text) > 0 &&
+            psi_some_total(text, &v)) {
+            c->count[2] = v;
+            c->known |= 1u << 2;
+        }
+    } else {
+        c->name[0] = "memory.failcnt";
+        c->name[1] = "memory.memsw.failcnt";
+        if (read_count(0, "memory.failcnt", text, sizeof text) > 0 &&
+            text[0] >= '0' && text[0] <= '9') {
+            c->count[0] = strtoull(text, NULL, 10);
+            c->known |= 1u << 0;
+        }
+        if ((watched_kind & CHOSEN_MEMSW) &&
+            read_count(1, "memory.memsw.failcnt", text, sizeof text) > 0 &&
+            text[0] >= '0' && text[0] <= '9') {
+            c->count[1] = strtoull(text, NULL, 10);
+            c->known |= 1u << 1;
+        }
+    }
+    errno = saved;
+    return c->known != 0;
 }

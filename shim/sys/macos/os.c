@@ -194,6 +194,12 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
     return 0;
 }
 
+int pp_cgroup_counts(struct pp_cgroup_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    return 0;
+}
+
 /* F_PREALLOCATE: blocks past the physical end of the file, the size left
  * as it is (what fallocate's KEEP_SIZE does on Linux).  The room wanted is
  * what [at, at+n) needs beyond the blocks the file owns (st_blocks).  A
