@@ -80,14 +80,22 @@ printf 'all: a b c d\na b c d:\n\t@sleep 0.05; echo $@ > $@.out\n' > Makefile
 "$PP" run -q -o make.jsonl -- make -s -j2 > /dev/null
 eq "make -j2: every target built" "$(cat a.out b.out c.out d.out | tr '\n' ' ')" "a b c d "
 le "make -j2: one file with make and its recipes' shells" 5 "$("$PP" report --json make.jsonl | jq '.tree.totals.processes')"
+# (the pool's workers that did work, by their own pids: a worker the pool
+# started but never gave a task may be terminated before it ran at all)
 for method in fork spawn; do
-    printf '%s\n' 'import multiprocessing as mp' 'def sq(x): return x * x' \
+    printf '%s\n' 'import multiprocessing as mp, os' 'def sq(x): return x * x, os.getpid()' \
         "if __name__ == '__main__':" "    mp.set_start_method('$method')" \
-        '    with mp.Pool(2) as p: print(sum(p.map(sq, range(100))))' > mp_$method.py
+        '    with mp.Pool(2) as p: r = p.map(sq, range(100), chunksize=1)' \
+        '    print(sum(v for v, _ in r)); print(*sorted(set(w for _, w in r)))' > mp_$method.py
     "$PP" run -q -o mp-$method.jsonl -- $PY mp_$method.py > mp.out
-    eq "multiprocessing ($method): the result" "$(cat mp.out)" 328350
+    eq "multiprocessing ($method): the result" "$(head -1 mp.out)" 328350
     "$PP" report --json mp-$method.jsonl > mp.json
-    le "multiprocessing ($method): the pool's workers are in the one file" 3 "$(jq '.tree.totals.processes' mp.json)"
+    workers=$(sed -n 2p mp.out)
+    eq "multiprocessing ($method): every worker that did work has its header in the one file" \
+        "$(for w in $workers; do jq -r "select(.type == \"header\" and .pid == $w) | .pid" mp-$method.jsonl | head -1; done | tr '\n' ' ')" \
+        "$(printf '%s ' $workers)"
+    le "multiprocessing ($method): the report counts them with the main process" \
+        $((1 + $(echo $workers | wc -w))) "$(jq '.tree.totals.processes' mp.json)"
     eq "multiprocessing ($method): the main process is the first python3" \
         "$(jq -r .main.pid mp.json)" "$(head -1 mp-$method.jsonl | jq .pid)"
 done
