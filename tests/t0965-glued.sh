@@ -10,7 +10,12 @@
 # line), the size is kept, each glued record is whole on its own line, each
 # cut record's bytes is the length cut, no byte outside the damaged lines
 # changed, the unterminated tail is untouched, and `report` reads the same
-# from the unmended copy as from the mended file.
+# from the unmended copy as from the mended file.  The one cut followed by a
+# record the shim wrote (cut_a, then a child's header) is mended by the shim
+# itself, before `run`: the copy holds it mended.  Then tests/progs/glue_probe
+# under a bare LD_PRELOAD (no `run` to mend after): every cut a killed child
+# leaves before a record of the shim's is mended by the shim, so that jq and
+# Python read every line.
 . "$PP_ROOT/tests/lib.sh"
 P=$PP_BUILD/perfprobe
 
@@ -85,7 +90,10 @@ diff = [i for i in range(len(orig)) if data[i] != orig[i]]
 outside = [i for i in diff if not any(lo <= i < hi for lo, hi in ranges)]
 check('bytes rewritten only inside the damaged lines of the copy',
       diff and not outside, '%d bytes in %d lines' % (len(diff), len(ranges)))
-check('the copy had the five damaged lines', len(ranges) == 5, len(ranges))
+check('the copy had four damaged lines (cut_a was mended by the shim that wrote the header after it)',
+      len(ranges) == 4, len(ranges))
+a = facts['cut_a_at']; n = facts['cut_a_len']
+check('cut_a in the copy: already the cut record, by the shim', orig[a:a + n] == data[a:a + n])
 if tail is not None:
     check('the unterminated tail is untouched', data[tail:] == orig[tail:] and
           len(data) - tail == facts['tail_len'] and not data.endswith(b'\n'), data[tail:].decode())
@@ -240,4 +248,52 @@ for case in long shapes one; do
         > /dev/null 2> $case.err
     eq "$case: run exits as the program did" $? 0
     $PY check2.py $case.jsonl $case.copy.jsonl $case.facts | sed "s/^\(ok\|FAIL\) - /\1 - $case: /"
+done
+
+# A bare LD_PRELOAD: cuts by killed children, each followed by a record the
+# shim writes (a probe, or the next child's header)
+cat > bare.py <<'EOF'
+import json, sys
+data = open(sys.argv[1], 'rb').read()
+facts = dict((k, int(v)) for k, v in (l.split() for l in open(sys.argv[2])))
+def check(desc, cond, got=''):
+    print(('ok - ' if cond else 'FAIL - ') + 'bare: ' + desc + (' (%s)' % got if got != '' else ''))
+def loads(b):
+    try:
+        return json.loads(b.decode())
+    except Exception:
+        return None
+lines = data.split(b'\n')
+check('the file ends with a newline', lines[-1] == b'')
+bad = [i + 1 for i, l in enumerate(lines[:-1]) if not isinstance(loads(l), dict)]
+check('every line is a JSON object for Python json.loads, none blank', bad == [], '%d lines' % (len(lines) - 1))
+def line_at(at):
+    return data[at:data.index(b'\n', at) + 1]
+for name, with_pid in (('long', True), ('nopid', False), ('big', True)):
+    at, n = facts[name + '_at'], facts[name + '_len']
+    want = {'type': 'cut', 'bytes': n}
+    if with_pid:
+        want['pid'] = facts[name + '_pid']
+    rec = data[at:at + n]
+    check(name + ': a cut record of the cut bytes, in their place, ending their line',
+          loads(rec) == want and rec.endswith(b'\n') and data[at - 1:at] == b'\n', rec.strip()[:60].decode())
+    nxt = loads(line_at(at + n))
+    check(name + ': the record glued after them stands whole on its own line',
+          isinstance(nxt, dict) and nxt.get('type') in ('probe', 'header', 'sites', 'sample', 'module'),
+          nxt and nxt.get('type'))
+at = facts['short_at']
+check('short: too few for a cut record: spaces, read through by the record after them',
+      data[at:at + 4] == b'    ' and isinstance(loads(line_at(at)), dict), line_at(at)[:20])
+recs = [loads(l) for l in lines[:-1]]
+probes = [r['label'] for r in recs if r.get('type') == 'probe' and r.get('pid') == facts['pid']]
+check('every probe of the program is there, in order', probes ==
+      ['start', 'after_long', 'after_short', 'after_nopid', 'after_big', 'end'], ' '.join(probes))
+check('the program\'s summary is there', any(r.get('type') == 'summary' and r.get('pid') == facts['pid'] for r in recs))
+EOF
+for round in 1 2 3; do
+    rm -f bare.jsonl
+    PERFPROBE_INTERVAL_MS=$([ $round = 1 ] && echo 60000 || echo 1) traced bare.jsonl "$T/glue_probe" bare.facts
+    eq "bare $round: the program exits 0" $? 0
+    $PY bare.py bare.jsonl bare.facts | sed "s/^\(ok\|FAIL\) - bare: /\1 - bare $round: /"
+    check "bare $round: jq reads every line" valid_jsonl bare.jsonl
 done

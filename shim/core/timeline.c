@@ -18,9 +18,10 @@
  * blocks start-up), regular files only, an existing file replaced only when
  * it belongs to the user and has no other links.  The descriptor lives far
  * above the program's numbers and is checked before every write (see
- * pp_fd_adopt in os_linux.c).  A write that fails (a full disk) is reported
+ * pp_fd_adopt in sys/posix.c).  A write that fails (a full disk) is reported
  * once; a record cut short is ended by a newline before the next one, so
- * that one damaged line never swallows the record after it.
+ * that one damaged line never swallows the record after it, and a record
+ * glued after another process's cut bytes mends that line (below).
  */
 #define _GNU_SOURCE
 #include "core/core.h"
@@ -87,8 +88,20 @@ static void expand_path(void)
     path[b.len] = 0;
 }
 
-/* O_NONBLOCK: opening a FIFO must not wait for a reader. */
-#define OPEN_FLAGS (O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+/* O_NONBLOCK: opening a FIFO must not wait for a reader.  O_RDWR, so that
+ * the byte before a record can be read (glued records, below); a file the
+ * user may write but not read is opened write-only, without that check. */
+#define OPEN_FLAGS (O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+#define WRITE_ONLY(flags) (((flags) & ~O_RDWR) | O_WRONLY)
+
+/* open PATH with FLAGS, write-only when reading is not allowed */
+static int open_rw(int flags, mode_t mode)
+{
+    int fd = open(path, flags, mode);
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, WRITE_ONLY(flags), mode);
+    return fd;
+}
 
 /* Why open failed, in the user's terms. */
 static const char *open_error(int err)
@@ -117,10 +130,10 @@ static int create_file(const char **why)
 {
     struct stat st;
     int created = 1;
-    int fd = open(path, OPEN_FLAGS | O_CREAT | O_EXCL, 0644);
+    int fd = open_rw(OPEN_FLAGS | O_CREAT | O_EXCL, 0644);
     if (fd < 0 && errno == EEXIST) {
         created = 0;
-        fd = open(path, OPEN_FLAGS);
+        fd = open_rw(OPEN_FLAGS, 0);
     }
     if (fd < 0) {
         *why = open_error(errno);
@@ -142,7 +155,7 @@ static int create_file(const char **why)
 static int reopen_file(const char **why)
 {
     struct stat st;
-    int fd = open(path, OPEN_FLAGS);
+    int fd = open_rw(OPEN_FLAGS, 0);
     if (fd < 0) {
         *why = open_error(errno);
         return -1;
@@ -158,13 +171,18 @@ static int reopen_file(const char **why)
 
 /* A descriptor to write to now: the kept one if it is still ours, else the
  * file opened again (and kept if the limit allows).  *transient is set when
- * the caller must close it after the write. */
-static int writable_fd(int *transient)
+ * the caller must close it after the write; *size is the file's size seen
+ * by the check, -1 when unknown. */
+static int writable_fd(int *transient, off_t *size)
 {
     const char *why;
+    uint64_t sz;
     *transient = 0;
-    if (out.fd >= 0 && pp_fd_ok(&out))
+    *size = -1;
+    if (out.fd >= 0 && pp_fd_ok_size(&out, &sz)) {
+        *size = (off_t)sz;
         return out.fd;
+    }
     int fd = reopen_file(&why);
     if (fd < 0)
         return -1;
@@ -247,11 +265,153 @@ static void write_gap(int fd)
     }
 }
 
+/* ---- records glued after cut bytes ------------------------------------------ *
+ *
+ * A process of the tree killed inside its write (the OOM killer, when the
+ * write needs a new page of the page cache) leaves its record cut short
+ * with no newline, and the next record any process writes lands on the
+ * same line: `{"type":"sample","pid":7,"rs{"type":"probe",...}`, which no
+ * JSON reader takes.  The writer of that next record mends the line at
+ * once, as `perfprobe run` would after the run (tools/mend.c), so that the
+ * file is whole for any reader even without `run`: the cut bytes become a
+ * cut record, {"type":"cut","pid":P,"bytes":N}, padded with spaces and
+ * ended by a newline in place of their last byte; when too few to hold it,
+ * spaces, which the record after them reads through.  Which byte comes
+ * before a record is known without a system call while no other process
+ * has written since this one (the size the descriptor check saw is where
+ * this process's last write ended); otherwise the write's end is asked
+ * (lseek) and the byte before it read.  Bytes are rewritten through a
+ * descriptor of their own (pwrite on an O_APPEND one appends), opened for
+ * the moment and checked to be the same file; a cut longer than MEND_MAX
+ * is left to `perfprobe run`.  Not seen: a process killed between this
+ * process's check of the file and its write (its cut bytes then come
+ * first, and `run` mends them). */
+#define MEND_MAX (1 << 20)
+static off_t our_end = -1;              /* where this process's last write ended */
+
+/* the pid named right after the type in the cut bytes P[0..N), or -1 */
+static long cut_pid(const char *p, size_t n)
+{
+    static const char key[] = "\"pid\":";
+    size_t k = sizeof key - 1;
+    for (size_t i = 0; i + k < n && i < 40; i++) {
+        if (memcmp(p + i, key, k) != 0)
+            continue;
+        long v = 0;
+        size_t j = i + k;
+        while (j < n && p[j] >= '0' && p[j] <= '9' && v < 1000000000L)
+            v = v * 10 + (p[j++] - '0');
+        return j > i + k && j < n && (p[j] == ',' || p[j] == '}') ? v : -1;
+    }
+    return -1;
+}
+
+/* the line that ends at START (exclusive) holds cut bytes: mend it */
+static void mend_before(int fd, off_t start)
+{
+    char buf[4096];
+    off_t from = start;
+    for (;;) {                          /* back to the line's start */
+        size_t k = from >= (off_t)sizeof buf ? sizeof buf : (size_t)from;
+        if (k == 0)
+            break;
+        if (pread(fd, buf, k, from - (off_t)k) != (ssize_t)k)
+            return;
+        size_t i = k;
+        while (i > 0 && buf[i - 1] != '\n')
+            i--;
+        from -= (off_t)(k - i);
+        if (i > 0)
+            break;
+        if (start - from > MEND_MAX)
+            return;
+    }
+    size_t cut = (size_t)(start - from);
+    ssize_t got = pread(fd, buf, cut < 64 ? cut : 64, from);
+    if (cut == 0 || got <= 0)
+        return;
+    if (memchr(buf, '{', (size_t)got) != buf)
+        return;                         /* not the start of a record */
+    char rec[96];
+    struct pp_buf b;
+    long pid = cut_pid(buf, (size_t)got);
+    for (int with_pid = pid >= 0;; with_pid = 0) {  /* without it if too long */
+        b = (struct pp_buf){rec, 0, sizeof rec};
+        pp_buf_str(&b, "{\"type\":\"cut\"");
+        if (with_pid) {
+            pp_buf_key(&b, "pid");
+            pp_buf_u64(&b, (uint64_t)pid);
+        }
+        pp_buf_key(&b, "bytes");
+        pp_buf_u64(&b, cut);
+        pp_buf_raw(&b, "}", 1);
+        if (!with_pid || b.len + 1 <= cut)
+            break;
+    }
+    size_t head = b.len + 1 <= cut ? b.len : 0;   /* else spaces only */
+    struct stat st;
+    int wfd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (wfd < 0)
+        return;
+    if (fstat(wfd, &st) == 0 && st.st_dev == file_dev && st.st_ino == file_ino) {
+        memset(buf, ' ', sizeof buf);
+        int ok = head == 0 || pwrite(wfd, rec, head, from) == (ssize_t)head;
+        for (size_t at = head; ok && at < cut;) {
+            size_t k = cut - at > sizeof buf ? sizeof buf : cut - at;
+            if (head && at + k == cut)
+                buf[k - 1] = '\n';
+            ok = pwrite(wfd, buf, k, from + (off_t)at) == (ssize_t)k;
+            at += k;
+        }
+    }
+    close(wfd);
+}
+
+/* A forked child shares its parent's open file description, and with it
+ * the file offset that every O_APPEND write moves, so where its own write
+ * ended could not be asked: the child opens the file afresh onto the same
+ * descriptor number.  When it cannot, it makes no glue check. */
+static int shared_offset;
+
+static void own_description(void)
+{
+    const char *why;
+    int saved = errno;
+    shared_offset = 0;
+    if (out.fd < 0 || !pp_fd_ok(&out))
+        goto done;
+    int fd = reopen_file(&why);
+    if (fd < 0 || pp_fd_replace(&out, fd) != 0)
+        shared_offset = 1;
+    if (fd >= 0)
+        close(fd);
+done:
+    errno = saved;
+}
+
+/* A whole write of N bytes is done on FD; SIZE was the file's size before
+ * it (-1: unknown) */
+static void after_write(int fd, size_t n, off_t size)
+{
+    if (shared_offset)
+        return;
+    if (size >= 0 && size == our_end) {
+        our_end += (off_t)n;            /* nobody else wrote: ours follows ours */
+        return;
+    }
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    our_end = end;
+    char c;
+    if (end > (off_t)n && pread(fd, &c, 1, end - (off_t)n - 1) == 1 && c != '\n')
+        mend_before(fd, end - (off_t)n);
+}
+
 /* One record, whole, in as few writes as the kernel allows. */
 static void write_out(const char *p, size_t n)
 {
     int transient, saved = errno;
-    int fd = writable_fd(&transient);
+    off_t size;
+    int fd = writable_fd(&transient, &size);
     if (fd < 0) {
         errno = saved;
         return;
@@ -282,15 +442,23 @@ static void write_out(const char *p, size_t n)
             room -= room >= lost_header_len ? lost_header_len : room;
             lost_records--;
             lost_bytes -= lost_header_len;
+            after_write(fd, lost_header_len, size);
+            size = our_end;
         }
         lost_header_len = 0;
     }
-    if (lost_records)
+    if (lost_records) {
         write_gap(fd);
+        size = our_end = -1;            /* the record's place is asked */
+    }
     room -= room >= n ? n : room;
     if (torn) {                       /* end the damaged line first */
-        if (write(fd, "\n", 1) == 1)
+        char c;
+        if (size > 0 && pread(fd, &c, 1, size - 1) == 1 && c == '\n')
+            torn = 0;                   /* another writer mended it */
+        else if (write(fd, "\n", 1) == 1)
             torn = 0;
+        size = -1;
     }
     size_t done = 0;
     while (!torn && done < n) {
@@ -304,6 +472,10 @@ static void write_out(const char *p, size_t n)
         }
         done += (size_t)w;
     }
+    if (done == n && n)
+        after_write(fd, n, size);
+    else
+        our_end = -1;
     if (transient)
         close(fd);
     errno = saved;
@@ -795,6 +967,7 @@ void pp_timeline_summary_end(struct pp_buf *b)
  * and counts that start afresh. */
 void pp_timeline_after_fork_child(void)
 {
+    own_description();
     held_len = 0;                       /* the parent's: it writes them */
     samples_written = samples_taken = last_written_ns = 0;
     samples_lost = lost_records = lost_bytes = 0;

@@ -219,7 +219,7 @@ int pp_fd_adopt(struct pp_fd *f, int fd)
     return 0;
 }
 
-int pp_fd_ok(struct pp_fd *f)
+int pp_fd_ok_size(struct pp_fd *f, uint64_t *size)
 {
     struct stat st;
     int saved = errno, ok = f->fd >= 0 && fstat(f->fd, &st) == 0 &&
@@ -227,7 +227,27 @@ int pp_fd_ok(struct pp_fd *f)
     errno = saved;
     if (!ok)
         f->fd = -1;          /* the number is the program's now: forget it */
+    else if (size)
+        *size = (uint64_t)st.st_size;
     return ok;
+}
+
+int pp_fd_ok(struct pp_fd *f)
+{
+    return pp_fd_ok_size(f, NULL);
+}
+
+int pp_fd_replace(struct pp_fd *f, int fd)
+{
+    int saved = errno, rc = -1;
+#if defined(__linux__)
+    rc = dup3(fd, f->fd, O_CLOEXEC);
+#else
+    if (dup2(fd, f->fd) >= 0)
+        rc = fcntl(f->fd, F_SETFD, FD_CLOEXEC);
+#endif
+    errno = saved;
+    return rc < 0 ? -1 : 0;
 }
 
 void pp_fd_drop(struct pp_fd *f)

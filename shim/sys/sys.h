@@ -189,6 +189,11 @@ struct pp_fd { int fd; dev_t dev; ino_t ino; };
  * descriptors is too small to keep any (then use a descriptor per call) */
 int  pp_fd_adopt(struct pp_fd *f, int fd);
 int  pp_fd_ok(struct pp_fd *f);          /* still ours? else forgotten */
+/* the same, and the file's size when it is (SIZE may be NULL) */
+int  pp_fd_ok_size(struct pp_fd *f, uint64_t *size);
+/* put FD's open file (the same file) in place of F's descriptor, number
+ * kept, close-on-exec; FD stays open.  0, or -1 */
+int  pp_fd_replace(struct pp_fd *f, int fd);
 void pp_fd_drop(struct pp_fd *f);        /* close it if it is still ours */
 int  pp_fd_can_keep(void);
 /* the identity of descriptor FD; 1 when it is open */
