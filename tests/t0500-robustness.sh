@@ -256,6 +256,24 @@ deepbind_counted "RTLD_DEEPBIND through \$ORIGIN" deepbind
 (cd rp && same "RTLD_DEEPBIND, \${ORIGIN}/sub/libgive.so" ./deepbind '${ORIGIN}/sub/libgive.so')
 mv rp/s.jsonl rp/shim.err . 2>/dev/null
 deepbind_counted "RTLD_DEEPBIND through \${ORIGIN}" deepbind
+# $PLATFORM and $LIB in the name: left for the loader to expand with its
+# own values (AT_PLATFORM; the library directory built into glibc), the
+# same whoever opens it.  Each candidate directory gets a library that
+# says which it is as it loads: the output shows the same one opened bare
+# and under the shim.
+platform=$(LD_SHOW_AUXV=1 /bin/true | awk '$1 == "AT_PLATFORM:" { print $2 }')
+for d in "$platform" lib lib64 lib/x86_64-linux-gnu lib/aarch64-linux-gnu lib32; do
+    mkdir -p "rp/$d"
+    printf '#include <stdlib.h>\n#include <unistd.h>\n__attribute__((constructor)) static void hi(void) { if (write(1, "%s\\n", %d)) {} }\nvoid *lib_give(size_t n) { return malloc(n); }\n' \
+        "$d" $((${#d} + 1)) > at.c
+    cc -shared -fPIC -o "rp/$d/libgive.so" at.c
+done
+for name in '$ORIGIN/$PLATFORM/libgive.so' '${ORIGIN}/${PLATFORM}/libgive.so' '$ORIGIN/$LIB/libgive.so'; do
+    (cd rp && same "RTLD_DEEPBIND, $name" ./deepbind "$name")
+    mv rp/s.jsonl rp/shim.err rp/bare.out rp/shim.out . 2>/dev/null
+    check "RTLD_DEEPBIND, $name: bare, the loader opened one of them" test -s bare.out
+    deepbind_counted "RTLD_DEEPBIND through $name" deepbind
+done
 # a name found nowhere: the same failure and message as bare
 printf '#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <stdio.h>\nint main(void) { void *h = dlopen("libnone-at-all.so", RTLD_NOW | RTLD_DEEPBIND); puts(h ? "opened" : dlerror()); return h != NULL; }\n' > dbnone.c
 cc -o dbnone dbnone.c -ldl

@@ -134,10 +134,25 @@ static int elf_for_us(const char *path)
 
 /* $ORIGIN (or ${ORIGIN}) in the name: the directory of the caller's object
  * (of the executable, through /proc/self/exe, when the caller is the
- * program), as the loader expands it.  0 (the call goes on untouched) for
- * any other $ token ($LIB, $PLATFORM: the loader's own values), for a
- * set-user-ID program (the loader restricts $ORIGIN there), or a name too
- * long. */
+ * program), as the loader expands it.  $LIB and $PLATFORM (or ${LIB},
+ * ${PLATFORM}) stay as they are: the loader expands them with its own
+ * values (DL_DST_LIB, built into glibc; AT_PLATFORM), the same whoever
+ * calls, when the shim opens the name.  0 (the call goes on untouched) for
+ * any other $ token, for a set-user-ID program (the loader restricts
+ * $ORIGIN there), a name without a '/' once expanded (the caller's search
+ * path would apply), or a name too long. */
+static size_t dst_token(const char *p, const char *name)
+{
+    size_t n = strlen(name);
+    if (p[0] != '$')
+        return 0;
+    if (!strncmp(p + 1, name, n) && (p[1 + n] == '/' || !p[1 + n]))
+        return 1 + n;
+    if (p[1] == '{' && !strncmp(p + 2, name, n) && p[2 + n] == '}')
+        return 3 + n;
+    return 0;
+}
+
 static int expand_origin(const char *file, const struct link_map *lm, char *out, size_t cap)
 {
     char origin[4096];
@@ -162,14 +177,17 @@ static int expand_origin(const char *file, const struct link_map *lm, char *out,
     origin[ol] = 0;
     size_t n = 0;
     for (const char *p = file; *p;) {
-        size_t skip = 0;
-        if (!strncmp(p, "$ORIGIN", 7) && (p[7] == '/' || !p[7]))
-            skip = 7;
-        else if (!strncmp(p, "${ORIGIN}", 9))
-            skip = 9;
-        else if (*p == '$')
+        size_t skip = dst_token(p, "ORIGIN"), keep = 0;
+        if (!skip && *p == '$' && !(keep = dst_token(p, "LIB")) &&
+            !(keep = dst_token(p, "PLATFORM")))
             return 0;
-        if (skip) {
+        if (keep) {                     /* for the loader */
+            if (n + keep >= cap)
+                return 0;
+            memcpy(out + n, p, keep);
+            n += keep;
+            p += keep;
+        } else if (skip) {
             if (n + ol >= cap)
                 return 0;
             memcpy(out + n, origin, ol);
