@@ -8,7 +8,10 @@
 # (make macos).  Each is laid out in memory at its segments' addresses plus
 # a slide.  The truth: llvm-nm (every defined external symbol at its
 # address; every local or hidden one not found), the arrays' declared
-# sizes, and llvm-objdump --macho --private-headers (the segments mapped
+# sizes, the functions' sizes from llvm-objdump --macho --function-starts
+# (exact; also with the local symbols stripped, llvm-strip -x, where only
+# the linker's list of function starts ends a function before a local
+# one), and llvm-objdump --macho --private-headers (the segments mapped
 # writable, but __DATA_CONST and any marked read-only after fixups).  The
 # checks are shown to fail: a name that is not there, asked to be found,
 # and a segment left out of the expected list.
@@ -85,6 +88,22 @@ expect() {
     echo "segs $n"
 }
 
+# fsizes FILE: each exported function's size, exactly the distance to the
+# next function start llvm-objdump lists (the last one's is not asked)
+fsizes() {
+    local f=$1 a t n i d starts
+    mapfile -t starts < <(llvm-objdump --macho --function-starts "$f" | grep -E '^[0-9a-f]+$')
+    llvm-nm --extern-only --defined-only "$f" | while read -r a t n; do
+        [ "$t" = T ] || continue
+        for ((i = 0; i + 1 < ${#starts[@]}; i++)); do
+            if (( 0x${starts[i]} == 0x$a )); then
+                d=$((0x${starts[i + 1]} - 0x$a))
+                echo "size ${n#_} $d $((d + 1))"
+            fi
+        done
+    done
+}
+
 for a in arm64 x86_64; do
     t=$([ $a = arm64 ] && echo aarch64 || echo x86_64)
     if ! { "$ZIG" cc -target $t-macos.11.0 -O1 -fPIC -c sym.c -o sym-$a.o &&
@@ -95,6 +114,9 @@ for a in arm64 x86_64; do
     expect sym-$a.dylib > sym-$a.expect
     # the sizes: at least the declared bytes, less than 16 more (alignment)
     printf 'size pp_t_arr1 100 116\nsize pp_t_arr2 300 316\nsize pp_t_zeros 5000 5016\nsize pp_t_counter 4 20\n' >> sym-$a.expect
+    fsizes sym-$a.dylib >> sym-$a.expect
+    check "$a: ... and the sizes of two functions ($(grep -c '^size pp_t_[at][dw]' sym-$a.expect))" \
+        test "$(grep -c '^size pp_t_[at][dw]' sym-$a.expect)" = 2
     eq "$a: the test dylib's expectations name its exports" \
         "$(awk '$1 == "sym" { print $2 }' sym-$a.expect | sort | tr '\n' ' ')" \
         "pp_t_add pp_t_arr1 pp_t_arr2 pp_t_counter pp_t_table pp_t_twice pp_t_zeros "
@@ -107,6 +129,21 @@ for a in arm64 x86_64; do
     rc=$?
     grep -E '^(ok|FAIL) - ' unit-$a.out
     eq "$a: test_macho on the test dylib exits 0" "$rc" 0
+
+    # its local symbols stripped (llvm-strip -x): the functions' sizes
+    # still end at the next function (LC_FUNCTION_STARTS), _pp_t_twice's
+    # at the local function after it
+    if llvm-strip -x sym-$a.dylib -o symx-$a.dylib 2>strip.out; then
+        { expect symx-$a.dylib; fsizes symx-$a.dylib; } > symx-$a.expect
+        check "$a: stripped: no local symbol left, two sizes asked" \
+            test "$(grep -c '^nosym' symx-$a.expect)-$(grep -c '^size' symx-$a.expect)" = 1-2
+        "$U" symx-$a.dylib symx-$a.expect > unitx-$a.out 2>&1
+        rc=$?
+        grep -E '^(ok|FAIL) - .*(size|FAIL)' unitx-$a.out
+        eq "$a: test_macho on the stripped dylib: failures" "$(grep -c '^FAIL' unitx-$a.out)-$rc" 0-0
+    else
+        fail "$a: llvm-strip -x: $(head -2 strip.out)"
+    fi
 
     # the same reader, made to fail: a name asked for that is not there,
     # and a writable segment left out of the list
@@ -125,7 +162,7 @@ for a in arm64 x86_64; do
         make -s -C "$PP_ROOT" B="$B" ZIG="$ZIG" ZIG_DIR="$ZIG_DIR" macos >make.out 2>&1 ||
             fail "make macos: $(tail -3 make.out)"
     fi
-    expect "$d" > shim-$a.expect
+    { expect "$d"; fsizes "$d"; } > shim-$a.expect
     eq "$a: libperfprobe.dylib's exports" \
         "$(awk '$1 == "sym" { print $2 }' shim-$a.expect | sort | tr '\n' ' ')" \
         "perf_counter perf_probe perf_probe_ex perf_region_begin perf_region_end "

@@ -419,8 +419,8 @@ uintptr_t pp_modules_base(size_t i);
  * none by that name.  Linux: the ELF dynamic symbol table at the module's
  * load bias, through its hash table.  macOS: the image's LC_SYMTAB
  * (pp_macho_symbol; the Mach-O name has an underscore before the C name),
- * a defined external symbol, its size up to the next symbol of its
- * section (Mach-O records none). */
+ * a defined external symbol, its size up to the next symbol or function
+ * of its section (Mach-O records none). */
 int pp_module_symbol(size_t i, const char *name, uintptr_t *addr, size_t *size);
 /* modules.c, from the scan: add a module unless it is known (same base and
  * extent); 1 when the list is full */
@@ -528,7 +528,8 @@ int pp_fp_walk(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t
  * addresses. */
 /* the defined external symbol whose C name is NAME (the Mach-O name has an
  * underscore before it): its address and, when SIZE is not NULL, the bytes
- * up to the next symbol of its section or the section's end; 0, or -1 when
+ * up to the next symbol of its section, the next function's start
+ * (LC_FUNCTION_STARTS) or the section's end; 0, or -1 when
  * there is none (or HDR is no 64-bit Mach-O header) */
 int pp_macho_symbol(uintptr_t hdr, uintptr_t slide, const char *name, uintptr_t *addr,
                     size_t *size);

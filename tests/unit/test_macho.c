@@ -84,7 +84,8 @@ static struct sect64 sect(const char *seg_name, const char *name, uint64_t addr,
  * 0x2000-0x3000 rw, __DATA 0x3000-0x5000 rw (__data 0x3000-0x3100: _eps
  * 0x3000, _zeta 0x3040; __bss 0x4000-0x4800: _eta, a size to the end),
  * __AUTH 0x5000-0x5800 rw marked read-only after fixups (SG_READ_ONLY),
- * __LINKEDIT 0x5800-0x6000 r (the symbols at 0x5800, strings at 0x5c00).
+ * __LINKEDIT 0x5800-0x6000 r (the symbols at 0x5800, strings at 0x5c00,
+ * function starts at 0x5d00: 0x1000, 0x1080 with no symbol, 0x1400).
  * In the file, __LINKEDIT starts at 0x3000: its vmaddr - fileoff is
  * 0x2800, which the reader must add.  Laid out in memory, __LINKEDIT is at
  * 0x5800 from the header. */
@@ -117,7 +118,12 @@ static void write_image(int bad_strsize)
     struct symtab st = {LC_SYMTAB_, sizeof st, 0x3000, 9, 0x3400,
                         bad_strsize ? 0x900u : (uint32_t)sizeof strs};
     put(at, &st, sizeof st), at += sizeof st;
-    h.ncmds = 6;
+    /* functions start at 0x1000, 0x1080 (no symbol), 0x1400 */
+    struct linkedit_data fs = {LC_FUNCTION_STARTS_, sizeof fs, 0x3500, 8};
+    put(at, &fs, sizeof fs), at += sizeof fs;
+    static const unsigned char starts[8] = {0x80, 0x20, 0x80, 0x01, 0x80, 0x07, 0, 0};
+    put(0x5d00, starts, sizeof starts);
+    h.ncmds = 7;
     h.sizeofcmds = (uint32_t)(at - sizeof h);
     put(0, &h, sizeof h);
     /* name offsets in strs: alpha 1, beta 8, gamma 14, delta 21, eps 28,
@@ -150,7 +156,7 @@ static void own_image(void)
               "%s at +%#lx (%#lx), size %zu (%zu)", name, (unsigned long)(a - slide),       \
               (unsigned long)(want), size, (size_t)(wsize));                                \
     } while (0)
-    SYM("alpha", 0x1000, 0x100);   /* to _beta, a local symbol of the section */
+    SYM("alpha", 0x1000, 0x80);    /* to the next function's start, before _beta */
     SYM("gamma", 0x1400, 0x400);   /* to the end of __text: _delta is another section's */
     SYM("delta", 0x1880, 0x80);
     SYM("eps", 0x3000, 0x40);
@@ -171,6 +177,11 @@ static void own_image(void)
           "writable: __DATA only, whole (__bss in it), not __DATA_CONST nor a read-only-after-"
           "fixups __AUTH (%d: +%#lx-+%#lx)", n, (unsigned long)(segs[0][0] - slide),
           (unsigned long)(segs[0][1] - slide));
+    /* without the function starts, _alpha runs to the next symbol, _beta */
+    write_image(0);
+    ((struct linkedit_data *)(img + sizeof(struct mh64) + 5 * sizeof(struct seg64) +
+                              4 * sizeof(struct sect64) + sizeof(struct symtab)))->cmd = 0x99;
+    SYM("alpha", 0x1000, 0x100);
     /* a string table said to run past __LINKEDIT: refused */
     write_image(1);
     CHECK(pp_macho_symbol(slide, slide, "alpha", &a, &size) == -1,

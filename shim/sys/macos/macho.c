@@ -14,6 +14,10 @@
  * of __TEXT, its load commands follow it; LC_SYMTAB gives the symbol and
  * string tables as offsets in the file, which lie in __LINKEDIT, mapped at
  * its vmaddr + slide: an offset F is at F - fileoff + vmaddr + slide.
+ *
+ * (tools/read/macho.c reads Mach-O files for the command, whole, sorting
+ * what it reads into allocated tables; the shim reads a loaded image in
+ * place, allocating nothing.)
  */
 #include "sys/sys.h"
 
@@ -22,6 +26,7 @@
 #define MH_MAGIC_64_    0xfeedfacfu
 #define LC_SEGMENT_64_  0x19u
 #define LC_SYMTAB_      0x2u
+#define LC_FUNCTION_STARTS_ 0x26u
 #define VM_PROT_WRITE_  0x2
 #define SG_READ_ONLY_   0x10u       /* dyld makes it read-only after fixups */
 #define N_STAB_         0xe0u
@@ -51,6 +56,9 @@ struct sect64 {
 };
 struct symtab {
     uint32_t cmd, cmdsize, symoff, nsyms, stroff, strsize;
+};
+struct linkedit_data {
+    uint32_t cmd, cmdsize, dataoff, datasize;
 };
 struct nlist64 {
     uint32_t n_strx;
@@ -139,14 +147,20 @@ int pp_macho_symbol(uintptr_t hdr, uintptr_t slide, const char *name, uintptr_t 
     if (!h)
         return -1;
     const struct symtab *st = NULL;
-    const struct seg64 *link = NULL;
+    const struct seg64 *link = NULL, *text = NULL;
+    const struct linkedit_data *starts = NULL;
     uint32_t k = 0;
     for (const struct lc *c = next_cmd(h, NULL, &k); c; c = next_cmd(h, c, &k)) {
         if (c->cmd == LC_SYMTAB_ && c->cmdsize >= sizeof *st)
             st = (const void *)c;
+        else if (c->cmd == LC_FUNCTION_STARTS_ && c->cmdsize >= sizeof *starts)
+            starts = (const void *)c;
         else if (c->cmd == LC_SEGMENT_64_ && c->cmdsize >= sizeof *link &&
                  seg_named((const void *)c, "__LINKEDIT"))
             link = (const void *)c;
+        else if (c->cmd == LC_SEGMENT_64_ && c->cmdsize >= sizeof *text &&
+                 seg_named((const void *)c, "__TEXT"))
+            text = (const void *)c;
     }
     if (!st || !link)
         return -1;
@@ -178,7 +192,7 @@ int pp_macho_symbol(uintptr_t hdr, uintptr_t slide, const char *name, uintptr_t 
     if (!size)
         return 0;
     /* Mach-O symbols have no size: up to the next symbol of the section,
-     * or the section's end */
+     * or the next function's start, or the section's end */
     uintptr_t lo, hi;
     if (section_bounds(h, slide, hit->n_sect, &lo, &hi) != 0 || *addr < lo || *addr >= hi)
         hi = *addr;
@@ -189,6 +203,28 @@ int pp_macho_symbol(uintptr_t hdr, uintptr_t slide, const char *name, uintptr_t 
         uintptr_t v = (uintptr_t)s->n_value + slide;
         if (v > *addr && v < hi)
             hi = v;
+    }
+    /* the linker's list of every function's start (kept when the local
+     * symbols are stripped): ULEB128 deltas from __TEXT's start */
+    if (starts && text && starts->dataoff >= lf &&
+        starts->dataoff + (uint64_t)starts->datasize <= le) {
+        const uint8_t *p = (const uint8_t *)(base + starts->dataoff), *end = p + starts->datasize;
+        uintptr_t v = (uintptr_t)text->vmaddr + slide;
+        while (p < end && v < hi) {
+            uint64_t d = 0;
+            unsigned shift = 0;
+            while (p < end && shift < 64) {
+                d |= (uint64_t)(*p & 0x7f) << shift;
+                shift += 7;
+                if (!(*p++ & 0x80))
+                    break;
+            }
+            if (!d)
+                break;
+            v += (uintptr_t)d;
+            if (v > *addr && v < hi)
+                hi = v;
+        }
     }
     *size = hi - *addr;
     return 0;
