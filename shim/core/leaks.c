@@ -20,11 +20,13 @@
  * so that a page unmapped meanwhile (another thread freed a block) or a
  * guard page gives an error to skip, never a fault.  Where the system
  * forbids the call (a seccomp filter), nothing is classified.
+ *
+ * The same on Linux and macOS: what differs (where the mappings, the
+ * modules' segments and the pages' residency come from, which of the
+ * system's own data are roots) is the system layer's (sys/sys.h).
  */
 #define _GNU_SOURCE
 #include "core/core.h"
-
-#if defined(__linux__)
 
 #include <errno.h>
 #include <setjmp.h>
@@ -273,8 +275,10 @@ int pp_leaks_classify(void)
     sort_hints(hints, nh);
     pp_modules_each_writable(module_root, NULL);
     uintptr_t sp = (uintptr_t)&regs;
-#ifdef __x86_64__
+#if defined(__x86_64__)
     __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
 #endif
     struct roots roots = {hints, nh, 0, (uintptr_t)&pp_in_hook, sp};
     pp_os_mappings(0, mapping_root, &roots);
@@ -294,13 +298,3 @@ int pp_leaks_classify(void)
     errno = saved;
     return rc;
 }
-
-#else /* not Linux: the system layer does not read the roots there yet */
-
-/* macOS: the roots (ELF writable segments through dl_iterate_phdr) are
- * not read; the check is not made there (docs/macos.md) */
-int pp_leaks_classify(void)
-{
-    return 1;
-}
-#endif

@@ -44,11 +44,11 @@
 #include "core/core.h"
 #include "pyframes.h"
 
-#if defined(__linux__)
-
 #include <dlfcn.h>
 #include <errno.h>
+#if defined(__linux__)
 #include <link.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -796,13 +796,14 @@ static void say_no(const char *why, const char *what)
 /* a symbol of the process, or 0; a failed look-up's message is taken off
  * dlerror's slot, so that the program's own first dlerror() reads NULL as
  * it would without the shim */
-static uintptr_t scope;                  /* 0: the global scope; else a libpython's bias */
+static size_t scope;                    /* 0: the global scope; else a libpython's
+                                         * module (pp_modules_*) plus 1 */
 
 static uintptr_t sym(const char *name)
 {
     if (scope) {
         uintptr_t a;
-        return pp_elf_symbol(scope, name, &a, NULL) == 0 ? a : 0;
+        return pp_module_symbol(scope - 1, name, &a, NULL) == 0 ? a : 0;
     }
     void *p = dlsym(RTLD_DEFAULT, name);
     if (!p)
@@ -895,13 +896,27 @@ void pp_py_init(void)
     size_t eval_size = 0;
     if (scope) {
         uintptr_t a;
-        if (pp_elf_symbol(scope, "_PyEval_EvalFrameDefault", &a, &eval_size) != 0)
+        if (pp_module_symbol(scope - 1, "_PyEval_EvalFrameDefault", &a, &eval_size) != 0)
             eval_size = 0;
     } else {
+#if defined(__linux__)
         Dl_info info;
         const ElfW(Sym) *es = NULL;
         if (dladdr1((void *)eval, &info, (void **)&es, RTLD_DL_SYMENT) && es)
             eval_size = es->st_size;
+#else
+        /* Mach-O symbols have no size: the module's symbol table gives
+         * the bytes up to the next symbol */
+        int m = pp_modules_find(eval);
+        if (m < 0) {
+            pp_modules_refresh();
+            m = pp_modules_find(eval);
+        }
+        uintptr_t a;
+        if (m < 0 || pp_module_symbol((size_t)m, "_PyEval_EvalFrameDefault", &a, &eval_size) != 0 ||
+            a != eval)
+            eval_size = 0;
+#endif
     }
     if (!get_tstate || !t_code || !t_unicode || !t_bytes || !t_frame || !eval_size) {
         say_no("symbols missing from CPython ", vs);
@@ -957,9 +972,8 @@ void pp_py_watch(void)
         const char *base = path ? strrchr(path, '/') : NULL;
         if (!base || strncmp(base + 1, "libpython3", 10) != 0)
             continue;
-        scope = pp_modules_base(i);
-        if (scope)
-            pp_py_init();
+        scope = i + 1;
+        pp_py_init();
         scope = 0;
     }
     py_modules_seen = n;
@@ -1042,71 +1056,3 @@ void pp_py_after_fork_child(void)
     for (size_t i = 0; i < ((size_t)1 << ENT_BITS); i++)
         atomic_store(&ents[i].written, 0);
 }
-
-#else /* not Linux: libpython's symbols come from its GNU hash table in memory */
-
-/* macOS: libpython's symbols are read from its ELF hash table; not there
- * (docs/macos.md), so no Python frames */
-int pp_py_on;
-int pp_py_for_sites;
-_Atomic unsigned pp_dlopens;
-
-int pp_py_merge(uintptr_t *frames, int n, int max)
-{
-    (void)frames;
-    (void)max;
-    return n;
-}
-
-void pp_py_init(void)
-{
-}
-
-void pp_py_watch(void)
-{
-}
-
-void pp_py_fork_prepare(void)
-{
-}
-
-void pp_py_fork_done(void)
-{
-}
-
-void pp_py_write(struct pp_buf *b)
-{
-    (void)b;
-}
-
-void pp_py_after_fork_child(void)
-{
-}
-
-/* for core/cpu.c: no stack has the interpreter's evaluation frames */
-int pp_py_evals(const uintptr_t *frames, int n)
-{
-    (void)frames;
-    (void)n;
-    return 0;
-}
-
-int pp_py_read_thread(pid_t tid, struct pp_py_stack *s)
-{
-    (void)tid;
-    s->n = 0;
-    return -1;
-}
-
-int pp_py_merge_read(const struct pp_py_stack *s, uintptr_t *frames, int n, int max, int outer)
-{
-    (void)s, (void)frames, (void)max, (void)outer;
-    return n;
-}
-
-int pp_py_is_unreadable(uintptr_t v)
-{
-    (void)v;
-    return 0;
-}
-#endif

@@ -294,13 +294,15 @@ void pp_tid_forget(void);
 
 /* ---- reading the process's own memory (the leak check, core/leaks.c) ------ *
  *
- * Linux only so far (the leak check is not made on macOS: docs/macos.md).
- * Never from a hook. */
-#if defined(__linux__)
+ * Linux: /proc/self/maps, process_vm_readv, mincore, dl_iterate_phdr
+ * (linux/maps.c, os.c, modules.c).  macOS: mach_vm_region_recurse,
+ * mach_vm_read_overwrite, mincore, dyld's images (macos/memory.c,
+ * modules.c).  Never from a hook. */
 /* each mapping in address order: FN(start, end, the main thread's stack,
  * ARG), until FN returns nonzero; KEPT: for stacks.c, on the kept descriptor
  * (one reader at a time: the sampler thread), else on a descriptor of its
- * own.  0 when read to the end or stopped, -1 when it could not be read */
+ * own (macOS: no descriptor, KEPT is unused).  0 when read to the end or
+ * stopped, -1 when it could not be read */
 typedef int (*pp_mapping_fn)(uintptr_t start, uintptr_t end, int main_stack, void *arg);
 int pp_os_mappings(int kept, pp_mapping_fn fn, void *arg);
 /* LEN bytes at ADDR of this process into DST by a system call, never a
@@ -308,12 +310,15 @@ int pp_os_mappings(int kept, pp_mapping_fn fn, void *arg);
  * copied (fewer at an unreadable page), or -1 with errno (ENOSYS, EPERM:
  * the system forbids it) */
 ssize_t pp_os_read_own(void *dst, uintptr_t addr, size_t len);
-/* each writable segment (data, bss) of every loaded module but the shim's */
+/* each writable segment (data, bss) of every loaded module but the shim's
+ * (macOS: and but libsystem_malloc's, whose data are the allocator's own
+ * bookkeeping; plus the regions system libraries keep their globals in,
+ * os_alloc_once's) */
 void pp_modules_each_writable(void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg);
 /* mincore over PAGES 4 KiB pages from ADDR (aligned): bit 0 of VEC[i] set
- * when page i is resident; 0, or -1 (not all of it mapped) */
+ * when page i is resident (macOS: or compressed, which a read brings
+ * back); 0, or -1 (not all of it mapped) */
 int pp_os_page_vector(uintptr_t addr, size_t pages, unsigned char *vec);
-#endif
 
 /* ---- stacks.c: the threads' stacks ---------------------------------------- */
 
@@ -426,10 +431,15 @@ size_t pp_modules_count(void);
 const char *pp_modules_path(size_t i);
 /* module I's load bias (0 past the end) */
 uintptr_t pp_modules_base(size_t i);
-/* <system>/modules.c: the address (and size) of a defined dynamic symbol of
- * the module loaded at BIAS, read from its tables in memory (no loader
- * call: no lock, no allocation); 0, or -1 when it has none by that name */
-int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size);
+/* <system>/modules.c: the address (and size) of the defined symbol NAME
+ * (its C name) that module I of the list exports, read from its tables in
+ * memory (no loader look-up: no lock, no allocation); 0, or -1 when it has
+ * none by that name.  Linux: the ELF dynamic symbol table at the module's
+ * load bias, through its hash table.  macOS: the image's LC_SYMTAB
+ * (pp_macho_symbol; the Mach-O name has an underscore before the C name),
+ * a defined external symbol, its size up to the next symbol or function
+ * of its section (Mach-O records none). */
+int pp_module_symbol(size_t i, const char *name, uintptr_t *addr, size_t *size);
 /* modules.c, from the scan: add a module unless it is known (same base and
  * extent); 1 when the list is full */
 int  pp_module_add(const struct pp_module_info *m);
@@ -548,5 +558,24 @@ typedef int (*pp_fp_read_fn)(void *ctx, uintptr_t addr, uintptr_t out[2]);
  * how many (0 when MAX is 0). */
 int pp_fp_walk(uintptr_t pc, uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t mask,
                pp_fp_read_fn read, void *ctx, uintptr_t *out, int max);
+
+/* ---- macos/macho.c: a loaded Mach-O image's tables, pure ------------------- *
+ *
+ * Declared on every system: tests/unit/test_macho.c runs them on Linux over
+ * dylibs built for macOS, laid out in memory at their segments' addresses.
+ * HDR: the image's mach_header_64 in memory; SLIDE: what dyld added to its
+ * addresses. */
+/* the defined external symbol whose C name is NAME (the Mach-O name has an
+ * underscore before it): its address and, when SIZE is not NULL, the bytes
+ * up to the next symbol of its section, the next function's start
+ * (LC_FUNCTION_STARTS) or the section's end; 0, or -1 when
+ * there is none (or HDR is no 64-bit Mach-O header) */
+int pp_macho_symbol(uintptr_t hdr, uintptr_t slide, const char *name, uintptr_t *addr,
+                    size_t *size);
+/* FN(start, end, ARG) for each segment mapped writable (its initial
+ * protection) but those dyld alone writes (__DATA_CONST, __AUTH_CONST, or
+ * any marked read-only after fixups): how many, or -1 */
+int pp_macho_each_writable(uintptr_t hdr, uintptr_t slide,
+                           void (*fn)(uintptr_t start, uintptr_t end, void *arg), void *arg);
 
 #endif

@@ -133,7 +133,7 @@ static int sym_match(const ElfW(Sym) *sym, const char *strtab, const char *name)
     return sym->st_shndx != SHN_UNDEF && sym->st_value && !strcmp(strtab + sym->st_name, name);
 }
 
-int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size)
+static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size)
 {
     const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)bias;
     if (!bias || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr)))
@@ -187,6 +187,11 @@ int pp_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *siz
     if (size)
         *size = hit->st_size;
     return 0;
+}
+
+int pp_module_symbol(size_t i, const char *name, uintptr_t *addr, size_t *size)
+{
+    return elf_symbol(pp_modules_base(i), name, addr, size);
 }
 
 /* ---- writable segments, the leak check's roots ------------------------------- */

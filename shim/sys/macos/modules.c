@@ -6,7 +6,8 @@
  * load bias) and its path; the header's load commands give the segments'
  * address ranges (__PAGEZERO, which maps nothing, left out) and the image's
  * UUID, which plays the part of a build id: dSYM bundles and symbol servers
- * are keyed by it.
+ * are keyed by it.  A symbol of an image (pp_module_symbol, for
+ * core/pyframes.c) comes from its own symbol table in memory (macho.c).
  */
 #include "sys/sys.h"
 
@@ -56,4 +57,18 @@ void pp_modules_scan(void)
     for (uint32_t i = 0; i < n; i++)
         if (scan_image(i))
             break;
+}
+
+/* the dyld image whose header lies in module I of the list; its symbol
+ * table read in memory (macho.c), no dlsym */
+int pp_module_symbol(size_t i, const char *name, uintptr_t *addr, size_t *size)
+{
+    uint32_t n = _dyld_image_count();
+    for (uint32_t k = 0; k < n; k++) {
+        const struct mach_header *h = _dyld_get_image_header(k);
+        if (h && pp_modules_find((uintptr_t)h) == (int)i)
+            return pp_macho_symbol((uintptr_t)h, (uintptr_t)_dyld_get_image_vmaddr_slide(k), name,
+                                   addr, size);
+    }
+    return -1;
 }

@@ -36,7 +36,7 @@ struct hdr {
 static pp_lock_t pool_lock = PP_LOCK_INIT;
 static char *pool_at, *pool_end;
 
-/* SIZE zeroed bytes after a header, from the shim's raw mappings */
+/* SIZE zeroed bytes after a header, from the shim's own mappings */
 static void *pool_take(struct pp_tkey *k)
 {
     size_t n = sizeof(struct hdr) + ((k->size + 15) & ~(size_t)15);
@@ -49,7 +49,11 @@ static void *pool_take(struct pp_tkey *k)
     } else {
         if (!pool_at || (size_t)(pool_end - pool_at) < n) {
             size_t chunk = n > 65536 ? n : 65536;
-            char *m = pp_os_map_raw(chunk);     /* zero-filled */
+            /* zero-filled, and on the list of the shim's own mappings
+             * (pp_os_map: no lock), so that the leak check never takes a
+             * thread's block for a root and the RSS breakdown counts it as
+             * perfprobe's */
+            char *m = pp_os_map(chunk);
             if (m) {
                 pool_at = m;
                 pool_end = m + chunk;
