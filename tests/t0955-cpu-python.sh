@@ -3,10 +3,14 @@
 # (each skipped with a line when absent).  Ground truths: what the script
 # does on purpose, and the native stack of the same sample:
 #   - burn_a and burn_b run one-line loops (at lines found by their
-#     markers) for 3 and 1 units of steps, in turns: burn_a must have 75% of
-#     the two functions' samples, burn_b 25% (within 5 points: the sampling
-#     error of about 800 samples is 1.5 points, the rest is for the reads
-#     that come after the program has moved on);
+#     markers) for 3 and 1 units of steps, in turns, and the script measures
+#     the CPU time of its thread in each (time.thread_time_ns, the clock the
+#     samples are taken on): each function's share of the two functions'
+#     samples must be its share of that time (72-81% for burn_a here, by
+#     version and load: a step of `&` and one of `%` do not cost the
+#     same, so a fixed 75% failed for 3.11.7 at 69.9%; within 5 points for burn_a: the
+#     sampling error of about 1,000 samples is 1.5 points, the rest is for
+#     the reads that come after the program has moved on);
 #   - each sample's innermost Python frame at its function's loop line;
 #   - burn_a's loop is the only code that runs `&` (PyNumber_And, long_and),
 #     burn_b's the only one that runs `%` (PyNumber_Remainder, long_mod): a
@@ -42,11 +46,18 @@ def burn_b(n):
     for i in range(n): x = (x * 17 + i) % 16777213  # L:b
     return x
 
-def turns(steps, rounds):
-    t = 0
+def turns(steps, rounds, facts):
+    import time
+    t = spent_a = spent_b = 0
     for r in range(rounds):
+        t0 = time.thread_time_ns()
         t += burn_a(3 * steps)
+        t1 = time.thread_time_ns()
         t += burn_b(steps)
+        spent_a += t1 - t0
+        spent_b += time.thread_time_ns() - t1
+    with open(facts, "w") as f:
+        f.write("cpu_a_ns %d\ncpu_b_ns %d\n" % (spent_a, spent_b))
     return t
 
 def threads(steps, facts):
@@ -61,7 +72,7 @@ def threads(steps, facts):
         f.write("tid_a %d\ntid_b %d\n" % (ids["a"], ids["b"]))
 
 if sys.argv[1] == "turns":
-    print(turns(int(sys.argv[2]), int(sys.argv[3])))
+    print(turns(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]))
     sys.exit(3)
 threads(int(sys.argv[2]), sys.argv[3])
 print("threads done")
@@ -98,9 +109,9 @@ for v in $versions; do
     tag="$name ($ver)"
 
     # ---- turns: 3:1 ----------------------------------------------------------
-    "$py" ab.py turns 1000000 8 > bare.out 2> bare.err
+    "$py" ab.py turns 1000000 8 bare.facts > bare.out 2> bare.err
     bare_rc=$?
-    traced "t.$name.jsonl" "$py" ab.py turns 1000000 8 > t.out 2> t.err
+    traced "t.$name.jsonl" "$py" ab.py turns 1000000 8 t.facts > t.out 2> t.err
     eq "$tag: exit status unchanged" "$?" "$bare_rc"
     check "$tag: stdout unchanged" cmp -s bare.out t.out
     check "$tag: stderr unchanged" cmp -s bare.err t.err
@@ -109,9 +120,14 @@ for v in $versions; do
     a=$(fn_total t.json burn_a) b=$(fn_total t.json burn_b)
     share_a=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + b > 0) printf "%.1f", 100 * a / (a + b) }')
     share_b=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a + b > 0) printf "%.1f", 100 * b / (a + b) }')
-    echo "# $tag: burn_a $a, burn_b $b samples"
-    within "$tag: burn_a has 75% of the two functions' samples" "$share_a" 75 6.7
-    within "$tag: burn_b has 25% of the two functions' samples" "$share_b" 25 20
+    cpu_a=$(fact t.facts cpu_a_ns) cpu_b=$(fact t.facts cpu_b_ns)
+    time_a=$(awk -v a="$cpu_a" -v b="$cpu_b" 'BEGIN { if (a + b > 0) printf "%.1f", 100 * a / (a + b) }')
+    time_b=$(awk -v a="$cpu_a" -v b="$cpu_b" 'BEGIN { if (a + b > 0) printf "%.1f", 100 * b / (a + b) }')
+    echo "# $tag: burn_a $a, burn_b $b samples; $time_a% of the CPU time in burn_a"
+    check "$tag: the script measured its time in each function" \
+        awk -v a="$cpu_a" -v b="$cpu_b" 'BEGIN { exit !(a > 0 && b > 0) }'
+    within "$tag: burn_a's share of the samples is its share of the CPU time" "$share_a" "$time_a" 6.7
+    within "$tag: burn_b's share of the samples is its share of the CPU time" "$share_b" "$time_b" 20
     eq "$tag: they are most of the samples (over 85%)" \
         "$(jq --argjson a "$a" --argjson b "$b" '($a + $b) > .cpu.samples * 0.85' t.json)" true
     # lines: each function's samples at its loop line
