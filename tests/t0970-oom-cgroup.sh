@@ -42,18 +42,8 @@ only_last_cut() {
            | $bad == [] or $bad == [length - 2]) and (last | fromjson | .type == "signal")' "$1" > /dev/null
 }
 
-why= ver= root= cg=
-v2_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-v1_root=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)
-if [ "$(id -u)" != 0 ]; then
-    why="needs root (to make a memory cgroup)"
-elif [ -n "$v2_root" ] && grep -qw memory "$v2_root/cgroup.subtree_control" 2>/dev/null; then
-    ver=2 root=$v2_root
-elif [ -n "$v1_root" ]; then
-    ver=1 root=$v1_root
-else
-    why="no memory controller: not enabled in cgroup v2 (${v2_root:-not mounted}: cgroup.subtree_control), and no memory hierarchy of cgroup v1"
-fi
+cg=
+memory_cgroup
 if [ -z "$why" ] && ! mkdir "$root/pp-t0970-$$" 2>/dev/null; then
     why="cannot make a cgroup in $root (read-only?)"
 fi

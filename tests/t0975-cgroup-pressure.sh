@@ -22,18 +22,7 @@ LIMIT=$((64 * 1024 * 1024))
 HELD=16                     # MiB of heap, from hold_heap
 WRITE=192                   # MiB written, three times the limit
 
-why= ver= root=
-v2_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-v1_root=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)
-if [ "$(id -u)" != 0 ]; then
-    why="needs root (to make a memory cgroup)"
-elif [ -n "$v2_root" ] && grep -qw memory "$v2_root/cgroup.subtree_control" 2>/dev/null; then
-    ver=2 root=$v2_root
-elif [ -n "$v1_root" ]; then
-    ver=1 root=$v1_root
-else
-    why="no memory controller: not enabled in cgroup v2 (${v2_root:-not mounted}: cgroup.subtree_control), and no memory hierarchy of cgroup v1"
-fi
+memory_cgroup
 # the file written must be page cache the kernel can reclaim (tmpfs pages
 # are shmem: with no swap they cannot go)
 data=$PWD

