@@ -241,9 +241,6 @@ int pp_os_is_self_stat(const char *path);
  * num_threads less one when the thread HIDDEN is still listed after the
  * read (-1: a thread being created, counted); NULL (errno kept) when it cannot be made: open the real file */
 FILE *pp_os_self_stat_stream(const char *mode, pid_t hidden);
-/* TEXT[0..N), a stat line, with num_threads less one into OUT: its length,
- * or 0 when the line does not parse or the count is below 2 */
-size_t pp_os_stat_less_one_thread(const char *text, size_t n, char *out, size_t cap);
 #endif
 
 /* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is

@@ -54,9 +54,10 @@ int pp_os_is_self_stat(const char *path)
 }
 
 /* TEXT[0..N) with field NUM_THREADS_FIELD less one, into OUT (cap CAP):
- * its length, or 0 when the line does not parse.  Fields are counted after
- * the last ')', which ends the command name whatever it holds. */
-size_t pp_os_stat_less_one_thread(const char *text, size_t n, char *out, size_t cap)
+ * its length, or 0 when the line does not parse or the count is below 2.
+ * Fields are counted after the last ')', which ends the command name
+ * whatever it holds. */
+static size_t stat_less_one_thread(const char *text, size_t n, char *out, size_t cap)
 {
     const char *end = text + n, *p = NULL;
     for (const char *q = text; q < end; q++)
@@ -103,7 +104,7 @@ FILE *pp_os_self_stat_stream(const char *mode, pid_t hidden)
     snprintf(task, sizeof task, "/proc/self/task/%d", (int)hidden);
     if (n <= 0 || (size_t)n >= sizeof text || (hidden > 0 && access(task, F_OK) != 0))
         goto out;                       /* the thread was not counted */
-    size_t len = pp_os_stat_less_one_thread(text, (size_t)n, fixed, sizeof fixed);
+    size_t len = stat_less_one_thread(text, (size_t)n, fixed, sizeof fixed);
     if (!len)
         goto out;
     fd = memfd_create("stat", strchr(mode, 'e') ? MFD_CLOEXEC : 0);
