@@ -342,15 +342,20 @@ fi
 # the shim meets the interpreter after it started, out of the global scope
 lib=$(/usr/bin/python3 -c "import os, sysconfig as s; print(os.path.join(s.get_config_var('LIBDIR'), s.get_config_var('INSTSONAME')))")
 if [ -f "$lib" ] && cc -O1 -g -o embed_dlopen "$PP_ROOT/tests/python/embed_dlopen.c" -ldl; then
-    ./embed_dlopen "$lib" > bare.out 2> bare.err
-    PERFPROBE_TOP=100000 PERFPROBE_STACKS=all traced d.jsonl ./embed_dlopen "$lib" > d.out 2> d.err
-    eq "dlopen'd: exit status, output and stderr as bare" "$?:$(cat d.out):$(cat d.err)" \
-        "0:$(cat bare.out):$(cat bare.err)"
-    eq "dlopen'd: the bytearray's stack reads fill (<string>:2) < <module> (<string>:3) < main" \
-        "$("$P" report --json d.jsonl | jq -r '[.sites[] | select(.alloc_bytes > 8900000 and .alloc_bytes < 9100000)][0]
-            | [.frames[] | select(.python or .fn == "main")
-               | if .python then "\(.fn) (\(.file):\(.line))" else .fn end] | join(" < ")')" \
-        "fill (<string>:2) < <module> (<string>:3) < main"
+    # at once (the interpreter starts before the sampler's next tick), and
+    # 200 ms after the load; every allocation's stack, and one in 512 KiB
+    for how in "all 0" "all 200" "sample 0"; do
+        set -- $how
+        ./embed_dlopen "$lib" "$2" > bare.out 2> bare.err
+        PERFPROBE_TOP=100000 PERFPROBE_STACKS=$1 traced d.jsonl ./embed_dlopen "$lib" "$2" > d.out 2> d.err
+        eq "dlopen'd ($1, $2 ms): exit status, output and stderr as bare" \
+            "$?:$(cat d.out):$(cat d.err)" "0:$(cat bare.out):$(cat bare.err)"
+        eq "dlopen'd ($1, $2 ms): the bytearray's stack reads fill (<string>:2) < <module> (<string>:3) < main" \
+            "$("$P" report --json d.jsonl | jq -r '[.sites[] | select(.alloc_bytes > 8900000 and .alloc_bytes < 9100000)][0]
+                | [.frames[] | select(.python or .fn == "main")
+                   | if .python then "\(.fn) (\(.file):\(.line))" else .fn end] | join(" < ")')" \
+            "fill (<string>:2) < <module> (<string>:3) < main"
+    done
 else
     echo "# skip: no shared libpython ($lib) to load"
 fi

@@ -431,6 +431,12 @@ void pp_py_init(void);
  * libpython loaded late after each (pp_py_watch, every tick) */
 extern _Atomic unsigned pp_dlopens;
 void pp_py_watch(void);
+/* the program's thread refreshed the module list (sites.c): a libpython
+ * among the new modules is read before that thread goes on */
+void pp_py_look(void);
+/* the program's thread at a sampled allocation: after a dlopen that has
+ * ended, the list refreshed and looked at before its frames are read */
+void pp_py_after_dlopen(void);
 /* fork: no look in progress while the process is copied (the look takes the
  * loader's locks, which a child must not inherit held) */
 void pp_py_fork_prepare(void);

@@ -290,8 +290,10 @@ static uint32_t node(uint32_t up, uintptr_t frame, int *fresh)
         nodes[id] = (struct node){frame, up};
         pend[n_pend++] = (struct pend){frame, id, up};
         est += 48;
-        if (!*fresh && !PP_IS_PY_MARK(frame) && pp_modules_find(frame) < 0)
+        if (!*fresh && !PP_IS_PY_MARK(frame) && pp_modules_find(frame) < 0) {
             pp_modules_refresh();
+            pp_py_look();
+        }
         *fresh = 1;
         return id;
     }

@@ -943,15 +943,41 @@ void pp_py_init(void)
 
 /* An interpreter loaded after the start: an application that embeds Python
  * through dlopen, often RTLD_LOCAL, where a look-up in the global scope does
- * not reach it.  After each dlopen the sampler thread looks at the loader's
- * list for a second (the dlopen may still be running when the count moves);
- * for a new libpython3 it reads the symbols from the library's own dynamic
- * symbol table in memory (no loader call: the loader's look-ups allocate, and
- * take no reference that would keep the library loaded).  Frames are read
- * from then on: within a tick (PERFPROBE_INTERVAL_MS) of the dlopen's end. */
+ * not reach it.  Each module added to the shim's list since the last look is
+ * looked at: for a new libpython3 the symbols are read from the library's
+ * own dynamic symbol table in memory (no loader call: the loader's look-ups
+ * allocate, and take no reference that would keep the library loaded).
+ *
+ * Two threads look.  The sampler, for a second after each dlopen (the
+ * dlopen may still be running when the count moves), refreshes the list
+ * and looks (pp_py_watch): within a tick of the load.  And the program's
+ * own thread, at its first sampled allocation after a dlopen that has
+ * ended (the loader's list settled), refreshes the list and looks before
+ * it reads that allocation's frames (pp_py_after_dlopen); it also looks
+ * whenever it refreshed the list for another reason (a stack with a frame
+ * in no known module; a refresh the sampler had to leave to it while
+ * glibc believes the process single-threaded, modules.c).  An
+ * interpreter's first allocations come from Py_Initialize, before any
+ * Python code runs, so no frame of the program's is missed however late
+ * the sampler ticks. */
 #define WATCH_TICKS 100
 static pp_lock_t watch_lock = PP_LOCK_INIT;
 static unsigned dlopens_seen, watch_left;
+
+static void look(void)
+{
+    size_t n = pp_modules_count();
+    for (size_t i = py_modules_seen; i < n && !py_found; i++) {
+        const char *path = pp_modules_path(i);
+        const char *base = path ? strrchr(path, '/') : NULL;
+        if (!base || strncmp(base + 1, "libpython3", 10) != 0)
+            continue;
+        scope = i + 1;
+        pp_py_init();
+        scope = 0;
+    }
+    py_modules_seen = n;
+}
 
 void pp_py_watch(void)
 {
@@ -964,19 +990,30 @@ void pp_py_watch(void)
         return;
     watch_left--;
     if (pp_trylock(&watch_lock))
-        return;                         /* a fork is under way */
+        return;                         /* a fork, or the program's look */
     pp_modules_refresh();
-    size_t n = pp_modules_count();
-    for (size_t i = py_modules_seen; i < n && !py_found; i++) {
-        const char *path = pp_modules_path(i);
-        const char *base = path ? strrchr(path, '/') : NULL;
-        if (!base || strncmp(base + 1, "libpython3", 10) != 0)
-            continue;
-        scope = i + 1;
-        pp_py_init();
-        scope = 0;
-    }
-    py_modules_seen = n;
+    look();
+    pp_unlock(&watch_lock);
+}
+
+static _Atomic unsigned dlopens_looked;
+
+void pp_py_after_dlopen(void)
+{
+    unsigned c = atomic_load_explicit(&pp_dlopens, memory_order_relaxed);
+    if (c == atomic_load_explicit(&dlopens_looked, memory_order_relaxed) || py_found ||
+        !py_tried || !pp_modules_settled())
+        return;
+    atomic_store_explicit(&dlopens_looked, c, memory_order_relaxed);
+    pp_modules_refresh();
+    pp_py_look();
+}
+
+void pp_py_look(void)
+{
+    if (py_found || !py_tried || pp_trylock(&watch_lock))
+        return;                         /* the sampler is looking now */
+    look();
     pp_unlock(&watch_lock);
 }
 

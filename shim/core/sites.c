@@ -216,6 +216,7 @@ static struct stack *intern(const uintptr_t *f, int n)
             for (int k = 0; k < n; k++)
                 if (!PP_IS_PY_MARK(f[k]) && pp_modules_find(f[k]) < 0) {
                     pp_modules_refresh();
+                    pp_py_look();       /* before the next stack's frames */
                     break;
                 }
             mine = (uint32_t)(off / 8);
@@ -376,8 +377,12 @@ static void sampled(void *p, size_t usable)
         return;
     }
     set_countdown(pp_sites_mode == PP_STACKS_SAMPLE ? next_gap() : 0);
-    if (PP_UNLIKELY(pp_modules_wanted()))
+    if (PP_UNLIKELY(pp_modules_wanted())) {
         pp_modules_refresh();           /* one the sampler left (modules.c) */
+        pp_py_look();                   /* a libpython among them: read now */
+    }
+    if (PP_UNLIKELY(!pp_py_on))
+        pp_py_after_dlopen();           /* a libpython loaded since: read now */
     if (!p)
         return;
     uintptr_t frames[PP_STACK_MAX];
@@ -901,6 +906,7 @@ static void write_sites(int when, const char *label)
      * constructor).  On the sampler thread it may not take it at all
      * (sys/linux/modules.c). */
     pp_modules_refresh();
+    pp_py_look();
     pp_lock(&write_lock);
     struct pp_buf b = {out_mem, 0, OUT_SIZE - 64};
     if (atomic_load(&table_full) && !warned_full) {

@@ -411,6 +411,9 @@ void pp_modules_refresh(void);
  * (pp_single_may_lock): the program's thread makes it */
 int  pp_modules_wanted(void);
 int  pp_modules_find(uintptr_t addr);
+/* 0 while the loader is adding or removing objects (a dlopen under way in
+ * some thread), 1 between: a scan then sees each new object whole */
+int  pp_modules_settled(void);
 /* What the timeline says of a module: its path, build id, load bias and
  * address ranges ([lo, hi) pairs, at most PP_MODULE_RANGES). */
 #define PP_MODULE_RANGES 8

@@ -101,6 +101,14 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
     return pp_module_add(&m);
 }
 
+/* The loader's own word for its list (r_debug, read by debuggers): RT_ADD
+ * or RT_DELETE while a dlopen or dlclose is under way, RT_CONSISTENT
+ * between them.  Read without a lock; a stale answer only defers a look. */
+int pp_modules_settled(void)
+{
+    return __atomic_load_n(&_r_debug.r_state, __ATOMIC_ACQUIRE) == RT_CONSISTENT;
+}
+
 /* dl_iterate_phdr holds the loader's lock, a pthread mutex, for the walk:
  * not on the sampler thread while glibc frees it without a wake
  * (single.c).  The program's threads refresh the list themselves when a

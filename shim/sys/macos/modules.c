@@ -51,6 +51,12 @@ static int scan_image(uint32_t i)
     return pp_module_add(&m);
 }
 
+/* dyld adds an image whole to the list pp_modules_scan reads */
+int pp_modules_settled(void)
+{
+    return 1;
+}
+
 void pp_modules_scan(void)
 {
     uint32_t n = _dyld_image_count();
