@@ -142,6 +142,7 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_LIB := shim/core/buf.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c shim/sys/posix.c \
+            shim/sys/linux/apart.c \
             shim/core/counters.c shim/sys/lock.c shim/sys/linux/futex.c \
             tests/unit/stubs.c
 # (the shim files a test includes whole)
@@ -152,6 +153,7 @@ $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 	$(Q)$(CC) $(BASE) $(SAN) -Ishim -o $@ $< $(UNIT_LIB) -ldl
 
 PP_OPTIONS_SRC := tools/dev/pp-options.c shim/core/options.c shim/core/buf.c shim/sys/linux/os.c \
+                  shim/sys/linux/apart.c \
                   shim/sys/posix.c shim/sys/lock.c shim/sys/linux/futex.c
 $(B)/pp-options: $(PP_OPTIONS_SRC) $(B)/.flags
 	$(Q)$(CC) $(BASE) -Ishim -o $@ $(PP_OPTIONS_SRC)

@@ -126,6 +126,29 @@ eq "bash: exec 4>file keeps every write" "$(wc -l < out4)" 50
 same "a daemon that closes every descriptor and reopens 0-2" "$T/robust_daemon" daemon.out
 eq "the daemon's file got its own line" "$(cat daemon.out)" "fd 3"
 eq "the daemon's output is nowhere in the timeline" "$(grep -c 'fd 3' s.jsonl)" 0
+# the lowest free number, every millisecond for 1.5 s, while the sampler
+# ticks every millisecond and a new thread (a new CPU event) comes as often:
+# the sampler never holds a number of the program's, not even for a moment;
+# also once the program closed every descriptor, the shim's kept ones too
+for how in plain closeall; do
+    rm -f low.txt low.jsonl
+    if [ $how = plain ]; then
+        PERFPROBE_INTERVAL_MS=1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/low.jsonl LD_PRELOAD=$S \
+            timeout -k 5 60 "$T/fd_lowest" 1500 > low.txt 2> low.err
+    else
+        PERFPROBE_INTERVAL_MS=1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/low.jsonl LD_PRELOAD=$S \
+            timeout -k 5 60 "$T/fd_lowest" 1500 closeall low.txt > /dev/null 2> low.err
+    fi
+    eq "lowest number ($how): every reopen got 3, status 0" \
+        "$?:$(awk '$1 == "rounds" && $2 > 1000 { print $3, $4 }' low.txt)" "0:wrong 0"
+    eq "lowest number ($how): every line of the timeline is JSON (jq)" \
+        "$(jq -c .type low.jsonl > /dev/null 2>&1; echo $?)" 0
+    eq "lowest number ($how): samples to the end, and the summary" \
+        "$(jq -r 'select(.type == "sample" or .type == "summary") | .type' low.jsonl | sort -u | tr '\n' ' ')
+$(jq -r 'select(.type == "sample") | .t_s' low.jsonl | sort -n | tail -1 | awk '{ print ($1 > 1.4) }')" \
+        "sample summary 
+1"
+done
 same "a program started with stdout closed fails as bare" bash -c '/bin/echo hi >&-'
 echo hello > small.txt
 same "ulimit -n 5: cat still opens its file" bash -c 'ulimit -n 5; exec cat small.txt'

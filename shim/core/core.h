@@ -231,6 +231,9 @@ void pp_sampler_after_fork_child(void);
 
 void pp_cpu_tick(int final);        /* the sampler, each sample; FINAL at exit */
 void pp_cpu_after_fork_child(void);
+/* the program's thread, before the sampler starts: what the first tick
+ * would open in the program's table, opened now (sys/linux/apart.c) */
+void pp_cpu_prime(void);
 void pp_cpu_flush(void);           /* before an exec: the samples held, written */
 /* between ticks: when the sampler should read the ring buffers again (0:
  * at the next tick), and the read.  A thread that runs Python is read just
@@ -405,6 +408,9 @@ void pp_sites_lost(uint32_t ref, size_t size);
 int  pp_leaks_classify(void);
 /* ---- peakview.c, cgroup.c: site views that survive a kill ------------------ */
 void pp_peakview_tick(const struct pp_sample *s);
+/* the cgroup's files found and opened by the program's thread, before the
+ * sampler starts */
+void pp_peakview_prime(void);
 /* a "module" record for each module not written yet in this image */
 void pp_sites_write_modules(struct pp_buf *b);
 int  pp_unwind(uintptr_t *out, int max);

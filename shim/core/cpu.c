@@ -36,16 +36,17 @@
  * The kernel only samples user mode (exclude_kernel, which
  * perf_event_paranoid 2 requires): time spent in system calls is not seen.
  *
- * Descriptors follow the shim's rules: opened with O_CLOEXEC, moved above
- * the program's numbers (pp_fd_adopt), and closed only after checking that
- * the number still is this event (PERF_EVENT_IOC_ID: every perf descriptor
- * shares one anonymous inode, so device and inode cannot tell).  Mappings
+ * An event keeps no descriptor: sys/linux/perf.c opens it, maps its ring
+ * buffer and closes the descriptor, apart from the program's descriptor
+ * table (sys/linux/apart.c); the mapping keeps the event until it is
+ * unmapped.  The one descriptor kept, /proc/self/task's, is opened by the
+ * program's thread before the sampler starts (pp_cpu_prime).  Mappings
  * are made with the raw system call, never through the shim's mmap hook.
  * Where the kernel refuses (perf_event_paranoid 3, a seccomp filter, no
  * perf events in a container) one line says so and the run goes on
- * without CPU samples.  A forked child forgets its parent's events (their
- * descriptors are closed, their buffers unmapped: they are the parent's
- * threads; their buffers were not copied) and opens its own.
+ * without CPU samples.  A forked child forgets its parent's events (they
+ * are the parent's threads; the kernel did not copy their buffers) and
+ * opens its own.
  *
  * On macOS the same interface (sys.h) is sys/macos/perf.c: there is no
  * perf_event, so the sampler thread takes each thread's stack itself,
@@ -59,7 +60,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #define MAX_EVENTS   1024
 #define STACK_BYTES  8192u
@@ -95,7 +95,7 @@ struct tick { uint64_t us; uint32_t first; };       /* read at; its first entry 
 struct thr { pid_t tid; const char *region; };
 
 static struct pp_perf_ev *evs;
-static int n_evs, max_evs = MAX_EVENTS;
+static int n_evs;
 static int state;                    /* 0 not tried, 1 on, -1 off */
 /* every buffer of start() is mapped: set last, so that a child forked
  * while the parent's sampler was inside start() (some pointers set, others
@@ -231,16 +231,18 @@ static int start(void)
     }
     pp_cfi_ready();
     self_tid = pp_tid();
-    /* an event is a descriptor, kept high, in the numbers a program near
-     * its limit would reach last: under a small limit few are taken */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur <= 4096)
-        max_evs = rl.rlim_cur >= 128 ? (int)(rl.rlim_cur / 64) : 1;
     started = 1;
     return 1;
 }
 
 /* ---- events ------------------------------------------------------------------ */
+
+void pp_cpu_prime(void)
+{
+    const char *v = pp_opt.cpu;
+    if (v[0] && strcmp(v, "off") && strcmp(v, "0") && strcmp(v, "no") && strcmp(v, "false"))
+        pp_task_dir_open(&task_dir);
+}
 
 /* UNMAP: 0 in a forked child (sys/linux/perf.c) */
 static void close_ev(struct pp_perf_ev *e, int unmap)
@@ -588,10 +590,9 @@ static void follow(void)
             evs[i].seen = 1;
             continue;
         }
-        if (n_evs >= max_evs) {
+        if (n_evs >= MAX_EVENTS) {
             if (!warned_limit++)
-                pp_warn("more threads than CPU sampling follows (1024, or one "
-                        "per 64 descriptors of a limit of 4096 or less); the "
+                pp_warn("more threads than CPU sampling follows (1024); the "
                         "newest are not sampled", "", "", "");
             continue;
         }
@@ -708,8 +709,8 @@ void pp_cpu_read_soon(void)
     pp_unlock(&lock);
 }
 
-/* The parent's events are its threads': closed and unmapped here (the
- * numbers are this process's copies), and the child starts afresh. */
+/* The parent's events are its threads': forgotten here (the kernel gave
+ * the child no copy of their buffers), and the child starts afresh. */
 void pp_cpu_after_fork_child(void)
 {
     pp_lock_reset(&lock);

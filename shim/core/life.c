@@ -165,6 +165,12 @@ static void program_gone(void);
  * the program's every thread has ended */
 static void start_sampler(void)
 {
+    /* what the sampler reads through kept descriptors, opened here on the
+     * program's thread: the sampler thread opens nothing in the program's
+     * table while the program runs (sys/linux/apart.c) */
+    pp_proc_prime();
+    pp_cpu_prime();
+    pp_peakview_prime();
     pp_sampler_start(core_tick, program_gone);
 }
 
@@ -481,6 +487,7 @@ static void program_gone(void)
 {
     pp_in_hook = 0;
     pp_single_mark_sampler(0);          /* the process's one thread now */
+    pp_apart_mark(0);
     pthread_sigmask(SIG_SETMASK, &program_mask, NULL);
     pp_exit(0);
 }

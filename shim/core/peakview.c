@@ -76,6 +76,14 @@ static int pressure_may(uint64_t now, int64_t heap)
            (heap >= PRESSURE_FLOOR && heap > pressure_heap + pressure_heap / PRESSURE_STEP);
 }
 
+void pp_peakview_prime(void)
+{
+    uint64_t limit, current;
+    struct pp_cgroup_counts c;
+    if (pp_cgroup_memory(&limit, &current))
+        pp_cgroup_counts(&c);
+}
+
 void pp_peakview_tick(const struct pp_sample *s)
 {
     if (pp_sites_mode == PP_STACKS_OFF)

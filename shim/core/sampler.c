@@ -145,6 +145,7 @@ static void *sampler_main(void *arg)
     pp_in_hook = 1;
     atomic_store(&tid, pp_tid());
     pp_single_mark_sampler(1);
+    pp_apart_mark(1);
     uint64_t interval = pp_opt.interval_ms * 1000000u;
     uint64_t next = pp_now_ns(), n = 0;
     uint64_t window = pp_opt.region_window_ms * 1000000u, next_window = next + window;

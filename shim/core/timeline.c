@@ -406,16 +406,55 @@ static void after_write(int fd, size_t n, off_t size)
         mend_before(fd, end - (off_t)n);
 }
 
+static void write_to(int fd, int transient, off_t size, const char *p, size_t n);
+
+/* The sampler thread does not open the file again in the program's table
+ * when the program closed the kept descriptor (a daemon closes every
+ * number): its records are written apart (sys/linux/apart.c), each through
+ * the file opened in the task's own table and closed there. */
+struct apart_write {
+    const char *p;
+    size_t n;
+};
+
+static int write_apart(void *arg)
+{
+    struct apart_write *w = arg;
+    const char *why;
+    int fd = reopen_file(&why);
+    if (fd < 0)
+        return -1;
+    write_to(fd, 1, -1, w->p, w->n);
+    return 0;
+}
+
 /* One record, whole, in as few writes as the kernel allows. */
 static void write_out(const char *p, size_t n)
 {
-    int transient, saved = errno;
+    int transient, saved = errno, rc;
     off_t size;
+    uint64_t sz;
+    if (pp_apart_here() && !(out.fd >= 0 && pp_fd_ok_size(&out, &sz))) {
+        struct apart_write w = {p, n};
+        if (pp_apart_run(write_apart, &w, &rc) == 0) {
+            errno = saved;
+            return;
+        }
+    }
     int fd = writable_fd(&transient, &size);
     if (fd < 0) {
         errno = saved;
         return;
     }
+    write_to(fd, transient, size, p, n);
+    errno = saved;
+}
+
+/* the record written through FD (closed after when TRANSIENT); SIZE the
+ * file's size the descriptor check saw, -1 when unknown */
+static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
+{
+    int saved = errno;
     if (!reserve(fd, n + (lost_records ? 256 + lost_header_len : 0))) {
         report_failure(ENOSPC);
         /* the header is what tells a reader whose records these are: it is

@@ -233,6 +233,9 @@ int pp_proc_maps_fd(void);
 int pp_proc_statm(uint64_t *resident, uint64_t *shared);
 int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
 void pp_proc_after_fork(void);                   /* reopen every /proc/self file */
+/* the kept /proc/self descriptors opened now, on the program's thread,
+ * before the sampler runs (which does not open them again: apart.c) */
+void pp_proc_prime(void);
 #if defined(__linux__)
 /* <system>/selfstat.c: PATH is "/proc/self/stat" or "/proc/PID/stat" of
  * this process */
@@ -482,14 +485,32 @@ struct pp_cgroup_counts {
     const char *name[PP_CG_COUNTS];
 };
 int  pp_cgroup_counts(struct pp_cgroup_counts *c);
+/* ---- linux/apart.c: the sampler's opens, out of the program's table ------- *
+ * (macOS: pp_apart_run and pp_apart_read refuse, and the callers open as
+ * before) */
+
+/* FN(ARG) run by a short-lived task of the thread group with its own copy
+ * of the descriptor table (raw system calls only); *RC its result.  -1
+ * when no such task can be made (the caller then does it itself). */
+int  pp_apart_run(int (*fn)(void *), void *arg, int *rc);
+/* the last such task's id (the kernel may list it a moment after) */
+pid_t pp_apart_tid(void);
+/* PATH read from offset 0 into BUF (up to CAP bytes) apart: its length or
+ * -1 (errno); *DONE 0 when no task could be made (nothing was tried) */
+ssize_t pp_apart_read(const char *path, char *buf, size_t cap, int *done);
+/* this thread is the sampler (ON 1), or no longer; pp_apart_here: 1 on it,
+ * where an open must be made apart */
+void pp_apart_mark(int on);
+int  pp_apart_here(void);
+
 /* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
 
 /* An event sampling thread TID's user stack every PERIOD_NS of its CPU
  * time (task-clock, user mode only), with its ring buffer mapped. */
 struct pp_perf_ev {
     pid_t tid;
-    int fd;                       /* above the program's numbers */
-    uint64_t id;                  /* PERF_EVENT_IOC_ID: closed only while it still is */
+    int fd;                       /* -1: the mapping holds the event */
+    uint64_t id;                  /* macOS: the thread's send right */
     void *meta;                   /* the kernel's page, then the data pages */
     char *data;
     size_t data_size, map_len;
@@ -513,8 +534,8 @@ struct pp_perf_sample {
  * power of two. Leaves errno as it was. */
 int  pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t data_pages,
                   unsigned stack_bytes);
-/* close it if the number still is this event; UNMAP 0 in a forked child,
- * which has no copy of the buffer (whatever is there is not the shim's) */
+/* close it (unmap its buffer); UNMAP 0 in a forked child, which has no
+ * copy of the buffer (whatever is there is not the shim's) */
 void pp_perf_close(struct pp_perf_ev *e, int unmap);
 /* the next sample of E's buffer into S (1), or 0 when all is read (the
  * space is then given back to the kernel); a record that wraps the ring is
@@ -523,8 +544,10 @@ void pp_perf_close(struct pp_perf_ev *e, int unmap);
 int  pp_perf_next(struct pp_perf_ev *e, struct pp_perf_sample *s, char *scratch,
                   size_t scratch_len);
 /* the process's threads from /proc/self/task (DIR kept open, high, between
- * calls): up to MAX ids into TIDS, their number, -1 when it cannot be read */
+ * calls): up to MAX ids into TIDS, their number, -1 when it cannot be read;
+ * pp_task_dir_open opens DIR ahead, on the program's thread */
 int  pp_task_list(struct pp_fd *dir, pid_t *tids, int max);
+int  pp_task_dir_open(struct pp_fd *dir);
 
 /* ---- macos/perf.c, macos/fpwalk.c: the same CPU samples on macOS ----------- *
  *

@@ -39,10 +39,15 @@
  * again every LIMIT_EVERY calls (limits may be changed while the program
  * runs, and which level has the least room may change), and between those
  * only the watched level's usage.  At most MAX_LEVELS levels are read.
- * Only the sampler thread calls this, so the buffers are static: nothing
- * is allocated.  The descriptor of the watched usage file is kept high, as
- * the shim's other kept descriptors are (os.c); nothing is written, errno
- * is kept.
+ * Only one thread calls this at a time, so the buffers are static:
+ * nothing is allocated.  The program's thread calls it first, before the
+ * sampler thread runs (the files are found and the kept descriptors
+ * opened then); after that only the sampler does, and what it opens it
+ * opens apart (apart.c): the search, each new choice of level, and a kept
+ * file the program closed since, which is then read apart each time
+ * rather than opened in the program's table.  The descriptor of the
+ * watched usage file is kept high, as the shim's other kept descriptors
+ * are (os.c); nothing is written, errno is kept.
  *
  * The watched level's own counts of the kernel meeting its limit
  * (pp_cgroup_counts), for the view taken when one moves (peakview.c): v2
@@ -401,11 +406,14 @@ static ssize_t read_kept(struct pp_fd *f, const char *name, char *buf, size_t ca
     ssize_t n = -1;
     if (f->fd >= 0 && pp_fd_ok(f))
         n = pread(f->fd, buf, cap - 1, 0);
-    if (n <= 0) {
-        char path[600];
-        int fd = level_file(path, sizeof path, dir, watched, name) == 0
-                     ? open(path, O_RDONLY | O_CLOEXEC)
-                     : -1;
+    char path[600];
+    if (n <= 0 && level_file(path, sizeof path, dir, watched, name) != 0)
+        return -1;
+    int done = 0;
+    if (n <= 0 && pp_apart_here())
+        n = pp_apart_read(path, buf, cap - 1, &done);      /* not kept: see below */
+    if (n <= 0 && !done) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             n = pread(fd, buf, cap - 1, 0);
             if (f->fd < 0 && pp_fd_can_keep())
@@ -430,12 +438,34 @@ static int read_usage(uint64_t *v)
     return 1;
 }
 
+/* find and choose, on the sampler thread, are run apart (apart.c): their
+ * opens are then outside the program's table */
+struct look_job {
+    size_t at;
+    uint64_t usage, limit;
+};
+
+static int find_apart(void *p)
+{
+    (void)p;
+    return find();
+}
+
+static int choose_apart(void *p)
+{
+    struct look_job *j = p;
+    j->limit = choose(&j->at, &j->usage);
+    return 0;
+}
+
 int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
 {
-    int saved = errno, fresh = 0;
+    int saved = errno, fresh = 0, rc;
     uint64_t usage = 0;
     if (!state) {
-        state = find();
+        if (!pp_apart_here() || pp_apart_run(find_apart, NULL, &rc) != 0)
+            rc = find();
+        state = rc;
         calls = 0;
     }
     if (state < 0) {
@@ -443,8 +473,12 @@ int pp_cgroup_memory(uint64_t *limit, uint64_t *current)
         return 0;
     }
     if (calls++ % LIMIT_EVERY == 0) {
-        size_t at = watched;
-        limit_now = choose(&at, &usage);
+        struct look_job j = {watched, 0, 0};
+        if (!pp_apart_here() || pp_apart_run(choose_apart, &j, &rc) != 0)
+            j.limit = choose(&j.at, &j.usage);
+        size_t at = j.at;
+        usage = j.usage;
+        limit_now = j.limit;
         if (limit_now && (at != watched || chosen_kind != watched_kind)) {
             if (at != watched)
                 pp_fd_drop(&cur_fd);    /* another level's usage from now on */

@@ -139,14 +139,21 @@ int pp_os_peek(void *dst, uintptr_t src, size_t len)
 }
 
 /* Read a /proc file from offset 0 into buf (NUL-terminated), through the
- * kept descriptor f when there is one.  Returns the length, or -1. */
+ * kept descriptor f when there is one.  Returns the length, or -1.  The
+ * descriptors are first opened by the program's thread, before the
+ * sampler runs (the first sample); one the program closed since is not
+ * opened again by the sampler thread, whose reads are then made apart
+ * (apart.c). */
 static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t cap)
 {
     int saved = errno;
     ssize_t n = -1;
     if (f->fd >= 0 && pp_fd_ok(f))
         n = pread(f->fd, buf, cap - 1, 0);
-    if (n <= 0) {
+    int done = 0;
+    if (n <= 0 && pp_apart_here())
+        n = pp_apart_read(path, buf, cap - 1, &done);
+    if (n <= 0 && !done) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             n = pread(fd, buf, cap - 1, 0);
@@ -329,6 +336,14 @@ int pp_proc_maps_fd(void)
         return -1;
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     return fd >= 0 && pp_fd_adopt(&maps_fd, fd) == 0 ? maps_fd.fd : -1;
+}
+
+void pp_proc_prime(void)
+{
+    char text[4096];
+    proc_read(&stat_fd, "/proc/self/stat", text, sizeof text);
+    proc_read(&statm_fd, "/proc/self/statm", text, sizeof text);
+    proc_read(&status_fd, "/proc/self/status", text, sizeof text);
 }
 
 void pp_proc_after_fork(void)

@@ -20,19 +20,41 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-static int still_ours(int fd, uint64_t id)
+/* An event is opened, its buffer mapped and its descriptor closed: the
+ * mapping holds the event, which samples on until it is unmapped.  So no
+ * number of the program's table is the shim's, and a program that closes
+ * every descriptor closes none of these.  On the sampler thread this is
+ * done apart (apart.c), where even the moment between the open and the
+ * close is outside the program's table; a forked child has no copy of the
+ * mapping (the kernel maps perf buffers VM_DONTCOPY). */
+struct open_job {
+    struct perf_event_attr *a;
+    pid_t tid;
+    size_t map_len;
+    void *map;
+    int err;
+};
+
+static int open_map_close(void *p)
 {
-    uint64_t now = 0;
-    int saved = errno;
-    int ok = fd >= 0 && ioctl(fd, PERF_EVENT_IOC_ID, &now) == 0 && now == id;
-    errno = saved;
-    return ok;
+    struct open_job *o = p;
+    long fd = syscall(SYS_perf_event_open, o->a, o->tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0) {
+        o->err = errno;
+        return -1;
+    }
+    long m = syscall(SYS_mmap, 0L, o->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0L);
+    if (m < 0 && m > -4096)
+        o->err = errno == EPERM ? ENOMEM : errno;      /* the locked-memory limit */
+    else
+        o->map = (void *)m;
+    syscall(SYS_close, fd);
+    return 0;
 }
 
 int pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t data_pages,
@@ -57,50 +79,27 @@ int pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t dat
     a.exclude_callchain_kernel = 1;
     a.use_clockid = 1;
     a.clockid = CLOCK_MONOTONIC;
-    int saved = errno;
-    long fd = syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
-        errno = saved;
-        return err;
-    }
-    struct pp_fd f;
-    if (pp_fd_adopt(&f, (int)fd) != 0) {
-        errno = saved;
-        return EMFILE;
-    }
-    e->tid = tid;
-    e->fd = f.fd;
-    if (ioctl(e->fd, PERF_EVENT_IOC_ID, &e->id) != 0) {
-        close(e->fd);
-        errno = saved;
-        return EINVAL;
-    }
+    int saved = errno, rc;
     e->data_size = data_pages * 4096;
     e->map_len = e->data_size + 4096;
-    long m = syscall(SYS_mmap, 0L, e->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, (long)e->fd, 0L);
-    if (m < 0 && m > -4096) {
-        int err = errno;
-        close(e->fd);
-        errno = saved;
-        return err == EPERM ? ENOMEM : err;    /* the locked-memory limit */
-    }
-    e->meta = (void *)m;
-    e->data = (char *)m + 4096;
+    struct open_job o = {&a, tid, e->map_len, NULL, 0};
+    if (!pp_apart_here() || pp_apart_run(open_map_close, &o, &rc) != 0)
+        open_map_close(&o);
     errno = saved;
+    if (!o.map)
+        return o.err ? o.err : EINVAL;
+    e->tid = tid;
+    e->meta = o.map;
+    e->data = (char *)o.map + 4096;
     return 0;
 }
 
+/* the mapping is the event: unmapped, it is closed */
 void pp_perf_close(struct pp_perf_ev *e, int unmap)
 {
     if (e->meta && unmap)
         syscall(SYS_munmap, e->meta, e->map_len);
     e->meta = NULL;
-    if (still_ours(e->fd, e->id)) {
-        int saved = errno;
-        close(e->fd);
-        errno = saved;
-    }
     e->fd = -1;
 }
 
@@ -206,24 +205,12 @@ int pp_perf_next(struct pp_perf_ev *e, struct pp_perf_sample *s, char *scratch, 
 
 static uint64_t *dents;
 
-int pp_task_list(struct pp_fd *dir, pid_t *tids, int max)
+/* the ids of a directory listing of /proc/self/task read from FD */
+static int list_fd(int fd, pid_t *tids, int max)
 {
-    int saved = errno;
-    if (!dents && !(dents = pp_os_map(32768)))
-        return -1;
-    if (!pp_fd_ok(dir)) {
-        int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        errno = saved;
-        if (fd < 0 || pp_fd_adopt(dir, fd) != 0)
-            return -1;
-    }
-    if (lseek(dir->fd, 0, SEEK_SET) != 0) {
-        errno = saved;
-        return -1;
-    }
     int n = 0;
     for (;;) {
-        long got = syscall(SYS_getdents64, dir->fd, dents, 32768);
+        long got = syscall(SYS_getdents64, fd, dents, 32768);
         if (got <= 0)
             break;
         for (long off = 0; off < got;) {
@@ -239,6 +226,72 @@ int pp_task_list(struct pp_fd *dir, pid_t *tids, int max)
                 tids[n++] = tid;
         }
     }
+    return n;
+}
+
+struct list_job {
+    pid_t *tids;
+    int max, n;
+};
+
+static int list_apart(void *p)
+{
+    struct list_job *l = p;
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                      0);
+    if (fd < 0)
+        return -1;
+    l->n = list_fd((int)fd, l->tids, l->max);
+    syscall(SYS_close, fd);
+    return 0;
+}
+
+/* the list without the task of apart.c, ending */
+static int drop_apart(pid_t *tids, int n)
+{
+    pid_t apart = pp_apart_tid();
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (tids[i] != apart)
+            tids[k++] = tids[i];
+    return k;
+}
+
+int pp_task_dir_open(struct pp_fd *dir)
+{
+    int saved = errno;
+    if (pp_fd_ok(dir))
+        return 0;
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 && pp_fd_adopt(dir, fd) == 0 ? 0 : -1;
+    errno = saved;
+    return rc;
+}
+
+/* The sampler thread keeps the directory open from the start (opened by
+ * the program's thread before the sampler runs, pp_task_dir_open); when
+ * the program has closed that number, the list is read apart each time
+ * (apart.c) rather than opened again in the program's table. */
+int pp_task_list(struct pp_fd *dir, pid_t *tids, int max)
+{
+    int saved = errno;
+    if (!dents && !(dents = pp_os_map(32768)))
+        return -1;
+    if (!pp_fd_ok(dir)) {
+        int rc;
+        struct list_job l = {tids, max, -1};
+        if (pp_apart_here() && pp_apart_run(list_apart, &l, &rc) == 0) {
+            errno = saved;
+            return rc == 0 ? drop_apart(tids, l.n) : -1;
+        }
+        if (pp_task_dir_open(dir) != 0)
+            return -1;
+    }
+    if (lseek(dir->fd, 0, SEEK_SET) != 0) {
+        errno = saved;
+        return -1;
+    }
+    int n = drop_apart(tids, list_fd(dir->fd, tids, max));
     errno = saved;
     return n;
 }

@@ -146,6 +146,45 @@ void pp_proc_after_fork(void)
     pp_tkey_after_fork_child();
 }
 
+/* No task with a descriptor table of its own (Linux's apart.c): the
+ * callers open as before */
+int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
+{
+    (void)fn;
+    (void)arg;
+    (void)rc;
+    return -1;
+}
+
+pid_t pp_apart_tid(void)
+{
+    return 0;
+}
+
+void pp_apart_mark(int on)
+{
+    (void)on;
+}
+
+int pp_apart_here(void)
+{
+    return 0;
+}
+
+ssize_t pp_apart_read(const char *path, char *buf, size_t cap, int *done)
+{
+    (void)path;
+    (void)buf;
+    (void)cap;
+    *done = 0;
+    return -1;
+}
+
+/* nothing kept to open ahead: the figures come from Mach calls */
+void pp_proc_prime(void)
+{
+}
+
 /* the arguments as the kernel keeps them on Linux: NUL-separated */
 ssize_t pp_os_cmdline(char *out, size_t cap)
 {

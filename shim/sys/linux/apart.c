@@ -1,0 +1,160 @@
+/*
+ * apart.c - descriptors the sampler thread needs, opened out of the
+ * program's descriptor table.
+ *
+ * Every call that makes a descriptor gives the lowest free number, and
+ * programs rely on that: a daemon closes everything and reopens 0, 1 and
+ * 2 on /dev/null; a shell closes a number and expects the next pipe on it.
+ * A descriptor the shim opens is moved high at once (posix.c), but between
+ * the open and the move it holds that lowest number, and a program that
+ * closes it and opens again in that moment gets another number.  The
+ * program's own threads open what they open at moments the program chose;
+ * the sampler thread opens at moments of its own, so what it opens while
+ * the program runs is opened here instead: by a task of the process's
+ * thread group that shares its memory but has a copy of the descriptor
+ * table (clone without CLONE_FILES), in which the program's numbers are
+ * already taken and its closes are not seen.  The task opens, reads or
+ * maps, closes, and ends; the sampler waits for it (CLONE_VFORK).  A perf
+ * event lives on in its mapping after its descriptor is closed, so an
+ * event opened here is never a number in the program's table at all.
+ *
+ * The task runs on a stack of this file's, with the sampler's thread
+ * pointer: it makes raw system calls only, and errno (the sampler's, which
+ * waits) is all of the thread's state it touches.  It blocks every signal,
+ * as the sampler does, so no signal of the process is delivered to it.
+ * It lives some tens of microseconds; its id is known meanwhile
+ * (pp_apart_tid) so that the thread lists can leave it out.
+ *
+ * Where the task cannot be made (a seccomp filter, a limit on tasks) the
+ * caller is told, and does what it did before: opens in the program's
+ * table, for a moment.
+ */
+#define _GNU_SOURCE
+#include "sys/sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define STACK_SIZE (64u << 10)
+
+static __thread int here PP_TLS;       /* this thread is the sampler */
+static char *stack;
+static _Atomic pid_t apart_tid;
+static atomic_flag busy = ATOMIC_FLAG_INIT;
+static int refused;                     /* clone failed once: not tried again */
+
+struct job {
+    int (*fn)(void *);
+    void *arg;
+    int rc;
+};
+
+static int entry(void *p)
+{
+    struct job *j = p;
+    j->rc = j->fn(j->arg);
+    return 0;
+}
+
+int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
+{
+    if (refused)
+        return -1;
+    if (atomic_flag_test_and_set(&busy))
+        return -1;                      /* one at a time: the stack is one */
+    int saved = errno;
+    if (!stack)
+        stack = pp_os_map(STACK_SIZE);
+    if (!stack) {
+        atomic_flag_clear(&busy);
+        errno = saved;
+        return -1;
+    }
+    struct job j = {fn, arg, -1};
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int flags = CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+                CLONE_VFORK | CLONE_PARENT_SETTID;
+    int got = clone(entry, stack + STACK_SIZE - 64, flags, &j);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (got < 0) {
+        refused = 1;
+        atomic_flag_clear(&busy);
+        errno = saved;
+        return -1;
+    }
+    /* CLONE_VFORK: the task has released the memory, that is ended, but
+     * the kernel may list it a moment more */
+    atomic_store(&apart_tid, got);
+    atomic_flag_clear(&busy);
+    errno = saved;
+    *rc = j.rc;
+    return 0;
+}
+
+void pp_apart_mark(int on)
+{
+    here = on;
+}
+
+int pp_apart_here(void)
+{
+    return here;
+}
+
+pid_t pp_apart_tid(void)
+{
+    return atomic_load_explicit(&apart_tid, memory_order_relaxed);
+}
+
+/* ---- reading a file whole ------------------------------------------------- */
+
+struct read_job {
+    const char *path;
+    char *buf;
+    size_t cap;
+    ssize_t got;
+    int err;
+};
+
+static int read_in(void *p)
+{
+    struct read_job *r = p;
+    long fd = syscall(SYS_openat, AT_FDCWD, r->path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        r->err = errno;
+        return -1;
+    }
+    size_t have = 0;
+    while (have < r->cap) {
+        long n = syscall(SYS_read, fd, r->buf + have, r->cap - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0 && !have) {
+                r->err = errno;
+                have = (size_t)-1;
+            }
+            break;
+        }
+        have += (size_t)n;
+    }
+    syscall(SYS_close, fd);
+    r->got = (ssize_t)have;
+    return 0;
+}
+
+ssize_t pp_apart_read(const char *path, char *buf, size_t cap, int *done)
+{
+    struct read_job r = {path, buf, cap, -1, 0};
+    int rc;
+    int saved = errno;
+    *done = pp_apart_run(read_in, &r, &rc) == 0;
+    errno = r.got < 0 && r.err ? r.err : saved;
+    return *done ? r.got : -1;
+}
