@@ -279,7 +279,8 @@ for name, with_pid in (('long', True), ('nopid', False), ('big', True)):
           loads(rec) == want and rec.endswith(b'\n') and data[at - 1:at] == b'\n', rec.strip()[:60].decode())
     nxt = loads(line_at(at + n))
     check(name + ': the record glued after them stands whole on its own line',
-          isinstance(nxt, dict) and nxt.get('type') in ('probe', 'header', 'sites', 'sample', 'module'),
+          isinstance(nxt, dict) and nxt.get('type') in ('probe', 'header', 'sites', 'sample', 'module',
+                                                         'cpu_info', 'cpu', 'note'),
           nxt and nxt.get('type'))
 at = facts['short_at']
 check('short: too few for a cut record: spaces, read through by the record after them',

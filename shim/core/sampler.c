@@ -244,14 +244,17 @@ int pp_sampler_pause(void)
     uint64_t rss, before = 0, now = 0;
     if (!running || pthread_equal(thread, pthread_self()))
         return 0;
+    pid_t t = atomic_load(&tid);
     pp_proc_stat(&rss, &before);
     pp_sampler_stop();
     pthread_join(thread, NULL);
     running = 0;
     /* pthread_join returns when the thread's tid is cleared, a moment
-     * before the kernel takes it out of the thread group */
-    for (int i = 0; i < 2000 && before; i++) {
-        if (pp_proc_stat(&rss, &now) != 0 || now < before)
+     * before the kernel takes it out of the thread group: waited for by
+     * its id where the system tells, else by the count going down */
+    for (int i = 0; i < 2000; i++) {
+        int gone = t > 0 ? pp_tid_gone(t) : -1;
+        if (gone > 0 || (gone < 0 && (!before || pp_proc_stat(&rss, &now) != 0 || now < before)))
             break;
         struct timespec ts = {0, 50000};
         nanosleep(&ts, NULL);

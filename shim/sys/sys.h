@@ -291,6 +291,10 @@ int  pp_os_peek(void *dst, uintptr_t src, size_t len);
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);
 void pp_tid_forget(void);
+/* 1 when thread TID of this process is no longer there (the kernel took
+ * it out of the thread group), 0 while it is, -1 when this system cannot
+ * tell */
+int  pp_tid_gone(pid_t tid);
 
 /* ---- reading the process's own memory (the leak check, core/leaks.c) ------ *
  *

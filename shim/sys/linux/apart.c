@@ -22,8 +22,9 @@
  * pointer: it makes raw system calls only, and errno (the sampler's, which
  * waits) is all of the thread's state it touches.  It blocks every signal,
  * as the sampler does, so no signal of the process is delivered to it.
- * It lives some tens of microseconds; its id is known meanwhile
- * (pp_apart_tid) so that the thread lists can leave it out.
+ * It lives some tens of microseconds, and the sampler goes on only once
+ * the kernel no longer lists it; its id is known (pp_apart_tid) so that a
+ * list read by another thread meanwhile can leave it out.
  *
  * Where the task cannot be made (a seccomp filter, a limit on tasks) the
  * caller is told, and does what it did before: opens in the program's
@@ -88,9 +89,18 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
         errno = saved;
         return -1;
     }
-    /* CLONE_VFORK: the task has released the memory, that is ended, but
-     * the kernel may list it a moment more */
+    /* CLONE_VFORK wakes this thread when the task lets go of the memory,
+     * a moment before the kernel takes it out of the thread group: until
+     * then it is counted, and a program that must be single-threaded
+     * (unshare(CLONE_NEWUSER), after the sampler paused) would fail.  So
+     * the task is waited for until it is no longer there (bounded) */
     atomic_store(&apart_tid, got);
+    pid_t pid = getpid();
+    for (int i = 0; i < 100000; i++) {
+        if (syscall(SYS_tgkill, pid, got, 0) != 0 && errno == ESRCH)
+            break;
+        sched_yield();
+    }
     atomic_flag_clear(&busy);
     errno = saved;
     *rc = j.rc;

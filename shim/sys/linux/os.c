@@ -93,6 +93,14 @@ uint64_t pp_os_resident_main_stack(int quick)
 static __thread pid_t tid_cache PP_TLS;
 static pid_t pid_cache;
 
+int pp_tid_gone(pid_t tid)
+{
+    int saved = errno;
+    int gone = tid <= 0 || (syscall(SYS_tgkill, own_pid(), tid, 0) != 0 && errno == ESRCH);
+    errno = saved;
+    return gone;
+}
+
 pid_t pp_tid(void)
 {
     if (PP_UNLIKELY(!tid_cache))

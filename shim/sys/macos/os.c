@@ -47,6 +47,12 @@ void pp_os_unmap_raw(void *p, size_t len)
 PP_THREAD_BLOCK(pid_t, tid)
 #define tid_cache (*tid_at())
 
+int pp_tid_gone(pid_t tid)
+{
+    (void)tid;
+    return -1;
+}
+
 pid_t pp_tid(void)
 {
     if (PP_UNLIKELY(!tid_cache)) {
