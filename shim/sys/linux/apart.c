@@ -26,9 +26,10 @@
  * the kernel no longer lists it; its id is known (pp_apart_tid) so that a
  * list read by another thread meanwhile can leave it out.
  *
- * Where the task cannot be made (a seccomp filter, a limit on tasks) the
- * caller is told, and does what it did before: opens in the program's
- * table, for a moment.
+ * Where the task cannot be made (a limit on tasks), or must not be (a
+ * seccomp filter on the sampler thread, which may kill the process for a
+ * clone whose flags it does not expect), the caller is told, and does what
+ * it did before: opens in the program's table, for a moment.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
@@ -37,6 +38,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,6 +70,15 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
     if (atomic_flag_test_and_set(&busy))
         return -1;                      /* one at a time: the stack is one */
     int saved = errno;
+    /* a seccomp filter may kill on a clone it does not expect (browsers'
+     * sandboxes allow only the flags of pthread_create): with a filter on
+     * this thread, never tried (filters are never taken off) */
+    if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0) {
+        refused = 1;
+        atomic_flag_clear(&busy);
+        errno = saved;
+        return -1;
+    }
     if (!stack)
         stack = pp_os_map(STACK_SIZE);
     if (!stack) {
