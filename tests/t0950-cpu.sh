@@ -190,3 +190,28 @@ done
 eq "forks during the first CPU tick: 10 storms, every process exits 0" "$bad" 0
 check "forks during the first CPU tick: the children sampled CPU too" \
     test "$(jq -s '[.[] | select(.type == "cpu_info") | .pid] | unique | length' fs.jsonl)" -gt 2
+
+# A thread's id given to a new thread before the next list of threads (the
+# next id forced through ns_last_pid, in a pid namespace of the test's
+# own): the ended thread's EXIT record tells its event from the new
+# thread's, which gets its own.  Before, the id was taken for the ended
+# thread's and the new thread was never sampled (burn_b had 0 samples).
+if unshare -p -f --mount-proc true 2> /dev/null; then
+    rm -f reuse.jsonl
+    timeout -k 5 60 unshare -p -f --mount-proc env PERFPROBE_INTERVAL_MS=100 PERFPROBE_QUIET=1 \
+        PERFPROBE_OUTPUT=$PWD/reuse.jsonl LD_PRELOAD=$S "$T/tid_reuse" > reuse.out
+    eq "id reused: exit status 0" "$?" 0
+    if [ "$(fact reuse.out reused)" = 1 ]; then
+        "$P" report --json reuse.jsonl > reuse.json
+        # burn_b ran 0.3 s of CPU at 997 Hz: from the second tick after it
+        # started (0.2 s at most) at least 0.1 s of it is sampled, about 100
+        check "id reused: the new thread is sampled (burn_b: $(jq '[.cpu.functions[] | select(.function == "burn_b") | .self] | add // 0' reuse.json) samples, 50 or more)" \
+            test "$(jq '[.cpu.functions[] | select(.function == "burn_b") | .self] | add // 0' reuse.json)" -ge 50
+        check "id reused: the ended thread was sampled too (burn_a)" \
+            test "$(jq '[.cpu.functions[] | select(.function == "burn_a") | .self] | add // 0' reuse.json)" -ge 30
+    else
+        echo "# skip: the second thread did not get the first one's id ($(cat reuse.out | tr '\n' ' '))"
+    fi
+else
+    echo "# skip: no pid namespace of our own here (unshare -p); the reused-id check needs one"
+fi

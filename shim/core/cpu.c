@@ -586,6 +586,14 @@ static void follow(void)
         int i = 0;
         while (i < n_evs && evs[i].tid != tid)
             i++;
+        if (i < n_evs && evs[i].ended) {
+            /* the thread of that id ended (its EXIT record), and a new
+             * one has the id now: the old event goes, the new thread gets
+             * its own */
+            drain(&evs[i], 1);
+            close_ev(&evs[i], 1);
+            i = n_evs;
+        }
         if (i < n_evs) {
             evs[i].seen = 1;
             continue;

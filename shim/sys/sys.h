@@ -520,6 +520,7 @@ struct pp_perf_ev {
     size_t data_size, map_len;
     uint64_t head, tail, lost;    /* lost: samples the kernel dropped, so far */
     int reading, seen;            /* seen: core's mark */
+    int ended;                    /* the thread's EXIT record was read */
 };
 #define PP_PERF_CHAIN 128
 /* One sample: the thread, the time (CLOCK_MONOTONIC ns), the kernel's

@@ -79,6 +79,9 @@ int pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t dat
     a.exclude_callchain_kernel = 1;
     a.use_clockid = 1;
     a.clockid = CLOCK_MONOTONIC;
+    /* an EXIT record when the thread ends: its id may be given to a new
+     * thread before the next list of threads, which must get its own */
+    a.task = 1;
     int saved = errno, rc;
     e->data_size = data_pages * 4096;
     e->map_len = e->data_size + 4096;
@@ -195,6 +198,11 @@ int pp_perf_next(struct pp_perf_ev *e, struct pp_perf_sample *s, char *scratch, 
             uint64_t n;
             memcpy(&n, rec + sizeof h + 8, 8);
             e->lost += n;
+        } else if (rec && h.type == PERF_RECORD_EXIT && h.size >= sizeof h + 16) {
+            uint32_t tid;                     /* pid, ppid, tid, ptid, time */
+            memcpy(&tid, rec + sizeof h + 8, 4);
+            if ((pid_t)tid == e->tid)
+                e->ended = 1;
         }
     }
     /* all read: the kernel may write over it now */
