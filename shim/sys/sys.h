@@ -234,13 +234,24 @@ int pp_proc_statm(uint64_t *resident, uint64_t *shared);
 int  pp_proc_hwm_reset(void);                    /* clear_refs "5"; -1 if not allowed */
 void pp_proc_after_fork(void);                   /* reopen every /proc/self file */
 #if defined(__linux__)
-/* <system>/selfstat.c: PATH is "/proc/self/stat" or "/proc/PID/stat" of
- * this process */
-int pp_os_is_self_stat(const char *path);
-/* a stream (MODE: fopen's, for reading) over this process's stat text with
- * num_threads less one when the thread HIDDEN is still listed after the
- * read (-1: a thread being created, counted); NULL (errno kept) when it cannot be made: open the real file */
-FILE *pp_os_self_stat_stream(const char *mode, pid_t hidden);
+/* linux/os.c: the start of field K (3 or more) of a /proc/PID/stat line
+ * TEXT[0..N): fields are counted after the last ')', which ends the
+ * command name whatever it holds; NULL when the line has fewer fields */
+const char *pp_stat_field(const char *text, size_t n, int k);
+/* <system>/selfstat.c: which of this process's own files PATH names:
+ * "/proc/self/stat" or "/proc/PID/stat" with this process's PID
+ * (PP_SELF_STAT), the same with "status" (PP_SELF_STATUS), else 0 */
+enum { PP_SELF_STAT = 1, PP_SELF_STATUS = 2 };
+int pp_os_self_proc_file(const char *path);
+/* a descriptor over the text of PATH (WHICH: pp_os_self_proc_file's) with
+ * its thread count less one when the thread HIDDEN is still listed after
+ * the read (-1: a thread being created, counted): the lowest free number,
+ * read-only at offset 0, close-on-exec and non-blocking as FLAGS (open's)
+ * say; -1 (errno kept) when it cannot be made: open the real file */
+int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden);
+/* the same as a stream, MODE fopen's for reading; NULL (errno kept) when
+ * it cannot be made */
+FILE *pp_os_self_stat_stream(const char *path, int which, const char *mode, pid_t hidden);
 #endif
 
 /* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is
