@@ -7,10 +7,13 @@
  * real function untouched, with its arguments and errno; the test on the
  * way there is a few byte compares of the path, since open is called a lot.
  *
- * The shim's own reads of these files (the sampler's, every tick) must see
- * the kernel's count: it decides from it when the program is gone.  A call
- * to open from inside the library binds to the exported hook, so a call
- * whose return address is in the library's own code is passed on as it is.
+ * The shim's own reads of these files (the sampler's, on descriptors it
+ * keeps) must see the kernel's figures: it takes RSS from them, and decides
+ * from the count when the program is gone.  A call to open from inside the
+ * library binds to the exported hook, so a call whose return address is in
+ * the library's own code is made as the openat system call itself: no
+ * edit, and no dlsym on the sampler thread (the loader's lock) for the
+ * next definition, which the shim's own files do not need.
  *
  * Linux only: on macOS the thread count comes from task_threads, which no
  * hook here can change (docs/robustness.md).
@@ -22,6 +25,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define REAL(name) PP_REAL_FN(name)
 
@@ -43,6 +48,12 @@ static int from_shim(const void *ret)
     return (const char *)ret >= __ehdr_start && (const char *)ret < _etext;
 }
 
+/* the shim's own open */
+static int own_open(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
 /* "/proc/" by bytes: stops at the first that differs, so a shorter path
  * is never read past its end */
 static inline int under_proc(const char *p)
@@ -56,20 +67,26 @@ static inline int under_proc(const char *p)
  * O_DIRECTORY, O_CREAT ...: the real file) */
 #define PLAIN_FLAGS (O_CLOEXEC | O_LARGEFILE | O_NOCTTY | O_NONBLOCK)
 
-/* A descriptor over the copy when PATH, opened with FLAGS by code at RET,
- * is the program's own stat or status; -1 otherwise */
-static int self_open(const char *path, int flags, const void *ret)
+/* A descriptor over the copy when PATH, opened with FLAGS by the program,
+ * is its own stat or status; -1 otherwise.  The test every open makes is
+ * inline; the rest is not. */
+static __attribute__((noinline)) int self_open_slow(const char *path, int flags)
+{
+    pid_t sampler = pp_sampler_tid();
+    int which;
+    if (!sampler || !(which = pp_os_self_proc_file(path)))
+        return -1;
+    return pp_os_self_proc_fd(path, which, flags, sampler);
+}
+
+static inline __attribute__((always_inline)) int self_open(const char *path, int flags)
 {
     /* open's path is declared nonnull: kept out of the compiler's sight,
      * so that a NULL reaches the kernel (EFAULT) instead of faulting here */
     __asm__("" : "+r"(path));
     if (PP_LIKELY(!path || !under_proc(path)) || (flags & ~PLAIN_FLAGS) != O_RDONLY)
         return -1;
-    pid_t sampler = pp_sampler_tid();
-    int which;
-    if (!sampler || from_shim(ret) || !(which = pp_os_self_proc_file(path)))
-        return -1;
-    return pp_os_self_proc_fd(path, which, flags, sampler);
+    return self_open_slow(path, flags);
 }
 
 /* open's third argument is read only when the call has one: with O_CREAT
@@ -89,7 +106,9 @@ PP_HOOK(int, open, (const char *path, int flags, ...))
 {
     mode_t mode = 0;
     MODE_ARG(flags, flags, mode);
-    int fd = self_open(path, flags, __builtin_return_address(0));
+    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))))
+        return own_open(AT_FDCWD, path, flags, mode);
+    int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
     REAL(open);
@@ -100,7 +119,9 @@ PP_HOOK(int, open64, (const char *path, int flags, ...))
 {
     mode_t mode = 0;
     MODE_ARG(flags, flags, mode);
-    int fd = self_open(path, flags, __builtin_return_address(0));
+    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))))
+        return own_open(AT_FDCWD, path, flags, mode);
+    int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
     REAL(open64);
@@ -113,7 +134,9 @@ PP_HOOK(int, openat, (int dirfd, const char *path, int flags, ...))
 {
     mode_t mode = 0;
     MODE_ARG(flags, flags, mode);
-    int fd = self_open(path, flags, __builtin_return_address(0));
+    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))))
+        return own_open(dirfd, path, flags, mode);
+    int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
     REAL(openat);
@@ -124,7 +147,9 @@ PP_HOOK(int, openat64, (int dirfd, const char *path, int flags, ...))
 {
     mode_t mode = 0;
     MODE_ARG(flags, flags, mode);
-    int fd = self_open(path, flags, __builtin_return_address(0));
+    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))))
+        return own_open(dirfd, path, flags, mode);
+    int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
     REAL(openat64);
@@ -135,7 +160,9 @@ PP_HOOK(int, openat64, (int dirfd, const char *path, int flags, ...))
  * function's to refuse (it aborts), so only a plain read is looked at. */
 PP_HOOK(int, __open_2, (const char *path, int flags))
 {
-    int fd = self_open(path, flags, __builtin_return_address(0));
+    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))) && !NEEDS_MODE(flags))
+        return own_open(AT_FDCWD, path, flags, 0);
+    int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
     REAL(__open_2);
@@ -144,7 +171,9 @@ PP_HOOK(int, __open_2, (const char *path, int flags))
 
 PP_HOOK(int, __open64_2, (const char *path, int flags))
 {
-    int fd = self_open(path, flags, __builtin_return_address(0));
+    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))) && !NEEDS_MODE(flags))
+        return own_open(AT_FDCWD, path, flags, 0);
+    int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
     REAL(__open64_2);
@@ -153,7 +182,9 @@ PP_HOOK(int, __open64_2, (const char *path, int flags))
 
 PP_HOOK(int, __openat_2, (int dirfd, const char *path, int flags))
 {
-    int fd = self_open(path, flags, __builtin_return_address(0));
+    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))) && !NEEDS_MODE(flags))
+        return own_open(dirfd, path, flags, 0);
+    int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
     REAL(__openat_2);
@@ -162,7 +193,9 @@ PP_HOOK(int, __openat_2, (int dirfd, const char *path, int flags))
 
 PP_HOOK(int, __openat64_2, (int dirfd, const char *path, int flags))
 {
-    int fd = self_open(path, flags, __builtin_return_address(0));
+    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))) && !NEEDS_MODE(flags))
+        return own_open(dirfd, path, flags, 0);
+    int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
     REAL(__openat64_2);
