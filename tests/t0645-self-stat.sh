@@ -77,6 +77,15 @@ done
 kill $other
 wait $other 2>/dev/null
 
+# The mode argument reaches the real functions: files made with O_CREAT
+# and O_TMPFILE get the modes asked (umask 022 takes nothing from them).
+for how in bare shim; do
+    mkdir $how && (cd $how && umask 022 && if [ $how = bare ]; then "$T/self_open" create
+        else traced ../c.jsonl "$T/self_open" create; fi > ../create.$how)
+done
+eq "create: bare, the modes asked" "$(awk '{ printf "%s ", $2 }' create.bare)" "640 604 611 444 654 "
+eq "create: under the shim, as bare" "$(cat create.shim)" "$(cat create.bare)"
+
 # The main thread gone (pthread_exit), a worker reads its status 300 ms
 # later: the count as bare, and the process lives on until the worker ends
 # it (the sampler ends a process whose main thread is gone and two threads

@@ -32,6 +32,9 @@
  * descriptors it opens again from its sampler thread and keeps: given the
  * edited copy, they would stay at the figure of the moment it was made.
  *
+ * self_open create: files made through open, open64, openat, openat64
+ * (O_CREAT) and an O_TMPFILE, with modes of their own: the mode each got.
+ *
  * self_open hold THREADS: starts THREADS threads and sleeps (up to 60 s,
  * until killed): the other process.
  */
@@ -42,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,6 +263,23 @@ int main(int argc, char **argv)
         memset(p, 1, len);
         nap_ms(100);
         printf("touched %zu\n", len);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "create") == 0) {
+        struct stat st;
+        int fds[5] = {open("c_open", O_CREAT | O_WRONLY | O_EXCL, 0640),
+                      open64("c_open64", O_CREAT | O_WRONLY, 0604),
+                      openat(AT_FDCWD, "c_openat", O_CREAT | O_RDWR | O_CLOEXEC, 0611),
+                      openat64(AT_FDCWD, "c_openat64", O_CREAT | O_WRONLY | O_TRUNC, 0444),
+                      open(".", O_TMPFILE | O_RDWR, 0654)};
+        for (int i = 0; i < 5; i++) {
+            printf("create_%d %s", i, fds[i] >= 0 ? "" : "failed ");
+            if (fds[i] >= 0 && fstat(fds[i], &st) == 0)
+                printf("%o", (unsigned)(st.st_mode & 07777));
+            printf("\n");
+            if (fds[i] >= 0)
+                close(fds[i]);
+        }
         return 0;
     }
     if (argc > 2 && strcmp(argv[1], "hold") == 0) {
