@@ -11,7 +11,8 @@
  * keeps) must see the kernel's figures: it takes RSS from them, and decides
  * from the count when the program is gone.  A call to open from inside the
  * library binds to the exported hook, so a call whose return address is in
- * the library's own code is made as the openat system call itself: no
+ * the library's own code (pp_os_own_code) is made as the openat system
+ * call itself (pp_os_open_raw): no
  * edit, and no dlsym on the sampler thread (the loader's lock) for the
  * next definition, which the shim's own files do not need.
  *
@@ -25,8 +26,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define REAL(name) PP_REAL_FN(name)
 
@@ -37,22 +36,6 @@ int __open_2(const char *path, int flags);
 int __open64_2(const char *path, int flags);
 int __openat_2(int dirfd, const char *path, int flags);
 int __openat64_2(int dirfd, const char *path, int flags);
-
-/* the library's own code, from its ELF header to the end of its text (the
- * linker's symbols, referred to here only) */
-extern const char __ehdr_start[] __attribute__((visibility("hidden")));
-extern const char _etext[] __attribute__((visibility("hidden")));
-
-static int from_shim(const void *ret)
-{
-    return (const char *)ret >= __ehdr_start && (const char *)ret < _etext;
-}
-
-/* the shim's own open */
-static int own_open(int dirfd, const char *path, int flags, mode_t mode)
-{
-    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
-}
 
 /* "/proc/" by bytes: stops at the first that differs, so a shorter path
  * is never read past its end */
@@ -106,8 +89,8 @@ PP_HOOK(int, open, (const char *path, int flags, ...))
 {
     mode_t mode = 0;
     MODE_ARG(flags, flags, mode);
-    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))))
-        return own_open(AT_FDCWD, path, flags, mode);
+    if (PP_UNLIKELY(pp_os_own_code(__builtin_return_address(0))))
+        return pp_os_open_raw(AT_FDCWD, path, flags, mode);
     int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
@@ -119,8 +102,8 @@ PP_HOOK(int, open64, (const char *path, int flags, ...))
 {
     mode_t mode = 0;
     MODE_ARG(flags, flags, mode);
-    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))))
-        return own_open(AT_FDCWD, path, flags, mode);
+    if (PP_UNLIKELY(pp_os_own_code(__builtin_return_address(0))))
+        return pp_os_open_raw(AT_FDCWD, path, flags, mode);
     int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
@@ -134,8 +117,8 @@ PP_HOOK(int, openat, (int dirfd, const char *path, int flags, ...))
 {
     mode_t mode = 0;
     MODE_ARG(flags, flags, mode);
-    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))))
-        return own_open(dirfd, path, flags, mode);
+    if (PP_UNLIKELY(pp_os_own_code(__builtin_return_address(0))))
+        return pp_os_open_raw(dirfd, path, flags, mode);
     int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
@@ -147,8 +130,8 @@ PP_HOOK(int, openat64, (int dirfd, const char *path, int flags, ...))
 {
     mode_t mode = 0;
     MODE_ARG(flags, flags, mode);
-    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))))
-        return own_open(dirfd, path, flags, mode);
+    if (PP_UNLIKELY(pp_os_own_code(__builtin_return_address(0))))
+        return pp_os_open_raw(dirfd, path, flags, mode);
     int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
@@ -160,8 +143,8 @@ PP_HOOK(int, openat64, (int dirfd, const char *path, int flags, ...))
  * function's to refuse (it aborts), so only a plain read is looked at. */
 PP_HOOK(int, __open_2, (const char *path, int flags))
 {
-    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))) && !NEEDS_MODE(flags))
-        return own_open(AT_FDCWD, path, flags, 0);
+    if (PP_UNLIKELY(pp_os_own_code(__builtin_return_address(0))) && !NEEDS_MODE(flags))
+        return pp_os_open_raw(AT_FDCWD, path, flags, 0);
     int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
@@ -171,8 +154,8 @@ PP_HOOK(int, __open_2, (const char *path, int flags))
 
 PP_HOOK(int, __open64_2, (const char *path, int flags))
 {
-    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))) && !NEEDS_MODE(flags))
-        return own_open(AT_FDCWD, path, flags, 0);
+    if (PP_UNLIKELY(pp_os_own_code(__builtin_return_address(0))) && !NEEDS_MODE(flags))
+        return pp_os_open_raw(AT_FDCWD, path, flags, 0);
     int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
@@ -182,8 +165,8 @@ PP_HOOK(int, __open64_2, (const char *path, int flags))
 
 PP_HOOK(int, __openat_2, (int dirfd, const char *path, int flags))
 {
-    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))) && !NEEDS_MODE(flags))
-        return own_open(dirfd, path, flags, 0);
+    if (PP_UNLIKELY(pp_os_own_code(__builtin_return_address(0))) && !NEEDS_MODE(flags))
+        return pp_os_open_raw(dirfd, path, flags, 0);
     int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
@@ -193,8 +176,8 @@ PP_HOOK(int, __openat_2, (int dirfd, const char *path, int flags))
 
 PP_HOOK(int, __openat64_2, (int dirfd, const char *path, int flags))
 {
-    if (PP_UNLIKELY(from_shim(__builtin_return_address(0))) && !NEEDS_MODE(flags))
-        return own_open(dirfd, path, flags, 0);
+    if (PP_UNLIKELY(pp_os_own_code(__builtin_return_address(0))) && !NEEDS_MODE(flags))
+        return pp_os_open_raw(dirfd, path, flags, 0);
     int fd = self_open(path, flags);
     if (fd >= 0)
         return fd;
@@ -208,7 +191,7 @@ static FILE *self_fopen(const char *path, const char *mode, const void *ret)
 {
     pid_t sampler = pp_sampler_tid();
     int which;
-    if (!sampler || !path || !mode || mode[0] != 'r' || strchr(mode, '+') || from_shim(ret) ||
+    if (!sampler || !path || !mode || mode[0] != 'r' || strchr(mode, '+') || pp_os_own_code(ret) ||
         !under_proc(path) || !(which = pp_os_self_proc_file(path)))
         return NULL;
     return pp_os_self_stat_stream(path, which, mode, sampler);

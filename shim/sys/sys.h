@@ -252,6 +252,12 @@ int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden);
 /* the same as a stream, MODE fopen's for reading; NULL (errno kept) when
  * it cannot be made */
 FILE *pp_os_self_stat_stream(const char *path, int which, const char *mode, pid_t hidden);
+/* ADDR is in the library's own code (a return address: the caller is the
+ * shim, whose calls to open bind to its own exported hook) */
+int pp_os_own_code(const void *addr);
+/* open by the openat system call itself, past every hook and the C
+ * library (the shim's own opens) */
+int pp_os_open_raw(int dirfd, const char *path, int flags, mode_t mode);
 #endif
 
 /* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is

@@ -91,9 +91,24 @@ static unsigned long long count_at(int which, const char *text, size_t n, size_t
     return v;
 }
 
+int pp_os_open_raw(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
 static int raw_open(const char *path, int flags)
 {
-    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, 0);
+    return pp_os_open_raw(AT_FDCWD, path, flags, 0);
+}
+
+/* the library's own code, from its ELF header to the end of its text (the
+ * linker's symbols, referred to here only) */
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern const char _etext[] __attribute__((visibility("hidden")));
+
+int pp_os_own_code(const void *addr)
+{
+    return (const char *)addr >= __ehdr_start && (const char *)addr < _etext;
 }
 
 /* FD opened again with FLAGS: through /proc/thread-self, since
