@@ -9,17 +9,18 @@
  *
  * The shim's own reads of these files (the sampler's, on descriptors it
  * keeps) must see the kernel's figures: it takes RSS from them, and decides
- * from the count when the program is gone.  A call to open from inside the
- * library binds to the exported hook, so a call whose return address is in
- * the library's own code (pp_os_own_code) is made as the openat system
- * call itself (pp_os_open_raw): no
- * edit, and no dlsym on the sampler thread (the loader's lock) for the
- * next definition, which the shim's own files do not need.
+ * from the count when the program is gone.  Its code calls pp_os_open, not
+ * this hook (sys.h); a call that reaches the hook all the same (glibc's
+ * inline open under _FORTIFY_SOURCE binds to the exported name) is known
+ * by its return address in the library's own code (pp_os_own_code) and
+ * made as the openat system call itself (pp_os_open_raw): no edit, and no
+ * dlsym on the sampler thread (the loader's lock) for the next open.
  *
  * Linux only: on macOS the thread count comes from task_threads, which no
  * hook here can change (docs/robustness.md).
  */
 #define _GNU_SOURCE
+#define PP_OPEN_HOOKS           /* open is the hook here (sys.h) */
 #include "core/core.h"
 
 #include <fcntl.h>

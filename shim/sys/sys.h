@@ -61,6 +61,27 @@ struct pp_interpose { const void *replacement, *replacee; };
         *(void **)&real_##name = pp_real_next(#name)
 #endif
 
+/* ---- the shim's own opens -------------------------------------------------- *
+ *
+ * Linux: the library exports open (hooks/procfs.c, which edits the
+ * program's reads of its own /proc/self/stat and status), and a call to
+ * open from inside the library would bind to that hook at run time.  So
+ * the shim's own code, which calls open by its name, is compiled to call
+ * pp_os_open (linux/os.c) instead: the openat system call itself, never the
+ * hook, never the C library's (a cancellation point).  Under
+ * _FORTIFY_SOURCE glibc's inline open calls the exported name all the
+ * same; the hook then passes a call from the library's own code
+ * (pp_os_own_code) to pp_os_open_raw.  PP_OPEN_HOOKS: the file that
+ * defines the hooks. */
+#if defined(__linux__)
+#include <fcntl.h>
+#if !defined(PP_OPEN_HOOKS)
+extern int open(const char *path, int flags, ...) __asm__("pp_os_open");
+#endif
+int pp_os_open(const char *path, int flags, ...);
+int pp_os_open_raw(int dirfd, const char *path, int flags, mode_t mode);
+#endif
+
 /* ---- thread-local data that hooks touch ------------------------------------ *
  *
  * Linux: __thread with the initial-exec model (PP_TLS).  macOS: a block of
@@ -253,11 +274,8 @@ int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden);
  * it cannot be made */
 FILE *pp_os_self_stat_stream(const char *path, int which, const char *mode, pid_t hidden);
 /* ADDR is in the library's own code (a return address: the caller is the
- * shim, whose calls to open bind to its own exported hook) */
+ * shim; see pp_os_open) */
 int pp_os_own_code(const void *addr);
-/* open by the openat system call itself, past every hook and the C
- * library (the shim's own opens) */
-int pp_os_open_raw(int dirfd, const char *path, int flags, mode_t mode);
 #endif
 
 /* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -26,6 +27,25 @@
 #include <time.h>
 #include <unistd.h>
 
+
+/* The shim's own opens (sys.h): the system call, with open's mode argument
+ * read only when the call has one, as the C library reads it */
+int pp_os_open_raw(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+int pp_os_open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    return pp_os_open_raw(AT_FDCWD, path, flags, mode);
+}
 
 /* The shim's own memory comes straight from the mmap system call, so that
  * it never reaches the shim's own mmap hook (sys/posix.c keeps the list). */

@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -89,11 +88,6 @@ static unsigned long long count_at(int which, const char *text, size_t n, size_t
     *at = (size_t)(digits - text);
     *len = (size_t)(p - digits);
     return v;
-}
-
-int pp_os_open_raw(int dirfd, const char *path, int flags, mode_t mode)
-{
-    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
 }
 
 static int raw_open(const char *path, int flags)
