@@ -5,9 +5,11 @@
 # credentials reach the sampler thread too), fork and daemon (so that glibc
 # resets the child's locks and thread count), _exit and _Exit (to write
 # the probe records still held), dlopen (to notice
-# RTLD_DEEPBIND, by a jump that keeps the caller), fopen and fopen64 (so
-# that a program reading its own /proc/self/stat counts its own threads),
-# and the public perf_* API.
+# RTLD_DEEPBIND, by a jump that keeps the caller), fopen, fopen64, open,
+# open64, openat, openat64 and glibc's fortified __open_2, __open64_2,
+# __openat_2 and __openat64_2 (so that a program reading its own
+# /proc/self/stat or status counts its own threads), and the public
+# perf_* API.
 . "$PP_ROOT/tests/lib.sh"
 
 expected="_ZdaPv _ZdaPvRKSt9nothrow_t _ZdaPvSt11align_val_t _ZdaPvSt11align_val_tRKSt9nothrow_t
@@ -19,7 +21,7 @@ free_aligned_sized free_sized malloc mallocx memalign mmap mmap64 mremap munmap 
 pvalloc rallocx realloc reallocarray sdallocx valloc xallocx
 execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns dlopen
 setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups initgroups fork daemon _exit _Exit
-fopen fopen64
+fopen fopen64 open open64 openat openat64 __open_2 __open64_2 __openat_2 __openat64_2
 perf_counter perf_probe perf_probe_ex perf_region_begin perf_region_end"
 want=$(echo $expected | tr ' ' '\n' | sort)
 got=$(nm -D --defined-only "$S" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort)

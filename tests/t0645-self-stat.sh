@@ -1,11 +1,15 @@
 # A program reads its own thread count as it would bare: field 20 of
-# /proc/self/stat (and /proc/PID/stat) through fopen and fopen64 leaves out
+# /proc/self/stat (and /proc/PID/stat), and the "Threads:" line of status,
+# through fopen and fopen64, open, openat and the rest, leaves out
 # the shim's sampler thread (docs/robustness.md).  Ground truth: the same
 # program run bare, which starts a known number of threads; the stream is
 # what fopen would give (the lowest free descriptor, close-on-exec as its
-# mode says, the other fields as read with open(2)), also for a command
-# name holding ") " and spaces; another process's stat file is untouched;
-# a read with open(2), which no hook covers, still counts the sampler.
+# mode says, the other fields as read by the system call), also for a
+# command name holding ") " and spaces, and /proc/self/status's "Threads:"
+# line through fopen; another process's stat file is untouched; a read by
+# the openat system call itself, which no hook sees, still counts the
+# sampler.  Then the same through open(2) and its relatives, the shim's own
+# reads (never the copy), and Python reading its status as psutil does.
 # Then CPython 3.12 and later, which warn after os.fork() when the count is
 # above one: the warnings a script records, and its output, are as bare.
 . "$PP_ROOT/tests/lib.sh"
@@ -25,11 +29,119 @@ for prog in "$T/self_stat" './a) b (c'; do
             "$(grep -E '_(lowest_fd|fields_1_8_as_read|ends_in_newline) ' shim.$n | awk '{ print $2 }' | sort -u)" 1
         eq "$name, $n threads: close-on-exec as the mode says" \
             "$(grep -E '_cloexec ' shim.$n | tr '\n' ' ')" \
-            "self_r_cloexec 0 self_re_cloexec 1 self64_r_cloexec 0 pid_r_cloexec 0 pid64_re_cloexec 1 "
+            "self_r_cloexec 0 self_re_cloexec 1 self64_r_cloexec 0 pid_r_cloexec 0 pid64_re_cloexec 1 status_r_cloexec 0 pid_status64_re_cloexec 1 "
+        eq "$name, $n threads: bare counts itself in status too" "$(fact bare.$n status_r_threads)" $((n + 1))
         eq "$name, $n threads: another process's stat file is untouched" "$(fact shim.$n init_pid)" 1
-        eq "$name, $n threads: open(2) still counts the sampler" "$(fact shim.$n raw_threads)" $((n + 2))
+        eq "$name, $n threads: the system call itself still counts the sampler" \
+            "$(fact shim.$n raw_threads)" $((n + 2))
     done
 done
+
+# open(2) and its relatives (tests/progs/self_open.c): stat and status of
+# /proc/self and /proc/PID through open, open64, openat, openat64 (AT_FDCWD
+# and a directory descriptor beside an absolute path) and the fortified
+# __open_2 family; the descriptor is what the real open gives (its number,
+# the lowest free, close-on-exec as asked, the status flags, offset 0, the
+# text as the system call reads it); another process's files (one started
+# here bare, with 3 threads of its own) are read as they are.
+check "self_open calls the four fortified entry points" \
+    bash -c "[ \$(nm -D '$T/self_open' | grep -cE ' U __open(64)?_2@|__openat(64)?_2@') = 4 ]"
+"$T/self_open" hold 3 & other=$!
+for i in $(seq 200); do
+    [ "$(awk '$1 == "Threads:" { print $2 }' /proc/$other/status 2>/dev/null)" = 4 ] && break
+    sleep 0.05
+done
+for n in 0 3; do
+    "$T/self_open" $n $other > obare.$n
+    eq "self_open, $n threads: runs bare" $? 0
+    traced o.jsonl "$T/self_open" $n $other > oshim.$n
+    eq "self_open, $n threads: runs under the shim" $? 0
+    eq "self_open, $n threads: bare counts itself" \
+        "$(fact obare.$n open_stat_threads) $(fact obare.$n open_status_threads)" "$((n + 1)) $((n + 1))"
+    eq "self_open, $n threads: every read, its counts and descriptors, is as bare" \
+        "$(grep -v '^raw_threads' oshim.$n)" "$(grep -v '^raw_threads' obare.$n)"
+    eq "self_open, $n threads: 15 reads, each the lowest free descriptor, at 0, the text as read" \
+        "$(grep -c '_head_as_read ' oshim.$n) $(grep -E '_(lowest_fd|head_as_read) ' oshim.$n | awk '{ print $2 }' | sort -u | tr '\n' ' ')$(grep -E '_offset ' oshim.$n | awk '{ print $2 }' | sort -u)" \
+        "15 1 0"
+    eq "self_open, $n threads: close-on-exec as asked" \
+        "$(grep -E '_cloexec ' oshim.$n | awk '{ printf "%s ", ($1 ~ /_e_cloexec$/) == $2 }')" \
+        "$(printf '1 %.0s' $(seq 15))"
+    eq "self_open, $n threads: status flags as the real open gives them" \
+        "$(grep -E '_flags ' oshim.$n | awk '{ print $1 ~ /_nb_flags$/ ? "nb " $2 : $2 }' | sort -u | tr '\n' ' ')" \
+        "0100000 nb 0104000 "
+    eq "self_open, $n threads: another process's stat and status are untouched" \
+        "$(fact oshim.$n other_stat_threads) $(fact oshim.$n other_status_threads)" "4 4"
+    eq "self_open, $n threads: the system call itself still counts the sampler" \
+        "$(fact oshim.$n raw_threads)" $((n + 2))
+done
+kill $other
+wait $other 2>/dev/null
+
+# The mode argument reaches the real functions: files made with O_CREAT
+# and O_TMPFILE get the modes asked (umask 022 takes nothing from them).
+for how in bare shim; do
+    mkdir $how && (cd $how && umask 022 && if [ $how = bare ]; then "$T/self_open" create
+        else traced ../c.jsonl "$T/self_open" create; fi > ../create.$how)
+done
+eq "create: bare, the modes asked" "$(awk '{ printf "%s ", $2 }' create.bare)" "640 604 611 444 654 "
+eq "create: under the shim, as bare" "$(cat create.shim)" "$(cat create.bare)"
+
+# The main thread gone (pthread_exit), a worker reads its status 300 ms
+# later: the count as bare, and the process lives on until the worker ends
+# it (the sampler ends a process whose main thread is gone and two threads
+# are left; it counts them from its own reads).
+"$T/self_open" exitmain > x.bare
+eq "exitmain: bare" "$? $(cat x.bare | tr '\n' ' ')" "5 worker_threads 2 worker_done 1 "
+PERFPROBE_INTERVAL_MS=1 traced x.jsonl "$T/self_open" exitmain > x.shim
+eq "exitmain: under the shim, as bare" "$? $(cat x.shim | tr '\n' ' ')" "5 $(cat x.bare | tr '\n' ' ')"
+
+# The shim's own reads of stat and status are never the edited copy: the
+# program closes every descriptor above 2 (the shim opens its files again,
+# from the sampler thread, and keeps them), then touches 64 MiB and holds
+# it: every sample from the first that sees it sees it (on a kept copy RSS
+# would stay at the figure of the moment the copy was made).
+PERFPROBE_INTERVAL_MS=1 traced g.jsonl "$T/self_open" grow > g.out
+eq "grow: closed the descriptors and touched 64 MiB" \
+    "$? $(fact g.out close_range) $(fact g.out touched)" "0 0 67108864"
+check "grow: RSS from the shim's own reads holds the 64 MiB in every sample after" jq -e -s '
+    [.[] | select(.type == "sample") | .rss] | (map(. >= 67108864) | index(true)) as $i
+    | $i != null and (.[$i:] | length > 5 and all(. >= 67108864))' g.jsonl
+
+# Python reads its status as psutil's num_threads() does (the file opened
+# "rb", the "Threads:\t" line), and stat with os.open: as bare.  A listing
+# of /proc/self/task is not covered: it still shows the sampler thread.
+if [ -x "$PY" ]; then
+    cat > threads.py <<'PY'
+import os, re, sys, threading, time
+ev = threading.Event()
+ts = [threading.Thread(target=ev.wait) for _ in range(int(sys.argv[1]))]
+for t in ts:
+    t.start()
+time.sleep(0.05)
+with open("/proc/%d/status" % os.getpid(), "rb", buffering=32768) as f:
+    print("psutil_threads", int(re.findall(rb"Threads:\t(\d+)", f.read())[0]))
+with open("/proc/self/status") as f:
+    print("text_threads", [l.split()[1] for l in f if l.startswith("Threads:")][0])
+fd = os.open("/proc/self/stat", os.O_RDONLY)
+print("os_open_stat_threads", os.read(fd, 4096).rsplit(b")", 1)[1].split()[17].decode())
+os.close(fd)
+print("task_entries", len(os.listdir("/proc/self/task")))
+ev.set()
+for t in ts:
+    t.join()
+PY
+    for n in 0 3; do
+        "$PY" threads.py $n > p.bare.$n
+        eq "python, $n threads: bare counts itself" "$? $(fact p.bare.$n psutil_threads)" "0 $((n + 1))"
+        traced p.jsonl "$PY" threads.py $n > p.shim.$n
+        eq "python, $n threads: status read as psutil does, and stat with os.open, as bare" \
+            "$? $(grep -v '^task_entries' p.shim.$n | tr '\n' ' ')" "0 $(grep -v '^task_entries' p.bare.$n | tr '\n' ' ')"
+        eq "python, $n threads: /proc/self/task still lists the sampler (not covered)" \
+            "$(fact p.shim.$n task_entries)" $(($(fact p.bare.$n task_entries) + 1))
+    done
+else
+    echo "# skip: no $PY"
+fi
 
 cat > fork_warn.py <<'PY'
 import os, sys, warnings, multiprocessing as mp

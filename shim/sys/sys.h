@@ -61,6 +61,27 @@ struct pp_interpose { const void *replacement, *replacee; };
         *(void **)&real_##name = pp_real_next(#name)
 #endif
 
+/* ---- the shim's own opens -------------------------------------------------- *
+ *
+ * Linux: the library exports open (hooks/procfs.c, which edits the
+ * program's reads of its own /proc/self/stat and status), and a call to
+ * open from inside the library would bind to that hook at run time.  So
+ * the shim's own code, which calls open by its name, is compiled to call
+ * pp_os_open (linux/os.c) instead: the openat system call itself, never the
+ * hook, never the C library's (a cancellation point).  Under
+ * _FORTIFY_SOURCE glibc's inline open calls the exported name all the
+ * same; the hook then passes a call from the library's own code
+ * (pp_os_own_code) to pp_os_open_raw.  PP_OPEN_HOOKS: the file that
+ * defines the hooks. */
+#if defined(__linux__)
+#include <fcntl.h>
+#if !defined(PP_OPEN_HOOKS)
+extern int open(const char *path, int flags, ...) __asm__("pp_os_open");
+#endif
+int pp_os_open(const char *path, int flags, ...);
+int pp_os_open_raw(int dirfd, const char *path, int flags, mode_t mode);
+#endif
+
 /* ---- thread-local data that hooks touch ------------------------------------ *
  *
  * Linux: __thread with the initial-exec model (PP_TLS).  macOS: a block of
@@ -237,13 +258,27 @@ void pp_proc_after_fork(void);                   /* reopen every /proc/self file
  * before the sampler runs (which does not open them again: apart.c) */
 void pp_proc_prime(void);
 #if defined(__linux__)
-/* <system>/selfstat.c: PATH is "/proc/self/stat" or "/proc/PID/stat" of
- * this process */
-int pp_os_is_self_stat(const char *path);
-/* a stream (MODE: fopen's, for reading) over this process's stat text with
- * num_threads less one when the thread HIDDEN is still listed after the
- * read (-1: a thread being created, counted); NULL (errno kept) when it cannot be made: open the real file */
-FILE *pp_os_self_stat_stream(const char *mode, pid_t hidden);
+/* linux/os.c: the start of field K (3 or more) of a /proc/PID/stat line
+ * TEXT[0..N): fields are counted after the last ')', which ends the
+ * command name whatever it holds; NULL when the line has fewer fields */
+const char *pp_stat_field(const char *text, size_t n, int k);
+/* <system>/selfstat.c: which of this process's own files PATH names:
+ * "/proc/self/stat" or "/proc/PID/stat" with this process's PID
+ * (PP_SELF_STAT), the same with "status" (PP_SELF_STATUS), else 0 */
+enum { PP_SELF_STAT = 1, PP_SELF_STATUS = 2 };
+int pp_os_self_proc_file(const char *path);
+/* a descriptor over the text of PATH (WHICH: pp_os_self_proc_file's) with
+ * its thread count less one when the thread HIDDEN is still listed after
+ * the read (-1: a thread being created, counted): the lowest free number,
+ * read-only at offset 0, close-on-exec and non-blocking as FLAGS (open's)
+ * say; -1 (errno kept) when it cannot be made: open the real file */
+int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden);
+/* the same as a stream, MODE fopen's for reading; NULL (errno kept) when
+ * it cannot be made */
+FILE *pp_os_self_stat_stream(const char *path, int which, const char *mode, pid_t hidden);
+/* ADDR is in the library's own code (a return address: the caller is the
+ * shim; see pp_os_open) */
+int pp_os_own_code(const void *addr);
 #endif
 
 /* maxrss: getrusage's ru_maxrss in bytes, which after pp_proc_hwm_reset is

@@ -2,15 +2,18 @@
 /*
  * self_stat.c - what a program reads of its own thread count, and of the
  * stream it was given, through fopen and fopen64: for t0645, which runs it
- * bare and under the shim and compares the "key value" lines it prints.
+ * bare and under the shim and compares the "key value" lines it prints
+ * (tests/progs/self_open.c does the same through open(2)).
  *
  * self_stat THREADS: starts THREADS threads that wait, then reads field 20
  * (num_threads) of /proc/self/stat and /proc/PID/stat through fopen and
  * fopen64, with modes "r" and "re"; for each stream also whether its
  * descriptor is the lowest free one (what open would have given) and
  * whether it is close-on-exec; fields 1-8 of the text against a read with
- * open(2); /proc/1/stat's pid through fopen; and the count read with
- * open(2), which no hook covers ("raw").  It first sleeps 50 ms, past the
+ * the openat system call; the "Threads:" line of /proc/self/status and
+ * /proc/PID/status through fopen and fopen64; /proc/1/stat's pid through
+ * fopen; and the count read by the system call itself, which no hook sees
+ * ("raw").  It first sleeps 50 ms, past the
  * sampler's first tick, whose opens take the lowest free descriptor for a
  * moment (docs/robustness.md, "Known limits"): the lowest-descriptor check
  * is about the stream the shim gives, not that race.
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,7 +60,7 @@ static void field(const char *text, int k, char *out, size_t cap)
 
 static void raw(char *text, size_t cap)
 {
-    int fd = open("/proc/self/stat", O_RDONLY);
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/stat", O_RDONLY);
     ssize_t n = fd >= 0 ? read(fd, text, cap - 1) : -1;
     text[n > 0 ? n : 0] = 0;
     if (fd >= 0)
@@ -91,6 +95,22 @@ static void through(const char *how, const char *path, const char *mode, int wid
     fclose(f);
 }
 
+/* the "Threads:" line of a status file read through fopen or fopen64 */
+static void status(const char *how, const char *path, const char *mode, int wide)
+{
+    char line[512];
+    long v = -1;
+    FILE *f = wide ? fopen64(path, mode) : fopen(path, mode);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Threads:", 8) == 0)
+            v = strtol(line + 8, NULL, 10);
+    printf("%s_threads %ld\n", how, v);
+    if (f) {
+        printf("%s_cloexec %d\n", how, (fcntl(fileno(f), F_GETFD) & FD_CLOEXEC) != 0);
+        fclose(f);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
@@ -110,6 +130,9 @@ int main(int argc, char **argv)
     through("self64_r", "/proc/self/stat", "r", 1);
     through("pid_r", path, "r", 0);
     through("pid64_re", path, "re", 1);
+    status("status_r", "/proc/self/status", "r", 0);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)getpid());
+    status("pid_status64_re", path, "re", 1);
     FILE *one = fopen("/proc/1/stat", "r");
     if (one && fgets(text, sizeof text, one)) {
         field(text, 1, v, sizeof v);

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -26,6 +27,25 @@
 #include <time.h>
 #include <unistd.h>
 
+
+/* The shim's own opens (sys.h): the system call, with open's mode argument
+ * read only when the call has one, as the C library reads it */
+int pp_os_open_raw(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+int pp_os_open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    return pp_os_open_raw(AT_FDCWD, path, flags, mode);
+}
 
 /* The shim's own memory comes straight from the mmap system call, so that
  * it never reaches the shim's own mmap hook (sys/posix.c keeps the list). */
@@ -59,12 +79,10 @@ uint64_t pp_os_resident_main_stack(int quick)
     unsigned char vec[1];
     if (!top) {
         char text[1024];
-        if (proc_read(&stat_fd, "/proc/self/stat", text, sizeof text) <= 0)
+        ssize_t n = proc_read(&stat_fd, "/proc/self/stat", text, sizeof text);
+        if (n <= 0)
             return 0;
-        const char *p = strrchr(text, ')');     /* the name may hold spaces */
-        for (int field = 2; p && *p && field < 28; p++)
-            if (*p == ' ')
-                field++;
+        const char *p = pp_stat_field(text, (size_t)n, 28);
         uintptr_t t = 0;
         while (p && *p >= '0' && *p <= '9')
             t = t * 10 + (uintptr_t)(*p++ - '0');
@@ -180,6 +198,26 @@ static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t ca
 
 /* ---- /proc/self/status, stat, statm --------------------------------------- */
 
+const char *pp_stat_field(const char *text, size_t n, int k)
+{
+    const char *end = text + n, *p = NULL;
+    for (const char *q = text; q < end; q++)
+        if (*q == ')')
+            p = q;
+    if (!p || k < 3)
+        return NULL;
+    p++;                                        /* " S ppid ...": field 3 next */
+    for (int field = 2; field < k; field++) {
+        if (p >= end || *p != ' ')
+            return NULL;
+        p++;
+        if (field + 1 < k)
+            while (p < end && *p != ' ')
+                p++;
+    }
+    return p < end ? p : NULL;
+}
+
 /* "/proc/self" is resolved when a file is opened: after fork the child
  * forgets the parent's descriptors (closing them: they are still ours). */
 static struct pp_fd status_fd = {-1, 0, 0}, stat_fd = {-1, 0, 0}, statm_fd = {-1, 0, 0};
@@ -276,30 +314,28 @@ int pp_proc_main_exited(void)
     return c == 'Z' || c == 'X';
 }
 
+static uint64_t decimal(const char *p)
+{
+    uint64_t v = 0;
+    while (p && *p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v;
+}
+
 int pp_proc_stat(uint64_t *rss, uint64_t *threads)
 {
     char text[1024];
-    if (proc_read(&stat_fd, "/proc/self/stat", text, sizeof text) <= 0)
+    ssize_t n = proc_read(&stat_fd, "/proc/self/stat", text, sizeof text);
+    if (n <= 0)
         return -1;
-    const char *p = strrchr(text, ')');        /* the name may hold spaces */
-    if (!p)
-        return -1;
-    if (p[1] == ' ' && p[2])
-        atomic_store(&main_state, p[2]);
-    uint64_t v[25] = {0};
-    int field = 2;
-    for (p++; *p && field <= 24; p++) {
-        if (*p == ' ') {
-            field++;
-            continue;
-        }
-        if (*p >= '0' && *p <= '9')
-            v[field] = v[field] * 10 + (uint64_t)(*p - '0');
-    }
-    if (field < 24)
+    const char *state = pp_stat_field(text, (size_t)n, 3);
+    if (state && *state)
+        atomic_store(&main_state, *state);
+    const char *rss_at = pp_stat_field(text, (size_t)n, 24);
+    if (!rss_at || !*rss_at)
         return -1;                             /* cut short */
-    *threads = v[20];
-    *rss = v[24] * page_size();
+    *threads = decimal(pp_stat_field(text, (size_t)n, 20));
+    *rss = decimal(rss_at) * page_size();
     return 0;
 }
 

@@ -1,24 +1,32 @@
 /*
- * selfstat.c - /proc/self/stat as the program would read it without the
- * shim.
+ * selfstat.c - the program's own /proc/self/stat and /proc/self/status as
+ * it would read them without the shim.
  *
  * The sampler thread is a member of the program's thread group, so the
- * kernel counts it in field 20 (num_threads) of /proc/self/stat, and
- * programs read that field to decide what they may do: CPython 3.12 and
- * later read it in the parent after every os.fork() and, when it is above
- * one, warn that "this process is multi-threaded, use of fork() may lead
- * to deadlocks in the child" (a DeprecationWarning that `-W error`, or
- * pytest's `filterwarnings = error`, turns into an exception).  A program
- * that opens its own stat file with fopen (hooks/procfs.c) is given a
- * stream over a copy of the file in which that field leaves out the
- * sampler thread: a memfd holding the text, opened with the stream's mode,
- * so the program gets the lowest free descriptor as fopen would give it,
- * with close-on-exec as its mode says.  The copy is the kernel's text with
- * one number changed: the thread is taken out only when it is still listed
- * under /proc/self/task after the read (a thread never comes back, so it
- * was counted), or while it is being created (HIDDEN -1: counted from its
- * clone on, before it can say its id).  Anything unexpected (no memfd under a seccomp filter, a
- * line that does not parse) gives NULL and the caller opens the real file.
+ * kernel counts it in field 20 (num_threads) of /proc/self/stat and in the
+ * "Threads:" line of /proc/self/status, and programs read those to decide
+ * what they may do: CPython 3.12 and later read stat in the parent after
+ * every os.fork() and, when the count is above one, warn that "this process
+ * is multi-threaded, use of fork() may lead to deadlocks in the child" (a
+ * DeprecationWarning that `-W error`, or pytest's `filterwarnings = error`,
+ * turns into an exception); psutil's num_threads() reads status.  A program
+ * that opens either file for reading (hooks/procfs.c: fopen, open, openat
+ * and their 64-bit and fortified names) is given a descriptor over a copy
+ * of the file in which the count leaves out the sampler thread: a memfd
+ * holding the text, reopened read-only in its place, so the program gets
+ * the lowest free descriptor as the real open would give it, at offset 0,
+ * read-only, with close-on-exec and O_NONBLOCK as it asked.  The copy is
+ * the kernel's text of the file the program named with one number changed:
+ * the thread is taken out only when it is still listed under
+ * /proc/self/task after the read (a thread never comes back, so it was
+ * counted), or while it is being created (HIDDEN -1: counted from its
+ * clone on, before it can say its id).  Anything unexpected (no memfd
+ * under a seccomp filter, a file too long, a line that does not parse)
+ * gives -1 and the caller opens the real file.
+ *
+ * The file is read here with the openat system call itself, never through
+ * the shim's own exported open (a call from inside the library binds to
+ * it), so that no edit can reach the shim's own reads.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
@@ -28,12 +36,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define NUM_THREADS_FIELD 20
 
-/* "/proc/self/stat" or "/proc/PID/stat" with this process's PID */
-int pp_os_is_self_stat(const char *path)
+int pp_os_self_proc_file(const char *path)
 {
     static const char pre[] = "/proc/";
     if (strncmp(path, pre, sizeof pre - 1) != 0)
@@ -44,78 +52,124 @@ int pp_os_is_self_stat(const char *path)
     } else {
         unsigned long v = 0;
         const char *d = p;
-        while (*p >= '0' && *p <= '9')
+        while (*p >= '0' && *p <= '9' && p - d < 12)
             v = v * 10 + (unsigned long)(*p++ - '0');
         if (p == d || *p != '/' || v != (unsigned long)getpid())
             return 0;
         p++;
     }
-    return strcmp(p, "stat") == 0;
+    return strcmp(p, "stat") == 0     ? PP_SELF_STAT
+           : strcmp(p, "status") == 0 ? PP_SELF_STATUS
+                                      : 0;
 }
 
-/* TEXT[0..N) with field NUM_THREADS_FIELD less one, into OUT (cap CAP):
- * its length, or 0 when the line does not parse or the count is below 2.
- * Fields are counted after the last ')', which ends the command name
- * whatever it holds. */
-static size_t stat_less_one_thread(const char *text, size_t n, char *out, size_t cap)
+/* Where the thread count is in TEXT (N bytes, NUL after them): its digits
+ * TEXT[*at .. *at + *len), and its value; 0 when the file does not parse. */
+static unsigned long long count_at(int which, const char *text, size_t n, size_t *at,
+                                   size_t *len)
 {
-    const char *end = text + n, *p = NULL;
-    for (const char *q = text; q < end; q++)
-        if (*q == ')')
-            p = q;
-    if (!p)
-        return 0;
-    p++;                                        /* " S ppid ...": field 3 next */
-    for (int field = 2; field < NUM_THREADS_FIELD; field++) {
-        if (p >= end || *p != ' ')
-            return 0;
-        p++;
-        if (field + 1 < NUM_THREADS_FIELD)
-            while (p < end && *p != ' ')
+    const char *p = NULL, *end = text + n;
+    if (which == PP_SELF_STAT) {
+        p = pp_stat_field(text, n, NUM_THREADS_FIELD);
+    } else {
+        p = strstr(text, "\nThreads:");
+        if (p)
+            for (p += 9; p < end && (*p == '\t' || *p == ' ');)
                 p++;
     }
+    if (!p)
+        return 0;
     const char *digits = p;
     unsigned long long v = 0;
-    while (p < end && *p >= '0' && *p <= '9')
+    while (p < end && *p >= '0' && *p <= '9' && p - digits < 18)
         v = v * 10 + (unsigned long long)(*p++ - '0');
-    if (p == digits || p >= end || (*p != ' ' && *p != '\n') || v < 2)
+    if (p == digits || p >= end || (*p != ' ' && *p != '\n'))
         return 0;
-    char num[24];
-    int len = snprintf(num, sizeof num, "%llu", v - 1);
-    size_t head = (size_t)(digits - text), tail = (size_t)(end - p);
-    if (len <= 0 || head + (size_t)len + tail > cap)
-        return 0;
-    memcpy(out, text, head);
-    memcpy(out + head, num, (size_t)len);
-    memcpy(out + head + (size_t)len, p, tail);
-    return head + (size_t)len + tail;
+    *at = (size_t)(digits - text);
+    *len = (size_t)(p - digits);
+    return v;
 }
 
-FILE *pp_os_self_stat_stream(const char *mode, pid_t hidden)
+static int raw_open(const char *path, int flags)
 {
-    int saved = errno;
-    char text[1024], fixed[1024], task[64];
-    FILE *f = NULL;
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    return pp_os_open_raw(AT_FDCWD, path, flags, 0);
+}
+
+/* the library's own code, from its ELF header to the end of its text (the
+ * linker's symbols, referred to here only) */
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern const char _etext[] __attribute__((visibility("hidden")));
+
+int pp_os_own_code(const void *addr)
+{
+    return (const char *)addr >= __ehdr_start && (const char *)addr < _etext;
+}
+
+/* FD opened again with FLAGS: through /proc/thread-self, since
+ * /proc/self/fd is gone once the main thread has exited (pthread_exit)
+ * while others run; /proc/self before Linux 3.17 */
+static int reopen(int fd, int flags)
+{
+    char path[48];
+    snprintf(path, sizeof path, "/proc/thread-self/fd/%d", fd);
+    int ro = raw_open(path, flags);
+    if (ro < 0) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ro = raw_open(path, flags);
+    }
+    return ro;
+}
+
+int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden)
+{
+    int saved = errno, fd = -1, ro = -1;
+    char text[4096], num[24], task[40];
+    ssize_t n = 0, got;
+    int in = raw_open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
         goto out;
-    ssize_t n = read(fd, text, sizeof text);
-    close(fd);
+    while ((size_t)n < sizeof text &&
+           ((got = read(in, text + n, sizeof text - (size_t)n)) > 0 ||
+            (got < 0 && errno == EINTR)))
+        n += got > 0 ? got : 0;
+    close(in);
     snprintf(task, sizeof task, "/proc/self/task/%d", (int)hidden);
     if (n <= 0 || (size_t)n >= sizeof text || (hidden > 0 && access(task, F_OK) != 0))
-        goto out;                       /* the thread was not counted */
-    size_t len = stat_less_one_thread(text, (size_t)n, fixed, sizeof fixed);
-    if (!len)
+        goto out;                       /* too long, or the thread was not counted */
+    text[n] = 0;
+    size_t at, len;
+    unsigned long long v = count_at(which, text, (size_t)n, &at, &len);
+    if (v < 2)
         goto out;
-    fd = memfd_create("stat", strchr(mode, 'e') ? MFD_CLOEXEC : 0);
+    int w = snprintf(num, sizeof num, "%llu", v - 1);
+    struct iovec parts[3] = {{text, at}, {num, (size_t)w}, {text + at + len, (size_t)n - at - len}};
+    size_t total = (size_t)n - len + (size_t)w;
+    fd = memfd_create(which == PP_SELF_STAT ? "stat" : "status", MFD_CLOEXEC);
     if (fd < 0)
         goto out;
-    if (write(fd, fixed, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) != 0 ||
-        (f = fdopen(fd, mode)) == NULL) {
+    /* the program's descriptor is the memfd's number (the lowest free when
+     * it was made), holding a read-only description of the same file */
+    if (writev(fd, parts, 3) == (ssize_t)total)
+        ro = reopen(fd, O_RDONLY | O_CLOEXEC | (flags & O_NONBLOCK));
+    if (ro < 0 || dup3(ro, fd, flags & O_CLOEXEC) != fd) {
         close(fd);
-        f = NULL;
+        fd = -1;
     }
+    if (ro >= 0)
+        close(ro);
 out:
+    errno = saved;
+    return fd;
+}
+
+FILE *pp_os_self_stat_stream(const char *path, int which, const char *mode, pid_t hidden)
+{
+    int saved = errno;
+    int fd = pp_os_self_proc_fd(path, which, O_RDONLY | (strchr(mode, 'e') ? O_CLOEXEC : 0),
+                                hidden);
+    FILE *f = fd >= 0 ? fdopen(fd, mode) : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
     errno = saved;
     return f;
 }
