@@ -23,8 +23,9 @@
  * waits) is all of the thread's state it touches.  It blocks every signal,
  * as the sampler does, so no signal of the process is delivered to it.
  * It lives some tens of microseconds, and the sampler goes on only once
- * the kernel no longer lists it; its id is known (pp_apart_tid) so that a
- * list read by another thread meanwhile can leave it out.
+ * the kernel no longer lists it; its id is known meanwhile (pp_apart_tid,
+ * written by the kernel before the task runs: CLONE_PARENT_SETTID) so that
+ * a list or a count the program reads then can leave it out (selfstat.c).
  *
  * Where the task cannot be made (a limit on tasks), or must not be (a
  * seccomp filter on the sampler thread, which may kill the process for a
@@ -46,7 +47,10 @@
 
 static __thread int here PP_TLS;       /* this thread is the sampler */
 static char *stack;
-static _Atomic pid_t apart_tid;
+static _Atomic unsigned gen;            /* odd from before a clone until the
+                                         * task is gone */
+static pid_t live;                      /* the task's id while it runs (the
+                                         * kernel writes it before it starts) */
 static atomic_flag busy = ATOMIC_FLAG_INIT;
 static int refused;                     /* clone failed once: not tried again */
 
@@ -90,11 +94,13 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    atomic_fetch_add(&gen, 1);
     int flags = CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
                 CLONE_VFORK | CLONE_PARENT_SETTID;
-    int got = clone(entry, stack + STACK_SIZE - 64, flags, &j);
+    int got = clone(entry, stack + STACK_SIZE - 64, flags, &j, &live);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (got < 0) {
+        atomic_fetch_add(&gen, 1);
         refused = 1;
         atomic_flag_clear(&busy);
         errno = saved;
@@ -105,13 +111,14 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
      * then it is counted, and a program that must be single-threaded
      * (unshare(CLONE_NEWUSER), after the sampler paused) would fail.  So
      * the task is waited for until it is no longer there (bounded) */
-    atomic_store(&apart_tid, got);
     pid_t pid = getpid();
     for (int i = 0; i < 100000; i++) {
         if (syscall(SYS_tgkill, pid, got, 0) != 0 && errno == ESRCH)
             break;
         sched_yield();
     }
+    __atomic_store_n(&live, 0, __ATOMIC_RELEASE);
+    atomic_fetch_add(&gen, 1);
     atomic_flag_clear(&busy);
     errno = saved;
     *rc = j.rc;
@@ -128,9 +135,14 @@ int pp_apart_here(void)
     return here;
 }
 
+unsigned pp_apart_gen(void)
+{
+    return atomic_load(&gen);
+}
+
 pid_t pp_apart_tid(void)
 {
-    return atomic_load_explicit(&apart_tid, memory_order_relaxed);
+    return __atomic_load_n(&live, __ATOMIC_ACQUIRE);
 }
 
 /* ---- reading a file whole ------------------------------------------------- */

@@ -20,7 +20,8 @@
  * the thread is taken out only when it is still listed under
  * /proc/self/task after the read (a thread never comes back, so it was
  * counted), or while it is being created (HIDDEN -1: counted from its
- * clone on, before it can say its id).  Anything unexpected (no memfd
+ * clone on, before it can say its id); so is the sampler's short-lived
+ * task apart (apart.c) when it is listed after the read.  Anything unexpected (no memfd
  * under a seccomp filter, a file too long, a line that does not parse)
  * gives -1 and the caller opens the real file.
  *
@@ -120,28 +121,51 @@ static int reopen(int fd, int flags)
     return ro;
 }
 
+/* PATH read whole into TEXT (CAP bytes at most): its length, or -1 */
+static ssize_t read_whole(const char *path, char *text, size_t cap)
+{
+    ssize_t n = 0, got;
+    int in = raw_open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    while ((size_t)n < cap && ((got = read(in, text + n, cap - (size_t)n)) > 0 ||
+                               (got < 0 && errno == EINTR)))
+        n += got > 0 ? got : 0;
+    close(in);
+    return n;
+}
+
 int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden)
 {
     int saved = errno, fd = -1, ro = -1;
     char text[4096], num[24], task[40];
-    ssize_t n = 0, got;
-    int in = raw_open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        goto out;
-    while ((size_t)n < sizeof text &&
-           ((got = read(in, text + n, sizeof text - (size_t)n)) > 0 ||
-            (got < 0 && errno == EINTR)))
-        n += got > 0 ? got : 0;
-    close(in);
+    ssize_t n = -1;
+    /* The sampler's task apart (apart.c) is counted while it lives: taken
+     * out when the same task was there before the read (its id written)
+     * and still is after it; read again when one began or ended around the
+     * read (a few microseconds each), at most 8 times */
+    unsigned long long minus = 1;
+    for (int tries = 0; tries < 8; tries++) {
+        unsigned g0 = pp_apart_gen();
+        pid_t t0 = pp_apart_tid();
+        n = read_whole(path, text, sizeof text);
+        unsigned g1 = pp_apart_gen();
+        if (g0 == g1 && !(g0 & 1))
+            break;                      /* none ran during the read */
+        if (g0 == g1 && t0 > 0 && pp_tid_gone(t0) == 0) {
+            minus = 2;                  /* one there all along */
+            break;
+        }
+    }
     snprintf(task, sizeof task, "/proc/self/task/%d", (int)hidden);
     if (n <= 0 || (size_t)n >= sizeof text || (hidden > 0 && access(task, F_OK) != 0))
         goto out;                       /* too long, or the thread was not counted */
     text[n] = 0;
     size_t at, len;
     unsigned long long v = count_at(which, text, (size_t)n, &at, &len);
-    if (v < 2)
+    if (v < minus + 1)
         goto out;
-    int w = snprintf(num, sizeof num, "%llu", v - 1);
+    int w = snprintf(num, sizeof num, "%llu", v - minus);
     struct iovec parts[3] = {{text, at}, {num, (size_t)w}, {text + at + len, (size_t)n - at - len}};
     size_t total = (size_t)n - len + (size_t)w;
     fd = memfd_create(which == PP_SELF_STAT ? "stat" : "status", MFD_CLOEXEC);

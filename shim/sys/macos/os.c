@@ -167,6 +167,11 @@ pid_t pp_apart_tid(void)
     return 0;
 }
 
+unsigned pp_apart_gen(void)
+{
+    return 0;
+}
+
 void pp_apart_mark(int on)
 {
     (void)on;
