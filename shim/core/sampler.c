@@ -214,8 +214,15 @@ void pp_sampler_start(void (*tick)(void), void (*gone)(void))
     int single = pp_single_before_create(pp_allocator_is_glibc());
     atomic_store(&tid, -1);
     running = pthread_create(&thread, &attr, sampler_main, NULL) == 0;
-    if (!running)
+    if (!running) {
         atomic_store(&tid, 0);
+    } else {
+        /* known before the thread runs, so that a listing of the threads
+         * the program makes at once can leave it out (hooks/procfs.c) */
+        pid_t t = pp_os_created_tid(thread), none = -1;
+        if (t > 0)
+            atomic_compare_exchange_strong(&tid, &none, t);
+    }
     pp_timeline_sampler_running(running);
     pp_single_after_create(single, running);
     if (!running)

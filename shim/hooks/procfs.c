@@ -3,9 +3,11 @@
  * fortified names), for two files only: the program's own /proc/self/stat
  * and /proc/self/status (or /proc/PID/...), opened for reading, are given
  * as a copy whose thread count leaves out the shim's sampler thread
- * (sys/linux/selfstat.c says why and how).  Every other call goes to the
- * real function untouched, with its arguments and errno; the test on the
- * way there is a few byte compares of the path, since open is called a lot.
+ * (sys/linux/selfstat.c says why and how); and readdir, whose listing of
+ * the program's own /proc/self/task leaves that thread out too.  Every
+ * other call goes to the real function untouched, with its arguments and
+ * errno; the test on the way there is a few byte compares (of the path;
+ * of an entry's name), since open and readdir are called a lot.
  *
  * The shim's own reads of these files (the sampler's, on descriptors it
  * keeps) must see the kernel's figures: it takes RSS from them, and decides
@@ -23,6 +25,7 @@
 #define PP_OPEN_HOOKS           /* open is the hook here (sys.h) */
 #include "core/core.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -214,5 +217,32 @@ PP_HOOK(FILE *, fopen64, (const char *path, const char *mode))
         return f;
     REAL(fopen64);
     return real_fopen64(path, mode);
+}
+
+/* readdir: a listing of the program's own /proc/self/task (os.listdir,
+ * psutil's threads(), ls) leaves out the sampler thread and its task
+ * apart, as the counts above do.  Every entry costs a compare of its first
+ * byte, a number one a few more; only the sampler's own id asks the
+ * kernel which directory this is */
+PP_HOOK(struct dirent *, readdir, (DIR *dir))
+{
+    REAL(readdir);
+    struct dirent *e;
+    pid_t sampler = pp_sampler_tid();
+    while ((e = real_readdir(dir)) != NULL && sampler > 0 &&
+           pp_os_own_task_entry(dirfd(dir), e->d_name, sampler))
+        ;
+    return e;
+}
+
+PP_HOOK(struct dirent64 *, readdir64, (DIR *dir))
+{
+    REAL(readdir64);
+    struct dirent64 *e;
+    pid_t sampler = pp_sampler_tid();
+    while ((e = real_readdir64(dir)) != NULL && sampler > 0 &&
+           pp_os_own_task_entry(dirfd(dir), e->d_name, sampler))
+        ;
+    return e;
 }
 #endif

@@ -276,6 +276,11 @@ int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden);
 /* the same as a stream, MODE fopen's for reading; NULL (errno kept) when
  * it cannot be made */
 FILE *pp_os_self_stat_stream(const char *path, int which, const char *mode, pid_t hidden);
+/* 1 when NAME, an entry of the directory open on FD, is the thread HIDDEN
+ * (or the sampler's task apart) in this process's own /proc/self/task:
+ * an entry a listing leaves out.  Only a name that is that id costs more
+ * than a few compares; errno kept */
+int pp_os_own_task_entry(int fd, const char *name, pid_t hidden);
 /* ADDR is in the library's own code (a return address: the caller is the
  * shim; see pp_os_open) */
 int pp_os_own_code(const void *addr);
@@ -330,6 +335,9 @@ void pp_tid_forget(void);
  * it out of the thread group), 0 while it is, -1 when this system cannot
  * tell */
 int  pp_tid_gone(pid_t tid);
+/* the id of thread T, just made by pthread_create on this thread, before
+ * it runs (glibc's thread block, where the kernel wrote it); -1 unknown */
+pid_t pp_os_created_tid(pthread_t t);
 
 /* ---- reading the process's own memory (the leak check, core/leaks.c) ------ *
  *

@@ -111,6 +111,22 @@ uint64_t pp_os_resident_main_stack(int quick)
 static __thread pid_t tid_cache PP_TLS;
 static pid_t pid_cache;
 
+/* glibc keeps a thread's id in its thread block (struct pthread), and
+ * clone writes it there (CLONE_PARENT_SETTID) before pthread_create
+ * returns: its place is found in this thread's own block, which holds
+ * this thread's id */
+pid_t pp_os_created_tid(pthread_t t)
+{
+    const int32_t *me = (const int32_t *)pthread_self(), *it = (const int32_t *)t;
+    pid_t self = pp_tid();
+    if (!me || !it)
+        return -1;
+    for (int i = 0; i < 512; i++)
+        if (me[i] == self)
+            return it[i] > 0 ? it[i] : -1;
+    return -1;
+}
+
 int pp_tid_gone(pid_t tid)
 {
     int saved = errno;

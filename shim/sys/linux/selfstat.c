@@ -37,10 +37,34 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define NUM_THREADS_FIELD 20
+
+int pp_os_own_task_entry(int fd, const char *name, pid_t hidden)
+{
+    if (name[0] < '1' || name[0] > '9')
+        return 0;
+    long v = 0;
+    for (const char *c = name; *c; c++) {
+        if (*c < '0' || *c > '9' || v > (1L << 31))
+            return 0;
+        v = v * 10 + (*c - '0');
+    }
+    pid_t apart = pp_apart_tid();
+    if (v != hidden && (apart <= 0 || v != apart))
+        return 0;
+    /* the directory is this process's task list: the same inode (the open
+     * directory keeps it, so a look-up now finds that one) */
+    int saved = errno;
+    struct stat a, b;
+    int own = fstat(fd, &a) == 0 && stat("/proc/self/task", &b) == 0 && a.st_dev == b.st_dev &&
+              a.st_ino == b.st_ino;
+    errno = saved;
+    return own;
+}
 
 int pp_os_self_proc_file(const char *path)
 {

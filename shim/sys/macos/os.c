@@ -47,6 +47,12 @@ void pp_os_unmap_raw(void *p, size_t len)
 PP_THREAD_BLOCK(pid_t, tid)
 #define tid_cache (*tid_at())
 
+pid_t pp_os_created_tid(pthread_t t)
+{
+    (void)t;
+    return -1;
+}
+
 int pp_tid_gone(pid_t tid)
 {
     (void)tid;
