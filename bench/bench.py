@@ -221,6 +221,22 @@ def main():
                                  ["bare", "perfprobe", "pp-nocpu", "pp-cpu1k", "pp-off", "pp-all",
                                   "heaptrack"], rounds)
 
+    # start-up: each image a shell execs opens the shim's kept descriptors on
+    # its own thread and starts its sampler (docs/robustness.md)
+    execs = 50
+    loop = f"i=0; while [ $i -lt {execs} ]; do /bin/true; i=$((i+1)); done"
+    st_names = ["bare", "perfprobe", "pp-nocpu"]
+    ws0 = wrappers()
+    st = {n: [] for n in st_names}
+    for _ in range(rounds):
+        for n in st_names:
+            st[n].append(run_once(ws0[n][0] + ["sh", "-c", loop], ws0[n][1]))
+    st_ms = {n: (statistics.median(st[n]) - statistics.median(st["bare"])) / (execs + 1) * 1000
+             for n in st_names}
+    print(f"\nstart-up: sh running /bin/true {execs} times ({rounds} interleaved rounds): "
+          f"{st_ms['perfprobe']:.2f} ms more per image under the shim, "
+          f"{st_ms['pp-nocpu']:.2f} ms with PERFPROBE_CPU=off")
+
     # the shim's own memory: same workload, peak RSS with and without
     secs = 5 if a.quick else 20
     ws = wrappers()
@@ -341,6 +357,8 @@ def main():
     for name, r in cg.items():
         print(f"  {name:<16} {r['sample']:.1f} extra instructions per call, {r['off']:.1f} with "
               f"PERFPROBE_STACKS=off [<= 35]")
+    print(f"  start-up         {st_ms['perfprobe']:.2f} ms more per exec'd image [<= 2], "
+          f"{st_ms['pp-nocpu']:.2f} ms without CPU sampling")
     print(f"  shim memory      {(shim_kib - bare_kib) / 1024:+.2f} MiB [< 16]")
     print(f"  timeline         {growth['churn']:.2f} MB/minute busy, "
           f"{growth['sleep']:.3f} idle [< 1]")
