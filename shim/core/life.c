@@ -216,6 +216,7 @@ static void fork_child(void)
     pp_region_after_fork_child();
     pp_sites_after_fork_child();
     pp_cpu_after_fork_child();
+    pp_apart_after_fork();
     pp_proc_after_fork();
     pp_probe_after_fork_child();
     pp_probe_unlock();

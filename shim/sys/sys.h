@@ -551,6 +551,8 @@ ssize_t pp_apart_read(const char *path, char *buf, size_t cap, int *done);
  * where an open must be made apart */
 void pp_apart_mark(int on);
 int  pp_apart_here(void);
+/* in a forked child, before its sampler starts */
+void pp_apart_after_fork(void);
 
 /* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
 

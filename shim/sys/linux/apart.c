@@ -125,6 +125,15 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
     return 0;
 }
 
+/* a forked child has no task apart, whatever the parent's sampler was
+ * doing when another thread forked: nothing running, nothing busy */
+void pp_apart_after_fork(void)
+{
+    atomic_store(&gen, 0);
+    __atomic_store_n(&live, 0, __ATOMIC_RELEASE);
+    atomic_flag_clear(&busy);
+}
+
 void pp_apart_mark(int on)
 {
     here = on;

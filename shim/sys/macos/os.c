@@ -183,6 +183,10 @@ void pp_apart_mark(int on)
     (void)on;
 }
 
+void pp_apart_after_fork(void)
+{
+}
+
 int pp_apart_here(void)
 {
     return 0;
