@@ -7,10 +7,10 @@
  * for a thread (the user registers, a copy of the top of the user stack and
  * the kernel's frame-pointer chain with each sample), maps its buffer with
  * the raw system call (never through the shim's mmap hook), hands back the
- * samples one at a time decoded into struct pp_perf_sample, closes an event
- * only while its number still is that event (PERF_EVENT_IOC_ID: every perf
- * descriptor shares one anonymous inode, so device and inode cannot tell),
- * and lists /proc/self/task through a directory descriptor kept high.
+ * samples one at a time decoded into struct pp_perf_sample (and notes the
+ * thread's EXIT record), closes an event by unmapping its buffer (it keeps
+ * no descriptor: the mapping holds it), and lists /proc/self/task through
+ * a directory descriptor kept high.
  * Nothing here calls into core or hooks.
  */
 #define _GNU_SOURCE
