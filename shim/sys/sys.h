@@ -258,6 +258,13 @@ void pp_proc_after_fork(void);                   /* reopen every /proc/self file
  * before the sampler runs (which does not open them again: apart.c) */
 void pp_proc_prime(void);
 #if defined(__linux__)
+/* linux/os.c: PATH read from offset 0 into BUF (NUL-terminated, CAP with
+ * the NUL) through the kept descriptor F, opened (and kept high when it
+ * can be) when it is not; on the sampler thread a file the program closed
+ * is read apart instead (apart.c).  Its length, or -1; errno kept */
+ssize_t pp_os_read_kept(struct pp_fd *f, const char *path, char *buf, size_t cap);
+#endif
+#if defined(__linux__)
 /* linux/os.c: the start of field K (3 or more) of a /proc/PID/stat line
  * TEXT[0..N): fields are counted after the last ')', which ends the
  * command name whatever it holds; NULL when the line has fewer fields */

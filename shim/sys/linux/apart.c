@@ -111,12 +111,8 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
      * then it is counted, and a program that must be single-threaded
      * (unshare(CLONE_NEWUSER), after the sampler paused) would fail.  So
      * the task is waited for until it is no longer there (bounded) */
-    pid_t pid = getpid();
-    for (int i = 0; i < 100000; i++) {
-        if (syscall(SYS_tgkill, pid, got, 0) != 0 && errno == ESRCH)
-            break;
+    for (int i = 0; i < 100000 && !pp_tid_gone(got); i++)
         sched_yield();
-    }
     __atomic_store_n(&live, 0, __ATOMIC_RELEASE);
     atomic_fetch_add(&gen, 1);
     atomic_flag_clear(&busy);

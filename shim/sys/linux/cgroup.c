@@ -403,29 +403,10 @@ static int watched_kind;              /* of the level watched: CHOSEN_* */
  * length in BUF, or -1 */
 static ssize_t read_kept(struct pp_fd *f, const char *name, char *buf, size_t cap)
 {
-    ssize_t n = -1;
-    if (f->fd >= 0 && pp_fd_ok(f))
-        n = pread(f->fd, buf, cap - 1, 0);
     char path[600];
-    if (n <= 0 && level_file(path, sizeof path, dir, watched, name) != 0)
+    if (level_file(path, sizeof path, dir, watched, name) != 0)
         return -1;
-    int done = 0;
-    if (n <= 0 && pp_apart_here())
-        n = pp_apart_read(path, buf, cap - 1, &done);      /* not kept: see below */
-    if (n <= 0 && !done) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            n = pread(fd, buf, cap - 1, 0);
-            if (f->fd < 0 && pp_fd_can_keep())
-                pp_fd_adopt(f, fd);
-            else
-                close(fd);
-        }
-    }
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    return n;
+    return pp_os_read_kept(f, path, buf, cap);
 }
 
 /* the watched level's usage */

@@ -70,7 +70,6 @@ void pp_os_unmap_raw(void *p, size_t len)
  * one mincore call: growth deeper than that is found by the next full look
  * (the sampler's breakdown, at most PERFPROBE_PARTS_STRIDE samples later). */
 static struct pp_fd stat_fd;
-static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t cap);
 static pid_t own_pid(void);
 
 uint64_t pp_os_resident_main_stack(int quick)
@@ -79,7 +78,7 @@ uint64_t pp_os_resident_main_stack(int quick)
     unsigned char vec[1];
     if (!top) {
         char text[1024];
-        ssize_t n = proc_read(&stat_fd, "/proc/self/stat", text, sizeof text);
+        ssize_t n = pp_os_read_kept(&stat_fd, "/proc/self/stat", text, sizeof text);
         if (n <= 0)
             return 0;
         const char *p = pp_stat_field(text, (size_t)n, 28);
@@ -180,13 +179,14 @@ int pp_os_peek(void *dst, uintptr_t src, size_t len)
     return err;
 }
 
-/* Read a /proc file from offset 0 into buf (NUL-terminated), through the
- * kept descriptor f when there is one.  Returns the length, or -1.  The
+/* Read a file (/proc, the cgroup's) from offset 0 into buf (NUL-terminated),
+ * through the kept descriptor f when there is one.  Returns the length, or
+ * -1.  The
  * descriptors are first opened by the program's thread, before the
  * sampler runs (the first sample); one the program closed since is not
  * opened again by the sampler thread, whose reads are then made apart
  * (apart.c). */
-static ssize_t proc_read(struct pp_fd *f, const char *path, char *buf, size_t cap)
+ssize_t pp_os_read_kept(struct pp_fd *f, const char *path, char *buf, size_t cap)
 {
     int saved = errno;
     ssize_t n = -1;
@@ -263,7 +263,7 @@ int pp_proc_read(struct pp_proc *out)
     memset(out, 0, sizeof *out);
     if (pp_trylock(&status_lock) != 0)
         return -1;                      /* another thread is reading it */
-    if (proc_read(&status_fd, "/proc/self/status", text, sizeof text) > 0 &&
+    if (pp_os_read_kept(&status_fd, "/proc/self/status", text, sizeof text) > 0 &&
         strncmp(text, "Name:", 5) == 0 && strstr(text, "VmRSS:")) {
         out->rss = field_kb(text, "\nVmRSS:");
         out->hwm = field_kb(text, "\nVmHWM:");
@@ -300,7 +300,7 @@ int pp_proc_statm(uint64_t *resident, uint64_t *shared)
     char text[128];
     uint64_t pages = 0, sh = 0;
     *resident = *shared = 0;
-    if (proc_read(&statm_fd, "/proc/self/statm", text, sizeof text) <= 0)
+    if (pp_os_read_kept(&statm_fd, "/proc/self/statm", text, sizeof text) <= 0)
         return -1;
     const char *p = text;
     while (*p >= '0' && *p <= '9')           /* size */
@@ -341,7 +341,7 @@ static uint64_t decimal(const char *p)
 int pp_proc_stat(uint64_t *rss, uint64_t *threads)
 {
     char text[1024];
-    ssize_t n = proc_read(&stat_fd, "/proc/self/stat", text, sizeof text);
+    ssize_t n = pp_os_read_kept(&stat_fd, "/proc/self/stat", text, sizeof text);
     if (n <= 0)
         return -1;
     const char *state = pp_stat_field(text, (size_t)n, 3);
@@ -401,9 +401,9 @@ int pp_proc_maps_fd(void)
 void pp_proc_prime(void)
 {
     char text[4096];
-    proc_read(&stat_fd, "/proc/self/stat", text, sizeof text);
-    proc_read(&statm_fd, "/proc/self/statm", text, sizeof text);
-    proc_read(&status_fd, "/proc/self/status", text, sizeof text);
+    pp_os_read_kept(&stat_fd, "/proc/self/stat", text, sizeof text);
+    pp_os_read_kept(&statm_fd, "/proc/self/statm", text, sizeof text);
+    pp_os_read_kept(&status_fd, "/proc/self/status", text, sizeof text);
 }
 
 void pp_proc_after_fork(void)
