@@ -431,17 +431,22 @@ static int write_apart(void *arg)
 /* One record, whole, in as few writes as the kernel allows. */
 static void write_out(const char *p, size_t n)
 {
-    int transient, saved = errno, rc;
-    off_t size;
+    int transient = 0, saved = errno, rc;
+    off_t size = -1;
     uint64_t sz;
-    if (pp_apart_here() && !(out.fd >= 0 && pp_fd_ok_size(&out, &sz))) {
+    /* the kept descriptor checked once: a failed check forgets it, and
+     * writable_fd then only opens again */
+    int kept = out.fd >= 0 && pp_fd_ok_size(&out, &sz);
+    if (!kept && pp_apart_here()) {
         struct apart_write w = {p, n};
         if (pp_apart_run(write_apart, &w, &rc) == 0) {
             errno = saved;
             return;
         }
     }
-    int fd = writable_fd(&transient, &size);
+    if (kept)
+        size = (off_t)sz;
+    int fd = kept ? out.fd : writable_fd(&transient, &size);
     if (fd < 0) {
         errno = saved;
         return;
