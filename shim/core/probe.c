@@ -174,10 +174,15 @@ static void keep_row(const char *label, uint64_t t_ns, uint64_t dt_ns, uint64_t 
 
 static void probe(const char *label, struct perf_probe_info *out)
 {
-    uint64_t t0 = pp_now_ns();
     int saved = pp_in_hook;
     pp_in_hook = 1;
     pp_lock(&lock);
+    /* the probe's time starts once it holds the lock: a thread's wait for
+     * another's probe is inside that probe's time already, and the sum of
+     * these times, which every later t_s has taken off, stays below the
+     * time elapsed (summed with the waits, four threads probing at once
+     * made it larger, and t_s went below zero) */
+    uint64_t t0 = pp_now_ns();
 
     struct pp_cpu cpu;
     struct pp_heap heap;
