@@ -39,6 +39,13 @@ def loads(b):
 def line_at(buf, at):            # the line starting at AT, newline included
     end = buf.index(b'\n', at)
     return buf[at:end + 1]
+def record_at(buf, at):          # the record starting at AT, past pad records
+    while True:                  # (a pad fills a page's end before a record)
+        l = line_at(buf, at)
+        r = loads(l)
+        if not (isinstance(r, dict) and r.get('type') == 'pad'):
+            return r
+        at += len(l)
 pid = facts['pid']
 expect = {k: ('{"type":"sample","pid":%d,"t_s":%s,"rss":%d,"heap":%d}\n' % (pid, t, r, h)).encode()
           for k, t, r, h in [('glued_1', '0.25', 52428800, 1048576),
@@ -57,7 +64,7 @@ a = facts['cut_a_at']; n = facts['cut_a_len']
 rec = data[a:a + n]
 check('cut_a: a cut record of the cut bytes, in their place', loads(rec) ==
       {'type': 'cut', 'pid': facts['cut_a_pid'], 'bytes': n} and rec.endswith(b'\n'), rec.strip().decode())
-h = loads(line_at(data, a + n))
+h = record_at(data, a + n)
 check('cut_a: the glued header stands on its own line', h and h.get('type') == 'header' and
       h.get('pid') == facts['b_pid'], h and h.get('pid'))
 # four bytes: spaces before the record glued to them
@@ -269,6 +276,13 @@ bad = [i + 1 for i, l in enumerate(lines[:-1]) if not isinstance(loads(l), dict)
 check('every line is a JSON object for Python json.loads, none blank', bad == [], '%d lines' % (len(lines) - 1))
 def line_at(at):
     return data[at:data.index(b'\n', at) + 1]
+def record_at(at):               # past pad records, which fill a page's end
+    while True:
+        l = line_at(at)
+        r = loads(l)
+        if not (isinstance(r, dict) and r.get('type') == 'pad'):
+            return r
+        at += len(l)
 for name, with_pid in (('long', True), ('nopid', False), ('big', True)):
     at, n = facts[name + '_at'], facts[name + '_len']
     want = {'type': 'cut', 'bytes': n}
@@ -277,7 +291,7 @@ for name, with_pid in (('long', True), ('nopid', False), ('big', True)):
     rec = data[at:at + n]
     check(name + ': a cut record of the cut bytes, in their place, ending their line',
           loads(rec) == want and rec.endswith(b'\n') and data[at - 1:at] == b'\n', rec.strip()[:60].decode())
-    nxt = loads(line_at(at + n))
+    nxt = record_at(at + n)
     check(name + ': the record glued after them stands whole on its own line',
           isinstance(nxt, dict) and nxt.get('type') in ('probe', 'header', 'sites', 'sample', 'module',
                                                          'cpu_info', 'cpu', 'note'),

@@ -21,7 +21,9 @@
  * pp_fd_adopt in sys/posix.c).  A write that fails (a full disk) is reported
  * once; a record cut short is ended by a newline before the next one, so
  * that one damaged line never swallows the record after it, and a record
- * glued after another process's cut bytes mends that line (below).
+ * glued after another process's cut bytes mends that line (below).  Records
+ * are laid out so that none of a page or less crosses a page of the file,
+ * where a kill can cut a write (below).
  */
 #define _GNU_SOURCE
 #include "core/core.h"
@@ -31,6 +33,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,6 +207,148 @@ static void report_failure(int err)
     pp_warn("cannot write the timeline '", path, "': ", strerror(err));
 }
 
+/* ---- records laid out in pages ---------------------------------------------- *
+ *
+ * A kill (the OOM killer's too) cuts a write(2) to a regular file only
+ * between pages: the kernel looks for a fatal signal, and charges each new
+ * page of the page cache to the memory cgroup, once a page (its write
+ * loop, generic_perform_write, and the filesystems' iomap loop alike go a
+ * page or a larger block at a time, and a larger block starts at a page's
+ * start too).  A record that lies within one PAGE of the file therefore
+ * goes in whole or not at all, even when the process dies in the write.
+ * So the records are laid out: a record of PAGE bytes or fewer that would
+ * cross into the next page comes after a pad record, {"type":"pad","pid":P}
+ * and spaces up to the page's end; and so that a pad always fits, a record
+ * that would leave fewer than PAD_MIN bytes before the page's end takes
+ * them as spaces before its newline.  Both are JSON as they stand.  A
+ * record longer than a page (a sites view of many rows) is written where
+ * it lands and can still be cut between its pages (docs/robustness.md).
+ * Where a write lands is the file's size that the descriptor check saw:
+ * another process of the tree writing between that check and this write
+ * moves it, and that write's records are then placed as before. */
+#define PAGE 4096u
+#define PAD_MIN 32                      /* a pad with a pid of 10 digits */
+#define LAID_IOV 64
+
+static char pad_line[PAGE];             /* a pad record, then spaces */
+static long pad_pid;                    /* whose pid pad_line names */
+
+struct laid {
+    int fd;                             /* -1: only count */
+    int k, failed;
+    size_t bytes, written;
+    struct iovec v[LAID_IOV];
+};
+
+static void laid_flush(struct laid *l)
+{
+    struct iovec *v = l->v;
+    int k = l->k;
+    l->k = 0;
+    while (k > 0 && !l->failed) {
+        ssize_t w = writev(l->fd, v, k);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            report_failure(w < 0 ? errno : ENOSPC);
+            l->failed = 1;
+            break;
+        }
+        l->written += (size_t)w;
+        while (k > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            k--;
+        }
+        if (k > 0) {
+            v->iov_base = (char *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
+    }
+}
+
+static void laid_add(struct laid *l, const char *p, size_t n)
+{
+    l->bytes += n;
+    if (l->fd < 0 || n == 0)
+        return;
+    struct iovec *end = l->k ? &l->v[l->k - 1] : NULL;
+    if (end && (const char *)end->iov_base + end->iov_len == p) {
+        end->iov_len += n;              /* records that follow each other */
+        return;
+    }
+    if (l->k == LAID_IOV)
+        laid_flush(l);
+    l->v[l->k].iov_base = (void *)p;
+    l->v[l->k].iov_len = n;
+    l->k++;
+}
+
+/* The records in P[0..N) (each ended by a newline), for a write landing
+ * at AT (-1: unknown, written as they are) */
+static void lay_out(struct laid *l, const char *p, size_t n, off_t at)
+{
+    if (pad_pid != (long)pp_state.pid) {       /* first, or a forked child */
+        struct pp_buf b = {pad_line, 0, PAD_MIN};
+        memset(pad_line, ' ', sizeof pad_line);
+        pp_buf_str(&b, "{\"type\":\"pad\",\"pid\":");
+        pp_buf_u64(&b, (uint64_t)pp_state.pid);
+        pp_buf_raw(&b, "}", 1);
+        pad_pid = (long)pp_state.pid;
+    }
+    if (at < 0) {
+        laid_add(l, p, n);
+        return;
+    }
+    uint64_t pos = (uint64_t)at;
+    while (n) {
+        const char *e = memchr(p, '\n', n);
+        size_t len = e ? (size_t)(e - p) + 1 : n;
+        size_t left = PAGE - pos % PAGE;
+        if (len <= PAGE && len > left && left >= PAD_MIN) {
+            laid_add(l, pad_line, left - 1);
+            laid_add(l, "\n", 1);
+            pos += left;
+        }
+        pos += len;
+        size_t tail = PAGE - pos % PAGE;
+        if (e && tail < PAD_MIN) {      /* (tail < PAGE: not at a page's end) */
+            laid_add(l, p, len - 1);
+            laid_add(l, pad_line + PAGE - tail, tail);
+            laid_add(l, e, 1);
+            pos += tail;
+        } else {
+            laid_add(l, p, len);
+        }
+        p += len;
+        n -= len;
+    }
+}
+
+/* the bytes P[0..N) take laid out at AT */
+static size_t laid_size(const char *p, size_t n, off_t at)
+{
+    struct laid l;
+    l.fd = -1;
+    l.bytes = 0;
+    lay_out(&l, p, n, at);
+    return l.bytes;
+}
+
+/* P[0..N) laid out and written through FD at AT; the bytes written, and
+ * *WHOLE when all of them were */
+static size_t write_laid(int fd, const char *p, size_t n, off_t at, int *whole)
+{
+    struct laid l;
+    l.fd = fd;
+    l.k = l.failed = 0;
+    l.bytes = l.written = 0;
+    lay_out(&l, p, n, at);
+    laid_flush(&l);
+    *whole = !l.failed && l.written == l.bytes;
+    return l.written;
+}
+
 /* Room for records is reserved ahead of the end of the file, RESERVE bytes
  * at a time (pp_os_reserve: fallocate, keeping the size): an O_APPEND write into
  * blocks the file already owns cannot run out of space, so a record goes in
@@ -259,9 +404,14 @@ static void write_gap(int fd)
     pp_buf_key(&b, "to_s");
     pp_buf_fixed(&b, (int64_t)lost_last_ns, 9, 6);
     pp_buf_raw(&b, "}\n", 2);
-    if (b.len < b.cap && reserve(fd, b.len) && write(fd, g, b.len) == (ssize_t)b.len) {
-        room -= room >= b.len ? b.len : room;
-        lost_records = lost_bytes = 0;
+    off_t at = lseek(fd, 0, SEEK_END);
+    size_t need = laid_size(g, b.len, at);
+    if (b.len < b.cap && reserve(fd, need)) {
+        int whole;
+        size_t w = write_laid(fd, g, b.len, at, &whole);
+        room -= room >= w ? w : room;
+        if (whole)
+            lost_records = lost_bytes = 0;
     }
 }
 
@@ -459,8 +609,14 @@ static void write_out(const char *p, size_t n)
  * file's size the descriptor check saw, -1 when unknown */
 static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
 {
-    int saved = errno;
-    if (!reserve(fd, n + (lost_records ? 256 + lost_header_len : 0))) {
+    int saved = errno, whole;
+    if (size < 0)
+        size = lseek(fd, 0, SEEK_END);  /* where an O_APPEND write lands */
+    /* what is lost goes in first, laid out too: bounded here (a pad is
+     * shorter than the record it comes before) */
+    size_t need = lost_records ? 3 * (n + lost_header_len) + 2 * PAGE + 256
+                               : laid_size(p, n, torn ? -1 : size);
+    if (!reserve(fd, need)) {
         report_failure(ENOSPC);
         /* the header is what tells a reader whose records these are: it is
          * kept and goes in first once room returns */
@@ -482,42 +638,38 @@ static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
         return;
     }
     if (lost_header_len) {
-        if (write(fd, lost_header, lost_header_len) == (ssize_t)lost_header_len) {
-            room -= room >= lost_header_len ? lost_header_len : room;
+        size_t w = write_laid(fd, lost_header, lost_header_len, size, &whole);
+        room -= room >= w ? w : room;
+        if (whole) {
             lost_records--;
             lost_bytes -= lost_header_len;
-            after_write(fd, lost_header_len, size);
+            after_write(fd, w, size);
             size = our_end;
         }
         lost_header_len = 0;
     }
     if (lost_records) {
         write_gap(fd);
-        size = our_end = -1;            /* the record's place is asked */
+        our_end = -1;                   /* the record's place is asked */
+        size = lseek(fd, 0, SEEK_END);
     }
-    room -= room >= n ? n : room;
     if (torn) {                       /* end the damaged line first */
         char c;
         if (size > 0 && pread(fd, &c, 1, size - 1) == 1 && c == '\n')
             torn = 0;                   /* another writer mended it */
         else if (write(fd, "\n", 1) == 1)
             torn = 0;
-        size = -1;
+        size = -1;                      /* not laid out: the line it ends was not */
     }
     size_t done = 0;
-    while (!torn && done < n) {
-        ssize_t w = write(fd, p + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            report_failure(w < 0 ? errno : ENOSPC);
-            torn = done > 0;
-            break;
-        }
-        done += (size_t)w;
+    whole = 0;
+    if (!torn) {
+        done = write_laid(fd, p, n, size, &whole);
+        room -= room >= done ? done : room;
+        torn = done > 0 && !whole;
     }
-    if (done == n && n)
-        after_write(fd, n, size);
+    if (whole && n)
+        after_write(fd, done, size);
     else
         our_end = -1;
     if (transient)

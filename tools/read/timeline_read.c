@@ -221,6 +221,10 @@ static int take_record(const char *path, long lineno, struct image **ims, int *n
                        long *damaged, json_t *o)
 {
     const char *type = json_string_value(json_object_get(o, "type"));
+    if (type && !strcmp(type, "pad")) {
+        json_decref(o);                 /* fills a page's end (format.md) */
+        return 0;
+    }
     if ((type && !strcmp(type, "cut")) || json_object_size(o) == 0) {
         /* a record cut short by a kill, mended by `perfprobe run` (into
          * {} when too short for a cut record) */
