@@ -109,7 +109,9 @@ check "grow: RSS from the shim's own reads holds the 64 MiB in every sample afte
 
 # Python reads its status as psutil's num_threads() does (the file opened
 # "rb", the "Threads:\t" line), stat with os.open, and lists
-# /proc/self/task (os.listdir: readdir, as psutil's threads()): as bare.
+# /proc/self/task (os.listdir: readdir, as psutil's threads()), then a
+# thread's own status and stat (/proc/thread-self, /proc/self/task/TID,
+# /proc/PID/task/TID), which count the process's threads too: as bare.
 if [ -x "$PY" ]; then
     cat > threads.py <<'PY'
 import os, re, sys, threading, time
@@ -126,6 +128,18 @@ fd = os.open("/proc/self/stat", os.O_RDONLY)
 print("os_open_stat_threads", os.read(fd, 4096).rsplit(b")", 1)[1].split()[17].decode())
 os.close(fd)
 print("task_entries", len(os.listdir("/proc/self/task")))
+# a thread's own files count the process's threads too
+me = threading.get_native_id()
+for name, path in (("thread_self", "/proc/thread-self/status"),
+                   ("task_tid", "/proc/self/task/%d/status" % me),
+                   ("pid_task_tid", "/proc/%d/task/%d/status" % (os.getpid(), me))):
+    with open(path) as f:
+        print(name + "_threads", [l.split()[1] for l in f if l.startswith("Threads:")][0])
+for name, path in (("thread_self_stat", "/proc/thread-self/stat"),
+                   ("task_tid_stat", "/proc/self/task/%d/stat" % me)):
+    fd = os.open(path, os.O_RDONLY)
+    print(name + "_threads", os.read(fd, 4096).rsplit(b")", 1)[1].split()[17].decode())
+    os.close(fd)
 ev.set()
 for t in ts:
     t.join()
@@ -134,7 +148,7 @@ PY
         "$PY" threads.py $n > p.bare.$n
         eq "python, $n threads: bare counts itself" "$? $(fact p.bare.$n psutil_threads)" "0 $((n + 1))"
         traced p.jsonl "$PY" threads.py $n > p.shim.$n
-        eq "python, $n threads: status read as psutil does, stat with os.open, and the listing of /proc/self/task, as bare" \
+        eq "python, $n threads: status read as psutil does, stat with os.open, the listing of /proc/self/task, thread-self and task/TID, as bare" \
             "$? $(tr '\n' ' ' < p.shim.$n)" "0 $(tr '\n' ' ' < p.bare.$n)"
     done
 else

@@ -66,22 +66,40 @@ int pp_os_own_task_entry(int fd, const char *name, pid_t hidden)
     return own;
 }
 
+/* the digits at *P and the '/' after them: their value, P moved past the
+ * '/'; -1 (P as it was) when they are not there */
+static long number_dir(const char **p)
+{
+    const char *d = *p, *q = d;
+    long v = 0;
+    while (*q >= '0' && *q <= '9' && q - d < 12)
+        v = v * 10 + (*q++ - '0');
+    if (q == d || *q != '/')
+        return -1;
+    *p = q + 1;
+    return v;
+}
+
 int pp_os_self_proc_file(const char *path)
 {
     static const char pre[] = "/proc/";
     if (strncmp(path, pre, sizeof pre - 1) != 0)
         return 0;
     const char *p = path + sizeof pre - 1;
-    if (strncmp(p, "self/", 5) == 0) {
-        p += 5;
+    if (strncmp(p, "thread-self/", 12) == 0) {
+        p += 12;                        /* the calling thread's own */
     } else {
-        unsigned long v = 0;
-        const char *d = p;
-        while (*p >= '0' && *p <= '9' && p - d < 12)
-            v = v * 10 + (unsigned long)(*p++ - '0');
-        if (p == d || *p != '/' || v != (unsigned long)getpid())
+        if (strncmp(p, "self/", 5) == 0)
+            p += 5;
+        else if (number_dir(&p) != (long)getpid())
             return 0;
-        p++;
+        /* a thread's own files of this process (task/TID/: only this
+         * process's threads are there) count the process's threads too */
+        if (strncmp(p, "task/", 5) == 0) {
+            p += 5;
+            if (number_dir(&p) < 0)
+                return 0;
+        }
     }
     return strcmp(p, "stat") == 0     ? PP_SELF_STAT
            : strcmp(p, "status") == 0 ? PP_SELF_STATUS
