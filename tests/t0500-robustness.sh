@@ -155,6 +155,30 @@ done
 same "a seccomp filter that kills on unexpected clone flags" \
     env PERFPROBE_INTERVAL_MS=1 "$T/seccomp_clone"
 eq "the filtered program made its 300 threads under the shim" "$(cat shim.out)" "threads 300"
+# a limit on tasks that lifts (a pids cgroup of the program's own): the
+# task apart refused (EAGAIN) while the limit is full is tried again once it
+# has room (strace -f sees the sampler's clones and what they returned)
+pids_root=$(awk '$3 == "cgroup" && $4 ~ /(^|,)pids(,|$)/ { print $2; exit }' /proc/mounts)
+[ -z "$pids_root" ] && grep -qw pids /sys/fs/cgroup/cgroup.controllers 2>/dev/null && pids_root=/sys/fs/cgroup
+if [ "$(id -u)" = 0 ] && [ -n "$pids_root" ] && command -v strace > /dev/null &&
+   mkdir -p "$pids_root/pp-tasks.$$" 2>/dev/null && [ -w "$pids_root/pp-tasks.$$/pids.max" ]; then
+    cg=$pids_root/pp-tasks.$$
+    PERFPROBE_INTERVAL_MS=5 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/tl.jsonl \
+        timeout -k 5 60 strace -f -qq -e trace=clone -o tl.strace sh -c \
+        'echo $$ > "$1/cgroup.procs" && exec env LD_PRELOAD="$2" "$3" "$1/pids.max"' \
+        sh "$cg" "$S" "$T/task_limit" > tl.out 2> tl.err
+    eq "a limit on tasks that lifts: the program ran both threads" "$?:$(cat tl.out)" "0:threads 2"
+    grep CLONE_VFORK tl.strace | grep CLONE_PARENT_SETTID | sed 's/.*= *//' > tl.clones
+    if grep -q EAGAIN tl.clones; then
+        eq "a limit on tasks that lifts: a task apart made after the one refused" \
+            "$(awk '/EAGAIN/ { r = 1; next } r && $1 > 0 { n++ } END { print (n > 0) }' tl.clones)" 1
+    else
+        echo "# skip: no task apart was refused here ($(tr '\n' ' ' < tl.clones))"
+    fi
+    rmdir "$cg" 2>/dev/null
+else
+    echo "# skip: a limit on tasks needs root, a pids cgroup and strace"
+fi
 same "a program started with stdout closed fails as bare" bash -c '/bin/echo hi >&-'
 echo hello > small.txt
 same "ulimit -n 5: cat still opens its file" bash -c 'ulimit -n 5; exec cat small.txt'

@@ -27,10 +27,11 @@
  * written by the kernel before the task runs: CLONE_PARENT_SETTID) so that
  * a list or a count the program reads then can leave it out (selfstat.c).
  *
- * Where the task cannot be made (a limit on tasks), or must not be (a
- * seccomp filter on the sampler thread, which may kill the process for a
- * clone whose flags it does not expect), the caller is told, and does what
- * it did before: opens in the program's table, for a moment.
+ * Where the task cannot be made (a limit on tasks: tried again a second
+ * later), or must not be (a seccomp filter on the sampler thread, which may
+ * kill the process for a clone whose flags it does not expect), the caller
+ * is told, and does what it did before: opens in the program's table, for
+ * a moment.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
@@ -52,7 +53,11 @@ static _Atomic unsigned gen;            /* odd from before a clone until the
 static pid_t live;                      /* the task's id while it runs (the
                                          * kernel writes it before it starts) */
 static atomic_flag busy = ATOMIC_FLAG_INIT;
-static int refused;                     /* clone failed once: not tried again */
+static int refused;                     /* never tried again (a seccomp filter,
+                                         * a clone refused for good) */
+static uint64_t retry_ns;               /* a limit on tasks refused it: not
+                                         * tried again before then */
+#define RETRY_NS 1000000000u
 
 struct job {
     int (*fn)(void *);
@@ -69,7 +74,7 @@ static int entry(void *p)
 
 int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
 {
-    if (refused)
+    if (refused || (retry_ns && pp_now_ns() < retry_ns))
         return -1;
     if (atomic_flag_test_and_set(&busy))
         return -1;                      /* one at a time: the stack is one */
@@ -98,10 +103,16 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
     int flags = CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
                 CLONE_VFORK | CLONE_PARENT_SETTID;
     int got = clone(entry, stack + STACK_SIZE - 64, flags, &j, &live);
+    int err = got < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (got < 0) {
+        /* a limit on tasks (EAGAIN: pids.max, RLIMIT_NPROC) or memory
+         * passes: tried again a second later; anything else is for good */
+        if (err == EAGAIN || err == ENOMEM)
+            retry_ns = pp_now_ns() + RETRY_NS;
+        else
+            refused = 1;
         atomic_fetch_add(&gen, 1);
-        refused = 1;
         atomic_flag_clear(&busy);
         errno = saved;
         return -1;
