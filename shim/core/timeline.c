@@ -217,25 +217,27 @@ static void report_failure(int err)
  * start too).  A record that lies within one PAGE of the file therefore
  * goes in whole or not at all, even when the process dies in the write.
  * So the records are laid out: a record of PAGE bytes or fewer that would
- * cross into the next page comes after a pad record, {"type":"pad","pid":P}
- * and spaces up to the page's end; and so that a pad always fits, a record
- * that would leave fewer than PAD_MIN bytes before the page's end takes
- * them as spaces before its newline.  Both are JSON as they stand.  A
- * record longer than a page (a sites view of many rows) is written where
- * it lands and can still be cut between its pages (docs/robustness.md).
+ * cross into the next page comes after a pad record,
+ * {"type":"pad","pid":P,"t_s":T} and spaces up to the page's end; and so
+ * that a pad always fits, a record that would leave fewer than PAD_MIN
+ * bytes before the page's end takes them as spaces before its newline.  Both are JSON as they stand.  A
+ * record longer than a page (a sites view of many rows), and a header (a
+ * pad before it would be a record of its pid between the exec record that
+ * ended the pid's last image and the new image's header), are written
+ * where they land and can still be cut between pages (docs/robustness.md).
  * Where a write lands is the file's size that the descriptor check saw:
  * another process of the tree writing between that check and this write
  * moves it, and that write's records are then placed as before. */
 #define PAGE 4096u
-#define PAD_MIN 32                      /* a pad with a pid of 10 digits */
+#define PAD_MIN 64                      /* a pad, with 10 digits of pid and
+                                         * 17 of t_s, and its newline */
 #define LAID_IOV 64
 
 static char pad_line[PAGE];             /* a pad record, then spaces */
-static long pad_pid;                    /* whose pid pad_line names */
 
 struct laid {
     int fd;                             /* -1: only count */
-    int k, failed;
+    int k, failed, padded;              /* padded: pad_line is this write's */
     size_t bytes, written;
     struct iovec v[LAID_IOV];
 };
@@ -288,14 +290,8 @@ static void laid_add(struct laid *l, const char *p, size_t n)
  * at AT (-1: unknown, written as they are) */
 static void lay_out(struct laid *l, const char *p, size_t n, off_t at)
 {
-    if (pad_pid != (long)pp_state.pid) {       /* first, or a forked child */
-        struct pp_buf b = {pad_line, 0, PAD_MIN};
-        memset(pad_line, ' ', sizeof pad_line);
-        pp_buf_str(&b, "{\"type\":\"pad\",\"pid\":");
-        pp_buf_u64(&b, (uint64_t)pp_state.pid);
-        pp_buf_raw(&b, "}", 1);
-        pad_pid = (long)pp_state.pid;
-    }
+    if (pad_line[PAGE - 1] != ' ')
+        memset(pad_line, ' ', sizeof pad_line);     /* the spaces, once */
     if (at < 0) {
         laid_add(l, p, n);
         return;
@@ -305,7 +301,20 @@ static void lay_out(struct laid *l, const char *p, size_t n, off_t at)
         const char *e = memchr(p, '\n', n);
         size_t len = e ? (size_t)(e - p) + 1 : n;
         size_t left = PAGE - pos % PAGE;
-        if (len <= PAGE && len > left && left >= PAD_MIN) {
+        /* never before a header: a pad of this pid there would come after
+         * the exec record that ended its last image (format.md) */
+        if (len <= PAGE && len > left && left >= PAD_MIN &&
+            (len < 16 || memcmp(p, "{\"type\":\"header\"", 16) != 0)) {
+            if (l->fd >= 0 && !l->padded) {    /* pid and time of this write */
+                struct pp_buf b = {pad_line, 0, PAD_MIN - 1};
+                memset(pad_line, ' ', PAD_MIN);
+                pp_buf_str(&b, "{\"type\":\"pad\",\"pid\":");
+                pp_buf_u64(&b, (uint64_t)pp_state.pid);
+                pp_buf_key(&b, "t_s");
+                pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
+                pp_buf_raw(&b, "}", 1);
+                l->padded = 1;
+            }
             laid_add(l, pad_line, left - 1);
             laid_add(l, "\n", 1);
             pos += left;
@@ -341,7 +350,7 @@ static size_t write_laid(int fd, const char *p, size_t n, off_t at, int *whole)
 {
     struct laid l;
     l.fd = fd;
-    l.k = l.failed = 0;
+    l.k = l.failed = l.padded = 0;
     l.bytes = l.written = 0;
     lay_out(&l, p, n, at);
     laid_flush(&l);
