@@ -27,7 +27,7 @@
  * its own reads were given the edited count it would end it early.
  *
  * self_open grow: closes every descriptor above 2 (the shim's too) 50 ms
- * in, then touches 64 MiB and holds it for 100 ms.  The shim's samples
+ * in, then touches 64 MiB and holds it for 400 ms.  The shim's samples
  * take RSS from its own reads of /proc/self/stat and status, on
  * descriptors it opens again from its sampler thread and keeps: given the
  * edited copy, they would stay at the figure of the moment it was made.
@@ -261,7 +261,7 @@ int main(int argc, char **argv)
         if (p == MAP_FAILED)
             return 1;
         memset(p, 1, len);
-        nap_ms(100);
+        nap_ms(400);                    /* samples: every ms, fewer when loaded */
         printf("touched %zu\n", len);
         return 0;
     }
