@@ -230,7 +230,7 @@ PP_HOOK(struct dirent *, readdir, (DIR *dir))
     struct dirent *e;
     pid_t sampler = pp_sampler_tid();
     while ((e = real_readdir(dir)) != NULL && sampler > 0 &&
-           pp_os_own_task_entry(dirfd(dir), e->d_name, sampler))
+           pp_os_own_task_entry(dirfd(dir), NULL, e->d_name, sampler))
         ;
     return e;
 }
@@ -241,8 +241,99 @@ PP_HOOK(struct dirent64 *, readdir64, (DIR *dir))
     struct dirent64 *e;
     pid_t sampler = pp_sampler_tid();
     while ((e = real_readdir64(dir)) != NULL && sampler > 0 &&
-           pp_os_own_task_entry(dirfd(dir), e->d_name, sampler))
+           pp_os_own_task_entry(dirfd(dir), NULL, e->d_name, sampler))
         ;
     return e;
+}
+
+/* scandir and its kin: glibc lists through its own internal readdir, past
+ * the hooks above, so the entries go through a filter of the shim's first
+ * (the sampler's id and its task apart's, in this process's own task
+ * list, are left out), then through the caller's.  The caller's filter is
+ * kept for the thread, the one before it put back after (a filter that
+ * itself lists a directory). */
+struct scan {
+    int fd;
+    const char *path;
+    pid_t sampler;
+    int (*keep)(const struct dirent *);
+    int (*keep64)(const struct dirent64 *);
+};
+static __thread struct scan *scan_now PP_TLS;
+
+static int scan_keep(const struct dirent *e)
+{
+    struct scan *s = scan_now;
+    if (pp_os_own_task_entry(s->fd, s->path, e->d_name, s->sampler))
+        return 0;
+    return s->keep ? s->keep(e) : 1;
+}
+
+static int scan_keep64(const struct dirent64 *e)
+{
+    struct scan *s = scan_now;
+    if (pp_os_own_task_entry(s->fd, s->path, e->d_name, s->sampler))
+        return 0;
+    return s->keep64 ? s->keep64(e) : 1;
+}
+
+typedef int (*keep_fn)(const struct dirent *);
+typedef int (*keep64_fn)(const struct dirent64 *);
+typedef int (*order_fn)(const struct dirent **, const struct dirent **);
+typedef int (*order64_fn)(const struct dirent64 **, const struct dirent64 **);
+
+PP_HOOK(int, scandirat, (int fd, const char *path, struct dirent ***list, keep_fn keep,
+                         order_fn order))
+{
+    REAL(scandirat);
+    pid_t sampler = pp_sampler_tid();
+    if (sampler <= 0)
+        return real_scandirat(fd, path, list, keep, order);
+    struct scan s = {fd, path, sampler, keep, NULL}, *was = scan_now;
+    scan_now = &s;
+    int n = real_scandirat(fd, path, list, scan_keep, order);
+    scan_now = was;
+    return n;
+}
+
+PP_HOOK(int, scandirat64, (int fd, const char *path, struct dirent64 ***list, keep64_fn keep,
+                           order64_fn order))
+{
+    REAL(scandirat64);
+    pid_t sampler = pp_sampler_tid();
+    if (sampler <= 0)
+        return real_scandirat64(fd, path, list, keep, order);
+    struct scan s = {fd, path, sampler, NULL, keep}, *was = scan_now;
+    scan_now = &s;
+    int n = real_scandirat64(fd, path, list, scan_keep64, order);
+    scan_now = was;
+    return n;
+}
+
+PP_HOOK(int, scandir, (const char *path, struct dirent ***list, keep_fn keep, order_fn order))
+{
+    REAL(scandir);
+    pid_t sampler = pp_sampler_tid();
+    if (sampler <= 0)
+        return real_scandir(path, list, keep, order);
+    struct scan s = {AT_FDCWD, path, sampler, keep, NULL}, *was = scan_now;
+    scan_now = &s;
+    int n = real_scandir(path, list, scan_keep, order);
+    scan_now = was;
+    return n;
+}
+
+PP_HOOK(int, scandir64, (const char *path, struct dirent64 ***list, keep64_fn keep,
+                         order64_fn order))
+{
+    REAL(scandir64);
+    pid_t sampler = pp_sampler_tid();
+    if (sampler <= 0)
+        return real_scandir64(path, list, keep, order);
+    struct scan s = {AT_FDCWD, path, sampler, NULL, keep}, *was = scan_now;
+    scan_now = &s;
+    int n = real_scandir64(path, list, scan_keep64, order);
+    scan_now = was;
+    return n;
 }
 #endif

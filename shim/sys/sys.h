@@ -285,11 +285,12 @@ int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden);
 /* the same as a stream, MODE fopen's for reading; NULL (errno kept) when
  * it cannot be made */
 FILE *pp_os_self_stat_stream(const char *path, int which, const char *mode, pid_t hidden);
-/* 1 when NAME, an entry of the directory open on FD, is the thread HIDDEN
- * (or the sampler's task apart) in this process's own /proc/self/task:
- * an entry a listing leaves out.  Only a name that is that id costs more
- * than a few compares; errno kept */
-int pp_os_own_task_entry(int fd, const char *name, pid_t hidden);
+/* 1 when NAME, an entry of the directory open on FD (PATH NULL), or of
+ * the directory PATH (relative to FD, as openat takes them), is the thread
+ * HIDDEN (or the sampler's task apart) in this process's own
+ * /proc/self/task: an entry a listing leaves out.  Only a name that is
+ * that id costs more than a few compares; errno kept */
+int pp_os_own_task_entry(int fd, const char *path, const char *name, pid_t hidden);
 /* ADDR is in the library's own code (a return address: the caller is the
  * shim; see pp_os_open) */
 int pp_os_own_code(const void *addr);

@@ -43,7 +43,7 @@
 
 #define NUM_THREADS_FIELD 20
 
-int pp_os_own_task_entry(int fd, const char *name, pid_t hidden)
+int pp_os_own_task_entry(int fd, const char *path, const char *name, pid_t hidden)
 {
     if (name[0] < '1' || name[0] > '9')
         return 0;
@@ -60,8 +60,8 @@ int pp_os_own_task_entry(int fd, const char *name, pid_t hidden)
      * directory keeps it, so a look-up now finds that one) */
     int saved = errno;
     struct stat a, b;
-    int own = fstat(fd, &a) == 0 && stat("/proc/self/task", &b) == 0 && a.st_dev == b.st_dev &&
-              a.st_ino == b.st_ino;
+    int own = (path ? fstatat(fd, path, &a, 0) : fstat(fd, &a)) == 0 &&
+              stat("/proc/self/task", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
     errno = saved;
     return own;
 }
