@@ -258,6 +258,7 @@ struct scan {
     pid_t sampler;
     int (*keep)(const struct dirent *);
     int (*keep64)(const struct dirent64 *);
+    struct scan *was;
 };
 static __thread struct scan *scan_now PP_TLS;
 
@@ -282,58 +283,58 @@ typedef int (*keep64_fn)(const struct dirent64 *);
 typedef int (*order_fn)(const struct dirent **, const struct dirent **);
 typedef int (*order64_fn)(const struct dirent64 **, const struct dirent64 **);
 
+/* 0 while there is no sampler to leave out: the call goes on untouched */
+static int scan_begin(struct scan *s, int fd, const char *path, keep_fn keep, keep64_fn keep64)
+{
+    *s = (struct scan){fd, path, pp_sampler_tid(), keep, keep64, scan_now};
+    if (s->sampler <= 0)
+        return 0;
+    scan_now = s;
+    return 1;
+}
+
+static int scan_end(struct scan *s, int n)
+{
+    scan_now = s->was;
+    return n;
+}
+
 PP_HOOK(int, scandirat, (int fd, const char *path, struct dirent ***list, keep_fn keep,
                          order_fn order))
 {
     REAL(scandirat);
-    pid_t sampler = pp_sampler_tid();
-    if (sampler <= 0)
+    struct scan s;
+    if (!scan_begin(&s, fd, path, keep, NULL))
         return real_scandirat(fd, path, list, keep, order);
-    struct scan s = {fd, path, sampler, keep, NULL}, *was = scan_now;
-    scan_now = &s;
-    int n = real_scandirat(fd, path, list, scan_keep, order);
-    scan_now = was;
-    return n;
+    return scan_end(&s, real_scandirat(fd, path, list, scan_keep, order));
 }
 
 PP_HOOK(int, scandirat64, (int fd, const char *path, struct dirent64 ***list, keep64_fn keep,
                            order64_fn order))
 {
     REAL(scandirat64);
-    pid_t sampler = pp_sampler_tid();
-    if (sampler <= 0)
+    struct scan s;
+    if (!scan_begin(&s, fd, path, NULL, keep))
         return real_scandirat64(fd, path, list, keep, order);
-    struct scan s = {fd, path, sampler, NULL, keep}, *was = scan_now;
-    scan_now = &s;
-    int n = real_scandirat64(fd, path, list, scan_keep64, order);
-    scan_now = was;
-    return n;
+    return scan_end(&s, real_scandirat64(fd, path, list, scan_keep64, order));
 }
 
 PP_HOOK(int, scandir, (const char *path, struct dirent ***list, keep_fn keep, order_fn order))
 {
     REAL(scandir);
-    pid_t sampler = pp_sampler_tid();
-    if (sampler <= 0)
+    struct scan s;
+    if (!scan_begin(&s, AT_FDCWD, path, keep, NULL))
         return real_scandir(path, list, keep, order);
-    struct scan s = {AT_FDCWD, path, sampler, keep, NULL}, *was = scan_now;
-    scan_now = &s;
-    int n = real_scandir(path, list, scan_keep, order);
-    scan_now = was;
-    return n;
+    return scan_end(&s, real_scandir(path, list, scan_keep, order));
 }
 
 PP_HOOK(int, scandir64, (const char *path, struct dirent64 ***list, keep64_fn keep,
                          order64_fn order))
 {
     REAL(scandir64);
-    pid_t sampler = pp_sampler_tid();
-    if (sampler <= 0)
+    struct scan s;
+    if (!scan_begin(&s, AT_FDCWD, path, NULL, keep))
         return real_scandir64(path, list, keep, order);
-    struct scan s = {AT_FDCWD, path, sampler, NULL, keep}, *was = scan_now;
-    scan_now = &s;
-    int n = real_scandir64(path, list, scan_keep64, order);
-    scan_now = was;
-    return n;
+    return scan_end(&s, real_scandir64(path, list, scan_keep64, order));
 }
 #endif
