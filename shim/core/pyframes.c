@@ -49,7 +49,6 @@
 #if defined(__linux__)
 #include <link.h>
 #endif
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,7 +506,7 @@ int pp_py_merge(uintptr_t *frames, int n, int max)
 
 static uintptr_t runtime;               /* _PyRuntime */
 static int far_off;                     /* the kernel refused a read: no more */
-static int pthread_tid_at = -1;         /* the tid in glibc's struct pthread */
+static int pthread_tid_at = -1;         /* the tid in glibc's struct pthread (sys.h) */
 static unsigned char *lines;            /* LINES_MAX, the sampler's */
 static struct { pid_t tid; uintptr_t ts; } ts_cache[TS_CACHE];
 
@@ -662,21 +661,6 @@ static uintptr_t ts_of(pid_t tid)
     return 0;
 }
 
-/* glibc keeps a thread's id in its struct pthread (pthread_self()'s
- * address): found once at an offset where the sampler's own holds its tid */
-static void find_pthread_tid(void)
-{
-    int32_t w[512];
-    pid_t me = pp_tid();
-    if (peek(w, (uintptr_t)pthread_self(), sizeof w) != 0)
-        return;
-    for (int i = 0; i < 512; i++)
-        if (w[i] == me) {
-            pthread_tid_at = i * 4;
-            return;
-        }
-}
-
 int pp_py_read_thread(pid_t tid, struct pp_py_stack *s)
 {
     s->n = s->ng = s->bad = 0;
@@ -687,7 +671,7 @@ int pp_py_read_thread(pid_t tid, struct pp_py_stack *s)
         if (!lines)
             return 0;
         if (L.ts_native_id < 0)
-            find_pthread_tid();
+            pthread_tid_at = pp_os_tid_offset(1);
     }
     uintptr_t ts = ts_of(tid), f;
     if (!ts || peek_ptr(ts + (uintptr_t)L.ts_frame, &f) != 0)

@@ -252,7 +252,10 @@ int pp_sampler_pause(void)
     if (!running || pthread_equal(thread, pthread_self()))
         return 0;
     pid_t t = atomic_load(&tid);
-    pp_proc_stat(&rss, &before);
+    /* the count before, for the wait below where the thread cannot be
+     * told gone by its id (unknown, or a system that cannot tell) */
+    if (t <= 0 || pp_tid_gone(t) < 0)
+        pp_proc_stat(&rss, &before);
     pp_sampler_stop();
     pthread_join(thread, NULL);
     running = 0;

@@ -3,8 +3,8 @@
  * clocks, and the list of its own memory with how much of it is resident
  * (mincore), writing a whole buffer without SIGPIPE, and the descriptors
  * the shim keeps out of the program's way, and CPU time and faults
- * (getrusage), and which object a function is in (dladdr).  The mappings
- * themselves come
+ * (getrusage), and which object a function is in (dladdr), and where a
+ * thread's id is kept in its thread block.  The mappings themselves come
  * from each system's raw primitive (pp_os_map_raw).
  */
 #define _GNU_SOURCE
@@ -345,4 +345,35 @@ const char *pp_exec_file(const char *file, const char *path, char *buf, size_t c
             path++;
     }
     return NULL;
+}
+
+/* A thread's id in its thread block (sys.h): glibc's struct pthread
+ * holds the tid, macOS's libpthread the thread_id.  Its place is found in
+ * this thread's own block, which holds this thread's id: the sampler
+ * thread (core/pyframes.c) reads the block through the kernel, a
+ * program's thread (pp_os_created_tid, as pthread_create returns) in
+ * place, without a system call, up to the word found. */
+static _Atomic int tid_at = -1;
+
+int pp_os_tid_offset(int peek)
+{
+    int at = atomic_load_explicit(&tid_at, memory_order_relaxed);
+    if (at >= 0)
+        return at;
+    const int32_t *w = (const int32_t *)pthread_self();
+    int32_t copy[512];
+    pid_t self = pp_tid();
+    if (!w)
+        return -1;
+    if (peek) {
+        if (pp_os_peek(copy, (uintptr_t)w, sizeof copy) != 0)
+            return -1;
+        w = copy;
+    }
+    for (int i = 0; i < 512; i++)
+        if (w[i] == self) {
+            atomic_store_explicit(&tid_at, i * 4, memory_order_relaxed);
+            return i * 4;
+        }
+    return -1;
 }

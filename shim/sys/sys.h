@@ -345,8 +345,21 @@ void pp_tid_forget(void);
  * it out of the thread group), 0 while it is, -1 when this system cannot
  * tell */
 int  pp_tid_gone(pid_t tid);
+/* where a thread's id is kept in its thread block (the address
+ * pthread_self gives): the byte offset of that 32-bit word, the same for
+ * every thread.  glibc's struct pthread has the tid there, written by the
+ * kernel (CLONE_PARENT_SETTID) before pthread_create returns; macOS's
+ * libpthread has its 64-bit thread_id there, whose low half is pp_tid.
+ * Found as the first of the calling thread's own block's 512 words that
+ * holds its pp_tid, and kept once found (a search that finds nothing is
+ * made again at the next call).  PEEK: the block is read through the
+ * kernel (pp_os_peek, never a fault; a refused read finds nothing), for
+ * the sampler thread; 0: read in place, word by word up to the one found,
+ * no system call, for a program's thread.  -1 when not found */
+int  pp_os_tid_offset(int peek);
 /* the id of thread T, just made by pthread_create on this thread, before
- * it runs (glibc's thread block, where the kernel wrote it); -1 unknown */
+ * it runs (read in place at pp_os_tid_offset in T's block, where the
+ * kernel wrote it); -1 unknown (macOS: always) */
 pid_t pp_os_created_tid(pthread_t t);
 
 /* ---- reading the process's own memory (the leak check, core/leaks.c) ------ *

@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static pthread_barrier_t ready, done;
 static char self_dir[64];
 
@@ -86,25 +88,6 @@ static void raw(const char *path, char *text, size_t cap)
         slurp(fd, text, cap);
         close(fd);
     }
-}
-
-/* stat: field K (1-based; fields 3 on are counted after the last ')') */
-static void stat_field(const char *text, int k, char *out, size_t cap)
-{
-    const char *p = strrchr(text, ')');
-    if (!p || k <= 2) {
-        const char *s = k == 1 ? text : strchr(text, '(');
-        size_t n = !s ? 0 : k == 1 ? strcspn(text, " ") : (size_t)(p - s + 1);
-        snprintf(out, cap, "%.*s", (int)n, s ? s : "");
-        return;
-    }
-    p += 2;
-    for (int i = 3; i < k && p; i++) {
-        p = strchr(p, ' ');
-        if (p)
-            p++;
-    }
-    snprintf(out, cap, "%.*s", p ? (int)strcspn(p, " \n") : 0, p ? p : "");
 }
 
 /* status: the value of the "Threads:" line, as psutil reads it */

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static pthread_barrier_t ready, done;
 
 static void *waiter(void *arg)
@@ -36,26 +38,6 @@ static void *waiter(void *arg)
     pthread_barrier_wait(&ready);
     pthread_barrier_wait(&done);
     return NULL;
-}
-
-/* field K (1-based, counted after the last ')' from field 3) of TEXT into
- * OUT; fields 1 and 2 are the pid and "(comm)" */
-static void field(const char *text, int k, char *out, size_t cap)
-{
-    const char *p = strrchr(text, ')');
-    if (k <= 2) {
-        const char *s = k == 1 ? text : strchr(text, '(');
-        size_t n = k == 1 ? strcspn(text, " ") : (size_t)(p - s + 1);
-        snprintf(out, cap, "%.*s", (int)n, s);
-        return;
-    }
-    p += 2;
-    for (int i = 3; i < k && p; i++) {
-        p = strchr(p, ' ');
-        if (p)
-            p++;
-    }
-    snprintf(out, cap, "%.*s", p ? (int)strcspn(p, " \n") : 0, p ? p : "");
 }
 
 static void raw(char *text, size_t cap)
@@ -80,14 +62,14 @@ static void through(const char *how, const char *path, const char *mode, int wid
     size_t n = fread(text, 1, sizeof text - 1, f);
     text[n] = 0;
     raw(direct, sizeof direct);
-    field(text, 20, a, sizeof a);
+    stat_field(text, 20, a, sizeof a);
     printf("%s_threads %s\n", how, a);
     printf("%s_lowest_fd %d\n", how, fileno(f) == lowest);
     printf("%s_cloexec %d\n", how, (fcntl(fileno(f), F_GETFD) & FD_CLOEXEC) != 0);
     int same = 1;
     for (int k = 1; k <= 8; k++) {
-        field(text, k, a, sizeof a);
-        field(direct, k, b, sizeof b);
+        stat_field(text, k, a, sizeof a);
+        stat_field(direct, k, b, sizeof b);
         same &= strcmp(a, b) == 0;
     }
     printf("%s_fields_1_8_as_read %d\n", how, same);
@@ -135,13 +117,13 @@ int main(int argc, char **argv)
     status("pid_status64_re", path, "re", 1);
     FILE *one = fopen("/proc/1/stat", "r");
     if (one && fgets(text, sizeof text, one)) {
-        field(text, 1, v, sizeof v);
+        stat_field(text, 1, v, sizeof v);
         printf("init_pid %s\n", v);
     }
     if (one)
         fclose(one);
     raw(text, sizeof text);
-    field(text, 20, v, sizeof v);
+    stat_field(text, 20, v, sizeof v);
     printf("raw_threads %s\n", v);
 
     pthread_barrier_wait(&done);

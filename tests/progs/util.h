@@ -42,4 +42,32 @@ __attribute__((unused)) static long long vmhwm(void)
     char *p = strstr(buf, "VmHWM:");
     return p ? strtoll(p + 6, NULL, 10) * 1024 : -1;
 }
+
+/* Field K (1-based) of a /proc stat file's TEXT into OUT, as text: 1 is
+ * the pid, 2 "(comm)" with its parentheses, and fields 3 on are counted
+ * after the last ')' (a comm may hold spaces and parentheses).  Empty when
+ * TEXT has no such field. */
+__attribute__((unused)) static void stat_field(const char *text, int k, char *out, size_t cap)
+{
+    const char *s = strchr(text, '('), *p = strrchr(text, ')');
+    if (k == 1) {
+        snprintf(out, cap, "%.*s", (int)strcspn(text, " "), text);
+        return;
+    }
+    if (!s || !p || p < s) {
+        snprintf(out, cap, "%s", "");
+        return;
+    }
+    if (k == 2) {
+        snprintf(out, cap, "%.*s", (int)(p - s + 1), s);
+        return;
+    }
+    p = p[1] == ' ' ? p + 2 : NULL;
+    for (int i = 3; i < k && p; i++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    snprintf(out, cap, "%.*s", p ? (int)strcspn(p, " \n") : 0, p ? p : "");
+}
 #endif

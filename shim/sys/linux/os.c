@@ -112,18 +112,15 @@ static pid_t pid_cache;
 
 /* glibc keeps a thread's id in its thread block (struct pthread), and
  * clone writes it there (CLONE_PARENT_SETTID) before pthread_create
- * returns: its place is found in this thread's own block, which holds
- * this thread's id */
+ * returns: read in place, at the offset found in this thread's own block
+ * (posix.c) */
 pid_t pp_os_created_tid(pthread_t t)
 {
-    const int32_t *me = (const int32_t *)pthread_self(), *it = (const int32_t *)t;
-    pid_t self = pp_tid();
-    if (!me || !it)
+    const int32_t *it = (const int32_t *)t;
+    int at = pp_os_tid_offset(0);
+    if (!it || at < 0)
         return -1;
-    for (int i = 0; i < 512; i++)
-        if (me[i] == self)
-            return it[i] > 0 ? it[i] : -1;
-    return -1;
+    return it[at / 4] > 0 ? it[at / 4] : -1;
 }
 
 int pp_tid_gone(pid_t tid)
