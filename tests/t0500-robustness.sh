@@ -179,6 +179,17 @@ if [ "$(id -u)" = 0 ] && [ -n "$pids_root" ] && command -v strace > /dev/null &&
 else
     echo "# skip: a limit on tasks needs root, a pids cgroup and strace"
 fi
+# job control: children that stop themselves with SIGSTOP 0-3 ms after they
+# start (as strace's child does, or a process a shell suspends), sampled
+# every millisecond with CPU sampling, so that the stop often comes while
+# the child's sampler waits for its task apart: every stop completes and is
+# seen by the parent, as bare (a vfork wait, which a stop cannot stop, hung
+# 3 rounds in 200 and 6 in 300)
+PERFPROBE_INTERVAL_MS=1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/stop.jsonl LD_PRELOAD=$S \
+    timeout -k 5 300 "$T/stop_child" 300 > stop.out 2> stop.err
+eq "300 children stopping themselves: the parent saw every stop" "$?:$(cat stop.out)" "0:rounds 300 stuck 0"
+check "300 children stopping themselves: the children's CPU events were opened (cpu_info)" \
+    test "$(grep -c '"type":"cpu_info"' stop.jsonl)" -gt 100
 same "a program started with stdout closed fails as bare" bash -c '/bin/echo hi >&-'
 echo hello > small.txt
 same "ulimit -n 5: cat still opens its file" bash -c 'ulimit -n 5; exec cat small.txt'

@@ -14,7 +14,12 @@
  * thread group that shares its memory but has a copy of the descriptor
  * table (clone without CLONE_FILES), in which the program's numbers are
  * already taken and its closes are not seen.  The task opens, reads or
- * maps, closes, and ends; the sampler waits for it (CLONE_VFORK).  A perf
+ * maps, closes, and ends; the sampler waits for it in a futex the kernel
+ * clears and wakes as the task ends (CLONE_CHILD_CLEARTID), where a stop
+ * of the process (SIGSTOP, a shell's ^Z, a tracer's) stops the sampler
+ * too: a vfork's wait cannot be stopped, and a process stopped while the
+ * task ran then never finished stopping, its parent waiting for ever
+ * (tests/progs/stop_child: 3 rounds in 200 hung under CLONE_VFORK).  A perf
  * event lives on in its mapping after its descriptor is closed, so an
  * event opened here is never a number in the program's table at all.
  *
@@ -40,8 +45,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/futex.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STACK_SIZE (64u << 10)
@@ -52,6 +59,8 @@ static _Atomic unsigned gen;            /* odd from before a clone until the
                                          * task is gone */
 static pid_t live;                      /* the task's id while it runs (the
                                          * kernel writes it before it starts) */
+static _Atomic int running;             /* 1 from the clone until the
+                                         * kernel clears it as the task ends */
 static atomic_flag busy = ATOMIC_FLAG_INIT;
 static int refused;                     /* never tried again (a seccomp filter,
                                          * a clone refused for good) */
@@ -100,12 +109,14 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     atomic_fetch_add(&gen, 1);
+    atomic_store(&running, 1);
     int flags = CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
-                CLONE_VFORK | CLONE_PARENT_SETTID;
-    int got = clone(entry, stack + STACK_SIZE - 64, flags, &j, &live);
+                CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+    int got = clone(entry, stack + STACK_SIZE - 64, flags, &j, &live, NULL, &running);
     int err = got < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (got < 0) {
+        atomic_store(&running, 0);
         /* a limit on tasks (EAGAIN: pids.max, RLIMIT_NPROC) or memory
          * passes: tried again a second later; anything else is for good */
         if (err == EAGAIN || err == ENOMEM)
@@ -117,9 +128,15 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
         errno = saved;
         return -1;
     }
-    /* CLONE_VFORK wakes this thread when the task lets go of the memory,
-     * a moment before the kernel takes it out of the thread group: until
-     * then it is counted, and a program that must be single-threaded
+    /* a shared futex wait, as the kernel's wake at the task's end is one
+     * (the word is in private memory, so the two meet either way) */
+    while (atomic_load(&running)) {
+        struct timespec ts = {0, 10000000};
+        syscall(SYS_futex, &running, FUTEX_WAIT, 1, &ts, NULL, 0);
+    }
+    /* the kernel clears the word when the task lets go of the memory, a
+     * moment before it takes the task out of the thread group: until then
+     * it is counted, and a program that must be single-threaded
      * (unshare(CLONE_NEWUSER), after the sampler paused) would fail.  So
      * the task is waited for until it is no longer there (bounded) */
     for (int i = 0; i < 100000 && !pp_tid_gone(got); i++)
