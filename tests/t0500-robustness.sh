@@ -190,6 +190,22 @@ PERFPROBE_INTERVAL_MS=1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/stop.jsonl LD_PR
 eq "300 children stopping themselves: the parent saw every stop" "$?:$(cat stop.out)" "0:rounds 300 stuck 0"
 check "300 children stopping themselves: the children's CPU events were opened (cpu_info)" \
     test "$(grep -c '"type":"cpu_info"' stop.jsonl)" -gt 100
+# under valgrind, whose clone takes only a thread's or a fork's flags and
+# ends the program on any other ("Unsupported clone() flags"): the sampler
+# makes no task apart there (its LD_PRELOAD names vgpreload_core), and a
+# CPU-sampled program that starts threads runs to its end, with CPU samples
+if command -v valgrind > /dev/null; then
+    valgrind --tool=none -q "$T/threads" vg.bare 2 20000 > vg.bare.out 2>&1
+    bare_rc=$?
+    PERFPROBE_INTERVAL_MS=1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/vg.jsonl LD_PRELOAD=$S \
+        timeout -k 5 300 valgrind --tool=none -q "$T/threads" vg.shim 2 20000 > vg.shim.out 2>&1
+    eq "valgrind --tool=none, two threads CPU-sampled: status as bare, valgrind said nothing" \
+        "$?:$(cat vg.shim.out)" "$bare_rc:$(cat vg.bare.out)"
+    eq "valgrind: the program's summary and CPU records are there" \
+        "$(jq -r 'select(.type == "summary" or .type == "cpu") | .type' vg.jsonl | sort -u | tr '\n' ' ')" "cpu summary "
+else
+    echo "# skip: no valgrind"
+fi
 same "a program started with stdout closed fails as bare" bash -c '/bin/echo hi >&-'
 echo hello > small.txt
 same "ulimit -n 5: cat still opens its file" bash -c 'ulimit -n 5; exec cat small.txt'

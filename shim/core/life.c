@@ -168,6 +168,7 @@ static void start_sampler(void)
     /* what the sampler reads through kept descriptors, opened here on the
      * program's thread: the sampler thread opens nothing in the program's
      * table while the program runs (sys/linux/apart.c) */
+    pp_apart_prime();
     pp_proc_prime();
     pp_cpu_prime();
     pp_peakview_prime();

@@ -576,6 +576,11 @@ void pp_apart_mark(int on);
 int  pp_apart_here(void);
 /* in a forked child, before its sampler starts */
 void pp_apart_after_fork(void);
+/* on the program's thread, before the sampler starts: no task apart is
+ * ever made under valgrind (its LD_PRELOAD names vgpreload_core), whose
+ * clone takes only a thread's or a fork's flags and ends the program on
+ * any other */
+void pp_apart_prime(void);
 
 /* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
 

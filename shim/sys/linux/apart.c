@@ -46,6 +46,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -147,6 +149,13 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
     errno = saved;
     *rc = j.rc;
     return 0;
+}
+
+void pp_apart_prime(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    if (pre && strstr(pre, "/vgpreload_core"))
+        refused = 1;
 }
 
 /* a forked child has no task apart, whatever the parent's sampler was

@@ -187,6 +187,10 @@ void pp_apart_after_fork(void)
 {
 }
 
+void pp_apart_prime(void)
+{
+}
+
 int pp_apart_here(void)
 {
     return 0;
