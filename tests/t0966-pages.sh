@@ -10,7 +10,7 @@
 # CPU sampling), alone and with three forked children in the same file:
 # every line is JSON (jq, Python's json.loads line by line), each pad fills
 # its page to the end, and, alone, no record of 4 KiB or less crosses a page
-# (in the tree, where a child writing between another's check of the file
+# (headers aside: no pad comes before one; in the tree, where a child writing between another's check of the file
 # and its write moves that write, at most 1 in 10 pages, where without the
 # layout nearly every page boundary falls inside a record); perfprobe's reader
 # passes the pads over (every probe read, none damaged).  Probes from four
