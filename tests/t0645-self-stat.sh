@@ -111,7 +111,8 @@ check "grow: RSS from the shim's own reads holds the 64 MiB in every sample afte
 # "rb", the "Threads:\t" line), stat with os.open, and lists
 # /proc/self/task (os.listdir: readdir, as psutil's threads()), then a
 # thread's own status and stat (/proc/thread-self, /proc/self/task/TID,
-# /proc/PID/task/TID), which count the process's threads too: as bare.
+# /proc/PID/task/TID, and /proc/TID of a thread that is not the first),
+# which count the process's threads too: as bare.
 if [ -x "$PY" ]; then
     cat > threads.py <<'PY'
 import os, re, sys, threading, time
@@ -140,6 +141,20 @@ for name, path in (("thread_self_stat", "/proc/thread-self/stat"),
     fd = os.open(path, os.O_RDONLY)
     print(name + "_threads", os.read(fd, 4096).rsplit(b")", 1)[1].split()[17].decode())
     os.close(fd)
+# /proc/TID/ of a thread that is not the first: the same count
+got = {}
+def from_thread():
+    t = threading.get_native_id()
+    with open("/proc/%d/status" % t) as f:
+        got["tid_dir_threads"] = [l.split()[1] for l in f if l.startswith("Threads:")][0]
+    fd = os.open("/proc/%d/stat" % t, os.O_RDONLY)
+    got["tid_dir_stat_threads"] = os.read(fd, 4096).rsplit(b")", 1)[1].split()[17].decode()
+    os.close(fd)
+look = threading.Thread(target=from_thread)
+look.start()
+look.join()
+for k in sorted(got):
+    print(k, got[k])
 ev.set()
 for t in ts:
     t.join()
@@ -148,7 +163,7 @@ PY
         "$PY" threads.py $n > p.bare.$n
         eq "python, $n threads: bare counts itself" "$? $(fact p.bare.$n psutil_threads)" "0 $((n + 1))"
         traced p.jsonl "$PY" threads.py $n > p.shim.$n
-        eq "python, $n threads: status read as psutil does, stat with os.open, the listing of /proc/self/task, thread-self and task/TID, as bare" \
+        eq "python, $n threads: status read as psutil does, stat with os.open, the listing of /proc/self/task, thread-self, task/TID and /proc/TID, as bare" \
             "$? $(tr '\n' ' ' < p.shim.$n)" "0 $(tr '\n' ' ' < p.bare.$n)"
     done
 else

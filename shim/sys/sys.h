@@ -272,7 +272,8 @@ const char *pp_stat_field(const char *text, size_t n, int k);
 /* <system>/selfstat.c: which of this process's own files PATH names:
  * "/proc/self/stat" or "/proc/PID/stat" with this process's PID, or a
  * thread's own ("/proc/thread-self/stat", "/proc/self/task/TID/stat",
- * "/proc/PID/task/TID/stat"), all of which count the process's threads
+ * "/proc/PID/task/TID/stat", "/proc/TID/stat" with TID a thread of this
+ * process), all of which count the process's threads
  * (PP_SELF_STAT), the same with "status" (PP_SELF_STATUS), else 0 */
 enum { PP_SELF_STAT = 1, PP_SELF_STATUS = 2 };
 int pp_os_self_proc_file(const char *path);

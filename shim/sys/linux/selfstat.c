@@ -89,17 +89,29 @@ int pp_os_self_proc_file(const char *path)
     if (strncmp(p, "thread-self/", 12) == 0) {
         p += 12;                        /* the calling thread's own */
     } else {
+        long n = -1;
         if (strncmp(p, "self/", 5) == 0)
             p += 5;
-        else if (number_dir(&p) != (long)getpid())
+        else if ((n = number_dir(&p)) < 0)
             return 0;
         /* a thread's own files of this process (task/TID/: only this
          * process's threads are there) count the process's threads too */
         if (strncmp(p, "task/", 5) == 0) {
+            if (n >= 0 && n != (long)getpid())
+                return 0;
             p += 5;
             if (number_dir(&p) < 0)
                 return 0;
+            n = -1;
         }
+        int which = strcmp(p, "stat") == 0     ? PP_SELF_STAT
+                    : strcmp(p, "status") == 0 ? PP_SELF_STATUS
+                                               : 0;
+        /* /proc/N/ with N this process, or one of its threads (the kernel
+         * says whether N is in this thread group) */
+        if (which && n >= 0 && n != (long)getpid() && pp_tid_gone((pid_t)n))
+            return 0;
+        return which;
     }
     return strcmp(p, "stat") == 0     ? PP_SELF_STAT
            : strcmp(p, "status") == 0 ? PP_SELF_STATUS
