@@ -21,9 +21,9 @@
  * /proc/self/task after the read (a thread never comes back, so it was
  * counted), or while it is being created (HIDDEN -1: counted from its
  * clone on, before it can say its id); so is the sampler's short-lived
- * task apart (apart.c) when it is listed after the read.  Anything unexpected (no memfd
- * under a seccomp filter, a file too long, a line that does not parse)
- * gives -1 and the caller opens the real file.
+ * task apart (apart.c) when it is listed after the read.  Anything
+ * unexpected (no memfd under a seccomp filter, a file too long, a line that
+ * does not parse) gives -1 and the caller opens the real file.
  *
  * The file is read here with the openat system call itself, never through
  * the shim's own exported open (a call from inside the library binds to
@@ -86,10 +86,10 @@ int pp_os_self_proc_file(const char *path)
     if (strncmp(path, pre, sizeof pre - 1) != 0)
         return 0;
     const char *p = path + sizeof pre - 1;
+    long n = -1;                        /* the N of /proc/N/, if one */
     if (strncmp(p, "thread-self/", 12) == 0) {
         p += 12;                        /* the calling thread's own */
     } else {
-        long n = -1;
         if (strncmp(p, "self/", 5) == 0)
             p += 5;
         else if ((n = number_dir(&p)) < 0)
@@ -104,18 +104,15 @@ int pp_os_self_proc_file(const char *path)
                 return 0;
             n = -1;
         }
-        int which = strcmp(p, "stat") == 0     ? PP_SELF_STAT
-                    : strcmp(p, "status") == 0 ? PP_SELF_STATUS
-                                               : 0;
-        /* /proc/N/ with N this process, or one of its threads (the kernel
-         * says whether N is in this thread group) */
-        if (which && n >= 0 && n != (long)getpid() && pp_tid_gone((pid_t)n))
-            return 0;
-        return which;
     }
-    return strcmp(p, "stat") == 0     ? PP_SELF_STAT
-           : strcmp(p, "status") == 0 ? PP_SELF_STATUS
-                                      : 0;
+    int which = strcmp(p, "stat") == 0     ? PP_SELF_STAT
+                : strcmp(p, "status") == 0 ? PP_SELF_STATUS
+                                           : 0;
+    /* /proc/N/ with N this process, or one of its threads (the kernel says
+     * whether N is in this thread group) */
+    if (which && n >= 0 && n != (long)getpid() && pp_tid_gone((pid_t)n))
+        return 0;
+    return which;
 }
 
 /* Where the thread count is in TEXT (N bytes, NUL after them): its digits
