@@ -83,6 +83,14 @@ static int entry(void *p)
     return 0;
 }
 
+/* no task this time: the stack free again, errno as it was */
+static int none(int saved)
+{
+    atomic_flag_clear(&busy);
+    errno = saved;
+    return -1;
+}
+
 int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
 {
     if (refused || (retry_ns && pp_now_ns() < retry_ns))
@@ -95,17 +103,12 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
      * this thread, never tried (filters are never taken off) */
     if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0) {
         refused = 1;
-        atomic_flag_clear(&busy);
-        errno = saved;
-        return -1;
+        return none(saved);
     }
     if (!stack)
         stack = pp_os_map(STACK_SIZE);
-    if (!stack) {
-        atomic_flag_clear(&busy);
-        errno = saved;
-        return -1;
-    }
+    if (!stack)
+        return none(saved);
     struct job j = {fn, arg, -1};
     sigset_t all, old;
     sigfillset(&all);
@@ -126,9 +129,7 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
         else
             refused = 1;
         atomic_fetch_add(&gen, 1);
-        atomic_flag_clear(&busy);
-        errno = saved;
-        return -1;
+        return none(saved);
     }
     /* a shared futex wait, as the kernel's wake at the task's end is one
      * (the word is in private memory, so the two meet either way) */
