@@ -220,11 +220,12 @@ static void report_failure(int err)
  * cross into the next page comes after a pad record,
  * {"type":"pad","pid":P,"t_s":T} and spaces up to the page's end; and so
  * that a pad always fits, a record that would leave fewer than PAD_MIN
- * bytes before the page's end takes them as spaces before its newline.  Both are JSON as they stand.  A
- * record longer than a page (a sites view of many rows), and a header (a
- * pad before it would be a record of its pid between the exec record that
- * ended the pid's last image and the new image's header), are written
- * where they land and can still be cut between pages (docs/robustness.md).
+ * bytes before the page's end takes them as spaces before its newline.
+ * Both are JSON as they stand.  A record longer than a page (a sites view
+ * of many rows), and a header (a pad before it would be a record of its
+ * pid between the exec record that ended the pid's last image and the new
+ * image's header), are written where they land and can still be cut
+ * between pages (docs/robustness.md).
  * Where a write lands is the file's size that the descriptor check saw:
  * another process of the tree writing between that check and this write
  * moves it, and that write's records are then placed as before. */
@@ -374,6 +375,12 @@ static uint64_t samples_lost;           /* taken out of the summary's count */
 static char lost_header[16384];         /* the header, when it was kept out */
 static size_t lost_header_len;
 
+/* N bytes written into the room reserved */
+static void room_used(size_t n)
+{
+    room -= room >= n ? n : room;
+}
+
 static int reserve(int fd, size_t n)
 {
     if (room >= n || no_reserve)
@@ -418,7 +425,7 @@ static void write_gap(int fd)
     if (b.len < b.cap && reserve(fd, need)) {
         int whole;
         size_t w = write_laid(fd, g, b.len, at, &whole);
-        room -= room >= w ? w : room;
+        room_used(w);
         if (whole)
             lost_records = lost_bytes = 0;
     }
@@ -648,7 +655,7 @@ static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
     }
     if (lost_header_len) {
         size_t w = write_laid(fd, lost_header, lost_header_len, size, &whole);
-        room -= room >= w ? w : room;
+        room_used(w);
         if (whole) {
             lost_records--;
             lost_bytes -= lost_header_len;
@@ -674,7 +681,7 @@ static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
     whole = 0;
     if (!torn) {
         done = write_laid(fd, p, n, size, &whole);
-        room -= room >= done ? done : room;
+        room_used(done);
         torn = done > 0 && !whole;
     }
     if (whole && n)
