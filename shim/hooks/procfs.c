@@ -3,11 +3,12 @@
  * fortified names), for two files only: the program's own /proc/self/stat
  * and /proc/self/status (or /proc/PID/...), opened for reading, are given
  * as a copy whose thread count leaves out the shim's sampler thread
- * (sys/linux/selfstat.c says why and how); and readdir, whose listing of
- * the program's own /proc/self/task leaves that thread out too.  Every
- * other call goes to the real function untouched, with its arguments and
- * errno; the test on the way there is a few byte compares (of the path;
- * of an entry's name), since open and readdir are called a lot.
+ * (sys/linux/selfstat.c says why and how); and readdir and scandir,
+ * whose listing of the program's own /proc/self/task leaves that thread
+ * out too.  Every other call goes to the real function untouched, with its
+ * arguments and errno; the test on the way there is a few byte compares
+ * (of the path; of an entry's name), since open and readdir are called a
+ * lot.
  *
  * The shim's own reads of these files (the sampler's, on descriptors it
  * keeps) must see the kernel's figures: it takes RSS from them, and decides
