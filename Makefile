@@ -129,7 +129,7 @@ $(B)/perfprobe: $(CLI_SRC) $(CLI_HDR) $(B)/.flags
 
 # ---- tests -----------------------------------------------------------------
 
-$(B)/tests/%: tests/progs/%.c $(B)/.flags
+$(B)/tests/%: tests/progs/%.c tests/progs/util.h $(B)/.flags
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(BASE) -Ilibprobe -o $@ $< $(PROBE_LDFLAGS) $(shell sed -n 's,^// link: ,,p' $<)
