@@ -4,16 +4,8 @@
  * first closes every descriptor below 4096 and reopens 0-2 on /dev/null
  * (the shim's sampler then reads and writes through a task apart at each
  * tick, sys/linux/apart.c).  Writes "reads N other K" to OUT. */
-#include <time.h>
 
 #include "util.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 int main(int argc, char **argv)
 {

@@ -9,16 +9,8 @@
  * exits 1 if any did. */
 #include <errno.h>
 #include <pthread.h>
-#include <time.h>
 
 #include "util.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void *spin(void *arg)
 {

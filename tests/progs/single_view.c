@@ -25,14 +25,6 @@
 #include <sys/mman.h>
 #include <sys/single_threaded.h>
 #include <sys/wait.h>
-#include <time.h>
-
-static long long now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* threads of this process, and how many of them have uid U (real,
  * effective and saved): the kernel's list itself (getdents64), which the
@@ -94,7 +86,8 @@ int main(int argc, char **argv)
     }
 
     int lowest = __libc_single_threaded;
-    long long rounds = 0, probes = 0, end = now_ms() + ms;
+    long long rounds = 0, probes = 0;
+    double end = now_ms() + ms;
     while (now_ms() < end) {
         size_t len = (size_t)(rounds % 16 + 1) * 65536;
         char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

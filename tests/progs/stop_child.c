@@ -7,21 +7,13 @@
  * "rounds N stuck K". */
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include "util.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* wait for C to report a state; 0 when none came within SECONDS */
 static int wait_for(pid_t c, int *st, int flags, double seconds)
 {
-    double end = now() + seconds;
-    while (now() < end) {
+    double end = now_ms() + seconds * 1e3;
+    while (now_ms() < end) {
         pid_t r = waitpid(c, st, flags | WNOHANG);
         if (r == c)
             return 1;

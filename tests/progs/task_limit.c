@@ -6,22 +6,14 @@
  * event in a task apart (a clone): refused while the limit is full, made
  * once it has room again. */
 #include <pthread.h>
-#include <time.h>
 #include "util.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void *spin(void *arg)
 {
     (void)arg;
     volatile unsigned long x = 0;
-    double end = now() + 0.3;
-    while (now() < end)
+    double end = now_ms() + 300;
+    while (now_ms() < end)
         for (int i = 0; i < 100000; i++)
             x += (unsigned long)i;
     return NULL;
