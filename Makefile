@@ -141,7 +141,7 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_LIB := shim/core/buf.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c shim/sys/posix.c \
+UNIT_LIB := shim/core/buf.c shim/core/split.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c shim/sys/posix.c \
             shim/sys/linux/apart.c \
             shim/core/counters.c shim/sys/lock.c shim/sys/linux/futex.c \
             tests/unit/stubs.c

@@ -10,7 +10,7 @@
 # CPU sampling), alone and with three forked children in the same file:
 # every line is JSON (jq, Python's json.loads line by line), each pad fills
 # its page to the end, and, alone, no record of 4 KiB or less crosses a page
-# (headers aside: no pad comes before one; in the tree, where a child writing between another's check of the file
+# (a header neither: the pad before one is {"type":"pad"} alone; in the tree, where a child writing between another's check of the file
 # and its write moves that write, at most 1 in 10 pages, where without the
 # layout nearly every page boundary falls inside a record); perfprobe's reader
 # passes the pads over (every probe read, none damaged).  Probes from four
@@ -72,8 +72,9 @@ for l in lines[:-1]:
         bad += 1
     elif r.get('type') == 'pad':
         pads += 1
-        # {"type":"pad"} then spaces, ending its page
-        pad_ok += re.fullmatch(rb'\{"type":"pad","pid":%d,"t_s":[0-9.]+\} *' % r.get('pid', -1), l) is not None
+        # {"type":"pad","pid":P,"t_s":T} (or {"type":"pad"} before a header) then spaces
+        pad_ok += re.fullmatch(rb'\{"type":"pad","pid":%d,"t_s":[0-9.]+\} *' % r.get('pid', -1), l) is not None \
+            or re.fullmatch(rb'\{"type":"pad"\} *', l) is not None
         crossing += (off + n) % 4096 != 0       # placed by a moved offset
     else:
         if r.get('type') == 'probe':
@@ -84,15 +85,13 @@ for l in lines[:-1]:
             crossing += (off + n) % 4096 != 0
     if n > 4096:
         big += 1
-    elif isinstance(r, dict) and r.get('type') == 'header':
-        pass                     # never after a pad (format.md): may cross
     elif not (isinstance(r, dict) and r.get('type') == 'pad'):
         small += 1
         crossing += off // 4096 != (off + n - 1) // 4096
     off += n
 pages = (len(data) + 4095) // 4096
 check('every line is a JSON object for Python json.loads', bad == 0, '%d lines' % (len(lines) - 1))
-check('pad records come, each {"type":"pad","pid":P,"t_s":T} and spaces', pads > 0 and pad_ok == pads, '%d pads' % pads)
+check('pad records come, each {"type":"pad","pid":P,"t_s":T} (or {"type":"pad"}) and spaces', pads > 0 and pad_ok == pads, '%d pads' % pads)
 if strict:
     check('a record with spaces before its newline ends its page', spaced_ok == spaced, '%d' % spaced)
     check('no record of 4 KiB or less crosses a page, every pad ends one', crossing == 0,

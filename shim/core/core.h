@@ -45,6 +45,13 @@ struct pp_option_doc { const char *name, *def, *desc; };
 const struct pp_option_doc *pp_options_doc(size_t *n);
 
 
+/* ---- split.c: a record longer than a page, as parts ---------------------- */
+
+/* The parts of the record P[0..N) (one line), each of PAGE bytes or fewer,
+ * into OUT (NULL: only measured); their bytes, or 0: not split. */
+size_t pp_split(const char *p, size_t n, size_t page, char *out, size_t cap);
+
+
 /* ---- allocator.c: the real allocator, and whose it is --------------------- */
 
 /* the real functions (sys.h: struct pp_real), filled by pp_resolve */

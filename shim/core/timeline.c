@@ -221,11 +221,10 @@ static void report_failure(int err)
  * {"type":"pad","pid":P,"t_s":T} and spaces up to the page's end; and so
  * that a pad always fits, a record that would leave fewer than PAD_MIN
  * bytes before the page's end takes them as spaces before its newline.
- * Both are JSON as they stand.  A record longer than a page (a sites view
- * of many rows), and a header (a pad before it would be a record of its
- * pid between the exec record that ended the pid's last image and the new
- * image's header), are written where they land and can still be cut
- * between pages (docs/robustness.md).
+ * Both are JSON as they stand.  A pad before a header is {"type":"pad"}
+ * alone: one with the pid would be a record of that pid between the exec
+ * record that ended its last image and the new image's header.  A record
+ * longer than a page comes as parts that each fit one (split.c, emit).
  * Where a write lands is the file's size that the descriptor check saw:
  * another process of the tree writing between that check and this write
  * moves it, and that write's records are then placed as before. */
@@ -235,6 +234,7 @@ static void report_failure(int err)
 #define LAID_IOV 64
 
 static char pad_line[PAGE];             /* a pad record, then spaces */
+static char pad_bare[PAGE];             /* {"type":"pad"}, then spaces */
 
 struct laid {
     int fd;                             /* -1: only count */
@@ -291,8 +291,11 @@ static void laid_add(struct laid *l, const char *p, size_t n)
  * at AT (-1: unknown, written as they are) */
 static void lay_out(struct laid *l, const char *p, size_t n, off_t at)
 {
-    if (pad_line[PAGE - 1] != ' ')
-        memset(pad_line, ' ', sizeof pad_line);     /* the spaces, once */
+    if (pad_line[PAGE - 1] != ' ') {    /* the spaces, once */
+        memset(pad_line, ' ', sizeof pad_line);
+        memset(pad_bare, ' ', sizeof pad_bare);
+        memcpy(pad_bare, "{\"type\":\"pad\"}", 14);
+    }
     if (at < 0) {
         laid_add(l, p, n);
         return;
@@ -302,10 +305,12 @@ static void lay_out(struct laid *l, const char *p, size_t n, off_t at)
         const char *e = memchr(p, '\n', n);
         size_t len = e ? (size_t)(e - p) + 1 : n;
         size_t left = PAGE - pos % PAGE;
-        /* never before a header: a pad of this pid there would come after
-         * the exec record that ended its last image (format.md) */
         if (len <= PAGE && len > left && left >= PAD_MIN &&
-            (len < 16 || memcmp(p, "{\"type\":\"header\"", 16) != 0)) {
+            len >= 16 && memcmp(p, "{\"type\":\"header\"", 16) == 0) {
+            laid_add(l, pad_bare, left - 1);    /* of no image (format.md) */
+            laid_add(l, "\n", 1);
+            pos += left;
+        } else if (len <= PAGE && len > left && left >= PAD_MIN) {
             if (l->fd >= 0 && !l->padded) {    /* pid and time of this write */
                 struct pp_buf b = {pad_line, 0, PAD_MIN - 1};
                 memset(pad_line, ' ', PAD_MIN);
@@ -787,6 +792,20 @@ void pp_timeline_flush(int nonblock)
     leave();
 }
 
+/* A record longer than a page goes as parts that each fit one (split.c),
+ * so that a kill in its write cuts it only between them. */
+static void put_record(const char *p, size_t n)
+{
+    size_t k = n > PAGE ? pp_split(p, n, PAGE, NULL, 0) : 0;
+    char *parts = k ? pp_os_map(k) : NULL;
+    if (parts && pp_split(p, n, PAGE, parts, k) == k)
+        put(parts, k);
+    else
+        put(p, n);
+    if (parts)
+        pp_os_unmap(parts, k);
+}
+
 /* Add "pid" after the record's type and a newline, then write it. */
 static void emit(struct pp_buf *b)
 {
@@ -797,7 +816,7 @@ static void emit(struct pp_buf *b)
     if (!type_end || b->len + 32 > b->cap) {
         pp_buf_raw(b, "\n", 1);
         if (b->len < b->cap)
-            put(b->p, b->len);
+            put_record(b->p, b->len);
         return;
     }
     size_t at = (size_t)(type_end + 1 - b->p), rest = b->len - at;
@@ -818,7 +837,7 @@ static void emit(struct pp_buf *b)
     if (heap_tail)
         pp_os_unmap(heap_tail, rest);
     if (b->len < b->cap)              /* a record cut short is never written */
-        put(b->p, b->len);
+        put_record(b->p, b->len);
 }
 
 /* Take the lock unless this thread already writes (a signal handler). */
@@ -862,18 +881,35 @@ static void key_str(struct pp_buf *b, const char *k, const char *v, size_t max)
     pp_buf_json_str(b, v, max);
 }
 
-/* ["arg0","arg1",...] from a NUL-separated list of n bytes */
-static void argv_json(struct pp_buf *b, const char *args, size_t n)
+/* ["arg0","arg1",...] from a NUL-separated list of n bytes, in at most
+ * MAX bytes: 1 when the list was cut to fit (the last argument shortened) */
+static int argv_json(struct pp_buf *b, const char *args, size_t n, size_t max)
 {
+    size_t start = b->len;
     pp_buf_raw(b, "[", 1);
     for (size_t i = 0; i < n; i += strnlen(args + i, n - i) + 1) {
+        size_t before = b->len;
         if (i)
             pp_buf_raw(b, ",", 1);
         pp_buf_json_str(b, args + i, n - i);
+        if (b->len + 1 - start > max) {
+            /* what fits of it: an input byte is at most 6 escaped */
+            b->len = before;
+            size_t left = max - (before - start);
+            if (left > 4) {
+                pp_buf_raw(b, i ? "," : "", i ? 1 : 0);
+                pp_buf_json_str(b, args + i, (left - 4) / 6);
+            }
+            pp_buf_raw(b, "]", 1);
+            return 1;
+        }
     }
     pp_buf_raw(b, "]", 1);
+    return 0;
 }
 
+/* The image's header, within a page when its argv can be cut to fit
+ * (a pad may come before it, never a cut: format.md). */
 static void header(void)
 {
     static char cmd[4096], line[12288];
@@ -881,6 +917,9 @@ static void header(void)
     ssize_t n = pp_os_cmdline(cmd, sizeof cmd - 1);
     if (n > 0)
         cmd[n] = 0;
+    size_t argv_max = sizeof line, argv_len = 0;
+again:
+    b.len = 0;
     pp_buf_str(&b, "{\"type\":\"header\",\"format\":\"perfprobe-timeline\"");
     key_u64(&b, "version", FORMAT_VERSION);
     key_u64(&b, "pid", (uint64_t)pp_state.pid);
@@ -890,7 +929,10 @@ static void header(void)
     key_str(&b, "program", pp_state.program, sizeof pp_state.program);
     key_str(&b, "exe", pp_state.exe, sizeof pp_state.exe);
     pp_buf_key(&b, "argv");
-    argv_json(&b, cmd, n > 0 ? (size_t)n : 0);
+    size_t argv_at = b.len;
+    if (argv_json(&b, cmd, n > 0 ? (size_t)n : 0, argv_max))
+        pp_buf_str(&b, ",\"argv_cut\":true");
+    argv_len = b.len - argv_at;
     pp_buf_key(&b, "start_unix_s");
     pp_buf_fixed(&b, (int64_t)pp_state.start_unix_ns, 9, 6);
     key_u64(&b, "interval_ms", pp_opt.interval_ms);
@@ -905,8 +947,13 @@ static void header(void)
     key_str(&b, "follow", pp_follow_name(), 16);
     pp_buf_raw(&b, "}", 1);
     pp_buf_raw(&b, "\n", 1);
+    size_t cut_key = sizeof ",\"argv_cut\":true" - 1;
+    if (b.len > PAGE && argv_max == sizeof line && argv_len > b.len - PAGE + cut_key + 2) {
+        argv_max = argv_len - (b.len - PAGE) - cut_key;
+        goto again;
+    }
     if (b.len < b.cap)
-        put(b.p, b.len);
+        put_record(b.p, b.len);
 }
 
 /* The root's first image creates the file (and replaces the user's own old

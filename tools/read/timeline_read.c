@@ -12,7 +12,8 @@
  * process of the tree killed inside its write while another went on
  * writing), which is read (line_resync, jsonline.c); a `cut` record (what
  * `perfprobe run` mends such bytes into) or `{}` counts as a damaged line
- * too.  A file that does not start with a header, an empty
+ * too.  A record written in parts (longer than a page) is joined again.
+ * A file that does not start with a header, an empty
  * one, a 16 MiB line or a format version this build does not know is an
  * input error: one line on stderr and exit 2.
  *
@@ -273,6 +274,100 @@ static int take_record(const char *path, long lineno, struct image **ims, int *n
     return 0;
 }
 
+/* ---- records written in parts ------------------------------------------------- *
+ *
+ * A record longer than a page comes as parts (format.md, "Records longer
+ * than a page"), which follow each other among their pid's records: a
+ * part waits here for the next, and the last sends on the joined record.
+ * When another record of the pid comes first (the process was killed
+ * while it wrote the parts), or the file ends, what came is sent on, with
+ * "parts_missing". */
+struct part_wait {
+    long pid;
+    json_t *rec;
+    json_int_t part, parts, have;
+};
+
+struct joins {
+    struct part_wait *w;
+    int n, cap;
+};
+
+static void join_into(json_t *rec, json_t *part, const char *key)
+{
+    json_t *a = json_object_get(rec, key), *b = json_object_get(part, key);
+    if (json_is_array(a) && json_is_array(b)) {
+        json_array_extend(a, b);
+    } else if (json_is_string(a) && json_is_string(b)) {
+        size_t la = json_string_length(a), lb = json_string_length(b);
+        char *t = malloc(la + lb + 1);
+        memcpy(t, json_string_value(a), la);
+        memcpy(t + la, json_string_value(b), lb);
+        json_object_set_new(rec, key, json_stringn(t, la + lb));
+        free(t);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(part, k, v)     /* the keys after the shared one */
+        if (!json_object_get(rec, k))
+            json_object_set(rec, k, v);
+}
+
+/* the waiting record K, sent on */
+static int send_wait(const char *path, long lineno, struct image **ims, int *n, int *cap,
+                     long *damaged, struct joins *j, int k)
+{
+    struct part_wait w = j->w[k];
+    j->w[k] = j->w[--j->n];
+    json_object_del(w.rec, "part");
+    json_object_del(w.rec, "parts");
+    json_object_del(w.rec, "split");
+    if (w.have < w.parts)
+        json_object_set_new(w.rec, "parts_missing", json_integer(w.parts - w.have));
+    return take_record(path, lineno, ims, n, cap, damaged, w.rec);
+}
+
+static int take_part(const char *path, long lineno, struct image **ims, int *n, int *cap,
+                     long *damaged, struct joins *j, json_t *o)
+{
+    long pid = (long)json_num(o, "pid", -1);
+    json_int_t part = json_integer_value(json_object_get(o, "part"));
+    json_int_t parts = json_integer_value(json_object_get(o, "parts"));
+    const char *split = json_string_value(json_object_get(o, "split"));
+    const char *type = json_string_value(json_object_get(o, "type"));
+    int is_part = split && type && parts >= 2 && part >= 1 && part <= parts;
+    if (type && !strcmp(type, "pad"))
+        return take_record(path, lineno, ims, n, cap, damaged, o);  /* between parts too */
+    int k = 0;
+    while (k < j->n && j->w[k].pid != pid)
+        k++;
+    if (k < j->n) {
+        struct part_wait *w = &j->w[k];
+        const char *wtype = json_string_value(json_object_get(w->rec, "type"));
+        const char *wsplit = json_string_value(json_object_get(w->rec, "split"));
+        if (is_part && part == w->part + 1 && parts == w->parts && !strcmp(type, wtype) &&
+            !strcmp(split, wsplit)) {
+            join_into(w->rec, o, split);
+            json_decref(o);
+            w->part = part;
+            w->have++;
+            return part == parts ? send_wait(path, lineno, ims, n, cap, damaged, j, k) : 0;
+        }
+        if (send_wait(path, lineno, ims, n, cap, damaged, j, k) < 0) {
+            json_decref(o);
+            return -1;
+        }
+    }
+    if (!is_part || part == parts)
+        return take_record(path, lineno, ims, n, cap, damaged, o);
+    if (j->n == j->cap) {
+        j->cap = j->cap ? 2 * j->cap : 4;
+        j->w = realloc(j->w, (size_t)j->cap * sizeof *j->w);
+    }
+    j->w[j->n++] = (struct part_wait){pid, o, part, parts, 1};
+    return 0;
+}
+
 /* Every process image in one file, in start order.  Records carry the pid
  * of the process that wrote them; a header starts a new image of its pid
  * (the first of a new process, or the next after an exec).  Lines that are
@@ -284,6 +379,7 @@ int file_read(const char *path, struct run **out)
     if (!f)
         return bad(path, 0, strerror(errno));
     struct image *ims = NULL;
+    struct joins joins = {NULL, 0, 0};
     int n = 0, cap = 0, rc = -1;
     long lineno = 0, damaged = 0;
     char *line = NULL;
@@ -319,16 +415,19 @@ int file_read(const char *path, struct run **out)
                 continue;
             json_t *cut = json_loadb(line, (size_t)at, 0, &jerr);
             if (json_is_object(cut) && json_text_valid(line, (size_t)at)) {
-                if (take_record(path, lineno, &ims, &n, &cap, &damaged, cut) < 0)
+                if (take_part(path, lineno, &ims, &n, &cap, &damaged, &joins, cut) < 0)
                     goto out;
             } else {
                 json_decref(cut);
             }
             o = json_loadb(line + at, (size_t)(len - at), 0, &jerr);
         }
-        if (take_record(path, lineno, &ims, &n, &cap, &damaged, o) < 0)
+        if (take_part(path, lineno, &ims, &n, &cap, &damaged, &joins, o) < 0)
             goto out;
     }
+    while (joins.n)
+        if (send_wait(path, lineno, &ims, &n, &cap, &damaged, &joins, joins.n - 1) < 0)
+            goto out;
     if (ferror(f)) {
         bad(path, 0, strerror(errno));
         goto out;
@@ -350,6 +449,9 @@ int file_read(const char *path, struct run **out)
     rc = n;
     n = 0;
 out:
+    for (int k = 0; k < joins.n; k++)
+        json_decref(joins.w[k].rec);
+    free(joins.w);
     for (int k = 0; k < n; k++)
         run_free(&ims[k].run);
     free(ims);
