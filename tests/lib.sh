@@ -59,6 +59,18 @@ summary() { jq -r "select(.type == \"summary\") | .$2" "$1"; }
 # fact FILE KEY: a "key value" line a test program wrote
 fact() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 
+# JOIN_JQ: a timeline's records with the parts of each record longer than
+# a page put together again and pads left out: the filter docs/format.md
+# gives ("Records longer than a page"), run with jq -n.  joined FILE
+# prints them, one a line.
+JOIN_JQ='reduce (inputs | select(.type != "pad")) as $r ({out: [], more: {}};
+  ($r.pid | tostring) as $p
+  | if $r.type == "more" then .more[$p] += [$r]
+    else .out += [reduce (if $r.in_parts then .more[$p] // [] else [] end)[] as $m
+                    ($r; .[$m.key] += $m[$m.key])] | .more[$p] = null end)
+  | .out[] | del(.in_parts)'
+joined() { jq -c -n "$JOIN_JQ" "$1"; }
+
 # valid_jsonl FILE: every line parses as a JSON object
 valid_jsonl() { jq -e -s 'length > 0 and all(.[]; type == "object")' "$1" >/dev/null; }
 

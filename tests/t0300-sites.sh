@@ -65,7 +65,7 @@ eq "all: each stack record is written once" \
 check "all: timeline is valid JSON Lines" valid_jsonl all.jsonl
 # every allocation of this program (plain C, no JIT, no signal frame) is
 # walked once, from remembered call-frame rules: libgcc never needed
-exit_sites() { jq -c 'select(.type == "sites" and .at == "exit")' "$1"; }
+exit_sites() { joined "$1" | jq -c 'select(.type == "sites" and .at == "exit")'; }
 eq "all: a walk per allocation" "$(exit_sites all.jsonl | jq .walks)" \
     "$(jq 'select(.type == "summary") | .allocs + .reallocs' all.jsonl)"
 eq "all: no walk left to libgcc" "$(exit_sites all.jsonl | jq .walks_libgcc)" 0

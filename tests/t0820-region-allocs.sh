@@ -7,7 +7,7 @@ PP=$PP_BUILD/perfprobe
 R=$T/region_allocs
 
 # region FILE PATH FIELD: a field of a region of the summary
-region() { jq -r "select(.type == \"summary\") | .regions[] | select(.path == \"$2\") | .$3" "$1"; }
+region() { joined "$1" | jq -r "select(.type == \"summary\") | .regions[] | select(.path == \"$2\") | .$3"; }
 
 for mode in sample all off; do
     rm -f a.jsonl
@@ -61,8 +61,8 @@ eq "jemalloc: tick bytes per call, as the program counted" "$(region j.jsonl tic
 for i in 1 2 3 4 5 6 7 8 9 10; do
     rm -f d.jsonl
     traced d.jsonl "$R" d.facts
-    jq -c 'select(.type == "summary") | [.regions[] | [.path, .allocs_per_call, .bytes_per_call,
-        .net_bytes_per_call, .allocs_per_call_p99, .bytes_per_call_p99, .frees]] | sort' d.jsonl
+    joined d.jsonl | jq -c 'select(.type == "summary") | [.regions[] | [.path, .allocs_per_call, .bytes_per_call,
+        .net_bytes_per_call, .allocs_per_call_p99, .bytes_per_call_p99, .frees]] | sort'
 done > figures.txt
 eq "10 runs: identical allocation figures" "$(sort -u figures.txt | wc -l)" 1
 

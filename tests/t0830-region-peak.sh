@@ -7,7 +7,7 @@ PP=$PP_BUILD/perfprobe
 R=$T/region_peak
 
 # region FILE PATH FIELD: a field of a region of the summary
-region() { jq -r "select(.type == \"summary\") | .regions[] | select(.path == \"$2\") | .$3" "$1"; }
+region() { joined "$1" | jq -r "select(.type == \"summary\") | .regions[] | select(.path == \"$2\") | .$3"; }
 # mean FACTS KEY: the fact divided by the number of ticks, printed as jq prints it
 mean() { awk -v k="$2" '$1 == k { s = $2 } $1 == "ticks" { n = $2 } END { printf "%.10g\n", s / n }' "$1"; }
 # quantile FACTS PREFIX Q: the exact Q-quantile of the per-tick figures (rank ceil(Q*n))
@@ -77,8 +77,8 @@ eq "jemalloc: tick peak per call, as the program counted" "$(region j.jsonl tick
 for i in 1 2 3 4 5 6 7 8 9 10; do
     rm -f d.jsonl
     traced d.jsonl "$R" d.facts threads
-    jq -c 'select(.type == "summary") | [.regions[] | [.path, .peak_bytes_per_call,
-        .peak_bytes_per_call_p50, .peak_bytes_per_call_p99, .peak_bytes_per_call_max]] | sort' d.jsonl
+    joined d.jsonl | jq -c 'select(.type == "summary") | [.regions[] | [.path, .peak_bytes_per_call,
+        .peak_bytes_per_call_p50, .peak_bytes_per_call_p99, .peak_bytes_per_call_max]] | sort'
 done > figures.txt
 eq "10 runs: identical peak figures" "$(sort -u figures.txt | wc -l)" 1
 eq "... and they are the program's" "$(jq -r '.[] | select(.[0] == "tick") | .[1]' figures.txt | sort -u)" \

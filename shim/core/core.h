@@ -360,6 +360,7 @@ uint64_t pp_timeline_samples(void);
 void pp_timeline_lock(void);
 void pp_timeline_unlock(void);
 void pp_timeline_after_fork_child(void);
+void pp_timeline_tree(void);          /* other processes may write the file now */
 /* ON: the sampler thread runs and writes held records at each tick (from
  * sampler.c as it starts and stops); off, a release writes them at once */
 void pp_timeline_sampler_running(int on);

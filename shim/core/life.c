@@ -192,6 +192,7 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
+    pp_timeline_tree();
     pp_map_unlock();
     pp_timeline_unlock();
     pp_probe_unlock();
@@ -520,6 +521,7 @@ const char *pp_untraced(const char *file, char *const envp[], int search)
  * "untraced" record names it, so that it is never missed without a word. */
 void pp_spawned(int rc, const pid_t *pid, const char *file, char *const envp[], int search)
 {
+    pp_timeline_tree();
     if (rc != 0)
         return;
     int saved = pp_in_hook, saved_errno = errno;
@@ -536,6 +538,7 @@ void pp_spawned(int rc, const pid_t *pid, const char *file, char *const envp[], 
  * the exec fails an "exec_failed" record says so. */
 int pp_exec_begin(const char *file, char *const argv[], const char *why)
 {
+    pp_timeline_tree();                 /* (a vfork child: its parent's memory) */
     if (!own_process())
         return 0;
     int saved = pp_in_hook, saved_errno = errno;

@@ -4,21 +4,23 @@
  * A kill cuts a write to a regular file only between pages, so a record
  * that lies within one page goes in whole or not at all (timeline.c lays
  * them out so).  A record longer than a page cannot: a kill inside its
- * write leaves a line that is not JSON.  So such a record is written as
- * parts, each a record of its own of a page or less: the record's longest
- * list (or text) is shared out among them, every key before it is
- * repeated in each part, every key after it comes in the last part only,
- * and each part says which it is, before the shared key:
+ * write leaves a line that is not JSON.  So such a record is written in
+ * parts of a page or less each.  Its longest list (or text) is shared out:
+ * "more" records, which name the record's type and the key, carry all but
+ * the first items, and come first; then the record itself, every key in
+ * place, with "in_parts" before that key and the first items:
  *
- *   {"type":"sites","pid":7,...,"part":1,"parts":3,"split":"rows","rows":[r1,r2]}
- *   {"type":"sites","pid":7,...,"part":2,"parts":3,"split":"rows","rows":[r3,r4]}
- *   {"type":"sites","pid":7,...,"part":3,"parts":3,"split":"rows","rows":[r5],"rest":{...}}
+ *   {"type":"more","pid":7,"of":"sites","key":"rows","part":2,"in_parts":3,"rows":[r3,r4]}
+ *   {"type":"more","pid":7,"of":"sites","key":"rows","part":3,"in_parts":3,"rows":[r5]}
+ *   {"type":"sites","pid":7,...,"in_parts":3,"rows":[r1,r2],"rest":{...}}
  *
- * A list is cut between its items; a text between characters (never
- * inside an escape or a UTF-8 sequence), after a "\n" where one is near.
- * A reader joins the parts by appending the shared key's items (or text)
- * in order (docs/format.md, "Records longer than a page").  A record with
- * nothing to share out this way (its bulk in one item) is left whole.
+ * So a reader that counts records, or reads any other key, sees the record
+ * once and where it was (a summary is still its image's last record); one
+ * that reads the list appends the items of the "more" records before it,
+ * in order (docs/format.md, "Records longer than a page").  A
+ * list is cut between items, a text between characters (never inside an
+ * escape or a UTF-8 sequence), after a "\n" where one is near.  A record
+ * with nothing to share out this way (its bulk in one item) is left whole.
  *
  * Pure text work on the caller's buffers: no allocation, no system call.
  */
@@ -59,16 +61,18 @@ static const char *value_end(const char *p, const char *e)
     return NULL;
 }
 
-/* the record's key with the longest list or text: [key, value, end) */
+/* the record's key with the longest list or text, [key, value, end), and
+ * the values of its "type" and "pid" */
 struct shared {
     const char *key, *val, *end;
+    const char *type, *type_end, *pid, *pid_end;
 };
 
 /* in the object [P, E) (E one past its '}') */
 static int find_shared(const char *p, const char *e, struct shared *s)
 {
     const char *q = p + 1;
-    s->key = NULL;
+    memset(s, 0, sizeof *s);
     while (q < e && *q == '"') {
         const char *k = q, *v = value_end(q, e);
         if (!v || v >= e || *v != ':')
@@ -77,7 +81,13 @@ static int find_shared(const char *p, const char *e, struct shared *s)
         const char *ve = value_end(v, e);
         if (!ve || ve >= e || ve == v)
             return 0;
-        if ((*v == '[' || *v == '"') && (!s->key || ve - v > s->end - s->val)) {
+        if (v - k == 7 && !memcmp(k, "\"type\":", 7) && *v == '"') {
+            s->type = v;
+            s->type_end = ve;
+        } else if (v - k == 6 && !memcmp(k, "\"pid\":", 6)) {
+            s->pid = v;
+            s->pid_end = ve;
+        } else if ((*v == '[' || *v == '"') && (!s->key || ve - v > s->end - s->val)) {
             s->key = k;
             s->val = v;
             s->end = ve;
@@ -88,7 +98,7 @@ static int find_shared(const char *p, const char *e, struct shared *s)
             return 0;
         q = ve + 1;
     }
-    return s->key != NULL;
+    return s->key && s->type && s->pid;
 }
 
 /* In a list's inside [P, E) (E at its ']'): the end of the item at P, at
@@ -163,21 +173,31 @@ static void add_num(struct out *o, size_t v)
     add(o, d, k);
 }
 
-/* the split as laid out: how much each part holds besides its share */
+/* the split as laid out */
 struct plan {
     const char *in, *in_end;            /* the list's or text's inside */
     int text;
-    size_t room_mid, room_last;         /* a part's share, at most */
+    size_t room_first, room_more;       /* a part's share, at most */
 };
+
+/* "<key>":[the items in Q..X] (or the text's characters, in quotes) */
+static void add_share(struct out *o, const struct shared *s, const struct plan *pl,
+                      const char *q, const char *x, size_t key)
+{
+    size_t share = (size_t)(x - q);
+    if (!pl->text && x < pl->in_end)
+        share--;                        /* the ',' between parts */
+    add(o, s->key, key);
+    add(o, pl->text ? "\"" : "[", 1);
+    add(o, q, share);
+    add(o, pl->text ? "\"" : "]", 1);
+}
 
 /* the end of the share of the part that starts at Q (Q itself: none fits) */
 static const char *share_end(const struct plan *pl, const char *q)
 {
-    size_t left = (size_t)(pl->in_end - q);
-    if (left <= pl->room_last)
-        return pl->in_end;
-    /* not the last part: something is left for the part that ends it */
-    return take(q, pl->in_end, pl->room_mid < left ? pl->room_mid : left - 1, pl->text);
+    size_t room = q == pl->in ? pl->room_first : pl->room_more;
+    return take(q, pl->in_end, room, pl->text);
 }
 
 /* the count of parts, or 0 when an item does not fit in one */
@@ -210,50 +230,58 @@ size_t pp_split(const char *p, size_t n, size_t page, char *out, size_t cap)
     struct plan pl = {s.val + 1, s.end - 1, *s.val == '"', 0, 0};
     size_t head = (size_t)(s.key - p), key = (size_t)(s.val - s.key);
     size_t tail = (size_t)(e - s.end);          /* after the value, with '}' */
-    /* what every part holds besides its share and its two numbers: the
-     * head, "part":,"parts":,"split":<key>, <key>: and the brackets, the
-     * end ('}', or the tail in the last part) and the newline */
-    size_t fixed = head + 26 + (key - 1) + key + 2 + 1;
-    size_t parts = 0, width = 2;        /* the two numbers' digits */
+    size_t type = (size_t)(s.type_end - s.type), pid = (size_t)(s.pid_end - s.pid);
+    /* besides its share and its numbers: the first part, the record with
+     * "in_parts":, and its newline; a more record,
+     * {"type":"more","pid":,"of":,"key":,"part":,"in_parts":,<key>[]} and
+     * its newline */
+    size_t first = head + 12 + key + 2 + tail + 1;
+    size_t more = 21 + pid + 6 + type + 7 + (key - 1) + 8 + 12 + 1 + key + 2 + 1 + 1;
+    size_t parts = 0, width = 1;        /* the digits of the numbers */
     for (;;) {
-        if (fixed + width + (tail > 1 ? tail : 1) >= page)
+        if (first + width >= page || more + 2 * width >= page)
             return 0;
-        pl.room_mid = page - fixed - width - 1;
-        pl.room_last = page - fixed - width - tail;
+        pl.room_first = page - first - width;
+        pl.room_more = page - more - 2 * width;
         parts = count_parts(&pl);
-        if (!parts)
+        if (parts < 2)
             return 0;
-        if (digits(parts) + digits(parts) <= width)
+        if (digits(parts) <= width)
             break;
-        width = 2 * digits(parts);
+        width = digits(parts);
     }
     struct out o = {out, 0, cap};
     size_t i = 0;
-    const char *q = pl.in;
-    do {
+    const char *q = pl.in, *first_end = NULL;
+    do {                                /* the more records */
         const char *x = share_end(&pl, q);
-        size_t share = (size_t)(x - q);
-        if (!pl.text && x < pl.in_end)
-            share--;                    /* the ',' between parts */
-        add(&o, p, head);
-        add(&o, "\"part\":", 7);
-        add_num(&o, ++i);
-        add(&o, ",\"parts\":", 9);
-        add_num(&o, parts);
-        add(&o, ",\"split\":", 9);
+        if (!i++) {
+            first_end = x;
+            q = x;
+            continue;
+        }
+        add(&o, "{\"type\":\"more\",\"pid\":", 21);
+        add(&o, s.pid, pid);
+        add(&o, ",\"of\":", 6);
+        add(&o, s.type, type);
+        add(&o, ",\"key\":", 7);
         add(&o, s.key, key - 1);        /* the key without its ':' */
+        add(&o, ",\"part\":", 8);
+        add_num(&o, i);
+        add(&o, ",\"in_parts\":", 12);
+        add_num(&o, parts);
         add(&o, ",", 1);
-        add(&o, s.key, key);
-        add(&o, pl.text ? "\"" : "[", 1);
-        add(&o, q, share);
-        add(&o, pl.text ? "\"" : "]", 1);
-        if (x == pl.in_end)
-            add(&o, s.end, tail);
-        else
-            add(&o, "}", 1);
-        add(&o, "\n", 1);
+        add_share(&o, &s, &pl, q, x, key);
+        add(&o, "}\n", 2);
         q = x;
     } while (q < pl.in_end);
+    add(&o, p, head);                   /* the record, with the first items */
+    add(&o, "\"in_parts\":", 11);
+    add_num(&o, parts);
+    add(&o, ",", 1);
+    add_share(&o, &s, &pl, pl.in, first_end, key);
+    add(&o, s.end, tail);
+    add(&o, "\n", 1);
     if (i != parts || (out && o.len > cap))
         return 0;
     return o.len;

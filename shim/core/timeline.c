@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -562,8 +563,60 @@ done:
 
 /* A whole write of N bytes is done on FD; SIZE was the file's size before
  * it (-1: unknown) */
+/* ---- writers of one file ------------------------------------------------- *
+ *
+ * The layout above needs where a write lands, and with O_APPEND that is
+ * the file's end when the kernel takes the write: another process of the
+ * tree writing between this process's look at the size and its write
+ * moved it (in t0966, four processes writing at once: 21-46 records or
+ * pads across a page in about 2,900 pages).  So while other processes may
+ * write the file, a write holds a lock on it from the look to the write:
+ * flock, advisory, on the open file (each process has its own: forked
+ * children open the file afresh), released by the kernel with the
+ * descriptor when a process dies holding it.  It is taken only when free,
+ * tried again for at most LOCK_WAIT_NS (a write holds it for microseconds;
+ * a holder stopped by a signal would hold it for as long as it stays
+ * stopped), and without it the write goes as before, as do this
+ * process's writes of the next LOCK_SKIP_NS.  A process alone in
+ * the tree (the root before it starts any process) takes no lock; one that
+ * finds the file grown by another writer since its last write, or starts
+ * or is a child, takes it from then on. */
+#define LOCK_WAIT_NS 20000000u
+#define LOCK_SKIP_NS 1000000000u
+static int alone;                       /* no other process writes the file */
+static uint64_t skip_until;             /* a holder did not let go: no lock */
+
+void pp_timeline_tree(void)
+{
+    alone = 0;
+}
+
+static int tree_lock(int fd)
+{
+    if (alone || (skip_until && pp_now_ns() < skip_until))
+        return 0;
+    uint64_t until = 0;
+    for (;;) {
+        int err = pp_os_try_lock(fd);
+        if (err == 0)
+            return 1;
+        if (err != EWOULDBLOCK && err != EINTR)
+            return 0;                   /* no such locks here: as before */
+        uint64_t now = pp_now_ns();
+        if (!until) {
+            until = now + LOCK_WAIT_NS;
+        } else if (now > until) {
+            skip_until = now + LOCK_SKIP_NS;
+            return 0;
+        }
+        sched_yield();
+    }
+}
+
 static void after_write(int fd, size_t n, off_t size)
 {
+    if (size >= 0 && our_end >= 0 && size != our_end)
+        alone = 0;                      /* someone else wrote since */
     if (shared_offset)
         return;
     if (size >= 0 && size == our_end) {
@@ -631,7 +684,8 @@ static void write_out(const char *p, size_t n)
 static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
 {
     int saved = errno, whole;
-    if (size < 0)
+    int locked = tree_lock(fd);
+    if (size < 0 || locked)
         size = lseek(fd, 0, SEEK_END);  /* where an O_APPEND write lands */
     /* what is lost goes in first, laid out too: bounded here (a pad is
      * shorter than the record it comes before) */
@@ -653,6 +707,8 @@ static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
         for (size_t i = 0; i + 16 <= n; i++)        /* one line each */
             if ((i == 0 || p[i - 1] == '\n') && !memcmp(p + i, "{\"type\":\"sample\"", 16))
                 samples_lost++;
+        if (locked)
+            pp_os_unlock(fd);
         if (transient)
             close(fd);
         errno = saved;
@@ -693,6 +749,8 @@ static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
         after_write(fd, done, size);
     else
         our_end = -1;
+    if (locked)
+        pp_os_unlock(fd);
     if (transient)
         close(fd);
     errno = saved;
@@ -881,11 +939,51 @@ static void key_str(struct pp_buf *b, const char *k, const char *v, size_t max)
     pp_buf_json_str(b, v, max);
 }
 
+/* K and V (at most MAX input bytes) as key_str does, in at most OUT bytes
+ * of escaped text (MOST): a probe's label or a counter's name is cut to keep its
+ * record within a page (one record per probe, never parts) */
+static void json_str_most(struct pp_buf *b, const char *v, size_t max, size_t most)
+{
+    size_t start = b->len, in = v ? strnlen(v, max) : 0;
+    pp_buf_json_str(b, v, in);
+    while (v && b->len - start > most && in > 0) {
+        size_t less = in * (most > 2 ? most - 2 : 0) / (b->len - start);
+        in = less < in ? less : in - 1;
+        b->len = start;
+        pp_buf_json_str(b, v, in);
+    }
+}
+
+static void key_str_fit(struct pp_buf *b, const char *k, const char *v, size_t max, size_t most)
+{
+    pp_buf_key(b, k);
+    json_str_most(b, v, max, most);
+}
+
+/* the room left for a record's one long text, T bytes of which make
+ * B's record of B->len bytes: what keeps the record within a page, with
+ * its pid and newline */
+static size_t fit_room(const struct pp_buf *b, size_t t)
+{
+    size_t rest = b->len - t + 40;
+    return rest < PAGE ? PAGE - rest : 0;
+}
+
+/* how long a list that takes LEN of B's record may be, with an
+ * "argv_cut" key after it, for the record to fit a page (0: it cannot) */
+static size_t fit_cut(const struct pp_buf *b, size_t len)
+{
+    size_t left = fit_room(b, len), key = sizeof ",\"argv_cut\":true" - 1;
+    return left > key + 2 ? left - key : 0;
+}
+
 /* ["arg0","arg1",...] from a NUL-separated list of n bytes, in at most
  * MAX bytes: 1 when the list was cut to fit (the last argument shortened) */
 static int argv_json(struct pp_buf *b, const char *args, size_t n, size_t max)
 {
     size_t start = b->len;
+    if (max < 2)
+        max = 2;                        /* [] */
     pp_buf_raw(b, "[", 1);
     for (size_t i = 0; i < n; i += strnlen(args + i, n - i) + 1) {
         size_t before = b->len;
@@ -893,12 +991,12 @@ static int argv_json(struct pp_buf *b, const char *args, size_t n, size_t max)
             pp_buf_raw(b, ",", 1);
         pp_buf_json_str(b, args + i, n - i);
         if (b->len + 1 - start > max) {
-            /* what fits of it: an input byte is at most 6 escaped */
+            /* what fits of it, with its ',' and the ']' */
             b->len = before;
             size_t left = max - (before - start);
             if (left > 4) {
                 pp_buf_raw(b, i ? "," : "", i ? 1 : 0);
-                pp_buf_json_str(b, args + i, (left - 4) / 6);
+                json_str_most(b, args + i, n - i, left - 2);
             }
             pp_buf_raw(b, "]", 1);
             return 1;
@@ -947,9 +1045,9 @@ again:
     key_str(&b, "follow", pp_follow_name(), 16);
     pp_buf_raw(&b, "}", 1);
     pp_buf_raw(&b, "\n", 1);
-    size_t cut_key = sizeof ",\"argv_cut\":true" - 1;
-    if (b.len > PAGE && argv_max == sizeof line && argv_len > b.len - PAGE + cut_key + 2) {
-        argv_max = argv_len - (b.len - PAGE) - cut_key;
+    if (b.len > PAGE && argv_max == sizeof line && fit_cut(&b, argv_len) &&
+        argv_len > fit_cut(&b, argv_len)) {
+        argv_max = fit_cut(&b, argv_len);
         goto again;
     }
     if (b.len < b.cap)
@@ -981,6 +1079,7 @@ void pp_timeline_open(uint64_t tree_dev, uint64_t tree_ino, const char *tree_pat
         pp_warn("cannot write the timeline to '", path, "': ", why);
         return;
     }
+    alone = !tree_path;                 /* the root, before any child */
     if (pp_fd_adopt(&out, fd) != 0 && pp_fd_can_keep()) {
         pp_warn("cannot keep the timeline '", path, "' open", "");
         return;
@@ -1087,31 +1186,44 @@ void pp_timeline_sample(const struct pp_sample *s, int force)
  * fails, a second record says so and the image goes on. */
 void pp_timeline_exec(const char *file, char *const argv[], int failed_errno, const char *untraced)
 {
-    static char line[12288];
+    static char line[12288], args[64 * 513];
     if (!have_file || !enter())
         return;
     if (!closed) {
+        /* the first 64 arguments, 512 bytes of each at most, as a
+         * NUL-separated list; cut to keep the record within a page */
+        size_t n = 0, argv_max = sizeof line, argv_len = 0;
+        for (int i = 0; argv && argv[i] && i < 64; i++) {
+            size_t k = strnlen(argv[i], 512);
+            memcpy(args + n, argv[i], k);
+            n += k;
+            args[n++] = 0;
+        }
         struct pp_buf b = {line, 0, sizeof line};
+again:
+        b.len = 0;
         pp_buf_str(&b, failed_errno ? "{\"type\":\"exec_failed\"" : "{\"type\":\"exec\"");
         key_s(&b, "t_s", pp_now_ns() - pp_state.start_ns, 6);
         key_str(&b, "path", file, 4096);
-        if (failed_errno)
+        if (failed_errno) {
             key_str(&b, "error", strerror(failed_errno), 128);
-        else if (argv) {
+        } else if (argv) {
             pp_buf_key(&b, "argv");
-            pp_buf_raw(&b, "[", 1);
-            for (int i = 0; argv[i] && i < 64 && b.len + 600 < b.cap; i++) {
-                if (i)
-                    pp_buf_raw(&b, ",", 1);
-                pp_buf_json_str(&b, argv[i], 512);
-            }
-            pp_buf_raw(&b, "]", 1);
+            size_t at = b.len;
+            if (argv_json(&b, args, n, argv_max))
+                pp_buf_str(&b, ",\"argv_cut\":true");
+            argv_len = b.len - at;
         }
         if (!failed_errno && untraced) {
             pp_buf_str(&b, ",\"traced\":false");
             key_str(&b, "why", untraced, 128);
         }
         pp_buf_raw(&b, "}", 1);
+        if (argv_max == sizeof line && b.len + 40 > PAGE && fit_cut(&b, argv_len) &&
+            argv_len > fit_cut(&b, argv_len)) {
+            argv_max = fit_cut(&b, argv_len);
+            goto again;
+        }
         emit(&b);
     }
     leave();
@@ -1146,9 +1258,13 @@ void pp_timeline_probe(const struct pp_probe_record *r)
         return;
     if (!closed) {
         struct pp_buf b = {big, 0, sizeof big};
+        size_t label_out = PAGE, at, len;
+again:
+        b.len = 0;
         pp_buf_str(&b, "{\"type\":\"probe\"");
-        pp_buf_key(&b, "label");
-        pp_buf_json_str(&b, r->label, LABEL_MAX);
+        at = b.len;
+        key_str_fit(&b, "label", r->label, LABEL_MAX, label_out);
+        len = b.len - at;
         key_u64(&b, "thread", (uint64_t)pp_tid());
         key_s(&b, "t_s", r->t_ns, 6);
         key_s(&b, "dt_s", r->dt_ns, 6);
@@ -1170,6 +1286,10 @@ void pp_timeline_probe(const struct pp_probe_record *r)
         if (r->parts)
             pp_timeline_parts(&b, "rss_parts", r->parts, NULL, 1);
         pp_buf_raw(&b, "}", 1);
+        if (label_out == PAGE && b.len + 40 > PAGE) {
+            label_out = fit_room(&b, len);
+            goto again;
+        }
         emit(&b);
     }
     leave();
@@ -1183,8 +1303,7 @@ void pp_timeline_counter(const char *name, double value, uint64_t t_ns)
         struct pp_buf b = {big, 0, sizeof big};
         pp_buf_str(&b, "{\"type\":\"counter\"");
         key_s(&b, "t_s", t_ns, 6);
-        pp_buf_key(&b, "name");
-        pp_buf_json_str(&b, name, LABEL_MAX);
+        key_str_fit(&b, "name", name, LABEL_MAX, PAGE - 200);
         pp_buf_key(&b, "value");
         pp_buf_double(&b, value);
         key_u64(&b, "thread", (uint64_t)pp_tid());
@@ -1226,6 +1345,7 @@ void pp_timeline_summary_end(struct pp_buf *b)
  * and counts that start afresh. */
 void pp_timeline_after_fork_child(void)
 {
+    alone = 0;
     own_description();
     held_len = 0;                       /* the parent's: it writes them */
     samples_written = samples_taken = last_written_ns = 0;

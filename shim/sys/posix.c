@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -230,6 +231,16 @@ int pp_fd_ok_size(struct pp_fd *f, uint64_t *size)
     else if (size)
         *size = (uint64_t)st.st_size;
     return ok;
+}
+
+int pp_os_try_lock(int fd)
+{
+    return flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+}
+
+void pp_os_unlock(int fd)
+{
+    flock(fd, LOCK_UN);
 }
 
 int pp_fd_ok(struct pp_fd *f)

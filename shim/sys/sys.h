@@ -224,6 +224,10 @@ int  pp_fd_same(int fd, dev_t dev, ino_t ino);
 /* room for N bytes from offset AT of FD, reserved without changing the
  * file's size: 0, or an errno (EOPNOTSUPP: the filesystem cannot) */
 int pp_os_reserve(int fd, uint64_t at, uint64_t n);
+/* an advisory lock on FD's open file, against every other open of the
+ * file (flock), taken only when free: 0, or an errno (EWOULDBLOCK: held) */
+int  pp_os_try_lock(int fd);
+void pp_os_unlock(int fd);
 uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
 uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
 void  pp_write_all(int fd, const char *p, size_t n);

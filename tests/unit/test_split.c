@@ -30,62 +30,75 @@ static int whole_text(const char *s, const char *e)
     return 1;
 }
 
-/* Every part of OUT within PAGE and ending "}\n"; their shares of KEY
- * (a list when LIST), put together, are INSIDE; the last ends with TAIL. */
-static int parts_hold(size_t page, const char *key, int list, const char *inside,
-                      const char *tail, int *nparts)
+/* Every part of OUT within PAGE and ending "}\n": "more" records first,
+ * parts 2 to n, then the record TYPE with "in_parts" before KEY; the
+ * record's share of KEY (a list when LIST) and then the more records'
+ * put together are INSIDE, and the record ends with TAIL. */
+static int parts_hold(size_t page, const char *type, const char *key, int list,
+                      const char *inside, const char *tail, int *nparts)
 {
-    static char joined[1 << 15];
-    char opener[64];
-    snprintf(opener, sizeof opener, ",\"split\":\"%s\",\"%s\":%c", key, key, list ? '[' : '"');
-    size_t jl = 0;
-    int n = 0;
+    static char joined[1 << 15], mores[1 << 15];
+    char opener[160];
+    size_t jl = 0, ml = 0;
+    int n = 0, parts = 0;
     for (char *l = out; *l; n++) {
         char *e = strchr(l, '\n');
         if (!e || (size_t)(e - l) + 1 > page || e[-1] != '}')
             return 0;
-        char *s = strstr(l, opener);
+        char *s, *end;
+        int more = !strncmp(l, "{\"type\":\"more\",\"pid\":", 21);
+        if (more) {
+            if (n == 0)
+                parts = atoi(strstr(l, "\"in_parts\":") + 11);
+            snprintf(opener, sizeof opener, ",\"of\":\"%s\",\"key\":\"%s\",\"part\":%d,\"in_parts\":%d,\"%s\":%c",
+                     type, key, n + 2, parts, key, list ? '[' : '"');
+            s = strstr(l, opener);
+            end = e - 2;
+        } else {
+            if (e[1] || strncmp(l, "{\"type\":\"", 9) || strncmp(l + 9, type, strlen(type)))
+                return 0;               /* the record comes last */
+            snprintf(opener, sizeof opener, "\"in_parts\":%d,\"%s\":%c", parts, key, list ? '[' : '"');
+            s = strstr(l, opener);
+            end = e - strlen(tail) - 1;
+            if (strncmp(end + 1, tail, strlen(tail)) != 0)
+                return 0;
+        }
         if (!s || s > e)
             return 0;
         s += strlen(opener);
-        char *end = e[1] ? e - 2 : e - strlen(tail) - 1;
-        if (end < s || (!e[1] && strncmp(end + 1, tail, strlen(tail)) != 0))
+        if (end < s || (!list && !whole_text(s, end)))
             return 0;
-        if (!list && !whole_text(s, end))
-            return 0;
-        if (list && n > 0 && end > s)
-            joined[jl++] = ',';
-        memcpy(joined + jl, s, (size_t)(end - s));
-        jl += (size_t)(end - s);
+        char *to = more ? mores : joined;
+        size_t *tl = more ? &ml : &jl;
+        if (list && more)
+            to[(*tl)++] = ',';
+        memcpy(to + *tl, s, (size_t)(end - s));
+        *tl += (size_t)(end - s);
         l = e + 1;
     }
-    joined[jl] = 0;
+    memcpy(joined + jl, mores, ml);
+    joined[jl + ml] = 0;
     *nparts = n;
-    return strcmp(joined, inside) == 0;
+    return n == parts && strcmp(joined, inside) == 0;
 }
 
 int main(void)
 {
     CHECK(strcmp(split("{\"type\":\"sites\",\"pid\":7,\"rows\":[{\"a\":1},{\"a\":22},{\"a\":333},"
-                       "{\"a\":4444},{\"a\":55555},{\"a\":666666}],\"rest\":{\"x\":1}}", 100),
-                 "{\"type\":\"sites\",\"pid\":7,\"part\":1,\"parts\":3,\"split\":\"rows\",\"rows\":[{\"a\":1},{\"a\":22},{\"a\":333}]}\n"
-                 "{\"type\":\"sites\",\"pid\":7,\"part\":2,\"parts\":3,\"split\":\"rows\",\"rows\":[{\"a\":4444},{\"a\":55555}]}\n"
-                 "{\"type\":\"sites\",\"pid\":7,\"part\":3,\"parts\":3,\"split\":\"rows\",\"rows\":[{\"a\":666666}],\"rest\":{\"x\":1}}\n") == 0,
-          "a list: the head in every part, the key after it in the last:\n%s", out);
+                       "{\"a\":4444},{\"a\":55555},{\"a\":666666}],\"rest\":{\"x\":1}}", 110),
+                 "{\"type\":\"more\",\"pid\":7,\"of\":\"sites\",\"key\":\"rows\",\"part\":2,\"in_parts\":2,\"rows\":[{\"a\":55555},{\"a\":666666}]}\n"
+                 "{\"type\":\"sites\",\"pid\":7,\"in_parts\":2,\"rows\":[{\"a\":1},{\"a\":22},{\"a\":333},{\"a\":4444}],\"rest\":{\"x\":1}}\n") == 0,
+          "a list: \"more\" records with the last items, then the record, every key in place, with \"in_parts\" and the first items:\n%s", out);
     CHECK(strcmp(split("{\"type\":\"probe\",\"pid\":7,\"label\":\"abc\\tdéf\\u0001ghijklmnopqrstuvwxyz"
-                       "0123456789\\\"\\\\ABCDEFGHIJ\",\"t_s\":1.5}", 90),
-                 "{\"type\":\"probe\",\"pid\":7,\"part\":1,\"parts\":4,\"split\":\"label\",\"label\":\"abc\\tdéf\\u0001ghij\"}\n"
-                 "{\"type\":\"probe\",\"pid\":7,\"part\":2,\"parts\":4,\"split\":\"label\",\"label\":\"klmnopqrstuvwxyz012\"}\n"
-                 "{\"type\":\"probe\",\"pid\":7,\"part\":3,\"parts\":4,\"split\":\"label\",\"label\":\"3456789\\\"\\\\ABCDEFGH\"}\n"
-                 "{\"type\":\"probe\",\"pid\":7,\"part\":4,\"parts\":4,\"split\":\"label\",\"label\":\"IJ\",\"t_s\":1.5}\n") == 0,
+                       "0123456789\\\"\\\\ABCDEFGHIJ\",\"t_s\":1.5}", 103),
+                 "{\"type\":\"more\",\"pid\":7,\"of\":\"probe\",\"key\":\"label\",\"part\":2,\"in_parts\":2,\"label\":\"9\\\"\\\\ABCDEFGHIJ\"}\n"
+                 "{\"type\":\"probe\",\"pid\":7,\"in_parts\":2,\"label\":\"abc\\tdéf\\u0001ghijklmnopqrstuvwxyz012345678\",\"t_s\":1.5}\n") == 0,
           "a text: cut between characters, never inside an escape or UTF-8:\n%s", out);
-    CHECK(strcmp(split("{\"type\":\"t\",\"text\":\"line one\\nline two\\nline three\\nline four\\n"
-                       "line five\\n\"}", 70),
-                 "{\"type\":\"t\",\"part\":1,\"parts\":5,\"split\":\"text\",\"text\":\"line one\\n\"}\n"
-                 "{\"type\":\"t\",\"part\":2,\"parts\":5,\"split\":\"text\",\"text\":\"line two\\n\"}\n"
-                 "{\"type\":\"t\",\"part\":3,\"parts\":5,\"split\":\"text\",\"text\":\"line three\\n\"}\n"
-                 "{\"type\":\"t\",\"part\":4,\"parts\":5,\"split\":\"text\",\"text\":\"line four\\n\"}\n"
-                 "{\"type\":\"t\",\"part\":5,\"parts\":5,\"split\":\"text\",\"text\":\"line five\\n\"}\n") == 0,
+    CHECK(strcmp(split("{\"type\":\"t\",\"pid\":1,\"text\":\"line one\\nline two\\nline three\\nline four\\n"
+                       "line five\\nline six\\n\"}", 93),
+                 "{\"type\":\"more\",\"pid\":1,\"of\":\"t\",\"key\":\"text\",\"part\":2,\"in_parts\":3,\"text\":\"line five\\n\"}\n"
+                 "{\"type\":\"more\",\"pid\":1,\"of\":\"t\",\"key\":\"text\",\"part\":3,\"in_parts\":3,\"text\":\"line six\\n\"}\n"
+                 "{\"type\":\"t\",\"pid\":1,\"in_parts\":3,\"text\":\"line one\\nline two\\nline three\\nline four\\n\"}\n") == 0,
           "a text: cut after a line where one ends in the second half:\n%s", out);
     CHECK(*split("{\"type\":\"sites\",\"pid\":7,\"rows\":[1,2,3]}", 100) == 0, "a record that fits: not split");
     CHECK(*split("{\"type\":\"x\",\"pid\":7,\"a\":[[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22]]}", 80) == 0,
@@ -126,7 +139,7 @@ int main(void)
             continue;                       /* an item too large for a part */
         made++;
         int n = 0;
-        if (!parts_hold(page, "k", list, inside, tail, &n))
+        if (!parts_hold(page, list ? "sites" : "probe", "k", list, inside, tail, &n))
             bad++;
         many += n > 9;
     }

@@ -276,26 +276,28 @@ static int take_record(const char *path, long lineno, struct image **ims, int *n
 
 /* ---- records written in parts ------------------------------------------------- *
  *
- * A record longer than a page comes as parts (format.md, "Records longer
- * than a page"), which follow each other among their pid's records: a
- * part waits here for the next, and the last sends on the joined record.
- * When another record of the pid comes first (the process was killed
- * while it wrote the parts), or the file ends, what came is sent on, with
- * "parts_missing". */
-struct part_wait {
+ * A record longer than a page comes in parts (format.md, "Records longer
+ * than a page"): "more" records with all but the first items of its
+ * longest list (or text), parts 2 to n, then the record itself with
+ * "in_parts" and the first items.  The more records wait here, per pid,
+ * for their record, which takes their items in order.  More records that
+ * another record of the pid follows (their record was never written: the
+ * process was killed while it wrote them), or that the file ends on, are
+ * let go without a word, as a record never written is; a record whose
+ * parts did not all come says so with "parts_missing". */
+struct more_wait {
     long pid;
-    json_t *rec;
-    json_int_t part, parts, have;
+    json_t *list;          /* the more records, in order */
 };
 
 struct joins {
-    struct part_wait *w;
+    struct more_wait *w;
     int n, cap;
 };
 
-static void join_into(json_t *rec, json_t *part, const char *key)
+static void join_into(json_t *rec, json_t *more, const char *key)
 {
-    json_t *a = json_object_get(rec, key), *b = json_object_get(part, key);
+    json_t *a = json_object_get(rec, key), *b = json_object_get(more, key);
     if (json_is_array(a) && json_is_array(b)) {
         json_array_extend(a, b);
     } else if (json_is_string(a) && json_is_string(b)) {
@@ -306,66 +308,58 @@ static void join_into(json_t *rec, json_t *part, const char *key)
         json_object_set_new(rec, key, json_stringn(t, la + lb));
         free(t);
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(part, k, v)     /* the keys after the shared one */
-        if (!json_object_get(rec, k))
-            json_object_set(rec, k, v);
 }
 
-/* the waiting record K, sent on */
-static int send_wait(const char *path, long lineno, struct image **ims, int *n, int *cap,
-                     long *damaged, struct joins *j, int k)
+/* O, with the items of the more records LIST holds for it */
+static void join_record(json_t *o, json_t *list)
 {
-    struct part_wait w = j->w[k];
-    j->w[k] = j->w[--j->n];
-    json_object_del(w.rec, "part");
-    json_object_del(w.rec, "parts");
-    json_object_del(w.rec, "split");
-    if (w.have < w.parts)
-        json_object_set_new(w.rec, "parts_missing", json_integer(w.parts - w.have));
-    return take_record(path, lineno, ims, n, cap, damaged, w.rec);
+    json_int_t parts = json_integer_value(json_object_get(o, "in_parts")), have = 1;
+    const char *type = json_string_value(json_object_get(o, "type"));
+    size_t i;
+    json_t *m;
+    json_array_foreach(list, i, m) {
+        const char *of = json_string_value(json_object_get(m, "of"));
+        const char *key = json_string_value(json_object_get(m, "key"));
+        if (of && key && type && !strcmp(of, type) &&
+            json_integer_value(json_object_get(m, "in_parts")) == parts &&
+            json_integer_value(json_object_get(m, "part")) == have + 1) {
+            join_into(o, m, key);
+            have++;
+        }
+    }
+    json_object_del(o, "in_parts");
+    if (have < parts)
+        json_object_set_new(o, "parts_missing", json_integer(parts - have));
 }
 
 static int take_part(const char *path, long lineno, struct image **ims, int *n, int *cap,
                      long *damaged, struct joins *j, json_t *o)
 {
-    long pid = (long)json_num(o, "pid", -1);
-    json_int_t part = json_integer_value(json_object_get(o, "part"));
-    json_int_t parts = json_integer_value(json_object_get(o, "parts"));
-    const char *split = json_string_value(json_object_get(o, "split"));
     const char *type = json_string_value(json_object_get(o, "type"));
-    int is_part = split && type && parts >= 2 && part >= 1 && part <= parts;
     if (type && !strcmp(type, "pad"))
-        return take_record(path, lineno, ims, n, cap, damaged, o);  /* between parts too */
+        return take_record(path, lineno, ims, n, cap, damaged, o);
+    long pid = (long)json_num(o, "pid", -1);
     int k = 0;
     while (k < j->n && j->w[k].pid != pid)
         k++;
-    if (k < j->n) {
-        struct part_wait *w = &j->w[k];
-        const char *wtype = json_string_value(json_object_get(w->rec, "type"));
-        const char *wsplit = json_string_value(json_object_get(w->rec, "split"));
-        if (is_part && part == w->part + 1 && parts == w->parts && !strcmp(type, wtype) &&
-            !strcmp(split, wsplit)) {
-            join_into(w->rec, o, split);
-            json_decref(o);
-            w->part = part;
-            w->have++;
-            return part == parts ? send_wait(path, lineno, ims, n, cap, damaged, j, k) : 0;
+    if (type && !strcmp(type, "more")) {
+        if (k == j->n) {
+            if (j->n == j->cap) {
+                j->cap = j->cap ? 2 * j->cap : 4;
+                j->w = realloc(j->w, (size_t)j->cap * sizeof *j->w);
+            }
+            j->w[j->n++] = (struct more_wait){pid, json_array()};
         }
-        if (send_wait(path, lineno, ims, n, cap, damaged, j, k) < 0) {
-            json_decref(o);
-            return -1;
-        }
+        json_array_append_new(j->w[k].list, o);
+        return 0;
     }
-    if (!is_part || part == parts)
-        return take_record(path, lineno, ims, n, cap, damaged, o);
-    if (j->n == j->cap) {
-        j->cap = j->cap ? 2 * j->cap : 4;
-        j->w = realloc(j->w, (size_t)j->cap * sizeof *j->w);
-    }
-    j->w[j->n++] = (struct part_wait){pid, o, part, parts, 1};
-    return 0;
+    json_t *list = k < j->n ? j->w[k].list : NULL;
+    if (k < j->n)
+        j->w[k] = j->w[--j->n];
+    if (json_object_get(o, "in_parts"))
+        join_record(o, list ? list : json_array());
+    json_decref(list);
+    return take_record(path, lineno, ims, n, cap, damaged, o);
 }
 
 /* Every process image in one file, in start order.  Records carry the pid
@@ -425,9 +419,7 @@ int file_read(const char *path, struct run **out)
         if (take_part(path, lineno, &ims, &n, &cap, &damaged, &joins, o) < 0)
             goto out;
     }
-    while (joins.n)
-        if (send_wait(path, lineno, &ims, &n, &cap, &damaged, &joins, joins.n - 1) < 0)
-            goto out;
+
     if (ferror(f)) {
         bad(path, 0, strerror(errno));
         goto out;
@@ -450,7 +442,7 @@ int file_read(const char *path, struct run **out)
     n = 0;
 out:
     for (int k = 0; k < joins.n; k++)
-        json_decref(joins.w[k].rec);
+        json_decref(joins.w[k].list);
     free(joins.w);
     for (int k = 0; k < n; k++)
         run_free(&ims[k].run);
