@@ -226,9 +226,8 @@ static void report_failure(int err)
  * alone: one with the pid would be a record of that pid between the exec
  * record that ended its last image and the new image's header.  A record
  * longer than a page comes as parts that each fit one (split.c, emit).
- * Where a write lands is the file's size that the descriptor check saw:
- * another process of the tree writing between that check and this write
- * moves it, and that write's records are then placed as before. */
+ * Where a write lands is the file's size seen just before it, under a
+ * lock while other processes may write the file ("writers of one file"). */
 #define PAGE 4096u
 #define PAD_MIN 64                      /* a pad, with 10 digits of pid and
                                          * 17 of t_s, and its newline */
@@ -561,8 +560,6 @@ done:
     errno = saved;
 }
 
-/* A whole write of N bytes is done on FD; SIZE was the file's size before
- * it (-1: unknown) */
 /* ---- writers of one file ------------------------------------------------- *
  *
  * The layout above needs where a write lands, and with O_APPEND that is
@@ -613,6 +610,8 @@ static int tree_lock(int fd)
     }
 }
 
+/* A whole write of N bytes is done on FD; SIZE was the file's size before
+ * it (-1: unknown) */
 static void after_write(int fd, size_t n, off_t size)
 {
     if (size >= 0 && our_end >= 0 && size != our_end)
@@ -939,9 +938,8 @@ static void key_str(struct pp_buf *b, const char *k, const char *v, size_t max)
     pp_buf_json_str(b, v, max);
 }
 
-/* K and V (at most MAX input bytes) as key_str does, in at most OUT bytes
- * of escaped text (MOST): a probe's label or a counter's name is cut to keep its
- * record within a page (one record per probe, never parts) */
+/* V (at most MAX input bytes) as pp_buf_json_str writes it, in at most
+ * MOST bytes of escaped text: cut shorter when longer */
 static void json_str_most(struct pp_buf *b, const char *v, size_t max, size_t most)
 {
     size_t start = b->len, in = v ? strnlen(v, max) : 0;
@@ -954,6 +952,9 @@ static void json_str_most(struct pp_buf *b, const char *v, size_t max, size_t mo
     }
 }
 
+/* K and V as key_str writes them, V in at most MOST bytes: a probe's label
+ * or a counter's name is cut to keep its record within a page (one record
+ * a probe, never parts) */
 static void key_str_fit(struct pp_buf *b, const char *k, const char *v, size_t max, size_t most)
 {
     pp_buf_key(b, k);

@@ -353,11 +353,11 @@ static int take_part(const char *path, long lineno, struct image **ims, int *n, 
         json_array_append_new(j->w[k].list, o);
         return 0;
     }
-    json_t *list = k < j->n ? j->w[k].list : NULL;
+    json_t *list = k < j->n ? j->w[k].list : json_array();
     if (k < j->n)
         j->w[k] = j->w[--j->n];
     if (json_object_get(o, "in_parts"))
-        join_record(o, list ? list : json_array());
+        join_record(o, list);
     json_decref(list);
     return take_record(path, lineno, ims, n, cap, damaged, o);
 }
