@@ -70,6 +70,9 @@ JOIN_JQ='reduce (inputs | select(.type != "pad")) as $r ({out: [], more: {}};
                     ($r; .[$m.key] += $m[$m.key])] | .more[$p] = null end)
   | .out[] | del(.in_parts)'
 joined() { jq -c -n "$JOIN_JQ" "$1"; }
+# jqj JQ-ARGS... FILE: jq over FILE's records joined (a cpu record's rows,
+# a sites view's, a summary's regions may come in parts)
+jqj() { local f=${*: -1}; joined "$f" | jq "${@:1:$#-1}"; }
 
 # valid_jsonl FILE: every line parses as a JSON object
 valid_jsonl() { jq -e -s 'length > 0 and all(.[]; type == "object")' "$1" >/dev/null; }

@@ -147,4 +147,4 @@ eq "PERFPROBE_TOP=2: the biggest leak is a row at exit" \
 "$P" flame top.jsonl -o top.folded
 eq "PERFPROBE_TOP=2: the rest row keeps the totals (folded total = all-mode total)" \
     "$(awk '{ s += $NF } END { printf "%d", s }' top.folded)" \
-    "$(jq -s '[.[] | select(.type == "sites" and .at == "exit")][0] | ([.rows[].alloc_bytes] | add) + .rest.alloc_bytes' top.jsonl)"
+    "$(jqj -s '[.[] | select(.type == "sites" and .at == "exit")][0] | ([.rows[].alloc_bytes] | add) + .rest.alloc_bytes' top.jsonl)"

@@ -29,7 +29,7 @@ for mode in all sample; do
     eq "$mode: every forked child wrote its own sites at exit" \
         "$(jq -r 'select(.type == "sites" and .at == "exit") | .pid' fork.$mode.jsonl | sort -u | wc -l)" 51
     eq "$mode: a child's stacks are all written in its own image" \
-        "$(jq -s '[.[] | select(.type == "stack") | {pid, id}] as $st |
+        "$(jqj -s '[.[] | select(.type == "stack") | {pid, id}] as $st |
                   [.[] | select(.type == "sites") as $r | $r.rows[] | {pid: $r.pid, id: .stack}] |
                   unique | all(. as $u | $st | index([$u]) != null)' fork.$mode.jsonl)" true
 done

@@ -134,9 +134,9 @@ check "churn: stderr unchanged" cmp -s bare.err churn.err
 check "churn: the timeline is valid JSON Lines" valid_jsonl churn.jsonl
 main=$(jq -r 'select(.type == "header" and .image == 0) | .pid' churn.jsonl | head -1)
 eq "churn: the forked child's CPU samples are its own (another pid, burn_a)" \
-    "$(jq -s --argjson m "$main" "$CPU_JQ"'[.[] | select(.type == "cpu" and .pid != $m) | cpu_rows[][3]] | add > 0' churn.jsonl)" true
+    "$(jqj -s --argjson m "$main" "$CPU_JQ"'[.[] | select(.type == "cpu" and .pid != $m) | cpu_rows[][3]] | add > 0' churn.jsonl)" true
 eq "churn: the child's samples name the child's thread" \
-    "$(jq -s --argjson m "$main" "$CPU_JQ"'[.[] | select(.type == "cpu" and .pid != $m) | .pid as $p | cpu_rows[][0] == $p] | all' churn.jsonl)" true
+    "$(jqj -s --argjson m "$main" "$CPU_JQ"'[.[] | select(.type == "cpu" and .pid != $m) | .pid as $p | cpu_rows[][0] == $p] | all' churn.jsonl)" true
 eq "churn: at exit only the main thread's event is open (threads that ended were closed)" \
     "$(jq -r --argjson m "$main" 'select(.type == "cpu" and .final and .pid == $m) | .events' churn.jsonl)" 1
 

@@ -205,7 +205,7 @@ for v in $versions; do
     ta=$(fact facts tid_a) tb=$(fact facts tid_b)
     # per thread: samples whose innermost Python function is burn_a / burn_b
     per_thread() {  # TID FN
-        jq -s --argjson t "$1" --arg f "$2" "$CPU_JQ"'
+        jqj -s --argjson t "$1" --arg f "$2" "$CPU_JQ"'
             ([.[] | select(.type == "pyframe") | {key: (.id | tostring), value: .name}]
              | from_entries) as $py
             | cpu_nodes as $nodes

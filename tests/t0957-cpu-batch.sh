@@ -21,7 +21,7 @@ tck=$(getconf CLK_TCK)
 
 # samples FILE [JQ-FILTER-ON-RECORDS]: the CPU samples of the records, by jq
 samples() {
-    jq -s "$CPU_JQ"'[.[] | select(.type == "cpu") '"${2:-}"' | cpu_rows[][3]] | add // 0' "$1"
+    jqj -s "$CPU_JQ"'[.[] | select(.type == "cpu") '"${2:-}"' | cpu_rows[][3]] | add // 0' "$1"
 }
 
 # ---- killed: every sample but those of the last 50 ticks ------------------------
@@ -77,32 +77,32 @@ eq "threads: report's samples are the rows' sum as jq decodes them" \
     "$(jq '.cpu.samples' th.json)" "$(samples th.jsonl)"
 eq "threads: per thread too" \
     "$(jq -c '.cpu.threads | to_entries | map([(.key | tonumber), .value]) | sort' th.json)" \
-    "$(jq -s -c "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[]] | group_by(.[0])
+    "$(jqj -s -c "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[]] | group_by(.[0])
                           | map([.[0][0], (map(.[3]) | add)]) | sort' th.jsonl)"
 bounded "threads: samples x period between 85% of the user CPU and user + system" \
     "$(jq '.cpu.cpu_s' th.json)" "$(jq '.summary.cpu_user_s * 0.85' th.json)" \
     "$(jq '.summary.cpu_user_s + .summary.cpu_sys_s' th.json)" 5
 eq "threads: fewer cpu records than a tenth of the ticks with samples" \
-    "$(jq -s '([.[] | select(.type == "cpu")] | length) * 10 < ([.[] | select(.type == "cpu") | .ticks[]] | length)' th.jsonl)" true
+    "$(jqj -s '([.[] | select(.type == "cpu")] | length) * 10 < ([.[] | select(.type == "cpu") | .ticks[]] | length)' th.jsonl)" true
 # the region of each sample, --between by each tick's time: report against jq
 traced r.jsonl "$T/cpu_burn" region 5000000 > /dev/null
 "$P" report --json r.jsonl > r.json
 "$P" report --cpu --region hot r.jsonl > hot.txt
 eq "region: report --cpu --region hot counts the rows jq finds in hot" \
     "$(sed -n 's/.*: \([0-9]*\) CPU samples.*/\1/p' hot.txt)" \
-    "$(jq -s "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[] | select(.[2] == "hot") | .[3]] | add' r.jsonl)"
+    "$(jqj -s "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[] | select(.[2] == "hot") | .[3]] | add' r.jsonl)"
 b0=$(jq -r 'select(.type == "probe" and .label == "begin") | .t_s' r.jsonl)
 b1=$(jq -r 'select(.type == "probe" and .label == "end") | .t_s' r.jsonl)
 "$P" report --cpu --between begin end r.jsonl > between.txt
 eq "--between: report counts the rows jq finds read after begin and up to end" \
     "$(sed -n 's/.*: \([0-9]*\) CPU samples.*/\1/p' between.txt)" \
-    "$(jq -s --argjson a "$b0" --argjson b "$b1" "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[]
+    "$(jqj -s --argjson a "$b0" --argjson b "$b1" "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[]
         | select(.[4] / 1e6 > $a and .[4] / 1e6 <= $b) | .[3]] | add' r.jsonl)"
 
 # ---- files written before the batches: the readers read them the same ----------
 # (r.jsonl rewritten by jq in the old shape: a cpu record a tick with its
 # rows, a cpu_stack record with the whole frames for each node)
-jq -c -s "$CPU_JQ"'cpu_nodes as $n | .[]
+jqj -c -s "$CPU_JQ"'cpu_nodes as $n | .[]
     | if .type == "cpu" and .ticks then
         . as $r
         | ((.stacks[] | {type: "cpu_stack", pid: $r.pid, t_s: $r.t_s, id: .[0],
@@ -115,7 +115,7 @@ jq -c -s "$CPU_JQ"'cpu_nodes as $n | .[]
       else . end' r.jsonl > r.old.jsonl
 eq "old shape: jq wrote a cpu record for each tick, and cpu_stack records" \
     "$(jq -s '[.[] | select(.type == "cpu" and .samples != [])] | length' r.old.jsonl) $(jq -s '[.[] | select(.type == "cpu_stack")] | length > 0' r.old.jsonl)" \
-    "$(jq -s '[.[] | select(.type == "cpu") | .ticks[]] | length' r.jsonl) true"
+    "$(jqj -s '[.[] | select(.type == "cpu") | .ticks[]] | length' r.jsonl) true"
 "$P" report --json r.old.jsonl > r.old.json
 eq "old shape: report --json's cpu is the batched file's" \
     "$(jq -S -c .cpu r.old.json)" "$(jq -S -c .cpu r.json)"
@@ -130,4 +130,4 @@ jq -c '[.traceEvents[] | select(.cat == "cpu")]' r.old.trace.json > r.old.instan
 check "old shape: trace's CPU instants are the same (time, thread, function, region, samples)" \
     cmp -s r.instants r.old.instants
 eq "old shape: trace has an instant a row" \
-    "$(jq length r.instants)" "$(jq -s "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[]] | length' r.jsonl)"
+    "$(jq length r.instants)" "$(jqj -s "$CPU_JQ"'[.[] | select(.type == "cpu") | cpu_rows[]] | length' r.jsonl)"
