@@ -137,10 +137,12 @@ static int elf_for_us(const char *path)
  * program), as the loader expands it.  $LIB and $PLATFORM (or ${LIB},
  * ${PLATFORM}) stay as they are: the loader expands them with its own
  * values (DL_DST_LIB, built into glibc; AT_PLATFORM), the same whoever
- * calls, when the shim opens the name.  0 (the call goes on untouched) for
- * any other $ token, for a set-user-ID program (the loader restricts
- * $ORIGIN there), a name without a '/' once expanded (the caller's search
- * path would apply), or a name too long. */
+ * calls, when the shim opens the name.  Any other '$' is a character of
+ * the name, as the loader takes it (glibc's _dl_dst_substitute copies a
+ * '$' that starts no token it knows).  0 (the call goes on untouched) for
+ * a set-user-ID program (the loader restricts $ORIGIN there), a name
+ * without a '/' once expanded (the caller's search path would apply), or
+ * a name too long. */
 static size_t dst_token(const char *p, const char *name)
 {
     size_t n = strlen(name);
@@ -150,6 +152,15 @@ static size_t dst_token(const char *p, const char *name)
         return 1 + n;
     if (p[1] == '{' && !strncmp(p + 2, name, n) && p[2 + n] == '}')
         return 3 + n;
+    return 0;
+}
+
+/* a token the loader expands somewhere in FILE */
+static int has_token(const char *file)
+{
+    for (const char *p = strchr(file, '$'); p; p = strchr(p + 1, '$'))
+        if (dst_token(p, "ORIGIN") || dst_token(p, "LIB") || dst_token(p, "PLATFORM"))
+            return 1;
     return 0;
 }
 
@@ -178,9 +189,8 @@ static int expand_origin(const char *file, const struct link_map *lm, char *out,
     size_t n = 0;
     for (const char *p = file; *p;) {
         size_t skip = dst_token(p, "ORIGIN"), keep = 0;
-        if (!skip && *p == '$' && !(keep = dst_token(p, "LIB")) &&
-            !(keep = dst_token(p, "PLATFORM")))
-            return 0;
+        if (!skip && *p == '$' && !(keep = dst_token(p, "LIB")))
+            keep = dst_token(p, "PLATFORM");
         if (keep) {                     /* for the loader */
             if (n + keep >= cap)
                 return 0;
@@ -215,7 +225,8 @@ pp_dlopen_where(const char *file, const void *caller)
         !dladdr1((void *)pp_dlopen_where, &info, (void **)&mine, RTLD_DL_LINKMAP) || !mine ||
         dlinfo(theirs, RTLD_DI_LMID, &ns) != 0 || ns != LM_ID_BASE)
         goto done;
-    if (strchr(file, '$')) {
+    size_t la = 0, lb = 0, fl = strlen(file);
+    if (has_token(file)) {
         out = pp_os_map(WHERE_LEN);
         if (out && !expand_origin(file, theirs, out, WHERE_LEN)) {
             pp_os_unmap(out, WHERE_LEN);
@@ -223,7 +234,12 @@ pp_dlopen_where(const char *file, const void *caller)
         }
         goto done;
     }
-    size_t la = 0, lb = 0, fl = strlen(file);
+    if (strchr(file, '/')) {            /* a path whose '$' the loader keeps */
+        out = fl < WHERE_LEN ? pp_os_map(WHERE_LEN) : NULL;
+        if (out)
+            memcpy(out, file, fl + 1);
+        goto done;
+    }
     Dl_serinfo *a = search_list(theirs, &la), *b = a ? search_list(mine, &lb) : NULL;
     char *path = a && b && fl < WHERE_LEN ? pp_os_map(WHERE_LEN) : NULL;
     if (path) {

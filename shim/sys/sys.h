@@ -586,6 +586,9 @@ void pp_apart_after_fork(void);
  * clone takes only a thread's or a fork's flags and ends the program on
  * any other */
 void pp_apart_prime(void);
+/* before a seccomp filter goes on every thread: no task apart from now on,
+ * none under way when the filter lands */
+void pp_apart_forbid(void);
 
 /* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
 

@@ -64,7 +64,7 @@ static pid_t live;                      /* the task's id while it runs (the
 static _Atomic int running;             /* 1 from the clone until the
                                          * kernel clears it as the task ends */
 static atomic_flag busy = ATOMIC_FLAG_INIT;
-static int refused;                     /* never tried again (a seccomp filter,
+static _Atomic int refused;             /* never tried again (a seccomp filter,
                                          * a clone refused for good) */
 static uint64_t retry_ns;               /* a limit on tasks refused it: not
                                          * tried again before then */
@@ -98,6 +98,8 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
     if (atomic_flag_test_and_set(&busy))
         return -1;                      /* one at a time: the stack is one */
     int saved = errno;
+    if (atomic_load(&refused))          /* pp_apart_forbid since the look */
+        return none(saved);
     /* a seccomp filter may kill on a clone it does not expect (browsers'
      * sandboxes allow only the flags of pthread_create): with a filter on
      * this thread, never tried (filters are never taken off) */
@@ -150,6 +152,20 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
     errno = saved;
     *rc = j.rc;
     return 0;
+}
+
+/* A seccomp filter is about to be put on every thread of the process,
+ * the sampler's too (SECCOMP_FILTER_FLAG_TSYNC): the check in
+ * pp_apart_run could come before it and the clone after, and a filter
+ * that does not expect the clone's flags kills the process.  So no task
+ * is made from now on, and one already under way is waited for (tens of
+ * microseconds): pp_apart_run looks at REFUSED again once it holds BUSY. */
+void pp_apart_forbid(void)
+{
+    atomic_store(&refused, 1);
+    while (atomic_flag_test_and_set(&busy))
+        sched_yield();
+    atomic_flag_clear(&busy);
 }
 
 void pp_apart_prime(void)

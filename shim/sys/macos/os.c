@@ -187,6 +187,10 @@ void pp_apart_after_fork(void)
 {
 }
 
+void pp_apart_forbid(void)
+{
+}
+
 void pp_apart_prime(void)
 {
 }
