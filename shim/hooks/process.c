@@ -1,8 +1,8 @@
 /*
  * process.c - the interposed functions that start, replace and end
  * processes, and nothing else: exit, _exit, _Exit, fork, the exec family,
- * posix_spawn(p), and on Linux daemon, unshare, setns, the set*id family
- * and (x86-64) syscall, for the seccomp filter that goes on every thread.
+ * posix_spawn(p), and on Linux daemon, unshare, setns and the set*id
+ * family.
  *
  * Each hook tells the core what is about to happen (core/life.c: the
  * image's last records before an exec or an exit, the environment a child
@@ -26,7 +26,6 @@
 #include <unistd.h>
 #if defined(__linux__)
 #include <grp.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #endif
@@ -220,39 +219,6 @@ PP_EXPORT int unshare(int flags)
     pp_alone_end(stopped);
     return rc;
 }
-
-#if defined(__x86_64__)
-/* syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
- * prog) puts a filter on every thread, the sampler's too, and a filter
- * that does not expect the flags of the sampler's task apart kills the
- * process at its next clone (sys/linux/apart.c): no task apart from then
- * on (t0500's seccomp_clone: 1 run in about 15 was killed by SIGSYS, the
- * filter landing between the sampler's look for one and its clone).
- * Every call is made as glibc's syscall makes it (the instruction, errno
- * from a result in [-4095, -1]), with no look-up for the real one: the
- * shim's own futex waits come here too, from its first moment. */
-PP_EXPORT long syscall(long nr, ...)
-{
-    va_list ap;
-    va_start(ap, nr);
-    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
-    long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
-    va_end(ap);
-    if (nr == SYS_seccomp && a == SECCOMP_SET_MODE_FILTER && (b & SECCOMP_FILTER_FLAG_TSYNC))
-        pp_apart_forbid();
-    register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "0"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    if ((unsigned long)ret > -4096ul) {
-        errno = (int)-ret;
-        return -1;
-    }
-    return ret;
-}
-#endif
 
 PP_EXPORT int setns(int fd, int nstype)
 {
