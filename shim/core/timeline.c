@@ -305,13 +305,10 @@ static void lay_out(struct laid *l, const char *p, size_t n, off_t at)
         const char *e = memchr(p, '\n', n);
         size_t len = e ? (size_t)(e - p) + 1 : n;
         size_t left = PAGE - pos % PAGE;
-        if (len <= PAGE && len > left && left >= PAD_MIN &&
-            len >= 16 && memcmp(p, "{\"type\":\"header\"", 16) == 0) {
-            laid_add(l, pad_bare, left - 1);    /* of no image (format.md) */
-            laid_add(l, "\n", 1);
-            pos += left;
-        } else if (len <= PAGE && len > left && left >= PAD_MIN) {
-            if (l->fd >= 0 && !l->padded) {    /* pid and time of this write */
+        if (len <= PAGE && len > left && left >= PAD_MIN) {
+            /* before a header, a pad of no image (format.md) */
+            int bare = len >= 16 && memcmp(p, "{\"type\":\"header\"", 16) == 0;
+            if (l->fd >= 0 && !l->padded && !bare) {    /* pid and time of this write */
                 struct pp_buf b = {pad_line, 0, PAD_MIN - 1};
                 memset(pad_line, ' ', PAD_MIN);
                 pp_buf_str(&b, "{\"type\":\"pad\",\"pid\":");
@@ -321,7 +318,7 @@ static void lay_out(struct laid *l, const char *p, size_t n, off_t at)
                 pp_buf_raw(&b, "}", 1);
                 l->padded = 1;
             }
-            laid_add(l, pad_line, left - 1);
+            laid_add(l, bare ? pad_bare : pad_line, left - 1);
             laid_add(l, "\n", 1);
             pos += left;
         }
@@ -970,12 +967,16 @@ static size_t fit_room(const struct pp_buf *b, size_t t)
     return rest < PAGE ? PAGE - rest : 0;
 }
 
-/* how long a list that takes LEN of B's record may be, with an
- * "argv_cut" key after it, for the record to fit a page (0: it cannot) */
-static size_t fit_cut(const struct pp_buf *b, size_t len)
+/* B's record, whose list takes LEN of it, is longer than a page: 1 and
+ * *MAX how long the list may be with an "argv_cut" key after it, for the
+ * record to fit (0: cutting the list cannot make it fit) */
+static int cut_to_fit(const struct pp_buf *b, size_t len, size_t *max)
 {
     size_t left = fit_room(b, len), key = sizeof ",\"argv_cut\":true" - 1;
-    return left > key + 2 ? left - key : 0;
+    if (left <= key + 2 || len <= left - key)
+        return 0;
+    *max = left - key;
+    return 1;
 }
 
 /* ["arg0","arg1",...] from a NUL-separated list of n bytes, in at most
@@ -1046,11 +1047,8 @@ again:
     key_str(&b, "follow", pp_follow_name(), 16);
     pp_buf_raw(&b, "}", 1);
     pp_buf_raw(&b, "\n", 1);
-    if (b.len > PAGE && argv_max == sizeof line && fit_cut(&b, argv_len) &&
-        argv_len > fit_cut(&b, argv_len)) {
-        argv_max = fit_cut(&b, argv_len);
+    if (b.len > PAGE && argv_max == sizeof line && cut_to_fit(&b, argv_len, &argv_max))
         goto again;
-    }
     if (b.len < b.cap)
         put_record(b.p, b.len);
 }
@@ -1220,11 +1218,8 @@ again:
             key_str(&b, "why", untraced, 128);
         }
         pp_buf_raw(&b, "}", 1);
-        if (argv_max == sizeof line && b.len + 40 > PAGE && fit_cut(&b, argv_len) &&
-            argv_len > fit_cut(&b, argv_len)) {
-            argv_max = fit_cut(&b, argv_len);
+        if (argv_max == sizeof line && b.len + 40 > PAGE && cut_to_fit(&b, argv_len, &argv_max))
             goto again;
-        }
         emit(&b);
     }
     leave();
