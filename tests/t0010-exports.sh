@@ -5,7 +5,8 @@
 # credentials reach the sampler thread too), fork and daemon (so that glibc
 # resets the child's locks and thread count), _exit and _Exit (to write
 # the probe records still held), dlopen (to notice
-# RTLD_DEEPBIND, by a jump that keeps the caller), fopen, fopen64, open,
+# RTLD_DEEPBIND, by a jump that keeps the caller), dlmopen (to notice a
+# namespace whose libc the hooks cannot reach, by such a jump too), fopen, fopen64, open,
 # open64, openat, openat64 and glibc's fortified __open_2, __open64_2,
 # __openat_2 and __openat64_2 (so that a program reading its own
 # /proc/self/stat or status counts its own threads), syscall (to notice a
@@ -20,7 +21,7 @@ _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_
 _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dallocx exit free
 free_aligned_sized free_sized malloc mallocx memalign mmap mmap64 mremap munmap posix_memalign
 pvalloc rallocx realloc reallocarray sdallocx valloc xallocx
-execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns dlopen
+execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns dlopen dlmopen
 setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups initgroups fork daemon _exit _Exit
 fopen fopen64 open open64 openat openat64 __open_2 __open64_2 __openat_2 __openat64_2 readdir readdir64
 scandir scandir64 scandirat scandirat64 syscall
@@ -35,3 +36,5 @@ check "no C++ runtime is linked" bash -c "! ldd '$S' | grep -q libstdc++"
 # from the return address, which a call from the shim would change
 check "dlopen is a jump, not a call (the caller stays the program)" bash -c \
     "objdump -d --no-show-raw-insn '$S' | awk '/<dlopen>:/{f=1; next} f && /^\$/{exit} f' | grep -q 'jmp  *\\*%rax'"
+check "dlmopen is a jump, not a call (the caller stays the program)" bash -c \
+    "objdump -d --no-show-raw-insn '$S' | awk '/<dlmopen>:/{f=1; next} f && /^\$/{exit} f' | grep -q 'jmp  *\\*%rax'"

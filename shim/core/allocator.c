@@ -26,6 +26,7 @@ _Atomic int pp_alloc_state;
 int pp_alloc_probe_hit;
 int pp_alloc_foreign;
 _Atomic int pp_deepbind_seen;
+_Atomic int pp_dlmopen_seen;
 int pp_usable_is_glibc;
 
 #if defined(__APPLE__)
@@ -158,7 +159,7 @@ void pp_resolve(void)
 static char alloc_lib[512];         /* the library the real malloc is in */
 static char program_alloc_lib[512]; /* ... and the one the program calls */
 static int heap_counted = 1;
-static _Atomic int deepbind_warned;
+static _Atomic int deepbind_warned, dlmopen_warned;
 static const char *heap_binding = "interposed";
 
 static void library_of(void *fn, char *out, size_t cap)
@@ -265,6 +266,10 @@ void pp_allocator_tick(void)
     if (atomic_load(&pp_deepbind_seen) && !atomic_exchange(&deepbind_warned, 1))
         pp_warn("a library was loaded with RTLD_DEEPBIND: its own calls to malloc and "
                 "free bypass the shim, so the heap figures are not exact", "", "", "");
+    if (atomic_load(&pp_dlmopen_seen) && !atomic_exchange(&dlmopen_warned, 1))
+        pp_warn("the program called dlmopen for another link namespace: libraries "
+                "there allocate from that namespace's own libc, past the shim, so the "
+                "heap figures leave them out", "", "", "");
     if (pp_single_aside_count() && !atomic_exchange(&aside_warned, 1))
         pp_warn("internal: the sampler thread called the allocator (served from "
                 "the shim's own arena)", "", "", "");
@@ -277,6 +282,8 @@ int pp_inexact_reasons(const char **out, int max)
         out[n++] = "malloc is not the shim's: another allocator comes first";
     if (atomic_load(&pp_deepbind_seen) && n < max)
         out[n++] = "RTLD_DEEPBIND: a library's allocations bypass the hooks";
+    if (atomic_load(&pp_dlmopen_seen) && n < max)
+        out[n++] = "dlmopen: a library in another link namespace allocates from its own libc";
     if (pp_counters_went_negative() && n < max)
         out[n++] = "more bytes freed than allocated through the hooks: heap clamped at 0";
     return n;

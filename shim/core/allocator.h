@@ -27,6 +27,8 @@ extern int pp_alloc_probe_hit;
 extern int pp_alloc_foreign;
 /* a library was loaded with RTLD_DEEPBIND (set by the dlopen hook) */
 extern _Atomic int pp_deepbind_seen;
+/* the program called dlmopen for a namespace of its own (the dlmopen hook) */
+extern _Atomic int pp_dlmopen_seen;
 /* 1: usable sizes are read from glibc's chunk header (the self-test at
  * start-up agreed with the real malloc_usable_size) */
 extern int pp_usable_is_glibc;
