@@ -15,7 +15,9 @@
 # at its size to the write, at most 1 in 1,000 pages (a write that found the
 # lock held for 20 ms goes without it; without the lock, 1 in 60-140 pages
 # crossed, and without the layout nearly every one); perfprobe's reader
-# passes the pads over (every probe read, none damaged).  Probes from four
+# passes the pads over (every probe read, none damaged).  The lock held
+# from outside for 0.3 s: nothing waits on it, the writes made without it
+# are counted in the summary.  Probes from four
 # threads at once keep t_s from 0 up, in the order written.  Last, the
 # program killed by SIGKILL at random moments: every line of what it left
 # is JSON, the last one too.
@@ -134,6 +136,29 @@ for forks in 0 3; do
     eq "$name: report reads every probe of every process" $read_probes "$made"
     eq "$name: report finds no damaged line" "$(grep -ci damaged "$name.rerr")" 0
 done
+
+# ---- the lock held by another ------------------------------------------------
+# flock(1) takes the file's lock from outside for 0.3 s while the tree
+# writes: no write may wait on it for more than a moment (the program ends,
+# every probe is in the file, every line JSON), and the writes made without
+# it are counted in the summary (the root's: the children _exit).
+rm -f held.jsonl
+(PERFPROBE_STACKS=all PERFPROBE_INTERVAL_MS=1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=held.jsonl \
+    timeout 120 env LD_PRELOAD="$S" "$T/page_mix" 3 300 > held.out; echo "status $?" >> held.out) &
+for _ in $(seq 1 5000); do
+    [ "$(grep -c '"type":"header"' held.jsonl 2>/dev/null)" = 4 ] && break
+    sleep 0.002
+done
+timeout 10 flock -x held.jsonl sleep 0.3
+eq "the lock held by another: flock(1) had it" $? 0
+wait
+eq "the lock held by another: page_mix exits 0 with every probe" \
+    "$(fact held.out status) $(fact held.out probes)" "0 4800"
+check "the lock held by another: jq reads every line" valid_jsonl held.jsonl
+eq "the lock held by another: the file holds every probe" \
+    "$(jq -s '[.[] | select(.type == "probe")] | length' held.jsonl)" 4800
+le "the lock held by another: the root's summary counts writes made without it" \
+    1 "$(jq -r 'select(.type == "summary") | .writes_unlocked // 0' held.jsonl)"
 
 # ---- killed ------------------------------------------------------------------
 whole=0

@@ -341,6 +341,9 @@ void pp_timeline_untraced(long child, const char *file, const char *why);
  * writes B (a whole record, as pp_timeline_record's; NULL: none) when
  * open, and closes the image's records. */
 int  pp_timeline_summary_begin(int *open, uint64_t *samples, uint64_t *samples_taken);
+/* writes this image made without the lock other writers of the file take
+ * (its holder kept it past the wait; a file system without flock) */
+uint64_t pp_timeline_unlocked_writes(void);
 void pp_timeline_summary_end(struct pp_buf *b);
 /* "KEY":{the RSS breakdown P}; T_NS: with its time; WITH_RSS_OUTSIDE: the
  * record gives the RSS itself */

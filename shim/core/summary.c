@@ -106,6 +106,9 @@ static void summary_json(struct pp_buf *b, const struct pp_sample *end, uint64_t
     key_u64(b, "majflt", end->cpu.majflt);
     key_u64(b, "samples", samples);
     key_u64(b, "samples_taken", samples_taken);
+    uint64_t unlocked = pp_timeline_unlocked_writes();
+    if (unlocked)
+        key_u64(b, "writes_unlocked", unlocked);
     size_t dropped, probes = pp_probe_count(&dropped);
     key_u64(b, "probes", probes + dropped);
     pp_buf_key(b, "heap_counted");

@@ -570,15 +570,18 @@ done:
  * descriptor when a process dies holding it.  It is taken only when free,
  * tried again for at most LOCK_WAIT_NS (a write holds it for microseconds;
  * a holder stopped by a signal would hold it for as long as it stays
- * stopped), and without it the write goes as before, as do this
- * process's writes of the next LOCK_SKIP_NS.  A process alone in
+ * stopped), and without it the write goes as before.  For the next
+ * LOCK_SKIP_NS this process's writes take the lock only when it is free
+ * at once, without waiting (a holder that was only not scheduled for a
+ * while has let go by then; one that is stopped costs no more waits).  A process alone in
  * the tree (the root before it starts any process) takes no lock; one that
  * finds the file grown by another writer since its last write, or starts
  * or is a child, takes it from then on. */
 #define LOCK_WAIT_NS 20000000u
 #define LOCK_SKIP_NS 1000000000u
 static int alone;                       /* no other process writes the file */
-static uint64_t skip_until;             /* a holder did not let go: no lock */
+static uint64_t skip_until;             /* a holder did not let go: no waiting */
+static uint64_t unlocked;               /* writes made without it all the same */
 
 void pp_timeline_tree(void)
 {
@@ -587,24 +590,36 @@ void pp_timeline_tree(void)
 
 static int tree_lock(int fd)
 {
-    if (alone || (skip_until && pp_now_ns() < skip_until))
+    if (alone)
         return 0;
+    int skipping = skip_until && pp_now_ns() < skip_until;
     uint64_t until = 0;
     for (;;) {
         int err = pp_os_try_lock(fd);
-        if (err == 0)
+        if (err == 0) {
+            skip_until = 0;             /* the holder let go after all */
             return 1;
+        }
         if (err != EWOULDBLOCK && err != EINTR)
-            return 0;                   /* no such locks here: as before */
+            break;                      /* no such locks here: as before */
+        if (skipping && err == EWOULDBLOCK)
+            break;                      /* still held: not waited for again */
         uint64_t now = pp_now_ns();
         if (!until) {
             until = now + LOCK_WAIT_NS;
         } else if (now > until) {
             skip_until = now + LOCK_SKIP_NS;
-            return 0;
+            break;
         }
         sched_yield();
     }
+    unlocked++;
+    return 0;
+}
+
+uint64_t pp_timeline_unlocked_writes(void)
+{
+    return unlocked;
 }
 
 /* A whole write of N bytes is done on FD; SIZE was the file's size before
@@ -1347,6 +1362,7 @@ void pp_timeline_after_fork_child(void)
     samples_written = samples_taken = last_written_ns = 0;
     samples_lost = lost_records = lost_bytes = 0;
     lost_header_len = 0;
+    unlocked = 0;
     room = 0;
     have_last = closed = 0;
     writing = 0;
