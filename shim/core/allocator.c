@@ -165,7 +165,11 @@ static const char *heap_binding = "interposed";
 static void library_of(void *fn, char *out, size_t cap)
 {
     Dl_info info;
-    const char *name = fn && dladdr(fn, &info) && info.dli_fname ? info.dli_fname : "";
+    uintptr_t base;
+    const char *name = "";
+    if (fn && pp_real_object_of(fn, &base, &name) && !*name && dladdr(fn, &info) &&
+        info.dli_fname)
+        name = info.dli_fname;          /* the executable: dladdr names it */
     if (!*name && fn)
         name = "the program";
     size_t n = strlen(name);

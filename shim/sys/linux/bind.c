@@ -69,7 +69,6 @@ static void *hook[N_TARGETS];
 static void *libc_map[N_MAP];
 static uintptr_t self_base, alloc_base;
 static int foreign, ready, all_names;
-static uintptr_t base_of(void *fn);
 
 struct walk {
     int patched;        /* slots now pointing at a hook for malloc */
@@ -83,11 +82,40 @@ static int find(const char *name, const char *const *names, int n)
     return -1;
 }
 
+/* The targets by a hash of their names: every relocation of every object
+ * is looked up, nearly all of them names of no interest (a program's
+ * start-up spent more in comparing them than in the rest of the walk). */
+enum { SLOTS = 128 };                   /* a power of two, over 2 * N_TARGETS */
+static struct { uint32_t hash; signed char target; } slots[SLOTS];
+_Static_assert(2 * N_TARGETS < SLOTS, "the hash of targets needs room");
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;           /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void index_targets(void)
+{
+    for (int i = 0; i < SLOTS; i++)
+        slots[i].target = -1;
+    for (int i = 0; i < N_TARGETS; i++) {
+        uint32_t h = name_hash(targets[i].from), k = h;
+        while (slots[k % SLOTS].target >= 0)
+            k++;
+        slots[k % SLOTS].hash = h;
+        slots[k % SLOTS].target = (signed char)i;
+    }
+}
+
 static int find_target(const char *name)
 {
-    for (int i = 0; i < N_TARGETS; i++)
-        if (strcmp(name, targets[i].from) == 0)
-            return i;
+    uint32_t h = name_hash(name);
+    for (uint32_t k = h; slots[k % SLOTS].target >= 0; k++)
+        if (slots[k % SLOTS].hash == h && strcmp(name, targets[slots[k % SLOTS].target].from) == 0)
+            return slots[k % SLOTS].target;
     return -1;
 }
 
@@ -195,10 +223,17 @@ static int bind_object(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-static uintptr_t base_of(void *fn)
+/* the load address of the object FN is in (as bind_object compares
+ * dlpi_addr), with its name when NAME is given; 0 when none */
+static uintptr_t base_of(void *fn, const char **name)
 {
-    Dl_info di;
-    return fn && dladdr(fn, &di) ? (uintptr_t)di.dli_fbase : 0;
+    uintptr_t base = 0;
+    const char *n = NULL;
+    if (!pp_real_object_of(fn, &base, &n))
+        base = 0;
+    if (name)
+        *name = n;
+    return base;
 }
 
 /* ALLOC_FN: the allocator's malloc; FOREIGN_: it is not glibc's; ALL: the
@@ -208,25 +243,26 @@ static uintptr_t base_of(void *fn)
 int pp_bind_all(void *alloc_fn, int foreign_, int all)
 {
     if (!ready) {
-        Dl_info di;
-        if (!dladdr((void *)pp_bind_all, &di) || !di.dli_fname)
+        const char *self_name;
+        self_base = base_of((void *)pp_bind_all, &self_name);
+        if (!self_name || !*self_name)
             return 0;
-        self_base = (uintptr_t)di.dli_fbase;
-        void *self = dlopen(di.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+        void *self = dlopen(self_name, RTLD_NOW | RTLD_NOLOAD);
         if (!self)
             return 0;
         for (int i = 0; i < N_TARGETS; i++)
-            if (base_of(hook[i] = dlsym(self, targets[i].to ? targets[i].to : targets[i].from)) !=
-                self_base)
+            if (base_of(hook[i] = dlsym(self, targets[i].to ? targets[i].to : targets[i].from),
+                        NULL) != self_base)
                 hook[i] = NULL;       /* not the shim's own (a dependency's) */
         dlclose(self);
+        index_targets();
         for (int i = 0; i < N_MAP; i++)
             libc_map[i] = dlsym(RTLD_NEXT, map_names[i]);
         ready = 1;
     }
     foreign = foreign_;
     all_names = all || foreign_;
-    alloc_base = base_of(alloc_fn);
+    alloc_base = base_of(alloc_fn, NULL);
     struct walk w = {0};
     dl_iterate_phdr(bind_object, &w);
     atomic_store(&pp_bind_active, foreign_);

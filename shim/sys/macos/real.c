@@ -25,6 +25,25 @@ void *pp_real_next(const char *name)
     return dlsym(RTLD_NEXT, name);
 }
 
+int pp_real_object_of(const void *addr, uintptr_t *base, const char **name)
+{
+    Dl_info info;
+    if (!addr || !dladdr(addr, &info) || !info.dli_fbase)
+        return 0;
+    *base = (uintptr_t)info.dli_fbase;
+    if (name)
+        *name = info.dli_fname ? info.dli_fname : "";
+    return 1;
+}
+
+int pp_real_same_object(void *a, void *b)
+{
+    uintptr_t ba, bb;
+    if (!a || !b || !pp_real_object_of(a, &ba, NULL) || !pp_real_object_of(b, &bb, NULL))
+        return 0;
+    return ba == bb;
+}
+
 void *pp_real_symbol(const char *name)
 {
     (void)name;
