@@ -664,11 +664,11 @@ int pp_region_stats(size_t i, struct pp_region_stats *out)
     uint64_t a_sum = 0, a_max = 0, y_sum = 0, y_max = 0, f_sum = 0, sa_sum = 0, sy_sum = 0;
     uint64_t p_sum = 0, p_max = 0;
     int64_t n_sum = 0, n_min = INT64_MAX, n_max = INT64_MIN;
+    if (i >= (size_t)atomic_load(&n_defs))
+        return 0;                       /* past the last (before the clearing) */
     memset(m_calls, 0, sizeof m_calls);
     memset(m_bytes, 0, sizeof m_bytes);
     memset(m_peak, 0, sizeof m_peak);
-    if (i >= (size_t)atomic_load(&n_defs))
-        return 0;
     uint64_t count = 0, sum = 0, min = UINT64_MAX, max = 0, first = UINT64_MAX, last = 0;
     memset(merged, 0, sizeof merged);
     for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {
