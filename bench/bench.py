@@ -14,6 +14,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,82 @@ MANYMAPS = os.path.join(BUILD, "bench", "manymaps")
 TICK = os.path.join(BUILD, "bench", "tick")
 PY = "/usr/bin/python3"
 TMP = tempfile.mkdtemp(prefix="perfprobe-bench.")
+# seconds a child may take before it counts as hung (a hang is a failure)
+RUN_TIMEOUT = 300
+CALLGRIND_TIMEOUT = 600
+
+
+def run(argv, timeout=RUN_TIMEOUT, capture_output=False, **kw):
+    """subprocess.run in a session of its own; a child still running after
+    TIMEOUT seconds has its process tree described on stderr, is killed
+    with its group, and ends the bench."""
+    if capture_output:
+        kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    cmd = " ".join(argv).replace("\n", "\\n")     # one line
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"bench: {cmd} still running after {timeout} s; "
+              "its processes and threads:", file=sys.stderr)
+        diagnose(p.pid)
+        sys.exit(f"bench: {cmd} hung for {timeout} s")
+    finally:
+        if p.returncode is None:        # hung, or ^C (which the session does not get)
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+    return subprocess.CompletedProcess(argv, p.returncode, out, err)
+
+
+def diagnose(root):
+    """ROOT and its descendants (by /proc/*/stat's ppid): each thread's state,
+    wchan, kernel stack and syscall; gdb's backtraces, and vgdb's of the
+    guest's threads for a process under valgrind."""
+    def read(path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read().strip()
+        except OSError as e:
+            return f"({e.strerror})"
+    kids = {}
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        fields = read(f"/proc/{d}/stat").rsplit(")", 1)[-1].split()
+        if len(fields) > 1:
+            kids.setdefault(int(fields[1]), []).append(int(d))
+    pids = [root]
+    for pid in pids:
+        pids += kids.get(pid, [])
+    err = sys.stderr
+    for pid in pids:
+        print(f"pid {pid}: {read(f'/proc/{pid}/cmdline').replace(chr(0), ' ')}", file=err)
+        try:
+            tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+        except OSError:
+            tids = []
+        for tid in tids:
+            t = f"/proc/{pid}/task/{tid}"
+            stat = read(t + "/stat")
+            name = stat[stat.find("(") + 1:stat.rfind(")")]
+            state = (stat.rsplit(")", 1)[-1].split() or ["?"])[0]
+            print(f"  tid {tid} ({name}) state {state} wchan {read(t + '/wchan')} "
+                  f"syscall {read(t + '/syscall')}", file=err)
+            for line in read(t + "/stack").splitlines():
+                print(f"    {line}", file=err)
+        debuggers = []
+        if shutil.which("vgdb") and "valgrind" in read(f"/proc/{pid}/cmdline"):
+            debuggers.append(["vgdb", f"--pid={pid}", "v.info scheduler"])
+        if shutil.which("gdb"):
+            debuggers.append(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"])
+        for cmd in debuggers:
+            print(f"  {' '.join(cmd)}:", file=err, flush=True)
+            try:
+                subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
+                               timeout=60)
+            except subprocess.TimeoutExpired:
+                print(f"  ({cmd[0]} gave nothing in 60 s)", file=err)
 
 
 def env_with(**extra):
@@ -63,7 +140,7 @@ def wrappers():
 
 def run_once(argv, env):
     t0 = time.perf_counter()
-    r = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r = run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dt = time.perf_counter() - t0
     if r.returncode != 0:
         sys.exit(f"bench: {' '.join(argv)} exited with {r.returncode}")
@@ -93,14 +170,15 @@ def peak_rss_kib(argv, env):
     code = ("import resource, subprocess, sys\n"
             "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([PY, "-c", code] + argv, env=env, capture_output=True, text=True)
+    out = run([PY, "-c", code] + argv, env=env, capture_output=True, text=True)
     return int(out.stdout.strip())
 
 
 def instructions(argv, env):
     """Instructions the program executed (callgrind's Ir, all threads)."""
-    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+              timeout=CALLGRIND_TIMEOUT)
     got = [int(l.split()[-1]) for l in out.stderr.splitlines() if "Collected :" in l]
     if out.returncode != 0 or not got:
         sys.exit(f"bench: callgrind on {' '.join(argv)} failed")
@@ -155,12 +233,12 @@ def timeline_growth(secs, runs, cpu=None):
     (name, argv) of RUNS, with PERFPROBE_CPU=CPU when given; the bytes by
     record type for a busy run."""
     growth = {}
-    for name, run in runs:
+    for name, argv in runs:
         out = os.path.join(TMP, f"growth-{name}.jsonl")
         extra = {"PERFPROBE_CPU": cpu} if cpu else {}
-        subprocess.run(run, env=env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1",
-                                         PERFPROBE_OUTPUT=out, **extra),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run(argv, env=env_with(LD_PRELOAD=SHIM, PERFPROBE_QUIET="1",
+                               PERFPROBE_OUTPUT=out, **extra),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         size = os.path.getsize(out)
         growth[name] = size / secs * 60 / 1e6
         print(f"timeline growth, {name} for {secs} s at 10 ms"
@@ -250,7 +328,7 @@ def main():
 
     # the probe API: what a program measures itself around the calls
     def probecost(mode, n, env):
-        out = subprocess.run([PROBECOST, mode, str(n)], env=env, capture_output=True, text=True)
+        out = run([PROBECOST, mode, str(n)], env=env, capture_output=True, text=True)
         return dict(line.split() for line in out.stdout.splitlines())
     shim_env = ws["perfprobe"][1]
     noparts_env = dict(shim_env, PERFPROBE_PARTS="0")
@@ -278,12 +356,12 @@ def main():
           f"(medians of 5)")
 
     # the RSS breakdown on a process with a thousand mappings
-    mm = [dict(line.split() for line in subprocess.run(
+    mm = [dict(line.split() for line in run(
         [MANYMAPS, "1000", "200", "5"], env=shim_env, capture_output=True, text=True).stdout.splitlines())
         for _ in range(3)]
     mm_probe = med([float(x["probe_median_ns"]) for x in mm])
     mm_share = med([float(x["sampler_core_share"]) for x in mm])
-    tick = float(dict(line.split() for line in subprocess.run(
+    tick = float(dict(line.split() for line in run(
         [TICK, "5"], capture_output=True, text=True).stdout.splitlines())["wakeup_core_share"])
     print(f"\n1000 mappings: a probe with the RSS breakdown {mm_probe / 1000:.0f} us (median); "
           f"the sampler at the default interval and stride uses {mm_share * 100:.2f}% of a core "
