@@ -682,7 +682,10 @@ void pp_cpu_tick(int final)
                 write_batch(final);
         }
     }
-    if (!final)
+    if (final)
+        state = -1;     /* a tick of the sampler still under way writes nothing
+                         * after the final record, which holds the counts */
+    else
         tick_no++;
     pp_unlock(&lock);
 }
