@@ -184,16 +184,26 @@ for v in $versions; do
     eq "$tag: no pyframe record written twice" "$(echo "$pyrec" | jq '.[1]')" 0
     eq "$tag: every Python frame in a stack has its pyframe record before it" \
         "$(echo "$pyrec" | jq '.[2]')" 0
-    # unreadable frames: rare
+    # unreadable frames: rare.  Where the stack moves fast (the imports of
+    # the interpreter's start-up: 0-30 of 1,400-2,000 samples for pyenv's
+    # 3.11.7) a frame the sample was in may be gone by the read, and says
+    # so; in the script's own run (a sample with an ab.py frame) it must
+    # be rarer still
     fin=$(jq -c 'select(.type == "cpu" and .final)' "t.$name.jsonl")
     pys=$(echo "$fin" | jq '.python // 0') unr=$(echo "$fin" | jq '.python_unreadable // 0')
     shown=$(jq '[.cpu.python_lines[] | select(.function == "<python: unreadable>")
                  | .samples] | add // 0' t.json)
-    echo "# $tag: $pys samples with Python frames, $unr with <python: unreadable> ($shown innermost)"
+    set -- $(awk '/ab\.py:/ { n = $NF; t += n; if ($0 ~ /<python:[ _]unreadable>/) u += n }
+                  END { print u + 0, t + 0 }' t.folded)
+    echo "# $tag: $pys samples with Python frames, $unr with <python: unreadable> ($shown innermost);" \
+        "in the script's own samples $1 of $2"
     bounded "$tag: samples with Python frames (90% of all or more)" "$pys" \
         "$(jq '.cpu.samples * 0.9' t.json)" "$(jq '.cpu.samples' t.json)" 0
-    bounded "$tag: <python: unreadable> in 1% of them or fewer" "$unr" 0 \
-        "$(awk -v n="$pys" 'BEGIN { print n * 0.01 }')" 0
+    bounded "$tag: <python: unreadable> in 5% of them or fewer" "$unr" 0 \
+        "$(awk -v n="$pys" 'BEGIN { print n * 0.05 }')" 0
+    check "$tag: most samples are the script's own (over half: $2 of $pys)" test $((2 * $2)) -gt "$pys"
+    bounded "$tag: <python: unreadable> in 1% of the script's own samples or fewer" "$1" 0 \
+        "$(awk -v n="$2" 'BEGIN { print n * 0.01 }')" 0
     le "$tag: report shows no more unreadable frames than the shim counted" "$shown" "$unr"
 
     # ---- two threads: each its own frames ------------------------------------
