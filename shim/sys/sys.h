@@ -154,14 +154,19 @@ void *pp_real_symbol(const char *name);
 /* 1 when FN is in the C library itself (glibc: its malloc is then the one
  * with chunk headers); 0 on macOS, where nothing reads chunk headers */
 int  pp_real_in_libc(void *fn);
-/* 1 when A and B are in the same loaded object */
-int  pp_real_same_object(void *a, void *b);
 /* The loaded object whose segments hold ADDR: 1 and its load address in
  * *BASE (Linux: the load bias, 0 for an executable that is not PIE) and
  * its file name in *NAME when NAME is given (Linux: "" for the
  * executable); 0 when no object holds it.  Linux reads the program
  * headers (dl_iterate_phdr), where dladdr would search the symbols too. */
 int  pp_real_object_of(const void *addr, uintptr_t *base, const char **name);
+/* 1 when A and B are in the same loaded object */
+static inline int pp_real_same_object(void *a, void *b)
+{
+    uintptr_t ba, bb;
+    return a && b && pp_real_object_of(a, &ba, NULL) && pp_real_object_of(b, &bb, NULL) &&
+           ba == bb;
+}
 /* mmap, munmap, mremap, past every hook (Linux: the system calls, made
  * directly: resolving anything inside an allocator's initialisation could
  * wait on its own lock; macOS: libSystem's, by name).  errno is set as the

@@ -36,13 +36,6 @@ int pp_real_object_of(const void *addr, uintptr_t *base, const char **name)
     return 1;
 }
 
-int pp_real_same_object(void *a, void *b)
-{
-    uintptr_t ba, bb;
-    if (!a || !b || !pp_real_object_of(a, &ba, NULL) || !pp_real_object_of(b, &bb, NULL))
-        return 0;
-    return ba == bb;
-}
 
 void *pp_real_symbol(const char *name)
 {
