@@ -228,11 +228,9 @@ static int bind_object(struct dl_phdr_info *info, size_t size, void *arg)
 static uintptr_t base_of(void *fn, const char **name)
 {
     uintptr_t base = 0;
-    const char *n = NULL;
-    if (!pp_real_object_of(fn, &base, &n))
-        base = 0;
     if (name)
-        *name = n;
+        *name = NULL;
+    pp_real_object_of(fn, &base, name);
     return base;
 }
 

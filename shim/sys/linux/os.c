@@ -432,28 +432,55 @@ void pp_os_exe(char *out, size_t cap)
     out[n > 0 ? n : 0] = 0;
 }
 
-struct ro_query { uintptr_t addr; int ro; };
+/* The loaded segment that holds an address, from the program headers
+ * (dladdr would search the object's symbols too): whether it is
+ * writable, and the object's load bias and name. */
+struct segment {
+    uintptr_t addr, base;
+    const char *name;
+    int found, ro;
+};
 
-static int ro_segment(struct dl_phdr_info *info, size_t size, void *arg)
+static int find_segment(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    struct ro_query *q = arg;
+    struct segment *q = arg;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr < lo + ph->p_memsz) {
+        if (ph->p_type == PT_LOAD && q->addr >= lo && q->addr - lo < ph->p_memsz) {
+            q->found = 1;
             q->ro = !(ph->p_flags & PF_W);
+            q->base = info->dlpi_addr;
+            q->name = info->dlpi_name ? info->dlpi_name : "";
             return 1;
         }
     }
     return 0;
 }
 
+static struct segment segment_of(const void *p)
+{
+    struct segment q = {(uintptr_t)p, 0, NULL, 0, 0};
+    if (p)
+        dl_iterate_phdr(find_segment, &q);
+    return q;
+}
+
 int pp_os_read_only(const void *p)
 {
-    struct ro_query q = {(uintptr_t)p, 0};
-    dl_iterate_phdr(ro_segment, &q);
-    return q.ro;
+    return segment_of(p).ro;
+}
+
+int pp_real_object_of(const void *addr, uintptr_t *base, const char **name)
+{
+    struct segment q = segment_of(addr);
+    if (!q.found)
+        return 0;
+    *base = q.base;
+    if (name)
+        *name = q.name;
+    return 1;
 }
 
 int pp_os_reserve(int fd, uint64_t at, uint64_t n)

@@ -1,9 +1,9 @@
 /*
  * real.c - the functions the hooks stand in for, as glibc's loader finds
  * them: the next definition after the shim (dlsym(RTLD_NEXT)), the C
- * library's own allocator recognised by its object (which object holds a
- * function: from the loaded objects' program headers), and the system
- * calls behind mmap, munmap, mremap and _exit, made directly.
+ * library's own allocator recognised by its object (os.c says which
+ * object holds a function), and the system calls behind mmap, munmap,
+ * mremap and _exit, made directly.
  *
  * A program may preload another allocator before the shim (jemalloc,
  * tcmalloc): the first definition of malloc is then that allocator's, and
@@ -15,7 +15,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
-#include <link.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -29,42 +28,6 @@ static void *resolve_from = RTLD_NEXT;
 void *pp_real_next(const char *name)
 {
     return dlsym(RTLD_NEXT, name);
-}
-
-struct owner {
-    uintptr_t addr, base;
-    const char *name;
-    int found;
-};
-
-static int find_owner(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    struct owner *o = arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && o->addr >= lo && o->addr - lo < ph->p_memsz) {
-            o->base = info->dlpi_addr;
-            o->name = info->dlpi_name ? info->dlpi_name : "";
-            o->found = 1;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-int pp_real_object_of(const void *addr, uintptr_t *base, const char **name)
-{
-    struct owner o = {(uintptr_t)addr, 0, NULL, 0};
-    if (addr)
-        dl_iterate_phdr(find_owner, &o);
-    if (!o.found)
-        return 0;
-    *base = o.base;
-    if (name)
-        *name = o.name;
-    return 1;
 }
 
 
