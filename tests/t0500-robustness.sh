@@ -115,12 +115,12 @@ eq "unshare -U -r: works bare here (so the comparison means something)" "$(cat b
 # ---- descriptors ------------------------------------------------------------------
 pipes() {
     for k in 1 2 3 4 5 6 7 8 9 10; do
-        LD_PRELOAD=$1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/p.jsonl \
+        LD_PRELOAD=$1 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/p.jsonl timeout -k 5 120 \
             bash -c 'for i in $(seq 100); do seq 1000 | wc -l; done' | sort | uniq -c | tr -s ' '
     done | sort | uniq -c | tr -s ' '
 }
 eq "bash: 100 pipelines, 10 runs, every output line there" "$(pipes "$S")" " 10 100 1000"
-LD_PRELOAD=$S PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/e.jsonl \
+LD_PRELOAD=$S PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/e.jsonl timeout -k 5 120 \
     bash -c 'exec 4>out4; for i in $(seq 50); do echo $i >&4; /bin/true; done; exec 4>&-'
 eq "bash: exec 4>file keeps every write" "$(wc -l < out4)" 50
 same "a daemon that closes every descriptor and reopens 0-2" "$T/robust_daemon" daemon.out

@@ -154,5 +154,6 @@ void pp_parts_after_fork_child(void)
     have_peak = 0;
     atomic_store(&had_full, 0);
     pp_lock_reset(&quick_lock);
+    pp_lock_reset(&peak_lock);          /* the sampler may have held it */
     quick_key.valid = 0;
 }

@@ -1005,7 +1005,8 @@ void pp_py_look(void)
  * write lock meanwhile): a fork waits for a look in progress, so that the
  * child does not inherit that lock held by a thread it does not have.  The
  * wait is bounded (a thread that forks from inside a dlopen holds what the
- * walk waits for); then the fork goes ahead. */
+ * walk waits for); then the fork goes ahead, and the child, whose loader
+ * lock may be held for good, keeps watch_lock held too: it never looks. */
 static int watch_held;
 
 void pp_py_fork_prepare(void)

@@ -234,6 +234,7 @@ __attribute__((noinline)) static struct rthread *new_rthread(void)
 void pp_region_after_fork_child(void)
 {
     pp_lock_reset(&window_lock);     /* the sampler may have held it */
+    pp_lock_reset(&defs_lock);       /* ... and another thread this one */
     window_t0_ns = 0;
     STORE(window_start, ticks());
     for (struct rthread *rt = atomic_load(&threads); rt; rt = rt->next) {

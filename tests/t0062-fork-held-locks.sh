@@ -1,0 +1,71 @@
+# A fork while the sampler thread holds one of the shim's locks: the child
+# has no sampler, so nothing in it may wait for one.  gdb stops the sampler
+# inside each lock (a breakpoint on a line the lock guards, on any thread
+# but the program's), and with the sampler held there (scheduler-locking)
+# the program's own thread forks 10 children that exit at once.  A child
+# that has not ended 2 s after its fork is stuck (fork_held kills it and
+# counts it).  Ground truth: the 10 forks the program made, and gdb's word
+# that the sampler was stopped at that line throughout.
+. "$PP_ROOT/tests/lib.sh"
+
+if ! command -v gdb > /dev/null || ! gdb -q -nx -batch -ex run --args /bin/true > /dev/null 2>&1; then
+    fail "gdb is needed (and allowed to trace a child) to hold the sampler in a lock"
+    exit 0
+fi
+
+cat > held.py <<'PY'
+import gdb, os
+for c in ["set pagination off", "set confirm off", "set startup-with-shell off",
+          "set detach-on-fork on", "set follow-fork-mode parent",
+          "set environment LD_PRELOAD " + os.environ["HELD_SHIM"],
+          "set environment PERFPROBE_INTERVAL_MS 1",
+          "set environment PERFPROBE_QUIET 1",
+          "set environment PERFPROBE_OUTPUT " + os.environ["HELD_OUT"]]:
+    gdb.execute(c)
+m = gdb.Breakpoint("main")
+gdb.execute("run")                      # the shim is loaded: its lines resolve
+m.delete()
+b = gdb.Breakpoint(os.environ["HELD_AT"])
+b.condition = "$_thread != 1"           # the sampler, not the program
+done = gdb.Breakpoint("forks_done")
+gdb.execute("continue")
+if b.hit_count:
+    gdb.execute("set scheduler-locking on")
+    held = gdb.selected_thread().num
+    gdb.execute("thread 1")
+    while not done.hit_count:
+        gdb.execute("continue")
+    print("held: thread %d stopped at the line while the program forked" % held)
+b.delete()
+done.delete()
+gdb.execute("set scheduler-locking off")
+gdb.execute("continue")
+PY
+
+# FILE MARKER: a line inside the lock, found by its text
+held() {
+    local file=$1 marker=$2 line
+    line=$(grep -nF -- "$marker" "$PP_ROOT/$file" | cut -d: -f1)
+    if [ "$(echo "$line" | wc -w)" != 1 ]; then
+        fail "$file: the line '$marker' is not there once"
+        return
+    fi
+    rm -f h.jsonl
+    HELD_SHIM=$S HELD_OUT=$PWD/h.jsonl HELD_AT="$file:$line" timeout -k 5 120 \
+        gdb -q -nx -batch -x held.py --args "$T/fork_held" 10 > g.out 2> g.err
+    eq "$file:$line ($marker): the sampler was held there while the program forked" \
+        "$(grep -c '^held: ' g.out)" 1
+    eq "$file:$line: every child ended (the program's count)" \
+        "$(grep '^forks ' g.out)" "forks 10 stuck 0"
+    eq "$file:$line: a header for the program and each child" \
+        "$(jq -r 'select(.type == "header") | .pid' h.jsonl | sort -u | wc -l)" 11
+    eq "$file:$line: every line of the timeline is JSON (jq)" \
+        "$(jq -c .type h.jsonl > /dev/null 2>&1; echo $?)" 0
+}
+
+# the breakdown at the RSS peak: noted and read by the sampler, read by a
+# forked child's first sample
+held shim/core/parts.c 'peak_parts = *p;'
+held shim/core/parts.c 'int ok = have_peak;'
+# the quick breakdown's key
+held shim/core/parts.c 'quick_key.valid = quick;'
