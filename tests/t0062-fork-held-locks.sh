@@ -18,8 +18,9 @@ import gdb, os
 for c in ["set pagination off", "set confirm off", "set startup-with-shell off",
           "set detach-on-fork on", "set follow-fork-mode parent",
           "set environment LD_PRELOAD " + os.environ["HELD_SHIM"],
-          "set environment PERFPROBE_INTERVAL_MS 1",
+          "set environment PERFPROBE_INTERVAL_MS " + os.environ["HELD_INTERVAL"],
           "set environment PERFPROBE_QUIET 1",
+          "set environment PERFPROBE_STACKS all",
           "set environment PERFPROBE_OUTPUT " + os.environ["HELD_OUT"]]:
     gdb.execute(c)
 m = gdb.Breakpoint("main")
@@ -42,17 +43,18 @@ gdb.execute("set scheduler-locking off")
 gdb.execute("continue")
 PY
 
-# FILE MARKER: a line inside the lock, found by its text
+# FILE MARKER INTERVAL [ARG]: a line inside the lock, found by its text;
+# fork_held run with 10 and ARG, sampled every INTERVAL ms
 held() {
-    local file=$1 marker=$2 line
+    local file=$1 marker=$2 interval=$3 arg=${4:-} line
     line=$(grep -nF -- "$marker" "$PP_ROOT/$file" | cut -d: -f1)
     if [ "$(echo "$line" | wc -w)" != 1 ]; then
         fail "$file: the line '$marker' is not there once"
         return
     fi
     rm -f h.jsonl
-    HELD_SHIM=$S HELD_OUT=$PWD/h.jsonl HELD_AT="$file:$line" timeout -k 5 120 \
-        gdb -q -nx -batch -x held.py --args "$T/fork_held" 10 > g.out 2> g.err
+    HELD_SHIM=$S HELD_OUT=$PWD/h.jsonl HELD_AT="$file:$line" HELD_INTERVAL=$interval \
+        timeout -k 5 120 gdb -q -nx -batch -x held.py --args "$T/fork_held" 10 $arg > g.out 2> g.err
     eq "$file:$line ($marker): the sampler was held there while the program forked" \
         "$(grep -c '^held: ' g.out)" 1
     eq "$file:$line: every child ended (the program's count)" \
@@ -65,7 +67,21 @@ held() {
 
 # the breakdown at the RSS peak: noted and read by the sampler, read by a
 # forked child's first sample
-held shim/core/parts.c 'peak_parts = *p;'
-held shim/core/parts.c 'int ok = have_peak;'
+held shim/core/parts.c 'peak_parts = *p;' 1
+held shim/core/parts.c 'int ok = have_peak;' 1
 # the quick breakdown's key
-held shim/core/parts.c 'quick_key.valid = quick;'
+held shim/core/parts.c 'quick_key.valid = quick;' 1
+# the shim's scan of the loader's list of modules, here on a thread of the
+# program's whose allocation has a frame in a library just opened (the
+# sampler scans too, after a dlopen): the
+# scan holds the loader's write lock, which glibc leaves held in a forked
+# child, so that the child's own scan at its probe would wait for ever.
+# The fork waits 50 ms for the scan, then goes ahead; the child then never
+# scans.  (The sampler ticks once a second here: with gdb stopping every
+# thread but the forking one, a sampler caught inside the timeline's lock
+# would hold the fork.)
+printf '#include <stdlib.h>\nvoid *held_alloc(void) { return malloc(100); }\n' > held.c
+gcc -shared -fPIC -O1 -o libheld.so held.c
+held shim/sys/linux/modules.c 'if (*first) {' 1000 "$PWD/libheld.so"
+eq "a child whose fork caught the scan wrote its probe" \
+    "$(jq -r 'select(.type == "probe" and .label == "child") | .pid' h.jsonl | sort -u | wc -l)" 10

@@ -185,6 +185,7 @@ static void start_recording(void)
 static void fork_prepare(void)
 {
     pp_py_fork_prepare();
+    pp_modules_fork_prepare();
     pp_probe_lock();
     pp_timeline_lock();
     pp_map_lock();
@@ -196,6 +197,7 @@ static void fork_parent(void)
     pp_map_unlock();
     pp_timeline_unlock();
     pp_probe_unlock();
+    pp_modules_fork_parent();
     pp_py_fork_done();
 }
 

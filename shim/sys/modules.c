@@ -25,6 +25,7 @@
 #include "sys/sys.h"
 
 #include <string.h>
+#include <time.h>
 
 #define MAX_MODULES 4096
 #define PATH_ARENA  (1u << 20)
@@ -172,11 +173,42 @@ int pp_modules_claim(size_t i, struct pp_module_info *out)
     return 1;
 }
 
+/* The scan holds the loader's write lock, which glibc does not free in a
+ * forked child (glibc 2.36: a child of a process whose other thread was
+ * inside dl_iterate_phdr hangs in its own next dl_iterate_phdr or
+ * dlopen).  So a fork waits for a scan under way, as for Python's look
+ * (pyframes.c): bounded, since the thread that forks may itself hold what
+ * the scan waits for.  A child whose fork went ahead without the try-lock
+ * keeps it held: it never scans, and leaves the loader's list alone. */
+static int fork_held;
+
+void pp_modules_fork_prepare(void)
+{
+    uint64_t until = pp_now_ns() + 50000000;
+    fork_held = 0;
+    while (atomic_flag_test_and_set_explicit(&busy, memory_order_acquire)) {
+        if (pp_now_ns() > until)
+            return;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    fork_held = 1;
+}
+
+void pp_modules_fork_parent(void)
+{
+    if (fork_held)
+        atomic_flag_clear_explicit(&busy, memory_order_release);
+    fork_held = 0;
+}
+
 /* a forked child writes its own image: every module again */
 void pp_modules_after_fork_child(void)
 {
     size_t n = mods ? atomic_load(&n_mods) : 0;
     for (size_t i = 0; i < n; i++)
         atomic_store(&mods[i].written, 0);
-    atomic_flag_clear(&busy);
+    if (fork_held)                      /* else the sampler was scanning */
+        atomic_flag_clear(&busy);
+    fork_held = 0;
 }

@@ -540,6 +540,11 @@ void pp_modules_scan(void);
  * process image (a forked child claims every module again). */
 int  pp_modules_claim(size_t i, struct pp_module_info *out);
 void pp_modules_after_fork_child(void);
+/* around fork, on the forking thread: wait (50 ms at most) for a scan of
+ * the loader's list under way, so that the child does not inherit the
+ * loader's lock held */
+void pp_modules_fork_prepare(void);
+void pp_modules_fork_parent(void);
 
 /* ---- cgroup.c: the memory limit the process runs under -------------------- */
 
