@@ -1,6 +1,7 @@
 /*
  * lock.c - the waiting half of the shim's own locks (sys.h), on any system
- * that can sleep on a word (sys/<system>/futex.c).
+ * that can sleep on a word (sys/<system>/futex.c), and the try-lock the
+ * shim's walks of the loader's list take (modules.c says why).
  *
  * The shim cannot use pthread mutexes or condition variables: glibc takes
  * a pthread mutex with a plain store while it believes the process
@@ -9,6 +10,18 @@
  * same locks.  A word with atomic operations is all a lock needs here.
  */
 #include "sys/sys.h"
+
+static atomic_flag loader_walk = ATOMIC_FLAG_INIT;
+
+int pp_loader_walk_try(void)
+{
+    return !atomic_flag_test_and_set_explicit(&loader_walk, memory_order_acquire);
+}
+
+void pp_loader_walk_done(void)
+{
+    atomic_flag_clear_explicit(&loader_walk, memory_order_release);
+}
 
 /* Mark the lock contended and sleep until it is free; the holder's unlock
  * sees the 2 and wakes a sleeper. */

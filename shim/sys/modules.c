@@ -44,7 +44,6 @@ static struct module *mods;
 static _Atomic size_t n_mods;
 static char *paths;
 static size_t paths_used;
-static atomic_flag busy = ATOMIC_FLAG_INIT;
 
 static int known(uintptr_t base, uintptr_t lo, uintptr_t hi)
 {
@@ -107,11 +106,11 @@ void pp_modules_refresh(void)
         atomic_store_explicit(&wanted, 1, memory_order_relaxed);
         return;
     }
-    if (atomic_flag_test_and_set_explicit(&busy, memory_order_acquire))
+    if (!pp_loader_walk_try())
         return;
     atomic_store_explicit(&wanted, 0, memory_order_relaxed);
     pp_modules_scan();
-    atomic_flag_clear_explicit(&busy, memory_order_release);
+    pp_loader_walk_done();
 }
 
 int pp_modules_wanted(void)
@@ -178,15 +177,16 @@ int pp_modules_claim(size_t i, struct pp_module_info *out)
  * inside dl_iterate_phdr hangs in its own next dl_iterate_phdr or
  * dlopen).  So a fork waits for a scan under way, as for Python's look
  * (pyframes.c): bounded, since the thread that forks may itself hold what
- * the scan waits for.  A child whose fork went ahead without the try-lock
- * keeps it held: it never scans, and leaves the loader's list alone. */
+ * the scan waits for.  The try-lock is lock.c's, which every walk of the
+ * shim's while the program runs takes (os.c's too).  A child whose fork
+ * went ahead without it keeps it held: it never walks the loader's list. */
 static int fork_held;
 
 void pp_modules_fork_prepare(void)
 {
     uint64_t until = pp_now_ns() + 50000000;
     fork_held = 0;
-    while (atomic_flag_test_and_set_explicit(&busy, memory_order_acquire)) {
+    while (!pp_loader_walk_try()) {
         if (pp_now_ns() > until)
             return;
         struct timespec ts = {0, 100000};
@@ -198,7 +198,7 @@ void pp_modules_fork_prepare(void)
 void pp_modules_fork_parent(void)
 {
     if (fork_held)
-        atomic_flag_clear_explicit(&busy, memory_order_release);
+        pp_loader_walk_done();
     fork_held = 0;
 }
 
@@ -209,6 +209,6 @@ void pp_modules_after_fork_child(void)
     for (size_t i = 0; i < n; i++)
         atomic_store(&mods[i].written, 0);
     if (fork_held)                      /* else the sampler was scanning */
-        atomic_flag_clear(&busy);
+        pp_loader_walk_done();
     fork_held = 0;
 }

@@ -120,6 +120,12 @@ static inline int pp_lock_until(pp_lock_t *l, uint64_t deadline_ns)
 {
     return pp_trylock(l) ? pp_lock_wait_until(l, deadline_ns) : 0;
 }
+/* The try-lock every walk of the loader's list by the shim takes while the
+ * program runs (dl_iterate_phdr holds the loader's write lock, which glibc
+ * leaves held in a forked child: a fork waits for a walk, modules.c);
+ * 0: not now, the caller does without */
+int  pp_loader_walk_try(void);
+void pp_loader_walk_done(void);
 static inline void pp_unlock(pp_lock_t *l)
 {
     if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2)

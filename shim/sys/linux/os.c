@@ -467,9 +467,16 @@ static struct segment segment_of(const void *p)
     return q;
 }
 
+/* asked as the program runs (a region's name): under the loader walk's
+ * try-lock, which a fork waits for (modules.c); when it is taken, "not
+ * known to be read-only", so that the caller copies the name */
 int pp_os_read_only(const void *p)
 {
-    return segment_of(p).ro;
+    if (!pp_loader_walk_try())
+        return 0;
+    int ro = segment_of(p).ro;
+    pp_loader_walk_done();
+    return ro;
 }
 
 int pp_real_object_of(const void *addr, uintptr_t *base, const char **name)
