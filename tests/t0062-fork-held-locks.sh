@@ -8,8 +8,12 @@
 # that the sampler was stopped at that line throughout.
 . "$PP_ROOT/tests/lib.sh"
 
-if ! command -v gdb > /dev/null || ! gdb -q -nx -batch -ex run --args /bin/true > /dev/null 2>&1; then
-    fail "gdb is needed (and allowed to trace a child) to hold the sampler in a lock"
+if ! command -v gdb > /dev/null; then
+    fail "gdb is needed to hold the sampler in a lock (tools/install-deps.sh installs it)"
+    exit 0
+fi
+if ! gdb -q -nx -batch -ex run --args /bin/true > gdb-check.out 2>&1; then
+    echo "# skip: gdb may not trace a child here: $(tail -1 gdb-check.out)"
     exit 0
 fi
 
