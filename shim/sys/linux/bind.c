@@ -29,6 +29,7 @@
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 /* read by the dlopen hook (hooks/alloc.c): bind after each dlopen */
@@ -262,7 +263,17 @@ int pp_bind_all(void *alloc_fn, int foreign_, int all)
     all_names = all || foreign_;
     alloc_base = base_of(alloc_fn, NULL);
     struct walk w = {0};
+    /* under the loader walk's try-lock, which a fork waits for (modules.c):
+     * a scan under way is waited for, 50 ms at most, as a fork waits */
+    uint64_t until = pp_now_ns() + 50000000;
+    int held;
+    while (!(held = pp_loader_walk_try()) && pp_now_ns() < until) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
     dl_iterate_phdr(bind_object, &w);
+    if (held)
+        pp_loader_walk_done();
     atomic_store(&pp_bind_active, foreign_);
     return w.patched;
 }
