@@ -104,9 +104,12 @@ done
 "$PP" run -q -o fan.jsonl -- "$T/tree_fanout" 200
 "$PP" report --json fan.jsonl > fan.json
 eq "200 children: 201 processes" "$(jq .tree.totals.processes fan.json)" 201
+# in microseconds, the summaries' own unit: a sum of whole microseconds is
+# never near a rounding boundary there (in milliseconds a sum ending in
+# .5 rounded either way, by the order of the additions)
 eq "200 children: the tree's CPU is the sum of the processes' own" \
-    "$(jq -s '[.[] | select(.type == "summary") | .cpu_user_s + .cpu_sys_s] | add * 1000 | round' fan.jsonl)" \
-    "$(jq '.tree.totals.cpu_s * 1000 | round' fan.json)"
+    "$(jq -s '[.[] | select(.type == "summary") | .cpu_user_s + .cpu_sys_s] | add * 1000000 | round' fan.jsonl)" \
+    "$(jq '.tree.totals.cpu_s * 1000000 | round' fan.json)"
 largest=$(jq -s '[.[] | select(.type == "summary") | .peak_rss_bytes] | max' fan.jsonl)
 sum=$(jq -s '[.[] | select(.type == "summary") | .peak_rss_bytes] | add' fan.jsonl)
 combined=$(jq '.tree.totals.peak_rss_bytes | floor' fan.json)
