@@ -11,16 +11,21 @@
  */
 #include "sys/sys.h"
 
-static atomic_flag loader_walk = ATOMIC_FLAG_INIT;
+static pp_lock_t loader_walk = PP_LOCK_INIT;
 
 int pp_loader_walk_try(void)
 {
-    return !atomic_flag_test_and_set_explicit(&loader_walk, memory_order_acquire);
+    return pp_trylock(&loader_walk) == 0;
+}
+
+int pp_loader_walk_wait(uint64_t ns)
+{
+    return pp_lock_until(&loader_walk, pp_now_ns() + ns) == 0;
 }
 
 void pp_loader_walk_done(void)
 {
-    atomic_flag_clear_explicit(&loader_walk, memory_order_release);
+    pp_unlock(&loader_walk);
 }
 
 /* Mark the lock contended and sleep until it is free; the holder's unlock

@@ -25,7 +25,6 @@
 #include "sys/sys.h"
 
 #include <string.h>
-#include <time.h>
 
 #define MAX_MODULES 4096
 #define PATH_ARENA  (1u << 20)
@@ -184,15 +183,7 @@ static int fork_held;
 
 void pp_modules_fork_prepare(void)
 {
-    uint64_t until = pp_now_ns() + 50000000;
-    fork_held = 0;
-    while (!pp_loader_walk_try()) {
-        if (pp_now_ns() > until)
-            return;
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
-    fork_held = 1;
+    fork_held = pp_loader_walk_wait(50000000);
 }
 
 void pp_modules_fork_parent(void)

@@ -123,8 +123,10 @@ static inline int pp_lock_until(pp_lock_t *l, uint64_t deadline_ns)
 /* The try-lock every walk of the loader's list by the shim takes while the
  * program runs (dl_iterate_phdr holds the loader's write lock, which glibc
  * leaves held in a forked child: a fork waits for a walk, modules.c);
- * 0: not now, the caller does without */
+ * 0: not now, the caller does without; pp_loader_walk_wait waits for it
+ * NS at most (1: taken) */
 int  pp_loader_walk_try(void);
+int  pp_loader_walk_wait(uint64_t ns);
 void pp_loader_walk_done(void);
 static inline void pp_unlock(pp_lock_t *l)
 {

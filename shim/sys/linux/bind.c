@@ -29,7 +29,6 @@
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 /* read by the dlopen hook (hooks/alloc.c): bind after each dlopen */
@@ -265,12 +264,7 @@ int pp_bind_all(void *alloc_fn, int foreign_, int all)
     struct walk w = {0};
     /* under the loader walk's try-lock, which a fork waits for (modules.c):
      * a scan under way is waited for, 50 ms at most, as a fork waits */
-    uint64_t until = pp_now_ns() + 50000000;
-    int held;
-    while (!(held = pp_loader_walk_try()) && pp_now_ns() < until) {
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
+    int held = pp_loader_walk_wait(50000000);
     dl_iterate_phdr(bind_object, &w);
     if (held)
         pp_loader_walk_done();
