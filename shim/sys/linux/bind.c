@@ -260,11 +260,12 @@ int pp_bind_all(void *alloc_fn, int foreign_, int all)
     }
     foreign = foreign_;
     all_names = all || foreign_;
+    /* both walks (the allocator's object, then every object) under the
+     * loader walk's try-lock, which a fork waits for (modules.c): a scan
+     * under way is waited for, 50 ms at most, as a fork waits */
+    int held = pp_loader_walk_wait(50000000);
     alloc_base = base_of(alloc_fn, NULL);
     struct walk w = {0};
-    /* under the loader walk's try-lock, which a fork waits for (modules.c):
-     * a scan under way is waited for, 50 ms at most, as a fork waits */
-    int held = pp_loader_walk_wait(50000000);
     dl_iterate_phdr(bind_object, &w);
     if (held)
         pp_loader_walk_done();
