@@ -62,6 +62,11 @@ SHIMFLAGS := $(BASE) -Ishim -fPIC -fvisibility=hidden -fexceptions -fno-builtin-
              -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
 endif
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
+# the shim's object for link namespaces (shim/ns/: opened by the shim into
+# each namespace a program makes with dlmopen; Linux only)
+NS_LIB   := $(if $(filter linux,$(SYS)),$(B)/libperfprobe-ns.so)
+NSFLAGS  := $(BASE) -Ishim -fPIC -fvisibility=hidden -fno-builtin-malloc -fno-builtin-calloc \
+            -fno-builtin-realloc -fno-builtin-free
 # The files of one system only: tools/sys/ has one per system (sys.h), and
 # the symbol reader is libdw's on Linux, Mach-O symbol tables on macOS
 # (mk/macos-cli.mk builds that one).
@@ -98,7 +103,7 @@ endif
 
 .PHONY: all test bench demo deps install uninstall asan fuzz fuzz-deps clean check-flags
 
-all: $(SHIM_LIB) $(B)/perfprobe
+all: $(SHIM_LIB) $(NS_LIB) $(B)/perfprobe
 
 # Objects are rebuilt when the flags change.
 $(B)/.flags: check-flags
@@ -116,6 +121,12 @@ $(B)/shim/%.o: shim/%.c $(B)/.flags
 $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
+
+# libc named even where --as-needed is the default: the namespace's libc
+# must be this object's dependency, so that it loads with it
+$(B)/libperfprobe-ns.so: shim/ns/nsshim.c shim/ns/nslink.h $(B)/.flags
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(NSFLAGS) $(ALL_CFLAGS) -shared -Wl,--no-undefined -o $@ $< -Wl,--no-as-needed -lc
 
 # a Mac's own linker: undefined symbols are errors by default there;
 # libc++abi for C++ new/delete's __interpose entries (hooks/cxx.c)
@@ -235,6 +246,7 @@ install: all
 	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/perfprobe \
 	           $(DESTDIR)$(PYTHONDIR)
 	install -m 755 $(B)/libperfprobe.so $(DESTDIR)$(LIBDIR)/libperfprobe.so
+	install -m 755 $(B)/libperfprobe-ns.so $(DESTDIR)$(LIBDIR)/libperfprobe-ns.so
 	install -m 755 $(B)/perfprobe $(DESTDIR)$(PREFIX)/bin/perfprobe
 	install -m 644 libprobe/perf_probe.h $(DESTDIR)$(PREFIX)/include/perf_probe.h
 	install -m 644 libprobe/python/perfprobe.py $(DESTDIR)$(PYTHONDIR)/perfprobe.py
@@ -243,7 +255,8 @@ install: all
 	    tools/perfprobe.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/perfprobe.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/libperfprobe.so $(DESTDIR)$(PREFIX)/bin/perfprobe \
+	rm -f $(DESTDIR)$(LIBDIR)/libperfprobe.so $(DESTDIR)$(LIBDIR)/libperfprobe-ns.so \
+	      $(DESTDIR)$(PREFIX)/bin/perfprobe \
 	      $(DESTDIR)$(PREFIX)/include/perf_probe.h $(DESTDIR)$(LIBDIR)/pkgconfig/perfprobe.pc
 	rm -f $(DESTDIR)$(PYTHONDIR)/perfprobe.py
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/perfprobe

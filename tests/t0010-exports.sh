@@ -5,8 +5,10 @@
 # credentials reach the sampler thread too), fork and daemon (so that glibc
 # resets the child's locks and thread count), _exit and _Exit (to write
 # the probe records still held), dlopen (to notice
-# RTLD_DEEPBIND, by a jump that keeps the caller), dlmopen (to notice a
-# namespace whose libc the hooks cannot reach, by such a jump too), fopen, fopen64, open,
+# RTLD_DEEPBIND, by a jump that keeps the caller), dlmopen (to preload the
+# namespace object into a new link namespace, by such a jump too), dlclose
+# (to close such a namespace once the program's objects there are gone),
+# fopen, fopen64, open,
 # open64, openat, openat64 and glibc's fortified __open_2, __open64_2,
 # __openat_2 and __openat64_2 (so that a program reading its own
 # /proc/self/stat or status counts its own threads), syscall (to notice a
@@ -21,7 +23,7 @@ _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_
 _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dallocx exit free
 free_aligned_sized free_sized malloc mallocx memalign mmap mmap64 mremap munmap posix_memalign
 pvalloc rallocx realloc reallocarray sdallocx valloc xallocx
-execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns dlopen dlmopen
+execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns dlopen dlmopen dlclose
 setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups initgroups fork daemon _exit _Exit
 fopen fopen64 open open64 openat openat64 __open_2 __open64_2 __openat_2 __openat64_2 readdir readdir64
 scandir scandir64 scandirat scandirat64 syscall
@@ -38,3 +40,13 @@ check "dlopen is a jump, not a call (the caller stays the program)" bash -c \
     "objdump -d --no-show-raw-insn '$S' | awk '/<dlopen>:/{f=1; next} f && /^\$/{exit} f' | grep -q 'jmp  *\\*%rax'"
 check "dlmopen is a jump, not a call (the caller stays the program)" bash -c \
     "objdump -d --no-show-raw-insn '$S' | awk '/<dlmopen>:/{f=1; next} f && /^\$/{exit} f' | grep -q 'jmp  *\\*%rax'"
+# the namespace object beside the shim (shim/ns/): the allocator and mmap
+# hooks, its three entries for the shim, nothing else; libc its dependency,
+# so that the namespace's libc loads with it
+NS=$(dirname "$S")/libperfprobe-ns.so
+ns_want="aligned_alloc calloc free malloc malloc_usable_size memalign mmap mmap64 mremap munmap
+posix_memalign pp_ns_connect pp_ns_others pp_ns_walk pvalloc realloc reallocarray valloc"
+eq "the namespace object exports exactly its hooks" \
+    "$(nm -D --defined-only "$NS" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort | tr '\n' ' ')" \
+    "$(echo $ns_want | tr ' ' '\n' | sort | tr '\n' ' ')"
+eq "the namespace object needs libc" "$(readelf -d "$NS" | grep -c 'NEEDED.*libc\.so\.6')" 1

@@ -6,12 +6,19 @@ D=$PWD/dest
 make -s -C "$PP_ROOT" install DESTDIR="$D" PREFIX=/opt/pp > make.out 2>&1
 eq "make install: status" $? 0
 PYV=$($PY -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-for f in lib/libperfprobe.so bin/perfprobe include/perf_probe.h lib/pkgconfig/perfprobe.pc \
+for f in lib/libperfprobe.so lib/libperfprobe-ns.so bin/perfprobe include/perf_probe.h lib/pkgconfig/perfprobe.pc \
          lib/python$PYV/dist-packages/perfprobe.py share/doc/perfprobe/format.md; do
     check "installed $f" test -s "$D/opt/pp/$f"
 done
 "$D/opt/pp/bin/perfprobe" run -q -o i.jsonl -- /bin/true
 eq "the installed CLI finds the installed library" "$?:$(tail -1 i.jsonl | jq -r .type)" 0:summary
+# the installed shim finds the namespace object beside it: a library opened
+# into a link namespace of its own is counted (t0725 has the figures)
+cp "$PP_ROOT/tests/progs/ns_lib.c.in" ns_lib.c && cc -shared -fPIC -o libns.so ns_lib.c
+"$D/opt/pp/bin/perfprobe" run -q -o ins.jsonl -- "$T/ns_plugin" hold "$PWD/libns.so" ins.facts > /dev/null
+eq "the installed shim counts a library in a namespace of its own" \
+    "$(jq -r 'select(.type == "summary") | [(.peak_heap_bytes >= '"$(fact ins.facts ns_usable)"'), (.inexact | length)] | map(tostring) | join(" ")' ins.jsonl)" \
+    "true 0"
 eq "pkg-config gives the header's directory" \
     "$(PKG_CONFIG_PATH=$D/opt/pp/lib/pkgconfig pkg-config --cflags perfprobe | xargs)" "-I/opt/pp/include"
 make -s -C "$PP_ROOT" uninstall DESTDIR="$D" PREFIX=/opt/pp > make.out 2>&1

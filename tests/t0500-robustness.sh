@@ -377,39 +377,7 @@ printf '#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <stdio.h>\nint main(vo
 cc -o dbnone dbnone.c -ldl
 same "RTLD_DEEPBIND, a bare name found nowhere: dlerror as bare" ./dbnone
 
-# ---- dlmopen ---------------------------------------------------------------------------
-# A library in a link namespace of its own calls that namespace's copy of
-# libc, where the preloaded hooks are not in scope: its blocks cannot be
-# counted, so the warning and the summary's inexact must say so, while the
-# RSS breakdown's heap holds the 8 MiB it touched.  The hook is a jump, so
-# $ORIGIN is still the program's directory (the library is found as bare).
-printf '#include <stdlib.h>\n#include <string.h>\nstatic void *held[1024];\nstatic int n;\nvoid ns_hold(size_t bytes) { for (n = 0; n < 1024 && (size_t)n * 65536 < bytes; n++) { held[n] = malloc(65536); memset(held[n], 1, 65536); } }\nvoid ns_drop(void) { while (n) free(held[--n]); }\n' > nshold.c
-mkdir -p ns && cc -shared -fPIC -o ns/libnshold.so nshold.c && cp "$T/robust_dlmopen" ns/
-(cd ns && same "dlmopen into a new namespace, \$ORIGIN/libnshold.so" ./robust_dlmopen new '$ORIGIN/libnshold.so')
-eq "dlmopen into a new namespace: bare, the library held and dropped its blocks" \
-    "$(tr '\n' ' ' < ns/bare.out)" "namespace new done "
-PERFPROBE_INTERVAL_MS=5 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/ns.jsonl LD_PRELOAD=$S \
-    timeout -k 5 60 ns/robust_dlmopen new "$PWD/ns/libnshold.so" > /dev/null 2> ns.err
-check "dlmopen into a new namespace: one warning says the heap leaves it out" \
-    test "$(grep -c 'dlmopen for another link namespace.*leave them out' ns.err)" = 1
-# timeout is traced too: the program's own summary
-of_program() { jq -s -c '(map(select(.type == "header" and .program == "robust_dlmopen")) | .[0].pid) as $pid
-    | map(select(.type == "summary" and .pid == $pid)) | .[0]' "$1"; }
-eq "dlmopen into a new namespace: the summary's inexact names it" \
-    "$(of_program ns.jsonl | jq -r '.inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
-le "dlmopen into a new namespace: the RSS breakdown's heap at the peak holds the 8 MiB touched" \
-    $((8 << 20)) "$(of_program ns.jsonl | jq -r '.rss_parts_at_peak.heap')"
-le "dlmopen into a new namespace: the counted heap leaves it out (under 1 MiB)" \
-    "$(of_program ns.jsonl | jq -r '.peak_heap_bytes')" $(((1 << 20) - 1))
-# into the base namespace the library shares the program's libc: counted,
-# no warning
-PERFPROBE_INTERVAL_MS=5 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/nb.jsonl LD_PRELOAD=$S \
-    timeout -k 5 60 ns/robust_dlmopen base "$PWD/ns/libnshold.so" > nb.out 2> nb.err
-eq "dlmopen into the base namespace: status and output" "$? $(tr '\n' ' ' < nb.out)" "0 namespace base done "
-eq "dlmopen into the base namespace: no warning" "$(grep -c dlmopen nb.err)" 0
-eq "dlmopen into the base namespace: exact" "$(of_program nb.jsonl | jq -r '.inexact | length')" 0
-le "dlmopen into the base namespace: the peak heap holds the 8 MiB" \
-    $((8 << 20)) "$(of_program nb.jsonl | jq -r '.peak_heap_bytes')"
+# ---- dlmopen: t0725 ------------------------------------------------------------------
 
 # ---- a disk that fills up and frees again ------------------------------------------
 # A small tmpfs in a private mount namespace (root: CI is), nearly filled;

@@ -64,9 +64,11 @@ __attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve
         pp_real_dlopen = pp_real_next("dlopen");
     return pp_real_dlopen;
 }
-__attribute__((used, visibility("hidden"))) _Atomic int *pp_deepbind_flag = &pp_deepbind_seen;
+__attribute__((used, externally_visible, visibility("hidden"))) _Atomic int *pp_deepbind_flag =
+    &pp_deepbind_seen;
 /* dlopen calls so far (a libpython loaded late: pyframes.c's watch) */
-__attribute__((used, visibility("hidden"))) _Atomic unsigned *pp_dlopen_count = &pp_dlopens;
+__attribute__((used, externally_visible, visibility("hidden"))) _Atomic unsigned *pp_dlopen_count =
+    &pp_dlopens;
 __attribute__((used, visibility("hidden"))) _Atomic int *pp_bind_flag = &pp_bind_active;
 /* A library named by a path (a '/' and no '$': the caller's RUNPATH and
  * $ORIGIN play no part) opened with RTLD_DEEPBIND, or any while bind.c is
@@ -272,6 +274,12 @@ done:
     return out;
 }
 
+/* a name pp_dlopen_where gave, once opened (namespace.c's dlmopen too) */
+__attribute__((used, externally_visible, visibility("hidden"))) void pp_dlopen_where_done(char *path)
+{
+    pp_os_unmap(path, WHERE_LEN);
+}
+
 __attribute__((used, externally_visible, visibility("hidden"))) void *
 pp_dlopen_owned(char *path, int mode)
 {
@@ -342,48 +350,6 @@ __asm__(".text\n"
         "    jmp *%rax\n"
         ".size dlopen, .-dlopen\n");
 
-/* dlmopen: only to notice a library loaded into another link namespace.
- * Such a namespace has its own copy of libc, whose malloc the library
- * calls: the preloaded hooks are not in that namespace's scope, so its
- * allocations cannot be counted, only said to be missing.  As for dlopen,
- * a jump keeps the program the caller (glibc expands $ORIGIN and searches
- * RUNPATH from the caller's object).  dlmopen(LM_ID_BASE) with
- * RTLD_DEEPBIND is dlopen's DEEPBIND case without its hook: noticed too. */
-void *pp_real_dlmopen __attribute__((visibility("hidden"), used, externally_visible));
-__attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve_dlmopen(void)
-{
-    if (!pp_real_dlmopen)
-        pp_real_dlmopen = pp_real_next("dlmopen");
-    return pp_real_dlmopen;
-}
-__attribute__((used, visibility("hidden"))) _Atomic int *pp_dlmopen_flag = &pp_dlmopen_seen;
-
-__asm__(".text\n"
-        ".globl dlmopen\n"
-        ".type dlmopen, @function\n"
-        "dlmopen:\n"
-        "    mov pp_dlopen_count(%rip), %rax\n"
-        "    lock incl (%rax)\n"
-        "    mov pp_dlmopen_flag(%rip), %rax\n"
-        "    test %rdi, %rdi\n"                 /* LM_ID_BASE is 0 */
-        "    jnz 3f\n"
-        "    test $0x8, %edx\n"                 /* RTLD_DEEPBIND */
-        "    jz 1f\n"
-        "    mov pp_deepbind_flag(%rip), %rax\n"
-        "3:  movl $1, (%rax)\n"
-        "1:  mov pp_real_dlmopen(%rip), %rax\n"
-        "    test %rax, %rax\n"
-        "    jz 2f\n"
-        "    jmp *%rax\n"
-        "2:  push %rdi\n"
-        "    push %rsi\n"
-        "    push %rdx\n"
-        "    call pp_resolve_dlmopen\n"
-        "    pop %rdx\n"
-        "    pop %rsi\n"
-        "    pop %rdi\n"
-        "    jmp *%rax\n"
-        ".size dlmopen, .-dlmopen\n");
 #endif
 
 /* The real allocator's state (allocator.c), as the hooks read it: no

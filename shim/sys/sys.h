@@ -490,6 +490,10 @@ int pp_clock_fell_back(const char **why, double *got, double *want);
 
 #define PP_STACK_MAX 256
 int  pp_unwind(uintptr_t *out, int max);
+/* the text of the shim's object in link namespace SLOT (hooks/namespace.c),
+ * [LO, HI): its hook frames are cut off the top of a stack as the shim's
+ * own are; LO = HI = 0 takes the range away */
+void pp_unwind_own_range(int slot, uintptr_t lo, uintptr_t hi);
 /* stacks libgcc's unwinder walked so far (the others: cfi.c) */
 uint64_t pp_unwind_by_libgcc(void);
 /* cfi.c: the walk with remembered rules; -1 when libgcc must walk */
@@ -553,6 +557,15 @@ void pp_modules_after_fork_child(void);
  * loader's lock held */
 void pp_modules_fork_prepare(void);
 void pp_modules_fork_parent(void);
+/* Linux: the link namespaces the shim made (hooks/namespace.c), each with
+ * WALK, a dl_iterate_phdr made from inside it (the loader lists its
+ * caller's namespace only), so that their objects are modules too and
+ * their data the leak check's roots.  SLOT below PP_NS_WALKS; WALK NULL
+ * takes it away, under the loader walk's try-lock (a scan holds it). */
+struct dl_phdr_info;
+typedef int (*pp_ns_walk_fn)(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
+enum { PP_NS_WALKS = 16 };
+void pp_modules_namespace(int slot, pp_ns_walk_fn walk);
 
 /* ---- cgroup.c: the memory limit the process runs under -------------------- */
 

@@ -5,7 +5,9 @@
  * A module is what dl_iterate_phdr reports: a path, a load bias and its
  * PT_LOAD segments; the GNU build id is read from its PT_NOTE segments in
  * memory.  A walk stops at once when the loader's counts of objects loaded
- * and unloaded have not moved since the last one.
+ * and unloaded have not moved since the last one.  dl_iterate_phdr lists
+ * its caller's link namespace only: the namespaces the shim made (hooks/
+ * namespace.c) are walked through their own object's dl_iterate_phdr.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
@@ -16,6 +18,18 @@
 #include <unistd.h>
 
 static char exe_path[4096];
+
+static _Atomic(pp_ns_walk_fn) ns_walks[PP_NS_WALKS];
+static _Atomic int ns_new;             /* a namespace came: walk it whole */
+
+void pp_modules_namespace(int slot, pp_ns_walk_fn walk)
+{
+    if (slot < 0 || slot >= PP_NS_WALKS)
+        return;
+    atomic_store(&ns_walks[slot], walk);
+    if (walk)
+        atomic_store(&ns_new, 1);
+}
 
 static int read_build_id(uint8_t *out, size_t cap, const struct dl_phdr_info *info)
 {
@@ -120,7 +134,19 @@ void pp_modules_scan(void)
     if (!exe_path[0])
         pp_os_exe(exe_path, sizeof exe_path);
     int first = 1;
+    unsigned long long adds = seen_adds, subs = seen_subs;
+    int any = seen_any;
     dl_iterate_phdr(add_module, &first);
+    /* the loader's counts are the whole process's: unmoved, no namespace
+     * changed either */
+    if (any && adds == seen_adds && subs == seen_subs && !atomic_exchange(&ns_new, 0))
+        return;
+    for (int i = 0; i < PP_NS_WALKS; i++) {
+        pp_ns_walk_fn walk = atomic_load(&ns_walks[i]);
+        int rest = 0;
+        if (walk)
+            walk(add_module, &rest);
+    }
 }
 
 /* ---- a symbol of a loaded module, from its dynamic symbol table ------------
@@ -236,4 +262,15 @@ void pp_modules_each_writable(void (*fn)(uintptr_t start, uintptr_t end, void *a
 {
     struct writable w = {fn, arg};
     dl_iterate_phdr(each_writable, &w);
+    /* the namespaces' objects too (their globals hold their blocks), while
+     * none of them can go (the try-lock their closing takes) */
+    int held = pp_loader_walk_wait(50000000);
+    if (!held)
+        return;
+    for (int i = 0; i < PP_NS_WALKS; i++) {
+        pp_ns_walk_fn walk = atomic_load(&ns_walks[i]);
+        if (walk)
+            walk(each_writable, &w);
+    }
+    pp_loader_walk_done();
 }

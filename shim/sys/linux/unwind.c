@@ -26,12 +26,15 @@
  * hook needs it.
  *
  * Frames inside libperfprobe.so itself (the hook, this file) are cut off
- * the top: the caller of malloc is the first frame recorded.
+ * the top: the caller of malloc is the first frame recorded.  So are those
+ * of the shim's object in a link namespace (hooks/namespace.c), whose hook
+ * calls the counting here.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
 
 #include <link.h>
+#include <string.h>
 #include <unwind.h>
 
 static uintptr_t self_lo, self_hi;     /* the shim's own text */
@@ -69,17 +72,56 @@ static _Unwind_Reason_Code one_frame(struct _Unwind_Context *ctx, void *arg)
 
 static _Atomic uint64_t walks_libgcc;
 
+/* the namespace objects' text, by slot (PP_NS_WALKS of them) */
+static _Atomic uintptr_t own_lo[PP_NS_WALKS], own_hi[PP_NS_WALKS];
+static _Atomic int own_any;
+
+void pp_unwind_own_range(int slot, uintptr_t lo, uintptr_t hi)
+{
+    if (slot < 0 || slot >= PP_NS_WALKS)
+        return;
+    atomic_store(&own_lo[slot], 0);
+    atomic_store(&own_hi[slot], hi);
+    atomic_store(&own_lo[slot], lo);
+    if (lo < hi)
+        atomic_store(&own_any, 1);
+}
+
+static int in_own_object(uintptr_t ip)
+{
+    for (int i = 0; i < PP_NS_WALKS; i++) {
+        uintptr_t lo = atomic_load_explicit(&own_lo[i], memory_order_relaxed);
+        if (lo && ip >= lo && ip < atomic_load_explicit(&own_hi[i], memory_order_relaxed))
+            return 1;
+    }
+    return 0;
+}
+
+/* the namespace object's hook frames, off the top of N frames */
+static int cut_own(uintptr_t *out, int n)
+{
+    int k = 0;
+    while (k < n && in_own_object(out[k]))
+        k++;
+    if (k)
+        memmove(out, out + k, (size_t)(n - k) * sizeof *out);
+    return n - k;
+}
+
 int pp_unwind(uintptr_t *out, int max)
 {
     struct walk w = {out, 0, max, 1};
     if (max <= 0)
         return 0;
     int fast = pp_cfi_walk(out, max, self_lo, self_hi);
-    if (fast >= 0)
-        return fast;
-    atomic_fetch_add_explicit(&walks_libgcc, 1, memory_order_relaxed);
-    _Unwind_Backtrace(one_frame, &w);
-    return w.n;
+    if (fast < 0) {
+        atomic_fetch_add_explicit(&walks_libgcc, 1, memory_order_relaxed);
+        _Unwind_Backtrace(one_frame, &w);
+        fast = w.n;
+    }
+    if (PP_UNLIKELY(atomic_load_explicit(&own_any, memory_order_relaxed)))
+        fast = cut_own(out, fast);
+    return fast;
 }
 
 uint64_t pp_unwind_by_libgcc(void)

@@ -1,0 +1,467 @@
+/*
+ * namespace.c - counting what a library opened into a link namespace of
+ * its own (dlmopen) allocates.
+ *
+ * Such a namespace has its own copy of libc, and the preloaded hooks are
+ * not in its lookup scope.  So the shim preloads there too: a new
+ * namespace is made by opening libperfprobe-ns.so (ns/nsshim.c, beside
+ * the shim) into it, then the program's library is opened into that
+ * namespace.  The loader looks up every later object's references in the
+ * first object's scope first, so the small object's malloc family and
+ * mmap catch the library's calls, and libc's own, as the shim catches the
+ * base namespace's under LD_PRELOAD; its hooks call the namespace's libc
+ * (resolved here, through the loader) and hand the usable sizes to the
+ * counting below.
+ *
+ * The hook must not change which object the loader believes called
+ * dlmopen ($ORIGIN and the caller's RUNPATH): it is a jump, as dlopen's
+ * is, and the name is resolved from the caller first (pp_dlopen_where,
+ * alloc.c) when the shim opens it.  What the program could see is kept
+ * as bare:
+ *  - a namespace whose library failed to open holds only the shim's
+ *    object; it is kept aside and given to the next dlmopen, so that the
+ *    program never has fewer namespaces than bare (glibc has 16), and the
+ *    error stays the one dlerror reports (a successful dlclose would clear
+ *    it);
+ *  - after each dlclose, a namespace left with only the shim's object is
+ *    closed, so that it goes away as it would bare.
+ * No lock of the shim's is held across the loader's calls: a constructor
+ * may call dlmopen with the loader's lock held.  A namespace's state moves
+ * by compare-and-swap alone.  Without the object (not installed beside the
+ * shim), with RTLD_DEEPBIND, or a name the shim cannot resolve as the
+ * caller would, the call goes on untouched and the summary says the heap
+ * figures miss it (`inexact`: dlmopen).
+ */
+#define _GNU_SOURCE
+#include "core/allocator.h"
+#include "core/sites.h"
+#include "ns/nslink.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) && defined(__linux__)
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+/* ---- the counting the namespace object calls ---- */
+
+static void ns_alloc(void *p, size_t u)
+{
+    if (pp_in_hook)
+        return;
+    pp_in_hook = 1;
+    pp_track_alloc_fast(p, u);
+    pp_in_hook = 0;
+}
+
+static void ns_moving(void *p, size_t u)
+{
+    if (pp_in_hook)
+        return;
+    pp_in_hook = 1;
+    pp_site_free(p, u);
+    pp_in_hook = 0;
+}
+
+static void ns_freed(void *p, size_t u)
+{
+    (void)p;
+    if (pp_in_hook)
+        return;
+    pp_in_hook = 1;
+    pp_count_free(u);
+    pp_in_hook = 0;
+}
+
+static void ns_resized(void *q, size_t old, size_t u)
+{
+    if (pp_in_hook)
+        return;
+    pp_in_hook = 1;
+    pp_track_realloc_fast(q, old, u);
+    pp_in_hook = 0;
+}
+
+static void ns_mapped(void *addr, size_t len, int flags)
+{
+    if (pp_in_hook)
+        return;
+    pp_in_hook = 1;
+    pp_map_add((uintptr_t)addr, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
+    pp_in_hook = 0;
+    pp_site_map(addr, len, flags);
+}
+
+static void ns_unmapped(void *addr, size_t len)
+{
+    if (pp_in_hook)
+        return;
+    pp_in_hook = 1;
+    pp_map_remove((uintptr_t)addr, len);
+    pp_in_hook = 0;
+    pp_site_unmap(addr, len);
+}
+
+static void ns_moved(void *old, size_t old_len, void *addr, size_t len, int dontunmap)
+{
+    if (pp_in_hook)
+        return;
+    pp_in_hook = 1;
+    pp_map_move((uintptr_t)old, old_len, (uintptr_t)addr, len, dontunmap);
+    pp_in_hook = 0;
+}
+
+/* ---- the namespaces the shim made ---- */
+
+enum { NS_EMPTY, NS_CREATING, NS_SPARE, NS_HANDED, NS_USED, NS_CHECKING };
+enum { NS_MAX = 16 };                   /* glibc's DL_NNS, the base one included */
+
+struct ns {
+    _Atomic int state;
+    Lmid_t lmid;
+    void *object;                       /* the shim's object there */
+    int (*others)(void);
+    pp_ns_walk_fn walk;
+    struct pp_ns_link link;             /* kept: the object reads it */
+};
+static struct ns spaces[NS_MAX];
+static _Atomic int ns_made;             /* a namespace was ever made */
+
+void *pp_real_dlmopen __attribute__((visibility("hidden"), used, externally_visible));
+__attribute__((used, externally_visible, visibility("hidden"))) void *pp_resolve_dlmopen(void)
+{
+    if (!pp_real_dlmopen)
+        pp_real_dlmopen = pp_real_next("dlmopen");
+    return pp_real_dlmopen;
+}
+
+static void *real_dlmopen(Lmid_t lmid, const char *file, int mode)
+{
+    return ((void *(*)(Lmid_t, const char *, int))pp_resolve_dlmopen())(lmid, file, mode);
+}
+
+static int (*real_dlclose_fn)(void *);
+static int real_dlclose(void *h)
+{
+    if (!real_dlclose_fn)
+        *(void **)&real_dlclose_fn = pp_real_next("dlclose");
+    return real_dlclose_fn ? real_dlclose_fn(h) : -1;
+}
+
+/* The path of the object beside the shim: the directory of the shim's own
+ * file as mapped (/proc/self/maps names it whole, where the loader keeps a
+ * relative LD_PRELOAD entry as it was given). */
+static char object_path[PATH_MAX];
+
+static int find_object_path(void)
+{
+    if (object_path[0])
+        return 1;
+    uintptr_t self = (uintptr_t)(void *)find_object_path;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[8192];
+    size_t have = 0;
+    int found = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = 0;
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n'))) {
+            *nl = 0;
+            char *end;
+            unsigned long lo = strtoul(line, &end, 16), hi = 0;
+            if (*end == '-')
+                hi = strtoul(end + 1, NULL, 16);
+            char *path = strchr(line, '/');
+            if (self >= lo && self < hi && path) {
+                char *slash = strrchr(path, '/');
+                size_t dl = (size_t)(slash - path);
+                static const char name[] = "/libperfprobe-ns.so";
+                if (dl + sizeof name <= sizeof object_path) {
+                    memcpy(object_path, path, dl);
+                    memcpy(object_path + dl, name, sizeof name);
+                    found = 1;
+                }
+                break;
+            }
+            line = nl + 1;
+        }
+        if (found || line == buf)
+            break;                      /* found, or a line longer than the buffer */
+        have -= (size_t)(line - buf);
+        memmove(buf, line, have);
+    }
+    close(fd);
+    return found;
+}
+
+/* the text of the object holding ADDR, from a walk of its namespace */
+struct holder {
+    uintptr_t addr, lo, hi;
+};
+
+static int find_holder(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct holder *h = arg;
+    uintptr_t lo, hi;
+    pp_module_range(info, &lo, &hi);
+    if (h->addr >= lo && h->addr < hi) {
+        h->lo = lo;
+        h->hi = hi;
+        return 1;
+    }
+    return 0;
+}
+
+/* a new namespace holding the shim's object, connected; 0 when it cannot
+ * be made (no object beside the shim: the caller goes on without) */
+static int make(struct ns *s)
+{
+    if (!find_object_path())
+        return 0;
+    void *h = real_dlmopen(LM_ID_NEWLM, object_path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return 0;
+    Lmid_t lmid;
+    void *libc = NULL;
+    void (*connect)(const struct pp_ns_link *) = NULL;
+    struct pp_ns_link *l = &s->link;
+    memset(l, 0, sizeof *l);
+    if (dlinfo(h, RTLD_DI_LMID, &lmid) != 0 ||
+        !(libc = real_dlmopen(lmid, "libc.so.6", RTLD_NOW | RTLD_NOLOAD)))
+        goto fail;
+    *(void **)&connect = dlsym(h, PP_NS_CONNECT);
+    *(void **)&s->others = dlsym(h, PP_NS_OTHERS);
+    *(void **)&s->walk = dlsym(h, PP_NS_WALK);
+    *(void **)&l->malloc = dlsym(libc, "malloc");
+    *(void **)&l->free = dlsym(libc, "free");
+    *(void **)&l->calloc = dlsym(libc, "calloc");
+    *(void **)&l->realloc = dlsym(libc, "realloc");
+    *(void **)&l->posix_memalign = dlsym(libc, "posix_memalign");
+    *(void **)&l->aligned_alloc = dlsym(libc, "aligned_alloc");
+    *(void **)&l->memalign = dlsym(libc, "memalign");
+    *(void **)&l->valloc = dlsym(libc, "valloc");
+    *(void **)&l->pvalloc = dlsym(libc, "pvalloc");
+    *(void **)&l->usable = dlsym(libc, "malloc_usable_size");
+    real_dlclose(libc);
+    libc = NULL;
+    if (!connect || !s->others || !s->walk || !l->malloc || !l->free || !l->calloc || !l->realloc ||
+        !l->posix_memalign || !l->aligned_alloc || !l->memalign || !l->valloc || !l->pvalloc ||
+        !l->usable)
+        goto fail;
+    l->alloc = ns_alloc;
+    l->moving = ns_moving;
+    l->freed = ns_freed;
+    l->resized = ns_resized;
+    l->mapped = ns_mapped;
+    l->unmapped = ns_unmapped;
+    l->moved = ns_moved;
+    l->version = PP_NS_LINK_VERSION;
+    connect(l);
+    s->lmid = lmid;
+    s->object = h;
+    struct holder own = {(uintptr_t)(void *)connect, 0, 0};
+    int held = pp_loader_walk_wait(50000000);   /* as every walk of the shim's */
+    s->walk(find_holder, &own);
+    if (held)
+        pp_loader_walk_done();
+    pp_unwind_own_range((int)(s - spaces), own.lo, own.hi);
+    pp_modules_namespace((int)(s - spaces), s->walk);
+    atomic_store(&ns_made, 1);
+    return 1;
+fail:
+    if (libc)
+        real_dlclose(libc);
+    real_dlclose(h);
+    return 0;
+}
+
+/* a namespace for a dlmopen(LM_ID_NEWLM): one kept aside, else a new one */
+static struct ns *take(void)
+{
+    for (int i = 0; i < NS_MAX; i++) {
+        int want = NS_SPARE;
+        if (atomic_compare_exchange_strong(&spaces[i].state, &want, NS_HANDED))
+            return &spaces[i];
+    }
+    for (int i = 0; i < NS_MAX; i++) {
+        int want = NS_EMPTY;
+        if (atomic_compare_exchange_strong(&spaces[i].state, &want, NS_CREATING)) {
+            if (make(&spaces[i])) {
+                atomic_store(&spaces[i].state, NS_HANDED);
+                return &spaces[i];
+            }
+            atomic_store(&spaces[i].state, NS_EMPTY);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* After a dlclose: close each namespace left with the shim's object alone.
+ * The count and the closing are under the loader walk's try-lock (a fork
+ * waits for it, sys/lock.c), which the shim's scans of the modules and the
+ * leak check's walk hold while they call into a namespace's object. */
+static void reclaim(void)
+{
+    for (int i = 0; i < NS_MAX; i++) {
+        struct ns *s = &spaces[i];
+        int was = atomic_load(&s->state);
+        if ((was != NS_USED && was != NS_SPARE) ||
+            !atomic_compare_exchange_strong(&s->state, &was, NS_CHECKING))
+            continue;
+        int held = pp_loader_walk_wait(50000000), gone = 0;
+        if (held && s->others() == 0) {
+            pp_modules_namespace(i, NULL);
+            gone = real_dlclose(s->object) == 0;
+            if (gone)
+                pp_unwind_own_range(i, 0, 0);
+            else
+                pp_modules_namespace(i, s->walk);
+        }
+        if (held)
+            pp_loader_walk_done();
+        if (gone) {
+            s->object = NULL;
+            atomic_store(&s->state, NS_EMPTY);
+        } else {
+            atomic_store(&s->state, was);
+        }
+    }
+}
+
+static int is_ours(Lmid_t lmid)
+{
+    for (int i = 0; i < NS_MAX; i++) {
+        int st = atomic_load(&spaces[i].state);
+        if ((st == NS_USED || st == NS_HANDED || st == NS_CHECKING) && spaces[i].lmid == lmid)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- the hooks ---- */
+
+char *pp_dlopen_where(const char *file, const void *caller);
+void pp_dlopen_where_done(char *path);
+
+/* From the dlmopen hook, for a namespace other than the base one: the name
+ * to open from here into a namespace of the shim's (LM_ID_NEWLM), or NULL
+ * for the call to go on untouched (noted when the heap figures then miss
+ * the library). */
+__attribute__((used, externally_visible, visibility("hidden"))) char *
+pp_dlmopen_route(Lmid_t lmid, const char *file, int mode, const void *caller)
+{
+    int saved_errno = errno;
+    char *path = NULL;
+    if (lmid != LM_ID_NEWLM) {
+        if (!is_ours(lmid))
+            atomic_store(&pp_dlmopen_seen, 1);
+    } else if (file && !(mode & RTLD_DEEPBIND)) {
+        path = pp_dlopen_where(file, caller);
+        if (!path)
+            atomic_store(&pp_dlmopen_seen, 1);
+    } else if (file) {
+        atomic_store(&pp_dlmopen_seen, 1);
+    }
+    errno = saved_errno;
+    return path;
+}
+
+__attribute__((used, externally_visible, visibility("hidden"))) void *
+pp_dlmopen_owned(char *path, int mode)
+{
+    int saved = pp_in_hook;
+    pp_in_hook = 1;
+    struct ns *s = take();
+    pp_in_hook = saved;
+    void *h;
+    if (!s) {                           /* no namespace of the shim's: as before */
+        h = real_dlmopen(LM_ID_NEWLM, path, mode);
+        if (h)
+            atomic_store(&pp_dlmopen_seen, 1);
+    } else {
+        h = real_dlmopen(s->lmid, path, mode);
+        atomic_store(&s->state, h ? NS_USED : NS_SPARE);
+    }
+    int saved_errno = errno;
+    pp_dlopen_where_done(path);
+    errno = saved_errno;
+    return h;
+}
+
+PP_EXPORT int dlclose(void *h)
+{
+    int rc = real_dlclose(h);
+    if (rc == 0 && atomic_load_explicit(&ns_made, memory_order_relaxed)) {
+        int saved_errno = errno, saved = pp_in_hook;
+        pp_in_hook = 1;
+        reclaim();
+        pp_in_hook = saved;
+        errno = saved_errno;
+    }
+    return rc;
+}
+
+__attribute__((used, visibility("hidden"))) _Atomic int *pp_dlmopen_flag = &pp_dlmopen_seen;
+
+/* LM_ID_BASE (0): only RTLD_DEEPBIND is noted, as dlopen's hook notes it.
+ * Any other namespace: pp_dlmopen_route decides, with the caller's return
+ * address; a name it returns is opened from here (pp_dlmopen_owned). */
+__asm__(".text\n"
+        ".globl dlmopen\n"
+        ".type dlmopen, @function\n"
+        "dlmopen:\n"
+        "    mov pp_dlopen_count(%rip), %rax\n"
+        "    lock incl (%rax)\n"
+        "    test %rdi, %rdi\n"                 /* LM_ID_BASE is 0 */
+        "    jnz 3f\n"
+        "    test $0x8, %edx\n"                 /* RTLD_DEEPBIND */
+        "    jz 1f\n"
+        "    mov pp_deepbind_flag(%rip), %rax\n"
+        "    movl $1, (%rax)\n"
+        "    jmp 1f\n"
+        "3:  push %rdi\n"
+        "    push %rsi\n"
+        "    push %rdx\n"
+        "    mov 24(%rsp), %rcx\n"              /* the caller's return address */
+        "    call pp_dlmopen_route\n"
+        "    pop %rdx\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "    test %rax, %rax\n"
+        "    jz 1f\n"
+        "    mov %rax, %rdi\n"
+        "    mov %edx, %esi\n"
+        "    jmp pp_dlmopen_owned\n"
+        "1:  mov pp_real_dlmopen(%rip), %rax\n"
+        "    test %rax, %rax\n"
+        "    jz 2f\n"
+        "    jmp *%rax\n"
+        "2:  push %rdi\n"
+        "    push %rsi\n"
+        "    push %rdx\n"
+        "    call pp_resolve_dlmopen\n"
+        "    pop %rdx\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "    jmp *%rax\n"
+        ".size dlmopen, .-dlmopen\n");
+
+#endif /* __x86_64__ && __linux__ */

@@ -1,0 +1,55 @@
+/*
+ * nslink.h - what the shim and its namespace object hand each other.
+ *
+ * A library the program opens into a link namespace of its own (dlmopen)
+ * gets a copy of libc there, outside the preloaded hooks' scope.  The shim
+ * opens libperfprobe-ns.so (nsshim.c) into each such namespace first, so
+ * that its malloc family comes first in that namespace's lookup scope, as
+ * the shim's own does in the base namespace under LD_PRELOAD.  This is the
+ * one table they share: the namespace's own allocator, resolved by the
+ * shim, and the shim's counting, called by the namespace object's hooks.
+ */
+#ifndef PP_NS_NSLINK_H
+#define PP_NS_NSLINK_H
+
+#include <stddef.h>
+
+#define PP_NS_LINK_VERSION 1
+
+struct pp_ns_link {
+    int version;
+    /* the namespace's own libc */
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*usable)(void *);
+    /* the shim's counting, with the namespace allocator's usable sizes:
+     * a block handed out; a block about to be freed or moved by realloc
+     * (its site, if sampled, let go); a free counted (P may be NULL: a
+     * realloc to 0); a realloc's new block */
+    void (*alloc)(void *p, size_t usable);
+    void (*moving)(void *p, size_t usable);
+    void (*freed)(void *p, size_t usable);
+    void (*resized)(void *q, size_t old_usable, size_t new_usable);
+    /* the shim's mappings: mmap, munmap and mremap made in the namespace */
+    void (*mapped)(void *addr, size_t len, int flags);
+    void (*unmapped)(void *addr, size_t len);
+    void (*moved)(void *old, size_t old_len, void *addr, size_t len, int dontunmap);
+};
+
+/* the namespace object's entries besides the hooks: hand it the table
+ * (kept, not copied: it lives as long as the namespace); count the objects
+ * of its namespace other than itself, its libc and the loader; and
+ * dl_iterate_phdr from inside the namespace (the loader lists its
+ * caller's namespace), for the shim's list of modules */
+#define PP_NS_CONNECT "pp_ns_connect"
+#define PP_NS_OTHERS  "pp_ns_others"
+#define PP_NS_WALK    "pp_ns_walk"
+
+#endif

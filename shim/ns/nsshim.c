@@ -1,0 +1,281 @@
+/*
+ * nsshim.c - libperfprobe-ns.so: the shim's hooks inside a link namespace.
+ *
+ * A library opened with dlmopen into a namespace of its own calls that
+ * namespace's copy of libc, which the preloaded shim cannot reach.  The
+ * shim (hooks/namespace.c) opens this object into the namespace first, so
+ * that its malloc family, and its mmap, munmap and mremap, come first in
+ * the namespace's lookup scope: the library's references, and libc's own
+ * (strdup, fopen), bind here, as they bind to the shim in the base
+ * namespace.  Each hook calls the namespace's own libc and hands the
+ * usable size to the shim's counting through the table the shim connects
+ * (nslink.h).  Nothing else is here: no thread, no file, no constructor.
+ *
+ * Until the shim connects (the few calls libc may make while this object
+ * is being loaded), blocks come from a small static arena and are never
+ * freed; the mapping calls are the system calls themselves, as libc makes
+ * them (errno is this namespace's libc's).
+ */
+#define _GNU_SOURCE
+#include "ns/nslink.h"
+
+#include <errno.h>
+#include <link.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NS_EXPORT __attribute__((visibility("default")))
+
+static const struct pp_ns_link *_Atomic link_;
+
+/* ---- before the shim connects: a bump arena, never freed ---- */
+#define BOOT_SIZE (64 * 1024)
+static _Alignas(64) char boot[BOOT_SIZE];
+static _Atomic size_t boot_used;
+
+static int is_boot(const void *p)
+{
+    return (const char *)p >= boot && (const char *)p < boot + BOOT_SIZE;
+}
+
+/* ALIGN a power of two of 16 or more; each block is preceded by its size */
+static void *boot_alloc(size_t align, size_t n)
+{
+    if (align < 16)
+        align = 16;
+    if (n > BOOT_SIZE)
+        return NULL;
+    for (;;) {
+        size_t at = atomic_load(&boot_used);
+        size_t start = (at + 16 + align - 1) & ~(align - 1);
+        if (start + n > BOOT_SIZE)
+            return NULL;
+        if (atomic_compare_exchange_weak(&boot_used, &at, start + n)) {
+            ((size_t *)(boot + start))[-1] = n;
+            return boot + start;
+        }
+    }
+}
+
+static size_t boot_size(const void *p)
+{
+    return ((const size_t *)p)[-1];
+}
+
+static const struct pp_ns_link *connected(void)
+{
+    return atomic_load_explicit(&link_, memory_order_acquire);
+}
+
+NS_EXPORT void pp_ns_connect(const struct pp_ns_link *l)
+{
+    if (l && l->version == PP_NS_LINK_VERSION)
+        atomic_store_explicit(&link_, l, memory_order_release);
+}
+
+/* ---- the malloc family ---- */
+
+NS_EXPORT void *malloc(size_t n)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return boot_alloc(16, n);
+    void *p = l->malloc(n);
+    if (p)
+        l->alloc(p, l->usable(p));
+    return p;
+}
+
+NS_EXPORT void free(void *p)
+{
+    const struct pp_ns_link *l = connected();
+    if (!p || is_boot(p) || !l)
+        return;
+    size_t u = l->usable(p);
+    l->moving(p, u);
+    l->freed(p, u);
+    l->free(p);
+}
+
+NS_EXPORT void *calloc(size_t n, size_t size)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l) {
+        if (size && n > SIZE_MAX / size)
+            return NULL;
+        return boot_alloc(16, n * size);       /* static: already zero */
+    }
+    void *p = l->calloc(n, size);
+    if (p)
+        l->alloc(p, l->usable(p));
+    return p;
+}
+
+NS_EXPORT void *realloc(void *p, size_t n)
+{
+    const struct pp_ns_link *l = connected();
+    if (p && is_boot(p)) {
+        void *q = malloc(n);
+        size_t had = boot_size(p);
+        if (q)
+            memcpy(q, p, had < n ? had : n);
+        return q;
+    }
+    if (!l)
+        return p ? NULL : boot_alloc(16, n);
+    if (!p)
+        return malloc(n);
+    size_t old = l->usable(p);
+    l->moving(p, old);
+    void *q = l->realloc(p, n);
+    if (q)
+        l->resized(q, old, l->usable(q));
+    else if (n == 0)
+        l->freed(NULL, old);                   /* glibc's realloc(p, 0) frees */
+    return q;
+}
+
+NS_EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, n * size);
+}
+
+NS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return (*out = boot_alloc(align, n)) ? 0 : ENOMEM;
+    int rc = l->posix_memalign(out, align, n);
+    if (rc == 0 && *out)
+        l->alloc(*out, l->usable(*out));
+    return rc;
+}
+
+#define ALIGNED(name, params, args, bootargs)                           \
+    NS_EXPORT void *name params                                         \
+    {                                                                   \
+        const struct pp_ns_link *l = connected();                       \
+        if (!l)                                                         \
+            return boot_alloc bootargs;                                 \
+        void *p = l->name args;                                         \
+        if (p)                                                          \
+            l->alloc(p, l->usable(p));                                  \
+        return p;                                                       \
+    }
+
+ALIGNED(aligned_alloc, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED(memalign, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED(valloc, (size_t n), (n), (4096, n))
+ALIGNED(pvalloc, (size_t n), (n), (4096, (n + 4095) & ~(size_t)4095))
+
+NS_EXPORT size_t malloc_usable_size(void *p)
+{
+    const struct pp_ns_link *l = connected();
+    if (!p)
+        return 0;
+    if (is_boot(p))
+        return boot_size(p);
+    return l ? l->usable(p) : 0;
+}
+
+/* ---- mappings: the system calls, as libc's own wrappers make them ---- */
+
+NS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *r = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+    const struct pp_ns_link *l = connected();
+    if (r != MAP_FAILED && l)
+        l->mapped(r, len, flags);
+    return r;
+}
+
+NS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+NS_EXPORT int munmap(void *addr, size_t len)
+{
+    int rc = (int)syscall(SYS_munmap, addr, len);
+    const struct pp_ns_link *l = connected();
+    if (rc == 0 && l)
+        l->unmapped(addr, len);
+    return rc;
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+NS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+    void *target = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        target = va_arg(ap, void *);
+        va_end(ap);
+    }
+    void *r = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, target);
+    const struct pp_ns_link *l = connected();
+    if (r != MAP_FAILED && l)
+        l->moved(old, old_len, r, new_len, (flags & MREMAP_DONTUNMAP) != 0);
+    return r;
+}
+
+/* ---- what else is loaded here ---- */
+
+struct others {
+    uintptr_t self, libc;
+    int n;
+};
+
+static int holds(const struct dl_phdr_info *info, uintptr_t a)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && a >= lo && a - lo < ph->p_memsz)
+            return 1;
+    }
+    return 0;
+}
+
+static int count_other(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct others *o = arg;
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    if (holds(info, o->self) || (o->libc && holds(info, o->libc)) || strstr(name, "/ld-linux") ||
+        strstr(name, "linux-vdso") || !*name)
+        return 0;
+    o->n++;
+    return 0;
+}
+
+/* never a tail call: the loader takes the namespace from the return
+ * address, which must be in this object */
+NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    int rc = dl_iterate_phdr(cb, arg);
+    __asm__ volatile("" ::: "memory");
+    return rc;
+}
+
+/* dl_iterate_phdr lists the objects of its caller's namespace: this one's */
+NS_EXPORT int pp_ns_others(void)
+{
+    const struct pp_ns_link *l = connected();
+    struct others o = {(uintptr_t)(void *)pp_ns_others, l ? (uintptr_t)(void *)l->malloc : 0, 0};
+    dl_iterate_phdr(count_other, &o);
+    return o.n;
+}

@@ -1,0 +1,185 @@
+/* ns_plugin MODE ...: a program that opens libraries into link namespaces
+ * of their own (dlmopen LM_ID_NEWLM), as plugin hosts and sandboxes do.
+ *
+ *   hold LIB FACTS      LIB (ns_lib.c.in) holds 1000 blocks of 4000 bytes,
+ *                       1000 strdup'd strings of as many and 4 MiB mapped,
+ *                       for 300 ms; then lets them go and is closed.  FACTS
+ *                       gets what it held, in its allocator's usable sizes.
+ *   base LIB FACTS      the same with LIB in the base namespace
+ *   cycle LIB N         N times: open LIB into a new namespace, use it, close
+ *   fail LIB N          N opens of a missing library into new namespaces
+ *                       (each prints dlerror), then LIB: opened?
+ *   many LIB            opens LIB into new namespaces until the loader
+ *                       refuses (at most 20): how many, and why not more
+ *   chdir LIB FACTS     hold, after a chdir to /
+ *   deep LIB            LIB into a new namespace with RTLD_DEEPBIND
+ *   threads LIB N       two threads, each cycling LIB N times at once
+ *   keep LIB FACTS      LIB holds 100 blocks and 100 strings of 1000 bytes
+ *                       in its globals, and the program exits with them held
+ *
+ * Output is what a user would compare with a bare run. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include "util.h"
+// link: -ldl -pthread
+
+typedef void (*hold_fn)(int, size_t, size_t, size_t *, int *);
+typedef void (*drop_fn)(void);
+
+static void *open_ns(Lmid_t where, const char *lib)
+{
+    void *h = dlmopen(where, lib, RTLD_NOW);
+    if (!h)
+        printf("dlmopen: %s\n", dlerror());
+    return h;
+}
+
+static int hold(Lmid_t where, const char *lib, const char *facts)
+{
+    void *h = open_ns(where, lib);
+    if (!h)
+        return 3;
+    hold_fn hold_ = (hold_fn)dlsym(h, "ns_hold");
+    drop_fn drop_ = (drop_fn)dlsym(h, "ns_drop");
+    if (!hold_ || !drop_)
+        return 4;
+    Lmid_t ns = -1;
+    dlinfo(h, RTLD_DI_LMID, &ns);
+    size_t usable = 0;
+    int calls = 0;
+    hold_(1000, 4000, 4 << 20, &usable, &calls);
+    facts_open(facts);
+    fact("ns_usable", (long long)usable);
+    fact("ns_calls", calls);
+    usleep(300000);
+    drop_();
+    dlclose(h);
+    printf("namespace %s, held and dropped\n", ns == LM_ID_BASE ? "base" : "new");
+    return 0;
+}
+
+/* N times: LIB into a new namespace, 10 blocks held and let go, closed;
+ * the number of the cycle that failed, or -1 */
+static int cycle(const char *lib, int n)
+{
+    for (int i = 0; i < n; i++) {
+        void *h = open_ns(LM_ID_NEWLM, lib);
+        if (!h)
+            return i;
+        size_t usable;
+        int calls;
+        ((hold_fn)dlsym(h, "ns_hold"))(10, 1000, 0, &usable, &calls);
+        ((drop_fn)dlsym(h, "ns_drop"))();
+        if (dlclose(h)) {
+            printf("dlclose: %s\n", dlerror());
+            return i;
+        }
+    }
+    return -1;
+}
+
+struct cycler {
+    const char *lib;
+    int n, failed;
+};
+
+static void *cycler(void *arg)
+{
+    struct cycler *c = arg;
+    c->failed = cycle(c->lib, c->n);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    const char *mode = argv[1], *lib = argv[2];
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (!strcmp(mode, "hold") && argc > 3)
+        return hold(LM_ID_NEWLM, lib, argv[3]);
+    if (!strcmp(mode, "base") && argc > 3)
+        return hold(LM_ID_BASE, lib, argv[3]);
+    if (!strcmp(mode, "chdir") && argc > 3) {
+        char facts[4096] = "";
+        if (argv[3][0] != '/') {
+            if (!getcwd(facts, sizeof facts - 64))
+                return 5;
+            strcat(facts, "/");
+        }
+        strncat(facts, argv[3], sizeof facts - strlen(facts) - 1);
+        if (chdir("/"))
+            return 5;
+        return hold(LM_ID_NEWLM, lib, facts);
+    }
+    if (!strcmp(mode, "cycle") && argc > 3) {
+        int n = atoi(argv[3]), failed = cycle(lib, n);
+        if (failed >= 0) {
+            printf("cycle %d failed\n", failed);
+            return 1;
+        }
+        printf("cycled %d\n", n);
+        return 0;
+    }
+    if (!strcmp(mode, "threads") && argc > 3) {
+        struct cycler c[2] = {{lib, atoi(argv[3]), 0}, {lib, atoi(argv[3]), 0}};
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            if (pthread_create(&t[i], NULL, cycler, &c[i]))
+                return 5;
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < 2; i++)
+            printf("thread %d: %s\n", i, c[i].failed < 0 ? "cycled" : "failed");
+        return c[0].failed >= 0 || c[1].failed >= 0;
+    }
+    if (!strcmp(mode, "keep") && argc > 3) {
+        void *h = open_ns(LM_ID_NEWLM, lib);
+        if (!h)
+            return 3;
+        size_t usable;
+        int calls;
+        ((hold_fn)dlsym(h, "ns_hold"))(100, 1000, 0, &usable, &calls);
+        facts_open(argv[3]);
+        fact("ns_usable", (long long)usable);
+        printf("kept\n");
+        return 0;
+    }
+    if (!strcmp(mode, "deep")) {
+        void *h = dlmopen(LM_ID_NEWLM, lib, RTLD_NOW | RTLD_DEEPBIND);
+        printf("deep %s\n", h ? "opened" : "refused");
+        if (!h)
+            return 1;
+        size_t usable;
+        int calls;
+        ((hold_fn)dlsym(h, "ns_hold"))(10, 1000, 0, &usable, &calls);
+        ((drop_fn)dlsym(h, "ns_drop"))();
+        dlclose(h);
+        return 0;
+    }
+    if (!strcmp(mode, "fail") && argc > 3) {
+        int n = atoi(argv[3]);
+        for (int i = 0; i < n; i++)
+            if (open_ns(LM_ID_NEWLM, "/nonexistent/libnone.so"))
+                return 1;
+        void *h = open_ns(LM_ID_NEWLM, lib);
+        printf("then %s\n", h ? "opened" : "refused");
+        return h ? 0 : 1;
+    }
+    if (!strcmp(mode, "many")) {
+        void *h[20];
+        int n = 0;
+        while (n < 20 && (h[n] = dlmopen(LM_ID_NEWLM, lib, RTLD_NOW)))
+            n++;
+        printf("opened %d\n", n);
+        if (n < 20)
+            printf("then: %s\n", dlerror());
+        while (n)
+            dlclose(h[--n]);
+        void *again = open_ns(LM_ID_NEWLM, lib);
+        printf("after closing, %s\n", again ? "opened again" : "refused");
+        return 0;
+    }
+    return 2;
+}

@@ -1,0 +1,132 @@
+# A library opened with dlmopen into a link namespace of its own gets a
+# copy of libc there, outside the preloaded hooks' scope.  The shim opens
+# its namespace object (libperfprobe-ns.so, beside it) into each such
+# namespace first, so the library's blocks, libc's own (strdup) and its
+# mappings are counted; what the program sees stays as bare: its output,
+# dlerror, how many namespaces the loader gives, $ORIGIN from the caller.
+# Ground truth: what the library says it held, in its own allocator's
+# usable sizes (tests/progs/ns_lib.c.in), and the same library counted in
+# the base namespace.
+. "$PP_ROOT/tests/lib.sh"
+
+P=$T/ns_plugin PP=$PP_BUILD/perfprobe
+cp "$PP_ROOT/tests/progs/ns_lib.c.in" ns_lib.c && cc -shared -fPIC -O1 -o libns.so ns_lib.c
+LIB=$PWD/libns.so
+
+# same DESC ARGS...: status and stdout as bare, nothing on stderr (unless
+# WARNED is set), every line of the timeline JSON; the timeline is s.jsonl.
+# PROG is the program (ns_plugin).
+PROG=$P
+same() {
+    local desc=$1; shift
+    timeout -k 5 120 "$PROG" "$@" > bare.out 2> bare.err
+    local rb=$?
+    rm -f s.jsonl
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/s.jsonl LD_PRELOAD=$S timeout -k 5 120 "$PROG" "$@" \
+        > shim.out 2> shim.err
+    eq "$desc: exit status as bare" $? $rb
+    if cmp -s bare.out shim.out; then ok "$desc: stdout as bare ($(tail -1 shim.out))"
+    else fail "$desc: stdout differs: $(diff bare.out shim.out | head -4 | tr '\n' ' ')"; fi
+    [ -n "${WARNED:-}" ] || eq "$desc: nothing on stderr" "$(cat shim.err)" ""
+    check "$desc: every line of the timeline is JSON" valid_jsonl s.jsonl
+}
+# the program's own summary (timeout is traced too)
+of_program() { jq -s -c '(map(select(.type == "header" and .program == "ns_plugin")) | .[0].pid) as $pid
+    | map(select(.type == "summary" and .pid == $pid)) | .[0]' "$1"; }
+sum() { of_program "$1" | jq -r ".$2"; }
+
+# ---- the library's blocks, strings and mapping, counted ----
+same "hold" hold "$LIB" new.facts
+cp s.jsonl new.jsonl
+held=$(fact new.facts ns_usable) calls=$(fact new.facts ns_calls)
+eq "hold: the library held 1000 blocks and 1000 strdup'd strings" "$calls" 2001
+eq "hold: exact (inexact is empty)" "$(sum new.jsonl 'inexact | length')" 0
+# the peak holds what the library held, in its own allocator's usable
+# sizes, and the program's own few blocks (under 64 KiB)
+bounded "hold: the peak heap is what the library held" "$(sum new.jsonl peak_heap_bytes)" \
+    "$held" $((held + 65536)) 0
+le "hold: let go by the end (heap at exit under 64 KiB)" "$(sum new.jsonl heap_bytes_at_exit)" 65535
+eq "hold: its 4 MiB mapping is counted" "$(sum new.jsonl peak_mmap_bytes)" $((4 << 20))
+eq "hold: and unmapped" "$(sum new.jsonl mmap_anon_bytes_at_exit)" 0
+# the same library in the base namespace, where the shim's own hooks count
+# it: as many calls, give or take what the loader and libc do besides
+same "base" base "$LIB" base.facts
+cp s.jsonl base.jsonl
+eq "base: exact" "$(sum base.jsonl 'inexact | length')" 0
+an=$(sum new.jsonl allocs) ab=$(sum base.jsonl allocs)
+check "the allocation calls in a new namespace are the base namespace's, within 64 ($an, $ab)" \
+    test $((an - ab)) -le 64 -a $((ab - an)) -le 64
+check "and at least the library's own ($an >= $calls)" test "$an" -ge "$calls"
+within "the peak heap in a new namespace is the base namespace's" \
+    "$(sum new.jsonl peak_heap_bytes)" "$(sum base.jsonl peak_heap_bytes)" 1
+
+# ---- allocation sites: named, and their blocks reachable ----
+# The library keeps 100 blocks and 100 strings in its globals at exit.  The
+# namespace's objects are modules (named frames, through the namespace
+# object's own walk of its namespace), the namespace object's hook frames
+# are cut off as the shim's are, and the leak check reads the library's
+# globals as roots: nothing is "definitely lost".
+cc -shared -fPIC -g -O1 -o libnsg.so ns_lib.c
+rm -f keep.jsonl
+PERFPROBE_STACKS=all PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/keep.jsonl LD_PRELOAD=$S \
+    timeout -k 5 60 "$P" keep "$PWD/libnsg.so" keep.facts > keep.out
+eq "keep: status and output" "$? $(cat keep.out)" "0 kept"
+"$PP" report --json --process ns_plugin keep.jsonl > keep.json
+nsite() { jq -r --arg fn "$1" "[.sites[] | select(.frames[0].fn == \$fn)][0].$2" keep.json; }
+eq "keep: the library's own malloc calls are a site whose first frame is ns_hold" \
+    "$(nsite ns_hold live_blocks) $(nsite ns_hold live_bytes)" "100 100000"
+eq "keep: libc's strdup in the namespace is a site whose first frame is in libc" \
+    "$(nsite __strdup live_blocks) $(nsite __strdup 'frames[1].fn')" "100 ns_hold"
+eq "keep: no frame of the namespace object" \
+    "$(jq '[.sites[].frames[].module // "" | select(test("libperfprobe-ns"))] | length' keep.json)" 0
+eq "keep: nothing definitely lost (the library's globals are roots)" \
+    "$(jq '[.sites[].lost_bytes] | add' keep.json)" 0
+check "keep: what the library holds is live at exit" \
+    test "$(jq '[.sites[].live_bytes] | add' keep.json)" -ge 200000
+
+# ---- $ORIGIN: the caller stays the program ----
+mkdir -p o && cp libns.so "$P" o/
+(cd o && PROG=./ns_plugin same "\$ORIGIN/libns.so" hold '$ORIGIN/libns.so' o.facts)
+check "\$ORIGIN/libns.so: counted" test "$(sum o/s.jsonl peak_heap_bytes)" -ge "$(fact o/o.facts ns_usable)"
+eq "\$ORIGIN/libns.so: exact" "$(sum o/s.jsonl 'inexact | length')" 0
+
+# ---- namespaces come and go as bare ----
+# each closed namespace must go away: glibc gives at most 15, fewer where
+# each copy of libc takes static TLS
+same "40 namespaces opened and closed in turn" cycle "$LIB" 40
+le "40 namespaces: heap at exit under 64 KiB" "$(sum s.jsonl heap_bytes_at_exit)" 65535
+# a failed open leaves the namespace made for it aside: not one fewer for
+# the program, and dlerror is the loader's own message
+same "30 failed opens, then one" fail "$LIB" 30
+eq "30 failed opens: dlerror each time" "$(grep -c 'cannot open shared object file' shim.out)" 30
+same "as many namespaces at once as bare" many "$LIB"
+same "two threads opening and closing namespaces at once" threads "$LIB" 3
+
+# ---- a relative LD_PRELOAD, and a program that changed directory ----
+rm -f rel.jsonl
+(cd "$(dirname "$S")" && PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$OLDPWD/rel.jsonl \
+    LD_PRELOAD=./$(basename "$S") timeout -k 5 60 "$P" chdir "$LIB" "$OLDPWD/rel.facts" > /dev/null 2> "$OLDPWD/rel.err")
+eq "relative LD_PRELOAD, chdir before dlmopen: nothing on stderr" "$(cat rel.err)" ""
+check "relative LD_PRELOAD, chdir before dlmopen: counted" \
+    test "$(sum rel.jsonl peak_heap_bytes)" -ge "$(fact rel.facts ns_usable)"
+
+# ---- what cannot be counted says so ----
+# RTLD_DEEPBIND: the library's own libc comes before the namespace object
+WARNED=1 same "RTLD_DEEPBIND into a new namespace" deep "$LIB"
+eq "RTLD_DEEPBIND into a new namespace: one warning" "$(grep -c 'could not preload into' shim.err)" 1
+eq "RTLD_DEEPBIND into a new namespace: the summary's inexact names dlmopen" \
+    "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
+# the shim without its namespace object beside it: as before the object,
+# the heap leaves the library out and says so; the RSS breakdown's heap
+# (anonymous memory the shim did not map) holds the 4 MB it touched
+mkdir -p alone && cp "$S" alone/
+PERFPROBE_INTERVAL_MS=5 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/alone.jsonl LD_PRELOAD=$PWD/alone/$(basename "$S") \
+    timeout -k 5 60 "$P" hold "$LIB" alone.facts > alone.out 2> alone.err
+eq "no namespace object: status and output" "$? $(cat alone.out)" "0 namespace new, held and dropped"
+eq "no namespace object: one warning names it" "$(grep -c 'libperfprobe-ns.so missing' alone.err)" 1
+eq "no namespace object: the summary's inexact names dlmopen" \
+    "$(sum alone.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
+le "no namespace object: the counted heap leaves the library out (under 1 MiB)" \
+    "$(sum alone.jsonl peak_heap_bytes)" $(((1 << 20) - 1))
+le "no namespace object: the RSS breakdown's heap at the peak holds what it touched" \
+    "$(fact alone.facts ns_usable)" "$(sum alone.jsonl rss_parts_at_peak.heap)"
