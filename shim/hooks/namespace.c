@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,72 +54,39 @@
 #define MREMAP_DONTUNMAP 4
 #endif
 
-/* ---- the counting the namespace object calls ---- */
+/* ---- the counting the namespace object calls ---- *
+ * Each runs with pp_in_hook raised, as the shim's own hooks count; a call
+ * that arrives with it raised (the shim's own work reaching the namespace)
+ * is not counted. */
+#define COUNTED(body)                                                   \
+    do {                                                                \
+        if (pp_in_hook)                                                 \
+            return;                                                     \
+        pp_in_hook = 1;                                                 \
+        body;                                                           \
+        pp_in_hook = 0;                                                 \
+    } while (0)
 
-static void ns_alloc(void *p, size_t u)
-{
-    if (pp_in_hook)
-        return;
-    pp_in_hook = 1;
-    pp_track_alloc_fast(p, u);
-    pp_in_hook = 0;
-}
-
-static void ns_moving(void *p, size_t u)
-{
-    if (pp_in_hook)
-        return;
-    pp_in_hook = 1;
-    pp_site_free(p, u);
-    pp_in_hook = 0;
-}
-
-static void ns_freed(void *p, size_t u)
-{
-    (void)p;
-    if (pp_in_hook)
-        return;
-    pp_in_hook = 1;
-    pp_count_free(u);
-    pp_in_hook = 0;
-}
-
-static void ns_resized(void *q, size_t old, size_t u)
-{
-    if (pp_in_hook)
-        return;
-    pp_in_hook = 1;
-    pp_track_realloc_fast(q, old, u);
-    pp_in_hook = 0;
-}
+static void ns_alloc(void *p, size_t u) { COUNTED(pp_track_alloc_fast(p, u)); }
+static void ns_moving(void *p, size_t u) { COUNTED(pp_site_free(p, u)); }
+static void ns_freed(void *p, size_t u) { (void)p; COUNTED(pp_count_free(u)); }
+static void ns_resized(void *q, size_t old, size_t u) { COUNTED(pp_track_realloc_fast(q, old, u)); }
 
 static void ns_mapped(void *addr, size_t len, int flags)
 {
-    if (pp_in_hook)
-        return;
-    pp_in_hook = 1;
-    pp_map_add((uintptr_t)addr, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE);
-    pp_in_hook = 0;
+    COUNTED(pp_map_add((uintptr_t)addr, len, (flags & MAP_ANONYMOUS) ? PP_MAP_ANON : PP_MAP_FILE));
     pp_site_map(addr, len, flags);
 }
 
 static void ns_unmapped(void *addr, size_t len)
 {
-    if (pp_in_hook)
-        return;
-    pp_in_hook = 1;
-    pp_map_remove((uintptr_t)addr, len);
-    pp_in_hook = 0;
+    COUNTED(pp_map_remove((uintptr_t)addr, len));
     pp_site_unmap(addr, len);
 }
 
 static void ns_moved(void *old, size_t old_len, void *addr, size_t len, int dontunmap)
 {
-    if (pp_in_hook)
-        return;
-    pp_in_hook = 1;
-    pp_map_move((uintptr_t)old, old_len, (uintptr_t)addr, len, dontunmap);
-    pp_in_hook = 0;
+    COUNTED(pp_map_move((uintptr_t)old, old_len, (uintptr_t)addr, len, dontunmap));
 }
 
 /* ---- the namespaces the shim made ---- */
@@ -229,6 +197,23 @@ static int find_holder(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* the namespace's libc functions the object calls, by name */
+static const struct {
+    const char *name;
+    size_t at;
+} libc_fns[] = {
+    {"malloc", offsetof(struct pp_ns_link, malloc)},
+    {"free", offsetof(struct pp_ns_link, free)},
+    {"calloc", offsetof(struct pp_ns_link, calloc)},
+    {"realloc", offsetof(struct pp_ns_link, realloc)},
+    {"posix_memalign", offsetof(struct pp_ns_link, posix_memalign)},
+    {"aligned_alloc", offsetof(struct pp_ns_link, aligned_alloc)},
+    {"memalign", offsetof(struct pp_ns_link, memalign)},
+    {"valloc", offsetof(struct pp_ns_link, valloc)},
+    {"pvalloc", offsetof(struct pp_ns_link, pvalloc)},
+    {"malloc_usable_size", offsetof(struct pp_ns_link, usable)},
+};
+
 /* a new namespace holding the shim's object, connected; 0 when it cannot
  * be made (no object beside the shim: the caller goes on without) */
 static int make(struct ns *s)
@@ -249,21 +234,15 @@ static int make(struct ns *s)
     *(void **)&connect = dlsym(h, PP_NS_CONNECT);
     *(void **)&s->others = dlsym(h, PP_NS_OTHERS);
     *(void **)&s->walk = dlsym(h, PP_NS_WALK);
-    *(void **)&l->malloc = dlsym(libc, "malloc");
-    *(void **)&l->free = dlsym(libc, "free");
-    *(void **)&l->calloc = dlsym(libc, "calloc");
-    *(void **)&l->realloc = dlsym(libc, "realloc");
-    *(void **)&l->posix_memalign = dlsym(libc, "posix_memalign");
-    *(void **)&l->aligned_alloc = dlsym(libc, "aligned_alloc");
-    *(void **)&l->memalign = dlsym(libc, "memalign");
-    *(void **)&l->valloc = dlsym(libc, "valloc");
-    *(void **)&l->pvalloc = dlsym(libc, "pvalloc");
-    *(void **)&l->usable = dlsym(libc, "malloc_usable_size");
+    for (size_t i = 0; i < sizeof libc_fns / sizeof *libc_fns; i++) {
+        void *fn = dlsym(libc, libc_fns[i].name);
+        if (!fn)
+            goto fail;
+        memcpy((char *)l + libc_fns[i].at, &fn, sizeof fn);
+    }
     real_dlclose(libc);
     libc = NULL;
-    if (!connect || !s->others || !s->walk || !l->malloc || !l->free || !l->calloc || !l->realloc ||
-        !l->posix_memalign || !l->aligned_alloc || !l->memalign || !l->valloc || !l->pvalloc ||
-        !l->usable)
+    if (!connect || !s->others || !s->walk)
         goto fail;
     l->alloc = ns_alloc;
     l->moving = ns_moving;
