@@ -38,13 +38,18 @@ check "no C++ runtime is linked" bash -c "! ldd '$S' | grep -q libstdc++"
 # from the return address, which a call from the shim would change
 check "dlopen is a jump, not a call (the caller stays the program)" bash -c \
     "objdump -d --no-show-raw-insn '$S' | awk '/<dlopen>:/{f=1; next} f && /^\$/{exit} f' | grep -q 'jmp  *\\*%rax'"
+for f in dlopen dlmopen; do
+    check "the namespace object's $f is a jump (the caller stays the library)" bash -c \
+        "objdump -d --no-show-raw-insn '$(dirname "$S")/libperfprobe-ns.so' | awk '/<$f>:/{f=1; next} f && /^\$/{exit} f' | grep -q 'jmp  *\\*0x.*(%rip)'"
+done
 check "dlmopen is a jump, not a call (the caller stays the program)" bash -c \
     "objdump -d --no-show-raw-insn '$S' | awk '/<dlmopen>:/{f=1; next} f && /^\$/{exit} f' | grep -q 'jmp  *\\*%rax'"
 # the namespace object beside the shim (shim/ns/): the allocator and mmap
-# hooks, its three entries for the shim, nothing else; libc its dependency,
+# hooks, dlopen and dlmopen (jumps that note what the figures then miss),
+# its three entries for the shim, nothing else; libc its dependency,
 # so that the namespace's libc loads with it
 NS=$(dirname "$S")/libperfprobe-ns.so
-ns_want="aligned_alloc calloc free malloc malloc_usable_size memalign mmap mmap64 mremap munmap
+ns_want="aligned_alloc calloc dlmopen dlopen free malloc malloc_usable_size memalign mmap mmap64 mremap munmap
 posix_memalign pp_ns_connect pp_ns_others pp_ns_walk pvalloc realloc reallocarray valloc"
 eq "the namespace object exports exactly its hooks" \
     "$(nm -D --defined-only "$NS" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort | tr '\n' ' ')" \

@@ -116,6 +116,22 @@ WARNED=1 same "RTLD_DEEPBIND into a new namespace" deep "$LIB"
 eq "RTLD_DEEPBIND into a new namespace: one warning" "$(grep -c 'could not preload into' shim.err)" 1
 eq "RTLD_DEEPBIND into a new namespace: the summary's inexact names dlmopen" \
     "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
+# a library inside the namespace that opens another: with dlopen into its
+# own namespace, counted; with RTLD_DEEPBIND, or dlmopen for yet another
+# namespace, past the hooks, and said so
+cp libns.so libns2.so
+WARNED=1 same "nested: dlopen from inside the namespace" nested "$LIB" "$PWD/libns2.so" plain plain.facts
+eq "nested dlopen: exact, no warning" "$(sum s.jsonl 'inexact | length') $(cat shim.err)" "0 "
+check "nested dlopen: counted" test "$(sum s.jsonl peak_heap_bytes)" -ge "$(fact plain.facts ns_usable)"
+WARNED=1 same "nested: dlopen with RTLD_DEEPBIND from inside the namespace" nested "$LIB" "$PWD/libns2.so" deep deep.facts
+eq "nested RTLD_DEEPBIND: the summary's inexact names it" \
+    "$(sum s.jsonl 'inexact[]')" "RTLD_DEEPBIND: a library's allocations bypass the hooks"
+eq "nested RTLD_DEEPBIND: one warning" "$(grep -c RTLD_DEEPBIND shim.err)" 1
+WARNED=1 same "nested: dlmopen from inside the namespace" nested "$LIB" "$PWD/libns2.so" dlmopen dlm.facts
+eq "nested dlmopen: the summary's inexact names it" \
+    "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
+eq "nested dlmopen: one warning" "$(grep -c 'could not preload into' shim.err)" 1
+
 # the shim without its namespace object beside it: as before the object,
 # the heap leaves the library out and says so; the RSS breakdown's heap
 # (anonymous memory the shim did not map) holds the 4 MB it touched

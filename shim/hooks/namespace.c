@@ -251,6 +251,8 @@ static int make(struct ns *s)
     l->mapped = ns_mapped;
     l->unmapped = ns_unmapped;
     l->moved = ns_moved;
+    l->dlmopen_seen = (int *)&pp_dlmopen_seen;
+    l->deepbind_seen = (int *)&pp_deepbind_seen;
     l->version = PP_NS_LINK_VERSION;
     connect(l);
     s->lmid = lmid;

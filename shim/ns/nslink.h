@@ -41,6 +41,11 @@ struct pp_ns_link {
     void (*mapped)(void *addr, size_t len, int flags);
     void (*unmapped)(void *addr, size_t len);
     void (*moved)(void *old, size_t old_len, void *addr, size_t len, int dontunmap);
+    /* the shim's flags for what its figures then miss: a library here
+     * that calls dlmopen for yet another namespace, or dlopen with
+     * RTLD_DEEPBIND (its own libc first) */
+    int *dlmopen_seen;
+    int *deepbind_seen;
 };
 
 /* the namespace object's entries besides the hooks: hand it the table

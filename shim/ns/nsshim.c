@@ -15,10 +15,16 @@
  * is being loaded), blocks come from a small static arena and are never
  * freed; the mapping calls are the system calls themselves, as libc makes
  * them (errno is this namespace's libc's).
+ *
+ * dlopen and dlmopen pass through by a jump (the loader takes $ORIGIN and
+ * the search path from the caller's return address), noting for the shim
+ * what its figures then miss: a library that calls dlmopen for yet another
+ * namespace, or dlopen with RTLD_DEEPBIND, allocates past these hooks.
  */
 #define _GNU_SOURCE
 #include "ns/nslink.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <stdarg.h>
@@ -231,6 +237,63 @@ NS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         l->moved(old, old_len, r, new_len, (flags & MREMAP_DONTUNMAP) != 0);
     return r;
 }
+
+/* ---- dlopen and dlmopen: noted, then the namespace's libc's by a jump ---- */
+
+__attribute__((used, visibility("hidden"))) void *ns_real_dlopen, *ns_real_dlmopen;
+__attribute__((used, visibility("hidden"))) int *ns_dlmopen_flag, *ns_deepbind_flag;
+static int unused_flag;
+
+__attribute__((used, visibility("hidden"))) void ns_resolve_dl(void)
+{
+    const struct pp_ns_link *l = connected();
+    if (!ns_real_dlopen)
+        ns_real_dlopen = dlsym(RTLD_NEXT, "dlopen");
+    if (!ns_real_dlmopen)
+        ns_real_dlmopen = dlsym(RTLD_NEXT, "dlmopen");
+    ns_dlmopen_flag = l ? l->dlmopen_seen : &unused_flag;
+    ns_deepbind_flag = l ? l->deepbind_seen : &unused_flag;
+}
+
+/* rdi, rsi (and rdx) kept across the resolution; the stack aligned for the
+ * call (entry: 8 mod 16; three pushes) */
+__asm__(".text\n"
+        ".globl dlopen\n"
+        ".type dlopen, @function\n"
+        "dlopen:\n"
+        "    push %rdi\n"
+        "    push %rsi\n"
+        "    push %rdx\n"
+        "    call ns_resolve_dl\n"
+        "    pop %rdx\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "    test $0x8, %esi\n"                 /* RTLD_DEEPBIND */
+        "    jz 1f\n"
+        "    mov ns_deepbind_flag(%rip), %rax\n"
+        "    movl $1, (%rax)\n"
+        "1:  jmp *ns_real_dlopen(%rip)\n"
+        ".size dlopen, .-dlopen\n"
+        ".globl dlmopen\n"
+        ".type dlmopen, @function\n"
+        "dlmopen:\n"
+        "    push %rdi\n"
+        "    push %rsi\n"
+        "    push %rdx\n"
+        "    call ns_resolve_dl\n"
+        "    pop %rdx\n"
+        "    pop %rsi\n"
+        "    pop %rdi\n"
+        "    test %rdi, %rdi\n"                 /* LM_ID_BASE is 0 */
+        "    jnz 2f\n"
+        "    test $0x8, %edx\n"
+        "    jz 1f\n"
+        "    mov ns_deepbind_flag(%rip), %rax\n"
+        "    jmp 3f\n"
+        "2:  mov ns_dlmopen_flag(%rip), %rax\n"
+        "3:  movl $1, (%rax)\n"
+        "1:  jmp *ns_real_dlmopen(%rip)\n"
+        ".size dlmopen, .-dlmopen\n");
 
 /* ---- what else is loaded here ---- */
 

@@ -14,6 +14,10 @@
  *   chdir LIB FACTS     hold, after a chdir to /
  *   deep LIB            LIB into a new namespace with RTLD_DEEPBIND
  *   threads LIB N       two threads, each cycling LIB N times at once
+ *   nested LIB LIB2 HOW FACTS
+ *                       LIB, in a new namespace, opens LIB2 as HOW says
+ *                       (plain, deep: with RTLD_DEEPBIND, dlmopen: into yet
+ *                       another namespace), which holds 200 blocks
  *   keep LIB FACTS      LIB holds 100 blocks and 100 strings of 1000 bytes
  *                       in its globals, and the program exits with them held
  *
@@ -133,6 +137,18 @@ int main(int argc, char **argv)
         for (int i = 0; i < 2; i++)
             printf("thread %d: %s\n", i, c[i].failed < 0 ? "cycled" : "failed");
         return c[0].failed >= 0 || c[1].failed >= 0;
+    }
+    if (!strcmp(mode, "nested") && argc > 5) {
+        void *h = open_ns(LM_ID_NEWLM, lib);
+        if (!h)
+            return 3;
+        size_t (*nested)(const char *, const char *) =
+            (size_t (*)(const char *, const char *))dlsym(h, "ns_nested");
+        size_t usable = nested ? nested(argv[3], argv[4]) : 0;
+        facts_open(argv[5]);
+        fact("ns_usable", (long long)usable);
+        printf("nested %s %s\n", argv[4], usable ? "held" : "failed");
+        return usable ? 0 : 1;
     }
     if (!strcmp(mode, "keep") && argc > 3) {
         void *h = open_ns(LM_ID_NEWLM, lib);
