@@ -63,8 +63,9 @@ SHIMFLAGS := $(BASE) -Ishim -fPIC -fvisibility=hidden -fexceptions -fno-builtin-
 endif
 SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 # the shim's object for link namespaces (shim/ns/: opened by the shim into
-# each namespace a program makes with dlmopen; Linux only)
-NS_LIB   := $(if $(filter linux,$(SYS)),$(B)/libperfprobe-ns.so)
+# each namespace a program makes with dlmopen; x86_64 Linux, where the
+# shim's dlmopen hook is)
+NS_LIB   := $(if $(filter linux,$(SYS)),$(if $(filter x86_64,$(shell uname -m)),$(B)/libperfprobe-ns.so))
 NSFLAGS  := $(BASE) -Ishim -fPIC -fvisibility=hidden -fno-builtin-malloc -fno-builtin-calloc \
             -fno-builtin-realloc -fno-builtin-free
 # The files of one system only: tools/sys/ has one per system (sys.h), and
@@ -246,7 +247,7 @@ install: all
 	           $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/perfprobe \
 	           $(DESTDIR)$(PYTHONDIR)
 	install -m 755 $(B)/libperfprobe.so $(DESTDIR)$(LIBDIR)/libperfprobe.so
-	install -m 755 $(B)/libperfprobe-ns.so $(DESTDIR)$(LIBDIR)/libperfprobe-ns.so
+	$(if $(NS_LIB),install -m 755 $(NS_LIB) $(DESTDIR)$(LIBDIR)/libperfprobe-ns.so)
 	install -m 755 $(B)/perfprobe $(DESTDIR)$(PREFIX)/bin/perfprobe
 	install -m 644 libprobe/perf_probe.h $(DESTDIR)$(PREFIX)/include/perf_probe.h
 	install -m 644 libprobe/python/perfprobe.py $(DESTDIR)$(PYTHONDIR)/perfprobe.py

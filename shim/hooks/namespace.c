@@ -37,6 +37,7 @@
 #include "core/sites.h"
 #include "ns/nslink.h"
 
+#if defined(__x86_64__) && defined(__linux__)
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -47,8 +48,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#if defined(__x86_64__) && defined(__linux__)
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4

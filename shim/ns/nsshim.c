@@ -10,6 +10,7 @@
  * namespace.  Each hook calls the namespace's own libc and hands the
  * usable size to the shim's counting through the table the shim connects
  * (nslink.h).  Nothing else is here: no thread, no file, no constructor.
+ * x86_64 Linux only, as the shim's dlmopen hook is.
  *
  * Until the shim connects (the few calls libc may make while this object
  * is being loaded), blocks come from a small static arena and are never
@@ -193,11 +194,46 @@ NS_EXPORT size_t malloc_usable_size(void *p)
     return l ? l->usable(p) : 0;
 }
 
-/* ---- mappings: the system calls, as libc's own wrappers make them ---- */
+/* ---- mappings: the system calls, as libc's own wrappers make them ---- *
+ * Made here with the instruction itself: this object's own names are the
+ * hooks, and an error is set in this namespace's errno as libc sets it. */
+
+static long sys5(long nr, long a, long b, long c, long d, long e)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
+static long sys6(long nr, long a, long b, long c, long d, long e, long f)
+{
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
 
 NS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    void *r = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+    void *r = (void *)sys6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, (long)off);
     const struct pp_ns_link *l = connected();
     if (r != MAP_FAILED && l)
         l->mapped(r, len, flags);
@@ -211,7 +247,7 @@ NS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 NS_EXPORT int munmap(void *addr, size_t len)
 {
-    int rc = (int)syscall(SYS_munmap, addr, len);
+    int rc = (int)sys5(SYS_munmap, (long)addr, (long)len, 0, 0, 0);
     const struct pp_ns_link *l = connected();
     if (rc == 0 && l)
         l->unmapped(addr, len);
@@ -231,7 +267,7 @@ NS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         target = va_arg(ap, void *);
         va_end(ap);
     }
-    void *r = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, target);
+    void *r = (void *)sys5(SYS_mremap, (long)old, (long)old_len, (long)new_len, flags, (long)target);
     const struct pp_ns_link *l = connected();
     if (r != MAP_FAILED && l)
         l->moved(old, old_len, r, new_len, (flags & MREMAP_DONTUNMAP) != 0);

@@ -9,6 +9,7 @@
  * thread of its own (linux/single.c) while its sampler thread takes the
  * same locks.  A word with atomic operations is all a lock needs here.
  */
+#include "sys/lock.h"
 #include "sys/sys.h"
 
 static pp_lock_t loader_walk = PP_LOCK_INIT;
