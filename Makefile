@@ -1,7 +1,7 @@
 # perfprobe - a native performance probe for Linux.
 #
 # Targets:
-#   make              build/libperfprobe.so and build/perfprobe
+#   make              build/libperfprobe.so, build/libperfprobe-ns.so and build/perfprobe
 #   make test         every test; ends with "N passed, N failed"
 #   make bench        overhead ratios, measured side by side (BENCH_ARGS=--quick)
 #   make demo         install missing packages (as root; else print the apt-get
