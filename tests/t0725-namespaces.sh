@@ -146,3 +146,15 @@ le "no namespace object: the counted heap leaves the library out (under 1 MiB)" 
     "$(sum alone.jsonl peak_heap_bytes)" $(((1 << 20) - 1))
 le "no namespace object: the RSS breakdown's heap at the peak holds what it touched" \
     "$(fact alone.facts ns_usable)" "$(sum alone.jsonl rss_parts_at_peak.heap)"
+# a namespace object of another build (its table's version differs): it
+# refuses the table, and the shim closes that namespace and goes on as
+# without the object; the library's calls are served as bare
+mkdir -p other && cp "$S" other/
+cc -shared -fPIC -O2 -fvisibility=hidden -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
+    -fno-builtin-free -DPP_NS_LINK_VERSION=99 -I"$PP_ROOT/shim" -o other/libperfprobe-ns.so \
+    "$PP_ROOT/shim/ns/nsshim.c" -Wl,--no-as-needed -lc
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/other.jsonl LD_PRELOAD=$PWD/other/$(basename "$S") \
+    timeout -k 5 60 "$P" hold "$LIB" other.facts > other.out 2> other.err
+eq "an object of another build: status and output" "$? $(cat other.out)" "0 namespace new, held and dropped"
+eq "an object of another build: one warning" "$(grep -c 'could not preload into' other.err)" 1
+eq "an object of another build: the library held what it meant to" "$(fact other.facts ns_calls)" 2001

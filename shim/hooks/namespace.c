@@ -224,7 +224,7 @@ static int make(struct ns *s)
         return 0;
     Lmid_t lmid;
     void *libc = NULL;
-    void (*connect)(const struct pp_ns_link *) = NULL;
+    int (*connect)(const struct pp_ns_link *) = NULL;
     struct pp_ns_link *l = &s->link;
     memset(l, 0, sizeof *l);
     if (dlinfo(h, RTLD_DI_LMID, &lmid) != 0 ||
@@ -253,7 +253,8 @@ static int make(struct ns *s)
     l->dlmopen_seen = (int *)&pp_dlmopen_seen;
     l->deepbind_seen = (int *)&pp_deepbind_seen;
     l->version = PP_NS_LINK_VERSION;
-    connect(l);
+    if (connect(l) != PP_NS_LINK_VERSION)
+        goto fail;                      /* an object of another build */
     s->lmid = lmid;
     s->object = h;
     struct holder own = {(uintptr_t)(void *)connect, 0, 0};

@@ -14,7 +14,9 @@
 
 #include <stddef.h>
 
+#ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
 #define PP_NS_LINK_VERSION 1
+#endif
 
 struct pp_ns_link {
     int version;
@@ -49,7 +51,8 @@ struct pp_ns_link {
 };
 
 /* the namespace object's entries besides the hooks: hand it the table
- * (kept, not copied: it lives as long as the namespace); count the objects
+ * (kept, not copied: it lives as long as the namespace; it answers
+ * PP_NS_LINK_VERSION when it takes it, 0 for another version); count the objects
  * of its namespace other than itself, its libc and the loader; and
  * dl_iterate_phdr from inside the namespace (the loader lists its
  * caller's namespace), for the shim's list of modules */

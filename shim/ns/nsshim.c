@@ -79,10 +79,15 @@ static const struct pp_ns_link *connected(void)
     return atomic_load_explicit(&link_, memory_order_acquire);
 }
 
-NS_EXPORT void pp_ns_connect(const struct pp_ns_link *l)
+/* PP_NS_LINK_VERSION when the table is taken; 0 for a table of another
+ * version (a shim and an object of different builds): the shim then
+ * closes the namespace and goes on without it */
+NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 {
-    if (l && l->version == PP_NS_LINK_VERSION)
-        atomic_store_explicit(&link_, l, memory_order_release);
+    if (!l || l->version != PP_NS_LINK_VERSION)
+        return 0;
+    atomic_store_explicit(&link_, l, memory_order_release);
+    return PP_NS_LINK_VERSION;
 }
 
 /* ---- the malloc family ---- */
