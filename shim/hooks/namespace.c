@@ -127,14 +127,14 @@ static int real_dlclose(void *h)
 
 /* The path of the object beside the shim: the directory of the shim's own
  * file as mapped (/proc/self/maps names it whole, where the loader keeps a
- * relative LD_PRELOAD entry as it was given). */
+ * relative LD_PRELOAD entry as it was given).  Read once; a thread that
+ * finds another one copying it uses its own reading. */
 static char object_path[PATH_MAX];
+static _Atomic int object_state;        /* 0 unknown, 1 being copied, 2 known */
 
-static int find_object_path(void)
+static int read_object_path(char *out, size_t cap)
 {
-    if (object_path[0])
-        return 1;
-    uintptr_t self = (uintptr_t)(void *)find_object_path;
+    uintptr_t self = (uintptr_t)(void *)read_object_path;
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -156,12 +156,11 @@ static int find_object_path(void)
                 hi = strtoul(end + 1, NULL, 16);
             char *path = strchr(line, '/');
             if (self >= lo && self < hi && path) {
-                char *slash = strrchr(path, '/');
-                size_t dl = (size_t)(slash - path);
+                size_t dl = (size_t)(strrchr(path, '/') - path);
                 static const char name[] = "/libperfprobe-ns.so";
-                if (dl + sizeof name <= sizeof object_path) {
-                    memcpy(object_path, path, dl);
-                    memcpy(object_path + dl, name, sizeof name);
+                if (dl + sizeof name <= cap) {
+                    memcpy(out, path, dl);
+                    memcpy(out + dl, name, sizeof name);
                     found = 1;
                 }
                 break;
@@ -175,6 +174,21 @@ static int find_object_path(void)
     }
     close(fd);
     return found;
+}
+
+/* the object's path: the one kept, or LOCAL filled in; NULL when unknown */
+static const char *object_path_of(char *local, size_t cap)
+{
+    if (atomic_load(&object_state) == 2)
+        return object_path;
+    if (!read_object_path(local, cap))
+        return NULL;
+    int want = 0;
+    if (atomic_compare_exchange_strong(&object_state, &want, 1)) {
+        memcpy(object_path, local, strlen(local) + 1);
+        atomic_store(&object_state, 2);
+    }
+    return local;
 }
 
 /* the text of the object holding ADDR, from a walk of its namespace */
@@ -217,9 +231,11 @@ static const struct {
  * be made (no object beside the shim: the caller goes on without) */
 static int make(struct ns *s)
 {
-    if (!find_object_path())
+    char local[PATH_MAX];
+    const char *path = object_path_of(local, sizeof local);
+    if (!path)
         return 0;
-    void *h = real_dlmopen(LM_ID_NEWLM, object_path, RTLD_NOW | RTLD_LOCAL);
+    void *h = real_dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return 0;
     Lmid_t lmid;
