@@ -123,11 +123,12 @@ $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
 
-# libc named even where --as-needed is the default: the namespace's libc
-# must be this object's dependency, so that it loads with it
+# libc (and libdl, where glibc before 2.34 keeps dlopen) named even where
+# --as-needed is the default: they must be this object's dependencies, so
+# that they load with it and its dlsym(RTLD_NEXT) finds their dlopen
 $(B)/libperfprobe-ns.so: shim/ns/nsshim.c shim/ns/nslink.h $(B)/.flags
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(NSFLAGS) $(ALL_CFLAGS) -shared -Wl,--no-undefined -o $@ $< -Wl,--no-as-needed -lc
+	$(Q)$(CC) $(NSFLAGS) $(ALL_CFLAGS) -shared -Wl,--no-undefined -o $@ $< -Wl,--no-as-needed -lc -ldl
 
 # a Mac's own linker: undefined symbols are errors by default there;
 # libc++abi for C++ new/delete's __interpose entries (hooks/cxx.c)

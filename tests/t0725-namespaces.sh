@@ -152,7 +152,7 @@ le "no namespace object: the RSS breakdown's heap at the peak holds what it touc
 mkdir -p other && cp "$S" other/
 cc -shared -fPIC -O2 -fvisibility=hidden -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
     -fno-builtin-free -DPP_NS_LINK_VERSION=99 -I"$PP_ROOT/shim" -o other/libperfprobe-ns.so \
-    "$PP_ROOT/shim/ns/nsshim.c" -Wl,--no-as-needed -lc
+    "$PP_ROOT/shim/ns/nsshim.c" -Wl,--no-as-needed -lc -ldl
 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/other.jsonl LD_PRELOAD=$PWD/other/$(basename "$S") \
     timeout -k 5 60 "$P" hold "$LIB" other.facts > other.out 2> other.err
 eq "an object of another build: status and output" "$? $(cat other.out)" "0 namespace new, held and dropped"
