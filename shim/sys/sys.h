@@ -563,9 +563,11 @@ int  pp_cgroup_counts(struct pp_cgroup_counts *c);
  * when no such task can be made (the caller then does it itself). */
 int  pp_apart_run(int (*fn)(void *), void *arg, int *rc);
 /* that task's id while it runs, else 0; a count of runs begun and ended,
- * odd from before a task is made until it is gone */
+ * odd from before a task is made until it is gone; whether TID was one of
+ * the last 16 such tasks (which may since have ended) */
 pid_t pp_apart_tid(void);
 unsigned pp_apart_gen(void);
+int   pp_apart_was(pid_t tid);
 /* PATH read from offset 0 into BUF (up to CAP bytes) apart: its length or
  * -1 (errno); *DONE 0 when no task could be made (nothing was tried) */
 ssize_t pp_apart_read(const char *path, char *buf, size_t cap, int *done);

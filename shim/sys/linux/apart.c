@@ -61,6 +61,9 @@ static _Atomic unsigned gen;            /* odd from before a clone until the
                                          * task is gone */
 static pid_t live;                      /* the task's id while it runs (the
                                          * kernel writes it before it starts) */
+enum { RECENT = 16 };
+static _Atomic pid_t recent[RECENT];    /* the last tasks' ids, kept after */
+static _Atomic unsigned n_recent;
 static _Atomic int running;             /* 1 from the clone until the
                                          * kernel clears it as the task ends */
 static atomic_flag busy = ATOMIC_FLAG_INIT;
@@ -121,6 +124,8 @@ int pp_apart_run(int (*fn)(void *), void *arg, int *rc)
                 CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
     int got = clone(entry, stack + STACK_SIZE - 64, flags, &j, &live, NULL, &running);
     int err = got < 0 ? errno : 0;
+    if (got > 0)
+        atomic_store(&recent[atomic_fetch_add(&n_recent, 1) % RECENT], got);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (got < 0) {
         atomic_store(&running, 0);
@@ -181,6 +186,8 @@ void pp_apart_after_fork(void)
 {
     atomic_store(&gen, 0);
     __atomic_store_n(&live, 0, __ATOMIC_RELEASE);
+    for (int i = 0; i < RECENT; i++)
+        atomic_store(&recent[i], 0);
     atomic_flag_clear(&busy);
 }
 
@@ -202,6 +209,14 @@ unsigned pp_apart_gen(void)
 pid_t pp_apart_tid(void)
 {
     return __atomic_load_n(&live, __ATOMIC_ACQUIRE);
+}
+
+int pp_apart_was(pid_t tid)
+{
+    for (int i = 0; i < RECENT; i++)
+        if (tid > 0 && atomic_load_explicit(&recent[i], memory_order_relaxed) == tid)
+            return 1;
+    return 0;
 }
 
 /* ---- reading a file whole ------------------------------------------------- */

@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -53,8 +54,21 @@ int pp_os_own_task_entry(int fd, const char *path, const char *name, pid_t hidde
             return 0;
         v = v * 10 + (*c - '0');
     }
+    /* the sampler, its task apart while it runs, or such a task once
+     * ended: a listing read (getdents) while it ran still names it after
+     * the sampler let go of its id, and a bare program never had it */
     pid_t apart = pp_apart_tid();
-    if (v != hidden && (apart <= 0 || v != apart))
+    /* a task being made: the kernel lists it a moment before it writes its
+     * id for the sampler (CLONE_PARENT_SETTID), so that id is waited for,
+     * a few yields, while a run is under way (its count odd) */
+    for (int i = 0; i < 1000 && apart <= 0 && v != hidden && (pp_apart_gen() & 1) &&
+                    !pp_apart_was((pid_t)v);
+         i++) {
+        sched_yield();
+        apart = pp_apart_tid();
+    }
+    if (v != hidden && (apart <= 0 || v != apart) &&
+        (!pp_apart_was((pid_t)v) || !pp_tid_gone((pid_t)v)))
         return 0;
     /* the directory is this process's task list: the same inode (the open
      * directory keeps it, so a look-up now finds that one) */
