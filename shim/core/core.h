@@ -33,6 +33,7 @@ struct pp_options {
     uint64_t sample_bytes, stack_depth, stack_table, top, seed;
     uint64_t dump_at;        /* site views from this RSS or heap (peakview.c) */
     char     cpu[16];        /* CPU samples a second, or off (cpu.c) */
+    int      namespaces;     /* count dlmopen namespaces (hooks/namespace.c) */
 };
 extern struct pp_options pp_opt;
 void pp_options_load(int warn);     /* warn: print bad values and unknown names */

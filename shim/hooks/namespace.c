@@ -370,7 +370,7 @@ pp_dlmopen_route(Lmid_t lmid, const char *file, int mode, const void *caller)
     if (lmid != LM_ID_NEWLM) {
         if (!is_ours(lmid))
             atomic_store(&pp_dlmopen_seen, 1);
-    } else if (file && !(mode & RTLD_DEEPBIND)) {
+    } else if (file && !(mode & RTLD_DEEPBIND) && pp_opt.namespaces) {
         path = pp_dlopen_where(file, caller);
         if (!path)
             atomic_store(&pp_dlmopen_seen, 1);
