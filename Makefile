@@ -66,7 +66,10 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(B)/%.o)
 # each namespace a program makes with dlmopen; x86_64 Linux, where the
 # shim's dlmopen hook is)
 NS_LIB   := $(if $(filter linux,$(SYS)),$(if $(filter x86_64,$(shell uname -m)),$(B)/libperfprobe-ns.so))
-NSFLAGS  := $(BASE) -Ishim -fPIC -fvisibility=hidden -fno-builtin-malloc -fno-builtin-calloc \
+# it links nothing, libc included (shim/ns/nsshim.c says why): freestanding,
+# no stack protector or fortified calls, which would name libc's
+NSFLAGS  := -std=gnu11 -O2 -g $(WARN) -MMD -MP -Ishim -fPIC -fvisibility=hidden -ffreestanding \
+            -fno-stack-protector -U_FORTIFY_SOURCE -fno-builtin-malloc -fno-builtin-calloc \
             -fno-builtin-realloc -fno-builtin-free
 # The files of one system only: tools/sys/ has one per system (sys.h), and
 # the symbol reader is libdw's on Linux, Mach-O symbol tables on macOS
@@ -123,12 +126,9 @@ $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
 
-# libc (and libdl, where glibc before 2.34 keeps dlopen) named even where
-# --as-needed is the default: they must be this object's dependencies, so
-# that they load with it and its dlsym(RTLD_NEXT) finds their dlopen
 $(B)/libperfprobe-ns.so: shim/ns/nsshim.c shim/ns/nslink.h $(B)/.flags
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(NSFLAGS) $(ALL_CFLAGS) -shared -Wl,--no-undefined -o $@ $< -Wl,--no-as-needed -lc -ldl
+	$(Q)$(CC) $(NSFLAGS) $(ALL_CFLAGS) -shared -nostdlib -Wl,--no-undefined -o $@ $<
 
 # a Mac's own linker: undefined symbols are errors by default there;
 # libc++abi for C++ new/delete's __interpose entries (hooks/cxx.c)

@@ -97,6 +97,7 @@ struct ns {
     _Atomic int state;
     Lmid_t lmid;
     void *object;                       /* the shim's object there */
+    void *libc;                         /* the namespace's libc, opened by the shim */
     int (*others)(void);
     pp_ns_walk_fn walk;
     struct pp_ns_link link;             /* kept: the object reads it */
@@ -225,6 +226,10 @@ static const struct {
     {"valloc", offsetof(struct pp_ns_link, valloc)},
     {"pvalloc", offsetof(struct pp_ns_link, pvalloc)},
     {"malloc_usable_size", offsetof(struct pp_ns_link, usable)},
+    {"__errno_location", offsetof(struct pp_ns_link, errno_location)},
+    {"dl_iterate_phdr", offsetof(struct pp_ns_link, iterate)},
+    {"dlopen", offsetof(struct pp_ns_link, dlopen)},
+    {"dlmopen", offsetof(struct pp_ns_link, dlmopen)},
 };
 
 /* a new namespace holding the shim's object, connected; 0 when it cannot
@@ -243,8 +248,10 @@ static int make(struct ns *s)
     int (*connect)(const struct pp_ns_link *) = NULL;
     struct pp_ns_link *l = &s->link;
     memset(l, 0, sizeof *l);
+    /* the object links nothing: libc comes into the namespace after it,
+     * local, so that the namespace's global scope is the object alone */
     if (dlinfo(h, RTLD_DI_LMID, &lmid) != 0 ||
-        !(libc = real_dlmopen(lmid, "libc.so.6", RTLD_NOW | RTLD_NOLOAD)))
+        !(libc = real_dlmopen(lmid, "libc.so.6", RTLD_NOW | RTLD_LOCAL)))
         goto fail;
     *(void **)&connect = dlsym(h, PP_NS_CONNECT);
     *(void **)&s->others = dlsym(h, PP_NS_OTHERS);
@@ -255,8 +262,6 @@ static int make(struct ns *s)
             goto fail;
         memcpy((char *)l + libc_fns[i].at, &fn, sizeof fn);
     }
-    real_dlclose(libc);
-    libc = NULL;
     if (!connect || !s->others || !s->walk)
         goto fail;
     l->alloc = ns_alloc;
@@ -273,6 +278,7 @@ static int make(struct ns *s)
         goto fail;                      /* an object of another build */
     s->lmid = lmid;
     s->object = h;
+    s->libc = libc;
     struct holder own = {(uintptr_t)(void *)connect, 0, 0};
     int held = pp_loader_walk_wait(50000000);   /* as every walk of the shim's */
     s->walk(find_holder, &own);
@@ -312,9 +318,10 @@ static struct ns *take(void)
 }
 
 /* After a dlclose: close each namespace left with the shim's object alone.
- * The count and the closing are under the loader walk's try-lock (a fork
- * waits for it, sys/lock.c), which the shim's scans of the modules and the
- * leak check's walk hold while they call into a namespace's object. */
+ * The count is made, and the namespace taken out of the module scan's and
+ * the leak check's sight, under the loader walk's try-lock (which they hold
+ * while they call into a namespace's object, and a fork waits for:
+ * sys/lock.c); the closing comes after, with no lock of the shim's held. */
 static void reclaim(void)
 {
     for (int i = 0; i < NS_MAX; i++) {
@@ -323,17 +330,23 @@ static void reclaim(void)
         if ((was != NS_USED && was != NS_SPARE) ||
             !atomic_compare_exchange_strong(&s->state, &was, NS_CHECKING))
             continue;
-        int held = pp_loader_walk_wait(50000000), gone = 0;
+        /* counted, and taken out of the module scan's and the leak
+         * check's sight, under the try-lock; closed after it */
+        int held = pp_loader_walk_wait(50000000), alone = 0, gone = 0;
         if (held && s->others() == 0) {
             pp_modules_namespace(i, NULL);
+            alone = 1;
+        }
+        if (held)
+            pp_loader_walk_done();
+        if (alone) {
+            real_dlclose(s->libc);
             gone = real_dlclose(s->object) == 0;
             if (gone)
                 pp_unwind_own_range(i, 0, 0);
             else
                 pp_modules_namespace(i, s->walk);
         }
-        if (held)
-            pp_loader_walk_done();
         if (gone) {
             s->object = NULL;
             atomic_store(&s->state, NS_EMPTY);
@@ -403,10 +416,17 @@ pp_dlmopen_owned(char *path, int mode)
     return h;
 }
 
+/* dlclose calls under way on this thread: one made by a destructor inside
+ * another is deferred by glibc to the end of the outer one, so only the
+ * outermost looks for namespaces to close */
+static __thread int closing PP_TLS;
+
 PP_EXPORT int dlclose(void *h)
 {
+    closing++;
     int rc = real_dlclose(h);
-    if (rc == 0 && atomic_load_explicit(&ns_made, memory_order_relaxed)) {
+    closing--;
+    if (rc == 0 && !closing && atomic_load_explicit(&ns_made, memory_order_relaxed)) {
         int saved_errno = errno, saved = pp_in_hook;
         pp_in_hook = 1;
         reclaim();

@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+struct dl_phdr_info;
+
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
 #define PP_NS_LINK_VERSION 1
 #endif
@@ -48,6 +50,14 @@ struct pp_ns_link {
      * RTLD_DEEPBIND (its own libc first) */
     int *dlmopen_seen;
     int *deepbind_seen;
+    /* the namespace libc's own, for an object that links nothing (so that
+     * libc is not in the namespace's global scope ahead of the library's
+     * own definitions): its errno, its loader walk (called from the object,
+     * whose return address names the namespace), dlopen and dlmopen */
+    int *(*errno_location)(void);
+    int (*iterate)(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
+    void *dlopen;
+    void *dlmopen;
 };
 
 /* the namespace object's entries besides the hooks: hand it the table

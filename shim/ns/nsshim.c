@@ -12,6 +12,13 @@
  * (nslink.h).  Nothing else is here: no thread, no file, no constructor.
  * x86_64 Linux only, as the shim's dlmopen hook is.
  *
+ * It links nothing, libc included: the namespace's global scope is this
+ * object's own list, so that every other name the library looks up finds
+ * what it finds bare (its own definition first, then its dependencies',
+ * libc's among them).  The shim loads libc into the namespace on its own
+ * (RTLD_LOCAL) and hands its functions over in the table; nothing here
+ * calls a library by name.
+ *
  * Until the shim connects (the few calls libc may make while this object
  * is being loaded), blocks come from a small static arena and are never
  * freed; the mapping calls are the system calls themselves, as libc makes
@@ -25,16 +32,13 @@
 #define _GNU_SOURCE
 #include "ns/nslink.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 
 #define NS_EXPORT __attribute__((visibility("default")))
 
@@ -77,6 +81,34 @@ static size_t boot_size(const void *p)
 static const struct pp_ns_link *connected(void)
 {
     return atomic_load_explicit(&link_, memory_order_acquire);
+}
+
+/* errno in this namespace's libc (none before the shim connects) */
+static void set_errno(int e)
+{
+    const struct pp_ns_link *l = connected();
+    if (l)
+        *l->errno_location() = e;
+}
+
+static void copy(void *to, const void *from, size_t n)
+{
+    unsigned char *d = to;
+    const unsigned char *s = from;
+    while (n--)
+        *d++ = *s++;
+}
+
+static int has(const char *s, const char *part)
+{
+    for (; *s; s++) {
+        const char *a = s, *b = part;
+        while (*b && *a == *b)
+            a++, b++;
+        if (!*b)
+            return 1;
+    }
+    return 0;
 }
 
 /* PP_NS_LINK_VERSION when the table is taken; 0 for a table of another
@@ -135,7 +167,7 @@ NS_EXPORT void *realloc(void *p, size_t n)
         void *q = malloc(n);
         size_t had = boot_size(p);
         if (q)
-            memcpy(q, p, had < n ? had : n);
+            copy(q, p, had < n ? had : n);
         return q;
     }
     if (!l)
@@ -155,7 +187,7 @@ NS_EXPORT void *realloc(void *p, size_t n)
 NS_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) {
-        errno = ENOMEM;
+        set_errno(ENOMEM);
         return NULL;
     }
     return realloc(p, n * size);
@@ -213,7 +245,7 @@ static long sys5(long nr, long a, long b, long c, long d, long e)
                      : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
                      : "rcx", "r11", "memory");
     if (ret < 0 && ret > -4096) {
-        errno = (int)-ret;
+        set_errno((int)-ret);
         return -1;
     }
     return ret;
@@ -230,7 +262,7 @@ static long sys6(long nr, long a, long b, long c, long d, long e, long f)
                      : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
                      : "rcx", "r11", "memory");
     if (ret < 0 && ret > -4096) {
-        errno = (int)-ret;
+        set_errno((int)-ret);
         return -1;
     }
     return ret;
@@ -289,9 +321,9 @@ __attribute__((used, visibility("hidden"))) void ns_resolve_dl(void)
 {
     const struct pp_ns_link *l = connected();
     if (!ns_real_dlopen)
-        ns_real_dlopen = dlsym(RTLD_NEXT, "dlopen");
+        ns_real_dlopen = l ? l->dlopen : NULL;
     if (!ns_real_dlmopen)
-        ns_real_dlmopen = dlsym(RTLD_NEXT, "dlmopen");
+        ns_real_dlmopen = l ? l->dlmopen : NULL;
     ns_dlmopen_flag = l ? l->dlmopen_seen : &unused_flag;
     ns_deepbind_flag = l ? l->deepbind_seen : &unused_flag;
 }
@@ -313,7 +345,12 @@ __asm__(".text\n"
         "    jz 1f\n"
         "    mov ns_deepbind_flag(%rip), %rax\n"
         "    movl $1, (%rax)\n"
-        "1:  jmp *ns_real_dlopen(%rip)\n"
+        "1:  mov ns_real_dlopen(%rip), %rax\n"
+        "    test %rax, %rax\n"
+        "    jz 9f\n"
+        "    jmp *%rax\n"
+        "9:  xor %eax, %eax\n"                  /* not connected: nothing loads */
+        "    ret\n"
         ".size dlopen, .-dlopen\n"
         ".globl dlmopen\n"
         ".type dlmopen, @function\n"
@@ -333,7 +370,12 @@ __asm__(".text\n"
         "    jmp 3f\n"
         "2:  mov ns_dlmopen_flag(%rip), %rax\n"
         "3:  movl $1, (%rax)\n"
-        "1:  jmp *ns_real_dlmopen(%rip)\n"
+        "1:  mov ns_real_dlmopen(%rip), %rax\n"
+        "    test %rax, %rax\n"
+        "    jz 9f\n"
+        "    jmp *%rax\n"
+        "9:  xor %eax, %eax\n"
+        "    ret\n"
         ".size dlmopen, .-dlmopen\n");
 
 /* ---- what else is loaded here ---- */
@@ -359,8 +401,8 @@ static int count_other(struct dl_phdr_info *info, size_t size, void *arg)
     (void)size;
     struct others *o = arg;
     const char *name = info->dlpi_name ? info->dlpi_name : "";
-    if (holds(info, o->self) || (o->libc && holds(info, o->libc)) || strstr(name, "/ld-linux") ||
-        strstr(name, "linux-vdso") || !*name)
+    if (holds(info, o->self) || (o->libc && holds(info, o->libc)) || has(name, "/ld-linux") ||
+        has(name, "linux-vdso") || !*name)
         return 0;
     o->n++;
     return 0;
@@ -370,7 +412,8 @@ static int count_other(struct dl_phdr_info *info, size_t size, void *arg)
  * address, which must be in this object */
 NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
 {
-    int rc = dl_iterate_phdr(cb, arg);
+    const struct pp_ns_link *l = connected();
+    int rc = l ? l->iterate(cb, arg) : 0;
     __asm__ volatile("" ::: "memory");
     return rc;
 }
@@ -380,6 +423,8 @@ NS_EXPORT int pp_ns_others(void)
 {
     const struct pp_ns_link *l = connected();
     struct others o = {(uintptr_t)(void *)pp_ns_others, l ? (uintptr_t)(void *)l->malloc : 0, 0};
-    dl_iterate_phdr(count_other, &o);
+    if (!l)
+        return -1;
+    l->iterate(count_other, &o);
     return o.n;
 }

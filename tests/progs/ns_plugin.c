@@ -18,6 +18,10 @@
  *                       LIB, in a new namespace, opens LIB2 as HOW says
  *                       (plain, deep: with RTLD_DEEPBIND, dlmopen: into yet
  *                       another namespace), which holds 200 blocks
+ *   rand LIB            LIB's ns_rand(), which calls rand(): LIB's own
+ *   dtor LIB DLIB       a failed open into a new namespace, then DLIB (whose
+ *                       destructor opens and closes another library) opened
+ *                       with dlopen and closed; then "many" with LIB
  *   keep LIB FACTS      LIB holds 100 blocks and 100 strings of 1000 bytes
  *                       in its globals, and the program exits with them held
  *
@@ -150,6 +154,14 @@ int main(int argc, char **argv)
         printf("nested %s %s\n", argv[4], usable ? "held" : "failed");
         return usable ? 0 : 1;
     }
+    if (!strcmp(mode, "rand")) {
+        void *h = open_ns(LM_ID_NEWLM, lib);
+        int (*r)(void) = h ? (int (*)(void))dlsym(h, "ns_rand") : NULL;
+        if (!r)
+            return 3;
+        printf("rand %d\n", r());
+        return 0;
+    }
     if (!strcmp(mode, "keep") && argc > 3) {
         void *h = open_ns(LM_ID_NEWLM, lib);
         if (!h)
@@ -182,6 +194,14 @@ int main(int argc, char **argv)
         void *h = open_ns(LM_ID_NEWLM, lib);
         printf("then %s\n", h ? "opened" : "refused");
         return h ? 0 : 1;
+    }
+    if (!strcmp(mode, "dtor") && argc > 3) {
+        if (open_ns(LM_ID_NEWLM, "/nonexistent/libnone.so"))
+            return 1;
+        void *d = dlopen(argv[3], RTLD_NOW);
+        if (!d || dlclose(d))
+            return 3;
+        mode = "many";
     }
     if (!strcmp(mode, "many")) {
         void *h[20];
