@@ -328,54 +328,50 @@ __attribute__((used, visibility("hidden"))) void ns_resolve_dl(void)
     ns_deepbind_flag = l ? l->deepbind_seen : &unused_flag;
 }
 
-/* rdi, rsi (and rdx) kept across the resolution; the stack aligned for the
- * call (entry: 8 mod 16; three pushes) */
+/* ns_resolve_dl called with rdi, rsi and rdx kept, the stack aligned for
+ * the call (entry: 8 mod 16; three pushes) */
+#define RESOLVE_DL                                                      \
+    "    push %rdi\n"                                                   \
+    "    push %rsi\n"                                                   \
+    "    push %rdx\n"                                                   \
+    "    call ns_resolve_dl\n"                                          \
+    "    pop %rdx\n"                                                    \
+    "    pop %rsi\n"                                                    \
+    "    pop %rdi\n"
+/* at label 1: a jump to the real function, or NULL back while the shim has
+ * not connected (nothing can be loaded here yet) */
+#define JUMP_TO(real)                                                   \
+    "1:  mov " real "(%rip), %rax\n"                                    \
+    "    test %rax, %rax\n"                                             \
+    "    jz 9f\n"                                                       \
+    "    jmp *%rax\n"                                                   \
+    "9:  xor %eax, %eax\n"                                              \
+    "    ret\n"
+
 __asm__(".text\n"
         ".globl dlopen\n"
         ".type dlopen, @function\n"
         "dlopen:\n"
-        "    push %rdi\n"
-        "    push %rsi\n"
-        "    push %rdx\n"
-        "    call ns_resolve_dl\n"
-        "    pop %rdx\n"
-        "    pop %rsi\n"
-        "    pop %rdi\n"
+        RESOLVE_DL
         "    test $0x8, %esi\n"                 /* RTLD_DEEPBIND */
         "    jz 1f\n"
         "    mov ns_deepbind_flag(%rip), %rax\n"
         "    movl $1, (%rax)\n"
-        "1:  mov ns_real_dlopen(%rip), %rax\n"
-        "    test %rax, %rax\n"
-        "    jz 9f\n"
-        "    jmp *%rax\n"
-        "9:  xor %eax, %eax\n"                  /* not connected: nothing loads */
-        "    ret\n"
+        JUMP_TO("ns_real_dlopen")
         ".size dlopen, .-dlopen\n"
         ".globl dlmopen\n"
         ".type dlmopen, @function\n"
         "dlmopen:\n"
-        "    push %rdi\n"
-        "    push %rsi\n"
-        "    push %rdx\n"
-        "    call ns_resolve_dl\n"
-        "    pop %rdx\n"
-        "    pop %rsi\n"
-        "    pop %rdi\n"
+        RESOLVE_DL
         "    test %rdi, %rdi\n"                 /* LM_ID_BASE is 0 */
         "    jnz 2f\n"
-        "    test $0x8, %edx\n"
+        "    test $0x8, %edx\n"                 /* RTLD_DEEPBIND */
         "    jz 1f\n"
         "    mov ns_deepbind_flag(%rip), %rax\n"
         "    jmp 3f\n"
         "2:  mov ns_dlmopen_flag(%rip), %rax\n"
         "3:  movl $1, (%rax)\n"
-        "1:  mov ns_real_dlmopen(%rip), %rax\n"
-        "    test %rax, %rax\n"
-        "    jz 9f\n"
-        "    jmp *%rax\n"
-        "9:  xor %eax, %eax\n"
-        "    ret\n"
+        JUMP_TO("ns_real_dlmopen")
         ".size dlmopen, .-dlmopen\n");
 
 /* ---- what else is loaded here ---- */
