@@ -436,8 +436,6 @@ PP_EXPORT int dlclose(void *h)
     return rc;
 }
 
-__attribute__((used, visibility("hidden"))) _Atomic int *pp_dlmopen_flag = &pp_dlmopen_seen;
-
 /* LM_ID_BASE (0): only RTLD_DEEPBIND is noted, as dlopen's hook notes it.
  * Any other namespace: pp_dlmopen_route decides, with the caller's return
  * address; a name it returns is opened from here (pp_dlmopen_owned). */
