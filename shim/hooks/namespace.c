@@ -118,13 +118,6 @@ static void *real_dlmopen(Lmid_t lmid, const char *file, int mode)
     return ((void *(*)(Lmid_t, const char *, int))pp_resolve_dlmopen())(lmid, file, mode);
 }
 
-static int (*real_dlclose_fn)(void *);
-static int real_dlclose(void *h)
-{
-    if (!real_dlclose_fn)
-        *(void **)&real_dlclose_fn = pp_real_next("dlclose");
-    return real_dlclose_fn ? real_dlclose_fn(h) : -1;
-}
 
 /* The path of the object beside the shim: the directory of the shim's own
  * file as mapped (/proc/self/maps names it whole, where the loader keeps a
@@ -290,8 +283,8 @@ static int make(struct ns *s)
     return 1;
 fail:
     if (libc)
-        real_dlclose(libc);
-    real_dlclose(h);
+        pp_real_dlclose(libc);
+    pp_real_dlclose(h);
     return 0;
 }
 
@@ -340,8 +333,8 @@ static void reclaim(void)
         if (held)
             pp_loader_walk_done();
         if (alone) {
-            real_dlclose(s->libc);
-            gone = real_dlclose(s->object) == 0;
+            pp_real_dlclose(s->libc);
+            gone = pp_real_dlclose(s->object) == 0;
             if (gone)
                 pp_unwind_own_range(i, 0, 0);
             else
@@ -424,7 +417,7 @@ static __thread int closing PP_TLS;
 PP_EXPORT int dlclose(void *h)
 {
     closing++;
-    int rc = real_dlclose(h);
+    int rc = pp_real_dlclose(h);
     closing--;
     if (rc == 0 && !closing && atomic_load_explicit(&ns_made, memory_order_relaxed)) {
         int saved_errno = errno, saved = pp_in_hook;

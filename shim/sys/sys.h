@@ -108,6 +108,10 @@ struct pp_real;
 /* The next definition of NAME after the shim (Linux: dlsym(RTLD_NEXT)),
  * or NULL */
 void *pp_real_next(const char *name);
+/* Linux: the loader's own dlclose (the shim exports a dlclose hook,
+ * hooks/namespace.c, which a call from inside the shim would reach);
+ * -1 when it cannot be found */
+int pp_real_dlclose(void *handle);
 /* Fill pp_real with the real allocator (the next definitions: Linux
  * dlsym(RTLD_NEXT), or the first definition when another allocator was
  * preloaded before the shim, which is then *FOREIGN; macOS: libSystem's,

@@ -252,11 +252,7 @@ int pp_bind_all(void *alloc_fn, int foreign_, int all)
             if (base_of(hook[i] = dlsym(self, targets[i].to ? targets[i].to : targets[i].from),
                         NULL) != self_base)
                 hook[i] = NULL;       /* not the shim's own (a dependency's) */
-        /* the loader's own dlclose: the shim's (hooks/namespace.c) is a hook */
-        int (*close_self)(void *);
-        *(void **)&close_self = pp_real_next("dlclose");
-        if (close_self)
-            close_self(self);
+        pp_real_dlclose(self);
         index_targets();
         for (int i = 0; i < N_MAP; i++)
             libc_map[i] = dlsym(RTLD_NEXT, map_names[i]);

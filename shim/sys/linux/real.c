@@ -30,6 +30,14 @@ void *pp_real_next(const char *name)
     return dlsym(RTLD_NEXT, name);
 }
 
+int pp_real_dlclose(void *handle)
+{
+    static int (*real)(void *);
+    if (!real)
+        *(void **)&real = pp_real_next("dlclose");
+    return real ? real(handle) : -1;
+}
+
 
 void *pp_real_symbol(const char *name)
 {
