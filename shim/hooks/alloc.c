@@ -274,19 +274,20 @@ done:
     return out;
 }
 
-/* a name pp_dlopen_where gave, once opened (namespace.c's dlmopen too) */
+/* a name pp_dlopen_where gave, once opened (namespace.c's dlmopen too):
+ * unmapped, errno as the open left it */
 __attribute__((used, externally_visible, visibility("hidden"))) void pp_dlopen_where_done(char *path)
 {
+    int saved_errno = errno;
     pp_os_unmap(path, WHERE_LEN);
+    errno = saved_errno;
 }
 
 __attribute__((used, externally_visible, visibility("hidden"))) void *
 pp_dlopen_owned(char *path, int mode)
 {
     void *h = pp_dlopen_bound(path, mode);
-    int saved_errno = errno;
-    pp_os_unmap(path, WHERE_LEN);
-    errno = saved_errno;
+    pp_dlopen_where_done(path);
     return h;
 }
 

@@ -403,9 +403,7 @@ pp_dlmopen_owned(char *path, int mode)
         h = real_dlmopen(s->lmid, path, mode);
         atomic_store(&s->state, h ? NS_USED : NS_SPARE);
     }
-    int saved_errno = errno;
     pp_dlopen_where_done(path);
-    errno = saved_errno;
     return h;
 }
 

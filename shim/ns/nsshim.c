@@ -19,10 +19,11 @@
  * (RTLD_LOCAL) and hands its functions over in the table; nothing here
  * calls a library by name.
  *
- * Until the shim connects (the few calls libc may make while this object
- * is being loaded), blocks come from a small static arena and are never
- * freed; the mapping calls are the system calls themselves, as libc makes
- * them (errno is this namespace's libc's).
+ * Until the shim connects (calls libc might make while the shim loads it
+ * into the namespace: none were seen), blocks come from a small static
+ * arena and are never freed.  The mapping calls are the system calls
+ * themselves, as libc makes them; an error is set in this namespace's
+ * errno once the shim has connected.
  *
  * dlopen and dlmopen pass through by a jump (the loader takes $ORIGIN and
  * the search path from the caller's return address), noting for the shim
