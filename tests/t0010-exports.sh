@@ -51,7 +51,7 @@ check "dlmopen is a jump, not a call (the caller stays the program)" bash -c \
 # definitions in the namespace's scope)
 NS=$(dirname "$S")/libperfprobe-ns.so
 ns_want="aligned_alloc calloc dlmopen dlopen free malloc malloc_usable_size memalign mmap mmap64 mremap munmap
-posix_memalign pp_ns_connect pp_ns_others pp_ns_walk pvalloc realloc reallocarray valloc"
+posix_memalign pp_ns_bind pp_ns_connect pp_ns_expect pp_ns_others pp_ns_walk pvalloc realloc reallocarray valloc"
 eq "the namespace object exports exactly its hooks" \
     "$(nm -D --defined-only "$NS" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort | tr '\n' ' ')" \
     "$(echo $ns_want | tr ' ' '\n' | sort | tr '\n' ' ')"

@@ -1,19 +1,19 @@
 # A library opened with dlmopen into a link namespace of its own gets a
-# copy of libc there, outside the preloaded hooks' scope.  By default the
-# shim leaves it alone and says the heap figures miss it (the last section).
-# With PERFPROBE_NAMESPACES=1 the shim opens its namespace object
-# (libperfprobe-ns.so, beside it) into each such namespace first, so the
-# library's blocks, libc's own (strdup) and its mappings are counted; what
-# the program sees stays as bare: its output, dlerror, how many namespaces
-# the loader gives, $ORIGIN from the caller, the library's own definitions
-# of libc's names.
+# copy of libc there, outside the preloaded hooks' scope.  The shim opens
+# its namespace object (libperfprobe-ns.so, beside it) into each such
+# namespace first, so the library's blocks, libc's own (strdup) and its
+# mappings are counted; what the program sees stays as bare: its output,
+# dlerror, how many namespaces the loader gives, $ORIGIN from the caller,
+# the library's own definitions of libc's names, an allocator of its own.
+# With PERFPROBE_NAMESPACES=0 the shim leaves it alone and says the heap
+# figures miss it (the last section).
 # Ground truth: what the library says it held, in its own allocator's
-# usable sizes (tests/progs/ns_lib.c.in), and the same library counted in
-# the base namespace.
+# usable sizes (tests/progs/ns_lib.c.in), the same library counted in the
+# base namespace, and what an allocator of the library's own says it did
+# (tests/progs/ns_alloc.c.in), bare and under the shim.
 . "$PP_ROOT/tests/lib.sh"
 
 P=$T/ns_plugin PP=$PP_BUILD/perfprobe
-export PERFPROBE_NAMESPACES=1
 cp "$PP_ROOT/tests/progs/ns_lib.c.in" ns_lib.c && cc -shared -fPIC -O1 -o libns.so ns_lib.c
 LIB=$PWD/libns.so
 
@@ -35,7 +35,7 @@ same() {
     check "$desc: every line of the timeline is JSON" valid_jsonl s.jsonl
 }
 # the program's own summary (timeout is traced too)
-of_program() { jq -s -c '(map(select(.type == "header" and .program == "ns_plugin")) | .[0].pid) as $pid
+of_program() { jq -s -c --arg p "${NAME:-ns_plugin}" '(map(select(.type == "header" and .program == $p)) | .[0].pid) as $pid
     | map(select(.type == "summary" and .pid == $pid)) | .[0]' "$1"; }
 sum() { of_program "$1" | jq -r ".$2"; }
 
@@ -70,6 +70,89 @@ within "the peak heap in a new namespace is the base namespace's" \
 # of the library in the namespace's scope)
 same "a library's own rand()" rand "$LIB"
 eq "a library's own rand(): its own" "$(cat shim.out)" "rand 4242"
+
+# ---- an allocator of the library's own stays its own, and is counted ----
+# Bare, the namespace's global scope is the library's: its own malloc
+# family (linked in, or a dependency's, found breadth first before libc)
+# serves every call there, libc's strdup included.  The namespace object
+# binds each of its names to that first definition, counts with the
+# allocator's own malloc_usable_size, and leaves the 256 MiB it reserves
+# out of the program's mappings (as jemalloc's own are in the base
+# namespace).  Its call count, bare and under the shim, is the witness.
+cp "$PP_ROOT/tests/progs/ns_alloc.c.in" ns_alloc.c
+cc -shared -fPIC -O1 -o libnsown.so ns_lib.c ns_alloc.c
+cc -shared -fPIC -O1 -o libnsalloc.so ns_alloc.c
+cc -shared -fPIC -O1 -o libnsdep.so ns_lib.c -L. -lnsalloc -Wl,-rpath,"$PWD"
+for kind in own dep; do
+    lib=$PWD/libns$kind.so d="an allocator of the library's own ($kind)"
+    timeout -k 5 60 "$P" hold "$lib" bare$kind.facts > /dev/null
+    same "$d" hold "$lib" $kind.facts
+    eq "$d: bare, it serves the library's and libc's calls (and a constructor's strdup)" \
+        "$(fact bare$kind.facts nsa_calls)" 2002
+    eq "$d: under the shim, as many" "$(fact $kind.facts nsa_calls)" "$(fact bare$kind.facts nsa_calls)"
+    eq "$d: and no block of libc's reaches its free" "$(fact $kind.facts nsa_foreign)" 0
+    eq "$d: exact" "$(sum s.jsonl 'inexact | length')" 0
+    bounded "$d: the peak heap is what the library held, in its allocator's sizes" \
+        "$(sum s.jsonl peak_heap_bytes)" "$(fact $kind.facts ns_usable)" $(($(fact $kind.facts ns_usable) + 65536)) 0
+    eq "$d: its own reservation is not the program's mapping (only the library's 4 MiB)" \
+        "$(sum s.jsonl peak_mmap_bytes)" $((4 << 20))
+done
+# real allocators linked into a plugin (jemalloc's static TLS keeps it out
+# of any namespace but the first, bare too): bare, its blocks are the
+# allocator's own sizes (5120 for 5000 bytes, where glibc's are 5000)
+cat > alloc_user.c <<'EOF'
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+static void *b[1000];
+size_t ns_hold_real(void)
+{
+    size_t u = 0;
+    for (int i = 0; i < 1000; i++) {
+        b[i] = malloc(5000);
+        memset(b[i], 1, 5000);
+        u += malloc_usable_size(b[i]);
+    }
+    return u;
+}
+void ns_drop_real(void) { for (int i = 0; i < 1000; i++) free(b[i]); }
+EOF
+cat > alloc_host.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+    void *h = argc > 1 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
+    if (!h) { printf("dlmopen: %s\n", dlerror()); return 1; }
+    size_t (*hold)(void) = (size_t (*)(void))dlsym(h, "ns_hold_real");
+    void (*drop)(void) = (void (*)(void))dlsym(h, "ns_drop_real");
+    printf("held %zu\n", hold());
+    drop();
+    return dlclose(h);
+}
+EOF
+cc -o alloc_host alloc_host.c -ldl
+for a in tcmalloc_minimal.so.4 mimalloc.so.2; do
+    f=/usr/lib/$(gcc -print-multiarch)/lib$a
+    [ -e "$f" ] || { fail "lib$a in a namespace: $f is not installed"; continue; }
+    cc -shared -fPIC -O1 -o "libuse-$a" alloc_user.c "$f"
+    NAME=alloc_host PROG=$PWD/alloc_host same "lib$a linked into a library in a namespace" "$PWD/libuse-$a"
+    held=$(awk '{print $2}' shim.out) NAME=alloc_host
+    eq "lib$a: its own usable sizes, as bare (not glibc's 5000 a block)" "$held" 5120000
+    bounded "lib$a: the peak heap is what it held" "$(sum s.jsonl peak_heap_bytes)" "$held" $((held + 65536)) 0
+    eq "lib$a: its own mappings are not the program's" "$(sum s.jsonl peak_mmap_bytes)" 0
+    eq "lib$a: exact" "$(sum s.jsonl 'inexact | length')" 0
+    NAME=ns_plugin
+done
+
+# one without a malloc_usable_size of its own cannot be counted: passed
+# through as bare, and said so
+cc -shared -fPIC -O1 -DNS_NO_USABLE -DNSA_NO_USABLE -o libnspass.so ns_lib.c ns_alloc.c
+WARNED=1 same "an allocator of the library's own without malloc_usable_size" hold "$PWD/libnspass.so" pass.facts
+eq "... still serves every call" "$(fact pass.facts nsa_calls) $(fact pass.facts nsa_foreign)" "2002 0"
+eq "... said in inexact" "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates past the hooks"
+eq "... and one warning" "$(grep -c 'could not count' shim.err)" 1
 
 # ---- allocation sites: named, and their blocks reachable ----
 # The library keeps 100 blocks and 100 strings in its globals at exit.  The
@@ -129,9 +212,9 @@ check "relative LD_PRELOAD, chdir before dlmopen: counted" \
 # ---- what cannot be counted says so ----
 # RTLD_DEEPBIND: the library's own libc comes before the namespace object
 WARNED=1 same "RTLD_DEEPBIND into a new namespace" deep "$LIB"
-eq "RTLD_DEEPBIND into a new namespace: one warning" "$(grep -c 'did not preload into' shim.err)" 1
+eq "RTLD_DEEPBIND into a new namespace: one warning" "$(grep -c 'could not count' shim.err)" 1
 eq "RTLD_DEEPBIND into a new namespace: the summary's inexact names dlmopen" \
-    "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
+    "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates past the hooks"
 # a library inside the namespace that opens another: with dlopen into its
 # own namespace, counted; with RTLD_DEEPBIND, or dlmopen for yet another
 # namespace, past the hooks, and said so
@@ -145,8 +228,8 @@ eq "nested RTLD_DEEPBIND: the summary's inexact names it" \
 eq "nested RTLD_DEEPBIND: one warning" "$(grep -c RTLD_DEEPBIND shim.err)" 1
 WARNED=1 same "nested: dlmopen from inside the namespace" nested "$LIB" "$PWD/libns2.so" dlmopen dlm.facts
 eq "nested dlmopen: the summary's inexact names it" \
-    "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
-eq "nested dlmopen: one warning" "$(grep -c 'did not preload into' shim.err)" 1
+    "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates past the hooks"
+eq "nested dlmopen: one warning" "$(grep -c 'could not count' shim.err)" 1
 
 # the shim without its namespace object beside it: as before the object,
 # the heap leaves the library out and says so; the RSS breakdown's heap
@@ -157,7 +240,7 @@ PERFPROBE_INTERVAL_MS=5 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/alone.jsonl LD_P
 eq "no namespace object: status and output" "$? $(cat alone.out)" "0 namespace new, held and dropped"
 eq "no namespace object: one warning names it" "$(grep -c 'libperfprobe-ns.so missing' alone.err)" 1
 eq "no namespace object: the summary's inexact names dlmopen" \
-    "$(sum alone.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
+    "$(sum alone.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates past the hooks"
 le "no namespace object: the counted heap leaves the library out (under 1 MiB)" \
     "$(sum alone.jsonl peak_heap_bytes)" $(((1 << 20) - 1))
 le "no namespace object: the RSS breakdown's heap at the peak holds what it touched" \
@@ -171,15 +254,15 @@ cc -shared -nostdlib -fPIC -O2 -fvisibility=hidden -ffreestanding -fno-stack-pro
 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/other.jsonl LD_PRELOAD=$PWD/other/$(basename "$S") \
     timeout -k 5 60 "$P" hold "$LIB" other.facts > other.out 2> other.err
 eq "an object of another build: status and output" "$? $(cat other.out)" "0 namespace new, held and dropped"
-eq "an object of another build: one warning" "$(grep -c 'did not preload into' other.err)" 1
+eq "an object of another build: one warning" "$(grep -c 'could not count' other.err)" 1
 eq "an object of another build: the library held what it meant to" "$(fact other.facts ns_calls)" 2001
 
-# ---- the default: left alone, and said so ----
-unset PERFPROBE_NAMESPACES
-WARNED=1 same "default: dlmopen into a new namespace" hold "$LIB" def.facts
-eq "default: one warning, naming the setting" "$(grep -c 'PERFPROBE_NAMESPACES=1 counts it' shim.err)" 1
-eq "default: the summary's inexact names dlmopen" \
-    "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates from its own libc"
-le "default: the counted heap leaves the library out (under 1 MiB)" "$(sum s.jsonl peak_heap_bytes)" $(((1 << 20) - 1))
-eq "default: no namespace object was opened (no module of it)" \
+# ---- PERFPROBE_NAMESPACES=0: left alone, and said so ----
+export PERFPROBE_NAMESPACES=0
+WARNED=1 same "PERFPROBE_NAMESPACES=0: dlmopen into a new namespace" hold "$LIB" def.facts
+eq "PERFPROBE_NAMESPACES=0: one warning, naming the setting" "$(grep -c 'PERFPROBE_NAMESPACES=0' shim.err)" 1
+eq "PERFPROBE_NAMESPACES=0: the summary's inexact names dlmopen" \
+    "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates past the hooks"
+le "PERFPROBE_NAMESPACES=0: the counted heap leaves the library out (under 1 MiB)" "$(sum s.jsonl peak_heap_bytes)" $(((1 << 20) - 1))
+eq "PERFPROBE_NAMESPACES=0: no namespace object was opened (no module of it)" \
     "$(jq -r 'select(.type == "module") | .path' s.jsonl | grep -c libperfprobe-ns)" 0

@@ -271,11 +271,12 @@ void pp_allocator_tick(void)
         pp_warn("a library was loaded with RTLD_DEEPBIND: its own calls to malloc and "
                 "free bypass the shim, so the heap figures are not exact", "", "", "");
     if (atomic_load(&pp_dlmopen_seen) && !atomic_exchange(&dlmopen_warned, 1))
-        pp_warn("the program called dlmopen for a link namespace the shim did not "
-                "preload into (PERFPROBE_NAMESPACES=1 counts it; else libperfprobe-ns.so "
-                "missing beside the shim or of another build, RTLD_DEEPBIND, or a name "
-                "only the caller could resolve): libraries there allocate from that "
-                "namespace's own libc, so the heap figures leave them out", "", "", "");
+        pp_warn("the program called dlmopen for a link namespace the shim could not "
+                "count (PERFPROBE_NAMESPACES=0, libperfprobe-ns.so missing beside the "
+                "shim or of another build, RTLD_DEEPBIND, a name only the caller could "
+                "resolve, or an allocator of the library's own without its own "
+                "malloc_usable_size): libraries there allocate past the hooks, so the "
+                "heap figures leave them out", "", "", "");
     if (pp_single_aside_count() && !atomic_exchange(&aside_warned, 1))
         pp_warn("internal: the sampler thread called the allocator (served from "
                 "the shim's own arena)", "", "", "");
@@ -289,7 +290,7 @@ int pp_inexact_reasons(const char **out, int max)
     if (atomic_load(&pp_deepbind_seen) && n < max)
         out[n++] = "RTLD_DEEPBIND: a library's allocations bypass the hooks";
     if (atomic_load(&pp_dlmopen_seen) && n < max)
-        out[n++] = "dlmopen: a library in another link namespace allocates from its own libc";
+        out[n++] = "dlmopen: a library in another link namespace allocates past the hooks";
     if (pp_counters_went_negative() && n < max)
         out[n++] = "more bytes freed than allocated through the hooks: heap clamped at 0";
     return n;

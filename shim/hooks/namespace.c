@@ -88,6 +88,19 @@ static void ns_moved(void *old, size_t old_len, void *addr, size_t len, int dont
     COUNTED(pp_map_move((uintptr_t)old, old_len, (uintptr_t)addr, len, dontunmap));
 }
 
+/* around a call into an allocator of the library's own */
+static int ns_enter(void)
+{
+    int was = pp_in_hook;
+    pp_in_hook = 1;
+    return was;
+}
+
+static void ns_leave(int was)
+{
+    pp_in_hook = was;
+}
+
 /* ---- the namespaces the shim made ---- */
 
 enum { NS_EMPTY, NS_CREATING, NS_SPARE, NS_HANDED, NS_USED, NS_CHECKING };
@@ -100,6 +113,8 @@ struct ns {
     void *libc;                         /* the namespace's libc, opened by the shim */
     int (*others)(void);
     pp_ns_walk_fn walk;
+    void (*expect)(void);
+    int (*bind)(int opened);
     struct pp_ns_link link;             /* kept: the object reads it */
 };
 static struct ns spaces[NS_MAX];
@@ -249,13 +264,15 @@ static int make(struct ns *s)
     *(void **)&connect = dlsym(h, PP_NS_CONNECT);
     *(void **)&s->others = dlsym(h, PP_NS_OTHERS);
     *(void **)&s->walk = dlsym(h, PP_NS_WALK);
+    *(void **)&s->expect = dlsym(h, PP_NS_EXPECT);
+    *(void **)&s->bind = dlsym(h, PP_NS_BIND);
     for (size_t i = 0; i < sizeof libc_fns / sizeof *libc_fns; i++) {
         void *fn = dlsym(libc, libc_fns[i].name);
         if (!fn)
             goto fail;
         memcpy((char *)l + libc_fns[i].at, &fn, sizeof fn);
     }
-    if (!connect || !s->others || !s->walk)
+    if (!connect || !s->others || !s->walk || !s->expect || !s->bind)
         goto fail;
     l->alloc = ns_alloc;
     l->moving = ns_moving;
@@ -264,6 +281,8 @@ static int make(struct ns *s)
     l->mapped = ns_mapped;
     l->unmapped = ns_unmapped;
     l->moved = ns_moved;
+    l->enter = ns_enter;
+    l->leave = ns_leave;
     l->dlmopen_seen = (int *)&pp_dlmopen_seen;
     l->deepbind_seen = (int *)&pp_deepbind_seen;
     l->version = PP_NS_LINK_VERSION;
@@ -400,7 +419,13 @@ pp_dlmopen_owned(char *path, int mode)
         if (h)
             atomic_store(&pp_dlmopen_seen, 1);
     } else {
+        /* each of the object's names bound to the library's first
+         * definition (nsshim.c), at its constructors' first call or now */
+        s->expect();
         h = real_dlmopen(s->lmid, path, mode);
+        int saved_errno = errno;
+        s->bind(h != NULL);
+        errno = saved_errno;
         atomic_store(&s->state, h ? NS_USED : NS_SPARE);
     }
     pp_dlopen_where_done(path);

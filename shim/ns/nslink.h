@@ -17,7 +17,7 @@
 struct dl_phdr_info;
 
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
-#define PP_NS_LINK_VERSION 1
+#define PP_NS_LINK_VERSION 2
 #endif
 
 struct pp_ns_link {
@@ -58,6 +58,12 @@ struct pp_ns_link {
     int (*iterate)(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
     void *dlopen;
     void *dlmopen;
+    /* around a call into an allocator of the library's own (not libc's):
+     * the shim's hook depth raised, so that the mappings it makes to feed
+     * its heap are not counted as the program's (as in the base
+     * namespace); enter answers the depth to give back to leave */
+    int (*enter)(void);
+    void (*leave)(int was);
 };
 
 /* the namespace object's entries besides the hooks: hand it the table
@@ -69,5 +75,19 @@ struct pp_ns_link {
 #define PP_NS_CONNECT "pp_ns_connect"
 #define PP_NS_OTHERS  "pp_ns_others"
 #define PP_NS_WALK    "pp_ns_walk"
+
+/* around the open of the program's library into the namespace: expect
+ * notes how many objects the namespace holds before it and arms the
+ * binding; bind (called with 1 when the library opened, 0 when not) binds
+ * each of the object's names to what the library's scope finds first bare,
+ * unless a hook already did at its first call from the library's
+ * constructors.  Bind answers what it found: PP_NS_LIBC (libc's
+ * allocator), PP_NS_OWN (the library's own, counted), PP_NS_PASS (passed
+ * through uncounted: an allocator of the library's own whose
+ * malloc_usable_size, free, calloc or realloc is not its own), PP_NS_NONE
+ * (not opened). */
+#define PP_NS_EXPECT  "pp_ns_expect"
+#define PP_NS_BIND    "pp_ns_bind"
+enum { PP_NS_NONE, PP_NS_LIBC, PP_NS_OWN, PP_NS_PASS };
 
 #endif

@@ -19,6 +19,23 @@
  * (RTLD_LOCAL) and hands its functions over in the table; nothing here
  * calls a library by name.
  *
+ * Each name forwards to what the library's references would find first
+ * bare.  A namespace's global scope is the scope of its first object:
+ * bare, the library's (the library, then its dependencies breadth first,
+ * libc among them); here, this object alone.  So a library that brings a
+ * malloc family of its own (linked in, or a dependency such as jemalloc)
+ * would lose it to libc's.  The shim arms the binding before it opens the
+ * library (pp_ns_expect); at the first hook call after the library's
+ * objects are mapped (a constructor's), or when the open returns
+ * (pp_ns_bind), this object walks the library's scope as the loader built
+ * it (each object's DT_NEEDED, breadth first, matched to the objects of
+ * the namespace) and binds each of its names to the first definition
+ * there.  An allocator of the library's own is counted with its own
+ * malloc_usable_size, and the mappings it makes meanwhile are its own, not
+ * the program's (the shim's hook depth is raised around each call, as the
+ * base namespace's hooks do); one whose free, calloc, realloc or
+ * malloc_usable_size is not its own is passed through, uncounted.
+ *
  * Until the shim connects (calls libc might make while the shim loads it
  * into the namespace: none were seen), blocks come from a small static
  * arena and are never freed.  The mapping calls are the system calls
@@ -44,6 +61,30 @@
 #define NS_EXPORT __attribute__((visibility("default")))
 
 static const struct pp_ns_link *_Atomic link_;
+
+/* what each name forwards to: libc's (from the table) until bound; a
+ * NULL mapping call is the system call itself */
+struct fwd {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*usable)(void *);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+    void *dlopen, *dlmopen;
+};
+static struct fwd fw;
+/* the allocator is the library's own (its mappings are not the program's);
+ * which of the family's names are counted (a bit per index of names[]) */
+static int own;
+static unsigned counted = ~0u;
 
 /* ---- before the shim connects: a bump arena, never freed ---- */
 #define BOOT_SIZE (64 * 1024)
@@ -115,25 +156,362 @@ static int has(const char *s, const char *part)
 /* PP_NS_LINK_VERSION when the table is taken; 0 for a table of another
  * version (a shim and an object of different builds): the shim then
  * closes the namespace and goes on without it */
+static void from_table(const struct pp_ns_link *l)
+{
+    fw = (struct fwd){l->malloc, l->free, l->calloc, l->realloc, l->posix_memalign,
+                      l->aligned_alloc, l->memalign, l->valloc, l->pvalloc, l->usable,
+                      NULL, NULL, NULL, l->dlopen, l->dlmopen};
+    own = 0;
+    counted = ~0u;
+}
+
 NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 {
     if (!l || l->version != PP_NS_LINK_VERSION)
         return 0;
+    from_table(l);
     atomic_store_explicit(&link_, l, memory_order_release);
     return PP_NS_LINK_VERSION;
 }
 
-/* ---- the malloc family ---- */
+/* ---- binding each name to what the library's scope finds first ---- */
+
+enum { F_MALLOC, F_FREE, F_CALLOC, F_REALLOC, F_POSIX_MEMALIGN, F_ALIGNED_ALLOC, F_MEMALIGN,
+       F_VALLOC, F_PVALLOC, F_USABLE, F_FAMILY, F_MMAP = F_FAMILY, F_MUNMAP, F_MREMAP,
+       F_DLOPEN, F_DLMOPEN, F_N };
+static const struct {
+    const char *name;
+    size_t at;
+} names[F_N] = {
+    {"malloc", offsetof(struct fwd, malloc)},
+    {"free", offsetof(struct fwd, free)},
+    {"calloc", offsetof(struct fwd, calloc)},
+    {"realloc", offsetof(struct fwd, realloc)},
+    {"posix_memalign", offsetof(struct fwd, posix_memalign)},
+    {"aligned_alloc", offsetof(struct fwd, aligned_alloc)},
+    {"memalign", offsetof(struct fwd, memalign)},
+    {"valloc", offsetof(struct fwd, valloc)},
+    {"pvalloc", offsetof(struct fwd, pvalloc)},
+    {"malloc_usable_size", offsetof(struct fwd, usable)},
+    {"mmap", offsetof(struct fwd, mmap)},
+    {"munmap", offsetof(struct fwd, munmap)},
+    {"mremap", offsetof(struct fwd, mremap)},
+    {"dlopen", offsetof(struct fwd, dlopen)},
+    {"dlmopen", offsetof(struct fwd, dlmopen)},
+};
+
+static int same(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+static int has_slash(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '/')
+            return 1;
+    return 0;
+}
+
+static const char *base_name(const char *s)
+{
+    const char *b = s;
+    for (; *s; s++)
+        if (*s == '/')
+            b = s + 1;
+    return b;
+}
+
+/* the namespace's objects, in load order (dl_iterate_phdr's), with what
+ * their dynamic sections say */
+enum { MAX_OBJ = 128 };
+struct obj {
+    uintptr_t base, lo, hi;             /* lo, hi: its loaded segments */
+    const char *name, *soname, *strtab;
+    const ElfW(Dyn) *dyn;
+    const ElfW(Sym) *symtab;
+    const uint32_t *gnu, *sysv;
+    const ElfW(Half) *versym;
+};
+static struct obj objs[MAX_OBJ];
+static int nobj, too_many, before;
+static _Atomic int armed;               /* 0, 1 armed, 2 being bound */
+static int bound = PP_NS_LIBC;
+
+/* the loader has made the dynamic section's addresses absolute in place,
+ * unless it is read-only */
+static uintptr_t addr_of(const struct obj *o, uintptr_t v)
+{
+    return v < o->base ? o->base + v : v;
+}
+
+static int collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size, (void)arg;
+    if (nobj == MAX_OBJ) {
+        too_many = 1;
+        return 1;
+    }
+    struct obj *o = &objs[nobj];
+    *o = (struct obj){.base = info->dlpi_addr, .lo = UINTPTR_MAX,
+                      .name = info->dlpi_name ? info->dlpi_name : ""};
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_DYNAMIC)
+            o->dyn = (const ElfW(Dyn) *)lo;
+        if (ph->p_type == PT_LOAD) {
+            o->lo = lo < o->lo ? lo : o->lo;
+            o->hi = lo + ph->p_memsz > o->hi ? lo + ph->p_memsz : o->hi;
+        }
+    }
+    uintptr_t soname = 0;
+    int have_soname = 0;
+    for (const ElfW(Dyn) *d = o->dyn; d && d->d_tag != DT_NULL; d++) {
+        switch (d->d_tag) {
+        case DT_STRTAB: o->strtab = (const char *)addr_of(o, d->d_un.d_ptr); break;
+        case DT_SYMTAB: o->symtab = (const ElfW(Sym) *)addr_of(o, d->d_un.d_ptr); break;
+        case DT_GNU_HASH: o->gnu = (const uint32_t *)addr_of(o, d->d_un.d_ptr); break;
+        case DT_HASH: o->sysv = (const uint32_t *)addr_of(o, d->d_un.d_ptr); break;
+        case DT_VERSYM: o->versym = (const ElfW(Half) *)addr_of(o, d->d_un.d_ptr); break;
+        case DT_SONAME: soname = d->d_un.d_val; have_soname = 1; break;
+        default: break;
+        }
+    }
+    if (!o->strtab || !o->symtab)
+        o->dyn = NULL;                  /* nothing to look up in */
+    else if (have_soname)
+        o->soname = o->strtab + soname;
+    nobj++;
+    return 0;
+}
+
+/* walk the namespace into objs[]; never a tail call (the loader lists the
+ * namespace of the return address) */
+static void walk(const struct pp_ns_link *l)
+{
+    nobj = too_many = 0;
+    l->iterate(collect, NULL);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* the definition of NAME at symbol I of O, or 0 */
+static uintptr_t defined(const struct obj *o, uint32_t i, const char *name)
+{
+    const ElfW(Sym) *sym = &o->symtab[i];
+    int type = ELF64_ST_TYPE(sym->st_info), bind = ELF64_ST_BIND(sym->st_info);
+    if (sym->st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC) ||
+        (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE) ||
+        (o->versym && (o->versym[i] & 0x8000)) || !same(o->strtab + sym->st_name, name))
+        return 0;
+    uintptr_t a = o->base + sym->st_value;
+    if (type == STT_GNU_IFUNC)
+        a = ((uintptr_t(*)(void))a)();
+    return a;
+}
+
+static uintptr_t lookup(const struct obj *o, const char *name)
+{
+    if (!o->dyn)
+        return 0;
+    if (o->gnu) {
+        uint32_t h = 5381;
+        for (const char *c = name; *c; c++)
+            h = h * 33 + (unsigned char)*c;
+        uint32_t nbuckets = o->gnu[0], symoffset = o->gnu[1], bloom = o->gnu[2];
+        const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(o->gnu + 4) + bloom);
+        const uint32_t *chain = buckets + nbuckets;
+        if (!nbuckets)
+            return 0;
+        uint32_t i = buckets[h % nbuckets];
+        if (i < symoffset)
+            return 0;
+        for (;; i++) {
+            uint32_t c = chain[i - symoffset];
+            uintptr_t a = (c | 1) == (h | 1) ? defined(o, i, name) : 0;
+            if (a)
+                return a;
+            if (c & 1)
+                return 0;
+        }
+    }
+    if (o->sysv) {
+        uint32_t h = 0, nbucket = o->sysv[0];
+        for (const char *c = name; *c; c++) {
+            h = (h << 4) + (unsigned char)*c;
+            uint32_t g = h & 0xf0000000u;
+            h = (h ^ (g >> 24)) & ~g;
+        }
+        const uint32_t *bucket = o->sysv + 2, *chain = bucket + nbucket;
+        for (uint32_t i = nbucket ? bucket[h % nbucket] : 0; i; i = chain[i]) {
+            uintptr_t a = defined(o, i, name);
+            if (a)
+                return a;
+        }
+    }
+    return 0;
+}
+
+/* the object of the namespace a DT_NEEDED name is, as the loader matched
+ * it (its SONAME, or the name it was found by), or -1 */
+static int needed(const char *want, int self)
+{
+    for (int k = 0; k < nobj; k++) {
+        if (k == self)
+            continue;
+        if ((objs[k].soname && same(objs[k].soname, want)) ||
+            same(has_slash(want) ? objs[k].name : base_name(objs[k].name), want))
+            return k;
+    }
+    return -1;
+}
+
+/* the object whose loaded segments hold address A, or -1 */
+static int holding(uintptr_t a)
+{
+    for (int k = 0; k < nobj; k++)
+        if (a >= objs[k].lo && a < objs[k].hi)
+            return k;
+    return -1;
+}
+
+/* The library's scope, as the loader builds it: the library (the first
+ * object mapped after BEFORE), then each one's DT_NEEDED, breadth first;
+ * each name bound to its first definition there.  Libc's stays libc's
+ * from the table. */
+static void bind_names(const struct pp_ns_link *l)
+{
+    walk(l);
+    if (too_many || nobj <= before)
+        return;
+    int order[MAX_OBJ], n = 0, self = holding((uintptr_t)(void *)pp_ns_connect);
+    unsigned char seen[MAX_OBJ] = {0};
+    order[n++] = before;
+    seen[before] = 1;
+    for (int q = 0; q < n; q++) {
+        const struct obj *o = &objs[order[q]];
+        for (const ElfW(Dyn) *d = o->dyn; d && d->d_tag != DT_NULL; d++) {
+            if (d->d_tag != DT_NEEDED)
+                continue;
+            int k = needed(o->strtab + d->d_un.d_val, self);
+            if (k >= 0 && !seen[k]) {
+                seen[k] = 1;
+                order[n++] = k;
+            }
+        }
+    }
+    int libc = holding((uintptr_t)(void *)l->malloc), def[F_N];
+    uintptr_t at[F_N];
+    for (int i = 0; i < F_N; i++) {
+        def[i] = -1;
+        at[i] = 0;
+        for (int q = 0; q < n && !at[i]; q++)
+            if (order[q] != self && (at[i] = lookup(&objs[order[q]], names[i].name)))
+                def[i] = order[q];
+    }
+    int a = def[F_MALLOC];
+    if (a >= 0 && a != libc) {
+        int whole = def[F_FREE] == a && def[F_CALLOC] == a && def[F_REALLOC] == a &&
+                    def[F_USABLE] == a;
+        counted = 0;
+        for (int i = 0; i < F_FAMILY; i++) {
+            if (def[i] >= 0 && def[i] != libc)
+                copy((char *)&fw + names[i].at, &at[i], sizeof at[i]);
+            if (whole && def[i] == a)
+                counted |= 1u << i;
+        }
+        own = 1;
+        bound = whole ? PP_NS_OWN : PP_NS_PASS;
+        if (!whole)
+            *l->dlmopen_seen = 1;       /* the heap figures miss it */
+    }
+    for (int i = F_FAMILY; i < F_N; i++)
+        if (def[i] >= 0 && def[i] != libc)
+            copy((char *)&fw + names[i].at, &at[i], sizeof at[i]);
+}
+
+/* at most once per arming: the first caller binds, any other waits */
+static void bind_now(void)
+{
+    int want = 1;
+    if (atomic_compare_exchange_strong(&armed, &want, 2)) {
+        bind_names(connected());
+        atomic_store_explicit(&armed, 0, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&armed, memory_order_acquire) == 2)
+        __asm__ volatile("pause");
+}
+
+#define ARMED() \
+    (__builtin_expect(atomic_load_explicit(&armed, memory_order_acquire) != 0, 0) ? bind_now() : (void)0)
+
+/* the shim, before it opens the library: how many objects are here now */
+NS_EXPORT void pp_ns_expect(void)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return;
+    walk(l);
+    before = nobj;
+    from_table(l);
+    bound = PP_NS_LIBC;
+    atomic_store_explicit(&armed, too_many ? 0 : 1, memory_order_release);
+}
+
+/* the shim, after: bound unless a hook did; not opened: libc's again */
+NS_EXPORT int pp_ns_bind(int opened)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return PP_NS_NONE;
+    if (opened) {
+        bind_now();
+        return bound;
+    }
+    int want = 1;
+    atomic_compare_exchange_strong(&armed, &want, 0);
+    from_table(l);
+    return PP_NS_NONE;
+}
+
+/* ---- the malloc family ---- *
+ * COUNTS(i): the name's calls are counted (its forward is libc's, or the
+ * library's own allocator's whole family).  CALL wraps a call into an
+ * allocator of the library's own in the shim's hook depth, so that the
+ * mappings it makes to feed its heap are not counted as the program's. */
+
+#define COUNTS(i) ((counted >> (i)) & 1u)
+#define CALL(l, r, expr)                                                \
+    do {                                                                \
+        int was_ = own ? (l)->enter() : 0;                              \
+        r = expr;                                                       \
+        if (own)                                                        \
+            (l)->leave(was_);                                           \
+    } while (0)
+
+/* a block handed out by the forward of name I, counted if it is */
+static void *handed(const struct pp_ns_link *l, int i, void *p)
+{
+    if (p && COUNTS(i)) {
+        size_t u;
+        CALL(l, u, fw.usable(p));
+        l->alloc(p, u);
+    }
+    return p;
+}
 
 NS_EXPORT void *malloc(size_t n)
 {
     const struct pp_ns_link *l = connected();
     if (!l)
         return boot_alloc(16, n);
-    void *p = l->malloc(n);
-    if (p)
-        l->alloc(p, l->usable(p));
-    return p;
+    ARMED();
+    void *p;
+    CALL(l, p, fw.malloc(n));
+    return handed(l, F_MALLOC, p);
 }
 
 NS_EXPORT void free(void *p)
@@ -141,10 +519,17 @@ NS_EXPORT void free(void *p)
     const struct pp_ns_link *l = connected();
     if (!p || is_boot(p) || !l)
         return;
-    size_t u = l->usable(p);
-    l->moving(p, u);
-    l->freed(p, u);
-    l->free(p);
+    ARMED();
+    if (COUNTS(F_FREE)) {
+        size_t u;
+        CALL(l, u, fw.usable(p));
+        l->moving(p, u);
+        l->freed(p, u);
+    }
+    int was = own ? l->enter() : 0;
+    fw.free(p);
+    if (own)
+        l->leave(was);
 }
 
 NS_EXPORT void *calloc(size_t n, size_t size)
@@ -155,10 +540,10 @@ NS_EXPORT void *calloc(size_t n, size_t size)
             return NULL;
         return boot_alloc(16, n * size);       /* static: already zero */
     }
-    void *p = l->calloc(n, size);
-    if (p)
-        l->alloc(p, l->usable(p));
-    return p;
+    ARMED();
+    void *p;
+    CALL(l, p, fw.calloc(n, size));
+    return handed(l, F_CALLOC, p);
 }
 
 NS_EXPORT void *realloc(void *p, size_t n)
@@ -175,13 +560,22 @@ NS_EXPORT void *realloc(void *p, size_t n)
         return p ? NULL : boot_alloc(16, n);
     if (!p)
         return malloc(n);
-    size_t old = l->usable(p);
+    ARMED();
+    void *q;
+    if (!COUNTS(F_REALLOC)) {
+        CALL(l, q, fw.realloc(p, n));
+        return q;
+    }
+    size_t old, u = 0;
+    CALL(l, old, fw.usable(p));
     l->moving(p, old);
-    void *q = l->realloc(p, n);
-    if (q)
-        l->resized(q, old, l->usable(q));
-    else if (n == 0)
+    CALL(l, q, fw.realloc(p, n));
+    if (q) {
+        CALL(l, u, fw.usable(q));
+        l->resized(q, old, u);
+    } else if (n == 0) {
         l->freed(NULL, old);                   /* glibc's realloc(p, 0) frees */
+    }
     return q;
 }
 
@@ -199,28 +593,30 @@ NS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     const struct pp_ns_link *l = connected();
     if (!l)
         return (*out = boot_alloc(align, n)) ? 0 : ENOMEM;
-    int rc = l->posix_memalign(out, align, n);
-    if (rc == 0 && *out)
-        l->alloc(*out, l->usable(*out));
+    ARMED();
+    int rc;
+    CALL(l, rc, fw.posix_memalign(out, align, n));
+    if (rc == 0)
+        handed(l, F_POSIX_MEMALIGN, *out);
     return rc;
 }
 
-#define ALIGNED(name, params, args, bootargs)                           \
+#define ALIGNED(name, i, params, args, bootargs)                        \
     NS_EXPORT void *name params                                         \
     {                                                                   \
         const struct pp_ns_link *l = connected();                       \
         if (!l)                                                         \
             return boot_alloc bootargs;                                 \
-        void *p = l->name args;                                         \
-        if (p)                                                          \
-            l->alloc(p, l->usable(p));                                  \
-        return p;                                                       \
+        ARMED();                                                        \
+        void *p;                                                        \
+        CALL(l, p, fw.name args);                                       \
+        return handed(l, i, p);                                         \
     }
 
-ALIGNED(aligned_alloc, (size_t align, size_t n), (align, n), (align, n))
-ALIGNED(memalign, (size_t align, size_t n), (align, n), (align, n))
-ALIGNED(valloc, (size_t n), (n), (4096, n))
-ALIGNED(pvalloc, (size_t n), (n), (4096, (n + 4095) & ~(size_t)4095))
+ALIGNED(aligned_alloc, F_ALIGNED_ALLOC, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED(memalign, F_MEMALIGN, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED(valloc, F_VALLOC, (size_t n), (n), (4096, n))
+ALIGNED(pvalloc, F_PVALLOC, (size_t n), (n), (4096, (n + 4095) & ~(size_t)4095))
 
 NS_EXPORT size_t malloc_usable_size(void *p)
 {
@@ -229,7 +625,12 @@ NS_EXPORT size_t malloc_usable_size(void *p)
         return 0;
     if (is_boot(p))
         return boot_size(p);
-    return l ? l->usable(p) : 0;
+    if (!l)
+        return 0;
+    ARMED();
+    size_t u;
+    CALL(l, u, fw.usable(p));
+    return u;
 }
 
 /* ---- mappings: the system calls, as libc's own wrappers make them ---- *
@@ -271,8 +672,11 @@ static long sys6(long nr, long a, long b, long c, long d, long e, long f)
 
 NS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    void *r = (void *)sys6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, (long)off);
     const struct pp_ns_link *l = connected();
+    if (l)
+        ARMED();
+    void *r = fw.mmap ? fw.mmap(addr, len, prot, flags, fd, off)
+                      : (void *)sys6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, (long)off);
     if (r != MAP_FAILED && l)
         l->mapped(r, len, flags);
     return r;
@@ -285,8 +689,10 @@ NS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 
 NS_EXPORT int munmap(void *addr, size_t len)
 {
-    int rc = (int)sys5(SYS_munmap, (long)addr, (long)len, 0, 0, 0);
     const struct pp_ns_link *l = connected();
+    if (l)
+        ARMED();
+    int rc = fw.munmap ? fw.munmap(addr, len) : (int)sys5(SYS_munmap, (long)addr, (long)len, 0, 0, 0);
     if (rc == 0 && l)
         l->unmapped(addr, len);
     return rc;
@@ -305,8 +711,12 @@ NS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         target = va_arg(ap, void *);
         va_end(ap);
     }
-    void *r = (void *)sys5(SYS_mremap, (long)old, (long)old_len, (long)new_len, flags, (long)target);
     const struct pp_ns_link *l = connected();
+    if (l)
+        ARMED();
+    void *r = fw.mremap ? fw.mremap(old, old_len, new_len, flags, target)
+                        : (void *)sys5(SYS_mremap, (long)old, (long)old_len, (long)new_len, flags,
+                                       (long)target);
     if (r != MAP_FAILED && l)
         l->moved(old, old_len, r, new_len, (flags & MREMAP_DONTUNMAP) != 0);
     return r;
@@ -321,10 +731,10 @@ static int unused_flag;
 __attribute__((used, visibility("hidden"))) void ns_resolve_dl(void)
 {
     const struct pp_ns_link *l = connected();
-    if (!ns_real_dlopen)
-        ns_real_dlopen = l ? l->dlopen : NULL;
-    if (!ns_real_dlmopen)
-        ns_real_dlmopen = l ? l->dlmopen : NULL;
+    if (l)
+        ARMED();
+    ns_real_dlopen = l ? fw.dlopen : NULL;
+    ns_real_dlmopen = l ? fw.dlmopen : NULL;
     ns_dlmopen_flag = l ? l->dlmopen_seen : &unused_flag;
     ns_deepbind_flag = l ? l->deepbind_seen : &unused_flag;
 }

@@ -25,6 +25,9 @@
  *   keep LIB FACTS      LIB holds 100 blocks and 100 strings of 1000 bytes
  *                       in its globals, and the program exits with them held
  *
+ * hold also writes what an allocator of the library's own (ns_alloc.c.in)
+ * says it did, when the library's scope has one.
+ *
  * Output is what a user would compare with a bare run. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -60,6 +63,16 @@ static int hold(Lmid_t where, const char *lib, const char *facts)
     facts_open(facts);
     fact("ns_usable", (long long)usable);
     fact("ns_calls", calls);
+    /* a library with an allocator of its own (ns_alloc.c.in): what it did */
+    void (*stats)(long *, long *, long *, long *) =
+        (void (*)(long *, long *, long *, long *))dlsym(h, "nsa_stats");
+    if (stats) {
+        long c, l, pk, f;
+        stats(&c, &l, &pk, &f);
+        fact("nsa_calls", c);
+        fact("nsa_peak", pk);
+        fact("nsa_foreign", f);
+    }
     usleep(300000);
     drop_();
     dlclose(h);
