@@ -201,6 +201,28 @@ printf '#include <dlfcn.h>\n__attribute__((destructor)) static void bye(void) { 
 cc -shared -fPIC -o libdtor.so dtor.c
 same "a dlclose inside a destructor, then as many namespaces as bare" dtor "$LIB" "$PWD/libdtor.so"
 
+# ---- exit and exec made inside the namespace ----
+# Its libc's exit, _exit and exec family end or replace the process past
+# the shim's own hooks; the namespace object's make the shim's part first:
+# the summary before exit (whose handlers are the namespace's, as bare),
+# the exec record before an exec, and the image going on if it failed
+same "exit(5) inside the namespace" exit "$LIB" 5
+check "exit inside: the summary is written, with the program's 3 MiB" \
+    test "$(sum s.jsonl peak_heap_bytes)" -ge $((3 << 20))
+same "_exit(6) inside the namespace" _exit "$LIB" 6
+eq "_exit inside: no summary, as at the shim's own _exit" "$(of_program s.jsonl)" null
+same "execvp of echo inside the namespace" exec "$LIB" echo from-the-namespace
+images() { jq -r -s '(map(select(.type == "header" and .program == "ns_plugin")) | .[0].pid) as $p
+    | map(select(.pid == $p and (.type == "header" or .type == "exec" or .type == "exec_failed")))
+    | map("\(.type) \(.program // .path // "")") | .[index("header ns_plugin"):] | join(", ")' "$1"; }
+eq "exec inside: the image ends with its exec record, then echo is the pid's next image" \
+    "$(images s.jsonl)" "header ns_plugin, exec echo, header echo"
+same "a failed exec inside the namespace" exec "$LIB" /nonexistent/prog
+eq "failed exec inside: the image goes on, the program's errno untouched" \
+    "$(images s.jsonl) / $(tail -1 shim.out)" \
+    "header ns_plugin, exec /nonexistent/prog, exec_failed /nonexistent/prog / exec failed there: No such file or directory; the program's errno 0"
+check "failed exec inside: the summary is written" test "$(sum s.jsonl peak_heap_bytes)" -ge $((3 << 20))
+
 # ---- a relative LD_PRELOAD, and a program that changed directory ----
 rm -f rel.jsonl
 (cd "$(dirname "$S")" && PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$OLDPWD/rel.jsonl \

@@ -101,6 +101,24 @@ static void ns_leave(int was)
     pp_in_hook = was;
 }
 
+/* the image's last records before an exec made inside the namespace, as
+ * the shim's own exec hooks write them (hooks/process.c); the program's
+ * errno (this libc's) is left as it was: the call sets the namespace's */
+static int ns_exec_begin(const char *file, char *const argv[], char *const envp[], int search)
+{
+    int saved_errno = errno;
+    int b = pp_exec_begin(file, argv, pp_untraced(file, envp, search));
+    errno = saved_errno;
+    return b;
+}
+
+static void ns_exec_failed(int began, const char *file)
+{
+    int saved_errno = errno;
+    pp_exec_failed(began, file);
+    errno = saved_errno;
+}
+
 /* ---- the namespaces the shim made ---- */
 
 enum { NS_EMPTY, NS_CREATING, NS_SPARE, NS_HANDED, NS_USED, NS_CHECKING };
@@ -238,6 +256,13 @@ static const struct {
     {"dl_iterate_phdr", offsetof(struct pp_ns_link, iterate)},
     {"dlopen", offsetof(struct pp_ns_link, dlopen)},
     {"dlmopen", offsetof(struct pp_ns_link, dlmopen)},
+    {"exit", offsetof(struct pp_ns_link, exit)},
+    {"_exit", offsetof(struct pp_ns_link, exit_now_real)},
+    {"execve", offsetof(struct pp_ns_link, execve)},
+    {"execv", offsetof(struct pp_ns_link, execv)},
+    {"execvp", offsetof(struct pp_ns_link, execvp)},
+    {"execvpe", offsetof(struct pp_ns_link, execvpe)},
+    {"fexecve", offsetof(struct pp_ns_link, fexecve)},
 };
 
 /* a new namespace holding the shim's object, connected; 0 when it cannot
@@ -283,6 +308,10 @@ static int make(struct ns *s)
     l->moved = ns_moved;
     l->enter = ns_enter;
     l->leave = ns_leave;
+    l->finish = pp_finish;
+    l->exit_now = pp_exit_now_begin;
+    l->exec_begin = ns_exec_begin;
+    l->exec_failed = ns_exec_failed;
     l->dlmopen_seen = (int *)&pp_dlmopen_seen;
     l->deepbind_seen = (int *)&pp_deepbind_seen;
     l->version = PP_NS_LINK_VERSION;

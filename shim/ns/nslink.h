@@ -17,7 +17,7 @@
 struct dl_phdr_info;
 
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
-#define PP_NS_LINK_VERSION 2
+#define PP_NS_LINK_VERSION 3
 #endif
 
 struct pp_ns_link {
@@ -64,6 +64,24 @@ struct pp_ns_link {
      * namespace); enter answers the depth to give back to leave */
     int (*enter)(void);
     void (*leave)(int was);
+    /* the namespace libc's exit, _exit and exec family: a process ended or
+     * replaced from inside the namespace goes past the shim's own hooks, so
+     * the object's hooks make the shim's part around them: the summary
+     * before an exit (finish), the records held before an _exit
+     * (exit_now), the image's last records before an exec (exec_begin,
+     * with the environment passed, NULL for environ, and 1 for a search of
+     * PATH; what it answers goes to exec_failed) */
+    void (*exit)(int);
+    void (*exit_now_real)(int);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+    void (*finish)(void);
+    void (*exit_now)(void);
+    int (*exec_begin)(const char *file, char *const argv[], char *const envp[], int search);
+    void (*exec_failed)(int began, const char *file);
 };
 
 /* the namespace object's entries besides the hooks: hand it the table

@@ -79,6 +79,13 @@ struct fwd {
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
     void *dlopen, *dlmopen;
+    void (*exit)(int);
+    void (*exit_now)(int);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
 };
 static struct fwd fw;
 /* the allocator is the library's own (its mappings are not the program's);
@@ -160,7 +167,8 @@ static void from_table(const struct pp_ns_link *l)
 {
     fw = (struct fwd){l->malloc, l->free, l->calloc, l->realloc, l->posix_memalign,
                       l->aligned_alloc, l->memalign, l->valloc, l->pvalloc, l->usable,
-                      NULL, NULL, NULL, l->dlopen, l->dlmopen};
+                      NULL, NULL, NULL, l->dlopen, l->dlmopen, l->exit, l->exit_now_real,
+                      l->execve, l->execv, l->execvp, l->execvpe, l->fexecve};
     own = 0;
     counted = ~0u;
 }
@@ -178,7 +186,8 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 
 enum { F_MALLOC, F_FREE, F_CALLOC, F_REALLOC, F_POSIX_MEMALIGN, F_ALIGNED_ALLOC, F_MEMALIGN,
        F_VALLOC, F_PVALLOC, F_USABLE, F_FAMILY, F_MMAP = F_FAMILY, F_MUNMAP, F_MREMAP,
-       F_DLOPEN, F_DLMOPEN, F_N };
+       F_DLOPEN, F_DLMOPEN, F_EXIT, F_EXIT_NOW, F_EXECVE, F_EXECV, F_EXECVP, F_EXECVPE,
+       F_FEXECVE, F_N };
 static const struct {
     const char *name;
     size_t at;
@@ -198,6 +207,13 @@ static const struct {
     {"mremap", offsetof(struct fwd, mremap)},
     {"dlopen", offsetof(struct fwd, dlopen)},
     {"dlmopen", offsetof(struct fwd, dlmopen)},
+    {"exit", offsetof(struct fwd, exit)},
+    {"_exit", offsetof(struct fwd, exit_now)},
+    {"execve", offsetof(struct fwd, execve)},
+    {"execv", offsetof(struct fwd, execv)},
+    {"execvp", offsetof(struct fwd, execvp)},
+    {"execvpe", offsetof(struct fwd, execvpe)},
+    {"fexecve", offsetof(struct fwd, fexecve)},
 };
 
 static int same(const char *a, const char *b)
@@ -834,4 +850,115 @@ NS_EXPORT int pp_ns_others(void)
         return -1;
     l->iterate(count_other, &o);
     return o.n;
+}
+
+/* ---- exit and exec made here ---- *
+ * The namespace's libc ends or replaces the process past the shim's own
+ * hooks (its exit runs only the handlers registered in this namespace,
+ * then _exit, as bare): the shim's part is made here first, as its own
+ * hooks make it (hooks/process.c): the summary, the records held, the
+ * image's last records before an exec. */
+
+static long exit_group_now(long status)
+{
+    return sys5(SYS_exit_group, status, 0, 0, 0, 0);
+}
+
+NS_EXPORT void exit(int status)
+{
+    const struct pp_ns_link *l = connected();
+    if (l) {
+        ARMED();
+        l->finish();
+        fw.exit(status);
+    }
+    exit_group_now(status);
+    __builtin_unreachable();
+}
+
+NS_EXPORT void _exit(int status)
+{
+    const struct pp_ns_link *l = connected();
+    if (l) {
+        ARMED();
+        l->exit_now();
+        fw.exit_now(status);
+    }
+    exit_group_now(status);
+    __builtin_unreachable();
+}
+
+NS_EXPORT void _Exit(int status)
+{
+    _exit(status);
+}
+
+/* the exec forms: the image's last records, the call, and, if it failed,
+ * the image goes on (errno as the call left it) */
+#define EXEC_FORM(name, params, file, args, envp, search)               \
+    NS_EXPORT int name params                                           \
+    {                                                                   \
+        const struct pp_ns_link *l = connected();                       \
+        if (!l) {                                                       \
+            set_errno(ENOSYS);                                          \
+            return -1;                                                  \
+        }                                                               \
+        ARMED();                                                        \
+        int began = l->exec_begin(file, argv, envp, search);            \
+        int rc = fw.name args;                                          \
+        int e = *l->errno_location();                                   \
+        l->exec_failed(began, file);                                    \
+        *l->errno_location() = e;                                       \
+        return rc;                                                      \
+    }
+
+EXEC_FORM(execve, (const char *path, char *const argv[], char *const envp[]), path,
+          (path, argv, envp), envp, 0)
+EXEC_FORM(execv, (const char *path, char *const argv[]), path, (path, argv), NULL, 0)
+EXEC_FORM(execvp, (const char *file, char *const argv[]), file, (file, argv), NULL, 1)
+EXEC_FORM(execvpe, (const char *file, char *const argv[], char *const envp[]), file,
+          (file, argv, envp), envp, 1)
+EXEC_FORM(fexecve, (int fd, char *const argv[], char *const envp[]),
+          argv[0] ? argv[0] : "(fexecve)", (fd, argv, envp), envp, 0)
+
+/* execl, execlp, execle: the arguments gathered into an array on the
+ * stack, then the v-form above, as glibc itself does */
+static int count_args(va_list ap)
+{
+    int n = 1;
+    while (va_arg(ap, char *))
+        n++;
+    return n;
+}
+
+#define GATHER(first, argv, extra)                                      \
+    va_list ap;                                                         \
+    va_start(ap, first);                                                \
+    int n_ = count_args(ap);                                            \
+    va_end(ap);                                                         \
+    char *argv[n_ + 1];                                                 \
+    argv[0] = (char *)first;                                            \
+    va_start(ap, first);                                                \
+    for (int i_ = 1; i_ <= n_; i_++)                                    \
+        argv[i_] = va_arg(ap, char *);                                  \
+    extra;                                                              \
+    va_end(ap)
+
+NS_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    GATHER(arg, argv, (void)0);
+    return execv(path, argv);
+}
+
+NS_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    GATHER(arg, argv, (void)0);
+    return execvp(file, argv);
+}
+
+NS_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    char *const *envp;
+    GATHER(arg, argv, envp = va_arg(ap, char *const *));
+    return execve(path, argv, envp);
 }

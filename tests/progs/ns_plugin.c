@@ -24,6 +24,11 @@
  *                       with dlopen and closed; then "many" with LIB
  *   keep LIB FACTS      LIB holds 100 blocks and 100 strings of 1000 bytes
  *                       in its globals, and the program exits with them held
+ *   exit LIB N          3 MB held by the program; LIB, in a new namespace,
+ *                       calls exit(N) there (_exit(N) with mode _exit)
+ *   exec LIB PROG ARG...
+ *                       3 MB held; LIB execs PROG (execvp) from there; if
+ *                       that fails, the errno it got and the program's own
  *
  * hold also writes what an allocator of the library's own (ns_alloc.c.in)
  * says it did, when the library's scope has one.
@@ -31,6 +36,7 @@
  * Output is what a user would compare with a bare run. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include "util.h"
 // link: -ldl -pthread
@@ -185,6 +191,22 @@ int main(int argc, char **argv)
         facts_open(argv[3]);
         fact("ns_usable", (long long)usable);
         printf("kept\n");
+        return 0;
+    }
+    if ((!strcmp(mode, "exit") || !strcmp(mode, "_exit") || !strcmp(mode, "exec")) && argc > 3) {
+        char *big = malloc(3 << 20);
+        memset(big, 1, 3 << 20);
+        void *h = open_ns(LM_ID_NEWLM, lib);
+        if (!h)
+            return 3;
+        printf("opened\n");
+        fflush(stdout);
+        if (strcmp(mode, "exec") != 0)
+            ((void (*)(int, int))dlsym(h, "ns_exit"))(atoi(argv[3]), mode[0] == '_');
+        errno = 0;
+        int got = ((int (*)(char *const[]))dlsym(h, "ns_exec"))(argv + 3);
+        printf("exec failed there: %s; the program's errno %d\n", strerror(got), errno);
+        free(big);
         return 0;
     }
     if (!strcmp(mode, "deep")) {
