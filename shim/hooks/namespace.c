@@ -238,31 +238,14 @@ static int find_holder(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* the namespace's libc functions the object calls, by name */
+#define LIBC_FN(id, field, name) {name, offsetof(struct pp_ns_link, libc.field)},
 static const struct {
     const char *name;
     size_t at;
 } libc_fns[] = {
-    {"malloc", offsetof(struct pp_ns_link, malloc)},
-    {"free", offsetof(struct pp_ns_link, free)},
-    {"calloc", offsetof(struct pp_ns_link, calloc)},
-    {"realloc", offsetof(struct pp_ns_link, realloc)},
-    {"posix_memalign", offsetof(struct pp_ns_link, posix_memalign)},
-    {"aligned_alloc", offsetof(struct pp_ns_link, aligned_alloc)},
-    {"memalign", offsetof(struct pp_ns_link, memalign)},
-    {"valloc", offsetof(struct pp_ns_link, valloc)},
-    {"pvalloc", offsetof(struct pp_ns_link, pvalloc)},
-    {"malloc_usable_size", offsetof(struct pp_ns_link, usable)},
+    PP_NS_CALLS(LIBC_FN)
     {"__errno_location", offsetof(struct pp_ns_link, errno_location)},
     {"dl_iterate_phdr", offsetof(struct pp_ns_link, iterate)},
-    {"dlopen", offsetof(struct pp_ns_link, dlopen)},
-    {"dlmopen", offsetof(struct pp_ns_link, dlmopen)},
-    {"exit", offsetof(struct pp_ns_link, exit)},
-    {"_exit", offsetof(struct pp_ns_link, exit_now_real)},
-    {"execve", offsetof(struct pp_ns_link, execve)},
-    {"execv", offsetof(struct pp_ns_link, execv)},
-    {"execvp", offsetof(struct pp_ns_link, execvp)},
-    {"execvpe", offsetof(struct pp_ns_link, execvpe)},
-    {"fexecve", offsetof(struct pp_ns_link, fexecve)},
 };
 
 /* a new namespace holding the shim's object, connected; 0 when it cannot

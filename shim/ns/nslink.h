@@ -20,9 +20,12 @@ struct dl_phdr_info;
 #define PP_NS_LINK_VERSION 3
 #endif
 
-struct pp_ns_link {
-    int version;
-    /* the namespace's own libc */
+/* The calls the object's names make on: the namespace libc's, as the shim
+ * hands them over, until the object binds a name to the library's own
+ * definition (nsshim.c).  exit, _exit and the exec family end or replace
+ * the process past the shim's own hooks: the object makes the shim's part
+ * first (finish, exit_now, exec_begin, exec_failed below). */
+struct pp_ns_calls {
     void *(*malloc)(size_t);
     void (*free)(void *);
     void *(*calloc)(size_t, size_t);
@@ -33,6 +36,44 @@ struct pp_ns_link {
     void *(*valloc)(size_t);
     void *(*pvalloc)(size_t);
     size_t (*usable)(void *);
+    void *dlopen;
+    void *dlmopen;
+    void (*exit)(int);
+    void (*exit_now)(int);
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+};
+
+/* each call's field and name, in the struct's order (the malloc family
+ * first, up to dlopen), for the shim's lookups in that libc and the
+ * object's in the library's scope: X(ID, field, "name") */
+#define PP_NS_CALLS(X)                                                  \
+    X(MALLOC, malloc, "malloc")                                         \
+    X(FREE, free, "free")                                               \
+    X(CALLOC, calloc, "calloc")                                         \
+    X(REALLOC, realloc, "realloc")                                      \
+    X(POSIX_MEMALIGN, posix_memalign, "posix_memalign")                 \
+    X(ALIGNED_ALLOC, aligned_alloc, "aligned_alloc")                    \
+    X(MEMALIGN, memalign, "memalign")                                   \
+    X(VALLOC, valloc, "valloc")                                         \
+    X(PVALLOC, pvalloc, "pvalloc")                                      \
+    X(USABLE, usable, "malloc_usable_size")                             \
+    X(DLOPEN, dlopen, "dlopen")                                         \
+    X(DLMOPEN, dlmopen, "dlmopen")                                      \
+    X(EXIT, exit, "exit")                                               \
+    X(EXIT_NOW, exit_now, "_exit")                                      \
+    X(EXECVE, execve, "execve")                                         \
+    X(EXECV, execv, "execv")                                            \
+    X(EXECVP, execvp, "execvp")                                         \
+    X(EXECVPE, execvpe, "execvpe")                                      \
+    X(FEXECVE, fexecve, "fexecve")
+
+struct pp_ns_link {
+    int version;
+    struct pp_ns_calls libc;            /* the namespace's own libc's */
     /* the shim's counting, with the namespace allocator's usable sizes:
      * a block handed out; a block about to be freed or moved by realloc
      * (its site, if sampled, let go); a free counted (P may be NULL: a
@@ -53,31 +94,20 @@ struct pp_ns_link {
     /* the namespace libc's own, for an object that links nothing (so that
      * libc is not in the namespace's global scope ahead of the library's
      * own definitions): its errno, its loader walk (called from the object,
-     * whose return address names the namespace), dlopen and dlmopen */
+     * whose return address names the namespace) */
     int *(*errno_location)(void);
     int (*iterate)(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
-    void *dlopen;
-    void *dlmopen;
     /* around a call into an allocator of the library's own (not libc's):
      * the shim's hook depth raised, so that the mappings it makes to feed
      * its heap are not counted as the program's (as in the base
      * namespace); enter answers the depth to give back to leave */
     int (*enter)(void);
     void (*leave)(int was);
-    /* the namespace libc's exit, _exit and exec family: a process ended or
-     * replaced from inside the namespace goes past the shim's own hooks, so
-     * the object's hooks make the shim's part around them: the summary
-     * before an exit (finish), the records held before an _exit
-     * (exit_now), the image's last records before an exec (exec_begin,
-     * with the environment passed, NULL for environ, and 1 for a search of
-     * PATH; what it answers goes to exec_failed) */
-    void (*exit)(int);
-    void (*exit_now_real)(int);
-    int (*execve)(const char *, char *const[], char *const[]);
-    int (*execv)(const char *, char *const[]);
-    int (*execvp)(const char *, char *const[]);
-    int (*execvpe)(const char *, char *const[], char *const[]);
-    int (*fexecve)(int, char *const[], char *const[]);
+    /* the shim's part of an exit, _exit or exec made inside the namespace:
+     * the summary before an exit (finish), the records held before an
+     * _exit (exit_now), the image's last records before an exec
+     * (exec_begin, with the environment passed, NULL for environ, and 1
+     * for a search of PATH; what it answers goes to exec_failed) */
     void (*finish)(void);
     void (*exit_now)(void);
     int (*exec_begin)(const char *file, char *const argv[], char *const envp[], int search);

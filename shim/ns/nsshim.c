@@ -65,27 +65,10 @@ static const struct pp_ns_link *_Atomic link_;
 /* what each name forwards to: libc's (from the table) until bound; a
  * NULL mapping call is the system call itself */
 struct fwd {
-    void *(*malloc)(size_t);
-    void (*free)(void *);
-    void *(*calloc)(size_t, size_t);
-    void *(*realloc)(void *, size_t);
-    int (*posix_memalign)(void **, size_t, size_t);
-    void *(*aligned_alloc)(size_t, size_t);
-    void *(*memalign)(size_t, size_t);
-    void *(*valloc)(size_t);
-    void *(*pvalloc)(size_t);
-    size_t (*usable)(void *);
+    struct pp_ns_calls c;
     void *(*mmap)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
-    void *dlopen, *dlmopen;
-    void (*exit)(int);
-    void (*exit_now)(int);
-    int (*execve)(const char *, char *const[], char *const[]);
-    int (*execv)(const char *, char *const[]);
-    int (*execvp)(const char *, char *const[]);
-    int (*execvpe)(const char *, char *const[], char *const[]);
-    int (*fexecve)(int, char *const[], char *const[]);
 };
 static struct fwd fw;
 /* the allocator is the library's own (its mappings are not the program's);
@@ -165,10 +148,7 @@ static int has(const char *s, const char *part)
  * closes the namespace and goes on without it */
 static void from_table(const struct pp_ns_link *l)
 {
-    fw = (struct fwd){l->malloc, l->free, l->calloc, l->realloc, l->posix_memalign,
-                      l->aligned_alloc, l->memalign, l->valloc, l->pvalloc, l->usable,
-                      NULL, NULL, NULL, l->dlopen, l->dlmopen, l->exit, l->exit_now_real,
-                      l->execve, l->execv, l->execvp, l->execvpe, l->fexecve};
+    fw = (struct fwd){l->libc, NULL, NULL, NULL};
     own = 0;
     counted = ~0u;
 }
@@ -184,36 +164,19 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 
 /* ---- binding each name to what the library's scope finds first ---- */
 
-enum { F_MALLOC, F_FREE, F_CALLOC, F_REALLOC, F_POSIX_MEMALIGN, F_ALIGNED_ALLOC, F_MEMALIGN,
-       F_VALLOC, F_PVALLOC, F_USABLE, F_FAMILY, F_MMAP = F_FAMILY, F_MUNMAP, F_MREMAP,
-       F_DLOPEN, F_DLMOPEN, F_EXIT, F_EXIT_NOW, F_EXECVE, F_EXECV, F_EXECVP, F_EXECVPE,
-       F_FEXECVE, F_N };
+/* each name's index: the calls' (F_MALLOC ... F_FEXECVE), then the
+ * mapping calls; the malloc family comes first, up to F_FAMILY */
+#define F_INDEX(id, field, name) F_##id,
+enum { PP_NS_CALLS(F_INDEX) F_MMAP, F_MUNMAP, F_MREMAP, F_N, F_FAMILY = F_DLOPEN };
+#define F_NAME(id, field, name) {name, offsetof(struct fwd, c.field)},
 static const struct {
     const char *name;
     size_t at;
 } names[F_N] = {
-    {"malloc", offsetof(struct fwd, malloc)},
-    {"free", offsetof(struct fwd, free)},
-    {"calloc", offsetof(struct fwd, calloc)},
-    {"realloc", offsetof(struct fwd, realloc)},
-    {"posix_memalign", offsetof(struct fwd, posix_memalign)},
-    {"aligned_alloc", offsetof(struct fwd, aligned_alloc)},
-    {"memalign", offsetof(struct fwd, memalign)},
-    {"valloc", offsetof(struct fwd, valloc)},
-    {"pvalloc", offsetof(struct fwd, pvalloc)},
-    {"malloc_usable_size", offsetof(struct fwd, usable)},
+    PP_NS_CALLS(F_NAME)
     {"mmap", offsetof(struct fwd, mmap)},
     {"munmap", offsetof(struct fwd, munmap)},
     {"mremap", offsetof(struct fwd, mremap)},
-    {"dlopen", offsetof(struct fwd, dlopen)},
-    {"dlmopen", offsetof(struct fwd, dlmopen)},
-    {"exit", offsetof(struct fwd, exit)},
-    {"_exit", offsetof(struct fwd, exit_now)},
-    {"execve", offsetof(struct fwd, execve)},
-    {"execv", offsetof(struct fwd, execv)},
-    {"execvp", offsetof(struct fwd, execvp)},
-    {"execvpe", offsetof(struct fwd, execvpe)},
-    {"fexecve", offsetof(struct fwd, fexecve)},
 };
 
 static int same(const char *a, const char *b)
@@ -418,7 +381,7 @@ static void bind_names(const struct pp_ns_link *l)
             }
         }
     }
-    int libc = holding((uintptr_t)(void *)l->malloc), def[F_N];
+    int libc = holding((uintptr_t)(void *)l->libc.malloc), def[F_N];
     uintptr_t at[F_N];
     for (int i = 0; i < F_N; i++) {
         def[i] = -1;
@@ -513,7 +476,7 @@ static void *handed(const struct pp_ns_link *l, int i, void *p)
 {
     if (p && COUNTS(i)) {
         size_t u;
-        CALL(l, u, fw.usable(p));
+        CALL(l, u, fw.c.usable(p));
         l->alloc(p, u);
     }
     return p;
@@ -526,7 +489,7 @@ NS_EXPORT void *malloc(size_t n)
         return boot_alloc(16, n);
     ARMED();
     void *p;
-    CALL(l, p, fw.malloc(n));
+    CALL(l, p, fw.c.malloc(n));
     return handed(l, F_MALLOC, p);
 }
 
@@ -538,12 +501,12 @@ NS_EXPORT void free(void *p)
     ARMED();
     if (COUNTS(F_FREE)) {
         size_t u;
-        CALL(l, u, fw.usable(p));
+        CALL(l, u, fw.c.usable(p));
         l->moving(p, u);
         l->freed(p, u);
     }
     int was = own ? l->enter() : 0;
-    fw.free(p);
+    fw.c.free(p);
     if (own)
         l->leave(was);
 }
@@ -558,7 +521,7 @@ NS_EXPORT void *calloc(size_t n, size_t size)
     }
     ARMED();
     void *p;
-    CALL(l, p, fw.calloc(n, size));
+    CALL(l, p, fw.c.calloc(n, size));
     return handed(l, F_CALLOC, p);
 }
 
@@ -579,15 +542,15 @@ NS_EXPORT void *realloc(void *p, size_t n)
     ARMED();
     void *q;
     if (!COUNTS(F_REALLOC)) {
-        CALL(l, q, fw.realloc(p, n));
+        CALL(l, q, fw.c.realloc(p, n));
         return q;
     }
     size_t old, u = 0;
-    CALL(l, old, fw.usable(p));
+    CALL(l, old, fw.c.usable(p));
     l->moving(p, old);
-    CALL(l, q, fw.realloc(p, n));
+    CALL(l, q, fw.c.realloc(p, n));
     if (q) {
-        CALL(l, u, fw.usable(q));
+        CALL(l, u, fw.c.usable(q));
         l->resized(q, old, u);
     } else if (n == 0) {
         l->freed(NULL, old);                   /* glibc's realloc(p, 0) frees */
@@ -611,7 +574,7 @@ NS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         return (*out = boot_alloc(align, n)) ? 0 : ENOMEM;
     ARMED();
     int rc;
-    CALL(l, rc, fw.posix_memalign(out, align, n));
+    CALL(l, rc, fw.c.posix_memalign(out, align, n));
     if (rc == 0)
         handed(l, F_POSIX_MEMALIGN, *out);
     return rc;
@@ -625,7 +588,7 @@ NS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
             return boot_alloc bootargs;                                 \
         ARMED();                                                        \
         void *p;                                                        \
-        CALL(l, p, fw.name args);                                       \
+        CALL(l, p, fw.c.name args);                                       \
         return handed(l, i, p);                                         \
     }
 
@@ -645,7 +608,7 @@ NS_EXPORT size_t malloc_usable_size(void *p)
         return 0;
     ARMED();
     size_t u;
-    CALL(l, u, fw.usable(p));
+    CALL(l, u, fw.c.usable(p));
     return u;
 }
 
@@ -749,8 +712,8 @@ __attribute__((used, visibility("hidden"))) void ns_resolve_dl(void)
     const struct pp_ns_link *l = connected();
     if (l)
         ARMED();
-    ns_real_dlopen = l ? fw.dlopen : NULL;
-    ns_real_dlmopen = l ? fw.dlmopen : NULL;
+    ns_real_dlopen = l ? fw.c.dlopen : NULL;
+    ns_real_dlmopen = l ? fw.c.dlmopen : NULL;
     ns_dlmopen_flag = l ? l->dlmopen_seen : &unused_flag;
     ns_deepbind_flag = l ? l->deepbind_seen : &unused_flag;
 }
@@ -845,7 +808,7 @@ NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
 NS_EXPORT int pp_ns_others(void)
 {
     const struct pp_ns_link *l = connected();
-    struct others o = {(uintptr_t)(void *)pp_ns_others, l ? (uintptr_t)(void *)l->malloc : 0, 0};
+    struct others o = {(uintptr_t)(void *)pp_ns_others, l ? (uintptr_t)(void *)l->libc.malloc : 0, 0};
     if (!l)
         return -1;
     l->iterate(count_other, &o);
@@ -870,7 +833,7 @@ NS_EXPORT void exit(int status)
     if (l) {
         ARMED();
         l->finish();
-        fw.exit(status);
+        fw.c.exit(status);
     }
     exit_group_now(status);
     __builtin_unreachable();
@@ -882,7 +845,7 @@ NS_EXPORT void _exit(int status)
     if (l) {
         ARMED();
         l->exit_now();
-        fw.exit_now(status);
+        fw.c.exit_now(status);
     }
     exit_group_now(status);
     __builtin_unreachable();
@@ -905,7 +868,7 @@ NS_EXPORT void _Exit(int status)
         }                                                               \
         ARMED();                                                        \
         int began = l->exec_begin(file, argv, envp, search);            \
-        int rc = fw.name args;                                          \
+        int rc = fw.c.name args;                                          \
         int e = *l->errno_location();                                   \
         l->exec_failed(began, file);                                    \
         *l->errno_location() = e;                                       \
