@@ -1,5 +1,5 @@
 // link: -pthread -O1 -fno-inline
-/* tid_reuse: a thread that burns CPU in burn_a for 150 ms and ends, then a
+/* tid_reuse: a thread that burns CPU in burn_a for 400 ms and ends, then a
  * new thread given the same id (the next id forced through
  * /proc/sys/kernel/ns_last_pid: run it as root in a pid namespace of its
  * own, unshare -p -f --mount-proc) that burns CPU in burn_b for 300 ms
@@ -44,7 +44,7 @@ static void *first(void *arg)
 {
     (void)arg;
     ids[0] = gettid();
-    burn_a(0.15);
+    burn_a(0.4);
     used[0] = thread_cpu();
     return NULL;
 }
