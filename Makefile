@@ -126,9 +126,9 @@ $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
 
-$(B)/libperfprobe-ns.so: shim/ns/nsshim.c shim/ns/nslink.h $(B)/.flags
+$(B)/libperfprobe-ns.so: shim/ns/nsshim.c shim/ns/nsbind.c shim/ns/nsbind.h shim/ns/nslink.h $(B)/.flags
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(NSFLAGS) $(ALL_CFLAGS) -shared -nostdlib -Wl,--no-undefined -o $@ $<
+	$(Q)$(CC) $(NSFLAGS) $(ALL_CFLAGS) -shared -nostdlib -Wl,--no-undefined -o $@ $(filter %.c,$^)
 
 # a Mac's own linker: undefined symbols are errors by default there;
 # libc++abi for C++ new/delete's __interpose entries (hooks/cxx.c)

@@ -101,6 +101,17 @@ static void ns_leave(int was)
     pp_in_hook = was;
 }
 
+/* a binding being made on this thread (nsshim.c: an IFUNC resolver it
+ * calls may allocate) */
+static __thread int binding PP_TLS;
+
+static int ns_guard(int on)
+{
+    int was = binding;
+    binding = on;
+    return was;
+}
+
 /* the image's last records before an exec made inside the namespace, as
  * the shim's own exec hooks write them (hooks/process.c); the program's
  * errno (this libc's) is left as it was: the call sets the namespace's */
@@ -133,6 +144,7 @@ struct ns {
     pp_ns_walk_fn walk;
     void (*expect)(void);
     int (*bind)(int opened);
+    int (*holds)(int op);
     struct pp_ns_link link;             /* kept: the object reads it */
 };
 static struct ns spaces[NS_MAX];
@@ -246,6 +258,7 @@ static const struct {
     PP_NS_CALLS(LIBC_FN)
     {"__errno_location", offsetof(struct pp_ns_link, errno_location)},
     {"dl_iterate_phdr", offsetof(struct pp_ns_link, iterate)},
+    {"dlclose", offsetof(struct pp_ns_link, dlclose)},
 };
 
 /* a new namespace holding the shim's object, connected; 0 when it cannot
@@ -274,13 +287,14 @@ static int make(struct ns *s)
     *(void **)&s->walk = dlsym(h, PP_NS_WALK);
     *(void **)&s->expect = dlsym(h, PP_NS_EXPECT);
     *(void **)&s->bind = dlsym(h, PP_NS_BIND);
+    *(void **)&s->holds = dlsym(h, PP_NS_HOLDS);
     for (size_t i = 0; i < sizeof libc_fns / sizeof *libc_fns; i++) {
         void *fn = dlsym(libc, libc_fns[i].name);
         if (!fn)
             goto fail;
         memcpy((char *)l + libc_fns[i].at, &fn, sizeof fn);
     }
-    if (!connect || !s->others || !s->walk || !s->expect || !s->bind)
+    if (!connect || !s->others || !s->walk || !s->expect || !s->bind || !s->holds)
         goto fail;
     l->alloc = ns_alloc;
     l->moving = ns_moving;
@@ -289,6 +303,7 @@ static int make(struct ns *s)
     l->mapped = ns_mapped;
     l->unmapped = ns_unmapped;
     l->moved = ns_moved;
+    l->guard = ns_guard;
     l->enter = ns_enter;
     l->leave = ns_leave;
     l->finish = pp_finish;
@@ -346,6 +361,24 @@ static struct ns *take(void)
  * the leak check's sight, under the loader walk's try-lock (which they hold
  * while they call into a namespace's object, and a fork waits for:
  * sys/lock.c); the closing comes after, with no lock of the shim's held. */
+/* The objects of namespace S other than the object, its libc and the
+ * loader, counted under the loader walk's try-lock (-1 when it was not
+ * had); none: taken out of the module scan's and the leak check's sight
+ * there, and *ALONE set. */
+static int alone_now(struct ns *s, int i, int *alone)
+{
+    int n = -1;
+    if (pp_loader_walk_wait(50000000)) {
+        n = s->others();
+        if (n == 0) {
+            pp_modules_namespace(i, NULL);
+            *alone = 1;
+        }
+        pp_loader_walk_done();
+    }
+    return n;
+}
+
 static void reclaim(void)
 {
     for (int i = 0; i < NS_MAX; i++) {
@@ -356,13 +389,16 @@ static void reclaim(void)
             continue;
         /* counted, and taken out of the module scan's and the leak
          * check's sight, under the try-lock; closed after it */
-        int held = pp_loader_walk_wait(50000000), alone = 0, gone = 0;
-        if (held && s->others() == 0) {
-            pp_modules_namespace(i, NULL);
-            alone = 1;
+        int alone = 0, gone = 0, n = alone_now(s, i, &alone);
+        /* when all that is left is what the object holds (the objects it
+         * bound names into: nsbind.c), that is let go, and taken again if
+         * it stays (the program still has it open) */
+        if (n > 0 && n == s->holds(0)) {
+            s->holds(1);
+            alone_now(s, i, &alone);
+            if (!alone)
+                s->holds(2);
         }
-        if (held)
-            pp_loader_walk_done();
         if (alone) {
             pp_real_dlclose(s->libc);
             gone = pp_real_dlclose(s->object) == 0;

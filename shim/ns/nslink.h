@@ -17,7 +17,7 @@
 struct dl_phdr_info;
 
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
-#define PP_NS_LINK_VERSION 3
+#define PP_NS_LINK_VERSION 4
 #endif
 
 /* The calls the object's names make on: the namespace libc's, as the shim
@@ -30,6 +30,7 @@ struct pp_ns_calls {
     void (*free)(void *);
     void *(*calloc)(size_t, size_t);
     void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
     int (*posix_memalign)(void **, size_t, size_t);
     void *(*aligned_alloc)(size_t, size_t);
     void *(*memalign)(size_t, size_t);
@@ -55,6 +56,7 @@ struct pp_ns_calls {
     X(FREE, free, "free")                                               \
     X(CALLOC, calloc, "calloc")                                         \
     X(REALLOC, realloc, "realloc")                                      \
+    X(REALLOCARRAY, reallocarray, "reallocarray")                       \
     X(POSIX_MEMALIGN, posix_memalign, "posix_memalign")                 \
     X(ALIGNED_ALLOC, aligned_alloc, "aligned_alloc")                    \
     X(MEMALIGN, memalign, "memalign")                                   \
@@ -97,6 +99,10 @@ struct pp_ns_link {
      * whose return address names the namespace) */
     int *(*errno_location)(void);
     int (*iterate)(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
+    int (*dlclose)(void *);
+    /* on this thread: 1 to say a binding is being made (answers whether
+     * one already was), 0 when it is done */
+    int (*guard)(int on);
     /* around a call into an allocator of the library's own (not libc's):
      * the shim's hook depth raised, so that the mappings it makes to feed
      * its heap are not counted as the program's (as in the base
@@ -136,6 +142,7 @@ struct pp_ns_link {
  * (not opened). */
 #define PP_NS_EXPECT  "pp_ns_expect"
 #define PP_NS_BIND    "pp_ns_bind"
+#define PP_NS_HOLDS   "pp_ns_holds"       /* the objects bound into, held */
 enum { PP_NS_NONE, PP_NS_LIBC, PP_NS_OWN, PP_NS_PASS };
 
 #endif

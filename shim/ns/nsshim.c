@@ -48,7 +48,7 @@
  * namespace, or dlopen with RTLD_DEEPBIND, allocates past these hooks.
  */
 #define _GNU_SOURCE
-#include "ns/nslink.h"
+#include "ns/nsbind.h"
 
 #include <errno.h>
 #include <link.h>
@@ -62,19 +62,11 @@
 
 static const struct pp_ns_link *_Atomic link_;
 
-/* what each name forwards to: libc's (from the table) until bound; a
- * NULL mapping call is the system call itself */
-struct fwd {
-    struct pp_ns_calls c;
-    void *(*mmap)(void *, size_t, int, int, int, off_t);
-    int (*munmap)(void *, size_t);
-    void *(*mremap)(void *, size_t, size_t, int, ...);
-};
+/* what each name calls (nsbind.h): libc's until the binding armed before
+ * the library's open is made */
 static struct fwd fw;
-/* the allocator is the library's own (its mappings are not the program's);
- * which of the family's names are counted (a bit per index of names[]) */
-static int own;
-static unsigned counted = ~0u;
+static _Atomic int armed;               /* 0, 1 armed, 2 being published */
+static int before;                      /* the namespace's objects before it */
 
 /* ---- before the shim connects: a bump arena, never freed ---- */
 #define BOOT_SIZE (64 * 1024)
@@ -146,286 +138,52 @@ static int has(const char *s, const char *part)
 /* PP_NS_LINK_VERSION when the table is taken; 0 for a table of another
  * version (a shim and an object of different builds): the shim then
  * closes the namespace and goes on without it */
-static void from_table(const struct pp_ns_link *l)
-{
-    fw = (struct fwd){l->libc, NULL, NULL, NULL};
-    own = 0;
-    counted = ~0u;
-}
-
 NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 {
     if (!l || l->version != PP_NS_LINK_VERSION)
         return 0;
-    from_table(l);
+    ns_fwd_libc(&fw, l);
     atomic_store_explicit(&link_, l, memory_order_release);
     return PP_NS_LINK_VERSION;
 }
 
-/* ---- binding each name to what the library's scope finds first ---- */
-
-/* each name's index: the calls' (F_MALLOC ... F_FEXECVE), then the
- * mapping calls; the malloc family comes first, up to F_FAMILY */
-#define F_INDEX(id, field, name) F_##id,
-enum { PP_NS_CALLS(F_INDEX) F_MMAP, F_MUNMAP, F_MREMAP, F_N, F_FAMILY = F_DLOPEN };
-#define F_NAME(id, field, name) {name, offsetof(struct fwd, c.field)},
-static const struct {
-    const char *name;
-    size_t at;
-} names[F_N] = {
-    PP_NS_CALLS(F_NAME)
-    {"mmap", offsetof(struct fwd, mmap)},
-    {"munmap", offsetof(struct fwd, munmap)},
-    {"mremap", offsetof(struct fwd, mremap)},
-};
-
-static int same(const char *a, const char *b)
+/* ---- the binding ---- *
+ * Armed by the shim before it opens the library (pp_ns_expect), made by
+ * the first hook called after that (a constructor's call: the library's
+ * objects are mapped and relocated by then) or when the open returns
+ * (pp_ns_bind).  Nobody waits for anybody: each thread that finds the
+ * binding armed makes its own on its stack and uses it for its call, and
+ * the first to finish publishes it.  A thread already binding (an IFUNC
+ * resolver that allocates) uses libc's for that call. */
+static const struct fwd *bind_now(const struct pp_ns_link *l, struct fwd *mine)
 {
-    while (*a && *a == *b)
-        a++, b++;
-    return *a == *b;
-}
-
-static int has_slash(const char *s)
-{
-    for (; *s; s++)
-        if (*s == '/')
-            return 1;
-    return 0;
-}
-
-static const char *base_name(const char *s)
-{
-    const char *b = s;
-    for (; *s; s++)
-        if (*s == '/')
-            b = s + 1;
-    return b;
-}
-
-/* the namespace's objects, in load order (dl_iterate_phdr's), with what
- * their dynamic sections say */
-enum { MAX_OBJ = 128 };
-struct obj {
-    uintptr_t base, lo, hi;             /* lo, hi: its loaded segments */
-    const char *name, *soname, *strtab;
-    const ElfW(Dyn) *dyn;
-    const ElfW(Sym) *symtab;
-    const uint32_t *gnu, *sysv;
-    const ElfW(Half) *versym;
-};
-static struct obj objs[MAX_OBJ];
-static int nobj, too_many, before;
-static _Atomic int armed;               /* 0, 1 armed, 2 being bound */
-static int bound = PP_NS_LIBC;
-
-/* the loader has made the dynamic section's addresses absolute in place,
- * unless it is read-only */
-static uintptr_t addr_of(const struct obj *o, uintptr_t v)
-{
-    return v < o->base ? o->base + v : v;
-}
-
-static int collect(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size, (void)arg;
-    if (nobj == MAX_OBJ) {
-        too_many = 1;
-        return 1;
+    if (l->guard(1)) {
+        ns_fwd_libc(mine, l);
+        return mine;
     }
-    struct obj *o = &objs[nobj];
-    *o = (struct obj){.base = info->dlpi_addr, .lo = UINTPTR_MAX,
-                      .name = info->dlpi_name ? info->dlpi_name : ""};
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_DYNAMIC)
-            o->dyn = (const ElfW(Dyn) *)lo;
-        if (ph->p_type == PT_LOAD) {
-            o->lo = lo < o->lo ? lo : o->lo;
-            o->hi = lo + ph->p_memsz > o->hi ? lo + ph->p_memsz : o->hi;
-        }
-    }
-    uintptr_t soname = 0;
-    int have_soname = 0;
-    for (const ElfW(Dyn) *d = o->dyn; d && d->d_tag != DT_NULL; d++) {
-        switch (d->d_tag) {
-        case DT_STRTAB: o->strtab = (const char *)addr_of(o, d->d_un.d_ptr); break;
-        case DT_SYMTAB: o->symtab = (const ElfW(Sym) *)addr_of(o, d->d_un.d_ptr); break;
-        case DT_GNU_HASH: o->gnu = (const uint32_t *)addr_of(o, d->d_un.d_ptr); break;
-        case DT_HASH: o->sysv = (const uint32_t *)addr_of(o, d->d_un.d_ptr); break;
-        case DT_VERSYM: o->versym = (const ElfW(Half) *)addr_of(o, d->d_un.d_ptr); break;
-        case DT_SONAME: soname = d->d_un.d_val; have_soname = 1; break;
-        default: break;
-        }
-    }
-    if (!o->strtab || !o->symtab)
-        o->dyn = NULL;                  /* nothing to look up in */
-    else if (have_soname)
-        o->soname = o->strtab + soname;
-    nobj++;
-    return 0;
-}
-
-/* walk the namespace into objs[]; never a tail call (the loader lists the
- * namespace of the return address) */
-static void walk(const struct pp_ns_link *l)
-{
-    nobj = too_many = 0;
-    l->iterate(collect, NULL);
-    __asm__ volatile("" ::: "memory");
-}
-
-/* the definition of NAME at symbol I of O, or 0 */
-static uintptr_t defined(const struct obj *o, uint32_t i, const char *name)
-{
-    const ElfW(Sym) *sym = &o->symtab[i];
-    int type = ELF64_ST_TYPE(sym->st_info), bind = ELF64_ST_BIND(sym->st_info);
-    if (sym->st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC) ||
-        (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE) ||
-        (o->versym && (o->versym[i] & 0x8000)) || !same(o->strtab + sym->st_name, name))
-        return 0;
-    uintptr_t a = o->base + sym->st_value;
-    if (type == STT_GNU_IFUNC)
-        a = ((uintptr_t(*)(void))a)();
-    return a;
-}
-
-static uintptr_t lookup(const struct obj *o, const char *name)
-{
-    if (!o->dyn)
-        return 0;
-    if (o->gnu) {
-        uint32_t h = 5381;
-        for (const char *c = name; *c; c++)
-            h = h * 33 + (unsigned char)*c;
-        uint32_t nbuckets = o->gnu[0], symoffset = o->gnu[1], bloom = o->gnu[2];
-        const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(o->gnu + 4) + bloom);
-        const uint32_t *chain = buckets + nbuckets;
-        if (!nbuckets)
-            return 0;
-        uint32_t i = buckets[h % nbuckets];
-        if (i < symoffset)
-            return 0;
-        for (;; i++) {
-            uint32_t c = chain[i - symoffset];
-            uintptr_t a = (c | 1) == (h | 1) ? defined(o, i, name) : 0;
-            if (a)
-                return a;
-            if (c & 1)
-                return 0;
-        }
-    }
-    if (o->sysv) {
-        uint32_t h = 0, nbucket = o->sysv[0];
-        for (const char *c = name; *c; c++) {
-            h = (h << 4) + (unsigned char)*c;
-            uint32_t g = h & 0xf0000000u;
-            h = (h ^ (g >> 24)) & ~g;
-        }
-        const uint32_t *bucket = o->sysv + 2, *chain = bucket + nbucket;
-        for (uint32_t i = nbucket ? bucket[h % nbucket] : 0; i; i = chain[i]) {
-            uintptr_t a = defined(o, i, name);
-            if (a)
-                return a;
-        }
-    }
-    return 0;
-}
-
-/* the object of the namespace a DT_NEEDED name is, as the loader matched
- * it (its SONAME, or the name it was found by), or -1 */
-static int needed(const char *want, int self)
-{
-    for (int k = 0; k < nobj; k++) {
-        if (k == self)
-            continue;
-        if ((objs[k].soname && same(objs[k].soname, want)) ||
-            same(has_slash(want) ? objs[k].name : base_name(objs[k].name), want))
-            return k;
-    }
-    return -1;
-}
-
-/* the object whose loaded segments hold address A, or -1 */
-static int holding(uintptr_t a)
-{
-    for (int k = 0; k < nobj; k++)
-        if (a >= objs[k].lo && a < objs[k].hi)
-            return k;
-    return -1;
-}
-
-/* The library's scope, as the loader builds it: the library (the first
- * object mapped after BEFORE), then each one's DT_NEEDED, breadth first;
- * each name bound to its first definition there.  Libc's stays libc's
- * from the table. */
-static void bind_names(const struct pp_ns_link *l)
-{
-    walk(l);
-    if (too_many || nobj <= before)
-        return;
-    int order[MAX_OBJ], n = 0, self = holding((uintptr_t)(void *)pp_ns_connect);
-    unsigned char seen[MAX_OBJ] = {0};
-    order[n++] = before;
-    seen[before] = 1;
-    for (int q = 0; q < n; q++) {
-        const struct obj *o = &objs[order[q]];
-        for (const ElfW(Dyn) *d = o->dyn; d && d->d_tag != DT_NULL; d++) {
-            if (d->d_tag != DT_NEEDED)
-                continue;
-            int k = needed(o->strtab + d->d_un.d_val, self);
-            if (k >= 0 && !seen[k]) {
-                seen[k] = 1;
-                order[n++] = k;
-            }
-        }
-    }
-    int libc = holding((uintptr_t)(void *)l->libc.malloc), def[F_N];
-    uintptr_t at[F_N];
-    for (int i = 0; i < F_N; i++) {
-        def[i] = -1;
-        at[i] = 0;
-        for (int q = 0; q < n && !at[i]; q++)
-            if (order[q] != self && (at[i] = lookup(&objs[order[q]], names[i].name)))
-                def[i] = order[q];
-    }
-    int a = def[F_MALLOC];
-    if (a >= 0 && a != libc) {
-        int whole = def[F_FREE] == a && def[F_CALLOC] == a && def[F_REALLOC] == a &&
-                    def[F_USABLE] == a;
-        counted = 0;
-        for (int i = 0; i < F_FAMILY; i++) {
-            if (def[i] >= 0 && def[i] != libc)
-                copy((char *)&fw + names[i].at, &at[i], sizeof at[i]);
-            if (whole && def[i] == a)
-                counted |= 1u << i;
-        }
-        own = 1;
-        bound = whole ? PP_NS_OWN : PP_NS_PASS;
-        if (!whole)
-            *l->dlmopen_seen = 1;       /* the heap figures miss it */
-    }
-    for (int i = F_FAMILY; i < F_N; i++)
-        if (def[i] >= 0 && def[i] != libc)
-            copy((char *)&fw + names[i].at, &at[i], sizeof at[i]);
-}
-
-/* at most once per arming: the first caller binds, any other waits */
-static void bind_now(void)
-{
+    if (!ns_fwd_bind(mine, l, before))
+        *l->dlmopen_seen = 1;           /* too many objects to look through */
+    l->guard(0);
+    if (mine->bound == PP_NS_PASS)
+        *l->dlmopen_seen = 1;           /* the heap figures miss it */
     int want = 1;
     if (atomic_compare_exchange_strong(&armed, &want, 2)) {
-        bind_names(connected());
+        fw = *mine;
         atomic_store_explicit(&armed, 0, memory_order_release);
-        return;
     }
-    while (atomic_load_explicit(&armed, memory_order_acquire) == 2)
-        __asm__ volatile("pause");
+    return mine;
 }
 
-#define ARMED() \
-    (__builtin_expect(atomic_load_explicit(&armed, memory_order_acquire) != 0, 0) ? bind_now() : (void)0)
+/* the forwards in effect for this call: FW, or one made on the caller's
+ * stack (MINE) while the binding is armed */
+static inline const struct fwd *now(const struct pp_ns_link *l, struct fwd *mine)
+{
+    if (__builtin_expect(atomic_load_explicit(&armed, memory_order_acquire) == 0, 1))
+        return &fw;
+    return bind_now(l, mine);
+}
+
+#define FWD(l) struct fwd mine_; const struct fwd *F = now((l), &mine_)
 
 /* the shim, before it opens the library: how many objects are here now */
 NS_EXPORT void pp_ns_expect(void)
@@ -433,50 +191,67 @@ NS_EXPORT void pp_ns_expect(void)
     const struct pp_ns_link *l = connected();
     if (!l)
         return;
-    walk(l);
-    before = nobj;
-    from_table(l);
-    bound = PP_NS_LIBC;
-    atomic_store_explicit(&armed, too_many ? 0 : 1, memory_order_release);
+    before = ns_count(l);
+    ns_fwd_libc(&fw, l);
+    atomic_store_explicit(&armed, before < 0 ? 0 : 1, memory_order_release);
 }
 
-/* the shim, after: bound unless a hook did; not opened: libc's again */
+/* the shim, after: bound unless a hook did, and the objects bound into
+ * held; not opened: libc's again.  Answers how it was bound. */
 NS_EXPORT int pp_ns_bind(int opened)
 {
     const struct pp_ns_link *l = connected();
     if (!l)
         return PP_NS_NONE;
-    if (opened) {
-        bind_now();
-        return bound;
+    if (!opened) {
+        int want = 1;
+        atomic_compare_exchange_strong(&armed, &want, 0);
+        ns_fwd_libc(&fw, l);
+        return PP_NS_NONE;
     }
-    int want = 1;
-    atomic_compare_exchange_strong(&armed, &want, 0);
-    from_table(l);
-    return PP_NS_NONE;
+    struct fwd mine;
+    if (atomic_load(&armed))
+        bind_now(l, &mine);
+    ns_hold(&fw, l);
+    return fw.bound;
+}
+
+/* the objects bound into, held (nsbind.c): OP 0 answers how many, 1 lets
+ * them go (the shim, when they are all the namespace holds besides this
+ * object and libc), 2 takes them again (they were still in use) */
+NS_EXPORT int pp_ns_holds(int op)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return 0;
+    if (op == 1)
+        ns_release(l);
+    else if (op == 2)
+        ns_hold(&fw, l);
+    return ns_held();
 }
 
 /* ---- the malloc family ---- *
- * COUNTS(i): the name's calls are counted (its forward is libc's, or the
+ * COUNTS(i): name I's calls are counted (its forward is libc's, or the
  * library's own allocator's whole family).  CALL wraps a call into an
  * allocator of the library's own in the shim's hook depth, so that the
  * mappings it makes to feed its heap are not counted as the program's. */
 
-#define COUNTS(i) ((counted >> (i)) & 1u)
+#define COUNTS(i) ((F->counted >> (i)) & 1u)
 #define CALL(l, r, expr)                                                \
     do {                                                                \
-        int was_ = own ? (l)->enter() : 0;                              \
+        int was_ = F->own ? (l)->enter() : 0;                           \
         r = expr;                                                       \
-        if (own)                                                        \
+        if (F->own)                                                     \
             (l)->leave(was_);                                           \
     } while (0)
 
 /* a block handed out by the forward of name I, counted if it is */
-static void *handed(const struct pp_ns_link *l, int i, void *p)
+static void *handed(const struct pp_ns_link *l, const struct fwd *F, int i, void *p)
 {
     if (p && COUNTS(i)) {
         size_t u;
-        CALL(l, u, fw.c.usable(p));
+        CALL(l, u, F->c.usable(p));
         l->alloc(p, u);
     }
     return p;
@@ -487,27 +262,27 @@ NS_EXPORT void *malloc(size_t n)
     const struct pp_ns_link *l = connected();
     if (!l)
         return boot_alloc(16, n);
-    ARMED();
+    FWD(l);
     void *p;
-    CALL(l, p, fw.c.malloc(n));
-    return handed(l, F_MALLOC, p);
+    CALL(l, p, F->c.malloc(n));
+    return handed(l, F, F_MALLOC, p);
 }
 
 NS_EXPORT void free(void *p)
 {
     const struct pp_ns_link *l = connected();
-    if (!p || is_boot(p) || !l)
+    if ((p && is_boot(p)) || !l)
         return;
-    ARMED();
-    if (COUNTS(F_FREE)) {
+    FWD(l);
+    if (p && COUNTS(F_FREE)) {
         size_t u;
-        CALL(l, u, fw.c.usable(p));
+        CALL(l, u, F->c.usable(p));
         l->moving(p, u);
         l->freed(p, u);
     }
-    int was = own ? l->enter() : 0;
-    fw.c.free(p);
-    if (own)
+    int was = F->own ? l->enter() : 0;
+    F->c.free(p);
+    if (F->own)
         l->leave(was);
 }
 
@@ -519,10 +294,39 @@ NS_EXPORT void *calloc(size_t n, size_t size)
             return NULL;
         return boot_alloc(16, n * size);       /* static: already zero */
     }
-    ARMED();
+    FWD(l);
     void *p;
-    CALL(l, p, fw.c.calloc(n, size));
-    return handed(l, F_CALLOC, p);
+    CALL(l, p, F->c.calloc(n, size));
+    return handed(l, F, F_CALLOC, p);
+}
+
+/* realloc and reallocarray: FN the forward called with (P, N, SIZE);
+ * reallocarray's own forward gets all three, realloc's the product */
+static void *resize(const struct pp_ns_link *l, const struct fwd *F, int i, void *p, size_t n,
+                    size_t size)
+{
+    void *q;
+#define RESIZE_CALL() (i == F_REALLOCARRAY ? F->c.reallocarray(p, n, size) : F->c.realloc(p, n))
+    if (!p) {
+        CALL(l, q, RESIZE_CALL());
+        return handed(l, F, i, q);
+    }
+    if (!COUNTS(i)) {
+        CALL(l, q, RESIZE_CALL());
+        return q;
+    }
+    size_t old, u = 0;
+    CALL(l, old, F->c.usable(p));
+    l->moving(p, old);
+    CALL(l, q, RESIZE_CALL());
+    if (q) {
+        CALL(l, u, F->c.usable(q));
+        l->resized(q, old, u);
+    } else if (n == 0 && size != 0) {
+        l->freed(NULL, old);                   /* glibc's realloc(p, 0) frees */
+    }
+#undef RESIZE_CALL
+    return q;
 }
 
 NS_EXPORT void *realloc(void *p, size_t n)
@@ -537,29 +341,21 @@ NS_EXPORT void *realloc(void *p, size_t n)
     }
     if (!l)
         return p ? NULL : boot_alloc(16, n);
-    if (!p)
-        return malloc(n);
-    ARMED();
-    void *q;
-    if (!COUNTS(F_REALLOC)) {
-        CALL(l, q, fw.c.realloc(p, n));
-        return q;
-    }
-    size_t old, u = 0;
-    CALL(l, old, fw.c.usable(p));
-    l->moving(p, old);
-    CALL(l, q, fw.c.realloc(p, n));
-    if (q) {
-        CALL(l, u, fw.c.usable(q));
-        l->resized(q, old, u);
-    } else if (n == 0) {
-        l->freed(NULL, old);                   /* glibc's realloc(p, 0) frees */
-    }
-    return q;
+    FWD(l);
+    return resize(l, F, F_REALLOC, p, n, 1);
 }
 
+/* libc's reallocarray calls realloc inside libc, past these hooks: the
+ * product checked here, and realloc's forward called; an allocator of the
+ * library's own that has one gets its own */
 NS_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
+    const struct pp_ns_link *l = connected();
+    if (l) {
+        FWD(l);
+        if (F->from[F_REALLOCARRAY])
+            return resize(l, F, F_REALLOCARRAY, p, n, size);
+    }
     if (size && n > SIZE_MAX / size) {
         set_errno(ENOMEM);
         return NULL;
@@ -572,11 +368,11 @@ NS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
     const struct pp_ns_link *l = connected();
     if (!l)
         return (*out = boot_alloc(align, n)) ? 0 : ENOMEM;
-    ARMED();
+    FWD(l);
     int rc;
-    CALL(l, rc, fw.c.posix_memalign(out, align, n));
+    CALL(l, rc, F->c.posix_memalign(out, align, n));
     if (rc == 0)
-        handed(l, F_POSIX_MEMALIGN, *out);
+        handed(l, F, F_POSIX_MEMALIGN, *out);
     return rc;
 }
 
@@ -586,10 +382,10 @@ NS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
         const struct pp_ns_link *l = connected();                       \
         if (!l)                                                         \
             return boot_alloc bootargs;                                 \
-        ARMED();                                                        \
+        FWD(l);                                                         \
         void *p;                                                        \
-        CALL(l, p, fw.c.name args);                                       \
-        return handed(l, i, p);                                         \
+        CALL(l, p, F->c.name args);                                     \
+        return handed(l, F, i, p);                                      \
     }
 
 ALIGNED(aligned_alloc, F_ALIGNED_ALLOC, (size_t align, size_t n), (align, n), (align, n))
@@ -600,15 +396,13 @@ ALIGNED(pvalloc, F_PVALLOC, (size_t n), (n), (4096, (n + 4095) & ~(size_t)4095))
 NS_EXPORT size_t malloc_usable_size(void *p)
 {
     const struct pp_ns_link *l = connected();
-    if (!p)
-        return 0;
-    if (is_boot(p))
+    if (p && is_boot(p))
         return boot_size(p);
     if (!l)
         return 0;
-    ARMED();
+    FWD(l);
     size_t u;
-    CALL(l, u, fw.c.usable(p));
+    CALL(l, u, F->c.usable(p));
     return u;
 }
 
@@ -649,29 +443,42 @@ static long sys6(long nr, long a, long b, long c, long d, long e, long f)
     return ret;
 }
 
-NS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+static void *map_now(void *(*fn)(void *, size_t, int, int, int, off_t), void *addr, size_t len,
+                     int prot, int flags, int fd, off_t off)
 {
     const struct pp_ns_link *l = connected();
-    if (l)
-        ARMED();
-    void *r = fw.mmap ? fw.mmap(addr, len, prot, flags, fd, off)
-                      : (void *)sys6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, (long)off);
+    void *r = fn ? fn(addr, len, prot, flags, fd, off)
+                 : (void *)sys6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, (long)off);
     if (r != MAP_FAILED && l)
         l->mapped(r, len, flags);
     return r;
 }
 
+NS_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return map_now(NULL, addr, len, prot, flags, fd, off);
+    FWD(l);
+    return map_now(F->mmap, addr, len, prot, flags, fd, off);
+}
+
 NS_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    return mmap(addr, len, prot, flags, fd, off);
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return map_now(NULL, addr, len, prot, flags, fd, off);
+    FWD(l);
+    return map_now(F->mmap64 ? F->mmap64 : F->mmap, addr, len, prot, flags, fd, off);
 }
 
 NS_EXPORT int munmap(void *addr, size_t len)
 {
     const struct pp_ns_link *l = connected();
-    if (l)
-        ARMED();
-    int rc = fw.munmap ? fw.munmap(addr, len) : (int)sys5(SYS_munmap, (long)addr, (long)len, 0, 0, 0);
+    struct fwd mine_;
+    const struct fwd *F = l ? now(l, &mine_) : NULL;
+    int rc = F && F->munmap ? F->munmap(addr, len)
+                            : (int)sys5(SYS_munmap, (long)addr, (long)len, 0, 0, 0);
     if (rc == 0 && l)
         l->unmapped(addr, len);
     return rc;
@@ -691,9 +498,9 @@ NS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
         va_end(ap);
     }
     const struct pp_ns_link *l = connected();
-    if (l)
-        ARMED();
-    void *r = fw.mremap ? fw.mremap(old, old_len, new_len, flags, target)
+    struct fwd mine_;
+    const struct fwd *F = l ? now(l, &mine_) : NULL;
+    void *r = F && F->mremap ? F->mremap(old, old_len, new_len, flags, target)
                         : (void *)sys5(SYS_mremap, (long)old, (long)old_len, (long)new_len, flags,
                                        (long)target);
     if (r != MAP_FAILED && l)
@@ -710,10 +517,10 @@ static int unused_flag;
 __attribute__((used, visibility("hidden"))) void ns_resolve_dl(void)
 {
     const struct pp_ns_link *l = connected();
-    if (l)
-        ARMED();
-    ns_real_dlopen = l ? fw.c.dlopen : NULL;
-    ns_real_dlmopen = l ? fw.c.dlmopen : NULL;
+    struct fwd mine_;
+    const struct fwd *F = l ? now(l, &mine_) : NULL;
+    ns_real_dlopen = F ? F->c.dlopen : NULL;
+    ns_real_dlmopen = F ? F->c.dlmopen : NULL;
     ns_dlmopen_flag = l ? l->dlmopen_seen : &unused_flag;
     ns_deepbind_flag = l ? l->deepbind_seen : &unused_flag;
 }
@@ -812,6 +619,7 @@ NS_EXPORT int pp_ns_others(void)
     if (!l)
         return -1;
     l->iterate(count_other, &o);
+    __asm__ volatile("" ::: "memory");
     return o.n;
 }
 
@@ -831,9 +639,9 @@ NS_EXPORT void exit(int status)
 {
     const struct pp_ns_link *l = connected();
     if (l) {
-        ARMED();
+        FWD(l);
         l->finish();
-        fw.c.exit(status);
+        F->c.exit(status);
     }
     exit_group_now(status);
     __builtin_unreachable();
@@ -843,9 +651,9 @@ NS_EXPORT void _exit(int status)
 {
     const struct pp_ns_link *l = connected();
     if (l) {
-        ARMED();
+        FWD(l);
         l->exit_now();
-        fw.c.exit_now(status);
+        F->c.exit_now(status);
     }
     exit_group_now(status);
     __builtin_unreachable();
@@ -866,9 +674,9 @@ NS_EXPORT void _Exit(int status)
             set_errno(ENOSYS);                                          \
             return -1;                                                  \
         }                                                               \
-        ARMED();                                                        \
+        FWD(l);                                                         \
         int began = l->exec_begin(file, argv, envp, search);            \
-        int rc = fw.c.name args;                                          \
+        int rc = F->c.name args;                                        \
         int e = *l->errno_location();                                   \
         l->exec_failed(began, file);                                    \
         *l->errno_location() = e;                                       \

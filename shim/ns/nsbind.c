@@ -1,0 +1,427 @@
+/*
+ * nsbind.c - the namespace object's names bound to what the library's own
+ * references would find bare.
+ *
+ * A namespace's global scope is the scope of its first object: bare, the
+ * library's (the library, then its dependencies breadth first, libc among
+ * them); with the shim, its namespace object alone.  So each of the
+ * object's names must call the first definition in the library's scope:
+ * an allocator of the library's own (linked in, or a dependency such as
+ * tcmalloc), a definition of mmap or exit of its own.  The loader's own
+ * list of that scope is private to it, so it is rebuilt here from what the
+ * loader lists to dl_iterate_phdr: each object's DT_NEEDED, breadth first,
+ * matched to the objects of the namespace as the loader matched them
+ * (DT_SONAME, the name it was loaded by, $ORIGIN expanded), and each name
+ * looked up in their symbol tables (DT_GNU_HASH or DT_HASH) with the
+ * loader's rules for what a definition is.  Definitions versioned other
+ * than GLIBC_* are passed over: libc's own references (strdup's malloc)
+ * ask for a GLIBC_ version, which such a definition does not satisfy.
+ *
+ * Everything here lives on the caller's stack: two threads may bind at
+ * once (nsshim.c), and no lock is taken but the loader's own, for its
+ * list, by dl_iterate_phdr (never the one it holds while it runs
+ * constructors).  Links nothing, as nsshim.c.
+ */
+#define _GNU_SOURCE
+#include "ns/nsbind.h"
+
+#include <dlfcn.h>
+#include <link.h>
+#include <stddef.h>
+
+#define MAX_OBJ 256
+#define NAME_MAX_ 4096
+
+struct obj {
+    uintptr_t base, lo, hi;             /* lo, hi: its loaded segments */
+    const char *name;
+    const ElfW(Dyn) *dyn;
+};
+
+struct scope {
+    struct obj o[MAX_OBJ];
+    int n, too_many;
+};
+
+/* what an object's dynamic section says */
+struct dyn {
+    const char *strtab, *soname;
+    const ElfW(Sym) *symtab;
+    const uint32_t *gnu, *sysv;
+    const ElfW(Half) *versym;
+    const ElfW(Verdef) *verdef;
+};
+
+static int same(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+static int starts(const char *s, const char *prefix)
+{
+    while (*prefix && *s == *prefix)
+        s++, prefix++;
+    return !*prefix;
+}
+
+static int has_slash(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '/')
+            return 1;
+    return 0;
+}
+
+static const char *base_name(const char *s)
+{
+    const char *b = s;
+    for (; *s; s++)
+        if (*s == '/')
+            b = s + 1;
+    return b;
+}
+
+/* the loader has made the dynamic section's addresses absolute in place,
+ * unless it is read-only */
+static uintptr_t addr_of(const struct obj *o, uintptr_t v)
+{
+    return v < o->base ? o->base + v : v;
+}
+
+static int dyn_of(const struct obj *o, struct dyn *d)
+{
+    *d = (struct dyn){0};
+    uintptr_t soname = 0;
+    int have_soname = 0;
+    for (const ElfW(Dyn) *e = o->dyn; e && e->d_tag != DT_NULL; e++) {
+        switch (e->d_tag) {
+        case DT_STRTAB: d->strtab = (const char *)addr_of(o, e->d_un.d_ptr); break;
+        case DT_SYMTAB: d->symtab = (const ElfW(Sym) *)addr_of(o, e->d_un.d_ptr); break;
+        case DT_GNU_HASH: d->gnu = (const uint32_t *)addr_of(o, e->d_un.d_ptr); break;
+        case DT_HASH: d->sysv = (const uint32_t *)addr_of(o, e->d_un.d_ptr); break;
+        case DT_VERSYM: d->versym = (const ElfW(Half) *)addr_of(o, e->d_un.d_ptr); break;
+        case DT_VERDEF: d->verdef = (const ElfW(Verdef) *)addr_of(o, e->d_un.d_ptr); break;
+        case DT_SONAME: soname = e->d_un.d_val; have_soname = 1; break;
+        default: break;
+        }
+    }
+    if (!d->strtab || !d->symtab)
+        return 0;
+    if (have_soname)
+        d->soname = d->strtab + soname;
+    return 1;
+}
+
+static int collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct scope *s = arg;
+    if (s->n == MAX_OBJ) {
+        s->too_many = 1;
+        return 1;
+    }
+    struct obj *o = &s->o[s->n++];
+    *o = (struct obj){.base = info->dlpi_addr, .lo = UINTPTR_MAX,
+                      .name = info->dlpi_name ? info->dlpi_name : ""};
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_DYNAMIC)
+            o->dyn = (const ElfW(Dyn) *)lo;
+        if (ph->p_type == PT_LOAD) {
+            o->lo = lo < o->lo ? lo : o->lo;
+            o->hi = lo + ph->p_memsz > o->hi ? lo + ph->p_memsz : o->hi;
+        }
+    }
+    return 0;
+}
+
+/* the namespace's objects in load order (dl_iterate_phdr lists the
+ * namespace of its caller's return address: never a tail call) */
+static void walk(const struct pp_ns_link *l, struct scope *s)
+{
+    s->n = s->too_many = 0;
+    l->iterate(collect, s);
+    __asm__ volatile("" ::: "memory");
+}
+
+int ns_count(const struct pp_ns_link *l)
+{
+    struct scope s;
+    walk(l, &s);
+    return s.too_many ? -1 : s.n;
+}
+
+static int holding(const struct scope *s, uintptr_t a)
+{
+    for (int k = 0; k < s->n; k++)
+        if (a >= s->o[k].lo && a < s->o[k].hi)
+            return k;
+    return -1;
+}
+
+/* the name of version NDX in D's definitions, or NULL */
+static const char *version_name(const struct dyn *d, unsigned ndx)
+{
+    const ElfW(Verdef) *vd = d->verdef;
+    for (int guard = 0; vd && guard < 4096; guard++) {
+        if ((vd->vd_ndx & 0x7fff) == ndx) {
+            const ElfW(Verdaux) *a = (const ElfW(Verdaux) *)((const char *)vd + vd->vd_aux);
+            return d->strtab + a->vda_name;
+        }
+        if (!vd->vd_next)
+            break;
+        vd = (const ElfW(Verdef) *)((const char *)vd + vd->vd_next);
+    }
+    return NULL;
+}
+
+/* the definition of NAME at symbol I of O, as the loader takes one for a
+ * reference to a GLIBC_ version, or 0 */
+static uintptr_t defined(const struct obj *o, const struct dyn *d, uint32_t i, const char *name)
+{
+    const ElfW(Sym) *sym = &d->symtab[i];
+    int type = ELF64_ST_TYPE(sym->st_info), bind = ELF64_ST_BIND(sym->st_info);
+    if (sym->st_shndx == SHN_UNDEF || sym->st_value == 0 ||
+        (type != STT_NOTYPE && type != STT_OBJECT && type != STT_FUNC && type != STT_COMMON &&
+         type != STT_GNU_IFUNC) ||
+        (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE) ||
+        !same(d->strtab + sym->st_name, name))
+        return 0;
+    if (d->versym) {
+        unsigned v = d->versym[i];
+        const char *vn = (v & 0x7fff) >= 2 ? version_name(d, v & 0x7fff) : NULL;
+        if ((v & 0x8000) || (vn && !starts(vn, "GLIBC_")))
+            return 0;               /* hidden, or another library's version */
+    }
+    uintptr_t a = o->base + sym->st_value;
+    if (type == STT_GNU_IFUNC)
+        a = ((uintptr_t(*)(void))a)();
+    return a;
+}
+
+static uintptr_t lookup(const struct obj *o, const char *name)
+{
+    struct dyn d;
+    if (!o->dyn || !dyn_of(o, &d))
+        return 0;
+    if (d.gnu) {
+        uint32_t h = 5381;
+        for (const char *c = name; *c; c++)
+            h = h * 33 + (unsigned char)*c;
+        uint32_t nbuckets = d.gnu[0], symoffset = d.gnu[1], bloom = d.gnu[2];
+        const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(d.gnu + 4) + bloom);
+        const uint32_t *chain = buckets + nbuckets;
+        if (!nbuckets)
+            return 0;
+        for (uint32_t i = buckets[h % nbuckets]; i >= symoffset; i++) {
+            uint32_t c = chain[i - symoffset];
+            uintptr_t a = (c | 1) == (h | 1) ? defined(o, &d, i, name) : 0;
+            if (a)
+                return a;
+            if (c & 1)
+                break;
+        }
+        return 0;
+    }
+    if (d.sysv) {
+        uint32_t h = 0, nbucket = d.sysv[0];
+        for (const char *c = name; *c; c++) {
+            h = (h << 4) + (unsigned char)*c;
+            uint32_t g = h & 0xf0000000u;
+            h = (h ^ (g >> 24)) & ~g;
+        }
+        const uint32_t *bucket = d.sysv + 2, *chain = bucket + nbucket;
+        for (uint32_t i = nbucket ? bucket[h % nbucket] : 0; i; i = chain[i]) {
+            uintptr_t a = defined(o, &d, i, name);
+            if (a)
+                return a;
+        }
+    }
+    return 0;
+}
+
+/* WANT with $ORIGIN or ${ORIGIN} expanded to the directory of FROM, into
+ * OUT; 0 when it has neither, or is too long */
+static int expand_origin(const char *want, const char *from, char *out)
+{
+    const char *dir_end = from;
+    for (const char *p = from; *p; p++)
+        if (*p == '/')
+            dir_end = p;
+    size_t n = 0;
+    int did = 0;
+    for (const char *p = want; *p;) {
+        int skip = starts(p, "${ORIGIN}") ? 9 : starts(p, "$ORIGIN") ? 7 : 0;
+        if (skip) {
+            for (const char *q = from; q < dir_end; q++)
+                if (n < NAME_MAX_ - 1)
+                    out[n++] = *q;
+            p += skip;
+            did = 1;
+        } else if (n < NAME_MAX_ - 1) {
+            out[n++] = *p++;
+        } else {
+            return 0;
+        }
+    }
+    out[n] = 0;
+    return did && n < NAME_MAX_ - 1;
+}
+
+/* the object of the namespace a DT_NEEDED name of FROM is, as the loader
+ * matched it: a name with a slash (after $ORIGIN) by the name it was
+ * loaded by; a bare one by its DT_SONAME, else by the last part of the
+ * name it was found by, which the library (loaded by its path) is not;
+ * -1 when none is */
+static int needed(const struct scope *s, const char *want, const struct obj *from, int library,
+                  int self)
+{
+    char buf[NAME_MAX_];
+    if (expand_origin(want, from->name, buf))
+        want = buf;
+    for (int k = 0; k < s->n; k++) {
+        struct dyn d;
+        if (k == self)
+            continue;
+        if (has_slash(want) ? same(s->o[k].name, want)
+                            : (s->o[k].dyn && dyn_of(&s->o[k], &d) && d.soname && same(d.soname, want)))
+            return k;
+    }
+    if (has_slash(want))
+        return -1;
+    for (int k = 0; k < s->n; k++)
+        if (k != self && k != library && same(base_name(s->o[k].name), want))
+            return k;
+    return -1;
+}
+
+void ns_fwd_libc(struct fwd *f, const struct pp_ns_link *l)
+{
+    *f = (struct fwd){.c = l->libc, .counted = ~0u, .bound = PP_NS_LIBC};
+}
+
+static void set_at(struct fwd *f, int i, uintptr_t a)
+{
+    static const size_t at[F_N] = {
+#define F_AT(id, field, name) offsetof(struct fwd, c.field),
+        PP_NS_CALLS(F_AT)
+#undef F_AT
+        offsetof(struct fwd, mmap), offsetof(struct fwd, mmap64),
+        offsetof(struct fwd, munmap), offsetof(struct fwd, mremap),
+    };
+    unsigned char *to = (unsigned char *)f + at[i];
+    for (size_t k = 0; k < sizeof a; k++)
+        to[k] = (unsigned char)(a >> (8 * k));
+    f->from[i] = a;
+}
+
+int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
+{
+    static const char *const names[F_N] = {
+#define F_NAME(id, field, name) name,
+        PP_NS_CALLS(F_NAME)
+#undef F_NAME
+        "mmap", "mmap64", "munmap", "mremap",
+    };
+    struct scope s;
+    ns_fwd_libc(f, l);
+    walk(l, &s);
+    if (s.too_many)
+        return 0;
+    if (s.n <= before)
+        return 1;
+    int self = holding(&s, (uintptr_t)(void *)ns_fwd_bind), library = before;
+    int order[MAX_OBJ], n = 0;
+    unsigned char seen[MAX_OBJ];
+    for (int k = 0; k < s.n; k++)
+        seen[k] = 0;
+    order[n++] = library;
+    seen[library] = 1;
+    for (int q = 0; q < n; q++) {
+        const struct obj *o = &s.o[order[q]];
+        struct dyn d;
+        if (!o->dyn || !dyn_of(o, &d))
+            continue;
+        for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++) {
+            if (e->d_tag != DT_NEEDED)
+                continue;
+            int k = needed(&s, d.strtab + e->d_un.d_val, o, library, self);
+            if (k >= 0 && !seen[k]) {
+                seen[k] = 1;
+                order[n++] = k;
+            }
+        }
+    }
+    int libc = holding(&s, (uintptr_t)(void *)l->libc.malloc), def[F_N];
+    uintptr_t at[F_N];
+    for (int i = 0; i < F_N; i++) {
+        def[i] = -1;
+        at[i] = 0;
+        for (int q = 0; q < n && !at[i]; q++)
+            if (order[q] != self && (at[i] = lookup(&s.o[order[q]], names[i])))
+                def[i] = order[q];
+    }
+    int a = def[F_MALLOC];
+    if (a >= 0 && a != libc) {
+        /* an allocator of the library's own: counted when its family is
+         * whole (its free, calloc, realloc and malloc_usable_size) */
+        int whole = def[F_FREE] == a && def[F_CALLOC] == a && def[F_REALLOC] == a &&
+                    def[F_USABLE] == a;
+        f->counted = 0;
+        for (int i = 0; i < F_FAMILY; i++) {
+            if (def[i] >= 0 && def[i] != libc)
+                set_at(f, i, at[i]);
+            if (whole && def[i] == a)
+                f->counted |= 1u << i;
+        }
+        f->own = 1;
+        f->bound = whole ? PP_NS_OWN : PP_NS_PASS;
+    }
+    for (int i = F_FAMILY; i < F_N; i++)
+        if (def[i] >= 0 && def[i] != libc)
+            set_at(f, i, at[i]);
+    return 1;
+}
+
+/* ---- the objects bound into, held ---- */
+
+#define MAX_HELD 8
+static void *held[MAX_HELD];
+static int nheld;
+
+void ns_hold(const struct fwd *f, const struct pp_ns_link *l)
+{
+    struct scope s;
+    uintptr_t bases[MAX_HELD];
+    int nb = 0;
+    walk(l, &s);
+    for (int i = 0; i < F_N && nheld < MAX_HELD; i++) {
+        int k = f->from[i] ? holding(&s, f->from[i]) : -1, dup = 0;
+        if (k < 0)
+            continue;
+        for (int j = 0; j < nb; j++)
+            dup |= bases[j] == s.o[k].lo;
+        if (dup)
+            continue;
+        bases[nb++] = s.o[k].lo;
+        void *(*open_)(const char *, int) = (void *(*)(const char *, int))l->libc.dlopen;
+        void *h = open_(s.o[k].name, RTLD_NOW | RTLD_NOLOAD);
+        __asm__ volatile("" ::: "memory");  /* a call from here: this namespace */
+        if (h)
+            held[nheld++] = h;
+    }
+}
+
+int ns_held(void)
+{
+    return nheld;
+}
+
+void ns_release(const struct pp_ns_link *l)
+{
+    while (nheld > 0)
+        l->dlclose(held[--nheld]);
+}

@@ -1,0 +1,55 @@
+/*
+ * nsbind.h - what each of the namespace object's names calls (nsbind.c
+ * finds it, nsshim.c's hooks call it).  Internal to libperfprobe-ns.so.
+ */
+#ifndef PP_NS_NSBIND_H
+#define PP_NS_NSBIND_H
+
+#include "ns/nslink.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NS_HIDDEN __attribute__((visibility("hidden")))
+
+/* each name's index: the calls' (F_MALLOC ... F_FEXECVE, nslink.h), then
+ * the mapping calls; the malloc family comes first, up to F_FAMILY */
+#define F_INDEX(id, field, name) F_##id,
+enum { PP_NS_CALLS(F_INDEX) F_MMAP, F_MMAP64, F_MUNMAP, F_MREMAP, F_N, F_FAMILY = F_DLOPEN };
+#undef F_INDEX
+
+struct fwd {
+    struct pp_ns_calls c;
+    /* NULL: the system call itself */
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    void *(*mmap64)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+    int own;               /* the allocator is the library's own, not libc's */
+    unsigned counted;      /* a bit per name of the family: its calls counted */
+    int bound;             /* PP_NS_LIBC, PP_NS_OWN or PP_NS_PASS */
+    uintptr_t from[F_N];   /* where each name's definition is (0: libc's) */
+};
+
+/* libc's, as the shim handed them over */
+NS_HIDDEN void ns_fwd_libc(struct fwd *f, const struct pp_ns_link *l);
+
+/* the objects of the namespace now */
+NS_HIDDEN int ns_count(const struct pp_ns_link *l);
+
+/* each name bound to the first definition in the scope of the library
+ * (the first object after BEFORE), as the loader built it; F keeps libc's
+ * when there is none, or when the namespace holds more objects than are
+ * looked through (then 0 is returned, else 1) */
+NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before);
+
+/* The objects other than libc that F's names were bound into, taken
+ * (dlopen with RTLD_NOLOAD) so that they stay loaded while the namespace
+ * calls them, as the relocations of every library there keep them bare;
+ * how many are held; and all of them let go, before the namespace is
+ * closed. */
+NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l);
+NS_HIDDEN int ns_held(void);
+NS_HIDDEN void ns_release(const struct pp_ns_link *l);
+
+#endif
