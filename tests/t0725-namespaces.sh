@@ -97,6 +97,15 @@ for kind in own dep; do
     eq "$d: its own reservation is not the program's mapping (only the library's 4 MiB)" \
         "$(sum s.jsonl peak_mmap_bytes)" $((4 << 20))
 done
+# the allocator stays as long as the namespace calls it: a second library
+# opened into the same namespace, whose calls find the first one's
+# allocator (bare, the loader then keeps it), used after the first is
+# closed; and 40 namespaces with such an allocator opened and closed
+same "a second library in the namespace, after the first (its allocator) is closed" \
+    second "$PWD/libnsown.so" "$LIB"
+same "40 namespaces with an allocator of the library's own opened and closed" cycle "$PWD/libnsown.so" 40
+le "... heap at exit under 64 KiB" "$(sum s.jsonl heap_bytes_at_exit)" 65535
+
 # real allocators linked into a plugin (jemalloc's static TLS keeps it out
 # of any namespace but the first, bare too): bare, its blocks are the
 # allocator's own sizes (5120 for 5000 bytes, where glibc's are 5000)
@@ -153,6 +162,47 @@ WARNED=1 same "an allocator of the library's own without malloc_usable_size" hol
 eq "... still serves every call" "$(fact pass.facts nsa_calls) $(fact pass.facts nsa_foreign)" "2002 0"
 eq "... said in inexact" "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates past the hooks"
 eq "... and one warning" "$(grep -c 'could not count' shim.err)" 1
+
+# ---- the namespace holds what the library brings, no more ----
+# libc comes with the library, from where its scope finds it: a library
+# with a libc of its own beside it (RUNPATH) gets that one, as bare; and a
+# library that needs no libc takes none of the static TLS each copy of libc
+# takes, so as many namespaces open as bare (before, each namespace had
+# the system's libc, loaded by the shim, and the 12th open failed)
+mkdir -p bundled && cp "$(gcc -print-file-name=libc.so.6)" bundled/libc.so.6
+printf '#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <stdio.h>\nint ns_which(void) { Dl_info i; if (!dladdr((void *)&printf, &i)) return 1; printf("printf from %%s\\n", i.dli_fname); return fflush(stdout); }\n' > which.c
+cc -shared -fPIC -o bundled/libwhich.so which.c -Wl,--enable-new-dtags,-rpath,"$PWD/bundled"
+printf 'int ns_nothing(void) { return 7; }\n' > nolibc.c
+cc -shared -fPIC -nostdlib -o libnolibc.so nolibc.c
+cat > ns_more.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+/* ns_more which LIB: LIB's ns_which() in a new namespace; ns_more many LIB:
+ * LIB into 12 new namespaces, then libm.so.6 into one more */
+int main(int argc, char **argv)
+{
+    if (argc > 2 && !strcmp(argv[1], "which")) {
+        void *h = dlmopen(LM_ID_NEWLM, argv[2], RTLD_NOW);
+        int (*which)(void) = h ? (int (*)(void))dlsym(h, "ns_which") : NULL;
+        return which ? which() : 2;
+    }
+    for (int i = 0; argc > 2 && i < 12; i++)
+        if (!dlmopen(LM_ID_NEWLM, argv[2], RTLD_NOW)) {
+            printf("open %d: %s\n", i, dlerror());
+            return 1;
+        }
+    void *m = dlmopen(LM_ID_NEWLM, "libm.so.6", RTLD_NOW);
+    printf("then libm: %s\n", m ? "opened" : dlerror());
+    return 0;
+}
+EOF
+cc -o ns_more ns_more.c -ldl
+NAME=ns_more PROG=$PWD/ns_more same "a library whose RUNPATH has a libc of its own" which "$PWD/bundled/libwhich.so"
+eq "... calls that libc, as bare" "$(cat shim.out)" "printf from $PWD/bundled/libc.so.6"
+NAME=ns_more PROG=$PWD/ns_more same "12 namespaces of a library without libc, then libm" many "$PWD/libnolibc.so"
+eq "... libm opens, as bare" "$(cat shim.out)" "then libm: opened"
 
 # ---- allocation sites: named, and their blocks reachable ----
 # The library keeps 100 blocks and 100 strings in its globals at exit.  The

@@ -139,7 +139,6 @@ struct ns {
     _Atomic int state;
     Lmid_t lmid;
     void *object;                       /* the shim's object there */
-    void *libc;                         /* the namespace's libc, opened by the shim */
     int (*others)(void);
     pp_ns_walk_fn walk;
     void (*expect)(void);
@@ -249,16 +248,15 @@ static int find_holder(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-/* the namespace's libc functions the object calls, by name */
-#define LIBC_FN(id, field, name) {name, offsetof(struct pp_ns_link, libc.field)},
+/* the base namespace's functions the object calls until it is bound, by
+ * name: the next definition past the shim */
+#define BASE_FN(id, field, name) {name, offsetof(struct pp_ns_link, base.field)},
 static const struct {
     const char *name;
     size_t at;
-} libc_fns[] = {
-    PP_NS_CALLS(LIBC_FN)
-    {"__errno_location", offsetof(struct pp_ns_link, errno_location)},
+} base_fns[] = {
+    PP_NS_CALLS(BASE_FN)
     {"dl_iterate_phdr", offsetof(struct pp_ns_link, iterate)},
-    {"dlclose", offsetof(struct pp_ns_link, dlclose)},
 };
 
 /* a new namespace holding the shim's object, connected; 0 when it cannot
@@ -273,14 +271,12 @@ static int make(struct ns *s)
     if (!h)
         return 0;
     Lmid_t lmid;
-    void *libc = NULL;
     int (*connect)(const struct pp_ns_link *) = NULL;
     struct pp_ns_link *l = &s->link;
     memset(l, 0, sizeof *l);
-    /* the object links nothing: libc comes into the namespace after it,
-     * local, so that the namespace's global scope is the object alone */
-    if (dlinfo(h, RTLD_DI_LMID, &lmid) != 0 ||
-        !(libc = real_dlmopen(lmid, "libc.so.6", RTLD_NOW | RTLD_LOCAL)))
+    /* the object links nothing, so the namespace's global scope is the
+     * object alone; libc comes with the library, where its scope puts it */
+    if (dlinfo(h, RTLD_DI_LMID, &lmid) != 0)
         goto fail;
     *(void **)&connect = dlsym(h, PP_NS_CONNECT);
     *(void **)&s->others = dlsym(h, PP_NS_OTHERS);
@@ -288,11 +284,11 @@ static int make(struct ns *s)
     *(void **)&s->expect = dlsym(h, PP_NS_EXPECT);
     *(void **)&s->bind = dlsym(h, PP_NS_BIND);
     *(void **)&s->holds = dlsym(h, PP_NS_HOLDS);
-    for (size_t i = 0; i < sizeof libc_fns / sizeof *libc_fns; i++) {
-        void *fn = dlsym(libc, libc_fns[i].name);
+    for (size_t i = 0; i < sizeof base_fns / sizeof *base_fns; i++) {
+        void *fn = pp_real_next(base_fns[i].name);
         if (!fn)
             goto fail;
-        memcpy((char *)l + libc_fns[i].at, &fn, sizeof fn);
+        memcpy((char *)l + base_fns[i].at, &fn, sizeof fn);
     }
     if (!connect || !s->others || !s->walk || !s->expect || !s->bind || !s->holds)
         goto fail;
@@ -303,6 +299,7 @@ static int make(struct ns *s)
     l->mapped = ns_mapped;
     l->unmapped = ns_unmapped;
     l->moved = ns_moved;
+    l->dlclose = pp_real_dlclose;
     l->guard = ns_guard;
     l->enter = ns_enter;
     l->leave = ns_leave;
@@ -317,7 +314,6 @@ static int make(struct ns *s)
         goto fail;                      /* an object of another build */
     s->lmid = lmid;
     s->object = h;
-    s->libc = libc;
     struct holder own = {(uintptr_t)(void *)connect, 0, 0};
     int held = pp_loader_walk_wait(50000000);   /* as every walk of the shim's */
     s->walk(find_holder, &own);
@@ -328,8 +324,6 @@ static int make(struct ns *s)
     atomic_store(&ns_made, 1);
     return 1;
 fail:
-    if (libc)
-        pp_real_dlclose(libc);
     pp_real_dlclose(h);
     return 0;
 }
@@ -361,7 +355,7 @@ static struct ns *take(void)
  * the leak check's sight, under the loader walk's try-lock (which they hold
  * while they call into a namespace's object, and a fork waits for:
  * sys/lock.c); the closing comes after, with no lock of the shim's held. */
-/* The objects of namespace S other than the object, its libc and the
+/* The objects of namespace S other than the object and the
  * loader, counted under the loader walk's try-lock (-1 when it was not
  * had); none: taken out of the module scan's and the leak check's sight
  * there, and *ALONE set. */
@@ -390,17 +384,21 @@ static void reclaim(void)
         /* counted, and taken out of the module scan's and the leak
          * check's sight, under the try-lock; closed after it */
         int alone = 0, gone = 0, n = alone_now(s, i, &alone);
-        /* when all that is left is what the object holds (the objects it
-         * bound names into: nsbind.c), that is let go, and taken again if
-         * it stays (the program still has it open) */
-        if (n > 0 && n == s->holds(0)) {
+        /* when all that is left is what the object holds (the library
+         * whose scope it bound names into: nsbind.c) and what that needs,
+         * it is let go, and taken again if it stays (still in use) */
+        if (n > 0 && s->holds(0)) {
+            /* the program's blocks the loader frees then are counted, as
+             * at the program's own dlclose that would have freed them */
+            int saved = pp_in_hook;
+            pp_in_hook = 0;
             s->holds(1);
+            pp_in_hook = saved;
             alone_now(s, i, &alone);
             if (!alone)
                 s->holds(2);
         }
         if (alone) {
-            pp_real_dlclose(s->libc);
             gone = pp_real_dlclose(s->object) == 0;
             if (gone)
                 pp_unwind_own_range(i, 0, 0);

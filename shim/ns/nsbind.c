@@ -298,9 +298,20 @@ static int needed(const struct scope *s, const char *want, const struct obj *fro
     return -1;
 }
 
-void ns_fwd_libc(struct fwd *f, const struct pp_ns_link *l)
+void ns_fwd_base(struct fwd *f, const struct pp_ns_link *l)
 {
-    *f = (struct fwd){.c = l->libc, .counted = ~0u, .bound = PP_NS_LIBC};
+    *f = (struct fwd){.c = l->base, .counted = ~0u, .bound = PP_NS_LIBC};
+}
+
+/* the namespace's libc: the object whose DT_SONAME is libc.so.6, or -1 */
+static int libc_of(const struct scope *s)
+{
+    for (int k = 0; k < s->n; k++) {
+        struct dyn d;
+        if (s->o[k].dyn && dyn_of(&s->o[k], &d) && d.soname && same(d.soname, "libc.so.6"))
+            return k;
+    }
+    return -1;
 }
 
 static void set_at(struct fwd *f, int i, uintptr_t a)
@@ -327,7 +338,7 @@ int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
         "mmap", "mmap64", "munmap", "mremap",
     };
     struct scope s;
-    ns_fwd_libc(f, l);
+    ns_fwd_base(f, l);
     walk(l, &s);
     if (s.too_many)
         return 0;
@@ -355,7 +366,7 @@ int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
             }
         }
     }
-    int libc = holding(&s, (uintptr_t)(void *)l->libc.malloc), def[F_N];
+    int libc = libc_of(&s), def[F_N];
     uintptr_t at[F_N];
     for (int i = 0; i < F_N; i++) {
         def[i] = -1;
@@ -365,24 +376,27 @@ int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
                 def[i] = order[q];
     }
     int a = def[F_MALLOC];
-    if (a >= 0 && a != libc) {
-        /* an allocator of the library's own: counted when its family is
-         * whole (its free, calloc, realloc and malloc_usable_size) */
-        int whole = def[F_FREE] == a && def[F_CALLOC] == a && def[F_REALLOC] == a &&
-                    def[F_USABLE] == a;
-        f->counted = 0;
-        for (int i = 0; i < F_FAMILY; i++) {
-            if (def[i] >= 0 && def[i] != libc)
-                set_at(f, i, at[i]);
-            if (whole && def[i] == a)
-                f->counted |= 1u << i;
-        }
-        f->own = 1;
-        f->bound = whole ? PP_NS_OWN : PP_NS_PASS;
+    if (a < 0)
+        return 1;                       /* no allocator here: the base's */
+    /* counted when the allocator's family is whole (its free, calloc,
+     * realloc and malloc_usable_size); one not libc's is the library's own,
+     * whose mappings are not the program's */
+    int whole = def[F_FREE] == a && def[F_CALLOC] == a && def[F_REALLOC] == a &&
+                def[F_USABLE] == a;
+    f->counted = 0;
+    for (int i = 0; i < F_FAMILY; i++)
+        if (whole && def[i] == a)
+            f->counted |= 1u << i;
+    f->own = a != libc;
+    f->bound = !whole ? PP_NS_PASS : a == libc ? PP_NS_LIBC : PP_NS_OWN;
+    for (int i = 0; i < F_N; i++) {
+        if (def[i] < 0)
+            continue;
+        if (i >= F_MMAP && def[i] == libc)
+            at[i] = 0;                  /* libc's: the system call itself */
+        set_at(f, i, at[i]);
+        f->from[i] = at[i] ? at[i] : (uintptr_t)s.o[def[i]].lo;
     }
-    for (int i = F_FAMILY; i < F_N; i++)
-        if (def[i] >= 0 && def[i] != libc)
-            set_at(f, i, at[i]);
     return 1;
 }
 
@@ -392,32 +406,70 @@ int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
 static void *held[MAX_HELD];
 static int nheld;
 
-void ns_hold(const struct fwd *f, const struct pp_ns_link *l)
+static uintptr_t held_at[MAX_HELD];     /* where each held object is */
+
+void ns_hold(const struct fwd *f, const struct pp_ns_link *l, int before)
 {
     struct scope s;
-    uintptr_t bases[MAX_HELD];
-    int nb = 0;
     walk(l, &s);
-    for (int i = 0; i < F_N && nheld < MAX_HELD; i++) {
-        int k = f->from[i] ? holding(&s, f->from[i]) : -1, dup = 0;
-        if (k < 0)
-            continue;
-        for (int j = 0; j < nb; j++)
-            dup |= bases[j] == s.o[k].lo;
-        if (dup)
-            continue;
-        bases[nb++] = s.o[k].lo;
-        void *(*open_)(const char *, int) = (void *(*)(const char *, int))l->libc.dlopen;
-        void *h = open_(s.o[k].name, RTLD_NOW | RTLD_NOLOAD);
-        __asm__ volatile("" ::: "memory");  /* a call from here: this namespace */
-        if (h)
-            held[nheld++] = h;
+    if (s.too_many || s.n <= before || nheld == MAX_HELD)
+        return;
+    int libc = libc_of(&s), other = 0;
+    for (int i = 0; i < F_N; i++) {
+        int k = f->from[i] ? holding(&s, f->from[i]) : -1;
+        other |= k >= 0 && k != libc;
+    }
+    if (!other)
+        return;
+    /* the library itself, opened directly (so the loader allocates nothing
+     * for it, as it would for a dependency's own list): it keeps its whole
+     * scope, what was bound into among it */
+    void *(*open_)(const char *, int) = (void *(*)(const char *, int))l->base.dlopen;
+    void *h = open_(s.o[before].name, RTLD_NOW | RTLD_NOLOAD);
+    __asm__ volatile("" ::: "memory");  /* a call from here: this namespace */
+    if (h) {
+        held_at[nheld] = s.o[before].lo;
+        held[nheld++] = h;
     }
 }
 
-int ns_held(void)
+int ns_only_held(const struct pp_ns_link *l)
 {
-    return nheld;
+    struct scope s;
+    int order[MAX_OBJ], n = 0, self;
+    unsigned char in[MAX_OBJ];
+    if (!nheld)
+        return 0;
+    walk(l, &s);
+    if (s.too_many)
+        return 0;
+    self = holding(&s, (uintptr_t)(void *)ns_only_held);
+    for (int k = 0; k < s.n; k++) {
+        in[k] = k == self || !*s.o[k].name || has_slash(s.o[k].name) == 0;
+        for (int j = 0; j < nheld; j++)
+            if (s.o[k].lo == held_at[j] && !in[k]) {
+                in[k] = 1;
+                order[n++] = k;
+            }
+    }
+    /* what the held objects need, breadth first */
+    for (int q = 0; q < n; q++) {
+        const struct obj *o = &s.o[order[q]];
+        struct dyn d;
+        if (!o->dyn || !dyn_of(o, &d))
+            continue;
+        for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++) {
+            int k = e->d_tag == DT_NEEDED ? needed(&s, d.strtab + e->d_un.d_val, o, -1, self) : -1;
+            if (k >= 0 && !in[k]) {
+                in[k] = 1;
+                order[n++] = k;
+            }
+        }
+    }
+    for (int k = 0; k < s.n; k++)
+        if (!in[k] && !same(base_name(s.o[k].name), "ld-linux-x86-64.so.2"))
+            return 0;
+    return 1;
 }
 
 void ns_release(const struct pp_ns_link *l)

@@ -28,11 +28,12 @@ struct fwd {
     int own;               /* the allocator is the library's own, not libc's */
     unsigned counted;      /* a bit per name of the family: its calls counted */
     int bound;             /* PP_NS_LIBC, PP_NS_OWN or PP_NS_PASS */
-    uintptr_t from[F_N];   /* where each name's definition is (0: libc's) */
+    uintptr_t from[F_N];   /* where each name's definition is (0: the base's) */
 };
 
-/* libc's, as the shim handed them over */
-NS_HIDDEN void ns_fwd_libc(struct fwd *f, const struct pp_ns_link *l);
+/* the base namespace's, as the shim handed them over: until bound, and
+ * when no binding can be made */
+NS_HIDDEN void ns_fwd_base(struct fwd *f, const struct pp_ns_link *l);
 
 /* the objects of the namespace now */
 NS_HIDDEN int ns_count(const struct pp_ns_link *l);
@@ -43,13 +44,15 @@ NS_HIDDEN int ns_count(const struct pp_ns_link *l);
  * looked through (then 0 is returned, else 1) */
 NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before);
 
-/* The objects other than libc that F's names were bound into, taken
- * (dlopen with RTLD_NOLOAD) so that they stay loaded while the namespace
- * calls them, as the relocations of every library there keep them bare;
- * how many are held; and all of them let go, before the namespace is
- * closed. */
-NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l);
-NS_HIDDEN int ns_held(void);
+/* When F's names were bound into objects other than libc: the library
+ * (the first object after BEFORE) taken (dlopen with RTLD_NOLOAD), so that
+ * its scope, and what F calls there, stays loaded while the namespace
+ * calls it, as the relocations of every library there keep it bare; let
+ * go when nothing else is left. */
+NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l, int before);
 NS_HIDDEN void ns_release(const struct pp_ns_link *l);
+/* 1 when some are held and every object of the namespace but this one and
+ * the loader is one of them, or a dependency of one */
+NS_HIDDEN int ns_only_held(const struct pp_ns_link *l);
 
 #endif

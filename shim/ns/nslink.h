@@ -17,12 +17,12 @@
 struct dl_phdr_info;
 
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
-#define PP_NS_LINK_VERSION 4
+#define PP_NS_LINK_VERSION 5
 #endif
 
-/* The calls the object's names make on: the namespace libc's, as the shim
- * hands them over, until the object binds a name to the library's own
- * definition (nsshim.c).  exit, _exit and the exec family end or replace
+/* The calls the object's names make on: the first definitions in the
+ * library's scope, found by the object (nsbind.c), or, until then and when
+ * they cannot be found, the base namespace's, handed over by the shim.  exit, _exit and the exec family end or replace
  * the process past the shim's own hooks: the object makes the shim's part
  * first (finish, exit_now, exec_begin, exec_failed below). */
 struct pp_ns_calls {
@@ -39,6 +39,7 @@ struct pp_ns_calls {
     size_t (*usable)(void *);
     void *dlopen;
     void *dlmopen;
+    int *(*errno_location)(void);
     void (*exit)(int);
     void (*exit_now)(int);
     int (*execve)(const char *, char *const[], char *const[]);
@@ -65,6 +66,7 @@ struct pp_ns_calls {
     X(USABLE, usable, "malloc_usable_size")                             \
     X(DLOPEN, dlopen, "dlopen")                                         \
     X(DLMOPEN, dlmopen, "dlmopen")                                      \
+    X(ERRNO, errno_location, "__errno_location")                        \
     X(EXIT, exit, "exit")                                               \
     X(EXIT_NOW, exit_now, "_exit")                                      \
     X(EXECVE, execve, "execve")                                         \
@@ -75,7 +77,7 @@ struct pp_ns_calls {
 
 struct pp_ns_link {
     int version;
-    struct pp_ns_calls libc;            /* the namespace's own libc's */
+    struct pp_ns_calls base;            /* the base namespace's, past the shim */
     /* the shim's counting, with the namespace allocator's usable sizes:
      * a block handed out; a block about to be freed or moved by realloc
      * (its site, if sampled, let go); a free counted (P may be NULL: a
@@ -93,11 +95,9 @@ struct pp_ns_link {
      * RTLD_DEEPBIND (its own libc first) */
     int *dlmopen_seen;
     int *deepbind_seen;
-    /* the namespace libc's own, for an object that links nothing (so that
-     * libc is not in the namespace's global scope ahead of the library's
-     * own definitions): its errno, its loader walk (called from the object,
-     * whose return address names the namespace) */
-    int *(*errno_location)(void);
+    /* the loader's walk and dlclose (dl_iterate_phdr lists the namespace
+     * of its caller's return address: called from the object, the
+     * object's namespace) */
     int (*iterate)(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
     int (*dlclose)(void *);
     /* on this thread: 1 to say a binding is being made (answers whether
@@ -123,7 +123,7 @@ struct pp_ns_link {
 /* the namespace object's entries besides the hooks: hand it the table
  * (kept, not copied: it lives as long as the namespace; it answers
  * PP_NS_LINK_VERSION when it takes it, 0 for another version); count the objects
- * of its namespace other than itself, its libc and the loader; and
+ * of its namespace other than itself and the loader; and
  * dl_iterate_phdr from inside the namespace (the loader lists its
  * caller's namespace), for the shim's list of modules */
 #define PP_NS_CONNECT "pp_ns_connect"

@@ -107,12 +107,13 @@ static const struct pp_ns_link *connected(void)
     return atomic_load_explicit(&link_, memory_order_acquire);
 }
 
-/* errno in this namespace's libc (none before the shim connects) */
+/* errno in this namespace's libc (the base's until bound; none before the
+ * shim connects) */
 static void set_errno(int e)
 {
     const struct pp_ns_link *l = connected();
     if (l)
-        *l->errno_location() = e;
+        *fw.c.errno_location() = e;
 }
 
 static void copy(void *to, const void *from, size_t n)
@@ -142,7 +143,7 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 {
     if (!l || l->version != PP_NS_LINK_VERSION)
         return 0;
-    ns_fwd_libc(&fw, l);
+    ns_fwd_base(&fw, l);
     atomic_store_explicit(&link_, l, memory_order_release);
     return PP_NS_LINK_VERSION;
 }
@@ -158,7 +159,7 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 static const struct fwd *bind_now(const struct pp_ns_link *l, struct fwd *mine)
 {
     if (l->guard(1)) {
-        ns_fwd_libc(mine, l);
+        ns_fwd_base(mine, l);
         return mine;
     }
     if (!ns_fwd_bind(mine, l, before))
@@ -192,7 +193,7 @@ NS_EXPORT void pp_ns_expect(void)
     if (!l)
         return;
     before = ns_count(l);
-    ns_fwd_libc(&fw, l);
+    ns_fwd_base(&fw, l);
     atomic_store_explicit(&armed, before < 0 ? 0 : 1, memory_order_release);
 }
 
@@ -206,29 +207,31 @@ NS_EXPORT int pp_ns_bind(int opened)
     if (!opened) {
         int want = 1;
         atomic_compare_exchange_strong(&armed, &want, 0);
-        ns_fwd_libc(&fw, l);
+        ns_fwd_base(&fw, l);
         return PP_NS_NONE;
     }
     struct fwd mine;
     if (atomic_load(&armed))
         bind_now(l, &mine);
-    ns_hold(&fw, l);
+    ns_hold(&fw, l, before);
     return fw.bound;
 }
 
-/* the objects bound into, held (nsbind.c): OP 0 answers how many, 1 lets
- * them go (the shim, when they are all the namespace holds besides this
- * object and libc), 2 takes them again (they were still in use) */
+/* the objects bound into, held (nsbind.c): OP 0 answers whether they,
+ * and what they need, are all the namespace holds besides this object; 1
+ * lets them go; 2 takes them again (they stayed: still in use) */
 NS_EXPORT int pp_ns_holds(int op)
 {
     const struct pp_ns_link *l = connected();
     if (!l)
         return 0;
+    if (op == 0)
+        return ns_only_held(l);
     if (op == 1)
         ns_release(l);
-    else if (op == 2)
-        ns_hold(&fw, l);
-    return ns_held();
+    else
+        ns_hold(&fw, l, before);
+    return 0;
 }
 
 /* ---- the malloc family ---- *
@@ -574,7 +577,7 @@ __asm__(".text\n"
 /* ---- what else is loaded here ---- */
 
 struct others {
-    uintptr_t self, libc;
+    uintptr_t self;
     int n;
 };
 
@@ -594,7 +597,7 @@ static int count_other(struct dl_phdr_info *info, size_t size, void *arg)
     (void)size;
     struct others *o = arg;
     const char *name = info->dlpi_name ? info->dlpi_name : "";
-    if (holds(info, o->self) || (o->libc && holds(info, o->libc)) || has(name, "/ld-linux") ||
+    if (holds(info, o->self) || has(name, "/ld-linux") ||
         has(name, "linux-vdso") || !*name)
         return 0;
     o->n++;
@@ -615,7 +618,7 @@ NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
 NS_EXPORT int pp_ns_others(void)
 {
     const struct pp_ns_link *l = connected();
-    struct others o = {(uintptr_t)(void *)pp_ns_others, l ? (uintptr_t)(void *)l->libc.malloc : 0, 0};
+    struct others o = {(uintptr_t)(void *)pp_ns_others, 0};
     if (!l)
         return -1;
     l->iterate(count_other, &o);
@@ -677,9 +680,9 @@ NS_EXPORT void _Exit(int status)
         FWD(l);                                                         \
         int began = l->exec_begin(file, argv, envp, search);            \
         int rc = F->c.name args;                                        \
-        int e = *l->errno_location();                                   \
+        int e = *F->c.errno_location();                                 \
         l->exec_failed(began, file);                                    \
-        *l->errno_location() = e;                                       \
+        *F->c.errno_location() = e;                                     \
         return rc;                                                      \
     }
 

@@ -24,6 +24,10 @@
  *                       with dlopen and closed; then "many" with LIB
  *   keep LIB FACTS      LIB holds 100 blocks and 100 strings of 1000 bytes
  *                       in its globals, and the program exits with them held
+ *   second LIB LIB2     LIB into a new namespace, then LIB2 into the same
+ *                       one; LIB closed; then LIB2 holds 100 blocks and
+ *                       lets them go (its calls find LIB's allocator, if
+ *                       it has one, which stays as long as LIB2 uses it)
  *   exit LIB N          3 MB held by the program; LIB, in a new namespace,
  *                       calls exit(N) there (_exit(N) with mode _exit)
  *   exec LIB PROG ARG...
@@ -208,6 +212,22 @@ int main(int argc, char **argv)
         printf("exec failed there: %s; the program's errno %d\n", strerror(got), errno);
         free(big);
         return 0;
+    }
+    if (!strcmp(mode, "second") && argc > 3) {
+        void *h = open_ns(LM_ID_NEWLM, lib);
+        Lmid_t ns;
+        if (!h || dlinfo(h, RTLD_DI_LMID, &ns) != 0)
+            return 3;
+        void *h2 = open_ns(ns, argv[3]);
+        if (!h2)
+            return 3;
+        printf("closed the first: %d\n", dlclose(h));
+        size_t usable;
+        int calls;
+        ((hold_fn)dlsym(h2, "ns_hold"))(100, 1000, 0, &usable, &calls);
+        ((drop_fn)dlsym(h2, "ns_drop"))();
+        printf("the second held %zu bytes in %d calls\n", usable, calls);
+        return dlclose(h2);
     }
     if (!strcmp(mode, "deep")) {
         void *h = dlmopen(LM_ID_NEWLM, lib, RTLD_NOW | RTLD_DEEPBIND);
