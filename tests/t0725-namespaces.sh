@@ -204,6 +204,52 @@ eq "... calls that libc, as bare" "$(cat shim.out)" "printf from $PWD/bundled/li
 NAME=ns_more PROG=$PWD/ns_more same "12 namespaces of a library without libc, then libm" many "$PWD/libnolibc.so"
 eq "... libm opens, as bare" "$(cat shim.out)" "then libm: opened"
 
+# the scope as the loader builds it: an allocator a library needs by
+# $ORIGIN/sub/... (its DT_NEEDED names it so)
+mkdir -p orig/sub
+cc -shared -fPIC -O1 -o orig/sub/libnsalloc2.so ns_alloc.c -Wl,-soname,'$ORIGIN/sub/libnsalloc2.so'
+cc -shared -fPIC -O1 -o orig/libnsorig.so ns_lib.c orig/sub/libnsalloc2.so
+timeout -k 5 60 "$P" hold "$PWD/orig/libnsorig.so" bareorig.facts > /dev/null
+same "an allocator needed by \$ORIGIN/sub/..." hold "$PWD/orig/libnsorig.so" orig.facts
+eq "... serves the library as bare" "$(fact orig.facts nsa_calls)" "$(fact bareorig.facts nsa_calls)"
+# nobody waits for the binding: a library whose constructor starts a thread
+# that allocates from inside a dl_iterate_phdr callback (the loader's list
+# lock held) while the constructor's own first call binds, then waits for
+# that thread (before, both waited for each other for good)
+cat > cbwait.c <<'EOF'
+#define _GNU_SOURCE
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+static _Atomic int inside;
+static int walked(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info, (void)size, (void)arg;
+    if (!inside) {
+        inside = 1;
+        nanosleep(&(struct timespec){0, 200000000}, NULL);
+        free(malloc(10));
+    }
+    return 0;
+}
+static void *walker(void *arg) { (void)arg; dl_iterate_phdr(walked, NULL); return NULL; }
+__attribute__((constructor)) static void start(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, walker, NULL) != 0)
+        return;
+    while (!inside)
+        ;
+    free(malloc(20));
+    pthread_join(t, NULL);
+}
+int ns_which(void) { return 0; }
+EOF
+cc -shared -fPIC -o libcbwait.so cbwait.c -pthread
+NAME=ns_more PROG=$PWD/ns_more same "a constructor's thread allocating in a dl_iterate_phdr callback while the binding is made" \
+    which "$PWD/libcbwait.so"
+
 # ---- allocation sites: named, and their blocks reachable ----
 # The library keeps 100 blocks and 100 strings in its globals at exit.  The
 # namespace's objects are modules (named frames, through the namespace

@@ -4,43 +4,27 @@
  * A library opened with dlmopen into a namespace of its own calls that
  * namespace's copy of libc, which the preloaded shim cannot reach.  The
  * shim (hooks/namespace.c) opens this object into the namespace first, so
- * that its malloc family, and its mmap, munmap and mremap, come first in
- * the namespace's lookup scope: the library's references, and libc's own
- * (strdup, fopen), bind here, as they bind to the shim in the base
- * namespace.  Each hook calls the namespace's own libc and hands the
- * usable size to the shim's counting through the table the shim connects
- * (nslink.h).  Nothing else is here: no thread, no file, no constructor.
- * x86_64 Linux only, as the shim's dlmopen hook is.
+ * that its names come first in the namespace's lookup scope: the malloc
+ * family, mmap, munmap and mremap, dlopen and dlmopen, exit, _exit and the
+ * exec family.  The library's references, and libc's own (strdup, fopen),
+ * bind here, as they bind to the shim in the base namespace.  Each hook
+ * calls what the library's own reference would have found first bare
+ * (nsbind.c binds them: libc's, or an allocator of the library's own) and
+ * hands the usable size to the shim's counting through the table the shim
+ * connects (nslink.h).  Nothing else is here: no thread, no file, no
+ * constructor.  x86_64 Linux only, as the shim's dlmopen hook is.
  *
  * It links nothing, libc included: the namespace's global scope is this
  * object's own list, so that every other name the library looks up finds
  * what it finds bare (its own definition first, then its dependencies',
- * libc's among them).  The shim loads libc into the namespace on its own
- * (RTLD_LOCAL) and hands its functions over in the table; nothing here
- * calls a library by name.
+ * libc's among them).  Nothing here calls a library by name.
  *
- * Each name forwards to what the library's references would find first
- * bare.  A namespace's global scope is the scope of its first object:
- * bare, the library's (the library, then its dependencies breadth first,
- * libc among them); here, this object alone.  So a library that brings a
- * malloc family of its own (linked in, or a dependency such as jemalloc)
- * would lose it to libc's.  The shim arms the binding before it opens the
- * library (pp_ns_expect); at the first hook call after the library's
- * objects are mapped (a constructor's), or when the open returns
- * (pp_ns_bind), this object walks the library's scope as the loader built
- * it (each object's DT_NEEDED, breadth first, matched to the objects of
- * the namespace) and binds each of its names to the first definition
- * there.  An allocator of the library's own is counted with its own
- * malloc_usable_size, and the mappings it makes meanwhile are its own, not
- * the program's (the shim's hook depth is raised around each call, as the
- * base namespace's hooks do); one whose free, calloc, realloc or
- * malloc_usable_size is not its own is passed through, uncounted.
- *
- * Until the shim connects (calls libc might make while the shim loads it
- * into the namespace: none were seen), blocks come from a small static
- * arena and are never freed.  The mapping calls are the system calls
- * themselves, as libc makes them; an error is set in this namespace's
- * errno once the shim has connected.
+ * Until the shim connects, blocks come from a small static arena and are
+ * never freed (a call that reaches a hook while its own binding is being
+ * made is served there too); until the library's open binds the names,
+ * the base namespace's functions are called.  The mapping calls are the
+ * system calls themselves where libc's would be, as libc makes them; an
+ * error is set in this namespace's errno.
  *
  * dlopen and dlmopen pass through by a jump (the loader takes $ORIGIN and
  * the search path from the caller's return address), noting for the shim
@@ -102,6 +86,39 @@ static size_t boot_size(const void *p)
     return ((const size_t *)p)[-1];
 }
 
+/* the malloc family served from the arena: for a call that reaches a
+ * hook while its own thread is binding (an IFUNC resolver that allocates);
+ * its blocks are known by address wherever they go later */
+static void *arena_malloc(size_t n) { return boot_alloc(16, n); }
+static void arena_free(void *p) { (void)p; }
+static void *arena_calloc(size_t n, size_t size)
+{
+    return size && n > SIZE_MAX / size ? NULL : boot_alloc(16, n * size);
+}
+static void *arena_realloc(void *p, size_t n)
+{
+    void *q = boot_alloc(16, n);
+    if (q && p && is_boot(p)) {
+        const unsigned char *from = p;
+        unsigned char *to = q;
+        for (size_t i = 0, had = boot_size(p); i < had && i < n; i++)
+            to[i] = from[i];
+    }
+    return q;
+}
+static void *arena_reallocarray(void *p, size_t n, size_t size)
+{
+    return size && n > SIZE_MAX / size ? NULL : arena_realloc(p, n * size);
+}
+static int arena_posix_memalign(void **out, size_t align, size_t n)
+{
+    return (*out = boot_alloc(align, n)) ? 0 : ENOMEM;
+}
+static void *arena_memalign(size_t align, size_t n) { return boot_alloc(align, n); }
+static void *arena_valloc(size_t n) { return boot_alloc(4096, n); }
+static void *arena_pvalloc(size_t n) { return boot_alloc(4096, (n + 4095) & ~(size_t)4095); }
+static size_t arena_usable(void *p) { return p && is_boot(p) ? boot_size(p) : 0; }
+
 static const struct pp_ns_link *connected(void)
 {
     return atomic_load_explicit(&link_, memory_order_acquire);
@@ -155,11 +172,23 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
  * (pp_ns_bind).  Nobody waits for anybody: each thread that finds the
  * binding armed makes its own on its stack and uses it for its call, and
  * the first to finish publishes it.  A thread already binding (an IFUNC
- * resolver that allocates) uses libc's for that call. */
+ * resolver that allocates) is served from the arena for that call. */
 static const struct fwd *bind_now(const struct pp_ns_link *l, struct fwd *mine)
 {
     if (l->guard(1)) {
         ns_fwd_base(mine, l);
+        mine->c.malloc = arena_malloc;
+        mine->c.free = arena_free;
+        mine->c.calloc = arena_calloc;
+        mine->c.realloc = arena_realloc;
+        mine->c.reallocarray = arena_reallocarray;
+        mine->c.posix_memalign = arena_posix_memalign;
+        mine->c.aligned_alloc = arena_memalign;
+        mine->c.memalign = arena_memalign;
+        mine->c.valloc = arena_valloc;
+        mine->c.pvalloc = arena_pvalloc;
+        mine->c.usable = arena_usable;
+        mine->counted = 0;
         return mine;
     }
     if (!ns_fwd_bind(mine, l, before))
