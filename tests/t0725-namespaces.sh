@@ -205,10 +205,12 @@ NAME=ns_more PROG=$PWD/ns_more same "12 namespaces of a library without libc, th
 eq "... libm opens, as bare" "$(cat shim.out)" "then libm: opened"
 
 # the scope as the loader builds it: an allocator a library needs by
-# $ORIGIN/sub/... (its DT_NEEDED names it so)
+# $ORIGIN/sub/... (its DT_NEEDED names it so; the allocator, built again
+# after the link, has another DT_SONAME)
 mkdir -p orig/sub
 cc -shared -fPIC -O1 -o orig/sub/libnsalloc2.so ns_alloc.c -Wl,-soname,'$ORIGIN/sub/libnsalloc2.so'
 cc -shared -fPIC -O1 -o orig/libnsorig.so ns_lib.c orig/sub/libnsalloc2.so
+cc -shared -fPIC -O1 -o orig/sub/libnsalloc2.so ns_alloc.c -Wl,-soname,libnsalloc2.so
 timeout -k 5 60 "$P" hold "$PWD/orig/libnsorig.so" bareorig.facts > /dev/null
 same "an allocator needed by \$ORIGIN/sub/..." hold "$PWD/orig/libnsorig.so" orig.facts
 eq "... serves the library as bare" "$(fact orig.facts nsa_calls)" "$(fact bareorig.facts nsa_calls)"
