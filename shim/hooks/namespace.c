@@ -299,7 +299,7 @@ static int make(struct ns *s)
     l->mapped = ns_mapped;
     l->unmapped = ns_unmapped;
     l->moved = ns_moved;
-    l->dlclose = pp_real_dlclose;
+    l->unload = pp_real_dlclose;
     l->guard = ns_guard;
     l->enter = ns_enter;
     l->leave = ns_leave;

@@ -475,5 +475,5 @@ int ns_only_held(const struct pp_ns_link *l)
 void ns_release(const struct pp_ns_link *l)
 {
     while (nheld > 0)
-        l->dlclose(held[--nheld]);
+        l->unload(held[--nheld]);
 }

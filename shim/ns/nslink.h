@@ -99,7 +99,7 @@ struct pp_ns_link {
      * of its caller's return address: called from the object, the
      * object's namespace) */
     int (*iterate)(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
-    int (*dlclose)(void *);
+    int (*unload)(void *);             /* dlclose */
     /* on this thread: 1 to say a binding is being made (answers whether
      * one already was), 0 when it is done */
     int (*guard)(int on);

@@ -289,7 +289,9 @@ static void *handed(const struct pp_ns_link *l, const struct fwd *F, int i, void
     return p;
 }
 
-NS_EXPORT void *malloc(size_t n)
+/* the hooks' own calls of each other go to these, never to the exported
+ * names (which are the namespace's, and the base namespace's too) */
+static void *ns_malloc(size_t n)
 {
     const struct pp_ns_link *l = connected();
     if (!l)
@@ -298,6 +300,11 @@ NS_EXPORT void *malloc(size_t n)
     void *p;
     CALL(l, p, F->c.malloc(n));
     return handed(l, F, F_MALLOC, p);
+}
+
+NS_EXPORT void *malloc(size_t n)
+{
+    return ns_malloc(n);
 }
 
 NS_EXPORT void free(void *p)
@@ -361,11 +368,11 @@ static void *resize(const struct pp_ns_link *l, const struct fwd *F, int i, void
     return q;
 }
 
-NS_EXPORT void *realloc(void *p, size_t n)
+static void *ns_realloc(void *p, size_t n)
 {
     const struct pp_ns_link *l = connected();
     if (p && is_boot(p)) {
-        void *q = malloc(n);
+        void *q = ns_malloc(n);
         size_t had = boot_size(p);
         if (q)
             copy(q, p, had < n ? had : n);
@@ -375,6 +382,11 @@ NS_EXPORT void *realloc(void *p, size_t n)
         return p ? NULL : boot_alloc(16, n);
     FWD(l);
     return resize(l, F, F_REALLOC, p, n, 1);
+}
+
+NS_EXPORT void *realloc(void *p, size_t n)
+{
+    return ns_realloc(p, n);
 }
 
 /* libc's reallocarray calls realloc inside libc, past these hooks: the
@@ -392,7 +404,7 @@ NS_EXPORT void *reallocarray(void *p, size_t n, size_t size)
         set_errno(ENOMEM);
         return NULL;
     }
-    return realloc(p, n * size);
+    return ns_realloc(p, n * size);
 }
 
 NS_EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -679,7 +691,7 @@ NS_EXPORT void exit(int status)
     __builtin_unreachable();
 }
 
-NS_EXPORT void _exit(int status)
+__attribute__((noreturn)) static void ns_exit_now(int status)
 {
     const struct pp_ns_link *l = connected();
     if (l) {
@@ -691,15 +703,20 @@ NS_EXPORT void _exit(int status)
     __builtin_unreachable();
 }
 
+NS_EXPORT void _exit(int status)
+{
+    ns_exit_now(status);
+}
+
 NS_EXPORT void _Exit(int status)
 {
-    _exit(status);
+    ns_exit_now(status);
 }
 
 /* the exec forms: the image's last records, the call, and, if it failed,
  * the image goes on (errno as the call left it) */
 #define EXEC_FORM(name, params, file, args, envp, search)               \
-    NS_EXPORT int name params                                           \
+    static int ns_##name params                                         \
     {                                                                   \
         const struct pp_ns_link *l = connected();                       \
         if (!l) {                                                       \
@@ -713,6 +730,10 @@ NS_EXPORT void _Exit(int status)
         l->exec_failed(began, file);                                    \
         *F->c.errno_location() = e;                                     \
         return rc;                                                      \
+    }                                                                   \
+    NS_EXPORT int name params                                           \
+    {                                                                   \
+        return ns_##name args;                                          \
     }
 
 EXEC_FORM(execve, (const char *path, char *const argv[], char *const envp[]), path,
@@ -750,18 +771,18 @@ static int count_args(va_list ap)
 NS_EXPORT int execl(const char *path, const char *arg, ...)
 {
     GATHER(arg, argv, (void)0);
-    return execv(path, argv);
+    return ns_execv(path, argv);
 }
 
 NS_EXPORT int execlp(const char *file, const char *arg, ...)
 {
     GATHER(arg, argv, (void)0);
-    return execvp(file, argv);
+    return ns_execvp(file, argv);
 }
 
 NS_EXPORT int execle(const char *path, const char *arg, ...)
 {
     char *const *envp;
     GATHER(arg, argv, envp = va_arg(ap, char *const *));
-    return execve(path, argv, envp);
+    return ns_execve(path, argv, envp);
 }
