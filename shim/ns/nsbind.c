@@ -298,6 +298,27 @@ static int needed(const struct scope *s, const char *want, const struct obj *fro
     return -1;
 }
 
+/* ORDER's N objects, then every object they need, breadth first, as the
+ * loader lists a scope (SEEN marks those in it); the new count */
+static int closure(const struct scope *s, int *order, int n, unsigned char *seen, int library,
+                   int self)
+{
+    for (int q = 0; q < n; q++) {
+        const struct obj *o = &s->o[order[q]];
+        struct dyn d;
+        if (!o->dyn || !dyn_of(o, &d))
+            continue;
+        for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++) {
+            int k = e->d_tag == DT_NEEDED ? needed(s, d.strtab + e->d_un.d_val, o, library, self) : -1;
+            if (k >= 0 && !seen[k]) {
+                seen[k] = 1;
+                order[n++] = k;
+            }
+        }
+    }
+    return n;
+}
+
 void ns_fwd_base(struct fwd *f, const struct pp_ns_link *l)
 {
     *f = (struct fwd){.c = l->base, .counted = ~0u, .bound = PP_NS_LIBC};
@@ -351,21 +372,7 @@ int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
         seen[k] = 0;
     order[n++] = library;
     seen[library] = 1;
-    for (int q = 0; q < n; q++) {
-        const struct obj *o = &s.o[order[q]];
-        struct dyn d;
-        if (!o->dyn || !dyn_of(o, &d))
-            continue;
-        for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++) {
-            if (e->d_tag != DT_NEEDED)
-                continue;
-            int k = needed(&s, d.strtab + e->d_un.d_val, o, library, self);
-            if (k >= 0 && !seen[k]) {
-                seen[k] = 1;
-                order[n++] = k;
-            }
-        }
-    }
+    n = closure(&s, order, n, seen, library, self);
     int libc = libc_of(&s), def[F_N];
     uintptr_t at[F_N];
     for (int i = 0; i < F_N; i++) {
@@ -452,20 +459,7 @@ int ns_only_held(const struct pp_ns_link *l)
                 order[n++] = k;
             }
     }
-    /* what the held objects need, breadth first */
-    for (int q = 0; q < n; q++) {
-        const struct obj *o = &s.o[order[q]];
-        struct dyn d;
-        if (!o->dyn || !dyn_of(o, &d))
-            continue;
-        for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++) {
-            int k = e->d_tag == DT_NEEDED ? needed(&s, d.strtab + e->d_un.d_val, o, -1, self) : -1;
-            if (k >= 0 && !in[k]) {
-                in[k] = 1;
-                order[n++] = k;
-            }
-        }
-    }
+    closure(&s, order, n, in, -1, self);        /* what they need */
     for (int k = 0; k < s.n; k++)
         if (!in[k] && !same(base_name(s.o[k].name), "ld-linux-x86-64.so.2"))
             return 0;
