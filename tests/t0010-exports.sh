@@ -47,13 +47,14 @@ check "dlmopen is a jump, not a call (the caller stays the program)" bash -c \
 # the namespace object beside the shim (shim/ns/): the allocator and mmap
 # hooks, dlopen and dlmopen (jumps that note what the figures then miss),
 # exit, _exit and the exec family (the shim's part of each made first),
+# pthread_create (its threads known to the shim),
 # its seven entries for the shim, nothing else; and it links nothing (no
 # NEEDED, no undefined name: libc is not ahead of a library's own
 # definitions in the namespace's scope)
 NS=$(dirname "$S")/libperfprobe-ns.so
 ns_want="aligned_alloc calloc dlmopen dlopen free malloc malloc_usable_size memalign mmap mmap64 mremap munmap
 posix_memalign pp_ns_bind pp_ns_connect pp_ns_expect pp_ns_holds pp_ns_others pp_ns_walk pvalloc realloc reallocarray valloc
-exit _exit _Exit execl execle execlp execv execve execvp execvpe fexecve"
+exit _exit _Exit execl execle execlp execv execve execvp execvpe fexecve pthread_create"
 eq "the namespace object exports exactly its hooks" \
     "$(nm -D --defined-only "$NS" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort | tr '\n' ' ')" \
     "$(echo $ns_want | tr ' ' '\n' | sort | tr '\n' ' ')"

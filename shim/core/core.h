@@ -159,6 +159,7 @@ void pp_counters_read(struct pp_heap *out, int window, int reset);
 void pp_counters_flush_self(void);
 void pp_counters_thread_exit(void);
 void pp_counters_after_fork_child(void);
+void pp_counters_foreign_thread(void);
 void pp_counters_init(void);
 /* An address on the stack of every thread that has counted an allocation
  * (recorded by the thread itself, without a lock); up to MAX.  The main

@@ -95,6 +95,15 @@ static _Atomic uint64_t stack_generation;   /* threads that left a hint */
 #define my_slot_dead (pp_hot.slot_dead)
 static pthread_key_t exit_key;
 static int exit_key_ok;
+/* a thread another libc made (a dlmopen namespace's pthread_create): its
+ * thread-specific slots are that libc's keys' too, and a value at the
+ * shim's key would go to that libc's destructor of the same number */
+static __thread int foreign_thread PP_TLS;
+
+void pp_counters_foreign_thread(void)
+{
+    foreign_thread = 1;
+}
 
 #define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
@@ -201,7 +210,7 @@ __attribute__((noinline)) static struct pp_slot *new_self(void)
     atomic_fetch_add_explicit(&stack_generation, 1, memory_order_relaxed);
     /* pthread_setspecific for a low key uses the thread descriptor's
      * static array: it does not allocate */
-    if (exit_key_ok)
+    if (exit_key_ok && !foreign_thread)
         pthread_setspecific(exit_key, s);
     pp_in_hook = saved;
     return s;

@@ -304,6 +304,7 @@ static int make(struct ns *s)
     l->enter = ns_enter;
     l->leave = ns_leave;
     l->finish = pp_finish;
+    l->thread_begins = pp_counters_foreign_thread;
     l->exit_now = pp_exit_now_begin;
     l->exec_begin = ns_exec_begin;
     l->exec_failed = ns_exec_failed;

@@ -17,7 +17,7 @@
 struct dl_phdr_info;
 
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
-#define PP_NS_LINK_VERSION 5
+#define PP_NS_LINK_VERSION 6
 #endif
 
 /* The calls the object's names make on: the first definitions in the
@@ -47,6 +47,7 @@ struct pp_ns_calls {
     int (*execvp)(const char *, char *const[]);
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
+    int (*pthread_create)(void *, const void *, void *(*)(void *), void *);
 };
 
 /* each call's field and name, in the struct's order (the malloc family
@@ -73,7 +74,8 @@ struct pp_ns_calls {
     X(EXECV, execv, "execv")                                            \
     X(EXECVP, execvp, "execvp")                                         \
     X(EXECVPE, execvpe, "execvpe")                                      \
-    X(FEXECVE, fexecve, "fexecve")
+    X(FEXECVE, fexecve, "fexecve")                                      \
+    X(PTHREAD_CREATE, pthread_create, "pthread_create")
 
 struct pp_ns_link {
     int version;
@@ -115,6 +117,8 @@ struct pp_ns_link {
      * (exec_begin, with the environment passed, NULL for environ, and 1
      * for a search of PATH; what it answers goes to exec_failed) */
     void (*finish)(void);
+    /* first thing on a thread the namespace's pthread_create made */
+    void (*thread_begins)(void);
     void (*exit_now)(void);
     int (*exec_begin)(const char *file, char *const argv[], char *const envp[], int search);
     void (*exec_failed)(int began, const char *file);

@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -785,4 +786,43 @@ NS_EXPORT int execle(const char *path, const char *arg, ...)
     char *const *envp;
     GATHER(arg, argv, envp = va_arg(ap, char *const *));
     return ns_execve(path, argv, envp);
+}
+
+/* ---- threads made here ---- *
+ * The namespace's pthread_create makes threads with its own libc's
+ * thread-specific keys in the same slots as the base libc's: the shim must
+ * not set its key on them (core/counters.c).  Each such thread starts in
+ * ns_thread_start, which tells the shim first; the start routine and its
+ * argument go over in a block of the base allocator's, past the hooks. */
+struct start {
+    void *(*fn)(void *);
+    void *arg;
+};
+
+static void *ns_thread_start(void *p)
+{
+    const struct pp_ns_link *l = connected();
+    struct start st = *(struct start *)p;
+    l->base.free(p);
+    l->thread_begins();
+    return st.fn(st.arg);
+}
+
+NS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                             void *arg)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return EAGAIN;
+    FWD(l);
+    int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
+        (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))F->c.pthread_create;
+    struct start *st = l->base.malloc(sizeof *st);
+    if (!st)
+        return create(t, attr, fn, arg);
+    *st = (struct start){fn, arg};
+    int rc = create(t, attr, ns_thread_start, st);
+    if (rc != 0)
+        l->base.free(st);
+    return rc;
 }
