@@ -27,6 +27,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #define MAX_OBJ 256
@@ -38,10 +39,19 @@ struct obj {
     const ElfW(Dyn) *dyn;
 };
 
+/* the namespace's objects, and room to work on them: static, not on the
+ * stack of a hook whose thread may have a small one (16 KiB) */
 struct scope {
     struct obj o[MAX_OBJ];
     int n, too_many;
+    int order[MAX_OBJ];
+    unsigned char seen[MAX_OBJ];
+    char name[NAME_MAX_];
 };
+/* one for the hooks' binding, taken by one thread at a time; one for the
+ * shim's calls, which its states for the namespace keep to one at a time */
+static struct scope hook_scope, shim_scope;
+static _Atomic int hook_busy;
 
 /* what an object's dynamic section says */
 struct dyn {
@@ -149,9 +159,9 @@ static void walk(const struct pp_ns_link *l, struct scope *s)
 
 int ns_count(const struct pp_ns_link *l)
 {
-    struct scope s;
-    walk(l, &s);
-    return s.too_many ? -1 : s.n;
+    struct scope *s = &shim_scope;
+    walk(l, s);
+    return s->too_many ? -1 : s->n;
 }
 
 static int holding(const struct scope *s, uintptr_t a)
@@ -276,12 +286,11 @@ static int expand_origin(const char *want, const char *from, char *out)
  * loaded by; a bare one by its DT_SONAME, else by the last part of the
  * name it was found by, which the library (loaded by its path) is not;
  * -1 when none is */
-static int needed(const struct scope *s, const char *want, const struct obj *from, int library,
+static int needed(struct scope *s, const char *want, const struct obj *from, int library,
                   int self)
 {
-    char buf[NAME_MAX_];
-    if (expand_origin(want, from->name, buf))
-        want = buf;
+    if (expand_origin(want, from->name, s->name))
+        want = s->name;
     for (int k = 0; k < s->n; k++) {
         struct dyn d;
         if (k == self)
@@ -300,7 +309,7 @@ static int needed(const struct scope *s, const char *want, const struct obj *fro
 
 /* ORDER's N objects, then every object they need, breadth first, as the
  * loader lists a scope (SEEN marks those in it); the new count */
-static int closure(const struct scope *s, int *order, int n, unsigned char *seen, int library,
+static int closure(struct scope *s, int *order, int n, unsigned char *seen, int library,
                    int self)
 {
     for (int q = 0; q < n; q++) {
@@ -350,36 +359,58 @@ static void set_at(struct fwd *f, int i, uintptr_t a)
     f->from[i] = a;
 }
 
+static const char *const names[F_N] = {
+#define F_NAME(id, field, name) name,
+    PP_NS_CALLS(F_NAME)
+#undef F_NAME
+    "mmap", "mmap64", "munmap", "mremap",
+};
+
+static int bind_in(struct fwd *f, const struct pp_ns_link *l, int before, struct scope *s);
+
+/* on the static scope; a thread that finds it taken (two threads binding
+ * at once, rare) works on one of its own, on its stack: waiting could wait
+ * for a thread that holds the loader's list lock this one's walk wants */
+__attribute__((noinline)) static int bind_on_stack(struct fwd *f, const struct pp_ns_link *l,
+                                                   int before)
+{
+    struct scope local;
+    return bind_in(f, l, before, &local);
+}
+
 int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
 {
-    static const char *const names[F_N] = {
-#define F_NAME(id, field, name) name,
-        PP_NS_CALLS(F_NAME)
-#undef F_NAME
-        "mmap", "mmap64", "munmap", "mremap",
-    };
-    struct scope s;
+    int want = 0;
     ns_fwd_base(f, l);
-    walk(l, &s);
-    if (s.too_many)
+    if (!atomic_compare_exchange_strong(&hook_busy, &want, 1))
+        return bind_on_stack(f, l, before);
+    int rc = bind_in(f, l, before, &hook_scope);
+    atomic_store_explicit(&hook_busy, 0, memory_order_release);
+    return rc;
+}
+
+static int bind_in(struct fwd *f, const struct pp_ns_link *l, int before, struct scope *s)
+{
+    walk(l, s);
+    if (s->too_many)
         return 0;
-    if (s.n <= before)
+    if (s->n <= before)
         return 1;
-    int self = holding(&s, (uintptr_t)(void *)ns_fwd_bind), library = before;
-    int order[MAX_OBJ], n = 0;
-    unsigned char seen[MAX_OBJ];
-    for (int k = 0; k < s.n; k++)
+    int self = holding(s, (uintptr_t)(void *)ns_fwd_bind), library = before;
+    int *order = s->order, n = 0;
+    unsigned char *seen = s->seen;
+    for (int k = 0; k < s->n; k++)
         seen[k] = 0;
     order[n++] = library;
     seen[library] = 1;
-    n = closure(&s, order, n, seen, library, self);
-    int libc = libc_of(&s), def[F_N];
+    n = closure(s, order, n, seen, library, self);
+    int libc = libc_of(s), def[F_N];
     uintptr_t at[F_N];
     for (int i = 0; i < F_N; i++) {
         def[i] = -1;
         at[i] = 0;
         for (int q = 0; q < n && !at[i]; q++)
-            if (order[q] != self && (at[i] = lookup(&s.o[order[q]], names[i])))
+            if (order[q] != self && (at[i] = lookup(&s->o[order[q]], names[i])))
                 def[i] = order[q];
     }
     int a = def[F_MALLOC];
@@ -402,7 +433,7 @@ int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
         if (i >= F_MMAP && def[i] == libc)
             at[i] = 0;                  /* libc's: the system call itself */
         set_at(f, i, at[i]);
-        f->from[i] = at[i] ? at[i] : (uintptr_t)s.o[def[i]].lo;
+        f->from[i] = at[i] ? at[i] : (uintptr_t)s->o[def[i]].lo;
     }
     return 1;
 }
@@ -417,13 +448,13 @@ static uintptr_t held_at[MAX_HELD];     /* where each held object is */
 
 void ns_hold(const struct fwd *f, const struct pp_ns_link *l, int before)
 {
-    struct scope s;
-    walk(l, &s);
-    if (s.too_many || s.n <= before || nheld == MAX_HELD)
+    struct scope *s = &shim_scope;
+    walk(l, s);
+    if (s->too_many || s->n <= before || nheld == MAX_HELD)
         return;
-    int libc = libc_of(&s), other = 0;
+    int libc = libc_of(s), other = 0;
     for (int i = 0; i < F_N; i++) {
-        int k = f->from[i] ? holding(&s, f->from[i]) : -1;
+        int k = f->from[i] ? holding(s, f->from[i]) : -1;
         other |= k >= 0 && k != libc;
     }
     if (!other)
@@ -432,36 +463,36 @@ void ns_hold(const struct fwd *f, const struct pp_ns_link *l, int before)
      * for it, as it would for a dependency's own list): it keeps its whole
      * scope, what was bound into among it */
     void *(*open_)(const char *, int) = (void *(*)(const char *, int))l->base.dlopen;
-    void *h = open_(s.o[before].name, RTLD_NOW | RTLD_NOLOAD);
+    void *h = open_(s->o[before].name, RTLD_NOW | RTLD_NOLOAD);
     __asm__ volatile("" ::: "memory");  /* a call from here: this namespace */
     if (h) {
-        held_at[nheld] = s.o[before].lo;
+        held_at[nheld] = s->o[before].lo;
         held[nheld++] = h;
     }
 }
 
 int ns_only_held(const struct pp_ns_link *l)
 {
-    struct scope s;
-    int order[MAX_OBJ], n = 0, self;
-    unsigned char in[MAX_OBJ];
+    struct scope *s = &shim_scope;
+    int *order = s->order, n = 0, self;
+    unsigned char *in = s->seen;
     if (!nheld)
         return 0;
-    walk(l, &s);
-    if (s.too_many)
+    walk(l, s);
+    if (s->too_many)
         return 0;
-    self = holding(&s, (uintptr_t)(void *)ns_only_held);
-    for (int k = 0; k < s.n; k++) {
-        in[k] = k == self || !*s.o[k].name || has_slash(s.o[k].name) == 0;
+    self = holding(s, (uintptr_t)(void *)ns_only_held);
+    for (int k = 0; k < s->n; k++) {
+        in[k] = k == self || !*s->o[k].name || has_slash(s->o[k].name) == 0;
         for (int j = 0; j < nheld; j++)
-            if (s.o[k].lo == held_at[j] && !in[k]) {
+            if (s->o[k].lo == held_at[j] && !in[k]) {
                 in[k] = 1;
                 order[n++] = k;
             }
     }
-    closure(&s, order, n, in, -1, self);        /* what they need */
-    for (int k = 0; k < s.n; k++)
-        if (!in[k] && !same(base_name(s.o[k].name), "ld-linux-x86-64.so.2"))
+    closure(s, order, n, in, -1, self);         /* what they need */
+    for (int k = 0; k < s->n; k++)
+        if (!in[k] && !same(base_name(s->o[k].name), "ld-linux-x86-64.so.2"))
             return 0;
     return 1;
 }

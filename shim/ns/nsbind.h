@@ -39,9 +39,9 @@ NS_HIDDEN void ns_fwd_base(struct fwd *f, const struct pp_ns_link *l);
 NS_HIDDEN int ns_count(const struct pp_ns_link *l);
 
 /* each name bound to the first definition in the scope of the library
- * (the first object after BEFORE), as the loader built it; F keeps libc's
- * when there is none, or when the namespace holds more objects than are
- * looked through (then 0 is returned, else 1) */
+ * (the first object after BEFORE), as the loader built it; F keeps the
+ * base's when there is none, or when the namespace holds more objects than
+ * are looked through (then 0 is returned, else 1) */
 NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before);
 
 /* When F's names were bound into objects other than libc: the library

@@ -171,30 +171,38 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
  * the first hook called after that (a constructor's call: the library's
  * objects are mapped and relocated by then) or when the open returns
  * (pp_ns_bind).  Nobody waits for anybody: each thread that finds the
- * binding armed makes its own on its stack and uses it for its call, and
- * the first to finish publishes it.  A thread already binding (an IFUNC
- * resolver that allocates) is served from the arena for that call. */
+ * binding armed makes its own (into MINE, on its stack; nsbind.c works on
+ * a static scope, or one on the stack while another thread has that) and
+ * uses it for its call, and the first to finish publishes it.  A call the
+ * binding thread itself makes meanwhile (an IFUNC resolver that
+ * allocates) is served from the arena. */
+static void arena_fwd(const struct pp_ns_link *l, struct fwd *mine)
+{
+    ns_fwd_base(mine, l);
+    mine->c.malloc = arena_malloc;
+    mine->c.free = arena_free;
+    mine->c.calloc = arena_calloc;
+    mine->c.realloc = arena_realloc;
+    mine->c.reallocarray = arena_reallocarray;
+    mine->c.posix_memalign = arena_posix_memalign;
+    mine->c.aligned_alloc = arena_memalign;
+    mine->c.memalign = arena_memalign;
+    mine->c.valloc = arena_valloc;
+    mine->c.pvalloc = arena_pvalloc;
+    mine->c.usable = arena_usable;
+    mine->counted = 0;
+}
+
 static const struct fwd *bind_now(const struct pp_ns_link *l, struct fwd *mine)
 {
     if (l->guard(1)) {
-        ns_fwd_base(mine, l);
-        mine->c.malloc = arena_malloc;
-        mine->c.free = arena_free;
-        mine->c.calloc = arena_calloc;
-        mine->c.realloc = arena_realloc;
-        mine->c.reallocarray = arena_reallocarray;
-        mine->c.posix_memalign = arena_posix_memalign;
-        mine->c.aligned_alloc = arena_memalign;
-        mine->c.memalign = arena_memalign;
-        mine->c.valloc = arena_valloc;
-        mine->c.pvalloc = arena_pvalloc;
-        mine->c.usable = arena_usable;
-        mine->counted = 0;
+        arena_fwd(l, mine);
         return mine;
     }
-    if (!ns_fwd_bind(mine, l, before))
-        *l->dlmopen_seen = 1;           /* too many objects to look through */
+    int rc = ns_fwd_bind(mine, l, before);
     l->guard(0);
+    if (rc == 0)
+        *l->dlmopen_seen = 1;           /* too many objects to look through */
     if (mine->bound == PP_NS_PASS)
         *l->dlmopen_seen = 1;           /* the heap figures miss it */
     int want = 1;
