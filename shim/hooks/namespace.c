@@ -165,10 +165,12 @@ static void *real_dlmopen(Lmid_t lmid, const char *file, int mode)
 
 /* The path of the object beside the shim: the directory of the shim's own
  * file as mapped (/proc/self/maps names it whole, where the loader keeps a
- * relative LD_PRELOAD entry as it was given).  Read once; a thread that
- * finds another one copying it uses its own reading. */
-static char object_path[PATH_MAX];
-static _Atomic int object_state;        /* 0 unknown, 1 being copied, 2 known */
+ * relative LD_PRELOAD entry as it was given).  Read once, by the first
+ * thread to ask, into static buffers (a thread with a small stack may
+ * call dlmopen); a thread that asks meanwhile goes on without the object
+ * (its call untouched, and said so). */
+static char object_path[PATH_MAX], maps_buf[8192];
+static _Atomic int object_state;        /* 0 unknown, 1 being read, 2 known, 3 none */
 
 static int read_object_path(char *out, size_t cap)
 {
@@ -176,11 +178,11 @@ static int read_object_path(char *out, size_t cap)
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    char buf[8192];
+    char *buf = maps_buf;
     size_t have = 0;
     int found = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        ssize_t n = read(fd, buf + have, sizeof maps_buf - 1 - have);
         if (n <= 0)
             break;
         have += (size_t)n;
@@ -214,19 +216,13 @@ static int read_object_path(char *out, size_t cap)
     return found;
 }
 
-/* the object's path: the one kept, or LOCAL filled in; NULL when unknown */
-static const char *object_path_of(char *local, size_t cap)
+/* the object's path, or NULL when unknown (or being read) */
+static const char *object_path_of(void)
 {
-    if (atomic_load(&object_state) == 2)
-        return object_path;
-    if (!read_object_path(local, cap))
-        return NULL;
     int want = 0;
-    if (atomic_compare_exchange_strong(&object_state, &want, 1)) {
-        memcpy(object_path, local, strlen(local) + 1);
-        atomic_store(&object_state, 2);
-    }
-    return local;
+    if (atomic_compare_exchange_strong(&object_state, &want, 1))
+        atomic_store(&object_state, read_object_path(object_path, sizeof object_path) ? 2 : 3);
+    return atomic_load(&object_state) == 2 ? object_path : NULL;
 }
 
 /* the text of the object holding ADDR, from a walk of its namespace */
@@ -263,8 +259,7 @@ static const struct {
  * be made (no object beside the shim: the caller goes on without) */
 static int make(struct ns *s)
 {
-    char local[PATH_MAX];
-    const char *path = object_path_of(local, sizeof local);
+    const char *path = object_path_of();
     if (!path)
         return 0;
     void *h = real_dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
@@ -385,9 +380,9 @@ static void reclaim(void)
         /* counted, and taken out of the module scan's and the leak
          * check's sight, under the try-lock; closed after it */
         int alone = 0, gone = 0, n = alone_now(s, i, &alone);
-        /* when all that is left is what the object holds (the library
-         * whose scope it bound names into: nsbind.c) and what that needs,
-         * it is let go, and taken again if it stays (still in use) */
+        /* when all that is left is what the object holds (the objects it
+         * bound names into: nsbind.c) and what they need, that is let go,
+         * and taken again if it stays (still in use) */
         if (n > 0 && s->holds(0)) {
             /* the program's blocks the loader frees then are counted, as
              * at the program's own dlclose that would have freed them */
@@ -396,8 +391,11 @@ static void reclaim(void)
             s->holds(1);
             pp_in_hook = saved;
             alone_now(s, i, &alone);
-            if (!alone)
+            if (!alone) {
+                pp_in_hook = 0;         /* as when they were taken */
                 s->holds(2);
+                pp_in_hook = saved;
+            }
         }
         if (alone) {
             gone = pp_real_dlclose(s->object) == 0;

@@ -452,22 +452,24 @@ void ns_hold(const struct fwd *f, const struct pp_ns_link *l, int before)
     walk(l, s);
     if (s->too_many || s->n <= before || nheld == MAX_HELD)
         return;
-    int libc = libc_of(s), other = 0;
-    for (int i = 0; i < F_N; i++) {
-        int k = f->from[i] ? holding(s, f->from[i]) : -1;
-        other |= k >= 0 && k != libc;
-    }
-    if (!other)
-        return;
-    /* the library itself, opened directly (so the loader allocates nothing
-     * for it, as it would for a dependency's own list): it keeps its whole
-     * scope, what was bound into among it */
-    void *(*open_)(const char *, int) = (void *(*)(const char *, int))l->base.dlopen;
-    void *h = open_(s->o[before].name, RTLD_NOW | RTLD_NOLOAD);
-    __asm__ volatile("" ::: "memory");  /* a call from here: this namespace */
-    if (h) {
-        held_at[nheld] = s->o[before].lo;
-        held[nheld++] = h;
+    int libc = libc_of(s);
+    for (int i = 0; i < F_N && nheld < MAX_HELD; i++) {
+        int k = f->from[i] ? holding(s, f->from[i]) : -1, dup = 0;
+        if (k < 0 || k == libc)
+            continue;
+        for (int j = 0; j < nheld; j++)
+            dup |= held_at[j] == s->o[k].lo;
+        if (dup)
+            continue;
+        /* each object bound into, as the loader keeps an object another's
+         * relocations bound into (its libc comes with it) */
+        void *(*open_)(const char *, int) = (void *(*)(const char *, int))l->base.dlopen;
+        void *h = open_(s->o[k].name, RTLD_NOW | RTLD_NOLOAD);
+        __asm__ volatile("" ::: "memory");  /* a call from here: this namespace */
+        if (h) {
+            held_at[nheld] = s->o[k].lo;
+            held[nheld++] = h;
+        }
     }
 }
 

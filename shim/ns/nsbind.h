@@ -44,11 +44,11 @@ NS_HIDDEN int ns_count(const struct pp_ns_link *l);
  * are looked through (then 0 is returned, else 1) */
 NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before);
 
-/* When F's names were bound into objects other than libc: the library
- * (the first object after BEFORE) taken (dlopen with RTLD_NOLOAD), so that
- * its scope, and what F calls there, stays loaded while the namespace
- * calls it, as the relocations of every library there keep it bare; let
- * go when nothing else is left. */
+/* The objects other than libc that F's names were bound into, taken
+ * (dlopen with RTLD_NOLOAD), so that they stay loaded while the namespace
+ * calls them, as the loader keeps an object another's relocations bound
+ * into; let go when they, and what they need, are all that is left.
+ * BEFORE: the namespace's objects before the library. */
 NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l, int before);
 NS_HIDDEN void ns_release(const struct pp_ns_link *l);
 /* 1 when some are held and every object of the namespace but this one and

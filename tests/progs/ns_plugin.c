@@ -222,6 +222,7 @@ int main(int argc, char **argv)
         if (!h2)
             return 3;
         printf("closed the first: %d\n", dlclose(h));
+        fflush(stdout);
         size_t usable;
         int calls;
         ((hold_fn)dlsym(h2, "ns_hold"))(100, 1000, 0, &usable, &calls);
