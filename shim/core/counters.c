@@ -97,13 +97,19 @@ static pthread_key_t exit_key;
 static int exit_key_ok;
 /* a thread another libc made (a dlmopen namespace's pthread_create): its
  * thread-specific slots are that libc's keys' too, and a value at the
- * shim's key would go to that libc's destructor of the same number */
+ * shim's key would go to that libc's destructor of the same number (Linux
+ * only, where the namespace object is; macOS keeps its __thread variables
+ * to the few no hook touches) */
+#if defined(__linux__)
 static __thread int foreign_thread PP_TLS;
 
 void pp_counters_foreign_thread(void)
 {
     foreign_thread = 1;
 }
+#else
+#define foreign_thread 0
+#endif
 
 #define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
 #define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
