@@ -87,6 +87,14 @@ static size_t boot_size(const void *p)
     return ((const size_t *)p)[-1];
 }
 
+static void copy(void *to, const void *from, size_t n)
+{
+    unsigned char *d = to;
+    const unsigned char *s = from;
+    while (n--)
+        *d++ = *s++;
+}
+
 /* the malloc family served from the arena: for a call that reaches a
  * hook while its own thread is binding (an IFUNC resolver that allocates);
  * its blocks are known by address wherever they go later */
@@ -99,12 +107,8 @@ static void *arena_calloc(size_t n, size_t size)
 static void *arena_realloc(void *p, size_t n)
 {
     void *q = boot_alloc(16, n);
-    if (q && p && is_boot(p)) {
-        const unsigned char *from = p;
-        unsigned char *to = q;
-        for (size_t i = 0, had = boot_size(p); i < had && i < n; i++)
-            to[i] = from[i];
-    }
+    if (q && p && is_boot(p))
+        copy(q, p, boot_size(p) < n ? boot_size(p) : n);
     return q;
 }
 static void *arena_reallocarray(void *p, size_t n, size_t size)
@@ -132,14 +136,6 @@ static void set_errno(int e)
     const struct pp_ns_link *l = connected();
     if (l)
         *fw.c.errno_location() = e;
-}
-
-static void copy(void *to, const void *from, size_t n)
-{
-    unsigned char *d = to;
-    const unsigned char *s = from;
-    while (n--)
-        *d++ = *s++;
 }
 
 static int has(const char *s, const char *part)
