@@ -15,7 +15,7 @@ eq "the installed CLI finds the installed library" "$?:$(tail -1 i.jsonl | jq -r
 # the installed shim finds the namespace object beside it: a library opened
 # into a link namespace of its own is counted (t0725 has the figures)
 cp "$PP_ROOT/tests/progs/ns_lib.c.in" ns_lib.c && cc -shared -fPIC -o libns.so ns_lib.c
-PERFPROBE_NAMESPACES=1 "$D/opt/pp/bin/perfprobe" run -q -o ins.jsonl -- "$T/ns_plugin" hold "$PWD/libns.so" ins.facts > /dev/null
+"$D/opt/pp/bin/perfprobe" run -q -o ins.jsonl -- "$T/ns_plugin" hold "$PWD/libns.so" ins.facts > /dev/null
 eq "the installed shim counts a library in a namespace of its own" \
     "$(jq -r 'select(.type == "summary") | [(.peak_heap_bytes >= '"$(fact ins.facts ns_usable)"'), (.inexact | length)] | map(tostring) | join(" ")' ins.jsonl)" \
     "true 0"

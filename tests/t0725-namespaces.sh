@@ -1,12 +1,14 @@
 # A library opened with dlmopen into a link namespace of its own gets a
-# copy of libc there, outside the preloaded hooks' scope.  By default the
-# shim leaves it alone and says the heap figures miss it (the last
-# section).  With PERFPROBE_NAMESPACES=1 it opens its namespace object
-# (libperfprobe-ns.so, beside it) into each such namespace first, so the
-# library's blocks, libc's own (strdup) and its mappings are counted; what
-# the program sees stays as bare: its output, dlerror, how many namespaces
-# the loader gives, $ORIGIN from the caller, the library's own definitions
-# of libc's names, an allocator of its own.
+# copy of libc there, outside the preloaded hooks' scope.  The shim opens
+# it into a namespace whose first object (hooks/nsstub.c) needs the
+# namespace object (libperfprobe-ns.so, beside the shim), then the library,
+# so the library's blocks, libc's own (strdup) and its mappings are
+# counted; what the program sees stays as bare: its output, dlerror, how
+# many namespaces the loader gives, $ORIGIN from the caller, the library's
+# own definitions of libc's names, an allocator of its own, a library
+# opened there later that uses the first one's names.  With
+# PERFPROBE_NAMESPACES=0 the shim leaves it alone and says the heap figures
+# miss it.
 # Ground truth: what the library says it held, in its own allocator's
 # usable sizes (tests/progs/ns_lib.c.in), the same library counted in the
 # base namespace, and what an allocator of the library's own says it did
@@ -14,7 +16,7 @@
 . "$PP_ROOT/tests/lib.sh"
 
 P=$T/ns_plugin PP=$PP_BUILD/perfprobe
-export PERFPROBE_NAMESPACES=1
+unset PERFPROBE_NAMESPACES
 cp "$PP_ROOT/tests/progs/ns_lib.c.in" ns_lib.c && cc -shared -fPIC -O1 -o libns.so ns_lib.c
 LIB=$PWD/libns.so
 
@@ -406,25 +408,31 @@ eq "an object of another build: status and output" "$? $(cat other.out)" "0 name
 eq "an object of another build: one warning" "$(grep -c 'did not count' other.err)" 1
 eq "an object of another build: the library held what it meant to" "$(fact other.facts ns_calls)" 2001
 
-# ---- the default: left alone, and said so ----
-unset PERFPROBE_NAMESPACES
-WARNED=1 same "default: dlmopen into a new namespace" hold "$LIB" def.facts
-eq "default: one warning, naming the setting" "$(grep -c 'PERFPROBE_NAMESPACES=1 counts it' shim.err)" 1
-eq "default: the summary's inexact names dlmopen" \
+# ---- PERFPROBE_NAMESPACES=0: left alone, and said so ----
+PERFPROBE_NAMESPACES=0 WARNED=1 same "off: dlmopen into a new namespace" hold "$LIB" def.facts
+eq "off: one warning, naming the setting" "$(grep -c 'PERFPROBE_NAMESPACES=0' shim.err)" 1
+eq "off: the summary's inexact names dlmopen" \
     "$(sum s.jsonl 'inexact[]')" "dlmopen: a library in another link namespace allocates past the hooks"
-le "default: the counted heap leaves the library out (under 1 MiB)" "$(sum s.jsonl peak_heap_bytes)" $(((1 << 20) - 1))
-eq "default: no namespace object was opened (no module of it)" \
+le "off: the counted heap leaves the library out (under 1 MiB)" "$(sum s.jsonl peak_heap_bytes)" $(((1 << 20) - 1))
+eq "off: no namespace object was opened (no module of it)" \
     "$(jq -r 'select(.type == "module") | .path' s.jsonl | grep -c libperfprobe-ns)" 0
-# why it is the default: bare, a namespace's global scope is its first
-# object's, so a library opened there later (a plugin's own plugin, a C
-# extension of a libpython opened so) finds the first library's names; with
-# the namespace object first, the object's scope is the global one and such
-# a library fails to load (glibc 2.36 cannot make one global in a namespace
-# of dlmopen's: RTLD_GLOBAL there crashes in add_to_global_resize)
+
+# ---- a library opened there later finds the first one's names ----
+# Bare, a namespace's global scope is its first object's, so a library
+# opened there later (a plugin's own plugin, a C extension of a libpython
+# opened so) finds the first library's names.  The shim's first object
+# needs the library after the namespace object, so its scope holds both,
+# as an executable's holds the preloads and the program's libraries: the
+# plugin's plugin loads, and the 3 MiB it holds are counted
 printf 'int host_api(void) { return 42; }\n' > host.c
-printf 'int host_api(void);\nint ns_which(void) { return host_api() == 42 ? 0 : 3; }\n' > sub.c
+printf '#include <stdlib.h>\nint host_api(void);\nvoid *kept;\nint ns_which(void) { kept = malloc(3 << 20); return host_api() == 42 && kept ? 0 : 3; }\n' > sub.c
 cc -shared -fPIC -o libhost.so host.c && cc -shared -fPIC -o libsub.so sub.c
 printf '#include <dlfcn.h>\nint ns_which(void) { void *h = dlopen("%s", RTLD_NOW); int (*f)(void) = h ? (int (*)(void))dlsym(h, "ns_which") : 0; return f ? f() : 5; }\n' "$PWD/libsub.so" > opener.c
 cc -shared -fPIC -o libopener.so opener.c -Wl,--no-as-needed libhost.so -Wl,-rpath,"$PWD"
-WARNED=1 NAME=ns_more PROG=$PWD/ns_more same "default: a library that opens a plugin of its own, which uses its names" \
+NAME=ns_more PROG=$PWD/ns_more same "a library that opens a plugin of its own, which uses its names" \
     which "$PWD/libopener.so"
+eq "... exact" "$(NAME=ns_more sum s.jsonl 'inexact | length')" 0
+check "... the plugin's plugin's 3 MiB counted" test "$(NAME=ns_more sum s.jsonl peak_heap_bytes)" -ge $((3 << 20))
+PERFPROBE_NAMESPACES=0 WARNED=1 NAME=ns_more PROG=$PWD/ns_more same "off: the plugin's own plugin" \
+    which "$PWD/libopener.so"
+le "off: the plugin's plugin's 3 MiB left out" "$(NAME=ns_more sum s.jsonl peak_heap_bytes)" $(((1 << 20) - 1))

@@ -87,14 +87,13 @@ static const struct row rows[] = {
     {"PERFPROBE_CPU", K_PATH, "99", pp_opt.cpu, 0, sizeof pp_opt.cpu,
      "CPU stacks (docs/cpu.md): samples a second of each thread's CPU time, taken by "
      "the kernel (perf_event_open) and read by the sampler thread (1-10000), or `off`."},
-    {"PERFPROBE_NAMESPACES", K_BOOL, "0", &pp_opt.namespaces, 0, 1,
-     "1: count a library the program opens with dlmopen into a new link namespace, "
-     "by opening libperfprobe-ns.so (beside the shim) into that namespace first; "
-     "each of its names then calls what the library would find first bare, its own "
-     "allocator included (docs/design.md, \"Link namespaces\"). Not the default: a "
-     "library opened later into that namespace no longer finds the first library's "
-     "names (a plugin's own plugins; C extensions of a libpython opened so). 0: such "
-     "a library is left alone, and the heap figures say that they miss it."},
+    {"PERFPROBE_NAMESPACES", K_BOOL, "1", &pp_opt.namespaces, 0, 1,
+     "1: count a library the program opens with dlmopen into a new link namespace: "
+     "the namespace's first object needs libperfprobe-ns.so (beside the shim), then "
+     "the library, so that the object's hooks come first in the namespace's scope "
+     "and each calls what the library would find first bare, its own allocator "
+     "included (docs/design.md, \"Link namespaces\"). 0: such a library is left "
+     "alone, and the heap figures say that they miss it."},
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

@@ -132,17 +132,20 @@ static void ns_exec_failed(int began, const char *file)
 
 /* ---- the namespaces the shim made ---- */
 
-enum { NS_EMPTY, NS_CREATING, NS_SPARE, NS_HANDED, NS_USED, NS_CHECKING };
+enum { NS_EMPTY, NS_CREATING, NS_USED, NS_CHECKING, NS_KEPT };
 enum { NS_MAX = 16 };                   /* glibc's DL_NNS, the base one included */
 
 struct ns {
     _Atomic int state;
     Lmid_t lmid;
     void *object;                       /* the shim's object there */
+    /* the first object (nsstub.c), until the program's last dlclose of
+     * the library it was made for (ROOT, opened OPENS times) */
+    void *stub, *root;
+    _Atomic int opens;
     int (*others)(void);
     pp_ns_walk_fn walk;
-    void (*expect)(void);
-    int (*bind)(int opened);
+    int (*bind)(void);
     int (*holds)(int op);
     struct pp_ns_link link;             /* kept: the object reads it */
 };
@@ -167,22 +170,22 @@ static void *real_dlmopen(Lmid_t lmid, const char *file, int mode)
  * file as mapped (/proc/self/maps names it whole, where the loader keeps a
  * relative LD_PRELOAD entry as it was given).  Read once, by the first
  * thread to ask, into static buffers (a thread with a small stack may
- * call dlmopen); a thread that asks meanwhile goes on without the object
- * (its call untouched, and said so). */
-static char object_path[PATH_MAX], maps_buf[8192];
+ * call dlmopen); a thread that asks meanwhile reads its own copy, into
+ * pages of its own, rather than wait. */
+enum { MAPS_BUF = 8192 };
+static char object_path[PATH_MAX], maps_buf[MAPS_BUF];
 static _Atomic int object_state;        /* 0 unknown, 1 being read, 2 known, 3 none */
 
-static int read_object_path(char *out, size_t cap)
+static int read_object_path(char *out, size_t cap, char *buf)
 {
     uintptr_t self = (uintptr_t)(void *)read_object_path;
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    char *buf = maps_buf;
     size_t have = 0;
     int found = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + have, sizeof maps_buf - 1 - have);
+        ssize_t n = read(fd, buf + have, MAPS_BUF - 1 - have);
         if (n <= 0)
             break;
         have += (size_t)n;
@@ -216,32 +219,32 @@ static int read_object_path(char *out, size_t cap)
     return found;
 }
 
-/* the object's path, or NULL when unknown (or being read) */
-static const char *object_path_of(void)
+/* the object's path, or NULL when there is none; *OWN set to the pages
+ * of a copy of this thread's own (unmap them when done), else NULL */
+static const char *object_path_of(char **own)
 {
     int want = 0;
+    *own = NULL;
     if (atomic_compare_exchange_strong(&object_state, &want, 1))
-        atomic_store(&object_state, read_object_path(object_path, sizeof object_path) ? 2 : 3);
-    return atomic_load(&object_state) == 2 ? object_path : NULL;
+        atomic_store(&object_state,
+                     read_object_path(object_path, sizeof object_path, maps_buf) ? 2 : 3);
+    int st = atomic_load(&object_state);
+    if (st != 1)
+        return st == 2 ? object_path : NULL;
+    char *mem = pp_os_map(PATH_MAX + MAPS_BUF);
+    if (mem && !read_object_path(mem, PATH_MAX, mem + PATH_MAX)) {
+        pp_os_unmap(mem, PATH_MAX + MAPS_BUF);
+        mem = NULL;
+    }
+    *own = mem;
+    return mem;
 }
 
-/* the text of the object holding ADDR, from a walk of its namespace */
-struct holder {
-    uintptr_t addr, lo, hi;
-};
-
-static int find_holder(struct dl_phdr_info *info, size_t size, void *arg)
+/* the object's frames cut off the stacks recorded, as the shim's own */
+static void ns_own(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi)
 {
-    (void)size;
-    struct holder *h = arg;
-    uintptr_t lo, hi;
-    pp_module_range(info, &lo, &hi);
-    if (h->addr >= lo && h->addr < hi) {
-        h->lo = lo;
-        h->hi = hi;
-        return 1;
-    }
-    return 0;
+    const struct ns *s = (const struct ns *)((const char *)l - offsetof(struct ns, link));
+    pp_unwind_own_range((int)(s - spaces), lo, hi);
 }
 
 /* the base namespace's functions the object calls until it is bound, by
@@ -255,38 +258,19 @@ static const struct {
     {"dl_iterate_phdr", offsetof(struct pp_ns_link, iterate)},
 };
 
-/* a new namespace holding the shim's object, connected; 0 when it cannot
- * be made (no object beside the shim: the caller goes on without) */
-static int make(struct ns *s)
+int pp_ns_stub(const char *object, const char *library, const void *table, char *name,
+               int fd[2]);
+
+/* the table the object takes (nslink.h); 0 when a base function is missing */
+static int fill(struct pp_ns_link *l)
 {
-    const char *path = object_path_of();
-    if (!path)
-        return 0;
-    void *h = real_dlmopen(LM_ID_NEWLM, path, RTLD_NOW | RTLD_LOCAL);
-    if (!h)
-        return 0;
-    Lmid_t lmid;
-    int (*connect)(const struct pp_ns_link *) = NULL;
-    struct pp_ns_link *l = &s->link;
     memset(l, 0, sizeof *l);
-    /* the object links nothing, so the namespace's global scope is the
-     * object alone; libc comes with the library, where its scope puts it */
-    if (dlinfo(h, RTLD_DI_LMID, &lmid) != 0)
-        goto fail;
-    *(void **)&connect = dlsym(h, PP_NS_CONNECT);
-    *(void **)&s->others = dlsym(h, PP_NS_OTHERS);
-    *(void **)&s->walk = dlsym(h, PP_NS_WALK);
-    *(void **)&s->expect = dlsym(h, PP_NS_EXPECT);
-    *(void **)&s->bind = dlsym(h, PP_NS_BIND);
-    *(void **)&s->holds = dlsym(h, PP_NS_HOLDS);
     for (size_t i = 0; i < sizeof base_fns / sizeof *base_fns; i++) {
         void *fn = pp_real_next(base_fns[i].name);
         if (!fn)
-            goto fail;
+            return 0;
         memcpy((char *)l + base_fns[i].at, &fn, sizeof fn);
     }
-    if (!connect || !s->others || !s->walk || !s->expect || !s->bind || !s->holds)
-        goto fail;
     l->alloc = ns_alloc;
     l->moving = ns_moving;
     l->freed = ns_freed;
@@ -299,6 +283,7 @@ static int make(struct ns *s)
     l->enter = ns_enter;
     l->leave = ns_leave;
     l->finish = pp_finish;
+    l->own = ns_own;
     l->thread_begins = pp_counters_foreign_thread;
     l->exit_now = pp_exit_now_begin;
     l->exec_begin = ns_exec_begin;
@@ -306,44 +291,155 @@ static int make(struct ns *s)
     l->dlmopen_seen = (int *)&pp_dlmopen_seen;
     l->deepbind_seen = (int *)&pp_deepbind_seen;
     l->version = PP_NS_LINK_VERSION;
-    if (connect(l) != PP_NS_LINK_VERSION)
-        goto fail;                      /* an object of another build */
-    s->lmid = lmid;
-    s->object = h;
-    struct holder own = {(uintptr_t)(void *)connect, 0, 0};
-    int held = pp_loader_walk_wait(50000000);   /* as every walk of the shim's */
-    s->walk(find_holder, &own);
-    if (held)
-        pp_loader_walk_done();
-    pp_unwind_own_range((int)(s - spaces), own.lo, own.hi);
-    pp_modules_namespace((int)(s - spaces), s->walk);
-    atomic_store(&ns_made, 1);
     return 1;
-fail:
-    pp_real_dlclose(h);
-    return 0;
 }
 
-/* a namespace for a dlmopen(LM_ID_NEWLM): one kept aside, else a new one */
+/* The library at PATH opened with MODE into a new namespace whose first
+ * object is the stub (nsstub.c): the namespace object's hooks come first
+ * in its global scope, the library and its dependencies after them, as
+ * bare.  The library's handle, S made; NULL with *MADE 0 when the
+ * namespace could not be made (the library did not open there, or no
+ * object is beside the shim): the caller then opens it untouched, and the
+ * program gets the loader's own answer. */
+static void *make_with(struct ns *s, const char *object, const char *path, int mode,
+                       int *made);
+
+static void *make(struct ns *s, const char *path, int mode, int *made)
+{
+    char *own;
+    const char *object = object_path_of(&own);
+    *made = 0;
+    if (!object)
+        return NULL;
+    void *h = make_with(s, object, path, mode, made);
+    if (own)
+        pp_os_unmap(own, PATH_MAX + MAPS_BUF);
+    return h;
+}
+
+static void *make_with(struct ns *s, const char *object, const char *path, int mode,
+                       int *made)
+{
+    struct pp_ns_link *l = &s->link;
+    char name[32];
+    if (!fill(l))
+        return NULL;
+    int fd[2];
+    if (pp_ns_stub(object, path, l, name, fd) != 0)
+        return NULL;
+    void *stub = real_dlmopen(LM_ID_NEWLM, name, (mode & (RTLD_LAZY | RTLD_NOW)) | RTLD_LOCAL);
+    close(fd[0]);
+    close(fd[1]);
+    if (!stub)
+        return NULL;
+    /* the library, opened as the program asked (its handle, its flags),
+     * and the object, held by the shim past the stub (the loader's
+     * blocks for them counted, as their frees will be) */
+    Lmid_t lmid;
+    void *h = NULL, *obj = NULL;
+    if (dlinfo(stub, RTLD_DI_LMID, &lmid) == 0) {
+        h = real_dlmopen(lmid, path, mode | RTLD_NOLOAD);
+        obj = real_dlmopen(lmid, object, RTLD_NOW | RTLD_NOLOAD);
+    }
+    int (*connect)(const struct pp_ns_link *) = NULL;
+    if (obj) {
+        *(void **)&connect = dlsym(obj, PP_NS_CONNECT);
+        *(void **)&s->others = dlsym(obj, PP_NS_OTHERS);
+        *(void **)&s->walk = dlsym(obj, PP_NS_WALK);
+        *(void **)&s->bind = dlsym(obj, PP_NS_BIND);
+        *(void **)&s->holds = dlsym(obj, PP_NS_HOLDS);
+    }
+    if (!h) {                           /* cannot be: the stub needs it */
+        if (obj)
+            pp_real_dlclose(obj);
+        pp_real_dlclose(stub);
+        return NULL;
+    }
+    *made = 1;
+    s->lmid = lmid;
+    s->stub = stub;
+    s->root = h;
+    atomic_store(&s->opens, 1);
+    if (!obj || !connect || !s->others || !s->walk || !s->bind || !s->holds ||
+        connect(l) != PP_NS_LINK_VERSION) {
+        /* cannot be either (the stub needs the object's mark of this
+         * version): the namespace is kept as it is, and said so */
+        atomic_store(&pp_dlmopen_seen, 1);
+        atomic_store(&s->state, NS_KEPT);
+        return h;
+    }
+    s->object = obj;
+    /* each of the object's names bound to the library's first definition
+     * (nsbind.c), unless a constructor's call already did */
+    int saved_errno = errno;
+    s->bind();
+    errno = saved_errno;
+    pp_modules_namespace((int)(s - spaces), s->walk);
+    atomic_store(&ns_made, 1);
+    atomic_store(&s->state, NS_USED);
+    return h;
+}
+
+/* a free slot for a new namespace */
 static struct ns *take(void)
 {
     for (int i = 0; i < NS_MAX; i++) {
-        int want = NS_SPARE;
-        if (atomic_compare_exchange_strong(&spaces[i].state, &want, NS_HANDED))
+        int want = NS_EMPTY;
+        if (atomic_compare_exchange_strong(&spaces[i].state, &want, NS_CREATING))
             return &spaces[i];
     }
+    return NULL;
+}
+
+/* dlclose calls under way on this thread: one made by a destructor inside
+ * another is deferred by glibc to the end of the outer one, so only the
+ * outermost looks for namespaces to close */
+static __thread int closing PP_TLS;
+
+/* After the program's last dlclose of a namespace's library: the stub
+ * closed too, so that the library and what it needs go as they would bare
+ * (its destructors run now, their frees counted as the program's). */
+static void let_go(void)
+{
     for (int i = 0; i < NS_MAX; i++) {
-        int want = NS_EMPTY;
-        if (atomic_compare_exchange_strong(&spaces[i].state, &want, NS_CREATING)) {
-            if (make(&spaces[i])) {
-                atomic_store(&spaces[i].state, NS_HANDED);
-                return &spaces[i];
-            }
-            atomic_store(&spaces[i].state, NS_EMPTY);
-            return NULL;
+        struct ns *s = &spaces[i];
+        int was = NS_USED;
+        if (!s->stub || atomic_load(&s->opens) > 0 ||
+            !atomic_compare_exchange_strong(&s->state, &was, NS_CHECKING))
+            continue;
+        void *stub = s->stub;
+        s->stub = s->root = NULL;
+        closing++;
+        pp_real_dlclose(stub);
+        closing--;
+        atomic_store(&s->state, NS_USED);
+    }
+}
+
+/* the program's dlclose of H done: one open of a namespace's library less */
+static void closed(void *h)
+{
+    for (int i = 0; i < NS_MAX; i++) {
+        struct ns *s = &spaces[i];
+        int st = atomic_load(&s->state);
+        if ((st == NS_USED || st == NS_CHECKING) && s->root == h && s->stub) {
+            atomic_fetch_sub(&s->opens, 1);
+            return;
         }
     }
-    return NULL;
+}
+
+/* the program's open of H into namespace LMID: one more, if its library */
+static void opened(Lmid_t lmid, void *h)
+{
+    for (int i = 0; i < NS_MAX; i++) {
+        struct ns *s = &spaces[i];
+        int st = atomic_load(&s->state);
+        if ((st == NS_USED || st == NS_CHECKING) && s->lmid == lmid && s->root == h && s->stub) {
+            atomic_fetch_add(&s->opens, 1);
+            return;
+        }
+    }
 }
 
 /* After a dlclose: close each namespace left with the shim's object alone.
@@ -374,7 +470,7 @@ static void reclaim(void)
     for (int i = 0; i < NS_MAX; i++) {
         struct ns *s = &spaces[i];
         int was = atomic_load(&s->state);
-        if ((was != NS_USED && was != NS_SPARE) ||
+        if (was != NS_USED || s->stub ||
             !atomic_compare_exchange_strong(&s->state, &was, NS_CHECKING))
             continue;
         /* counted, and taken out of the module scan's and the leak
@@ -398,7 +494,12 @@ static void reclaim(void)
             }
         }
         if (alone) {
+            /* the object, and the table's holder, came with the program's
+             * open, their loader's blocks counted: so are the frees */
+            int saved = pp_in_hook;
+            pp_in_hook = 0;
             gone = pp_real_dlclose(s->object) == 0;
+            pp_in_hook = saved;
             if (gone)
                 pp_unwind_own_range(i, 0, 0);
             else
@@ -417,7 +518,7 @@ static int is_ours(Lmid_t lmid)
 {
     for (int i = 0; i < NS_MAX; i++) {
         int st = atomic_load(&spaces[i].state);
-        if ((st == NS_USED || st == NS_HANDED || st == NS_CHECKING) && spaces[i].lmid == lmid)
+        if ((st == NS_USED || st == NS_CHECKING || st == NS_KEPT) && spaces[i].lmid == lmid)
             return 1;
     }
     return 0;
@@ -438,13 +539,20 @@ pp_dlmopen_route(Lmid_t lmid, const char *file, int mode, const void *caller)
     int saved_errno = errno;
     char *path = NULL;
     if (lmid != LM_ID_NEWLM) {
+        /* into a namespace of the shim's: opened from here, to count the
+         * program's opens of its library */
         if (!is_ours(lmid))
             atomic_store(&pp_dlmopen_seen, 1);
-    } else if (file && !(mode & RTLD_DEEPBIND) && pp_opt.namespaces) {
+        else if (file && !(mode & RTLD_DEEPBIND))
+            path = pp_dlopen_where(file, caller);
+    } else if (file && !(mode & (RTLD_DEEPBIND | RTLD_NOLOAD | RTLD_GLOBAL)) &&
+               pp_opt.namespaces) {
+        /* (glibc refuses RTLD_GLOBAL for a new namespace; RTLD_NOLOAD
+         * finds nothing in one) */
         path = pp_dlopen_where(file, caller);
         if (!path)
             atomic_store(&pp_dlmopen_seen, 1);
-    } else if (file) {
+    } else if (file && !(mode & (RTLD_NOLOAD | RTLD_GLOBAL))) {
         atomic_store(&pp_dlmopen_seen, 1);
     }
     errno = saved_errno;
@@ -452,46 +560,47 @@ pp_dlmopen_route(Lmid_t lmid, const char *file, int mode, const void *caller)
 }
 
 __attribute__((used, externally_visible, visibility("hidden"))) void *
-pp_dlmopen_owned(char *path, int mode)
+pp_dlmopen_owned(char *path, int mode, Lmid_t lmid)
 {
-    int saved = pp_in_hook;
-    pp_in_hook = 1;
-    struct ns *s = take();
-    pp_in_hook = saved;
     void *h;
-    if (!s) {                           /* no namespace of the shim's: as before */
-        h = real_dlmopen(LM_ID_NEWLM, path, mode);
+    int made = 0;
+    if (lmid != LM_ID_NEWLM) {
+        h = real_dlmopen(lmid, path, mode);
         if (h)
-            atomic_store(&pp_dlmopen_seen, 1);
+            opened(lmid, h);
     } else {
-        /* each of the object's names bound to the library's first
-         * definition (nsshim.c), at its constructors' first call or now */
-        s->expect();
-        h = real_dlmopen(s->lmid, path, mode);
-        int saved_errno = errno;
-        s->bind(h != NULL);
-        errno = saved_errno;
-        atomic_store(&s->state, h ? NS_USED : NS_SPARE);
+        int saved = pp_in_hook;
+        pp_in_hook = 1;
+        struct ns *s = take();
+        pp_in_hook = saved;
+        h = s ? make(s, path, mode, &made) : NULL;
+        if (s && !made)
+            atomic_store(&s->state, NS_EMPTY);
+        if (!made) {                    /* no namespace of the shim's: as bare */
+            h = real_dlmopen(LM_ID_NEWLM, path, mode);
+            if (h)
+                atomic_store(&pp_dlmopen_seen, 1);
+        }
     }
     pp_dlopen_where_done(path);
     return h;
 }
-
-/* dlclose calls under way on this thread: one made by a destructor inside
- * another is deferred by glibc to the end of the outer one, so only the
- * outermost looks for namespaces to close */
-static __thread int closing PP_TLS;
 
 PP_EXPORT int dlclose(void *h)
 {
     closing++;
     int rc = pp_real_dlclose(h);
     closing--;
-    if (rc == 0 && !closing && atomic_load_explicit(&ns_made, memory_order_relaxed)) {
-        int saved_errno = errno, saved = pp_in_hook;
-        pp_in_hook = 1;
-        reclaim();
-        pp_in_hook = saved;
+    if (rc == 0 && atomic_load_explicit(&ns_made, memory_order_relaxed)) {
+        int saved_errno = errno;
+        closed(h);
+        if (!closing) {
+            let_go();
+            int saved = pp_in_hook;
+            pp_in_hook = 1;
+            reclaim();
+            pp_in_hook = saved;
+        }
         errno = saved_errno;
     }
     return rc;
@@ -523,8 +632,10 @@ __asm__(".text\n"
         "    pop %rdi\n"
         "    test %rax, %rax\n"
         "    jz 1f\n"
+        "    mov %rdi, %rcx\n"
         "    mov %rax, %rdi\n"
         "    mov %edx, %esi\n"
+        "    mov %rcx, %rdx\n"                 /* the namespace */
         "    jmp pp_dlmopen_owned\n"
         "1:  mov pp_real_dlmopen(%rip), %rax\n"
         "    test %rax, %rax\n"

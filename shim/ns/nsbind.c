@@ -157,13 +157,6 @@ static void walk(const struct pp_ns_link *l, struct scope *s)
     __asm__ volatile("" ::: "memory");
 }
 
-int ns_count(const struct pp_ns_link *l)
-{
-    struct scope *s = &shim_scope;
-    walk(l, s);
-    return s->too_many ? -1 : s->n;
-}
-
 static int holding(const struct scope *s, uintptr_t a)
 {
     for (int k = 0; k < s->n; k++)
@@ -366,37 +359,40 @@ static const char *const names[F_N] = {
     "mmap", "mmap64", "munmap", "mremap",
 };
 
-static int bind_in(struct fwd *f, const struct pp_ns_link *l, int before, struct scope *s);
+static int bind_in(struct fwd *f, const struct pp_ns_link *l, struct scope *s);
 
 /* on the static scope; a thread that finds it taken (two threads binding
  * at once, rare) works on one of its own, on its stack: waiting could wait
  * for a thread that holds the loader's list lock this one's walk wants */
-__attribute__((noinline)) static int bind_on_stack(struct fwd *f, const struct pp_ns_link *l,
-                                                   int before)
+__attribute__((noinline)) static int bind_on_stack(struct fwd *f, const struct pp_ns_link *l)
 {
     struct scope local;
-    return bind_in(f, l, before, &local);
+    return bind_in(f, l, &local);
 }
 
-int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before)
+int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l)
 {
     int want = 0;
     ns_fwd_base(f, l);
     if (!atomic_compare_exchange_strong(&hook_busy, &want, 1))
-        return bind_on_stack(f, l, before);
-    int rc = bind_in(f, l, before, &hook_scope);
+        return bind_on_stack(f, l);
+    int rc = bind_in(f, l, &hook_scope);
     atomic_store_explicit(&hook_busy, 0, memory_order_release);
     return rc;
 }
 
-static int bind_in(struct fwd *f, const struct pp_ns_link *l, int before, struct scope *s)
+/* The library is the object after this one: the namespace's first object
+ * (hooks/nsstub.c) needs this object, then the library, and the loader
+ * lists them in that order.  Its scope is the first object's, less the
+ * first object (which defines none of these names) and this one. */
+static int bind_in(struct fwd *f, const struct pp_ns_link *l, struct scope *s)
 {
     walk(l, s);
     if (s->too_many)
         return 0;
-    if (s->n <= before)
+    int self = holding(s, (uintptr_t)(void *)ns_fwd_bind), library = self + 1;
+    if (self < 0 || library >= s->n)
         return 1;
-    int self = holding(s, (uintptr_t)(void *)ns_fwd_bind), library = before;
     int *order = s->order, n = 0;
     unsigned char *seen = s->seen;
     for (int k = 0; k < s->n; k++)
@@ -446,11 +442,11 @@ static int nheld;
 
 static uintptr_t held_at[MAX_HELD];     /* where each held object is */
 
-void ns_hold(const struct fwd *f, const struct pp_ns_link *l, int before)
+void ns_hold(const struct fwd *f, const struct pp_ns_link *l)
 {
     struct scope *s = &shim_scope;
     walk(l, s);
-    if (s->too_many || s->n <= before || nheld == MAX_HELD)
+    if (s->too_many || nheld == MAX_HELD)
         return;
     int libc = libc_of(s);
     for (int i = 0; i < F_N && nheld < MAX_HELD; i++) {
@@ -484,8 +480,9 @@ int ns_only_held(const struct pp_ns_link *l)
     if (s->too_many)
         return 0;
     self = holding(s, (uintptr_t)(void *)ns_only_held);
+    int table = holding(s, ns_holder());
     for (int k = 0; k < s->n; k++) {
-        in[k] = k == self || !*s->o[k].name || has_slash(s->o[k].name) == 0;
+        in[k] = k == self || k == table || !*s->o[k].name || has_slash(s->o[k].name) == 0;
         for (int j = 0; j < nheld; j++)
             if (s->o[k].lo == held_at[j] && !in[k]) {
                 in[k] = 1;

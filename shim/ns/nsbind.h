@@ -31,25 +31,25 @@ struct fwd {
     uintptr_t from[F_N];   /* where each name's definition is (0: the base's) */
 };
 
+/* where the table's holder is (hooks/nsstub.c), an object of the shim's
+ * like this one; 0 when there is none */
+NS_HIDDEN uintptr_t ns_holder(void);
+
 /* the base namespace's, as the shim handed them over: until bound, and
  * when no binding can be made */
 NS_HIDDEN void ns_fwd_base(struct fwd *f, const struct pp_ns_link *l);
 
-/* the objects of the namespace now */
-NS_HIDDEN int ns_count(const struct pp_ns_link *l);
-
 /* each name bound to the first definition in the scope of the library
- * (the first object after BEFORE), as the loader built it; F keeps the
+ * (the object after this one), as the loader built it; F keeps the
  * base's when there is none, or when the namespace holds more objects than
  * are looked through (then 0 is returned, else 1) */
-NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l, int before);
+NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l);
 
 /* The objects other than libc that F's names were bound into, taken
  * (dlopen with RTLD_NOLOAD), so that they stay loaded while the namespace
  * calls them, as the loader keeps an object another's relocations bound
- * into; let go when they, and what they need, are all that is left.
- * BEFORE: the namespace's objects before the library. */
-NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l, int before);
+ * into; let go when they, and what they need, are all that is left. */
+NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l);
 NS_HIDDEN void ns_release(const struct pp_ns_link *l);
 /* 1 when some are held and every object of the namespace but this one and
  * the loader is one of them, or a dependency of one */

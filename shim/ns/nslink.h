@@ -3,22 +3,36 @@
  *
  * A library the program opens into a link namespace of its own (dlmopen)
  * gets a copy of libc there, outside the preloaded hooks' scope.  The shim
- * opens libperfprobe-ns.so (nsshim.c) into each such namespace first, so
- * that its malloc family comes first in that namespace's lookup scope, as
- * the shim's own does in the base namespace under LD_PRELOAD.  This is the
- * one table they share: the namespace's own allocator, resolved by the
- * shim, and the shim's counting, called by the namespace object's hooks.
+ * opens the library into a namespace whose first object (hooks/nsstub.c)
+ * needs libperfprobe-ns.so (nsshim.c) before it, so that the object's
+ * malloc family comes first in that namespace's lookup scope, as the
+ * shim's own does in the base namespace under LD_PRELOAD.  This is the one
+ * table they share: the base namespace's calls, handed over by the shim,
+ * and the shim's counting, called by the namespace object's hooks.
  */
 #ifndef PP_NS_NSLINK_H
 #define PP_NS_NSLINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct dl_phdr_info;
 
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
-#define PP_NS_LINK_VERSION 6
+#define PP_NS_LINK_VERSION 7
 #endif
+#define PP_NS_STR_(x) #x
+#define PP_NS_STR(x) PP_NS_STR_(x)
+
+/* The first object's two symbols: the table, defined absolute at the
+ * shim's copy for the namespace, which the object takes at its first hook
+ * call (the library's constructors may make it); and the object's mark of
+ * this version, which the first object needs, so that an object of
+ * another build fails the open before any constructor runs. */
+#define PP_NS_PENDING "pp_ns_pending"
+#define PP_NS_MARK_ID_(v) pp_ns_link_v##v
+#define PP_NS_MARK_ID(v) PP_NS_MARK_ID_(v)
+#define PP_NS_MARK "pp_ns_link_v" PP_NS_STR(PP_NS_LINK_VERSION)
 
 /* The calls the object's names make on: the first definitions in the
  * library's scope, found by the object (nsbind.c), or, until then and when
@@ -117,6 +131,9 @@ struct pp_ns_link {
      * (exec_begin, with the environment passed, NULL for environ, and 1
      * for a search of PATH; what it answers goes to exec_failed) */
     void (*finish)(void);
+    /* where the object is (its first and last byte past), at its first
+     * call: its frames are the shim's, cut off the stacks it records */
+    void (*own)(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi);
     /* first thing on a thread the namespace's pthread_create made */
     void (*thread_begins)(void);
     void (*exit_now)(void);
@@ -134,17 +151,15 @@ struct pp_ns_link {
 #define PP_NS_OTHERS  "pp_ns_others"
 #define PP_NS_WALK    "pp_ns_walk"
 
-/* around the open of the program's library into the namespace: expect
- * notes how many objects the namespace holds before it and arms the
- * binding; bind (called with 1 when the library opened, 0 when not) binds
+/* after the open of the program's library into the namespace: bind binds
  * each of the object's names to what the library's scope finds first bare,
  * unless a hook already did at its first call from the library's
- * constructors.  Bind answers what it found: PP_NS_LIBC (libc's
+ * constructors, and holds what it bound into.  It answers what it found:
+ * PP_NS_LIBC (libc's
  * allocator), PP_NS_OWN (the library's own, counted), PP_NS_PASS (passed
  * through uncounted: an allocator of the library's own whose
  * malloc_usable_size, free, calloc or realloc is not its own), PP_NS_NONE
  * (not opened). */
-#define PP_NS_EXPECT  "pp_ns_expect"
 #define PP_NS_BIND    "pp_ns_bind"
 #define PP_NS_HOLDS   "pp_ns_holds"       /* the objects bound into, held */
 enum { PP_NS_NONE, PP_NS_LIBC, PP_NS_OWN, PP_NS_PASS };

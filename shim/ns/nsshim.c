@@ -47,11 +47,10 @@
 
 static const struct pp_ns_link *_Atomic link_;
 
-/* what each name calls (nsbind.h): libc's until the binding armed before
- * the library's open is made */
+/* what each name calls (nsbind.h): the base namespace's until the binding
+ * armed when the table is taken is made */
 static struct fwd fw;
 static _Atomic int armed;               /* 0, 1 armed, 2 being published */
-static int before;                      /* the namespace's objects before it */
 
 /* ---- before the shim connects: a bump arena, never freed ---- */
 #define BOOT_SIZE (64 * 1024)
@@ -124,9 +123,59 @@ static void *arena_valloc(size_t n) { return boot_alloc(4096, n); }
 static void *arena_pvalloc(size_t n) { return boot_alloc(4096, (n + 4095) & ~(size_t)4095); }
 static size_t arena_usable(void *p) { return p && is_boot(p) ? boot_size(p) : 0; }
 
+/* The table's address, held by an object the namespace's first object
+ * needs (hooks/nsstub.c): absent (0) when this object was opened some
+ * other way.  Weak, so that the reference is made when the loader
+ * relocates this object. */
+extern const struct pp_ns_link *const pp_ns_pending __attribute__((weak));
+
+static const struct pp_ns_link *const *holder(void)
+{
+    const struct pp_ns_link *const *at = &pp_ns_pending;
+    __asm__("" : "+r"(at));             /* a weak name's address may be 0 */
+    return at;
+}
+
+uintptr_t ns_holder(void)
+{
+    return (uintptr_t)holder();
+}
+
+/* this object's mark of its version: the first object needs it */
+NS_EXPORT const int PP_NS_MARK_ID(PP_NS_LINK_VERSION) = PP_NS_LINK_VERSION;
+
+static _Atomic int taking;
+
+/* this object's first byte and the end of its last segment (the linker's) */
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern const char _end[] __attribute__((visibility("hidden")));
+
+/* The table taken, the names armed to bind at the first call: by
+ * whichever comes first, the first hook call (a constructor of the
+ * library, or an IFUNC resolver the loader calls before this object is
+ * relocated: then nothing is there yet) or the shim's connect once the
+ * open returns.  One thread takes it; one that comes meanwhile is served
+ * from the arena, as before the table. */
+static const struct pp_ns_link *take(const struct pp_ns_link *l)
+{
+    int want = 0;
+    if (!l || l->version != PP_NS_LINK_VERSION ||
+        !atomic_compare_exchange_strong(&taking, &want, 1))
+        return atomic_load_explicit(&link_, memory_order_acquire);
+    ns_fwd_base(&fw, l);
+    l->own(l, (uintptr_t)__ehdr_start, (uintptr_t)_end);
+    atomic_store_explicit(&armed, 1, memory_order_release);
+    atomic_store_explicit(&link_, l, memory_order_release);
+    return l;
+}
+
 static const struct pp_ns_link *connected(void)
 {
-    return atomic_load_explicit(&link_, memory_order_acquire);
+    const struct pp_ns_link *l = atomic_load_explicit(&link_, memory_order_acquire);
+    if (__builtin_expect(l != NULL, 1))
+        return l;
+    const struct pp_ns_link *const *at = holder();
+    return at ? take(*at) : NULL;
 }
 
 /* errno in this namespace's libc (the base's until bound; none before the
@@ -157,15 +206,13 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 {
     if (!l || l->version != PP_NS_LINK_VERSION)
         return 0;
-    ns_fwd_base(&fw, l);
-    atomic_store_explicit(&link_, l, memory_order_release);
-    return PP_NS_LINK_VERSION;
+    return take(l) == l ? PP_NS_LINK_VERSION : 0;
 }
 
 /* ---- the binding ---- *
- * Armed by the shim before it opens the library (pp_ns_expect), made by
- * the first hook called after that (a constructor's call: the library's
- * objects are mapped and relocated by then) or when the open returns
+ * Armed when the table is taken (above), made by the first hook called
+ * after that (a constructor's call: the library's objects are mapped and
+ * relocated by then) or when the open returns
  * (pp_ns_bind).  Nobody waits for anybody: each thread that finds the
  * binding armed makes its own (into MINE, on its stack; nsbind.c works on
  * a static scope, or one on the stack while another thread has that) and
@@ -195,7 +242,7 @@ static const struct fwd *bind_now(const struct pp_ns_link *l, struct fwd *mine)
         arena_fwd(l, mine);
         return mine;
     }
-    int rc = ns_fwd_bind(mine, l, before);
+    int rc = ns_fwd_bind(mine, l);
     l->guard(0);
     if (rc == 0)
         *l->dlmopen_seen = 1;           /* too many objects to look through */
@@ -220,34 +267,17 @@ static inline const struct fwd *now(const struct pp_ns_link *l, struct fwd *mine
 
 #define FWD(l) struct fwd mine_; const struct fwd *F = now((l), &mine_)
 
-/* the shim, before it opens the library: how many objects are here now */
-NS_EXPORT void pp_ns_expect(void)
-{
-    const struct pp_ns_link *l = connected();
-    if (!l)
-        return;
-    before = ns_count(l);
-    ns_fwd_base(&fw, l);
-    atomic_store_explicit(&armed, before < 0 ? 0 : 1, memory_order_release);
-}
-
-/* the shim, after: bound unless a hook did, and the objects bound into
- * held; not opened: libc's again.  Answers how it was bound. */
-NS_EXPORT int pp_ns_bind(int opened)
+/* the shim, once the open returned: bound unless a hook did, and the
+ * objects bound into held.  Answers how it was bound. */
+NS_EXPORT int pp_ns_bind(void)
 {
     const struct pp_ns_link *l = connected();
     if (!l)
         return PP_NS_NONE;
-    if (!opened) {
-        int want = 1;
-        atomic_compare_exchange_strong(&armed, &want, 0);
-        ns_fwd_base(&fw, l);
-        return PP_NS_NONE;
-    }
     struct fwd mine;
     if (atomic_load(&armed))
         bind_now(l, &mine);
-    ns_hold(&fw, l, before);
+    ns_hold(&fw, l);
     return fw.bound;
 }
 
@@ -264,7 +294,7 @@ NS_EXPORT int pp_ns_holds(int op)
     if (op == 1)
         ns_release(l);
     else
-        ns_hold(&fw, l, before);
+        ns_hold(&fw, l);
     return 0;
 }
 
@@ -643,7 +673,7 @@ static int count_other(struct dl_phdr_info *info, size_t size, void *arg)
     (void)size;
     struct others *o = arg;
     const char *name = info->dlpi_name ? info->dlpi_name : "";
-    if (holds(info, o->self) || has(name, "/ld-linux") ||
+    if (holds(info, o->self) || holds(info, ns_holder()) || has(name, "/ld-linux") ||
         has(name, "linux-vdso") || !*name)
         return 0;
     o->n++;

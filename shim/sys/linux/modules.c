@@ -78,6 +78,20 @@ void pp_module_range(const struct dl_phdr_info *info, uintptr_t *lo, uintptr_t *
 static unsigned long long seen_adds, seen_subs;
 static int seen_any;
 
+/* an object opened by a descriptor's name that holds no code: the shim's
+ * own for a namespace (hooks/nsstub.c); nothing to name, and its name
+ * would be another file's once the descriptor is closed */
+static int no_code_by_fd(const struct dl_phdr_info *info)
+{
+    static const char by_fd[] = "/proc/self/fd/";
+    if (!info->dlpi_name || strncmp(info->dlpi_name, by_fd, sizeof by_fd - 1) != 0)
+        return 0;
+    for (int k = 0; k < info->dlpi_phnum; k++)
+        if (info->dlpi_phdr[k].p_type == PT_LOAD && (info->dlpi_phdr[k].p_flags & PF_X))
+            return 0;
+    return 1;
+}
+
 static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
     int *first = arg;
@@ -91,6 +105,8 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
             seen_any = 1;
         }
     }
+    if (no_code_by_fd(info))
+        return 0;
     struct pp_module_info m;
     uintptr_t range[PP_MODULE_RANGES][2];
     uint8_t id[32];
