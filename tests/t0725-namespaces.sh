@@ -318,7 +318,7 @@ eq "\$ORIGIN/libns.so: exact" "$(sum o/s.jsonl 'inexact | length')" 0
 # each copy of libc takes static TLS
 same "40 namespaces opened and closed in turn" cycle "$LIB" 40
 le "40 namespaces: heap at exit under 64 KiB" "$(sum s.jsonl heap_bytes_at_exit)" 65535
-# a failed open leaves the namespace made for it aside: not one fewer for
+# a failed open takes the namespace made for it with it: not one fewer for
 # the program, and dlerror is the loader's own message
 same "30 failed opens, then one" fail "$LIB" 30
 eq "30 failed opens: dlerror each time" "$(grep -c 'cannot open shared object file' shim.out)" 30

@@ -3,34 +3,36 @@
  * its own (dlmopen) allocates.
  *
  * Such a namespace has its own copy of libc, and the preloaded hooks are
- * not in its lookup scope.  So the shim preloads there too: a new
- * namespace is made by opening libperfprobe-ns.so (ns/nsshim.c, beside
- * the shim) into it, then the program's library is opened into that
- * namespace.  The loader looks up every later object's references in the
- * first object's scope first, so the small object's malloc family and
- * mmap catch the library's calls, and libc's own, as the shim catches the
- * base namespace's under LD_PRELOAD; its hooks call the namespace's libc
- * (resolved here, through the loader) and hand the usable sizes to the
- * counting below.
+ * not in its lookup scope.  So the shim preloads there too, as the loader
+ * preloads in the base namespace: the namespace's first object (a small
+ * one of the shim's, nsstub.c) needs libperfprobe-ns.so (ns/nsshim.c,
+ * beside the shim), then the program's library.  The loader looks up
+ * every object's references in the first object's scope first: the
+ * namespace object's malloc family and mmap catch the library's calls, and
+ * libc's own, as the shim catches the base namespace's under LD_PRELOAD,
+ * and a library opened there later finds the library's names, as bare.
+ * The object's hooks call what the library would have found (nsbind.c)
+ * and hand the usable sizes to the counting below.
  *
  * The hook must not change which object the loader believes called
  * dlmopen ($ORIGIN and the caller's RUNPATH): it is a jump, as dlopen's
  * is, and the name is resolved from the caller first (pp_dlopen_where,
  * alloc.c) when the shim opens it.  What the program could see is kept
  * as bare:
- *  - a namespace whose library failed to open holds only the shim's
- *    object; it is kept aside and given to the next dlmopen, so that the
- *    program never has fewer namespaces than bare (glibc has 16), and the
- *    error stays the one dlerror reports (a successful dlclose would clear
- *    it);
- *  - after each dlclose, a namespace left with only the shim's object is
- *    closed, so that it goes away as it would bare.
+ *  - the handle is the library's own (opened again with RTLD_NOLOAD and
+ *    the program's flags), and the namespace goes as it would bare: at the
+ *    program's last dlclose of the library the first object is closed too,
+ *    and the namespace object once it is alone;
+ *  - a library that fails to open takes the whole namespace with it, and
+ *    is opened once more untouched, so that dlerror says what the loader
+ *    says bare.
  * No lock of the shim's is held across the loader's calls: a constructor
  * may call dlmopen with the loader's lock held.  A namespace's state moves
  * by compare-and-swap alone.  Without the object (not installed beside the
- * shim), with RTLD_DEEPBIND, or a name the shim cannot resolve as the
- * caller would, the call goes on untouched and the summary says the heap
- * figures miss it (`inexact`: dlmopen).
+ * shim, or of another build), with RTLD_DEEPBIND, PERFPROBE_NAMESPACES=0,
+ * or a name the shim cannot resolve as the caller would, the call goes on
+ * untouched and the summary says the heap figures miss it (`inexact`:
+ * dlmopen).
  */
 #define _GNU_SOURCE
 #include "core/allocator.h"

@@ -3,8 +3,9 @@
  *
  * A library opened with dlmopen into a namespace of its own calls that
  * namespace's copy of libc, which the preloaded shim cannot reach.  The
- * shim (hooks/namespace.c) opens this object into the namespace first, so
- * that its names come first in the namespace's lookup scope: the malloc
+ * namespace's first object (hooks/nsstub.c) needs this object before the
+ * library, so that its names come first in the namespace's lookup scope,
+ * as a preload's do in the base namespace: the malloc
  * family, mmap, munmap and mremap, dlopen and dlmopen, exit, _exit and the
  * exec family.  The library's references, and libc's own (strdup, fopen),
  * bind here, as they bind to the shim in the base namespace.  Each hook
@@ -14,15 +15,16 @@
  * connects (nslink.h).  Nothing else is here: no thread, no file, no
  * constructor.  x86_64 Linux only, as the shim's dlmopen hook is.
  *
- * It links nothing, libc included: the namespace's global scope is this
- * object's own list, so that every other name the library looks up finds
- * what it finds bare (its own definition first, then its dependencies',
- * libc's among them).  Nothing here calls a library by name.
+ * It links nothing, libc included, so that every other name the library
+ * looks up finds what it finds bare (its own definition first, then its
+ * dependencies', libc's among them).  Nothing here calls a library by
+ * name.  The shim's table comes through the one name it references, weak
+ * (pp_ns_pending, from an object of the shim's the first object needs).
  *
- * Until the shim connects, blocks come from a small static arena and are
- * never freed (a call that reaches a hook while its own binding is being
- * made is served there too); until the library's open binds the names,
- * the base namespace's functions are called.  The mapping calls are the
+ * Until the table is taken, blocks come from a small static arena and
+ * are never freed (a call that reaches a hook while its own binding is
+ * being made is served there too); until the names are bound, the base
+ * namespace's functions are called.  The mapping calls are the
  * system calls themselves where libc's would be, as libc makes them; an
  * error is set in this namespace's errno.
  *
