@@ -351,6 +351,22 @@ eq "failed exec inside: the image goes on, the program's errno untouched" \
     "$(images s.jsonl) / $(tail -1 shim.out)" \
     "header ns_plugin, exec /nonexistent/prog, exec_failed /nonexistent/prog / exec failed there: No such file or directory; the program's errno 0"
 check "failed exec inside: the summary is written" test "$(sum s.jsonl peak_heap_bytes)" -ge $((3 << 20))
+# a fork made by the namespace's libc runs none of the base libc's
+# preparations: the shim makes its own part around it (its locks; the
+# child records, with no sampler thread), so the child has its header, and
+# its summary at an exit made there, holding the 2 MiB it allocated
+child() { jq -s -c --arg w "$2" '(map(select(.type == "header" and .program == "ns_plugin"))) as $h
+    | ($h[0].pid) as $p | ($h | map(select(.ppid == $p)) | .[0].pid) as $c
+    | if $w == "pid" then $c else (map(select(.type == "summary" and .pid == $c)) | .[0]) end' "$1"; }
+same "a fork inside the namespace, the child ending by exit" fork "$LIB" 0
+check "fork inside: the child has a header of its own (a pid, its parent the program)" \
+    test "$(child s.jsonl pid)" -gt 0
+check "fork inside, exit: the child's summary holds its 2 MiB" \
+    test "$(child s.jsonl summary | jq -r .peak_heap_bytes)" -ge $((2 << 20))
+same "a fork inside the namespace, the child ending by _exit" fork "$LIB" 1
+check "fork inside, _exit: the child has a header of its own" test "$(child s.jsonl pid)" -gt 0
+eq "fork inside, _exit: no summary, as at the shim's own _exit" "$(child s.jsonl summary)" null
+
 
 # ---- a relative LD_PRELOAD, and a program that changed directory ----
 rm -f rel.jsonl

@@ -503,6 +503,8 @@ extern struct pp_state pp_state;
 /* ---- life.c: start-up, fork, exec and exit -------------------------------- */
 
 void pp_finish(void);
+int  pp_fork_foreign_begin(void);
+void pp_fork_foreign_end(int began, int child);
 /* What the process hooks (hooks/process.c) call.  exit: the summary made
  * sure of, then the real exit; _exit: the held probe records written
  * (the hook then ends the process itself). */

@@ -201,7 +201,8 @@ static void fork_parent(void)
     pp_py_fork_done();
 }
 
-static void fork_child(void)
+/* a forked child's start: SAMPLER 0 for one with no sampler thread */
+static void child_begins(int sampler)
 {
     int saved = pp_in_hook;
     pp_in_hook = 1;
@@ -242,8 +243,41 @@ static void fork_child(void)
         tree_export(dev, ino, path);
     pp_sample_take(&pp_state.first, PP_SAMPLE_RESET | PP_SAMPLE_STATUS);
     pp_timeline_sample(&pp_state.first, 1);
-    start_sampler();
+    if (sampler)
+        start_sampler();
     pp_in_hook = saved;
+}
+
+static void fork_child(void)
+{
+    child_begins(1);
+}
+
+/* A fork made by a link namespace's libc runs none of the base libc's
+ * preparations; hooks/namespace.c calls these around it.  The shim's own
+ * locks are taken and given back as at any fork, and the child records,
+ * but with no sampler thread: starting one (the base libc's
+ * pthread_create, its allocator) could wait on a lock that a thread of
+ * the parent held, since the base libc never prepared for the fork.  Such
+ * a child has its first and last samples, its hooks' figures and its
+ * summary.  Begin answers whether the fork is this process's to follow;
+ * end is called with it, and whether this is the child. */
+int pp_fork_foreign_begin(void)
+{
+    if (!own_process())
+        return 0;
+    fork_prepare();
+    return 1;
+}
+
+void pp_fork_foreign_end(int began, int child)
+{
+    if (!began)
+        return;
+    if (child)
+        child_begins(0);
+    else
+        fork_parent();
 }
 
 /* A relative PERFPROBE_OUTPUT is made absolute once, by the first process,

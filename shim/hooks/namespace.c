@@ -242,6 +242,24 @@ static const char *object_path_of(char **own)
     return mem;
 }
 
+/* around a fork made by the namespace's libc (life.c), errno kept */
+static int ns_fork_begin(void)
+{
+    int saved_errno = errno, saved = pp_in_hook;
+    pp_in_hook = 1;
+    int began = pp_fork_foreign_begin();
+    pp_in_hook = saved;
+    errno = saved_errno;
+    return began;
+}
+
+static void ns_fork_end(int began, int child)
+{
+    int saved_errno = errno;
+    pp_fork_foreign_end(began, child);
+    errno = saved_errno;
+}
+
 /* the object's frames cut off the stacks recorded, as the shim's own */
 static void ns_own(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi)
 {
@@ -287,6 +305,8 @@ static int fill(struct pp_ns_link *l)
     l->finish = pp_finish;
     l->own = ns_own;
     l->thread_begins = pp_counters_foreign_thread;
+    l->fork_begin = ns_fork_begin;
+    l->fork_end = ns_fork_end;
     l->exit_now = pp_exit_now_begin;
     l->exec_begin = ns_exec_begin;
     l->exec_failed = ns_exec_failed;

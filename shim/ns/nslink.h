@@ -62,6 +62,7 @@ struct pp_ns_calls {
     int (*execvpe)(const char *, char *const[], char *const[]);
     int (*fexecve)(int, char *const[], char *const[]);
     int (*pthread_create)(void *, const void *, void *(*)(void *), void *);
+    int (*fork)(void);
 };
 
 /* each call's field and name, in the struct's order (the malloc family
@@ -89,7 +90,8 @@ struct pp_ns_calls {
     X(EXECVP, execvp, "execvp")                                         \
     X(EXECVPE, execvpe, "execvpe")                                      \
     X(FEXECVE, fexecve, "fexecve")                                      \
-    X(PTHREAD_CREATE, pthread_create, "pthread_create")
+    X(PTHREAD_CREATE, pthread_create, "pthread_create")                 \
+    X(FORK, fork, "fork")
 
 struct pp_ns_link {
     int version;
@@ -136,6 +138,11 @@ struct pp_ns_link {
     void (*own)(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi);
     /* first thing on a thread the namespace's pthread_create made */
     void (*thread_begins)(void);
+    /* around a fork made here (its libc runs none of the base libc's
+     * preparations): begin answers what end takes, with whether this is
+     * the child */
+    int (*fork_begin)(void);
+    void (*fork_end)(int began, int child);
     void (*exit_now)(void);
     int (*exec_begin)(const char *file, char *const argv[], char *const envp[], int search);
     void (*exec_failed)(int began, const char *file);

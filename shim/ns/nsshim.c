@@ -862,3 +862,19 @@ NS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
         l->base.free(st);
     return rc;
 }
+
+/* ---- fork made here ---- *
+ * This namespace's libc forks past the base libc, whose preparations the
+ * shim's own fork handling rides on: the shim's part is made around it
+ * (its locks, and the child's start, with no sampler thread: life.c). */
+NS_EXPORT pid_t fork(void)
+{
+    const struct pp_ns_link *l = connected();
+    if (!l)
+        return (pid_t)sys5(SYS_fork, 0, 0, 0, 0, 0);
+    FWD(l);
+    int began = l->fork_begin();
+    pid_t pid = F->c.fork();
+    l->fork_end(began, pid == 0);
+    return pid;
+}

@@ -30,6 +30,9 @@
  *                       it has one, which stays as long as LIB2 uses it)
  *   exit LIB N          3 MB held by the program; LIB, in a new namespace,
  *                       calls exit(N) there (_exit(N) with mode _exit)
+ *   fork LIB HOW        LIB, in a new namespace, forks there; the child
+ *                       holds 2 MiB and ends by exit (HOW 0) or _exit
+ *                       (HOW 1); the parent prints its status
  *   exec LIB PROG ARG...
  *                       3 MB held; LIB execs PROG (execvp) from there; if
  *                       that fails, the errno it got and the program's own
@@ -211,6 +214,16 @@ int main(int argc, char **argv)
         int got = ((int (*)(char *const[]))dlsym(h, "ns_exec"))(argv + 3);
         printf("exec failed there: %s; the program's errno %d\n", strerror(got), errno);
         free(big);
+        return 0;
+    }
+    if (!strcmp(mode, "fork") && argc > 3) {
+        void *h = open_ns(LM_ID_NEWLM, lib);
+        if (!h)
+            return 3;
+        printf("opened\n");
+        fflush(stdout);
+        int st = ((int (*)(int))dlsym(h, "ns_fork"))(atoi(argv[3]));
+        printf("the child's status %d\n", st);
         return 0;
     }
     if (!strcmp(mode, "second") && argc > 3) {
