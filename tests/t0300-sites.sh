@@ -119,7 +119,9 @@ within "sample: the mean of 20 estimates is unbiased" \
 eq "sample: different seeds give different estimates" "$(sort -u estimates | wc -l | awk '{ print ($1 > 10) }')" 1
 
 # ---- off ----------------------------------------------------------------------
-run_known off.jsonl off.facts PERFPROBE_STACKS=off
+run_known off.jsonl off.facts PERFPROBE_STACKS=off 2> off.err
+eq "off: the sampler thread did not allocate" \
+    "$(grep -c 'the sampler thread called the allocator' off.err)" 0
 eq "off: no stack or sites records" "$(grep -c '"type":"s\(tack\|ites\)"' off.jsonl)" 0
 
 # ---- diff: sites matched by their symbolised stacks across two runs ---------

@@ -40,7 +40,8 @@
  * buffer and closes the descriptor, apart from the program's descriptor
  * table (sys/linux/apart.c); the mapping keeps the event until it is
  * unmapped.  The one descriptor kept, /proc/self/task's, is opened by the
- * program's thread before the sampler starts (pp_cpu_prime).  Mappings
+ * program's thread before the sampler starts (pp_cpu_prime), which also
+ * reads the interpreter's symbols there when sites.c did not.  Mappings
  * are made with the raw system call, never through the shim's mmap hook.
  * Where the kernel refuses (perf_event_paranoid 3, a seccomp filter, no
  * perf events in a container) one line says so and the run goes on
@@ -225,10 +226,6 @@ static int start(void)
     if (!evs || !node_index || !nodes || !pend || !ents || !tks || !thrs || !out || !scratch ||
         !tids)
         return -1;
-    if (pp_sites_mode == PP_STACKS_OFF) {
-        pp_modules_init();                   /* sites.c did not */
-        pp_py_init();
-    }
     pp_cfi_ready();
     self_tid = pp_tid();
     started = 1;
@@ -237,11 +234,30 @@ static int start(void)
 
 /* ---- events ------------------------------------------------------------------ */
 
+/* The list of modules and the interpreter's symbols, which sites.c reads
+ * when allocation stacks are on, read here otherwise, on the program's
+ * thread: pp_py_init asks the loader (dlsym, dladdr1), which takes the
+ * loader's lock and, for a name it lacks (the first one, in a program
+ * without Python), allocates the message of the failed look-up; the
+ * sampler thread does neither (sys/linux/single.c).  Once: a forked
+ * child or a sampler started again keeps what was read. */
+static void py_prime(void)
+{
+    static int primed;
+    if (primed || pp_sites_mode != PP_STACKS_OFF)
+        return;
+    primed = 1;
+    pp_modules_init();
+    pp_py_init();
+}
+
 void pp_cpu_prime(void)
 {
     const char *v = pp_opt.cpu;
-    if (v[0] && strcmp(v, "off") && strcmp(v, "0") && strcmp(v, "no") && strcmp(v, "false"))
+    if (v[0] && strcmp(v, "off") && strcmp(v, "0") && strcmp(v, "no") && strcmp(v, "false")) {
         pp_task_dir_open(&task_dir);
+        py_prime();
+    }
 }
 
 /* UNMAP: 0 in a forked child (sys/linux/perf.c) */
