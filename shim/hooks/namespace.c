@@ -261,7 +261,7 @@ static void ns_fork_end(int began, int child)
 }
 
 /* the object's frames cut off the stacks recorded, as the shim's own */
-static void ns_own(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi)
+static void ns_located(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi)
 {
     const struct ns *s = (const struct ns *)((const char *)l - offsetof(struct ns, link));
     pp_unwind_own_range((int)(s - spaces), lo, hi);
@@ -303,7 +303,7 @@ static int fill(struct pp_ns_link *l)
     l->enter = ns_enter;
     l->leave = ns_leave;
     l->finish = pp_finish;
-    l->own = ns_own;
+    l->located = ns_located;
     l->thread_begins = pp_counters_foreign_thread;
     l->fork_begin = ns_fork_begin;
     l->fork_end = ns_fork_end;

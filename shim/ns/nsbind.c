@@ -148,6 +148,17 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* The table's address: weak, so that the reference is made when the
+ * loader relocates this object (0 without a holder). */
+extern const struct pp_ns_link *const pp_ns_pending __attribute__((weak));
+
+const struct pp_ns_link *const *ns_pending(void)
+{
+    const struct pp_ns_link *const *at = &pp_ns_pending;
+    __asm__("" : "+r"(at));             /* a weak name's address may be 0 */
+    return at;
+}
+
 /* the namespace's objects in load order (dl_iterate_phdr lists the
  * namespace of its caller's return address: never a tail call) */
 static void walk(const struct pp_ns_link *l, struct scope *s)
@@ -480,7 +491,7 @@ int ns_only_held(const struct pp_ns_link *l)
     if (s->too_many)
         return 0;
     self = holding(s, (uintptr_t)(void *)ns_only_held);
-    int table = holding(s, ns_holder());
+    int table = holding(s, (uintptr_t)ns_pending());
     for (int k = 0; k < s->n; k++) {
         in[k] = k == self || k == table || !*s->o[k].name || has_slash(s->o[k].name) == 0;
         for (int j = 0; j < nheld; j++)

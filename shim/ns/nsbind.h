@@ -31,9 +31,10 @@ struct fwd {
     uintptr_t from[F_N];   /* where each name's definition is (0: the base's) */
 };
 
-/* where the table's holder is (hooks/nsstub.c), an object of the shim's
- * like this one; 0 when there is none */
-NS_HIDDEN uintptr_t ns_holder(void);
+/* where the shim's table's address is: in an object of the shim's that the
+ * namespace's first object needs (hooks/nsstub.c); NULL when this object
+ * was opened some other way */
+NS_HIDDEN const struct pp_ns_link *const *ns_pending(void);
 
 /* the base namespace's, as the shim handed them over: until bound, and
  * when no binding can be made */

@@ -135,7 +135,7 @@ struct pp_ns_link {
     void (*finish)(void);
     /* where the object is (its first and last byte past), at its first
      * call: its frames are the shim's, cut off the stacks it records */
-    void (*own)(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi);
+    void (*located)(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi);
     /* first thing on a thread the namespace's pthread_create made */
     void (*thread_begins)(void);
     /* around a fork made here (its libc runs none of the base libc's

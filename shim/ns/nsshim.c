@@ -125,32 +125,35 @@ static void *arena_valloc(size_t n) { return boot_alloc(4096, n); }
 static void *arena_pvalloc(size_t n) { return boot_alloc(4096, (n + 4095) & ~(size_t)4095); }
 static size_t arena_usable(void *p) { return p && is_boot(p) ? boot_size(p) : 0; }
 
-/* The table's address, held by an object the namespace's first object
- * needs (hooks/nsstub.c): absent (0) when this object was opened some
- * other way.  Weak, so that the reference is made when the loader
- * relocates this object. */
-extern const struct pp_ns_link *const pp_ns_pending __attribute__((weak));
-
-static const struct pp_ns_link *const *holder(void)
-{
-    const struct pp_ns_link *const *at = &pp_ns_pending;
-    __asm__("" : "+r"(at));             /* a weak name's address may be 0 */
-    return at;
-}
-
-uintptr_t ns_holder(void)
-{
-    return (uintptr_t)holder();
-}
 
 /* this object's mark of its version: the first object needs it */
 NS_EXPORT const int PP_NS_MARK_ID(PP_NS_LINK_VERSION) = PP_NS_LINK_VERSION;
 
-static _Atomic int taking;
+static _Atomic int adopting;
 
-/* this object's first byte and the end of its last segment (the linker's) */
-extern const char __ehdr_start[] __attribute__((visibility("hidden")));
-extern const char _end[] __attribute__((visibility("hidden")));
+static int holds(const struct dl_phdr_info *info, uintptr_t a);
+
+/* where this object is: its segments' first byte and last byte past */
+struct self {
+    uintptr_t lo, hi;
+};
+
+static int own_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct self *r = arg;
+    if (!holds(info, (uintptr_t)(void *)own_segments))
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type != PT_LOAD)
+            continue;
+        r->lo = !r->lo || lo < r->lo ? lo : r->lo;
+        r->hi = lo + ph->p_memsz > r->hi ? lo + ph->p_memsz : r->hi;
+    }
+    return 1;
+}
 
 /* The table taken, the names armed to bind at the first call: by
  * whichever comes first, the first hook call (a constructor of the
@@ -158,14 +161,17 @@ extern const char _end[] __attribute__((visibility("hidden")));
  * relocated: then nothing is there yet) or the shim's connect once the
  * open returns.  One thread takes it; one that comes meanwhile is served
  * from the arena, as before the table. */
-static const struct pp_ns_link *take(const struct pp_ns_link *l)
+static const struct pp_ns_link *adopt(const struct pp_ns_link *l)
 {
     int want = 0;
     if (!l || l->version != PP_NS_LINK_VERSION ||
-        !atomic_compare_exchange_strong(&taking, &want, 1))
+        !atomic_compare_exchange_strong(&adopting, &want, 1))
         return atomic_load_explicit(&link_, memory_order_acquire);
     ns_fwd_base(&fw, l);
-    l->own(l, (uintptr_t)__ehdr_start, (uintptr_t)_end);
+    struct self me = {0, 0};
+    l->iterate(own_segments, &me);         /* this namespace: called from here */
+    __asm__ volatile("" ::: "memory");
+    l->located(l, me.lo, me.hi);
     atomic_store_explicit(&armed, 1, memory_order_release);
     atomic_store_explicit(&link_, l, memory_order_release);
     return l;
@@ -176,8 +182,8 @@ static const struct pp_ns_link *connected(void)
     const struct pp_ns_link *l = atomic_load_explicit(&link_, memory_order_acquire);
     if (__builtin_expect(l != NULL, 1))
         return l;
-    const struct pp_ns_link *const *at = holder();
-    return at ? take(*at) : NULL;
+    const struct pp_ns_link *const *at = ns_pending();
+    return at ? adopt(*at) : NULL;
 }
 
 /* errno in this namespace's libc (the base's until bound; none before the
@@ -208,7 +214,7 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
 {
     if (!l || l->version != PP_NS_LINK_VERSION)
         return 0;
-    return take(l) == l ? PP_NS_LINK_VERSION : 0;
+    return adopt(l) == l ? PP_NS_LINK_VERSION : 0;
 }
 
 /* ---- the binding ---- *
@@ -675,7 +681,7 @@ static int count_other(struct dl_phdr_info *info, size_t size, void *arg)
     (void)size;
     struct others *o = arg;
     const char *name = info->dlpi_name ? info->dlpi_name : "";
-    if (holds(info, o->self) || holds(info, ns_holder()) || has(name, "/ld-linux") ||
+    if (holds(info, o->self) || holds(info, (uintptr_t)ns_pending()) || has(name, "/ld-linux") ||
         has(name, "linux-vdso") || !*name)
         return 0;
     o->n++;
