@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -146,9 +147,17 @@ static int write_one(const char *const *needed, int n, const void *table, char *
     st.hash[2] = 1;
 
     int fd = memfd_create("perfprobe-ns", MFD_CLOEXEC);
+    struct stat mine, named;
     if (fd < 0)
         return -1;
     fd_name(name, fd);
+    /* the name the loader will open is this file (a /proc of another
+     * kind, or none, and the shim goes without) */
+    if (fstat(fd, &mine) != 0 || stat(name, &named) != 0 || mine.st_dev != named.st_dev ||
+        mine.st_ino != named.st_ino) {
+        close(fd);
+        return -1;
+    }
     /* no buffer: a thread with a small stack may call dlmopen */
     struct iovec all[3 + N_NEEDED] = {{&st, sizeof st}, {(void *)"", 1}, {(void *)sym, lsym}};
     for (int i = 0; i < n; i++)
