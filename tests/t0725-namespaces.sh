@@ -424,6 +424,44 @@ eq "an object of another build: status and output" "$? $(cat other.out)" "0 name
 eq "an object of another build: one warning" "$(grep -c 'did not count' other.err)" 1
 eq "an object of another build: the library held what it meant to" "$(fact other.facts ns_calls)" 2001
 
+# a libpython opened with dlmopen, as embedders that want an interpreter
+# apart do: its extension modules (shared objects the interpreter opens
+# into the namespace) call its functions by name, found in the global
+# scope; it holds 20 MB in bytearrays
+pylib=$(python3 -c 'import os, sysconfig as s; print(os.path.join(s.get_config_var("LIBDIR"), s.get_config_var("INSTSONAME")))')
+cat > pyns.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+/* pyns LIBPYTHON CODE: LIBPYTHON in a new namespace runs CODE */
+int main(int argc, char **argv)
+{
+    void *h = argc > 2 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (!h) {
+        printf("open: %s\n", dlerror());
+        return 1;
+    }
+    ((void (*)(void))dlsym(h, "Py_Initialize"))();
+    int rc = ((int (*)(const char *))dlsym(h, "PyRun_SimpleString"))(argv[2]);
+    ((void (*)(void))dlsym(h, "Py_Finalize"))();
+    printf("ran: %d\n", rc);
+    return 0;
+}
+EOF
+cc -o pyns pyns.c -ldl
+py='import _ctypes, _decimal, _json
+kept = [bytearray(1000) for _ in range(20000)]
+print("held", sum(map(len, kept)), "from", _ctypes.__file__.endswith(".so"), _decimal.__file__.endswith(".so"))'
+if [ -f "$pylib" ]; then
+    NAME=pyns PROG=$PWD/pyns same "libpython in a new namespace, importing extension modules" "$pylib" "$py"
+    eq "... they loaded, from their shared objects" "$(head -1 shim.out)" "held 20000000 from True True"
+    eq "... exact" "$(NAME=pyns sum s.jsonl 'inexact | length')" 0
+    bounded "... the peak heap holds the 20 MB" "$(NAME=pyns sum s.jsonl peak_heap_bytes)" \
+        20000000 $((20000000 + (8 << 20))) 0
+else
+    fail "libpython in a new namespace: no $pylib (python3-dev brings it: make deps)"
+fi
+
 # ---- PERFPROBE_NAMESPACES=0: left alone, and said so ----
 PERFPROBE_NAMESPACES=0 WARNED=1 same "off: dlmopen into a new namespace" hold "$LIB" def.facts
 eq "off: one warning, naming the setting" "$(grep -c 'PERFPROBE_NAMESPACES=0' shim.err)" 1
