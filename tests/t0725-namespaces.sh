@@ -324,6 +324,14 @@ same "30 failed opens, then one" fail "$LIB" 30
 eq "30 failed opens: dlerror each time" "$(grep -c 'cannot open shared object file' shim.out)" 30
 same "as many namespaces at once as bare" many "$LIB"
 same "two threads opening and closing namespaces at once" threads "$LIB" 3
+# a thread with a 16 KiB stack (PTHREAD_STACK_MIN) opening a library whose
+# constructor allocates 1 MiB: the hook's sampled stack walk runs deep in
+# the loader's frames, and must stay within such a stack (its 8 KiB of
+# buffers for the sampler's copies once ran past the guard page into the
+# shim's counters below: SIGSEGV in about half the runs)
+printf '#include <stdlib.h>\nstatic void *kept;\n__attribute__((constructor)) static void init(void) { kept = malloc(1 << 20); }\n__attribute__((destructor)) static void fini(void) { free(kept); }\n' > big.c
+cc -shared -fPIC -O1 -o libnsbig.so big.c
+same "a 16 KiB stack opening a namespace whose constructor allocates 1 MiB, 10 times" small "$PWD/libnsbig.so" 10
 # a dlclose made by a destructor inside the program's dlclose is deferred by
 # glibc; only the outer one may close namespaces (else one is lost for good)
 printf '#include <dlfcn.h>\n__attribute__((destructor)) static void bye(void) { void *h = dlopen("libm.so.6", RTLD_NOW); if (h) dlclose(h); }\n' > dtor.c

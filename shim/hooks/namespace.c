@@ -278,8 +278,9 @@ static const struct {
     {"dl_iterate_phdr", offsetof(struct pp_ns_link, iterate)},
 };
 
-int pp_ns_stub(const char *object, const char *library, const void *table, char *name,
+int pp_ns_stub(const char *object, const char *library, const void *table, char name[2][32],
                int fd[2]);
+void pp_ns_stub_opened(void *first, char name[2][32]);
 
 /* the table the object takes (nslink.h); 0 when a base function is missing */
 static int fill(struct pp_ns_link *l)
@@ -343,17 +344,18 @@ static void *make_with(struct ns *s, const char *object, const char *path, int m
                        int *made)
 {
     struct pp_ns_link *l = &s->link;
-    char name[32];
+    char name[2][32];
     if (!fill(l))
         return NULL;
     int fd[2];
     if (pp_ns_stub(object, path, l, name, fd) != 0)
         return NULL;
-    void *stub = real_dlmopen(LM_ID_NEWLM, name, (mode & (RTLD_LAZY | RTLD_NOW)) | RTLD_LOCAL);
+    void *stub = real_dlmopen(LM_ID_NEWLM, name[0], (mode & (RTLD_LAZY | RTLD_NOW)) | RTLD_LOCAL);
     close(fd[0]);
     close(fd[1]);
     if (!stub)
         return NULL;
+    pp_ns_stub_opened(stub, name);
     /* the library, opened as the program asked (its handle, its flags),
      * and the object, held by the shim past the stub (the loader's
      * blocks for them counted, as their frees will be) */

@@ -32,7 +32,9 @@
 #include "ns/nslink.h"
 
 #if defined(__x86_64__) && defined(__linux__)
+#include <dlfcn.h>
 #include <elf.h>
+#include <link.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -40,8 +42,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-int pp_ns_stub(const char *object, const char *library, const void *table, char *name,
+int pp_ns_stub(const char *object, const char *library, const void *table, char name[2][32],
                int fd[2]);
+void pp_ns_stub_opened(void *first, char name[2][32]);
 
 enum { N_PHDR = 3, N_DYN = 12, N_NEEDED = 3, N_SYM = 2, N_HASH = 2 + 1 + N_SYM };
 
@@ -170,22 +173,37 @@ static int write_one(const char *const *needed, int n, const void *table, char *
 }
 
 /* The namespace's two objects in memory files: FD[0] the first, needing
- * the table's holder, OBJECT and LIBRARY (its open name in NAME, 32
- * bytes); FD[1] the holder of TABLE.  0, or -1 when they cannot be made.
+ * the table's holder, OBJECT and LIBRARY; FD[1] the holder of TABLE; the
+ * names to open them by in NAME.  0, or -1 when they cannot be made.
  * Close both once the first is opened. */
-int pp_ns_stub(const char *object, const char *library, const void *table, char *name,
+int pp_ns_stub(const char *object, const char *library, const void *table, char name[2][32],
                int fd[2])
 {
-    char holder[32];
-    fd[1] = write_one(NULL, 0, table, holder);
+    fd[1] = write_one(NULL, 0, table, name[1]);
     if (fd[1] < 0)
         return -1;
-    const char *needed[N_NEEDED] = {holder, object, library};
-    fd[0] = write_one(needed, N_NEEDED, NULL, name);
+    const char *needed[N_NEEDED] = {name[1], object, library};
+    fd[0] = write_one(needed, N_NEEDED, NULL, name[0]);
     if (fd[0] < 0) {
         close(fd[1]);
         return -1;
     }
     return 0;
+}
+/* Once the first object (FIRST, its handle) is opened: the two objects'
+ * names in the loader's list, "/proc/self/fd/N", which a debugger, a
+ * symbolizer or the program itself would later open as another file
+ * (gdb hung reading its own descriptor), made names that open nothing.
+ * Each is a string of the loader's, written over with a shorter one. */
+void pp_ns_stub_opened(void *first, char name[2][32])
+{
+    static const char label[2][16] = {"[pp-ns-first]", "[pp-ns-table]"};
+    struct link_map *m = NULL;
+    if (dlinfo(first, RTLD_DI_LINKMAP, &m) != 0)
+        return;
+    for (int k = 0; m && k < 2; m = m->l_next, k++)        /* listed first */
+        for (int i = 0; i < 2; i++)
+            if (m->l_name && !strcmp(m->l_name, name[i]) && strlen(name[i]) >= strlen(label[i]))
+                memcpy(m->l_name, label[i], strlen(label[i]) + 1);
 }
 #endif

@@ -14,6 +14,8 @@
  *   chdir LIB FACTS     hold, after a chdir to /
  *   deep LIB            LIB into a new namespace with RTLD_DEEPBIND
  *   threads LIB N       two threads, each cycling LIB N times at once
+ *   small LIB N         a thread with a 16 KiB stack opens LIB into a new
+ *                       namespace and closes it, N times
  *   nested LIB LIB2 HOW FACTS
  *                       LIB, in a new namespace, opens LIB2 as HOW says
  *                       (plain, deep: with RTLD_DEEPBIND, dlmopen: into yet
@@ -125,6 +127,19 @@ static void *cycler(void *arg)
     return NULL;
 }
 
+/* open and close C->lib C->n times; C->failed: the first that failed */
+static void *open_close(void *arg)
+{
+    struct cycler *c = arg;
+    c->failed = -1;
+    for (int i = 0; i < c->n && c->failed < 0; i++) {
+        void *h = open_ns(LM_ID_NEWLM, c->lib);
+        if (!h || dlclose(h))
+            c->failed = i;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -167,6 +182,18 @@ int main(int argc, char **argv)
         for (int i = 0; i < 2; i++)
             printf("thread %d: %s\n", i, c[i].failed < 0 ? "cycled" : "failed");
         return c[0].failed >= 0 || c[1].failed >= 0;
+    }
+    if (!strcmp(mode, "small") && argc > 3) {
+        struct cycler c = {lib, atoi(argv[3]), 0};
+        pthread_attr_t a;
+        pthread_t t;
+        pthread_attr_init(&a);
+        pthread_attr_setstacksize(&a, 16384);
+        if (pthread_create(&t, &a, open_close, &c))
+            return 5;
+        pthread_join(t, NULL);
+        printf("%s on a 16 KiB stack\n", c.failed < 0 ? "cycled" : "failed");
+        return c.failed >= 0;
     }
     if (!strcmp(mode, "nested") && argc > 5) {
         void *h = open_ns(LM_ID_NEWLM, lib);

@@ -331,9 +331,33 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr
  * Returns -1 when this walk cannot say. */
 #define ENTRY_MAX 4096              /* an FDE or CIE longer is left to libgcc */
 
+/* The copies of an FDE and its CIE a safe walk reads through the kernel:
+ * static, not on the stack, where they took 8 KiB of an allocation hook's
+ * frame (a thread with a 16 KiB stack, deep in a dlmopen, ran past its
+ * guard page) though only the sampler thread's walks copy.  One walk at a
+ * time has them; another at that moment cannot say. */
+static uint8_t safe_fde[4 + ENTRY_MAX], safe_cie[4 + ENTRY_MAX];
+static _Atomic int safe_busy;
+
+static int compute_in(uintptr_t target, const uint8_t *hdr_at, struct rule *out, int safe,
+                      uint8_t *fb, uint8_t *cb);
+
 static int compute(uintptr_t target, const uint8_t *hdr_at, struct rule *out, int safe)
 {
-    uint8_t hb[20], fb[4 + ENTRY_MAX], cb[4 + ENTRY_MAX], eb[8];
+    if (!safe)
+        return compute_in(target, hdr_at, out, 0, NULL, NULL);
+    int want = 0;
+    if (!atomic_compare_exchange_strong(&safe_busy, &want, 1))
+        return -1;
+    int rc = compute_in(target, hdr_at, out, 1, safe_fde, safe_cie);
+    atomic_store_explicit(&safe_busy, 0, memory_order_release);
+    return rc;
+}
+
+static int compute_in(uintptr_t target, const uint8_t *hdr_at, struct rule *out, int safe,
+                      uint8_t *fb, uint8_t *cb)
+{
+    uint8_t hb[20], eb[8];
     /* .eh_frame_hdr: version 1, a sorted table of (start, FDE) as signed
      * 32-bit offsets from the header, as every linker writes it */
     const uint8_t *hdr = hdr_at ? fetch(safe, hdr_at, sizeof hb, hb) : NULL;

@@ -79,12 +79,14 @@ static unsigned long long seen_adds, seen_subs;
 static int seen_any;
 
 /* an object opened by a descriptor's name that holds no code: the shim's
- * own for a namespace (hooks/nsstub.c); nothing to name, and its name
- * would be another file's once the descriptor is closed */
+ * own for a namespace (hooks/nsstub.c, its name then made "[pp-ns-...]");
+ * nothing to name, and its name would be another file's once the
+ * descriptor is closed */
 static int no_code_by_fd(const struct dl_phdr_info *info)
 {
-    static const char by_fd[] = "/proc/self/fd/";
-    if (!info->dlpi_name || strncmp(info->dlpi_name, by_fd, sizeof by_fd - 1) != 0)
+    static const char by_fd[] = "/proc/self/fd/", ours[] = "[pp-ns-";
+    if (!info->dlpi_name || (strncmp(info->dlpi_name, by_fd, sizeof by_fd - 1) != 0 &&
+                             strncmp(info->dlpi_name, ours, sizeof ours - 1) != 0))
         return 0;
     for (int k = 0; k < info->dlpi_phnum; k++)
         if (info->dlpi_phdr[k].p_type == PT_LOAD && (info->dlpi_phdr[k].p_flags & PF_X))
