@@ -470,6 +470,52 @@ else
     fail "libpython in a new namespace: no $pylib (python3-dev brings it: make deps)"
 fi
 
+# a library that keeps itself open (its own dlopen of itself, from inside
+# its namespace) past the program's last dlclose, then opens a plugin that
+# calls it: bare, the library is still the namespace's first object and
+# the plugin finds its names; the shim closes its first object only once
+# the loader refuses one more dlclose of the library (no direct open left)
+cat > keep_root.c <<'EOF'
+#include <dlfcn.h>
+#include <stdio.h>
+int host_api(void) { return 42; }
+int keep_self(const char *me) { return dlopen(me, RTLD_NOW | RTLD_NOLOAD) != NULL; }
+int open_sub(const char *p)
+{
+    void *h = dlopen(p, RTLD_NOW);
+    int (*f)(void) = h ? (int (*)(void))dlsym(h, "sub_call") : NULL;
+    if (!h)
+        printf("sub: %s\n", dlerror());
+    return f ? f() : -1;
+}
+EOF
+printf 'int host_api(void);\nint sub_call(void) { return host_api() + 1; }\n' > keep_sub.c
+cat > ns_keep.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+/* ns_keep ROOT SUB: ROOT in a new namespace keeps itself open; the
+ * program closes it; then ROOT opens SUB, which calls ROOT */
+int main(int argc, char **argv)
+{
+    void *h = argc > 2 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
+    if (!h)
+        return 1;
+    int (*keep)(const char *) = (int (*)(const char *))dlsym(h, "keep_self");
+    int (*sub)(const char *) = (int (*)(const char *))dlsym(h, "open_sub");
+    printf("kept: %d\n", keep(argv[1]));
+    printf("closed: %d (%s)\n", dlclose(h), dlerror() ? "an error" : "no error");
+    printf("the plugin then: %d\n", sub(argv[2]));
+    return 0;
+}
+EOF
+cc -shared -fPIC -o libkeep_root.so keep_root.c && cc -shared -fPIC -o libkeep_sub.so keep_sub.c
+cc -o ns_keep ns_keep.c -ldl
+NAME=ns_keep PROG=$PWD/ns_keep same "a library that keeps itself open past the program's dlclose, then opens a plugin that calls it" \
+    "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so"
+eq "... the plugin found its names, and dlerror was the program's" "$(tr '\n' '/' < shim.out)" \
+    "kept: 1/closed: 0 (no error)/the plugin then: 43/"
+
 # ---- PERFPROBE_NAMESPACES=0: left alone, and said so ----
 PERFPROBE_NAMESPACES=0 WARNED=1 same "off: dlmopen into a new namespace" hold "$LIB" def.facts
 eq "off: one warning, naming the setting" "$(grep -c 'PERFPROBE_NAMESPACES=0' shim.err)" 1

@@ -141,10 +141,11 @@ struct ns {
     _Atomic int state;
     Lmid_t lmid;
     void *object;                       /* the shim's object there */
-    /* the first object (nsstub.c), until the program's last dlclose of
-     * the library it was made for (ROOT, opened OPENS times) */
+    /* the first object (nsstub.c), until the library it was made for
+     * (ROOT) is closed for good; CLOSED: the program closed ROOT since the
+     * last look */
     void *stub, *root;
-    _Atomic int opens;
+    _Atomic int closed;
     int (*others)(void);
     pp_ns_walk_fn walk;
     int (*bind)(void);
@@ -279,7 +280,7 @@ static const struct {
 };
 
 int pp_ns_stub(const char *object, const char *library, const void *table, char name[2][32],
-               int fd[2]);
+               struct pp_fd fd[2]);
 void pp_ns_stub_opened(void *first, char name[2][32]);
 
 /* the table the object takes (nslink.h); 0 when a base function is missing */
@@ -347,12 +348,12 @@ static void *make_with(struct ns *s, const char *object, const char *path, int m
     char name[2][32];
     if (!fill(l))
         return NULL;
-    int fd[2];
+    struct pp_fd fd[2];
     if (pp_ns_stub(object, path, l, name, fd) != 0)
         return NULL;
     void *stub = real_dlmopen(LM_ID_NEWLM, name[0], (mode & (RTLD_LAZY | RTLD_NOW)) | RTLD_LOCAL);
-    close(fd[0]);
-    close(fd[1]);
+    pp_fd_drop(&fd[0]);
+    pp_fd_drop(&fd[1]);
     if (!stub)
         return NULL;
     pp_ns_stub_opened(stub, name);
@@ -383,11 +384,14 @@ static void *make_with(struct ns *s, const char *object, const char *path, int m
     s->lmid = lmid;
     s->stub = stub;
     s->root = h;
-    atomic_store(&s->opens, 1);
+    atomic_store(&s->closed, 0);
     if (!obj || !connect || !s->others || !s->walk || !s->bind || !s->holds ||
         connect(l) != PP_NS_LINK_VERSION) {
         /* cannot be either (the stub needs the object's mark of this
-         * version): the namespace is kept as it is, and said so */
+         * version): said so, and the namespace left to the first object,
+         * which goes when the library is closed (let_go) */
+        if (obj)
+            pp_real_dlclose(obj);
         atomic_store(&pp_dlmopen_seen, 1);
         atomic_store(&s->state, NS_KEPT);
         return h;
@@ -420,47 +424,73 @@ static struct ns *take(void)
  * outermost looks for namespaces to close */
 static __thread int closing PP_TLS;
 
-/* After the program's last dlclose of a namespace's library: the stub
- * closed too, so that the library and what it needs go as they would bare
- * (its destructors run now, their frees counted as the program's). */
+/* Still open: the library at handle H, in namespace LMID, has a direct
+ * open left besides the first object's need of it and the namespace
+ * object's own EXTRA (0 or 1: it holds the library whose allocator it
+ * calls): the program's, or the library's own dlopen of itself.  The
+ * loader keeps no count anyone may read, but dlclose refuses a handle with
+ * none left ("shared object not open"): EXTRA + 1 dlcloses tell, a
+ * refusal's message is taken back (it is the shim's, not the program's),
+ * and each open let go is taken again at once (RTLD_NOLOAD).  None of it
+ * unloads anything: the first object still needs the library. */
+static int still_open(Lmid_t lmid, void *h, int extra)
+{
+    struct link_map *m = NULL;
+    int closes = 0;
+    if (dlinfo(h, RTLD_DI_LINKMAP, &m) != 0 || !m || !m->l_name)
+        return 1;
+    while (closes <= extra) {
+        if (pp_real_dlclose(h) != 0) {
+            (void)dlerror();
+            break;
+        }
+        closes++;
+    }
+    for (int k = 0; k < closes; k++)
+        if (!real_dlmopen(lmid, m->l_name, RTLD_LAZY | RTLD_NOLOAD))
+            (void)dlerror();
+    return closes > extra;
+}
+
+/* After the program closed a namespace's library: once nothing but the
+ * first object holds it open, the first object is closed too, so that
+ * the library and what it needs go as they would bare (its destructors
+ * run now, their frees counted as the program's).  While it is still open
+ * (another handle of the program's, or the library's own open of itself)
+ * the first object stays: the namespace's global scope is its scope, and
+ * a library opened there later needs the library's names. */
 static void let_go(void)
 {
     for (int i = 0; i < NS_MAX; i++) {
         struct ns *s = &spaces[i];
-        int was = NS_USED;
-        if (!s->stub || atomic_load(&s->opens) > 0 ||
+        int was = atomic_load(&s->state), gone = 0;
+        if (!s->stub || !atomic_load(&s->closed) || (was != NS_USED && was != NS_KEPT) ||
             !atomic_compare_exchange_strong(&s->state, &was, NS_CHECKING))
             continue;
-        void *stub = s->stub;
-        s->stub = s->root = NULL;
+        atomic_store(&s->closed, 0);
         closing++;
-        pp_real_dlclose(stub);
+        int extra = was == NS_USED ? s->holds(PP_NS_HELD_LIBRARY) : 0;
+        if (!still_open(s->lmid, s->root, extra)) {
+            void *stub = s->stub;
+            s->stub = s->root = NULL;
+            pp_real_dlclose(stub);
+            gone = 1;
+        }
         closing--;
-        atomic_store(&s->state, NS_USED);
+        /* a namespace the object never took goes with its first object */
+        atomic_store(&s->state, gone && was == NS_KEPT ? NS_EMPTY : was);
     }
 }
 
-/* the program's dlclose of H done: one open of a namespace's library less */
+/* the program's dlclose of H done: if it is a namespace's library, it is
+ * looked at (let_go) */
 static void closed(void *h)
 {
     for (int i = 0; i < NS_MAX; i++) {
         struct ns *s = &spaces[i];
         int st = atomic_load(&s->state);
-        if ((st == NS_USED || st == NS_CHECKING) && s->root == h && s->stub) {
-            atomic_fetch_sub(&s->opens, 1);
-            return;
-        }
-    }
-}
-
-/* the program's open of H into namespace LMID: one more, if its library */
-static void opened(Lmid_t lmid, void *h)
-{
-    for (int i = 0; i < NS_MAX; i++) {
-        struct ns *s = &spaces[i];
-        int st = atomic_load(&s->state);
-        if ((st == NS_USED || st == NS_CHECKING) && s->lmid == lmid && s->root == h && s->stub) {
-            atomic_fetch_add(&s->opens, 1);
+        if ((st == NS_USED || st == NS_CHECKING || st == NS_KEPT) && s->root == h && s->stub) {
+            atomic_store(&s->closed, 1);
             return;
         }
     }
@@ -503,17 +533,17 @@ static void reclaim(void)
         /* when all that is left is what the object holds (the objects it
          * bound names into: nsbind.c) and what they need, that is let go,
          * and taken again if it stays (still in use) */
-        if (n > 0 && s->holds(0)) {
+        if (n > 0 && s->holds(PP_NS_HELD_ALONE)) {
             /* the program's blocks the loader frees then are counted, as
              * at the program's own dlclose that would have freed them */
             int saved = pp_in_hook;
             pp_in_hook = 0;
-            s->holds(1);
+            s->holds(PP_NS_HELD_RELEASE);
             pp_in_hook = saved;
             alone_now(s, i, &alone);
             if (!alone) {
                 pp_in_hook = 0;         /* as when they were taken */
-                s->holds(2);
+                s->holds(PP_NS_HELD_TAKE);
                 pp_in_hook = saved;
             }
         }
@@ -563,12 +593,12 @@ pp_dlmopen_route(Lmid_t lmid, const char *file, int mode, const void *caller)
     int saved_errno = errno;
     char *path = NULL;
     if (lmid != LM_ID_NEWLM) {
-        /* into a namespace of the shim's: opened from here, to count the
-         * program's opens of its library */
-        if (!is_ours(lmid))
+        /* a namespace of the shim's: the object comes first, but not for
+         * RTLD_DEEPBIND.  Any other was made untouched (and noted then),
+         * or inside a namespace (noted by the object), or is gone (the
+         * call fails) */
+        if (file && (mode & RTLD_DEEPBIND) && !(mode & RTLD_NOLOAD) && is_ours(lmid))
             atomic_store(&pp_dlmopen_seen, 1);
-        else if (file && !(mode & RTLD_DEEPBIND))
-            path = pp_dlopen_where(file, caller);
     } else if (file && !(mode & (RTLD_DEEPBIND | RTLD_NOLOAD | RTLD_GLOBAL)) &&
                pp_opt.namespaces) {
         /* (glibc refuses RTLD_GLOBAL for a new namespace; RTLD_NOLOAD
@@ -584,27 +614,19 @@ pp_dlmopen_route(Lmid_t lmid, const char *file, int mode, const void *caller)
 }
 
 __attribute__((used, externally_visible, visibility("hidden"))) void *
-pp_dlmopen_owned(char *path, int mode, Lmid_t lmid)
+pp_dlmopen_owned(char *path, int mode)
 {
-    void *h;
-    int made = 0;
-    if (lmid != LM_ID_NEWLM) {
-        h = real_dlmopen(lmid, path, mode);
+    int made = 0, saved = pp_in_hook;
+    pp_in_hook = 1;
+    struct ns *s = take();
+    pp_in_hook = saved;
+    void *h = s ? make(s, path, mode, &made) : NULL;
+    if (s && !made)
+        atomic_store(&s->state, NS_EMPTY);
+    if (!made) {                        /* no namespace of the shim's: as bare */
+        h = real_dlmopen(LM_ID_NEWLM, path, mode);
         if (h)
-            opened(lmid, h);
-    } else {
-        int saved = pp_in_hook;
-        pp_in_hook = 1;
-        struct ns *s = take();
-        pp_in_hook = saved;
-        h = s ? make(s, path, mode, &made) : NULL;
-        if (s && !made)
-            atomic_store(&s->state, NS_EMPTY);
-        if (!made) {                    /* no namespace of the shim's: as bare */
-            h = real_dlmopen(LM_ID_NEWLM, path, mode);
-            if (h)
-                atomic_store(&pp_dlmopen_seen, 1);
-        }
+            atomic_store(&pp_dlmopen_seen, 1);
     }
     pp_dlopen_where_done(path);
     return h;
@@ -656,10 +678,8 @@ __asm__(".text\n"
         "    pop %rdi\n"
         "    test %rax, %rax\n"
         "    jz 1f\n"
-        "    mov %rdi, %rcx\n"
         "    mov %rax, %rdi\n"
         "    mov %edx, %esi\n"
-        "    mov %rcx, %rdx\n"                 /* the namespace */
         "    jmp pp_dlmopen_owned\n"
         "1:  mov pp_real_dlmopen(%rip), %rax\n"
         "    test %rax, %rax\n"

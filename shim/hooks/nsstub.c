@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 int pp_ns_stub(const char *object, const char *library, const void *table, char name[2][32],
-               int fd[2]);
+               struct pp_fd fd[2]);
 void pp_ns_stub_opened(void *first, char name[2][32]);
 
 enum { N_PHDR = 3, N_DYN = 12, N_NEEDED = 3, N_SYM = 2, N_HASH = 2 + 1 + N_SYM };
@@ -77,9 +77,12 @@ static void fd_name(char *name, int fd)
 
 /* One object in a memory file, its open name in NAME (32 bytes): needing
  * NEEDED's N names in order; with TABLE, defining pp_ns_pending, a
- * pointer to it; without, referencing the object's mark.  Its
- * descriptor, or -1. */
-static int write_one(const char *const *needed, int n, const void *table, char *name)
+ * pointer to it; without, referencing the object's mark.  Its descriptor
+ * in *F, kept where the shim keeps its own (the library's constructors run
+ * while it is open: the numbers they get are the ones they get bare); 0,
+ * or -1. */
+static int write_one(const char *const *needed, int n, const void *table, char *name,
+                     struct pp_fd *f)
 {
     static const char pending[] = PP_NS_PENDING, mark[] = PP_NS_MARK;
     const char *sym = table ? pending : mark;
@@ -149,16 +152,16 @@ static int write_one(const char *const *needed, int n, const void *table, char *
     st.hash[1] = N_SYM;
     st.hash[2] = 1;
 
-    int fd = memfd_create("perfprobe-ns", MFD_CLOEXEC);
     struct stat mine, named;
-    if (fd < 0)
+    if (pp_fd_adopt(f, memfd_create("perfprobe-ns", MFD_CLOEXEC)) != 0)
         return -1;
+    int fd = f->fd;
     fd_name(name, fd);
     /* the name the loader will open is this file (a /proc of another
      * kind, or none, and the shim goes without) */
     if (fstat(fd, &mine) != 0 || stat(name, &named) != 0 || mine.st_dev != named.st_dev ||
         mine.st_ino != named.st_ino) {
-        close(fd);
+        pp_fd_drop(f);
         return -1;
     }
     /* no buffer: a thread with a small stack may call dlmopen */
@@ -166,10 +169,10 @@ static int write_one(const char *const *needed, int n, const void *table, char *
     for (int i = 0; i < n; i++)
         all[3 + i] = (struct iovec){(void *)needed[i], len[i]};
     if (writev(fd, all, 3 + n) != (ssize_t)total) {
-        close(fd);
+        pp_fd_drop(f);
         return -1;
     }
-    return fd;
+    return 0;
 }
 
 /* The namespace's two objects in memory files: FD[0] the first, needing
@@ -177,15 +180,13 @@ static int write_one(const char *const *needed, int n, const void *table, char *
  * names to open them by in NAME.  0, or -1 when they cannot be made.
  * Close both once the first is opened. */
 int pp_ns_stub(const char *object, const char *library, const void *table, char name[2][32],
-               int fd[2])
+               struct pp_fd fd[2])
 {
-    fd[1] = write_one(NULL, 0, table, name[1]);
-    if (fd[1] < 0)
+    if (write_one(NULL, 0, table, name[1], &fd[1]) != 0)
         return -1;
     const char *needed[N_NEEDED] = {name[1], object, library};
-    fd[0] = write_one(needed, N_NEEDED, NULL, name[0]);
-    if (fd[0] < 0) {
-        close(fd[1]);
+    if (write_one(needed, N_NEEDED, NULL, name[0], &fd[0]) != 0) {
+        pp_fd_drop(&fd[1]);
         return -1;
     }
     return 0;

@@ -507,6 +507,19 @@ int ns_only_held(const struct pp_ns_link *l)
     return 1;
 }
 
+int ns_holds_library(const struct pp_ns_link *l)
+{
+    struct scope *s = &shim_scope;
+    walk(l, s);
+    int self = holding(s, (uintptr_t)(void *)ns_holds_library);
+    if (s->too_many || self < 0 || self + 1 >= s->n)
+        return 0;
+    for (int j = 0; j < nheld; j++)
+        if (held_at[j] == s->o[self + 1].lo)
+            return 1;
+    return 0;
+}
+
 void ns_release(const struct pp_ns_link *l)
 {
     while (nheld > 0)

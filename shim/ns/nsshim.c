@@ -291,15 +291,18 @@ NS_EXPORT int pp_ns_bind(void)
 
 /* the objects bound into, held (nsbind.c): OP 0 answers whether they,
  * and what they need, are all the namespace holds besides this object; 1
- * lets them go; 2 takes them again (they stayed: still in use) */
+ * lets them go; 2 takes them again (they stayed: still in use); 3 answers
+ * whether the library itself is one of them */
 NS_EXPORT int pp_ns_holds(int op)
 {
     const struct pp_ns_link *l = connected();
     if (!l)
         return 0;
-    if (op == 0)
+    if (op == PP_NS_HELD_ALONE)
         return ns_only_held(l);
-    if (op == 1)
+    if (op == PP_NS_HELD_LIBRARY)
+        return ns_holds_library(l);
+    if (op == PP_NS_HELD_RELEASE)
         ns_release(l);
     else
         ns_hold(&fw, l);
