@@ -385,7 +385,12 @@ static void sampled(void *p, size_t usable)
         pp_py_after_dlopen();           /* a libpython loaded since: read now */
     if (!p)
         return;
-    uintptr_t frames[PP_STACK_MAX];
+    /* as many frames as are kept (PERFPROBE_STACK_DEPTH, at most
+     * PP_STACK_MAX), with room for the Python frames: the hook's frame on
+     * a thread of the program's, whose stack may be the smallest glibc
+     * allows (16 KiB), deep in the loader */
+    int room = pp_py_on ? PP_STACK_MAX : unwind_depth + 1;
+    uintptr_t frames[room];
     int n = pp_unwind(frames, unwind_depth);
     if (pp_py_on) {
         n = pp_py_merge(frames, n, PP_STACK_MAX - 1);

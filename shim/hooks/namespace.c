@@ -46,6 +46,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <link.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -352,11 +353,12 @@ static void *make_with(struct ns *s, const char *object, const char *path, int m
     if (pp_ns_stub(object, path, l, name, fd) != 0)
         return NULL;
     void *stub = real_dlmopen(LM_ID_NEWLM, name[0], (mode & (RTLD_LAZY | RTLD_NOW)) | RTLD_LOCAL);
+    if (stub)
+        pp_ns_stub_opened(stub, name);
     pp_fd_drop(&fd[0]);
     pp_fd_drop(&fd[1]);
     if (!stub)
         return NULL;
-    pp_ns_stub_opened(stub, name);
     /* the library, opened as the program asked (its handle, its flags),
      * and the object, held by the shim past the stub (the loader's
      * blocks for them counted, as their frees will be) */
@@ -393,6 +395,7 @@ static void *make_with(struct ns *s, const char *object, const char *path, int m
         if (obj)
             pp_real_dlclose(obj);
         atomic_store(&pp_dlmopen_seen, 1);
+        atomic_store(&ns_made, 1);
         atomic_store(&s->state, NS_KEPT);
         return h;
     }
@@ -433,12 +436,16 @@ static __thread int closing PP_TLS;
  * refusal's message is taken back (it is the shim's, not the program's),
  * and each open let go is taken again at once (RTLD_NOLOAD).  None of it
  * unloads anything: the first object still needs the library. */
+/* odd while still_open holds a close of a library's open */
+static _Atomic unsigned probe_seq;
+
 static int still_open(Lmid_t lmid, void *h, int extra)
 {
     struct link_map *m = NULL;
     int closes = 0;
     if (dlinfo(h, RTLD_DI_LINKMAP, &m) != 0 || !m || !m->l_name)
         return 1;
+    atomic_fetch_add(&probe_seq, 1);
     while (closes <= extra) {
         if (pp_real_dlclose(h) != 0) {
             (void)dlerror();
@@ -449,7 +456,21 @@ static int still_open(Lmid_t lmid, void *h, int extra)
     for (int k = 0; k < closes; k++)
         if (!real_dlmopen(lmid, m->l_name, RTLD_LAZY | RTLD_NOLOAD))
             (void)dlerror();
+    atomic_fetch_add(&probe_seq, 1);
     return closes > extra;
+}
+
+/* A program's dlclose of H refused while a still_open was under way (it
+ * may have held one of H's opens: another thread's last close of a handle
+ * of the same library): made again once that is over.  Waited for 20 ms
+ * at most: the refused thread may hold the loader's lock (a dlclose from
+ * a constructor), which the probe needs to give the open back. */
+static int close_again(void *h)
+{
+    uint64_t until = pp_now_ns() + 20000000;
+    while ((atomic_load(&probe_seq) & 1) && pp_now_ns() < until)
+        sched_yield();
+    return (atomic_load(&probe_seq) & 1) ? -1 : pp_real_dlclose(h);
 }
 
 /* After the program closed a namespace's library: once nothing but the
@@ -469,12 +490,17 @@ static void let_go(void)
             continue;
         atomic_store(&s->closed, 0);
         closing++;
+        /* kept while another object opened here needs the library, or
+         * it is still open */
         int extra = was == NS_USED ? s->holds(PP_NS_HELD_LIBRARY) : 0;
-        if (!still_open(s->lmid, s->root, extra)) {
+        if (!(was == NS_USED && s->holds(PP_NS_LIBRARY_NEEDED)) &&
+            !still_open(s->lmid, s->root, extra)) {
             void *stub = s->stub;
             s->stub = s->root = NULL;
             pp_real_dlclose(stub);
             gone = 1;
+        } else {
+            atomic_store(&s->closed, 1);        /* looked at again at the next dlclose */
         }
         closing--;
         /* a namespace the object never took goes with its first object */
@@ -483,7 +509,7 @@ static void let_go(void)
 }
 
 /* the program's dlclose of H done: if it is a namespace's library, it is
- * looked at (let_go) */
+ * looked at (let_go), and again at each later dlclose while it stays */
 static void closed(void *h)
 {
     for (int i = 0; i < NS_MAX; i++) {
@@ -635,7 +661,10 @@ pp_dlmopen_owned(char *path, int mode)
 PP_EXPORT int dlclose(void *h)
 {
     closing++;
+    unsigned seq = atomic_load(&probe_seq);
     int rc = pp_real_dlclose(h);
+    if (rc != 0 && ((seq & 1) || atomic_load(&probe_seq) != seq))
+        rc = close_again(h);
     closing--;
     if (rc == 0 && atomic_load_explicit(&ns_made, memory_order_relaxed)) {
         int saved_errno = errno;

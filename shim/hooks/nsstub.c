@@ -59,20 +59,30 @@ struct stub {
     uint32_t hash[N_HASH];
 };
 
-/* "/proc/self/fd/FD" into NAME (32 bytes) */
-static void fd_name(char *name, int fd)
+/* the decimal digits of V at P; past them */
+static char *digits(char *p, unsigned long v)
 {
-    static const char dir[] = "/proc/self/fd/";
-    char digits[12];
+    char d[24];
     int n = 0;
     do
-        digits[n++] = (char)('0' + fd % 10);
-    while ((fd /= 10) > 0);
-    memcpy(name, dir, sizeof dir - 1);
-    name += sizeof dir - 1;
+        d[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
     while (n > 0)
-        *name++ = digits[--n];
-    *name = 0;
+        *p++ = d[--n];
+    return p;
+}
+
+/* "/proc/PID/fd/FD" into NAME (32 bytes): this process's descriptor by a
+ * name that means the same to a debugger reading the loader's list while
+ * the open is under way (/proc/self would be the debugger's own) */
+static void fd_name(char *name, int fd)
+{
+    char *p = name;
+    memcpy(p, "/proc/", 6);
+    p = digits(p + 6, (unsigned long)getpid());
+    memcpy(p, "/fd/", 4);
+    p = digits(p + 4, (unsigned long)fd);
+    *p = 0;
 }
 
 /* One object in a memory file, its open name in NAME (32 bytes): needing
@@ -191,11 +201,12 @@ int pp_ns_stub(const char *object, const char *library, const void *table, char 
     }
     return 0;
 }
-/* Once the first object (FIRST, its handle) is opened: the two objects'
- * names in the loader's list, "/proc/self/fd/N", which a debugger, a
- * symbolizer or the program itself would later open as another file
- * (gdb hung reading its own descriptor), made names that open nothing.
- * Each is a string of the loader's, written over with a shorter one. */
+/* Once the first object (FIRST, its handle) is opened, before the
+ * descriptors are closed: the two objects' names in the loader's list,
+ * "/proc/PID/fd/N", which a debugger, a symbolizer or the program itself
+ * would later open as another file (gdb hung reading its own descriptor
+ * when they were /proc/self's), made names that open nothing.  Each is a
+ * string of the loader's, written over with a shorter one. */
 void pp_ns_stub_opened(void *first, char name[2][32])
 {
     static const char label[2][16] = {"[pp-ns-first]", "[pp-ns-table]"};

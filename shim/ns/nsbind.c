@@ -520,6 +520,35 @@ int ns_holds_library(const struct pp_ns_link *l)
     return 0;
 }
 
+int ns_library_needed(const struct pp_ns_link *l)
+{
+    struct scope *s = &shim_scope;
+    walk(l, s);
+    int self = holding(s, (uintptr_t)(void *)ns_library_needed), library = self + 1;
+    if (s->too_many)
+        return 1;                       /* cannot say: kept */
+    if (self < 0 || library >= s->n)
+        return 0;
+    /* the first object's scope: it, and what it needs, breadth first */
+    int *order = s->order, n = 0;
+    unsigned char *in = s->seen;
+    for (int k = 0; k < s->n; k++)
+        in[k] = 0;
+    order[n++] = 0;
+    in[0] = 1;
+    closure(s, order, n, in, -1, -1);
+    for (int k = 0; k < s->n; k++) {
+        struct dyn d;
+        if (in[k] || !*s->o[k].name || !s->o[k].dyn || !dyn_of(&s->o[k], &d))
+            continue;
+        for (const ElfW(Dyn) *e = s->o[k].dyn; e->d_tag != DT_NULL; e++)
+            if (e->d_tag == DT_NEEDED &&
+                needed(s, d.strtab + e->d_un.d_val, &s->o[k], -1, k) == library)
+                return 1;
+    }
+    return 0;
+}
+
 void ns_release(const struct pp_ns_link *l)
 {
     while (nheld > 0)

@@ -169,7 +169,8 @@ struct pp_ns_link {
  * (not opened). */
 #define PP_NS_BIND    "pp_ns_bind"
 #define PP_NS_HOLDS   "pp_ns_holds"       /* the objects bound into, held */
-enum { PP_NS_HELD_ALONE, PP_NS_HELD_RELEASE, PP_NS_HELD_TAKE, PP_NS_HELD_LIBRARY };
+enum { PP_NS_HELD_ALONE, PP_NS_HELD_RELEASE, PP_NS_HELD_TAKE, PP_NS_HELD_LIBRARY,
+       PP_NS_LIBRARY_NEEDED };
 enum { PP_NS_NONE, PP_NS_LIBC, PP_NS_OWN, PP_NS_PASS };
 
 #endif

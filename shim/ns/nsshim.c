@@ -292,7 +292,8 @@ NS_EXPORT int pp_ns_bind(void)
 /* the objects bound into, held (nsbind.c): OP 0 answers whether they,
  * and what they need, are all the namespace holds besides this object; 1
  * lets them go; 2 takes them again (they stayed: still in use); 3 answers
- * whether the library itself is one of them */
+ * whether the library itself is one of them; 4 whether an object opened
+ * into the namespace since needs the library (nsbind.c) */
 NS_EXPORT int pp_ns_holds(int op)
 {
     const struct pp_ns_link *l = connected();
@@ -302,6 +303,8 @@ NS_EXPORT int pp_ns_holds(int op)
         return ns_only_held(l);
     if (op == PP_NS_HELD_LIBRARY)
         return ns_holds_library(l);
+    if (op == PP_NS_LIBRARY_NEEDED)
+        return ns_library_needed(l);
     if (op == PP_NS_HELD_RELEASE)
         ns_release(l);
     else
@@ -882,6 +885,10 @@ NS_EXPORT pid_t fork(void)
     if (!l)
         return (pid_t)sys5(SYS_fork, 0, 0, 0, 0, 0);
     FWD(l);
+    /* the base libc's own fork (unbound, or found nowhere else) runs the
+     * shim's part itself, from its pthread_atfork handlers */
+    if (F->c.fork == l->base.fork)
+        return (pid_t)F->c.fork();
     int began = l->fork_begin();
     pid_t pid = F->c.fork();
     l->fork_end(began, pid == 0);

@@ -84,7 +84,7 @@ static int seen_any;
  * descriptor is closed */
 static int no_code_by_fd(const struct dl_phdr_info *info)
 {
-    static const char by_fd[] = "/proc/self/fd/", ours[] = "[pp-ns-";
+    static const char by_fd[] = "/proc/", ours[] = "[pp-ns-";
     if (!info->dlpi_name || (strncmp(info->dlpi_name, by_fd, sizeof by_fd - 1) != 0 &&
                              strncmp(info->dlpi_name, ours, sizeof ours - 1) != 0))
         return 0;
