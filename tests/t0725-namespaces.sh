@@ -495,12 +495,24 @@ cat > ns_keep.c <<'EOF'
 #include <dlfcn.h>
 #include <stdio.h>
 /* ns_keep ROOT SUB: ROOT in a new namespace keeps itself open; the
- * program closes it; then ROOT opens SUB, which calls ROOT */
+ * program closes it; then ROOT opens SUB, which calls ROOT.
+ * ns_keep ROOT SUB NEEDER: ROOT in a new namespace, then NEEDER (which
+ * needs ROOT) into it; the program closes ROOT, then opens SUB there */
 int main(int argc, char **argv)
 {
     void *h = argc > 2 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
     if (!h)
         return 1;
+    if (argc > 3) {
+        Lmid_t ns;
+        void *needer = dlinfo(h, RTLD_DI_LMID, &ns) == 0 ? dlmopen(ns, argv[3], RTLD_NOW) : NULL;
+        printf("needer: %s\n", needer ? "opened" : dlerror());
+        printf("closed: %d\n", dlclose(h));
+        void *s = needer ? dlmopen(ns, argv[2], RTLD_NOW) : NULL;
+        int (*call)(void) = s ? (int (*)(void))dlsym(s, "sub_call") : NULL;
+        printf("the plugin then: %d%s%s\n", call ? call() : -1, s ? "" : " ", s ? "" : dlerror());
+        return 0;
+    }
     int (*keep)(const char *) = (int (*)(const char *))dlsym(h, "keep_self");
     int (*sub)(const char *) = (int (*)(const char *))dlsym(h, "open_sub");
     printf("kept: %d\n", keep(argv[1]));
@@ -515,6 +527,12 @@ NAME=ns_keep PROG=$PWD/ns_keep same "a library that keeps itself open past the p
     "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so"
 eq "... the plugin found its names, and dlerror was the program's" "$(tr '\n' '/' < shim.out)" \
     "kept: 1/closed: 0 (no error)/the plugin then: 43/"
+# ... and one that another library opened into the namespace needs
+printf 'int needer(void) { return 1; }\n' > keep_needer.c
+cc -shared -fPIC -o libkeep_needer.so keep_needer.c -Wl,--no-as-needed "$PWD/libkeep_root.so"
+NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there needs, closed by the program, then a plugin that calls it" \
+    "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_needer.so"
+eq "... the plugin found its names" "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/"
 
 # ---- PERFPROBE_NAMESPACES=0: left alone, and said so ----
 PERFPROBE_NAMESPACES=0 WARNED=1 same "off: dlmopen into a new namespace" hold "$LIB" def.facts

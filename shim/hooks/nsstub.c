@@ -201,6 +201,7 @@ int pp_ns_stub(const char *object, const char *library, const void *table, char 
     }
     return 0;
 }
+
 /* Once the first object (FIRST, its handle) is opened, before the
  * descriptors are closed: the two objects' names in the loader's list,
  * "/proc/PID/fd/N", which a debugger, a symbolizer or the program itself
