@@ -332,6 +332,18 @@ static int closure(struct scope *s, int *order, int n, unsigned char *seen, int 
     return n;
 }
 
+/* ROOT's scope as the loader lists it: ROOT, then what it needs, breadth
+ * first, into S->order (S->seen marks its objects); the count.  LIBRARY
+ * and SELF as for needed(). */
+static int scope_of(struct scope *s, int root, int library, int self)
+{
+    for (int k = 0; k < s->n; k++)
+        s->seen[k] = 0;
+    s->order[0] = root;
+    s->seen[root] = 1;
+    return closure(s, s->order, 1, s->seen, library, self);
+}
+
 void ns_fwd_base(struct fwd *f, const struct pp_ns_link *l)
 {
     *f = (struct fwd){.c = l->base, .counted = ~0u, .bound = PP_NS_LIBC};
@@ -404,13 +416,7 @@ static int bind_in(struct fwd *f, const struct pp_ns_link *l, struct scope *s)
     int self = holding(s, (uintptr_t)(void *)ns_fwd_bind), library = self + 1;
     if (self < 0 || library >= s->n)
         return 1;
-    int *order = s->order, n = 0;
-    unsigned char *seen = s->seen;
-    for (int k = 0; k < s->n; k++)
-        seen[k] = 0;
-    order[n++] = library;
-    seen[library] = 1;
-    n = closure(s, order, n, seen, library, self);
+    int *order = s->order, n = scope_of(s, library, library, self);
     int libc = libc_of(s), def[F_N];
     uintptr_t at[F_N];
     for (int i = 0; i < F_N; i++) {
@@ -530,13 +536,8 @@ int ns_library_needed(const struct pp_ns_link *l)
     if (self < 0 || library >= s->n)
         return 0;
     /* the first object's scope: it, and what it needs, breadth first */
-    int *order = s->order, n = 0;
-    unsigned char *in = s->seen;
-    for (int k = 0; k < s->n; k++)
-        in[k] = 0;
-    order[n++] = 0;
-    in[0] = 1;
-    closure(s, order, n, in, -1, -1);
+    scope_of(s, 0, -1, -1);
+    const unsigned char *in = s->seen;
     for (int k = 0; k < s->n; k++) {
         struct dyn d;
         if (in[k] || !*s->o[k].name || !s->o[k].dyn || !dyn_of(&s->o[k], &d))
