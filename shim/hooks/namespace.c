@@ -436,8 +436,9 @@ static __thread int closing PP_TLS;
  * refusal's message is taken back (it is the shim's, not the program's),
  * and each open let go is taken again at once (RTLD_NOLOAD).  None of it
  * unloads anything: the first object still needs the library. */
-/* odd while still_open holds a close of a library's open */
-static _Atomic unsigned probe_seq;
+/* still_open calls under way, and begun: a program dlclose refused while
+ * one ran may have met a library with one of its opens held there */
+static _Atomic unsigned probes_now, probes_begun;
 
 static int still_open(Lmid_t lmid, void *h, int extra)
 {
@@ -445,7 +446,8 @@ static int still_open(Lmid_t lmid, void *h, int extra)
     int closes = 0;
     if (dlinfo(h, RTLD_DI_LINKMAP, &m) != 0 || !m || !m->l_name)
         return 1;
-    atomic_fetch_add(&probe_seq, 1);
+    atomic_fetch_add(&probes_now, 1);
+    atomic_fetch_add(&probes_begun, 1);
     while (closes <= extra) {
         if (pp_real_dlclose(h) != 0) {
             (void)dlerror();
@@ -456,7 +458,7 @@ static int still_open(Lmid_t lmid, void *h, int extra)
     for (int k = 0; k < closes; k++)
         if (!real_dlmopen(lmid, m->l_name, RTLD_LAZY | RTLD_NOLOAD))
             (void)dlerror();
-    atomic_fetch_add(&probe_seq, 1);
+    atomic_fetch_sub(&probes_now, 1);
     return closes > extra;
 }
 
@@ -468,9 +470,9 @@ static int still_open(Lmid_t lmid, void *h, int extra)
 static int close_again(void *h)
 {
     uint64_t until = pp_now_ns() + 20000000;
-    while ((atomic_load(&probe_seq) & 1) && pp_now_ns() < until)
+    while (atomic_load(&probes_now) && pp_now_ns() < until)
         sched_yield();
-    return (atomic_load(&probe_seq) & 1) ? -1 : pp_real_dlclose(h);
+    return atomic_load(&probes_now) ? -1 : pp_real_dlclose(h);
 }
 
 /* After the program closed a namespace's library: once nothing but the
@@ -661,9 +663,9 @@ pp_dlmopen_owned(char *path, int mode)
 PP_EXPORT int dlclose(void *h)
 {
     closing++;
-    unsigned seq = atomic_load(&probe_seq);
+    unsigned begun = atomic_load(&probes_begun), now = atomic_load(&probes_now);
     int rc = pp_real_dlclose(h);
-    if (rc != 0 && ((seq & 1) || atomic_load(&probe_seq) != seq))
+    if (rc != 0 && (now || atomic_load(&probes_now) || atomic_load(&probes_begun) != begun))
         rc = close_again(h);
     closing--;
     if (rc == 0 && atomic_load_explicit(&ns_made, memory_order_relaxed)) {

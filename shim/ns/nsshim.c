@@ -49,8 +49,8 @@
 
 static const struct pp_ns_link *_Atomic link_;
 
-/* what each name calls (nsbind.h): the base namespace's until the binding
- * armed when the table is taken is made */
+/* what each name calls (nsbind.h): the base namespace's until the names
+ * are bound (armed when the table is taken) */
 static struct fwd fw;
 static _Atomic int armed;               /* 0, 1 armed, 2 being published */
 
@@ -124,7 +124,6 @@ static void *arena_memalign(size_t align, size_t n) { return boot_alloc(align, n
 static void *arena_valloc(size_t n) { return boot_alloc(4096, n); }
 static void *arena_pvalloc(size_t n) { return boot_alloc(4096, (n + 4095) & ~(size_t)4095); }
 static size_t arena_usable(void *p) { return p && is_boot(p) ? boot_size(p) : 0; }
-
 
 /* this object's mark of its version: the first object needs it */
 NS_EXPORT const int PP_NS_MARK_ID(PP_NS_LINK_VERSION) = PP_NS_LINK_VERSION;
