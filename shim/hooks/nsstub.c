@@ -59,30 +59,17 @@ struct stub {
     uint32_t hash[N_HASH];
 };
 
-/* the decimal digits of V at P; past them */
-static char *digits(char *p, unsigned long v)
-{
-    char d[24];
-    int n = 0;
-    do
-        d[n++] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    while (n > 0)
-        *p++ = d[--n];
-    return p;
-}
-
 /* "/proc/PID/fd/FD" into NAME (32 bytes): this process's descriptor by a
  * name that means the same to a debugger reading the loader's list while
  * the open is under way (/proc/self would be the debugger's own) */
 static void fd_name(char *name, int fd)
 {
-    char *p = name;
-    memcpy(p, "/proc/", 6);
-    p = digits(p + 6, (unsigned long)getpid());
-    memcpy(p, "/fd/", 4);
-    p = digits(p + 4, (unsigned long)fd);
-    *p = 0;
+    struct pp_buf b = {name, 0, 31};
+    pp_buf_str(&b, "/proc/");
+    pp_buf_u64(&b, (uint64_t)getpid());
+    pp_buf_str(&b, "/fd/");
+    pp_buf_u64(&b, (uint64_t)fd);
+    name[b.len] = 0;
 }
 
 /* One object in a memory file, its open name in NAME (32 bytes): needing
