@@ -513,6 +513,15 @@ int ns_only_held(const struct pp_ns_link *l)
     return 1;
 }
 
+void ns_self(const struct pp_ns_link *l, uintptr_t *lo, uintptr_t *hi)
+{
+    struct scope *s = &shim_scope;
+    walk(l, s);
+    int self = holding(s, (uintptr_t)(void *)ns_self);
+    *lo = self < 0 ? 0 : s->o[self].lo;
+    *hi = self < 0 ? 0 : s->o[self].hi;
+}
+
 int ns_holds_library(const struct pp_ns_link *l)
 {
     struct scope *s = &shim_scope;

@@ -36,6 +36,11 @@ struct fwd {
  * was opened some other way */
 NS_HIDDEN const struct pp_ns_link *const *ns_pending(void);
 
+/* where this object is: its segments' first byte and last byte past (0, 0
+ * when the walk does not find it); on the shim's scope, as the shim's
+ * calls, which it comes before (the table is taken first) */
+NS_HIDDEN void ns_self(const struct pp_ns_link *l, uintptr_t *lo, uintptr_t *hi);
+
 /* the base namespace's, as the shim handed them over: until bound, and
  * when no binding can be made */
 NS_HIDDEN void ns_fwd_base(struct fwd *f, const struct pp_ns_link *l);

@@ -130,30 +130,6 @@ NS_EXPORT const int PP_NS_MARK_ID(PP_NS_LINK_VERSION) = PP_NS_LINK_VERSION;
 
 static _Atomic int adopting;
 
-static int holds(const struct dl_phdr_info *info, uintptr_t a);
-
-/* where this object is: its segments' first byte and last byte past */
-struct self {
-    uintptr_t lo, hi;
-};
-
-static int own_segments(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    struct self *r = arg;
-    if (!holds(info, (uintptr_t)(void *)own_segments))
-        return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type != PT_LOAD)
-            continue;
-        r->lo = !r->lo || lo < r->lo ? lo : r->lo;
-        r->hi = lo + ph->p_memsz > r->hi ? lo + ph->p_memsz : r->hi;
-    }
-    return 1;
-}
-
 /* The table taken, the names armed to bind at the first call: by
  * whichever comes first, the first hook call (a constructor of the
  * library, or an IFUNC resolver the loader calls before this object is
@@ -167,10 +143,9 @@ static const struct pp_ns_link *adopt(const struct pp_ns_link *l)
         !atomic_compare_exchange_strong(&adopting, &want, 1))
         return atomic_load_explicit(&link_, memory_order_acquire);
     ns_fwd_base(&fw, l);
-    struct self me = {0, 0};
-    l->iterate(own_segments, &me);         /* this namespace: called from here */
-    __asm__ volatile("" ::: "memory");
-    l->located(l, me.lo, me.hi);
+    uintptr_t lo, hi;
+    ns_self(l, &lo, &hi);
+    l->located(l, lo, hi);
     atomic_store_explicit(&armed, 1, memory_order_release);
     atomic_store_explicit(&link_, l, memory_order_release);
     return l;
