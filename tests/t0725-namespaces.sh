@@ -478,7 +478,9 @@ fi
 cat > keep_root.c <<'EOF'
 #include <dlfcn.h>
 #include <stdio.h>
+#include <unistd.h>
 int host_api(void) { return 42; }
+__attribute__((destructor)) static void gone(void) { (void)!write(1, "root: gone\n", 11); }
 int keep_self(const char *me) { return dlopen(me, RTLD_NOW | RTLD_NOLOAD) != NULL; }
 int open_sub(const char *p)
 {
@@ -497,9 +499,12 @@ cat > ns_keep.c <<'EOF'
 /* ns_keep ROOT SUB: ROOT in a new namespace keeps itself open; the
  * program closes it; then ROOT opens SUB, which calls ROOT.
  * ns_keep ROOT SUB NEEDER: ROOT in a new namespace, then NEEDER (which
- * needs ROOT) into it; the program closes ROOT, then opens SUB there */
+ * needs ROOT, or calls it) into it; the program closes ROOT, then opens
+ * SUB there, then closes SUB and NEEDER (ROOT's destructor says when it
+ * goes) */
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IONBF, 0);
     void *h = argc > 2 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
     if (!h)
         return 1;
@@ -511,6 +516,12 @@ int main(int argc, char **argv)
         void *s = needer ? dlmopen(ns, argv[2], RTLD_NOW) : NULL;
         int (*call)(void) = s ? (int (*)(void))dlsym(s, "sub_call") : NULL;
         printf("the plugin then: %d%s%s\n", call ? call() : -1, s ? "" : " ", s ? "" : dlerror());
+        if (s)
+            dlclose(s);
+        printf("needer closing\n");
+        if (needer)
+            dlclose(needer);
+        printf("closed\n");
         return 0;
     }
     int (*keep)(const char *) = (int (*)(const char *))dlsym(h, "keep_self");
@@ -526,13 +537,23 @@ cc -o ns_keep ns_keep.c -ldl
 NAME=ns_keep PROG=$PWD/ns_keep same "a library that keeps itself open past the program's dlclose, then opens a plugin that calls it" \
     "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so"
 eq "... the plugin found its names, and dlerror was the program's" "$(tr '\n' '/' < shim.out)" \
-    "kept: 1/closed: 0 (no error)/the plugin then: 43/"
+    "kept: 1/closed: 0 (no error)/the plugin then: 43/root: gone/"
 # ... and one that another library opened into the namespace needs
 printf 'int needer(void) { return 1; }\n' > keep_needer.c
 cc -shared -fPIC -o libkeep_needer.so keep_needer.c -Wl,--no-as-needed "$PWD/libkeep_root.so"
 NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there needs, closed by the program, then a plugin that calls it" \
     "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_needer.so"
-eq "... the plugin found its names" "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/"
+eq "... the plugin found its names; the library went with the last one that needed it" \
+    "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
+# ... and one that another library there calls, found through the
+# namespace's global scope (no DT_NEEDED: bare, the loader keeps the
+# library for the reference bound into it)
+printf 'int host_api(void);\nint user(void) { return host_api(); }\n' > keep_user.c
+cc -shared -fPIC -o libkeep_user.so keep_user.c
+NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there calls by name, closed by the program, then a plugin that calls it" \
+    "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_user.so"
+eq "... the plugin found its names; the library went with the last one bound into it" \
+    "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
 
 # ---- PERFPROBE_NAMESPACES=0: left alone, and said so ----
 PERFPROBE_NAMESPACES=0 WARNED=1 same "off: dlmopen into a new namespace" hold "$LIB" def.facts

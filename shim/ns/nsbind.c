@@ -33,6 +33,17 @@
 #define MAX_OBJ 256
 #define NAME_MAX_ 4096
 
+/* the relocations that bind a reference to a symbol's address */
+#if defined(__x86_64__)
+#define R_ABS_ R_X86_64_64
+#define R_GLOB_DAT_ R_X86_64_GLOB_DAT
+#define R_JUMP_SLOT_ R_X86_64_JUMP_SLOT
+#elif defined(__aarch64__)
+#define R_ABS_ R_AARCH64_ABS64
+#define R_GLOB_DAT_ R_AARCH64_GLOB_DAT
+#define R_JUMP_SLOT_ R_AARCH64_JUMP_SLOT
+#endif
+
 struct obj {
     uintptr_t base, lo, hi;             /* lo, hi: its loaded segments */
     const char *name;
@@ -124,15 +135,8 @@ static int dyn_of(const struct obj *o, struct dyn *d)
     return 1;
 }
 
-static int collect(struct dl_phdr_info *info, size_t size, void *arg)
+static void obj_of(const struct dl_phdr_info *info, struct obj *o)
 {
-    (void)size;
-    struct scope *s = arg;
-    if (s->n == MAX_OBJ) {
-        s->too_many = 1;
-        return 1;
-    }
-    struct obj *o = &s->o[s->n++];
     *o = (struct obj){.base = info->dlpi_addr, .lo = UINTPTR_MAX,
                       .name = info->dlpi_name ? info->dlpi_name : ""};
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -145,6 +149,17 @@ static int collect(struct dl_phdr_info *info, size_t size, void *arg)
             o->hi = lo + ph->p_memsz > o->hi ? lo + ph->p_memsz : o->hi;
         }
     }
+}
+
+static int collect(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct scope *s = arg;
+    if (s->n == MAX_OBJ) {
+        s->too_many = 1;
+        return 1;
+    }
+    obj_of(info, &s->o[s->n++]);
     return 0;
 }
 
@@ -535,6 +550,78 @@ int ns_holds_library(const struct pp_ns_link *l)
     return 0;
 }
 
+/* 1 when a relocation of O that names a symbol holds an address in
+ * [LO, HI): O's reference was bound there (the loader then keeps that
+ * object for O, in its l_reldeps, when it is not among O's own needs) */
+static int bound_into(const struct obj *o, uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t rela[2] = {0, 0}, size[2] = {0, 0};
+    for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++) {
+        if (e->d_tag == DT_RELA)
+            rela[0] = addr_of(o, e->d_un.d_ptr);
+        else if (e->d_tag == DT_RELASZ)
+            size[0] = e->d_un.d_val;
+        else if (e->d_tag == DT_JMPREL)
+            rela[1] = addr_of(o, e->d_un.d_ptr);
+        else if (e->d_tag == DT_PLTRELSZ)
+            size[1] = e->d_un.d_val;
+    }
+    for (int t = 0; t < 2; t++) {
+        const ElfW(Rela) *r = (const ElfW(Rela) *)rela[t];
+        for (size_t i = 0; r && i < size[t] / sizeof *r; i++) {
+            unsigned type = ELF64_R_TYPE(r[i].r_info);
+            uintptr_t at = o->base + r[i].r_offset;
+            if (!ELF64_R_SYM(r[i].r_info) || (type != R_ABS_ && type != R_GLOB_DAT_ &&
+                                              type != R_JUMP_SLOT_) ||
+                at < o->lo || at + sizeof(uintptr_t) > o->hi)
+                continue;
+            uintptr_t v = *(const uintptr_t *)at;
+            if (v >= lo && v < hi)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* what the search for a user of the library knows: the first object's
+ * scope (its objects stay while the first object does) and the library */
+struct users {
+    struct scope *s;
+    const struct obj *library;
+    const char *soname;
+    int found;
+};
+
+/* Each object of the namespace outside the first object's scope, looked at
+ * from inside the loader's walk (an object another thread unloads goes
+ * only under the lock the walk holds): it needs the library (a DT_NEEDED
+ * name the loader matched to it: its path, or its DT_SONAME), or a
+ * reference of its is bound into it. */
+static int user_of(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct users *u = arg;
+    struct scope *s = u->s;
+    struct obj o;
+    struct dyn d;
+    obj_of(info, &o);
+    for (int k = 0; k < s->n; k++)
+        if (s->seen[k] && s->o[k].lo == o.lo)
+            return 0;
+    if (!*o.name || !o.dyn || !dyn_of(&o, &d))
+        return 0;
+    for (const ElfW(Dyn) *e = o.dyn; e->d_tag != DT_NULL && !u->found; e++) {
+        const char *want = e->d_tag == DT_NEEDED ? d.strtab + e->d_un.d_val : NULL;
+        if (want && expand_origin(want, o.name, s->name))
+            want = s->name;
+        if (want && (has_slash(want) ? same(u->library->name, want)
+                                     : u->soname && same(u->soname, want)))
+            u->found = 1;
+    }
+    u->found = u->found || bound_into(&o, u->library->lo, u->library->hi);
+    return u->found;
+}
+
 int ns_library_needed(const struct pp_ns_link *l)
 {
     struct scope *s = &shim_scope;
@@ -546,17 +633,13 @@ int ns_library_needed(const struct pp_ns_link *l)
         return 0;
     /* the first object's scope: it, and what it needs, breadth first */
     scope_of(s, 0, -1, -1);
-    const unsigned char *in = s->seen;
-    for (int k = 0; k < s->n; k++) {
-        struct dyn d;
-        if (in[k] || !*s->o[k].name || !s->o[k].dyn || !dyn_of(&s->o[k], &d))
-            continue;
-        for (const ElfW(Dyn) *e = s->o[k].dyn; e->d_tag != DT_NULL; e++)
-            if (e->d_tag == DT_NEEDED &&
-                needed(s, d.strtab + e->d_un.d_val, &s->o[k], -1, k) == library)
-                return 1;
-    }
-    return 0;
+    struct dyn d;
+    struct users u = {.s = s, .library = &s->o[library]};
+    if (s->o[library].dyn && dyn_of(&s->o[library], &d))
+        u.soname = d.soname;
+    l->iterate(user_of, &u);
+    __asm__ volatile("" ::: "memory");  /* a call from here: this namespace */
+    return u.found;
 }
 
 void ns_release(const struct pp_ns_link *l)

@@ -60,8 +60,9 @@ NS_HIDDEN void ns_release(const struct pp_ns_link *l);
 /* 1 when the library itself is one of them (its allocator is its own) */
 NS_HIDDEN int ns_holds_library(const struct pp_ns_link *l);
 /* 1 when an object outside the namespace's first object's scope (opened
- * into the namespace since) needs the library (DT_NEEDED): the loader
- * keeps the library for it once the program has closed it */
+ * into the namespace since) needs the library (DT_NEEDED), or has a
+ * reference bound into it (found through the namespace's global scope):
+ * the loader keeps the library for it once the program has closed it */
 NS_HIDDEN int ns_library_needed(const struct pp_ns_link *l);
 /* 1 when some are held and every object of the namespace but this one and
  * the loader is one of them, or a dependency of one */
