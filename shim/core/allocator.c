@@ -274,8 +274,8 @@ void pp_allocator_tick(void)
         pp_warn("the program called dlmopen for a link namespace the shim did not "
                 "count (PERFPROBE_NAMESPACES=0, libperfprobe-ns.so missing beside the "
                 "shim or of another build, RTLD_DEEPBIND, a name only the caller could "
-                "resolve, or an allocator of the library's own without its own "
-                "malloc_usable_size): libraries there allocate past "
+                "resolve, more than 1024 objects in the namespace, or an allocator of "
+                "the library's own without its own malloc_usable_size): libraries there allocate past "
                 "the hooks, so the heap figures leave them out", "", "", "");
     if (pp_single_aside_count() && !atomic_exchange(&aside_warned, 1))
         pp_warn("internal: the sampler thread called the allocator (served from "

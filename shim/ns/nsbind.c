@@ -17,10 +17,11 @@
  * than GLIBC_* are passed over: libc's own references (strdup's malloc)
  * ask for a GLIBC_ version, which such a definition does not satisfy.
  *
- * Everything here lives on the caller's stack: two threads may bind at
- * once (nsshim.c), and no lock is taken but the loader's own, for its
- * list, by dl_iterate_phdr (never the one it holds while it runs
- * constructors).  Links nothing, as nsshim.c.
+ * Two threads may bind at once (nsshim.c): each works on a scope of its
+ * own (a static one, or pages mapped for it), and no lock is taken but the
+ * loader's own, for its list, by dl_iterate_phdr (never the one it holds
+ * while it runs constructors).  Links nothing, as nsshim.c: its system
+ * calls are made with the instruction itself (ns_sys).
  */
 #define _GNU_SOURCE
 #include "ns/nsbind.h"
@@ -29,8 +30,10 @@
 #include <link.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
-#define MAX_OBJ 256
+#define MAX_OBJ 1024
 #define NAME_MAX_ 4096
 
 /* the relocations that bind a reference to a symbol's address */
@@ -399,13 +402,33 @@ static const char *const names[F_N] = {
 
 static int bind_in(struct fwd *f, const struct pp_ns_link *l, struct scope *s);
 
-/* on the static scope; a thread that finds it taken (two threads binding
- * at once, rare) works on one of its own, on its stack: waiting could wait
- * for a thread that holds the loader's list lock this one's walk wants */
-__attribute__((noinline)) static int bind_on_stack(struct fwd *f, const struct pp_ns_link *l)
+long ns_sys(long nr, long a, long b, long c, long d, long e, long f)
 {
-    struct scope local;
-    return bind_in(f, l, &local);
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* on the static scope; a thread that finds it taken (two threads binding
+ * at once, rare) works on one of its own, in pages mapped for it (the
+ * thread's stack may be 16 KiB): waiting could wait for a thread that
+ * holds the loader's list lock this one's walk wants.  0 (not bound) when
+ * no pages could be had. */
+static int bind_on_pages(struct fwd *f, const struct pp_ns_link *l)
+{
+    long len = (long)((sizeof(struct scope) + 4095) & ~(size_t)4095);
+    long p = ns_sys(SYS_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p < 0 && p > -4096)
+        return 0;
+    int rc = bind_in(f, l, (struct scope *)p);
+    ns_sys(SYS_munmap, p, len, 0, 0, 0, 0);
+    return rc;
 }
 
 int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l)
@@ -413,7 +436,7 @@ int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l)
     int want = 0;
     ns_fwd_base(f, l);
     if (!atomic_compare_exchange_strong(&hook_busy, &want, 1))
-        return bind_on_stack(f, l);
+        return bind_on_pages(f, l);
     int rc = bind_in(f, l, &hook_scope);
     atomic_store_explicit(&hook_busy, 0, memory_order_release);
     return rc;

@@ -31,6 +31,10 @@ struct fwd {
     uintptr_t from[F_N];   /* where each name's definition is (0: the base's) */
 };
 
+/* system call NR with its arguments, made with the instruction itself;
+ * the kernel's answer (-4095 to -1: an error) */
+NS_HIDDEN long ns_sys(long nr, long a, long b, long c, long d, long e, long f);
+
 /* where the shim's table's address is: in an object of the shim's that the
  * namespace's first object needs (hooks/nsstub.c); NULL when this object
  * was opened some other way */

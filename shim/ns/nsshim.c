@@ -197,7 +197,7 @@ NS_EXPORT int pp_ns_connect(const struct pp_ns_link *l)
  * relocated by then) or when the open returns
  * (pp_ns_bind).  Nobody waits for anybody: each thread that finds the
  * binding armed makes its own (into MINE, on its stack; nsbind.c works on
- * a static scope, or one on the stack while another thread has that) and
+ * a static scope, or on pages mapped for it while another thread has that) and
  * uses it for its call, and the first to finish publishes it.  A call the
  * binding thread itself makes meanwhile (an IFUNC resolver that
  * allocates) is served from the arena. */
@@ -477,15 +477,9 @@ NS_EXPORT size_t malloc_usable_size(void *p)
  * Made here with the instruction itself: this object's own names are the
  * hooks, and an error is set in this namespace's errno as libc sets it. */
 
-static long sys5(long nr, long a, long b, long c, long d, long e)
+static long sys6(long nr, long a, long b, long c, long d, long e, long f)
 {
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
-                     : "rcx", "r11", "memory");
+    long ret = ns_sys(nr, a, b, c, d, e, f);
     if (ret < 0 && ret > -4096) {
         set_errno((int)-ret);
         return -1;
@@ -493,21 +487,9 @@ static long sys5(long nr, long a, long b, long c, long d, long e)
     return ret;
 }
 
-static long sys6(long nr, long a, long b, long c, long d, long e, long f)
+static long sys5(long nr, long a, long b, long c, long d, long e)
 {
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    if (ret < 0 && ret > -4096) {
-        set_errno((int)-ret);
-        return -1;
-    }
-    return ret;
+    return sys6(nr, a, b, c, d, e, 0);
 }
 
 static void *map_now(void *(*fn)(void *, size_t, int, int, int, off_t), void *addr, size_t len,
