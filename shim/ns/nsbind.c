@@ -560,6 +560,20 @@ void ns_self(const struct pp_ns_link *l, uintptr_t *lo, uintptr_t *hi)
     *hi = self < 0 ? 0 : s->o[self].hi;
 }
 
+int ns_others(const struct pp_ns_link *l)
+{
+    struct scope *s = &shim_scope;
+    walk(l, s);
+    int self = holding(s, (uintptr_t)(void *)ns_others), table = holding(s, (uintptr_t)ns_pending());
+    int n = 0;
+    for (int k = 0; k < s->n; k++) {
+        const char *base = base_name(s->o[k].name);
+        n += k != self && k != table && *s->o[k].name && !starts(base, "ld-linux") &&
+             !starts(base, "linux-vdso");
+    }
+    return n;
+}
+
 int ns_holds_library(const struct pp_ns_link *l)
 {
     struct scope *s = &shim_scope;

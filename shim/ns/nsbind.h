@@ -61,6 +61,10 @@ NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l);
  * into; let go when they, and what they need, are all that is left. */
 NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l);
 NS_HIDDEN void ns_release(const struct pp_ns_link *l);
+/* how many objects the namespace holds besides this one, the table's
+ * holder (hooks/nsstub.c) and the loader (its vDSO too); on the shim's
+ * scope */
+NS_HIDDEN int ns_others(const struct pp_ns_link *l);
 /* 1 when the library itself is one of them (its allocator is its own) */
 NS_HIDDEN int ns_holds_library(const struct pp_ns_link *l);
 /* 1 when an object outside the namespace's first object's scope (opened

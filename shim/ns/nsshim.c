@@ -169,18 +169,6 @@ static void set_errno(int e)
         *fw.c.errno_location() = e;
 }
 
-static int has(const char *s, const char *part)
-{
-    for (; *s; s++) {
-        const char *a = s, *b = part;
-        while (*b && *a == *b)
-            a++, b++;
-        if (!*b)
-            return 1;
-    }
-    return 0;
-}
-
 /* PP_NS_LINK_VERSION when the table is taken; 0 for a table of another
  * version (a shim and an object of different builds): the shim then
  * closes the namespace and goes on without it */
@@ -622,34 +610,6 @@ __asm__(".text\n"
 
 /* ---- what else is loaded here ---- */
 
-struct others {
-    uintptr_t self;
-    int n;
-};
-
-static int holds(const struct dl_phdr_info *info, uintptr_t a)
-{
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && a >= lo && a - lo < ph->p_memsz)
-            return 1;
-    }
-    return 0;
-}
-
-static int count_other(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    struct others *o = arg;
-    const char *name = info->dlpi_name ? info->dlpi_name : "";
-    if (holds(info, o->self) || holds(info, (uintptr_t)ns_pending()) || has(name, "/ld-linux") ||
-        has(name, "linux-vdso") || !*name)
-        return 0;
-    o->n++;
-    return 0;
-}
-
 /* never a tail call: the loader takes the namespace from the return
  * address, which must be in this object */
 NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
@@ -660,16 +620,12 @@ NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
     return rc;
 }
 
-/* dl_iterate_phdr lists the objects of its caller's namespace: this one's */
+/* the objects of this namespace besides this one, the table's holder and
+ * the loader (nsbind.c) */
 NS_EXPORT int pp_ns_others(void)
 {
     const struct pp_ns_link *l = connected();
-    struct others o = {(uintptr_t)(void *)pp_ns_others, 0};
-    if (!l)
-        return -1;
-    l->iterate(count_other, &o);
-    __asm__ volatile("" ::: "memory");
-    return o.n;
+    return l ? ns_others(l) : -1;
 }
 
 /* ---- exit and exec made here ---- *
