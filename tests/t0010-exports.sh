@@ -48,7 +48,7 @@ check "dlmopen is a jump, not a call (the caller stays the program)" bash -c \
 # hooks, dlopen and dlmopen (jumps that note what the figures then miss),
 # exit, _exit and the exec family (the shim's part of each made first),
 # pthread_create (its threads known to the shim), fork (the shim's part of
-# a fork made around it),
+# a fork made around it), dl_iterate_phdr (the namespace listed as bare),
 # its six entries for the shim and its version's mark, nothing else; and it
 # links nothing (no NEEDED, no undefined name but its weak reference to the
 # table the shim hands it: libc is not ahead of a library's own definitions
@@ -57,7 +57,7 @@ NS=$(dirname "$S")/libperfprobe-ns.so
 ns_version=$(awk '$2 == "PP_NS_LINK_VERSION" && $1 == "#define" {print $3}' "$PP_ROOT/shim/ns/nslink.h")
 ns_want="aligned_alloc calloc dlmopen dlopen free malloc malloc_usable_size memalign mmap mmap64 mremap munmap
 posix_memalign pp_ns_bind pp_ns_connect pp_ns_holds pp_ns_link_v$ns_version pp_ns_others pp_ns_walk pvalloc realloc reallocarray valloc
-exit _exit _Exit execl execle execlp execv execve execvp execvpe fexecve pthread_create fork"
+exit _exit _Exit execl execle execlp execv execve execvp execvpe fexecve pthread_create fork dl_iterate_phdr"
 eq "the namespace object exports exactly its hooks" \
     "$(nm -D --defined-only "$NS" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort | tr '\n' ' ')" \
     "$(echo $ns_want | tr ' ' '\n' | sort | tr '\n' ' ')"

@@ -555,6 +555,105 @@ NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there calls by name, 
 eq "... the plugin found its names; the library went with the last one bound into it" \
     "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
 
+# ---- what a library walking its namespace sees ----
+# dl_iterate_phdr from inside the namespace (a constructor's walk, and one
+# after the open): bare, the library comes first, then what it needs; the
+# shim's first object and the table's holder are left out and its
+# namespace object comes last.  A C++ library there throws and catches
+# (its unwinder finds each frame's tables through the loader)
+cat > walker.c <<'EOF'
+#define _GNU_SOURCE
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+static int one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    const char *n = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "(none)";
+    strcat(arg, strrchr(n, '/') ? strrchr(n, '/') + 1 : n);
+    strcat(arg, " ");
+    return 0;
+}
+static int first(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    *(const char **)arg = info->dlpi_name;
+    return 7;
+}
+const char *walk_names(void)
+{
+    static char out[4096];
+    const char *f = NULL;
+    out[0] = 0;
+    dl_iterate_phdr(one, out);
+    int rc = dl_iterate_phdr(first, &f);
+    strcat(out, "| first ");
+    strcat(out, f && strrchr(f, '/') ? strrchr(f, '/') + 1 : "?");
+    strcat(out, rc == 7 ? " (its answer)" : " (another answer)");
+    return out;
+}
+__attribute__((constructor)) static void at_open(void)
+{
+    const char *s = walk_names();
+    (void)!write(1, "constructor: ", 13);
+    (void)!write(1, s, strlen(s));
+    (void)!write(1, "\n", 1);
+}
+EOF
+cat > thrower.cc <<'EOF'
+#include <stdexcept>
+#include <string>
+#include <vector>
+extern "C" int throw_catch(int n)
+{
+    int caught = 0;
+    for (int i = 0; i < n; i++) {
+        try {
+            std::vector<std::string> v(100, std::string(64, 'x'));
+            throw std::runtime_error("round " + std::to_string(i));
+        } catch (const std::exception &e) {
+            caught += e.what()[0] == 'r';
+        }
+    }
+    return caught;
+}
+EOF
+cat > ns_walk.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+/* ns_walk WALKER THROWER: each in a new namespace */
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    void *w = argc > 2 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
+    void *t = w ? dlmopen(LM_ID_NEWLM, argv[2], RTLD_NOW) : NULL;
+    if (!w || !t) {
+        printf("open: %s\n", dlerror());
+        return 1;
+    }
+    printf("after: %s\n", ((const char *(*)(void))dlsym(w, "walk_names"))());
+    printf("caught: %d\n", ((int (*)(int))dlsym(t, "throw_catch"))(1000));
+    return 0;
+}
+EOF
+cc -shared -fPIC -o libwalker.so walker.c && g++ -shared -fPIC -o libthrower.so thrower.cc
+cc -o ns_walk ns_walk.c -ldl
+timeout -k 5 60 ./ns_walk "$PWD/libwalker.so" "$PWD/libthrower.so" > walk.bare
+rm -f s.jsonl
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/s.jsonl LD_PRELOAD=$S timeout -k 5 60 ./ns_walk "$PWD/libwalker.so" "$PWD/libthrower.so" > walk.shim 2> walk.err
+eq "a library walking its namespace: exit status 0" $? 0
+eq "... bare, it comes first, then what it needs" "$(sed -n 1p walk.bare)" \
+    "constructor: libwalker.so libc.so.6 ld-linux-x86-64.so.2 | first libwalker.so (its answer)"
+eq "... a constructor's walk under the shim: bare's, the namespace object last" "$(sed -n 1p walk.shim)" \
+    "constructor: libwalker.so libc.so.6 ld-linux-x86-64.so.2 libperfprobe-ns.so | first libwalker.so (its answer)"
+eq "... and one after the open" "$(sed -n 2p walk.shim)" \
+    "after: libwalker.so libc.so.6 ld-linux-x86-64.so.2 libperfprobe-ns.so | first libwalker.so (its answer)"
+eq "a C++ library in a namespace throws and catches 1000 times, as bare" \
+    "$(sed -n 3p walk.shim) / $(sed -n 3p walk.bare)" "caught: 1000 / caught: 1000"
+eq "... nothing on stderr" "$(cat walk.err)" ""
+check "... every line of the timeline is JSON" valid_jsonl s.jsonl
+
 # ---- PERFPROBE_NAMESPACES=0: left alone, and said so ----
 PERFPROBE_NAMESPACES=0 WARNED=1 same "off: dlmopen into a new namespace" hold "$LIB" def.facts
 eq "off: one warning, naming the setting" "$(grep -c 'PERFPROBE_NAMESPACES=0' shim.err)" 1

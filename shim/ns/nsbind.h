@@ -61,6 +61,12 @@ NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l);
  * into; let go when they, and what they need, are all that is left. */
 NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l);
 NS_HIDDEN void ns_release(const struct pp_ns_link *l);
+/* how dl_iterate_phdr's entry INFO (the INDEXth) is shown to the
+ * namespace's libraries: as listed; left out (the shim's first object and
+ * the table's holder: no code); or after the rest (this object, the one
+ * that holds SELF) */
+enum { NS_LIST_SHOW, NS_LIST_HIDE, NS_LIST_SELF };
+NS_HIDDEN int ns_listed_as(const struct dl_phdr_info *info, int index, uintptr_t self);
 /* how many objects the namespace holds besides this one, the table's
  * holder (hooks/nsstub.c) and the loader (its vDSO too); on the shim's
  * scope */

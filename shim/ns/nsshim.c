@@ -620,6 +620,43 @@ NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
     return rc;
 }
 
+/* ---- dl_iterate_phdr: the namespace's objects as listed bare ---- *
+ * The loader lists the shim's first object, the table's holder and this
+ * object ahead of the library.  A library that walks its namespace gets
+ * the list it gets bare: the first two (no code) left out, and this one
+ * after the rest, so that the library comes first.  The shim's own walks
+ * call the loader's (pp_ns_walk). */
+struct bare_list {
+    int (*cb)(struct dl_phdr_info *, size_t, void *);
+    void *arg;
+    struct dl_phdr_info self;
+    size_t self_size;
+    int index;
+};
+
+static int list_bare(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct bare_list *g = arg;
+    int as = ns_listed_as(info, g->index++, (uintptr_t)(void *)list_bare);
+    if (as == NS_LIST_SELF) {
+        g->self_size = size < sizeof g->self ? size : sizeof g->self;
+        copy(&g->self, info, g->self_size);
+        return 0;
+    }
+    return as == NS_LIST_HIDE ? 0 : g->cb(info, size, g->arg);
+}
+
+NS_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    const struct pp_ns_link *l = connected();
+    struct bare_list g = {.cb = cb, .arg = arg};
+    int rc = l ? l->iterate(list_bare, &g) : 0;
+    __asm__ volatile("" ::: "memory");  /* never a tail call (as above) */
+    if (rc == 0 && g.self_size)
+        rc = cb(&g.self, g.self_size, arg);
+    return rc;
+}
+
 /* the objects of this namespace besides this one, the table's holder and
  * the loader (nsbind.c) */
 NS_EXPORT int pp_ns_others(void)
