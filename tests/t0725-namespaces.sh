@@ -480,6 +480,7 @@ cat > keep_root.c <<'EOF'
 #include <stdio.h>
 #include <unistd.h>
 int host_api(void) { return 42; }
+__thread int host_tls = 7;
 __attribute__((destructor)) static void gone(void) { (void)!write(1, "root: gone\n", 11); }
 int keep_self(const char *me) { return dlopen(me, RTLD_NOW | RTLD_NOLOAD) != NULL; }
 int open_sub(const char *p)
@@ -496,15 +497,21 @@ cat > ns_keep.c <<'EOF'
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 /* ns_keep ROOT SUB: ROOT in a new namespace keeps itself open; the
  * program closes it; then ROOT opens SUB, which calls ROOT.
  * ns_keep ROOT SUB NEEDER: ROOT in a new namespace, then NEEDER (which
  * needs ROOT, or calls it) into it; the program closes ROOT, then opens
  * SUB there, then closes SUB and NEEDER (ROOT's destructor says when it
- * goes) */
+ * goes).  NS_KEEP_TAKE=ADDR: 1 MiB at ADDR taken first (a library
+ * linked to load there goes elsewhere) */
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (getenv("NS_KEEP_TAKE"))
+        mmap((void *)strtoul(getenv("NS_KEEP_TAKE"), NULL, 0), 1 << 20, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     void *h = argc > 2 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
     if (!h)
         return 1;
@@ -554,6 +561,33 @@ NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there calls by name, 
     "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_user.so"
 eq "... the plugin found its names; the library went with the last one bound into it" \
     "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
+# ... one that reads its thread variable (TLS relocations: a module and
+# an offset, not an address)
+printf 'extern __thread int host_tls;\nint user(void) { return host_tls; }\n' > keep_tls.c
+cc -shared -fPIC -o libkeep_tls.so keep_tls.c
+NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there reads a thread variable of, closed by the program, then a plugin" \
+    "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_tls.so"
+eq "... the plugin found its names" "$(tr '\n' '/' < shim.out)" \
+    "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
+# ... opened by a bare name (found on LD_LIBRARY_PATH, no DT_SONAME), which
+# another one there needs by that name
+cc -shared -fPIC -o libkeep_byname.so keep_needer.c -L"$PWD" -Wl,--no-as-needed -lkeep_root
+LD_LIBRARY_PATH=$PWD NAME=ns_keep PROG=$PWD/ns_keep same "a library opened by a bare name without DT_SONAME that another needs by it, closed, then a plugin" \
+    libkeep_root.so "$PWD/libkeep_sub.so" "$PWD/libkeep_byname.so"
+eq "... the plugin found its names" "$(tr '\n' '/' < shim.out)" \
+    "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
+# ... and one whose dynamic section is read-only (the loader leaves its
+# addresses as linked), linked at an address that is taken, so that it
+# loads below it: its entries are not addresses, read as written
+if cc -shared -fPIC -fuse-ld=lld -Wl,-z,rodynamic -Wl,--image-base=0x400000000000 \
+        -o libkeep_rodyn.so keep_user.c 2> rodyn.err; then
+    NS_KEEP_TAKE=0x400000000000 NAME=ns_keep PROG=$PWD/ns_keep same "a library with a read-only dynamic section, loaded away from its link address, calling one the program closes" \
+        "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_rodyn.so"
+    eq "... the plugin found its names" "$(tr '\n' '/' < shim.out)" \
+        "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
+else
+    fail "no lld to link a read-only dynamic section (make deps): $(head -1 rodyn.err)"
+fi
 
 # ---- what a library walking its namespace sees ----
 # dl_iterate_phdr from inside the namespace (a constructor's walk, and one

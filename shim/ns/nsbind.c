@@ -36,21 +36,13 @@
 #define MAX_OBJ 1024
 #define NAME_MAX_ 4096
 
-/* the relocations that bind a reference to a symbol's address */
-#if defined(__x86_64__)
-#define R_ABS_ R_X86_64_64
-#define R_GLOB_DAT_ R_X86_64_GLOB_DAT
-#define R_JUMP_SLOT_ R_X86_64_JUMP_SLOT
-#elif defined(__aarch64__)
-#define R_ABS_ R_AARCH64_ABS64
-#define R_GLOB_DAT_ R_AARCH64_GLOB_DAT
-#define R_JUMP_SLOT_ R_AARCH64_JUMP_SLOT
-#endif
-
 struct obj {
     uintptr_t base, lo, hi;             /* lo, hi: its loaded segments */
     const char *name;
     const ElfW(Dyn) *dyn;
+    int dyn_moved;                      /* the loader added base to its entries */
+    const ElfW(Phdr) *phdr;
+    int phnum;
 };
 
 /* the namespace's objects, and room to work on them: static, not on the
@@ -107,11 +99,26 @@ static const char *base_name(const char *s)
     return b;
 }
 
-/* the loader has made the dynamic section's addresses absolute in place,
- * unless it is read-only */
-static uintptr_t addr_of(const struct obj *o, uintptr_t v)
+/* The address a dynamic entry's value V stands for.  glibc adds the load
+ * base in place to the entries it uses most (MOVED: DT_STRTAB, DT_SYMTAB,
+ * the hash tables, DT_VERSYM, DT_RELA, DT_JMPREL), unless the dynamic
+ * section is read-only or the base is 0; never to the others (DT_VERDEF). */
+static uintptr_t addr_of(const struct obj *o, uintptr_t v, int moved)
 {
-    return v < o->base ? o->base + v : v;
+    return moved && o->dyn_moved ? v : o->base + v;
+}
+
+/* 1 when [P, P + N) lies inside one of O's loaded segments (what lies
+ * between them may be mapped with no access) */
+static int mapped(const struct obj *o, uintptr_t p, size_t n)
+{
+    for (int i = 0; i < o->phnum; i++) {
+        const ElfW(Phdr) *ph = &o->phdr[i];
+        uintptr_t lo = o->base + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && p >= lo && n <= ph->p_memsz && p - lo <= ph->p_memsz - n)
+            return 1;
+    }
+    return 0;
 }
 
 static int dyn_of(const struct obj *o, struct dyn *d)
@@ -121,12 +128,12 @@ static int dyn_of(const struct obj *o, struct dyn *d)
     int have_soname = 0;
     for (const ElfW(Dyn) *e = o->dyn; e && e->d_tag != DT_NULL; e++) {
         switch (e->d_tag) {
-        case DT_STRTAB: d->strtab = (const char *)addr_of(o, e->d_un.d_ptr); break;
-        case DT_SYMTAB: d->symtab = (const ElfW(Sym) *)addr_of(o, e->d_un.d_ptr); break;
-        case DT_GNU_HASH: d->gnu = (const uint32_t *)addr_of(o, e->d_un.d_ptr); break;
-        case DT_HASH: d->sysv = (const uint32_t *)addr_of(o, e->d_un.d_ptr); break;
-        case DT_VERSYM: d->versym = (const ElfW(Half) *)addr_of(o, e->d_un.d_ptr); break;
-        case DT_VERDEF: d->verdef = (const ElfW(Verdef) *)addr_of(o, e->d_un.d_ptr); break;
+        case DT_STRTAB: d->strtab = (const char *)addr_of(o, e->d_un.d_ptr, 1); break;
+        case DT_SYMTAB: d->symtab = (const ElfW(Sym) *)addr_of(o, e->d_un.d_ptr, 1); break;
+        case DT_GNU_HASH: d->gnu = (const uint32_t *)addr_of(o, e->d_un.d_ptr, 1); break;
+        case DT_HASH: d->sysv = (const uint32_t *)addr_of(o, e->d_un.d_ptr, 1); break;
+        case DT_VERSYM: d->versym = (const ElfW(Half) *)addr_of(o, e->d_un.d_ptr, 1); break;
+        case DT_VERDEF: d->verdef = (const ElfW(Verdef) *)addr_of(o, e->d_un.d_ptr, 0); break;
         case DT_SONAME: soname = e->d_un.d_val; have_soname = 1; break;
         default: break;
         }
@@ -141,12 +148,15 @@ static int dyn_of(const struct obj *o, struct dyn *d)
 static void obj_of(const struct dl_phdr_info *info, struct obj *o)
 {
     *o = (struct obj){.base = info->dlpi_addr, .lo = UINTPTR_MAX,
-                      .name = info->dlpi_name ? info->dlpi_name : ""};
+                      .name = info->dlpi_name ? info->dlpi_name : "",
+                      .phdr = info->dlpi_phdr, .phnum = info->dlpi_phnum};
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_DYNAMIC)
+        if (ph->p_type == PT_DYNAMIC) {
             o->dyn = (const ElfW(Dyn) *)lo;
+            o->dyn_moved = info->dlpi_addr != 0 && (ph->p_flags & PF_W);
+        }
         if (ph->p_type == PT_LOAD) {
             o->lo = lo < o->lo ? lo : o->lo;
             o->hi = lo + ph->p_memsz > o->hi ? lo + ph->p_memsz : o->hi;
@@ -210,69 +220,78 @@ static const char *version_name(const struct dyn *d, unsigned ndx)
     return NULL;
 }
 
-/* the definition of NAME at symbol I of O, as the loader takes one for a
- * reference to a GLIBC_ version, or 0 */
-static uintptr_t defined(const struct obj *o, const struct dyn *d, uint32_t i, const char *name)
+/* 1 when symbol I of D is a definition of NAME that a reference finds:
+ * for the binding (BINDING), as the loader takes one for a reference to a
+ * GLIBC_ version; else any the loader would bind a reference to (a thread
+ * variable's too) */
+static int takes(const struct dyn *d, uint32_t i, const char *name, int binding)
 {
     const ElfW(Sym) *sym = &d->symtab[i];
     int type = ELF64_ST_TYPE(sym->st_info), bind = ELF64_ST_BIND(sym->st_info);
-    if (sym->st_shndx == SHN_UNDEF || sym->st_value == 0 ||
+    if (sym->st_shndx == SHN_UNDEF || (sym->st_value == 0 && type != STT_TLS) ||
         (type != STT_NOTYPE && type != STT_OBJECT && type != STT_FUNC && type != STT_COMMON &&
-         type != STT_GNU_IFUNC) ||
+         type != STT_GNU_IFUNC && (binding || type != STT_TLS)) ||
         (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE) ||
         !same(d->strtab + sym->st_name, name))
         return 0;
     if (d->versym) {
         unsigned v = d->versym[i];
-        const char *vn = (v & 0x7fff) >= 2 ? version_name(d, v & 0x7fff) : NULL;
+        const char *vn = binding && (v & 0x7fff) >= 2 ? version_name(d, v & 0x7fff) : NULL;
         if ((v & 0x8000) || (vn && !starts(vn, "GLIBC_")))
             return 0;               /* hidden, or another library's version */
     }
-    uintptr_t a = o->base + sym->st_value;
-    if (type == STT_GNU_IFUNC)
-        a = ((uintptr_t(*)(void))a)();
-    return a;
+    return 1;
 }
 
-static uintptr_t lookup(const struct obj *o, const char *name)
+/* the index of NAME's definition in O's symbol table (D: its dynamic
+ * section), found through its hash table; 0 when none */
+static uint32_t find_def(const struct dyn *d, const char *name, int binding)
 {
-    struct dyn d;
-    if (!o->dyn || !dyn_of(o, &d))
-        return 0;
-    if (d.gnu) {
+    if (d->gnu) {
         uint32_t h = 5381;
         for (const char *c = name; *c; c++)
             h = h * 33 + (unsigned char)*c;
-        uint32_t nbuckets = d.gnu[0], symoffset = d.gnu[1], bloom = d.gnu[2];
-        const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(d.gnu + 4) + bloom);
+        uint32_t nbuckets = d->gnu[0], symoffset = d->gnu[1], bloom = d->gnu[2];
+        const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(d->gnu + 4) + bloom);
         const uint32_t *chain = buckets + nbuckets;
         if (!nbuckets)
             return 0;
         for (uint32_t i = buckets[h % nbuckets]; i >= symoffset; i++) {
             uint32_t c = chain[i - symoffset];
-            uintptr_t a = (c | 1) == (h | 1) ? defined(o, &d, i, name) : 0;
-            if (a)
-                return a;
+            if ((c | 1) == (h | 1) && takes(d, i, name, binding))
+                return i;
             if (c & 1)
                 break;
         }
         return 0;
     }
-    if (d.sysv) {
-        uint32_t h = 0, nbucket = d.sysv[0];
+    if (d->sysv) {
+        uint32_t h = 0, nbucket = d->sysv[0];
         for (const char *c = name; *c; c++) {
             h = (h << 4) + (unsigned char)*c;
             uint32_t g = h & 0xf0000000u;
             h = (h ^ (g >> 24)) & ~g;
         }
-        const uint32_t *bucket = d.sysv + 2, *chain = bucket + nbucket;
-        for (uint32_t i = nbucket ? bucket[h % nbucket] : 0; i; i = chain[i]) {
-            uintptr_t a = defined(o, &d, i, name);
-            if (a)
-                return a;
-        }
+        const uint32_t *bucket = d->sysv + 2, *chain = bucket + nbucket;
+        for (uint32_t i = nbucket ? bucket[h % nbucket] : 0; i; i = chain[i])
+            if (takes(d, i, name, binding))
+                return i;
     }
     return 0;
+}
+
+/* the address of O's definition of NAME, as the binding takes one (an
+ * IFUNC's resolver called), or 0 */
+static uintptr_t lookup(const struct obj *o, const char *name)
+{
+    struct dyn d;
+    uint32_t i = o->dyn && dyn_of(o, &d) ? find_def(&d, name, 1) : 0;
+    if (!i)
+        return 0;
+    uintptr_t a = o->base + d.symtab[i].st_value;
+    if (ELF64_ST_TYPE(d.symtab[i].st_info) == STT_GNU_IFUNC)
+        a = ((uintptr_t(*)(void))a)();
+    return a;
 }
 
 /* WANT with $ORIGIN or ${ORIGIN} expanded to the directory of FROM, into
@@ -418,14 +437,14 @@ long ns_sys(long nr, long a, long b, long c, long d, long e, long f)
 /* on the static scope; a thread that finds it taken (two threads binding
  * at once, rare) works on one of its own, in pages mapped for it (the
  * thread's stack may be 16 KiB): waiting could wait for a thread that
- * holds the loader's list lock this one's walk wants.  0 (not bound) when
- * no pages could be had. */
+ * holds the loader's list lock this one's walk wants.  -1 when no pages
+ * could be had. */
 static int bind_on_pages(struct fwd *f, const struct pp_ns_link *l)
 {
     long len = (long)((sizeof(struct scope) + 4095) & ~(size_t)4095);
     long p = ns_sys(SYS_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p < 0 && p > -4096)
-        return 0;
+        return -1;
     int rc = bind_in(f, l, (struct scope *)p);
     ns_sys(SYS_munmap, p, len, 0, 0, 0, 0);
     return rc;
@@ -489,6 +508,41 @@ static int bind_in(struct fwd *f, const struct pp_ns_link *l, struct scope *s)
     return 1;
 }
 
+/* ---- the namespace looked at under the loader's lock ---- *
+ * glibc unmaps an object, and frees its name, under the lock its
+ * dl_iterate_phdr holds (recursively) while its callback runs: what is
+ * below runs inside such a callback, so that every object walked stays
+ * while it is read. */
+struct locked {
+    int (*fn)(const struct pp_ns_link *);
+    const struct pp_ns_link *l;
+    int rc;
+};
+
+static int run_locked(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info, (void)size;
+    struct locked *k = arg;
+    k->rc = k->fn(k->l);
+    return 1;
+}
+
+static int under_lock(const struct pp_ns_link *l, int (*fn)(const struct pp_ns_link *))
+{
+    struct locked k = {fn, l, 0};
+    l->iterate(run_locked, &k);
+    __asm__ volatile("" ::: "memory");  /* never a tail call (walk) */
+    return k.rc;
+}
+
+/* the loader (or the vDSO): by its DT_SONAME */
+static int is_loader(const struct obj *o)
+{
+    struct dyn d;
+    return o->dyn && dyn_of(o, &d) && d.soname &&
+           (same(d.soname, "ld-linux-x86-64.so.2") || starts(d.soname, "linux-vdso"));
+}
+
 /* ---- the objects bound into, held ---- */
 
 #define MAX_HELD 8
@@ -524,7 +578,7 @@ void ns_hold(const struct fwd *f, const struct pp_ns_link *l)
     }
 }
 
-int ns_only_held(const struct pp_ns_link *l)
+static int only_held(const struct pp_ns_link *l)
 {
     struct scope *s = &shim_scope;
     int *order = s->order, n = 0, self;
@@ -546,9 +600,14 @@ int ns_only_held(const struct pp_ns_link *l)
     }
     closure(s, order, n, in, -1, self);         /* what they need */
     for (int k = 0; k < s->n; k++)
-        if (!in[k] && !same(base_name(s->o[k].name), "ld-linux-x86-64.so.2"))
+        if (!in[k] && !is_loader(&s->o[k]))
             return 0;
     return 1;
+}
+
+int ns_only_held(const struct pp_ns_link *l)
+{
+    return under_lock(l, only_held);
 }
 
 void ns_self(const struct pp_ns_link *l, uintptr_t *lo, uintptr_t *hi)
@@ -578,18 +637,20 @@ int ns_listed_as(const struct dl_phdr_info *info, int index, uintptr_t self)
                                                                                : NS_LIST_SHOW;
 }
 
-int ns_others(const struct pp_ns_link *l)
+static int others(const struct pp_ns_link *l)
 {
     struct scope *s = &shim_scope;
     walk(l, s);
     int self = holding(s, (uintptr_t)(void *)ns_others), table = holding(s, (uintptr_t)ns_pending());
     int n = 0;
-    for (int k = 0; k < s->n; k++) {
-        const char *base = base_name(s->o[k].name);
-        n += k != self && k != table && *s->o[k].name && !starts(base, "ld-linux") &&
-             !starts(base, "linux-vdso");
-    }
+    for (int k = 0; k < s->n; k++)
+        n += k != self && k != table && *s->o[k].name && !is_loader(&s->o[k]);
     return n;
+}
+
+int ns_others(const struct pp_ns_link *l)
+{
+    return under_lock(l, others);
 }
 
 int ns_holds_library(const struct pp_ns_link *l)
@@ -605,96 +666,92 @@ int ns_holds_library(const struct pp_ns_link *l)
     return 0;
 }
 
-/* 1 when a relocation of O that names a symbol holds an address in
- * [LO, HI): O's reference was bound there (the loader then keeps that
- * object for O, in its l_reldeps, when it is not among O's own needs) */
-static int bound_into(const struct obj *o, uintptr_t lo, uintptr_t hi)
+/* 1 when a resolved reference of O names a symbol LIB defines (LD: its
+ * dynamic section): bare, the namespace's global scope is LIB's, so the
+ * reference was bound there, and the loader keeps LIB for O (in O's
+ * private l_reldeps) when LIB is not among O's own needs.  A lazy slot
+ * not called yet (it still points into O) binds nothing yet. */
+static int refers_to(const struct obj *o, const struct dyn *lib)
 {
+    struct dyn d;
     uintptr_t rela[2] = {0, 0}, size[2] = {0, 0};
+    if (!dyn_of(o, &d))
+        return 0;
     for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++) {
         if (e->d_tag == DT_RELA)
-            rela[0] = addr_of(o, e->d_un.d_ptr);
+            rela[0] = e->d_un.d_ptr ? addr_of(o, e->d_un.d_ptr, 1) : 0;
         else if (e->d_tag == DT_RELASZ)
             size[0] = e->d_un.d_val;
         else if (e->d_tag == DT_JMPREL)
-            rela[1] = addr_of(o, e->d_un.d_ptr);
+            rela[1] = addr_of(o, e->d_un.d_ptr, 1);
         else if (e->d_tag == DT_PLTRELSZ)
             size[1] = e->d_un.d_val;
     }
     for (int t = 0; t < 2; t++) {
         const ElfW(Rela) *r = (const ElfW(Rela) *)rela[t];
-        for (size_t i = 0; r && i < size[t] / sizeof *r; i++) {
-            unsigned type = ELF64_R_TYPE(r[i].r_info);
+        if (!r || !mapped(o, rela[t], size[t]))
+            continue;
+        for (size_t i = 0; i < size[t] / sizeof *r; i++) {
+            uint32_t sym = ELF64_R_SYM(r[i].r_info);
             uintptr_t at = o->base + r[i].r_offset;
-            if (!ELF64_R_SYM(r[i].r_info) || (type != R_ABS_ && type != R_GLOB_DAT_ &&
-                                              type != R_JUMP_SLOT_) ||
-                at < o->lo || at + sizeof(uintptr_t) > o->hi)
+            if (!sym || !mapped(o, (uintptr_t)&d.symtab[sym], sizeof d.symtab[sym]))
                 continue;
-            uintptr_t v = *(const uintptr_t *)at;
-            if (v >= lo && v < hi)
+            if (ELF64_R_TYPE(r[i].r_info) == R_X86_64_JUMP_SLOT &&
+                (!mapped(o, at, sizeof(uintptr_t)) ||
+                 (*(const uintptr_t *)at >= o->lo && *(const uintptr_t *)at < o->hi)))
+                continue;
+            const char *name = d.strtab + d.symtab[sym].st_name;
+            if (mapped(o, (uintptr_t)name, 1) && find_def(lib, name, 0))
                 return 1;
         }
     }
     return 0;
 }
 
-/* what the search for a user of the library knows: the first object's
- * scope (its objects stay while the first object does) and the library */
-struct users {
-    struct scope *s;
-    const struct obj *library;
-    const char *soname;
-    int found;
-};
-
-/* Each object of the namespace outside the first object's scope, looked at
- * from inside the loader's walk (an object another thread unloads goes
- * only under the lock the walk holds): it needs the library (a DT_NEEDED
- * name the loader matched to it: its path, or its DT_SONAME), or a
- * reference of its is bound into it. */
-static int user_of(struct dl_phdr_info *info, size_t size, void *arg)
+/* 1 when the DT_NEEDED name WANT of FROM is the library L (D: its dynamic
+ * section), as the loader matches it: with a slash (after $ORIGIN), by the
+ * name L was loaded by; bare, by L's DT_SONAME or the last part of that
+ * name */
+static int names_library(struct scope *s, const char *want, const struct obj *from,
+                         const struct obj *l, const struct dyn *d)
 {
-    (void)size;
-    struct users *u = arg;
-    struct scope *s = u->s;
-    struct obj o;
-    struct dyn d;
-    obj_of(info, &o);
-    for (int k = 0; k < s->n; k++)
-        if (s->seen[k] && s->o[k].lo == o.lo)
-            return 0;
-    if (!*o.name || !o.dyn || !dyn_of(&o, &d))
-        return 0;
-    for (const ElfW(Dyn) *e = o.dyn; e->d_tag != DT_NULL && !u->found; e++) {
-        const char *want = e->d_tag == DT_NEEDED ? d.strtab + e->d_un.d_val : NULL;
-        if (want && expand_origin(want, o.name, s->name))
-            want = s->name;
-        if (want && (has_slash(want) ? same(u->library->name, want)
-                                     : u->soname && same(u->soname, want)))
-            u->found = 1;
-    }
-    u->found = u->found || bound_into(&o, u->library->lo, u->library->hi);
-    return u->found;
+    if (expand_origin(want, from->name, s->name))
+        want = s->name;
+    if (has_slash(want))
+        return same(l->name, want);
+    return (d->soname && same(d->soname, want)) || same(base_name(l->name), want);
 }
 
-int ns_library_needed(const struct pp_ns_link *l)
+static int library_needed(const struct pp_ns_link *l)
 {
     struct scope *s = &shim_scope;
     walk(l, s);
     int self = holding(s, (uintptr_t)(void *)ns_library_needed), library = self + 1;
+    struct dyn ld;
     if (s->too_many)
         return 1;                       /* cannot say: kept */
-    if (self < 0 || library >= s->n)
+    if (self < 0 || library >= s->n || !s->o[library].dyn || !dyn_of(&s->o[library], &ld))
         return 0;
     /* the first object's scope: it, and what it needs, breadth first */
     scope_of(s, 0, -1, -1);
-    struct dyn d;
-    struct users u = {.s = s, .library = &s->o[library]};
-    if (s->o[library].dyn && dyn_of(&s->o[library], &d))
-        u.soname = d.soname;
-    l->iterate(user_of, &u);
-    __asm__ volatile("" ::: "memory");  /* a call from here: this namespace */
-    return u.found;
+    for (int k = 0; k < s->n; k++) {
+        const struct obj *o = &s->o[k];
+        struct dyn d;
+        if (s->seen[k] || k == self || !*o->name || !o->dyn || !dyn_of(o, &d))
+            continue;
+        for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++)
+            if (e->d_tag == DT_NEEDED &&
+                names_library(s, d.strtab + e->d_un.d_val, o, &s->o[library], &ld))
+                return 1;
+        if (refers_to(o, &ld))
+            return 1;
+    }
+    return 0;
+}
+
+int ns_library_needed(const struct pp_ns_link *l)
+{
+    return under_lock(l, library_needed);
 }
 
 void ns_release(const struct pp_ns_link *l)

@@ -52,7 +52,8 @@ NS_HIDDEN void ns_fwd_base(struct fwd *f, const struct pp_ns_link *l);
 /* each name bound to the first definition in the scope of the library
  * (the object after this one), as the loader built it; F keeps the
  * base's when there is none, or when the namespace holds more objects than
- * are looked through (then 0 is returned, else 1) */
+ * are looked through (then 0 is returned, else 1); -1 when no room to
+ * work could be had (F is not to be used) */
 NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l);
 
 /* The objects other than libc that F's names were bound into, taken

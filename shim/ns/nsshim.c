@@ -214,6 +214,10 @@ static const struct fwd *bind_now(const struct pp_ns_link *l, struct fwd *mine)
     }
     int rc = ns_fwd_bind(mine, l);
     l->guard(0);
+    if (rc < 0) {                       /* no room to bind in: this call from the arena */
+        arena_fwd(l, mine);
+        return mine;
+    }
     if (rc == 0)
         *l->dlmopen_seen = 1;           /* too many objects to look through */
     if (mine->bound == PP_NS_PASS)
