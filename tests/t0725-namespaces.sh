@@ -545,46 +545,45 @@ NAME=ns_keep PROG=$PWD/ns_keep same "a library that keeps itself open past the p
     "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so"
 eq "... the plugin found its names, and dlerror was the program's" "$(tr '\n' '/' < shim.out)" \
     "kept: 1/closed: 0 (no error)/the plugin then: 43/root: gone/"
-# ... and one that another library opened into the namespace needs
+# ... and the same library closed while another object opened into the
+# namespace since still uses it: kept DESC ROOT USER opens ROOT, then USER
+# there, closes ROOT, opens the plugin (which calls ROOT), then closes the
+# others: as bare, and ROOT goes with the last that used it
+kept() {
+    NAME=ns_keep PROG=$PWD/ns_keep same "$1" "$2" "$PWD/libkeep_sub.so" "$3"
+    eq "... the plugin found its names; the library went with the last user" \
+        "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
+}
+# one that needs it (DT_NEEDED)
 printf 'int needer(void) { return 1; }\n' > keep_needer.c
 cc -shared -fPIC -o libkeep_needer.so keep_needer.c -Wl,--no-as-needed "$PWD/libkeep_root.so"
-NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there needs, closed by the program, then a plugin that calls it" \
-    "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_needer.so"
-eq "... the plugin found its names; the library went with the last one that needed it" \
-    "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
-# ... and one that another library there calls, found through the
-# namespace's global scope (no DT_NEEDED: bare, the loader keeps the
-# library for the reference bound into it)
+kept "a library another one there needs, closed by the program, then a plugin that calls it" \
+    "$PWD/libkeep_root.so" "$PWD/libkeep_needer.so"
+# one that calls it, found through the namespace's global scope (no
+# DT_NEEDED: bare, the loader keeps the library for the reference bound
+# into it)
 printf 'int host_api(void);\nint user(void) { return host_api(); }\n' > keep_user.c
 cc -shared -fPIC -o libkeep_user.so keep_user.c
-NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there calls by name, closed by the program, then a plugin that calls it" \
-    "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_user.so"
-eq "... the plugin found its names; the library went with the last one bound into it" \
-    "$(tr '\n' '/' < shim.out)" "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
-# ... one that reads its thread variable (TLS relocations: a module and
-# an offset, not an address)
+kept "a library another one there calls by name, closed by the program, then a plugin that calls it" \
+    "$PWD/libkeep_root.so" "$PWD/libkeep_user.so"
+# one that reads its thread variable (TLS relocations: a module and an
+# offset, not an address)
 printf 'extern __thread int host_tls;\nint user(void) { return host_tls; }\n' > keep_tls.c
 cc -shared -fPIC -o libkeep_tls.so keep_tls.c
-NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there reads a thread variable of, closed by the program, then a plugin" \
-    "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_tls.so"
-eq "... the plugin found its names" "$(tr '\n' '/' < shim.out)" \
-    "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
-# ... opened by a bare name (found on LD_LIBRARY_PATH, no DT_SONAME), which
-# another one there needs by that name
+kept "a library another one there reads a thread variable of, closed by the program, then a plugin" \
+    "$PWD/libkeep_root.so" "$PWD/libkeep_tls.so"
+# the library opened by a bare name (found on LD_LIBRARY_PATH, no
+# DT_SONAME), which another one there needs by that name
 cc -shared -fPIC -o libkeep_byname.so keep_needer.c -L"$PWD" -Wl,--no-as-needed -lkeep_root
-LD_LIBRARY_PATH=$PWD NAME=ns_keep PROG=$PWD/ns_keep same "a library opened by a bare name without DT_SONAME that another needs by it, closed, then a plugin" \
-    libkeep_root.so "$PWD/libkeep_sub.so" "$PWD/libkeep_byname.so"
-eq "... the plugin found its names" "$(tr '\n' '/' < shim.out)" \
-    "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
-# ... and one whose dynamic section is read-only (the loader leaves its
-# addresses as linked), linked at an address that is taken, so that it
-# loads below it: its entries are not addresses, read as written
+LD_LIBRARY_PATH=$PWD kept "a library opened by a bare name without DT_SONAME that another needs by it, closed, then a plugin" \
+    libkeep_root.so "$PWD/libkeep_byname.so"
+# one whose dynamic section is read-only (the loader leaves its addresses
+# as linked), linked at an address that is taken, so that it loads below
+# it: its entries are not addresses, read as written
 if cc -shared -fPIC -fuse-ld=lld -Wl,-z,rodynamic -Wl,--image-base=0x400000000000 \
         -o libkeep_rodyn.so keep_user.c 2> rodyn.err; then
-    NS_KEEP_TAKE=0x400000000000 NAME=ns_keep PROG=$PWD/ns_keep same "a library with a read-only dynamic section, loaded away from its link address, calling one the program closes" \
-        "$PWD/libkeep_root.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_rodyn.so"
-    eq "... the plugin found its names" "$(tr '\n' '/' < shim.out)" \
-        "needer: opened/closed: 0/the plugin then: 43/needer closing/root: gone/closed/"
+    NS_KEEP_TAKE=0x400000000000 kept "a library with a read-only dynamic section, loaded away from its link address, calling one the program closes" \
+        "$PWD/libkeep_root.so" "$PWD/libkeep_rodyn.so"
 else
     fail "no lld to link a read-only dynamic section (make deps): $(head -1 rodyn.err)"
 fi
