@@ -572,11 +572,39 @@ printf 'extern __thread int host_tls;\nint user(void) { return host_tls; }\n' > 
 cc -shared -fPIC -o libkeep_tls.so keep_tls.c
 kept "a library another one there reads a thread variable of, closed by the program, then a plugin" \
     "$PWD/libkeep_root.so" "$PWD/libkeep_tls.so"
+# but not one whose reference asks for a version the library does not
+# define (foo@X_1 against its foo@@ROOT_1): bare, the loader binds it
+# elsewhere, and the library goes with the program's dlclose
+printf 'int foo(void) { return 1; }\n' > keep_x.c
+printf 'X_1 { global: foo; };\n' > keep_x.map
+printf 'ROOT_1 { global: *; };\n' > keep_root2.map
+sed 's/^int host_api(void) { return 42; }$/&\nint foo(void) { return 2; }/' keep_root.c > keep_root2.c
+printf 'int foo(void);\nint user(void) { return foo(); }\n' > keep_vuser.c
+cc -shared -fPIC -o libkeep_x.so keep_x.c -Wl,--version-script=keep_x.map
+cc -shared -fPIC -o libkeep_root2.so keep_root2.c -Wl,--version-script=keep_root2.map
+cc -shared -fPIC -o libkeep_vuser.so keep_vuser.c -Wl,--no-as-needed "$PWD/libkeep_x.so"
+NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there asks another version of a name of, closed by the program" \
+    "$PWD/libkeep_root2.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_vuser.so"
+eq "... it went with the program's dlclose, as bare" "$(head -3 shim.out | tr '\n' '/')" \
+    "needer: opened/root: gone/closed: 0/"
 # the library opened by a bare name (found on LD_LIBRARY_PATH, no
 # DT_SONAME), which another one there needs by that name
 cc -shared -fPIC -o libkeep_byname.so keep_needer.c -L"$PWD" -Wl,--no-as-needed -lkeep_root
 LD_LIBRARY_PATH=$PWD kept "a library opened by a bare name without DT_SONAME that another needs by it, closed, then a plugin" \
     libkeep_root.so "$PWD/libkeep_byname.so"
+# but not one that needs the same bare name and found another file by it
+# (its own copy, on its RUNPATH): bare, the library goes with the
+# program's dlclose
+mkdir -p mine theirs
+cp libkeep_root.so mine/libkeep_dup.so
+printf 'int other(void) { return 0; }\n' > keep_dup.c
+cc -shared -fPIC -o theirs/libkeep_dup.so keep_dup.c
+cc -shared -fPIC -o libkeep_dupuser.so keep_needer.c -L"$PWD/theirs" -Wl,--no-as-needed -lkeep_dup \
+    -Wl,--enable-new-dtags,-rpath,"$PWD/theirs"
+NAME=ns_keep PROG=$PWD/ns_keep same "a library another one there needs a namesake of (another file), closed by the program" \
+    "$PWD/mine/libkeep_dup.so" "$PWD/libkeep_sub.so" "$PWD/libkeep_dupuser.so"
+eq "... it went with the program's dlclose, as bare" "$(head -3 shim.out | tr '\n' '/')" \
+    "needer: opened/root: gone/closed: 0/"
 # one whose dynamic section is read-only (the loader leaves its addresses
 # as linked), linked at an address that is taken, so that it loads below
 # it: its entries are not addresses, read as written
@@ -607,11 +635,26 @@ static int one(struct dl_phdr_info *info, size_t size, void *arg)
     strcat(arg, " ");
     return 0;
 }
+static void *caller;
 static int first(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     *(const char **)arg = info->dlpi_name;
+    caller = __builtin_return_address(0);
     return 7;
+}
+/* whether the object that called the callback is one the walk lists (an
+ * unwinder that finds frames through dl_iterate_phdr needs it) */
+static int holds_caller(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        char *lo = (char *)info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (char *)caller >= lo && (char *)caller < lo + ph->p_memsz)
+            *(int *)arg = 1;
+    }
+    return 0;
 }
 const char *walk_names(void)
 {
@@ -623,6 +666,9 @@ const char *walk_names(void)
     strcat(out, "| first ");
     strcat(out, f && strrchr(f, '/') ? strrchr(f, '/') + 1 : "?");
     strcat(out, rc == 7 ? " (its answer)" : " (another answer)");
+    int listed = 0;
+    dl_iterate_phdr(holds_caller, &listed);
+    strcat(out, listed ? ", its caller listed" : ", its caller not listed");
     return out;
 }
 __attribute__((constructor)) static void at_open(void)
@@ -677,11 +723,11 @@ rm -f s.jsonl
 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/s.jsonl LD_PRELOAD=$S timeout -k 5 60 ./ns_walk "$PWD/libwalker.so" "$PWD/libthrower.so" > walk.shim 2> walk.err
 eq "a library walking its namespace: exit status 0" $? 0
 eq "... bare, it comes first, then what it needs" "$(sed -n 1p walk.bare)" \
-    "constructor: libwalker.so libc.so.6 ld-linux-x86-64.so.2 | first libwalker.so (its answer)"
+    "constructor: libwalker.so libc.so.6 ld-linux-x86-64.so.2 | first libwalker.so (its answer), its caller listed"
 eq "... a constructor's walk under the shim: bare's, the namespace object last" "$(sed -n 1p walk.shim)" \
-    "constructor: libwalker.so libc.so.6 ld-linux-x86-64.so.2 libperfprobe-ns.so | first libwalker.so (its answer)"
+    "constructor: libwalker.so libc.so.6 ld-linux-x86-64.so.2 libperfprobe-ns.so | first libwalker.so (its answer), its caller listed"
 eq "... and one after the open" "$(sed -n 2p walk.shim)" \
-    "after: libwalker.so libc.so.6 ld-linux-x86-64.so.2 libperfprobe-ns.so | first libwalker.so (its answer)"
+    "after: libwalker.so libc.so.6 ld-linux-x86-64.so.2 libperfprobe-ns.so | first libwalker.so (its answer), its caller listed"
 eq "a C++ library in a namespace throws and catches 1000 times, as bare" \
     "$(sed -n 3p walk.shim) / $(sed -n 3p walk.bare)" "caught: 1000 / caught: 1000"
 eq "... nothing on stderr" "$(cat walk.err)" ""

@@ -492,11 +492,11 @@ static void let_go(void)
             continue;
         atomic_store(&s->closed, 0);
         closing++;
-        /* kept while another object opened here needs the library, or
-         * it is still open */
+        /* kept while it is still open, or another object opened here
+         * uses it (asked second: it reads their relocations) */
         int extra = was == NS_USED ? s->holds(PP_NS_HELD_LIBRARY) : 0;
-        if (!(was == NS_USED && s->holds(PP_NS_LIBRARY_NEEDED)) &&
-            !still_open(s->lmid, s->root, extra)) {
+        if (!still_open(s->lmid, s->root, extra) &&
+            !(was == NS_USED && s->holds(PP_NS_LIBRARY_NEEDED))) {
             void *stub = s->stub;
             s->stub = s->root = NULL;
             pp_real_dlclose(stub);

@@ -66,6 +66,7 @@ struct dyn {
     const uint32_t *gnu, *sysv;
     const ElfW(Half) *versym;
     const ElfW(Verdef) *verdef;
+    const ElfW(Verneed) *verneed;
 };
 
 static int same(const char *a, const char *b)
@@ -134,6 +135,7 @@ static int dyn_of(const struct obj *o, struct dyn *d)
         case DT_HASH: d->sysv = (const uint32_t *)addr_of(o, e->d_un.d_ptr, 1); break;
         case DT_VERSYM: d->versym = (const ElfW(Half) *)addr_of(o, e->d_un.d_ptr, 1); break;
         case DT_VERDEF: d->verdef = (const ElfW(Verdef) *)addr_of(o, e->d_un.d_ptr, 0); break;
+        case DT_VERNEED: d->verneed = (const ElfW(Verneed) *)addr_of(o, e->d_un.d_ptr, 0); break;
         case DT_SONAME: soname = e->d_un.d_val; have_soname = 1; break;
         default: break;
         }
@@ -204,12 +206,13 @@ static int holding(const struct scope *s, uintptr_t a)
     return -1;
 }
 
-/* the name of version NDX in D's definitions, or NULL */
+/* the name of version NDX in D's definitions, or NULL (the base entry,
+ * the object's own name, names none: glibc matches no reference to it) */
 static const char *version_name(const struct dyn *d, unsigned ndx)
 {
     const ElfW(Verdef) *vd = d->verdef;
     for (int guard = 0; vd && guard < 4096; guard++) {
-        if ((vd->vd_ndx & 0x7fff) == ndx) {
+        if ((vd->vd_ndx & 0x7fff) == ndx && !(vd->vd_flags & VER_FLG_BASE)) {
             const ElfW(Verdaux) *a = (const ElfW(Verdaux) *)((const char *)vd + vd->vd_aux);
             return d->strtab + a->vda_name;
         }
@@ -220,45 +223,69 @@ static const char *version_name(const struct dyn *d, unsigned ndx)
     return NULL;
 }
 
-/* 1 when symbol I of D is a definition of NAME that a reference finds:
- * for the binding (BINDING), as the loader takes one for a reference to a
- * GLIBC_ version; else any the loader would bind a reference to (a thread
- * variable's too) */
-static int takes(const struct dyn *d, uint32_t i, const char *name, int binding)
+/* what a reference asks for: for the binding (BINDING), a definition of
+ * a GLIBC_ version or none; else the loader's match for one of VERSION
+ * (NULL: none asked), of that version alone when HIDDEN */
+struct ask {
+    int binding;
+    const char *version;
+    int hidden;
+};
+
+/* 1 when symbol I of D is a definition of NAME that the reference A
+ * finds (a thread variable's too, but for the binding) */
+static int takes(const struct dyn *d, uint32_t i, const char *name, const struct ask *a)
 {
     const ElfW(Sym) *sym = &d->symtab[i];
     int type = ELF64_ST_TYPE(sym->st_info), bind = ELF64_ST_BIND(sym->st_info);
     if (sym->st_shndx == SHN_UNDEF || (sym->st_value == 0 && type != STT_TLS) ||
         (type != STT_NOTYPE && type != STT_OBJECT && type != STT_FUNC && type != STT_COMMON &&
-         type != STT_GNU_IFUNC && (binding || type != STT_TLS)) ||
+         type != STT_GNU_IFUNC && (a->binding || type != STT_TLS)) ||
         (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE) ||
         !same(d->strtab + sym->st_name, name))
         return 0;
-    if (d->versym) {
-        unsigned v = d->versym[i];
-        const char *vn = binding && (v & 0x7fff) >= 2 ? version_name(d, v & 0x7fff) : NULL;
-        if ((v & 0x8000) || (vn && !starts(vn, "GLIBC_")))
-            return 0;               /* hidden, or another library's version */
+    if (!d->versym)
+        return 1;
+    unsigned v = d->versym[i], ndx = v & 0x7fff;
+    if (a->binding) {
+        const char *vn = ndx >= 2 ? version_name(d, ndx) : NULL;
+        return !(v & 0x8000) && (!vn || starts(vn, "GLIBC_"));
     }
-    return 1;
+    if (!a->version)
+        return !(v & 0x8000);           /* the default version, or none */
+    /* the version asked for; else one the object does not name (glibc:
+     * its version's hash is 0), unless hidden on either side */
+    const char *vn = version_name(d, ndx);
+    if (vn && same(vn, a->version))
+        return 1;
+    return !vn && !a->hidden && !(v & 0x8000);
 }
 
-/* the index of NAME's definition in O's symbol table (D: its dynamic
- * section), found through its hash table; 0 when none */
-static uint32_t find_def(const struct dyn *d, const char *name, int binding)
+/* the index of NAME's definition in D's symbol table that A finds,
+ * through D's hash table (its Bloom filter first); 0 when none */
+static uint32_t find_def(const struct dyn *d, const char *name, const struct ask *a)
 {
     if (d->gnu) {
         uint32_t h = 5381;
         for (const char *c = name; *c; c++)
             h = h * 33 + (unsigned char)*c;
-        uint32_t nbuckets = d->gnu[0], symoffset = d->gnu[1], bloom = d->gnu[2];
-        const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(d->gnu + 4) + bloom);
+        uint32_t nbuckets = d->gnu[0], symoffset = d->gnu[1], nbloom = d->gnu[2];
+        uint32_t shift = d->gnu[3];
+        const ElfW(Addr) *bloom = (const ElfW(Addr) *)(d->gnu + 4);
+        const uint32_t *buckets = (const uint32_t *)(bloom + nbloom);
         const uint32_t *chain = buckets + nbuckets;
+        const unsigned bits = 8 * sizeof(ElfW(Addr));
         if (!nbuckets)
             return 0;
+        if (nbloom) {
+            ElfW(Addr) word = bloom[(h / bits) % nbloom];
+            ElfW(Addr) mask = ((ElfW(Addr))1 << (h % bits)) | ((ElfW(Addr))1 << ((h >> shift) % bits));
+            if ((word & mask) != mask)
+                return 0;
+        }
         for (uint32_t i = buckets[h % nbuckets]; i >= symoffset; i++) {
             uint32_t c = chain[i - symoffset];
-            if ((c | 1) == (h | 1) && takes(d, i, name, binding))
+            if ((c | 1) == (h | 1) && takes(d, i, name, a))
                 return i;
             if (c & 1)
                 break;
@@ -274,7 +301,7 @@ static uint32_t find_def(const struct dyn *d, const char *name, int binding)
         }
         const uint32_t *bucket = d->sysv + 2, *chain = bucket + nbucket;
         for (uint32_t i = nbucket ? bucket[h % nbucket] : 0; i; i = chain[i])
-            if (takes(d, i, name, binding))
+            if (takes(d, i, name, a))
                 return i;
     }
     return 0;
@@ -284,8 +311,9 @@ static uint32_t find_def(const struct dyn *d, const char *name, int binding)
  * IFUNC's resolver called), or 0 */
 static uintptr_t lookup(const struct obj *o, const char *name)
 {
+    static const struct ask binding = {.binding = 1};
     struct dyn d;
-    uint32_t i = o->dyn && dyn_of(o, &d) ? find_def(&d, name, 1) : 0;
+    uint32_t i = o->dyn && dyn_of(o, &d) ? find_def(&d, name, &binding) : 0;
     if (!i)
         return 0;
     uintptr_t a = o->base + d.symtab[i].st_value;
@@ -405,6 +433,7 @@ static void set_at(struct fwd *f, int i, uintptr_t a)
 #undef F_AT
         offsetof(struct fwd, mmap), offsetof(struct fwd, mmap64),
         offsetof(struct fwd, munmap), offsetof(struct fwd, mremap),
+        offsetof(struct fwd, iterate),
     };
     unsigned char *to = (unsigned char *)f + at[i];
     for (size_t k = 0; k < sizeof a; k++)
@@ -416,7 +445,7 @@ static const char *const names[F_N] = {
 #define F_NAME(id, field, name) name,
     PP_NS_CALLS(F_NAME)
 #undef F_NAME
-    "mmap", "mmap64", "munmap", "mremap",
+    "mmap", "mmap64", "munmap", "mremap", "dl_iterate_phdr",
 };
 
 static int bind_in(struct fwd *f, const struct pp_ns_link *l, struct scope *s);
@@ -500,7 +529,7 @@ static int bind_in(struct fwd *f, const struct pp_ns_link *l, struct scope *s)
     for (int i = 0; i < F_N; i++) {
         if (def[i] < 0)
             continue;
-        if (i >= F_MMAP && def[i] == libc)
+        if (i >= F_MMAP && i <= F_MREMAP && def[i] == libc)
             at[i] = 0;                  /* libc's: the system call itself */
         set_at(f, i, at[i]);
         f->from[i] = at[i] ? at[i] : (uintptr_t)s->o[def[i]].lo;
@@ -666,17 +695,47 @@ int ns_holds_library(const struct pp_ns_link *l)
     return 0;
 }
 
-/* 1 when a resolved reference of O names a symbol LIB defines (LD: its
- * dynamic section): bare, the namespace's global scope is LIB's, so the
- * reference was bound there, and the loader keeps LIB for O (in O's
- * private l_reldeps) when LIB is not among O's own needs.  A lazy slot
- * not called yet (it still points into O) binds nothing yet. */
+/* the version O's reference through symbol SYM asks for (D: O's dynamic
+ * section), into A: its DT_VERNEED entry named by its DT_VERSYM index */
+static void asked(const struct obj *o, const struct dyn *d, uint32_t sym, struct ask *a)
+{
+    *a = (struct ask){0};
+    unsigned ndx = d->versym ? d->versym[sym] & 0x7fff : 0;
+    const ElfW(Verneed) *vn = d->verneed;
+    for (int guard = 0; ndx >= 2 && vn && guard < 4096; guard++) {
+        const ElfW(Vernaux) *x = (const ElfW(Vernaux) *)((const char *)vn + vn->vn_aux);
+        for (unsigned k = 0; k < vn->vn_cnt && mapped(o, (uintptr_t)x, sizeof *x); k++) {
+            if ((x->vna_other & 0x7fff) == ndx) {
+                a->version = d->strtab + x->vna_name;
+                a->hidden = (x->vna_other & 0x8000) != 0;
+                return;
+            }
+            x = (const ElfW(Vernaux) *)((const char *)x + x->vna_next);
+        }
+        if (!vn->vn_next)
+            break;
+        vn = (const ElfW(Verneed) *)((const char *)vn + vn->vn_next);
+    }
+}
+
+/* Whether O has a reference the loader bound, or will bind, into the
+ * library (LIB: its dynamic section): a relocation that names a symbol
+ * the library defines, of the version asked for.  Bare, the namespace's
+ * global scope is the library's, so such a reference is bound there, and
+ * the loader keeps the library for O (in O's private l_reldeps) when it is
+ * not among O's own needs.  USER_NOW: one is bound; USER_LATER: none yet,
+ * but a lazy slot not called yet (it still points into O) names one;
+ * USER_NEVER: neither.  A symbol O defines and the loader binds to O
+ * alone (local, hidden, protected) is no reference. */
+enum { USER_NEVER, USER_NOW, USER_LATER };
+
 static int refers_to(const struct obj *o, const struct dyn *lib)
 {
     struct dyn d;
     uintptr_t rela[2] = {0, 0}, size[2] = {0, 0};
+    int later = 0;
     if (!dyn_of(o, &d))
-        return 0;
+        return USER_NEVER;
     for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++) {
         if (e->d_tag == DT_RELA)
             rela[0] = e->d_un.d_ptr ? addr_of(o, e->d_un.d_ptr, 1) : 0;
@@ -694,32 +753,83 @@ static int refers_to(const struct obj *o, const struct dyn *lib)
         for (size_t i = 0; i < size[t] / sizeof *r; i++) {
             uint32_t sym = ELF64_R_SYM(r[i].r_info);
             uintptr_t at = o->base + r[i].r_offset;
-            if (!sym || !mapped(o, (uintptr_t)&d.symtab[sym], sizeof d.symtab[sym]))
+            const ElfW(Sym) *y = &d.symtab[sym];
+            if (!sym || !mapped(o, (uintptr_t)y, sizeof *y) ||
+                ELF64_ST_BIND(y->st_info) == STB_LOCAL ||
+                (y->st_shndx != SHN_UNDEF && ELF64_ST_VISIBILITY(y->st_other) != STV_DEFAULT))
                 continue;
-            if (ELF64_R_TYPE(r[i].r_info) == R_X86_64_JUMP_SLOT &&
-                (!mapped(o, at, sizeof(uintptr_t)) ||
-                 (*(const uintptr_t *)at >= o->lo && *(const uintptr_t *)at < o->hi)))
+            const char *name = d.strtab + y->st_name;
+            struct ask a;
+            asked(o, &d, sym, &a);
+            if (!mapped(o, (uintptr_t)name, 1) || !find_def(lib, name, &a))
                 continue;
-            const char *name = d.strtab + d.symtab[sym].st_name;
-            if (mapped(o, (uintptr_t)name, 1) && find_def(lib, name, 0))
-                return 1;
+            if (ELF64_R_TYPE(r[i].r_info) != R_X86_64_JUMP_SLOT)
+                return USER_NOW;
+            if (!mapped(o, at, sizeof(uintptr_t)))
+                continue;
+            uintptr_t v = *(const uintptr_t *)at;
+            if (v < o->lo || v >= o->hi)
+                return USER_NOW;
+            later = 1;
         }
     }
-    return 0;
+    return later ? USER_LATER : USER_NEVER;
 }
 
-/* 1 when the DT_NEEDED name WANT of FROM is the library L (D: its dynamic
- * section), as the loader matches it: with a slash (after $ORIGIN), by the
- * name L was loaded by; bare, by L's DT_SONAME or the last part of that
- * name */
+/* 1 when the DT_NEEDED name WANT of FROM is the library (L, at index
+ * LIBRARY of S; D: its dynamic section), as the loader matched it: with a
+ * slash (after $ORIGIN), by the name L was loaded by; bare, by L's
+ * DT_SONAME, or by the last part of the name it was loaded by when no
+ * other object answers to WANT (the loader found another file by it) */
 static int names_library(struct scope *s, const char *want, const struct obj *from,
-                         const struct obj *l, const struct dyn *d)
+                         int library, const struct dyn *d)
 {
+    const struct obj *l = &s->o[library];
     if (expand_origin(want, from->name, s->name))
         want = s->name;
     if (has_slash(want))
         return same(l->name, want);
-    return (d->soname && same(d->soname, want)) || same(base_name(l->name), want);
+    if (d->soname)
+        return same(d->soname, want);
+    if (!same(base_name(l->name), want))
+        return 0;
+    for (int k = 0; k < s->n; k++) {
+        struct dyn e;
+        if (k != library && &s->o[k] != from &&
+            (same(base_name(s->o[k].name), want) ||
+             (s->o[k].dyn && dyn_of(&s->o[k], &e) && e.soname && same(e.soname, want))))
+            return 0;
+    }
+    return 1;
+}
+
+/* What was found at earlier looks, for the library they were made for:
+ * the object last found using it (it stays a user while it is loaded:
+ * what it needs and what the loader bound do not change), and the
+ * objects found to use it neither now nor later (USER_NEVER), by where
+ * they are; so that a look at each later dlclose reads only what is new. */
+static uintptr_t looked_for;
+static struct {
+    uintptr_t lo, hi;
+    const void *dyn;
+} user, never[MAX_OBJ];
+static int nnever;
+
+static int same_obj(const struct obj *o, uintptr_t lo, uintptr_t hi, const void *dyn)
+{
+    return o->lo == lo && o->hi == hi && (const void *)o->dyn == dyn;
+}
+
+static int uses_library(struct scope *s, int k, int library, const struct dyn *ld)
+{
+    const struct obj *o = &s->o[k];
+    struct dyn d;
+    if (!o->dyn || !dyn_of(o, &d))
+        return USER_NEVER;
+    for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++)
+        if (e->d_tag == DT_NEEDED && names_library(s, d.strtab + e->d_un.d_val, o, library, ld))
+            return USER_NOW;
+    return refers_to(o, ld);
 }
 
 static int library_needed(const struct pp_ns_link *l)
@@ -732,19 +842,36 @@ static int library_needed(const struct pp_ns_link *l)
         return 1;                       /* cannot say: kept */
     if (self < 0 || library >= s->n || !s->o[library].dyn || !dyn_of(&s->o[library], &ld))
         return 0;
+    if (looked_for != s->o[library].lo) {
+        looked_for = s->o[library].lo;
+        nnever = 0;
+        user.lo = user.hi = 0;
+    }
     /* the first object's scope: it, and what it needs, breadth first */
     scope_of(s, 0, -1, -1);
+    for (int k = 0; k < s->n; k++)
+        if (!s->seen[k] && same_obj(&s->o[k], user.lo, user.hi, user.dyn))
+            return 1;
     for (int k = 0; k < s->n; k++) {
         const struct obj *o = &s->o[k];
-        struct dyn d;
-        if (s->seen[k] || k == self || !*o->name || !o->dyn || !dyn_of(o, &d))
+        int known = 0;
+        if (s->seen[k] || k == self || !*o->name)
             continue;
-        for (const ElfW(Dyn) *e = o->dyn; e->d_tag != DT_NULL; e++)
-            if (e->d_tag == DT_NEEDED &&
-                names_library(s, d.strtab + e->d_un.d_val, o, &s->o[library], &ld))
-                return 1;
-        if (refers_to(o, &ld))
+        for (int j = 0; j < nnever && !known; j++)
+            known = same_obj(o, never[j].lo, never[j].hi, never[j].dyn);
+        if (known)
+            continue;
+        int use = uses_library(s, k, library, &ld);
+        if (use == USER_NOW) {
+            user.lo = o->lo, user.hi = o->hi, user.dyn = o->dyn;
             return 1;
+        }
+        if (use == USER_NEVER) {
+            if (nnever == MAX_OBJ)
+                nnever = 0;             /* full of objects since gone: afresh */
+            never[nnever].lo = o->lo, never[nnever].hi = o->hi, never[nnever].dyn = o->dyn;
+            nnever++;
+        }
     }
     return 0;
 }

@@ -15,7 +15,8 @@
 /* each name's index: the calls' (F_MALLOC ... F_FEXECVE, nslink.h), then
  * the mapping calls; the malloc family comes first, up to F_FAMILY */
 #define F_INDEX(id, field, name) F_##id,
-enum { PP_NS_CALLS(F_INDEX) F_MMAP, F_MMAP64, F_MUNMAP, F_MREMAP, F_N, F_FAMILY = F_DLOPEN };
+enum { PP_NS_CALLS(F_INDEX) F_MMAP, F_MMAP64, F_MUNMAP, F_MREMAP, F_ITERATE, F_N,
+       F_FAMILY = F_DLOPEN };
 #undef F_INDEX
 
 struct fwd {
@@ -25,6 +26,8 @@ struct fwd {
     void *(*mmap64)(void *, size_t, int, int, int, off_t);
     int (*munmap)(void *, size_t);
     void *(*mremap)(void *, size_t, size_t, int, ...);
+    /* NULL: the base's (the table's iterate) */
+    int (*iterate)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
     int own;               /* the allocator is the library's own, not libc's */
     unsigned counted;      /* a bit per name of the family: its calls counted */
     int bound;             /* PP_NS_LIBC, PP_NS_OWN or PP_NS_PASS */

@@ -628,14 +628,19 @@ NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
  * The loader lists the shim's first object, the table's holder and this
  * object ahead of the library.  A library that walks its namespace gets
  * the list it gets bare: the first two (no code) left out, and this one
- * after the rest, so that the library comes first.  The shim's own walks
- * call the loader's (pp_ns_walk). */
+ * after the rest, so that the library comes first (with the counts of
+ * loads and unloads the last one shown had: a callback may open or close
+ * objects).  The walk is the namespace's own libc's, as bare, so that a
+ * callback's caller is an object the namespace lists (an unwinder that
+ * finds frames through dl_iterate_phdr goes past it).  The shim's own
+ * walks call the base's (pp_ns_walk). */
 struct bare_list {
     int (*cb)(struct dl_phdr_info *, size_t, void *);
     void *arg;
     struct dl_phdr_info self;
     size_t self_size;
     int index;
+    unsigned long long adds, subs;
 };
 
 static int list_bare(struct dl_phdr_info *info, size_t size, void *arg)
@@ -647,17 +652,32 @@ static int list_bare(struct dl_phdr_info *info, size_t size, void *arg)
         copy(&g->self, info, g->self_size);
         return 0;
     }
-    return as == NS_LIST_HIDE ? 0 : g->cb(info, size, g->arg);
+    if (as == NS_LIST_HIDE)
+        return 0;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        g->adds = info->dlpi_adds;
+        g->subs = info->dlpi_subs;
+    }
+    return g->cb(info, size, g->arg);
 }
 
 NS_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
 {
     const struct pp_ns_link *l = connected();
     struct bare_list g = {.cb = cb, .arg = arg};
-    int rc = l ? l->iterate(list_bare, &g) : 0;
+    if (!l)
+        return 0;
+    FWD(l);
+    int rc = (F->iterate ? F->iterate : l->iterate)(list_bare, &g);
     __asm__ volatile("" ::: "memory");  /* never a tail call (as above) */
-    if (rc == 0 && g.self_size)
+    if (rc == 0 && g.self_size) {
+        if (g.self_size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof g.self.dlpi_subs &&
+            (g.adds || g.subs)) {
+            g.self.dlpi_adds = g.adds;
+            g.self.dlpi_subs = g.subs;
+        }
         rc = cb(&g.self, g.self_size, arg);
+    }
     return rc;
 }
 
