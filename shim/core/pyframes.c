@@ -46,6 +46,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #if defined(__linux__)
 #include <link.h>
 #endif
@@ -390,9 +391,32 @@ static uint32_t frame_id(uintptr_t code, int64_t lasti, int first)
 
 /* Python frames of this thread, innermost first, in ids[]; ends[g] is one
  * past the last frame run by the g-th innermost evaluation call */
+static int walk_frames(uint32_t *ids, int *ends, int *ngroups);
+
+/* walks under way: a dlclose that may unload the interpreter waits for
+ * them (pp_py_close_begin) */
+static _Atomic int py_walking;
+
 static int walk(uint32_t *ids, int *ends, int *ngroups)
 {
+    int n = 0;
+    *ngroups = 0;
+    atomic_fetch_add(&py_walking, 1);
+    if (__atomic_load_n(&pp_py_on, __ATOMIC_SEQ_CST))
+        n = walk_frames(ids, ends, ngroups);
+    atomic_fetch_sub(&py_walking, 1);
+    return n;
+}
+
+static uintptr_t runtime;               /* _PyRuntime */
+
+static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
+{
     int n = 0, g = 0;
+    /* no interpreter yet (none made, or a libpython still being loaded
+     * and relocated: its code is not to be run), or none left */
+    if (!runtime || !rd_ptr(runtime, L.rt_interp_head))
+        return 0;
     uintptr_t ts = (uintptr_t)get_tstate();
     *ngroups = 0;
     if (!ptr_ok(ts))
@@ -504,7 +528,6 @@ int pp_py_merge(uintptr_t *frames, int n, int max)
 #define TS_MAX     4096                 /* thread states looked at per search */
 #define TS_CACHE   256
 
-static uintptr_t runtime;               /* _PyRuntime */
 static int far_off;                     /* the kernel refused a read: no more */
 static int pthread_tid_at = -1;         /* the tid in glibc's struct pthread (sys.h) */
 static unsigned char *lines;            /* LINES_MAX, the sampler's */
@@ -796,6 +819,7 @@ static uintptr_t sym(const char *name)
 }
 
 static int py_found;                    /* an interpreter was met, read or not */
+static int py_late;                     /* ... in a library loaded after the start */
 static int py_tried;                    /* pp_py_init ran: stacks are on */
 static size_t py_modules_seen;
 _Atomic unsigned pp_dlopens;
@@ -814,6 +838,14 @@ void pp_py_init(void)
     if (hex) {
         major = (int)(*hex >> 24);
         minor = (int)((*hex >> 16) & 255);
+    } else if (scope) {
+        /* loaded late, maybe still being relocated: none of its code is
+         * run; its version is in its name (libpython3.N) */
+        const char *path = pp_modules_path(scope - 1), *base = path ? strrchr(path, '/') : NULL;
+        if (base && strncmp(base + 1, "libpython3.", 11) == 0) {
+            major = 3;
+            minor = atoi(base + 12);
+        }
     } else {
         const char *(*ver)(void) = (const char *(*)(void))sym("Py_GetVersion");
         const char *v = ver ? ver() : NULL;
@@ -948,19 +980,30 @@ void pp_py_init(void)
 static pp_lock_t watch_lock = PP_LOCK_INIT;
 static unsigned dlopens_seen, watch_left;
 
+/* The list keeps the entries of modules since unloaded (sys/modules.c): a
+ * libpython among them is read only while the loader still has it, and
+ * not while a dlopen or dlclose is under way (the one being loaded may
+ * yet fail and be unmapped; it is looked at again next time). */
 static void look(void)
 {
-    size_t n = pp_modules_count();
-    for (size_t i = py_modules_seen; i < n && !py_found; i++) {
+    size_t n = pp_modules_count(), i;
+    for (i = py_modules_seen; i < n && !py_found; i++) {
         const char *path = pp_modules_path(i);
         const char *base = path ? strrchr(path, '/') : NULL;
+        Dl_info info;
         if (!base || strncmp(base + 1, "libpython3", 10) != 0)
             continue;
+        if (!pp_modules_settled() || !pp_single_may_lock())
+            break;
+        if (!dladdr((void *)pp_modules_base(i), &info) ||
+            info.dli_fbase != (void *)pp_modules_base(i))
+            continue;                   /* gone */
         scope = i + 1;
         pp_py_init();
         scope = 0;
+        py_late = py_ok;
     }
-    py_modules_seen = n;
+    py_modules_seen = i;
 }
 
 void pp_py_watch(void)
@@ -999,6 +1042,56 @@ void pp_py_look(void)
         return;                         /* the sampler is looking now */
     look();
     pp_unlock(&watch_lock);
+}
+
+/* A program may open libpython and close it again (a host that looks
+ * whether it is there, or is done with a plugin): its code and data go,
+ * and no hook may call PyGILState_GetThisThreadState or read _PyRuntime
+ * there any more.  Around the outermost dlclose of the program's, while
+ * frames are wanted: no look for an interpreter runs (watch_lock, waited
+ * for 50 ms at most: a look is a walk of the loader's list), so none can
+ * find one the dlclose is unloading; the reading of an interpreter loaded
+ * late stops, and the walks under way end (a walk takes microseconds;
+ * waited for 20 ms at most), before the loader can unmap anything.  After
+ * it, the reading goes on if the interpreter's code is still loaded; else
+ * the interpreter is forgotten (the CPU sampler's reads too), and one
+ * loaded later is looked for again. */
+enum { CLOSE_LOCKED = 1, CLOSE_STOPPED = 2, CLOSE_LATE = 4 };
+
+int pp_py_close_begin(void)
+{
+    int st = 0;
+    if (!py_tried)
+        return 0;
+    if (pp_lock_until(&watch_lock, pp_now_ns() + 50000000) == 0)
+        st |= CLOSE_LOCKED;
+    if (py_late)
+        st |= CLOSE_LATE;
+    if (py_late && __atomic_load_n(&pp_py_on, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&pp_py_on, 0, __ATOMIC_SEQ_CST);
+        st |= CLOSE_STOPPED;
+        uint64_t until = pp_now_ns() + 20000000;
+        while (atomic_load(&py_walking) && pp_now_ns() < until)
+            sched_yield();
+    }
+    return st;
+}
+
+void pp_py_close_end(int st)
+{
+    Dl_info info;
+    if (st & CLOSE_LATE) {
+        if (dladdr((void *)eval_lo, &info) && info.dli_fbase) {
+            if (st & CLOSE_STOPPED)
+                __atomic_store_n(&pp_py_on, 1, __ATOMIC_SEQ_CST);
+        } else {
+            py_ok = py_late = py_found = 0;
+            runtime = 0;
+            eval_lo = eval_hi = 0;
+        }
+    }
+    if (st & CLOSE_LOCKED)
+        pp_unlock(&watch_lock);
 }
 
 /* The look walks the loader's list (dl_iterate_phdr holds the loader's

@@ -475,6 +475,19 @@ static int close_again(void *h)
     return atomic_load(&probes_now) ? -1 : pp_real_dlclose(h);
 }
 
+/* whether another object opened into S's namespace uses its library
+ * (nsbind.c reads them inside the loader's walk, whose lock a forked child
+ * would inherit held: under the shim's walk lock, which a fork waits for;
+ * not had within 50 ms, it is taken as used, and asked again next time) */
+static int needed(struct ns *s)
+{
+    if (!pp_loader_walk_wait(50000000))
+        return 1;
+    int used = s->holds(PP_NS_LIBRARY_NEEDED);
+    pp_loader_walk_done();
+    return used;
+}
+
 /* After the program closed a namespace's library: once nothing but the
  * first object holds it open, the first object is closed too, so that
  * the library and what it needs go as they would bare (its destructors
@@ -495,8 +508,7 @@ static void let_go(void)
         /* kept while it is still open, or another object opened here
          * uses it (asked second: it reads their relocations) */
         int extra = was == NS_USED ? s->holds(PP_NS_HELD_LIBRARY) : 0;
-        if (!still_open(s->lmid, s->root, extra) &&
-            !(was == NS_USED && s->holds(PP_NS_LIBRARY_NEEDED))) {
+        if (!still_open(s->lmid, s->root, extra) && !(was == NS_USED && needed(s))) {
             void *stub = s->stub;
             s->stub = s->root = NULL;
             pp_real_dlclose(stub);
@@ -561,7 +573,12 @@ static void reclaim(void)
         /* when all that is left is what the object holds (the objects it
          * bound names into: nsbind.c) and what they need, that is let go,
          * and taken again if it stays (still in use) */
-        if (n > 0 && s->holds(PP_NS_HELD_ALONE)) {
+        int only_held = 0;
+        if (n > 0 && pp_loader_walk_wait(50000000)) {    /* as needed() */
+            only_held = s->holds(PP_NS_HELD_ALONE);
+            pp_loader_walk_done();
+        }
+        if (only_held) {
             /* the program's blocks the loader frees then are counted, as
              * at the program's own dlclose that would have freed them */
             int saved = pp_in_hook;
@@ -662,6 +679,7 @@ pp_dlmopen_owned(char *path, int mode)
 
 PP_EXPORT int dlclose(void *h)
 {
+    int py = closing ? 0 : pp_py_close_begin();
     closing++;
     unsigned begun = atomic_load(&probes_begun), now = atomic_load(&probes_now);
     int rc = pp_real_dlclose(h);
@@ -680,6 +698,9 @@ PP_EXPORT int dlclose(void *h)
         }
         errno = saved_errno;
     }
+    int saved_errno = errno;
+    pp_py_close_end(py);
+    errno = saved_errno;
     return rc;
 }
 

@@ -639,31 +639,14 @@ int ns_only_held(const struct pp_ns_link *l)
     return under_lock(l, only_held);
 }
 
-void ns_self(const struct pp_ns_link *l, uintptr_t *lo, uintptr_t *hi)
+void ns_self(const struct pp_ns_link *l, uintptr_t *lo, uintptr_t *hi, uintptr_t *base)
 {
     struct scope *s = &shim_scope;
     walk(l, s);
     int self = holding(s, (uintptr_t)(void *)ns_self);
     *lo = self < 0 ? 0 : s->o[self].lo;
     *hi = self < 0 ? 0 : s->o[self].hi;
-}
-
-int ns_listed_as(const struct dl_phdr_info *info, int index, uintptr_t self)
-{
-    struct obj o;
-    obj_of(info, &o);
-    uintptr_t table = (uintptr_t)ns_pending();
-    if (self >= o.lo && self < o.hi)
-        return NS_LIST_SELF;
-    if (table && table >= o.lo && table < o.hi)
-        return NS_LIST_HIDE;
-    for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_X))
-            return NS_LIST_SHOW;
-    /* the first object: renamed once opened (hooks/nsstub.c), its memory
-     * file's name while the open is under way */
-    return starts(o.name, "[pp-ns-") || (index == 0 && starts(o.name, "/proc/")) ? NS_LIST_HIDE
-                                                                               : NS_LIST_SHOW;
+    *base = self < 0 ? 0 : s->o[self].base;
 }
 
 static int others(const struct pp_ns_link *l)

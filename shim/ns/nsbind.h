@@ -46,7 +46,7 @@ NS_HIDDEN const struct pp_ns_link *const *ns_pending(void);
 /* where this object is: its segments' first byte and last byte past (0, 0
  * when the walk does not find it); on the shim's scope, as the shim's
  * calls, which it comes before (the table is taken first) */
-NS_HIDDEN void ns_self(const struct pp_ns_link *l, uintptr_t *lo, uintptr_t *hi);
+NS_HIDDEN void ns_self(const struct pp_ns_link *l, uintptr_t *lo, uintptr_t *hi, uintptr_t *base);
 
 /* the base namespace's, as the shim handed them over: until bound, and
  * when no binding can be made */
@@ -65,12 +65,6 @@ NS_HIDDEN int ns_fwd_bind(struct fwd *f, const struct pp_ns_link *l);
  * into; let go when they, and what they need, are all that is left. */
 NS_HIDDEN void ns_hold(const struct fwd *f, const struct pp_ns_link *l);
 NS_HIDDEN void ns_release(const struct pp_ns_link *l);
-/* how dl_iterate_phdr's entry INFO (the INDEXth) is shown to the
- * namespace's libraries: as listed; left out (the shim's first object and
- * the table's holder: no code); or after the rest (this object, the one
- * that holds SELF) */
-enum { NS_LIST_SHOW, NS_LIST_HIDE, NS_LIST_SELF };
-NS_HIDDEN int ns_listed_as(const struct dl_phdr_info *info, int index, uintptr_t self);
 /* how many objects the namespace holds besides this one, the table's
  * holder (hooks/nsstub.c) and the loader (its vDSO too); on the shim's
  * scope */

@@ -136,6 +136,9 @@ static _Atomic int adopting;
  * relocated: then nothing is there yet) or the shim's connect once the
  * open returns.  One thread takes it; one that comes meanwhile is served
  * from the arena, as before the table. */
+/* this object's load base: its entry in the loader's list */
+static uintptr_t self_base;
+
 static const struct pp_ns_link *adopt(const struct pp_ns_link *l)
 {
     int want = 0;
@@ -144,7 +147,7 @@ static const struct pp_ns_link *adopt(const struct pp_ns_link *l)
         return atomic_load_explicit(&link_, memory_order_acquire);
     ns_fwd_base(&fw, l);
     uintptr_t lo, hi;
-    ns_self(l, &lo, &hi);
+    ns_self(l, &lo, &hi, &self_base);
     l->located(l, lo, hi);
     atomic_store_explicit(&armed, 1, memory_order_release);
     atomic_store_explicit(&link_, l, memory_order_release);
@@ -630,7 +633,11 @@ NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
  * the list it gets bare: the first two (no code) left out, and this one
  * after the rest, so that the library comes first (with the counts of
  * loads and unloads the last one shown had: a callback may open or close
- * objects).  The walk is the namespace's own libc's, as bare, so that a
+ * objects).  The loader lists a namespace in load order, and the first
+ * two were loaded first, before this one: what comes before this one's
+ * entry is left out, what comes after is shown, and no entry is read but
+ * for its load base (a signal handler's walk may meet an object being
+ * unmapped by its own thread's dlclose).  The walk is the namespace's own libc's, as bare, so that a
  * callback's caller is an object the namespace lists (an unwinder that
  * finds frames through dl_iterate_phdr goes past it).  The shim's own
  * walks call the base's (pp_ns_walk). */
@@ -639,21 +646,19 @@ struct bare_list {
     void *arg;
     struct dl_phdr_info self;
     size_t self_size;
-    int index;
     unsigned long long adds, subs;
 };
 
 static int list_bare(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct bare_list *g = arg;
-    int as = ns_listed_as(info, g->index++, (uintptr_t)(void *)list_bare);
-    if (as == NS_LIST_SELF) {
+    if (!g->self_size && info->dlpi_addr == self_base) {
         g->self_size = size < sizeof g->self ? size : sizeof g->self;
         copy(&g->self, info, g->self_size);
         return 0;
     }
-    if (as == NS_LIST_HIDE)
-        return 0;
+    if (!g->self_size && self_base)
+        return 0;                       /* the first object, the table's holder */
     if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
         g->adds = info->dlpi_adds;
         g->subs = info->dlpi_subs;
