@@ -393,29 +393,37 @@ static uint32_t frame_id(uintptr_t code, int64_t lasti, int first)
  * past the last frame run by the g-th innermost evaluation call */
 static int walk_frames(uint32_t *ids, int *ends, int *ngroups);
 
-/* walks under way: a dlclose that may unload the interpreter waits for
- * them (pp_py_close_begin) */
-static _Atomic int py_walking;
+/* walks under way, and the program's dlcloses under way: a dlclose that
+ * may unload the interpreter waits for the walks (pp_py_close_begin), and
+ * no walk begins while one is under way */
+static _Atomic int py_walking, py_closing;
 
 static int walk(uint32_t *ids, int *ends, int *ngroups)
 {
     int n = 0;
     *ngroups = 0;
     atomic_fetch_add(&py_walking, 1);
-    if (__atomic_load_n(&pp_py_on, __ATOMIC_SEQ_CST))
+    if (!atomic_load(&py_closing) && __atomic_load_n(&pp_py_on, __ATOMIC_SEQ_CST))
         n = walk_frames(ids, ends, ngroups);
     atomic_fetch_sub(&py_walking, 1);
     return n;
 }
 
 static uintptr_t runtime;               /* _PyRuntime */
+static int py_late;                     /* the interpreter is in a library loaded late */
+static int peek(void *d, uintptr_t a, size_t n);
 
 static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
 {
     int n = 0, g = 0;
     /* no interpreter yet (none made, or a libpython still being loaded
-     * and relocated: its code is not to be run), or none left */
-    if (!runtime || !rd_ptr(runtime, L.rt_interp_head))
+     * and relocated: its code is not to be run), or none left.  One loaded
+     * late is read through the kernel: a dlopen that fails unmaps it with
+     * no dlclose to say so */
+    uintptr_t head = 0;
+    if (!runtime || (py_late ? peek(&head, runtime + (uintptr_t)L.rt_interp_head, sizeof head) != 0
+                             : !(head = rd_ptr(runtime, L.rt_interp_head))) ||
+        !head)
         return 0;
     uintptr_t ts = (uintptr_t)get_tstate();
     *ngroups = 0;
@@ -819,7 +827,7 @@ static uintptr_t sym(const char *name)
 }
 
 static int py_found;                    /* an interpreter was met, read or not */
-static int py_late;                     /* ... in a library loaded after the start */
+static uintptr_t py_base;               /* the load base of that library */
 static int py_tried;                    /* pp_py_init ran: stacks are on */
 static size_t py_modules_seen;
 _Atomic unsigned pp_dlopens;
@@ -981,27 +989,29 @@ static pp_lock_t watch_lock = PP_LOCK_INIT;
 static unsigned dlopens_seen, watch_left;
 
 /* The list keeps the entries of modules since unloaded (sys/modules.c): a
- * libpython among them is read only while the loader still has it, and
- * not while a dlopen or dlclose is under way (the one being loaded may
- * yet fail and be unmapped; it is looked at again next time). */
+ * libpython among them is read only while it is still mapped (its ELF
+ * header read through the kernel, no loader call), and not while a dlopen
+ * or dlclose is under way (the one being loaded may yet fail and be
+ * unmapped; it is looked at again next time). */
 static void look(void)
 {
     size_t n = pp_modules_count(), i;
     for (i = py_modules_seen; i < n && !py_found; i++) {
         const char *path = pp_modules_path(i);
         const char *base = path ? strrchr(path, '/') : NULL;
-        Dl_info info;
+        char magic[4];
         if (!base || strncmp(base + 1, "libpython3", 10) != 0)
             continue;
-        if (!pp_modules_settled() || !pp_single_may_lock())
+        if (!pp_modules_settled() || atomic_load(&py_closing))
             break;
-        if (!dladdr((void *)pp_modules_base(i), &info) ||
-            info.dli_fbase != (void *)pp_modules_base(i))
+        if (pp_os_peek(magic, pp_modules_base(i), sizeof magic) != 0 ||
+            memcmp(magic, "\177ELF", 4) != 0)
             continue;                   /* gone */
         scope = i + 1;
         pp_py_init();
         scope = 0;
         py_late = py_ok;
+        py_base = pp_modules_base(i);
     }
     py_modules_seen = i;
 }
@@ -1047,51 +1057,36 @@ void pp_py_look(void)
 /* A program may open libpython and close it again (a host that looks
  * whether it is there, or is done with a plugin): its code and data go,
  * and no hook may call PyGILState_GetThisThreadState or read _PyRuntime
- * there any more.  Around the outermost dlclose of the program's, while
- * frames are wanted: no look for an interpreter runs (watch_lock, waited
- * for 50 ms at most: a look is a walk of the loader's list), so none can
- * find one the dlclose is unloading; the reading of an interpreter loaded
- * late stops, and the walks under way end (a walk takes microseconds;
- * waited for 20 ms at most), before the loader can unmap anything.  After
- * it, the reading goes on if the interpreter's code is still loaded; else
- * the interpreter is forgotten (the CPU sampler's reads too), and one
- * loaded later is looked for again. */
-enum { CLOSE_LOCKED = 1, CLOSE_STOPPED = 2, CLOSE_LATE = 4 };
-
+ * there any more.  While any dlclose of the program's is under way (a
+ * count: two threads may close at once), no walk begins and no look sets
+ * an interpreter up; the walks under way end (a walk takes microseconds;
+ * waited for 20 ms at most) before the loader can unmap anything.  After
+ * the outermost, an interpreter loaded late whose library is no longer
+ * where it was is forgotten (the CPU sampler's reads too), and one loaded
+ * later is looked for again.  Nothing here waits for a lock. */
 int pp_py_close_begin(void)
 {
-    int st = 0;
     if (!py_tried)
         return 0;
-    if (pp_lock_until(&watch_lock, pp_now_ns() + 50000000) == 0)
-        st |= CLOSE_LOCKED;
-    if (py_late)
-        st |= CLOSE_LATE;
-    if (py_late && __atomic_load_n(&pp_py_on, __ATOMIC_SEQ_CST)) {
-        __atomic_store_n(&pp_py_on, 0, __ATOMIC_SEQ_CST);
-        st |= CLOSE_STOPPED;
-        uint64_t until = pp_now_ns() + 20000000;
-        while (atomic_load(&py_walking) && pp_now_ns() < until)
-            sched_yield();
-    }
-    return st;
+    atomic_fetch_add(&py_closing, 1);
+    uint64_t until = pp_now_ns() + 20000000;
+    while (atomic_load(&py_walking) && pp_now_ns() < until)
+        sched_yield();
+    return 1;
 }
 
-void pp_py_close_end(int st)
+void pp_py_close_end(int began)
 {
     Dl_info info;
-    if (st & CLOSE_LATE) {
-        if (dladdr((void *)eval_lo, &info) && info.dli_fbase) {
-            if (st & CLOSE_STOPPED)
-                __atomic_store_n(&pp_py_on, 1, __ATOMIC_SEQ_CST);
-        } else {
-            py_ok = py_late = py_found = 0;
-            runtime = 0;
-            eval_lo = eval_hi = 0;
-        }
+    if (!began)
+        return;
+    if (py_late && (!dladdr((void *)eval_lo, &info) || (uintptr_t)info.dli_fbase != py_base)) {
+        __atomic_store_n(&pp_py_on, 0, __ATOMIC_SEQ_CST);
+        py_ok = py_late = py_found = 0;
+        runtime = 0;
+        eval_lo = eval_hi = 0;
     }
-    if (st & CLOSE_LOCKED)
-        pp_unlock(&watch_lock);
+    atomic_fetch_sub(&py_closing, 1);
 }
 
 /* The look walks the loader's list (dl_iterate_phdr holds the loader's
