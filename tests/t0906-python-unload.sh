@@ -33,6 +33,87 @@ for how in dlopen dlmopen; do
         done
     done
 done
+# a dlopen that fails after it mapped libpython (a library that needs it
+# and a name nobody defines): the loader unmaps it with no dlclose; and
+# libpython closed while another thread's dlclose runs a slow destructor
+# (two closes at once) and a third thread allocates
+printf 'extern void no_such_function(void);\nvoid bad(void) { no_such_function(); }\n' > bad.c
+cc -shared -fPIC -o libbad.so bad.c -Wl,--no-as-needed "$pylib"
+printf '#include <unistd.h>\n__attribute__((destructor)) static void slow(void) { usleep(150000); }\n' > slow.c
+cc -shared -fPIC -o libslow.so slow.c
+cat > failopen.c <<'EOF'
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+void *kept[64];
+int main(int argc, char **argv)
+{
+    int fails = 0;
+    for (int i = 0; argc > 1 && i < 300; i++) {
+        void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+            fails++;
+        else
+            dlclose(h);
+        for (int k = 0; k < 64; k++)
+            kept[k] = malloc(1000 + k * 100);
+        for (int k = 0; k < 64; k++)
+            free(kept[k]);
+    }
+    printf("fails %d\n", fails);
+    return 0;
+}
+EOF
+cat > twoclose.c <<'EOF'
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+static volatile int stop;
+static void *slow;
+void *volatile churned;
+static void *churn(void *a) { (void)a; while (!stop) { churned = malloc(100); free(churned); } return NULL; }
+static void *closer(void *a) { (void)a; dlclose(slow); return NULL; }
+int main(int argc, char **argv)
+{
+    for (int r = 0; argc > 2 && r < 10; r++) {
+        void *py = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+        if (!py)
+            return 1;
+        for (int k = 0; k < 100; k++)
+            free(malloc(1000));
+        usleep(30000);
+        slow = dlopen(argv[2], RTLD_NOW);
+        stop = 0;
+        pthread_t t3, t1;
+        pthread_create(&t3, NULL, churn, NULL);
+        pthread_create(&t1, NULL, closer, NULL);
+        usleep(20000);
+        dlclose(py);
+        usleep(10000);
+        stop = 1;
+        pthread_join(t3, NULL);
+        pthread_join(t1, NULL);
+    }
+    printf("done\n");
+    return 0;
+}
+EOF
+cc -o failopen failopen.c -ldl && cc -o twoclose twoclose.c -ldl -pthread
+for prog in "failopen $PWD/libbad.so" "twoclose $pylib $PWD/libslow.so"; do
+    set -- $prog
+    timeout -k 5 120 ./"$@" > bare.out 2> bare.err
+    rb=$?
+    for stacks in sample all; do
+        tag="$1, stacks $stacks"
+        rm -f s.jsonl
+        PERFPROBE_STACKS=$stacks traced s.jsonl timeout -k 5 120 ./"$@" > shim.out 2> shim.err
+        eq "$tag: exit status as bare" $? $rb
+        eq "$tag: output as bare" "$(cat shim.out)" "$(cat bare.out)"
+        check "$tag: every line of the timeline is JSON" valid_jsonl s.jsonl
+    done
+done
 # the interpreter that ran is read (a dlopen'd one: frames of the code it
 # ran, <string>)
 PERFPROBE_STACKS=all traced s.jsonl timeout -k 5 120 "$P" "$pylib" run > shim.out 2> shim.err
