@@ -630,17 +630,17 @@ NS_EXPORT int pp_ns_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
 /* ---- dl_iterate_phdr: the namespace's objects as listed bare ---- *
  * The loader lists the shim's first object, the table's holder and this
  * object ahead of the library.  A library that walks its namespace gets
- * the list it gets bare: the first two (no code) left out, and this one
- * after the rest, so that the library comes first (with the counts of
- * loads and unloads the last one shown had: a callback may open or close
- * objects).  The loader lists a namespace in load order, and the first
- * two were loaded first, before this one: what comes before this one's
- * entry is left out, what comes after is shown, and no entry is read but
- * for its load base (a signal handler's walk may meet an object being
- * unmapped by its own thread's dlclose).  The walk is the namespace's own libc's, as bare, so that a
- * callback's caller is an object the namespace lists (an unwinder that
- * finds frames through dl_iterate_phdr goes past it).  The shim's own
- * walks call the base's (pp_ns_walk). */
+ * the list it gets bare: the first two left out, and this one after the
+ * rest, so that the library comes first (with the counts of loads and
+ * unloads the last one shown had: a callback may open or close objects).
+ * The loader lists a namespace in load order, and the first two were
+ * loaded before this one: what comes before this one's entry is left out,
+ * what comes after is shown, and no entry is read but for its load base
+ * (a signal handler's walk may meet an object being unmapped by its own
+ * thread's dlclose).  The walk is the namespace's own libc's, as bare, so
+ * that a callback's caller is an object the namespace lists (an unwinder
+ * that finds frames through dl_iterate_phdr goes past it).  The shim's
+ * own walks call the base's (pp_ns_walk). */
 struct bare_list {
     int (*cb)(struct dl_phdr_info *, size_t, void *);
     void *arg;
