@@ -475,17 +475,17 @@ static int close_again(void *h)
     return atomic_load(&probes_now) ? -1 : pp_real_dlclose(h);
 }
 
-/* whether another object opened into S's namespace uses its library
- * (nsbind.c reads them inside the loader's walk, whose lock a forked child
- * would inherit held: under the shim's walk lock, which a fork waits for;
- * not had within 50 ms, it is taken as used, and asked again next time) */
-static int needed(struct ns *s)
+/* S's object asked OP about its namespace, which nsbind.c reads inside
+ * the loader's walk, whose lock a forked child would inherit held: under
+ * the shim's walk lock, which a fork waits for.  Not had within 50 ms:
+ * NOT_HAD, and the question is asked again another time. */
+static int ask_walked(struct ns *s, int op, int not_had)
 {
     if (!pp_loader_walk_wait(50000000))
-        return 1;
-    int used = s->holds(PP_NS_LIBRARY_NEEDED);
+        return not_had;
+    int answer = s->holds(op);
     pp_loader_walk_done();
-    return used;
+    return answer;
 }
 
 /* After the program closed a namespace's library: once nothing but the
@@ -508,7 +508,8 @@ static void let_go(void)
         /* kept while it is still open, or another object opened here
          * uses it (asked second: it reads their relocations) */
         int extra = was == NS_USED ? s->holds(PP_NS_HELD_LIBRARY) : 0;
-        if (!still_open(s->lmid, s->root, extra) && !(was == NS_USED && needed(s))) {
+        if (!still_open(s->lmid, s->root, extra) &&
+            !(was == NS_USED && ask_walked(s, PP_NS_LIBRARY_NEEDED, 1))) {
             void *stub = s->stub;
             s->stub = s->root = NULL;
             pp_real_dlclose(stub);
@@ -573,12 +574,7 @@ static void reclaim(void)
         /* when all that is left is what the object holds (the objects it
          * bound names into: nsbind.c) and what they need, that is let go,
          * and taken again if it stays (still in use) */
-        int only_held = 0;
-        if (n > 0 && pp_loader_walk_wait(50000000)) {    /* as needed() */
-            only_held = s->holds(PP_NS_HELD_ALONE);
-            pp_loader_walk_done();
-        }
-        if (only_held) {
+        if (n > 0 && ask_walked(s, PP_NS_HELD_ALONE, 0)) {
             /* the program's blocks the loader frees then are counted, as
              * at the program's own dlclose that would have freed them */
             int saved = pp_in_hook;
