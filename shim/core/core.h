@@ -456,11 +456,13 @@ void pp_py_look(void);
 /* the program's thread at a sampled allocation: after a dlopen that has
  * ended, the list refreshed and looked at before its frames are read */
 void pp_py_after_dlopen(void);
-/* around a dlclose of the program's: an interpreter loaded late stops
- * being read (1: it was), and after it goes on being read only if its code
- * is still loaded */
+/* around the outermost dlclose of the program's (pyframes.c): while one
+ * is under way no walk of Python frames begins and none is set up, and
+ * after it an interpreter loaded late whose library is gone is forgotten.
+ * Begin answers 1 when it counted the dlclose (frames are wanted); end
+ * takes that answer */
 int  pp_py_close_begin(void);
-void pp_py_close_end(int stopped);
+void pp_py_close_end(int began);
 /* fork: no look in progress while the process is copied (the look takes the
  * loader's locks, which a child must not inherit held) */
 void pp_py_fork_prepare(void);
