@@ -457,8 +457,8 @@ void pp_py_look(void);
  * ended, the list refreshed and looked at before its frames are read */
 void pp_py_after_dlopen(void);
 /* around the outermost dlclose of the program's (pyframes.c): while one
- * is under way no walk of Python frames begins and none is set up, and
- * after it an interpreter loaded late whose library is gone is forgotten.
+ * is under way no walk of the frames of an interpreter loaded late begins
+ * and none is set up, and after it an interpreter loaded late whose library is gone is forgotten.
  * Begin answers 1 when it counted the dlclose (frames are wanted); end
  * takes that answer */
 int  pp_py_close_begin(void);

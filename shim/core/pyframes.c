@@ -395,22 +395,30 @@ static int walk_frames(uint32_t *ids, int *ends, int *ngroups);
 
 /* walks under way, and the program's dlcloses under way: a dlclose that
  * may unload the interpreter waits for the walks (pp_py_close_begin), and
- * no walk begins while one is under way */
+ * no walk of an interpreter loaded late begins while one is under way.  An
+ * interpreter linked into the program or loaded with it cannot go: its
+ * frames are read during a dlclose too.
+ *
+ * py_late is set before pp_py_on is turned on for a late interpreter, and
+ * never cleared (forgetting one turns pp_py_on off only): a walk that
+ * reads pp_py_on on and then py_late off reads an interpreter that cannot
+ * be unloaded. */
 static _Atomic int py_walking, py_closing;
+static int py_late;                     /* the interpreter is in a library loaded late */
 
 static int walk(uint32_t *ids, int *ends, int *ngroups)
 {
     int n = 0;
     *ngroups = 0;
     atomic_fetch_add(&py_walking, 1);
-    if (!atomic_load(&py_closing) && __atomic_load_n(&pp_py_on, __ATOMIC_SEQ_CST))
+    if (__atomic_load_n(&pp_py_on, __ATOMIC_SEQ_CST) &&
+        !(__atomic_load_n(&py_late, __ATOMIC_SEQ_CST) && atomic_load(&py_closing)))
         n = walk_frames(ids, ends, ngroups);
     atomic_fetch_sub(&py_walking, 1);
     return n;
 }
 
 static uintptr_t runtime;               /* _PyRuntime */
-static int py_late;                     /* the interpreter is in a library loaded late */
 static int peek(void *d, uintptr_t a, size_t n);
 
 static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
@@ -830,6 +838,8 @@ static int py_found;                    /* an interpreter was met, read or not *
 static uintptr_t py_base;               /* the load base of that library */
 static int py_tried;                    /* pp_py_init ran: stacks are on */
 static size_t py_modules_seen;
+static _Atomic int py_rescan;           /* an interpreter was forgotten: the list
+                                         * is looked through again from its start */
 _Atomic unsigned pp_dlopens;
 
 void pp_py_init(void)
@@ -959,10 +969,15 @@ void pp_py_init(void)
     }
     unreadable_id = ident(0, 0, 0, 0, 0, 0);
     full_id = ident(0, 0, 0, 0, 1, 0);
+    /* an interpreter set up again (its library opened again) makes its
+     * objects where the last one made them: no cached line of the last
+     * one's may answer for this one's code */
+    for (size_t i = 0; i < sizeof cache / sizeof *cache; i++)
+        atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
     runtime = sym("_PyRuntime");
     py_ok = 1;
     if (pp_py_for_sites)
-        __atomic_store_n(&pp_py_on, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&pp_py_on, 1, __ATOMIC_SEQ_CST);
 }
 
 /* An interpreter loaded after the start: an application that embeds Python
@@ -975,9 +990,11 @@ void pp_py_init(void)
  * Two threads look.  The sampler, for a second after each dlopen (the
  * dlopen may still be running when the count moves), refreshes the list
  * and looks (pp_py_watch): within a tick of the load.  And the program's
- * own thread, at its first sampled allocation after a dlopen that has
- * ended (the loader's list settled), refreshes the list and looks before
- * it reads that allocation's frames (pp_py_after_dlopen); it also looks
+ * own thread, at its first sampled allocations after a dlopen (16 of them
+ * while the loader's lists are settled: the count moves as the dlopen
+ * begins, and one that has not yet mapped its library reads settled
+ * then), refreshes the list and looks before it reads that allocation's
+ * frames (pp_py_after_dlopen); it also looks
  * whenever it refreshed the list for another reason (a stack with a frame
  * in no known module; a refresh the sampler had to leave to it while
  * glibc believes the process single-threaded, modules.c).  An
@@ -992,28 +1009,44 @@ static unsigned dlopens_seen, watch_left;
  * libpython among them is read only while it is still mapped (its ELF
  * header read through the kernel, no loader call), and not while a dlopen
  * or dlclose is under way (the one being loaded may yet fail and be
- * unmapped; it is looked at again next time). */
+ * unmapped; it is looked at again next time).  One that is gone is looked
+ * at again too: the list does not add a library opened again where it was
+ * before, which the loader often does.  A look that reads a
+ * library's symbols counts as a walk: a dlclose that begins meanwhile
+ * waits for it before the loader may unmap what it reads. */
 static void look(void)
 {
-    size_t n = pp_modules_count(), i;
+    size_t n = pp_modules_count(), i, again = (size_t)-1;
+    if (atomic_exchange(&py_rescan, 0))
+        py_modules_seen = 0;
     for (i = py_modules_seen; i < n && !py_found; i++) {
         const char *path = pp_modules_path(i);
         const char *base = path ? strrchr(path, '/') : NULL;
         char magic[4];
         if (!base || strncmp(base + 1, "libpython3", 10) != 0)
             continue;
-        if (!pp_modules_settled() || atomic_load(&py_closing))
+        if (!pp_modules_settled())
             break;
-        if (pp_os_peek(magic, pp_modules_base(i), sizeof magic) != 0 ||
-            memcmp(magic, "\177ELF", 4) != 0)
-            continue;                   /* gone */
-        scope = i + 1;
-        pp_py_init();
-        scope = 0;
-        py_late = py_ok;
-        py_base = pp_modules_base(i);
+        atomic_fetch_add(&py_walking, 1);
+        int closing = atomic_load(&py_closing), gone = 0;
+        if (!closing) {
+            gone = pp_os_peek(magic, pp_modules_base(i), sizeof magic) != 0 ||
+                   memcmp(magic, "\177ELF", 4) != 0;
+            if (gone && again == (size_t)-1)
+                again = i;
+            if (!gone) {
+                __atomic_store_n(&py_late, 1, __ATOMIC_SEQ_CST);
+                scope = i + 1;
+                pp_py_init();
+                scope = 0;
+                py_base = pp_modules_base(i);
+            }
+        }
+        atomic_fetch_sub(&py_walking, 1);
+        if (closing)
+            break;
     }
-    py_modules_seen = i;
+    py_modules_seen = i < again ? i : again;
 }
 
 void pp_py_watch(void)
@@ -1033,15 +1066,20 @@ void pp_py_watch(void)
     pp_unlock(&watch_lock);
 }
 
-static _Atomic unsigned dlopens_looked;
+#define AFTER_LOOKS 16
+static _Atomic unsigned dlopens_looked, after_left;
 
 void pp_py_after_dlopen(void)
 {
     unsigned c = atomic_load_explicit(&pp_dlopens, memory_order_relaxed);
-    if (c == atomic_load_explicit(&dlopens_looked, memory_order_relaxed) || py_found ||
-        !py_tried || !pp_modules_settled())
+    if ((c == atomic_load_explicit(&dlopens_looked, memory_order_relaxed) &&
+         !atomic_load_explicit(&after_left, memory_order_relaxed)) ||
+        py_found || !py_tried || !pp_modules_settled())
         return;
-    atomic_store_explicit(&dlopens_looked, c, memory_order_relaxed);
+    unsigned left = AFTER_LOOKS;
+    if (atomic_exchange_explicit(&dlopens_looked, c, memory_order_relaxed) == c)
+        left = atomic_load_explicit(&after_left, memory_order_relaxed);
+    atomic_store_explicit(&after_left, left ? left - 1 : 0, memory_order_relaxed);
     pp_modules_refresh();
     pp_py_look();
 }
@@ -1058,12 +1096,15 @@ void pp_py_look(void)
  * whether it is there, or is done with a plugin): its code and data go,
  * and no hook may call PyGILState_GetThisThreadState or read _PyRuntime
  * there any more.  While any dlclose of the program's is under way (a
- * count: two threads may close at once), no walk begins and no look sets
- * an interpreter up; the walks under way end (a walk takes microseconds;
- * waited for 20 ms at most) before the loader can unmap anything.  After
- * the outermost, an interpreter loaded late whose library is no longer
- * where it was is forgotten (the CPU sampler's reads too), and one loaded
- * later is looked for again.  Nothing here waits for a lock. */
+ * count: two threads may close at once), no walk of an interpreter loaded
+ * late begins and no look sets one up; the walks and looks under way end
+ * (each takes microseconds; waited for 20 ms at most) before the loader
+ * can unmap anything.  After the outermost, an interpreter loaded late
+ * whose library is no longer where it was is forgotten (the CPU sampler's
+ * reads too), and one loaded later is looked for again, from the start of
+ * the list: the loader often maps it again where it was, and the list,
+ * which keeps the old entry, does not add the same one twice.  Nothing
+ * here waits for a lock. */
 int pp_py_close_begin(void)
 {
     if (!py_tried)
@@ -1080,11 +1121,13 @@ void pp_py_close_end(int began)
     Dl_info info;
     if (!began)
         return;
-    if (py_late && (!dladdr((void *)eval_lo, &info) || (uintptr_t)info.dli_fbase != py_base)) {
+    if (py_late && py_ok &&
+        (!dladdr((void *)eval_lo, &info) || (uintptr_t)info.dli_fbase != py_base)) {
         __atomic_store_n(&pp_py_on, 0, __ATOMIC_SEQ_CST);
-        py_ok = py_late = py_found = 0;
+        py_ok = py_found = 0;
         runtime = 0;
         eval_lo = eval_hi = 0;
+        atomic_store(&py_rescan, 1);
     }
     atomic_fetch_sub(&py_closing, 1);
 }

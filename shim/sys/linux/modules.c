@@ -133,12 +133,29 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *arg)
     return pp_module_add(&m);
 }
 
-/* The loader's own word for its list (r_debug, read by debuggers): RT_ADD
+/* The loader's own word for its lists (r_debug, read by debuggers): RT_ADD
  * or RT_DELETE while a dlopen or dlclose is under way, RT_CONSISTENT
- * between them.  Read without a lock; a stale answer only defers a look. */
+ * between them.  Each link namespace has its own: from glibc 2.35 on,
+ * r_version 2 says the base namespace's links the others' (r_next, as in
+ * <link.h>'s struct r_debug_extended; the loader never takes one off the
+ * chain, and they live in its own data).  A dlmopen into another namespace
+ * leaves the base namespace's RT_CONSISTENT throughout.  Read without a
+ * lock; a stale answer only defers a look. */
+struct debug_chain {
+    struct r_debug base;
+    struct debug_chain *next;           /* with r_version 2 */
+};
+
 int pp_modules_settled(void)
 {
-    return __atomic_load_n(&_r_debug.r_state, __ATOMIC_ACQUIRE) == RT_CONSISTENT;
+    const struct debug_chain *r = (const struct debug_chain *)(void *)&_r_debug;
+    int chained = __atomic_load_n(&_r_debug.r_version, __ATOMIC_ACQUIRE) >= 2;
+    for (int k = 0; r && k < 64; k++) {
+        if (__atomic_load_n(&r->base.r_state, __ATOMIC_ACQUIRE) != RT_CONSISTENT)
+            return 0;
+        r = chained ? __atomic_load_n(&r->next, __ATOMIC_ACQUIRE) : NULL;
+    }
+    return 1;
 }
 
 /* dl_iterate_phdr holds the loader's lock, a pthread mutex, for the walk:
