@@ -974,6 +974,7 @@ void pp_py_init(void)
      * one's may answer for this one's code */
     for (size_t i = 0; i < sizeof cache / sizeof *cache; i++)
         atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
+    memset(ts_cache, 0, sizeof ts_cache);   /* the CPU sampler's thread states */
     runtime = sym("_PyRuntime");
     py_ok = 1;
     if (pp_py_for_sites)
@@ -1009,9 +1010,9 @@ static unsigned dlopens_seen, watch_left;
  * libpython among them is read only while it is still mapped (its ELF
  * header read through the kernel, no loader call), and not while a dlopen
  * or dlclose is under way (the one being loaded may yet fail and be
- * unmapped; it is looked at again next time).  One that is gone is looked
- * at again too: the list does not add a library opened again where it was
- * before, which the loader often does.  A look that reads a
+ * unmapped; it is looked at again next time).  One that is gone, or where
+ * another library is now, is looked at again too: the list does not add a
+ * library opened again where it was before, which the loader often does.  A look that reads a
  * library's symbols counts as a walk: a dlclose that begins meanwhile
  * waits for it before the loader may unmap what it reads. */
 static void look(void)
@@ -1040,6 +1041,8 @@ static void look(void)
                 pp_py_init();
                 scope = 0;
                 py_base = pp_modules_base(i);
+                if (!py_found && again == (size_t)-1)
+                    again = i;          /* another library there now */
             }
         }
         atomic_fetch_sub(&py_walking, 1);

@@ -11,9 +11,10 @@
 #include <string.h>
 /* py_unload LIBPYTHON probe|run: probe: 300 times, the library opened and
  * closed (its code goes), then 64 blocks made and freed; run: 3 times, it
- * is opened, runs Python that holds 2 MB (at line 1, 2 and 3 of its
- * <string>: each run's frames are told apart), is finalized and closed,
- * then 64 blocks.  A third argument "ns": each open with dlmopen into a new
+ * is opened, runs Python that holds 2 MB (compiled as file round0.py,
+ * round1.py, round2.py: each run's frames are told apart, and from the
+ * <string> of site's .pth files), is finalized and closed, then 64
+ * blocks.  A third argument "ns": each open with dlmopen into a new
  * namespace */
 void *kept[64];
 int main(int argc, char **argv)
@@ -27,9 +28,12 @@ int main(int argc, char **argv)
             return 1;
         }
         if (run) {
-            static const char code[] = "\n\nkept = [bytearray(1000) for _ in range(2000)]\n";
+            char code[160];
+            snprintf(code, sizeof code,
+                     "exec(compile('kept = [bytearray(1000) for _ in range(2000)]', "
+                     "'round%d.py', 'exec'))\n", i);
             ((void (*)(void))dlsym(h, "Py_Initialize"))();
-            ran += ((int (*)(const char *))dlsym(h, "PyRun_SimpleString"))(code + 2 - i) == 0;
+            ran += ((int (*)(const char *))dlsym(h, "PyRun_SimpleString"))(code) == 0;
             ((void (*)(void))dlsym(h, "Py_Finalize"))();
         }
         if (dlclose(h) != 0)
