@@ -114,13 +114,19 @@ for prog in "failopen $PWD/libbad.so" "twoclose $pylib $PWD/libslow.so"; do
         check "$tag: every line of the timeline is JSON" valid_jsonl s.jsonl
     done
 done
-# the interpreter that ran is read (a dlopen'd one: frames of the code
-# its first round ran, compiled as round0.py; a later round's are not
-# always read: docs/sites.md)
-rm -f s.jsonl
-PERFPROBE_STACKS=all traced s.jsonl timeout -k 5 120 "$P" "$pylib" run > shim.out 2> shim.err
-le "dlopen, run, all: Python frames of the code the first round ran are read" 1 \
-    "$(jq -r 'select(.type == "pyframe" and .file == "round0.py") | .id' s.jsonl | wc -l)"
+# the interpreter that ran is read, each of the three times (frames of
+# the code each round ran, compiled as round0.py, round1.py, round2.py):
+# the library opened again is often mapped where it was before, and the
+# interpreter then makes its objects where the last one made them; dlopen
+# only: with dlmopen a round's frames are still missed at times
+# (docs/sites.md)
+for k in 1 2 3; do
+    rm -f s.jsonl
+    PERFPROBE_STACKS=all traced s.jsonl timeout -k 5 120 "$P" "$pylib" run > shim.out 2> shim.err
+    eq "dlopen, run, all (#$k): the rounds whose Python frames were read" \
+        "$(jq -r 'select(.type == "pyframe") | .file // ""' s.jsonl | grep -E '^round[0-9][.]py$' | sort -u | tr '\n' ' ')" \
+        "round0.py round1.py round2.py "
+done
 # an interpreter linked into the program cannot be unloaded: its frames
 # are read during a dlclose too (a library's destructor, run by a dlclose
 # called from Python, allocates 3,333,333 bytes at the script's line;

@@ -63,7 +63,7 @@ struct ent {
     _Atomic uint64_t key;            /* hash; 0: free */
     uintptr_t code, file_obj, name_obj;
     int32_t  first, line;
-    uint32_t id;
+    uint32_t id, gen;
     _Atomic int ready, written;
     char     file[FILE_MAX], name[NAME_MAX_];
 };
@@ -285,6 +285,11 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h * 0xff51afd7ed558ccdull;
 }
 
+/* interpreters set up so far: one set up again (its library opened again
+ * after it was closed) makes its objects where the last one made them, so
+ * an identity is an interpreter's own */
+static uint32_t py_gen;
+
 /* the identity of CODE (its file and name objects FO, NO, first line
  * FIRST) at LINE; FAR: another thread's, whose strings are read through the
  * kernel; CODE 0: a pseudo-frame (LINE 0 unreadable, 1 the table full) */
@@ -292,7 +297,8 @@ static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int
 {
     if (!ents)
         return 0;
-    uint64_t key = mix(mix(mix(mix(mix(1, code), fo), no), (uint64_t)(uint32_t)first),
+    uint32_t gen = code ? py_gen : 0;
+    uint64_t key = mix(mix(mix(mix(mix(1 + (uint64_t)gen, code), fo), no), (uint64_t)(uint32_t)first),
                        (uint64_t)(uint32_t)line) | 1;
     size_t mask = ((size_t)1 << ENT_BITS) - 1, i = key & mask;
     for (size_t step = 0; step < 64; step++, i = (i + 1) & mask) {
@@ -304,7 +310,7 @@ static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int
             if (!atomic_load_explicit(&e->ready, memory_order_acquire))
                 continue;
             if (e->code == code && e->file_obj == fo && e->name_obj == no && e->line == line &&
-                e->first == first)
+                e->first == first && e->gen == gen)
                 return e->id;
             continue;
         }
@@ -316,6 +322,7 @@ static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int
             continue;
         }
         e->code = code;
+        e->gen = gen;
         e->file_obj = fo;
         e->name_obj = no;
         e->first = first;
@@ -970,8 +977,9 @@ void pp_py_init(void)
     unreadable_id = ident(0, 0, 0, 0, 0, 0);
     full_id = ident(0, 0, 0, 0, 1, 0);
     /* an interpreter set up again (its library opened again) makes its
-     * objects where the last one made them: no cached line of the last
-     * one's may answer for this one's code */
+     * objects where the last one made them: its identities are its own,
+     * and no cached line of the last one's may answer for its code */
+    py_gen++;
     for (size_t i = 0; i < sizeof cache / sizeof *cache; i++)
         atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
     memset(ts_cache, 0, sizeof ts_cache);   /* the CPU sampler's thread states */
