@@ -114,18 +114,64 @@ for prog in "failopen $PWD/libbad.so" "twoclose $pylib $PWD/libslow.so"; do
         check "$tag: every line of the timeline is JSON" valid_jsonl s.jsonl
     done
 done
-# the interpreter that ran is read, each of the three times (frames of
-# the code each round ran, compiled as round0.py, round1.py, round2.py):
-# the library opened again is often mapped where it was before, and the
-# interpreter then makes its objects where the last one made them; dlopen
-# only: with dlmopen a round's frames are still missed at times
-# (docs/sites.md)
-for k in 1 2 3; do
+# the interpreter that ran is read, each of the three times: the frames
+# of the code each round ran (compiled as round0.py, round1.py,
+# round2.py) on the allocation stacks.  The library opened again is often
+# mapped where it was before, and its interpreter then makes its objects
+# where the last one made them; in a namespace of its own it has a libc of
+# its own, whose thread keys are numbered from 0 again, in the same slots
+# of the thread as the base libc's (docs/sites.md)
+for how in dlopen dlmopen; do
+    ns=; [ $how = dlmopen ] && ns=ns
+    for k in 1 2 3; do
+        rm -f s.jsonl
+        PERFPROBE_STACKS=all traced s.jsonl timeout -k 5 120 "$P" "$pylib" run $ns > shim.out 2> shim.err
+        eq "$how, run, all (#$k): the rounds whose Python frames are on allocation stacks" \
+            "$("$PP_BUILD/perfprobe" report --json --process py_unload s.jsonl |
+               jq -r '[.sites[].frames[] | select(.python) | .file // "" | select(test("^round[0-9][.]py$"))] | unique | join(" ")')" \
+            "round0.py round1.py round2.py"
+    done
+done
+
+# an application that embeds Python in a namespace of its own and calls
+# into it from C as CPython documents (PyGILState_Ensure): CPython keeps
+# its thread state under a thread key of the namespace's libc, which
+# numbers its keys from 0 again; the shim's own keys in the base libc take
+# the same slots of the thread
+cat > gil.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#define CALL(type, name, ...) ((type)dlsym(h, name))(__VA_ARGS__)
+int main(int argc, char **argv)
+{
+    void *h = dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return 1;
+    CALL(void (*)(void), "Py_Initialize");
+    void *mine = CALL(void *(*)(void), "PyGILState_GetThisThreadState");
+    void *now = CALL(void *(*)(void), "PyThreadState_Get");
+    printf("this thread's state is the current one: %s\n", mine == now ? "yes" : "no");
+    fflush(stdout);
+    void *saved = CALL(void *(*)(void), "PyEval_SaveThread");
+    int g = CALL(int (*)(void), "PyGILState_Ensure");
+    CALL(int (*)(const char *), "PyRun_SimpleString", "print('ran under PyGILState_Ensure')");
+    CALL(void (*)(int), "PyGILState_Release", g);
+    CALL(void (*)(void *), "PyEval_RestoreThread", saved);
+    CALL(void (*)(void), "Py_Finalize");
+    return 0;
+}
+EOF
+cc -o gil gil.c -ldl
+timeout -k 5 120 ./gil "$pylib" > bare.out 2> bare.err
+rb=$?
+eq "gil: bare runs the code" "$(cat bare.out)" "this thread's state is the current one: yes
+ran under PyGILState_Ensure"
+for stacks in off sample all; do
     rm -f s.jsonl
-    PERFPROBE_STACKS=all traced s.jsonl timeout -k 5 120 "$P" "$pylib" run > shim.out 2> shim.err
-    eq "dlopen, run, all (#$k): the rounds whose Python frames were read" \
-        "$(jq -r 'select(.type == "pyframe") | .file // ""' s.jsonl | grep -E '^round[0-9][.]py$' | sort -u | tr '\n' ' ')" \
-        "round0.py round1.py round2.py "
+    PERFPROBE_STACKS=$stacks traced s.jsonl timeout -k 5 120 ./gil "$pylib" > shim.out 2> shim.err
+    eq "gil, stacks $stacks: exit status as bare" $? $rb
+    eq "gil, stacks $stacks: output as bare" "$(cat shim.out)" "$(cat bare.out)"
 done
 # an interpreter linked into the program cannot be unloaded: its frames
 # are read during a dlclose too (a library's destructor, run by a dlclose

@@ -156,6 +156,11 @@ void pp_counters_init(void)
         exit_key_ok = 1;
 }
 
+unsigned pp_counters_key(void)
+{
+    return exit_key_ok ? (unsigned)exit_key + 1 : 0;
+}
+
 __attribute__((noinline)) static struct pp_slot *slot_acquire(void)
 {
     for (struct pp_slot *s = atomic_load(&slots); s; s = s->next) {

@@ -50,6 +50,7 @@
 #if defined(__linux__)
 #include <link.h>
 #endif
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +428,47 @@ static int walk(uint32_t *ids, int *ends, int *ngroups)
 
 static uintptr_t runtime;               /* _PyRuntime */
 static int peek(void *d, uintptr_t a, size_t n);
+static int peek_ptr(uintptr_t a, uintptr_t *v);
+
+/* An interpreter loaded late may be in a namespace of its own (dlmopen),
+ * with a libc of its own: its thread-specific keys are numbered from 0
+ * again, in the slots of the same thread descriptor, and with the same
+ * sequence numbers as the last namespace's libc, so that
+ * PyGILState_GetThisThreadState may answer what a libpython opened before,
+ * and closed since, left in this thread's slot (or another libc's value
+ * for a key of the same number): CPython stores its thread state there
+ * only when it finds the slot empty.  So its answer TS is believed only
+ * when, read through the kernel, it is a thread state of this thread in
+ * one of this runtime's interpreters (HEAD on); else this thread's is
+ * looked for in their lists.  0: none. */
+static uintptr_t ts_of_interp(uintptr_t ts, uintptr_t head)
+{
+    uintptr_t self = (uintptr_t)pthread_self(), v, interp = 0;
+    if (ptr_ok(ts) && peek_ptr(ts + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self &&
+        peek_ptr(ts + (uintptr_t)L.ts_interp, &interp) == 0)
+        for (uintptr_t i = head; i && ptr_ok(i); ) {
+            if (i == interp)
+                return ts;
+            if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
+                break;
+        }
+    int budget = 256;
+    for (uintptr_t i = head; i && ptr_ok(i) && budget > 0; ) {
+        uintptr_t t;
+        if (peek_ptr(i + (uintptr_t)L.is_threads, &t) != 0)
+            return 0;
+        for (; t && ptr_ok(t) && budget-- > 0;) {
+            if (peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self)
+                return t;
+            if (peek_ptr(t + (uintptr_t)L.ts_next, &t) != 0)
+                break;
+        }
+        if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
+            return 0;
+    }
+    return 0;
+}
+
 
 static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
 {
@@ -441,6 +483,8 @@ static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
         !head)
         return 0;
     uintptr_t ts = (uintptr_t)get_tstate();
+    if (py_late)
+        ts = ts_of_interp(ts, head);
     *ngroups = 0;
     if (!ptr_ok(ts))
         return 0;

@@ -162,6 +162,7 @@ static _Atomic(struct rthread *) threads;
 static __thread struct rthread *my_rt PP_TLS;
 static const char sentinel[] = "";
 static pthread_key_t exit_key;
+static int exit_key_ok;
 static uint64_t tick0, mono0;
 /* ticks at which the current window started (stale slots are older) */
 static _Atomic uint64_t window_start;
@@ -191,7 +192,12 @@ void pp_region_init(void)
 {
     pp_clock_init();
     pp_clock_origin(&tick0, &mono0);    /* one instant, not two reads apart */
-    pthread_key_create(&exit_key, thread_gone);
+    exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
+}
+
+unsigned pp_region_key(void)
+{
+    return exit_key_ok ? (unsigned)exit_key + 1 : 0;
 }
 
 /* ---- threads and region ids ---------------------------------------------- */
