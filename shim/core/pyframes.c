@@ -1058,13 +1058,22 @@ void pp_py_init(void)
 static pp_lock_t watch_lock = PP_LOCK_INIT;
 static unsigned dlopens_seen, watch_left;
 
+static void init_in_scope(void *arg)
+{
+    (void)arg;
+    pp_py_init();
+}
+
 /* The list keeps the entries of modules since unloaded (sys/modules.c): a
  * libpython among them is read only while it is still mapped (its ELF
  * header read through the kernel, no loader call), and not while a dlopen
  * or dlclose is under way (the one being loaded may yet fail and be
- * unmapped; it is looked at again next time).  One that is gone, or where
- * another library is now, is looked at again too: the list does not add a
- * library opened again where it was before, which the loader often does.  A look that reads a
+ * unmapped; it is looked at again next time).  Its symbols are read while
+ * the loader cannot unload it (sys/modules.c: a dlopen that fails in
+ * relocation unmaps what it mapped with no dlclose, after the loader said
+ * its list was consistent).  One that is gone, or where another library
+ * is now, is looked at again too: the list does not add a library opened
+ * again where it was before, which the loader often does.  A look that reads a
  * library's symbols counts as a walk: a dlclose that begins meanwhile
  * waits for it before the loader may unmap what it reads. */
 static void look(void)
@@ -1081,24 +1090,27 @@ static void look(void)
         if (!pp_modules_settled())
             break;
         atomic_fetch_add(&py_walking, 1);
-        int closing = atomic_load(&py_closing), gone = 0;
-        if (!closing) {
+        int later = atomic_load(&py_closing), gone = 0;
+        if (!later) {
             gone = pp_os_peek(magic, pp_modules_base(i), sizeof magic) != 0 ||
                    memcmp(magic, "\177ELF", 4) != 0;
-            if (gone && again == (size_t)-1)
-                again = i;
             if (!gone) {
                 __atomic_store_n(&py_late, 1, __ATOMIC_SEQ_CST);
                 scope = i + 1;
-                pp_py_init();
+                int ran = pp_modules_while_loaded(i, init_in_scope, NULL);
                 scope = 0;
-                py_base = pp_modules_base(i);
-                if (!py_found && again == (size_t)-1)
-                    again = i;          /* another library there now */
+                later = ran < 0;
+                gone = ran == 0;
+                if (ran > 0) {
+                    py_base = pp_modules_base(i);
+                    gone = !py_found;   /* another library there now */
+                }
             }
+            if (gone && again == (size_t)-1)
+                again = i;
         }
         atomic_fetch_sub(&py_walking, 1);
-        if (closing)
+        if (later)
             break;
     }
     py_modules_seen = i < again ? i : again;

@@ -476,6 +476,12 @@ int  pp_modules_find(uintptr_t addr);
 /* 0 while the loader is adding or removing objects (a dlopen under way in
  * some thread), 1 between: a scan then sees each new object whole */
 int  pp_modules_settled(void);
+/* FN(ARG) while the object loaded at module I's base stays loaded: inside
+ * the loader's walk, under the lock it unloads objects under (Linux); 1
+ * when FN ran, 0 when no object is loaded there now, -1 when the walk
+ * cannot be made now (another walk of the shim's, or the sampler thread
+ * while glibc believes the process single-threaded) */
+int  pp_modules_while_loaded(size_t i, void (*fn)(void *arg), void *arg);
 /* What the timeline says of a module: its path, build id, load bias and
  * address ranges ([lo, hi) pairs, at most PP_MODULE_RANGES). */
 #define PP_MODULE_RANGES 8

@@ -158,6 +158,38 @@ int pp_modules_settled(void)
     return 1;
 }
 
+/* An object that a dlopen mapped can be unmapped again with no dlclose
+ * (the dlopen fails in relocation, after the loader already said its list
+ * was consistent); glibc unmaps under the lock dl_iterate_phdr holds, so
+ * what is read inside the walk's callback stays mapped while it is read. */
+struct while_loaded {
+    uintptr_t base;
+    void (*fn)(void *arg);
+    void *arg;
+    int ran;
+};
+
+static int run_while_loaded(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct while_loaded *w = arg;
+    (void)size;
+    if ((uintptr_t)info->dlpi_addr != w->base)
+        return 0;
+    w->fn(w->arg);
+    w->ran = 1;
+    return 1;
+}
+
+int pp_modules_while_loaded(size_t i, void (*fn)(void *arg), void *arg)
+{
+    struct while_loaded w = {pp_modules_base(i), fn, arg, 0};
+    if (!w.base || !pp_single_may_lock() || !pp_loader_walk_try())
+        return -1;
+    dl_iterate_phdr(run_while_loaded, &w);
+    pp_loader_walk_done();
+    return w.ran;
+}
+
 /* dl_iterate_phdr holds the loader's lock, a pthread mutex, for the walk:
  * not on the sampler thread while glibc frees it without a wake
  * (single.c).  The program's threads refresh the list themselves when a

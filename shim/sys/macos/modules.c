@@ -57,6 +57,15 @@ int pp_modules_settled(void)
     return 1;
 }
 
+/* dyld unloads only what dlclose lets go: the caller keeps count of those
+ * (pyframes.c) */
+int pp_modules_while_loaded(size_t i, void (*fn)(void *arg), void *arg)
+{
+    (void)i;
+    fn(arg);
+    return 1;
+}
+
 void pp_modules_scan(void)
 {
     uint32_t n = _dyld_image_count();
