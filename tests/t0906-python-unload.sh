@@ -136,8 +136,10 @@ done
 # an application that embeds Python in a namespace of its own and calls
 # into it from C as CPython documents (PyGILState_Ensure): CPython keeps
 # its thread state under a thread key of the namespace's libc, which
-# numbers its keys from 0 again; the shim's own keys in the base libc take
-# the same slots of the thread
+# numbers its keys from 0 again, in the same slots of the thread as the
+# base libc's; the shim's own keys are numbered high (30, 31), whether
+# the shim counts the namespace or not (PERFPROBE_NAMESPACES=0,
+# RTLD_DEEPBIND), and the program's own keys are numbered as bare
 cat > gil.c <<'EOF'
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -145,7 +147,7 @@ cat > gil.c <<'EOF'
 #define CALL(type, name, ...) ((type)dlsym(h, name))(__VA_ARGS__)
 int main(int argc, char **argv)
 {
-    void *h = dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW | RTLD_LOCAL);
+    void *h = dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW | RTLD_LOCAL | (argc > 2 ? RTLD_DEEPBIND : 0));
     if (!h)
         return 1;
     CALL(void (*)(void), "Py_Initialize");
@@ -167,12 +169,32 @@ timeout -k 5 120 ./gil "$pylib" > bare.out 2> bare.err
 rb=$?
 eq "gil: bare runs the code" "$(cat bare.out)" "this thread's state is the current one: yes
 ran under PyGILState_Ensure"
-for stacks in off sample all; do
+for how in "off" "sample" "all" "sample NAMESPACES=0" "sample deep"; do
+    set -- $how
+    stacks=$1 ns=1 deep=
+    [ "${2:-}" = NAMESPACES=0 ] && ns=0
+    [ "${2:-}" = deep ] && deep=deep
     rm -f s.jsonl
-    PERFPROBE_STACKS=$stacks traced s.jsonl timeout -k 5 120 ./gil "$pylib" > shim.out 2> shim.err
-    eq "gil, stacks $stacks: exit status as bare" $? $rb
-    eq "gil, stacks $stacks: output as bare" "$(cat shim.out)" "$(cat bare.out)"
+    PERFPROBE_NAMESPACES=$ns PERFPROBE_STACKS=$stacks traced s.jsonl timeout -k 5 120 ./gil "$pylib" $deep \
+        > shim.out 2> shim.err
+    eq "gil, stacks $how: exit status as bare" $? $rb
+    eq "gil, stacks $how: output as bare" "$(cat shim.out)" "$(cat bare.out)"
 done
+cat > keys.c <<'EOF'
+#include <pthread.h>
+#include <stdio.h>
+int main(void)
+{
+    pthread_key_t a, b;
+    pthread_key_create(&a, NULL);
+    pthread_key_create(&b, NULL);
+    printf("keys %u %u\n", (unsigned)a, (unsigned)b);
+    return 0;
+}
+EOF
+cc -o keys keys.c -pthread
+rm -f s.jsonl
+eq "the program's first thread keys are numbered as bare" "$(traced s.jsonl ./keys)" "$(./keys)"
 # an interpreter linked into the program cannot be unloaded: its frames
 # are read during a dlclose too (a library's destructor, run by a dlclose
 # called from Python, allocates 3,333,333 bytes at the script's line;

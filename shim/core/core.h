@@ -160,9 +160,8 @@ void pp_counters_flush_self(void);
 void pp_counters_thread_exit(void);
 void pp_counters_after_fork_child(void);
 void pp_counters_foreign_thread(void);
+int  pp_counters_foreign(void);         /* this thread is one such */
 void pp_counters_init(void);
-/* the pthread key the shim holds in the base libc (0: none), plus one */
-unsigned pp_counters_key(void);
 /* An address on the stack of every thread that has counted an allocation
  * (recorded by the thread itself, without a lock); up to MAX.  The main
  * thread is left out. */
@@ -317,7 +316,6 @@ struct pp_region_stats {
 int pp_region_stats(size_t i, struct pp_region_stats *out);
 size_t pp_region_count(void);
 void pp_region_init(void);
-unsigned pp_region_key(void);           /* as pp_counters_key */
 void pp_region_thread_exit(void);
 void pp_region_after_fork_child(void);
 /* From the sampler thread once per PERFPROBE_REGION_WINDOW_MS (and once at

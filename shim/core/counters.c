@@ -107,8 +107,18 @@ void pp_counters_foreign_thread(void)
 {
     foreign_thread = 1;
 }
+
+int pp_counters_foreign(void)
+{
+    return foreign_thread;
+}
 #else
 #define foreign_thread 0
+
+int pp_counters_foreign(void)
+{
+    return 0;
+}
 #endif
 
 #define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
@@ -152,13 +162,11 @@ static void key_destructor(void *arg)
 
 void pp_counters_init(void)
 {
-    if (!exit_key_ok && pthread_key_create(&exit_key, key_destructor) == 0)
+    unsigned k;
+    if (!exit_key_ok && pp_os_key_create(&k, key_destructor) == 0) {
+        exit_key = (pthread_key_t)k;
         exit_key_ok = 1;
-}
-
-unsigned pp_counters_key(void)
-{
-    return exit_key_ok ? (unsigned)exit_key + 1 : 0;
+    }
 }
 
 __attribute__((noinline)) static struct pp_slot *slot_acquire(void)

@@ -438,35 +438,34 @@ static int peek_ptr(uintptr_t a, uintptr_t *v);
  * and closed since, left in this thread's slot (or another libc's value
  * for a key of the same number): CPython stores its thread state there
  * only when it finds the slot empty.  So its answer TS is believed only
- * when, read through the kernel, it is a thread state of this thread in
- * one of this runtime's interpreters (HEAD on); else this thread's is
- * looked for in their lists.  0: none. */
+ * when, read through the kernel, it is in the thread list of one of this
+ * runtime's interpreters (HEAD on: an interpreter set up again at the
+ * same address has the same address, and a state it freed is in no list);
+ * else the first state of this thread met on the way is taken.  0 (a
+ * thread with no Python state): none, at once.  The lists are read up to
+ * 256 states. */
 static uintptr_t ts_of_interp(uintptr_t ts, uintptr_t head)
 {
-    uintptr_t self = (uintptr_t)pthread_self(), v, interp = 0;
-    if (ptr_ok(ts) && peek_ptr(ts + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self &&
-        peek_ptr(ts + (uintptr_t)L.ts_interp, &interp) == 0)
-        for (uintptr_t i = head; i && ptr_ok(i); ) {
-            if (i == interp)
-                return ts;
-            if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
-                break;
-        }
+    uintptr_t self = (uintptr_t)pthread_self(), mine = 0, v;
     int budget = 256;
-    for (uintptr_t i = head; i && ptr_ok(i) && budget > 0; ) {
+    if (!ts)
+        return 0;
+    for (uintptr_t i = head; i && ptr_ok(i) && budget > 0;) {
         uintptr_t t;
         if (peek_ptr(i + (uintptr_t)L.is_threads, &t) != 0)
-            return 0;
+            break;
         for (; t && ptr_ok(t) && budget-- > 0;) {
-            if (peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self)
-                return t;
+            if (t == ts)
+                return ts;
+            if (!mine && peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self)
+                mine = t;
             if (peek_ptr(t + (uintptr_t)L.ts_next, &t) != 0)
                 break;
         }
         if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
-            return 0;
+            break;
     }
-    return 0;
+    return mine;
 }
 
 

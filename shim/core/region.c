@@ -192,12 +192,10 @@ void pp_region_init(void)
 {
     pp_clock_init();
     pp_clock_origin(&tick0, &mono0);    /* one instant, not two reads apart */
-    exit_key_ok = pthread_key_create(&exit_key, thread_gone) == 0;
-}
-
-unsigned pp_region_key(void)
-{
-    return exit_key_ok ? (unsigned)exit_key + 1 : 0;
+    unsigned k;
+    exit_key_ok = pp_os_key_create(&k, thread_gone) == 0;
+    if (exit_key_ok)
+        exit_key = (pthread_key_t)k;
 }
 
 /* ---- threads and region ids ---------------------------------------------- */
@@ -232,7 +230,10 @@ __attribute__((noinline)) static struct rthread *new_rthread(void)
     rt->stack[0].name = sentinel;       /* no end matches it */
     STORE(rt->tid, pp_tid());
     my_rt = rt;
-    pthread_setspecific(exit_key, rt);
+    /* not on a thread another libc made (counters.c): that libc, not this
+     * one, runs its keys' destructors when it ends */
+    if (exit_key_ok && !pp_counters_foreign())
+        pthread_setspecific(exit_key, rt);
     return rt;
 }
 

@@ -46,7 +46,6 @@
 #include <limits.h>
 #include <stddef.h>
 #include <link.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -655,43 +654,6 @@ pp_dlmopen_route(Lmid_t lmid, const char *file, int mode, const void *caller)
     return path;
 }
 
-/* A new namespace has a libc of its own, with its own table of pthread
- * keys, but its threads are the base libc's: both libcs keep a key's value
- * in the same slot of the thread's descriptor, with the same sequence
- * number.  The shim's keys (counters.c, region.c) are taken in the base
- * libc, and their values are set on every thread that allocates; the
- * namespace's libc would hand the same numbers out again (CPython's
- * autoTSSkey gets 0 there, finds the shim's slot at it, and never stores
- * its thread state: PyGILState_GetThisThreadState returns the shim's
- * block, and PyGILState_Ensure crashes).  The numbers are taken in the
- * namespace's libc too, through the library's scope, before the program
- * gets the handle. */
-static void reserve_keys(void *h)
-{
-    unsigned want[2] = {pp_counters_key(), pp_region_key()}, top = 0;
-    for (int i = 0; i < 2; i++)
-        if (want[i] > top)
-            top = want[i];
-    if (!top)
-        return;
-    int (*create)(pthread_key_t *, void (*)(void *));
-    int (*del)(pthread_key_t);
-    *(void **)&create = dlsym(h, "pthread_key_create");
-    *(void **)&del = dlsym(h, "pthread_key_delete");
-    if (!create || !del) {
-        (void)dlerror();                /* a library that needs no libc */
-        return;
-    }
-    pthread_key_t got[64];
-    int n = 0;
-    while (n < 64 && create(&got[n], NULL) == 0)
-        if ((unsigned)got[n++] + 1 >= top)
-            break;
-    for (int i = 0; i < n; i++)
-        if ((unsigned)got[i] + 1 != want[0] && (unsigned)got[i] + 1 != want[1])
-            del(got[i]);
-}
-
 __attribute__((used, externally_visible, visibility("hidden"))) void *
 pp_dlmopen_owned(char *path, int mode)
 {
@@ -706,11 +668,6 @@ pp_dlmopen_owned(char *path, int mode)
         h = real_dlmopen(LM_ID_NEWLM, path, mode);
         if (h)
             atomic_store(&pp_dlmopen_seen, 1);
-    }
-    if (h) {
-        int saved_errno = errno;
-        reserve_keys(h);
-        errno = saved_errno;
     }
     pp_dlopen_where_done(path);
     return h;

@@ -291,6 +291,12 @@ void pp_cpu_read(struct pp_cpu *out);
  * read into OUT, or -1 */
 ssize_t pp_os_cmdline(char *out, size_t cap);
 void pp_os_exe(char *out, size_t cap);           /* the executable's path */
+/* pthread_key_create for a key of the shim's (counters.c, region.c): on
+ * Linux numbered at the top of the first block of 32 (the numbers below
+ * are the program's, as bare, and a dlmopen namespace's libc, which
+ * numbers its keys from 0 again in the same slots of each thread, meets
+ * the shim's values only past 30 keys of its own) */
+int  pp_os_key_create(unsigned *key, void (*destructor)(void *));
 /* 1 when P lies in a read-only segment of a loaded object (a literal) */
 int  pp_os_read_only(const void *p);
 

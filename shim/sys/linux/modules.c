@@ -186,6 +186,13 @@ int pp_modules_while_loaded(size_t i, void (*fn)(void *arg), void *arg)
     if (!w.base || !pp_single_may_lock() || !pp_loader_walk_try())
         return -1;
     dl_iterate_phdr(run_while_loaded, &w);
+    /* the base libc's walk lists the base namespace only: the shim's
+     * namespaces through their own (the try-lock keeps each one there) */
+    for (int k = 0; k < PP_NS_WALKS && !w.ran; k++) {
+        pp_ns_walk_fn walk = atomic_load(&ns_walks[k]);
+        if (walk)
+            walk(run_while_loaded, &w);
+    }
     pp_loader_walk_done();
     return w.ran;
 }

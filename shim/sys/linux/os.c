@@ -27,6 +27,34 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A key's value lives in a slot of the thread's descriptor, by number, and
+ * a namespace's libc (dlmopen) keeps its keys' values in the same slots:
+ * CPython's first key there is 0, and found the shim's value in it
+ * (PyGILState_Ensure crashed).  The numbers below KEY_AT are held while the
+ * shim's key is made, then given back, so that the program's keys and a
+ * namespace's have them, as bare; past 31 a key's slot is allocated on its
+ * first use, so the shim's stay below 32. */
+#define KEY_AT 30
+
+int pp_os_key_create(unsigned *key, void (*destructor)(void *))
+{
+    pthread_key_t held[KEY_AT], k;
+    int n = 0;
+    while (n < KEY_AT && pthread_key_create(&k, NULL) == 0) {
+        if (k >= KEY_AT) {
+            pthread_key_delete(k);
+            break;
+        }
+        held[n++] = k;
+    }
+    int rc = pthread_key_create(&k, destructor);
+    while (n > 0)
+        pthread_key_delete(held[--n]);
+    if (rc == 0)
+        *key = (unsigned)k;
+    return rc;
+}
+
 
 /* The shim's own opens (sys.h): the system call, with open's mode argument
  * read only when the call has one, as the C library reads it */

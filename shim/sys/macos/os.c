@@ -31,6 +31,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* one libc, one table of keys: as pthread_key_create */
+int pp_os_key_create(unsigned *key, void (*destructor)(void *))
+{
+    pthread_key_t k;
+    int rc = pthread_key_create(&k, destructor);
+    if (rc == 0)
+        *key = (unsigned)k;
+    return rc;
+}
+
 /* calls from the dylib itself are not interposed: this is the real mmap */
 void *pp_os_map_raw(size_t len)
 {
