@@ -440,24 +440,37 @@ static int peek_ptr(uintptr_t a, uintptr_t *v);
  * only when it finds the slot empty.  So its answer TS is believed only
  * when, read through the kernel, it is in the thread list of one of this
  * runtime's interpreters (HEAD on: an interpreter set up again at the
- * same address has the same address, and a state it freed is in no list);
- * else the first state of this thread met on the way is taken.  0 (a
- * thread with no Python state): none, at once.  The lists are read up to
- * 256 states. */
+ * same address has the same address, and a state it freed is in no list)
+ * and is this thread's; else the first state of this thread met on the
+ * way is taken.  0 (a thread with no Python state): none, at once.  An
+ * answer believed is remembered for this thread and this interpreter
+ * (one word, a hash of the three): a thread's state is looked for in the
+ * lists once, not at each walk (CPython puts a new thread's state first,
+ * so the oldest thread's comes last). */
+#define TS_OK_BITS 8
+static _Atomic uint64_t ts_ok[1 << TS_OK_BITS];
+
 static uintptr_t ts_of_interp(uintptr_t ts, uintptr_t head)
 {
     uintptr_t self = (uintptr_t)pthread_self(), mine = 0, v;
-    int budget = 256;
     if (!ts)
         return 0;
+    uint64_t tag = mix(mix(mix(11, self), ts), py_gen) | 1;
+    _Atomic uint64_t *ok = &ts_ok[(tag >> 11) & ((1u << TS_OK_BITS) - 1)];
+    if (atomic_load_explicit(ok, memory_order_relaxed) == tag)
+        return ts;
+    long budget = 1L << 16;             /* states read, a cycle's bound */
     for (uintptr_t i = head; i && ptr_ok(i) && budget > 0;) {
         uintptr_t t;
         if (peek_ptr(i + (uintptr_t)L.is_threads, &t) != 0)
             break;
         for (; t && ptr_ok(t) && budget-- > 0;) {
-            if (t == ts)
+            int its = peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self;
+            if (t == ts && its) {
+                atomic_store_explicit(ok, tag, memory_order_relaxed);
                 return ts;
-            if (!mine && peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self)
+            }
+            if (its && !mine)
                 mine = t;
             if (peek_ptr(t + (uintptr_t)L.ts_next, &t) != 0)
                 break;
