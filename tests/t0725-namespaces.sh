@@ -761,3 +761,71 @@ check "... the plugin's plugin's 3 MiB counted" test "$(NAME=ns_more sum s.jsonl
 PERFPROBE_NAMESPACES=0 WARNED=1 NAME=ns_more PROG=$PWD/ns_more same "off: the plugin's own plugin" \
     which "$PWD/libopener.so"
 le "off: the plugin's plugin's 3 MiB left out" "$(NAME=ns_more sum s.jsonl peak_heap_bytes)" $(((1 << 20) - 1))
+
+# threads a library in a namespace makes, one after another, each calling
+# back into the program, which marks a region and allocates: the shim's
+# state for each goes when its start routine returns (that libc runs its
+# own keys' destructors, not the shim's).  Ground truth: the program's own
+# resident growth over the 2,000 threads, bare (before, under the shim:
+# +70 MiB where bare grew 2)
+cat > pool.c <<'EOF'
+#include <pthread.h>
+struct job { void (*fn)(void); };
+static void *run(void *a) { ((struct job *)a)->fn(); return 0; }
+int run_threads(void (*fn)(void), int n)
+{
+    struct job j = {fn};
+    for (int i = 0; i < n; i++) {
+        pthread_t t;
+        if (pthread_create(&t, 0, run, &j))
+            return -1;
+        pthread_join(t, 0);
+    }
+    return 0;
+}
+EOF
+cat > pool_host.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+static void (*begin)(const char *), (*end)(const char *);
+static void work(void)
+{
+    if (begin)
+        begin("work");
+    free(malloc(100));
+    if (end)
+        end("work");
+}
+static long resident_kib(void)
+{
+    long size = 0, res = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &size, &res) != 2)
+        res = 0;
+    if (f)
+        fclose(f);
+    return res * 4;
+}
+int main(int argc, char **argv)
+{
+    *(void **)&begin = dlsym(RTLD_DEFAULT, "perf_region_begin");
+    *(void **)&end = dlsym(RTLD_DEFAULT, "perf_region_end");
+    void *h = argc > 2 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
+    int (*run)(void (*)(void), int) = h ? (int (*)(void (*)(void), int))dlsym(h, "run_threads") : NULL;
+    if (!run)
+        return 1;
+    long r0 = resident_kib();
+    int rc = run(work, atoi(argv[2]));
+    printf("%d %ld\n", rc, resident_kib() - r0);
+    return 0;
+}
+EOF
+cc -shared -fPIC -o libpool.so pool.c -pthread && cc -o pool_host pool_host.c -ldl
+read -r brc bgrow < <(timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000)
+rm -f s.jsonl
+read -r src sgrow < <(traced s.jsonl timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000)
+eq "2,000 namespace threads: they ran, as bare" "$src" "$brc"
+le "2,000 namespace threads with a region each: resident growth within bare's + 16 MiB (bare ${bgrow} KiB)" \
+    "$sgrow" $((bgrow + 16384))

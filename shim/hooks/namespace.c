@@ -245,6 +245,14 @@ static const char *object_path_of(char **own)
 }
 
 /* around a fork made by the namespace's libc (life.c), errno kept */
+/* a thread the namespace's pthread_create made, at the end of its start
+ * routine: what the shim's key destructors do on the program's threads */
+static void foreign_thread_ends(void)
+{
+    pp_region_thread_exit();
+    pp_counters_thread_exit();
+}
+
 static int ns_fork_begin(void)
 {
     int saved_errno = errno, saved = pp_in_hook;
@@ -308,6 +316,7 @@ static int fill(struct pp_ns_link *l)
     l->finish = pp_finish;
     l->located = ns_located;
     l->thread_begins = pp_counters_foreign_thread;
+    l->thread_ends = foreign_thread_ends;
     l->fork_begin = ns_fork_begin;
     l->fork_end = ns_fork_end;
     l->exit_now = pp_exit_now_begin;

@@ -19,7 +19,7 @@
 struct dl_phdr_info;
 
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
-#define PP_NS_LINK_VERSION 7
+#define PP_NS_LINK_VERSION 8
 #endif
 #define PP_NS_STR_(x) #x
 #define PP_NS_STR(x) PP_NS_STR_(x)
@@ -136,8 +136,11 @@ struct pp_ns_link {
     /* where the object is (its first and last byte past), at its first
      * call: its frames are the shim's, cut off the stacks it records */
     void (*located)(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi);
-    /* first thing on a thread the namespace's pthread_create made */
+    /* first thing on a thread the namespace's pthread_create made, and
+     * last when its start routine returns (that libc runs its own keys'
+     * destructors, not the shim's) */
     void (*thread_begins)(void);
+    void (*thread_ends)(void);
     /* around a fork made here (its libc runs none of the base libc's
      * preparations): begin answers what end takes, with whether this is
      * the child */

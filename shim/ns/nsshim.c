@@ -817,9 +817,13 @@ NS_EXPORT int execle(const char *path, const char *arg, ...)
 /* ---- threads made here ---- *
  * The namespace's pthread_create makes threads with its own libc's
  * thread-specific keys in the same slots as the base libc's: the shim must
- * not set its key on them (core/counters.c).  Each such thread starts in
- * ns_thread_start, which tells the shim first; the start routine and its
- * argument go over in a block of the base allocator's, past the hooks. */
+ * not set its key on them (core/counters.c), and that libc runs its own
+ * keys' destructors when they end.  Each such thread starts in
+ * ns_thread_start, which tells the shim first, and again when the start
+ * routine returns, so that the thread's slot and region state are given
+ * back (one that calls pthread_exit keeps them); the start routine and
+ * its argument go over in a block of the base allocator's, past the
+ * hooks. */
 struct start {
     void *(*fn)(void *);
     void *arg;
@@ -831,7 +835,9 @@ static void *ns_thread_start(void *p)
     struct start st = *(struct start *)p;
     l->base.free(p);
     l->thread_begins();
-    return st.fn(st.arg);
+    void *r = st.fn(st.arg);
+    l->thread_ends();
+    return r;
 }
 
 NS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
