@@ -440,47 +440,76 @@ static int peek_ptr(uintptr_t a, uintptr_t *v);
  * only when it finds the slot empty.  So its answer TS is believed only
  * when, read through the kernel, it is in the thread list of one of this
  * runtime's interpreters (HEAD on: an interpreter set up again at the
- * same address has the same address, and a state it freed is in no list)
- * and is this thread's; else the first state of this thread met on the
- * way is taken.  0 (a thread with no Python state): none, at once.  An
- * answer believed is remembered for this thread and this interpreter
- * (one word, a hash of the three): a thread's state is looked for in the
- * lists once, not at each walk (CPython puts a new thread's state first,
- * so the oldest thread's comes last). */
+ * same address has the same address, and a state it freed, or one that
+ * finalizing freed while its thread's slot still held it, is in no list)
+ * and is this thread's; else the first state of this thread met in the
+ * lists is taken.  0 (a thread with no Python state): none, at once.
+ * Reading the lists costs one read a state up to the answer (CPython puts
+ * a new thread's state first, so the main thread's comes last), so an
+ * answer believed is remembered (a hash of the thread, the state, the
+ * state its list began with, and the interpreter's generation) and
+ * believed again at a later walk while, read again, its list still
+ * begins with that state (no thread state was made since, and finalizing
+ * did not cut the list down to its own) and the state before it still
+ * points at it (or it is the first): a state deleted since is unlinked. */
 #define TS_OK_BITS 8
 static _Atomic uint64_t ts_ok[1 << TS_OK_BITS];
 
+static _Atomic uint64_t *ts_slot(uintptr_t self, uintptr_t ts, uintptr_t first, uint64_t *tag)
+{
+    *tag = mix(mix(mix(mix(11, self), ts), first), py_gen) | 1;
+    return &ts_ok[(*tag >> 11) & ((1u << TS_OK_BITS) - 1)];
+}
+
 static uintptr_t ts_of_interp(uintptr_t ts, uintptr_t head)
 {
-    uintptr_t self = (uintptr_t)pthread_self(), mine = 0, v;
+    uintptr_t self = (uintptr_t)pthread_self(), v, interp, first, prev;
+    uint64_t tag;
     if (!ts)
         return 0;
-    uint64_t tag = mix(mix(mix(11, self), ts), py_gen) | 1;
-    _Atomic uint64_t *ok = &ts_ok[(tag >> 11) & ((1u << TS_OK_BITS) - 1)];
-    if (atomic_load_explicit(ok, memory_order_relaxed) == tag)
+    int at_prev = L.ts_next - (int)sizeof(uintptr_t);  /* prev, then next */
+    if (at_prev >= 0 && peek_ptr(ts + (uintptr_t)L.ts_interp, &interp) == 0 && ptr_ok(interp) &&
+        peek_ptr(interp + (uintptr_t)L.is_threads, &first) == 0 &&
+        atomic_load_explicit(ts_slot(self, ts, first, &tag), memory_order_relaxed) == tag &&
+        peek_ptr(ts + (uintptr_t)at_prev, &prev) == 0 &&
+        (prev ? peek_ptr(prev + (uintptr_t)L.ts_next, &v) == 0 && v == ts : first == ts))
         return ts;
     long budget = 1L << 16;             /* states read, a cycle's bound */
     for (uintptr_t i = head; i && ptr_ok(i) && budget > 0;) {
         uintptr_t t;
         if (peek_ptr(i + (uintptr_t)L.is_threads, &t) != 0)
-            break;
+            return 0;
+        first = t;
         for (; t && ptr_ok(t) && budget-- > 0;) {
-            int its = peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self;
-            if (t == ts && its) {
-                atomic_store_explicit(ok, tag, memory_order_relaxed);
+            if (t == ts) {
+                if (peek_ptr(ts + (uintptr_t)L.ts_thread_id, &v) != 0 || v != self)
+                    return 0;
+                atomic_store_explicit(ts_slot(self, ts, first, &tag), tag, memory_order_relaxed);
                 return ts;
             }
-            if (its && !mine)
-                mine = t;
             if (peek_ptr(t + (uintptr_t)L.ts_next, &t) != 0)
                 break;
         }
         if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
             break;
     }
-    return mine;
+    /* not in any list: this thread's own, if it has one there */
+    budget = 1L << 16;
+    for (uintptr_t i = head; i && ptr_ok(i) && budget > 0;) {
+        uintptr_t t;
+        if (peek_ptr(i + (uintptr_t)L.is_threads, &t) != 0)
+            return 0;
+        for (; t && ptr_ok(t) && budget-- > 0;) {
+            if (peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self)
+                return t;
+            if (peek_ptr(t + (uintptr_t)L.ts_next, &t) != 0)
+                break;
+        }
+        if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
+            break;
+    }
+    return 0;
 }
-
 
 static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
 {
