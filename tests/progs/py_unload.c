@@ -15,14 +15,16 @@
  * round1.py, round2.py: each run's frames are told apart, and from the
  * <string> of site's .pth files), is finalized and closed, then 64
  * blocks.  A third argument "ns": each open with dlmopen into a new
- * namespace */
+ * namespace.  py_unload LIBPYTHON once CODE: as run, once, with CODE */
 void *kept[64];
 int main(int argc, char **argv)
 {
-    int run = argc > 2 && strcmp(argv[2], "run") == 0, rounds = run ? 3 : 300, ran = 0;
+    int once = argc > 3 && strcmp(argv[2], "once") == 0;
+    int run = once || (argc > 2 && strcmp(argv[2], "run") == 0);
+    int rounds = once ? 1 : run ? 3 : 300, ran = 0;
     for (int i = 0; i < rounds; i++) {
-        void *h = argc > 3 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW | RTLD_LOCAL)
-                           : dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+        void *h = argc > 3 && !once ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW | RTLD_LOCAL)
+                                    : dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
         if (!h) {
             printf("open: %s\n", dlerror());
             return 1;
@@ -33,7 +35,7 @@ int main(int argc, char **argv)
                      "exec(compile('kept = [bytearray(1000) for _ in range(2000)]', "
                      "'round%d.py', 'exec'))\n", i);
             ((void (*)(void))dlsym(h, "Py_Initialize"))();
-            ran += ((int (*)(const char *))dlsym(h, "PyRun_SimpleString"))(code) == 0;
+            ran += ((int (*)(const char *))dlsym(h, "PyRun_SimpleString"))(once ? argv[3] : code) == 0;
             ((void (*)(void))dlsym(h, "Py_Finalize"))();
         }
         if (dlclose(h) != 0)
