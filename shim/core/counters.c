@@ -162,11 +162,8 @@ static void key_destructor(void *arg)
 
 void pp_counters_init(void)
 {
-    unsigned k;
-    if (!exit_key_ok && pp_os_key_create(&k, key_destructor) == 0) {
-        exit_key = (pthread_key_t)k;
+    if (!exit_key_ok && pp_os_key_create(&exit_key, key_destructor) == 0)
         exit_key_ok = 1;
-    }
 }
 
 __attribute__((noinline)) static struct pp_slot *slot_acquire(void)

@@ -192,10 +192,7 @@ void pp_region_init(void)
 {
     pp_clock_init();
     pp_clock_origin(&tick0, &mono0);    /* one instant, not two reads apart */
-    unsigned k;
-    exit_key_ok = pp_os_key_create(&k, thread_gone) == 0;
-    if (exit_key_ok)
-        exit_key = (pthread_key_t)k;
+    exit_key_ok = pp_os_key_create(&exit_key, thread_gone) == 0;
 }
 
 /* ---- threads and region ids ---------------------------------------------- */

@@ -296,7 +296,7 @@ void pp_os_exe(char *out, size_t cap);           /* the executable's path */
  * are the program's, as bare, and a dlmopen namespace's libc, which
  * numbers its keys from 0 again in the same slots of each thread, meets
  * the shim's values only past 30 keys of its own) */
-int  pp_os_key_create(unsigned *key, void (*destructor)(void *));
+int  pp_os_key_create(pthread_key_t *key, void (*destructor)(void *));
 /* 1 when P lies in a read-only segment of a loaded object (a literal) */
 int  pp_os_read_only(const void *p);
 

@@ -36,7 +36,7 @@
  * first use, so the shim's stay below 32. */
 #define KEY_AT 30
 
-int pp_os_key_create(unsigned *key, void (*destructor)(void *))
+int pp_os_key_create(pthread_key_t *key, void (*destructor)(void *))
 {
     pthread_key_t held[KEY_AT], k;
     int n = 0;
@@ -47,11 +47,9 @@ int pp_os_key_create(unsigned *key, void (*destructor)(void *))
         }
         held[n++] = k;
     }
-    int rc = pthread_key_create(&k, destructor);
+    int rc = pthread_key_create(key, destructor);
     while (n > 0)
         pthread_key_delete(held[--n]);
-    if (rc == 0)
-        *key = (unsigned)k;
     return rc;
 }
 

@@ -32,13 +32,9 @@
 #include <unistd.h>
 
 /* one libc, one table of keys: as pthread_key_create */
-int pp_os_key_create(unsigned *key, void (*destructor)(void *))
+int pp_os_key_create(pthread_key_t *key, void (*destructor)(void *))
 {
-    pthread_key_t k;
-    int rc = pthread_key_create(&k, destructor);
-    if (rc == 0)
-        *key = (unsigned)k;
-    return rc;
+    return pthread_key_create(key, destructor);
 }
 
 /* calls from the dylib itself are not interposed: this is the real mmap */
