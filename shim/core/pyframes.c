@@ -461,6 +461,31 @@ static _Atomic uint64_t *ts_slot(uintptr_t self, uintptr_t ts, uintptr_t first, 
     return &ts_ok[(*tag >> 11) & ((1u << TS_OK_BITS) - 1)];
 }
 
+/* the first thread state in the lists of the interpreters from HEAD on
+ * that is WANT (WANT 0: whose thread is SELF, one more read a state), read
+ * through the kernel; FIRST: the state its list begins with.  0: none */
+static uintptr_t find_state(uintptr_t head, uintptr_t want, uintptr_t self, uintptr_t *first)
+{
+    long budget = 1L << 16;             /* states read, a cycle's bound */
+    uintptr_t v;
+    for (uintptr_t i = head; i && ptr_ok(i) && budget > 0;) {
+        uintptr_t t;
+        if (peek_ptr(i + (uintptr_t)L.is_threads, &t) != 0)
+            return 0;
+        *first = t;
+        for (; t && ptr_ok(t) && budget-- > 0;) {
+            if (want ? t == want
+                     : peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self)
+                return t;
+            if (peek_ptr(t + (uintptr_t)L.ts_next, &t) != 0)
+                break;
+        }
+        if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
+            break;
+    }
+    return 0;
+}
+
 static uintptr_t ts_of_interp(uintptr_t ts, uintptr_t head)
 {
     uintptr_t self = (uintptr_t)pthread_self(), v, interp, first, prev;
@@ -474,41 +499,14 @@ static uintptr_t ts_of_interp(uintptr_t ts, uintptr_t head)
         peek_ptr(ts + (uintptr_t)at_prev, &prev) == 0 &&
         (prev ? peek_ptr(prev + (uintptr_t)L.ts_next, &v) == 0 && v == ts : first == ts))
         return ts;
-    long budget = 1L << 16;             /* states read, a cycle's bound */
-    for (uintptr_t i = head; i && ptr_ok(i) && budget > 0;) {
-        uintptr_t t;
-        if (peek_ptr(i + (uintptr_t)L.is_threads, &t) != 0)
+    if (find_state(head, ts, self, &first)) {
+        if (peek_ptr(ts + (uintptr_t)L.ts_thread_id, &v) != 0 || v != self)
             return 0;
-        first = t;
-        for (; t && ptr_ok(t) && budget-- > 0;) {
-            if (t == ts) {
-                if (peek_ptr(ts + (uintptr_t)L.ts_thread_id, &v) != 0 || v != self)
-                    return 0;
-                atomic_store_explicit(ts_slot(self, ts, first, &tag), tag, memory_order_relaxed);
-                return ts;
-            }
-            if (peek_ptr(t + (uintptr_t)L.ts_next, &t) != 0)
-                break;
-        }
-        if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
-            break;
+        atomic_store_explicit(ts_slot(self, ts, first, &tag), tag, memory_order_relaxed);
+        return ts;
     }
     /* not in any list: this thread's own, if it has one there */
-    budget = 1L << 16;
-    for (uintptr_t i = head; i && ptr_ok(i) && budget > 0;) {
-        uintptr_t t;
-        if (peek_ptr(i + (uintptr_t)L.is_threads, &t) != 0)
-            return 0;
-        for (; t && ptr_ok(t) && budget-- > 0;) {
-            if (peek_ptr(t + (uintptr_t)L.ts_thread_id, &v) == 0 && v == self)
-                return t;
-            if (peek_ptr(t + (uintptr_t)L.ts_next, &t) != 0)
-                break;
-        }
-        if (peek_ptr(i + (uintptr_t)L.is_next, &i) != 0)
-            break;
-    }
-    return 0;
+    return find_state(head, 0, self, &first);
 }
 
 static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
