@@ -31,6 +31,18 @@ void pp_modules_namespace(int slot, pp_ns_walk_fn walk)
         atomic_store(&ns_new, 1);
 }
 
+/* CB(ARG) over the objects of each namespace the shim made, through their
+ * own walks (the base libc's lists its caller's namespace only); the
+ * caller holds the loader walk's try-lock, which keeps each one there */
+static void each_namespace(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    for (int k = 0; k < PP_NS_WALKS; k++) {
+        pp_ns_walk_fn walk = atomic_load(&ns_walks[k]);
+        if (walk)
+            walk(cb, arg);
+    }
+}
+
 static int read_build_id(uint8_t *out, size_t cap, const struct dl_phdr_info *info)
 {
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -173,8 +185,8 @@ static int run_while_loaded(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct while_loaded *w = arg;
     (void)size;
-    if ((uintptr_t)info->dlpi_addr != w->base)
-        return 0;
+    if (w->ran || (uintptr_t)info->dlpi_addr != w->base)
+        return w->ran;                  /* found in a namespace walked before */
     w->fn(w->arg);
     w->ran = 1;
     return 1;
@@ -186,13 +198,8 @@ int pp_modules_while_loaded(size_t i, void (*fn)(void *arg), void *arg)
     if (!w.base || !pp_single_may_lock() || !pp_loader_walk_try())
         return -1;
     dl_iterate_phdr(run_while_loaded, &w);
-    /* the base libc's walk lists the base namespace only: the shim's
-     * namespaces through their own (the try-lock keeps each one there) */
-    for (int k = 0; k < PP_NS_WALKS && !w.ran; k++) {
-        pp_ns_walk_fn walk = atomic_load(&ns_walks[k]);
-        if (walk)
-            walk(run_while_loaded, &w);
-    }
+    if (!w.ran)
+        each_namespace(run_while_loaded, &w);
     pp_loader_walk_done();
     return w.ran;
 }
@@ -215,12 +222,8 @@ void pp_modules_scan(void)
      * changed either */
     if (any && adds == seen_adds && subs == seen_subs && !atomic_exchange(&ns_new, 0))
         return;
-    for (int i = 0; i < PP_NS_WALKS; i++) {
-        pp_ns_walk_fn walk = atomic_load(&ns_walks[i]);
-        int rest = 0;
-        if (walk)
-            walk(add_module, &rest);
-    }
+    int rest = 0;                       /* no first entry's counts there */
+    each_namespace(add_module, &rest);
 }
 
 /* ---- a symbol of a loaded module, from its dynamic symbol table ------------
@@ -341,10 +344,6 @@ void pp_modules_each_writable(void (*fn)(uintptr_t start, uintptr_t end, void *a
     int held = pp_loader_walk_wait(50000000);
     if (!held)
         return;
-    for (int i = 0; i < PP_NS_WALKS; i++) {
-        pp_ns_walk_fn walk = atomic_load(&ns_walks[i]);
-        if (walk)
-            walk(each_writable, &w);
-    }
+    each_namespace(each_writable, &w);
     pp_loader_walk_done();
 }
