@@ -287,9 +287,15 @@ static uint64_t mix(uint64_t h, uint64_t v)
 }
 
 /* interpreters set up so far: one set up again (its library opened again
- * after it was closed) makes its objects where the last one made them, so
- * an identity is an interpreter's own */
+ * after it was closed, or Py_Initialize after Py_Finalize) may make its
+ * objects where the last one made them, so an identity, and a cached
+ * line, is an interpreter's own */
 static uint32_t py_gen;
+
+static inline uint64_t gen_now(void)
+{
+    return __atomic_load_n(&py_gen, __ATOMIC_RELAXED);
+}
 
 /* the identity of CODE (its file and name objects FO, NO, first line
  * FIRST) at LINE; FAR: another thread's, whose strings are read through the
@@ -298,7 +304,7 @@ static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int
 {
     if (!ents)
         return 0;
-    uint32_t gen = code ? py_gen : 0;
+    uint32_t gen = code ? (uint32_t)gen_now() : 0;
     uint64_t key = mix(mix(mix(mix(mix(1 + (uint64_t)gen, code), fo), no), (uint64_t)(uint32_t)first),
                        (uint64_t)(uint32_t)line) | 1;
     size_t mask = ((size_t)1 << ENT_BITS) - 1, i = key & mask;
@@ -365,7 +371,7 @@ static _Atomic uint64_t cache[1 << CACHE_BITS];
 static uint32_t cached(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int64_t lasti,
                        _Atomic uint64_t **slot, uint64_t *tag)
 {
-    uint64_t h = mix(mix(mix(mix(mix(7, code), fo), no), (uint64_t)(uint32_t)first),
+    uint64_t h = mix(mix(mix(mix(mix(mix(7, gen_now()), code), fo), no), (uint64_t)(uint32_t)first),
                      (uint64_t)lasti);
     *slot = &cache[(h >> 7) & ((1 << CACHE_BITS) - 1)];
     uint64_t e = atomic_load_explicit(*slot, memory_order_relaxed);
@@ -413,6 +419,7 @@ static int walk_frames(uint32_t *ids, int *ends, int *ngroups);
  * be unloaded. */
 static _Atomic int py_walking, py_closing;
 static int py_late;                     /* the interpreter is in a library loaded late */
+static _Atomic int py_fin_seen;         /* a walk saw a linked-in runtime finalizing */
 
 static int walk(uint32_t *ids, int *ends, int *ngroups)
 {
@@ -457,7 +464,7 @@ static _Atomic uint64_t ts_ok[1 << TS_OK_BITS];
 
 static _Atomic uint64_t *ts_slot(uintptr_t self, uintptr_t ts, uintptr_t first, uint64_t *tag)
 {
-    *tag = mix(mix(mix(mix(11, self), ts), first), py_gen) | 1;
+    *tag = mix(mix(mix(mix(11, self), ts), first), gen_now()) | 1;
     return &ts_ok[(*tag >> 11) & ((1u << TS_OK_BITS) - 1)];
 }
 
@@ -522,8 +529,29 @@ static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
         !head)
         return 0;
     uintptr_t ts = (uintptr_t)get_tstate();
-    if (py_late)
+    if (py_late) {
         ts = ts_of_interp(ts, head);
+    } else {
+        /* finalizing frees every thread state but its own before it
+         * clears the slots that hold them: a daemon thread in a C call
+         * that allocates then gets a freed state from its slot.  While
+         * the runtime finalizes (set before the states are freed, reset
+         * only by a new set-up), only the finalizing thread's state is
+         * read.  (One loaded late: a freed state is in no list.)  A
+         * walk that finds it no longer finalizing after one found it
+         * finalizing meets an interpreter set up again: a new generation */
+        uintptr_t fin = __atomic_load_n((const uintptr_t *)(runtime + (uintptr_t)L.rt_finalizing),
+                                        __ATOMIC_ACQUIRE);
+        if (fin) {
+            if (!atomic_load_explicit(&py_fin_seen, memory_order_relaxed))
+                atomic_store_explicit(&py_fin_seen, 1, memory_order_relaxed);
+            if (fin != ts)
+                return 0;
+        } else if (atomic_load_explicit(&py_fin_seen, memory_order_relaxed) &&
+                   atomic_exchange(&py_fin_seen, 0)) {
+            __atomic_fetch_add(&py_gen, 1, __ATOMIC_RELAXED);
+        }
+    }
     *ngroups = 0;
     if (!ptr_ok(ts))
         return 0;
@@ -1009,6 +1037,7 @@ void pp_py_init(void)
             DBG(ts_interp, PP_PY_DBG_TS_INTERP);
             DBG(ts_thread_id, PP_PY_DBG_TS_THREAD_ID);
             DBG(ts_native_id, PP_PY_DBG_TS_NATIVE_ID);
+            DBG(rt_finalizing, PP_PY_DBG_RT_FINALIZING);
 #undef DBG
         }
     }
@@ -1062,7 +1091,8 @@ void pp_py_init(void)
     /* an interpreter set up again (its library opened again) makes its
      * objects where the last one made them: its identities are its own,
      * and no cached line of the last one's may answer for its code */
-    py_gen++;
+    __atomic_fetch_add(&py_gen, 1, __ATOMIC_RELAXED);
+    atomic_store(&py_fin_seen, 0);
     for (size_t i = 0; i < sizeof cache / sizeof *cache; i++)
         atomic_store_explicit(&cache[i], 0, memory_order_relaxed);
     memset(ts_cache, 0, sizeof ts_cache);   /* the CPU sampler's thread states */

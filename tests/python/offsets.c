@@ -78,7 +78,12 @@ int main(void)
                  OFF(PyCompactUnicodeObject, utf8), owned_by_cstack,
                  OFF(_PyRuntimeState, interpreters.head), OFF(PyInterpreterState, next),
                  is_threads, OFF(PyThreadState, next), OFF(PyThreadState, interp),
-                 OFF(PyThreadState, thread_id), ts_native_id};
+                 OFF(PyThreadState, thread_id), ts_native_id,
+#if PY_VERSION_HEX < 0x03090000
+                 OFF(_PyRuntimeState, finalizing)};
+#else
+                 OFF(_PyRuntimeState, _finalizing)};
+#endif
     /* what pyframes.c also assumes of every version */
     if (OFF(PyObject, ob_type) != 8 || OFF(PyVarObject, ob_size) != 16 ||
         OFF(PyBytesObject, ob_sval) != 32 || OFF(PyASCIIObject, length) != 16 ||
@@ -97,28 +102,29 @@ int main(void)
                   t->co_filename, t->co_name, t->co_qualname, t->co_firstlineno,
                   t->co_linetable, t->co_code, t->u_ascii_size, t->u_compact_size, t->u_utf8,
                   t->owned_by_cstack, t->rt_interp_head, t->is_next, t->is_threads, t->ts_next,
-                  t->ts_interp, t->ts_thread_id, t->ts_native_id};
+                  t->ts_interp, t->ts_thread_id, t->ts_native_id, t->rt_finalizing};
     memcpy(row, trow, sizeof row);
 #endif
     for (size_t i = 0; i < sizeof row / sizeof *row; i++)
         printf("%d%c", row[i], i + 1 < sizeof row / sizeof *row ? ' ' : '\n');
 #if PY_VERSION_HEX >= 0x030D0000
 #ifdef PP_TABLE
-    printf("threads %d %d %d %d %d %d %d\n", PP_PY_DBG_RT_INTERP_HEAD, PP_PY_DBG_IS_NEXT,
+    printf("threads %d %d %d %d %d %d %d %d\n", PP_PY_DBG_RT_INTERP_HEAD, PP_PY_DBG_IS_NEXT,
            PP_PY_DBG_IS_THREADS, PP_PY_DBG_TS_NEXT, PP_PY_DBG_TS_INTERP, PP_PY_DBG_TS_THREAD_ID,
-           PP_PY_DBG_TS_NATIVE_ID);
+           PP_PY_DBG_TS_NATIVE_ID, PP_PY_DBG_RT_FINALIZING);
     printf("debug %d %d %d %d %d %d %d %d %d %d %d %d %d\n", PP_PY_DBG_VERSION,
            PP_PY_DBG_FREE_THREADED, PP_PY_DBG_TS_FRAME, PP_PY_DBG_IF_PREVIOUS, PP_PY_DBG_IF_CODE,
            PP_PY_DBG_IF_INSTR, PP_PY_DBG_IF_OWNER, PP_PY_DBG_CO_FILENAME, PP_PY_DBG_CO_NAME,
            PP_PY_DBG_CO_QUALNAME, PP_PY_DBG_CO_LINETABLE, PP_PY_DBG_CO_FIRSTLINENO,
            PP_PY_DBG_CO_CODE);
 #else
-    printf("threads %d %d %d %d %d %d %d\n", OFF(_Py_DebugOffsets, runtime_state.interpreters_head),
+    printf("threads %d %d %d %d %d %d %d %d\n", OFF(_Py_DebugOffsets, runtime_state.interpreters_head),
            OFF(_Py_DebugOffsets, interpreter_state.next),
            OFF(_Py_DebugOffsets, interpreter_state.threads_head),
            OFF(_Py_DebugOffsets, thread_state.next), OFF(_Py_DebugOffsets, thread_state.interp),
            OFF(_Py_DebugOffsets, thread_state.thread_id),
-           OFF(_Py_DebugOffsets, thread_state.native_thread_id));
+           OFF(_Py_DebugOffsets, thread_state.native_thread_id),
+           OFF(_Py_DebugOffsets, runtime_state.finalizing));
     printf("debug %d %d %d %d %d %d %d %d %d %d %d %d %d\n", OFF(_Py_DebugOffsets, version),
            OFF(_Py_DebugOffsets, free_threaded), OFF(_Py_DebugOffsets, thread_state.current_frame),
            OFF(_Py_DebugOffsets, interpreter_frame.previous),
