@@ -764,17 +764,49 @@ le "off: the plugin's plugin's 3 MiB left out" "$(NAME=ns_more sum s.jsonl peak_
 
 # threads a library in a namespace makes, one after another, each calling
 # back into the program, which marks a region and allocates: the shim's
-# state for each goes when its start routine returns (that libc runs its
-# own keys' destructors, not the shim's).  Ground truth: the program's own
-# resident growth over the 2,000 threads, bare (before, under the shim:
-# +70 MiB where bare grew 2)
+# state for each goes when the thread ends (that libc runs its own keys'
+# destructors, not the shim's), whether its start routine returns
+# ("return"), it calls pthread_exit ("exit"), or the call back comes from
+# a destructor of a key of that libc's run after the start routine
+# returned ("dtor", a key numbered after the shim's there, made after the
+# first thread, as the shim's is: its destructor runs after the shim's, in
+# the same round).  Ground truth:
+# the program's own resident growth over the 2,000 threads, bare (before,
+# under the shim: +70 MiB where bare grew 2, in each way)
 cat > pool.c <<'EOF'
 #include <pthread.h>
-struct job { void (*fn)(void); };
-static void *run(void *a) { ((struct job *)a)->fn(); return 0; }
-int run_threads(void (*fn)(void), int n)
+#include <string.h>
+struct job { void (*fn)(void); int how; };
+static pthread_key_t late;
+static void late_dtor(void *a) { ((struct job *)a)->fn(); }
+static void *run(void *a)
 {
-    struct job j = {fn};
+    struct job *j = a;
+    if (j->how == 2) {
+        pthread_setspecific(late, j);
+        return 0;
+    }
+    j->fn();
+    if (j->how == 1)
+        pthread_exit(0);
+    return 0;
+}
+int run_threads(void (*fn)(void), int n, const char *how)
+{
+    struct job j = {fn, strcmp(how, "exit") == 0 ? 1 : strcmp(how, "dtor") == 0 ? 2 : 0};
+    if (j.how == 2) {
+        pthread_t t;
+        struct job first = {fn, 0};
+        pthread_key_t k = 0;
+        if (pthread_create(&t, 0, run, &first) || pthread_join(t, 0))
+            return -1;
+        while (k < 29)                    /* the next key is numbered 31 under the shim */
+            if (pthread_key_create(&k, 0))
+                return -1;
+        if (pthread_key_create(&late, late_dtor))
+            return -1;
+        n--;
+    }
     for (int i = 0; i < n; i++) {
         pthread_t t;
         if (pthread_create(&t, 0, run, &j))
@@ -813,19 +845,23 @@ int main(int argc, char **argv)
     *(void **)&begin = dlsym(RTLD_DEFAULT, "perf_region_begin");
     *(void **)&end = dlsym(RTLD_DEFAULT, "perf_region_end");
     void *h = argc > 2 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
-    int (*run)(void (*)(void), int) = h ? (int (*)(void (*)(void), int))dlsym(h, "run_threads") : NULL;
-    if (!run)
+    int (*run)(void (*)(void), int, const char *) =
+        h ? (int (*)(void (*)(void), int, const char *))dlsym(h, "run_threads") : NULL;
+    if (!run || argc < 4)
         return 1;
     long r0 = resident_kib();
-    int rc = run(work, atoi(argv[2]));
+    int rc = run(work, atoi(argv[2]), argv[3]);
     printf("%d %ld\n", rc, resident_kib() - r0);
     return 0;
 }
 EOF
 cc -shared -fPIC -o libpool.so pool.c -pthread && cc -o pool_host pool_host.c -ldl
-read -r brc bgrow < <(timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000)
-rm -f s.jsonl
-read -r src sgrow < <(traced s.jsonl timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000)
-eq "2,000 namespace threads: they ran, as bare" "$src" "$brc"
-le "2,000 namespace threads with a region each: resident growth within bare's + 16 MiB (bare ${bgrow} KiB)" \
-    "$sgrow" $((bgrow + 16384))
+for how in return exit dtor; do
+    read -r brc bgrow < <(timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000 $how)
+    rm -f s.jsonl
+    read -r src sgrow < <(traced s.jsonl timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000 $how)
+    eq "2,000 namespace threads ($how): they ran, as bare" "$src" "$brc"
+    eq "2,000 namespace threads ($how): bare, they ran" "$brc" 0
+    le "2,000 namespace threads ($how) with a region each: resident growth within bare's + 16 MiB (bare ${bgrow} KiB)" \
+        "$sgrow" $((bgrow + 16384))
+done

@@ -19,7 +19,7 @@
 struct dl_phdr_info;
 
 #ifndef PP_NS_LINK_VERSION             /* set otherwise only by a test (t0725) */
-#define PP_NS_LINK_VERSION 8
+#define PP_NS_LINK_VERSION 9
 #endif
 #define PP_NS_STR_(x) #x
 #define PP_NS_STR(x) PP_NS_STR_(x)
@@ -63,6 +63,9 @@ struct pp_ns_calls {
     int (*fexecve)(int, char *const[], char *const[]);
     int (*pthread_create)(void *, const void *, void *(*)(void *), void *);
     int (*fork)(void);
+    int (*pthread_key_create)(unsigned *, void (*)(void *));
+    int (*pthread_key_delete)(unsigned);
+    int (*pthread_setspecific)(unsigned, const void *);
 };
 
 /* each call's field and name, in the struct's order (the malloc family
@@ -91,7 +94,10 @@ struct pp_ns_calls {
     X(EXECVPE, execvpe, "execvpe")                                      \
     X(FEXECVE, fexecve, "fexecve")                                      \
     X(PTHREAD_CREATE, pthread_create, "pthread_create")                 \
-    X(FORK, fork, "fork")
+    X(FORK, fork, "fork")                                               \
+    X(KEY_CREATE, pthread_key_create, "pthread_key_create")             \
+    X(KEY_DELETE, pthread_key_delete, "pthread_key_delete")             \
+    X(SETSPECIFIC, pthread_setspecific, "pthread_setspecific")
 
 struct pp_ns_link {
     int version;
@@ -137,8 +143,10 @@ struct pp_ns_link {
      * call: its frames are the shim's, cut off the stacks it records */
     void (*located)(const struct pp_ns_link *l, uintptr_t lo, uintptr_t hi);
     /* first thing on a thread the namespace's pthread_create made, and
-     * last when its start routine returns (that libc runs its own keys'
-     * destructors, not the shim's) */
+     * last as it ends: that libc runs its own keys' destructors, not the
+     * shim's, so the object calls thread_ends from a destructor of a key
+     * of that libc's (again in each round of them, as a destructor may
+     * allocate or begin a region), or when the start routine returns */
     void (*thread_begins)(void);
     void (*thread_ends)(void);
     /* around a fork made here (its libc runs none of the base libc's

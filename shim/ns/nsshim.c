@@ -818,16 +818,83 @@ NS_EXPORT int execle(const char *path, const char *arg, ...)
  * The namespace's pthread_create makes threads with its own libc's
  * thread-specific keys in the same slots as the base libc's: the shim must
  * not set its key on them (core/counters.c), and that libc runs its own
- * keys' destructors when they end.  Each such thread starts in
- * ns_thread_start, which tells the shim first, and again when the start
- * routine returns, so that the thread's slot and region state are given
- * back (one that calls pthread_exit keeps them); the start routine and
- * its argument go over in a block of the base allocator's, past the
- * hooks. */
+ * keys' destructors when they end, not the shim's.  Each such thread
+ * starts in ns_thread_start, which tells the shim first.  The thread's
+ * slot and region state are given back by the destructor of a key of that
+ * libc's (end_key), which it runs whether the start routine returns or
+ * the thread calls pthread_exit, after the thread's cleanup handlers; the
+ * destructor sets its key again for the next round, up to glibc's four
+ * (PTHREAD_DESTRUCTOR_ITERATIONS), so that state taken again by another
+ * key's destructor after it ran (a region begun, a C++ thread_local's
+ * destructor) is given back too; a round finds the key only, as other
+ * keys' values were cleared before their destructors ran.  The key is
+ * made at the namespace's first pthread_create, numbered 30 as the shim's
+ * own keys are in the base libc (sys/linux/os.c): the numbers below it
+ * free at the time are held while it is made, so that the namespace's own
+ * keys are numbered as bare, and its slot is one the shim never sets on
+ * these threads (30 or 31: one past those has its slot allocated at first
+ * use, which the program's allocator would do; then none is made).
+ * Without the key (no libc of the namespace's own, or no number left), the
+ * state is given back when the start routine returns, and a thread that
+ * calls pthread_exit keeps it.  The start routine and its
+ * argument go over in a block of the base allocator's, past the hooks. */
 struct start {
     void *(*fn)(void *);
     void *arg;
 };
+
+#define END_KEY_AT   30
+#define END_KEY_LAST 32                 /* glibc's PTHREAD_KEY_2NDLEVEL_SIZE: slots in the thread */
+#define END_ROUNDS   4
+static _Atomic int end_key_state;       /* 0 not yet, 1 being made, 2 made, 3 none */
+static unsigned end_key;
+
+static void thread_ended(void *v)
+{
+    const struct pp_ns_link *l = connected();
+    uintptr_t round = (uintptr_t)v;
+    if (!l)
+        return;
+    l->thread_ends();
+    if (round < END_ROUNDS) {
+        FWD(l);
+        F->c.pthread_setspecific(end_key, (const void *)(round + 1));
+    }
+}
+
+/* end_key made in the libc of F, which makes the threads; 0: none */
+static int end_key_made(const struct pp_ns_link *l, const struct fwd *F)
+{
+    int st = atomic_load(&end_key_state);
+    if (st >= 2)
+        return st == 2;
+    if (F->c.pthread_create == l->base.pthread_create ||
+        F->c.pthread_key_create == l->base.pthread_key_create ||
+        F->c.pthread_key_delete == l->base.pthread_key_delete ||
+        F->c.pthread_setspecific == l->base.pthread_setspecific)
+        return 0;                       /* the base libc's threads: not bound yet */
+    int zero = 0;
+    if (!atomic_compare_exchange_strong(&end_key_state, &zero, 1))
+        return 0;                       /* another thread makes it: this one goes without */
+    unsigned held[END_KEY_AT], k;
+    int n = 0, ok = 0;
+    while (n < END_KEY_AT && F->c.pthread_key_create(&k, NULL) == 0) {
+        if (k >= END_KEY_AT) {
+            F->c.pthread_key_delete(k);
+            break;
+        }
+        held[n++] = k;
+    }
+    if (F->c.pthread_key_create(&end_key, thread_ended) == 0) {
+        ok = end_key < END_KEY_LAST;
+        if (!ok)                        /* its slot would be allocated, by the program's allocator */
+            F->c.pthread_key_delete(end_key);
+    }
+    while (n > 0)
+        F->c.pthread_key_delete(held[--n]);
+    atomic_store(&end_key_state, ok ? 2 : 3);
+    return ok;
+}
 
 static void *ns_thread_start(void *p)
 {
@@ -835,8 +902,14 @@ static void *ns_thread_start(void *p)
     struct start st = *(struct start *)p;
     l->base.free(p);
     l->thread_begins();
+    int keyed = 0;
+    if (atomic_load(&end_key_state) == 2) {
+        FWD(l);
+        keyed = F->c.pthread_setspecific(end_key, (const void *)1) == 0;
+    }
     void *r = st.fn(st.arg);
-    l->thread_ends();
+    if (!keyed)
+        l->thread_ends();
     return r;
 }
 
@@ -849,6 +922,7 @@ NS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
     FWD(l);
     int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
         (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))F->c.pthread_create;
+    end_key_made(l, F);
     struct start *st = l->base.malloc(sizeof *st);
     if (!st)
         return create(t, attr, fn, arg);
