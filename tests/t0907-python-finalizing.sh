@@ -6,8 +6,12 @@
 # pointers to nowhere (as the program's own allocations would, in time),
 # and the daemon thread allocates all the while.  The finalizing thread's
 # own frames are still read: a block the finalizer allocates at a known
-# line has that line's frame.  Each version found (Debian's python3, and
-# pyenv's 3.8-3.13 where they are), sampled stacks and every stack.
+# line has that line's frame, and so has one a sub-interpreter's exit
+# handler allocates (3.12 on: finalizing runs it under a state of the
+# sub-interpreter's).  A program linked with libpython finalizes and sets
+# it up again, twice: each round's frames are read.  Each version found
+# (Debian's python3, and pyenv's 3.8-3.13 where they are), sampled stacks
+# and every stack.
 # Ground truth: the program's exit status and output bare; the script's
 # own line (the function's name without its class: 3.11 on give the
 # qualified name).
@@ -42,29 +46,23 @@ a = Spray(); a.cyc = a; del a
 print("done")
 EOS
 at=$(grep -n '# L:del$' fin.py | cut -d: -f1)
-
-python_versions
-for v in $versions; do
-    name=${v%%:*} py=${v#*:}
-    [ -x "$py" ] || { echo "# skip: $name: $py absent"; continue; }
-    tag="python $("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])') ($name)"
-    timeout -k 5 120 "$py" fin.py "$PWD/libspin.so" > bare.out 2> bare.err
-    rb=$?
-    eq "$tag: bare, the script ran" "$(tr '\n' ' ' < bare.out)" "done finalized "
-    for stacks in sample all; do
-        rm -f s.jsonl
-        PERFPROBE_SAMPLE_BYTES=64K PERFPROBE_STACKS=$stacks traced s.jsonl \
-            timeout -k 5 120 "$py" fin.py "$PWD/libspin.so" > shim.out 2> shim.err
-        eq "$tag, stacks $stacks: exit status as bare" $? $rb
-        eq "$tag, stacks $stacks: output as bare" "$(tr '\n' ' ' < shim.out)" "$(tr '\n' ' ' < bare.out)"
-        check "$tag, stacks $stacks: every line of the timeline is JSON" valid_jsonl s.jsonl
-        eq "$tag, stacks $stacks: the finalizer's block has its Python frame" \
-            "$("$PP_BUILD/perfprobe" report --json --process "$(basename "$py")" s.jsonl |
-                jq -r '[.sites[] | select(.allocs == 1 and .alloc_bytes >= 4444444 and .alloc_bytes < 4444444 + 65536)
-                | [.frames[] | select(.python)][0] | "\(.fn | split(".") | last) \(.file | split("/") | last):\(.line)"] | join(",")')" \
-            "__del__ fin.py:$at"
-    done
-done
+# a sub-interpreter's exit handler, which finalizing runs on its own
+# thread under a state of the sub-interpreter's (3.12 on)
+cat > sub.py <<'EOS'
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+import atexit
+sub = interpreters.create()
+interpreters.run_string(sub, '''
+import atexit
+def sub_exit():
+    kept = bytearray(7777777)
+atexit.register(sub_exit)
+''')
+print("ok")
+EOS
 
 # a program that links libpython sets the interpreter up again after
 # finalizing it (twice): the runtime says "finalizing" from the first
@@ -90,16 +88,51 @@ int main(void)
     return 0;
 }
 EOS
-if cc $(python3-config --includes) -o again again.c $(python3-config --ldflags --embed) 2> cc.err; then
+
+python_versions
+for v in $versions; do
+    name=${v%%:*} py=${v#*:}
+    [ -x "$py" ] || { echo "# skip: $name: $py absent"; continue; }
+    tag="python $("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])') ($name)"
+    timeout -k 5 120 "$py" fin.py "$PWD/libspin.so" > bare.out 2> bare.err
+    rb=$?
+    eq "$tag: bare, the script ran" "$(tr '\n' ' ' < bare.out)" "done finalized "
     for stacks in sample all; do
         rm -f s.jsonl
-        PERFPROBE_SAMPLE_BYTES=64K PERFPROBE_STACKS=$stacks traced s.jsonl timeout -k 5 120 ./again > shim.out
-        eq "set up again, stacks $stacks: output" "$(tr '\n' ' ' < shim.out)" "first.py ran second.py ran third.py ran "
-        eq "set up again, stacks $stacks: each set-up's blocks have its frames" \
-            "$("$PP_BUILD/perfprobe" report --json s.jsonl | jq -r '[.sites[] | select(.alloc_bytes >= 5000000)
-                | [.frames[] | select(.python)][0] | .file] | unique | join(",")')" \
-            "first.py,second.py,third.py"
+        PERFPROBE_SAMPLE_BYTES=64K PERFPROBE_STACKS=$stacks traced s.jsonl \
+            timeout -k 5 120 "$py" fin.py "$PWD/libspin.so" > shim.out 2> shim.err
+        eq "$tag, stacks $stacks: exit status as bare" $? $rb
+        eq "$tag, stacks $stacks: output as bare" "$(tr '\n' ' ' < shim.out)" "$(tr '\n' ' ' < bare.out)"
+        check "$tag, stacks $stacks: every line of the timeline is JSON" valid_jsonl s.jsonl
+        eq "$tag, stacks $stacks: the finalizer's block has its Python frame" \
+            "$("$PP_BUILD/perfprobe" report --json --process "$(basename "$py")" s.jsonl |
+                jq -r '[.sites[] | select(.allocs == 1 and .alloc_bytes >= 4444444 and .alloc_bytes < 4444444 + 65536)
+                | [.frames[] | select(.python)][0] | "\(.fn | split(".") | last) \(.file | split("/") | last):\(.line)"] | join(",")')" \
+            "__del__ fin.py:$at"
     done
-else
-    fail "no embedding build ($(head -1 cc.err); python3-dev brings it: make deps)"
-fi
+    config=$(dirname "$py")/python3-config
+    if cc $("$config" --includes) -o again again.c $("$config" --ldflags --embed) 2> cc.err; then
+        for stacks in sample all; do
+            rm -f s.jsonl
+            PERFPROBE_SAMPLE_BYTES=64K PERFPROBE_STACKS=$stacks traced s.jsonl timeout -k 5 120 ./again > shim.out
+            eq "$tag, set up again, stacks $stacks: output" "$(tr '\n' ' ' < shim.out)" \
+                "first.py ran second.py ran third.py ran "
+            eq "$tag, set up again, stacks $stacks: each set-up's blocks have its frames" \
+                "$("$PP_BUILD/perfprobe" report --json s.jsonl | jq -r '[.sites[] | select(.alloc_bytes >= 5000000)
+                    | [.frames[] | select(.python)][0] | .file] | unique | join(",")')" \
+                "first.py,second.py,third.py"
+        done
+    else
+        fail "$tag: no embedding build ($(head -1 cc.err); python3-dev brings Debian's: make deps)"
+    fi
+    [ "$("$py" -c 'import sys; print(sys.version_info >= (3, 12))')" = True ] || continue
+    rm -f s.jsonl
+    PERFPROBE_STACKS=all traced s.jsonl timeout -k 5 120 "$py" sub.py > shim.out 2> shim.err
+    eq "$tag: a sub-interpreter's exit handler: output" "$(cat shim.out)" ok
+    eq "$tag: a sub-interpreter's exit handler, run while finalizing: its block has its frame" \
+        "$("$PP_BUILD/perfprobe" report --json --process "$(basename "$py")" s.jsonl |
+            jq -r '[.sites[] | select(.alloc_bytes >= 7777777 and .alloc_bytes < 7777777 + 65536)
+            | [.frames[] | select(.python)][0] | "\(.fn | split(".") | last):\(.line)"] | join(",")')" \
+        "sub_exit:4"
+done
+

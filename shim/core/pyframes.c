@@ -535,21 +535,27 @@ static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
         /* finalizing frees every thread state but its own before it
          * clears the slots that hold them: a daemon thread in a C call
          * that allocates then gets a freed state from its slot.  While
-         * the runtime finalizes (set before the states are freed, reset
-         * only by a new set-up), only the finalizing thread's state is
-         * read.  (One loaded late: a freed state is in no list.)  A
-         * walk that finds it no longer finalizing after one found it
-         * finalizing meets an interpreter set up again: a new generation */
+         * the runtime finalizes (its finalizing state set before the
+         * others are freed, reset only by a new set-up), only the
+         * finalizing thread's frames are read: its own state, or another
+         * it runs under (a sub-interpreter ended at finalizing), known by
+         * the finalizing state's thread (read through the kernel: only
+         * this thread's state is sure to be live).  (One loaded late: a
+         * freed state is in no list.)  A walk that finds it no longer
+         * finalizing after one found it finalizing meets an interpreter
+         * set up again: a new generation, counted before the mark is
+         * cleared, so that no walk that saw the mark reads the old one */
         uintptr_t fin = __atomic_load_n((const uintptr_t *)(runtime + (uintptr_t)L.rt_finalizing),
-                                        __ATOMIC_ACQUIRE);
+                                        __ATOMIC_ACQUIRE), tid;
         if (fin) {
-            if (!atomic_load_explicit(&py_fin_seen, memory_order_relaxed))
-                atomic_store_explicit(&py_fin_seen, 1, memory_order_relaxed);
-            if (fin != ts)
+            if (!atomic_load(&py_fin_seen))
+                atomic_store(&py_fin_seen, 1);
+            if (fin != ts && (!ts || peek_ptr(fin + (uintptr_t)L.ts_thread_id, &tid) != 0 ||
+                              tid != (uintptr_t)pthread_self()))
                 return 0;
-        } else if (atomic_load_explicit(&py_fin_seen, memory_order_relaxed) &&
-                   atomic_exchange(&py_fin_seen, 0)) {
-            __atomic_fetch_add(&py_gen, 1, __ATOMIC_RELAXED);
+        } else if (atomic_load(&py_fin_seen)) {
+            __atomic_fetch_add(&py_gen, 1, __ATOMIC_SEQ_CST);
+            atomic_store(&py_fin_seen, 0);
         }
     }
     *ngroups = 0;
