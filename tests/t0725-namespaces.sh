@@ -766,50 +766,77 @@ le "off: the plugin's plugin's 3 MiB left out" "$(NAME=ns_more sum s.jsonl peak_
 # back into the program, which marks a region and allocates: the shim's
 # state for each goes when the thread ends (that libc runs its own keys'
 # destructors, not the shim's), whether its start routine returns
-# ("return"), it calls pthread_exit ("exit"), or the call back comes from
-# a destructor of a key of that libc's run after the start routine
-# returned ("dtor", a key numbered after the shim's there, made after the
-# first thread, as the shim's is: its destructor runs after the shim's, in
-# the same round).  Ground truth:
-# the program's own resident growth over the 2,000 threads, bare (before,
-# under the shim: +70 MiB where bare grew 2, in each way)
+# ("return"), it calls pthread_exit ("exit"), it is cancelled ("cancel"),
+# or the call back comes from a destructor of a key of that libc's run
+# after the start routine returned, numbered after the shim's key there so
+# that it runs after the shim's destructor in the same round ("dtor"), and
+# again in each of glibc's four rounds ("rounds": a region begun in the
+# last is not timed, and its state is not kept); and with 32 keys made by
+# the library's constructor, so that the shim has no number left for its
+# key there ("return" again, "many": given back when the start routine
+# returns).  Ground truth: the program's own resident growth over the
+# 2,000 threads, bare (before, under the shim: +58 to +131 MiB where bare
+# grew 2, in each way but "return")
 cat > pool.c <<'EOF'
 #include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+enum { RETURN, EXIT, CANCEL, DTOR, ROUNDS };
 struct job { void (*fn)(void); int how; };
 static pthread_key_t late;
-static void late_dtor(void *a) { ((struct job *)a)->fn(); }
+static struct job job;
+static void late_dtor(void *v)
+{
+    uintptr_t round = (uintptr_t)v;
+    job.fn();
+    if (job.how == ROUNDS && round < 4)
+        pthread_setspecific(late, (void *)(round + 1));
+}
+__attribute__((constructor)) static void many_keys(void)
+{
+    pthread_key_t k;
+    int n = getenv("POOL_KEYS") ? atoi(getenv("POOL_KEYS")) : 0;
+    for (int i = 0; i < n; i++)
+        pthread_key_create(&k, 0);
+}
 static void *run(void *a)
 {
-    struct job *j = a;
-    if (j->how == 2) {
-        pthread_setspecific(late, j);
+    (void)a;
+    if (job.how == DTOR || job.how == ROUNDS) {
+        pthread_setspecific(late, (void *)1);
         return 0;
     }
-    j->fn();
-    if (j->how == 1)
+    job.fn();
+    if (job.how == EXIT)
         pthread_exit(0);
+    if (job.how == CANCEL) {
+        pthread_cancel(pthread_self());
+        pthread_testcancel();
+    }
     return 0;
 }
 int run_threads(void (*fn)(void), int n, const char *how)
 {
-    struct job j = {fn, strcmp(how, "exit") == 0 ? 1 : strcmp(how, "dtor") == 0 ? 2 : 0};
-    if (j.how == 2) {
-        pthread_t t;
-        struct job first = {fn, 0};
+    static const char *const hows[] = {"return", "exit", "cancel", "dtor", "rounds"};
+    job.fn = fn;
+    job.how = -1;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(how, hows[i]) == 0)
+            job.how = i;
+    if (job.how < 0)
+        return -1;
+    if (job.how == DTOR || job.how == ROUNDS) {
         pthread_key_t k = 0;
-        if (pthread_create(&t, 0, run, &first) || pthread_join(t, 0))
-            return -1;
-        while (k < 29)                    /* the next key is numbered 31 under the shim */
+        while (k < 29)                    /* the next is 31 under the shim, 30 bare */
             if (pthread_key_create(&k, 0))
                 return -1;
         if (pthread_key_create(&late, late_dtor))
             return -1;
-        n--;
     }
     for (int i = 0; i < n; i++) {
         pthread_t t;
-        if (pthread_create(&t, 0, run, &j))
+        if (pthread_create(&t, 0, run, 0))
             return -1;
         pthread_join(t, 0);
     }
@@ -856,12 +883,68 @@ int main(int argc, char **argv)
 }
 EOF
 cc -shared -fPIC -o libpool.so pool.c -pthread && cc -o pool_host pool_host.c -ldl
-for how in return exit dtor; do
-    read -r brc bgrow < <(timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000 $how)
+for how in return exit cancel dtor rounds many; do
+    keys=0 run=$how
+    [ $how = many ] && keys=32 run=return
+    read -r brc bgrow < <(POOL_KEYS=$keys timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000 $run)
     rm -f s.jsonl
-    read -r src sgrow < <(traced s.jsonl timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000 $how)
+    read -r src sgrow < <(POOL_KEYS=$keys traced s.jsonl timeout -k 5 120 ./pool_host "$PWD/libpool.so" 2000 $run)
     eq "2,000 namespace threads ($how): they ran, as bare" "$src" "$brc"
     eq "2,000 namespace threads ($how): bare, they ran" "$brc" 0
     le "2,000 namespace threads ($how) with a region each: resident growth within bare's + 16 MiB (bare ${bgrow} KiB)" \
         "$sgrow" $((bgrow + 16384))
+done
+
+# a library in a namespace that makes 32 thread keys of its own reads each
+# on a thread of the program's: its 31st and 32nd have the numbers of the
+# shim's keys in the base libc (30, 31), whose slots the shim sets on
+# every thread of the program's that allocates; their sequence numbers
+# differ (the shim's keys are made twice), so the library reads nothing
+# there, as bare (before: the shim's pointer), with the namespace counted
+# and not
+cat > keys32.c <<'EOF2'
+#include <pthread.h>
+#include <stdlib.h>
+static pthread_key_t ks[32];
+int make(int n) { for (int i = 0; i < n; i++) if (pthread_key_create(&ks[i], 0)) return -1; return 0; }
+void *get(int i) { free(malloc(10)); return pthread_getspecific(ks[i]); }
+EOF2
+cat > keys32_host.c <<'EOF2'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+static void *(*get)(int);
+static void *probe(void *a)
+{
+    (void)a;
+    free(malloc(50));
+    int set = 0;
+    for (int i = 0; i < 32; i++)
+        set += get(i) != NULL;
+    return (void *)(long)set;
+}
+int main(int argc, char **argv)
+{
+    void *h = argc > 1 ? dlmopen(LM_ID_NEWLM, argv[1], RTLD_NOW) : NULL;
+    int (*make)(int) = h ? (int (*)(int))dlsym(h, "make") : NULL;
+    *(void **)&get = h ? dlsym(h, "get") : NULL;
+    if (!make || !get || make(32))
+        return 1;
+    pthread_t t;
+    void *set;
+    if (pthread_create(&t, 0, probe, 0) || pthread_join(t, &set))
+        return 1;
+    printf("keys with a value %ld\n", (long)set);
+    return 0;
+}
+EOF2
+cc -shared -fPIC -o libkeys32.so keys32.c -pthread && cc -o keys32_host keys32_host.c -ldl -pthread
+bare=$(./keys32_host "$PWD/libkeys32.so")
+eq "32 keys in a namespace, bare" "$bare" "keys with a value 0"
+for ns in 1 0; do
+    rm -f s.jsonl
+    eq "32 keys in a namespace (PERFPROBE_NAMESPACES=$ns): none reads the shim's value, as bare" \
+        "$(PERFPROBE_NAMESPACES=$ns traced s.jsonl ./keys32_host "$PWD/libkeys32.so" 2>/dev/null)" "$bare"
 done

@@ -317,6 +317,9 @@ int pp_region_stats(size_t i, struct pp_region_stats *out);
 size_t pp_region_count(void);
 void pp_region_init(void);
 void pp_region_thread_exit(void);
+/* no region is begun on this thread from now on (Linux: a namespace's
+ * thread past its last key destructor, hooks/namespace.c) */
+void pp_region_thread_dead(void);
 void pp_region_after_fork_child(void);
 /* From the sampler thread once per PERFPROBE_REGION_WINDOW_MS (and once at
  * exit): a "regions" record for the occurrences that ended since the last

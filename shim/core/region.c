@@ -160,6 +160,11 @@ static _Atomic int n_defs;
 static pp_lock_t defs_lock = PP_LOCK_INIT;
 static _Atomic(struct rthread *) threads;
 static __thread struct rthread *my_rt PP_TLS;
+#if defined(__linux__)
+static __thread int my_rt_dead PP_TLS;  /* pp_region_thread_dead */
+#else
+#define my_rt_dead 0                    /* macOS keeps to a few __thread variables */
+#endif
 static const char sentinel[] = "";
 static pthread_key_t exit_key;
 static int exit_key_ok;
@@ -256,6 +261,13 @@ void pp_region_after_fork_child(void)
         else
             STORE(rt->tid, pp_tid());
     }
+}
+
+void pp_region_thread_dead(void)
+{
+#if defined(__linux__)
+    my_rt_dead = 1;
+#endif
 }
 
 void pp_region_thread_exit(void)
@@ -560,7 +572,7 @@ static inline __attribute__((always_inline)) void begin_allocs(struct frame *f)
  * memory.  Ends as the fast path does, with the timestamp. */
 __attribute__((noinline)) static void begin_slow(struct rthread *rt, const char *name)
 {
-    if (!rt && (!pp_state.active || !(rt = new_rthread())))
+    if (!rt && (!pp_state.active || my_rt_dead || !(rt = new_rthread())))
         return;
     if (rt->depth == MAX_DEPTH || !name) {
         rt->overflow++;

@@ -245,11 +245,14 @@ static const char *object_path_of(char **own)
 }
 
 /* around a fork made by the namespace's libc (life.c), errno kept */
-/* a thread the namespace's pthread_create made, at the end of its start
- * routine: what the shim's key destructors do on the program's threads */
-static void foreign_thread_ends(void)
+/* a thread the namespace's pthread_create made, as it ends: what the
+ * shim's key destructors do on the program's threads; after the LAST call
+ * no region is begun on it (its state would never be given back) */
+static void foreign_thread_ends(int last)
 {
     pp_region_thread_exit();
+    if (last)
+        pp_region_thread_dead();
     pp_counters_thread_exit();
 }
 

@@ -146,9 +146,10 @@ struct pp_ns_link {
      * last as it ends: that libc runs its own keys' destructors, not the
      * shim's, so the object calls thread_ends from a destructor of a key
      * of that libc's (again in each round of them, as a destructor may
-     * allocate or begin a region), or when the start routine returns */
+     * allocate or begin a region; LAST in the last), or when the start
+     * routine returns (LAST 1) */
     void (*thread_begins)(void);
-    void (*thread_ends)(void);
+    void (*thread_ends)(int last);
     /* around a fork made here (its libc runs none of the base libc's
      * preparations): begin answers what end takes, with whether this is
      * the child */

@@ -244,8 +244,11 @@ static inline const struct fwd *now(const struct pp_ns_link *l, struct fwd *mine
 
 #define FWD(l) struct fwd mine_; const struct fwd *F = now((l), &mine_)
 
-/* the shim, once the open returned: bound unless a hook did, and the
- * objects bound into held.  Answers how it was bound. */
+static int end_key_made(const struct pp_ns_link *l, const struct fwd *F);
+
+/* the shim, once the open returned: bound unless a hook did, the objects
+ * bound into held, and the key that sees threads made here end (below).
+ * Answers how it was bound. */
 NS_EXPORT int pp_ns_bind(void)
 {
     const struct pp_ns_link *l = connected();
@@ -255,6 +258,7 @@ NS_EXPORT int pp_ns_bind(void)
     if (atomic_load(&armed))
         bind_now(l, &mine);
     ns_hold(&fw, l);
+    end_key_made(l, &fw);
     return fw.bound;
 }
 
@@ -822,21 +826,29 @@ NS_EXPORT int execle(const char *path, const char *arg, ...)
  * starts in ns_thread_start, which tells the shim first.  The thread's
  * slot and region state are given back by the destructor of a key of that
  * libc's (end_key), which it runs whether the start routine returns or
- * the thread calls pthread_exit, after the thread's cleanup handlers; the
- * destructor sets its key again for the next round, up to glibc's four
+ * the thread calls pthread_exit or is cancelled, after its cleanup
+ * handlers and its C++ thread_local destructors; the destructor sets its
+ * key again for the next round, up to glibc's four
  * (PTHREAD_DESTRUCTOR_ITERATIONS), so that state taken again by another
- * key's destructor after it ran (a region begun, a C++ thread_local's
- * destructor) is given back too; a round finds the key only, as other
- * keys' values were cleared before their destructors ran.  The key is
- * made at the namespace's first pthread_create, numbered 30 as the shim's
- * own keys are in the base libc (sys/linux/os.c): the numbers below it
- * free at the time are held while it is made, so that the namespace's own
- * keys are numbered as bare, and its slot is one the shim never sets on
- * these threads (30 or 31: one past those has its slot allocated at first
- * use, which the program's allocator would do; then none is made).
- * Without the key (no libc of the namespace's own, or no number left), the
- * state is given back when the start routine returns, and a thread that
- * calls pthread_exit keeps it.  The start routine and its
+ * key's destructor after it ran (a region begun) is given back too, and
+ * after the last no region is begun there; a round finds the key only, as
+ * other keys' values were cleared before their destructors ran.  The key
+ * is made as the namespace is set up (pp_ns_bind, inside the program's
+ * dlmopen, before any other thread can have its handle), numbered 30 as
+ * the shim's own keys are in the base libc and in the same way
+ * (sys/linux/os.c): the numbers below it free then are held while it is
+ * made, so that the namespace's own keys are numbered as bare up to their
+ * thirtieth, and it is made twice, so that its sequence number is 3, as
+ * the shim's keys' are, and not the 1 of a key that libc makes later with
+ * a number the shim uses.  A thread that libc makes for itself (a
+ * SIGEV_THREAD timer's), on which the shim sets its counters key, so
+ * gets this destructor with that key's value: the state goes then too.
+ * Its slot is one the shim never sets on threads made here (30 or 31: one
+ * past those has its slot allocated at first use, which the program's
+ * allocator would do; then none is made).  Without the key (no libc of the
+ * namespace's own, no number left), or on a thread a constructor made,
+ * the state is given back when the start routine returns, and a thread
+ * that calls pthread_exit keeps it.  The start routine and its
  * argument go over in a block of the base allocator's, past the hooks. */
 struct start {
     void *(*fn)(void *);
@@ -849,13 +861,14 @@ struct start {
 static _Atomic int end_key_state;       /* 0 not yet, 1 being made, 2 made, 3 none */
 static unsigned end_key;
 
+/* V: the round, from 1; or the shim's counters key's value (above) */
 static void thread_ended(void *v)
 {
     const struct pp_ns_link *l = connected();
     uintptr_t round = (uintptr_t)v;
     if (!l)
         return;
-    l->thread_ends();
+    l->thread_ends(round >= END_ROUNDS);
     if (round < END_ROUNDS) {
         FWD(l);
         F->c.pthread_setspecific(end_key, (const void *)(round + 1));
@@ -885,7 +898,9 @@ static int end_key_made(const struct pp_ns_link *l, const struct fwd *F)
         }
         held[n++] = k;
     }
-    if (F->c.pthread_key_create(&end_key, thread_ended) == 0) {
+    if (F->c.pthread_key_create(&end_key, thread_ended) == 0 &&
+        F->c.pthread_key_delete(end_key) == 0 &&
+        F->c.pthread_key_create(&end_key, thread_ended) == 0) {
         ok = end_key < END_KEY_LAST;
         if (!ok)                        /* its slot would be allocated, by the program's allocator */
             F->c.pthread_key_delete(end_key);
@@ -909,7 +924,7 @@ static void *ns_thread_start(void *p)
     }
     void *r = st.fn(st.arg);
     if (!keyed)
-        l->thread_ends();
+        l->thread_ends(1);
     return r;
 }
 
@@ -922,7 +937,6 @@ NS_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*f
     FWD(l);
     int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
         (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))F->c.pthread_create;
-    end_key_made(l, F);
     struct start *st = l->base.malloc(sizeof *st);
     if (!st)
         return create(t, attr, fn, arg);

@@ -33,7 +33,13 @@
  * (PyGILState_Ensure crashed).  The numbers below KEY_AT are held while the
  * shim's key is made, then given back, so that the program's keys and a
  * namespace's have them, as bare; past 31 a key's slot is allocated on its
- * first use, so the shim's stay below 32. */
+ * first use, so the shim's stay below 32.  A slot also holds the sequence
+ * number of the key that set it, which a libc compares with its own key's
+ * before it believes or destroys a value: each key is made, deleted and
+ * made again, so that its number there is 3, where a namespace's libc
+ * gives its own first key of that number 1 (one it makes past its thirtieth
+ * never gets the shim's value), and the namespace object's key (ns/nsshim.c,
+ * made the same way) has the shim's counters key's. */
 #define KEY_AT 30
 
 int pp_os_key_create(pthread_key_t *key, void (*destructor)(void *))
@@ -48,6 +54,8 @@ int pp_os_key_create(pthread_key_t *key, void (*destructor)(void *))
         held[n++] = k;
     }
     int rc = pthread_key_create(key, destructor);
+    if (rc == 0 && pthread_key_delete(*key) == 0)
+        rc = pthread_key_create(key, destructor);
     while (n > 0)
         pthread_key_delete(held[--n]);
     return rc;
