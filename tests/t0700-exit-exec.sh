@@ -1,7 +1,8 @@
 # Exit and exec, bare and under the shim: the table written into a pipe
 # whose reader has gone raises no SIGPIPE; every image a shell, make or
 # git starts gets its own (pid, image); nothing of an image follows its
-# exec record; a vfork child's exit() does not cost the parent its summary.
+# exec record; a vfork child's exit() does not cost the parent its summary;
+# a forked child keeps environ where it was (perl frees it otherwise).
 # Each case runs with a timeout and compares exit status and stdout.
 . "$PP_ROOT/tests/lib.sh"
 
@@ -140,3 +141,61 @@ eq "vfork, not quiet: exit status" $? 0
 eq "vfork, not quiet: stdout" "$(cat v.out)" "child status 3"
 eq "vfork, not quiet: the table is on stderr" "$(grep -c '^perfprobe: exit_vfork' v.err)" 1
 check "vfork, not quiet: every timeline line is a JSON object" lines_ok v.jsonl
+
+# ---- 5. a forked child's environment -------------------------------------------
+# A forked child keeps environ where it was: perl frees an environ that is
+# not the one it started with, and its strings, at its end (before, under
+# the shim, the child's exit died with "free(): invalid pointer" and one
+# that set %ENV with SIGSEGV, in every PERFPROBE_FOLLOW).  The children's
+# programs still get their own (pid, image): a parent that copied its
+# environment (perl's %ENV, then a fork that runs system(), which passes
+# environ to exec), or C's own copy with glibc's system() in the child.
+cat > envfork.c <<'EOS'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+int main(void)
+{
+    int n = 0;
+    while (environ[n])
+        n++;
+    char **copy = malloc((n + 1) * sizeof *copy);
+    for (int i = 0; i < n; i++)
+        copy[i] = strdup(environ[i]);
+    copy[n] = NULL;
+    environ = copy;
+    char **before = environ, *first = environ[0];
+    pid_t p = fork();
+    if (p == 0) {
+        int same = environ == before && environ[0] == first;
+        _exit(same ? 7 + system("/bin/true") : 1);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    printf("child status %d\n", WEXITSTATUS(st));
+    return 0;
+}
+EOS
+cc -o envfork envfork.c
+for follow in all exec none; do
+    export PERFPROBE_FOLLOW=$follow
+    run_both "perl, FOLLOW=$follow: a forked child's exit" \
+        perl -e 'my $p = fork; if (!$p) { exit 5 } waitpid($p, 0); print "status ", $? >> 8, " sig ", $? & 127, "\n"'
+    eq "perl, FOLLOW=$follow: the child's status" "$(cat shim.out)" "status 5 sig 0"
+    run_both "perl, FOLLOW=$follow: a child that sets %ENV" \
+        perl -MPOSIX -e 'my $p = fork; if (!$p) { $ENV{NEW} = "x"; $ENV{PATH} = "/bin"; POSIX::_exit(3) } waitpid($p, 0); print "status $?\n"'
+    eq "perl, FOLLOW=$follow: that child's status" "$(cat shim.out)" "status 768"
+    run_both "perl, FOLLOW=$follow: open -| and close" \
+        perl -e 'my $pid = open(my $fh, "-|") // die; if (!$pid) { print "from child\n"; exit 0 } my @l = <$fh>; close $fh; print "read @l", "close status $?\n"'
+    run_both "C, FOLLOW=$follow: environ and its strings stay in a forked child" ./envfork
+    eq "C, FOLLOW=$follow: the child's status" "$(cat shim.out)" "child status 7"
+done
+unset PERFPROBE_FOLLOW
+run_both "perl with %ENV changed: a child that runs system()" \
+    perl -e '$ENV{CHANGED} = 1; my $p = fork; if (!$p) { system("/bin/true"); exit 0 } waitpid($p, 0); print "done\n"'
+tree_checks "perl with %ENV changed" 4 1
+run_both "C with its own environ: a child that runs system()" ./envfork
+tree_checks "C with its own environ" 4 0

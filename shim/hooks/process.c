@@ -77,22 +77,28 @@ PP_HOOK(int, execve, (const char *file, char *const argv[], char *const envp[]))
 
 #if defined(__linux__)
 /* glibc's exec forms call execve inside libc; libSystem's call it across
- * images, through the table */
+ * images, through the table.  The forms that pass environ pass it fixed,
+ * through the forms that take an environment (a forked child's environ
+ * may hold its parent's tree: life.c, tree_export). */
 PP_EXPORT int execv(const char *file, char *const argv[])
 {
-    REAL(execv);
-    int b = pp_exec_begin(file, argv, pp_untraced(file, NULL, 0));
-    int rc = real_execv(file, argv);
+    REAL(execve);
+    ENV_FIX(environ);
+    int b = pp_exec_begin(file, argv, pp_untraced(file, fixed_envp, 0));
+    int rc = real_execve(file, argv, fixed_envp);
     pp_exec_failed(b, file);
+    pp_env_fix_done(&fix_);
     return rc;
 }
 
 PP_EXPORT int execvp(const char *file, char *const argv[])
 {
-    REAL(execvp);
-    int b = pp_exec_begin(file, argv, pp_untraced(file, NULL, 1));
-    int rc = real_execvp(file, argv);
+    REAL(execvpe);
+    ENV_FIX(environ);
+    int b = pp_exec_begin(file, argv, pp_untraced(file, fixed_envp, 1));
+    int rc = real_execvpe(file, argv, fixed_envp);
     pp_exec_failed(b, file);
+    pp_env_fix_done(&fix_);
     return rc;
 }
 

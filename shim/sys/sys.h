@@ -329,6 +329,10 @@ const char *pp_exec_file(const char *file, const char *path, char *buf, size_t c
  * (never a fault, whatever SRC is): 0, or EFAULT (not all mapped), or the
  * errno that refuses the call (ENOSYS, EPERM) */
 int  pp_os_peek(void *dst, uintptr_t src, size_t len);
+/* LEN bytes from SRC written over the process's own memory at DST, through
+ * the kernel (never a fault: memory not mapped or not writable refuses):
+ * 0, or an errno (EFAULT; ENOSYS on macOS) */
+int  pp_os_poke(uintptr_t dst, const void *src, size_t len);
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);
 void pp_tid_forget(void);
