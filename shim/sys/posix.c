@@ -11,13 +11,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -193,6 +198,63 @@ static int fd_base(void)
     return base;
 }
 
+/* The numbers the shim keeps, with the file each held when kept, for
+ * pp_fd_kept: copies (the structs may live anywhere), one a number, the
+ * oldest replaced when all are taken.  An entry whose number the program
+ * took over since names another file there, and is not believed.  KEPT_LOW
+ * is the lowest number ever kept: a number below it costs one compare. */
+#define KEPT_MAX 16
+static struct {
+    _Atomic int fd;
+    _Atomic dev_t dev;
+    _Atomic ino_t ino;
+} kept[KEPT_MAX];
+static _Atomic int kept_low = INT_MAX, kept_next;
+
+static void kept_note(int fd, dev_t dev, ino_t ino)
+{
+    int at = -1;
+    for (int i = 0; i < KEPT_MAX && at < 0; i++)
+        if (atomic_load(&kept[i].fd) == fd + 1)
+            at = i;
+    for (int i = 0; i < KEPT_MAX && at < 0; i++)
+        if (atomic_load(&kept[i].fd) == 0)
+            at = i;
+    if (at < 0)
+        at = (int)((unsigned)atomic_fetch_add(&kept_next, 1) % KEPT_MAX);
+    atomic_store(&kept[at].fd, 0);
+    atomic_store(&kept[at].dev, dev);
+    atomic_store(&kept[at].ino, ino);
+    atomic_store(&kept[at].fd, fd + 1);
+    int low = atomic_load(&kept_low);
+    while (fd < low && !atomic_compare_exchange_weak(&kept_low, &low, fd))
+        ;
+}
+
+int pp_fd_kept(int fd)
+{
+    if (PP_LIKELY(fd < atomic_load_explicit(&kept_low, memory_order_relaxed)))
+        return 0;
+    for (int i = 0; i < KEPT_MAX; i++)
+        if (atomic_load(&kept[i].fd) == fd + 1) {
+            dev_t dev = atomic_load(&kept[i].dev);
+            ino_t ino = atomic_load(&kept[i].ino);
+            return atomic_load(&kept[i].fd) == fd + 1 && pp_fd_same(fd, dev, ino);
+        }
+    return 0;
+}
+
+/* FD again at BASE or above, close-on-exec: the system call itself on
+ * Linux, where the library's fcntl is the hook (hooks/fds.c) */
+static int dup_high(int fd, int base)
+{
+#if defined(__linux__)
+    return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+#else
+    return fcntl(fd, F_DUPFD_CLOEXEC, base);
+#endif
+}
+
 /* Close FD, just opened by the shim as the file ST describes, unless it is
  * no longer that file: another thread of the program may have closed the
  * number (programs close numbers they never opened) and reused it. */
@@ -215,7 +277,7 @@ int pp_fd_adopt(struct pp_fd *f, int fd)
         errno = saved;
         return -1;
     }
-    int high = fd >= base ? fd : fcntl(fd, F_DUPFD_CLOEXEC, base);
+    int high = fd >= base ? fd : dup_high(fd, base);
     if (high != fd)
         close_if_still(fd, &st);
     errno = saved;
@@ -224,6 +286,7 @@ int pp_fd_adopt(struct pp_fd *f, int fd)
     f->fd = high;
     f->dev = st.st_dev;
     f->ino = st.st_ino;
+    kept_note(high, st.st_dev, st.st_ino);
     return 0;
 }
 
@@ -264,6 +327,11 @@ int pp_fd_replace(struct pp_fd *f, int fd)
     if (dup2(fd, f->fd) >= 0)
         rc = fcntl(f->fd, F_SETFD, FD_CLOEXEC);
 #endif
+    if (rc >= 0) {
+        struct stat st;
+        if (fstat(f->fd, &st) == 0)
+            kept_note(f->fd, st.st_dev, st.st_ino);
+    }
     errno = saved;
     return rc < 0 ? -1 : 0;
 }

@@ -200,6 +200,9 @@ int  pp_fd_can_keep(void);
 /* the identity of descriptor FD; 1 when it is open */
 int  pp_fd_identity(int fd, dev_t *dev, ino_t *ino);
 int  pp_fd_same(int fd, dev_t dev, ino_t ino);
+/* 1 when FD is a descriptor the shim keeps (the number, and the file
+ * there still the one the shim opened): hooks/fds.c shows it closed */
+int  pp_fd_kept(int fd);
 
 /* room for N bytes from offset AT of FD, reserved without changing the
  * file's size: 0, or an errno (EOPNOTSUPP: the filesystem cannot) */
