@@ -47,3 +47,55 @@ check "default name is perfprobe.NAME.PID.jsonl" bash -c 'ls perfprobe.true.[0-9
 awk '/<!-- options:begin -->/{f=1; next} /<!-- options:end -->/{f=0} f' \
     "$PP_ROOT/docs/settings.md" > doc.md
 check "docs/settings.md matches the options table" cmp -s gen.md doc.md
+
+# something met while the program runs (here: more threads than CPU
+# sampling follows) is a warning on stderr, and with PERFPROBE_QUIET=1 a
+# "note" record in the timeline only: nothing of the shim's on stderr
+cat > threads1100.c <<'EOS'
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+static int go;
+static void *wait_go(void *a)
+{
+    pthread_mutex_lock(&m);
+    while (!go)
+        pthread_cond_wait(&c, &m);
+    pthread_mutex_unlock(&m);
+    return a;
+}
+int main(void)
+{
+    static pthread_t t[1100];
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, 64 << 10);
+    int n = 0;
+    while (n < 1100 && pthread_create(&t[n], &at, wait_go, NULL) == 0)
+        n++;
+    usleep(300000);
+    pthread_mutex_lock(&m);
+    go = 1;
+    pthread_cond_broadcast(&c);
+    pthread_mutex_unlock(&m);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    printf("%d threads\n", n);
+    return 0;
+}
+EOS
+cc -o threads1100 threads1100.c -pthread
+rm -f s.jsonl
+PERFPROBE_OUTPUT=$PWD/s.jsonl LD_PRELOAD=$S timeout -k 5 60 ./threads1100 > loud.out 2> loud.err
+if grep -q 'more threads than CPU sampling follows' loud.err; then
+    ok "1,100 threads: the warning on stderr"
+    rm -f s.jsonl
+    eq "1,100 threads, PERFPROBE_QUIET=1: nothing on stderr" \
+        "$(PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/s.jsonl LD_PRELOAD=$S timeout -k 5 60 ./threads1100 2>&1 >/dev/null)" ""
+    eq "1,100 threads, PERFPROBE_QUIET=1: the warning is a note in the timeline" \
+        "$(jq -r 'select(.type == "note") | .text' s.jsonl | grep -c 'more threads than CPU sampling follows')" 1
+else
+    echo "# skip: no CPU sampling here, so no warning about threads ($(head -c 200 loud.err))"
+fi

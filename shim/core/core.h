@@ -113,6 +113,10 @@ void pp_buf_pad(struct pp_buf *b, size_t width, const char *s, size_t n);
 /* one line on stderr: "perfprobe: warning: " a b c d (control characters
  * escaped: a path never splits the line) */
 void pp_warn(const char *a, const char *b, const char *c, const char *d);
+/* something met while the program runs that its figures then miss (a
+ * thread not sampled, no sampler thread): a warning as pp_warn, or with
+ * PERFPROBE_QUIET a "note" record in the timeline, nothing on stderr */
+void pp_notice(const char *a, const char *b, const char *c);
 
 /* ---- counters.c: heap bytes and call counts ------------------------------- */
 

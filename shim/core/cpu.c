@@ -616,8 +616,8 @@ static void follow(void)
         }
         if (n_evs >= MAX_EVENTS) {
             if (!warned_limit++)
-                pp_warn("more threads than CPU sampling follows (1024); the "
-                        "newest are not sampled", "", "", "");
+                pp_notice("more threads than CPU sampling follows (1024); the "
+                          "newest are not sampled", "", "");
             continue;
         }
         int err = open_ev(tid);
@@ -635,8 +635,8 @@ static void follow(void)
             errno = saved;
             return;
         } else if (!warned_limit++) {
-            pp_warn("cannot sample a new thread's CPU (", strerror(err),
-                    "); it and later refused threads are not sampled", "");
+            pp_notice("cannot sample a new thread's CPU (", strerror(err),
+                      "); it and later refused threads are not sampled");
         }
     }
     errno = saved;

@@ -39,7 +39,9 @@ static const struct row rows[] = {
     {"PERFPROBE_INTERVAL_MS", K_UINT, "10", &pp_opt.interval_ms, 1, 60000,
      "Sampling interval of the background thread, in milliseconds (1-60000)."},
     {"PERFPROBE_QUIET", K_BOOL, "0", &pp_opt.quiet, 0, 1,
-     "Do not print the table on stderr at exit."},
+     "Do not print the table on stderr at exit, nor warnings about what the run met "
+     "(threads CPU sampling does not follow, no sampler thread): they become `note` records "
+     "in the timeline. Warnings about settings are still printed."},
     {"PERFPROBE_FOLLOW", K_FOLLOW, "all", &pp_opt.follow, 0, 2,
      "Which processes are traced: `all` (every process of the tree: forks "
      "and execs; also 1/true/yes/on), `exec` (the first process and the "

@@ -226,8 +226,8 @@ void pp_sampler_start(void (*tick)(void), void (*gone)(void))
     pp_timeline_sampler_running(running);
     pp_single_after_create(single, running);
     if (!running)
-        pp_warn("cannot start the sampler thread; only the summary will be "
-                "recorded", "", "", "");
+        pp_notice("cannot start the sampler thread; only the summary will be "
+                  "recorded", "", "");
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;

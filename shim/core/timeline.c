@@ -1381,3 +1381,24 @@ void pp_timeline_forget(void)
     pp_fd_drop(&out);
     have_file = 0;
 }
+
+void pp_notice(const char *a, const char *b, const char *c)
+{
+    if (!pp_opt.quiet) {
+        pp_warn(a, b, c, "");
+        return;
+    }
+    char text[512], rec[1024];
+    struct pp_buf t = {text, 0, sizeof text};
+    pp_buf_str(&t, a);
+    pp_buf_str(&t, b);
+    pp_buf_str(&t, c);
+    if (t.len > t.cap)
+        t.len = t.cap;
+    struct pp_buf r = {rec, 0, sizeof rec};
+    pp_buf_str(&r, "{\"type\":\"note\"");
+    pp_buf_key(&r, "text");
+    pp_buf_json_str(&r, text, t.len);
+    pp_buf_raw(&r, "}", 1);
+    pp_timeline_record(&r);
+}
