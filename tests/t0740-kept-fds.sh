@@ -49,3 +49,41 @@ EOS
 cc -o ask ask.c
 rm -f s.jsonl
 eq "fcntl and fcntl64 on 1000-1007: closed, as bare" "$(traced s.jsonl ./ask)" "$(./ask)"
+
+# a program that puts its own file at 1000 with dup2, again and again,
+# while the sampler writes every millisecond: the timeline moves off the
+# number first each time the number is the timeline's, under the lock its
+# writes hold, so the program's file holds only what the program wrote,
+# and the timeline goes on (samples after the first dup2)
+cat > take.c <<'EOS'
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int main(void)
+{
+    int mine = open("mine.txt", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    for (int i = 0; i < 300; i++) {
+        for (int k = 0; k < 20; k++)
+            free(malloc(4096 * k + 10));
+        if (dup2(mine, 1000) != 1000 || write(1000, "program\n", 8) != 8)
+            return 1;
+        close(1000);
+        usleep(1000);
+    }
+    return 0;
+}
+EOS
+cc -o take take.c
+rm -f s.jsonl mine.txt
+PERFPROBE_INTERVAL_MS=1 traced s.jsonl timeout -k 5 60 ./take
+eq "dup2 onto 1000, 300 times: exit status" $? 0
+eq "dup2 onto 1000, 300 times: the program's file holds only its 300 lines" \
+    "$(sort mine.txt | uniq -c | tr -s ' ')" " 300 program"
+check "dup2 onto 1000: every line of the timeline is JSON" valid_jsonl s.jsonl
+le "dup2 onto 1000: the timeline goes on (samples in the 300 ms)" 20 \
+    "$(jq -r 'select(.type == "sample")' s.jsonl | grep -c '"type"')"
+eq "dup2 onto 1000: the program's summary is there" \
+    "$(jq -s -r '([.[] | select(.type == "header" and (.exe | endswith("/take")))][0].pid) as $p
+        | [.[] | select(.type == "summary" and .pid == $p)] | length' s.jsonl)" 1

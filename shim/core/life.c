@@ -66,8 +66,14 @@ static int own_process(void)
 
 /* Put `entry` (static storage) into a copy of environ made with raw mmap.
  * glibc's setenv copies an environ it did not allocate, so later changes by
- * the program still work.  At start-up only: before main, nobody has kept
- * environ's address yet (env_in_child says why not later). */
+ * the program still work.  At start-up only, before main, when nobody has
+ * kept environ's address yet.  A forked child's environ is never changed,
+ * nor its strings: a program may have kept its address, compare it, or
+ * free it with its strings (perl frees an environ that is not the one it
+ * started with, and its strings, at its end: a forked child's exit ended
+ * with "free(): invalid pointer", and one that set %ENV with SIGSEGV, when
+ * the shim put a copy in its place); and a string may be in memory the
+ * parent shares. */
 static void env_set(const char *entry)
 {
     size_t klen = (size_t)(strchr(entry, '=') - entry) + 1, n = 0;
@@ -87,39 +93,13 @@ static void env_set(const char *entry)
     environ = copy;
 }
 
-/* In a forked child, ENTRY's variable made ENTRY with environ left where
- * it is: a program may have kept its address and compare it, or free it
- * with its strings (perl frees an environ that is not the one it started
- * with, and then its strings, at its end: a forked child's exit ended
- * with "free(): invalid pointer", and one that set %ENV with SIGSEGV, when
- * the shim put a copy in its place).  The entry is ENTRY itself when
- * environ already points to it (the shim put it there at start-up, and
- * rewrote it in place since); else ENTRY's text is written over the
- * program's own string when it fits (through the kernel: a string in
- * read-only memory refuses).  0, or -1 when neither could be done. */
-static int env_in_child(const char *entry)
-{
-    size_t klen = (size_t)(strchr(entry, '=') - entry) + 1, len = strlen(entry);
-    if (!environ)
-        return -1;
-    for (size_t i = 0; environ[i]; i++) {
-        if (strncmp(environ[i], entry, klen) != 0)
-            continue;
-        if (environ[i] == entry)
-            return 0;
-        if (strlen(environ[i]) >= len && pp_os_poke((uintptr_t)environ[i], entry, len + 1) == 0)
-            return 0;
-        return -1;
-    }
-    return -1;
-}
-
 /* Drop every libperfprobe* entry from LD_PRELOAD (macOS:
- * DYLD_INSERT_LIBRARIES), so that what this process execs is not traced;
- * CHILD: in a forked child (env_in_child first, a copy only when that
- * cannot be done: the value is shorter, so only a string in read-only
- * memory refuses) */
-static void unfollow(int child)
+ * DYLD_INSERT_LIBRARIES), so that what this process execs is not traced.
+ * At start-up only (env_set): a forked child that is not followed leaves
+ * environ as it is, and what it starts finds in PERFPROBE_TREE that it is
+ * not the process that exported it, so it stays untraced on its own
+ * (PERFPROBE_FOLLOW=exec), or finds the shim gone already (none). */
+static void unfollow(void)
 {
     enum { PREFIX = sizeof PP_PRELOAD_VAR };      /* with the '=' */
     static char entry[4096 + PREFIX + 1] = PP_PRELOAD_VAR "=";
@@ -143,8 +123,7 @@ static void unfollow(int child)
             v++;
     }
     entry[b.len] = 0;
-    if (!child || env_in_child(entry) != 0)
-        env_set(entry);
+    env_set(entry);
 }
 
 /* ---- the tree ------------------------------------------------------------- */
@@ -163,34 +142,27 @@ static uint64_t num(const char **p)
 static char tree_entry[4096 + 128];
 
 /* Rewrite PERFPROBE_TREE with this image's pid and image number; CHILD:
- * in a forked child, where environ is not replaced (env_in_child): when
- * the program's entry is not the shim's and the new one does not fit in
- * it, environ keeps the parent's, and what the child starts through
- * environ with no exec hook on the way (system, popen) takes itself for
- * a new process's first image (an exec hook passes the right entry). */
+ * in a forked child, where environ is not changed (env_set): its entry is
+ * the new one when it is the shim's string (put there at start-up); when
+ * the program copied its environment (bash, perl) it keeps the parent's,
+ * which every exec hook replaces in the environment it passes
+ * (pp_env_fixed), and which a new process (system, popen, through no
+ * hook) does not take for its own.  An exec by the system call itself,
+ * past the hooks, would take itself for a new process's first image. */
 static void tree_export(uint64_t dev, uint64_t ino, const char *path, int child)
 {
     char *entry = tree_entry;
     struct pp_buf b = {entry, 0, sizeof tree_entry - 1};
-    /* the pid and image that change from process to process in ten
-     * digits each, zeros first: every entry of a tree is as long, so a
-     * copy the program made of its parent's has room for the child's */
-    char digits[24];
-    struct pp_buf d = {digits, 0, sizeof digits};
     pp_buf_str(&b, "PERFPROBE_TREE=");
     pp_buf_u64(&b, (uint64_t)pp_state.root_pid);
     pp_buf_raw(&b, ":", 1);
     pp_buf_u64(&b, dev);
     pp_buf_raw(&b, ":", 1);
     pp_buf_u64(&b, ino);
-    for (int k = 0; k < 2; k++) {
-        d.len = 0;
-        pp_buf_u64(&d, k == 0 ? (uint64_t)pp_state.pid : (uint64_t)pp_state.image);
-        pp_buf_raw(&b, ":", 1);
-        for (size_t z = d.len; z < 10; z++)
-            pp_buf_raw(&b, "0", 1);
-        pp_buf_raw(&b, digits, d.len);
-    }
+    pp_buf_raw(&b, ":", 1);
+    pp_buf_u64(&b, (uint64_t)pp_state.pid);
+    pp_buf_raw(&b, ":", 1);
+    pp_buf_u64(&b, (uint64_t)pp_state.image);
     pp_buf_raw(&b, ":", 1);
     pp_buf_str(&b, path);
     if (b.len >= b.cap) {
@@ -200,8 +172,6 @@ static void tree_export(uint64_t dev, uint64_t ino, const char *path, int child)
     entry[b.len] = 0;
     if (!child)
         env_set(entry);
-    else
-        env_in_child(entry);
 }
 
 /* ---- start-up ------------------------------------------------------------- */
@@ -278,7 +248,6 @@ static void child_begins(int sampler)
         /* not followed: this child and what it execs are not traced */
         pp_timeline_forget();
         pp_timeline_unlock();
-        unfollow(1);
         pp_state.active = 0;
         pp_in_hook = saved;
         return;
@@ -410,13 +379,13 @@ __attribute__((constructor(101))) static void pp_init(void)
     if (pp_state.first_image)
         absolute_output();
     if (pp_opt.follow == PP_FOLLOW_NONE)
-        unfollow(0);
+        unfollow();
     /* PERFPROBE_FOLLOW=exec: a program that a traced process started in a
      * child (not by exec'ing itself) is not traced.  Removing the shim from
      * the child's environ is not enough: shells build their children's
      * environment from their own copy. */
     if (pp_opt.follow == PP_FOLLOW_EXEC && tree && prev_pid != (uint64_t)pp_state.pid) {
-        unfollow(0);
+        unfollow();
         pp_in_hook = saved;
         errno = saved_errno;
         return;
@@ -662,8 +631,8 @@ void pp_exec_failed(int began, const char *file)
 /* Shells (bash) hand exec their own export list, not environ, and it still
  * holds the PERFPROBE_TREE of the process they forked from: the new image
  * would take itself for that pid's image 0.  So may environ itself, in a
- * forked child (bash makes its export list environ, and builds it again
- * in a child; tree_export leaves a copy it cannot rewrite).  The entry in
+ * forked child (bash makes its export list environ; tree_export changes
+ * only the shim's own string).  The entry in
  * the array passed is replaced by this image's; the copy goes into STACK
  * (CAP entries) or, for a very long environment, a raw mapping that
  * pp_env_fix_done unmaps. */

@@ -1382,6 +1382,24 @@ void pp_timeline_forget(void)
     have_file = 0;
 }
 
+/* The program is about to put a file of its own at FD (dup2, dup3:
+ * hooks/fds.c).  When FD is the timeline's kept number, the timeline moves
+ * to another first, under the lock every write holds from the check of
+ * its descriptor to the write, so that no record goes into the program's
+ * file.  The lock is waited for 20 ms at most (a write under way takes
+ * microseconds); a thread whose own write this call interrupted (a signal
+ * handler) does not wait for itself. */
+void pp_timeline_fd_taken(int fd)
+{
+    if (fd < 0 || __atomic_load_n(&out.fd, __ATOMIC_RELAXED) != fd || writing)
+        return;
+    if (pp_lock_until(&lock, pp_now_ns() + 20000000u) != 0)
+        return;
+    if (out.fd == fd)
+        pp_fd_move(&out);
+    pp_unlock(&lock);
+}
+
 void pp_notice(const char *a, const char *b, const char *c)
 {
     if (!pp_opt.quiet) {

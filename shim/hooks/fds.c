@@ -19,8 +19,16 @@
  * untouched (one compare with the lowest number the shim keeps); the
  * shim's own calls (known by their return address) too.
  *
- * Left: listings of /proc/self/fd, and the other calls (dup2 from it,
- * fstat, read) on such a number, still find it.  Linux only.
+ * dup2 and dup3 onto the timeline's number move the timeline off it
+ * first, under the lock its writes hold from their check to their write:
+ * a write of the sampler's, checked just before the program's dup2, went
+ * into the program's file (shown with gdb).  The shim's read-only /proc
+ * files are not moved: a read of one that the program's dup2 met between
+ * its check and its read reads the program's file, for one sample.
+ *
+ * Left: listings of /proc/self/fd, and the other calls (dup, dup2 from
+ * it, fstat, read) on such a number, still find it; a dup2 by the system
+ * call itself is not seen.  Linux only.
  */
 #define _GNU_SOURCE
 #include "core/core.h"
@@ -72,5 +80,24 @@ PP_HOOK(int, fcntl64, (int fd, int cmd, ...))
     OWN(__builtin_return_address(0), fd, cmd, arg);
     REAL(fcntl64);
     return real_fcntl64(fd, cmd, arg);
+}
+
+/* dup2 and dup3 onto the timeline's number: the timeline moves off it
+ * first (core/timeline.c), so that no write of the shim's, checked just
+ * before, lands in the program's file */
+PP_HOOK(int, dup2, (int oldfd, int newfd))
+{
+    if (PP_UNLIKELY(pp_fd_kept(newfd)) && !pp_os_own_code(__builtin_return_address(0)))
+        pp_timeline_fd_taken(newfd);
+    REAL(dup2);
+    return real_dup2(oldfd, newfd);
+}
+
+PP_HOOK(int, dup3, (int oldfd, int newfd, int flags))
+{
+    if (PP_UNLIKELY(pp_fd_kept(newfd)) && !pp_os_own_code(__builtin_return_address(0)))
+        pp_timeline_fd_taken(newfd);
+    REAL(dup3);
+    return real_dup3(oldfd, newfd, flags);
 }
 #endif

@@ -199,10 +199,38 @@ static int fd_base(void)
 }
 
 /* The numbers the shim keeps, with the file each held when kept, for
- * pp_fd_kept: copies (the structs may live anywhere), one a number, the
- * oldest replaced when all are taken.  An entry whose number the program
- * took over since names another file there, and is not believed.  KEPT_LOW
- * is the lowest number ever kept: a number below it costs one compare. */
+ * pp_fd_kept: copies (the structs may live anywhere), one a number, a slot
+ * claimed by compare-and-swap, one taken at random when all are (that
+ * number then looks open again, as before fds.c).  An entry goes when the
+ * shim forgets or closes its number; one whose number the program took
+ * over since names another file there, or the same file (the program's
+ * own open of it) without close-on-exec, which every kept descriptor has
+ * and a dup2 never gives, and is not believed.  KEPT_LOW is the lowest
+ * number ever kept: a number below it costs one compare. */
+/* FD again at BASE or above, close-on-exec; FD's descriptor flags: the
+ * system call itself on Linux, where the library's fcntl is the hook
+ * (hooks/fds.c) */
+static int dup_high(int fd, int base)
+{
+#if defined(__linux__)
+    return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+#else
+    return fcntl(fd, F_DUPFD_CLOEXEC, base);
+#endif
+}
+
+static int fd_flags(int fd)
+{
+    int saved = errno;
+#if defined(__linux__)
+    int fl = (int)syscall(SYS_fcntl, fd, F_GETFD);
+#else
+    int fl = fcntl(fd, F_GETFD);
+#endif
+    errno = saved;
+    return fl < 0 ? 0 : fl;
+}
+
 #define KEPT_MAX 16
 static struct {
     _Atomic int fd;
@@ -211,18 +239,35 @@ static struct {
 } kept[KEPT_MAX];
 static _Atomic int kept_low = INT_MAX, kept_next;
 
+/* the slot of number FD, taken (its fd field 0 while it is filled) */
+static int kept_claim(int fd)
+{
+    for (int i = 0; i < KEPT_MAX; i++) {
+        int want = fd + 1;
+        if (atomic_compare_exchange_strong(&kept[i].fd, &want, 0))
+            return i;
+    }
+    for (int i = 0; i < KEPT_MAX; i++) {
+        int zero = 0;
+        if (atomic_compare_exchange_strong(&kept[i].fd, &zero, -1))
+            return i;
+    }
+    int at = (int)((unsigned)atomic_fetch_add(&kept_next, 1) % KEPT_MAX);
+    atomic_store(&kept[at].fd, -1);
+    return at;
+}
+
+static void kept_forget(int fd)
+{
+    for (int i = 0; i < KEPT_MAX; i++) {
+        int want = fd + 1;
+        atomic_compare_exchange_strong(&kept[i].fd, &want, 0);
+    }
+}
+
 static void kept_note(int fd, dev_t dev, ino_t ino)
 {
-    int at = -1;
-    for (int i = 0; i < KEPT_MAX && at < 0; i++)
-        if (atomic_load(&kept[i].fd) == fd + 1)
-            at = i;
-    for (int i = 0; i < KEPT_MAX && at < 0; i++)
-        if (atomic_load(&kept[i].fd) == 0)
-            at = i;
-    if (at < 0)
-        at = (int)((unsigned)atomic_fetch_add(&kept_next, 1) % KEPT_MAX);
-    atomic_store(&kept[at].fd, 0);
+    int at = kept_claim(fd);
     atomic_store(&kept[at].dev, dev);
     atomic_store(&kept[at].ino, ino);
     atomic_store(&kept[at].fd, fd + 1);
@@ -239,21 +284,12 @@ int pp_fd_kept(int fd)
         if (atomic_load(&kept[i].fd) == fd + 1) {
             dev_t dev = atomic_load(&kept[i].dev);
             ino_t ino = atomic_load(&kept[i].ino);
-            return atomic_load(&kept[i].fd) == fd + 1 && pp_fd_same(fd, dev, ino);
+            return atomic_load(&kept[i].fd) == fd + 1 && pp_fd_same(fd, dev, ino) &&
+                   (fd_flags(fd) & FD_CLOEXEC);
         }
     return 0;
 }
 
-/* FD again at BASE or above, close-on-exec: the system call itself on
- * Linux, where the library's fcntl is the hook (hooks/fds.c) */
-static int dup_high(int fd, int base)
-{
-#if defined(__linux__)
-    return (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
-#else
-    return fcntl(fd, F_DUPFD_CLOEXEC, base);
-#endif
-}
 
 /* Close FD, just opened by the shim as the file ST describes, unless it is
  * no longer that file: another thread of the program may have closed the
@@ -296,10 +332,13 @@ int pp_fd_ok_size(struct pp_fd *f, uint64_t *size)
     int saved = errno, ok = f->fd >= 0 && fstat(f->fd, &st) == 0 &&
                             st.st_dev == f->dev && st.st_ino == f->ino;
     errno = saved;
-    if (!ok)
+    if (!ok) {
+        if (f->fd >= 0)
+            kept_forget(f->fd);
         f->fd = -1;          /* the number is the program's now: forget it */
-    else if (size)
+    } else if (size) {
         *size = (uint64_t)st.st_size;
+    }
     return ok;
 }
 
@@ -322,7 +361,7 @@ int pp_fd_replace(struct pp_fd *f, int fd)
 {
     int saved = errno, rc = -1;
 #if defined(__linux__)
-    rc = dup3(fd, f->fd, O_CLOEXEC);
+    rc = (int)syscall(SYS_dup3, fd, f->fd, O_CLOEXEC);   /* not the hook (hooks/fds.c) */
 #else
     if (dup2(fd, f->fd) >= 0)
         rc = fcntl(f->fd, F_SETFD, FD_CLOEXEC);
@@ -336,10 +375,33 @@ int pp_fd_replace(struct pp_fd *f, int fd)
     return rc < 0 ? -1 : 0;
 }
 
+int pp_fd_move(struct pp_fd *f)
+{
+    int saved = errno, base = fd_base(), old = f->fd;
+    struct stat st;
+    if (old < 0 || base < 0 || fstat(old, &st) != 0 || st.st_dev != f->dev || st.st_ino != f->ino) {
+        errno = saved;
+        return -1;
+    }
+    int moved = dup_high(old, base);
+    if (moved < 0) {
+        errno = saved;
+        return -1;
+    }
+    kept_note(moved, st.st_dev, st.st_ino);
+    f->fd = moved;
+    kept_forget(old);
+    close_if_still(old, &st);
+    errno = saved;
+    return 0;
+}
+
 void pp_fd_drop(struct pp_fd *f)
 {
-    if (pp_fd_ok(f))
+    if (pp_fd_ok(f)) {
+        kept_forget(f->fd);
         close(f->fd);
+    }
     f->fd = -1;
 }
 

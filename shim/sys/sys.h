@@ -196,6 +196,9 @@ int  pp_fd_ok_size(struct pp_fd *f, uint64_t *size);
  * kept, close-on-exec; FD stays open.  0, or -1 */
 int  pp_fd_replace(struct pp_fd *f, int fd);
 void pp_fd_drop(struct pp_fd *f);        /* close it if it is still ours */
+/* F's file moved to another number (its old one closed): the program is
+ * about to put a file of its own at F's number.  0, or -1 (F as it was) */
+int  pp_fd_move(struct pp_fd *f);
 int  pp_fd_can_keep(void);
 /* the identity of descriptor FD; 1 when it is open */
 int  pp_fd_identity(int fd, dev_t *dev, ino_t *ino);
@@ -332,10 +335,6 @@ const char *pp_exec_file(const char *file, const char *path, char *buf, size_t c
  * (never a fault, whatever SRC is): 0, or EFAULT (not all mapped), or the
  * errno that refuses the call (ENOSYS, EPERM) */
 int  pp_os_peek(void *dst, uintptr_t src, size_t len);
-/* LEN bytes from SRC written over the process's own memory at DST, through
- * the kernel (never a fault: memory not mapped or not writable refuses):
- * 0, or an errno (EFAULT; ENOSYS on macOS) */
-int  pp_os_poke(uintptr_t dst, const void *src, size_t len);
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);
 void pp_tid_forget(void);

@@ -210,18 +210,6 @@ int pp_os_peek(void *dst, uintptr_t src, size_t len)
     return err;
 }
 
-int pp_os_poke(uintptr_t dst, const void *src, size_t len)
-{
-    if (len == 0)
-        return 0;
-    int saved = errno;
-    struct iovec l = {(void *)src, len}, r = {(void *)dst, len};
-    ssize_t put = syscall(SYS_process_vm_writev, (long)getpid(), &l, 1L, &r, 1L, 0L);
-    int err = put == (ssize_t)len ? 0 : put < 0 ? errno : EFAULT;
-    errno = saved;
-    return err;
-}
-
 /* Read a file (/proc, the cgroup's) from offset 0 into buf (NUL-terminated),
  * through the kept descriptor f when there is one.  Returns the length, or
  * -1.  The

@@ -40,6 +40,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define NUM_THREADS_FIELD 20
@@ -240,7 +241,7 @@ int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden)
      * it was made), holding a read-only description of the same file */
     if (writev(fd, parts, 3) == (ssize_t)total)
         ro = reopen(fd, O_RDONLY | O_CLOEXEC | (flags & O_NONBLOCK));
-    if (ro < 0 || dup3(ro, fd, flags & O_CLOEXEC) != fd) {
+    if (ro < 0 || (int)syscall(SYS_dup3, ro, fd, flags & O_CLOEXEC) != fd) {
         close(fd);
         fd = -1;
     }

@@ -80,14 +80,6 @@ int pp_os_peek(void *dst, uintptr_t src, size_t len)
     return err;
 }
 
-/* a write through the kernel is not made here: the callers then go
- * another way (core/life.c) */
-int pp_os_poke(uintptr_t dst, const void *src, size_t len)
-{
-    (void)dst, (void)src, (void)len;
-    return ENOSYS;
-}
-
 /* 4 KiB entries over the system's pages (16 KiB on Apple silicon): each
  * entry says what mincore says of the page that holds it.  A page that is
  * compressed or swapped out (MINCORE_PAGED_OUT) counts as there: it holds
