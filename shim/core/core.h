@@ -117,6 +117,8 @@ void pp_warn(const char *a, const char *b, const char *c, const char *d);
  * thread not sampled, no sampler thread): a warning as pp_warn, or with
  * PERFPROBE_QUIET a "note" record in the timeline, nothing on stderr */
 void pp_notice(const char *a, const char *b, const char *c);
+/* a "note" record of TEXT[0..N) */
+void pp_timeline_note(const char *text, size_t n);
 /* the program is about to put a file at FD (dup2, dup3): the timeline's
  * kept descriptor moves off it first */
 void pp_timeline_fd_taken(int fd);

@@ -120,7 +120,7 @@ static void clock_note(void)
     double got, want;
     if (!pp_clock_fell_back(&why, &got, &want))
         return;
-    char text[192], rec[320];
+    char text[192];
     struct pp_buf t = {text, 0, sizeof text};
     pp_buf_str(&t, "region timings use CLOCK_MONOTONIC from here on: the TSC ");
     pp_buf_str(&t, why);
@@ -131,12 +131,7 @@ static void clock_note(void)
         pp_buf_double(&t, want);
         pp_buf_str(&t, ")");
     }
-    struct pp_buf b = {rec, 0, sizeof rec};
-    pp_buf_str(&b, "{\"type\":\"note\"");
-    pp_buf_key(&b, "text");
-    pp_buf_json_str(&b, text, t.len);
-    pp_buf_raw(&b, "}", 1);
-    pp_timeline_record(&b);
+    pp_timeline_note(text, t.len > t.cap ? t.cap : t.len);
 }
 
 static void *sampler_main(void *arg)

@@ -1406,17 +1406,21 @@ void pp_notice(const char *a, const char *b, const char *c)
         pp_warn(a, b, c, "");
         return;
     }
-    char text[512], rec[1024];
+    char text[512];
     struct pp_buf t = {text, 0, sizeof text};
     pp_buf_str(&t, a);
     pp_buf_str(&t, b);
     pp_buf_str(&t, c);
-    if (t.len > t.cap)
-        t.len = t.cap;
+    pp_timeline_note(text, t.len > t.cap ? t.cap : t.len);
+}
+
+void pp_timeline_note(const char *text, size_t n)
+{
+    char rec[1280];
     struct pp_buf r = {rec, 0, sizeof rec};
     pp_buf_str(&r, "{\"type\":\"note\"");
     pp_buf_key(&r, "text");
-    pp_buf_json_str(&r, text, t.len);
+    pp_buf_json_str(&r, text, n);
     pp_buf_raw(&r, "}", 1);
     pp_timeline_record(&r);
 }

@@ -73,6 +73,7 @@ PP_HOOK(int, fcntl, (int fd, int cmd, ...))
     return real_fcntl(fd, cmd, arg);
 }
 
+/* the same function in glibc (fcntl is its older name) */
 PP_HOOK(int, fcntl64, (int fd, int cmd, ...))
 {
     void *arg;
