@@ -40,7 +40,12 @@ eq "report: how each image ended" "$(jq -r '[.processes[] | .summary.ended] | jo
 mkdir nofollow && cd nofollow
 PERFPROBE_FOLLOW=none traced "$PWD/f.jsonl" "$T/forker" "$PWD" 2> err.txt
 eq "PERFPROBE_FOLLOW=none: only the first process is traced" "$(grep -c '"type":"header"' f.jsonl)" 1
-check "PERFPROBE_FOLLOW=none: says the exec'd program is not traced" \
+check "PERFPROBE_FOLLOW=none, quiet: the timeline notes that the exec'd program is not traced" \
+    grep -q "PERFPROBE_FOLLOW=none: '/proc/self/exe' started by exec is not traced" f.jsonl
+eq "PERFPROBE_FOLLOW=none, quiet: nothing on stderr" "$(cat err.txt)" ""
+rm -f f.jsonl
+PERFPROBE_FOLLOW=none PERFPROBE_OUTPUT=$PWD/f.jsonl LD_PRELOAD=$S "$T/forker" "$PWD" > /dev/null 2> err.txt
+check "PERFPROBE_FOLLOW=none: says on stderr that the exec'd program is not traced" \
     grep -q "PERFPROBE_FOLLOW=none: '/proc/self/exe' started by exec is not traced" err.txt
 cd .. && mkdir execonly && cd execonly
 PERFPROBE_FOLLOW=exec traced "$PWD/f.jsonl" "$T/forker" "$PWD"

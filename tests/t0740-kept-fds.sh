@@ -87,3 +87,55 @@ le "dup2 onto 1000: the timeline goes on (samples in the 300 ms)" 20 \
 eq "dup2 onto 1000: the program's summary is there" \
     "$(jq -s -r '([.[] | select(.type == "header" and (.exe | endswith("/take")))][0].pid) as $p
         | [.[] | select(.type == "summary" and .pid == $p)] | length' s.jsonl)" 1
+
+# dup, dup2 and dup3 from a kept number fail as from a closed one (bash's
+# `exec 5>&1000` gave the script the timeline to write into); a vfork
+# child's dup2 onto 1000 leaves the parent's descriptors as they were
+script='exec 5>&1000; echo "rc=$?"; echo garbage >&5; /bin/true'
+timeout -k 5 60 bash -c "$script" > bare.out 2> bare.err
+rb=$?
+rm -f s.jsonl
+traced s.jsonl timeout -k 5 60 bash -c "$script" > shim.out 2> shim.err
+eq "bash, exec 5>&1000: exit status as bare" $? $rb
+eq "bash, exec 5>&1000: output and errors as bare" "$(cat shim.out shim.err)" "$(cat bare.out bare.err)"
+check "bash, exec 5>&1000: every line of the timeline is JSON" valid_jsonl s.jsonl
+cat > dups.c <<'EOS'
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void)
+{
+    free(malloc(100));
+    for (int fd = 1000; fd < 1005; fd++) {
+        errno = 0;
+        int a = dup(fd), ea = errno;
+        errno = 0;
+        int b = dup2(fd, 7), eb = errno;
+        errno = 0;
+        int c = dup2(fd, fd), ec = errno;
+        errno = 0;
+        int d = dup3(fd, 8, O_CLOEXEC), ed = errno;
+        printf("%d: %d %d %d %d %d %d %d %d\n", fd, a, ea, b, eb, c, ec, d, ed);
+    }
+    int mine = open("vf.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t p = vfork();
+    if (p == 0) {
+        dup2(mine, 1000);
+        _exit(0);
+    }
+    waitpid(p, NULL, 0);
+    free(malloc(100));
+    errno = 0;
+    int v = fcntl(1000, F_GETFD);
+    printf("after the vfork child's dup2: %d %d\n", v, errno);
+    return 0;
+}
+EOS
+cc -o dups dups.c
+rm -f s.jsonl
+eq "dup, dup2, dup3 from 1000-1004, and a vfork child's dup2 onto 1000: as bare" \
+    "$(traced s.jsonl ./dups)" "$(./dups)"

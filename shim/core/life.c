@@ -601,8 +601,8 @@ int pp_exec_begin(const char *file, char *const argv[], const char *why)
      * so that no sample of it can follow (started again if exec fails) */
     int stopped = atomic_load(&finished) ? 0 : pp_sampler_pause();
     if (pp_opt.follow == PP_FOLLOW_NONE && pp_state.is_root && pp_state.image == 0) {
-        pp_warn("PERFPROBE_FOLLOW=none: '", file ? file : "?",
-                "' started by exec is not traced", "");
+        pp_notice("PERFPROBE_FOLLOW=none: '", file ? file : "?",
+                  "' started by exec is not traced");
     }
     struct pp_sample s;
     pp_counters_flush_self();

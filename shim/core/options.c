@@ -40,7 +40,7 @@ static const struct row rows[] = {
      "Sampling interval of the background thread, in milliseconds (1-60000)."},
     {"PERFPROBE_QUIET", K_BOOL, "0", &pp_opt.quiet, 0, 1,
      "Do not print the table on stderr at exit, nor warnings about what the run met "
-     "(threads CPU sampling does not follow, no sampler thread): they become `note` records "
+     "(threads CPU sampling does not follow, no sampler thread, a program `PERFPROBE_FOLLOW=none` leaves untraced): they become `note` records "
      "in the timeline. Warnings about settings are still printed."},
     {"PERFPROBE_FOLLOW", K_FOLLOW, "all", &pp_opt.follow, 0, 2,
      "Which processes are traced: `all` (every process of the tree: forks "

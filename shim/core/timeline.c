@@ -1393,6 +1393,11 @@ void pp_timeline_fd_taken(int fd)
 {
     if (fd < 0 || __atomic_load_n(&out.fd, __ATOMIC_RELAXED) != fd || writing)
         return;
+    /* a vfork child shares this memory but not the descriptor table: its
+     * dup2 cannot touch this process's number, and a move would leave
+     * the parent's open and unknown */
+    if (!pp_state.active || getpid() != pp_state.pid)
+        return;
     if (pp_lock_until(&lock, pp_now_ns() + 20000000u) != 0)
         return;
     if (out.fd == fd)

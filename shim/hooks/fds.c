@@ -26,9 +26,14 @@
  * files are not moved: a read of one that the program's dup2 met between
  * its check and its read reads the program's file, for one sample.
  *
- * Left: listings of /proc/self/fd, and the other calls (dup, dup2 from
- * it, fstat, read) on such a number, still find it; a dup2 by the system
- * call itself is not seen.  Linux only.
+ * dup, dup2 and dup3 from such a number fail with EBADF too (bash's
+ * `exec 5>&1000` gave the script the timeline to write into).  A vfork
+ * child's dup2 onto it moves nothing: the child shares the memory, not
+ * the descriptor table.
+ *
+ * Left: listings of /proc/self/fd, and fstat or read on such a number,
+ * still find it; calls made by the system call itself are not seen.
+ * Linux only.
  */
 #define _GNU_SOURCE
 #include "core/core.h"
@@ -83,21 +88,52 @@ PP_HOOK(int, fcntl64, (int fd, int cmd, ...))
     return real_fcntl64(fd, cmd, arg);
 }
 
-/* dup2 and dup3 onto the timeline's number: the timeline moves off it
- * first (core/timeline.c), so that no write of the shim's, checked just
- * before, lands in the program's file */
+/* dup, dup2 and dup3 from a kept number fail as from a closed one
+ * (`exec 5>&1000` in bash wrote into the timeline); dup2 and dup3 onto
+ * the timeline's number move the timeline off it first (core/timeline.c),
+ * so that no write of the shim's, checked just before, lands in the
+ * program's file.  dup3's own errors come first, as the kernel's do. */
+static int from_kept(int oldfd, const void *caller)
+{
+    if (PP_UNLIKELY(pp_fd_kept(oldfd)) && !pp_os_own_code(caller)) {
+        errno = EBADF;
+        return 1;
+    }
+    return 0;
+}
+
+static void onto_kept(int newfd, const void *caller)
+{
+    if (PP_UNLIKELY(pp_fd_kept(newfd)) && !pp_os_own_code(caller))
+        pp_timeline_fd_taken(newfd);
+}
+
+PP_HOOK(int, dup, (int oldfd))
+{
+    if (from_kept(oldfd, __builtin_return_address(0)))
+        return -1;
+    REAL(dup);
+    return real_dup(oldfd);
+}
+
 PP_HOOK(int, dup2, (int oldfd, int newfd))
 {
-    if (PP_UNLIKELY(pp_fd_kept(newfd)) && !pp_os_own_code(__builtin_return_address(0)))
-        pp_timeline_fd_taken(newfd);
+    const void *caller = __builtin_return_address(0);
+    if (from_kept(oldfd, caller))
+        return -1;
+    onto_kept(newfd, caller);
     REAL(dup2);
     return real_dup2(oldfd, newfd);
 }
 
 PP_HOOK(int, dup3, (int oldfd, int newfd, int flags))
 {
-    if (PP_UNLIKELY(pp_fd_kept(newfd)) && !pp_os_own_code(__builtin_return_address(0)))
-        pp_timeline_fd_taken(newfd);
+    const void *caller = __builtin_return_address(0);
+    if (!(flags & ~O_CLOEXEC) && oldfd != newfd) {
+        if (from_kept(oldfd, caller))
+            return -1;
+        onto_kept(newfd, caller);
+    }
     REAL(dup3);
     return real_dup3(oldfd, newfd, flags);
 }

@@ -244,7 +244,7 @@ static int kept_claim(int fd)
 {
     for (int i = 0; i < KEPT_MAX; i++) {
         int want = fd + 1;
-        if (atomic_compare_exchange_strong(&kept[i].fd, &want, 0))
+        if (atomic_compare_exchange_strong(&kept[i].fd, &want, -1))
             return i;
     }
     for (int i = 0; i < KEPT_MAX; i++) {
@@ -252,9 +252,13 @@ static int kept_claim(int fd)
         if (atomic_compare_exchange_strong(&kept[i].fd, &zero, -1))
             return i;
     }
-    int at = (int)((unsigned)atomic_fetch_add(&kept_next, 1) % KEPT_MAX);
-    atomic_store(&kept[at].fd, -1);
-    return at;
+    for (int tries = 0;; tries++) {
+        int at = (int)((unsigned)atomic_fetch_add(&kept_next, 1) % KEPT_MAX);
+        int was = atomic_load(&kept[at].fd);
+        if ((was != -1 || tries > 4 * KEPT_MAX) &&
+            atomic_compare_exchange_strong(&kept[at].fd, &was, -1))
+            return at;
+    }
 }
 
 static void kept_forget(int fd)
@@ -383,7 +387,11 @@ int pp_fd_move(struct pp_fd *f)
         errno = saved;
         return -1;
     }
-    int moved = dup_high(old, base);
+    /* well above the number the program takes: the numbers just above it
+     * may be its next ones (a program that walks 1000, 1001 ...) */
+    int moved = dup_high(old, old + 64);
+    if (moved < 0)
+        moved = dup_high(old, base);
     if (moved < 0) {
         errno = saved;
         return -1;
