@@ -198,15 +198,6 @@ static int fd_base(void)
     return base;
 }
 
-/* The numbers the shim keeps, with the file each held when kept, for
- * pp_fd_kept: copies (the structs may live anywhere), one a number, a slot
- * claimed by compare-and-swap, one taken at random when all are (that
- * number then looks open again, as before fds.c).  An entry goes when the
- * shim forgets or closes its number; one whose number the program took
- * over since names another file there, or the same file (the program's
- * own open of it) without close-on-exec, which every kept descriptor has
- * and a dup2 never gives, and is not believed.  KEPT_LOW is the lowest
- * number ever kept: a number below it costs one compare. */
 /* FD again at BASE or above, close-on-exec; FD's descriptor flags: the
  * system call itself on Linux, where the library's fcntl is the hook
  * (hooks/fds.c) */
@@ -231,6 +222,15 @@ static int fd_flags(int fd)
     return fl < 0 ? 0 : fl;
 }
 
+/* The numbers the shim keeps, with the file each held when kept, for
+ * pp_fd_kept: copies (the structs may live anywhere), one a number, a slot
+ * claimed by compare-and-swap, one taken at random when all are (that
+ * number then looks open again, as before fds.c).  An entry goes when the
+ * shim forgets or closes its number; one whose number the program took
+ * over since names another file there, or the same file (the program's
+ * own open of it) without close-on-exec, which every kept descriptor has
+ * and a dup2 never gives, and is not believed.  KEPT_LOW is the lowest
+ * number ever kept: a number below it costs one compare. */
 #define KEPT_MAX 16
 static struct {
     _Atomic int fd;
@@ -239,7 +239,7 @@ static struct {
 } kept[KEPT_MAX];
 static _Atomic int kept_low = INT_MAX, kept_next;
 
-/* the slot of number FD, taken (its fd field 0 while it is filled) */
+/* the slot of number FD, taken: its fd field -1 while it is filled (0: free) */
 static int kept_claim(int fd)
 {
     for (int i = 0; i < KEPT_MAX; i++) {
@@ -293,7 +293,6 @@ int pp_fd_kept(int fd)
         }
     return 0;
 }
-
 
 /* Close FD, just opened by the shim as the file ST describes, unless it is
  * no longer that file: another thread of the program may have closed the
