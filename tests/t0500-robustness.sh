@@ -359,6 +359,13 @@ done
 for name in '$ORIGIN/$PLATFORM/libgive.so' '${ORIGIN}/${PLATFORM}/libgive.so' '$ORIGIN/$LIB/libgive.so'; do
     (cd rp && same "RTLD_DEEPBIND, $name" ./deepbind "$name")
     mv rp/s.jsonl rp/shim.err rp/bare.out rp/shim.out . 2>/dev/null
+    # a glibc that leaves $PLATFORM unexpanded in a dlopen name (Debian's
+    # 2.36-9+deb12u14 here): bare opens none, and status and output as
+    # bare (above) are what there is to check
+    if [ "$name" != '$ORIGIN/$LIB/libgive.so' ] && ! [ -s bare.out ]; then
+        echo "# skip: this glibc's dlopen does not expand $name (bare opened none)"
+        continue
+    fi
     check "RTLD_DEEPBIND, $name: bare, the loader opened one of them" test -s bare.out
     deepbind_counted "RTLD_DEEPBIND through $name" deepbind
 done

@@ -5,8 +5,22 @@
 # next line was not JSON) at 1000 and failed with "Bad file descriptor" at
 # 1001-1004.  A C program that asks fcntl and fcntl64 about those numbers
 # gets EBADF, as bare.  Ground truth: the same commands bare; every line of
-# the timeline read by jq, the summary there.
+# the timeline read by jq, the summary there.  Under a soft RLIMIT_NOFILE
+# of 4096 or less the shim keeps its numbers above the limit instead, where
+# the program gets none: one that opens files until EMFILE opens as many as
+# bare (the end of this script).
 . "$PP_ROOT/tests/lib.sh"
+
+# the cases up to the last meet the shim's numbers at 1000-1004, where it
+# keeps them under a soft limit above 4096
+if [ "$(ulimit -S -n)" != unlimited ] && [ "$(ulimit -S -n)" -le 4096 ]; then
+    ulimit -S -n 8192 2>/dev/null || ulimit -n 8192
+fi
+rm -f s.jsonl
+traced s.jsonl ls -l /proc/self/fd > fds.out
+check "under a soft limit of $(ulimit -S -n), the shim keeps 1000 (the timeline) and 1001" \
+    grep -q ' 1001 -> ' fds.out
+check "... and the timeline is at 1000" grep -q " 1000 -> $PWD/s.jsonl" fds.out
 
 for n in 1000 1001 1002 1003 1004; do
     script="exec $n>f; echo a >&$n; echo b >&$n; exec $n<f; cat <&$n; /bin/true"
@@ -139,3 +153,75 @@ cc -o dups dups.c
 rm -f s.jsonl
 eq "dup, dup2, dup3 from 1000-1004, and a vfork child's dup2 onto 1000: as bare" \
     "$(traced s.jsonl ./dups)" "$(./dups)"
+
+# Under a soft limit of 4096 or less, with room below the hard limit, the
+# shim's numbers are above the soft limit (raised for the dup while the
+# process has one thread, then put back): a program that opens /dev/null
+# until EMFILE opens as many as bare, in a new image, after an exec, and in
+# a forked child; the limit it reads is the one it was given; the timeline
+# goes on.  Ground truth: the same program bare, and the numbers it counts.
+cat > emfile.c <<'EOS'
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void fill(const char *who)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    int n = 0, high = -1, fd;
+    while ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+        n++;
+        high = fd > high ? fd : high;
+    }
+    printf("%s: soft %llu hard %llu opened %d highest %d\n", who,
+           (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, n, high);
+    fflush(stdout);
+}
+int main(int argc, char **argv)
+{
+    free(malloc(100));
+    if (argc > 1 && strcmp(argv[1], "fork") == 0) {
+        pid_t p = fork();
+        if (p == 0) {
+            free(malloc(100));
+            fill("child");
+            exit(0);
+        }
+        waitpid(p, NULL, 0);
+    }
+    fill("main");
+    usleep(30000);               /* samples after the loop */
+    return 0;
+}
+EOS
+cc -o emfile emfile.c
+hard=$(ulimit -H -n)
+if [ "$hard" != unlimited ] && [ "$hard" -lt 1100 ]; then
+    ulimit -H -n 4096 2>/dev/null || hard=
+fi
+if [ -z "$hard" ]; then
+    echo "# skip: the hard limit on descriptors ($(ulimit -H -n)) leaves no room above 1024"
+else
+    for soft in 1024 200; do
+        bare=$( (ulimit -S -n $soft; ./emfile fork) )
+        rm -f s.jsonl
+        shim=$( (ulimit -S -n $soft; PERFPROBE_INTERVAL_MS=5 traced s.jsonl ./emfile fork) )
+        eq "soft limit $soft: opened until EMFILE, in the program and its forked child, as bare" \
+            "$shim" "$bare"
+        eq "soft limit $soft: bare reached the limit" \
+            "$(echo "$bare" | awk '{print $9}' | sort -u)" "$((soft - 1))"
+        check "soft limit $soft: every line of the timeline is JSON" valid_jsonl s.jsonl
+        eq "soft limit $soft: the summaries of the program and its child are there" \
+            "$(jq -s '[.[] | select(.type == "summary")] | length' s.jsonl)" 2
+        rm -f s.jsonl
+        shim=$( (ulimit -S -n $soft; traced s.jsonl bash -c 'true; exec ./emfile') )
+        eq "soft limit $soft: in an image bash exec'd, as bare" "$shim" \
+            "$(echo "$bare" | grep '^main')"
+        eq "soft limit $soft: the exec'd image is bash's next (image 1)" \
+            "$(jq -s -r '[.[] | select(.type == "header" and (.exe | endswith("/emfile")))][0].image' s.jsonl)" 1
+    done
+fi

@@ -191,6 +191,7 @@ static void start_sampler(void)
     pp_proc_prime();
     pp_cpu_prime();
     pp_peakview_prime();
+    pp_fd_solo(0);
     pp_sampler_start(core_tick, program_gone);
 }
 
@@ -225,6 +226,7 @@ static void child_begins(int sampler)
 {
     int saved = pp_in_hook;
     pp_in_hook = 1;
+    pp_fd_solo(1);
     pp_py_fork_done();
     pp_map_after_fork_child();
     pp_tid_forget();
@@ -249,6 +251,7 @@ static void child_begins(int sampler)
         pp_timeline_forget();
         pp_timeline_unlock();
         pp_state.active = 0;
+        pp_fd_solo(0);
         pp_in_hook = saved;
         return;
     }
@@ -263,6 +266,7 @@ static void child_begins(int sampler)
     pp_timeline_sample(&pp_state.first, 1);
     if (sampler)
         start_sampler();
+    pp_fd_solo(0);
     pp_in_hook = saved;
 }
 
@@ -341,6 +345,7 @@ __attribute__((constructor(101))) static void pp_init(void)
 {
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
+    pp_fd_solo(1);          /* one thread until the sampler's */
 
     pp_resolve();
     FIND_REAL_EXIT();
@@ -386,6 +391,7 @@ __attribute__((constructor(101))) static void pp_init(void)
      * environment from their own copy. */
     if (pp_opt.follow == PP_FOLLOW_EXEC && tree && prev_pid != (uint64_t)pp_state.pid) {
         unfollow();
+        pp_fd_solo(0);
         pp_in_hook = saved;
         errno = saved_errno;
         return;
@@ -402,6 +408,7 @@ __attribute__((constructor(101))) static void pp_init(void)
     start_recording();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     pp_state.active = 1;
+    pp_fd_solo(0);
 
     pp_in_hook = saved;
     errno = saved_errno;

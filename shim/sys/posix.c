@@ -210,6 +210,42 @@ static int dup_high(int fd, int base)
 #endif
 }
 
+/* Whether the process has one thread: the shim's start in a new image or
+ * a forked child, before its sampler thread (core/life.c says so). */
+static atomic_int solo;
+
+void pp_fd_solo(int on)
+{
+    atomic_store(&solo, on);
+}
+
+/* FD again where the shim keeps it.  BASE is inside the program's numbers:
+ * one that opens files until EMFILE would get fewer than bare.  A
+ * descriptor may stay open above the soft RLIMIT_NOFILE (the limit only
+ * bounds new numbers), so while the process has one thread, and the hard
+ * limit leaves room, the soft limit is raised for the one dup and put
+ * back: the number is one the program can never be given, nor pass to
+ * dup2.  No other thread can see the raised limit or set its own
+ * meanwhile.  Not above a soft limit of 4096: the kernel sizes the
+ * process's descriptor table to its highest number (8 bytes a number,
+ * 64 KiB at 4096, where 1000 takes 8 KiB). */
+static int dup_keep(int fd, int base)
+{
+    struct rlimit now;
+    if (atomic_load(&solo) && getrlimit(RLIMIT_NOFILE, &now) == 0 &&
+        now.rlim_cur != RLIM_INFINITY && now.rlim_cur >= 64 && now.rlim_cur <= 4096 &&
+        (now.rlim_max == RLIM_INFINITY || now.rlim_max >= now.rlim_cur + 64)) {
+        struct rlimit wide = {now.rlim_cur + 64, now.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &wide) == 0) {
+            int high = dup_high(fd, (int)now.rlim_cur);
+            setrlimit(RLIMIT_NOFILE, &now);
+            if (high >= 0)
+                return high;
+        }
+    }
+    return dup_high(fd, base);
+}
+
 static int fd_flags(int fd)
 {
     int saved = errno;
@@ -316,7 +352,7 @@ int pp_fd_adopt(struct pp_fd *f, int fd)
         errno = saved;
         return -1;
     }
-    int high = fd >= base ? fd : dup_high(fd, base);
+    int high = fd >= base ? fd : dup_keep(fd, base);
     if (high != fd)
         close_if_still(fd, &st);
     errno = saved;

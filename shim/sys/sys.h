@@ -200,6 +200,10 @@ void pp_fd_drop(struct pp_fd *f);        /* close it if it is still ours */
  * about to put a file of its own at F's number.  0, or -1 (F as it was) */
 int  pp_fd_move(struct pp_fd *f);
 int  pp_fd_can_keep(void);
+/* ON 1 while the process has one thread (the shim's start, a forked
+ * child's, before the sampler thread): kept descriptors then go above the
+ * program's soft RLIMIT_NOFILE where its hard limit allows */
+void pp_fd_solo(int on);
 /* the identity of descriptor FD; 1 when it is open */
 int  pp_fd_identity(int fd, dev_t *dev, ino_t *ino);
 int  pp_fd_same(int fd, dev_t dev, ino_t ino);
