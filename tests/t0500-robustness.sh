@@ -282,6 +282,92 @@ eq "a full file: the program runs on" "$? $(cat big.out)" "0 300"
 eq "a full file: said once" "$(grep -c 'cannot write the timeline' big.err)" 1
 "$PP" report --json big.jsonl > big.json 2> /dev/null
 eq "a full file: what was written is readable" "$? $(jq -r '.summary.complete' big.json)" "0 false"
+# ... and with SIGXFSZ at its default: a write of the shim's past the limit
+# raises it, and it must never reach the program (before: killed, status
+# 153).  Ground truth: the same program bare, whose own writes stay under
+# the limit (its output goes to a pipe).  Cases: the limit from the start
+# (16 blocks; 0, where the shim's copy of /proc/self/status cannot be
+# written either), the program setting it itself part-way, and prlimit
+# setting it from outside.
+cat > fsz.c <<'EOS'
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "set") == 0) {
+        for (int i = 0; i < 20; i++)
+            free(malloc(1000));
+        struct rlimit rl;
+        getrlimit(RLIMIT_FSIZE, &rl);
+        rl.rlim_cur = 4096;
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            return 9;
+    }
+    if (argc > 1 && strcmp(argv[1], "wait") == 0) {
+        puts("waiting");
+        fflush(stdout);
+        while (access("go", F_OK) != 0)
+            free(malloc(100000));
+    }
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        n += strncmp(line, "Threads:", 8) == 0;
+    if (f)
+        fclose(f);
+    void *keep[300];
+    for (int i = 0; i < 300; i++) {
+        keep[i] = malloc(4096 * (size_t)(i + 1));
+        memset(keep[i], 1, 4096);
+        usleep(500);
+    }
+    for (int i = 0; i < 300; i++)
+        free(keep[i]);
+    printf("ran, Threads lines %d\n", n);
+    return 0;
+}
+EOS
+cc -o fsz fsz.c
+for c in "16 -" "0 -" "unlimited set"; do
+    set -- $c
+    # output and errors through a pipe: only the files under test are files
+    bash -c "ulimit -f $1; exec ./fsz $2" 2>&1 | cat > fb.out
+    rb=${PIPESTATUS[0]}
+    rm -f fs.jsonl
+    bash -c "ulimit -f $1; PERFPROBE_QUIET=1 PERFPROBE_INTERVAL_MS=1 PERFPROBE_OUTPUT=$PWD/fs.jsonl \
+        LD_PRELOAD=$S exec ./fsz $2" 2>&1 | cat > fs.out
+    eq "file-size limit ($1, $2), SIGXFSZ at its default: exit status as bare" ${PIPESTATUS[0]} $rb
+    eq "file-size limit ($1, $2): output as bare" "$(grep -v '^perfprobe: ' fs.out)" "$(cat fb.out)"
+    eq "file-size limit ($1, $2): bare ran" "$(cat fb.out)" "ran, Threads lines 1"
+    eq "file-size limit ($1, $2): the shim says once that its file is full" \
+        "$(grep -c "^perfprobe: .*cannot write the timeline.*File too large" fs.out)" 1
+    check "file-size limit ($1, $2): every line written is JSON" \
+        sh -c "[ ! -s fs.jsonl ] || jq -c . fs.jsonl > /dev/null"
+done
+if command -v prlimit > /dev/null; then
+    rm -f fs.jsonl go
+    PERFPROBE_QUIET=1 PERFPROBE_INTERVAL_MS=1 PERFPROBE_OUTPUT=$PWD/fs.jsonl LD_PRELOAD=$S \
+        ./fsz wait > fp.out 2> fp.err &
+    pid=$!
+    for i in $(seq 200); do grep -q waiting fp.out 2> /dev/null && break; sleep 0.05; done
+    prlimit --pid $pid --fsize=4096:unlimited
+    sleep 0.2
+    touch go
+    timeout 60 tail --pid=$pid -f /dev/null
+    wait $pid
+    eq "file-size limit set from outside (prlimit): exit status 0" $? 0
+    eq "file-size limit set from outside: output" "$(tail -1 fp.out)" "ran, Threads lines 1"
+    check "file-size limit set from outside: every line written is JSON" jq -c . fs.jsonl
+    eq "file-size limit set from outside: it bit (the shim says its file is full)" \
+        "$(grep -c "cannot write the timeline.*File too large" fp.err)" 1
+    rm -f go
+else
+    echo "# skip: no prlimit"
+fi
 
 PERFPROBE_INTERVL_MS=5 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/t.jsonl LD_PRELOAD=$S /bin/true 2> u.err
 check "an unknown PERFPROBE_ name: says so, naming the closest setting" \

@@ -346,6 +346,7 @@ __attribute__((constructor(101))) static void pp_init(void)
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
     pp_fd_solo(1);          /* one thread until the sampler's */
+    pp_fsize_check();
 
     pp_resolve();
     FIND_REAL_EXIT();
@@ -528,6 +529,7 @@ void pp_exit_now_begin(void)
 static void core_tick(void)
 {
     pp_allocator_tick();
+    pp_fsize_check();           /* a limit set from outside (prlimit) */
     /* A vfork child that called exit() ran this process's exit handlers
      * as the child, in this process's memory, and glibc forgets them (and
      * accepts no new ones): the program's own handlers will not run at

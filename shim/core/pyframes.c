@@ -793,14 +793,28 @@ static int ts_is(uintptr_t ts, pid_t tid)
            v && peek(&t, v + (uintptr_t)pthread_tid_at, sizeof t) == 0 && t == tid;
 }
 
-/* thread TID's PyThreadState, or 0: the interpreters' lists of threads */
+/* thread TID's PyThreadState, or 0: the interpreters' lists of threads.
+ * While the runtime finalizes, the cache is passed over: finalizing frees
+ * every other thread's state (unlinked from the lists first), and a
+ * daemon thread still running C code would have its freed state, perhaps
+ * reused, read through the cache (read through the kernel: no fault, but
+ * frames that are not the thread's).  A linked-in runtime's mark is read
+ * directly, a late one's through the kernel. */
 static uintptr_t ts_of(pid_t tid)
 {
     unsigned h = ((unsigned)tid * 2654435761u) >> 24;
-    if (ts_cache[h].tid == tid && ts_is(ts_cache[h].ts, tid))
+    uintptr_t fin = 0;
+    if (!runtime)
+        return 0;
+    if (py_late)
+        peek_ptr(runtime + (uintptr_t)L.rt_finalizing, &fin);
+    else
+        fin = __atomic_load_n((const uintptr_t *)(runtime + (uintptr_t)L.rt_finalizing),
+                              __ATOMIC_ACQUIRE);
+    if (!fin && ts_cache[h].tid == tid && ts_is(ts_cache[h].ts, tid))
         return ts_cache[h].ts;
     uintptr_t interp;
-    if (!runtime || peek_ptr(runtime + (uintptr_t)L.rt_interp_head, &interp) != 0)
+    if (peek_ptr(runtime + (uintptr_t)L.rt_interp_head, &interp) != 0)
         return 0;
     int budget = TS_MAX;
     for (int k = 0; interp && k < 64 && budget > 0; k++) {

@@ -686,7 +686,12 @@ static void write_out(const char *p, size_t n)
         errno = saved;
         return;
     }
+    /* a file-size limit fails the write (EFBIG, as a full disk) and raises
+     * SIGXFSZ, which must not end the program */
+    struct pp_quiet q;
+    pp_quiet_begin(&q, 0);
     write_to(fd, transient, size, p, n);
+    pp_quiet_end(&q);
     errno = saved;
 }
 

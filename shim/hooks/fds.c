@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 
 #define REAL(name) PP_REAL_FN(name)
 
@@ -136,5 +137,35 @@ PP_HOOK(int, dup3, (int oldfd, int newfd, int flags))
     }
     REAL(dup3);
     return real_dup3(oldfd, newfd, flags);
+}
+
+/* ---- the file-size limit ----------------------------------------------------
+ *
+ * A write of the shim's past RLIMIT_FSIZE raises SIGXFSZ (`ulimit -f 16`
+ * ended a program that itself wrote nothing too large), so SIGXFSZ is kept
+ * from the program around each write while the soft limit is finite
+ * (sys/posix.c, pp_quiet_begin).  A limit the program sets is known before
+ * it takes effect (each sample looks again, for one set from outside). */
+PP_HOOK(int, setrlimit, (__rlimit_resource_t res, const struct rlimit *rl))
+{
+    if (res == RLIMIT_FSIZE)
+        pp_fsize_limiting();
+    REAL(setrlimit);
+    int rc = real_setrlimit(res, rl);
+    if (res == RLIMIT_FSIZE)
+        pp_fsize_check();
+    return rc;
+}
+
+PP_HOOK(int, prlimit, (pid_t pid, __rlimit_resource_t res, const struct rlimit *rl,
+                       struct rlimit *old))
+{
+    if (res == RLIMIT_FSIZE && rl)
+        pp_fsize_limiting();
+    REAL(prlimit);
+    int rc = real_prlimit(pid, res, rl, old);
+    if (res == RLIMIT_FSIZE && rl)
+        pp_fsize_check();
+    return rc;
 }
 #endif

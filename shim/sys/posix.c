@@ -134,21 +134,90 @@ uint64_t pp_os_resident_own(void)
     return total;
 }
 
-/* A write to a pipe whose reader has gone raises SIGPIPE, which would end
- * a program that itself wrote nothing more (`prog 2>&1 | head -1`: status
- * 141 where it was 0).  So SIGPIPE is blocked in this thread during the
- * write, and a SIGPIPE that became pending meanwhile (EPIPE's is directed
- * at the thread) is taken away before the mask comes back; one the program
- * had pending before is left there. */
+/* Signals a write of the shim's can raise.  A write to a pipe whose reader
+ * has gone raises SIGPIPE, which would end a program that itself wrote
+ * nothing more (`prog 2>&1 | head -1`: status 141 where it was 0); one
+ * past RLIMIT_FSIZE raises SIGXFSZ (`ulimit -f 16`: status 153, killed by
+ * the timeline's write, or at start-up by the copy of /proc/self/status
+ * written into a memfd).  So they are blocked in this thread during the
+ * write, and one that became pending meanwhile (the kernel directs both at
+ * the writing thread) is taken away before the mask comes back; one the
+ * program had pending before is left there.  SIGXFSZ only while the soft
+ * limit is finite (pp_fsize_check): otherwise no write can raise it, and
+ * the timeline's writes pay no system call for it. */
+static atomic_int fsize_limited = 1;    /* until the first look */
+
+void pp_fsize_check(void)
+{
+    struct rlimit rl;
+    int saved = errno;
+    atomic_store(&fsize_limited, getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY);
+    errno = saved;
+}
+
+void pp_fsize_limiting(void)
+{
+    atomic_store(&fsize_limited, 1);
+}
+
+void pp_quiet_begin(struct pp_quiet *q, int pipe)
+{
+    int saved = errno;
+    sigset_t before;
+    sigemptyset(&q->set);
+    if (pipe)
+        sigaddset(&q->set, SIGPIPE);
+    if (atomic_load(&fsize_limited))
+        sigaddset(&q->set, SIGXFSZ);
+    q->on = pipe || sigismember(&q->set, SIGXFSZ) == 1;
+    if (!q->on)
+        return;
+    sigpending(&before);
+    pthread_sigmask(SIG_BLOCK, &q->set, &q->old);
+    q->had_pipe = sigismember(&before, SIGPIPE) == 1;
+    q->had_xfsz = sigismember(&before, SIGXFSZ) == 1;
+    errno = saved;
+}
+
+/* SIG, pending now, taken away: it is this thread's own */
+static void take_pending(int sig)
+{
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+#if defined(__linux__)
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&one, NULL, &zero) < 0 && errno == EINTR)
+        ;
+#else
+    /* no sigtimedwait (macOS): sigwait returns at once, the signal
+     * being pending */
+    int got;
+    sigwait(&one, &got);
+#endif
+}
+
+void pp_quiet_end(struct pp_quiet *q)
+{
+    if (!q->on)
+        return;
+    int saved = errno;
+    sigset_t after;
+    if (sigpending(&after) == 0) {
+        if (!q->had_pipe && sigismember(&q->set, SIGPIPE) == 1 && sigismember(&after, SIGPIPE) == 1)
+            take_pending(SIGPIPE);
+        if (!q->had_xfsz && sigismember(&q->set, SIGXFSZ) == 1 && sigismember(&after, SIGXFSZ) == 1)
+            take_pending(SIGXFSZ);
+    }
+    pthread_sigmask(SIG_SETMASK, &q->old, NULL);
+    errno = saved;
+}
+
 void pp_write_all(int fd, const char *p, size_t n)
 {
     int saved = errno;
-    sigset_t pipe_set, old, before, after;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&before);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    int had = sigismember(&before, SIGPIPE) == 1;
+    struct pp_quiet q;
+    pp_quiet_begin(&q, 1);
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
@@ -159,19 +228,7 @@ void pp_write_all(int fd, const char *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
-    if (!had && sigpending(&after) == 0 && sigismember(&after, SIGPIPE) == 1) {
-#if defined(__linux__)
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-#else
-        /* no sigtimedwait (macOS): sigwait returns at once, the signal
-         * being pending; EPIPE's SIGPIPE is this thread's own */
-        int sig;
-        sigwait(&pipe_set, &sig);
-#endif
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pp_quiet_end(&q);
     errno = saved;
 }
 

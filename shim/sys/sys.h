@@ -16,6 +16,7 @@
 #define PP_SYS_H
 
 #include <stdio.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -220,7 +221,16 @@ int  pp_os_try_lock(int fd);
 void pp_os_unlock(int fd);
 uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
 uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
-void  pp_write_all(int fd, const char *p, size_t n);
+void  pp_write_all(int fd, const char *p, size_t n);   /* SIGPIPE and SIGXFSZ quiet */
+/* around a write of the shim's: SIGXFSZ (and SIGPIPE when PIPE) blocked,
+ * and one the write raised taken away at the end (posix.c) */
+struct pp_quiet { sigset_t set, old; int on, had_pipe, had_xfsz; };
+void pp_quiet_begin(struct pp_quiet *q, int pipe);
+void pp_quiet_end(struct pp_quiet *q);
+/* whether the soft RLIMIT_FSIZE is finite, looked at again (at start-up,
+ * each sample, after the program sets it); limiting: it may be, from now */
+void pp_fsize_check(void);
+void pp_fsize_limiting(void);
 void *pp_os_map(size_t len);                     /* the shim's own memory */
 void  pp_os_unmap(void *p, size_t len);
 /* per system: memory straight from the kernel, past every hook */

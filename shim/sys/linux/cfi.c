@@ -37,13 +37,13 @@
 
 #if defined(__x86_64__) && defined(DLFO_STRUCT_HAS_EH_DBASE) && !defined(PP_NO_CFI)
 
-enum { REG_RBP = 6, REG_RSP = 7, REG_RA = 16 };
+enum { DW_RBP = 6, DW_RSP = 7, DW_RA = 16 };
 enum { KIND_FRAME = 1, KIND_END = 2 };
 
 struct rule {
     int32_t cfa_off;
     int16_t rbp_off;        /* 0: %rbp unchanged */
-    uint8_t cfa_reg;        /* REG_RSP or REG_RBP */
+    uint8_t cfa_reg;        /* DW_RSP or DW_RBP */
     uint8_t kind;
 };
 
@@ -222,16 +222,16 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr
             goto restore;
         case 0x07:                                  /* undefined */
             reg = uleb(&c);
-            if (reg == REG_RA)
+            if (reg == DW_RA)
                 s->ra_undefined = 1;
-            else if (reg == REG_RBP || reg == REG_RSP)
+            else if (reg == DW_RBP || reg == DW_RSP)
                 return -1;
             continue;
         case 0x08:                                  /* same_value */
             reg = uleb(&c);
-            if (reg == REG_RBP)
+            if (reg == DW_RBP)
                 s->rbp_saved = 0;
-            else if (reg == REG_RA || reg == REG_RSP)
+            else if (reg == DW_RA || reg == DW_RSP)
                 return -1;
             continue;
         case 0x09:                                  /* register */
@@ -293,7 +293,7 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr
         }
     other_rule:             /* a rule this walk cannot follow: fine unless
                              * it is for a register the walk needs */
-        if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP)
+        if (reg == DW_RBP || reg == DW_RA || reg == DW_RSP)
             return -1;
         continue;
     advance:
@@ -302,21 +302,21 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr
         *loc += delta * code_align;
         continue;
     offset:
-        if (reg == REG_RBP) {
+        if (reg == DW_RBP) {
             s->rbp_saved = 1;
             s->rbp_off = off;
-        } else if (reg == REG_RA) {
+        } else if (reg == DW_RA) {
             s->ra_off = off;
             s->ra_undefined = 0;
-        } else if (reg == REG_RSP) {
+        } else if (reg == DW_RSP) {
             return -1;
         }
         continue;
     restore:
-        if (reg == REG_RBP) {
+        if (reg == DW_RBP) {
             s->rbp_saved = init->rbp_saved;
             s->rbp_off = init->rbp_off;
-        } else if (reg == REG_RA) {
+        } else if (reg == DW_RA) {
             s->ra_off = init->ra_off;
             s->ra_undefined = init->ra_undefined;
         }
@@ -431,7 +431,7 @@ static int compute_in(uintptr_t target, const uint8_t *hdr_at, struct rule *out,
     uint64_t ra_reg = version == 1 ? u8(&k) : uleb(&k);
     uint8_t fde_enc = 0;
     int has_z = aug[0] == 'z';
-    if (ra_reg != REG_RA || (aug[0] && !has_z))
+    if (ra_reg != DW_RA || (aug[0] && !has_z))
         return -1;
     if (has_z) {
         uint64_t n = uleb(&k);
@@ -466,7 +466,7 @@ static int compute_in(uintptr_t target, const uint8_t *hdr_at, struct rule *out,
         f.p += n;
     }
 
-    struct state s = {.cfa_reg = REG_RSP, .cfa_off = 8, .ra_off = -8};
+    struct state s = {.cfa_reg = DW_RSP, .cfa_off = 8, .ra_off = -8};
     uintptr_t loc = start;
     if (run_cfa(k.p, cie_end, &loc, UINTPTR_MAX, code_align, data_align, &s, &s) != 0)
         return -1;
@@ -479,7 +479,7 @@ static int compute_in(uintptr_t target, const uint8_t *hdr_at, struct rule *out,
         out->kind = KIND_END;
         return 0;
     }
-    if ((s.cfa_reg != REG_RSP && s.cfa_reg != REG_RBP) || s.ra_off != -8 ||
+    if ((s.cfa_reg != DW_RSP && s.cfa_reg != DW_RBP) || s.ra_off != -8 ||
         s.cfa_off <= 0 || s.cfa_off > (1 << 20) ||
         (s.rbp_saved && (s.rbp_off < -(1 << 14) || s.rbp_off >= 0 || s.rbp_off == 0)))
         return -1;
@@ -592,7 +592,7 @@ __attribute__((noinline)) int pp_cfi_walk(uintptr_t *out, int max, uintptr_t ski
             return -1;
         if (PP_UNLIKELY(r.kind == KIND_END))
             break;
-        uintptr_t cfa = (r.cfa_reg == REG_RSP ? sp : bp) + (uintptr_t)(intptr_t)r.cfa_off;
+        uintptr_t cfa = (r.cfa_reg == DW_RSP ? sp : bp) + (uintptr_t)(intptr_t)r.cfa_off;
         if (PP_UNLIKELY(cfa - sp - 1 >= (1u << 20)))      /* not above, or too far */
             break;
         if (r.rbp_off) {
@@ -657,7 +657,7 @@ int pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintpt
             *complete = 1;
             break;
         }
-        uintptr_t cfa = (r.cfa_reg == REG_RSP ? sp : bp) + (uintptr_t)(intptr_t)r.cfa_off;
+        uintptr_t cfa = (r.cfa_reg == DW_RSP ? sp : bp) + (uintptr_t)(intptr_t)r.cfa_off;
         if (cfa <= sp || cfa - sp0 > size)      /* not above, or past the copy */
             break;
         if (r.rbp_off) {
