@@ -99,3 +99,102 @@ if grep -q 'more threads than CPU sampling follows' loud.err; then
 else
     echo "# skip: no CPU sampling here, so no warning about threads ($(head -c 200 loud.err))"
 fi
+
+# PERFPROBE_OUTPUT= (set, empty): no file and no warning; the program runs
+# as bare, and without PERFPROBE_QUIET the exit table is still printed
+mkdir empty-out
+(cd empty-out && PERFPROBE_QUIET=1 PERFPROBE_OUTPUT= LD_PRELOAD=$S \
+    $PY -c 'print(6 * 7)' > ../out.txt 2> ../err.txt)
+eq "PERFPROBE_OUTPUT=: exit status" $? 0
+eq "PERFPROBE_OUTPUT=: stdout untouched" "$(cat out.txt)" 42
+eq "PERFPROBE_OUTPUT=, PERFPROBE_QUIET=1: nothing on stderr" "$(wc -c < err.txt)" 0
+eq "PERFPROBE_OUTPUT=: no file written" "$(ls -A empty-out | wc -l)" 0
+(cd empty-out && PERFPROBE_OUTPUT= LD_PRELOAD=$S /bin/true 2> ../err.txt)
+eq "PERFPROBE_OUTPUT=: no warning" "$(grep -c '^perfprobe: warning' err.txt)" 0
+check "PERFPROBE_OUTPUT=: the exit table is printed" grep -q '^perfprobe: true (pid' err.txt
+eq "PERFPROBE_OUTPUT=, with the table: still no file" "$(ls -A empty-out | wc -l)" 0
+
+# a bad value warns once a run, from the first process: not again from a
+# forked child (timeout forks, the child execs), for each setting the
+# shim reads, nor from the program a traced process execs
+for v in PERFPROBE_CPU PERFPROBE_STACKS PERFPROBE_INTERVAL_MS; do
+    for i in 1 2 3 4 5; do
+        env PERFPROBE_QUIET=1 "$v=bogus" PERFPROBE_OUTPUT=$PWD/once.jsonl LD_PRELOAD=$S \
+            timeout 60 $PY -c 'import time; time.sleep(0.05)' 2>> once-$v.err
+    done
+    eq "$v=bogus under timeout, 5 runs: one warning each" "$(grep -c "^perfprobe: warning: $v=" once-$v.err)" 5
+    eq "$v=bogus under timeout, 5 runs: nothing else on stderr" "$(wc -l < once-$v.err)" 5
+done
+env PERFPROBE_QUIET=1 PERFPROBE_CPU=bogus PERFPROBE_OUTPUT=$PWD/once.jsonl LD_PRELOAD=$S \
+    bash -c '/bin/true; sleep 0.1; /bin/true' 2> once-sh.err
+eq "PERFPROBE_CPU=bogus, a shell and its children: one warning" "$(grep -c 'PERFPROBE_CPU' once-sh.err)" 1
+eq "PERFPROBE_CPU=bogus keeps the default: cpu_info of each process" \
+    "$(jq -s '[.[] | select(.type == "cpu_info")] | length > 0' once.jsonl)" true
+
+# the words are taken in any case, as the booleans are: OFF is off
+for v in OFF Off off; do
+    rm -f w.jsonl
+    env PERFPROBE_QUIET=1 PERFPROBE_CPU=$v PERFPROBE_STACKS=$v PERFPROBE_OUTPUT=w.jsonl LD_PRELOAD=$S \
+        $PY -c 'x = [bytearray(10000) for i in range(2000)]; print(6 * 7)' > out.txt 2> err.txt
+    eq "PERFPROBE_CPU=$v PERFPROBE_STACKS=$v: stdout untouched" "$(cat out.txt)" 42
+    eq "PERFPROBE_CPU=$v PERFPROBE_STACKS=$v: no warning" "$(wc -c < err.txt)" 0
+    eq "PERFPROBE_CPU=$v: no CPU sampling (no cpu_info record)" \
+        "$(jq -s '[.[] | select(.type == "cpu_info")] | length' w.jsonl)" 0
+    eq "PERFPROBE_STACKS=$v: no allocation sites (no sites record)" \
+        "$(jq -s '[.[] | select(.type == "sites")] | length' w.jsonl)" 0
+done
+env PERFPROBE_QUIET=1 PERFPROBE_STACKS=ALL PERFPROBE_OUTPUT=w.jsonl LD_PRELOAD=$S \
+    $PY -c 'x = [bytearray(10000) for i in range(2000)]' 2> err.txt
+eq "PERFPROBE_STACKS=ALL: no warning" "$(wc -c < err.txt)" 0
+eq "PERFPROBE_STACKS=ALL: allocation sites recorded" \
+    "$(jq -s 'any(.[]; .type == "sites")' w.jsonl)" true
+bad PERFPROBE_CPU bogus
+bad PERFPROBE_CPU 10001
+bad PERFPROBE_STACKS bogus
+
+# numbers up to the documented maximum: PERFPROBE_SEED's is UINT64_MAX
+PERFPROBE_QUIET=1 PERFPROBE_SEED=18446744073709551615 PERFPROBE_OUTPUT=n.jsonl LD_PRELOAD=$S \
+    $PY -c 'print(6 * 7)' > out.txt 2> err.txt
+eq "PERFPROBE_SEED=18446744073709551615 (UINT64_MAX): no warning" "$(wc -c < err.txt)" 0
+eq "PERFPROBE_SEED=UINT64_MAX: stdout untouched" "$(cat out.txt)" 42
+bad PERFPROBE_SEED 18446744073709551616
+bad PERFPROBE_SEED 99999999999999999999
+
+# the kernel refusing perf_event_open (a seccomp filter, $T/deny_perf) is
+# met at run time: one line on stderr, or with PERFPROBE_QUIET=1 a note in
+# the timeline and nothing on stderr
+"$T/deny_perf" $PY -c 'print(6 * 7)' > bare.out 2> bare.err
+bare_rc=$?
+if [ "$(cat bare.out)" = 42 ]; then
+    rm -f r.jsonl
+    PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=r.jsonl LD_PRELOAD=$S \
+        "$T/deny_perf" $PY -c 'print(6 * 7)' > out.txt 2> err.txt
+    eq "perf refused, PERFPROBE_QUIET=1: exit status as bare" $? $bare_rc
+    eq "perf refused, PERFPROBE_QUIET=1: stdout as bare" "$(cat out.txt)" "$(cat bare.out)"
+    eq "perf refused, PERFPROBE_QUIET=1: nothing on stderr" "$(wc -c < err.txt)" 0
+    eq "perf refused, PERFPROBE_QUIET=1: the refusal is a note in the timeline" \
+        "$(jq -r 'select(.type == "note") | .text' r.jsonl | grep -c 'refuses perf_event_open')" 1
+    check "perf refused, PERFPROBE_QUIET=1: the timeline is valid JSON Lines" valid_jsonl r.jsonl
+    rm -f r.jsonl
+    PERFPROBE_OUTPUT=r.jsonl LD_PRELOAD=$S \
+        "$T/deny_perf" $PY -c 'print(6 * 7)' > out.txt 2> err.txt
+    eq "perf refused: stdout as bare" "$(cat out.txt)" "$(cat bare.out)"
+    eq "perf refused: the line on stderr, once" "$(grep -c 'refuses perf_event_open' err.txt)" 1
+    eq "perf refused: no other warning" "$(grep -c '^perfprobe: warning' err.txt)" 1
+    eq "perf refused: no note (the line is on stderr)" \
+        "$(jq -s '[.[] | select(.type == "note")] | length' r.jsonl)" 0
+    # a shell (it sets the locale) and its children: the root says it once,
+    # the others in notes; the errno's text takes nothing from the allocator
+    rm -f r.jsonl
+    PERFPROBE_OUTPUT=r.jsonl LD_PRELOAD=$S LANG=C.UTF-8 \
+        "$T/deny_perf" bash -c '/bin/true; sleep 0.2; exit 0' 2> err.txt
+    eq "perf refused, a shell and its children: one warning on stderr" \
+        "$(grep -c '^perfprobe: warning' err.txt)" 1
+    eq "perf refused, a shell and its children: it is the refusal" \
+        "$(grep -c 'refuses perf_event_open' err.txt)" 1
+    eq "perf refused, a shell and its children: each other process that was refused has a note" \
+        "$(jq -r 'select(.type == "note") | .pid' r.jsonl | sort -u | wc -l)" \
+        "$(jq -r 'select(.type == "cpu_info" and .off) | .pid' r.jsonl | sort -u | grep -vc "^$(jq -r 'select(.type == "header") | .root_pid' r.jsonl | head -1)\$")"
+else
+    echo "# skip: deny_perf cannot run here ($(head -c 200 bare.err))"
+fi

@@ -44,8 +44,9 @@
  * reads the interpreter's symbols there when sites.c did not.  Mappings
  * are made with the raw system call, never through the shim's mmap hook.
  * Where the kernel refuses (perf_event_paranoid 3, a seccomp filter, no
- * perf events in a container) one line says so and the run goes on
- * without CPU samples.  A forked child forgets its parent's events (they
+ * perf events in a container) one line from the root says so (a note
+ * under PERFPROBE_QUIET, and in the processes it starts) and the run goes
+ * on without CPU samples.  A forked child forgets its parent's events (they
  * are the parent's threads; the kernel did not copy their buffers) and
  * opens its own.
  *
@@ -155,6 +156,19 @@ static pp_lock_t lock = PP_LOCK_INIT;
 
 /* ---- starting ------------------------------------------------------------- */
 
+/* errno's text, untranslated: strerror on the sampler thread looks the
+ * text up in the locale's catalogue, which allocates once the program has
+ * set a locale (bash does: "the sampler thread called the allocator") */
+static const char *err_text(int err)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    const char *s = strerrordesc_np(err);
+    return s ? s : "Unknown error";
+#else
+    return strerror(err);
+#endif
+}
+
 static void say_off(int err)
 {
     const char *why = err == EACCES || err == EPERM
@@ -162,32 +176,49 @@ static void say_off(int err)
                             "a seccomp filter or the container)"
                       : err == ENOSYS ? "perf_event_open is not available"
                                       : "the kernel has no task-clock event here";
-    pp_warn(why, "; no CPU samples (PERFPROBE_CPU=off: no attempt)", "", "");
+    /* met at run time: a note in the timeline under PERFPROBE_QUIET; and
+     * a note only in a process the root started, which most likely meets
+     * the refusal the root met and said (one line a run, not one a
+     * process of the tree) */
+    static const char tail[] = "; no CPU samples (PERFPROBE_CPU=off: no attempt)";
+    if (pp_state.is_root) {
+        pp_notice(why, tail, "");
+    } else {
+        char text[256];
+        struct pp_buf t = {text, 0, sizeof text};
+        pp_buf_str(&t, why);
+        pp_buf_str(&t, tail);
+        pp_timeline_note(text, t.len > t.cap ? t.cap : t.len);
+    }
     struct pp_buf b = {out, 0, OUT_BYTES - 64};
     pp_buf_str(&b, "{\"type\":\"cpu_info\",\"t_s\":");
     pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
     pp_buf_key(&b, "off");
-    pp_buf_json_str(&b, strerror(err), 128);
+    pp_buf_json_str(&b, err_text(err), 128);
     pp_buf_str(&b, "}");
     pp_timeline_record(&b);
 }
 
-/* 1 to sample, 0 for off (and a warning for a value that is neither) */
+/* PERFPROBE_CPU as options.c keeps it: off or a rate's digits (a bad
+ * value was warned about there, by the first image only, and the default
+ * kept) */
+static int off_wanted(void)
+{
+    return !pp_opt.cpu[0] || !strcmp(pp_opt.cpu, "off");
+}
+
+/* 1 to sample, 0 for off */
 static int wanted(void)
 {
     const char *v = pp_opt.cpu;
-    if (!v[0] || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no") ||
-        !strcmp(v, "false"))
+    if (off_wanted())
         return 0;
     uint64_t n = 0;
     const char *p = v;
     for (; *p >= '0' && *p <= '9' && n < 100000; p++)
         n = n * 10 + (uint64_t)(*p - '0');
-    if (*p || n < 1 || n > 10000) {
-        if (pp_state.first_image)
-            pp_warn("PERFPROBE_CPU=\"", v, "\" is not a rate (1-10000) or off; using ", "99");
+    if (*p || n < 1 || n > 10000)
         n = 99;
-    }
     hz = n;
     period_ns = 1000000000u / n;
     /* room for four ticks of samples, a power of two of pages */
@@ -253,8 +284,7 @@ static void py_prime(void)
 
 void pp_cpu_prime(void)
 {
-    const char *v = pp_opt.cpu;
-    if (v[0] && strcmp(v, "off") && strcmp(v, "0") && strcmp(v, "no") && strcmp(v, "false")) {
+    if (!off_wanted()) {
         pp_task_dir_open(&task_dir);
         py_prime();
     }
@@ -635,7 +665,7 @@ static void follow(void)
             errno = saved;
             return;
         } else if (!warned_limit++) {
-            pp_notice("cannot sample a new thread's CPU (", strerror(err),
+            pp_notice("cannot sample a new thread's CPU (", err_text(err),
                       "); it and later refused threads are not sampled");
         }
     }

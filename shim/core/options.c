@@ -8,7 +8,8 @@
  *
  * Settings are read once, from `environ`, before anything else happens.
  * Nothing here allocates: values are copied into static storage.  A value
- * that does not parse prints one warning line and the default is kept.
+ * that does not parse prints one warning line and the default is kept;
+ * only the first image of a tree warns (the others see the same values).
  */
 #include "core/core.h"
 
@@ -18,7 +19,7 @@ extern char **environ;
 
 struct pp_options pp_opt;
 
-enum kind { K_PATH, K_BOOL, K_UINT, K_SIZE, K_FOLLOW };
+enum kind { K_PATH, K_BOOL, K_UINT, K_SIZE, K_FOLLOW, K_STACKS, K_CPU };
 
 struct row {
     const char *name;
@@ -33,14 +34,16 @@ static const struct row rows[] = {
     {"PERFPROBE_OUTPUT", K_PATH, "perfprobe.%n.%p.jsonl", pp_opt.output, 0, 0,
      "Timeline file, one for the whole process tree: `%p` becomes the first "
      "process's pid, `%n` its program name. Every process the program starts "
-     "(fork or exec) writes into the same file. Empty: no file. The file is "
+     "(fork or exec) writes into the same file. Empty: no file, and no warning "
+     "(the exit table is still printed; without a file, a program that a traced "
+     "process execs starts a tree of its own: its own table). The file is "
      "never opened through a symbolic link, and must be a regular file of the "
      "user's own (docs/robustness.md)."},
     {"PERFPROBE_INTERVAL_MS", K_UINT, "10", &pp_opt.interval_ms, 1, 60000,
      "Sampling interval of the background thread, in milliseconds (1-60000)."},
     {"PERFPROBE_QUIET", K_BOOL, "0", &pp_opt.quiet, 0, 1,
      "Do not print the table on stderr at exit, nor warnings about what the run met "
-     "(threads CPU sampling does not follow, no sampler thread, a program `PERFPROBE_FOLLOW=none` leaves untraced): they become `note` records "
+     "(the kernel refusing perf_event_open, threads CPU sampling does not follow, no sampler thread, a program `PERFPROBE_FOLLOW=none` leaves untraced): they become `note` records "
      "in the timeline. Warnings about settings are still printed."},
     {"PERFPROBE_FOLLOW", K_FOLLOW, "all", &pp_opt.follow, 0, 2,
      "Which processes are traced: `all` (every process of the tree: forks "
@@ -66,9 +69,9 @@ static const struct row rows[] = {
     {"PERFPROBE_REGION_WINDOW_MS", K_UINT, "1000", &pp_opt.region_window_ms, 10, 3600000,
      "Regions over time: every this many milliseconds the occurrences of each region "
      "that ended in the window are written as a `regions` record (10-3600000)."},
-    {"PERFPROBE_STACKS", K_PATH, "sample", pp_opt.stacks, 0, sizeof pp_opt.stacks,
+    {"PERFPROBE_STACKS", K_STACKS, "sample", pp_opt.stacks, 0, 0,
      "Allocation sites (docs/sites.md): `sample` records the call stack of a sample "
-     "of the allocations, `all` of every one (exact, slower), `off` of none."},
+     "of the allocations, `all` of every one (exact, slower), `off` of none (in any case)."},
     {"PERFPROBE_SAMPLE_BYTES", K_SIZE, "512K", &pp_opt.sample_bytes, 1, 1ull << 40,
      "With `PERFPROBE_STACKS=sample`: the mean number of bytes allocated between two "
      "sampled allocations (per thread)."},
@@ -86,9 +89,10 @@ static const struct row rows[] = {
     {"PERFPROBE_SEED", K_UINT, "0", &pp_opt.seed, 0, UINT64_MAX,
      "Seed of the sampling of allocation sites; 0 seeds from the clock. With a seed, "
      "a run that allocates the same way samples the same blocks."},
-    {"PERFPROBE_CPU", K_PATH, "99", pp_opt.cpu, 0, sizeof pp_opt.cpu,
+    {"PERFPROBE_CPU", K_CPU, "99", pp_opt.cpu, 1, 10000,
      "CPU stacks (docs/cpu.md): samples a second of each thread's CPU time, taken by "
-     "the kernel (perf_event_open) and read by the sampler thread (1-10000), or `off`."},
+     "the kernel (perf_event_open) and read by the sampler thread (1-10000), or `off` "
+     "(in any case; also 0/false/no)."},
     {"PERFPROBE_NAMESPACES", K_BOOL, "1", &pp_opt.namespaces, 0, 1,
      "1: count a library the program opens with dlmopen into a new link namespace: "
      "the namespace's first object needs libperfprobe-ns.so (beside the shim), then "
@@ -143,9 +147,10 @@ static int parse_uint(const char *s, int sized, uint64_t *out)
     if (*p < '0' || *p > '9')
         return -1;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > (UINT64_MAX - 9) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+            return -1;                  /* past UINT64_MAX */
+        v = v * 10 + d;
     }
     if (sized && *p) {
         unsigned shift = 0;
@@ -188,14 +193,38 @@ static void bad(const struct row *r, const char *val, const char *why)
 static void apply(const struct row *r, const char *val, int quiet)
 {
     switch (r->kind) {
-    case K_PATH: {
+    case K_PATH: {                      /* empty: no file (timeline.c) */
         size_t n = strlen(val);
-        if (n == 0 || n >= (r->max ? r->max : sizeof pp_opt.output)) {
+        if (n >= sizeof pp_opt.output) {
             if (!quiet)
-                bad(r, val, n ? "is too long" : "is empty");
+                bad(r, val, "is too long");
             return;
         }
         memcpy(r->field, val, n + 1);
+        return;
+    }
+    case K_STACKS: {                    /* kept as off, sample or all */
+        const char *m = lower_eq(val, "off") || lower_eq(val, "none") ? "off"
+                        : lower_eq(val, "sample")                    ? "sample"
+                        : lower_eq(val, "all")                       ? "all"
+                                                                     : NULL;
+        if (m)
+            memcpy(r->field, m, strlen(m) + 1);
+        else if (!quiet)
+            bad(r, val, "is not off, sample or all");
+        return;
+    }
+    case K_CPU: {                       /* kept as off or the rate's digits */
+        int b;
+        uint64_t v;
+        if (lower_eq(val, "off") || (parse_bool(val, &b) == 0 && !b))
+            memcpy(r->field, "off", 4);
+        else if (parse_uint(val, 0, &v) == 0 && v >= r->min && v <= r->max) {
+            struct pp_buf d = {r->field, 0, sizeof pp_opt.cpu - 1};
+            pp_buf_u64(&d, v);
+            ((char *)r->field)[d.len] = 0;
+        } else if (!quiet)
+            bad(r, val, "is not a rate (1-10000) or off");
         return;
     }
     case K_FOLLOW: {

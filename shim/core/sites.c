@@ -515,12 +515,11 @@ void pp_sites_init(void)
 {
     const char *m = pp_opt.stacks;
     pp_sites_mode = PP_STACKS_SAMPLE;
-    if (!strcmp(m, "off") || !strcmp(m, "none"))
+    /* options.c keeps off, sample or all (and warns about anything else) */
+    if (!strcmp(m, "off"))
         pp_sites_mode = PP_STACKS_OFF;
     else if (!strcmp(m, "all"))
         pp_sites_mode = PP_STACKS_ALL;
-    else if (strcmp(m, "sample") && pp_state.first_image)
-        pp_warn("PERFPROBE_STACKS=\"", m, "\" is not off, sample or all; using ", "sample");
     if (pp_sites_mode == PP_STACKS_OFF)
         return;
     mean_bytes = (double)(pp_opt.sample_bytes ? pp_opt.sample_bytes : 1);

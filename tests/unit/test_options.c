@@ -37,6 +37,33 @@ int main(void)
         pp_options_load(1);
         CHECK(pp_opt.interval_ms == 10, "bad interval \"%s\" keeps the default", bad[i]);
     }
+    setenv("PERFPROBE_INTERVAL_MS", "10", 1);
+    setenv("PERFPROBE_SEED", "18446744073709551615", 1);
+    pp_options_load(1);
+    CHECK(pp_opt.seed == UINT64_MAX, "seed: UINT64_MAX is taken");
+    setenv("PERFPROBE_SEED", "18446744073709551616", 1);
+    pp_options_load(1);
+    CHECK(pp_opt.seed == 0, "seed: past UINT64_MAX keeps the default");
+    setenv("PERFPROBE_SEED", "0", 1);
+    setenv("PERFPROBE_OUTPUT", "", 1);
+    pp_options_load(1);
+    CHECK(pp_opt.output[0] == 0, "output: empty is taken (no file)");
+    const char *cpu[][2] = {{"OFF", "off"}, {"No", "off"}, {"0", "off"}, {"997", "997"},
+                            {"0997", "997"}, {"abc", "99"}, {"10001", "99"}, {"on", "99"},
+                            {"", "99"}};
+    for (size_t i = 0; i < sizeof cpu / sizeof *cpu; i++) {
+        setenv("PERFPROBE_CPU", cpu[i][0], 1);
+        pp_options_load(1);
+        CHECK(strcmp(pp_opt.cpu, cpu[i][1]) == 0, "cpu \"%s\": %s", cpu[i][0], pp_opt.cpu);
+    }
+    const char *stacks[][2] = {{"OFF", "off"}, {"None", "off"}, {"ALL", "all"},
+                               {"Sample", "sample"}, {"abc", "sample"}, {"", "sample"}};
+    for (size_t i = 0; i < sizeof stacks / sizeof *stacks; i++) {
+        setenv("PERFPROBE_STACKS", stacks[i][0], 1);
+        pp_options_load(1);
+        CHECK(strcmp(pp_opt.stacks, stacks[i][1]) == 0, "stacks \"%s\": %s", stacks[i][0],
+              pp_opt.stacks);
+    }
     CHECK(pp_getenv("PERFPROBE_NOPE") == NULL && strcmp(pp_getenv("PERFPROBE_QUIET"), "Yes") == 0,
           "pp_getenv");
     size_t n;
