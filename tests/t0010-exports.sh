@@ -1,7 +1,7 @@
 # The library exports the interposed names and nothing else: the allocator,
 # mmap, exit, the exec family (to mark where an image ends), posix_spawn
-# (to fix the environment it passes), unshare and
-# setns (to step the sampler thread aside), the set*id family (so that new
+# (to fix the environment it passes), unshare, setns and close_range
+# (to step the sampler thread aside), the set*id family (so that new
 # credentials reach the sampler thread too), fork and daemon (so that glibc
 # resets the child's locks and thread count), _exit and _Exit (to write
 # the probe records still held), dlopen (to notice
@@ -26,7 +26,7 @@ _ZnamSt11align_val_t _ZnamSt11align_val_tRKSt9nothrow_t _Znwm _ZnwmRKSt9nothrow_
 _ZnwmSt11align_val_t _ZnwmSt11align_val_tRKSt9nothrow_t aligned_alloc calloc dallocx exit free
 free_aligned_sized free_sized malloc mallocx memalign mmap mmap64 mremap munmap posix_memalign
 pvalloc rallocx realloc reallocarray sdallocx valloc xallocx
-execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns dlopen dlmopen dlclose
+execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns close_range dlopen dlmopen dlclose
 setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups initgroups fork daemon _exit _Exit
 fopen fopen64 open open64 openat openat64 __open_2 __open64_2 __openat_2 __openat64_2 readdir readdir64
 scandir scandir64 scandirat scandirat64 syscall fcntl fcntl64 dup dup2 dup3 setrlimit prlimit

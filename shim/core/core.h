@@ -553,10 +553,12 @@ struct pp_env_fix {
 };
 char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap);
 void pp_env_fix_done(struct pp_env_fix *f);
-/* Linux: unshare and setns run with the sampler thread stopped; returns
- * what pp_alone_end takes to start it again */
+/* Linux: unshare, setns, close_range with CLOSE_RANGE_UNSHARE and the
+ * set*id family run with the sampler thread stopped; returns what
+ * pp_alone_end takes to start it again (0: nothing was stopped, and a
+ * sampler may still run) */
 int  pp_alone_begin(void);
-void pp_alone_end(int stopped);
+void pp_alone_end(int began);
 
 
 #endif

@@ -49,6 +49,12 @@ static _Atomic int finished, summary_done, exit_calls;
  * the parent's exit handlers (glibc's list is consumed as it runs) */
 static _Atomic int handlers_taken;
 static void (*real_exit)(int);
+#if defined(__linux__)
+/* the calls that need the program alone under way (pp_alone_begin),
+ * and whether the first of them stopped the sampler */
+static pp_lock_t alone_lock = PP_LOCK_INIT;
+static int alone_depth, alone_stopped;
+#endif
 #if defined(__APPLE__)
 #define FIND_REAL_EXIT() (real_exit = exit)       /* libSystem's: PP_HOOK */
 #else
@@ -231,6 +237,10 @@ static void child_begins(int sampler)
     pp_map_after_fork_child();
     pp_tid_forget();
     pp_parts_after_fork_child();
+#if defined(__linux__)
+    pp_lock_reset(&alone_lock);         /* another thread's call: not this child's */
+    alone_depth = alone_stopped = 0;
+#endif
     pp_state.ppid = pp_state.pid;
     pp_state.pid = getpid();
     pp_state.is_root = 0;
@@ -408,6 +418,9 @@ __attribute__((constructor(101))) static void pp_init(void)
 
     start_recording();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
+#if defined(__linux__)
+    pp_syscall_alone(pp_alone_begin, pp_alone_end);
+#endif
     pp_state.active = 1;
     pp_fd_solo(0);
 
@@ -681,29 +694,59 @@ void pp_env_fix_done(struct pp_env_fix *f)
 /* ---- moments the program must be alone ------------------------------------ *
  *
  * unshare(CLONE_NEWUSER), unshare(CLONE_FS) and setns into a user or mount
- * namespace fail with EINVAL in a multi-threaded process.  The program
- * does not know about the sampler thread, so while it makes these calls
- * the thread is stopped (and its exit awaited), then started again.
- * Linux only: macOS has no namespaces. */
+ * namespace fail with EINVAL in a multi-threaded process; close_range with
+ * CLOSE_RANGE_UNSHARE keeps the old descriptor table (and what it closes)
+ * open while another thread shares it; the set*id calls reach every
+ * thread, and a sampler that kept no capabilities (PR_SET_KEEPCAPS and
+ * capset are the calling thread's) fails the next one, on which glibc
+ * aborts the process.  The program does not know about the sampler
+ * thread, so while it makes these calls (hooks/process.c, and through
+ * syscall(): sys/linux/syscall.c) the thread is stopped (and its exit
+ * awaited), then started again by the calling thread, whose credentials,
+ * capabilities and descriptor table it takes.  Linux only: macOS has no
+ * namespaces.
+ *
+ * Threads of the program's may make such calls at once: the first to
+ * begin stops the sampler, the last to end starts it (ALONE_LOCK over the
+ * count; a forked child frees it).  A call made inside the shim (a
+ * signal handler on a thread in a hook, which may hold a lock the
+ * sampler waits for) stops nothing: pp_alone_begin returns 0 then, as in
+ * a vfork child, after the exit's work began, or with no state to touch.
+ * Each call costs a stop and a start of the thread: no wait but the
+ * sampler's tick under way and the kernel's removal of the thread (bounded:
+ * sampler.c, pp_sampler_pause). */
+
+/* 1: counted (the sampler is stopped, or there was none), to be passed
+ * to pp_alone_end; 0: nothing done (a sampler may still run) */
 int pp_alone_begin(void)
 {
-    if (!own_process() || atomic_load(&finished))
+    if (pp_in_hook || !own_process() || atomic_load(&finished))
         return 0;
-    int saved = pp_in_hook;
+    int saved_errno = errno;
     pp_in_hook = 1;
-    int stopped = pp_sampler_pause();
-    pp_in_hook = saved;
-    return stopped;
+    pp_lock(&alone_lock);
+    if (alone_depth++ == 0)
+        alone_stopped = pp_sampler_pause();
+    pp_unlock(&alone_lock);
+    pp_in_hook = 0;
+    errno = saved_errno;
+    return 1;
 }
 
-void pp_alone_end(int stopped)
+void pp_alone_end(int began)
 {
-    if (!stopped)
+    if (!began)
         return;
-    int saved = pp_in_hook, saved_errno = errno;
+    int saved_errno = errno;
     pp_in_hook = 1;
-    start_sampler();
-    pp_in_hook = saved;
+    pp_lock(&alone_lock);
+    if (--alone_depth == 0 && alone_stopped) {
+        alone_stopped = 0;
+        if (!atomic_load(&finished))     /* not once the exit's work began */
+            start_sampler();
+    }
+    pp_unlock(&alone_lock);
+    pp_in_hook = 0;
     errno = saved_errno;
 }
 #endif

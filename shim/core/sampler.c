@@ -7,7 +7,7 @@
  * threads, and it runs its whole life with pp_in_hook set, so nothing it does
  * is ever counted as the program's.  At exit it is told to stop and is not
  * waited for; when the program must be single-threaded for a moment
- * (unshare, setns: core.c) it is stopped, joined and started again.  If
+ * (unshare, setns, set*id: life.c) it is stopped, joined and started again.  If
  * every thread of the program has ended (main called pthread_exit), it
  * ends the process as glibc's last thread would, with exit(0).
  */

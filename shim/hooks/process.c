@@ -1,8 +1,8 @@
 /*
  * process.c - the interposed functions that start, replace and end
  * processes, and nothing else: exit, _exit, _Exit, fork, the exec family,
- * posix_spawn(p), and on Linux daemon, unshare, setns and the set*id
- * family.
+ * posix_spawn(p), and on Linux daemon, unshare, setns, close_range and
+ * the set*id family.
  *
  * Each hook tells the core what is about to happen (core/life.c: the
  * image's last records before an exec or an exit, the environment a child
@@ -209,44 +209,78 @@ PP_EXPORT int execle(const char *file, const char *arg, ...)
 
 /* ---- moments the program must be alone ------------------------------------ *
  *
- * unshare, setns and the set*id family: Linux and glibc only (macOS has no
- * namespaces, and libSystem's set*id is per process, with no single-thread
- * shortcut to undo; its setgroups and initgroups also differ in type).
+ * unshare, setns, close_range and the set*id family: Linux and glibc only
+ * (macOS has no namespaces, and libSystem's set*id is per process, with no
+ * single-thread shortcut to undo; its setgroups and initgroups also differ
+ * in type).
  *
  * unshare(CLONE_NEWUSER), unshare(CLONE_FS) and setns into a user or mount
  * namespace fail with EINVAL in a multi-threaded process: the sampler
- * thread is stopped around them (life.c: pp_alone_begin). */
+ * thread is stopped around them (life.c: pp_alone_begin).  So is it around
+ * close_range with CLOSE_RANGE_UNSHARE: with another thread sharing the
+ * descriptor table the call closes in a copy, and the old table keeps
+ * every descriptor open (a pipe's write end: its reader never sees EOF).
+ * The same calls made through syscall() are stopped around there
+ * (sys/linux/syscall.c). */
 
 PP_EXPORT int unshare(int flags)
 {
     REAL(unshare);
-    int stopped = pp_alone_begin();
+    int began = pp_alone_begin();
     int rc = real_unshare(flags);
-    pp_alone_end(stopped);
+    pp_alone_end(began);
     return rc;
 }
 
 PP_EXPORT int setns(int fd, int nstype)
 {
     REAL(setns);
-    int stopped = pp_alone_begin();
+    int began = pp_alone_begin();
     int rc = real_setns(fd, nstype);
-    pp_alone_end(stopped);
+    pp_alone_end(began);
+    return rc;
+}
+
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+/* glibc has close_range from 2.34; before, the system call itself */
+PP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+    static int (*real_close_range)(unsigned int, unsigned int, int);
+    if (!real_close_range)
+        *(void **)&real_close_range = pp_real_next("close_range");
+    int began = (flags & CLOSE_RANGE_UNSHARE) ? pp_alone_begin() : 0;
+    int rc = real_close_range ? real_close_range(first, last, flags)
+                              : (int)syscall(SYS_close_range, first, last, flags);
+    pp_alone_end(began);
     return rc;
 }
 
 /* ---- credentials ---------------------------------------------------------- *
  *
- * glibc gives new credentials to every thread (set*id, setgroups) only when
- * it knows the process has more than one; in a program with one thread of
- * its own it believes so no longer (single.c), and the sampler would keep
- * the old ones.  So from the first such call on it believes so again. */
+ * set*id and setgroups give every thread the new credentials (glibc sends
+ * each its SIGSETXID), but PR_SET_KEEPCAPS and capset are the calling
+ * thread's alone: a sampler thread that lost its capabilities with
+ * setresuid fails the next setresgid, and glibc aborts the process
+ * (setpriv and capsh as root did so).  So the sampler is stopped around
+ * each call and started again by the caller, with its credentials.  While
+ * it is stopped a program with one thread of its own has one thread, as
+ * glibc believes (single.c), and glibc's view is left as bare leaves it.
+ * When nothing was stopped (a sampler may still run: a call from a signal
+ * handler inside the shim, or after the exit's work began) glibc is made
+ * to believe the process has several threads from then on, so that the
+ * new credentials reach the sampler too. */
 #define SETXID_HOOK(name, params, args)                                 \
     PP_EXPORT int name params                                           \
     {                                                                   \
         REAL(name);                                                     \
-        (void)pp_single_end();                                          \
-        return real_##name args;                                        \
+        int began = pp_alone_begin();                                   \
+        if (!began)                                                     \
+            (void)pp_single_end();                                      \
+        int rc = real_##name args;                                      \
+        pp_alone_end(began);                                            \
+        return rc;                                                      \
     }
 SETXID_HOOK(setuid, (uid_t u), (u))
 SETXID_HOOK(setgid, (gid_t g), (g))

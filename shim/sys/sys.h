@@ -622,6 +622,15 @@ void pp_apart_prime(void);
  * none under way when the filter lands */
 void pp_apart_forbid(void);
 
+/* ---- linux/syscall.c: the process's syscall() ------------------------------ *
+ *
+ * The core's pair that stops the sampler thread around a call that needs
+ * the process to have one thread (core/life.c: pp_alone_begin and
+ * pp_alone_end), handed over at start-up: syscall() makes unshare, setns
+ * and close_range with CLOSE_RANGE_UNSHARE between them.  Until then (or
+ * on a system with no exported syscall) those calls go straight through. */
+void pp_syscall_alone(int (*begin)(void), void (*end)(int));
+
 /* ---- linux/perf.c: the kernel's CPU samples, one event per thread --------- */
 
 /* An event sampling thread TID's user stack every PERIOD_NS of its CPU

@@ -20,8 +20,9 @@
  * mutex too, held by dl_iterate_phdr: the sampler walks the loader's list
  * only once the flag is 0 for good (pp_single_may_lock).  Where glibc reads the flag for more than speed, the shim clears it
  * first: set*id() changes the credentials of every thread only when the
- * process is known to have several (core.c), and around fork() it is
- * cleared for the call.  The program's own first
+ * process is known to have several (hooks/process.c: cleared for good
+ * only when the sampler could not be stopped around the call), and around
+ * fork() it is cleared for the call.  The program's own first
  * pthread_create clears the flag as it would bare.
  *
  * The flag has two homes when the executable has a copy relocation for it:
