@@ -286,6 +286,17 @@ void pp_fd_solo(int on)
  * meanwhile.  Not above a soft limit of 4096: the kernel sizes the
  * process's descriptor table to its highest number (8 bytes a number,
  * 64 KiB at 4096, where 1000 takes 8 KiB). */
+/* the soft limit on descriptors set: the system call itself on Linux,
+ * where the library's setrlimit is a hook (hooks/fds.c) */
+static int set_nofile(const struct rlimit *rl)
+{
+#if defined(__linux__)
+    return (int)syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, rl, NULL);
+#else
+    return setrlimit(RLIMIT_NOFILE, rl);
+#endif
+}
+
 static int dup_keep(int fd, int base)
 {
     struct rlimit now;
@@ -293,9 +304,9 @@ static int dup_keep(int fd, int base)
         now.rlim_cur != RLIM_INFINITY && now.rlim_cur >= 64 && now.rlim_cur <= 4096 &&
         (now.rlim_max == RLIM_INFINITY || now.rlim_max >= now.rlim_cur + 64)) {
         struct rlimit wide = {now.rlim_cur + 64, now.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &wide) == 0) {
+        if (set_nofile(&wide) == 0) {
             int high = dup_high(fd, (int)now.rlim_cur);
-            setrlimit(RLIMIT_NOFILE, &now);
+            set_nofile(&now);
             if (high >= 0)
                 return high;
         }
