@@ -199,6 +199,55 @@ int main(int argc, char **argv)
 }
 EOS
 cc -o emfile emfile.c
+cat > desc.c <<'EOS'
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <limits.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+/* the number in process PID's table open on PATH, or -1 */
+static int find(pid_t pid, const char *path)
+{
+    char dir[64], link[PATH_MAX + 64], to[PATH_MAX];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = -1;
+    while (d && (e = readdir(d))) {
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(link, to, sizeof to - 1);
+        if (n > 0 && (to[n] = 0, strcmp(to, path) == 0))
+            found = atoi(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+int main(int argc, char **argv)
+{
+    free(malloc(100));
+    pid_t p = fork();
+    if (p == 0) {
+        free(malloc(100));
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        int mine = find(getpid(), argv[1]), theirs = find(getppid(), argv[1]);
+        long same = syscall(SYS_kcmp, getppid(), getpid(), KCMP_FILE, theirs, mine);
+        printf("%s %s\n", mine < 0 || theirs < 0 ? "none" : same == 0 ? "shared" : "own",
+               mine >= (int)rl.rlim_cur ? "above" : "below");
+        exit(0);
+    }
+    waitpid(p, NULL, 0);
+    return 0;
+}
+EOS
+cc -o desc desc.c
 hard=$(ulimit -H -n)
 if [ "$hard" != unlimited ] && [ "$hard" -lt 1100 ]; then
     ulimit -H -n 4096 2>/dev/null || hard=
@@ -223,5 +272,11 @@ else
             "$(echo "$bare" | grep '^main')"
         eq "soft limit $soft: the exec'd image is bash's next (image 1)" \
             "$(jq -s -r '[.[] | select(.type == "header" and (.exe | endswith("/emfile")))][0].image' s.jsonl)" 1
+        # a forked child writes the timeline through an open file of its
+        # own (core/timeline.c, own_description: its lock and its offset
+        # are its own), put on its number above the limit too
+        rm -f s.jsonl
+        eq "soft limit $soft: a forked child's timeline is an open file of its own (kcmp)" \
+            "$( (ulimit -S -n $soft; traced s.jsonl ./desc "$PWD/s.jsonl") )" "own above"
     done
 fi

@@ -276,16 +276,6 @@ void pp_fd_solo(int on)
     atomic_store(&solo, on);
 }
 
-/* FD again where the shim keeps it.  BASE is inside the program's numbers:
- * one that opens files until EMFILE would get fewer than bare.  A
- * descriptor may stay open above the soft RLIMIT_NOFILE (the limit only
- * bounds new numbers), so while the process has one thread, and the hard
- * limit leaves room, the soft limit is raised for the one dup and put
- * back: the number is one the program can never be given, nor pass to
- * dup2.  No other thread can see the raised limit or set its own
- * meanwhile.  Not above a soft limit of 4096: the kernel sizes the
- * process's descriptor table to its highest number (8 bytes a number,
- * 64 KiB at 4096, where 1000 takes 8 KiB). */
 /* the soft limit on descriptors set: the system call itself on Linux,
  * where the library's setrlimit is a hook (hooks/fds.c) */
 static int set_nofile(const struct rlimit *rl)
@@ -297,19 +287,38 @@ static int set_nofile(const struct rlimit *rl)
 #endif
 }
 
+/* While the process has one thread, the soft limit raised to NEED (the
+ * hard limit allowing) for one call, NOW what to put back: 1 when raised.
+ * No other thread can see the raised limit or set its own meanwhile. */
+static int nofile_raise(rlim_t need, struct rlimit *now)
+{
+    if (!atomic_load(&solo) || getrlimit(RLIMIT_NOFILE, now) != 0 ||
+        now->rlim_cur == RLIM_INFINITY || now->rlim_cur >= need ||
+        (now->rlim_max != RLIM_INFINITY && now->rlim_max < need))
+        return 0;
+    struct rlimit wide = {need, now->rlim_max};
+    return set_nofile(&wide) == 0;
+}
+
+/* FD again where the shim keeps it.  BASE is inside the program's numbers:
+ * one that opens files until EMFILE would get fewer than bare.  A
+ * descriptor may stay open above the soft RLIMIT_NOFILE (the limit only
+ * bounds new numbers), so while the process has one thread the soft limit
+ * is raised for the one dup and put back: the number is one the program
+ * can never be given, nor pass to dup2.  (A forked child's own_description
+ * in core/timeline.c puts its file on such a number the same way:
+ * pp_fd_replace.)  Not above a soft limit of 4096: the kernel sizes the
+ * process's descriptor table to its highest number (8 bytes a number,
+ * 64 KiB at 4096, where 1000 takes 8 KiB). */
 static int dup_keep(int fd, int base)
 {
     struct rlimit now;
-    if (atomic_load(&solo) && getrlimit(RLIMIT_NOFILE, &now) == 0 &&
-        now.rlim_cur != RLIM_INFINITY && now.rlim_cur >= 64 && now.rlim_cur <= 4096 &&
-        (now.rlim_max == RLIM_INFINITY || now.rlim_max >= now.rlim_cur + 64)) {
-        struct rlimit wide = {now.rlim_cur + 64, now.rlim_max};
-        if (set_nofile(&wide) == 0) {
-            int high = dup_high(fd, (int)now.rlim_cur);
-            set_nofile(&now);
-            if (high >= 0)
-                return high;
-        }
+    if (getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_cur >= 64 && now.rlim_cur <= 4096 &&
+        nofile_raise(now.rlim_cur + 64, &now)) {
+        int high = dup_high(fd, (int)now.rlim_cur);
+        set_nofile(&now);
+        if (high >= 0)
+            return high;
     }
     return dup_high(fd, base);
 }
@@ -467,12 +476,16 @@ int pp_fd_ok(struct pp_fd *f)
 int pp_fd_replace(struct pp_fd *f, int fd)
 {
     int saved = errno, rc = -1;
+    struct rlimit now;              /* F's number may be above the soft limit */
+    int raised = f->fd >= 0 && nofile_raise((rlim_t)f->fd + 1, &now);
 #if defined(__linux__)
     rc = (int)syscall(SYS_dup3, fd, f->fd, O_CLOEXEC);   /* not the hook (hooks/fds.c) */
 #else
     if (dup2(fd, f->fd) >= 0)
         rc = fcntl(f->fd, F_SETFD, FD_CLOEXEC);
 #endif
+    if (raised)
+        set_nofile(&now);
     if (rc >= 0) {
         struct stat st;
         if (fstat(f->fd, &st) == 0)
