@@ -222,6 +222,21 @@ same "ulimit -n 5: a pipeline of three" bash -c 'ulimit -n 5; cat small.txt | tr
 # ---- exit and threads -------------------------------------------------------------
 same "main calls pthread_exit: the process ends when its worker does" "$T/robust_pthread_exit"
 eq "pthread_exit: the atexit handler ran" "$(cat shim.out)" atexit
+# the main thread ending by the exit system call itself: status 3, no exit
+# handler, stdio's buffer never written, as bare (before: status 0, the
+# handler ran and the buffer was written: the shim ended the process with
+# exit(0) as for pthread_exit)
+for m in plain strict worker; do
+    same "main thread ends by the exit system call ($m)" "$T/robust_raw_exit" $m
+    # the worker returns last: the status is its 0 (glibc's count of
+    # threads, which the main thread never left, keeps exit from running)
+    [ $m = worker ] && st=0 || st=3
+    eq "exit system call ($m): bare ended with status $st, no handler, no buffer" \
+        "$(timeout 60 "$T/robust_raw_exit" $m > raw.out; echo $? $(cat raw.out))" "$st started"
+    eq "exit system call ($m): the summary is there" \
+        "$(jq -s '([.[] | select(.type == "header" and (.exe | endswith("/robust_raw_exit")))][0].pid) as $p
+                  | [.[] | select(.type == "summary" and .pid == $p)] | length' s.jsonl)" 1
+done
 same "an atexit handler that forks a helper which exits" "$T/robust_atexit" fork
 same "an atexit handler that joins a worker which calls exit" "$T/robust_atexit" join
 same "vfork child calling exit after a failed exec; raw clone child" "$T/robust_vfork"

@@ -568,6 +568,21 @@ static void program_gone(void)
     pp_single_mark_sampler(0);          /* the process's one thread now */
     pp_apart_mark(0);
     pthread_sigmask(SIG_SETMASK, &program_mask, NULL);
+    /* A main thread that ended with a status of its own made the exit
+     * system call itself (as a program under a strict seccomp filter
+     * must): pthread_exit ends it with 0.  Bare, glibc's count of threads
+     * then never reaches zero, so no exit handler runs and no stdio
+     * buffer is written out, and the process ends with the status of its
+     * last thread: the main thread's, or 0 from a thread that returned
+     * after it (seen by a sample; one that ended within a sample of the
+     * main thread is taken for the main thread's).  So here too, after
+     * the summary.  (The system call's exit(0) looks like pthread_exit,
+     * and gets exit's handlers.) */
+    int last, code = pp_proc_main_exit_code(&last);
+    if (code > 0 && (code & 0x7f) == 0) {
+        pp_finish();
+        pp_real_exit_now(last ? (code >> 8) & 0xff : 0);
+    }
     pp_exit(0);
 }
 

@@ -253,6 +253,9 @@ uint64_t pp_proc_rss(void);                      /* statm: cheap */
 int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
 /* the main thread has exited (as of the last pp_proc_stat) */
 int pp_proc_main_exited(void);
+/* ... and the status it ended with, as wait gives it (0: none, or 0);
+ * LAST 0 when a sample saw threads of the program's run on after it */
+int pp_proc_main_exit_code(int *last);
 /* /proc/self/maps on a kept descriptor at offset 0, or -1 */
 int pp_proc_maps_fd(void);
 int pp_proc_statm(uint64_t *resident, uint64_t *shared);

@@ -352,13 +352,22 @@ int pp_proc_statm(uint64_t *resident, uint64_t *shared)
 /* RSS and the number of threads from /proc/self/stat (fields 20 and 24),
  * one read per sample: the sampler needs to know when it is the last
  * thread alive.  Field 3 is the state of the main thread (the thread group
- * leader): Z once it has called pthread_exit while others run. */
+ * leader): Z once it has called pthread_exit while others run.  Field 52
+ * (Linux 3.5+) is then the status it ended with, as wait gives it: 0 from
+ * pthread_exit, which ends the thread with the system call's 0. */
 static _Atomic char main_state;
+static _Atomic int main_code, main_outlived;
 
 int pp_proc_main_exited(void)
 {
     char c = atomic_load(&main_state);
     return c == 'Z' || c == 'X';
+}
+
+int pp_proc_main_exit_code(int *last)
+{
+    *last = !atomic_load(&main_outlived);
+    return pp_proc_main_exited() ? atomic_load(&main_code) : 0;
 }
 
 static uint64_t decimal(const char *p)
@@ -383,6 +392,11 @@ int pp_proc_stat(uint64_t *rss, uint64_t *threads)
         return -1;                             /* cut short */
     *threads = decimal(pp_stat_field(text, (size_t)n, 20));
     *rss = decimal(rss_at) * page_size();
+    if (state && (*state == 'Z' || *state == 'X')) {
+        atomic_store(&main_code, (int)decimal(pp_stat_field(text, (size_t)n, 52)));
+        if (*threads > 2)               /* others of the program's run on */
+            atomic_store(&main_outlived, 1);
+    }
     return 0;
 }
 

@@ -137,6 +137,12 @@ int pp_proc_main_exited(void)
     return 0;
 }
 
+int pp_proc_main_exit_code(int *last)
+{
+    *last = 1;
+    return 0;
+}
+
 int pp_proc_maps_fd(void)
 {
     return -1;
