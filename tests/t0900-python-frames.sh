@@ -104,11 +104,18 @@ main()
 EOF
 line() { grep -n "# L:$1\$" script.py | cut -d: -f1; }
 
+# report_json FILE: report --json of FILE, made once and kept beside it
+# (a finished timeline reads the same each time)
+report_json() {
+    [ -s "$1.report.json" ] || "$P" report --json "$1" > "$1.report.json"
+    cat "$1.report.json"
+}
+
 # the bytes and allocations of the sites whose innermost Python frame is
 # FN at script.py:LINE, from report --json: the malloc'd blocks, or with
 # ARENA=1 pymalloc's arenas (sites whose first frame is the arena)
 at_line() {  # FILE FN LINE FIELD
-    "$P" report --json "$1" | jq --arg fn "$2" --argjson l "$3" --arg k "$4" --argjson a "${ARENA:-0}" '
+    report_json "$1" | jq --arg fn "$2" --argjson l "$3" --arg k "$4" --argjson a "${ARENA:-0}" '
         [.sites[] | select((.frames[0].fn | startswith("(pymalloc arena")) == ($a == 1))
          | select(([.frames[] | select(.python)][0]) as $p
                            | $p.fn == $fn and ($p.file | endswith("script.py")) and $p.line == $l)
@@ -202,9 +209,11 @@ EOF
 
 python_versions
 
-for v in $versions; do
-    name=${v%%:*} py=${v#*:}
-    [ -x "$py" ] || { echo "# skip: $name: $py absent"; continue; }
+# one_version NAME PATH: every check on one interpreter; its files all
+# carry NAME, so that two versions can run side by side
+one_version() {
+    local name=$1 py=$2
+    [ -x "$py" ] || { echo "# skip: $name: $py absent"; return; }
     minor=$("$py" -c 'import sys; print(sys.version_info[1])')
     ver=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
     tag="python $ver ($name)"
@@ -254,13 +263,13 @@ for v in $versions; do
         "$(at_line $f produce "$(line async)" allocs)" 40
     # callers: make_buffer is called from main, main from <module>
     eq "$tag: all: the bytearray's Python stack is make_buffer < main < <module>" \
-        "$("$P" report --json $f | jq -r '[.sites[] | select(.alloc_bytes > 40000000)][0]
+        "$(report_json $f | jq -r '[.sites[] | select(.alloc_bytes > 40000000)][0]
             | [.frames[] | select(.python) | .fn] | join(" < ")')" "make_buffer < main < <module>"
     # a C extension called from Python: zlib's deflateInit2_ allocates its
     # state natively; the stack has the Python line, then the C frames
     if "$py" -c 'import zlib' 2>/dev/null; then
         eq "$tag: all: zlib.compressobj's native blocks are at compress_some (script.py:$(line ext)), inside deflateInit2_" \
-            "$("$P" report --json $f | jq -r --argjson l "$(line ext)" '[.sites[]
+            "$(report_json $f | jq -r --argjson l "$(line ext)" '[.sites[]
                 | select(([.frames[] | select(.python)][0] | .fn == "compress_some" and .line == $l))
                 | (.frames | map(.fn) | index("deflateInit2_")) as $c
                 | (.frames | map(.python // false) | index(true)) as $p
@@ -307,7 +316,18 @@ for v in $versions; do
     eq "$tag: hostile: output bare and with the shim" "$(cat shim.$name)" "$(cat bare.$name)"
     check "$tag: hostile: the deep recursion's stack has Python frames" \
         grep -q '"name":"deep"' h.$name.jsonl
+}
+
+# two versions at a time (each mostly one busy thread), each into its own
+# log; the logs are printed in the order of $versions once all are done
+running=0
+for v in $versions; do
+    one_version "${v%%:*}" "${v#*:}" > "log.${v%%:*}" 2>&1 &
+    running=$((running + 1))
+    if [ $running -ge 2 ]; then wait -n; running=$((running - 1)); fi
 done
+wait
+for v in $versions; do cat "log.${v%%:*}"; done
 
 # a version the shim cannot read says so, once, and nothing else changes
 old=$(ls -d "$HOME"/.pyenv/versions/3.7.*/bin/python3 2>/dev/null | tail -1)
@@ -327,12 +347,12 @@ if cc -O1 -g $(/usr/bin/python3-config --includes) -o embed "$PP_ROOT/tests/pyth
     PERFPROBE_TOP=100000 PERFPROBE_STACKS=all traced e.jsonl ./embed > e.out
     eq "embedded: exit status and output" "$?:$(cat e.out)" "0:0"
     eq "embedded: the bytearray's stack reads fill (<string>:2) < <module> (<string>:3) inside run_snippet < main" \
-        "$("$P" report --json e.jsonl | jq -r '[.sites[] | select(.alloc_bytes > 6900000 and .alloc_bytes < 7100000)][0]
+        "$(report_json e.jsonl | jq -r '[.sites[] | select(.alloc_bytes > 6900000 and .alloc_bytes < 7100000)][0]
             | [.frames[] | select(.python or .fn == "run_snippet" or .fn == "main")
                | if .python then "\(.fn) (\(.file):\(.line))" else .fn end] | join(" < ")')" \
         "fill (<string>:2) < <module> (<string>:3) < run_snippet < main"
     eq "embedded: the native thread's 10 blocks have no Python frame" \
-        "$("$P" report --json e.jsonl | jq '[.sites[] | select(any(.frames[]; .fn == "native_thread"))
+        "$(report_json e.jsonl | jq '[.sites[] | select(any(.frames[]; .fn == "native_thread"))
             | select(all(.frames[]; .python | not)) | .allocs] | add')" 10
 else
     echo "# skip: no libpython to embed (python3-dev)"
