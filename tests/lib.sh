@@ -77,6 +77,26 @@ jqj() { local f=${*: -1}; joined "$f" | jq "${@:1:$#-1}"; }
 # valid_jsonl FILE: every line parses as a JSON object
 valid_jsonl() { jq -e -s 'length > 0 and all(.[]; type == "object")' "$1" >/dev/null; }
 
+# damaged FILE: prints "bad" for each line of FILE (each ended by a
+# newline) that `jq -e .` does not take when given that line alone.  One
+# jq -R pass over the file first marks each line that is a single JSON
+# value other than null or false (a line `jq -e .` always takes); only the
+# lines it leaves unmarked are given to `jq -e .` one by one.  The pass is
+# used only on a file of ASCII without NUL bytes, where its lines are the
+# loop's byte for byte (read drops a NUL; jq -R replaces bad UTF-8).
+damaged() {
+    local l v fast=
+    [ "$(LC_ALL=C tr -d '\001-\177' < "$1" | wc -c)" = 0 ] && fast=1
+    while IFS= read -r l; do
+        if [ -n "$fast" ]; then
+            IFS= read -r v <&3 || v=
+            [ "$v" = ok ] && continue
+        fi
+        printf '%s\n' "$l" | jq -e . > /dev/null 2>&1 || echo bad
+    done < "$1" 3< <([ -n "$fast" ] && jq -R -r 'try (fromjson
+                        | if . == null or . == false then "check" else "ok" end) catch "check"' "$1" 2> /dev/null)
+}
+
 # CPU_JQ: jq definitions that decode cpu records by docs/format.md, apart
 # from the command's reader (tools/read/cpu.c), for either shape:
 #   cpu_rows            a cpu record's rows [tid, stack, region, count, t_us]

@@ -42,7 +42,7 @@ umount mnt
 SH
     unshare -m bash enospc.sh "$S" "$2" "$1.jsonl"
     eq "$1: the program runs on" "$(cat full.rc) $(cat full.out)" "0 ran"
-    damaged=$(while IFS= read -r l; do printf '%s\n' "$l" | jq -e . > /dev/null 2>&1 || echo bad; done < "$1.jsonl" | wc -l)
+    damaged=$(damaged "$1.jsonl" | wc -l)
     eq "$1: every line is valid JSON" "$damaged" 0
     eq "$1: a summary per process" "$(jq -c 'select(.type == "summary")' "$1.jsonl" | wc -l)" $(($2 + 1))
     for pid in $(jq -r 'select(.type == "summary") | .pid' "$1.jsonl"); do
