@@ -512,7 +512,7 @@ SH
     unshare -m bash enospc.sh "$S"
     eq "a full disk: the program runs on" "$(cat full.rc) $(cat full.out)" "0 ran"
     eq "a full disk: said once" "$(grep -c 'No space left on device' full.err)" 1
-    damaged=$(while IFS= read -r l; do printf '%s\n' "$l" | jq -e . > /dev/null 2>&1 || echo bad; done < full.jsonl | wc -l)
+    damaged=$(damaged full.jsonl | wc -l)
     le "a full disk: at most the one record cut short is damaged" "$damaged" 1
     "$PP" report --json full.jsonl > full.json 2> full.rep
     eq "a full disk: the records after space came back are read, summary included" \
