@@ -90,49 +90,61 @@ int main(void)
 EOS
 
 python_versions
-for v in $versions; do
-    name=${v%%:*} py=${v#*:}
-    [ -x "$py" ] || { echo "# skip: $name: $py absent"; continue; }
+# one_version NAME PATH: every check on one interpreter; its files all
+# carry NAME, so that two versions can run side by side
+one_version() {
+    local name=$1 py=$2 tag rb stacks config
+    [ -x "$py" ] || { echo "# skip: $name: $py absent"; return; }
     tag="python $("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])') ($name)"
-    timeout -k 5 120 "$py" fin.py "$PWD/libspin.so" > bare.out 2> bare.err
+    timeout -k 5 120 "$py" fin.py "$PWD/libspin.so" > bare.$name.out 2> bare.$name.err
     rb=$?
-    eq "$tag: bare, the script ran" "$(tr '\n' ' ' < bare.out)" "done finalized "
+    eq "$tag: bare, the script ran" "$(tr '\n' ' ' < bare.$name.out)" "done finalized "
     for stacks in sample all; do
-        rm -f s.jsonl
-        PERFPROBE_SAMPLE_BYTES=64K PERFPROBE_STACKS=$stacks traced s.jsonl \
-            timeout -k 5 120 "$py" fin.py "$PWD/libspin.so" > shim.out 2> shim.err
+        rm -f s.$name.jsonl
+        PERFPROBE_SAMPLE_BYTES=64K PERFPROBE_STACKS=$stacks traced s.$name.jsonl \
+            timeout -k 5 120 "$py" fin.py "$PWD/libspin.so" > shim.$name.out 2> shim.$name.err
         eq "$tag, stacks $stacks: exit status as bare" $? $rb
-        eq "$tag, stacks $stacks: output as bare" "$(tr '\n' ' ' < shim.out)" "$(tr '\n' ' ' < bare.out)"
-        check "$tag, stacks $stacks: every line of the timeline is JSON" valid_jsonl s.jsonl
+        eq "$tag, stacks $stacks: output as bare" "$(tr '\n' ' ' < shim.$name.out)" "$(tr '\n' ' ' < bare.$name.out)"
+        check "$tag, stacks $stacks: every line of the timeline is JSON" valid_jsonl s.$name.jsonl
         eq "$tag, stacks $stacks: the finalizer's block has its Python frame" \
-            "$("$PP_BUILD/perfprobe" report --json --process "$(basename "$py")" s.jsonl |
+            "$("$PP_BUILD/perfprobe" report --json --process "$(basename "$py")" s.$name.jsonl |
                 jq -r '[.sites[] | select(.allocs == 1 and .alloc_bytes >= 4444444 and .alloc_bytes < 4444444 + 65536)
                 | [.frames[] | select(.python)][0] | "\(.fn | split(".") | last) \(.file | split("/") | last):\(.line)"] | join(",")')" \
             "__del__ fin.py:$at"
     done
     config=$(dirname "$py")/python3-config
-    if cc $("$config" --includes) -o again again.c $("$config" --ldflags --embed) 2> cc.err; then
+    if cc $("$config" --includes) -o again.$name again.c $("$config" --ldflags --embed) 2> cc.$name.err; then
         for stacks in sample all; do
-            rm -f s.jsonl
-            PERFPROBE_SAMPLE_BYTES=64K PERFPROBE_STACKS=$stacks traced s.jsonl timeout -k 5 120 ./again > shim.out
-            eq "$tag, set up again, stacks $stacks: output" "$(tr '\n' ' ' < shim.out)" \
+            rm -f s.$name.jsonl
+            PERFPROBE_SAMPLE_BYTES=64K PERFPROBE_STACKS=$stacks traced s.$name.jsonl timeout -k 5 120 ./again.$name > shim.$name.out
+            eq "$tag, set up again, stacks $stacks: output" "$(tr '\n' ' ' < shim.$name.out)" \
                 "first.py ran second.py ran third.py ran "
             eq "$tag, set up again, stacks $stacks: each set-up's blocks have its frames" \
-                "$("$PP_BUILD/perfprobe" report --json s.jsonl | jq -r '[.sites[] | select(.alloc_bytes >= 5000000)
+                "$("$PP_BUILD/perfprobe" report --json s.$name.jsonl | jq -r '[.sites[] | select(.alloc_bytes >= 5000000)
                     | [.frames[] | select(.python)][0] | .file] | unique | join(",")')" \
                 "first.py,second.py,third.py"
         done
     else
-        fail "$tag: no embedding build ($(head -1 cc.err); python3-dev brings Debian's: make deps)"
+        fail "$tag: no embedding build ($(head -1 cc.$name.err); python3-dev brings Debian's: make deps)"
     fi
-    [ "$("$py" -c 'import sys; print(sys.version_info >= (3, 12))')" = True ] || continue
-    rm -f s.jsonl
-    PERFPROBE_STACKS=all traced s.jsonl timeout -k 5 120 "$py" sub.py > shim.out 2> shim.err
-    eq "$tag: a sub-interpreter's exit handler: output" "$(cat shim.out)" ok
+    [ "$("$py" -c 'import sys; print(sys.version_info >= (3, 12))')" = True ] || return
+    rm -f s.$name.jsonl
+    PERFPROBE_STACKS=all traced s.$name.jsonl timeout -k 5 120 "$py" sub.py > shim.$name.out 2> shim.$name.err
+    eq "$tag: a sub-interpreter's exit handler: output" "$(cat shim.$name.out)" ok
     eq "$tag: a sub-interpreter's exit handler, run while finalizing: its block has its frame" \
-        "$("$PP_BUILD/perfprobe" report --json --process "$(basename "$py")" s.jsonl |
+        "$("$PP_BUILD/perfprobe" report --json --process "$(basename "$py")" s.$name.jsonl |
             jq -r '[.sites[] | select(.alloc_bytes >= 7777777 and .alloc_bytes < 7777777 + 65536)
             | [.frames[] | select(.python)][0] | "\(.fn | split(".") | last):\(.line)"] | join(",")')" \
         "sub_exit:4"
-done
+}
 
+# two versions at a time, each into its own log; the logs are printed in
+# the order of $versions once all are done
+running=0
+for v in $versions; do
+    one_version "${v%%:*}" "${v#*:}" > "log.${v%%:*}" 2>&1 &
+    running=$((running + 1))
+    if [ $running -ge 2 ]; then wait -n; running=$((running - 1)); fi
+done
+wait
+for v in $versions; do cat "log.${v%%:*}"; done
