@@ -37,7 +37,7 @@ exit _exit _Exit fork execve posix_spawn posix_spawnp"
 mk() { make -s -C "$PP_ROOT" B="$B" ZIG="$ZIG" ZIG_DIR="$ZIG_DIR" "$@"; }
 
 # ---- the shim's files, compiled for both architectures -----------------------
-if mk macos-shim-objs > objs.out 2>&1; then
+if mk -j2 macos-shim-objs > objs.out 2>&1; then
     ok "make macos-shim-objs compiles with warnings as errors"
 else
     fail "make macos-shim-objs: $(tail -5 objs.out)"
@@ -111,14 +111,16 @@ dylib_checks() {
 # its second word is bound to _NAME of NAME's library (qual); FILE loads
 # exactly DYLIBS (libSystem's path when not given)
 pair_checks() {
-    local f=$1 names=$2 dylibs=${3:-/usr/lib/libSystem.B.dylib} a addr rest w line got= lib
+    local f=$1 names=$2 dylibs=${3:-/usr/lib/libSystem.B.dylib} a addr rest w line got= lib k
     a=$(basename "$(dirname "$f")")/$(basename "$f")
     declare -A sym=() bind=()
     while read -r addr _ name; do
-        sym[$(printf %x $((16#$addr)))]=$name
+        printf -v k %x $((16#$addr))
+        sym[$k]=$name
     done < <(llvm-nm "$f" | awk '$2 ~ /^[tT]$/')
     while read -r addr lib name; do
-        bind[$(printf %x $((addr)))]=$lib:$name
+        printf -v k %x $((addr))
+        bind[$k]=$lib:$name
     done < <(llvm-objdump --macho --bind "$f" |
              awk '$2 == "__interpose" { print $3, $(NF-1), $NF }')
     # rows of 16 bytes: the address, then the bytes (x86_64) or 32-bit
@@ -305,7 +307,7 @@ eq "C++: the entry checks fail on an operator not interposed" \
    "__interpose holds exactly {pp_hook_NAME, NAME} for the 4 functions"
 
 # ---- the dylibs ------------------------------------------------------------
-if ! mk macos > dylib.out 2>&1; then
+if ! mk -j2 macos > dylib.out 2>&1; then
     miss=$(grep -o 'undefined symbol: [^ ]*' dylib.out | sort -u | head -5 | sed 's/undefined symbol: //' | tr '\n' ' ')
     fail "make macos: ${miss:+undefined: $miss}$(grep -m1 -o "[a-z/]*\.c:[0-9]*:[0-9]*: [a-z ]*error: .*" dylib.out)"
     exit 0
