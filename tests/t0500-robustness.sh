@@ -222,6 +222,11 @@ same "ulimit -n 5: a pipeline of three" bash -c 'ulimit -n 5; cat small.txt | tr
 # ---- exit and threads -------------------------------------------------------------
 same "main calls pthread_exit: the process ends when its worker does" "$T/robust_pthread_exit"
 eq "pthread_exit: the atexit handler ran" "$(cat shim.out)" atexit
+# pvalloc(0): glibc's smallest block, not a page (before: 4,104 usable
+# bytes under the shim, 24 bare)
+printf '#include <malloc.h>\n#include <stdio.h>\n#include <stdlib.h>\nint main(void) { void *p = pvalloc(0), *q = pvalloc(1); printf("%%zu %%zu\\n", malloc_usable_size(p), malloc_usable_size(q)); free(p); free(q); return 0; }\n' > pv.c
+cc -o pv pv.c
+same "pvalloc(0) and pvalloc(1): usable sizes as bare" ./pv
 # the main thread ending by the exit system call itself: status 3, no exit
 # handler, stdio's buffer never written, as bare (before: status 0, the
 # handler ran and the buffer was written: the shim ended the process with

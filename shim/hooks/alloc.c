@@ -759,7 +759,8 @@ PP_HOOK(void *, malloc_zone_memalign, (malloc_zone_t *z, size_t align, size_t n)
 ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), (align, n))
 
 /* pvalloc is glibc-only (jemalloc lacks it): built on memalign so that the
- * block always comes from the allocator that will free it. */
+ * block always comes from the allocator that will free it.  A size of 0
+ * stays 0, as glibc's own rounds it (its smallest block, not a page). */
 PP_EXPORT void *pvalloc(size_t n)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -767,7 +768,7 @@ PP_EXPORT void *pvalloc(size_t n)
         errno = ENOMEM;
         return NULL;
     }
-    n = n ? (n + page - 1) & ~(page - 1) : page;
+    n = (n + page - 1) & ~(page - 1);
     return memalign(page, n);
 }
 
