@@ -1,6 +1,8 @@
 /*
  * fds.c - the interposed fcntl (and fcntl64): a descriptor the shim keeps
- * looks closed to it.
+ * looks closed to it; dup, dup2 and dup3 around those numbers; setrlimit
+ * and prlimit, so that the shim knows a file-size limit before it bites
+ * (at the end).
  *
  * Why: the shim keeps a few descriptors of its own (the timeline, some
  * /proc files), moved to 1000 and above (sys/posix.c), and a program
