@@ -14,7 +14,8 @@
 # /proc/self/stat or status counts its own threads), syscall (to notice a
 # seccomp filter put on every thread before it lands), fcntl and fcntl64
 # (the shim's own descriptors look closed to them), dup, dup2 and dup3 (the
-# timeline moves off a number the program takes), setrlimit and prlimit
+# timeline moves off a number the program takes), setrlimit, prlimit, their 64
+# names and ulimit
 # (a write of the shim's past a file-size limit must raise no SIGXFSZ), and the public
 # perf_* API.
 . "$PP_ROOT/tests/lib.sh"
@@ -29,7 +30,7 @@ pvalloc rallocx realloc reallocarray sdallocx valloc xallocx
 execve execv execvp execvpe execl execlp execle fexecve execveat posix_spawn posix_spawnp unshare setns close_range dlopen dlmopen dlclose
 setuid setgid seteuid setegid setreuid setregid setresuid setresgid setgroups initgroups fork daemon _exit _Exit
 fopen fopen64 open open64 openat openat64 __open_2 __open64_2 __openat_2 __openat64_2 readdir readdir64
-scandir scandir64 scandirat scandirat64 syscall fcntl fcntl64 dup dup2 dup3 setrlimit prlimit
+scandir scandir64 scandirat scandirat64 syscall fcntl fcntl64 dup dup2 dup3 setrlimit setrlimit64 prlimit prlimit64 ulimit
 perf_counter perf_probe perf_probe_ex perf_region_begin perf_region_end"
 want=$(echo $expected | tr ' ' '\n' | sort)
 got=$(nm -D --defined-only "$S" | awk '{print $3}' | grep -v '^_init$\|^_fini$' | sort)

@@ -314,6 +314,7 @@ cat > fsz.c <<'EOS'
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <ulimit.h>
 #include <unistd.h>
 int main(int argc, char **argv)
 {
@@ -324,6 +325,12 @@ int main(int argc, char **argv)
         getrlimit(RLIMIT_FSIZE, &rl);
         rl.rlim_cur = 4096;
         if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            return 9;
+    }
+    if (argc > 1 && strcmp(argv[1], "ulimit") == 0) {
+        for (int i = 0; i < 20; i++)
+            free(malloc(1000));
+        if (ulimit(UL_SETFSIZE, 8L) < 0)        /* 512-byte blocks */
             return 9;
     }
     if (argc > 1 && strcmp(argv[1], "wait") == 0) {
@@ -352,20 +359,22 @@ int main(int argc, char **argv)
 }
 EOS
 cc -o fsz fsz.c
-for c in "16 -" "0 -" "unlimited set"; do
+# built with _FILE_OFFSET_BITS=64, setrlimit is glibc's setrlimit64
+cc -D_FILE_OFFSET_BITS=64 -o fsz64 fsz.c
+for c in "16 - fsz" "0 - fsz" "unlimited set fsz" "unlimited set fsz64" "unlimited ulimit fsz"; do
     set -- $c
     # output and errors through a pipe: only the files under test are files
-    bash -c "ulimit -f $1; exec ./fsz $2" 2>&1 | cat > fb.out
+    bash -c "ulimit -f $1; exec ./$3 $2" 2>&1 | cat > fb.out
     rb=${PIPESTATUS[0]}
     rm -f fs.jsonl
     bash -c "ulimit -f $1; PERFPROBE_QUIET=1 PERFPROBE_INTERVAL_MS=1 PERFPROBE_OUTPUT=$PWD/fs.jsonl \
-        LD_PRELOAD=$S exec ./fsz $2" 2>&1 | cat > fs.out
-    eq "file-size limit ($1, $2), SIGXFSZ at its default: exit status as bare" ${PIPESTATUS[0]} $rb
-    eq "file-size limit ($1, $2): output as bare" "$(grep -v '^perfprobe: ' fs.out)" "$(cat fb.out)"
-    eq "file-size limit ($1, $2): bare ran" "$(cat fb.out)" "ran, Threads lines 1"
-    eq "file-size limit ($1, $2): the shim says once that its file is full" \
+        LD_PRELOAD=$S exec ./$3 $2" 2>&1 | cat > fs.out
+    eq "file-size limit ($1, $2, $3), SIGXFSZ at its default: exit status as bare" ${PIPESTATUS[0]} $rb
+    eq "file-size limit ($1, $2, $3): output as bare" "$(grep -v '^perfprobe: ' fs.out)" "$(cat fb.out)"
+    eq "file-size limit ($1, $2, $3): bare ran" "$(cat fb.out)" "ran, Threads lines 1"
+    eq "file-size limit ($1, $2, $3): the shim says once that its file is full" \
         "$(grep -c "^perfprobe: .*cannot write the timeline.*File too large" fs.out)" 1
-    check "file-size limit ($1, $2): every line written is JSON" \
+    check "file-size limit ($1, $2, $3): every line written is JSON" \
         sh -c "[ ! -s fs.jsonl ] || jq -c . fs.jsonl > /dev/null"
 done
 if command -v prlimit > /dev/null; then

@@ -559,6 +559,9 @@ void pp_env_fix_done(struct pp_env_fix *f);
  * sampler may still run) */
 int  pp_alone_begin(void);
 void pp_alone_end(int began);
+/* the same for the set*id calls: the sampler is stopped only when its
+ * capabilities are not the calling thread's (0 then: nothing stopped) */
+int  pp_alone_creds_begin(void);
 
 
 #endif

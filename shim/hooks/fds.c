@@ -44,6 +44,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/resource.h>
+#include <ulimit.h>
 
 #define REAL(name) PP_REAL_FN(name)
 
@@ -148,26 +149,43 @@ PP_HOOK(int, dup3, (int oldfd, int newfd, int flags))
  * from the program around each write while the soft limit is finite
  * (sys/posix.c, pp_quiet_begin).  A limit the program sets is known before
  * it takes effect (each sample looks again, for one set from outside). */
-PP_HOOK(int, setrlimit, (__rlimit_resource_t res, const struct rlimit *rl))
-{
-    if (res == RLIMIT_FSIZE)
-        pp_fsize_limiting();
-    REAL(setrlimit);
-    int rc = real_setrlimit(res, rl);
-    if (res == RLIMIT_FSIZE)
-        pp_fsize_check();
-    return rc;
-}
+#define LIMIT_HOOK(name, params, args, sets)                                    \
+    PP_HOOK(int, name, params)                                                  \
+    {                                                                           \
+        int fsize = (sets);                                                     \
+        if (fsize)                                                              \
+            pp_fsize_change_begin();                                            \
+        REAL(name);                                                             \
+        int rc = real_##name args;                                              \
+        if (fsize)                                                              \
+            pp_fsize_change_end();                                              \
+        return rc;                                                              \
+    }
+/* the 64 names are glibc's for the same calls (a program built with
+ * _FILE_OFFSET_BITS=64, bash among them, calls setrlimit64) */
+LIMIT_HOOK(setrlimit, (__rlimit_resource_t res, const struct rlimit *rl), (res, rl),
+           res == RLIMIT_FSIZE)
+LIMIT_HOOK(setrlimit64, (__rlimit_resource_t res, const struct rlimit64 *rl), (res, rl),
+           res == RLIMIT_FSIZE)
+LIMIT_HOOK(prlimit, (pid_t pid, __rlimit_resource_t res, const struct rlimit *rl,
+                     struct rlimit *old), (pid, res, rl, old), res == RLIMIT_FSIZE && rl)
+LIMIT_HOOK(prlimit64, (pid_t pid, __rlimit_resource_t res, const struct rlimit64 *rl,
+                       struct rlimit64 *old), (pid, res, rl, old), res == RLIMIT_FSIZE && rl)
 
-PP_HOOK(int, prlimit, (pid_t pid, __rlimit_resource_t res, const struct rlimit *rl,
-                       struct rlimit *old))
+/* ulimit sets the limit through glibc's own setrlimit, past the hook */
+PP_EXPORT long ulimit(int cmd, ...)
 {
-    if (res == RLIMIT_FSIZE && rl)
-        pp_fsize_limiting();
-    REAL(prlimit);
-    int rc = real_prlimit(pid, res, rl, old);
-    if (res == RLIMIT_FSIZE && rl)
-        pp_fsize_check();
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    int fsize = cmd == UL_SETFSIZE;
+    if (fsize)
+        pp_fsize_change_begin();
+    REAL(ulimit);
+    long rc = real_ulimit(cmd, arg);
+    if (fsize)
+        pp_fsize_change_end();
     return rc;
 }
 #endif

@@ -275,7 +275,7 @@ PP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
     PP_EXPORT int name params                                           \
     {                                                                   \
         REAL(name);                                                     \
-        int began = pp_alone_begin();                                   \
+        int began = pp_alone_creds_begin();                             \
         if (!began)                                                     \
             (void)pp_single_end();                                      \
         int rc = real_##name args;                                      \

@@ -146,18 +146,30 @@ uint64_t pp_os_resident_own(void)
  * limit is finite (pp_fsize_check): otherwise no write can raise it, and
  * the timeline's writes pay no system call for it. */
 static atomic_int fsize_limited = 1;    /* until the first look */
+static atomic_int fsize_changing;       /* set*rlimit calls under way */
 
-void pp_fsize_check(void)
+void pp_fsize_check(int may_clear)
 {
     struct rlimit rl;
     int saved = errno;
-    atomic_store(&fsize_limited, getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY);
+    int finite = getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY;
+    /* a look made each sample only ever sets the mark: one that read the
+     * limit just before a hooked call set it must not clear the mark the
+     * call's own look set after */
+    if (finite || may_clear)
+        atomic_store(&fsize_limited, finite);
     errno = saved;
 }
 
-void pp_fsize_limiting(void)
+void pp_fsize_change_begin(void)
 {
-    atomic_store(&fsize_limited, 1);
+    atomic_fetch_add(&fsize_changing, 1);
+}
+
+void pp_fsize_change_end(void)
+{
+    pp_fsize_check(1);
+    atomic_fetch_sub(&fsize_changing, 1);
 }
 
 void pp_quiet_begin(struct pp_quiet *q, int pipe)
@@ -167,7 +179,7 @@ void pp_quiet_begin(struct pp_quiet *q, int pipe)
     sigemptyset(&q->set);
     if (pipe)
         sigaddset(&q->set, SIGPIPE);
-    if (atomic_load(&fsize_limited))
+    if (atomic_load(&fsize_limited) || atomic_load(&fsize_changing))
         sigaddset(&q->set, SIGXFSZ);
     q->on = pipe || sigismember(&q->set, SIGXFSZ) == 1;
     if (!q->on)

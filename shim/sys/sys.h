@@ -227,10 +227,13 @@ void  pp_write_all(int fd, const char *p, size_t n);   /* SIGPIPE and SIGXFSZ qu
 struct pp_quiet { sigset_t set, old; int on, had_pipe, had_xfsz; };
 void pp_quiet_begin(struct pp_quiet *q, int pipe);
 void pp_quiet_end(struct pp_quiet *q);
-/* whether the soft RLIMIT_FSIZE is finite, looked at again (at start-up,
- * each sample, after the program sets it); limiting: it may be, from now */
-void pp_fsize_check(void);
-void pp_fsize_limiting(void);
+/* whether the soft RLIMIT_FSIZE is finite, looked at again (MAY_CLEAR 0:
+ * only ever marks it finite; at start-up and after a call of the
+ * program's that set it, 1); around such a call (the hooks, syscall()),
+ * the writes keep SIGXFSZ from the program whatever the mark says */
+void pp_fsize_check(int may_clear);
+void pp_fsize_change_begin(void);
+void pp_fsize_change_end(void);
 void *pp_os_map(size_t len);                     /* the shim's own memory */
 void  pp_os_unmap(void *p, size_t len);
 /* per system: memory straight from the kernel, past every hook */
@@ -253,6 +256,8 @@ uint64_t pp_proc_rss(void);                      /* statm: cheap */
 int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
 /* the main thread has exited (as of the last pp_proc_stat) */
 int pp_proc_main_exited(void);
+/* Linux: thread TID's capabilities are not the calling thread's */
+int pp_os_caps_differ(pid_t tid);
 /* ... and the status it ended with, as wait gives it (0: none, or 0);
  * LAST 0 when a sample saw threads of the program's run on after it */
 int pp_proc_main_exit_code(int *last);

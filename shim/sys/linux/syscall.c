@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <linux/seccomp.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 
 #ifndef CLOSE_RANGE_UNSHARE
@@ -80,7 +81,13 @@ PP_EXPORT long syscall(long nr, ...)
     if (nr == SYS_seccomp && a == SECCOMP_SET_MODE_FILTER && (b & SECCOMP_FILTER_FLAG_TSYNC))
         pp_apart_forbid();
     long ret;
-    if (alone_begin && wants_alone(nr, c)) {
+    /* a file-size limit set by the system call itself (sys/posix.c) */
+    if ((nr == SYS_setrlimit && a == RLIMIT_FSIZE) ||
+        (nr == SYS_prlimit64 && b == RLIMIT_FSIZE && c)) {
+        pp_fsize_change_begin();
+        ret = raw(nr, a, b, c, d, e, f);
+        pp_fsize_change_end();
+    } else if (alone_begin && wants_alone(nr, c)) {
         int began = alone_begin();
         ret = raw(nr, a, b, c, d, e, f);
         alone_end(began);               /* errno as it was: set below */
