@@ -74,14 +74,17 @@ joined() { jq -c -n "$JOIN_JQ" "$1"; }
 # a sites view's, a summary's regions may come in parts)
 jqj() { local f=${*: -1}; joined "$f" | jq "${@:1:$#-1}"; }
 
-# valid_jsonl FILE: every line parses as a JSON object
-valid_jsonl() { jq -e -s 'length > 0 and all(.[]; type == "object")' "$1" >/dev/null; }
+# valid_jsonl FILE: every line parses, alone, as one JSON object (two
+# records glued on one line do not: jq -s alone would read them as two)
+valid_jsonl() {
+    jq -e -n -R '[inputs | fromjson | type == "object"] | length > 0 and all' "$1" >/dev/null 2>&1
+}
 
 # damaged FILE: prints "bad" for each line of FILE (each ended by a
-# newline) that `jq -e .` does not take when given that line alone.  One
-# jq -R pass over the file first marks each line that is a single JSON
-# value other than null or false (a line `jq -e .` always takes); only the
-# lines it leaves unmarked are given to `jq -e .` one by one.  The pass is
+# newline) that is not, alone, one JSON value other than null or false
+# (two records glued on one line are bad).  One jq -R pass over the file
+# first marks each line that is; only the lines it leaves unmarked are
+# given to jq one by one (the same test, line by line).  The pass is
 # used only on a file of ASCII without NUL bytes, where its lines are the
 # loop's byte for byte (read drops a NUL; jq -R replaces bad UTF-8).
 damaged() {
@@ -92,7 +95,7 @@ damaged() {
             IFS= read -r v <&3 || v=
             [ "$v" = ok ] && continue
         fi
-        printf '%s\n' "$l" | jq -e . > /dev/null 2>&1 || echo bad
+        printf '%s\n' "$l" | jq -e -R 'fromjson' > /dev/null 2>&1 || echo bad
     done < "$1" 3< <([ -n "$fast" ] && jq -R -r 'try (fromjson
                         | if . == null or . == false then "check" else "ok" end) catch "check"' "$1" 2> /dev/null)
 }

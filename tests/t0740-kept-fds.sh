@@ -239,7 +239,7 @@ int main(int argc, char **argv)
         getrlimit(RLIMIT_NOFILE, &rl);
         int mine = find(getpid(), argv[1]), theirs = find(getppid(), argv[1]);
         long same = syscall(SYS_kcmp, getppid(), getpid(), KCMP_FILE, theirs, mine);
-        printf("%s %s\n", mine < 0 || theirs < 0 ? "none" : same == 0 ? "shared" : "own",
+        printf("%s %s\n", mine < 0 || theirs < 0 ? "none" : same == 0 ? "shared" : same < 0 ? "error" : "own",
                mine >= (int)rl.rlim_cur ? "above" : "below");
         exit(0);
     }
