@@ -248,6 +248,35 @@ int main(int argc, char **argv)
 }
 EOS
 cc -o desc desc.c
+# a library the program links starts a thread in its constructor (which
+# runs before the shim's) that reads the limit all along: it must never
+# see the shim's raised one, so the shim raises none while that thread
+# lives (it asks the kernel how many threads there are)
+cat > watch.c <<'EOS'
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/resource.h>
+static volatile int stop;
+static rlim_t most;
+static pthread_t t;
+static void *watch(void *a)
+{
+    struct rlimit rl;
+    while (!stop)
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > most)
+            most = rl.rlim_cur;
+    return a;
+}
+__attribute__((constructor)) static void begin(void) { pthread_create(&t, NULL, watch, NULL); }
+void watch_report(void)
+{
+    stop = 1;
+    pthread_join(t, NULL);
+    printf("most %llu\n", (unsigned long long)most);
+}
+EOS
+printf 'void watch_report(void);\nint main(void) { watch_report(); return 0; }\n' > watched.c
+cc -shared -fPIC -o libwatch.so watch.c -pthread && cc -o watched watched.c -L. -lwatch -Wl,-rpath,"$PWD"
 hard=$(ulimit -H -n)
 if [ "$hard" != unlimited ] && [ "$hard" -lt 1100 ]; then
     ulimit -H -n 4096 2>/dev/null || hard=
@@ -275,6 +304,9 @@ else
         # a forked child writes the timeline through an open file of its
         # own (core/timeline.c, own_description: its lock and its offset
         # are its own), put on its number above the limit too
+        rm -f s.jsonl
+        eq "soft limit $soft: a thread a linked library's constructor started never sees another limit" \
+            "$( (ulimit -S -n $soft; traced s.jsonl ./watched) )" "most $soft"
         rm -f s.jsonl
         eq "soft limit $soft: a forked child's timeline is an open file of its own (kcmp)" \
             "$( (ulimit -S -n $soft; traced s.jsonl ./desc "$PWD/s.jsonl") )" "own above"

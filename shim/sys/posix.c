@@ -281,7 +281,7 @@ static int dup_high(int fd, int base)
 
 /* Whether the process has one thread: the shim's start in a new image or
  * a forked child, before its sampler thread (core/life.c says so). */
-static atomic_int solo;
+static atomic_int solo;                 /* 1: on; 2, 3: the kernel said 1, more */
 
 void pp_fd_solo(int on)
 {
@@ -308,8 +308,23 @@ static int nofile_raise(rlim_t need, struct rlimit *now)
         now->rlim_cur == RLIM_INFINITY || now->rlim_cur >= need ||
         (now->rlim_max != RLIM_INFINITY && now->rlim_max < need))
         return 0;
+    /* "one thread" asked of the kernel once a window: a library the
+     * program links may have started a thread in its constructor, which
+     * runs before the shim's */
+    if (atomic_load(&solo) == 1)
+        atomic_store(&solo, pp_os_one_thread() ? 2 : 3);
+    if (atomic_load(&solo) != 2)
+        return 0;
     struct rlimit wide = {need, now->rlim_max};
     return set_nofile(&wide) == 0;
+}
+
+/* the limit NOW put back after a raise, unless something set another */
+static void nofile_back(const struct rlimit *now, rlim_t raised)
+{
+    struct rlimit cur;
+    if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_cur == raised)
+        set_nofile(now);
 }
 
 /* FD again where the shim keeps it.  BASE is inside the program's numbers:
@@ -325,14 +340,17 @@ static int nofile_raise(rlim_t need, struct rlimit *now)
 static int dup_keep(int fd, int base)
 {
     struct rlimit now;
+    sigset_t all, old;
+    sigfillset(&all);               /* no handler of the program's meanwhile */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int high = -1;
     if (getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_cur >= 64 && now.rlim_cur <= 4096 &&
         nofile_raise(now.rlim_cur + 64, &now)) {
-        int high = dup_high(fd, (int)now.rlim_cur);
-        set_nofile(&now);
-        if (high >= 0)
-            return high;
+        high = dup_high(fd, (int)now.rlim_cur);
+        nofile_back(&now, now.rlim_cur + 64);
     }
-    return dup_high(fd, base);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return high >= 0 ? high : dup_high(fd, base);
 }
 
 static int fd_flags(int fd)
@@ -489,6 +507,9 @@ int pp_fd_replace(struct pp_fd *f, int fd)
 {
     int saved = errno, rc = -1;
     struct rlimit now;              /* F's number may be above the soft limit */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int raised = f->fd >= 0 && nofile_raise((rlim_t)f->fd + 1, &now);
 #if defined(__linux__)
     rc = (int)syscall(SYS_dup3, fd, f->fd, O_CLOEXEC);   /* not the hook (hooks/fds.c) */
@@ -497,7 +518,8 @@ int pp_fd_replace(struct pp_fd *f, int fd)
         rc = fcntl(f->fd, F_SETFD, FD_CLOEXEC);
 #endif
     if (raised)
-        set_nofile(&now);
+        nofile_back(&now, (rlim_t)f->fd + 1);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc >= 0) {
         struct stat st;
         if (fstat(f->fd, &st) == 0)

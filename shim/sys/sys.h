@@ -256,6 +256,8 @@ uint64_t pp_proc_rss(void);                      /* statm: cheap */
 int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
 /* the main thread has exited (as of the last pp_proc_stat) */
 int pp_proc_main_exited(void);
+/* the process has one thread (Linux; 0 on macOS) */
+int pp_os_one_thread(void);
 /* Linux: thread TID's capabilities are not the calling thread's */
 int pp_os_caps_differ(pid_t tid);
 /* ... and the status it ended with, as wait gives it (0: none, or 0);

@@ -456,6 +456,8 @@ void pp_proc_after_fork(void)
 {
     pp_fd_drop(&maps_fd);
     atomic_store(&main_state, 0);
+    atomic_store(&main_code, 0);        /* the child's main thread is its own */
+    atomic_store(&main_outlived, 0);
     pp_fd_drop(&status_fd);
     pp_fd_drop(&stat_fd);
     pp_fd_drop(&statm_fd);
@@ -567,4 +569,18 @@ int pp_os_caps_differ(pid_t tid)
                  memcmp(a, b, sizeof a) != 0;
     errno = saved;
     return differ;
+}
+
+/* Whether the process has one thread, read from field 20 of
+ * /proc/self/stat on a descriptor of its own (the system call: at the
+ * shim's start, before any kept descriptor) */
+int pp_os_one_thread(void)
+{
+    char text[1024];
+    int saved = errno, fd = pp_os_open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text) : -1;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return n > 0 && decimal(pp_stat_field(text, (size_t)n, 20)) == 1;
 }
