@@ -450,6 +450,13 @@ void pp_finish(void)
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
     struct pp_sample end;
+#if defined(__linux__)
+    /* a pp_alone_end that saw the exit not yet begun has started its
+     * sampler by the time the lock is free: the stop below stops it
+     * (bounded: a signal handler on a thread holding it) */
+    if (pp_lock_until(&alone_lock, pp_now_ns() + 50000000u) == 0)
+        pp_unlock(&alone_lock);
+#endif
     pp_sampler_stop();
     pp_fsize_check(0);          /* a limit set since the last sample */
     pp_allocator_tick();
