@@ -208,8 +208,15 @@ static void start_recording(void)
     start_sampler();
 }
 
+/* this thread is inside fork, between the shim's prepare handler (which
+ * took its locks) and its parent or child handler: a set*id or unshare
+ * from a signal handler then must not stop the sampler, which may be
+ * waiting for one of those locks */
+static __thread int forking PP_TLS;
+
 static void fork_prepare(void)
 {
+    forking = 1;
     pp_py_fork_prepare();
     pp_modules_fork_prepare();
     pp_probe_lock();
@@ -225,6 +232,7 @@ static void fork_parent(void)
     pp_probe_unlock();
     pp_modules_fork_parent();
     pp_py_fork_done();
+    forking = 0;
 }
 
 /* a forked child's start: SAMPLER 0 for one with no sampler thread */
@@ -232,6 +240,7 @@ static void child_begins(int sampler)
 {
     int saved = pp_in_hook;
     pp_in_hook = 1;
+    forking = 0;
     pp_fd_solo(1);
     pp_py_fork_done();
     pp_map_after_fork_child();
@@ -743,7 +752,7 @@ void pp_env_fix_done(struct pp_env_fix *f)
  * to pp_alone_end; 0: nothing done (a sampler may still run) */
 int pp_alone_begin(void)
 {
-    if (pp_in_hook || !own_process() || atomic_load(&finished))
+    if (pp_in_hook || forking || !own_process() || atomic_load(&finished))
         return 0;
     int saved_errno = errno;
     pp_in_hook = 1;
@@ -765,6 +774,8 @@ int pp_alone_begin(void)
  * start (0.7 ms, and no samples meanwhile). */
 int pp_alone_creds_begin(void)
 {
+    if (!own_process())
+        return -1;
     pid_t s = pp_sampler_tid();
     if (s <= 0 || !pp_os_caps_differ(s))
         return 0;

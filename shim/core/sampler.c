@@ -252,7 +252,14 @@ int pp_sampler_pause(void)
     if (t <= 0 || pp_tid_gone(t) < 0)
         pp_proc_stat(&rss, &before);
     pp_sampler_stop();
+    /* no handler of the program's inside the join: glibc frees the
+     * thread's stack under its stack-cache lock, and a set*id call from a
+     * handler waits for that lock (a failed exec's pause hung so) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_join(thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     running = 0;
     /* pthread_join returns when the thread's tid is cleared, a moment
      * before the kernel takes it out of the thread group: waited for by

@@ -383,16 +383,32 @@ static void room_used(size_t n)
     room -= room >= n ? n : room;
 }
 
+static int reserve_err = ENOSPC;        /* why the last reserve said no */
+
 static int reserve(int fd, size_t n)
 {
+    /* a file-size limit: a write past it would be cut short mid-line (the
+     * kernel's reservation does not look at the limit, and a limit that
+     * is not a multiple of a page ends inside one), so a record that
+     * would cross it is kept out whole, as on a full disk */
+    uint64_t lim = pp_fsize_limit();
+    off_t end = -1;
+    if (lim != UINT64_MAX && (end = lseek(fd, 0, SEEK_END)) >= 0 && (uint64_t)end + n > lim) {
+        reserve_err = EFBIG;
+        return 0;
+    }
+    reserve_err = ENOSPC;
     if (room >= n || no_reserve)
         return 1;
-    off_t end = lseek(fd, 0, SEEK_END);
+    if (end < 0)
+        end = lseek(fd, 0, SEEK_END);
     if (end < 0)
         return 1;                       /* not seekable: write and see */
     /* ahead when there is room for it, else just this record (a nearly
      * full disk still takes the records that fit) */
     size_t want = RESERVE + n;
+    if (lim != UINT64_MAX && (uint64_t)end + want > lim)
+        want = (size_t)(lim - (uint64_t)end);
     int err;
     while ((err = pp_os_reserve(fd, (uint64_t)end, want)) != 0) {
         if (err == EOPNOTSUPP)
@@ -708,7 +724,7 @@ static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
     size_t need = lost_records ? 3 * (n + lost_header_len) + 2 * PAGE + 256
                                : laid_size(p, n, torn ? -1 : size);
     if (!reserve(fd, need)) {
-        report_failure(ENOSPC);
+        report_failure(reserve_err);
         /* the header is what tells a reader whose records these are: it is
          * kept and goes in first once room returns */
         if (n <= sizeof lost_header && !memcmp(p, "{\"type\":\"header\"", 16)) {

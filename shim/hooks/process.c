@@ -276,10 +276,10 @@ PP_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
     {                                                                   \
         REAL(name);                                                     \
         int began = pp_alone_creds_begin();                             \
-        if (!began)                                                     \
+        if (began == 0)                                                 \
             (void)pp_single_end();                                      \
         int rc = real_##name args;                                      \
-        pp_alone_end(began);                                            \
+        pp_alone_end(began > 0);                                        \
         return rc;                                                      \
     }
 SETXID_HOOK(setuid, (uid_t u), (u))

@@ -147,18 +147,27 @@ uint64_t pp_os_resident_own(void)
  * the timeline's writes pay no system call for it. */
 static atomic_int fsize_limited = 1;    /* until the first look */
 static atomic_int fsize_changing;       /* set*rlimit calls under way */
+static _Atomic uint64_t fsize_limit = UINT64_MAX;
 
 void pp_fsize_check(int may_clear)
 {
     struct rlimit rl;
     int saved = errno;
-    int finite = getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != RLIM_INFINITY;
+    int ok = getrlimit(RLIMIT_FSIZE, &rl) == 0;
+    int finite = !ok || rl.rlim_cur != RLIM_INFINITY;
     /* a look made each sample only ever sets the mark: one that read the
      * limit just before a hooked call set it must not clear the mark the
      * call's own look set after */
-    if (finite || may_clear)
+    if (finite || may_clear) {
         atomic_store(&fsize_limited, finite);
+        atomic_store(&fsize_limit, ok && finite ? (uint64_t)rl.rlim_cur : UINT64_MAX);
+    }
     errno = saved;
+}
+
+uint64_t pp_fsize_limit(void)
+{
+    return atomic_load(&fsize_limit);
 }
 
 void pp_fsize_change_begin(void)

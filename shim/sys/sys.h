@@ -232,6 +232,7 @@ void pp_quiet_end(struct pp_quiet *q);
  * program's that set it, 1); around such a call (the hooks, syscall()),
  * the writes keep SIGXFSZ from the program whatever the mark says */
 void pp_fsize_check(int may_clear);
+uint64_t pp_fsize_limit(void);          /* the soft limit looked at, or UINT64_MAX */
 void pp_fsize_change_begin(void);
 void pp_fsize_change_end(void);
 void *pp_os_map(size_t len);                     /* the shim's own memory */
