@@ -257,3 +257,92 @@ if ./unshare_user > /dev/null 2>&1; then
 else
     echo "# skip: syscall(SYS_unshare, CLONE_NEWUSER) fails bare too here: $(./unshare_user 2>&1)"
 fi
+
+# ---- calls from a signal handler, and from a vfork child ---------------------
+# A SIGALRM handler (every 200 us) makes a call that stops the sampler, or
+# a set*id call, while the main thread is inside fork (the shim's prepare
+# handler holds its locks, which the sampler may wait for) or inside a
+# failed exec (the shim joins its sampler there, and glibc frees the
+# thread's stack under a lock a set*id waits for): both hung, every run.
+# set*id and unshare are async-signal-safe.  Ground truth: bare finishes.
+cat > inhandler.c <<'EOS'
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile int hits, use_unshare;
+static void h(int s)
+{
+    (void)s;
+    if ((use_unshare ? unshare(0) : setresuid(getuid(), getuid(), getuid())) == 0)
+        hits++;
+}
+int main(int argc, char **argv)
+{
+    use_unshare = strcmp(argv[2], "unshare") == 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, 0);
+    struct itimerval it = {{0, 200}, {0, 200}};
+    setitimer(ITIMER_REAL, &it, 0);
+    char *a[] = {"x", 0};
+    for (int i = 0; i < 1000; i++) {
+        if (strcmp(argv[1], "fork") == 0) {
+            pid_t p = fork();
+            if (p == 0)
+                _exit(0);
+            while (waitpid(p, 0, 0) < 0)
+                ;
+        } else {
+            execv("/nonexistent/x", a);
+            execvp("nonexistent-cmd-xyz", a);
+        }
+    }
+    struct itimerval z = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &z, 0);
+    printf("done, the handler ran: %s\n", hits > 0 ? "yes" : "no");
+    return 0;
+}
+EOS
+cc -o inhandler inhandler.c
+for c in "fork unshare" "fork setresuid" "exec unshare" "exec setresuid"; do
+    bare=$(timeout 60 ./inhandler $c)
+    rm -f ih.jsonl
+    shim=$(traced ih.jsonl timeout 60 ./inhandler $c)
+    eq "a handler's ${c#* } while the main thread is in $(echo $c | cut -d' ' -f1): finishes as bare" \
+        "$?:$shim" "0:$bare"
+    check "... $c: every line of the timeline is JSON" valid_jsonl ih.jsonl
+done
+
+# A vfork child that calls setuid before its exec: glibc's view of the
+# parent's threads (__libc_single_threaded, shared memory) as bare
+cat > vfuid.c <<'EOS'
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/single_threaded.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void)
+{
+    printf("before=%d ", __libc_single_threaded);
+    pid_t p = vfork();
+    if (p == 0) {
+        setuid(getuid());
+        execl("/bin/true", "true", (char *)0);
+        _exit(9);
+    }
+    waitpid(p, 0, 0);
+    printf("after=%d\n", __libc_single_threaded);
+    return 0;
+}
+EOS
+cc -o vfuid vfuid.c
+rm -f vf.jsonl
+eq "a vfork child's setuid: the parent's single-threaded flag as bare" \
+    "$(traced vf.jsonl ./vfuid)" "$(./vfuid)"
