@@ -292,8 +292,9 @@ int main(int argc, char **argv)
     struct itimerval it = {{0, 200}, {0, 200}};
     setitimer(ITIMER_REAL, &it, 0);
     char *a[] = {"x", 0};
-    for (int i = 0; i < 1000; i++) {
-        if (strcmp(argv[1], "fork") == 0) {
+    int fork_ = strcmp(argv[1], "fork") == 0;
+    for (int i = 0; i < (fork_ ? 1000 : 10000); i++) {
+        if (fork_) {
             pid_t p = fork();
             if (p == 0)
                 _exit(0);
