@@ -154,6 +154,20 @@ python_versions() {
     done
 }
 
+# each_version FN: FN NAME PATH for each of $versions, two at a time (each
+# mostly one busy thread), each into its own log, printed in the order of
+# $versions once all are done (FN's files must carry NAME)
+each_version() {
+    local v running=0
+    for v in $versions; do
+        "$1" "${v%%:*}" "${v#*:}" > "log.${v%%:*}" 2>&1 &
+        running=$((running + 1))
+        if [ $running -ge 2 ]; then wait -n; running=$((running - 1)); fi
+    done
+    wait
+    for v in $versions; do cat "log.${v%%:*}"; done
+}
+
 # below PID PGREP-ARGS...: the first process pgrep finds with those
 # arguments that descends from PID (not another user's of the machine)
 below() {

@@ -318,16 +318,7 @@ one_version() {
         grep -q '"name":"deep"' h.$name.jsonl
 }
 
-# two versions at a time (each mostly one busy thread), each into its own
-# log; the logs are printed in the order of $versions once all are done
-running=0
-for v in $versions; do
-    one_version "${v%%:*}" "${v#*:}" > "log.${v%%:*}" 2>&1 &
-    running=$((running + 1))
-    if [ $running -ge 2 ]; then wait -n; running=$((running - 1)); fi
-done
-wait
-for v in $versions; do cat "log.${v%%:*}"; done
+each_version one_version
 
 # a version the shim cannot read says so, once, and nothing else changes
 old=$(ls -d "$HOME"/.pyenv/versions/3.7.*/bin/python3 2>/dev/null | tail -1)

@@ -138,13 +138,4 @@ one_version() {
         "sub_exit:4"
 }
 
-# two versions at a time, each into its own log; the logs are printed in
-# the order of $versions once all are done
-running=0
-for v in $versions; do
-    one_version "${v%%:*}" "${v#*:}" > "log.${v%%:*}" 2>&1 &
-    running=$((running + 1))
-    if [ $running -ge 2 ]; then wait -n; running=$((running - 1)); fi
-done
-wait
-for v in $versions; do cat "log.${v%%:*}"; done
+each_version one_version
