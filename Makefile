@@ -154,7 +154,7 @@ $(B)/tests/%: tests/progs/%.cc $(B)/.flags
 
 # Unit tests drive the shim's pure parts directly, under ASan and UBSan.
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_LIB := shim/core/buf.c shim/core/split.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c shim/sys/posix.c \
+UNIT_LIB := shim/core/buf.c shim/core/split.c shim/core/mappings.c shim/core/options.c shim/sys/linux/os.c shim/sys/posix.c shim/sys/fsize.c \
             shim/sys/linux/apart.c \
             shim/core/counters.c shim/sys/lock.c shim/sys/linux/futex.c \
             tests/unit/stubs.c
@@ -167,7 +167,7 @@ $(B)/unit/%: tests/unit/%.c $(UNIT_LIB) tests/unit/check.h $(B)/.flags
 
 PP_OPTIONS_SRC := tools/dev/pp-options.c shim/core/options.c shim/core/buf.c shim/sys/linux/os.c \
                   shim/sys/linux/apart.c \
-                  shim/sys/posix.c shim/sys/lock.c shim/sys/linux/futex.c
+                  shim/sys/posix.c shim/sys/fsize.c shim/sys/lock.c shim/sys/linux/futex.c
 $(B)/pp-options: $(PP_OPTIONS_SRC) $(B)/.flags
 	$(Q)$(CC) $(BASE) -Ishim -o $@ $(PP_OPTIONS_SRC)
 
@@ -215,7 +215,7 @@ $(B)/bench/tick: bench/tick.c $(B)/.flags
 	$(Q)$(CC) $(BASE) -o $@ $<
 
 # the sampler's cgroup reads, by hand inside a limited cgroup (docs/robustness.md)
-CGCOST_SRC := shim/sys/posix.c shim/sys/linux/os.c shim/sys/lock.c shim/sys/linux/futex.c
+CGCOST_SRC := shim/sys/posix.c shim/sys/fsize.c shim/sys/linux/os.c shim/sys/linux/apart.c shim/sys/lock.c shim/sys/linux/futex.c
 $(B)/bench/cgcost: bench/cgcost.c shim/sys/linux/cgroup.c $(CGCOST_SRC) $(B)/.flags
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(BASE) -O2 -Ishim -o $@ $< $(CGCOST_SRC)

@@ -222,6 +222,17 @@ same "ulimit -n 5: a pipeline of three" bash -c 'ulimit -n 5; cat small.txt | tr
 # ---- exit and threads -------------------------------------------------------------
 same "main calls pthread_exit: the process ends when its worker does" "$T/robust_pthread_exit"
 eq "pthread_exit: the atexit handler ran" "$(cat shim.out)" atexit
+# a vfork child that sets a file-size limit before its exec shares the
+# parent's memory, not its limit: the parent's timeline goes on whole
+printf '#include <stdlib.h>\n#include <sys/resource.h>\n#include <sys/wait.h>\n#include <unistd.h>\nint main(void) { free(malloc(10)); pid_t p = vfork(); if (p == 0) { struct rlimit r = {1000, RLIM_INFINITY}; setrlimit(RLIMIT_FSIZE, &r); execl("/bin/true", "true", (char *)0); _exit(9); } waitpid(p, 0, 0); for (int i = 0; i < 200; i++) { free(malloc(100000)); usleep(1000); } return 0; }\n' > vflim.c
+cc -o vflim vflim.c
+rm -f vl.jsonl
+PERFPROBE_QUIET=1 PERFPROBE_INTERVAL_MS=1 PERFPROBE_OUTPUT=$PWD/vl.jsonl LD_PRELOAD=$S ./vflim 2> vl.err
+# (the image the child execs has that limit, and may say its file is full)
+eq "a vfork child's file-size limit: the parent runs" "$?" 0
+eq "a vfork child's file-size limit: the parent's summary is there" \
+    "$(jq -s --argjson p "$(jq -s '[.[] | select(.type == "header")][0].pid' vl.jsonl)" \
+        '[.[] | select(.type == "summary" and .pid == $p)] | length' vl.jsonl)" 1
 # pvalloc(0): glibc's smallest block, not a page (before: 4,104 usable
 # bytes under the shim, 24 bare)
 printf '#include <malloc.h>\n#include <stdio.h>\n#include <stdlib.h>\nint main(void) { void *p = pvalloc(0), *q = pvalloc(1); printf("%%zu %%zu\\n", malloc_usable_size(p), malloc_usable_size(q)); free(p); free(q); return 0; }\n' > pv.c
@@ -389,6 +400,8 @@ if command -v prlimit > /dev/null; then
     for i in $(seq 200); do grep -q waiting fp.out 2> /dev/null && break; sleep 0.05; done
     prlimit --pid $pid --fsize=4096:unlimited
     sleep 0.2
+    prlimit --pid $pid --fsize=unlimited:unlimited     # and lifted again
+    sleep 0.2
     touch go
     timeout 60 tail --pid=$pid -f /dev/null
     wait $pid
@@ -397,6 +410,8 @@ if command -v prlimit > /dev/null; then
     check "file-size limit set from outside: every line written is one JSON object" valid_jsonl fs.jsonl
     eq "file-size limit set from outside: it bit (the shim says its file is full)" \
         "$(grep -c "cannot write the timeline.*File too large" fp.err)" 1
+    eq "file-size limit lifted from outside: the records go on, the summary is there" \
+        "$(jq -s '[.[] | select(.type == "summary")] | length' fs.jsonl)" 1
     rm -f go
 else
     echo "# skip: no prlimit"

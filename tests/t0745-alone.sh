@@ -347,3 +347,44 @@ cc -o vfuid vfuid.c
 rm -f vf.jsonl
 eq "a vfork child's setuid: the parent's single-threaded flag as bare" \
     "$(traced vf.jsonl ./vfuid)" "$(./vfuid)"
+
+# A set*id call whose outcome on the calling thread differs from the
+# sampler's though their capabilities are the same: a seccomp filter on
+# the calling thread only that fails setresuid (bare: -1 EPERM; with the
+# sampler not stopped, its call succeeded, and glibc aborted)
+if [ "$(id -u)" = 0 ]; then
+    cat > seccid.c <<'EOS'
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void)
+{
+    usleep(50000);
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_setresuid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog p = {4, f};
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p) != 0)
+        return 7;
+    int r = setresuid(-1, 0, -1);
+    printf("setresuid %d %s\n", r, r ? strerror(errno) : "-");
+    return 0;
+}
+EOS
+    cc -o seccid seccid.c
+    rm -f sc.jsonl
+    eq "setresuid failed by the calling thread's own seccomp filter: as bare" \
+        "$(traced sc.jsonl ./seccid; echo "status $?")" "$(./seccid; echo "status $?")"
+else
+    echo "# skip: the seccomp set*id case needs root"
+fi

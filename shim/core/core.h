@@ -559,10 +559,9 @@ void pp_env_fix_done(struct pp_env_fix *f);
  * sampler may still run) */
 int  pp_alone_begin(void);
 void pp_alone_end(int began);
-/* the same for the set*id calls: the sampler is stopped only when its
- * capabilities are not the calling thread's (0 then: nothing stopped;
- * -1: not this process's call, a vfork child's, whose memory is the
- * parent's: glibc's view of the threads is left alone) */
+/* the same for the set*id calls (-1: not this process's call, a vfork
+ * child's, whose memory is the parent's: glibc's view of the threads is
+ * left alone) */
 int  pp_alone_creds_begin(void);
 
 

@@ -212,11 +212,16 @@ static void start_recording(void)
  * took its locks) and its parent or child handler: a set*id or unshare
  * from a signal handler then must not stop the sampler, which may be
  * waiting for one of those locks */
+#if defined(__linux__)
 static __thread int forking PP_TLS;
+#define FORKING(v) (forking = (v))
+#else
+#define FORKING(v) ((void)0)            /* no pp_alone on macOS */
+#endif
 
 static void fork_prepare(void)
 {
-    forking = 1;
+    FORKING(1);
     pp_py_fork_prepare();
     pp_modules_fork_prepare();
     pp_probe_lock();
@@ -232,7 +237,7 @@ static void fork_parent(void)
     pp_probe_unlock();
     pp_modules_fork_parent();
     pp_py_fork_done();
-    forking = 0;
+    FORKING(0);
 }
 
 /* a forked child's start: SAMPLER 0 for one with no sampler thread */
@@ -240,8 +245,9 @@ static void child_begins(int sampler)
 {
     int saved = pp_in_hook;
     pp_in_hook = 1;
-    forking = 0;
+    FORKING(0);
     pp_fd_solo(1);
+    pp_fsize_check(1);          /* this process's limit from here on */
     pp_py_fork_done();
     pp_map_after_fork_child();
     pp_tid_forget();
@@ -765,20 +771,18 @@ int pp_alone_begin(void)
     return 1;
 }
 
-/* A set*id call gives the sampler the outcome it gives the calling thread
- * when both hold the same capabilities: the ids are the process's, and
- * only capabilities (PR_SET_KEEPCAPS, capset: per thread) can make the
- * call fail on one and not the other.  So the sampler is stopped only
- * when they differ: a server that changes its effective id per request
- * pays two capget calls (about a microsecond), not a thread's stop and
- * start (0.7 ms, and no samples meanwhile). */
+/* A set*id call: the sampler is stopped around every one.  Equal
+ * capability sets are not enough to give both threads the same outcome:
+ * securebits (SECBIT_NO_SETUID_FIXUP left the sampler every capability
+ * after setuid(65534)), a seccomp filter on the calling thread only (the
+ * sampler's call succeeded where the caller's failed, and glibc aborted)
+ * and LSM labels are per thread too.  -1: not this process's call (a
+ * vfork child's, whose memory is the parent's: glibc's view of the
+ * threads is left alone). */
 int pp_alone_creds_begin(void)
 {
     if (!own_process())
         return -1;
-    pid_t s = pp_sampler_tid();
-    if (s <= 0 || !pp_os_caps_differ(s))
-        return 0;
     return pp_alone_begin();
 }
 

@@ -175,11 +175,14 @@ LIMIT_HOOK(prlimit64, (pid_t pid, __rlimit_resource_t res, const struct rlimit64
 /* ulimit sets the limit through glibc's own setrlimit, past the hook */
 PP_EXPORT long ulimit(int cmd, ...)
 {
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
+    long arg = 0;
     int fsize = cmd == UL_SETFSIZE;
+    if (fsize) {                        /* the only command with an argument */
+        va_list ap;
+        va_start(ap, cmd);
+        arg = va_arg(ap, long);
+        va_end(ap);
+    }
     if (fsize)
         pp_fsize_change_begin();
     REAL(ulimit);

@@ -143,44 +143,8 @@ uint64_t pp_os_resident_own(void)
  * write, and one that became pending meanwhile (the kernel directs both at
  * the writing thread) is taken away before the mask comes back; one the
  * program had pending before is left there.  SIGXFSZ only while the soft
- * limit is finite (pp_fsize_check): otherwise no write can raise it, and
- * the timeline's writes pay no system call for it. */
-static atomic_int fsize_limited = 1;    /* until the first look */
-static atomic_int fsize_changing;       /* set*rlimit calls under way */
-static _Atomic uint64_t fsize_limit = UINT64_MAX;
-
-void pp_fsize_check(int may_clear)
-{
-    struct rlimit rl;
-    int saved = errno;
-    int ok = getrlimit(RLIMIT_FSIZE, &rl) == 0;
-    int finite = !ok || rl.rlim_cur != RLIM_INFINITY;
-    /* a look made each sample only ever sets the mark: one that read the
-     * limit just before a hooked call set it must not clear the mark the
-     * call's own look set after */
-    if (finite || may_clear) {
-        atomic_store(&fsize_limited, finite);
-        atomic_store(&fsize_limit, ok && finite ? (uint64_t)rl.rlim_cur : UINT64_MAX);
-    }
-    errno = saved;
-}
-
-uint64_t pp_fsize_limit(void)
-{
-    return atomic_load(&fsize_limit);
-}
-
-void pp_fsize_change_begin(void)
-{
-    atomic_fetch_add(&fsize_changing, 1);
-}
-
-void pp_fsize_change_end(void)
-{
-    pp_fsize_check(1);
-    atomic_fetch_sub(&fsize_changing, 1);
-}
-
+ * limit is finite (fsize.c): otherwise no write can raise it, and the
+ * timeline's writes pay no system call for it. */
 void pp_quiet_begin(struct pp_quiet *q, int pipe)
 {
     int saved = errno;
@@ -188,7 +152,7 @@ void pp_quiet_begin(struct pp_quiet *q, int pipe)
     sigemptyset(&q->set);
     if (pipe)
         sigaddset(&q->set, SIGPIPE);
-    if (atomic_load(&fsize_limited) || atomic_load(&fsize_changing))
+    if (pp_fsize_guarded())
         sigaddset(&q->set, SIGXFSZ);
     q->on = pipe || sigismember(&q->set, SIGXFSZ) == 1;
     if (!q->on)

@@ -227,12 +227,14 @@ void  pp_write_all(int fd, const char *p, size_t n);   /* SIGPIPE and SIGXFSZ qu
 struct pp_quiet { sigset_t set, old; int on, had_pipe, had_xfsz; };
 void pp_quiet_begin(struct pp_quiet *q, int pipe);
 void pp_quiet_end(struct pp_quiet *q);
-/* whether the soft RLIMIT_FSIZE is finite, looked at again (MAY_CLEAR 0:
- * only ever marks it finite; at start-up and after a call of the
- * program's that set it, 1); around such a call (the hooks, syscall()),
- * the writes keep SIGXFSZ from the program whatever the mark says */
-void pp_fsize_check(int may_clear);
+/* whether the soft RLIMIT_FSIZE is finite, looked at again (START 1: the
+ * shim's start in an image or a forked child; 0: each sample and at exit,
+ * kept unless a call of the program's set it meanwhile); around such a
+ * call (the hooks, syscall()), the writes keep SIGXFSZ from the program
+ * whatever the last look said */
+void pp_fsize_check(int start);
 uint64_t pp_fsize_limit(void);          /* the soft limit looked at, or UINT64_MAX */
+int pp_fsize_guarded(void);             /* SIGXFSZ to be kept away now */
 void pp_fsize_change_begin(void);
 void pp_fsize_change_end(void);
 void *pp_os_map(size_t len);                     /* the shim's own memory */
@@ -259,8 +261,6 @@ int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
 int pp_proc_main_exited(void);
 /* the process has one thread (Linux; 0 on macOS) */
 int pp_os_one_thread(void);
-/* Linux: thread TID's capabilities are not the calling thread's */
-int pp_os_caps_differ(pid_t tid);
 /* ... and the status it ended with, as wait gives it (0: none, or 0);
  * LAST 0 when a sample saw threads of the program's run on after it */
 int pp_proc_main_exit_code(int *last);

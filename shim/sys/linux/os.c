@@ -19,7 +19,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
-#include <linux/capability.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -555,20 +554,6 @@ int pp_os_reserve(int fd, uint64_t at, uint64_t n)
 int pp_os_page_vector(uintptr_t addr, size_t pages, unsigned char *vec)
 {
     return mincore((void *)addr, pages * 4096, vec);
-}
-
-/* Whether thread TID's capability sets differ from the calling thread's
- * (or cannot be read): capget reads another thread's without asking. */
-int pp_os_caps_differ(pid_t tid)
-{
-    struct __user_cap_header_struct me = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_header_struct it = {_LINUX_CAPABILITY_VERSION_3, tid};
-    struct __user_cap_data_struct a[2], b[2];
-    int saved = errno;
-    int differ = syscall(SYS_capget, &me, a) != 0 || syscall(SYS_capget, &it, b) != 0 ||
-                 memcmp(a, b, sizeof a) != 0;
-    errno = saved;
-    return differ;
 }
 
 /* Whether the process has one thread, read from field 20 of
