@@ -65,7 +65,7 @@ uint64_t pp_fsize_limit(void)
 
 /* A vfork child (or a raw clone's) shares this memory but not the limit:
  * its calls leave the state alone. */
-static int own(void)
+static int this_process(void)
 {
     int saved = errno, mine = (int)getpid() == atomic_load(&fsize_owner);
     errno = saved;
@@ -74,7 +74,7 @@ static int own(void)
 
 void pp_fsize_change_begin(void)
 {
-    if (!own())
+    if (!this_process())
         return;
     atomic_fetch_add(&fsize_changing, 1);
     atomic_fetch_add(&fsize_seq, 1);
@@ -82,7 +82,7 @@ void pp_fsize_change_begin(void)
 
 void pp_fsize_change_end(void)
 {
-    if (!own())
+    if (!this_process())
         return;
     int saved = errno;
     look();
