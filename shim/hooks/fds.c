@@ -182,9 +182,8 @@ PP_EXPORT long ulimit(int cmd, ...)
         va_start(ap, cmd);
         arg = va_arg(ap, long);
         va_end(ap);
-    }
-    if (fsize)
         pp_fsize_change_begin();
+    }
     REAL(ulimit);
     long rc = real_ulimit(cmd, arg);
     if (fsize)

@@ -28,11 +28,16 @@ static atomic_uint fsize_seq;           /* calls begun and ended */
 static _Atomic uint64_t fsize_limit = UINT64_MAX;
 static atomic_int fsize_owner;          /* the process this is about */
 
-static void look(void)
+/* The limit read now, and kept unless SEQ (when given: the count read
+ * before) says a call of the program's set it meanwhile: that call's own
+ * look is the one to keep. */
+static void look(const unsigned *seq)
 {
     struct rlimit rl;
     int ok = getrlimit(RLIMIT_FSIZE, &rl) == 0;
     int finite = !ok || rl.rlim_cur != RLIM_INFINITY;
+    if (seq && (atomic_load(&fsize_changing) || atomic_load(&fsize_seq) != *seq))
+        return;
     atomic_store(&fsize_limited, finite);
     atomic_store(&fsize_limit, ok && finite ? (uint64_t)rl.rlim_cur : UINT64_MAX);
 }
@@ -42,18 +47,10 @@ void pp_fsize_check(int start)
     int saved = errno;
     if (start) {
         atomic_store(&fsize_owner, (int)getpid());
-        look();
+        look(NULL);
     } else {
-        /* each sample, and at exit: kept only when no call of the
-         * program's set the limit meanwhile (its own look is the one) */
-        unsigned seq = atomic_load(&fsize_seq);
-        struct rlimit rl;
-        int ok = getrlimit(RLIMIT_FSIZE, &rl) == 0;
-        int finite = !ok || rl.rlim_cur != RLIM_INFINITY;
-        if (!atomic_load(&fsize_changing) && atomic_load(&fsize_seq) == seq) {
-            atomic_store(&fsize_limited, finite);
-            atomic_store(&fsize_limit, ok && finite ? (uint64_t)rl.rlim_cur : UINT64_MAX);
-        }
+        unsigned seq = atomic_load(&fsize_seq);     /* each sample, and at exit */
+        look(&seq);
     }
     errno = saved;
 }
@@ -85,7 +82,7 @@ void pp_fsize_change_end(void)
     if (!this_process())
         return;
     int saved = errno;
-    look();
+    look(NULL);
     errno = saved;
     atomic_fetch_add(&fsize_seq, 1);
     atomic_fetch_sub(&fsize_changing, 1);
