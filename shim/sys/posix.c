@@ -272,32 +272,59 @@ static int set_nofile(const struct rlimit *rl)
 #endif
 }
 
+/* A raise of the soft limit for one call: the limit before, the one set,
+ * and the signal mask before (every signal is blocked from the look to
+ * the put-back: no handler of the program's runs meanwhile). */
+struct nofile_raise {
+    struct rlimit was;
+    rlim_t to;
+    sigset_t mask;
+};
+
 /* While the process has one thread, the soft limit raised to NEED (the
- * hard limit allowing) for one call, NOW what to put back: 1 when raised.
- * No other thread can see the raised limit or set its own meanwhile. */
-static int nofile_raise(rlim_t need, struct rlimit *now)
+ * hard limit allowing; 0: 64 above a soft limit of 64 to 4096) for one
+ * call: 1 when raised, to be ended by nofile_back.  No other thread can
+ * see the raised limit or set its own meanwhile. */
+static int nofile_raise(struct nofile_raise *r, rlim_t need)
 {
-    if (!atomic_load(&solo) || getrlimit(RLIMIT_NOFILE, now) != 0 ||
-        now->rlim_cur == RLIM_INFINITY || now->rlim_cur >= need ||
-        (now->rlim_max != RLIM_INFINITY && now->rlim_max < need))
+    if (!atomic_load(&solo))
         return 0;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &r->mask);
+    struct rlimit *was = &r->was;
+    if (getrlimit(RLIMIT_NOFILE, was) != 0 || was->rlim_cur == RLIM_INFINITY)
+        goto no;
+    if (!need) {
+        if (was->rlim_cur < 64 || was->rlim_cur > 4096)
+            goto no;
+        need = was->rlim_cur + 64;
+    }
+    if (was->rlim_cur >= need || (was->rlim_max != RLIM_INFINITY && was->rlim_max < need))
+        goto no;
     /* "one thread" asked of the kernel once a window: a library the
      * program links may have started a thread in its constructor, which
      * runs before the shim's */
     if (atomic_load(&solo) == 1)
         atomic_store(&solo, pp_os_one_thread() ? 2 : 3);
-    if (atomic_load(&solo) != 2)
-        return 0;
-    struct rlimit wide = {need, now->rlim_max};
-    return set_nofile(&wide) == 0;
+    struct rlimit wide = {need, was->rlim_max};
+    if (atomic_load(&solo) != 2 || set_nofile(&wide) != 0)
+        goto no;
+    r->to = need;
+    return 1;
+no:
+    pthread_sigmask(SIG_SETMASK, &r->mask, NULL);
+    return 0;
 }
 
-/* the limit NOW put back after a raise, unless something set another */
-static void nofile_back(const struct rlimit *now, rlim_t raised)
+/* the limit put back after a raise, unless something set another, and
+ * the signal mask */
+static void nofile_back(struct nofile_raise *r)
 {
     struct rlimit cur;
-    if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_cur == raised)
-        set_nofile(now);
+    if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_cur == r->to)
+        set_nofile(&r->was);
+    pthread_sigmask(SIG_SETMASK, &r->mask, NULL);
 }
 
 /* FD again where the shim keeps it.  BASE is inside the program's numbers:
@@ -312,17 +339,12 @@ static void nofile_back(const struct rlimit *now, rlim_t raised)
  * 64 KiB at 4096, where 1000 takes 8 KiB). */
 static int dup_keep(int fd, int base)
 {
-    struct rlimit now;
-    sigset_t all, old;
-    sigfillset(&all);               /* no handler of the program's meanwhile */
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    struct nofile_raise r;
     int high = -1;
-    if (getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_cur >= 64 && now.rlim_cur <= 4096 &&
-        nofile_raise(now.rlim_cur + 64, &now)) {
-        high = dup_high(fd, (int)now.rlim_cur);
-        nofile_back(&now, now.rlim_cur + 64);
+    if (nofile_raise(&r, 0)) {
+        high = dup_high(fd, (int)r.was.rlim_cur);
+        nofile_back(&r);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return high >= 0 ? high : dup_high(fd, base);
 }
 
@@ -479,11 +501,8 @@ int pp_fd_ok(struct pp_fd *f)
 int pp_fd_replace(struct pp_fd *f, int fd)
 {
     int saved = errno, rc = -1;
-    struct rlimit now;              /* F's number may be above the soft limit */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int raised = f->fd >= 0 && nofile_raise((rlim_t)f->fd + 1, &now);
+    struct nofile_raise r;          /* F's number may be above the soft limit */
+    int raised = f->fd >= 0 && nofile_raise(&r, (rlim_t)f->fd + 1);
 #if defined(__linux__)
     rc = (int)syscall(SYS_dup3, fd, f->fd, O_CLOEXEC);   /* not the hook (hooks/fds.c) */
 #else
@@ -491,8 +510,7 @@ int pp_fd_replace(struct pp_fd *f, int fd)
         rc = fcntl(f->fd, F_SETFD, FD_CLOEXEC);
 #endif
     if (raised)
-        nofile_back(&now, (rlim_t)f->fd + 1);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+        nofile_back(&r);
     if (rc >= 0) {
         struct stat st;
         if (fstat(f->fd, &st) == 0)
