@@ -658,6 +658,7 @@ static void after_write(int fd, size_t n, off_t size)
 }
 
 static void write_to(int fd, int transient, off_t size, const char *p, size_t n);
+static void write_to_guarded(int fd, int transient, off_t size, const char *p, size_t n);
 
 /* The sampler thread does not open the file again in the program's table
  * when the program closed the kept descriptor (a daemon closes every
@@ -703,12 +704,23 @@ static void write_out(const char *p, size_t n)
         return;
     }
     /* a file-size limit fails the write (EFBIG, as a full disk) and raises
-     * SIGXFSZ, which must not end the program */
+     * SIGXFSZ, which must not end the program; the masks in a frame of
+     * their own, only then (a program's thread with a 16 KiB stack writes
+     * records too) */
+    if (pp_fsize_guarded())
+        write_to_guarded(fd, transient, size, p, n);
+    else
+        write_to(fd, transient, size, p, n);
+    errno = saved;
+}
+
+static __attribute__((noinline)) void write_to_guarded(int fd, int transient, off_t size,
+                                                       const char *p, size_t n)
+{
     struct pp_quiet q;
     pp_quiet_begin(&q, 0);
     write_to(fd, transient, size, p, n);
     pp_quiet_end(&q);
-    errno = saved;
 }
 
 /* the record written through FD (closed after when TRANSIENT); SIZE the

@@ -165,11 +165,7 @@ static int write_one(const char *const *needed, int n, const void *table, char *
     struct iovec all[3 + N_NEEDED] = {{&st, sizeof st}, {(void *)"", 1}, {(void *)sym, lsym}};
     for (int i = 0; i < n; i++)
         all[3 + i] = (struct iovec){(void *)needed[i], len[i]};
-    struct pp_quiet q;                  /* past RLIMIT_FSIZE: no SIGXFSZ */
-    pp_quiet_begin(&q, 0);
-    ssize_t put = writev(fd, all, 3 + n);
-    pp_quiet_end(&q);
-    if (put != (ssize_t)total) {
+    if (pp_writev_quiet(fd, all, 3 + n) != (ssize_t)total) {   /* no SIGXFSZ */
         pp_fd_drop(f);
         return -1;
     }

@@ -23,6 +23,7 @@
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -196,6 +197,25 @@ void pp_quiet_end(struct pp_quiet *q)
     }
     pthread_sigmask(SIG_SETMASK, &q->old, NULL);
     errno = saved;
+}
+
+/* writev with SIGXFSZ kept away, in a frame of its own: the masks (256
+ * bytes) are on the stack only while the limit is finite, not on every
+ * write's (a program's thread with a small stack makes them too) */
+static __attribute__((noinline)) ssize_t writev_guarded(int fd, const struct iovec *v, int n)
+{
+    struct pp_quiet q;
+    pp_quiet_begin(&q, 0);
+    ssize_t put = writev(fd, v, n);
+    int saved = errno;
+    pp_quiet_end(&q);
+    errno = saved;
+    return put;
+}
+
+ssize_t pp_writev_quiet(int fd, const struct iovec *v, int n)
+{
+    return pp_fsize_guarded() ? writev_guarded(fd, v, n) : writev(fd, v, n);
 }
 
 void pp_write_all(int fd, const char *p, size_t n)

@@ -227,6 +227,9 @@ void  pp_write_all(int fd, const char *p, size_t n);   /* SIGPIPE and SIGXFSZ qu
 struct pp_quiet { sigset_t set, old; int on, had_pipe, had_xfsz; };
 void pp_quiet_begin(struct pp_quiet *q, int pipe);
 void pp_quiet_end(struct pp_quiet *q);
+struct iovec;
+/* writev, SIGXFSZ kept away while the file-size limit is finite */
+ssize_t pp_writev_quiet(int fd, const struct iovec *v, int n);
 /* whether the soft RLIMIT_FSIZE is finite, looked at again (START 1: the
  * shim's start in an image or a forked child; 0: each sample and at exit,
  * kept unless a call of the program's set it meanwhile); around such a

@@ -239,11 +239,7 @@ int pp_os_self_proc_fd(const char *path, int which, int flags, pid_t hidden)
         goto out;
     /* the program's descriptor is the memfd's number (the lowest free when
      * it was made), holding a read-only description of the same file */
-    struct pp_quiet q;                  /* past RLIMIT_FSIZE: no SIGXFSZ */
-    pp_quiet_begin(&q, 0);
-    ssize_t put = writev(fd, parts, 3);
-    pp_quiet_end(&q);
-    if (put == (ssize_t)total)
+    if (pp_writev_quiet(fd, parts, 3) == (ssize_t)total)    /* no SIGXFSZ */
         ro = reopen(fd, O_RDONLY | O_CLOEXEC | (flags & O_NONBLOCK));
     if (ro < 0 || (int)syscall(SYS_dup3, ro, fd, flags & O_CLOEXEC) != fd) {
         close(fd);
