@@ -238,6 +238,21 @@ eq "a vfork child's file-size limit: the parent's summary is there" \
 printf '#include <malloc.h>\n#include <stdio.h>\n#include <stdlib.h>\nint main(void) { void *p = pvalloc(0), *q = pvalloc(1); printf("%%zu %%zu\\n", malloc_usable_size(p), malloc_usable_size(q)); free(p); free(q); return 0; }\n' > pv.c
 cc -o pv pv.c
 same "pvalloc(0) and pvalloc(1): usable sizes as bare" ./pv
+# the hooks' stack: a coroutine allocating on the smallest stack that works
+# bare (to 16 bytes) runs under the shim with 64 bytes more with stacks
+# off and 2 KiB more with sampled stacks (the unwinder's frames).  Before:
+# 3.2 KiB and 6.7 KiB more, the shim's own first calls through the lazy
+# binder and a 3.5 KiB frame for the hook's rare paths inlined into it
+small=$(timeout 120 "$T/robust_small_stack" find)
+check "a coroutine's smallest stack bare is found ($small bytes)" test "${small:-0}" -gt 0
+for st in off sample all; do
+    [ $st = off ] && more=64 || more=2048
+    rm -f s.jsonl
+    PERFPROBE_STACKS=$st PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/s.jsonl LD_PRELOAD=$S \
+        timeout -k 5 120 "$T/robust_small_stack" at $((small + more))
+    eq "a coroutine on bare's smallest stack + $more bytes, stacks $st: runs" $? 0
+    check "coroutine, stacks $st: every timeline line JSON" valid_jsonl s.jsonl
+done
 # the main thread ending by the exit system call itself: status 3, no exit
 # handler, stdio's buffer never written, as bare (before: status 0, the
 # handler ran and the buffer was written: the shim ended the process with

@@ -182,6 +182,28 @@ static inline struct stack *at(uint32_t ref)
     return (struct stack *)(arena + (size_t)ref * 8);
 }
 
+/* The rare calls of the hook's path, each in a frame of its own: pp_site_sampled
+ * is flattened, and what it inlines shares its one frame, which runs on the
+ * program's thread, deep in the loader on a stack that may be 16 KiB; the
+ * walk's buffers, the module reads and the warnings' signal masks inlined
+ * made that frame 3.5 KiB, and the unwinder's own frames below it then
+ * reached the guard page (t0725, one run in about eight) */
+static __attribute__((noinline, cold)) void modules_look(void)
+{
+    pp_modules_refresh();
+    pp_py_look();
+}
+
+static __attribute__((noinline, cold)) void py_after_dlopen(void)
+{
+    pp_py_after_dlopen();
+}
+
+static __attribute__((noinline)) int py_merge(uintptr_t *frames, int n, int max)
+{
+    return pp_py_merge(frames, n, max);
+}
+
 static struct stack *intern(const uintptr_t *f, int n)
 {
     uint64_t h = hash_frames(f, n);
@@ -215,8 +237,7 @@ static struct stack *intern(const uintptr_t *f, int n)
              * look, whose path and build id must be taken while it is here */
             for (int k = 0; k < n; k++)
                 if (!PP_IS_PY_MARK(f[k]) && pp_modules_find(f[k]) < 0) {
-                    pp_modules_refresh();
-                    pp_py_look();       /* before the next stack's frames */
+                    modules_look();     /* before the next stack's frames */
                     break;
                 }
             mine = (uint32_t)(off / 8);
@@ -377,12 +398,11 @@ static void sampled(void *p, size_t usable)
         return;
     }
     set_countdown(pp_sites_mode == PP_STACKS_SAMPLE ? next_gap() : 0);
-    if (PP_UNLIKELY(pp_modules_wanted())) {
-        pp_modules_refresh();           /* one the sampler left (modules.c) */
-        pp_py_look();                   /* a libpython among them: read now */
-    }
+    if (PP_UNLIKELY(pp_modules_wanted()))
+        modules_look();                 /* one the sampler left (modules.c),
+                                         * a libpython among them */
     if (PP_UNLIKELY(!pp_py_on))
-        pp_py_after_dlopen();           /* a libpython loaded since: read now */
+        py_after_dlopen();              /* a libpython loaded since: read now */
     if (!p)
         return;
     /* as many frames as are kept (PERFPROBE_STACK_DEPTH, at most
@@ -393,7 +413,7 @@ static void sampled(void *p, size_t usable)
     uintptr_t frames[room];
     int n = pp_unwind(frames, unwind_depth);
     if (pp_py_on) {
-        n = pp_py_merge(frames, n, PP_STACK_MAX - 1);
+        n = py_merge(frames, n, PP_STACK_MAX - 1);
         if (mapping_now) {              /* an anonymous mapping: say so first */
             memmove(frames + 1, frames, (size_t)n * sizeof *frames);
             frames[0] = PP_MAP_MARK;
