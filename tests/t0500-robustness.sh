@@ -327,7 +327,8 @@ bash -c "trap '' XFSZ; ulimit -f 8; exec env PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=
 eq "a full file: the program runs on" "$? $(cat big.out)" "0 300"
 eq "a full file: said once" "$(grep -c 'cannot write the timeline' big.err)" 1
 "$PP" report --json big.jsonl > big.json 2> /dev/null
-eq "a full file: what was written is readable" "$? $(jq -r '.summary.complete' big.json)" "0 false"
+eq "a full file: what was written is readable, the summary kept" "$? $(jq -r '.summary.complete' big.json)" "0 true"
+check "a full file: the report names what was kept out" test "$(jq '[.gaps[].records] | add' big.json)" -gt 0
 # ... and with SIGXFSZ at its default: a write of the shim's past the limit
 # raises it, and it must never reach the program (before: killed, status
 # 153).  Ground truth: the same program bare, whose own writes stay under
@@ -405,6 +406,19 @@ for c in "16 - fsz" "3 - fsz" "0 - fsz" "unlimited set fsz" "unlimited set fsz64
         ok "file-size limit ($1, $2, $3): every line written is one JSON object"
     else
         fail "file-size limit ($1, $2, $3): a line is not one JSON object: $(tail -c 120 fs.jsonl)"
+    fi
+    # room is kept back for the summary (half of a limit this small): it
+    # ends the file, after a gap record that counts what was kept out, and
+    # its count of samples is what the file holds (before: no summary)
+    if [ "$1" = 16 ]; then
+        eq "file-size limit 16: the file ends with the summary, after a gap record" \
+            "$(jq -R -r 'fromjson? | .type' fs.jsonl | grep -v '^pad$' | tail -2 | tr '\n' ' ')" "gap summary "
+        check "file-size limit 16: the gap counts records kept out" \
+            test "$(jq -R 'fromjson? | select(.type == "gap") | .records' fs.jsonl)" -gt 0
+        eq "file-size limit 16: the summary's samples are those in the file" \
+            "$(jq -R 'fromjson? | select(.type == "summary") | .samples' fs.jsonl)" \
+            "$(jq -R -c 'fromjson? | select(.type == "sample")' fs.jsonl | grep -c .)"
+        le "file-size limit 16: the file is within the limit" "$(stat -c %s fs.jsonl)" 16384
     fi
 done
 if command -v prlimit > /dev/null; then

@@ -385,6 +385,18 @@ static void room_used(size_t n)
 
 static int reserve_err = ENOSPC;        /* why the last reserve said no */
 
+/* Under a file-size limit, room never returns: the last FINAL_ROOM bytes
+ * below it (half the limit, for a limit under twice that) are kept for the
+ * summary, which then still ends the image, after a gap record saying what
+ * was kept out.  finishing: the summary is being written (under the lock) */
+#define FINAL_ROOM (16 * 1024u)
+static int finishing;
+
+static uint64_t kept_back(uint64_t lim)
+{
+    return finishing ? 0 : lim / 2 < FINAL_ROOM ? lim / 2 : FINAL_ROOM;
+}
+
 static int reserve(int fd, size_t n)
 {
     /* a file-size limit: a write past it would be cut short mid-line (the
@@ -393,7 +405,8 @@ static int reserve(int fd, size_t n)
      * would cross it is kept out whole, as on a full disk */
     uint64_t lim = pp_fsize_limit();
     off_t end = -1;
-    if (lim != UINT64_MAX && (end = lseek(fd, 0, SEEK_END)) >= 0 && (uint64_t)end + n > lim) {
+    if (lim != UINT64_MAX && (end = lseek(fd, 0, SEEK_END)) >= 0 &&
+        (uint64_t)end + n + kept_back(lim) > lim) {
         reserve_err = EFBIG;
         return 0;
     }
@@ -680,6 +693,19 @@ static int write_apart(void *arg)
     return 0;
 }
 
+/* What the kept-out header, a gap record (at most 256 bytes) and the
+ * records P[0..N) can take laid out, wherever they land: a line is padded
+ * to the next page only when it is longer than what is left of one, and a
+ * line's end pads at most PAD_MIN, so each line takes at most twice its
+ * length and PAD_MIN. */
+static size_t limited_need(const char *p, size_t n)
+{
+    size_t lines = 1;
+    for (const char *e = p; (e = memchr(e, '\n', (size_t)(p + n - e))) != NULL; e++)
+        lines++;
+    return 1 + 2 * (lost_header_len + 256 + n) + (lines + 2) * PAD_MIN;
+}
+
 /* One record, whole, in as few writes as the kernel allows. */
 static void write_out(const char *p, size_t n)
 {
@@ -735,6 +761,8 @@ static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
      * shorter than the record it comes before) */
     size_t need = lost_records ? 3 * (n + lost_header_len) + 2 * PAGE + 256
                                : laid_size(p, n, torn ? -1 : size);
+    if (lost_records && pp_fsize_limit() != UINT64_MAX)
+        need = limited_need(p, n);      /* bounded closer: room is scarce */
     if (!reserve(fd, need)) {
         report_failure(reserve_err);
         /* the header is what tells a reader whose records these are: it is
@@ -1377,8 +1405,11 @@ int pp_timeline_summary_begin(int *open, uint64_t *samples, uint64_t *samples_ta
 
 void pp_timeline_summary_end(struct pp_buf *b)
 {
-    if (b && !closed)
+    if (b && !closed) {
+        finishing = 1;                  /* the room kept back is its */
         emit(b);
+        finishing = 0;
+    }
     closed = 1;        /* nothing of this image is written after its summary */
     writing = 0;
     pp_unlock(&lock);
