@@ -209,6 +209,28 @@ if [ "$(cat bare.out)" = 42 ]; then
     eq "perf refused, a shell and its children: each other process that was refused has a note" \
         "$(jq -r 'select(.type == "note") | .pid' r.jsonl | sort -u | wc -l)" \
         "$(jq -r 'select(.type == "cpu_info" and .off) | .pid' r.jsonl | sort -u | grep -vc "^$(jq -r 'select(.type == "header") | .root_pid' r.jsonl | head -1)\$")"
+    # the kernel refusing process_vm_readv (DENY=process_vm_readv): the
+    # stacks copied for CPU samples cannot be walked with the call-frame
+    # tables nor Python's frames read; said as the perf refusal is (before,
+    # nothing was said: the line existed only where Python frames were read,
+    # which a refused walk never reaches)
+    printf 'import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\nprint(42)\n' > busy.py
+    DENY=process_vm_readv "$T/deny_perf" $PY busy.py > bare.out 2> bare.err
+    bare_rc=$?
+    for q in 0 1; do
+        rm -f r.jsonl
+        DENY=process_vm_readv PERFPROBE_CPU=997 PERFPROBE_QUIET=$q PERFPROBE_OUTPUT=r.jsonl LD_PRELOAD=$S \
+            "$T/deny_perf" $PY busy.py > out.txt 2> err.txt
+        eq "process_vm_readv refused (QUIET=$q): status and stdout as bare" "$? $(cat out.txt)" "$bare_rc $(cat bare.out)"
+        eq "process_vm_readv refused (QUIET=$q): lines on stderr" \
+            "$(grep -c 'refuses process_vm_readv' err.txt)" $((1 - q))
+        eq "process_vm_readv refused (QUIET=$q): notes in the timeline" \
+            "$(jq -r 'select(.type == "note") | .text' r.jsonl | grep -c 'refuses process_vm_readv')" $q
+        eq "process_vm_readv refused (QUIET=$q): no stack walked with the call-frame tables" \
+            "$(jq -s '[.[] | select(.type == "cpu" and .final) | .walked_cfi] | add' r.jsonl)" 0
+        check "process_vm_readv refused (QUIET=$q): stacks taken all the same" \
+            test "$(jq -s '[.[] | select(.type == "cpu" and .final) | .walked_fp] | add' r.jsonl)" -gt 0
+    done
 else
     echo "# skip: deny_perf cannot run here ($(head -c 200 bare.err))"
 fi

@@ -169,6 +169,33 @@ static const char *err_text(int err)
 #endif
 }
 
+/* The kernel refused to read the process's own memory (a seccomp filter
+ * on process_vm_readv): the stacks copied from the ring buffers cannot be
+ * walked with the call-frame tables, nor Python's frames read.  Said once
+ * a process, as say_off: a line from the root, a note from the others, a
+ * note only under PERFPROBE_QUIET. */
+static void say_unread(void)
+{
+    static int said;
+    int err = said ? 0 : pp_os_peek_refused();
+    if (!err)
+        return;
+    said = 1;
+    static const char why[] = "the kernel refuses process_vm_readv on the process itself (",
+                      tail[] = "); CPU samples keep only the frames the kernel walked by "
+                               "frame pointers, and no Python frames";
+    if (pp_state.is_root) {
+        pp_notice(why, err_text(err), tail);
+        return;
+    }
+    char text[256];
+    struct pp_buf t = {text, 0, sizeof text};
+    pp_buf_str(&t, why);
+    pp_buf_str(&t, err_text(err));
+    pp_buf_str(&t, tail);
+    pp_timeline_note(text, t.len > t.cap ? t.cap : t.len);
+}
+
 static void say_off(int err)
 {
     const char *why = err == EACCES || err == EPERM
@@ -721,6 +748,7 @@ void pp_cpu_tick(int final)
             read_at = 0;              /* a read still to come is kept */
         for (int i = 0; i < n_evs; i++)
             drain(&evs[i], 0);
+        say_unread();
         pp_region_remember();
         if (state > 0) {
             close_tick();

@@ -668,7 +668,8 @@ int pp_py_merge(uintptr_t *frames, int n, int max)
 #define TS_MAX     4096                 /* thread states looked at per search */
 #define TS_CACHE   256
 
-static int far_off;                     /* the kernel refused a read: no more */
+static int far_off;                     /* the kernel refused a read: no more
+                                         * (cpu.c says so) */
 static int pthread_tid_at = -1;         /* the tid in glibc's struct pthread (sys.h) */
 static unsigned char *lines;            /* LINES_MAX, the sampler's */
 static struct { pid_t tid; uintptr_t ts; } ts_cache[TS_CACHE];
@@ -678,12 +679,8 @@ static int peek(void *d, uintptr_t a, size_t n)
     if (far_off || a < 65536 || a >= ((uintptr_t)1 << 47) - n)
         return -1;
     int err = pp_os_peek(d, a, n);
-    if (err && err != EFAULT && !far_off) {
+    if (err && err != EFAULT)
         far_off = 1;
-        if (pp_state.first_image)
-            pp_warn("the kernel refuses process_vm_readv on the process itself; CPU "
-                    "samples keep the interpreter's native frames only", "", "", "");
-    }
     return err ? -1 : 0;
 }
 

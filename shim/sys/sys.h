@@ -363,6 +363,9 @@ const char *pp_exec_file(const char *file, const char *path, char *buf, size_t c
  * (never a fault, whatever SRC is): 0, or EFAULT (not all mapped), or the
  * errno that refuses the call (ENOSYS, EPERM) */
 int  pp_os_peek(void *dst, uintptr_t src, size_t len);
+/* the errno with which the kernel first refused a pp_os_peek (a seccomp
+ * filter), 0 while none was refused (macOS: never) */
+int  pp_os_peek_refused(void);
 /* the calling thread's id, cached (reset in a forked child) */
 pid_t pp_tid(void);
 void pp_tid_forget(void);

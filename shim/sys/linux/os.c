@@ -199,6 +199,8 @@ ssize_t pp_os_read_own(void *dst, uintptr_t addr, size_t len)
     return syscall(SYS_process_vm_readv, (long)own_pid(), &l, 1L, &r, 1L, 0L);
 }
 
+static _Atomic int peek_refused;
+
 int pp_os_peek(void *dst, uintptr_t src, size_t len)
 {
     if (len == 0)
@@ -206,8 +208,17 @@ int pp_os_peek(void *dst, uintptr_t src, size_t len)
     int saved = errno;
     ssize_t got = pp_os_read_own(dst, src, len);
     int err = got == (ssize_t)len ? 0 : got < 0 ? errno : EFAULT;
+    if (err == EPERM || err == EACCES || err == ENOSYS) {
+        int none = 0;
+        atomic_compare_exchange_strong(&peek_refused, &none, err);
+    }
     errno = saved;
     return err;
+}
+
+int pp_os_peek_refused(void)
+{
+    return atomic_load(&peek_refused);
 }
 
 /* Read a file (/proc, the cgroup's) from offset 0 into buf (NUL-terminated),

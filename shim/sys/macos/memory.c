@@ -80,6 +80,11 @@ int pp_os_peek(void *dst, uintptr_t src, size_t len)
     return err;
 }
 
+int pp_os_peek_refused(void)
+{
+    return 0;                           /* a read of its own task is never refused */
+}
+
 /* 4 KiB entries over the system's pages (16 KiB on Apple silicon): each
  * entry says what mincore says of the page that holds it.  A page that is
  * compressed or swapped out (MINCORE_PAGED_OUT) counts as there: it holds
