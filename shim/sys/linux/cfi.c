@@ -38,6 +38,10 @@
 #if defined(__x86_64__) && defined(DLFO_STRUCT_HAS_EH_DBASE) && !defined(PP_NO_CFI)
 
 enum { DW_RBP = 6, DW_RSP = 7, DW_RA = 16 };
+
+/* .plt's CFA expression (GNU ld, gold and lld write the same bytes):
+ * breg7 (%rsp) +8; breg16 (%rip) +0; lit15; and; lit11; ge; lit3; shl; plus */
+static const uint8_t plt_cfa[] = {0x77, 0x08, 0x80, 0x00, 0x3f, 0x1a, 0x3b, 0x2a, 0x33, 0x24, 0x22};
 enum { KIND_FRAME = 1, KIND_END = 2 };
 
 struct rule {
@@ -284,11 +288,26 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, uintptr_t *loc, uintptr
         case 0x2e:                                  /* GNU_args_size */
             (void)uleb(&c);
             continue;
+        case 0x0f:                                  /* def_cfa_expression */
+            /* the one every linker writes for .plt, where a CPU sample
+             * lands in the stub of a call through it (__tls_get_addr's,
+             * in a library): %rsp + 8, and 8 more once the entry's push
+             * has run (from byte 11 of its 16).  Computed as libgcc would
+             * for this row's own address, which is the sampled one: a
+             * stub is never a caller.  Any other expression gives up */
+            delta = uleb(&c);
+            if (c.bad || delta != sizeof plt_cfa || delta > (uint64_t)(c.end - c.p) ||
+                memcmp(c.p, plt_cfa, sizeof plt_cfa) != 0)
+                return -1;
+            c.p += delta;
+            s->cfa_reg = DW_RSP;
+            s->cfa_off = (target & 15) >= 11 ? 16 : 8;
+            continue;
         case 0x2f:                                  /* GNU_negative_offset_extended */
             reg = uleb(&c);
             off = -(int64_t)uleb(&c) * data_align;
             goto offset;
-        default:                                    /* set_loc, def_cfa_expression, ... */
+        default:                                    /* set_loc, ... */
             return -1;
         }
     other_rule:             /* a rule this walk cannot follow: fine unless
@@ -662,9 +681,16 @@ int pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintpt
             break;
         if (r.rbp_off) {
             uintptr_t at = cfa + (uintptr_t)(intptr_t)r.rbp_off;
-            if (at < sp0 || at + 8 > sp0 + size)
+            if (steps == 0 && at < sp0) {
+                /* sampled in an epilogue, past its `pop %rbp`: compilers
+                 * leave the save's rule in force there, but the slot is
+                 * below the stack pointer (not in the copy) and %rbp
+                 * already holds what it held */
+            } else if (at < sp0 || at + 8 > sp0 + size) {
                 break;
-            memcpy(&bp, (const char *)copy + (at - sp0), 8);
+            } else {
+                memcpy(&bp, (const char *)copy + (at - sp0), 8);
+            }
         }
         sp = cfa;
         memcpy(&ip, (const char *)copy + (cfa - 8 - sp0), 8);
