@@ -94,12 +94,57 @@ for i in 1 2 3; do
         "$(jq -r 'select(.type == "header" or .type == "summary") | .type' p.jsonl | tr '\n' ' ')" \
         "header summary "
 done
-# the table was written (to a dead pipe): the same run into a live pipe
-# shows it, so the case above did exercise the write
+# the table met a dead pipe (and was left out: no room for it, poll says):
+# the same run into a file shows it, so the case above did reach the write
 PERFPROBE_OUTPUT=$PWD/p2.jsonl timeout -k 5 60 env LD_PRELOAD="$S" "$T/exit_lines" 3 \
     > live.out 2>&1 < /dev/null
 eq "into a file: the table is on stderr (the write the pipe case makes)" \
     "$(grep -c '^perfprobe: exit_lines' live.out)" 1
+
+# ---- a stderr that cannot take the table now ------------------------------------
+# a parent that waits for its child before it reads the child's stderr (a
+# pipe): bare, the child's 65,000 bytes fit in the pipe's 64 KiB and it
+# ends; the table must never make it wait (before: blocked in its exit, the
+# parent waiting for it: a deadlock, here a 20 s timeout)
+cat > waitfirst.py <<'EOF'
+import os, subprocess, sys
+env = dict(os.environ, PERFPROBE_OUTPUT=os.path.abspath("w.jsonl"))
+if sys.argv[1]:
+    env["LD_PRELOAD"] = sys.argv[1]
+p = subprocess.Popen(["perl", "-e", 'print STDERR "x" x 65000; exit 3'], stderr=subprocess.PIPE, env=env)
+try:
+    print("exited", p.wait(timeout=20), "stderr bytes", len(p.stderr.read()))
+except subprocess.TimeoutExpired:
+    print("still running after 20 s")
+    p.kill()
+    p.wait()
+EOF
+rm -f w.jsonl
+eq "a parent that waits before it reads: bare" "$(timeout 60 $PY waitfirst.py '')" "exited 3 stderr bytes 65000"
+rm -f w.jsonl
+eq "a parent that waits before it reads: under the shim as bare (the table left out)" \
+    "$(timeout 60 $PY waitfirst.py "$S")" "exited 3 stderr bytes 65000"
+eq "a parent that waits before it reads: the child's summary is in its timeline" \
+    "$(jq -r 'select(.type == "summary") | .type' w.jsonl)" summary
+# a background job on a terminal with TOSTOP that writes nothing: bare, it
+# ends; the table must not stop it with SIGTTOU (before: stopped)
+bgjob() {    # LD_PRELOAD value; prints "ended" or "stopped"
+    timeout 60 script -qec "stty tostop; bash -c 'set -m
+        env LD_PRELOAD=$1 PERFPROBE_OUTPUT=$PWD/tt.jsonl /bin/true &
+        for i in \$(seq 200); do
+            case \$(ps -o stat= -p \$! 2> /dev/null) in T*) echo stopped; break ;; \"\") echo ended; break ;; esac
+            sleep 0.05
+        done
+        kill -CONT %1 2> /dev/null; wait'" /dev/null 2>&1 | tr -d '\r' | grep -E '^(ended|stopped)$'
+}
+if [ "$(bgjob '')" = ended ]; then
+    rm -f tt.jsonl
+    eq "a background job under TOSTOP: ends as bare (the table left out)" "$(bgjob "$S")" ended
+    eq "a background job under TOSTOP: its summary is in its timeline" \
+        "$(jq -r 'select(.type == "summary") | .type' tt.jsonl)" summary
+else
+    echo "# skip: no terminal for a background job here (script: $(bgjob '' 2>&1 | head -c 100))"
+fi
 
 # ---- 2 and 3. images after a shell forks and execs; nothing after exec --------
 run_both "bash -c with two commands" bash -c '/bin/true; /bin/true; echo done'

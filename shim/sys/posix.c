@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include <sys/syscall.h>
 #endif
 #include <sys/uio.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -218,13 +220,34 @@ ssize_t pp_writev_quiet(int fd, const struct iovec *v, int n)
     return pp_fsize_guarded() ? writev_guarded(fd, v, n) : writev(fd, v, n);
 }
 
+/* 1 when a write to FD now could stop the process or wait: a terminal
+ * with TOSTOP whose foreground is another process group (a background
+ * job: SIGTTOU would stop it), or a pipe, socket or terminal with no room
+ * (a parent that waits for its child before it reads the child's stderr:
+ * bare, the child's own output fitted in the pipe and the child ended) */
+static int would_wait(int fd)
+{
+    pid_t fg = tcgetpgrp(fd);
+    struct termios t;
+    if (fg >= 0 && fg != getpgrp() && tcgetattr(fd, &t) == 0 && (t.c_lflag & TOSTOP))
+        return 1;
+    struct pollfd one = {fd, POLLOUT, 0};
+    int r;
+    while ((r = poll(&one, 1, 0)) < 0 && errno == EINTR)
+        ;
+    return r != 1 || (one.revents & POLLOUT) == 0;
+}
+
 void pp_write_all(int fd, const char *p, size_t n)
 {
     int saved = errno;
     struct pp_quiet q;
     pp_quiet_begin(&q, 1);
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
+    /* PIPE_BUF at a time, each only once there is room for it (a pipe
+     * with a free page takes that much without waiting); what would wait
+     * is left out */
+    while (n > 0 && !would_wait(fd)) {
+        ssize_t w = write(fd, p, n < PIPE_BUF ? n : PIPE_BUF);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

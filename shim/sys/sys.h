@@ -221,7 +221,9 @@ int  pp_os_try_lock(int fd);
 void pp_os_unlock(int fd);
 uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
 uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
-void  pp_write_all(int fd, const char *p, size_t n);   /* SIGPIPE and SIGXFSZ quiet */
+/* SIGPIPE and SIGXFSZ quiet; never waits: what would (a full pipe, a
+ * background job's terminal under TOSTOP) is left out */
+void  pp_write_all(int fd, const char *p, size_t n);
 /* around a write of the shim's: SIGXFSZ (and SIGPIPE when PIPE) blocked,
  * and one the write raised taken away at the end (posix.c) */
 struct pp_quiet { sigset_t set, old; int on, had_pipe, had_xfsz; };
