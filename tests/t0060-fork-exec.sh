@@ -74,3 +74,33 @@ le "posix_spawn: the spawned image holds its 3 MiB" $((3 << 20)) \
     "$(jq -r "select(.type == \"summary\" and .pid == $spawned) | .peak_heap_bytes" s.jsonl)"
 eq "(pid, image) names one image only" \
     "$(jq -r 'select(.type == "header") | "\(.pid):\(.image)"' s.jsonl | sort | uniq -d)" ""
+
+# ---- a program of another ELF class -----------------------------------------------
+# a 32-bit program (its own loader, /lib/ld-linux.so.2, Debian's libc6-i386)
+# started by a traced process: that loader cannot preload the 64-bit shim
+# and says so on stderr ("wrong ELF class: ELFCLASS64"), which bare never
+# prints.  The exec and spawn hooks take the shim out of the environment it
+# gets, and the timeline says it was not traced.  Started by bash's execve,
+# through a script whose interpreter it is, and by posix_spawn (python's)
+cd .. && mkdir elf32 && cd elf32
+printf 'void _start(void) { __asm__ volatile("movl $1, %%eax; movl $5, %%ebx; int $0x80"); }\n' > s32.c
+if [ -e /lib/ld-linux.so.2 ] &&
+   cc -m32 -nostdlib -fpie -pie -Wl,--dynamic-linker=/lib/ld-linux.so.2 -o s32 s32.c 2> cc.err &&
+   { ./s32; [ $? = 5 ]; } 2> /dev/null; then
+    printf '#!%s\n' "$PWD/s32" > via && chmod +x via
+    printf 'import os, sys\npid = os.posix_spawn(sys.argv[1], [sys.argv[1]], os.environ)\nprint(os.waitpid(pid, 0)[1] >> 8)\n' > spawn.py
+    for c in "bash -c './s32; echo \$?'" "bash -c './via; echo \$?'" "$PY spawn.py ./s32"; do
+        timeout 60 bash -c "$c" > bare.out 2> bare.err
+        rm -f e.jsonl
+        PERFPROBE_OUTPUT=$PWD/e.jsonl PERFPROBE_QUIET=1 LD_PRELOAD=$S timeout 60 bash -c "$c" > shim.out 2> shim.err
+        eq "32-bit program ($c): output as bare (its status 5)" "$(cat shim.out)" "$(cat bare.out)"
+        eq "32-bit program ($c): bare printed 5" "$(cat bare.out)" 5
+        eq "32-bit program ($c): nothing on stderr, as bare" "$(cat shim.err)" "$(cat bare.err)"
+        eq "32-bit program ($c): the timeline says it was not traced, and why" \
+            "$(jq -r 'select((.type == "exec" and .traced == false) or .type == "untraced") | .why' e.jsonl)" \
+            "another ELF class or machine"
+        check "32-bit program ($c): every timeline line is JSON" valid_jsonl e.jsonl
+    done
+else
+    echo "# skip: no 32-bit program runs here ($(head -c 200 cc.err))"
+fi

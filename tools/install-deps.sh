@@ -14,6 +14,7 @@ want=(gcc g++ make binutils jq libjemalloc-dev libjemalloc2 libjansson-dev
       protobuf-compiler nodejs   # the sites tests: protoc decodes pprof; node runs under the shim
       default-jdk-headless ruby git util-linux procps   # the robustness suite: real programs
       libcap2-bin   # ... capsh (t0745: a privilege drop that keeps a capability)
+      libc6-i386    # ... a 32-bit program's loader (t0060: a program of another ELF class)
       gdb strace valgrind   # ... and holding a thread still, tracing, valgrind's clone
       libtcmalloc-minimal4 libgoogle-perftools4 libmimalloc2.0   # ... and other allocators
       libcurl4-openssl-dev curl prometheus prometheus-pushgateway

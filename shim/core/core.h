@@ -540,7 +540,7 @@ int  pp_exec_begin(const char *file, char *const argv[], const char *untraced);
  * pp_spawned, which writes an "untraced" record after a posix_spawn that
  * returned RC and *PID */
 const char *pp_untraced(const char *file, char *const envp[], int search);
-void pp_spawned(int rc, const pid_t *pid, const char *file, char *const envp[], int search);
+void pp_spawned(int rc, const pid_t *pid, const char *file, const char *untraced);
 void pp_exec_failed(int began, const char *file);
 /* The environment an exec or a spawn is given, with this image's
  * PERFPROBE_TREE entry in place of an older one (ENVP itself when nothing
@@ -552,6 +552,11 @@ struct pp_env_fix {
     size_t map_len;
 };
 char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap);
+/* WHY is pp_os_other_abi: ENVP (pp_env_fixed's) with the shim's entries
+ * taken out of the preload variable, the new value in BUF (BUFCAP bytes);
+ * ENVP itself otherwise, or when BUF is too small */
+char *const *pp_env_unpreload(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap,
+                              char *buf, size_t bufcap, const char *why);
 void pp_env_fix_done(struct pp_env_fix *f);
 /* Linux: unshare, setns, close_range with CLOSE_RANGE_UNSHARE and the
  * set*id family run with the sampler thread stopped; returns what

@@ -633,14 +633,13 @@ const char *pp_untraced(const char *file, char *const envp[], int search)
 
 /* A child started by posix_spawn that will run without the shim: an
  * "untraced" record names it, so that it is never missed without a word. */
-void pp_spawned(int rc, const pid_t *pid, const char *file, char *const envp[], int search)
+void pp_spawned(int rc, const pid_t *pid, const char *file, const char *why)
 {
     pp_timeline_tree();
     if (rc != 0)
         return;
     int saved = pp_in_hook, saved_errno = errno;
     pp_in_hook = 1;
-    const char *why = pp_untraced(file, envp, search);
     if (why)
         pp_timeline_untraced(pid ? (long)*pid : -1, file, why);
     pp_in_hook = saved;
@@ -717,6 +716,50 @@ char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack
     for (size_t i = 0; i < n; i++)
         copy[i] = i == at ? tree_entry : envp[i];
     copy[n] = NULL;
+    return copy;
+}
+
+char *const *pp_env_unpreload(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap,
+                              char *buf, size_t bufcap, const char *why)
+{
+    if (why != pp_os_other_abi || !envp)
+        return envp;
+    size_t n = 0, at = (size_t)-1, klen = sizeof PP_PRELOAD_VAR;     /* with the '=' */
+    for (; envp[n]; n++)
+        if (at == (size_t)-1 && !strncmp(envp[n], PP_PRELOAD_VAR "=", klen))
+            at = n;
+    if (at == (size_t)-1)
+        return envp;
+    /* the entries (separated by ':' or ' ', as the loader takes them) but
+     * the shim's */
+    struct pp_buf b = {buf, 0, bufcap};
+    pp_buf_str(&b, PP_PRELOAD_VAR "=");
+    int any = 0;
+    for (const char *p = envp[at] + klen; *p;) {
+        size_t len = strcspn(p, ": ");
+        if (len && !(len >= 12 && memmem(p, len, "libperfprobe", 12))) {
+            if (any++)
+                pp_buf_raw(&b, ":", 1);
+            pp_buf_raw(&b, p, len);
+        }
+        p += len + (p[len] != 0);
+    }
+    if (b.len >= b.cap)
+        return envp;                    /* too long: left as it is */
+    buf[b.len] = 0;
+    char **copy = (char **)envp;
+    if (envp != (char *const *)stack && envp != (char *const *)f->map) {
+        copy = stack;
+        if (n + 1 > cap) {
+            f->map_len = (n + 1) * sizeof *copy;
+            copy = f->map = pp_os_map(f->map_len);
+            if (!copy)
+                return envp;
+        }
+        for (size_t i = 0; i <= n; i++)
+            copy[i] = envp[i];
+    }
+    copy[at] = buf;
     return copy;
 }
 

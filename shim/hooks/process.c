@@ -19,6 +19,7 @@
 #include "core/core.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -62,13 +63,29 @@ PP_HOOK(void, _Exit, (int status))
 #define ENV_FIX(envp)                                                    \
     struct pp_env_fix fix_;                                              \
     char *fix_stack_[256];                                               \
+    char fix_pre_[PATH_MAX];                                             \
     char *const *fixed_envp = pp_env_fixed(&fix_, envp, fix_stack_, 256)
+
+/* Why FILE (SEARCH: looked up in PATH) will run without the shim, or NULL;
+ * a program of another ELF class or machine gets the environment without
+ * the shim's preload entry (its loader would say on stderr that it cannot
+ * preload it), in fix_pre_ */
+#define UNTRACED(file, search) \
+    untraced_env(&fix_, &fixed_envp, fix_stack_, fix_pre_, file, search)
+
+static const char *untraced_env(struct pp_env_fix *f, char *const **envp, char **stack,
+                                char *pre, const char *file, int search)
+{
+    const char *why = pp_untraced(file, *envp, search);
+    *envp = pp_env_unpreload(f, *envp, stack, 256, pre, PATH_MAX, why);
+    return why;
+}
 
 PP_HOOK(int, execve, (const char *file, char *const argv[], char *const envp[]))
 {
     REAL(execve);
     ENV_FIX(envp);
-    int b = pp_exec_begin(file, argv, pp_untraced(file, fixed_envp, 0));
+    int b = pp_exec_begin(file, argv, UNTRACED(file, 0));
     int rc = real_execve(file, argv, fixed_envp);
     pp_exec_failed(b, file);
     pp_env_fix_done(&fix_);
@@ -84,7 +101,7 @@ PP_EXPORT int execv(const char *file, char *const argv[])
 {
     REAL(execve);
     ENV_FIX(environ);
-    int b = pp_exec_begin(file, argv, pp_untraced(file, fixed_envp, 0));
+    int b = pp_exec_begin(file, argv, UNTRACED(file, 0));
     int rc = real_execve(file, argv, fixed_envp);
     pp_exec_failed(b, file);
     pp_env_fix_done(&fix_);
@@ -95,7 +112,7 @@ PP_EXPORT int execvp(const char *file, char *const argv[])
 {
     REAL(execvpe);
     ENV_FIX(environ);
-    int b = pp_exec_begin(file, argv, pp_untraced(file, fixed_envp, 1));
+    int b = pp_exec_begin(file, argv, UNTRACED(file, 1));
     int rc = real_execvpe(file, argv, fixed_envp);
     pp_exec_failed(b, file);
     pp_env_fix_done(&fix_);
@@ -106,7 +123,7 @@ PP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     REAL(execvpe);
     ENV_FIX(envp);
-    int b = pp_exec_begin(file, argv, pp_untraced(file, fixed_envp, 1));
+    int b = pp_exec_begin(file, argv, UNTRACED(file, 1));
     int rc = real_execvpe(file, argv, fixed_envp);
     pp_exec_failed(b, file);
     pp_env_fix_done(&fix_);
@@ -117,7 +134,7 @@ PP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     REAL(fexecve);
     ENV_FIX(envp);
-    int b = pp_exec_begin(argv[0] ? argv[0] : "(fexecve)", argv, pp_untraced(NULL, fixed_envp, 0));
+    int b = pp_exec_begin(argv[0] ? argv[0] : "(fexecve)", argv, UNTRACED(NULL, 0));
     int rc = real_fexecve(fd, argv, fixed_envp);
     pp_exec_failed(b, "(fexecve)");
     pp_env_fix_done(&fix_);
@@ -130,8 +147,7 @@ PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     REAL(execveat);
     ENV_FIX(envp);
     const char *name = path[0] ? path : argv[0] ? argv[0] : "(execveat)";
-    int b = pp_exec_begin(name, argv, pp_untraced(dirfd == AT_FDCWD || path[0] == '/' ? path : NULL,
-                                                  fixed_envp, 0));
+    int b = pp_exec_begin(name, argv, UNTRACED(dirfd == AT_FDCWD || path[0] == '/' ? path : NULL, 0));
     int rc = real_execveat ? real_execveat(dirfd, path, argv, fixed_envp, flags)
                            : (int)syscall(SYS_execveat, dirfd, path, argv, fixed_envp, flags);
     pp_exec_failed(b, name);
@@ -151,8 +167,9 @@ PP_HOOK(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_
 {
     REAL(posix_spawn);
     ENV_FIX(envp);
+    const char *why = UNTRACED(path, 0);
     int rc = real_posix_spawn(pid, path, fa, attr, argv, fixed_envp);
-    pp_spawned(rc, pid, path, fixed_envp, 0);
+    pp_spawned(rc, pid, path, why);
     pp_env_fix_done(&fix_);
     return rc;
 }
@@ -162,8 +179,9 @@ PP_HOOK(int, posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file
 {
     REAL(posix_spawnp);
     ENV_FIX(envp);
+    const char *why = UNTRACED(file, 1);
     int rc = real_posix_spawnp(pid, file, fa, attr, argv, fixed_envp);
-    pp_spawned(rc, pid, file, fixed_envp, 1);
+    pp_spawned(rc, pid, file, why);
     pp_env_fix_done(&fix_);
     return rc;
 }

@@ -351,6 +351,12 @@ int  pp_os_thread_atexit(void (*fn)(void *), void *arg);
  * execvp does (NULL: FILE is a path).  A few system calls; never a hook's
  * fast path. */
 const char *pp_os_exec_untraced(const char *file, const char *path);
+/* the reason pp_os_exec_untraced gives (Linux) for a program another
+ * loader runs: an ELF file (or a script's interpreter) of another class or
+ * machine, whose loader cannot preload the shim and says so on stderr
+ * unless the shim's entry is taken out of the variable (the exec hooks do,
+ * when this very pointer comes back) */
+extern const char pp_os_other_abi[];
 /* posix.c: the file an exec of FILE runs (looked up in PATH as execvp
  * does, into BUF, unless FILE has a '/' or PATH is NULL), or NULL */
 const char *pp_exec_file(const char *file, const char *path, char *buf, size_t cap);

@@ -14,10 +14,17 @@
  * mounted nosuid, nor once the caller set no_new_privs.  File
  * capabilities are taken as raising anything for a caller other than
  * root (root's permitted set already holds them all).
+ *
+ * A program of another ELF class or machine (a 32-bit one on a 64-bit
+ * system) has a loader of its own, which cannot load the shim and says so
+ * on stderr ("wrong ELF class: ELFCLASS64"): it is told apart here too, and
+ * the hooks take the shim out of the environment it gets.
  */
 #define _GNU_SOURCE
 #include "sys/sys.h"
 
+#include <elf.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -25,6 +32,48 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+const char pp_os_other_abi[] = "another ELF class or machine";
+
+/* 1 when FILE is an ELF file of another class or machine than the shim's
+ * (a 32-bit program on a 64-bit system); for a script, its interpreter
+ * (one level, as the kernel's first look) */
+static int other_abi(const char *file, int depth)
+{
+    unsigned char h[256];
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, h, sizeof h - 1, 0);
+    close(fd);
+    if (n >= 20 && !memcmp(h, ELFMAG, SELFMAG)) {
+        int machine = h[EI_DATA] == ELFDATA2MSB ? h[18] << 8 | h[19] : h[18] | h[19] << 8;
+        int class = sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32;
+#if defined(__x86_64__)
+        int ours = EM_X86_64;
+#elif defined(__aarch64__)
+        int ours = EM_AARCH64;
+#elif defined(__i386__)
+        int ours = EM_386;
+#else
+        int ours = machine;
+#endif
+        return h[EI_CLASS] != class || machine != ours;
+    }
+    if (n < 3 || h[0] != '#' || h[1] != '!' || depth > 0)
+        return 0;
+    h[n] = 0;
+    char *p = (char *)h + 2;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *e = p;
+    while (*e && *e != ' ' && *e != '\t' && *e != '\n')
+        e++;
+    if (*e == 0 && n == (ssize_t)sizeof h - 1)
+        return 0;                       /* the line longer than read */
+    *e = 0;
+    return *p == '/' && other_abi(p, depth + 1);
+}
 
 const char *pp_os_exec_untraced(const char *file, const char *path)
 {
@@ -34,6 +83,8 @@ const char *pp_os_exec_untraced(const char *file, const char *path)
         return NULL;
     if (stat(file, &st) != 0 || !S_ISREG(st.st_mode))
         return NULL;
+    if (other_abi(file, 0))
+        return pp_os_other_abi;
     if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
         return NULL;
     struct statvfs vfs;

@@ -25,6 +25,8 @@ static int under(const char *path, const char *dir)
     return strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
+const char pp_os_other_abi[] = "another architecture";      /* never given here */
+
 const char *pp_os_exec_untraced(const char *file, const char *path)
 {
     char found[PATH_MAX], real[PATH_MAX];
