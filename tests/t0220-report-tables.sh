@@ -73,3 +73,20 @@ $PP report --samples s.jsonl > s.txt
 check "--samples text: a row per sample" test "$(grep -Ec '^ +[0-9]+\.[0-9]{4} ' s.txt)" -ge "$ns"
 $PP report --csv --table nonsense s.jsonl 2> e.txt
 eq "--table nonsense: status 2" $? 2
+
+# ---- cpu_pct_mean: the image's own CPU -------------------------------------------------
+# the summary's CPU figures are the process's from its start: the loader's
+# before t_s = 0, and after an exec every earlier image's.  A shell that
+# burns CPU and then execs `sleep 0.5`: the sleep's image used next to no
+# CPU in its 0.5 s (before: the shell's CPU over the sleep's wall, over 100%)
+$PP run -o ex.jsonl -- bash -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; exec sleep 0.5' 2> /dev/null
+$PP report --json ex.jsonl > ex.json
+eq "exec chain: the report is the sleep's image" "$(jq -r .summary.wall_s ex.json | cut -c1-3)" 0.5
+check "exec chain: the shell burnt CPU first (over 0.1 s, the sleep's image's summary holds it)" \
+    test "$(jq '.summary.cpu_user_s * 1000 | floor' ex.json)" -gt 100
+le "exec chain: the sleep's cpu_pct_mean is under 10%" "$(jq '.summary.cpu_pct_mean | floor' ex.json)" 9
+# a program shorter than a millisecond: the loader's CPU before t_s = 0 is
+# left out (before: /bin/true read 500%); the rest is within a CPU core,
+# but for the microseconds between the two clocks' reads
+$PP run -o tr.jsonl -- /bin/true 2> /dev/null
+le "/bin/true: cpu_pct_mean at most about one core" "$($PP report --json tr.jsonl | jq '.summary.cpu_pct_mean | floor')" 150

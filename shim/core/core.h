@@ -506,6 +506,8 @@ int  pp_py_is_unreadable(uintptr_t v);
 struct pp_state {
     uint64_t start_ns;       /* CLOCK_MONOTONIC at start-up */
     uint64_t start_unix_ns;
+    uint64_t cpu_before_ns;  /* the process's CPU time (user + system) at t_s = 0:
+                              * the loader's, earlier images' after an exec */
     pid_t    pid, ppid, root_pid;
     int      is_root;        /* the first traced process of the tree */
     int      first_image;    /* ... before any exec: nothing traced ran before */

@@ -53,6 +53,14 @@ static void (*real_exit)(int);
 /* the calls that need the program alone under way (pp_alone_begin),
  * and whether the first of them stopped the sampler */
 static pp_lock_t alone_lock = PP_LOCK_INIT;
+
+/* the process's CPU time so far, user + system */
+static uint64_t cpu_now(void)
+{
+    struct pp_cpu c;
+    pp_cpu_read(&c);
+    return c.user_ns + c.sys_ns;
+}
 static int alone_depth, alone_stopped;
 #endif
 #if defined(__APPLE__)
@@ -282,6 +290,7 @@ static void child_begins(int sampler)
     }
     pp_state.start_ns = pp_now_ns();
     pp_state.start_unix_ns = pp_unix_ns();
+    pp_state.cpu_before_ns = cpu_now();
     pp_timeline_after_fork_child();
     uint64_t dev, ino;
     const char *path;
@@ -425,6 +434,7 @@ __attribute__((constructor(101))) static void pp_init(void)
 
     pp_state.start_ns = pp_now_ns();
     pp_state.start_unix_ns = pp_unix_ns();
+    pp_state.cpu_before_ns = cpu_now();
     pp_timeline_open(dev, ino, tree ? tree_path : NULL);
     uint64_t fdev, fino;
     const char *fpath;

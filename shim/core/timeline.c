@@ -1111,6 +1111,8 @@ again:
     argv_len = b.len - argv_at;
     pp_buf_key(&b, "start_unix_s");
     pp_buf_fixed(&b, (int64_t)pp_state.start_unix_ns, 9, 6);
+    pp_buf_key(&b, "cpu_before_s");
+    pp_buf_fixed(&b, (int64_t)pp_state.cpu_before_ns, 9, 6);
     key_u64(&b, "interval_ms", pp_opt.interval_ms);
     key_u64(&b, "batch_bytes", pp_opt.batch_bytes);
     key_u64(&b, "page_size", (uint64_t)sysconf(_SC_PAGESIZE));

@@ -5,7 +5,8 @@
  * tree's totals, tree.c).
  *
  * A few summary figures are derived from the samples rather than stored:
- * cpu_pct_mean and cpu_pct_max (CPU time over wall time, in % of one core;
+ * cpu_pct_mean and cpu_pct_max (CPU time over wall time, in % of one core,
+ * the mean from the CPU the image used after its t_s = 0;
  * the max over any window of at least a second), avg_rss_bytes and
  * avg_heap_bytes (time-weighted over the samples).
  *
@@ -111,9 +112,14 @@ static double leaked_definitely(const struct run *r)
 
 static double derived(const struct run *r, const char *key)
 {
+    /* the CPU of this image's own wall time: the summary's figures are
+     * the process's, from its start (the loader, and the images before an
+     * exec), less what it had used at t_s = 0 (files before cpu_before_s:
+     * nothing taken off) */
     double wall = num(r->summary, "wall_s");
-    double mean = wall > 0 ? (num(r->summary, "cpu_user_s") + num(r->summary, "cpu_sys_s")) /
-                                 wall * 100.0 : NAN;
+    double before = json_num(r->header, "cpu_before_s", 0);
+    double cpu = num(r->summary, "cpu_user_s") + num(r->summary, "cpu_sys_s") - before;
+    double mean = wall > 0 ? (cpu > 0 ? cpu : 0) / wall * 100.0 : NAN;
     if (!strcmp(key, "cpu_pct_mean"))
         return mean;
     if (!strcmp(key, "cpu_pct_max")) {
