@@ -417,12 +417,18 @@ int cmd_scale(int argc, char **argv)
     double v[256];
     int nv = 0;
     char *list = strdup(values), *save = NULL;
+    if (!list)
+        return error("scale: out of memory");
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *end;
         double d = strtod(tok, &end);
-        if (end == tok || *end || !isfinite(d) || nv == 256) {
+        int bad = end == tok || *end || !isfinite(d);
+        if (bad || nv == 256) {
+            /* said before the list (TOK points into it) is freed */
+            int rc = bad ? error("scale: --values: '%s' is not a number", tok)
+                         : error("scale: --values: too many values (at most 256)");
             free(list);
-            return error("scale: --values: '%s' is not a number", tok);
+            return rc;
         }
         v[nv++] = d;
     }
