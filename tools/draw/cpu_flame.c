@@ -28,14 +28,17 @@ int cpu_flame(int argc, char **argv)
     struct cfilter fl = {0};
     if (cpu_args(argc, argv, "flame", &out, &file, &fl))
         return EXIT_USAGE;
+    if (outfile_is_input("flame", out, 1, (char **)&file))
+        return EXIT_USAGE;
     struct run *runs;
     int nr = cpu_read_one(file, &runs);
     if (nr < 0)
         return EXIT_USAGE;
-    FILE *f = out ? fopen(out, "w") : stdout;
+    struct outfile of;
+    FILE *f = outfile_is_run("flame", out, runs, nr) ? NULL : outfile_open(&of, "flame", out);
     if (!f) {
         cpu_runs_free(runs, nr);
-        return error("flame: %s: cannot write", out);
+        return EXIT_USAGE;
     }
     int rc = EXIT_OK, any = 0;
     for (int r = 0; r < nr && rc == EXIT_OK; r++) {
@@ -72,8 +75,10 @@ int cpu_flame(int argc, char **argv)
     }
     if (rc == EXIT_OK && !any)
         rc = error("flame --cpu: %s: no CPU samples recorded", file);
-    if (out && fclose(f) != 0)
-        rc = error("flame: %s: write failed", out);
+    if (rc == EXIT_OK)
+        rc = outfile_commit(&of);
+    else
+        outfile_abort(&of);
     cpu_runs_free(runs, nr);
     return rc;
 }

@@ -59,16 +59,19 @@ int cmd_flame(int argc, char **argv)
         fputs(flame_usage, stderr);
         return error("flame: no FILE");
     }
+    if (outfile_is_input("flame", out, 1, (char **)&file))
+        return EXIT_USAGE;
     struct run *runs;
     int nr = runs_read(1, (char **)&file, &runs);
     if (nr < 0)
         return EXIT_USAGE;
-    FILE *f = out ? fopen(out, "w") : stdout;
+    struct outfile of;
+    FILE *f = outfile_is_run("flame", out, runs, nr) ? NULL : outfile_open(&of, "flame", out);
     if (!f) {
         for (int i = 0; i < nr; i++)
             run_free(&runs[i]);
         free(runs);
-        return error("flame: %s: cannot write", out);
+        return EXIT_USAGE;
     }
     int rc = EXIT_OK, any = 0;
     for (int r = 0; r < nr; r++) {
@@ -120,8 +123,10 @@ int cmd_flame(int argc, char **argv)
     if (!any)
         rc = error("flame: %s: no allocation sites recorded%s", file,
                    metric == 3 ? " at a normal exit" : "");
-    if (out && fclose(f) != 0)
-        rc = error("flame: %s: write failed", out);
+    if (rc == EXIT_OK)
+        rc = outfile_commit(&of);
+    else
+        outfile_abort(&of);
     for (int i = 0; i < nr; i++)
         run_free(&runs[i]);
     free(runs);

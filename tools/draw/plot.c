@@ -1114,13 +1114,13 @@ int cmd_plot(int argc, char **argv)
     if (nr < 0)
         return EXIT_USAGE;
     int rc = EXIT_OK;
-    FILE *f = fopen(out, "w");
+    struct outfile of;
+    FILE *f = outfile_is_run("plot", out, runs, nr) ? NULL : outfile_open(&of, "plot", out);
     if (!f) {
-        rc = error("plot: %s: %s", out, strerror(errno));
+        rc = EXIT_USAGE;
     } else {
         write_plot(f, html, runs, nr);
-        if (ferror(f) | fclose(f))
-            rc = error("plot: %s: write failed", out);
+        rc = outfile_commit(&of);
     }
     for (int i = 0; i < nr; i++)
         run_free(&runs[i]);

@@ -325,9 +325,10 @@ static void charts(FILE *f, int html, const struct point *pt, int n)
 static int write_charts(const char *out, const struct point *pt, int n)
 {
     int html = ends_with(out, ".html") || ends_with(out, ".htm");
-    FILE *f = fopen(out, "w");
+    struct outfile of;
+    FILE *f = outfile_open(&of, "scale", out);
     if (!f)
-        return error("scale: %s: %s", out, strerror(errno));
+        return EXIT_USAGE;
     if (html) {
         html_begin(f, "perfprobe scale");
         fputs("<h1>perfprobe scale</h1>\n", f);
@@ -349,9 +350,7 @@ static int write_charts(const char *out, const struct point *pt, int n)
         fputs("</svg>\n", f);
         free(body);
     }
-    if (ferror(f) | fclose(f))
-        return error("scale: %s: write failed", out);
-    return 0;
+    return outfile_commit(&of);
 }
 
 /* ---- the command --------------------------------------------------------------------- */

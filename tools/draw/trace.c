@@ -249,9 +249,10 @@ int cmd_trace(int argc, char **argv)
     if (nr < 0)
         return EXIT_USAGE;
     int rc = EXIT_OK;
-    FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
+    struct outfile of;
+    FILE *f = outfile_is_run("trace", out, runs, nr) ? NULL : outfile_open(&of, "trace", out);
     if (!f) {
-        rc = error("trace: %s: %s", out, strerror(errno));
+        rc = EXIT_USAGE;
     } else {
         /* processes of one tree share a clock; unrelated runs start at 0 */
         struct out o = {f, 1};
@@ -261,8 +262,7 @@ int cmd_trace(int argc, char **argv)
             one_run(&o, &runs[k], run_offset(runs, nr, k));
         }
         fputs("\n]}\n", f);
-        if (f != stdout && (ferror(f) | fclose(f)))
-            rc = error("trace: %s: write failed", out);
+        rc = outfile_commit(&of);
     }
     for (int i = 0; i < nr; i++)
         run_free(&runs[i]);

@@ -10,7 +10,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 /* ---- pprof --cpu: profile.proto, encoded by hand --------------------------- */
 
@@ -115,8 +114,16 @@ int cpu_pprof(int argc, char **argv)
             return error("pprof: out of memory");
         out = def;
     }
+    if (outfile_is_input("pprof", out, 1, (char **)&file)) {
+        free(def);
+        return EXIT_USAGE;
+    }
     struct run *runs;
     int nr = cpu_read_one(file, &runs);
+    if (nr >= 0 && outfile_is_run("pprof", out, runs, nr)) {
+        cpu_runs_free(runs, nr);
+        nr = -1;
+    }
     if (nr < 0) {
         free(def);
         return EXIT_USAGE;
@@ -138,9 +145,7 @@ int cpu_pprof(int argc, char **argv)
     if (rc == EXIT_OK && !done)
         rc = error("pprof --cpu: %s: no CPU samples recorded", file);
     if (rc == EXIT_OK) {
-        gzFile gz = gzopen(out, "wb");
-        if (!gz || gzwrite(gz, w.p, (unsigned)w.n) != (int)w.n || gzclose(gz) != Z_OK)
-            rc = error("pprof: %s: cannot write", out);
+        rc = pb_write_gz("pprof", out, &w);
     }
     free(w.p);
     free(def);

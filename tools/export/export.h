@@ -6,6 +6,7 @@
  *             profile.proto heap profile
  *   cpu_pprof.c  `pprof --cpu`: CPU samples as a profile.proto CPU profile
  *   pb.c      the protocol buffer wire types both write (pb.h, this room only)
+ *   gzout.c   the gzip'd profile into its output file (pb.h)
  *
  * A floor above the reader (read/read.h) and under the front end
  * (perfprobe.c); what an exporter needs from a run comes from the reader

@@ -23,6 +23,10 @@ void pb_bytes(struct pb *b, int f, const void *d, size_t n);
 /* message M as field F of B; M is emptied for reuse */
 void pb_message(struct pb *b, int f, struct pb *m);
 
+/* B gzip'd into PATH ("-": stdout) through read/outfile.c (gzout.c):
+ * EXIT_OK, or EXIT_USAGE with one line said and PATH as it was */
+int pb_write_gz(const char *cmd, const char *path, const struct pb *b);
+
 /* Profile.string_table: each string once, its index */
 struct pb_strings { json_t *index; struct pb out; };
 int64_t pb_str(struct pb_strings *s, const char *v);

@@ -20,7 +20,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 /* ---- the profile ------------------------------------------------------------ */
 
@@ -177,8 +176,18 @@ int cmd_pprof(int argc, char **argv)
             return error("pprof: out of memory");
         out = def;
     }
+    if (outfile_is_input("pprof", out, 1, (char **)&file)) {
+        free(def);
+        return EXIT_USAGE;
+    }
     struct run *runs;
     int nr = runs_read(1, (char **)&file, &runs);
+    if (nr >= 0 && outfile_is_run("pprof", out, runs, nr)) {
+        for (int i = 0; i < nr; i++)
+            run_free(&runs[i]);
+        free(runs);
+        nr = -1;
+    }
     if (nr < 0) {
         free(def);
         return EXIT_USAGE;
@@ -205,9 +214,7 @@ int cmd_pprof(int argc, char **argv)
     if (rc == EXIT_OK && !done)
         rc = error("pprof: %s: no allocation sites recorded", file);
     if (rc == EXIT_OK) {
-        gzFile gz = gzopen(out, "wb");
-        if (!gz || gzwrite(gz, pbuf.p, (unsigned)pbuf.n) != (int)pbuf.n || gzclose(gz) != Z_OK)
-            rc = error("pprof: %s: cannot write", out);
+        rc = pb_write_gz("pprof", out, &pbuf);
     }
     free(pbuf.p);
     free(def);

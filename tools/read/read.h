@@ -10,6 +10,7 @@
  * tools/read/ includes a header of a room above it.
  *
  *   usage.c          error() and the "CMD FILE... -o OUT" arguments
+ *   outfile.c        an output file written whole or not at all, never over an input
  *   fmt.c            a record's number fields, the unit of a key, a value as text
  *   timeline_read.c  a timeline file into runs: one per process image
  *   jsonline.c       a line's JSON validity, and the record glued after a cut one
@@ -37,6 +38,26 @@ int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "CMD FILE... -o OUT": the count of files, or -1 with *rc set */
 int files_and_output(int argc, char **argv, const char *cmd, const char *usage,
                      const char *out_what, char ***files, const char **out, int *rc);
+
+/* ---- outfile.c: output files ------------------------------------------------ */
+
+/* An output file being written: a temporary beside PATH, renamed over it
+ * by outfile_commit.  PATH NULL or "-" is stdout. */
+struct outfile {
+    FILE *f;
+    const char *cmd, *path;
+    char *target, *tmp;
+};
+/* the stream to write to, or NULL (one line said why) */
+FILE *outfile_open(struct outfile *o, const char *cmd, const char *path);
+/* closes and puts the file in place: EXIT_OK, or EXIT_USAGE (one line said
+ * why; PATH left as it was) when a write or the close failed */
+int outfile_commit(struct outfile *o);
+/* closes and removes the temporary: PATH left as it was */
+void outfile_abort(struct outfile *o);
+/* EXIT_USAGE (one line said why) when OUT is one of the N INPUTS (the same
+ * file, by device and inode), else 0 */
+int outfile_is_input(const char *cmd, const char *out, int n, char *const *inputs);
 
 /* ---- fmt.c: numbers in and out --------------------------------------------- */
 
@@ -114,6 +135,8 @@ void run_free(struct run *r);
 /* Expand the arguments (files, or directories of *.jsonl) into runs, sorted
  * by pid.  Returns the count, or -1 after printing the error. */
 int runs_read(int n, char **paths, struct run **out);
+/* outfile_is_input for the files RUNS were read from (a DIR's included) */
+int outfile_is_run(const char *cmd, const char *out, const struct run *runs, int nr);
 
 /* ---- tree.c: the process tree of a file ------------------------------------- */
 

@@ -51,8 +51,12 @@ int files_and_output(int argc, char **argv, const char *cmd, const char *usage,
             (*files)[n++] = argv[i];
         }
     }
-    if (n && *out)
-        return n;
+    if (n && *out) {
+        if (!outfile_is_input(cmd, *out, n, *files))
+            return n;
+        *rc = EXIT_USAGE;
+        goto fail;
+    }
     fputs(usage, stderr);
     *rc = !n ? error("%s: no FILE", cmd) : error("%s: no -o %s", cmd, out_what);
 fail:

@@ -351,12 +351,17 @@ static void xml_str(FILE *f, const char *s)
     }
 }
 
-/* JUnit XML: a test case per check, a failure element for each that failed */
+/* JUnit XML: a test case per check, a failure element for each that failed;
+ * written whole or not at all (read/outfile.c), never over FILE */
 static int write_junit(const char *path, const char *file, const struct checks *c)
 {
-    FILE *f = fopen(path, "w");
+    struct outfile of;
+    char *in = (char *)file;
+    if (outfile_is_input("check: --junit", path, 1, &in))
+        return EXIT_USAGE;
+    FILE *f = outfile_open(&of, "check: --junit", path);
     if (!f)
-        return error("check: --junit %s: %s", path, strerror(errno));
+        return EXIT_USAGE;
     size_t i;
     json_t *o;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites tests=\"%zu\" "
@@ -384,9 +389,7 @@ static int write_junit(const char *path, const char *file, const struct checks *
         }
     }
     fputs("  </testsuite>\n</testsuites>\n", f);
-    if (fclose(f) != 0)
-        return error("check: --junit %s: %s", path, strerror(errno));
-    return 0;
+    return outfile_commit(&of);
 }
 
 static void free_repeat(struct run *runs, int n)
