@@ -3,7 +3,7 @@
 # check --junit) leaves an existing OUT byte for byte as it was when it
 # fails (nothing to write, a full disk), leaves no temporary file behind,
 # and refuses an OUT that is its own input.  Also scale --values' messages
-# (under ASan).
+# (under ASan) and the SIGPIPE status docs/cli.md gives.
 . "$PP_ROOT/tests/lib.sh"
 PP=$PP_BUILD/perfprobe
 ASAN=$PP_BUILD/perfprobe-asan
@@ -131,4 +131,14 @@ for bin in "$PP" "$ASAN"; do
     eq "$(basename $bin) scale: 257 values: status 2" $st 2
     eq "$(basename $bin) scale: 257 values: says too many" "$(cat err)" \
        "perfprobe: scale: --values: too many values (at most 256)"
+done
+
+# ---- SIGPIPE: killed quietly, status 141 (docs/cli.md, exit codes) --------------
+# (the reader is gone before the command writes: its first write meets a
+# pipe with no reader)
+for c in "trace -o - in.jsonl" "report --sites in.jsonl" "report --cpu in.jsonl" "flame in.jsonl"; do
+    $TO sh -c 'sleep 0.3; exec "$@"' sh $PP $c 2> err | true
+    st=${PIPESTATUS[0]}
+    eq "$c | (closed): killed by SIGPIPE (141)" "$st" 141
+    eq "$c | (closed): nothing on stderr" "$(cat err)" ""
 done
