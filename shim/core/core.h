@@ -552,13 +552,20 @@ struct pp_env_fix {
     char **envp;
     void *map;
     size_t map_len;
+    char *pre_stack;    /* PP_ENV_PRE bytes for pp_env_unpreload's new
+                         * preload entry; a longer one is mapped: */
+    char *pre;
+    size_t pre_len;
 };
+#define PP_ENV_PRE 256
 char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap);
 /* WHY is pp_os_other_abi: ENVP (pp_env_fixed's) with the shim's entries
- * taken out of the preload variable, the new value in BUF (BUFCAP bytes);
- * ENVP itself otherwise, or when BUF is too small */
+ * taken out of the preload variable (the new entry in F's pre_stack when
+ * it fits, else a raw mapping that pp_env_fix_done unmaps: the exec hooks'
+ * frames stay small, for a vfork-style child's small stack); ENVP itself
+ * otherwise */
 char *const *pp_env_unpreload(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap,
-                              char *buf, size_t bufcap, const char *why);
+                              const char *why);
 void pp_env_fix_done(struct pp_env_fix *f);
 /* Linux: unshare, setns, close_range with CLOSE_RANGE_UNSHARE and the
  * set*id family run with the sampler thread stopped; returns what

@@ -156,31 +156,21 @@ static pp_lock_t lock = PP_LOCK_INIT;
 
 /* ---- starting ------------------------------------------------------------- */
 
-/* errno's text, untranslated: strerror on the sampler thread looks the
- * text up in the locale's catalogue, which allocates once the program has
- * set a locale (bash does: "the sampler thread called the allocator") */
-static const char *err_text(int err)
-{
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-    const char *s = strerrordesc_np(err);
-    return s ? s : "Unknown error";
-#else
-    return strerror(err);
-#endif
-}
+#define err_text pp_err_text
 
 /* The kernel refused to read the process's own memory (a seccomp filter
  * on process_vm_readv): the stacks copied from the ring buffers cannot be
  * walked with the call-frame tables, nor Python's frames read.  Said once
  * a process, as say_off: a line from the root, a note from the others, a
  * note only under PERFPROBE_QUIET. */
+static int unread_said;
+
 static void say_unread(void)
 {
-    static int said;
-    int err = said ? 0 : pp_os_peek_refused();
+    int err = unread_said ? 0 : pp_os_peek_refused();
     if (!err)
         return;
-    said = 1;
+    unread_said = 1;
     static const char why[] = "the kernel refuses process_vm_readv on the process itself (",
                       tail[] = "); CPU samples keep only the frames the kernel walked by "
                                "frame pointers, and no Python frames";
@@ -807,6 +797,7 @@ void pp_cpu_after_fork_child(void)
     batch_len = 1;
     lost = total = by_cfi = by_fp = t_first = 0;
     py_samples = py_unreadable = py_missed = drained_early = 0;
+    unread_said = 0;                    /* the child's records say it again */
     memset(py_age, 0, sizeof py_age);
     read_at = 0;
     if (state > 0 && n_nodes) {       /* the child's image writes its own */

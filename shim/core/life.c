@@ -49,10 +49,6 @@ static _Atomic int finished, summary_done, exit_calls;
  * the parent's exit handlers (glibc's list is consumed as it runs) */
 static _Atomic int handlers_taken;
 static void (*real_exit)(int);
-#if defined(__linux__)
-/* the calls that need the program alone under way (pp_alone_begin),
- * and whether the first of them stopped the sampler */
-static pp_lock_t alone_lock = PP_LOCK_INIT;
 
 /* the process's CPU time so far, user + system */
 static uint64_t cpu_now(void)
@@ -61,6 +57,11 @@ static uint64_t cpu_now(void)
     pp_cpu_read(&c);
     return c.user_ns + c.sys_ns;
 }
+
+#if defined(__linux__)
+/* the calls that need the program alone under way (pp_alone_begin),
+ * and whether the first of them stopped the sampler */
+static pp_lock_t alone_lock = PP_LOCK_INIT;
 static int alone_depth, alone_stopped;
 #endif
 #if defined(__APPLE__)
@@ -626,16 +627,31 @@ static void program_gone(void)
  * gets names no libperfprobe (a program that starts its children with an
  * environment of its own making), or the loader will ignore the variable
  * (sys.h).  SEARCH: FILE is looked up in PATH (execvp, posix_spawnp). */
+/* the preload variable of ENVP (NULL: environ) names a libperfprobe */
+static int preloaded_in(char *const envp[])
+{
+    size_t klen = sizeof PP_PRELOAD_VAR;          /* with the '=' */
+    for (char *const *e = envp ? envp : environ; e && *e; e++)
+        if (!strncmp(*e, PP_PRELOAD_VAR "=", klen))
+            return strstr(*e + klen, "libperfprobe") != NULL;
+    return 0;
+}
+
 const char *pp_untraced(const char *file, char *const envp[], int search)
 {
-    if (!own_process() || pp_opt.follow == PP_FOLLOW_NONE)
+    if (pp_opt.follow == PP_FOLLOW_NONE)
         return NULL;
-    char *const *e = envp ? envp : environ;
-    size_t klen = sizeof PP_PRELOAD_VAR;          /* with the '=' */
-    int preloaded = 0;
-    for (; e && *e && !preloaded; e++)
-        preloaded = !strncmp(*e, PP_PRELOAD_VAR "=", klen) && strstr(*e + klen, "libperfprobe");
-    if (!preloaded)
+    if (!own_process()) {
+        /* a vfork child (the parent's memory: it writes no record, and
+         * its stack may be small) is told only of another ELF class by
+         * its path, whose loader would print a line; Python's subprocess
+         * execs full paths so */
+        return !search && file && strchr(file, '/') && preloaded_in(envp) &&
+                       pp_os_exec_other_abi(file)
+                   ? pp_os_other_abi
+                   : NULL;
+    }
+    if (!preloaded_in(envp))
         return "no " PP_PRELOAD_VAR " in its environment";
     const char *path = pp_getenv("PATH");
     return pp_os_exec_untraced(file, search ? (path ? path : "/bin:/usr/bin") : NULL);
@@ -708,6 +724,7 @@ void pp_exec_failed(int began, const char *file)
 char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap)
 {
     f->map = NULL;
+    f->pre = NULL;
     if (!envp || !own_process() || !tree_entry[0])
         return envp;
     size_t n = 0, at = (size_t)-1, klen = sizeof "PERFPROBE_TREE=" - 1;
@@ -730,7 +747,7 @@ char *const *pp_env_fixed(struct pp_env_fix *f, char *const envp[], char **stack
 }
 
 char *const *pp_env_unpreload(struct pp_env_fix *f, char *const envp[], char **stack, size_t cap,
-                              char *buf, size_t bufcap, const char *why)
+                              const char *why)
 {
     if (why != pp_os_other_abi || !envp)
         return envp;
@@ -740,6 +757,14 @@ char *const *pp_env_unpreload(struct pp_env_fix *f, char *const envp[], char **s
             at = n;
     if (at == (size_t)-1)
         return envp;
+    size_t bufcap = strlen(envp[at]) + 1;
+    char *buf = f->pre_stack;
+    if (bufcap > PP_ENV_PRE) {
+        if (!(buf = pp_os_map(bufcap)))
+            return envp;
+        f->pre = buf;
+        f->pre_len = bufcap;
+    }
     /* the entries (separated by ':' or ' ', as the loader takes them) but
      * the shim's */
     struct pp_buf b = {buf, 0, bufcap};
@@ -778,6 +803,8 @@ void pp_env_fix_done(struct pp_env_fix *f)
     int saved_errno = errno;
     if (f->map)
         pp_os_unmap(f->map, f->map_len);
+    if (f->pre)
+        pp_os_unmap(f->pre, f->pre_len);
     errno = saved_errno;
 }
 

@@ -115,7 +115,7 @@ static const char *open_error(int err)
         return "is a symbolic link (not followed)";
     if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
         return "is not a regular file";
-    return strerror(err);
+    return pp_err_text(err);
 }
 
 static const char *refuse_reason(const struct stat *st, int created)
@@ -146,7 +146,7 @@ static int create_file(const char **why)
     if (fstat(fd, &st) != 0 || (*why = refuse_reason(&st, created)) != NULL ||
         (!created && ftruncate(fd, 0) != 0)) {
         if (!*why)
-            *why = strerror(errno);
+            *why = pp_err_text(errno);
         close(fd);
         return -1;
     }
@@ -205,7 +205,11 @@ static void report_failure(int err)
     if (failing)
         return;
     failing = 1;
-    pp_warn("cannot write the timeline '", path, "': ", strerror(err));
+    /* one line from the tree's first process; the others' gap records
+     * say what they lost (twenty children meeting a full file printed
+     * twenty lines) */
+    if (pp_state.is_root)
+        pp_warn("cannot write the timeline '", path, "': ", pp_err_text(err));
 }
 
 /* ---- records laid out in pages ---------------------------------------------- *
@@ -388,13 +392,20 @@ static int reserve_err = ENOSPC;        /* why the last reserve said no */
 /* Under a file-size limit, room never returns: the last FINAL_ROOM bytes
  * below it (half the limit, for a limit under twice that) are kept for the
  * summary, which then still ends the image, after a gap record saying what
- * was kept out.  finishing: the summary is being written (under the lock) */
-#define FINAL_ROOM (16 * 1024u)
+ * was kept out (a summary of many regions takes several pages).  The
+ * tree's first process has the last of it: the others keep twice as much
+ * back for their records and as much for their summaries, so that their
+ * summaries cannot take the room the first one's needs.  finishing: the
+ * summary is being written (under the lock) */
+#define FINAL_ROOM (64 * 1024u)
 static int finishing;
 
 static uint64_t kept_back(uint64_t lim)
 {
-    return finishing ? 0 : lim / 2 < FINAL_ROOM ? lim / 2 : FINAL_ROOM;
+    uint64_t kept = lim / 2 < FINAL_ROOM ? lim / 2 : FINAL_ROOM;
+    if (pp_state.is_root)
+        return finishing ? 0 : kept;
+    return finishing ? kept : kept * 2 < lim ? kept * 2 : lim;
 }
 
 static int reserve(int fd, size_t n)
@@ -694,16 +705,23 @@ static int write_apart(void *arg)
 }
 
 /* What the kept-out header, a gap record (at most 256 bytes) and the
- * records P[0..N) can take laid out, wherever they land: a line is padded
- * to the next page only when it is longer than what is left of one, and a
- * line's end pads at most PAD_MIN, so each line takes at most twice its
- * length and PAD_MIN. */
-static size_t limited_need(const char *p, size_t n)
+ * records P[0..N) can take laid out when written at AT, the smaller of two
+ * bounds: each line takes at most twice its length and PAD_MIN (a line is
+ * padded to the next page only when it is longer than what is left of
+ * one; its end pads at most PAD_MIN), which is close for a few short
+ * records; or the records laid out at AT and a page more for each of the
+ * two before them, which move where the records land (a move changes the
+ * padding of the first page they reach, and the rest lines up again),
+ * which is close for a record of many pages (a summary of many regions). */
+static size_t limited_need(const char *p, size_t n, off_t at)
 {
     size_t lines = 1;
     for (const char *e = p; (e = memchr(e, '\n', (size_t)(p + n - e))) != NULL; e++)
         lines++;
-    return 1 + 2 * (lost_header_len + 256 + n) + (lines + 2) * PAD_MIN;
+    size_t short_lines = 1 + 2 * (lost_header_len + 256 + n) + (lines + 2) * PAD_MIN;
+    size_t before = lost_header_len ? lost_header_len + PAGE : 0;
+    size_t pages = before + 256 + PAGE + laid_size(p, n, at) + PAGE;
+    return short_lines < pages ? short_lines : pages;
 }
 
 /* One record, whole, in as few writes as the kernel allows. */
@@ -762,7 +780,7 @@ static void write_to(int fd, int transient, off_t size, const char *p, size_t n)
     size_t need = lost_records ? 3 * (n + lost_header_len) + 2 * PAGE + 256
                                : laid_size(p, n, torn ? -1 : size);
     if (lost_records && pp_fsize_limit() != UINT64_MAX)
-        need = limited_need(p, n);      /* bounded closer: room is scarce */
+        need = limited_need(p, n, size);        /* closer: room is scarce */
     if (!reserve(fd, need)) {
         report_failure(reserve_err);
         /* the header is what tells a reader whose records these are: it is
@@ -1283,7 +1301,7 @@ again:
         key_s(&b, "t_s", pp_now_ns() - pp_state.start_ns, 6);
         key_str(&b, "path", file, 4096);
         if (failed_errno) {
-            key_str(&b, "error", strerror(failed_errno), 128);
+            key_str(&b, "error", pp_err_text(failed_errno), 128);
         } else if (argv) {
             pp_buf_key(&b, "argv");
             size_t at = b.len;

@@ -19,7 +19,6 @@
 #include "core/core.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -63,21 +62,23 @@ PP_HOOK(void, _Exit, (int status))
 #define ENV_FIX(envp)                                                    \
     struct pp_env_fix fix_;                                              \
     char *fix_stack_[256];                                               \
-    char fix_pre_[PATH_MAX];                                             \
+    char fix_pre_[PP_ENV_PRE];                                           \
+    fix_.pre_stack = fix_pre_;                                           \
     char *const *fixed_envp = pp_env_fixed(&fix_, envp, fix_stack_, 256)
 
 /* Why FILE (SEARCH: looked up in PATH) will run without the shim, or NULL;
  * a program of another ELF class or machine gets the environment without
  * the shim's preload entry (its loader would say on stderr that it cannot
- * preload it), in fix_pre_ */
-#define UNTRACED(file, search) \
-    untraced_env(&fix_, &fixed_envp, fix_stack_, fix_pre_, file, search)
+ * preload it).  errno as it was: a spawn that succeeds leaves it alone */
+#define UNTRACED(file, search) untraced_env(&fix_, &fixed_envp, fix_stack_, file, search)
 
 static const char *untraced_env(struct pp_env_fix *f, char *const **envp, char **stack,
-                                char *pre, const char *file, int search)
+                                const char *file, int search)
 {
+    int saved = errno;
     const char *why = pp_untraced(file, *envp, search);
-    *envp = pp_env_unpreload(f, *envp, stack, 256, pre, PATH_MAX, why);
+    *envp = pp_env_unpreload(f, *envp, stack, 256, why);
+    errno = saved;
     return why;
 }
 

@@ -20,6 +20,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
@@ -220,34 +221,82 @@ ssize_t pp_writev_quiet(int fd, const struct iovec *v, int n)
     return pp_fsize_guarded() ? writev_guarded(fd, v, n) : writev(fd, v, n);
 }
 
-/* 1 when a write to FD now could stop the process or wait: a terminal
- * with TOSTOP whose foreground is another process group (a background
- * job: SIGTTOU would stop it), or a pipe, socket or terminal with no room
- * (a parent that waits for its child before it reads the child's stderr:
- * bare, the child's own output fitted in the pipe and the child ended) */
-static int would_wait(int fd)
+const char *pp_err_text(int err)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    const char *s = strerrordesc_np(err);
+    return s ? s : "Unknown error";
+#else
+    return strerror(err);
+#endif
+}
+
+/* SIGTTOU would stop the process at a write to FD: a terminal with TOSTOP
+ * whose foreground is another process group (a background job), unless
+ * the program ignores SIGTTOU or this thread blocks it (then the kernel
+ * lets the write through) */
+static int stopped_by_write(int fd)
 {
     pid_t fg = tcgetpgrp(fd);
     struct termios t;
-    if (fg >= 0 && fg != getpgrp() && tcgetattr(fd, &t) == 0 && (t.c_lflag & TOSTOP))
-        return 1;
+    if (fg < 0 || fg == getpgrp() || tcgetattr(fd, &t) != 0 || !(t.c_lflag & TOSTOP))
+        return 0;
+    struct sigaction sa;
+    sigset_t mask;
+    if (sigaction(SIGTTOU, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+        return 0;
+    return !(pthread_sigmask(SIG_BLOCK, NULL, &mask) == 0 && sigismember(&mask, SIGTTOU) == 1);
+}
+
+/* 1 when a write to FD now could wait: a pipe or terminal with no room (a
+ * parent that waits for its child before it reads the child's stderr:
+ * bare, the child's own output fitted in the pipe and the child ended).
+ * A descriptor poll does not take (macOS's poll refuses devices: POLLNVAL
+ * on a terminal) is written as before. */
+static int would_wait(int fd)
+{
     struct pollfd one = {fd, POLLOUT, 0};
     int r;
     while ((r = poll(&one, 1, 0)) < 0 && errno == EINTR)
         ;
+    if (r == 1 && (one.revents & POLLNVAL))
+        return fcntl(fd, F_GETFD) < 0;
     return r != 1 || (one.revents & POLLOUT) == 0;
+}
+
+/* A socket takes a write without waiting whatever its descriptor's flags
+ * (MSG_DONTWAIT), and says when it has no room; its poll says POLLOUT only
+ * while three quarters of its buffer are free (a Unix socket's: journald's
+ * stream for a service's stderr), too early to leave the table out. */
+static ssize_t write_now(int fd, int sock, const char *p, size_t n)
+{
+#if defined(MSG_NOSIGNAL)
+    if (sock)
+        return send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+#endif
+    (void)sock;
+    return write(fd, p, n);
 }
 
 void pp_write_all(int fd, const char *p, size_t n)
 {
     int saved = errno;
     struct pp_quiet q;
+    struct stat st;
+    int sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+#if !defined(MSG_NOSIGNAL)
+    sock = 0;
+#endif
+    if (stopped_by_write(fd)) {
+        errno = saved;
+        return;
+    }
     pp_quiet_begin(&q, 1);
     /* PIPE_BUF at a time, each only once there is room for it (a pipe
      * with a free page takes that much without waiting); what would wait
      * is left out */
-    while (n > 0 && !would_wait(fd)) {
-        ssize_t w = write(fd, p, n < PIPE_BUF ? n : PIPE_BUF);
+    while (n > 0 && (sock || !would_wait(fd))) {
+        ssize_t w = write_now(fd, sock, p, n < PIPE_BUF ? n : PIPE_BUF);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

@@ -221,6 +221,10 @@ int  pp_os_try_lock(int fd);
 void pp_os_unlock(int fd);
 uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
 uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
+/* errno's text, untranslated: strerror looks the text up in the locale's
+ * catalogue, which allocates once the program has set a locale (bash
+ * does), on the sampler thread too */
+const char *pp_err_text(int err);
 /* SIGPIPE and SIGXFSZ quiet; never waits: what would (a full pipe, a
  * background job's terminal under TOSTOP) is left out */
 void  pp_write_all(int fd, const char *p, size_t n);
@@ -357,6 +361,10 @@ const char *pp_os_exec_untraced(const char *file, const char *path);
  * unless the shim's entry is taken out of the variable (the exec hooks do,
  * when this very pointer comes back) */
 extern const char pp_os_other_abi[];
+/* 1 when the program at path FILE is of another ELF class or machine (that
+ * check alone, in a small frame: for a vfork child's exec, whose stack may
+ * be a few KiB); 0 otherwise, and always on macOS */
+int pp_os_exec_other_abi(const char *file);
 /* posix.c: the file an exec of FILE runs (looked up in PATH as execvp
  * does, into BUF, unless FILE has a '/' or PATH is NULL), or NULL */
 const char *pp_exec_file(const char *file, const char *path, char *buf, size_t cap);

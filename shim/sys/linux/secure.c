@@ -75,6 +75,11 @@ static int other_abi(const char *file, int depth)
     return *p == '/' && other_abi(p, depth + 1);
 }
 
+int pp_os_exec_other_abi(const char *file)
+{
+    return other_abi(file, 0);
+}
+
 const char *pp_os_exec_untraced(const char *file, const char *path)
 {
     char found[PATH_MAX];

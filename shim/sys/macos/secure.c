@@ -27,6 +27,12 @@ static int under(const char *path, const char *dir)
 
 const char pp_os_other_abi[] = "another architecture";      /* never given here */
 
+int pp_os_exec_other_abi(const char *file)
+{
+    (void)file;
+    return 0;
+}
+
 const char *pp_os_exec_untraced(const char *file, const char *path)
 {
     char found[PATH_MAX], real[PATH_MAX];
