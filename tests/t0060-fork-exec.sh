@@ -101,6 +101,46 @@ if [ -e /lib/ld-linux.so.2 ] &&
             "another ELF class or machine"
         check "32-bit program ($c): every timeline line is JSON" valid_jsonl e.jsonl
     done
+    # ... and from a vfork child (Python's subprocess execs the full path
+    # from one): no line either, though that child writes no record
+    rm -f e.jsonl
+    PERFPROBE_OUTPUT=$PWD/e.jsonl PERFPROBE_QUIET=1 LD_PRELOAD=$S timeout 60 \
+        $PY -c 'import subprocess; print(subprocess.run(["./s32"]).returncode)' > shim.out 2> shim.err
+    eq "32-bit program from a vfork child (subprocess.run): status 5, nothing on stderr" \
+        "$(cat shim.out) $(wc -c < shim.err)" "5 0"
 else
     echo "# skip: no 32-bit program runs here ($(head -c 200 cc.err))"
 fi
+
+# ---- an exec from a child on a small stack of its own ---------------------------
+# clone(CLONE_VM | CLONE_VFORK) with a 4 KiB stack (a guard page below), the
+# child calling execve: the exec hook runs on that stack.  Bare it execs;
+# a hook frame 4 KiB larger (a buffer for the 32-bit case above) killed it
+# with SIGSEGV
+cd .. && mkdir smallclone && cd smallclone
+cat > cl.c <<'C'
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+static int child(void *a) { char *av[] = {"/bin/true", 0}; (void)a; execve("/bin/true", av, environ); _exit(127); }
+int main(int argc, char **argv)
+{
+    size_t size = strtoul(argv[1], 0, 0);
+    char *st = mmap(0, size + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(st, 4096, PROT_NONE);
+    pid_t p = clone(child, st + 4096 + size, CLONE_VM | CLONE_VFORK | SIGCHLD, 0);
+    int s;
+    waitpid(p, &s, 0);
+    printf("%s %d\n", WIFSIGNALED(s) ? "signal" : "exit", WIFSIGNALED(s) ? WTERMSIG(s) : WEXITSTATUS(s));
+    return 0;
+}
+C
+cc -O1 -o cl cl.c
+eq "a CLONE_VM|CLONE_VFORK child on a 4 KiB stack execs: bare" "$(timeout 60 ./cl 4096)" "exit 0"
+PERFPROBE_OUTPUT=$PWD/c.jsonl PERFPROBE_QUIET=1 LD_PRELOAD=$S timeout 60 ./cl 4096 > shim.out 2>&1
+eq "a CLONE_VM|CLONE_VFORK child on a 4 KiB stack execs: under the shim as bare" "$(cat shim.out)" "exit 0"

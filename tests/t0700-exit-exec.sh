@@ -126,6 +126,27 @@ eq "a parent that waits before it reads: under the shim as bare (the table left 
     "$(timeout 60 $PY waitfirst.py "$S")" "exited 3 stderr bytes 65000"
 eq "a parent that waits before it reads: the child's summary is in its timeline" \
     "$(jq -r 'select(.type == "summary") | .type' w.jsonl)" summary
+# the same with stderr a Unix stream socket (journald's stream for a
+# service) holding 60,000 unread bytes: a write does not wait there (the
+# buffer has room), so the table is written; poll alone said no room and
+# left it out
+cat > sockfirst.py <<'EOF'
+import os, socket, subprocess, sys
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+env = dict(os.environ, PERFPROBE_OUTPUT=os.path.abspath("k.jsonl"), LD_PRELOAD=sys.argv[1])
+p = subprocess.Popen(["perl", "-e", 'print STDERR "x" x 60000; exit 3'], stderr=b.fileno(), env=env)
+b.close()
+rc = p.wait(timeout=20)
+out = b""
+while True:
+    d = a.recv(65536)
+    if not d:
+        break
+    out += d
+print("exited", rc, "bytes", len(out) - len(out.lstrip(b"x")), "table", b"perfprobe: perl" in out)
+EOF
+eq "stderr a socket with 60,000 bytes unread: the child ends, the table is written" \
+    "$(timeout 60 $PY sockfirst.py "$S")" "exited 3 bytes 60000 table True"
 # a background job on a terminal with TOSTOP that writes nothing: bare, it
 # ends; the table must not stop it with SIGTTOU (before: stopped)
 bgjob() {    # LD_PRELOAD value; prints "ended" or "stopped"

@@ -94,29 +94,23 @@ int pp_real_resolve(struct pp_real *r, void *self, int *foreign)
 
 /* ---- the system calls ------------------------------------------------------ */
 
-static long sys_ret(long r)
-{
-    if (r < 0 && r > -4096) {
-        errno = (int)-r;
-        return -1;
-    }
-    return r;
-}
-
+/* syscall() returns -1 with errno set, as the libc wrappers do (the
+ * kernel's -errno was taken for a result once more, and every failure
+ * read EPERM: a JIT retrying MAP_FIXED_NOREPLACE on EEXIST never did) */
 void *pp_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    long r = sys_ret(syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+    long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
     return r == -1 ? MAP_FAILED : (void *)r;
 }
 
 int pp_real_munmap(void *addr, size_t len)
 {
-    return (int)sys_ret(syscall(SYS_munmap, addr, len));
+    return (int)syscall(SYS_munmap, addr, len);
 }
 
 void *pp_real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *target)
 {
-    long r = sys_ret(syscall(SYS_mremap, old, old_len, new_len, flags, target));
+    long r = syscall(SYS_mremap, old, old_len, new_len, flags, target);
     return r == -1 ? MAP_FAILED : (void *)r;
 }
 
