@@ -71,3 +71,21 @@ le "RTLD_DEEPBIND: the peak heap holds the 1 MiB block the library gave" \
 check "RTLD_DEEPBIND: frees never outnumber allocations" \
     test "$(summary db.jsonl frees)" -le "$(summary db.jsonl allocs)"
 eq "RTLD_DEEPBIND: exact" "$(summary db.jsonl 'inexact | length')" 0
+
+# ---- two copies of the shim ------------------------------------------------------
+# the same build under two paths in LD_PRELOAD (an installed copy and a
+# build of one's own): each took the other's malloc for the real one and
+# the process spun for ever at 100% CPU.  The first copy traces; the other
+# passes calls on: one header, and the program's allocations counted once
+mkdir -p copy && cp "$S" "$(dirname "$S")/libperfprobe-ns.so" copy/
+printf '#include <stdio.h>\n#include <stdlib.h>\nint main(void) { char *volatile p; for (int i = 0; i < 1000; i++) { p = malloc(5000); p[0] = 1; free(p); } puts("done"); return 0; }\n' > twice.c
+cc -O1 -o twice twice.c
+rm -f two.jsonl
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/two.jsonl LD_PRELOAD="$S $PWD/copy/libperfprobe.so" timeout 60 ./twice > two.out
+eq "two copies in LD_PRELOAD: status and output as bare" "$? $(cat two.out)" "0 done"
+# (timeout is traced too: its images, and the program's)
+eq "two copies: one header for each image, as with one copy" \
+    "$(jq -r 'select(.type == "header") | .exe' two.jsonl | sed 's,.*/,,' | tr '\n' ' ')" "timeout timeout twice "
+tpid=$(jq -r 'select(.type == "header" and (.exe | endswith("/twice"))) | .pid' two.jsonl)
+bounded "two copies: the program's 1,000 allocations counted once" \
+    "$(jq -r "select(.type == \"summary\" and .pid == $tpid) | .allocs" two.jsonl)" 1000 1100 0

@@ -385,6 +385,14 @@ __attribute__((constructor(101))) static void pp_init(void)
 
     pp_resolve();
     FIND_REAL_EXIT();
+    /* another copy of the shim came first: it traces the process; this
+     * one passes calls on and writes nothing */
+    if (pp_real_other_shim((void *)pp_init)) {
+        pp_fd_solo(0);
+        pp_in_hook = saved;
+        errno = saved_errno;
+        return;
+    }
     pthread_sigmask(SIG_SETMASK, NULL, &program_mask);
     pp_state.pid = getpid();
     pp_state.ppid = getppid();

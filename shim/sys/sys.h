@@ -119,6 +119,13 @@ int pp_real_dlclose(void *handle);
  * by name).  SELF is an address in the shim's own object.  Returns 1 when
  * jemalloc's API (mallocx ...) is resolved and jemalloc is the allocator. */
 int  pp_real_resolve(struct pp_real *r, void *self, int *foreign);
+/* 1 when another copy of the shim (another object with the probe API: a
+ * copy under another path, another build) comes first in the process:
+ * this one then resolves to the next definitions and stays idle, so that
+ * the first copy's calls pass through it to the allocator (each taking the
+ * other's malloc for the real one, the two called each other for ever).
+ * SELF is an address in the shim's own object; 0 on macOS */
+int  pp_real_other_shim(void *self);
 /* A symbol of the real allocator's library (mallctl), or NULL */
 void *pp_real_symbol(const char *name);
 /* 1 when FN is in the C library itself (glibc: its malloc is then the one

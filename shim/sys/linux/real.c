@@ -51,9 +51,17 @@ int pp_real_in_libc(void *fn)
 
 /* Is the first definition of malloc in a library loaded before the shim
  * (not libc, not the executable)? */
+int pp_real_other_shim(void *self)
+{
+    void *probe = dlsym(RTLD_DEFAULT, "perf_probe");
+    return probe && !pp_real_same_object(probe, self);
+}
+
 static int other_allocator_first(void *self)
 {
     Dl_info info;
+    if (pp_real_other_shim(self))
+        return 0;                       /* its malloc passes calls on to ours */
     void *first = dlsym(RTLD_DEFAULT, "malloc");
     if (!first || first == self || !dladdr(first, &info) || !info.dli_fname ||
         !strstr(info.dli_fname, ".so"))     /* not the executable (a PLT slot of its own) */

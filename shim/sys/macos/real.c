@@ -55,6 +55,12 @@ static size_t zone_size(void *p)
     return malloc_size(p);
 }
 
+int pp_real_other_shim(void *self)
+{
+    (void)self;
+    return 0;
+}
+
 int pp_real_resolve(struct pp_real *r, void *self, int *foreign)
 {
     (void)self;
