@@ -135,6 +135,25 @@ const char *pp_usable_method(void)
 
 /* ---- resolution ----------------------------------------------------------- */
 
+/* The malloc that came first (pp_real.malloc, foreign) is called once,
+ * with the hooks serving from the bootstrap arena meanwhile: 1 when it
+ * called the shim's malloc (a wrapper whose next the shim is), noted by the
+ * hook under PP_IN_HOOK_PROBING.  Its block is then the arena's, kept;
+ * else it goes back to that allocator. */
+static int forwards_here(void)
+{
+    int saved = pp_in_hook;
+    pp_alloc_probe_hit = 0;
+    pp_in_hook = PP_IN_HOOK_PROBING;
+    void *p = pp_real.malloc(24);
+    pp_in_hook = saved;
+    if (pp_alloc_probe_hit)
+        return 1;
+    if (p)
+        pp_real.free(p);
+    return 0;
+}
+
 /* The shim's own object is told by any function of its own: this one
  * (the real functions are the next definitions after it). */
 void pp_resolve(void)
@@ -149,6 +168,15 @@ void pp_resolve(void)
     }
     resolving_here = 1;
     is_jemalloc = pp_real_resolve(&pp_real, (void *)pp_resolve, &pp_alloc_foreign);
+    if (pp_alloc_foreign && forwards_here()) {
+        /* a wrapper that passes calls on (glibc's libmemusage, a lazy
+         * dlsym(RTLD_NEXT) one): the shim is its next, and calling it
+         * back looped until the stack ran out.  The next definitions are
+         * the real ones, as without it */
+        pp_real_resolve_next(&pp_real);
+        pp_alloc_foreign = 0;
+        is_jemalloc = 0;
+    }
     choose_usable();
     resolving_here = 0;
     atomic_store(&pp_alloc_state, pp_usable_is_glibc ? PP_ALLOC_READY_GLIBC : PP_ALLOC_READY);
@@ -249,11 +277,9 @@ void pp_allocator_check(int warn)
     pp_in_hook = PP_IN_HOOK_PROBING;
     void *p = used(24);
     pp_in_hook = saved;
-    if (pp_alloc_probe_hit) {
-        pp_real.free(p);
+    used_free(p);                       /* by the same hand (a wrapper's header) */
+    if (pp_alloc_probe_hit)
         return;
-    }
-    used_free(p);
     heap_counted = 0;
     library_of((void *)used, program_alloc_lib, sizeof program_alloc_lib);
     if (warn)

@@ -965,7 +965,7 @@ static uintptr_t sym(const char *name)
     }
     void *p = dlsym(RTLD_DEFAULT, name);
     if (!p)
-        (void)dlerror();
+        pp_dl_forget();
     return (uintptr_t)p;
 }
 

@@ -552,8 +552,11 @@ __attribute__((noinline)) static void *malloc_slow(size_t n)
 {
     note_fast();
     if (PP_UNLIKELY(!resolved())) {
-        if (in_bootstrap())
+        if (in_bootstrap()) {
+            if (pp_in_hook == PP_IN_HOOK_PROBING)
+                pp_alloc_probe_hit = 1;     /* pp_resolve's look at a wrapper */
             return pp_boot_alloc(n);
+        }
         pp_resolve();
     }
     ENTER_OR_ASIDE(pp_real.malloc(n), pp_boot_alloc(n));
@@ -585,8 +588,11 @@ __attribute__((noinline)) static void *calloc_slow(size_t n, size_t size)
 {
     note_fast();
     if (PP_UNLIKELY(!resolved())) {
-        if (in_bootstrap())
+        if (in_bootstrap()) {
+            if (pp_in_hook == PP_IN_HOOK_PROBING)
+                pp_alloc_probe_hit = 1;
             return size && n > SIZE_MAX / size ? NULL : pp_boot_alloc(n * size);
+        }
         pp_resolve();
     }
     ENTER_OR_ASIDE(pp_real.calloc(n, size),

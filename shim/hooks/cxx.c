@@ -82,7 +82,10 @@ static void *next(int op)
         pp_resolve();
         int saved = pp_in_hook;
         pp_in_hook = 1;
-        atomic_store(&next_fn[op], dlsym(RTLD_NEXT, names[op]));
+        void *next = dlsym(RTLD_NEXT, names[op]);
+        if (!next)
+            pp_dl_forget();             /* no C++ runtime after the shim */
+        atomic_store(&next_fn[op], next);
         pp_in_hook = saved;
         atomic_store_explicit(&looked_up[op], 1, memory_order_release);
     }

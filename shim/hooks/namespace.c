@@ -462,14 +462,14 @@ static int still_open(Lmid_t lmid, void *h, int extra)
     atomic_fetch_add(&probes_begun, 1);
     while (closes <= extra) {
         if (pp_real_dlclose(h) != 0) {
-            (void)dlerror();
+            pp_dl_forget();
             break;
         }
         closes++;
     }
     for (int k = 0; k < closes; k++)
         if (!real_dlmopen(lmid, m->l_name, RTLD_LAZY | RTLD_NOLOAD))
-            (void)dlerror();
+            pp_dl_forget();
     atomic_fetch_sub(&probes_now, 1);
     return closes > extra;
 }

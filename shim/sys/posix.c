@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "sys/sys.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -219,6 +220,14 @@ static __attribute__((noinline)) ssize_t writev_guarded(int fd, const struct iov
 ssize_t pp_writev_quiet(int fd, const struct iovec *v, int n)
 {
     return pp_fsize_guarded() ? writev_guarded(fd, v, n) : writev(fd, v, n);
+}
+
+void pp_dl_forget(void)
+{
+    int saved = errno;
+    (void)dlerror();
+    (void)dlerror();
+    errno = saved;
 }
 
 const char *pp_err_text(int err)

@@ -119,6 +119,9 @@ int pp_real_dlclose(void *handle);
  * by name).  SELF is an address in the shim's own object.  Returns 1 when
  * jemalloc's API (mallocx ...) is resolved and jemalloc is the allocator. */
 int  pp_real_resolve(struct pp_real *r, void *self, int *foreign);
+/* ... the next definitions after all (Linux: the first one passes calls on
+ * to the shim; macOS: as pp_real_resolve) */
+void pp_real_resolve_next(struct pp_real *r);
 /* 1 when another copy of the shim (another object with the probe API: a
  * copy under another path, another build) comes first in the process:
  * this one then resolves to the next definitions and stays idle, so that
@@ -228,6 +231,13 @@ int  pp_os_try_lock(int fd);
 void pp_os_unlock(int fd);
 uint64_t pp_now_ns(void);                        /* CLOCK_MONOTONIC */
 uint64_t pp_unix_ns(void);                       /* CLOCK_REALTIME */
+/* The loader's message of a failed look-up of the shim's, taken off and
+ * freed at once (dlerror twice): left pending, glibc frees it through
+ * free() at the thread's next dl* call, and a wrapper after the shim
+ * whose free looks itself up lazily (dlsym in its first free) met it
+ * again and again until its stack ran out; the program's own first
+ * dlerror() reads NULL, as bare */
+void pp_dl_forget(void);
 /* errno's text, untranslated: strerror looks the text up in the locale's
  * catalogue, which allocates once the program has set a locale (bash
  * does), on the sampler thread too */

@@ -23,11 +23,20 @@
 /* RTLD_NEXT; or, when another allocator was preloaded before the shim,
  * the first definition (that allocator's) */
 static void *resolve_from = RTLD_NEXT;
-#define RESOLVE(r, field, name) (*(void **)&(r)->field = dlsym(resolve_from, name))
+#define RESOLVE(r, field, name) (*(void **)&(r)->field = look(resolve_from, name))
+
+/* dlsym, the message of a symbol not found forgotten (sys.h) */
+static void *look(void *from, const char *name)
+{
+    void *p = dlsym(from, name);
+    if (!p)
+        pp_dl_forget();
+    return p;
+}
 
 void *pp_real_next(const char *name)
 {
-    return dlsym(RTLD_NEXT, name);
+    return look(RTLD_NEXT, name);
 }
 
 int pp_real_dlclose(void *handle)
@@ -41,7 +50,7 @@ int pp_real_dlclose(void *handle)
 
 void *pp_real_symbol(const char *name)
 {
-    return dlsym(resolve_from, name);
+    return look(resolve_from, name);
 }
 
 int pp_real_in_libc(void *fn)
@@ -69,13 +78,26 @@ static int other_allocator_first(void *self)
     return !pp_real_same_object(first, self) && !pp_real_in_libc(first);
 }
 
+static int resolve_all(struct pp_real *r);
+
+void pp_real_resolve_next(struct pp_real *r)
+{
+    resolve_from = RTLD_NEXT;
+    resolve_all(r);
+}
+
 int pp_real_resolve(struct pp_real *r, void *self, int *foreign)
 {
-    int jemalloc = 0;
     if (other_allocator_first(self)) {
         *foreign = 1;
         resolve_from = RTLD_DEFAULT;
     }
+    return resolve_all(r);
+}
+
+static int resolve_all(struct pp_real *r)
+{
+    int jemalloc = 0;
     RESOLVE(r, malloc, "malloc");
     RESOLVE(r, free, "free");
     RESOLVE(r, calloc, "calloc");

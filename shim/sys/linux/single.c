@@ -60,8 +60,10 @@ static void resolve(void)
     done = 1;
     flag_libc = dlsym(RTLD_NEXT, "__libc_single_threaded");
     flag_seen = dlsym(RTLD_DEFAULT, "__libc_single_threaded");
-    if (!flag_libc || !flag_seen)
+    if (!flag_libc || !flag_seen) {
         flag_libc = flag_seen = NULL;   /* glibc before 2.32: no flag */
+        pp_dl_forget();
+    }
 }
 
 /* Only with glibc's allocator (the caller says): another one (jemalloc) is

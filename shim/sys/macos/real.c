@@ -55,6 +55,12 @@ static size_t zone_size(void *p)
     return malloc_size(p);
 }
 
+void pp_real_resolve_next(struct pp_real *r)
+{
+    int foreign;
+    pp_real_resolve(r, NULL, &foreign);
+}
+
 int pp_real_other_shim(void *self)
 {
     (void)self;
