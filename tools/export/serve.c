@@ -46,6 +46,7 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_asked = 1;
+    read_stop = 1;          /* a scrape reading an endless input ends too */
 }
 
 /* the listening socket for ADDR, or -1 after one line */
@@ -187,7 +188,7 @@ static char *scrape(char **paths, int np, const struct om_labels *ls, enum om_fo
     FILE *f = open_memstream(&body, len);
     om_write(f, all, nr, ls, fmt, file_counts, &s);
     fclose(f);
-    if (s.errors != *last_errors)
+    if (s.errors != *last_errors && !stop_asked)
         for (int i = 0; i < s.errors; i++)
             fprintf(stderr, "%s (serve goes on)\n", s.why[i]);
     *last_errors = s.errors;

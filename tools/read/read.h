@@ -12,6 +12,7 @@
  *   usage.c          error() and the "CMD FILE... -o OUT" arguments
  *   outfile.c        an output file written whole or not at all, never over an input
  *   fmt.c            a record's number fields, the unit of a key, a value as text
+ *   lines.c          a file's lines, none held longer than a limit
  *   timeline_read.c  a timeline file into runs: one per process image
  *   jsonline.c       a line's JSON validity, and the record glued after a cut one
  *   tree.c           the processes of a file as a tree, and its totals
@@ -25,6 +26,7 @@
 #define PP_READ_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -91,6 +93,27 @@ long line_resync(const char *line, size_t len);
 /* the pid a cut record names right after its type, or -1 when the cut
  * bytes do not hold it whole */
 long line_cut_pid(const char *cut, size_t len);
+
+/* ---- lines.c: a file's lines, bounded --------------------------------------- */
+
+/* A file read line by line in one buffer that never holds more than MAX
+ * bytes of a line (plus a chunk). */
+struct lines {
+    int fd;
+    char *buf;
+    size_t cap, start, end, scanned, max;
+    int eof;
+};
+enum { LINE_EOF = 0, LINE_TOO_LONG = -1, LINE_ERROR = -2, LINE_STOPPED = -3 };
+void lines_init(struct lines *l, int fd, size_t max);
+/* The next line at *P (its newline included; the last line may have
+ * none), valid until the next call: its length, or LINE_EOF, LINE_TOO_LONG
+ * (longer than MAX: the rest is not read), LINE_ERROR (errno says why) or
+ * LINE_STOPPED (read_stop was set). */
+long lines_next(struct lines *l, char **p);
+void lines_free(struct lines *l);
+/* set by a signal handler (serve): reading ends with LINE_STOPPED */
+extern volatile sig_atomic_t read_stop;
 
 /* ---- timeline_read.c: a timeline file into runs ---------------------------- */
 

@@ -26,9 +26,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define FORMAT_VERSION 2
 #define MAX_LINE (16u << 20)
@@ -369,23 +371,20 @@ static int take_part(const char *path, long lineno, struct image **ims, int *n, 
  * short, ended by a newline before the next. */
 int file_read(const char *path, struct run **out)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return bad(path, 0, strerror(errno));
     struct image *ims = NULL;
     struct joins joins = {NULL, 0, 0};
     int n = 0, cap = 0, rc = -1;
     long lineno = 0, damaged = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t len;
+    char *line;
+    long len;
+    struct lines lr;
+    lines_init(&lr, fd, MAX_LINE);
 
-    while ((len = getdelim(&line, &lcap, '\n', f)) > 0) {
+    while ((len = lines_next(&lr, &line)) > 0) {
         lineno++;
-        if ((size_t)len > MAX_LINE) {
-            bad(path, lineno, "line longer than 16 MiB");
-            goto out;
-        }
         json_error_t jerr;
         json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
         if (!o || !json_is_object(o)) {
@@ -420,7 +419,15 @@ int file_read(const char *path, struct run **out)
             goto out;
     }
 
-    if (ferror(f)) {
+    if (len == LINE_TOO_LONG) {
+        bad(path, lineno + 1, "line longer than 16 MiB");
+        goto out;
+    }
+    if (len == LINE_STOPPED) {
+        bad(path, 0, "reading stopped by a signal");
+        goto out;
+    }
+    if (len == LINE_ERROR) {
         bad(path, 0, strerror(errno));
         goto out;
     }
@@ -447,8 +454,8 @@ out:
     for (int k = 0; k < n; k++)
         run_free(&ims[k].run);
     free(ims);
-    free(line);
-    fclose(f);
+    lines_free(&lr);
+    close(fd);
     return rc;
 }
 
