@@ -79,3 +79,47 @@ eq "serve: SIGTERM during an endless scrape, status 0" "$src" 0
 wait %timeout 2> /dev/null
 check "serve: the scrape said why it ended" grep -qF 'reason="perfprobe: endless: reading stopped by a signal"' m.txt
 kill $gen 2> /dev/null; wait $gen 2> /dev/null
+
+# ---- check --thresholds: read errors, long lines, endless files, a BOM ----------------
+printf '%s\n' '{"type":"header","format":"perfprobe-timeline","version":2,"pid":1,"ppid":0,"root_pid":1,"image":0,"program":"x","start_unix_s":1}' \
+    '{"type":"summary","pid":1,"t_s":1,"wall_s":1,"cpu_user_s":0.1,"cpu_sys_s":0,"peak_rss_bytes":1000,"regions":[]}' > run.jsonl
+mkdir gates
+for bin in "$PP" "$ASAN"; do
+    b=$(basename "$bin")
+    timeout 60 "$bin" check run.jsonl --thresholds gates > out.txt 2> err.txt
+    eq "$b --thresholds DIR: status 2" $? 2
+    eq "$b --thresholds DIR: one line, the reason" "$(cat err.txt)" "perfprobe: check: gates: Is a directory"
+    eq "$b --thresholds DIR: no verdict printed" "$(grep -c 'passed' out.txt)" 0
+    peak timeout 60 "$bin" check run.jsonl --thresholds /dev/zero 2> err.txt
+    eq "$b --thresholds /dev/zero: status 2" $rc 2
+    eq "$b --thresholds /dev/zero: one line" "$(cat err.txt)" \
+        "perfprobe: check: /dev/zero:1: line longer than 1 MiB"
+    le "$b --thresholds /dev/zero: peak RSS under 200 MB (KiB)" "$kb" 204800
+done
+# a comment line of 1021 x's then what looks like a limit: one comment, no limit
+$PY -c "print('# ' + 'x' * 1021 + 'wall_s <= 1ms')" > gate.txt
+timeout 60 $PP check run.jsonl --thresholds gate.txt > out.txt
+eq "a 1036-byte comment line: no limit in it, passes" $? 0
+eq "a 1036-byte comment line: only the completeness check" "$(grep -c '^ok ' out.txt)" 1
+# a 5000-byte line with a limit and a long comment, then a bad line: its number
+wall=$(jq -r 'select(.type == "summary") | .wall_s' run.jsonl)
+$PY -c "print('# ' + 'x' * 3000); print('wall_s <= 2s  # ' + 'y' * 5000); print('min_this')" > gate.txt
+timeout 60 $PP check run.jsonl --thresholds gate.txt 2> err.txt
+eq "after long lines, the bad line's number" "$(cat err.txt)" \
+    "perfprobe: check: gate.txt:$(grep -n '^min_this$' gate.txt | cut -d: -f1): 'min_this' is not KEY=VALUE"
+$PY -c "print('# ' + 'x' * 3000); print('wall_s <= 2s  # ' + 'y' * 5000)" > gate.txt
+timeout 60 $PP check run.jsonl --thresholds gate.txt > out.txt
+eq "the limit after a 3000-byte comment is read whole and holds (wall_s $wall)" \
+    "$(grep -c '^ok   wall_s = 1.0000 s (limit 2.0000 s)$' out.txt)" 1
+printf 'wall_s <= 1s %*s\n' 2000000 '' > gate.txt       # a 2 MB line
+timeout 60 $PP check run.jsonl --thresholds gate.txt 2> err.txt
+eq "a 2 MB line: status 2" $? 2
+eq "a 2 MB line: names the limit" "$(cat err.txt)" "perfprobe: check: gate.txt:1: line longer than 1 MiB"
+printf 'wall_s <= 2s\n\0\n' > gate.txt
+timeout 60 $PP check run.jsonl --thresholds gate.txt 2> err.txt
+eq "a NUL byte: status 2" $? 2
+eq "a NUL byte: names line 2" "$(cat err.txt)" "perfprobe: check: gate.txt:2: a NUL byte: not a thresholds file"
+printf '\xef\xbb\xbfwall_s <= 2s\r\n' > gate.txt
+timeout 60 $PP check run.jsonl --thresholds gate.txt > out.txt
+eq "a BOM and CRLF: the limit is read and holds" $? 0
+check "a BOM and CRLF: the key is wall_s" grep -q '^ok   wall_s = ' out.txt

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,10 +226,21 @@ static char *trim(char *s)
 
 /* "KEY=VALUE", "KEY <= VALUE" (a ceiling) or "KEY >= VALUE" (a floor, also
  * when FLOOR): 0 holds, 1 fails, -1 bad input (the error names WHERE) */
+static int check_limit_in(struct checks *c, const char *spec, char *buf, int floor,
+                          const char *where);
+
 static int check_limit(struct checks *c, const char *spec, int floor, const char *where)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", spec);
+    char *buf = strdup(spec);
+    int rc = check_limit_in(c, spec, buf, floor, where);
+    free(buf);
+    return rc;
+}
+
+/* check_limit on BUF, a copy of SPEC it may change */
+static int check_limit_in(struct checks *c, const char *spec, char *buf, int floor,
+                          const char *where)
+{
     char *eq = strchr(buf, '=');
     if (eq && eq > buf && (eq[-1] == '<' || eq[-1] == '>')) {
         floor |= eq[-1] == '>';
@@ -261,36 +273,62 @@ static int check_limit(struct checks *c, const char *spec, int floor, const char
     return l.failed ? 1 : 0;
 }
 
+/* a line of a thresholds file longer than this is refused (no limit needs
+ * more; a file with no newline is not read whole) */
+#define THRESHOLD_LINE_MAX (1u << 20)
+
 /* Comments from '#' (at the start or after a space), blank lines skipped,
- * spaces around the operator allowed; an error names the line. */
+ * spaces around the operator allowed, a UTF-8 byte order mark at the start
+ * skipped; an error names the line.  Lines are read whole, up to 1 MiB. */
 static int check_file(struct checks *c, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         error("check: %s: %s", path, strerror(errno));
         return -1;
     }
-    char line[1024], where[600];
-    int lineno = 0, failed = 0;
-    while (fgets(line, sizeof line, f)) {
+    struct lines lr;
+    lines_init(&lr, fd, THRESHOLD_LINE_MAX);
+    char *raw, where[600];
+    long len, lineno = 0;
+    int failed = 0;
+    while ((len = lines_next(&lr, &raw)) > 0) {
         lineno++;
-        for (char *h = line; (h = strchr(h, '#')); h++)
-            if (h == line || h[-1] == ' ' || h[-1] == '\t') {
+        if (memchr(raw, 0, (size_t)len)) {
+            error("check: %s:%ld: a NUL byte: not a thresholds file", path, lineno);
+            failed = -1;
+            break;
+        }
+        char *line = strndup(raw, (size_t)len), *p = line;
+        if (lineno == 1 && !strncmp(p, "\xef\xbb\xbf", 3))
+            p += 3;
+        for (char *h = p; (h = strchr(h, '#')); h++)
+            if (h == p || h[-1] == ' ' || h[-1] == '\t') {
                 *h = 0;
                 break;
             }
-        char *p = trim(line);
-        if (!*p)
-            continue;
-        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
-        int r = check_limit(c, p, 0, where);
+        p = trim(p);
+        int r = 0;
+        if (*p) {
+            snprintf(where, sizeof where, "%s:%ld: ", path, lineno);
+            r = check_limit(c, p, 0, where);
+        }
+        free(line);
         if (r < 0) {
-            fclose(f);
-            return -1;
+            failed = -1;
+            break;
         }
         failed += r;
     }
-    fclose(f);
+    if (failed >= 0 && len == LINE_TOO_LONG) {
+        error("check: %s:%ld: line longer than 1 MiB", path, lineno + 1);
+        failed = -1;
+    } else if (failed >= 0 && len < 0) {
+        error("check: %s: %s", path, strerror(errno));
+        failed = -1;
+    }
+    lines_free(&lr);
+    close(fd);
     return failed;
 }
 
