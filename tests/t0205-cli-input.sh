@@ -123,3 +123,43 @@ printf '\xef\xbb\xbfwall_s <= 2s\r\n' > gate.txt
 timeout 60 $PP check run.jsonl --thresholds gate.txt > out.txt
 eq "a BOM and CRLF: the limit is read and holds" $? 0
 check "a BOM and CRLF: the key is wall_s" grep -q '^ok   wall_s = ' out.txt
+
+# ---- a figure exactly at its limit passes; a FAIL line tells the numbers apart -------------
+mkrun() {   # mkrun FILE WALL_S PEAK_RSS
+    printf '%s\n' '{"type":"header","format":"perfprobe-timeline","version":2,"pid":1,"ppid":0,"root_pid":1,"image":0,"program":"x","start_unix_s":1}' \
+        "{\"type\":\"summary\",\"pid\":1,\"t_s\":$2,\"wall_s\":$2,\"cpu_user_s\":0.1,\"cpu_sys_s\":0,\"peak_rss_bytes\":$3,\"regions\":[]}" > "$1"
+}
+mkrun eq.jsonl 0.082042 1000000
+eq "the file's wall_s" "$(jq -r 'select(.type == "summary") | .wall_s' eq.jsonl)" 0.082042
+for lim in 0.082042 0.082042s 82.042ms 82042us 82042µs 82042000ns; do
+    timeout 60 $PP check eq.jsonl --max wall_s=$lim > out.txt
+    eq "--max wall_s=$lim on wall_s 0.082042: passes" $? 0
+    timeout 60 $PP check eq.jsonl --min wall_s=$lim > out.txt
+    eq "--min wall_s=$lim on wall_s 0.082042: passes" $? 0
+done
+timeout 60 $PP check eq.jsonl --max peak_rss_bytes=1000000 --max wall_s=82041.9999us > out.txt
+eq "a limit below the figure still fails" $? 1
+check "... with digits that tell them apart" grep -qx 'FAIL wall_s = 0.082042 s, above the limit 0.0820419999 s' out.txt
+mkrun over.jsonl 0.08204201 1000001
+timeout 60 $PP check over.jsonl --max peak_rss_bytes=1000000 --max wall_s=82042us > out.txt
+eq "one byte and 10 ns over: both fail" "$(grep -c '^FAIL' out.txt)" 2
+check "one byte over: 1000001 B above 1000000 B" grep -qx 'FAIL peak_rss_bytes = 1000001 B, above the limit 1000000 B' out.txt
+check "10 ns over: 0.08204201 s above 0.082042 s" grep -qx 'FAIL wall_s = 0.08204201 s, above the limit 0.082042 s' out.txt
+mkrun base.jsonl 0.3 1000000
+mkrun now.jsonl 0.33 1000000
+eq "now is 10% worse by jq" "$(jq -n '(0.33 - 0.3) / 0.3 * 100 | . * 1000 | round / 1000')" 10
+for tol in 10% +30ms +0.03 +30000us; do
+    timeout 60 $PP check now.jsonl --baseline base.jsonl --max-regression wall_s=$tol > out.txt
+    eq "0.3 s -> 0.33 s within $tol: passes" $? 0
+done
+mkrun now.jsonl 1.21 1000000; mkrun base.jsonl 1.1 1000000
+timeout 60 $PP check now.jsonl --baseline base.jsonl --max-regression wall_s=10% > out.txt
+eq "1.1 s -> 1.21 s within 10%: passes" $? 0
+mkrun now.jsonl 0.3300001 1000001; mkrun base.jsonl 0.3 1000000
+timeout 60 $PP check now.jsonl --baseline base.jsonl --max-regression wall_s=10% \
+    --max-regression wall_s=+30ms --max-regression peak_rss_bytes=+0 --max-regression peak_rss_bytes=0% > out.txt
+eq "just beyond each tolerance: all four fail" "$(grep -c '^FAIL' out.txt)" 4
+check "the change told from the tolerance" grep -qx 'FAIL wall_s grew +10.00003%: 0.3300 s, baseline 0.3000 s (at most 10% worse)' out.txt
+check "the amount told from the tolerance" grep -qx 'FAIL wall_s grew +10.0%: 0.3300 s, baseline 0.3000 s (0.0300001 s worse; at most 0.03 s worse)' out.txt
+check "one byte more than +0" grep -qx 'FAIL peak_rss_bytes grew +0.0001%: 1000001 B, baseline 1000000 B (1 B worse; at most 0 B worse)' out.txt
+check "one byte more than 0%" grep -qx 'FAIL peak_rss_bytes grew +0.0001%: 1000001 B, baseline 1000000 B (at most 0% worse)' out.txt

@@ -107,6 +107,24 @@ void fmt_value(char *buf, size_t n, const char *key, double v)
     }
 }
 
+void fmt_values_apart(char *a, char *b, size_t n, const char *key, double va, double vb)
+{
+    fmt_value(a, n, key, va);
+    fmt_value(b, n, key, vb);
+    if (strcmp(a, b) || va == vb || isnan(va) || isnan(vb))
+        return;
+    /* in the key's base unit, with as many digits as tell them apart */
+    static const char *const base[] = {[U_COUNT] = "", [U_BYTES] = " B", [U_NS] = " ns",
+                                       [U_SECONDS] = " s", [U_RATE] = "/s", [U_PCT] = "%"};
+    const char *u = base[key_unit(key)];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(a, n, "%.*g%s", prec, va, u);
+        snprintf(b, n, "%.*g%s", prec, vb, u);
+        if (strcmp(a, b))
+            return;
+    }
+}
+
 /* the shortest decimal that reads back as V (5.62443, not 5.6244300000000003) */
 void fmt_num_csv(char *buf, size_t n, double v)
 {

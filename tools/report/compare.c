@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +72,13 @@ int parse_limit(const char *key, const char *text, double *out)
                 break;
         if (i == 5)
             return -1;
-        mul = ends_with(field, "_ns") ? ns[i] : ns[i] / 1e9;
+        /* seconds: V * ns / 1e9, rounded once (82042us is 0.082042, where
+         * V * 1e-6 would be 0.08204199999999999) */
+        if (!ends_with(field, "_ns")) {
+            *out = v * ns[i] / 1e9;
+            return 0;
+        }
+        mul = ns[i];
     } else {
         if (!strcmp(u, "k") || !strcmp(u, "K")) mul = 1e3;
         else if (!strcmp(u, "M")) mul = 1e6;
@@ -195,15 +202,32 @@ static void result(struct checks *c, const char *key, const char *kind, int ok, 
     c->failed += !ok;
 }
 
+/* A figure at its limit passes, give or take one part in 10^9 of the limit
+ * (REL_TOL) and the rounding of the figures (a few units in the last place
+ * of SCALE): a limit in other units (82042us for a wall_s of 0.082042) or
+ * a percentage of a baseline (10% of 0.3 s) is not exact in binary
+ * floating point, and equality must not fail by that.  A limit of 0 stays
+ * exact: one byte more fails. */
+#define REL_TOL 1e-9
+
+static int at_most(double x, double limit, double scale)
+{
+    return x <= limit + REL_TOL * fabs(limit) + 4 * DBL_EPSILON * fabs(scale);
+}
+
 struct limit_ctx { struct checks *c; double limit; int floor, failed; };
 
 static void against_limit(void *ctx, const char *key, double v)
 {
     struct limit_ctx *l = ctx;
     char a[64], b[64], msg[800];
-    fmt_value(a, sizeof a, key, v);
-    fmt_value(b, sizeof b, key, l->limit);
-    int ok = l->floor ? v >= l->limit : v <= l->limit;
+    int ok = l->floor ? at_most(-v, -l->limit, v) : at_most(v, l->limit, v);
+    if (ok) {
+        fmt_value(a, sizeof a, key, v);
+        fmt_value(b, sizeof b, key, l->limit);
+    } else {
+        fmt_values_apart(a, b, sizeof a, key, v, l->limit);
+    }
     if (ok)
         snprintf(msg, sizeof msg, "%s = %s (%s %s)", key, a, l->floor ? "at least" : "limit", b);
     else
@@ -355,20 +379,45 @@ static void regression(struct checks *c, const char *key, double now, double was
 {
     int lower_worse = key_unit(key) == U_RATE;
     double worse = lower_worse ? was - now : now - was;
-    double pct = was != 0 ? worse / fabs(was) * 100.0 : (worse > 0 ? INFINITY : 0);
-    int ok = t->absolute ? worse <= t->amount : pct <= t->amount;
-    char a[64], b[64], tol[64], msg[900];
-    fmt_value(a, sizeof a, key, now);
-    fmt_value(b, sizeof b, key, was);
+    /* the worsening allowed, as an amount: no division, so that exactly
+     * the tolerance is at the limit (give or take REL_TOL) */
+    double allowed = t->absolute ? t->amount : t->amount / 100.0 * fabs(was);
+    double scale = fabs(now) > fabs(was) ? now : was;
+    int ok = at_most(worse, allowed, scale);
+    char a[64], b[64], tol[64], chg[64], msg[900];
+    if (ok) {
+        fmt_value(a, sizeof a, key, now);
+        fmt_value(b, sizeof b, key, was);
+    } else {
+        fmt_values_apart(a, b, sizeof a, key, now, was);
+    }
+    double change = was != 0 ? (now - was) / fabs(was) * 100.0 : (now != was ? INFINITY : 0);
+    snprintf(chg, sizeof chg, "%+.1f%%", change);
     if (t->absolute) {
         fmt_value(tol, sizeof tol, key, t->amount);
         snprintf(tol + strlen(tol), sizeof tol - strlen(tol), " worse");
     } else {
         snprintf(tol, sizeof tol, "%.1f%% worse", t->amount);
     }
-    double change = was != 0 ? (now - was) / fabs(was) * 100.0 : (now != was ? INFINITY : 0);
-    snprintf(msg, sizeof msg, "%s %s %+.1f%%: %s, baseline %s (at most %s)", key,
-             ok ? "changed" : lower_worse ? "fell" : "grew", change, a, b, tol);
+    /* a failure never shows a change of 0.0% or one equal to the tolerance */
+    for (int prec = 2; !ok && prec <= 17 && isfinite(change) && change != 0; prec++) {
+        int same = !t->absolute && fabs(atof(chg)) == atof(tol);
+        if (atof(chg) != 0 && !same)
+            break;
+        snprintf(chg, sizeof chg, "%+.*g%%", prec, change);
+        if (same)
+            snprintf(tol, sizeof tol, "%.*g%% worse", prec, t->amount);
+    }
+    char by[80] = "";
+    if (!ok && t->absolute) {
+        /* the worsening itself, told apart from the amount allowed */
+        char w[64];
+        fmt_values_apart(w, tol, sizeof w, key, worse, t->amount);
+        snprintf(by, sizeof by, "%s worse; ", w);
+        snprintf(tol + strlen(tol), sizeof tol - strlen(tol), " worse");
+    }
+    snprintf(msg, sizeof msg, "%s %s %s: %s, baseline %s (%sat most %s)", key,
+             ok ? "changed" : lower_worse ? "fell" : "grew", chg, a, b, by, tol);
     result(c, key, "regression", ok, now, NAN, was, msg);
 }
 
