@@ -163,3 +163,41 @@ check "the change told from the tolerance" grep -qx 'FAIL wall_s grew +10.00003%
 check "the amount told from the tolerance" grep -qx 'FAIL wall_s grew +10.0%: 0.3300 s, baseline 0.3000 s (0.0300001 s worse; at most 0.03 s worse)' out.txt
 check "one byte more than +0" grep -qx 'FAIL peak_rss_bytes grew +0.0001%: 1000001 B, baseline 1000000 B (1 B worse; at most 0 B worse)' out.txt
 check "one byte more than 0%" grep -qx 'FAIL peak_rss_bytes grew +0.0001%: 1000001 B, baseline 1000000 B (at most 0% worse)' out.txt
+
+# ---- --json: never an empty line with status 0 -------------------------------------------
+mkrun ok.jsonl 1 1000
+lat=$(printf 'r\xe9sum\xe9').jsonl                    # a Latin-1 file name
+cp ok.jsonl "$lat"
+want=$($PY -c 'import sys; print(sys.argv[1].encode("utf-8", "surrogateescape").decode("utf-8", "replace"))' "$lat")
+for bin in "$PP" "$ASAN"; do
+    b=$(basename "$bin")
+    timeout 60 "$bin" report --json "$lat" > o.json
+    eq "$b report --json, Latin-1 path: status 0" $? 0
+    eq "$b report --json, Latin-1 path: the file, bad bytes as U+FFFD" "$(jq -r .file o.json)" "$want"
+    eq "$b report --json, Latin-1 path: the figures" "$(jq .summary.peak_rss_bytes o.json)" \
+        "$(jq 'select(.type == "summary") | .peak_rss_bytes' ok.jsonl)"
+    timeout 60 "$bin" check --json "$lat" --max wall_s=0 > o.json
+    eq "$b check --json, Latin-1 path: status 1" $? 1
+    eq "$b check --json, Latin-1 path: file and verdict" "$(jq -r '[.file, .passed, .checks[1].value] | @tsv' o.json)" \
+        "$want	false	$(jq 'select(.type == "summary") | .wall_s' ok.jsonl)"
+    timeout 60 "$bin" check --json ok.jsonl --max "$(printf 'w\xe9')=1" > o.json
+    eq "$b check --json, a Latin-1 key: a failed check, status 1" $? 1
+    eq "$b check --json, a Latin-1 key: named with U+FFFD" "$(jq -r '.checks[1].key' o.json)" "w�"
+    timeout 60 "$bin" diff --json "$lat" ok.jsonl > o.json
+    eq "$b diff --json, Latin-1 path: status 0" $? 0
+    eq "$b diff --json, Latin-1 path: a and b" "$(jq -r '[.a, .b] | @tsv' o.json)" "$want	ok.jsonl"
+done
+# numbers JSON cannot hold: refused as bad values, one line, status 2
+for v in inf -inf nan 1e400 infinity; do
+    timeout 60 $PP diff --json --noise $v ok.jsonl ok.jsonl > o.json 2> err.txt
+    eq "diff --noise $v: status 2" $? 2
+    eq "diff --noise $v: one line, nothing on stdout" "$(wc -l < err.txt) $(wc -c < o.json)" "1 0"
+    timeout 60 $PP check --json ok.jsonl --max wall_s=$v > o.json 2> err.txt
+    eq "check --max wall_s=$v: status 2" $? 2
+    eq "check --max wall_s=$v: the value named" "$(cat err.txt)" \
+        "perfprobe: check: 'wall_s=$v': '$v' is not a value for wall_s"
+    timeout 60 $PP check --json ok.jsonl --baseline ok.jsonl --max-regression $v > o.json 2> err.txt
+    eq "check --max-regression $v: status 2" $? 2
+done
+timeout 60 $PP check --json ok.jsonl --max peak_rss_bytes=1e305T > o.json 2> err.txt
+eq "check --max 1e305T (overflows): status 2" $? 2

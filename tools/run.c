@@ -316,11 +316,11 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
     if (repeat_json) {
         json_t *files = json_array();
         for (int k = 0; k < done; k++)
-            json_array_append_new(files, json_string(runs[k].path));
+            json_array_append_new(files, json_text(runs[k].path));
         json_t *o = json_pack("{s:i, s:o, s:o}", "runs", done, "files", files, "rows",
                               repeat_json);
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        putchar('\n');
+        if (json_print(stdout, o, "run") && rc == 0)
+            rc = EXIT_USAGE;
         json_decref(o);
         repeat_json = NULL;
     }

@@ -13,6 +13,7 @@
  *   outfile.c        an output file written whole or not at all, never over an input
  *   fmt.c            a record's number fields, the unit of a key, a value as text
  *   lines.c          a file's lines, none held longer than a limit
+ *   jsonout.c        JSON that --json can always print (any path, any number)
  *   timeline_read.c  a timeline file into runs: one per process image
  *   jsonline.c       a line's JSON validity, and the record glued after a cut one
  *   tree.c           the processes of a file as a tree, and its totals
@@ -118,6 +119,17 @@ long lines_next(struct lines *l, char **p);
 void lines_free(struct lines *l);
 /* set by a signal handler (serve): reading ends with LINE_STOPPED */
 extern volatile sig_atomic_t read_stop;
+
+/* ---- jsonout.c: JSON that --json can always print --------------------------- */
+
+/* a JSON string of S, bytes that are not UTF-8 replaced by U+FFFD (null for NULL) */
+json_t *json_text(const char *s);
+/* a JSON real, or null when V is not finite */
+json_t *json_finite(double v);
+/* O, compact, and a newline on F: EXIT_OK, or EXIT_USAGE after one line
+ * ("CMD: --json: ...") when O is NULL (it could not be built) or the
+ * write failed */
+int json_print(FILE *f, json_t *o, const char *cmd);
 
 /* ---- timeline_read.c: a timeline file into runs ---------------------------- */
 

@@ -630,10 +630,10 @@ json_t *sites_to_json(const struct run *r)
         json_t *fr = json_array();
         for (int k = 0; k < x->nframes; k++) {
             struct sym_frame *y = &x->frames[k];
-            json_t *o = json_pack("{s:s}", "fn", y->fn);
-            json_object_set_new(o, "file", y->file ? json_string(y->file) : json_null());
+            json_t *o = json_pack("{s:o}", "fn", json_text(y->fn));
+            json_object_set_new(o, "file", json_text(y->file));
             json_object_set_new(o, "line", y->line ? json_integer(y->line) : json_null());
-            json_object_set_new(o, "module", y->module ? json_string(y->module) : json_null());
+            json_object_set_new(o, "module", json_text(y->module));
             if (y->inlined)
                 json_object_set_new(o, "inlined", json_true());
             if (y->python)
@@ -696,7 +696,7 @@ static void diff_add(json_t *rows, const char *key, const char *fig, double a, d
     char name[2200];
     snprintf(name, sizeof name, "site.%s.%s", key, fig);
     double pct = a != 0 ? (b - a) / fabs(a) * 100.0 : NAN;
-    json_t *o = json_pack("{s:s, s:b, s:f, s:f, s:f}", "figure", name, "marked",
+    json_t *o = json_pack("{s:o, s:b, s:f, s:f, s:f}", "figure", json_text(name), "marked",
                           (a == 0) != (b == 0) || (!isnan(pct) && fabs(pct) > noise), "a", a,
                           "b", b, "change", b - a);
     json_object_set_new(o, "pct", isnan(pct) ? json_null() : json_real(pct));

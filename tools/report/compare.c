@@ -35,7 +35,7 @@ int parse_limit(const char *key, const char *text, double *out)
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (end == text || errno || isnan(v))
+    if (end == text || errno || !isfinite(v))
         return -1;
     while (*end == ' ')
         end++;
@@ -76,7 +76,7 @@ int parse_limit(const char *key, const char *text, double *out)
          * V * 1e-6 would be 0.08204199999999999) */
         if (!ends_with(field, "_ns")) {
             *out = v * ns[i] / 1e9;
-            return 0;
+            return isfinite(*out) ? 0 : -1;
         }
         mul = ns[i];
     } else {
@@ -86,19 +86,20 @@ int parse_limit(const char *key, const char *text, double *out)
         else return -1;
     }
     *out = v * mul;
-    return 0;
+    return isfinite(*out) ? 0 : -1;        /* 1e308G */
 }
 
-/* "10" or "10%" as a non-negative percentage; 0 on success */
+/* "10" or "10%" as a non-negative, finite percentage; 0 on success */
 static int parse_pct(const char *text, double *out)
 {
     char *end;
+    errno = 0;
     double v = strtod(text, &end);
-    if (end == text)
+    if (end == text || errno)
         return -1;
     if (*end == '%')
         end++;
-    if (*end || isnan(v) || v < 0)
+    if (*end || !isfinite(v) || v < 0)
         return -1;
     *out = v;
     return 0;
@@ -178,8 +179,8 @@ static int baseline_value(const struct checks *c, const struct run *b, const cha
 static void result(struct checks *c, const char *key, const char *kind, int ok, double value,
                    double limit, double base, const char *msg)
 {
-    json_t *o = json_pack("{s:s, s:s, s:b, s:s}", "key", key, "kind", kind, "ok", ok,
-                          "message", msg);
+    json_t *o = json_pack("{s:o, s:s, s:b, s:o}", "key", json_text(key), "kind", kind, "ok", ok,
+                          "message", json_text(msg));
     if (c->nruns > 1 && strcmp(kind, "complete")) {
         char st[64];
         snprintf(st, sizeof st, "%s of %d runs", c->stat, c->nruns);
@@ -188,16 +189,16 @@ static void result(struct checks *c, const char *key, const char *kind, int ok, 
         char *m = malloc(n + 80);
         if (m) {
             snprintf(m, n + 80, "%s [%s]", msg, st);
-            json_object_set_new(o, "message", json_string(m));
+            json_object_set_new(o, "message", json_text(m));
             free(m);
         }
     }
     if (!isnan(value))
-        json_object_set_new(o, "value", json_real(value));
+        json_object_set_new(o, "value", json_finite(value));
     if (!isnan(limit))
-        json_object_set_new(o, "limit", json_real(limit));
+        json_object_set_new(o, "limit", json_finite(limit));
     if (!isnan(base))
-        json_object_set_new(o, "baseline", json_real(base));
+        json_object_set_new(o, "baseline", json_finite(base));
     json_array_append_new(c->results, o);
     c->failed += !ok;
 }
@@ -677,10 +678,11 @@ int cmd_check(int argc, char **argv)
     }
     rc = c.failed ? EXIT_CHECK_FAILED : EXIT_OK;
     if (as_json) {
-        json_t *o = json_pack("{s:s, s:s?, s:b, s:i, s:O}", "file", file, "baseline", baseline,
-                              "passed", !c.failed, "failed", c.failed, "checks", c.results);
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        putchar('\n');
+        json_t *o = json_pack("{s:o, s:o?, s:b, s:i, s:O}", "file", json_text(file), "baseline",
+                              baseline ? json_text(baseline) : NULL, "passed", !c.failed,
+                              "failed", c.failed, "checks", c.results);
+        if (json_print(stdout, o, "check"))
+            rc = EXIT_USAGE;
         json_decref(o);
     } else {
         size_t i;
@@ -726,7 +728,7 @@ static void diff_row(const char *name, const char *key, double a, double b, doub
         return;
     if (diff_json) {
         double pct = a != 0 ? (b - a) / fabs(a) * 100.0 : NAN;
-        json_t *o = json_pack("{s:s, s:b}", "figure", name,
+        json_t *o = json_pack("{s:o, s:b}", "figure", json_text(name),
                               "marked", isnan(a) || isnan(b) || (!isnan(pct) && fabs(pct) > noise) ||
                                             (a == 0 && b != 0));
         json_object_set_new(o, "a", isnan(a) ? json_null() : json_real(a));
@@ -898,14 +900,19 @@ int cmd_diff(int argc, char **argv)
     sites_diff(stdout, &a, &b, diff_json, noise);
     cpu_diff(stdout, &a, &b, diff_json, noise);
     if (diff_json) {
-        json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:f, s:o}", "a", a.path, "b", b.path,
+        json_t *o = json_pack("{s:o, s:o, s:b, s:b, s:f, s:o}", "a", json_text(a.path),
+                              "b", json_text(b.path),
                               "a_complete", json_is_true(json_object_get(a.summary, "complete")),
                               "b_complete", json_is_true(json_object_get(b.summary, "complete")),
                               "noise_pct", noise, "rows", diff_json);
-        json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        putchar('\n');
+        int rc = json_print(stdout, o, "diff");
         json_decref(o);
         diff_json = NULL;
+        if (rc) {
+            run_free(&a);
+            run_free(&b);
+            return rc;
+        }
     } else {
         printf("\n'!' marks a change beyond %.1f%% (--noise), or a figure only one file has\n",
                noise);

@@ -147,14 +147,14 @@ json_t *cpu_to_json(const struct run *r)
     json_t *fs = json_array();
     for (int i = 0; i < p.nf && i < 100; i++) {
         struct cfunc *f = &p.f[i];
-        json_t *x = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "function", f->fn,
+        json_t *x = json_pack("{s:o, s:f, s:f, s:f, s:f, s:f, s:f}", "function", json_text(f->fn),
                               "self", f->self, "total", f->total,
                               "self_pct", p.samples > 0 ? 100 * f->self / p.samples : 0.0,
                               "total_pct", p.samples > 0 ? 100 * f->total / p.samples : 0.0,
                               "self_s", f->self * p.period_ns / 1e9,
                               "total_s", f->total * p.period_ns / 1e9);
         if (f->file)
-            json_object_set_new(x, "file", json_string(f->file));
+            json_object_set_new(x, "file", json_text(f->file));
         if (f->python) {
             json_object_set_new(x, "python", json_true());
             json_object_set_new(x, "first_line", json_integer(f->first_line));
@@ -164,8 +164,9 @@ json_t *cpu_to_json(const struct run *r)
     json_object_set_new(o, "functions", fs);
     json_t *ls = json_array();
     for (int i = 0; i < p.nl && i < 100; i++)
-        json_array_append_new(ls, json_pack("{s:s, s:s?, s:i, s:f, s:f}", "function", p.l[i].fn,
-                                            "file", p.l[i].file, "line", p.l[i].line,
+        json_array_append_new(ls, json_pack("{s:o, s:o?, s:i, s:f, s:f}", "function",
+                                            json_text(p.l[i].fn), "file",
+                                            p.l[i].file ? json_text(p.l[i].file) : NULL, "line", p.l[i].line,
                                             "samples", p.l[i].samples, "pct",
                                             p.samples > 0 ? 100 * p.l[i].samples / p.samples
                                                           : 0.0));
@@ -237,7 +238,7 @@ void cpu_diff(FILE *f, const struct run *ra, const struct run *rb, json_t *json_
                 char name[1200];
                 snprintf(name, sizeof name, "cpu.%s.%s", d[i].key, figs[k]);
                 double pct = a != 0 ? (b - a) / (a < 0 ? -a : a) * 100.0 : 0;
-                json_t *o = json_pack("{s:s, s:b, s:f, s:f, s:f}", "figure", name, "marked",
+                json_t *o = json_pack("{s:o, s:b, s:f, s:f, s:f}", "figure", json_text(name), "marked",
                                       (a == 0) != (b == 0) || (a != 0 && (pct > noise || -pct > noise)),
                                       "a", a, "b", b, "change", b - a);
                 json_object_set_new(o, "pct", a != 0 ? json_real(pct) : json_null());

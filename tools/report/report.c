@@ -344,8 +344,8 @@ static void tree(FILE *f, const struct run *runs, int n, long parent, int depth,
 
 json_t *run_to_json(const struct run *r)
 {
-    json_t *sites = sites_to_json(r), *o = json_pack("{s:s, s:I, s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
-                     "file", r->path, "pid", (json_int_t)r->pid, "ppid", (json_int_t)r->ppid,
+    json_t *sites = sites_to_json(r), *o = json_pack("{s:o, s:I, s:I, s:I, s:O, s:O, s:O, s:O, s:O, s:O}",
+                     "file", json_text(r->path), "pid", (json_int_t)r->pid, "ppid", (json_int_t)r->ppid,
                      "root_pid", (json_int_t)r->root_pid, "complete",
                      json_object_get(r->summary, "complete"), "header", r->header,
                      "summary", r->summary, "probes", r->probes, "regions", r->regions,
@@ -549,8 +549,10 @@ int report_runs_with(FILE *f, struct run *runs, int n, enum format fmt,
         regions[i] = regions_from_windows(&runs[i], t1, t2, &c0, &c1);
         if (isinf(c0))
             c0 = c1 = NAN;
-        between[i] = json_pack("{s:s, s:s, s:f, s:f, s:f, s:f}", "from", o->from, "to", o->to,
-                               "from_s", t1, "to_s", t2, "windows_from_s", c0, "windows_to_s", c1);
+        between[i] = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "from", json_text(o->from),
+                               "to", json_text(o->to), "from_s", json_finite(t1),
+                               "to_s", json_finite(t2), "windows_from_s", json_finite(c0),
+                               "windows_to_s", json_finite(c1));
         if (asprintf(&titles[i], "Regions between probes '%s' (%.4f s) and '%s' (%.4f s), "
                      "from the windows covering %.4f-%.4f s", o->from, t1, o->to, t2, c0, c1) < 0)
             titles[i] = NULL;
@@ -565,8 +567,8 @@ int report_runs_with(FILE *f, struct run *runs, int n, enum format fmt,
                 json_array_append_new(procs, run_json_opts(&runs[i], o, regions[i], between[i]));
             out = json_pack("{s:o}", "processes", procs);
         }
-        json_dumpf(out, f, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        fputc('\n', f);
+        if (json_print(f, out, "report"))
+            rc = EXIT_USAGE;
         json_decref(out);
     } else if (fmt == FMT_CSV) {
         const char *t = o->table ? o->table : o->samples ? "samples" : o->windows ? "windows"
@@ -655,17 +657,20 @@ int tree_report(FILE *f, const char *path, enum format fmt, const struct report_
         FILE *mem = open_memstream(&buf, &len);
         rc = report_runs_with(mem, runs + m, 1, fmt, o);
         fclose(mem);
-        json_t *obj = json_loadb(buf, len, 0, NULL);
+        json_t *obj = rc ? NULL : json_loadb(buf, len, 0, NULL);
         free(buf);
-        if (!obj)
-            obj = json_object();
-        json_object_set_new(obj, "main", json_pack("{s:I, s:i, s:s, s:s}", "pid",
+        if (!obj) {
+            json_decref(tree);
+            rc = rc ? rc : json_print(f, NULL, "report");
+            goto out;
+        }
+        json_object_set_new(obj, "main", json_pack("{s:I, s:i, s:s?, s:s}", "pid",
                             (json_int_t)runs[m].pid, "image", runs[m].image, "program",
                             json_string_value(json_object_get(runs[m].header, "program")),
                             "why", why));
         json_object_set_new(obj, "tree", tree);
-        json_dumpf(obj, f, JSON_COMPACT | JSON_REAL_PRECISION(15));
-        fputc('\n', f);
+        if (json_print(f, obj, "report"))
+            rc = EXIT_USAGE;
         json_decref(obj);
     } else if (fmt == FMT_TEXT) {
         tree_print(f, tree, runs[m].pid, why, 1000000);
