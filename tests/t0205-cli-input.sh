@@ -201,3 +201,52 @@ for v in inf -inf nan 1e400 infinity; do
 done
 timeout 60 $PP check --json ok.jsonl --max peak_rss_bytes=1e305T > o.json 2> err.txt
 eq "check --max 1e305T (overflows): status 2" $? 2
+
+# ---- the main process of an exec chain: a process's CPU counted once ----------------------
+# CPU_BY_PID: each pid's CPU by the file alone, as [pid, cpu] pairs: its
+# summary's (written by its last image: an exec'd image carries the
+# running total), or without one the largest of its samples'
+CPU_BY_PID='[.[] | select(.type == "summary" or .type == "sample")
+  | {pid, s: (.type == "summary"),
+     c: (if .type == "summary" then .cpu_user_s + .cpu_sys_s else .user_s + .sys_s end)}]
+  | group_by(.pid)
+  | map([.[0].pid, ((map(select(.s)) | if length > 0 then . else null end) // . | map(.c) | max)])'
+main_truth() {   # main_truth FILE: "PID PCT" of the busiest non-root process
+    joined "$1" | jq -s -r "($CPU_BY_PID) as \$p | (\$p | map(.[1]) | add) as \$t
+        | (\$p | max_by(.[1])) | \"\(.[0]) \(.[1] / \$t * 100 | round)\""
+}
+H='"format":"perfprobe-timeline","version":2'
+cat > chain.jsonl <<JL
+{"type":"header",$H,"pid":1,"ppid":0,"root_pid":1,"image":0,"program":"sh","start_unix_s":100}
+{"type":"header",$H,"pid":2,"ppid":1,"root_pid":1,"image":0,"program":"env","start_unix_s":100.01}
+{"type":"sample","pid":2,"t_s":0.1,"rss":1000000,"heap":0,"heap_max":0,"user_s":0.3,"sys_s":0,"minflt":1}
+{"type":"exec","pid":2,"t_s":0.1,"path":"work"}
+{"type":"header",$H,"pid":2,"ppid":1,"root_pid":1,"image":1,"program":"work","start_unix_s":100.11}
+{"type":"sample","pid":2,"t_s":0.1,"rss":1000000,"heap":0,"heap_max":0,"user_s":0.6,"sys_s":0,"minflt":1}
+{"type":"exec","pid":2,"t_s":0.1,"path":"work2"}
+{"type":"header",$H,"pid":2,"ppid":1,"root_pid":1,"image":2,"program":"work2","start_unix_s":100.21}
+{"type":"summary","pid":2,"t_s":1,"wall_s":1,"cpu_user_s":0.9,"cpu_sys_s":0,"peak_rss_bytes":1000000,"peak_heap_bytes":0,"regions":[]}
+{"type":"summary","pid":1,"t_s":2,"wall_s":2,"cpu_user_s":0.09,"cpu_sys_s":0,"peak_rss_bytes":500000,"peak_heap_bytes":0,"regions":[]}
+JL
+read -r tpid tpct <<< "$(main_truth chain.jsonl)"
+eq "synthetic chain: by the file, pid 2 used 91%" "$tpid $tpct" "2 91"
+timeout 60 $PP report --json chain.jsonl > o.json
+eq "synthetic chain: the main process is the payload" "$(jq -r '[.main.pid, .main.program] | @tsv' o.json)" "2	work2"
+eq "synthetic chain: its share of the tree's CPU" "$(jq -r .main.why o.json)" \
+    "pid 2 used $tpct% of the tree's CPU while the first process, a wrapper, used $((100 - tpct))%"
+# a real wrapper: bash forks (the ; true keeps it), its child execs env three times, then python
+$PP run -q -o wrap.jsonl -- bash -c "env env env $PY -c 'import time
+t = time.process_time()
+while time.process_time() - t < 0.3: pass'; true"
+read -r tpid tpct <<< "$(main_truth wrap.jsonl)"
+eq "real chain: the file has the chain's 5 images of one pid" \
+    "$(jq -r "select(.type == \"header\" and .pid == $tpid) | .program" wrap.jsonl | tr '\n' ' ')" \
+    "bash env env env python3 "
+timeout 60 $PP report --json wrap.jsonl > o.json
+eq "real chain: the main process is python3, pid by the file" "$(jq -r '[.main.pid, .main.program] | @tsv' o.json)" "$tpid	python3"
+# the share printed whole, the file's unrounded: at most half a point apart
+exact=$(joined wrap.jsonl | jq -s "($CPU_BY_PID) as \$p | (\$p | map(.[1]) | add) as \$t
+    | (\$p | max_by(.[1]) | .[1]) / \$t * 100")
+shown=$(jq -r .main.why o.json | sed -n "s/^pid $tpid used \([0-9]*\)% of the tree's CPU.*/\1/p")
+check "real chain: its share of the tree's CPU is the file's ($shown% vs $exact%)" \
+    awk -v s="$shown" -v e="$exact" 'BEGIN { d = s - e; exit !(s != "" && d <= 0.5001 && d >= -0.5001) }'

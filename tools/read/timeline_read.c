@@ -482,6 +482,18 @@ static int last_image(const struct run *runs, int n, long pid)
     return best;
 }
 
+/* The CPU time of process PID: an image that exec'd carries the running
+ * total into the next, so it is the largest of its images' figures (the
+ * last's, normally), never their sum; tree.c counts it the same way. */
+static double pid_cpu(const struct run *runs, int n, long pid)
+{
+    double c = 0;
+    for (int i = 0; i < n; i++)
+        if (runs[i].pid == pid && cpu_of(&runs[i]) > c)
+            c = cpu_of(&runs[i]);
+    return c;
+}
+
 int run_main(const struct run *runs, int n, const char *choice, const char **why)
 {
     static char reason[256];
@@ -518,20 +530,16 @@ int run_main(const struct run *runs, int n, const char *choice, const char **why
     double total = 0, best = -1;
     int best_i = -1;
     for (int i = 0; i < n; i++) {
-        double c = cpu_of(&runs[i]);
+        if (last_image(runs, n, runs[i].pid) != i)
+            continue;                  /* each process once, by its last image */
+        double c = pid_cpu(runs, n, runs[i].pid);
         total += c;
-        if (runs[i].pid != root) {
-            int li = last_image(runs, n, runs[i].pid);
-            if (li == i && c > best) {
-                best = c;
-                best_i = i;
-            }
+        if (runs[i].pid != root && c > best) {
+            best = c;
+            best_i = i;
         }
     }
-    double root_cpu = 0;
-    for (int i = 0; i < n; i++)
-        if (runs[i].pid == root)
-            root_cpu += cpu_of(&runs[i]);
+    double root_cpu = pid_cpu(runs, n, root);
     if (best_i >= 0 && total > 0 && root_cpu < 0.1 * total && best >= 0.5 * total) {
         snprintf(reason, sizeof reason,
                  "pid %ld used %.0f%% of the tree's CPU while the first process, a "
