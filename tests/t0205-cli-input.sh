@@ -250,3 +250,51 @@ exact=$(joined wrap.jsonl | jq -s "($CPU_BY_PID) as \$p | (\$p | map(.[1]) | add
 shown=$(jq -r .main.why o.json | sed -n "s/^pid $tpid used \([0-9]*\)% of the tree's CPU.*/\1/p")
 check "real chain: its share of the tree's CPU is the file's ($shown% vs $exact%)" \
     awk -v s="$shown" -v e="$exact" 'BEGIN { d = s - e; exit !(s != "" && d <= 0.5001 && d >= -0.5001) }'
+
+# ---- check --repeat names the run that lacks a figure -----------------------------------
+Q='{"type":"probe","pid":1,"label":"mid","t_s":0.5,"dt_s":0.5}'
+mkrun rm.run1.jsonl 1 1000; mkrun rm.run2.jsonl 1 1000; mkrun rm.run3.jsonl 1 1000
+for k in 1 3; do sed -i "1a $Q" rm.run$k.jsonl; done
+lacks=$(for k in 1 2 3; do [ "$(jq -s 'map(select(.type == "probe")) | length' rm.run$k.jsonl)" = 0 ] && echo rm.run$k.jsonl; done)
+eq "by the files, run 2 lacks the probe" "$lacks" rm.run2.jsonl
+timeout 60 $PP check rm.jsonl --repeat 3 --max probe.mid.dt_s=1s > out.txt
+eq "--repeat, a run lacks the probe: fails" $? 1
+check "--repeat: the message names the run that lacks it" \
+    grep -qx "FAIL probe.mid.dt_s: no such value in $lacks \[median of 3 runs\]" out.txt
+cp rm.run1.jsonl base.jsonl
+timeout 60 $PP check rm.jsonl --repeat 3 --baseline base.jsonl --max-regression probe.mid.dt_s=10% > out.txt
+check "--repeat with a baseline: names the run that lacks it" \
+    grep -q "^FAIL probe.mid.dt_s: no such value in $lacks " out.txt
+
+# ---- the header's version: a number, else named as what it is -----------------------------
+for v in 2.0 1; do
+    printf '{"type":"header","format":"perfprobe-timeline","version":%s,"pid":1}\n%s\n' "$v" \
+        '{"type":"summary","pid":1,"t_s":1,"wall_s":1}' > v.jsonl
+    timeout 60 $PP report --json v.jsonl > o.json
+    eq "version $v: read" "$?:$(jq .summary.wall_s o.json)" "0:1"
+done
+for v in '"2"' null '{}'; do
+    printf '{"type":"header","format":"perfprobe-timeline","version":%s,"pid":1}\n' "$v" > v.jsonl
+    timeout 60 $PP report v.jsonl 2> err.txt
+    eq "version $v: status 2" $? 2
+    eq "version $v: not called version 0" "$(cat err.txt)" \
+        "perfprobe: v.jsonl:1: the header's \"version\" is not a number"
+done
+printf '{"type":"header","format":"perfprobe-timeline","pid":1}\n' > v.jsonl
+timeout 60 $PP report v.jsonl 2> err.txt
+eq "no version: says so" "$?:$(cat err.txt)" "2:perfprobe: v.jsonl:1: the header has no \"version\""
+printf '{"type":"header","format":"perfprobe-timeline","version":2.5,"pid":1}\n' > v.jsonl
+timeout 60 $PP report v.jsonl 2> err.txt
+eq "version 2.5: named as 2.5" "$?:$(cat err.txt)" \
+    "2:perfprobe: v.jsonl: timeline format version 2.5 is not supported (this perfprobe reads versions 1 to 2)"
+
+# ---- --max values: decimal only; a negative limit is a limit ------------------------------
+for v in 0x10 -0x1 " 0X1p3"; do
+    timeout 60 $PP check ok.jsonl --max "wall_s=$v" > out.txt 2> err.txt
+    eq "--max wall_s='$v' (hex): refused, status 2" "$?:$(wc -l < err.txt)" "2:1"
+done
+timeout 60 $PP check ok.jsonl --max wall_s=-1 > out.txt
+eq "--max wall_s=-1: a ceiling below the figure fails" $? 1
+check "--max wall_s=-1: says so" grep -qx 'FAIL wall_s = 1.0000 s, above the limit -1.0000 s' out.txt
+timeout 60 $PP check ok.jsonl --min wall_s=-1 > out.txt
+eq "--min wall_s=-1: holds" $? 0

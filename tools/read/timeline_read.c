@@ -27,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -237,17 +238,26 @@ static int take_record(const char *path, long lineno, struct image **ims, int *n
     }
     if (type && !strcmp(type, "header")) {
         const char *fmtname = json_string_value(json_object_get(o, "format"));
-        json_int_t v = json_integer_value(json_object_get(o, "version"));
+        json_t *jv = json_object_get(o, "version");
+        /* a number (2.0 is 2); a string, null or none is named as such,
+         * not read as version 0 */
+        double v = json_is_number(jv) ? json_number_value(jv) : NAN;
         if (!fmtname || strcmp(fmtname, "perfprobe-timeline")) {
             json_decref(o);
             bad(path, lineno, "not a perfprobe timeline header");
             return -1;
         }
-        if (v < 1 || v > FORMAT_VERSION) {
+        if (!json_is_number(jv)) {
+            json_decref(o);
+            bad(path, lineno, jv ? "the header's \"version\" is not a number"
+                                 : "the header has no \"version\"");
+            return -1;
+        }
+        if (!(v >= 1 && v <= FORMAT_VERSION && v == floor(v))) {
             char msg[160];
             json_decref(o);
-            snprintf(msg, sizeof msg, "timeline format version %lld is not supported "
-                     "(this perfprobe reads versions 1 to %d)", (long long)v, FORMAT_VERSION);
+            snprintf(msg, sizeof msg, "timeline format version %.15g is not supported "
+                     "(this perfprobe reads versions 1 to %d)", v, FORMAT_VERSION);
             bad(path, 0, msg);
             return -1;
         }

@@ -33,6 +33,10 @@ static double num(json_t *o, const char *k)
 int parse_limit(const char *key, const char *text, double *out)
 {
     char *end;
+    /* decimal only: strtod would read 0x10 as 16 and 0x1p3 as 8 */
+    const char *digits = text + strspn(text, " \t+-");
+    if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+        return -1;
     errno = 0;
     double v = strtod(text, &end);
     if (end == text || errno || !isfinite(v))
@@ -93,6 +97,9 @@ int parse_limit(const char *key, const char *text, double *out)
 static int parse_pct(const char *text, double *out)
 {
     char *end;
+    const char *digits = text + strspn(text, " \t+-");
+    if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+        return -1;
     errno = 0;
     double v = strtod(text, &end);
     if (end == text || errno)
@@ -174,6 +181,18 @@ static int baseline_value(const struct checks *c, const struct run *b, const cha
 {
     return c->b_nruns > 1 ? stat_value(c->b_runs, c->b_nruns, c->stat, key, out)
                           : run_value(b, key, out);
+}
+
+/* the file that lacks KEY: the first of the N runs of a repeat that has
+ * no such value, or ONE's */
+static const char *lacking(const struct run *runs, int n, const struct run *one,
+                           const char *key)
+{
+    double v;
+    for (int i = 0; n > 1 && i < n; i++)
+        if (run_value(&runs[i], key, &v) < 0)
+            return runs[i].path;
+    return one->path;
 }
 
 static void result(struct checks *c, const char *key, const char *kind, int ok, double value,
@@ -291,7 +310,8 @@ static int check_limit_in(struct checks *c, const char *spec, char *buf, int flo
         against_limit(&l, key, sv);
     else if (c->nruns > 1 || run_each_value(c->r, key, against_limit, &l) == 0) {
         char msg[800];
-        snprintf(msg, sizeof msg, "%s: no such value in %s", key, c->r->path);
+        snprintf(msg, sizeof msg, "%s: no such value in %s", key,
+                 lacking(c->runs, c->nruns, c->r, key));
         result(c, key, floor ? "min" : "max", 0, NAN, l.limit, NAN, msg);
         return 1;
     }
@@ -669,7 +689,8 @@ int cmd_check(int argc, char **argv)
             } else {
                 char msg[800];
                 snprintf(msg, sizeof msg, "%s: no such value in %s", tols[t].key,
-                         has_now ? baseline : file);
+                         has_now ? lacking(c.b_runs, c.b_nruns, &b, tols[t].key)
+                                 : lacking(c.runs, c.nruns, c.r, tols[t].key));
                 result(&c, tols[t].key, "regression", 0, NAN, NAN, NAN, msg);
             }
         }
