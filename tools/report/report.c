@@ -62,7 +62,7 @@ static json_t *samples_filled(const struct run *r)
             json_object_set_new(c, "hwm", json_integer((json_int_t)hwm));
         double t = num(s, "t_s"), cpu = num(s, "user_s") + num(s, "sys_s");
         if (!isnan(pt) && t > pt)
-            json_object_set_new(c, "cpu_pct", json_real((cpu - pcpu) / (t - pt) * 100.0));
+            json_object_set_new(c, "cpu_pct", json_finite((cpu - pcpu) / (t - pt) * 100.0));
         pt = t;
         pcpu = cpu;
         json_array_append_new(out, c);
@@ -373,7 +373,7 @@ static json_t *summary_json(const struct run *r)
     for (int k = 0; derived[k]; k++) {
         double v;
         if (!json_object_get(s, derived[k]) && run_value(r, derived[k], &v) == 0)
-            json_object_set_new(s, derived[k], json_real(v));
+            json_object_set_new(s, derived[k], json_finite(v));
     }
     return s;
 }
