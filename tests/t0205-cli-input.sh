@@ -20,13 +20,13 @@ for bin in "$PP" "$ASAN"; do
     b=$(basename "$bin")
     for cmd in report plot watch; do
         out=; [ $cmd = plot ] && out="-o p.html"
-        peak timeout 60 "$bin" $cmd /dev/zero $out 2> err.txt
+        peak timeout 20 "$bin" $cmd /dev/zero $out 2> err.txt
         eq "$b $cmd /dev/zero: status 2" $rc 2
         eq "$b $cmd /dev/zero: one line naming line 1" "$(cat err.txt)" \
             "perfprobe: /dev/zero:1: line longer than 16 MiB"
         le "$b $cmd /dev/zero: peak RSS under 200 MB (KiB)" "$kb" 204800
     done
-    peak timeout 60 "$bin" report big.jsonl 2> err.txt
+    peak timeout 20 "$bin" report big.jsonl 2> err.txt
     eq "$b a 300 MB line 2: status 2" $rc 2
     eq "$b a 300 MB line 2: one line naming line 2" "$(cat err.txt)" \
         "perfprobe: big.jsonl:2: line longer than 16 MiB"
@@ -90,7 +90,7 @@ for bin in "$PP" "$ASAN"; do
     eq "$b --thresholds DIR: status 2" $? 2
     eq "$b --thresholds DIR: one line, the reason" "$(cat err.txt)" "perfprobe: check: gates: Is a directory"
     eq "$b --thresholds DIR: no verdict printed" "$(grep -c 'passed' out.txt)" 0
-    peak timeout 60 "$bin" check run.jsonl --thresholds /dev/zero 2> err.txt
+    peak timeout 20 "$bin" check run.jsonl --thresholds /dev/zero 2> err.txt
     eq "$b --thresholds /dev/zero: status 2" $rc 2
     eq "$b --thresholds /dev/zero: one line" "$(cat err.txt)" \
         "perfprobe: check: /dev/zero:1: line longer than 1 MiB"
