@@ -146,12 +146,12 @@ static int forwards_here(void)
     pp_alloc_probe_hit = 0;
     pp_in_hook = PP_IN_HOOK_PROBING;
     void *p = pp_real.malloc(24);
-    pp_in_hook = saved;
-    if (pp_alloc_probe_hit)
-        return 1;
+    int hit = pp_alloc_probe_hit;
     if (p)
-        pp_real.free(p);
-    return 0;
+        pp_real.free(p);                /* a wrapper's free passes its block on
+                                         * to the hooks, which keep the arena's */
+    pp_in_hook = saved;
+    return hit;
 }
 
 /* The shim's own object is told by any function of its own: this one

@@ -268,8 +268,9 @@ static int would_wait(int fd)
     int r;
     while ((r = poll(&one, 1, 0)) < 0 && errno == EINTR)
         ;
+    struct stat st;
     if (r == 1 && (one.revents & POLLNVAL))
-        return fcntl(fd, F_GETFD) < 0;
+        return fstat(fd, &st) != 0;
     return r != 1 || (one.revents & POLLOUT) == 0;
 }
 

@@ -129,6 +129,10 @@ void pp_real_resolve_next(struct pp_real *r);
  * other's malloc for the real one, the two called each other for ever).
  * SELF is an address in the shim's own object; 0 on macOS */
 int  pp_real_other_shim(void *self);
+/* Linux: NAME in the dynamic symbol table of the object loaded at BIAS,
+ * read in memory (no loader look-up, no message left): its address (and
+ * size), 0; -1 when it does not define it */
+int  pp_os_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size);
 /* A symbol of the real allocator's library (mallctl), or NULL */
 void *pp_real_symbol(const char *name);
 /* 1 when FN is in the C library itself (glibc: its malloc is then the one

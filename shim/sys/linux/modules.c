@@ -300,6 +300,11 @@ static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t 
     return 0;
 }
 
+int pp_os_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size)
+{
+    return elf_symbol(bias, name, addr, size);
+}
+
 int pp_module_symbol(size_t i, const char *name, uintptr_t *addr, size_t *size)
 {
     return elf_symbol(pp_modules_base(i), name, addr, size);

@@ -62,8 +62,22 @@ int pp_real_in_libc(void *fn)
  * (not libc, not the executable)? */
 int pp_real_other_shim(void *self)
 {
+    /* the first perf_probe of the process, in a shared object (not the
+     * executable, which may name a function of its own so) that also
+     * defines the rest of the probe API and malloc: the shim's exports */
     void *probe = dlsym(RTLD_DEFAULT, "perf_probe");
-    return probe && !pp_real_same_object(probe, self);
+    Dl_info info;
+    if (!probe || pp_real_same_object(probe, self) || !dladdr(probe, &info) ||
+        !info.dli_fname || !strstr(info.dli_fname, ".so") || !info.dli_fbase)
+        return 0;
+    static const char *const api[] = {"perf_probe_ex", "perf_region_begin", "perf_region_end",
+                                      "perf_counter", "malloc", "free"};
+    for (size_t i = 0; i < sizeof api / sizeof *api; i++) {
+        uintptr_t at;
+        if (pp_os_elf_symbol((uintptr_t)info.dli_fbase, api[i], &at, NULL) != 0)
+            return 0;
+    }
+    return 1;
 }
 
 static int other_allocator_first(void *self)
