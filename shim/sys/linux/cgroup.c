@@ -92,7 +92,7 @@ static struct {
     char buf[4096];
 } rd;
 
-static int lines_open(const char *path)
+static int proc_lines_open(const char *path)
 {
     rd.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (rd.fd < 0)
@@ -103,7 +103,7 @@ static int lines_open(const char *path)
     return 0;
 }
 
-static void lines_close(void)
+static void proc_lines_close(void)
 {
     /* not if another thread of the program closed the number meanwhile
      * and reused it */
@@ -113,7 +113,7 @@ static void lines_close(void)
 }
 
 /* the next line, without its newline; NULL at the end */
-static char *lines_next(void)
+static char *proc_lines_next(void)
 {
     int skipping = 0;
     for (;;) {
@@ -171,10 +171,10 @@ static int copy_str(char *out, size_t cap, const char *s, size_t n)
 
 static void read_cgroup_lines(void)
 {
-    if (lines_open("/proc/self/cgroup") < 0)
+    if (proc_lines_open("/proc/self/cgroup") < 0)
         return;
     char *line;
-    while ((line = lines_next()) != NULL) {
+    while ((line = proc_lines_next()) != NULL) {
         const char *path;
         int v = pp_cg_cgroup_line(line, &path);
         if (v == 2)
@@ -182,7 +182,7 @@ static void read_cgroup_lines(void)
         else if (v == 1)
             copy_str(path_v1, sizeof path_v1, path, strlen(path));
     }
-    lines_close();
+    proc_lines_close();
 }
 
 static void mount_line(char *line)
@@ -298,16 +298,16 @@ static uint64_t v1_chain_limit(void)
     char path[600];
     uint64_t mem = 0, memsw = 0, v;
     if (level_file(path, sizeof path, dir, strlen(dir), "memory.stat") < 0 ||
-        lines_open(path) < 0)
+        proc_lines_open(path) < 0)
         return 0;
     char *line;
-    while ((line = lines_next()) != NULL) {
+    while ((line = proc_lines_next()) != NULL) {
         if (pp_cg_key_value(line, "hierarchical_memory_limit", &v))
             mem = as_limit(1, v);
         else if (pp_cg_key_value(line, "hierarchical_memsw_limit", &v))
             memsw = as_limit(1, v);
     }
-    lines_close();
+    proc_lines_close();
     return smaller_limit(mem, memsw);
 }
 
@@ -360,12 +360,12 @@ static int find(void)
     read_cgroup_lines();
     if (!path_v1[0] && !path_v2[0])
         return -1;
-    if (lines_open("/proc/self/mountinfo") < 0)
+    if (proc_lines_open("/proc/self/mountinfo") < 0)
         return -1;
     char *line;
-    while ((line = lines_next()) != NULL)
+    while ((line = proc_lines_next()) != NULL)
         mount_line(line);
-    lines_close();
+    proc_lines_close();
     int v2 = 0;
     size_t len = dir_v2[0] ? strlen(dir_v2) : 0;
     for (int n = 0; len && n < MAX_LEVELS && !v2; n++) {
