@@ -138,15 +138,15 @@ int main(void)
     put("lines", text);
     free(text);
     snprintf(path, sizeof path, "%s/lines", tmpdir);
-    CHECK(lines_open(path) == 0, "the made-up file opens");
+    CHECK(proc_lines_open(path) == 0, "the made-up file opens");
     const char *want[] = {"first", "second", "third"};
     int k = 0, good = 1;
     char *line;
-    while ((line = lines_next()) != NULL) {
+    while ((line = proc_lines_next()) != NULL) {
         good &= k < 3 && !strcmp(line, want[k]);
         k++;
     }
-    lines_close();
+    proc_lines_close();
     CHECK(good && k == 3, "lines: the 9000-byte line is passed over, the last read without a newline (%d lines)", k);
 
     /* mountinfo */

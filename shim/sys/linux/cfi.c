@@ -633,6 +633,20 @@ __attribute__((noinline)) int pp_cfi_walk(uintptr_t *out, int max, uintptr_t ski
     return n;
 }
 
+/* The instruction at IP is a `ret` or a `pop` of a register, as in an
+ * epilogue's run of pops: a rule's slot below the stack pointer there was
+ * popped already.  (A slot below it in a function that saved %rbp into the
+ * red zone with a move, and uses %rbp since, is not: the walk stops.)
+ * Read through the kernel: the object may be gone. */
+static int in_epilogue(uintptr_t ip)
+{
+    uint8_t c[2];
+    if (pp_os_peek(c, ip, sizeof c) != 0)
+        return 0;
+    return c[0] == 0xc3 || (c[0] >= 0x58 && c[0] <= 0x5f) ||
+           (c[0] == 0x41 && c[1] >= 0x58 && c[1] <= 0x5f);
+}
+
 /* The same walk over another thread's stack, as the kernel copied it for a
  * CPU sample (cpu.c): registers IP, SP, BP at the sample and SIZE bytes of
  * the stack from SP in COPY.  Every read is from the copy; an address
@@ -681,7 +695,7 @@ int pp_cfi_walk_copy(uintptr_t *out, int max, uintptr_t ip, uintptr_t sp, uintpt
             break;
         if (r.rbp_off) {
             uintptr_t at = cfa + (uintptr_t)(intptr_t)r.rbp_off;
-            if (steps == 0 && at < sp0) {
+            if (steps == 0 && at < sp0 && in_epilogue(ip)) {
                 /* sampled in an epilogue, past its `pop %rbp`: compilers
                  * leave the save's rule in force there, but the slot is
                  * below the stack pointer (not in the copy) and %rbp
