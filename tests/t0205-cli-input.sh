@@ -183,6 +183,12 @@ for bin in "$PP" "$ASAN"; do
     timeout 60 "$bin" check --json ok.jsonl --max "$(printf 'w\xe9')=1" > o.json
     eq "$b check --json, a Latin-1 key: a failed check, status 1" $? 1
     eq "$b check --json, a Latin-1 key: named with U+FFFD" "$(jq -r '.checks[1].key' o.json)" "w�"
+    # the JUnit XML too: Python's XML parser reads it (raw Latin-1 bytes
+    # there were refused), the file name with U+FFFD
+    rm -f j.xml
+    timeout 60 "$bin" check "$lat" --max wall_s=0 --junit j.xml > /dev/null
+    eq "$b check --junit, Latin-1 path: an XML reader takes it, the name with U+FFFD" \
+        "$($PY -c 'import sys, xml.etree.ElementTree as E; r = E.parse("j.xml").getroot(); print(sys.argv[1] in E.tostring(r, encoding="unicode"))' "$want")" True
     timeout 60 "$bin" diff --json "$lat" ok.jsonl > o.json
     eq "$b diff --json, Latin-1 path: status 0" $? 0
     eq "$b diff --json, Latin-1 path: a and b" "$(jq -r '[.a, .b] | @tsv' o.json)" "$want	ok.jsonl"

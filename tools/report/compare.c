@@ -442,9 +442,13 @@ static void regression(struct checks *c, const char *key, double now, double was
     result(c, key, "regression", ok, now, NAN, was, msg);
 }
 
-static void xml_str(FILE *f, const char *s)
+/* S escaped for XML, its bytes that are not UTF-8 (a Latin-1 file name)
+ * as U+FFFD, as --json has them: an XML reader refuses them */
+static void xml_str(FILE *f, const char *raw)
 {
-    for (; *s; s++) {
+    json_t *j = json_text(raw);
+    const char *s = json_string_value(j);
+    for (; s && *s; s++) {
         switch (*s) {
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
@@ -457,6 +461,7 @@ static void xml_str(FILE *f, const char *s)
                 fputc(*s, f);
         }
     }
+    json_decref(j);
 }
 
 /* JUnit XML: a test case per check, a failure element for each that failed;
