@@ -135,23 +135,30 @@ const char *pp_usable_method(void)
 
 /* ---- resolution ----------------------------------------------------------- */
 
-/* The malloc that came first (pp_real.malloc, foreign) is called once,
- * with the hooks serving from the bootstrap arena meanwhile: 1 when it
- * called the shim's malloc (a wrapper whose next the shim is), noted by the
- * hook under PP_IN_HOOK_PROBING.  Its block is then the arena's, kept;
- * else it goes back to that allocator. */
-static int forwards_here(void)
+/* M called once for 24 bytes, under PP_IN_HOOK_PROBING, and its block
+ * given back to F: 1 when the call reached the shim's hooks (which note it
+ * and pass it through, or serve it from the bootstrap arena while the real
+ * functions are being resolved).  pp_resolve asks it of the malloc that
+ * came first (a wrapper whose next the shim is passes calls on);
+ * pp_allocator_check of the malloc the program calls. */
+static int reaches_hooks(void *(*m)(size_t), void (*f)(void *))
 {
     int saved = pp_in_hook;
     pp_alloc_probe_hit = 0;
     pp_in_hook = PP_IN_HOOK_PROBING;
-    void *p = pp_real.malloc(24);
+    void *p = m(24);
     int hit = pp_alloc_probe_hit;
     if (p)
-        pp_real.free(p);                /* a wrapper's free passes its block on
-                                         * to the hooks, which keep the arena's */
+        f(p);                           /* by the same hand (a wrapper's header;
+                                         * its free passes an arena block on to
+                                         * the hooks, which keep it) */
     pp_in_hook = saved;
     return hit;
+}
+
+static int forwards_here(void)
+{
+    return reaches_hooks(pp_real.malloc, pp_real.free);
 }
 
 /* The shim's own object is told by any function of its own: this one
@@ -272,13 +279,7 @@ void pp_allocator_check(int warn)
     void (*used_free)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
     if (!used || !used_free || pp_real_same_object((void *)used, (void *)pp_allocator_check))
         return;
-    int saved = pp_in_hook;
-    pp_alloc_probe_hit = 0;
-    pp_in_hook = PP_IN_HOOK_PROBING;
-    void *p = used(24);
-    pp_in_hook = saved;
-    used_free(p);                       /* by the same hand (a wrapper's header) */
-    if (pp_alloc_probe_hit)
+    if (reaches_hooks(used, used_free))
         return;
     heap_counted = 0;
     library_of((void *)used, program_alloc_lib, sizeof program_alloc_lib);
