@@ -156,7 +156,23 @@ static pp_lock_t lock = PP_LOCK_INIT;
 
 /* ---- starting ------------------------------------------------------------- */
 
-#define err_text pp_err_text
+/* A refusal met at run time: said by the tree's first process (a line,
+ * or a note under PERFPROBE_QUIET); a note only in the processes it
+ * started, which most likely meet what it met and said (one line a run,
+ * not one a process of the tree) */
+static void say(const char *a, const char *b, const char *c)
+{
+    if (pp_state.is_root) {
+        pp_notice(a, b, c);
+        return;
+    }
+    char text[256];
+    struct pp_buf t = {text, 0, sizeof text};
+    pp_buf_str(&t, a);
+    pp_buf_str(&t, b);
+    pp_buf_str(&t, c);
+    pp_timeline_note(text, t.len > t.cap ? t.cap : t.len);
+}
 
 /* The kernel refused to read the process's own memory (a seccomp filter
  * on process_vm_readv): the stacks copied from the ring buffers cannot be
@@ -171,19 +187,9 @@ static void say_unread(void)
     if (!err)
         return;
     unread_said = 1;
-    static const char why[] = "the kernel refuses process_vm_readv on the process itself (",
-                      tail[] = "); CPU samples keep only the frames the kernel walked by "
-                               "frame pointers, and no Python frames";
-    if (pp_state.is_root) {
-        pp_notice(why, err_text(err), tail);
-        return;
-    }
-    char text[256];
-    struct pp_buf t = {text, 0, sizeof text};
-    pp_buf_str(&t, why);
-    pp_buf_str(&t, err_text(err));
-    pp_buf_str(&t, tail);
-    pp_timeline_note(text, t.len > t.cap ? t.cap : t.len);
+    say("the kernel refuses process_vm_readv on the process itself (", pp_err_text(err),
+        "); CPU samples keep only the frames the kernel walked by frame pointers, and "
+        "no Python frames");
 }
 
 static void say_off(int err)
@@ -193,25 +199,12 @@ static void say_off(int err)
                             "a seccomp filter or the container)"
                       : err == ENOSYS ? "perf_event_open is not available"
                                       : "the kernel has no task-clock event here";
-    /* met at run time: a note in the timeline under PERFPROBE_QUIET; and
-     * a note only in a process the root started, which most likely meets
-     * the refusal the root met and said (one line a run, not one a
-     * process of the tree) */
-    static const char tail[] = "; no CPU samples (PERFPROBE_CPU=off: no attempt)";
-    if (pp_state.is_root) {
-        pp_notice(why, tail, "");
-    } else {
-        char text[256];
-        struct pp_buf t = {text, 0, sizeof text};
-        pp_buf_str(&t, why);
-        pp_buf_str(&t, tail);
-        pp_timeline_note(text, t.len > t.cap ? t.cap : t.len);
-    }
+    say(why, "; no CPU samples (PERFPROBE_CPU=off: no attempt)", "");
     struct pp_buf b = {out, 0, OUT_BYTES - 64};
     pp_buf_str(&b, "{\"type\":\"cpu_info\",\"t_s\":");
     pp_buf_fixed(&b, (int64_t)(pp_now_ns() - pp_state.start_ns), 9, 6);
     pp_buf_key(&b, "off");
-    pp_buf_json_str(&b, err_text(err), 128);
+    pp_buf_json_str(&b, pp_err_text(err), 128);
     pp_buf_str(&b, "}");
     pp_timeline_record(&b);
 }
@@ -682,7 +675,7 @@ static void follow(void)
             errno = saved;
             return;
         } else if (!warned_limit++) {
-            pp_notice("cannot sample a new thread's CPU (", err_text(err),
+            pp_notice("cannot sample a new thread's CPU (", pp_err_text(err),
                       "); it and later refused threads are not sampled");
         }
     }
