@@ -28,7 +28,6 @@
 #define _GNU_SOURCE
 #include "core/core.h"
 
-#include <dlfcn.h>
 #include <stdlib.h>
 
 #if defined(__linux__) || defined(__APPLE__)
@@ -82,16 +81,13 @@ static void *next(int op)
         pp_resolve();
         int saved = pp_in_hook;
         pp_in_hook = 1;
-        void *next = dlsym(RTLD_NEXT, names[op]);
-        if (!next)
-            pp_dl_forget();             /* no C++ runtime after the shim */
-        atomic_store(&next_fn[op], next);
+        atomic_store(&next_fn[op], pp_real_next(names[op]));
         pp_in_hook = saved;
         atomic_store_explicit(&looked_up[op], 1, memory_order_release);
     }
     return atomic_load_explicit(&next_fn[op], memory_order_relaxed);
 }
-/* the next definition of SYM: found once with dlsym, NULL when none */
+/* the next definition of SYM: found once (pp_real_next), NULL when none */
 #define REAL_OP(sym, op, type) ((type)next(op))
 #else
 /* libc++abi's own SYM: the shim's reference binds there, never to the hook */
