@@ -120,20 +120,6 @@ static Dl_serinfo *search_list(void *map, size_t *len)
     return si;
 }
 
-/* The loader passes over a file of another class or machine (a 32-bit
- * library in a directory of LD_LIBRARY_PATH) and looks further: so here. */
-static int elf_for_us(const char *path)
-{
-    unsigned char h[20];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = pread(fd, h, sizeof h, 0);
-    close(fd);
-    return n == (ssize_t)sizeof h && !memcmp(h, ELFMAG, SELFMAG) && h[EI_CLASS] == ELFCLASS64 &&
-           (h[18] | h[19] << 8) == EM_X86_64;
-}
-
 /* $ORIGIN (or ${ORIGIN}) in the name: the directory of the caller's object
  * (of the executable, through /proc/self/exe, when the caller is the
  * program), as the loader expands it.  $LIB and $PLATFORM (or ${LIB},
@@ -259,7 +245,8 @@ pp_dlopen_where(const char *file, const void *caller)
             memcpy(path, dir, dl);
             path[dl] = '/';
             memcpy(path + dl + 1, file, fl + 1);
-            found = stat(path, &st) == 0 && S_ISREG(st.st_mode) && elf_for_us(path);
+            found = stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+                    pp_os_elf_class(path) == 0; /* the loader passes over another class */
         }
         if (!found)                  /* the shim's own search is the rest */
             memcpy(path, file, fl + 1);

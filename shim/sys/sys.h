@@ -386,6 +386,10 @@ extern const char pp_os_other_abi[];
  * check alone, in a small frame: for a vfork child's exec, whose stack may
  * be a few KiB); 0 otherwise, and always on macOS */
 int pp_os_exec_other_abi(const char *file);
+/* Linux: the ELF file FILE is of the shim's class and machine (0), of
+ * another (1: the loader passes over it, or runs it with a loader of its
+ * own), or not ELF or unreadable (-1) */
+int pp_os_elf_class(const char *file);
 /* posix.c: the file an exec of FILE runs (looked up in PATH as execvp
  * does, into BUF, unless FILE has a '/' or PATH is NULL), or NULL */
 const char *pp_exec_file(const char *file, const char *path, char *buf, size_t cap);

@@ -35,31 +35,52 @@
 
 const char pp_os_other_abi[] = "another ELF class or machine";
 
-/* 1 when FILE is an ELF file of another class or machine than the shim's
- * (a 32-bit program on a 64-bit system); for a script, its interpreter
- * (one level, as the kernel's first look) */
+/* the first N bytes H of a file: -1 not ELF, 0 an ELF file of the shim's
+ * class and machine, 1 of another (a 32-bit program on a 64-bit system) */
+static int elf_of(const unsigned char *h, ssize_t n)
+{
+    if (n < 20 || memcmp(h, ELFMAG, SELFMAG) != 0)
+        return -1;
+    int machine = h[EI_DATA] == ELFDATA2MSB ? h[18] << 8 | h[19] : h[18] | h[19] << 8;
+    int class = sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32;
+#if defined(__x86_64__)
+    int ours = EM_X86_64;
+#elif defined(__aarch64__)
+    int ours = EM_AARCH64;
+#elif defined(__i386__)
+    int ours = EM_386;
+#else
+    int ours = machine;
+#endif
+    return h[EI_CLASS] != class || machine != ours;
+}
+
+/* N bytes of FILE from its start into H, or -1 */
+static ssize_t head_of(const char *file, unsigned char *h, size_t n)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = pread(fd, h, n, 0);
+    close(fd);
+    return got;
+}
+
+int pp_os_elf_class(const char *file)
+{
+    unsigned char h[20];
+    return elf_of(h, head_of(file, h, sizeof h));
+}
+
+/* 1 when FILE is an ELF file of another class or machine than the shim's;
+ * for a script, its interpreter (one level, as the kernel's first look) */
 static int other_abi(const char *file, int depth)
 {
     unsigned char h[256];
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = pread(fd, h, sizeof h - 1, 0);
-    close(fd);
-    if (n >= 20 && !memcmp(h, ELFMAG, SELFMAG)) {
-        int machine = h[EI_DATA] == ELFDATA2MSB ? h[18] << 8 | h[19] : h[18] | h[19] << 8;
-        int class = sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32;
-#if defined(__x86_64__)
-        int ours = EM_X86_64;
-#elif defined(__aarch64__)
-        int ours = EM_AARCH64;
-#elif defined(__i386__)
-        int ours = EM_386;
-#else
-        int ours = machine;
-#endif
-        return h[EI_CLASS] != class || machine != ours;
-    }
+    ssize_t n = head_of(file, h, sizeof h - 1);
+    int elf = elf_of(h, n);
+    if (elf >= 0)
+        return elf;
     if (n < 3 || h[0] != '#' || h[1] != '!' || depth > 0)
         return 0;
     h[n] = 0;
