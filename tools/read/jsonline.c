@@ -53,14 +53,13 @@ static int hex4(struct scan *s, unsigned *v)
     return 1;
 }
 
-/* one UTF-8 sequence starting at a byte >= 0x80: no overlong forms, no
- * surrogates, nothing above U+10FFFF */
-static int utf8_seq(struct scan *s)
+size_t utf8_len(const unsigned char *p, size_t left)
 {
-    const unsigned char *p = s->p;
     unsigned c = *p;
-    int n;
+    size_t n;
     unsigned lo = 0x80, hi = 0xbf;
+    if (c < 0x80)
+        return c ? 1 : 0;
     if (c >= 0xc2 && c <= 0xdf)
         n = 1;
     else if (c >= 0xe0 && c <= 0xef) {
@@ -73,15 +72,22 @@ static int utf8_seq(struct scan *s)
         if (c == 0xf4) hi = 0x8f;
     } else
         return 0;
-    if (s->end - p <= n)
+    if (left <= n)
         return 0;
     if (p[1] < lo || p[1] > hi)
         return 0;
-    for (int i = 2; i <= n; i++)
+    for (size_t i = 2; i <= n; i++)
         if (p[i] < 0x80 || p[i] > 0xbf)
             return 0;
-    s->p += n + 1;
-    return 1;
+    return n + 1;
+}
+
+/* one UTF-8 sequence starting at a byte >= 0x80 */
+static int utf8_seq(struct scan *s)
+{
+    size_t n = utf8_len(s->p, (size_t)(s->end - s->p));
+    s->p += n;
+    return n != 0;
 }
 
 static int string(struct scan *s)

@@ -17,34 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* the length of the valid UTF-8 sequence at P (N bytes left), or 0 */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    size_t len;
-    unsigned min;
-    unsigned c = p[0];
-    if (c < 0x80)
-        return c ? 1 : 0;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, min = 0x80, c &= 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, min = 0x800, c &= 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, min = 0x10000, c &= 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = c << 6 | (p[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    return len;
-}
-
 json_t *json_text(const char *s)
 {
     if (!s)
@@ -58,7 +30,7 @@ json_t *json_text(const char *s)
         return json_null();
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(p + i, n - i);
+        size_t l = utf8_len(p + i, n - i);
         if (l) {
             memcpy(out + o, p + i, l);
             o += l;
