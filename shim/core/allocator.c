@@ -135,23 +135,23 @@ const char *pp_usable_method(void)
 
 /* ---- resolution ----------------------------------------------------------- */
 
-/* M called once for 24 bytes, under PP_IN_HOOK_PROBING, and its block
- * given back to F: 1 when the call reached the shim's hooks (which note it
+/* ALLOC_FN called once for 24 bytes, under PP_IN_HOOK_PROBING, and its
+ * block given back to FREE_FN: 1 when the call reached the shim's hooks (which note it
  * and pass it through, or serve it from the bootstrap arena while the real
  * functions are being resolved).  pp_resolve asks it of the malloc that
  * came first (a wrapper whose next the shim is passes calls on);
  * pp_allocator_check of the malloc the program calls. */
-static int reaches_hooks(void *(*m)(size_t), void (*f)(void *))
+static int reaches_hooks(void *(*alloc_fn)(size_t), void (*free_fn)(void *))
 {
     int saved = pp_in_hook;
     pp_alloc_probe_hit = 0;
     pp_in_hook = PP_IN_HOOK_PROBING;
-    void *p = m(24);
+    void *p = alloc_fn(24);
     int hit = pp_alloc_probe_hit;
+    /* by the same hand (a wrapper's header; its free passes an arena block
+     * on to the hooks, which keep it) */
     if (p)
-        f(p);                           /* by the same hand (a wrapper's header;
-                                         * its free passes an arena block on to
-                                         * the hooks, which keep it) */
+        free_fn(p);
     pp_in_hook = saved;
     return hit;
 }

@@ -53,7 +53,7 @@ static int hex4(struct scan *s, unsigned *v)
     return 1;
 }
 
-size_t utf8_len(const unsigned char *p, size_t left)
+size_t utf8_seq_len(const unsigned char *p, size_t left)
 {
     unsigned c = *p;
     size_t n;
@@ -85,7 +85,7 @@ size_t utf8_len(const unsigned char *p, size_t left)
 /* one UTF-8 sequence starting at a byte >= 0x80 */
 static int utf8_seq(struct scan *s)
 {
-    size_t n = utf8_len(s->p, (size_t)(s->end - s->p));
+    size_t n = utf8_seq_len(s->p, (size_t)(s->end - s->p));
     s->p += n;
     return n != 0;
 }

@@ -30,7 +30,7 @@ json_t *json_text(const char *s)
         return json_null();
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_len(p + i, n - i);
+        size_t l = utf8_seq_len(p + i, n - i);
         if (l) {
             memcpy(out + o, p + i, l);
             o += l;

@@ -92,7 +92,7 @@ void fmt_values_apart(char *a, char *b, size_t n, const char *key, double va, do
 int json_text_valid(const char *p, size_t n);
 /* the length of the valid UTF-8 sequence at P (LEFT bytes there, LEFT > 0),
  * or 0: not NUL, no overlong forms, no surrogates, nothing above U+10FFFF */
-size_t utf8_len(const unsigned char *p, size_t left);
+size_t utf8_seq_len(const unsigned char *p, size_t left);
 /* A line that is not JSON (LEN bytes, its newline included): the offset of
  * the last `{"type":"` from which the rest of the line is one whole record
  * (for json_text_valid and for jansson), or -1.  Before it: the bytes of a
