@@ -90,6 +90,38 @@ tpid=$(jq -r 'select(.type == "header" and (.exe | endswith("/twice"))) | .pid' 
 bounded "two copies: the program's 1,000 allocations counted once" \
     "$(jq -r "select(.type == \"summary\" and .pid == $tpid) | .allocs" two.jsonl)" 1000 1100 0
 
+# ---- a wrapper after the shim that looks itself up on its first call ----------
+# (dlsym(RTLD_NEXT) inside its own malloc and free).  The shim's failing
+# look-ups at start (CPython's functions in a program without Python,
+# jemalloc's mallocx) left the loader a message that glibc frees through
+# free at the next dlsym: the wrapper's first free, inside its own dlsym,
+# freed it again, round and round until the stack ran out (SIGSEGV).  The
+# shim now asks the loader only for names some object defines
+cat > lazy.c <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+static void *(*next_malloc)(size_t);
+static void (*next_free)(void *);
+void *malloc(size_t n) { if (!next_malloc) next_malloc = dlsym(RTLD_NEXT, "malloc"); return next_malloc(n); }
+void free(void *p) { if (!next_free) next_free = dlsym(RTLD_NEXT, "free"); next_free(p); }
+EOF
+cc -shared -fPIC -O1 -o liblazy.so lazy.c -ldl
+LD_PRELOAD=$PWD/liblazy.so timeout 60 ./twice > lazy-bare.out 2>&1
+eq "a lazy wrapper alone: the program runs (the wrapper works bare)" "$? $(cat lazy-bare.out)" "0 done"
+rm -f lazy.jsonl
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/lazy.jsonl LD_PRELOAD="$S $PWD/liblazy.so" timeout 60 ./twice > lazy.out 2> lazy.err
+eq "a lazy wrapper after the shim: status, output and stderr as bare" "$? $(cat lazy.out) $(cat lazy.err)" "0 done "
+bounded "a lazy wrapper after the shim: the program's 1,000 allocations counted" \
+    "$(jq -r 'select(.type == "summary") | .allocs' lazy.jsonl)" 1000 1100 0
+rm -f lazy-py.jsonl
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/lazy-py.jsonl LD_PRELOAD="$S $PWD/liblazy.so" timeout 60 \
+    python3 -c 'print(sum(len(str(i)) for i in range(20000)))' > lazy-py.out 2> lazy-py.err
+eq "a lazy wrapper after the shim, python3: status, output and stderr as bare" \
+    "$? $(cat lazy-py.out) $(cat lazy-py.err)" "0 88890 "
+check "a lazy wrapper after the shim, python3: every line is JSON, a summary" \
+    sh -c "jq -c . lazy-py.jsonl > /dev/null && jq -e 'select(.type == \"summary\")' lazy-py.jsonl > /dev/null"
+
 # ---- a wrapper that passes calls on, before the shim ---------------------------
 # glibc's libmemusage.so (its malloc calls the next one, which is the
 # shim's) first in LD_PRELOAD: taken for an allocator of its own, the shim

@@ -133,6 +133,11 @@ int  pp_real_other_shim(void *self);
  * read in memory (no loader look-up, no message left): its address (and
  * size), 0; -1 when it does not define it */
 int  pp_os_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size);
+/* 0 when no loaded object defines NAME (read in memory, as above): a
+ * dlsym for it would fail, and the message it leaves the loader would be
+ * freed later through the program's free; 1 when one may (always on
+ * macOS, or when the loader's list cannot be walked now) */
+int  pp_os_defined(const char *name);
 /* A symbol of the real allocator's library (mallctl), or NULL */
 void *pp_real_symbol(const char *name);
 /* 1 when FN is in the C library itself (glibc: its malloc is then the one

@@ -255,7 +255,7 @@ int pp_bind_all(void *alloc_fn, int foreign_, int all)
         pp_real_dlclose(self);
         index_targets();
         for (int i = 0; i < N_MAP; i++)
-            libc_map[i] = dlsym(RTLD_NEXT, map_names[i]);
+            libc_map[i] = pp_real_next(map_names[i]);
         pp_dl_forget();               /* a name not found, if any */
         ready = 1;
     }

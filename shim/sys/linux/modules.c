@@ -244,18 +244,11 @@ static int sym_match(const ElfW(Sym) *sym, const char *strtab, const char *name)
     return sym->st_shndx != SHN_UNDEF && sym->st_value && !strcmp(strtab + sym->st_name, name);
 }
 
-static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size)
+/* NAME in the dynamic section DYN of the object at BIAS: 0; -1 when it has
+ * no such symbol, -2 when it has no table to look in */
+static int dyn_symbol(uintptr_t bias, const ElfW(Dyn) *dyn, const char *name, uintptr_t *addr,
+                      size_t *size)
 {
-    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)bias;
-    if (!bias || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr)))
-        return -1;
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(bias + eh->e_phoff);
-    const ElfW(Dyn) *dyn = NULL;
-    for (int i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_DYNAMIC)
-            dyn = (const ElfW(Dyn) *)(bias + ph[i].p_vaddr);
-    if (!dyn)
-        return -1;
     const ElfW(Sym) *symtab = NULL;
     const char *strtab = NULL;
     const uint32_t *gnu = NULL, *sysv = NULL;
@@ -268,8 +261,8 @@ static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t 
         case DT_HASH: sysv = (const uint32_t *)v; break;
         }
     }
-    if (!symtab || !strtab)
-        return -1;
+    if (!symtab || !strtab || (!gnu && !sysv))
+        return -2;
     const ElfW(Sym) *hit = NULL;
     if (gnu) {
         uint32_t nb = gnu[0], off = gnu[1], nbloom = gnu[2];
@@ -287,7 +280,7 @@ static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t 
                 if (h2 & 1)
                     break;
             }
-    } else if (sysv) {
+    } else {
         for (uint32_t i = 0; i < sysv[1] && !hit; i++)
             if (sym_match(&symtab[i], strtab, name))
                 hit = &symtab[i];
@@ -298,6 +291,54 @@ static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t 
     if (size)
         *size = hit->st_size;
     return 0;
+}
+
+static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)bias;
+    if (!bias || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr)))
+        return -1;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(bias + eh->e_phoff);
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_DYNAMIC)
+            return dyn_symbol(bias, (const ElfW(Dyn) *)(bias + ph[i].p_vaddr), name, addr, size) == 0
+                       ? 0
+                       : -1;
+    return -1;
+}
+
+/* Does any object the loader lists define NAME?  Each object's table is
+ * found from its program headers (the executable's, at bias 0 when it is
+ * not position-independent, too); one without a table counts as defining
+ * it. */
+struct defined {
+    const char *name;
+    int found;
+};
+
+static int defined_in(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct defined *d = arg;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
+            uintptr_t at;
+            const ElfW(Dyn) *dyn =
+                (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+            d->found = dyn_symbol(info->dlpi_addr, dyn, d->name, &at, NULL) != -1;
+            break;
+        }
+    return d->found;
+}
+
+int pp_os_defined(const char *name)
+{
+    struct defined d = {name, 0};
+    if (!pp_single_may_lock() || !pp_loader_walk_wait(50000000))
+        return 1;                       /* cannot walk now: the loader decides */
+    dl_iterate_phdr(defined_in, &d);
+    pp_loader_walk_done();
+    return d.found;
 }
 
 int pp_os_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size)

@@ -25,9 +25,15 @@
 static void *resolve_from = RTLD_NEXT;
 #define RESOLVE(r, field, name) (*(void **)&(r)->field = look(resolve_from, name))
 
-/* dlsym, the message of a symbol not found forgotten (sys.h) */
+/* dlsym, only for a name some loaded object defines, and the message of a
+ * symbol not found forgotten (sys.h): glibc frees that message through
+ * free at the next dlsym, and a wrapper after the shim that looks its own
+ * free up on its first call would free it again inside that dlsym, round
+ * and round */
 static void *look(void *from, const char *name)
 {
+    if (!pp_os_defined(name))
+        return NULL;
     void *p = dlsym(from, name);
     if (!p)
         pp_dl_forget();

@@ -74,6 +74,13 @@ void pp_modules_scan(void)
             break;
 }
 
+/* dyld's dlerror keeps its message per thread, never passed to free */
+int pp_os_defined(const char *name)
+{
+    (void)name;
+    return 1;
+}
+
 /* the dyld image whose header lies in module I of the list; its symbol
  * table read in memory (macho.c), no dlsym */
 int pp_module_symbol(size_t i, const char *name, uintptr_t *addr, size_t *size)
