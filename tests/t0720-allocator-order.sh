@@ -43,6 +43,28 @@ for a in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:li
         "$(summary before.jsonl peak_mmap_bytes)" "$(summary first.jsonl peak_mmap_bytes)"
 done
 
+# C++ new/delete pairs under tcmalloc's debug build first: its checks abort
+# on a block from its malloc freed by its delete (its own start-up makes
+# such pairs, so every program aborted).  The hooks pass on to the
+# first allocator's own operators (libstdc++'s called its malloc), so each
+# pair stays within it, and is counted once
+TD=$LIBDIR/libtcmalloc_debug.so.4
+if [ -e "$TD" ]; then
+    LD_PRELOAD="$TD" "$T/cxx_known" bare.facts 1000 > bare.stdout 2> bare.stderr
+    bare_rc=$?
+    run td.jsonl td.facts "$TD $S" "$T/cxx_known" td.facts 1000
+    eq "tcmalloc_debug before the shim, C++: exit status and output as bare" \
+        "$? $(cat td.jsonl.stdout)" "$bare_rc $(cat bare.stdout)"
+    eq "tcmalloc_debug before the shim, C++: nothing on stderr" "$(cat td.jsonl.stderr)" ""
+    near "tcmalloc_debug before the shim, C++: allocations" "$(summary td.jsonl allocs)" "$(fact td.facts allocs)"
+    near "tcmalloc_debug before the shim, C++: frees" "$(summary td.jsonl frees)" "$(fact td.facts frees)"
+    # tcmalloc's own start-up news and deletes: a C program aborted too
+    run tdc.jsonl tdc.facts "$TD $S" "$T/alloc_known" tdc.facts 300 7
+    eq "tcmalloc_debug before the shim, C: exit status" $? 0
+else
+    echo "# skip: no libtcmalloc_debug.so.4 here"
+fi
+
 # jemalloc's own figure
 JE=$LIBDIR/libjemalloc.so.2
 run je.jsonl je.facts "$JE $S" "$T/jemalloc_stats" je.facts

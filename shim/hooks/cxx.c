@@ -6,7 +6,11 @@
  * never go through malloc, so a C++ program under jemalloc would be
  * invisible.  These hooks forward to the next definition (libstdc++'s or
  * the allocator's) with the re-entrancy flag set, so that whichever path
- * the memory takes it is counted exactly once.
+ * the memory takes it is counted exactly once.  With another allocator
+ * preloaded before the shim they forward to its own operators when it has
+ * them (the first definitions, as for malloc), so that a new and its delete
+ * stay within one allocator: libstdc++'s new calls that allocator's malloc,
+ * and tcmalloc's debug build aborts on such a block freed by its delete.
  *
  * operator new may throw std::bad_alloc through this C frame: the file is
  * built with -fexceptions and the flag is restored by a cleanup attribute,
@@ -28,7 +32,9 @@
 #define _GNU_SOURCE
 #include "core/core.h"
 
+#include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__linux__) || defined(__APPLE__)
 
@@ -75,19 +81,35 @@ static const char *const names[N_OPS] = {
 static void *_Atomic next_fn[N_OPS];
 static _Atomic int looked_up[N_OPS];
 
+/* NAME where the real malloc was found (pp_real_symbol): the next
+ * definition, or with another allocator first the first one, if it is in a
+ * library other than the shim (the executable's may be its own PLT slot:
+ * other_allocator_first, real.c); else the next.  dladdr, not a walk of the
+ * loader's list: the loader lock dlsym takes, not the one a fork keeps */
+static void *first_definition(const char *name)
+{
+    Dl_info at, self;
+    void *fn = pp_real_symbol(name);
+    if (fn && dladdr(fn, &at) && at.dli_fname && strstr(at.dli_fname, ".so") &&
+        dladdr((void *)first_definition, &self) && at.dli_fbase != self.dli_fbase)
+        return fn;
+    return pp_real_next(name);
+}
+
 static void *next(int op)
 {
     if (PP_UNLIKELY(!atomic_load_explicit(&looked_up[op], memory_order_acquire))) {
         pp_resolve();
         int saved = pp_in_hook;
         pp_in_hook = 1;
-        atomic_store(&next_fn[op], pp_real_next(names[op]));
+        atomic_store(&next_fn[op], first_definition(names[op]));
         pp_in_hook = saved;
         atomic_store_explicit(&looked_up[op], 1, memory_order_release);
     }
     return atomic_load_explicit(&next_fn[op], memory_order_relaxed);
 }
-/* the next definition of SYM: found once (pp_real_next), NULL when none */
+/* the definition SYM passes on to: found once (first_definition), NULL
+ * when none */
 #define REAL_OP(sym, op, type) ((type)next(op))
 #else
 /* libc++abi's own SYM: the shim's reference binds there, never to the hook */

@@ -138,7 +138,9 @@ int  pp_os_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t 
  * freed later through the program's free; 1 when one may (always on
  * macOS, or when the loader's list cannot be walked now) */
 int  pp_os_defined(const char *name);
-/* A symbol of the real allocator's library (mallctl), or NULL */
+/* NAME looked up where the real allocator's functions were (the next
+ * definition; the first when another allocator comes first): mallctl, the
+ * C++ operators (Linux); NULL when none (macOS: always) */
 void *pp_real_symbol(const char *name);
 /* 1 when FN is in the C library itself (glibc: its malloc is then the one
  * with chunk headers); 0 on macOS, where nothing reads chunk headers */
