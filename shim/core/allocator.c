@@ -135,23 +135,28 @@ const char *pp_usable_method(void)
 
 /* ---- resolution ----------------------------------------------------------- */
 
-/* ALLOC_FN called once for 24 bytes, under PP_IN_HOOK_PROBING, and its
- * block given back to FREE_FN: 1 when the call reached the shim's hooks (which note it
- * and pass it through, or serve it from the bootstrap arena while the real
- * functions are being resolved).  pp_resolve asks it of the malloc that
- * came first (a wrapper whose next the shim is passes calls on);
- * pp_allocator_check of the malloc the program calls. */
+/* ALLOC_FN called for 24 bytes, a page and 1 MiB (a wrapper may serve
+ * small blocks itself and pass only larger ones on), under
+ * PP_IN_HOOK_PROBING, each block given back to FREE_FN: 1 when a call
+ * reached the shim's hooks (which note it and pass it through, or serve it
+ * from the bootstrap arena while the real functions are being resolved).
+ * pp_resolve asks it of the malloc that came first (a wrapper whose next
+ * the shim is passes calls on); pp_allocator_check of the malloc the
+ * program calls. */
 static int reaches_hooks(void *(*alloc_fn)(size_t), void (*free_fn)(void *))
 {
-    int saved = pp_in_hook;
+    static const size_t sizes[] = {24, 4096, 1 << 20};
+    int saved = pp_in_hook, hit = 0;
     pp_alloc_probe_hit = 0;
     pp_in_hook = PP_IN_HOOK_PROBING;
-    void *p = alloc_fn(24);
-    int hit = pp_alloc_probe_hit;
-    /* by the same hand (a wrapper's header; its free passes an arena block
-     * on to the hooks, which keep it) */
-    if (p)
-        free_fn(p);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes && !hit; i++) {
+        void *p = alloc_fn(sizes[i]);
+        hit = pp_alloc_probe_hit;
+        /* by the same hand (a wrapper's header; its free passes an arena
+         * block on to the hooks, which keep it) */
+        if (p)
+            free_fn(p);
+    }
     pp_in_hook = saved;
     return hit;
 }
