@@ -23,6 +23,23 @@ if gcc -static -o static s.c 2>/dev/null; then
 else
     fail "cannot build a static test binary (libc6-dev's libc.a)"
 fi
+# a static PIE has no PT_INTERP and is refused; nor has the dynamic
+# linker, which runs a program named after it with LD_PRELOAD honoured
+if gcc -static-pie -o spie s.c 2>/dev/null; then
+    $PP run -- ./spie 2> err.txt
+    eq "run: refuses a static PIE with status 2" $? 2
+else
+    fail "cannot build a static PIE (gcc -static-pie)"
+fi
+LDSO=$(ls /lib64/ld-linux-x86-64.so.2 2> /dev/null)
+if [ -n "$LDSO" ]; then
+    $PP run -q -o ldso.jsonl -- "$LDSO" /bin/echo through-the-loader > ldso.out 2> ldso.err
+    eq "run: the dynamic linker as CMD runs the program (status, output)" "$? $(cat ldso.out)" "0 through-the-loader"
+    eq "run: ... and traces it: a header and a summary" \
+        "$(jq -r 'select(.type == "header" or .type == "summary") | .type' ldso.jsonl | tr '\n' ' ')" "header summary "
+else
+    echo "# skip: no /lib64/ld-linux-x86-64.so.2"
+fi
 mkdir lonely && cp "$PP" lonely/
 lonely/perfprobe run -- /bin/true 2> err.txt
 eq "run: a missing shim is status 2" $? 2

@@ -43,8 +43,25 @@ int sys_signal_from_kernel(const siginfo_t *info)
     return info->si_code == SI_KERNEL;
 }
 
+/* 1 when the dynamic section at OFF (SIZE bytes) of FD says the object is
+ * a position-independent executable (DF_1_PIE) */
+static int says_pie(int fd, off_t off, uint64_t size)
+{
+    Elf64_Dyn d;
+    for (uint64_t k = 0; k + sizeof d <= size && k < 4096 * sizeof d; k += sizeof d) {
+        if (pread(fd, &d, sizeof d, off + (off_t)k) != (ssize_t)sizeof d || d.d_tag == DT_NULL)
+            break;
+        if (d.d_tag == DT_FLAGS_1)
+            return (d.d_un.d_val & DF_1_PIE) != 0;
+    }
+    return 0;
+}
+
 /* 1 when FILE is an ELF executable with no program interpreter: a static
- * binary, which the dynamic linker never sees, so LD_PRELOAD cannot work */
+ * binary (a static PIE too: its dynamic section says PIE), which the
+ * dynamic linker never sees, so LD_PRELOAD cannot work.  The dynamic
+ * linker itself has no interpreter either, but runs the program named
+ * after it with LD_PRELOAD (`ld.so PROG`): a shared object, not a PIE */
 static int is_static_elf(const char *file)
 {
     Elf64_Ehdr eh;
@@ -53,17 +70,18 @@ static int is_static_elf(const char *file)
         return 0;
     if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
         memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64) {
-        is_static = 1;
+        int interp = 0, shared = 0;
         for (int i = 0; i < eh.e_phnum; i++) {
             Elf64_Phdr ph;
             off_t at = (off_t)eh.e_phoff + (off_t)i * eh.e_phentsize;
             if (pread(fd, &ph, sizeof ph, at) != (ssize_t)sizeof ph)
                 break;
-            if (ph.p_type == PT_INTERP) {
-                is_static = 0;
-                break;
-            }
+            if (ph.p_type == PT_INTERP)
+                interp = 1;
+            else if (ph.p_type == PT_DYNAMIC && eh.e_type == ET_DYN)
+                shared = !says_pie(fd, (off_t)ph.p_offset, ph.p_filesz);
         }
+        is_static = !interp && !shared;
     }
     close(fd);
     return is_static;
