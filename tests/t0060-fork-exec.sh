@@ -89,7 +89,31 @@ if [ -e /lib/ld-linux.so.2 ] &&
    { ./s32; [ $? = 5 ]; } 2> /dev/null; then
     printf '#!%s\n' "$PWD/s32" > via && chmod +x via
     printf 'import os, sys\npid = os.posix_spawn(sys.argv[1], [sys.argv[1]], os.environ)\nprint(os.waitpid(pid, 0)[1] >> 8)\n' > spawn.py
-    for c in "bash -c './s32; echo \$?'" "bash -c './via; echo \$?'" "$PY spawn.py ./s32"; do
+    # fexecve (Python's os.execve of a descriptor) and execveat relative to
+    # a directory's descriptor: the file is found through /proc/self/fd
+    printf 'import os, sys\nif os.fork() == 0:\n    os.execve(os.open(sys.argv[1], os.O_RDONLY), [sys.argv[1]], dict(os.environ))\nprint(os.wait()[1] >> 8)\n' > byfd.py
+    cat > at.c <<'EOF'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern char **environ;
+int main(void)
+{
+    int st, dir = open(".", O_RDONLY | O_DIRECTORY);
+    char *argv[] = {"s32", NULL};
+    if (fork() == 0) {
+        execveat(dir, "s32", argv, environ, 0);
+        _exit(127);
+    }
+    wait(&st);
+    printf("%d\n", WEXITSTATUS(st));
+    return 0;
+}
+EOF
+    cc -o at at.c
+    for c in "bash -c './s32; echo \$?'" "bash -c './via; echo \$?'" "$PY spawn.py ./s32" "$PY byfd.py ./s32" "./at"; do
         timeout 60 bash -c "$c" > bare.out 2> bare.err
         rm -f e.jsonl
         PERFPROBE_OUTPUT=$PWD/e.jsonl PERFPROBE_QUIET=1 LD_PRELOAD=$S timeout 60 bash -c "$c" > shim.out 2> shim.err

@@ -131,11 +131,24 @@ PP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
     return rc;
 }
 
+/* The file an exec relative to descriptor DIRFD names, as a path through
+ * /proc/self/fd (PATH empty: the descriptor's own file) in OUT, for the
+ * checks of UNTRACED; NULL when it does not fit (no check) */
+static const char *through_fd(char *out, size_t cap, int dirfd, const char *path)
+{
+    if (dirfd == AT_FDCWD || path[0] == '/')
+        return path;
+    int n = snprintf(out, cap, "/proc/self/fd/%d%s%s", dirfd, path[0] ? "/" : "", path);
+    return n > 0 && (size_t)n < cap ? out : NULL;
+}
+
 PP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     REAL(fexecve);
     ENV_FIX(envp);
-    int b = pp_exec_begin(argv[0] ? argv[0] : "(fexecve)", argv, UNTRACED(NULL, 0));
+    char at[32];
+    int b = pp_exec_begin(argv[0] ? argv[0] : "(fexecve)", argv,
+                          UNTRACED(through_fd(at, sizeof at, fd, ""), 0));
     int rc = real_fexecve(fd, argv, fixed_envp);
     pp_exec_failed(b, "(fexecve)");
     pp_env_fix_done(&fix_);
@@ -148,7 +161,8 @@ PP_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     REAL(execveat);
     ENV_FIX(envp);
     const char *name = path[0] ? path : argv[0] ? argv[0] : "(execveat)";
-    int b = pp_exec_begin(name, argv, UNTRACED(dirfd == AT_FDCWD || path[0] == '/' ? path : NULL, 0));
+    char at[256];
+    int b = pp_exec_begin(name, argv, UNTRACED(through_fd(at, sizeof at, dirfd, path), 0));
     int rc = real_execveat ? real_execveat(dirfd, path, argv, fixed_envp, flags)
                            : (int)syscall(SYS_execveat, dirfd, path, argv, fixed_envp, flags);
     pp_exec_failed(b, name);
