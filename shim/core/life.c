@@ -384,6 +384,7 @@ __attribute__((constructor(101))) static void pp_init(void)
     pp_fsize_check(1);
 
     pp_resolve();
+    pp_real_settle();
     FIND_REAL_EXIT();
     /* another copy of the shim came first: it traces the process; this
      * one passes calls on and writes nothing */

@@ -133,11 +133,17 @@ int  pp_real_other_shim(void *self);
  * read in memory (no loader look-up, no message left): its address (and
  * size), 0; -1 when it does not define it */
 int  pp_os_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size);
-/* 0 when no loaded object defines NAME (read in memory, as above): a
- * dlsym for it would fail, and the message it leaves the loader would be
- * freed later through the program's free; 1 when one may (always on
- * macOS, or when the loader's list cannot be walked now) */
-int  pp_os_defined(const char *name);
+/* 0 when no loaded object but the shim defines NAME (AFTER_SELF: none
+ * listed after the shim, where RTLD_NEXT looks), read in memory as above:
+ * a dlsym for it would fail, and reading the message it leaves the loader
+ * translates it under glibc's locale locks, which a first malloc inside
+ * bindtextdomain holds (and the wrapper's free below); 1 when one may
+ * (always on macOS, or when the loader's list cannot be walked now) */
+int  pp_os_defined(const char *name, int after_self);
+/* Linux: a look-up that failed while the real functions were being found
+ * (inside the program's first malloc, perhaps under a lock of glibc's)
+ * has its message taken off now: the shim's constructor calls it */
+void pp_real_settle(void);
 /* NAME looked up where the real allocator's functions were (the next
  * definition; the first when another allocator comes first): mallctl, the
  * C++ operators (Linux); NULL when none (macOS: always) */

@@ -307,19 +307,38 @@ static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t 
     return -1;
 }
 
-/* Does any object the loader lists define NAME?  Each object's table is
- * found from its program headers (the executable's, at bias 0 when it is
- * not position-independent, too); one without a table counts as defining
+/* Does an object the loader lists define NAME, other than the shim (which
+ * defines mallocx, say, for the hooks), and with AFTER_SELF only one listed
+ * after it (where dlsym(RTLD_NEXT) looks)?  Each object's table is found
+ * from its program headers (the executable's, at bias 0 when it is not
+ * position-independent, too); one without a table counts as defining
  * it. */
 struct defined {
     const char *name;
-    int found;
+    int after_self, self_seen, found;
 };
+
+static int is_self(const struct dl_phdr_info *info)
+{
+    uintptr_t here = (uintptr_t)is_self;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && here - (info->dlpi_addr + ph->p_vaddr) < ph->p_memsz)
+            return 1;
+    }
+    return 0;
+}
 
 static int defined_in(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct defined *d = arg;
     (void)size;
+    if (is_self(info)) {
+        d->self_seen = 1;
+        return 0;
+    }
+    if (d->after_self && !d->self_seen)
+        return 0;
     for (int i = 0; i < info->dlpi_phnum; i++)
         if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
             uintptr_t at;
@@ -331,9 +350,9 @@ static int defined_in(struct dl_phdr_info *info, size_t size, void *arg)
     return d->found;
 }
 
-int pp_os_defined(const char *name)
+int pp_os_defined(const char *name, int after_self)
 {
-    struct defined d = {name, 0};
+    struct defined d = {name, after_self, 0, 0};
     if (!pp_single_may_lock() || !pp_loader_walk_wait(50000000))
         return 1;                       /* cannot walk now: the loader decides */
     dl_iterate_phdr(defined_in, &d);

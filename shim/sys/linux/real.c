@@ -30,14 +30,26 @@ static void *resolve_from = RTLD_NEXT;
  * free at the next dlsym, and a wrapper after the shim that looks its own
  * free up on its first call would free it again inside that dlsym, round
  * and round */
+static int resolving, forget_owed;
+
 static void *look(void *from, const char *name)
 {
-    if (!pp_os_defined(name))
+    if (!pp_os_defined(name, from == RTLD_NEXT))
         return NULL;
     void *p = dlsym(from, name);
-    if (!p)
+    if (!p && resolving)
+        forget_owed = 1;                /* not under the caller's locks: pp_real_settle */
+    else if (!p)
         pp_dl_forget();
     return p;
+}
+
+void pp_real_settle(void)
+{
+    if (forget_owed) {
+        forget_owed = 0;
+        pp_dl_forget();
+    }
 }
 
 void *pp_real_next(const char *name)
@@ -118,6 +130,7 @@ int pp_real_resolve(struct pp_real *r, void *self, int *foreign)
 static int resolve_all(struct pp_real *r)
 {
     int jemalloc = 0;
+    resolving = 1;
     RESOLVE(r, malloc, "malloc");
     RESOLVE(r, free, "free");
     RESOLVE(r, calloc, "calloc");
@@ -139,6 +152,7 @@ static int resolve_all(struct pp_real *r)
     } else {
         r->mallocx = NULL;
     }
+    resolving = 0;
     return jemalloc;
 }
 

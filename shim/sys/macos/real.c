@@ -25,6 +25,11 @@ void *pp_real_next(const char *name)
     return dlsym(RTLD_NEXT, name);
 }
 
+/* dyld's dlerror keeps its message per thread: nothing is owed */
+void pp_real_settle(void)
+{
+}
+
 int pp_real_object_of(const void *addr, uintptr_t *base, const char **name)
 {
     Dl_info info;
