@@ -304,3 +304,15 @@ eq "--max wall_s=-1: a ceiling below the figure fails" $? 1
 check "--max wall_s=-1: says so" grep -qx 'FAIL wall_s = 1.0000 s, above the limit -1.0000 s' out.txt
 timeout 60 $PP check ok.jsonl --min wall_s=-1 > out.txt
 eq "--min wall_s=-1: holds" $? 0
+
+# ---- run --dump-at: a value that is not a size is refused before CMD runs -------------
+for v in abc 12X -1 "" 2000000G; do
+    rm -f ran.txt
+    timeout 60 $PP run -q --dump-at "$v" -- sh -c ': > ran.txt' > out.txt 2> err.txt
+    eq "run --dump-at '$v': status 2, one line" "$?:$(wc -l < err.txt)" "2:1"
+    check "run --dump-at '$v': says it is not a size" grep -q "^perfprobe: run: --dump-at '$v' is not a size" err.txt
+    check "run --dump-at '$v': the program did not run" test ! -e ran.txt
+done
+timeout 60 $PP run -q --dump-at 64MiB -o d.jsonl -- sh -c ': > ran.txt' 2> err.txt
+eq "run --dump-at 64MiB: runs (status 0, nothing on stderr)" "$?:$(cat err.txt)" "0:"
+check "run --dump-at 64MiB: the program ran" test -e ran.txt

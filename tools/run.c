@@ -538,6 +538,35 @@ static int check_output_dir(const char *out)
     return 0;
 }
 
+/* --dump-at SIZE as the shim reads PERFPROBE_DUMP_AT (shim/core/options.c):
+ * decimal digits, then optionally K, M or G (powers of 1024, a B, i or iB
+ * after it allowed), at most 2^50 bytes.  0 when it is one, else -1. */
+static int dump_at_valid(const char *s)
+{
+    unsigned long long v = 0, limit = 1ull << 50;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (unsigned)(*p - '0');
+        if (v > limit)
+            return -1;
+    }
+    unsigned shift = 0;
+    if (*p) {
+        const char *units = "kKmMgG", *u = strchr(units, *p);
+        if (!u)
+            return -1;
+        shift = 10 * (unsigned)(1 + (u - units) / 2);
+        p++;
+        if (*p == 'B' || *p == 'b' || *p == 'i')
+            p += (*p == 'i' && (p[1] == 'B' || p[1] == 'b')) ? 2 : 1;
+    }
+    if (*p || v > (limit >> shift))
+        return -1;
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     int i = 1, repeats = 0;
@@ -582,7 +611,11 @@ int cmd_run(int argc, char **argv)
                 return error("run: --cpu %s: not a rate (1-10000 a second) or off", hz);
             setenv("PERFPROBE_CPU", hz, 1);
         } else if (strcmp(a, "--dump-at") == 0 && i + 1 < argc) {
-            setenv("PERFPROBE_DUMP_AT", argv[++i], 1);   /* checked by the shim */
+            const char *size = argv[++i];
+            if (dump_at_valid(size) < 0)
+                return error("run: --dump-at '%s' is not a size (digits, then K, M or G; at most 1048576G)",
+                             size);
+            setenv("PERFPROBE_DUMP_AT", size, 1);
         } else if (strcmp(a, "--stacks") == 0 && i + 1 < argc) {
             const char *m = argv[++i];
             if (strcmp(m, "none") && strcmp(m, "off") && strcmp(m, "sample") && strcmp(m, "all"))
