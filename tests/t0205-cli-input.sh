@@ -316,3 +316,12 @@ done
 timeout 60 $PP run -q --dump-at 64MiB -o d.jsonl -- sh -c ': > ran.txt' 2> err.txt
 eq "run --dump-at 64MiB: runs (status 0, nothing on stderr)" "$?:$(cat err.txt)" "0:"
 check "run --dump-at 64MiB: the program ran" test -e ran.txt
+
+# ---- run -n --json: the object starts a line of its own --------------------------------
+timeout 60 $PP run -n 2 --json -o nl.jsonl -- /usr/bin/printf abc > out.txt 2> /dev/null
+eq "run -n --json after 'abc' with no newline: status" $? 0
+eq "run -n --json: the program's bytes as they were, then a newline" "$(head -1 out.txt)" "abcabc"
+eq "run -n --json: the last line is the JSON object" "$(tail -1 out.txt | jq -r .runs)" 2
+eq "run -n --json: two lines in all" "$(wc -l < out.txt)" 2
+timeout 60 $PP run -n 1 --json -o nl.jsonl -- /usr/bin/printf 'abc\n' > out.txt 2> /dev/null
+eq "run -n --json after a whole line: no empty line added" "$(head -1 out.txt):$(wc -l < out.txt)" "abc:2"

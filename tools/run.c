@@ -264,6 +264,29 @@ static void repeat_table(struct run *runs, int n)
     free(v);
 }
 
+/* Standard output is a file the runs wrote into (`> out.txt`) and its
+ * last byte, just before the offset they share with this process, is not a
+ * newline: the program's output ended without one.  A pipe or a terminal
+ * keeps no bytes to look at: 0. */
+static int stdout_line_open(void)
+{
+    struct stat st;
+    fflush(stdout);
+    off_t at = lseek(1, 0, SEEK_CUR);
+    if (fstat(1, &st) < 0 || !S_ISREG(st.st_mode) || at <= 0)
+        return 0;
+    char last = '\n';
+    if (pread(1, &last, 1, at - 1) != 1) {      /* opened write-only: read it anew */
+        int fd = open("/dev/fd/1", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            return 0;
+        if (pread(fd, &last, 1, at - 1) != 1)
+            last = '\n';
+        close(fd);
+    }
+    return last != '\n';
+}
+
 static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char *cmd)
 {
     char base[PATH_MAX];
@@ -319,6 +342,8 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
             json_array_append_new(files, json_text(runs[k].path));
         json_t *o = json_pack("{s:i, s:o, s:o}", "runs", done, "files", files, "rows",
                               repeat_json);
+        if (stdout_line_open())         /* the JSON starts a line of its own */
+            putchar('\n');
         if (json_print(stdout, o, "run") && rc == 0)
             rc = EXIT_USAGE;
         json_decref(o);
