@@ -73,6 +73,17 @@ for c in "trace -o X.jsonl X.jsonl" "plot -o X.jsonl X.jsonl" "pprof -o X.jsonl 
     check "$c: the input's checksum unchanged" sha256sum -c --quiet X.sum
     check "$c: says why" grep -q "the output is the input" err
 done
+# check --junit over an input: refused before any check is printed
+cp in.jsonl X.jsonl
+cp in.jsonl B.jsonl
+printf 'wall_s <= 100\n' > lim.txt
+for c in "check X.jsonl --max wall_s=100 --junit X.jsonl" \
+         "check X.jsonl --baseline B.jsonl --max-regression 50 --junit B.jsonl" \
+         "check X.jsonl --thresholds lim.txt --junit lim.txt"; do
+    $TO $PP $c > out 2> err
+    eq "$c: status 2, nothing on stdout, one line on stderr" "$?:$(wc -c < out):$(wc -l < err)" "2:0:1"
+done
+rm -f B.jsonl lim.txt out
 cp in.jsonl X.jsonl
 sha256sum X.jsonl > X.sum
 ln X.jsonl old.hard.jsonl

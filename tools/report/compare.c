@@ -538,6 +538,31 @@ static int read_repeat(const char *base, int n, struct run **out)
     return 0;
 }
 
+/* --junit OUT names one of check's inputs (FILE, the baseline, a
+ * thresholds file, or with --repeat N one of their runK files): one line,
+ * and 1, before anything is read or printed. */
+static int junit_is_input(const char *junit, const char *file, const char *baseline,
+                          const char *const *thresholds, int nthr, int repeat)
+{
+    char *in[18];
+    int n = 0;
+    in[n++] = (char *)file;
+    in[n++] = (char *)baseline;
+    for (int i = 0; i < nthr; i++)
+        in[n++] = (char *)thresholds[i];
+    if (outfile_is_input("check: --junit", junit, n, in))
+        return 1;
+    for (int k = 1; k <= repeat; k++) {
+        char p[2][4200];
+        run_path(p[0], sizeof p[0], file, k);
+        run_path(p[1], sizeof p[1], baseline ? baseline : file, k);
+        char *pair[2] = {p[0], p[1]};
+        if (outfile_is_input("check: --junit", junit, 2, pair))
+            return 1;
+    }
+    return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
     const char *file = NULL, *baseline = NULL, *junit = NULL;
@@ -618,6 +643,8 @@ int cmd_check(int argc, char **argv)
         return error("check: --max-regression needs --baseline B");
     if (!nlimits && !nthr && !baseline)
         return error("check: nothing to check (give --max, --min, --thresholds or --baseline)");
+    if (junit && junit_is_input(junit, file, baseline, thresholds, nthr, repeat))
+        return EXIT_USAGE;
 
     struct run r, b, *runs = NULL, *b_runs = NULL;
     if (repeat) {
