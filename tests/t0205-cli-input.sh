@@ -325,3 +325,23 @@ eq "run -n --json: the last line is the JSON object" "$(tail -1 out.txt | jq -r 
 eq "run -n --json: two lines in all" "$(wc -l < out.txt)" 2
 timeout 60 $PP run -n 1 --json -o nl.jsonl -- /usr/bin/printf 'abc\n' > out.txt 2> /dev/null
 eq "run -n --json after a whole line: no empty line added" "$(head -1 out.txt):$(wc -l < out.txt)" "abc:2"
+
+# ---- figures near the largest double: written whole, never cut -------------------------
+timeout 60 $PP run -q -o small.jsonl -- /bin/true
+sed -e '0,/"type":"sample"/{s/"rss":[0-9]*/"rss":1e308/}' \
+    -e '/"summary"/{s/"peak_rss_bytes":[0-9]*/"peak_rss_bytes":1e308/;s/"regions":\[\]/"regions":[{"name":"tick","path":"tick","count":3,"mean_ns":1e308,"min_ns":1,"p50_ns":1e308,"p90_ns":1e308,"p95_ns":1e308,"p99_ns":1e308,"max_ns":1e308,"total_ns":1e308}]/}' \
+    small.jsonl > huge.jsonl
+eq "1e308: nine values in the file" "$(grep -o 1e308 huge.jsonl | wc -l)" 9
+timeout 60 $PP report --samples huge.jsonl > out.txt
+eq "1e308 report: status" $? 0
+eq "1e308 report: peak_rss_bytes" "$(awk '$1 == "peak_rss_bytes" { print $2, $3 }' out.txt)" "9.313e+298 GiB"
+eq "1e308 report: the region's p99 (1e308 ns)" "$(awk '$1 == "tick" { print $13, $14 }' out.txt)" "1e+299 s"
+check "1e308 report --samples: the RSS column" grep -qE '^ +[0-9.]+ +9\.537e\+301 ' out.txt
+timeout 60 $PP diff small.jsonl huge.jsonl > out.txt
+check "1e308 diff: the change in %" grep -qE '^! peak_rss_bytes .* 9\.313e\+298 GiB +\+[0-9.]+e\+30[0-9]%$' out.txt
+timeout 60 $PP check huge.jsonl --max peak_rss_bytes=1G > out.txt
+eq "1e308 check: the FAIL line" "$(grep FAIL out.txt)" "FAIL peak_rss_bytes = 9.313e+298 GiB, above the limit 1.00 GiB"
+timeout 20 $PP plot -o huge.svg huge.jsonl
+eq "1e308 plot: ends (status 0)" $? 0
+check "1e308 plot: the peak in the legend" grep -q '>peak RSS 9.313e+298 GiB<' huge.svg
+check "1e308 plot: no number of 20 digits or more" sh -c '! grep -qE "[0-9]{20}" huge.svg'

@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "draw/draw.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +55,12 @@ void xml_text(FILE *f, const char *s)
 
 /* ---- numbers --------------------------------------------------------------------- */
 
+/* V with at most PREC decimals, trailing zeros dropped; from 1e15 on in
+ * exponent notation (read/fmt.c), which %f would write in hundreds of digits */
 static void trim_num(char *buf, size_t n, double v, int prec)
 {
-    snprintf(buf, n, "%.*f", prec, v);
-    if (strchr(buf, '.')) {
+    fmt_fixed(buf, n, prec, v, 0);
+    if (strchr(buf, '.') && !strchr(buf, 'e')) {
         char *e = buf + strlen(buf) - 1;
         while (*e == '0')
             *e-- = 0;
@@ -188,6 +191,12 @@ void chart_axes(struct chart *c, double x0, double x1, double y0, double y1,
                 enum axis_unit xu, enum axis_unit yu, int logx, int logy)
 {
     FILE *f = c->f;
+    /* a bound past the largest double (a figure of 1e308 with a margin
+     * added) is held at it: the tick loops below end, the points map */
+    x0 = fmax(fmin(x0, DBL_MAX), -DBL_MAX);
+    x1 = fmax(fmin(x1, DBL_MAX), -DBL_MAX);
+    y0 = fmax(fmin(y0, DBL_MAX), -DBL_MAX);
+    y1 = fmax(fmin(y1, DBL_MAX), -DBL_MAX);
     if (!(x1 > x0))
         x1 = x0 + 1;
     if (!(y1 > y0))
@@ -208,7 +217,7 @@ void chart_axes(struct chart *c, double x0, double x1, double y0, double y1,
     char lab[64];
     fprintf(f, "<g class=\"pp-yaxis\" fill=\"#555\" text-anchor=\"end\">\n");
     if (logy) {
-        for (double d = pow(10, floor(log10(y0))); d <= y1 * 1.0001; d *= 10) {
+        for (double d = pow(10, floor(log10(y0))); d <= y1 * 1.0001 && isfinite(d); d *= 10) {
             if (d < y0 * 0.9999)
                 continue;
             double yy = Y(c, d);
@@ -221,7 +230,7 @@ void chart_axes(struct chart *c, double x0, double x1, double y0, double y1,
         double sc = unit_scale(yu, y1 - y0), step = nice_step((y1 - y0) / sc, 5) * sc;
         if (yu == AX_COUNT && step < 1)
             step = 1;                      /* no half occurrences */
-        for (double d = ceil(y0 / step) * step; d <= y1 + step * 1e-9; d += step) {
+        for (double d = ceil(y0 / step) * step; d <= y1 + step * 1e-9 && isfinite(d); d += step) {
             double yy = Y(c, d);
             fmt_unit(lab, sizeof lab, yu, fabs(d) < step * 1e-9 ? 0 : d);
             fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>"
@@ -231,7 +240,7 @@ void chart_axes(struct chart *c, double x0, double x1, double y0, double y1,
     }
     fprintf(f, "</g>\n<g class=\"pp-xaxis\" fill=\"#555\" text-anchor=\"middle\">\n");
     if (logx) {
-        for (double d = pow(10, floor(log10(x0))); d <= x1 * 1.0001; d *= 10) {
+        for (double d = pow(10, floor(log10(x0))); d <= x1 * 1.0001 && isfinite(d); d *= 10) {
             if (d < x0 * 0.9999)
                 continue;
             fmt_unit(lab, sizeof lab, xu, d);
@@ -246,7 +255,7 @@ void chart_axes(struct chart *c, double x0, double x1, double y0, double y1,
             suf = span >= 300 ? " min" : span >= 2 ? " s" : " ms";
         }
         double step = nice_step(span / sc, 8) * sc;
-        for (double d = ceil(x0 / step) * step; d <= x1 + step * 1e-9; d += step) {
+        for (double d = ceil(x0 / step) * step; d <= x1 + step * 1e-9 && isfinite(d); d += step) {
             if (xu == AX_SEC) {
                 char num[48];
                 trim_num(num, sizeof num, fabs(d) < step * 1e-9 ? 0 : d / sc, 3);

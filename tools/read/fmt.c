@@ -2,7 +2,8 @@
  * fmt.c - the numbers of a record, in and out: a number field of a JSON
  * record (json_num), the unit a figure's key implies (key_unit: *_bytes,
  * *_ns, *_s, *_pct, per_s ...) and that figure written for a person
- * (fmt_value: "12.34 MiB", "1.23 µs", "12.5%").
+ * (fmt_value: "12.34 MiB", "1.23 µs", "12.5%"; fmt_fixed: a fixed number of
+ * decimals, in exponent notation from 1e15 on so that no figure is cut).
  *
  * The lowest floor of the reader: the reader itself, the process tree,
  * the sites and every command's tables use these, so that one key prints
@@ -71,16 +72,33 @@ enum unit key_unit(const char *key)
     return U_COUNT;
 }
 
+/* V with PREC decimals ("%.*f", a sign first with PLUS), or, from 1e15 on
+ * (where %f writes hundreds of digits, cut by any buffer of a table's
+ * cell), in exponent notation with 4 significant digits: "1.000e+308";
+ * "inf", "-inf" as they are. */
+void fmt_fixed(char *buf, size_t n, int prec, double v, int plus)
+{
+    if (fabs(v) < 1e15)
+        snprintf(buf, n, plus ? "%+.*f" : "%.*f", prec, v);
+    else
+        snprintf(buf, n, plus ? "%+.4g" : "%.4g", v);
+}
+
 void fmt_value(char *buf, size_t n, const char *key, double v)
 {
     double a = fabs(v);
+    char x[48];
     if (isnan(v)) {
         snprintf(buf, n, "-");
         return;
     }
+    if (isinf(v)) {
+        snprintf(buf, n, "%s", v > 0 ? "inf" : "-inf");
+        return;
+    }
     switch (key_unit(key)) {
     case U_BYTES:
-        if (a >= 1073741824.0) snprintf(buf, n, "%.2f GiB", v / 1073741824.0);
+        if (a >= 1073741824.0) fmt_fixed(x, sizeof x, 2, v / 1073741824.0, 0), snprintf(buf, n, "%s GiB", x);
         else if (a >= 1048576.0) snprintf(buf, n, "%.2f MiB", v / 1048576.0);
         else if (a >= 1024.0) snprintf(buf, n, "%.2f KiB", v / 1024.0);
         else snprintf(buf, n, "%.0f B", v);
@@ -89,16 +107,19 @@ void fmt_value(char *buf, size_t n, const char *key, double v)
         if (a < 1e3) snprintf(buf, n, "%.0f ns", v);
         else if (a < 1e6) snprintf(buf, n, "%.2f \xc2\xb5s", v / 1e3);
         else if (a < 1e9) snprintf(buf, n, "%.2f ms", v / 1e6);
-        else snprintf(buf, n, "%.3f s", v / 1e9);
+        else fmt_fixed(x, sizeof x, 3, v / 1e9, 0), snprintf(buf, n, "%s s", x);
         return;
     case U_RATE:
-        snprintf(buf, n, a >= 100 ? "%.0f/s" : "%.2f/s", v);
+        fmt_fixed(x, sizeof x, a >= 100 ? 0 : 2, v, 0);
+        snprintf(buf, n, "%s/s", x);
         return;
     case U_PCT:
-        snprintf(buf, n, "%.1f%%", v);
+        fmt_fixed(x, sizeof x, 1, v, 0);
+        snprintf(buf, n, "%s%%", x);
         return;
     case U_SECONDS:
-        snprintf(buf, n, "%.4f s", v);
+        fmt_fixed(x, sizeof x, 4, v, 0);
+        snprintf(buf, n, "%s s", x);
         return;
     case U_COUNT:
         if (v == floor(v) && a < 1e15) snprintf(buf, n, "%.0f", v);

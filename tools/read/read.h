@@ -80,6 +80,8 @@ enum unit { U_COUNT, U_BYTES, U_NS, U_SECONDS, U_RATE, U_PCT };
 enum unit key_unit(const char *key);
 /* "12.3 MiB", "1.234 s", "12.34 µs", "1234/s", "12.5%" by the key's unit */
 void fmt_value(char *buf, size_t n, const char *key, double v);
+/* V with PREC decimals (a sign first with PLUS); from 1e15 on "1.000e+308" */
+void fmt_fixed(char *buf, size_t n, int prec, double v, int plus);
 /* VA and VB by fmt_value into A and B (N bytes each), or, when that makes
  * two different numbers look the same, in the key's base unit with as
  * many digits as tell them apart ("0.082042 s" and "0.0820420001 s") */

@@ -413,12 +413,14 @@ static void regression(struct checks *c, const char *key, double now, double was
         fmt_values_apart(a, b, sizeof a, key, now, was);
     }
     double change = was != 0 ? (now - was) / fabs(was) * 100.0 : (now != was ? INFINITY : 0);
-    snprintf(chg, sizeof chg, "%+.1f%%", change);
+    fmt_fixed(chg, sizeof chg - 1, 1, change, 1);
+    strcat(chg, "%");
     if (t->absolute) {
         fmt_value(tol, sizeof tol, key, t->amount);
         snprintf(tol + strlen(tol), sizeof tol - strlen(tol), " worse");
     } else {
-        snprintf(tol, sizeof tol, "%.1f%% worse", t->amount);
+        fmt_fixed(tol, sizeof tol - 8, 1, t->amount, 0);
+        strcat(tol, "% worse");
     }
     /* a failure never shows a change of 0.0% or one equal to the tolerance */
     for (int prec = 2; !ok && prec <= 17 && isfinite(change) && change != 0; prec++) {
@@ -802,7 +804,7 @@ static void diff_row(const char *name, const char *key, double a, double b, doub
     else if (isinf(pct))
         snprintf(spct, sizeof spct, "new");
     else
-        snprintf(spct, sizeof spct, "%+.1f%%", pct);
+        fmt_fixed(spct, sizeof spct - 1, 1, pct, 1), strcat(spct, "%");
     if (isnan(a) || isnan(b))
         snprintf(sd, sizeof sd, "-");
     printf("%s ", mark || isnan(a) || isnan(b) ? "!" : " ");
@@ -810,6 +812,8 @@ static void diff_row(const char *name, const char *key, double a, double b, doub
     pad(stdout, sa, 15, 1);
     pad(stdout, sb, 15, 1);
     pad(stdout, sd, 15, 1);
+    if (strlen(spct) >= 10)             /* "+3.919e+303%": still apart */
+        putchar(' ');
     pad(stdout, spct, 10, 1);
     putchar('\n');
 }

@@ -187,19 +187,19 @@ static void text_cell(FILE *f, const char *key, double v, int width)
     if (isnan(v))
         snprintf(b, sizeof b, "-");
     else if (!strcmp(key, "t_s") || !strcmp(key, "dt_s"))
-        snprintf(b, sizeof b, "%.4f", v);
+        fmt_fixed(b, sizeof b, 4, v, 0);
     else if (!strcmp(key, "user_s") || !strcmp(key, "sys_s"))
-        snprintf(b, sizeof b, "%.3f", v);
+        fmt_fixed(b, sizeof b, 3, v, 0);
     else if (!strncmp(key, "d_", 2))
-        snprintf(b, sizeof b, "%+.2f", v / 1048576.0);
+        fmt_fixed(b, sizeof b, 2, v / 1048576.0, 1);
     else if (ends_with(key, "_per_call"))      /* a mean of small numbers, as it is */
-        snprintf(b, sizeof b, v == floor(v) ? "%.0f" : "%.2f", v);
+        fmt_fixed(b, sizeof b, v == floor(v) ? 0 : 2, v, 0);
     else if (key_unit(key) == U_BYTES)
-        snprintf(b, sizeof b, "%.2f", v / 1048576.0);
+        fmt_fixed(b, sizeof b, 2, v / 1048576.0, 0);
     else if (!strcmp(key, "cpu_pct"))
-        snprintf(b, sizeof b, "%.1f", v);
+        fmt_fixed(b, sizeof b, 1, v, 0);
     else if (!strcmp(key, "per_s") || !strcmp(key, "count"))
-        snprintf(b, sizeof b, "%.0f", v);
+        fmt_fixed(b, sizeof b, 0, v, 0);
     else
         fmt_value(b, sizeof b, key, v);
     pad(f, b, width, 1);
