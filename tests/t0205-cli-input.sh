@@ -345,3 +345,19 @@ timeout 20 $PP plot -o huge.svg huge.jsonl
 eq "1e308 plot: ends (status 0)" $? 0
 check "1e308 plot: the peak in the legend" grep -q '>peak RSS 9.313e+298 GiB<' huge.svg
 check "1e308 plot: no number of 20 digits or more" sh -c '! grep -qE "[0-9]{20}" huge.svg'
+
+# ---- a pid given again to a new process of the tree: two processes, not an exec ----------
+timeout 60 $PP run -q -o tree.jsonl -- sh -c '/bin/true; /bin/echo x' > /dev/null
+tp=$(jq -r 'select(.type == "header" and .program == "true") | .pid' tree.jsonl)
+ep=$(jq -r 'select(.type == "header" and .program == "echo") | .pid' tree.jsonl)
+sed "s/\"pid\":$ep\([,}]\)/\"pid\":$tp\1/" tree.jsonl > reuse.jsonl    # echo gets true's pid
+eq "pid reused: both headers image 0 with one pid" \
+    "$(jq -r "select(.type == \"header\" and .pid == $tp) | .image" reuse.jsonl | tr '\n' ' ')" "0 0 "
+timeout 60 $PP report --json reuse.jsonl > out.json
+eq "pid reused: three processes" "$(jq .tree.totals.processes out.json)" 3
+eq "pid reused: each its own program and end" \
+    "$(jq -c "[.tree.processes[] | select(.pid == $tp) | [.programs, .images, .ended]]" out.json)" \
+    '[[["true"],1,"exit"],[["echo"],1,"exit"]]'
+timeout 60 $PP report reuse.jsonl > out.txt
+check "pid reused: the tree's lines name true and echo apart" grep -qE "^    $tp echo  wall" out.txt
+check "pid reused: no 'true > echo' chain" sh -c '! grep -q "true > echo" out.txt'

@@ -160,6 +160,10 @@ struct run {
     const char *ended;   /* "exit", "exec", "signal" or "unknown" */
     long    pid, ppid, root_pid;
     int     image;       /* the pid's images before this one (execs) */
+    int     process;     /* which process of the file: the images of one pid
+                            joined by exec share it; a pid the kernel gave
+                            again to a new process (a header with image 0,
+                            or after a summary) gets a new one */
     int     processes;   /* run_read: how many images the file holds */
     const char *main_why; /* run_read: why this image is the main one */
 };

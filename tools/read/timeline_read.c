@@ -3,7 +3,10 @@
  *
  * Every line is parsed by jansson.  One file holds a process tree: each
  * header starts a process image, and every later record belongs to the
- * latest image of the pid it carries.  An image with no summary (killed,
+ * latest image of the pid it carries.  Images of one pid joined by exec
+ * are one process (struct run's process); a header with image 0, or after
+ * the pid's summary, is a new process that was given the same pid.  An
+ * image with no summary (killed,
  * or replaced by exec) gets one rebuilt from its samples (peak RSS from the
  * kernel's high-water marks, peak heap from the per-sample peaks, wall and
  * CPU time so far), marked "complete": false, with "ended" saying why.
@@ -265,7 +268,25 @@ static int take_record(const char *path, long lineno, struct image **ims, int *n
             *cap = *cap ? *cap * 2 : 8;
             *ims = realloc(*ims, (size_t)*cap * sizeof **ims);
         }
-        image_start(&(*ims)[(*n)++], path, o);
+        /* an exec continues the process of the pid's latest image (which
+         * ended with an exec record, or with no word); image 0, or a
+         * header after that image's summary, is a new process that was
+         * given the same pid */
+        long pid = (long)json_num(o, "pid", -1);
+        int prev = -1, procs = 0;
+        for (int k = 0; k < *n; k++) {
+            if ((*ims)[k].run.pid == pid)
+                prev = k;
+            if ((*ims)[k].run.process >= procs)
+                procs = (*ims)[k].run.process + 1;
+        }
+        struct image *im = &(*ims)[*n];
+        image_start(im, path, o);
+        im->run.process = procs;
+        if (prev >= 0 && im->run.image > 0 &&
+            ((*ims)[prev].exec_pending || !(*ims)[prev].run.summary))
+            im->run.process = (*ims)[prev].run.process;
+        (*n)++;
         return 0;
     }
     if (*n == 0) {
@@ -482,25 +503,36 @@ static const char *name_of(const struct run *r)
     return p ? p : "";
 }
 
-/* The last image of PID among the runs, or -1. */
-static int last_image(const struct run *runs, int n, long pid)
+/* The last image of the process of runs[I] (the images of one pid joined
+ * by exec), or -1 when I is. */
+static int last_image(const struct run *runs, int n, int i)
 {
-    int best = -1;
-    for (int i = 0; i < n; i++)
-        if (runs[i].pid == pid && (best < 0 || runs[i].image >= runs[best].image))
-            best = i;
+    int best = i;
+    for (int k = 0; i >= 0 && k < n; k++)
+        if (runs[k].process == runs[i].process && runs[k].image >= runs[best].image)
+            best = k;
     return best;
 }
 
-/* The CPU time of process PID: an image that exec'd carries the running
- * total into the next, so it is the largest of its images' figures (the
- * last's, normally), never their sum; tree.c counts it the same way. */
-static double pid_cpu(const struct run *runs, int n, long pid)
+/* The first image of PID among the runs (a pid given again later is
+ * another process: the first one is the tree's), or -1. */
+static int first_of_pid(const struct run *runs, int n, long pid)
+{
+    for (int i = 0; i < n; i++)
+        if (runs[i].pid == pid)
+            return i;
+    return -1;
+}
+
+/* The CPU time of the process of runs[I]: an image that exec'd carries the
+ * running total into the next, so it is the largest of its images' figures
+ * (the last's, normally), never their sum; tree.c counts it the same way. */
+static double process_cpu(const struct run *runs, int n, int i)
 {
     double c = 0;
-    for (int i = 0; i < n; i++)
-        if (runs[i].pid == pid && cpu_of(&runs[i]) > c)
-            c = cpu_of(&runs[i]);
+    for (int k = 0; i >= 0 && k < n; k++)
+        if (runs[k].process == runs[i].process && cpu_of(&runs[k]) > c)
+            c = cpu_of(&runs[k]);
     return c;
 }
 
@@ -514,21 +546,22 @@ int run_main(const struct run *runs, int n, const char *choice, const char **why
         long pid = strtol(choice, &end, 10);
         if (*end == 0 && end != choice) {
             *why = "chosen with --process";
-            return last_image(runs, n, pid);
+            return last_image(runs, n, first_of_pid(runs, n, pid));
         }
         for (int i = 0; i < n; i++) {
             const char *exe = json_string_value(json_object_get(runs[i].header, "exe"));
             const char *base = exe ? strrchr(exe, '/') : NULL;
             if (!strcmp(name_of(&runs[i]), choice) || (base && !strcmp(base + 1, choice))) {
                 *why = "chosen with --process";
-                return last_image(runs, n, runs[i].pid);
+                return last_image(runs, n, i);
             }
         }
         return -1;
     }
     /* the root: the process whose parent is not in the file */
     long root = runs[0].root_pid ? runs[0].root_pid : runs[0].pid;
-    int main_i = last_image(runs, n, root);
+    int root_i = first_of_pid(runs, n, root);
+    int main_i = last_image(runs, n, root_i);
     if (main_i < 0)
         main_i = 0;
     *why = "the first process (its last image)";
@@ -540,16 +573,16 @@ int run_main(const struct run *runs, int n, const char *choice, const char **why
     double total = 0, best = -1;
     int best_i = -1;
     for (int i = 0; i < n; i++) {
-        if (last_image(runs, n, runs[i].pid) != i)
+        if (last_image(runs, n, i) != i)
             continue;                  /* each process once, by its last image */
-        double c = pid_cpu(runs, n, runs[i].pid);
+        double c = process_cpu(runs, n, i);
         total += c;
-        if (runs[i].pid != root && c > best) {
+        if ((root_i < 0 || runs[i].process != runs[root_i].process) && c > best) {
             best = c;
             best_i = i;
         }
     }
-    double root_cpu = pid_cpu(runs, n, root);
+    double root_cpu = process_cpu(runs, n, root_i);
     if (best_i >= 0 && total > 0 && root_cpu < 0.1 * total && best >= 0.5 * total) {
         snprintf(reason, sizeof reason,
                  "pid %ld used %.0f%% of the tree's CPU while the first process, a "

@@ -3,8 +3,9 @@
  * the tree itself, and the figures of the whole job.
  *
  * One timeline file holds every process image of a run (a header starts
- * each).  The images of one pid are one process: a chain of programs
- * joined by exec (pyenv's bash, then env, then python3).  This file turns
+ * each).  The images of one pid joined by exec are one process: a chain of
+ * programs (pyenv's bash, then env, then python3); a pid the kernel gave
+ * again to a later process is another process (struct run's process).  This file turns
  * the images into processes in start order, adds up their CPU, and lines
  * up their RSS samples on wall-clock time (each image's header gives its
  * start in Unix time; a sample's t_s is relative to that) to give the
@@ -160,15 +161,15 @@ json_t *tree_build(const struct run *runs, int n, int with_series)
     for (int i = 0; i < n; i++) {
         int first = 1;
         for (int j = 0; j < i; j++)
-            first &= runs[j].pid != runs[i].pid;
+            first &= runs[j].process != runs[i].process;
         if (!first)
             continue;
-        /* the process: every image of this pid, in order */
+        /* the process: every image of it (a pid and its execs), in order */
         json_t *programs = json_array();
         double peak_rss = 0, peak_heap = 0, pcpu = 0, end = 0;
         const struct run *last = &runs[i];
         for (int j = i; j < n; j++) {
-            if (runs[j].pid != runs[i].pid)
+            if (runs[j].process != runs[i].process)
                 continue;
             const char *prog = json_string_value(json_object_get(runs[j].header, "program"));
             json_array_append_new(programs, json_string(prog ? prog : "?"));
