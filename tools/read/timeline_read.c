@@ -174,6 +174,10 @@ static void add_record(struct image *im, json_t *o, const char *type)
                 json_object_set_new(o, carried[k], json_integer((json_int_t)v));
             }
         rebuild_sample(&im->rb, o);
+        /* its type and pid are the array's and the image's: not kept for
+         * each of what can be millions of samples */
+        json_object_del(o, "type");
+        json_object_del(o, "pid");
         json_array_append_new(r->samples, o);
     } else if (!strcmp(type, "regions")) {
         json_array_append_new(r->region_windows, o);
