@@ -166,8 +166,11 @@ static void add_record(struct image *im, json_t *o, const char *type)
         /* fields written only when they changed: carried forward here, so
          * that every reader sees whole samples */
         static const char *const carried[] = {"hwm", "anon", "file", "majflt"};
+        json_t *prev = json_array_get(r->samples, json_array_size(r->samples) - 1);
         for (size_t k = 0; k < sizeof carried / sizeof *carried; k++)
-            if (!json_object_get(o, carried[k]) && im->rb.samples > 0) {
+            if (!json_object_get(o, carried[k]) && json_object_get(prev, carried[k])) {
+                json_object_set(o, carried[k], json_object_get(prev, carried[k]));
+            } else if (!json_object_get(o, carried[k]) && im->rb.samples > 0) {
                 double v = !strcmp(carried[k], "hwm") ? im->rb.hwm
                          : !strcmp(carried[k], "anon") ? im->rb.anon
                          : !strcmp(carried[k], "file") ? im->rb.file : im->rb.majflt;
@@ -178,6 +181,15 @@ static void add_record(struct image *im, json_t *o, const char *type)
          * each of what can be millions of samples */
         json_object_del(o, "type");
         json_object_del(o, "pid");
+        /* a figure the previous sample had too (a fault count, a mapping
+         * that did not move) shares its value, which no reader changes */
+        for (void *it = json_object_iter(o); prev && it; it = json_object_iter_next(o, it)) {
+            json_t *v = json_object_iter_value(it);
+            json_t *pv = json_object_get(prev, json_object_iter_key(it));
+            if (pv && pv != v && json_typeof(pv) == json_typeof(v) && json_is_number(v) &&
+                json_equal(pv, v))
+                json_object_iter_set(o, it, pv);
+        }
         json_array_append_new(r->samples, o);
     } else if (!strcmp(type, "regions")) {
         json_array_append_new(r->region_windows, o);
