@@ -163,6 +163,31 @@ for i in $(seq 1 20); do
         timeout -k 5 60 "$T/seccomp_clone" > sc.out 2>&1 || killed=$((killed + 1))
 done
 eq "the seccomp filter, 20 runs more: none killed" $killed 0
+# a filter the program puts on one thread that kills on a system call the
+# program never makes (getdents64, perf_event_open), then a fork or a
+# set*id call: the shim started the child's sampler, or started the
+# sampler again, from that thread, and the new thread ran under the
+# filter: SIGSYS.  A sampler is never started under a filter the image did
+# not begin under; the image keeps its first and last samples and summary
+for nr in 217 298; do
+    same "a one-thread seccomp filter on system call $nr, then fork" "$T/seccomp_thread" fork $nr
+    eq "... the child exits 3, as bare" "$(cat shim.out)" "child: exit 3"
+    eq "... the parent's and the child's summaries are there" \
+        "$(jq -rs '[.[] | select(.type == "header" and (.exe | endswith("/seccomp_thread"))) | .pid] as $p
+                   | [.[] | select(.type == "summary" and (.pid as $x | $p | index($x)))] | length' s.jsonl)" 2
+done
+same "a one-thread seccomp filter on system call 217, then setgroups" "$T/seccomp_thread" setgroups 217
+eq "... the program ran to its end" "$(cat shim.out)" "done"
+# a filter on every thread (TSYNC) that traps getrusage or getdents64,
+# which the program's SIGSYS handler answers: the sampler blocks every
+# signal, so the trap on its call killed the process.  The sampler is
+# stopped around the call and not started under the filter again
+for nr in 98 217; do
+    same "a seccomp filter on every thread trapping system call $nr, answered by the program" \
+        "$T/seccomp_thread" trap $nr
+    eq "... getppid answered by the program's handler" "$(cat shim.out)" "getppid 4242"
+    check "... a summary" jq -e 'select(.type == "summary")' s.jsonl
+done
 # a limit on tasks that lifts (a pids cgroup of the program's own): the
 # task apart refused (EAGAIN) while the limit is full is tried again once it
 # has room (strace -f sees the sampler's clones and what they returned)

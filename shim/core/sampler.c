@@ -193,11 +193,32 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
+/* The seccomp filters the image began under (-1: not started yet).  A
+ * thread inherits its creator's filters: a sampler started later (in a
+ * forked child, after a set*id call or a failed exec) from a thread the
+ * program has put a filter on since would run under a filter meant for
+ * the program's own calls, and one that kills on the sampler's (the
+ * directory reads, perf_event_open) killed the process.  None is started
+ * there: the image keeps its first and last samples and its summary.  A
+ * filter the image began under (a container's, a service's) was there for
+ * the first sampler too. */
+static int filters_first = -1;
+
 void pp_sampler_start(void (*tick)(void), void (*gone)(void))
 {
     pthread_attr_t attr;
     sigset_t all, old;
     int saved = errno;
+    int filters = pp_os_filters();
+    if (filters_first < 0)
+        filters_first = filters;
+    else if (filters > filters_first) {
+        pp_timeline_sampler_running(0);
+        pp_notice("a seccomp filter was put on this thread since the start: no sampler thread "
+                  "under it; only the first and last samples and the summary are recorded", "", "");
+        errno = saved;
+        return;
+    }
 
     tick_fn = tick;
     gone_fn = gone;

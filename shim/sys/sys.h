@@ -304,6 +304,10 @@ int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
 int pp_proc_main_exited(void);
 /* the process has one thread (Linux; 0 on macOS) */
 int pp_os_one_thread(void);
+/* How many seccomp filters the calling thread runs under: 0 (one system
+ * call asks), else Seccomp_filters of /proc/thread-self/status (at least
+ * 1); INT_MAX in strict mode, where no thread can be made.  0 on macOS */
+int pp_os_filters(void);
 /* ... and the status it ended with, as wait gives it (0: none, or 0);
  * LAST 0 when a sample saw threads of the program's run on after it */
 int pp_proc_main_exit_code(int *last);

@@ -19,7 +19,11 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <linux/seccomp.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -565,6 +569,33 @@ int pp_os_reserve(int fd, uint64_t at, uint64_t n)
 int pp_os_page_vector(uintptr_t addr, size_t pages, unsigned char *vec)
 {
     return mincore((void *)addr, pages * 4096, vec);
+}
+
+int pp_os_filters(void)
+{
+    int saved = errno;
+    long mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+    if (mode == 0)
+        return 0;
+    if (mode == SECCOMP_MODE_STRICT)
+        return INT_MAX;
+    /* a filter (2), or prctl refused by one */
+    char text[4096];
+    int fd = pp_os_open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC), filters = 1;
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        text[n] = 0;
+        const char *at = strstr(text, "\nSeccomp_filters:");
+        if (at) {
+            long k = strtol(at + 17, NULL, 10);
+            if (k > 1)
+                filters = k > INT_MAX - 1 ? INT_MAX - 1 : (int)k;
+        }
+    }
+    errno = saved;
+    return filters;
 }
 
 /* Whether the process has one thread, read from field 20 of

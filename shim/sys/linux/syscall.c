@@ -64,11 +64,17 @@ static inline long raw(long nr, long a, long b, long c, long d, long e, long f)
     return ret;
 }
 
-/* a call that needs the process to have one thread */
-static int wants_alone(long nr, long c)
+/* a call that needs the process to have one thread; or a seccomp filter
+ * for every thread, which must not reach the sampler's (a filter that
+ * traps or kills on its calls took the process down: the sampler blocks
+ * every signal, so a trap's SIGSYS kills): once it is on, the caller's
+ * start of the sampler finds a filter the image did not begin under, and
+ * starts none (core/sampler.c) */
+static int wants_alone(long nr, long a, long b, long c)
 {
     return nr == SYS_unshare || nr == SYS_setns ||
-           (nr == SYS_close_range && ((unsigned long)c & CLOSE_RANGE_UNSHARE));
+           (nr == SYS_close_range && ((unsigned long)c & CLOSE_RANGE_UNSHARE)) ||
+           (nr == SYS_seccomp && a == SECCOMP_SET_MODE_FILTER && (b & SECCOMP_FILTER_FLAG_TSYNC));
 }
 
 PP_EXPORT long syscall(long nr, ...)
@@ -87,7 +93,7 @@ PP_EXPORT long syscall(long nr, ...)
         pp_fsize_change_begin();
         ret = raw(nr, a, b, c, d, e, f);
         pp_fsize_change_end();
-    } else if (alone_begin && wants_alone(nr, c)) {
+    } else if (alone_begin && wants_alone(nr, a, b, c)) {
         int began = alone_begin();
         ret = raw(nr, a, b, c, d, e, f);
         alone_end(began);               /* errno as it was: set below */

@@ -143,6 +143,12 @@ int pp_os_one_thread(void)
     return 0;
 }
 
+/* no seccomp on macOS */
+int pp_os_filters(void)
+{
+    return 0;
+}
+
 int pp_proc_main_exit_code(int *last)
 {
     *last = 1;
