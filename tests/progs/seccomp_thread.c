@@ -13,6 +13,8 @@
  *                                getppid and NR; the handler answers getppid
  *                                with 4242, NR with ENOSYS; 300 ms of
  *                                allocations; prints getppid's answer
+ *   seccomp_thread errno NR      a filter on every thread that fails NR with
+ *                                ENOSYS; 300 ms of allocations
  *
  * Bare, none of these calls NR: the filter is never met, and each exits 0. */
 #define _GNU_SOURCE
@@ -50,8 +52,10 @@ int main(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
-    int nr = atoi(argv[2]), trap = !strcmp(argv[1], "trap");
-    unsigned action = trap ? SECCOMP_RET_TRAP : SECCOMP_RET_KILL_PROCESS;
+    int nr = atoi(argv[2]), trap = !strcmp(argv[1], "trap"), fails = !strcmp(argv[1], "errno");
+    unsigned action = trap    ? SECCOMP_RET_TRAP
+                      : fails ? SECCOMP_RET_ERRNO | ENOSYS
+                              : SECCOMP_RET_KILL_PROCESS;
     struct sock_filter f[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
@@ -69,7 +73,8 @@ int main(int argc, char **argv)
         sigaction(SIGSYS, &sa, NULL);
     }
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, trap ? SECCOMP_FILTER_FLAG_TSYNC : 0, &prog)) {
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                trap || fails ? SECCOMP_FILTER_FLAG_TSYNC : 0, &prog)) {
         perror("seccomp");
         return 8;
     }
@@ -85,6 +90,9 @@ int main(int argc, char **argv)
         waitpid(c, &st, 0);
         printf("child: %s %d\n", WIFEXITED(st) ? "exit" : "signal",
                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    } else if (fails) {
+        busy();
+        puts("done");
     } else if (!strcmp(argv[1], "setgroups")) {
         if (setgroups(0, NULL) != 0)
             perror("setgroups");
