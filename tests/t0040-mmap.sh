@@ -43,3 +43,29 @@ PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/e.jsonl LD_PRELOAD=$S timeout 60 ./mmerr
 eq "failing mmap, munmap, mremap: bare fails each with the kernel's errno" \
     "$(awk '{print $NF}' bare.out | tr '\n' ' ')" "EINVAL EBADF ENOMEM EINVAL ENOMEM EEXIST "
 eq "failing mmap, munmap, mremap: the same errno under the shim" "$(cat shim.out)" "$(cat bare.out)"
+
+# mremap with MREMAP_DONTUNMAP takes the new address as a placement hint
+# (glibc passes it for MREMAP_FIXED or MREMAP_DONTUNMAP): the hook read it
+# for MREMAP_FIXED only, and the mapping landed elsewhere
+cat > hint.c <<'C'
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/mman.h>
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+int main(void)
+{
+    size_t len = 1 << 20;
+    char *a = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *hint = (char *)0x200000000000UL;
+    void *b = mremap(a, len, len, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, hint);
+    printf("%s %s\n", b == MAP_FAILED ? "failed" : "moved", b == hint ? "at-hint" : "elsewhere");
+    return 0;
+}
+C
+cc -O1 -o hint hint.c
+timeout 60 ./hint > bare.out
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/h.jsonl LD_PRELOAD=$S timeout 60 ./hint > shim.out
+eq "mremap(MREMAP_DONTUNMAP) with an address: bare places it there" "$(cat bare.out)" "moved at-hint"
+eq "mremap(MREMAP_DONTUNMAP) with an address: so does the shim" "$(cat shim.out)" "$(cat bare.out)"

@@ -539,7 +539,9 @@ NS_EXPORT int munmap(void *addr, size_t len)
 NS_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
     void *target = NULL;
-    if (flags & MREMAP_FIXED) {
+    /* as glibc reads it: the new address is a placement hint with
+     * MREMAP_DONTUNMAP alone */
+    if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
         va_list ap;
         va_start(ap, flags);
         target = va_arg(ap, void *);
