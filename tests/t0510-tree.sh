@@ -119,3 +119,62 @@ le "200 children: parent and a child were alive at once (combined above the larg
     "$((largest + (1 << 20)))" "$combined"
 "$PP" check fan.jsonl --max tree.peak_rss_bytes=1G --min tree.processes=201 > /dev/null
 eq "check: tree.* keys" $? 0
+
+# two children that each make a pid namespace of their own and fork a
+# process there (pid 1 to itself) that holds 20 and 40 MiB: both wrote
+# "pid":1, and the reader took them for one process (4 processes, the
+# 20 MiB one gone).  Records carry the pid /proc shows
+cat > twons.c <<'EOF'
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void)
+{
+    for (int k = 0; k < 2; k++) {
+        pid_t a = fork();
+        if (a == 0) {
+            if (unshare(CLONE_NEWPID) != 0 && unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0)
+                _exit(9);
+            pid_t c = fork();
+            if (c == 0) {
+                size_t n = (size_t)(k + 1) * (20 << 20);
+                char *p = malloc(n);
+                memset(p, 1, n);
+                printf("pid %d holds %zu MiB\n", getpid(), n >> 20);
+                fflush(stdout);
+                free(p);
+                exit(0);
+            }
+            waitpid(c, 0, 0);
+            exit(0);
+        }
+        int st;
+        waitpid(a, &st, 0);
+        if (WEXITSTATUS(st) == 9) {
+            puts("no pid namespace here");
+            return 0;
+        }
+    }
+    return 0;
+}
+EOF
+cc -o twons twons.c
+rm -f ns.jsonl
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/ns.jsonl LD_PRELOAD=$S timeout 60 ./twons > ns.out
+if grep -q "no pid namespace" ns.out; then
+    echo "# skip: no pid namespace can be made here"
+else
+    eq "pid namespaces: each namespace's first process is pid 1 to itself" "$(cut -d' ' -f2 ns.out | tr '\n' ' ')" "1 1 "
+    # (timeout, its child that execs the program, two children, two
+    # grandchildren: six pids, seven images)
+    eq "pid namespaces: six pids, each (pid, image) once" \
+        "$(jq -r 'select(.type == "header") | .pid' ns.jsonl | sort -u | wc -l) $(jq -r 'select(.type == "header") | "\(.pid) \(.image)"' ns.jsonl | sort -u | wc -l)" "6 7"
+    eq "pid namespaces: the report counts 6 processes" \
+        "$("$PP" report ns.jsonl 2>&1 | sed -n 's/^process tree: \([0-9]*\) processes.*/\1/p')" 6
+    eq "pid namespaces: the 20 MiB and the 40 MiB processes both there" \
+        "$(jq -rs '[.[] | select(.type == "summary") | (.peak_heap_bytes / 1048576 | floor)] | sort | .[-2:] | map(tostring) | join(" ")' ns.jsonl)" "20 40"
+fi

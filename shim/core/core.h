@@ -508,7 +508,9 @@ struct pp_state {
     uint64_t start_unix_ns;
     uint64_t cpu_before_ns;  /* the process's CPU time (user + system) at t_s = 0:
                               * the loader's, earlier images' after an exec */
-    pid_t    pid, ppid, root_pid;
+    pid_t    pid, ppid, root_pid;  /* as /proc shows them (pp_os_pid_seen) */
+    pid_t    own_pid;        /* getpid()'s: not the same in a pid namespace of
+                              * the program's own */
     int      is_root;        /* the first traced process of the tree */
     int      first_image;    /* ... before any exec: nothing traced ran before */
     int      image;          /* images of this pid before this one (execs) */

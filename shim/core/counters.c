@@ -577,7 +577,7 @@ uint64_t pp_counters_stack_generation(void)
 size_t pp_counters_stack_hints(uintptr_t *out, size_t max)
 {
     size_t n = 0;
-    pid_t main_tid = pp_state.pid;
+    pid_t main_tid = pp_state.own_pid;
     for (struct pp_slot *s = atomic_load(&slots); s && n < max; s = s->next) {
         uintptr_t h = LOAD(s->stack_hint);
         if (h && LOAD(s->in_use) && LOAD(s->tid) != main_tid)

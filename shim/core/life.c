@@ -74,7 +74,7 @@ static int alone_depth, alone_stopped;
  * clone child) */
 static int own_process(void)
 {
-    return pp_state.active && getpid() == pp_state.pid;
+    return pp_state.active && getpid() == pp_state.own_pid;
 }
 
 /* ---- the environment, changed without the allocator ----------------------- */
@@ -266,7 +266,8 @@ static void child_begins(int sampler)
     alone_depth = alone_stopped = 0;
 #endif
     pp_state.ppid = pp_state.pid;
-    pp_state.pid = getpid();
+    pp_state.own_pid = getpid();
+    pp_state.pid = pp_os_pid_seen(pp_state.own_pid, NULL);
     pp_state.is_root = 0;
     pp_state.image = 0;
     atomic_store(&finished, 0);
@@ -395,8 +396,9 @@ __attribute__((constructor(101))) static void pp_init(void)
         return;
     }
     pthread_sigmask(SIG_SETMASK, NULL, &program_mask);
-    pp_state.pid = getpid();
+    pp_state.own_pid = getpid();
     pp_state.ppid = getppid();
+    pp_state.pid = pp_os_pid_seen(pp_state.own_pid, &pp_state.ppid);
     program_name();
 
     /* PERFPROBE_TREE: root pid, the file's device and inode, the pid and
@@ -534,7 +536,7 @@ static void parent_exit(void *arg)
 
 __attribute__((destructor)) static void pp_fini(void)
 {
-    if (pp_state.active && getpid() != pp_state.pid && atomic_load(&handlers_taken)) {
+    if (pp_state.active && getpid() != pp_state.own_pid && atomic_load(&handlers_taken)) {
         int saved = pp_in_hook;
         pp_in_hook = 1;
         pp_os_thread_atexit(parent_exit, NULL);

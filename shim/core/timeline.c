@@ -454,7 +454,7 @@ static void write_gap(int fd)
     char g[256];
     struct pp_buf b = {g, 0, sizeof g};
     pp_buf_str(&b, "{\"type\":\"gap\",\"pid\":");
-    pp_buf_u64(&b, (uint64_t)getpid());
+    pp_buf_u64(&b, (uint64_t)pp_state.pid);
     pp_buf_key(&b, "records");
     pp_buf_u64(&b, lost_records);
     pp_buf_key(&b, "bytes");
@@ -1482,7 +1482,7 @@ void pp_timeline_fd_taken(int fd)
     /* a vfork child shares this memory but not the descriptor table: its
      * dup2 cannot touch this process's number, and a move would leave
      * the parent's open and unknown */
-    if (!pp_state.active || getpid() != pp_state.pid)
+    if (!pp_state.active || getpid() != pp_state.own_pid)
         return;
     if (pp_lock_until(&lock, pp_now_ns() + 20000000u) != 0)
         return;

@@ -304,6 +304,12 @@ int pp_proc_stat(uint64_t *rss, uint64_t *threads);  /* /proc/self/stat */
 int pp_proc_main_exited(void);
 /* the process has one thread (Linux; 0 on macOS) */
 int pp_os_one_thread(void);
+/* This process's pid as /proc shows it (the pid namespace /proc was
+ * mounted in: two processes the program put in namespaces of their own
+ * are both pid 1 to getpid, not to a reader of the timeline), and, when
+ * PPID is given and that pid is not getpid's, its parent's there.  LOCAL
+ * (and *PPID left alone) when /proc says nothing else; macOS: LOCAL */
+pid_t pp_os_pid_seen(pid_t local, pid_t *ppid);
 /* How many seccomp filters the calling thread runs under: 0 (one system
  * call asks), else Seccomp_filters of /proc/thread-self/status (at least
  * 1); INT_MAX in strict mode, where no thread can be made.  0 on macOS */

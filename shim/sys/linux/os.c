@@ -571,6 +571,31 @@ int pp_os_page_vector(uintptr_t addr, size_t pages, unsigned char *vec)
     return mincore((void *)addr, pages * 4096, vec);
 }
 
+pid_t pp_os_pid_seen(pid_t local, pid_t *ppid)
+{
+    char link[32], text[1024];
+    int saved = errno;
+    long n = syscall(SYS_readlinkat, AT_FDCWD, "/proc/self", link, sizeof link - 1);
+    pid_t seen = local;
+    if (n > 0) {
+        link[n] = 0;
+        uint64_t v = decimal(link);
+        if (v > 0 && v < INT_MAX)
+            seen = (pid_t)v;
+    }
+    if (seen != local && ppid) {
+        int fd = pp_os_open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+        ssize_t got = fd >= 0 ? read(fd, text, sizeof text) : -1;
+        if (fd >= 0)
+            close(fd);
+        uint64_t v = got > 0 ? decimal(pp_stat_field(text, (size_t)got, 4)) : 0;
+        if (v > 0 && v < INT_MAX)
+            *ppid = (pid_t)v;
+    }
+    errno = saved;
+    return seen;
+}
+
 int pp_os_filters(void)
 {
     int saved = errno;

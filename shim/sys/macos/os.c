@@ -143,6 +143,13 @@ int pp_os_one_thread(void)
     return 0;
 }
 
+/* no pid namespaces on macOS */
+pid_t pp_os_pid_seen(pid_t local, pid_t *ppid)
+{
+    (void)ppid;
+    return local;
+}
+
 /* no seccomp on macOS */
 int pp_os_filters(void)
 {
