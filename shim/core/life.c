@@ -71,10 +71,12 @@ static int alone_depth, alone_stopped;
 #endif
 
 /* Is the caller the process whose state this is? (not a vfork or raw
- * clone child) */
+ * clone child)  A getpid that fails (a seccomp filter's error answer)
+ * cannot tell: taken for this process, whose summary would be lost */
 static int own_process(void)
 {
-    return pp_state.active && getpid() == pp_state.own_pid;
+    pid_t p = getpid();
+    return pp_state.active && (p == pp_state.own_pid || p <= 0);
 }
 
 /* ---- the environment, changed without the allocator ----------------------- */
