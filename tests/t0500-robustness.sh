@@ -454,6 +454,35 @@ for c in "16 - fsz" "3 - fsz" "0 - fsz" "unlimited set fsz" "unlimited set fsz64
         le "file-size limit 16: the file is within the limit" "$(stat -c %s fs.jsonl)" 16384
     fi
 done
+# a summary longer than the room kept for it: 200 regions make one of
+# about 150 KB, under a limit of 64 KiB (32 KiB kept).  It was kept out,
+# and the image ended with no summary; it now goes in without the
+# regions' figures, which it counts, after a gap record for the long one
+cat > manyregions.c <<'EOS'
+#include <perf_probe.h>
+#include <stdio.h>
+int main(void)
+{
+    char name[200][16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(name[i], sizeof name[i], "stage%03d", i);
+        perf_region_begin(name[i]);
+        perf_region_end(name[i]);
+    }
+    puts("done");
+    return 0;
+}
+EOS
+cc -I"$PP_ROOT/libprobe" -o manyregions manyregions.c
+rm -f mr.jsonl
+bash -c "ulimit -f 64; PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/mr.jsonl LD_PRELOAD=$S exec ./manyregions" > mr.out 2>&1
+eq "a summary larger than the room: status and output" "$? $(grep -v '^perfprobe: ' mr.out)" "0 done"
+check "a summary larger than the room: every line is JSON" valid_jsonl mr.jsonl
+eq "a summary larger than the room: the file ends with a gap and the summary" \
+    "$(jq -r .type mr.jsonl | grep -v '^pad$' | tail -2 | tr '\n' ' ')" "gap summary "
+eq "a summary larger than the room: it counts the 200 regions it leaves out" \
+    "$(jq -r 'select(.type == "summary") | .regions_left_out' mr.jsonl)" 200
+le "a summary larger than the room: the file is within the limit" "$(stat -c %s mr.jsonl)" 65536
 if command -v prlimit > /dev/null; then
     rm -f fs.jsonl go
     PERFPROBE_QUIET=1 PERFPROBE_INTERVAL_MS=1 PERFPROBE_OUTPUT=$PWD/fs.jsonl LD_PRELOAD=$S \

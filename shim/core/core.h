@@ -360,6 +360,9 @@ int  pp_timeline_summary_begin(int *open, uint64_t *samples, uint64_t *samples_t
  * (its holder kept it past the wait; a file system without flock) */
 uint64_t pp_timeline_unlocked_writes(void);
 void pp_timeline_summary_end(struct pp_buf *b);
+/* Between the two: write B, the summary, and say whether it went in: 0
+ * when a file-size limit kept it out whole (a shorter one may fit) */
+int  pp_timeline_summary_try(struct pp_buf *b);
 /* "KEY":{the RSS breakdown P}; T_NS: with its time; WITH_RSS_OUTSIDE: the
  * record gives the RSS itself */
 void pp_timeline_parts(struct pp_buf *b, const char *key, const struct pp_parts *p,

@@ -84,8 +84,10 @@ static void regions_json(struct pp_buf *b)
     pp_buf_raw(b, "]", 1);
 }
 
+/* REGIONS 0: the regions left out, their number said instead (a summary
+ * that does not fit below a file-size limit with them) */
 static void summary_json(struct pp_buf *b, const struct pp_sample *end, uint64_t samples,
-                         uint64_t samples_taken)
+                         uint64_t samples_taken, int regions)
 {
     pp_buf_str(b, "{\"type\":\"summary\"");
     key_s(b, "t_s", end->t_ns, 6);
@@ -129,7 +131,10 @@ static void summary_json(struct pp_buf *b, const struct pp_sample *end, uint64_t
     uint64_t peak_t;
     if (pp_parts_peak(&peak, &peak_t) == 0)
         pp_timeline_parts(b, "rss_parts_at_peak", &peak, &peak_t, 0);
-    regions_json(b);
+    if (regions)
+        regions_json(b);
+    else
+        key_u64(b, "regions_left_out", (uint64_t)pp_region_count());
     pp_buf_raw(b, "}", 1);
 }
 
@@ -153,6 +158,14 @@ void pp_summary_write(const struct pp_sample *end)
         cap = sizeof small;
     }
     struct pp_buf b = {line, 0, cap};
-    summary_json(&b, end, samples, samples_taken);
-    pp_timeline_summary_end(&b);
+    summary_json(&b, end, samples, samples_taken, 1);
+    if (!pp_timeline_summary_try(&b) && pp_region_count()) {
+        /* too long for the room a file-size limit leaves: the figures of
+         * the whole image go in without the regions' (the gap record
+         * before it counts the long one) */
+        b.len = 0;
+        summary_json(&b, end, samples, samples_taken, 0);
+        pp_timeline_summary_try(&b);
+    }
+    pp_timeline_summary_end(NULL);
 }

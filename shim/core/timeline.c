@@ -1425,6 +1425,17 @@ int pp_timeline_summary_begin(int *open, uint64_t *samples, uint64_t *samples_ta
     return 1;
 }
 
+int pp_timeline_summary_try(struct pp_buf *b)
+{
+    if (closed)
+        return 1;
+    uint64_t before = lost_records;
+    finishing = 1;                      /* the room kept back is its */
+    emit(b);
+    finishing = 0;
+    return !(lost_records > before && reserve_err == EFBIG);
+}
+
 void pp_timeline_summary_end(struct pp_buf *b)
 {
     if (b && !closed) {
