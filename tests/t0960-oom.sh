@@ -95,7 +95,8 @@ wait $runpid
 check "run --dump-at 20M: dump views in the file" \
     jq -e -s '[.[] | select(.type == "sites" and .at == "dump" and .label == "dump_at")] | length >= 1' rd.jsonl
 "$P" run -q --dump-at garbage -o rg.jsonl -- /bin/true 2> rg.err
-eq "run --dump-at garbage: the shim's one warning line" "$(grep -c 'PERFPROBE_DUMP_AT="garbage"' rg.err)" 1
+eq "run --dump-at garbage: refused before the run, status 2, one line" \
+    "$? $(grep -c . rg.err) $(grep -c "dump-at 'garbage' is not a size" rg.err)" "2 1 1"
 for bad in garbage 12Q -5; do
     PERFPROBE_DUMP_AT=$bad PERFPROBE_OUTPUT=bad.jsonl LD_PRELOAD=$S /bin/true 2> bad.err
     eq "PERFPROBE_DUMP_AT=$bad: one warning line" "$(grep -c PERFPROBE_DUMP_AT bad.err)" 1
