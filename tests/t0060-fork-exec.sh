@@ -136,6 +136,17 @@ else
     echo "# skip: no 32-bit program runs here ($(head -c 200 cc.err))"
 fi
 
+# ---- an exec of a FIFO ---------------------------------------------------------------
+# Python's subprocess execs from a vfork child, whose check of another ELF
+# class opened the file to read its header: a FIFO's open waits for a
+# writer, for ever.  Bare the exec fails with EACCES at once
+mkfifo fifo-exec && chmod +x fifo-exec
+printf 'import subprocess\ntry:\n    subprocess.run(["./fifo-exec"])\nexcept PermissionError:\n    print("EACCES")\n' > fifo.py
+timeout 60 $PY fifo.py > bare.out 2>&1
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/fifo.jsonl LD_PRELOAD=$S timeout 60 $PY fifo.py > shim.out 2>&1
+eq "an exec of a FIFO from a vfork child: bare fails with EACCES" "$(cat bare.out)" "EACCES"
+eq "an exec of a FIFO from a vfork child: the same under the shim, no hang" "$(cat shim.out)" "$(cat bare.out)"
+
 # ---- an exec from a child on a small stack of its own ---------------------------
 # clone(CLONE_VM | CLONE_VFORK) with a 4 KiB stack (a guard page below), the
 # child calling execve: the exec hook runs on that stack.  Bare it execs;

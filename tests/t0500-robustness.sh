@@ -164,12 +164,13 @@ for i in $(seq 1 20); do
 done
 eq "the seccomp filter, 20 runs more: none killed" $killed 0
 # a filter the program puts on one thread that kills on a system call the
-# program never makes (getdents64, perf_event_open), then a fork or a
+# program never makes (getdents64, perf_event_open, prctl: the shim's look
+# at the filters in the child reads a file instead), then a fork or a
 # set*id call: the shim started the child's sampler, or started the
 # sampler again, from that thread, and the new thread ran under the
 # filter: SIGSYS.  A sampler is never started under a filter the image did
 # not begin under; the image keeps its first and last samples and summary
-for nr in 217 298; do
+for nr in 217 298 157; do
     same "a one-thread seccomp filter on system call $nr, then fork" "$T/seccomp_thread" fork $nr
     eq "... the child exits 3, as bare" "$(cat shim.out)" "child: exit 3"
     eq "... the parent's and the child's summaries are there" \

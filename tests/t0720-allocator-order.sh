@@ -229,3 +229,48 @@ eq "a pool wrapper before the shim: status, output and stderr as bare" "$? $(cat
 ppid_=$(jq -r 'select(.type == "header" and (.exe | endswith("/twice"))) | .pid' pool.jsonl)
 bounded "a pool wrapper before the shim: the program's 1,000 blocks of 5,000 bytes counted once" \
     "$(jq -r "select(.type == \"summary\" and .pid == $ppid_) | .allocs" pool.jsonl)" 1000 1100 0
+
+# the shim opened with dlopen, its malloc called through dlsym: its next
+# malloc is libc's, though the loader lists the shim last (a check of only
+# the objects listed after it found none, and the call jumped to 0)
+cat > dlo.c <<'EOF'
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv)
+{
+    void *h = dlopen(argv[1], RTLD_NOW);
+    void *(*m)(size_t) = h ? (void *(*)(size_t))dlsym(h, "malloc") : NULL;
+    void (*f)(void *) = h ? (void (*)(void *))dlsym(h, "free") : NULL;
+    if (!m || !f)
+        return 2;
+    char *q = m(1000);
+    strcpy(q, "through the shim's malloc");
+    puts(q);
+    f(q);
+    return 0;
+}
+EOF
+cc -o dlo dlo.c -ldl
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/dlo.jsonl timeout 60 ./dlo "$S" > dlo.out 2> dlo.err
+eq "the shim opened with dlopen: its malloc works" "$? $(cat dlo.out)" "0 through the shim's malloc"
+# glibc's malloc first (libc.so.6 in LD_PRELOAD before the shim): the
+# start-up look at it asks for 24 bytes only.  A 1 MiB block freed there
+# raised glibc's mmap threshold, and the program's 300,000 bytes came from
+# the heap where bare they are mapped
+cat > thr.c <<'EOF'
+#include <stdio.h>
+#include <stdlib.h>
+int main(void)
+{
+    void *p = malloc(300000);
+    printf("mmapped %d\n", (int)((((size_t *)p)[-1] >> 1) & 1));  /* glibc's IS_MMAPPED */
+    free(p);
+    return 0;
+}
+EOF
+cc -o thr thr.c
+timeout 60 ./thr > thr-bare.out
+PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/thr.jsonl LD_PRELOAD="$LIBDIR/libc.so.6 $S" timeout 60 ./thr > thr.out 2> /dev/null
+eq "glibc's malloc before the shim: bare maps a 300,000-byte block" "$(cat thr-bare.out)" "mmapped 1"
+eq "glibc's malloc before the shim: so it does under the shim" "$(cat thr.out)" "mmapped 1"

@@ -965,7 +965,7 @@ static uintptr_t sym(const char *name)
         uintptr_t a;
         return pp_module_symbol(scope - 1, name, &a, NULL) == 0 ? a : 0;
     }
-    if (!pp_os_defined(name, 0))
+    if (!pp_os_defined(name))
         return 0;
     void *p = dlsym(RTLD_DEFAULT, name);
     if (!p)

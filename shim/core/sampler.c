@@ -209,13 +209,15 @@ void pp_sampler_start(void (*tick)(void), void (*gone)(void))
     pthread_attr_t attr;
     sigset_t all, old;
     int saved = errno;
-    int filters = pp_os_filters();
+    int filters = pp_os_filters(filters_first < 0);
     if (filters_first < 0)
         filters_first = filters;
     else if (filters > filters_first) {
         pp_timeline_sampler_running(0);
-        pp_notice("a seccomp filter was put on this thread since the start: no sampler thread "
-                  "under it; only the first and last samples and the summary are recorded", "", "");
+        static const char why[] = "a seccomp filter was put on this thread since the start: no "
+                                  "sampler thread under it; only the first and last samples and "
+                                  "the summary are recorded";
+        pp_timeline_note(why, sizeof why - 1);       /* a note only: not the program's stderr */
         errno = saved;
         return;
     }

@@ -133,13 +133,12 @@ int  pp_real_other_shim(void *self);
  * read in memory (no loader look-up, no message left): its address (and
  * size), 0; -1 when it does not define it */
 int  pp_os_elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t *size);
-/* 0 when no loaded object but the shim defines NAME (AFTER_SELF: none
- * listed after the shim, where RTLD_NEXT looks), read in memory as above:
+/* 0 when no loaded object but the shim defines NAME, read in memory as above:
  * a dlsym for it would fail, and reading the message it leaves the loader
  * translates it under glibc's locale locks, which a first malloc inside
  * bindtextdomain holds (and the wrapper's free below); 1 when one may
  * (always on macOS, or when the loader's list cannot be walked now) */
-int  pp_os_defined(const char *name, int after_self);
+int  pp_os_defined(const char *name);
 /* Linux: a look-up that failed while the real functions were being found
  * (inside the program's first malloc, perhaps under a lock of glibc's)
  * has its message taken off now: the shim's constructor calls it */
@@ -310,10 +309,11 @@ int pp_os_one_thread(void);
  * PPID is given and that pid is not getpid's, its parent's there.  LOCAL
  * (and *PPID left alone) when /proc says nothing else; macOS: LOCAL */
 pid_t pp_os_pid_seen(pid_t local, pid_t *ppid);
-/* How many seccomp filters the calling thread runs under: 0 (one system
- * call asks), else Seccomp_filters of /proc/thread-self/status (at least
- * 1); INT_MAX in strict mode, where no thread can be made.  0 on macOS */
-int pp_os_filters(void);
+/* How many seccomp filters the calling thread runs under: 0, else
+ * Seccomp_filters of /proc/thread-self/status (at least 1); INT_MAX in
+ * strict mode, where no thread can be made.  FIRST: at the image's start
+ * (prctl asks first).  0 on macOS */
+int pp_os_filters(int first);
 /* ... and the status it ended with, as wait gives it (0: none, or 0);
  * LAST 0 when a sample saw threads of the program's run on after it */
 int pp_proc_main_exit_code(int *last);

@@ -308,14 +308,15 @@ static int elf_symbol(uintptr_t bias, const char *name, uintptr_t *addr, size_t 
 }
 
 /* Does an object the loader lists define NAME, other than the shim (which
- * defines mallocx, say, for the hooks), and with AFTER_SELF only one listed
- * after it (where dlsym(RTLD_NEXT) looks)?  Each object's table is found
- * from its program headers (the executable's, at bias 0 when it is not
- * position-independent, too); one without a table counts as defining
- * it. */
+ * defines mallocx, say, for the hooks)?  Any other: the list's order is
+ * not the order dlsym(RTLD_NEXT) searches (a shim opened with dlopen is
+ * listed last, and its next malloc is libc's all the same).  Each object's
+ * table is found from its program headers (the executable's, at bias 0
+ * when it is not position-independent, too); one without a table counts
+ * as defining it. */
 struct defined {
     const char *name;
-    int after_self, self_seen, found;
+    int found;
 };
 
 static int is_self(const struct dl_phdr_info *info)
@@ -333,11 +334,7 @@ static int defined_in(struct dl_phdr_info *info, size_t size, void *arg)
 {
     struct defined *d = arg;
     (void)size;
-    if (is_self(info)) {
-        d->self_seen = 1;
-        return 0;
-    }
-    if (d->after_self && !d->self_seen)
+    if (is_self(info))
         return 0;
     for (int i = 0; i < info->dlpi_phnum; i++)
         if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) {
@@ -350,9 +347,9 @@ static int defined_in(struct dl_phdr_info *info, size_t size, void *arg)
     return d->found;
 }
 
-int pp_os_defined(const char *name, int after_self)
+int pp_os_defined(const char *name)
 {
-    struct defined d = {name, after_self, 0, 0};
+    struct defined d = {name, 0};
     if (!pp_single_may_lock() || !pp_loader_walk_wait(50000000))
         return 1;                       /* cannot walk now: the loader decides */
     dl_iterate_phdr(defined_in, &d);

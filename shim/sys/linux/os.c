@@ -596,15 +596,18 @@ pid_t pp_os_pid_seen(pid_t local, pid_t *ppid)
     return seen;
 }
 
-int pp_os_filters(void)
+/* FIRST: the image's start, where one prctl answers for most programs;
+ * later (a forked child, a restart) the status file alone is read: a
+ * filter the program put on may kill on prctl, as on anything it does
+ * not make itself, and reading files is what the sampler does anyway */
+int pp_os_filters(int first)
 {
     int saved = errno;
-    long mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
-    if (mode == 0)
-        return 0;
-    if (mode == SECCOMP_MODE_STRICT)
-        return INT_MAX;
-    /* a filter (2), or prctl refused by one */
+    if (first) {
+        long mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+        if (mode == 0)
+            return 0;
+    }
     char text[4096];
     int fd = pp_os_open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC), filters = 1;
     ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
@@ -612,12 +615,20 @@ int pp_os_filters(void)
         close(fd);
     if (n > 0) {
         text[n] = 0;
-        const char *at = strstr(text, "\nSeccomp_filters:");
-        if (at) {
+        const char *mode = strstr(text, "\nSeccomp:"), *at = strstr(text, "\nSeccomp_filters:");
+        long m = mode ? strtol(mode + 9, NULL, 10) : 2;
+        if (m == 0)
+            filters = 0;
+        else if (m == SECCOMP_MODE_STRICT)
+            filters = INT_MAX;
+        else if (at) {
             long k = strtol(at + 17, NULL, 10);
             if (k > 1)
                 filters = k > INT_MAX - 1 ? INT_MAX - 1 : (int)k;
         }
+    } else if (!first) {
+        long mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+        filters = mode == 0 ? 0 : mode == SECCOMP_MODE_STRICT ? INT_MAX : 1;
     }
     errno = saved;
     return filters;

@@ -34,7 +34,7 @@ static int resolving, forget_owed;
 
 static void *look(void *from, const char *name)
 {
-    if (!pp_os_defined(name, from == RTLD_NEXT))
+    if (!pp_os_defined(name))
         return NULL;
     void *p = dlsym(from, name);
     if (!p && resolving)

@@ -55,13 +55,16 @@ static int elf_of(const unsigned char *h, ssize_t n)
     return h[EI_CLASS] != class || machine != ours;
 }
 
-/* N bytes of FILE from its start into H, or -1 */
+/* N bytes of FILE from its start into H, or -1; only a regular file is
+ * read (a FIFO's open would wait for a writer, for ever in a vfork child
+ * whose exec then fails as bare) */
 static ssize_t head_of(const char *file, unsigned char *h, size_t n)
 {
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return -1;
-    ssize_t got = pread(fd, h, n, 0);
+    ssize_t got = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, h, n, 0) : -1;
     close(fd);
     return got;
 }

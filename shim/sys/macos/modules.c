@@ -75,10 +75,9 @@ void pp_modules_scan(void)
 }
 
 /* dyld's dlerror keeps its message per thread, never passed to free */
-int pp_os_defined(const char *name, int after_self)
+int pp_os_defined(const char *name)
 {
     (void)name;
-    (void)after_self;
     return 1;
 }
 

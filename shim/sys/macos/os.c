@@ -151,8 +151,9 @@ pid_t pp_os_pid_seen(pid_t local, pid_t *ppid)
 }
 
 /* no seccomp on macOS */
-int pp_os_filters(void)
+int pp_os_filters(int first)
 {
+    (void)first;
     return 0;
 }
 
