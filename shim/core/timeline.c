@@ -247,6 +247,27 @@ struct laid {
     struct iovec v[LAID_IOV];
 };
 
+/* writev refused (a seccomp filter's error answer): the parts in one
+ * buffer, in one write, so that an O_APPEND record still lands whole */
+static ssize_t write_gathered(int fd, const struct iovec *v, int k)
+{
+    size_t n = 0, at = 0;
+    for (int i = 0; i < k; i++)
+        n += v[i].iov_len;
+    char *buf = pp_os_map(n);
+    if (!buf)
+        return -1;
+    for (int i = 0; i < k; i++) {
+        memcpy(buf + at, v[i].iov_base, v[i].iov_len);
+        at += v[i].iov_len;
+    }
+    ssize_t w = write(fd, buf, n);
+    int saved = errno;
+    pp_os_unmap(buf, n);
+    errno = saved;
+    return w;
+}
+
 static void laid_flush(struct laid *l)
 {
     struct iovec *v = l->v;
@@ -257,7 +278,7 @@ static void laid_flush(struct laid *l)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == ENOSYS || errno == EPERM))
-            w = write(l->fd, v->iov_base, v->iov_len);  /* a seccomp filter's answer */
+            w = write_gathered(l->fd, v, k);        /* a seccomp filter's answer */
         if (w <= 0) {
             report_failure(w < 0 ? errno : ENOSPC);
             l->failed = 1;
