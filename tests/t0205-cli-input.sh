@@ -361,6 +361,19 @@ eq "pid reused: each its own program and end" \
 timeout 60 $PP report reuse.jsonl > out.txt
 check "pid reused: the tree's lines name true and echo apart" grep -qE "^    $tp echo  wall" out.txt
 check "pid reused: no 'true > echo' chain" sh -c '! grep -q "true > echo" out.txt'
+# ... and the later process's child is drawn under it, not under the
+# earlier one (parents were matched by pid alone): a parent that forks A
+# (which ends), then B, which forks C; B's pid is rewritten to A's
+printf 'import os, time\nfor k in (0, 1):\n    if os.fork() == 0:\n        if k and os.fork() == 0:\n            os._exit(0)\n        time.sleep(0.05)\n        os.wait() if k else None\n        os._exit(0)\n    os.wait()\n' > forks.py
+timeout 60 $PP run -q -o fk.jsonl -- $PY forks.py > /dev/null
+root=$(jq -r 'select(.type == "header" and .image == 0) | .pid' fk.jsonl | head -1)
+a=$(jq -r "select(.type == \"header\" and .ppid == $root) | .pid" fk.jsonl | sed -n 1p)
+b=$(jq -r "select(.type == \"header\" and .ppid == $root) | .pid" fk.jsonl | sed -n 2p)
+c=$(jq -r "select(.type == \"header\" and .ppid == $b) | .pid" fk.jsonl)
+sed "s/\"pid\":$b\([,}]\)/\"pid\":$a\1/; s/\"ppid\":$b\([,}]\)/\"ppid\":$a\1/" fk.jsonl > fk-reuse.jsonl
+timeout 60 $PP report fk-reuse.jsonl > out.txt
+eq "pid reused: the later process's child drawn under it" \
+    "$(grep -E "^ +($a|$c) " out.txt | sed 's/^\( *[0-9]*\).*/\1/' | tr '\n' '|')" "    $a|    $a|      $c|"
 
 # ---- the memory a long timeline costs: 100,000 samples ---------------------------------
 # (about 18 MB of file; the reader held each sample with its type, pid and

@@ -212,27 +212,41 @@ json_t *tree_build(const struct run *runs, int n, int with_series)
     return t;
 }
 
-/* One line a process, children under their parent, in start order. */
-static void print_procs(FILE *f, json_t *procs, long parent, int depth, int *shown, int *lines,
-                        int max_lines, long main_pid)
+/* Each process's parent in PROCS (-1: none in the file): the process of
+ * its ppid that started last before it, so that a pid the kernel gave
+ * again to a later process is not taken for the earlier one's */
+static int *parents_of(json_t *procs)
+{
+    size_t n = json_array_size(procs);
+    int *par = malloc((n ? n : 1) * sizeof *par);
+    for (size_t i = 0; par && i < n; i++) {
+        json_t *p = json_array_get(procs, i);
+        double start = num_of(p, "start_s"), best = -1e300;
+        long ppid = (long)num_of(p, "ppid");
+        par[i] = -1;
+        for (size_t j = 0; j < n; j++) {
+            json_t *q = json_array_get(procs, j);
+            double s = num_of(q, "start_s");
+            if (j != i && (long)num_of(q, "pid") == ppid && s <= start && s > best) {
+                best = s;
+                par[i] = (int)j;
+            }
+        }
+    }
+    return par;
+}
+
+/* One line a process, children under their parent (PAR: parents_of;
+ * PARENT: the index of the one whose children these are, -1 at the top),
+ * in start order. */
+static void print_procs(FILE *f, json_t *procs, const int *par, int parent, int depth,
+                        int *shown, int *lines, int max_lines, long main_pid)
 {
     size_t i;
     json_t *p;
     json_array_foreach(procs, i, p) {
-        if (shown[i])
+        if (shown[i] || par[i] != parent)
             continue;
-        long ppid = (long)num_of(p, "ppid");
-        if (depth == 0) {
-            int has_parent = 0;
-            size_t j;
-            json_t *q;
-            json_array_foreach(procs, j, q)
-                has_parent |= (long)num_of(q, "pid") == ppid && j != i;
-            if (has_parent)
-                continue;
-        } else if (ppid != parent) {
-            continue;
-        }
         shown[i] = 1;
         if (++*lines <= max_lines) {
             char chain[512] = "", rss[32], heap[32], wall[32], cpu[32];
@@ -260,8 +274,7 @@ static void print_procs(FILE *f, json_t *procs, long parent, int depth, int *sho
                     2 * depth + 2, "", pid, chain, pid == main_pid ? " [main]" : "", wall, cpu,
                     rss, heap, end);
         }
-        print_procs(f, procs, (long)num_of(p, "pid"), depth + 1, shown, lines, max_lines,
-                    main_pid);
+        print_procs(f, procs, par, (int)i, depth + 1, shown, lines, max_lines, main_pid);
     }
 }
 
@@ -273,15 +286,18 @@ void tree_print(FILE *f, json_t *tree, long main_pid, const char *why, int max_l
     char cpu[32], peak[32], sum[32];
     fprintf(f, "process tree: %zu processes, %d images; main process: pid %ld (%s)\n", n,
             (int)num_of(tot, "images"), main_pid, why);
-    print_procs(f, procs, 0, 0, shown, &lines, max_lines, main_pid);
-    for (size_t i = 0; i < n; i++)        /* parents outside the file */
+    int *par = parents_of(procs);
+    if (par)
+        print_procs(f, procs, par, -1, 0, shown, &lines, max_lines, main_pid);
+    for (size_t i = 0; i < n; i++)        /* not reached from the top (no parents) */
         if (!shown[i]) {
             json_t *one = json_array();
             json_array_append(one, json_array_get(procs, i));
-            int s1 = 0;
-            print_procs(f, one, 0, 0, &s1, &lines, max_lines, main_pid);
+            int s1 = 0, top = -1;
+            print_procs(f, one, &top, -1, 0, &s1, &lines, max_lines, main_pid);
             json_decref(one);
         }
+    free(par);
     if (lines > max_lines)
         fprintf(f, "  ... and %d more (perfprobe report shows them all)\n", lines - max_lines);
     fmt_value(cpu, sizeof cpu, "cpu_user_s", num_of(tot, "cpu_s"));
