@@ -260,3 +260,49 @@ if unshare -p -f --mount-proc true 2> /dev/null; then
 else
     echo "# skip: no pid namespace of our own here (unshare -p); the reused-id check needs one"
 fi
+
+# 100 threads that wait together, then each burn about 50 ms of CPU: the
+# new threads' events are opened together, 64 in one task apart at most a
+# tick (a task each, among hundreds of busy threads, held the sampler for
+# seconds); every one of them is sampled
+cat > many.c <<'EOF'
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+static pthread_barrier_t go;
+static volatile unsigned long sink;
+static void *burn(void *arg)
+{
+    struct timespec t0, t;
+    pthread_barrier_wait(&go);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    do {
+        for (int i = 0; i < 100000; i++)
+            sink += (unsigned long)i;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 50000000L);
+    return arg;
+}
+int main(void)
+{
+    pthread_t th[100];
+    pthread_barrier_init(&go, NULL, 101);
+    for (int i = 0; i < 100; i++)
+        pthread_create(&th[i], NULL, burn, NULL);
+    usleep(300000);                 /* the sampler's ticks see them all */
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < 100; i++)
+        pthread_join(th[i], NULL);
+    puts("done");
+    return 0;
+}
+EOF
+cc -O1 -pthread -o many many.c
+rm -f many.jsonl
+PERFPROBE_CPU=99 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/many.jsonl LD_PRELOAD=$S timeout 120 ./many > many.out
+eq "100 threads: status and output" "$? $(cat many.out)" "0 done"
+# (the main thread, which burns next to nothing, may have a sample too)
+sampled=$("$P" report --json many.jsonl | jq '[.cpu.threads | to_entries[] | select(.value > 0)] | length')
+check "100 threads: every one sampled, its event opened in a batch ($sampled threads with samples)" \
+    test "$sampled" -ge 100 -a "$sampled" -le 101

@@ -307,15 +307,32 @@ static void close_ev(struct pp_perf_ev *e, int unmap)
     *e = evs[--n_evs];
 }
 
-/* 0 opened (or the thread is gone), else the errno that refuses it */
-static int open_ev(pid_t tid)
+/* Thread TID's event E, opened (ERR 0; or the thread is gone: ESRCH,
+ * taken for 0) or refused with ERR; SAVED: errno for a return */
+static void write_info(void);
+
+static void opened(struct pp_perf_ev *e, pid_t tid, int err, int saved)
 {
-    struct pp_perf_ev e;
-    int err = pp_perf_open(&e, tid, period_ns, data_pages, STACK_BYTES);
-    if (err)
-        return err == ESRCH ? 0 : err;
-    evs[n_evs++] = e;
-    return 0;
+    if (err == 0 && e->meta) {
+        e->seen = 1;
+        evs[n_evs++] = *e;
+    }
+    if (err == 0 && !info_written && n_evs) {
+        info_written = 1;
+        write_info();
+    }
+    if (err == 0)
+        return;
+    if (n_evs == 0 && state == 1 && total == 0 && !warned_limit) {
+        /* the first thread already refused: the kernel says no */
+        state = -1;
+        say_off(err);
+        errno = saved;
+    } else if (!warned_limit++) {
+        pp_notice("cannot sample a new thread's CPU (", pp_err_text(err),
+                  "); it and later refused threads are not sampled");
+    }
+    (void)tid;
 }
 
 /* ---- stacks ------------------------------------------------------------------ */
@@ -627,6 +644,15 @@ static void write_info(void);
 
 /* ---- following the threads ------------------------------------------------- */
 
+/* Opening a thread's event makes a task apart and waits for it (perf.c):
+ * with hundreds of threads just started and busy, a task each waited its
+ * turn for a CPU, and the sampler was held for seconds with no memory
+ * sample meanwhile.  A tick opens the new threads' events together, in
+ * one task, OPEN_PER_TICK at most; the rest wait for the next ticks. */
+#define OPEN_PER_TICK 64
+
+static void opened(struct pp_perf_ev *e, pid_t tid, int err, int saved);
+
 static void follow(void)
 {
     int n = pp_task_list(&task_dir, tids, MAX_TIDS);
@@ -634,7 +660,8 @@ static void follow(void)
         return;
     for (int i = 0; i < n_evs; i++)
         evs[i].seen = 0;
-    int saved = errno;
+    int saved = errno, n_new = 0;
+    pid_t fresh[OPEN_PER_TICK];
     for (int k = 0; k < n; k++) {
         pid_t tid = tids[k];
         if (tid == self_tid)
@@ -660,24 +687,17 @@ static void follow(void)
                           "newest are not sampled", "", "");
             continue;
         }
-        int err = open_ev(tid);
-        if (err == 0 && !info_written) {
-            info_written = 1;
-            write_info();
-        }
-        if (err == 0) {
-            if (n_evs && evs[n_evs - 1].tid == tid)
-                evs[n_evs - 1].seen = 1;
-        } else if (n_evs == 0 && state == 1 && total == 0 && !warned_limit) {
-            /* the first thread already refused: the kernel says no */
-            state = -1;
-            say_off(err);
-            errno = saved;
+        if (n_new < OPEN_PER_TICK && n_evs + n_new < MAX_EVENTS)
+            fresh[n_new++] = tid;    /* else at the next ticks */
+    }
+    if (n_new) {
+        struct pp_perf_ev e[OPEN_PER_TICK];
+        int errs[OPEN_PER_TICK];
+        pp_perf_open_many(e, fresh, errs, n_new, period_ns, data_pages, STACK_BYTES);
+        for (int k = 0; k < n_new && state > 0; k++)
+            opened(&e[k], fresh[k], errs[k] == ESRCH ? 0 : errs[k], saved);
+        if (state < 0)
             return;
-        } else if (!warned_limit++) {
-            pp_notice("cannot sample a new thread's CPU (", pp_err_text(err),
-                      "); it and later refused threads are not sampled");
-        }
     }
     errno = saved;
     if (n == MAX_TIDS)

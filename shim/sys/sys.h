@@ -744,6 +744,11 @@ struct pp_perf_sample {
  * power of two. Leaves errno as it was. */
 int  pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t data_pages,
                   unsigned stack_bytes);
+/* The same for N threads TIDS at once, into E[i] and ERRS[i] (Linux: one
+ * task apart opens them all: a task a thread waited its turn for a CPU
+ * each time, for seconds among hundreds of busy threads) */
+void pp_perf_open_many(struct pp_perf_ev *e, const pid_t *tids, int *errs, int n,
+                       uint64_t period_ns, size_t data_pages, unsigned stack_bytes);
 /* close it (unmap its buffer); UNMAP 0 in a forked child, which has no
  * copy of the buffer (whatever is there is not the shim's) */
 void pp_perf_close(struct pp_perf_ev *e, int unmap);

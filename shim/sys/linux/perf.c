@@ -57,44 +57,82 @@ static int open_map_close(void *p)
     return 0;
 }
 
+static void task_clock(struct perf_event_attr *a, uint64_t period_ns, unsigned stack_bytes)
+{
+    memset(a, 0, sizeof *a);
+    a->size = sizeof *a;
+    a->type = PERF_TYPE_SOFTWARE;
+    a->config = PERF_COUNT_SW_TASK_CLOCK;
+    a->sample_period = period_ns;
+    a->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+                     PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+#if defined(__x86_64__)
+    a->sample_regs_user = (1u << 6) | (1u << 7) | (1u << 8);     /* bp, sp, ip */
+#endif
+    a->sample_stack_user = stack_bytes;
+    a->exclude_kernel = 1;
+    a->exclude_hv = 1;
+    a->exclude_callchain_kernel = 1;
+    a->use_clockid = 1;
+    a->clockid = CLOCK_MONOTONIC;
+    /* an EXIT record when the thread ends: its id may be given to a new
+     * thread before the next list of threads, which must get its own */
+    a->task = 1;
+}
+
+/* up to OPEN_BATCH jobs in one task apart */
+#define OPEN_BATCH 64
+struct open_batch {
+    struct open_job *jobs;
+    int n;
+};
+
+static int open_all(void *p)
+{
+    struct open_batch *b = p;
+    for (int i = 0; i < b->n; i++)
+        open_map_close(&b->jobs[i]);
+    return 0;
+}
+
+void pp_perf_open_many(struct pp_perf_ev *e, const pid_t *tids, int *errs, int n,
+                       uint64_t period_ns, size_t data_pages, unsigned stack_bytes)
+{
+    struct perf_event_attr a;
+    struct open_job jobs[OPEN_BATCH];
+    int saved = errno, rc;
+    size_t map_len = data_pages * 4096 + 4096;
+    task_clock(&a, period_ns, stack_bytes);
+    for (int at = 0; at < n; at += OPEN_BATCH) {
+        int k = n - at < OPEN_BATCH ? n - at : OPEN_BATCH;
+        for (int i = 0; i < k; i++)
+            jobs[i] = (struct open_job){&a, tids[at + i], map_len, NULL, 0};
+        struct open_batch b = {jobs, k};
+        if (!pp_apart_here() || pp_apart_run(open_all, &b, &rc) != 0)
+            open_all(&b);
+        for (int i = 0; i < k; i++) {
+            struct pp_perf_ev *ev = &e[at + i];
+            memset(ev, 0, sizeof *ev);
+            ev->fd = -1;
+            errs[at + i] = jobs[i].map ? 0 : jobs[i].err ? jobs[i].err : EINVAL;
+            if (!jobs[i].map)
+                continue;
+            ev->data_size = data_pages * 4096;
+            ev->map_len = map_len;
+            ev->tid = tids[at + i];
+            ev->meta = jobs[i].map;
+            ev->data = (char *)jobs[i].map + 4096;
+        }
+    }
+    errno = saved;
+}
+
 int pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t data_pages,
                  unsigned stack_bytes)
 {
-    struct perf_event_attr a;
-    memset(&a, 0, sizeof a);
-    memset(e, 0, sizeof *e);
-    e->fd = -1;
-    a.size = sizeof a;
-    a.type = PERF_TYPE_SOFTWARE;
-    a.config = PERF_COUNT_SW_TASK_CLOCK;
-    a.sample_period = period_ns;
-    a.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-                    PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-#if defined(__x86_64__)
-    a.sample_regs_user = (1u << 6) | (1u << 7) | (1u << 8);      /* bp, sp, ip */
-#endif
-    a.sample_stack_user = stack_bytes;
-    a.exclude_kernel = 1;
-    a.exclude_hv = 1;
-    a.exclude_callchain_kernel = 1;
-    a.use_clockid = 1;
-    a.clockid = CLOCK_MONOTONIC;
-    /* an EXIT record when the thread ends: its id may be given to a new
-     * thread before the next list of threads, which must get its own */
-    a.task = 1;
-    int saved = errno, rc;
-    e->data_size = data_pages * 4096;
-    e->map_len = e->data_size + 4096;
-    struct open_job o = {&a, tid, e->map_len, NULL, 0};
-    if (!pp_apart_here() || pp_apart_run(open_map_close, &o, &rc) != 0)
-        open_map_close(&o);
-    errno = saved;
-    if (!o.map)
-        return o.err ? o.err : EINVAL;
-    e->tid = tid;
-    e->meta = o.map;
-    e->data = (char *)o.map + 4096;
-    return 0;
+    int err;
+    pp_perf_open_many(e, &tid, &err, 1, period_ns, data_pages, stack_bytes);
+    return err;
 }
 
 /* the mapping is the event: unmapped, it is closed */

@@ -136,6 +136,13 @@ int pp_task_list(struct pp_fd *dir, pid_t *tids, int max)
     return k;
 }
 
+void pp_perf_open_many(struct pp_perf_ev *e, const pid_t *tids, int *errs, int n,
+                       uint64_t period_ns, size_t data_pages, unsigned stack_bytes)
+{
+    for (int i = 0; i < n; i++)
+        errs[i] = pp_perf_open(&e[i], tids[i], period_ns, data_pages, stack_bytes);
+}
+
 int pp_perf_open(struct pp_perf_ev *e, pid_t tid, uint64_t period_ns, size_t data_pages,
                  unsigned stack_bytes)
 {
