@@ -31,6 +31,11 @@ if gcc -static-pie -o spie s.c 2>/dev/null; then
 else
     fail "cannot build a static PIE (gcc -static-pie)"
 fi
+# a script without a #! line runs under /bin/sh, as the shell, env and
+# timeout run it (execv alone failed with ENOEXEC: status 127)
+printf 'echo no-shebang "$1"\n' > nosb.sh && chmod +x nosb.sh
+$PP run -q -o nosb.jsonl ./nosb.sh arg > nosb.out 2> nosb.err
+eq "run: a script without #! runs under /bin/sh (status, output)" "$? $(cat nosb.out)" "0 no-shebang arg"
 LDSO=$(ls /lib64/ld-linux-x86-64.so.2 2> /dev/null)
 if [ -n "$LDSO" ]; then
     $PP run -q -o ldso.jsonl -- "$LDSO" /bin/echo through-the-loader > ldso.out 2> ldso.err

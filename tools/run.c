@@ -120,6 +120,29 @@ static void tree_exit_table(const char *path)
 
 /* ---- run ------------------------------------------------------------------- */
 
+/* CMD with its arguments, as execvp runs it: a file without a #! line
+ * (ENOEXEC) is a script for /bin/sh, as the shell, env and timeout run it.
+ * Returns only when neither could be run, errno set */
+static void exec_cmd(const char *cmd, char **cmdv)
+{
+    execv(cmd, cmdv);
+    if (errno != ENOEXEC)
+        return;
+    size_t n = 0;
+    while (cmdv[n])
+        n++;
+    char **sh = calloc(n + 2, sizeof *sh);
+    if (!sh)
+        return;
+    sh[0] = "/bin/sh";
+    sh[1] = (char *)cmd;
+    for (size_t i = 1; i < n; i++)
+        sh[i + 1] = cmdv[i];
+    execv("/bin/sh", sh);
+    free(sh);
+    errno = ENOEXEC;
+}
+
 static const char run_usage[] =
     "usage: perfprobe run [-o FILE] [-i MS] [-q] [-n RUNS [--json]] [--stacks MODE] [--cpu HZ|off] -- CMD [ARGS...]\n"
     "\n"
@@ -308,7 +331,7 @@ static int run_repeats(int runs_wanted, const char *out, char **cmdv, const char
             return error("run: fork: %s", strerror(errno));
         if (c == 0) {
             setenv("PERFPROBE_OUTPUT", path, 1);
-            execv(cmd, cmdv);
+            exec_cmd(cmd, cmdv);
             error("run: cannot execute %s: %s", cmd, strerror(errno));
             _exit(127);
         }
@@ -496,7 +519,7 @@ static int run_once(const char *out, char **cmdv, const char *cmd)
     if (c == 0) {
         expand_template(path, sizeof path, tmpl, (long)getpid(), cmd);
         setenv("PERFPROBE_OUTPUT", path, 1);
-        execv(cmd, cmdv);
+        exec_cmd(cmd, cmdv);
         error("run: cannot execute %s: %s", cmd, strerror(errno));
         _exit(127);
     }
