@@ -179,6 +179,23 @@ for nr in 217 298 157; do
 done
 same "a one-thread seccomp filter on system call 217, then setgroups" "$T/seccomp_thread" setgroups 217
 eq "... the program ran to its end" "$(cat shim.out)" "done"
+# no filter, but 700 supplementary groups: /proc/thread-self/status's
+# Groups: line pushes its Seccomp: line past the first 4 KiB, where the
+# look at the filters in a forked child stopped reading (no filter seen
+# means one assumed: no sampler in any child)
+if command -v setpriv > /dev/null; then
+    rm -f grp.jsonl
+    setpriv --groups "$(seq -s, 1000 1700)" env PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/grp.jsonl \
+        LD_PRELOAD=$S timeout 60 "$PY" -c 'import os, sys, time
+if os.fork() == 0:
+    time.sleep(0.3); sys.exit(0)
+os.wait()'
+    eq "700 groups, no filter: no forked child takes itself for filtered" \
+        "$(jq -r 'select(.type == "note") | .text' grp.jsonl | grep -c seccomp)" 0
+    child=$(jq -r 'select(.type == "header" and .image == 0) | .pid' grp.jsonl | tail -1)
+    check "700 groups, no filter: the child's sampler ran while it slept (samples taken)" \
+        test "$(jq -r "select(.type == \"summary\" and .pid == $child) | .samples_taken" grp.jsonl)" -ge 10
+fi
 # a filter on every thread (TSYNC) that traps getrusage or getdents64,
 # which the program's SIGSYS handler answers: the sampler blocks every
 # signal, so the trap on its call killed the process.  The sampler is

@@ -307,11 +307,11 @@ static void close_ev(struct pp_perf_ev *e, int unmap)
     *e = evs[--n_evs];
 }
 
-/* Thread TID's event E, opened (ERR 0; or the thread is gone: ESRCH,
+/* A new thread's event E, opened (ERR 0; or the thread is gone: ESRCH,
  * taken for 0) or refused with ERR; SAVED: errno for a return */
 static void write_info(void);
 
-static void opened(struct pp_perf_ev *e, pid_t tid, int err, int saved)
+static void opened(struct pp_perf_ev *e, int err, int saved)
 {
     if (err == 0 && e->meta) {
         e->seen = 1;
@@ -332,7 +332,6 @@ static void opened(struct pp_perf_ev *e, pid_t tid, int err, int saved)
         pp_notice("cannot sample a new thread's CPU (", pp_err_text(err),
                   "); it and later refused threads are not sampled");
     }
-    (void)tid;
 }
 
 /* ---- stacks ------------------------------------------------------------------ */
@@ -651,7 +650,7 @@ static void write_info(void);
  * one task, OPEN_PER_TICK at most; the rest wait for the next ticks. */
 #define OPEN_PER_TICK 64
 
-static void opened(struct pp_perf_ev *e, pid_t tid, int err, int saved);
+static void opened(struct pp_perf_ev *e, int err, int saved);
 
 static void follow(void)
 {
@@ -694,10 +693,15 @@ static void follow(void)
         struct pp_perf_ev e[OPEN_PER_TICK];
         int errs[OPEN_PER_TICK];
         pp_perf_open_many(e, fresh, errs, n_new, period_ns, data_pages, STACK_BYTES);
-        for (int k = 0; k < n_new && state > 0; k++)
-            opened(&e[k], fresh[k], errs[k] == ESRCH ? 0 : errs[k], saved);
-        if (state < 0)
+        int k = 0;
+        for (; k < n_new && state > 0; k++)
+            opened(&e[k], errs[k] == ESRCH ? 0 : errs[k], saved);
+        if (state < 0) {             /* sampling is off: the rest opened go */
+            for (; k < n_new; k++)
+                if (!errs[k] && e[k].meta)
+                    pp_perf_close(&e[k], 1);
             return;
+        }
     }
     errno = saved;
     if (n == MAX_TIDS)

@@ -248,24 +248,20 @@ struct laid {
 };
 
 /* writev refused (a seccomp filter's error answer): the parts in one
- * buffer, in one write, so that an O_APPEND record still lands whole */
+ * buffer, in one write, so that an O_APPEND record still lands whole; a
+ * longer run of parts goes a part at a time.  Under the timeline's lock */
+static char gathered[64 * 1024];
+
 static ssize_t write_gathered(int fd, const struct iovec *v, int k)
 {
-    size_t n = 0, at = 0;
+    size_t n = 0;
     for (int i = 0; i < k; i++)
         n += v[i].iov_len;
-    char *buf = pp_os_map(n);
-    if (!buf)
-        return -1;
-    for (int i = 0; i < k; i++) {
-        memcpy(buf + at, v[i].iov_base, v[i].iov_len);
-        at += v[i].iov_len;
-    }
-    ssize_t w = write(fd, buf, n);
-    int saved = errno;
-    pp_os_unmap(buf, n);
-    errno = saved;
-    return w;
+    if (n > sizeof gathered)
+        return write(fd, v->iov_base, v->iov_len);
+    for (int i = 0, at = 0; i < k; at += (int)v[i].iov_len, i++)
+        memcpy(gathered + at, v[i].iov_base, v[i].iov_len);
+    return write(fd, gathered, n);
 }
 
 static void laid_flush(struct laid *l)

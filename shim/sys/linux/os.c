@@ -608,28 +608,35 @@ int pp_os_filters(int first)
         if (mode == 0)
             return 0;
     }
-    char text[4096];
-    int fd = pp_os_open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC), filters = 1;
-    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    /* the file line by line (a long Groups: line may come first), keeping
+     * the two Seccomp lines */
+    char chunk[1024], line[64];
+    size_t len = 0;
+    long mode = -1, count = 1;
+    int fd = pp_os_open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC), filters;
+    ssize_t n;
+    while (fd >= 0 && (n = read(fd, chunk, sizeof chunk)) > 0)
+        for (ssize_t i = 0; i < n; i++) {
+            if (chunk[i] != '\n') {
+                if (len < sizeof line - 1)
+                    line[len++] = chunk[i];
+                continue;
+            }
+            line[len] = 0;
+            if (!strncmp(line, "Seccomp:", 8))
+                mode = strtol(line + 8, NULL, 10);
+            else if (!strncmp(line, "Seccomp_filters:", 16))
+                count = strtol(line + 16, NULL, 10);
+            len = 0;
+        }
     if (fd >= 0)
         close(fd);
-    if (n > 0) {
-        text[n] = 0;
-        const char *mode = strstr(text, "\nSeccomp:"), *at = strstr(text, "\nSeccomp_filters:");
-        long m = mode ? strtol(mode + 9, NULL, 10) : 2;
-        if (m == 0)
-            filters = 0;
-        else if (m == SECCOMP_MODE_STRICT)
-            filters = INT_MAX;
-        else if (at) {
-            long k = strtol(at + 17, NULL, 10);
-            if (k > 1)
-                filters = k > INT_MAX - 1 ? INT_MAX - 1 : (int)k;
-        }
-    } else if (!first) {
-        long mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
-        filters = mode == 0 ? 0 : mode == SECCOMP_MODE_STRICT ? INT_MAX : 1;
-    }
+    if (mode < 0)                       /* not said there: the system call */
+        mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+    filters = mode == 0                     ? 0
+              : mode == SECCOMP_MODE_STRICT ? INT_MAX
+              : count > 1                   ? (count > INT_MAX - 1 ? INT_MAX - 1 : (int)count)
+                                            : 1;
     errno = saved;
     return filters;
 }
