@@ -119,6 +119,8 @@ void pp_warn(const char *a, const char *b, const char *c, const char *d);
 void pp_notice(const char *a, const char *b, const char *c);
 /* a "note" record of TEXT[0..N) */
 void pp_timeline_note(const char *text, size_t n);
+/* the same of the text A, B, C (512 bytes at most) */
+void pp_timeline_note3(const char *a, const char *b, const char *c);
 /* the program is about to put a file at FD (dup2, dup3): the timeline's
  * kept descriptor moves off it first */
 void pp_timeline_fd_taken(int fd);

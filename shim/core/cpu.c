@@ -162,16 +162,10 @@ static pp_lock_t lock = PP_LOCK_INIT;
  * not one a process of the tree) */
 static void say(const char *a, const char *b, const char *c)
 {
-    if (pp_state.is_root) {
+    if (pp_state.is_root)
         pp_notice(a, b, c);
-        return;
-    }
-    char text[256];
-    struct pp_buf t = {text, 0, sizeof text};
-    pp_buf_str(&t, a);
-    pp_buf_str(&t, b);
-    pp_buf_str(&t, c);
-    pp_timeline_note(text, t.len > t.cap ? t.cap : t.len);
+    else
+        pp_timeline_note3(a, b, c);
 }
 
 /* The kernel refused to read the process's own memory (a seccomp filter

@@ -1521,10 +1521,14 @@ void pp_timeline_fd_taken(int fd)
 
 void pp_notice(const char *a, const char *b, const char *c)
 {
-    if (!pp_opt.quiet) {
+    if (!pp_opt.quiet)
         pp_warn(a, b, c, "");
-        return;
-    }
+    else
+        pp_timeline_note3(a, b, c);
+}
+
+void pp_timeline_note3(const char *a, const char *b, const char *c)
+{
     char text[512];
     struct pp_buf t = {text, 0, sizeof text};
     pp_buf_str(&t, a);
