@@ -951,11 +951,9 @@ static void say_no(const char *why, const char *what)
         pp_warn("Python frames are not read: ", why, what, "; native frames only");
 }
 
-/* a symbol of the process, or 0; asked of the loader only when some
- * object defines it (a program without Python leaves the loader no
- * message, which a wrapper's free would meet: sys.h pp_os_defined), and a
- * failed look-up's message is taken off dlerror's slot, so that the
- * program's own first dlerror() reads NULL as it would without the shim */
+/* a symbol of the process, or 0: pp_real_global (a program without
+ * Python leaves the loader no message, and its own first dlerror() reads
+ * NULL as it would without the shim) */
 static size_t scope;                    /* 0: the global scope; else a libpython's
                                          * module (pp_modules_*) plus 1 */
 
@@ -965,12 +963,7 @@ static uintptr_t sym(const char *name)
         uintptr_t a;
         return pp_module_symbol(scope - 1, name, &a, NULL) == 0 ? a : 0;
     }
-    if (!pp_os_defined(name))
-        return 0;
-    void *p = dlsym(RTLD_DEFAULT, name);
-    if (!p)
-        pp_dl_forget();
-    return (uintptr_t)p;
+    return (uintptr_t)pp_real_global(name);
 }
 
 static int py_found;                    /* an interpreter was met, read or not */

@@ -109,6 +109,10 @@ struct pp_real;
 /* The next definition of NAME after the shim (Linux: dlsym(RTLD_NEXT)),
  * or NULL */
 void *pp_real_next(const char *name);
+/* The first definition of NAME in the process's global scope, or NULL;
+ * as pp_real_next, the loader is asked only for a name some object
+ * defines, and a failed look-up's message is taken off dlerror's slot */
+void *pp_real_global(const char *name);
 /* Linux: the loader's own dlclose (the shim exports a dlclose hook,
  * hooks/namespace.c, which a call from inside the shim would reach);
  * -1 when it cannot be found */

@@ -57,6 +57,11 @@ void *pp_real_next(const char *name)
     return look(RTLD_NEXT, name);
 }
 
+void *pp_real_global(const char *name)
+{
+    return look(RTLD_DEFAULT, name);
+}
+
 int pp_real_dlclose(void *handle)
 {
     static int (*real)(void *);

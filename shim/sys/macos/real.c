@@ -25,6 +25,14 @@ void *pp_real_next(const char *name)
     return dlsym(RTLD_NEXT, name);
 }
 
+void *pp_real_global(const char *name)
+{
+    void *p = dlsym(RTLD_DEFAULT, name);
+    if (!p)
+        pp_dl_forget();
+    return p;
+}
+
 /* dyld's dlerror keeps its message per thread: nothing is owed */
 void pp_real_settle(void)
 {
