@@ -437,6 +437,21 @@ static uintptr_t runtime;               /* _PyRuntime */
 static int peek(void *d, uintptr_t a, size_t n);
 static int peek_ptr(uintptr_t a, uintptr_t *v);
 
+/* An interpreter loaded late can go with no dlclose to say so: a dlopen
+ * that fails in relocation (a library that needs libpython and a name
+ * nobody defines) unmaps libpython again after a look may have found it,
+ * and what the loader maps next can come where its data were, so that
+ * its runtime's list of interpreters reads as anything.  So each walk of
+ * one loaded late first reads, through the kernel, the first bytes of its
+ * evaluation function, kept when it was found: unmapped, or other bytes
+ * there, and it is gone; nothing of it is read or called, and the next
+ * look finds it again wherever the loader maps it.  The same library
+ * mapped again where it was has the same bytes and the same addresses,
+ * and its runtime lists no interpreter until one is set up. */
+#define EVAL_HEAD 16
+static unsigned char eval_head[EVAL_HEAD];
+static int py_gone(void);
+
 /* An interpreter loaded late may be in a namespace of its own (dlmopen),
  * with a libc of its own: its thread-specific keys are numbered from 0
  * again, in the slots of the same thread descriptor, and with the same
@@ -524,6 +539,8 @@ static int walk_frames(uint32_t *ids, int *ends, int *ngroups)
      * late is read through the kernel: a dlopen that fails unmaps it with
      * no dlclose to say so */
     uintptr_t head = 0;
+    if (py_late && py_gone())
+        return 0;
     if (!runtime || (py_late ? peek(&head, runtime + (uintptr_t)L.rt_interp_head, sizeof head) != 0
                              : !(head = rd_ptr(runtime, L.rt_interp_head))) ||
         !head)
@@ -1089,6 +1106,10 @@ void pp_py_init(void)
         say_no("symbols missing from CPython ", vs);
         return;
     }
+    if (scope && pp_os_peek(eval_head, eval, sizeof eval_head) != 0) {
+        say_no("unreadable code in CPython ", vs);
+        return;
+    }
     eval_lo = eval;
     eval_hi = eval + eval_size;         /* return addresses: (lo, hi] */
     if (!ents) {
@@ -1280,6 +1301,29 @@ void pp_py_close_end(int began)
         atomic_store(&py_rescan, 1);
     }
     atomic_fetch_sub(&py_closing, 1);
+}
+
+/* (A walk of an interpreter loaded late.)  Whether its library is gone
+ * (above, at walk_frames); one gone is forgotten as after a dlclose, by
+ * one thread, not while a look may be setting one up (that look's own
+ * answer stands; the next walk reads again). */
+static int py_gone(void)
+{
+    unsigned char now[EVAL_HEAD];
+    uintptr_t at = eval_lo;
+    if (at && pp_os_peek(now, at, sizeof now) == 0 && memcmp(now, eval_head, sizeof now) == 0)
+        return 0;
+    if (pp_trylock(&watch_lock) == 0) {
+        if (eval_lo == at && py_ok) {
+            __atomic_store_n(&pp_py_on, 0, __ATOMIC_SEQ_CST);
+            py_ok = py_found = 0;
+            runtime = 0;
+            eval_lo = eval_hi = 0;
+            atomic_store(&py_rescan, 1);
+        }
+        pp_unlock(&watch_lock);
+    }
+    return 1;
 }
 
 /* The look walks the loader's list (dl_iterate_phdr holds the loader's
