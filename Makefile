@@ -124,7 +124,7 @@ $(B)/shim/%.o: shim/%.c $(B)/.flags
 
 $(B)/libperfprobe.so: $(SHIM_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s -lm
+	$(Q)$(CC) -shared -pthread -flto -O2 -fvisibility=hidden -Wl,-z,nodelete -Wl,-z,now -Wl,--no-undefined -o $@ $^ -ldl -lgcc_s
 
 $(B)/libperfprobe-ns.so: shim/ns/nsshim.c shim/ns/nsbind.c shim/ns/nsbind.h shim/ns/nslink.h $(B)/.flags
 	@$(if $(Q),echo "  LD      $@")

@@ -67,3 +67,9 @@ eq "the namespace object exports exactly its hooks" \
     "$(echo $ns_want | tr ' ' '\n' | sort | tr '\n' ' ')"
 eq "the namespace object links nothing" \
     "$(readelf -d "$NS" | grep -c NEEDED) $(nm -u "$NS" | tr -s ' ' | tr '\n' ' ')" "0  w pp_ns_pending "
+# the libraries the shim brings into every program: libm was one (two
+# functions of the allocation sampling), loaded into C programs that never
+# load it and listed by dl_iterate_phdr and /proc/self/maps
+eq "the shim needs libc, the loader and libgcc_s only (not libm)" \
+    "$(readelf -d "$S" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')" \
+    "ld-linux-x86-64.so.2 libc.so.6 libgcc_s.so.1 "

@@ -38,7 +38,6 @@
 #include "core/sites.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <string.h>
@@ -151,9 +150,54 @@ static double uniform(void)                 /* in (0, 1] */
     return ((double)(r >> 11) + 1.0) / 9007199254740992.0;
 }
 
+/* The two functions of libm the sampling needs, here so that the shim
+ * does not bring libm into a program that does not load it (the loader's
+ * list, /proc/self/maps, its constructors).  Within a few parts in 10^14. */
+#define LN2 0.69314718055994530942
+
+static double bits_double(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+static double ln_of(double x)                  /* x > 0 and finite */
+{
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    int e = (int)((b >> 52) & 0x7ff) - 1023;
+    if (e == -1023)                            /* subnormal: scaled up by 2^54 */
+        return ln_of(x * 18014398509481984.0) - 54 * LN2;
+    double m = bits_double((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);   /* [1, 2) */
+    if (m > 1.41421356237309504880) {
+        m *= 0.5;
+        e++;
+    }
+    double s = (m - 1) / (m + 1), z = s * s, sum = 0;
+    for (int k = 17; k >= 3; k -= 2)           /* 1/3 z + 1/5 z^2 + ... + 1/17 z^8 */
+        sum = z * (1.0 / k + sum);
+    return e * LN2 + 2 * s * (1 + sum);
+}
+
+static double expm1_of(double x)               /* x <= 0 */
+{
+    if (x > -1e-3)                             /* no cancellation: the series */
+        return x * (1 + x / 2 * (1 + x / 3 * (1 + x / 4 * (1 + x / 5))));
+    if (x < -745)
+        return -1;
+    double kf = x / LN2 - 0.5;
+    int k = (int)kf;                           /* toward 0: kf rounded */
+    double r = x - k * LN2, t = 1;             /* |r| <= ln 2 / 2 (and a bit) */
+    for (int i = 14; i >= 1; i--)
+        t = 1 + r / i * t;
+    double scale = k >= -1022 ? bits_double((uint64_t)(k + 1023) << 52) : 0;
+    return t * scale - 1;
+}
+
 static int64_t next_gap(void)
 {
-    double g = -log(uniform()) * mean_bytes;
+    double g = -ln_of(uniform()) * mean_bytes;
     return g > 4e18 ? (int64_t)4e18 : (int64_t)g + 1;
 }
 
@@ -347,7 +391,7 @@ static void weigh(size_t s, int64_t *bytes, int64_t *blocks)
         *blocks = BLOCK_FP;
         return;
     }
-    double p = -expm1(-(double)s / mean_bytes);
+    double p = -expm1_of(-(double)s / mean_bytes);
     *bytes = (int64_t)((double)s / p + 0.5);
     *blocks = (int64_t)(BLOCK_FP / p + 0.5);
 }
