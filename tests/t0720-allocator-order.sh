@@ -274,3 +274,14 @@ timeout 60 ./thr > thr-bare.out
 PERFPROBE_QUIET=1 PERFPROBE_OUTPUT=$PWD/thr.jsonl LD_PRELOAD="$LIBDIR/libc.so.6 $S" timeout 60 ./thr > thr.out 2> /dev/null
 eq "glibc's malloc before the shim: bare maps a 300,000-byte block" "$(cat thr-bare.out)" "mmapped 1"
 eq "glibc's malloc before the shim: so it does under the shim" "$(cat thr.out)" "mmapped 1"
+# ... and a C++ program there: nothing after the shim defines malloc, and
+# the C++ operators, which only the shim defines, called a null function
+# (SIGSEGV at the first std::string); the heap is said not to be counted
+"$T/cxx_known" bare.facts 500 > bare.stdout 2> bare.stderr
+bare_rc=$?
+run lc.jsonl lc.facts "$LIBDIR/libc.so.6 $S" "$T/cxx_known" lc.facts 500
+eq "glibc's malloc before the shim, C++: exit status and output as bare" \
+    "$? $(cat lc.jsonl.stdout)" "$bare_rc $(cat bare.stdout)"
+eq "glibc's malloc before the shim, C++: the heap is said not to be counted" \
+    "$(head -1 lc.jsonl | jq -r .heap_counted) $(summary lc.jsonl heap_counted)" "false false"
+check "glibc's malloc before the shim, C++: every line is JSON" valid_jsonl lc.jsonl

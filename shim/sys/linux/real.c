@@ -129,7 +129,22 @@ int pp_real_resolve(struct pp_real *r, void *self, int *foreign)
         *foreign = 1;
         resolve_from = RTLD_DEFAULT;
     }
-    return resolve_all(r);
+    int jemalloc = resolve_all(r);
+    /* the C library itself preloaded before the shim
+     * (LD_PRELOAD=libc.so.6:libperfprobe.so): nothing after the shim
+     * defines malloc, and the hooks the program still reaches (the C++
+     * operators, which only the shim defines) called a null function.
+     * The first definitions, the C library's, are the real ones then;
+     * the check at start says the heap is not counted */
+    if (!r->malloc && resolve_from == RTLD_NEXT) {
+        resolve_from = RTLD_DEFAULT;
+        jemalloc = resolve_all(r);
+        if (r->malloc && pp_real_same_object((void *)r->malloc, self)) {
+            resolve_from = RTLD_NEXT;
+            jemalloc = resolve_all(r);
+        }
+    }
+    return jemalloc;
 }
 
 static int resolve_all(struct pp_real *r)
