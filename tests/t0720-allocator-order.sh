@@ -43,6 +43,55 @@ for a in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:li
         "$(summary before.jsonl peak_mmap_bytes)" "$(summary first.jsonl peak_mmap_bytes)"
 done
 
+# the functions the shim builds on others (reallocarray, pvalloc, C23's
+# free_sized) with another allocator first: they called the others by
+# their public names, which bound to that allocator's own, so 1,000
+# reallocarray blocks were counted freed and never allocated, and blocks
+# freed by free_sized stayed live for ever
+for a in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
+    name=${a%%:*} lib=$LIBDIR/${a#*:}
+    [ -e "$lib" ] || continue
+    run built.jsonl built.facts "$lib $S" "$T/alloc_built" built.facts 1000
+    eq "$name before the shim, reallocarray, pvalloc, free_sized: exit status" $? 0
+    eq "$name before the shim, reallocarray, pvalloc, free_sized: the shim's free_sized is called" \
+        "$(fact built.facts free_sized)" 1
+    near "$name before the shim, reallocarray, pvalloc, free_sized: allocations" \
+        "$(summary built.jsonl allocs)" "$(fact built.facts allocs)"
+    near "$name before the shim, reallocarray, pvalloc, free_sized: frees" \
+        "$(summary built.jsonl frees)" "$(fact built.facts frees)"
+    within "$name before the shim, reallocarray, pvalloc, free_sized: peak heap is what the program held" \
+        "$(summary built.jsonl peak_heap_bytes)" "$(fact built.facts peak_usable)" 1
+    eq "$name before the shim, reallocarray, pvalloc, free_sized: exact" \
+        "$(summary built.jsonl 'inexact | length')" 0
+done
+# jemalloc's own API (a program linked with -ljemalloc), jemalloc first:
+# counted as with the shim first (before, nothing: the program's mallocx
+# bound to jemalloc's own); and another allocator first: jemalloc's API
+# goes to jemalloc, uncounted and said so (before, SIGSEGV: the shim made
+# the blocks with the other allocator, and jemalloc's sallocx read them)
+"$T/jemalloc_api" bare.facts 500
+eq "jemalloc's API: bare" $? 0
+run jf.jsonl jf.facts "$S" "$T/jemalloc_api" jf.facts 500
+run ja.jsonl ja.facts "$LIBDIR/libjemalloc.so.2 $S" "$T/jemalloc_api" ja.facts 500
+eq "jemalloc's API, jemalloc before the shim: exit status" $? 0
+for f in jf ja; do
+    near "jemalloc's API ($f): allocations" "$(summary $f.jsonl allocs)" "$(fact $f.facts allocs)"
+    near "jemalloc's API ($f): frees" "$(summary $f.jsonl frees)" "$(fact $f.facts frees)"
+    # (less what is live at exit: a block made before main, 80 KiB)
+    within "jemalloc's API ($f): peak heap is what the program held" \
+        "$(summary $f.jsonl 'peak_heap_bytes - .heap_bytes_at_exit')" "$(fact $f.facts peak_usable)" 1
+done
+TC=$LIBDIR/libtcmalloc_minimal.so.4
+if [ -e "$TC" ]; then
+    LD_PRELOAD=$TC "$T/jemalloc_api" bare.facts 500
+    bare_rc=$?
+    run jt.jsonl jt.facts "$TC $S" "$T/jemalloc_api" jt.facts 500
+    eq "jemalloc's API, tcmalloc before the shim: exit status as bare" $? $bare_rc
+    eq "jemalloc's API, tcmalloc before the shim: said to be uncounted" \
+        "$(summary jt.jsonl 'inexact | map(select(test("mallocx"))) | length')" 1
+    check "jemalloc's API, tcmalloc before the shim: every line is JSON" valid_jsonl jt.jsonl
+fi
+
 # C++ new/delete pairs under tcmalloc's debug build first: its checks abort
 # on a block from its malloc freed by its delete (its own start-up makes
 # such pairs, so every program aborted).  The hooks pass on to the
@@ -279,9 +328,9 @@ eq "glibc's malloc before the shim: so it does under the shim" "$(cat thr.out)" 
 # (SIGSEGV at the first std::string); the heap is said not to be counted
 "$T/cxx_known" bare.facts 500 > bare.stdout 2> bare.stderr
 bare_rc=$?
-run lc.jsonl lc.facts "$LIBDIR/libc.so.6 $S" "$T/cxx_known" lc.facts 500
+run lf.jsonl lf.facts "$LIBDIR/libc.so.6 $S" "$T/cxx_known" lf.facts 500
 eq "glibc's malloc before the shim, C++: exit status and output as bare" \
-    "$? $(cat lc.jsonl.stdout)" "$bare_rc $(cat bare.stdout)"
+    "$? $(cat lf.jsonl.stdout)" "$bare_rc $(cat bare.stdout)"
 eq "glibc's malloc before the shim, C++: the heap is said not to be counted" \
-    "$(head -1 lc.jsonl | jq -r .heap_counted) $(summary lc.jsonl heap_counted)" "false false"
-check "glibc's malloc before the shim, C++: every line is JSON" valid_jsonl lc.jsonl
+    "$(head -1 lf.jsonl | jq -r .heap_counted) $(summary lf.jsonl heap_counted)" "false false"
+check "glibc's malloc before the shim, C++: every line is JSON" valid_jsonl lf.jsonl

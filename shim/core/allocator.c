@@ -323,6 +323,9 @@ int pp_inexact_reasons(const char **out, int max)
     int n = 0;
     if (!heap_counted && n < max)
         out[n++] = "malloc is not the shim's: another allocator comes first";
+    if (pp_real.jemalloc_apart && n < max)
+        out[n++] = "jemalloc is loaded, another malloc comes first: mallocx and the rest of "
+                   "jemalloc's API are passed on uncounted";
     if (atomic_load(&pp_deepbind_seen) && n < max)
         out[n++] = "RTLD_DEEPBIND: a library's allocations bypass the hooks";
     if (atomic_load(&pp_dlmopen_seen) && n < max)

@@ -44,5 +44,11 @@ extern struct pp_tkey pp_hot_tkey;
 extern __thread struct pp_hot pp_hot PP_TLS;
 #endif
 #define pp_in_hook (pp_hot.in_hook)
+/* pp_in_hook while a C++ operator new forwards (cxx.c): a nested malloc or
+ * aligned_alloc that fails lowers it (alloc.c), since what the operator
+ * does next is the program's (its new_handler, the std::bad_alloc it
+ * throws, its next try), and the block the operator then returns was
+ * counted by the hook that made it */
+enum { PP_IN_HOOK_CXX = 3 };
 
 #endif

@@ -398,6 +398,16 @@ static void *aside_realloc(void *p, size_t n)
 #define ENTER_OR(passthrough) ENTER_OR_ASIDE(passthrough, passthrough)
 #define LEAVE() (pp_in_hook = 0)
 
+/* A nested call's block, passed through.  Inside a C++ operator new
+ * (cxx.c) a failure lowers the flag: the operator's next steps are the
+ * program's own and are counted (allocator.h, PP_IN_HOOK_CXX) */
+static inline void *passed(void *p)
+{
+    if (PP_UNLIKELY(!p) && pp_in_hook == PP_IN_HOOK_CXX)
+        pp_in_hook = 0;
+    return p;
+}
+
 /* ---- fast paths: glibc's allocator --------------------------------------- *
  *
  * With glibc's allocator the common calls take a shorter path: the hook
@@ -546,7 +556,7 @@ __attribute__((noinline)) static void *malloc_slow(size_t n)
         }
         pp_resolve();
     }
-    ENTER_OR_ASIDE(pp_real.malloc(n), pp_boot_alloc(n));
+    ENTER_OR_ASIDE(passed(pp_real.malloc(n)), pp_boot_alloc(n));
     void *p = pp_real.malloc(n);
     if (p)
         pp_track_alloc_fast(p, pp_usable_fast(p));
@@ -625,6 +635,15 @@ __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
 }
 
 #if defined(__linux__)
+/* The hooks by names of the shim's own, for the functions below that are
+ * built on other hooks: a call by the public name binds to its first
+ * definition, which with another allocator preloaded before the shim is
+ * that allocator's, so reallocarray, pvalloc and the C23 frees went past
+ * the counting (a free counted nowhere left a block "live" for ever) */
+extern __typeof__(realloc) pp_self_realloc __attribute__((alias("realloc"), visibility("hidden")));
+extern __typeof__(free) pp_self_free __attribute__((alias("free"), visibility("hidden")));
+extern __typeof__(malloc) pp_self_malloc __attribute__((alias("malloc"), visibility("hidden")));
+
 /* glibc's own entry points (reallocarray calls realloc inside libc) */
 PP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 {
@@ -632,7 +651,7 @@ PP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return realloc(p, n * size);
+    return pp_self_realloc(p, n * size);
 }
 #endif
 
@@ -656,7 +675,7 @@ PP_HOOK(int, posix_memalign, (void **out, size_t align, size_t n))
         if (PP_UNLIKELY(in_bootstrap()))                                \
             return pp_boot_aligned bootargs;                            \
         RESOLVE_FIRST();                                                \
-        ENTER_OR_ASIDE(pp_real.name args, pp_boot_aligned bootargs);    \
+        ENTER_OR_ASIDE(passed(pp_real.name args), pp_boot_aligned bootargs); \
         void *p = pp_real.name args;                                    \
         if (p)                                                          \
             pp_track_alloc_fast(p, pp_usable_fast(p));                  \
@@ -750,6 +769,8 @@ PP_HOOK(void *, malloc_zone_memalign, (malloc_zone_t *z, size_t align, size_t n)
  * glibc's or Linux's: libSystem has none of them (jemalloc on macOS is a
  * malloc zone, reached through malloc and the zone functions) */
 ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), (align, n))
+extern __typeof__(memalign) pp_self_memalign
+    __attribute__((alias("memalign"), visibility("hidden")));
 
 /* pvalloc is glibc-only (jemalloc lacks it): built on memalign so that the
  * block always comes from the allocator that will free it.  A size of 0
@@ -762,21 +783,21 @@ PP_EXPORT void *pvalloc(size_t n)
         return NULL;
     }
     n = (n + page - 1) & ~(page - 1);
-    return memalign(page, n);
+    return pp_self_memalign(page, n);
 }
 
 /* C23 */
 PP_EXPORT void free_sized(void *p, size_t size)
 {
     (void)size;
-    free(p);
+    pp_self_free(p);
 }
 
 PP_EXPORT void free_aligned_sized(void *p, size_t align, size_t size)
 {
     (void)align;
     (void)size;
-    free(p);
+    pp_self_free(p);
 }
 
 /* ---- jemalloc's API ------------------------------------------------------- */
@@ -793,9 +814,11 @@ static size_t flag_align(int flags)
 PP_EXPORT void *mallocx(size_t size, int flags)
 {
     RESOLVE_FIRST();
+    if (PP_UNLIKELY(pp_real.jemalloc_apart))
+        return pp_real.mallocx(size, flags);
     if (!pp_real.mallocx) {                       /* no jemalloc: emulate */
         size_t a = flag_align(flags);
-        void *p = a > 16 ? memalign(a, size) : malloc(size);
+        void *p = a > 16 ? pp_self_memalign(a, size) : pp_self_malloc(size);
         if (p && (flags & MALLOCX_ZERO))
             memset(p, 0, size);
         return p;
@@ -811,17 +834,19 @@ PP_EXPORT void *mallocx(size_t size, int flags)
 PP_EXPORT void *rallocx(void *p, size_t size, int flags)
 {
     RESOLVE_FIRST();
+    if (PP_UNLIKELY(pp_real.jemalloc_apart))
+        return pp_real.rallocx(p, size, flags);
     if (!pp_real.mallocx) {
         size_t a = flag_align(flags), old = pp_usable_fast(p);
         void *q;
         if (a > 16) {
-            q = memalign(a, size);
+            q = pp_self_memalign(a, size);
             if (q) {
                 memcpy(q, p, old < size ? old : size);
-                free(p);
+                pp_self_free(p);
             }
         } else {
-            q = realloc(p, size);
+            q = pp_self_realloc(p, size);
         }
         if (q && (flags & MALLOCX_ZERO) && size > old)
             memset((char *)q + old, 0, size - old);
@@ -840,6 +865,8 @@ PP_EXPORT void *rallocx(void *p, size_t size, int flags)
 PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
 {
     RESOLVE_FIRST();
+    if (PP_UNLIKELY(pp_real.jemalloc_apart))
+        return pp_real.xallocx(p, size, extra, flags);
     if (!pp_real.mallocx)               /* cannot resize in place: report the size */
         return pp_usable_fast(p);
     ENTER_OR(pp_real.xallocx(p, size, extra, flags));
@@ -854,8 +881,12 @@ PP_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
 PP_EXPORT void dallocx(void *p, int flags)
 {
     RESOLVE_FIRST();
+    if (PP_UNLIKELY(pp_real.jemalloc_apart)) {
+        pp_real.dallocx(p, flags);
+        return;
+    }
     if (!pp_real.mallocx) {
-        free(p);
+        pp_self_free(p);
         return;
     }
     if (pp_in_hook) {
@@ -871,8 +902,12 @@ PP_EXPORT void dallocx(void *p, int flags)
 PP_EXPORT void sdallocx(void *p, size_t size, int flags)
 {
     RESOLVE_FIRST();
+    if (PP_UNLIKELY(pp_real.jemalloc_apart)) {
+        pp_real.sdallocx(p, size, flags);
+        return;
+    }
     if (!pp_real.mallocx) {
-        free(p);
+        pp_self_free(p);
         return;
     }
     if (pp_in_hook) {

@@ -119,9 +119,12 @@ static void *next(int op)
 static void restore_flag(int *saved) { pp_in_hook = *saved; }
 #define HOLD_FLAG \
     int pp_saved_flag __attribute__((cleanup(restore_flag), unused)) = pp_in_hook; \
-    pp_in_hook = 1
+    pp_in_hook = PP_IN_HOOK_CXX
 
-/* new: forward, then count the block the next definition returned */
+/* new: forward, then count the block the next definition returned, unless
+ * its malloc failed first: the flag is down then (PP_IN_HOOK_CXX), and the
+ * program's new_handler, the exception and the block of the next try
+ * were counted by the hooks they went through */
 #define NEW_HOOK(sym, op, params, args, fallback)                        \
     PP_HOOK(void *, sym, params)                                        \
     {                                                                   \
@@ -132,7 +135,7 @@ static void restore_flag(int *saved) { pp_in_hook = *saved; }
             return real args;                                           \
         HOLD_FLAG;                                                      \
         void *p = real args;                                            \
-        if (p)                                                          \
+        if (p && pp_in_hook == PP_IN_HOOK_CXX)                          \
             pp_track_alloc(p, pp_usable(p));                           \
         return p;                                                       \
     }

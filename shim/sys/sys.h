@@ -195,6 +195,11 @@ struct pp_real {
     size_t (*xallocx)(void *, size_t, size_t, int);
     void  (*dallocx)(void *, int);
     void  (*sdallocx)(void *, size_t, int);
+    /* jemalloc is loaded but another allocator's malloc comes first (one
+     * preloaded before the shim, a program linked with -ljemalloc): its
+     * API above is passed straight on, uncounted, its blocks never mixed
+     * with the other's */
+    int   jemalloc_apart;
 };
 /* linux/bind.c (ELF only): point loaded objects' allocator references at
  * the hooks: the GOT slots of every object but the shim's and the

@@ -55,6 +55,10 @@ static const struct target targets[] = {
     {"_ZdlPvmSt11align_val_t", 0, 0}, {"_ZdaPvmSt11align_val_t", 0, 0},
     {"_ZdlPvSt11align_val_tRKSt9nothrow_t", 0, 0},
     {"_ZdaPvSt11align_val_tRKSt9nothrow_t", 0, 0},
+    /* jemalloc's own API (a program linked with -ljemalloc, jemalloc
+     * preloaded first) and C23's frees */
+    {"mallocx", 0, 0}, {"rallocx", 0, 0}, {"xallocx", 0, 0}, {"dallocx", 0, 0},
+    {"sdallocx", 0, 0}, {"free_sized", 0, 0}, {"free_aligned_sized", 0, 0},
     {"__libc_malloc", "malloc", 1}, {"__libc_free", "free", 1},
     {"__libc_calloc", "calloc", 1}, {"__libc_realloc", "realloc", 1},
     {"__libc_memalign", "memalign", 1}, {"__libc_valloc", "valloc", 1},

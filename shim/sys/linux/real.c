@@ -116,6 +116,7 @@ static int other_allocator_first(void *self)
 }
 
 static int resolve_all(struct pp_real *r);
+static void *resolve_self;              /* a function of the shim's own */
 
 void pp_real_resolve_next(struct pp_real *r)
 {
@@ -125,6 +126,7 @@ void pp_real_resolve_next(struct pp_real *r)
 
 int pp_real_resolve(struct pp_real *r, void *self, int *foreign)
 {
+    resolve_self = self;
     if (other_allocator_first(self)) {
         *foreign = 1;
         resolve_from = RTLD_DEFAULT;
@@ -151,6 +153,7 @@ static int resolve_all(struct pp_real *r)
 {
     int jemalloc = 0;
     resolving = 1;
+    r->jemalloc_apart = 0;
     RESOLVE(r, malloc, "malloc");
     RESOLVE(r, free, "free");
     RESOLVE(r, calloc, "calloc");
@@ -169,8 +172,20 @@ static int resolve_all(struct pp_real *r)
         RESOLVE(r, xallocx, "xallocx");
         RESOLVE(r, dallocx, "dallocx");
         RESOLVE(r, sdallocx, "sdallocx");
-    } else {
-        r->mallocx = NULL;
+    } else if (r->mallocx) {
+        /* from the first definitions, the shim's own are the hooks: then
+         * jemalloc's are the next ones */
+        void *from = resolve_from;
+        if (resolve_self && pp_real_same_object((void *)r->mallocx, resolve_self))
+            from = RTLD_NEXT;
+        *(void **)&r->mallocx = look(from, "mallocx");
+        *(void **)&r->rallocx = look(from, "rallocx");
+        *(void **)&r->xallocx = look(from, "xallocx");
+        *(void **)&r->dallocx = look(from, "dallocx");
+        *(void **)&r->sdallocx = look(from, "sdallocx");
+        r->jemalloc_apart = r->mallocx && r->rallocx && r->xallocx && r->dallocx && r->sdallocx;
+        if (!r->jemalloc_apart)
+            r->mallocx = NULL;
     }
     resolving = 0;
     return jemalloc;
