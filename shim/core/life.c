@@ -379,6 +379,10 @@ static void program_name(void)
     pp_os_exe(pp_state.exe, sizeof pp_state.exe);
 }
 
+#if defined(__linux__)
+static void exit_begins(void *arg);
+#endif
+
 __attribute__((constructor(101))) static void pp_init(void)
 {
     int saved = pp_in_hook, saved_errno = errno;
@@ -455,6 +459,10 @@ __attribute__((constructor(101))) static void pp_init(void)
     if (pp_timeline_identity(&fdev, &fino, &fpath) == 0)
         tree_export(fdev, fino, fpath, 0);
 
+    pp_state.exit_status = -1;
+#if defined(__linux__)
+    pp_os_thread_atexit(exit_begins, NULL);
+#endif
     start_recording();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 #if defined(__linux__)
@@ -562,10 +570,37 @@ __attribute__((destructor)) static void pp_fini(void)
  * does the destructor of a first caller that finds a later one writing).
  * Nobody is ever held longer than that, and exit itself is unchanged (the
  * real exit runs, with the caller's status, on the caller's thread). */
+/* The status the process exits with, for the summary.  An exit() the
+ * program calls reaches the hook (pp_exit), but main's return value goes
+ * to an exit inside glibc, and an exit handler gets it: on_exit's.  One
+ * registered at start-up would run too late, after the destructors that
+ * write the summary: the loader's own handler, which runs them, is
+ * registered after the preloaded constructors, and handlers run last
+ * registered first.  The main thread's TLS destructors, though, run at
+ * the start of an exit() on that thread, before any handler, and a
+ * handler registered there runs first.  A vfork child that calls exit
+ * runs both in this process's memory: its status is not kept. */
+static void exit_seen(int status, void *arg)
+{
+    (void)arg;
+    if (own_process())
+        pp_state.exit_status = status & 0xff;
+}
+
+#if defined(__linux__)
+static void exit_begins(void *arg)
+{
+    (void)arg;
+    if (own_process())
+        pp_os_on_exit(exit_seen, NULL);
+}
+#endif
+
 void pp_exit(int status)
 {
     if (!real_exit)
         FIND_REAL_EXIT();
+    exit_seen(status, NULL);
     if (!own_process()) {
         if (pp_state.active)
             atomic_store(&handlers_taken, 1);

@@ -113,6 +113,8 @@ static void summary_json(struct pp_buf *b, const struct pp_sample *end, uint64_t
         key_u64(b, "writes_unlocked", unlocked);
     size_t dropped, probes = pp_probe_count(&dropped);
     key_u64(b, "probes", probes + dropped);
+    if (pp_state.exit_status >= 0)
+        key_u64(b, "exit_status", (uint64_t)pp_state.exit_status);
     pp_buf_key(b, "heap_counted");
     pp_buf_str(b, pp_heap_counted() ? "true" : "false");
     pp_buf_key(b, "inexact");

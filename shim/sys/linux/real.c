@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* RTLD_NEXT; or, when another allocator was preloaded before the shim,
@@ -238,4 +239,9 @@ extern void *__dso_handle;
 int pp_os_thread_atexit(void (*fn)(void *), void *arg)
 {
     return __cxa_thread_atexit_impl(fn, arg, &__dso_handle);
+}
+
+int pp_os_on_exit(void (*fn)(int status, void *arg), void *arg)
+{
+    return on_exit(fn, arg);
 }
