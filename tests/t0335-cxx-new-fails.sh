@@ -24,3 +24,15 @@ eq "allocations: the exceptions, the reserve and the handler's block" "$(d alloc
 eq "frees: the exceptions and the reserve" "$(d frees)" "$(fact fail.facts frees)"
 eq "heap at exit: the handler's block, and not the reserve it freed" \
     "$(d heap_bytes_at_exit)" "$(fact fail.facts kept_usable)"
+
+# a signal handler's malloc that fails while the program is inside an
+# operator new is not the operator's failure: every new and delete of the
+# program's is counted (once, a review saw some thousand news missed and
+# the heap clamped at 0)
+traced sig.jsonl "$T/cxx_fail" sig.facts signal 1000000 > sig.out 2>&1
+eq "signal: exit status" $? 0
+eq "signal: the handler ran" "$(fact sig.facts ticks_seen)" 1
+eq "signal: allocations" "$(( $(summary sig.jsonl allocs) - $(summary base.jsonl allocs) ))" "$(fact sig.facts allocs)"
+eq "signal: frees" "$(( $(summary sig.jsonl frees) - $(summary base.jsonl frees) ))" "$(fact sig.facts frees)"
+eq "signal: heap at exit as without" "$(summary sig.jsonl heap_bytes_at_exit)" "$(summary base.jsonl heap_bytes_at_exit)"
+eq "signal: nothing inexact" "$(summary sig.jsonl 'inexact | length')" 0

@@ -34,6 +34,8 @@ struct pp_hot {
      * it counted down into bytes_base (regions read it, region.c) */
     int64_t         cd_start;
     uint64_t        bytes_base;
+    size_t          cxx_size;       /* what the C++ operator new under way
+                                     * (in_hook PP_IN_HOOK_CXX) asked for */
 };
 #if defined(__APPLE__)
 /* a TLV would allocate on a thread's first access (sys/macos/tls.h: PP_THREAD_BLOCK) */
@@ -44,11 +46,13 @@ extern struct pp_tkey pp_hot_tkey;
 extern __thread struct pp_hot pp_hot PP_TLS;
 #endif
 #define pp_in_hook (pp_hot.in_hook)
-/* pp_in_hook while a C++ operator new forwards (cxx.c): a nested malloc or
- * aligned_alloc that fails lowers it (alloc.c), since what the operator
- * does next is the program's (its new_handler, the std::bad_alloc it
- * throws, its next try), and the block the operator then returns was
- * counted by the hook that made it */
+/* pp_in_hook while a C++ operator new forwards (cxx.c): a nested malloc,
+ * aligned_alloc or posix_memalign of the operator's own size that fails
+ * lowers it (alloc.c), since what the operator does next is the
+ * program's (its new_handler, the std::bad_alloc it throws, its next
+ * try), and the block the operator then returns was counted by the hook
+ * that made it.  The size tells the operator's own call from a signal
+ * handler's that fails meanwhile */
 enum { PP_IN_HOOK_CXX = 3 };
 
 #endif

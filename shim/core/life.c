@@ -579,10 +579,22 @@ __attribute__((destructor)) static void pp_fini(void)
  * registered first.  The main thread's TLS destructors, though, run at
  * the start of an exit() on that thread, before any handler, and a
  * handler registered there runs first.  A vfork child that calls exit
- * runs both in this process's memory: its status is not kept. */
+ * runs both in this process's memory: its status is not kept.
+ *
+ * glibc frees the destructor's entry, which the shim allocated uncounted
+ * at start-up, as soon as the destructor returns (the last of the
+ * thread's, as the first registered): the hooks are held off from then
+ * until the handler, the next thing the exit runs, so that the free is
+ * not counted as the program's. */
+static int exit_held;
+
 static void exit_seen(int status, void *arg)
 {
     (void)arg;
+    if (exit_held) {
+        exit_held = 0;
+        pp_in_hook = 0;
+    }
     if (own_process())
         pp_state.exit_status = status & 0xff;
 }
@@ -591,8 +603,10 @@ static void exit_seen(int status, void *arg)
 static void exit_begins(void *arg)
 {
     (void)arg;
-    if (own_process())
-        pp_os_on_exit(exit_seen, NULL);
+    if (own_process() && !pp_in_hook && pp_os_on_exit(exit_seen, NULL) == 0) {
+        exit_held = 1;
+        pp_in_hook = 1;
+    }
 }
 #endif
 

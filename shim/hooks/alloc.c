@@ -399,12 +399,21 @@ static void *aside_realloc(void *p, size_t n)
 #define LEAVE() (pp_in_hook = 0)
 
 /* A nested call's block, passed through.  Inside a C++ operator new
- * (cxx.c) a failure lowers the flag: the operator's next steps are the
- * program's own and are counted (allocator.h, PP_IN_HOOK_CXX) */
-static inline void *passed(void *p)
+ * (cxx.c) a failure of the operator's own call (N bytes: its size, or 1
+ * for 0, or rounded up to its alignment) lowers the flag: the operator's
+ * next steps are the program's own and are counted (hot.h,
+ * PP_IN_HOOK_CXX) */
+static inline void cxx_failed(size_t n)
+{
+    size_t want = pp_hot.cxx_size;
+    if (n >= want && n - want <= 65536)
+        pp_in_hook = 0;
+}
+
+static inline void *passed(void *p, size_t n)
 {
     if (PP_UNLIKELY(!p) && pp_in_hook == PP_IN_HOOK_CXX)
-        pp_in_hook = 0;
+        cxx_failed(n);
     return p;
 }
 
@@ -556,7 +565,7 @@ __attribute__((noinline)) static void *malloc_slow(size_t n)
         }
         pp_resolve();
     }
-    ENTER_OR_ASIDE(passed(pp_real.malloc(n)), pp_boot_alloc(n));
+    ENTER_OR_ASIDE(passed(pp_real.malloc(n), n), pp_boot_alloc(n));
     void *p = pp_real.malloc(n);
     if (p)
         pp_track_alloc_fast(p, pp_usable_fast(p));
@@ -655,12 +664,21 @@ PP_EXPORT void *reallocarray(void *p, size_t n, size_t size)
 }
 #endif
 
+/* posix_memalign's answer, passed through (libc++abi's aligned operator
+ * new calls it: passed above) */
+static inline int posix_passed(int rc, size_t n)
+{
+    if (PP_UNLIKELY(rc != 0) && pp_in_hook == PP_IN_HOOK_CXX)
+        cxx_failed(n);
+    return rc;
+}
+
 PP_HOOK(int, posix_memalign, (void **out, size_t align, size_t n))
 {
     if (PP_UNLIKELY(in_bootstrap()))
         return (*out = pp_boot_aligned(align, n)) ? 0 : ENOMEM;
     RESOLVE_FIRST();
-    ENTER_OR_ASIDE(pp_real.posix_memalign(out, align, n),
+    ENTER_OR_ASIDE(posix_passed(pp_real.posix_memalign(out, align, n), n),
                    (*out = pp_boot_aligned(align, n)) ? 0 : ENOMEM);
     int rc = pp_real.posix_memalign(out, align, n);
     if (rc == 0 && *out)
@@ -669,13 +687,13 @@ PP_HOOK(int, posix_memalign, (void **out, size_t align, size_t n))
     return rc;
 }
 
-#define ALIGNED_HOOK(name, params, args, bootargs)                      \
+#define ALIGNED_HOOK(name, params, args, bootargs, size)                \
     PP_HOOK(void *, name, params)                                       \
     {                                                                   \
         if (PP_UNLIKELY(in_bootstrap()))                                \
             return pp_boot_aligned bootargs;                            \
         RESOLVE_FIRST();                                                \
-        ENTER_OR_ASIDE(passed(pp_real.name args), pp_boot_aligned bootargs); \
+        ENTER_OR_ASIDE(passed(pp_real.name args, size), pp_boot_aligned bootargs); \
         void *p = pp_real.name args;                                    \
         if (p)                                                          \
             pp_track_alloc_fast(p, pp_usable_fast(p));                  \
@@ -683,8 +701,8 @@ PP_HOOK(int, posix_memalign, (void **out, size_t align, size_t n))
         return p;                                                       \
     }
 
-ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), (align, n))
-ALIGNED_HOOK(valloc, (size_t n), (n), (4096, n))
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t n), (align, n), (align, n), n)
+ALIGNED_HOOK(valloc, (size_t n), (n), (4096, n), n)
 
 #if defined(__APPLE__)
 /* ---- macOS: reallocf, malloc_size, the default zone ------------------------ *
@@ -768,7 +786,7 @@ PP_HOOK(void *, malloc_zone_memalign, (malloc_zone_t *z, size_t align, size_t n)
 /* memalign, pvalloc, the C23 frees, jemalloc's API, mmap64 and mremap are
  * glibc's or Linux's: libSystem has none of them (jemalloc on macOS is a
  * malloc zone, reached through malloc and the zone functions) */
-ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), (align, n))
+ALIGNED_HOOK(memalign, (size_t align, size_t n), (align, n), (align, n), n)
 extern __typeof__(memalign) pp_self_memalign
     __attribute__((alias("memalign"), visibility("hidden")));
 

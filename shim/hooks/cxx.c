@@ -117,8 +117,9 @@ static void *next(int op)
 #endif
 
 static void restore_flag(int *saved) { pp_in_hook = *saved; }
-#define HOLD_FLAG \
+#define HOLD_FLAG(n) \
     int pp_saved_flag __attribute__((cleanup(restore_flag), unused)) = pp_in_hook; \
+    pp_hot.cxx_size = (n);                                              \
     pp_in_hook = PP_IN_HOOK_CXX
 
 /* new: forward, then count the block the next definition returned, unless
@@ -133,7 +134,7 @@ static void restore_flag(int *saved) { pp_in_hook = *saved; }
             return fallback;                                            \
         if (pp_in_hook)                                                 \
             return real args;                                           \
-        HOLD_FLAG;                                                      \
+        HOLD_FLAG(n);                                                   \
         void *p = real args;                                            \
         if (p && pp_in_hook == PP_IN_HOOK_CXX)                          \
             pp_track_alloc(p, pp_usable(p));                           \

@@ -5,9 +5,27 @@
 // program itself allocated and freed on purpose (an exception object from
 // malloc for each throw), and the usable size of the block it still holds;
 // the difference between the two modes' figures is what "fail" did.
+// MODE "signal": N new/delete pairs while a timer signal's handler asks
+// malloc for SIZE_MAX bytes every 50 us (it fails at once): the handler's
+// failure is not the operator's.
 #include "util.h"
+#include <csignal>
+#include <cstdint>
 #include <malloc.h>
 #include <new>
+#include <sys/time.h>
+
+static volatile long ticks;
+static volatile size_t too_much = SIZE_MAX;
+
+static void on_tick(int)
+{
+    void *p = malloc(too_much);
+    if (!p)
+        ticks++;
+    else
+        free(p);
+}
 
 static void *reserve, *kept;
 
@@ -37,6 +55,21 @@ int main(int argc, char **argv)
     facts_open(argv[1]);
     long n = atol(argv[3]), caught = 0;
     int fail = strcmp(argv[2], "fail") == 0;
+    if (strcmp(argv[2], "signal") == 0) {
+        signal(SIGALRM, on_tick);
+        struct itimerval it = {{0, 50}, {0, 50}};
+        setitimer(ITIMER_REAL, &it, nullptr);
+        for (long i = 0; i < n; i++) {
+            char *volatile keep = new char[64];
+            delete[] keep;
+        }
+        it = {};
+        setitimer(ITIMER_REAL, &it, nullptr);
+        fact("allocs", n);
+        fact("frees", n);
+        fact("ticks_seen", ticks > 0);
+        return 0;
+    }
     if (fail) {
         for (long i = 0; i < n; i++)
             caught += ask();

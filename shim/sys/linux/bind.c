@@ -70,6 +70,13 @@ static const char *const map_names[] = {"mmap", "mmap64", "munmap", "mremap"};
 enum { N_MAP = sizeof map_names / sizeof *map_names };
 
 static void *hook[N_TARGETS];
+/* Names outside the standard family (jemalloc's API, C23's frees) are
+ * bound only where their first definition is the allocator's own, and
+ * only references to functions: a program may define a mallocx of its
+ * own, or a data pointer of that name, as folly does */
+static const char *const alloc_only_names[] = {"mallocx", "rallocx", "xallocx", "dallocx",
+                                               "sdallocx", "free_sized", "free_aligned_sized"};
+static int bindable[N_TARGETS];         /* 1: as any; 2: functions only; 0: not */
 static void *libc_map[N_MAP];
 static uintptr_t self_base, alloc_base;
 static int foreign, ready, all_names;
@@ -173,6 +180,9 @@ static void patch_relocs(const struct dl_phdr_info *info, const ElfW(Rela) *r, s
         if (t < 0 || !hook[t] || (targets[t].libc_only && foreign) ||
             (!targets[t].libc_only && !all_names))
             continue;
+        if (!bindable[t] || (bindable[t] == 2 && ELF64_ST_TYPE(symtab[ELF64_R_SYM(
+                                                     r[i].r_info)].st_info) == STT_OBJECT))
+            continue;
         write_slot(slot, hook[t], relro_lo, relro_hi);
         if (t == 0 && *slot == hook[t])
             w->patched++;
@@ -270,6 +280,14 @@ int pp_bind_all(void *alloc_fn, int foreign_, int all)
      * under way is waited for, 50 ms at most, as a fork waits */
     int held = pp_loader_walk_wait(50000000);
     alloc_base = base_of(alloc_fn, NULL);
+    for (int i = 0; i < N_TARGETS; i++) {
+        bindable[i] = 1;
+        if (find(targets[i].from, alloc_only_names,
+                 (int)(sizeof alloc_only_names / sizeof *alloc_only_names)) < 0)
+            continue;
+        void *first = pp_real_global(targets[i].from);
+        bindable[i] = first && alloc_base && base_of(first, NULL) == alloc_base ? 2 : 0;
+    }
     struct walk w = {0};
     dl_iterate_phdr(bind_object, &w);
     if (held)

@@ -150,6 +150,19 @@ int pp_real_resolve(struct pp_real *r, void *self, int *foreign)
     return jemalloc;
 }
 
+/* jemalloc's five functions in the object loaded at BASE, in FNS */
+static int jemalloc_in(uintptr_t base, void **fns)
+{
+    static const char *const names[5] = {"mallocx", "rallocx", "xallocx", "dallocx", "sdallocx"};
+    for (int i = 0; i < 5; i++) {
+        uintptr_t at;
+        if (pp_os_elf_symbol(base, names[i], &at, NULL) != 0 || !at)
+            return 0;
+        fns[i] = (void *)at;
+    }
+    return 1;
+}
+
 static int resolve_all(struct pp_real *r)
 {
     int jemalloc = 0;
@@ -164,29 +177,30 @@ static int resolve_all(struct pp_real *r)
     RESOLVE(r, memalign, "memalign");
     RESOLVE(r, valloc, "valloc");
     RESOLVE(r, usable, "malloc_usable_size");
-    RESOLVE(r, mallocx, "mallocx");
-    /* jemalloc's API is used only when jemalloc also provides malloc:
-     * mixing two allocators' blocks would be fatal */
-    if (r->mallocx && pp_real_same_object((void *)r->mallocx, (void *)r->malloc)) {
+    /* jemalloc's API, all five from one object that also defines malloc:
+     * the allocator's own (jemalloc is the malloc), or else one loaded
+     * behind another malloc (apart: passed on uncounted).  Mixing two
+     * allocators' blocks would be fatal; a program's own mallocx is not
+     * jemalloc's */
+    void *fns[5];
+    uintptr_t base;
+    r->mallocx = NULL;
+    if (r->malloc && pp_real_object_of((void *)r->malloc, &base, NULL) && jemalloc_in(base, fns)) {
         jemalloc = 1;
-        RESOLVE(r, rallocx, "rallocx");
-        RESOLVE(r, xallocx, "xallocx");
-        RESOLVE(r, dallocx, "dallocx");
-        RESOLVE(r, sdallocx, "sdallocx");
-    } else if (r->mallocx) {
-        /* from the first definitions, the shim's own are the hooks: then
-         * jemalloc's are the next ones */
-        void *from = resolve_from;
-        if (resolve_self && pp_real_same_object((void *)r->mallocx, resolve_self))
-            from = RTLD_NEXT;
-        *(void **)&r->mallocx = look(from, "mallocx");
-        *(void **)&r->rallocx = look(from, "rallocx");
-        *(void **)&r->xallocx = look(from, "xallocx");
-        *(void **)&r->dallocx = look(from, "dallocx");
-        *(void **)&r->sdallocx = look(from, "sdallocx");
-        r->jemalloc_apart = r->mallocx && r->rallocx && r->xallocx && r->dallocx && r->sdallocx;
-        if (!r->jemalloc_apart)
-            r->mallocx = NULL;
+    } else {
+        void *m = look(resolve_from, "mallocx");
+        if (m && resolve_self && pp_real_same_object(m, resolve_self))
+            m = look(RTLD_NEXT, "mallocx");
+        uintptr_t at;
+        r->jemalloc_apart = m && pp_real_object_of(m, &base, NULL) && jemalloc_in(base, fns) &&
+                            pp_os_elf_symbol(base, "malloc", &at, NULL) == 0;
+    }
+    if (jemalloc || r->jemalloc_apart) {
+        *(void **)&r->mallocx = fns[0];
+        *(void **)&r->rallocx = fns[1];
+        *(void **)&r->xallocx = fns[2];
+        *(void **)&r->dallocx = fns[3];
+        *(void **)&r->sdallocx = fns[4];
     }
     resolving = 0;
     return jemalloc;
