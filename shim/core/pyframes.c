@@ -442,14 +442,17 @@ static int peek_ptr(uintptr_t a, uintptr_t *v);
  * nobody defines) unmaps libpython again after a look may have found it,
  * and what the loader maps next can come where its data were, so that
  * its runtime's list of interpreters reads as anything.  So each walk of
- * one loaded late first reads, through the kernel, the first bytes of its
- * evaluation function, kept when it was found: unmapped, or other bytes
- * there, and it is gone; nothing of it is read or called, and the next
- * look finds it again wherever the loader maps it.  The same library
- * mapped again where it was has the same bytes and the same addresses,
- * and its runtime lists no interpreter until one is set up. */
+ * one loaded late first reads, through the kernel, 16 bytes from the
+ * middle of its evaluation function (tens of KiB; a debugger's or an
+ * uprobe's breakpoint goes at its start), kept when it was found:
+ * unmapped, or other bytes there, and it is gone; nothing of it is read
+ * or called, and the next look finds it again wherever the loader maps
+ * it.  The same library mapped again where it was has the same bytes and
+ * the same addresses, and its runtime lists no interpreter until one is
+ * set up. */
 #define EVAL_HEAD 16
 static unsigned char eval_head[EVAL_HEAD];
+static uintptr_t eval_mid;              /* where they are */
 static int py_gone(void);
 
 /* An interpreter loaded late may be in a namespace of its own (dlmopen),
@@ -1106,7 +1109,8 @@ void pp_py_init(void)
         say_no("symbols missing from CPython ", vs);
         return;
     }
-    if (scope && pp_os_peek(eval_head, eval, sizeof eval_head) != 0) {
+    eval_mid = eval + ((eval_size / 2) & ~(size_t)15);
+    if (scope && pp_os_peek(eval_head, eval_mid, sizeof eval_head) != 0) {
         say_no("unreadable code in CPython ", vs);
         return;
     }
@@ -1310,8 +1314,8 @@ void pp_py_close_end(int began)
 static int py_gone(void)
 {
     unsigned char now[EVAL_HEAD];
-    uintptr_t at = eval_lo;
-    if (at && pp_os_peek(now, at, sizeof now) == 0 && memcmp(now, eval_head, sizeof now) == 0)
+    uintptr_t at = eval_lo, mid = eval_mid;
+    if (at && pp_os_peek(now, mid, sizeof now) == 0 && memcmp(now, eval_head, sizeof now) == 0)
         return 0;
     if (pp_trylock(&watch_lock) == 0) {
         if (eval_lo == at && py_ok) {
