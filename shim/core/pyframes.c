@@ -63,6 +63,7 @@
 struct ent {
     _Atomic uint64_t key;            /* hash; 0: free */
     uintptr_t code, file_obj, name_obj;
+    uint64_t sig;                    /* code_sig: what the strings hold */
     int32_t  first, line;
     uint32_t id, gen;
     _Atomic int ready, written;
@@ -151,6 +152,28 @@ static void decode_str(const unsigned char *d, int64_t len, unsigned kind, char 
     out[at] = 0;
 }
 
+/* The last characters of a str that does not fit, after "...": a file's
+ * name is at the end of its path (a long path cut at its head lost the
+ * name itself, and two files read the same).  FROM: the characters before
+ * D left out already (those of the head that can never fit). */
+static void decode_tail(const unsigned char *d, int64_t len, unsigned kind, int64_t from, char *out,
+                        size_t cap)
+{
+    char tmp[4 * FILE_MAX + 8];
+    decode_str(d, len, kind, tmp, sizeof tmp);
+    size_t n = strlen(tmp);
+    if (!from && n < cap) {
+        memcpy(out, tmp, n + 1);
+        return;
+    }
+    size_t keep = cap - 4 < n ? cap - 4 : n;
+    const char *s = tmp + n - keep;
+    while (*s && ((unsigned char)*s & 0xc0) == 0x80)
+        s++;                            /* a character's first byte */
+    memcpy(out, "...", 3);
+    memcpy(out + 3, s, strlen(s) + 1);
+}
+
 /* a str's LEN and STATE: where its characters are (an offset), or 0 when
  * it is not a compact string (every str the compiler makes is) */
 static uintptr_t str_data(int64_t len, uint32_t state, unsigned *kind)
@@ -162,8 +185,8 @@ static uintptr_t str_data(int64_t len, uint32_t state, unsigned *kind)
     return (uintptr_t)(ascii ? L.u_ascii_size : L.u_compact_size);
 }
 
-/* a str object as UTF-8 */
-static void copy_str(uintptr_t o, char *out, size_t cap)
+/* a str object as UTF-8; TAIL: its end kept when it does not fit */
+static void copy_str(uintptr_t o, char *out, size_t cap, int tail)
 {
     unsigned kind;
     int64_t len = is_a(o, t_unicode) ? *(const int64_t *)(o + 16) : -1;
@@ -172,10 +195,15 @@ static void copy_str(uintptr_t o, char *out, size_t cap)
         snprintf(out, cap, "<python: unreadable>");
         return;
     }
+    if (tail) {
+        int64_t from = len > (int64_t)cap ? len - (int64_t)cap : 0;
+        decode_tail((const unsigned char *)(o + at) + from * kind, len - from, kind, from, out, cap);
+        return;
+    }
     decode_str((const unsigned char *)(o + at), len, kind, out, cap);
 }
 
-static void copy_str_far(uintptr_t o, char *out, size_t cap);
+static void copy_str_far(uintptr_t o, char *out, size_t cap, int tail);
 
 /* ---- line numbers ---------------------------------------------------------- */
 
@@ -300,12 +328,14 @@ static inline uint64_t gen_now(void)
 /* the identity of CODE (its file and name objects FO, NO, first line
  * FIRST) at LINE; FAR: another thread's, whose strings are read through the
  * kernel; CODE 0: a pseudo-frame (LINE 0 unreadable, 1 the table full) */
-static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int line, int far)
+static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, uint64_t sig, int first, int line,
+                      int far)
 {
     if (!ents)
         return 0;
     uint32_t gen = code ? (uint32_t)gen_now() : 0;
-    uint64_t key = mix(mix(mix(mix(mix(1 + (uint64_t)gen, code), fo), no), (uint64_t)(uint32_t)first),
+    uint64_t key = mix(mix(mix(mix(mix(mix(1 + (uint64_t)gen, code), fo), no), sig),
+                           (uint64_t)(uint32_t)first),
                        (uint64_t)(uint32_t)line) | 1;
     size_t mask = ((size_t)1 << ENT_BITS) - 1, i = key & mask;
     for (size_t step = 0; step < 64; step++, i = (i + 1) & mask) {
@@ -316,8 +346,8 @@ static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int
              * for: make a twin further on (the same frame, two ids) */
             if (!atomic_load_explicit(&e->ready, memory_order_acquire))
                 continue;
-            if (e->code == code && e->file_obj == fo && e->name_obj == no && e->line == line &&
-                e->first == first && e->gen == gen)
+            if (e->code == code && e->file_obj == fo && e->name_obj == no && e->sig == sig &&
+                e->line == line && e->first == first && e->gen == gen)
                 return e->id;
             continue;
         }
@@ -329,17 +359,18 @@ static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int
             continue;
         }
         e->code = code;
+        e->sig = sig;
         e->gen = gen;
         e->file_obj = fo;
         e->name_obj = no;
         e->first = first;
         e->line = line;
         if (code && far) {
-            copy_str_far(fo, e->file, sizeof e->file);
-            copy_str_far(no, e->name, sizeof e->name);
+            copy_str_far(fo, e->file, sizeof e->file, 1);
+            copy_str_far(no, e->name, sizeof e->name, 0);
         } else if (code) {
-            copy_str(fo, e->file, sizeof e->file);
-            copy_str(no, e->name, sizeof e->name);
+            copy_str(fo, e->file, sizeof e->file, 1);
+            copy_str(no, e->name, sizeof e->name, 0);
         } else {
             snprintf(e->file, sizeof e->file, "%s", "");
             snprintf(e->name, sizeof e->name, "%s",
@@ -368,10 +399,11 @@ static uint32_t ident(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int
 static _Atomic uint64_t cache[1 << CACHE_BITS];
 
 /* the cached id of (CODE, FO, NO, FIRST, LASTI), or 0 with its slot and tag */
-static uint32_t cached(uintptr_t code, uintptr_t fo, uintptr_t no, int first, int64_t lasti,
-                       _Atomic uint64_t **slot, uint64_t *tag)
+static uint32_t cached(uintptr_t code, uintptr_t fo, uintptr_t no, uint64_t sig, int first,
+                       int64_t lasti, _Atomic uint64_t **slot, uint64_t *tag)
 {
-    uint64_t h = mix(mix(mix(mix(mix(mix(7, gen_now()), code), fo), no), (uint64_t)(uint32_t)first),
+    uint64_t h = mix(mix(mix(mix(mix(mix(mix(7, gen_now()), code), fo), no), sig),
+                         (uint64_t)(uint32_t)first),
                      (uint64_t)lasti);
     *slot = &cache[(h >> 7) & ((1 << CACHE_BITS) - 1)];
     uint64_t e = atomic_load_explicit(*slot, memory_order_relaxed);
@@ -387,16 +419,55 @@ static void cache_put(_Atomic uint64_t *slot, uint64_t tag, uint32_t id)
         atomic_store_explicit(slot, tag | id, memory_order_relaxed);
 }
 
+/* What a str holds, in a word: its length, its first 8 bytes and its last
+ * 24 (where paths and names differ).  The addresses of a code object and
+ * its strings are not enough to tell it: code compiled, run and dropped
+ * in a loop (exec, a module reloaded) frees them, and the next round's
+ * are made at the same addresses, with other files and lines.  SIG_BYTES
+ * of the characters are read, here in the thread's own memory, and by the
+ * CPU sampler through the kernel (str_sig_far): the two agree. */
+#define SIG_HEAD 8
+#define SIG_TAIL 24
+static uint64_t sig_of(int64_t len, const unsigned char *d, size_t bytes)
+{
+    uint64_t head = 0, tail[SIG_TAIL / 8] = {0};
+    memcpy(&head, d, bytes < SIG_HEAD ? bytes : SIG_HEAD);
+    if (bytes > SIG_HEAD) {
+        size_t t = bytes - SIG_HEAD < SIG_TAIL ? bytes - SIG_HEAD : SIG_TAIL;
+        memcpy(tail, d + bytes - t, t);
+    }
+    uint64_t h = mix((uint64_t)len, head);
+    for (size_t i = 0; i < SIG_TAIL / 8; i++)
+        h = mix(h, tail[i]);
+    return h;
+}
+
+static uint64_t str_sig(uintptr_t o)
+{
+    unsigned kind;
+    int64_t len = is_a(o, t_unicode) ? *(const int64_t *)(o + 16) : -1;
+    uintptr_t at = len >= 0 ? str_data(len, *(const uint32_t *)(o + 32), &kind) : 0;
+    if (!at || len > (1 << 20))
+        return 0;
+    return sig_of(len, (const unsigned char *)(o + at), (size_t)len * kind);
+}
+
+static uint64_t code_sig(uint64_t fo_sig, uint64_t no_sig)
+{
+    return mix(fo_sig, no_sig) | 1;
+}
+
 static uint32_t frame_id(uintptr_t code, int64_t lasti, int first)
 {
     uintptr_t fo = rd_ptr(code, L.co_filename);
     uintptr_t no = rd_ptr(code, L.co_qualname >= 0 ? L.co_qualname : L.co_name);
+    uint64_t sig = code_sig(str_sig(fo), str_sig(no));
     _Atomic uint64_t *slot;
     uint64_t tag;
-    uint32_t id = cached(code, fo, no, first, lasti, &slot, &tag);
+    uint32_t id = cached(code, fo, no, sig, first, lasti, &slot, &tag);
     if (id)
         return id;
-    id = ident(code, fo, no, first, code_line(code, lasti, first), 0);
+    id = ident(code, fo, no, sig, first, code_line(code, lasti, first), 0);
     cache_put(slot, tag, id);
     return id;
 }
@@ -732,7 +803,7 @@ static int f_int(const void *b, int off)
     return v;
 }
 
-static void copy_str_far(uintptr_t o, char *out, size_t cap)
+static void copy_str_far(uintptr_t o, char *out, size_t cap, int tail)
 {
     unsigned char h[48], d[4 * FILE_MAX];
     unsigned kind = 0;
@@ -744,13 +815,45 @@ static void copy_str_far(uintptr_t o, char *out, size_t cap)
         memcpy(&state, h + 32, sizeof state);
         at = len >= 0 ? str_data(len, state, &kind) : 0;
     }
-    if (at && len > (int64_t)cap)
-        len = (int64_t)cap;             /* more than fits is cut anyway */
-    if (!at || peek(d, o + at, (size_t)len * kind) != 0) {
+    int64_t from = 0;
+    if (at && len > (int64_t)cap) {     /* more than fits is cut anyway */
+        from = tail ? len - (int64_t)cap : 0;
+        len = (int64_t)cap;
+    }
+    if (!at || peek(d, o + at + (uintptr_t)from * kind, (size_t)len * kind) != 0) {
         snprintf(out, cap, "<python: unreadable>");
         return;
     }
-    decode_str(d, len, kind, out, cap);
+    if (tail)
+        decode_tail(d, len, kind, from, out, cap);
+    else
+        decode_str(d, len, kind, out, cap);
+}
+
+/* str_sig, read through the kernel: one read for a short string (its
+ * header and characters), else the header, then the head and the tail */
+static uint64_t str_sig_far(uintptr_t o)
+{
+    unsigned char b[160];
+    unsigned kind = 0;
+    if (!ptr_ok(o) || (peek(b, o, sizeof b) != 0 && peek(b, o, 48) != 0) ||
+        f_ptr(b, 8) != t_unicode)
+        return 0;
+    int64_t len = f_i64(b, 16);
+    uint32_t state;
+    memcpy(&state, b + 32, sizeof state);
+    uintptr_t at = len >= 0 ? str_data(len, state, &kind) : 0;
+    if (!at || len > (1 << 20))
+        return 0;
+    size_t bytes = (size_t)len * kind;
+    if (at + bytes <= sizeof b && peek(b, o, at + bytes) == 0)
+        return sig_of(len, b + at, bytes);
+    unsigned char d[SIG_HEAD + SIG_TAIL];
+    size_t t = bytes > SIG_HEAD + SIG_TAIL ? SIG_TAIL : bytes - (bytes < SIG_HEAD ? bytes : SIG_HEAD);
+    size_t h = bytes < SIG_HEAD ? bytes : SIG_HEAD;
+    if (peek(d, o + at, h) != 0 || (t && peek(d + h, o + at + bytes - t, t) != 0))
+        return 0;
+    return sig_of(len, d, h + t);
 }
 
 /* the line of the code object copied in C (at CODE) at LASTI */
@@ -788,12 +891,13 @@ static uint32_t frame_id_far(uintptr_t code, int64_t lasti, uintptr_t ins)
     }
     uintptr_t fo = f_ptr(c, L.co_filename);
     uintptr_t no = f_ptr(c, L.co_qualname >= 0 ? L.co_qualname : L.co_name);
+    uint64_t sig = code_sig(str_sig_far(fo), str_sig_far(no));
     _Atomic uint64_t *slot;
     uint64_t tag;
-    uint32_t id = cached(code, fo, no, first, lasti, &slot, &tag);
+    uint32_t id = cached(code, fo, no, sig, first, lasti, &slot, &tag);
     if (id)
         return id;
-    id = ident(code, fo, no, first, line_far(c, lasti, first), 1);
+    id = ident(code, fo, no, sig, first, line_far(c, lasti, first), 1);
     cache_put(slot, tag, id);
     return id;
 }
@@ -1125,8 +1229,8 @@ void pp_py_init(void)
         if (!ents)
             return;
     }
-    unreadable_id = ident(0, 0, 0, 0, 0, 0);
-    full_id = ident(0, 0, 0, 0, 1, 0);
+    unreadable_id = ident(0, 0, 0, 0, 0, 0, 0);
+    full_id = ident(0, 0, 0, 0, 0, 1, 0);
     /* an interpreter set up again (its library opened again) makes its
      * objects where the last one made them: its identities are its own,
      * and no cached line of the last one's may answer for its code */
