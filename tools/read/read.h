@@ -16,6 +16,7 @@
  *   jsonout.c        JSON that --json can always print (any path, any number)
  *   timeline_read.c  a timeline file into runs: one per process image
  *   jsonline.c       a line's JSON validity, and the record glued after a cut one
+ *   heap.c           whether an image's heap was counted, and which figures need it
  *   tree.c           the processes of a file as a tree, and its totals
  *   value.c          the figures of a run by name (check, diff, run -n)
  *   symbols_elf.c    return addresses to functions, files and lines (libdw; Linux)
@@ -166,6 +167,11 @@ struct run {
                             or after a summary) gets a new one */
     int     processes;   /* run_read: how many images the file holds */
     const char *main_why; /* run_read: why this image is the main one */
+    int     heap_counted; /* 0: the program's malloc was not the shim's, and
+                             every heap figure of the image (written as 0)
+                             was not measured (heap.c) */
+    json_t *inexact;     /* array of strings: the summary's reasons why the
+                            heap figures are not exact (empty when none) */
 };
 
 /* Read one timeline file: its main process image (run_main).  On error
@@ -185,6 +191,20 @@ void run_free(struct run *r);
 int runs_read(int n, char **paths, struct run **out);
 /* outfile_is_input for the files RUNS were read from (a DIR's included) */
 int outfile_is_run(const char *cmd, const char *out, const struct run *runs, int nr);
+
+/* ---- heap.c: whether the heap was counted ------------------------------------ */
+
+/* R's heap_counted and inexact, from its header and summary (a file from
+ * before the flag: counted) */
+void run_heap_read(struct run *r);
+/* 1 when the figure KEY names (a summary key, probe.LABEL.FIELD,
+ * region.PATH.FIELD, a sample field) is measured through the malloc hooks:
+ * the heap, the allocation counts, a region's allocation figures, the leaks */
+int key_from_heap(const char *key);
+/* 0 when KEY is such a figure and R's heap was not counted */
+int figure_counted(const struct run *r, const char *key);
+/* "the heap of PROG (pid N) was not counted: REASON (allocator A, in LIB)" */
+void heap_why(const struct run *r, char *buf, size_t n);
 
 /* ---- tree.c: the process tree of a file ------------------------------------- */
 

@@ -152,6 +152,7 @@ static void image_finish(struct image *im)
         json_decref(r->regions);
         r->regions = json_array();
     }
+    run_heap_read(r);
 }
 
 static void add_record(struct image *im, json_t *o, const char *type)
@@ -656,6 +657,7 @@ void run_free(struct run *r)
     json_decref(r->untraced);
     json_decref(r->table);
     json_decref(r->tree);
+    json_decref(r->inexact);
     memset(r, 0, sizeof *r);
 }
 

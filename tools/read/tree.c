@@ -165,7 +165,7 @@ json_t *tree_build(const struct run *runs, int n, int with_series)
         if (!first)
             continue;
         /* the process: every image of it (a pid and its execs), in order */
-        json_t *programs = json_array();
+        json_t *programs = json_array(), *uncounted = json_array();
         double peak_rss = 0, peak_heap = 0, pcpu = 0, end = 0;
         const struct run *last = &runs[i];
         for (int j = i; j < n; j++) {
@@ -173,6 +173,8 @@ json_t *tree_build(const struct run *runs, int n, int with_series)
                 continue;
             const char *prog = json_string_value(json_object_get(runs[j].header, "program"));
             json_array_append_new(programs, json_string(prog ? prog : "?"));
+            if (!runs[j].heap_counted)
+                json_array_append_new(uncounted, json_string(prog ? prog : "?"));
             peak_rss = fmax(peak_rss, num_of(runs[j].summary, "peak_rss_bytes"));
             peak_heap = fmax(peak_heap, num_of(runs[j].summary, "peak_heap_bytes"));
             pcpu = fmax(pcpu, cpu_s(&runs[j]));   /* CPU times carry over exec */
@@ -189,6 +191,14 @@ json_t *tree_build(const struct run *runs, int n, int with_series)
         json_t *sig = json_object_get(last->summary, "signal");
         if (sig)
             json_object_set(p, "signal", sig);
+        /* an image whose heap was not counted leaves the process's peak
+         * unknown: null, never the other images' figure or a 0 */
+        json_object_set_new(p, "heap_counted", json_boolean(!json_array_size(uncounted)));
+        if (json_array_size(uncounted)) {
+            json_object_set_new(p, "peak_heap_bytes", json_null());
+            json_object_set(p, "heap_not_counted_in", uncounted);
+        }
+        json_decref(uncounted);
         json_array_append_new(procs, p);
         cpu += pcpu;
         sum_peaks += peak_rss;
@@ -249,7 +259,7 @@ static void print_procs(FILE *f, json_t *procs, const int *par, int parent, int 
             continue;
         shown[i] = 1;
         if (++*lines <= max_lines) {
-            char chain[512] = "", rss[32], heap[32], wall[32], cpu[32];
+            char chain[512] = "", rss[32], heap[96], wall[32], cpu[32];
             size_t k;
             json_t *prog;
             json_array_foreach(json_object_get(p, "programs"), k, prog) {
@@ -260,6 +270,12 @@ static void print_procs(FILE *f, json_t *procs, const int *par, int parent, int 
             fmt_value(wall, sizeof wall, "wall_s", num_of(p, "wall_s"));
             fmt_value(rss, sizeof rss, "peak_rss_bytes", num_of(p, "peak_rss_bytes"));
             fmt_value(heap, sizeof heap, "peak_heap_bytes", num_of(p, "peak_heap_bytes"));
+            json_t *nc = json_object_get(p, "heap_not_counted_in");
+            if (json_array_size(nc) == json_array_size(json_object_get(p, "programs")))
+                snprintf(heap, sizeof heap, "not counted");
+            else if (json_array_size(nc))      /* of some images only: name them */
+                snprintf(heap, sizeof heap, "not counted in %s",
+                         json_string_value(json_array_get(nc, 0)));
             fmt_value(cpu, sizeof cpu, "cpu_user_s", num_of(p, "cpu_s"));
             const char *ended = json_string_value(json_object_get(p, "ended"));
             char end[64];
