@@ -181,10 +181,14 @@ static void label_cell(FILE *f, const char *s, int width)
     }
 }
 
-static void text_cell(FILE *f, const char *key, double v, int width)
+/* a cell of R's table (R NULL: a figure that is always measured); a heap
+ * figure of a run whose heap was not counted reads "n/c" */
+static void text_cell(FILE *f, const struct run *r, const char *key, double v, int width)
 {
     char b[64];
-    if (isnan(v))
+    if (r && !figure_counted(r, key))
+        snprintf(b, sizeof b, "n/c");
+    else if (isnan(v))
         snprintf(b, sizeof b, "-");
     else if (!strcmp(key, "t_s") || !strcmp(key, "dt_s"))
         fmt_fixed(b, sizeof b, 4, v, 0);
@@ -222,8 +226,9 @@ static void text_parts(FILE *f, const char *lead, json_t *p)
 }
 
 /* A text table: a label column then KEYS, one row per element of ROWS. */
-static void text_table(FILE *f, json_t *rows, const char *title, const char *label_key,
-                       int indent, const char *const *keys, const char *const *titles)
+static void text_table(FILE *f, const struct run *r, json_t *rows, const char *title,
+                       const char *label_key, int indent, const char *const *keys,
+                       const char *const *titles)
 {
     int w = label_width(rows, label_key, indent);
     size_t i;
@@ -239,7 +244,7 @@ static void text_table(FILE *f, json_t *rows, const char *title, const char *lab
         snprintf(name, sizeof name, "%*s%s", 2 * (depth < 8 ? depth : 8), "", l ? l : "(null)");
         label_cell(f, name, w);
         for (int k = 0; keys[k]; k++)
-            text_cell(f, keys[k], num(p, keys[k]), 12);
+            text_cell(f, r, keys[k], num(p, keys[k]), 12);
         fputc('\n', f);
         if (!strcmp(label_key, "label"))
             text_parts(f, "    RSS = ", json_object_get(p, "rss_parts"));
@@ -268,16 +273,34 @@ static void text_run(FILE *f, const struct run *r, const struct report_opts *o, 
                    "and %.3f s (the figures below count what is in the file)\n",
                 json_num(g, "records", 0), json_num(g, "bytes", 0), json_num(g, "from_s", 0),
                 json_num(g, "to_s", 0));
+    /* a heap not counted is said once, here; its figures below read
+     * "not counted" ("n/c" in the tables), never 0 */
+    if (!r->heap_counted) {
+        char why[1200];
+        heap_why(r, why, sizeof why);
+        fprintf(f, "  %s; the heap figures and allocation counts below were not "
+                   "measured\n", why);
+    } else if (json_array_size(r->inexact)) {
+        size_t ii;
+        json_t *x;
+        fprintf(f, "  heap figures not exact:");
+        json_array_foreach(r->inexact, ii, x)
+            fprintf(f, "%s %s", ii ? ";" : "", json_string_value(x));
+        fputc('\n', f);
+    }
 
     if ((all || !strcmp(o->table, "probes")) && json_array_size(r->probes))
-        text_table(f, r->probes, "Probe", "label", 0, probe_keys, probe_titles);
+        text_table(f, r, r->probes, "Probe", "label", 0, probe_keys, probe_titles);
     if (all || !strcmp(o->table, "summary")) {
         for (int k = 0; summary_keys[k]; k++) {
             double v;
             if (run_value(r, summary_keys[k], &v) < 0)
                 continue;
             char b[64];
-            fmt_value(b, sizeof b, summary_keys[k], v);
+            if (figure_counted(r, summary_keys[k]))
+                fmt_value(b, sizeof b, summary_keys[k], v);
+            else
+                snprintf(b, sizeof b, "not counted");
             fprintf(f, "  %-26s %s\n", summary_keys[k], b);
         }
         text_parts(f, "  RSS at exit = ", json_object_get(s, "rss_parts_at_exit"));
@@ -286,12 +309,12 @@ static void text_run(FILE *f, const struct run *r, const struct report_opts *o, 
     if ((all || !strcmp(o->table, "regions")) && json_array_size(regions)) {
         if (regions_title)
             fprintf(f, "%s\n", regions_title);
-        text_table(f, regions, "Region", "name", 1, region_keys, region_titles);
+        text_table(f, r, regions, "Region", "name", 1, region_keys, region_titles);
     }
     if ((o->windows || (o->table && !strcmp(o->table, "windows")))) {
         json_t *rows = window_rows(r);
         fprintf(f, "Region latency over time (one row per window and region)\n");
-        text_table(f, rows, "Region", "path", 0, window_keys, window_titles);
+        text_table(f, r, rows, "Region", "path", 0, window_keys, window_titles);
         json_decref(rows);
     }
     if (o->samples || (o->table && !strcmp(o->table, "samples"))) {
@@ -304,7 +327,7 @@ static void text_run(FILE *f, const struct run *r, const struct report_opts *o, 
         json_t *p;
         json_array_foreach(rows, i, p) {
             for (int k = 0; sample_keys[k]; k++)
-                text_cell(f, sample_keys[k], num(p, sample_keys[k]), 11);
+                text_cell(f, r, sample_keys[k], num(p, sample_keys[k]), 11);
             fputc('\n', f);
         }
         json_decref(rows);
@@ -331,6 +354,8 @@ static void tree(FILE *f, const struct run *runs, int n, long parent, int depth,
         char rss[32], heap[32], wall[32];
         fmt_value(rss, sizeof rss, "peak_rss_bytes", num(runs[i].summary, "peak_rss_bytes"));
         fmt_value(heap, sizeof heap, "peak_heap_bytes", num(runs[i].summary, "peak_heap_bytes"));
+        if (!runs[i].heap_counted)
+            snprintf(heap, sizeof heap, "not counted");
         fmt_value(wall, sizeof wall, "wall_s", num(runs[i].summary, "wall_s"));
         fprintf(f, "%*s%ld %s%s  wall %s  peak RSS %s  peak heap %s\n", 2 * depth + 2, "",
                 runs[i].pid, json_string_value(json_object_get(runs[i].header, "program")),
@@ -361,7 +386,37 @@ json_t *run_to_json(const struct run *r)
     if (json_array_size(untraced))
         json_object_set(o, "untraced", untraced);
     json_decref(untraced);
+    json_object_set_new(o, "heap_counted", json_boolean(r->heap_counted));
+    json_object_set(o, "inexact", r->inexact);
+    if (!r->heap_counted) {
+        char why[1200];
+        heap_why(r, why, sizeof why);
+        json_object_set_new(o, "heap_not_counted", json_text(why));
+    }
     return o;
+}
+
+/* O (an object, or an array of them), with every heap figure null when
+ * R's heap was not counted: a reader cannot take null for a measured 0.
+ * A copy; O itself is left as it is. */
+static json_t *heap_nulled(const struct run *r, json_t *o)
+{
+    if (r->heap_counted)
+        return json_incref(o);
+    json_t *c = json_deep_copy(o);
+    if (json_is_array(c)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(c, i, x)
+            json_array_set_new(c, i, heap_nulled(r, x));
+        return c;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(c, k, v)
+        if (json_is_number(v) && key_from_heap(k))
+            json_object_set_new(c, k, json_null());
+    return c;
 }
 
 /* the summary with the derived figures (CPU %, averages) added */
@@ -381,15 +436,20 @@ static json_t *summary_json(const struct run *r)
 static json_t *run_json_opts(const struct run *r, const struct report_opts *o, json_t *regions,
                              json_t *between)
 {
-    json_t *j = run_to_json(r);
-    json_object_set_new(j, "summary", summary_json(r));
-    json_object_set(j, "regions", regions);
+    json_t *j = run_to_json(r), *s = summary_json(r);
+    json_object_set_new(j, "summary", heap_nulled(r, s));
+    json_decref(s);
+    json_object_set_new(j, "probes", heap_nulled(r, r->probes));
+    json_object_set_new(j, "regions", heap_nulled(r, regions));
     if (between)
         json_object_set(j, "between", between);
     if (o->windows || (o->table && !strcmp(o->table, "windows")))
         json_object_set_new(j, "region_windows", window_rows(r));
-    if (o->samples || (o->table && !strcmp(o->table, "samples")))
-        json_object_set_new(j, "samples", samples_filled(r));
+    if (o->samples || (o->table && !strcmp(o->table, "samples"))) {
+        json_t *rows = samples_filled(r);
+        json_object_set_new(j, "samples", heap_nulled(r, rows));
+        json_decref(rows);
+    }
     return j;
 }
 
@@ -454,7 +514,9 @@ static void table_section(FILE *f, const struct run *runs, json_t **rows, int n,
             for (int k = 0; keys[k]; k++) {
                 char b[64];
                 double v = num(p, keys[k]);
-                if (md)
+                if (!figure_counted(&runs[i], keys[k]))   /* not measured: no number */
+                    snprintf(b, sizeof b, "%s", md ? "n/c" : "");
+                else if (md)
                     fmt_value(b, sizeof b, keys[k], v);
                 else
                     fmt_num_csv(b, sizeof b, v);
@@ -477,12 +539,16 @@ static void summary_table(FILE *f, const struct run *runs, int n, int md)
             if (run_value(&runs[i], summary_keys[k], &v) < 0)
                 continue;
             char b[64];
+            int counted = figure_counted(&runs[i], summary_keys[k]);
             if (md) {
-                fmt_value(b, sizeof b, summary_keys[k], v);
+                if (counted)
+                    fmt_value(b, sizeof b, summary_keys[k], v);
+                else
+                    snprintf(b, sizeof b, "not counted");
                 fprintf(f, "| %s | %s | %s |\n", runs[i].path, summary_keys[k], b);
             } else {
                 csv_str(f, runs[i].path);
-                fmt_num_csv(b, sizeof b, v);
+                fmt_num_csv(b, sizeof b, counted ? v : NAN);   /* empty: not measured */
                 fprintf(f, ",%s,%s\n", summary_keys[k], b);
             }
         }
