@@ -222,6 +222,31 @@ static void result(struct checks *c, const char *key, const char *kind, int ok, 
     c->failed += !ok;
 }
 
+/* The run among the checked ones (each of the N of a repeat, or ONE)
+ * whose heap was not counted, when KEY is a heap figure; else NULL */
+static const struct run *uncounted(const struct run *runs, int n, const struct run *one,
+                                   const char *key)
+{
+    for (int i = 0; n > 1 && i < n; i++)
+        if (!figure_counted(&runs[i], key))
+            return &runs[i];
+    return n <= 1 && !figure_counted(one, key) ? one : NULL;
+}
+
+/* A check on a figure R never measured fails, saying so: a 0 written for
+ * a heap the hooks never saw must not pass a gate.  SIDE: "" or "the
+ * baseline ". */
+static void not_measured(struct checks *c, const char *key, const char *kind,
+                         const struct run *r, const char *side)
+{
+    char why[1200], msg[2000];
+    heap_why(r, why, sizeof why);
+    snprintf(msg, sizeof msg, "%s was not measured in %s%s: %s", key, side, r->path, why);
+    result(c, key, kind, 0, NAN, NAN, NAN, msg);
+    json_object_set_new(json_array_get(c->results, json_array_size(c->results) - 1),
+                        "measured", json_false());
+}
+
 /* A figure at its limit passes, give or take one part in 10^9 of the limit
  * (REL_TOL) and the rounding of the figures (a few units in the last place
  * of SCALE): a limit in other units (82042us for a wall_s of 0.082042) or
@@ -304,6 +329,11 @@ static int check_limit_in(struct checks *c, const char *spec, char *buf, int flo
     if (parse_limit(key, val, &l.limit) < 0) {
         error("check: %s'%s': '%s' is not a value for %s", where, spec, val, key);
         return -1;
+    }
+    const struct run *u = uncounted(c->runs, c->nruns, c->r, key);
+    if (u) {
+        not_measured(c, key, floor ? "min" : "max", u, "");
+        return 1;
     }
     double sv;
     if (c->nruns > 1 && checked_value(c, key, &sv) == 0)
@@ -442,6 +472,19 @@ static void regression(struct checks *c, const char *key, double now, double was
     snprintf(msg, sizeof msg, "%s %s %s: %s, baseline %s (%sat most %s)", key,
              ok ? "changed" : lower_worse ? "fell" : "grew", chg, a, b, by, tol);
     result(c, key, "regression", ok, now, NAN, was, msg);
+}
+
+/* a regression of KEY, when the checked run or the baseline B never
+ * measured it: failed, said (not_measured), and 1 */
+static int not_measured_either(struct checks *c, const struct run *b, const char *key)
+{
+    const struct run *u = uncounted(c->runs, c->nruns, c->r, key);
+    const struct run *ub = uncounted(c->b_runs, c->b_nruns, b, key);
+    if (u)
+        not_measured(c, key, "regression", u, "");
+    else if (ub)
+        not_measured(c, key, "regression", ub, "the baseline ");
+    return u || ub;
 }
 
 /* S escaped for XML, its bytes that are not UTF-8 (a Latin-1 file name)
@@ -709,6 +752,8 @@ int cmd_check(int argc, char **argv)
             int named = 0;
             for (int t = 0; t < ntols; t++)
                 named |= !strcmp(tols[t].key, regress_keys[k]);
+            if (!named && not_measured_either(&c, &b, regress_keys[k]))
+                continue;
             if (named || checked_value(&c, regress_keys[k], &now) < 0 ||
                 baseline_value(&c, &b, regress_keys[k], &was) < 0)
                 continue;
@@ -716,6 +761,8 @@ int cmd_check(int argc, char **argv)
         }
         for (int t = 0; t < ntols; t++) {
             double now, was;
+            if (not_measured_either(&c, &b, tols[t].key))
+                continue;
             int has_now = checked_value(&c, tols[t].key, &now) == 0;
             int has_was = baseline_value(&c, &b, tols[t].key, &was) == 0;
             if (has_now && has_was) {
