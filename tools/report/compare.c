@@ -822,12 +822,41 @@ static const char diff_usage[] =
 
 /* with --json, the rows are collected here instead of printed */
 static json_t *diff_json;
+/* the two runs: a heap figure of one whose heap was not counted is shown
+ * as not counted, never as a 0 or a -100% change */
+static const struct run *diff_a, *diff_b;
 
 static void diff_row(const char *name, const char *key, double a, double b, double noise)
 {
     char sa[64], sb[64], sd[64];
     if (isnan(a) && isnan(b))
         return;
+    int ua = diff_a && !figure_counted(diff_a, key), ub = diff_b && !figure_counted(diff_b, key);
+    if (ua || ub) {
+        if (diff_json) {
+            json_t *o = json_pack("{s:o, s:b, s:o, s:o, s:n, s:n}", "figure", json_text(name),
+                                  "marked", ua != ub,
+                                  "a", ua || isnan(a) ? json_null() : json_real(a),
+                                  "b", ub || isnan(b) ? json_null() : json_real(b),
+                                  "change", "pct");
+            if (ua)
+                json_object_set_new(o, "a_counted", json_false());
+            if (ub)
+                json_object_set_new(o, "b_counted", json_false());
+            json_array_append_new(diff_json, o);
+            return;
+        }
+        fmt_value(sa, sizeof sa, key, a);
+        fmt_value(sb, sizeof sb, key, b);
+        printf("%s ", ua != ub ? "!" : " ");
+        pad(stdout, name, 40, 0);
+        pad(stdout, ua ? "not counted" : sa, 15, 1);
+        pad(stdout, ub ? "not counted" : sb, 15, 1);
+        pad(stdout, "-", 15, 1);
+        pad(stdout, "n/c", 10, 1);
+        putchar('\n');
+        return;
+    }
     if (diff_json) {
         double pct = a != 0 ? (b - a) / fabs(a) * 100.0 : NAN;
         json_t *o = json_pack("{s:o, s:b}", "figure", json_text(name),
@@ -931,6 +960,8 @@ int cmd_diff(int argc, char **argv)
     }
     run_fill_regions(&a);
     run_fill_regions(&b);
+    diff_a = &a;
+    diff_b = &b;
     if (as_json) {
         diff_json = json_array();
     } else {
@@ -1004,10 +1035,11 @@ int cmd_diff(int argc, char **argv)
     sites_diff(stdout, &a, &b, diff_json, noise);
     cpu_diff(stdout, &a, &b, diff_json, noise);
     if (diff_json) {
-        json_t *o = json_pack("{s:o, s:o, s:b, s:b, s:f, s:o}", "a", json_text(a.path),
+        json_t *o = json_pack("{s:o, s:o, s:b, s:b, s:b, s:b, s:f, s:o}", "a", json_text(a.path),
                               "b", json_text(b.path),
                               "a_complete", json_is_true(json_object_get(a.summary, "complete")),
                               "b_complete", json_is_true(json_object_get(b.summary, "complete")),
+                              "a_heap_counted", a.heap_counted, "b_heap_counted", b.heap_counted,
                               "noise_pct", noise, "rows", diff_json);
         int rc = json_print(stdout, o, "diff");
         json_decref(o);
@@ -1020,7 +1052,16 @@ int cmd_diff(int argc, char **argv)
     } else {
         printf("\n'!' marks a change beyond %.1f%% (--noise), or a figure only one file has\n",
                noise);
+        for (int k = 0; k < 2; k++) {
+            const struct run *r = k ? &b : &a;
+            char why[1200];
+            if (r->heap_counted)
+                continue;
+            heap_why(r, why, sizeof why);
+            printf("%s: 'not counted': %s\n", k ? "B" : "A", why);
+        }
     }
+    diff_a = diff_b = NULL;
     run_free(&a);
     run_free(&b);
     return EXIT_OK;
