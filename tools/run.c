@@ -108,6 +108,13 @@ static void tree_exit_table(const char *path)
                 json_string_value(json_object_get(runs[m].header, "program")), runs[m].pid,
                 runs[m].ended && !strcmp(runs[m].ended, "signal") ? "killed" : "no summary",
                 path);
+    /* the shim warns for the first image of a tree only: the table of a
+     * program behind env or sh -c exec would show its uncounted heap as 0 */
+    if (!runs[m].heap_counted) {
+        char nc[1200];
+        heap_why(&runs[m], nc, sizeof nc);
+        fprintf(stderr, "perfprobe: %s; the heap figures above were not measured\n", nc);
+    }
     json_t *tree = tree_build(runs, n, 0);
     if (n > 1)
         tree_print(stderr, tree, runs[m].pid, why, 20);
