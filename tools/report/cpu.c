@@ -229,7 +229,8 @@ void cpu_diff(FILE *f, const struct run *ra, const struct run *rb, json_t *json_
             e->total[w] += p[w].f[i].total * p[w].period_ns / 1e9;
         }
     }
-    qsort(d, nd, sizeof *d, by_self_change);
+    if (nd > 1)              /* qsort of NULL is undefined, even for none */
+        qsort(d, nd, sizeof *d, by_self_change);
     if (json_rows) {
         for (size_t i = 0; i < nd; i++) {
             static const char *const figs[] = {"self_s", "total_s"};
