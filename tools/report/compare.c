@@ -128,6 +128,8 @@ static const char check_usage[] =
     "worse when it grows, or for a throughput (per_s) when it falls.\n"
     "Exit 0 when everything holds, 1 with each violation listed, 2 on usage or\n"
     "input errors. An incomplete timeline fails unless --allow-incomplete.\n"
+    "A heap figure of a process whose heap was not counted (its malloc is not\n"
+    "the shim's) fails: it was not measured.\n"
     "--repeat N reads the N runs `run -n N -o FILE` wrote (FILE.run1.jsonl, ...) and\n"
     "checks each figure's median (or --stat min, max) across them, the baseline's too\n"
     "when it was repeated.\n";
