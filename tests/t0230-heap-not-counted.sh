@@ -148,3 +148,17 @@ done
 jq -c 'del(.heap_counted, .inexact)' own.jsonl > old.jsonl
 $PP check old.jsonl --max peak_heap_bytes=0 > c.txt
 eq "a file without heap_counted: read as counted (its 0 gates)" $? 0
+
+# ---- Prometheus and run -n: no sample, no statistics ------------------------------------
+$PP report --prometheus own.jsonl > om.txt
+eq "prometheus: no heap or allocation sample for the uncounted program" \
+    "$(grep -cE '^perfprobe_(heap_peak_bytes|heap_bytes|allocations_total)[{ ]' om.txt)" 0
+check "prometheus: its RSS is there" grep -Eq "^perfprobe_rss_peak_bytes\\{.*\\} $rss\$" om.txt
+$PP report --prometheus norm.jsonl > om.txt
+check "prometheus: the counted program's peak heap is there" \
+    grep -Eq "^perfprobe_heap_peak_bytes\\{.*\\} $npeak\$" om.txt
+"$PP" run -q -n 2 --json -o rep.jsonl -- "$T/own_malloc" rep.facts $N $SIZE > rep.out 2> /dev/null
+eq "run -n: status" $? 0
+eq "run -n --json: the heap rows not counted" \
+    "$(tail -1 rep.out | jq -c '[.rows[] | select(.key == "peak_heap_bytes" or .key == "heap_bytes_at_exit") | [.heap_counted, .mean, .max]]')" \
+    "[[false,null,null],[false,null,null]]"

@@ -227,6 +227,30 @@ static void stat_row(const char *name, const char *key, double *v, int n)
     putchar('\n');
 }
 
+/* A row of a heap figure some run did not measure (its heap was not
+ * counted): "not counted" in text, the statistics null in JSON */
+static void uncounted_row(const char *name, const char *key, int runs)
+{
+    if (repeat_json) {
+        json_array_append_new(repeat_json, json_pack("{s:s, s:s, s:i, s:n, s:n, s:n, s:n, s:n, s:b}",
+                              "name", name, "key", key, "runs", runs, "mean", "stdev", "min",
+                              "median", "max", "heap_counted", 0));
+        return;
+    }
+    pad(stdout, name, 36, 0);
+    pad(stdout, "not counted", 13, 1);
+    putchar('\n');
+}
+
+/* how many of the N runs did not measure KEY (heap.c) */
+static int uncounted_runs(const struct run *runs, int n, const char *key)
+{
+    int u = 0;
+    for (int i = 0; i < n; i++)
+        u += !figure_counted(&runs[i], key);
+    return u;
+}
+
 /* Per summary figure, probe (label and occurrence, from the first run) and
  * region (path): the five statistics across the runs. */
 static void repeat_table(struct run *runs, int n)
@@ -241,6 +265,10 @@ static void repeat_table(struct run *runs, int n)
                                        "peak_heap_bytes", "heap_bytes_at_exit", NULL};
     for (int k = 0; keys[k]; k++) {
         int m = 0;
+        if (uncounted_runs(runs, n, keys[k])) {
+            uncounted_row(keys[k], keys[k], n);
+            continue;
+        }
         for (int i = 0; i < n; i++)
             if (run_value(&runs[i], keys[k], &v[m]) == 0)
                 m++;
@@ -273,7 +301,10 @@ static void repeat_table(struct run *runs, int n)
                 }
             }
             snprintf(name, sizeof name, "probe %.500s %s", label ? label : "(null)", pkeys[k]);
-            stat_row(name, pkeys[k], v, m);
+            if (uncounted_runs(runs, n, pkeys[k]))
+                uncounted_row(name, pkeys[k], n);
+            else
+                stat_row(name, pkeys[k], v, m);
         }
     }
     static const char *const rkeys[] = {"mean_ns", "min_ns", "p50_ns", "p95_ns", "p99_ns",

@@ -342,7 +342,10 @@ void om_write(FILE *f, struct run *runs, int n, const struct om_labels *ls, enum
                        json_is_true(json_object_get(s, "complete")));
                 break;
             case K_SUMMARY:
-                if (json_is_number(json_object_get(s, fm->key)))
+                /* a figure not measured (a heap the hooks never saw) has
+                 * no sample: an absent series, never a 0 */
+                if (json_is_number(json_object_get(s, fm->key)) &&
+                    figure_counted(&runs[i], fm->key))
                     put_sample(f, &w, fm->name, NULL, NULL, NULL, NULL, json_num(s, fm->key, 0));
                 break;
             case K_PARTS_PEAK:
@@ -362,7 +365,7 @@ void om_write(FILE *f, struct run *runs, int n, const struct om_labels *ls, enum
                 put_sample(f, &w, total, "kind", "major", NULL, NULL, json_num(s, "majflt", 0));
                 break;
             case K_ALLOCS:
-                if (json_is_number(json_object_get(s, "allocs"))) {
+                if (json_is_number(json_object_get(s, "allocs")) && runs[i].heap_counted) {
                     put_sample(f, &w, total, "op", "alloc", NULL, NULL, json_num(s, "allocs", 0));
                     put_sample(f, &w, total, "op", "free", NULL, NULL, json_num(s, "frees", 0));
                     put_sample(f, &w, total, "op", "realloc", NULL, NULL, json_num(s, "reallocs", 0));
@@ -375,10 +378,12 @@ void om_write(FILE *f, struct run *runs, int n, const struct om_labels *ls, enum
                 region_hist(f, &w, fm->name, 0);
                 break;
             case K_REGION_CALLS:
-                region_calls(f, &w, fm->name, fm->key);
+                if (runs[i].heap_counted)
+                    region_calls(f, &w, fm->name, fm->key);
                 break;
             case K_PROBE:
-                probes(f, &w, fm->name, fm->key);
+                if (figure_counted(&runs[i], fm->key))
+                    probes(f, &w, fm->name, fm->key);
                 break;
             }
         }
