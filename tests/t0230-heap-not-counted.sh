@@ -162,3 +162,6 @@ eq "run -n: status" $? 0
 eq "run -n --json: the heap rows not counted" \
     "$(tail -1 rep.out | jq -c '[.rows[] | select(.key == "peak_heap_bytes" or .key == "heap_bytes_at_exit") | [.heap_counted, .mean, .max]]')" \
     "[[false,null,null],[false,null,null]]"
+
+# ---- report --sites: why there are none -------------------------------------------------
+eq "report --sites: no sites, and why" "$($PP report --sites own.jsonl)" "no allocation sites recorded: $why"

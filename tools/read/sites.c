@@ -592,7 +592,15 @@ int sites_report(FILE *f, struct run *runs, int n, const char *b0, const char *b
         }
         sites_free(&s);
     }
-    if (!any)
+    int uncounted = 0;
+    for (int i = 0; !any && i < n; i++)
+        if (!runs[i].heap_counted) {       /* the hooks, which record sites, saw nothing */
+            char why[1200];
+            heap_why(&runs[i], why, sizeof why);
+            fprintf(f, "no allocation sites recorded: %s\n", why);
+            uncounted = 1;
+        }
+    if (!any && !uncounted)
         fprintf(f, "no allocation sites recorded (PERFPROBE_STACKS=off, or no probe and "
                    "no normal exit)\n");
     return EXIT_OK;
