@@ -4,9 +4,11 @@
 # a program that allocated nothing.  report shows them as not counted (text,
 # JSON, CSV, Markdown, the tree), check fails a gate on them with status 1
 # and one line saying why (text, JSON, JUnit), diff shows no 0 and no -100%
-# for them; RSS still gates, and a program whose heap was counted is shown
-# and gated as before.  Ground truth: what the programs say they did (their
-# own allocator's counts, malloc_usable_size) and the timeline read by jq.
+# for them; Prometheus has no sample of them, run -n no statistics, and
+# report --sites says why there are no sites.  RSS still gates, and a
+# program whose heap was counted is shown and gated as before.  Ground
+# truth: what the programs say they did (their own allocator's counts,
+# malloc_usable_size) and the timeline read by jq.
 . "$PP_ROOT/tests/lib.sh"
 PP=$PP_BUILD/perfprobe
 ASAN=$PP_BUILD/perfprobe-asan
