@@ -38,6 +38,10 @@ traced f.jsonl "$T/exit_status" fork 4
 eq "fork: exit status" $? 5
 eq "fork: the parent's and the child's statuses, in the order they ended" \
     "$(jq -r 'select(.type == "summary") | .exit_status' f.jsonl | tr '\n' ' ')" "4 5 "
+eq "fork: report --json, the tree's statuses" \
+    "$("$PP_BUILD/perfprobe" report --json f.jsonl | jq -r '[.tree.processes[].exit_status] | sort | join(" ")')" "4 5"
+eq "fork: the report's tree says how each ended" \
+    "$("$PP_BUILD/perfprobe" report f.jsonl | grep -o 'exited [0-9]*$' | sort | tr '\n' ' ')" "exited 4 exited 5 "
 
 # programs that end through their runtimes
 for c in "bash:exit 3:3" "bash:exit 0:0" "python3:import sys; sys.exit(5):5" "python3:raise SystemExit(2):2" \

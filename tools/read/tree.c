@@ -191,6 +191,9 @@ json_t *tree_build(const struct run *runs, int n, int with_series)
         json_t *sig = json_object_get(last->summary, "signal");
         if (sig)
             json_object_set(p, "signal", sig);
+        json_t *status = json_object_get(last->summary, "exit_status");
+        if (json_is_integer(status))
+            json_object_set(p, "exit_status", status);
         /* an image whose heap was not counted leaves the process's peak
          * unknown: null, never the other images' figure or a 0 */
         json_object_set_new(p, "heap_counted", json_boolean(!json_array_size(uncounted)));
@@ -282,6 +285,9 @@ static void print_procs(FILE *f, json_t *procs, const int *par, int parent, int 
             if (json_object_get(p, "signal"))
                 snprintf(end, sizeof end, "signal %lld",
                          json_integer_value(json_object_get(p, "signal")));
+            else if (!strcmp(ended, "exit") && json_is_integer(json_object_get(p, "exit_status")))
+                snprintf(end, sizeof end, "exited %lld",
+                         json_integer_value(json_object_get(p, "exit_status")));
             else
                 snprintf(end, sizeof end, "%s", !strcmp(ended, "exit") ? "exited" :
                          !strcmp(ended, "exec") ? "exec" : "no summary");
