@@ -54,3 +54,44 @@ for c in "bash:exit 3:3" "bash:exit 0:0" "python3:import sys; sys.exit(5):5" "py
     eq "$prog '$code': exit status" $? $want
     eq "$prog '$code': the summary says so" "$(root_status p.jsonl)" "$want"
 done
+
+# what glibc allocates for the shim at start-up and at exit (the entry of
+# the TLS destructor that registers the exit handler, and a block of
+# handlers when the program's filled the static one) is never counted as
+# the program's, nor is its free; the program's own frees at exit are:
+#  - a TLS destructor of a library the program links (registered before
+#    the shim's, so run after it) frees a block main allocated;
+#  - 31 atexit handlers (with the loader's, glibc's static block is full);
+#  - a vfork child that calls exit() (it frees the parent's entries).
+cat > tl_lib.c <<'X'
+#include <stdlib.h>
+extern void *__dso_handle;
+extern int __cxa_thread_atexit_impl(void (*)(void *), void *, void *);
+void *tl_block;
+static void tl_dtor(void *a) { (void)a; free(tl_block); }
+__attribute__((constructor)) static void tl_init(void) { __cxa_thread_atexit_impl(tl_dtor, NULL, &__dso_handle); }
+X
+printf '#include <stdlib.h>\nextern void *tl_block;\nint main(void) { tl_block = malloc(100000); return 0; }\n' > tl_main.c
+printf '#include <stdlib.h>\nstatic void h(void) {}\nint main(int c, char **v) { for (int i = 0; i < atoi(v[1]); i++) atexit(h); return 0; }\n' > many.c
+printf '#include <stdlib.h>\n#include <sys/wait.h>\n#include <unistd.h>\nint main(void) { pid_t c = vfork(); if (c == 0) exit(3); int st; waitpid(c, &st, 0); return 7; }\n' > vf.c
+cc -shared -fPIC -o libtl.so tl_lib.c && cc -o tl_main tl_main.c -L. -ltl -Wl,-rpath,"$PWD"
+cc -o many many.c && cc -o vf vf.c
+# figs FILE JQ-LIST: the summary's figures named, joined by spaces
+figs() { jq -r "select(.type == \"summary\") | [$2] | map(tostring) | join(\" \")" "$1"; }
+traced tl.jsonl ./tl_main
+# (the library's own destructor entry is the program's: allocated and freed)
+eq "a linked library's TLS destructor frees main's block: counted" \
+    "$(figs tl.jsonl '.allocs - .frees, .heap_bytes_at_exit, (.inexact | length)')" "0 0 0"
+for n in 30 31; do
+    traced many$n.jsonl ./many $n
+    eq "$n atexit handlers: nothing allocated, nothing freed" \
+        "$(figs many$n.jsonl '.allocs, .frees, .peak_heap_bytes')" "0 0 0"
+done
+# the program's 32nd handler takes a block of glibc's: the program's own
+traced many32.jsonl ./many 32
+eq "32 atexit handlers: the block the last one took, allocated and freed" \
+    "$(figs many32.jsonl '.allocs, .frees')" "1 1"
+traced vf.jsonl ./vf
+eq "a vfork child's exit(): status as bare" $? 7
+eq "a vfork child's exit(): no free counted in the parent" \
+    "$(figs vf.jsonl '.allocs, .frees, (.inexact | length)')" "0 0 0"

@@ -54,5 +54,10 @@ extern __thread struct pp_hot pp_hot PP_TLS;
  * that made it.  The size tells the operator's own call from a signal
  * handler's that fails meanwhile */
 enum { PP_IN_HOOK_CXX = 3 };
+/* pp_in_hook while glibc allocates on the shim's behalf (its exit
+ * handler and TLS destructor entries, life.c): served from the shim's
+ * bootstrap arena, so that glibc's free of them, wherever it comes, is
+ * neither the program's nor counted */
+enum { PP_IN_HOOK_OWN = 4 };
 
 #endif

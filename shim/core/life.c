@@ -461,7 +461,9 @@ __attribute__((constructor(101))) static void pp_init(void)
 
     pp_state.exit_status = -1;
 #if defined(__linux__)
+    pp_in_hook = PP_IN_HOOK_OWN;
     pp_os_thread_atexit(exit_begins, NULL);
+    pp_in_hook = 1;
 #endif
     start_recording();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -581,20 +583,13 @@ __attribute__((destructor)) static void pp_fini(void)
  * handler registered there runs first.  A vfork child that calls exit
  * runs both in this process's memory: its status is not kept.
  *
- * glibc frees the destructor's entry, which the shim allocated uncounted
- * at start-up, as soon as the destructor returns (the last of the
- * thread's, as the first registered): the hooks are held off from then
- * until the handler, the next thing the exit runs, so that the free is
- * not counted as the program's. */
-static int exit_held;
-
+ * glibc allocates the destructor's entry and, when its static block of
+ * handlers is full, the handler's: both come from the shim's bootstrap
+ * arena (PP_IN_HOOK_OWN), so that glibc's frees of them at exit (in a
+ * vfork child too) are not counted as the program's. */
 static void exit_seen(int status, void *arg)
 {
     (void)arg;
-    if (exit_held) {
-        exit_held = 0;
-        pp_in_hook = 0;
-    }
     if (own_process())
         pp_state.exit_status = status & 0xff;
 }
@@ -603,9 +598,11 @@ static void exit_seen(int status, void *arg)
 static void exit_begins(void *arg)
 {
     (void)arg;
-    if (own_process() && !pp_in_hook && pp_os_on_exit(exit_seen, NULL) == 0) {
-        exit_held = 1;
-        pp_in_hook = 1;
+    if (own_process()) {
+        int saved = pp_in_hook;
+        pp_in_hook = PP_IN_HOOK_OWN;
+        pp_os_on_exit(exit_seen, NULL);
+        pp_in_hook = saved;
     }
 }
 #endif

@@ -389,7 +389,8 @@ static void *aside_realloc(void *p, size_t n)
         if (pp_in_hook) {                                               \
             if (PP_UNLIKELY(pp_in_hook == PP_IN_HOOK_PROBING))          \
                 pp_alloc_probe_hit = 1;                                 \
-            if (PP_UNLIKELY(aside_wanted()))                            \
+            if (PP_UNLIKELY(pp_in_hook == PP_IN_HOOK_OWN) ||            \
+                PP_UNLIKELY(aside_wanted()))                            \
                 return aside;                                           \
             return passthrough;                                         \
         }                                                               \
