@@ -141,6 +141,11 @@ for bin in "$PP" "$ASAN"; do
         "$(jq -c '.rows[] | select(.figure == "peak_heap_bytes") | [.a, .b, .change, .pct, .b_counted, .marked]' d.json)" \
         "[$npeak,null,null,null,false,true]"
     eq "$b diff --json: which side counted" "$(jq -c '[.a_heap_counted, .b_heap_counted]' d.json)" "[true,false]"
+    # A's allocation sites are not "gone" in B, whose heap has no sites
+    check "$b diff: A has allocation sites" test "$("$bin" report --json norm.jsonl | jq '.sites | length')" -gt 0
+    check "$b diff: the sites are not compared" \
+        grep -Fxq "allocation sites: not compared, the heap of B was not counted" d.txt
+    eq "$b diff --json: no site rows" "$(jq '[.rows[] | select(.figure | startswith("site."))] | length' d.json)" 0
     "$bin" diff own.jsonl own.jsonl > d.txt
     check "$b diff, neither counted: not marked, no number" \
         grep -Eq '^  peak_heap_bytes +not counted +not counted +- +n/c$' d.txt

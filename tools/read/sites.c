@@ -716,6 +716,13 @@ void sites_diff(FILE *f, const struct run *ra, const struct run *rb, json_t *jso
 {
     struct sites s[2];
     int got[2];
+    /* a heap not counted has no sites: none is "gone" or -100% */
+    if (!ra->heap_counted || !rb->heap_counted) {
+        if (!json_rows)
+            fprintf(f, "\nallocation sites: not compared, the heap of %s was not counted\n",
+                    ra->heap_counted ? "B" : rb->heap_counted ? "A" : "A and B");
+        return;
+    }
     got[0] = sites_load(ra, &s[0], NULL, NULL);
     got[1] = sites_load(rb, &s[1], NULL, NULL);
     if (got[0] > 0 || got[1] > 0) {
