@@ -560,18 +560,6 @@ __attribute__((destructor)) static void pp_fini(void)
 
 /* ---- exit ----------------------------------------------------------------- */
 
-/* exit(), as the hook (hooks/process.c) makes it, and as the sampler makes
- * it for a program whose threads have all ended.
- *
- * exit() from several threads at once: on glibc before 2.41 the first
- * caller runs the exit handlers while a second one, finding the list
- * empty, goes straight on to _exit and ends the process, perhaps before
- * the first has written the summary.  So any caller after the first makes
- * sure the summary is out before it goes on: it writes it itself, or, if
- * another thread is writing it, waits for that write at most 200 ms (as
- * does the destructor of a first caller that finds a later one writing).
- * Nobody is ever held longer than that, and exit itself is unchanged (the
- * real exit runs, with the caller's status, on the caller's thread). */
 /* The status the process exits with, for the summary.  An exit() the
  * program calls reaches the hook (pp_exit), but main's return value goes
  * to an exit inside glibc, and an exit handler gets it: on_exit's.  One
@@ -607,6 +595,18 @@ static void exit_begins(void *arg)
 }
 #endif
 
+/* exit(), as the hook (hooks/process.c) makes it, and as the sampler makes
+ * it for a program whose threads have all ended.
+ *
+ * exit() from several threads at once: on glibc before 2.41 the first
+ * caller runs the exit handlers while a second one, finding the list
+ * empty, goes straight on to _exit and ends the process, perhaps before
+ * the first has written the summary.  So any caller after the first makes
+ * sure the summary is out before it goes on: it writes it itself, or, if
+ * another thread is writing it, waits for that write at most 200 ms (as
+ * does the destructor of a first caller that finds a later one writing).
+ * Nobody is ever held longer than that, and exit itself is unchanged (the
+ * real exit runs, with the caller's status, on the caller's thread). */
 void pp_exit(int status)
 {
     if (!real_exit)
