@@ -520,6 +520,7 @@ struct pp_state {
     int      first_image;    /* ... before any exec: nothing traced ran before */
     int      image;          /* images of this pid before this one (execs) */
     int      active;         /* the shim is fully initialised (and recording) */
+    int      forked;         /* this image began as a fork of the traced one */
     int      exit_status;    /* what exit was given (0-255), or -1: not yet */
     struct pp_sample first;  /* the sample taken at start-up */
     int      stderr_ok;      /* fd 2 was open at start-up, as this file: */
