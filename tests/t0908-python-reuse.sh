@@ -5,9 +5,12 @@
 # Before, rounds took an earlier round's file and line (5 of 60 right on
 # Debian's 3.11).  And a file name longer than the 191 bytes kept keeps its
 # end, the file's own name, after "...": two files in one long directory
-# read the same before.  Ground truth: what each round compiled, on every
-# CPython 3.8-3.13 on the machine, allocation stacks (every stack) and CPU
-# samples (the caller of each round's function).
+# read the same before.  And objects made in a loop: 3.13 runs __init__
+# under a frame of its own (_Py_InitCleanup) that the interpreter never
+# shows, and 9 allocations in 10 had it between __init__ and its caller.
+# Ground truth: what each round compiled, and the frames sys._getframe
+# gives, on every CPython 3.8-3.13 on the machine, allocation stacks
+# (every stack) and CPU samples (the caller of each round's function).
 # timeout: 900
 . "$PP_ROOT/tests/lib.sh"
 P=$PP_BUILD/perfprobe
@@ -39,6 +42,35 @@ for i in range(12):
 print("done")
 EOF2
 
+cat > init.py <<'EOF2'
+import sys
+keep = []
+class A:
+    def __init__(self, i):
+        keep.append(bytearray(11_000_000 + i))
+        if i == 9:
+            f, st = sys._getframe(), []
+            while f:
+                st.append(f.f_code.co_name)
+                f = f.f_back
+            print(" ".join(st))
+def make():
+    for i in range(10):
+        A(i)
+make()
+EOF2
+
+cat > initcpu.py <<'EOF2'
+import time
+class A:
+    def __init__(self):
+        t = time.perf_counter()
+        while time.perf_counter() - t < 0.002:
+            pass
+for i in range(300):
+    A()
+EOF2
+
 python_versions
 
 one_version() {
@@ -59,6 +91,20 @@ one_version() {
     eq "$name: a long path keeps the file's name" \
         "$(jq -r '[.sites[].frames[]? | select(.python) | .file | select(startswith("...")) | sub(".*/"; "")] | unique | join(" ")' r.$name.json)" \
         "alpha.py beta.py"
+
+    # the frames of each object's allocation: those sys._getframe gives
+    PERFPROBE_STACKS=all traced i.$name.jsonl "$py" init.py > i.$name.out
+    eq "$name: objects made in a loop: what the interpreter shows" "$(cat i.$name.out)" "__init__ make <module>"
+    eq "$name: objects made in a loop: the Python frames of all 10 allocations" \
+        "$("$P" report --json i.$name.jsonl | jq -r '[.sites[] | select(.alloc_bytes >= 11000000)
+            | ([.frames[] | select(.python) | .fn | sub(".*[.]"; "")] | join(" ")) as $f | range(.allocs) | $f]
+            | (unique | join(",")) + " \(length)"')" "__init__ make <module> 10"
+
+    PERFPROBE_CPU=1000 traced ic.$name.jsonl "$py" initcpu.py
+    "$P" flame --cpu ic.$name.jsonl > ic.$name.txt 2> /dev/null
+    check "$name: CPU samples in __init__" grep -Eq 'initcpu\.py:(A\.)?__init__:' ic.$name.txt
+    eq "$name: CPU samples with a frame the interpreter never shows" \
+        "$(grep -c ';__init__:__init__:' ic.$name.txt)" 0
 
     PERFPROBE_CPU=1000 traced c.$name.jsonl "$py" reusecpu.py > /dev/null
     # the CPU stacks of burn<i>: its caller is <module> of cpu_round_<i>.py
