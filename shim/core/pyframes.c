@@ -1410,6 +1410,17 @@ void pp_py_look(void)
  * the list: the loader often maps it again where it was, and the list,
  * which keeps the old entry, does not add the same one twice.  Nothing
  * here waits for a lock. */
+/* An interpreter loaded late whose library is gone: nothing of it is
+ * read again, and the list is looked at again from its start */
+static void forget_late(void)
+{
+    __atomic_store_n(&pp_py_on, 0, __ATOMIC_SEQ_CST);
+    py_ok = py_found = 0;
+    runtime = 0;
+    eval_lo = eval_hi = 0;
+    atomic_store(&py_rescan, 1);
+}
+
 int pp_py_close_begin(void)
 {
     if (!py_tried)
@@ -1427,13 +1438,8 @@ void pp_py_close_end(int began)
     if (!began)
         return;
     if (py_late && py_ok &&
-        (!dladdr((void *)eval_lo, &info) || (uintptr_t)info.dli_fbase != py_base)) {
-        __atomic_store_n(&pp_py_on, 0, __ATOMIC_SEQ_CST);
-        py_ok = py_found = 0;
-        runtime = 0;
-        eval_lo = eval_hi = 0;
-        atomic_store(&py_rescan, 1);
-    }
+        (!dladdr((void *)eval_lo, &info) || (uintptr_t)info.dli_fbase != py_base))
+        forget_late();
     atomic_fetch_sub(&py_closing, 1);
 }
 
@@ -1448,13 +1454,8 @@ static int py_gone(void)
     if (at && pp_os_peek(now, mid, sizeof now) == 0 && memcmp(now, eval_head, sizeof now) == 0)
         return 0;
     if (pp_trylock(&watch_lock) == 0) {
-        if (eval_lo == at && py_ok) {
-            __atomic_store_n(&pp_py_on, 0, __ATOMIC_SEQ_CST);
-            py_ok = py_found = 0;
-            runtime = 0;
-            eval_lo = eval_hi = 0;
-            atomic_store(&py_rescan, 1);
-        }
+        if (eval_lo == at && py_ok)
+            forget_late();
         pp_unlock(&watch_lock);
     }
     return 1;
