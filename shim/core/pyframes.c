@@ -185,22 +185,31 @@ static uintptr_t str_data(int64_t len, uint32_t state, unsigned *kind)
     return (uintptr_t)(ascii ? L.u_ascii_size : L.u_compact_size);
 }
 
+/* the characters of the str object O, in this thread's memory: their
+ * address, with *LEN and *KIND; 0 when O is not a compact str */
+static const unsigned char *chars_of(uintptr_t o, int64_t *len, unsigned *kind)
+{
+    *len = is_a(o, t_unicode) ? *(const int64_t *)(o + 16) : -1;
+    uintptr_t at = *len >= 0 ? str_data(*len, *(const uint32_t *)(o + 32), kind) : 0;
+    return at ? (const unsigned char *)(o + at) : NULL;
+}
+
 /* a str object as UTF-8; TAIL: its end kept when it does not fit */
 static void copy_str(uintptr_t o, char *out, size_t cap, int tail)
 {
     unsigned kind;
-    int64_t len = is_a(o, t_unicode) ? *(const int64_t *)(o + 16) : -1;
-    uintptr_t at = len >= 0 ? str_data(len, *(const uint32_t *)(o + 32), &kind) : 0;
-    if (!at) {
+    int64_t len;
+    const unsigned char *d = chars_of(o, &len, &kind);
+    if (!d) {
         snprintf(out, cap, "<python: unreadable>");
         return;
     }
     if (tail) {
         int64_t from = len > (int64_t)cap ? len - (int64_t)cap : 0;
-        decode_tail((const unsigned char *)(o + at) + from * kind, len - from, kind, from, out, cap);
+        decode_tail(d + from * kind, len - from, kind, from, out, cap);
         return;
     }
-    decode_str((const unsigned char *)(o + at), len, kind, out, cap);
+    decode_str(d, len, kind, out, cap);
 }
 
 static void copy_str_far(uintptr_t o, char *out, size_t cap, int tail);
@@ -423,9 +432,9 @@ static void cache_put(_Atomic uint64_t *slot, uint64_t tag, uint32_t id)
  * 24 (where paths and names differ).  The addresses of a code object and
  * its strings are not enough to tell it: code compiled, run and dropped
  * in a loop (exec, a module reloaded) frees them, and the next round's
- * are made at the same addresses, with other files and lines.  SIG_BYTES
- * of the characters are read, here in the thread's own memory, and by the
- * CPU sampler through the kernel (str_sig_far): the two agree. */
+ * are made at the same addresses, with other files and lines.  Those
+ * bytes of the characters are read here in the thread's own memory, and
+ * by the CPU sampler through the kernel (str_sig_far): the two agree. */
 #define SIG_HEAD 8
 #define SIG_TAIL 24
 static uint64_t sig_of(int64_t len, const unsigned char *d, size_t bytes)
@@ -445,11 +454,11 @@ static uint64_t sig_of(int64_t len, const unsigned char *d, size_t bytes)
 static uint64_t str_sig(uintptr_t o)
 {
     unsigned kind;
-    int64_t len = is_a(o, t_unicode) ? *(const int64_t *)(o + 16) : -1;
-    uintptr_t at = len >= 0 ? str_data(len, *(const uint32_t *)(o + 32), &kind) : 0;
-    if (!at || len > (1 << 20))
+    int64_t len;
+    const unsigned char *d = chars_of(o, &len, &kind);
+    if (!d || len > (1 << 20))
         return 0;
-    return sig_of(len, (const unsigned char *)(o + at), (size_t)len * kind);
+    return sig_of(len, d, (size_t)len * kind);
 }
 
 static uint64_t code_sig(uint64_t fo_sig, uint64_t no_sig)
@@ -536,8 +545,8 @@ static int peek_ptr(uintptr_t a, uintptr_t *v);
  * it.  The same library mapped again where it was has the same bytes and
  * the same addresses, and its runtime lists no interpreter until one is
  * set up. */
-#define EVAL_HEAD 16
-static unsigned char eval_head[EVAL_HEAD];
+#define EVAL_MARK 16
+static unsigned char eval_mark[EVAL_MARK];
 static uintptr_t eval_mid;              /* where they are */
 static int py_gone(void);
 
@@ -1240,7 +1249,7 @@ void pp_py_init(void)
         return;
     }
     eval_mid = eval + ((eval_size / 2) & ~(size_t)15);
-    if (scope && pp_os_peek(eval_head, eval_mid, sizeof eval_head) != 0) {
+    if (scope && pp_os_peek(eval_mark, eval_mid, sizeof eval_mark) != 0) {
         say_no("unreadable code in CPython ", vs);
         return;
     }
@@ -1449,9 +1458,9 @@ void pp_py_close_end(int began)
  * answer stands; the next walk reads again). */
 static int py_gone(void)
 {
-    unsigned char now[EVAL_HEAD];
+    unsigned char now[EVAL_MARK];
     uintptr_t at = eval_lo, mid = eval_mid;
-    if (at && pp_os_peek(now, mid, sizeof now) == 0 && memcmp(now, eval_head, sizeof now) == 0)
+    if (at && pp_os_peek(now, mid, sizeof now) == 0 && memcmp(now, eval_mark, sizeof now) == 0)
         return 0;
     if (pp_trylock(&watch_lock) == 0) {
         if (eval_lo == at && py_ok)
