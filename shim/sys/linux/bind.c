@@ -279,17 +279,19 @@ int pp_bind_all(void *alloc_fn, int foreign_, int all)
      * loader walk's try-lock, which a fork waits for (modules.c): a scan
      * under way is waited for, 50 ms at most, as a fork waits */
     void *first[N_TARGETS] = {0};
-    for (int i = 0; i < N_TARGETS; i++)    /* before the lock: the look takes it too */
-        if (find(targets[i].from, alloc_only_names,
-                 (int)(sizeof alloc_only_names / sizeof *alloc_only_names)) >= 0)
+    int only[N_TARGETS];
+    for (int i = 0; i < N_TARGETS; i++) {
+        only[i] = find(targets[i].from, alloc_only_names,
+                       (int)(sizeof alloc_only_names / sizeof *alloc_only_names)) >= 0;
+        if (only[i])                    /* before the lock: the look takes it too */
             first[i] = pp_real_global(targets[i].from);
+    }
     int held = pp_loader_walk_wait(50000000);
     alloc_base = base_of(alloc_fn, NULL);
     for (int i = 0; i < N_TARGETS; i++)
-        bindable[i] = find(targets[i].from, alloc_only_names,
-                           (int)(sizeof alloc_only_names / sizeof *alloc_only_names)) < 0 ? 1
+        bindable[i] = !only[i]                                                       ? 1
                       : first[i] && alloc_base && base_of(first[i], NULL) == alloc_base ? 2
-                      : 0;
+                                                                                         : 0;
     struct walk w = {0};
     dl_iterate_phdr(bind_object, &w);
     if (held)

@@ -15,10 +15,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 /* RTLD_NEXT; or, when another allocator was preloaded before the shim,
