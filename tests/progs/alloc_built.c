@@ -13,12 +13,7 @@ void free_sized(void *p, size_t size) __attribute__((weak));
 int main(int argc, char **argv)
 {
     static void *ra[3000], *pv[3000], *ms[3000];
-    if (argc != 3)
-        return 2;
-    facts_open(argv[1]);
-    long n = atol(argv[2]);
-    if (n < 1 || n > 3000)
-        return 2;
+    long n = facts_and_count(argc, argv, 1, 3000);
     long long held = 0;
     for (long i = 0; i < n; i++) {
         ra[i] = reallocarray(NULL, 100, 10);

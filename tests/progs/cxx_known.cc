@@ -8,14 +8,9 @@ struct Obj { char pad[48]; };
 
 int main(int argc, char **argv)
 {
-    if (argc != 3)
-        return 2;
-    facts_open(argv[1]);
-    long n = atol(argv[2]);
+    long n = facts_and_count(argc, argv, 0, 10000);
     static Obj *objs[10000];
     static char *arrays[10000];
-    if (n < 0 || n > 10000)
-        return 2;
     for (long i = 0; i < n; i++) {
         objs[i] = new Obj;
         arrays[i] = new char[100 + i];

@@ -17,12 +17,7 @@ void sdallocx(void *p, size_t size, int flags);
 int main(int argc, char **argv)
 {
     static void *b[2000];
-    if (argc != 3)
-        return 2;
-    facts_open(argv[1]);
-    long n = atol(argv[2]);
-    if (n < 1 || n > 2000)
-        return 2;
+    long n = facts_and_count(argc, argv, 1, 2000);
     long long held = 0;
     for (long i = 0; i < n; i++) {
         b[i] = mallocx(1000, 6);                /* MALLOCX_LG_ALIGN(6) */

@@ -30,6 +30,20 @@ __attribute__((unused)) static void facts_open(const char *path)
         _exit(111);
 }
 
+/* PROG OUT N: the facts file OUT opened and N returned, when the command
+ * line is that and N is within [MIN, MAX]; else the program ends with
+ * status 2 */
+__attribute__((unused)) static long facts_and_count(int argc, char **argv, long min, long max)
+{
+    if (argc != 3)
+        exit(2);
+    facts_open(argv[1]);
+    long n = atol(argv[2]);
+    if (n < min || n > max)
+        exit(2);
+    return n;
+}
+
 __attribute__((unused)) static void fact(const char *key, long long v)
 {
     char line[128];
