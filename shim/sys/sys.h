@@ -401,11 +401,12 @@ int  pp_os_read_only(const void *p);
 const char *pp_os_progname(void);
 int  pp_os_main_thread(void);
 int  pp_os_thread_atexit(void (*fn)(void *), void *arg);
+#if defined(__linux__)
 /* FN(status, ARG) at the process's exit, with the status given to exit
  * (main's return value too, which glibc passes to an exit inside libc,
- * past the exit hook); -1 where there is none (macOS: main's return
- * reaches the exit hook across images) */
+ * past the exit hook) */
 int  pp_os_on_exit(void (*fn)(int status, void *arg), void *arg);
+#endif
 /* <system>/secure.c, for the exec and spawn hooks: why the program FILE
  * will run without the shim whatever its environment says ("set-user-ID",
  * "set-group-ID", "file capabilities"; macOS: "System Integrity

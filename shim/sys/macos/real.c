@@ -132,10 +132,3 @@ int pp_os_thread_atexit(void (*fn)(void *), void *arg)
     _tlv_atexit(fn, arg);
     return 0;
 }
-
-int pp_os_on_exit(void (*fn)(int status, void *arg), void *arg)
-{
-    (void)fn;
-    (void)arg;
-    return -1;
-}
